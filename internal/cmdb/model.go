@@ -1,0 +1,573 @@
+package cmdb
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/agnivade/levenshtein"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+//go:embed model.yaml
+var defaultModel []byte
+
+// AttrType is the type of an attribute.
+type AttrType string
+
+// Attribute types.
+const (
+	TypeString AttrType = "string"
+	TypeInt    AttrType = "int"
+	TypeFloat  AttrType = "float"
+	TypeBool   AttrType = "bool"
+	TypeTime   AttrType = "time"
+	TypeEnum   AttrType = "enum"
+	TypeList   AttrType = "list"
+)
+
+var attrTypes = []AttrType{TypeString, TypeInt, TypeFloat, TypeBool, TypeTime, TypeEnum, TypeList}
+
+// Normalizers for identification values.
+const (
+	NormText   = "text"
+	NormSerial = "serial"
+	NormMAC    = "mac"
+	NormFQDN   = "fqdn"
+	NormExact  = "exact"
+)
+
+var normalizers = []string{NormText, NormSerial, NormMAC, NormFQDN, NormExact}
+
+// AttributeDef declares one attribute of a class or relationship type.
+type AttributeDef struct {
+	Name        string   `yaml:"name" json:"name"`
+	Type        AttrType `yaml:"type" json:"type"`
+	Required    bool     `yaml:"required,omitempty" json:"required,omitempty"`
+	Values      []string `yaml:"values,omitempty" json:"values,omitempty"`
+	Min         *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	Max         *float64 `yaml:"max,omitempty" json:"max,omitempty"`
+	MaxLength   int      `yaml:"max_length,omitempty" json:"max_length,omitempty"`
+	Default     any      `yaml:"default,omitempty" json:"default,omitempty"`
+	Normalize   string   `yaml:"normalize,omitempty" json:"normalize,omitempty"`
+	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
+}
+
+// ClassDef is the definition of a CI class as written in the model file or
+// sent to registerCIClass.
+type ClassDef struct {
+	Name           string         `yaml:"name" json:"name"`
+	Parent         string         `yaml:"parent,omitempty" json:"parent,omitempty"`
+	Abstract       bool           `yaml:"abstract,omitempty" json:"abstract,omitempty"`
+	Description    string         `yaml:"description,omitempty" json:"description,omitempty"`
+	Attributes     []AttributeDef `yaml:"attributes,omitempty" json:"attributes,omitempty"`
+	Identification [][]string     `yaml:"identification,omitempty" json:"identification,omitempty"`
+}
+
+// Impact says how failure travels along a relationship type.
+type Impact struct {
+	// Propagates is target_to_source, source_to_target or none.
+	Propagates string `yaml:"propagates" json:"propagates"`
+	// Effect is down or degrades.
+	Effect string `yaml:"effect" json:"effect"`
+	// Redundancy names the attribute of the receiving CI that holds how many
+	// of its members must be up (k of n); empty when the type has no
+	// redundancy rule.
+	Redundancy string `yaml:"redundancy,omitempty" json:"redundancy,omitempty"`
+}
+
+// Impact propagation directions and effects.
+const (
+	TargetToSource = "target_to_source"
+	SourceToTarget = "source_to_target"
+	PropagatesNone = "none"
+	EffectDown     = "down"
+	EffectDegrades = "degrades"
+)
+
+// RelTypeDef is the definition of a relationship type.
+type RelTypeDef struct {
+	Name        string         `yaml:"name" json:"name"`
+	Description string         `yaml:"description,omitempty" json:"description,omitempty"`
+	Sources     []string       `yaml:"sources,omitempty" json:"sources,omitempty"`
+	Targets     []string       `yaml:"targets,omitempty" json:"targets,omitempty"`
+	Impact      Impact         `yaml:"impact" json:"impact"`
+	Attributes  []AttributeDef `yaml:"attributes,omitempty" json:"attributes,omitempty"`
+}
+
+type modelFile struct {
+	Sources           map[string]int `yaml:"sources"`
+	Classes           []ClassDef     `yaml:"classes"`
+	RelationshipTypes []RelTypeDef   `yaml:"relationship_types"`
+}
+
+// Class is a resolved class: its own definition plus everything inherited.
+type Class struct {
+	Def ClassDef
+	// Ancestors lists the parent chain, nearest first.
+	Ancestors []string
+	// Family is the topmost class (itself or an ancestor) that declares
+	// identification rules; identity keys are unique within a family.
+	Family string
+	// Rules are the identification rules, inherited ones first.
+	Rules [][]string
+	attrs map[string]*AttributeDef
+	names []string // sorted attribute names
+}
+
+// Attribute returns the definition of attribute name, own or inherited.
+func (c *Class) Attribute(name string) (*AttributeDef, bool) {
+	a, ok := c.attrs[name]
+	return a, ok
+}
+
+// AttributeNames returns every attribute name of the class, sorted.
+func (c *Class) AttributeNames() []string { return c.names }
+
+// RelType is a resolved relationship type.
+type RelType struct {
+	Def   RelTypeDef
+	attrs map[string]*AttributeDef
+	names []string
+}
+
+// Model is an immutable, resolved class model. Extending it returns a new
+// Model, so readers never lock.
+type Model struct {
+	classes  map[string]*Class
+	relTypes map[string]*RelType
+	sources  map[string]int
+	children map[string][]string
+	order    []string // class names in definition order
+	relOrder []string
+}
+
+// DefaultModel parses the model file embedded in the binary.
+func DefaultModel() (*Model, error) {
+	return ParseModel(defaultModel)
+}
+
+// ParseModel parses and resolves a model file.
+func ParseModel(data []byte) (*Model, error) {
+	var f modelFile
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("parse model: %w", err)
+	}
+	m := &Model{
+		classes:  map[string]*Class{},
+		relTypes: map[string]*RelType{},
+		sources:  map[string]int{"default": 50},
+		children: map[string][]string{},
+	}
+	for k, v := range f.Sources {
+		m.sources[k] = v
+	}
+	for i, c := range f.Classes {
+		if err := m.addClass(c); err != nil {
+			return nil, fmt.Errorf("model: classes[%d]: %w", i, err)
+		}
+	}
+	for i, r := range f.RelationshipTypes {
+		if err := m.addRelType(r); err != nil {
+			return nil, fmt.Errorf("model: relationship_types[%d]: %w", i, err)
+		}
+	}
+	return m, nil
+}
+
+func (m *Model) clone() *Model {
+	n := &Model{
+		classes:  make(map[string]*Class, len(m.classes)+1),
+		relTypes: make(map[string]*RelType, len(m.relTypes)+1),
+		sources:  m.sources,
+		children: make(map[string][]string, len(m.children)+1),
+		order:    append([]string(nil), m.order...),
+		relOrder: append([]string(nil), m.relOrder...),
+	}
+	for k, v := range m.classes {
+		n.classes[k] = v
+	}
+	for k, v := range m.relTypes {
+		n.relTypes[k] = v
+	}
+	for k, v := range m.children {
+		n.children[k] = append([]string(nil), v...)
+	}
+	return n
+}
+
+// WithClass returns a new model extended with class def, or an
+// *store.InvalidError naming the bad field (a duplicate name wraps
+// store.ErrConflict).
+func (m *Model) WithClass(def ClassDef) (*Model, error) {
+	n := m.clone()
+	if err := n.addClass(def); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// WithRelType returns a new model extended with relationship type def.
+func (m *Model) WithRelType(def RelTypeDef) (*Model, error) {
+	n := m.clone()
+	if err := n.addRelType(def); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (m *Model) addClass(def ClassDef) error {
+	if !store.ValidIdentifier(def.Name) {
+		return store.Invalid("name", "class name %q must be a letter followed by letters, digits or underscores (at most 64)", clip(def.Name))
+	}
+	if _, dup := m.classes[def.Name]; dup {
+		return fmt.Errorf("class %s is already registered: %w", def.Name, store.ErrConflict)
+	}
+	c := &Class{Def: def, attrs: map[string]*AttributeDef{}}
+	if def.Parent != "" {
+		p, ok := m.classes[def.Parent]
+		if !ok {
+			return store.Invalid("parent", "unknown class %q%s", clip(def.Parent), m.suggestClass(def.Parent))
+		}
+		c.Ancestors = append([]string{p.Def.Name}, p.Ancestors...)
+		for k, v := range p.attrs {
+			c.attrs[k] = v
+		}
+		c.Rules = append(c.Rules, p.Rules...)
+		c.Family = p.Family
+	} else if len(m.classes) > 0 {
+		return store.Invalid("parent", "is required (the root class is %s)", m.order[0])
+	}
+	for i := range def.Attributes {
+		a := &def.Attributes[i]
+		field := fmt.Sprintf("attributes[%d]", i)
+		if err := checkAttrDef(a); err != nil {
+			return err.WithPrefix(field)
+		}
+		if _, dup := c.attrs[a.Name]; dup {
+			return store.Invalid(field+".name", "attribute %q is already defined by %s or an ancestor", a.Name, def.Name)
+		}
+		c.attrs[a.Name] = a
+	}
+	for i, rule := range def.Identification {
+		field := fmt.Sprintf("identification[%d]", i)
+		if len(rule) == 0 || len(rule) > 8 {
+			return store.Invalid(field, "a rule lists 1 to 8 attribute names")
+		}
+		for _, name := range rule {
+			a, ok := c.attrs[name]
+			if !ok {
+				return store.Invalid(field, "unknown attribute %q", clip(name))
+			}
+			if a.Type == TypeList || a.Type == TypeTime || a.Type == TypeFloat {
+				return store.Invalid(field, "attribute %q of type %s cannot identify a CI (use string, int, bool or enum)", name, a.Type)
+			}
+		}
+		c.Rules = append(c.Rules, rule)
+	}
+	if c.Family == "" && len(c.Rules) > 0 {
+		c.Family = def.Name
+	}
+	c.names = make([]string, 0, len(c.attrs))
+	for k := range c.attrs {
+		c.names = append(c.names, k)
+	}
+	sort.Strings(c.names)
+	m.classes[def.Name] = c
+	m.order = append(m.order, def.Name)
+	if def.Parent != "" {
+		m.children[def.Parent] = append(m.children[def.Parent], def.Name)
+	}
+	if !def.Abstract && len(c.Rules) == 0 {
+		return store.Invalid("identification", "class %s has no identification rule of its own or inherited; add at least one (e.g. [[name]])", def.Name)
+	}
+	return nil
+}
+
+func checkAttrDef(a *AttributeDef) *store.InvalidError {
+	if !store.ValidIdentifier(a.Name) || strings.ToLower(a.Name) != a.Name {
+		return store.Invalid("name", "attribute name %q must be lower case letters, digits and underscores, starting with a letter", clip(a.Name))
+	}
+	if store.ReservedAttribute(a.Name) {
+		return store.Invalid("name", "%q is reserved for the CI's own fields", a.Name)
+	}
+	if !contains(attrTypes, a.Type) {
+		return store.Invalid("type", "unknown type %q; allowed: %s", clip(string(a.Type)), joinAny(attrTypes))
+	}
+	if a.Type == TypeEnum {
+		if len(a.Values) == 0 || len(a.Values) > 256 {
+			return store.Invalid("values", "an enum lists 1 to 256 values")
+		}
+	} else if len(a.Values) > 0 {
+		return store.Invalid("values", "only enum attributes list values")
+	}
+	if a.Normalize != "" && !contains(normalizers, a.Normalize) {
+		return store.Invalid("normalize", "unknown normalizer %q; allowed: %s", clip(a.Normalize), strings.Join(normalizers, ", "))
+	}
+	if a.MaxLength < 0 || a.MaxLength > maxStringLen {
+		return store.Invalid("max_length", "must be between 0 and %d", maxStringLen)
+	}
+	if a.Min != nil && a.Max != nil && *a.Min > *a.Max {
+		return store.Invalid("min", "must not exceed max")
+	}
+	if a.Default != nil {
+		v, err := convertValue(a, a.Default)
+		if err != nil {
+			return store.Invalid("default", "%s", err.Reason)
+		}
+		a.Default = v
+	}
+	return nil
+}
+
+func (m *Model) addRelType(def RelTypeDef) error {
+	if !store.ValidIdentifier(def.Name) || strings.ToUpper(def.Name) != def.Name {
+		return store.Invalid("name", "relationship type name %q must be upper case letters, digits and underscores, starting with a letter", clip(def.Name))
+	}
+	if _, dup := m.relTypes[def.Name]; dup {
+		return fmt.Errorf("relationship type %s is already registered: %w", def.Name, store.ErrConflict)
+	}
+	for i, c := range def.Sources {
+		if _, ok := m.classes[c]; !ok {
+			return store.Invalid(fmt.Sprintf("sources[%d]", i), "unknown class %q%s", clip(c), m.suggestClass(c))
+		}
+	}
+	for i, c := range def.Targets {
+		if _, ok := m.classes[c]; !ok {
+			return store.Invalid(fmt.Sprintf("targets[%d]", i), "unknown class %q%s", clip(c), m.suggestClass(c))
+		}
+	}
+	switch def.Impact.Propagates {
+	case TargetToSource, SourceToTarget, PropagatesNone:
+	case "":
+		def.Impact.Propagates = PropagatesNone
+	default:
+		return store.Invalid("impact.propagates", "must be one of %s, %s, %s", TargetToSource, SourceToTarget, PropagatesNone)
+	}
+	switch def.Impact.Effect {
+	case EffectDown, EffectDegrades:
+	case "":
+		def.Impact.Effect = EffectDown
+	default:
+		return store.Invalid("impact.effect", "must be %s or %s", EffectDown, EffectDegrades)
+	}
+	if def.Impact.Redundancy != "" && !store.ValidIdentifier(def.Impact.Redundancy) {
+		return store.Invalid("impact.redundancy", "must name an int attribute of the receiving class")
+	}
+	rt := &RelType{Def: def, attrs: map[string]*AttributeDef{}}
+	for i := range def.Attributes {
+		a := &def.Attributes[i]
+		field := fmt.Sprintf("attributes[%d]", i)
+		if err := checkAttrDef(a); err != nil {
+			return err.WithPrefix(field)
+		}
+		if _, dup := rt.attrs[a.Name]; dup {
+			return store.Invalid(field+".name", "attribute %q is defined twice", a.Name)
+		}
+		rt.attrs[a.Name] = a
+		rt.names = append(rt.names, a.Name)
+	}
+	sort.Strings(rt.names)
+	m.relTypes[def.Name] = rt
+	m.relOrder = append(m.relOrder, def.Name)
+	return nil
+}
+
+// Class returns the class named name.
+func (m *Model) Class(name string) (*Class, bool) {
+	c, ok := m.classes[name]
+	return c, ok
+}
+
+// Classes returns every class in definition order (parents before
+// children).
+func (m *Model) Classes() []*Class {
+	out := make([]*Class, len(m.order))
+	for i, n := range m.order {
+		out[i] = m.classes[n]
+	}
+	return out
+}
+
+// RelType returns the relationship type named name.
+func (m *Model) RelType(name string) (*RelType, bool) {
+	r, ok := m.relTypes[name]
+	return r, ok
+}
+
+// RelTypes returns every relationship type in definition order.
+func (m *Model) RelTypes() []*RelType {
+	out := make([]*RelType, len(m.relOrder))
+	for i, n := range m.relOrder {
+		out[i] = m.relTypes[n]
+	}
+	return out
+}
+
+// IsA reports whether class is ancestor or one of its descendants.
+func (m *Model) IsA(class, ancestor string) bool {
+	if class == ancestor {
+		return true
+	}
+	c, ok := m.classes[class]
+	if !ok {
+		return false
+	}
+	return contains(c.Ancestors, ancestor)
+}
+
+// WithSubclasses returns class and all its descendants.
+func (m *Model) WithSubclasses(class string) []string {
+	out := []string{class}
+	for i := 0; i < len(out); i++ {
+		out = append(out, m.children[out[i]]...)
+	}
+	return out
+}
+
+// Precedence returns the reconciliation precedence of a source.
+func (m *Model) Precedence(source string) int {
+	if p, ok := m.sources[source]; ok {
+		return p
+	}
+	return m.sources["default"]
+}
+
+// LookupClass returns a concrete class by name or an *store.InvalidError on
+// field that lists the valid classes.
+func (m *Model) LookupClass(field, name string) (*Class, error) {
+	c, ok := m.classes[name]
+	if !ok {
+		return nil, store.Invalid(field, "unknown class %q%s; valid classes: %s", clip(name), m.suggestClass(name), strings.Join(m.concreteClasses(), ", "))
+	}
+	if c.Def.Abstract {
+		return nil, store.Invalid(field, "class %s is abstract; use one of: %s", name, strings.Join(m.concreteIn(name), ", "))
+	}
+	return c, nil
+}
+
+// LookupRelType returns a relationship type by name or an
+// *store.InvalidError on field that lists the valid types.
+func (m *Model) LookupRelType(field, name string) (*RelType, error) {
+	r, ok := m.relTypes[name]
+	if !ok {
+		sugg := ""
+		if s := closest(strings.ToUpper(name), m.relOrder); s != "" {
+			sugg = "; did you mean " + s + "?"
+		}
+		return nil, store.Invalid(field, "unknown relationship type %q%s; valid types: %s", clip(name), sugg, strings.Join(m.relOrder, ", "))
+	}
+	return r, nil
+}
+
+func (m *Model) concreteClasses() []string {
+	var out []string
+	for _, n := range m.order {
+		if !m.classes[n].Def.Abstract {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (m *Model) concreteIn(class string) []string {
+	var out []string
+	for _, n := range m.WithSubclasses(class) {
+		if !m.classes[n].Def.Abstract {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (m *Model) suggestClass(name string) string {
+	if s := closest(name, m.order); s != "" {
+		return "; did you mean " + s + "?"
+	}
+	return ""
+}
+
+// closest returns the candidate nearest to s by edit distance, if near
+// enough to be a likely typo.
+func closest(s string, candidates []string) string {
+	best, bestD := "", 1<<30
+	ls := strings.ToLower(s)
+	for _, c := range candidates {
+		d := levenshtein.ComputeDistance(ls, strings.ToLower(c))
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if bestD <= 2 || (bestD <= 3 && len(s) > 8) {
+		return best
+	}
+	return ""
+}
+
+// MarshalClassDef encodes a class definition for persistence.
+func MarshalClassDef(d ClassDef) ([]byte, error) { return json.Marshal(d) }
+
+// MarshalRelTypeDef encodes a relationship type definition for persistence.
+func MarshalRelTypeDef(d RelTypeDef) ([]byte, error) { return json.Marshal(d) }
+
+// Extend applies persisted extensions, oldest first.
+func (m *Model) Extend(exts []store.ModelExtension) (*Model, error) {
+	out := m
+	for _, e := range exts {
+		var err error
+		switch e.Kind {
+		case store.KindClass:
+			var d ClassDef
+			if err = json.Unmarshal(e.Definition, &d); err == nil {
+				if _, exists := out.classes[d.Name]; exists {
+					continue // already in the base model (e.g. added to model.yaml later)
+				}
+				out, err = out.WithClass(d)
+			}
+		case store.KindRelationshipType:
+			var d RelTypeDef
+			if err = json.Unmarshal(e.Definition, &d); err == nil {
+				if _, exists := out.relTypes[d.Name]; exists {
+					continue
+				}
+				out, err = out.WithRelType(d)
+			}
+		default:
+			err = fmt.Errorf("unknown kind %q", e.Kind)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("model extension %s %s: %w", e.Kind, e.Name, err)
+		}
+	}
+	return out, nil
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func joinAny[T ~string](list []T) string {
+	s := make([]string, len(list))
+	for i, v := range list {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

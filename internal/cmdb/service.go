@@ -1,0 +1,495 @@
+package cmdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// Store is the part of a store the CMDB service uses.
+type Store interface {
+	store.CIReader
+	store.CIWriter
+	store.RelationshipStore
+	store.ModelStore
+}
+
+// Service applies the model's rules to every CMDB read and write. It is
+// safe for concurrent use.
+type Service struct {
+	st    Store
+	base  *Model
+	model atomic.Pointer[Model]
+	regMu sync.Mutex // serialises registrations within this process
+}
+
+// NewService returns a service over st whose model is base extended with
+// the extensions persisted in st.
+func NewService(ctx context.Context, st Store, base *Model) (*Service, error) {
+	s := &Service{st: st, base: base}
+	if err := s.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Model returns the current model.
+func (s *Service) Model() *Model { return s.model.Load() }
+
+// Reload rebuilds the model from the base model and the persisted
+// extensions, picking up classes that other Skein processes registered.
+func (s *Service) Reload(ctx context.Context) error {
+	exts, err := s.st.ModelExtensions(ctx)
+	if err != nil {
+		return fmt.Errorf("load model extensions: %w", err)
+	}
+	m, err := s.base.Extend(exts)
+	if err != nil {
+		return err
+	}
+	s.model.Store(m)
+	return nil
+}
+
+// modelFor returns the current model, reloaded once if it lacks one of the
+// named classes or relationship types (another process may have registered
+// them since).
+func (s *Service) modelFor(ctx context.Context, classes, relTypes []string) *Model {
+	m := s.Model()
+	for _, c := range classes {
+		if _, ok := m.classes[c]; !ok && store.ValidIdentifier(c) {
+			_ = s.Reload(ctx) // on failure the current model answers
+			return s.Model()
+		}
+	}
+	for _, r := range relTypes {
+		if _, ok := m.relTypes[r]; !ok && store.ValidIdentifier(r) {
+			_ = s.Reload(ctx)
+			return s.Model()
+		}
+	}
+	return m
+}
+
+// UpsertItem is one CI as reported by a source: its class and raw attribute
+// values (JSON-like: strings, numbers, booleans, lists; nil clears).
+type UpsertItem struct {
+	Class      string
+	Attributes map[string]any
+}
+
+// Upsert validates, identifies and merges a batch of CIs. Results follow
+// input order; an invalid item gets StatusInvalid with an *InvalidError whose
+// field path starts with "items[i]". With atomic, any failing item fails the
+// whole batch with an *store.ItemError and nothing is written.
+func (s *Service) Upsert(ctx context.Context, actor store.Actor, items []UpsertItem, atomic bool) ([]store.UpsertResult, error) {
+	if err := store.CheckBatch("items", len(items)); err != nil {
+		return nil, err
+	}
+	classes := make([]string, len(items))
+	for i, it := range items {
+		classes[i] = it.Class
+	}
+	m := s.modelFor(ctx, classes, nil)
+	results := make([]store.UpsertResult, len(items))
+	var batch []store.CIUpsert
+	var index []int // batch position -> input position
+	for i, it := range items {
+		u, err := m.prepare(it)
+		if err != nil {
+			err = prefixErr(err, fmt.Sprintf("items[%d]", i))
+			if atomic {
+				return nil, &store.ItemError{Index: i, Err: err}
+			}
+			results[i] = store.UpsertResult{Status: store.StatusInvalid, Err: err}
+			continue
+		}
+		batch = append(batch, u)
+		index = append(index, i)
+	}
+	if len(batch) == 0 {
+		return results, nil
+	}
+	res, err := s.st.UpsertCIs(ctx, actor, store.UpsertBatch{Items: batch, Reconcile: m.Reconcile, Atomic: atomic})
+	if err != nil {
+		var ie *store.ItemError
+		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(index) {
+			return nil, &store.ItemError{Index: index[ie.Index], Err: reprefix(ie.Err, ie.Index, index[ie.Index])}
+		}
+		return nil, err
+	}
+	for j, r := range res {
+		r.Err = reprefix(r.Err, j, index[j])
+		results[index[j]] = r
+	}
+	return results, nil
+}
+
+// prepare validates one item and computes its identity keys.
+func (m *Model) prepare(it UpsertItem) (store.CIUpsert, error) {
+	cls, err := m.LookupClass("class", it.Class)
+	if err != nil {
+		return store.CIUpsert{}, err
+	}
+	attrs, clears, err := validateAttributes(cls, cls.Def.Name, "attributes", it.Attributes)
+	if err != nil {
+		return store.CIUpsert{}, err
+	}
+	if err := checkRequired(cls, "attributes", attrs); err != nil {
+		return store.CIUpsert{}, err
+	}
+	keys := cls.Keys(attrs)
+	if len(keys) == 0 {
+		return store.CIUpsert{}, cls.noKeyError("attributes")
+	}
+	for _, c := range clears {
+		attrs[c] = nil
+	}
+	return store.CIUpsert{Class: cls.Def.Name, Attributes: attrs, Keys: keys}, nil
+}
+
+// UpdateCI changes attributes of one CI named by id (nil clears). The patch
+// is merged like an upsert from the actor's source, so precedence applies.
+func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, attrs map[string]any) (store.UpsertResult, error) {
+	found, err := s.st.CIs(ctx, []store.ID{id})
+	if err != nil {
+		return store.UpsertResult{}, err
+	}
+	ci, ok := found[id]
+	if !ok {
+		return store.UpsertResult{}, fmt.Errorf("CI %s: %w", id, store.ErrNotFound)
+	}
+	m := s.Model()
+	cls, err := m.LookupClass("class", ci.Class)
+	if err != nil {
+		return store.UpsertResult{}, err
+	}
+	patch, clears, err := validateAttributes(cls, cls.Def.Name, "attributes", attrs)
+	if err != nil {
+		return store.UpsertResult{}, err
+	}
+	for _, c := range clears {
+		patch[c] = nil
+	}
+	u := store.CIUpsert{Class: ci.Class, Attributes: patch, Keys: ci.Keys}
+	res, err := s.st.UpsertCIs(ctx, actor, store.UpsertBatch{Items: []store.CIUpsert{u}, Reconcile: m.Reconcile, Atomic: true})
+	if err != nil {
+		var ie *store.ItemError
+		if errors.As(err, &ie) {
+			return store.UpsertResult{}, ie.Err
+		}
+		return store.UpsertResult{}, err
+	}
+	return res[0], nil
+}
+
+// DeleteCIs deletes CIs with their relationships.
+func (s *Service) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.UpsertResult, error) {
+	return s.st.DeleteCIs(ctx, actor, ids)
+}
+
+// RelationshipItem asks for one relationship.
+type RelationshipItem struct {
+	Type       string
+	Source     store.ID
+	Target     store.ID
+	Attributes map[string]any
+}
+
+// CreateRelationships validates relationship types, attributes and the
+// classes of both endpoints against the model, then creates the
+// relationships (idempotently). Results follow input order; field paths
+// start with "relationships[i]".
+func (s *Service) CreateRelationships(ctx context.Context, actor store.Actor, items []RelationshipItem, atomic bool) ([]store.RelationshipResult, error) {
+	if err := store.CheckBatch("relationships", len(items)); err != nil {
+		return nil, err
+	}
+	types := make([]string, len(items))
+	idSet := map[store.ID]bool{}
+	for i, it := range items {
+		types[i] = it.Type
+		if it.Source != "" {
+			idSet[it.Source] = true
+		}
+		if it.Target != "" {
+			idSet[it.Target] = true
+		}
+	}
+	m := s.modelFor(ctx, nil, types)
+	ids := make([]store.ID, 0, len(idSet))
+	for id := range idSet {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	var cis map[store.ID]store.CI
+	if len(ids) > 0 {
+		var err error
+		if cis, err = s.st.CIs(ctx, ids); err != nil {
+			return nil, err
+		}
+	}
+	results := make([]store.RelationshipResult, len(items))
+	var batch []store.RelationshipInput
+	var index []int
+	for i, it := range items {
+		in, status, err := m.prepareRel(it, cis)
+		if err != nil {
+			err = prefixErr(err, fmt.Sprintf("relationships[%d]", i))
+			if atomic {
+				return nil, &store.ItemError{Index: i, Err: err}
+			}
+			results[i] = store.RelationshipResult{Status: status, Err: err}
+			continue
+		}
+		batch = append(batch, in)
+		index = append(index, i)
+	}
+	if len(batch) == 0 {
+		return results, nil
+	}
+	res, err := s.st.CreateRelationships(ctx, actor, batch, atomic)
+	if err != nil {
+		var ie *store.ItemError
+		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(index) {
+			return nil, &store.ItemError{Index: index[ie.Index], Err: reprefixRel(ie.Err, ie.Index, index[ie.Index])}
+		}
+		return nil, err
+	}
+	for j, r := range res {
+		r.Err = reprefixRel(r.Err, j, index[j])
+		results[index[j]] = r
+	}
+	return results, nil
+}
+
+func (m *Model) prepareRel(it RelationshipItem, cis map[store.ID]store.CI) (store.RelationshipInput, store.Status, error) {
+	rt, err := m.LookupRelType("type", it.Type)
+	if err != nil {
+		return store.RelationshipInput{}, store.StatusInvalid, err
+	}
+	attrs, _, err := validateAttributes(rt, rt.Def.Name, "attributes", it.Attributes)
+	if err != nil {
+		return store.RelationshipInput{}, store.StatusInvalid, err
+	}
+	if it.Source == "" {
+		return store.RelationshipInput{}, store.StatusInvalid, store.Invalid("source", "is required")
+	}
+	if it.Target == "" {
+		return store.RelationshipInput{}, store.StatusInvalid, store.Invalid("target", "is required")
+	}
+	if it.Source == it.Target {
+		return store.RelationshipInput{}, store.StatusInvalid, store.Invalid("target", "must differ from source")
+	}
+	for _, end := range []struct {
+		field   string
+		id      store.ID
+		allowed []string
+	}{{"source", it.Source, rt.Def.Sources}, {"target", it.Target, rt.Def.Targets}} {
+		ci, ok := cis[end.id]
+		if !ok {
+			return store.RelationshipInput{}, store.StatusNotFound, fmt.Errorf("%s: CI %s: %w", end.field, end.id, store.ErrNotFound)
+		}
+		if len(end.allowed) == 0 {
+			continue
+		}
+		ok = false
+		for _, a := range end.allowed {
+			if m.IsA(ci.Class, a) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return store.RelationshipInput{}, store.StatusInvalid, store.Invalid(end.field,
+				"a %s cannot be the %s of %s; allowed %s classes: %s (and their subclasses)",
+				ci.Class, end.field, rt.Def.Name, end.field, strings.Join(end.allowed, ", "))
+		}
+	}
+	return store.RelationshipInput{Type: rt.Def.Name, Source: it.Source, Target: it.Target, Attributes: attrs}, "", nil
+}
+
+// Filter selects CIs in terms of the model.
+type Filter struct {
+	// Class matches the class and, unless ExactClass, its subclasses.
+	Class        string
+	ExactClass   bool
+	IDs          []store.ID
+	Status       []string
+	Environment  string
+	Owner        string
+	SupportGroup string
+	Tag          string
+	NamePrefix   string
+	// Attributes match by equality; values are converted to the attribute's
+	// type like upsert values.
+	Attributes map[string]any
+	SeenBefore time.Time
+}
+
+// ListCIs returns a page of CIs matching f.
+func (s *Service) ListCIs(ctx context.Context, f Filter, p store.PageRequest) (store.Page[store.CI], error) {
+	sf, err := s.storeFilter(ctx, f)
+	if err != nil {
+		return store.Page[store.CI]{}, err
+	}
+	return s.st.ListCIs(ctx, sf, p)
+}
+
+func (s *Service) storeFilter(ctx context.Context, f Filter) (store.CIFilter, error) {
+	var classes []string
+	if f.Class != "" {
+		classes = []string{f.Class}
+	}
+	m := s.modelFor(ctx, classes, nil)
+	root := m.classes[m.order[0]]
+	set := attrSet(root)
+	sf := store.CIFilter{IDs: f.IDs, Tag: f.Tag, NamePrefix: f.NamePrefix, Owner: f.Owner, SupportGroup: f.SupportGroup, SeenBefore: f.SeenBefore}
+	if f.Class != "" {
+		cls, ok := m.classes[f.Class]
+		if !ok {
+			return sf, store.Invalid("filter.class", "unknown class %q%s; valid classes: %s", clip(f.Class), m.suggestClass(f.Class), strings.Join(m.order, ", "))
+		}
+		set = cls
+		if f.ExactClass {
+			sf.Classes = []string{f.Class}
+		} else {
+			sf.Classes = m.WithSubclasses(f.Class)
+		}
+	}
+	if len(f.IDs) > store.MaxBatch {
+		return sf, store.Invalid("filter.ids", "at most %d ids", store.MaxBatch)
+	}
+	statusDef, _ := root.Attribute("status")
+	for i, st := range f.Status {
+		v, err := convertValue(statusDef, st)
+		if err != nil || v == nil {
+			return sf, store.Invalid(fmt.Sprintf("filter.status[%d]", i), "%q is not a status; allowed: %s", clip(st), strings.Join(statusDef.Values, ", "))
+		}
+		sf.Status = append(sf.Status, v.(string))
+	}
+	if f.Environment != "" {
+		envDef, _ := root.Attribute("environment")
+		v, err := convertValue(envDef, f.Environment)
+		if err != nil {
+			return sf, err.WithPrefix("filter.environment")
+		}
+		sf.Environment, _ = v.(string)
+	}
+	if len(f.Attributes) > 0 {
+		if len(f.Attributes) > 32 {
+			return sf, store.Invalid("filter.attributes", "at most 32 attribute filters")
+		}
+		sf.Attributes = store.Attributes{}
+		for _, k := range sortedKeys(f.Attributes) {
+			def, ok := set.Attribute(k)
+			if !ok {
+				def = m.anyAttribute(k)
+			}
+			if def == nil {
+				return sf, store.Invalid("filter.attributes."+clip(k), "no class has this attribute")
+			}
+			v, err := convertValue(def, f.Attributes[k])
+			if err != nil {
+				return sf, err.WithPrefix("filter.attributes." + k)
+			}
+			if v == nil {
+				return sf, store.Invalid("filter.attributes."+k, "needs a value")
+			}
+			sf.Attributes[k] = v
+		}
+	}
+	return sf, nil
+}
+
+// anyAttribute finds an attribute definition by name in any class.
+func (m *Model) anyAttribute(name string) *AttributeDef {
+	for _, n := range m.order {
+		if a, ok := m.classes[n].attrs[name]; ok {
+			return a
+		}
+	}
+	return nil
+}
+
+// RegisterClass adds a class to the model, persists it and returns it.
+func (s *Service) RegisterClass(ctx context.Context, actor store.Actor, def ClassDef) (*Class, error) {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	if err := s.Reload(ctx); err != nil {
+		return nil, err
+	}
+	m, err := s.Model().WithClass(def)
+	if err != nil {
+		return nil, prefixErr(err, "input")
+	}
+	data, err := MarshalClassDef(m.classes[def.Name].Def)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.SaveModelExtension(ctx, actor, store.ModelExtension{Kind: store.KindClass, Name: def.Name, Definition: data}); err != nil {
+		return nil, err
+	}
+	s.model.Store(m)
+	return m.classes[def.Name], nil
+}
+
+// RegisterRelationshipType adds a relationship type, persists it and
+// returns it.
+func (s *Service) RegisterRelationshipType(ctx context.Context, actor store.Actor, def RelTypeDef) (*RelType, error) {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	if err := s.Reload(ctx); err != nil {
+		return nil, err
+	}
+	m, err := s.Model().WithRelType(def)
+	if err != nil {
+		return nil, prefixErr(err, "input")
+	}
+	data, err := MarshalRelTypeDef(m.relTypes[def.Name].Def)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.SaveModelExtension(ctx, actor, store.ModelExtension{Kind: store.KindRelationshipType, Name: def.Name, Definition: data}); err != nil {
+		return nil, err
+	}
+	s.model.Store(m)
+	return m.relTypes[def.Name], nil
+}
+
+// prefixErr prefixes the field path of an *InvalidError; other errors pass
+// through.
+func prefixErr(err error, prefix string) error {
+	var ie *store.InvalidError
+	if errors.As(err, &ie) {
+		return ie.WithPrefix(prefix)
+	}
+	return err
+}
+
+// reprefix rewrites "items[j]" to "items[i]" in an error from the store,
+// which numbered items within the batch it saw.
+func reprefix(err error, j, i int) error { return renumber(err, "items", j, i) }
+
+func reprefixRel(err error, j, i int) error { return renumber(err, "relationships", j, i) }
+
+func renumber(err error, list string, j, i int) error {
+	var ie *store.InvalidError
+	if err == nil || !errors.As(err, &ie) {
+		return err
+	}
+	from := fmt.Sprintf("%s[%d]", list, j)
+	if rest, ok := strings.CutPrefix(ie.Field, from); ok {
+		return &store.InvalidError{Field: fmt.Sprintf("%s[%d]%s", list, i, rest), Reason: ie.Reason}
+	}
+	if !strings.HasPrefix(ie.Field, list+"[") {
+		return ie.WithPrefix(fmt.Sprintf("%s[%d]", list, i))
+	}
+	return err
+}

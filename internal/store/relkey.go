@@ -1,0 +1,51 @@
+package store
+
+import (
+	"encoding/base64"
+	"strings"
+)
+
+// A relationship is identified by its source, type and target, so its ID is
+// derived from them: both backends give the same relationship the same ID,
+// and a backend can find it through the (indexed) source CI without an index
+// on relationship properties.
+
+// RelationshipKey is the natural key of a relationship.
+type RelationshipKey struct {
+	Source ID
+	Type   string
+	Target ID
+}
+
+const relIDPrefix = "r1."
+
+// ID returns the relationship's opaque ID.
+func (k RelationshipKey) ID() ID {
+	return ID(relIDPrefix + base64.RawURLEncoding.EncodeToString([]byte(string(k.Source)+"\x1f"+k.Type+"\x1f"+string(k.Target))))
+}
+
+// ParseRelationshipID returns the key of a relationship ID made by
+// RelationshipKey.ID, or an *InvalidError on field "id".
+func ParseRelationshipID(id ID) (RelationshipKey, error) {
+	bad := Invalid("id", "%q is not a relationship id", clip(string(id), 80))
+	s, ok := strings.CutPrefix(string(id), relIDPrefix)
+	if !ok {
+		return RelationshipKey{}, bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return RelationshipKey{}, bad
+	}
+	parts := strings.Split(string(b), "\x1f")
+	if len(parts) != 3 || parts[0] == "" || parts[2] == "" || !ValidIdentifier(parts[1]) {
+		return RelationshipKey{}, bad
+	}
+	return RelationshipKey{Source: ID(parts[0]), Type: parts[1], Target: ID(parts[2])}, nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,392 @@
+package store
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// ID is an opaque, stable identifier of a stored object (CI, relationship,
+// audit record). Backends choose the format; callers never parse it.
+type ID string
+
+// Actor says who makes a write and through which channel. Every write method
+// takes one and records it in the audit trail.
+type Actor struct {
+	// Name identifies the person, token or agent ("alice", "agent:web-01").
+	Name string
+	// Source is the channel the data comes from: "api", "import", or a
+	// discovery source name such as "ansible" or "kubernetes". Attribute
+	// precedence and per-source last-seen times are keyed by Source.
+	Source string
+}
+
+// Attributes holds a CI's or relationship's attribute values. Values are
+// always one of: string, int64, float64, bool, time.Time (UTC), []string.
+// Backends return exactly these types, whatever they store underneath.
+type Attributes map[string]any
+
+// CI is a configuration item as stored.
+type CI struct {
+	ID    ID
+	Class string
+	// Attributes are the typed attribute values, common ones (name, status,
+	// environment, owner, support_group, criticality, tags) included.
+	Attributes Attributes
+	// Keys are the CI's normalised identity keys (see CIUpsert.Keys).
+	Keys []string
+	// Sources maps an attribute key to the Actor.Source that last set it;
+	// reconciliation uses it to apply source precedence.
+	Sources map[string]string
+	// SeenBy maps a source to the last time that source reported the CI.
+	SeenBy    map[string]time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// LastSeenAt is the latest of SeenBy (or CreatedAt for a CI no source
+	// reported).
+	LastSeenAt time.Time
+}
+
+// CIUpsert is one prepared item of a batch upsert: validated, typed, with
+// its identity keys computed by internal/cmdb.
+type CIUpsert struct {
+	Class string
+	// Attributes are the reported values. A nil value asks the
+	// ReconcileFunc to clear that attribute; backends never store Attributes
+	// as given, only Reconciled.Attributes.
+	Attributes Attributes
+	// Keys are the normalised identity keys derived from Attributes,
+	// strongest rule first, each of the form "<family>|<rule>|<value>". A
+	// stored CI owns each of its keys exclusively: the backend enforces this
+	// with a uniqueness constraint, not with a read-then-write check. At least
+	// one key is required.
+	Keys []string
+}
+
+// Reconciled is what a ReconcileFunc decides an identified CI becomes.
+type Reconciled struct {
+	Class      string
+	Attributes Attributes
+	Sources    map[string]string
+	// Keys are the identity keys of the merged attributes. The backend makes
+	// the stored key set equal to Keys: keys no longer derived are released,
+	// new keys are claimed (a new key owned by another CI is a conflict).
+	Keys []string
+	// Changes lists every changed attribute (and "class" when the class
+	// changes) with its before and after value; empty means unchanged.
+	Changes []FieldChange
+}
+
+// ReconcileFunc merges an upsert into the CI it was identified as, or makes
+// a new CI from it when existing is nil. It runs inside the backend's write
+// transaction and must be pure: no I/O, and the same output for the same
+// input (a backend may call it again when it retries a transaction). An
+// error wrapping ErrConflict or an *InvalidError fails that item only.
+type ReconcileFunc func(existing *CI, in CIUpsert, source string) (Reconciled, error)
+
+// UpsertBatch is a batch of identified upserts.
+type UpsertBatch struct {
+	Items []CIUpsert
+	// Reconcile merges each item; required.
+	Reconcile ReconcileFunc
+	// Atomic makes the batch all-or-nothing: if any item fails, nothing is
+	// written and UpsertCIs returns an *ItemError for the first failed item.
+	Atomic bool
+}
+
+// Status is the outcome of one item of a batch write.
+type Status string
+
+// Statuses of batch items.
+const (
+	StatusCreated   Status = "created"
+	StatusUpdated   Status = "updated"
+	StatusUnchanged Status = "unchanged"
+	StatusDeleted   Status = "deleted"
+	StatusInvalid   Status = "invalid"
+	StatusConflict  Status = "conflict"
+	StatusNotFound  Status = "not_found"
+)
+
+// FieldChange is one changed field, with its values before and after (nil
+// for absent).
+type FieldChange struct {
+	Field  string
+	Before any
+	After  any
+}
+
+// UpsertResult is the outcome of one upsert item, in input order.
+type UpsertResult struct {
+	Status Status
+	// CI is the CI as stored after the write (zero for invalid or conflict).
+	CI CI
+	// Changes lists the changed fields of an update (or every field of a
+	// create).
+	Changes []FieldChange
+	// Err explains an invalid or conflict status: an *InvalidError, or an
+	// error wrapping ErrConflict that names the CIs involved.
+	Err error
+}
+
+// RelationshipInput asks for one relationship. A relationship is identified
+// by (Source, Type, Target): creating an existing one updates its attributes
+// (or reports it unchanged), never duplicates it.
+type RelationshipInput struct {
+	Type       string
+	Source     ID
+	Target     ID
+	Attributes Attributes
+}
+
+// Relationship is a typed, directed edge between two CIs.
+type Relationship struct {
+	ID         ID
+	Type       string
+	Source     ID
+	Target     ID
+	Attributes Attributes
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// RelationshipResult is the outcome of one relationship item, in input order.
+type RelationshipResult struct {
+	Status       Status // created, updated, unchanged, deleted, not_found, invalid
+	Relationship Relationship
+	Err          error
+}
+
+// Direction selects edges relative to a CI.
+type Direction int
+
+// Directions. Out follows edges from source to target, In from target to
+// source, Both either way.
+const (
+	Out Direction = iota + 1
+	In
+	Both
+)
+
+// String returns "out", "in" or "both".
+func (d Direction) String() string {
+	switch d {
+	case Out:
+		return "out"
+	case In:
+		return "in"
+	case Both:
+		return "both"
+	}
+	return "invalid"
+}
+
+// EdgeRule lets a traversal follow relationships of one type in one
+// direction. An empty Type means every type.
+type EdgeRule struct {
+	Type string
+	Dir  Direction
+}
+
+// Traversal asks for a bounded breadth-first expansion.
+type Traversal struct {
+	Start []ID
+	// Rules are the edges that may be followed; at least one.
+	Rules []EdgeRule
+	// MaxDepth bounds the number of hops (>= 1).
+	MaxDepth int
+	// MaxNodes bounds the number of nodes reached beyond the start set
+	// (>= 1). When the budget runs out the result is Truncated.
+	MaxNodes int
+}
+
+// Step is one hop of an explaining path: from CI From over relationship Rel.
+type Step struct {
+	Rel Relationship // Attributes may be nil in traversal results
+	// Forward is true when the hop went from Rel.Source to Rel.Target.
+	Forward bool
+}
+
+// Reached is one node of a traversal, reported once, at its minimum depth.
+type Reached struct {
+	ID    ID
+	Depth int
+	// Via is the predecessor on one shortest explaining path ("" for a
+	// start node, which has depth 0).
+	Via ID
+	// Step is the hop from Via to ID (zero for a start node).
+	Step Step
+}
+
+// TraversalResult is the outcome of Expand.
+type TraversalResult struct {
+	// Nodes are the start nodes that exist (depth 0) followed by every node
+	// reached, in non-decreasing depth. Each ID appears once.
+	Nodes []Reached
+	// Truncated reports that MaxNodes stopped the expansion early.
+	Truncated bool
+}
+
+// PageRequest asks for one page of a list in the list's stable order.
+type PageRequest struct {
+	// First is the page size (1..1000; 0 means the default of 100).
+	First int
+	// After is the EndCursor of the previous page, or "" for the first.
+	After string
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Items []T
+	// EndCursor resumes after the last item; "" when Items is empty.
+	EndCursor string
+	// HasNext reports whether items follow this page.
+	HasNext bool
+	// Total counts every item matching the filter, across pages.
+	Total int
+}
+
+// CIFilter selects CIs; empty fields do not filter. All set fields must
+// match.
+type CIFilter struct {
+	// Classes is the exact list of class names to match (internal/cmdb
+	// expands a class into itself and its subclasses).
+	Classes      []string
+	IDs          []ID
+	Status       []string
+	Environment  string
+	Owner        string
+	SupportGroup string
+	// Tag matches CIs whose tags contain it.
+	Tag string
+	// NamePrefix matches names starting with it, case-sensitively.
+	NamePrefix string
+	// Attributes match attribute values exactly (same type and value).
+	Attributes Attributes
+	// SeenBefore matches CIs whose LastSeenAt is before it (stale CIs).
+	SeenBefore time.Time
+}
+
+// ObjectKind names the kind of object an audit record is about.
+type ObjectKind string
+
+// Object kinds of audit records.
+const (
+	KindCI               ObjectKind = "ci"
+	KindRelationship     ObjectKind = "relationship"
+	KindClass            ObjectKind = "class"
+	KindRelationshipType ObjectKind = "relationship_type"
+)
+
+// Action names what a write did.
+type Action string
+
+// Audit actions.
+const (
+	ActionCreate Action = "create"
+	ActionUpdate Action = "update"
+	ActionDelete Action = "delete"
+)
+
+// AuditRecord is one entry of the audit trail, stored in the same
+// transaction as the write it describes.
+type AuditRecord struct {
+	ID      ID
+	Time    time.Time
+	Actor   Actor
+	Kind    ObjectKind
+	Object  string // the object's ID, or the class / type name
+	Action  Action
+	Changes []FieldChange
+}
+
+// ModelExtension is a class or relationship type registered at run time,
+// persisted as an opaque JSON definition that internal/cmdb parses.
+type ModelExtension struct {
+	Kind       ObjectKind // KindClass or KindRelationshipType
+	Name       string
+	Definition []byte
+	CreatedAt  time.Time
+}
+
+// CIReader reads configuration items. Implementations are safe for
+// concurrent use.
+type CIReader interface {
+	// CIs returns the CIs with the given ids; absent ids are absent from
+	// the map.
+	CIs(ctx context.Context, ids []ID) (map[ID]CI, error)
+	// ListCIs returns a page of the CIs matching f, ordered by ID. Cursors
+	// stay valid across writes: a page never repeats or skips a CI that
+	// existed throughout. A malformed cursor is an *InvalidError on "after".
+	ListCIs(ctx context.Context, f CIFilter, p PageRequest) (Page[CI], error)
+}
+
+// CIWriter writes configuration items.
+type CIWriter interface {
+	// UpsertCIs identifies each item by its keys, then creates, merges (via
+	// b.Reconcile) or reports it unchanged. Results follow input order. An
+	// item whose keys belong to two different CIs is a conflict and merges
+	// nothing. Items of one batch that identify the same CI are applied in
+	// order. Audit records and last-seen times are written in the same
+	// transaction; an unchanged item only refreshes last-seen.
+	UpsertCIs(ctx context.Context, actor Actor, b UpsertBatch) ([]UpsertResult, error)
+	// DeleteCIs deletes CIs with their relationships and identity keys.
+	// Results follow input order: deleted, or not_found.
+	DeleteCIs(ctx context.Context, actor Actor, ids []ID) ([]UpsertResult, error)
+}
+
+// RelationshipStore writes and reads relationships.
+type RelationshipStore interface {
+	// CreateRelationships creates relationships (idempotent on source, type
+	// and target). A missing endpoint is a not_found item. With atomic, any
+	// failure writes nothing and returns an *ItemError.
+	CreateRelationships(ctx context.Context, actor Actor, rels []RelationshipInput, atomic bool) ([]RelationshipResult, error)
+	// DeleteRelationships deletes relationships by id: deleted or not_found.
+	DeleteRelationships(ctx context.Context, actor Actor, ids []ID) ([]RelationshipResult, error)
+	// Relationships returns the relationships with the given ids.
+	Relationships(ctx context.Context, ids []ID) (map[ID]Relationship, error)
+	// RelationshipsOf returns, for each CI in cis, its relationships in
+	// direction dir whose type is in types (all types when empty), ordered
+	// by relationship ID. One call serves a whole batch of CIs.
+	RelationshipsOf(ctx context.Context, cis []ID, dir Direction, types []string) (map[ID][]Relationship, error)
+}
+
+// Traverser answers graph questions.
+type Traverser interface {
+	// Expand runs a bounded breadth-first expansion (see Traversal and
+	// TraversalResult). Unknown start ids are ignored.
+	Expand(ctx context.Context, t Traversal) (TraversalResult, error)
+	// ShortestPath returns the hops of one shortest path from one CI to
+	// another following rules, at most maxDepth hops long. It returns an
+	// empty path when from == to and ErrNotFound when there is none.
+	ShortestPath(ctx context.Context, from, to ID, rules []EdgeRule, maxDepth int) ([]Step, error)
+}
+
+// AuditReader reads the audit trail.
+type AuditReader interface {
+	// History returns the audit records of one object (a CI or relationship
+	// ID, or a class or relationship type name), newest first.
+	History(ctx context.Context, object string, p PageRequest) (Page[AuditRecord], error)
+}
+
+// ModelStore persists run-time extensions of the class model.
+type ModelStore interface {
+	// ModelExtensions returns every registered extension, oldest first.
+	ModelExtensions(ctx context.Context) ([]ModelExtension, error)
+	// SaveModelExtension persists a new extension with its audit record. A
+	// name already registered for that kind is ErrConflict.
+	SaveModelExtension(ctx context.Context, actor Actor, ext ModelExtension) error
+}
+
+// Store is everything a backend provides.
+type Store interface {
+	CIReader
+	CIWriter
+	RelationshipStore
+	Traverser
+	AuditReader
+	ModelStore
+	// Ping reports whether the backend is reachable (ErrUnavailable if not).
+	Ping(ctx context.Context) error
+	io.Closer
+}
