@@ -1,0 +1,170 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+var auditCases = []testCase{
+	{"AuditEveryCIWrite", testAuditCIWrites},
+	{"AuditRelationshipWrites", testAuditRelWrites},
+	{"AuditHistoryPagination", testAuditPagination},
+	{"ModelExtensionsPersist", testModelExtensions},
+}
+
+func history(t *testing.T, st store.Store, object string) []store.AuditRecord {
+	t.Helper()
+	p, err := st.History(t.Context(), object, store.PageRequest{First: store.MaxPageSize})
+	require.NoError(t, err)
+	assert.Equal(t, len(p.Items), p.Total)
+	return p.Items
+}
+
+func testAuditCIWrites(t *testing.T, st store.Store) {
+	svc := newService(t, st)
+	r := upsertOK(t, svc, agent, app("audited", "version", "1"))[0]
+	id := string(r.CI.ID)
+	h := history(t, st, id)
+	require.Len(t, h, 1)
+	assert.Equal(t, store.ActionCreate, h[0].Action)
+	assert.Equal(t, store.KindCI, h[0].Kind)
+	assert.Equal(t, id, h[0].Object)
+	assert.Equal(t, agent, h[0].Actor)
+	assert.True(t, h[0].Time.Equal(r.CI.CreatedAt), "the record has the write's time")
+	assert.Contains(t, h[0].Changes, store.FieldChange{Field: "version", After: "1"})
+	assert.Contains(t, h[0].Changes, store.FieldChange{Field: "class", After: "Application"})
+
+	upsertOK(t, svc, agent, app("audited", "version", "1")) // unchanged: a sighting, not a change
+	assert.Len(t, history(t, st, id), 1)
+
+	upsertOK(t, svc, agent, app("audited", "version", "2"))
+	_, err := svc.UpdateCI(t.Context(), api, r.CI.ID, map[string]any{"owner": "team-x"})
+	require.NoError(t, err)
+	_, err = st.DeleteCIs(t.Context(), api, []store.ID{r.CI.ID})
+	require.NoError(t, err)
+	h = history(t, st, id)
+	require.Len(t, h, 4)
+	assert.Equal(t, []store.Action{store.ActionDelete, store.ActionUpdate, store.ActionUpdate, store.ActionCreate},
+		[]store.Action{h[0].Action, h[1].Action, h[2].Action, h[3].Action}, "newest first")
+	assert.Equal(t, []store.FieldChange{{Field: "owner", After: "team-x"}}, h[1].Changes)
+	assert.Equal(t, api, h[1].Actor)
+	assert.Equal(t, []store.FieldChange{{Field: "version", Before: "1", After: "2"}}, h[2].Changes)
+	assert.Equal(t, agent, h[2].Actor)
+	for i := 1; i < len(h); i++ {
+		assert.False(t, h[i].Time.After(h[i-1].Time), "newest first")
+		assert.NotEqual(t, h[i].ID, h[i-1].ID)
+	}
+	assert.Empty(t, history(t, st, "no-such-object"))
+}
+
+func testAuditRelWrites(t *testing.T, st store.Store) {
+	svc := newService(t, st)
+	ids := nodes(t, st, "a", 2)
+	sw := upsertOK(t, svc, builder, server("Switch", "name", "sw", "serial_number", "SW"))[0].CI.ID
+	items := []cmdb.RelationshipItem{{Type: "CONNECTS_TO", Source: ids[0], Target: sw, Attributes: map[string]any{"port": "1"}}}
+	res, err := svc.CreateRelationships(t.Context(), api, items, false)
+	require.NoError(t, err)
+	relID := string(res[0].Relationship.ID)
+	_, err = svc.CreateRelationships(t.Context(), api, items, false) // unchanged
+	require.NoError(t, err)
+	items[0].Attributes["port"] = "2"
+	_, err = svc.CreateRelationships(t.Context(), agent, items, false)
+	require.NoError(t, err)
+	_, err = st.DeleteRelationships(t.Context(), api, []store.ID{store.ID(relID)})
+	require.NoError(t, err)
+	h := history(t, st, relID)
+	require.Len(t, h, 3)
+	assert.Equal(t, store.ActionDelete, h[0].Action)
+	assert.Equal(t, store.ActionUpdate, h[1].Action)
+	assert.Equal(t, agent, h[1].Actor)
+	assert.Equal(t, []store.FieldChange{{Field: "port", Before: "1", After: "2"}}, h[1].Changes)
+	assert.Equal(t, store.ActionCreate, h[2].Action)
+	assert.Equal(t, store.KindRelationship, h[2].Kind)
+	assert.Contains(t, h[2].Changes, store.FieldChange{Field: "type", After: "CONNECTS_TO"})
+	assert.Contains(t, h[2].Changes, store.FieldChange{Field: "source", After: string(ids[0])})
+	assert.Contains(t, h[2].Changes, store.FieldChange{Field: "target", After: string(sw)})
+	assert.Contains(t, h[2].Changes, store.FieldChange{Field: "port", After: "1"})
+}
+
+func testAuditPagination(t *testing.T, st store.Store) {
+	svc := newService(t, st)
+	var id store.ID
+	for v := 0; v < 12; v++ {
+		id = upsertOK(t, svc, agent, app("paged", "version", string(rune('a'+v))))[0].CI.ID
+	}
+	var all []store.AuditRecord
+	cursor := ""
+	for {
+		p, err := st.History(t.Context(), string(id), store.PageRequest{First: 5, After: cursor})
+		require.NoError(t, err)
+		assert.Equal(t, 12, p.Total)
+		all = append(all, p.Items...)
+		if !p.HasNext {
+			break
+		}
+		cursor = p.EndCursor
+	}
+	require.Len(t, all, 12)
+	assert.Equal(t, store.ActionCreate, all[11].Action)
+	assert.Equal(t, []store.FieldChange{{Field: "version", Before: "k", After: "l"}}, all[0].Changes)
+	_, err := st.History(t.Context(), string(id), store.PageRequest{After: "garbage"})
+	requireInvalid(t, err, "after")
+}
+
+func testModelExtensions(t *testing.T, st store.Store) {
+	svc := newService(t, st)
+	_, err := svc.RegisterClass(t.Context(), api, cmdb.ClassDef{
+		Name: "PostgresCluster", Parent: "Cluster", Description: "A Patroni-managed PostgreSQL cluster",
+		Attributes: []cmdb.AttributeDef{{Name: "patroni_scope", Type: cmdb.TypeString}},
+	})
+	require.NoError(t, err)
+	_, err = svc.RegisterRelationshipType(t.Context(), api, cmdb.RelTypeDef{
+		Name: "REPLICATES_TO", Sources: []string{"DatabaseInstance"}, Targets: []string{"DatabaseInstance"},
+		Impact: cmdb.Impact{Propagates: cmdb.PropagatesNone, Effect: cmdb.EffectDegrades},
+	})
+	require.NoError(t, err)
+	// A new service over the same store (a restart, or another Skein
+	// process) sees both.
+	svc2 := newService(t, st)
+	c, ok := svc2.Model().Class("PostgresCluster")
+	require.True(t, ok)
+	assert.True(t, svc2.Model().IsA("PostgresCluster", "Cluster"))
+	_, ok = c.Attribute("min_members_up")
+	assert.True(t, ok, "inherits attributes")
+	_, ok = svc2.Model().RelType("REPLICATES_TO")
+	require.True(t, ok)
+	r := upsertOK(t, svc2, api, cmdb.UpsertItem{Class: "PostgresCluster", Attributes: map[string]any{"name": "pg-main", "patroni_scope": "main"}})[0]
+	assert.Equal(t, "PostgresCluster", r.CI.Class)
+	// Another process registered a class this one has not loaded yet: an
+	// upsert naming it reloads the model.
+	_, err = svc2.RegisterClass(t.Context(), api, cmdb.ClassDef{Name: "MessageQueue", Parent: "CI", Identification: [][]string{{"name"}}})
+	require.NoError(t, err)
+	r = upsertOK(t, svc, api, cmdb.UpsertItem{Class: "MessageQueue", Attributes: map[string]any{"name": "mq1"}})[0]
+	assert.Equal(t, "MessageQueue", r.CI.Class)
+
+	_, err = svc.RegisterClass(t.Context(), api, cmdb.ClassDef{Name: "PostgresCluster", Parent: "CI", Identification: [][]string{{"name"}}})
+	assert.ErrorIs(t, err, store.ErrConflict)
+	_, err = svc.RegisterClass(t.Context(), api, cmdb.ClassDef{Name: "Thing", Parent: "NoSuch"})
+	requireInvalid(t, err, "input.parent")
+
+	exts, err := st.ModelExtensions(t.Context())
+	require.NoError(t, err)
+	require.Len(t, exts, 3)
+	assert.Equal(t, "PostgresCluster", exts[0].Name, "oldest first")
+	assert.Equal(t, store.KindRelationshipType, exts[1].Kind)
+	h := history(t, st, "PostgresCluster")
+	require.Len(t, h, 1)
+	assert.Equal(t, store.KindClass, h[0].Kind)
+	assert.Equal(t, api, h[0].Actor)
+
+	err = st.SaveModelExtension(t.Context(), api, store.ModelExtension{Kind: store.KindClass, Name: "MessageQueue", Definition: []byte(`{}`)})
+	assert.ErrorIs(t, err, store.ErrConflict)
+	err = st.SaveModelExtension(t.Context(), api, store.ModelExtension{Kind: "widget", Name: "X", Definition: []byte(`{}`)})
+	var ie *store.InvalidError
+	assert.ErrorAs(t, err, &ie)
+}
