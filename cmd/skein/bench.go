@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skein-cmdb/skein/internal/bench"
+	neo4jstore "github.com/skein-cmdb/skein/internal/store/neo4j"
+)
+
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure Skein's speed",
+	}
+	cmd.AddCommand(newBenchGraphCmd(), newBenchOpenProbeCmd())
+	return cmd
+}
+
+func newBenchGraphCmd() *cobra.Command {
+	var (
+		cfg     bench.Config
+		neoURI  string
+		neoUser string
+		neoPass string
+		neoDB   string
+		noNeo4j bool
+		outFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "graph",
+		Short: "Benchmark the graph core: upserts and traversals, embedded store and Neo4j side by side",
+		Long: `Generates a realistic estate of about --cis configuration items (business services,
+applications, load balancers, instances, databases, VMs, hypervisors, clusters, switches,
+shared DNS, directory and storage hubs; about 4.6 relationships per CI), loads it into the
+embedded store and into Neo4j, and prints, for hub and typical CIs, the time of one
+dependents traversal on a plain in-memory CSR (the floor), on the embedded store, on
+Neo4j level by level, and as two naive variable-length Cypher queries, each as a ratio to
+the floor; plus identified upserts per second with 1 and 16 writers, and the embedded
+store's open time and resident memory.
+
+Neo4j comes from --neo4j-uri or NEO4J_URI (with NEO4J_USER, NEO4J_PASSWORD). The Neo4j
+database must be empty unless --reset is given, which deletes everything in it.
+'make bench' runs this against a throwaway Neo4j.`,
+		Example: `  skein bench graph --cis 50000
+  tools/neo4j/with-neo4j.sh skein bench graph --cis 50000 --out bench-50k.md`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.CIs < 100 || cfg.CIs > 5_000_000 {
+				return fmt.Errorf("--cis must be between 100 and 5000000, got %d", cfg.CIs)
+			}
+			if neoURI == "" {
+				neoURI = os.Getenv("NEO4J_URI")
+			}
+			if neoURI != "" && !noNeo4j {
+				cfg.Neo4j = &neo4jstore.Config{URI: neoURI, User: firstNonEmpty(neoUser, os.Getenv("NEO4J_USER")),
+					Password: firstNonEmpty(neoPass, os.Getenv("NEO4J_PASSWORD")), Database: firstNonEmpty(neoDB, os.Getenv("NEO4J_DATABASE")),
+					QueryTimeout: 10 * time.Minute}
+			} else {
+				fmt.Fprintln(cmd.ErrOrStderr(), "bench: no Neo4j (set NEO4J_URI or --neo4j-uri); measuring the embedded store only")
+			}
+			cfg.Log = cmd.ErrOrStderr()
+			cfg.OpenProbe = openProbeSubprocess
+			rep, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "Command: `skein bench graph --cis %d --seed %d`, %s.\n\n", cfg.CIs, cfg.Seed, time.Now().UTC().Format("2006-01-02"))
+			rep.Markdown(&b)
+			if outFile != "" {
+				if err := os.WriteFile(outFile, []byte(b.String()), 0o644); err != nil {
+					return err
+				}
+			}
+			_, err = fmt.Fprint(cmd.OutOrStdout(), b.String())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.CIs, "cis", 50000, "approximate number of CIs in the generated estate")
+	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the estate generator")
+	f.IntVar(&cfg.Writers, "writers", 16, "concurrent writers for the parallel upsert phase")
+	f.IntVar(&cfg.BatchSize, "batch", 1000, "CIs per upsert batch")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the embedded store (default: a temporary directory, removed afterwards)")
+	f.DurationVar(&cfg.NaiveTimeout, "naive-timeout", time.Minute, "time limit of each naive Cypher query")
+	f.StringVar(&neoURI, "neo4j-uri", "", "Neo4j Bolt URI (default $NEO4J_URI)")
+	f.StringVar(&neoUser, "neo4j-user", "", "Neo4j user (default $NEO4J_USER)")
+	f.StringVar(&neoPass, "neo4j-password", "", "Neo4j password (default $NEO4J_PASSWORD; prefer the variable)")
+	f.StringVar(&neoDB, "neo4j-database", "", "Neo4j database (default $NEO4J_DATABASE or the server's default)")
+	f.BoolVar(&noNeo4j, "no-neo4j", false, "measure the embedded store only, even if NEO4J_URI is set")
+	f.BoolVar(&cfg.Reset, "reset", false, "delete everything in the Neo4j database before loading")
+	f.StringVar(&outFile, "out", "", "also write the report (Markdown) to this file")
+	return cmd
+}
+
+// openProbeSubprocess measures opening the embedded store in a fresh skein
+// process, so the figure is the store's alone, not the benchmark's.
+func openProbeSubprocess(ctx context.Context, dir string) (bench.OpenStats, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return bench.OpenStats{}, err
+	}
+	out, err := exec.CommandContext(ctx, exe, "bench", "open-probe", "--data-dir", dir).Output()
+	if err != nil {
+		return bench.OpenStats{}, fmt.Errorf("open probe: %w", err)
+	}
+	var st bench.OpenStats
+	if err := json.Unmarshal(out, &st); err != nil {
+		return bench.OpenStats{}, fmt.Errorf("open probe output: %w", err)
+	}
+	return st, nil
+}
+
+func newBenchOpenProbeCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:    "open-probe",
+		Short:  "Open an embedded store and print the open time and resident memory as JSON",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := bench.OpenInProcess(cmd.Context(), dir)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(cmd.OutOrStdout()).Encode(st)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "data-dir", "", "embedded store directory")
+	_ = cmd.MarkFlagRequired("data-dir")
+	return cmd
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,527 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/store"
+	"github.com/skein-cmdb/skein/internal/store/embedded"
+	neo4jstore "github.com/skein-cmdb/skein/internal/store/neo4j"
+)
+
+// DependentTypes are the relationship types the side-by-side traversal
+// follows backwards ("what depends on this, transitively"): every type
+// whose failure travels from target to source in the default model.
+var DependentTypes = []string{"DEPENDS_ON", "RUNS_ON", "HOSTED_ON", "CONNECTS_TO", "PROVIDED_BY", "LOCATED_IN", "BACKED_UP_BY"}
+
+// Config says what to measure.
+type Config struct {
+	CIs       int
+	Seed      uint64
+	BatchSize int // CIs per upsert batch (default 1000)
+	Writers   int // concurrent writers for the parallel load (default 16)
+	Depth     int // traversal depth (default 8)
+	// DataDir holds the embedded store; empty means a temporary directory
+	// removed afterwards.
+	DataDir string
+	// Neo4j is the server to measure; nil measures the embedded store only.
+	Neo4j *neo4jstore.Config
+	// Reset empties the Neo4j database first; without it a non-empty
+	// database is an error.
+	Reset bool
+	// NaiveTimeout bounds each naive Cypher query (default 60s).
+	NaiveTimeout time.Duration
+	// OpenProbe measures opening the embedded store at dir, ideally in a
+	// fresh process; nil measures in this process.
+	OpenProbe func(ctx context.Context, dir string) (OpenStats, error)
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// OpenStats is the cost of opening the embedded store.
+type OpenStats struct {
+	OpenTime time.Duration `json:"open_ns"`
+	RSSBytes int64         `json:"rss_bytes"`
+}
+
+// Report holds every figure of one run.
+type Report struct {
+	CIs, Relationships int
+	Go, CPU            string
+	Neo4jVersion       string
+	Load               []LoadRow
+	Traversals         []TraversalRow
+	Open               *OpenStats
+}
+
+// LoadRow is the throughput of one load phase.
+type LoadRow struct {
+	Backend, Phase string
+	Writers, Items int
+	Duration       time.Duration
+}
+
+// Rate returns items per second.
+func (l LoadRow) Rate() float64 { return float64(l.Items) / l.Duration.Seconds() }
+
+// TraversalRow times one start CI across every engine.
+type TraversalRow struct {
+	Label   string
+	Reached int
+	// Times by column; a negative duration means the query timed out, zero
+	// that the column was not measured.
+	Floor, Embedded, Neo4j, NaiveDistinct, NaivePaths time.Duration
+	Mismatch                                          string
+}
+
+func (c *Config) defaults() {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 1000
+	}
+	if c.Writers <= 0 {
+		c.Writers = 16
+	}
+	if c.Depth <= 0 {
+		c.Depth = 8
+	}
+	if c.NaiveTimeout <= 0 {
+		c.NaiveTimeout = time.Minute
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+}
+
+// Run generates the estate, loads it and measures.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.defaults()
+	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Log, "bench: "+format+"\n", args...) }
+	est := Generate(cfg.CIs, cfg.Seed)
+	rep := &Report{CIs: len(est.CIs), Relationships: len(est.Edges), Go: runtime.Version(), CPU: cpuModel()}
+	logf("estate: %d CIs, %d relationships (%.2f per CI)", len(est.CIs), len(est.Edges), float64(len(est.Edges))/float64(len(est.CIs)))
+	model, err := cmdb.DefaultModel()
+	if err != nil {
+		return nil, err
+	}
+
+	dir := cfg.DataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "skein-bench-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	emb, err := embedded.Open(ctx, dir, embedded.Options{})
+	if err != nil {
+		return nil, err
+	}
+	embIDs, rows, err := load(ctx, "embedded", emb, model, est, cfg, logf)
+	if err != nil {
+		emb.Close()
+		return nil, err
+	}
+	rep.Load = append(rep.Load, rows...)
+	defer emb.Close()
+
+	var neo *neo4jstore.Store
+	var neoIDs []store.ID
+	var drv neo4j.DriverWithContext
+	if cfg.Neo4j != nil {
+		if neo, err = neo4jstore.Open(ctx, *cfg.Neo4j); err != nil {
+			return nil, err
+		}
+		defer neo.Close()
+		if cfg.Reset {
+			if err := neo.Reset(ctx); err != nil {
+				return nil, err
+			}
+		} else if p, err := neo.ListCIs(ctx, store.CIFilter{}, store.PageRequest{First: 1}); err != nil {
+			return nil, err
+		} else if p.Total > 0 {
+			return nil, fmt.Errorf("the Neo4j database holds %d CIs; benchmark an empty database or pass --reset", p.Total)
+		}
+		if neoIDs, rows, err = load(ctx, "neo4j", neo, model, est, cfg, logf); err != nil {
+			return nil, err
+		}
+		rep.Load = append(rep.Load, rows...)
+		if drv, err = neo4j.NewDriverWithContext(cfg.Neo4j.URI, neo4j.BasicAuth(cfg.Neo4j.User, cfg.Neo4j.Password, "")); err != nil {
+			return nil, err
+		}
+		defer drv.Close(ctx)
+		rep.Neo4jVersion = serverVersion(ctx, drv, cfg.Neo4j.Database)
+	}
+
+	floor := NewCSR(len(est.CIs), est.Edges)
+	rules := make([]store.EdgeRule, len(DependentTypes))
+	for i, t := range DependentTypes {
+		rules[i] = store.EdgeRule{Type: t, Dir: store.In}
+	}
+	starts := append(append([]Named(nil), est.Hubs...), est.Typical...)
+	for _, s := range starts {
+		row := TraversalRow{Label: s.Label}
+		row.Reached = floor.BFS(s.Index, rules, cfg.Depth)
+		row.Floor = timeIt(func() error { floor.BFS(s.Index, rules, cfg.Depth); return nil }, 0)
+		expand := func(st store.Store, id store.ID) (time.Duration, error) {
+			var got int
+			d := timeIt(func() error {
+				res, err := st.Expand(ctx, store.Traversal{Start: []store.ID{id}, Rules: rules, MaxDepth: cfg.Depth, MaxNodes: store.MaxNodes})
+				got = len(res.Nodes) - 1
+				return err
+			}, 0)
+			if d < 0 {
+				return d, fmt.Errorf("expand failed")
+			}
+			if got != row.Reached {
+				row.Mismatch += fmt.Sprintf(" store reached %d;", got)
+			}
+			return d, nil
+		}
+		if row.Embedded, err = expand(emb, embIDs[s.Index]); err != nil {
+			return nil, fmt.Errorf("embedded %s: %w", s.Label, err)
+		}
+		if neo != nil {
+			if row.Neo4j, err = expand(neo, neoIDs[s.Index]); err != nil {
+				return nil, fmt.Errorf("neo4j %s: %w", s.Label, err)
+			}
+			row.NaiveDistinct = naive(ctx, drv, cfg, naiveDistinct(cfg.Depth), neoIDs[s.Index], row.Reached, &row.Mismatch)
+			row.NaivePaths = naive(ctx, drv, cfg, naivePaths(cfg.Depth), neoIDs[s.Index], row.Reached, &row.Mismatch)
+		}
+		logf("traversal %-14s reached %7d  floor %v  embedded %v  neo4j %v  naive-distinct %v  naive-paths %v",
+			s.Label, row.Reached, row.Floor, row.Embedded, row.Neo4j, row.NaiveDistinct, row.NaivePaths)
+		rep.Traversals = append(rep.Traversals, row)
+	}
+
+	if err := emb.Close(); err != nil {
+		return nil, err
+	}
+	probe := cfg.OpenProbe
+	if probe == nil {
+		probe = OpenInProcess
+	}
+	st, err := probe(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("open probe: %w", err)
+	}
+	rep.Open = &st
+	logf("embedded open: %v, resident %d MiB", st.OpenTime, st.RSSBytes>>20)
+	return rep, nil
+}
+
+// load upserts the estate's CIs (first half with one writer, second half
+// with cfg.Writers) and then its relationships, returning each CI's ID by
+// estate index.
+func load(ctx context.Context, backend string, st store.Store, model *cmdb.Model, est *Estate, cfg Config, logf func(string, ...any)) ([]store.ID, []LoadRow, error) {
+	svc, err := cmdb.NewService(ctx, st, model)
+	if err != nil {
+		return nil, nil, err
+	}
+	actor := store.Actor{Name: "bench", Source: "import"}
+	ids := make([]store.ID, len(est.CIs))
+	half := len(est.CIs) / 2
+	var rows []LoadRow
+	for _, phase := range []struct {
+		from, to, writers int
+	}{{0, half, 1}, {half, len(est.CIs), cfg.Writers}} {
+		start := time.Now()
+		err := parallel(phase.from, phase.to, cfg.BatchSize, phase.writers, func(lo, hi int) error {
+			res, err := svc.Upsert(ctx, actor, est.CIs[lo:hi], false)
+			if err != nil {
+				return err
+			}
+			for i, r := range res {
+				if r.Status != store.StatusCreated {
+					return fmt.Errorf("CI %d: %s: %v", lo+i, r.Status, r.Err)
+				}
+				ids[lo+i] = r.CI.ID
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s upsert: %w", backend, err)
+		}
+		row := LoadRow{Backend: backend, Phase: "identified CI upserts (creates)", Writers: phase.writers, Items: phase.to - phase.from, Duration: time.Since(start)}
+		logf("%s: %d CIs with %d writer(s) in %v: %.0f CIs/s", backend, row.Items, row.Writers, row.Duration.Round(time.Millisecond), row.Rate())
+		rows = append(rows, row)
+	}
+	// Re-upserting unchanged CIs: what a discovery agent does all day.
+	n := min(len(est.CIs), 20*cfg.BatchSize)
+	start := time.Now()
+	err = parallel(0, n, cfg.BatchSize, cfg.Writers, func(lo, hi int) error {
+		res, err := svc.Upsert(ctx, actor, est.CIs[lo:hi], false)
+		if err != nil {
+			return err
+		}
+		for i, r := range res {
+			if r.Status != store.StatusUnchanged {
+				return fmt.Errorf("CI %d re-upserted: %s: %v", lo+i, r.Status, r.Err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s re-upsert: %w", backend, err)
+	}
+	row := LoadRow{Backend: backend, Phase: "identified CI upserts (unchanged)", Writers: cfg.Writers, Items: n, Duration: time.Since(start)}
+	logf("%s: re-upserted %d unchanged CIs with %d writers: %.0f CIs/s", backend, n, cfg.Writers, row.Rate())
+	rows = append(rows, row)
+
+	start = time.Now()
+	const relBatch = 5000
+	err = parallel(0, len(est.Edges), relBatch, 4, func(lo, hi int) error {
+		in := make([]cmdb.RelationshipItem, 0, hi-lo)
+		for _, e := range est.Edges[lo:hi] {
+			in = append(in, cmdb.RelationshipItem{Type: e.Type, Source: ids[e.From], Target: ids[e.To]})
+		}
+		res, err := svc.CreateRelationships(ctx, actor, in, false)
+		if err != nil {
+			return err
+		}
+		for i, r := range res {
+			if r.Status != store.StatusCreated {
+				return fmt.Errorf("relationship %d: %s: %v", lo+i, r.Status, r.Err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s relationships: %w", backend, err)
+	}
+	row = LoadRow{Backend: backend, Phase: "relationships (validated creates)", Writers: 4, Items: len(est.Edges), Duration: time.Since(start)}
+	logf("%s: %d relationships in %v: %.0f/s", backend, row.Items, row.Duration.Round(time.Millisecond), row.Rate())
+	rows = append(rows, row)
+	return ids, rows, nil
+}
+
+// parallel splits [from, to) into batches and runs fn on them with the
+// given number of workers, stopping at the first error.
+func parallel(from, to, batch, workers int, fn func(lo, hi int) error) error {
+	next := make(chan [2]int)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	stop := make(chan struct{})
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range next {
+				if err := fn(r[0], r[1]); err != nil {
+					once.Do(func() { first = err; close(stop) })
+					return
+				}
+			}
+		}()
+	}
+loop:
+	for lo := from; lo < to; lo += batch {
+		select {
+		case next <- [2]int{lo, min(lo+batch, to)}:
+		case <-stop:
+			break loop
+		}
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+// timeIt returns the median duration of fn over repeated runs (a warm-up
+// run first, then until a second has passed or ten runs), or the single
+// run's duration when one run is slow. A failing fn gives -1.
+func timeIt(fn func() error, limit time.Duration) time.Duration {
+	t0 := time.Now()
+	if err := fn(); err != nil {
+		return -1
+	}
+	if first := time.Since(t0); first > 2*time.Second {
+		return first
+	}
+	var samples []time.Duration
+	var total time.Duration
+	for len(samples) < 10 && (total < time.Second || len(samples) < 3) {
+		t := time.Now()
+		if err := fn(); err != nil {
+			return -1
+		}
+		d := time.Since(t)
+		samples = append(samples, d)
+		total += d
+	}
+	slices.Sort(samples)
+	return samples[len(samples)/2]
+}
+
+func typeAlternation() string { return strings.Join(DependentTypes, "|") }
+
+// The naive queries: what a newcomer to Cypher writes. Relationship types
+// come from the constant list above, never from input.
+func naiveDistinct(depth int) string {
+	return fmt.Sprintf("MATCH (s:CI {id: $id})<-[:%s*1..%d]-(x:CI) RETURN DISTINCT x.id AS id", typeAlternation(), depth)
+}
+
+func naivePaths(depth int) string {
+	return fmt.Sprintf("MATCH p = (s:CI {id: $id})<-[:%s*1..%d]-(x:CI) WITH x, p ORDER BY length(p) "+
+		"WITH x, head(collect(p)) AS p RETURN x.id AS id, length(p) AS depth, [n IN nodes(p) | n.id] AS path", typeAlternation(), depth)
+}
+
+// naive times a naive query; a timeout is reported as a negative
+// duration.
+func naive(ctx context.Context, drv neo4j.DriverWithContext, cfg Config, query string, id store.ID, want int, mismatch *string) time.Duration {
+	run := func() (int, error) {
+		qctx, cancel := context.WithTimeout(ctx, cfg.NaiveTimeout)
+		defer cancel()
+		sess := drv.NewSession(qctx, neo4j.SessionConfig{DatabaseName: cfg.Neo4j.Database, AccessMode: neo4j.AccessModeRead})
+		defer sess.Close(qctx)
+		n, err := neo4j.ExecuteRead(qctx, sess, func(tx neo4j.ManagedTransaction) (int, error) {
+			res, err := tx.Run(qctx, query, map[string]any{"id": string(id)})
+			if err != nil {
+				return 0, err
+			}
+			n := 0
+			for res.Next(qctx) {
+				n++
+			}
+			return n, res.Err()
+		}, neo4j.WithTxTimeout(cfg.NaiveTimeout))
+		return n, err
+	}
+	var got int
+	d := timeIt(func() error {
+		var err error
+		got, err = run()
+		return err
+	}, cfg.NaiveTimeout)
+	if d < 0 {
+		return -cfg.NaiveTimeout
+	}
+	if got != want {
+		*mismatch += fmt.Sprintf(" naive reached %d;", got)
+	}
+	return d
+}
+
+func serverVersion(ctx context.Context, drv neo4j.DriverWithContext, db string) string {
+	res, err := neo4j.ExecuteQuery(ctx, drv, "CALL dbms.components() YIELD name, versions, edition RETURN name + ' ' + versions[0] + ' ' + edition AS v",
+		nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(db))
+	if err != nil || len(res.Records) == 0 {
+		return "unknown"
+	}
+	v, _ := res.Records[0].Get("v")
+	s, _ := v.(string)
+	return s
+}
+
+// OpenInProcess opens the embedded store at dir in this process and
+// reports the time and this process's resident memory afterwards.
+func OpenInProcess(ctx context.Context, dir string) (OpenStats, error) {
+	runtime.GC()
+	t := time.Now()
+	s, err := embedded.Open(ctx, dir, embedded.Options{})
+	if err != nil {
+		return OpenStats{}, err
+	}
+	d := time.Since(t)
+	// Touch the traversal index so it is resident, as it is in service.
+	if _, err := s.Expand(ctx, store.Traversal{Start: []store.ID{"none"}, Rules: []store.EdgeRule{{Dir: store.Out}}, MaxDepth: 1, MaxNodes: 1}); err != nil {
+		s.Close()
+		return OpenStats{}, err
+	}
+	runtime.GC()
+	rss := residentBytes()
+	runtime.KeepAlive(s)
+	return OpenStats{OpenTime: d, RSSBytes: rss}, s.Close()
+}
+
+func residentBytes() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	return -1
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "model name"); ok {
+			return fmt.Sprintf("%s × %d", strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":")), runtime.NumCPU())
+		}
+	}
+	return runtime.GOARCH
+}
+
+// Markdown writes the report as tables.
+func (r *Report) Markdown(w io.Writer) {
+	fmt.Fprintf(w, "Estate: %d CIs, %d relationships (%.2f per CI). %s, %s", r.CIs, r.Relationships, float64(r.Relationships)/float64(r.CIs), r.Go, r.CPU)
+	if r.Neo4jVersion != "" {
+		fmt.Fprintf(w, ", %s", r.Neo4jVersion)
+	}
+	fmt.Fprintf(w, ".\n\n")
+	fmt.Fprintf(w, "| backend | operation | writers | items | time | items/s |\n|---|---|---:|---:|---:|---:|\n")
+	for _, l := range r.Load {
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %.0f |\n", l.Backend, l.Phase, l.Writers, l.Items, l.Duration.Round(time.Millisecond), l.Rate())
+	}
+	fmt.Fprintf(w, "\nTraversal: everything that depends on the start CI, transitively (%s, incoming, depth 8); median time per query, and its ratio to the floor.\n\n", strings.Join(DependentTypes, ", "))
+	fmt.Fprintf(w, "| start CI | reached | floor (CSR BFS) | embedded Expand | Neo4j level-by-level | naive Cypher DISTINCT | naive Cypher depth+path |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	rows := append([]TraversalRow(nil), r.Traversals...)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Reached > rows[j].Reached })
+	for _, t := range rows {
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s |\n", t.Label, t.Reached, dur(t.Floor),
+			ratio(t.Embedded, t.Floor), ratio(t.Neo4j, t.Floor), ratio(t.NaiveDistinct, t.Floor), ratio(t.NaivePaths, t.Floor))
+	}
+	var mism []string
+	for _, t := range rows {
+		if t.Mismatch != "" {
+			mism = append(mism, t.Label+":"+t.Mismatch)
+		}
+	}
+	if len(mism) > 0 {
+		fmt.Fprintf(w, "\nDisagreements with the floor: %s\n", strings.Join(mism, " "))
+	}
+	if r.Open != nil {
+		fmt.Fprintf(w, "\nEmbedded store reopened in a fresh process: open (schema check, adjacency index build) %s, resident memory afterwards %d MiB.\n",
+			r.Open.OpenTime.Round(time.Millisecond), r.Open.RSSBytes>>20)
+	}
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "–"
+	case d < 0:
+		return fmt.Sprintf("timeout (> %s)", (-d).Round(time.Second))
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.3f ms", float64(d)/1e6)
+	case d < time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.2f s", d.Seconds())
+}
+
+func ratio(d, floor time.Duration) string {
+	if d <= 0 || floor <= 0 {
+		return dur(d)
+	}
+	return fmt.Sprintf("%s (%.1f×)", dur(d), float64(d)/float64(floor))
+}
