@@ -24,6 +24,11 @@ func (k RelationshipKey) ID() ID {
 	return ID(relIDPrefix + base64.RawURLEncoding.EncodeToString([]byte(string(k.Source)+"\x1f"+k.Type+"\x1f"+string(k.Target))))
 }
 
+// Key returns the relationship's natural key.
+func (r Relationship) Key() RelationshipKey {
+	return RelationshipKey{Source: r.Source, Type: r.Type, Target: r.Target}
+}
+
 // ParseRelationshipID returns the key of a relationship ID made by
 // RelationshipKey.ID, or an *InvalidError on field "id".
 func ParseRelationshipID(id ID) (RelationshipKey, error) {

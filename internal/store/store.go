@@ -200,9 +200,13 @@ type Traversal struct {
 	MaxNodes int
 }
 
-// Step is one hop of an explaining path: from CI From over relationship Rel.
+// Step is one hop of an explaining path over relationship Rel.
 type Step struct {
-	Rel Relationship // Attributes may be nil in traversal results
+	// Rel names the relationship by Type, Source and Target. Traversals
+	// may leave Rel.ID empty (derive it with Rel.Key().ID() where needed, so
+	// a traversal of a million nodes does not encode a million IDs) and
+	// Attributes nil.
+	Rel Relationship
 	// Forward is true when the hop went from Rel.Source to Rel.Target.
 	Forward bool
 }
