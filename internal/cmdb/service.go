@@ -183,7 +183,7 @@ func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, 
 	if err != nil {
 		var ie *store.ItemError
 		if errors.As(err, &ie) {
-			return store.UpsertResult{}, ie.Err
+			return store.UpsertResult{}, unprefix(ie.Err, "items[0]")
 		}
 		return store.UpsertResult{}, err
 	}
@@ -469,6 +469,18 @@ func prefixErr(err error, prefix string) error {
 	var ie *store.InvalidError
 	if errors.As(err, &ie) {
 		return ie.WithPrefix(prefix)
+	}
+	return err
+}
+
+// unprefix removes a leading path element from an *InvalidError's field.
+func unprefix(err error, prefix string) error {
+	var ie *store.InvalidError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	if rest, ok := strings.CutPrefix(ie.Field, prefix); ok {
+		return &store.InvalidError{Field: strings.TrimPrefix(rest, "."), Reason: ie.Reason}
 	}
 	return err
 }

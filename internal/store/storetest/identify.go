@@ -53,7 +53,7 @@ func testIdentifyAcrossFamily(t *testing.T, st store.Store) {
 	assert.Equal(t, r.CI.ID, r2.CI.ID, "a Server and a LinuxServer with one serial number are one CI")
 	assert.Equal(t, "LinuxServer", r2.CI.Class, "the most specific class wins")
 	assert.Contains(t, r2.Changes, store.FieldChange{Field: "class", Before: "Server", After: "LinuxServer"})
-	r3 := upsertOK(t, svc, agent, server("Server", "name", "db01", "serial_number", "XYZ1"))[0]
+	r3 := upsertOK(t, svc, agent, server("Server", "name", "db01", "serial_number", "xyz-1"))[0]
 	assert.Equal(t, store.StatusUnchanged, r3.Status)
 	assert.Equal(t, "LinuxServer", r3.CI.Class, "a less specific report does not demote the class")
 	// A sibling class is a conflict, not a silent re-class or a duplicate.

@@ -119,7 +119,7 @@ func testUpsertUpdate(t *testing.T, st store.Store) {
 
 func testSameCITwiceInBatch(t *testing.T, st store.Store) {
 	svc := newService(t, st)
-	res := upsertOK(t, svc, agent, app("pay", "version", "1"), app("PAY", "version", "2"), app("pay", "version", "2"))
+	res := upsertOK(t, svc, agent, app("pay", "version", "1"), app("PAY", "version", "2"), app("PAY", "version", "2"))
 	assert.Equal(t, store.StatusCreated, res[0].Status)
 	assert.Equal(t, store.StatusUpdated, res[1].Status)
 	assert.Equal(t, store.StatusUnchanged, res[2].Status)
