@@ -35,7 +35,7 @@ bench: build ## graph benchmark, embedded store and a throwaway Neo4j side by si
 	tools/neo4j/with-neo4j.sh ./$(BIN) bench graph --cis $(or $(CIS),50000)
 
 bench-go: ## go test benchmarks (with a throwaway Neo4j)
-	tools/neo4j/with-neo4j.sh $(GO) test -run '^$$' -bench . -benchmem ./...
+	tools/neo4j/with-neo4j.sh $(GO) test -p 1 -run '^$$' -bench . -benchmem ./...
 
 neo4j-shell: ## a shell with NEO4J_URI/USER/PASSWORD set for a throwaway Neo4j
 	tools/neo4j/with-neo4j.sh bash

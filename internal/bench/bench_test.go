@@ -1,0 +1,141 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/store"
+	"github.com/skein-cmdb/skein/internal/store/embedded"
+	neo4jstore "github.com/skein-cmdb/skein/internal/store/neo4j"
+)
+
+func TestGenerateShape(t *testing.T) {
+	tests := []struct{ n int }{{500}, {5000}, {50000}}
+	for _, tt := range tests {
+		e := Generate(tt.n, 1)
+		perCI := float64(len(e.Edges)) / float64(len(e.CIs))
+		assert.InDelta(t, tt.n, len(e.CIs), float64(tt.n)*0.05, "size close to what was asked")
+		assert.InDelta(t, 4.6, perCI, 0.4, "relationships per CI")
+		assert.Len(t, e.Hubs, 5)
+		assert.NotEmpty(t, e.Typical)
+		again := Generate(tt.n, 1)
+		assert.Equal(t, e.Edges, again.Edges, "deterministic")
+	}
+}
+
+// TestRunEmbedded runs the whole benchmark on a small estate: every CI and
+// relationship must load as valid against the default model, and the
+// embedded store's traversal must reach exactly what the floor reaches.
+func TestRunEmbedded(t *testing.T) {
+	var log strings.Builder
+	rep, err := Run(t.Context(), Config{CIs: 800, Seed: 3, Writers: 4, BatchSize: 100, Log: &log})
+	require.NoError(t, err, log.String())
+	require.NotEmpty(t, rep.Traversals)
+	for _, r := range rep.Traversals {
+		assert.Empty(t, r.Mismatch, r.Label)
+		assert.Positive(t, r.Embedded, r.Label)
+	}
+	assert.Len(t, rep.Load, 4)
+	require.NotNil(t, rep.Open)
+	assert.Positive(t, rep.Open.RSSBytes)
+	var md strings.Builder
+	rep.Markdown(&md)
+	assert.Contains(t, md.String(), "| dns service |")
+}
+
+// loaded builds an estate of n CIs in a store and returns the store IDs by
+// estate index.
+func loaded(b *testing.B, st store.Store, e *Estate) []store.ID {
+	b.Helper()
+	m, err := cmdb.DefaultModel()
+	require.NoError(b, err)
+	ids, _, err := load(context.Background(), "bench", st, m, e, Config{BatchSize: 1000, Writers: 4}, func(string, ...any) {})
+	require.NoError(b, err)
+	return ids
+}
+
+var dependents = func() []store.EdgeRule {
+	r := make([]store.EdgeRule, len(DependentTypes))
+	for i, t := range DependentTypes {
+		r[i] = store.EdgeRule{Type: t, Dir: store.In}
+	}
+	return r
+}()
+
+// BenchmarkTraversal compares, on one estate of 20,000 CIs, the floor, the
+// embedded store and (with NEO4J_URI set) Neo4j, from a hub and from a
+// typical CI. Run with: make bench-go, or
+// go test ./internal/bench -run '^$' -bench Traversal
+func BenchmarkTraversal(b *testing.B) {
+	e := Generate(20000, 1)
+	starts := []Named{e.Hubs[0], e.Typical[0]}
+	floor := NewCSR(len(e.CIs), e.Edges)
+	for _, s := range starts {
+		b.Run("floor/"+s.Label, func(b *testing.B) {
+			var reached int
+			for b.Loop() {
+				reached = floor.BFS(s.Index, dependents, 8)
+			}
+			b.ReportMetric(float64(reached), "cis/op")
+		})
+	}
+	emb, err := embedded.Open(context.Background(), b.TempDir(), embedded.Options{})
+	require.NoError(b, err)
+	defer emb.Close()
+	stores := map[string]store.Store{"embedded": emb}
+	if uri := os.Getenv("NEO4J_URI"); uri != "" {
+		neo, err := neo4jstore.Open(context.Background(), neo4jstore.Config{URI: uri, User: os.Getenv("NEO4J_USER"), Password: os.Getenv("NEO4J_PASSWORD"), QueryTimeout: 5 * time.Minute})
+		require.NoError(b, err)
+		defer neo.Close()
+		require.NoError(b, neo.Reset(context.Background()))
+		stores["neo4j"] = neo
+	}
+	for name, st := range stores {
+		ids := loaded(b, st, e)
+		for _, s := range starts {
+			b.Run(name+"/"+s.Label, func(b *testing.B) {
+				b.ReportAllocs()
+				var reached int
+				for b.Loop() {
+					res, err := st.Expand(context.Background(), store.Traversal{Start: []store.ID{ids[s.Index]}, Rules: dependents, MaxDepth: 8, MaxNodes: store.MaxNodes})
+					if err != nil {
+						b.Fatal(err)
+					}
+					reached = len(res.Nodes) - 1
+				}
+				b.ReportMetric(float64(reached), "cis/op")
+			})
+		}
+	}
+}
+
+// BenchmarkUpsert measures identified upserts in batches of 1,000 on the
+// embedded store: creates while the 200,000-CI estate lasts (the first 200
+// iterations), unchanged re-upserts after that.
+func BenchmarkUpsert(b *testing.B) {
+	st, err := embedded.Open(context.Background(), b.TempDir(), embedded.Options{})
+	require.NoError(b, err)
+	defer st.Close()
+	m, err := cmdb.DefaultModel()
+	require.NoError(b, err)
+	svc, err := cmdb.NewService(context.Background(), st, m)
+	require.NoError(b, err)
+	e := Generate(200000, 2)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		lo := (i * 1000) % (len(e.CIs) - 1000)
+		i++
+		if _, err := svc.Upsert(context.Background(), store.Actor{Name: "bench", Source: "import"}, e.CIs[lo:lo+1000], false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(1000*b.N)/b.Elapsed().Seconds(), "cis/s")
+}
