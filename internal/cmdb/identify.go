@@ -1,7 +1,6 @@
 package cmdb
 
 import (
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -145,13 +144,4 @@ func (c *Class) noKeyError(field string) error {
 		alts[i] = strings.Join(r, " and ")
 	}
 	return store.Invalid(field, "cannot identify a %s: provide %s (placeholder serial numbers and malformed MAC addresses do not count)", c.Def.Name, strings.Join(alts, ", or "))
-}
-
-// describeKey turns a key back into readable text for error messages.
-func describeKey(k string) string {
-	parts := strings.SplitN(k, "|", 3)
-	if len(parts) != 3 {
-		return k
-	}
-	return fmt.Sprintf("%s %s=%s", parts[0], parts[1], strings.ReplaceAll(parts[2], "\x1f", ","))
 }
