@@ -1,0 +1,26 @@
+// Package neo4j implements store.Store on Neo4j 5 (Community or Enterprise)
+// through the official Go driver.
+//
+// Data model:
+//
+//	(:CI {id, class, created_at, updated_at, last_seen_at, _sources, _seen, _keys, <attribute>: value...})
+//	(:IdentityKey {key})-[:IDENTIFIES]->(:CI)
+//	(:CI)-[:<TYPE> {id, created_at, updated_at, <attribute>: value...}]->(:CI)
+//	(:AuditRecord {id, time, actor, source, kind, object, action, changes})
+//	(:ModelExtension {kind, name, definition, created_at})
+//
+// Attributes are native properties (string, integer, float, boolean,
+// datetime, list of strings). _sources and _seen hold JSON objects; _keys
+// repeats the CI's identity keys in their reconciled order. Attribute names
+// always start with a letter, so they never collide with the underscore
+// properties. Uniqueness of CI ids, identity keys, audit record ids and
+// model extensions (kind, name) is enforced by uniqueness constraints that
+// Open creates.
+//
+// Writes hold exclusive locks on every IdentityKey node they look at (in key
+// order) and on every CI they read before writing it (in id order), so
+// concurrent writers serialise on the keys and CIs they share and never act
+// on stale reads. Neither request values nor request names are spliced into
+// query text, except relationship types, which are checked with
+// store.ValidIdentifier right before the query is built.
+package neo4j

@@ -1,0 +1,350 @@
+package neo4j
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// Defaults applied by Open to zero Config fields.
+const (
+	// DefaultQueryTimeout bounds every call whose context has no deadline.
+	DefaultQueryTimeout = 30 * time.Second
+	// DefaultMaxConnPool is the driver's connection pool size.
+	DefaultMaxConnPool = 100
+	// DefaultSchemaTimeout bounds the wait for indexes to come online in Open.
+	DefaultSchemaTimeout = 5 * time.Minute
+)
+
+// raceAttempts bounds the retries of a write transaction that lost a race
+// to a concurrent writer in a way the driver does not retry by itself (a
+// uniqueness constraint violation, or a node deleted under our feet).
+const raceAttempts = 10
+
+// Config configures a Store.
+type Config struct {
+	// URI is the Bolt address, e.g. "neo4j://db:7687" or "bolt://127.0.0.1:7687".
+	URI string
+	// User and Password authenticate with basic auth; an empty User means no
+	// authentication. The password is never logged nor put in errors.
+	User     string
+	Password string
+	// Database is the database name; empty means the server's default.
+	Database string
+	// MaxConnPool bounds the driver's connection pool (default 100).
+	MaxConnPool int
+	// QueryTimeout bounds every call whose context has no deadline, and is
+	// the server-side timeout of every transaction (default 30s).
+	QueryTimeout time.Duration
+	// SchemaTimeout bounds the wait for indexes to come online in Open
+	// (default 5 minutes).
+	SchemaTimeout time.Duration
+}
+
+// String describes the configuration without the password.
+func (c Config) String() string {
+	pw := ""
+	if c.Password != "" {
+		pw = "REDACTED"
+	}
+	return fmt.Sprintf("neo4j.Config{URI:%q User:%q Password:%s Database:%q MaxConnPool:%d QueryTimeout:%s}",
+		c.URI, c.User, pw, c.Database, c.MaxConnPool, c.QueryTimeout)
+}
+
+// GoString is String, so %#v does not print the password either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue makes slog print the configuration without the password.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("uri", c.URI),
+		slog.String("user", c.User),
+		slog.String("database", c.Database),
+		slog.Int("max_conn_pool", c.MaxConnPool),
+		slog.Duration("query_timeout", c.QueryTimeout),
+	)
+}
+
+// Store is a store.Store backed by Neo4j. It is safe for concurrent use.
+type Store struct {
+	driver neo4j.DriverWithContext
+	cfg    Config
+	closed atomic.Bool
+	once   sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to Neo4j, verifies connectivity and creates the schema
+// (constraints and indexes) if missing, waiting for indexes to come online.
+// It is safe to call concurrently from several processes.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.URI == "" {
+		return nil, errors.New("neo4j: URI is required")
+	}
+	if cfg.QueryTimeout <= 0 {
+		cfg.QueryTimeout = DefaultQueryTimeout
+	}
+	if cfg.MaxConnPool <= 0 {
+		cfg.MaxConnPool = DefaultMaxConnPool
+	}
+	if cfg.SchemaTimeout <= 0 {
+		cfg.SchemaTimeout = DefaultSchemaTimeout
+	}
+	auth := neo4j.NoAuth()
+	if cfg.User != "" {
+		auth = neo4j.BasicAuth(cfg.User, cfg.Password, "")
+	}
+	drv, err := neo4j.NewDriverWithContext(cfg.URI, auth, func(c *config.Config) {
+		c.MaxConnectionPoolSize = cfg.MaxConnPool
+		c.MaxTransactionRetryTime = cfg.QueryTimeout
+		c.ConnectionAcquisitionTimeout = cfg.QueryTimeout
+	})
+	if err != nil {
+		// Not wrapped: the driver's message may quote the URI.
+		return nil, errors.New("neo4j: invalid URI or driver configuration")
+	}
+	s := &Store{driver: drv, cfg: cfg}
+	if err := s.Ping(ctx); err != nil {
+		_ = drv.Close(context.Background())
+		return nil, err
+	}
+	if err := s.ensureSchema(ctx); err != nil {
+		_ = drv.Close(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+// schemaStatements create the constraints and indexes. Each runs in its own
+// auto-commit transaction (schema and data writes cannot share one).
+var schemaStatements = []string{
+	"CREATE CONSTRAINT skein_ci_id IF NOT EXISTS FOR (c:CI) REQUIRE c.id IS UNIQUE",
+	"CREATE CONSTRAINT skein_identity_key IF NOT EXISTS FOR (k:IdentityKey) REQUIRE k.key IS UNIQUE",
+	"CREATE CONSTRAINT skein_audit_id IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.id IS UNIQUE",
+	"CREATE CONSTRAINT skein_model_extension IF NOT EXISTS FOR (m:ModelExtension) REQUIRE (m.kind, m.name) IS UNIQUE",
+	"CREATE INDEX skein_ci_class IF NOT EXISTS FOR (c:CI) ON (c.class)",
+	"CREATE INDEX skein_ci_name IF NOT EXISTS FOR (c:CI) ON (c.name)",
+	"CREATE INDEX skein_ci_status IF NOT EXISTS FOR (c:CI) ON (c.status)",
+	"CREATE INDEX skein_ci_environment IF NOT EXISTS FOR (c:CI) ON (c.environment)",
+	"CREATE INDEX skein_ci_owner IF NOT EXISTS FOR (c:CI) ON (c.owner)",
+	"CREATE INDEX skein_ci_support_group IF NOT EXISTS FOR (c:CI) ON (c.support_group)",
+	"CREATE INDEX skein_ci_last_seen_at IF NOT EXISTS FOR (c:CI) ON (c.last_seen_at)",
+	"CREATE INDEX skein_audit_object IF NOT EXISTS FOR (a:AuditRecord) ON (a.object)",
+}
+
+// ensureSchema creates the schema idempotently. Another process creating
+// the same rule at the same time makes IF NOT EXISTS fail with an
+// "already exists" error, which is success here.
+func (s *Store) ensureSchema(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SchemaTimeout)
+	defer cancel()
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(context.Background())
+	for _, stmt := range schemaStatements {
+		_, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+			return run(ctx, tx, stmt, nil)
+		})
+		if err != nil && !schemaAlreadyExists(err) {
+			return translate("create schema", err)
+		}
+	}
+	secs := int64(s.cfg.SchemaTimeout / time.Second)
+	res, err := sess.Run(ctx, "CALL db.awaitIndexes($secs)", map[string]any{"secs": secs}, neo4j.WithTxTimeout(s.cfg.SchemaTimeout))
+	if err == nil {
+		_, err = res.Consume(ctx)
+	}
+	if err != nil {
+		return translate("wait for indexes", err)
+	}
+	return nil
+}
+
+func schemaAlreadyExists(err error) bool {
+	var ne *neo4j.Neo4jError
+	if !errors.As(err, &ne) {
+		return false
+	}
+	switch ne.Code {
+	case "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists",
+		"Neo.ClientError.Schema.ConstraintAlreadyExists",
+		"Neo.ClientError.Schema.IndexAlreadyExists",
+		"Neo.ClientError.Schema.ConstraintWithNameAlreadyExists",
+		"Neo.ClientError.Schema.IndexWithNameAlreadyExists":
+		return true
+	}
+	return false
+}
+
+// Ping reports whether Neo4j is reachable (store.ErrUnavailable if not).
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	if err := s.driver.VerifyConnectivity(ctx); err != nil {
+		return translate("connect", err)
+	}
+	return nil
+}
+
+// Close releases the driver and its connections. It is safe to call twice.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.closed.Store(true)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.QueryTimeout)
+		defer cancel()
+		if cerr := s.driver.Close(ctx); cerr != nil {
+			err = translate("close", cerr)
+		}
+	})
+	return err
+}
+
+// Reset deletes every Skein node (CIs with their relationships, identity
+// keys, audit records, model extensions) in batches of small transactions.
+// It is DESTRUCTIVE and meant for tests and benchmarks, which need an empty
+// database (Community edition has a single user database). The schema is
+// kept.
+func (s *Store) Reset(ctx context.Context) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(context.Background())
+	// CALL { ... } IN TRANSACTIONS only runs in an auto-commit transaction.
+	// Relationships go first, so no inner transaction has to delete a hub
+	// with all its relationships at once.
+	for _, q := range []string{
+		"MATCH (:CI)-[r]->(:CI) CALL { WITH r DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+		"MATCH (n) WHERE n:CI OR n:IdentityKey OR n:AuditRecord OR n:ModelExtension " +
+			"CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
+	} {
+		res, err := sess.Run(ctx, q, nil, s.txTimeout(ctx))
+		if err == nil {
+			_, err = res.Consume(ctx)
+		}
+		if err != nil {
+			return translate("reset", err)
+		}
+	}
+	return nil
+}
+
+// withTimeout applies the configured query timeout to a context without a
+// deadline.
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.cfg.QueryTimeout)
+}
+
+// txTimeout is the server-side timeout of a transaction run under ctx: the
+// time left before ctx's deadline, at most the query timeout.
+func (s *Store) txTimeout(ctx context.Context) func(*neo4j.TransactionConfig) {
+	d := s.cfg.QueryTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < d {
+			d = left
+		}
+	}
+	if d < time.Millisecond {
+		d = time.Millisecond
+	}
+	return neo4j.WithTxTimeout(d)
+}
+
+func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.SessionWithContext {
+	return s.driver.NewSession(ctx, neo4j.SessionConfig{AccessMode: mode, DatabaseName: s.cfg.Database})
+}
+
+// read runs work in a read transaction (retried by the driver on transient
+// errors) under the call's deadline and translates errors.
+func (s *Store) read(ctx context.Context, op string, work func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error)) (any, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	sess := s.session(ctx, neo4j.AccessModeRead)
+	defer sess.Close(context.Background())
+	out, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		return work(ctx, tx)
+	}, s.txTimeout(ctx))
+	if err != nil {
+		return nil, translate(op, err)
+	}
+	return out, nil
+}
+
+// write runs work in a write transaction under the call's deadline. The
+// driver retries transient errors (deadlocks among them); write also
+// retries, a bounded number of times with jittered backoff, the races the
+// driver does not retry (see raceLost). work must be re-runnable from
+// scratch.
+func (s *Store) write(ctx context.Context, op string, work func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error)) (any, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(context.Background())
+	var err error
+	for attempt := 1; ; attempt++ {
+		var out any
+		out, err = sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+			return work(ctx, tx)
+		}, s.txTimeout(ctx))
+		if err == nil {
+			return out, nil
+		}
+		if !raceLost(err) || attempt >= raceAttempts || ctx.Err() != nil {
+			break
+		}
+		backoff := time.Duration(1<<min(attempt, 6)) * time.Millisecond
+		backoff += rand.N(backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, translate(op, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil, translate(op, err)
+}
+
+// run runs a query and discards its result.
+func run(ctx context.Context, tx neo4j.ManagedTransaction, query string, params map[string]any) (any, error) {
+	res, err := tx.Run(ctx, query, params)
+	if err != nil {
+		return nil, err
+	}
+	_, err = res.Consume(ctx)
+	return nil, err
+}
+
+// collect runs a query and returns all its records.
+func collect(ctx context.Context, tx neo4j.ManagedTransaction, query string, params map[string]any) ([]*neo4j.Record, error) {
+	res, err := tx.Run(ctx, query, params)
+	if err != nil {
+		return nil, err
+	}
+	return res.Collect(ctx)
+}

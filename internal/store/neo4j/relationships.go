@@ -1,0 +1,502 @@
+package neo4j
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// qLockEndpoints locks CIs (in id order) and returns the ids that exist.
+// Writers of a relationship lock both endpoints first, so two transactions
+// cannot both create (or both delete) the same relationship.
+const qLockEndpoints = `UNWIND $ids AS id
+MATCH (c:CI {id: id})
+SET c._lock = true
+REMOVE c._lock
+RETURN id`
+
+// typedQuery builds a statement around one relationship type. The type is
+// checked with store.ValidIdentifier right here, and quoted, before it goes
+// into the query text.
+func typedQuery(format, typ string) (string, error) {
+	if !store.ValidIdentifier(typ) {
+		return "", &appError{store.Invalid("type", "%q is not a relationship type name", clip(typ))}
+	}
+	return strings.ReplaceAll(format, "{TYPE}", "`"+typ+"`"), nil
+}
+
+// typeExpr is the type part of a relationship pattern: "" for every type,
+// else ":`A`|`B`". Each type is checked with store.ValidIdentifier.
+func typeExpr(types []string) (string, error) {
+	if len(types) == 0 {
+		return "", nil
+	}
+	parts := make([]string, len(types))
+	for i, t := range types {
+		if !store.ValidIdentifier(t) {
+			return "", store.Invalid("types", "%q is not a relationship type name", clip(t))
+		}
+		parts[i] = "`" + t + "`"
+	}
+	return ":" + strings.Join(parts, "|"), nil
+}
+
+const (
+	qLoadRels = `UNWIND $pairs AS p
+MATCH (s:CI {id: p.s})-[r:{TYPE}]->(t:CI {id: p.t})
+RETURN p.s, p.t, properties(r)`
+	qCreateRels = `UNWIND $rows AS row
+MATCH (s:CI {id: row.s})
+MATCH (t:CI {id: row.t})
+CREATE (s)-[r:{TYPE}]->(t)
+SET r = row.props`
+	qUpdateRels = `UNWIND $rows AS row
+MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t:CI {id: row.t})
+SET r = row.props`
+	qDeleteRels = `UNWIND $rows AS row
+MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t:CI {id: row.t})
+DELETE r`
+)
+
+// relState is a relationship as a transaction currently sees it.
+type relState struct {
+	rel     store.Relationship
+	exists  bool // present (stored, or created by this transaction)
+	stored  bool // present in the database when the transaction read it
+	dirty   bool // must be written
+	deleted bool // deleted by this transaction
+}
+
+// loadRels reads the stored relationships with the given keys into state,
+// one statement per type.
+func loadRels(ctx context.Context, tx neo4j.ManagedTransaction, keys []store.RelationshipKey, state map[store.ID]*relState) error {
+	byType := map[string][]any{}
+	seen := map[store.ID]bool{}
+	for _, k := range keys {
+		id := k.ID()
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		byType[k.Type] = append(byType[k.Type], map[string]any{"s": string(k.Source), "t": string(k.Target)})
+	}
+	for _, typ := range sortedKeys(byType) {
+		q, err := typedQuery(qLoadRels, typ)
+		if err != nil {
+			return err
+		}
+		recs, err := collect(ctx, tx, q, map[string]any{"pairs": byType[typ]})
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			k := store.RelationshipKey{Source: store.ID(asString(rec.Values[0])), Type: typ, Target: store.ID(asString(rec.Values[1]))}
+			r, err := relFromProperties(k, rec.Values[2])
+			if err != nil {
+				return &appError{fmt.Errorf("neo4j: decode relationship: %w", err)}
+			}
+			if state[r.ID] == nil {
+				state[r.ID] = &relState{rel: r, exists: true, stored: true}
+			}
+		}
+	}
+	return nil
+}
+
+// writeRels runs a per-type statement over rows sorted by relationship id.
+func writeRels(ctx context.Context, tx neo4j.ManagedTransaction, format string, rels []*relState, withProps bool) error {
+	slices.SortFunc(rels, func(a, b *relState) int { return strings.Compare(string(a.rel.ID), string(b.rel.ID)) })
+	byType := map[string][]any{}
+	for _, st := range rels {
+		row := map[string]any{"s": string(st.rel.Source), "t": string(st.rel.Target)}
+		if withProps {
+			props, err := relProperties(&st.rel)
+			if err != nil {
+				return &appError{fmt.Errorf("neo4j: relationship %s: %w", st.rel.ID, err)}
+			}
+			row["props"] = props
+		}
+		byType[st.rel.Type] = append(byType[st.rel.Type], row)
+	}
+	for _, typ := range sortedKeys(byType) {
+		q, err := typedQuery(format, typ)
+		if err != nil {
+			return err
+		}
+		if _, err := run(ctx, tx, q, map[string]any{"rows": byType[typ]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func lockEndpoints(ctx context.Context, tx neo4j.ManagedTransaction, ids []string) (map[store.ID]bool, error) {
+	found := map[store.ID]bool{}
+	if len(ids) == 0 {
+		return found, nil
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	recs, err := collect(ctx, tx, qLockEndpoints, map[string]any{"ids": ids})
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		found[store.ID(asString(rec.Values[0]))] = true
+	}
+	return found, nil
+}
+
+func checkRelInput(in store.RelationshipInput) *store.InvalidError {
+	switch {
+	case !store.ValidIdentifier(in.Type):
+		return store.Invalid("type", "%q is not a relationship type name", clip(in.Type))
+	case in.Source == "":
+		return store.Invalid("source", "is required")
+	case in.Target == "":
+		return store.Invalid("target", "is required")
+	case in.Source == in.Target:
+		return store.Invalid("target", "must differ from source")
+	}
+	if err := store.CheckAttributeNames("attributes", in.Attributes); err != nil {
+		var inv *store.InvalidError
+		if errors.As(err, &inv) {
+			return inv
+		}
+		return store.Invalid("attributes", "%v", err)
+	}
+	if err := attributeProperties("attributes", in.Attributes, map[string]any{}); err != nil {
+		var inv *store.InvalidError
+		errors.As(err, &inv)
+		return inv
+	}
+	return nil
+}
+
+// CreateRelationships creates relationships, idempotent on (source, type,
+// target), in one transaction. See store.RelationshipStore.
+func (s *Store) CreateRelationships(ctx context.Context, actor store.Actor, rels []store.RelationshipInput, atomic bool) ([]store.RelationshipResult, error) {
+	if err := store.CheckBatch("relationships", len(rels)); err != nil {
+		return nil, err
+	}
+	invalid := make([]error, len(rels))
+	var endpoints []string
+	var keys []store.RelationshipKey
+	for i, in := range rels {
+		if err := checkRelInput(in); err != nil {
+			invalid[i] = err.WithPrefix(fmt.Sprintf("relationships[%d]", i))
+			continue
+		}
+		endpoints = append(endpoints, string(in.Source), string(in.Target))
+		keys = append(keys, store.RelationshipKey{Source: in.Source, Type: in.Type, Target: in.Target})
+	}
+	out, err := s.write(ctx, "create relationships", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		now := time.Now().UTC()
+		audit := &auditLog{actor: actor, now: now}
+		found, err := lockEndpoints(ctx, tx, slices.Clone(endpoints))
+		if err != nil {
+			return nil, err
+		}
+		var present []store.RelationshipKey
+		for _, k := range keys {
+			if found[k.Source] && found[k.Target] {
+				present = append(present, k)
+			}
+		}
+		state := map[store.ID]*relState{}
+		if err := loadRels(ctx, tx, present, state); err != nil {
+			return nil, err
+		}
+		results := make([]store.RelationshipResult, len(rels))
+		for i, in := range rels {
+			res, err := applyRel(i, in, invalid[i], found, state, audit, now)
+			if err != nil {
+				return nil, err
+			}
+			if res.Err != nil && atomic {
+				return nil, &appError{&store.ItemError{Index: i, Err: res.Err}}
+			}
+			results[i] = res
+		}
+		var creates, updates []*relState
+		for _, st := range state {
+			switch {
+			case !st.dirty:
+			case st.stored:
+				updates = append(updates, st)
+			default:
+				creates = append(creates, st)
+			}
+		}
+		if err := writeRels(ctx, tx, qCreateRels, creates, true); err != nil {
+			return nil, err
+		}
+		if err := writeRels(ctx, tx, qUpdateRels, updates, true); err != nil {
+			return nil, err
+		}
+		if err := audit.flush(ctx, tx); err != nil {
+			return nil, err
+		}
+		return results, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]store.RelationshipResult), nil
+}
+
+func applyRel(i int, in store.RelationshipInput, invalid error, found map[store.ID]bool, state map[store.ID]*relState, audit *auditLog, now time.Time) (store.RelationshipResult, error) {
+	if invalid != nil {
+		return store.RelationshipResult{Status: store.StatusInvalid, Err: invalid}, nil
+	}
+	if !found[in.Source] {
+		return store.RelationshipResult{Status: store.StatusNotFound,
+			Err: fmt.Errorf("relationships[%d].source: CI %q: %w", i, clip(string(in.Source)), store.ErrNotFound)}, nil
+	}
+	if !found[in.Target] {
+		return store.RelationshipResult{Status: store.StatusNotFound,
+			Err: fmt.Errorf("relationships[%d].target: CI %q: %w", i, clip(string(in.Target)), store.ErrNotFound)}, nil
+	}
+	key := store.RelationshipKey{Source: in.Source, Type: in.Type, Target: in.Target}
+	id := key.ID()
+	st := state[id]
+	if st == nil || !st.exists {
+		r := store.Relationship{
+			ID: id, Type: in.Type, Source: in.Source, Target: in.Target,
+			Attributes: cloneAttributes(in.Attributes), CreatedAt: now, UpdatedAt: now,
+		}
+		changes := []store.FieldChange{
+			{Field: "type", After: in.Type},
+			{Field: "source", After: string(in.Source)},
+			{Field: "target", After: string(in.Target)},
+		}
+		for _, name := range sortedKeys(r.Attributes) {
+			changes = append(changes, store.FieldChange{Field: name, After: r.Attributes[name]})
+		}
+		if st == nil {
+			st = &relState{}
+			state[id] = st
+		}
+		st.rel, st.exists, st.dirty, st.deleted = r, true, true, false
+		if err := audit.add(store.KindRelationship, string(id), store.ActionCreate, changes); err != nil {
+			return store.RelationshipResult{}, &appError{err}
+		}
+		return store.RelationshipResult{Status: store.StatusCreated, Relationship: cloneRel(r)}, nil
+	}
+	if in.Attributes == nil {
+		return store.RelationshipResult{Status: store.StatusUnchanged, Relationship: cloneRel(st.rel)}, nil
+	}
+	var changes []store.FieldChange
+	names := sortedKeys(in.Attributes)
+	for name := range st.rel.Attributes {
+		if _, ok := in.Attributes[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		before, after := st.rel.Attributes[name], in.Attributes[name]
+		if !store.EqualValues(before, after) {
+			changes = append(changes, store.FieldChange{Field: name, Before: before, After: after})
+		}
+	}
+	if len(changes) == 0 {
+		return store.RelationshipResult{Status: store.StatusUnchanged, Relationship: cloneRel(st.rel)}, nil
+	}
+	st.rel.Attributes = cloneAttributes(in.Attributes)
+	st.rel.UpdatedAt = now
+	st.dirty = true
+	if err := audit.add(store.KindRelationship, string(id), store.ActionUpdate, changes); err != nil {
+		return store.RelationshipResult{}, &appError{err}
+	}
+	return store.RelationshipResult{Status: store.StatusUpdated, Relationship: cloneRel(st.rel)}, nil
+}
+
+// DeleteRelationships deletes relationships by id in one transaction. See
+// store.RelationshipStore.
+func (s *Store) DeleteRelationships(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.RelationshipResult, error) {
+	if err := store.CheckBatch("ids", len(ids)); err != nil {
+		return nil, err
+	}
+	keys := make([]store.RelationshipKey, len(ids))
+	invalid := make([]error, len(ids))
+	var endpoints []string
+	var valid []store.RelationshipKey
+	for i, id := range ids {
+		k, err := store.ParseRelationshipID(id)
+		if err != nil {
+			reason := err.Error()
+			var inv *store.InvalidError
+			if errors.As(err, &inv) {
+				reason = inv.Reason
+			}
+			invalid[i] = store.Invalid(fmt.Sprintf("ids[%d]", i), "%s", reason)
+			continue
+		}
+		keys[i] = k
+		valid = append(valid, k)
+		endpoints = append(endpoints, string(k.Source), string(k.Target))
+	}
+	out, err := s.write(ctx, "delete relationships", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		audit := &auditLog{actor: actor, now: time.Now().UTC()}
+		found, err := lockEndpoints(ctx, tx, slices.Clone(endpoints))
+		if err != nil {
+			return nil, err
+		}
+		var present []store.RelationshipKey
+		for _, k := range valid {
+			if found[k.Source] && found[k.Target] {
+				present = append(present, k)
+			}
+		}
+		state := map[store.ID]*relState{}
+		if err := loadRels(ctx, tx, present, state); err != nil {
+			return nil, err
+		}
+		results := make([]store.RelationshipResult, len(ids))
+		var dels []*relState
+		for i, id := range ids {
+			if invalid[i] != nil {
+				results[i] = store.RelationshipResult{Status: store.StatusInvalid, Err: invalid[i]}
+				continue
+			}
+			st := state[keys[i].ID()]
+			if st == nil || st.deleted {
+				results[i] = store.RelationshipResult{Status: store.StatusNotFound,
+					Err: fmt.Errorf("ids[%d]: relationship %q: %w", i, clip(string(id)), store.ErrNotFound)}
+				continue
+			}
+			st.deleted = true
+			dels = append(dels, st)
+			if err := audit.add(store.KindRelationship, string(st.rel.ID), store.ActionDelete, relDeleteChanges(keys[i])); err != nil {
+				return nil, &appError{err}
+			}
+			results[i] = store.RelationshipResult{Status: store.StatusDeleted, Relationship: cloneRel(st.rel)}
+		}
+		if err := writeRels(ctx, tx, qDeleteRels, dels, false); err != nil {
+			return nil, err
+		}
+		if err := audit.flush(ctx, tx); err != nil {
+			return nil, err
+		}
+		return results, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.([]store.RelationshipResult), nil
+}
+
+// Relationships returns the relationships with the given ids; malformed or
+// missing ids are absent from the map.
+func (s *Store) Relationships(ctx context.Context, ids []store.ID) (map[store.ID]store.Relationship, error) {
+	if len(ids) == 0 {
+		return map[store.ID]store.Relationship{}, nil
+	}
+	if err := store.CheckBatch("ids", len(ids)); err != nil {
+		return nil, err
+	}
+	var keys []store.RelationshipKey
+	for _, id := range ids {
+		if k, err := store.ParseRelationshipID(id); err == nil {
+			keys = append(keys, k)
+		}
+	}
+	out, err := s.read(ctx, "get relationships", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		state := map[store.ID]*relState{}
+		if err := loadRels(ctx, tx, keys, state); err != nil {
+			return nil, err
+		}
+		m := make(map[store.ID]store.Relationship, len(state))
+		for id, st := range state {
+			m[id] = st.rel
+		}
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.(map[store.ID]store.Relationship), nil
+}
+
+const (
+	qRelsOut = `UNWIND $ids AS id
+MATCH (c:CI {id: id})-[r{TYPES}]->(m:CI)
+RETURN id, type(r), m.id, properties(r)`
+	qRelsIn = `UNWIND $ids AS id
+MATCH (c:CI {id: id})<-[r{TYPES}]-(m:CI)
+RETURN id, type(r), m.id, properties(r)`
+)
+
+// RelationshipsOf returns, for each CI, its relationships in direction dir
+// whose type is in types (all when empty), ordered by relationship ID.
+func (s *Store) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error) {
+	if dir != store.Out && dir != store.In && dir != store.Both {
+		return nil, store.Invalid("dir", "direction must be out, in or both")
+	}
+	texpr, err := typeExpr(types)
+	if err != nil {
+		return nil, err
+	}
+	if len(cis) == 0 {
+		return map[store.ID][]store.Relationship{}, nil
+	}
+	if err := store.CheckBatch("cis", len(cis)); err != nil {
+		return nil, err
+	}
+	ids := uniqueIDs(cis)
+	var queries []struct {
+		q   string
+		out bool
+	}
+	if dir == store.Out || dir == store.Both {
+		queries = append(queries, struct {
+			q   string
+			out bool
+		}{strings.Replace(qRelsOut, "{TYPES}", texpr, 1), true})
+	}
+	if dir == store.In || dir == store.Both {
+		queries = append(queries, struct {
+			q   string
+			out bool
+		}{strings.Replace(qRelsIn, "{TYPES}", texpr, 1), false})
+	}
+	out, err := s.read(ctx, "get relationships of CIs", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		m := map[store.ID][]store.Relationship{}
+		for _, q := range queries {
+			recs, err := collect(ctx, tx, q.q, map[string]any{"ids": ids})
+			if err != nil {
+				return nil, err
+			}
+			for _, rec := range recs {
+				ci := store.ID(asString(rec.Values[0]))
+				other := store.ID(asString(rec.Values[2]))
+				k := store.RelationshipKey{Source: ci, Type: asString(rec.Values[1]), Target: other}
+				if !q.out {
+					k.Source, k.Target = other, ci
+				}
+				r, err := relFromProperties(k, rec.Values[3])
+				if err != nil {
+					return nil, &appError{fmt.Errorf("neo4j: decode relationship: %w", err)}
+				}
+				m[ci] = append(m[ci], r)
+			}
+		}
+		for ci, rs := range m {
+			slices.SortFunc(rs, func(a, b store.Relationship) int { return strings.Compare(string(a.ID), string(b.ID)) })
+			m[ci] = rs
+		}
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.(map[store.ID][]store.Relationship), nil
+}

@@ -1,0 +1,468 @@
+package neo4j
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+func TestUpsertStatuses(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	steps := []struct {
+		name    string
+		items   []store.CIUpsert
+		want    []store.Status
+		wantErr []string // substring of each item's Err ("" for none)
+	}{
+		{
+			name:  "create",
+			items: []store.CIUpsert{item("server", store.Attributes{"name": "a", "cpu": int64(4)}, "host|name|a")},
+			want:  []store.Status{store.StatusCreated},
+		},
+		{
+			name:  "unchanged",
+			items: []store.CIUpsert{item("server", store.Attributes{"name": "a"}, "host|name|a")},
+			want:  []store.Status{store.StatusUnchanged},
+		},
+		{
+			name:  "update through a second key",
+			items: []store.CIUpsert{item("server", store.Attributes{"cpu": int64(8)}, "host|serial|s1", "host|name|a")},
+			want:  []store.Status{store.StatusUpdated},
+		},
+		{
+			name:  "identified by the new key alone",
+			items: []store.CIUpsert{item("server", store.Attributes{"cpu": int64(8)}, "host|serial|s1")},
+			want:  []store.Status{store.StatusUnchanged},
+		},
+		{
+			name: "conflict between two CIs",
+			items: []store.CIUpsert{
+				item("server", store.Attributes{"name": "b"}, "host|name|b"),
+				item("server", store.Attributes{"name": "x"}, "host|name|a", "host|name|b"),
+			},
+			want:    []store.Status{store.StatusCreated, store.StatusConflict},
+			wantErr: []string{"", "host|name|b"},
+		},
+		{
+			name: "invalid items",
+			items: []store.CIUpsert{
+				item("bad class", nil, "k|1"),
+				item("server", nil),
+				item("server", nil, ""),
+				item("server", store.Attributes{"id": "x"}, "k|2"),
+				item("server", store.Attributes{"invalid": true}, "k|3"),
+				item("server", store.Attributes{"bad": uint8(1)}, "k|4"),
+			},
+			want: []store.Status{store.StatusInvalid, store.StatusInvalid, store.StatusInvalid,
+				store.StatusInvalid, store.StatusInvalid, store.StatusInvalid},
+			wantErr: []string{"items[0].class", "items[1].keys", "items[2].keys[0]", "items[3].attributes.id",
+				"items[4].attributes.invalid", "items[5].attributes.bad"},
+		},
+		{
+			name:    "reconcile conflict",
+			items:   []store.CIUpsert{item("server", store.Attributes{"conflict": true}, "host|name|a")},
+			want:    []store.Status{store.StatusConflict},
+			wantErr: []string{"items[0]"},
+		},
+		{
+			name: "merged key owned by another CI",
+			items: []store.CIUpsert{
+				item("server", store.Attributes{"extra_key": "host|name|b"}, "host|name|a"),
+			},
+			want:    []store.Status{store.StatusConflict},
+			wantErr: []string{"host|name|b"},
+		},
+		{
+			name: "later items see earlier ones",
+			items: []store.CIUpsert{
+				item("server", store.Attributes{"name": "c"}, "host|name|c"),
+				item("server", store.Attributes{"cpu": int64(2)}, "host|serial|c", "host|name|c"),
+				item("server", store.Attributes{"cpu": int64(3)}, "host|serial|c"),
+			},
+			want: []store.Status{store.StatusCreated, store.StatusUpdated, store.StatusUpdated},
+		},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			res, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: st.items, Reconcile: reconcile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range res {
+				if r.Status != st.want[i] {
+					t.Errorf("item %d: status %s (%v), want %s", i, r.Status, r.Err, st.want[i])
+				}
+				want := ""
+				if st.wantErr != nil {
+					want = st.wantErr[i]
+				}
+				switch {
+				case want == "" && r.Err != nil:
+					t.Errorf("item %d: unexpected error %v", i, r.Err)
+				case want != "" && (r.Err == nil || !strings.Contains(r.Err.Error(), want)):
+					t.Errorf("item %d: error %v, want it to mention %q", i, r.Err, want)
+				}
+				if r.Status == store.StatusConflict && !errors.Is(r.Err, store.ErrConflict) {
+					t.Errorf("item %d: conflict error %v does not wrap ErrConflict", i, r.Err)
+				}
+				var inv *store.InvalidError
+				if r.Status == store.StatusInvalid && !errors.As(r.Err, &inv) {
+					t.Errorf("item %d: invalid error %v is not an *InvalidError", i, r.Err)
+				}
+			}
+		})
+	}
+
+	// The CI "a" now: one node, both keys, merged attributes.
+	page, err := s.ListCIs(ctx, store.CIFilter{NamePrefix: "a"}, store.PageRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != 1 {
+		t.Fatalf("CIs named a: %d", page.Total)
+	}
+	a := page.Items[0]
+	if want := []string{"host|name|a", "host|serial|s1"}; !reflect.DeepEqual(a.Keys, want) {
+		t.Errorf("keys %v, want %v", a.Keys, want)
+	}
+	if a.Attributes["cpu"] != int64(8) || a.Attributes["name"] != "a" {
+		t.Errorf("attributes %v", a.Attributes)
+	}
+	if a.Sources["cpu"] != "test" {
+		t.Errorf("sources %v", a.Sources)
+	}
+	if !a.LastSeenAt.Equal(a.SeenBy["test"]) || a.LastSeenAt.Before(a.UpdatedAt) || a.UpdatedAt.Before(a.CreatedAt) {
+		t.Errorf("timestamps: created %v updated %v last seen %v seen %v", a.CreatedAt, a.UpdatedAt, a.LastSeenAt, a.SeenBy)
+	}
+	hist, err := s.History(ctx, string(a.ID), store.PageRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []store.Action
+	for _, r := range hist.Items {
+		actions = append(actions, r.Action)
+	}
+	// Unchanged upserts write no audit record.
+	if want := []store.Action{store.ActionUpdate, store.ActionCreate}; !reflect.DeepEqual(actions, want) {
+		t.Errorf("history actions %v, want %v", actions, want)
+	}
+	// No orphan identity keys left behind by conflicts and invalid items.
+	assertNoOrphanKeys(t, s)
+}
+
+func assertNoOrphanKeys(t *testing.T, s *Store) {
+	t.Helper()
+	out, err := s.read(context.Background(), "test", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		recs, err := collect(ctx, tx, "MATCH (k:IdentityKey) WHERE NOT (k)-[:IDENTIFIES]->(:CI) RETURN count(k)", nil)
+		if err != nil {
+			return nil, err
+		}
+		return recs[0].Values[0], nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.(int64) != 0 {
+		t.Errorf("%d orphan identity keys", out)
+	}
+}
+
+func TestUpsertAtomic(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	mkCIs(t, s, "a", "b")
+	tests := []struct {
+		name  string
+		items []store.CIUpsert
+		index int
+		check func(error) bool
+	}{
+		{"invalid", []store.CIUpsert{
+			item("server", store.Attributes{"name": "n1"}, "host|name|n1"),
+			item("server", nil),
+		}, 1, func(err error) bool { var inv *store.InvalidError; return errors.As(err, &inv) }},
+		{"conflict", []store.CIUpsert{
+			item("server", store.Attributes{"name": "n1"}, "host|name|n1"),
+			item("server", store.Attributes{"cpu": int64(1)}, "host|name|a"),
+			item("server", nil, "host|name|a", "host|name|b"),
+		}, 2, func(err error) bool { return errors.Is(err, store.ErrConflict) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: tc.items, Reconcile: reconcile, Atomic: true})
+			var ie *store.ItemError
+			if res != nil || !errors.As(err, &ie) || ie.Index != tc.index || !tc.check(err) {
+				t.Fatalf("got %v, %v; want ItemError at %d", res, err, tc.index)
+			}
+			page, err := s.ListCIs(ctx, store.CIFilter{}, store.PageRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.Total != 2 {
+				t.Errorf("%d CIs after a failed atomic batch, want 2", page.Total)
+			}
+			for _, c := range page.Items {
+				if _, ok := c.Attributes["cpu"]; ok {
+					t.Errorf("CI %s was updated by a failed atomic batch", c.ID)
+				}
+			}
+			assertNoOrphanKeys(t, s)
+		})
+	}
+	// Batch-level errors.
+	if _, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Reconcile: reconcile}); !isInvalid(err, "items") {
+		t.Errorf("empty batch: %v", err)
+	}
+	if _, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: []store.CIUpsert{item("server", nil, "k")}}); !isInvalid(err, "") {
+		t.Errorf("nil reconcile: %v", err)
+	}
+	boom := errors.New("boom")
+	_, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: []store.CIUpsert{item("server", nil, "k")},
+		Reconcile: func(*store.CI, store.CIUpsert, string) (store.Reconciled, error) { return store.Reconciled{}, boom }})
+	if !errors.Is(err, boom) {
+		t.Errorf("reconcile failure: %v", err)
+	}
+}
+
+func isInvalid(err error, field string) bool {
+	var inv *store.InvalidError
+	return errors.As(err, &inv) && (field == "" || inv.Field == field)
+}
+
+func TestUpsertKeyRelease(t *testing.T) {
+	s := newTestStore(t)
+	ids := mkCIs(t, s, "a")
+	// a gets a second key, then drops it; b claims it in the same batch.
+	upsert(t, s, item("server", nil, "host|name|a", "host|serial|x"))
+	res := upsert(t, s,
+		item("server", store.Attributes{"drop_key": "host|serial|x"}, "host|name|a"),
+		item("server", store.Attributes{"name": "b"}, "host|name|b", "host|serial|x"),
+	)
+	if res[0].Status != store.StatusUpdated || res[1].Status != store.StatusCreated {
+		t.Fatalf("statuses %s %v, %s %v", res[0].Status, res[0].Err, res[1].Status, res[1].Err)
+	}
+	if !reflect.DeepEqual(res[0].CI.Keys, []string{"host|name|a"}) || res[0].CI.ID != ids["a"] {
+		t.Errorf("a: %v", res[0].CI)
+	}
+	bID := res[1].CI.ID
+	got, err := s.CIs(context.Background(), []store.ID{bID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := got[bID]; !reflect.DeepEqual(b.Keys, []string{"host|name|b", "host|serial|x"}) {
+		t.Errorf("b keys %v", b.Keys)
+	}
+	// The released key now identifies b.
+	res = upsert(t, s, item("server", nil, "host|serial|x"))
+	if res[0].CI.ID != bID || res[0].Status != store.StatusUnchanged {
+		t.Errorf("serial x: %s %v", res[0].Status, res[0].CI.ID)
+	}
+	assertNoOrphanKeys(t, s)
+}
+
+func TestAttributeRoundTrip(t *testing.T) {
+	s := newTestStore(t)
+	when := time.Date(2024, 2, 29, 12, 30, 45, 123456789, time.FixedZone("X", 3600))
+	attrs := store.Attributes{
+		"name":   "rt",
+		"count":  int64(-42),
+		"big":    int64(1 << 62),
+		"ratio":  3.0,
+		"pi":     3.14159,
+		"on":     true,
+		"off":    false,
+		"when":   when,
+		"tags":   []string{"b", "a", "b"},
+		"empty":  []string{},
+		"quoted": `x'}) DETACH DELETE n //`,
+	}
+	res := upsert(t, s, item("server", attrs, "k|rt"))
+	got, err := s.CIs(context.Background(), []store.ID{res[0].CI.ID, "missing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("CIs: %v", got)
+	}
+	c := got[res[0].CI.ID]
+	want := store.Attributes{}
+	for k, v := range attrs {
+		want[k] = v
+	}
+	want["when"] = when.UTC()
+	if !reflect.DeepEqual(c.Attributes, want) {
+		t.Errorf("attributes\n got %#v\nwant %#v", c.Attributes, want)
+	}
+	for _, tm := range []time.Time{c.CreatedAt, c.UpdatedAt, c.LastSeenAt, c.SeenBy["test"], c.Attributes["when"].(time.Time)} {
+		if tm.Location() != time.UTC {
+			t.Errorf("time %v not UTC", tm)
+		}
+	}
+	if !reflect.DeepEqual(c, res[0].CI) {
+		t.Errorf("stored CI differs from the result\n got %#v\nwant %#v", c, res[0].CI)
+	}
+	// History decodes the typed changes back.
+	hist, err := s.History(context.Background(), string(c.ID), store.PageRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantChanges := slices.Clone(res[0].Changes)
+	for i, ch := range wantChanges {
+		if tm, ok := ch.After.(time.Time); ok {
+			wantChanges[i].After = tm.UTC()
+		}
+	}
+	if len(hist.Items) != 1 || !reflect.DeepEqual(hist.Items[0].Changes, wantChanges) {
+		t.Errorf("history changes\n got %#v\nwant %#v", hist.Items, res[0].Changes)
+	}
+	if rec := hist.Items[0]; rec.Actor != testActor || rec.Kind != store.KindCI || rec.Object != string(c.ID) || !rec.Time.Equal(c.CreatedAt) {
+		t.Errorf("audit record %+v", rec)
+	}
+}
+
+// TestConcurrentSameCI runs eight writers upserting the same CI at once,
+// each with a different mix of its keys: one CI must result, owning every
+// key, with no error surfacing.
+func TestConcurrentSameCI(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	keys := []string{"host|name|same", "host|serial|same", "host|mac|same", "host|uuid|same"}
+	for round := 0; round < 5; round++ {
+		if err := s.Reset(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8*20)
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(uint64(round), uint64(w)))
+				for n := 0; n < 20; n++ {
+					// Always the primary key, plus a random subset of the others, shuffled.
+					ks := []string{keys[0]}
+					for _, k := range keys[1:] {
+						if r.IntN(2) == 0 {
+							ks = append(ks, k)
+						}
+					}
+					r.Shuffle(len(ks), func(i, j int) { ks[i], ks[j] = ks[j], ks[i] })
+					res, err := s.UpsertCIs(ctx, store.Actor{Name: "w", Source: fmt.Sprintf("w%d", w)}, store.UpsertBatch{
+						Items:     []store.CIUpsert{item("server", store.Attributes{"writer": int64(w), "n": int64(n)}, ks...)},
+						Reconcile: reconcile,
+					})
+					if err != nil {
+						errs <- err
+						return
+					}
+					if res[0].Err != nil {
+						errs <- res[0].Err
+						return
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		page, err := s.ListCIs(ctx, store.CIFilter{}, store.PageRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Total != 1 {
+			t.Fatalf("round %d: %d CIs, want 1", round, page.Total)
+		}
+		c := page.Items[0]
+		if len(c.SeenBy) != 8 {
+			t.Errorf("round %d: seen by %v", round, c.SeenBy)
+		}
+		// The primary key always came first, so every CI was identified by it.
+		got := slices.Sorted(slices.Values(c.Keys))
+		for _, k := range got {
+			if !slices.Contains(keys, k) {
+				t.Errorf("unexpected key %q", k)
+			}
+		}
+		assertNoOrphanKeys(t, s)
+		hist, err := s.History(ctx, string(c.ID), store.PageRequest{First: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 8 writers x 20 upserts; each changes "writer" or "n" except when
+		// unchanged: at least the create record exists and counts add up.
+		if hist.Total < 1 || hist.Total > 160 {
+			t.Errorf("round %d: %d audit records", round, hist.Total)
+		}
+	}
+}
+
+// TestConcurrentDisjointBatches runs writers with overlapping batches of
+// many CIs in different orders (deadlock-prone), checking every CI is
+// created exactly once.
+func TestConcurrentOverlappingBatches(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(7, uint64(w)))
+			perm := r.Perm(n)
+			items := make([]store.CIUpsert, 0, n)
+			for _, i := range perm {
+				items = append(items, item("server", store.Attributes{"name": fmt.Sprintf("h%03d", i), "w": int64(w)},
+					fmt.Sprintf("host|name|h%03d", i), fmt.Sprintf("host|serial|s%03d", (i+w)%n/2*2)))
+			}
+			res, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: items, Reconcile: reconcile})
+			if err != nil {
+				errs <- err
+				return
+			}
+			_ = res
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	page, err := s.ListCIs(ctx, store.CIFilter{}, store.PageRequest{First: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each serial key is shared by two names, so conflicts are expected;
+	// what matters is that no name and no key exists twice.
+	names := map[string]bool{}
+	keys := map[string]bool{}
+	for _, c := range page.Items {
+		name := c.Attributes["name"].(string)
+		if names[name] {
+			t.Errorf("name %s twice", name)
+		}
+		names[name] = true
+		for _, k := range c.Keys {
+			if keys[k] {
+				t.Errorf("key %s owned twice", k)
+			}
+			keys[k] = true
+		}
+	}
+	assertNoOrphanKeys(t, s)
+}

@@ -1,0 +1,340 @@
+package neo4j
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/dbtype"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// Property names of a CI node besides its attributes. Attribute names start
+// with a letter and may not be reserved (store.ReservedAttribute), so they
+// never collide with these.
+const (
+	propID         = "id"
+	propClass      = "class"
+	propCreatedAt  = "created_at"
+	propUpdatedAt  = "updated_at"
+	propLastSeenAt = "last_seen_at"
+	propSources    = "_sources"
+	propSeen       = "_seen"
+	propKeys       = "_keys"
+)
+
+// checkValue reports whether v is one of the store's value types and can be
+// stored.
+func checkValue(v any) error {
+	switch x := v.(type) {
+	case string, int64, bool, time.Time, []string:
+		return nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("float %v cannot be stored", x)
+		}
+		return nil
+	}
+	return fmt.Errorf("unsupported value type %T", v)
+}
+
+// toProperty converts an attribute value to the value stored in Neo4j.
+func toProperty(v any) (any, error) {
+	switch x := v.(type) {
+	case string, int64, bool:
+		return x, nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("float %v cannot be stored", x)
+		}
+		return x, nil
+	case time.Time:
+		return x.UTC(), nil
+	case []string:
+		if x == nil {
+			return []string{}, nil
+		}
+		return slices.Clone(x), nil
+	}
+	return nil, fmt.Errorf("unsupported value type %T", v)
+}
+
+// fromProperty converts a stored property back to the store's value types.
+func fromProperty(v any) (any, error) {
+	switch x := v.(type) {
+	case string, int64, bool, float64:
+		return x, nil
+	case time.Time:
+		return x.UTC(), nil
+	case []any:
+		out := make([]string, len(x))
+		for i, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("list element %d is %T, want string", i, e)
+			}
+			out[i] = s
+		}
+		return out, nil
+	case []string:
+		return slices.Clone(x), nil
+	}
+	return nil, fmt.Errorf("unexpected stored value type %T", v)
+}
+
+// attributeProperties converts attributes for storage, naming the first bad
+// value in an *InvalidError on field.
+func attributeProperties(field string, a store.Attributes, into map[string]any) error {
+	for k, v := range a {
+		p, err := toProperty(v)
+		if err != nil {
+			return store.Invalid(field+"."+k, "%v", err)
+		}
+		into[k] = p
+	}
+	return nil
+}
+
+// ciProperties is the full property map of a CI node.
+func ciProperties(c *store.CI) (map[string]any, error) {
+	props := make(map[string]any, len(c.Attributes)+8)
+	if err := attributeProperties("attributes", c.Attributes, props); err != nil {
+		return nil, err
+	}
+	sources, err := json.Marshal(nonNilMap(c.Sources))
+	if err != nil {
+		return nil, err
+	}
+	seen, err := seenJSON(c.SeenBy)
+	if err != nil {
+		return nil, err
+	}
+	keys := c.Keys
+	if keys == nil {
+		keys = []string{}
+	}
+	props[propID] = string(c.ID)
+	props[propClass] = c.Class
+	props[propCreatedAt] = c.CreatedAt.UTC()
+	props[propUpdatedAt] = c.UpdatedAt.UTC()
+	props[propLastSeenAt] = c.LastSeenAt.UTC()
+	props[propSources] = string(sources)
+	props[propSeen] = seen
+	props[propKeys] = slices.Clone(keys)
+	return props, nil
+}
+
+// seenJSON encodes a CI's per-source last-seen times.
+func seenJSON(seenBy map[string]time.Time) (string, error) {
+	seen := make(map[string]string, len(seenBy))
+	for src, t := range seenBy {
+		seen[src] = t.UTC().Format(time.RFC3339Nano)
+	}
+	b, err := json.Marshal(seen)
+	return string(b), err
+}
+
+// ciFromNode decodes a CI node.
+func ciFromNode(v any) (store.CI, error) {
+	var props map[string]any
+	switch n := v.(type) {
+	case dbtype.Node:
+		props = n.Props
+	case map[string]any:
+		props = n
+	default:
+		return store.CI{}, fmt.Errorf("unexpected CI value %T", v)
+	}
+	c := store.CI{
+		Attributes: store.Attributes{},
+		Keys:       []string{},
+		Sources:    map[string]string{},
+		SeenBy:     map[string]time.Time{},
+	}
+	for k, v := range props {
+		switch k {
+		case propID:
+			s, _ := v.(string)
+			c.ID = store.ID(s)
+		case propClass:
+			c.Class, _ = v.(string)
+		case propCreatedAt:
+			c.CreatedAt = asTime(v)
+		case propUpdatedAt:
+			c.UpdatedAt = asTime(v)
+		case propLastSeenAt:
+			c.LastSeenAt = asTime(v)
+		case propSources:
+			s, _ := v.(string)
+			if s != "" {
+				if err := json.Unmarshal([]byte(s), &c.Sources); err != nil {
+					return store.CI{}, fmt.Errorf("decode sources: %w", err)
+				}
+			}
+		case propSeen:
+			s, _ := v.(string)
+			var seen map[string]string
+			if s != "" {
+				if err := json.Unmarshal([]byte(s), &seen); err != nil {
+					return store.CI{}, fmt.Errorf("decode seen: %w", err)
+				}
+			}
+			for src, ts := range seen {
+				t, err := time.Parse(time.RFC3339Nano, ts)
+				if err != nil {
+					return store.CI{}, fmt.Errorf("decode seen: %w", err)
+				}
+				c.SeenBy[src] = t.UTC()
+			}
+		case propKeys:
+			keys, err := fromProperty(v)
+			if err != nil {
+				return store.CI{}, fmt.Errorf("decode keys: %w", err)
+			}
+			if ks, ok := keys.([]string); ok {
+				c.Keys = ks
+			}
+		default:
+			if len(k) > 0 && k[0] == '_' {
+				continue // internal property (e.g. a leftover lock marker)
+			}
+			av, err := fromProperty(v)
+			if err != nil {
+				return store.CI{}, fmt.Errorf("attribute %q: %w", k, err)
+			}
+			c.Attributes[k] = av
+		}
+	}
+	if c.Sources == nil {
+		c.Sources = map[string]string{}
+	}
+	return c, nil
+}
+
+func asTime(v any) time.Time {
+	if t, ok := v.(time.Time); ok {
+		return t.UTC()
+	}
+	return time.Time{}
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// cloneCI deep-copies a CI so results and the transaction's working state
+// never share maps or slices.
+func cloneCI(c store.CI) store.CI {
+	c.Attributes = cloneAttributes(c.Attributes)
+	c.Keys = slices.Clone(c.Keys)
+	if c.Keys == nil {
+		c.Keys = []string{}
+	}
+	c.Sources = maps.Clone(c.Sources)
+	if c.Sources == nil {
+		c.Sources = map[string]string{}
+	}
+	c.SeenBy = maps.Clone(c.SeenBy)
+	if c.SeenBy == nil {
+		c.SeenBy = map[string]time.Time{}
+	}
+	return c
+}
+
+// cloneAttributes deep-copies attributes, with times in UTC (as stored)
+// and nil lists as empty ones.
+func cloneAttributes(a store.Attributes) store.Attributes {
+	out := make(store.Attributes, len(a))
+	for k, v := range a {
+		switch x := v.(type) {
+		case []string:
+			v = slices.Clone(x)
+			if x == nil {
+				v = []string{}
+			}
+		case time.Time:
+			v = x.UTC()
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// Property names of a relationship besides its attributes.
+const (
+	relPropID        = "id"
+	relPropCreatedAt = "created_at"
+	relPropUpdatedAt = "updated_at"
+)
+
+// relProperties is the full property map of a relationship.
+func relProperties(r *store.Relationship) (map[string]any, error) {
+	props := make(map[string]any, len(r.Attributes)+3)
+	if err := attributeProperties("attributes", r.Attributes, props); err != nil {
+		return nil, err
+	}
+	props[relPropID] = string(r.ID)
+	props[relPropCreatedAt] = r.CreatedAt.UTC()
+	props[relPropUpdatedAt] = r.UpdatedAt.UTC()
+	return props, nil
+}
+
+// relFromProperties decodes a relationship's properties.
+func relFromProperties(key store.RelationshipKey, v any) (store.Relationship, error) {
+	props, _ := v.(map[string]any)
+	r := store.Relationship{
+		ID:         key.ID(),
+		Type:       key.Type,
+		Source:     key.Source,
+		Target:     key.Target,
+		Attributes: store.Attributes{},
+	}
+	for k, v := range props {
+		switch k {
+		case relPropID:
+		case relPropCreatedAt:
+			r.CreatedAt = asTime(v)
+		case relPropUpdatedAt:
+			r.UpdatedAt = asTime(v)
+		default:
+			if len(k) > 0 && k[0] == '_' {
+				continue
+			}
+			av, err := fromProperty(v)
+			if err != nil {
+				return store.Relationship{}, fmt.Errorf("attribute %q: %w", k, err)
+			}
+			r.Attributes[k] = av
+		}
+	}
+	return r, nil
+}
+
+func cloneRel(r store.Relationship) store.Relationship {
+	r.Attributes = cloneAttributes(r.Attributes)
+	return r
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// asString reads a string record value ("" for null).
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
+}
