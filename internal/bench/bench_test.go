@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/neo4jtest"
 	"github.com/skein-cmdb/skein/internal/store"
 	"github.com/skein-cmdb/skein/internal/store/embedded"
 	neo4jstore "github.com/skein-cmdb/skein/internal/store/neo4j"
@@ -90,8 +91,9 @@ func BenchmarkTraversal(b *testing.B) {
 	require.NoError(b, err)
 	defer emb.Close()
 	stores := map[string]store.Store{"embedded": emb}
-	if uri := os.Getenv("NEO4J_URI"); uri != "" {
-		neo, err := neo4jstore.Open(context.Background(), neo4jstore.Config{URI: uri, User: os.Getenv("NEO4J_USER"), Password: os.Getenv("NEO4J_PASSWORD"), QueryTimeout: 5 * time.Minute})
+	if os.Getenv("NEO4J_URI") != "" {
+		env := neo4jtest.Require(b)
+		neo, err := neo4jstore.Open(context.Background(), neo4jstore.Config{URI: env.URI, User: env.User, Password: env.Password, Database: env.Database, QueryTimeout: 5 * time.Minute})
 		require.NoError(b, err)
 		defer neo.Close()
 		require.NoError(b, neo.Reset(context.Background()))

@@ -10,30 +10,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skein-cmdb/skein/internal/neo4jtest"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // requireNeo4j returns the configuration of the Neo4j the tests run
-// against, from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD and NEO4J_DATABASE.
-// Without NEO4J_URI the test is skipped, except in CI (CI=true), where a
-// skipped backend test would hide a broken pipeline: there it fails.
+// against (see neo4jtest.Require: skipped without NEO4J_URI, failed in CI),
+// holding the lock that keeps other test processes off it.
 func requireNeo4j(t testing.TB) Config {
 	t.Helper()
-	uri := os.Getenv("NEO4J_URI")
-	if uri == "" {
-		const how = "NEO4J_URI is not set: run `make test` (or tools/neo4j/with-neo4j.sh go test ./internal/store/neo4j/), or set NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD to a Neo4j 5 server"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(how + " (CI=true: a skipped backend test is a failure)")
-		}
-		t.Skip(how)
-	}
-	return Config{
-		URI:          uri,
-		User:         os.Getenv("NEO4J_USER"),
-		Password:     os.Getenv("NEO4J_PASSWORD"),
-		Database:     os.Getenv("NEO4J_DATABASE"),
-		QueryTimeout: time.Minute,
-	}
+	env := neo4jtest.Require(t)
+	return Config{URI: env.URI, User: env.User, Password: env.Password, Database: env.Database, QueryTimeout: time.Minute}
 }
 
 var (
