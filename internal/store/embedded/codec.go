@@ -1,0 +1,171 @@
+package embedded
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// Times are stored as int64 unix nanoseconds (UTC), which round-trip
+// exactly for the years 1678-2262.
+
+func fromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// normalizeAttrs returns a copy of a holding exactly store's value types in
+// their canonical form (UTC times without monotonic reading, non-nil string
+// lists), or an *InvalidError on "attributes.<name>".
+func normalizeAttrs(a store.Attributes) (store.Attributes, error) {
+	out := make(store.Attributes, len(a))
+	for k, v := range a {
+		switch x := v.(type) {
+		case string, bool, int64:
+			out[k] = x
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, store.Invalid("attributes."+k, "float %v cannot be stored", x)
+			}
+			out[k] = x
+		case time.Time:
+			if x.Year() < 1678 || x.Year() > 2261 {
+				return nil, store.Invalid("attributes."+k, "time %s is out of range", x.Format(time.RFC3339))
+			}
+			out[k] = x.UTC()
+		case []string:
+			out[k] = append(make([]string, 0, len(x)), x...)
+		default:
+			return nil, store.Invalid("attributes."+k, "unsupported value type %T", v)
+		}
+	}
+	return out, nil
+}
+
+// tagsOf returns the "tags" attribute when it is a string list.
+func tagsOf(a store.Attributes) []string {
+	t, _ := a["tags"].([]string)
+	return t
+}
+
+// stringAttr returns attribute k when it is a string, else nil (SQL NULL).
+func stringAttr(a store.Attributes, k string) any {
+	if s, ok := a[k].(string); ok {
+		return s
+	}
+	return nil
+}
+
+func fallbackValue(v any) any {
+	switch x := v.(type) {
+	case string, bool, int64, []string:
+		return x
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Sprint(x)
+		}
+		return x
+	case time.Time:
+		return x.UTC()
+	case int:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case float32:
+		return float64(x)
+	case store.ID:
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}
+
+func decodeChanges(data []byte) ([]store.FieldChange, error) {
+	var raw []struct {
+		F string          `json:"f"`
+		V json.RawMessage `json:"v"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("decode audit changes: %w", err)
+	}
+	out := make([]store.FieldChange, len(raw))
+	for i, r := range raw {
+		v, err := store.DecodeAttributes(r.V)
+		if err != nil {
+			return nil, fmt.Errorf("decode audit changes: %w", err)
+		}
+		out[i] = store.FieldChange{Field: r.F, Before: v["b"], After: v["a"]}
+	}
+	return out, nil
+}
+
+// ciCols are the columns scanCI reads, in order.
+const ciCols = "id, uid, class, attrs, keys, sources, seen_by, created_at, updated_at, last_seen_at"
+
+// ciScanner scans ciCols rows, reusing its buffers.
+type ciScanner struct {
+	uid, attrs, keys, sources, seen sql.RawBytes
+}
+
+func (sc *ciScanner) scan(rows *sql.Rows) (int64, store.CI, error) {
+	var (
+		row                int64
+		ci                 store.CI
+		created, upd, seen int64
+	)
+	if err := rows.Scan(&row, &sc.uid, &ci.Class, &sc.attrs, &sc.keys, &sc.sources, &sc.seen, &created, &upd, &seen); err != nil {
+		return 0, ci, err
+	}
+	ci.ID = store.ID(sc.uid)
+	var err error
+	if ci.Attributes, err = decodeAttrs(sc.attrs); err != nil {
+		return 0, ci, err
+	}
+	if ci.Keys, err = decodeStrings(sc.keys); err != nil {
+		return 0, ci, fmt.Errorf("decode keys: %w", err)
+	}
+	if ci.Sources, err = decodeSources(sc.sources); err != nil {
+		return 0, ci, fmt.Errorf("decode sources: %w", err)
+	}
+	if ci.SeenBy, err = decodeSeen(sc.seen); err != nil {
+		return 0, ci, fmt.Errorf("decode seen_by: %w", err)
+	}
+	ci.CreatedAt, ci.UpdatedAt, ci.LastSeenAt = fromNanos(created), fromNanos(upd), fromNanos(seen)
+	return row, ci, nil
+}
+
+// jsonList encodes values as a JSON array, the single parameter of the
+// "IN (SELECT value FROM json_each(?))" pattern.
+func jsonList[T ~string | ~int64 | ~int32](vals []T) string {
+	b, _ := json.Marshal(vals)
+	return string(b)
+}
+
+// attrChanges lists the differences between two attribute sets, by name.
+func attrChanges(before, after store.Attributes) []store.FieldChange {
+	var cs []store.FieldChange
+	for k, a := range after {
+		b, ok := before[k]
+		if !ok || !store.EqualValues(b, a) {
+			cs = append(cs, store.FieldChange{Field: k, Before: b, After: a})
+		}
+	}
+	for k, b := range before {
+		if _, ok := after[k]; !ok {
+			cs = append(cs, store.FieldChange{Field: k, Before: b})
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Field < cs[j].Field })
+	return cs
+}
+
+// sortedKeys returns the keys of a map in order.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

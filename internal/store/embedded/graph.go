@@ -1,0 +1,458 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// half is one half-edge of the adjacency index: the node at the other end
+// and the interned relationship type.
+type half struct {
+	nbr int32
+	typ uint32
+}
+
+// edge is one relationship of the adjacency index, by node slots.
+type edge struct {
+	src, dst int32
+	typ      uint32
+}
+
+// csr is an immutable compressed-sparse-row adjacency over node slots
+// 0..n-1, in both directions: out[outOff[u]:outOff[u+1]] are u's outgoing
+// half-edges (nbr = target), in[inOff[u]:inOff[u+1]] its incoming ones (nbr
+// = source).
+type csr struct {
+	n      int
+	edges  int
+	outOff []uint32
+	out    []half
+	inOff  []uint32
+	in     []half
+}
+
+// buildCSR makes a csr over n node slots from edges (every endpoint < n).
+func buildCSR(n int, edges []edge) *csr {
+	c := &csr{
+		n:      n,
+		edges:  len(edges),
+		outOff: make([]uint32, n+1),
+		inOff:  make([]uint32, n+1),
+		out:    make([]half, len(edges)),
+		in:     make([]half, len(edges)),
+	}
+	for _, e := range edges {
+		c.outOff[e.src+1]++
+		c.inOff[e.dst+1]++
+	}
+	for i := 1; i <= n; i++ {
+		c.outOff[i] += c.outOff[i-1]
+		c.inOff[i] += c.inOff[i-1]
+	}
+	// Fill using the offsets as cursors, then shift them back.
+	outPos := make([]uint32, n)
+	inPos := make([]uint32, n)
+	copy(outPos, c.outOff[:n])
+	copy(inPos, c.inOff[:n])
+	for _, e := range edges {
+		c.out[outPos[e.src]] = half{nbr: e.dst, typ: e.typ}
+		outPos[e.src]++
+		c.in[inPos[e.dst]] = half{nbr: e.src, typ: e.typ}
+		inPos[e.dst]++
+	}
+	return c
+}
+
+func (c *csr) outOf(u int32) []half {
+	if int(u) >= c.n {
+		return nil
+	}
+	return c.out[c.outOff[u]:c.outOff[u+1]]
+}
+
+func (c *csr) inOf(u int32) []half {
+	if int(u) >= c.n {
+		return nil
+	}
+	return c.in[c.inOff[u]:c.inOff[u+1]]
+}
+
+// defaultMinCompact is the delta size below which the index never
+// compacts.
+const defaultMinCompact = 1 << 14
+
+// graph is the in-memory adjacency index. The writer goroutine is its only
+// mutator: it reads the graph without locking and mutates it only while
+// holding mu for writing. Readers hold mu for reading for the whole of a
+// traversal, so they see one committed state.
+type graph struct {
+	mu sync.RWMutex
+
+	base    *csr
+	addOut  map[int32][]half   // edges added since base, by source
+	addIn   map[int32][]half   // the same edges, by target
+	removed map[edge]struct{}  // base edges deleted since base
+	dirty   []uint64           // bit per node slot with delta entries
+	deltaN  int                // added + removed edges in the delta
+	nedges  int                // live edges
+	uids    [][16]byte         // CI uid by node slot; zero = no CI
+	ids     []store.ID         // the same, formatted: traversal results share these strings
+	byUID   map[[16]byte]int32 // node slot by CI uid
+	nodes   int                // live CIs
+	types   []string           // relationship type name by id (0 unused)
+	typeID  map[string]uint32  // relationship type id by name
+	visits  sync.Pool          // *visitSet
+
+	minCompact  int // the writer compacts past max(minCompact, base edges/8)
+	compactions int // how many times it did
+}
+
+func newGraph() *graph {
+	return &graph{
+		base:    buildCSR(0, nil),
+		addOut:  map[int32][]half{},
+		addIn:   map[int32][]half{},
+		removed: map[edge]struct{}{},
+		byUID:   map[[16]byte]int32{},
+		types:   []string{""},
+		typeID:  map[string]uint32{},
+
+		minCompact: defaultMinCompact,
+	}
+}
+
+// loadGraph builds the index from the database.
+func loadGraph(ctx context.Context, db *sql.DB) (*graph, error) {
+	g := newGraph()
+	rows, err := db.QueryContext(ctx, "SELECT id, name FROM rel_types")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if id <= 0 || id > math.MaxUint32 {
+			rows.Close()
+			return nil, fmt.Errorf("relationship type id %d out of range", id)
+		}
+		g.setType(uint32(id), name)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, err
+	}
+
+	rows, err = db.QueryContext(ctx, "SELECT id, uid FROM cis")
+	if err != nil {
+		return nil, err
+	}
+	var uid sql.RawBytes
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id, &uid); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		u, ok := parseUID(string(uid))
+		if id <= 0 || id > math.MaxInt32 || !ok {
+			rows.Close()
+			return nil, fmt.Errorf("CI row %d has an invalid id or uid", id)
+		}
+		g.addNode(int32(id), u)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, err
+	}
+
+	rows, err = db.QueryContext(ctx, "SELECT src, type, dst FROM relationships")
+	if err != nil {
+		return nil, err
+	}
+	var edges []edge
+	for rows.Next() {
+		var src, typ, dst int64
+		if err := rows.Scan(&src, &typ, &dst); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if src <= 0 || dst <= 0 || int(src) >= len(g.uids) || int(dst) >= len(g.uids) || typ <= 0 || int(typ) >= len(g.types) {
+			rows.Close()
+			return nil, fmt.Errorf("relationship %d-%d-%d refers to an unknown CI or type", src, typ, dst)
+		}
+		edges = append(edges, edge{src: int32(src), dst: int32(dst), typ: uint32(typ)})
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, err
+	}
+	g.base = buildCSR(len(g.uids), edges)
+	g.nedges = len(edges)
+	return g, nil
+}
+
+func closeRows(rows *sql.Rows) error {
+	err := rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// setType interns a relationship type under its database id.
+func (g *graph) setType(id uint32, name string) {
+	for int(id) >= len(g.types) {
+		g.types = append(g.types, "")
+	}
+	g.types[id] = name
+	g.typeID[name] = id
+}
+
+func (g *graph) addNode(slot int32, uid [16]byte) {
+	if int(slot) >= len(g.uids) {
+		if int(slot) >= cap(g.uids) {
+			grown := make([][16]byte, len(g.uids), max(int(slot)+1, cap(g.uids)+cap(g.uids)/4+1024))
+			copy(grown, g.uids)
+			g.uids = grown
+			grownIDs := make([]store.ID, len(g.ids), cap(grown))
+			copy(grownIDs, g.ids)
+			g.ids = grownIDs
+		}
+		g.uids = g.uids[:slot+1] // slots past the old length are zero
+		g.ids = g.ids[:slot+1]
+	}
+	if g.uids[slot] == ([16]byte{}) {
+		g.nodes++
+	}
+	g.uids[slot] = uid
+	g.ids[slot] = store.ID(formatUID(uid))
+	g.byUID[uid] = slot
+}
+
+func (g *graph) delNode(slot int32) {
+	if int(slot) >= len(g.uids) || g.uids[slot] == ([16]byte{}) {
+		return
+	}
+	delete(g.byUID, g.uids[slot])
+	g.uids[slot] = [16]byte{}
+	g.ids[slot] = ""
+	g.nodes--
+}
+
+func (g *graph) markDirty(slot int32) {
+	w := int(slot) >> 6
+	if w >= len(g.dirty) {
+		grown := make([]uint64, max(w+1, len(g.dirty)*5/4))
+		copy(grown, g.dirty)
+		g.dirty = grown
+	}
+	g.dirty[w] |= 1 << (uint(slot) & 63)
+}
+
+func (g *graph) isDirty(slot int32) bool {
+	w := int(slot) >> 6
+	return w < len(g.dirty) && g.dirty[w]&(1<<(uint(slot)&63)) != 0
+}
+
+func (g *graph) addEdge(e edge) {
+	g.nedges++
+	if _, ok := g.removed[e]; ok {
+		delete(g.removed, e) // a deleted base edge comes back
+		g.deltaN--
+		return
+	}
+	g.addOut[e.src] = append(g.addOut[e.src], half{nbr: e.dst, typ: e.typ})
+	g.addIn[e.dst] = append(g.addIn[e.dst], half{nbr: e.src, typ: e.typ})
+	g.deltaN++
+	g.markDirty(e.src)
+	g.markDirty(e.dst)
+}
+
+func (g *graph) delEdge(e edge) {
+	g.nedges--
+	if removeHalf(g.addOut, e.src, half{nbr: e.dst, typ: e.typ}) {
+		removeHalf(g.addIn, e.dst, half{nbr: e.src, typ: e.typ})
+		g.deltaN--
+		return
+	}
+	g.removed[e] = struct{}{}
+	g.deltaN++
+	g.markDirty(e.src)
+	g.markDirty(e.dst)
+}
+
+func removeHalf(m map[int32][]half, k int32, h half) bool {
+	hs := m[k]
+	for i, x := range hs {
+		if x == h {
+			last := len(hs) - 1
+			hs[i] = hs[last]
+			if last == 0 {
+				delete(m, k)
+			} else {
+				m[k] = hs[:last]
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// patch is the change a committed write call makes to the index.
+type patch struct {
+	types    []typeDef
+	addNodes []nodeDef
+	delNodes []int32
+	addEdges []edge
+	delEdges []edge
+}
+
+type typeDef struct {
+	id   uint32
+	name string
+}
+
+type nodeDef struct {
+	slot int32
+	uid  [16]byte
+}
+
+// applyLocked applies a committed call's patch; the caller holds mu.
+func (g *graph) applyLocked(p *patch) {
+	for _, t := range p.types {
+		g.setType(t.id, t.name)
+	}
+	for _, n := range p.addNodes {
+		g.addNode(n.slot, n.uid)
+	}
+	for _, e := range p.delEdges {
+		g.delEdge(e)
+	}
+	for _, e := range p.addEdges {
+		g.addEdge(e)
+	}
+	for _, s := range p.delNodes {
+		g.delNode(s)
+	}
+}
+
+// needsCompaction reports whether the delta has outgrown an eighth of the
+// base.
+func (g *graph) needsCompaction() bool {
+	return g.deltaN > max(g.minCompact, g.base.edges/8)
+}
+
+// compact folds the delta into a new base. Only the writer goroutine calls
+// it: it builds the new base without the lock (nothing else mutates the
+// graph) and swaps it in under the lock.
+func (g *graph) compact() {
+	n := len(g.uids)
+	edges := make([]edge, 0, g.nedges)
+	for u := int32(0); int(u) < n; u++ {
+		dirty := g.isDirty(u)
+		for _, h := range g.base.outOf(u) {
+			if dirty {
+				if _, gone := g.removed[edge{src: u, dst: h.nbr, typ: h.typ}]; gone {
+					continue
+				}
+			}
+			edges = append(edges, edge{src: u, dst: h.nbr, typ: h.typ})
+		}
+		if dirty {
+			for _, h := range g.addOut[u] {
+				edges = append(edges, edge{src: u, dst: h.nbr, typ: h.typ})
+			}
+		}
+	}
+	base := buildCSR(n, edges)
+	g.mu.Lock()
+	g.base = base
+	g.addOut = map[int32][]half{}
+	g.addIn = map[int32][]half{}
+	g.removed = map[edge]struct{}{}
+	g.dirty = nil
+	g.deltaN = 0
+	g.compactions++
+	g.mu.Unlock()
+}
+
+// visitSet marks visited node slots with an epoch, so that a pooled set is
+// reused without clearing.
+type visitSet struct {
+	stamp []uint32
+	epoch uint32
+}
+
+func (g *graph) getVisits(n int) *visitSet {
+	v, _ := g.visits.Get().(*visitSet)
+	if v == nil {
+		v = &visitSet{}
+	}
+	if len(v.stamp) < n {
+		v.stamp = make([]uint32, n+n/8)
+		v.epoch = 0
+	}
+	v.epoch++
+	if v.epoch == 0 {
+		clear(v.stamp)
+		v.epoch = 1
+	}
+	return v
+}
+
+// parseUID parses a canonical lower-case UUID string (as store.NewID makes).
+func parseUID(s string) ([16]byte, bool) {
+	var u [16]byte
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+			continue
+		}
+		hi, ok1 := unhex(s[i])
+		lo, ok2 := unhex(s[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[j] = hi<<4 | lo
+		j++
+		i += 2
+	}
+	return u, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// formatUID is the inverse of parseUID.
+func formatUID(u [16]byte) string { return string(appendUID(nil, u)) }
+
+// appendUID appends the canonical form of u.
+func appendUID(b []byte, u [16]byte) []byte {
+	n := len(b)
+	b = append(b, "00000000-0000-0000-0000-000000000000"...)
+	d := b[n:]
+	hex.Encode(d[0:8], u[0:4])
+	hex.Encode(d[9:13], u[4:6])
+	hex.Encode(d[14:18], u[6:8])
+	hex.Encode(d[19:23], u[8:10])
+	hex.Encode(d[24:36], u[10:16])
+	return b
+}

@@ -1,0 +1,565 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// CreateRelationships creates relationships, or updates the attributes of
+// existing ones (see store.RelationshipStore).
+func (s *Store) CreateRelationships(ctx context.Context, actor store.Actor, rels []store.RelationshipInput, atomic bool) ([]store.RelationshipResult, error) {
+	if err := store.CheckBatch("relationships", len(rels)); err != nil {
+		return nil, err
+	}
+	invalid := make([]error, len(rels))
+	attrs := make([]store.Attributes, len(rels))
+	for i, r := range rels {
+		a, ie := checkRel(r)
+		if ie != nil {
+			ie = ie.WithPrefix(fmt.Sprintf("relationships[%d]", i))
+			if atomic {
+				return nil, &store.ItemError{Index: i, Err: ie}
+			}
+			invalid[i] = ie
+		}
+		attrs[i] = a
+	}
+	var results []store.RelationshipResult
+	err := s.write(ctx, func(w *wtx, p *patch) error {
+		res, err := w.createRels(actor, rels, attrs, invalid, atomic, p)
+		if err == nil {
+			results = res
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// checkRel validates one input and returns its normalised attributes (nil
+// when the input has none).
+func checkRel(r store.RelationshipInput) (store.Attributes, *store.InvalidError) {
+	switch {
+	case !store.ValidIdentifier(r.Type):
+		return nil, store.Invalid("type", "%q is not a relationship type name", clip(r.Type))
+	case r.Source == "":
+		return nil, store.Invalid("source", "is required")
+	case r.Target == "":
+		return nil, store.Invalid("target", "is required")
+	case r.Source == r.Target:
+		return nil, store.Invalid("target", "must differ from source")
+	}
+	if err := store.CheckAttributeNames("attributes", r.Attributes); err != nil {
+		var ie *store.InvalidError
+		if errors.As(err, &ie) {
+			return nil, ie
+		}
+		return nil, store.Invalid("attributes", "%v", err)
+	}
+	if r.Attributes == nil {
+		return nil, nil
+	}
+	a, err := normalizeAttrs(r.Attributes)
+	if err != nil {
+		var ie *store.InvalidError
+		errors.As(err, &ie)
+		return nil, ie
+	}
+	return a, nil
+}
+
+// typeID returns the id of a relationship type, registering it if new.
+func (w *wtx) typeID(g *graph, name string, p *patch, local map[string]uint32) (uint32, error) {
+	if id, ok := g.typeID[name]; ok { // committed types; the writer may read g unlocked
+		return id, nil
+	}
+	if id, ok := local[name]; ok {
+		return id, nil
+	}
+	var id int64
+	err := w.st.typeByName.QueryRow(name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		var res sql.Result
+		if res, err = w.st.insertType.Exec(name); err == nil {
+			id, err = res.LastInsertId()
+		}
+	}
+	if err != nil {
+		return 0, dbErr("relationship type", err)
+	}
+	if id <= 0 || id > math.MaxUint32 {
+		return 0, fmt.Errorf("embedded: relationship type id %d out of range", id)
+	}
+	local[name] = uint32(id)
+	p.types = append(p.types, typeDef{id: uint32(id), name: name})
+	return uint32(id), nil
+}
+
+// findType returns the id of an existing relationship type.
+func (w *wtx) findType(g *graph, name string) (uint32, bool, error) {
+	if id, ok := g.typeID[name]; ok {
+		return id, true, nil
+	}
+	var id int64
+	err := w.st.typeByName.QueryRow(name).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, dbErr("relationship type", err)
+	}
+	return uint32(id), true, nil
+}
+
+// relState is a relationship as the running create call sees it.
+type relState struct {
+	row              int64 // 0 for one this call creates
+	attrs            store.Attributes
+	created, updated time.Time
+	insert           int // index in the pending inserts, for a new one
+	dirty            bool
+}
+
+// createRels resolves endpoints, types and existing relationships in bulk,
+// applies the items in order to that view (so duplicates within the batch
+// see each other), then writes the net changes with bulk statements. An
+// atomic failure is found before anything is written.
+func (w *wtx) createRels(actor store.Actor, rels []store.RelationshipInput, attrs []store.Attributes, invalid []error, atomic bool, p *patch) ([]store.RelationshipResult, error) {
+	var uids []store.ID
+	for i, r := range rels {
+		if invalid[i] == nil {
+			uids = append(uids, r.Source, r.Target)
+		}
+	}
+	rowOf, err := w.rowsByUID(uids)
+	if err != nil {
+		return nil, err
+	}
+	g := w.graph
+	local := map[string]uint32{}
+	results := make([]store.RelationshipResult, len(rels))
+	edges := make([]edge, len(rels))
+	var probe []int64 // src, type, dst triples to look up
+	for i, in := range rels {
+		if invalid[i] != nil {
+			results[i] = store.RelationshipResult{Status: store.StatusInvalid, Err: invalid[i]}
+			continue
+		}
+		src, okS := rowOf[in.Source]
+		dst, okT := rowOf[in.Target]
+		if !okS || !okT {
+			field, id := "source", in.Source
+			if okS {
+				field, id = "target", in.Target
+			}
+			err := fmt.Errorf("relationships[%d].%s: CI %q: %w", i, field, id, store.ErrNotFound)
+			if atomic {
+				return nil, &store.ItemError{Index: i, Err: err}
+			}
+			results[i] = store.RelationshipResult{Status: store.StatusNotFound, Err: err}
+			continue
+		}
+		typ, err := w.typeID(g, in.Type, p, local)
+		if err != nil {
+			return nil, err
+		}
+		edges[i] = edge{src: int32(src), dst: int32(dst), typ: typ}
+		probe = append(probe, src, int64(typ), dst)
+	}
+	state, err := w.existingRels(probe)
+	if err != nil {
+		return nil, err
+	}
+	var inserts []*relState
+	var insertEdges []edge
+	var audit []any
+	for i, in := range rels {
+		if results[i].Status != "" {
+			continue
+		}
+		e := edges[i]
+		key := store.RelationshipKey{Source: in.Source, Type: in.Type, Target: in.Target}
+		id := key.ID()
+		st := state[e]
+		if st == nil {
+			a := attrs[i]
+			if a == nil {
+				a = store.Attributes{}
+			}
+			st = &relState{attrs: a, created: w.now, updated: w.now, insert: len(inserts)}
+			state[e] = st
+			inserts = append(inserts, st)
+			insertEdges = append(insertEdges, e)
+			changes := relIdentityChanges(key, false)
+			for _, k := range sortedKeys(a) {
+				changes = append(changes, store.FieldChange{Field: k, After: a[k]})
+			}
+			audit = w.auditRow(audit, actor, store.KindRelationship, string(id), store.ActionCreate, changes)
+			p.addEdges = append(p.addEdges, e)
+			results[i] = store.RelationshipResult{Status: store.StatusCreated, Relationship: store.Relationship{
+				ID: id, Type: in.Type, Source: in.Source, Target: in.Target, Attributes: a, CreatedAt: w.now, UpdatedAt: w.now,
+			}}
+			continue
+		}
+		rel := store.Relationship{ID: id, Type: in.Type, Source: in.Source, Target: in.Target, Attributes: st.attrs,
+			CreatedAt: st.created, UpdatedAt: st.updated}
+		var changes []store.FieldChange
+		if attrs[i] != nil {
+			changes = attrChanges(st.attrs, attrs[i])
+		}
+		if len(changes) == 0 {
+			results[i] = store.RelationshipResult{Status: store.StatusUnchanged, Relationship: rel}
+			continue
+		}
+		st.attrs, st.updated, st.dirty = attrs[i], w.now, st.row != 0
+		audit = w.auditRow(audit, actor, store.KindRelationship, string(id), store.ActionUpdate, changes)
+		rel.Attributes, rel.UpdatedAt = st.attrs, st.updated
+		results[i] = store.RelationshipResult{Status: store.StatusUpdated, Relationship: rel}
+	}
+	// Write: new relationships (with their final attributes), updates, audit.
+	args := make([]any, 0, 6*len(inserts))
+	for j, st := range inserts {
+		enc, err := appendAttrs(w.buf[:0], st.attrs)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: encode attributes: %w", err)
+		}
+		w.buf = enc
+		e := insertEdges[j]
+		args = append(args, int64(e.src), int64(e.typ), int64(e.dst), string(enc), w.nowNs, st.updated.UnixNano())
+	}
+	if err := w.insert(bulkRels, args); err != nil {
+		return nil, dbErr("create relationship", err)
+	}
+	for _, st := range state {
+		if !st.dirty {
+			continue
+		}
+		enc, err := appendAttrs(w.buf[:0], st.attrs)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: encode attributes: %w", err)
+		}
+		w.buf = enc
+		if _, err := w.st.relUpdate.Exec(string(enc), w.nowNs, st.row); err != nil {
+			return nil, dbErr("update relationship", err)
+		}
+	}
+	if err := w.insert(bulkAudit, audit); err != nil {
+		return nil, dbErr("create relationship", err)
+	}
+	return results, nil
+}
+
+// existingRels loads the stored relationships among (src, type, dst)
+// triples.
+func (w *wtx) existingRels(triples []int64) (map[edge]*relState, error) {
+	out := make(map[edge]*relState, len(triples)/3)
+	if len(triples) == 0 {
+		return out, nil
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := 0; i < len(triples); i += 3 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "[%d,%d,%d]", triples[i], triples[i+1], triples[i+2])
+	}
+	b.WriteByte(']')
+	rows, err := w.st.relsByTriple.Query(b.String())
+	if err != nil {
+		return nil, dbErr("create relationship", err)
+	}
+	var attrs sql.RawBytes
+	for rows.Next() {
+		var row, src, typ, dst, created, updated int64
+		if err := rows.Scan(&row, &src, &typ, &dst, &attrs, &created, &updated); err != nil {
+			rows.Close()
+			return nil, dbErr("create relationship", err)
+		}
+		a, err := decodeAttrs(attrs)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("embedded: relationship %d: %w", row, err)
+		}
+		out[edge{src: int32(src), dst: int32(dst), typ: uint32(typ)}] = &relState{row: row, attrs: a, created: fromNanos(created), updated: fromNanos(updated)}
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, dbErr("create relationship", err)
+	}
+	return out, nil
+}
+
+// rowsByUID resolves CI ids to rows (absent ids are absent).
+func (w *wtx) rowsByUID(uids []store.ID) (map[store.ID]int64, error) {
+	out := make(map[store.ID]int64, len(uids))
+	if len(uids) == 0 {
+		return out, nil
+	}
+	rows, err := w.st.rowsByUID.Query(jsonList(uids))
+	if err != nil {
+		return nil, dbErr("resolve CIs", err)
+	}
+	for rows.Next() {
+		var row int64
+		var uid string
+		if err := rows.Scan(&row, &uid); err != nil {
+			rows.Close()
+			return nil, dbErr("resolve CIs", err)
+		}
+		out[store.ID(uid)] = row
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, dbErr("resolve CIs", err)
+	}
+	return out, nil
+}
+
+// DeleteRelationships deletes relationships by id.
+func (s *Store) DeleteRelationships(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.RelationshipResult, error) {
+	if err := store.CheckBatch("ids", len(ids)); err != nil {
+		return nil, err
+	}
+	var results []store.RelationshipResult
+	err := s.write(ctx, func(w *wtx, p *patch) error {
+		res, err := w.deleteRels(actor, ids, p)
+		if err == nil {
+			results = res
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func (w *wtx) deleteRels(actor store.Actor, ids []store.ID, p *patch) ([]store.RelationshipResult, error) {
+	results := make([]store.RelationshipResult, len(ids))
+	keys := make([]store.RelationshipKey, len(ids))
+	var uids []store.ID
+	for i, id := range ids {
+		k, err := store.ParseRelationshipID(id)
+		if err != nil {
+			var ie *store.InvalidError
+			errors.As(err, &ie)
+			results[i] = store.RelationshipResult{Status: store.StatusInvalid, Err: store.Invalid(fmt.Sprintf("ids[%d]", i), "%s", ie.Reason)}
+			continue
+		}
+		keys[i] = k
+		uids = append(uids, k.Source, k.Target)
+	}
+	rowOf, err := w.rowsByUID(uids)
+	if err != nil {
+		return nil, err
+	}
+	g := w.graph
+	var audit []any
+	for i, id := range ids {
+		if results[i].Status == store.StatusInvalid {
+			continue
+		}
+		k := keys[i]
+		notFound := store.RelationshipResult{Status: store.StatusNotFound, Err: fmt.Errorf("ids[%d]: relationship %q: %w", i, id, store.ErrNotFound)}
+		src, okS := rowOf[k.Source]
+		dst, okT := rowOf[k.Target]
+		typ, okY, err := w.findType(g, k.Type)
+		if err != nil {
+			return nil, err
+		}
+		if !okS || !okT || !okY {
+			results[i] = notFound
+			continue
+		}
+		var relRow, created, updated int64
+		var attrs []byte
+		err = w.st.relGet.QueryRow(src, typ, dst).Scan(&relRow, &attrs, &created, &updated)
+		if errors.Is(err, sql.ErrNoRows) {
+			results[i] = notFound
+			continue
+		}
+		if err != nil {
+			return nil, dbErr("delete relationship", err)
+		}
+		a, err := decodeAttrs(attrs)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: relationship %s: %w", id, err)
+		}
+		if _, err := w.st.relDelete.Exec(relRow); err != nil {
+			return nil, dbErr("delete relationship", err)
+		}
+		audit = w.auditRow(audit, actor, store.KindRelationship, string(id), store.ActionDelete, relIdentityChanges(k, true))
+		p.delEdges = append(p.delEdges, edge{src: int32(src), dst: int32(dst), typ: typ})
+		results[i] = store.RelationshipResult{Status: store.StatusDeleted, Relationship: store.Relationship{
+			ID: id, Type: k.Type, Source: k.Source, Target: k.Target, Attributes: a,
+			CreatedAt: fromNanos(created), UpdatedAt: fromNanos(updated),
+		}}
+	}
+	if err := w.insert(bulkAudit, audit); err != nil {
+		return nil, dbErr("delete relationship", err)
+	}
+	return results, nil
+}
+
+// relSelect reads relationships with their endpoints' ids and type name.
+const relSelect = `SELECT s.uid, t.name, d.uid, r.attrs, r.created_at, r.updated_at
+	FROM relationships r JOIN rel_types t ON t.id = r.type JOIN cis s ON s.id = r.src JOIN cis d ON d.id = r.dst`
+
+func scanRel(rows *sql.Rows, attrs *sql.RawBytes) (store.Relationship, error) {
+	var r store.Relationship
+	var created, updated int64
+	if err := rows.Scan(&r.Source, &r.Type, &r.Target, attrs, &created, &updated); err != nil {
+		return r, err
+	}
+	a, err := decodeAttrs(*attrs)
+	if err != nil {
+		return r, err
+	}
+	r.ID = store.RelationshipKey{Source: r.Source, Type: r.Type, Target: r.Target}.ID()
+	r.Attributes, r.CreatedAt, r.UpdatedAt = a, fromNanos(created), fromNanos(updated)
+	return r, nil
+}
+
+// Relationships returns the existing relationships among ids.
+func (s *Store) Relationships(ctx context.Context, ids []store.ID) (map[store.ID]store.Relationship, error) {
+	out := map[store.ID]store.Relationship{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if err := store.CheckBatch("ids", len(ids)); err != nil {
+		return nil, err
+	}
+	var triples [][3]string
+	for _, id := range ids {
+		if k, err := store.ParseRelationshipID(id); err == nil {
+			triples = append(triples, [3]string{string(k.Source), k.Type, string(k.Target)})
+		}
+	}
+	if len(triples) == 0 {
+		return out, nil
+	}
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	q := `SELECT s.uid, t.name, d.uid, r.attrs, r.created_at, r.updated_at
+		FROM json_each(?) j
+		JOIN cis s ON s.uid = j.value->>0
+		JOIN rel_types t ON t.name = j.value->>1
+		JOIN cis d ON d.uid = j.value->>2
+		JOIN relationships r ON r.src = s.id AND r.type = t.id AND r.dst = d.id`
+	rows, err := s.rdb.QueryContext(ctx, q, jsonTriples(triples))
+	if err != nil {
+		return nil, dbErr("read relationships", err)
+	}
+	defer rows.Close()
+	var attrs sql.RawBytes
+	for rows.Next() {
+		r, err := scanRel(rows, &attrs)
+		if err != nil {
+			return nil, dbErr("read relationships", err)
+		}
+		out[r.ID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("read relationships", err)
+	}
+	return out, nil
+}
+
+func jsonTriples(t [][3]string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, x := range t {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(jsonList(x[:]))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// RelationshipsOf returns each CI's relationships in direction dir, by ID.
+func (s *Store) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error) {
+	if dir != store.Out && dir != store.In && dir != store.Both {
+		return nil, store.Invalid("dir", "direction must be out, in or both")
+	}
+	for _, t := range types {
+		if !store.ValidIdentifier(t) {
+			return nil, store.Invalid("types", "%q is not a relationship type name", clip(t))
+		}
+	}
+	out := map[store.ID][]store.Relationship{}
+	if len(cis) == 0 {
+		return out, nil
+	}
+	if err := store.CheckBatch("cis", len(cis)); err != nil {
+		return nil, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	typeCond := ""
+	args := []any{jsonList(cis)}
+	if len(types) > 0 {
+		typeCond = " AND t.name IN (SELECT value FROM json_each(?2))"
+		args = append(args, jsonList(types))
+	}
+	var parts []string
+	if dir == store.Out || dir == store.Both {
+		parts = append(parts, relSelect+" WHERE r.src IN (SELECT id FROM cis WHERE uid IN (SELECT value FROM json_each(?1)))"+typeCond)
+	}
+	if dir == store.In || dir == store.Both {
+		parts = append(parts, relSelect+" WHERE r.dst IN (SELECT id FROM cis WHERE uid IN (SELECT value FROM json_each(?1)))"+typeCond)
+	}
+	rows, err := s.rdb.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
+	if err != nil {
+		return nil, dbErr("read relationships", err)
+	}
+	defer rows.Close()
+	want := make(map[store.ID]bool, len(cis))
+	for _, c := range cis {
+		want[c] = true
+	}
+	var attrs sql.RawBytes
+	for rows.Next() {
+		r, err := scanRel(rows, &attrs)
+		if err != nil {
+			return nil, dbErr("read relationships", err)
+		}
+		if (dir == store.Out || dir == store.Both) && want[r.Source] {
+			out[r.Source] = append(out[r.Source], r)
+		}
+		if (dir == store.In || dir == store.Both) && want[r.Target] {
+			out[r.Target] = append(out[r.Target], r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("read relationships", err)
+	}
+	for k, rs := range out {
+		sortRels(rs)
+		out[k] = dedupeRels(rs)
+	}
+	return out, nil
+}
+
+// dedupeRels drops repeats from a sorted list (a relationship between two
+// requested CIs is read once per direction under Both).
+func dedupeRels(rs []store.Relationship) []store.Relationship {
+	out := rs[:0]
+	for i, r := range rs {
+		if i == 0 || r.ID != rs[i-1].ID {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,137 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
+// file; migrations[v] upgrades version v to v+1.
+const schemaVersion = 1
+
+var migrations = []string{
+	// 0 → 1: initial schema.
+	`
+CREATE TABLE cis (
+	id            INTEGER PRIMARY KEY,   -- node slot of the adjacency index
+	uid           TEXT    NOT NULL UNIQUE, -- the public CI ID (UUIDv7)
+	class         TEXT    NOT NULL,
+	name          TEXT,                  -- copies of string attributes, for filters
+	status        TEXT,
+	environment   TEXT,
+	owner         TEXT,
+	support_group TEXT,
+	attrs         TEXT    NOT NULL,      -- store.EncodeAttributes
+	keys          TEXT    NOT NULL,      -- JSON list of identity keys, in order
+	sources       TEXT    NOT NULL,      -- JSON {attribute: source}
+	seen_by       TEXT    NOT NULL,      -- JSON {source: unix nanos}
+	created_at    INTEGER NOT NULL,      -- unix nanos, UTC
+	updated_at    INTEGER NOT NULL,
+	last_seen_at  INTEGER NOT NULL
+);
+CREATE INDEX cis_class ON cis(class, uid);
+CREATE INDEX cis_name ON cis(name) WHERE name IS NOT NULL;
+CREATE INDEX cis_status ON cis(status) WHERE status IS NOT NULL;
+CREATE INDEX cis_environment ON cis(environment) WHERE environment IS NOT NULL;
+CREATE INDEX cis_owner ON cis(owner) WHERE owner IS NOT NULL;
+CREATE INDEX cis_support_group ON cis(support_group) WHERE support_group IS NOT NULL;
+CREATE INDEX cis_last_seen_at ON cis(last_seen_at);
+
+-- The primary key makes the database enforce that a key has one owner.
+-- A CI's keys are also listed in cis.keys, and the writer deletes them by
+-- that list with the CI, so no index on ci (nor a foreign key, which would
+-- need one) is kept: it would cost a b-tree insert per key on the hot path.
+CREATE TABLE identity_keys (
+	key TEXT    PRIMARY KEY,
+	ci  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- The tags attribute, one row per tag, for the Tag filter; maintained by
+-- the writer from the attributes like identity_keys.
+CREATE TABLE ci_tags (
+	tag TEXT    NOT NULL,
+	ci  INTEGER NOT NULL,
+	PRIMARY KEY (tag, ci)
+) WITHOUT ROWID;
+
+CREATE TABLE rel_types (
+	id   INTEGER PRIMARY KEY,
+	name TEXT    NOT NULL UNIQUE
+);
+
+CREATE TABLE relationships (
+	id         INTEGER PRIMARY KEY,
+	src        INTEGER NOT NULL REFERENCES cis(id) ON DELETE CASCADE,
+	type       INTEGER NOT NULL REFERENCES rel_types(id),
+	dst        INTEGER NOT NULL REFERENCES cis(id) ON DELETE CASCADE,
+	attrs      TEXT    NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	UNIQUE (src, type, dst)
+);
+CREATE INDEX relationships_dst ON relationships(dst, type);
+
+-- Audit rows are appended in commit order (rowid); History reads them
+-- through (object, time, id).
+CREATE TABLE audit (
+	seq     INTEGER PRIMARY KEY,
+	id      TEXT    NOT NULL,            -- store.NewID(), time ordered
+	time    INTEGER NOT NULL,
+	actor   TEXT    NOT NULL,
+	source  TEXT    NOT NULL,
+	kind    TEXT    NOT NULL,
+	object  TEXT    NOT NULL,
+	action  TEXT    NOT NULL,
+	changes TEXT    NOT NULL
+);
+CREATE INDEX audit_object ON audit(object, time, id);
+
+CREATE TABLE model_extensions (
+	id         INTEGER PRIMARY KEY,
+	kind       TEXT    NOT NULL,
+	name       TEXT    NOT NULL,
+	definition BLOB    NOT NULL,
+	created_at INTEGER NOT NULL,
+	UNIQUE (kind, name)
+);
+`,
+}
+
+// migrate brings the database on conn to schemaVersion, one transaction per
+// step.
+func migrate(ctx context.Context, conn *sql.Conn) error {
+	var v int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("embedded: read schema version: %w", err)
+	}
+	if v > schemaVersion {
+		return fmt.Errorf("embedded: database schema version %d is newer than this program supports (%d)", v, schemaVersion)
+	}
+	for ; v < schemaVersion; v++ {
+		if err := migrateStep(ctx, conn, v); err != nil {
+			return fmt.Errorf("embedded: migrate schema %d to %d: %w", v, v+1, err)
+		}
+	}
+	return nil
+}
+
+func migrateStep(ctx context.Context, conn *sql.Conn, v int) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {
+		return err
+	}
+	// user_version takes no parameter; v+1 is a constant of this program.
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
+}

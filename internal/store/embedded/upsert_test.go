@@ -1,0 +1,299 @@
+package embedded
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+func TestUpsertStatuses(t *testing.T) {
+	s := newStore(t)
+	base := upsertOK(t, s,
+		item("Server", []string{"sn|A", "name|a"}, "name", "a", "cpu", int64(4), "tags", []string{"x", "y"}),
+		item("Server", []string{"sn|B"}, "name", "b"),
+	)
+	a, b := base[0].CI, base[1].CI
+	require.Equal(t, store.StatusCreated, base[0].Status)
+	assert.Equal(t, []string{"sn|A", "name|a"}, a.Keys)
+	assert.Equal(t, map[string]time.Time{"test": a.CreatedAt}, a.SeenBy)
+	assert.Equal(t, a.CreatedAt, a.LastSeenAt)
+	assert.Equal(t, a.CreatedAt, a.UpdatedAt)
+	assert.Equal(t, "test", a.Sources["name"])
+
+	tests := []struct {
+		name   string
+		items  []store.CIUpsert
+		atomic bool
+		want   []store.Status
+		same   []store.ID // expected ids of the non-failing items (""= new)
+		err    string     // whole-call error text, if any
+		field  string     // InvalidError field of the first failed item
+	}{
+		{name: "unchanged", items: []store.CIUpsert{item("Server", []string{"sn|A"}, "name", "a")},
+			want: []store.Status{store.StatusUnchanged}, same: []store.ID{a.ID}},
+		{name: "update", items: []store.CIUpsert{item("Server", []string{"sn|A", "name|a"}, "cpu", int64(8))},
+			want: []store.Status{store.StatusUpdated}, same: []store.ID{a.ID}},
+		{name: "create", items: []store.CIUpsert{item("Server", []string{"sn|C"}, "name", "c")},
+			want: []store.Status{store.StatusCreated}, same: []store.ID{""}},
+		{name: "two owners conflict", items: []store.CIUpsert{item("Server", []string{"sn|A", "sn|B"}, "name", "ab")},
+			want: []store.Status{store.StatusConflict}},
+		{name: "claiming another CI's key conflicts", items: []store.CIUpsert{item("Server", []string{"sn|new"}, "name", "n"), item("Server", []string{"sn|new", "sn|B"})},
+			want: []store.Status{store.StatusCreated, store.StatusConflict}, same: []store.ID{""}},
+		{name: "reconcile conflict", items: []store.CIUpsert{item("Server", []string{"sn|A"}, "fail", "conflict"), item("Server", []string{"sn|D"})},
+			want: []store.Status{store.StatusConflict, store.StatusCreated}},
+		{name: "reconcile invalid", items: []store.CIUpsert{item("Server", []string{"sn|A"}, "fail", "invalid")},
+			want: []store.Status{store.StatusInvalid}, field: "items[0].attributes.fail"},
+		{name: "bad class", items: []store.CIUpsert{item("Server", []string{"sn|E"}), item("no class", []string{"sn|F"})},
+			want: []store.Status{store.StatusCreated, store.StatusInvalid}},
+		{name: "no keys", items: []store.CIUpsert{item("Server", nil)},
+			want: []store.Status{store.StatusInvalid}, field: "items[0].keys"},
+		{name: "empty key", items: []store.CIUpsert{item("Server", []string{"ok", ""})},
+			want: []store.Status{store.StatusInvalid}, field: "items[0].keys[1]"},
+		{name: "reserved attribute", items: []store.CIUpsert{item("Server", []string{"k"}, "id", "x")},
+			want: []store.Status{store.StatusInvalid}, field: "items[0].attributes.id"},
+		{name: "unsupported value", items: []store.CIUpsert{item("Server", []string{"k2"}, "n", 3)},
+			want: []store.Status{store.StatusInvalid}, field: "items[0].attributes.n"},
+		{name: "reconcile error fails the call", items: []store.CIUpsert{item("Server", []string{"sn|G"}), item("Server", []string{"sn|A"}, "fail", "boom")},
+			err: "boom"},
+		{name: "atomic conflict writes nothing", atomic: true,
+			items: []store.CIUpsert{item("Server", []string{"sn|H"}), item("Server", []string{"sn|A", "sn|B"})},
+			err:   "item 1"},
+		{name: "atomic invalid writes nothing", atomic: true,
+			items: []store.CIUpsert{item("Server", []string{"sn|I"}), item("Server", []string{"sn|A"}, "fail", "invalid")},
+			err:   "item 1", field: "items[1].attributes.fail"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := countAll(t, s)
+			res, err := upsert(t, s, tester, tt.atomic, tt.items...)
+			if tt.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.err)
+				if tt.atomic {
+					var ie *store.ItemError
+					require.ErrorAs(t, err, &ie)
+				}
+				if tt.field != "" {
+					var inv *store.InvalidError
+					require.ErrorAs(t, err, &inv)
+					assert.Equal(t, tt.field, inv.Field)
+				}
+				assert.Equal(t, before, countAll(t, s), "a failed call writes nothing")
+				for _, it := range tt.items {
+					if k := it.Keys[0]; k != "sn|A" && k != "sn|B" {
+						assert.Empty(t, keyOwner(t, s, k), "key %s was not claimed", k)
+					}
+				}
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, res, len(tt.want))
+			j := 0
+			for i, w := range tt.want {
+				assert.Equal(t, w, res[i].Status, "item %d: %v", i, res[i].Err)
+				switch w {
+				case store.StatusConflict:
+					assert.ErrorIs(t, res[i].Err, store.ErrConflict)
+				case store.StatusInvalid:
+					var inv *store.InvalidError
+					require.ErrorAs(t, res[i].Err, &inv)
+					assert.Contains(t, inv.Field, fmt.Sprintf("items[%d]", i))
+					if tt.field != "" && i == 0 {
+						assert.Equal(t, tt.field, inv.Field)
+					}
+				default:
+					if j < len(tt.same) && tt.same[j] != "" {
+						assert.Equal(t, tt.same[j], res[i].CI.ID)
+					}
+					j++
+					got, err := s.CIs(t.Context(), []store.ID{res[i].CI.ID})
+					require.NoError(t, err)
+					assert.Equal(t, res[i].CI, got[res[i].CI.ID], "result CI is the CI as stored")
+				}
+			}
+		})
+	}
+	// The conflict named both CIs and the keys.
+	res, err := upsert(t, s, tester, false, item("Server", []string{"sn|A", "sn|B"}))
+	require.NoError(t, err)
+	msg := res[0].Err.Error()
+	assert.Contains(t, msg, string(a.ID))
+	assert.Contains(t, msg, string(b.ID))
+	assert.Contains(t, msg, "sn|B")
+}
+
+func countAll(t *testing.T, s *Store) int {
+	t.Helper()
+	p, err := s.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: 1})
+	require.NoError(t, err)
+	return p.Total
+}
+
+// keyOwner returns the CI owning key, "" if none.
+func keyOwner(t *testing.T, s *Store, key string) store.ID {
+	t.Helper()
+	var uid string
+	err := s.rdb.QueryRowContext(t.Context(), "SELECT c.uid FROM identity_keys k JOIN cis c ON c.id = k.ci WHERE k.key = ?", key).Scan(&uid)
+	if err != nil {
+		return ""
+	}
+	return store.ID(uid)
+}
+
+func TestUpsertKeysAndSeen(t *testing.T) {
+	s := newStore(t)
+	r0 := upsertOK(t, s, item("Server", []string{"sn|1", "name|old"}, "name", "old"))[0]
+	// Re-identified by the serial, with a new name key: the old one is
+	// released, the new one claimed.
+	time.Sleep(time.Millisecond)
+	r1, err := upsert(t, s, other, false, item("Server", []string{"sn|1", "name|new"}, "name", "old"))
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusUnchanged, r1[0].Status, "a key change alone is not an attribute change")
+	assert.Equal(t, []string{"sn|1", "name|new"}, r1[0].CI.Keys)
+	assert.Equal(t, r0.CI.ID, keyOwner(t, s, "name|new"))
+	assert.Equal(t, store.ID(""), keyOwner(t, s, "name|old"))
+	checkKeyTables(t, s)
+	ci := r1[0].CI
+	assert.Len(t, ci.SeenBy, 2)
+	assert.True(t, ci.SeenBy["agent"].After(ci.SeenBy["test"]))
+	assert.Equal(t, ci.SeenBy["agent"], ci.LastSeenAt)
+	assert.Equal(t, ci.CreatedAt, ci.UpdatedAt, "a sighting is not an update")
+	// The released key identifies another CI now.
+	r2 := upsertOK(t, s, item("Server", []string{"name|old"}, "name", "other"))[0]
+	assert.NotEqual(t, ci.ID, r2.CI.ID)
+	// No audit record for the unchanged sighting.
+	h, err := s.History(t.Context(), string(ci.ID), store.PageRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, h.Total)
+}
+
+func TestUpsertSameCIInBatchAndAttributeTypes(t *testing.T) {
+	s := newStore(t)
+	when := time.Date(2030, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600))
+	res := upsertOK(t, s,
+		item("App", []string{"app|pay"}, "name", "pay", "v", "1"),
+		item("App", []string{"app|pay"}, "v", "2", "n", int64(-7), "f", 3.0, "b", false, "t", when, "l", []string{}),
+		item("App", []string{"app|pay"}, "v", "2"),
+		item("App", []string{"app|pay"}, "v", nil),
+	)
+	assert.Equal(t, []store.Status{store.StatusCreated, store.StatusUpdated, store.StatusUnchanged, store.StatusUpdated},
+		[]store.Status{res[0].Status, res[1].Status, res[2].Status, res[3].Status})
+	assert.Equal(t, "1", res[0].CI.Attributes["v"], "an earlier result is not changed by later items")
+	got, err := s.CIs(t.Context(), []store.ID{res[0].CI.ID})
+	require.NoError(t, err)
+	ci := got[res[0].CI.ID]
+	assert.Equal(t, res[3].CI, ci)
+	assert.Equal(t, store.Attributes{"name": "pay", "n": int64(-7), "f": 3.0, "b": false, "t": when.UTC(), "l": []string{}}, ci.Attributes)
+	h, err := s.History(t.Context(), string(ci.ID), store.PageRequest{})
+	require.NoError(t, err)
+	require.Equal(t, 3, h.Total)
+	assert.Equal(t, []store.FieldChange{{Field: "v", Before: "2"}}, h.Items[0].Changes)
+	assert.Contains(t, h.Items[1].Changes, store.FieldChange{Field: "t", After: when.UTC()})
+	assert.Contains(t, h.Items[1].Changes, store.FieldChange{Field: "f", After: 3.0})
+	assert.Equal(t, tester, h.Items[0].Actor)
+	assert.True(t, h.Items[0].Time.Equal(ci.UpdatedAt))
+}
+
+func TestUpsertConcurrentSameKeys(t *testing.T) {
+	s := newStore(t)
+	const writers, n = 8, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for round := 0; round < 3; round++ {
+				var items []store.CIUpsert
+				for i := 0; i < n; i++ {
+					k := (i + w*7) % n
+					// Every writer reports the same CIs, by different subsets of their keys.
+					keys := []string{fmt.Sprintf("name|%d", k)}
+					if w%2 == 0 {
+						keys = append(keys, fmt.Sprintf("sn|%d", k))
+					}
+					items = append(items, item("Server", keys, "name", fmt.Sprint(k), "writer", int64(w)))
+				}
+				res, err := upsert(t, s, store.Actor{Name: fmt.Sprint(w), Source: "s"}, false, items...)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, r := range res {
+					if r.Err != nil && r.Status != store.StatusConflict {
+						errs <- r.Err
+						return
+					}
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.Equal(t, n, countAll(t, s), "one CI per set of keys")
+	checkKeyTables(t, s)
+}
+
+// checkKeyTables checks that identity_keys and ci_tags hold exactly the
+// keys and tags listed in the CIs.
+func checkKeyTables(t *testing.T, s *Store) {
+	t.Helper()
+	var bad int
+	require.NoError(t, s.rdb.QueryRowContext(t.Context(), `SELECT
+		(SELECT count(*) FROM identity_keys k WHERE NOT EXISTS (SELECT 1 FROM cis c, json_each(c.keys) j WHERE c.id = k.ci AND j.value = k.key)) +
+		(SELECT count(*) FROM cis c, json_each(c.keys) j WHERE NOT EXISTS (SELECT 1 FROM identity_keys k WHERE k.key = j.value AND k.ci = c.id)) +
+		(SELECT count(*) FROM ci_tags g WHERE NOT EXISTS (SELECT 1 FROM cis c, json_each(c.attrs, '$.tags') j WHERE c.id = g.ci AND j.value = g.tag)) +
+		(SELECT count(*) FROM cis c, json_each(c.attrs, '$.tags') j WHERE NOT EXISTS (SELECT 1 FROM ci_tags g WHERE g.tag = j.value AND g.ci = c.id))`).Scan(&bad))
+	assert.Zero(t, bad, "identity_keys and ci_tags match the CIs")
+}
+
+func TestDeleteCIsCascadeAndAudit(t *testing.T) {
+	s := newStore(t)
+	ids := mkNodes(t, s, "d", 3)
+	link(t, s, ids, tedge{0, 1, ""}, tedge{1, 2, "RUNS_ON"}, tedge{2, 0, ""})
+	res, err := s.DeleteCIs(t.Context(), other, []store.ID{ids[1], "missing", ids[1]})
+	require.NoError(t, err)
+	assert.Equal(t, []store.Status{store.StatusDeleted, store.StatusNotFound, store.StatusNotFound},
+		[]store.Status{res[0].Status, res[1].Status, res[2].Status})
+	assert.Equal(t, "d1", res[0].CI.Attributes["name"])
+	assert.ErrorIs(t, res[1].Err, store.ErrNotFound)
+
+	got, err := s.CIs(t.Context(), ids)
+	require.NoError(t, err)
+	assert.Len(t, got, 2)
+	var n int
+	require.NoError(t, s.rdb.QueryRowContext(t.Context(), "SELECT count(*) FROM relationships").Scan(&n))
+	assert.Equal(t, 1, n)
+	assert.Equal(t, store.ID(""), keyOwner(t, s, "node|d1"))
+	checkKeyTables(t, s)
+
+	h, err := s.History(t.Context(), string(ids[1]), store.PageRequest{})
+	require.NoError(t, err)
+	require.Equal(t, 2, h.Total)
+	assert.Equal(t, store.ActionDelete, h.Items[0].Action)
+	assert.Equal(t, other, h.Items[0].Actor)
+	assert.Equal(t, []store.FieldChange{{Field: "class", Before: "Node"}, {Field: "name", Before: "d1"}}, h.Items[0].Changes)
+	for _, rel := range []store.RelationshipKey{{Source: ids[0], Type: "DEPENDS_ON", Target: ids[1]}, {Source: ids[1], Type: "RUNS_ON", Target: ids[2]}} {
+		h, err := s.History(t.Context(), string(rel.ID()), store.PageRequest{})
+		require.NoError(t, err)
+		require.Equal(t, 2, h.Total)
+		assert.Equal(t, store.ActionDelete, h.Items[0].Action)
+		assert.Equal(t, []store.FieldChange{{Field: "type", Before: rel.Type}, {Field: "source", Before: string(rel.Source)}, {Field: "target", Before: string(rel.Target)}}, h.Items[0].Changes)
+	}
+	// The index forgot the CI and its edges.
+	tr, err := s.Expand(t.Context(), store.Traversal{Start: ids, Rules: []store.EdgeRule{{Dir: store.Both}}, MaxDepth: 3, MaxNodes: 10})
+	require.NoError(t, err)
+	assert.Len(t, tr.Nodes, 2)
+	_, err = s.DeleteCIs(t.Context(), tester, nil)
+	var inv *store.InvalidError
+	require.ErrorAs(t, err, &inv)
+}
