@@ -43,7 +43,7 @@ func Require(tb testing.TB) Env {
 var (
 	lockOnce sync.Once
 	lockErr  error
-	lockFile *os.File // held open, and locked, until the process exits
+	held     []*os.File // lock files held open, and locked, until the process exits
 )
 
 // lock takes an exclusive advisory lock on a file named after the server,
@@ -63,7 +63,7 @@ func lock(tb testing.TB, uri string) {
 			lockErr = err
 			return
 		}
-		lockFile = f
+		held = append(held, f)
 	})
 	if lockErr != nil {
 		tb.Fatalf("lock the Neo4j test server: %v", lockErr)
