@@ -6,7 +6,7 @@ BIN := bin/skein
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Conformance -v'
 TESTFLAGS ?=
 
-.PHONY: help build run test test-short lint generate bench bench-go neo4j-shell clean
+.PHONY: help build run test test-short lint generate bench bench-go neo4j-shell playground clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -39,6 +39,9 @@ bench-go: ## go test benchmarks (with a throwaway Neo4j)
 
 neo4j-shell: ## a shell with NEO4J_URI/USER/PASSWORD set for a throwaway Neo4j
 	tools/neo4j/with-neo4j.sh bash
+
+playground: ## build the Playground bundle that internal/server embeds (needs Node 20.19+)
+	cd web/playground && npm ci --no-audit --no-fund && npm run build
 
 clean: ## remove build output and caches
 	rm -rf bin .cache

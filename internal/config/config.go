@@ -1,0 +1,204 @@
+package config
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config is Skein's whole configuration. The zero value is not useful: start
+// from Default or Load.
+type Config struct {
+	Server    Server
+	GraphQL   GraphQL
+	Store     Store
+	Neo4j     Neo4j
+	Traversal Traversal
+	Log       Log
+	// Demo loads the bundled demo estate into an empty store at start-up, so
+	// a first `skein serve --demo` has something to explore.
+	Demo bool
+}
+
+// Server configures the HTTP server.
+type Server struct {
+	// Addr is the host:port to listen on.
+	Addr string
+	// ReadHeaderTimeout bounds reading a request's headers (slow-loris
+	// protection).
+	ReadHeaderTimeout time.Duration
+	// RequestTimeout bounds one request: its context is cancelled after it,
+	// and the connection's read and write deadlines are derived from it.
+	RequestTimeout time.Duration
+	// ShutdownTimeout bounds the graceful shutdown: in-flight requests get
+	// this long to finish before their connections are closed.
+	ShutdownTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle for this long.
+	IdleTimeout time.Duration
+	// MaxBodyBytes bounds a request body; a larger one is answered 413.
+	MaxBodyBytes int64
+}
+
+// GraphQL configures the GraphQL API.
+type GraphQL struct {
+	// MaxDepth bounds the nesting depth of a query's selection sets.
+	MaxDepth int
+	// MaxComplexity bounds a query's computed complexity.
+	MaxComplexity int
+	// Introspection enables schema introspection (the Playground needs it).
+	Introspection bool
+}
+
+// Store kinds.
+const (
+	StoreEmbedded = "embedded"
+	StoreNeo4j    = "neo4j"
+)
+
+// Store selects and configures the storage backend.
+type Store struct {
+	// Kind is StoreEmbedded or StoreNeo4j.
+	Kind string
+	// DataDir is the embedded store's directory (created if missing).
+	DataDir string
+}
+
+// Neo4j configures the Neo4j backend, used when Store.Kind is StoreNeo4j.
+type Neo4j struct {
+	// URI is the Bolt URI, such as neo4j://db.example:7687 or
+	// neo4j+s://xxxx.databases.neo4j.io.
+	URI string
+	// User is the user name; empty connects without authentication.
+	User string
+	// Password is User's password. It is a Secret: printing or logging it
+	// shows only whether it is set.
+	Password Secret
+	// Database is the database name; empty means the server's default.
+	Database string
+	// QueryTimeout bounds every store call and is the server-side timeout
+	// of each transaction.
+	QueryTimeout time.Duration
+	// SchemaTimeout bounds the wait for indexes to come online at start.
+	SchemaTimeout time.Duration
+	// MaxConnPool bounds the driver's connection pool.
+	MaxConnPool int
+}
+
+// Traversal bounds impact and dependency traversals.
+type Traversal struct {
+	// MaxDepth is the largest number of hops a traversal may take.
+	MaxDepth int
+	// NodeBudget is the largest number of nodes a traversal may reach beyond
+	// its start set; a traversal that exceeds it is reported truncated.
+	NodeBudget int
+}
+
+// Log levels and formats.
+const (
+	FormatText = "text"
+	FormatJSON = "json"
+)
+
+// Log configures the process's structured log.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string
+	// Format is FormatText (logfmt-like, for people) or FormatJSON (one JSON
+	// object per line, for log collectors).
+	Format string
+}
+
+// SlogLevel returns Level as an slog.Level (info when Level is invalid,
+// which Validate reports).
+func (l Log) SlogLevel() slog.Level {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(l.Level)); err != nil {
+		return slog.LevelInfo
+	}
+	return lv
+}
+
+// NewLogger returns a logger writing to w at l's level and in l's format.
+func (l Log) NewLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: l.SlogLevel()}
+	if strings.EqualFold(l.Format, FormatJSON) {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Secret is a configuration value that must never be printed: its String,
+// GoString, LogValue and MarshalText methods return "[redacted]" when it is
+// set (and "" when it is empty, so an operator still sees whether it is).
+// Reveal returns the value itself.
+type Secret string
+
+const redacted = "[redacted]"
+
+// Reveal returns the secret's value, for handing to the client that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// String returns "[redacted]", or "" for an empty secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString is String, so %#v does not print the secret either.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// LogValue makes slog print String.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText makes encoders (JSON, YAML) write String.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// String lists every key with its effective value, one "key: value" per
+// line in the order of docs/CONFIGURATION.md, secrets redacted.
+func (c Config) String() string {
+	var b strings.Builder
+	for _, f := range fields {
+		b.WriteString(f.key)
+		b.WriteString(": ")
+		b.WriteString(f.format(&c))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// GoString is String, so %#v does not print secrets either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue makes slog print the configuration as nested groups (server.addr
+// as group "server", attribute "addr"), secrets redacted.
+func (c Config) LogValue() slog.Value {
+	var (
+		groups []slog.Attr
+		cur    []slog.Attr
+		name   string
+	)
+	flush := func() {
+		if name != "" {
+			groups = append(groups, slog.Attr{Key: name, Value: slog.GroupValue(cur...)})
+		}
+	}
+	for _, f := range fields {
+		section, leaf, ok := strings.Cut(f.key, ".")
+		if !ok {
+			flush()
+			name, cur = "", nil
+			groups = append(groups, slog.String(f.key, f.format(&c)))
+			continue
+		}
+		if section != name {
+			flush()
+			name, cur = section, nil
+		}
+		cur = append(cur, slog.String(leaf, f.format(&c)))
+	}
+	flush()
+	return slog.GroupValue(groups...)
+}

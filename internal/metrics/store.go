@@ -1,0 +1,149 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// InstrumentStore returns a store.Store that forwards every call to s and
+// records, for every method, its latency and result in
+// skein_store_call_duration_seconds, and for Expand the number of CIs
+// reached and whether the budget truncated it. With a nil m it returns s
+// itself.
+//
+// The result is a different type from s, so optional interfaces that s
+// implements are hidden behind it; reach them through Unwrap:
+//
+//	if u, ok := st.(interface{ Unwrap() store.Store }); ok { st = u.Unwrap() }
+func InstrumentStore(s store.Store, m *Metrics) store.Store {
+	if m == nil {
+		return s
+	}
+	return &instrumentedStore{next: s, m: m}
+}
+
+type instrumentedStore struct {
+	next store.Store
+	m    *Metrics
+}
+
+var _ store.Store = (*instrumentedStore)(nil)
+
+// Unwrap returns the instrumented store.
+func (s *instrumentedStore) Unwrap() store.Store { return s.next }
+
+// done records a call that started at start and failed with *errp (nil for
+// success). It is deferred with the method's named error result.
+func (s *instrumentedStore) done(method string, start time.Time, errp *error) {
+	s.m.observeStore(method, start, *errp)
+}
+
+func (s *instrumentedStore) CIs(ctx context.Context, ids []store.ID) (_ map[store.ID]store.CI, err error) {
+	defer s.done("CIs", time.Now(), &err)
+	return s.next.CIs(ctx, ids)
+}
+
+func (s *instrumentedStore) ListCIs(ctx context.Context, f store.CIFilter, p store.PageRequest) (_ store.Page[store.CI], err error) {
+	defer s.done("ListCIs", time.Now(), &err)
+	return s.next.ListCIs(ctx, f, p)
+}
+
+func (s *instrumentedStore) UpsertCIs(ctx context.Context, actor store.Actor, b store.UpsertBatch) (_ []store.UpsertResult, err error) {
+	defer s.done("UpsertCIs", time.Now(), &err)
+	return s.next.UpsertCIs(ctx, actor, b)
+}
+
+func (s *instrumentedStore) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID) (_ []store.UpsertResult, err error) {
+	defer s.done("DeleteCIs", time.Now(), &err)
+	return s.next.DeleteCIs(ctx, actor, ids)
+}
+
+func (s *instrumentedStore) CreateRelationships(ctx context.Context, actor store.Actor, rels []store.RelationshipInput, atomic bool) (_ []store.RelationshipResult, err error) {
+	defer s.done("CreateRelationships", time.Now(), &err)
+	return s.next.CreateRelationships(ctx, actor, rels, atomic)
+}
+
+func (s *instrumentedStore) DeleteRelationships(ctx context.Context, actor store.Actor, ids []store.ID) (_ []store.RelationshipResult, err error) {
+	defer s.done("DeleteRelationships", time.Now(), &err)
+	return s.next.DeleteRelationships(ctx, actor, ids)
+}
+
+func (s *instrumentedStore) Relationships(ctx context.Context, ids []store.ID) (_ map[store.ID]store.Relationship, err error) {
+	defer s.done("Relationships", time.Now(), &err)
+	return s.next.Relationships(ctx, ids)
+}
+
+func (s *instrumentedStore) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (_ map[store.ID][]store.Relationship, err error) {
+	defer s.done("RelationshipsOf", time.Now(), &err)
+	return s.next.RelationshipsOf(ctx, cis, dir, types)
+}
+
+func (s *instrumentedStore) Expand(ctx context.Context, t store.Traversal) (res store.TraversalResult, err error) {
+	defer s.done("Expand", time.Now(), &err)
+	res, err = s.next.Expand(ctx, t)
+	if err == nil {
+		reached := 0
+		for _, n := range res.Nodes {
+			if n.Depth > 0 {
+				reached++
+			}
+		}
+		s.m.observeTraversal(reached, res.Truncated)
+	}
+	return res, err
+}
+
+func (s *instrumentedStore) ShortestPath(ctx context.Context, from, to store.ID, rules []store.EdgeRule, maxDepth int) (_ []store.Step, err error) {
+	defer s.done("ShortestPath", time.Now(), &err)
+	return s.next.ShortestPath(ctx, from, to, rules, maxDepth)
+}
+
+func (s *instrumentedStore) History(ctx context.Context, object string, p store.PageRequest) (_ store.Page[store.AuditRecord], err error) {
+	defer s.done("History", time.Now(), &err)
+	return s.next.History(ctx, object, p)
+}
+
+func (s *instrumentedStore) ModelExtensions(ctx context.Context) (_ []store.ModelExtension, err error) {
+	defer s.done("ModelExtensions", time.Now(), &err)
+	return s.next.ModelExtensions(ctx)
+}
+
+func (s *instrumentedStore) SaveModelExtension(ctx context.Context, actor store.Actor, ext store.ModelExtension) (err error) {
+	defer s.done("SaveModelExtension", time.Now(), &err)
+	return s.next.SaveModelExtension(ctx, actor, ext)
+}
+
+func (s *instrumentedStore) Ping(ctx context.Context) (err error) {
+	defer s.done("Ping", time.Now(), &err)
+	return s.next.Ping(ctx)
+}
+
+func (s *instrumentedStore) Close() (err error) {
+	defer s.done("Close", time.Now(), &err)
+	return s.next.Close()
+}
+
+// result names the outcome of a store call for the result label.
+func result(err error) string {
+	var invalid *store.InvalidError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, store.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, store.ErrConflict):
+		return "conflict"
+	case errors.As(err, &invalid):
+		return "invalid"
+	case errors.Is(err, store.ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "error"
+}

@@ -1,0 +1,271 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/skein-cmdb/skein/internal/metrics"
+)
+
+// RequestIDHeader carries the request id, in requests (from a proxy that
+// already assigned one) and in every response.
+const RequestIDHeader = "X-Request-Id"
+
+// validRequestID accepts ids a proxy or client may send: short, printable,
+// no spaces, so that they are safe to log and to echo.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:/+=-]{1,128}$`)
+
+// requestID adopts a well-formed incoming X-Request-Id or makes a random one,
+// hands it to chi's middleware.RequestID (so middleware.GetReqID works
+// everywhere below) and echoes it in the response. chi's own ids would embed
+// the host name, which has no business in a response.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID.MatchString(id) {
+			id = rand.Text()
+			r.Header.Set(RequestIDHeader, id)
+		}
+		w.Header().Set(RequestIDHeader, id)
+		middleware.RequestID(next).ServeHTTP(w, r)
+	})
+}
+
+// Content-Security-Policies. API responses get the strictest one; the
+// Playground's pages (see playground.go) get playgroundCSP: scripts, styles,
+// fonts and workers from this origin only (no CDN), inline styles because
+// the Monaco editor injects <style> elements, data: fonts because GraphiQL's
+// stylesheet inlines its fonts.
+const (
+	apiCSP        = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+	playgroundCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+		"font-src 'self' data:; img-src 'self' data:; connect-src 'self'; worker-src 'self'; " +
+		"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", apiCSP)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// probes are logged at debug level when they succeed: a load balancer
+// polling them every second would drown the log.
+var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// observe writes one access log line per request (method, path, route,
+// status, bytes, duration, request id; never bodies, query strings or
+// headers, which may carry credentials) and records the request in m.
+func observe(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			defer func() {
+				// A panic that recoverer re-raised (http.ErrAbortHandler)
+				// still gets its log line.
+				d := time.Since(start)
+				status := ww.Status()
+				if status == 0 {
+					status = http.StatusOK // nothing written: net/http sends 200
+				}
+				route := ""
+				if rc := chi.RouteContext(r.Context()); rc != nil {
+					route = rc.RoutePattern()
+				}
+				m.ObserveHTTP(route, r.Method, status, d)
+				level := slog.LevelInfo
+				switch {
+				case status >= 500:
+					level = slog.LevelError
+				case status < 400 && probes[r.URL.Path]:
+					level = slog.LevelDebug
+				}
+				logger.LogAttrs(r.Context(), level, "http request",
+					slog.String("method", r.Method),
+					slog.String("path", r.URL.Path),
+					slog.String("route", route),
+					slog.Int("status", status),
+					slog.Int("bytes", ww.BytesWritten()),
+					slog.Duration("duration", d),
+					slog.String("request_id", middleware.GetReqID(r.Context())),
+				)
+			}()
+			next.ServeHTTP(ww, r)
+		})
+	}
+}
+
+// recoverer turns a panic into a logged stack and a JSON 500 without
+// details. If the response had already started it aborts the connection
+// instead, so the client cannot mistake a truncated body for a whole one.
+func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			defer func() {
+				rec := recover()
+				if rec == nil {
+					return
+				}
+				if rec == http.ErrAbortHandler {
+					panic(rec)
+				}
+				logger.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+					slog.String("panic", fmt.Sprint(rec)),
+					slog.String("stack", string(debug.Stack())),
+					slog.String("method", r.Method),
+					slog.String("path", r.URL.Path),
+					slog.String("request_id", middleware.GetReqID(r.Context())),
+				)
+				if ww.Status() != 0 {
+					panic(http.ErrAbortHandler)
+				}
+				writeError(ww, r, http.StatusInternalServerError, "INTERNAL", "internal error", nil)
+			}()
+			next.ServeHTTP(ww, r)
+		})
+	}
+}
+
+// limitBody bounds request bodies to max bytes with http.MaxBytesReader. A
+// body announced larger is refused before the handler runs; a body found
+// larger while the handler reads it replaces whatever the handler answers
+// (typically a 400 about a read error) with the same 413, which names the
+// limit.
+func limitBody(max int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > max {
+				tooLarge(w, r, max)
+				return
+			}
+			if r.Body == nil || r.Body == http.NoBody {
+				next.ServeHTTP(w, r)
+				return
+			}
+			lw := &limitWriter{ResponseWriter: w, r: r, max: max}
+			r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, max), exceeded: &lw.exceeded}
+			next.ServeHTTP(lw, r)
+			if lw.exceeded.Load() && !lw.started {
+				lw.answer()
+			}
+		})
+	}
+}
+
+func tooLarge(w http.ResponseWriter, r *http.Request, max int64) {
+	// The rest of the body is not read: close the connection after this
+	// answer rather than drain it.
+	w.Header().Set("Connection", "close")
+	writeError(w, r, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE",
+		fmt.Sprintf("request body too large: the limit is %d bytes (server.max_body_bytes)", max),
+		map[string]any{"limit_bytes": max})
+}
+
+// limitedBody notes when the handler hits the body limit.
+type limitedBody struct {
+	io.ReadCloser
+	exceeded *atomic.Bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+		b.exceeded.Store(true)
+	}
+	return n, err
+}
+
+// limitWriter replaces the handler's answer with a 413 once the body limit
+// was hit, and discards what the handler writes after that.
+type limitWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	max      int64
+	exceeded atomic.Bool
+	started  bool // the response (ours or the handler's) has begun
+	replaced bool // ours: discard the handler's writes
+}
+
+func (w *limitWriter) answer() {
+	w.started, w.replaced = true, true
+	tooLarge(w.ResponseWriter, w.r, w.max)
+}
+
+func (w *limitWriter) WriteHeader(code int) {
+	switch {
+	case w.started:
+		if !w.replaced {
+			w.ResponseWriter.WriteHeader(code) // 1xx and superfluous calls, as net/http handles them
+		}
+	case w.exceeded.Load():
+		w.answer()
+	default:
+		if code >= 200 {
+			w.started = true
+		}
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	if !w.started {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.replaced {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush, Hijack and Unwrap keep streaming and upgrades working through the
+// wrapper.
+func (w *limitWriter) Flush() {
+	if !w.replaced {
+		_ = http.NewResponseController(w.ResponseWriter).Flush()
+	}
+}
+
+func (w *limitWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+func (w *limitWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// timeout gives each request a context that ends after d. Handlers (and the
+// store calls they make) stop when it does; if the handler then returns
+// without answering, the client gets a JSON 504.
+func timeout(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r.WithContext(ctx))
+			if ww.Status() == 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				writeError(ww, r, http.StatusGatewayTimeout, "TIMEOUT",
+					fmt.Sprintf("request took longer than %s (server.request_timeout)", d), nil)
+			}
+		})
+	}
+}

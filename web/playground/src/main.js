@@ -1,0 +1,41 @@
+// The Skein Playground: GraphiQL, bundled by vite so that every script,
+// style, font and worker is served by the skein binary (no CDN at run time,
+// which the server's Content-Security-Policy enforces).
+import 'graphiql/setup-workers/vite';
+import 'graphiql/style.css';
+import './style.css';
+
+import { createElement } from 'react';
+import { createRoot } from 'react-dom/client';
+import { GraphiQL } from 'graphiql';
+import { createGraphiQLFetcher } from '@graphiql/toolkit';
+
+// The endpoint is resolved against the page, so it is /graphql when the
+// Playground is served at /, and still right behind a reverse proxy that
+// mounts Skein under a path prefix.
+const endpoint = new URL('graphql', document.baseURI).href;
+
+const defaultQuery = `# Welcome to the Skein Playground.
+#
+# Run a query with Ctrl-Enter; browse the
+# schema in the Documentation Explorer.
+# Request headers (such as Authorization)
+# go in the Headers tab below.
+
+{
+  __typename
+}
+`;
+
+const fetcher = createGraphiQLFetcher({ url: endpoint });
+
+createRoot(document.getElementById('graphiql')).render(
+  createElement(GraphiQL, {
+    fetcher,
+    defaultQuery,
+    isHeadersEditorEnabled: true,
+    // Headers often carry credentials: keep them out of localStorage
+    // unless the user opts in from the settings dialog.
+    shouldPersistHeaders: false,
+  }),
+);
