@@ -1,0 +1,130 @@
+package impact_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/bench"
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// loadEstate loads a generated estate through cmdb.Service (as
+// internal/bench does) and returns the store IDs by estate index.
+func loadEstate(tb testing.TB, st store.Store, e *bench.Estate) (*cmdb.Service, []store.ID) {
+	tb.Helper()
+	ctx := context.Background()
+	m, err := cmdb.DefaultModel()
+	require.NoError(tb, err)
+	svc, err := cmdb.NewService(ctx, st, m)
+	require.NoError(tb, err)
+	ids := make([]store.ID, len(e.CIs))
+	for lo := 0; lo < len(e.CIs); lo += 1000 {
+		hi := min(lo+1000, len(e.CIs))
+		res, err := svc.Upsert(ctx, actor, e.CIs[lo:hi], false)
+		require.NoError(tb, err)
+		for i, r := range res {
+			require.Equal(tb, store.StatusCreated, r.Status, "CI %d: %v", lo+i, r.Err)
+			ids[lo+i] = r.CI.ID
+		}
+	}
+	for chunk := range slices.Chunk(e.Edges, 5000) {
+		in := make([]cmdb.RelationshipItem, len(chunk))
+		for i, ed := range chunk {
+			in[i] = cmdb.RelationshipItem{Type: ed.Type, Source: ids[ed.From], Target: ids[ed.To]}
+		}
+		res, err := svc.CreateRelationships(ctx, actor, in, false)
+		require.NoError(tb, err)
+		for _, r := range res {
+			require.Equal(tb, store.StatusCreated, r.Status, "%v", r.Err)
+		}
+	}
+	return svc, ids
+}
+
+// BenchmarkAnalyze runs impact analyses on a generated estate of 20,000
+// CIs: from a hub most of the estate depends on, from a hypervisor and
+// from a database instance, on each backend (Neo4j with NEO4J_URI set).
+// Run with: go test ./internal/impact -run '^$' -bench Analyze
+func BenchmarkAnalyze(b *testing.B) {
+	e := bench.Generate(20000, 1)
+	var hv, dbi bench.Named
+	for _, n := range e.Typical {
+		if n.Label == "hypervisor" && hv.Label == "" {
+			hv = n
+		}
+		if n.Label == "db instance" && dbi.Label == "" {
+			dbi = n
+		}
+	}
+	starts := []bench.Named{e.Hubs[0], hv, dbi}
+	run := func(b *testing.B, st store.Store) {
+		svc, ids := loadEstate(b, st, e)
+		a := impact.New(st, svc.Model, impact.Options{NodeBudget: store.MaxNodes})
+		for _, s := range starts {
+			b.Run(s.Label, func(b *testing.B) {
+				req := impact.Request{CIs: []store.ID{ids[s.Index]}}
+				var res *impact.Result
+				b.ReportAllocs()
+				for b.Loop() {
+					var err error
+					res, err = a.Analyze(b.Context(), req)
+					require.NoError(b, err)
+				}
+				b.ReportMetric(float64(len(res.Impacted)), "cis/op")
+				b.ReportMetric(float64(res.Down), "down/op")
+				b.ReportMetric(float64(len(res.BusinessServices)), "services/op")
+			})
+		}
+	}
+	b.Run("embedded", func(b *testing.B) {
+		st, err := openEmbedded(context.Background())
+		require.NoError(b, err)
+		run(b, st)
+	})
+	b.Run("neo4j", func(b *testing.B) {
+		st, err := openNeo4j(b)
+		require.NoError(b, err)
+		run(b, st)
+	})
+}
+
+// ExampleAnalyzer_Analyze shows the shape of a result.
+func ExampleAnalyzer_Analyze() {
+	ctx := context.Background()
+	st, err := openEmbedded(ctx)
+	if err != nil {
+		panic(err)
+	}
+	f, err := build(ctx, st)
+	if err != nil {
+		panic(err)
+	}
+	a := impact.New(st, f.svc.Model, impact.Options{})
+	res, err := a.Analyze(ctx, impact.Request{CIs: []store.ID{f.ids["hv1"]}})
+	if err != nil {
+		panic(err)
+	}
+	for _, im := range res.Impacted {
+		fmt.Printf("%d %-8s %s\n", im.Depth, im.Effect, im.CI.Attributes["name"])
+	}
+	for _, o := range res.Owners {
+		fmt.Printf("owner %s: %d\n", o.Name, o.CIs)
+	}
+	// Output:
+	// 1 down     vm1
+	// 1 down     vm2
+	// 2 degraded bs-archive
+	// 2 down     bs-report
+	// 2 down     shop-1
+	// 3 down     shop
+	// 4 down     bs-shop
+	// owner infra-team: 2
+	// owner shop-team: 2
+	// owner biz-team: 1
+}

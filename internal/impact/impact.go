@@ -1,0 +1,338 @@
+package impact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// Graph is the part of a store the analyzer reads: bounded breadth-first
+// expansions and shortest paths, CIs by id, and the relationships of a
+// batch of CIs. Both store backends implement it.
+type Graph interface {
+	store.Traverser
+	// CIs returns the CIs with the given ids; absent ids are absent from the
+	// map. See store.CIReader.
+	CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error)
+	// RelationshipsOf returns, for each CI, its relationships in direction
+	// dir whose type is in types. See store.RelationshipStore.
+	RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error)
+}
+
+// Defaults and limits of Options.
+const (
+	// DefaultDepth is the depth of a request that names none.
+	DefaultDepth = 8
+	// DefaultNodeBudget is the number of CIs one analysis may report.
+	DefaultNodeBudget = 50_000
+	// DefaultMaxStarts is the number of start CIs one request may name.
+	DefaultMaxStarts = 1000
+	// DefaultTimeout bounds one analysis, all its store calls included.
+	DefaultTimeout = time.Minute
+	// DefaultBusinessServiceClass is the class (with its subclasses) that
+	// Result.BusinessServices rolls up.
+	DefaultBusinessServiceClass = "BusinessService"
+)
+
+// Options configure an Analyzer. Zero fields take their defaults; values
+// beyond the store's limits are lowered to them.
+type Options struct {
+	// DefaultDepth is the depth used when a request gives 0 (default 8).
+	DefaultDepth int
+	// MaxDepth is the largest depth a request may ask for (default and at
+	// most store.MaxDepth).
+	MaxDepth int
+	// NodeBudget bounds the CIs one call reports beyond its starts (default
+	// 50,000, at most store.MaxNodes). Reaching it stops the analysis and
+	// sets Truncated.
+	NodeBudget int
+	// MaxStarts bounds the start CIs of one impact request (default 1000,
+	// at most store.MaxBatch).
+	MaxStarts int
+	// Timeout bounds one call, all its store calls included (default one
+	// minute).
+	Timeout time.Duration
+	// BusinessServiceClass names the class whose impacted CIs (its
+	// subclasses' too) Result.BusinessServices lists (default
+	// "BusinessService").
+	BusinessServiceClass string
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxDepth <= 0 || o.MaxDepth > store.MaxDepth {
+		o.MaxDepth = store.MaxDepth
+	}
+	if o.DefaultDepth <= 0 {
+		o.DefaultDepth = DefaultDepth
+	}
+	o.DefaultDepth = min(o.DefaultDepth, o.MaxDepth)
+	if o.NodeBudget <= 0 {
+		o.NodeBudget = DefaultNodeBudget
+	}
+	o.NodeBudget = min(o.NodeBudget, store.MaxNodes)
+	if o.MaxStarts <= 0 {
+		o.MaxStarts = DefaultMaxStarts
+	}
+	o.MaxStarts = min(o.MaxStarts, store.MaxBatch)
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.BusinessServiceClass == "" {
+		o.BusinessServiceClass = DefaultBusinessServiceClass
+	}
+	return o
+}
+
+// Analyzer answers impact and dependency questions over a Graph. It keeps
+// no state between calls and is safe for concurrent use.
+type Analyzer struct {
+	g     Graph
+	model func() *cmdb.Model
+	opts  Options
+}
+
+// New returns an Analyzer over g. model returns the current class model; it
+// is called once per request, so relationship types registered at run time
+// are used as soon as the model has them (pass cmdb.Service.Model).
+func New(g Graph, model func() *cmdb.Model, opts Options) *Analyzer {
+	return &Analyzer{g: g, model: model, opts: opts.withDefaults()}
+}
+
+// Options returns the analyzer's effective options, defaults applied.
+func (a *Analyzer) Options() Options { return a.opts }
+
+// Effect is what happens to an impacted CI.
+type Effect int
+
+// Effects, from worst to mildest.
+const (
+	// Down means the CI no longer works.
+	Down Effect = iota + 1
+	// Degraded means the CI works with reduced capacity, redundancy or
+	// recoverability.
+	Degraded
+)
+
+// String returns "down" or "degraded".
+func (e Effect) String() string {
+	switch e {
+	case Down:
+		return "down"
+	case Degraded:
+		return "degraded"
+	}
+	return fmt.Sprintf("Effect(%d)", int(e))
+}
+
+// MarshalText encodes the effect as "down" or "degraded".
+func (e Effect) MarshalText() ([]byte, error) {
+	if e != Down && e != Degraded {
+		return nil, fmt.Errorf("impact: invalid effect %d", int(e))
+	}
+	return []byte(e.String()), nil
+}
+
+// ParseEffect returns the effect named "down" or "degraded", or an
+// *store.InvalidError on field.
+func ParseEffect(field, s string) (Effect, error) {
+	switch s {
+	case "down":
+		return Down, nil
+	case "degraded":
+		return Degraded, nil
+	}
+	return 0, store.Invalid(field, "must be down or degraded")
+}
+
+// checkDepth returns the effective depth of a request, or an
+// *store.InvalidError on "maxDepth".
+func (a *Analyzer) checkDepth(depth int) (int, error) {
+	switch {
+	case depth == 0:
+		return a.opts.DefaultDepth, nil
+	case depth < 1 || depth > a.opts.MaxDepth:
+		return 0, store.Invalid("maxDepth", "must be between 1 and %d (0 means %d), got %d", a.opts.MaxDepth, a.opts.DefaultDepth, depth)
+	}
+	return depth, nil
+}
+
+// typeRules returns an edge rule in direction dir for each named type
+// (every type of the model when types is empty), or an *store.InvalidError
+// on "types[i]" naming the valid types.
+func typeRules(m *cmdb.Model, types []string, dir store.Direction) ([]store.EdgeRule, error) {
+	if len(types) == 0 {
+		rts := m.RelTypes()
+		rules := make([]store.EdgeRule, len(rts))
+		for i, rt := range rts {
+			rules[i] = store.EdgeRule{Type: rt.Def.Name, Dir: dir}
+		}
+		return rules, nil
+	}
+	if len(types) > 256 {
+		return nil, store.Invalid("types", "at most 256 relationship types, got %d", len(types))
+	}
+	var rules []store.EdgeRule
+	seen := map[string]bool{}
+	for i, t := range types {
+		rt, err := m.LookupRelType(fmt.Sprintf("types[%d]", i), t)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[rt.Def.Name] {
+			seen[rt.Def.Name] = true
+			rules = append(rules, store.EdgeRule{Type: rt.Def.Name, Dir: dir})
+		}
+	}
+	return rules, nil
+}
+
+// groupRule is a relationship type with a redundancy rule: the CI failure
+// travels to is a group of the CIs on the other end.
+type groupRule struct {
+	typ  string
+	dir  store.Direction // from a member to its group
+	attr string          // the group's attribute holding k
+}
+
+// impactRules are the edge rules of the model's impact semantics, each in
+// the direction failure travels.
+type impactRules struct {
+	down   []store.EdgeRule // "down" types without redundancy
+	groups []groupRule
+	group  []store.EdgeRule // the groups' types, member to group
+	all    []store.EdgeRule // every type that propagates
+}
+
+func compileRules(m *cmdb.Model) impactRules {
+	var r impactRules
+	for _, rt := range m.RelTypes() {
+		imp := rt.Def.Impact
+		var dir store.Direction
+		switch imp.Propagates {
+		case cmdb.TargetToSource:
+			dir = store.In
+		case cmdb.SourceToTarget:
+			dir = store.Out
+		default:
+			continue
+		}
+		rule := store.EdgeRule{Type: rt.Def.Name, Dir: dir}
+		r.all = append(r.all, rule)
+		switch {
+		case imp.Redundancy != "":
+			r.groups = append(r.groups, groupRule{typ: rt.Def.Name, dir: dir, attr: imp.Redundancy})
+			r.group = append(r.group, rule)
+		case imp.Effect == cmdb.EffectDown:
+			r.down = append(r.down, rule)
+		}
+	}
+	return r
+}
+
+// reverse returns the opposite direction of Out or In.
+func reverse(d store.Direction) store.Direction {
+	if d == store.Out {
+		return store.In
+	}
+	return store.Out
+}
+
+// withTimeout bounds one call by the analyzer's timeout.
+func (a *Analyzer) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, a.opts.Timeout)
+}
+
+// failed says so when an error comes from the analyzer's own time limit
+// running out (ctx is the bounded context, parent the caller's).
+func (a *Analyzer) failed(parent, ctx context.Context, err error) error {
+	if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("impact: gave up after the time limit of %s: %w", a.opts.Timeout, err)
+	}
+	return err
+}
+
+// loadCIs reads CIs in batches of store.MaxBatch.
+func (a *Analyzer) loadCIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
+	out := make(map[store.ID]store.CI, len(ids))
+	for chunk := range slices.Chunk(ids, store.MaxBatch) {
+		got, err := a.g.CIs(ctx, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("impact: load CIs: %w", err)
+		}
+		for id, ci := range got {
+			out[id] = ci
+		}
+	}
+	return out, nil
+}
+
+// pred is how a CI was reached: from Via over Step, at Depth.
+type pred struct {
+	depth int
+	via   store.ID
+	step  store.Step
+}
+
+// pathTo returns the explaining path to id by following preds back to a
+// start (a CI with no pred, or depth 0).
+func pathTo(preds map[store.ID]pred, id store.ID) []store.Step {
+	p, ok := preds[id]
+	if !ok || p.depth == 0 {
+		return nil
+	}
+	path := make([]store.Step, p.depth)
+	for i := len(path) - 1; i >= 0 && ok; i-- {
+		path[i] = p.step
+		p, ok = preds[p.via]
+	}
+	return path
+}
+
+// cleanStep keeps the parts of a step that name the relationship, with its
+// ID filled in, so paths look the same whichever call found them.
+func cleanStep(s store.Step) store.Step {
+	r := store.Relationship{ID: s.Rel.ID, Type: s.Rel.Type, Source: s.Rel.Source, Target: s.Rel.Target}
+	if r.ID == "" {
+		r.ID = r.Key().ID()
+	}
+	return store.Step{Rel: r, Forward: s.Forward}
+}
+
+// ciName is the name attribute of a CI ("" when unset).
+func ciName(ci store.CI) string {
+	s, _ := ci.Attributes["name"].(string)
+	return s
+}
+
+// intAttr reads an int attribute, reporting whether it is set.
+func intAttr(ci store.CI, name string) (int64, bool) {
+	switch v := ci.Attributes[name].(type) {
+	case int64:
+		return v, true
+	case int:
+		return int64(v), true
+	case float64:
+		return int64(v), true
+	}
+	return 0, false
+}
+
+// listIDs formats ids for an error message, at most ten of them.
+func listIDs(ids []store.ID) string {
+	const show = 10
+	parts := make([]string, 0, min(len(ids), show))
+	for _, id := range ids[:min(len(ids), show)] {
+		parts = append(parts, fmt.Sprintf("%q", clipID(id)))
+	}
+	out := strings.Join(parts, ", ")
+	if len(ids) > show {
+		out += fmt.Sprintf(" and %d more", len(ids)-show)
+	}
+	return out
+}

@@ -1,0 +1,483 @@
+package impact_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// effects renders impacted CIs as name -> "down@depth" / "degraded@depth".
+func effects(f *fixture, list []impact.Impacted) map[string]string {
+	out := map[string]string{}
+	for _, im := range list {
+		out[f.names[im.CI.ID]] = fmt.Sprintf("%s@%d", im.Effect, im.Depth)
+	}
+	return out
+}
+
+// checkPaths asserts that every impacted CI's path is a valid explanation:
+// Depth hops from a start, each continuing from the previous one, each over
+// a type that carries the effect in the direction travelled, every CI on a
+// down path down itself.
+func checkPaths(t *testing.T, f *fixture, m *cmdb.Model, res *impact.Result) {
+	t.Helper()
+	starts := map[store.ID]bool{}
+	for _, s := range res.Starts {
+		starts[s.CI.ID] = true
+	}
+	byID := map[store.ID]impact.Impacted{}
+	for _, im := range res.Impacted {
+		byID[im.CI.ID] = im
+	}
+	for _, im := range res.Impacted {
+		name := f.names[im.CI.ID]
+		require.Len(t, im.Path, im.Depth, "%s: one hop per level", name)
+		cur := im.Path[0].Rel.Target
+		if im.Path[0].Forward {
+			cur = im.Path[0].Rel.Source
+		}
+		assert.True(t, starts[cur], "%s: path starts at a start CI", name)
+		for i, st := range im.Path {
+			from, to := st.Rel.Source, st.Rel.Target
+			if !st.Forward {
+				from, to = to, from
+			}
+			require.Equal(t, cur, from, "%s: hop %d continues the path", name, i)
+			assert.Equal(t, store.RelationshipKey{Source: st.Rel.Source, Type: st.Rel.Type, Target: st.Rel.Target}.ID(), st.Rel.ID, "%s: hop %d has its relationship id", name, i)
+			rt, ok := m.RelType(st.Rel.Type)
+			require.True(t, ok, st.Rel.Type)
+			want := cmdb.TargetToSource
+			if st.Forward {
+				want = cmdb.SourceToTarget
+			}
+			assert.Equal(t, want, rt.Def.Impact.Propagates, "%s: hop %d over %s travels the way failure does", name, i, st.Rel.Type)
+			if im.Effect == impact.Down {
+				assert.True(t, rt.Def.Impact.Effect == cmdb.EffectDown || rt.Def.Impact.Redundancy != "", "%s: hop %d over %s can carry down", name, i, st.Rel.Type)
+				if i < len(im.Path)-1 {
+					assert.Equal(t, impact.Down, byID[to].Effect, "%s: hop %d reaches a down CI", name, i)
+				}
+			}
+			cur = to
+		}
+		assert.Equal(t, im.CI.ID, cur, "%s: path ends at the CI", name)
+	}
+}
+
+func TestAnalyze(t *testing.T) {
+	hvChain := map[string]string{
+		"vm1": "down@1", "vm2": "down@1", "shop-1": "down@2", "bs-report": "down@2",
+		"bs-archive": "degraded@2", "shop": "down@3", "bs-shop": "down@4",
+	}
+	tests := []struct {
+		name   string
+		starts []string
+		depth  int
+		assume impact.Effect
+		budget int
+		want   map[string]string
+		// paths gives the relationship types of some CIs' paths.
+		paths     map[string][]string
+		truncated bool
+	}{
+		{name: "hypervisor takes down its VMs, apps and services", starts: []string{"hv1"}, want: hvChain,
+			paths: map[string][]string{"bs-shop": {"RUNS_ON", "RUNS_ON", "PROVIDED_BY", "PROVIDED_BY"}, "bs-archive": {"RUNS_ON", "BACKED_UP_BY"}}},
+		{name: "duplicate starts count once", starts: []string{"hv1", "hv1"}, want: hvChain},
+		{name: "assume degraded degrades everything", starts: []string{"hv1"}, assume: impact.Degraded, want: map[string]string{
+			"vm1": "degraded@1", "vm2": "degraded@1", "shop-1": "degraded@2", "bs-report": "degraded@2",
+			"bs-archive": "degraded@2", "shop": "degraded@3", "bs-shop": "degraded@4",
+		}},
+		{name: "depth limit", starts: []string{"hv1"}, depth: 2, want: map[string]string{
+			"vm1": "down@1", "vm2": "down@1", "shop-1": "down@2", "bs-report": "down@2", "bs-archive": "degraded@2",
+		}},
+		{name: "budget truncates, nearest first", starts: []string{"hv1"}, budget: 2, truncated: true, want: map[string]string{
+			"vm1": "down@1", "vm2": "down@1",
+		}},
+		{name: "budget exactly spent is not truncation", starts: []string{"s0"}, budget: 4, want: map[string]string{
+			"p1": "down@1", "p2": "down@2", "t0": "down@3", "u0": "down@4",
+		}},
+		{name: "one of three down, two needed: cluster degraded", starts: []string{"n1"}, want: map[string]string{
+			"c3": "degraded@1", "c3-app": "degraded@2",
+		}, paths: map[string][]string{"c3-app": {"MEMBER_OF", "RUNS_ON"}}},
+		{name: "two of three down, two needed: cluster down", starts: []string{"n1", "n2"}, want: map[string]string{
+			"c3": "down@1", "c3-app": "down@2",
+		}, paths: map[string][]string{"c3-app": {"MEMBER_OF", "RUNS_ON"}}},
+		{name: "assume degraded members: cluster only degraded", starts: []string{"n1", "n2"}, assume: impact.Degraded, want: map[string]string{
+			"c3": "degraded@1", "c3-app": "degraded@2",
+		}},
+		{name: "a later member failure takes a degraded cluster down", starts: []string{"n1", "x1"}, want: map[string]string{
+			"x2": "down@1", "n2": "down@2", "c3": "down@3", "c3-app": "down@4",
+		}, paths: map[string][]string{"c3": {"DEPENDS_ON", "DEPENDS_ON", "MEMBER_OF"}, "c3-app": {"DEPENDS_ON", "DEPENDS_ON", "MEMBER_OF", "RUNS_ON"}}},
+		{name: "a member failing one level later counts one level later", starts: []string{"n1", "x2"}, want: map[string]string{
+			"n2": "down@1", "c3": "down@2", "c3-app": "down@3",
+		}, paths: map[string][]string{"c3": {"DEPENDS_ON", "MEMBER_OF"}}},
+		{name: "the later failure beyond the depth limit leaves it degraded", starts: []string{"n1", "x1"}, depth: 2, want: map[string]string{
+			"x2": "down@1", "n2": "down@2", "c3": "degraded@1", "c3-app": "degraded@2",
+		}},
+		{name: "a cluster as start takes down what runs on it", starts: []string{"c3"}, want: map[string]string{"c3-app": "down@1"}},
+		{name: "min_members_up unset: one member down degrades", starts: []string{"m1"}, want: map[string]string{
+			"cu": "degraded@1", "cu-app": "degraded@2",
+		}},
+		{name: "min_members_up unset: all members down", starts: []string{"m1", "m2"}, want: map[string]string{
+			"cu": "down@1", "cu-app": "down@2",
+		}},
+		{name: "losing the backup target degrades", starts: []string{"arr"}, want: map[string]string{
+			"db-vm": "degraded@1", "dbi": "degraded@2",
+		}},
+		{name: "down by a longer path beats degraded by a short one", starts: []string{"s0"}, want: map[string]string{
+			"p1": "down@1", "p2": "down@2", "t0": "down@3", "u0": "down@4",
+		}, paths: map[string][]string{"t0": {"DEPENDS_ON", "DEPENDS_ON", "DEPENDS_ON"}}},
+		{name: "cycle", starts: []string{"cy1"}, want: map[string]string{"cy3": "down@1", "cy2": "down@2"}},
+		{name: "cycle with every member a start", starts: []string{"cy1", "cy2", "cy3"}, want: map[string]string{}},
+		{name: "source_to_target then target_to_source", starts: []string{"dcx"}, want: map[string]string{
+			"swx": "down@1", "srvx": "down@2",
+		}},
+		{name: "type registered at run time", starts: []string{"pdu1"}, want: map[string]string{"srv-p": "down@1"}},
+		{name: "type that does not propagate", starts: []string{"doc1"}, want: map[string]string{}},
+		{name: "a leaf impacts nothing", starts: []string{"bs-shop"}, want: map[string]string{}},
+	}
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				a := impact.New(f.st, f.svc.Model, impact.Options{NodeBudget: tt.budget})
+				res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: tt.depth, Assume: tt.assume})
+				require.NoError(t, err)
+				assert.Equal(t, tt.want, effects(f, res.Impacted))
+				assert.Equal(t, tt.truncated, res.Truncated)
+				checkPaths(t, f, f.svc.Model(), res)
+				for name, types := range tt.paths {
+					for _, im := range res.Impacted {
+						if f.names[im.CI.ID] == name {
+							var got []string
+							for _, st := range im.Path {
+								got = append(got, st.Rel.Type)
+							}
+							assert.Equal(t, types, got, "path of %s", name)
+						}
+					}
+				}
+				// Starts are reported apart, with the assumed effect.
+				assume := tt.assume
+				if assume == 0 {
+					assume = impact.Down
+				}
+				seen := map[string]bool{}
+				for _, s := range res.Starts {
+					assert.Equal(t, assume, s.Effect)
+					assert.Zero(t, s.Depth)
+					assert.Empty(t, s.Path)
+					seen[f.names[s.CI.ID]] = true
+				}
+				assert.Len(t, seen, len(res.Starts), "each start once")
+				for _, s := range tt.starts {
+					assert.True(t, seen[s], "start %s reported", s)
+				}
+				// Sorted by depth, then name.
+				for i := 1; i < len(res.Impacted); i++ {
+					p, c := res.Impacted[i-1], res.Impacted[i]
+					assert.True(t, p.Depth < c.Depth || p.Depth == c.Depth && p.CI.Attributes["name"].(string) <= c.CI.Attributes["name"].(string), "sorted at %d", i)
+				}
+				down, degraded := 0, 0
+				for _, im := range res.Impacted {
+					if im.Effect == impact.Down {
+						down++
+					} else {
+						degraded++
+					}
+				}
+				assert.Equal(t, down, res.Down)
+				assert.Equal(t, degraded, res.Degraded)
+			})
+		}
+	})
+}
+
+func TestAnalyzeRollUps(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		a := impact.New(f.st, f.svc.Model, impact.Options{})
+		res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1")})
+		require.NoError(t, err)
+
+		var services []string
+		for _, bs := range res.BusinessServices {
+			services = append(services, fmt.Sprintf("%s %s crit=%v", f.names[bs.CI.ID], bs.Effect, bs.CI.Attributes["criticality"]))
+		}
+		assert.Equal(t, []string{"bs-shop down crit=1", "bs-report down crit=3", "bs-archive degraded crit=2"}, services,
+			"down first, then by criticality")
+		// hv1 is owned by infra-team too, but starts are not counted.
+		assert.Equal(t, []impact.Contact{{Name: "infra-team", CIs: 2}, {Name: "shop-team", CIs: 2}, {Name: "biz-team", CIs: 1}}, res.Owners)
+		assert.Equal(t, []impact.Contact{{Name: "sg-apps", CIs: 2}, {Name: "sg-compute", CIs: 2}}, res.SupportGroups)
+		assert.Equal(t, []impact.ClassCount{
+			{Class: "BusinessService", CIs: 3}, {Class: "VirtualMachine", CIs: 2}, {Class: "Application", CIs: 1}, {Class: "ApplicationInstance", CIs: 1},
+		}, res.Classes)
+		assert.Equal(t, 6, res.Down)
+		assert.Equal(t, 1, res.Degraded)
+		assert.Equal(t, impact.DefaultDepth, res.MaxDepth)
+		require.Len(t, res.Starts, 1)
+		assert.Equal(t, "hv1", res.Starts[0].CI.Attributes["name"])
+	})
+}
+
+func TestAnalyzeInvalid(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		a := impact.New(f.st, f.svc.Model, impact.Options{})
+		many := make([]store.ID, 1001)
+		for i := range many {
+			many[i] = f.id(t, "hv1")
+		}
+		tests := []struct {
+			name   string
+			req    impact.Request
+			field  string
+			reason string
+		}{
+			{"no CIs", impact.Request{}, "ciIds", "at least one"},
+			{"too many CIs", impact.Request{CIs: many}, "ciIds", "at most 1000"},
+			{"empty id", impact.Request{CIs: []store.ID{f.id(t, "hv1"), ""}}, "ciIds[1]", "empty"},
+			{"unknown CIs listed", impact.Request{CIs: []store.ID{f.id(t, "hv1"), "no-such-ci", "nor-this"}}, "ciIds", `"no-such-ci", "nor-this"`},
+			{"negative depth", impact.Request{CIs: []store.ID{f.id(t, "hv1")}, MaxDepth: -1}, "maxDepth", "between 1 and 32"},
+			{"depth too large", impact.Request{CIs: []store.ID{f.id(t, "hv1")}, MaxDepth: store.MaxDepth + 1}, "maxDepth", "between 1 and 32"},
+			{"bad assumption", impact.Request{CIs: []store.ID{f.id(t, "hv1")}, Assume: 7}, "assume", "down or degraded"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res, err := a.Analyze(t.Context(), tt.req)
+				assert.Nil(t, res)
+				var ie *store.InvalidError
+				require.ErrorAs(t, err, &ie)
+				assert.Equal(t, tt.field, ie.Field)
+				assert.Contains(t, ie.Reason, tt.reason)
+			})
+		}
+	})
+}
+
+// countingGraph is a real store that counts the calls the analyzer makes.
+type countingGraph struct {
+	impact.Graph
+	expand, cis, relsOf atomic.Int32
+}
+
+func (c *countingGraph) Expand(ctx context.Context, t store.Traversal) (store.TraversalResult, error) {
+	c.expand.Add(1)
+	return c.Graph.Expand(ctx, t)
+}
+
+func (c *countingGraph) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
+	c.cis.Add(1)
+	return c.Graph.CIs(ctx, ids)
+}
+
+func (c *countingGraph) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error) {
+	c.relsOf.Add(1)
+	return c.Graph.RelationshipsOf(ctx, cis, dir, types)
+}
+
+// TestAnalyzeStoreCalls pins the cost model: per level two Expand calls,
+// plus one RelationshipsOf and one CIs call when new groups appear; then
+// one Expand for the degraded phase and one CIs call for the result.
+func TestAnalyzeStoreCalls(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		tests := []struct {
+			name                string
+			starts              []string
+			expand, cis, relsOf int32
+		}{
+			// Levels 0..4 (the last finds nothing): 5 x 2 + 1 Expand; starts + result CIs.
+			{"no groups", []string{"hv1"}, 11, 2, 0},
+			// Level 0 meets c3 (members and k loaded), level 1 finds c3-app, level 2 nothing.
+			{"one group", []string{"n1", "n2"}, 7, 3, 1},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				g := &countingGraph{Graph: f.st}
+				a := impact.New(g, f.svc.Model, impact.Options{})
+				_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...)})
+				require.NoError(t, err)
+				assert.Equal(t, tt.expand, g.expand.Load(), "Expand calls")
+				assert.Equal(t, tt.cis, g.cis.Load(), "CIs calls")
+				assert.Equal(t, tt.relsOf, g.relsOf.Load(), "RelationshipsOf calls")
+			})
+		}
+	})
+}
+
+func TestDependencies(t *testing.T) {
+	type call func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string) (*impact.Reach, error)
+	deps, dependents := (*impact.Analyzer).Dependencies, (*impact.Analyzer).Dependents
+	tests := []struct {
+		name  string
+		fn    call
+		root  string
+		depth int
+		types []string
+		want  map[string]int // name -> depth
+	}{
+		{"what an instance needs", deps, "shop-1", 0, nil, map[string]int{"vm1": 1, "hv1": 2}},
+		{"what a service needs over PROVIDED_BY", deps, "bs-shop", 0, []string{"PROVIDED_BY"}, map[string]int{"shop": 1, "shop-1": 2}},
+		{"what needs a hypervisor", dependents, "hv1", 0, nil, map[string]int{
+			"vm1": 1, "vm2": 1, "shop-1": 2, "bs-report": 2, "bs-archive": 2, "shop": 3, "bs-shop": 4,
+		}},
+		{"what runs on a hypervisor", dependents, "hv1", 0, []string{"RUNS_ON", "RUNS_ON"}, map[string]int{"vm1": 1, "vm2": 1, "shop-1": 2}},
+		{"depth 1", dependents, "hv1", 1, nil, map[string]int{"vm1": 1, "vm2": 1}},
+		{"members of a cluster", dependents, "c3", 0, []string{"MEMBER_OF"}, map[string]int{"n1": 1, "n2": 1, "n3": 1}},
+		{"cycle", deps, "cy1", 0, nil, map[string]int{"cy2": 1, "cy3": 2}},
+		{"type registered at run time", deps, "srv-p", 0, []string{"POWERED_BY"}, map[string]int{"pdu1": 1}},
+		{"nothing", deps, "hv1", 0, []string{"MEMBER_OF"}, map[string]int{}},
+	}
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		a := impact.New(f.st, f.svc.Model, impact.Options{})
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r, err := tt.fn(a, t.Context(), f.id(t, tt.root), tt.depth, tt.types)
+				require.NoError(t, err)
+				assert.Equal(t, tt.root, r.Root.Attributes["name"])
+				got := map[string]int{}
+				for _, n := range r.Nodes {
+					got[f.names[n.CI.ID]] = n.Depth
+					require.Len(t, n.Path, n.Depth)
+					cur := r.Root.ID
+					for _, st := range n.Path {
+						from, to := st.Rel.Source, st.Rel.Target
+						if !st.Forward {
+							from, to = to, from
+						}
+						require.Equal(t, cur, from)
+						if len(tt.types) > 0 {
+							assert.Contains(t, tt.types, st.Rel.Type)
+						}
+						cur = to
+					}
+					assert.Equal(t, n.CI.ID, cur)
+				}
+				assert.Equal(t, tt.want, got)
+				assert.False(t, r.Truncated)
+			})
+		}
+		t.Run("budget", func(t *testing.T) {
+			small := impact.New(f.st, f.svc.Model, impact.Options{NodeBudget: 3})
+			r, err := small.Dependents(t.Context(), f.id(t, "hv1"), 0, nil)
+			require.NoError(t, err)
+			assert.Len(t, r.Nodes, 3)
+			assert.True(t, r.Truncated)
+		})
+	})
+}
+
+func TestShortestPath(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		a := impact.New(f.st, f.svc.Model, impact.Options{})
+		names := func(p *impact.Path) []string {
+			var out []string
+			for _, ci := range p.CIs {
+				out = append(out, f.names[ci.ID])
+			}
+			return out
+		}
+		t.Run("against the arrows", func(t *testing.T) {
+			p, err := a.ShortestPath(t.Context(), f.id(t, "vm1"), f.id(t, "vm2"), 0, nil)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"vm1", "hv1", "vm2"}, names(p))
+			require.Len(t, p.Steps, 2)
+			assert.True(t, p.Steps[0].Forward)
+			assert.False(t, p.Steps[1].Forward)
+			assert.Equal(t, "RUNS_ON", p.Steps[1].Rel.Type)
+		})
+		t.Run("long", func(t *testing.T) {
+			p, err := a.ShortestPath(t.Context(), f.id(t, "bs-shop"), f.id(t, "hv1"), 0, []string{"PROVIDED_BY", "RUNS_ON"})
+			require.NoError(t, err)
+			assert.Equal(t, []string{"bs-shop", "shop", "shop-1", "vm1", "hv1"}, names(p))
+		})
+		t.Run("same CI", func(t *testing.T) {
+			p, err := a.ShortestPath(t.Context(), f.id(t, "hv1"), f.id(t, "hv1"), 0, nil)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"hv1"}, names(p))
+			assert.Empty(t, p.Steps)
+		})
+		t.Run("not over the given types", func(t *testing.T) {
+			_, err := a.ShortestPath(t.Context(), f.id(t, "bs-shop"), f.id(t, "hv1"), 0, []string{"PROVIDED_BY"})
+			assert.ErrorIs(t, err, store.ErrNotFound)
+		})
+		t.Run("too far", func(t *testing.T) {
+			_, err := a.ShortestPath(t.Context(), f.id(t, "bs-shop"), f.id(t, "hv1"), 3, nil)
+			assert.ErrorIs(t, err, store.ErrNotFound)
+		})
+		t.Run("disconnected", func(t *testing.T) {
+			_, err := a.ShortestPath(t.Context(), f.id(t, "cy1"), f.id(t, "hv1"), 0, nil)
+			assert.ErrorIs(t, err, store.ErrNotFound)
+		})
+		t.Run("unknown CI", func(t *testing.T) {
+			_, err := a.ShortestPath(t.Context(), "no-such-ci", f.id(t, "hv1"), 0, nil)
+			assert.ErrorIs(t, err, store.ErrNotFound)
+		})
+	})
+}
+
+func TestDependenciesInvalid(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		a := impact.New(f.st, f.svc.Model, impact.Options{})
+		hv := f.id(t, "hv1")
+		tests := []struct {
+			name   string
+			run    func() error
+			field  string
+			reason string
+		}{
+			{"unknown type", func() error { _, err := a.Dependencies(t.Context(), hv, 0, []string{"RUNS_ON", "RUNS_0N"}); return err },
+				"types[1]", "did you mean RUNS_ON?; valid types: DEPENDS_ON, RUNS_ON"},
+			{"depth", func() error { _, err := a.Dependents(t.Context(), hv, 33, nil); return err }, "maxDepth", "between 1 and 32"},
+			{"no CI", func() error { _, err := a.Dependents(t.Context(), "", 0, nil); return err }, "ciId", "required"},
+			{"path type", func() error { _, err := a.ShortestPath(t.Context(), hv, hv, 0, []string{"nope"}); return err }, "types[0]", "valid types"},
+			{"path depth", func() error { _, err := a.ShortestPath(t.Context(), hv, hv, -2, nil); return err }, "maxDepth", "between 1 and 32"},
+			{"path from", func() error { _, err := a.ShortestPath(t.Context(), "", hv, 0, nil); return err }, "from", "required"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				var ie *store.InvalidError
+				require.ErrorAs(t, tt.run(), &ie)
+				assert.Equal(t, tt.field, ie.Field)
+				assert.Contains(t, ie.Reason, tt.reason)
+			})
+		}
+		t.Run("unknown CI", func(t *testing.T) {
+			_, err := a.Dependencies(t.Context(), "no-such-ci", 0, nil)
+			assert.True(t, errors.Is(err, store.ErrNotFound), "%v", err)
+		})
+	})
+}
+
+func TestTimeLimit(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		a := impact.New(f.st, f.svc.Model, impact.Options{Timeout: time.Nanosecond})
+		_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1")})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "time limit")
+		_, err = a.Dependents(t.Context(), f.id(t, "hv1"), 0, nil)
+		assert.Contains(t, err.Error(), "time limit")
+	})
+}
+
+func TestEffectText(t *testing.T) {
+	for _, e := range []impact.Effect{impact.Down, impact.Degraded} {
+		b, err := e.MarshalText()
+		require.NoError(t, err)
+		back, err := impact.ParseEffect("assume", string(b))
+		require.NoError(t, err)
+		assert.Equal(t, e, back)
+	}
+	_, err := impact.ParseEffect("assume", "broken")
+	var ie *store.InvalidError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, "assume", ie.Field)
+	_, err = impact.Effect(0).MarshalText()
+	assert.Error(t, err)
+}
