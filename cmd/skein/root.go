@@ -22,7 +22,7 @@ embedded store that needs no set-up) and answers impact and dependency questions
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newVersionCmd(), newBenchCmd())
 	return root
 }
 
@@ -32,12 +32,17 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the version of skein",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := version
-			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-				v = bi.Main.Version
-			}
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "skein %s\n", v)
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "skein %s\n", versionString())
 			return err
 		},
 	}
+}
+
+// versionString is the build's version: set with -ldflags, or the module
+// version, or "dev".
+func versionString() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
 }

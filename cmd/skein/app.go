@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/skein-cmdb/skein/graph"
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/config"
+	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/metrics"
+	"github.com/skein-cmdb/skein/internal/server"
+	"github.com/skein-cmdb/skein/internal/store"
+	"github.com/skein-cmdb/skein/internal/store/embedded"
+	neo4jstore "github.com/skein-cmdb/skein/internal/store/neo4j"
+)
+
+// app is Skein wired together: the store, the services over it and the
+// HTTP handler. newApp builds it in that order; Close undoes it in reverse.
+type app struct {
+	Store   store.Store
+	CMDB    *cmdb.Service
+	Impact  *impact.Analyzer
+	Handler http.Handler
+	Logger  *slog.Logger
+}
+
+// openStore opens the store the configuration names.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	switch cfg.Store.Kind {
+	case config.StoreNeo4j:
+		return neo4jstore.Open(ctx, neo4jstore.Config{
+			URI: cfg.Neo4j.URI, User: cfg.Neo4j.User, Password: cfg.Neo4j.Password.Reveal(), Database: cfg.Neo4j.Database,
+			QueryTimeout: cfg.Neo4j.QueryTimeout, SchemaTimeout: cfg.Neo4j.SchemaTimeout, MaxConnPool: cfg.Neo4j.MaxConnPool,
+		})
+	default:
+		return embedded.Open(ctx, cfg.Store.DataDir, embedded.Options{})
+	}
+}
+
+func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, error) {
+	raw, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", cfg.Store.Kind, err)
+	}
+	reg := metrics.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	st := metrics.InstrumentStore(raw, m)
+	model, err := cmdb.DefaultModel()
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	svc, err := cmdb.NewService(ctx, st, model)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	an := impact.New(st, svc.Model, impact.Options{MaxDepth: cfg.Traversal.MaxDepth, NodeBudget: cfg.Traversal.NodeBudget})
+	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Impact: an, Version: versionString()}, graph.Options{
+		MaxDepth: cfg.GraphQL.MaxDepth, MaxComplexity: cfg.GraphQL.MaxComplexity, Introspection: cfg.GraphQL.Introspection,
+		Logger: logger, OnError: m.CountGraphQLError, Around: observeOperations(m),
+	})
+	h := server.New(cfg, server.Deps{GraphQL: gql, Ready: st.Ping, Logger: logger, Registry: reg, Metrics: m})
+	return &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger}, nil
+}
+
+// Close releases the store.
+func (a *app) Close() error { return a.Store.Close() }
+
+// observeOperations records each GraphQL operation's latency by name and
+// type.
+func observeOperations(m *metrics.Metrics) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		start := time.Now()
+		oc := graphql.GetOperationContext(ctx)
+		name, typ := oc.OperationName, "unknown"
+		if oc.Operation != nil {
+			typ = string(oc.Operation.Operation)
+			if name == "" {
+				name = oc.Operation.Name
+			}
+		}
+		if name == "" {
+			name = "anonymous"
+		}
+		h := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			resp := h(ctx)
+			if resp == nil || !errors.Is(ctx.Err(), context.Canceled) {
+				m.ObserveGraphQL(name, typ, time.Since(start))
+			}
+			return resp
+		}
+	}
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/skein-cmdb/skein/internal/config"
+	"github.com/skein-cmdb/skein/internal/server"
+)
+
+func newServeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Skein service: GraphQL API, Playground, health and metrics",
+		Long: `Runs the Skein service. With no configuration it uses the embedded store in
+./skein-data (created if missing) and listens on http://127.0.0.1:8080, where the
+Playground is. --store neo4j (with --neo4j-uri, --neo4j-user, --neo4j-password) uses Neo4j
+instead. Every setting can also come from skein.yaml or SKEIN_* environment variables;
+see docs/CONFIGURATION.md.`,
+		Example: `  skein serve --demo
+  skein serve --addr 0.0.0.0:8080 --data-dir /var/lib/skein
+  SKEIN_NEO4J_PASSWORD=... skein serve --store neo4j --neo4j-uri bolt://db:7687`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			logger := cfg.Log.NewLogger(cmd.ErrOrStderr())
+			logger.Info("starting skein", "version", versionString(), "config", cfg)
+			a, err := newApp(cmd.Context(), cfg, logger)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			return server.Run(cmd.Context(), a.Handler, cfg.Server, logger)
+		},
+	}
+	config.RegisterServeFlags(cmd.Flags())
+	return cmd
+}

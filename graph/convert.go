@@ -1,0 +1,311 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/skein-cmdb/skein/graph/model"
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+func ciView(c store.CI) *model.CI {
+	v := &model.CI{
+		ID:         globalID(typeCI, c.ID),
+		Class:      c.Class,
+		Attributes: attributesOut(c.Attributes),
+		CreatedAt:  c.CreatedAt,
+		UpdatedAt:  c.UpdatedAt,
+		LastSeenAt: c.LastSeenAt,
+		Tags:       []string{},
+		Raw:        c,
+	}
+	v.Name, _ = c.Attributes["name"].(string)
+	v.Status = strAttr(c.Attributes, "status")
+	v.Environment = strAttr(c.Attributes, "environment")
+	v.Owner = strAttr(c.Attributes, "owner")
+	v.SupportGroup = strAttr(c.Attributes, "support_group")
+	if n, ok := c.Attributes["criticality"].(int64); ok {
+		i := int(n)
+		v.Criticality = &i
+	}
+	if t, ok := c.Attributes["tags"].([]string); ok {
+		v.Tags = t
+	}
+	for src, at := range c.SeenBy {
+		v.SeenBy = append(v.SeenBy, model.Sighting{Source: src, LastSeenAt: at})
+	}
+	sort.Slice(v.SeenBy, func(i, j int) bool { return v.SeenBy[i].Source < v.SeenBy[j].Source })
+	return v
+}
+
+func strAttr(a store.Attributes, k string) *string {
+	if s, ok := a[k].(string); ok {
+		return &s
+	}
+	return nil
+}
+
+// attributesOut makes attribute values JSON-friendly: times as RFC 3339.
+func attributesOut(a store.Attributes) map[string]any {
+	out := make(map[string]any, len(a))
+	for k, v := range a {
+		out[k] = valueOut(v)
+	}
+	return out
+}
+
+func valueOut(v any) any {
+	if t, ok := v.(time.Time); ok {
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	return v
+}
+
+func relView(r store.Relationship) *model.Relationship {
+	v := &model.Relationship{
+		ID:         globalID(typeRelationship, r.Key().ID()),
+		Type:       r.Type,
+		Attributes: attributesOut(r.Attributes),
+		Key:        r.Key(),
+	}
+	if !r.CreatedAt.IsZero() {
+		v.CreatedAt = &r.CreatedAt
+	}
+	if !r.UpdatedAt.IsZero() {
+		v.UpdatedAt = &r.UpdatedAt
+	}
+	return v
+}
+
+func stepsView(steps []store.Step, from store.ID) []model.PathStep {
+	out := make([]model.PathStep, len(steps))
+	at := from
+	for i, s := range steps {
+		next := s.Rel.Target
+		if !s.Forward {
+			next = s.Rel.Source
+		}
+		out[i] = model.PathStep{Type: s.Rel.Type, Forward: s.Forward, From: at, To: next, Rel: s.Rel}
+		at = next
+	}
+	return out
+}
+
+func pathView(steps []store.Step, from store.ID) *model.Path {
+	p := &model.Path{Length: len(steps), Steps: stepsView(steps, from), IDs: []store.ID{from}}
+	for _, s := range p.Steps {
+		p.IDs = append(p.IDs, s.To)
+	}
+	return p
+}
+
+func auditView(a store.AuditRecord) *model.AuditRecord {
+	v := &model.AuditRecord{
+		ID: globalID(typeAuditRecord, a.ID), Time: a.Time, Actor: a.Actor.Name, Source: a.Actor.Source,
+		Kind: string(a.Kind), Object: a.Object, Action: string(a.Action), Changes: []model.FieldChange{},
+	}
+	for _, c := range a.Changes {
+		v.Changes = append(v.Changes, model.FieldChange{Field: c.Field, Before: valueOut(c.Before), After: valueOut(c.After)})
+	}
+	return v
+}
+
+func classView(m *cmdb.Model, c *cmdb.Class) *model.CIClass {
+	v := &model.CIClass{
+		Name: c.Def.Name, Ancestors: c.Ancestors, Abstract: c.Def.Abstract,
+		IdentificationRules: c.Rules, Subclasses: []string{},
+	}
+	if v.Ancestors == nil {
+		v.Ancestors = []string{}
+	}
+	if v.IdentificationRules == nil {
+		v.IdentificationRules = [][]string{}
+	}
+	if c.Def.Parent != "" {
+		v.Parent = &c.Def.Parent
+	}
+	if c.Def.Description != "" {
+		v.Description = &c.Def.Description
+	}
+	if c.Family != "" {
+		v.Family = &c.Family
+	}
+	for _, sub := range m.WithSubclasses(c.Def.Name)[1:] {
+		if sc, ok := m.Class(sub); ok && sc.Def.Parent == c.Def.Name {
+			v.Subclasses = append(v.Subclasses, sub)
+		}
+	}
+	for _, name := range c.AttributeNames() {
+		a, _ := c.Attribute(name)
+		v.Attributes = append(v.Attributes, *attrDefView(a))
+	}
+	return v
+}
+
+func attrDefView(a *cmdb.AttributeDef) *model.AttributeDefinition {
+	v := &model.AttributeDefinition{Name: a.Name, Type: string(a.Type), Required: a.Required, Values: a.Values, Min: a.Min, Max: a.Max}
+	if a.MaxLength > 0 {
+		v.MaxLength = &a.MaxLength
+	}
+	if a.Description != "" {
+		v.Description = &a.Description
+	}
+	return v
+}
+
+func relTypeView(r *cmdb.RelType) *model.RelationshipType {
+	v := &model.RelationshipType{
+		Name: r.Def.Name, SourceClasses: nonNil(r.Def.Sources), TargetClasses: nonNil(r.Def.Targets),
+		Attributes: []model.AttributeDefinition{},
+	}
+	if r.Def.Description != "" {
+		v.Description = &r.Def.Description
+	}
+	switch r.Def.Impact.Propagates {
+	case cmdb.TargetToSource:
+		v.Propagates = model.ImpactPropagationTargetToSource
+	case cmdb.SourceToTarget:
+		v.Propagates = model.ImpactPropagationSourceToTarget
+	default:
+		v.Propagates = model.ImpactPropagationNone
+	}
+	v.Effect = model.ImpactEffectDown
+	if r.Def.Impact.Effect == cmdb.EffectDegrades {
+		v.Effect = model.ImpactEffectDegraded
+	}
+	if r.Def.Impact.Redundancy != "" {
+		v.RedundancyAttribute = &r.Def.Impact.Redundancy
+	}
+	for _, name := range r.AttributeNames() {
+		a, _ := r.Attribute(name)
+		v.Attributes = append(v.Attributes, *attrDefView(a))
+	}
+	return v
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func attrDefsIn(in []model.AttributeDefinitionInput) []cmdb.AttributeDef {
+	out := make([]cmdb.AttributeDef, 0, len(in))
+	for _, a := range in {
+		d := cmdb.AttributeDef{Name: a.Name, Type: cmdb.AttrType(a.Type), Values: a.Values, Min: a.Min, Max: a.Max}
+		if a.Required != nil {
+			d.Required = *a.Required
+		}
+		if a.MaxLength != nil {
+			d.MaxLength = *a.MaxLength
+		}
+		if a.Normalize != nil {
+			d.Normalize = *a.Normalize
+		}
+		if a.Description != nil {
+			d.Description = *a.Description
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// objectIn checks that a JSON input is an object.
+func objectIn(field string, v any) (map[string]any, error) {
+	switch m := v.(type) {
+	case nil:
+		return map[string]any{}, nil
+	case map[string]any:
+		return m, nil
+	}
+	return nil, store.Invalid(field, "must be a JSON object of attribute values")
+}
+
+// fieldError turns an item's error into the API's FieldError.
+func fieldError(err error) *model.FieldError {
+	if err == nil {
+		return nil
+	}
+	code, field, msg := classify(err)
+	fe := &model.FieldError{Code: code, Message: msg}
+	if field != "" {
+		fe.Field = &field
+	}
+	return fe
+}
+
+// classify maps a domain error to its code, field path and client-safe
+// message. Unknown errors are internal; their text is not shown.
+func classify(err error) (code, field, msg string) {
+	var ie *store.InvalidError
+	switch {
+	case errors.As(err, &ie):
+		return "INVALID", ie.Field, ie.Error()
+	case errors.Is(err, store.ErrNotFound):
+		return "NOT_FOUND", "", err.Error()
+	case errors.Is(err, store.ErrConflict):
+		return "CONFLICT", "", err.Error()
+	case errors.Is(err, store.ErrUnavailable):
+		return "UNAVAILABLE", "", "the store is unavailable; try again later"
+	}
+	return "INTERNAL", "", "internal error"
+}
+
+func changedFields(ch []store.FieldChange) []string {
+	out := make([]string, len(ch))
+	for i, c := range ch {
+		out[i] = c.Field
+	}
+	return out
+}
+
+func upsertStatus(s store.Status) (model.UpsertStatus, error) {
+	switch s {
+	case store.StatusCreated:
+		return model.UpsertStatusCreated, nil
+	case store.StatusUpdated:
+		return model.UpsertStatusUpdated, nil
+	case store.StatusUnchanged:
+		return model.UpsertStatusUnchanged, nil
+	case store.StatusConflict:
+		return model.UpsertStatusConflict, nil
+	case store.StatusInvalid:
+		return model.UpsertStatusInvalid, nil
+	}
+	return "", fmt.Errorf("unexpected upsert status %q", s)
+}
+
+func relStatus(s store.Status) (model.RelationshipStatus, error) {
+	switch s {
+	case store.StatusCreated:
+		return model.RelationshipStatusCreated, nil
+	case store.StatusUpdated:
+		return model.RelationshipStatusUpdated, nil
+	case store.StatusUnchanged:
+		return model.RelationshipStatusUnchanged, nil
+	case store.StatusDeleted:
+		return model.RelationshipStatusDeleted, nil
+	case store.StatusNotFound:
+		return model.RelationshipStatusNotFound, nil
+	case store.StatusInvalid:
+		return model.RelationshipStatusInvalid, nil
+	}
+	return "", fmt.Errorf("unexpected relationship status %q", s)
+}
+
+func dirIn(d *model.Direction) store.Direction {
+	if d == nil {
+		return store.Both
+	}
+	switch *d {
+	case model.DirectionOut:
+		return store.Out
+	case model.DirectionIn:
+		return store.In
+	}
+	return store.Both
+}

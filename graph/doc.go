@@ -1,0 +1,9 @@
+// Package graph is Skein's GraphQL layer: the gqlgen resolvers (thin: args
+// → service → result), conversions between API and domain types
+// (convert.go), per-request dataloaders (loaders.go), opaque global IDs
+// (globalid.go), limits (limits.go) and the single place where domain
+// errors become GraphQL errors (errors.go). The executable schema is
+// generated into graph/generated from schema/*.graphqls by `make generate`.
+package graph
+
+//go:generate go tool gqlgen generate --config ../gqlgen.yml

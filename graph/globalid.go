@@ -1,0 +1,54 @@
+package graph
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// Global IDs are opaque to clients: the type name and the store ID,
+// base64url-encoded, so node(id:) can tell which type to load.
+const (
+	typeCI           = "CI"
+	typeRelationship = "Relationship"
+	typeAuditRecord  = "AuditRecord"
+)
+
+func globalID(typ string, id store.ID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(typ + ":" + string(id)))
+}
+
+// parseGlobalID returns the type and store ID of a global ID, or an
+// *store.InvalidError on field.
+func parseGlobalID(field, gid string) (string, store.ID, error) {
+	b, err := base64.RawURLEncoding.DecodeString(gid)
+	if err == nil {
+		if typ, id, ok := strings.Cut(string(b), ":"); ok && id != "" {
+			switch typ {
+			case typeCI, typeRelationship, typeAuditRecord:
+				return typ, store.ID(id), nil
+			}
+		}
+	}
+	return "", "", store.Invalid(field, "%q is not an ID returned by this API", clip(gid))
+}
+
+// ciID returns the store ID of a CI's global ID.
+func ciID(field, gid string) (store.ID, error) {
+	typ, id, err := parseGlobalID(field, gid)
+	if err != nil {
+		return "", err
+	}
+	if typ != typeCI {
+		return "", store.Invalid(field, "is the ID of a %s, not of a CI", typ)
+	}
+	return id, nil
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}

@@ -1,0 +1,85 @@
+package model
+
+import (
+	"time"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// CI is the API's view of a configuration item. Fields that need more
+// data (its class, relationships, traversals, history) have resolvers.
+type CI struct {
+	ID           string
+	Name         string
+	Class        string
+	Status       *string
+	Environment  *string
+	Owner        *string
+	SupportGroup *string
+	Criticality  *int
+	Tags         []string
+	Attributes   map[string]any
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastSeenAt   time.Time
+	SeenBy       []Sighting
+	// Raw is the stored CI the view was made from.
+	Raw store.CI
+}
+
+// IsNode marks CI as a Node.
+func (CI) IsNode() {}
+
+// GetID returns the CI's global ID.
+func (c CI) GetID() string { return c.ID }
+
+// Relationship is the API's view of a relationship; its ends are resolved
+// through the CI loader.
+type Relationship struct {
+	ID         string
+	Type       string
+	Attributes map[string]any
+	CreatedAt  *time.Time
+	UpdatedAt  *time.Time
+	// Key is the relationship's natural key (source, type, target).
+	Key store.RelationshipKey
+}
+
+// IsNode marks Relationship as a Node.
+func (Relationship) IsNode() {}
+
+// GetID returns the relationship's global ID.
+func (r Relationship) GetID() string { return r.ID }
+
+// PathStep is one hop of a path; its CIs are resolved through the loader.
+type PathStep struct {
+	Type    string
+	Forward bool
+	// From and To are the hop's CIs in path order.
+	From, To store.ID
+	Rel      store.Relationship
+}
+
+// Path is a path through the graph.
+type Path struct {
+	Length int
+	Steps  []PathStep
+	// IDs are the CIs along the path, first to last.
+	IDs []store.ID
+}
+
+// ReachedCI is a CI reached by a traversal; the CI is resolved through the
+// loader.
+type ReachedCI struct {
+	CIID  store.ID
+	Depth int
+	Path  []PathStep
+}
+
+// ImpactedCI is a CI reached by an impact analysis.
+type ImpactedCI struct {
+	CI     *CI
+	Depth  int
+	Effect ImpactEffect
+	Path   []PathStep
+}

@@ -1,0 +1,110 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/skein-cmdb/skein/graph/generated"
+	"github.com/skein-cmdb/skein/graph/model"
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// Resolver holds the services the resolvers call. Build it in cmd/.
+type Resolver struct {
+	CMDB    *cmdb.Service
+	Store   store.Store
+	Impact  *impact.Analyzer
+	Version string
+	// MaxDepth bounds traversal depth arguments (dependencies, dependents,
+	// pathTo, shortestPath, impactAnalysis).
+	MaxDepth int
+	// NodeBudget bounds how many CIs one traversal may reach.
+	NodeBudget int
+}
+
+// Options configures the GraphQL handler.
+type Options struct {
+	MaxDepth      int  // deepest selection nesting accepted
+	MaxComplexity int  // highest complexity accepted
+	Introspection bool // allow __schema / __type
+	Logger        *slog.Logger
+	// OnError is told the code of every error returned (for metrics); may
+	// be nil.
+	OnError func(code string)
+	// Around wraps every operation (for metrics and logs); may be nil.
+	Around graphql.OperationMiddleware
+}
+
+// NewHandler returns the /graphql HTTP handler: POST and GET, limits,
+// error presentation, and per-request loaders.
+func NewHandler(r *Resolver, o Options) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.OnError == nil {
+		o.OnError = func(string) {}
+	}
+	cfg := generated.Config{Resolvers: r}
+	setComplexity(&cfg.Complexity)
+	srv := handler.New(generated.NewExecutableSchema(cfg))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if o.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(depthLimit{max: o.MaxDepth})
+	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
+	if o.Around != nil {
+		srv.AroundOperations(o.Around)
+	}
+	srv.SetErrorPresenter(presentError(o.Logger, o.OnError))
+	srv.SetRecoverFunc(recoverPanic(o.Logger))
+	return LoaderMiddleware(r.Store, srv)
+}
+
+// setComplexity makes lists cost what they return: a connection of `first`
+// items costs `first` times each item.
+func setComplexity(c *generated.ComplexityRoot) {
+	c.Query.Cis = func(child int, _ *model.CIFilter, first *int, _ *string) int { return pageCost(child, first, 50) }
+	c.CI.Relationships = func(child int, _ *model.Direction, _ []string, first *int, _ *string) int {
+		return pageCost(child, first, 100)
+	}
+	c.CI.History = func(child int, first *int, _ *string) int { return pageCost(child, first, 50) }
+	c.CI.Dependencies = func(child int, _ *int, _ []string) int { return 1 + 100*child }
+	c.CI.Dependents = func(child int, _ *int, _ []string) int { return 1 + 100*child }
+	c.Query.ImpactAnalysis = func(child int, _ []string, _ *int, _ *model.ImpactEffect) int { return 1 + 100*child }
+}
+
+// actorKey carries the authenticated actor in a request context.
+type actorKey struct{}
+
+// WithActor returns a context whose writes are made by a.
+func WithActor(ctx context.Context, a store.Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// actor returns who writes: the request's actor, with the source a
+// mutation names (discovery agents say which source they are).
+func actor(ctx context.Context, source *string) store.Actor {
+	a, ok := ctx.Value(actorKey{}).(store.Actor)
+	if !ok {
+		a = store.Actor{Name: "anonymous", Source: "api"}
+	}
+	if source != nil && *source != "" {
+		a.Source = *source
+	}
+	return a
+}
