@@ -36,7 +36,7 @@ type Reader interface {
 
 // NewLoaders returns fresh loaders over r; make one set per request.
 func NewLoaders(r Reader) *Loaders {
-	wait := dataloadgen.WithWait(time.Millisecond)
+	wait := dataloadgen.WithWait(2 * time.Millisecond)
 	return &Loaders{
 		CI: dataloadgen.NewLoader(func(ctx context.Context, ids []store.ID) ([]store.CI, []error) {
 			out := make([]store.CI, len(ids))
