@@ -49,8 +49,13 @@ func typeExpr(types []string) (string, error) {
 }
 
 const (
+	// Relationship lookups anchor on the source through its index and reach
+	// the target by expansion: the target carries no label, so the planner
+	// cannot seek it and scan a hub's (a DNS service's, a storage array's)
+	// tens of thousands of incoming relationships for every row.
 	qLoadRels = `UNWIND $pairs AS p
-MATCH (s:CI {id: p.s})-[r:{TYPE}]->(t:CI {id: p.t})
+MATCH (s:CI {id: p.s})-[r:{TYPE}]->(t)
+WHERE t.id = p.t
 RETURN p.s, p.t, properties(r)`
 	qCreateRels = `UNWIND $rows AS row
 MATCH (s:CI {id: row.s})
@@ -58,10 +63,12 @@ MATCH (t:CI {id: row.t})
 CREATE (s)-[r:{TYPE}]->(t)
 SET r = row.props`
 	qUpdateRels = `UNWIND $rows AS row
-MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t:CI {id: row.t})
+MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t)
+WHERE t.id = row.t
 SET r = row.props`
 	qDeleteRels = `UNWIND $rows AS row
-MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t:CI {id: row.t})
+MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t)
+WHERE t.id = row.t
 DELETE r`
 )
 
