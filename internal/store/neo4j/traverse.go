@@ -19,12 +19,17 @@ const (
 	// relationship of the wanted types leaving (entering) a frontier CI,
 	// anchored through the unique CI id. No variable-length pattern: cost is
 	// linear in the relationships touched.
+	// One row per distinct neighbour of the frontier, with one (the
+	// smallest) predecessor and type: a hub's level is returned as the CIs
+	// it reaches, not as every edge into them.
 	qExpandOut = `UNWIND $frontier AS fid
 MATCH (n:CI {id: fid})-[r{TYPES}]->(m:CI)
-RETURN fid, type(r), m.id`
+WITH m.id AS mid, min([fid, type(r)]) AS via
+RETURN via[0], via[1], mid`
 	qExpandIn = `UNWIND $frontier AS fid
 MATCH (n:CI {id: fid})<-[r{TYPES}]-(m:CI)
-RETURN fid, type(r), m.id`
+WITH m.id AS mid, min([fid, type(r)]) AS via
+RETURN via[0], via[1], mid`
 	qExisting = `UNWIND $ids AS id
 MATCH (c:CI {id: id})
 RETURN id`
@@ -138,7 +143,7 @@ func (e *expander) level(ctx context.Context, tx neo4j.ManagedTransaction, front
 					k.Source, k.Target = to, from
 				}
 				h := hop{from: from, to: to, step: store.Step{
-					Rel:     store.Relationship{ID: k.ID(), Type: typ, Source: k.Source, Target: k.Target},
+					Rel:     store.Relationship{Type: typ, Source: k.Source, Target: k.Target},
 					Forward: dir.forward,
 				}}
 				if visit(h) {
