@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -230,12 +229,15 @@ func (r *queryResolver) Ci(ctx context.Context, id string) (*model.CI, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := loadersFor(ctx, r.Store).CI.Load(ctx, sid)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
+	// A top-level lookup goes straight to the store: nothing would share
+	// its batch, and a loader would only add its wait.
+	found, err := r.Store.CIs(ctx, []store.ID{sid})
 	if err != nil {
 		return nil, err
+	}
+	c, ok := found[sid]
+	if !ok {
+		return nil, nil
 	}
 	return ciView(c), nil
 }

@@ -52,3 +52,7 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// CIGlobalID returns the API's global ID of a CI, for tools that talk to
+// the API about CIs they know by store ID.
+func CIGlobalID(id store.ID) string { return globalID(typeCI, id) }

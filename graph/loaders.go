@@ -34,9 +34,19 @@ type Reader interface {
 	RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error)
 }
 
-// NewLoaders returns fresh loaders over r; make one set per request.
-func NewLoaders(r Reader) *Loaders {
-	wait := dataloadgen.WithWait(2 * time.Millisecond)
+// DefaultLoaderWait is how long a loader gathers keys before one batched
+// store call. Sibling fields resolve concurrently and ask within
+// microseconds of each other; half a millisecond gathers them without
+// taxing small queries much.
+const DefaultLoaderWait = 500 * time.Microsecond
+
+// NewLoaders returns fresh loaders over r that gather keys for wait; make
+// one set per request.
+func NewLoaders(r Reader, wait time.Duration) *Loaders {
+	if wait <= 0 {
+		wait = DefaultLoaderWait
+	}
+	w := dataloadgen.WithWait(wait)
 	return &Loaders{
 		CI: dataloadgen.NewLoader(func(ctx context.Context, ids []store.ID) ([]store.CI, []error) {
 			out := make([]store.CI, len(ids))
@@ -56,7 +66,7 @@ func NewLoaders(r Reader) *Loaders {
 				}
 			}
 			return out, errs
-		}, wait),
+		}, w),
 		Rels: dataloadgen.NewLoader(func(ctx context.Context, keys []relKey) ([][]store.Relationship, []error) {
 			out := make([][]store.Relationship, len(keys))
 			errs := make([]error, len(keys))
@@ -86,7 +96,7 @@ func NewLoaders(r Reader) *Loaders {
 				}
 			}
 			return out, errs
-		}, wait),
+		}, w),
 	}
 }
 
@@ -104,9 +114,9 @@ func WithLoaders(ctx context.Context, l *Loaders) context.Context {
 }
 
 // LoaderMiddleware gives every request its own loaders.
-func LoaderMiddleware(r Reader, next http.Handler) http.Handler {
+func LoaderMiddleware(r Reader, wait time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		next.ServeHTTP(w, req.WithContext(WithLoaders(req.Context(), NewLoaders(r))))
+		next.ServeHTTP(w, req.WithContext(WithLoaders(req.Context(), NewLoaders(r, wait))))
 	})
 }
 
@@ -116,5 +126,5 @@ func loadersFor(ctx context.Context, r Reader) *Loaders {
 	if l, ok := ctx.Value(loadersKey{}).(*Loaders); ok {
 		return l
 	}
-	return NewLoaders(r)
+	return NewLoaders(r, 0)
 }

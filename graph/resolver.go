@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -43,6 +44,8 @@ type Options struct {
 	OnError func(code string)
 	// Around wraps every operation (for metrics and logs); may be nil.
 	Around graphql.OperationMiddleware
+	// LoaderWait is how long loaders gather keys (DefaultLoaderWait if 0).
+	LoaderWait time.Duration
 }
 
 // NewHandler returns the /graphql HTTP handler: POST and GET, limits,
@@ -72,7 +75,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	}
 	srv.SetErrorPresenter(presentError(o.Logger, o.OnError))
 	srv.SetRecoverFunc(recoverPanic(o.Logger))
-	return LoaderMiddleware(r.Store, srv)
+	return LoaderMiddleware(r.Store, o.LoaderWait, srv)
 }
 
 // setComplexity makes lists cost what they return: a connection of `first`

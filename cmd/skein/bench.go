@@ -20,7 +20,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure Skein's speed",
 	}
-	cmd.AddCommand(newBenchGraphCmd(), newBenchOpenProbeCmd())
+	cmd.AddCommand(newBenchGraphCmd(), newBenchAPICmd(), newBenchOpenProbeCmd())
 	return cmd
 }
 

@@ -525,3 +525,14 @@ func ratio(d, floor time.Duration) string {
 	}
 	return fmt.Sprintf("%s (%.1f×)", dur(d), float64(d)/float64(floor))
 }
+
+// LoadEstate loads an estate into st through cmdb.Service (as the API
+// would) and returns each CI's ID by estate index.
+func LoadEstate(ctx context.Context, st store.Store, est *Estate) ([]store.ID, error) {
+	model, err := cmdb.DefaultModel()
+	if err != nil {
+		return nil, err
+	}
+	ids, _, err := load(ctx, "load", st, model, est, Config{BatchSize: 1000, Writers: 4}, func(string, ...any) {})
+	return ids, err
+}

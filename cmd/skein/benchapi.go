@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skein-cmdb/skein/graph"
+	"github.com/skein-cmdb/skein/internal/bench"
+	"github.com/skein-cmdb/skein/internal/config"
+	"github.com/skein-cmdb/skein/internal/server"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+func newBenchAPICmd() *cobra.Command {
+	var (
+		cis      int
+		clients  string
+		duration time.Duration
+		outFile  string
+	)
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Benchmark the GraphQL API over loopback: a simple read and an impact query at rising concurrency",
+		Long: `Starts Skein in this process on the embedded store (in a temporary directory), loads a
+generated estate of about --cis CIs, listens on a loopback port, and drives /graphql with many
+concurrent clients over keep-alive connections: first a simple read (one CI by id with a few
+fields), then an impact analysis of a hypervisor (its VMs, applications and business services).
+Prints requests per second, p50 and p99 latency per concurrency level. The load generator runs
+in the same process as the server, so both share the machine's cores.`,
+		Example: `  skein bench api
+  skein bench api --clients 1,8,32,128 --duration 10s --out api.md`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			levels, err := bench.ParseClients(clients)
+			if err != nil {
+				return err
+			}
+			if cis < 100 || cis > 1_000_000 {
+				return fmt.Errorf("--cis must be between 100 and 1000000, got %d", cis)
+			}
+			return benchAPI(cmd.Context(), cis, levels, duration, outFile, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cis, "cis", 5000, "approximate number of CIs in the generated estate")
+	f.StringVar(&clients, "clients", "1,8,32", "comma-separated concurrency levels")
+	f.DurationVar(&duration, "duration", 5*time.Second, "how long each query is driven at each level")
+	f.StringVar(&outFile, "out", "", "also write the report (Markdown) to this file")
+	return cmd
+}
+
+func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, outFile string, stdout, stderr io.Writer) error {
+	dir, err := os.MkdirTemp("", "skein-bench-api-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := config.Default()
+	cfg.Store.DataDir = dir
+	cfg.Log.Level = "error"
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := newApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	est := bench.Generate(cis, 1)
+	ids, err := bench.LoadEstate(ctx, a.Store, est)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "bench api: estate of %d CIs, %d relationships loaded\n", len(est.CIs), len(est.Edges))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srvCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(srvCtx, ln, a.Handler, cfg.Server, logger) }()
+	base := server.URL(ln.Addr())
+	url := base + "graphql"
+	if err := waitReady(ctx, base+"readyz"); err != nil {
+		return err
+	}
+	var hv string
+	for _, t := range est.Typical {
+		if t.Label == "hypervisor" {
+			hv = string(ids[t.Index])
+			break
+		}
+	}
+	gid := func(id string) string { return graph.CIGlobalID(store.ID(id)) }
+	rows, err := bench.RunAPI(ctx, bench.APIConfig{
+		URL: url, Clients: levels, Duration: d, Log: stderr,
+		Queries: []bench.APIQuery{
+			{Name: "simple read", Query: `query($id: ID!) { ci(id: $id) { id name class status owner } }`, Variables: map[string]any{"id": gid(string(ids[len(ids)/2]))}},
+			{Name: "impact", Query: `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount degradedCount businessServices { ci { name } effect } } }`, Variables: map[string]any{"ids": []any{gid(hv)}}},
+		},
+	})
+	stop()
+	<-done
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Command: `skein bench api --cis %d --clients %s --duration %s`, %s. Estate: %d CIs, %d relationships; embedded store; client and server in one process on loopback.\n\n",
+		cis, joinInts(levels), d, time.Now().UTC().Format("2006-01-02"), len(est.CIs), len(est.Edges))
+	bench.APIMarkdown(&b, rows)
+	if outFile != "" {
+		if err := os.WriteFile(outFile, []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	_, err = fmt.Fprint(stdout, b.String())
+	return err
+}
+
+func waitReady(ctx context.Context, url string) error {
+	for i := 0; i < 100; i++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("server not ready at %s", url)
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ",")
+}
