@@ -6,7 +6,7 @@ BIN := bin/skein
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Conformance -v'
 TESTFLAGS ?=
 
-.PHONY: help build run test test-short lint generate bench bench-go neo4j-shell playground clean
+.PHONY: help build run test test-short lint schema-lint generate generate-check bench bench-go neo4j-shell playground browser-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -17,19 +17,28 @@ build: ## build bin/skein
 run: build ## run skein (embedded store); arguments in ARGS
 	./$(BIN) $(ARGS)
 
-test: ## run every test, with a throwaway Neo4j 5.26 started and stopped around them
+test: playground browser-deps ## run every test, with a throwaway Neo4j 5.26 started and stopped around them
 	tools/neo4j/with-neo4j.sh $(GO) test -count=1 $(TESTFLAGS) ./...
+
+browser-deps: ## install Chromium (Debian's, with apt-get) for the Playground's browser test, if missing
+	tools/browser/ensure-chromium.sh
 
 test-short: ## run the tests without Neo4j (its tests skip)
 	$(GO) test -count=1 $(TESTFLAGS) ./...
+
+schema-lint: tools/schemalint/node_modules/.package-lock.json ## lint schema/*.graphqls (graphql-schema-linter; rules in tools/schemalint)
+	cd tools/schemalint && node_modules/.bin/graphql-schema-linter
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-generate: ## regenerate generated code
+generate: ## regenerate generated code (graph/generated, graph/model from schema/)
 	$(GO) generate ./...
+
+generate-check: generate ## fail when the committed generated code is stale
+	@git diff --exit-code --stat -- graph/ || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
 bench: build ## graph benchmark, embedded store and a throwaway Neo4j side by side (CIS=50000)
 	tools/neo4j/with-neo4j.sh ./$(BIN) bench graph --cis $(or $(CIS),50000)
@@ -40,8 +49,20 @@ bench-go: ## go test benchmarks (with a throwaway Neo4j)
 neo4j-shell: ## a shell with NEO4J_URI/USER/PASSWORD set for a throwaway Neo4j
 	tools/neo4j/with-neo4j.sh bash
 
-playground: ## build the Playground bundle that internal/server embeds (needs Node 20.19+)
-	cd web/playground && npm ci --no-audit --no-fund && npm run build
+PLAYGROUND_BUNDLE := internal/server/playground/dist/index.html
+PLAYGROUND_SOURCES := $(shell find web/playground/src web/playground/public -type f 2>/dev/null) \
+	web/playground/index.html web/playground/vite.config.js
+
+playground: $(PLAYGROUND_BUNDLE) ## build the Playground bundle that internal/server embeds (needs Node 20.19+), if out of date
+
+$(PLAYGROUND_BUNDLE): web/playground/node_modules/.package-lock.json $(PLAYGROUND_SOURCES)
+	cd web/playground && npm run build
+
+# npm ci only when package.json or package-lock.json is newer than the last install
+# (npm ci writes node_modules/.package-lock.json).
+%/node_modules/.package-lock.json: %/package.json %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund
+	@touch $@
 
 clean: ## remove build output and caches
 	rm -rf bin .cache

@@ -6,4 +6,4 @@
 // generated into graph/generated from schema/*.graphqls by `make generate`.
 package graph
 
-//go:generate go tool gqlgen generate --config ../gqlgen.yml
+//go:generate go -C .. tool gqlgen generate

@@ -12,7 +12,6 @@ import (
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/impact"
-	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // Cis is the resolver for the cis field.
@@ -101,64 +100,8 @@ func (r *Resolver) PathStep() generated.PathStepResolver { return &pathStepResol
 // ReachedCI returns generated.ReachedCIResolver implementation.
 func (r *Resolver) ReachedCI() generated.ReachedCIResolver { return &reachedCIResolver{r} }
 
-type pathResolver struct{ *Resolver }
-type pathStepResolver struct{ *Resolver }
-type reachedCIResolver struct{ *Resolver }
-
-// loadCI loads one CI through the request's loader.
-func (r *Resolver) loadCI(ctx context.Context, id store.ID) (*model.CI, error) {
-	c, err := loadersFor(ctx, r.Store).CI.Load(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return ciView(c), nil
-}
-
-// shortestPath answers pathTo and shortestPath; no path is null, not an
-// error.
-func (r *Resolver) shortestPath(ctx context.Context, from, to store.ID, maxDepth *int, types []string) (*model.Path, error) {
-	p, err := r.Impact.ShortestPath(ctx, from, to, deref(maxDepth, impact.DefaultDepth), types)
-	if isNotFound(err) {
-		return nil, nil // no path within maxDepth
-	}
-	if err != nil {
-		return nil, err
-	}
-	return pathView(p.Steps, from), nil
-}
-
-func impactedView(list []impact.Impacted) []model.ImpactedCI {
-	out := make([]model.ImpactedCI, len(list))
-	for i, it := range list {
-		eff := model.ImpactEffectDown
-		if it.Effect == impact.Degraded {
-			eff = model.ImpactEffectDegraded
-		}
-		from := it.CI.ID
-		if len(it.Path) > 0 {
-			first := it.Path[0]
-			from = first.Rel.Source
-			if !first.Forward {
-				from = first.Rel.Target
-			}
-		}
-		out[i] = model.ImpactedCI{CI: ciView(it.CI), Depth: it.Depth, Effect: eff, Path: stepsView(it.Path, from)}
-	}
-	return out
-}
-
-func contactsView(list []impact.Contact) []model.Contact {
-	out := make([]model.Contact, len(list))
-	for i, c := range list {
-		out[i] = model.Contact{Name: c.Name, CiCount: c.CIs}
-	}
-	return out
-}
-
-func reachView(r *impact.Reach) *model.Reachability {
-	out := &model.Reachability{Nodes: make([]model.ReachedCI, len(r.Nodes)), Truncated: r.Truncated}
-	for i, n := range r.Nodes {
-		out.Nodes[i] = model.ReachedCI{CIID: n.CI.ID, Depth: n.Depth, Path: stepsView(n.Path, r.Root.ID)}
-	}
-	return out
-}
+type (
+	pathResolver      struct{ *Resolver }
+	pathStepResolver  struct{ *Resolver }
+	reachedCIResolver struct{ *Resolver }
+)

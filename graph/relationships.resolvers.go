@@ -100,21 +100,3 @@ func (r *relationshipResolver) Attributes(ctx context.Context, obj *model.Relati
 func (r *Resolver) Relationship() generated.RelationshipResolver { return &relationshipResolver{r} }
 
 type relationshipResolver struct{ *Resolver }
-
-func relResult(i int, rr store.RelationshipResult) (model.RelationshipResult, error) {
-	st, err := relStatus(rr.Status)
-	if err != nil {
-		return model.RelationshipResult{}, err
-	}
-	out := model.RelationshipResult{Index: i, Status: st, Error: fieldError(relPaths(rr.Err))}
-	if rr.Relationship.Source != "" && rr.Err == nil {
-		out.Relationship = relView(rr.Relationship)
-	}
-	return out, nil
-}
-
-// relPaths roots relationship field paths at input.items, as the mutation
-// names them ("relationships[2].target" becomes "input.items[2].target").
-func relPaths(err error) error {
-	return renamePath(err, "relationships[", "input.items[")
-}
