@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/skein-cmdb/skein/internal/config"
@@ -32,6 +34,11 @@ see docs/CONFIGURATION.md.`,
 				return err
 			}
 			defer a.Close()
+			if cfg.Demo {
+				if err := seedDemo(cmd.Context(), a, cmd.ErrOrStderr()); err != nil {
+					return fmt.Errorf("demo: %w", err)
+				}
+			}
 			return server.Run(cmd.Context(), a.Handler, cfg.Server, logger)
 		},
 	}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/demo"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// demoActor is who loads the demo estate: its audit records and per-source
+// last-seen times say "demo", a source of the default (discovery)
+// precedence, so later corrections through the API take precedence.
+var demoActor = store.Actor{Name: "skein-demo", Source: "demo"}
+
+// seedDemo loads the demo estate into a's store if the store holds no CI,
+// and prints one line saying what it did. A store that holds CIs is left
+// alone: the demo is for trying Skein out, never for mixing with real data.
+func seedDemo(ctx context.Context, a *app, w io.Writer) error {
+	page, err := a.CMDB.ListCIs(ctx, cmdb.Filter{}, store.PageRequest{First: 1})
+	if err != nil {
+		return fmt.Errorf("check that the store is empty: %w", err)
+	}
+	if page.Total > 0 {
+		_, err := fmt.Fprintln(w, "store not empty; demo estate not loaded")
+		return err
+	}
+	sum, err := demo.Seed(ctx, a.CMDB, demoActor)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "demo estate loaded: %s; try the Playground, and docs/API.md for a tour\n", sum)
+	return err
+}
