@@ -99,22 +99,11 @@ func (r *cIResolver) History(ctx context.Context, obj *model.CI, first *int, aft
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.AuditConnection{TotalCount: page.Total, Edges: make([]model.AuditEdge, len(page.Items)), PageInfo: &model.PageInfo{}}
+	conn := &model.AuditConnection{TotalCount: page.Total, Edges: make([]model.AuditEdge, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
 	for i, a := range page.Items {
-		conn.Edges[i] = model.AuditEdge{Node: auditView(a)}
+		conn.Edges[i] = model.AuditEdge{Cursor: page.Cursors[i], Node: auditView(a)}
 	}
-	// The store's cursor resumes after the last record; items carry their
-	// own position only through it.
-	if n := len(conn.Edges); n > 0 {
-		conn.Edges[n-1].Cursor = page.EndCursor
-		for i := 0; i < n-1; i++ {
-			conn.Edges[i].Cursor = page.EndCursor
-		}
-	}
-	conn.PageInfo.HasNextPage = page.HasNext
-	if len(conn.Edges) > 0 {
-		conn.PageInfo.EndCursor = &page.EndCursor
-	}
+	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
 	return conn, nil
 }
 

@@ -40,6 +40,9 @@ func presentError(logger *slog.Logger, onCode func(string)) graphql.ErrorPresent
 			return gqlErr
 		}
 		out := graphql.DefaultErrorPresenter(ctx, err)
+		if gqlErr != nil && gqlErr.Err != nil {
+			err = gqlErr.Err // the resolver's own error, without gqlgen's position prefix
+		}
 		var ie *store.ItemError
 		if errors.As(err, &ie) {
 			err = ie.Err

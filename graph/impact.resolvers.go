@@ -8,10 +8,12 @@ package graph
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // Cis is the resolver for the cis field.
@@ -54,6 +56,20 @@ func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxD
 			return nil, err
 		}
 		req.CIs = append(req.CIs, id)
+	}
+	// Name unknown CIs by the IDs the client sent, not by store IDs.
+	found, err := r.Store.CIs(ctx, req.CIs)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for i, id := range req.CIs {
+		if _, ok := found[id]; !ok {
+			missing = append(missing, ciIds[i])
+		}
+	}
+	if len(missing) > 0 {
+		return nil, store.Invalid("ciIds", "no CI has these IDs: %s", strings.Join(missing, ", "))
 	}
 	res, err := r.Impact.Analyze(ctx, req)
 	if err != nil {

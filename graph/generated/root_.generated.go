@@ -1586,14 +1586,14 @@ type CI implements Node {
   ): RelationshipConnection!
   "What this CI needs, transitively: follows relationships from source to target."
   dependencies(
-    "How many hops, 1 to 32."
+    "How many hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
     depth: Int = 3
     "Relationship types to follow; omitted means all."
     types: [String!]
   ): Reachability!
   "What needs this CI, transitively: follows relationships from target to source."
   dependents(
-    "How many hops, 1 to 32."
+    "How many hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
     depth: Int = 3
     "Relationship types to follow; omitted means all."
     types: [String!]
@@ -1602,7 +1602,7 @@ type CI implements Node {
   pathTo(
     "ID of the other CI."
     ci: ID!
-    "Longest path considered, 1 to 32 hops."
+    "Longest path considered, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
     maxDepth: Int = 8
     "Relationship types the path may use; omitted means all."
     types: [String!]
@@ -1767,8 +1767,8 @@ type DeleteCIPayload {
   impactAnalysis(
     "The CIs assumed to fail, 1 to 1000."
     ciIds: [ID!]!
-    "How far impact may travel, 1 to 32 hops."
-    maxDepth: Int = 8
+    "How far impact may travel, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default). A site failure can take more than 8 hops to reach a business service."
+    maxDepth: Int = 12
     "What happens to the CIs: DOWN (default) or DEGRADED."
     assume: ImpactEffect = DOWN
   ): ImpactAnalysis!
@@ -1778,7 +1778,7 @@ type DeleteCIPayload {
     from: ID!
     "ID of the second CI."
     to: ID!
-    "Longest path considered, 1 to 32 hops."
+    "Longest path considered, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
     maxDepth: Int = 8
     "Relationship types the path may use; omitted means all."
     types: [String!]

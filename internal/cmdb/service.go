@@ -308,8 +308,8 @@ func (m *Model) prepareRel(it RelationshipItem, cis map[store.ID]store.CI) (stor
 		}
 		if !ok {
 			return store.RelationshipInput{}, store.StatusInvalid, store.Invalid(end.field,
-				"a %s cannot be the %s of %s; allowed %s classes: %s (and their subclasses)",
-				ci.Class, end.field, rt.Def.Name, end.field, strings.Join(end.allowed, ", "))
+				"CI %s is of class %s, which cannot be the %s of %s; allowed %s classes: %s (and their subclasses)",
+				end.id, ci.Class, end.field, rt.Def.Name, end.field, strings.Join(end.allowed, ", "))
 		}
 	}
 	return store.RelationshipInput{Type: rt.Def.Name, Source: it.Source, Target: it.Target, Attributes: attrs}, "", nil

@@ -82,7 +82,7 @@ func TestDefaultIsValid(t *testing.T) {
 	assert.True(t, c.GraphQL.Introspection)
 	assert.Equal(t, StoreEmbedded, c.Store.Kind)
 	assert.Equal(t, "./skein-data", c.Store.DataDir)
-	assert.Equal(t, 8, c.Traversal.MaxDepth)
+	assert.Equal(t, 16, c.Traversal.MaxDepth)
 	assert.Equal(t, "info", c.Log.Level)
 	assert.Equal(t, FormatText, c.Log.Format)
 	assert.False(t, c.Demo)

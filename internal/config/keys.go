@@ -80,7 +80,7 @@ var fields = []field{
 		usage: "largest Neo4j driver connection pool",
 		ref:   func(c *Config) any { return &c.Neo4j.MaxConnPool }},
 
-	{key: "traversal.max_depth", def: 8,
+	{key: "traversal.max_depth", def: 16,
 		usage: "largest number of hops of an impact or dependency traversal",
 		ref:   func(c *Config) any { return &c.Traversal.MaxDepth }},
 	{key: "traversal.node_budget", def: 10000,

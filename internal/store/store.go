@@ -244,6 +244,9 @@ type Page[T any] struct {
 	Items []T
 	// EndCursor resumes after the last item; "" when Items is empty.
 	EndCursor string
+	// Cursors, where a method fills it (History does), holds one cursor
+	// per item: passing Cursors[i] as After resumes after Items[i].
+	Cursors []string
 	// HasNext reports whether items follow this page.
 	HasNext bool
 	// Total counts every item matching the filter, across pages.

@@ -84,9 +84,12 @@ func (s *Store) History(ctx context.Context, object string, p store.PageRequest)
 	if err := rows.Err(); err != nil {
 		return page, dbErr("history", err)
 	}
+	page.Cursors = make([]string, len(page.Items))
+	for i, r := range page.Items {
+		page.Cursors[i] = store.EncodeCursor(strconv.FormatInt(r.Time.UnixNano(), 10) + "/" + string(r.ID))
+	}
 	if n := len(page.Items); n > 0 {
-		last := page.Items[n-1]
-		page.EndCursor = store.EncodeCursor(strconv.FormatInt(last.Time.UnixNano(), 10) + "/" + string(last.ID))
+		page.EndCursor = page.Cursors[n-1]
 	}
 	return page, nil
 }

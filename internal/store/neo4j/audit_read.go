@@ -58,9 +58,12 @@ func (s *Store) History(ctx context.Context, object string, p store.PageRequest)
 			page.Items = page.Items[:size]
 			page.HasNext = true
 		}
+		page.Cursors = make([]string, len(page.Items))
+		for i, a := range page.Items {
+			page.Cursors[i] = store.EncodeCursor(a.Time.UTC().Format(time.RFC3339Nano) + "|" + string(a.ID))
+		}
 		if n := len(page.Items); n > 0 {
-			last := page.Items[n-1]
-			page.EndCursor = store.EncodeCursor(last.Time.UTC().Format(time.RFC3339Nano) + "|" + string(last.ID))
+			page.EndCursor = page.Cursors[n-1]
 		}
 		recs, err = collect(ctx, tx, qHistoryCount, params)
 		if err != nil {

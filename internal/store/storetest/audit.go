@@ -110,9 +110,20 @@ func testAuditPagination(t *testing.T, st store.Store) {
 		cursor = p.EndCursor
 	}
 	require.Len(t, all, 12)
+	// Every record has its own cursor: resuming after the third gives the
+	// fourth onwards.
+	p, err := st.History(t.Context(), string(id), store.PageRequest{First: 5})
+	require.NoError(t, err)
+	require.Len(t, p.Cursors, 5)
+	assert.Equal(t, p.EndCursor, p.Cursors[4])
+	rest, err := st.History(t.Context(), string(id), store.PageRequest{First: 3, After: p.Cursors[2]})
+	require.NoError(t, err)
+	require.Len(t, rest.Items, 3)
+	assert.Equal(t, all[3].ID, rest.Items[0].ID)
+	assert.Equal(t, all[5].ID, rest.Items[2].ID)
 	assert.Equal(t, store.ActionCreate, all[11].Action)
 	assert.Equal(t, []store.FieldChange{{Field: "version", Before: "k", After: "l"}}, all[0].Changes)
-	_, err := st.History(t.Context(), string(id), store.PageRequest{After: "garbage"})
+	_, err = st.History(t.Context(), string(id), store.PageRequest{After: "garbage"})
 	requireInvalid(t, err, "after")
 }
 
