@@ -11,10 +11,13 @@ TESTFLAGS ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-build: ## build bin/skein
+build: playground ## build bin/skein (with the Playground)
 	$(GO) build -o $(BIN) ./cmd/skein
 
-run: build ## run skein (embedded store); arguments in ARGS
+# ARGS overrides what `make run` passes to skein.
+ARGS ?= serve --demo --open
+
+run: build ## build and run the service on the embedded store with the demo estate, and open the Playground
 	./$(BIN) $(ARGS)
 
 test: playground browser-deps ## run every test, with a throwaway Neo4j 5.26 started and stopped around them

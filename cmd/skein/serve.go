@@ -10,6 +10,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
+	var open bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Skein service: GraphQL API, Playground, health and metrics",
@@ -18,7 +19,7 @@ func newServeCmd() *cobra.Command {
 Playground is. --store neo4j (with --neo4j-uri, --neo4j-user, --neo4j-password) uses Neo4j
 instead. Every setting can also come from skein.yaml or SKEIN_* environment variables;
 see docs/CONFIGURATION.md.`,
-		Example: `  skein serve --demo
+		Example: `  skein serve --demo --open
   skein serve --addr 0.0.0.0:8080 --data-dir /var/lib/skein
   SKEIN_NEO4J_PASSWORD=... skein serve --store neo4j --neo4j-uri bolt://db:7687`,
 		Args: cobra.NoArgs,
@@ -39,9 +40,13 @@ see docs/CONFIGURATION.md.`,
 					return fmt.Errorf("demo: %w", err)
 				}
 			}
+			if open {
+				go openPlayground(cmd.Context(), cfg.Server.Addr, cmd.ErrOrStderr())
+			}
 			return server.Run(cmd.Context(), a.Handler, cfg.Server, logger)
 		},
 	}
 	config.RegisterServeFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&open, "open", false, "open the Playground in a web browser once the service is ready")
 	return cmd
 }
