@@ -17,16 +17,32 @@ const endpoint = new URL('graphql', document.baseURI).href;
 
 const defaultQuery = `# Welcome to the Skein Playground.
 #
-# Run a query with Ctrl-Enter; browse the
-# schema in the Documentation Explorer.
-# Request headers (such as Authorization)
-# go in the Headers tab below.
+# Run a query with Ctrl-Enter (or the pink button);
+# browse the schema in the Documentation Explorer.
+# docs/API.md walks through many more examples.
+#
+# Start here: the business services and what
+# provides them. Then copy a CI's id and ask
+# impactAnalysis(ciIds: ["..."]) what breaks if
+# it fails, and why.
 
 {
-  __typename
+  cis(filter: {class: "BusinessService"}, first: 10) {
+    totalCount
+    edges {
+      node {
+        id
+        name
+        criticality
+        owner
+        relationships(direction: OUT, types: ["PROVIDED_BY"]) {
+          edges { node { target { id name class } } }
+        }
+      }
+    }
+  }
 }
 `;
-
 const fetcher = createGraphiQLFetcher({ url: endpoint });
 
 createRoot(document.getElementById('graphiql')).render(
