@@ -37,6 +37,8 @@ type Resolver struct {
 type Options struct {
 	MaxDepth      int  // deepest selection nesting accepted
 	MaxComplexity int  // highest complexity accepted
+	MaxAliases    int  // most aliased fields per operation (DefaultMaxAliases if 0)
+	MaxOperations int  // most operations per document (DefaultMaxOperations if 0)
 	Introspection bool // allow __schema / __type
 	Logger        *slog.Logger
 	// OnError is told the code of every error returned (for metrics); may
@@ -57,6 +59,12 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	if o.OnError == nil {
 		o.OnError = func(string) {}
 	}
+	if o.MaxAliases <= 0 {
+		o.MaxAliases = DefaultMaxAliases
+	}
+	if o.MaxOperations <= 0 {
+		o.MaxOperations = DefaultMaxOperations
+	}
 	cfg := generated.Config{Resolvers: r}
 	setComplexity(&cfg.Complexity)
 	srv := handler.New(generated.NewExecutableSchema(cfg))
@@ -66,9 +74,13 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(introspectionOff{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(operationLimit{max: o.MaxOperations}) // after APQ, which may fill in the query
 	srv.Use(depthLimit{max: o.MaxDepth})
+	srv.Use(aliasLimit{max: o.MaxAliases})
 	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
 	if o.Around != nil {
 		srv.AroundOperations(o.Around)

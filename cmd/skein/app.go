@@ -69,6 +69,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 	an := impact.New(st, svc.Model, impact.Options{MaxDepth: cfg.Traversal.MaxDepth, NodeBudget: cfg.Traversal.NodeBudget})
 	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Impact: an, Version: versionString()}, graph.Options{
 		MaxDepth: cfg.GraphQL.MaxDepth, MaxComplexity: cfg.GraphQL.MaxComplexity, Introspection: cfg.GraphQL.Introspection,
+		MaxAliases: cfg.GraphQL.MaxAliases, MaxOperations: cfg.GraphQL.MaxOperations,
 		Logger: logger, OnError: m.CountGraphQLError, Around: observeOperations(m),
 	})
 	h := server.New(cfg, server.Deps{GraphQL: gql, Ready: st.Ping, Logger: logger, Registry: reg, Metrics: m})

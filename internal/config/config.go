@@ -38,6 +38,21 @@ type Server struct {
 	IdleTimeout time.Duration
 	// MaxBodyBytes bounds a request body; a larger one is answered 413.
 	MaxBodyBytes int64
+	// RateLimit is the average number of requests per second one client
+	// (its IP address, or its /64 for IPv6) may make; beyond it and
+	// RateBurst, requests are answered 429. 0 turns rate limiting off.
+	RateLimit float64
+	// RateBurst is how many requests a client may make at once above
+	// RateLimit (the size of its token bucket).
+	RateBurst int
+	// MaxInFlight bounds the /graphql requests served at once; beyond it
+	// requests are answered 503 at once (load shedding). 0 turns it off.
+	MaxInFlight int
+	// CORSAllowedOrigins lists the origins ("https://app.example.com", or
+	// with one wildcard such as "https://*.example.com", or "*") whose
+	// pages may call the API from a browser. Empty allows no cross-origin
+	// access.
+	CORSAllowedOrigins []string
 }
 
 // GraphQL configures the GraphQL API.
@@ -46,6 +61,11 @@ type GraphQL struct {
 	MaxDepth int
 	// MaxComplexity bounds a query's computed complexity.
 	MaxComplexity int
+	// MaxAliases bounds the aliased fields of an operation, counted across
+	// the fragments it spreads.
+	MaxAliases int
+	// MaxOperations bounds the operation definitions of one document.
+	MaxOperations int
 	// Introspection enables schema introspection (the Playground needs it).
 	Introspection bool
 }

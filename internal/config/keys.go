@@ -40,6 +40,18 @@ var fields = []field{
 	{key: "server.max_body_bytes", def: int64(1 << 20),
 		usage: "largest accepted request body (bytes, or a size such as 4MiB)",
 		ref:   func(c *Config) any { return &c.Server.MaxBodyBytes }},
+	{key: "server.rate_limit", def: 100.0,
+		usage: "requests per second each client may make on average (0 turns rate limiting off)",
+		ref:   func(c *Config) any { return &c.Server.RateLimit }},
+	{key: "server.rate_burst", def: 200,
+		usage: "requests a client may make at once above server.rate_limit",
+		ref:   func(c *Config) any { return &c.Server.RateBurst }},
+	{key: "server.max_in_flight", def: 256,
+		usage: "GraphQL requests served at once; more are refused with 503 (0 turns shedding off)",
+		ref:   func(c *Config) any { return &c.Server.MaxInFlight }},
+	{key: "server.cors_allowed_origins", def: []string{},
+		usage: "origins (scheme://host[:port]) whose pages may call the API; empty allows none",
+		ref:   func(c *Config) any { return &c.Server.CORSAllowedOrigins }},
 
 	{key: "graphql.max_depth", def: 15,
 		usage: "largest selection depth of a GraphQL operation",
@@ -47,6 +59,12 @@ var fields = []field{
 	{key: "graphql.max_complexity", def: 5000,
 		usage: "largest computed complexity of a GraphQL operation",
 		ref:   func(c *Config) any { return &c.GraphQL.MaxComplexity }},
+	{key: "graphql.max_aliases", def: 30,
+		usage: "largest number of aliased fields in a GraphQL operation, fragments included",
+		ref:   func(c *Config) any { return &c.GraphQL.MaxAliases }},
+	{key: "graphql.max_operations", def: 10,
+		usage: "largest number of operations in one GraphQL document",
+		ref:   func(c *Config) any { return &c.GraphQL.MaxOperations }},
 	{key: "graphql.introspection", def: true,
 		usage: "allow schema introspection (the Playground needs it)",
 		ref:   func(c *Config) any { return &c.GraphQL.Introspection }},
@@ -135,6 +153,10 @@ func (f field) set(c *Config, raw any) error {
 		*p, err = toInt(raw)
 	case *int64:
 		*p, err = parseSize(raw)
+	case *float64:
+		*p, err = toFloat(raw)
+	case *[]string:
+		*p, err = toStringList(raw)
 	case *time.Duration:
 		*p, err = parseDuration(raw)
 	default:
@@ -152,6 +174,10 @@ func (f field) format(c *Config) string {
 		return p.String()
 	case *int64:
 		return strconv.FormatInt(*p, 10)
+	case *float64:
+		return strconv.FormatFloat(*p, 'g', -1, 64)
+	case *[]string:
+		return strings.Join(*p, ",")
 	default:
 		return fmt.Sprint(derefAny(p))
 	}
@@ -221,6 +247,62 @@ func toInt(raw any) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("want an integer, got %q", fmt.Sprint(raw))
+}
+
+func toFloat(raw any) (float64, error) {
+	var (
+		f  float64
+		ok bool
+	)
+	switch v := raw.(type) {
+	case float64:
+		f, ok = v, true
+	case int:
+		f, ok = float64(v), true
+	case int64:
+		f, ok = float64(v), true
+	case uint64:
+		f, ok = float64(v), true
+	case string:
+		if n, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			f, ok = n, true
+		}
+	}
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("want a number, got %q", fmt.Sprint(raw))
+	}
+	return f, nil
+}
+
+// toStringList accepts a YAML list of strings, or one string of
+// comma-separated items (from the environment: SKEIN_X=a,b). Items are
+// trimmed and empty ones dropped.
+func toStringList(raw any) ([]string, error) {
+	var items []string
+	switch v := raw.(type) {
+	case nil:
+	case []string:
+		items = v
+	case []any:
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("want a list of strings, got an item %q", fmt.Sprint(e))
+			}
+			items = append(items, s)
+		}
+	case string:
+		items = strings.Split(v, ",")
+	default:
+		return nil, fmt.Errorf("want a list of strings, got %q", fmt.Sprint(raw))
+	}
+	out := []string{}
+	for _, s := range items {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // parseDuration accepts Go durations ("30s", "1m30s"). A bare number is

@@ -59,9 +59,25 @@ func (c Config) Validate() error {
 	positive("server.shutdown_timeout", c.Server.ShutdownTimeout)
 	positive("server.idle_timeout", c.Server.IdleTimeout)
 	atLeastOne("server.max_body_bytes", c.Server.MaxBodyBytes)
+	if c.Server.RateLimit < 0 {
+		add("server.rate_limit", "must be 0 (off) or a positive number of requests per second, got %g", c.Server.RateLimit)
+	}
+	if c.Server.RateLimit > 0 {
+		atLeastOne("server.rate_burst", int64(c.Server.RateBurst))
+	}
+	if c.Server.MaxInFlight < 0 {
+		add("server.max_in_flight", "must be 0 (off) or positive, got %d", c.Server.MaxInFlight)
+	}
+	for _, o := range c.Server.CORSAllowedOrigins {
+		if err := checkOrigin(o); err != nil {
+			add("server.cors_allowed_origins", "%v", err)
+		}
+	}
 
 	atLeastOne("graphql.max_depth", int64(c.GraphQL.MaxDepth))
 	atLeastOne("graphql.max_complexity", int64(c.GraphQL.MaxComplexity))
+	atLeastOne("graphql.max_aliases", int64(c.GraphQL.MaxAliases))
+	atLeastOne("graphql.max_operations", int64(c.GraphQL.MaxOperations))
 
 	switch c.Store.Kind {
 	case StoreEmbedded:
@@ -112,6 +128,23 @@ func checkAddr(addr string) error {
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
 		return fmt.Errorf("port must be a number from 0 to 65535, got %q", port)
+	}
+	return nil
+}
+
+// checkOrigin accepts what a browser sends in Origin (scheme://host[:port],
+// no path, no trailing slash), optionally with one "*" wildcard, or "*".
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	if strings.Count(o, "*") > 1 {
+		return fmt.Errorf("may hold at most one *, got %q", o)
+	}
+	u, err := url.Parse(strings.Replace(o, "*", "wildcard", 1))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("must be an origin such as https://app.example.com (scheme and host, no path or trailing slash), got %q", o)
 	}
 	return nil
 }

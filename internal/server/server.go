@@ -34,6 +34,10 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Metrics records HTTP requests by route and status.
 	Metrics *metrics.Metrics
+	// ClientKey names the client a request is rate limited as
+	// (server.rate_limit); nil means RemoteIP. Authentication may key by
+	// token or user instead.
+	ClientKey func(*http.Request) string
 }
 
 // readyTimeout bounds one readiness check, so a hung backend makes /readyz
@@ -52,6 +56,16 @@ func New(cfg config.Config, d Deps) http.Handler {
 		securityHeaders,
 		observe(d.Logger, d.Metrics),
 		recoverer(d.Logger),
+	)
+	// CORS before the rate limit, so that a 429 to an allowed origin
+	// carries CORS headers and the page can read its Retry-After.
+	if c := corsHandler(cfg.Server.CORSAllowedOrigins); c != nil {
+		r.Use(c)
+	}
+	if cfg.Server.RateLimit > 0 {
+		r.Use(newRateLimiter(cfg.Server.RateLimit, cfg.Server.RateBurst, d.ClientKey).middleware)
+	}
+	r.Use(
 		limitBody(cfg.Server.MaxBodyBytes),
 		timeout(cfg.Server.RequestTimeout),
 		middleware.GetHead, // HEAD is answered wherever GET is
@@ -69,8 +83,14 @@ func New(cfg config.Config, d Deps) http.Handler {
 			writeError(w, r, http.StatusServiceUnavailable, "UNAVAILABLE", "the GraphQL API is not configured", nil)
 		})
 	}
-	r.Get("/graphql", gql.ServeHTTP)
-	r.Post("/graphql", gql.ServeHTTP)
+	var guards []func(http.Handler) http.Handler
+	if cfg.Server.MaxInFlight > 0 {
+		guards = append(guards, shed(cfg.Server.MaxInFlight, shedWait)) // one set of slots for GET and POST
+	}
+	guards = append(guards, refuseBatches)
+	api := r.With(guards...)
+	api.Get("/graphql", gql.ServeHTTP)
+	api.Post("/graphql", gql.ServeHTTP)
 
 	r.Get("/healthz", healthz)
 	r.Get("/readyz", readyz(d.Ready, d.Logger))

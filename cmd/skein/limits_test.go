@@ -1,0 +1,226 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/config"
+)
+
+// limitsConfig is the default configuration on a fresh embedded store,
+// without the per-client rate limit (every test request comes from
+// 127.0.0.1) unless a test turns it on.
+func limitsConfig(t *testing.T) config.Config {
+	cfg := config.Default()
+	cfg.Store.DataDir = t.TempDir()
+	cfg.Server.RateLimit = 0
+	return cfg
+}
+
+func aliases(n int, prefix string) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%s%d: version ", prefix, i)
+	}
+	return b.String()
+}
+
+func operations(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "query Q%d { version }\n", i)
+	}
+	return b.String()
+}
+
+func postOp(t *testing.T, url, query, op string) gqlResponse {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"query": query, "operationName": op})
+	require.NoError(t, err)
+	return post(t, url, string(b))
+}
+
+// refused asserts that r is one error with code that names key. It only
+// asserts, so goroutines may call it.
+func refused(t *testing.T, r gqlResponse, code, key string) {
+	t.Helper()
+	if !assert.Len(t, r.Errors, 1, r.raw) {
+		return
+	}
+	assert.Equal(t, code, r.Errors[0].Extensions["code"], r.raw)
+	assert.Contains(t, r.Errors[0].Message, key, r.raw)
+	assert.Nil(t, r.Data, "nothing ran: %s", r.raw)
+	assert.NotEqual(t, http.StatusInternalServerError, r.status)
+}
+
+func TestLimitsGraphQL(t *testing.T) {
+	srv, _ := apiServer(t, limitsConfig(t))
+	u := srv.URL
+
+	t.Run("aliases", func(t *testing.T) {
+		ok(t, u, "{ "+aliases(30, "a")+"}", nil)
+		ok(t, u, "{ version version __typename version }", nil) // repeated fields are not aliases
+		r := gql(t, u, "{ "+aliases(31, "a")+"}", nil)
+		refused(t, r, "TOO_MANY_ALIASES", "graphql.max_aliases")
+		assert.Equal(t, 30.0, r.Errors[0].Extensions["limit"])
+
+		// Ten aliases in a fragment spread four times through another: 40.
+		frag := "query { ...B ...B } fragment B on Query { ...A ...A } fragment A on Query { " + aliases(10, "x") + "}"
+		refused(t, gql(t, u, frag, nil), "TOO_MANY_ALIASES", "graphql.max_aliases")
+		ok(t, u, "query { ...A ...A } fragment A on Query { "+aliases(10, "x")+"}", nil)
+
+		// A spread bomb: 2^20 expansions of one alias, refused quickly.
+		var bomb strings.Builder
+		bomb.WriteString("query { ...F0 } ")
+		for i := 0; i < 20; i++ {
+			fmt.Fprintf(&bomb, "fragment F%d on Query { ...F%d ...F%d } ", i, i+1, i+1)
+		}
+		bomb.WriteString("fragment F20 on Query { v: version }")
+		refused(t, gql(t, u, bomb.String(), nil), "TOO_MANY_ALIASES", "graphql.max_aliases")
+
+		// GET is limited the same way.
+		resp, err := http.Get(u + "/graphql?query=" + url.QueryEscape("{ "+aliases(31, "g")+"}"))
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Contains(t, string(body), "TOO_MANY_ALIASES")
+	})
+
+	t.Run("operations", func(t *testing.T) {
+		d := ok(t, u, operations(1), nil)
+		assert.NotEmpty(t, d["version"])
+		r := postOp(t, u, operations(10), "Q9")
+		require.Empty(t, r.Errors, r.raw)
+		assert.NotEmpty(t, r.Data["version"], "ten operations, operationName chooses one")
+
+		r = postOp(t, u, operations(11), "Q0")
+		refused(t, r, "TOO_MANY_OPERATIONS", "graphql.max_operations")
+		assert.Equal(t, 10.0, r.Errors[0].Extensions["limit"])
+		// Shorthand queries count too; fragments and nested braces do not.
+		refused(t, gql(t, u, strings.Repeat("{ version } ", 11), nil), "TOO_MANY_OPERATIONS", "graphql.max_operations")
+		r = postOp(t, u, `query Q($x: String = "query { a } { b } subscription") {
+			cis(filter: {namePrefix: $x}) { totalCount } ...F } fragment F on Query { version } `+operations(9), "Q")
+		require.Empty(t, r.Errors, r.raw)
+		assert.Equal(t, 0.0, get(r.Data, "cis", "totalCount"))
+	})
+
+	t.Run("batched request", func(t *testing.T) {
+		r := post(t, u, `[{"query":"{ version }"},{"query":"{ version }"}]`)
+		assert.Equal(t, http.StatusBadRequest, r.status, r.raw)
+		require.Len(t, r.Errors, 1, r.raw)
+		assert.Equal(t, "BATCH_NOT_SUPPORTED", r.Errors[0].Extensions["code"])
+		assert.Contains(t, r.Errors[0].Message, "batched requests")
+		assert.NotContains(t, r.raw, "version", "the body is not echoed")
+	})
+
+	t.Run("introspection on", func(t *testing.T) {
+		d := ok(t, u, `{ __schema { queryType { name } } }`, nil)
+		assert.Equal(t, "Query", get(d, "__schema", "queryType", "name"))
+	})
+}
+
+func TestLimitsIntrospectionOff(t *testing.T) {
+	cfg := limitsConfig(t)
+	cfg.GraphQL.Introspection = false
+	srv, _ := apiServer(t, cfg)
+	for _, q := range []string{
+		`{ __schema { queryType { name } } }`,
+		`{ __type(name: "CI") { name } }`,
+		`query { ...I } fragment I on Query { ... on Query { __schema { types { name } } } }`,
+	} {
+		r := gql(t, srv.URL, q, nil)
+		refused(t, r, "INTROSPECTION_DISABLED", "graphql.introspection")
+	}
+	d := ok(t, srv.URL, `{ __typename version }`, nil)
+	assert.Equal(t, "Query", d["__typename"], "__typename is not introspection")
+}
+
+func TestLimitsHTTP(t *testing.T) {
+	t.Run("rate limit", func(t *testing.T) {
+		cfg := limitsConfig(t)
+		cfg.Server.RateLimit, cfg.Server.RateBurst = 0.01, 3
+		srv, _ := apiServer(t, cfg)
+		for i := 0; i < 3; i++ {
+			ok(t, srv.URL, `{ version }`, nil)
+		}
+		r := gql(t, srv.URL, `{ version }`, nil)
+		assert.Equal(t, http.StatusTooManyRequests, r.status, r.raw)
+		require.Len(t, r.Errors, 1, r.raw)
+		assert.Equal(t, "RATE_LIMITED", r.Errors[0].Extensions["code"])
+		assert.Contains(t, r.Errors[0].Message, "server.rate_limit")
+		resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(`{"query":"{ version }"}`))
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, "100", resp.Header.Get("Retry-After"))
+		resp, err = http.Get(srv.URL + "/readyz")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "probes are not limited")
+	})
+
+	t.Run("CORS", func(t *testing.T) {
+		cfg := limitsConfig(t)
+		cfg.Server.CORSAllowedOrigins = []string{"https://cmdb.example.com"}
+		srv, _ := apiServer(t, cfg)
+		for origin, want := range map[string]string{"https://cmdb.example.com": "https://cmdb.example.com", "https://evil.example.net": ""} {
+			req, err := http.NewRequest(http.MethodOptions, srv.URL+"/graphql", nil)
+			require.NoError(t, err)
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			req.Header.Set("Access-Control-Request-Headers", "content-type")
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, want, resp.Header.Get("Access-Control-Allow-Origin"), origin)
+		}
+	})
+}
+
+// TestLimitsServerStaysResponsive floods the server with requests that trip
+// the GraphQL limits while a client keeps asking an ordinary question,
+// which must keep being answered.
+func TestLimitsServerStaysResponsive(t *testing.T) {
+	srv, _ := apiServer(t, limitsConfig(t))
+	u := srv.URL
+	floods := []func(t *testing.T){
+		func(t *testing.T) {
+			refused(t, gql(t, u, "{ "+aliases(500, "a")+"}", nil), "TOO_MANY_ALIASES", "graphql.max_aliases")
+		},
+		func(t *testing.T) {
+			refused(t, postOp(t, u, operations(2000), "Q1"), "TOO_MANY_OPERATIONS", "graphql.max_operations")
+		},
+		func(t *testing.T) {
+			assert.Equal(t, http.StatusBadRequest, post(t, u, "["+strings.Repeat(`{"query":"{ version }"},`, 500)+`{}]`).status)
+		},
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := 0; i < 6; i++ {
+		flood := floods[i%len(floods)]
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					flood(t)
+				}
+			}
+		})
+	}
+	for i := 0; i < 50; i++ {
+		d := ok(t, u, `{ version ciClasses { name } }`, nil)
+		require.NotEmpty(t, d["version"])
+	}
+	close(stop)
+	wg.Wait()
+}
