@@ -49,6 +49,24 @@ bench: build ## graph benchmark, embedded store and a throwaway Neo4j side by si
 bench-go: ## go test benchmarks (with a throwaway Neo4j)
 	tools/neo4j/with-neo4j.sh $(GO) test -p 1 -run '^$$' -bench . -benchmem ./...
 
+# FUZZTIME is how long `make fuzz` runs each target. Fuzz longer with, e.g.,
+# make fuzz FUZZTIME=10m, or one target alone:
+#   go test -run '^$$' -fuzz '^FuzzGraphQLRequest$$' -fuzztime 1h ./cmd/skein
+# A failing input is written to <pkg>/testdata/fuzz/<Target>/ and then runs
+# with plain go test.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./internal/cmdb:FuzzNormalize ./internal/cmdb:FuzzConvertValue ./internal/cmdb:FuzzUpsertItem \
+	./internal/store:FuzzCursorAndIDs ./internal/store:FuzzAttributeCodec \
+	./graph:FuzzFilter ./cmd/skein:FuzzGraphQLRequest
+
+.PHONY: fuzz
+fuzz: ## short fuzz runs of every target (FUZZTIME, default 10s each)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
+
 neo4j-shell: ## a shell with NEO4J_URI/USER/PASSWORD set for a throwaway Neo4j
 	tools/neo4j/with-neo4j.sh bash
 

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/skein-cmdb/skein/internal/store"
 )
@@ -53,7 +54,9 @@ func normalize(kind string, v any) (string, bool) {
 	case NormMAC:
 		return normalizeMAC(s)
 	case NormFQDN:
-		n := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
+		// Trailing dots and spaces go together, so that normalising twice
+		// changes nothing ("a..", "host. ").
+		n := strings.TrimRightFunc(strings.ToLower(strings.TrimSpace(s)), func(r rune) bool { return r == '.' || unicode.IsSpace(r) })
 		return n, n != ""
 	case NormExact:
 		n := strings.TrimSpace(s)

@@ -496,6 +496,9 @@ func (m *Model) suggestClass(name string) string {
 // closest returns the candidate nearest to s by edit distance, if near
 // enough to be a likely typo.
 func closest(s string, candidates []string) string {
+	if len(s) > 128 {
+		return "" // no name is that long; don't pay for comparing it
+	}
 	best, bestD := "", 1<<30
 	ls := strings.ToLower(s)
 	for _, c := range candidates {

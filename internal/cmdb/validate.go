@@ -154,6 +154,9 @@ func convertValue(def *AttributeDef, v any) (any, *store.InvalidError) {
 	case TypeTime:
 		switch x := v.(type) {
 		case time.Time:
+			if x.Year() < 1 || x.Year() > 9999 {
+				return nil, store.Invalid("", "year %d is out of range; allowed: 1 to 9999", x.Year())
+			}
 			return x.UTC(), nil
 		case string:
 			x = strings.TrimSpace(x)
