@@ -58,6 +58,9 @@ func encodeValue(buf *bytes.Buffer, v any) error {
 		}
 		buf.WriteString(s)
 	case time.Time:
+		if y := x.UTC().Year(); y < 1 || y > 9999 {
+			return fmt.Errorf("time %v is out of range (years 1 to 9999)", x)
+		}
 		b, _ := json.Marshal(x.UTC().Format(time.RFC3339Nano))
 		buf.WriteString(`{"$time":`)
 		buf.Write(b)
@@ -121,7 +124,14 @@ func decodeValue(v any) (any, error) {
 		if !ok || len(x) != 1 {
 			return nil, fmt.Errorf("unexpected object value")
 		}
-		return time.Parse(time.RFC3339Nano, s)
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return nil, err
+		}
+		if y := t.UTC().Year(); y < 1 || y > 9999 {
+			return nil, fmt.Errorf("time %s is out of range (years 1 to 9999)", s)
+		}
+		return t.UTC(), nil
 	}
 	return nil, fmt.Errorf("unexpected value %T", v)
 }
