@@ -164,7 +164,7 @@ func (r *mutationResolver) UpdateCi(ctx context.Context, input model.UpdateCIInp
 	}
 	res, err := r.CMDB.UpdateCI(ctx, actor(ctx, nil), id, attrs)
 	if err != nil {
-		return nil, prefixErr(err, "input")
+		return nil, store.PrefixField(err, "input")
 	}
 	return &model.UpdateCIPayload{Ci: ciView(res.CI), ChangedFields: changedFields(res.Changes)}, nil
 }

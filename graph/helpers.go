@@ -25,24 +25,9 @@ func setPageInfo(pi *model.PageInfo, n int, cursor func(int) string) {
 	pi.StartCursor, pi.EndCursor = &s, &e
 }
 
-// prefixErr prefixes the field path of an *InvalidError (through an
-// *ItemError too).
-func prefixErr(err error, prefix string) error {
-	var ie *store.InvalidError
-	if err == nil || !errors.As(err, &ie) {
-		return err
-	}
-	p := ie.WithPrefix(prefix)
-	var item *store.ItemError
-	if errors.As(err, &item) {
-		return &store.ItemError{Index: item.Index, Err: p}
-	}
-	return p
-}
-
 // prefixInput roots the field paths of batch errors ("items[3]...") at the
 // mutation's input argument.
-func prefixInput(err error) error { return prefixErr(err, "input") }
+func prefixInput(err error) error { return store.PrefixField(err, "input") }
 
 func filterIn(f *model.CIFilter) (cmdb.Filter, error) {
 	if f == nil {

@@ -104,7 +104,7 @@ func (s *Service) Upsert(ctx context.Context, actor store.Actor, items []UpsertI
 	for i, it := range items {
 		u, err := m.prepare(it)
 		if err != nil {
-			err = prefixErr(err, fmt.Sprintf("items[%d]", i))
+			err = store.PrefixField(err, fmt.Sprintf("items[%d]", i))
 			if atomic {
 				return nil, &store.ItemError{Index: i, Err: err}
 			}
@@ -241,7 +241,7 @@ func (s *Service) CreateRelationships(ctx context.Context, actor store.Actor, it
 	for i, it := range items {
 		in, status, err := m.prepareRel(it, cis)
 		if err != nil {
-			err = prefixErr(err, fmt.Sprintf("relationships[%d]", i))
+			err = store.PrefixField(err, fmt.Sprintf("relationships[%d]", i))
 			if atomic {
 				return nil, &store.ItemError{Index: i, Err: err}
 			}
@@ -427,7 +427,7 @@ func (s *Service) RegisterClass(ctx context.Context, actor store.Actor, def Clas
 	}
 	m, err := s.Model().WithClass(def)
 	if err != nil {
-		return nil, prefixErr(err, "input")
+		return nil, store.PrefixField(err, "input")
 	}
 	data, err := MarshalClassDef(m.classes[def.Name].Def)
 	if err != nil {
@@ -450,7 +450,7 @@ func (s *Service) RegisterRelationshipType(ctx context.Context, actor store.Acto
 	}
 	m, err := s.Model().WithRelType(def)
 	if err != nil {
-		return nil, prefixErr(err, "input")
+		return nil, store.PrefixField(err, "input")
 	}
 	data, err := MarshalRelTypeDef(m.relTypes[def.Name].Def)
 	if err != nil {
@@ -461,16 +461,6 @@ func (s *Service) RegisterRelationshipType(ctx context.Context, actor store.Acto
 	}
 	s.model.Store(m)
 	return m.relTypes[def.Name], nil
-}
-
-// prefixErr prefixes the field path of an *InvalidError; other errors pass
-// through.
-func prefixErr(err error, prefix string) error {
-	var ie *store.InvalidError
-	if errors.As(err, &ie) {
-		return ie.WithPrefix(prefix)
-	}
-	return err
 }
 
 // unprefix removes a leading path element from an *InvalidError's field.

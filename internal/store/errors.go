@@ -68,3 +68,19 @@ func (e *ItemError) Error() string { return fmt.Sprintf("item %d: %v", e.Index, 
 // Unwrap returns the item's error, so errors.Is(err, ErrConflict) and
 // errors.As(err, &*InvalidError) see through the batch.
 func (e *ItemError) Unwrap() error { return e.Err }
+
+// PrefixField returns err with prefix put in front of the field path of
+// the *InvalidError it carries, keeping an *ItemError around it. Errors
+// without an *InvalidError pass through unchanged.
+func PrefixField(err error, prefix string) error {
+	var ie *InvalidError
+	if err == nil || !errors.As(err, &ie) {
+		return err
+	}
+	p := ie.WithPrefix(prefix)
+	var item *ItemError
+	if errors.As(err, &item) {
+		return &ItemError{Index: item.Index, Err: p}
+	}
+	return p
+}
