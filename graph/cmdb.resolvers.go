@@ -68,6 +68,11 @@ func (r *cIResolver) Relationships(ctx context.Context, obj *model.CI, direction
 
 // Dependencies is the resolver for the dependencies field.
 func (r *cIResolver) Dependencies(ctx context.Context, obj *model.CI, depth *int, types []string) (*model.Reachability, error) {
+	done, err := r.traversal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	reach, err := r.Impact.Dependencies(ctx, obj.Raw.ID, deref(depth, 3), types)
 	if err != nil {
 		return nil, err
@@ -77,6 +82,11 @@ func (r *cIResolver) Dependencies(ctx context.Context, obj *model.CI, depth *int
 
 // Dependents is the resolver for the dependents field.
 func (r *cIResolver) Dependents(ctx context.Context, obj *model.CI, depth *int, types []string) (*model.Reachability, error) {
+	done, err := r.traversal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	reach, err := r.Impact.Dependents(ctx, obj.Raw.ID, deref(depth, 3), types)
 	if err != nil {
 		return nil, err

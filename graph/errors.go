@@ -21,6 +21,7 @@ const (
 	CodeConflict    = "CONFLICT"
 	CodeUnavailable = "UNAVAILABLE"
 	CodeTimeout     = "TIMEOUT"
+	CodeOverloaded  = "OVERLOADED"
 	CodeInternal    = "INTERNAL"
 )
 
@@ -49,6 +50,8 @@ func presentError(logger *slog.Logger, onCode func(string)) graphql.ErrorPresent
 		}
 		code, field, msg := classify(err)
 		switch {
+		case errors.Is(err, errTraversalsBusy):
+			code, msg = CodeOverloaded, err.Error()
 		case errors.Is(err, context.DeadlineExceeded):
 			code, msg = CodeTimeout, "the request took too long and was stopped; narrow it (smaller depth, fewer items) or retry"
 		case errors.Is(err, context.Canceled):
@@ -61,6 +64,9 @@ func presentError(logger *slog.Logger, onCode func(string)) graphql.ErrorPresent
 		out.Extensions = map[string]any{"code": code}
 		if field != "" {
 			out.Extensions["field"] = field
+		}
+		if code == CodeOverloaded {
+			out.Extensions["retryAfter"] = 1 // seconds
 		}
 		onCode(code)
 		return out

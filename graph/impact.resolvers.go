@@ -71,6 +71,11 @@ func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxD
 	if len(missing) > 0 {
 		return nil, store.Invalid("ciIds", "no CI has these IDs: %s", strings.Join(missing, ", "))
 	}
+	done, err := r.traversal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	res, err := r.Impact.Analyze(ctx, req)
 	if err != nil {
 		return nil, err

@@ -31,6 +31,9 @@ type Resolver struct {
 	MaxDepth int
 	// NodeBudget bounds how many CIs one traversal may reach.
 	NodeBudget int
+
+	traversals    chan struct{} // slots for traversal queries; set by NewHandler
+	traversalWait time.Duration
 }
 
 // Options configures the GraphQL handler.
@@ -48,6 +51,12 @@ type Options struct {
 	Around graphql.OperationMiddleware
 	// LoaderWait is how long loaders gather keys (DefaultLoaderWait if 0).
 	LoaderWait time.Duration
+	// MaxTraversals bounds the traversal queries (impact, dependencies,
+	// dependents, paths) running at once; 0 means unbounded.
+	MaxTraversals int
+	// TraversalWait is how long a traversal query waits for a slot before
+	// it is refused with OVERLOADED (default one second).
+	TraversalWait time.Duration
 }
 
 // NewHandler returns the /graphql HTTP handler: POST and GET, limits,
@@ -64,6 +73,13 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	}
 	if o.MaxOperations <= 0 {
 		o.MaxOperations = DefaultMaxOperations
+	}
+	if o.MaxTraversals > 0 {
+		r.traversals = make(chan struct{}, o.MaxTraversals)
+		r.traversalWait = o.TraversalWait
+		if r.traversalWait <= 0 {
+			r.traversalWait = time.Second
+		}
 	}
 	cfg := generated.Config{Resolvers: r}
 	setComplexity(&cfg.Complexity)

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/impact"
@@ -23,6 +25,11 @@ func (r *Resolver) loadCI(ctx context.Context, id store.ID) (*model.CI, error) {
 // shortestPath answers pathTo and shortestPath; no path is null, not an
 // error.
 func (r *Resolver) shortestPath(ctx context.Context, from, to store.ID, maxDepth *int, types []string) (*model.Path, error) {
+	done, err := r.traversal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	p, err := r.Impact.ShortestPath(ctx, from, to, deref(maxDepth, impact.DefaultDepth), types)
 	if isNotFound(err) {
 		return nil, nil // no path within maxDepth
@@ -85,4 +92,26 @@ func relResult(i int, rr store.RelationshipResult) (model.RelationshipResult, er
 // names them ("relationships[2].target" becomes "input.items[2].target").
 func relPaths(err error) error {
 	return renamePath(err, "relationships[", "input.items[")
+}
+
+// errTraversalsBusy refuses a traversal query while traversal.max_concurrent
+// others run: expensive queries shed under load, cheap reads keep going.
+var errTraversalsBusy = errors.New("too many traversal queries are running (traversal.max_concurrent); retry in a moment")
+
+// traversal reserves a slot for an expensive traversal query, waiting at
+// most traversalWait; call the returned func when the query is done.
+func (r *Resolver) traversal(ctx context.Context) (func(), error) {
+	if r.traversals == nil {
+		return func() {}, nil
+	}
+	t := time.NewTimer(r.traversalWait)
+	defer t.Stop()
+	select {
+	case r.traversals <- struct{}{}:
+		return func() { <-r.traversals }, nil
+	case <-t.C:
+		return nil, errTraversalsBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

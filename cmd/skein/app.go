@@ -70,7 +70,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Impact: an, Version: versionString()}, graph.Options{
 		MaxDepth: cfg.GraphQL.MaxDepth, MaxComplexity: cfg.GraphQL.MaxComplexity, Introspection: cfg.GraphQL.Introspection,
 		MaxAliases: cfg.GraphQL.MaxAliases, MaxOperations: cfg.GraphQL.MaxOperations,
-		Logger: logger, OnError: m.CountGraphQLError, Around: observeOperations(m),
+		Logger: logger, OnError: m.CountGraphQLError, Around: observeOperations(m), MaxTraversals: cfg.Traversal.MaxConcurrent,
 	})
 	h := server.New(cfg, server.Deps{GraphQL: gql, Ready: st.Ping, Logger: logger, Registry: reg, Metrics: m})
 	return &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger}, nil

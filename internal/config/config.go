@@ -112,6 +112,9 @@ type Traversal struct {
 	// NodeBudget is the largest number of nodes a traversal may reach beyond
 	// its start set; a traversal that exceeds it is reported truncated.
 	NodeBudget int
+	// MaxConcurrent bounds the traversal queries running at once, so that
+	// expensive queries shed under load while cheap reads keep answering.
+	MaxConcurrent int
 }
 
 // Log levels and formats.

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/graph"
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/store"
+	"github.com/skein-cmdb/skein/internal/store/embedded"
+)
+
+// blockingStore holds every traversal until released: a real store with
+// a gate, to make "a traversal is running" deterministic.
+type blockingStore struct {
+	store.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingStore) Expand(ctx context.Context, t store.Traversal) (store.TraversalResult, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.Store.Expand(ctx, t)
+}
+
+// TestTraversalBudget: while traversal.max_concurrent traversal queries
+// run, another one is refused with OVERLOADED (naming the setting, with a
+// retry hint) instead of piling up, and cheap reads keep answering.
+func TestTraversalBudget(t *testing.T) {
+	ctx := t.Context()
+	raw, err := embedded.Open(ctx, t.TempDir(), embedded.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { raw.Close() })
+	st := &blockingStore{Store: raw, entered: make(chan struct{}, 16), release: make(chan struct{})}
+	m, err := cmdb.DefaultModel()
+	require.NoError(t, err)
+	svc, err := cmdb.NewService(ctx, st, m)
+	require.NoError(t, err)
+	h := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Impact: impact.New(st, svc.Model, impact.Options{}), Version: "test"},
+		graph.Options{MaxDepth: 15, MaxComplexity: 5000, MaxTraversals: 1, TraversalWait: 10 * time.Millisecond})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	ids := upsertIDs(t, srv.URL, item("Hypervisor", map[string]any{"name": "esx", "serial_number": "E1"}))
+	vars := map[string]any{"ids": []any{ids[0]}}
+	const impactQ = `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount } }`
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var first gqlResponse
+	go func() {
+		defer wg.Done()
+		first = gql(t, srv.URL, impactQ, vars)
+	}()
+	<-st.entered // the first traversal holds the only slot
+
+	second := gql(t, srv.URL, impactQ, vars)
+	require.NotEmpty(t, second.Errors, second.raw)
+	assert.Equal(t, "OVERLOADED", second.Errors[0].Extensions["code"])
+	assert.Equal(t, 1.0, second.Errors[0].Extensions["retryAfter"])
+	assert.Contains(t, second.Errors[0].Message, "traversal.max_concurrent")
+
+	d := ok(t, srv.URL, `query($id: ID!) { ci(id: $id) { name } }`, map[string]any{"id": ids[0]})
+	assert.Equal(t, "esx", get(d, "ci", "name"), "cheap reads keep answering")
+
+	close(st.release)
+	wg.Wait()
+	assert.Empty(t, first.Errors, first.raw)
+	third := gql(t, srv.URL, impactQ, vars)
+	assert.Empty(t, third.Errors, "the slot is free again: %s", third.raw)
+}
