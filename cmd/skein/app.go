@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -66,11 +67,15 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 		raw.Close()
 		return nil, err
 	}
+	maxTraversals := cfg.Traversal.MaxConcurrent
+	if maxTraversals == 0 {
+		maxTraversals = runtime.GOMAXPROCS(0)
+	}
 	an := impact.New(st, svc.Model, impact.Options{MaxDepth: cfg.Traversal.MaxDepth, NodeBudget: cfg.Traversal.NodeBudget})
 	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Impact: an, Version: versionString()}, graph.Options{
 		MaxDepth: cfg.GraphQL.MaxDepth, MaxComplexity: cfg.GraphQL.MaxComplexity, Introspection: cfg.GraphQL.Introspection,
 		MaxAliases: cfg.GraphQL.MaxAliases, MaxOperations: cfg.GraphQL.MaxOperations,
-		Logger: logger, OnError: m.CountGraphQLError, Around: observeOperations(m), MaxTraversals: cfg.Traversal.MaxConcurrent,
+		Logger: logger, OnError: m.CountGraphQLError, Around: observeOperations(m), MaxTraversals: maxTraversals,
 	})
 	h := server.New(cfg, server.Deps{GraphQL: gql, Ready: st.Ping, Logger: logger, Registry: reg, Metrics: m})
 	return &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger}, nil

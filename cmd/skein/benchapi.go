@@ -26,6 +26,7 @@ func newBenchAPICmd() *cobra.Command {
 		clients  string
 		duration time.Duration
 		outFile  string
+		overload bool
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -40,6 +41,9 @@ in the same process as the server, so both share the machine's cores.`,
   skein bench api --clients 1,8,32,128 --duration 10s --out api.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if overload && !cmd.Flags().Changed("clients") {
+				clients = "1,8,32,128,512"
+			}
 			levels, err := bench.ParseClients(clients)
 			if err != nil {
 				return err
@@ -47,7 +51,7 @@ in the same process as the server, so both share the machine's cores.`,
 			if cis < 100 || cis > 1_000_000 {
 				return fmt.Errorf("--cis must be between 100 and 1000000, got %d", cis)
 			}
-			return benchAPI(cmd.Context(), cis, levels, duration, outFile, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return benchAPI(cmd.Context(), cis, levels, duration, overload, outFile, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -55,10 +59,11 @@ in the same process as the server, so both share the machine's cores.`,
 	f.StringVar(&clients, "clients", "1,8,32", "comma-separated concurrency levels")
 	f.DurationVar(&duration, "duration", 5*time.Second, "how long each query is driven at each level")
 	f.StringVar(&outFile, "out", "", "also write the report (Markdown) to this file")
+	f.BoolVar(&overload, "overload", false, "drive a mix (9 cheap reads to 1 impact query) at rising concurrency (default 1,8,32,128,512) and report shed rates and memory")
 	return cmd
 }
 
-func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, outFile string, stdout, stderr io.Writer) error {
+func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overload bool, outFile string, stdout, stderr io.Writer) error {
 	dir, err := os.MkdirTemp("", "skein-bench-api-")
 	if err != nil {
 		return err
@@ -101,22 +106,33 @@ func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, outFi
 		}
 	}
 	gid := func(id string) string { return graph.CIGlobalID(store.ID(id)) }
-	rows, err := bench.RunAPI(ctx, bench.APIConfig{
-		URL: url, Clients: levels, Duration: d, Log: stderr,
-		Queries: []bench.APIQuery{
-			{Name: "simple read", Query: `query($id: ID!) { ci(id: $id) { id name class status owner } }`, Variables: map[string]any{"id": gid(string(ids[len(ids)/2]))}},
-			{Name: "impact", Query: `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount degradedCount businessServices { ci { name } effect } } }`, Variables: map[string]any{"ids": []any{gid(hv)}}},
-		},
-	})
-	stop()
-	<-done
-	if err != nil {
-		return err
-	}
+	read := bench.APIQuery{Name: "simple read", Query: `query($id: ID!) { ci(id: $id) { id name class status owner } }`, Variables: map[string]any{"id": gid(string(ids[len(ids)/2]))}}
+	imp := bench.APIQuery{Name: "impact", Query: `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount degradedCount businessServices { ci { name } effect } } }`, Variables: map[string]any{"ids": []any{gid(hv)}}}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Command: `skein bench api --cis %d --clients %s --duration %s`, %s. Estate: %d CIs, %d relationships; embedded store; client and server in one process on loopback.\n\n",
-		cis, joinInts(levels), d, time.Now().UTC().Format("2006-01-02"), len(est.CIs), len(est.Edges))
-	bench.APIMarkdown(&b, rows)
+	flags := ""
+	if overload {
+		flags = " --overload"
+	}
+	fmt.Fprintf(&b, "Command: `skein bench api%s --cis %d --clients %s --duration %s`, %s. Estate: %d CIs, %d relationships; embedded store; client and server in one process on loopback.\n\n",
+		flags, cis, joinInts(levels), d, time.Now().UTC().Format("2006-01-02"), len(est.CIs), len(est.Edges))
+	if overload {
+		rows, err := bench.RunOverload(ctx, bench.OverloadConfig{URL: url, Clients: levels, Duration: d, Cheap: read, Expensive: imp,
+			ExpensiveShare: 0.1, RSS: bench.ResidentBytes, Log: stderr})
+		stop()
+		<-done
+		if err != nil {
+			return err
+		}
+		bench.OverloadMarkdown(&b, rows)
+	} else {
+		rows, err := bench.RunAPI(ctx, bench.APIConfig{URL: url, Clients: levels, Duration: d, Log: stderr, Queries: []bench.APIQuery{read, imp}})
+		stop()
+		<-done
+		if err != nil {
+			return err
+		}
+		bench.APIMarkdown(&b, rows)
+	}
 	if outFile != "" {
 		if err := os.WriteFile(outFile, []byte(b.String()), 0o644); err != nil {
 			return err

@@ -438,12 +438,13 @@ func OpenInProcess(ctx context.Context, dir string) (OpenStats, error) {
 		return OpenStats{}, err
 	}
 	runtime.GC()
-	rss := residentBytes()
+	rss := ResidentBytes()
 	runtime.KeepAlive(s)
 	return OpenStats{OpenTime: d, RSSBytes: rss}, s.Close()
 }
 
-func residentBytes() int64 {
+// ResidentBytes returns this process's resident memory in bytes (Linux), or -1.
+func ResidentBytes() int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return -1

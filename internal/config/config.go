@@ -113,7 +113,8 @@ type Traversal struct {
 	// its start set; a traversal that exceeds it is reported truncated.
 	NodeBudget int
 	// MaxConcurrent bounds the traversal queries running at once, so that
-	// expensive queries shed under load while cheap reads keep answering.
+	// expensive queries shed under load while cheap reads keep answering;
+	// 0 means the number of CPUs.
 	MaxConcurrent int
 }
 

@@ -104,8 +104,8 @@ var fields = []field{
 	{key: "traversal.node_budget", def: 10000,
 		usage: "largest number of CIs a traversal may reach before it is truncated",
 		ref:   func(c *Config) any { return &c.Traversal.NodeBudget }},
-	{key: "traversal.max_concurrent", def: 8,
-		usage: "traversal queries (impact, dependencies, dependents, paths) that may run at once; more wait briefly, then are refused with OVERLOADED",
+	{key: "traversal.max_concurrent", def: 0,
+		usage: "traversal queries (impact, dependencies, dependents, paths) that may run at once, 0 for the number of CPUs; more wait briefly, then are refused with OVERLOADED",
 		ref:   func(c *Config) any { return &c.Traversal.MaxConcurrent }},
 
 	{key: "log.level", def: "info", flag: "log-level",

@@ -106,8 +106,8 @@ func (c Config) Validate() error {
 	if n := c.Traversal.NodeBudget; n < 1 || n > store.MaxNodes {
 		add("traversal.node_budget", "must be between 1 and %d, got %d", store.MaxNodes, n)
 	}
-	if n := c.Traversal.MaxConcurrent; n < 1 || n > 10000 {
-		add("traversal.max_concurrent", "must be between 1 and 10000, got %d", n)
+	if n := c.Traversal.MaxConcurrent; n < 0 || n > 10000 {
+		add("traversal.max_concurrent", "must be between 0 (the number of CPUs) and 10000, got %d", n)
 	}
 
 	if !slices.Contains(logLevels, strings.ToLower(c.Log.Level)) {
