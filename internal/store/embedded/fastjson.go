@@ -172,31 +172,3 @@ func appendLenient(b []byte, v any) []byte {
 	}
 	return b
 }
-
-// validIdent is store.ValidIdentifier without the regular expression.
-func validIdent(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
-		case i > 0 && ('0' <= c && c <= '9' || c == '_'):
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// checkAttrNames is store.CheckAttributeNames with a fast path for the
-// common case where every name is fine.
-func checkAttrNames(field string, a store.Attributes) error {
-	for k := range a {
-		if !validIdent(k) || store.ReservedAttribute(k) {
-			return store.CheckAttributeNames(field, a)
-		}
-	}
-	return nil
-}

@@ -25,7 +25,7 @@ func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.Upsert
 	}
 	invalid := make([]error, len(b.Items))
 	for i, it := range b.Items {
-		if ie := checkItem(it); ie != nil {
+		if ie := it.Check(); ie != nil {
 			ie = ie.WithPrefix(fmt.Sprintf("items[%d]", i))
 			if b.Atomic {
 				return nil, &store.ItemError{Index: i, Err: ie}
@@ -46,28 +46,6 @@ func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.Upsert
 		return nil, err
 	}
 	return results, nil
-}
-
-func checkItem(it store.CIUpsert) *store.InvalidError {
-	if !validIdent(it.Class) {
-		return store.Invalid("class", "%q is not a class name", clip(it.Class))
-	}
-	if len(it.Keys) == 0 {
-		return store.Invalid("keys", "at least one identity key is required")
-	}
-	for j, k := range it.Keys {
-		if k == "" {
-			return store.Invalid(fmt.Sprintf("keys[%d]", j), "must not be empty")
-		}
-	}
-	if err := checkAttrNames("attributes", it.Attributes); err != nil {
-		var ie *store.InvalidError
-		if errors.As(err, &ie) {
-			return ie
-		}
-		return store.Invalid("attributes", "%v", err)
-	}
-	return nil
 }
 
 func clip(s string) string {
@@ -294,10 +272,10 @@ func (u *upsertRun) item(i int, it store.CIUpsert, reconcile store.ReconcileFunc
 		}
 		return store.UpsertResult{}, fmt.Errorf("embedded: items[%d]: reconcile: %w", i, err)
 	}
-	if !validIdent(r.Class) {
+	if !store.ValidIdentifier(r.Class) {
 		return invalidResult(i, store.Invalid("class", "%q is not a class name", clip(r.Class))), nil
 	}
-	if err := checkAttrNames("attributes", r.Attributes); err != nil {
+	if err := store.CheckAttributeNames("attributes", r.Attributes); err != nil {
 		var ie *store.InvalidError
 		if errors.As(err, &ie) {
 			return invalidResult(i, ie), nil

@@ -77,7 +77,7 @@ func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.Upsert
 	}
 	invalid := make([]error, len(b.Items))
 	for i, it := range b.Items {
-		if err := checkUpsertItem(it); err != nil {
+		if err := it.Check(); err != nil {
 			invalid[i] = err.WithPrefix(fmt.Sprintf("items[%d]", i))
 		}
 	}
@@ -99,28 +99,6 @@ func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.Upsert
 		return nil, err
 	}
 	return out.([]store.UpsertResult), nil
-}
-
-func checkUpsertItem(it store.CIUpsert) *store.InvalidError {
-	if !store.ValidIdentifier(it.Class) {
-		return store.Invalid("class", "%q is not a class name", clip(it.Class))
-	}
-	if len(it.Keys) == 0 {
-		return store.Invalid("keys", "at least one identity key is required")
-	}
-	for j, k := range it.Keys {
-		if k == "" {
-			return store.Invalid(fmt.Sprintf("keys[%d]", j), "must not be empty")
-		}
-	}
-	if err := store.CheckAttributeNames("attributes", it.Attributes); err != nil {
-		var inv *store.InvalidError
-		if errors.As(err, &inv) {
-			return inv
-		}
-		return store.Invalid("attributes", "%v", err)
-	}
-	return nil
 }
 
 // ciState is a CI as the transaction currently sees it.
