@@ -133,7 +133,11 @@ func (r *mutationResolver) UpsertCIs(ctx context.Context, input model.UpsertCIsI
 	if input.Source != nil && (!store.ValidIdentifier(strings.ReplaceAll(*input.Source, "-", "_")) || len(*input.Source) > 64) {
 		return nil, store.Invalid("input.source", "must be a name of letters, digits, '-' and '_' (at most 64), e.g. ansible")
 	}
-	res, err := r.CMDB.Upsert(ctx, actor(ctx, input.Source), items, deref(input.Atomic, false))
+	who, err := actor(ctx, input.Source)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.CMDB.Upsert(ctx, who, items, deref(input.Atomic, false))
 	if err != nil {
 		return nil, prefixInput(err)
 	}
@@ -172,7 +176,11 @@ func (r *mutationResolver) UpdateCi(ctx context.Context, input model.UpdateCIInp
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.CMDB.UpdateCI(ctx, actor(ctx, nil), id, attrs)
+	who, err := actor(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.CMDB.UpdateCI(ctx, who, id, attrs)
 	if err != nil {
 		return nil, store.PrefixField(err, "input")
 	}
@@ -185,7 +193,11 @@ func (r *mutationResolver) DeleteCi(ctx context.Context, input model.DeleteCIInp
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.CMDB.DeleteCIs(ctx, actor(ctx, nil), []store.ID{id})
+	who, err := actor(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.CMDB.DeleteCIs(ctx, who, []store.ID{id})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/skein-cmdb/skein/graph/model"
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/store"
 )
@@ -251,6 +252,10 @@ func classify(err error) (code, field, msg string) {
 		return "CONFLICT", "", err.Error()
 	case errors.Is(err, store.ErrUnavailable):
 		return "UNAVAILABLE", "", "the store is unavailable; try again later"
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return CodeUnauthenticated, "", err.Error()
+	case errors.Is(err, auth.ErrForbidden):
+		return CodeForbidden, "", err.Error()
 	}
 	return "INTERNAL", "", "internal error"
 }

@@ -23,6 +23,10 @@ const (
 	CodeTimeout     = "TIMEOUT"
 	CodeOverloaded  = "OVERLOADED"
 	CodeInternal    = "INTERNAL"
+	// CodeUnauthenticated: the operation needs an API token.
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	// CodeForbidden: the token's role may not do this.
+	CodeForbidden = "FORBIDDEN"
 )
 
 // presentError is the one place where domain errors become GraphQL errors:

@@ -100,3 +100,6 @@ func renamePath(err error, from, to string) error {
 	}
 	return out
 }
+
+// ptr returns a pointer to a copy of v.
+func ptr[T any](v T) *T { return &v }

@@ -13,7 +13,11 @@ import (
 
 // RegisterCIClass is the resolver for the registerCIClass field.
 func (r *mutationResolver) RegisterCIClass(ctx context.Context, input model.RegisterCIClassInput) (*model.RegisterCIClassPayload, error) {
-	c, err := r.CMDB.RegisterClass(ctx, actor(ctx, nil), classDefIn(input))
+	who, err := actor(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.CMDB.RegisterClass(ctx, who, classDefIn(input))
 	if err != nil {
 		return nil, err
 	}
@@ -22,7 +26,11 @@ func (r *mutationResolver) RegisterCIClass(ctx context.Context, input model.Regi
 
 // RegisterRelationshipType is the resolver for the registerRelationshipType field.
 func (r *mutationResolver) RegisterRelationshipType(ctx context.Context, input model.RegisterRelationshipTypeInput) (*model.RegisterRelationshipTypePayload, error) {
-	rt, err := r.CMDB.RegisterRelationshipType(ctx, actor(ctx, nil), relTypeDefIn(input))
+	who, err := actor(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := r.CMDB.RegisterRelationshipType(ctx, who, relTypeDefIn(input))
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,11 @@ func (r *mutationResolver) CreateRelationships(ctx context.Context, input model.
 		}
 		items[i] = cmdb.RelationshipItem{Type: it.Type, Source: src, Target: dst, Attributes: attrs}
 	}
-	res, err := r.CMDB.CreateRelationships(ctx, actor(ctx, nil), items, deref(input.Atomic, false))
+	who, err := actor(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.CMDB.CreateRelationships(ctx, who, items, deref(input.Atomic, false))
 	if err != nil {
 		return nil, relPaths(err)
 	}
@@ -68,7 +72,11 @@ func (r *mutationResolver) DeleteRelationships(ctx context.Context, input model.
 		}
 		ids[i] = id
 	}
-	res, err := r.Store.DeleteRelationships(ctx, actor(ctx, nil), ids)
+	who, err := actor(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Store.DeleteRelationships(ctx, who, ids)
 	if err != nil {
 		return nil, prefixInput(err)
 	}

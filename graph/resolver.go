@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -101,6 +100,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	if o.Around != nil {
 		srv.AroundOperations(o.Around)
 	}
+	srv.AroundRootFields(authorize)
 	srv.SetErrorPresenter(presentError(o.Logger, o.OnError))
 	srv.SetRecoverFunc(recoverPanic(o.Logger))
 	return LoaderMiddleware(r.Store, o.LoaderWait, srv)
@@ -117,25 +117,4 @@ func setComplexity(c *generated.ComplexityRoot) {
 	c.CI.Dependencies = func(child int, _ *int, _ []string) int { return 1 + 100*child }
 	c.CI.Dependents = func(child int, _ *int, _ []string) int { return 1 + 100*child }
 	c.Query.ImpactAnalysis = func(child int, _ []string, _ *int, _ *model.ImpactEffect) int { return 1 + 100*child }
-}
-
-// actorKey carries the authenticated actor in a request context.
-type actorKey struct{}
-
-// WithActor returns a context whose writes are made by a.
-func WithActor(ctx context.Context, a store.Actor) context.Context {
-	return context.WithValue(ctx, actorKey{}, a)
-}
-
-// actor returns who writes: the request's actor, with the source a
-// mutation names (discovery agents say which source they are).
-func actor(ctx context.Context, source *string) store.Actor {
-	a, ok := ctx.Value(actorKey{}).(store.Actor)
-	if !ok {
-		a = store.Actor{Name: "anonymous", Source: "api"}
-	}
-	if source != nil && *source != "" {
-		a.Source = *source
-	}
-	return a
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skein-cmdb/skein/graph"
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/config"
 	"github.com/skein-cmdb/skein/internal/impact"
@@ -51,14 +53,34 @@ func backendConfigs(t *testing.T) map[string]func(t *testing.T) config.Config {
 	}
 }
 
-// apiServer starts the real wiring (newApp) behind an httptest server.
+// apiServer starts the real wiring (newApp) behind an httptest server,
+// and issues an admin token that post sends to it (see clientTokens).
 func apiServer(t *testing.T, cfg config.Config) (*httptest.Server, *app) {
 	t.Helper()
 	a, err := newApp(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(func() { srv.Close(); a.Close() })
+	useToken(t, srv.URL, issueToken(t, a, "api-test", auth.Admin))
 	return srv, a
+}
+
+// clientTokens holds the token post sends to each test server, by base URL:
+// the tests act as one admin client per server unless they say otherwise.
+var clientTokens sync.Map
+
+// useToken makes post send tok to the server at url, for the rest of t.
+func useToken(t *testing.T, url, tok string) {
+	clientTokens.Store(url, tok)
+	t.Cleanup(func() { clientTokens.Delete(url) })
+}
+
+// issueToken creates a token with role in a's store.
+func issueToken(t *testing.T, a *app, name string, role auth.Role) string {
+	t.Helper()
+	tok, _, err := auth.Issue(t.Context(), a.Store, store.Actor{Name: "test", Source: "api"}, name, role, time.Time{})
+	require.NoError(t, err)
+	return tok
 }
 
 type gqlResponse struct {
@@ -71,9 +93,26 @@ type gqlResponse struct {
 	raw    string
 }
 
+// post sends a GraphQL request body with the server's test token, if it
+// has one (useToken).
 func post(t *testing.T, url, body string) gqlResponse {
 	t.Helper()
-	resp, err := http.Post(url+"/graphql", "application/json", strings.NewReader(body))
+	tok, _ := clientTokens.Load(url)
+	s, _ := tok.(string)
+	return postAs(t, url, s, body)
+}
+
+// postAs sends a GraphQL request body with tok as bearer token ("" sends
+// no Authorization header).
+func postAs(t *testing.T, url, tok, body string) gqlResponse {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/graphql", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)

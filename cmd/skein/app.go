@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/skein-cmdb/skein/graph"
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/config"
 	"github.com/skein-cmdb/skein/internal/impact"
@@ -77,8 +78,17 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 		MaxAliases: cfg.GraphQL.MaxAliases, MaxOperations: cfg.GraphQL.MaxOperations,
 		Logger: logger, OnError: m.CountGraphQLError, Around: observeOperations(m), MaxTraversals: maxTraversals,
 	})
-	h := server.New(cfg, server.Deps{GraphQL: gql, Ready: st.Ping, Logger: logger, Registry: reg, Metrics: m})
+	authn := &auth.Authenticator{Tokens: st, AnonymousRead: anonymousRead(cfg)}
+	h := server.New(cfg, server.Deps{
+		GraphQL: gql, Ready: st.Ping, Logger: logger, Registry: reg, Metrics: m, Authenticate: authn.Request,
+	})
 	return &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger}, nil
+}
+
+// anonymousRead reports whether requests without a token may read: only
+// when auth.anonymous_read allows it and the server listens on loopback.
+func anonymousRead(cfg config.Config) bool {
+	return cfg.Auth.AnonymousRead && server.IsLoopback(cfg.Server.Addr)
 }
 
 // Close releases the store.

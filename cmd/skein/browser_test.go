@@ -35,6 +35,12 @@ import (
 // playgroundQuery is what the test types into the editor.
 const playgroundQuery = `{ cis(first: 3) { totalCount edges { node { name class } } } }`
 
+// viewerQuery asks who the Playground acts as.
+const viewerQuery = `{ viewer { name role } }`
+
+// tokenPattern matches a Skein API token.
+var tokenPattern = regexp.MustCompile(`skn_[a-z2-7]{10}_[A-Za-z0-9_-]{43}`)
+
 // Where the screenshot of the Playground goes, relative to the repository
 // root (git-ignored /artifacts/).
 const playgroundScreenshot = "artifacts/playground.png"
@@ -49,8 +55,12 @@ func TestBrowserPlayground(t *testing.T) {
 	start := time.Now()
 	bin := buildSkein(t)
 	built := time.Now()
-	base := startSkein(t, bin, "--demo")
+	base, out := startSkein(t, bin, "--demo")
 	ready := time.Now()
+	// serve --demo prints an admin token and the Playground URL carrying it.
+	tok := tokenPattern.FindString(out.String())
+	require.NotEmpty(t, tok, "serve --demo prints an admin token:\n%s", out.String())
+	require.Contains(t, out.String(), base+"/#token="+tok, "and the Playground URL that pre-fills it")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -62,11 +72,14 @@ func TestBrowserPlayground(t *testing.T) {
 	}
 
 	b := newBrowser(t, ctx, chromium)
-	b.do("open the Playground",
-		chromedp.Navigate(base+"/"),
+	b.do("open the Playground with the demo token",
+		chromedp.Navigate(base+"/#token="+tok),
 		chromedp.WaitVisible(chromedp.CSS(".graphiql-query-editor .monaco-editor .view-lines")),
 		chromedp.WaitVisible(chromedp.CSS(".graphiql-execute-button")),
 	)
+	href, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`window.location.href`))
+	require.NoError(t, err, "read the address bar")
+	assert.Equal(t, base+"/", href, "the Playground removes the token from the address bar")
 
 	// Type the query as a user would: select everything in the editor,
 	// delete it, and type. Monaco closes brackets as they open and types
@@ -115,6 +128,29 @@ func TestBrowserPlayground(t *testing.T) {
 	if want.Data.CIs.TotalCount == 0 {
 		t.Log("the store is empty (no demo estate): only the shape of the result is checked")
 	}
+
+	// The token handed over in the fragment is in the headers editor, so
+	// the Playground acts as the demo admin.
+	b.do("type a viewer query",
+		chromedp.Click(chromedp.CSS(".graphiql-query-editor .monaco-editor .view-lines")),
+		chromedp.KeyEvent("a", chromedp.KeyModifiers(kb.ModifierCtrl)),
+		chromedp.KeyEvent(kb.Backspace),
+		chromedp.KeyEvent(viewerQuery),
+		chromedp.KeyEvent(kb.Escape),
+	)
+	b.poll("the query editor holds the viewer query", 10*time.Second, `(() => {
+		const el = document.querySelector('.graphiql-query-editor .view-lines');
+		return el && el.textContent.replace(/\u00a0/g, ' ').trim() === `+jsString(viewerQuery)+`;
+	})()`, func() string { return b.text("read the editor", ".graphiql-query-editor .view-lines") })
+	b.do("run the viewer query", chromedp.Click(chromedp.CSS(".graphiql-execute-button")))
+	who := b.poll("the result pane shows the viewer", 30*time.Second, `(() => {
+		const el = document.querySelector('.graphiql-response .view-lines');
+		const text = el ? el.textContent.replace(/\u00a0/g, ' ') : '';
+		return /"role"/.test(text) ? text : false;
+	})()`, func() string { return b.text("read the result pane", ".graphiql-response .view-lines") })
+	assert.Contains(t, who, `"ADMIN"`, "the Playground sends the demo token")
+	assert.Contains(t, who, `"demo admin"`)
+	assert.NotContains(t, out.String(), "Authorization", "the server never logs the header")
 
 	path := b.screenshot(playgroundScreenshot)
 	t.Logf("screenshot: %s", path)
@@ -182,7 +218,7 @@ func buildSkein(t *testing.T) string {
 // startSkein runs `skein serve` on a free loopback port with a fresh data
 // directory, waits until /readyz answers 200, and stops it when the test
 // ends. It returns the base URL.
-func startSkein(t *testing.T, bin string, args ...string) string {
+func startSkein(t *testing.T, bin string, args ...string) (string, *lockedBuffer) {
 	t.Helper()
 	addr := freeAddr(t)
 	dir := t.TempDir()
@@ -220,7 +256,7 @@ func startSkein(t *testing.T, bin string, args ...string) string {
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				return base, &out
 			}
 		}
 		select {

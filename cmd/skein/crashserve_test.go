@@ -53,6 +53,8 @@ func TestCrashServe(t *testing.T) {
 	bin := buildSkein(t)
 	t.Logf("built skein in %s", time.Since(start).Round(time.Millisecond))
 	dataDir := filepath.Join(t.TempDir(), "data")
+	// The clients are discovery agents, with a token made by the CLI.
+	tok := cliToken(t, bin, dataDir, "crash-agent", "agent")
 
 	var sent []crashBatch // every batch any client sent, acknowledged or not
 	var totalAcked, totalItems int
@@ -75,7 +77,7 @@ func TestCrashServe(t *testing.T) {
 				defer client.CloseIdleConnections()
 				for b := 0; ctx.Err() == nil; b++ {
 					batch := crashBatch{key: fmt.Sprintf("t%d-c%d-b%d", trial, c, b), atomic: crng.IntN(4) == 0}
-					batch.acked, batch.rejection = postCrashBatch(ctx, client, p.base, batch, batchSize)
+					batch.acked, batch.rejection = postCrashBatch(ctx, client, p.base, tok, batch, batchSize)
 					mu.Lock()
 					batches = append(batches, batch)
 					if batch.rejection != "" {
@@ -167,7 +169,7 @@ const crashUpsert = `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { fa
 // postCrashBatch sends a batch and reports whether it was acknowledged:
 // HTTP 200, no errors, every item CREATED or UNCHANGED. A transport error
 // (the server died) is neither an acknowledgement nor a rejection.
-func postCrashBatch(ctx context.Context, client *http.Client, base string, b crashBatch, size int) (acked bool, rejection string) {
+func postCrashBatch(ctx context.Context, client *http.Client, base, tok string, b crashBatch, size int) (acked bool, rejection string) {
 	items := make([]map[string]any, size)
 	for i := range items {
 		items[i] = map[string]any{"class": "Application", "attributes": map[string]any{
@@ -185,6 +187,7 @@ func postCrashBatch(ctx context.Context, client *http.Client, base string, b cra
 		panic(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := client.Do(req)
 	if err != nil {
 		return false, ""
@@ -340,4 +343,18 @@ func (p *crashProcess) kill() {
 	_ = p.cmd.Process.Kill()
 	err := <-p.exited
 	p.exited <- err
+}
+
+// cliToken creates a token with `skein token create` on the embedded store
+// in dataDir and returns it.
+func cliToken(t *testing.T, bin, dataDir, name, role string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "token", "create", "--data-dir", dataDir, "--name", name, "--role", role, "--expires", "1d")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "skein token create: %s", stderr.String())
+	tok := strings.TrimSpace(stdout.String())
+	require.Regexp(t, tokenPattern, tok, "token create prints the token alone on stdout")
+	require.Contains(t, stderr.String(), "shown only this once")
+	return tok
 }

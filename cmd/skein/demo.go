@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/demo"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -33,4 +35,27 @@ func seedDemo(ctx context.Context, a *app, w io.Writer) error {
 	}
 	_, err = fmt.Fprintf(w, "demo estate loaded: %s; try the Playground, and docs/API.md for a tour\n", sum)
 	return err
+}
+
+// demoTokenLifetime is how long the token of a demo server works.
+const demoTokenLifetime = 7 * 24 * time.Hour
+
+// demoToken creates an admin token for a demo server and prints it on w
+// (standard output, never the log), with the Playground URL that pre-fills
+// it. The token goes in the URL's fragment, which browsers never send to
+// the server, so it stays out of access logs; the Playground moves it into
+// its headers editor and removes it from the address bar.
+func demoToken(ctx context.Context, a *app, w io.Writer, addr string) (string, error) {
+	tok, rec, err := auth.Issue(ctx, a.Store, demoActor, "demo admin", auth.Admin, time.Now().Add(demoTokenLifetime))
+	if err != nil {
+		return "", err
+	}
+	_, err = fmt.Fprintf(w, `
+Demo admin token (shown once; expires %s; revoke with: skein token revoke %s):
+  %s
+Open the Playground with it filled in:
+  %s#token=%s
+
+`, rec.ExpiresAt.Format(time.RFC3339), rec.ID, tok, playgroundBase(addr), tok)
+	return tok, err
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/config"
 	"github.com/skein-cmdb/skein/internal/demo"
 	"github.com/skein-cmdb/skein/internal/neo4jtest"
@@ -80,6 +81,7 @@ func demoNeo4jConfig(t *testing.T) config.Config {
 // demoServer is a demo-seeded Skein behind a real HTTP server.
 type demoServer struct {
 	url    string
+	token  string // an admin token, sent with every request
 	client *http.Client
 	ids    map[string]string // CI name -> global ID, as looked up
 }
@@ -105,7 +107,7 @@ func startDemo(t *testing.T, b demoBackend) *demoServer {
 	}
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
-	return &demoServer{url: srv.URL, client: srv.Client(), ids: map[string]string{}}
+	return &demoServer{url: srv.URL, token: issueToken(t, a, "demo admin", auth.Admin), client: srv.Client(), ids: map[string]string{}}
 }
 
 // demoResponse is a GraphQL response.
@@ -134,6 +136,7 @@ func (s *demoServer) post(t *testing.T, query string, vars map[string]any) demoR
 	req, err := http.NewRequest(http.MethodPost, s.url+"/graphql", bytes.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	resp, err := s.client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -713,7 +716,14 @@ func TestDemoServe(t *testing.T) {
 		var d struct {
 			CIs struct{ TotalCount int }
 		}
-		s := &demoServer{url: strings.TrimSuffix(url, "/"), client: http.DefaultClient}
+		// serve --demo prints an admin token on standard output.
+		tok := tokenPattern.FindString(stdout.String())
+		require.NotEmpty(t, tok, "run %d: an admin token on stdout: %s", i+1, stdout.String())
+		assert.NotContains(t, stderr.String(), tok, "run %d: the token is not logged", i+1)
+		s := &demoServer{url: strings.TrimSuffix(url, "/"), token: tok, client: http.DefaultClient}
+		var v struct{ Viewer struct{ Role string } }
+		s.data(t, `{ viewer { role } }`, nil, &v)
+		assert.Equal(t, "ADMIN", v.Viewer.Role)
 		s.data(t, `{ cis(filter: {namePrefix: "esx-fra1-"}) { totalCount } }`, nil, &d)
 		assert.Equal(t, 8, d.CIs.TotalCount, "run %d: the FRA1 hypervisors are served", i+1)
 		cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/config"
 )
 
@@ -148,7 +149,7 @@ func TestLimitsHTTP(t *testing.T) {
 	t.Run("rate limit", func(t *testing.T) {
 		cfg := limitsConfig(t)
 		cfg.Server.RateLimit, cfg.Server.RateBurst = 0.01, 3
-		srv, _ := apiServer(t, cfg)
+		srv, a := apiServer(t, cfg)
 		for i := 0; i < 3; i++ {
 			ok(t, srv.URL, `{ version }`, nil)
 		}
@@ -157,10 +158,28 @@ func TestLimitsHTTP(t *testing.T) {
 		require.Len(t, r.Errors, 1, r.raw)
 		assert.Equal(t, "RATE_LIMITED", r.Errors[0].Extensions["code"])
 		assert.Contains(t, r.Errors[0].Message, "server.rate_limit")
-		resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(`{"query":"{ version }"}`))
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/graphql", strings.NewReader(`{"query":"{ version }"}`))
+		require.NoError(t, err)
+		tok, _ := clientTokens.Load(srv.URL)
+		req.Header.Set("Authorization", "Bearer "+tok.(string))
+		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
+		assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 		assert.Equal(t, "100", resp.Header.Get("Retry-After"))
+
+		// The budget is the token's: another token, and requests without
+		// one (keyed by address), have their own.
+		other := issueToken(t, a, "other", auth.Viewer)
+		assert.Equal(t, http.StatusOK, postAs(t, srv.URL, other, `{"query":"{ version }"}`).status, "another token")
+		assert.Equal(t, http.StatusOK, postAs(t, srv.URL, "", `{"query":"{ version }"}`).status, "no token: the address's budget")
+		// Requests with a bad token spend the address's budget too, so
+		// guessing tokens is rate limited.
+		bad := "skn_aaaaaaaaaa_" + strings.Repeat("A", 43)
+		assert.Equal(t, http.StatusUnauthorized, postAs(t, srv.URL, bad, `{"query":"{ version }"}`).status)
+		assert.Equal(t, http.StatusUnauthorized, postAs(t, srv.URL, bad, `{"query":"{ version }"}`).status)
+		assert.Equal(t, http.StatusTooManyRequests, postAs(t, srv.URL, bad, `{"query":"{ version }"}`).status, "a fourth request from the address")
+		assert.Equal(t, http.StatusTooManyRequests, postAs(t, srv.URL, "", `{"query":"{ version }"}`).status)
 		resp, err = http.Get(srv.URL + "/readyz")
 		require.NoError(t, err)
 		resp.Body.Close()

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/config"
 )
 
@@ -25,7 +26,9 @@ func TestRestartKeepsData(t *testing.T) {
 	start := func() (*app, *httptest.Server) {
 		a, err := newApp(context.Background(), cfg, logger)
 		require.NoError(t, err)
-		return a, httptest.NewServer(a.Handler)
+		srv := httptest.NewServer(a.Handler)
+		useToken(t, srv.URL, issueToken(t, a, "restart-test", auth.Admin))
+		return a, srv
 	}
 	a, srv := start()
 	var out bytes.Buffer

@@ -35,13 +35,19 @@ see docs/CONFIGURATION.md.`,
 				return err
 			}
 			defer a.Close()
+			fragment := ""
 			if cfg.Demo {
 				if err := seedDemo(cmd.Context(), a, cmd.ErrOrStderr()); err != nil {
 					return fmt.Errorf("demo: %w", err)
 				}
+				tok, err := demoToken(cmd.Context(), a, cmd.OutOrStdout(), cfg.Server.Addr)
+				if err != nil {
+					return fmt.Errorf("demo token: %w", err)
+				}
+				fragment = "#token=" + tok
 			}
 			if open {
-				go openPlayground(cmd.Context(), cfg.Server.Addr, cmd.ErrOrStderr())
+				go openPlayground(cmd.Context(), cfg.Server.Addr, fragment, cmd.ErrOrStderr())
 			}
 			return server.Run(cmd.Context(), a.Handler, cfg.Server, logger)
 		},

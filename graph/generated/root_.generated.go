@@ -35,6 +35,17 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	APIToken struct {
+		Active    func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		CreatedBy func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		Name      func(childComplexity int) int
+		RevokedAt func(childComplexity int) int
+		Role      func(childComplexity int) int
+		TokenID   func(childComplexity int) int
+	}
+
 	AttributeDefinition struct {
 		Description func(childComplexity int) int
 		Max         func(childComplexity int) int
@@ -124,6 +135,11 @@ type ComplexityRoot struct {
 		Name    func(childComplexity int) int
 	}
 
+	CreateAPITokenPayload struct {
+		APIToken func(childComplexity int) int
+		Token    func(childComplexity int) int
+	}
+
 	CreateRelationshipsPayload struct {
 		Results func(childComplexity int) int
 	}
@@ -168,12 +184,14 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateRelationships      func(childComplexity int, input model.CreateRelationshipsInput) int
 		DeleteCi                 func(childComplexity int, input model.DeleteCIInput) int
 		DeleteRelationships      func(childComplexity int, input model.DeleteRelationshipsInput) int
 		Ping                     func(childComplexity int) int
 		RegisterCIClass          func(childComplexity int, input model.RegisterCIClassInput) int
 		RegisterRelationshipType func(childComplexity int, input model.RegisterRelationshipTypeInput) int
+		RevokeAPIToken           func(childComplexity int, input model.RevokeAPITokenInput) int
 		UpdateCi                 func(childComplexity int, input model.UpdateCIInput) int
 		UpsertCIs                func(childComplexity int, input model.UpsertCIsInput) int
 	}
@@ -200,6 +218,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		APITokens         func(childComplexity int, includeInactive *bool) int
 		Ci                func(childComplexity int, id string) int
 		CiClass           func(childComplexity int, name string) int
 		CiClasses         func(childComplexity int) int
@@ -209,6 +228,7 @@ type ComplexityRoot struct {
 		RelationshipTypes func(childComplexity int) int
 		ShortestPath      func(childComplexity int, from string, to string, maxDepth *int, types []string) int
 		Version           func(childComplexity int) int
+		Viewer            func(childComplexity int) int
 	}
 
 	Reachability struct {
@@ -269,6 +289,10 @@ type ComplexityRoot struct {
 		TargetClasses       func(childComplexity int) int
 	}
 
+	RevokeAPITokenPayload struct {
+		APIToken func(childComplexity int) int
+	}
+
 	Sighting struct {
 		LastSeenAt func(childComplexity int) int
 		Source     func(childComplexity int) int
@@ -294,6 +318,14 @@ type ComplexityRoot struct {
 		Unchanged func(childComplexity int) int
 		Updated   func(childComplexity int) int
 	}
+
+	Viewer struct {
+		Allowed       func(childComplexity int) int
+		Authenticated func(childComplexity int) int
+		Name          func(childComplexity int) int
+		Role          func(childComplexity int) int
+		TokenID       func(childComplexity int) int
+	}
 }
 
 type executableSchema graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot]
@@ -309,6 +341,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "APIToken.active":
+		if e.ComplexityRoot.APIToken.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.Active(childComplexity), true
+	case "APIToken.createdAt":
+		if e.ComplexityRoot.APIToken.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.CreatedAt(childComplexity), true
+	case "APIToken.createdBy":
+		if e.ComplexityRoot.APIToken.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.CreatedBy(childComplexity), true
+	case "APIToken.expiresAt":
+		if e.ComplexityRoot.APIToken.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.ExpiresAt(childComplexity), true
+	case "APIToken.name":
+		if e.ComplexityRoot.APIToken.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.Name(childComplexity), true
+	case "APIToken.revokedAt":
+		if e.ComplexityRoot.APIToken.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.RevokedAt(childComplexity), true
+	case "APIToken.role":
+		if e.ComplexityRoot.APIToken.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.Role(childComplexity), true
+	case "APIToken.tokenId":
+		if e.ComplexityRoot.APIToken.TokenID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.TokenID(childComplexity), true
 
 	case "AttributeDefinition.description":
 		if e.ComplexityRoot.AttributeDefinition.Description == nil {
@@ -699,6 +780,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Contact.Name(childComplexity), true
 
+	case "CreateAPITokenPayload.apiToken":
+		if e.ComplexityRoot.CreateAPITokenPayload.APIToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateAPITokenPayload.APIToken(childComplexity), true
+	case "CreateAPITokenPayload.token":
+		if e.ComplexityRoot.CreateAPITokenPayload.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateAPITokenPayload.Token(childComplexity), true
+
 	case "CreateRelationshipsPayload.results":
 		if e.ComplexityRoot.CreateRelationshipsPayload.Results == nil {
 			break
@@ -838,6 +932,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImpactedCI.Path(childComplexity), true
 
+	case "Mutation.createAPIToken":
+		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createAPIToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["input"].(model.CreateAPITokenInput)), true
 	case "Mutation.createRelationships":
 		if e.ComplexityRoot.Mutation.CreateRelationships == nil {
 			break
@@ -899,6 +1004,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterRelationshipType(childComplexity, args["input"].(model.RegisterRelationshipTypeInput)), true
+	case "Mutation.revokeAPIToken":
+		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeAPIToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["input"].(model.RevokeAPITokenInput)), true
 	case "Mutation.updateCI":
 		if e.ComplexityRoot.Mutation.UpdateCi == nil {
 			break
@@ -997,6 +1113,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PathStep.Type(childComplexity), true
 
+	case "Query.apiTokens":
+		if e.ComplexityRoot.Query.APITokens == nil {
+			break
+		}
+
+		args, err := ec.field_Query_apiTokens_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.APITokens(childComplexity, args["includeInactive"].(*bool)), true
 	case "Query.ci":
 		if e.ComplexityRoot.Query.Ci == nil {
 			break
@@ -1082,6 +1209,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Version(childComplexity), true
+	case "Query.viewer":
+		if e.ComplexityRoot.Query.Viewer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
 	case "Reachability.nodes":
 		if e.ComplexityRoot.Reachability.Nodes == nil {
@@ -1278,6 +1411,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RelationshipType.TargetClasses(childComplexity), true
 
+	case "RevokeAPITokenPayload.apiToken":
+		if e.ComplexityRoot.RevokeAPITokenPayload.APIToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeAPITokenPayload.APIToken(childComplexity), true
+
 	case "Sighting.lastSeenAt":
 		if e.ComplexityRoot.Sighting.LastSeenAt == nil {
 			break
@@ -1366,6 +1506,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UpsertCIsPayload.Updated(childComplexity), true
 
+	case "Viewer.allowed":
+		if e.ComplexityRoot.Viewer.Allowed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.Allowed(childComplexity), true
+	case "Viewer.authenticated":
+		if e.ComplexityRoot.Viewer.Authenticated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.Authenticated(childComplexity), true
+	case "Viewer.name":
+		if e.ComplexityRoot.Viewer.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.Name(childComplexity), true
+	case "Viewer.role":
+		if e.ComplexityRoot.Viewer.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.Role(childComplexity), true
+	case "Viewer.tokenId":
+		if e.ComplexityRoot.Viewer.TokenID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.TokenID(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1377,12 +1548,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AttributeDefinitionInput", ec.unmarshalInputAttributeDefinitionInput),
 			graphql.NewInputUnmarshaler("CIFilter", ec.unmarshalInputCIFilter),
+			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
 			graphql.NewInputUnmarshaler("DeleteCIInput", ec.unmarshalInputDeleteCIInput),
 			graphql.NewInputUnmarshaler("DeleteRelationshipsInput", ec.unmarshalInputDeleteRelationshipsInput),
 			graphql.NewInputUnmarshaler("RegisterCIClassInput", ec.unmarshalInputRegisterCIClassInput),
 			graphql.NewInputUnmarshaler("RegisterRelationshipTypeInput", ec.unmarshalInputRegisterRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RelationshipItem", ec.unmarshalInputRelationshipItem),
+			graphql.NewInputUnmarshaler("RevokeAPITokenInput", ec.unmarshalInputRevokeAPITokenInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
 			graphql.NewInputUnmarshaler("UpsertCIItem", ec.unmarshalInputUpsertCIItem),
 			graphql.NewInputUnmarshaler("UpsertCIsInput", ec.unmarshalInputUpsertCIsInput),
@@ -1508,6 +1681,108 @@ type AuditEdge {
   cursor: String!
   "The record."
   node: AuditRecord!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/auth.graphqls", Input: `extend type Query {
+  "Who this request is authenticated as, and what it may call."
+  viewer: Viewer!
+  "Every API token, newest first: its ID, name, role and dates, never its secret. Admins only."
+  apiTokens("Whether to include revoked and expired tokens." includeInactive: Boolean = false): [APIToken!]!
+}
+
+extend type Mutation {
+  """
+  Creates an API token. The token itself is in the payload and is shown only this once: Skein
+  keeps its SHA-256, not the token. Admins only.
+  """
+  createAPIToken("The token to make." input: CreateAPITokenInput!): CreateAPITokenPayload!
+  "Revokes an API token at once; requests carrying it are refused from then on. Admins only."
+  revokeAPIToken("Which token." input: RevokeAPITokenInput!): RevokeAPITokenPayload!
+}
+
+"What a token may do. Each role is described in docs/SECURITY.md."
+enum Role {
+  "Reads the configuration graph, impact analysis and audit trail."
+  VIEWER
+  "Discovery: upserts CIs and creates relationships; reads only the class model."
+  AGENT
+  "Reads, and edits and deletes CIs and relationships."
+  ENGINEER
+  "An engineer who also takes change advisory board decisions."
+  CHANGE_MANAGER
+  "Everything, including tokens and the class model."
+  ADMIN
+  "A request without a token (never a token's role)."
+  ANONYMOUS
+}
+
+"The caller of this request."
+type Viewer {
+  "Whether the request carried a valid API token."
+  authenticated: Boolean!
+  "The token's ID (its public part), or null."
+  tokenId: String
+  "The token's name, or ` + "`" + `anonymous` + "`" + `."
+  name: String!
+  "The token's role, or ANONYMOUS."
+  role: Role!
+  "The root fields this caller may use, as ` + "`" + `Query.cis` + "`" + ` or ` + "`" + `Mutation.upsertCIs` + "`" + `."
+  allowed: [String!]!
+}
+
+"An API token's record (never the token itself)."
+type APIToken {
+  "The token's public ID: the part after ` + "`" + `skn_` + "`" + `, before the second underscore."
+  tokenId: String!
+  "Whose or what the token is."
+  name: String!
+  "What it may do."
+  role: Role!
+  "When it was made."
+  createdAt: Time!
+  "Who made it."
+  createdBy: String!
+  "When it stops working; null means never."
+  expiresAt: Time
+  "When it was revoked; null means it was not."
+  revokedAt: Time
+  "Whether it works now: neither revoked nor expired."
+  active: Boolean!
+}
+
+"A token to make."
+input CreateAPITokenInput {
+  "Whose or what the token is, e.g. ` + "`" + `vcenter-discovery` + "`" + ` (1 to 100 printable characters)."
+  name: String!
+  "What it may do."
+  role: Role!
+  """
+  How long until it expires: a number of days or hours (` + "`" + `90d` + "`" + `, ` + "`" + `12h` + "`" + `), or ` + "`" + `never` + "`" + `. Default ` + "`" + `90d` + "`" + `.
+  Give this or ` + "`" + `expiresAt` + "`" + `, not both.
+  """
+  expiresIn: String
+  "When it expires (in the future)."
+  expiresAt: Time
+}
+
+"The new token."
+type CreateAPITokenPayload {
+  "The token, shown only this once: send it as ` + "`" + `Authorization: Bearer <token>` + "`" + `."
+  token: String!
+  "Its record."
+  apiToken: APIToken!
+}
+
+"A token to revoke."
+input RevokeAPITokenInput {
+  "The token's ID (` + "`" + `tokenId` + "`" + `)."
+  tokenId: String!
+}
+
+"The revoked token."
+type RevokeAPITokenPayload {
+  "Its record, with ` + "`" + `revokedAt` + "`" + ` set."
+  apiToken: APIToken!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/cmdb.graphqls", Input: `extend type Query {
@@ -2240,6 +2515,28 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_APIToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tokenId":
+		return ec.fieldContext_APIToken_tokenId(ctx, field)
+	case "name":
+		return ec.fieldContext_APIToken_name(ctx, field)
+	case "role":
+		return ec.fieldContext_APIToken_role(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_APIToken_createdAt(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_APIToken_createdBy(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_APIToken_expiresAt(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_APIToken_revokedAt(ctx, field)
+	case "active":
+		return ec.fieldContext_APIToken_active(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type APIToken", field.Name)
+}
+
 func (ec *executionContext) childFields_AttributeDefinition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -2416,6 +2713,16 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_ciCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateAPITokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "token":
+		return ec.fieldContext_CreateAPITokenPayload_token(ctx, field)
+	case "apiToken":
+		return ec.fieldContext_CreateAPITokenPayload_apiToken(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateAPITokenPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateRelationshipsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2662,6 +2969,14 @@ func (ec *executionContext) childFields_RelationshipType(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type RelationshipType", field.Name)
 }
 
+func (ec *executionContext) childFields_RevokeAPITokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "apiToken":
+		return ec.fieldContext_RevokeAPITokenPayload_apiToken(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeAPITokenPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Sighting(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "source":
@@ -2712,6 +3027,22 @@ func (ec *executionContext) childFields_UpsertCIsPayload(ctx context.Context, fi
 		return ec.fieldContext_UpsertCIsPayload_failed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UpsertCIsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "authenticated":
+		return ec.fieldContext_Viewer_authenticated(ctx, field)
+	case "tokenId":
+		return ec.fieldContext_Viewer_tokenId(ctx, field)
+	case "name":
+		return ec.fieldContext_Viewer_name(ctx, field)
+	case "role":
+		return ec.fieldContext_Viewer_role(ctx, field)
+	case "allowed":
+		return ec.fieldContext_Viewer_allowed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -17,6 +17,26 @@ type Node interface {
 	GetID() string
 }
 
+// An API token's record (never the token itself).
+type APIToken struct {
+	// The token's public ID: the part after `skn_`, before the second underscore.
+	TokenID string `json:"tokenId"`
+	// Whose or what the token is.
+	Name string `json:"name"`
+	// What it may do.
+	Role Role `json:"role"`
+	// When it was made.
+	CreatedAt time.Time `json:"createdAt"`
+	// Who made it.
+	CreatedBy string `json:"createdBy"`
+	// When it stops working; null means never.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// When it was revoked; null means it was not.
+	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+	// Whether it works now: neither revoked nor expired.
+	Active bool `json:"active"`
+}
+
 // An attribute of a class or relationship type.
 type AttributeDefinition struct {
 	// Attribute name.
@@ -182,6 +202,27 @@ type Contact struct {
 	Name string `json:"name"`
 	// How many impacted CIs it has.
 	CiCount int `json:"ciCount"`
+}
+
+// A token to make.
+type CreateAPITokenInput struct {
+	// Whose or what the token is, e.g. `vcenter-discovery` (1 to 100 printable characters).
+	Name string `json:"name"`
+	// What it may do.
+	Role Role `json:"role"`
+	// How long until it expires: a number of days or hours (`90d`, `12h`), or `never`. Default `90d`.
+	// Give this or `expiresAt`, not both.
+	ExpiresIn *string `json:"expiresIn,omitempty"`
+	// When it expires (in the future).
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+// The new token.
+type CreateAPITokenPayload struct {
+	// The token, shown only this once: send it as `Authorization: Bearer <token>`.
+	Token string `json:"token"`
+	// Its record.
+	APIToken *APIToken `json:"apiToken"`
 }
 
 // Relationships to create, 1 to 10,000.
@@ -403,6 +444,18 @@ type RelationshipType struct {
 	Attributes []AttributeDefinition `json:"attributes"`
 }
 
+// A token to revoke.
+type RevokeAPITokenInput struct {
+	// The token's ID (`tokenId`).
+	TokenID string `json:"tokenId"`
+}
+
+// The revoked token.
+type RevokeAPITokenPayload struct {
+	// Its record, with `revokedAt` set.
+	APIToken *APIToken `json:"apiToken"`
+}
+
 // One source's last report of a CI.
 type Sighting struct {
 	// The discovery source (e.g. `ansible`, `kubernetes`, `api`).
@@ -471,6 +524,20 @@ type UpsertCIsPayload struct {
 	Unchanged int `json:"unchanged"`
 	// How many items failed (conflict or invalid).
 	Failed int `json:"failed"`
+}
+
+// The caller of this request.
+type Viewer struct {
+	// Whether the request carried a valid API token.
+	Authenticated bool `json:"authenticated"`
+	// The token's ID (its public part), or null.
+	TokenID *string `json:"tokenId,omitempty"`
+	// The token's name, or `anonymous`.
+	Name string `json:"name"`
+	// The token's role, or ANONYMOUS.
+	Role Role `json:"role"`
+	// The root fields this caller may use, as `Query.cis` or `Mutation.upsertCIs`.
+	Allowed []string `json:"allowed"`
 }
 
 // Direction of a relationship relative to a CI.
@@ -718,6 +785,76 @@ func (e *RelationshipStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e RelationshipStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a token may do. Each role is described in docs/SECURITY.md.
+type Role string
+
+const (
+	// Reads the configuration graph, impact analysis and audit trail.
+	RoleViewer Role = "VIEWER"
+	// Discovery: upserts CIs and creates relationships; reads only the class model.
+	RoleAgent Role = "AGENT"
+	// Reads, and edits and deletes CIs and relationships.
+	RoleEngineer Role = "ENGINEER"
+	// An engineer who also takes change advisory board decisions.
+	RoleChangeManager Role = "CHANGE_MANAGER"
+	// Everything, including tokens and the class model.
+	RoleAdmin Role = "ADMIN"
+	// A request without a token (never a token's role).
+	RoleAnonymous Role = "ANONYMOUS"
+)
+
+var AllRole = []Role{
+	RoleViewer,
+	RoleAgent,
+	RoleEngineer,
+	RoleChangeManager,
+	RoleAdmin,
+	RoleAnonymous,
+}
+
+func (e Role) IsValid() bool {
+	switch e {
+	case RoleViewer, RoleAgent, RoleEngineer, RoleChangeManager, RoleAdmin, RoleAnonymous:
+		return true
+	}
+	return false
+}
+
+func (e Role) String() string {
+	return string(e)
+}
+
+func (e *Role) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Role(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Role", str)
+	}
+	return nil
+}
+
+func (e Role) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Role) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Role) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

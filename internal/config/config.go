@@ -12,6 +12,7 @@ import (
 type Config struct {
 	Server    Server
 	GraphQL   GraphQL
+	Auth      Auth
 	Store     Store
 	Neo4j     Neo4j
 	Traversal Traversal
@@ -68,6 +69,15 @@ type GraphQL struct {
 	MaxOperations int
 	// Introspection enables schema introspection (the Playground needs it).
 	Introspection bool
+}
+
+// Auth configures authentication.
+type Auth struct {
+	// AnonymousRead lets requests without an API token read while the
+	// server listens on a loopback address (127.0.0.0/8, ::1, localhost)
+	// only; on any other address, or when false, such requests are refused
+	// with 401. Requests without a token never write.
+	AnonymousRead bool
 }
 
 // Store kinds.

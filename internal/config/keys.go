@@ -69,6 +69,10 @@ var fields = []field{
 		usage: "allow schema introspection (the Playground needs it)",
 		ref:   func(c *Config) any { return &c.GraphQL.Introspection }},
 
+	{key: "auth.anonymous_read", def: true,
+		usage: "let requests without an API token read (never write) while the server listens on a loopback address only; off refuses them",
+		ref:   func(c *Config) any { return &c.Auth.AnonymousRead }},
+
 	{key: "store.kind", def: StoreEmbedded, flag: "store",
 		usage: "storage backend: embedded or neo4j",
 		ref:   func(c *Config) any { return &c.Store.Kind }},

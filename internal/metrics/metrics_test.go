@@ -169,6 +169,16 @@ func (f *fakeStore) ModelExtensions(context.Context) ([]store.ModelExtension, er
 func (f *fakeStore) SaveModelExtension(context.Context, store.Actor, store.ModelExtension) error {
 	return f.called("SaveModelExtension")
 }
+func (f *fakeStore) CreateToken(context.Context, store.Actor, store.APIToken) error {
+	return f.called("CreateToken")
+}
+func (f *fakeStore) Token(context.Context, string) (store.APIToken, error) {
+	return store.APIToken{}, f.called("Token")
+}
+func (f *fakeStore) Tokens(context.Context) ([]store.APIToken, error) { return nil, f.called("Tokens") }
+func (f *fakeStore) RevokeToken(context.Context, store.Actor, string) (store.APIToken, error) {
+	return store.APIToken{}, f.called("RevokeToken")
+}
 func (f *fakeStore) Ping(context.Context) error { return f.called("Ping") }
 func (f *fakeStore) Close() error               { return f.called("Close") }
 
@@ -206,7 +216,7 @@ func TestInstrumentStoreTimesEveryMethod(t *testing.T) {
 	s := InstrumentStore(inner, m)
 
 	names := callEveryMethod(t, s)
-	require.Len(t, names, 15, "store.Store changed: check the decorator")
+	require.Len(t, names, 19, "store.Store changed: check the decorator")
 	assert.Equal(t, names, inner.calls, "every call is forwarded, once")
 	for _, name := range names {
 		assert.Equal(t, uint64(1), observations(t, reg, "skein_store_call_duration_seconds",

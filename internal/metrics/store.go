@@ -147,3 +147,23 @@ func result(err error) string {
 	}
 	return "error"
 }
+
+func (s *instrumentedStore) CreateToken(ctx context.Context, actor store.Actor, t store.APIToken) (err error) {
+	defer s.done("CreateToken", time.Now(), &err)
+	return s.next.CreateToken(ctx, actor, t)
+}
+
+func (s *instrumentedStore) Token(ctx context.Context, id string) (_ store.APIToken, err error) {
+	defer s.done("Token", time.Now(), &err)
+	return s.next.Token(ctx, id)
+}
+
+func (s *instrumentedStore) Tokens(ctx context.Context) (_ []store.APIToken, err error) {
+	defer s.done("Tokens", time.Now(), &err)
+	return s.next.Tokens(ctx)
+}
+
+func (s *instrumentedStore) RevokeToken(ctx context.Context, actor store.Actor, id string) (_ store.APIToken, err error) {
+	defer s.done("RevokeToken", time.Now(), &err)
+	return s.next.RevokeToken(ctx, actor, id)
+}

@@ -35,9 +35,15 @@ type Deps struct {
 	// Metrics records HTTP requests by route and status.
 	Metrics *metrics.Metrics
 	// ClientKey names the client a request is rate limited as
-	// (server.rate_limit); nil means RemoteIP. Authentication may key by
-	// token or user instead.
+	// (server.rate_limit); nil means the request's API token, or RemoteIP
+	// for a request without one.
 	ClientKey func(*http.Request) string
+	// Authenticate checks a request's credentials and returns its context
+	// carrying the caller's identity (auth.Authenticator.Request). An error
+	// wrapping auth.ErrUnauthenticated is answered 401 UNAUTHENTICATED on
+	// the API routes, any other 503 UNAVAILABLE. Nil lets every request
+	// through as anonymous.
+	Authenticate func(*http.Request) (context.Context, error)
 }
 
 // readyTimeout bounds one readiness check, so a hung backend makes /readyz
@@ -62,14 +68,20 @@ func New(cfg config.Config, d Deps) http.Handler {
 	if c := corsHandler(cfg.Server.CORSAllowedOrigins); c != nil {
 		r.Use(c)
 	}
-	if cfg.Server.RateLimit > 0 {
-		r.Use(newRateLimiter(cfg.Server.RateLimit, cfg.Server.RateBurst, d.ClientKey).middleware)
-	}
 	r.Use(
 		limitBody(cfg.Server.MaxBodyBytes),
-		timeout(cfg.Server.RequestTimeout),
-		middleware.GetHead, // HEAD is answered wherever GET is
+		timeout(cfg.Server.RequestTimeout), // before authentication, which reads the store
 	)
+	if d.Authenticate != nil {
+		r.Use(authenticate(d.Authenticate))
+	}
+	if cfg.Server.RateLimit > 0 {
+		if d.ClientKey == nil {
+			d.ClientKey = clientKey
+		}
+		r.Use(newRateLimiter(cfg.Server.RateLimit, cfg.Server.RateBurst, d.ClientKey).middleware)
+	}
+	r.Use(middleware.GetHead) // HEAD is answered wherever GET is
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+r.URL.Path, nil)
 	})
@@ -87,7 +99,7 @@ func New(cfg config.Config, d Deps) http.Handler {
 	if cfg.Server.MaxInFlight > 0 {
 		guards = append(guards, shed(cfg.Server.MaxInFlight, shedWait)) // one set of slots for GET and POST
 	}
-	guards = append(guards, refuseBatches)
+	guards = append(guards, requireAuth(d.Logger), refuseBatches)
 	api := r.With(guards...)
 	api.Get("/graphql", gql.ServeHTTP)
 	api.Post("/graphql", gql.ServeHTTP)

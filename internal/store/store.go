@@ -393,6 +393,7 @@ type Store interface {
 	Traverser
 	AuditReader
 	ModelStore
+	TokenStore
 	// Ping reports whether the backend is reachable (ErrUnavailable if not).
 	Ping(ctx context.Context) error
 	io.Closer

@@ -8,7 +8,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
 // file; migrations[v] upgrades version v to v+1.
-const schemaVersion = 1
+const schemaVersion = 2
 
 var migrations = []string{
 	// 0 → 1: initial schema.
@@ -95,6 +95,19 @@ CREATE TABLE model_extensions (
 	created_at INTEGER NOT NULL,
 	UNIQUE (kind, name)
 );
+`,
+	// 1 → 2: API tokens (hashes only; see store.APIToken).
+	`
+CREATE TABLE tokens (
+	id         TEXT    PRIMARY KEY,
+	name       TEXT    NOT NULL,
+	role       TEXT    NOT NULL,
+	hash       BLOB    NOT NULL,
+	created_at INTEGER NOT NULL,
+	created_by TEXT    NOT NULL,
+	expires_at INTEGER,              -- unix nanos; NULL: never
+	revoked_at INTEGER               -- unix nanos; NULL: not revoked
+) WITHOUT ROWID;
 `,
 }
 

@@ -133,6 +133,7 @@ var schemaStatements = []string{
 	"CREATE CONSTRAINT skein_identity_key IF NOT EXISTS FOR (k:IdentityKey) REQUIRE k.key IS UNIQUE",
 	"CREATE CONSTRAINT skein_audit_id IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.id IS UNIQUE",
 	"CREATE CONSTRAINT skein_model_extension IF NOT EXISTS FOR (m:ModelExtension) REQUIRE (m.kind, m.name) IS UNIQUE",
+	"CREATE CONSTRAINT skein_api_token IF NOT EXISTS FOR (t:APIToken) REQUIRE t.id IS UNIQUE",
 	"CREATE INDEX skein_ci_class IF NOT EXISTS FOR (c:CI) ON (c.class)",
 	"CREATE INDEX skein_ci_name IF NOT EXISTS FOR (c:CI) ON (c.name)",
 	"CREATE INDEX skein_ci_status IF NOT EXISTS FOR (c:CI) ON (c.status)",
@@ -231,7 +232,7 @@ func (s *Store) Reset(ctx context.Context) error {
 	// with all its relationships at once.
 	for _, q := range []string{
 		"MATCH (:CI)-[r]->(:CI) CALL { WITH r DELETE r } IN TRANSACTIONS OF 10000 ROWS",
-		"MATCH (n) WHERE n:CI OR n:IdentityKey OR n:AuditRecord OR n:ModelExtension " +
+		"MATCH (n) WHERE n:CI OR n:IdentityKey OR n:AuditRecord OR n:ModelExtension OR n:APIToken " +
 			"CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
 	} {
 		res, err := sess.Run(ctx, q, nil, s.txTimeout(ctx))

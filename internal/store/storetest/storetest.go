@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore Factory) {
 	cases = append(cases, listCases...)
 	cases = append(cases, auditCases...)
 	cases = append(cases, hostileCases...)
+	cases = append(cases, tokenCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
 	}

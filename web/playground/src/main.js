@@ -45,11 +45,35 @@ const defaultQuery = `# Welcome to the Skein Playground.
 `;
 const fetcher = createGraphiQLFetcher({ url: endpoint });
 
+// `skein serve --demo` hands the Playground an API token in the URL's
+// fragment (#token=skn_...), which browsers never send to the server, so it
+// stays out of access logs. Move it into the headers editor, remove it from
+// the address bar (and so from history and bookmarks), and keep it in this
+// tab's sessionStorage so that a reload still has it.
+const tokenPattern = /^skn_[a-z2-7]{10}_[A-Za-z0-9_-]{43}$/;
+function handedToken() {
+  const params = new URLSearchParams(window.location.hash.slice(1));
+  const handed = params.get('token');
+  if (handed !== null) {
+    window.history.replaceState(null, '', window.location.pathname + window.location.search);
+    if (tokenPattern.test(handed)) {
+      window.sessionStorage.setItem('skein.token', handed);
+      return handed;
+    }
+  }
+  const kept = window.sessionStorage.getItem('skein.token');
+  return kept && tokenPattern.test(kept) ? kept : null;
+}
+const token = handedToken();
+const headers = token ? JSON.stringify({ Authorization: `Bearer ${token}` }, null, 2) : undefined;
+
 createRoot(document.getElementById('graphiql')).render(
   createElement(GraphiQL, {
     fetcher,
     defaultQuery,
     isHeadersEditorEnabled: true,
+    initialHeaders: headers,
+    defaultHeaders: headers,
     // Headers often carry credentials: keep them out of localStorage
     // unless the user opts in from the settings dialog.
     shouldPersistHeaders: false,

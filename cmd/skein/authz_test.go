@@ -1,0 +1,342 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/graph"
+	"github.com/skein-cmdb/skein/graph/generated"
+	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/config"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// matrixRoles are the columns of the role matrix in docs/SECURITY.md.
+var matrixRoles = []auth.Role{auth.Anonymous, auth.Viewer, auth.Agent, auth.Engineer, auth.ChangeManager, auth.Admin}
+
+// readRoleMatrix parses the role matrix of docs/SECURITY.md: field →
+// role → allowed.
+func readRoleMatrix(t *testing.T) map[string]map[auth.Role]bool {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "SECURITY.md"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?s)<!-- role-matrix:begin -->\n(.*?)<!-- role-matrix:end -->`).FindSubmatch(doc)
+	require.NotNil(t, m, "docs/SECURITY.md has a role matrix between role-matrix markers")
+	out := map[string]map[auth.Role]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(m[1])), "\n")[2:] {
+		cells := strings.Split(strings.Trim(line, "| "), "|")
+		require.Len(t, cells, 1+len(matrixRoles), "row %q", line)
+		field := strings.Trim(strings.TrimSpace(cells[0]), "`")
+		row := map[auth.Role]bool{}
+		for i, r := range matrixRoles {
+			switch c := strings.TrimSpace(cells[i+1]); c {
+			case "✓":
+				row[r] = true
+			case "✗":
+				row[r] = false
+			default:
+				t.Fatalf("row %s, role %s: cell %q is neither ✓ nor ✗", field, r, c)
+			}
+		}
+		out[field] = row
+	}
+	return out
+}
+
+// schemaRootFields lists "Query.x" and "Mutation.y" for every root field.
+func schemaRootFields(t *testing.T) []string {
+	t.Helper()
+	s := generated.NewExecutableSchema(generated.Config{Resolvers: &graph.Resolver{}}).Schema()
+	var out []string
+	for _, typ := range []string{"Query", "Mutation"} {
+		for _, f := range s.Types[typ].Fields {
+			if !strings.HasPrefix(f.Name, "__") {
+				out = append(out, typ+"."+f.Name)
+			}
+		}
+	}
+	return out
+}
+
+// matrixOp is one operation calling a root field. prepare (run as admin)
+// makes what it needs and returns its variables; after (optional) checks,
+// as admin, the effect of the call or its absence.
+type matrixOp struct {
+	query   string
+	prepare func(t *testing.T, m *matrixEnv) map[string]any
+	after   func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool)
+}
+
+type matrixEnv struct {
+	url string
+	a   *app
+	n   atomic.Int64
+}
+
+func (m *matrixEnv) name(prefix string) string { return fmt.Sprintf("%s%d", prefix, m.n.Add(1)) }
+
+func (m *matrixEnv) ci(t *testing.T) string {
+	return upsertIDs(t, m.url, item("Application", map[string]any{"name": m.name("matrix-app-")}))[0]
+}
+
+func (m *matrixEnv) rel(t *testing.T) string {
+	d := ok(t, m.url, `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { relationship { id } } } }`,
+		map[string]any{"in": map[string]any{"items": []any{map[string]any{"type": "DEPENDS_ON", "source": m.ci(t), "target": m.ci(t)}}}})
+	return get(d, "createRelationships", "results", 0, "relationship", "id").(string)
+}
+
+// ciExists reports, as admin, whether the CI is there.
+func (m *matrixEnv) ciExists(t *testing.T, id string) bool {
+	return get(ok(t, m.url, `query($id: ID!) { ci(id: $id) { id } }`, map[string]any{"id": id}), "ci") != nil
+}
+
+func idVar(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.ci(t)} }
+
+// matrixOps has an operation for every root field; TestRoleMatrix fails for
+// a field without one.
+var matrixOps = map[string]matrixOp{
+	"Query.version":           {query: `{ version }`},
+	"Query.viewer":            {query: `{ viewer { role } }`},
+	"Query.ciClasses":         {query: `{ ciClasses { name } }`},
+	"Query.ciClass":           {query: `{ ciClass(name: "Server") { name } }`},
+	"Query.relationshipTypes": {query: `{ relationshipTypes { name } }`},
+	"Query.node":              {query: `query($id: ID!) { node(id: $id) { id } }`, prepare: idVar},
+	"Query.ci":                {query: `query($id: ID!) { ci(id: $id) { name history { totalCount } } }`, prepare: idVar},
+	"Query.cis":               {query: `{ cis(first: 1) { totalCount } }`},
+	"Query.impactAnalysis": {query: `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"ids": []any{m.ci(t)}} }},
+	"Query.shortestPath": {query: `query($a: ID!) { shortestPath(from: $a, to: $a) { length } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"a": m.ci(t)} }},
+	"Query.apiTokens": {query: `{ apiTokens { tokenId } }`},
+	"Mutation.ping":   {query: `mutation { ping }`},
+	"Mutation.upsertCIs": {query: `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { created failed } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"source": "matrix", "items": []any{item("Application", map[string]any{"name": m.name("matrix-upsert-")})}}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			name := vars["in"].(map[string]any)["items"].([]any)[0].(map[string]any)["attributes"].(map[string]any)["name"]
+			d := ok(t, m.url, `query($n: String!) { cis(filter: {namePrefix: $n}) { totalCount } }`, map[string]any{"n": name})
+			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, "cis", "totalCount"), "CI %s", name)
+		}},
+	"Mutation.createRelationships": {query: `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { status } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"items": []any{map[string]any{"type": "DEPENDS_ON", "source": m.ci(t), "target": m.ci(t)}}}}
+		}},
+	"Mutation.updateCI": {query: `mutation($in: UpdateCIInput!) { updateCI(input: $in) { changedFields } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.ci(t), "attributes": map[string]any{"description": "changed by the matrix"}}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { ci(id: $id) { attributes } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			got, _ := get(d, "ci", "attributes", "description").(string)
+			assert.Equal(t, allowed, got == "changed by the matrix")
+		}},
+	"Mutation.deleteCI": {query: `mutation($in: DeleteCIInput!) { deleteCI(input: $in) { deletedId } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"in": map[string]any{"id": m.ci(t)}} },
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			assert.Equal(t, !allowed, m.ciExists(t, vars["in"].(map[string]any)["id"].(string)), "a refused delete loses nothing")
+		}},
+	"Mutation.deleteRelationships": {query: `mutation($in: DeleteRelationshipsInput!) { deleteRelationships(input: $in) { results { status } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"ids": []any{m.rel(t)}}}
+		}},
+	"Mutation.registerCIClass": {query: `mutation($in: RegisterCIClassInput!) { registerCIClass(input: $in) { ciClass { name } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"name": m.name("MatrixClass"), "parent": "CI", "identificationRules": []any{[]any{"name"}}}}
+		}},
+	"Mutation.registerRelationshipType": {query: `mutation($in: RegisterRelationshipTypeInput!) { registerRelationshipType(input: $in) { relationshipType { name } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"name": m.name("MATRIX_"), "propagates": "NONE"}}
+		}},
+	"Mutation.createAPIToken": {query: `mutation($in: CreateAPITokenInput!) { createAPIToken(input: $in) { token apiToken { role } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"name": m.name("matrix-token-"), "role": "VIEWER", "expiresIn": "1d"}}
+		}},
+	"Mutation.revokeAPIToken": {query: `mutation($in: RevokeAPITokenInput!) { revokeAPIToken(input: $in) { apiToken { active } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			_, rec, err := auth.Issue(t.Context(), m.a.Store, store.Actor{Name: "matrix", Source: "api"}, m.name("victim-"), auth.Viewer, time.Time{})
+			require.NoError(t, err)
+			return map[string]any{"in": map[string]any{"tokenId": rec.ID}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			rec, err := m.a.Store.Token(t.Context(), vars["in"].(map[string]any)["tokenId"].(string))
+			require.NoError(t, err)
+			assert.Equal(t, !allowed, rec.Active(time.Now()), "a refused revocation changes nothing")
+		}},
+}
+
+// TestRoleMatrix runs every root field as every role, on both backends, and
+// checks each cell against the matrix documented in docs/SECURITY.md; then
+// that revoked, expired, unknown and malformed tokens are refused.
+func TestRoleMatrix(t *testing.T) {
+	matrix := readRoleMatrix(t)
+	fields := schemaRootFields(t)
+	for _, f := range fields {
+		require.Contains(t, matrix, f, "docs/SECURITY.md's role matrix has no row for %s", f)
+		require.Contains(t, matrixOps, f, "TestRoleMatrix has no operation for %s", f)
+	}
+	for f := range matrix {
+		require.Contains(t, fields, f, "docs/SECURITY.md documents %s, which the schema does not have", f)
+	}
+	for name, cfg := range backendConfigs(t) {
+		t.Run(name, func(t *testing.T) {
+			srv, a := apiServer(t, cfg(t))
+			m := &matrixEnv{url: srv.URL, a: a}
+			tokens := map[auth.Role]string{auth.Anonymous: ""}
+			for _, r := range auth.TokenRoles {
+				tokens[r] = issueToken(t, a, "matrix "+string(r), r)
+			}
+			slices.Sort(fields)
+			for _, f := range fields {
+				field := strings.SplitN(f, ".", 2)[1]
+				op := matrixOps[f]
+				for _, role := range matrixRoles {
+					var vars map[string]any
+					if op.prepare != nil {
+						vars = op.prepare(t, m)
+					}
+					body, err := json.Marshal(map[string]any{"query": op.query, "variables": vars})
+					require.NoError(t, err)
+					r := postAs(t, srv.URL, tokens[role], string(body))
+					allowed := matrix[f][role]
+					require.Equal(t, http.StatusOK, r.status, "%s as %s: %s", f, role, r.raw)
+					if allowed {
+						assert.Empty(t, r.Errors, "%s as %s is allowed: %s", f, role, r.raw)
+						assert.Contains(t, r.Data, field, "%s as %s answers", f, role)
+					} else if assert.Len(t, r.Errors, 1, "%s as %s is refused: %s", f, role, r.raw) {
+						want := "FORBIDDEN"
+						if role == auth.Anonymous {
+							want = "UNAUTHENTICATED"
+						}
+						assert.Equal(t, want, r.Errors[0].Extensions["code"], "%s as %s: %s", f, role, r.raw)
+						assert.Contains(t, r.Errors[0].Message, f, "the refusal names the field")
+						assert.Nil(t, r.Data[field], "%s as %s: no data", f, role)
+					}
+					if op.after != nil {
+						op.after(t, m, vars, allowed)
+					}
+				}
+			}
+			testRefusedTokens(t, srv.URL, a)
+		})
+	}
+}
+
+// testRefusedTokens: a revoked, expired, unknown or malformed token is
+// refused with 401, for reads as for writes, naming no secret.
+func testRefusedTokens(t *testing.T, url string, a *app) {
+	actor := store.Actor{Name: "matrix", Source: "api"}
+	revoked, rec, err := auth.Issue(t.Context(), a.Store, actor, "revoked", auth.Admin, time.Time{})
+	require.NoError(t, err)
+	_, err = a.Store.RevokeToken(t.Context(), actor, rec.ID)
+	require.NoError(t, err)
+	expired, expRec := auth.NewToken("expired", auth.Admin, time.Now().Add(-time.Second))
+	require.NoError(t, a.Store.CreateToken(t.Context(), actor, expRec))
+	unknown, _ := auth.NewToken("unknown", auth.Admin, time.Time{})
+	valid := issueToken(t, a, "valid", auth.Admin)
+	forged := valid[:len(valid)-43] + strings.Repeat("A", 43)
+	for name, tok := range map[string]string{"revoked": revoked, "expired": expired, "unknown": unknown, "forged": forged, "malformed": "skn_nope"} {
+		for _, q := range []string{`{ version }`, `mutation { ping }`} {
+			r := postAs(t, url, tok, `{"query":"`+q+`"}`)
+			assert.Equal(t, http.StatusUnauthorized, r.status, "%s token, %s: %s", name, q, r.raw)
+			if assert.Len(t, r.Errors, 1, r.raw) {
+				assert.Equal(t, "UNAUTHENTICATED", r.Errors[0].Extensions["code"], name)
+			}
+			if len(tok) > 15 {
+				assert.NotContains(t, r.raw, tok[15:], "%s: the answer never echoes the secret", name)
+			}
+		}
+	}
+}
+
+// TestAnonymousAccess: without a token reads work only on loopback with
+// auth.anonymous_read; writes never.
+func TestAnonymousAccess(t *testing.T) {
+	tests := []struct {
+		name     string
+		addr     string
+		anonRead bool
+		reads    bool
+	}{
+		{"loopback", "127.0.0.1:8080", true, true},
+		{"localhost", "localhost:8080", true, true},
+		{"IPv6 loopback", "[::1]:8080", true, true},
+		{"loopback, anonymous reads off", "127.0.0.1:8080", false, false},
+		{"all interfaces", "0.0.0.0:8080", true, false},
+		{"empty host", ":8080", true, false},
+		{"LAN address", "192.0.2.10:8080", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Store.DataDir = t.TempDir()
+			cfg.Server.Addr, cfg.Auth.AnonymousRead = tt.addr, tt.anonRead
+			srv, _ := apiServer(t, cfg)
+			r := postAs(t, srv.URL, "", `{"query":"{ cis(first: 1) { totalCount } }"}`)
+			if tt.reads {
+				assert.Equal(t, http.StatusOK, r.status, r.raw)
+				assert.Empty(t, r.Errors, r.raw)
+			} else {
+				assert.Equal(t, http.StatusUnauthorized, r.status, r.raw)
+				require.Len(t, r.Errors, 1, r.raw)
+				assert.Equal(t, "UNAUTHENTICATED", r.Errors[0].Extensions["code"])
+				assert.Contains(t, r.Errors[0].Message, "Authorization: Bearer")
+			}
+			w := postAs(t, srv.URL, "", `{"query":"mutation { upsertCIs(input: {items: [{class: \"Application\", attributes: {name: \"x\"}}]}) { created } }"}`)
+			require.NotEmpty(t, w.Errors, "an unauthenticated request never writes: %s", w.raw)
+			assert.Equal(t, "UNAUTHENTICATED", w.Errors[0].Extensions["code"])
+			d := ok(t, srv.URL, `{ cis(first: 1) { totalCount } }`, nil) // as admin
+			assert.Equal(t, float64(0), get(d, "cis", "totalCount"), "nothing was written")
+		})
+	}
+}
+
+// TestAgentSource: agents write as a discovery source, never as "api".
+func TestAgentSource(t *testing.T) {
+	cfg := config.Default()
+	cfg.Store.DataDir = t.TempDir()
+	srv, a := apiServer(t, cfg)
+	agent := issueToken(t, a, "vcenter discovery", auth.Agent)
+	upsert := func(source string) gqlResponse {
+		in := map[string]any{"items": []any{item("Application", map[string]any{"name": "agent-app"})}}
+		if source != "" {
+			in["source"] = source
+		}
+		b, err := json.Marshal(map[string]any{"query": `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { results { ci { id } } } }`, "variables": map[string]any{"in": in}})
+		require.NoError(t, err)
+		return postAs(t, srv.URL, agent, string(b))
+	}
+	r := upsert("api")
+	require.Len(t, r.Errors, 1, r.raw)
+	assert.Equal(t, "INVALID", r.Errors[0].Extensions["code"])
+	assert.Equal(t, "input.source", r.Errors[0].Extensions["field"])
+
+	r = upsert("")
+	require.Empty(t, r.Errors, r.raw)
+	id := get(r.Data, "upsertCIs", "results", 0, "ci", "id").(string)
+	r = upsert("vcenter")
+	require.Empty(t, r.Errors, r.raw)
+	d := ok(t, srv.URL, `query($id: ID!) { ci(id: $id) { seenBy { source } history { edges { node { actor source } } } } }`, map[string]any{"id": id})
+	edges := get(d, "ci", "history", "edges").([]any)
+	require.NotEmpty(t, edges)
+	actor := get(edges[len(edges)-1], "node", "actor").(string)
+	assert.Regexp(t, `^vcenter discovery \(token [a-z2-7]{10}\)$`, actor, "the token is the audit actor")
+	assert.Equal(t, "agent", get(edges[len(edges)-1], "node", "source"), "an agent's default source")
+	var sources []string
+	for _, s := range get(d, "ci", "seenBy").([]any) {
+		sources = append(sources, get(s, "source").(string))
+	}
+	assert.ElementsMatch(t, []string{"agent", "vcenter"}, sources)
+}

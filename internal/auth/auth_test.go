@@ -1,0 +1,196 @@
+package auth
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/store"
+	"github.com/skein-cmdb/skein/internal/store/embedded"
+)
+
+func TestNewTokenShape(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		tok, rec := NewToken("n", Agent, time.Time{})
+		id, ok := ParseToken(tok)
+		require.True(t, ok, tok)
+		assert.Equal(t, rec.ID, id)
+		assert.Len(t, tok, tokenLen)
+		assert.True(t, strings.HasPrefix(tok, Prefix+id+"_"))
+		assert.Equal(t, Hash(tok), rec.Hash)
+		assert.True(t, matches(tok, rec.Hash))
+		assert.NoError(t, rec.Check(), "a new token's record is valid")
+		assert.False(t, seen[tok], "tokens are random")
+		seen[tok] = true
+	}
+}
+
+func TestParseToken(t *testing.T) {
+	good, _ := NewToken("n", Viewer, time.Time{})
+	tests := []struct {
+		name string
+		tok  string
+		ok   bool
+	}{
+		{"good", good, true},
+		{"empty", "", false},
+		{"short", good[:len(good)-1], false},
+		{"long", good + "A", false},
+		{"other prefix", "ghp_" + good[4:], false},
+		{"upper-case id", Prefix + "ABCDEFGHIJ" + good[len(Prefix)+idLen:], false},
+		{"id with 0", Prefix + "abcdefghi0" + good[len(Prefix)+idLen:], false},
+		{"no separator", good[:len(Prefix)+idLen] + "x" + good[len(Prefix)+idLen+1:], false},
+		{"bad secret char", good[:len(good)-1] + "=", false},
+		{"injection", Prefix + "aaaaaaaaaa_" + strings.Repeat("'", secretLen), false},
+	}
+	for _, tt := range tests {
+		_, ok := ParseToken(tt.tok)
+		assert.Equal(t, tt.ok, ok, tt.name)
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	tests := []struct {
+		header, tok string
+		ok          bool
+	}{
+		{"Bearer abc", "abc", true},
+		{"bearer  abc ", "abc", true},
+		{"Basic dXNlcjpwYXNz", "", false},
+		{"Bearer", "", false},
+		{"Bearer ", "", false},
+		{"abc", "", false},
+	}
+	for _, tt := range tests {
+		tok, ok := BearerToken(tt.header)
+		assert.Equal(t, tt.ok, ok, tt.header)
+		assert.Equal(t, tt.tok, tok, tt.header)
+	}
+}
+
+func TestParseExpiry(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+		err  string
+	}{
+		{"", now.Add(DefaultLifetime), ""},
+		{"never", time.Time{}, ""},
+		{"NEVER", time.Time{}, ""},
+		{"90d", now.Add(90 * 24 * time.Hour), ""},
+		{"12h", now.Add(12 * time.Hour), ""},
+		{"30m", now.Add(30 * time.Minute), ""},
+		{"2027-03-31", time.Date(2027, 3, 31, 0, 0, 0, 0, time.UTC), ""},
+		{"2027-03-31T10:00:00+02:00", time.Date(2027, 3, 31, 8, 0, 0, 0, time.UTC), ""},
+		{"0d", time.Time{}, "must be in the future"},
+		{"2020-01-01", time.Time{}, "must be in the future"},
+		{"3651d", time.Time{}, "longest lifetime"},
+		{"99999999999d", time.Time{}, "not a lifetime"},
+		{"2099-01-01", time.Time{}, "within 3650d"},
+		{"-5d", time.Time{}, "not a lifetime"},
+		{"5 days", time.Time{}, "not a lifetime"},
+		{"d", time.Time{}, "not a lifetime"},
+	}
+	for _, tt := range tests {
+		got, err := ParseExpiry("expires", tt.in, now)
+		if tt.err != "" {
+			var ie *store.InvalidError
+			if assert.True(t, errors.As(err, &ie), "%q: %v", tt.in, err) {
+				assert.Equal(t, "expires", ie.Field)
+				assert.Contains(t, ie.Reason, tt.err, tt.in)
+			}
+			continue
+		}
+		require.NoError(t, err, tt.in)
+		assert.True(t, tt.want.Equal(got), "%q: got %v, want %v", tt.in, got, tt.want)
+	}
+}
+
+func TestRoles(t *testing.T) {
+	for _, r := range TokenRoles {
+		got, err := ParseRole(strings.ToUpper(string(r)))
+		require.NoError(t, err)
+		assert.Equal(t, r, got)
+	}
+	_, err := ParseRole("anonymous")
+	assert.ErrorContains(t, err, "valid roles are viewer, agent, engineer, change_manager, admin")
+	_, err = ParseRole("root")
+	assert.Error(t, err)
+	assert.False(t, Allowed(Admin, "Mutation.noSuchField"), "a field without a rule is refused to everyone")
+}
+
+// TestAuthenticate checks every outcome against a real (embedded) store.
+func TestAuthenticate(t *testing.T) {
+	ctx := t.Context()
+	st, err := embedded.Open(ctx, t.TempDir(), embedded.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	actor := store.Actor{Name: "test", Source: "api"}
+	now := time.Now()
+	valid, rec, err := Issue(ctx, st, actor, "ops laptop", Engineer, now.Add(time.Hour))
+	require.NoError(t, err)
+	revoked, revRec, err := Issue(ctx, st, actor, "old", Admin, time.Time{})
+	require.NoError(t, err)
+	_, err = st.RevokeToken(ctx, actor, revRec.ID)
+	require.NoError(t, err)
+	expired, expRec := NewToken("expired", Viewer, now.Add(-time.Minute))
+	require.NoError(t, st.CreateToken(ctx, actor, expRec))
+	forged := valid[:len(Prefix)+idLen+1] + strings.Repeat("A", secretLen) // right ID, wrong secret
+	unknown, _ := NewToken("never stored", Admin, time.Time{})
+
+	a := &Authenticator{Tokens: st, AnonymousRead: true}
+	id, err := a.Authenticate(ctx, "Bearer "+valid)
+	require.NoError(t, err)
+	assert.Equal(t, Identity{TokenID: rec.ID, Name: "ops laptop", Role: Engineer}, id)
+	assert.Equal(t, store.Actor{Name: "ops laptop (token " + rec.ID + ")", Source: "api"}, id.Actor())
+	assert.True(t, id.Authenticated())
+
+	id, err = a.Authenticate(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, Anonymous, id.Role)
+	assert.False(t, id.Authenticated())
+	assert.Equal(t, "anonymous", id.Actor().Name)
+
+	refused := []struct {
+		name, header, reason string
+		anonymousRead        bool
+	}{
+		{"no token, anonymous reads off", "", "authentication required", false},
+		{"basic auth", "Basic dXNlcjpwYXNz", `must be "Bearer skn_..."`, true},
+		{"not a Skein token", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "not a Skein API token", true},
+		{"unknown token", "Bearer " + unknown, "is not valid", true},
+		{"wrong secret", "Bearer " + forged, "is not valid", true},
+		{"revoked", "Bearer " + revoked, "was revoked", true},
+		{"expired", "Bearer " + expired, "expired at", true},
+	}
+	for _, tt := range refused {
+		a := &Authenticator{Tokens: st, AnonymousRead: tt.anonymousRead}
+		_, err := a.Authenticate(ctx, tt.header)
+		require.ErrorIs(t, err, ErrUnauthenticated, tt.name)
+		assert.Contains(t, err.Error(), tt.reason, tt.name)
+		if tok, ok := BearerToken(tt.header); ok && len(tok) > 20 {
+			assert.NotContains(t, err.Error(), tok[len(tok)-20:], "%s: the error never echoes the secret", tt.name)
+		}
+	}
+
+	// A store that cannot answer is not an authentication failure.
+	require.NoError(t, st.Close())
+	_, err = a.Authenticate(ctx, "Bearer "+valid)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrUnauthenticated)
+	assert.ErrorIs(t, err, store.ErrUnavailable)
+}
+
+func TestForbidden(t *testing.T) {
+	err := Forbidden(Viewer, "Mutation.deleteCI")
+	assert.ErrorIs(t, err, ErrForbidden)
+	assert.Equal(t, "the viewer role may not call Mutation.deleteCI", err.Error())
+	err = Forbidden(Anonymous, "Mutation.deleteCI")
+	assert.ErrorIs(t, err, ErrUnauthenticated)
+}

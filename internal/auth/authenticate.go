@@ -1,0 +1,110 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// Sentinel errors; every *Error wraps one.
+var (
+	// ErrUnauthenticated: the request has no valid token and needs one.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrForbidden: the token's role may not do what was asked.
+	ErrForbidden = errors.New("forbidden")
+)
+
+// Error is an authentication or authorisation failure. Its message says
+// what is wrong and what would be accepted; it never holds a token.
+type Error struct {
+	Kind   error // ErrUnauthenticated or ErrForbidden
+	Reason string
+}
+
+func (e *Error) Error() string { return e.Reason }
+
+// Unwrap returns the sentinel, so errors.Is(err, ErrForbidden) works.
+func (e *Error) Unwrap() error { return e.Kind }
+
+func unauthenticated(format string, args ...any) error {
+	return &Error{Kind: ErrUnauthenticated, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Forbidden returns the error for role calling field.
+func Forbidden(role Role, field string) error {
+	if role == Anonymous {
+		return unauthenticated("%s needs an API token (send \"Authorization: Bearer skn_...\")", field)
+	}
+	return &Error{Kind: ErrForbidden, Reason: fmt.Sprintf("the %s role may not call %s", role, field)}
+}
+
+// Authenticator checks bearer tokens against a store.
+type Authenticator struct {
+	// Tokens is where token records are.
+	Tokens store.TokenStore
+	// AnonymousRead lets requests without a token through, as Anonymous
+	// (whom Rules allow reads only). When false they are refused.
+	AnonymousRead bool
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+}
+
+// Authenticate returns the identity an Authorization header value stands
+// for. An empty header is Anonymous when AnonymousRead allows it. A failure
+// is an *Error (ErrUnauthenticated); a store failure is returned as it is
+// (typically store.ErrUnavailable).
+func (a *Authenticator) Authenticate(ctx context.Context, header string) (Identity, error) {
+	if header == "" {
+		if a.AnonymousRead {
+			return anonymous, nil
+		}
+		return Identity{}, unauthenticated("authentication required: send an API token as \"Authorization: Bearer skn_...\"")
+	}
+	tok, ok := BearerToken(header)
+	if !ok {
+		return Identity{}, unauthenticated("the Authorization header must be \"Bearer skn_...\"")
+	}
+	id, ok := ParseToken(tok)
+	if !ok {
+		return Identity{}, unauthenticated("the bearer token is not a Skein API token (skn_ followed by 54 characters)")
+	}
+	rec, err := a.Tokens.Token(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Identity{}, unauthenticated("the API token %s is not valid", id)
+	}
+	if err != nil {
+		return Identity{}, fmt.Errorf("auth: look up token %s: %w", id, err)
+	}
+	if !matches(tok, rec.Hash) {
+		return Identity{}, unauthenticated("the API token %s is not valid", id)
+	}
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	switch {
+	case !rec.RevokedAt.IsZero():
+		return Identity{}, unauthenticated("the API token %s was revoked at %s", id, rec.RevokedAt.UTC().Format(time.RFC3339))
+	case !rec.Active(now()):
+		return Identity{}, unauthenticated("the API token %s expired at %s", id, rec.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	role, err := ParseRole(rec.Role)
+	if err != nil { // a record written by a newer or tampered store
+		return Identity{}, unauthenticated("the API token %s has an unknown role", id)
+	}
+	return Identity{TokenID: id, Name: rec.Name, Role: role}, nil
+}
+
+// Request authenticates r by its Authorization header and returns r's
+// context carrying the identity (see internal/server's Deps.Authenticate).
+func (a *Authenticator) Request(r *http.Request) (context.Context, error) {
+	id, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	if err != nil {
+		return nil, err
+	}
+	return WithIdentity(r.Context(), id), nil
+}

@@ -1,0 +1,45 @@
+package auth
+
+import (
+	"context"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// Identity is who a request acts as: a token's ID, name and role, or
+// Anonymous.
+type Identity struct {
+	TokenID string
+	Name    string
+	Role    Role
+}
+
+// anonymous is the identity of a request without a token.
+var anonymous = Identity{Name: "anonymous", Role: Anonymous}
+
+// Authenticated reports whether the identity comes from a token.
+func (i Identity) Authenticated() bool { return i.TokenID != "" && i.Role != Anonymous }
+
+// Actor is the identity as the audit trail records it: the token's name
+// and ID ("vcenter discovery (token abcdefgh23)"), with source "api".
+func (i Identity) Actor() store.Actor {
+	if !i.Authenticated() {
+		return store.Actor{Name: "anonymous", Source: "api"}
+	}
+	return store.Actor{Name: i.Name + " (token " + i.TokenID + ")", Source: "api"}
+}
+
+type identityKey struct{}
+
+// WithIdentity returns a context carrying id.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// FromContext returns the identity ctx carries, or the anonymous identity.
+func FromContext(ctx context.Context) Identity {
+	if id, ok := ctx.Value(identityKey{}).(Identity); ok {
+		return id
+	}
+	return anonymous
+}

@@ -1,0 +1,67 @@
+package auth
+
+// Role sets the rules are made of.
+var (
+	everyone = []Role{Anonymous, Viewer, Agent, Engineer, ChangeManager, Admin}
+	readers  = []Role{Anonymous, Viewer, Engineer, ChangeManager, Admin}
+	tokens   = []Role{Viewer, Agent, Engineer, ChangeManager, Admin}
+	loaders  = []Role{Agent, Engineer, ChangeManager, Admin}
+	editors  = []Role{Engineer, ChangeManager, Admin}
+	admins   = []Role{Admin}
+)
+
+// Rules maps each root field of the schema, "Query.cis" or
+// "Mutation.upsertCIs", to the roles that may call it. A field that is not
+// here is refused to everyone.
+//
+// Anonymous in a rule means a request without a token, which the HTTP
+// layer lets through only while anonymous reads are allowed
+// (auth.anonymous_read, and only on a loopback listener); no mutation
+// lists it, so an unauthenticated request never writes.
+var Rules = map[string][]Role{
+	// Who am I, and what is the model: every caller.
+	"Query.version":           everyone,
+	"Query.viewer":            everyone,
+	"Query.ciClasses":         everyone,
+	"Query.ciClass":           everyone,
+	"Query.relationshipTypes": everyone,
+
+	// The configuration graph: readers (agents write, they do not read).
+	"Query.node":           readers,
+	"Query.ci":             readers,
+	"Query.cis":            readers,
+	"Query.impactAnalysis": readers,
+	"Query.shortestPath":   readers,
+
+	// Tokens: admins.
+	"Query.apiTokens":         admins,
+	"Mutation.createAPIToken": admins,
+	"Mutation.revokeAPIToken": admins,
+
+	// Checks that the caller may write at all.
+	"Mutation.ping": tokens,
+
+	// Discovery data: agents and editors.
+	"Mutation.upsertCIs":           loaders,
+	"Mutation.createRelationships": loaders,
+
+	// Changes by hand: editors.
+	"Mutation.updateCI":            editors,
+	"Mutation.deleteCI":            editors,
+	"Mutation.deleteRelationships": editors,
+
+	// The class model: admins.
+	"Mutation.registerCIClass":          admins,
+	"Mutation.registerRelationshipType": admins,
+}
+
+// Allowed reports whether role may call the root field named "Type.field".
+// A field without a rule is allowed to no one.
+func Allowed(role Role, field string) bool {
+	for _, r := range Rules[field] {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// KindToken is the audit object kind of API tokens: their creation and
+// revocation are audited under the token's ID.
+const KindToken ObjectKind = "token"
+
+// ActionRevoke is the audit action of a token revocation.
+const ActionRevoke Action = "revoke"
+
+// TokenObject is the audit object name of the token with the given ID:
+// History(ctx, TokenObject(id), ...) lists its creation and revocation.
+func TokenObject(id string) string { return "token:" + id }
+
+// Limits on token records.
+const (
+	// MaxTokenNameLen is the longest token name, in bytes.
+	MaxTokenNameLen = 100
+	// MaxTokens is how many tokens a store holds, revoked ones included;
+	// creating one more is refused.
+	MaxTokens = 10000
+)
+
+// APIToken is the stored record of an API token: everything but the
+// secret. The store never sees the token itself, only Hash, the SHA-256
+// of the whole token, which internal/auth compares in constant time.
+type APIToken struct {
+	// ID is the token's public identifier, the part of the token after
+	// "skn_" that tells tokens apart in lists, logs and audit records.
+	ID string
+	// Name says whose or what the token is ("vcenter-discovery").
+	Name string
+	// Role names what the token may do (internal/auth defines roles).
+	Role string
+	// Hash is the SHA-256 of the whole token.
+	Hash []byte
+	// CreatedAt is when the token was made; CreatedBy is the actor who made
+	// it.
+	CreatedAt time.Time
+	CreatedBy string
+	// ExpiresAt is when the token stops working; zero means never.
+	ExpiresAt time.Time
+	// RevokedAt is when the token was revoked; zero means it was not.
+	RevokedAt time.Time
+}
+
+// Active reports whether t may authenticate at time now: neither revoked
+// nor expired.
+func (t APIToken) Active(now time.Time) bool {
+	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
+}
+
+// Check validates a token record before it is stored.
+func (t APIToken) Check() error {
+	switch {
+	case !validTokenID(t.ID):
+		return Invalid("id", "must be 1 to 32 lowercase letters and digits")
+	case len(t.Hash) != 32:
+		return Invalid("hash", "must be a SHA-256 (32 bytes), not %d bytes", len(t.Hash))
+	case t.Role == "" || !ValidIdentifier(t.Role):
+		return Invalid("role", "must be a role name")
+	case !t.ExpiresAt.IsZero() && (t.ExpiresAt.Year() < 2000 || t.ExpiresAt.Year() > 2200):
+		return Invalid("expiresAt", "must be between the years 2000 and 2200")
+	}
+	return CheckTokenName(t.Name)
+}
+
+// CheckTokenName validates a token name: 1 to MaxTokenNameLen bytes of
+// printable UTF-8, not blank.
+func CheckTokenName(name string) error {
+	switch {
+	case len(name) == 0:
+		return Invalid("name", "must not be empty")
+	case len(name) > MaxTokenNameLen:
+		return Invalid("name", "must be at most %d bytes, not %d", MaxTokenNameLen, len(name))
+	case !utf8.ValidString(name):
+		return Invalid("name", "must be valid UTF-8")
+	}
+	blank := true
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return Invalid("name", "must not contain control or non-printing characters")
+		}
+		if !unicode.IsSpace(r) {
+			blank = false
+		}
+	}
+	if blank {
+		return Invalid("name", "must not be blank")
+	}
+	return nil
+}
+
+func validTokenID(id string) bool {
+	if len(id) == 0 || len(id) > 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// TokenStore keeps API token records. Implementations are safe for
+// concurrent use.
+type TokenStore interface {
+	// CreateToken stores a new token record (see APIToken.Check) with an
+	// audit record under its ID that names, role and expiry but never the
+	// hash. An ID already used is ErrConflict; a store already holding
+	// MaxTokens tokens refuses with an *InvalidError.
+	CreateToken(ctx context.Context, actor Actor, t APIToken) error
+	// Token returns the record with the given ID, or ErrNotFound.
+	Token(ctx context.Context, id string) (APIToken, error)
+	// Tokens returns every record, revoked and expired ones included,
+	// oldest first.
+	Tokens(ctx context.Context) ([]APIToken, error)
+	// RevokeToken marks a token revoked at the store's current time, with
+	// an audit record, and returns the record. Revoking a revoked token
+	// changes nothing and returns it as it is; an unknown ID is
+	// ErrNotFound.
+	RevokeToken(ctx context.Context, actor Actor, id string) (APIToken, error)
+}
