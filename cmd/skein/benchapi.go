@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skein-cmdb/skein/graph"
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/bench"
 	"github.com/skein-cmdb/skein/internal/config"
 	"github.com/skein-cmdb/skein/internal/server"
@@ -105,9 +106,18 @@ func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overl
 			break
 		}
 	}
+	// Clients authenticate as a viewer, as they would in production; the
+	// anonymous read (allowed on loopback) is the baseline that shows
+	// what checking the token costs.
+	tok, _, err := auth.Issue(ctx, a.Store, store.Actor{Name: "bench", Source: "api"}, "bench api", auth.Viewer, time.Now().Add(time.Hour))
+	if err != nil {
+		return err
+	}
 	gid := func(id string) string { return graph.CIGlobalID(store.ID(id)) }
-	read := bench.APIQuery{Name: "simple read", Query: `query($id: ID!) { ci(id: $id) { id name class status owner } }`, Variables: map[string]any{"id": gid(string(ids[len(ids)/2]))}}
-	imp := bench.APIQuery{Name: "impact", Query: `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount degradedCount businessServices { ci { name } effect } } }`, Variables: map[string]any{"ids": []any{gid(hv)}}}
+	read := bench.APIQuery{Name: "simple read", Query: `query($id: ID!) { ci(id: $id) { id name class status owner } }`, Variables: map[string]any{"id": gid(string(ids[len(ids)/2]))}, Token: tok}
+	anonRead := read
+	anonRead.Name, anonRead.Token = "simple read, no token", ""
+	imp := bench.APIQuery{Name: "impact", Query: `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount degradedCount businessServices { ci { name } effect } } }`, Variables: map[string]any{"ids": []any{gid(hv)}}, Token: tok}
 	var b strings.Builder
 	flags := ""
 	if overload {
@@ -125,7 +135,7 @@ func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overl
 		}
 		bench.OverloadMarkdown(&b, rows)
 	} else {
-		rows, err := bench.RunAPI(ctx, bench.APIConfig{URL: url, Clients: levels, Duration: d, Log: stderr, Queries: []bench.APIQuery{read, imp}})
+		rows, err := bench.RunAPI(ctx, bench.APIConfig{URL: url, Clients: levels, Duration: d, Log: stderr, Queries: []bench.APIQuery{anonRead, read, imp}})
 		stop()
 		<-done
 		if err != nil {

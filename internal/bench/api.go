@@ -18,6 +18,8 @@ type APIQuery struct {
 	Name      string
 	Query     string
 	Variables map[string]any
+	// Token, when set, is sent as "Authorization: Bearer <Token>".
+	Token string
 }
 
 // APIConfig says how to drive a GraphQL endpoint.
@@ -56,24 +58,24 @@ func RunAPI(ctx context.Context, cfg APIConfig) ([]APIRow, error) {
 			return nil, err
 		}
 		for _, n := range cfg.Clients {
-			row, err := drive(ctx, cfg.URL, body, n, cfg.Duration)
+			row, err := drive(ctx, cfg.URL, body, q.Token, n, cfg.Duration)
 			if err != nil {
 				return nil, fmt.Errorf("%s at %d clients: %w", q.Name, n, err)
 			}
 			row.Query = q.Name
-			fmt.Fprintf(cfg.Log, "bench api: %-12s %3d clients: %8.0f req/s  p50 %v  p99 %v  errors %d\n", q.Name, n, row.RPS(), row.P50, row.P99, row.Errors)
+			fmt.Fprintf(cfg.Log, "bench api: %-22s %3d clients: %8.0f req/s  p50 %v  p99 %v  errors %d\n", q.Name, n, row.RPS(), row.P50, row.P99, row.Errors)
 			rows = append(rows, row)
 		}
 	}
 	return rows, nil
 }
 
-func drive(ctx context.Context, url string, body []byte, clients int, d time.Duration) (APIRow, error) {
+func drive(ctx context.Context, url string, body []byte, token string, clients int, d time.Duration) (APIRow, error) {
 	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients, IdleConnTimeout: time.Minute}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	// Warm up: one request per client opens its connection.
-	if _, err := send(ctx, client, url, body); err != nil {
+	if _, err := send(ctx, client, url, body, token); err != nil {
 		return APIRow{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, d)
@@ -91,7 +93,7 @@ func drive(ctx context.Context, url string, body []byte, clients int, d time.Dur
 			bad := 0
 			for ctx.Err() == nil {
 				t := time.Now()
-				ok, err := send(ctx, client, url, body)
+				ok, err := send(ctx, client, url, body, token)
 				if ctx.Err() != nil {
 					break
 				}
@@ -118,13 +120,8 @@ func drive(ctx context.Context, url string, body []byte, clients int, d time.Dur
 
 // send posts one request; ok is false when the response is not a 200 with
 // data and no errors.
-func send(ctx context.Context, client *http.Client, url string, body []byte) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
+func send(ctx context.Context, client *http.Client, url string, body []byte, token string) (bool, error) {
+	resp, err := post(ctx, client, url, body, token)
 	if err != nil {
 		return false, err
 	}
@@ -134,6 +131,19 @@ func send(ctx context.Context, client *http.Client, url string, body []byte) (bo
 		return false, err
 	}
 	return resp.StatusCode == http.StatusOK && !bytes.Contains(raw, []byte(`"errors"`)), nil
+}
+
+// post sends a GraphQL request body, with token as bearer token if set.
+func post(ctx context.Context, client *http.Client, url string, body []byte, token string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return client.Do(req)
 }
 
 // APIMarkdown writes API rows as a table.

@@ -93,12 +93,12 @@ func overloadLevel(ctx context.Context, cfg OverloadConfig, clients int, cheap, 
 			rng := rand.New(rand.NewPCG(seed, 7))
 			for ctx.Err() == nil {
 				expensive := rng.Float64() < cfg.ExpensiveShare
-				body := cheap
+				body, token := cheap, cfg.Cheap.Token
 				if expensive {
-					body = exp
+					body, token = exp, cfg.Expensive.Token
 				}
 				t := time.Now()
-				o := classifySend(ctx, client, cfg.URL, body)
+				o := classifySend(ctx, client, cfg.URL, body, token)
 				if ctx.Err() != nil {
 					return
 				}
@@ -142,13 +142,8 @@ func percentile(lat []time.Duration, p float64) time.Duration {
 
 // classifySend posts one request: success, shed (429, 503, or an
 // OVERLOADED GraphQL error), or failed.
-func classifySend(ctx context.Context, client *http.Client, url string, body []byte) outcome {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return outFailed
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
+func classifySend(ctx context.Context, client *http.Client, url string, body []byte, token string) outcome {
+	resp, err := post(ctx, client, url, body, token)
 	if err != nil {
 		return outFailed
 	}
