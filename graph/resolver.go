@@ -3,6 +3,7 @@ package graph
 import (
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -31,8 +32,10 @@ type Resolver struct {
 	// NodeBudget bounds how many CIs one traversal may reach.
 	NodeBudget int
 
-	traversals    chan struct{} // slots for traversal queries; set by NewHandler
-	traversalWait time.Duration
+	traversals          chan struct{} // slots for traversal queries; set by NewHandler
+	traversalWait       time.Duration
+	traversalWaiters    atomic.Int64 // queries waiting for a slot
+	maxTraversalWaiters int64
 }
 
 // Options configures the GraphQL handler.
@@ -56,6 +59,9 @@ type Options struct {
 	// TraversalWait is how long a traversal query waits for a slot before
 	// it is refused with OVERLOADED (default one second).
 	TraversalWait time.Duration
+	// MaxTraversalWaiters bounds the traversal queries waiting for a slot;
+	// more are refused at once (default 4 × MaxTraversals).
+	MaxTraversalWaiters int
 }
 
 // NewHandler returns the /graphql HTTP handler: POST and GET, limits,
@@ -78,6 +84,10 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		r.traversalWait = o.TraversalWait
 		if r.traversalWait <= 0 {
 			r.traversalWait = time.Second
+		}
+		r.maxTraversalWaiters = int64(o.MaxTraversalWaiters)
+		if r.maxTraversalWaiters <= 0 {
+			r.maxTraversalWaiters = 4 * int64(o.MaxTraversals)
 		}
 	}
 	cfg := generated.Config{Resolvers: r}

@@ -37,20 +37,7 @@ func (b *blockingStore) Expand(ctx context.Context, t store.Traversal) (store.Tr
 // run, another one is refused with OVERLOADED (naming the setting, with a
 // retry hint) instead of piling up, and cheap reads keep answering.
 func TestTraversalBudget(t *testing.T) {
-	ctx := t.Context()
-	raw, err := embedded.Open(ctx, t.TempDir(), embedded.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { raw.Close() })
-	st := &blockingStore{Store: raw, entered: make(chan struct{}, 16), release: make(chan struct{})}
-	m, err := cmdb.DefaultModel()
-	require.NoError(t, err)
-	svc, err := cmdb.NewService(ctx, st, m)
-	require.NoError(t, err)
-	h := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Impact: impact.New(st, svc.Model, impact.Options{}), Version: "test"},
-		graph.Options{MaxDepth: 15, MaxComplexity: 5000, MaxTraversals: 1, TraversalWait: 10 * time.Millisecond})
-	srv := httptest.NewServer(asAdmin(h))
-	t.Cleanup(srv.Close)
-	ids := upsertIDs(t, srv.URL, item("Hypervisor", map[string]any{"name": "esx", "serial_number": "E1"}))
+	srv, st, ids := traversalServer(t, graph.Options{MaxTraversals: 1, TraversalWait: 10 * time.Millisecond})
 	vars := map[string]any{"ids": []any{ids[0]}}
 	const impactQ = `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount } }`
 
@@ -79,6 +66,26 @@ func TestTraversalBudget(t *testing.T) {
 	assert.Empty(t, third.Errors, "the slot is free again: %s", third.raw)
 }
 
+// traversalServer serves the GraphQL handler with options o over a real
+// embedded store whose traversals wait at a gate, holding one hypervisor.
+func traversalServer(t *testing.T, o graph.Options) (*httptest.Server, *blockingStore, []string) {
+	t.Helper()
+	ctx := t.Context()
+	raw, err := embedded.Open(ctx, t.TempDir(), embedded.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { raw.Close() })
+	st := &blockingStore{Store: raw, entered: make(chan struct{}, 16), release: make(chan struct{})}
+	m, err := cmdb.DefaultModel()
+	require.NoError(t, err)
+	svc, err := cmdb.NewService(ctx, st, m)
+	require.NoError(t, err)
+	o.MaxDepth, o.MaxComplexity = 15, 5000
+	h := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Impact: impact.New(st, svc.Model, impact.Options{}), Version: "test"}, o)
+	srv := httptest.NewServer(asAdmin(h))
+	t.Cleanup(srv.Close)
+	return srv, st, upsertIDs(t, srv.URL, item("Hypervisor", map[string]any{"name": "esx", "serial_number": "E1"}))
+}
+
 // asAdmin serves h as if every request carried an admin token, for tests
 // of the GraphQL handler without the HTTP layer that authenticates.
 func asAdmin(h http.Handler) http.Handler {
@@ -86,4 +93,29 @@ func asAdmin(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
 	})
+}
+
+// TestTraversalWaitersBounded: with one slot taken and room for one
+// waiter, of two more traversal queries one waits and the other is refused
+// at once (while the slot is still held), so waiting traversals cannot
+// fill the server's in-flight budget; the waiter then runs.
+func TestTraversalWaitersBounded(t *testing.T) {
+	srv, st, ids := traversalServer(t, graph.Options{MaxTraversals: 1, TraversalWait: time.Minute, MaxTraversalWaiters: 1})
+	vars := map[string]any{"ids": []any{ids[0]}}
+	const impactQ = `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount } }`
+
+	answers := make(chan gqlResponse, 3)
+	go func() { answers <- gql(t, srv.URL, impactQ, vars) }()
+	<-st.entered // the first holds the only slot
+	for range 2 {
+		go func() { answers <- gql(t, srv.URL, impactQ, vars) }()
+	}
+	refused := <-answers // the slot is still held: only a refusal can answer now
+	require.NotEmpty(t, refused.Errors, refused.raw)
+	assert.Equal(t, "OVERLOADED", refused.Errors[0].Extensions["code"])
+	close(st.release)
+	for range 2 {
+		r := <-answers
+		assert.Empty(t, r.Errors, "the holder and the waiter run: %s", r.raw)
+	}
 }
