@@ -58,7 +58,7 @@ func TestTokensNeverInClear(t *testing.T) {
 			defer func() { srv.Close(); a.Close() }()
 
 			actor := store.Actor{Name: "leak-test", Source: "api"}
-			admin, _, err := auth.Issue(t.Context(), a.Store, actor, "leak admin", auth.Admin, time.Time{})
+			admin, adminRec, err := auth.Issue(t.Context(), a.Store, actor, "leak admin", auth.Admin, time.Time{})
 			require.NoError(t, err)
 			secrets := []string{admin}
 
@@ -95,6 +95,7 @@ func TestTokensNeverInClear(t *testing.T) {
 			}
 			logged := logs.String()
 			require.Contains(t, logged, `"status":401`, "the refused requests were logged")
+			assert.Contains(t, logged, `"token":"`+adminRec.ID+`"`, "access log lines name the token by its public ID")
 			stored := storeDump(t, cfg)
 			require.Contains(t, stored, "leak admin", "the dump holds the token records")
 			for _, tok := range secrets {

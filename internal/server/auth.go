@@ -32,6 +32,8 @@ func authenticate(fn func(*http.Request) (context.Context, error)) func(http.Han
 			ctx, err := fn(r)
 			if err != nil {
 				ctx = context.WithValue(r.Context(), authFailureKey{}, err)
+			} else if who, ok := r.Context().Value(callerKey{}).(*caller); ok {
+				who.tokenID = auth.FromContext(ctx).TokenID // the public part only
 			}
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})

@@ -72,13 +72,21 @@ func securityHeaders(next http.Handler) http.Handler {
 // polling them every second would drown the log.
 var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
+// caller is filled in by authenticate for observe's log line.
+type caller struct{ tokenID string }
+
+type callerKey struct{}
+
 // observe writes one access log line per request (method, path, route,
-// status, bytes, duration, request id; never bodies, query strings or
-// headers, which may carry credentials) and records the request in m.
+// status, bytes, duration, request id, and the public ID of the request's
+// API token; never bodies, query strings or headers, which may carry
+// credentials) and records the request in m.
 func observe(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
+			who := &caller{}
+			r = r.WithContext(context.WithValue(r.Context(), callerKey{}, who))
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			defer func() {
 				// A panic that recoverer re-raised (http.ErrAbortHandler)
@@ -100,7 +108,7 @@ func observe(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Ha
 				case status < 400 && probes[r.URL.Path]:
 					level = slog.LevelDebug
 				}
-				logger.LogAttrs(r.Context(), level, "http request",
+				attrs := []slog.Attr{
 					slog.String("method", r.Method),
 					slog.String("path", r.URL.Path),
 					slog.String("route", route),
@@ -108,7 +116,11 @@ func observe(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) http.Ha
 					slog.Int("bytes", ww.BytesWritten()),
 					slog.Duration("duration", d),
 					slog.String("request_id", middleware.GetReqID(r.Context())),
-				)
+				}
+				if who.tokenID != "" {
+					attrs = append(attrs, slog.String("token", who.tokenID))
+				}
+				logger.LogAttrs(r.Context(), level, "http request", attrs...)
 			}()
 			next.ServeHTTP(ww, r)
 		})
