@@ -144,7 +144,9 @@ var matrixOps = map[string]matrixOp{
 			assert.Equal(t, allowed, got == "changed by the matrix")
 		}},
 	"Mutation.deleteCI": {query: `mutation($in: DeleteCIInput!) { deleteCI(input: $in) { deletedId } }`,
-		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"in": map[string]any{"id": m.ci(t)}} },
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.ci(t)}}
+		},
 		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
 			assert.Equal(t, !allowed, m.ciExists(t, vars["in"].(map[string]any)["id"].(string)), "a refused delete loses nothing")
 		}},
