@@ -58,7 +58,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./internal/cmdb:FuzzNormalize ./internal/cmdb:FuzzConvertValue ./internal/cmdb:FuzzUpsertItem \
 	./internal/store:FuzzCursorAndIDs ./internal/store:FuzzAttributeCodec \
-	./graph:FuzzFilter ./cmd/skein:FuzzGraphQLRequest
+	./graph:FuzzFilter ./cmd/skein:FuzzGraphQLRequest ./internal/auth:FuzzCredentials
 
 .PHONY: fuzz
 fuzz: ## short fuzz runs of every target (FUZZTIME, default 10s each)
