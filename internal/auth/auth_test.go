@@ -2,6 +2,8 @@ package auth
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -193,4 +195,22 @@ func TestForbidden(t *testing.T) {
 	assert.Equal(t, "the viewer role may not call Mutation.deleteCI", err.Error())
 	err = Forbidden(Anonymous, "Mutation.deleteCI")
 	assert.ErrorIs(t, err, ErrUnauthenticated)
+}
+
+func TestRequestAnonymousNeedsLoopbackHost(t *testing.T) {
+	a := &Authenticator{AnonymousRead: true} // no store: anonymous requests never reach it
+	for host, ok := range map[string]bool{
+		"127.0.0.1:8080": true, "localhost:8080": true, "LOCALHOST": true, "[::1]:8080": true, "127.9.9.9": true,
+		"evil.example.com:8080": false, "10.0.0.5:8080": false, "": false, "[::]:8080": false, "0.0.0.0:8080": false,
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/graphql", nil)
+		r.Host = host
+		ctx, err := a.Request(r)
+		if ok {
+			require.NoError(t, err, host)
+			assert.Equal(t, Anonymous, FromContext(ctx).Role, host)
+		} else {
+			assert.ErrorIs(t, err, ErrUnauthenticated, "Host %q (DNS rebinding)", host)
+		}
+	}
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/skein-cmdb/skein/internal/store"
@@ -101,10 +104,35 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Identi
 
 // Request authenticates r by its Authorization header and returns r's
 // context carrying the identity (see internal/server's Deps.Authenticate).
+//
+// A request without a token is read-only Anonymous only if it also names a
+// loopback host (Host: 127.0.0.1:8080, localhost:8080, [::1]:8080). A web
+// page on another site cannot send such a request to a loopback server and
+// read the answer, except by DNS rebinding (its own name made to resolve to
+// 127.0.0.1), and then the Host header carries its name, not a loopback
+// one.
 func (a *Authenticator) Request(r *http.Request) (context.Context, error) {
-	id, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	header := r.Header.Get("Authorization")
+	if header == "" && a.AnonymousRead && !loopbackHost(r.Host) {
+		return nil, unauthenticated("authentication required: send an API token as \"Authorization: Bearer skn_...\" (requests without one are allowed only to a loopback address such as 127.0.0.1)")
+	}
+	id, err := a.Authenticate(r.Context(), header)
 	if err != nil {
 		return nil, err
 	}
 	return WithIdentity(r.Context(), id), nil
+}
+
+// loopbackHost reports whether a Host header names this machine by a
+// loopback address or "localhost".
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
