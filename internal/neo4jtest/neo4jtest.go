@@ -3,7 +3,10 @@
 // Neo4j test skips locally without a server but fails in CI, and a lock
 // that lets only one test process at a time use the server, since Neo4j
 // Community has a single user database and `go test ./...` runs packages
-// in parallel.
+// in parallel (Require).
+//
+// A test that stops or kills Neo4j must not do it to that shared server:
+// StartPrivate starts one of its own, which it may stop, kill and restart.
 package neo4jtest
 
 import (

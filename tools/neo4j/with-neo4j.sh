@@ -2,7 +2,8 @@
 # Run a command against a throwaway Neo4j (embedded 5.26, Bolt only, no Docker).
 #
 #   tools/neo4j/with-neo4j.sh CMD [ARGS...]   start Neo4j, run CMD with NEO4J_URI/NEO4J_USER/
-#                                             NEO4J_PASSWORD exported, stop Neo4j, exit with CMD's status
+#                                             NEO4J_PASSWORD exported (and SKEIN_TEST_NEO4J_*, to
+#                                             start private instances), stop Neo4j, exit with CMD's status
 #   tools/neo4j/with-neo4j.sh bash            explore: a shell with the variables set
 #   NEO4J_PASSWORD=... tools/neo4j/with-neo4j.sh --hold
 #                                             keep Neo4j running (with that password) until Ctrl-C
@@ -17,7 +18,7 @@ log() { printf 'neo4j: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 usage() {
-  sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -200,7 +201,8 @@ start_fail() {
 # As a background job of this (non-interactive) script the JVM starts with SIGINT ignored, and
 # HotSpot then installs no SIGINT handler: a Ctrl-C meant for CMD does not hit Neo4j; cleanup
 # stops it with SIGTERM. The password travels in the environment, never on the command line.
-CLASSPATH="$BUILD_DIR/classes:$(<"$BUILD_DIR/classpath.txt")" NEO4J_PASSWORD=$password \
+LAUNCHER_CP="$BUILD_DIR/classes:$(<"$BUILD_DIR/classpath.txt")"
+CLASSPATH=$LAUNCHER_CP NEO4J_PASSWORD=$password \
   "$JAVA" "${JVM_OPTS[@]}" org.skein.neo4j.Launcher \
   --cleanup-if-orphaned="$RUN_DIR" "$RUN_DIR/home" \
   >"$RUN_DIR/launcher.out" 2>"$RUN_DIR/launcher.err" </dev/null &
@@ -231,6 +233,12 @@ done
 
 log "started Neo4j $version at $uri"
 export NEO4J_URI=$uri NEO4J_USER=neo4j NEO4J_PASSWORD=$password
+# What a test needs to start a private Neo4j of its own (internal/neo4jtest.StartPrivate), for
+# tests that stop and restart the server: not the shared one above. The options are the JVM
+# flags used above, space-separated (none contains a space).
+export SKEIN_TEST_NEO4J_JAVA=$JAVA
+export SKEIN_TEST_NEO4J_CLASSPATH=$LAUNCHER_CP
+export SKEIN_TEST_NEO4J_JAVA_OPTS="${JVM_OPTS[*]}"
 
 # ---------------------------------------------------------------------------------------------
 # Run CMD (in the background so TERM/HUP to this script can be forwarded; the subshell restores

@@ -22,6 +22,7 @@ import org.neo4j.configuration.connectors.HttpsConnector;
 import org.neo4j.configuration.helpers.SocketAddress;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
+import org.neo4j.graphdb.QueryExecutionException;
 import org.neo4j.io.ByteUnit;
 
 /**
@@ -32,7 +33,9 @@ import org.neo4j.io.ByteUnit;
  * </pre>
  *
  * <ul>
- *   <li>HOME_DIR: a fresh directory; data and logs (debug.log etc.) go there.
+ *   <li>HOME_DIR: where data and logs (debug.log etc.) go; created if missing. An existing home
+ *       of an earlier run (stopped cleanly or killed) is reused: its data survive, recovery runs
+ *       if needed, and the password is set again (a no-op if it is already the same).
  *   <li>PORT: Bolt port; default is a free ephemeral port (retried if another process grabs it).
  *   <li>The password of user {@code neo4j} comes from the NEO4J_PASSWORD environment variable
  *       (never argv) and must have at least 8 characters.
@@ -114,8 +117,7 @@ public final class Launcher {
 
         String version = null;
         try {
-            managed.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME).executeTransactionally(
-                    "ALTER USER neo4j SET PASSWORD $pw CHANGE NOT REQUIRED", Map.of("pw", password));
+            setPassword(managed, password);
             version = managed.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME).executeTransactionally(
                     "CALL dbms.components() YIELD name, versions WHERE name = 'Neo4j Kernel' RETURN versions[0] AS v",
                     Map.of(),
@@ -131,6 +133,32 @@ public final class Launcher {
         stdout.flush();
 
         stopped.await();
+    }
+
+    /**
+     * Sets the password of user neo4j. On a reused home it may already be this password, which
+     * Neo4j refuses to "change" (InvalidArgumentException: old and new password are the same):
+     * that is success here.
+     */
+    private static void setPassword(DatabaseManagementService dbms, String password) {
+        try {
+            dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME).executeTransactionally(
+                    "ALTER USER neo4j SET PASSWORD $pw CHANGE NOT REQUIRED", Map.of("pw", password));
+        } catch (QueryExecutionException e) {
+            if (!isSamePassword(e)) {
+                throw e;
+            }
+            System.err.println("neo4j launcher: password already set (reused home)");
+        }
+    }
+
+    private static boolean isSamePassword(Throwable e) {
+        for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+            if (String.valueOf(t.getMessage()).contains("Old password and new password cannot be the same")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static DatabaseManagementService build(Path home, int port) {
