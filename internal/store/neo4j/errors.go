@@ -71,10 +71,11 @@ func translate(op string, err error) error {
 	}
 	var limit *neo4j.TransactionExecutionLimit
 	if errors.As(err, &limit) {
-		desc := "transaction retries exhausted"
+		// A retryable error (see retryKind) that retry gave up on.
+		desc := "connection failed"
 		if n := len(limit.Errors); n > 0 {
 			if code := neo4jCode(limit.Errors[n-1]); code != "" {
-				desc += " (last: " + code + ")"
+				desc = "transaction retries exhausted (last: " + code + ")"
 			}
 		}
 		return &dbError{op: op, desc: desc, sentinel: store.ErrUnavailable, cause: err}
@@ -136,4 +137,36 @@ func raceLost(err error) bool {
 		return true
 	}
 	return false
+}
+
+// What retry does after a failed attempt.
+type retryClass int
+
+const (
+	retryNone      retryClass = iota // give up: the error is final
+	retryConnect                     // Neo4j or its database could not be reached, or the connection died before the commit
+	retryTransient                   // another transient error of a reachable Neo4j, such as a deadlock
+	retryRace                        // a race lost to a concurrent writer (raceLost)
+)
+
+// retryKind classifies the error of one managed transaction. The driver,
+// configured with no retry time, wraps the error in a
+// TransactionExecutionLimit exactly when it would have retried it: a
+// transient Neo4j error, or a connectivity error other than a commit
+// whose outcome is unknown (which must not be re-run). A database that is
+// unavailable (stopped, starting, shutting down) counts as unreachable, not
+// as contention to wait out.
+func retryKind(err error) retryClass {
+	var limit *neo4j.TransactionExecutionLimit
+	if errors.As(err, &limit) && len(limit.Errors) > 0 {
+		var ne *neo4j.Neo4jError
+		if errors.As(limit.Errors[len(limit.Errors)-1], &ne) && ne.Code != "Neo.TransientError.General.DatabaseUnavailable" {
+			return retryTransient
+		}
+		return retryConnect
+	}
+	if raceLost(err) {
+		return retryRace
+	}
+	return retryNone
 }

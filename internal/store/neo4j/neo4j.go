@@ -26,10 +26,36 @@ const (
 	DefaultSchemaTimeout = 5 * time.Minute
 )
 
-// raceAttempts bounds the retries of a write transaction that lost a race
-// to a concurrent writer in a way the driver does not retry by itself (a
-// uniqueness constraint violation, or a node deleted under our feet).
-const raceAttempts = 10
+// Retries. The store retries transactions itself rather than let the
+// driver do it: the driver retries a failure to reach Neo4j like any
+// transient error, for MaxTransactionRetryTime with backoffs of 1, 2, 4...
+// seconds, so while Neo4j is down every call would hang until its deadline.
+// Here a call that cannot reach Neo4j fails fast with store.ErrUnavailable,
+// while transient errors of a reachable Neo4j (deadlocks above all) are
+// retried until the call's deadline, as before.
+const (
+	// raceAttempts bounds the attempts of a write transaction that lost a
+	// race to a concurrent writer in a way the driver does not consider
+	// transient (a uniqueness constraint violation, or a node deleted
+	// under our feet).
+	raceAttempts = 10
+	// connectAttempts bounds the attempts of a transaction that could not
+	// reach Neo4j (or found its database unavailable) or lost its
+	// connection: the second one rides over a pooled connection that died;
+	// more would only keep callers waiting while Neo4j is down.
+	connectAttempts = 2
+	// connectTimeout bounds opening a connection (TCP and Bolt handshake).
+	connectTimeout = 5 * time.Second
+	// livenessCheckAfter: a pooled connection idle for longer is checked
+	// (one round trip) before use, so that connections to a Neo4j that
+	// has since been killed or restarted are dropped instead of failing
+	// the first transactions after its recovery.
+	livenessCheckAfter = 5 * time.Second
+	// transientBackoff and maxTransientBackoff shape the (jittered,
+	// exponential) pauses between attempts after a transient error.
+	transientBackoff    = 20 * time.Millisecond
+	maxTransientBackoff = time.Second
+)
 
 // Config configures a Store.
 type Config struct {
@@ -107,8 +133,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	drv, err := neo4j.NewDriverWithContext(cfg.URI, auth, func(c *config.Config) {
 		c.MaxConnectionPoolSize = cfg.MaxConnPool
-		c.MaxTransactionRetryTime = cfg.QueryTimeout
+		// No retries by the driver: retry does them (see connectAttempts).
+		c.MaxTransactionRetryTime = 0
 		c.ConnectionAcquisitionTimeout = cfg.QueryTimeout
+		c.SocketConnectTimeout = min(connectTimeout, cfg.QueryTimeout)
+		c.ConnectionLivenessCheckTimeout = livenessCheckAfter
 	})
 	if err != nil {
 		// Not wrapped: the driver's message may quote the URI.
@@ -153,8 +182,10 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.Background())
 	for _, stmt := range schemaStatements {
-		_, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-			return run(ctx, tx, stmt, nil)
+		_, err := retry(ctx, false, func() (any, error) {
+			return sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+				return run(ctx, tx, stmt, nil)
+			})
 		})
 		if err != nil && !schemaAlreadyExists(err) {
 			return translate("create schema", err)
@@ -274,8 +305,8 @@ func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.Sessio
 	return s.driver.NewSession(ctx, neo4j.SessionConfig{AccessMode: mode, DatabaseName: s.cfg.Database})
 }
 
-// read runs work in a read transaction (retried by the driver on transient
-// errors) under the call's deadline and translates errors.
+// read runs work in a read transaction under the call's deadline, retried
+// as retry says, and translates errors.
 func (s *Store) read(ctx context.Context, op string, work func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error)) (any, error) {
 	if s.closed.Load() {
 		return nil, errClosed
@@ -284,20 +315,20 @@ func (s *Store) read(ctx context.Context, op string, work func(ctx context.Conte
 	defer cancel()
 	sess := s.session(ctx, neo4j.AccessModeRead)
 	defer sess.Close(context.Background())
-	out, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-		return work(ctx, tx)
-	}, s.txTimeout(ctx))
+	out, err := retry(ctx, false, func() (any, error) {
+		return sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+			return work(ctx, tx)
+		}, s.txTimeout(ctx))
+	})
 	if err != nil {
 		return nil, translate(op, err)
 	}
 	return out, nil
 }
 
-// write runs work in a write transaction under the call's deadline. The
-// driver retries transient errors (deadlocks among them); write also
-// retries, a bounded number of times with jittered backoff, the races the
-// driver does not retry (see raceLost). work must be re-runnable from
-// scratch.
+// write runs work in a write transaction under the call's deadline,
+// retried as retry says (races with concurrent writers included), and
+// translates errors. work must be re-runnable from scratch.
 func (s *Store) write(ctx context.Context, op string, work func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error)) (any, error) {
 	if s.closed.Load() {
 		return nil, errClosed
@@ -306,29 +337,70 @@ func (s *Store) write(ctx context.Context, op string, work func(ctx context.Cont
 	defer cancel()
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(context.Background())
-	var err error
-	for attempt := 1; ; attempt++ {
-		var out any
-		out, err = sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+	out, err := retry(ctx, true, func() (any, error) {
+		return sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 			return work(ctx, tx)
 		}, s.txTimeout(ctx))
+	})
+	if err != nil {
+		return nil, translate(op, err)
+	}
+	return out, nil
+}
+
+// retry runs attempt, one managed transaction (which the driver, configured
+// with no retry time, does not retry), until it succeeds or fails for good:
+//   - a transient error of Neo4j (a deadlock, say) is retried with a
+//     jittered exponential backoff until ctx is done;
+//   - a failure to reach Neo4j (or its database), or a connection lost
+//     before the commit, is retried at once, connectAttempts times in all:
+//     Neo4j being down must not keep callers waiting;
+//   - with races, a race lost to a concurrent writer (see raceLost) is
+//     retried, raceAttempts times in all;
+//   - anything else (a commit whose outcome is unknown among them) is
+//     returned as it is.
+//
+// It returns attempt's last error, or ctx's error if ctx ends a backoff.
+func retry(ctx context.Context, races bool, attempt func() (any, error)) (any, error) {
+	var connects, raceLosses, transients int
+	for {
+		out, err := attempt()
 		if err == nil {
 			return out, nil
 		}
-		if !raceLost(err) || attempt >= raceAttempts || ctx.Err() != nil {
-			break
+		var backoff time.Duration
+		switch retryKind(err) {
+		case retryConnect:
+			connects++
+			if connects >= connectAttempts {
+				return nil, err
+			}
+		case retryTransient:
+			transients++
+			backoff = min(transientBackoff<<min(transients-1, 10), maxTransientBackoff)
+		case retryRace:
+			raceLosses++
+			if !races || raceLosses >= raceAttempts {
+				return nil, err
+			}
+			backoff = time.Duration(1<<min(raceLosses, 6)) * time.Millisecond
+		default:
+			return nil, err
 		}
-		backoff := time.Duration(1<<min(attempt, 6)) * time.Millisecond
-		backoff += rand.N(backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, translate(op, ctx.Err())
-		case <-t.C:
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		if backoff > 0 {
+			backoff += rand.N(backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
 		}
 	}
-	return nil, translate(op, err)
 }
 
 // run runs a query and discards its result.
