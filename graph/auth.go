@@ -138,3 +138,11 @@ func (r *Resolver) createToken(ctx context.Context, in model.CreateAPITokenInput
 	}
 	return &model.CreateAPITokenPayload{Token: tok, APIToken: ptr(tokenView(stored, now))}, nil
 }
+
+// tokenStore is where token records are revoked and listed.
+func (r *Resolver) tokenStore() store.TokenStore {
+	if r.Tokens != nil {
+		return r.Tokens
+	}
+	return r.Store
+}

@@ -24,7 +24,7 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, input model.Revok
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.Store.RevokeToken(ctx, a, input.TokenID)
+	t, err := r.tokenStore().RevokeToken(ctx, a, input.TokenID)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 
 // APITokens is the resolver for the apiTokens field.
 func (r *queryResolver) APITokens(ctx context.Context, includeInactive *bool) ([]model.APIToken, error) {
-	toks, err := r.Store.Tokens(ctx)
+	toks, err := r.tokenStore().Tokens(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -22,9 +22,12 @@ import (
 
 // Resolver holds the services the resolvers call. Build it in cmd/.
 type Resolver struct {
-	CMDB    *cmdb.Service
-	Store   store.Store
-	Impact  *impact.Analyzer
+	CMDB   *cmdb.Service
+	Store  store.Store
+	Impact *impact.Analyzer
+	// Tokens keeps API token records; nil means Store. Give it the
+	// authenticator's cache, so that revocations take effect at once.
+	Tokens  store.TokenStore
 	Version string
 	// MaxDepth bounds traversal depth arguments (dependencies, dependents,
 	// pathTo, shortestPath, impactAnalysis).
@@ -60,7 +63,7 @@ type Options struct {
 	// it is refused with OVERLOADED (default one second).
 	TraversalWait time.Duration
 	// MaxTraversalWaiters bounds the traversal queries waiting for a slot;
-	// more are refused at once (default 4 × MaxTraversals).
+	// more are refused at once (default 16 × MaxTraversals).
 	MaxTraversalWaiters int
 }
 
@@ -87,7 +90,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		}
 		r.maxTraversalWaiters = int64(o.MaxTraversalWaiters)
 		if r.maxTraversalWaiters <= 0 {
-			r.maxTraversalWaiters = 4 * int64(o.MaxTraversals)
+			r.maxTraversalWaiters = 16 * int64(o.MaxTraversals)
 		}
 	}
 	cfg := generated.Config{Resolvers: r}

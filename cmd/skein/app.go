@@ -73,17 +73,22 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 		maxTraversals = runtime.GOMAXPROCS(0)
 	}
 	an := impact.New(st, svc.Model, impact.Options{MaxDepth: cfg.Traversal.MaxDepth, NodeBudget: cfg.Traversal.NodeBudget})
-	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Impact: an, Version: versionString()}, graph.Options{
+	tokens := auth.NewTokenCache(st, tokenCacheTTL)
+	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Tokens: tokens, Impact: an, Version: versionString()}, graph.Options{
 		MaxDepth: cfg.GraphQL.MaxDepth, MaxComplexity: cfg.GraphQL.MaxComplexity, Introspection: cfg.GraphQL.Introspection,
 		MaxAliases: cfg.GraphQL.MaxAliases, MaxOperations: cfg.GraphQL.MaxOperations,
 		Logger: logger, OnError: m.CountGraphQLError, Around: observeOperations(m), MaxTraversals: maxTraversals,
 	})
-	authn := &auth.Authenticator{Tokens: st, AnonymousRead: anonymousRead(cfg)}
+	authn := &auth.Authenticator{Tokens: tokens, AnonymousRead: anonymousRead(cfg)}
 	h := server.New(cfg, server.Deps{
 		GraphQL: gql, Ready: st.Ping, Logger: logger, Registry: reg, Metrics: m, Authenticate: authn.Request,
 	})
 	return &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger}, nil
 }
+
+// tokenCacheTTL is how long a token record read for authentication is
+// reused: a revocation made by another process takes effect within it.
+const tokenCacheTTL = time.Second
 
 // anonymousRead reports whether requests without a token may read: only
 // when auth.anonymous_read allows it and the server listens on loopback.

@@ -214,3 +214,50 @@ func TestRequestAnonymousNeedsLoopbackHost(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenCache: a revocation through the cache takes effect at once; one
+// made behind its back, once the entry is older than the TTL.
+func TestTokenCache(t *testing.T) {
+	ctx := t.Context()
+	st, err := embedded.Open(ctx, t.TempDir(), embedded.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	actor := store.Actor{Name: "test", Source: "api"}
+	now := time.Now()
+	cache := NewTokenCache(st, time.Second)
+	cache.now = func() time.Time { return now }
+	a := &Authenticator{Tokens: cache}
+
+	tok1, rec1, err := Issue(ctx, st, actor, "one", Viewer, time.Time{})
+	require.NoError(t, err)
+	tok2, rec2, err := Issue(ctx, st, actor, "two", Viewer, time.Time{})
+	require.NoError(t, err)
+	for _, tok := range []string{tok1, tok2} {
+		_, err := a.Authenticate(ctx, "Bearer "+tok)
+		require.NoError(t, err)
+	}
+
+	_, err = cache.RevokeToken(ctx, actor, rec1.ID)
+	require.NoError(t, err)
+	_, err = a.Authenticate(ctx, "Bearer "+tok1)
+	assert.ErrorIs(t, err, ErrUnauthenticated, "revoked through the cache: refused at once")
+
+	_, err = st.RevokeToken(ctx, actor, rec2.ID) // behind the cache's back
+	require.NoError(t, err)
+	_, err = a.Authenticate(ctx, "Bearer "+tok2)
+	assert.NoError(t, err, "still cached")
+	now = now.Add(time.Second)
+	_, err = a.Authenticate(ctx, "Bearer "+tok2)
+	assert.ErrorIs(t, err, ErrUnauthenticated, "refused once the entry is a TTL old")
+
+	tok3, _, err := Issue(ctx, st, actor, "three", Viewer, time.Time{})
+	require.NoError(t, err)
+	_, err = a.Authenticate(ctx, "Bearer "+tok3)
+	require.NoError(t, err)
+	forged := tok3[:len(tok3)-1] + string("AB"[int(tok3[len(tok3)-1])%2])
+	if forged == tok3 {
+		forged = tok3[:len(tok3)-1] + "C"
+	}
+	_, err = a.Authenticate(ctx, "Bearer "+forged)
+	assert.ErrorIs(t, err, ErrUnauthenticated, "a cached record still needs the right secret")
+}
