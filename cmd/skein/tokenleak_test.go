@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io/fs"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,24 +20,6 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestTokensNeverInClear uses tokens every way a client can (good, revoked,
 // expired, forged, malformed; in reads, writes and failing requests; made by
 // the API and by the CLI's code path), with the log at debug level, then
@@ -50,7 +30,7 @@ func TestTokensNeverInClear(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := mk(t)
 			cfg.Log.Level = "debug"
-			var logs syncBuffer
+			var logs lockedBuffer
 			logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			a, err := newApp(t.Context(), cfg, logger)
 			require.NoError(t, err)

@@ -71,6 +71,16 @@ func (t APIToken) Check() error {
 	return CheckTokenName(t.Name)
 }
 
+// AuditChanges are the audited fields of a new token: name, role and
+// expiry, never its hash.
+func (t APIToken) AuditChanges() []FieldChange {
+	ch := []FieldChange{{Field: "name", After: t.Name}, {Field: "role", After: t.Role}}
+	if !t.ExpiresAt.IsZero() {
+		ch = append(ch, FieldChange{Field: "expires_at", After: t.ExpiresAt.UTC()})
+	}
+	return ch
+}
+
 // CheckTokenName validates a token name: 1 to MaxTokenNameLen bytes of
 // printable UTF-8, not blank.
 func CheckTokenName(name string) error {

@@ -32,21 +32,12 @@ func (s *Store) CreateToken(ctx context.Context, actor store.Actor, t store.APIT
 			}
 			return dbErr("create token", err)
 		}
-		audit := w.auditRow(nil, actor, store.KindToken, store.TokenObject(t.ID), store.ActionCreate, tokenChanges(t))
+		audit := w.auditRow(nil, actor, store.KindToken, store.TokenObject(t.ID), store.ActionCreate, t.AuditChanges())
 		if err := w.insert(bulkAudit, audit); err != nil {
 			return dbErr("create token", err)
 		}
 		return nil
 	})
-}
-
-// tokenChanges are the audited fields of a new token: never its hash.
-func tokenChanges(t store.APIToken) []store.FieldChange {
-	ch := []store.FieldChange{{Field: "name", After: t.Name}, {Field: "role", After: t.Role}}
-	if !t.ExpiresAt.IsZero() {
-		ch = append(ch, store.FieldChange{Field: "expires_at", After: t.ExpiresAt.UTC()})
-	}
-	return ch
 }
 
 // Token returns the record with the given ID.

@@ -55,21 +55,12 @@ func (s *Store) CreateToken(ctx context.Context, actor store.Actor, t store.APIT
 			return nil, err
 		}
 		audit := &auditLog{actor: actor, now: now}
-		if err := audit.add(store.KindToken, store.TokenObject(t.ID), store.ActionCreate, tokenChanges(t)); err != nil {
+		if err := audit.add(store.KindToken, store.TokenObject(t.ID), store.ActionCreate, t.AuditChanges()); err != nil {
 			return nil, &appError{err}
 		}
 		return nil, audit.flush(ctx, tx)
 	})
 	return err
-}
-
-// tokenChanges are the audited fields of a new token: never its hash.
-func tokenChanges(t store.APIToken) []store.FieldChange {
-	ch := []store.FieldChange{{Field: "name", After: t.Name}, {Field: "role", After: t.Role}}
-	if !t.ExpiresAt.IsZero() {
-		ch = append(ch, store.FieldChange{Field: "expires_at", After: t.ExpiresAt.UTC()})
-	}
-	return ch
 }
 
 // Token returns the record with the given ID.
