@@ -37,6 +37,9 @@ func seedDemo(ctx context.Context, a *app, w io.Writer) error {
 	return err
 }
 
+// demoTokenName names the admin token of a demo server.
+const demoTokenName = "demo admin"
+
 // demoTokenLifetime is how long the token of a demo server works.
 const demoTokenLifetime = 7 * 24 * time.Hour
 
@@ -45,8 +48,22 @@ const demoTokenLifetime = 7 * 24 * time.Hour
 // it. The token goes in the URL's fragment, which browsers never send to
 // the server, so it stays out of access logs; the Playground moves it into
 // its headers editor and removes it from the address bar.
+//
+// The demo tokens of earlier runs are revoked first, so restarting a demo
+// does not pile up admin tokens.
 func demoToken(ctx context.Context, a *app, w io.Writer, addr string) (string, error) {
-	tok, rec, err := auth.Issue(ctx, a.Store, demoActor, "demo admin", auth.Admin, time.Now().Add(demoTokenLifetime))
+	old, err := a.Store.Tokens(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range old {
+		if t.CreatedBy == demoActor.Name && t.Name == demoTokenName && t.RevokedAt.IsZero() {
+			if _, err := a.Store.RevokeToken(ctx, demoActor, t.ID); err != nil {
+				return "", err
+			}
+		}
+	}
+	tok, rec, err := auth.Issue(ctx, a.Store, demoActor, demoTokenName, auth.Admin, time.Now().Add(demoTokenLifetime))
 	if err != nil {
 		return "", err
 	}

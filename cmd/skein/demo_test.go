@@ -131,12 +131,23 @@ func (e demoGQLError) code() string {
 // HTTP status (errors are answered in the body).
 func (s *demoServer) post(t *testing.T, query string, vars map[string]any) demoResponse {
 	t.Helper()
+	return s.postWith(t, s.token, query, vars)
+}
+
+// postAs sends a query with another token.
+func (s *demoServer) postAs(t *testing.T, tok, query string) demoResponse {
+	t.Helper()
+	return s.postWith(t, tok, query, nil)
+}
+
+func (s *demoServer) postWith(t *testing.T, tok, query string, vars map[string]any) demoResponse {
+	t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	require.NoError(t, err)
 	req, err := http.NewRequest(http.MethodPost, s.url+"/graphql", bytes.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := s.client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -705,6 +716,7 @@ func (s *demoSyncBuffer) String() string {
 // first run loads the estate and serves it, the second leaves it alone.
 func TestDemoServe(t *testing.T) {
 	dir := t.TempDir()
+	prev := "" // the previous run's token
 	for i, want := range []string{"demo estate loaded: ", "store not empty; demo estate not loaded"} {
 		ctx, cancel := context.WithCancel(context.Background())
 		var stdout, stderr demoSyncBuffer
@@ -724,6 +736,12 @@ func TestDemoServe(t *testing.T) {
 		var v struct{ Viewer struct{ Role string } }
 		s.data(t, `{ viewer { role } }`, nil, &v)
 		assert.Equal(t, "ADMIN", v.Viewer.Role)
+		if prev != "" {
+			r := s.postAs(t, prev, `{ viewer { role } }`)
+			require.NotEmpty(t, r.Errors, "run %d: the previous run's demo token is revoked", i+1)
+			assert.Equal(t, "UNAUTHENTICATED", r.Errors[0].code())
+		}
+		prev = tok
 		s.data(t, `{ cis(filter: {namePrefix: "esx-fra1-"}) { totalCount } }`, nil, &d)
 		assert.Equal(t, 8, d.CIs.TotalCount, "run %d: the FRA1 hypervisors are served", i+1)
 		cancel()

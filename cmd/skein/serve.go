@@ -35,6 +35,11 @@ see docs/CONFIGURATION.md.`,
 				return err
 			}
 			defer a.Close()
+			if anonymousRead(cfg) {
+				logger.Info("auth: requests without an API token may read, never write (loopback listener, auth.anonymous_read)")
+			} else {
+				logger.Info("auth: every API request needs a token (Authorization: Bearer skn_...)")
+			}
 			fragment := ""
 			if cfg.Demo {
 				if err := seedDemo(cmd.Context(), a, cmd.ErrOrStderr()); err != nil {
