@@ -37,33 +37,16 @@ func (r *cIResolver) Relationships(ctx context.Context, obj *model.CI, direction
 	if err != nil {
 		return nil, err
 	}
-	cursor, err := store.DecodeCursor(deref(after, ""))
-	if err != nil {
-		return nil, err
-	}
 	for i, t := range types {
 		if _, err := r.CMDB.Model().LookupRelType(fmt.Sprintf("types[%d]", i), t); err != nil {
 			return nil, err
 		}
 	}
-	rels, err := loadersFor(ctx, r.Store).Rels.Load(ctx, relKey{CI: obj.Raw.ID, Dir: dirIn(direction), Types: typesKey(types)})
+	page, err := loadersFor(ctx, r.Store).RelPages.Load(ctx, relPageKey{CI: obj.Raw.ID, Dir: dirIn(direction), Types: typesKey(types), First: size, After: deref(after, "")})
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.RelationshipConnection{TotalCount: len(rels), Edges: []model.RelationshipEdge{}, PageInfo: &model.PageInfo{}}
-	for _, rel := range rels { // sorted by relationship ID
-		id := string(rel.ID)
-		if id <= cursor {
-			continue
-		}
-		if len(conn.Edges) == size {
-			conn.PageInfo.HasNextPage = true
-			break
-		}
-		conn.Edges = append(conn.Edges, model.RelationshipEdge{Cursor: store.EncodeCursor(id), Node: relView(rel)})
-	}
-	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
-	return conn, nil
+	return relConnection(page), nil
 }
 
 // Dependencies is the resolver for the dependencies field.

@@ -314,3 +314,17 @@ func dirIn(d *model.Direction) store.Direction {
 	}
 	return store.Both
 }
+
+// relConnection is a page of a CI's relationships as a connection.
+func relConnection(page store.Page[store.Relationship]) *model.RelationshipConnection {
+	conn := &model.RelationshipConnection{
+		TotalCount: page.Total,
+		Edges:      make([]model.RelationshipEdge, len(page.Items)),
+		PageInfo:   &model.PageInfo{HasNextPage: page.HasNext},
+	}
+	for i, rel := range page.Items {
+		conn.Edges[i] = model.RelationshipEdge{Cursor: page.Cursors[i], Node: relView(rel)}
+	}
+	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
+	return conn
+}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -16,22 +17,32 @@ import (
 // Loaders batch the store reads of one request: however many CIs a query
 // touches, each wave of fields costs one store call per loader.
 type Loaders struct {
-	CI   *dataloadgen.Loader[store.ID, store.CI]
-	Rels *dataloadgen.Loader[relKey, []store.Relationship]
+	CI       *dataloadgen.Loader[store.ID, store.CI]
+	RelPages *dataloadgen.Loader[relPageKey, store.Page[store.Relationship]]
 }
 
-// relKey asks for one CI's relationships in one direction, of some types
-// (sorted, comma-joined; empty for all).
-type relKey struct {
+// relPageKey asks for one page of one CI's relationships in one direction,
+// of some types (sorted, comma-joined; empty for all).
+type relPageKey struct {
 	CI    store.ID
 	Dir   store.Direction
 	Types string
+	First int
+	After string
+}
+
+func (k relPageKey) request() store.RelationshipPageRequest {
+	var types []string
+	if k.Types != "" {
+		types = strings.Split(k.Types, ",")
+	}
+	return store.RelationshipPageRequest{CI: k.CI, Dir: k.Dir, Types: types, Page: store.PageRequest{First: k.First, After: k.After}}
 }
 
 // Reader is what the loaders read from.
 type Reader interface {
 	store.CIReader
-	RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error)
+	RelationshipPages(ctx context.Context, reqs []store.RelationshipPageRequest) ([]store.Page[store.Relationship], error)
 }
 
 // DefaultLoaderWait is how long a loader gathers keys before one batched
@@ -67,37 +78,52 @@ func NewLoaders(r Reader, wait time.Duration) *Loaders {
 			}
 			return out, errs
 		}, w),
-		Rels: dataloadgen.NewLoader(func(ctx context.Context, keys []relKey) ([][]store.Relationship, []error) {
-			out := make([][]store.Relationship, len(keys))
+		RelPages: dataloadgen.NewLoader(func(ctx context.Context, keys []relPageKey) ([]store.Page[store.Relationship], []error) {
+			out := make([]store.Page[store.Relationship], len(keys))
 			errs := make([]error, len(keys))
-			// One store call per (direction, types) group.
-			groups := map[[2]string][]int{}
-			for i, k := range keys {
-				g := [2]string{k.Dir.String(), k.Types}
-				groups[g] = append(groups[g], i)
-			}
-			for _, idx := range groups {
-				k0 := keys[idx[0]]
-				var types []string
-				if k0.Types != "" {
-					types = strings.Split(k0.Types, ",")
+			for start := 0; start < len(keys); start += store.MaxBatch {
+				part := keys[start:min(start+store.MaxBatch, len(keys))]
+				reqs := make([]store.RelationshipPageRequest, len(part))
+				for i, k := range part {
+					reqs[i] = k.request()
 				}
-				ids := make([]store.ID, len(idx))
-				for j, i := range idx {
-					ids[j] = keys[i].CI
-				}
-				found, err := r.RelationshipsOf(ctx, ids, k0.Dir, types)
-				for _, i := range idx {
-					if err != nil {
-						errs[i] = err
-						continue
+				pages, err := r.RelationshipPages(ctx, reqs)
+				var inv *store.InvalidError
+				if errors.As(err, &inv) && len(reqs) > 1 {
+					// One bad request (a cursor, say) must not fail its
+					// siblings: answer each alone.
+					for i := range reqs {
+						p, err := r.RelationshipPages(ctx, reqs[i:i+1])
+						if err == nil {
+							out[start+i] = p[0]
+						}
+						errs[start+i] = unprefixRequest(err)
 					}
-					out[i] = found[keys[i].CI]
+					continue
+				}
+				for i := range part {
+					if err != nil {
+						errs[start+i] = unprefixRequest(err)
+					} else {
+						out[start+i] = pages[i]
+					}
 				}
 			}
 			return out, errs
 		}, w),
 	}
+}
+
+// unprefixRequest names the fields of an *InvalidError about one request
+// of a batch ("reqs[3].after") as the GraphQL arguments they came from
+// ("after").
+func unprefixRequest(err error) error {
+	var inv *store.InvalidError
+	if !errors.As(err, &inv) || !strings.HasPrefix(inv.Field, "reqs[") {
+		return err
+	}
+	_, field, _ := strings.Cut(inv.Field, "].")
+	return &store.InvalidError{Field: field, Reason: inv.Reason}
 }
 
 func typesKey(types []string) string {

@@ -421,9 +421,9 @@ func (c *countingStore) CIs(ctx context.Context, ids []store.ID) (map[store.ID]s
 	return c.Store.CIs(ctx, ids)
 }
 
-func (c *countingStore) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error) {
+func (c *countingStore) RelationshipPages(ctx context.Context, reqs []store.RelationshipPageRequest) ([]store.Page[store.Relationship], error) {
 	c.rels.Add(1)
-	return c.Store.RelationshipsOf(ctx, cis, dir, types)
+	return c.Store.RelationshipPages(ctx, reqs)
 }
 
 // TestLoadersBatch: 100 CIs with their neighbours take a small, constant
@@ -472,9 +472,65 @@ func TestLoadersBatch(t *testing.T) {
 	require.Empty(t, r.Errors, string(raw2))
 	require.Len(t, get(r.Data, "cis", "edges"), 100)
 	assert.Equal(t, "core", get(r.Data, "cis", "edges", 99, "node", "relationships", "edges", 0, "node", "target", "name"))
-	// Unbatched, this query would make 200 RelationshipsOf and 100 CIs
+	// Unbatched, this query would make 200 RelationshipPages and 100 CIs
 	// calls: one per level instead.
 	assert.Equal(t, int64(2), st.rels.Load(), "relationships: one batched call per level")
 	assert.Equal(t, int64(1), st.cis.Load(), "targets: one batched CI load")
-	t.Logf("store calls for 100 CIs with neighbours: CIs=%d RelationshipsOf=%d", st.cis.Load(), st.rels.Load())
+	t.Logf("store calls for 100 CIs with neighbours: CIs=%d RelationshipPages=%d", st.cis.Load(), st.rels.Load())
+}
+
+// TestAPIRelationshipPages pages through a CI's relationships over the API
+// on both backends: every relationship once, outgoing first; a bad cursor
+// is INVALID on "after" and does not fail the sibling fields of the query.
+func TestAPIRelationshipPages(t *testing.T) {
+	for name, cfg := range backendConfigs(t) {
+		t.Run(name, func(t *testing.T) {
+			srv, _ := apiServer(t, cfg(t))
+			var items []map[string]any
+			for i := range 12 {
+				items = append(items, item("Application", map[string]any{"name": fmt.Sprintf("pg-app-%02d", i)}))
+			}
+			ids := upsertIDs(t, srv.URL, items...)
+			var rels []any
+			for i := 1; i < 12; i++ {
+				src, dst := ids[i], ids[0]
+				if i%4 == 0 {
+					src, dst = ids[0], ids[i]
+				}
+				rels = append(rels, map[string]any{"type": "DEPENDS_ON", "source": src, "target": dst})
+			}
+			ok(t, srv.URL, `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { status } } }`, map[string]any{"in": map[string]any{"items": rels}})
+
+			const q = `query($id: ID!, $after: String) { ci(id: $id) { relationships(first: 3, after: $after) {
+  totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id source { id } } } } } }`
+			seen := map[string]bool{}
+			var after any
+			outgoingDone := false
+			for range 10 {
+				d := ok(t, srv.URL, q, map[string]any{"id": ids[0], "after": after})
+				assert.Equal(t, float64(11), get(d, "ci", "relationships", "totalCount"))
+				for _, e := range get(d, "ci", "relationships", "edges").([]any) {
+					id := get(e, "node", "id").(string)
+					assert.False(t, seen[id], "no repeats")
+					seen[id] = true
+					out := get(e, "node", "source", "id") == ids[0]
+					assert.False(t, out && outgoingDone, "outgoing relationships come first")
+					outgoingDone = outgoingDone || !out
+				}
+				if get(d, "ci", "relationships", "pageInfo", "hasNextPage") != true {
+					break
+				}
+				after = get(d, "ci", "relationships", "pageInfo", "endCursor")
+			}
+			assert.Len(t, seen, 11)
+
+			r := gql(t, srv.URL, `query($a: ID!, $b: ID!) {
+  bad: ci(id: $a) { relationships(after: "not-a-cursor") { totalCount } }
+  good: ci(id: $b) { relationships { totalCount } } }`, map[string]any{"a": ids[0], "b": ids[1]})
+			require.Len(t, r.Errors, 1, r.raw)
+			assert.Equal(t, "INVALID", r.Errors[0].Extensions["code"])
+			assert.Equal(t, "after", r.Errors[0].Extensions["field"])
+			assert.Equal(t, float64(1), get(r.Data, "good", "relationships", "totalCount"), "the sibling field answers")
+		})
+	}
 }

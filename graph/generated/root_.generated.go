@@ -1848,7 +1848,10 @@ type CI implements Node {
   lastSeenAt: Time!
   "When each discovery source last reported the CI."
   seenBy: [Sighting!]!
-  "The CI's relationships, optionally by direction and type."
+  """
+  The CI's relationships, optionally by direction and type: outgoing ones first, then incoming
+  ones, each grouped by type. A page costs its size, however many relationships the CI has.
+  """
   relationships(
     "Which side the CI is on."
     direction: Direction = BOTH

@@ -167,3 +167,8 @@ func (s *instrumentedStore) RevokeToken(ctx context.Context, actor store.Actor, 
 	defer s.done("RevokeToken", time.Now(), &err)
 	return s.next.RevokeToken(ctx, actor, id)
 }
+
+func (s *instrumentedStore) RelationshipPages(ctx context.Context, reqs []store.RelationshipPageRequest) (_ []store.Page[store.Relationship], err error) {
+	defer s.done("RelationshipPages", time.Now(), &err)
+	return s.next.RelationshipPages(ctx, reqs)
+}

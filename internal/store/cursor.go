@@ -36,3 +36,29 @@ func DecodeCursor(c string) (string, error) {
 func NewID() ID {
 	return ID(uuid.Must(uuid.NewV7()).String())
 }
+
+// EncodeRelCursor returns the cursor of a relationship in a CI's
+// relationship pages (see RelationshipStore.RelationshipPages): whether it
+// is an outgoing one, and its type and other end as the backend orders
+// them.
+func EncodeRelCursor(out bool, typ, other string) string {
+	d := "i"
+	if out {
+		d = "o"
+	}
+	return EncodeCursor(d + "\x1f" + typ + "\x1f" + other)
+}
+
+// DecodeRelCursor reverses EncodeRelCursor; set is false for an empty
+// cursor. A cursor it did not make is an *InvalidError on "after".
+func DecodeRelCursor(c string) (out bool, typ, other string, set bool, err error) {
+	key, err := DecodeCursor(c)
+	if err != nil || key == "" {
+		return false, "", "", false, err
+	}
+	parts := strings.Split(key, "\x1f")
+	if len(parts) != 3 || (parts[0] != "o" && parts[0] != "i") {
+		return false, "", "", false, Invalid("after", "not a cursor of a CI's relationships")
+	}
+	return parts[0] == "o", parts[1], parts[2], true, nil
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -45,5 +46,26 @@ func TestCIUpsertCheck(t *testing.T) {
 			require.NotNil(t, err)
 			assert.Equal(t, tt.field, err.Field)
 		})
+	}
+}
+
+func TestRelCursorRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		out        bool
+		typ, other string
+	}{{true, "RUNS_ON", "42"}, {false, "7", "0195a1b2-..."}, {true, "", ""}} {
+		out, typ, other, set, err := DecodeRelCursor(EncodeRelCursor(c.out, c.typ, c.other))
+		if err != nil || !set || out != c.out || typ != c.typ || other != c.other {
+			t.Errorf("%+v: got %v %q %q %v %v", c, out, typ, other, set, err)
+		}
+	}
+	if _, _, _, set, err := DecodeRelCursor(""); set || err != nil {
+		t.Errorf("empty cursor: %v %v", set, err)
+	}
+	for _, bad := range []string{"x", EncodeCursor("abc"), EncodeCursor("q\x1fa\x1fb")} {
+		var ie *InvalidError
+		if _, _, _, _, err := DecodeRelCursor(bad); !errors.As(err, &ie) || ie.Field != "after" {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
 }

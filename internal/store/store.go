@@ -356,6 +356,25 @@ type RelationshipStore interface {
 	// direction dir whose type is in types (all types when empty), ordered
 	// by relationship ID. One call serves a whole batch of CIs.
 	RelationshipsOf(ctx context.Context, cis []ID, dir Direction, types []string) (map[ID][]Relationship, error)
+	// RelationshipPages answers each request, in order, with one page of
+	// a CI's relationships in direction Dir whose type is in Types (all
+	// when empty): under Both, outgoing ones before incoming ones; within
+	// a direction by type, then by the CI at the other end, in an order the
+	// backend defines and keeps across writes, so that paging never repeats
+	// or skips a relationship that existed throughout. A page costs what
+	// it returns, not what the CI has (hubs have tens of thousands).
+	// Total counts every match; Cursors holds one cursor per item. An
+	// unknown CI gets an empty page; a malformed cursor is an
+	// *InvalidError on "after".
+	RelationshipPages(ctx context.Context, reqs []RelationshipPageRequest) ([]Page[Relationship], error)
+}
+
+// RelationshipPageRequest asks for one page of one CI's relationships.
+type RelationshipPageRequest struct {
+	CI    ID
+	Dir   Direction
+	Types []string
+	Page  PageRequest
 }
 
 // Traverser answers graph questions.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/skein-cmdb/skein/internal/store"
+	"github.com/skein-cmdb/skein/internal/store/storetest"
 )
 
 var benchSeq atomic.Int64
@@ -444,4 +445,11 @@ func rssMiB() int {
 		}
 	}
 	return 0
+}
+
+// BenchmarkHubPage: the first page of a hub's relationships, paged in the
+// store against read whole and paged in Go (SKEIN_BENCH_HUB dependants,
+// default 20,000).
+func BenchmarkHubPage(b *testing.B) {
+	storetest.HubPageBench(b, benchOpen(b, Options{Synchronous: "NORMAL"}), benchSize("SKEIN_BENCH_HUB", 20_000))
 }

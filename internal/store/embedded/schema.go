@@ -8,7 +8,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
 // file; migrations[v] upgrades version v to v+1.
-const schemaVersion = 2
+const schemaVersion = 3
 
 var migrations = []string{
 	// 0 → 1: initial schema.
@@ -108,6 +108,12 @@ CREATE TABLE tokens (
 	expires_at INTEGER,              -- unix nanos; NULL: never
 	revoked_at INTEGER               -- unix nanos; NULL: not revoked
 ) WITHOUT ROWID;
+`,
+	// 2 → 3: incoming relationships ordered by (type, source), so that a
+	// page of a hub's relationships is an index range (RelationshipPages).
+	`
+DROP INDEX relationships_dst;
+CREATE INDEX relationships_dst ON relationships(dst, type, src);
 `,
 }
 

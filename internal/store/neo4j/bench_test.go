@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/skein-cmdb/skein/internal/store"
+	"github.com/skein-cmdb/skein/internal/store/storetest"
 )
 
 const benchBatch = 1000
@@ -183,3 +184,9 @@ func BenchmarkExpand(b *testing.B) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// BenchmarkHubPage: the first page of a hub's relationships (20,000
+// dependants), paged in the store against read whole and paged in Go.
+func BenchmarkHubPage(b *testing.B) {
+	storetest.HubPageBench(b, newTestStore(b), 20_000)
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore Factory) {
 	cases = append(cases, auditCases...)
 	cases = append(cases, hostileCases...)
 	cases = append(cases, tokenCases...)
+	cases = append(cases, relPageCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
 	}
