@@ -168,6 +168,20 @@ func (s *Store) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI,
 
 // ListCIs returns a page of the CIs matching f, in ID order.
 func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageRequest) (store.Page[store.CI], error) {
+	return s.listCIs(ctx, f, p, routeAuto)
+}
+
+// listRoute says how ListCIs applies a filter: routeAuto chooses (see
+// byUID); the others force one way, for benchmarks.
+type listRoute int
+
+const (
+	routeAuto listRoute = iota
+	routeIndex
+	routeUID
+)
+
+func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageRequest, route listRoute) (store.Page[store.CI], error) {
 	var page store.Page[store.CI]
 	size, err := p.PageSize()
 	if err != nil {
@@ -177,7 +191,7 @@ func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	if err != nil {
 		return page, err
 	}
-	where, args, err := ciFilter(f)
+	where, args, err := ciFilter(f, false)
 	if err != nil {
 		return page, err
 	}
@@ -195,6 +209,23 @@ func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	}
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM cis"+cond, args...).Scan(&page.Total); err != nil {
 		return page, dbErr("list CIs", err)
+	}
+	if len(where) > 0 && len(f.IDs) == 0 {
+		// A filter matching a large share of the CIs is cheaper to apply
+		// while walking the uid index, which gives the page's order and
+		// stops after it, than through its own index, which finds every
+		// match and sorts them all for each page (a name prefix matching
+		// 170,000 CIs took 250 ms a page). Walking costs about
+		// (size+1) * CIs / Total rows, the other way Total.
+		var maxRow int64
+		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) FROM cis").Scan(&maxRow); err != nil {
+			return page, dbErr("list CIs", err)
+		}
+		if route == routeUID || (route == routeAuto && byUID(page.Total, size, maxRow)) {
+			if where, args, err = ciFilter(f, true); err != nil {
+				return page, err
+			}
+		}
 	}
 	if after != "" {
 		where = append(where, "uid > ?")
@@ -231,45 +262,60 @@ func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	return page, nil
 }
 
+// byUID reports whether a filter matching total of about maxRow CIs is
+// better applied while walking the uid index for a page of size (see
+// ListCIs).
+func byUID(total, size int, maxRow int64) bool {
+	return float64(total)*float64(total) > float64(size+1)*float64(maxRow)
+}
+
 // ciFilter turns f into SQL conditions on cis. Only fixed SQL text is
-// produced; every value, attribute names included, is a parameter.
-func ciFilter(f store.CIFilter) ([]string, []any, error) {
+// produced; every value, attribute names included, is a parameter. With
+// noIndex, indexed columns are written as +column, which keeps SQLite from
+// driving the query by their indexes (it walks the uid index instead).
+func ciFilter(f store.CIFilter, noIndex bool) ([]string, []any, error) {
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) {
 		where = append(where, cond)
 		args = append(args, a...)
 	}
+	col := func(c string) string {
+		if noIndex {
+			return "+" + c
+		}
+		return c
+	}
 	switch len(f.Classes) {
 	case 0:
 	case 1: // lets the (class, uid) index give the order
 		add("class = ?", f.Classes[0])
 	default:
-		add("class IN (SELECT value FROM json_each(?))", jsonList(f.Classes))
+		add(col("class")+" IN (SELECT value FROM json_each(?))", jsonList(f.Classes))
 	}
 	if len(f.IDs) > 0 {
 		add("uid IN (SELECT value FROM json_each(?))", jsonList(f.IDs))
 	}
 	if len(f.Status) > 0 {
-		add("status IN (SELECT value FROM json_each(?))", jsonList(f.Status))
+		add(col("status")+" IN (SELECT value FROM json_each(?))", jsonList(f.Status))
 	}
 	if f.Environment != "" {
-		add("environment = ?", f.Environment)
+		add(col("environment")+" = ?", f.Environment)
 	}
 	if f.Owner != "" {
-		add("owner = ?", f.Owner)
+		add(col("owner")+" = ?", f.Owner)
 	}
 	if f.SupportGroup != "" {
-		add("support_group = ?", f.SupportGroup)
+		add(col("support_group")+" = ?", f.SupportGroup)
 	}
 	if f.Tag != "" {
-		add("id IN (SELECT ci FROM ci_tags WHERE tag = ?)", f.Tag)
+		add(col("id")+" IN (SELECT ci FROM ci_tags WHERE tag = ?)", f.Tag)
 	}
 	if f.NamePrefix != "" {
 		if hi, ok := prefixEnd(f.NamePrefix); ok {
-			add("name >= ? AND name < ?", f.NamePrefix, hi)
+			add(col("name")+" >= ? AND "+col("name")+" < ?", f.NamePrefix, hi)
 		} else {
-			add("name >= ?", f.NamePrefix)
+			add(col("name")+" >= ?", f.NamePrefix)
 		}
 	}
 	if len(f.Attributes) > 0 {
@@ -301,7 +347,7 @@ func ciFilter(f store.CIFilter) ([]string, []any, error) {
 		}
 	}
 	if !f.SeenBefore.IsZero() {
-		add("last_seen_at < ?", clampNanos(f.SeenBefore))
+		add(col("last_seen_at")+" < ?", clampNanos(f.SeenBefore))
 	}
 	return where, args, nil
 }

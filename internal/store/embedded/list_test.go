@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,4 +232,75 @@ func TestSecondOpenFails(t *testing.T) {
 	require.NoError(t, os.WriteFile(f, nil, 0o600))
 	_, err = Open(t.Context(), f, Options{})
 	assert.Error(t, err)
+}
+
+// TestListCIsRoutesAgree: filters matching most CIs are applied while
+// walking the uid index, selective ones through their own index; both
+// give every match once, in uid order, page after page.
+func TestListCIsRoutesAgree(t *testing.T) {
+	assert.True(t, byUID(1500, 7, 2000), "a filter matching most CIs walks the uid index")
+	assert.False(t, byUID(5, 7, 2000), "a selective filter uses its index")
+	assert.False(t, byUID(300, 100, 2000))
+
+	s := newStore(t)
+	var items []store.CIUpsert
+	for i := range 2000 {
+		name := fmt.Sprintf("bulk-%04d", i)
+		if i%97 == 0 {
+			name = fmt.Sprintf("rare-%04d", i)
+		}
+		env := []string{"production", "test"}[i%2]
+		tags := []string{"t" + strconv.Itoa(i%3)}
+		items = append(items, item("App", []string{"k" + strconv.Itoa(i)}, "name", name, "environment", env, "owner", "team-"+strconv.Itoa(i%5), "tags", tags))
+	}
+	for start := 0; start < len(items); start += 500 {
+		upsertOK(t, s, items[start:start+500]...)
+	}
+	all := walkCIs(t, s, store.CIFilter{}, 1000)
+	require.Len(t, all, 2000)
+	filters := []struct {
+		name  string
+		f     store.CIFilter
+		match func(store.CI) bool
+	}{
+		{"broad name prefix", store.CIFilter{NamePrefix: "bulk-"}, func(c store.CI) bool { return strings.HasPrefix(c.Attributes["name"].(string), "bulk-") }},
+		{"rare name prefix", store.CIFilter{NamePrefix: "rare-"}, func(c store.CI) bool { return strings.HasPrefix(c.Attributes["name"].(string), "rare-") }},
+		{"environment", store.CIFilter{Environment: "test"}, func(c store.CI) bool { return c.Attributes["environment"] == "test" }},
+		{"tag and owner", store.CIFilter{Tag: "t1", Owner: "team-2"}, func(c store.CI) bool {
+			return c.Attributes["owner"] == "team-2" && slices.Contains(c.Attributes["tags"].([]string), "t1")
+		}},
+	}
+	for _, tt := range filters {
+		var want []store.ID
+		for _, c := range all {
+			if tt.match(c) {
+				want = append(want, c.ID)
+			}
+		}
+		for _, size := range []int{7, 100} {
+			got := walkCIs(t, s, tt.f, size)
+			ids := make([]store.ID, len(got))
+			for i, c := range got {
+				ids[i] = c.ID
+			}
+			assert.Equal(t, want, ids, "%s, pages of %d", tt.name, size)
+		}
+	}
+}
+
+// walkCIs pages through every CI matching f.
+func walkCIs(t *testing.T, s *Store, f store.CIFilter, size int) []store.CI {
+	t.Helper()
+	var out []store.CI
+	p := store.PageRequest{First: size}
+	for {
+		page, err := s.ListCIs(t.Context(), f, p)
+		require.NoError(t, err)
+		out = append(out, page.Items...)
+		if !page.HasNext {
+			require.Len(t, out, page.Total)
+			return out
+		}
+		p.After = page.EndCursor
+	}
 }
