@@ -36,6 +36,34 @@ func authorize(ctx context.Context, next graphql.RootResolver) graphql.Marshaler
 	return next(ctx)
 }
 
+// nestedGuarded holds the types and fields auth.NestedRules names, so
+// that authorizeNested costs one map lookup for every other field.
+var nestedGuarded = func() map[[2]string]string {
+	m := map[[2]string]string{}
+	for name := range auth.NestedRules {
+		typ, field, _ := strings.Cut(name, ".")
+		m[[2]string{typ, field}] = name
+	}
+	return m
+}()
+
+// authorizeNested is the field middleware that enforces auth.NestedRules
+// on fields below the root, wherever they appear (in a query or in a
+// mutation's payload).
+func authorizeNested(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return next(ctx)
+	}
+	name, guarded := nestedGuarded[[2]string{fc.Object, fc.Field.Name}]
+	if guarded {
+		if id := auth.FromContext(ctx); !auth.AllowedNested(id.Role, name) {
+			return nil, auth.Forbidden(id.Role, name)
+		}
+	}
+	return next(ctx)
+}
+
 // agentDefaultSource is the source of an agent's writes that name none.
 const agentDefaultSource = "agent"
 

@@ -76,3 +76,27 @@ func TestViewerAllowedMatchesRules(t *testing.T) {
 	admin := viewerOf(auth.Identity{TokenID: "x", Name: "n", Role: auth.Admin})
 	assert.Len(t, admin.Allowed, len(auth.Rules), "admins may call every root field")
 }
+
+// TestNestedRulesCoverCIFields: every field of CI that returns an object
+// (other than its class and its sightings) reaches beyond the CI, so it
+// needs a nested rule; and every nested rule names a real field.
+func TestNestedRulesCoverCIFields(t *testing.T) {
+	s := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}).Schema()
+	local := map[string]bool{"CIClass": true, "Sighting": true}
+	for _, f := range s.Types["CI"].Fields {
+		typ := s.Types[f.Type.Name()]
+		if typ == nil || typ.Kind == "SCALAR" || typ.Kind == "ENUM" || local[typ.Name] {
+			continue
+		}
+		_, ok := auth.NestedRules["CI."+f.Name]
+		assert.True(t, ok, "CI.%s returns %s: give it a nested rule in internal/auth", f.Name, typ.Name)
+	}
+	for name := range auth.NestedRules {
+		typ, field, _ := strings.Cut(name, ".")
+		require.NotNil(t, s.Types[typ], name)
+		assert.NotNil(t, s.Types[typ].Fields.ForName(field), "nested rule for a field the schema does not have: %s", name)
+	}
+	assert.False(t, auth.AllowedNested(auth.Agent, "CI.dependencies"))
+	assert.True(t, auth.AllowedNested(auth.Viewer, "CI.dependencies"))
+	assert.True(t, auth.AllowedNested(auth.Agent, "CI.name"), "unlisted fields follow their root")
+}

@@ -114,6 +114,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		srv.AroundOperations(o.Around)
 	}
 	srv.AroundRootFields(authorize)
+	srv.AroundFields(authorizeNested)
 	srv.SetErrorPresenter(presentError(o.Logger, o.OnError))
 	srv.SetRecoverFunc(recoverPanic(o.Logger))
 	return LoaderMiddleware(r.Store, o.LoaderWait, srv)

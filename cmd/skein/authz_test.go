@@ -342,3 +342,32 @@ func TestAgentSource(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"agent", "vcenter"}, sources)
 }
+
+// TestAgentCannotWalkFromPayloads: an agent, which may not read the graph,
+// cannot walk it from the CIs its mutations return either; an engineer
+// can.
+func TestAgentCannotWalkFromPayloads(t *testing.T) {
+	cfg := config.Default()
+	cfg.Store.DataDir = t.TempDir()
+	srv, a := apiServer(t, cfg)
+	ids := upsertIDs(t, srv.URL, item("Application", map[string]any{"name": "walk-a"}), item("Application", map[string]any{"name": "walk-b"}))
+	ok(t, srv.URL, `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { status } } }`,
+		map[string]any{"in": map[string]any{"items": []any{map[string]any{"type": "DEPENDS_ON", "source": ids[0], "target": ids[1]}}}})
+	agent := issueToken(t, a, "walker", auth.Agent)
+	engineer := issueToken(t, a, "engineer", auth.Engineer)
+	for _, sel := range []string{
+		`relationships { totalCount }`, `dependencies { nodes { ci { name } } }`, `dependents { nodes { ci { name } } }`,
+		`history { totalCount }`,
+	} {
+		q := `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { created results { ci { name ` + sel + ` } } } }`
+		b, err := json.Marshal(map[string]any{"query": q, "variables": map[string]any{"in": map[string]any{
+			"source": "walker", "items": []any{item("Application", map[string]any{"name": "walk-a"})}}}})
+		require.NoError(t, err)
+		r := postAs(t, srv.URL, agent, string(b))
+		require.NotEmpty(t, r.Errors, "%s: %s", sel, r.raw)
+		assert.Equal(t, "FORBIDDEN", r.Errors[0].Extensions["code"], sel)
+		assert.NotContains(t, r.raw, "walk-b", "%s: nothing beyond the written CI leaks", sel)
+		r = postAs(t, srv.URL, engineer, string(b))
+		assert.Empty(t, r.Errors, "%s as engineer: %s", sel, r.raw)
+	}
+}

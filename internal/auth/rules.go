@@ -65,3 +65,32 @@ func Allowed(role Role, field string) bool {
 	}
 	return false
 }
+
+// NestedRules maps fields below the root that reach beyond the object they
+// belong to (a CI's relationships, dependencies, paths and history) to the
+// roles that may select them. Without them an agent, which may not read
+// the graph, could walk it from the CIs a mutation returns. Fields not
+// listed follow their root field's rule.
+var NestedRules = map[string][]Role{
+	"CI.relationships": readers,
+	"CI.dependencies":  readers,
+	"CI.dependents":    readers,
+	"CI.pathTo":        readers,
+	"CI.history":       readers,
+}
+
+// AllowedNested reports whether role may select the nested field named
+// "Type.field"; fields without a nested rule are allowed (their root field
+// decides).
+func AllowedNested(role Role, field string) bool {
+	roles, ok := NestedRules[field]
+	if !ok {
+		return true
+	}
+	for _, r := range roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
