@@ -11,6 +11,8 @@ import (
 
 // Codes of the limit errors, in `extensions.code`.
 const (
+	CodeQueryTooDeep          = "QUERY_TOO_DEEP"
+	CodeComplexityLimit       = "COMPLEXITY_LIMIT_EXCEEDED"
 	CodeTooManyAliases        = "TOO_MANY_ALIASES"
 	CodeTooManyOperations     = "TOO_MANY_OPERATIONS"
 	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
@@ -31,113 +33,89 @@ func limitError(code string, limit int, format string, args ...any) *gqlerror.Er
 	return err
 }
 
-// depthLimit refuses operations whose selections nest deeper than max,
-// before any resolver runs. Fragments count at the depth they are spread.
-type depthLimit struct{ max int }
+// shapeLimit refuses, before any resolver runs, operations that nest
+// deeper than maxDepth, hold more than maxAliases aliased fields, or expand
+// to more than maxFields fields. Fragments count each time they are spread,
+// at the depth they are spread, so a small document cannot multiply work
+// through nested spreads; each fragment is measured once (memoised) and
+// counts saturate, so the check itself stays linear in the document.
+//
+// maxFields is the complexity limit: every field costs at least 1, so an
+// operation expanding to more fields exceeds it. Checking here first keeps
+// gqlgen's complexity calculation, which expands every spread, from
+// running on documents like "fragment F1 { ...F2 ...F2 } fragment F2 ...",
+// whose expansion doubles with each fragment.
+type shapeLimit struct{ maxDepth, maxAliases, maxFields int }
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-} = depthLimit{}
+} = shapeLimit{}
 
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
-func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (shapeLimit) ExtensionName() string                   { return "ShapeLimit" }
+func (shapeLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (l shapeLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, 0, map[string]bool{}); depth > d.max {
-		err := gqlerror.Errorf("query is nested %d levels deep; the limit is %d (graphql.max_depth)", depth, d.max)
-		err.Extensions = map[string]any{"code": "QUERY_TOO_DEEP", "limit": d.max}
-		return err
+	w := shapeWalker{cap: max(l.maxAliases, l.maxFields) + 1, frags: map[string]shape{}, visiting: map[string]bool{}}
+	sh := w.set(oc.Operation.SelectionSet)
+	switch {
+	case sh.depth > l.maxDepth:
+		return limitError(CodeQueryTooDeep, l.maxDepth, "query is nested %d levels deep; the limit is %d (graphql.max_depth)", sh.depth, l.maxDepth)
+	case sh.aliases > l.maxAliases:
+		return limitError(CodeTooManyAliases, l.maxAliases,
+			"operation has more than %d aliased fields (graphql.max_aliases); ask for fewer, or split it into several requests", l.maxAliases)
+	case sh.fields > l.maxFields:
+		return limitError(CodeComplexityLimit, l.maxFields,
+			"operation expands to more than %d fields, which exceeds the limit of %d (graphql.max_complexity)", l.maxFields, l.maxFields)
 	}
 	return nil
 }
 
-func selectionDepth(set ast.SelectionSet, depth int, visiting map[string]bool) int {
-	max := depth
-	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
-		case *ast.Field:
-			if len(s.SelectionSet) == 0 {
-				d = depth + 1
-			} else {
-				d = selectionDepth(s.SelectionSet, depth+1, visiting)
-			}
-		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, depth, visiting)
-		case *ast.FragmentSpread:
-			if s.Definition == nil || visiting[s.Name] {
-				continue // validation rejects fragment cycles
-			}
-			visiting[s.Name] = true
-			d = selectionDepth(s.Definition.SelectionSet, depth, visiting)
-			delete(visiting, s.Name)
-		}
-		if d > max {
-			max = d
-		}
-	}
-	return max
+// shape is what shapeLimit measures of a selection set: its depth, and its
+// aliased and total fields with fragments expanded (saturating).
+type shape struct{ depth, aliases, fields int }
+
+type shapeWalker struct {
+	cap      int
+	frags    map[string]shape // each fragment's shape, at depth 0
+	visiting map[string]bool
 }
 
-// aliasLimit refuses operations with more than max aliased fields, before
-// any resolver runs. A fragment counts each time it is spread, so a small
-// document cannot multiply aliases through nested spreads.
-type aliasLimit struct{ max int }
-
-var _ interface {
-	graphql.HandlerExtension
-	graphql.OperationContextMutator
-} = aliasLimit{}
-
-func (aliasLimit) ExtensionName() string                   { return "AliasLimit" }
-func (aliasLimit) Validate(graphql.ExecutableSchema) error { return nil }
-func (a aliasLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil {
-		return nil
+func (w *shapeWalker) set(set ast.SelectionSet) shape {
+	var out shape
+	add := func(s shape, depth int) {
+		out.depth = max(out.depth, depth+s.depth)
+		out.aliases = min(w.cap, out.aliases+s.aliases)
+		out.fields = min(w.cap, out.fields+s.fields)
 	}
-	if n := a.count(oc.Operation.SelectionSet, map[string]int{}, map[string]bool{}); n > a.max {
-		return limitError(CodeTooManyAliases, a.max,
-			"operation has more than %d aliased fields (graphql.max_aliases); ask for fewer, or split it into several requests", a.max)
-	}
-	return nil
-}
-
-// count returns the aliased fields of set, saturating at max+1 so that
-// nested spreads cannot make the count (or the work) blow up. frags
-// memoises each fragment's count.
-func (a aliasLimit) count(set ast.SelectionSet, frags map[string]int, visiting map[string]bool) int {
-	n := 0
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
-			// The parser sets Alias to Name when there is no alias.
-			if s.Alias != "" && s.Alias != s.Name {
-				n++
+			child := w.set(s.SelectionSet)
+			child.fields++
+			if s.Alias != "" && s.Alias != s.Name { // the parser sets Alias to Name when there is none
+				child.aliases++
 			}
-			n += a.count(s.SelectionSet, frags, visiting)
+			add(child, 1)
 		case *ast.InlineFragment:
-			n += a.count(s.SelectionSet, frags, visiting)
+			add(w.set(s.SelectionSet), 0)
 		case *ast.FragmentSpread:
-			if s.Definition == nil || visiting[s.Name] {
+			if s.Definition == nil || w.visiting[s.Name] {
 				continue // validation rejects fragment cycles
 			}
-			c, ok := frags[s.Name]
+			f, ok := w.frags[s.Name]
 			if !ok {
-				visiting[s.Name] = true
-				c = a.count(s.Definition.SelectionSet, frags, visiting)
-				delete(visiting, s.Name)
-				frags[s.Name] = c
+				w.visiting[s.Name] = true
+				f = w.set(s.Definition.SelectionSet)
+				delete(w.visiting, s.Name)
+				w.frags[s.Name] = f
 			}
-			n += c
-		}
-		if n > a.max {
-			return a.max + 1
+			add(f, 0)
 		}
 	}
-	return n
+	return out
 }
 
 // operationLimit refuses documents with more than max operation

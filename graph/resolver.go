@@ -107,8 +107,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(operationLimit{max: o.MaxOperations}) // after APQ, which may fill in the query
-	srv.Use(depthLimit{max: o.MaxDepth})
-	srv.Use(aliasLimit{max: o.MaxAliases})
+	srv.Use(shapeLimit{maxDepth: o.MaxDepth, maxAliases: o.MaxAliases, maxFields: o.MaxComplexity})
 	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
 	if o.Around != nil {
 		srv.AroundOperations(o.Around)
