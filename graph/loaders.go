@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,31 +88,65 @@ func NewLoaders(r Reader, wait time.Duration) *Loaders {
 				for i, k := range part {
 					reqs[i] = k.request()
 				}
-				pages, err := r.RelationshipPages(ctx, reqs)
-				var inv *store.InvalidError
-				if errors.As(err, &inv) && len(reqs) > 1 {
-					// One bad request (a cursor, say) must not fail its
-					// siblings: answer each alone.
-					for i := range reqs {
-						p, err := r.RelationshipPages(ctx, reqs[i:i+1])
-						if err == nil {
-							out[start+i] = p[0]
-						}
-						errs[start+i] = unprefixRequest(err)
-					}
-					continue
-				}
+				pages, perr := relPages(ctx, r, reqs)
 				for i := range part {
-					if err != nil {
-						errs[start+i] = unprefixRequest(err)
-					} else {
-						out[start+i] = pages[i]
-					}
+					out[start+i], errs[start+i] = pages[i], perr[i]
 				}
 			}
 			return out, errs
 		}, w),
 	}
+}
+
+// relPages answers a batch of page requests, one answer or error each. A
+// request the store refuses (a bad cursor, say) must not fail its
+// siblings: the store names it in the error ("reqs[3].after"), so it gets
+// the error and the others are asked again, still as one batch.
+func relPages(ctx context.Context, r Reader, reqs []store.RelationshipPageRequest) ([]store.Page[store.Relationship], []error) {
+	pages := make([]store.Page[store.Relationship], len(reqs))
+	errs := make([]error, len(reqs))
+	idx := make([]int, len(reqs)) // positions of the requests still to answer
+	for i := range idx {
+		idx[i] = i
+	}
+	for len(idx) > 0 {
+		batch := make([]store.RelationshipPageRequest, len(idx))
+		for j, i := range idx {
+			batch[j] = reqs[i]
+		}
+		got, err := r.RelationshipPages(ctx, batch)
+		if err == nil {
+			for j, i := range idx {
+				pages[i] = got[j]
+			}
+			return pages, errs
+		}
+		bad, ok := failedRequest(err, len(batch))
+		if !ok { // not about one request: it is every request's error
+			for _, i := range idx {
+				errs[i] = err
+			}
+			return pages, errs
+		}
+		errs[idx[bad]] = unprefixRequest(err)
+		idx = append(idx[:bad], idx[bad+1:]...)
+	}
+	return pages, errs
+}
+
+// failedRequest returns the index of the request an *InvalidError on
+// "reqs[i]..." names.
+func failedRequest(err error, n int) (int, bool) {
+	var inv *store.InvalidError
+	if !errors.As(err, &inv) || !strings.HasPrefix(inv.Field, "reqs[") {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(inv.Field[len("reqs["):], "]")
+	i, convErr := strconv.Atoi(num)
+	if !ok || convErr != nil || i < 0 || i >= n {
+		return 0, false
+	}
+	return i, true
 }
 
 // unprefixRequest names the fields of an *InvalidError about one request

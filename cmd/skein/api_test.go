@@ -477,6 +477,24 @@ func TestLoadersBatch(t *testing.T) {
 	assert.Equal(t, int64(2), st.rels.Load(), "relationships: one batched call per level")
 	assert.Equal(t, int64(1), st.cis.Load(), "targets: one batched CI load")
 	t.Logf("store calls for 100 CIs with neighbours: CIs=%d RelationshipPages=%d", st.cis.Load(), st.rels.Load())
+
+	// One field with a bad cursor fails alone; its 100 siblings are still
+	// answered in one batch (the refused batch, then the rest).
+	st.rels.Store(0)
+	q = `{ good: cis(filter: {class: "LinuxServer"}, first: 100) { edges { node { relationships(first: 1) { totalCount } } } }
+  bad: ci(id: "` + graph.CIGlobalID(res[0].CI.ID) + `") { relationships(after: "garbage") { totalCount } } }`
+	buf.Reset()
+	require.NoError(t, json.NewEncoder(&buf).Encode(map[string]any{"query": q}))
+	resp, err = http.Post(srv.URL, "application/json", &buf)
+	require.NoError(t, err)
+	raw2, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	r = gqlResponse{}
+	require.NoError(t, json.Unmarshal(raw2, &r))
+	require.Len(t, r.Errors, 1, string(raw2))
+	assert.Equal(t, "after", r.Errors[0].Extensions["field"])
+	assert.Equal(t, float64(1), get(r.Data, "good", "edges", 99, "node", "relationships", "totalCount"))
+	assert.Equal(t, int64(2), st.rels.Load(), "the refused batch, then the 100 good requests together")
 }
 
 // TestAPIRelationshipPages pages through a CI's relationships over the API
