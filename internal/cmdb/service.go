@@ -28,12 +28,22 @@ type Service struct {
 	base  *Model
 	model atomic.Pointer[Model]
 	regMu sync.Mutex // serialises registrations within this process
+
+	missMu     sync.Mutex    // serialises reloads for unknown names
+	lastMissAt time.Time     // when such a reload last ran
+	missEvery  time.Duration // minMissReload (tests change it)
 }
+
+// minMissReload is how often at most an unknown class or relationship type
+// name reloads the model from the store: a client repeating a typo must not
+// cost a store read per request. A name another process registered is seen
+// within that time.
+const minMissReload = time.Second
 
 // NewService returns a service over st whose model is base extended with
 // the extensions persisted in st.
 func NewService(ctx context.Context, st Store, base *Model) (*Service, error) {
-	s := &Service{st: st, base: base}
+	s := &Service{st: st, base: base, missEvery: minMissReload}
 	if err := s.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -58,24 +68,35 @@ func (s *Service) Reload(ctx context.Context) error {
 	return nil
 }
 
-// modelFor returns the current model, reloaded once if it lacks one of the
+// modelFor returns the current model, reloaded if it lacks one of the
 // named classes or relationship types (another process may have registered
-// them since).
+// them since) and no such reload ran in the last minMissReload.
 func (s *Service) modelFor(ctx context.Context, classes, relTypes []string) *Model {
 	m := s.Model()
 	for _, c := range classes {
 		if _, ok := m.classes[c]; !ok && store.ValidIdentifier(c) {
-			_ = s.Reload(ctx) // on failure the current model answers
-			return s.Model()
+			return s.reloadForMiss(ctx)
 		}
 	}
 	for _, r := range relTypes {
 		if _, ok := m.relTypes[r]; !ok && store.ValidIdentifier(r) {
-			_ = s.Reload(ctx)
-			return s.Model()
+			return s.reloadForMiss(ctx)
 		}
 	}
 	return m
+}
+
+// reloadForMiss reloads the model unless a reload for an unknown name ran
+// less than minMissReload ago (concurrent callers wait for one reload), and
+// returns the current model; on failure the current model answers.
+func (s *Service) reloadForMiss(ctx context.Context) *Model {
+	s.missMu.Lock()
+	defer s.missMu.Unlock()
+	if time.Since(s.lastMissAt) >= s.missEvery {
+		s.lastMissAt = time.Now()
+		_ = s.Reload(ctx)
+	}
+	return s.Model()
 }
 
 // UpsertItem is one CI as reported by a source: its class and raw attribute
