@@ -29,11 +29,6 @@ type Resolver struct {
 	// authenticator's cache, so that revocations take effect at once.
 	Tokens  store.TokenStore
 	Version string
-	// MaxDepth bounds traversal depth arguments (dependencies, dependents,
-	// pathTo, shortestPath, impactAnalysis).
-	MaxDepth int
-	// NodeBudget bounds how many CIs one traversal may reach.
-	NodeBudget int
 
 	traversals          chan struct{} // slots for traversal queries; set by NewHandler
 	traversalWait       time.Duration

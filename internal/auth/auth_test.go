@@ -147,13 +147,13 @@ func TestAuthenticate(t *testing.T) {
 	unknown, _ := NewToken("never stored", Admin, time.Time{})
 
 	a := &Authenticator{Tokens: st, AnonymousRead: true}
-	id, err := a.Authenticate(ctx, "Bearer "+valid)
+	id, err := a.Authenticate(ctx, "Bearer "+valid, "127.0.0.1:8080")
 	require.NoError(t, err)
 	assert.Equal(t, Identity{TokenID: rec.ID, Name: "ops laptop", Role: Engineer}, id)
 	assert.Equal(t, store.Actor{Name: "ops laptop (token " + rec.ID + ")", Source: "api"}, id.Actor())
 	assert.True(t, id.Authenticated())
 
-	id, err = a.Authenticate(ctx, "")
+	id, err = a.Authenticate(ctx, "", "127.0.0.1:8080")
 	require.NoError(t, err)
 	assert.Equal(t, Anonymous, id.Role)
 	assert.False(t, id.Authenticated())
@@ -173,7 +173,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 	for _, tt := range refused {
 		a := &Authenticator{Tokens: st, AnonymousRead: tt.anonymousRead}
-		_, err := a.Authenticate(ctx, tt.header)
+		_, err := a.Authenticate(ctx, tt.header, "127.0.0.1:8080")
 		require.ErrorIs(t, err, ErrUnauthenticated, tt.name)
 		assert.Contains(t, err.Error(), tt.reason, tt.name)
 		if tok, ok := BearerToken(tt.header); ok && len(tok) > 20 {
@@ -183,7 +183,7 @@ func TestAuthenticate(t *testing.T) {
 
 	// A store that cannot answer is not an authentication failure.
 	require.NoError(t, st.Close())
-	_, err = a.Authenticate(ctx, "Bearer "+valid)
+	_, err = a.Authenticate(ctx, "Bearer "+valid, "127.0.0.1:8080")
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, ErrUnauthenticated)
 	assert.ErrorIs(t, err, store.ErrUnavailable)
@@ -233,31 +233,31 @@ func TestTokenCache(t *testing.T) {
 	tok2, rec2, err := Issue(ctx, st, actor, "two", Viewer, time.Time{})
 	require.NoError(t, err)
 	for _, tok := range []string{tok1, tok2} {
-		_, err := a.Authenticate(ctx, "Bearer "+tok)
+		_, err := a.Authenticate(ctx, "Bearer "+tok, "127.0.0.1:8080")
 		require.NoError(t, err)
 	}
 
 	_, err = cache.RevokeToken(ctx, actor, rec1.ID)
 	require.NoError(t, err)
-	_, err = a.Authenticate(ctx, "Bearer "+tok1)
+	_, err = a.Authenticate(ctx, "Bearer "+tok1, "127.0.0.1:8080")
 	assert.ErrorIs(t, err, ErrUnauthenticated, "revoked through the cache: refused at once")
 
 	_, err = st.RevokeToken(ctx, actor, rec2.ID) // behind the cache's back
 	require.NoError(t, err)
-	_, err = a.Authenticate(ctx, "Bearer "+tok2)
+	_, err = a.Authenticate(ctx, "Bearer "+tok2, "127.0.0.1:8080")
 	assert.NoError(t, err, "still cached")
 	now = now.Add(time.Second)
-	_, err = a.Authenticate(ctx, "Bearer "+tok2)
+	_, err = a.Authenticate(ctx, "Bearer "+tok2, "127.0.0.1:8080")
 	assert.ErrorIs(t, err, ErrUnauthenticated, "refused once the entry is a TTL old")
 
 	tok3, _, err := Issue(ctx, st, actor, "three", Viewer, time.Time{})
 	require.NoError(t, err)
-	_, err = a.Authenticate(ctx, "Bearer "+tok3)
+	_, err = a.Authenticate(ctx, "Bearer "+tok3, "127.0.0.1:8080")
 	require.NoError(t, err)
 	forged := tok3[:len(tok3)-1] + string("AB"[int(tok3[len(tok3)-1])%2])
 	if forged == tok3 {
 		forged = tok3[:len(tok3)-1] + "C"
 	}
-	_, err = a.Authenticate(ctx, "Bearer "+forged)
+	_, err = a.Authenticate(ctx, "Bearer "+forged, "127.0.0.1:8080")
 	assert.ErrorIs(t, err, ErrUnauthenticated, "a cached record still needs the right secret")
 }

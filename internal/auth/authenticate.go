@@ -52,20 +52,22 @@ type Authenticator struct {
 	// AnonymousRead lets requests without a token through, as Anonymous
 	// (whom Rules allow reads only). When false they are refused.
 	AnonymousRead bool
-	// Now is the clock (time.Now if nil).
-	Now func() time.Time
 }
 
 // Authenticate returns the identity an Authorization header value stands
-// for. An empty header is Anonymous when AnonymousRead allows it. A failure
-// is an *Error (ErrUnauthenticated); a store failure is returned as it is
-// (typically store.ErrUnavailable).
-func (a *Authenticator) Authenticate(ctx context.Context, header string) (Identity, error) {
+// for, for a request naming host (its Host header). An empty header is
+// Anonymous when AnonymousRead allows it and host is a loopback name (see
+// Request). A failure is an *Error (ErrUnauthenticated); a store failure is
+// returned as it is (typically store.ErrUnavailable).
+func (a *Authenticator) Authenticate(ctx context.Context, header, host string) (Identity, error) {
 	if header == "" {
-		if a.AnonymousRead {
-			return anonymous, nil
+		if !a.AnonymousRead {
+			return Identity{}, unauthenticated("authentication required: send an API token as \"Authorization: Bearer skn_...\"")
 		}
-		return Identity{}, unauthenticated("authentication required: send an API token as \"Authorization: Bearer skn_...\"")
+		if !loopbackHost(host) {
+			return Identity{}, unauthenticated("authentication required: send an API token as \"Authorization: Bearer skn_...\" (requests without one are allowed only to a loopback address such as 127.0.0.1)")
+		}
+		return anonymous, nil
 	}
 	tok, ok := BearerToken(header)
 	if !ok {
@@ -85,14 +87,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Identi
 	if !matches(tok, rec.Hash) {
 		return Identity{}, unauthenticated("the API token %s is not valid", id)
 	}
-	now := time.Now
-	if a.Now != nil {
-		now = a.Now
-	}
 	switch {
 	case !rec.RevokedAt.IsZero():
 		return Identity{}, unauthenticated("the API token %s was revoked at %s", id, rec.RevokedAt.UTC().Format(time.RFC3339))
-	case !rec.Active(now()):
+	case !rec.Active(time.Now()):
 		return Identity{}, unauthenticated("the API token %s expired at %s", id, rec.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	role, err := ParseRole(rec.Role)
@@ -112,11 +110,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (Identi
 // 127.0.0.1), and then the Host header carries its name, not a loopback
 // one.
 func (a *Authenticator) Request(r *http.Request) (context.Context, error) {
-	header := r.Header.Get("Authorization")
-	if header == "" && a.AnonymousRead && !loopbackHost(r.Host) {
-		return nil, unauthenticated("authentication required: send an API token as \"Authorization: Bearer skn_...\" (requests without one are allowed only to a loopback address such as 127.0.0.1)")
-	}
-	id, err := a.Authenticate(r.Context(), header)
+	id, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"), r.Host)
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,15 @@ func (t APIToken) Check() error {
 	return CheckTokenName(t.Name)
 }
 
+// CheckTokenCount refuses a new token when the store already holds n of
+// them (revoked and expired ones count, and are kept for the audit trail).
+func CheckTokenCount(n int) error {
+	if n < MaxTokens {
+		return nil
+	}
+	return Invalid("", "this Skein already holds %d API tokens, the most it keeps (revoked and expired ones count); no more can be created", n)
+}
+
 // AuditChanges are the audited fields of a new token: name, role and
 // expiry, never its hash.
 func (t APIToken) AuditChanges() []FieldChange {

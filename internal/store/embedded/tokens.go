@@ -22,8 +22,8 @@ func (s *Store) CreateToken(ctx context.Context, actor store.Actor, t store.APIT
 		if err := w.conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT count(*) FROM tokens").Scan(&n); err != nil {
 			return dbErr("create token", err)
 		}
-		if n >= store.MaxTokens {
-			return store.Invalid("", "the store holds %d tokens, the most it may (store.MaxTokens)", n)
+		if err := store.CheckTokenCount(n); err != nil {
+			return err
 		}
 		if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), "INSERT INTO tokens("+tokenCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			t.ID, t.Name, t.Role, t.Hash, w.nowNs, actor.Name, nanosOrNull(t.ExpiresAt), nil); err != nil {

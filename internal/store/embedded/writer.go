@@ -275,7 +275,7 @@ type wtx struct {
 type stmts struct {
 	begin, commit, rollback, totalChanges *sql.Stmt
 
-	maxCIRow, keyOwners, keyOwner, cisByRow, cisByUID, uidOf *sql.Stmt
+	maxCIRow, keyOwners, keyOwner, cisByRow, cisByUID *sql.Stmt
 	deleteKeys, deleteTags, deleteCI                         *sql.Stmt
 	deleteCIKeys, deleteCITags                               *sql.Stmt
 	relsOfCI, typeByName, insertType, rowsByUID              *sql.Stmt
@@ -297,7 +297,6 @@ func newWtx(ctx context.Context, conn *sql.Conn) (*wtx, error) {
 		{&w.st.keyOwner, "SELECT ci FROM identity_keys WHERE key = ?"},
 		{&w.st.cisByRow, "SELECT " + ciCols + " FROM cis WHERE id IN (SELECT value FROM json_each(?))"},
 		{&w.st.cisByUID, "SELECT " + ciCols + " FROM cis WHERE uid IN (SELECT value FROM json_each(?))"},
-		{&w.st.uidOf, "SELECT uid FROM cis WHERE id = ?"},
 		{&w.st.deleteKeys, "DELETE FROM identity_keys WHERE key IN (SELECT value FROM json_each(?))"},
 		{&w.st.deleteTags, "DELETE FROM ci_tags WHERE ci = ? AND tag IN (SELECT value FROM json_each(?))"},
 		{&w.st.deleteCIKeys, "DELETE FROM identity_keys WHERE key IN (SELECT value FROM json_each((SELECT keys FROM cis WHERE id = ?1))) AND ci = ?1"},
@@ -337,7 +336,7 @@ func (w *wtx) close() error {
 	}
 	for _, st := range []*sql.Stmt{
 		w.st.begin, w.st.commit, w.st.rollback, w.st.totalChanges,
-		w.st.maxCIRow, w.st.keyOwners, w.st.keyOwner, w.st.cisByRow, w.st.cisByUID, w.st.uidOf,
+		w.st.maxCIRow, w.st.keyOwners, w.st.keyOwner, w.st.cisByRow, w.st.cisByUID,
 		w.st.deleteKeys, w.st.deleteTags, w.st.deleteCI,
 		w.st.deleteCIKeys, w.st.deleteCITags,
 		w.st.relsOfCI, w.st.typeByName, w.st.insertType, w.st.rowsByUID,

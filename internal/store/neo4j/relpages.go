@@ -72,9 +72,6 @@ func (s *Store) RelationshipPages(ctx context.Context, reqs []store.Relationship
 	for i := range out {
 		out[i] = store.Page[store.Relationship]{Items: []store.Relationship{}, Cursors: []string{}}
 	}
-	if len(reqs) == 0 {
-		return out, nil
-	}
 	type row struct {
 		out        bool
 		typ, other string

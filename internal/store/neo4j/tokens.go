@@ -39,8 +39,8 @@ func (s *Store) CreateToken(ctx context.Context, actor store.Actor, t store.APIT
 		if err != nil {
 			return nil, err
 		}
-		if n >= store.MaxTokens {
-			return nil, &appError{store.Invalid("", "the store holds %d tokens, the most it may (store.MaxTokens)", n)}
+		if err := store.CheckTokenCount(int(n)); err != nil {
+			return nil, &appError{err}
 		}
 		if n, err = count(ctx, tx, qTokenExists, map[string]any{"id": t.ID}); err != nil {
 			return nil, err

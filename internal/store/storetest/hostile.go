@@ -79,8 +79,9 @@ func testInjection(t *testing.T, st store.Store) {
 		m, err := st.CIs(t.Context(), []store.ID{store.ID(s)})
 		require.NoError(t, err)
 		assert.Empty(t, m)
-		_, err = st.History(t.Context(), s, store.PageRequest{})
+		h, err := st.History(t.Context(), s, store.PageRequest{})
 		require.NoError(t, err)
+		assert.Empty(t, h.Items, "no object has an injection string for a name")
 		rels, err := st.Relationships(t.Context(), []store.ID{store.ID(s)})
 		require.NoError(t, err)
 		assert.Empty(t, rels)
@@ -106,9 +107,8 @@ func testInjection(t *testing.T, st store.Store) {
 		assert.Equal(t, store.StatusInvalid, rr[0].Status)
 		_, err = st.Expand(t.Context(), store.Traversal{Start: ids[:1], Rules: out(s), MaxDepth: 2, MaxNodes: 5})
 		require.ErrorAs(t, err, &ie)
-		_, err = st.ListCIs(t.Context(), store.CIFilter{Classes: []string{s}}, store.PageRequest{})
+		p, err := st.ListCIs(t.Context(), store.CIFilter{Classes: []string{s}}, store.PageRequest{})
 		if err == nil {
-			p, _ := st.ListCIs(t.Context(), store.CIFilter{Classes: []string{s}}, store.PageRequest{})
 			assert.Empty(t, p.Items, "an unknown class matches nothing")
 		} else {
 			require.ErrorAs(t, err, &ie)
