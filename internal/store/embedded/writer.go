@@ -275,11 +275,11 @@ type wtx struct {
 type stmts struct {
 	begin, commit, rollback, totalChanges *sql.Stmt
 
-	maxCIRow, keyOwners, keyOwner, cisByRow, cisByUID *sql.Stmt
-	deleteKeys, deleteTags, deleteCI                         *sql.Stmt
-	deleteCIKeys, deleteCITags                               *sql.Stmt
-	relsOfCI, typeByName, insertType, rowsByUID              *sql.Stmt
-	relGet, relsByTriple, relUpdate, relDelete, insertExt    *sql.Stmt
+	maxCIRow, keyOwners, keyOwner, cisByRow, cisByUID     *sql.Stmt
+	deleteKeys, deleteTags, deleteCI                      *sql.Stmt
+	deleteCIKeys, deleteCITags                            *sql.Stmt
+	relsOfCI, typeByName, insertType, rowsByUID           *sql.Stmt
+	relGet, relsByTriple, relUpdate, relDelete, insertExt *sql.Stmt
 }
 
 func newWtx(ctx context.Context, conn *sql.Conn) (*wtx, error) {
