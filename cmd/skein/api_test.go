@@ -106,21 +106,70 @@ func post(t *testing.T, url, body string) gqlResponse {
 // no Authorization header).
 func postAs(t *testing.T, url, tok, body string) gqlResponse {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url+"/graphql", strings.NewReader(body))
+	r, err := tryPost(url, tok, body)
 	require.NoError(t, err)
+	return r
+}
+
+// tryPost is postAs without failing the test, for goroutines (which must
+// not call require) and for callers that expect transport errors.
+func tryPost(url, tok, body string) (gqlResponse, error) {
+	var r gqlResponse
+	req, err := http.NewRequest(http.MethodPost, url+"/graphql", strings.NewReader(body))
+	if err != nil {
+		return r, err
+	}
 	req.Header.Set("Content-Type", "application/json")
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return r, err
+	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var r gqlResponse
-	require.NoError(t, json.Unmarshal(raw, &r), "response is JSON: %s", raw)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return r, fmt.Errorf("response is not JSON (%w): %s", err, raw)
+	}
 	r.status, r.raw = resp.StatusCode, string(raw)
-	return r
+	return r, nil
+}
+
+// goGQL sends a query as the server's test client from a goroutine; the
+// answer (or the error, in raw) arrives on the returned channel.
+func goGQL(url, query string, vars map[string]any) <-chan gqlResponse {
+	ch := make(chan gqlResponse, 1)
+	tok, _ := clientTokens.Load(url)
+	s, _ := tok.(string)
+	go func() {
+		b, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+		var r gqlResponse
+		if err == nil {
+			r, err = tryPost(url, s, string(b))
+		}
+		if err != nil {
+			r.raw = "request failed: " + err.Error()
+		}
+		ch <- r
+	}()
+	return ch
+}
+
+// within waits for ch, failing the test instead of hanging past a minute
+// (a bound on a hang, not a speed assertion).
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(time.Minute):
+		t.Fatalf("%s: nothing within a minute", what)
+		panic("unreachable")
+	}
 }
 
 func gql(t *testing.T, url, query string, vars map[string]any) gqlResponse {

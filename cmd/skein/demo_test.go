@@ -694,24 +694,6 @@ func TestDemoSeedCommand(t *testing.T) {
 	}
 }
 
-// demoSyncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type demoSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *demoSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *demoSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDemoServe runs `skein serve --demo` twice on one data directory: the
 // first run loads the estate and serves it, the second leaves it alone.
 func TestDemoServe(t *testing.T) {
@@ -719,7 +701,7 @@ func TestDemoServe(t *testing.T) {
 	prev := "" // the previous run's token
 	for i, want := range []string{"demo estate loaded: ", "store not empty; demo estate not loaded"} {
 		ctx, cancel := context.WithCancel(context.Background())
-		var stdout, stderr demoSyncBuffer
+		var stdout, stderr lockedBuffer
 		done := make(chan error, 1)
 		go func() {
 			done <- run(ctx, []string{"serve", "--demo", "--data-dir", dir, "--addr", "127.0.0.1:0", "--log-format", "json"}, &stdout, &stderr)
@@ -752,7 +734,7 @@ func TestDemoServe(t *testing.T) {
 
 // demoWaitListening waits for the "skein listening" log line and returns the
 // URL it names.
-func demoWaitListening(t *testing.T, stderr *demoSyncBuffer, done <-chan error) string {
+func demoWaitListening(t *testing.T, stderr *lockedBuffer, done <-chan error) string {
 	t.Helper()
 	deadline := time.After(time.Minute) // a bound on a hang, not a speed assertion
 	for {

@@ -58,7 +58,7 @@ func TestNeo4jOutage(t *testing.T) {
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(func() { srv.Close(); a.Close() })
-	api := outageAPI{url: srv.URL, token: outageToken(t, a)}
+	api := outageAPI{url: srv.URL, token: issueToken(t, a, "outage-test", auth.Admin)}
 	anon := outageAPI{url: srv.URL}
 	url := srv.URL
 
@@ -292,14 +292,6 @@ func TestNeo4jOutage(t *testing.T) {
 type outageAPI struct {
 	url   string
 	token string // bearer token; "" sends none (an anonymous read)
-}
-
-// outageToken issues the admin token the test's clients send.
-func outageToken(t *testing.T, a *app) string {
-	t.Helper()
-	tok, _, err := auth.Issue(t.Context(), a.Store, store.Actor{Name: "test", Source: "api"}, "outage-test", auth.Admin, time.Time{})
-	require.NoError(t, err)
-	return tok
 }
 
 // post sends one GraphQL request. It does not fail the test, so the

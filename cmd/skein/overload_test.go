@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,14 +40,8 @@ func TestTraversalBudget(t *testing.T) {
 	vars := map[string]any{"ids": []any{ids[0]}}
 	const impactQ = `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount } }`
 
-	var wg sync.WaitGroup
-	wg.Add(1)
-	var first gqlResponse
-	go func() {
-		defer wg.Done()
-		first = gql(t, srv.URL, impactQ, vars)
-	}()
-	<-st.entered // the first traversal holds the only slot
+	firstCh := goGQL(srv.URL, impactQ, vars)
+	within(t, st.entered, "the first traversal holds the only slot")
 
 	second := gql(t, srv.URL, impactQ, vars)
 	require.NotEmpty(t, second.Errors, second.raw)
@@ -60,7 +53,7 @@ func TestTraversalBudget(t *testing.T) {
 	assert.Equal(t, "esx", get(d, "ci", "name"), "cheap reads keep answering")
 
 	close(st.release)
-	wg.Wait()
+	first := within(t, firstCh, "the first traversal")
 	assert.Empty(t, first.Errors, first.raw)
 	third := gql(t, srv.URL, impactQ, vars)
 	assert.Empty(t, third.Errors, "the slot is free again: %s", third.raw)
@@ -105,17 +98,18 @@ func TestTraversalWaitersBounded(t *testing.T) {
 	const impactQ = `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount } }`
 
 	answers := make(chan gqlResponse, 3)
-	go func() { answers <- gql(t, srv.URL, impactQ, vars) }()
-	<-st.entered // the first holds the only slot
+	forward := func(ch <-chan gqlResponse) { go func() { answers <- <-ch }() }
+	forward(goGQL(srv.URL, impactQ, vars))
+	within(t, st.entered, "the first traversal holds the only slot")
 	for range 2 {
-		go func() { answers <- gql(t, srv.URL, impactQ, vars) }()
+		forward(goGQL(srv.URL, impactQ, vars))
 	}
-	refused := <-answers // the slot is still held: only a refusal can answer now
+	refused := within(t, answers, "a refusal while the slot is held")
 	require.NotEmpty(t, refused.Errors, refused.raw)
 	assert.Equal(t, "OVERLOADED", refused.Errors[0].Extensions["code"])
 	close(st.release)
 	for range 2 {
-		r := <-answers
+		r := within(t, answers, "the holder and the waiter")
 		assert.Empty(t, r.Errors, "the holder and the waiter run: %s", r.raw)
 	}
 }
