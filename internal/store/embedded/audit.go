@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -77,7 +76,7 @@ func (s *Store) History(ctx context.Context, object string, p store.PageRequest)
 		}
 		r.Time, r.Kind, r.Object, r.Action = fromNanos(ns), store.ObjectKind(kind), object, store.Action(action)
 		if r.Changes, err = decodeChanges(changes); err != nil {
-			return page, fmt.Errorf("embedded: history: %w", err)
+			return page, corrupt("changes of audit record "+string(r.ID), err)
 		}
 		page.Items = append(page.Items, r)
 	}

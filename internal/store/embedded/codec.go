@@ -120,16 +120,16 @@ func (sc *ciScanner) scan(rows *sql.Rows) (int64, store.CI, error) {
 	ci.ID = store.ID(sc.uid)
 	var err error
 	if ci.Attributes, err = decodeAttrs(sc.attrs); err != nil {
-		return 0, ci, err
+		return 0, ci, corrupt("attributes of CI "+string(ci.ID), err)
 	}
 	if ci.Keys, err = decodeStrings(sc.keys); err != nil {
-		return 0, ci, fmt.Errorf("decode keys: %w", err)
+		return 0, ci, corrupt("keys of CI "+string(ci.ID), err)
 	}
 	if ci.Sources, err = decodeSources(sc.sources); err != nil {
-		return 0, ci, fmt.Errorf("decode sources: %w", err)
+		return 0, ci, corrupt("sources of CI "+string(ci.ID), err)
 	}
 	if ci.SeenBy, err = decodeSeen(sc.seen); err != nil {
-		return 0, ci, fmt.Errorf("decode seen_by: %w", err)
+		return 0, ci, corrupt("seen_by of CI "+string(ci.ID), err)
 	}
 	ci.CreatedAt, ci.UpdatedAt, ci.LastSeenAt = fromNanos(created), fromNanos(upd), fromNanos(seen)
 	return row, ci, nil

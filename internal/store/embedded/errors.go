@@ -25,8 +25,28 @@ func (e *dbError) Error() string {
 
 func (e *dbError) Unwrap() []error { return []error{store.ErrUnavailable, e.err} }
 
+// corruptError reports stored data that does not decode: a bug or a
+// damaged file, which retrying cannot mend, so unlike *dbError it is not
+// store.ErrUnavailable (the API shows it as an internal error and logs
+// this message).
+type corruptError struct {
+	what string
+	err  error
+}
+
+func (e *corruptError) Error() string { return "embedded: stored " + e.what + " does not decode: " + e.err.Error() }
+func (e *corruptError) Unwrap() error { return e.err }
+
+// corrupt wraps a decoding error of stored data (nil stays nil).
+func corrupt(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &corruptError{what: what, err: err}
+}
+
 // dbErr wraps err (nil stays nil) as a *dbError for op, unless it is one
-// already or a store error that must keep its meaning.
+// already, a *corruptError, or a store error that must keep its meaning.
 func dbErr(op string, err error) error {
 	if err == nil {
 		return nil
@@ -34,7 +54,8 @@ func dbErr(op string, err error) error {
 	var de *dbError
 	var ie *store.InvalidError
 	var item *store.ItemError
-	if errors.As(err, &de) || errors.As(err, &ie) || errors.As(err, &item) ||
+	var ce *corruptError
+	if errors.As(err, &de) || errors.As(err, &ie) || errors.As(err, &item) || errors.As(err, &ce) ||
 		errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrUnavailable) {
 		return err
 	}

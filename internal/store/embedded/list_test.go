@@ -304,3 +304,23 @@ func walkCIs(t *testing.T, s *Store, f store.CIFilter, size int) []store.CI {
 		p.After = page.EndCursor
 	}
 }
+
+// TestCorruptRowIsNotUnavailable: stored data that does not decode is an
+// error that names the CI, not "store unavailable; try again later", which
+// retrying could never mend.
+func TestCorruptRowIsNotUnavailable(t *testing.T) {
+	s := newStore(t)
+	res := upsertOK(t, s, item("App", []string{"c1"}, "name", "corrupted"))
+	id := res[0].CI.ID
+	require.NoError(t, s.write(t.Context(), func(w *wtx, _ *patch) error {
+		_, err := w.conn.ExecContext(t.Context(), "UPDATE cis SET attrs = '{\"name\": ' WHERE uid = ?", string(id))
+		return err
+	}))
+	_, err := s.CIs(t.Context(), []store.ID{id})
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, store.ErrUnavailable)
+	assert.Contains(t, err.Error(), "does not decode")
+	assert.Contains(t, err.Error(), string(id), "the message names the CI")
+	_, err = s.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{})
+	assert.NotErrorIs(t, err, store.ErrUnavailable)
+}

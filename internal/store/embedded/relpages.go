@@ -164,7 +164,7 @@ func (p relPagePlan) run(ctx context.Context, tx *sql.Tx) (store.Page[store.Rela
 			a, err := decodeAttrs(attrs)
 			if err != nil {
 				rows.Close()
-				return page, err
+				return page, corrupt("attributes of relationship "+string(r.Source)+" "+r.Type+" "+string(r.Target), err)
 			}
 			r.ID = store.RelationshipKey{Source: r.Source, Type: r.Type, Target: r.Target}.ID()
 			r.Attributes, r.CreatedAt, r.UpdatedAt = a, fromNanos(created), fromNanos(updated)

@@ -288,7 +288,7 @@ func (w *wtx) existingRels(triples []int64) (map[edge]*relState, error) {
 		a, err := decodeAttrs(attrs)
 		if err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("embedded: relationship %d: %w", row, err)
+			return nil, corrupt(fmt.Sprintf("attributes of relationship row %d", row), err)
 		}
 		out[edge{src: int32(src), dst: int32(dst), typ: uint32(typ)}] = &relState{row: row, attrs: a, created: fromNanos(created), updated: fromNanos(updated)}
 	}
@@ -391,7 +391,7 @@ func (w *wtx) deleteRels(actor store.Actor, ids []store.ID, p *patch) ([]store.R
 		}
 		a, err := decodeAttrs(attrs)
 		if err != nil {
-			return nil, fmt.Errorf("embedded: relationship %s: %w", id, err)
+			return nil, corrupt("attributes of relationship "+string(id), err)
 		}
 		if _, err := w.st.relDelete.Exec(relRow); err != nil {
 			return nil, dbErr("delete relationship", err)
@@ -421,7 +421,7 @@ func scanRel(rows *sql.Rows, attrs *sql.RawBytes) (store.Relationship, error) {
 	}
 	a, err := decodeAttrs(*attrs)
 	if err != nil {
-		return r, err
+		return r, corrupt("attributes of relationship "+string(r.Source)+" "+r.Type+" "+string(r.Target), err)
 	}
 	r.ID = store.RelationshipKey{Source: r.Source, Type: r.Type, Target: r.Target}.ID()
 	r.Attributes, r.CreatedAt, r.UpdatedAt = a, fromNanos(created), fromNanos(updated)
