@@ -34,7 +34,9 @@ type corruptError struct {
 	err  error
 }
 
-func (e *corruptError) Error() string { return "embedded: stored " + e.what + " does not decode: " + e.err.Error() }
+func (e *corruptError) Error() string {
+	return "embedded: stored " + e.what + " does not decode: " + e.err.Error()
+}
 func (e *corruptError) Unwrap() error { return e.err }
 
 // corrupt wraps a decoding error of stored data (nil stays nil).
