@@ -60,7 +60,7 @@ func (r *cIResolver) Dependencies(ctx context.Context, obj *model.CI, depth *int
 	if err != nil {
 		return nil, err
 	}
-	return reachView(reach), nil
+	return r.reachView(ctx, reach), nil
 }
 
 // Dependents is the resolver for the dependents field.
@@ -74,7 +74,7 @@ func (r *cIResolver) Dependents(ctx context.Context, obj *model.CI, depth *int, 
 	if err != nil {
 		return nil, err
 	}
-	return reachView(reach), nil
+	return r.reachView(ctx, reach), nil
 }
 
 // PathTo is the resolver for the pathTo field.

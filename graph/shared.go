@@ -37,6 +37,7 @@ func (r *Resolver) shortestPath(ctx context.Context, from, to store.ID, maxDepth
 	if err != nil {
 		return nil, err
 	}
+	r.primeCIs(ctx, p.CIs...)
 	return pathView(p.Steps, from), nil
 }
 
@@ -66,6 +67,25 @@ func contactsView(list []impact.Contact) []model.Contact {
 		out[i] = model.Contact{Name: c.Name, CiCount: c.CIs}
 	}
 	return out
+}
+
+// primeCIs hands CIs a traversal has already loaded to the request's CI
+// loader, so that the fields resolving them (ReachedCI.ci, Path.cis,
+// PathStep.from/to) do not read them again.
+func (r *Resolver) primeCIs(ctx context.Context, cis ...store.CI) {
+	l := loadersFor(ctx, r.Store).CI
+	for _, c := range cis {
+		l.Prime(c.ID, c)
+	}
+}
+
+// reachView is a traversal's answer, its CIs primed in the loader.
+func (r *Resolver) reachView(ctx context.Context, reach *impact.Reach) *model.Reachability {
+	r.primeCIs(ctx, reach.Root)
+	for _, n := range reach.Nodes {
+		r.primeCIs(ctx, n.CI)
+	}
+	return reachView(reach)
 }
 
 func reachView(r *impact.Reach) *model.Reachability {

@@ -544,6 +544,31 @@ func TestLoadersBatch(t *testing.T) {
 	assert.Equal(t, "after", r.Errors[0].Extensions["field"])
 	assert.Equal(t, float64(1), get(r.Data, "good", "edges", 99, "node", "relationships", "totalCount"))
 	assert.Equal(t, int64(2), st.rels.Load(), "the refused batch, then the 100 good requests together")
+
+	// CIs a traversal has loaded are not read again to show them.
+	calls := func(q string) int64 {
+		st.cis.Store(0)
+		b, err := json.Marshal(map[string]any{"query": q})
+		require.NoError(t, err)
+		resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(b))
+		require.NoError(t, err)
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var r gqlResponse
+		require.NoError(t, json.Unmarshal(raw, &r))
+		require.Empty(t, r.Errors, string(raw))
+		return st.cis.Load()
+	}
+	core := graph.CIGlobalID(res[0].CI.ID)
+	srv0 := graph.CIGlobalID(res[1].CI.ID)
+	assert.Equal(t,
+		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth } } } }`),
+		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth ci { name class } } } } }`),
+		"showing the dependents' CIs costs no store call")
+	assert.Equal(t,
+		calls(`{ ci(id: "`+srv0+`") { pathTo(ci: "`+core+`") { length } } }`),
+		calls(`{ ci(id: "`+srv0+`") { pathTo(ci: "`+core+`") { length cis { name } steps { from { name } to { name } } } } }`),
+		"nor showing a path's CIs")
 }
 
 // TestAPIRelationshipPages pages through a CI's relationships over the API
