@@ -8,12 +8,10 @@ package graph
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/impact"
-	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // Cis is the resolver for the cis field.
@@ -57,20 +55,6 @@ func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxD
 		}
 		req.CIs = append(req.CIs, id)
 	}
-	// Name unknown CIs by the IDs the client sent, not by store IDs.
-	found, err := r.Store.CIs(ctx, req.CIs)
-	if err != nil {
-		return nil, err
-	}
-	var missing []string
-	for i, id := range req.CIs {
-		if _, ok := found[id]; !ok {
-			missing = append(missing, ciIds[i])
-		}
-	}
-	if len(missing) > 0 {
-		return nil, store.Invalid("ciIds", "no CI has these IDs: %s", strings.Join(missing, ", "))
-	}
 	done, err := r.traversal(ctx)
 	if err != nil {
 		return nil, err
@@ -78,7 +62,7 @@ func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxD
 	defer done()
 	res, err := r.Impact.Analyze(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, unknownStarts(err, req.CIs, ciIds)
 	}
 	out := &model.ImpactAnalysis{
 		Starts: make([]model.CI, len(res.Starts)), Impacted: impactedView(res.Impacted), BusinessServices: impactedView(res.BusinessServices),

@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/skein-cmdb/skein/graph/model"
@@ -67,6 +69,32 @@ func contactsView(list []impact.Contact) []model.Contact {
 		out[i] = model.Contact{Name: c.Name, CiCount: c.CIs}
 	}
 	return out
+}
+
+// unknownStarts names the unknown start CIs of an impact analysis by the
+// IDs the client sent, not by store IDs; other errors pass through.
+func unknownStarts(err error, ids []store.ID, sent []string) error {
+	var u *impact.UnknownCIsError
+	if !errors.As(err, &u) {
+		return err
+	}
+	unknown := map[store.ID]bool{}
+	for _, id := range u.IDs {
+		unknown[id] = true
+	}
+	var missing []string
+	for i, id := range ids {
+		if unknown[id] {
+			missing = append(missing, sent[i])
+			unknown[id] = false // each once
+		}
+	}
+	more := ""
+	if len(missing) > 10 {
+		more = fmt.Sprintf(" and %d more", len(missing)-10)
+		missing = missing[:10]
+	}
+	return store.Invalid("ciIds", "no CI has these IDs: %s%s", strings.Join(missing, ", "), more)
 }
 
 // primeCIs hands CIs a traversal has already loaded to the request's CI

@@ -131,7 +131,7 @@ func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume
 		}
 	}
 	if len(missing) > 0 {
-		return nil, store.Invalid("ciIds", "unknown CIs: %s", listIDs(missing))
+		return nil, &UnknownCIsError{IDs: missing}
 	}
 
 	an := &analysis{a: a, r: compileRules(m), maxDepth: depth, down: map[store.ID]pred{}, groups: map[store.ID]*group{}, cis: map[store.ID]store.CI{}}

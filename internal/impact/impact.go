@@ -324,6 +324,23 @@ func intAttr(ci store.CI, name string) (int64, bool) {
 }
 
 // listIDs formats ids for an error message, at most ten of them.
+// UnknownCIsError reports start CIs that do not exist. It is an
+// *store.InvalidError on "ciIds" (errors.As finds one through Unwrap);
+// callers that know the IDs by other names (the API's global IDs) can list
+// IDs themselves.
+type UnknownCIsError struct {
+	IDs []store.ID
+}
+
+func (e *UnknownCIsError) Error() string { return e.invalid().Error() }
+
+// Unwrap returns the *store.InvalidError the error stands for.
+func (e *UnknownCIsError) Unwrap() error { return e.invalid() }
+
+func (e *UnknownCIsError) invalid() *store.InvalidError {
+	return store.Invalid("ciIds", "unknown CIs: %s", listIDs(e.IDs))
+}
+
 func listIDs(ids []store.ID) string {
 	const show = 10
 	parts := make([]string, 0, min(len(ids), show))
