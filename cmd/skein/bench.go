@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -109,8 +111,12 @@ func openProbeSubprocess(ctx context.Context, dir string) (bench.OpenStats, erro
 		return bench.OpenStats{}, err
 	}
 	out, err := exec.CommandContext(ctx, exe, "bench", "open-probe", "--data-dir", dir).Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+		return bench.OpenStats{}, fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+	}
 	if err != nil {
-		return bench.OpenStats{}, fmt.Errorf("open probe: %w", err)
+		return bench.OpenStats{}, err
 	}
 	var st bench.OpenStats
 	if err := json.Unmarshal(out, &st); err != nil {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -171,16 +172,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, s := range starts {
 		row := TraversalRow{Label: s.Label}
 		row.Reached = floor.BFS(s.Index, rules, cfg.Depth)
-		row.Floor = timeIt(func() error { floor.BFS(s.Index, rules, cfg.Depth); return nil }, 0)
+		row.Floor, _ = timeIt(func() error { floor.BFS(s.Index, rules, cfg.Depth); return nil })
 		expand := func(st store.Store, id store.ID) (time.Duration, error) {
 			var got int
-			d := timeIt(func() error {
+			d, err := timeIt(func() error {
 				res, err := st.Expand(ctx, store.Traversal{Start: []store.ID{id}, Rules: rules, MaxDepth: cfg.Depth, MaxNodes: store.MaxNodes})
 				got = len(res.Nodes) - 1
 				return err
-			}, 0)
-			if d < 0 {
-				return d, fmt.Errorf("expand failed")
+			})
+			if err != nil {
+				return 0, fmt.Errorf("expand: %w", err)
 			}
 			if got != row.Reached {
 				row.Mismatch += fmt.Sprintf(" store reached %d;", got)
@@ -194,8 +195,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if row.Neo4j, err = expand(neo, neoIDs[s.Index]); err != nil {
 				return nil, fmt.Errorf("neo4j %s: %w", s.Label, err)
 			}
-			row.NaiveDistinct = naive(ctx, drv, cfg, naiveDistinct(cfg.Depth), neoIDs[s.Index], row.Reached, &row.Mismatch)
-			row.NaivePaths = naive(ctx, drv, cfg, naivePaths(cfg.Depth), neoIDs[s.Index], row.Reached, &row.Mismatch)
+			if row.NaiveDistinct, err = naive(ctx, drv, cfg, naiveDistinct(cfg.Depth), neoIDs[s.Index], row.Reached, &row.Mismatch); err != nil {
+				return nil, fmt.Errorf("neo4j %s: %w", s.Label, err)
+			}
+			if row.NaivePaths, err = naive(ctx, drv, cfg, naivePaths(cfg.Depth), neoIDs[s.Index], row.Reached, &row.Mismatch); err != nil {
+				return nil, fmt.Errorf("neo4j %s: %w", s.Label, err)
+			}
 		}
 		logf("traversal %-14s reached %7d  floor %v  embedded %v  neo4j %v  naive-distinct %v  naive-paths %v",
 			s.Label, row.Reached, row.Floor, row.Embedded, row.Neo4j, row.NaiveDistinct, row.NaivePaths)
@@ -338,28 +343,28 @@ loop:
 
 // timeIt returns the median duration of fn over repeated runs (a warm-up
 // run first, then until a second has passed or ten runs), or the single
-// run's duration when one run is slow. A failing fn gives -1.
-func timeIt(fn func() error, limit time.Duration) time.Duration {
+// run's duration when one run is slow; or fn's first error.
+func timeIt(fn func() error) (time.Duration, error) {
 	t0 := time.Now()
 	if err := fn(); err != nil {
-		return -1
+		return 0, err
 	}
 	if first := time.Since(t0); first > 2*time.Second {
-		return first
+		return first, nil
 	}
 	var samples []time.Duration
 	var total time.Duration
 	for len(samples) < 10 && (total < time.Second || len(samples) < 3) {
 		t := time.Now()
 		if err := fn(); err != nil {
-			return -1
+			return 0, err
 		}
 		d := time.Since(t)
 		samples = append(samples, d)
 		total += d
 	}
 	slices.Sort(samples)
-	return samples[len(samples)/2]
+	return samples[len(samples)/2], nil
 }
 
 func typeAlternation() string { return strings.Join(DependentTypes, "|") }
@@ -376,8 +381,8 @@ func naivePaths(depth int) string {
 }
 
 // naive times a naive query; a timeout is reported as a negative
-// duration.
-func naive(ctx context.Context, drv neo4j.DriverWithContext, cfg Config, query string, id store.ID, want int, mismatch *string) time.Duration {
+// duration, any other failure as an error.
+func naive(ctx context.Context, drv neo4j.DriverWithContext, cfg Config, query string, id store.ID, want int, mismatch *string) (time.Duration, error) {
 	run := func() (int, error) {
 		qctx, cancel := context.WithTimeout(ctx, cfg.NaiveTimeout)
 		defer cancel()
@@ -397,18 +402,27 @@ func naive(ctx context.Context, drv neo4j.DriverWithContext, cfg Config, query s
 		return n, err
 	}
 	var got int
-	d := timeIt(func() error {
+	d, err := timeIt(func() error {
 		var err error
 		got, err = run()
 		return err
-	}, cfg.NaiveTimeout)
-	if d < 0 {
-		return -cfg.NaiveTimeout
+	})
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || isTxTimeout(err):
+		return -cfg.NaiveTimeout, nil
+	case err != nil:
+		return 0, fmt.Errorf("naive query: %w", err)
 	}
 	if got != want {
 		*mismatch += fmt.Sprintf(" naive reached %d;", got)
 	}
-	return d
+	return d, nil
+}
+
+// isTxTimeout reports Neo4j's own transaction timeout.
+func isTxTimeout(err error) bool {
+	var ne *neo4j.Neo4jError
+	return errors.As(err, &ne) && strings.Contains(ne.Code, "TransactionTimedOut")
 }
 
 func serverVersion(ctx context.Context, drv neo4j.DriverWithContext, db string) string {
