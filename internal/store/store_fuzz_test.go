@@ -82,7 +82,12 @@ func FuzzAttributeCodec(f *testing.F) {
 		if !store.ValidIdentifier(name) {
 			name = "attr"
 		}
-		a := store.Attributes{name + "_i": n, name + "_b": b, name + "_t": time.Unix(0, nanos).UTC()}
+		a := store.Attributes{name + "_i": n, name + "_b": b}
+		if tm := time.Unix(0, nanos).UTC(); store.CheckTime("", tm) == nil {
+			a[name+"_t"] = tm
+		} else if _, err := store.EncodeAttributes(store.Attributes{"t": tm}); err == nil {
+			t.Fatalf("encoded %s, outside the time range", tm)
+		}
 		if utf8.ValidString(s) { // validation rejects invalid UTF-8 before values reach the store
 			a[name] = s
 		}
