@@ -498,7 +498,7 @@ func (s *Service) RetireClass(ctx context.Context, actor store.Actor, name strin
 	}
 	m := s.Model()
 	if _, ok := m.classes[name]; !ok {
-		return fmt.Errorf("input.name: class %q: %w", clip(name), store.ErrNotFound)
+		return fmt.Errorf("class %q is not in the model: %w", clip(name), store.ErrNotFound)
 	}
 	if _, ok := s.base.classes[name]; ok {
 		return store.Invalid("input.name", "class %s is part of the default model; only classes registered at run time can be retired", name)
@@ -528,7 +528,7 @@ func (s *Service) RetireRelationshipType(ctx context.Context, actor store.Actor,
 		return err
 	}
 	if _, ok := s.Model().relTypes[name]; !ok {
-		return fmt.Errorf("input.name: relationship type %q: %w", clip(name), store.ErrNotFound)
+		return fmt.Errorf("relationship type %q is not in the model: %w", clip(name), store.ErrNotFound)
 	}
 	if _, ok := s.base.relTypes[name]; ok {
 		return store.Invalid("input.name", "relationship type %s is part of the default model; only types registered at run time can be retired", name)
