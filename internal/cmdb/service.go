@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -371,7 +373,10 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.CIFilter, er
 	m := s.modelFor(ctx, classes, nil)
 	root := m.classes[m.order[0]]
 	set := attrSet(root)
-	sf := store.CIFilter{IDs: f.IDs, Tag: f.Tag, NamePrefix: f.NamePrefix, Owner: f.Owner, SupportGroup: f.SupportGroup, SeenBefore: f.SeenBefore}
+	// Text is stored in NFC (store.CleanText); text filters compare in NFC
+	// too, so a name typed with a combining accent finds its CI.
+	sf := store.CIFilter{IDs: f.IDs, Tag: norm.NFC.String(f.Tag), NamePrefix: norm.NFC.String(f.NamePrefix),
+		Owner: norm.NFC.String(f.Owner), SupportGroup: norm.NFC.String(f.SupportGroup), SeenBefore: f.SeenBefore}
 	if f.Class != "" {
 		cls, ok := m.classes[f.Class]
 		if !ok {

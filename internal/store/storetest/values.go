@@ -158,6 +158,9 @@ func testTextRule(t *testing.T, st store.Store) {
 	assert.Equal(t, a.CI.ID, b.CI.ID)
 	assert.Equal(t, store.StatusUnchanged, b.Status)
 	assert.Equal(t, "s\u00e9ver", a.CI.Attributes["name"])
+	p, err := svc.ListCIs(ctx, cmdb.Filter{NamePrefix: "se\u0301"}, store.PageRequest{})
+	require.NoError(t, err)
+	assert.Len(t, p.Items, 1, "a name filter typed the other way finds it")
 	for _, tt := range []struct {
 		name, value string
 	}{
@@ -180,7 +183,7 @@ func testTextRule(t *testing.T, st store.Store) {
 	// Free text keeps line breaks and tabs, still in NFC.
 	d := upsertOK(t, svc, agent, app("notes", "description", "line one\n\tline two, se\u0301ver"))[0]
 	assert.Equal(t, "line one\n\tline two, s\u00e9ver", d.CI.Attributes["description"])
-	_, err := svc.Upsert(ctx, agent, []cmdb.UpsertItem{app("notes", "description", "a\u202eb")}, true)
+	_, err = svc.Upsert(ctx, agent, []cmdb.UpsertItem{app("notes", "description", "a\u202eb")}, true)
 	requireInvalid(t, err, "items[0].attributes.description")
 	assert.Equal(t, 2, countCIs(t, st, store.CIFilter{}))
 }
