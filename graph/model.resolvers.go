@@ -32,7 +32,7 @@ func (r *mutationResolver) RegisterRelationshipType(ctx context.Context, input m
 	}
 	rt, err := r.CMDB.RegisterRelationshipType(ctx, who, relTypeDefIn(input))
 	if err != nil {
-		return nil, err
+		return nil, relTypeInputPath(err)
 	}
 	return &model.RegisterRelationshipTypePayload{RelationshipType: relTypeView(rt)}, nil
 }

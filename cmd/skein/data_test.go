@@ -102,7 +102,7 @@ func testAPIClassNames(t *testing.T, url string) {
 		{"name": "POOLED_IN", "propagates": "SOURCE_TO_TARGET", "effect": "DEGRADED", "targetClasses": []any{"Cluster"}, "redundancyAttribute": "name"},
 		{"name": "POOLED_IN", "propagates": "NONE", "redundancyAttribute": "min_members_up"},
 	} {
-		msg := requireCode(t, url, regType, map[string]any{"in": in}, "INVALID", "")
+		msg := requireCode(t, url, regType, map[string]any{"in": in}, "INVALID", "input.redundancyAttribute")
 		assert.Contains(t, msg, "redundancy", in)
 	}
 	d = ok(t, url, regType, map[string]any{"in": map[string]any{"name": "POOLED_IN", "propagates": "SOURCE_TO_TARGET", "effect": "DEGRADED", "targetClasses": []any{"Cluster"}, "redundancyAttribute": "min_members_up"}})
