@@ -80,6 +80,21 @@ func relTypeDefIn(in model.RegisterRelationshipTypeInput) cmdb.RelTypeDef {
 	return d
 }
 
+// relTypeInputPath names the fields of a relationship type definition's
+// errors as RegisterRelationshipTypeInput spells them.
+func relTypeInputPath(err error) error {
+	for _, r := range [][2]string{
+		{"input.impact.redundancy", "input.redundancyAttribute"},
+		{"input.impact.propagates", "input.propagates"},
+		{"input.impact.effect", "input.effect"},
+		{"input.sources", "input.sourceClasses"},
+		{"input.targets", "input.targetClasses"},
+	} {
+		err = renamePath(err, r[0], r[1])
+	}
+	return err
+}
+
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 // renamePath rewrites the start of an *InvalidError's field path, keeping

@@ -32,9 +32,33 @@ func (r *mutationResolver) RegisterRelationshipType(ctx context.Context, input m
 	}
 	rt, err := r.CMDB.RegisterRelationshipType(ctx, who, relTypeDefIn(input))
 	if err != nil {
-		return nil, err
+		return nil, relTypeInputPath(err)
 	}
 	return &model.RegisterRelationshipTypePayload{RelationshipType: relTypeView(rt)}, nil
+}
+
+// RetireCIClass is the resolver for the retireCIClass field.
+func (r *mutationResolver) RetireCIClass(ctx context.Context, input model.RetireCIClassInput) (*model.RetireCIClassPayload, error) {
+	who, err := actor(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.CMDB.RetireClass(ctx, who, input.Name); err != nil {
+		return nil, err
+	}
+	return &model.RetireCIClassPayload{Name: input.Name}, nil
+}
+
+// RetireRelationshipType is the resolver for the retireRelationshipType field.
+func (r *mutationResolver) RetireRelationshipType(ctx context.Context, input model.RetireRelationshipTypeInput) (*model.RetireRelationshipTypePayload, error) {
+	who, err := actor(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.CMDB.RetireRelationshipType(ctx, who, input.Name); err != nil {
+		return nil, err
+	}
+	return &model.RetireRelationshipTypePayload{Name: input.Name}, nil
 }
 
 // CiClasses is the resolver for the ciClasses field.

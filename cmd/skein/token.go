@@ -80,7 +80,7 @@ an RFC 3339 time, or "never"; the default is 90d.`,
 			if err != nil {
 				return fmt.Errorf("--role: %w", err)
 			}
-			if err := store.CheckTokenName(name); err != nil {
+			if _, err := store.CleanTokenName(name); err != nil {
 				return fmt.Errorf("--%w", err)
 			}
 			exp, err := auth.ParseExpiry("expires", expires, time.Now())

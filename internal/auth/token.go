@@ -83,7 +83,8 @@ func BearerToken(header string) (string, bool) {
 // Issue makes a token, stores its record as made by actor, and returns
 // the token (to show once) with the record as stored.
 func Issue(ctx context.Context, ts store.TokenStore, actor store.Actor, name string, role Role, expires time.Time) (string, store.APIToken, error) {
-	if err := store.CheckTokenName(name); err != nil {
+	name, err := store.CleanTokenName(name)
+	if err != nil {
 		return "", store.APIToken{}, err
 	}
 	if _, err := ParseRole(string(role)); err != nil {

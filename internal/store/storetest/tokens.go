@@ -123,6 +123,9 @@ func testTokensInvalid(t *testing.T, st store.Store) {
 		{"empty name", func(tk *store.APIToken) { tk.Name = "" }, "name"},
 		{"blank name", func(tk *store.APIToken) { tk.Name = "  \t" }, "name"},
 		{"control name", func(tk *store.APIToken) { tk.Name = "a\x00b" }, "name"},
+		{"bidi override name", func(tk *store.APIToken) { tk.Name = "a\u202eb" }, "name"},
+		{"zero-width name", func(tk *store.APIToken) { tk.Name = "a\u200bb" }, "name"},
+		{"decomposed name", func(tk *store.APIToken) { tk.Name = "se\u0301ver" }, "name"},
 		{"long name", func(tk *store.APIToken) { tk.Name = string(bytes.Repeat([]byte("n"), store.MaxTokenNameLen+1)) }, "name"},
 		{"far expiry", func(tk *store.APIToken) { tk.ExpiresAt = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) }, "expiresAt"},
 	}
