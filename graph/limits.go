@@ -15,13 +15,16 @@ const (
 	CodeComplexityLimit       = "COMPLEXITY_LIMIT_EXCEEDED"
 	CodeTooManyAliases        = "TOO_MANY_ALIASES"
 	CodeTooManyOperations     = "TOO_MANY_OPERATIONS"
+	CodeTooManySelections     = "TOO_MANY_SELECTIONS"
 	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
 )
 
-// Defaults of Options.MaxAliases and Options.MaxOperations when left 0.
+// Defaults of Options.MaxAliases, Options.MaxOperations and
+// Options.MaxSelections when left 0.
 const (
 	DefaultMaxAliases    = 30
 	DefaultMaxOperations = 10
+	DefaultMaxSelections = 2000
 )
 
 func limitError(code string, limit int, format string, args ...any) *gqlerror.Error {
@@ -118,71 +121,158 @@ func (w *shapeWalker) set(set ast.SelectionSet) shape {
 	return out
 }
 
-// operationLimit refuses documents with more than max operation
-// definitions. It counts them with the lexer before the document is parsed
-// and validated, so a document of thousands of operations costs one linear
-// scan, not a validation whose cost grows with operations times fragments.
-type operationLimit struct{ max int }
+// documentLimit refuses, before the document is parsed and validated,
+// documents with more than maxOperations operation definitions or more
+// than maxSelections selections, and documents whose repeated fields
+// would make validation slow. It measures them with one scan of the
+// lexer, so a hostile document costs a linear scan, not a validation.
+//
+// Validation (the rule that fields of one response name can be merged)
+// compares every pair of fields that share a response name, and their
+// arguments: "{ version version ... }" 20,000 times costs 40 s of CPU, and
+// 2,000 repetitions of a field with a 60-key object argument cost a
+// minute. So besides the count of selections, each response name weighs
+// k × (k + its fields' argument tokens) when it is written k times, and
+// the total may not exceed maxSelections² (what maxSelections repetitions
+// of one field without arguments weigh). Documents that do not repeat
+// fields by the hundred never come near it.
+type documentLimit struct{ maxOperations, maxSelections int }
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationParameterMutator
-} = operationLimit{}
+} = documentLimit{}
 
-func (operationLimit) ExtensionName() string                   { return "OperationLimit" }
-func (operationLimit) Validate(graphql.ExecutableSchema) error { return nil }
-func (o operationLimit) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
-	if n := countOperations(p.Query, o.max); n > o.max {
-		return limitError(CodeTooManyOperations, o.max,
-			"document holds more than %d operations (graphql.max_operations); send one operation per request, or name the one to run with operationName", o.max)
+func (documentLimit) ExtensionName() string                   { return "DocumentLimit" }
+func (documentLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (d documentLimit) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+	m := measureDocument(p.Query, d.maxOperations, d.maxSelections)
+	switch {
+	case m.operations > d.maxOperations:
+		return limitError(CodeTooManyOperations, d.maxOperations,
+			"document holds more than %d operations (graphql.max_operations); send one operation per request, or name the one to run with operationName", d.maxOperations)
+	case m.selections > d.maxSelections:
+		return limitError(CodeTooManySelections, d.maxSelections,
+			"document holds more than %d selections (fields, fragment spreads and inline fragments, as written; graphql.max_selections); ask for fewer fields, or split the request", d.maxSelections)
+	case m.mergeWork > int64(d.maxSelections)*int64(d.maxSelections):
+		return limitError(CodeTooManySelections, d.maxSelections,
+			"document repeats fields under one name so often (%q, %d times) that validating it would take too long (graphql.max_selections); write each field once per selection set, or give repeated fields aliases",
+			m.mostRepeated, m.repeats)
 	}
 	return nil
 }
 
-// countOperations counts the operation definitions of query, stopping once
-// there are more than max: each query, mutation or subscription keyword at
-// the top level, and each top-level selection set without one (the "{ ... }"
-// shorthand). A document the lexer cannot read counts 0: the parser reports
-// it.
-func countOperations(query string, max int) int {
-	lx := lexer.New(&ast.Source{Input: query})
-	n, braces, parens, header := 0, 0, 0, false
+// docMeasure is what measureDocument finds in a document.
+type docMeasure struct {
+	operations int // operation definitions
+	selections int // fields, fragment spreads and inline fragments, as written
+	// mergeWork bounds the field comparisons of validation: the sum over
+	// response names written k times of k × (k + argument tokens of those
+	// fields).
+	mergeWork    int64
+	mostRepeated string // the response name written most often
+	repeats      int    // how often
+}
+
+// measureDocument measures query with the lexer, stopping once there are
+// more than maxOps operations or maxSel selections. A document the lexer
+// cannot read measures 0: the parser reports it.
+//
+// Operations are each query, mutation or subscription keyword at the top
+// level, and each top-level selection set without one (the "{ ... }"
+// shorthand). Braces outside parentheses are selection sets (values, which
+// may hold braces, only occur in parentheses). In a selection set, a name
+// is a field unless it follows "@" (a directive), "..." (a fragment name
+// or "on"), "... on" (a type condition) or an alias's ":" (the field the
+// alias names); "..." is a fragment spread or an inline fragment.
+func measureDocument(query string, maxOps, maxSel int) docMeasure {
+	type group struct{ fields, weight int64 }
+	var (
+		m              docMeasure
+		lx             = lexer.New(&ast.Source{Input: query})
+		braces, parens int
+		header         bool
+		prev, prev2    lexer.Token
+		groups         = map[string]*group{}
+		current        *group // the field whose arguments are being read
+	)
 	for {
 		tok, err := lx.ReadToken()
 		if err != nil {
-			return 0
+			return docMeasure{}
 		}
+		inSelection := braces > 0 && parens == 0
 		switch tok.Kind {
 		case lexer.EOF:
-			return n
+			for name, g := range groups {
+				m.mergeWork += g.fields * g.weight
+				if int(g.fields) > m.repeats || (int(g.fields) == m.repeats && name < m.mostRepeated) {
+					m.mostRepeated, m.repeats = name, int(g.fields)
+				}
+			}
+			return m
 		case lexer.ParenL:
 			parens++
 		case lexer.ParenR:
 			parens--
 		case lexer.BraceR:
-			braces--
+			if parens == 0 {
+				braces--
+				current = nil
+			}
 		case lexer.BraceL:
 			if braces == 0 && parens == 0 {
 				if !header {
-					n++ // shorthand query
+					m.operations++ // shorthand query
 				}
 				header = false
 			}
-			braces++
+			if parens == 0 {
+				braces++
+				current = nil
+			}
+		case lexer.Spread:
+			if inSelection {
+				m.selections++
+				current = nil
+			}
 		case lexer.Name:
-			if braces == 0 && parens == 0 && !header {
-				switch tok.Value {
-				case "query", "mutation", "subscription":
-					n++
-					header = true
-				case "fragment":
-					header = true
+			switch {
+			case braces == 0 && parens == 0:
+				if !header {
+					switch tok.Value {
+					case "query", "mutation", "subscription":
+						m.operations++
+						header = true
+					case "fragment":
+						header = true
+					}
 				}
+			case !inSelection:
+			case prev.Kind == lexer.At, prev.Kind == lexer.Spread,
+				prev.Kind == lexer.Name && prev.Value == "on" && prev2.Kind == lexer.Spread:
+				// directive, fragment name, "on" or type condition
+			case prev.Kind == lexer.Colon:
+				// the field an alias names: the alias was counted
+			default:
+				m.selections++
+				g := groups[tok.Value]
+				if g == nil {
+					g = &group{}
+					groups[tok.Value] = g
+				}
+				g.fields++
+				g.weight++
+				current = g
 			}
 		}
-		if n > max {
-			return n
+		if parens > 0 && current != nil && tok.Kind != lexer.ParenL {
+			current.weight++ // an argument token of the current field
 		}
+		if m.operations > maxOps || m.selections > maxSel {
+			return m
+		}
+		prev2, prev = prev, tok
 	}
 }
 

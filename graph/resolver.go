@@ -42,6 +42,7 @@ type Options struct {
 	MaxComplexity int  // highest complexity accepted
 	MaxAliases    int  // most aliased fields per operation (DefaultMaxAliases if 0)
 	MaxOperations int  // most operations per document (DefaultMaxOperations if 0)
+	MaxSelections int  // most selections written in a document (DefaultMaxSelections if 0)
 	Introspection bool // allow __schema / __type
 	Logger        *slog.Logger
 	// OnError is told the code of every error returned (for metrics); may
@@ -77,6 +78,9 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	if o.MaxOperations <= 0 {
 		o.MaxOperations = DefaultMaxOperations
 	}
+	if o.MaxSelections <= 0 {
+		o.MaxSelections = DefaultMaxSelections
+	}
 	if o.MaxTraversals > 0 {
 		r.traversals = make(chan struct{}, o.MaxTraversals)
 		r.traversalWait = o.TraversalWait
@@ -101,7 +105,8 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		srv.Use(introspectionOff{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
-	srv.Use(operationLimit{max: o.MaxOperations}) // after APQ, which may fill in the query
+	// After APQ, which may fill in the query; before parsing and validation.
+	srv.Use(documentLimit{maxOperations: o.MaxOperations, maxSelections: o.MaxSelections})
 	srv.Use(shapeLimit{maxDepth: o.MaxDepth, maxAliases: o.MaxAliases, maxFields: o.MaxComplexity})
 	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
 	if o.Around != nil {

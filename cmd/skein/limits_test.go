@@ -130,6 +130,41 @@ func TestLimitsGraphQL(t *testing.T) {
 		assert.Equal(t, 0.0, get(r.Data, "cis", "totalCount"))
 	})
 
+	t.Run("repeated fields", func(t *testing.T) {
+		// The same field written 20,000 times without aliases (160 KB):
+		// validation compares every pair of same-named fields, so before
+		// the document was measured first this burned a core for 40 s.
+		// It is refused by counting selections as the document is lexed.
+		r := gql(t, u, "{ "+strings.Repeat("version ", 20000)+"}", nil)
+		refused(t, r, "TOO_MANY_SELECTIONS", "graphql.max_selections")
+		assert.Equal(t, 2000.0, r.Errors[0].Extensions["limit"])
+		// Fragment spreads and inline fragments are selections too.
+		r = gql(t, u, "{ ...F "+strings.Repeat("... on Query { version } ", 2000)+"} fragment F on Query { version }", nil)
+		refused(t, r, "TOO_MANY_SELECTIONS", "graphql.max_selections")
+		// Aliases, arguments, directives and type conditions are not.
+		d := ok(t, u, `query Q($p: String = "a b c") { n: version @include(if: true) cis(filter: {namePrefix: $p}) { totalCount }
+			... on Query @skip(if: false) { version } ...F } fragment F on Query { __typename }`, nil)
+		assert.NotEmpty(t, d["n"])
+		ok(t, u, "{ "+strings.Repeat("version ", 2000)+"}", nil)
+		// Validation compares the arguments of each pair of same-named
+		// fields too: 1,000 selections of a field with a 60-key object
+		// argument (a minute of validation) weigh far more than 2,000
+		// bare fields, and are refused, naming the field.
+		var obj strings.Builder
+		for i := range 60 {
+			fmt.Fprintf(&obj, "k%d: %d ", i, i)
+		}
+		heavy := "cis(filter: {attributes: {" + obj.String() + "}}) { totalCount } "
+		r = gql(t, u, "{ "+strings.Repeat(heavy, 1000)+"}", nil)
+		refused(t, r, "TOO_MANY_SELECTIONS", "graphql.max_selections")
+		assert.Contains(t, r.Errors[0].Message, `"cis", 1000 times`)
+		// A few repeats are fine (validated, then refused for its own reason).
+		r = gql(t, u, "{ "+strings.Repeat(heavy, 3)+"}", nil)
+		require.Len(t, r.Errors, 1, r.raw)
+		assert.Equal(t, "INVALID", r.Errors[0].Extensions["code"], r.raw)
+		refused(t, gql(t, u, "{ "+strings.Repeat("version ", 2001)+"}", nil), "TOO_MANY_SELECTIONS", "graphql.max_selections")
+	})
+
 	t.Run("batched request", func(t *testing.T) {
 		r := post(t, u, `[{"query":"{ version }"},{"query":"{ version }"}]`)
 		assert.Equal(t, http.StatusBadRequest, r.status, r.raw)
@@ -243,6 +278,9 @@ func TestLimitsServerStaysResponsive(t *testing.T) {
 		},
 		func(t *testing.T) {
 			refused(t, send(t, body(operations(2000), "Q1")), "TOO_MANY_OPERATIONS", "graphql.max_operations")
+		},
+		func(t *testing.T) {
+			refused(t, send(t, body("{ "+strings.Repeat("version ", 20000)+"}", "")), "TOO_MANY_SELECTIONS", "graphql.max_selections")
 		},
 		func(t *testing.T) {
 			assert.Equal(t, http.StatusBadRequest, send(t, "["+strings.Repeat(`{"query":"{ version }"},`, 500)+`{}]`).status)
