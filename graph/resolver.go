@@ -94,6 +94,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	}
 	cfg := generated.Config{Resolvers: r}
 	setComplexity(&cfg.Complexity)
+	cfg.Schema = withoutDefer(generated.NewExecutableSchema(cfg).Schema())
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -117,6 +118,22 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	srv.SetErrorPresenter(presentError(o.Logger, o.OnError))
 	srv.SetRecoverFunc(recoverPanic(o.Logger))
 	return LoaderMiddleware(r.Store, o.LoaderWait, srv)
+}
+
+// withoutDefer returns schema without the @defer directive, which
+// gqlparser declares in every schema. Skein does not deliver results
+// incrementally (gqlgen answered deferred fields with null and "hasNext":
+// true, then nothing), so a query using @defer fails validation as an
+// unknown directive, and introspection does not advertise it.
+func withoutDefer(schema *ast.Schema) *ast.Schema {
+	out := *schema
+	out.Directives = make(map[string]*ast.DirectiveDefinition, len(schema.Directives))
+	for name, d := range schema.Directives {
+		if name != "defer" {
+			out.Directives[name] = d
+		}
+	}
+	return &out
 }
 
 // setComplexity makes lists cost what they return: a connection of `first`

@@ -308,3 +308,31 @@ func TestLimitsServerStaysResponsive(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestDeferIsNotSupported: @defer (gqlparser's built-in directive) made
+// gqlgen answer non-null fields with null and "hasNext": true, then send
+// nothing more. Skein does not support incremental delivery: the schema
+// does not declare @defer, so a query using it fails validation, naming it,
+// and introspection does not advertise it.
+func TestDeferIsNotSupported(t *testing.T) {
+	srv, _ := apiServer(t, limitsConfig(t))
+	for _, q := range []string{
+		`{ ... @defer { version } }`,
+		`{ ...F @defer(label: "v") } fragment F on Query { version }`,
+		`{ cis(first: 1) { edges { node { id ... @defer { name } } } } }`,
+	} {
+		r := gql(t, srv.URL, q, nil)
+		require.Len(t, r.Errors, 1, r.raw)
+		assert.Equal(t, "GRAPHQL_VALIDATION_FAILED", r.Errors[0].Extensions["code"], r.raw)
+		assert.Contains(t, r.Errors[0].Message, `Unknown directive "@defer"`, r.raw)
+		assert.Nil(t, r.Data, r.raw)
+		assert.NotContains(t, r.raw, "hasNext")
+	}
+	d := ok(t, srv.URL, `{ __schema { directives { name } } }`, nil)
+	var names []string
+	for _, dir := range get(d, "__schema", "directives").([]any) {
+		names = append(names, dir.(map[string]any)["name"].(string))
+	}
+	assert.NotContains(t, names, "defer")
+	assert.Contains(t, names, "include", "the other built-in directives stay")
+}
