@@ -2,11 +2,17 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
+
+	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // Codes of the limit errors, in `extensions.code`.
@@ -324,12 +330,160 @@ func selectsIntrospection(set ast.SelectionSet, visiting map[string]bool) bool {
 	return false
 }
 
-// pageCost is the complexity of a connection: its page size times what
-// each item costs.
-func pageCost(child int, first *int, def int) int {
-	n := def
-	if first != nil && *first > 0 {
-		n = *first
+// complexityLimit refuses operations that cost more than max, with the key
+// that sets it. Costs follow the work a field makes the server do:
+//
+//   - a scalar or enum field costs nothing: it is read with its object;
+//   - an object field costs 1 (a resolver, often a load) plus its fields;
+//   - a connection (a field returning a *Connection with a first argument)
+//     costs 1, plus its pageInfo and totalCount once, plus, when its edges
+//     are selected, its page size (first, or the schema's default) times
+//     what one edge costs (at least 1): a count is not a page;
+//   - a traversal (dependencies, dependents, impactAnalysis) costs 1 plus
+//     100 times what one reached item costs (at least 1).
+//
+// Fragments count each time they are spread. shapeLimit runs first and
+// bounds the expanded operation, so this walk is bounded too.
+type complexityLimit struct{ max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = complexityLimit{}
+
+func (complexityLimit) ExtensionName() string                   { return "ComplexityLimit" }
+func (complexityLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (c complexityLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
 	}
-	return 1 + n*child
+	w := costWalker{vars: oc.Variables, cap: math.MaxInt32}
+	if cost := w.set(oc.Operation.SelectionSet); cost > c.max {
+		shown := fmt.Sprint(cost)
+		if cost >= w.cap {
+			shown = fmt.Sprintf("more than %d", w.cap-1)
+		}
+		return limitError(CodeComplexityLimit, c.max,
+			"operation has complexity %s, which exceeds the limit of %d (graphql.max_complexity): a page costs its size times what each item costs; ask for smaller pages or fewer nested lists", shown, c.max)
+	}
+	return nil
+}
+
+// traversalFields return what a traversal reaches, up to its node budget.
+var traversalFields = map[string]bool{"CI.dependencies": true, "CI.dependents": true, "Query.impactAnalysis": true}
+
+// traversalCost is what a traversal costs per reached item.
+const traversalCost = 100
+
+// costWalker computes complexityLimit's costs, saturating at cap.
+type costWalker struct {
+	vars map[string]any
+	cap  int
+}
+
+func (w costWalker) add(a, b int) int { return min(w.cap, a+b) }
+
+func (w costWalker) mul(n, each int) int {
+	if n <= 0 || each <= 0 {
+		return 0
+	}
+	if n >= w.cap || each >= w.cap || n > w.cap/each {
+		return w.cap
+	}
+	return n * each
+}
+
+func (w costWalker) set(set ast.SelectionSet) int {
+	cost := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			cost = w.add(cost, w.field(s))
+		case *ast.InlineFragment:
+			cost = w.add(cost, w.set(s.SelectionSet))
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				cost = w.add(cost, w.set(s.Definition.SelectionSet))
+			}
+		}
+	}
+	return cost
+}
+
+func (w costWalker) field(f *ast.Field) int {
+	if f.Definition == nil || len(f.SelectionSet) == 0 || strings.HasPrefix(f.Name, "__") {
+		return 0 // scalars, enums, __typename; introspection has its own switch
+	}
+	name := ""
+	if f.ObjectDefinition != nil {
+		name = f.ObjectDefinition.Name + "." + f.Name
+	}
+	switch {
+	case strings.HasSuffix(f.Definition.Type.Name(), "Connection") && f.Definition.Arguments.ForName("first") != nil:
+		perPage, perItem, items := w.page(f.SelectionSet)
+		cost := w.add(1, perPage)
+		if items {
+			n := pageSize(f.ArgumentMap(w.vars)["first"])
+			if n <= 0 { // null or 0: what the resolver serves then
+				n = store.DefaultPageSize
+				if def := f.Definition.Arguments.ForName("first").DefaultValue; def != nil {
+					if v, err := def.Value(nil); err == nil {
+						n = max(n, pageSize(v))
+					}
+				}
+			}
+			cost = w.add(cost, w.mul(n, max(1, perItem)))
+		}
+		return cost
+	case traversalFields[name]:
+		return w.add(1, w.mul(traversalCost, max(1, w.set(f.SelectionSet))))
+	}
+	return w.add(1, w.set(f.SelectionSet))
+}
+
+// page splits a connection's selections into what is paid once per page
+// and what is paid per item (its edges), and says whether edges are asked.
+func (w costWalker) page(set ast.SelectionSet) (perPage, perItem int, items bool) {
+	for _, sel := range set {
+		var pp, pi int
+		var it bool
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "edges" {
+				pi, it = w.set(s.SelectionSet), true
+			} else {
+				pp = w.field(s)
+			}
+		case *ast.InlineFragment:
+			pp, pi, it = w.page(s.SelectionSet)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				pp, pi, it = w.page(s.Definition.SelectionSet)
+			}
+		}
+		perPage, perItem, items = w.add(perPage, pp), w.add(perItem, pi), items || it
+	}
+	return perPage, perItem, items
+}
+
+// pageSize reads a first argument as the complexity counts it; a null or
+// unreadable one reads 0.
+func pageSize(v any) int {
+	switch n := v.(type) {
+	case int:
+		return n
+	case int32:
+		return int(n)
+	case int64:
+		return int(min(n, math.MaxInt32))
+	case float64:
+		return int(min(n, math.MaxInt32))
+	case json.Number:
+		i, err := n.Int64()
+		if err != nil {
+			return 0
+		}
+		return int(min(i, math.MaxInt32))
+	}
+	return 0
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/skein-cmdb/skein/graph/generated"
-	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -93,7 +92,6 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		}
 	}
 	cfg := generated.Config{Resolvers: r}
-	setComplexity(&cfg.Complexity)
 	cfg.Schema = withoutDefer(generated.NewExecutableSchema(cfg).Schema())
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
@@ -109,7 +107,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	// After APQ, which may fill in the query; before parsing and validation.
 	srv.Use(documentLimit{maxOperations: o.MaxOperations, maxSelections: o.MaxSelections})
 	srv.Use(shapeLimit{maxDepth: o.MaxDepth, maxAliases: o.MaxAliases, maxFields: o.MaxComplexity})
-	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
+	srv.Use(complexityLimit{max: o.MaxComplexity}) // after shapeLimit, which bounds its walk
 	if o.Around != nil {
 		srv.AroundOperations(o.Around)
 	}
@@ -134,17 +132,4 @@ func withoutDefer(schema *ast.Schema) *ast.Schema {
 		}
 	}
 	return &out
-}
-
-// setComplexity makes lists cost what they return: a connection of `first`
-// items costs `first` times each item.
-func setComplexity(c *generated.ComplexityRoot) {
-	c.Query.Cis = func(child int, _ *model.CIFilter, first *int, _ *string) int { return pageCost(child, first, 50) }
-	c.CI.Relationships = func(child int, _ *model.Direction, _ []string, first *int, _ *string) int {
-		return pageCost(child, first, 100)
-	}
-	c.CI.History = func(child int, first *int, _ *string) int { return pageCost(child, first, 50) }
-	c.CI.Dependencies = func(child int, _ *int, _ []string) int { return 1 + 100*child }
-	c.CI.Dependents = func(child int, _ *int, _ []string) int { return 1 + 100*child }
-	c.Query.ImpactAnalysis = func(child int, _ []string, _ *int, _ *model.ImpactEffect) int { return 1 + 100*child }
 }

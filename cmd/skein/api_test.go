@@ -378,7 +378,7 @@ func testAPIErrors(t *testing.T, url string) {
 			dataField: "createRelationships", code: "INVALID", field: "input.items[0].source", msgHas: []string{"BusinessService", "allowed source classes"}},
 		{name: "depth limit names the limit", query: deep, code: "QUERY_TOO_DEEP", msgHas: []string{"limit is 15", "graphql.max_depth"}},
 		{name: "complexity limit names the limit", query: `{ cis(first: 1000) { edges { node { relationships(first: 1000) { edges { node { type } } } } } } }`,
-			code: "COMPLEXITY_LIMIT_EXCEEDED", msgHas: []string{"limit of 5000"}},
+			code: "COMPLEXITY_LIMIT_EXCEEDED", msgHas: []string{"limit of 5000", "graphql.max_complexity"}},
 		{name: "malformed JSON", body: `{"query": "{ version }"`, code: "", status: http.StatusBadRequest},
 		{name: "syntax error", query: `{ ciClasses { name `, code: "GRAPHQL_PARSE_FAILED", status: http.StatusUnprocessableEntity},
 		{name: "unknown field", query: `{ ciClasses { nope } }`, code: "GRAPHQL_VALIDATION_FAILED", status: http.StatusUnprocessableEntity},
@@ -521,6 +521,8 @@ func TestLoadersBatch(t *testing.T) {
 	require.Empty(t, r.Errors, string(raw2))
 	require.Len(t, get(r.Data, "cis", "edges"), 100)
 	assert.Equal(t, "core", get(r.Data, "cis", "edges", 99, "node", "relationships", "edges", 0, "node", "target", "name"))
+	// A count alone reads a page of one, and still counts them all.
+	assert.Equal(t, 100.0, get(r.Data, "cis", "edges", 99, "node", "relationships", "edges", 0, "node", "target", "relationships", "totalCount"))
 	// Unbatched, this query would make 200 RelationshipPages and 100 CIs
 	// calls: one per level instead.
 	assert.Equal(t, int64(2), st.rels.Load(), "relationships: one batched call per level")

@@ -165,6 +165,28 @@ func TestLimitsGraphQL(t *testing.T) {
 		refused(t, gql(t, u, "{ "+strings.Repeat("version ", 2001)+"}", nil), "TOO_MANY_SELECTIONS", "graphql.max_selections")
 	})
 
+	t.Run("complexity reflects work", func(t *testing.T) {
+		// The documented largest page, with a count and a few fields each:
+		// 1000 CIs cost 1000, the count and pageInfo once.
+		ok(t, u, `{ cis(first: 1000) { totalCount pageInfo { hasNextPage endCursor }
+			edges { cursor node { id name class status environment attributes tags } } } }`, nil)
+		// A count is not a page: relationships { totalCount } on each of
+		// 1000 CIs is one unit each, not a default page of 100.
+		ok(t, u, `{ cis(first: 1000) { edges { node { id relationships { totalCount } } } } }`, nil)
+		// Ten relationships with their targets for each of 1000 CIs is
+		// 22,000 items (CIs, pages, relationships, targets): refused, naming
+		// the key, before anything runs.
+		r := gql(t, u, `{ cis(first: 1000) { edges { node { relationships(first: 10) { edges { node { type target { id } } } } } } } }`, nil)
+		refused(t, r, "COMPLEXITY_LIMIT_EXCEEDED", "graphql.max_complexity")
+		assert.Equal(t, 5000.0, r.Errors[0].Extensions["limit"], r.raw)
+		assert.Contains(t, r.Errors[0].Message, "complexity 22001", r.raw)
+		// Page sizes come from variables too, and the schema's defaults
+		// (50 CIs) when first is left out.
+		r = gql(t, u, `query($n: Int) { cis(first: $n) { edges { node { relationships(first: 10) { edges { node { target { id } } } } } } } }`, map[string]any{"n": 300})
+		refused(t, r, "COMPLEXITY_LIMIT_EXCEEDED", "graphql.max_complexity")
+		ok(t, u, `{ cis { edges { node { relationships(first: 10) { edges { node { target { id } } } } } } } }`, nil)
+	})
+
 	t.Run("batched request", func(t *testing.T) {
 		r := post(t, u, `[{"query":"{ version }"},{"query":"{ version }"}]`)
 		assert.Equal(t, http.StatusBadRequest, r.status, r.raw)
