@@ -115,7 +115,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	srv.AroundFields(authorizeNested)
 	srv.SetErrorPresenter(presentError(o.Logger, o.OnError))
 	srv.SetRecoverFunc(recoverPanic(o.Logger))
-	return LoaderMiddleware(r.Store, o.LoaderWait, srv)
+	return checkTransport(LoaderMiddleware(r.Store, o.LoaderWait, srv))
 }
 
 // withoutDefer returns schema without the @defer directive, which

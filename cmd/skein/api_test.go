@@ -379,7 +379,7 @@ func testAPIErrors(t *testing.T, url string) {
 		{name: "depth limit names the limit", query: deep, code: "QUERY_TOO_DEEP", msgHas: []string{"limit is 15", "graphql.max_depth"}},
 		{name: "complexity limit names the limit", query: `{ cis(first: 1000) { edges { node { relationships(first: 1000) { edges { node { type } } } } } } }`,
 			code: "COMPLEXITY_LIMIT_EXCEEDED", msgHas: []string{"limit of 5000", "graphql.max_complexity"}},
-		{name: "malformed JSON", body: `{"query": "{ version }"`, code: "", status: http.StatusBadRequest},
+		{name: "malformed JSON", body: `{"query": "{ version }"`, code: "BAD_REQUEST", msgHas: []string{"not valid JSON"}, status: http.StatusBadRequest},
 		{name: "syntax error", query: `{ ciClasses { name `, code: "GRAPHQL_PARSE_FAILED", status: http.StatusUnprocessableEntity},
 		{name: "unknown field", query: `{ ciClasses { nope } }`, code: "GRAPHQL_VALIDATION_FAILED", status: http.StatusUnprocessableEntity},
 		{name: "bad global id", query: `{ ci(id: "not-an-id") { name } }`, code: "INVALID", field: "id"},
