@@ -103,6 +103,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	} else {
 		srv.Use(introspectionOff{})
 	}
+	srv.Use(requireToken{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	// After APQ, which may fill in the query; before parsing and validation.
 	srv.Use(documentLimit{maxOperations: o.MaxOperations, maxSelections: o.MaxSelections})
@@ -115,7 +116,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	srv.AroundFields(authorizeNested)
 	srv.SetErrorPresenter(presentError(o.Logger, o.OnError))
 	srv.SetRecoverFunc(recoverPanic(o.Logger))
-	return checkTransport(LoaderMiddleware(r.Store, o.LoaderWait, srv))
+	return checkTransport(withHints(LoaderMiddleware(r.Store, o.LoaderWait, srv)))
 }
 
 // withoutDefer returns schema without the @defer directive, which

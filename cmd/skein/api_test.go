@@ -90,6 +90,7 @@ type gqlResponse struct {
 		Extensions map[string]any `json:"extensions"`
 	} `json:"errors"`
 	status int
+	header http.Header
 	raw    string
 }
 
@@ -135,7 +136,7 @@ func tryPost(url, tok, body string) (gqlResponse, error) {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return r, fmt.Errorf("response is not JSON (%w): %s", err, raw)
 	}
-	r.status, r.raw = resp.StatusCode, string(raw)
+	r.status, r.header, r.raw = resp.StatusCode, resp.Header, string(raw)
 	return r, nil
 }
 
