@@ -283,6 +283,15 @@ func timeout(d time.Duration) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx, cancel := context.WithTimeout(r.Context(), d)
 			defer cancel()
+			// chi reuses a request's routing context once the request is
+			// answered; the handler, which may outlive the answer, routes on
+			// a copy of its own, handed back when it finishes in time.
+			route := chi.RouteContext(r.Context())
+			var inner *chi.Context
+			if route != nil {
+				inner = route.Clone()
+				ctx = context.WithValue(ctx, chi.RouteCtxKey, inner)
+			}
 			bw := &bufferedWriter{header: w.Header().Clone()}
 			done := make(chan any, 1)
 			go func() {
@@ -297,6 +306,9 @@ func timeout(d time.Duration) func(http.Handler) http.Handler {
 			}()
 			select {
 			case p := <-done:
+				if route != nil {
+					route.RoutePatterns = append(route.RoutePatterns[:0], inner.RoutePatterns...)
+				}
 				if p != nil {
 					panic(p) // to the recoverer, on the request's goroutine
 				}
@@ -306,6 +318,11 @@ func timeout(d time.Duration) func(http.Handler) http.Handler {
 				}
 			case <-ctx.Done():
 				bw.abandon()
+				if route != nil && route.Routes != nil { // for the access log and metrics
+					if p := route.Routes.Find(chi.NewRouteContext(), r.Method, r.URL.Path); p != "" {
+						route.RoutePatterns = append(route.RoutePatterns[:0], p)
+					}
+				}
 				timedOut(w, r, d)
 			}
 		})

@@ -484,6 +484,10 @@ func TestRequestTimeoutWhenTheHandlerIgnoresItsContext(t *testing.T) {
 	assert.Contains(t, e.Message, "server.request_timeout")
 	assert.NotContains(t, w.Body.String(), "late")
 	assert.Empty(t, w.Header().Get("X-Late"))
+	reqs := f.logs.lines(t, "http request")
+	require.NotEmpty(t, reqs)
+	assert.Equal(t, 504.0, reqs[len(reqs)-1]["status"])
+	assert.Equal(t, "/graphql", reqs[len(reqs)-1]["route"], "the route is logged though the handler still runs")
 
 	// A handler that answers in time is answered as it wrote, headers,
 	// status and body.
@@ -496,6 +500,8 @@ func TestRequestTimeoutWhenTheHandlerIgnoresItsContext(t *testing.T) {
 	})
 	w = f.do(t, httptest.NewRequest("POST", "/graphql", strings.NewReader("{}")))
 	assert.Equal(t, http.StatusAccepted, w.Code)
+	reqs = f.logs.lines(t, "http request")
+	assert.Equal(t, "/graphql", reqs[len(reqs)-1]["route"])
 	assert.Equal(t, "1", w.Header().Get("X-Mine"))
 	assert.Equal(t, `{"data":{}}`, w.Body.String())
 }
