@@ -79,8 +79,9 @@ func checkTransport(next http.Handler) http.Handler {
 }
 
 // checkBody says what is wrong with a POST body, or "" if it is a JSON
-// object with a string query, a string or null operationName and object or
-// null variables and extensions. Messages never quote the body.
+// object whose query and operationName are strings or null and whose
+// variables and extensions are objects or null. Messages never quote the
+// body.
 func checkBody(body []byte) string {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return "the request body is empty: send " + requestShape
@@ -100,9 +101,7 @@ func checkBody(body []byte) string {
 	for name, raw := range fields {
 		ok := true
 		switch name {
-		case "query":
-			ok = raw[0] == '"'
-		case "operationName":
+		case "query", "operationName": // null: none (persisted queries send no query)
 			ok = raw[0] == '"' || string(raw) == "null"
 		case "variables", "extensions":
 			ok = isObject(raw) || string(raw) == "null"

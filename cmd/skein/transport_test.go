@@ -60,6 +60,9 @@ func TestTransportErrorsHaveCodes(t *testing.T) {
 			status: 400, code: "BAD_REQUEST", msgHas: "query string"},
 		{name: "GET mutation", method: "GET", query: "query=" + url.QueryEscape(`mutation { ping }`),
 			status: 405, code: "METHOD_NOT_ALLOWED", msgHas: "POST"},
+		{name: "persisted query not yet known", method: "POST", contentType: "application/json",
+			body:   `{"query": null, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38"}}}`,
+			status: 200, code: "PERSISTED_QUERY_NOT_FOUND", msgHas: "PersistedQueryNotFound"},
 		{name: "GET without a query", method: "GET", query: "",
 			code: "GRAPHQL_VALIDATION_FAILED", status: 422, msgHas: "no operation"},
 	}
