@@ -42,7 +42,7 @@ func (r *cIResolver) Relationships(ctx context.Context, obj *model.CI, direction
 			return nil, err
 		}
 	}
-	page, err := loadersFor(ctx, r.Store).RelPages.Load(ctx, relPageKey{CI: obj.Raw.ID, Dir: dirIn(direction), Types: typesKey(types), First: size, After: deref(after, "")})
+	page, err := loadersFor(ctx, r.Store).RelPages.Load(ctx, relPageKey{CI: obj.Raw.ID, Dir: dirIn(direction), Types: typesKey(types), First: countOnly(ctx, size), After: deref(after, "")})
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func (r *queryResolver) Cis(ctx context.Context, filter *model.CIFilter, first *
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.CMDB.ListCIs(ctx, f, store.PageRequest{First: deref(first, 50), After: deref(after, "")})
+	page, err := r.CMDB.ListCIs(ctx, f, store.PageRequest{First: countOnly(ctx, deref(first, 50)), After: deref(after, "")})
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,7 @@ func presentError(logger *slog.Logger, onCode func(string)) graphql.ErrorPresent
 		}
 		if code == CodeOverloaded {
 			out.Extensions["retryAfter"] = 1 // seconds
+			hint(ctx, 0, "Retry-After", "1")
 		}
 		onCode(code)
 		return out

@@ -1,9 +1,12 @@
 package graph
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/cmdb"
@@ -118,3 +121,19 @@ func renamePath(err error, from, to string) error {
 
 // ptr returns a pointer to a copy of v.
 func ptr[T any](v T) *T { return &v }
+
+// countOnly returns the page size a connection resolver should read: size,
+// or 1 when the query asks for neither its edges nor its pageInfo (a count
+// is not a page; complexityLimit prices it so). A size the store refuses
+// is passed on for it to refuse.
+func countOnly(ctx context.Context, size int) int {
+	if size < 1 || size > store.MaxPageSize || graphql.GetFieldContext(ctx) == nil {
+		return size
+	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == "edges" || f.Name == "pageInfo" {
+			return size
+		}
+	}
+	return 1
+}

@@ -14,7 +14,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/skein-cmdb/skein/graph/generated"
-	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -42,6 +41,7 @@ type Options struct {
 	MaxComplexity int  // highest complexity accepted
 	MaxAliases    int  // most aliased fields per operation (DefaultMaxAliases if 0)
 	MaxOperations int  // most operations per document (DefaultMaxOperations if 0)
+	MaxSelections int  // most selections written in a document (DefaultMaxSelections if 0)
 	Introspection bool // allow __schema / __type
 	Logger        *slog.Logger
 	// OnError is told the code of every error returned (for metrics); may
@@ -77,6 +77,9 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	if o.MaxOperations <= 0 {
 		o.MaxOperations = DefaultMaxOperations
 	}
+	if o.MaxSelections <= 0 {
+		o.MaxSelections = DefaultMaxSelections
+	}
 	if o.MaxTraversals > 0 {
 		r.traversals = make(chan struct{}, o.MaxTraversals)
 		r.traversalWait = o.TraversalWait
@@ -89,7 +92,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 		}
 	}
 	cfg := generated.Config{Resolvers: r}
-	setComplexity(&cfg.Complexity)
+	cfg.Schema = withoutDefer(generated.NewExecutableSchema(cfg).Schema())
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -100,10 +103,12 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	} else {
 		srv.Use(introspectionOff{})
 	}
+	srv.Use(requireToken{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
-	srv.Use(operationLimit{max: o.MaxOperations}) // after APQ, which may fill in the query
+	// After APQ, which may fill in the query; before parsing and validation.
+	srv.Use(documentLimit{maxOperations: o.MaxOperations, maxSelections: o.MaxSelections})
 	srv.Use(shapeLimit{maxDepth: o.MaxDepth, maxAliases: o.MaxAliases, maxFields: o.MaxComplexity})
-	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
+	srv.Use(complexityLimit{max: o.MaxComplexity}) // after shapeLimit, which bounds its walk
 	if o.Around != nil {
 		srv.AroundOperations(o.Around)
 	}
@@ -111,18 +116,21 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	srv.AroundFields(authorizeNested)
 	srv.SetErrorPresenter(presentError(o.Logger, o.OnError))
 	srv.SetRecoverFunc(recoverPanic(o.Logger))
-	return LoaderMiddleware(r.Store, o.LoaderWait, withTraversalGate(srv))
+	return checkTransport(withHints(LoaderMiddleware(r.Store, o.LoaderWait, withTraversalGate(srv))))
 }
 
-// setComplexity makes lists cost what they return: a connection of `first`
-// items costs `first` times each item.
-func setComplexity(c *generated.ComplexityRoot) {
-	c.Query.Cis = func(child int, _ *model.CIFilter, first *int, _ *string) int { return pageCost(child, first, 50) }
-	c.CI.Relationships = func(child int, _ *model.Direction, _ []string, first *int, _ *string) int {
-		return pageCost(child, first, 100)
+// withoutDefer returns schema without the @defer directive, which
+// gqlparser declares in every schema. Skein does not deliver results
+// incrementally (gqlgen answered deferred fields with null and "hasNext":
+// true, then nothing), so a query using @defer fails validation as an
+// unknown directive, and introspection does not advertise it.
+func withoutDefer(schema *ast.Schema) *ast.Schema {
+	out := *schema
+	out.Directives = make(map[string]*ast.DirectiveDefinition, len(schema.Directives))
+	for name, d := range schema.Directives {
+		if name != "defer" {
+			out.Directives[name] = d
+		}
 	}
-	c.CI.History = func(child int, first *int, _ *string) int { return pageCost(child, first, 50) }
-	c.CI.Dependencies = func(child int, _ *int, _ []string) int { return 1 + 100*child }
-	c.CI.Dependents = func(child int, _ *int, _ []string) int { return 1 + 100*child }
-	c.Query.ImpactAnalysis = func(child int, _ []string, _ *int, _ *model.ImpactEffect) int { return 1 + 100*child }
+	return &out
 }

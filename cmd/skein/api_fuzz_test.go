@@ -20,8 +20,8 @@ var stackTrace = regexp.MustCompile(`goroutine \d+|\.go:\d+|panic:|runtime\.`)
 
 // FuzzGraphQLRequest POSTs arbitrary bodies to the real router (newApp
 // over an embedded store holding a few CIs). Whatever the body, the answer
-// is not a 5xx, is JSON, carries no INTERNAL error and leaks no stack
-// trace. The app is built once per fuzzing process. With raw, query is the
+// is not a 5xx, is JSON, every error has an extensions.code, none is
+// INTERNAL, and no stack trace leaks. The app is built once per fuzzing process. With raw, query is the
 // whole body; otherwise it is wrapped in a well-formed request (with vars
 // as its variables when they are JSON), so mutations explore GraphQL text
 // rather than stopping at the JSON decoder.
@@ -99,6 +99,9 @@ func FuzzGraphQLRequest(f *testing.F) {
 			t.Fatalf("status %d, body is not JSON (%v) for %q: %s", rec.Code, err, clipBody(body), clipBody(out))
 		}
 		for _, e := range resp.Errors {
+			if e.Extensions.Code == "" {
+				t.Fatalf("error without extensions.code for %q: %s", clipBody(body), clipBody(out))
+			}
 			if e.Extensions.Code == "INTERNAL" {
 				t.Fatalf("INTERNAL error for %q: %s", clipBody(body), clipBody(out))
 			}

@@ -90,6 +90,7 @@ type gqlResponse struct {
 		Extensions map[string]any `json:"extensions"`
 	} `json:"errors"`
 	status int
+	header http.Header
 	raw    string
 }
 
@@ -135,7 +136,7 @@ func tryPost(url, tok, body string) (gqlResponse, error) {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return r, fmt.Errorf("response is not JSON (%w): %s", err, raw)
 	}
-	r.status, r.raw = resp.StatusCode, string(raw)
+	r.status, r.header, r.raw = resp.StatusCode, resp.Header, string(raw)
 	return r, nil
 }
 
@@ -378,8 +379,8 @@ func testAPIErrors(t *testing.T, url string) {
 			dataField: "createRelationships", code: "INVALID", field: "input.items[0].source", msgHas: []string{"BusinessService", "allowed source classes"}},
 		{name: "depth limit names the limit", query: deep, code: "QUERY_TOO_DEEP", msgHas: []string{"limit is 15", "graphql.max_depth"}},
 		{name: "complexity limit names the limit", query: `{ cis(first: 1000) { edges { node { relationships(first: 1000) { edges { node { type } } } } } } }`,
-			code: "COMPLEXITY_LIMIT_EXCEEDED", msgHas: []string{"limit of 5000"}},
-		{name: "malformed JSON", body: `{"query": "{ version }"`, code: "", status: http.StatusBadRequest},
+			code: "COMPLEXITY_LIMIT_EXCEEDED", msgHas: []string{"limit of 5000", "graphql.max_complexity"}},
+		{name: "malformed JSON", body: `{"query": "{ version }"`, code: "BAD_REQUEST", msgHas: []string{"not valid JSON"}, status: http.StatusBadRequest},
 		{name: "syntax error", query: `{ ciClasses { name `, code: "GRAPHQL_PARSE_FAILED", status: http.StatusUnprocessableEntity},
 		{name: "unknown field", query: `{ ciClasses { nope } }`, code: "GRAPHQL_VALIDATION_FAILED", status: http.StatusUnprocessableEntity},
 		{name: "bad global id", query: `{ ci(id: "not-an-id") { name } }`, code: "INVALID", field: "id"},
@@ -521,6 +522,8 @@ func TestLoadersBatch(t *testing.T) {
 	require.Empty(t, r.Errors, string(raw2))
 	require.Len(t, get(r.Data, "cis", "edges"), 100)
 	assert.Equal(t, "core", get(r.Data, "cis", "edges", 99, "node", "relationships", "edges", 0, "node", "target", "name"))
+	// A count alone reads a page of one, and still counts them all.
+	assert.Equal(t, 100.0, get(r.Data, "cis", "edges", 99, "node", "relationships", "edges", 0, "node", "target", "relationships", "totalCount"))
 	// Unbatched, this query would make 200 RelationshipPages and 100 CIs
 	// calls: one per level instead.
 	assert.Equal(t, int64(2), st.rels.Load(), "relationships: one batched call per level")

@@ -77,7 +77,8 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Tokens: tokens, Impact: an, Version: versionString()}, graph.Options{
 		MaxDepth: cfg.GraphQL.MaxDepth, MaxComplexity: cfg.GraphQL.MaxComplexity, Introspection: cfg.GraphQL.Introspection,
 		MaxAliases: cfg.GraphQL.MaxAliases, MaxOperations: cfg.GraphQL.MaxOperations,
-		Logger: logger, OnError: m.CountGraphQLError, Around: observeOperations(m), MaxTraversals: maxTraversals,
+		MaxSelections: cfg.GraphQL.MaxSelections,
+		Logger:        logger, OnError: m.CountGraphQLError, Around: observeOperations(m), MaxTraversals: maxTraversals,
 	})
 	authn := &auth.Authenticator{Tokens: tokens, AnonymousRead: anonymousRead(cfg)}
 	h := server.New(cfg, server.Deps{

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -232,7 +233,13 @@ func TestRoleMatrix(t *testing.T) {
 					require.NoError(t, err)
 					r := postAs(t, srv.URL, tokens[role], string(body))
 					allowed := matrix[f][role]
-					require.Equal(t, http.StatusOK, r.status, "%s as %s: %s", f, role, r.raw)
+					if !allowed && role == auth.Anonymous {
+						// Refused whole before it runs: 401 with a challenge.
+						require.Equal(t, http.StatusUnauthorized, r.status, "%s as %s: %s", f, role, r.raw)
+						assert.Equal(t, `Bearer realm="skein"`, r.header.Get("WWW-Authenticate"), "%s as %s", f, role)
+					} else {
+						require.Equal(t, http.StatusOK, r.status, "%s as %s: %s", f, role, r.raw)
+					}
 					if allowed {
 						assert.Empty(t, r.Errors, "%s as %s is allowed: %s", f, role, r.raw)
 						assert.Contains(t, r.Data, field, "%s as %s answers", f, role)
@@ -388,5 +395,48 @@ func TestAgentCannotWalkFromPayloads(t *testing.T) {
 		assert.NotContains(t, r.raw, "walk-b", "%s: nothing beyond the written CI leaks", sel)
 		r = postAs(t, srv.URL, engineer, string(b))
 		assert.Empty(t, r.Errors, "%s as engineer: %s", sel, r.raw)
+	}
+}
+
+// TestUnauthenticatedHTTP: what SECURITY.md promises at the HTTP level. An
+// operation that needs a token, sent without one, is refused whole before
+// anything runs with 401 and a WWW-Authenticate challenge, naming the
+// field; a request with two Authorization headers is refused, whichever
+// of them is valid.
+func TestUnauthenticatedHTTP(t *testing.T) {
+	srv, a := apiServer(t, limitsConfig(t))
+	for _, q := range []string{
+		`mutation { ping }`,
+		`{ version apiTokens { tokenId } }`,
+		`query { ...F } fragment F on Query { ... on Query { apiTokens { tokenId } } }`,
+	} {
+		r := postAs(t, srv.URL, "", `{"query":"`+strings.ReplaceAll(q, `"`, `\"`)+`"}`)
+		assert.Equal(t, http.StatusUnauthorized, r.status, "%s: %s", q, r.raw)
+		assert.Equal(t, `Bearer realm="skein"`, r.header.Get("WWW-Authenticate"), q)
+		if assert.Len(t, r.Errors, 1, r.raw) {
+			assert.Equal(t, "UNAUTHENTICATED", r.Errors[0].Extensions["code"], r.raw)
+			assert.Contains(t, r.Errors[0].Message, "needs an API token", r.raw)
+		}
+		assert.Nil(t, r.Data, "nothing ran: %s", r.raw)
+	}
+	r := postAs(t, srv.URL, "", `{"query":"{ version }"}`)
+	assert.Equal(t, http.StatusOK, r.status, "anonymous reads on loopback: %s", r.raw)
+	assert.Empty(t, r.header.Get("WWW-Authenticate"))
+
+	admin := issueToken(t, a, "one", auth.Admin)
+	for name, second := range map[string]string{"two valid tokens": issueToken(t, a, "two", auth.Viewer), "a valid one and junk": "junk"} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/graphql", strings.NewReader(`{"query":"{ version }"}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Add("Authorization", "Bearer "+admin)
+		req.Header.Add("Authorization", "Bearer "+second)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "%s: %s", name, raw)
+		assert.Contains(t, string(raw), "UNAUTHENTICATED", name)
+		assert.Contains(t, string(raw), "one Authorization header", name)
+		assert.NotEmpty(t, resp.Header.Get("WWW-Authenticate"), name)
 	}
 }

@@ -130,6 +130,63 @@ func TestLimitsGraphQL(t *testing.T) {
 		assert.Equal(t, 0.0, get(r.Data, "cis", "totalCount"))
 	})
 
+	t.Run("repeated fields", func(t *testing.T) {
+		// The same field written 20,000 times without aliases (160 KB):
+		// validation compares every pair of same-named fields, so before
+		// the document was measured first this burned a core for 40 s.
+		// It is refused by counting selections as the document is lexed.
+		r := gql(t, u, "{ "+strings.Repeat("version ", 20000)+"}", nil)
+		refused(t, r, "TOO_MANY_SELECTIONS", "graphql.max_selections")
+		assert.Equal(t, 2000.0, r.Errors[0].Extensions["limit"])
+		// Fragment spreads and inline fragments are selections too.
+		r = gql(t, u, "{ ...F "+strings.Repeat("... on Query { version } ", 2000)+"} fragment F on Query { version }", nil)
+		refused(t, r, "TOO_MANY_SELECTIONS", "graphql.max_selections")
+		// Aliases, arguments, directives and type conditions are not.
+		d := ok(t, u, `query Q($p: String = "a b c") { n: version @include(if: true) cis(filter: {namePrefix: $p}) { totalCount }
+			... on Query @skip(if: false) { version } ...F } fragment F on Query { __typename }`, nil)
+		assert.NotEmpty(t, d["n"])
+		ok(t, u, "{ "+strings.Repeat("version ", 2000)+"}", nil)
+		// Validation compares the arguments of each pair of same-named
+		// fields too: 1,000 selections of a field with a 60-key object
+		// argument (a minute of validation) weigh far more than 2,000
+		// bare fields, and are refused, naming the field.
+		var obj strings.Builder
+		for i := range 60 {
+			fmt.Fprintf(&obj, "k%d: %d ", i, i)
+		}
+		heavy := "cis(filter: {attributes: {" + obj.String() + "}}) { totalCount } "
+		r = gql(t, u, "{ "+strings.Repeat(heavy, 1000)+"}", nil)
+		refused(t, r, "TOO_MANY_SELECTIONS", "graphql.max_selections")
+		assert.Contains(t, r.Errors[0].Message, `"cis", 1000 times`)
+		// A few repeats are fine (validated, then refused for its own reason).
+		r = gql(t, u, "{ "+strings.Repeat(heavy, 3)+"}", nil)
+		require.Len(t, r.Errors, 1, r.raw)
+		assert.Equal(t, "INVALID", r.Errors[0].Extensions["code"], r.raw)
+		refused(t, gql(t, u, "{ "+strings.Repeat("version ", 2001)+"}", nil), "TOO_MANY_SELECTIONS", "graphql.max_selections")
+	})
+
+	t.Run("complexity reflects work", func(t *testing.T) {
+		// The documented largest page, with a count and a few fields each:
+		// 1000 CIs cost 1000, the count and pageInfo once.
+		ok(t, u, `{ cis(first: 1000) { totalCount pageInfo { hasNextPage endCursor }
+			edges { cursor node { id name class status environment attributes tags } } } }`, nil)
+		// A count is not a page: relationships { totalCount } on each of
+		// 1000 CIs is one unit each, not a default page of 100.
+		ok(t, u, `{ cis(first: 1000) { edges { node { id relationships { totalCount } } } } }`, nil)
+		// Ten relationships with their targets for each of 1000 CIs is
+		// 22,000 items (CIs, pages, relationships, targets): refused, naming
+		// the key, before anything runs.
+		r := gql(t, u, `{ cis(first: 1000) { edges { node { relationships(first: 10) { edges { node { type target { id } } } } } } } }`, nil)
+		refused(t, r, "COMPLEXITY_LIMIT_EXCEEDED", "graphql.max_complexity")
+		assert.Equal(t, 5000.0, r.Errors[0].Extensions["limit"], r.raw)
+		assert.Contains(t, r.Errors[0].Message, "complexity 22001", r.raw)
+		// Page sizes come from variables too, and the schema's defaults
+		// (50 CIs) when first is left out.
+		r = gql(t, u, `query($n: Int) { cis(first: $n) { edges { node { relationships(first: 10) { edges { node { target { id } } } } } } } }`, map[string]any{"n": 300})
+		refused(t, r, "COMPLEXITY_LIMIT_EXCEEDED", "graphql.max_complexity")
+		ok(t, u, `{ cis { edges { node { relationships(first: 10) { edges { node { target { id } } } } } } } }`, nil)
+	})
+
 	t.Run("batched request", func(t *testing.T) {
 		r := post(t, u, `[{"query":"{ version }"},{"query":"{ version }"}]`)
 		assert.Equal(t, http.StatusBadRequest, r.status, r.raw)
@@ -245,6 +302,9 @@ func TestLimitsServerStaysResponsive(t *testing.T) {
 			refused(t, send(t, body(operations(2000), "Q1")), "TOO_MANY_OPERATIONS", "graphql.max_operations")
 		},
 		func(t *testing.T) {
+			refused(t, send(t, body("{ "+strings.Repeat("version ", 20000)+"}", "")), "TOO_MANY_SELECTIONS", "graphql.max_selections")
+		},
+		func(t *testing.T) {
 			assert.Equal(t, http.StatusBadRequest, send(t, "["+strings.Repeat(`{"query":"{ version }"},`, 500)+`{}]`).status)
 		},
 	}
@@ -269,4 +329,32 @@ func TestLimitsServerStaysResponsive(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestDeferIsNotSupported: @defer (gqlparser's built-in directive) made
+// gqlgen answer non-null fields with null and "hasNext": true, then send
+// nothing more. Skein does not support incremental delivery: the schema
+// does not declare @defer, so a query using it fails validation, naming it,
+// and introspection does not advertise it.
+func TestDeferIsNotSupported(t *testing.T) {
+	srv, _ := apiServer(t, limitsConfig(t))
+	for _, q := range []string{
+		`{ ... @defer { version } }`,
+		`{ ...F @defer(label: "v") } fragment F on Query { version }`,
+		`{ cis(first: 1) { edges { node { id ... @defer { name } } } } }`,
+	} {
+		r := gql(t, srv.URL, q, nil)
+		require.Len(t, r.Errors, 1, r.raw)
+		assert.Equal(t, "GRAPHQL_VALIDATION_FAILED", r.Errors[0].Extensions["code"], r.raw)
+		assert.Contains(t, r.Errors[0].Message, `Unknown directive "@defer"`, r.raw)
+		assert.Nil(t, r.Data, r.raw)
+		assert.NotContains(t, r.raw, "hasNext")
+	}
+	d := ok(t, srv.URL, `{ __schema { directives { name } } }`, nil)
+	var names []string
+	for _, dir := range get(d, "__schema", "directives").([]any) {
+		names = append(names, dir.(map[string]any)["name"].(string))
+	}
+	assert.NotContains(t, names, "defer")
+	assert.Contains(t, names, "include", "the other built-in directives stay")
 }

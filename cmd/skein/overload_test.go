@@ -48,9 +48,12 @@ func TestTraversalBudget(t *testing.T) {
 	assert.Equal(t, "OVERLOADED", second.Errors[0].Extensions["code"])
 	assert.Equal(t, 1.0, second.Errors[0].Extensions["retryAfter"])
 	assert.Contains(t, second.Errors[0].Message, "traversal.max_concurrent")
+	assert.Equal(t, "1", second.header.Get("Retry-After"), "the HTTP answer carries the retry hint too")
 
-	d := ok(t, srv.URL, `query($id: ID!) { ci(id: $id) { name } }`, map[string]any{"id": ids[0]})
-	assert.Equal(t, "esx", get(d, "ci", "name"), "cheap reads keep answering")
+	r := gql(t, srv.URL, `query($id: ID!) { ci(id: $id) { name } }`, map[string]any{"id": ids[0]})
+	require.Empty(t, r.Errors, r.raw)
+	assert.Equal(t, "esx", get(r.Data, "ci", "name"), "cheap reads keep answering")
+	assert.Empty(t, r.header.Get("Retry-After"), "only refusals carry a retry hint")
 
 	close(st.release)
 	first := within(t, firstCh, "the first traversal")

@@ -102,6 +102,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, host string) (
 
 // Request authenticates r by its Authorization header and returns r's
 // context carrying the identity (see internal/server's Deps.Authenticate).
+// A request with several Authorization headers is refused: which one a
+// proxy or a server reads differs, so none is trusted.
 //
 // A request without a token is read-only Anonymous only if it also names a
 // loopback host (Host: 127.0.0.1:8080, localhost:8080, [::1]:8080). A web
@@ -110,6 +112,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, host string) (
 // 127.0.0.1), and then the Host header carries its name, not a loopback
 // one.
 func (a *Authenticator) Request(r *http.Request) (context.Context, error) {
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		return nil, unauthenticated("send one Authorization header, not %d", n)
+	}
 	id, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"), r.Host)
 	if err != nil {
 		return nil, err

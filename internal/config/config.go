@@ -67,6 +67,9 @@ type GraphQL struct {
 	MaxAliases int
 	// MaxOperations bounds the operation definitions of one document.
 	MaxOperations int
+	// MaxSelections bounds the selections written in one document (fields,
+	// fragment spreads, inline fragments), and how often fields may repeat.
+	MaxSelections int
 	// Introspection enables schema introspection (the Playground needs it).
 	Introspection bool
 }

@@ -40,6 +40,7 @@ server:
 graphql:
   max_aliases: 5
   max_operations: 2
+  max_selections: 300
 `)
 	t.Setenv(FileEnv, path)
 	c, err = Load(nil)
@@ -50,6 +51,7 @@ graphql:
 	assert.Equal(t, []string{"http://localhost:3000"}, c.Server.CORSAllowedOrigins)
 	assert.Equal(t, 5, c.GraphQL.MaxAliases)
 	assert.Equal(t, 2, c.GraphQL.MaxOperations)
+	assert.Equal(t, 300, c.GraphQL.MaxSelections)
 }
 
 func TestLimitKeysRefuseBadValues(t *testing.T) {
@@ -77,6 +79,7 @@ func TestLimitKeysRefuseBadValues(t *testing.T) {
 		{"origin without a scheme", func(c *Config) { c.Server.CORSAllowedOrigins = []string{"app.example.com"} }, []string{"server.cors_allowed_origins"}},
 		{"zero aliases and operations", func(c *Config) { c.GraphQL.MaxAliases, c.GraphQL.MaxOperations = 0, 0 },
 			[]string{"graphql.max_aliases", "graphql.max_operations"}},
+		{"zero selections", func(c *Config) { c.GraphQL.MaxSelections = 0 }, []string{"graphql.max_selections"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -78,6 +78,7 @@ func (c Config) Validate() error {
 	atLeastOne("graphql.max_complexity", int64(c.GraphQL.MaxComplexity))
 	atLeastOne("graphql.max_aliases", int64(c.GraphQL.MaxAliases))
 	atLeastOne("graphql.max_operations", int64(c.GraphQL.MaxOperations))
+	atLeastOne("graphql.max_selections", int64(c.GraphQL.MaxSelections))
 
 	switch c.Store.Kind {
 	case StoreEmbedded:

@@ -185,14 +185,18 @@ func (rl *rateLimiter) middleware(next http.Handler) http.Handler {
 const shedWait = 50 * time.Millisecond
 
 // shed serves at most max requests at once; a request that finds no slot
-// within shedWait gets 503 OVERLOADED with Retry-After: 1.
-func shed(max int, wait time.Duration) func(http.Handler) http.Handler {
+// within wait gets 503 OVERLOADED with Retry-After: 1. onWait, if not nil,
+// is called when a request starts waiting (tests use it).
+func shed(max int, wait time.Duration, onWait func()) func(http.Handler) http.Handler {
 	slots := make(chan struct{}, max)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case slots <- struct{}{}:
 			default:
+				if onWait != nil {
+					onWait()
+				}
 				t := time.NewTimer(wait)
 				select {
 				case slots <- struct{}{}:

@@ -218,11 +218,13 @@ func TestLoadShedding(t *testing.T) {
 		`skein_http_requests_total{method="POST",route="/graphql",status="503"} 1`, "shed requests are counted")
 }
 
-// TestLoadSheddingWaitsBriefly: a slot freed within the short wait is
-// taken rather than refused.
+// TestLoadSheddingWaitsBriefly: a request that finds every slot taken
+// waits, and takes a slot freed during its wait rather than being refused.
+// The slot is freed only once the request is known to wait, so the test
+// fails if requests are refused without waiting.
 func TestLoadSheddingWaitsBriefly(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	h := shed(1, time.Minute)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	entered, release, waiting := make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
+	h := shed(1, time.Minute, func() { waiting <- struct{}{} })(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Block") != "" {
 			close(entered)
 			<-release
@@ -232,12 +234,15 @@ func TestLoadSheddingWaitsBriefly(t *testing.T) {
 	r.Header.Set("X-Block", "1")
 	go serve(h, r)
 	<-entered
-	second := make(chan int)
+	second := make(chan int, 1)
 	go func() { second <- serve(h, httptest.NewRequest("GET", "/graphql", nil)).Code }()
-	// Give the second request time to start waiting (if it has not, it
-	// finds the slot free: the test passes without proving much, never
-	// fails).
-	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-waiting:
+	case code := <-second:
+		t.Fatalf("the second request was answered %d without waiting for a slot", code)
+	case <-time.After(time.Minute):
+		t.Fatal("the second request neither waited nor was answered")
+	}
 	close(release)
 	assert.Equal(t, http.StatusOK, <-second)
 }

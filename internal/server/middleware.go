@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -142,9 +144,13 @@ func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
 				if rec == http.ErrAbortHandler {
 					panic(rec)
 				}
+				stack := debug.Stack()
+				if hp, ok := rec.(handlerPanic); ok {
+					rec, stack = hp.value, hp.stack
+				}
 				logger.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
 					slog.String("panic", fmt.Sprint(rec)),
-					slog.String("stack", string(debug.Stack())),
+					slog.String("stack", string(stack)),
 					slog.String("method", r.Method),
 					slog.String("path", r.URL.Path),
 					slog.String("request_id", middleware.GetReqID(r.Context())),
@@ -264,20 +270,134 @@ func (w *limitWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *limitWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// timeout gives each request a context that ends after d. Handlers (and the
-// store calls they make) stop when it does; if the handler then returns
-// without answering, the client gets a JSON 504.
+// timeout gives each request a context that ends after d, and answers a
+// JSON 504 TIMEOUT at d whatever the handler is doing. Handlers (and the
+// store calls they make) stop when the context ends; but some work does not
+// watch a context (gqlgen parses and validates a document without one), so
+// the handler runs in its own goroutine and writes into a buffer: if it
+// finishes in time its answer is sent as written, otherwise the client gets
+// the 504 at d and what the handler writes later is discarded. The
+// handler's goroutine keeps its max_in_flight slot until it returns.
 func timeout(d time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx, cancel := context.WithTimeout(r.Context(), d)
 			defer cancel()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r.WithContext(ctx))
-			if ww.Status() == 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				writeError(ww, r, http.StatusGatewayTimeout, "TIMEOUT",
-					fmt.Sprintf("request took longer than %s (server.request_timeout)", d), nil)
+			// chi reuses a request's routing context once the request is
+			// answered; the handler, which may outlive the answer, routes on
+			// a copy of its own, handed back when it finishes in time.
+			route := chi.RouteContext(r.Context())
+			var inner *chi.Context
+			if route != nil {
+				inner = route.Clone()
+				ctx = context.WithValue(ctx, chi.RouteCtxKey, inner)
+			}
+			bw := &bufferedWriter{header: w.Header().Clone()}
+			done := make(chan any, 1)
+			go func() {
+				defer func() {
+					p := recover()
+					if p != nil && p != http.ErrAbortHandler {
+						p = handlerPanic{value: p, stack: debug.Stack()} // for the recoverer's log
+					}
+					done <- p
+				}()
+				next.ServeHTTP(bw, r.WithContext(ctx))
+			}()
+			select {
+			case p := <-done:
+				if route != nil {
+					route.RoutePatterns = append(route.RoutePatterns[:0], inner.RoutePatterns...)
+				}
+				if p != nil {
+					panic(p) // to the recoverer, on the request's goroutine
+				}
+				bw.flushTo(w)
+				if bw.status == 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					timedOut(w, r, d)
+				}
+			case <-ctx.Done():
+				bw.abandon()
+				if route != nil && route.Routes != nil { // for the access log and metrics
+					if p := route.Routes.Find(chi.NewRouteContext(), r.Method, r.URL.Path); p != "" {
+						route.RoutePatterns = append(route.RoutePatterns[:0], p)
+					}
+				}
+				timedOut(w, r, d)
 			}
 		})
 	}
+}
+
+// handlerPanic carries a panic from the handler's goroutine to the
+// recoverer, with the stack where it happened.
+type handlerPanic struct {
+	value any
+	stack []byte
+}
+
+func timedOut(w http.ResponseWriter, r *http.Request, d time.Duration) {
+	writeError(w, r, http.StatusGatewayTimeout, "TIMEOUT",
+		fmt.Sprintf("request took longer than %s (server.request_timeout)", d), nil)
+}
+
+// bufferedWriter holds a handler's answer until timeout sends it on, or
+// discards it once the request has timed out.
+type bufferedWriter struct {
+	mu        sync.Mutex
+	header    http.Header
+	status    int
+	body      bytes.Buffer
+	abandoned bool
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.header }
+
+func (b *bufferedWriter) WriteHeader(code int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.status == 0 && code >= 200 {
+		b.status = code
+	}
+}
+
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.abandoned {
+		return 0, http.ErrHandlerTimeout
+	}
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+// Flush does nothing: the answer is sent whole when the handler returns.
+func (b *bufferedWriter) Flush() {}
+
+func (b *bufferedWriter) abandon() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.abandoned = true
+}
+
+// flushTo sends the handler's answer, if it wrote one, to w.
+func (b *bufferedWriter) flushTo(w http.ResponseWriter) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.status == 0 {
+		return
+	}
+	dst := w.Header()
+	for k := range dst {
+		if _, ok := b.header[k]; !ok {
+			delete(dst, k)
+		}
+	}
+	for k, v := range b.header {
+		dst[k] = v
+	}
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
 }

@@ -97,7 +97,7 @@ func New(cfg config.Config, d Deps) http.Handler {
 	}
 	var guards []func(http.Handler) http.Handler
 	if cfg.Server.MaxInFlight > 0 {
-		guards = append(guards, shed(cfg.Server.MaxInFlight, shedWait)) // one set of slots for GET and POST
+		guards = append(guards, shed(cfg.Server.MaxInFlight, shedWait, nil)) // one set of slots for GET and POST
 	}
 	guards = append(guards, requireAuth(d.Logger), refuseBatches)
 	api := r.With(guards...)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -389,12 +390,16 @@ func TestPanicRecovery(t *testing.T) {
 	assert.Equal(t, "ERROR", reqs[len(reqs)-1]["level"])
 }
 
-func TestPanicAfterResponseStartedAbortsTheConnection(t *testing.T) {
+// TestPanicAfterResponseStartedIsA500: the handler's answer is held until
+// it returns (see timeout), so a handler that panics half way through its
+// body sends nothing of it: the client gets the recoverer's whole 500, never
+// a truncated body that looks complete.
+func TestPanicAfterResponseStartedIsA500(t *testing.T) {
 	f := newFixture(t, func(_ *config.Config, d *Deps) {
 		d.GraphQL = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "100")
 			_, _ = io.WriteString(w, `{"data":`)
-			_ = http.NewResponseController(w).Flush() // the client has the headers
+			_ = http.NewResponseController(w).Flush()
 			panic("half way")
 		})
 	})
@@ -403,8 +408,11 @@ func TestPanicAfterResponseStartedAbortsTheConnection(t *testing.T) {
 	resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader("{}"))
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	_, err = io.ReadAll(resp.Body)
-	assert.Error(t, err, "a truncated body must not look complete")
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, 500, resp.StatusCode)
+	assert.Contains(t, string(body), `"code":"INTERNAL"`)
+	assert.NotContains(t, string(body), `{"data":`)
 	assert.Len(t, f.logs.lines(t, "panic serving request"), 1)
 }
 
@@ -446,6 +454,68 @@ func TestRequestTimeout(t *testing.T) {
 	e := gqlErr(t, w)
 	assert.Equal(t, "TIMEOUT", e.Extensions["code"])
 	assert.Contains(t, e.Message, "server.request_timeout")
+}
+
+// TestRequestTimeoutWhenTheHandlerIgnoresItsContext: work that does not
+// watch its context (parsing and validating a GraphQL document) still gets
+// the documented 504 at server.request_timeout, not a connection cut at the
+// write deadline; what the handler writes later is discarded.
+func TestRequestTimeoutWhenTheHandlerIgnoresItsContext(t *testing.T) {
+	release := make(chan struct{})
+	finished := make(chan struct{})
+	f := newFixture(t, func(c *config.Config, d *Deps) {
+		c.Server.RequestTimeout = 50 * time.Millisecond
+		d.GraphQL = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer close(finished)
+			select { // busy, deaf to r.Context()
+			case <-release:
+			case <-time.After(2 * time.Second):
+			}
+			w.Header().Set("X-Late", "1")
+			_, _ = w.Write([]byte(`{"data":{"late":true}}`))
+		})
+	})
+	w := f.do(t, httptest.NewRequest("POST", "/graphql", strings.NewReader("{}")))
+	close(release)
+	<-finished
+	assert.Equal(t, 504, w.Code)
+	e := gqlErr(t, w)
+	assert.Equal(t, "TIMEOUT", e.Extensions["code"])
+	assert.Contains(t, e.Message, "server.request_timeout")
+	assert.NotContains(t, w.Body.String(), "late")
+	assert.Empty(t, w.Header().Get("X-Late"))
+	reqs := f.logs.lines(t, "http request")
+	require.NotEmpty(t, reqs)
+	assert.Equal(t, 504.0, reqs[len(reqs)-1]["status"])
+	assert.Equal(t, "/graphql", reqs[len(reqs)-1]["route"], "the route is logged though the handler still runs")
+
+	// A handler that answers in time is answered as it wrote, headers,
+	// status and body.
+	f = newFixture(t, func(c *config.Config, d *Deps) {
+		d.GraphQL = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Mine", "1")
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = w.Write([]byte(`{"data":{}}`))
+		})
+	})
+	w = f.do(t, httptest.NewRequest("POST", "/graphql", strings.NewReader("{}")))
+	assert.Equal(t, http.StatusAccepted, w.Code)
+	reqs = f.logs.lines(t, "http request")
+	assert.Equal(t, "/graphql", reqs[len(reqs)-1]["route"])
+	assert.Equal(t, "1", w.Header().Get("X-Mine"))
+	assert.Equal(t, `{"data":{}}`, w.Body.String())
+}
+
+// TestRequestTimeoutPanicReachesRecoverer: a panic in a handler still
+// becomes the recoverer's logged 500.
+func TestRequestTimeoutPanicReachesRecoverer(t *testing.T) {
+	f := newFixture(t, func(c *config.Config, d *Deps) {
+		d.GraphQL = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") })
+	})
+	w := f.do(t, httptest.NewRequest("POST", "/graphql", strings.NewReader("{}")))
+	assert.Equal(t, 500, w.Code)
+	assert.Equal(t, "INTERNAL", gqlErr(t, w).Extensions["code"])
+	assert.Len(t, f.logs.lines(t, "panic serving request"), 1)
 }
 
 func TestHTTPMetrics(t *testing.T) {
