@@ -178,6 +178,11 @@ func (m *Model) prepare(it UpsertItem) (store.CIUpsert, error) {
 
 // UpdateCI changes attributes of one CI named by id (nil clears). The patch
 // is merged like an upsert from the actor's source, so precedence applies.
+// The write finds the CI by id inside its transaction and merges into the CI
+// as stored then: a CI deleted meanwhile is ErrNotFound (never re-created),
+// and a CI renamed meanwhile is still the one updated. The read before it
+// only finds the class to validate the patch against (a class only ever
+// becomes more specific, so the patch stays valid).
 func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, attrs map[string]any) (store.UpsertResult, error) {
 	found, err := s.st.CIs(ctx, []store.ID{id})
 	if err != nil {
@@ -199,11 +204,14 @@ func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, 
 	for _, c := range clears {
 		patch[c] = nil
 	}
-	u := store.CIUpsert{Class: ci.Class, Attributes: patch, Keys: ci.Keys}
+	u := store.CIUpsert{ID: id, Class: ci.Class, Attributes: patch}
 	res, err := s.st.UpsertCIs(ctx, actor, store.UpsertBatch{Items: []store.CIUpsert{u}, Reconcile: m.Reconcile, Atomic: true})
 	if err != nil {
 		var ie *store.ItemError
-		if errors.As(err, &ie) {
+		switch {
+		case errors.As(err, &ie) && errors.Is(ie.Err, store.ErrNotFound):
+			return store.UpsertResult{}, fmt.Errorf("CI %s: %w", id, store.ErrNotFound)
+		case errors.As(err, &ie):
 			return store.UpsertResult{}, unprefix(ie.Err, "items[0]")
 		}
 		return store.UpsertResult{}, err

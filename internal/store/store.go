@@ -50,6 +50,12 @@ type CI struct {
 // CIUpsert is one prepared item of a batch upsert: validated, typed, with
 // its identity keys computed by internal/cmdb.
 type CIUpsert struct {
+	// ID, when set, makes the item an update of that CI: the backend finds
+	// and locks it by ID inside the write transaction (Keys are then not
+	// used to identify it and may be empty), and a CI that does not exist
+	// is a not_found item, never a create. The update still claims the
+	// keys the ReconcileFunc derives (another CI's key is a conflict).
+	ID    ID
 	Class string
 	// Attributes are the reported values. A nil value asks the
 	// ReconcileFunc to clear that attribute; backends never store Attributes
@@ -59,7 +65,7 @@ type CIUpsert struct {
 	// strongest rule first, each of the form "<family>|<rule>|<value>". A
 	// stored CI owns each of its keys exclusively: the backend enforces this
 	// with a uniqueness constraint, not with a read-then-write check. At least
-	// one key is required.
+	// one key is required, unless ID is set.
 	Keys []string
 }
 

@@ -130,15 +130,19 @@ type upsertTx struct {
 func (u *upsertTx) run() ([]store.UpsertResult, error) {
 	items := u.batch.Items
 	var keys []string
+	var owners []store.ID // CIs named by ID, then the owners of keys
 	for i, it := range items {
-		if u.invalid[i] == nil {
+		switch {
+		case u.invalid[i] != nil:
+		case it.ID != "":
+			owners = append(owners, it.ID) // identified by ID, not by its keys
+		default:
 			keys = append(keys, it.Keys...)
 		}
 	}
 	if err := u.claimKeys(keys); err != nil {
 		return nil, err
 	}
-	var owners []store.ID
 	for _, o := range u.owner {
 		if o != "" {
 			owners = append(owners, o)
@@ -176,9 +180,18 @@ func (u *upsertTx) apply(i int, it store.CIUpsert, audit *auditLog) (store.Upser
 	if u.invalid[i] != nil {
 		return store.UpsertResult{Status: store.StatusInvalid, Err: u.invalid[i]}, nil
 	}
-	owners, err := u.identify(it.Keys)
-	if err != nil {
-		return store.UpsertResult{}, err
+	var owners []store.ID
+	if it.ID != "" {
+		if u.cis[it.ID] == nil {
+			return store.UpsertResult{Status: store.StatusNotFound,
+				Err: fmt.Errorf("%s: CI %s: %w", prefix, it.ID, store.ErrNotFound)}, nil
+		}
+		owners = []store.ID{it.ID}
+	} else {
+		var err error
+		if owners, err = u.identify(it.Keys); err != nil {
+			return store.UpsertResult{}, err
+		}
 	}
 	if len(owners) > 1 {
 		return conflictResult(fmt.Errorf("%w: %s: identity keys belong to different CIs: %s",
