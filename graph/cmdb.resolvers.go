@@ -92,12 +92,7 @@ func (r *cIResolver) History(ctx context.Context, obj *model.CI, first *int, aft
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.AuditConnection{TotalCount: page.Total, Edges: make([]model.AuditEdge, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
-	for i, a := range page.Items {
-		conn.Edges[i] = model.AuditEdge{Cursor: page.Cursors[i], Node: auditView(a)}
-	}
-	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
-	return conn, nil
+	return auditConnection(page), nil
 }
 
 // UpsertCIs is the resolver for the upsertCIs field.
@@ -213,8 +208,10 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 			return nil, nil
 		}
 		return relView(rel), nil
+	case typeAuditRecord:
+		return r.auditRecord(ctx, sid)
 	}
-	return nil, nil // audit records are reached through history
+	return nil, nil
 }
 
 // Ci is the resolver for the ci field.

@@ -103,17 +103,6 @@ func pathView(steps []store.Step, from store.ID) *model.Path {
 	return p
 }
 
-func auditView(a store.AuditRecord) *model.AuditRecord {
-	v := &model.AuditRecord{
-		ID: globalID(typeAuditRecord, a.ID), Time: a.Time, Actor: a.Actor.Name, Source: a.Actor.Source,
-		Kind: string(a.Kind), Object: a.Object, Action: string(a.Action), Changes: []model.FieldChange{},
-	}
-	for _, c := range a.Changes {
-		v.Changes = append(v.Changes, model.FieldChange{Field: c.Field, Before: valueOut(c.Before), After: valueOut(c.After)})
-	}
-	return v
-}
-
 func classView(m *cmdb.Model, c *cmdb.Class) *model.CIClass {
 	v := &model.CIClass{
 		Name: c.Def.Name, Ancestors: c.Ancestors, Abstract: c.Def.Abstract,

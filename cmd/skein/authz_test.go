@@ -119,8 +119,9 @@ var matrixOps = map[string]matrixOp{
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"ids": []any{m.ci(t)}} }},
 	"Query.shortestPath": {query: `query($a: ID!) { shortestPath(from: $a, to: $a) { length } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"a": m.ci(t)} }},
-	"Query.apiTokens": {query: `{ apiTokens { tokenId } }`},
-	"Mutation.ping":   {query: `mutation { ping }`},
+	"Query.apiTokens":    {query: `{ apiTokens { tokenId } }`},
+	"Query.auditRecords": {query: `{ auditRecords(first: 1) { totalCount } }`},
+	"Mutation.ping":      {query: `mutation { ping }`},
 	"Mutation.upsertCIs": {query: `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { created failed } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			return map[string]any{"in": map[string]any{"source": "matrix", "items": []any{item("Application", map[string]any{"name": m.name("matrix-upsert-")})}}}

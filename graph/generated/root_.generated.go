@@ -219,6 +219,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		APITokens         func(childComplexity int, includeInactive *bool) int
+		AuditRecords      func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
 		Ci                func(childComplexity int, id string) int
 		CiClass           func(childComplexity int, name string) int
 		CiClasses         func(childComplexity int) int
@@ -1124,6 +1125,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APITokens(childComplexity, args["includeInactive"].(*bool)), true
+	case "Query.auditRecords":
+		if e.ComplexityRoot.Query.AuditRecords == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditRecords_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditRecords(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.ci":
 		if e.ComplexityRoot.Query.Ci == nil {
 			break
@@ -1547,6 +1559,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AttributeDefinitionInput", ec.unmarshalInputAttributeDefinitionInput),
+			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("CIFilter", ec.unmarshalInputCIFilter),
 			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
@@ -1635,7 +1648,46 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
-	{Name: "../../schema/audit.graphqls", Input: `"One entry of the audit trail: who changed what, when, from which source."
+	{Name: "../../schema/audit.graphqls", Input: `extend type Query {
+  """
+  The audit trail of every object, newest first: who created, changed or deleted what, when, and
+  through which source. Filters combine (all must match). A CI's records include those of its
+  relationships, and a deleted CI's or relationship's records stay reachable by its ID. Readers.
+  """
+  auditRecords(
+    "Which records; omitted means all."
+    filter: AuditFilter
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+  ): AuditConnection!
+}
+
+"Selects audit records; every field set must match."
+input AuditFilter {
+  """
+  Records about any of these objects (at most 100): CI or relationship IDs as this API returns
+  them (also of deleted ones), class or relationship type names, or API token IDs. A CI's ID also
+  selects the records of the relationships it is an end of.
+  """
+  objects: [String!]
+  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
+  kinds: [String!]
+  "Who wrote (user, token or agent name), exactly."
+  actor: String
+  "Through which channel (` + "`" + `api` + "`" + `, ` + "`" + `import` + "`" + `, a discovery source), exactly."
+  source: String
+  "Records at or after this time."
+  since: Time
+  "Records before this time."
+  until: Time
+}
+
+"""
+One entry of the audit trail: who changed what, when, from which source. Refetchable with
+` + "`" + `node(id:)` + "`" + `.
+"""
 type AuditRecord implements Node {
   "Opaque global ID."
   id: ID!
@@ -1645,11 +1697,14 @@ type AuditRecord implements Node {
   actor: String!
   "Through which channel: api, import, or a discovery source."
   source: String!
-  "What kind of object: ci, relationship, class or relationship_type."
+  "What kind of object: ci, relationship, class, relationship_type or token."
   kind: String!
-  "The object's ID or name."
+  """
+  The object: its ID as this API names it (CIs, relationships), its name (classes, relationship
+  types), or the token's ID. Pass it to ` + "`" + `auditRecords(filter: {objects: [...]})` + "`" + `.
+  """
   object: String!
-  "create, update or delete."
+  "create, update, delete, or revoke (tokens)."
   action: String!
   "Each changed field with its values before and after."
   changes: [FieldChange!]!
@@ -1671,7 +1726,7 @@ type AuditConnection {
   edges: [AuditEdge!]!
   "Where this page starts and ends."
   pageInfo: PageInfo!
-  "How many records the object has."
+  "How many records match, across pages."
   totalCount: Int!
 }
 
@@ -1885,7 +1940,7 @@ type CI implements Node {
     "Relationship types the path may use; omitted means all."
     types: [String!]
   ): Path
-  "The CI's audit trail, newest first."
+  "The CI's audit trail, newest first, including the creation, changes and deletion of its relationships."
   history(
     "Page size, 1 to 1000."
     first: Int = 50
@@ -2492,7 +2547,7 @@ type FieldError {
 	{Name: "../../schema/schema.graphqls", Input: `"""
 Skein's API: the configuration graph (CIs and their relationships), impact and dependency
 analysis, and the class model. Reads are queries; every write is a mutation taking one ` + "`" + `input` + "`" + `
-and returning a payload, and is recorded in the audit trail.
+and returning a payload, and is recorded in the audit trail (except ` + "`" + `ping` + "`" + `, which writes nothing).
 """
 schema {
   query: Query
@@ -2505,9 +2560,9 @@ type Query {
   version: String!
 }
 
-"Entry points for writing. Every mutation is audited."
+"Entry points for writing. Every mutation that writes is audited; ` + "`" + `ping` + "`" + ` writes nothing."
 type Mutation {
-  "Does nothing; returns true. Useful to check that writes are allowed."
+  "Does nothing and leaves no audit record; returns true. Useful to check that writes are allowed."
   ping: Boolean!
 }
 `, BuiltIn: false},

@@ -106,6 +106,11 @@ func (s *instrumentedStore) History(ctx context.Context, object string, p store.
 	return s.next.History(ctx, object, p)
 }
 
+func (s *instrumentedStore) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequest) (_ store.Page[store.AuditRecord], err error) {
+	defer s.done("Audit", time.Now(), &err)
+	return s.next.Audit(ctx, f, p)
+}
+
 func (s *instrumentedStore) ModelExtensions(ctx context.Context) (_ []store.ModelExtension, err error) {
 	defer s.done("ModelExtensions", time.Now(), &err)
 	return s.next.ModelExtensions(ctx)

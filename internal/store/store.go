@@ -311,6 +311,65 @@ type AuditRecord struct {
 	Object  string // the object's ID, or the class / type name
 	Action  Action
 	Changes []FieldChange
+	// Related are the other objects the record concerns (see
+	// AuditRelated): their history lists it too.
+	Related []string
+}
+
+// MaxAuditRelated is how many related objects an audit record has at most.
+const MaxAuditRelated = 2
+
+// AuditRelated returns the objects besides the record's own that an audit
+// record about object of kind concerns: a relationship's source and target
+// CIs, so that a relationship's creation, change and deletion are in the
+// history of both its ends. Backends store them with the record.
+func AuditRelated(kind ObjectKind, object string) []string {
+	if kind != KindRelationship {
+		return nil
+	}
+	k, err := ParseRelationshipID(ID(object))
+	if err != nil {
+		return nil
+	}
+	return []string{string(k.Source), string(k.Target)}
+}
+
+// AuditFilter selects audit records; empty fields do not filter, set
+// fields must all match.
+type AuditFilter struct {
+	// ID selects one record by its ID.
+	ID ID
+	// Objects selects records about any of these objects (a CI or
+	// relationship ID, a class or relationship type name, a token's
+	// TokenObject), or related to one of them (see AuditRelated). Objects
+	// that no longer exist keep their records.
+	Objects []string
+	// Kinds selects records about objects of these kinds.
+	Kinds []ObjectKind
+	// Actor and Source select records by the writer's name and channel.
+	Actor  string
+	Source string
+	// Since (inclusive) and Until (exclusive) bound the record's time.
+	Since time.Time
+	Until time.Time
+}
+
+// MaxAuditObjects is how many objects one AuditFilter names at most.
+const MaxAuditObjects = 100
+
+// Check validates f: at most MaxAuditObjects objects and 16 kinds, and a
+// time range that is not empty by construction.
+func (f AuditFilter) Check() error {
+	if len(f.Objects) > MaxAuditObjects {
+		return Invalid("filter.objects", "at most %d objects", MaxAuditObjects)
+	}
+	if len(f.Kinds) > 16 {
+		return Invalid("filter.kinds", "at most 16 kinds")
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return Invalid("filter.until", "must be after filter.since")
+	}
+	return nil
 }
 
 // ModelExtension is a class or relationship type registered at run time,
@@ -397,8 +456,14 @@ type Traverser interface {
 // AuditReader reads the audit trail.
 type AuditReader interface {
 	// History returns the audit records of one object (a CI or relationship
-	// ID, or a class or relationship type name), newest first.
+	// ID, or a class or relationship type name) and those related to it
+	// (a CI's relationships), newest first: Audit with Objects: {object}.
 	History(ctx context.Context, object string, p PageRequest) (Page[AuditRecord], error)
+	// Audit returns a page of the audit records matching f, newest first
+	// (ties broken by record ID, descending), with one cursor per record.
+	// Total counts every match. A malformed cursor is an *InvalidError on
+	// "after"; a filter that fails AuditFilter.Check is an *InvalidError.
+	Audit(ctx context.Context, f AuditFilter, p PageRequest) (Page[AuditRecord], error)
 }
 
 // ModelStore persists run-time extensions of the class model.

@@ -278,7 +278,7 @@ func TestDeleteCIsCascadeAndAudit(t *testing.T) {
 
 	h, err := s.History(t.Context(), string(ids[1]), store.PageRequest{})
 	require.NoError(t, err)
-	require.Equal(t, 2, h.Total)
+	require.Equal(t, 6, h.Total, "its creation and deletion, and those of its two relationships")
 	assert.Equal(t, store.ActionDelete, h.Items[0].Action)
 	assert.Equal(t, other, h.Items[0].Actor)
 	assert.Equal(t, []store.FieldChange{{Field: "class", Before: "Node"}, {Field: "name", Before: "d1"}}, h.Items[0].Changes)

@@ -152,6 +152,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = drv.Close(context.Background())
 		return nil, err
 	}
+	if err := s.backfillAuditRefs(ctx); err != nil {
+		_ = drv.Close(context.Background())
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -171,6 +175,9 @@ var schemaStatements = []string{
 	"CREATE INDEX skein_ci_support_group IF NOT EXISTS FOR (c:CI) ON (c.support_group)",
 	"CREATE INDEX skein_ci_last_seen_at IF NOT EXISTS FOR (c:CI) ON (c.last_seen_at)",
 	"CREATE INDEX skein_audit_object IF NOT EXISTS FOR (a:AuditRecord) ON (a.object)",
+	"CREATE INDEX skein_audit_ref1 IF NOT EXISTS FOR (a:AuditRecord) ON (a.ref1)",
+	"CREATE INDEX skein_audit_ref2 IF NOT EXISTS FOR (a:AuditRecord) ON (a.ref2)",
+	"CREATE INDEX skein_audit_time IF NOT EXISTS FOR (a:AuditRecord) ON (a.time)",
 }
 
 // ensureSchema creates the schema idempotently. Another process creating
