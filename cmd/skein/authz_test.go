@@ -155,6 +155,15 @@ var matrixOps = map[string]matrixOp{
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			return map[string]any{"in": map[string]any{"ids": []any{m.rel(t)}}}
 		}},
+	"Query.identityConflicts": {query: `{ identityConflicts(first: 1) { totalCount } }`},
+	"Mutation.mergeCIs": {query: `mutation($in: MergeCIsInput!) { mergeCIs(input: $in) { movedRelationships } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"survivor": m.ci(t), "duplicate": m.ci(t)}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { ci(id: $id) { status } }`, map[string]any{"id": vars["in"].(map[string]any)["duplicate"]})
+			assert.Equal(t, allowed, get(d, "ci", "status") == "retired", "a refused merge changes nothing")
+		}},
 	"Mutation.registerCIClass": {query: `mutation($in: RegisterCIClassInput!) { registerCIClass(input: $in) { ciClass { name } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			return map[string]any{"in": map[string]any{"name": m.name("MatrixClass"), "parent": "CI", "identificationRules": []any{[]any{"name"}}}}

@@ -304,6 +304,24 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// A page of identity conflicts.
+type IdentityConflictConnection struct {
+	// The conflicts of this page.
+	Edges []IdentityConflictEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many conflicts are open.
+	TotalCount int `json:"totalCount"`
+}
+
+// An identity conflict in a page.
+type IdentityConflictEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The conflict.
+	Node *IdentityConflict `json:"node"`
+}
+
 // The answer of an impact analysis.
 type ImpactAnalysis struct {
 	// The CIs assumed to fail, as found.
@@ -324,6 +342,24 @@ type ImpactAnalysis struct {
 	DegradedCount int `json:"degradedCount"`
 	// True when the node budget stopped the analysis early: the lists are incomplete.
 	Truncated bool `json:"truncated"`
+}
+
+// Which CI to merge into which.
+type MergeCIsInput struct {
+	// ID of the CI that stays.
+	Survivor string `json:"survivor"`
+	// ID of the CI merged into it and retired.
+	Duplicate string `json:"duplicate"`
+}
+
+// The outcome of a merge.
+type MergeCIsPayload struct {
+	// The survivor, as merged.
+	Survivor *CI `json:"survivor"`
+	// The duplicate, retired.
+	Duplicate *CI `json:"duplicate"`
+	// How many of the duplicate's relationships the survivor took over (it keeps its own where both had one).
+	MovedRelationships int `json:"movedRelationships"`
 }
 
 // Entry points for writing. Every mutation that writes is audited; `ping` writes nothing.

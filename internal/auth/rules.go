@@ -34,6 +34,10 @@ var Rules = map[string][]Role{
 	"Query.shortestPath":   readers,
 	"Query.auditRecords":   readers,
 
+	// Identity conflicts: readers list them, editors merge.
+	"Query.identityConflicts": readers,
+	"Mutation.mergeCIs":       editors,
+
 	// Tokens: admins.
 	"Query.apiTokens":         admins,
 	"Mutation.createAPIToken": admins,

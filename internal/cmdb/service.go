@@ -19,6 +19,8 @@ type Store interface {
 	store.CIWriter
 	store.RelationshipStore
 	store.ModelStore
+	store.AuditReader
+	store.ConflictStore
 }
 
 // Service applies the model's rules to every CMDB read and write. It is
@@ -142,10 +144,17 @@ func (s *Service) Upsert(ctx context.Context, actor store.Actor, items []UpsertI
 	if err != nil {
 		var ie *store.ItemError
 		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(index) {
+			s.recordConflicts(ctx, actor, []error{ie.Err}, []string{batch[ie.Index].Class})
 			return nil, &store.ItemError{Index: index[ie.Index], Err: reprefix(ie.Err, ie.Index, index[ie.Index])}
 		}
 		return nil, err
 	}
+	errs := make([]error, len(res))
+	cls := make([]string, len(res))
+	for j, r := range res {
+		errs[j], cls[j] = r.Err, batch[j].Class
+	}
+	s.recordConflicts(ctx, actor, errs, cls)
 	for j, r := range res {
 		r.Err = reprefix(r.Err, j, index[j])
 		results[index[j]] = r
@@ -219,9 +228,23 @@ func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, 
 	return res[0], nil
 }
 
-// DeleteCIs deletes CIs with their relationships.
+// DeleteCIs deletes CIs with their relationships, and closes the identity
+// conflicts they were part of.
 func (s *Service) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.UpsertResult, error) {
-	return s.st.DeleteCIs(ctx, actor, ids)
+	res, err := s.st.DeleteCIs(ctx, actor, ids)
+	if err != nil {
+		return nil, err
+	}
+	var gone []store.ID
+	for _, r := range res {
+		if r.Status == store.StatusDeleted {
+			gone = append(gone, r.CI.ID)
+		}
+	}
+	if err := s.st.ResolveConflicts(ctx, gone); err != nil {
+		return nil, fmt.Errorf("close the identity conflicts of deleted CIs: %w", err)
+	}
+	return res, nil
 }
 
 // RelationshipItem asks for one relationship.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
@@ -475,6 +476,45 @@ type ModelStore interface {
 	SaveModelExtension(ctx context.Context, actor Actor, ext ModelExtension) error
 }
 
+// IdentityConflict is an open identity conflict: a source reported a CI
+// whose identity keys belong to two different CIs (see ConflictError),
+// which stays open until one of them is merged into the other or deleted.
+// A conflict among three CIs is recorded as its pairs.
+type IdentityConflict struct {
+	// CIs are the two CIs, the lower ID first.
+	CIs [2]ID
+	// Class is the class of the last report, Source its source.
+	Class  string
+	Source string
+	// FirstSeen and LastSeen are the times of the first and last report
+	// that hit the conflict; Count is how many did.
+	FirstSeen time.Time
+	LastSeen  time.Time
+	Count     int
+}
+
+// ConflictStore keeps the open identity conflicts.
+type ConflictStore interface {
+	// RecordConflicts records reports that hit identity conflicts: a new
+	// pair is opened, a known one gets its Class, Source and LastSeen
+	// replaced (the time is the store's) and its Count incremented by the
+	// report's Count (1 when 0). CIs must differ and be in order.
+	RecordConflicts(ctx context.Context, cs []IdentityConflict) error
+	// Conflicts returns a page of the open conflicts ordered by their CIs.
+	// A malformed cursor is an *InvalidError on "after".
+	Conflicts(ctx context.Context, p PageRequest) (Page[IdentityConflict], error)
+	// ResolveConflicts closes every open conflict one of ids is part of.
+	ResolveConflicts(ctx context.Context, ids []ID) error
+}
+
+// ConflictPair returns the IdentityConflict CIs of a and b, in order.
+func ConflictPair(a, b ID) [2]ID {
+	if b < a {
+		a, b = b, a
+	}
+	return [2]ID{a, b}
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	CIReader
@@ -484,7 +524,22 @@ type Store interface {
 	AuditReader
 	ModelStore
 	TokenStore
+	ConflictStore
 	// Ping reports whether the backend is reachable (ErrUnavailable if not).
 	Ping(ctx context.Context) error
 	io.Closer
+}
+
+// CheckConflicts validates conflicts before they are recorded: at most
+// MaxBatch, each of two different CIs in order.
+func CheckConflicts(cs []IdentityConflict) error {
+	if err := CheckBatch("conflicts", len(cs)); err != nil {
+		return err
+	}
+	for i, c := range cs {
+		if c.CIs[0] == "" || c.CIs[0] >= c.CIs[1] {
+			return Invalid(fmt.Sprintf("conflicts[%d].cis", i), "must be two different CIs, the lower ID first")
+		}
+	}
+	return nil
 }

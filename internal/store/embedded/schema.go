@@ -8,7 +8,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
 // file; migrations[v] upgrades version v to v+1.
-const schemaVersion = 4
+const schemaVersion = 5
 
 var migrations = []string{
 	// 0 → 1: initial schema.
@@ -136,6 +136,20 @@ CREATE INDEX audit_time ON audit(time, id);
 CREATE INDEX audit_id ON audit(id);
 CREATE INDEX audit_ref1 ON audit(ref1, time, id) WHERE ref1 IS NOT NULL;
 CREATE INDEX audit_ref2 ON audit(ref2, time, id) WHERE ref2 IS NOT NULL;
+`,
+	// 4 → 5: open identity conflicts (store.ConflictStore), by CI pair.
+	`
+CREATE TABLE identity_conflicts (
+	ci1        TEXT    NOT NULL,
+	ci2        TEXT    NOT NULL,
+	class      TEXT    NOT NULL,
+	source     TEXT    NOT NULL,
+	first_seen INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL,
+	count      INTEGER NOT NULL,
+	PRIMARY KEY (ci1, ci2)
+) WITHOUT ROWID;
+CREATE INDEX identity_conflicts_ci2 ON identity_conflicts(ci2);
 `,
 }
 

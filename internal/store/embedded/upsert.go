@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/skein-cmdb/skein/internal/store"
@@ -244,11 +242,15 @@ func (u *upsertRun) owner(key string) (int64, error) {
 	return row, nil
 }
 
-func (u *upsertRun) conflict(i int, format string, args ...any) store.UpsertResult {
-	return store.UpsertResult{
-		Status: store.StatusConflict,
-		Err:    fmt.Errorf("items[%d]: %w: "+format, append([]any{i, store.ErrConflict}, args...)...),
-	}
+// conflictOf is the result of item i whose keys belong to several CIs.
+func (u *upsertRun) conflictOf(i int, keys []string) store.UpsertResult {
+	ce := store.NewConflictError(keys, func(k string) store.ID {
+		if row := u.owners[k]; row != 0 && u.cis[row] != nil {
+			return u.cis[row].ci.ID
+		}
+		return ""
+	})
+	return store.UpsertResult{Status: store.StatusConflict, Err: fmt.Errorf("items[%d]: %w", i, ce)}
 }
 
 func invalidResult(i int, ie *store.InvalidError) store.UpsertResult {
@@ -283,18 +285,7 @@ func (u *upsertRun) item(i int, it store.CIUpsert, reconcile store.ReconcileFunc
 		}
 	}
 	if len(ownerRows) > 1 {
-		var parts []string
-		for _, row := range ownerRows {
-			var ks []string
-			for _, k := range it.Keys {
-				if u.owners[k] == row && !slices.Contains(ks, k) {
-					ks = append(ks, k)
-				}
-			}
-			parts = append(parts, fmt.Sprintf("CI %s owns %q", u.cis[row].ci.ID, ks))
-		}
-		sort.Strings(parts)
-		return u.conflict(i, "the identity keys match %d different CIs: %s", len(ownerRows), strings.Join(parts, "; ")), nil
+		return u.conflictOf(i, it.Keys), nil
 	}
 	var ex *ciState
 	var exCI *store.CI
@@ -350,7 +341,11 @@ func (u *upsertRun) item(i int, it store.CIUpsert, reconcile store.ReconcileFunc
 			return store.UpsertResult{}, err
 		}
 		if row != 0 && (ex == nil || row != ex.row) {
-			return u.conflict(i, "identity key %q belongs to CI %s", k, u.cis[row].ci.ID), nil
+			if ex != nil && len(ex.ci.Keys) > 0 {
+				// Name the CI being merged into first.
+				keys = append([]string{ex.ci.Keys[0]}, keys...)
+			}
+			return u.conflictOf(i, keys), nil
 		}
 	}
 

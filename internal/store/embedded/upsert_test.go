@@ -119,13 +119,12 @@ func TestUpsertStatuses(t *testing.T) {
 			}
 		})
 	}
-	// The conflict named both CIs and the keys.
+	// The conflict names both CIs.
 	res, err := upsert(t, s, tester, false, item("Server", []string{"sn|A", "sn|B"}))
 	require.NoError(t, err)
-	msg := res[0].Err.Error()
-	assert.Contains(t, msg, string(a.ID))
-	assert.Contains(t, msg, string(b.ID))
-	assert.Contains(t, msg, "sn|B")
+	var ce *store.ConflictError
+	require.ErrorAs(t, res[0].Err, &ce)
+	assert.Equal(t, []store.ID{a.ID, b.ID}, ce.CIs)
 }
 
 func countAll(t *testing.T, s *Store) int {

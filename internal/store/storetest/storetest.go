@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore Factory) {
 	var cases []testCase
 	cases = append(cases, upsertCases...)
 	cases = append(cases, updateCases...)
+	cases = append(cases, mergeCases...)
 	cases = append(cases, identificationCases...)
 	cases = append(cases, relationshipCases...)
 	cases = append(cases, traversalCases...)
