@@ -88,7 +88,7 @@ func (r *cIResolver) PathTo(ctx context.Context, obj *model.CI, ci string, maxDe
 
 // History is the resolver for the history field.
 func (r *cIResolver) History(ctx context.Context, obj *model.CI, first *int, after *string) (*model.AuditConnection, error) {
-	page, err := r.Store.History(ctx, string(obj.Raw.ID), store.PageRequest{First: deref(first, 50), After: deref(after, "")})
+	page, err := r.CMDB.History(ctx, obj.Raw.ID, store.PageRequest{First: deref(first, 50), After: deref(after, "")})
 	if err != nil {
 		return nil, err
 	}

@@ -73,13 +73,15 @@ func TestAPIMergeCIs(t *testing.T) {
 				types = append(types, get(e, "node", "type"))
 			}
 			assert.ElementsMatch(t, []any{"RUNS_ON", "DUPLICATE_OF"}, types)
-			var merged bool
+			var merged, dupHistory bool
 			for _, e := range get(d, "ci", "history", "edges").([]any) {
 				for _, c := range get(e, "node", "changes").([]any) {
 					merged = merged || get(c, "field") == "merged_from"
 				}
+				dupHistory = dupHistory || get(e, "node", "object") == ids[1]
 			}
 			assert.True(t, merged, "the merge is in the survivor's history")
+			assert.True(t, dupHistory, "so is the duplicate's history")
 
 			// Refusals name the field as the client wrote it.
 			for _, c := range []struct {
