@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -159,6 +160,9 @@ func (r *mutationResolver) UpdateCi(ctx context.Context, input model.UpdateCIInp
 		return nil, err
 	}
 	res, err := r.CMDB.UpdateCI(ctx, who, id, attrs)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("CI %s: %w", input.ID, store.ErrNotFound) // named as the client did
+	}
 	if err != nil {
 		return nil, store.PrefixField(err, "input")
 	}

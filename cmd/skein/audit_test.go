@@ -41,6 +41,10 @@ func TestAPIAuditRecords(t *testing.T) {
 				map[string]any{"in": map[string]any{"items": []any{map[string]any{"type": "DEPENDS_ON", "source": ids[0], "target": ids[1]}}}})
 			relID := get(d, "createRelationships", "results", 0, "relationship", "id").(string)
 			ok(t, url, `mutation($id: ID!) { deleteCI(input: {id: $id}) { deletedId } }`, map[string]any{"id": ids[1]})
+			r := gql(t, url, `mutation($id: ID!) { updateCI(input: {id: $id, attributes: {owner: "x"}}) { changedFields } }`, map[string]any{"id": ids[1]})
+			require.NotEmpty(t, r.Errors, r.raw)
+			assert.Equal(t, "NOT_FOUND", r.Errors[0].Extensions["code"], "updating a deleted CI")
+			assert.Contains(t, r.Errors[0].Message, ids[1], "names the CI by API ID")
 
 			// The deleted CI's history, by its API ID: its creation, the
 			// relationship's creation and deletion, its deletion.
@@ -90,7 +94,7 @@ func TestAPIAuditRecords(t *testing.T) {
 			assert.NotContains(t, tokenID, "token:", "a token is named by its ID")
 			assert.NotEmpty(t, auditNodes(t, url, map[string]any{"objects": []any{tokenID}}))
 			useToken(t, url, viewer)
-			r := gql(t, url, auditQuery, map[string]any{"f": map[string]any{"kinds": []any{"token"}}})
+			r = gql(t, url, auditQuery, map[string]any{"f": map[string]any{"kinds": []any{"token"}}})
 			require.NotEmpty(t, r.Errors)
 			assert.Equal(t, "FORBIDDEN", r.Errors[0].Extensions["code"])
 			for _, rec := range auditNodes(t, url, nil) {
