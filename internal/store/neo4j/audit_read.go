@@ -134,10 +134,36 @@ MATCH (a:AuditRecord {object: row.object}) WHERE a.kind = 'relationship' AND a.r
 SET a.ref1 = row.ref1, a.ref2 = row.ref2`
 )
 
+// Statements that mark a data migration as done, so that it does not scan
+// the audit trail at every start.
+const (
+	qMigrationDone = `MATCH (m:SkeinMigration {name: $name}) RETURN count(m)`
+	qMarkMigration = `MERGE (m:SkeinMigration {name: $name})`
+)
+
+// auditRefsMigration names the backfill of audit record references.
+const auditRefsMigration = "audit_refs"
+
 // backfillAuditRefs gives the relationship audit records written before
 // records had related objects (store.AuditRelated) their two CIs, so that
-// they are in those CIs' history. It does nothing once done.
+// they are in those CIs' history. It runs once per database (concurrent
+// first starts may both run it; it is idempotent).
 func (s *Store) backfillAuditRefs(ctx context.Context) error {
+	params := map[string]any{"name": auditRefsMigration}
+	done, err := s.read(ctx, "migration", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		recs, err := collect(ctx, tx, qMigrationDone, params)
+		if err != nil || len(recs) != 1 {
+			return false, err
+		}
+		n, _ := recs[0].Values[0].(int64)
+		return n > 0, nil
+	})
+	if err != nil {
+		return err
+	}
+	if done.(bool) {
+		return nil
+	}
 	for {
 		out, err := s.write(ctx, "backfill audit", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
 			recs, err := collect(ctx, tx, qAuditWithoutRefs, nil)
@@ -164,9 +190,13 @@ func (s *Store) backfillAuditRefs(ctx context.Context) error {
 			return err
 		}
 		if out.(int) == 0 {
-			return nil
+			break
 		}
 	}
+	_, err = s.write(ctx, "migration", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		return run(ctx, tx, qMarkMigration, params)
+	})
+	return err
 }
 
 const (
