@@ -29,7 +29,10 @@ func auditFilterIn(role auth.Role, in *model.AuditFilter) (store.AuditFilter, er
 	if len(in.Objects) > store.MaxAuditObjects {
 		return f, store.Invalid("filter.objects", "at most %d objects", store.MaxAuditObjects)
 	}
-	for _, o := range in.Objects {
+	for i, o := range in.Objects {
+		if o == "" || len(o) > maxAuditName*2 {
+			return f, store.Invalid(fmt.Sprintf("filter.objects[%d]", i), "must be an ID or name of 1 to %d bytes", maxAuditName*2)
+		}
 		f.Objects = append(f.Objects, auditObjectIn(o))
 	}
 	for i, k := range in.Kinds {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -109,6 +110,8 @@ func TestAPIAuditRecords(t *testing.T) {
 				field string
 			}{
 				{map[string]any{"kinds": []any{"ci", "widget"}}, "filter.kinds[1]"},
+				{map[string]any{"objects": []any{"Server", ""}}, "filter.objects[1]"},
+				{map[string]any{"actor": strings.Repeat("x", 300)}, "filter.actor"},
 				{map[string]any{"since": "2024-02-01T00:00:00Z", "until": "2024-01-01T00:00:00Z"}, "filter.until"},
 			} {
 				r := gql(t, url, auditQuery, map[string]any{"f": c.f})
