@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -88,16 +89,11 @@ func (r *cIResolver) PathTo(ctx context.Context, obj *model.CI, ci string, maxDe
 
 // History is the resolver for the history field.
 func (r *cIResolver) History(ctx context.Context, obj *model.CI, first *int, after *string) (*model.AuditConnection, error) {
-	page, err := r.Store.History(ctx, string(obj.Raw.ID), store.PageRequest{First: deref(first, 50), After: deref(after, "")})
+	page, err := r.CMDB.History(ctx, obj.Raw.ID, store.PageRequest{First: deref(first, 50), After: deref(after, "")})
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.AuditConnection{TotalCount: page.Total, Edges: make([]model.AuditEdge, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
-	for i, a := range page.Items {
-		conn.Edges[i] = model.AuditEdge{Cursor: page.Cursors[i], Node: auditView(a)}
-	}
-	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
-	return conn, nil
+	return auditConnection(page), nil
 }
 
 // UpsertCIs is the resolver for the upsertCIs field.
@@ -164,6 +160,9 @@ func (r *mutationResolver) UpdateCi(ctx context.Context, input model.UpdateCIInp
 		return nil, err
 	}
 	res, err := r.CMDB.UpdateCI(ctx, who, id, attrs)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("CI %s: %w", input.ID, store.ErrNotFound) // named as the client did
+	}
 	if err != nil {
 		return nil, store.PrefixField(err, "input")
 	}
@@ -213,8 +212,10 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 			return nil, nil
 		}
 		return relView(rel), nil
+	case typeAuditRecord:
+		return r.auditRecord(ctx, sid)
 	}
-	return nil, nil // audit records are reached through history
+	return nil, nil
 }
 
 // Ci is the resolver for the ci field.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/skein-cmdb/skein/graph/model"
@@ -101,17 +102,6 @@ func pathView(steps []store.Step, from store.ID) *model.Path {
 		p.IDs = append(p.IDs, s.To)
 	}
 	return p
-}
-
-func auditView(a store.AuditRecord) *model.AuditRecord {
-	v := &model.AuditRecord{
-		ID: globalID(typeAuditRecord, a.ID), Time: a.Time, Actor: a.Actor.Name, Source: a.Actor.Source,
-		Kind: string(a.Kind), Object: a.Object, Action: string(a.Action), Changes: []model.FieldChange{},
-	}
-	for _, c := range a.Changes {
-		v.Changes = append(v.Changes, model.FieldChange{Field: c.Field, Before: valueOut(c.Before), After: valueOut(c.After)})
-	}
-	return v
 }
 
 func classView(m *cmdb.Model, c *cmdb.Class) *model.CIClass {
@@ -246,9 +236,12 @@ func fieldError(err error) *model.FieldError {
 // message. Unknown errors are internal; their text is not shown.
 func classify(err error) (code, field, msg string) {
 	var ie *store.InvalidError
+	var ce *store.ConflictError
 	switch {
 	case errors.As(err, &ie):
 		return "INVALID", ie.Field, ie.Error()
+	case errors.As(err, &ce):
+		return "CONFLICT", "", conflictMessage(ce)
 	case errors.Is(err, store.ErrNotFound):
 		return "NOT_FOUND", "", err.Error()
 	case errors.Is(err, store.ErrConflict):
@@ -330,4 +323,18 @@ func relConnection(page store.Page[store.Relationship]) *model.RelationshipConne
 	}
 	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
 	return conn
+}
+
+// conflictMessage says which CIs an item's identity keys matched, by API
+// ID and identification rule, and how to resolve it.
+func conflictMessage(ce *store.ConflictError) string {
+	parts := make([]string, len(ce.CIs))
+	for i, id := range ce.CIs {
+		parts[i] = "CI " + globalID(typeCI, id)
+		if i < len(ce.Rules) && len(ce.Rules[i]) > 0 {
+			parts[i] += " (by " + strings.Join(ce.Rules[i], ", ") + ")"
+		}
+	}
+	return fmt.Sprintf("the identity keys match %d different CIs: %s; if they are one thing, merge them with mergeCIs (identityConflicts lists the open conflicts)",
+		len(ce.CIs), strings.Join(parts, "; "))
 }

@@ -302,9 +302,9 @@ func testAPIQueriesAndMutations(t *testing.T, url string) {
 	assert.Equal(t, "shop-web", get(d, "ci", "dependents", "nodes", 0, "ci", "name"))
 	assert.Equal(t, 2.0, get(d, "ci", "pathTo", "length"))
 	assert.Equal(t, "Shop", get(d, "ci", "pathTo", "cis", 2, "name"))
-	assert.Equal(t, 1.0, get(d, "ci", "history", "totalCount"))
-	assert.Equal(t, "create", get(d, "ci", "history", "edges", 0, "node", "action"))
-	assert.Equal(t, "test", get(d, "ci", "history", "edges", 0, "node", "source"))
+	assert.Equal(t, 3.0, get(d, "ci", "history", "totalCount"), "its creation and its two relationships'")
+	assert.Equal(t, "create", get(d, "ci", "history", "edges", 2, "node", "action"))
+	assert.Equal(t, "test", get(d, "ci", "history", "edges", 2, "node", "source"))
 
 	// Impact: the hypervisor fails.
 	d = ok(t, url, `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { starts { name } downCount degradedCount truncated

@@ -121,8 +121,9 @@ var matrixOps = map[string]matrixOp{
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"ids": []any{m.ci(t)}} }},
 	"Query.shortestPath": {query: `query($a: ID!) { shortestPath(from: $a, to: $a) { length } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"a": m.ci(t)} }},
-	"Query.apiTokens": {query: `{ apiTokens { tokenId } }`},
-	"Mutation.ping":   {query: `mutation { ping }`},
+	"Query.apiTokens":    {query: `{ apiTokens { tokenId } }`},
+	"Query.auditRecords": {query: `{ auditRecords(first: 1) { totalCount } }`},
+	"Mutation.ping":      {query: `mutation { ping }`},
 	"Mutation.upsertCIs": {query: `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { created failed } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			return map[string]any{"in": map[string]any{"source": "matrix", "items": []any{item("Application", map[string]any{"name": m.name("matrix-upsert-")})}}}
@@ -155,6 +156,15 @@ var matrixOps = map[string]matrixOp{
 	"Mutation.deleteRelationships": {query: `mutation($in: DeleteRelationshipsInput!) { deleteRelationships(input: $in) { results { status } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			return map[string]any{"in": map[string]any{"ids": []any{m.rel(t)}}}
+		}},
+	"Query.identityConflicts": {query: `{ identityConflicts(first: 1) { totalCount } }`},
+	"Mutation.mergeCIs": {query: `mutation($in: MergeCIsInput!) { mergeCIs(input: $in) { movedRelationships } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"survivor": m.ci(t), "duplicate": m.ci(t)}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { ci(id: $id) { status } }`, map[string]any{"id": vars["in"].(map[string]any)["duplicate"]})
+			assert.Equal(t, allowed, get(d, "ci", "status") == "retired", "a refused merge changes nothing")
 		}},
 	"Mutation.registerCIClass": {query: `mutation($in: RegisterCIClassInput!) { registerCIClass(input: $in) { ciClass { name } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {

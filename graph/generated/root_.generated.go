@@ -23,6 +23,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	CI() CIResolver
+	IdentityConflict() IdentityConflictResolver
 	Mutation() MutationResolver
 	Path() PathResolver
 	PathStep() PathStepResolver
@@ -165,6 +166,26 @@ type ComplexityRoot struct {
 		Message func(childComplexity int) int
 	}
 
+	IdentityConflict struct {
+		Cis       func(childComplexity int) int
+		Class     func(childComplexity int) int
+		Count     func(childComplexity int) int
+		FirstSeen func(childComplexity int) int
+		LastSeen  func(childComplexity int) int
+		Source    func(childComplexity int) int
+	}
+
+	IdentityConflictConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	IdentityConflictEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	ImpactAnalysis struct {
 		BusinessServices func(childComplexity int) int
 		CountsByClass    func(childComplexity int) int
@@ -184,11 +205,18 @@ type ComplexityRoot struct {
 		Path   func(childComplexity int) int
 	}
 
+	MergeCIsPayload struct {
+		Duplicate          func(childComplexity int) int
+		MovedRelationships func(childComplexity int) int
+		Survivor           func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateRelationships      func(childComplexity int, input model.CreateRelationshipsInput) int
 		DeleteCi                 func(childComplexity int, input model.DeleteCIInput) int
 		DeleteRelationships      func(childComplexity int, input model.DeleteRelationshipsInput) int
+		MergeCIs                 func(childComplexity int, input model.MergeCIsInput) int
 		Ping                     func(childComplexity int) int
 		RegisterCIClass          func(childComplexity int, input model.RegisterCIClassInput) int
 		RegisterRelationshipType func(childComplexity int, input model.RegisterRelationshipTypeInput) int
@@ -222,10 +250,12 @@ type ComplexityRoot struct {
 
 	Query struct {
 		APITokens         func(childComplexity int, includeInactive *bool) int
+		AuditRecords      func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
 		Ci                func(childComplexity int, id string) int
 		CiClass           func(childComplexity int, name string) int
 		CiClasses         func(childComplexity int) int
 		Cis               func(childComplexity int, filter *model.CIFilter, first *int, after *string) int
+		IdentityConflicts func(childComplexity int, first *int, after *string) int
 		ImpactAnalysis    func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect) int
 		Node              func(childComplexity int, id string) int
 		RelationshipTypes func(childComplexity int) int
@@ -869,6 +899,75 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FieldError.Message(childComplexity), true
 
+	case "IdentityConflict.cis":
+		if e.ComplexityRoot.IdentityConflict.Cis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityConflict.Cis(childComplexity), true
+	case "IdentityConflict.class":
+		if e.ComplexityRoot.IdentityConflict.Class == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityConflict.Class(childComplexity), true
+	case "IdentityConflict.count":
+		if e.ComplexityRoot.IdentityConflict.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityConflict.Count(childComplexity), true
+	case "IdentityConflict.firstSeen":
+		if e.ComplexityRoot.IdentityConflict.FirstSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityConflict.FirstSeen(childComplexity), true
+	case "IdentityConflict.lastSeen":
+		if e.ComplexityRoot.IdentityConflict.LastSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityConflict.LastSeen(childComplexity), true
+	case "IdentityConflict.source":
+		if e.ComplexityRoot.IdentityConflict.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityConflict.Source(childComplexity), true
+
+	case "IdentityConflictConnection.edges":
+		if e.ComplexityRoot.IdentityConflictConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityConflictConnection.Edges(childComplexity), true
+	case "IdentityConflictConnection.pageInfo":
+		if e.ComplexityRoot.IdentityConflictConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityConflictConnection.PageInfo(childComplexity), true
+	case "IdentityConflictConnection.totalCount":
+		if e.ComplexityRoot.IdentityConflictConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityConflictConnection.TotalCount(childComplexity), true
+
+	case "IdentityConflictEdge.cursor":
+		if e.ComplexityRoot.IdentityConflictEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityConflictEdge.Cursor(childComplexity), true
+	case "IdentityConflictEdge.node":
+		if e.ComplexityRoot.IdentityConflictEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdentityConflictEdge.Node(childComplexity), true
+
 	case "ImpactAnalysis.businessServices":
 		if e.ComplexityRoot.ImpactAnalysis.BusinessServices == nil {
 			break
@@ -949,6 +1048,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImpactedCI.Path(childComplexity), true
 
+	case "MergeCIsPayload.duplicate":
+		if e.ComplexityRoot.MergeCIsPayload.Duplicate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeCIsPayload.Duplicate(childComplexity), true
+	case "MergeCIsPayload.movedRelationships":
+		if e.ComplexityRoot.MergeCIsPayload.MovedRelationships == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeCIsPayload.MovedRelationships(childComplexity), true
+	case "MergeCIsPayload.survivor":
+		if e.ComplexityRoot.MergeCIsPayload.Survivor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeCIsPayload.Survivor(childComplexity), true
+
 	case "Mutation.createAPIToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -993,6 +1111,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteRelationships(childComplexity, args["input"].(model.DeleteRelationshipsInput)), true
+	case "Mutation.mergeCIs":
+		if e.ComplexityRoot.Mutation.MergeCIs == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_mergeCIs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MergeCIs(childComplexity, args["input"].(model.MergeCIsInput)), true
 	case "Mutation.ping":
 		if e.ComplexityRoot.Mutation.Ping == nil {
 			break
@@ -1163,6 +1292,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APITokens(childComplexity, args["includeInactive"].(*bool)), true
+	case "Query.auditRecords":
+		if e.ComplexityRoot.Query.AuditRecords == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditRecords_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditRecords(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.ci":
 		if e.ComplexityRoot.Query.Ci == nil {
 			break
@@ -1202,6 +1342,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Cis(childComplexity, args["filter"].(*model.CIFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.identityConflicts":
+		if e.ComplexityRoot.Query.IdentityConflicts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_identityConflicts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.IdentityConflicts(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.impactAnalysis":
 		if e.ComplexityRoot.Query.ImpactAnalysis == nil {
 			break
@@ -1600,11 +1751,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AttributeDefinitionInput", ec.unmarshalInputAttributeDefinitionInput),
+			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("CIFilter", ec.unmarshalInputCIFilter),
 			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
 			graphql.NewInputUnmarshaler("DeleteCIInput", ec.unmarshalInputDeleteCIInput),
 			graphql.NewInputUnmarshaler("DeleteRelationshipsInput", ec.unmarshalInputDeleteRelationshipsInput),
+			graphql.NewInputUnmarshaler("MergeCIsInput", ec.unmarshalInputMergeCIsInput),
 			graphql.NewInputUnmarshaler("RegisterCIClassInput", ec.unmarshalInputRegisterCIClassInput),
 			graphql.NewInputUnmarshaler("RegisterRelationshipTypeInput", ec.unmarshalInputRegisterRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RelationshipItem", ec.unmarshalInputRelationshipItem),
@@ -1690,7 +1843,46 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
-	{Name: "../../schema/audit.graphqls", Input: `"One entry of the audit trail: who changed what, when, from which source."
+	{Name: "../../schema/audit.graphqls", Input: `extend type Query {
+  """
+  The audit trail of every object, newest first: who created, changed or deleted what, when, and
+  through which source. Filters combine (all must match). A CI's records include those of its
+  relationships, and a deleted CI's or relationship's records stay reachable by its ID. Readers.
+  """
+  auditRecords(
+    "Which records; omitted means all."
+    filter: AuditFilter
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+  ): AuditConnection!
+}
+
+"Selects audit records; every field set must match."
+input AuditFilter {
+  """
+  Records about any of these objects (at most 100): CI or relationship IDs as this API returns
+  them (also of deleted ones), class or relationship type names, or API token IDs. A CI's ID also
+  selects the records of the relationships it is an end of.
+  """
+  objects: [String!]
+  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
+  kinds: [String!]
+  "Who wrote (user, token or agent name), exactly."
+  actor: String
+  "Through which channel (` + "`" + `api` + "`" + `, ` + "`" + `import` + "`" + `, a discovery source), exactly."
+  source: String
+  "Records at or after this time."
+  since: Time
+  "Records before this time."
+  until: Time
+}
+
+"""
+One entry of the audit trail: who changed what, when, from which source. Refetchable with
+` + "`" + `node(id:)` + "`" + `.
+"""
 type AuditRecord implements Node {
   "Opaque global ID."
   id: ID!
@@ -1700,11 +1892,14 @@ type AuditRecord implements Node {
   actor: String!
   "Through which channel: api, import, or a discovery source."
   source: String!
-  "What kind of object: ci, relationship, class or relationship_type."
+  "What kind of object: ci, relationship, class, relationship_type or token."
   kind: String!
-  "The object's ID or name."
+  """
+  The object: its ID as this API names it (CIs, relationships), its name (classes, relationship
+  types), or the token's ID. Pass it to ` + "`" + `auditRecords(filter: {objects: [...]})` + "`" + `.
+  """
   object: String!
-  "create, update or delete."
+  "create, update, delete, or revoke (tokens)."
   action: String!
   "Each changed field with its values before and after."
   changes: [FieldChange!]!
@@ -1726,7 +1921,7 @@ type AuditConnection {
   edges: [AuditEdge!]!
   "Where this page starts and ends."
   pageInfo: PageInfo!
-  "How many records the object has."
+  "How many records match, across pages."
   totalCount: Int!
 }
 
@@ -1940,7 +2135,7 @@ type CI implements Node {
     "Relationship types the path may use; omitted means all."
     types: [String!]
   ): Path
-  "The CI's audit trail, newest first."
+  "The CI's audit trail, newest first, including the creation, changes and deletion of its relationships."
   history(
     "Page size, 1 to 1000."
     first: Int = 50
@@ -2087,6 +2282,84 @@ input DeleteCIInput {
 type DeleteCIPayload {
   "ID of the deleted CI."
   deletedId: ID!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/identity.graphqls", Input: `extend type Query {
+  """
+  Open identity conflicts: pairs of CIs that a source reported as one thing (the report's
+  identity keys matched both, so it was refused as CONFLICT), ordered by CI. A conflict stays
+  open until the two are merged (` + "`" + `mergeCIs` + "`" + `) or one is deleted. Readers.
+  """
+  identityConflicts(
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+  ): IdentityConflictConnection!
+}
+
+extend type Mutation {
+  """
+  Merges two CIs that are partial identities of one thing (a server created once by name and
+  domain, once by serial number). The survivor keeps its values and takes those it lacks from the
+  duplicate, the more specific class of the two, every identity key of both (so later full
+  reports identify the survivor), and the duplicate's relationships. The duplicate is retired
+  with a ` + "`" + `DUPLICATE_OF` + "`" + ` relationship to the survivor; its history stays reachable and is part of
+  the survivor's. Open conflicts of the duplicate are closed. Audited. Engineers.
+  """
+  mergeCIs("Which CI survives, which is the duplicate." input: MergeCIsInput!): MergeCIsPayload!
+}
+
+"Which CI to merge into which."
+input MergeCIsInput {
+  "ID of the CI that stays."
+  survivor: ID!
+  "ID of the CI merged into it and retired."
+  duplicate: ID!
+}
+
+"The outcome of a merge."
+type MergeCIsPayload {
+  "The survivor, as merged."
+  survivor: CI!
+  "The duplicate, retired."
+  duplicate: CI!
+  "How many of the duplicate's relationships the survivor took over (it keeps its own where both had one)."
+  movedRelationships: Int!
+}
+
+"An open identity conflict between two CIs."
+type IdentityConflict {
+  "The two CIs."
+  cis: [CI!]!
+  "Class of the last report that hit the conflict."
+  class: String!
+  "Source of the last report that hit the conflict."
+  source: String!
+  "When a report first hit the conflict."
+  firstSeen: Time!
+  "When a report last hit the conflict."
+  lastSeen: Time!
+  "How many reports hit it."
+  count: Int!
+}
+
+"A page of identity conflicts."
+type IdentityConflictConnection {
+  "The conflicts of this page."
+  edges: [IdentityConflictEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many conflicts are open."
+  totalCount: Int!
+}
+
+"An identity conflict in a page."
+type IdentityConflictEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The conflict."
+  node: IdentityConflict!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/impact.graphqls", Input: `extend type Query {
@@ -2592,7 +2865,7 @@ type FieldError {
 	{Name: "../../schema/schema.graphqls", Input: `"""
 Skein's API: the configuration graph (CIs and their relationships), impact and dependency
 analysis, and the class model. Reads are queries; every write is a mutation taking one ` + "`" + `input` + "`" + `
-and returning a payload, and is recorded in the audit trail.
+and returning a payload, and is recorded in the audit trail (except ` + "`" + `ping` + "`" + `, which writes nothing).
 """
 schema {
   query: Query
@@ -2605,9 +2878,9 @@ type Query {
   version: String!
 }
 
-"Entry points for writing. Every mutation is audited."
+"Entry points for writing. Every mutation that writes is audited; ` + "`" + `ping` + "`" + ` writes nothing."
 type Mutation {
-  "Does nothing; returns true. Useful to check that writes are allowed."
+  "Does nothing and leaves no audit record; returns true. Useful to check that writes are allowed."
   ping: Boolean!
 }
 `, BuiltIn: false},
@@ -2878,6 +3151,46 @@ func (ec *executionContext) childFields_FieldError(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type FieldError", field.Name)
 }
 
+func (ec *executionContext) childFields_IdentityConflict(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cis":
+		return ec.fieldContext_IdentityConflict_cis(ctx, field)
+	case "class":
+		return ec.fieldContext_IdentityConflict_class(ctx, field)
+	case "source":
+		return ec.fieldContext_IdentityConflict_source(ctx, field)
+	case "firstSeen":
+		return ec.fieldContext_IdentityConflict_firstSeen(ctx, field)
+	case "lastSeen":
+		return ec.fieldContext_IdentityConflict_lastSeen(ctx, field)
+	case "count":
+		return ec.fieldContext_IdentityConflict_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IdentityConflict", field.Name)
+}
+
+func (ec *executionContext) childFields_IdentityConflictConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_IdentityConflictConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_IdentityConflictConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_IdentityConflictConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IdentityConflictConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_IdentityConflictEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_IdentityConflictEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_IdentityConflictEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IdentityConflictEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_ImpactAnalysis(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "starts":
@@ -2914,6 +3227,18 @@ func (ec *executionContext) childFields_ImpactedCI(ctx context.Context, field gr
 		return ec.fieldContext_ImpactedCI_path(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImpactedCI", field.Name)
+}
+
+func (ec *executionContext) childFields_MergeCIsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "survivor":
+		return ec.fieldContext_MergeCIsPayload_survivor(ctx, field)
+	case "duplicate":
+		return ec.fieldContext_MergeCIsPayload_duplicate(ctx, field)
+	case "movedRelationships":
+		return ec.fieldContext_MergeCIsPayload_movedRelationships(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MergeCIsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -83,3 +83,14 @@ type ImpactedCI struct {
 	Effect ImpactEffect
 	Path   []PathStep
 }
+
+// IdentityConflict is the API's view of an open identity conflict; its
+// CIs are loaded by a resolver.
+type IdentityConflict struct {
+	CIIDs     [2]store.ID
+	Class     string
+	Source    string
+	FirstSeen time.Time
+	LastSeen  time.Time
+	Count     int
+}

@@ -90,7 +90,7 @@ type AuditConnection struct {
 	Edges []AuditEdge `json:"edges"`
 	// Where this page starts and ends.
 	PageInfo *PageInfo `json:"pageInfo"`
-	// How many records the object has.
+	// How many records match, across pages.
 	TotalCount int `json:"totalCount"`
 }
 
@@ -102,7 +102,26 @@ type AuditEdge struct {
 	Node *AuditRecord `json:"node"`
 }
 
-// One entry of the audit trail: who changed what, when, from which source.
+// Selects audit records; every field set must match.
+type AuditFilter struct {
+	// Records about any of these objects (at most 100): CI or relationship IDs as this API returns
+	// them (also of deleted ones), class or relationship type names, or API token IDs. A CI's ID also
+	// selects the records of the relationships it is an end of.
+	Objects []string `json:"objects,omitempty"`
+	// Kinds of object: `ci`, `relationship`, `class`, `relationship_type`, `token`.
+	Kinds []string `json:"kinds,omitempty"`
+	// Who wrote (user, token or agent name), exactly.
+	Actor *string `json:"actor,omitempty"`
+	// Through which channel (`api`, `import`, a discovery source), exactly.
+	Source *string `json:"source,omitempty"`
+	// Records at or after this time.
+	Since *time.Time `json:"since,omitempty"`
+	// Records before this time.
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// One entry of the audit trail: who changed what, when, from which source. Refetchable with
+// `node(id:)`.
 type AuditRecord struct {
 	// Opaque global ID.
 	ID string `json:"id"`
@@ -112,11 +131,12 @@ type AuditRecord struct {
 	Actor string `json:"actor"`
 	// Through which channel: api, import, or a discovery source.
 	Source string `json:"source"`
-	// What kind of object: ci, relationship, class or relationship_type.
+	// What kind of object: ci, relationship, class, relationship_type or token.
 	Kind string `json:"kind"`
-	// The object's ID or name.
+	// The object: its ID as this API names it (CIs, relationships), its name (classes, relationship
+	// types), or the token's ID. Pass it to `auditRecords(filter: {objects: [...]})`.
 	Object string `json:"object"`
-	// create, update or delete.
+	// create, update, delete, or revoke (tokens).
 	Action string `json:"action"`
 	// Each changed field with its values before and after.
 	Changes []FieldChange `json:"changes"`
@@ -289,6 +309,24 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// A page of identity conflicts.
+type IdentityConflictConnection struct {
+	// The conflicts of this page.
+	Edges []IdentityConflictEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many conflicts are open.
+	TotalCount int `json:"totalCount"`
+}
+
+// An identity conflict in a page.
+type IdentityConflictEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The conflict.
+	Node *IdentityConflict `json:"node"`
+}
+
 // The answer of an impact analysis.
 type ImpactAnalysis struct {
 	// The CIs assumed to fail, as found.
@@ -311,7 +349,25 @@ type ImpactAnalysis struct {
 	Truncated bool `json:"truncated"`
 }
 
-// Entry points for writing. Every mutation is audited.
+// Which CI to merge into which.
+type MergeCIsInput struct {
+	// ID of the CI that stays.
+	Survivor string `json:"survivor"`
+	// ID of the CI merged into it and retired.
+	Duplicate string `json:"duplicate"`
+}
+
+// The outcome of a merge.
+type MergeCIsPayload struct {
+	// The survivor, as merged.
+	Survivor *CI `json:"survivor"`
+	// The duplicate, retired.
+	Duplicate *CI `json:"duplicate"`
+	// How many of the duplicate's relationships the survivor took over (it keeps its own where both had one).
+	MovedRelationships int `json:"movedRelationships"`
+}
+
+// Entry points for writing. Every mutation that writes is audited; `ping` writes nothing.
 type Mutation struct {
 }
 

@@ -32,6 +32,11 @@ var Rules = map[string][]Role{
 	"Query.cis":            readers,
 	"Query.impactAnalysis": readers,
 	"Query.shortestPath":   readers,
+	"Query.auditRecords":   readers,
+
+	// Identity conflicts: readers list them, editors merge.
+	"Query.identityConflicts": readers,
+	"Mutation.mergeCIs":       editors,
 
 	// Tokens: admins.
 	"Query.apiTokens":         admins,
@@ -86,6 +91,30 @@ var NestedRules = map[string][]Role{
 // decides).
 func AllowedNested(role Role, field string) bool {
 	roles, ok := NestedRules[field]
+	if !ok {
+		return true
+	}
+	for _, r := range roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// AuditKindRules maps kinds of audit record (store.ObjectKind) to the
+// roles that may read them wherever the audit trail is read
+// (Query.auditRecords, node(id:)). Token records name tokens and their
+// roles, which only admins may list. Kinds not listed follow the field's
+// rule.
+var AuditKindRules = map[string][]Role{
+	"token": admins,
+}
+
+// MayReadAuditKind reports whether role may read audit records about
+// objects of kind.
+func MayReadAuditKind(role Role, kind string) bool {
+	roles, ok := AuditKindRules[kind]
 	if !ok {
 		return true
 	}

@@ -21,6 +21,8 @@ type Store interface {
 	store.CIWriter
 	store.RelationshipStore
 	store.ModelStore
+	store.AuditReader
+	store.ConflictStore
 }
 
 // Service applies the model's rules to every CMDB read and write. It is
@@ -144,10 +146,17 @@ func (s *Service) Upsert(ctx context.Context, actor store.Actor, items []UpsertI
 	if err != nil {
 		var ie *store.ItemError
 		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(index) {
+			s.recordConflicts(ctx, actor, []error{ie.Err}, []string{batch[ie.Index].Class})
 			return nil, &store.ItemError{Index: index[ie.Index], Err: reprefix(ie.Err, ie.Index, index[ie.Index])}
 		}
 		return nil, err
 	}
+	errs := make([]error, len(res))
+	cls := make([]string, len(res))
+	for j, r := range res {
+		errs[j], cls[j] = r.Err, batch[j].Class
+	}
+	s.recordConflicts(ctx, actor, errs, cls)
 	for j, r := range res {
 		r.Err = reprefix(r.Err, j, index[j])
 		results[index[j]] = r
@@ -180,6 +189,11 @@ func (m *Model) prepare(it UpsertItem) (store.CIUpsert, error) {
 
 // UpdateCI changes attributes of one CI named by id (nil clears). The patch
 // is merged like an upsert from the actor's source, so precedence applies.
+// The write finds the CI by id inside its transaction and merges into the CI
+// as stored then: a CI deleted meanwhile is ErrNotFound (never re-created),
+// and a CI renamed meanwhile is still the one updated. The read before it
+// only finds the class to validate the patch against (a class only ever
+// becomes more specific, so the patch stays valid).
 func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, attrs map[string]any) (store.UpsertResult, error) {
 	found, err := s.st.CIs(ctx, []store.ID{id})
 	if err != nil {
@@ -201,11 +215,14 @@ func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, 
 	for _, c := range clears {
 		patch[c] = nil
 	}
-	u := store.CIUpsert{Class: ci.Class, Attributes: patch, Keys: ci.Keys}
+	u := store.CIUpsert{ID: id, Class: ci.Class, Attributes: patch}
 	res, err := s.st.UpsertCIs(ctx, actor, store.UpsertBatch{Items: []store.CIUpsert{u}, Reconcile: m.Reconcile, Atomic: true})
 	if err != nil {
 		var ie *store.ItemError
-		if errors.As(err, &ie) {
+		switch {
+		case errors.As(err, &ie) && errors.Is(ie.Err, store.ErrNotFound):
+			return store.UpsertResult{}, fmt.Errorf("CI %s: %w", id, store.ErrNotFound)
+		case errors.As(err, &ie):
 			return store.UpsertResult{}, unprefix(ie.Err, "items[0]")
 		}
 		return store.UpsertResult{}, err
@@ -213,9 +230,23 @@ func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, 
 	return res[0], nil
 }
 
-// DeleteCIs deletes CIs with their relationships.
+// DeleteCIs deletes CIs with their relationships, and closes the identity
+// conflicts they were part of.
 func (s *Service) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.UpsertResult, error) {
-	return s.st.DeleteCIs(ctx, actor, ids)
+	res, err := s.st.DeleteCIs(ctx, actor, ids)
+	if err != nil {
+		return nil, err
+	}
+	var gone []store.ID
+	for _, r := range res {
+		if r.Status == store.StatusDeleted {
+			gone = append(gone, r.CI.ID)
+		}
+	}
+	if err := s.st.ResolveConflicts(ctx, gone); err != nil {
+		return nil, fmt.Errorf("close the identity conflicts of deleted CIs: %w", err)
+	}
+	return res, nil
 }
 
 // RelationshipItem asks for one relationship.

@@ -166,6 +166,18 @@ func (f *fakeStore) ShortestPath(context.Context, store.ID, store.ID, []store.Ed
 func (f *fakeStore) History(context.Context, string, store.PageRequest) (store.Page[store.AuditRecord], error) {
 	return store.Page[store.AuditRecord]{}, f.called("History")
 }
+func (f *fakeStore) Audit(context.Context, store.AuditFilter, store.PageRequest) (store.Page[store.AuditRecord], error) {
+	return store.Page[store.AuditRecord]{}, f.called("Audit")
+}
+func (f *fakeStore) RecordConflicts(context.Context, []store.IdentityConflict) error {
+	return f.called("RecordConflicts")
+}
+func (f *fakeStore) Conflicts(context.Context, store.PageRequest) (store.Page[store.IdentityConflict], error) {
+	return store.Page[store.IdentityConflict]{}, f.called("Conflicts")
+}
+func (f *fakeStore) ResolveConflicts(context.Context, []store.ID) error {
+	return f.called("ResolveConflicts")
+}
 func (f *fakeStore) ModelExtensions(context.Context) ([]store.ModelExtension, error) {
 	return nil, f.called("ModelExtensions")
 }
@@ -222,7 +234,7 @@ func TestInstrumentStoreTimesEveryMethod(t *testing.T) {
 	s := InstrumentStore(inner, m)
 
 	names := callEveryMethod(t, s)
-	require.Len(t, names, 21, "store.Store changed: check the decorator")
+	require.Len(t, names, 25, "store.Store changed: check the decorator")
 	assert.Equal(t, names, inner.calls, "every call is forwarded, once")
 	for _, name := range names {
 		assert.Equal(t, uint64(1), observations(t, reg, "skein_store_call_duration_seconds",

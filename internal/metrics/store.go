@@ -106,6 +106,26 @@ func (s *instrumentedStore) History(ctx context.Context, object string, p store.
 	return s.next.History(ctx, object, p)
 }
 
+func (s *instrumentedStore) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequest) (_ store.Page[store.AuditRecord], err error) {
+	defer s.done("Audit", time.Now(), &err)
+	return s.next.Audit(ctx, f, p)
+}
+
+func (s *instrumentedStore) RecordConflicts(ctx context.Context, cs []store.IdentityConflict) (err error) {
+	defer s.done("RecordConflicts", time.Now(), &err)
+	return s.next.RecordConflicts(ctx, cs)
+}
+
+func (s *instrumentedStore) Conflicts(ctx context.Context, p store.PageRequest) (_ store.Page[store.IdentityConflict], err error) {
+	defer s.done("Conflicts", time.Now(), &err)
+	return s.next.Conflicts(ctx, p)
+}
+
+func (s *instrumentedStore) ResolveConflicts(ctx context.Context, ids []store.ID) (err error) {
+	defer s.done("ResolveConflicts", time.Now(), &err)
+	return s.next.ResolveConflicts(ctx, ids)
+}
+
 func (s *instrumentedStore) ModelExtensions(ctx context.Context) (_ []store.ModelExtension, err error) {
 	defer s.done("ModelExtensions", time.Now(), &err)
 	return s.next.ModelExtensions(ctx)

@@ -3,6 +3,8 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Sentinel errors. Backends wrap them with context (fmt.Errorf("...: %w",
@@ -83,4 +85,64 @@ func PrefixField(err error, prefix string) error {
 		return &ItemError{Index: item.Index, Err: p}
 	}
 	return p
+}
+
+// ConflictError reports an upsert item whose identity keys belong to more
+// than one CI (two partial identities of one thing, such as a server known
+// once by name and domain and once by serial number). It wraps ErrConflict.
+// Clients see the CIs by API ID (the API layer renders it); Error names
+// them by store ID, for logs.
+type ConflictError struct {
+	// CIs are the CIs the item's keys belong to, in the order the keys
+	// matched them.
+	CIs []ID
+	// Rules[i] lists the identification rules ("serial_number",
+	// "name+dns_domain") by which the item matched CIs[i].
+	Rules [][]string
+}
+
+func (e *ConflictError) Error() string {
+	parts := make([]string, len(e.CIs))
+	for i, id := range e.CIs {
+		parts[i] = "CI " + string(id)
+		if i < len(e.Rules) && len(e.Rules[i]) > 0 {
+			parts[i] += " (by " + strings.Join(e.Rules[i], ", ") + ")"
+		}
+	}
+	return fmt.Sprintf("conflict: the identity keys match %d different CIs: %s", len(e.CIs), strings.Join(parts, "; "))
+}
+
+// Unwrap returns ErrConflict.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// NewConflictError returns the *ConflictError of an item whose keys are
+// owned as owner says (key → CI, "" for none), CIs in the order of keys.
+func NewConflictError(keys []string, owner func(string) ID) *ConflictError {
+	e := &ConflictError{}
+	for _, k := range keys {
+		o := owner(k)
+		if o == "" {
+			continue
+		}
+		i := slices.Index(e.CIs, o)
+		if i < 0 {
+			e.CIs = append(e.CIs, o)
+			e.Rules = append(e.Rules, nil)
+			i = len(e.CIs) - 1
+		}
+		if r := KeyRule(k); r != "" && !slices.Contains(e.Rules[i], r) {
+			e.Rules[i] = append(e.Rules[i], r)
+		}
+	}
+	return e
+}
+
+// KeyRule returns the identification rule of an identity key
+// ("<family>|<rule>|<value>"), or "" if key has no such form.
+func KeyRule(key string) string {
+	parts := strings.SplitN(key, "|", 3)
+	if len(parts) != 3 {
+		return ""
+	}
+	return parts[1]
 }

@@ -131,7 +131,7 @@ func (u CIUpsert) Check() *InvalidError {
 	if !ValidIdentifier(u.Class) {
 		return Invalid("class", "%q is not a class name", clip(u.Class, 80))
 	}
-	if len(u.Keys) == 0 {
+	if len(u.Keys) == 0 && u.ID == "" {
 		return Invalid("keys", "at least one identity key is required")
 	}
 	for j, k := range u.Keys {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
@@ -50,6 +51,12 @@ type CI struct {
 // CIUpsert is one prepared item of a batch upsert: validated, typed, with
 // its identity keys computed by internal/cmdb.
 type CIUpsert struct {
+	// ID, when set, makes the item an update of that CI: the backend finds
+	// and locks it by ID inside the write transaction (Keys are then not
+	// used to identify it and may be empty), and a CI that does not exist
+	// is a not_found item, never a create. The update still claims the
+	// keys the ReconcileFunc derives (another CI's key is a conflict).
+	ID    ID
 	Class string
 	// Attributes are the reported values. A nil value asks the
 	// ReconcileFunc to clear that attribute; backends never store Attributes
@@ -59,7 +66,7 @@ type CIUpsert struct {
 	// strongest rule first, each of the form "<family>|<rule>|<value>". A
 	// stored CI owns each of its keys exclusively: the backend enforces this
 	// with a uniqueness constraint, not with a read-then-write check. At least
-	// one key is required.
+	// one key is required, unless ID is set.
 	Keys []string
 }
 
@@ -305,6 +312,65 @@ type AuditRecord struct {
 	Object  string // the object's ID, or the class / type name
 	Action  Action
 	Changes []FieldChange
+	// Related are the other objects the record concerns (see
+	// AuditRelated): their history lists it too.
+	Related []string
+}
+
+// MaxAuditRelated is how many related objects an audit record has at most.
+const MaxAuditRelated = 2
+
+// AuditRelated returns the objects besides the record's own that an audit
+// record about object of kind concerns: a relationship's source and target
+// CIs, so that a relationship's creation, change and deletion are in the
+// history of both its ends. Backends store them with the record.
+func AuditRelated(kind ObjectKind, object string) []string {
+	if kind != KindRelationship {
+		return nil
+	}
+	k, err := ParseRelationshipID(ID(object))
+	if err != nil {
+		return nil
+	}
+	return []string{string(k.Source), string(k.Target)}
+}
+
+// AuditFilter selects audit records; empty fields do not filter, set
+// fields must all match.
+type AuditFilter struct {
+	// ID selects one record by its ID.
+	ID ID
+	// Objects selects records about any of these objects (a CI or
+	// relationship ID, a class or relationship type name, a token's
+	// TokenObject), or related to one of them (see AuditRelated). Objects
+	// that no longer exist keep their records.
+	Objects []string
+	// Kinds selects records about objects of these kinds.
+	Kinds []ObjectKind
+	// Actor and Source select records by the writer's name and channel.
+	Actor  string
+	Source string
+	// Since (inclusive) and Until (exclusive) bound the record's time.
+	Since time.Time
+	Until time.Time
+}
+
+// MaxAuditObjects is how many objects one AuditFilter names at most.
+const MaxAuditObjects = 100
+
+// Check validates f: at most MaxAuditObjects objects and 16 kinds, and a
+// time range that is not empty by construction.
+func (f AuditFilter) Check() error {
+	if len(f.Objects) > MaxAuditObjects {
+		return Invalid("filter.objects", "at most %d objects", MaxAuditObjects)
+	}
+	if len(f.Kinds) > 16 {
+		return Invalid("filter.kinds", "at most 16 kinds")
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return Invalid("filter.until", "must be after filter.since")
+	}
+	return nil
 }
 
 // ModelExtension is a class or relationship type registered at run time,
@@ -391,8 +457,14 @@ type Traverser interface {
 // AuditReader reads the audit trail.
 type AuditReader interface {
 	// History returns the audit records of one object (a CI or relationship
-	// ID, or a class or relationship type name), newest first.
+	// ID, or a class or relationship type name) and those related to it
+	// (a CI's relationships), newest first: Audit with Objects: {object}.
 	History(ctx context.Context, object string, p PageRequest) (Page[AuditRecord], error)
+	// Audit returns a page of the audit records matching f, newest first
+	// (ties broken by record ID, descending), with one cursor per record.
+	// Total counts every match. A malformed cursor is an *InvalidError on
+	// "after"; a filter that fails AuditFilter.Check is an *InvalidError.
+	Audit(ctx context.Context, f AuditFilter, p PageRequest) (Page[AuditRecord], error)
 }
 
 // ModelStore persists run-time extensions of the class model.
@@ -410,6 +482,45 @@ type ModelStore interface {
 	RetireModelExtension(ctx context.Context, actor Actor, kind ObjectKind, name string) error
 }
 
+// IdentityConflict is an open identity conflict: a source reported a CI
+// whose identity keys belong to two different CIs (see ConflictError),
+// which stays open until one of them is merged into the other or deleted.
+// A conflict among three CIs is recorded as its pairs.
+type IdentityConflict struct {
+	// CIs are the two CIs, the lower ID first.
+	CIs [2]ID
+	// Class is the class of the last report, Source its source.
+	Class  string
+	Source string
+	// FirstSeen and LastSeen are the times of the first and last report
+	// that hit the conflict; Count is how many did.
+	FirstSeen time.Time
+	LastSeen  time.Time
+	Count     int
+}
+
+// ConflictStore keeps the open identity conflicts.
+type ConflictStore interface {
+	// RecordConflicts records reports that hit identity conflicts: a new
+	// pair is opened, a known one gets its Class, Source and LastSeen
+	// replaced (the time is the store's) and its Count incremented by the
+	// report's Count (1 when 0). CIs must differ and be in order.
+	RecordConflicts(ctx context.Context, cs []IdentityConflict) error
+	// Conflicts returns a page of the open conflicts ordered by their CIs.
+	// A malformed cursor is an *InvalidError on "after".
+	Conflicts(ctx context.Context, p PageRequest) (Page[IdentityConflict], error)
+	// ResolveConflicts closes every open conflict one of ids is part of.
+	ResolveConflicts(ctx context.Context, ids []ID) error
+}
+
+// ConflictPair returns the IdentityConflict CIs of a and b, in order.
+func ConflictPair(a, b ID) [2]ID {
+	if b < a {
+		a, b = b, a
+	}
+	return [2]ID{a, b}
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	CIReader
@@ -419,7 +530,22 @@ type Store interface {
 	AuditReader
 	ModelStore
 	TokenStore
+	ConflictStore
 	// Ping reports whether the backend is reachable (ErrUnavailable if not).
 	Ping(ctx context.Context) error
 	io.Closer
+}
+
+// CheckConflicts validates conflicts before they are recorded: at most
+// MaxBatch, each of two different CIs in order.
+func CheckConflicts(cs []IdentityConflict) error {
+	if err := CheckBatch("conflicts", len(cs)); err != nil {
+		return err
+	}
+	for i, c := range cs {
+		if c.CIs[0] == "" || c.CIs[0] >= c.CIs[1] {
+			return Invalid(fmt.Sprintf("conflicts[%d].cis", i), "must be two different CIs, the lower ID first")
+		}
+	}
+	return nil
 }

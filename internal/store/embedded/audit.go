@@ -12,13 +12,26 @@ import (
 // auditRow appends the bulkAudit values of one audit record to args.
 func (w *wtx) auditRow(args []any, actor store.Actor, kind store.ObjectKind, object string, action store.Action, changes []store.FieldChange) []any {
 	w.buf = appendChanges(w.buf[:0], changes)
+	var refs [store.MaxAuditRelated]any
+	for i, r := range store.AuditRelated(kind, object) {
+		refs[i] = r
+	}
 	return append(args, string(store.NewID()), w.nowNs, actor.Name, actor.Source,
-		string(kind), object, string(action), string(w.buf))
+		string(kind), object, string(action), string(w.buf), refs[0], refs[1])
 }
 
-// History returns the audit records of one object, newest first.
+// History returns the audit records of one object and of those related to
+// it, newest first.
 func (s *Store) History(ctx context.Context, object string, p store.PageRequest) (store.Page[store.AuditRecord], error) {
+	return s.Audit(ctx, store.AuditFilter{Objects: []string{object}}, p)
+}
+
+// Audit returns a page of the audit records matching f, newest first.
+func (s *Store) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequest) (store.Page[store.AuditRecord], error) {
 	var page store.Page[store.AuditRecord]
+	if err := f.Check(); err != nil {
+		return page, err
+	}
 	size, err := p.PageSize()
 	if err != nil {
 		return page, err
@@ -38,28 +51,61 @@ func (s *Store) History(ctx context.Context, object string, p store.PageRequest)
 		}
 		afterTime, afterID = n, id
 	}
+	// The WHERE clause is made of constant fragments; values are parameters.
+	var where []string
+	var args []any
+	if f.ID != "" {
+		where, args = append(where, "id = ?"), append(args, string(f.ID))
+	}
+	if len(f.Objects) > 0 {
+		objs := jsonList(f.Objects)
+		where = append(where, `(object IN (SELECT value FROM json_each(?)) OR ref1 IN (SELECT value FROM json_each(?))
+			OR ref2 IN (SELECT value FROM json_each(?)))`)
+		args = append(args, objs, objs, objs)
+	}
+	if len(f.Kinds) > 0 {
+		where, args = append(where, "kind IN (SELECT value FROM json_each(?))"), append(args, jsonList(f.Kinds))
+	}
+	if f.Actor != "" {
+		where, args = append(where, "actor = ?"), append(args, f.Actor)
+	}
+	if f.Source != "" {
+		where, args = append(where, "source = ?"), append(args, f.Source)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "time >= ?"), append(args, clampNanos(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "time < ?"), append(args, clampNanos(f.Until))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
 	if err := s.usable(ctx); err != nil {
 		return page, err
 	}
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return page, dbErr("history", err)
+		return page, dbErr("audit", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM audit WHERE object = ?", object).Scan(&page.Total); err != nil {
-		return page, dbErr("history", err)
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM audit"+cond, args...).Scan(&page.Total); err != nil {
+		return page, dbErr("audit", err)
 	}
-	q := "SELECT id, time, actor, source, kind, action, changes FROM audit WHERE object = ?"
-	args := []any{object}
+	q := "SELECT id, time, actor, source, kind, object, action, changes, ref1, ref2 FROM audit"
 	if after != "" {
-		q += " AND (time < ? OR (time = ? AND id < ?))"
+		where = append(where, "(time < ? OR (time = ? AND id < ?))")
 		args = append(args, afterTime, afterTime, afterID)
+	}
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY time DESC, id DESC LIMIT ?"
 	args = append(args, size+1)
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
-		return page, dbErr("history", err)
+		return page, dbErr("audit", err)
 	}
 	defer rows.Close()
 	var changes sql.RawBytes
@@ -67,21 +113,30 @@ func (s *Store) History(ctx context.Context, object string, p store.PageRequest)
 		var r store.AuditRecord
 		var ns int64
 		var kind, action string
-		if err := rows.Scan(&r.ID, &ns, &r.Actor.Name, &r.Actor.Source, &kind, &action, &changes); err != nil {
-			return page, dbErr("history", err)
+		var ref1, ref2 sql.NullString
+		if err := rows.Scan(&r.ID, &ns, &r.Actor.Name, &r.Actor.Source, &kind, &r.Object, &action, &changes, &ref1, &ref2); err != nil {
+			return page, dbErr("audit", err)
 		}
 		if len(page.Items) == size {
 			page.HasNext = true
 			break
 		}
-		r.Time, r.Kind, r.Object, r.Action = fromNanos(ns), store.ObjectKind(kind), object, store.Action(action)
+		r.Time, r.Kind, r.Action = fromNanos(ns), store.ObjectKind(kind), store.Action(action)
+		for _, ref := range []sql.NullString{ref1, ref2} {
+			if ref.Valid {
+				r.Related = append(r.Related, ref.String)
+			}
+		}
 		if r.Changes, err = decodeChanges(changes); err != nil {
 			return page, corrupt("changes of audit record "+string(r.ID), err)
 		}
 		page.Items = append(page.Items, r)
 	}
 	if err := rows.Err(); err != nil {
-		return page, dbErr("history", err)
+		return page, dbErr("audit", err)
+	}
+	if page.Items == nil {
+		page.Items = []store.AuditRecord{}
 	}
 	page.Cursors = make([]string, len(page.Items))
 	for i, r := range page.Items {

@@ -8,7 +8,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
 // file; migrations[v] upgrades version v to v+1.
-const schemaVersion = 3
+const schemaVersion = 5
 
 var migrations = []string{
 	// 0 → 1: initial schema.
@@ -114,6 +114,42 @@ CREATE TABLE tokens (
 	`
 DROP INDEX relationships_dst;
 CREATE INDEX relationships_dst ON relationships(dst, type, src);
+`,
+	// 3 → 4: the audit query (store.AuditReader.Audit): records by time, by
+	// id, and by the objects they relate to (a relationship's two CIs,
+	// store.AuditRelated), filled in for the relationship records already
+	// there from the source and target their create or delete record names.
+	`
+ALTER TABLE audit ADD COLUMN ref1 TEXT;
+ALTER TABLE audit ADD COLUMN ref2 TEXT;
+UPDATE audit SET
+	ref1 = (SELECT coalesce(json_extract(c.value, '$.v.a'), json_extract(c.value, '$.v.b'))
+		FROM audit r, json_each(r.changes) c
+		WHERE r.object = audit.object AND r.kind = 'relationship' AND r.action IN ('create', 'delete')
+		AND json_extract(c.value, '$.f') = 'source' LIMIT 1),
+	ref2 = (SELECT coalesce(json_extract(c.value, '$.v.a'), json_extract(c.value, '$.v.b'))
+		FROM audit r, json_each(r.changes) c
+		WHERE r.object = audit.object AND r.kind = 'relationship' AND r.action IN ('create', 'delete')
+		AND json_extract(c.value, '$.f') = 'target' LIMIT 1)
+WHERE kind = 'relationship';
+CREATE INDEX audit_time ON audit(time, id);
+CREATE INDEX audit_id ON audit(id);
+CREATE INDEX audit_ref1 ON audit(ref1, time, id) WHERE ref1 IS NOT NULL;
+CREATE INDEX audit_ref2 ON audit(ref2, time, id) WHERE ref2 IS NOT NULL;
+`,
+	// 4 → 5: open identity conflicts (store.ConflictStore), by CI pair.
+	`
+CREATE TABLE identity_conflicts (
+	ci1        TEXT    NOT NULL,
+	ci2        TEXT    NOT NULL,
+	class      TEXT    NOT NULL,
+	source     TEXT    NOT NULL,
+	first_seen INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL,
+	count      INTEGER NOT NULL,
+	PRIMARY KEY (ci1, ci2)
+) WITHOUT ROWID;
+CREATE INDEX identity_conflicts_ci2 ON identity_conflicts(ci2);
 `,
 }
 

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/skein-cmdb/skein/internal/store"
@@ -35,7 +33,7 @@ func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.Upsert
 	}
 	var results []store.UpsertResult
 	err := s.write(ctx, func(w *wtx, p *patch) error {
-		u := &upsertRun{w: w, p: p, actor: actor, owners: map[string]int64{}, cis: map[int64]*ciState{}}
+		u := &upsertRun{w: w, p: p, actor: actor, owners: map[string]int64{}, cis: map[int64]*ciState{}, rowOf: map[store.ID]int64{}}
 		res, err := u.run(b, invalid)
 		if err == nil {
 			results = res
@@ -84,7 +82,8 @@ type upsertRun struct {
 	actor   store.Actor
 	owners  map[string]int64 // key → owning row (0: unowned); known keys only
 	cis     map[int64]*ciState
-	touched []*ciState // in first-touch order
+	rowOf   map[store.ID]int64 // CI id → row, for the CIs in cis
+	touched []*ciState         // in first-touch order
 	nextRow int64
 	audit   []any
 }
@@ -118,13 +117,18 @@ func (u *upsertRun) run(b store.UpsertBatch, invalid []error) ([]store.UpsertRes
 	return results, nil
 }
 
-// prefetch loads the owners of every key of the batch and the CIs owning
-// them.
+// prefetch loads the CIs that items name by ID, the owners of every key of
+// the batch and the CIs owning them.
 func (u *upsertRun) prefetch(items []store.CIUpsert, invalid []error) error {
 	var keys []string
+	var targets []store.ID
 	for i, it := range items {
 		if invalid[i] != nil {
 			continue
+		}
+		if it.ID != "" {
+			targets = append(targets, it.ID)
+			continue // identified by ID, not by its keys
 		}
 		for _, k := range it.Keys {
 			if _, ok := u.owners[k]; !ok {
@@ -155,18 +159,46 @@ func (u *upsertRun) prefetch(items []store.CIUpsert, invalid []error) error {
 	if err := closeRows(rows); err != nil {
 		return dbErr("upsert", err)
 	}
+	if len(targets) > 0 {
+		rows, err := u.w.st.cisByUID.Query(jsonList(targets))
+		if err != nil {
+			return dbErr("upsert", err)
+		}
+		if err := u.scan(rows); err != nil {
+			return err
+		}
+	}
 	return u.load(rowIDs)
 }
 
 // load reads CIs by row into the view.
 func (u *upsertRun) load(rowIDs []int64) error {
-	if len(rowIDs) == 0 {
+	var todo []int64
+	for _, r := range rowIDs {
+		if u.cis[r] == nil {
+			todo = append(todo, r)
+		}
+	}
+	if len(todo) == 0 {
 		return nil
 	}
-	rows, err := u.w.st.cisByRow.Query(jsonList(rowIDs))
+	rows, err := u.w.st.cisByRow.Query(jsonList(todo))
 	if err != nil {
 		return dbErr("upsert", err)
 	}
+	if err := u.scan(rows); err != nil {
+		return err
+	}
+	for _, r := range rowIDs {
+		if u.cis[r] == nil {
+			return &errRetry{err: fmt.Errorf("identity key owner %d vanished", r)}
+		}
+	}
+	return nil
+}
+
+// scan adds the CIs of rows to the view and closes rows.
+func (u *upsertRun) scan(rows *sql.Rows) error {
 	var sc ciScanner
 	for rows.Next() {
 		row, ci, err := sc.scan(rows)
@@ -176,17 +208,13 @@ func (u *upsertRun) load(rowIDs []int64) error {
 		}
 		st := &ciState{row: row, ci: ci, origKeys: ci.Keys, origTags: tagsOf(ci.Attributes), origCols: indexedCols(ci)}
 		u.cis[row] = st
+		u.rowOf[ci.ID] = row
 		for _, k := range ci.Keys {
 			u.owners[k] = row
 		}
 	}
 	if err := closeRows(rows); err != nil {
 		return dbErr("upsert", err)
-	}
-	for _, r := range rowIDs {
-		if u.cis[r] == nil {
-			return &errRetry{err: fmt.Errorf("identity key owner %d vanished", r)}
-		}
 	}
 	return nil
 }
@@ -214,11 +242,15 @@ func (u *upsertRun) owner(key string) (int64, error) {
 	return row, nil
 }
 
-func (u *upsertRun) conflict(i int, format string, args ...any) store.UpsertResult {
-	return store.UpsertResult{
-		Status: store.StatusConflict,
-		Err:    fmt.Errorf("items[%d]: %w: "+format, append([]any{i, store.ErrConflict}, args...)...),
-	}
+// conflictOf is the result of item i whose keys belong to several CIs.
+func (u *upsertRun) conflictOf(i int, keys []string) store.UpsertResult {
+	ce := store.NewConflictError(keys, func(k string) store.ID {
+		if row := u.owners[k]; row != 0 && u.cis[row] != nil {
+			return u.cis[row].ci.ID
+		}
+		return ""
+	})
+	return store.UpsertResult{Status: store.StatusConflict, Err: fmt.Errorf("items[%d]: %w", i, ce)}
 }
 
 func invalidResult(i int, ie *store.InvalidError) store.UpsertResult {
@@ -228,9 +260,22 @@ func invalidResult(i int, ie *store.InvalidError) store.UpsertResult {
 // item identifies, reconciles and applies one item to the view. A non-nil
 // error fails the whole call.
 func (u *upsertRun) item(i int, it store.CIUpsert, reconcile store.ReconcileFunc) (store.UpsertResult, error) {
-	// Identify: the distinct CIs owning any of the item's keys.
+	// Identify: the CI named by ID, or the distinct CIs owning any of the
+	// item's keys.
 	var ownerRows []int64
-	for _, k := range it.Keys {
+	if it.ID != "" {
+		row, ok := u.rowOf[it.ID]
+		if !ok {
+			return store.UpsertResult{Status: store.StatusNotFound,
+				Err: fmt.Errorf("items[%d]: CI %s: %w", i, it.ID, store.ErrNotFound)}, nil
+		}
+		ownerRows = append(ownerRows, row)
+	}
+	idKeys := it.Keys
+	if it.ID != "" {
+		idKeys = nil
+	}
+	for _, k := range idKeys {
 		row, err := u.owner(k)
 		if err != nil {
 			return store.UpsertResult{}, err
@@ -240,18 +285,7 @@ func (u *upsertRun) item(i int, it store.CIUpsert, reconcile store.ReconcileFunc
 		}
 	}
 	if len(ownerRows) > 1 {
-		var parts []string
-		for _, row := range ownerRows {
-			var ks []string
-			for _, k := range it.Keys {
-				if u.owners[k] == row && !slices.Contains(ks, k) {
-					ks = append(ks, k)
-				}
-			}
-			parts = append(parts, fmt.Sprintf("CI %s owns %q", u.cis[row].ci.ID, ks))
-		}
-		sort.Strings(parts)
-		return u.conflict(i, "the identity keys match %d different CIs: %s", len(ownerRows), strings.Join(parts, "; ")), nil
+		return u.conflictOf(i, it.Keys), nil
 	}
 	var ex *ciState
 	var exCI *store.CI
@@ -307,7 +341,11 @@ func (u *upsertRun) item(i int, it store.CIUpsert, reconcile store.ReconcileFunc
 			return store.UpsertResult{}, err
 		}
 		if row != 0 && (ex == nil || row != ex.row) {
-			return u.conflict(i, "identity key %q belongs to CI %s", k, u.cis[row].ci.ID), nil
+			if ex != nil && len(ex.ci.Keys) > 0 {
+				// Name the CI being merged into first.
+				keys = append([]string{ex.ci.Keys[0]}, keys...)
+			}
+			return u.conflictOf(i, keys), nil
 		}
 	}
 
@@ -328,6 +366,7 @@ func (u *upsertRun) item(i int, it store.CIUpsert, reconcile store.ReconcileFunc
 		st = &ciState{row: u.nextRow, ci: ci, isNew: true, dirty: dirtyFull}
 		u.nextRow++
 		u.cis[st.row] = st
+		u.rowOf[ci.ID] = st.row
 		u.touched = append(u.touched, st)
 		uid, _ := parseUID(string(ci.ID))
 		u.p.addNodes = append(u.p.addNodes, nodeDef{slot: int32(st.row), uid: uid})

@@ -361,7 +361,7 @@ var (
 	bulkKeys  = &bulkSpec{head: "INSERT INTO identity_keys(key, ci) VALUES ", cols: 2}
 	bulkTags  = &bulkSpec{head: "INSERT INTO ci_tags(tag, ci) VALUES ", cols: 2}
 	bulkRels  = &bulkSpec{head: "INSERT INTO relationships(src, type, dst, attrs, created_at, updated_at) VALUES ", cols: 6}
-	bulkAudit = &bulkSpec{head: "INSERT INTO audit(id, time, actor, source, kind, object, action, changes) VALUES ", cols: 8}
+	bulkAudit = &bulkSpec{head: "INSERT INTO audit(id, time, actor, source, kind, object, action, changes, ref1, ref2) VALUES ", cols: 10}
 	// Bulk updates join the target rows with a VALUES list by rowid.
 	bulkSeen = &bulkSpec{cols: 4, head: "WITH v(id, keys, seen_by, last_seen_at) AS (VALUES ",
 		tail: ") UPDATE cis SET keys = v.keys, seen_by = v.seen_by, last_seen_at = v.last_seen_at FROM v WHERE cis.id = v.id"}

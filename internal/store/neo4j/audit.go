@@ -28,7 +28,7 @@ func (l *auditLog) add(kind store.ObjectKind, object string, action store.Action
 	if err != nil {
 		return fmt.Errorf("audit %s %s: %w", kind, action, err)
 	}
-	l.rows = append(l.rows, map[string]any{
+	row := map[string]any{
 		"id":      string(store.NewID()),
 		"time":    l.now,
 		"actor":   l.actor.Name,
@@ -37,11 +37,19 @@ func (l *auditLog) add(kind store.ObjectKind, object string, action store.Action
 		"object":  object,
 		"action":  string(action),
 		"changes": enc,
-	})
+	}
+	for i, r := range store.AuditRelated(kind, object) {
+		row[auditRefProps[i]] = r
+	}
+	l.rows = append(l.rows, row)
 	return nil
 }
 
 const qAudit = "UNWIND $rows AS row CREATE (a:AuditRecord) SET a = row"
+
+// auditRefProps are the properties that hold an audit record's related
+// objects (store.AuditRelated), each indexed.
+var auditRefProps = [store.MaxAuditRelated]string{"ref1", "ref2"}
 
 func (l *auditLog) flush(ctx context.Context, tx neo4j.ManagedTransaction) error {
 	if len(l.rows) == 0 {
@@ -164,6 +172,12 @@ func auditFromNode(v any) (store.AuditRecord, error) {
 	if err != nil {
 		return store.AuditRecord{}, err
 	}
+	var related []string
+	for _, prop := range auditRefProps {
+		if r := asString(p[prop]); r != "" {
+			related = append(related, r)
+		}
+	}
 	return store.AuditRecord{
 		ID:      store.ID(asString(p["id"])),
 		Time:    asTime(p["time"]),
@@ -172,5 +186,6 @@ func auditFromNode(v any) (store.AuditRecord, error) {
 		Object:  asString(p["object"]),
 		Action:  store.Action(asString(p["action"])),
 		Changes: changes,
+		Related: related,
 	}, nil
 }

@@ -12,17 +12,20 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
-const (
-	qHistory = `MATCH (a:AuditRecord {object: $object})
-WHERE $afterTime IS NULL OR a.time < $afterTime OR (a.time = $afterTime AND a.id < $afterID)
-RETURN a ORDER BY a.time DESC, a.id DESC LIMIT $limit`
-	qHistoryCount = `MATCH (a:AuditRecord {object: $object}) RETURN count(a)`
-)
-
-// History returns the audit records of one object, newest first (ties
-// broken by record ID, descending). The cursor holds the time and ID of
-// the last record of a page.
+// History returns the audit records of one object and of those related to
+// it, newest first.
 func (s *Store) History(ctx context.Context, object string, p store.PageRequest) (store.Page[store.AuditRecord], error) {
+	return s.Audit(ctx, store.AuditFilter{Objects: []string{object}}, p)
+}
+
+// Audit returns a page of the audit records matching f, newest first (ties
+// broken by record ID, descending). The cursor holds the time and ID of the
+// last record of a page. The query is made of constant fragments, one per
+// filter set; values are parameters.
+func (s *Store) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequest) (store.Page[store.AuditRecord], error) {
+	if err := f.Check(); err != nil {
+		return store.Page[store.AuditRecord]{}, err
+	}
 	size, err := p.PageSize()
 	if err != nil {
 		return store.Page[store.AuditRecord]{}, err
@@ -31,19 +34,56 @@ func (s *Store) History(ctx context.Context, object string, p store.PageRequest)
 	if err != nil {
 		return store.Page[store.AuditRecord]{}, err
 	}
-	params := map[string]any{"object": object, "afterTime": nil, "afterID": nil, "limit": int64(size + 1)}
+	params := map[string]any{"limit": int64(size + 1)}
+	var where []string
+	if f.ID != "" {
+		where, params["id"] = append(where, "a.id = $id"), string(f.ID)
+	}
+	if len(f.Objects) > 0 {
+		where, params["objects"] = append(where, "(a.object IN $objects OR a.ref1 IN $objects OR a.ref2 IN $objects)"), f.Objects
+	}
+	if len(f.Kinds) > 0 {
+		kinds := make([]string, len(f.Kinds))
+		for i, k := range f.Kinds {
+			kinds[i] = string(k)
+		}
+		where, params["kinds"] = append(where, "a.kind IN $kinds"), kinds
+	}
+	if f.Actor != "" {
+		where, params["actor"] = append(where, "a.actor = $actor"), f.Actor
+	}
+	if f.Source != "" {
+		where, params["source"] = append(where, "a.source = $source"), f.Source
+	}
+	if !f.Since.IsZero() {
+		where, params["since"] = append(where, "a.time >= $since"), f.Since.UTC()
+	}
+	if !f.Until.IsZero() {
+		where, params["until"] = append(where, "a.time < $until"), f.Until.UTC()
+	}
+	match := "MATCH (a:AuditRecord)"
+	qCount := match
+	if len(where) > 0 {
+		qCount += " WHERE " + strings.Join(where, " AND ")
+	}
+	qCount += " RETURN count(a)"
 	if after != "" {
 		ts, id, ok := strings.Cut(after, "|")
 		t, terr := time.Parse(time.RFC3339Nano, ts)
 		if !ok || terr != nil || id == "" {
 			return store.Page[store.AuditRecord]{}, store.Invalid("after", "not a cursor returned by this API")
 		}
-		params["afterTime"] = t.UTC()
-		params["afterID"] = id
+		params["afterTime"], params["afterID"] = t.UTC(), id
+		where = append(where, "(a.time < $afterTime OR (a.time = $afterTime AND a.id < $afterID))")
 	}
-	out, err := s.read(ctx, "history", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+	qPage := match
+	if len(where) > 0 {
+		qPage += " WHERE " + strings.Join(where, " AND ")
+	}
+	qPage += " RETURN a ORDER BY a.time DESC, a.id DESC LIMIT $limit"
+	out, err := s.read(ctx, "audit", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
 		var page store.Page[store.AuditRecord]
-		recs, err := collect(ctx, tx, qHistory, params)
+		recs, err := collect(ctx, tx, qPage, params)
 		if err != nil {
 			return nil, err
 		}
@@ -65,7 +105,7 @@ func (s *Store) History(ctx context.Context, object string, p store.PageRequest)
 		if n := len(page.Items); n > 0 {
 			page.EndCursor = page.Cursors[n-1]
 		}
-		recs, err = collect(ctx, tx, qHistoryCount, params)
+		recs, err = collect(ctx, tx, qCount, params)
 		if err != nil {
 			return nil, err
 		}
@@ -83,6 +123,80 @@ func (s *Store) History(ctx context.Context, object string, p store.PageRequest)
 		page.Items = []store.AuditRecord{}
 	}
 	return page, nil
+}
+
+// Statements of backfillAuditRefs.
+const (
+	qAuditWithoutRefs = `MATCH (a:AuditRecord {kind: 'relationship'}) WHERE a.ref1 IS NULL
+RETURN DISTINCT a.object LIMIT 1000`
+	qSetAuditRefs = `UNWIND $rows AS row
+MATCH (a:AuditRecord {object: row.object}) WHERE a.kind = 'relationship' AND a.ref1 IS NULL
+SET a.ref1 = row.ref1, a.ref2 = row.ref2`
+)
+
+// Statements that mark a data migration as done, so that it does not scan
+// the audit trail at every start.
+const (
+	qMigrationDone = `MATCH (m:SkeinMigration {name: $name}) RETURN count(m)`
+	qMarkMigration = `MERGE (m:SkeinMigration {name: $name})`
+)
+
+// auditRefsMigration names the backfill of audit record references.
+const auditRefsMigration = "audit_refs"
+
+// backfillAuditRefs gives the relationship audit records written before
+// records had related objects (store.AuditRelated) their two CIs, so that
+// they are in those CIs' history. It runs once per database (concurrent
+// first starts may both run it; it is idempotent).
+func (s *Store) backfillAuditRefs(ctx context.Context) error {
+	params := map[string]any{"name": auditRefsMigration}
+	done, err := s.read(ctx, "migration", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		recs, err := collect(ctx, tx, qMigrationDone, params)
+		if err != nil || len(recs) != 1 {
+			return false, err
+		}
+		n, _ := recs[0].Values[0].(int64)
+		return n > 0, nil
+	})
+	if err != nil {
+		return err
+	}
+	if done.(bool) {
+		return nil
+	}
+	for {
+		out, err := s.write(ctx, "backfill audit", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+			recs, err := collect(ctx, tx, qAuditWithoutRefs, nil)
+			if err != nil {
+				return nil, err
+			}
+			var rows []any
+			for _, rec := range recs {
+				obj := asString(rec.Values[0])
+				rel := store.AuditRelated(store.KindRelationship, obj)
+				if len(rel) != 2 {
+					rel = []string{"", ""} // not a relationship ID: mark it done
+				}
+				rows = append(rows, map[string]any{"object": obj, "ref1": rel[0], "ref2": rel[1]})
+			}
+			if len(rows) > 0 {
+				if _, err := run(ctx, tx, qSetAuditRefs, map[string]any{"rows": rows}); err != nil {
+					return nil, err
+				}
+			}
+			return len(rows), nil
+		})
+		if err != nil {
+			return err
+		}
+		if out.(int) == 0 {
+			break
+		}
+	}
+	_, err = s.write(ctx, "migration", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		return run(ctx, tx, qMarkMigration, params)
+	})
+	return err
 }
 
 const (

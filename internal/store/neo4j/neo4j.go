@@ -152,6 +152,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = drv.Close(context.Background())
 		return nil, err
 	}
+	if err := s.backfillAuditRefs(ctx); err != nil {
+		_ = drv.Close(context.Background())
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -171,6 +175,11 @@ var schemaStatements = []string{
 	"CREATE INDEX skein_ci_support_group IF NOT EXISTS FOR (c:CI) ON (c.support_group)",
 	"CREATE INDEX skein_ci_last_seen_at IF NOT EXISTS FOR (c:CI) ON (c.last_seen_at)",
 	"CREATE INDEX skein_audit_object IF NOT EXISTS FOR (a:AuditRecord) ON (a.object)",
+	"CREATE INDEX skein_audit_ref1 IF NOT EXISTS FOR (a:AuditRecord) ON (a.ref1)",
+	"CREATE INDEX skein_audit_ref2 IF NOT EXISTS FOR (a:AuditRecord) ON (a.ref2)",
+	"CREATE INDEX skein_audit_time IF NOT EXISTS FOR (a:AuditRecord) ON (a.time)",
+	"CREATE CONSTRAINT skein_identity_conflict IF NOT EXISTS FOR (c:IdentityConflict) REQUIRE (c.ci1, c.ci2) IS UNIQUE",
+	"CREATE INDEX skein_identity_conflict_ci2 IF NOT EXISTS FOR (c:IdentityConflict) ON (c.ci2)",
 }
 
 // ensureSchema creates the schema idempotently. Another process creating
@@ -263,7 +272,7 @@ func (s *Store) Reset(ctx context.Context) error {
 	// with all its relationships at once.
 	for _, q := range []string{
 		"MATCH (:CI)-[r]->(:CI) CALL { WITH r DELETE r } IN TRANSACTIONS OF 10000 ROWS",
-		"MATCH (n) WHERE n:CI OR n:IdentityKey OR n:AuditRecord OR n:ModelExtension OR n:APIToken " +
+		"MATCH (n) WHERE n:CI OR n:IdentityKey OR n:AuditRecord OR n:ModelExtension OR n:APIToken OR n:IdentityConflict " +
 			"CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
 	} {
 		res, err := sess.Run(ctx, q, nil, s.txTimeout(ctx))

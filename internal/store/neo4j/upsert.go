@@ -130,15 +130,19 @@ type upsertTx struct {
 func (u *upsertTx) run() ([]store.UpsertResult, error) {
 	items := u.batch.Items
 	var keys []string
+	var owners []store.ID // CIs named by ID, then the owners of keys
 	for i, it := range items {
-		if u.invalid[i] == nil {
+		switch {
+		case u.invalid[i] != nil:
+		case it.ID != "":
+			owners = append(owners, it.ID) // identified by ID, not by its keys
+		default:
 			keys = append(keys, it.Keys...)
 		}
 	}
 	if err := u.claimKeys(keys); err != nil {
 		return nil, err
 	}
-	var owners []store.ID
 	for _, o := range u.owner {
 		if o != "" {
 			owners = append(owners, o)
@@ -176,13 +180,21 @@ func (u *upsertTx) apply(i int, it store.CIUpsert, audit *auditLog) (store.Upser
 	if u.invalid[i] != nil {
 		return store.UpsertResult{Status: store.StatusInvalid, Err: u.invalid[i]}, nil
 	}
-	owners, err := u.identify(it.Keys)
-	if err != nil {
-		return store.UpsertResult{}, err
+	var owners []store.ID
+	if it.ID != "" {
+		if u.cis[it.ID] == nil {
+			return store.UpsertResult{Status: store.StatusNotFound,
+				Err: fmt.Errorf("%s: CI %s: %w", prefix, it.ID, store.ErrNotFound)}, nil
+		}
+		owners = []store.ID{it.ID}
+	} else {
+		var err error
+		if owners, err = u.identify(it.Keys); err != nil {
+			return store.UpsertResult{}, err
+		}
 	}
 	if len(owners) > 1 {
-		return conflictResult(fmt.Errorf("%w: %s: identity keys belong to different CIs: %s",
-			store.ErrConflict, prefix, u.describeOwners(it.Keys))), nil
+		return conflictResult(fmt.Errorf("%s: %w", prefix, u.conflictOf(it.Keys))), nil
 	}
 	var existing *store.CI
 	var target store.ID
@@ -217,19 +229,15 @@ func (u *upsertTx) apply(i int, it store.CIUpsert, audit *auditLog) (store.Upser
 	if err := u.claimKeys(unknown); err != nil {
 		return store.UpsertResult{}, err
 	}
-	var taken []string
 	for _, k := range rKeys {
 		if o := u.owner[k]; o != "" && o != target {
-			taken = append(taken, fmt.Sprintf("%q (CI %s)", k, o))
+			keys := rKeys
+			if target != "" && len(existing.Keys) > 0 {
+				// Name the CI being merged into first.
+				keys = append([]string{existing.Keys[0]}, rKeys...)
+			}
+			return conflictResult(fmt.Errorf("%s: %w", prefix, u.conflictOf(keys))), nil
 		}
-	}
-	if len(taken) > 0 {
-		what := "new CI"
-		if target != "" {
-			what = "CI " + string(target)
-		}
-		return conflictResult(fmt.Errorf("%w: %s: identity keys of %s belong to other CIs: %s",
-			store.ErrConflict, prefix, what, strings.Join(taken, ", "))), nil
 	}
 
 	source := u.actor.Source
@@ -375,24 +383,10 @@ func (u *upsertTx) identify(keys []string) ([]store.ID, error) {
 	return owners, nil
 }
 
-func (u *upsertTx) describeOwners(keys []string) string {
-	byOwner := map[store.ID][]string{}
-	var order []store.ID
-	for _, k := range keys {
-		o := u.owner[k]
-		if o == "" {
-			continue
-		}
-		if _, ok := byOwner[o]; !ok {
-			order = append(order, o)
-		}
-		byOwner[o] = append(byOwner[o], fmt.Sprintf("%q", k))
-	}
-	parts := make([]string, len(order))
-	for i, o := range order {
-		parts[i] = fmt.Sprintf("CI %s (keys %s)", o, strings.Join(byOwner[o], ", "))
-	}
-	return strings.Join(parts, "; ")
+// conflictOf is the *store.ConflictError of an item whose keys belong to
+// several CIs.
+func (u *upsertTx) conflictOf(keys []string) *store.ConflictError {
+	return store.NewConflictError(keys, func(k string) store.ID { return u.owner[k] })
 }
 
 // claimKeys merges and locks the given keys (those not yet known), in

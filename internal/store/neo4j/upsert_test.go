@@ -53,7 +53,7 @@ func TestUpsertStatuses(t *testing.T) {
 				item("server", store.Attributes{"name": "x"}, "host|name|a", "host|name|b"),
 			},
 			want:    []store.Status{store.StatusCreated, store.StatusConflict},
-			wantErr: []string{"", "host|name|b"},
+			wantErr: []string{"", "2 different CIs"},
 		},
 		{
 			name: "invalid items",
@@ -82,7 +82,7 @@ func TestUpsertStatuses(t *testing.T) {
 				item("server", store.Attributes{"extra_key": "host|name|b"}, "host|name|a"),
 			},
 			want:    []store.Status{store.StatusConflict},
-			wantErr: []string{"host|name|b"},
+			wantErr: []string{"2 different CIs"},
 		},
 		{
 			name: "later items see earlier ones",

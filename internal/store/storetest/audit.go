@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,6 +16,9 @@ var auditCases = []testCase{
 	{"AuditRelationshipWrites", testAuditRelWrites},
 	{"AuditHistoryPagination", testAuditPagination},
 	{"ModelExtensionsPersist", testModelExtensions},
+	{"AuditQueryFilters", testAuditQueryFilters},
+	{"AuditRelationshipInBothEndsHistory", testAuditRelBothEnds},
+	{"AuditDeletedCIStaysQueryable", testAuditDeletedCI},
 }
 
 func history(t *testing.T, st store.Store, object string) []store.AuditRecord {
@@ -178,4 +182,128 @@ func testModelExtensions(t *testing.T, st store.Store) {
 	err = st.SaveModelExtension(t.Context(), api, store.ModelExtension{Kind: "widget", Name: "X", Definition: []byte(`{}`)})
 	var ie *store.InvalidError
 	assert.ErrorAs(t, err, &ie)
+}
+
+// audit runs an audit query and requires it to succeed.
+func audit(t *testing.T, st store.Store, f store.AuditFilter, p store.PageRequest) store.Page[store.AuditRecord] {
+	t.Helper()
+	page, err := st.Audit(t.Context(), f, p)
+	require.NoError(t, err)
+	require.Len(t, page.Cursors, len(page.Items))
+	return page
+}
+
+func actions(recs []store.AuditRecord) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = string(r.Kind) + " " + string(r.Action) + " " + r.Actor.Name
+	}
+	return out
+}
+
+func testAuditQueryFilters(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	svc := newService(t, st)
+	start := time.Now().UTC().Add(-time.Second)
+	a := upsertOK(t, svc, agent, app("q-a"))[0].CI.ID
+	b := upsertOK(t, svc, api, app("q-b"))[0].CI.ID
+	mid := time.Now().UTC()
+	time.Sleep(5 * time.Millisecond) // the records below are strictly later
+	rel, err := svc.CreateRelationships(ctx, api, []cmdb.RelationshipItem{{Type: "DEPENDS_ON", Source: a, Target: b}}, true)
+	require.NoError(t, err)
+	_, err = svc.UpdateCI(ctx, api, a, map[string]any{"owner": "ops"})
+	require.NoError(t, err)
+	_, err = svc.RegisterClass(ctx, api, cmdb.ClassDef{Name: "AuditedThing", Parent: "CI", Identification: [][]string{{"name"}}})
+	require.NoError(t, err)
+
+	all := audit(t, st, store.AuditFilter{}, store.PageRequest{First: store.MaxPageSize})
+	assert.Equal(t, 5, all.Total)
+	assert.Equal(t, []string{"class create alice", "ci update alice", "relationship create alice", "ci create alice", "ci create agent:web"}, actions(all.Items), "newest first")
+	for i := 1; i < len(all.Items); i++ {
+		assert.False(t, all.Items[i].Time.After(all.Items[i-1].Time))
+	}
+
+	for _, c := range []struct {
+		name string
+		f    store.AuditFilter
+		want []string
+	}{
+		{"kind", store.AuditFilter{Kinds: []store.ObjectKind{store.KindCI}}, []string{"ci update alice", "ci create alice", "ci create agent:web"}},
+		{"kinds", store.AuditFilter{Kinds: []store.ObjectKind{store.KindClass, store.KindRelationship}}, []string{"class create alice", "relationship create alice"}},
+		{"actor", store.AuditFilter{Actor: "agent:web"}, []string{"ci create agent:web"}},
+		{"source", store.AuditFilter{Source: "ansible"}, []string{"ci create agent:web"}},
+		{"object", store.AuditFilter{Objects: []string{string(b)}}, []string{"relationship create alice", "ci create alice"}},
+		{"objects", store.AuditFilter{Objects: []string{"AuditedThing", string(rel[0].Relationship.ID)}}, []string{"class create alice", "relationship create alice"}},
+		{"since", store.AuditFilter{Since: mid}, []string{"class create alice", "ci update alice", "relationship create alice"}},
+		{"until", store.AuditFilter{Since: start, Until: mid}, []string{"ci create alice", "ci create agent:web"}},
+		{"all of them", store.AuditFilter{Objects: []string{string(a)}, Kinds: []store.ObjectKind{store.KindCI}, Actor: "alice", Source: "api", Since: mid}, []string{"ci update alice"}},
+		{"none", store.AuditFilter{Actor: "nobody"}, []string{}},
+		{"by record id", store.AuditFilter{ID: all.Items[2].ID}, []string{"relationship create alice"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := audit(t, st, c.f, store.PageRequest{})
+			assert.Equal(t, c.want, actions(p.Items))
+			assert.Equal(t, len(c.want), p.Total)
+		})
+	}
+
+	// Pages: two at a time, resumable from any record's cursor.
+	var paged []store.AuditRecord
+	cursor := ""
+	for {
+		p := audit(t, st, store.AuditFilter{}, store.PageRequest{First: 2, After: cursor})
+		assert.Equal(t, 5, p.Total)
+		paged = append(paged, p.Items...)
+		if !p.HasNext {
+			break
+		}
+		cursor = p.EndCursor
+	}
+	assert.Equal(t, all.Items, paged)
+	p := audit(t, st, store.AuditFilter{Kinds: []store.ObjectKind{store.KindCI}}, store.PageRequest{First: 1, After: all.Cursors[1]})
+	assert.Equal(t, []string{"ci create alice"}, actions(p.Items), "resumes after a record the filter matches")
+
+	_, err = st.Audit(ctx, store.AuditFilter{}, store.PageRequest{After: "garbage"})
+	requireInvalid(t, err, "after")
+	_, err = st.Audit(ctx, store.AuditFilter{Since: mid, Until: start}, store.PageRequest{})
+	requireInvalid(t, err, "filter.until")
+}
+
+// testAuditRelBothEnds: a relationship's creation, change and deletion are
+// in the history of both CIs it joins.
+func testAuditRelBothEnds(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	ids := nodes(t, st, "ends", 3)
+	items := []store.RelationshipInput{{Type: "DEPENDS_ON", Source: ids[0], Target: ids[1], Attributes: store.Attributes{"description": "x"}}}
+	res, err := st.CreateRelationships(ctx, api, items, true)
+	require.NoError(t, err)
+	relID := string(res[0].Relationship.ID)
+	items[0].Attributes["description"] = "y"
+	_, err = st.CreateRelationships(ctx, api, items, true)
+	require.NoError(t, err)
+	_, err = st.DeleteRelationships(ctx, api, []store.ID{store.ID(relID)})
+	require.NoError(t, err)
+	for _, end := range ids[:2] {
+		h := history(t, st, string(end))
+		require.Len(t, h, 4, "create, update and delete of the relationship, then the CI's creation")
+		assert.Equal(t, []string{"relationship delete alice", "relationship update alice", "relationship create alice", "ci create storetest"}, actions(h))
+		assert.Equal(t, relID, h[0].Object)
+		assert.ElementsMatch(t, []string{string(ids[0]), string(ids[1])}, h[0].Related)
+	}
+	assert.Len(t, history(t, st, string(ids[2])), 1, "a CI the relationship does not join")
+	assert.Len(t, history(t, st, relID), 3)
+}
+
+// testAuditDeletedCI: a deleted CI's history, its relationships' included,
+// stays reachable by its ID.
+func testAuditDeletedCI(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	ids := nodes(t, st, "gone", 2)
+	link(t, st, ids, edge{0, 1, ""})
+	_, err := st.DeleteCIs(ctx, api, []store.ID{ids[1]})
+	require.NoError(t, err)
+	p := audit(t, st, store.AuditFilter{Objects: []string{string(ids[1])}}, store.PageRequest{})
+	assert.Equal(t, []string{"ci delete alice", "relationship delete alice", "relationship create storetest", "ci create storetest"}, actions(p.Items))
+	// The surviving end sees the relationship go too.
+	assert.Equal(t, []string{"relationship delete alice", "relationship create storetest", "ci create storetest"}, actions(history(t, st, string(ids[0]))))
 }

@@ -31,6 +31,8 @@ type testCase struct {
 func Run(t *testing.T, newStore Factory) {
 	var cases []testCase
 	cases = append(cases, upsertCases...)
+	cases = append(cases, updateCases...)
+	cases = append(cases, mergeCases...)
 	cases = append(cases, identificationCases...)
 	cases = append(cases, relationshipCases...)
 	cases = append(cases, traversalCases...)

@@ -1,0 +1,109 @@
+package embedded
+
+import (
+	"context"
+	"strings"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// RecordConflicts opens or refreshes identity conflicts (see
+// store.ConflictStore).
+func (s *Store) RecordConflicts(ctx context.Context, cs []store.IdentityConflict) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	if err := store.CheckConflicts(cs); err != nil {
+		return err
+	}
+	return s.write(ctx, func(w *wtx, _ *patch) error {
+		for _, c := range cs {
+			n := max(c.Count, 1)
+			if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), `INSERT INTO identity_conflicts(ci1, ci2, class, source, first_seen, last_seen, count)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (ci1, ci2) DO UPDATE SET class = excluded.class, source = excluded.source,
+	last_seen = excluded.last_seen, count = count + excluded.count`,
+				string(c.CIs[0]), string(c.CIs[1]), c.Class, c.Source, w.nowNs, w.nowNs, n); err != nil {
+				return dbErr("record conflicts", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Conflicts returns a page of the open identity conflicts by CI pair.
+func (s *Store) Conflicts(ctx context.Context, p store.PageRequest) (store.Page[store.IdentityConflict], error) {
+	var page store.Page[store.IdentityConflict]
+	size, err := p.PageSize()
+	if err != nil {
+		return page, err
+	}
+	after, err := store.DecodeCursor(p.After)
+	if err != nil {
+		return page, err
+	}
+	var a1, a2 string
+	if after != "" {
+		var ok bool
+		if a1, a2, ok = strings.Cut(after, "/"); !ok || a1 == "" || a2 == "" {
+			return page, store.Invalid("after", "not a cursor returned by this API")
+		}
+	}
+	if err := s.usable(ctx); err != nil {
+		return page, err
+	}
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM identity_conflicts").Scan(&page.Total); err != nil {
+		return page, dbErr("conflicts", err)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT ci1, ci2, class, source, first_seen, last_seen, count FROM identity_conflicts
+WHERE ? = '' OR ci1 > ? OR (ci1 = ? AND ci2 > ?) ORDER BY ci1, ci2 LIMIT ?`, after, a1, a1, a2, size+1)
+	if err != nil {
+		return page, dbErr("conflicts", err)
+	}
+	defer rows.Close()
+	page.Items = []store.IdentityConflict{}
+	for rows.Next() {
+		var c store.IdentityConflict
+		var c1, c2 string
+		var first, last int64
+		if err := rows.Scan(&c1, &c2, &c.Class, &c.Source, &first, &last, &c.Count); err != nil {
+			return page, dbErr("conflicts", err)
+		}
+		if len(page.Items) == size {
+			page.HasNext = true
+			break
+		}
+		c.CIs = [2]store.ID{store.ID(c1), store.ID(c2)}
+		c.FirstSeen, c.LastSeen = fromNanos(first), fromNanos(last)
+		page.Items = append(page.Items, c)
+	}
+	if err := rows.Err(); err != nil {
+		return page, dbErr("conflicts", err)
+	}
+	page.Cursors = make([]string, len(page.Items))
+	for i, c := range page.Items {
+		page.Cursors[i] = store.EncodeCursor(string(c.CIs[0]) + "/" + string(c.CIs[1]))
+	}
+	if n := len(page.Items); n > 0 {
+		page.EndCursor = page.Cursors[n-1]
+	}
+	return page, nil
+}
+
+// ResolveConflicts closes the open conflicts of the given CIs.
+func (s *Store) ResolveConflicts(ctx context.Context, ids []store.ID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := store.CheckBatch("ids", len(ids)); err != nil {
+		return err
+	}
+	return s.write(ctx, func(w *wtx, _ *patch) error {
+		list := jsonList(ids)
+		if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), `DELETE FROM identity_conflicts
+WHERE ci1 IN (SELECT value FROM json_each(?)) OR ci2 IN (SELECT value FROM json_each(?))`, list, list); err != nil {
+			return dbErr("resolve conflicts", err)
+		}
+		return nil
+	})
+}

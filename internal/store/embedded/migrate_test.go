@@ -1,0 +1,50 @@
+package embedded
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// TestMigrateAuditRefs: a store written at schema 3, whose audit records
+// had no related objects, gets them on upgrade: a CI's history then lists
+// the relationships it was an end of, deleted ones included.
+func TestMigrateAuditRefs(t *testing.T) {
+	dir := t.TempDir()
+	s := openAt(t, dir)
+	ids := mkNodes(t, s, "m", 3)
+	link(t, s, ids, tedge{0, 1, ""}, tedge{1, 2, "RUNS_ON"})
+	unlink(t, s, ids, tedge{1, 2, "RUNS_ON"})
+	require.NoError(t, s.Close())
+
+	// Back to schema 3: no ref columns, no indexes on them, no conflicts.
+	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
+	require.NoError(t, err)
+	for _, q := range []string{
+		"DROP INDEX audit_ref1", "DROP INDEX audit_ref2", "DROP INDEX audit_time", "DROP INDEX audit_id",
+		"ALTER TABLE audit DROP COLUMN ref1", "ALTER TABLE audit DROP COLUMN ref2", "DROP TABLE identity_conflicts",
+		"PRAGMA user_version = 3",
+	} {
+		_, err := db.Exec(q)
+		require.NoError(t, err, q)
+	}
+	require.NoError(t, db.Close())
+
+	s = openAt(t, dir)
+	for i, want := range []int{2, 4, 3} { // its creation and one, two, one relationships' records
+		h, err := s.History(t.Context(), string(ids[i]), store.PageRequest{})
+		require.NoError(t, err)
+		assert.Equal(t, want, h.Total, "CI %d", i)
+	}
+	p, err := s.Audit(t.Context(), store.AuditFilter{Objects: []string{string(ids[2])}, Kinds: []store.ObjectKind{store.KindRelationship}}, store.PageRequest{})
+	require.NoError(t, err)
+	require.Len(t, p.Items, 2)
+	assert.Equal(t, store.ActionDelete, p.Items[0].Action)
+	assert.Equal(t, []string{string(ids[1]), string(ids[2])}, p.Items[0].Related)
+	assert.Equal(t, []string{string(ids[1]), string(ids[2])}, p.Items[1].Related)
+}
