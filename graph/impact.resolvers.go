@@ -44,7 +44,11 @@ func (r *pathStepResolver) Relationship(ctx context.Context, obj *model.PathStep
 
 // ImpactAnalysis is the resolver for the impactAnalysis field.
 func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxDepth *int, assume *model.ImpactEffect) (*model.ImpactAnalysis, error) {
-	req := impact.Request{MaxDepth: deref(maxDepth, impact.DefaultDepth), Assume: impact.Down}
+	depth, err := r.depthArg("Query", "impactAnalysis", "maxDepth", maxDepth)
+	if err != nil {
+		return nil, err
+	}
+	req := impact.Request{MaxDepth: depth, Assume: impact.Down}
 	if assume != nil && *assume == model.ImpactEffectDegraded {
 		req.Assume = impact.Degraded
 	}
@@ -88,7 +92,11 @@ func (r *queryResolver) ShortestPath(ctx context.Context, from string, to string
 	if err != nil {
 		return nil, err
 	}
-	return r.shortestPath(ctx, f, t, maxDepth, types)
+	depth, err := r.depthArg("Query", "shortestPath", "maxDepth", maxDepth)
+	if err != nil {
+		return nil, err
+	}
+	return r.shortestPath(ctx, pathEnd{"from", from, f}, pathEnd{"to", to, t}, depth, types)
 }
 
 // Ci is the resolver for the ci field.

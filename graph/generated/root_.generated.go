@@ -85,8 +85,8 @@ type ComplexityRoot struct {
 		Class         func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		Criticality   func(childComplexity int) int
-		Dependencies  func(childComplexity int, depth *int, types []string) int
-		Dependents    func(childComplexity int, depth *int, types []string) int
+		Dependencies  func(childComplexity int, depth *int, types []string, follow *model.Follow) int
+		Dependents    func(childComplexity int, depth *int, types []string, follow *model.Follow) int
 		Environment   func(childComplexity int) int
 		History       func(childComplexity int, first *int, after *string) int
 		ID            func(childComplexity int) int
@@ -561,7 +561,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.CI.Dependencies(childComplexity, args["depth"].(*int), args["types"].([]string)), true
+		return e.ComplexityRoot.CI.Dependencies(childComplexity, args["depth"].(*int), args["types"].([]string), args["follow"].(*model.Follow)), true
 	case "CI.dependents":
 		if e.ComplexityRoot.CI.Dependents == nil {
 			break
@@ -572,7 +572,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.CI.Dependents(childComplexity, args["depth"].(*int), args["types"].([]string)), true
+		return e.ComplexityRoot.CI.Dependents(childComplexity, args["depth"].(*int), args["types"].([]string), args["follow"].(*model.Follow)), true
 	case "CI.environment":
 		if e.ComplexityRoot.CI.Environment == nil {
 			break
@@ -1862,25 +1862,41 @@ type CI implements Node {
     "Cursor after which the page starts."
     after: String
   ): RelationshipConnection!
-  "What this CI needs, transitively: follows relationships from source to target."
+  """
+  What this CI needs, transitively: by default the CIs whose failure reaches it, each relationship
+  type followed against the way failure travels along it (the db an app DEPENDS_ON, the members of
+  a cluster); with follow: RELATIONSHIP, the relationships from source to target as stored.
+  """
   dependencies(
-    "How many hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
+    "How many hops, from 1 to the server's limit (traversal.max_depth, 16 by default); null means the default."
     depth: Int = 3
-    "Relationship types to follow; omitted means all."
+    "Relationship types to follow; omitted means all (with follow: IMPACT, all that carry impact)."
     types: [String!]
+    "IMPACT (default): the way failure travels, as impactAnalysis does; RELATIONSHIP: the stored direction."
+    follow: Follow = IMPACT
   ): Reachability!
-  "What needs this CI, transitively: follows relationships from target to source."
+  """
+  What needs this CI, transitively: by default the CIs its failure reaches, each relationship type
+  followed the way failure travels along it (the app that DEPENDS_ON a db, the cluster a node is a
+  MEMBER_OF), as impactAnalysis does; with follow: RELATIONSHIP, the relationships from target to
+  source as stored.
+  """
   dependents(
-    "How many hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
+    "How many hops, from 1 to the server's limit (traversal.max_depth, 16 by default); null means the default."
     depth: Int = 3
-    "Relationship types to follow; omitted means all."
+    "Relationship types to follow; omitted means all (with follow: IMPACT, all that carry impact)."
     types: [String!]
+    "IMPACT (default): the way failure travels, as impactAnalysis does; RELATIONSHIP: the stored direction."
+    follow: Follow = IMPACT
   ): Reachability!
-  "A shortest path from this CI to another, over relationships in either direction."
+  """
+  A shortest path from this CI to another, over relationships in either direction; null when
+  none is within maxDepth. A CI that does not exist is NOT_FOUND on ` + "`" + `ci` + "`" + `.
+  """
   pathTo(
     "ID of the other CI."
     ci: ID!
-    "Longest path considered, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
+    "Longest path considered, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default); null means the default."
     maxDepth: Int = 8
     "Relationship types the path may use; omitted means all."
     types: [String!]
@@ -2033,6 +2049,21 @@ type DeleteCIPayload {
   "ID of the deleted CI."
   deletedId: ID!
 }
+
+"Which way dependencies and dependents follow relationships."
+enum Follow {
+  """
+  The way failure travels along each type, from the model's impact rule (as impactAnalysis does):
+  dependents are what a CI's failure reaches, dependencies what reaches it. Types whose impact
+  propagates NONE are not followed.
+  """
+  IMPACT
+  """
+  The relationships as stored: dependencies from source to target, dependents from target to
+  source, whatever the type's impact rule.
+  """
+  RELATIONSHIP
+}
 `, BuiltIn: false},
 	{Name: "../../schema/impact.graphqls", Input: `extend type Query {
   """
@@ -2045,18 +2076,21 @@ type DeleteCIPayload {
   impactAnalysis(
     "The CIs assumed to fail, 1 to 1000."
     ciIds: [ID!]!
-    "How far impact may travel, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default). A site failure can take more than 8 hops to reach a business service."
+    "How far impact may travel, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default); null means the default. A site failure can take more than 8 hops to reach a business service."
     maxDepth: Int = 12
     "What happens to the CIs: DOWN (default) or DEGRADED."
     assume: ImpactEffect = DOWN
   ): ImpactAnalysis!
-  "A shortest path between two CIs over relationships in either direction."
+  """
+  A shortest path between two CIs over relationships in either direction; null when none is
+  within maxDepth. A CI that does not exist is NOT_FOUND on the argument that names it.
+  """
   shortestPath(
     "ID of the first CI."
     from: ID!
     "ID of the second CI."
     to: ID!
-    "Longest path considered, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
+    "Longest path considered, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default); null means the default."
     maxDepth: Int = 8
     "Relationship types the path may use; omitted means all."
     types: [String!]

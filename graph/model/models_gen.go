@@ -601,6 +601,67 @@ func (e Direction) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Which way dependencies and dependents follow relationships.
+type Follow string
+
+const (
+	// The way failure travels along each type, from the model's impact rule (as impactAnalysis does):
+	// dependents are what a CI's failure reaches, dependencies what reaches it. Types whose impact
+	// propagates NONE are not followed.
+	FollowImpact Follow = "IMPACT"
+	// The relationships as stored: dependencies from source to target, dependents from target to
+	// source, whatever the type's impact rule.
+	FollowRelationship Follow = "RELATIONSHIP"
+)
+
+var AllFollow = []Follow{
+	FollowImpact,
+	FollowRelationship,
+}
+
+func (e Follow) IsValid() bool {
+	switch e {
+	case FollowImpact, FollowRelationship:
+		return true
+	}
+	return false
+}
+
+func (e Follow) String() string {
+	return string(e)
+}
+
+func (e *Follow) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Follow(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Follow", str)
+	}
+	return nil
+}
+
+func (e Follow) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Follow) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Follow) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // What failure does to a CI.
 type ImpactEffect string
 

@@ -17,8 +17,7 @@ type Request struct {
 	// CIs are the start CIs, assumed to fail (1..Options.MaxStarts;
 	// duplicates are ignored). Every one must exist.
 	CIs []store.ID
-	// MaxDepth bounds the hops from a start (1..Options.MaxDepth; 0 means
-	// Options.DefaultDepth). Effects are those established within it: a CI
+	// MaxDepth bounds the hops from a start (1..Options.MaxDepth). Effects are those established within it: a CI
 	// that would go down only through a longer chain is reported degraded if
 	// a chain within reach degrades it.
 	MaxDepth int
@@ -94,10 +93,10 @@ type Result struct {
 // that do not exist, which it lists), "ciIds[i]" (an empty id), "maxDepth"
 // or "assume". Store failures are returned wrapped.
 func (a *Analyzer) Analyze(ctx context.Context, req Request) (*Result, error) {
-	depth, err := a.checkDepth(req.MaxDepth)
-	if err != nil {
+	if err := a.CheckDepth("maxDepth", req.MaxDepth); err != nil {
 		return nil, err
 	}
+	depth := req.MaxDepth
 	assume := req.Assume
 	if assume == 0 {
 		assume = Down

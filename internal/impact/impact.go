@@ -27,8 +27,6 @@ type Graph interface {
 
 // Defaults and limits of Options.
 const (
-	// DefaultDepth is the depth of a request that names none.
-	DefaultDepth = 8
 	// DefaultNodeBudget is the number of CIs one analysis may report.
 	DefaultNodeBudget = 50_000
 	// DefaultMaxStarts is the number of start CIs one request may name.
@@ -42,9 +40,11 @@ const (
 
 // Options configure an Analyzer. Zero fields take their defaults; values
 // beyond the store's limits are lowered to them.
+//
+// Requests have no default depth: every depth a request gives must be
+// between 1 and MaxDepth. Defaults belong to the caller (the GraphQL
+// schema declares each argument's).
 type Options struct {
-	// DefaultDepth is the depth used when a request gives 0 (default 8).
-	DefaultDepth int
 	// MaxDepth is the largest depth a request may ask for (default and at
 	// most store.MaxDepth).
 	MaxDepth int
@@ -68,10 +68,6 @@ func (o Options) withDefaults() Options {
 	if o.MaxDepth <= 0 || o.MaxDepth > store.MaxDepth {
 		o.MaxDepth = store.MaxDepth
 	}
-	if o.DefaultDepth <= 0 {
-		o.DefaultDepth = DefaultDepth
-	}
-	o.DefaultDepth = min(o.DefaultDepth, o.MaxDepth)
 	if o.NodeBudget <= 0 {
 		o.NodeBudget = DefaultNodeBudget
 	}
@@ -150,16 +146,14 @@ func ParseEffect(field, s string) (Effect, error) {
 	return 0, store.Invalid(field, "must be down or degraded")
 }
 
-// checkDepth returns the effective depth of a request, or an
-// *store.InvalidError on "maxDepth".
-func (a *Analyzer) checkDepth(depth int) (int, error) {
-	switch {
-	case depth == 0:
-		return a.opts.DefaultDepth, nil
-	case depth < 1 || depth > a.opts.MaxDepth:
-		return 0, store.Invalid("maxDepth", "must be between 1 and %d (0 means %d), got %d", a.opts.MaxDepth, a.opts.DefaultDepth, depth)
+// CheckDepth is the one rule of every depth a request gives: from 1 to
+// the analyzer's MaxDepth. It returns nil or an *store.InvalidError on
+// field, the argument as the caller named it ("maxDepth", "depth").
+func (a *Analyzer) CheckDepth(field string, depth int) error {
+	if depth < 1 || depth > a.opts.MaxDepth {
+		return store.Invalid(field, "must be between 1 and %d (traversal.max_depth), got %d", a.opts.MaxDepth, depth)
 	}
-	return depth, nil
+	return nil
 }
 
 // typeRules returns an edge rule in direction dir for each named type

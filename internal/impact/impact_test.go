@@ -149,7 +149,11 @@ func TestAnalyze(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				a := impact.New(f.st, f.svc.Model, impact.Options{NodeBudget: tt.budget})
-				res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: tt.depth, Assume: tt.assume})
+				depth := tt.depth
+				if depth == 0 {
+					depth = 8
+				}
+				res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: depth, Assume: tt.assume})
 				require.NoError(t, err)
 				assert.Equal(t, tt.want, effects(f, res.Impacted))
 				assert.Equal(t, tt.truncated, res.Truncated)
@@ -204,7 +208,7 @@ func TestAnalyze(t *testing.T) {
 func TestAnalyzeRollUps(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		a := impact.New(f.st, f.svc.Model, impact.Options{})
-		res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1")})
+		res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1"), MaxDepth: 8})
 		require.NoError(t, err)
 
 		var services []string
@@ -221,7 +225,7 @@ func TestAnalyzeRollUps(t *testing.T) {
 		}, res.Classes)
 		assert.Equal(t, 6, res.Down)
 		assert.Equal(t, 1, res.Degraded)
-		assert.Equal(t, impact.DefaultDepth, res.MaxDepth)
+		assert.Equal(t, 8, res.MaxDepth)
 		require.Len(t, res.Starts, 1)
 		assert.Equal(t, "hv1", res.Starts[0].CI.Attributes["name"])
 	})
@@ -240,13 +244,14 @@ func TestAnalyzeInvalid(t *testing.T) {
 			field  string
 			reason string
 		}{
-			{"no CIs", impact.Request{}, "ciIds", "at least one"},
-			{"too many CIs", impact.Request{CIs: many}, "ciIds", "at most 1000"},
-			{"empty id", impact.Request{CIs: []store.ID{f.id(t, "hv1"), ""}}, "ciIds[1]", "empty"},
-			{"unknown CIs listed", impact.Request{CIs: []store.ID{f.id(t, "hv1"), "no-such-ci", "nor-this"}}, "ciIds", `"no-such-ci", "nor-this"`},
+			{"no CIs", impact.Request{MaxDepth: 8}, "ciIds", "at least one"},
+			{"too many CIs", impact.Request{CIs: many, MaxDepth: 8}, "ciIds", "at most 1000"},
+			{"empty id", impact.Request{CIs: []store.ID{f.id(t, "hv1"), ""}, MaxDepth: 8}, "ciIds[1]", "empty"},
+			{"unknown CIs listed", impact.Request{CIs: []store.ID{f.id(t, "hv1"), "no-such-ci", "nor-this"}, MaxDepth: 8}, "ciIds", `"no-such-ci", "nor-this"`},
+			{"no depth", impact.Request{CIs: []store.ID{f.id(t, "hv1")}}, "maxDepth", "between 1 and 32"},
 			{"negative depth", impact.Request{CIs: []store.ID{f.id(t, "hv1")}, MaxDepth: -1}, "maxDepth", "between 1 and 32"},
 			{"depth too large", impact.Request{CIs: []store.ID{f.id(t, "hv1")}, MaxDepth: store.MaxDepth + 1}, "maxDepth", "between 1 and 32"},
-			{"bad assumption", impact.Request{CIs: []store.ID{f.id(t, "hv1")}, Assume: 7}, "assume", "down or degraded"},
+			{"bad assumption", impact.Request{CIs: []store.ID{f.id(t, "hv1")}, MaxDepth: 8, Assume: 7}, "assume", "down or degraded"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -301,7 +306,7 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				g := &countingGraph{Graph: f.st}
 				a := impact.New(g, f.svc.Model, impact.Options{})
-				_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...)})
+				_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: 8})
 				require.NoError(t, err)
 				assert.Equal(t, tt.expand, g.expand.Load(), "Expand calls")
 				assert.Equal(t, tt.cis, g.cis.Load(), "CIs calls")
@@ -312,8 +317,13 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 }
 
 func TestDependencies(t *testing.T) {
-	type call func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string) (*impact.Reach, error)
+	type call func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string, follow impact.Follow) (*impact.Reach, error)
 	deps, dependents := (*impact.Analyzer).Dependencies, (*impact.Analyzer).Dependents
+	raw := func(c call) call {
+		return func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string, _ impact.Follow) (*impact.Reach, error) {
+			return c(a, ctx, id, depth, types, impact.FollowRelationships)
+		}
+	}
 	tests := []struct {
 		name  string
 		fn    call
@@ -322,23 +332,28 @@ func TestDependencies(t *testing.T) {
 		types []string
 		want  map[string]int // name -> depth
 	}{
-		{"what an instance needs", deps, "shop-1", 0, nil, map[string]int{"vm1": 1, "hv1": 2}},
-		{"what a service needs over PROVIDED_BY", deps, "bs-shop", 0, []string{"PROVIDED_BY"}, map[string]int{"shop": 1, "shop-1": 2}},
-		{"what needs a hypervisor", dependents, "hv1", 0, nil, map[string]int{
+		{"what an instance needs", deps, "shop-1", 8, nil, map[string]int{"vm1": 1, "hv1": 2}},
+		{"what a service needs over PROVIDED_BY", deps, "bs-shop", 8, []string{"PROVIDED_BY"}, map[string]int{"shop": 1, "shop-1": 2}},
+		{"what needs a hypervisor", dependents, "hv1", 8, nil, map[string]int{
 			"vm1": 1, "vm2": 1, "shop-1": 2, "bs-report": 2, "bs-archive": 2, "shop": 3, "bs-shop": 4,
 		}},
-		{"what runs on a hypervisor", dependents, "hv1", 0, []string{"RUNS_ON", "RUNS_ON"}, map[string]int{"vm1": 1, "vm2": 1, "shop-1": 2}},
+		{"what runs on a hypervisor", dependents, "hv1", 8, []string{"RUNS_ON", "RUNS_ON"}, map[string]int{"vm1": 1, "vm2": 1, "shop-1": 2}},
 		{"depth 1", dependents, "hv1", 1, nil, map[string]int{"vm1": 1, "vm2": 1}},
-		{"members of a cluster", dependents, "c3", 0, []string{"MEMBER_OF"}, map[string]int{"n1": 1, "n2": 1, "n3": 1}},
-		{"cycle", deps, "cy1", 0, nil, map[string]int{"cy2": 1, "cy3": 2}},
-		{"type registered at run time", deps, "srv-p", 0, []string{"POWERED_BY"}, map[string]int{"pdu1": 1}},
-		{"nothing", deps, "hv1", 0, []string{"MEMBER_OF"}, map[string]int{}},
+		{"a cluster needs its members", deps, "c3", 8, []string{"MEMBER_OF"}, map[string]int{"n1": 1, "n2": 1, "n3": 1}},
+		{"a member's cluster needs it", dependents, "n1", 8, []string{"MEMBER_OF"}, map[string]int{"c3": 1}},
+		{"members do not need their cluster", dependents, "c3", 8, []string{"MEMBER_OF"}, map[string]int{}},
+		{"raw: members point at their cluster", raw(dependents), "c3", 8, []string{"MEMBER_OF"}, map[string]int{"n1": 1, "n2": 1, "n3": 1}},
+		{"raw: a member points at its cluster", raw(deps), "n1", 8, []string{"MEMBER_OF"}, map[string]int{"c3": 1}},
+		{"cycle", deps, "cy1", 8, nil, map[string]int{"cy2": 1, "cy3": 2}},
+		{"type registered at run time", deps, "srv-p", 8, []string{"POWERED_BY"}, map[string]int{"pdu1": 1}},
+		{"nothing", deps, "hv1", 8, []string{"MEMBER_OF"}, map[string]int{}},
+		{"raw: a type without impact", raw(deps), "srv-p", 8, []string{"DOCUMENTED_BY"}, map[string]int{"doc1": 1}},
 	}
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		a := impact.New(f.st, f.svc.Model, impact.Options{})
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				r, err := tt.fn(a, t.Context(), f.id(t, tt.root), tt.depth, tt.types)
+				r, err := tt.fn(a, t.Context(), f.id(t, tt.root), tt.depth, tt.types, impact.FollowImpact)
 				require.NoError(t, err)
 				assert.Equal(t, tt.root, r.Root.Attributes["name"])
 				got := map[string]int{}
@@ -365,7 +380,7 @@ func TestDependencies(t *testing.T) {
 		}
 		t.Run("budget", func(t *testing.T) {
 			small := impact.New(f.st, f.svc.Model, impact.Options{NodeBudget: 3})
-			r, err := small.Dependents(t.Context(), f.id(t, "hv1"), 0, nil)
+			r, err := small.Dependents(t.Context(), f.id(t, "hv1"), 8, nil, impact.FollowImpact)
 			require.NoError(t, err)
 			assert.Len(t, r.Nodes, 3)
 			assert.True(t, r.Truncated)
@@ -384,7 +399,7 @@ func TestShortestPath(t *testing.T) {
 			return out
 		}
 		t.Run("against the arrows", func(t *testing.T) {
-			p, err := a.ShortestPath(t.Context(), f.id(t, "vm1"), f.id(t, "vm2"), 0, nil)
+			p, err := a.ShortestPath(t.Context(), f.id(t, "vm1"), f.id(t, "vm2"), 8, nil)
 			require.NoError(t, err)
 			assert.Equal(t, []string{"vm1", "hv1", "vm2"}, names(p))
 			require.Len(t, p.Steps, 2)
@@ -393,18 +408,18 @@ func TestShortestPath(t *testing.T) {
 			assert.Equal(t, "RUNS_ON", p.Steps[1].Rel.Type)
 		})
 		t.Run("long", func(t *testing.T) {
-			p, err := a.ShortestPath(t.Context(), f.id(t, "bs-shop"), f.id(t, "hv1"), 0, []string{"PROVIDED_BY", "RUNS_ON"})
+			p, err := a.ShortestPath(t.Context(), f.id(t, "bs-shop"), f.id(t, "hv1"), 8, []string{"PROVIDED_BY", "RUNS_ON"})
 			require.NoError(t, err)
 			assert.Equal(t, []string{"bs-shop", "shop", "shop-1", "vm1", "hv1"}, names(p))
 		})
 		t.Run("same CI", func(t *testing.T) {
-			p, err := a.ShortestPath(t.Context(), f.id(t, "hv1"), f.id(t, "hv1"), 0, nil)
+			p, err := a.ShortestPath(t.Context(), f.id(t, "hv1"), f.id(t, "hv1"), 8, nil)
 			require.NoError(t, err)
 			assert.Equal(t, []string{"hv1"}, names(p))
 			assert.Empty(t, p.Steps)
 		})
 		t.Run("not over the given types", func(t *testing.T) {
-			_, err := a.ShortestPath(t.Context(), f.id(t, "bs-shop"), f.id(t, "hv1"), 0, []string{"PROVIDED_BY"})
+			_, err := a.ShortestPath(t.Context(), f.id(t, "bs-shop"), f.id(t, "hv1"), 8, []string{"PROVIDED_BY"})
 			assert.ErrorIs(t, err, store.ErrNotFound)
 		})
 		t.Run("too far", func(t *testing.T) {
@@ -412,11 +427,11 @@ func TestShortestPath(t *testing.T) {
 			assert.ErrorIs(t, err, store.ErrNotFound)
 		})
 		t.Run("disconnected", func(t *testing.T) {
-			_, err := a.ShortestPath(t.Context(), f.id(t, "cy1"), f.id(t, "hv1"), 0, nil)
+			_, err := a.ShortestPath(t.Context(), f.id(t, "cy1"), f.id(t, "hv1"), 8, nil)
 			assert.ErrorIs(t, err, store.ErrNotFound)
 		})
 		t.Run("unknown CI", func(t *testing.T) {
-			_, err := a.ShortestPath(t.Context(), "no-such-ci", f.id(t, "hv1"), 0, nil)
+			_, err := a.ShortestPath(t.Context(), "no-such-ci", f.id(t, "hv1"), 8, nil)
 			assert.ErrorIs(t, err, store.ErrNotFound)
 		})
 	})
@@ -432,13 +447,21 @@ func TestDependenciesInvalid(t *testing.T) {
 			field  string
 			reason string
 		}{
-			{"unknown type", func() error { _, err := a.Dependencies(t.Context(), hv, 0, []string{"RUNS_ON", "RUNS_0N"}); return err },
+			{"unknown type", func() error {
+				_, err := a.Dependencies(t.Context(), hv, 8, []string{"RUNS_ON", "RUNS_0N"}, impact.FollowImpact)
+				return err
+			},
 				"types[1]", "did you mean RUNS_ON?; valid types: DEPENDS_ON, RUNS_ON"},
-			{"depth", func() error { _, err := a.Dependents(t.Context(), hv, 33, nil); return err }, "maxDepth", "between 1 and 32"},
-			{"no CI", func() error { _, err := a.Dependents(t.Context(), "", 0, nil); return err }, "ciId", "required"},
-			{"path type", func() error { _, err := a.ShortestPath(t.Context(), hv, hv, 0, []string{"nope"}); return err }, "types[0]", "valid types"},
+			{"depth", func() error { _, err := a.Dependents(t.Context(), hv, 33, nil, impact.FollowImpact); return err }, "depth", "between 1 and 32"},
+			{"type without impact", func() error {
+				_, err := a.Dependents(t.Context(), hv, 8, []string{"RUNS_ON", "DOCUMENTED_BY"}, impact.FollowImpact)
+				return err
+			}, "types[1]", "DOCUMENTED_BY carries no impact"},
+			{"zero depth", func() error { _, err := a.Dependencies(t.Context(), hv, 0, nil, impact.FollowImpact); return err }, "depth", "between 1 and 32"},
+			{"no CI", func() error { _, err := a.Dependents(t.Context(), "", 8, nil, impact.FollowImpact); return err }, "ciId", "required"},
+			{"path type", func() error { _, err := a.ShortestPath(t.Context(), hv, hv, 8, []string{"nope"}); return err }, "types[0]", "valid types"},
 			{"path depth", func() error { _, err := a.ShortestPath(t.Context(), hv, hv, -2, nil); return err }, "maxDepth", "between 1 and 32"},
-			{"path from", func() error { _, err := a.ShortestPath(t.Context(), "", hv, 0, nil); return err }, "from", "required"},
+			{"path from", func() error { _, err := a.ShortestPath(t.Context(), "", hv, 8, nil); return err }, "from", "required"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -449,7 +472,7 @@ func TestDependenciesInvalid(t *testing.T) {
 			})
 		}
 		t.Run("unknown CI", func(t *testing.T) {
-			_, err := a.Dependencies(t.Context(), "no-such-ci", 0, nil)
+			_, err := a.Dependencies(t.Context(), "no-such-ci", 8, nil, impact.FollowImpact)
 			assert.True(t, errors.Is(err, store.ErrNotFound), "%v", err)
 		})
 	})
@@ -458,10 +481,10 @@ func TestDependenciesInvalid(t *testing.T) {
 func TestTimeLimit(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		a := impact.New(f.st, f.svc.Model, impact.Options{Timeout: time.Nanosecond})
-		_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1")})
+		_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1"), MaxDepth: 8})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "time limit")
-		_, err = a.Dependents(t.Context(), f.id(t, "hv1"), 0, nil)
+		_, err = a.Dependents(t.Context(), f.id(t, "hv1"), 8, nil, impact.FollowImpact)
 		assert.Contains(t, err.Error(), "time limit")
 	})
 }
