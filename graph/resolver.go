@@ -124,5 +124,7 @@ func setComplexity(c *generated.ComplexityRoot) {
 	c.CI.History = func(child int, first *int, _ *string) int { return pageCost(child, first, 50) }
 	c.CI.Dependencies = func(child int, _ *int, _ []string, _ *model.Follow) int { return 1 + 100*child }
 	c.CI.Dependents = func(child int, _ *int, _ []string, _ *model.Follow) int { return 1 + 100*child }
-	c.Query.ImpactAnalysis = func(child int, _ []string, _ *int, _ *model.ImpactEffect) int { return 1 + 100*child }
+	c.Query.ImpactAnalysis = func(child int, _ []string, _ *int, _ *model.ImpactEffect, _ *bool, _ []model.ImpactOutcome) int {
+		return 1 + 100*child
+	}
 }

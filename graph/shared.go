@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,12 +83,20 @@ func (e *argNotFoundError) Unwrap() error { return store.ErrNotFound }
 // NotFoundField returns the argument that names the missing object.
 func (e *argNotFoundError) NotFoundField() string { return e.field }
 
-func impactedView(list []impact.Impacted) []model.ImpactedCI {
-	out := make([]model.ImpactedCI, len(list))
-	for i, it := range list {
-		eff := model.ImpactEffectDown
-		if it.Effect == impact.Degraded {
-			eff = model.ImpactEffectDegraded
+// outcomes maps the analyzer's effects to the API's.
+var outcomes = map[impact.Effect]model.ImpactOutcome{
+	impact.Down: model.ImpactOutcomeDown, impact.AtRisk: model.ImpactOutcomeAtRisk,
+	impact.RedundancyReduced: model.ImpactOutcomeRedundancyReduced, impact.Degraded: model.ImpactOutcomeDegraded,
+}
+
+// impactedView converts impacted CIs, keeping those whose effect is in
+// keep (all when keep is empty).
+func impactedView(list []impact.Impacted, keep []model.ImpactOutcome) []model.ImpactedCI {
+	out := make([]model.ImpactedCI, 0, len(list))
+	for _, it := range list {
+		eff := outcomes[it.Effect]
+		if len(keep) > 0 && !slices.Contains(keep, eff) {
+			continue
 		}
 		from := it.CI.ID
 		if len(it.Path) > 0 {
@@ -97,7 +106,11 @@ func impactedView(list []impact.Impacted) []model.ImpactedCI {
 				from = first.Rel.Target
 			}
 		}
-		out[i] = model.ImpactedCI{CI: ciView(it.CI), Depth: it.Depth, Effect: eff, Path: stepsView(it.Path, from)}
+		v := model.ImpactedCI{CI: ciView(it.CI), Depth: it.Depth, Effect: eff, Path: stepsView(it.Path, from)}
+		if h := it.Headroom; h != nil {
+			v.Headroom = &model.Headroom{Group: ciView(h.Group), MembersUp: h.Up, MembersNeeded: h.Needed}
+		}
+		out = append(out, v)
 	}
 	return out
 }

@@ -166,3 +166,80 @@ func TestDemoDependentsFollowImpact(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoImpactHeadroom checks on the demo estate that losing one of the
+// four DNS resolvers (one needed) reduces redundancy without putting
+// anything at risk, that the effects filter lists what matters, and that
+// resolvers not in service count as unavailable unless ignoreStatus.
+func TestDemoImpactHeadroom(t *testing.T) {
+	const q = `query($ids: [ID!]!, $ignore: Boolean, $effects: [ImpactOutcome!]) {
+  impactAnalysis(ciIds: $ids, ignoreStatus: $ignore, effects: $effects) {
+    downCount atRiskCount redundancyReducedCount degradedCount
+    notOperationalStarts { name }
+    businessServices { ci { name } effect headroom { group { name } membersUp membersNeeded } }
+    impacted { ci { name } effect headroom { group { name } membersUp membersNeeded } } } }`
+	type answer struct {
+		ImpactAnalysis struct {
+			DownCount, AtRiskCount, RedundancyReducedCount, DegradedCount int
+			NotOperationalStarts                                          []demoCIRef
+			BusinessServices, Impacted                                    []demoImpacted
+		}
+	}
+	effects := func(list []demoImpacted) map[string]string {
+		out := map[string]string{}
+		for _, im := range list {
+			out[im.CI.Name] = im.Effect + " " + im.headroom()
+		}
+		return out
+	}
+	for _, b := range demoBackends(false) {
+		t.Run(b.name, func(t *testing.T) {
+			s := startDemo(t, b)
+			start := []string{s.id(t, "dns@dns-fra1-01")}
+
+			var one answer
+			s.data(t, q, map[string]any{"ids": start}, &one)
+			a := one.ImpactAnalysis
+			assert.Equal(t, "REDUNDANCY_REDUCED dns-resolvers 3/1", effects(a.Impacted)["dns-resolvers"])
+			assert.GreaterOrEqual(t, len(a.BusinessServices), 9, "nearly every business service needs DNS")
+			for _, bs := range a.BusinessServices {
+				assert.Equal(t, "REDUNDANCY_REDUCED", bs.Effect, bs.CI.Name)
+			}
+			assert.Zero(t, a.DownCount)
+			assert.Zero(t, a.AtRiskCount)
+			assert.Positive(t, a.RedundancyReducedCount)
+
+			var filtered answer
+			s.data(t, q, map[string]any{"ids": start, "effects": []string{"DOWN", "AT_RISK"}}, &filtered)
+			assert.Empty(t, filtered.ImpactAnalysis.BusinessServices, "nothing that matters to a CAB")
+			assert.Empty(t, filtered.ImpactAnalysis.Impacted)
+			assert.Equal(t, a.RedundancyReducedCount, filtered.ImpactAnalysis.RedundancyReducedCount, "counts cover everything")
+
+			// Two of the other three resolvers are not in service.
+			for name, status := range map[string]string{"dns@dns-fra1-02": "maintenance", "dns@dns-dub1-01": "retired"} {
+				var d map[string]any
+				s.data(t, `mutation($in: UpdateCIInput!) { updateCI(input: $in) { ci { status } } }`,
+					map[string]any{"in": map[string]any{"id": s.id(t, name), "attributes": map[string]any{"status": status}}}, &d)
+			}
+			var risky answer
+			s.data(t, q, map[string]any{"ids": start}, &risky)
+			a = risky.ImpactAnalysis
+			assert.Equal(t, "AT_RISK dns-resolvers 1/1", effects(a.Impacted)["dns-resolvers"], "one resolver left")
+			assert.GreaterOrEqual(t, len(a.BusinessServices), 9)
+			for _, bs := range a.BusinessServices {
+				assert.Equal(t, "AT_RISK", bs.Effect, bs.CI.Name)
+			}
+			assert.Empty(t, a.NotOperationalStarts)
+
+			var ignoring answer
+			s.data(t, q, map[string]any{"ids": start, "ignore": true}, &ignoring)
+			assert.Equal(t, "REDUNDANCY_REDUCED dns-resolvers 3/1", effects(ignoring.ImpactAnalysis.Impacted)["dns-resolvers"])
+
+			// A start that is not in service is flagged.
+			var flagged answer
+			s.data(t, q, map[string]any{"ids": []string{s.id(t, "dns@dns-fra1-02")}}, &flagged)
+			require.Len(t, flagged.ImpactAnalysis.NotOperationalStarts, 1)
+			assert.Equal(t, "dns@dns-fra1-02", flagged.ImpactAnalysis.NotOperationalStarts[0].Name)
+		})
+	}
+}

@@ -78,8 +78,9 @@ type ReachedCI struct {
 
 // ImpactedCI is a CI reached by an impact analysis.
 type ImpactedCI struct {
-	CI     *CI
-	Depth  int
-	Effect ImpactEffect
-	Path   []PathStep
+	CI       *CI
+	Depth    int
+	Effect   ImpactOutcome
+	Path     []PathStep
+	Headroom *Headroom
 }

@@ -88,6 +88,10 @@ func TestAnalyze(t *testing.T) {
 		// paths gives the relationship types of some CIs' paths.
 		paths     map[string][]string
 		truncated bool
+		// headroom gives some CIs' headroom: "group up/needed".
+		headroom       map[string]string
+		ignoreStatus   bool
+		notOperational []string
 	}{
 		{name: "hypervisor takes down its VMs, apps and services", starts: []string{"hv1"}, want: hvChain,
 			paths: map[string][]string{"bs-shop": {"RUNS_ON", "RUNS_ON", "PROVIDED_BY", "PROVIDED_BY"}, "bs-archive": {"RUNS_ON", "BACKED_UP_BY"}}},
@@ -105,9 +109,9 @@ func TestAnalyze(t *testing.T) {
 		{name: "budget exactly spent is not truncation", starts: []string{"s0"}, budget: 4, want: map[string]string{
 			"p1": "down@1", "p2": "down@2", "t0": "down@3", "u0": "down@4",
 		}},
-		{name: "one of three down, two needed: cluster degraded", starts: []string{"n1"}, want: map[string]string{
-			"c3": "degraded@1", "c3-app": "degraded@2",
-		}, paths: map[string][]string{"c3-app": {"MEMBER_OF", "RUNS_ON"}}},
+		{name: "one of three down, two needed: cluster at risk", starts: []string{"n1"}, want: map[string]string{
+			"c3": "at_risk@1", "c3-app": "at_risk@2",
+		}, paths: map[string][]string{"c3-app": {"MEMBER_OF", "RUNS_ON"}}, headroom: map[string]string{"c3": "c3 2/2", "c3-app": "c3 2/2"}},
 		{name: "two of three down, two needed: cluster down", starts: []string{"n1", "n2"}, want: map[string]string{
 			"c3": "down@1", "c3-app": "down@2",
 		}, paths: map[string][]string{"c3-app": {"MEMBER_OF", "RUNS_ON"}}},
@@ -120,13 +124,31 @@ func TestAnalyze(t *testing.T) {
 		{name: "a member failing one level later counts one level later", starts: []string{"n1", "x2"}, want: map[string]string{
 			"n2": "down@1", "c3": "down@2", "c3-app": "down@3",
 		}, paths: map[string][]string{"c3": {"DEPENDS_ON", "MEMBER_OF"}}},
-		{name: "the later failure beyond the depth limit leaves it degraded", starts: []string{"n1", "x1"}, depth: 2, want: map[string]string{
-			"x2": "down@1", "n2": "down@2", "c3": "degraded@1", "c3-app": "degraded@2",
+		{name: "the later failure beyond the depth limit leaves it at risk", starts: []string{"n1", "x1"}, depth: 2, want: map[string]string{
+			"x2": "down@1", "n2": "down@2", "c3": "at_risk@1", "c3-app": "at_risk@2",
 		}},
 		{name: "a cluster as start takes down what runs on it", starts: []string{"c3"}, want: map[string]string{"c3-app": "down@1"}},
-		{name: "min_members_up unset: one member down degrades", starts: []string{"m1"}, want: map[string]string{
-			"cu": "degraded@1", "cu-app": "degraded@2",
+		{name: "min_members_up unset: one member down puts it at risk", starts: []string{"m1"}, want: map[string]string{
+			"cu": "at_risk@1", "cu-app": "at_risk@2",
+		}, headroom: map[string]string{"cu": "cu 1/1"}},
+		// c7 has seven members, needs two; q1, q2 and q3 are in
+		// maintenance, planned and retired: four are operational.
+		{name: "members not operational count as unavailable: redundancy reduced", starts: []string{"q4"}, want: map[string]string{
+			"c7": "redundancy_reduced@1", "c7-app": "redundancy_reduced@2", "c7-svc": "redundancy_reduced@3",
+			"r1": "redundancy_reduced@4", "c2": "redundancy_reduced@5",
+		}, headroom: map[string]string{"c7": "c7 3/2", "c7-svc": "c7 3/2", "c2": "c7 3/2"}},
+		{name: "members not operational count as unavailable: one more failure takes it down", starts: []string{"q4", "q5"}, want: map[string]string{
+			"c7": "at_risk@1", "c7-app": "at_risk@2", "c7-svc": "at_risk@3", "r1": "at_risk@4", "c2": "at_risk@5",
+		}, headroom: map[string]string{"c7": "c7 2/2", "c7-svc": "c7 2/2", "r1": "c7 2/2", "c2": "c2 2/2"}},
+		{name: "members not operational count as unavailable: down", starts: []string{"q4", "q5", "q6"}, want: map[string]string{
+			"c7": "down@1", "c7-app": "down@2", "c7-svc": "down@3", "r1": "down@4", "c2": "down@5",
 		}},
+		{name: "ignoring status, every member counts", starts: []string{"q4", "q5"}, ignoreStatus: true, want: map[string]string{
+			"c7": "redundancy_reduced@1", "c7-app": "redundancy_reduced@2", "c7-svc": "redundancy_reduced@3", "r1": "redundancy_reduced@4", "c2": "redundancy_reduced@5",
+		}, headroom: map[string]string{"c7": "c7 5/2", "c2": "c7 5/2"}},
+		{name: "a start not operational is flagged", starts: []string{"q3", "q4"}, want: map[string]string{
+			"c7": "redundancy_reduced@1", "c7-app": "redundancy_reduced@2", "c7-svc": "redundancy_reduced@3", "r1": "redundancy_reduced@4", "c2": "redundancy_reduced@5",
+		}, headroom: map[string]string{"c7": "c7 3/2"}, notOperational: []string{"q3"}},
 		{name: "min_members_up unset: all members down", starts: []string{"m1", "m2"}, want: map[string]string{
 			"cu": "down@1", "cu-app": "down@2",
 		}},
@@ -153,9 +175,31 @@ func TestAnalyze(t *testing.T) {
 				if depth == 0 {
 					depth = 8
 				}
-				res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: depth, Assume: tt.assume})
+				res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: depth, Assume: tt.assume, IgnoreStatus: tt.ignoreStatus})
 				require.NoError(t, err)
 				assert.Equal(t, tt.want, effects(f, res.Impacted))
+				for _, im := range res.Impacted {
+					name := f.names[im.CI.ID]
+					switch im.Effect {
+					case impact.AtRisk, impact.RedundancyReduced:
+						if assert.NotNil(t, im.Headroom, "%s stays up: its headroom", name) {
+							assert.Equal(t, im.Effect == impact.AtRisk, im.Headroom.Up <= im.Headroom.Needed, "%s: at risk when no member is spare", name)
+						}
+					default:
+						assert.Nil(t, im.Headroom, "%s: no headroom", name)
+					}
+					if want, ok := tt.headroom[name]; ok && im.Headroom != nil {
+						assert.Equal(t, want, fmt.Sprintf("%s %d/%d", f.names[im.Headroom.Group.ID], im.Headroom.Up, im.Headroom.Needed), "headroom of %s", name)
+					}
+				}
+				for name := range tt.headroom {
+					assert.Contains(t, tt.want, name, "headroom of an impacted CI")
+				}
+				var notOp []string
+				for _, ci := range res.NotOperationalStarts {
+					notOp = append(notOp, f.names[ci.ID])
+				}
+				assert.Equal(t, tt.notOperational, notOp, "starts not operational")
 				assert.Equal(t, tt.truncated, res.Truncated)
 				checkPaths(t, f, f.svc.Model(), res)
 				for name, types := range tt.paths {
@@ -190,16 +234,14 @@ func TestAnalyze(t *testing.T) {
 					p, c := res.Impacted[i-1], res.Impacted[i]
 					assert.True(t, p.Depth < c.Depth || p.Depth == c.Depth && p.CI.Attributes["name"].(string) <= c.CI.Attributes["name"].(string), "sorted at %d", i)
 				}
-				down, degraded := 0, 0
+				counts := map[impact.Effect]int{}
 				for _, im := range res.Impacted {
-					if im.Effect == impact.Down {
-						down++
-					} else {
-						degraded++
-					}
+					counts[im.Effect]++
 				}
-				assert.Equal(t, down, res.Down)
-				assert.Equal(t, degraded, res.Degraded)
+				assert.Equal(t, counts[impact.Down], res.Down)
+				assert.Equal(t, counts[impact.AtRisk], res.AtRisk)
+				assert.Equal(t, counts[impact.RedundancyReduced], res.RedundancyReduced)
+				assert.Equal(t, counts[impact.Degraded], res.Degraded)
 			})
 		}
 	})
@@ -287,9 +329,11 @@ func (c *countingGraph) RelationshipsOf(ctx context.Context, cis []store.ID, dir
 	return c.Graph.RelationshipsOf(ctx, cis, dir, types)
 }
 
-// TestAnalyzeStoreCalls pins the cost model: per level two Expand calls,
-// plus one RelationshipsOf and one CIs call when new groups appear; then
-// one Expand for the degraded phase and one CIs call for the result.
+// TestAnalyzeStoreCalls pins the cost model: per level of phase 1 three
+// Expand calls (down, degrades and group types), plus one RelationshipsOf
+// and two CIs calls (groups, then their members' status) when new groups
+// appear; per level and effect of phase 2 three Expand calls; then one CIs
+// call for the result.
 func TestAnalyzeStoreCalls(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		tests := []struct {
@@ -297,10 +341,12 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 			starts              []string
 			expand, cis, relsOf int32
 		}{
-			// Levels 0..4 (the last finds nothing): 5 x 2 + 1 Expand; starts + result CIs.
-			{"no groups", []string{"hv1"}, 11, 2, 0},
-			// Level 0 meets c3 (members and k loaded), level 1 finds c3-app, level 2 nothing.
-			{"one group", []string{"n1", "n2"}, 7, 3, 1},
+			// Levels 0..4 (the last finds nothing): 5 x 3, then bs-archive
+			// (degraded at 2) spreads: 3; starts + result CIs.
+			{"no groups", []string{"hv1"}, 18, 2, 0},
+			// Level 0 meets c3 (members, k and members' status loaded), level
+			// 1 finds c3-app, level 2 nothing.
+			{"one group", []string{"n1", "n2"}, 9, 4, 1},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -490,7 +536,7 @@ func TestTimeLimit(t *testing.T) {
 }
 
 func TestEffectText(t *testing.T) {
-	for _, e := range []impact.Effect{impact.Down, impact.Degraded} {
+	for _, e := range []impact.Effect{impact.Down, impact.AtRisk, impact.RedundancyReduced, impact.Degraded} {
 		b, err := e.MarshalText()
 		require.NoError(t, err)
 		back, err := impact.ParseEffect("assume", string(b))
