@@ -504,14 +504,16 @@ func (an *analysis) spare(g *group) (spare, up, needed int, ok bool) {
 	return spare, up, needed, ok
 }
 
-// headroom returns the group's headroom and whether no member is spare.
+// headroom returns the group's headroom and whether no member is spare
+// (one more failure takes it down).
 func (an *analysis) headroom(gid store.ID) (*Headroom, bool) {
 	g := an.groups[gid]
 	s, up, needed, ok := an.spare(g)
 	if !ok {
 		return nil, false
 	}
-	return &Headroom{Group: g.ci, Up: up, Needed: needed}, s <= 0
+	// A group that needs no member (min_members_up 0) never goes down.
+	return &Headroom{Group: g.ci, Up: up, Needed: needed}, s <= 0 && needed > 0
 }
 
 // offer records that CI id can be reached with effect e as l says, unless

@@ -87,6 +87,9 @@ var fixtureCIs = []struct {
 	{"c2", "Cluster", map[string]any{"min_members_up": 2}},
 	{"r1", "LinuxServer", nil},
 	{"r2", "LinuxServer", nil},
+	// A cluster that needs no member up.
+	{"c0", "Cluster", map[string]any{"min_members_up": 0}},
+	{"z1", "LinuxServer", nil},
 	// Backups.
 	{"arr", "StorageArray", nil},
 	{"db-vm", "VirtualMachine", nil},
@@ -144,6 +147,8 @@ var fixtureRels = [][3]string{
 	{"r1", "MEMBER_OF", "c2"},
 	{"r2", "MEMBER_OF", "c2"},
 	{"r1", "DEPENDS_ON", "c7-svc"},
+
+	{"z1", "MEMBER_OF", "c0"},
 
 	{"db-vm", "BACKED_UP_BY", "arr"},
 	{"dbi", "RUNS_ON", "db-vm"},

@@ -146,6 +146,9 @@ func TestAnalyze(t *testing.T) {
 		{name: "ignoring status, every member counts", starts: []string{"q4", "q5"}, ignoreStatus: true, want: map[string]string{
 			"c7": "redundancy_reduced@1", "c7-app": "redundancy_reduced@2", "c7-svc": "redundancy_reduced@3", "r1": "redundancy_reduced@4", "c2": "redundancy_reduced@5",
 		}, headroom: map[string]string{"c7": "c7 5/2", "c2": "c7 5/2"}},
+		{name: "a group that needs no member is never at risk", starts: []string{"z1"}, want: map[string]string{
+			"c0": "redundancy_reduced@1",
+		}, headroom: map[string]string{"c0": "c0 0/0"}},
 		{name: "a start not operational is flagged", starts: []string{"q3", "q4"}, want: map[string]string{
 			"c7": "redundancy_reduced@1", "c7-app": "redundancy_reduced@2", "c7-svc": "redundancy_reduced@3", "r1": "redundancy_reduced@4", "c2": "redundancy_reduced@5",
 		}, headroom: map[string]string{"c7": "c7 3/2"}, notOperational: []string{"q3"}},
@@ -183,7 +186,7 @@ func TestAnalyze(t *testing.T) {
 					switch im.Effect {
 					case impact.AtRisk, impact.RedundancyReduced:
 						if assert.NotNil(t, im.Headroom, "%s stays up: its headroom", name) {
-							assert.Equal(t, im.Effect == impact.AtRisk, im.Headroom.Up <= im.Headroom.Needed, "%s: at risk when no member is spare", name)
+							assert.Equal(t, im.Effect == impact.AtRisk, im.Headroom.Up <= im.Headroom.Needed && im.Headroom.Needed > 0, "%s: at risk when no member is spare", name)
 						}
 					default:
 						assert.Nil(t, im.Headroom, "%s: no headroom", name)
