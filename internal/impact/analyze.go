@@ -620,11 +620,35 @@ func (an *analysis) dominated(id store.ID, e Effect, d int) bool {
 }
 
 // spread expands a frontier of CIs reached with effect e at depth d one
-// hop over each kind of type.
+// hop over each kind of type: three Expand calls for AtRisk (down,
+// degrades and group types), two for RedundancyReduced and one for
+// Degraded, where kinds that give the same effect are expanded together.
 func (an *analysis) spread(ctx context.Context, frontier []store.ID, e Effect, d int) error {
 	from := func(n store.Reached) label {
 		return label{depth: d + 1, via: n.Via, viaEffect: e, step: cleanStep(n.Step), head: an.labels[n.Via][e].head}
 	}
+	switch e {
+	case Degraded:
+		// Every kind of type gives Degraded: one hop over all of them.
+		return an.hop(ctx, frontier, an.r.all, func(n store.Reached) {
+			l := from(n)
+			l.head = nil
+			an.offer(n.ID, Degraded, l)
+		})
+	case RedundancyReduced:
+		// "Down" and group types both pass it on with its headroom.
+		both := slices.Concat(an.r.down, an.r.group)
+		if err := an.hop(ctx, frontier, both, func(n store.Reached) { an.offer(n.ID, e, from(n)) }); err != nil {
+			return err
+		}
+		return an.hop(ctx, frontier, an.r.degrades, func(n store.Reached) {
+			l := from(n)
+			l.head = nil
+			an.offer(n.ID, Degraded, l)
+		})
+	}
+	// AtRisk: over "down" types unchanged, over "degrades" types
+	// Degraded, and a group by its own count.
 	if err := an.hop(ctx, frontier, an.r.down, func(n store.Reached) { an.offer(n.ID, e, from(n)) }); err != nil {
 		return err
 	}
@@ -650,17 +674,12 @@ func (an *analysis) spread(ctx context.Context, frontier []store.ID, e Effect, d
 	}
 	for _, n := range groups {
 		l := from(n)
-		ge := e
-		if e == AtRisk {
-			head, atRisk := an.headroom(n.ID)
-			ge, l.head = RedundancyReduced, head
-			if atRisk {
-				ge = AtRisk
-			}
+		head, atRisk := an.headroom(n.ID)
+		ge := RedundancyReduced
+		if atRisk {
+			ge = AtRisk
 		}
-		if ge == Degraded {
-			l.head = nil
-		}
+		l.head = head
 		an.offer(n.ID, ge, l)
 	}
 	return nil

@@ -51,7 +51,8 @@
 //     Degraded seeds start it. For each effect from AtRisk to Degraded and
 //     each depth, the CIs reached with that effect at that depth (and not
 //     by a worse effect at a smaller or equal depth) are expanded one hop
-//     over each kind of type, in three Expand calls, and their neighbours
+//     over each kind of type, in at most three Expand calls (kinds that
+//     give the same effect together), and their neighbours
 //     are offered the combined effect at the next depth. Each CI keeps, per
 //     effect, its smallest depth; it is reported with its worst effect, the
 //     path that explains it (which may cross effects: a down path to a
