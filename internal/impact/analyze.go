@@ -17,9 +17,10 @@ type Request struct {
 	// CIs are the start CIs, assumed to fail (1..Options.MaxStarts;
 	// duplicates are ignored). Every one must exist.
 	CIs []store.ID
-	// MaxDepth bounds the hops from a start (1..Options.MaxDepth). Effects are those established within it: a CI
-	// that would go down only through a longer chain is reported degraded if
-	// a chain within reach degrades it.
+	// MaxDepth bounds the hops from a start (1..Options.MaxDepth). Effects
+	// are those established within it: a CI that would go down only through
+	// a longer chain is reported with the worst effect a chain within reach
+	// gives it.
 	MaxDepth int
 	// Assume is what happens to the start CIs: Down (the default when zero)
 	// or Degraded. Assuming Degraded, nothing can go down.
@@ -95,7 +96,7 @@ type Result struct {
 	// MaxDepth is the depth the analysis used.
 	MaxDepth int
 	// Truncated reports that the node budget stopped the analysis: more CIs
-	// may be impacted, and some reported degraded may in fact be down.
+	// may be impacted, and some reported up may in fact be down.
 	Truncated bool
 }
 

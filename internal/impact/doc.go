@@ -71,8 +71,9 @@
 //   - Start CIs are reported apart (Result.Starts) and never counted in
 //     the roll-ups: those describe the consequences, not the cause.
 //   - Effects are those established within the requested depth: a CI that
-//     only a longer chain would take down is reported degraded when a
-//     chain within reach degrades it.
+//     only a longer chain would take down is reported with the worst effect
+//     a chain within reach gives it (a group whose breaking member fails
+//     beyond the depth is at risk, its members up below those needed).
 //   - The node budget bounds the CIs reported beyond the starts; reaching
 //     it sets Truncated and keeps the nearest CIs.
 //   - ShortestPath follows relationships in either direction: "how are
