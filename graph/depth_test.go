@@ -6,6 +6,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // depthArgs are the traversal depth arguments the resolvers pass through
@@ -42,4 +45,42 @@ func TestDepthArgumentsHaveOneRule(t *testing.T) {
 	}
 	_, err := schemaIntDefault("CI", "dependents", "types")
 	assert.Error(t, err, "an argument without an Int default")
+}
+
+func TestDepthArg(t *testing.T) {
+	r := &Resolver{Impact: impact.New(nil, nil, impact.Options{MaxDepth: 6})}
+	tests := []struct {
+		name      string
+		field     string
+		v         *int
+		want      int
+		wantField string
+	}{
+		{"null is the default", "dependents", nil, 3, ""},
+		{"a value in range", "dependents", ptr(5), 5, ""},
+		{"0 is refused", "dependents", ptr(0), 0, "depth"},
+		{"negative is refused", "dependents", ptr(-3), 0, "depth"},
+		{"beyond the limit is refused", "dependents", ptr(7), 0, "depth"},
+		{"a default beyond the limit is lowered to it", "impactAnalysis", nil, 6, ""},
+		{"the default spelled out too", "impactAnalysis", ptr(12), 6, ""},
+		{"another value beyond the limit is refused", "impactAnalysis", ptr(13), 0, "maxDepth"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			typ, arg := "CI", "depth"
+			if tt.field == "impactAnalysis" {
+				typ, arg = "Query", "maxDepth"
+			}
+			got, err := r.depthArg(typ, tt.field, arg, tt.v)
+			if tt.wantField != "" {
+				var ie *store.InvalidError
+				require.ErrorAs(t, err, &ie)
+				assert.Equal(t, tt.wantField, ie.Field)
+				assert.Contains(t, ie.Reason, "between 1 and 6")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
 }
