@@ -578,32 +578,147 @@ func (an *analysis) seedFromDown(ctx context.Context) error {
 }
 
 // propagateUp runs phase 2: it spreads the effects of CIs that stay up,
-// worst effect first and level by level within each, so that each CI ends
-// with its worst effect at the smallest depth that effect reaches it. Over
-// a "down" type an effect travels unchanged; over a "degrades" type it
-// becomes Degraded; a group reached from a member at risk (or down) is at
+// level by level, keeping for each CI the smallest depth of each effect
+// that no worse effect reaches at a smaller or equal depth, so that each
+// CI ends with its worst effect at the smallest depth that effect reaches
+// it. Over a "down" type an effect travels unchanged; over a "degrades"
+// type it becomes Degraded; a group reached from a member at risk is at
 // risk when it has no member to spare and has reduced redundancy
 // otherwise, and a group reached from a member with reduced redundancy or
-// degraded takes that effect.
+// degraded takes that effect. Every combination is monotone, so a label a
+// worse one dominates has nothing to add.
+//
+// Each level reads the relationships of its frontier (two RelationshipsOf
+// calls, one per direction failure travels, for every effect at once) and
+// loads the groups it meets for the first time.
 func (an *analysis) propagateUp(ctx context.Context) error {
-	for e := AtRisk; e <= Degraded; e++ {
-		for d := 0; d < an.maxDepth && !an.truncated; d++ {
-			var frontier []store.ID
-			for id, ls := range an.labels {
+	kinds := map[string]hopKind{}
+	var in, out []string
+	for _, r := range an.r.all {
+		if r.Dir == store.In {
+			in = append(in, r.Type)
+		} else {
+			out = append(out, r.Type)
+		}
+		kinds[r.Type] = hopDown
+	}
+	for _, r := range an.r.degrades {
+		kinds[r.Type] = hopDegrades
+	}
+	for _, r := range an.r.group {
+		kinds[r.Type] = hopGroup
+	}
+	for d := 0; d < an.maxDepth && !an.truncated; d++ {
+		var frontier []store.ID
+		for id, ls := range an.labels {
+			for e := AtRisk; e <= Degraded; e++ {
 				if l := ls[e]; l != nil && l.depth == d && !an.dominated(id, e, d) {
 					frontier = append(frontier, id)
+					break
 				}
 			}
-			if len(frontier) == 0 {
+		}
+		if len(frontier) == 0 {
+			continue // seeds may start deeper
+		}
+		slices.Sort(frontier)
+		hops, err := an.hopsOf(ctx, frontier, in, out, kinds)
+		if err != nil {
+			return err
+		}
+		// Only an AtRisk member needs its group's count.
+		var fresh []store.ID
+		for _, id := range frontier {
+			if l := an.labels[id][AtRisk]; l == nil || l.depth != d {
 				continue
 			}
-			slices.Sort(frontier)
-			if err := an.spread(ctx, frontier, e, d); err != nil {
-				return err
+			for _, h := range hops[id] {
+				if _, ok := an.groups[h.to]; h.kind == hopGroup && !ok && !slices.Contains(fresh, h.to) {
+					fresh = append(fresh, h.to)
+				}
+			}
+		}
+		if err := an.loadGroups(ctx, fresh); err != nil {
+			return err
+		}
+		for e := AtRisk; e <= Degraded; e++ {
+			for _, id := range frontier {
+				l := an.labels[id][e]
+				if l == nil || l.depth != d || an.dominated(id, e, d) {
+					continue
+				}
+				for _, h := range hops[id] {
+					an.offerHop(id, e, d, l.head, h)
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// hopKind is how a relationship type carries an effect.
+type hopKind int
+
+const (
+	hopDown     hopKind = iota // unchanged
+	hopDegrades                // at most Degraded
+	hopGroup                   // into a group, by its count
+)
+
+// hopTo is one relationship from a CI along which failure travels.
+type hopTo struct {
+	to   store.ID
+	step store.Step
+	kind hopKind
+}
+
+// hopsOf reads, for each CI, the relationships along which its failure
+// travels: incoming ones of the types that carry it from target to source
+// (in), outgoing ones of those that carry it from source to target (out).
+func (an *analysis) hopsOf(ctx context.Context, ids []store.ID, in, out []string, kinds map[string]hopKind) (map[store.ID][]hopTo, error) {
+	hops := make(map[store.ID][]hopTo, len(ids))
+	for chunk := range slices.Chunk(ids, store.MaxBatch) {
+		for _, side := range []struct {
+			dir   store.Direction
+			types []string
+		}{{store.In, in}, {store.Out, out}} {
+			if len(side.types) == 0 {
+				continue
+			}
+			rels, err := an.a.g.RelationshipsOf(ctx, chunk, side.dir, side.types)
+			if err != nil {
+				return nil, fmt.Errorf("impact: relationships: %w", err)
+			}
+			for _, id := range chunk {
+				for _, rel := range rels[id] {
+					to := rel.Target
+					if side.dir == store.In {
+						to = rel.Source
+					}
+					hops[id] = append(hops[id], hopTo{to: to, kind: kinds[rel.Type], step: cleanStep(store.Step{Rel: rel, Forward: side.dir == store.Out})})
+				}
+			}
+		}
+	}
+	return hops, nil
+}
+
+// offerHop offers the CI at the end of h the effect that e at depth d of
+// CI via (with headroom head) gives it.
+func (an *analysis) offerHop(via store.ID, e Effect, d int, head *Headroom, h hopTo) {
+	l := label{depth: d + 1, via: via, viaEffect: e, step: h.step, head: head}
+	ge := e
+	switch {
+	case h.kind == hopDegrades || e == Degraded:
+		ge, l.head = Degraded, nil
+	case h.kind == hopGroup && e == AtRisk:
+		gh, atRisk := an.headroom(h.to)
+		ge, l.head = RedundancyReduced, gh
+		if atRisk {
+			ge = AtRisk
+		}
+	}
+	an.offer(h.to, ge, l)
 }
 
 // dominated reports whether a worse effect reaches id at depth d or less.
@@ -618,94 +733,6 @@ func (an *analysis) dominated(id store.ID, e Effect, d int) bool {
 		}
 	}
 	return false
-}
-
-// spread expands a frontier of CIs reached with effect e at depth d one
-// hop over each kind of type: three Expand calls for AtRisk (down,
-// degrades and group types), two for RedundancyReduced and one for
-// Degraded, where kinds that give the same effect are expanded together.
-func (an *analysis) spread(ctx context.Context, frontier []store.ID, e Effect, d int) error {
-	from := func(n store.Reached) label {
-		return label{depth: d + 1, via: n.Via, viaEffect: e, step: cleanStep(n.Step), head: an.labels[n.Via][e].head}
-	}
-	switch e {
-	case Degraded:
-		// Every kind of type gives Degraded: one hop over all of them.
-		return an.hop(ctx, frontier, an.r.all, func(n store.Reached) {
-			l := from(n)
-			l.head = nil
-			an.offer(n.ID, Degraded, l)
-		})
-	case RedundancyReduced:
-		// "Down" and group types both pass it on with its headroom.
-		both := slices.Concat(an.r.down, an.r.group)
-		if err := an.hop(ctx, frontier, both, func(n store.Reached) { an.offer(n.ID, e, from(n)) }); err != nil {
-			return err
-		}
-		return an.hop(ctx, frontier, an.r.degrades, func(n store.Reached) {
-			l := from(n)
-			l.head = nil
-			an.offer(n.ID, Degraded, l)
-		})
-	}
-	// AtRisk: over "down" types unchanged, over "degrades" types
-	// Degraded, and a group by its own count.
-	if err := an.hop(ctx, frontier, an.r.down, func(n store.Reached) { an.offer(n.ID, e, from(n)) }); err != nil {
-		return err
-	}
-	if err := an.hop(ctx, frontier, an.r.degrades, func(n store.Reached) {
-		l := from(n)
-		l.head = nil
-		an.offer(n.ID, Degraded, l)
-	}); err != nil {
-		return err
-	}
-	var groups []store.Reached
-	if err := an.hop(ctx, frontier, an.r.group, func(n store.Reached) { groups = append(groups, n) }); err != nil {
-		return err
-	}
-	var fresh []store.ID
-	for _, n := range groups {
-		if _, ok := an.groups[n.ID]; !ok {
-			fresh = append(fresh, n.ID)
-		}
-	}
-	if err := an.loadGroups(ctx, fresh); err != nil {
-		return err
-	}
-	for _, n := range groups {
-		l := from(n)
-		head, atRisk := an.headroom(n.ID)
-		ge := RedundancyReduced
-		if atRisk {
-			ge = AtRisk
-		}
-		l.head = head
-		an.offer(n.ID, ge, l)
-	}
-	return nil
-}
-
-// hop expands the frontier one hop over rules, in batches the store
-// accepts, and calls visit for each CI reached beyond it.
-func (an *analysis) hop(ctx context.Context, frontier []store.ID, rules []store.EdgeRule, visit func(store.Reached)) error {
-	if len(rules) == 0 {
-		return nil
-	}
-	for chunk := range slices.Chunk(frontier, store.MaxBatch) {
-		limit := min(store.MaxNodes, an.a.opts.NodeBudget+len(an.down)+len(an.labels))
-		res, err := an.a.g.Expand(ctx, store.Traversal{Start: chunk, Rules: rules, MaxDepth: 1, MaxNodes: limit})
-		if err != nil {
-			return fmt.Errorf("impact: expand: %w", err)
-		}
-		an.truncated = an.truncated || res.Truncated
-		for _, n := range res.Nodes {
-			if n.Depth == 1 {
-				visit(n)
-			}
-		}
-	}
-	return nil
 }
 
 // worst returns the worst effect a phase 2 label gives id, and the label.

@@ -46,17 +46,20 @@
 //     member that went down at depth d. Because each group is re-counted
 //     whenever one of its members goes down, a group first seen up goes
 //     down as soon as a later failure crosses its threshold.
-//  2. The rest, worst effect first. Groups phase 1 touched but did not take
+//  2. The rest, level by level. Groups phase 1 touched but did not take
 //     down (AtRisk or RedundancyReduced, by their final count) and the
-//     Degraded seeds start it. For each effect from AtRisk to Degraded and
-//     each depth, the CIs reached with that effect at that depth (and not
-//     by a worse effect at a smaller or equal depth) are expanded one hop
-//     over each kind of type, in at most three Expand calls (kinds that
-//     give the same effect together), and their neighbours
-//     are offered the combined effect at the next depth. Each CI keeps, per
-//     effect, its smallest depth; it is reported with its worst effect, the
-//     path that explains it (which may cross effects: a down path to a
-//     group, then an at-risk path from it), and that path's headroom.
+//     Degraded seeds start it. At each depth, the CIs reached with some
+//     effect at that depth (not dominated by a worse effect at a smaller
+//     or equal depth) have the relationships along which their failure
+//     travels read, in two RelationshipsOf calls (one per direction) for
+//     every effect at once, and their neighbours are offered the combined
+//     effect at the next depth; groups met from a CI at risk have their
+//     members, k and members' status loaded as in phase 1. Each CI keeps,
+//     per effect, its smallest depth; it is reported with its worst
+//     effect, the path that explains it (which may cross effects: a down
+//     path to a group, then an at-risk path from it), and that path's
+//     headroom. Since combining effects is monotone, processing by depth
+//     with this dominance rule is exact.
 //
 // Finally one batched CIs call loads every CI reported (groups and members
 // read in phase 1 are reused). With Request.Assume set to Degraded, phase 1

@@ -335,8 +335,9 @@ func (c *countingGraph) RelationshipsOf(ctx context.Context, cis []store.ID, dir
 // TestAnalyzeStoreCalls pins the cost model: per level of phase 1 three
 // Expand calls (down, degrades and group types), plus one RelationshipsOf
 // and two CIs calls (groups, then their members' status) when new groups
-// appear; per level and effect of phase 2 at most three Expand calls (one
-// for Degraded); then one CIs call for the result.
+// appear; per level of phase 2 two RelationshipsOf calls (one per direction
+// failure travels), plus the loads of groups met from a CI at risk; then
+// one CIs call for the result.
 func TestAnalyzeStoreCalls(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		tests := []struct {
@@ -345,8 +346,8 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 			expand, cis, relsOf int32
 		}{
 			// Levels 0..4 (the last finds nothing): 5 x 3, then bs-archive
-			// (degraded at 2) spreads: 1; starts + result CIs.
-			{"no groups", []string{"hv1"}, 16, 2, 0},
+			// (degraded at 2) spreads: 2 RelationshipsOf; starts + result CIs.
+			{"no groups", []string{"hv1"}, 15, 2, 2},
 			// Level 0 meets c3 (members, k and members' status loaded), level
 			// 1 finds c3-app, level 2 nothing.
 			{"one group", []string{"n1", "n2"}, 9, 4, 1},
