@@ -51,13 +51,17 @@ func (r *cIResolver) Relationships(ctx context.Context, obj *model.CI, direction
 }
 
 // Dependencies is the resolver for the dependencies field.
-func (r *cIResolver) Dependencies(ctx context.Context, obj *model.CI, depth *int, types []string) (*model.Reachability, error) {
+func (r *cIResolver) Dependencies(ctx context.Context, obj *model.CI, depth *int, types []string, follow *model.Follow) (*model.Reachability, error) {
+	d, err := r.depthArg("CI", "dependencies", "depth", depth)
+	if err != nil {
+		return nil, err
+	}
 	done, err := r.traversal(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	reach, err := r.Impact.Dependencies(ctx, obj.Raw.ID, deref(depth, 3), types)
+	reach, err := r.Impact.Dependencies(ctx, obj.Raw.ID, d, types, followIn(follow))
 	if err != nil {
 		return nil, err
 	}
@@ -65,13 +69,17 @@ func (r *cIResolver) Dependencies(ctx context.Context, obj *model.CI, depth *int
 }
 
 // Dependents is the resolver for the dependents field.
-func (r *cIResolver) Dependents(ctx context.Context, obj *model.CI, depth *int, types []string) (*model.Reachability, error) {
+func (r *cIResolver) Dependents(ctx context.Context, obj *model.CI, depth *int, types []string, follow *model.Follow) (*model.Reachability, error) {
+	d, err := r.depthArg("CI", "dependents", "depth", depth)
+	if err != nil {
+		return nil, err
+	}
 	done, err := r.traversal(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	reach, err := r.Impact.Dependents(ctx, obj.Raw.ID, deref(depth, 3), types)
+	reach, err := r.Impact.Dependents(ctx, obj.Raw.ID, d, types, followIn(follow))
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +92,11 @@ func (r *cIResolver) PathTo(ctx context.Context, obj *model.CI, ci string, maxDe
 	if err != nil {
 		return nil, err
 	}
-	return r.shortestPath(ctx, obj.Raw.ID, to, maxDepth, types)
+	depth, err := r.depthArg("CI", "pathTo", "maxDepth", maxDepth)
+	if err != nil {
+		return nil, err
+	}
+	return r.shortestPath(ctx, pathEnd{"from", obj.ID, obj.Raw.ID}, pathEnd{"ci", ci, to}, depth, types)
 }
 
 // History is the resolver for the history field.

@@ -243,6 +243,10 @@ func classify(err error) (code, field, msg string) {
 	case errors.As(err, &ce):
 		return "CONFLICT", "", conflictMessage(ce)
 	case errors.Is(err, store.ErrNotFound):
+		var nf interface{ NotFoundField() string }
+		if errors.As(err, &nf) {
+			return "NOT_FOUND", nf.NotFoundField(), err.Error()
+		}
 		return "NOT_FOUND", "", err.Error()
 	case errors.Is(err, store.ErrConflict):
 		return "CONFLICT", "", err.Error()

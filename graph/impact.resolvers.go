@@ -43,8 +43,12 @@ func (r *pathStepResolver) Relationship(ctx context.Context, obj *model.PathStep
 }
 
 // ImpactAnalysis is the resolver for the impactAnalysis field.
-func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxDepth *int, assume *model.ImpactEffect) (*model.ImpactAnalysis, error) {
-	req := impact.Request{MaxDepth: deref(maxDepth, impact.DefaultDepth), Assume: impact.Down}
+func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) (*model.ImpactAnalysis, error) {
+	depth, err := r.depthArg("Query", "impactAnalysis", "maxDepth", maxDepth)
+	if err != nil {
+		return nil, err
+	}
+	req := impact.Request{MaxDepth: depth, Assume: impact.Down, IgnoreStatus: deref(ignoreStatus, false)}
 	if assume != nil && *assume == model.ImpactEffectDegraded {
 		req.Assume = impact.Degraded
 	}
@@ -65,12 +69,17 @@ func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxD
 		return nil, unknownStarts(err, req.CIs, ciIds)
 	}
 	out := &model.ImpactAnalysis{
-		Starts: make([]model.CI, len(res.Starts)), Impacted: impactedView(res.Impacted), BusinessServices: impactedView(res.BusinessServices),
+		Starts: make([]model.CI, len(res.Starts)), NotOperationalStarts: make([]model.CI, len(res.NotOperationalStarts)),
+		Impacted: impactedView(res.Impacted, effects), BusinessServices: impactedView(res.BusinessServices, effects),
 		Owners: contactsView(res.Owners), SupportGroups: contactsView(res.SupportGroups), CountsByClass: make([]model.ClassCount, len(res.Classes)),
-		DownCount: res.Down, DegradedCount: res.Degraded, Truncated: res.Truncated,
+		DownCount: res.Down, AtRiskCount: res.AtRisk, RedundancyReducedCount: res.RedundancyReduced, DegradedCount: res.Degraded,
+		Truncated: res.Truncated,
 	}
 	for i, s := range res.Starts {
 		out.Starts[i] = *ciView(s.CI)
+	}
+	for i, c := range res.NotOperationalStarts {
+		out.NotOperationalStarts[i] = *ciView(c)
 	}
 	for i, c := range res.Classes {
 		out.CountsByClass[i] = model.ClassCount{Class: c.Class, Count: c.CIs}
@@ -88,7 +97,11 @@ func (r *queryResolver) ShortestPath(ctx context.Context, from string, to string
 	if err != nil {
 		return nil, err
 	}
-	return r.shortestPath(ctx, f, t, maxDepth, types)
+	depth, err := r.depthArg("Query", "shortestPath", "maxDepth", maxDepth)
+	if err != nil {
+		return nil, err
+	}
+	return r.shortestPath(ctx, pathEnd{"from", from, f}, pathEnd{"to", to, t}, depth, types)
 }
 
 // Ci is the resolver for the ci field.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/skein-cmdb/skein/graph/model"
@@ -23,15 +24,40 @@ func (r *Resolver) loadCI(ctx context.Context, id store.ID) (*model.CI, error) {
 	return ciView(c), nil
 }
 
+// followIn converts the follow argument of dependencies and dependents.
+func followIn(f *model.Follow) impact.Follow {
+	if f != nil && *f == model.FollowRelationship {
+		return impact.FollowRelationships
+	}
+	return impact.FollowImpact
+}
+
+// pathEnd is one end of a path question: the argument that names it, the
+// ID the client sent, and the CI's store ID.
+type pathEnd struct {
+	field string
+	sent  string
+	id    store.ID
+}
+
 // shortestPath answers pathTo and shortestPath; no path is null, not an
-// error.
-func (r *Resolver) shortestPath(ctx context.Context, from, to store.ID, maxDepth *int, types []string) (*model.Path, error) {
+// error, but a CI that does not exist is NOT_FOUND on the argument that
+// names it.
+func (r *Resolver) shortestPath(ctx context.Context, from, to pathEnd, depth int, types []string) (*model.Path, error) {
 	done, err := r.traversal(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	p, err := r.Impact.ShortestPath(ctx, from, to, deref(maxDepth, impact.DefaultDepth), types)
+	p, err := r.Impact.ShortestPath(ctx, from.id, to.id, depth, types)
+	var missing *impact.MissingCIError
+	if errors.As(err, &missing) {
+		end := from
+		if missing.Field == "to" {
+			end = to
+		}
+		return nil, &argNotFoundError{field: end.field, msg: fmt.Sprintf("no CI has the ID %s", clip(end.sent))}
+	}
 	if isNotFound(err) {
 		return nil, nil // no path within maxDepth
 	}
@@ -39,15 +65,37 @@ func (r *Resolver) shortestPath(ctx context.Context, from, to store.ID, maxDepth
 		return nil, err
 	}
 	r.primeCIs(ctx, p.CIs...)
-	return pathView(p.Steps, from), nil
+	return pathView(p.Steps, from.id), nil
 }
 
-func impactedView(list []impact.Impacted) []model.ImpactedCI {
-	out := make([]model.ImpactedCI, len(list))
-	for i, it := range list {
-		eff := model.ImpactEffectDown
-		if it.Effect == impact.Degraded {
-			eff = model.ImpactEffectDegraded
+// argNotFoundError reports that an argument names an object that does not
+// exist: NOT_FOUND, with the argument in extensions.field.
+type argNotFoundError struct {
+	field, msg string
+}
+
+func (e *argNotFoundError) Error() string { return e.msg }
+
+// Unwrap returns store.ErrNotFound.
+func (e *argNotFoundError) Unwrap() error { return store.ErrNotFound }
+
+// NotFoundField returns the argument that names the missing object.
+func (e *argNotFoundError) NotFoundField() string { return e.field }
+
+// outcomes maps the analyzer's effects to the API's.
+var outcomes = map[impact.Effect]model.ImpactOutcome{
+	impact.Down: model.ImpactOutcomeDown, impact.AtRisk: model.ImpactOutcomeAtRisk,
+	impact.RedundancyReduced: model.ImpactOutcomeRedundancyReduced, impact.Degraded: model.ImpactOutcomeDegraded,
+}
+
+// impactedView converts impacted CIs, keeping those whose effect is in
+// keep (all when keep is empty).
+func impactedView(list []impact.Impacted, keep []model.ImpactOutcome) []model.ImpactedCI {
+	out := make([]model.ImpactedCI, 0, len(list))
+	for _, it := range list {
+		eff := outcomes[it.Effect]
+		if len(keep) > 0 && !slices.Contains(keep, eff) {
+			continue
 		}
 		from := it.CI.ID
 		if len(it.Path) > 0 {
@@ -57,7 +105,11 @@ func impactedView(list []impact.Impacted) []model.ImpactedCI {
 				from = first.Rel.Target
 			}
 		}
-		out[i] = model.ImpactedCI{CI: ciView(it.CI), Depth: it.Depth, Effect: eff, Path: stepsView(it.Path, from)}
+		v := model.ImpactedCI{CI: ciView(it.CI), Depth: it.Depth, Effect: eff, Path: stepsView(it.Path, from)}
+		if h := it.Headroom; h != nil {
+			v.Headroom = &model.Headroom{Group: ciView(h.Group), MembersUp: h.Up, MembersNeeded: h.Needed}
+		}
+		out = append(out, v)
 	}
 	return out
 }

@@ -385,7 +385,7 @@ func testAPIErrors(t *testing.T, url string) {
 		{name: "unknown field", query: `{ ciClasses { nope } }`, code: "GRAPHQL_VALIDATION_FAILED", status: http.StatusUnprocessableEntity},
 		{name: "bad global id", query: `{ ci(id: "not-an-id") { name } }`, code: "INVALID", field: "id"},
 		{name: "relationship id where a CI id is expected", query: `query($id: ID!) { ci(id: $id) { name } }`, vars: map[string]any{"id": "UmVsYXRpb25zaGlwOnIxLmFiYw"}, code: "INVALID", field: "id"},
-		{name: "bad depth", query: `query($id: ID!) { ci(id: $id) { dependencies(depth: 99) { nodes { depth } } } }`, vars: map[string]any{"id": ids[1]}, code: "INVALID", field: "maxDepth"},
+		{name: "bad depth", query: `query($id: ID!) { ci(id: $id) { dependencies(depth: 99) { nodes { depth } } } }`, vars: map[string]any{"id": ids[1]}, code: "INVALID", field: "depth"},
 		{name: "bad page size", query: `{ cis(first: -1) { totalCount } }`, code: "INVALID", field: "first"},
 		{name: "bad cursor", query: `{ cis(after: "garbage") { totalCount } }`, code: "INVALID", field: "after"},
 		{name: "unknown filter class", query: `{ cis(filter: {class: "Nope"}) { totalCount } }`, code: "INVALID", field: "filter.class"},

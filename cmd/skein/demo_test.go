@@ -235,9 +235,11 @@ type demoImpact struct {
 		Class string `json:"class"`
 		Count int    `json:"count"`
 	} `json:"countsByClass"`
-	DownCount     int  `json:"downCount"`
-	DegradedCount int  `json:"degradedCount"`
-	Truncated     bool `json:"truncated"`
+	DownCount              int  `json:"downCount"`
+	AtRiskCount            int  `json:"atRiskCount"`
+	RedundancyReducedCount int  `json:"redundancyReducedCount"`
+	DegradedCount          int  `json:"degradedCount"`
+	Truncated              bool `json:"truncated"`
 }
 
 type demoCIRef struct {
@@ -257,6 +259,19 @@ type demoImpacted struct {
 		Type    string    `json:"type"`
 		Forward bool      `json:"forward"`
 	} `json:"path"`
+	Headroom *struct {
+		Group         demoCIRef `json:"group"`
+		MembersUp     int       `json:"membersUp"`
+		MembersNeeded int       `json:"membersNeeded"`
+	} `json:"headroom"`
+}
+
+// headroom renders the headroom as "group up/needed", "" without one.
+func (im demoImpacted) headroom() string {
+	if im.Headroom == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %d/%d", im.Headroom.Group.Name, im.Headroom.MembersUp, im.Headroom.MembersNeeded)
 }
 
 type demoContact struct {
@@ -363,11 +378,12 @@ func demoCheckPaths(t *testing.T, a demoImpact, types map[string]demoRelType) {
 
 // demoGoldenItem is one impacted CI in a golden file.
 type demoGoldenItem struct {
-	Depth  int    `json:"depth"`
-	Effect string `json:"effect"`
-	Class  string `json:"class"`
-	Name   string `json:"name"`
-	Path   string `json:"path"`
+	Depth    int    `json:"depth"`
+	Effect   string `json:"effect"`
+	Class    string `json:"class"`
+	Name     string `json:"name"`
+	Path     string `json:"path"`
+	Headroom string `json:"headroom,omitempty"`
 }
 
 type demoGoldenService struct {
@@ -402,11 +418,13 @@ func demoGolden(a demoImpact) []byte {
 	}
 	impacted := make([]any, len(a.Impacted))
 	for i, im := range a.Impacted {
-		impacted[i] = demoGoldenItem{Depth: im.Depth, Effect: im.Effect, Class: im.CI.Class, Name: im.CI.Name, Path: im.pathTypes()}
+		impacted[i] = demoGoldenItem{Depth: im.Depth, Effect: im.Effect, Class: im.CI.Class, Name: im.CI.Name, Path: im.pathTypes(), Headroom: im.headroom()}
 	}
 	return demoRenderJSON([]demoJSONField{
 		{"starts", starts},
 		{"downCount", a.DownCount},
+		{"atRiskCount", a.AtRiskCount},
+		{"redundancyReducedCount", a.RedundancyReducedCount},
 		{"degradedCount", a.DegradedCount},
 		{"truncated", a.Truncated},
 		{"businessServices", services},
@@ -513,6 +531,17 @@ func demoRunsOn(t *testing.T, target string) []string {
 	return out
 }
 
+// demoAssertHeadroom checks the headroom ("group up/needed") of some CIs.
+func demoAssertHeadroom(t *testing.T, a demoImpact, want map[string]string) {
+	t.Helper()
+	for name, h := range want {
+		im, ok := a.find(name)
+		if assert.True(t, ok, "%s is impacted", name) {
+			assert.Equal(t, h, im.headroom(), "headroom of %s", name)
+		}
+	}
+}
+
 func demoAssertEffects(t *testing.T, a demoImpact, want map[string]string) {
 	t.Helper()
 	for name, eff := range want {
@@ -540,12 +569,12 @@ var demoGoldenCases = []struct {
 			}
 		}
 		demoAssertEffects(t, a, map[string]string{
-			demo.ComputeClusterExample:       "DEGRADED", // five of six hosts up, four needed
-			demo.LoadBalancerExample:         "DEGRADED", // two of three members up, two needed
-			demo.ApplicationExample:          "DEGRADED",
-			"Payments":                       "DEGRADED",
-			demo.KubernetesClusterExample:    "DEGRADED",
-			demo.BusinessServiceExample:      "DEGRADED",
+			demo.ComputeClusterExample:       "REDUNDANCY_REDUCED", // five of six hosts up, four needed
+			demo.LoadBalancerExample:         "AT_RISK",            // two of three members up, two needed
+			demo.ApplicationExample:          "AT_RISK",
+			"Payments":                       "AT_RISK",
+			demo.KubernetesClusterExample:    "REDUNDANCY_REDUCED",
+			demo.BusinessServiceExample:      "AT_RISK",
 			demo.SinglePointOfFailureExample: "DOWN",
 			"support-desk":                   "DOWN",
 			"Support Desk":                   "DOWN",
@@ -553,8 +582,15 @@ var demoGoldenCases = []struct {
 			"Payroll":                        "DOWN", // payroll DEPENDS_ON hr-portal
 			"Identity":                       "",
 		})
+		demoAssertHeadroom(t, a, map[string]string{
+			demo.ComputeClusterExample: demo.ComputeClusterExample + " 5/4",
+			demo.LoadBalancerExample:   demo.LoadBalancerExample + " 2/2",
+			demo.ApplicationExample:    demo.LoadBalancerExample + " 2/2",
+		})
 		assert.Positive(t, a.DownCount)
-		assert.Positive(t, a.DegradedCount)
+		assert.Positive(t, a.AtRiskCount)
+		assert.Positive(t, a.RedundancyReducedCount)
+		assert.Zero(t, a.DegradedCount, "nothing here degrades without redundancy")
 	}},
 	{"impact-hypervisor-degraded", func(t *testing.T, a demoImpact) {
 		// Assuming the host only degrades, nothing can go down.
@@ -565,17 +601,20 @@ var demoGoldenCases = []struct {
 		demoAssertEffects(t, a, map[string]string{"Support Desk": "DEGRADED", "Payroll": "DEGRADED"})
 	}},
 	{"impact-k8s-node-down", func(t *testing.T, a demoImpact) {
-		// One of six nodes: the cluster (four needed) is degraded, not down.
+		// One of six nodes: the cluster (four needed) has one to spare.
 		im, ok := a.find(demo.KubernetesClusterExample)
 		require.True(t, ok)
-		assert.Equal(t, "DEGRADED", im.Effect)
+		assert.Equal(t, "REDUNDANCY_REDUCED", im.Effect)
 		assert.Equal(t, 1, im.Depth)
 		assert.Zero(t, a.DownCount)
-		demoAssertEffects(t, a, map[string]string{demo.BusinessServiceExample: "DEGRADED"})
+		demoAssertEffects(t, a, map[string]string{demo.BusinessServiceExample: "REDUNDANCY_REDUCED"})
+		demoAssertHeadroom(t, a, map[string]string{demo.KubernetesClusterExample: demo.KubernetesClusterExample + " 5/4", demo.BusinessServiceExample: demo.KubernetesClusterExample + " 5/4"})
 	}},
 	{"impact-k8s-two-nodes-down", func(t *testing.T, a demoImpact) {
-		// Four of six up, exactly the four needed: still only degraded.
-		demoAssertEffects(t, a, map[string]string{demo.KubernetesClusterExample: "DEGRADED", demo.BusinessServiceExample: "DEGRADED"})
+		// Four of six up, exactly the four needed: up, but one more failure
+		// takes it down.
+		demoAssertEffects(t, a, map[string]string{demo.KubernetesClusterExample: "AT_RISK", demo.BusinessServiceExample: "AT_RISK"})
+		demoAssertHeadroom(t, a, map[string]string{demo.KubernetesClusterExample: demo.KubernetesClusterExample + " 4/4"})
 		assert.Zero(t, a.DownCount)
 	}},
 	{"impact-k8s-nodes-down", func(t *testing.T, a demoImpact) {
@@ -593,12 +632,12 @@ var demoGoldenCases = []struct {
 		assert.Zero(t, a.DegradedCount)
 	}},
 	{"impact-db-replica-down", func(t *testing.T, a demoImpact) {
-		// One of two read replicas (one needed): reads are degraded, the
-		// primary and its databases are untouched.
+		// One of two read replicas (one needed): reads are one failure from
+		// down, the primary and its databases are untouched.
 		demoAssertEffects(t, a, map[string]string{
-			demo.ReplicaClusterExample:  "DEGRADED",
-			"shop-catalog":              "DEGRADED",
-			demo.BusinessServiceExample: "DEGRADED",
+			demo.ReplicaClusterExample:  "AT_RISK",
+			"shop-catalog":              "AT_RISK",
+			demo.BusinessServiceExample: "AT_RISK",
 			demo.DatabaseExample:        "",
 			demo.DatabasePrimaryExample: "",
 		})

@@ -22,8 +22,8 @@ type CIResolver interface {
 	Attributes(ctx context.Context, obj *model.CI) (any, error)
 
 	Relationships(ctx context.Context, obj *model.CI, direction *model.Direction, types []string, first *int, after *string) (*model.RelationshipConnection, error)
-	Dependencies(ctx context.Context, obj *model.CI, depth *int, types []string) (*model.Reachability, error)
-	Dependents(ctx context.Context, obj *model.CI, depth *int, types []string) (*model.Reachability, error)
+	Dependencies(ctx context.Context, obj *model.CI, depth *int, types []string, follow *model.Follow) (*model.Reachability, error)
+	Dependents(ctx context.Context, obj *model.CI, depth *int, types []string, follow *model.Follow) (*model.Reachability, error)
 	PathTo(ctx context.Context, obj *model.CI, ci string, maxDepth *int, types []string) (*model.Path, error)
 	History(ctx context.Context, obj *model.CI, first *int, after *string) (*model.AuditConnection, error)
 }
@@ -51,6 +51,14 @@ func (ec *executionContext) field_CI_dependencies_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["types"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "follow",
+		func(ctx context.Context, v any) (*model.Follow, error) {
+			return ec.unmarshalOFollow2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐFollow(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["follow"] = arg2
 	return args, nil
 }
 
@@ -73,6 +81,14 @@ func (ec *executionContext) field_CI_dependents_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["types"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "follow",
+		func(ctx context.Context, v any) (*model.Follow, error) {
+			return ec.unmarshalOFollow2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐFollow(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["follow"] = arg2
 	return args, nil
 }
 
@@ -587,7 +603,7 @@ func (ec *executionContext) _CI_dependencies(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.CI().Dependencies(ctx, obj, fc.Args["depth"].(*int), fc.Args["types"].([]string))
+			return ec.Resolvers.CI().Dependencies(ctx, obj, fc.Args["depth"].(*int), fc.Args["types"].([]string), fc.Args["follow"].(*model.Follow))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Reachability) graphql.Marshaler {
@@ -631,7 +647,7 @@ func (ec *executionContext) _CI_dependents(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.CI().Dependents(ctx, obj, fc.Args["depth"].(*int), fc.Args["types"].([]string))
+			return ec.Resolvers.CI().Dependents(ctx, obj, fc.Args["depth"].(*int), fc.Args["types"].([]string), fc.Args["follow"].(*model.Follow))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Reachability) graphql.Marshaler {
@@ -2216,6 +2232,22 @@ func (ec *executionContext) unmarshalOCIFilter2ᚖgithubᚗcomᚋskeinᚑcmdbᚋ
 	}
 	res, err := ec.unmarshalInputCIFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOFollow2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐFollow(ctx context.Context, v any) (*model.Follow, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.Follow)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFollow2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐFollow(ctx context.Context, sel ast.SelectionSet, v *model.Follow) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 // endregion ***************************** type.gotpl *****************************

@@ -127,6 +127,84 @@ func (ec *executionContext) fieldContext_Contact_ciCount(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "Int")
 }
 
+func (ec *executionContext) _Headroom_group(ctx context.Context, field graphql.CollectedField, obj *model.Headroom) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Headroom_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CI) graphql.Marshaler {
+			return ec.marshalNCI2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCI(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Headroom_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Headroom",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Headroom_membersUp(ctx context.Context, field graphql.CollectedField, obj *model.Headroom) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Headroom_membersUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MembersUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Headroom_membersUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Headroom", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Headroom_membersNeeded(ctx context.Context, field graphql.CollectedField, obj *model.Headroom) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Headroom_membersNeeded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MembersNeeded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Headroom_membersNeeded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Headroom", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ImpactAnalysis_starts(ctx context.Context, field graphql.CollectedField, obj *model.ImpactAnalysis) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -147,6 +225,38 @@ func (ec *executionContext) _ImpactAnalysis_starts(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_ImpactAnalysis_starts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImpactAnalysis",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImpactAnalysis_notOperationalStarts(ctx context.Context, field graphql.CollectedField, obj *model.ImpactAnalysis) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactAnalysis_notOperationalStarts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotOperationalStarts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CI) graphql.Marshaler {
+			return ec.marshalNCI2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCIᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactAnalysis_notOperationalStarts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ImpactAnalysis",
 		Field:      field,
@@ -342,6 +452,52 @@ func (ec *executionContext) fieldContext_ImpactAnalysis_downCount(_ context.Cont
 	return graphql.NewScalarFieldContext("ImpactAnalysis", field, false, false, "Int")
 }
 
+func (ec *executionContext) _ImpactAnalysis_atRiskCount(ctx context.Context, field graphql.CollectedField, obj *model.ImpactAnalysis) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactAnalysis_atRiskCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AtRiskCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactAnalysis_atRiskCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactAnalysis", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImpactAnalysis_redundancyReducedCount(ctx context.Context, field graphql.CollectedField, obj *model.ImpactAnalysis) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactAnalysis_redundancyReducedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedundancyReducedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactAnalysis_redundancyReducedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactAnalysis", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ImpactAnalysis_degradedCount(ctx context.Context, field graphql.CollectedField, obj *model.ImpactAnalysis) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -455,15 +611,15 @@ func (ec *executionContext) _ImpactedCI_effect(ctx context.Context, field graphq
 			return obj.Effect, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.ImpactEffect) graphql.Marshaler {
-			return ec.marshalNImpactEffect2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactEffect(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.ImpactOutcome) graphql.Marshaler {
+			return ec.marshalNImpactOutcome2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOutcome(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_ImpactedCI_effect(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImpactedCI", field, false, false, "ImpactEffect")
+	return graphql.NewScalarFieldContext("ImpactedCI", field, false, false, "ImpactOutcome")
 }
 
 func (ec *executionContext) _ImpactedCI_path(ctx context.Context, field graphql.CollectedField, obj *model.ImpactedCI) (ret graphql.Marshaler) {
@@ -493,6 +649,38 @@ func (ec *executionContext) fieldContext_ImpactedCI_path(_ context.Context, fiel
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PathStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImpactedCI_headroom(ctx context.Context, field graphql.CollectedField, obj *model.ImpactedCI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedCI_headroom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Headroom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Headroom) graphql.Marshaler {
+			return ec.marshalOHeadroom2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐHeadroom(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedCI_headroom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImpactedCI",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Headroom(ctx, field)
 		},
 	}
 	return fc, nil
@@ -957,6 +1145,49 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var headroomImplementors = []string{"Headroom"}
+
+func (ec *executionContext) _Headroom(ctx context.Context, sel ast.SelectionSet, obj *model.Headroom) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, headroomImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Headroom")
+		case "group":
+			out.Values[i] = ec._Headroom_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "membersUp":
+			out.Values[i] = ec._Headroom_membersUp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "membersNeeded":
+			out.Values[i] = ec._Headroom_membersNeeded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var impactAnalysisImplementors = []string{"ImpactAnalysis"}
 
 func (ec *executionContext) _ImpactAnalysis(ctx context.Context, sel ast.SelectionSet, obj *model.ImpactAnalysis) graphql.Marshaler {
@@ -970,6 +1201,11 @@ func (ec *executionContext) _ImpactAnalysis(ctx context.Context, sel ast.Selecti
 			out.Values[i] = graphql.MarshalString("ImpactAnalysis")
 		case "starts":
 			out.Values[i] = ec._ImpactAnalysis_starts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notOperationalStarts":
+			out.Values[i] = ec._ImpactAnalysis_notOperationalStarts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -1000,6 +1236,16 @@ func (ec *executionContext) _ImpactAnalysis(ctx context.Context, sel ast.Selecti
 			}
 		case "downCount":
 			out.Values[i] = ec._ImpactAnalysis_downCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "atRiskCount":
+			out.Values[i] = ec._ImpactAnalysis_atRiskCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redundancyReducedCount":
+			out.Values[i] = ec._ImpactAnalysis_redundancyReducedCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -1059,6 +1305,11 @@ func (ec *executionContext) _ImpactedCI(ctx context.Context, sel ast.SelectionSe
 		case "path":
 			out.Values[i] = ec._ImpactedCI_path(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headroom":
+			out.Values[i] = ec._ImpactedCI_headroom(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -1322,6 +1573,16 @@ func (ec *executionContext) marshalNImpactEffect2githubᚗcomᚋskeinᚑcmdbᚋs
 	return v
 }
 
+func (ec *executionContext) unmarshalNImpactOutcome2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOutcome(ctx context.Context, v any) (model.ImpactOutcome, error) {
+	var res model.ImpactOutcome
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImpactOutcome2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOutcome(ctx context.Context, sel ast.SelectionSet, v model.ImpactOutcome) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNImpactedCI2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactedCI(ctx context.Context, sel ast.SelectionSet, v model.ImpactedCI) graphql.Marshaler {
 	return ec._ImpactedCI(ctx, sel, &v)
 }
@@ -1390,6 +1651,13 @@ func (ec *executionContext) marshalNReachedCI2ᚕgithubᚗcomᚋskeinᚑcmdbᚋs
 	return ret
 }
 
+func (ec *executionContext) marshalOHeadroom2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐHeadroom(ctx context.Context, sel ast.SelectionSet, v *model.Headroom) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Headroom(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOImpactEffect2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactEffect(ctx context.Context, v any) (*model.ImpactEffect, error) {
 	if v == nil {
 		return nil, nil
@@ -1404,6 +1672,42 @@ func (ec *executionContext) marshalOImpactEffect2ᚖgithubᚗcomᚋskeinᚑcmdb�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOImpactOutcome2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOutcomeᚄ(ctx context.Context, v any) ([]model.ImpactOutcome, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ImpactOutcome, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNImpactOutcome2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOutcome(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOImpactOutcome2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOutcomeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ImpactOutcome) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImpactOutcome2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOutcome(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOPath2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐPath(ctx context.Context, sel ast.SelectionSet, v *model.Path) graphql.Marshaler {

@@ -87,8 +87,8 @@ type ComplexityRoot struct {
 		Class         func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		Criticality   func(childComplexity int) int
-		Dependencies  func(childComplexity int, depth *int, types []string) int
-		Dependents    func(childComplexity int, depth *int, types []string) int
+		Dependencies  func(childComplexity int, depth *int, types []string, follow *model.Follow) int
+		Dependents    func(childComplexity int, depth *int, types []string, follow *model.Follow) int
 		Environment   func(childComplexity int) int
 		History       func(childComplexity int, first *int, after *string) int
 		ID            func(childComplexity int) int
@@ -166,6 +166,12 @@ type ComplexityRoot struct {
 		Message func(childComplexity int) int
 	}
 
+	Headroom struct {
+		Group         func(childComplexity int) int
+		MembersNeeded func(childComplexity int) int
+		MembersUp     func(childComplexity int) int
+	}
+
 	IdentityConflict struct {
 		Cis       func(childComplexity int) int
 		Class     func(childComplexity int) int
@@ -187,22 +193,26 @@ type ComplexityRoot struct {
 	}
 
 	ImpactAnalysis struct {
-		BusinessServices func(childComplexity int) int
-		CountsByClass    func(childComplexity int) int
-		DegradedCount    func(childComplexity int) int
-		DownCount        func(childComplexity int) int
-		Impacted         func(childComplexity int) int
-		Owners           func(childComplexity int) int
-		Starts           func(childComplexity int) int
-		SupportGroups    func(childComplexity int) int
-		Truncated        func(childComplexity int) int
+		AtRiskCount            func(childComplexity int) int
+		BusinessServices       func(childComplexity int) int
+		CountsByClass          func(childComplexity int) int
+		DegradedCount          func(childComplexity int) int
+		DownCount              func(childComplexity int) int
+		Impacted               func(childComplexity int) int
+		NotOperationalStarts   func(childComplexity int) int
+		Owners                 func(childComplexity int) int
+		RedundancyReducedCount func(childComplexity int) int
+		Starts                 func(childComplexity int) int
+		SupportGroups          func(childComplexity int) int
+		Truncated              func(childComplexity int) int
 	}
 
 	ImpactedCI struct {
-		CI     func(childComplexity int) int
-		Depth  func(childComplexity int) int
-		Effect func(childComplexity int) int
-		Path   func(childComplexity int) int
+		CI       func(childComplexity int) int
+		Depth    func(childComplexity int) int
+		Effect   func(childComplexity int) int
+		Headroom func(childComplexity int) int
+		Path     func(childComplexity int) int
 	}
 
 	MergeCIsPayload struct {
@@ -256,7 +266,7 @@ type ComplexityRoot struct {
 		CiClasses         func(childComplexity int) int
 		Cis               func(childComplexity int, filter *model.CIFilter, first *int, after *string) int
 		IdentityConflicts func(childComplexity int, first *int, after *string) int
-		ImpactAnalysis    func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect) int
+		ImpactAnalysis    func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) int
 		Node              func(childComplexity int, id string) int
 		RelationshipTypes func(childComplexity int) int
 		ShortestPath      func(childComplexity int, from string, to string, maxDepth *int, types []string) int
@@ -608,7 +618,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.CI.Dependencies(childComplexity, args["depth"].(*int), args["types"].([]string)), true
+		return e.ComplexityRoot.CI.Dependencies(childComplexity, args["depth"].(*int), args["types"].([]string), args["follow"].(*model.Follow)), true
 	case "CI.dependents":
 		if e.ComplexityRoot.CI.Dependents == nil {
 			break
@@ -619,7 +629,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.CI.Dependents(childComplexity, args["depth"].(*int), args["types"].([]string)), true
+		return e.ComplexityRoot.CI.Dependents(childComplexity, args["depth"].(*int), args["types"].([]string), args["follow"].(*model.Follow)), true
 	case "CI.environment":
 		if e.ComplexityRoot.CI.Environment == nil {
 			break
@@ -899,6 +909,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FieldError.Message(childComplexity), true
 
+	case "Headroom.group":
+		if e.ComplexityRoot.Headroom.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Headroom.Group(childComplexity), true
+	case "Headroom.membersNeeded":
+		if e.ComplexityRoot.Headroom.MembersNeeded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Headroom.MembersNeeded(childComplexity), true
+	case "Headroom.membersUp":
+		if e.ComplexityRoot.Headroom.MembersUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Headroom.MembersUp(childComplexity), true
+
 	case "IdentityConflict.cis":
 		if e.ComplexityRoot.IdentityConflict.Cis == nil {
 			break
@@ -968,6 +997,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IdentityConflictEdge.Node(childComplexity), true
 
+	case "ImpactAnalysis.atRiskCount":
+		if e.ComplexityRoot.ImpactAnalysis.AtRiskCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactAnalysis.AtRiskCount(childComplexity), true
 	case "ImpactAnalysis.businessServices":
 		if e.ComplexityRoot.ImpactAnalysis.BusinessServices == nil {
 			break
@@ -998,12 +1033,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImpactAnalysis.Impacted(childComplexity), true
+	case "ImpactAnalysis.notOperationalStarts":
+		if e.ComplexityRoot.ImpactAnalysis.NotOperationalStarts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactAnalysis.NotOperationalStarts(childComplexity), true
 	case "ImpactAnalysis.owners":
 		if e.ComplexityRoot.ImpactAnalysis.Owners == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ImpactAnalysis.Owners(childComplexity), true
+	case "ImpactAnalysis.redundancyReducedCount":
+		if e.ComplexityRoot.ImpactAnalysis.RedundancyReducedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactAnalysis.RedundancyReducedCount(childComplexity), true
 	case "ImpactAnalysis.starts":
 		if e.ComplexityRoot.ImpactAnalysis.Starts == nil {
 			break
@@ -1041,6 +1088,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImpactedCI.Effect(childComplexity), true
+	case "ImpactedCI.headroom":
+		if e.ComplexityRoot.ImpactedCI.Headroom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedCI.Headroom(childComplexity), true
 	case "ImpactedCI.path":
 		if e.ComplexityRoot.ImpactedCI.Path == nil {
 			break
@@ -1363,7 +1416,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ImpactAnalysis(childComplexity, args["ciIds"].([]string), args["maxDepth"].(*int), args["assume"].(*model.ImpactEffect)), true
+		return e.ComplexityRoot.Query.ImpactAnalysis(childComplexity, args["ciIds"].([]string), args["maxDepth"].(*int), args["assume"].(*model.ImpactEffect), args["ignoreStatus"].(*bool), args["effects"].([]model.ImpactOutcome)), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -2112,25 +2165,41 @@ type CI implements Node {
     "Cursor after which the page starts."
     after: String
   ): RelationshipConnection!
-  "What this CI needs, transitively: follows relationships from source to target."
+  """
+  What this CI needs, transitively: by default the CIs whose failure reaches it, each relationship
+  type followed against the way failure travels along it (the db an app DEPENDS_ON, the members of
+  a cluster); with follow: RELATIONSHIP, the relationships from source to target as stored.
+  """
   dependencies(
-    "How many hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
+    "How many hops, from 1 to the server's limit (traversal.max_depth, 16 by default); null means the default."
     depth: Int = 3
-    "Relationship types to follow; omitted means all."
+    "Relationship types to follow; omitted means all (with follow: IMPACT, all that carry impact)."
     types: [String!]
+    "IMPACT (default): the way failure travels, as impactAnalysis does; RELATIONSHIP: the stored direction."
+    follow: Follow = IMPACT
   ): Reachability!
-  "What needs this CI, transitively: follows relationships from target to source."
+  """
+  What needs this CI, transitively: by default the CIs its failure reaches, each relationship type
+  followed the way failure travels along it (the app that DEPENDS_ON a db, the cluster a node is a
+  MEMBER_OF), as impactAnalysis does; with follow: RELATIONSHIP, the relationships from target to
+  source as stored.
+  """
   dependents(
-    "How many hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
+    "How many hops, from 1 to the server's limit (traversal.max_depth, 16 by default); null means the default."
     depth: Int = 3
-    "Relationship types to follow; omitted means all."
+    "Relationship types to follow; omitted means all (with follow: IMPACT, all that carry impact)."
     types: [String!]
+    "IMPACT (default): the way failure travels, as impactAnalysis does; RELATIONSHIP: the stored direction."
+    follow: Follow = IMPACT
   ): Reachability!
-  "A shortest path from this CI to another, over relationships in either direction."
+  """
+  A shortest path from this CI to another, over relationships in either direction; null when
+  none is within maxDepth. A CI that does not exist is NOT_FOUND on ` + "`" + `ci` + "`" + `.
+  """
   pathTo(
     "ID of the other CI."
     ci: ID!
-    "Longest path considered, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
+    "Longest path considered, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default); null means the default."
     maxDepth: Int = 8
     "Relationship types the path may use; omitted means all."
     types: [String!]
@@ -2283,6 +2352,21 @@ type DeleteCIPayload {
   "ID of the deleted CI."
   deletedId: ID!
 }
+
+"Which way dependencies and dependents follow relationships."
+enum Follow {
+  """
+  The way failure travels along each type, from the model's impact rule (as impactAnalysis does):
+  dependents are what a CI's failure reaches, dependencies what reaches it. Types whose impact
+  propagates NONE are not followed.
+  """
+  IMPACT
+  """
+  The relationships as stored: dependencies from source to target, dependents from target to
+  source, whatever the type's impact rule.
+  """
+  RELATIONSHIP
+}
 `, BuiltIn: false},
 	{Name: "../../schema/identity.graphqls", Input: `extend type Query {
   """
@@ -2367,31 +2451,40 @@ type IdentityConflictEdge {
   What is affected if these CIs fail or degrade, and why: every impacted CI with its depth,
   effect and the path that explains it, rolled up to business services, owners and support
   groups. Failure travels along each relationship type by its impact rule; group relationships
-  (MEMBER_OF) honour redundancy: a cluster that needs k of its n members up is degraded while
-  enough stay up and down when too few do.
+  (MEMBER_OF) honour redundancy: a cluster that needs k of its n members up stays up while
+  enough do (AT_RISK when no member is left to spare, REDUNDANCY_REDUCED otherwise, with its
+  headroom) and is DOWN when too few do. Members whose status is not live (planned,
+  maintenance, retired) count as already unavailable unless ignoreStatus is true.
   """
   impactAnalysis(
     "The CIs assumed to fail, 1 to 1000."
     ciIds: [ID!]!
-    "How far impact may travel, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default). A site failure can take more than 8 hops to reach a business service."
+    "How far impact may travel, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default); null means the default. A site failure can take more than 8 hops to reach a business service."
     maxDepth: Int = 12
     "What happens to the CIs: DOWN (default) or DEGRADED."
     assume: ImpactEffect = DOWN
+    "True: evaluate redundancy as if every CI were in service, whatever its status."
+    ignoreStatus: Boolean = false
+    "List only impacted CIs with these effects in impacted and businessServices (omitted: all). The counts and roll-ups always cover every impacted CI."
+    effects: [ImpactOutcome!]
   ): ImpactAnalysis!
-  "A shortest path between two CIs over relationships in either direction."
+  """
+  A shortest path between two CIs over relationships in either direction; null when none is
+  within maxDepth. A CI that does not exist is NOT_FOUND on the argument that names it.
+  """
   shortestPath(
     "ID of the first CI."
     from: ID!
     "ID of the second CI."
     to: ID!
-    "Longest path considered, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default)."
+    "Longest path considered, in hops, from 1 to the server's limit (traversal.max_depth, 16 by default); null means the default."
     maxDepth: Int = 8
     "Relationship types the path may use; omitted means all."
     types: [String!]
   ): Path
 }
 
-"What failure does to a CI."
+"What failure does to a CI: assumed of the CIs an impact analysis starts from, and carried by a relationship type."
 enum ImpactEffect {
   "The CI stops working."
   DOWN
@@ -2399,13 +2492,46 @@ enum ImpactEffect {
   DEGRADED
 }
 
+"What an impact analysis finds happens to an impacted CI, from worst to mildest."
+enum ImpactOutcome {
+  "The CI stops working."
+  DOWN
+  """
+  The CI stays up, but one more failure takes it down: a group it depends on (a cluster, a pool)
+  has exactly the members it needs up. headroom names the group.
+  """
+  AT_RISK
+  """
+  The CI stays up and can take one more failure: groups it depends on lost members (or have
+  members at risk) but each keeps at least one to spare. headroom names the tightest group found.
+  """
+  REDUNDANCY_REDUCED
+  """
+  The CI works with reduced capacity or recoverability: it is reached only over relationships that
+  degrade (BACKED_UP_BY), or from start CIs assumed DEGRADED.
+  """
+  DEGRADED
+}
+
+"How much redundancy is left to a CI that stays up."
+type Headroom {
+  "The group whose redundancy explains the effect (a cluster, a load-balancer pool)."
+  group: CI!
+  "Its members up after the failure: members down or not in service (status not live) are not up."
+  membersUp: Int!
+  "The members it needs up (its min_members_up, 1 when unset)."
+  membersNeeded: Int!
+}
+
 "The answer of an impact analysis."
 type ImpactAnalysis {
   "The CIs assumed to fail, as found."
   starts: [CI!]!
+  "The start CIs whose status is not live (planned, maintenance, retired): they are not in service, so assuming they fail changes less than it seems."
+  notOperationalStarts: [CI!]!
   "Every impacted CI, by depth then name."
   impacted: [ImpactedCI!]!
-  "Impacted business services, most critical first."
+  "Impacted business services, worst effect first (DOWN, AT_RISK, REDUNDANCY_REDUCED, DEGRADED), then most critical first."
   businessServices: [ImpactedCI!]!
   "Owners of impacted CIs, with how many CIs each."
   owners: [Contact!]!
@@ -2415,7 +2541,11 @@ type ImpactAnalysis {
   countsByClass: [ClassCount!]!
   "How many impacted CIs are down."
   downCount: Int!
-  "How many impacted CIs are degraded."
+  "How many impacted CIs are AT_RISK: one more failure takes them down."
+  atRiskCount: Int!
+  "How many impacted CIs are REDUNDANCY_REDUCED."
+  redundancyReducedCount: Int!
+  "How many impacted CIs are DEGRADED (reduced capacity or recoverability; AT_RISK and REDUNDANCY_REDUCED are counted apart)."
   degradedCount: Int!
   "True when the node budget stopped the analysis early: the lists are incomplete."
   truncated: Boolean!
@@ -2428,9 +2558,11 @@ type ImpactedCI {
   "Hops from the nearest failing CI."
   depth: Int!
   "What happens to it."
-  effect: ImpactEffect!
+  effect: ImpactOutcome!
   "Why: the relationships from a failing CI to this one."
   path: [PathStep!]!
+  "For AT_RISK and REDUNDANCY_REDUCED, how much redundancy is left: the group on the path that explains the effect, its members up and needed; null otherwise."
+  headroom: Headroom
 }
 
 "A person or group to notify, with how many impacted CIs they have."
@@ -3151,6 +3283,18 @@ func (ec *executionContext) childFields_FieldError(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type FieldError", field.Name)
 }
 
+func (ec *executionContext) childFields_Headroom(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_Headroom_group(ctx, field)
+	case "membersUp":
+		return ec.fieldContext_Headroom_membersUp(ctx, field)
+	case "membersNeeded":
+		return ec.fieldContext_Headroom_membersNeeded(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Headroom", field.Name)
+}
+
 func (ec *executionContext) childFields_IdentityConflict(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "cis":
@@ -3195,6 +3339,8 @@ func (ec *executionContext) childFields_ImpactAnalysis(ctx context.Context, fiel
 	switch field.Name {
 	case "starts":
 		return ec.fieldContext_ImpactAnalysis_starts(ctx, field)
+	case "notOperationalStarts":
+		return ec.fieldContext_ImpactAnalysis_notOperationalStarts(ctx, field)
 	case "impacted":
 		return ec.fieldContext_ImpactAnalysis_impacted(ctx, field)
 	case "businessServices":
@@ -3207,6 +3353,10 @@ func (ec *executionContext) childFields_ImpactAnalysis(ctx context.Context, fiel
 		return ec.fieldContext_ImpactAnalysis_countsByClass(ctx, field)
 	case "downCount":
 		return ec.fieldContext_ImpactAnalysis_downCount(ctx, field)
+	case "atRiskCount":
+		return ec.fieldContext_ImpactAnalysis_atRiskCount(ctx, field)
+	case "redundancyReducedCount":
+		return ec.fieldContext_ImpactAnalysis_redundancyReducedCount(ctx, field)
 	case "degradedCount":
 		return ec.fieldContext_ImpactAnalysis_degradedCount(ctx, field)
 	case "truncated":
@@ -3225,6 +3375,8 @@ func (ec *executionContext) childFields_ImpactedCI(ctx context.Context, field gr
 		return ec.fieldContext_ImpactedCI_effect(ctx, field)
 	case "path":
 		return ec.fieldContext_ImpactedCI_path(ctx, field)
+	case "headroom":
+		return ec.fieldContext_ImpactedCI_headroom(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImpactedCI", field.Name)
 }

@@ -41,7 +41,7 @@ type QueryResolver interface {
 	Ci(ctx context.Context, id string) (*model.CI, error)
 	Cis(ctx context.Context, filter *model.CIFilter, first *int, after *string) (*model.CIConnection, error)
 	IdentityConflicts(ctx context.Context, first *int, after *string) (*model.IdentityConflictConnection, error)
-	ImpactAnalysis(ctx context.Context, ciIds []string, maxDepth *int, assume *model.ImpactEffect) (*model.ImpactAnalysis, error)
+	ImpactAnalysis(ctx context.Context, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) (*model.ImpactAnalysis, error)
 	ShortestPath(ctx context.Context, from string, to string, maxDepth *int, types []string) (*model.Path, error)
 	CiClasses(ctx context.Context) ([]model.CIClass, error)
 	CiClass(ctx context.Context, name string) (*model.CIClass, error)
@@ -385,6 +385,22 @@ func (ec *executionContext) field_Query_impactAnalysis_args(ctx context.Context,
 		return nil, err
 	}
 	args["assume"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "ignoreStatus",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ignoreStatus"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "effects",
+		func(ctx context.Context, v any) ([]model.ImpactOutcome, error) {
+			return ec.unmarshalOImpactOutcome2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOutcomeᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["effects"] = arg4
 	return args, nil
 }
 
@@ -1324,7 +1340,7 @@ func (ec *executionContext) _Query_impactAnalysis(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ImpactAnalysis(ctx, fc.Args["ciIds"].([]string), fc.Args["maxDepth"].(*int), fc.Args["assume"].(*model.ImpactEffect))
+			return ec.Resolvers.Query().ImpactAnalysis(ctx, fc.Args["ciIds"].([]string), fc.Args["maxDepth"].(*int), fc.Args["assume"].(*model.ImpactEffect), fc.Args["ignoreStatus"].(*bool), fc.Args["effects"].([]model.ImpactOutcome))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ImpactAnalysis) graphql.Marshaler {

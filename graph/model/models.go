@@ -78,10 +78,11 @@ type ReachedCI struct {
 
 // ImpactedCI is a CI reached by an impact analysis.
 type ImpactedCI struct {
-	CI     *CI
-	Depth  int
-	Effect ImpactEffect
-	Path   []PathStep
+	CI       *CI
+	Depth    int
+	Effect   ImpactOutcome
+	Path     []PathStep
+	Headroom *Headroom
 }
 
 // IdentityConflict is the API's view of an open identity conflict; its

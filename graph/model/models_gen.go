@@ -309,6 +309,16 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// How much redundancy is left to a CI that stays up.
+type Headroom struct {
+	// The group whose redundancy explains the effect (a cluster, a load-balancer pool).
+	Group *CI `json:"group"`
+	// Its members up after the failure: members down or not in service (status not live) are not up.
+	MembersUp int `json:"membersUp"`
+	// The members it needs up (its min_members_up, 1 when unset).
+	MembersNeeded int `json:"membersNeeded"`
+}
+
 // A page of identity conflicts.
 type IdentityConflictConnection struct {
 	// The conflicts of this page.
@@ -331,9 +341,11 @@ type IdentityConflictEdge struct {
 type ImpactAnalysis struct {
 	// The CIs assumed to fail, as found.
 	Starts []CI `json:"starts"`
+	// The start CIs whose status is not live (planned, maintenance, retired): they are not in service, so assuming they fail changes less than it seems.
+	NotOperationalStarts []CI `json:"notOperationalStarts"`
 	// Every impacted CI, by depth then name.
 	Impacted []ImpactedCI `json:"impacted"`
-	// Impacted business services, most critical first.
+	// Impacted business services, worst effect first (DOWN, AT_RISK, REDUNDANCY_REDUCED, DEGRADED), then most critical first.
 	BusinessServices []ImpactedCI `json:"businessServices"`
 	// Owners of impacted CIs, with how many CIs each.
 	Owners []Contact `json:"owners"`
@@ -343,7 +355,11 @@ type ImpactAnalysis struct {
 	CountsByClass []ClassCount `json:"countsByClass"`
 	// How many impacted CIs are down.
 	DownCount int `json:"downCount"`
-	// How many impacted CIs are degraded.
+	// How many impacted CIs are AT_RISK: one more failure takes them down.
+	AtRiskCount int `json:"atRiskCount"`
+	// How many impacted CIs are REDUNDANCY_REDUCED.
+	RedundancyReducedCount int `json:"redundancyReducedCount"`
+	// How many impacted CIs are DEGRADED (reduced capacity or recoverability; AT_RISK and REDUNDANCY_REDUCED are counted apart).
 	DegradedCount int `json:"degradedCount"`
 	// True when the node budget stopped the analysis early: the lists are incomplete.
 	Truncated bool `json:"truncated"`
@@ -686,7 +702,68 @@ func (e Direction) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// What failure does to a CI.
+// Which way dependencies and dependents follow relationships.
+type Follow string
+
+const (
+	// The way failure travels along each type, from the model's impact rule (as impactAnalysis does):
+	// dependents are what a CI's failure reaches, dependencies what reaches it. Types whose impact
+	// propagates NONE are not followed.
+	FollowImpact Follow = "IMPACT"
+	// The relationships as stored: dependencies from source to target, dependents from target to
+	// source, whatever the type's impact rule.
+	FollowRelationship Follow = "RELATIONSHIP"
+)
+
+var AllFollow = []Follow{
+	FollowImpact,
+	FollowRelationship,
+}
+
+func (e Follow) IsValid() bool {
+	switch e {
+	case FollowImpact, FollowRelationship:
+		return true
+	}
+	return false
+}
+
+func (e Follow) String() string {
+	return string(e)
+}
+
+func (e *Follow) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Follow(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Follow", str)
+	}
+	return nil
+}
+
+func (e Follow) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Follow) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Follow) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What failure does to a CI: assumed of the CIs an impact analysis starts from, and carried by a relationship type.
 type ImpactEffect string
 
 const (
@@ -739,6 +816,73 @@ func (e *ImpactEffect) UnmarshalJSON(b []byte) error {
 }
 
 func (e ImpactEffect) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What an impact analysis finds happens to an impacted CI, from worst to mildest.
+type ImpactOutcome string
+
+const (
+	// The CI stops working.
+	ImpactOutcomeDown ImpactOutcome = "DOWN"
+	// The CI stays up, but one more failure takes it down: a group it depends on (a cluster, a pool)
+	// has exactly the members it needs up. headroom names the group.
+	ImpactOutcomeAtRisk ImpactOutcome = "AT_RISK"
+	// The CI stays up and can take one more failure: groups it depends on lost members (or have
+	// members at risk) but each keeps at least one to spare. headroom names the tightest group found.
+	ImpactOutcomeRedundancyReduced ImpactOutcome = "REDUNDANCY_REDUCED"
+	// The CI works with reduced capacity or recoverability: it is reached only over relationships that
+	// degrade (BACKED_UP_BY), or from start CIs assumed DEGRADED.
+	ImpactOutcomeDegraded ImpactOutcome = "DEGRADED"
+)
+
+var AllImpactOutcome = []ImpactOutcome{
+	ImpactOutcomeDown,
+	ImpactOutcomeAtRisk,
+	ImpactOutcomeRedundancyReduced,
+	ImpactOutcomeDegraded,
+}
+
+func (e ImpactOutcome) IsValid() bool {
+	switch e {
+	case ImpactOutcomeDown, ImpactOutcomeAtRisk, ImpactOutcomeRedundancyReduced, ImpactOutcomeDegraded:
+		return true
+	}
+	return false
+}
+
+func (e ImpactOutcome) String() string {
+	return string(e)
+}
+
+func (e *ImpactOutcome) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ImpactOutcome(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ImpactOutcome", str)
+	}
+	return nil
+}
+
+func (e ImpactOutcome) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ImpactOutcome) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ImpactOutcome) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -17,14 +17,19 @@ type Request struct {
 	// CIs are the start CIs, assumed to fail (1..Options.MaxStarts;
 	// duplicates are ignored). Every one must exist.
 	CIs []store.ID
-	// MaxDepth bounds the hops from a start (1..Options.MaxDepth; 0 means
-	// Options.DefaultDepth). Effects are those established within it: a CI
-	// that would go down only through a longer chain is reported degraded if
-	// a chain within reach degrades it.
+	// MaxDepth bounds the hops from a start (1..Options.MaxDepth). Effects
+	// are those established within it: a CI that would go down only through
+	// a longer chain is reported with the worst effect a chain within reach
+	// gives it.
 	MaxDepth int
 	// Assume is what happens to the start CIs: Down (the default when zero)
 	// or Degraded. Assuming Degraded, nothing can go down.
 	Assume Effect
+	// IgnoreStatus evaluates redundancy as if every CI were operational.
+	// By default a member whose status is not operational (see
+	// cmdb.Operational: planned, maintenance, retired) already counts as
+	// unavailable.
+	IgnoreStatus bool
 }
 
 // Impacted is one CI an analysis reached, reported once, with its worst
@@ -40,6 +45,9 @@ type Impacted struct {
 	// them, each over a relationship type that carries the effect in the
 	// direction travelled. Empty for a start CI.
 	Path []store.Step
+	// Headroom is, for AtRisk and RedundancyReduced, the group on Path
+	// whose redundancy explains the effect; nil otherwise.
+	Headroom *Headroom
 }
 
 // Contact is an owner or support group with the number of impacted CIs it
@@ -64,8 +72,9 @@ type Result struct {
 	// name, then id.
 	Impacted []Impacted
 	// BusinessServices are the impacted CIs of Options.BusinessServiceClass
-	// or a subclass (start CIs excluded): down before degraded, then by
-	// criticality (1 first, unset last), then name. Their criticality,
+	// or a subclass (start CIs excluded): by effect, worst first (down, at
+	// risk, redundancy reduced, degraded), then by criticality (1 first,
+	// unset last), then name. Their criticality,
 	// service level and owners are in their CI attributes.
 	BusinessServices []Impacted
 	// Owners and SupportGroups are the distinct values of the "owner" and
@@ -77,12 +86,17 @@ type Result struct {
 	// Classes counts the impacted CIs by class, most frequent first, then
 	// by class name.
 	Classes []ClassCount
-	// Down and Degraded count Impacted by effect.
-	Down, Degraded int
+	// Down, AtRisk, RedundancyReduced and Degraded count Impacted by
+	// effect.
+	Down, AtRisk, RedundancyReduced, Degraded int
+	// NotOperationalStarts are the start CIs whose status is not
+	// operational (planned, maintenance, retired): assuming they fail
+	// changes less than it seems, since they are not in service.
+	NotOperationalStarts []store.CI
 	// MaxDepth is the depth the analysis used.
 	MaxDepth int
 	// Truncated reports that the node budget stopped the analysis: more CIs
-	// may be impacted, and some reported degraded may in fact be down.
+	// may be impacted, and some reported up may in fact be down.
 	Truncated bool
 }
 
@@ -92,12 +106,12 @@ type Result struct {
 //
 // Bad input is an *store.InvalidError: on "ciIds" (none, too many, or CIs
 // that do not exist, which it lists), "ciIds[i]" (an empty id), "maxDepth"
-// or "assume". Store failures are returned wrapped.
+// or "assume" (only Down or Degraded may be assumed). Store failures are returned wrapped.
 func (a *Analyzer) Analyze(ctx context.Context, req Request) (*Result, error) {
-	depth, err := a.checkDepth(req.MaxDepth)
-	if err != nil {
+	if err := a.CheckDepth("maxDepth", req.MaxDepth); err != nil {
 		return nil, err
 	}
+	depth := req.MaxDepth
 	assume := req.Assume
 	if assume == 0 {
 		assume = Down
@@ -115,11 +129,11 @@ func (a *Analyzer) Analyze(ctx context.Context, req Request) (*Result, error) {
 	}
 	bounded, cancel := a.withTimeout(ctx)
 	defer cancel()
-	res, err := a.analyze(bounded, m, depth, assume, starts)
+	res, err := a.analyze(bounded, m, depth, assume, starts, !req.IgnoreStatus)
 	return res, a.failed(ctx, bounded, err)
 }
 
-func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume Effect, starts []store.ID) (*Result, error) {
+func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume Effect, starts []store.ID, useStatus bool) (*Result, error) {
 	startCIs, err := a.loadCIs(ctx, starts)
 	if err != nil {
 		return nil, err
@@ -134,26 +148,33 @@ func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume
 		return nil, &UnknownCIsError{IDs: missing}
 	}
 
-	an := &analysis{a: a, r: compileRules(m), maxDepth: depth, down: map[store.ID]pred{}, groups: map[store.ID]*group{}, cis: map[store.ID]store.CI{}}
+	an := &analysis{
+		a: a, r: compileRules(m), maxDepth: depth, useStatus: useStatus,
+		down: map[store.ID]pred{}, groups: map[store.ID]*group{}, cis: map[store.ID]store.CI{},
+		unavailable: map[store.ID]bool{}, labels: map[store.ID]*[nEffects]*label{}, starts: map[store.ID]bool{},
+	}
+	for _, id := range starts {
+		an.starts[id] = true
+		if useStatus && !cmdb.Operational(startCIs[id].Attributes) {
+			an.unavailable[id] = true
+		}
+	}
 	if assume == Down {
 		if err := an.propagateDown(ctx, starts); err != nil {
 			return nil, err
 		}
-	}
-	degraded := map[store.ID]pred{}
-	if len(an.r.all) > 0 {
-		res, err := a.g.Expand(ctx, store.Traversal{Start: starts, Rules: an.r.all, MaxDepth: depth, MaxNodes: a.opts.NodeBudget})
-		if err != nil {
-			return nil, fmt.Errorf("impact: expand: %w", err)
+		if err := an.seedFromDown(ctx); err != nil {
+			return nil, err
 		}
-		an.truncated = an.truncated || res.Truncated
-		for _, n := range res.Nodes {
-			if n.Depth > 0 {
-				degraded[n.ID] = pred{depth: n.Depth, via: n.Via, step: cleanStep(n.Step)}
-			}
+	} else {
+		for _, id := range starts {
+			an.offer(id, Degraded, label{})
 		}
 	}
-	return an.result(ctx, m, assume, startCIs, starts, degraded)
+	if err := an.propagateUp(ctx); err != nil {
+		return nil, err
+	}
+	return an.result(ctx, m, assume, startCIs, starts)
 }
 
 // checkStarts validates and deduplicates the start CIs.
@@ -188,8 +209,37 @@ type analysis struct {
 	down      map[store.ID]pred
 	count     int // CIs in down beyond the starts
 	groups    map[store.ID]*group
-	cis       map[store.ID]store.CI // CIs already loaded (groups)
+	cis       map[store.ID]store.CI // CIs already loaded (groups and their members)
 	truncated bool
+	useStatus bool
+	// unavailable holds the CIs known not to be operational (starts and
+	// group members), which count as down when redundancy is evaluated.
+	unavailable map[store.ID]bool
+	// touched holds the groups a down CI is a member of, with how they were
+	// first reached (phase 1), and degradedBy the CIs a down CI reaches
+	// over a "degrades" type.
+	touched, degradedBy map[store.ID]pred
+	// labels holds, for each CI reached in phase 2, the best label of each
+	// effect (by depth) that no worse effect at a smaller or equal depth
+	// dominates.
+	labels map[store.ID]*[nEffects]*label
+	// reached counts the CIs labelled (down or not) beyond the starts.
+	reached int
+	starts  map[store.ID]bool
+}
+
+// nEffects sizes arrays indexed by Effect.
+const nEffects = int(Degraded) + 1
+
+// label is how phase 2 reached a CI with one effect: at depth, from via
+// (itself reached with effect viaEffect) over step, and the headroom that
+// explains the effect.
+type label struct {
+	depth     int
+	via       store.ID
+	viaEffect Effect
+	step      store.Step
+	head      *Headroom
 }
 
 // group is a CI that receives failure over a redundancy type, with its
@@ -197,6 +247,7 @@ type analysis struct {
 type group struct {
 	members [][]member
 	k       []int64
+	ci      store.CI
 }
 
 // member is one member of a group and the hop from it to the group.
@@ -208,6 +259,7 @@ type member struct {
 // propagateDown runs phase 1: it spreads "down" level by level from the
 // starts, re-counting groups whose members go down.
 func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error {
+	an.touched, an.degradedBy = map[store.ID]pred{}, map[store.ID]pred{}
 	for _, id := range starts {
 		an.down[id] = pred{}
 	}
@@ -234,6 +286,18 @@ func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error 
 				return fmt.Errorf("impact: level %d: %w", level+1, err)
 			}
 		}
+		// CIs that a CI down at this level degrades.
+		if len(an.r.degrades) > 0 && !an.truncated {
+			err := an.expandLevel(ctx, frontier, an.r.degrades, func(n store.Reached) bool {
+				if _, ok := an.degradedBy[n.ID]; !ok {
+					an.degradedBy[n.ID] = pred{depth: level + 1, via: n.Via, step: cleanStep(n.Step)}
+				}
+				return true
+			})
+			if err != nil {
+				return fmt.Errorf("impact: level %d degrades: %w", level+1, err)
+			}
+		}
 		// Groups that a CI down at this level is a member of.
 		if len(an.r.group) > 0 && !an.truncated {
 			var touched []store.ID
@@ -242,6 +306,9 @@ func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error 
 				if _, ok := an.down[n.ID]; !ok && !seen[n.ID] {
 					seen[n.ID] = true
 					touched = append(touched, n.ID)
+					if _, ok := an.touched[n.ID]; !ok {
+						an.touched[n.ID] = pred{depth: level + 1, via: n.Via, step: cleanStep(n.Step)}
+					}
 				}
 				return true
 			})
@@ -330,10 +397,11 @@ func (an *analysis) loadGroups(ctx context.Context, ids []store.ID) error {
 			return fmt.Errorf("impact: groups: %w", err)
 		}
 		for _, gid := range chunk {
+			g := an.groups[gid]
 			if ci, ok := cis[gid]; ok {
 				an.cis[gid] = ci
+				g.ci = ci
 			}
-			g := an.groups[gid]
 			for i, rule := range an.r.groups {
 				k, ok := intAttr(cis[gid], rule.attr)
 				if !ok {
@@ -342,13 +410,53 @@ func (an *analysis) loadGroups(ctx context.Context, ids []store.ID) error {
 				g.k[i] = max(k, 0)
 			}
 		}
+		if an.useStatus {
+			if err := an.loadMembers(ctx, chunk); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadMembers reads the members of groups not read before, to learn which
+// are not operational; the CIs are kept for the result.
+func (an *analysis) loadMembers(ctx context.Context, groups []store.ID) error {
+	var ids []store.ID
+	seen := map[store.ID]bool{}
+	for _, gid := range groups {
+		for _, ms := range an.groups[gid].members {
+			for _, m := range ms {
+				if _, ok := an.cis[m.id]; !ok && !seen[m.id] {
+					seen[m.id] = true
+					ids = append(ids, m.id)
+				}
+			}
+		}
+	}
+	cis, err := an.a.loadCIs(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("impact: group members: %w", err)
+	}
+	for id, ci := range cis {
+		an.cis[id] = ci
+	}
+	for _, gid := range groups {
+		for _, ms := range an.groups[gid].members {
+			for _, m := range ms {
+				if ci, ok := an.cis[m.id]; ok && !cmdb.Operational(ci.Attributes) {
+					an.unavailable[m.id] = true
+				}
+			}
+		}
 	}
 	return nil
 }
 
 // broken reports whether a group's redundancy is broken at level: for some
-// redundancy type, a member went down at this level and fewer than k of the
-// type's members are up counting every member down so far. It returns that
+// redundancy type, an operational member went down at this level and fewer
+// than k of the type's members are up counting every member down so far
+// and every member not operational. It returns that
 // member, which explains the group going down at level+1. A group whose
 // threshold was already broken at an earlier level was found then, so
 // requiring a member down at this level loses nothing.
@@ -358,11 +466,12 @@ func (an *analysis) broken(g *group, level int) (member, bool) {
 		var via *member
 		for j := range ms {
 			p, ok := an.down[ms[j].id]
-			if !ok || p.depth > level {
-				continue
+			downNow := ok && p.depth <= level
+			if downNow || an.unavailable[ms[j].id] {
+				failed++
 			}
-			failed++
-			if p.depth == level && via == nil {
+			// A member that was not in service changes nothing by failing.
+			if downNow && p.depth == level && via == nil && !an.unavailable[ms[j].id] {
 				via = &ms[j]
 			}
 		}
@@ -371,6 +480,304 @@ func (an *analysis) broken(g *group, level int) (member, bool) {
 		}
 	}
 	return member{}, false
+}
+
+// spare returns how many more members a group can lose, for the
+// redundancy type with the fewest to spare (counting members down and
+// members not operational as lost), and that type's members up and
+// needed. ok is false for a group without members.
+func (an *analysis) spare(g *group) (spare, up, needed int, ok bool) {
+	for i, ms := range g.members {
+		if len(ms) == 0 {
+			continue
+		}
+		n := 0
+		for _, m := range ms {
+			if _, down := an.down[m.id]; !down && !an.unavailable[m.id] {
+				n++
+			}
+		}
+		s := n - int(g.k[i])
+		if !ok || s < spare {
+			spare, up, needed, ok = s, n, int(g.k[i]), true
+		}
+	}
+	return spare, up, needed, ok
+}
+
+// headroom returns the group's headroom and whether no member is spare
+// (one more failure takes it down).
+func (an *analysis) headroom(gid store.ID) (*Headroom, bool) {
+	g := an.groups[gid]
+	s, up, needed, ok := an.spare(g)
+	if !ok {
+		return nil, false
+	}
+	// A group that needs no member (min_members_up 0) never goes down.
+	return &Headroom{Group: g.ci, Up: up, Needed: needed}, s <= 0 && needed > 0
+}
+
+// offer records that CI id can be reached with effect e as l says, unless
+// it is a start, or a worse or equal effect reaches it at a smaller or
+// equal depth, or the node budget is spent on other CIs.
+func (an *analysis) offer(id store.ID, e Effect, l label) {
+	if an.starts[id] && l.depth > 0 {
+		return
+	}
+	if p, ok := an.down[id]; ok && p.depth <= l.depth {
+		return
+	}
+	ls := an.labels[id]
+	if ls == nil {
+		if _, down := an.down[id]; !down && !an.starts[id] {
+			if an.count+an.reached >= an.a.opts.NodeBudget {
+				an.truncated = true
+				return
+			}
+			an.reached++
+		}
+		ls = &[nEffects]*label{}
+		an.labels[id] = ls
+	}
+	for worse := Down + 1; worse <= e; worse++ {
+		if o := ls[worse]; o != nil && o.depth <= l.depth {
+			return
+		}
+	}
+	ls[e] = &l
+}
+
+// seedFromDown starts phase 2 from phase 1: groups that a down member
+// reached but that stayed up are at risk (no member to spare) or have
+// reduced redundancy, and CIs a down CI reaches over a "degrades" type
+// are degraded.
+func (an *analysis) seedFromDown(ctx context.Context) error {
+	var fresh []store.ID
+	for id := range an.touched {
+		if _, ok := an.groups[id]; !ok {
+			fresh = append(fresh, id)
+		}
+	}
+	if err := an.loadGroups(ctx, fresh); err != nil {
+		return err
+	}
+	for _, id := range sortedIDs(an.touched) {
+		p := an.touched[id]
+		head, atRisk := an.headroom(id)
+		e := RedundancyReduced
+		if atRisk {
+			e = AtRisk
+		}
+		an.offer(id, e, label{depth: p.depth, via: p.via, viaEffect: Down, step: p.step, head: head})
+	}
+	for _, id := range sortedIDs(an.degradedBy) {
+		p := an.degradedBy[id]
+		an.offer(id, Degraded, label{depth: p.depth, via: p.via, viaEffect: Down, step: p.step})
+	}
+	return nil
+}
+
+// propagateUp runs phase 2: it spreads the effects of CIs that stay up,
+// level by level, keeping for each CI the smallest depth of each effect
+// that no worse effect reaches at a smaller or equal depth, so that each
+// CI ends with its worst effect at the smallest depth that effect reaches
+// it. Over a "down" type an effect travels unchanged; over a "degrades"
+// type it becomes Degraded; a group reached from a member at risk is at
+// risk when it has no member to spare and has reduced redundancy
+// otherwise, and a group reached from a member with reduced redundancy or
+// degraded takes that effect. Every combination is monotone, so a label a
+// worse one dominates has nothing to add.
+//
+// Each level reads the relationships of its frontier (two RelationshipsOf
+// calls, one per direction failure travels, for every effect at once) and
+// loads the groups it meets for the first time.
+func (an *analysis) propagateUp(ctx context.Context) error {
+	kinds := map[string]hopKind{}
+	var in, out []string
+	for _, r := range an.r.all {
+		if r.Dir == store.In {
+			in = append(in, r.Type)
+		} else {
+			out = append(out, r.Type)
+		}
+		kinds[r.Type] = hopDown
+	}
+	for _, r := range an.r.degrades {
+		kinds[r.Type] = hopDegrades
+	}
+	for _, r := range an.r.group {
+		kinds[r.Type] = hopGroup
+	}
+	for d := 0; d < an.maxDepth && !an.truncated; d++ {
+		var frontier []store.ID
+		for id, ls := range an.labels {
+			for e := AtRisk; e <= Degraded; e++ {
+				if l := ls[e]; l != nil && l.depth == d && !an.dominated(id, e, d) {
+					frontier = append(frontier, id)
+					break
+				}
+			}
+		}
+		if len(frontier) == 0 {
+			continue // seeds may start deeper
+		}
+		slices.Sort(frontier)
+		hops, err := an.hopsOf(ctx, frontier, in, out, kinds)
+		if err != nil {
+			return err
+		}
+		// Only an AtRisk member needs its group's count.
+		var fresh []store.ID
+		for _, id := range frontier {
+			if l := an.labels[id][AtRisk]; l == nil || l.depth != d {
+				continue
+			}
+			for _, h := range hops[id] {
+				if _, ok := an.groups[h.to]; h.kind == hopGroup && !ok && !slices.Contains(fresh, h.to) {
+					fresh = append(fresh, h.to)
+				}
+			}
+		}
+		if err := an.loadGroups(ctx, fresh); err != nil {
+			return err
+		}
+		for e := AtRisk; e <= Degraded; e++ {
+			for _, id := range frontier {
+				l := an.labels[id][e]
+				if l == nil || l.depth != d || an.dominated(id, e, d) {
+					continue
+				}
+				for _, h := range hops[id] {
+					an.offerHop(id, e, d, l.head, h)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// hopKind is how a relationship type carries an effect.
+type hopKind int
+
+const (
+	hopDown     hopKind = iota // unchanged
+	hopDegrades                // at most Degraded
+	hopGroup                   // into a group, by its count
+)
+
+// hopTo is one relationship from a CI along which failure travels.
+type hopTo struct {
+	to   store.ID
+	step store.Step
+	kind hopKind
+}
+
+// hopsOf reads, for each CI, the relationships along which its failure
+// travels: incoming ones of the types that carry it from target to source
+// (in), outgoing ones of those that carry it from source to target (out).
+func (an *analysis) hopsOf(ctx context.Context, ids []store.ID, in, out []string, kinds map[string]hopKind) (map[store.ID][]hopTo, error) {
+	hops := make(map[store.ID][]hopTo, len(ids))
+	for chunk := range slices.Chunk(ids, store.MaxBatch) {
+		for _, side := range []struct {
+			dir   store.Direction
+			types []string
+		}{{store.In, in}, {store.Out, out}} {
+			if len(side.types) == 0 {
+				continue
+			}
+			rels, err := an.a.g.RelationshipsOf(ctx, chunk, side.dir, side.types)
+			if err != nil {
+				return nil, fmt.Errorf("impact: relationships: %w", err)
+			}
+			for _, id := range chunk {
+				for _, rel := range rels[id] {
+					to := rel.Target
+					if side.dir == store.In {
+						to = rel.Source
+					}
+					hops[id] = append(hops[id], hopTo{to: to, kind: kinds[rel.Type], step: cleanStep(store.Step{Rel: rel, Forward: side.dir == store.Out})})
+				}
+			}
+		}
+	}
+	return hops, nil
+}
+
+// offerHop offers the CI at the end of h the effect that e at depth d of
+// CI via (with headroom head) gives it.
+func (an *analysis) offerHop(via store.ID, e Effect, d int, head *Headroom, h hopTo) {
+	l := label{depth: d + 1, via: via, viaEffect: e, step: h.step, head: head}
+	ge := e
+	switch {
+	case h.kind == hopDegrades || e == Degraded:
+		ge, l.head = Degraded, nil
+	case h.kind == hopGroup && e == AtRisk:
+		gh, atRisk := an.headroom(h.to)
+		ge, l.head = RedundancyReduced, gh
+		if atRisk {
+			ge = AtRisk
+		}
+	}
+	an.offer(h.to, ge, l)
+}
+
+// dominated reports whether a worse effect reaches id at depth d or less.
+func (an *analysis) dominated(id store.ID, e Effect, d int) bool {
+	if p, ok := an.down[id]; ok && p.depth <= d {
+		return true
+	}
+	ls := an.labels[id]
+	for worse := AtRisk; worse < e; worse++ {
+		if o := ls[worse]; o != nil && o.depth <= d {
+			return true
+		}
+	}
+	return false
+}
+
+// worst returns the worst effect a phase 2 label gives id, and the label.
+func (an *analysis) worst(id store.ID) (Effect, *label) {
+	ls := an.labels[id]
+	if ls == nil {
+		return 0, nil
+	}
+	for e := AtRisk; e <= Degraded; e++ {
+		if ls[e] != nil {
+			return e, ls[e]
+		}
+	}
+	return 0, nil
+}
+
+// path returns the explaining path of id reached with effect e, following
+// preds back across effects to a start.
+func (an *analysis) path(id store.ID, e Effect) []store.Step {
+	var back []store.Step // from id backwards
+	for len(back) <= store.MaxDepth {
+		if e == Down {
+			return append(pathTo(an.down, id), reversed(back)...)
+		}
+		l := an.labels[id][e]
+		if l == nil || l.depth == 0 {
+			break
+		}
+		back = append(back, l.step)
+		id, e = l.via, l.viaEffect
+	}
+	return reversed(back)
+}
+
+// reversed returns the steps in reverse order.
+func reversed(steps []store.Step) []store.Step {
+	out := slices.Clone(steps)
+	slices.Reverse(out)
+	return out
+}
+
+func sortedIDs[V any](m map[store.ID]V) []store.ID {
+	ids := slices.Collect(maps.Keys(m))
+	slices.Sort(ids)
+	return ids
 }
 
 // entry is one impacted CI before its CI is loaded.
@@ -382,16 +789,19 @@ type entry struct {
 
 // result merges both phases, applies the budget, loads the CIs and rolls
 // up.
-func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, startCIs map[store.ID]store.CI, starts []store.ID, degraded map[store.ID]pred) (*Result, error) {
-	entries := make([]entry, 0, len(an.down)+len(degraded))
+func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, startCIs map[store.ID]store.CI, starts []store.ID) (*Result, error) {
+	entries := make([]entry, 0, len(an.down)+len(an.labels))
 	for id, p := range an.down {
 		if p.depth > 0 {
 			entries = append(entries, entry{id: id, effect: Down, depth: p.depth})
 		}
 	}
-	for id, p := range degraded {
-		if _, ok := an.down[id]; !ok {
-			entries = append(entries, entry{id: id, effect: Degraded, depth: p.depth})
+	for id := range an.labels {
+		if _, down := an.down[id]; down || an.starts[id] {
+			continue
+		}
+		if e, l := an.worst(id); l != nil {
+			entries = append(entries, entry{id: id, effect: e, depth: l.depth})
 		}
 	}
 	budget := an.a.opts.NodeBudget
@@ -419,19 +829,25 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 	res := &Result{MaxDepth: an.maxDepth, Truncated: an.truncated}
 	for _, id := range starts {
 		res.Starts = append(res.Starts, Impacted{CI: startCIs[id], Effect: assume})
+		if !cmdb.Operational(startCIs[id].Attributes) {
+			res.NotOperationalStarts = append(res.NotOperationalStarts, startCIs[id])
+		}
 	}
 	sortImpacted(res.Starts)
+	slices.SortFunc(res.NotOperationalStarts, func(x, y store.CI) int {
+		return cmp.Or(cmp.Compare(ciName(x), ciName(y)), cmp.Compare(x.ID, y.ID))
+	})
 	res.Impacted = make([]Impacted, 0, len(entries))
 	for _, e := range entries {
 		ci, ok := cis[e.id]
 		if !ok {
 			continue // deleted while the analysis ran
 		}
-		preds := degraded
-		if e.effect == Down {
-			preds = an.down
+		im := Impacted{CI: ci, Depth: e.depth, Effect: e.effect, Path: an.path(e.id, e.effect)}
+		if e.effect == AtRisk || e.effect == RedundancyReduced {
+			im.Headroom = an.labels[e.id][e.effect].head
 		}
-		res.Impacted = append(res.Impacted, Impacted{CI: ci, Depth: e.depth, Effect: e.effect, Path: pathTo(preds, e.id)})
+		res.Impacted = append(res.Impacted, im)
 	}
 	sortImpacted(res.Impacted)
 	res.rollUp(m, an.a.opts.BusinessServiceClass)
@@ -469,6 +885,10 @@ func (r *Result) rollUp(m *cmdb.Model, bsClass string) {
 		switch im.Effect {
 		case Down:
 			r.Down++
+		case AtRisk:
+			r.AtRisk++
+		case RedundancyReduced:
+			r.RedundancyReduced++
 		case Degraded:
 			r.Degraded++
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -32,45 +33,134 @@ type Reach struct {
 	Truncated bool
 }
 
-// Dependencies returns what the CI id needs, transitively: the CIs reached
-// by following its relationships of the given types from source to target
-// (app DEPENDS_ON db, vm RUNS_ON host), up to maxDepth hops (0 means
-// Options.DefaultDepth). No types means every type of the model.
+// Follow says which way Dependencies and Dependents follow relationships.
+type Follow int
+
+const (
+	// FollowImpact follows each relationship type the way failure travels
+	// along it (the model's impact rule, as Analyze does): what needs a CI
+	// is what its failure reaches (the app that DEPENDS_ON a db, the cluster
+	// a node is a MEMBER_OF); what a CI needs is what reaches it by failing.
+	// Types whose impact propagates none are not followed.
+	FollowImpact Follow = iota
+	// FollowRelationships follows the relationships as stored: what a CI
+	// needs from source to target, what needs it from target to source,
+	// whatever the type's impact rule.
+	FollowRelationships
+)
+
+// Dependencies returns what the CI id needs, transitively: the CIs whose
+// failure reaches it (follow FollowImpact: the db an app DEPENDS_ON, the
+// members of a cluster) or the CIs reached from it from source to target
+// (FollowRelationships), over the given types, up to depth hops (1 to
+// Options.MaxDepth). No types means every type of the model.
 //
-// Bad input is an *store.InvalidError on "ciId", "maxDepth" or "types[i]"
-// (an unknown type; the error lists the valid ones). A CI that does not
-// exist is an error wrapping store.ErrNotFound.
-func (a *Analyzer) Dependencies(ctx context.Context, id store.ID, maxDepth int, types []string) (*Reach, error) {
-	return a.reach(ctx, id, maxDepth, types, store.Out)
+// Bad input is an *store.InvalidError on "ciId", "depth" or "types[i]"
+// (an unknown type, which the error lists the valid ones for, or one that
+// carries no impact when following impact). A CI that does not exist is an
+// error wrapping store.ErrNotFound.
+func (a *Analyzer) Dependencies(ctx context.Context, id store.ID, depth int, types []string, follow Follow) (*Reach, error) {
+	return a.reach(ctx, id, depth, types, false, follow)
 }
 
-// Dependents returns what needs the CI id, transitively: the CIs reached by
-// following its relationships of the given types from target to source.
-// Arguments and errors are those of Dependencies.
-func (a *Analyzer) Dependents(ctx context.Context, id store.ID, maxDepth int, types []string) (*Reach, error) {
-	return a.reach(ctx, id, maxDepth, types, store.In)
+// Dependents returns what needs the CI id, transitively: the CIs its
+// failure reaches (FollowImpact) or the CIs reached from it from target to
+// source (FollowRelationships). Arguments and errors are those of
+// Dependencies.
+func (a *Analyzer) Dependents(ctx context.Context, id store.ID, depth int, types []string, follow Follow) (*Reach, error) {
+	return a.reach(ctx, id, depth, types, true, follow)
 }
 
-func (a *Analyzer) reach(ctx context.Context, id store.ID, maxDepth int, types []string, dir store.Direction) (*Reach, error) {
+func (a *Analyzer) reach(ctx context.Context, id store.ID, depth int, types []string, dependents bool, follow Follow) (*Reach, error) {
 	if id == "" {
 		return nil, store.Invalid("ciId", "is required")
 	}
-	depth, err := a.checkDepth(maxDepth)
-	if err != nil {
+	if err := a.CheckDepth("depth", depth); err != nil {
 		return nil, err
 	}
 	m := a.model()
 	if m == nil {
 		return nil, errors.New("impact: no class model")
 	}
-	rules, err := typeRules(m, types, dir)
+	var rules []store.EdgeRule
+	var err error
+	switch follow {
+	case FollowRelationships:
+		dir := store.Out
+		if dependents {
+			dir = store.In
+		}
+		rules, err = typeRules(m, types, dir)
+	case FollowImpact:
+		rules, err = impactTypeRules(m, types, dependents)
+	default:
+		err = store.Invalid("follow", "must be IMPACT or RELATIONSHIP")
+	}
 	if err != nil {
 		return nil, err
+	}
+	if len(rules) == 0 {
+		// A model where nothing carries impact: nothing is reached.
+		root, err := a.loadCIs(ctx, []store.ID{id})
+		if err != nil {
+			return nil, err
+		}
+		ci, ok := root[id]
+		if !ok {
+			return nil, fmt.Errorf("CI %q: %w", clipID(id), store.ErrNotFound)
+		}
+		return &Reach{Root: ci, MaxDepth: depth, Nodes: []Node{}}, nil
 	}
 	bounded, cancel := a.withTimeout(ctx)
 	defer cancel()
 	out, err := a.expandFrom(bounded, id, depth, rules)
 	return out, a.failed(ctx, bounded, err)
+}
+
+// impactTypeRules returns, for each named type (every type that carries
+// impact when types is empty), the rule that follows it the way failure
+// travels (dependents) or against it (dependencies), or an
+// *store.InvalidError on "types[i]".
+func impactTypeRules(m *cmdb.Model, types []string, dependents bool) ([]store.EdgeRule, error) {
+	if len(types) > 256 {
+		return nil, store.Invalid("types", "at most 256 relationship types, got %d", len(types))
+	}
+	var rts []*cmdb.RelType
+	if len(types) == 0 {
+		rts = m.RelTypes()
+	}
+	for i, t := range types {
+		field := fmt.Sprintf("types[%d]", i)
+		rt, err := m.LookupRelType(field, t)
+		if err != nil {
+			return nil, err
+		}
+		if rt.Def.Impact.Propagates != cmdb.TargetToSource && rt.Def.Impact.Propagates != cmdb.SourceToTarget {
+			return nil, store.Invalid(field, "%s carries no impact (propagates none); ask with follow: RELATIONSHIP to traverse it", rt.Def.Name)
+		}
+		rts = append(rts, rt)
+	}
+	var rules []store.EdgeRule
+	seen := map[string]bool{}
+	for _, rt := range rts {
+		var dir store.Direction
+		switch rt.Def.Impact.Propagates {
+		case cmdb.TargetToSource:
+			dir = store.In
+		case cmdb.SourceToTarget:
+			dir = store.Out
+		default:
+			continue
+		}
+		if !dependents {
+			dir = reverse(dir)
+		}
+		if !seen[rt.Def.Name] {
+			seen[rt.Def.Name] = true
+			rules = append(rules, store.EdgeRule{Type: rt.Def.Name, Dir: dir})
+		}
+	}
+	return rules, nil
 }
 
 func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules []store.EdgeRule) (*Reach, error) {
@@ -123,12 +213,13 @@ type Path struct {
 // relationships of the given types (every type of the model when none),
 // followed in either direction: "how are these two CIs connected?" asks
 // for any chain, whichever way each relationship points. It is at most
-// maxDepth hops long (0 means Options.DefaultDepth); from == to gives a path
-// of one CI and no steps.
+// maxDepth hops long (1 to Options.MaxDepth); from == to gives a path of
+// one CI and no steps.
 //
 // Bad input is an *store.InvalidError on "from", "to", "maxDepth" or
-// "types[i]". A CI that does not exist, or no path within maxDepth, is an
-// error wrapping store.ErrNotFound.
+// "types[i]". A CI that does not exist is a *MissingCIError on "from" or
+// "to"; no path within maxDepth is an error wrapping store.ErrNotFound.
+// Both wrap store.ErrNotFound.
 func (a *Analyzer) ShortestPath(ctx context.Context, from, to store.ID, maxDepth int, types []string) (*Path, error) {
 	if from == "" {
 		return nil, store.Invalid("from", "is required")
@@ -136,10 +227,10 @@ func (a *Analyzer) ShortestPath(ctx context.Context, from, to store.ID, maxDepth
 	if to == "" {
 		return nil, store.Invalid("to", "is required")
 	}
-	depth, err := a.checkDepth(maxDepth)
-	if err != nil {
+	if err := a.CheckDepth("maxDepth", maxDepth); err != nil {
 		return nil, err
 	}
+	depth := maxDepth
 	m := a.model()
 	if m == nil {
 		return nil, errors.New("impact: no class model")
@@ -156,6 +247,21 @@ func (a *Analyzer) ShortestPath(ctx context.Context, from, to store.ID, maxDepth
 
 func (a *Analyzer) path(ctx context.Context, from, to store.ID, depth int, rules []store.EdgeRule) (*Path, error) {
 	steps, err := a.g.ShortestPath(ctx, from, to, rules, depth)
+	if errors.Is(err, store.ErrNotFound) {
+		// No path, or no such CI: only the unhappy path pays to tell.
+		cis, lerr := a.loadCIs(ctx, []store.ID{from, to})
+		if lerr != nil {
+			return nil, lerr
+		}
+		for _, end := range []struct {
+			field string
+			id    store.ID
+		}{{"from", from}, {"to", to}} {
+			if _, ok := cis[end.id]; !ok {
+				return nil, &MissingCIError{Field: end.field, ID: end.id}
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("impact: shortest path: %w", err)
 	}
@@ -182,6 +288,20 @@ func (a *Analyzer) path(ctx context.Context, from, to store.ID, depth int, rules
 	}
 	return p, nil
 }
+
+// MissingCIError reports that a CI named by an argument (Field, such as
+// "from") does not exist. It wraps store.ErrNotFound.
+type MissingCIError struct {
+	Field string
+	ID    store.ID
+}
+
+func (e *MissingCIError) Error() string {
+	return fmt.Sprintf("%s: no CI has the id %q", e.Field, clipID(e.ID))
+}
+
+// Unwrap returns store.ErrNotFound.
+func (e *MissingCIError) Unwrap() error { return store.ErrNotFound }
 
 func clipID(id store.ID) string {
 	if len(id) > 80 {

@@ -14,15 +14,20 @@
 // A relationship type whose impact propagates target_to_source carries
 // failure from its target to its source (app DEPENDS_ON db: the db failing
 // impacts the app); source_to_target carries it the other way; none never.
-// Over a type whose effect is "down", a down CI makes its neighbour down and
-// a degraded CI makes it degraded; over a "degrades" type the neighbour is
-// at most degraded. A type with a redundancy rule (MEMBER_OF, redundancy
-// min_members_up) makes the receiving CI a group of the CIs on the other end
-// (its members): the group is down only when fewer than k of its n members
-// are up, k being the group's attribute named by the rule (unset means 1, so
-// a group is down only when all its members are down). Otherwise a group
-// with any member down or degraded is degraded. Degraded members count as
-// up.
+// Over a type whose effect is "down", a neighbour takes the CI's effect;
+// over a "degrades" type it is at most Degraded. A type with a redundancy
+// rule (MEMBER_OF, redundancy min_members_up) makes the receiving CI a
+// group of the CIs on the other end (its members): the group is down only
+// when fewer than k of its n members are up, k being the group's attribute
+// named by the rule (unset means 1). Members down, and members whose status
+// is not operational (cmdb.Operational; unless Request.IgnoreStatus), are
+// not up. A group that stays up reports its headroom (members up and
+// needed): AtRisk when no member is spare, RedundancyReduced otherwise;
+// what depends on it over "down" types takes that effect and headroom. A
+// group reached from an AtRisk member is AtRisk when no member is spare
+// and RedundancyReduced otherwise; from a RedundancyReduced or Degraded
+// member it takes that effect. Every combination is monotone: a worse
+// effect never yields a milder one.
 //
 // # Algorithm
 //
@@ -30,28 +35,35 @@
 // analyzer's node budget:
 //
 //  1. Down, level by level. The CIs that went down at depth d (the starts at
-//     depth 0) are expanded one hop, in one Expand call over the "down"
-//     types without redundancy (each in the direction failure travels), and
-//     one Expand call over the redundancy types, which names the groups
-//     those CIs belong to. Groups seen for the first time have their
-//     members listed (one RelationshipsOf call per redundancy type) and
-//     their k read (one CIs call), batched for the level. A group whose up
-//     members fall below k goes down at depth d+1, explained through a
+//     depth 0) are expanded one hop, in one Expand call each over the "down"
+//     types without redundancy, the "degrades" types without redundancy
+//     (whose CIs are kept as Degraded seeds) and the redundancy types, which
+//     name the groups those CIs belong to. Groups seen for the first time
+//     have their members listed (one RelationshipsOf call per redundancy
+//     type), their k read (one CIs call) and their members' status read
+//     (one CIs call), batched for the level. A group whose up members fall
+//     below k goes down at depth d+1, explained through an operational
 //     member that went down at depth d. Because each group is re-counted
-//     whenever one of its members goes down, a group first seen degraded
-//     goes down as soon as a later failure crosses its threshold, and its
-//     own impact then travels as down. A level costs two Expand calls, plus
-//     one RelationshipsOf per redundancy type and one CIs call when new
-//     groups appear (frontiers above store.MaxBatch are split).
-//  2. Degraded, in one multi-level Expand from the starts over every type
-//     that propagates: each CI it reaches is at least degraded (down and
-//     degraded CIs both pass on at least a degradation), at its minimum
-//     depth, along a shortest explaining path. CIs found down in phase 1
-//     keep their down effect, depth and path.
+//     whenever one of its members goes down, a group first seen up goes
+//     down as soon as a later failure crosses its threshold.
+//  2. The rest, level by level. Groups phase 1 touched but did not take
+//     down (AtRisk or RedundancyReduced, by their final count) and the
+//     Degraded seeds start it. At each depth, the CIs reached with some
+//     effect at that depth (not dominated by a worse effect at a smaller
+//     or equal depth) have the relationships along which their failure
+//     travels read, in two RelationshipsOf calls (one per direction) for
+//     every effect at once, and their neighbours are offered the combined
+//     effect at the next depth; groups met from a CI at risk have their
+//     members, k and members' status loaded as in phase 1. Each CI keeps,
+//     per effect, its smallest depth; it is reported with its worst
+//     effect, the path that explains it (which may cross effects: a down
+//     path to a group, then an at-risk path from it), and that path's
+//     headroom. Since combining effects is monotone, processing by depth
+//     with this dominance rule is exact.
 //
-// Finally one batched CIs call loads every CI reported (group CIs read in
-// phase 1 are reused). With Request.Assume set to Degraded, phase 1 is
-// skipped: nothing can be down.
+// Finally one batched CIs call loads every CI reported (groups and members
+// read in phase 1 are reused). With Request.Assume set to Degraded, phase 1
+// is skipped: the starts are Degraded seeds and nothing can be down.
 //
 // # Choices
 //
@@ -62,11 +74,15 @@
 //   - Start CIs are reported apart (Result.Starts) and never counted in
 //     the roll-ups: those describe the consequences, not the cause.
 //   - Effects are those established within the requested depth: a CI that
-//     only a longer chain would take down is reported degraded when a
-//     chain within reach degrades it.
+//     only a longer chain would take down is reported with the worst effect
+//     a chain within reach gives it (a group whose breaking member fails
+//     beyond the depth is at risk, its members up below those needed).
 //   - The node budget bounds the CIs reported beyond the starts; reaching
 //     it sets Truncated and keeps the nearest CIs.
 //   - ShortestPath follows relationships in either direction: "how are
 //     these two CIs connected?" asks for any chain. Dependencies and
-//     Dependents follow them out of and into the CI asked about.
+//     Dependents follow each type against and along the way failure
+//     travels (FollowImpact), or the stored direction (FollowRelationships).
+//   - No call has a default depth: every depth is checked by CheckDepth
+//     (1 to Options.MaxDepth); defaults belong to the API schema.
 package impact

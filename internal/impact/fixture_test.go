@@ -72,6 +72,24 @@ var fixtureCIs = []struct {
 	{"m1", "LinuxServer", nil},
 	{"m2", "LinuxServer", nil},
 	{"cu-app", "ApplicationInstance", nil},
+	// A cluster of seven that needs two up, three of them not operational.
+	{"c7", "Cluster", map[string]any{"min_members_up": 2}},
+	{"q1", "LinuxServer", map[string]any{"status": "maintenance"}},
+	{"q2", "LinuxServer", map[string]any{"status": "planned"}},
+	{"q3", "LinuxServer", map[string]any{"status": "retired"}},
+	{"q4", "LinuxServer", nil},
+	{"q5", "LinuxServer", map[string]any{"status": "live"}},
+	{"q6", "LinuxServer", nil},
+	{"q7", "LinuxServer", nil},
+	{"c7-app", "ApplicationInstance", nil},
+	{"c7-svc", "Application", nil},
+	// A cluster of two that needs both: one of them relies on c7.
+	{"c2", "Cluster", map[string]any{"min_members_up": 2}},
+	{"r1", "LinuxServer", nil},
+	{"r2", "LinuxServer", nil},
+	// A cluster that needs no member up.
+	{"c0", "Cluster", map[string]any{"min_members_up": 0}},
+	{"z1", "LinuxServer", nil},
 	// Backups.
 	{"arr", "StorageArray", nil},
 	{"db-vm", "VirtualMachine", nil},
@@ -116,6 +134,21 @@ var fixtureRels = [][3]string{
 	{"m1", "MEMBER_OF", "cu"},
 	{"m2", "MEMBER_OF", "cu"},
 	{"cu-app", "RUNS_ON", "cu"},
+
+	{"q1", "MEMBER_OF", "c7"},
+	{"q2", "MEMBER_OF", "c7"},
+	{"q3", "MEMBER_OF", "c7"},
+	{"q4", "MEMBER_OF", "c7"},
+	{"q5", "MEMBER_OF", "c7"},
+	{"q6", "MEMBER_OF", "c7"},
+	{"q7", "MEMBER_OF", "c7"},
+	{"c7-app", "RUNS_ON", "c7"},
+	{"c7-svc", "DEPENDS_ON", "c7-app"},
+	{"r1", "MEMBER_OF", "c2"},
+	{"r2", "MEMBER_OF", "c2"},
+	{"r1", "DEPENDS_ON", "c7-svc"},
+
+	{"z1", "MEMBER_OF", "c0"},
 
 	{"db-vm", "BACKED_UP_BY", "arr"},
 	{"dbi", "RUNS_ON", "db-vm"},

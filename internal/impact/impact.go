@@ -27,8 +27,6 @@ type Graph interface {
 
 // Defaults and limits of Options.
 const (
-	// DefaultDepth is the depth of a request that names none.
-	DefaultDepth = 8
 	// DefaultNodeBudget is the number of CIs one analysis may report.
 	DefaultNodeBudget = 50_000
 	// DefaultMaxStarts is the number of start CIs one request may name.
@@ -42,9 +40,11 @@ const (
 
 // Options configure an Analyzer. Zero fields take their defaults; values
 // beyond the store's limits are lowered to them.
+//
+// Requests have no default depth: every depth a request gives must be
+// between 1 and MaxDepth. Defaults belong to the caller (the GraphQL
+// schema declares each argument's).
 type Options struct {
-	// DefaultDepth is the depth used when a request gives 0 (default 8).
-	DefaultDepth int
 	// MaxDepth is the largest depth a request may ask for (default and at
 	// most store.MaxDepth).
 	MaxDepth int
@@ -68,10 +68,6 @@ func (o Options) withDefaults() Options {
 	if o.MaxDepth <= 0 || o.MaxDepth > store.MaxDepth {
 		o.MaxDepth = store.MaxDepth
 	}
-	if o.DefaultDepth <= 0 {
-		o.DefaultDepth = DefaultDepth
-	}
-	o.DefaultDepth = min(o.DefaultDepth, o.MaxDepth)
 	if o.NodeBudget <= 0 {
 		o.NodeBudget = DefaultNodeBudget
 	}
@@ -114,52 +110,66 @@ type Effect int
 const (
 	// Down means the CI no longer works.
 	Down Effect = iota + 1
-	// Degraded means the CI works with reduced capacity, redundancy or
-	// recoverability.
+	// AtRisk means the CI stays up, but one more failure takes it down: a
+	// group it depends on (over relationships that carry failure as down)
+	// has no member to spare.
+	AtRisk
+	// RedundancyReduced means the CI stays up and the groups it depends on
+	// lost members (or have members at risk) but can each lose one more.
+	RedundancyReduced
+	// Degraded means the CI works with reduced capacity or recoverability:
+	// it is reached only over relationships that degrade (BACKED_UP_BY) or
+	// from start CIs assumed degraded.
 	Degraded
 )
 
-// String returns "down" or "degraded".
+var effectNames = map[Effect]string{Down: "down", AtRisk: "at_risk", RedundancyReduced: "redundancy_reduced", Degraded: "degraded"}
+
+// String returns "down", "at_risk", "redundancy_reduced" or "degraded".
 func (e Effect) String() string {
-	switch e {
-	case Down:
-		return "down"
-	case Degraded:
-		return "degraded"
+	if s, ok := effectNames[e]; ok {
+		return s
 	}
 	return fmt.Sprintf("Effect(%d)", int(e))
 }
 
-// MarshalText encodes the effect as "down" or "degraded".
+// MarshalText encodes the effect as its String.
 func (e Effect) MarshalText() ([]byte, error) {
-	if e != Down && e != Degraded {
+	if _, ok := effectNames[e]; !ok {
 		return nil, fmt.Errorf("impact: invalid effect %d", int(e))
 	}
 	return []byte(e.String()), nil
 }
 
-// ParseEffect returns the effect named "down" or "degraded", or an
+// ParseEffect returns the effect named by its String, or an
 // *store.InvalidError on field.
 func ParseEffect(field, s string) (Effect, error) {
-	switch s {
-	case "down":
-		return Down, nil
-	case "degraded":
-		return Degraded, nil
+	for e, name := range effectNames {
+		if name == s {
+			return e, nil
+		}
 	}
-	return 0, store.Invalid(field, "must be down or degraded")
+	return 0, store.Invalid(field, "must be down, at_risk, redundancy_reduced or degraded")
 }
 
-// checkDepth returns the effective depth of a request, or an
-// *store.InvalidError on "maxDepth".
-func (a *Analyzer) checkDepth(depth int) (int, error) {
-	switch {
-	case depth == 0:
-		return a.opts.DefaultDepth, nil
-	case depth < 1 || depth > a.opts.MaxDepth:
-		return 0, store.Invalid("maxDepth", "must be between 1 and %d (0 means %d), got %d", a.opts.MaxDepth, a.opts.DefaultDepth, depth)
+// Headroom is how much redundancy is left to an impacted CI that stays up:
+// the group (a CI that receives failure over a redundancy type, such as a
+// cluster) that explains its effect, with the group's members up and
+// needed. Members that are down or not operational are not up.
+type Headroom struct {
+	Group  store.CI
+	Up     int
+	Needed int
+}
+
+// CheckDepth is the one rule of every depth a request gives: from 1 to
+// the analyzer's MaxDepth. It returns nil or an *store.InvalidError on
+// field, the argument as the caller named it ("maxDepth", "depth").
+func (a *Analyzer) CheckDepth(field string, depth int) error {
+	if depth < 1 || depth > a.opts.MaxDepth {
+		return store.Invalid(field, "must be between 1 and %d (traversal.max_depth), got %d", a.opts.MaxDepth, depth)
 	}
-	return depth, nil
+	return nil
 }
 
 // typeRules returns an edge rule in direction dir for each named type
@@ -203,10 +213,11 @@ type groupRule struct {
 // impactRules are the edge rules of the model's impact semantics, each in
 // the direction failure travels.
 type impactRules struct {
-	down   []store.EdgeRule // "down" types without redundancy
-	groups []groupRule
-	group  []store.EdgeRule // the groups' types, member to group
-	all    []store.EdgeRule // every type that propagates
+	down     []store.EdgeRule // "down" types without redundancy
+	degrades []store.EdgeRule // "degrades" types without redundancy
+	groups   []groupRule
+	group    []store.EdgeRule // the groups' types, member to group
+	all      []store.EdgeRule // every type that propagates
 }
 
 func compileRules(m *cmdb.Model) impactRules {
@@ -230,6 +241,8 @@ func compileRules(m *cmdb.Model) impactRules {
 			r.group = append(r.group, rule)
 		case imp.Effect == cmdb.EffectDown:
 			r.down = append(r.down, rule)
+		default:
+			r.degrades = append(r.degrades, rule)
 		}
 	}
 	return r

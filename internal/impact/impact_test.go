@@ -88,6 +88,10 @@ func TestAnalyze(t *testing.T) {
 		// paths gives the relationship types of some CIs' paths.
 		paths     map[string][]string
 		truncated bool
+		// headroom gives some CIs' headroom: "group up/needed".
+		headroom       map[string]string
+		ignoreStatus   bool
+		notOperational []string
 	}{
 		{name: "hypervisor takes down its VMs, apps and services", starts: []string{"hv1"}, want: hvChain,
 			paths: map[string][]string{"bs-shop": {"RUNS_ON", "RUNS_ON", "PROVIDED_BY", "PROVIDED_BY"}, "bs-archive": {"RUNS_ON", "BACKED_UP_BY"}}},
@@ -105,9 +109,9 @@ func TestAnalyze(t *testing.T) {
 		{name: "budget exactly spent is not truncation", starts: []string{"s0"}, budget: 4, want: map[string]string{
 			"p1": "down@1", "p2": "down@2", "t0": "down@3", "u0": "down@4",
 		}},
-		{name: "one of three down, two needed: cluster degraded", starts: []string{"n1"}, want: map[string]string{
-			"c3": "degraded@1", "c3-app": "degraded@2",
-		}, paths: map[string][]string{"c3-app": {"MEMBER_OF", "RUNS_ON"}}},
+		{name: "one of three down, two needed: cluster at risk", starts: []string{"n1"}, want: map[string]string{
+			"c3": "at_risk@1", "c3-app": "at_risk@2",
+		}, paths: map[string][]string{"c3-app": {"MEMBER_OF", "RUNS_ON"}}, headroom: map[string]string{"c3": "c3 2/2", "c3-app": "c3 2/2"}},
 		{name: "two of three down, two needed: cluster down", starts: []string{"n1", "n2"}, want: map[string]string{
 			"c3": "down@1", "c3-app": "down@2",
 		}, paths: map[string][]string{"c3-app": {"MEMBER_OF", "RUNS_ON"}}},
@@ -120,13 +124,34 @@ func TestAnalyze(t *testing.T) {
 		{name: "a member failing one level later counts one level later", starts: []string{"n1", "x2"}, want: map[string]string{
 			"n2": "down@1", "c3": "down@2", "c3-app": "down@3",
 		}, paths: map[string][]string{"c3": {"DEPENDS_ON", "MEMBER_OF"}}},
-		{name: "the later failure beyond the depth limit leaves it degraded", starts: []string{"n1", "x1"}, depth: 2, want: map[string]string{
-			"x2": "down@1", "n2": "down@2", "c3": "degraded@1", "c3-app": "degraded@2",
+		{name: "the later failure beyond the depth limit leaves it at risk", starts: []string{"n1", "x1"}, depth: 2, want: map[string]string{
+			"x2": "down@1", "n2": "down@2", "c3": "at_risk@1", "c3-app": "at_risk@2",
 		}},
 		{name: "a cluster as start takes down what runs on it", starts: []string{"c3"}, want: map[string]string{"c3-app": "down@1"}},
-		{name: "min_members_up unset: one member down degrades", starts: []string{"m1"}, want: map[string]string{
-			"cu": "degraded@1", "cu-app": "degraded@2",
+		{name: "min_members_up unset: one member down puts it at risk", starts: []string{"m1"}, want: map[string]string{
+			"cu": "at_risk@1", "cu-app": "at_risk@2",
+		}, headroom: map[string]string{"cu": "cu 1/1"}},
+		// c7 has seven members, needs two; q1, q2 and q3 are in
+		// maintenance, planned and retired: four are operational.
+		{name: "members not operational count as unavailable: redundancy reduced", starts: []string{"q4"}, want: map[string]string{
+			"c7": "redundancy_reduced@1", "c7-app": "redundancy_reduced@2", "c7-svc": "redundancy_reduced@3",
+			"r1": "redundancy_reduced@4", "c2": "redundancy_reduced@5",
+		}, headroom: map[string]string{"c7": "c7 3/2", "c7-svc": "c7 3/2", "c2": "c7 3/2"}},
+		{name: "members not operational count as unavailable: one more failure takes it down", starts: []string{"q4", "q5"}, want: map[string]string{
+			"c7": "at_risk@1", "c7-app": "at_risk@2", "c7-svc": "at_risk@3", "r1": "at_risk@4", "c2": "at_risk@5",
+		}, headroom: map[string]string{"c7": "c7 2/2", "c7-svc": "c7 2/2", "r1": "c7 2/2", "c2": "c2 2/2"}},
+		{name: "members not operational count as unavailable: down", starts: []string{"q4", "q5", "q6"}, want: map[string]string{
+			"c7": "down@1", "c7-app": "down@2", "c7-svc": "down@3", "r1": "down@4", "c2": "down@5",
 		}},
+		{name: "ignoring status, every member counts", starts: []string{"q4", "q5"}, ignoreStatus: true, want: map[string]string{
+			"c7": "redundancy_reduced@1", "c7-app": "redundancy_reduced@2", "c7-svc": "redundancy_reduced@3", "r1": "redundancy_reduced@4", "c2": "redundancy_reduced@5",
+		}, headroom: map[string]string{"c7": "c7 5/2", "c2": "c7 5/2"}},
+		{name: "a group that needs no member is never at risk", starts: []string{"z1"}, want: map[string]string{
+			"c0": "redundancy_reduced@1",
+		}, headroom: map[string]string{"c0": "c0 0/0"}},
+		{name: "a start not operational is flagged", starts: []string{"q3", "q4"}, want: map[string]string{
+			"c7": "redundancy_reduced@1", "c7-app": "redundancy_reduced@2", "c7-svc": "redundancy_reduced@3", "r1": "redundancy_reduced@4", "c2": "redundancy_reduced@5",
+		}, headroom: map[string]string{"c7": "c7 3/2"}, notOperational: []string{"q3"}},
 		{name: "min_members_up unset: all members down", starts: []string{"m1", "m2"}, want: map[string]string{
 			"cu": "down@1", "cu-app": "down@2",
 		}},
@@ -149,9 +174,35 @@ func TestAnalyze(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				a := impact.New(f.st, f.svc.Model, impact.Options{NodeBudget: tt.budget})
-				res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: tt.depth, Assume: tt.assume})
+				depth := tt.depth
+				if depth == 0 {
+					depth = 8
+				}
+				res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: depth, Assume: tt.assume, IgnoreStatus: tt.ignoreStatus})
 				require.NoError(t, err)
 				assert.Equal(t, tt.want, effects(f, res.Impacted))
+				for _, im := range res.Impacted {
+					name := f.names[im.CI.ID]
+					switch im.Effect {
+					case impact.AtRisk, impact.RedundancyReduced:
+						if assert.NotNil(t, im.Headroom, "%s stays up: its headroom", name) {
+							assert.Equal(t, im.Effect == impact.AtRisk, im.Headroom.Up <= im.Headroom.Needed && im.Headroom.Needed > 0, "%s: at risk when no member is spare", name)
+						}
+					default:
+						assert.Nil(t, im.Headroom, "%s: no headroom", name)
+					}
+					if want, ok := tt.headroom[name]; ok && im.Headroom != nil {
+						assert.Equal(t, want, fmt.Sprintf("%s %d/%d", f.names[im.Headroom.Group.ID], im.Headroom.Up, im.Headroom.Needed), "headroom of %s", name)
+					}
+				}
+				for name := range tt.headroom {
+					assert.Contains(t, tt.want, name, "headroom of an impacted CI")
+				}
+				var notOp []string
+				for _, ci := range res.NotOperationalStarts {
+					notOp = append(notOp, f.names[ci.ID])
+				}
+				assert.Equal(t, tt.notOperational, notOp, "starts not operational")
 				assert.Equal(t, tt.truncated, res.Truncated)
 				checkPaths(t, f, f.svc.Model(), res)
 				for name, types := range tt.paths {
@@ -186,16 +237,14 @@ func TestAnalyze(t *testing.T) {
 					p, c := res.Impacted[i-1], res.Impacted[i]
 					assert.True(t, p.Depth < c.Depth || p.Depth == c.Depth && p.CI.Attributes["name"].(string) <= c.CI.Attributes["name"].(string), "sorted at %d", i)
 				}
-				down, degraded := 0, 0
+				counts := map[impact.Effect]int{}
 				for _, im := range res.Impacted {
-					if im.Effect == impact.Down {
-						down++
-					} else {
-						degraded++
-					}
+					counts[im.Effect]++
 				}
-				assert.Equal(t, down, res.Down)
-				assert.Equal(t, degraded, res.Degraded)
+				assert.Equal(t, counts[impact.Down], res.Down)
+				assert.Equal(t, counts[impact.AtRisk], res.AtRisk)
+				assert.Equal(t, counts[impact.RedundancyReduced], res.RedundancyReduced)
+				assert.Equal(t, counts[impact.Degraded], res.Degraded)
 			})
 		}
 	})
@@ -204,7 +253,7 @@ func TestAnalyze(t *testing.T) {
 func TestAnalyzeRollUps(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		a := impact.New(f.st, f.svc.Model, impact.Options{})
-		res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1")})
+		res, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1"), MaxDepth: 8})
 		require.NoError(t, err)
 
 		var services []string
@@ -221,7 +270,7 @@ func TestAnalyzeRollUps(t *testing.T) {
 		}, res.Classes)
 		assert.Equal(t, 6, res.Down)
 		assert.Equal(t, 1, res.Degraded)
-		assert.Equal(t, impact.DefaultDepth, res.MaxDepth)
+		assert.Equal(t, 8, res.MaxDepth)
 		require.Len(t, res.Starts, 1)
 		assert.Equal(t, "hv1", res.Starts[0].CI.Attributes["name"])
 	})
@@ -240,13 +289,14 @@ func TestAnalyzeInvalid(t *testing.T) {
 			field  string
 			reason string
 		}{
-			{"no CIs", impact.Request{}, "ciIds", "at least one"},
-			{"too many CIs", impact.Request{CIs: many}, "ciIds", "at most 1000"},
-			{"empty id", impact.Request{CIs: []store.ID{f.id(t, "hv1"), ""}}, "ciIds[1]", "empty"},
-			{"unknown CIs listed", impact.Request{CIs: []store.ID{f.id(t, "hv1"), "no-such-ci", "nor-this"}}, "ciIds", `"no-such-ci", "nor-this"`},
+			{"no CIs", impact.Request{MaxDepth: 8}, "ciIds", "at least one"},
+			{"too many CIs", impact.Request{CIs: many, MaxDepth: 8}, "ciIds", "at most 1000"},
+			{"empty id", impact.Request{CIs: []store.ID{f.id(t, "hv1"), ""}, MaxDepth: 8}, "ciIds[1]", "empty"},
+			{"unknown CIs listed", impact.Request{CIs: []store.ID{f.id(t, "hv1"), "no-such-ci", "nor-this"}, MaxDepth: 8}, "ciIds", `"no-such-ci", "nor-this"`},
+			{"no depth", impact.Request{CIs: []store.ID{f.id(t, "hv1")}}, "maxDepth", "between 1 and 32"},
 			{"negative depth", impact.Request{CIs: []store.ID{f.id(t, "hv1")}, MaxDepth: -1}, "maxDepth", "between 1 and 32"},
 			{"depth too large", impact.Request{CIs: []store.ID{f.id(t, "hv1")}, MaxDepth: store.MaxDepth + 1}, "maxDepth", "between 1 and 32"},
-			{"bad assumption", impact.Request{CIs: []store.ID{f.id(t, "hv1")}, Assume: 7}, "assume", "down or degraded"},
+			{"bad assumption", impact.Request{CIs: []store.ID{f.id(t, "hv1")}, MaxDepth: 8, Assume: 7}, "assume", "down or degraded"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -282,9 +332,12 @@ func (c *countingGraph) RelationshipsOf(ctx context.Context, cis []store.ID, dir
 	return c.Graph.RelationshipsOf(ctx, cis, dir, types)
 }
 
-// TestAnalyzeStoreCalls pins the cost model: per level two Expand calls,
-// plus one RelationshipsOf and one CIs call when new groups appear; then
-// one Expand for the degraded phase and one CIs call for the result.
+// TestAnalyzeStoreCalls pins the cost model: per level of phase 1 three
+// Expand calls (down, degrades and group types), plus one RelationshipsOf
+// and two CIs calls (groups, then their members' status) when new groups
+// appear; per level of phase 2 two RelationshipsOf calls (one per direction
+// failure travels), plus the loads of groups met from a CI at risk; then
+// one CIs call for the result.
 func TestAnalyzeStoreCalls(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		tests := []struct {
@@ -292,16 +345,18 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 			starts              []string
 			expand, cis, relsOf int32
 		}{
-			// Levels 0..4 (the last finds nothing): 5 x 2 + 1 Expand; starts + result CIs.
-			{"no groups", []string{"hv1"}, 11, 2, 0},
-			// Level 0 meets c3 (members and k loaded), level 1 finds c3-app, level 2 nothing.
-			{"one group", []string{"n1", "n2"}, 7, 3, 1},
+			// Levels 0..4 (the last finds nothing): 5 x 3, then bs-archive
+			// (degraded at 2) spreads: 2 RelationshipsOf; starts + result CIs.
+			{"no groups", []string{"hv1"}, 15, 2, 2},
+			// Level 0 meets c3 (members, k and members' status loaded), level
+			// 1 finds c3-app, level 2 nothing.
+			{"one group", []string{"n1", "n2"}, 9, 4, 1},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				g := &countingGraph{Graph: f.st}
 				a := impact.New(g, f.svc.Model, impact.Options{})
-				_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...)})
+				_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: 8})
 				require.NoError(t, err)
 				assert.Equal(t, tt.expand, g.expand.Load(), "Expand calls")
 				assert.Equal(t, tt.cis, g.cis.Load(), "CIs calls")
@@ -312,8 +367,13 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 }
 
 func TestDependencies(t *testing.T) {
-	type call func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string) (*impact.Reach, error)
+	type call func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string, follow impact.Follow) (*impact.Reach, error)
 	deps, dependents := (*impact.Analyzer).Dependencies, (*impact.Analyzer).Dependents
+	raw := func(c call) call {
+		return func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string, _ impact.Follow) (*impact.Reach, error) {
+			return c(a, ctx, id, depth, types, impact.FollowRelationships)
+		}
+	}
 	tests := []struct {
 		name  string
 		fn    call
@@ -322,23 +382,28 @@ func TestDependencies(t *testing.T) {
 		types []string
 		want  map[string]int // name -> depth
 	}{
-		{"what an instance needs", deps, "shop-1", 0, nil, map[string]int{"vm1": 1, "hv1": 2}},
-		{"what a service needs over PROVIDED_BY", deps, "bs-shop", 0, []string{"PROVIDED_BY"}, map[string]int{"shop": 1, "shop-1": 2}},
-		{"what needs a hypervisor", dependents, "hv1", 0, nil, map[string]int{
+		{"what an instance needs", deps, "shop-1", 8, nil, map[string]int{"vm1": 1, "hv1": 2}},
+		{"what a service needs over PROVIDED_BY", deps, "bs-shop", 8, []string{"PROVIDED_BY"}, map[string]int{"shop": 1, "shop-1": 2}},
+		{"what needs a hypervisor", dependents, "hv1", 8, nil, map[string]int{
 			"vm1": 1, "vm2": 1, "shop-1": 2, "bs-report": 2, "bs-archive": 2, "shop": 3, "bs-shop": 4,
 		}},
-		{"what runs on a hypervisor", dependents, "hv1", 0, []string{"RUNS_ON", "RUNS_ON"}, map[string]int{"vm1": 1, "vm2": 1, "shop-1": 2}},
+		{"what runs on a hypervisor", dependents, "hv1", 8, []string{"RUNS_ON", "RUNS_ON"}, map[string]int{"vm1": 1, "vm2": 1, "shop-1": 2}},
 		{"depth 1", dependents, "hv1", 1, nil, map[string]int{"vm1": 1, "vm2": 1}},
-		{"members of a cluster", dependents, "c3", 0, []string{"MEMBER_OF"}, map[string]int{"n1": 1, "n2": 1, "n3": 1}},
-		{"cycle", deps, "cy1", 0, nil, map[string]int{"cy2": 1, "cy3": 2}},
-		{"type registered at run time", deps, "srv-p", 0, []string{"POWERED_BY"}, map[string]int{"pdu1": 1}},
-		{"nothing", deps, "hv1", 0, []string{"MEMBER_OF"}, map[string]int{}},
+		{"a cluster needs its members", deps, "c3", 8, []string{"MEMBER_OF"}, map[string]int{"n1": 1, "n2": 1, "n3": 1}},
+		{"a member's cluster needs it", dependents, "n1", 8, []string{"MEMBER_OF"}, map[string]int{"c3": 1}},
+		{"members do not need their cluster", dependents, "c3", 8, []string{"MEMBER_OF"}, map[string]int{}},
+		{"raw: members point at their cluster", raw(dependents), "c3", 8, []string{"MEMBER_OF"}, map[string]int{"n1": 1, "n2": 1, "n3": 1}},
+		{"raw: a member points at its cluster", raw(deps), "n1", 8, []string{"MEMBER_OF"}, map[string]int{"c3": 1}},
+		{"cycle", deps, "cy1", 8, nil, map[string]int{"cy2": 1, "cy3": 2}},
+		{"type registered at run time", deps, "srv-p", 8, []string{"POWERED_BY"}, map[string]int{"pdu1": 1}},
+		{"nothing", deps, "hv1", 8, []string{"MEMBER_OF"}, map[string]int{}},
+		{"raw: a type without impact", raw(deps), "srv-p", 8, []string{"DOCUMENTED_BY"}, map[string]int{"doc1": 1}},
 	}
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		a := impact.New(f.st, f.svc.Model, impact.Options{})
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				r, err := tt.fn(a, t.Context(), f.id(t, tt.root), tt.depth, tt.types)
+				r, err := tt.fn(a, t.Context(), f.id(t, tt.root), tt.depth, tt.types, impact.FollowImpact)
 				require.NoError(t, err)
 				assert.Equal(t, tt.root, r.Root.Attributes["name"])
 				got := map[string]int{}
@@ -365,7 +430,7 @@ func TestDependencies(t *testing.T) {
 		}
 		t.Run("budget", func(t *testing.T) {
 			small := impact.New(f.st, f.svc.Model, impact.Options{NodeBudget: 3})
-			r, err := small.Dependents(t.Context(), f.id(t, "hv1"), 0, nil)
+			r, err := small.Dependents(t.Context(), f.id(t, "hv1"), 8, nil, impact.FollowImpact)
 			require.NoError(t, err)
 			assert.Len(t, r.Nodes, 3)
 			assert.True(t, r.Truncated)
@@ -384,7 +449,7 @@ func TestShortestPath(t *testing.T) {
 			return out
 		}
 		t.Run("against the arrows", func(t *testing.T) {
-			p, err := a.ShortestPath(t.Context(), f.id(t, "vm1"), f.id(t, "vm2"), 0, nil)
+			p, err := a.ShortestPath(t.Context(), f.id(t, "vm1"), f.id(t, "vm2"), 8, nil)
 			require.NoError(t, err)
 			assert.Equal(t, []string{"vm1", "hv1", "vm2"}, names(p))
 			require.Len(t, p.Steps, 2)
@@ -393,18 +458,18 @@ func TestShortestPath(t *testing.T) {
 			assert.Equal(t, "RUNS_ON", p.Steps[1].Rel.Type)
 		})
 		t.Run("long", func(t *testing.T) {
-			p, err := a.ShortestPath(t.Context(), f.id(t, "bs-shop"), f.id(t, "hv1"), 0, []string{"PROVIDED_BY", "RUNS_ON"})
+			p, err := a.ShortestPath(t.Context(), f.id(t, "bs-shop"), f.id(t, "hv1"), 8, []string{"PROVIDED_BY", "RUNS_ON"})
 			require.NoError(t, err)
 			assert.Equal(t, []string{"bs-shop", "shop", "shop-1", "vm1", "hv1"}, names(p))
 		})
 		t.Run("same CI", func(t *testing.T) {
-			p, err := a.ShortestPath(t.Context(), f.id(t, "hv1"), f.id(t, "hv1"), 0, nil)
+			p, err := a.ShortestPath(t.Context(), f.id(t, "hv1"), f.id(t, "hv1"), 8, nil)
 			require.NoError(t, err)
 			assert.Equal(t, []string{"hv1"}, names(p))
 			assert.Empty(t, p.Steps)
 		})
 		t.Run("not over the given types", func(t *testing.T) {
-			_, err := a.ShortestPath(t.Context(), f.id(t, "bs-shop"), f.id(t, "hv1"), 0, []string{"PROVIDED_BY"})
+			_, err := a.ShortestPath(t.Context(), f.id(t, "bs-shop"), f.id(t, "hv1"), 8, []string{"PROVIDED_BY"})
 			assert.ErrorIs(t, err, store.ErrNotFound)
 		})
 		t.Run("too far", func(t *testing.T) {
@@ -412,11 +477,11 @@ func TestShortestPath(t *testing.T) {
 			assert.ErrorIs(t, err, store.ErrNotFound)
 		})
 		t.Run("disconnected", func(t *testing.T) {
-			_, err := a.ShortestPath(t.Context(), f.id(t, "cy1"), f.id(t, "hv1"), 0, nil)
+			_, err := a.ShortestPath(t.Context(), f.id(t, "cy1"), f.id(t, "hv1"), 8, nil)
 			assert.ErrorIs(t, err, store.ErrNotFound)
 		})
 		t.Run("unknown CI", func(t *testing.T) {
-			_, err := a.ShortestPath(t.Context(), "no-such-ci", f.id(t, "hv1"), 0, nil)
+			_, err := a.ShortestPath(t.Context(), "no-such-ci", f.id(t, "hv1"), 8, nil)
 			assert.ErrorIs(t, err, store.ErrNotFound)
 		})
 	})
@@ -432,13 +497,21 @@ func TestDependenciesInvalid(t *testing.T) {
 			field  string
 			reason string
 		}{
-			{"unknown type", func() error { _, err := a.Dependencies(t.Context(), hv, 0, []string{"RUNS_ON", "RUNS_0N"}); return err },
+			{"unknown type", func() error {
+				_, err := a.Dependencies(t.Context(), hv, 8, []string{"RUNS_ON", "RUNS_0N"}, impact.FollowImpact)
+				return err
+			},
 				"types[1]", "did you mean RUNS_ON?; valid types: DEPENDS_ON, RUNS_ON"},
-			{"depth", func() error { _, err := a.Dependents(t.Context(), hv, 33, nil); return err }, "maxDepth", "between 1 and 32"},
-			{"no CI", func() error { _, err := a.Dependents(t.Context(), "", 0, nil); return err }, "ciId", "required"},
-			{"path type", func() error { _, err := a.ShortestPath(t.Context(), hv, hv, 0, []string{"nope"}); return err }, "types[0]", "valid types"},
+			{"depth", func() error { _, err := a.Dependents(t.Context(), hv, 33, nil, impact.FollowImpact); return err }, "depth", "between 1 and 32"},
+			{"type without impact", func() error {
+				_, err := a.Dependents(t.Context(), hv, 8, []string{"RUNS_ON", "DOCUMENTED_BY"}, impact.FollowImpact)
+				return err
+			}, "types[1]", "DOCUMENTED_BY carries no impact"},
+			{"zero depth", func() error { _, err := a.Dependencies(t.Context(), hv, 0, nil, impact.FollowImpact); return err }, "depth", "between 1 and 32"},
+			{"no CI", func() error { _, err := a.Dependents(t.Context(), "", 8, nil, impact.FollowImpact); return err }, "ciId", "required"},
+			{"path type", func() error { _, err := a.ShortestPath(t.Context(), hv, hv, 8, []string{"nope"}); return err }, "types[0]", "valid types"},
 			{"path depth", func() error { _, err := a.ShortestPath(t.Context(), hv, hv, -2, nil); return err }, "maxDepth", "between 1 and 32"},
-			{"path from", func() error { _, err := a.ShortestPath(t.Context(), "", hv, 0, nil); return err }, "from", "required"},
+			{"path from", func() error { _, err := a.ShortestPath(t.Context(), "", hv, 8, nil); return err }, "from", "required"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -449,7 +522,7 @@ func TestDependenciesInvalid(t *testing.T) {
 			})
 		}
 		t.Run("unknown CI", func(t *testing.T) {
-			_, err := a.Dependencies(t.Context(), "no-such-ci", 0, nil)
+			_, err := a.Dependencies(t.Context(), "no-such-ci", 8, nil, impact.FollowImpact)
 			assert.True(t, errors.Is(err, store.ErrNotFound), "%v", err)
 		})
 	})
@@ -458,16 +531,16 @@ func TestDependenciesInvalid(t *testing.T) {
 func TestTimeLimit(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		a := impact.New(f.st, f.svc.Model, impact.Options{Timeout: time.Nanosecond})
-		_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1")})
+		_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1"), MaxDepth: 8})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "time limit")
-		_, err = a.Dependents(t.Context(), f.id(t, "hv1"), 0, nil)
+		_, err = a.Dependents(t.Context(), f.id(t, "hv1"), 8, nil, impact.FollowImpact)
 		assert.Contains(t, err.Error(), "time limit")
 	})
 }
 
 func TestEffectText(t *testing.T) {
-	for _, e := range []impact.Effect{impact.Down, impact.Degraded} {
+	for _, e := range []impact.Effect{impact.Down, impact.AtRisk, impact.RedundancyReduced, impact.Degraded} {
 		b, err := e.MarshalText()
 		require.NoError(t, err)
 		back, err := impact.ParseEffect("assume", string(b))

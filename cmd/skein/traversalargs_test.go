@@ -1,0 +1,245 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/graph"
+	"github.com/skein-cmdb/skein/internal/demo"
+)
+
+// demoImpactQuery selects what demoGolden projects, for one start CI and a
+// maxDepth given in the text of the query ("" for none).
+func demoImpactQuery(depthArg string) string {
+	return fmt.Sprintf(`query($ids: [ID!]!) { impactAnalysis(ciIds: $ids%s) {
+    starts { name class } downCount degradedCount truncated
+    impacted { ci { name class } depth effect path { from { name } to { name } type forward } }
+    businessServices { ci { name criticality } effect depth }
+    owners { name ciCount } supportGroups { name ciCount } countsByClass { class count } } }`, depthArg)
+}
+
+// assertInvalidArg checks that resp failed with INVALID on the argument
+// named field, as the client wrote it.
+func assertInvalidArg(t *testing.T, resp demoResponse, code, field string) {
+	t.Helper()
+	require.NotEmpty(t, resp.Errors, "an error")
+	assert.Equal(t, code, resp.Errors[0].code(), resp.Errors[0].Message)
+	assert.Equal(t, field, resp.Errors[0].Extensions["field"], resp.Errors[0].Message)
+}
+
+// TestDemoDepthArguments checks the one rule of every depth argument on the
+// demo estate: null means the schema's default, 0 and values out of range
+// are INVALID on the argument as the client spelled it.
+func TestDemoDepthArguments(t *testing.T) {
+	for _, b := range demoBackends(false) {
+		t.Run(b.name, func(t *testing.T) {
+			s := startDemo(t, b)
+			fw := s.id(t, demo.FirewallExample)
+			vars := map[string]any{"ids": []string{fw}}
+
+			t.Run("impactAnalysis maxDepth null is the default", func(t *testing.T) {
+				var def, null, twelve struct {
+					ImpactAnalysis demoImpact `json:"impactAnalysis"`
+				}
+				s.data(t, demoImpactQuery(""), vars, &def)
+				s.data(t, demoImpactQuery(", maxDepth: null"), vars, &null)
+				s.data(t, demoImpactQuery(", maxDepth: 12"), vars, &twelve)
+				assert.Equal(t, string(demoGolden(def.ImpactAnalysis)), string(demoGolden(null.ImpactAnalysis)))
+				assert.Equal(t, string(demoGolden(twelve.ImpactAnalysis)), string(demoGolden(def.ImpactAnalysis)), "the default is 12")
+				var services []string
+				for _, bs := range null.ImpactAnalysis.BusinessServices {
+					services = append(services, bs.CI.Name)
+				}
+				assert.Contains(t, services, demo.BusinessServiceExample, "the Online Shop outage is not dropped")
+				assert.Len(t, services, 10)
+			})
+			t.Run("dependents and dependencies depth null is the default", func(t *testing.T) {
+				q := `query($id: ID!) { ci(id: $id) { d: dependencies%s { nodes { depth ci { name } } } e: dependents%s { nodes { depth ci { name } } } } }`
+				var def, null, three map[string]any
+				s.data(t, fmt.Sprintf(q, "", ""), map[string]any{"id": fw}, &def)
+				s.data(t, fmt.Sprintf(q, "(depth: null)", "(depth: null)"), map[string]any{"id": fw}, &null)
+				s.data(t, fmt.Sprintf(q, "(depth: 3)", "(depth: 3)"), map[string]any{"id": fw}, &three)
+				assert.Equal(t, def, null)
+				assert.Equal(t, three, def)
+			})
+			t.Run("shortestPath and pathTo maxDepth null is the default", func(t *testing.T) {
+				to := s.id(t, demo.BusinessServiceExample)
+				var def, null map[string]any
+				s.data(t, `query($a: ID!, $b: ID!) { shortestPath(from: $a, to: $b) { length } ci(id: $a) { pathTo(ci: $b) { length } } }`,
+					map[string]any{"a": fw, "b": to}, &def)
+				s.data(t, `query($a: ID!, $b: ID!) { shortestPath(from: $a, to: $b, maxDepth: null) { length } ci(id: $a) { pathTo(ci: $b, maxDepth: null) { length } } }`,
+					map[string]any{"a": fw, "b": to}, &null)
+				assert.Equal(t, def, null)
+				assert.NotNil(t, get(def, "shortestPath"))
+			})
+
+			invalid := []struct {
+				name, query, field string
+			}{
+				{"impactAnalysis 0", `query($a: ID!) { impactAnalysis(ciIds: [$a], maxDepth: 0) { downCount } }`, "maxDepth"},
+				{"impactAnalysis negative", `query($a: ID!) { impactAnalysis(ciIds: [$a], maxDepth: -1) { downCount } }`, "maxDepth"},
+				{"impactAnalysis beyond the limit", `query($a: ID!) { impactAnalysis(ciIds: [$a], maxDepth: 17) { downCount } }`, "maxDepth"},
+				{"dependents 0", `query($a: ID!) { ci(id: $a) { dependents(depth: 0) { truncated } } }`, "depth"},
+				{"dependencies 0", `query($a: ID!) { ci(id: $a) { dependencies(depth: 0) { truncated } } }`, "depth"},
+				{"dependents beyond the limit", `query($a: ID!) { ci(id: $a) { dependents(depth: 99) { truncated } } }`, "depth"},
+				{"shortestPath 0", `query($a: ID!) { shortestPath(from: $a, to: $a, maxDepth: 0) { length } }`, "maxDepth"},
+				{"pathTo 0", `query($a: ID!) { ci(id: $a) { pathTo(ci: $a, maxDepth: 0) { length } } }`, "maxDepth"},
+			}
+			for _, tt := range invalid {
+				t.Run(tt.name, func(t *testing.T) {
+					assertInvalidArg(t, s.post(t, tt.query, map[string]any{"a": fw}), "INVALID", tt.field)
+				})
+			}
+		})
+	}
+}
+
+// TestDemoPathToMissingCI checks that a path to or from a CI that does not
+// exist is NOT_FOUND on the argument, not a null path.
+func TestDemoPathToMissingCI(t *testing.T) {
+	for _, b := range demoBackends(false) {
+		t.Run(b.name, func(t *testing.T) {
+			s := startDemo(t, b)
+			fw := s.id(t, demo.FirewallExample)
+			ghost := graph.CIGlobalID("00000000-0000-4000-8000-000000000000")
+			tests := []struct {
+				name, query, field string
+			}{
+				{"shortestPath from", `query($a: ID!, $g: ID!) { shortestPath(from: $g, to: $a) { length } }`, "from"},
+				{"shortestPath to", `query($a: ID!, $g: ID!) { shortestPath(from: $a, to: $g) { length } }`, "to"},
+				{"pathTo", `query($a: ID!, $g: ID!) { ci(id: $a) { pathTo(ci: $g) { length } } }`, "ci"},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					resp := s.post(t, tt.query, map[string]any{"a": fw, "g": ghost})
+					assertInvalidArg(t, resp, "NOT_FOUND", tt.field)
+					assert.Contains(t, resp.Errors[0].Message, ghost, "names the ID as sent")
+				})
+			}
+			// No path between two CIs that exist is still null.
+			var d map[string]any
+			s.data(t, `query($a: ID!) { shortestPath(from: $a, to: $a, types: ["BACKED_UP_BY"]) { length } }`, map[string]any{"a": fw}, &d)
+			assert.Equal(t, 0.0, get(d, "shortestPath", "length"))
+		})
+	}
+}
+
+// TestDemoDependentsFollowImpact checks that dependents and dependencies
+// follow the direction failure travels, and the relationships' own
+// direction on request.
+func TestDemoDependentsFollowImpact(t *testing.T) {
+	for _, b := range demoBackends(false) {
+		t.Run(b.name, func(t *testing.T) {
+			s := startDemo(t, b)
+			names := func(v any) map[string]float64 {
+				out := map[string]float64{}
+				list, _ := v.([]any)
+				for _, n := range list {
+					out[get(n, "ci", "name").(string)] = get(n, "depth").(float64)
+				}
+				return out
+			}
+			q := `query($id: ID!) { ci(id: $id) {
+				dependents { nodes { depth ci { name } } }
+				dependencies { nodes { depth ci { name } } }
+				rawDependents: dependents(follow: RELATIONSHIP) { nodes { depth ci { name } } }
+				rawDependencies: dependencies(follow: RELATIONSHIP) { nodes { depth ci { name } } } } }`
+			var sw, core map[string]any
+			s.data(t, q, map[string]any{"id": s.id(t, "sw-fra1-core-01")}, &sw)
+			deps := names(get(sw, "ci", "dependents", "nodes"))
+			assert.NotEmpty(t, deps, "what needs a core switch")
+			assert.Equal(t, 1.0, deps["net-fra1-core"], "its group needs it")
+			assert.Empty(t, names(get(sw, "ci", "rawDependents", "nodes")), "nothing points at it")
+			assert.Contains(t, names(get(sw, "ci", "rawDependencies", "nodes")), "net-fra1-core", "it points at its group")
+
+			s.data(t, q, map[string]any{"id": s.id(t, "net-fra1-core")}, &core)
+			deps = names(get(core, "ci", "dependents", "nodes"))
+			assert.NotContains(t, deps, "sw-fra1-core-01", "a group's members do not need it")
+			assert.Equal(t, 1.0, deps["sw-fra1-acc-01"], "what DEPENDS_ON the group needs it")
+			needs := names(get(core, "ci", "dependencies", "nodes"))
+			assert.Equal(t, 1.0, needs["sw-fra1-core-01"], "a group needs its members")
+			assert.Equal(t, 1.0, names(get(core, "ci", "rawDependents", "nodes"))["sw-fra1-core-01"], "raw: members point at the group")
+
+		})
+	}
+}
+
+// TestDemoImpactHeadroom checks on the demo estate that losing one of the
+// four DNS resolvers (one needed) reduces redundancy without putting
+// anything at risk, that the effects filter lists what matters, and that
+// resolvers not in service count as unavailable unless ignoreStatus.
+func TestDemoImpactHeadroom(t *testing.T) {
+	const q = `query($ids: [ID!]!, $ignore: Boolean, $effects: [ImpactOutcome!]) {
+  impactAnalysis(ciIds: $ids, ignoreStatus: $ignore, effects: $effects) {
+    downCount atRiskCount redundancyReducedCount degradedCount
+    notOperationalStarts { name }
+    businessServices { ci { name } effect headroom { group { name } membersUp membersNeeded } }
+    impacted { ci { name } effect headroom { group { name } membersUp membersNeeded } } } }`
+	type answer struct {
+		ImpactAnalysis struct {
+			DownCount, AtRiskCount, RedundancyReducedCount, DegradedCount int
+			NotOperationalStarts                                          []demoCIRef
+			BusinessServices, Impacted                                    []demoImpacted
+		}
+	}
+	effects := func(list []demoImpacted) map[string]string {
+		out := map[string]string{}
+		for _, im := range list {
+			out[im.CI.Name] = im.Effect + " " + im.headroom()
+		}
+		return out
+	}
+	for _, b := range demoBackends(false) {
+		t.Run(b.name, func(t *testing.T) {
+			s := startDemo(t, b)
+			start := []string{s.id(t, "dns@dns-fra1-01")}
+
+			var one answer
+			s.data(t, q, map[string]any{"ids": start}, &one)
+			a := one.ImpactAnalysis
+			assert.Equal(t, "REDUNDANCY_REDUCED dns-resolvers 3/1", effects(a.Impacted)["dns-resolvers"])
+			assert.GreaterOrEqual(t, len(a.BusinessServices), 9, "nearly every business service needs DNS")
+			for _, bs := range a.BusinessServices {
+				assert.Equal(t, "REDUNDANCY_REDUCED", bs.Effect, bs.CI.Name)
+			}
+			assert.Zero(t, a.DownCount)
+			assert.Zero(t, a.AtRiskCount)
+			assert.Positive(t, a.RedundancyReducedCount)
+
+			var filtered answer
+			s.data(t, q, map[string]any{"ids": start, "effects": []string{"DOWN", "AT_RISK"}}, &filtered)
+			assert.Empty(t, filtered.ImpactAnalysis.BusinessServices, "nothing that matters to a CAB")
+			assert.Empty(t, filtered.ImpactAnalysis.Impacted)
+			assert.Equal(t, a.RedundancyReducedCount, filtered.ImpactAnalysis.RedundancyReducedCount, "counts cover everything")
+
+			// Two of the other three resolvers are not in service.
+			for name, status := range map[string]string{"dns@dns-fra1-02": "maintenance", "dns@dns-dub1-01": "retired"} {
+				var d map[string]any
+				s.data(t, `mutation($in: UpdateCIInput!) { updateCI(input: $in) { ci { status } } }`,
+					map[string]any{"in": map[string]any{"id": s.id(t, name), "attributes": map[string]any{"status": status}}}, &d)
+			}
+			var risky answer
+			s.data(t, q, map[string]any{"ids": start}, &risky)
+			a = risky.ImpactAnalysis
+			assert.Equal(t, "AT_RISK dns-resolvers 1/1", effects(a.Impacted)["dns-resolvers"], "one resolver left")
+			assert.GreaterOrEqual(t, len(a.BusinessServices), 9)
+			for _, bs := range a.BusinessServices {
+				assert.Equal(t, "AT_RISK", bs.Effect, bs.CI.Name)
+			}
+			assert.Empty(t, a.NotOperationalStarts)
+
+			var ignoring answer
+			s.data(t, q, map[string]any{"ids": start, "ignore": true}, &ignoring)
+			assert.Equal(t, "REDUNDANCY_REDUCED dns-resolvers 3/1", effects(ignoring.ImpactAnalysis.Impacted)["dns-resolvers"])
+
+			// A start that is not in service is flagged.
+			var flagged answer
+			s.data(t, q, map[string]any{"ids": []string{s.id(t, "dns@dns-fra1-02")}}, &flagged)
+			require.Len(t, flagged.ImpactAnalysis.NotOperationalStarts, 1)
+			assert.Equal(t, "dns@dns-fra1-02", flagged.ImpactAnalysis.NotOperationalStarts[0].Name)
+		})
+	}
+}
