@@ -59,7 +59,7 @@ func TestAPIMergeCIs(t *testing.T) {
 			useToken(t, url, issueToken(t, a, "merge-engineer", auth.Engineer))
 			d = ok(t, url, merge, in)
 			assert.Equal(t, ids[0], get(d, "mergeCIs", "survivor", "id"))
-			assert.Equal(t, "SN-42", get(d, "mergeCIs", "survivor", "attributes", "serial_number"))
+			assert.Equal(t, "SN42", get(d, "mergeCIs", "survivor", "attributes", "serial_number"))
 			assert.Equal(t, "retired", get(d, "mergeCIs", "duplicate", "status"))
 			assert.Equal(t, float64(1), get(d, "mergeCIs", "movedRelationships"))
 			assert.Equal(t, float64(0), get(ok(t, url, conflicts, nil), "identityConflicts", "totalCount"))

@@ -91,7 +91,7 @@ func testMergeCIs(t *testing.T, st store.Store) {
 	assert.Equal(t, "LinuxServer", sv.Class, "the more specific class")
 	assert.Equal(t, "db01", sv.Attributes["name"], "the survivor's values win")
 	assert.Equal(t, "dba", sv.Attributes["owner"])
-	assert.Equal(t, "SN-42", sv.Attributes["serial_number"], "the duplicate fills the gaps")
+	assert.Equal(t, "SN42", sv.Attributes["serial_number"], "the duplicate fills the gaps (in canonical form)")
 	assert.Equal(t, int64(16), sv.Attributes["cpu_count"])
 	assert.Contains(t, sv.Keys, "Server|serial_number|SN42", "the duplicate's keys moved")
 	assert.Equal(t, "retired", dup.Attributes["status"])
