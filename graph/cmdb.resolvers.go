@@ -33,7 +33,7 @@ func (r *cIResolver) Attributes(ctx context.Context, obj *model.CI) (any, error)
 
 // Relationships is the resolver for the relationships field.
 func (r *cIResolver) Relationships(ctx context.Context, obj *model.CI, direction *model.Direction, types []string, first *int, after *string) (*model.RelationshipConnection, error) {
-	size, err := store.PageRequest{First: deref(first, 100)}.PageSize()
+	p, err := pageIn(first, 100, after)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (r *cIResolver) Relationships(ctx context.Context, obj *model.CI, direction
 			return nil, err
 		}
 	}
-	page, err := loadersFor(ctx, r.Store).RelPages.Load(ctx, relPageKey{CI: obj.Raw.ID, Dir: dirIn(direction), Types: typesKey(types), First: size, After: deref(after, "")})
+	page, err := loadersFor(ctx, r.Store).RelPages.Load(ctx, relPageKey{CI: obj.Raw.ID, Dir: dirIn(direction), Types: typesKey(types), First: p.First, After: p.After})
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,11 @@ func (r *cIResolver) PathTo(ctx context.Context, obj *model.CI, ci string, maxDe
 
 // History is the resolver for the history field.
 func (r *cIResolver) History(ctx context.Context, obj *model.CI, first *int, after *string) (*model.AuditConnection, error) {
-	page, err := r.Store.History(ctx, string(obj.Raw.ID), store.PageRequest{First: deref(first, 50), After: deref(after, "")})
+	p, err := pageIn(first, 50, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Store.History(ctx, string(obj.Raw.ID), p)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +246,11 @@ func (r *queryResolver) Cis(ctx context.Context, filter *model.CIFilter, first *
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.CMDB.ListCIs(ctx, f, store.PageRequest{First: deref(first, 50), After: deref(after, "")})
+	p, err := pageIn(first, 50, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.CMDB.ListCIs(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}

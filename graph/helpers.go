@@ -25,6 +25,20 @@ func setPageInfo(pi *model.PageInfo, n int, cursor func(int) string) {
 	pi.StartCursor, pi.EndCursor = &s, &e
 }
 
+// pageIn is the one rule for every connection's `first` and `after`:
+// omitted or null means the field's default (def), 1 to store.MaxPageSize is
+// a page size, and anything else, 0 included, is an *InvalidError naming
+// "first" (the store reads 0 as "its default", which a client asking for
+// zero items does not mean). Cursors are checked by the store, which names
+// "after".
+func pageIn(first *int, def int, after *string) (store.PageRequest, error) {
+	n := deref(first, def)
+	if n < 1 || n > store.MaxPageSize {
+		return store.PageRequest{}, store.Invalid("first", "must be between 1 and %d, got %d", store.MaxPageSize, n)
+	}
+	return store.PageRequest{First: n, After: deref(after, "")}, nil
+}
+
 // prefixInput roots the field paths of batch errors ("items[3]...") at the
 // mutation's input argument.
 func prefixInput(err error) error { return store.PrefixField(err, "input") }

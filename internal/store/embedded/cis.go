@@ -187,7 +187,7 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	if err != nil {
 		return page, err
 	}
-	after, err := store.DecodeCursor(p.After)
+	after, err := store.DecodeIDCursor(p.After)
 	if err != nil {
 		return page, err
 	}

@@ -82,7 +82,7 @@ func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	if err != nil {
 		return store.Page[store.CI]{}, err
 	}
-	after, err := store.DecodeCursor(p.After)
+	after, err := store.DecodeIDCursor(p.After)
 	if err != nil {
 		return store.Page[store.CI]{}, err
 	}

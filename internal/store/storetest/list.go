@@ -159,6 +159,10 @@ func testListBadPages(t *testing.T, st store.Store) {
 	requireInvalid(t, err, "first")
 	_, err = st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{After: "not a cursor"})
 	requireInvalid(t, err, "after")
+	// A well-formed cursor of another list (a relationship page's) is not
+	// a position in this one.
+	_, err = st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{After: store.EncodeRelCursor(true, "RUNS_ON", "x")})
+	requireInvalid(t, err, "after")
 	p, err := st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: 3})
 	require.NoError(t, err)
 	assert.Len(t, p.Items, 3)
