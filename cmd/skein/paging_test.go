@@ -26,9 +26,15 @@ func TestConnectionPaging(t *testing.T) {
 				query func(args string) string
 				edges []any
 			}{
-				{"cis", func(args string) string { return `query($id: ID!) { x: cis` + args + ` { edges { cursor } } ci(id: $id) { id } }` }, []any{"x", "edges"}},
-				{"relationships", func(args string) string { return `query($id: ID!) { ci(id: $id) { relationships` + args + ` { edges { cursor } } } }` }, []any{"ci", "relationships", "edges"}},
-				{"history", func(args string) string { return `query($id: ID!) { ci(id: $id) { history` + args + ` { edges { cursor } } } }` }, []any{"ci", "history", "edges"}},
+				{"cis", func(args string) string {
+					return `query($id: ID!) { x: cis` + args + ` { edges { cursor } } ci(id: $id) { id } }`
+				}, []any{"x", "edges"}},
+				{"relationships", func(args string) string {
+					return `query($id: ID!) { ci(id: $id) { relationships` + args + ` { edges { cursor } } } }`
+				}, []any{"ci", "relationships", "edges"}},
+				{"history", func(args string) string {
+					return `query($id: ID!) { ci(id: $id) { history` + args + ` { edges { cursor } } } }`
+				}, []any{"ci", "history", "edges"}},
 			}
 			vars := map[string]any{"id": ids[0]}
 			cursors := map[string]string{} // a cursor of each connection
