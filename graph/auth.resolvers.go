@@ -7,10 +7,13 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // CreateAPIToken is the resolver for the createAPIToken field.
@@ -25,6 +28,9 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, input model.Revok
 		return nil, err
 	}
 	t, err := r.tokenStore().RevokeToken(ctx, a, input.TokenID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, store.AtField("input.tokenId", fmt.Errorf("no API token has the ID %q: %w", clip(input.TokenID), store.ErrNotFound))
+	}
 	if err != nil {
 		return nil, err
 	}

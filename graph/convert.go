@@ -247,9 +247,11 @@ func classify(err error) (code, field, msg string) {
 	case errors.As(err, &ie):
 		return "INVALID", ie.Field, ie.Error()
 	case errors.Is(err, store.ErrNotFound):
-		return "NOT_FOUND", "", err.Error()
+		field, _ := store.FieldOf(err)
+		return "NOT_FOUND", field, err.Error()
 	case errors.Is(err, store.ErrConflict):
-		return "CONFLICT", "", err.Error()
+		field, _ := store.FieldOf(err)
+		return "CONFLICT", field, err.Error()
 	case errors.Is(err, store.ErrUnavailable):
 		return "UNAVAILABLE", "", "the store is unavailable; try again later"
 	case errors.Is(err, auth.ErrUnauthenticated):

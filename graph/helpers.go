@@ -96,24 +96,60 @@ func relTypeDefIn(in model.RegisterRelationshipTypeInput) cmdb.RelTypeDef {
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
-// renamePath rewrites the start of an *InvalidError's field path, keeping
-// an *ItemError around it.
+// renamePath rewrites the start of the field path of the *InvalidError or
+// *store.FieldError err carries, keeping an *ItemError around it.
 func renamePath(err error, from, to string) error {
-	var ie *store.InvalidError
-	if err == nil || !errors.As(err, &ie) {
-		return err
-	}
-	rest, ok := strings.CutPrefix(ie.Field, from)
+	field, ok := store.FieldOf(err)
 	if !ok {
 		return err
 	}
-	out := &store.InvalidError{Field: to + rest, Reason: ie.Reason}
-	var item *store.ItemError
-	if errors.As(err, &item) {
-		return &store.ItemError{Index: item.Index, Err: out}
+	rest, ok := strings.CutPrefix(field, from)
+	if !ok {
+		return err
 	}
-	return out
+	return store.WithField(err, to+rest)
 }
 
 // ptr returns a pointer to a copy of v.
 func ptr[T any](v T) *T { return &v }
+
+// Model field names as the registration inputs spell them: the class model
+// (internal/cmdb, model.yaml) names some fields differently from the API.
+var (
+	classDefFields = map[string]string{"identification": "identificationRules", "max_length": "maxLength"}
+	relTypeFields  = map[string]string{
+		"sources": "sourceClasses", "targets": "targetClasses", "impact.propagates": "propagates",
+		"impact.effect": "effect", "impact.redundancy": "redundancyAttribute", "max_length": "maxLength",
+	}
+)
+
+// apiFieldNames rewrites the field path of the *InvalidError err carries
+// from the model's names to the API's (names: model name -> API name, a
+// name matching a whole dotted run of segments or one segment without its
+// index).
+func apiFieldNames(err error, names map[string]string) error {
+	field, ok := store.FieldOf(err)
+	if !ok {
+		return err
+	}
+	segs := strings.Split(field, ".")
+	var out []string
+	for i := 0; i < len(segs); i++ {
+		if i+1 < len(segs) {
+			if to, ok := names[segs[i]+"."+segs[i+1]]; ok {
+				out = append(out, to)
+				i++
+				continue
+			}
+		}
+		name, index, _ := strings.Cut(segs[i], "[")
+		if to, ok := names[name]; ok {
+			name = to
+		}
+		if index != "" {
+			name += "[" + index
+		}
+		out = append(out, name)
+	}
+	return store.WithField(err, strings.Join(out, "."))
+}

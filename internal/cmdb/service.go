@@ -315,7 +315,7 @@ func (m *Model) prepareRel(it RelationshipItem, cis map[store.ID]store.CI) (stor
 	}{{"source", it.Source, rt.Def.Sources}, {"target", it.Target, rt.Def.Targets}} {
 		ci, ok := cis[end.id]
 		if !ok {
-			return store.RelationshipInput{}, store.StatusNotFound, fmt.Errorf("%s: CI %s: %w", end.field, end.id, store.ErrNotFound)
+			return store.RelationshipInput{}, store.StatusNotFound, store.AtField(end.field, fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))
 		}
 		if len(end.allowed) == 0 {
 			continue
@@ -503,16 +503,16 @@ func reprefix(err error, j, i int) error { return renumber(err, "items", j, i) }
 func reprefixRel(err error, j, i int) error { return renumber(err, "relationships", j, i) }
 
 func renumber(err error, list string, j, i int) error {
-	var ie *store.InvalidError
-	if err == nil || !errors.As(err, &ie) {
+	field, ok := store.FieldOf(err)
+	if !ok {
 		return err
 	}
 	from := fmt.Sprintf("%s[%d]", list, j)
-	if rest, ok := strings.CutPrefix(ie.Field, from); ok {
-		return &store.InvalidError{Field: fmt.Sprintf("%s[%d]%s", list, i, rest), Reason: ie.Reason}
+	if rest, ok := strings.CutPrefix(field, from); ok {
+		return store.WithField(err, fmt.Sprintf("%s[%d]%s", list, i, rest))
 	}
-	if !strings.HasPrefix(ie.Field, list+"[") {
-		return ie.WithPrefix(fmt.Sprintf("%s[%d]", list, i))
+	if !strings.HasPrefix(field, list+"[") {
+		return store.PrefixField(err, fmt.Sprintf("%s[%d]", list, i))
 	}
 	return err
 }

@@ -58,7 +58,7 @@ func (w *wtx) deleteCIs(actor store.Actor, ids []store.ID, p *patch) ([]store.Up
 	for i, id := range ids {
 		f := byID[id]
 		if f == nil {
-			results[i] = store.UpsertResult{Status: store.StatusNotFound, Err: fmt.Errorf("ids[%d]: CI %q: %w", i, id, store.ErrNotFound)}
+			results[i] = store.UpsertResult{Status: store.StatusNotFound, Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}
 			continue
 		}
 		delete(byID, id) // a repeated id is not found the second time

@@ -28,7 +28,7 @@ func (s *Store) CreateToken(ctx context.Context, actor store.Actor, t store.APIT
 		if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), "INSERT INTO tokens("+tokenCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			t.ID, t.Name, t.Role, t.Hash, w.nowNs, actor.Name, nanosOrNull(t.ExpiresAt), nil); err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("embedded: token %s already exists: %w", t.ID, store.ErrConflict)
+				return fmt.Errorf("token %s already exists: %w", t.ID, store.ErrConflict)
 			}
 			return dbErr("create token", err)
 		}
@@ -47,7 +47,7 @@ func (s *Store) Token(ctx context.Context, id string) (store.APIToken, error) {
 	}
 	t, err := scanToken(s.rdb.QueryRowContext(ctx, "SELECT "+tokenCols+" FROM tokens WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, fmt.Errorf("embedded: token %q: %w", clip(id), store.ErrNotFound)
+		return t, fmt.Errorf("token %q: %w", clip(id), store.ErrNotFound)
 	}
 	if err != nil {
 		return t, dbErr("read token", err)
@@ -85,7 +85,7 @@ func (s *Store) RevokeToken(ctx context.Context, actor store.Actor, id string) (
 	err := s.write(ctx, func(w *wtx, _ *patch) error {
 		t, err := scanToken(w.conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT "+tokenCols+" FROM tokens WHERE id = ?", id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("embedded: token %q: %w", clip(id), store.ErrNotFound)
+			return fmt.Errorf("token %q: %w", clip(id), store.ErrNotFound)
 		}
 		if err != nil {
 			return dbErr("revoke token", err)

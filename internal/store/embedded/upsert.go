@@ -217,7 +217,7 @@ func (u *upsertRun) owner(key string) (int64, error) {
 func (u *upsertRun) conflict(i int, format string, args ...any) store.UpsertResult {
 	return store.UpsertResult{
 		Status: store.StatusConflict,
-		Err:    fmt.Errorf("items[%d]: %w: "+format, append([]any{i, store.ErrConflict}, args...)...),
+		Err:    store.AtField(fmt.Sprintf("items[%d]", i), fmt.Errorf("%w: "+format, append([]any{store.ErrConflict}, args...)...)),
 	}
 }
 
@@ -268,7 +268,7 @@ func (u *upsertRun) item(i int, it store.CIUpsert, reconcile store.ReconcileFunc
 		case errors.As(err, &ie):
 			return invalidResult(i, ie), nil
 		case errors.Is(err, store.ErrConflict):
-			return store.UpsertResult{Status: store.StatusConflict, Err: fmt.Errorf("items[%d]: %w", i, err)}, nil
+			return store.UpsertResult{Status: store.StatusConflict, Err: store.AtField(fmt.Sprintf("items[%d]", i), err)}, nil
 		}
 		return store.UpsertResult{}, fmt.Errorf("embedded: items[%d]: reconcile: %w", i, err)
 	}

@@ -254,7 +254,7 @@ func (s *Store) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID
 			c, ok := found[id]
 			if !ok || deleted[id] {
 				results[i] = store.UpsertResult{Status: store.StatusNotFound,
-					Err: fmt.Errorf("ids[%d]: CI %q: %w", i, clip(string(id)), store.ErrNotFound)}
+					Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}
 				continue
 			}
 			deleted[id] = true

@@ -181,8 +181,8 @@ func (u *upsertTx) apply(i int, it store.CIUpsert, audit *auditLog) (store.Upser
 		return store.UpsertResult{}, err
 	}
 	if len(owners) > 1 {
-		return conflictResult(fmt.Errorf("%w: %s: identity keys belong to different CIs: %s",
-			store.ErrConflict, prefix, u.describeOwners(it.Keys))), nil
+		return conflictResult(store.AtField(prefix, fmt.Errorf("%w: identity keys belong to different CIs: %s",
+			store.ErrConflict, u.describeOwners(it.Keys)))), nil
 	}
 	var existing *store.CI
 	var target store.ID
@@ -196,7 +196,7 @@ func (u *upsertTx) apply(i int, it store.CIUpsert, audit *auditLog) (store.Upser
 		var inv *store.InvalidError
 		switch {
 		case errors.Is(err, store.ErrConflict):
-			return conflictResult(fmt.Errorf("%s: %w", prefix, err)), nil
+			return conflictResult(store.AtField(prefix, err)), nil
 		case errors.As(err, &inv):
 			return store.UpsertResult{Status: store.StatusInvalid, Err: inv.WithPrefix(prefix)}, nil
 		}
@@ -228,8 +228,8 @@ func (u *upsertTx) apply(i int, it store.CIUpsert, audit *auditLog) (store.Upser
 		if target != "" {
 			what = "CI " + string(target)
 		}
-		return conflictResult(fmt.Errorf("%w: %s: identity keys of %s belong to other CIs: %s",
-			store.ErrConflict, prefix, what, strings.Join(taken, ", "))), nil
+		return conflictResult(store.AtField(prefix, fmt.Errorf("%w: identity keys of %s belong to other CIs: %s",
+			store.ErrConflict, what, strings.Join(taken, ", ")))), nil
 	}
 
 	source := u.actor.Source
