@@ -36,7 +36,9 @@ func testErrorPaths(t *testing.T, url string) {
 	const relMutation = `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { status error { code field message } } } }`
 	// A conflict: serial of paths-2, MAC of paths-1.
 	conflicting := item("LinuxServer", map[string]any{"name": "paths-x", "serial_number": "PATHS-2", "mac_address": "aa:bb:cc:00:99:01"})
-	rel := func(typ, src, dst string) map[string]any { return map[string]any{"type": typ, "source": src, "target": dst} }
+	rel := func(typ, src, dst string) map[string]any {
+		return map[string]any{"type": typ, "source": src, "target": dst}
+	}
 
 	tests := []struct {
 		name      string
