@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/graph/model"
@@ -116,9 +115,6 @@ func (r *mutationResolver) UpsertCIs(ctx context.Context, input model.UpsertCIsI
 			return nil, err
 		}
 		items[i] = cmdb.UpsertItem{Class: it.Class, Attributes: attrs}
-	}
-	if input.Source != nil && (!store.ValidIdentifier(strings.ReplaceAll(*input.Source, "-", "_")) || len(*input.Source) > 64) {
-		return nil, store.Invalid("input.source", "must be a name of letters, digits, '-' and '_' (at most 64), e.g. ansible")
 	}
 	who, err := actor(ctx, input.Source)
 	if err != nil {

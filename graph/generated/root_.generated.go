@@ -43,6 +43,7 @@ type ComplexityRoot struct {
 		Name      func(childComplexity int) int
 		RevokedAt func(childComplexity int) int
 		Role      func(childComplexity int) int
+		Sources   func(childComplexity int) int
 		TokenID   func(childComplexity int) int
 	}
 
@@ -324,6 +325,7 @@ type ComplexityRoot struct {
 		Authenticated func(childComplexity int) int
 		Name          func(childComplexity int) int
 		Role          func(childComplexity int) int
+		Sources       func(childComplexity int) int
 		TokenID       func(childComplexity int) int
 	}
 }
@@ -384,6 +386,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.APIToken.Role(childComplexity), true
+	case "APIToken.sources":
+		if e.ComplexityRoot.APIToken.Sources == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.Sources(childComplexity), true
 	case "APIToken.tokenId":
 		if e.ComplexityRoot.APIToken.TokenID == nil {
 			break
@@ -1530,6 +1538,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.Role(childComplexity), true
+	case "Viewer.sources":
+		if e.ComplexityRoot.Viewer.Sources == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.Sources(childComplexity), true
 	case "Viewer.tokenId":
 		if e.ComplexityRoot.Viewer.TokenID == nil {
 			break
@@ -1728,6 +1742,11 @@ type Viewer {
   role: Role!
   "The root fields this caller may use, as ` + "`" + `Query.cis` + "`" + ` or ` + "`" + `Mutation.upsertCIs` + "`" + `."
   allowed: [String!]!
+  """
+  For an agent token, the discovery sources it may report as (the first is the default for
+  writes that name none); empty for other callers, which may name any source.
+  """
+  sources: [String!]!
 }
 
 "An API token's record (never the token itself)."
@@ -1748,6 +1767,8 @@ type APIToken {
   revokedAt: Time
   "Whether it works now: neither revoked nor expired."
   active: Boolean!
+  "The discovery sources an agent token is bound to, the first being its default; empty otherwise."
+  sources: [String!]!
 }
 
 "A token to make."
@@ -1763,6 +1784,13 @@ input CreateAPITokenInput {
   expiresIn: String
   "When it expires (in the future)."
   expiresAt: Time
+  """
+  Agent tokens only: the discovery sources the token may report as (e.g. ` + "`" + `["nmap"]` + "`" + `), 1 to 16
+  names of letters, digits, ` + "`" + `-` + "`" + ` and ` + "`" + `_` + "`" + `; the first is the default for writes that name no source.
+  ` + "`" + `api` + "`" + `, ` + "`" + `import` + "`" + `, ` + "`" + `demo` + "`" + ` and ` + "`" + `cli` + "`" + ` are reserved, in any spelling. An agent token without sources
+  reports as ` + "`" + `agent` + "`" + ` only.
+  """
+  sources: [String!]
 }
 
 "The new token."
@@ -1948,7 +1976,11 @@ input CIFilter {
 
 "A batch of CIs to identify and merge."
 input UpsertCIsInput {
-  "The discovery source reporting them (e.g. ` + "`" + `ansible` + "`" + `); decides attribute precedence. Defaults to ` + "`" + `api` + "`" + `."
+  """
+  The discovery source reporting them (e.g. ` + "`" + `ansible` + "`" + `); decides attribute precedence. Defaults to
+  ` + "`" + `api` + "`" + `, or for an agent token to the first source it is bound to; an agent token may name only
+  its own sources (` + "`" + `viewer { sources }` + "`" + `).
+  """
   source: String
   "The CIs, 1 to 10,000."
   items: [UpsertCIItem!]!
@@ -2536,6 +2568,8 @@ func (ec *executionContext) childFields_APIToken(ctx context.Context, field grap
 		return ec.fieldContext_APIToken_revokedAt(ctx, field)
 	case "active":
 		return ec.fieldContext_APIToken_active(ctx, field)
+	case "sources":
+		return ec.fieldContext_APIToken_sources(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type APIToken", field.Name)
 }
@@ -3044,6 +3078,8 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_role(ctx, field)
 	case "allowed":
 		return ec.fieldContext_Viewer_allowed(ctx, field)
+	case "sources":
+		return ec.fieldContext_Viewer_sources(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }

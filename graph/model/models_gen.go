@@ -35,6 +35,8 @@ type APIToken struct {
 	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 	// Whether it works now: neither revoked nor expired.
 	Active bool `json:"active"`
+	// The discovery sources an agent token is bound to, the first being its default; empty otherwise.
+	Sources []string `json:"sources"`
 }
 
 // An attribute of a class or relationship type.
@@ -215,6 +217,11 @@ type CreateAPITokenInput struct {
 	ExpiresIn *string `json:"expiresIn,omitempty"`
 	// When it expires (in the future).
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Agent tokens only: the discovery sources the token may report as (e.g. `["nmap"]`), 1 to 16
+	// names of letters, digits, `-` and `_`; the first is the default for writes that name no source.
+	// `api`, `import`, `demo` and `cli` are reserved, in any spelling. An agent token without sources
+	// reports as `agent` only.
+	Sources []string `json:"sources,omitempty"`
 }
 
 // The new token.
@@ -504,7 +511,9 @@ type UpsertCIResult struct {
 
 // A batch of CIs to identify and merge.
 type UpsertCIsInput struct {
-	// The discovery source reporting them (e.g. `ansible`); decides attribute precedence. Defaults to `api`.
+	// The discovery source reporting them (e.g. `ansible`); decides attribute precedence. Defaults to
+	// `api`, or for an agent token to the first source it is bound to; an agent token may name only
+	// its own sources (`viewer { sources }`).
 	Source *string `json:"source,omitempty"`
 	// The CIs, 1 to 10,000.
 	Items []UpsertCIItem `json:"items"`
@@ -538,6 +547,9 @@ type Viewer struct {
 	Role Role `json:"role"`
 	// The root fields this caller may use, as `Query.cis` or `Mutation.upsertCIs`.
 	Allowed []string `json:"allowed"`
+	// For an agent token, the discovery sources it may report as (the first is the default for
+	// writes that name none); empty for other callers, which may name any source.
+	Sources []string `json:"sources"`
 }
 
 // Direction of a relationship relative to a CI.

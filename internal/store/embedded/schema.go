@@ -8,7 +8,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
 // file; migrations[v] upgrades version v to v+1.
-const schemaVersion = 3
+const schemaVersion = 4
 
 var migrations = []string{
 	// 0 → 1: initial schema.
@@ -114,6 +114,11 @@ CREATE TABLE tokens (
 	`
 DROP INDEX relationships_dst;
 CREATE INDEX relationships_dst ON relationships(dst, type, src);
+`,
+	// 3 → 4: the discovery sources an agent token is bound to (a JSON
+	// array; NULL: none).
+	`
+ALTER TABLE tokens ADD COLUMN sources TEXT;
 `,
 }
 
