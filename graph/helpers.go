@@ -50,7 +50,7 @@ func filterIn(f *model.CIFilter) (cmdb.Filter, error) {
 	out := cmdb.Filter{
 		Class: deref(f.Class, ""), ExactClass: deref(f.ExactClass, false), Status: f.Status,
 		Environment: deref(f.Environment, ""), Owner: deref(f.Owner, ""), SupportGroup: deref(f.SupportGroup, ""),
-		Tag: deref(f.Tag, ""), NamePrefix: deref(f.NamePrefix, ""),
+		Tag: deref(f.Tag, ""), Name: deref(f.Name, ""), NamePrefix: deref(f.NamePrefix, ""), CaseSensitive: deref(f.CaseSensitive, false),
 	}
 	if f.NotSeenSince != nil {
 		out.SeenBefore = *f.NotSeenSince

@@ -1948,7 +1948,11 @@ type CIEdge {
   node: CI!
 }
 
-"Selects CIs; every field given must match."
+"""
+Selects CIs; every field given must match. Text filters (` + "`" + `name` + "`" + `, ` + "`" + `namePrefix` + "`" + `, ` + "`" + `owner` + "`" + `,
+` + "`" + `supportGroup` + "`" + `, ` + "`" + `tag` + "`" + ` and string values in ` + "`" + `attributes` + "`" + `) ignore case unless ` + "`" + `caseSensitive` + "`" + ` is
+true, as identification does: ` + "`" + `namePrefix: "ESX"` + "`" + ` finds ` + "`" + `esx-fra1-01` + "`" + `.
+"""
 input CIFilter {
   "A class name; its subclasses match too unless ` + "`" + `exactClass` + "`" + ` is true."
   class: String
@@ -1960,16 +1964,20 @@ input CIFilter {
   status: [String!]
   "Exact environment."
   environment: String
-  "Exact owner."
+  "The owner (the whole value)."
   owner: String
-  "Exact support group."
+  "The support group (the whole value)."
   supportGroup: String
-  "CIs carrying this tag."
+  "CIs carrying this tag (a whole tag)."
   tag: String
-  "Names starting with this text (case-sensitive)."
+  "The whole name: ` + "`" + `name: \"esx-fra1-03\"` + "`" + ` finds that CI and no ` + "`" + `esx-fra1-030` + "`" + `."
+  name: String
+  "Names starting with this text."
   namePrefix: String
-  "Attribute values that must match exactly, e.g. ` + "`" + `{\"cpu_count\": 8}` + "`" + `."
+  "Attribute values that must match, e.g. ` + "`" + `{\"cpu_count\": 8}` + "`" + `: the whole value, converted to the attribute's type."
   attributes: JSON
+  "Compare the text filters exactly, case included."
+  caseSensitive: Boolean = false
   "CIs no source has reported since this time: candidates for retirement."
   notSeenSince: Time
 }

@@ -164,7 +164,9 @@ type CIEdge struct {
 	Node *CI `json:"node"`
 }
 
-// Selects CIs; every field given must match.
+// Selects CIs; every field given must match. Text filters (`name`, `namePrefix`, `owner`,
+// `supportGroup`, `tag` and string values in `attributes`) ignore case unless `caseSensitive` is
+// true, as identification does: `namePrefix: "ESX"` finds `esx-fra1-01`.
 type CIFilter struct {
 	// A class name; its subclasses match too unless `exactClass` is true.
 	Class *string `json:"class,omitempty"`
@@ -176,16 +178,20 @@ type CIFilter struct {
 	Status []string `json:"status,omitempty"`
 	// Exact environment.
 	Environment *string `json:"environment,omitempty"`
-	// Exact owner.
+	// The owner (the whole value).
 	Owner *string `json:"owner,omitempty"`
-	// Exact support group.
+	// The support group (the whole value).
 	SupportGroup *string `json:"supportGroup,omitempty"`
-	// CIs carrying this tag.
+	// CIs carrying this tag (a whole tag).
 	Tag *string `json:"tag,omitempty"`
-	// Names starting with this text (case-sensitive).
+	// The whole name: `name: "esx-fra1-03"` finds that CI and no `esx-fra1-030`.
+	Name *string `json:"name,omitempty"`
+	// Names starting with this text.
 	NamePrefix *string `json:"namePrefix,omitempty"`
-	// Attribute values that must match exactly, e.g. `{"cpu_count": 8}`.
+	// Attribute values that must match, e.g. `{"cpu_count": 8}`: the whole value, converted to the attribute's type.
 	Attributes any `json:"attributes,omitempty"`
+	// Compare the text filters exactly, case included.
+	CaseSensitive *bool `json:"caseSensitive,omitempty"`
 	// CIs no source has reported since this time: candidates for retirement.
 	NotSeenSince *time.Time `json:"notSeenSince,omitempty"`
 }

@@ -347,7 +347,13 @@ type Filter struct {
 	Owner        string
 	SupportGroup string
 	Tag          string
-	NamePrefix   string
+	// Name matches the whole name; NamePrefix its start.
+	Name       string
+	NamePrefix string
+	// CaseSensitive makes the text filters (name, name prefix, owner,
+	// support group, tag, string attributes) compare exactly instead of
+	// ignoring case.
+	CaseSensitive bool
 	// Attributes match by equality; values are converted to the attribute's
 	// type like upsert values.
 	Attributes map[string]any
@@ -371,7 +377,8 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.CIFilter, er
 	m := s.modelFor(ctx, classes, nil)
 	root := m.classes[m.order[0]]
 	set := attrSet(root)
-	sf := store.CIFilter{IDs: f.IDs, Tag: f.Tag, NamePrefix: f.NamePrefix, Owner: f.Owner, SupportGroup: f.SupportGroup, SeenBefore: f.SeenBefore}
+	sf := store.CIFilter{IDs: f.IDs, Tag: f.Tag, Name: f.Name, NamePrefix: f.NamePrefix, Owner: f.Owner, SupportGroup: f.SupportGroup,
+		SeenBefore: f.SeenBefore, CaseSensitive: f.CaseSensitive}
 	if f.Class != "" {
 		cls, ok := m.classes[f.Class]
 		if !ok {
