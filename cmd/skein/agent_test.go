@@ -66,7 +66,10 @@ func TestAgentSourceBinding(t *testing.T) {
 				assert.Equal(t, "input.source", r.Errors[0].Extensions["field"], src)
 				assert.Contains(t, r.Errors[0].Message, "nmap, nmap-dmz", "the message names the token's sources")
 			}
-			r := upsert(agent, "", "bound-app")
+			r := postAs(t, url, agent, `{"query": "{ viewer { role sources } }"}`)
+			require.Empty(t, r.Errors, r.raw)
+			assert.Equal(t, []any{"nmap", "nmap-dmz"}, get(r.Data, "viewer", "sources"), "an agent can learn its sources")
+			r = upsert(agent, "", "bound-app")
 			require.Empty(t, r.Errors, r.raw)
 			id := get(r.Data, "upsertCIs", "results", 0, "ci", "id").(string)
 			r = upsert(agent, "nmap-dmz", "bound-app")
