@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/skein-cmdb/skein/graph/model"
@@ -29,7 +28,7 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, input model.Revok
 	}
 	t, err := r.tokenStore().RevokeToken(ctx, a, input.TokenID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, store.AtField("input.tokenId", fmt.Errorf("no API token has the ID %q: %w", clip(input.TokenID), store.ErrNotFound))
+		return nil, notFoundAt("input.tokenId", "API token", input.TokenID)
 	}
 	if err != nil {
 		return nil, err

@@ -164,6 +164,9 @@ func (r *mutationResolver) UpdateCi(ctx context.Context, input model.UpdateCIInp
 		return nil, err
 	}
 	res, err := r.CMDB.UpdateCI(ctx, who, id, attrs)
+	if isNotFound(err) {
+		return nil, notFoundAt("input.id", "CI", input.ID)
+	}
 	if err != nil {
 		return nil, store.PrefixField(err, "input")
 	}
@@ -185,7 +188,7 @@ func (r *mutationResolver) DeleteCi(ctx context.Context, input model.DeleteCIInp
 		return nil, err
 	}
 	if res[0].Status == store.StatusNotFound {
-		return nil, fmt.Errorf("CI %s: %w", input.ID, store.ErrNotFound)
+		return nil, notFoundAt("input.id", "CI", input.ID)
 	}
 	return &model.DeleteCIPayload{DeletedID: input.ID}, nil
 }

@@ -96,6 +96,12 @@ func relTypeDefIn(in model.RegisterRelationshipTypeInput) cmdb.RelTypeDef {
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
+// notFoundAt is the NOT_FOUND error about the ID the client gave in field,
+// named as the client wrote it (never the store's internal ID).
+func notFoundAt(field, what, id string) error {
+	return store.AtField(field, fmt.Errorf("no %s has the ID %s: %w", what, clip(id), store.ErrNotFound))
+}
+
 // renamePath rewrites the start of the field path of the *InvalidError or
 // *store.FieldError err carries, keeping an *ItemError around it.
 func renamePath(err error, from, to string) error {
