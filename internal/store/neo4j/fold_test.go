@@ -2,6 +2,7 @@ package neo4j
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -41,4 +42,35 @@ func TestFoldBackfill(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, p.Items, 1)
 	assert.NotContains(t, p.Items[0].Attributes, "_fold_name", "folded copies are not attributes")
+}
+
+// TestFoldFiltersUseIndexes: filters that ignore case seek the indexes of
+// the folded copies rather than scanning every CI.
+func TestFoldFiltersUseIndexes(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	for _, f := range []store.CIFilter{{Name: "ESX-01"}, {NamePrefix: "ESX"}, {Owner: "Tomasz Nowak"}, {SupportGroup: "SG-Payments"}} {
+		conds, params, err := filterConditions(f)
+		require.NoError(t, err)
+		sess := s.session(ctx, neo4j.AccessModeRead)
+		res, err := sess.Run(ctx, "EXPLAIN MATCH (c:CI) WHERE "+conds[0]+" RETURN count(c)", params)
+		require.NoError(t, err)
+		sum, err := res.Consume(ctx)
+		require.NoError(t, err)
+		require.NoError(t, sess.Close(ctx))
+		var ops []string
+		var walk func(p neo4j.Plan)
+		walk = func(p neo4j.Plan) {
+			ops = append(ops, p.Operator())
+			for _, c := range p.Children() {
+				walk(c)
+			}
+		}
+		walk(sum.Plan())
+		seek := false
+		for _, op := range ops {
+			seek = seek || strings.Contains(op, "IndexSeek")
+		}
+		assert.True(t, seek, "%+v: plan %v", f, ops)
+	}
 }
