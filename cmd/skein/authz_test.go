@@ -359,7 +359,7 @@ func TestAgentCannotWalkFromPayloads(t *testing.T) {
 		`relationships { totalCount }`, `dependencies { nodes { ci { name } } }`, `dependents { nodes { ci { name } } }`,
 		`history { totalCount }`,
 	} {
-		q := `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { created results { ci { name ` + sel + ` } } } }`
+		q := `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { created results { ci { id ` + sel + ` } } } }`
 		b, err := json.Marshal(map[string]any{"query": q, "variables": map[string]any{"in": map[string]any{
 			"source": "walker", "items": []any{item("Application", map[string]any{"name": "walk-a"})}}}})
 		require.NoError(t, err)
