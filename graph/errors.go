@@ -38,6 +38,7 @@ func presentError(logger *slog.Logger, onCode func(string)) graphql.ErrorPresent
 		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
 			// Already a GraphQL error (parse, validation, limits).
 			nameVariableField(ctx, gqlErr)
+			nameOperationField(ctx, gqlErr)
 			if gqlErr.Extensions != nil {
 				if c, ok := gqlErr.Extensions["code"].(string); ok {
 					onCode(c)

@@ -115,3 +115,31 @@ func valueUse(v *ast.Value, name string) (string, bool) {
 	}
 	return "", false
 }
+
+// nameOperationField words gqlgen's "operation X not found" (whose X is
+// empty when a document holds several operations and the request names
+// none) as what to do, naming the request's operationName field.
+func nameOperationField(ctx context.Context, e *gqlerror.Error) {
+	if !strings.HasPrefix(e.Message, "operation ") || !strings.HasSuffix(e.Message, " not found") || !graphql.HasOperationContext(ctx) {
+		return
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Doc == nil {
+		return
+	}
+	var names []string
+	for _, op := range oc.Doc.Operations {
+		if op.Name != "" {
+			names = append(names, op.Name)
+		}
+	}
+	if oc.OperationName == "" {
+		e.Message = "operationName: the document has several operations (" + strings.Join(names, ", ") + "); name the one to run"
+	} else {
+		e.Message = fmt.Sprintf("operationName: the document has no operation named %q; it has %s", oc.OperationName, strings.Join(names, ", "))
+	}
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["field"] = "operationName"
+}

@@ -83,6 +83,8 @@ func testErrorPaths(t *testing.T, url string) {
 		{name: "variable missing a required field", query: upsertMutation,
 			vars: map[string]any{"in": map[string]any{"items": []any{map[string]any{"class": "Application"}}}},
 			code: "GRAPHQL_VALIDATION_FAILED", field: "input.items[0].attributes", msgHas: []string{"input.items[0].attributes: "}},
+		{name: "several operations, none named", query: `query A { version } query B { version }`,
+			code: "GRAPHQL_VALIDATION_FAILED", field: "operationName", msgHas: []string{"operationName", "A, B"}},
 		{name: "variable of the wrong type", query: `query($n: Int) { cis(first: $n) { totalCount } }`, vars: map[string]any{"n": "ten"},
 			code: "GRAPHQL_VALIDATION_FAILED", field: "first"},
 	}
