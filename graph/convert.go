@@ -147,7 +147,7 @@ func classView(m *cmdb.Model, c *cmdb.Class) *model.CIClass {
 }
 
 func attrDefView(a *cmdb.AttributeDef) *model.AttributeDefinition {
-	v := &model.AttributeDefinition{Name: a.Name, Type: string(a.Type), Required: a.Required, Values: a.Values, Min: a.Min, Max: a.Max}
+	v := &model.AttributeDefinition{Name: a.Name, Type: string(a.Type), Required: a.Required, Values: a.Values, Min: a.Min, Max: a.Max, Multiline: a.Multiline}
 	if a.MaxLength > 0 {
 		v.MaxLength = &a.MaxLength
 	}
@@ -206,6 +206,9 @@ func attrDefsIn(in []model.AttributeDefinitionInput) []cmdb.AttributeDef {
 		}
 		if a.Normalize != nil {
 			d.Normalize = *a.Normalize
+		}
+		if a.Multiline != nil {
+			d.Multiline = *a.Multiline
 		}
 		if a.Description != nil {
 			d.Description = *a.Description

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -20,18 +22,33 @@ func globalID(typ string, id store.ID) string {
 }
 
 // parseGlobalID returns the type and store ID of a global ID, or an
-// *store.InvalidError on field.
+// *store.InvalidError on field. An ID has one spelling, the one the API
+// wrote: base64 decoders also accept padded, line-broken or trailing-bit
+// variants, and a UUID can be written in upper case or braces, but none of
+// these is the same ID.
 func parseGlobalID(field, gid string) (string, store.ID, error) {
 	b, err := base64.RawURLEncoding.DecodeString(gid)
-	if err == nil {
-		if typ, id, ok := strings.Cut(string(b), ":"); ok && id != "" {
-			switch typ {
-			case typeCI, typeRelationship, typeAuditRecord:
-				return typ, store.ID(id), nil
-			}
+	if err == nil && base64.RawURLEncoding.EncodeToString(b) == gid {
+		if typ, id, ok := strings.Cut(string(b), ":"); ok && canonicalID(typ, store.ID(id)) {
+			return typ, store.ID(id), nil
 		}
 	}
 	return "", "", store.Invalid(field, "%q is not an ID returned by this API", clip(gid))
+}
+
+// canonicalID reports whether id is a store ID of type typ in its one form:
+// a lower-case hyphenated UUID for CIs and audit records, a relationship ID
+// as store.RelationshipKey.ID writes it.
+func canonicalID(typ string, id store.ID) bool {
+	switch typ {
+	case typeCI, typeAuditRecord:
+		u, err := uuid.Parse(string(id))
+		return err == nil && u.String() == string(id)
+	case typeRelationship:
+		_, err := store.ParseRelationshipID(id)
+		return err == nil
+	}
+	return false
 }
 
 // ciID returns the store ID of a CI's global ID.

@@ -37,6 +37,30 @@ func (r *mutationResolver) RegisterRelationshipType(ctx context.Context, input m
 	return &model.RegisterRelationshipTypePayload{RelationshipType: relTypeView(rt)}, nil
 }
 
+// RetireCIClass is the resolver for the retireCIClass field.
+func (r *mutationResolver) RetireCIClass(ctx context.Context, input model.RetireCIClassInput) (*model.RetireCIClassPayload, error) {
+	who, err := actor(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.CMDB.RetireClass(ctx, who, input.Name); err != nil {
+		return nil, err
+	}
+	return &model.RetireCIClassPayload{Name: input.Name}, nil
+}
+
+// RetireRelationshipType is the resolver for the retireRelationshipType field.
+func (r *mutationResolver) RetireRelationshipType(ctx context.Context, input model.RetireRelationshipTypeInput) (*model.RetireRelationshipTypePayload, error) {
+	who, err := actor(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.CMDB.RetireRelationshipType(ctx, who, input.Name); err != nil {
+		return nil, err
+	}
+	return &model.RetireRelationshipTypePayload{Name: input.Name}, nil
+}
+
 // CiClasses is the resolver for the ciClasses field.
 func (r *queryResolver) CiClasses(ctx context.Context) ([]model.CIClass, error) {
 	m := r.CMDB.Model()

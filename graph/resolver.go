@@ -111,7 +111,7 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	srv.AroundFields(authorizeNested)
 	srv.SetErrorPresenter(presentError(o.Logger, o.OnError))
 	srv.SetRecoverFunc(recoverPanic(o.Logger))
-	return LoaderMiddleware(r.Store, o.LoaderWait, srv)
+	return LoaderMiddleware(r.Store, o.LoaderWait, withTraversalGate(srv))
 }
 
 // setComplexity makes lists cost what they return: a connection of `first`

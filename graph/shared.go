@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/impact"
@@ -140,40 +139,4 @@ func relResult(i int, rr store.RelationshipResult) (model.RelationshipResult, er
 // names them ("relationships[2].target" becomes "input.items[2].target").
 func relPaths(err error) error {
 	return renamePath(err, "relationships[", "input.items[")
-}
-
-// errTraversalsBusy refuses a traversal query while traversal.max_concurrent
-// others run: expensive queries shed under load, cheap reads keep going.
-var errTraversalsBusy = errors.New("too many traversal queries are running (traversal.max_concurrent); retry in a moment")
-
-// traversal reserves a slot for an expensive traversal query, waiting at
-// most traversalWait; call the returned func when the query is done. At
-// most maxTraversalWaiters queries wait at once; more are refused at once,
-// so that waiting traversals cannot fill server.max_in_flight and crowd
-// cheap reads out.
-func (r *Resolver) traversal(ctx context.Context) (func(), error) {
-	if r.traversals == nil {
-		return func() {}, nil
-	}
-	release := func() { <-r.traversals }
-	select {
-	case r.traversals <- struct{}{}:
-		return release, nil
-	default:
-	}
-	if r.traversalWaiters.Add(1) > r.maxTraversalWaiters {
-		r.traversalWaiters.Add(-1)
-		return nil, errTraversalsBusy
-	}
-	defer r.traversalWaiters.Add(-1)
-	t := time.NewTimer(r.traversalWait)
-	defer t.Stop()
-	select {
-	case r.traversals <- struct{}{}:
-		return release, nil
-	case <-t.C:
-		return nil, errTraversalsBusy
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }

@@ -254,7 +254,7 @@ func testAPIQueriesAndMutations(t *testing.T, url string) {
 	d := ok(t, url, upsertMutation, map[string]any{"in": map[string]any{"source": "test", "items": []any{
 		item("Hypervisor", map[string]any{"name": "esx-1", "serial_number": "hv 1"}),
 	}}})
-	assert.Equal(t, "UPDATED", get(d, "upsertCIs", "results", 0, "status"), "the serial's spelling changed")
+	assert.Equal(t, "UNCHANGED", get(d, "upsertCIs", "results", 0, "status"), "serials are stored canonical: a respelling changes nothing")
 	assert.Equal(t, hv, get(d, "upsertCIs", "results", 0, "ci", "id"), "but it is the same CI")
 	d = ok(t, url, upsertMutation, map[string]any{"in": map[string]any{"source": "test", "items": []any{
 		item("Hypervisor", map[string]any{"name": "esx-1", "serial_number": "hv 1"}),

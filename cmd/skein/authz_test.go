@@ -19,6 +19,7 @@ import (
 	"github.com/skein-cmdb/skein/graph"
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/config"
 	"github.com/skein-cmdb/skein/internal/store"
 )
@@ -161,6 +162,24 @@ var matrixOps = map[string]matrixOp{
 	"Mutation.registerRelationshipType": {query: `mutation($in: RegisterRelationshipTypeInput!) { registerRelationshipType(input: $in) { relationshipType { name } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			return map[string]any{"in": map[string]any{"name": m.name("MATRIX_"), "propagates": "NONE"}}
+		}},
+	"Mutation.retireCIClass": {query: `mutation($in: RetireCIClassInput!) { retireCIClass(input: $in) { name } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			name := m.name("RetiredClass")
+			_, err := m.a.CMDB.RegisterClass(t.Context(), store.Actor{Name: "matrix", Source: "api"}, cmdb.ClassDef{Name: name, Parent: "CI", Identification: [][]string{{"name"}}})
+			require.NoError(t, err)
+			return map[string]any{"in": map[string]any{"name": name}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			_, still := m.a.CMDB.Model().Class(vars["in"].(map[string]any)["name"].(string))
+			assert.Equal(t, !allowed, still, "a refused retirement changes nothing")
+		}},
+	"Mutation.retireRelationshipType": {query: `mutation($in: RetireRelationshipTypeInput!) { retireRelationshipType(input: $in) { name } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			name := m.name("RETIRED_")
+			_, err := m.a.CMDB.RegisterRelationshipType(t.Context(), store.Actor{Name: "matrix", Source: "api"}, cmdb.RelTypeDef{Name: name, Impact: cmdb.Impact{Propagates: cmdb.PropagatesNone}})
+			require.NoError(t, err)
+			return map[string]any{"in": map[string]any{"name": name}}
 		}},
 	"Mutation.createAPIToken": {query: `mutation($in: CreateAPITokenInput!) { createAPIToken(input: $in) { token apiToken { role } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {

@@ -83,7 +83,7 @@ only; without --source it reports as "agent". api, import, demo and cli are rese
 			if err != nil {
 				return fmt.Errorf("--role: %w", err)
 			}
-			if err := store.CheckTokenName(name); err != nil {
+			if _, err := store.CleanTokenName(name); err != nil {
 				return fmt.Errorf("--%w", err)
 			}
 			exp, err := auth.ParseExpiry("expires", expires, time.Now())

@@ -184,6 +184,29 @@ func (ec *executionContext) fieldContext_AttributeDefinition_maxLength(_ context
 	return graphql.NewScalarFieldContext("AttributeDefinition", field, false, false, "Int")
 }
 
+func (ec *executionContext) _AttributeDefinition_multiline(ctx context.Context, field graphql.CollectedField, obj *model.AttributeDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeDefinition_multiline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Multiline, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeDefinition_multiline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeDefinition", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _AttributeDefinition_description(ctx context.Context, field graphql.CollectedField, obj *model.AttributeDefinition) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -680,6 +703,52 @@ func (ec *executionContext) fieldContext_RelationshipType_attributes(_ context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _RetireCIClassPayload_name(ctx context.Context, field graphql.CollectedField, obj *model.RetireCIClassPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetireCIClassPayload_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetireCIClassPayload_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetireCIClassPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _RetireRelationshipTypePayload_name(ctx context.Context, field graphql.CollectedField, obj *model.RetireRelationshipTypePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetireRelationshipTypePayload_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetireRelationshipTypePayload_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetireRelationshipTypePayload", field, false, false, "String")
+}
+
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
@@ -698,8 +767,11 @@ func (ec *executionContext) unmarshalInputAttributeDefinitionInput(ctx context.C
 	if _, present := asMap["required"]; !present {
 		asMap["required"] = false
 	}
+	if _, present := asMap["multiline"]; !present {
+		asMap["multiline"] = false
+	}
 
-	fieldsInOrder := [...]string{"name", "type", "required", "values", "min", "max", "maxLength", "normalize", "description"}
+	fieldsInOrder := [...]string{"name", "type", "required", "values", "min", "max", "maxLength", "normalize", "multiline", "description"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -762,6 +834,13 @@ func (ec *executionContext) unmarshalInputAttributeDefinitionInput(ctx context.C
 				return it, err
 			}
 			it.Normalize = data
+		case "multiline":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("multiline"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Multiline = data
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -962,6 +1041,90 @@ func UnmarshalRegisterRelationshipTypeInput(ctx context.Context, raw any) (model
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRetireCIClassInput(ctx context.Context, obj any) (model.RetireCIClassInput, error) {
+	var it model.RetireCIClassInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRetireCIClassInput unmarshals raw into the RetireCIClassInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRetireCIClassInput(ctx context.Context, raw any) (model.RetireCIClassInput, error) {
+	var out model.RetireCIClassInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RetireCIClassInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRetireRelationshipTypeInput(ctx context.Context, obj any) (model.RetireRelationshipTypeInput, error) {
+	var it model.RetireRelationshipTypeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRetireRelationshipTypeInput unmarshals raw into the RetireRelationshipTypeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRetireRelationshipTypeInput(ctx context.Context, raw any) (model.RetireRelationshipTypeInput, error) {
+	var out model.RetireRelationshipTypeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RetireRelationshipTypeInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -1014,6 +1177,11 @@ func (ec *executionContext) _AttributeDefinition(ctx context.Context, sel ast.Se
 		case "maxLength":
 			out.Values[i] = ec._AttributeDefinition_maxLength(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "multiline":
+			out.Values[i] = ec._AttributeDefinition_multiline(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "description":
@@ -1245,6 +1413,72 @@ func (ec *executionContext) _RelationshipType(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var retireCIClassPayloadImplementors = []string{"RetireCIClassPayload"}
+
+func (ec *executionContext) _RetireCIClassPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RetireCIClassPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, retireCIClassPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RetireCIClassPayload")
+		case "name":
+			out.Values[i] = ec._RetireCIClassPayload_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var retireRelationshipTypePayloadImplementors = []string{"RetireRelationshipTypePayload"}
+
+func (ec *executionContext) _RetireRelationshipTypePayload(ctx context.Context, sel ast.SelectionSet, obj *model.RetireRelationshipTypePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, retireRelationshipTypePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RetireRelationshipTypePayload")
+		case "name":
+			out.Values[i] = ec._RetireRelationshipTypePayload_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
@@ -1364,6 +1598,32 @@ func (ec *executionContext) marshalNRelationshipType2ᚖgithubᚗcomᚋskeinᚑc
 		return graphql.Null
 	}
 	return ec._RelationshipType(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRetireCIClassInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRetireCIClassInput(ctx context.Context, v any) (model.RetireCIClassInput, error) {
+	res, err := ec.unmarshalInputRetireCIClassInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRetireCIClassPayload2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRetireCIClassPayload(ctx context.Context, sel ast.SelectionSet, v *model.RetireCIClassPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RetireCIClassPayload!")
+		return graphql.Null
+	}
+	return ec._RetireCIClassPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRetireRelationshipTypeInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRetireRelationshipTypeInput(ctx context.Context, v any) (model.RetireRelationshipTypeInput, error) {
+	res, err := ec.unmarshalInputRetireRelationshipTypeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRetireRelationshipTypePayload2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRetireRelationshipTypePayload(ctx context.Context, sel ast.SelectionSet, v *model.RetireRelationshipTypePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RetireRelationshipTypePayload!")
+		return graphql.Null
+	}
+	return ec._RetireRelationshipTypePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOAttributeDefinitionInput2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐAttributeDefinitionInputᚄ(ctx context.Context, v any) ([]model.AttributeDefinitionInput, error) {

@@ -52,6 +52,7 @@ type ComplexityRoot struct {
 		Max         func(childComplexity int) int
 		MaxLength   func(childComplexity int) int
 		Min         func(childComplexity int) int
+		Multiline   func(childComplexity int) int
 		Name        func(childComplexity int) int
 		Required    func(childComplexity int) int
 		Type        func(childComplexity int) int
@@ -192,6 +193,8 @@ type ComplexityRoot struct {
 		Ping                     func(childComplexity int) int
 		RegisterCIClass          func(childComplexity int, input model.RegisterCIClassInput) int
 		RegisterRelationshipType func(childComplexity int, input model.RegisterRelationshipTypeInput) int
+		RetireCIClass            func(childComplexity int, input model.RetireCIClassInput) int
+		RetireRelationshipType   func(childComplexity int, input model.RetireRelationshipTypeInput) int
 		RevokeAPIToken           func(childComplexity int, input model.RevokeAPITokenInput) int
 		UpdateCi                 func(childComplexity int, input model.UpdateCIInput) int
 		UpsertCIs                func(childComplexity int, input model.UpsertCIsInput) int
@@ -288,6 +291,14 @@ type ComplexityRoot struct {
 		RedundancyAttribute func(childComplexity int) int
 		SourceClasses       func(childComplexity int) int
 		TargetClasses       func(childComplexity int) int
+	}
+
+	RetireCIClassPayload struct {
+		Name func(childComplexity int) int
+	}
+
+	RetireRelationshipTypePayload struct {
+		Name func(childComplexity int) int
 	}
 
 	RevokeAPITokenPayload struct {
@@ -423,6 +434,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AttributeDefinition.Min(childComplexity), true
+	case "AttributeDefinition.multiline":
+		if e.ComplexityRoot.AttributeDefinition.Multiline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeDefinition.Multiline(childComplexity), true
 	case "AttributeDefinition.name":
 		if e.ComplexityRoot.AttributeDefinition.Name == nil {
 			break
@@ -1012,6 +1029,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterRelationshipType(childComplexity, args["input"].(model.RegisterRelationshipTypeInput)), true
+	case "Mutation.retireCIClass":
+		if e.ComplexityRoot.Mutation.RetireCIClass == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retireCIClass_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetireCIClass(childComplexity, args["input"].(model.RetireCIClassInput)), true
+	case "Mutation.retireRelationshipType":
+		if e.ComplexityRoot.Mutation.RetireRelationshipType == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retireRelationshipType_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetireRelationshipType(childComplexity, args["input"].(model.RetireRelationshipTypeInput)), true
 	case "Mutation.revokeAPIToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -1419,6 +1458,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RelationshipType.TargetClasses(childComplexity), true
 
+	case "RetireCIClassPayload.name":
+		if e.ComplexityRoot.RetireCIClassPayload.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetireCIClassPayload.Name(childComplexity), true
+
+	case "RetireRelationshipTypePayload.name":
+		if e.ComplexityRoot.RetireRelationshipTypePayload.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetireRelationshipTypePayload.Name(childComplexity), true
+
 	case "RevokeAPITokenPayload.apiToken":
 		if e.ComplexityRoot.RevokeAPITokenPayload.APIToken == nil {
 			break
@@ -1569,6 +1622,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RegisterCIClassInput", ec.unmarshalInputRegisterCIClassInput),
 			graphql.NewInputUnmarshaler("RegisterRelationshipTypeInput", ec.unmarshalInputRegisterRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RelationshipItem", ec.unmarshalInputRelationshipItem),
+			graphql.NewInputUnmarshaler("RetireCIClassInput", ec.unmarshalInputRetireCIClassInput),
+			graphql.NewInputUnmarshaler("RetireRelationshipTypeInput", ec.unmarshalInputRetireRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RevokeAPITokenInput", ec.unmarshalInputRevokeAPITokenInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
 			graphql.NewInputUnmarshaler("UpsertCIItem", ec.unmarshalInputUpsertCIItem),
@@ -2217,6 +2272,42 @@ extend type Mutation {
   registerCIClass("The class definition." input: RegisterCIClassInput!): RegisterCIClassPayload!
   "Adds a relationship type to the model."
   registerRelationshipType("The type definition." input: RegisterRelationshipTypeInput!): RegisterRelationshipTypePayload!
+  """
+  Retires a CI class registered at run time: it leaves the model (of every Skein process sharing the
+  store, at their next model reload) and its name can be registered again. Classes of the default
+  model, classes with subclasses or named by a relationship type are INVALID; a class that CIs still
+  have is a CONFLICT (delete or re-class them first). Audited.
+  """
+  retireCIClass("The class to retire." input: RetireCIClassInput!): RetireCIClassPayload!
+  """
+  Retires a relationship type registered at run time. Types of the default model are INVALID; a type
+  that relationships still have is a CONFLICT (delete them first). Audited.
+  """
+  retireRelationshipType("The type to retire." input: RetireRelationshipTypeInput!): RetireRelationshipTypePayload!
+}
+
+"A CI class to retire."
+input RetireCIClassInput {
+  "Name of a class registered at run time."
+  name: String!
+}
+
+"The retired class."
+type RetireCIClassPayload {
+  "Name of the class, no longer in the model."
+  name: String!
+}
+
+"A relationship type to retire."
+input RetireRelationshipTypeInput {
+  "Name of a relationship type registered at run time."
+  name: String!
+}
+
+"The retired relationship type."
+type RetireRelationshipTypePayload {
+  "Name of the type, no longer in the model."
+  name: String!
 }
 
 "A class of configuration items, with its attributes and identification rules."
@@ -2257,6 +2348,8 @@ type AttributeDefinition {
   max: Float
   "Longest allowed string."
   maxLength: Int
+  "Free text: may hold line breaks and tabs (other strings are one line)."
+  multiline: Boolean!
   "What it means."
   description: String
 }
@@ -2293,7 +2386,7 @@ enum ImpactPropagation {
 
 "A CI class to add."
 input RegisterCIClassInput {
-  "Class name: a letter, then letters, digits or underscores."
+  "Class name, UpperCamel: an upper case letter, then letters, digits or underscores (at most 64); it must differ from every class name by more than case."
   name: String!
   "Parent class name."
   parent: String!
@@ -2323,8 +2416,13 @@ input AttributeDefinitionInput {
   max: Float
   "Longest allowed string (default 1024)."
   maxLength: Int
-  "How the value is normalised when it identifies a CI: text, serial, mac, fqdn or exact."
+  """
+  How the value is normalised: text (identifies without regard to case and spacing), or serial, mac,
+  fqdn or exact, whose canonical form is also how the value is stored and filtered.
+  """
   normalize: String
+  "Free text, which may hold line breaks and tabs; other strings are one line."
+  multiline: Boolean = false
   "What it means."
   description: String
 }
@@ -2475,7 +2573,9 @@ type DeleteRelationshipsPayload {
 }
 `, BuiltIn: false},
 	{Name: "../../schema/relay.graphqls", Input: `"""
-An RFC 3339 date-time with an offset, e.g. ` + "`" + `2024-05-01T12:00:00Z` + "`" + `. Skein returns times in UTC.
+An RFC 3339 date-time, e.g. ` + "`" + `2024-05-01T12:00:00Z` + "`" + ` (any offset, optional fractions of a second;
+without an offset, UTC), or as input a plain date ` + "`" + `2024-05-01` + "`" + ` meaning midnight UTC. Years 1678 to
+2261. Skein returns times in UTC.
 """
 scalar Time
 
@@ -2490,7 +2590,7 @@ scalar JSON
 An object with a globally unique, opaque ID, refetchable with ` + "`" + `node(id:)` + "`" + `.
 """
 interface Node {
-  "The object's opaque global ID."
+  "The object's opaque global ID; send it back exactly as returned (it has one form)."
   id: ID!
 }
 
@@ -2598,6 +2698,8 @@ func (ec *executionContext) childFields_AttributeDefinition(ctx context.Context,
 		return ec.fieldContext_AttributeDefinition_max(ctx, field)
 	case "maxLength":
 		return ec.fieldContext_AttributeDefinition_maxLength(ctx, field)
+	case "multiline":
+		return ec.fieldContext_AttributeDefinition_multiline(ctx, field)
 	case "description":
 		return ec.fieldContext_AttributeDefinition_description(ctx, field)
 	}
@@ -3012,6 +3114,22 @@ func (ec *executionContext) childFields_RelationshipType(ctx context.Context, fi
 		return ec.fieldContext_RelationshipType_attributes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RelationshipType", field.Name)
+}
+
+func (ec *executionContext) childFields_RetireCIClassPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_RetireCIClassPayload_name(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RetireCIClassPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RetireRelationshipTypePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_RetireRelationshipTypePayload_name(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RetireRelationshipTypePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RevokeAPITokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

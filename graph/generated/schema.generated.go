@@ -26,6 +26,8 @@ type MutationResolver interface {
 	DeleteCi(ctx context.Context, input model.DeleteCIInput) (*model.DeleteCIPayload, error)
 	RegisterCIClass(ctx context.Context, input model.RegisterCIClassInput) (*model.RegisterCIClassPayload, error)
 	RegisterRelationshipType(ctx context.Context, input model.RegisterRelationshipTypeInput) (*model.RegisterRelationshipTypePayload, error)
+	RetireCIClass(ctx context.Context, input model.RetireCIClassInput) (*model.RetireCIClassPayload, error)
+	RetireRelationshipType(ctx context.Context, input model.RetireRelationshipTypeInput) (*model.RetireRelationshipTypePayload, error)
 	CreateRelationships(ctx context.Context, input model.CreateRelationshipsInput) (*model.CreateRelationshipsPayload, error)
 	DeleteRelationships(ctx context.Context, input model.DeleteRelationshipsInput) (*model.DeleteRelationshipsPayload, error)
 }
@@ -123,6 +125,34 @@ func (ec *executionContext) field_Mutation_registerRelationshipType_args(ctx con
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RegisterRelationshipTypeInput, error) {
 			return ec.unmarshalNRegisterRelationshipTypeInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRegisterRelationshipTypeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_retireCIClass_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RetireCIClassInput, error) {
+			return ec.unmarshalNRetireCIClassInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRetireCIClassInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_retireRelationshipType_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RetireRelationshipTypeInput, error) {
+			return ec.unmarshalNRetireRelationshipTypeInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRetireRelationshipTypeInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -670,6 +700,94 @@ func (ec *executionContext) fieldContext_Mutation_registerRelationshipType(ctx c
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_registerRelationshipType_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retireCIClass(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retireCIClass(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetireCIClass(ctx, fc.Args["input"].(model.RetireCIClassInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RetireCIClassPayload) graphql.Marshaler {
+			return ec.marshalNRetireCIClassPayload2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRetireCIClassPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retireCIClass(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetireCIClassPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retireCIClass_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retireRelationshipType(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retireRelationshipType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetireRelationshipType(ctx, fc.Args["input"].(model.RetireRelationshipTypeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RetireRelationshipTypePayload) graphql.Marshaler {
+			return ec.marshalNRetireRelationshipTypePayload2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRetireRelationshipTypePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retireRelationshipType(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetireRelationshipTypePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retireRelationshipType_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1350,6 +1468,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "registerRelationshipType":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_registerRelationshipType(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retireCIClass":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retireCIClass(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retireRelationshipType":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retireRelationshipType(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

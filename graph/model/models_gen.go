@@ -13,7 +13,7 @@ import (
 // An object with a globally unique, opaque ID, refetchable with `node(id:)`.
 type Node interface {
 	IsNode()
-	// The object's opaque global ID.
+	// The object's opaque global ID; send it back exactly as returned (it has one form).
 	GetID() string
 }
 
@@ -55,6 +55,8 @@ type AttributeDefinition struct {
 	Max *float64 `json:"max,omitempty"`
 	// Longest allowed string.
 	MaxLength *int `json:"maxLength,omitempty"`
+	// Free text: may hold line breaks and tabs (other strings are one line).
+	Multiline bool `json:"multiline"`
 	// What it means.
 	Description *string `json:"description,omitempty"`
 }
@@ -75,8 +77,11 @@ type AttributeDefinitionInput struct {
 	Max *float64 `json:"max,omitempty"`
 	// Longest allowed string (default 1024).
 	MaxLength *int `json:"maxLength,omitempty"`
-	// How the value is normalised when it identifies a CI: text, serial, mac, fqdn or exact.
+	// How the value is normalised: text (identifies without regard to case and spacing), or serial, mac,
+	// fqdn or exact, whose canonical form is also how the value is stored and filtered.
 	Normalize *string `json:"normalize,omitempty"`
+	// Free text, which may hold line breaks and tabs; other strings are one line.
+	Multiline *bool `json:"multiline,omitempty"`
 	// What it means.
 	Description *string `json:"description,omitempty"`
 }
@@ -121,7 +126,7 @@ type AuditRecord struct {
 
 func (AuditRecord) IsNode() {}
 
-// The object's opaque global ID.
+// The object's opaque global ID; send it back exactly as returned (it has one form).
 func (this AuditRecord) GetID() string { return this.ID }
 
 // A class of configuration items, with its attributes and identification rules.
@@ -349,7 +354,7 @@ type Reachability struct {
 
 // A CI class to add.
 type RegisterCIClassInput struct {
-	// Class name: a letter, then letters, digits or underscores.
+	// Class name, UpperCamel: an upper case letter, then letters, digits or underscores (at most 64); it must differ from every class name by more than case.
 	Name string `json:"name"`
 	// Parent class name.
 	Parent string `json:"parent"`
@@ -455,6 +460,30 @@ type RelationshipType struct {
 	RedundancyAttribute *string `json:"redundancyAttribute,omitempty"`
 	// Attributes the relationship may carry.
 	Attributes []AttributeDefinition `json:"attributes"`
+}
+
+// A CI class to retire.
+type RetireCIClassInput struct {
+	// Name of a class registered at run time.
+	Name string `json:"name"`
+}
+
+// The retired class.
+type RetireCIClassPayload struct {
+	// Name of the class, no longer in the model.
+	Name string `json:"name"`
+}
+
+// A relationship type to retire.
+type RetireRelationshipTypeInput struct {
+	// Name of a relationship type registered at run time.
+	Name string `json:"name"`
+}
+
+// The retired relationship type.
+type RetireRelationshipTypePayload struct {
+	// Name of the type, no longer in the model.
+	Name string `json:"name"`
 }
 
 // A token to revoke.

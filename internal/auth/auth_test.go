@@ -261,3 +261,23 @@ func TestTokenCache(t *testing.T) {
 	_, err = a.Authenticate(ctx, "Bearer "+forged, "127.0.0.1:8080")
 	assert.ErrorIs(t, err, ErrUnauthenticated, "a cached record still needs the right secret")
 }
+
+// TestIssueTokenNameRule checks that token names follow the text rule of CI
+// names: stored in NFC, invisible and control characters refused.
+func TestIssueTokenNameRule(t *testing.T) {
+	ctx := t.Context()
+	st, err := embedded.Open(ctx, t.TempDir(), embedded.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	actor := store.Actor{Name: "test", Source: "api"}
+	_, rec, err := Issue(ctx, st, actor, " se\u0301ver ", Viewer, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, "s\u00e9ver", rec.Name, "trimmed, in NFC")
+	for _, name := range []string{"a\u202eb", "a\u200bb", "\ufeffa", "a\nb", "a\tb", "a\ufffdb"} {
+		_, _, err := Issue(ctx, st, actor, name, Viewer, time.Time{})
+		var ie *store.InvalidError
+		if assert.ErrorAs(t, err, &ie, "%q", name) {
+			assert.Equal(t, "name", ie.Field)
+		}
+	}
+}

@@ -53,6 +53,8 @@ var Rules = map[string][]Role{
 	// The class model: admins.
 	"Mutation.registerCIClass":          admins,
 	"Mutation.registerRelationshipType": admins,
+	"Mutation.retireCIClass":            admins,
+	"Mutation.retireRelationshipType":   admins,
 }
 
 // Allowed reports whether role may call the root field named "Type.field".

@@ -89,7 +89,8 @@ func Issue(ctx context.Context, ts store.TokenStore, actor store.Actor, name str
 // IssueBound is Issue for a token bound to discovery sources (agent tokens
 // only; see CheckTokenSources and Identity.WriteSource).
 func IssueBound(ctx context.Context, ts store.TokenStore, actor store.Actor, name string, role Role, expires time.Time, sources []string) (string, store.APIToken, error) {
-	if err := store.CheckTokenName(name); err != nil {
+	name, err := store.CleanTokenName(name)
+	if err != nil {
 		return "", store.APIToken{}, err
 	}
 	if _, err := ParseRole(string(role)); err != nil {

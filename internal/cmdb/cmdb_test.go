@@ -226,3 +226,29 @@ func TestExtendModel(t *testing.T) {
 	require.ErrorAs(t, err, &ie)
 	assert.Equal(t, "impact.propagates", ie.Field)
 }
+
+// TestClassNamesAreChecked: UpperCamel, no case-insensitive clash; yet an
+// extension an older Skein persisted under today's refused name still loads.
+func TestClassNamesAreChecked(t *testing.T) {
+	m, err := DefaultModel()
+	require.NoError(t, err)
+	for _, name := range []string{"server", "messageQueue", "Bad-Name", "_X", ""} {
+		_, err := m.WithClass(ClassDef{Name: name, Parent: "CI", Identification: [][]string{{"name"}}})
+		var ie *store.InvalidError
+		if assert.ErrorAs(t, err, &ie, name) {
+			assert.Equal(t, "name", ie.Field)
+		}
+	}
+	for _, name := range []string{"SERVER", "Server", "LINUXSERVER", "Businessservice"} {
+		_, err := m.WithClass(ClassDef{Name: name, Parent: "CI", Identification: [][]string{{"name"}}})
+		assert.ErrorIs(t, err, store.ErrConflict, name)
+	}
+	_, err = m.WithClass(ClassDef{Name: "MessageQueue", Parent: "CI", Identification: [][]string{{"name"}}})
+	require.NoError(t, err)
+
+	legacy, err := m.Extend([]store.ModelExtension{{Kind: store.KindClass, Name: "server",
+		Definition: []byte(`{"name":"server","parent":"CI","identification":[["name"]]}`)}})
+	require.NoError(t, err)
+	_, ok := legacy.Class("server")
+	assert.True(t, ok)
+}

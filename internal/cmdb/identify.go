@@ -67,6 +67,31 @@ func normalize(kind string, v any) (string, bool) {
 	}
 }
 
+// canonical returns the form in which a string attribute with normaliser
+// kind is stored (and compared, in filters): serial numbers upper case
+// without separators, MAC addresses aa:bb:cc:dd:ee:ff, DNS names lower case
+// without a trailing dot. So two sources that spell one value differently
+// leave the CI unchanged. Text attributes keep the case they were given
+// (they identify case-insensitively), and a value the normaliser cannot
+// read (a malformed MAC address) is kept as given.
+func canonical(kind, s string) string {
+	switch kind {
+	case NormSerial:
+		if n := normalizeSerial(s); n != "" {
+			return n
+		}
+	case NormMAC:
+		if n, ok := canonicalMAC(s); ok {
+			return n
+		}
+	case NormFQDN:
+		if n, ok := normalize(kind, s); ok {
+			return n
+		}
+	}
+	return s
+}
+
 // normalizeSerial upper-cases a serial number and drops the separators that
 // sources disagree on (spaces, dashes, colons, dots, underscores).
 func normalizeSerial(s string) string {
@@ -85,6 +110,16 @@ func normalizeSerial(s string) string {
 // aabbccddeeff) and returns lower-case colon form. All-zero and broadcast
 // addresses identify nothing.
 func normalizeMAC(s string) (string, bool) {
+	out, ok := canonicalMAC(s)
+	if !ok || out == "00:00:00:00:00:00" || out == "ff:ff:ff:ff:ff:ff" {
+		return "", false
+	}
+	return out, true
+}
+
+// canonicalMAC returns a MAC address in lower-case colon form, and false
+// when s is not one in a usual notation.
+func canonicalMAC(s string) (string, bool) {
 	s = strings.TrimSpace(s)
 	hex := strings.Map(func(r rune) rune {
 		switch r {
@@ -107,11 +142,7 @@ func normalizeMAC(s string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	out := hw.String()
-	if out == "00:00:00:00:00:00" || out == "ff:ff:ff:ff:ff:ff" {
-		return "", false
-	}
-	return out, true
+	return hw.String(), true
 }
 
 // Keys returns the identity keys of a CI of class c with attributes a,

@@ -45,16 +45,19 @@ var normalizers = []string{NormText, NormSerial, NormMAC, NormFQDN, NormExact}
 
 // AttributeDef declares one attribute of a class or relationship type.
 type AttributeDef struct {
-	Name        string   `yaml:"name" json:"name"`
-	Type        AttrType `yaml:"type" json:"type"`
-	Required    bool     `yaml:"required,omitempty" json:"required,omitempty"`
-	Values      []string `yaml:"values,omitempty" json:"values,omitempty"`
-	Min         *float64 `yaml:"min,omitempty" json:"min,omitempty"`
-	Max         *float64 `yaml:"max,omitempty" json:"max,omitempty"`
-	MaxLength   int      `yaml:"max_length,omitempty" json:"max_length,omitempty"`
-	Default     any      `yaml:"default,omitempty" json:"default,omitempty"`
-	Normalize   string   `yaml:"normalize,omitempty" json:"normalize,omitempty"`
-	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
+	Name      string   `yaml:"name" json:"name"`
+	Type      AttrType `yaml:"type" json:"type"`
+	Required  bool     `yaml:"required,omitempty" json:"required,omitempty"`
+	Values    []string `yaml:"values,omitempty" json:"values,omitempty"`
+	Min       *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	Max       *float64 `yaml:"max,omitempty" json:"max,omitempty"`
+	MaxLength int      `yaml:"max_length,omitempty" json:"max_length,omitempty"`
+	Default   any      `yaml:"default,omitempty" json:"default,omitempty"`
+	Normalize string   `yaml:"normalize,omitempty" json:"normalize,omitempty"`
+	// Multiline marks free text (descriptions), which may hold line breaks
+	// and tabs; other strings are one line (see store.CleanText).
+	Multiline   bool   `yaml:"multiline,omitempty" json:"multiline,omitempty"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
 }
 
 // ClassDef is the definition of a CI class as written in the model file or
@@ -169,12 +172,12 @@ func ParseModel(data []byte) (*Model, error) {
 		m.sources[k] = v
 	}
 	for i, c := range f.Classes {
-		if err := m.addClass(c); err != nil {
+		if err := m.addClass(c, true); err != nil {
 			return nil, fmt.Errorf("model: classes[%d]: %w", i, err)
 		}
 	}
 	for i, r := range f.RelationshipTypes {
-		if err := m.addRelType(r); err != nil {
+		if err := m.addRelType(r, true); err != nil {
 			return nil, fmt.Errorf("model: relationship_types[%d]: %w", i, err)
 		}
 	}
@@ -207,7 +210,7 @@ func (m *Model) clone() *Model {
 // store.ErrConflict).
 func (m *Model) WithClass(def ClassDef) (*Model, error) {
 	n := m.clone()
-	if err := n.addClass(def); err != nil {
+	if err := n.addClass(def, true); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -216,18 +219,34 @@ func (m *Model) WithClass(def ClassDef) (*Model, error) {
 // WithRelType returns a new model extended with relationship type def.
 func (m *Model) WithRelType(def RelTypeDef) (*Model, error) {
 	n := m.clone()
-	if err := n.addRelType(def); err != nil {
+	if err := n.addRelType(def, true); err != nil {
 		return nil, err
 	}
 	return n, nil
 }
 
-func (m *Model) addClass(def ClassDef) error {
-	if !store.ValidIdentifier(def.Name) {
-		return store.Invalid("name", "class name %q must be a letter followed by letters, digits or underscores (at most 64)", clip(def.Name))
+// validClassName reports whether s is an UpperCamel class name: an upper
+// case letter, then letters, digits or underscores, at most 64 in all.
+func validClassName(s string) bool {
+	return store.ValidIdentifier(s) && s[0] >= 'A' && s[0] <= 'Z'
+}
+
+// addClass resolves and adds a class. Without strict (replaying what an
+// older Skein persisted), names that the naming rules of today refuse are
+// still loaded, so that a store written before a rule existed still opens.
+func (m *Model) addClass(def ClassDef, strict bool) error {
+	if !store.ValidIdentifier(def.Name) || (strict && !validClassName(def.Name)) {
+		return store.Invalid("name", "class name %q must be UpperCamel: an upper case letter followed by letters, digits or underscores (at most 64), e.g. MessageQueue", clip(def.Name))
 	}
 	if _, dup := m.classes[def.Name]; dup {
 		return fmt.Errorf("class %s is already registered: %w", def.Name, store.ErrConflict)
+	}
+	for _, other := range m.order {
+		if strict && strings.EqualFold(other, def.Name) {
+			// Server, server and SERVER would be three parallel families
+			// that a discovery typo silently splits CIs across.
+			return fmt.Errorf("class name %s clashes with the registered class %s: class names must differ by more than case: %w", def.Name, other, store.ErrConflict)
+		}
 	}
 	c := &Class{Def: def, attrs: map[string]*AttributeDef{}}
 	if def.Parent != "" {
@@ -326,7 +345,8 @@ func checkAttrDef(a *AttributeDef) *store.InvalidError {
 	return nil
 }
 
-func (m *Model) addRelType(def RelTypeDef) error {
+// addRelType resolves and adds a relationship type; strict as for addClass.
+func (m *Model) addRelType(def RelTypeDef, strict bool) error {
 	if !store.ValidIdentifier(def.Name) || strings.ToUpper(def.Name) != def.Name {
 		return store.Invalid("name", "relationship type name %q must be upper case letters, digits and underscores, starting with a letter", clip(def.Name))
 	}
@@ -357,8 +377,10 @@ func (m *Model) addRelType(def RelTypeDef) error {
 	default:
 		return store.Invalid("impact.effect", "must be %s or %s", EffectDown, EffectDegrades)
 	}
-	if def.Impact.Redundancy != "" && !store.ValidIdentifier(def.Impact.Redundancy) {
-		return store.Invalid("impact.redundancy", "must name an int attribute of the receiving class")
+	if strict {
+		if err := m.checkRedundancy(def); err != nil {
+			return err
+		}
 	}
 	rt := &RelType{Def: def, attrs: map[string]*AttributeDef{}}
 	for i := range def.Attributes {
@@ -376,6 +398,46 @@ func (m *Model) addRelType(def RelTypeDef) error {
 	sort.Strings(rt.names)
 	m.relTypes[def.Name] = rt
 	m.relOrder = append(m.relOrder, def.Name)
+	return nil
+}
+
+// checkRedundancy checks a relationship type's redundancy attribute: it
+// needs a type along which impact travels, and must name an int attribute
+// of every class that receives impact along it (the targets when impact
+// travels from source to target, the sources otherwise), or of some class
+// when any class may receive it.
+func (m *Model) checkRedundancy(def RelTypeDef) error {
+	name := def.Impact.Redundancy
+	if name == "" {
+		return nil
+	}
+	if !store.ValidIdentifier(name) {
+		return store.Invalid("impact.redundancy", "%q is not an attribute name; it must name an int attribute of the receiving class", clip(name))
+	}
+	receivers := def.Targets
+	switch def.Impact.Propagates {
+	case TargetToSource:
+		receivers = def.Sources
+	case PropagatesNone:
+		return store.Invalid("impact.redundancy", "a redundancy rule needs impact to travel along the type (propagates %s or %s)", SourceToTarget, TargetToSource)
+	}
+	isInt := func(c *Class) bool {
+		a, ok := c.attrs[name]
+		return ok && a.Type == TypeInt
+	}
+	if len(receivers) == 0 {
+		for _, n := range m.order {
+			if isInt(m.classes[n]) {
+				return nil
+			}
+		}
+		return store.Invalid("impact.redundancy", "no class has an int attribute %q; add it to the receiving classes first", name)
+	}
+	for _, n := range receivers {
+		if c, ok := m.classes[n]; ok && !isInt(c) {
+			return store.Invalid("impact.redundancy", "class %s, which receives impact along this type, has no int attribute %q", n, name)
+		}
+	}
 	return nil
 }
 
@@ -531,7 +593,10 @@ func (m *Model) Extend(exts []store.ModelExtension) (*Model, error) {
 				if _, exists := out.classes[d.Name]; exists {
 					continue // already in the base model (e.g. added to model.yaml later)
 				}
-				out, err = out.WithClass(d)
+				n := out.clone()
+				if err = n.addClass(d, false); err == nil {
+					out = n
+				}
 			}
 		case store.KindRelationshipType:
 			var d RelTypeDef
@@ -539,7 +604,10 @@ func (m *Model) Extend(exts []store.ModelExtension) (*Model, error) {
 				if _, exists := out.relTypes[d.Name]; exists {
 					continue
 				}
-				out, err = out.WithRelType(d)
+				n := out.clone()
+				if err = n.addRelType(d, false); err == nil {
+					out = n
+				}
 			}
 		default:
 			err = fmt.Errorf("unknown kind %q", e.Kind)

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -377,8 +379,10 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.CIFilter, er
 	m := s.modelFor(ctx, classes, nil)
 	root := m.classes[m.order[0]]
 	set := attrSet(root)
-	sf := store.CIFilter{IDs: f.IDs, Tag: f.Tag, Name: f.Name, NamePrefix: f.NamePrefix, Owner: f.Owner, SupportGroup: f.SupportGroup,
-		SeenBefore: f.SeenBefore, CaseSensitive: f.CaseSensitive}
+	// Text is stored in NFC (store.CleanText); text filters compare in NFC
+	// too, so a name typed with a combining accent finds its CI.
+	sf := store.CIFilter{IDs: f.IDs, Tag: norm.NFC.String(f.Tag), Name: norm.NFC.String(f.Name), NamePrefix: norm.NFC.String(f.NamePrefix),
+		Owner: norm.NFC.String(f.Owner), SupportGroup: norm.NFC.String(f.SupportGroup), SeenBefore: f.SeenBefore, CaseSensitive: f.CaseSensitive}
 	if f.Class != "" {
 		cls, ok := m.classes[f.Class]
 		if !ok {
@@ -489,6 +493,61 @@ func (s *Service) RegisterRelationshipType(ctx context.Context, actor store.Acto
 	}
 	s.model.Store(m)
 	return m.relTypes[def.Name], nil
+}
+
+// RetireClass removes a class registered at run time from the model, so
+// that no CI can be given it and the name can be registered again. The
+// default model's classes stay; so does a class with subclasses, one that
+// a relationship type names, or one that a CI still has (store.ErrConflict).
+// Other Skein processes drop it at their next model reload. Errors name
+// "input.name".
+func (s *Service) RetireClass(ctx context.Context, actor store.Actor, name string) error {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	if err := s.Reload(ctx); err != nil {
+		return err
+	}
+	m := s.Model()
+	if _, ok := m.classes[name]; !ok {
+		return fmt.Errorf("class %q is not in the model: %w", clip(name), store.ErrNotFound)
+	}
+	if _, ok := s.base.classes[name]; ok {
+		return store.Invalid("input.name", "class %s is part of the default model; only classes registered at run time can be retired", name)
+	}
+	if sub := m.children[name]; len(sub) > 0 {
+		return store.Invalid("input.name", "class %s has subclasses (%s); retire them first", name, strings.Join(sub, ", "))
+	}
+	for _, rn := range m.relOrder {
+		d := m.relTypes[rn].Def
+		if contains(d.Sources, name) || contains(d.Targets, name) {
+			return store.Invalid("input.name", "relationship type %s names class %s; retire it first", rn, name)
+		}
+	}
+	if err := s.st.RetireModelExtension(ctx, actor, store.KindClass, name); err != nil {
+		return err
+	}
+	return s.Reload(ctx)
+}
+
+// RetireRelationshipType removes a relationship type registered at run
+// time from the model; one that a relationship still has stays
+// (store.ErrConflict). Errors name "input.name".
+func (s *Service) RetireRelationshipType(ctx context.Context, actor store.Actor, name string) error {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	if err := s.Reload(ctx); err != nil {
+		return err
+	}
+	if _, ok := s.Model().relTypes[name]; !ok {
+		return fmt.Errorf("relationship type %q is not in the model: %w", clip(name), store.ErrNotFound)
+	}
+	if _, ok := s.base.relTypes[name]; ok {
+		return store.Invalid("input.name", "relationship type %s is part of the default model; only types registered at run time can be retired", name)
+	}
+	if err := s.st.RetireModelExtension(ctx, actor, store.KindRelationshipType, name); err != nil {
+		return err
+	}
+	return s.Reload(ctx)
 }
 
 // unprefix removes a leading path element from an *InvalidError's field.

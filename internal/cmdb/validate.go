@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/skein-cmdb/skein/internal/store"
@@ -157,18 +156,16 @@ func convertValue(def *AttributeDef, v any) (any, *store.InvalidError) {
 	case TypeTime:
 		switch x := v.(type) {
 		case time.Time:
-			if x.Year() < 1 || x.Year() > 9999 {
-				return nil, store.Invalid("", "year %d is out of range; allowed: 1 to 9999", x.Year())
+			if err := store.CheckTime("", x); err != nil {
+				return nil, err
 			}
 			return x.UTC(), nil
 		case string:
-			x = strings.TrimSpace(x)
-			for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-				if t, err := time.Parse(layout, x); err == nil {
-					return t.UTC(), nil
-				}
+			t, err := store.ParseTime("", x)
+			if err != nil {
+				return nil, err
 			}
-			return nil, store.Invalid("", "%q is not a time (RFC 3339, e.g. 2024-05-01T12:00:00Z, or a date 2024-05-01)", clip(x))
+			return t, nil
 		}
 		return nil, typeErr(def, v)
 	case TypeList:
@@ -210,11 +207,17 @@ func convertValue(def *AttributeDef, v any) (any, *store.InvalidError) {
 	return nil, store.Invalid("", "attribute has unknown type %q", def.Type)
 }
 
+// checkString applies the text rule (store.CleanText) and the length limit
+// to a string value, and returns it trimmed, in NFC and, for an attribute
+// with a normaliser, in that normaliser's canonical form (see canonical).
 func checkString(def *AttributeDef, s string) (any, *store.InvalidError) {
-	if !utf8.ValidString(s) {
-		return nil, store.Invalid("", "is not valid UTF-8")
+	if len(s) > 4*maxStringLen {
+		return nil, store.Invalid("", "is %d bytes long; at most %d characters allowed", len(s), max(def.MaxLength, defaultStringLen))
 	}
-	s = strings.TrimSpace(s)
+	s, err := store.CleanText("", strings.TrimSpace(s), def.Multiline)
+	if err != nil {
+		return nil, err
+	}
 	if s == "" {
 		return nil, nil
 	}
@@ -225,12 +228,7 @@ func checkString(def *AttributeDef, s string) (any, *store.InvalidError) {
 	if n := utf8.RuneCountInString(s); n > limit {
 		return nil, store.Invalid("", "is %d characters long; at most %d allowed", n, limit)
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
-			return nil, store.Invalid("", "contains a control character (U+%04X)", r)
-		}
-	}
-	return s, nil
+	return canonical(def.Normalize, s), nil
 }
 
 func toInt(v any) (int64, error) {

@@ -116,6 +116,11 @@ func (s *instrumentedStore) SaveModelExtension(ctx context.Context, actor store.
 	return s.next.SaveModelExtension(ctx, actor, ext)
 }
 
+func (s *instrumentedStore) RetireModelExtension(ctx context.Context, actor store.Actor, kind store.ObjectKind, name string) (err error) {
+	defer s.done("RetireModelExtension", time.Now(), &err)
+	return s.next.RetireModelExtension(ctx, actor, kind, name)
+}
+
 func (s *instrumentedStore) Ping(ctx context.Context) (err error) {
 	defer s.done("Ping", time.Now(), &err)
 	return s.next.Ping(ctx)

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -58,8 +59,8 @@ func encodeValue(buf *bytes.Buffer, v any) error {
 		}
 		buf.WriteString(s)
 	case time.Time:
-		if y := x.UTC().Year(); y < 1 || y > 9999 {
-			return fmt.Errorf("time %v is out of range (years 1 to 9999)", x)
+		if err := CheckTime("", x); err != nil {
+			return errors.New(err.Reason)
 		}
 		b, _ := json.Marshal(x.UTC().Format(time.RFC3339Nano))
 		buf.WriteString(`{"$time":`)
@@ -128,8 +129,8 @@ func decodeValue(v any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if y := t.UTC().Year(); y < 1 || y > 9999 {
-			return nil, fmt.Errorf("time %s is out of range (years 1 to 9999)", s)
+		if err := CheckTime("", t); err != nil {
+			return nil, errors.New(err.Reason)
 		}
 		return t.UTC(), nil
 	}

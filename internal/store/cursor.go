@@ -25,7 +25,7 @@ func DecodeCursor(c string) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || !strings.HasPrefix(string(b), cursorPrefix) || len(b) == len(cursorPrefix) {
+	if err != nil || base64.RawURLEncoding.EncodeToString(b) != c || !strings.HasPrefix(string(b), cursorPrefix) || len(b) == len(cursorPrefix) {
 		return "", Invalid("after", "not a cursor returned by this API")
 	}
 	return string(b[len(cursorPrefix):]), nil

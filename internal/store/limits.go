@@ -1,6 +1,10 @@
 package store
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Limits every backend applies to its inputs, whatever the layers above
 // already checked. They bound memory and transaction size.
@@ -138,5 +142,61 @@ func (u CIUpsert) Check() *InvalidError {
 	if err := CheckAttributeNames("attributes", u.Attributes); err != nil {
 		return err.(*InvalidError)
 	}
+	return CheckTimes("attributes", u.Attributes)
+}
+
+// The range of time values every backend stores faithfully, to the
+// nanosecond: the embedded store keeps times as int64 Unix nanoseconds,
+// which reach from 1677-09-21 to 2262-04-11, so whole years 1678 to 2261.
+// Neo4j could hold more, but then the two backends would disagree.
+var (
+	// MinTime is the earliest time value accepted: 1678-01-01T00:00:00Z.
+	MinTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	// MaxTime is the latest time value accepted: the last nanosecond of 2261.
+	MaxTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Nanosecond)
+)
+
+// CheckTime returns an *InvalidError on field when t is outside MinTime
+// to MaxTime. It is the one range rule for time values: internal/cmdb
+// applies it to input, and both backends to what they are asked to store.
+func CheckTime(field string, t time.Time) *InvalidError {
+	if t.Before(MinTime) || t.After(MaxTime) {
+		return Invalid(field, "%s is out of range; allowed: years 1678 to 2261 (UTC)", clip(t.UTC().Format(time.RFC3339Nano), 40))
+	}
 	return nil
+}
+
+// CheckTimes applies CheckTime to every time value of a, naming
+// "<field>.<name>".
+func CheckTimes(field string, a Attributes) *InvalidError {
+	for k, v := range a {
+		if t, ok := v.(time.Time); ok {
+			if err := CheckTime(field+"."+k, t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// TimeFormats says in words which time spellings ParseTime accepts, for
+// error messages.
+const TimeFormats = "RFC 3339 (e.g. 2024-05-01T12:00:00Z or 2024-05-01T14:00:00.5+02:00), or a date 2024-05-01 (midnight UTC)"
+
+// ParseTime reads a time as users and tools type it: RFC 3339 with any
+// offset and optional fractional seconds, the same without an offset
+// (UTC), or a plain date YYYY-MM-DD (midnight UTC). It returns the time in
+// UTC, or an *InvalidError on field naming the accepted formats; the result
+// is within MinTime to MaxTime (CheckTime).
+func ParseTime(field, s string) (time.Time, *InvalidError) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			if err := CheckTime(field, t); err != nil {
+				return time.Time{}, err
+			}
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, Invalid(field, "%q is not a time; accepted: %s", clip(s, 64), TimeFormats)
 }

@@ -38,8 +38,8 @@ func ParseRelationshipID(id ID) (RelationshipKey, error) {
 		return RelationshipKey{}, bad
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return RelationshipKey{}, bad
+	if err != nil || base64.RawURLEncoding.EncodeToString(b) != s {
+		return RelationshipKey{}, bad // one key, one spelling
 	}
 	parts := strings.Split(string(b), "\x1f")
 	if len(parts) != 3 || parts[0] == "" || parts[2] == "" || !ValidIdentifier(parts[1]) {

@@ -408,6 +408,12 @@ type ModelStore interface {
 	// SaveModelExtension persists a new extension with its audit record. A
 	// name already registered for that kind is ErrConflict.
 	SaveModelExtension(ctx context.Context, actor Actor, ext ModelExtension) error
+	// RetireModelExtension removes a registered extension, with an audit
+	// record (action delete) holding its definition, so that the name can
+	// be registered again. An extension not registered is ErrNotFound; a
+	// class that a CI still has, or a relationship type that a relationship
+	// still has, is ErrConflict, checked in the same transaction.
+	RetireModelExtension(ctx context.Context, actor Actor, kind ObjectKind, name string) error
 }
 
 // Store is everything a backend provides.

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 )
 
 // KindToken is the audit object kind of API tokens: their creation and
@@ -125,30 +124,44 @@ func (t APIToken) AuditChanges() []FieldChange {
 	return ch
 }
 
-// CheckTokenName validates a token name: 1 to MaxTokenNameLen bytes of
-// printable UTF-8, not blank.
+// CheckTokenName validates a token name as stored: what CleanTokenName
+// returns for it is the name itself.
 func CheckTokenName(name string) error {
-	switch {
-	case len(name) == 0:
-		return Invalid("name", "must not be empty")
-	case len(name) > MaxTokenNameLen:
-		return Invalid("name", "must be at most %d bytes, not %d", MaxTokenNameLen, len(name))
-	case !utf8.ValidString(name):
-		return Invalid("name", "must be valid UTF-8")
+	clean, err := CleanTokenName(name)
+	if err != nil {
+		return err
 	}
-	blank := true
-	for _, r := range name {
-		if !unicode.IsPrint(r) {
-			return Invalid("name", "must not contain control or non-printing characters")
-		}
-		if !unicode.IsSpace(r) {
-			blank = false
-		}
-	}
-	if blank {
-		return Invalid("name", "must not be blank")
+	if clean != name {
+		return Invalid("name", "must be in Unicode NFC without surrounding spaces")
 	}
 	return nil
+}
+
+// CleanTokenName returns a token name in the form it is stored: trimmed and
+// in NFC by the text rule CI names follow (CleanText), 1 to MaxTokenNameLen
+// bytes, or an *InvalidError on "name".
+func CleanTokenName(name string) (string, error) {
+	if len(name) > 4*MaxTokenNameLen {
+		return "", Invalid("name", "must be at most %d bytes, not %d", MaxTokenNameLen, len(name))
+	}
+	clean, ie := CleanText("name", strings.TrimSpace(name), false)
+	switch {
+	case ie != nil:
+		return "", ie
+	case clean == "":
+		if name == "" {
+			return "", Invalid("name", "must not be empty")
+		}
+		return "", Invalid("name", "must not be blank")
+	case len(clean) > MaxTokenNameLen:
+		return "", Invalid("name", "must be at most %d bytes, not %d", MaxTokenNameLen, len(clean))
+	}
+	for _, r := range clean {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return "", Invalid("name", "must not contain non-printing characters (U+%04X)", r)
+		}
+	}
+	return clean, nil
 }
 
 func validTokenID(id string) bool {

@@ -12,7 +12,7 @@ import (
 )
 
 // Times are stored as int64 unix nanoseconds (UTC), which round-trip
-// exactly for the years 1678-2262.
+// exactly for the years 1678-2261 (store.MinTime to store.MaxTime).
 
 func fromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
@@ -31,8 +31,8 @@ func normalizeAttrs(a store.Attributes) (store.Attributes, error) {
 			}
 			out[k] = x
 		case time.Time:
-			if x.Year() < 1678 || x.Year() > 2261 {
-				return nil, store.Invalid("attributes."+k, "time %s is out of range", x.Format(time.RFC3339))
+			if err := store.CheckTime("attributes."+k, x); err != nil {
+				return nil, err
 			}
 			out[k] = x.UTC()
 		case []string:

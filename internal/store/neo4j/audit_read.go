@@ -161,3 +161,56 @@ func (s *Store) SaveModelExtension(ctx context.Context, actor store.Actor, ext s
 	})
 	return err
 }
+
+const (
+	qModelExtensionDefinition = `MATCH (m:ModelExtension {kind: $kind, name: $name}) RETURN m.definition`
+	qClassInUse               = `MATCH (c:CI {class: $name}) RETURN count(c)`
+	qDeleteModelExtension     = `MATCH (m:ModelExtension {kind: $kind, name: $name}) DELETE m`
+)
+
+// RetireModelExtension removes a registered extension with its audit
+// record, unless a CI still has the class or a relationship the type.
+func (s *Store) RetireModelExtension(ctx context.Context, actor store.Actor, kind store.ObjectKind, name string) error {
+	if kind != store.KindClass && kind != store.KindRelationshipType {
+		return store.Invalid("kind", "must be %q or %q", store.KindClass, store.KindRelationshipType)
+	}
+	if !store.ValidIdentifier(name) {
+		return store.Invalid("name", "%q is not a valid name", clip(name))
+	}
+	inUse, what := qClassInUse, "CIs have this class"
+	if kind == store.KindRelationshipType {
+		// The name is a checked identifier (above); a relationship type
+		// cannot be a parameter, and its count comes from the count store.
+		inUse, what = "MATCH ()-[r:`"+name+"`]->() RETURN count(r)", "relationships have this type"
+	}
+	params := map[string]any{"kind": string(kind), "name": name}
+	_, err := s.write(ctx, "retire model extension", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		now := time.Now().UTC()
+		recs, err := collect(ctx, tx, qModelExtensionDefinition, params)
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) == 0 {
+			return nil, &appError{fmt.Errorf("%s %s is not a registered extension: %w", kind, name, store.ErrNotFound)}
+		}
+		def, _ := recs[0].Values[0].(string)
+		recs, err = collect(ctx, tx, inUse, params)
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) == 1 {
+			if n, _ := recs[0].Values[0].(int64); n > 0 {
+				return nil, &appError{fmt.Errorf("%s %s is in use: %d %s; delete them first: %w", kind, name, n, what, store.ErrConflict)}
+			}
+		}
+		if _, err := run(ctx, tx, qDeleteModelExtension, params); err != nil {
+			return nil, err
+		}
+		audit := &auditLog{actor: actor, now: now}
+		if err := audit.add(kind, name, store.ActionDelete, []store.FieldChange{{Field: "definition", Before: def}}); err != nil {
+			return nil, &appError{err}
+		}
+		return nil, audit.flush(ctx, tx)
+	})
+	return err
+}

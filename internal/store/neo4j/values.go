@@ -2,6 +2,7 @@ package neo4j
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -76,6 +77,9 @@ func toProperty(v any) (any, error) {
 		}
 		return x, nil
 	case time.Time:
+		if err := store.CheckTime("", x); err != nil {
+			return nil, errors.New(err.Reason)
+		}
 		return x.UTC(), nil
 	case []string:
 		if x == nil {

@@ -49,7 +49,7 @@ func testUpsertCreateAndRead(t *testing.T, st store.Store) {
 	ci := got[res[0].CI.ID]
 	assert.Equal(t, "LinuxServer", ci.Class)
 	assert.Equal(t, store.Attributes{
-		"name": "web01", "serial_number": "SN-0001", "dns_domain": "example.com", "cpu_count": int64(8),
+		"name": "web01", "serial_number": "SN0001", "dns_domain": "example.com", "cpu_count": int64(8),
 		"memory_mb": int64(16384), "tags": []string{"dmz", "web"}, "environment": "production", "status": "live",
 		"description": "front end, \"quoted\" and 'single' and ünïcode ✓",
 	}, ci.Attributes)
