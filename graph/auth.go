@@ -64,25 +64,19 @@ func authorizeNested(ctx context.Context, next graphql.Resolver) (any, error) {
 	return next(ctx)
 }
 
-// agentDefaultSource is the source of an agent's writes that name none.
-const agentDefaultSource = "agent"
-
 // actor returns who writes: the caller's identity as the audit trail names
-// it, with the source a mutation names (discovery agents say which source
-// they are). An agent may not claim the "api" source, which outranks
-// discovery so that corrections made by hand stick.
+// it, with the data source it writes as (auth.Identity.WriteSource: an
+// agent token writes only as the discovery sources it is bound to, never
+// as "api", which outranks discovery so that corrections made by hand
+// stick).
 func actor(ctx context.Context, source *string) (store.Actor, error) {
 	id := auth.FromContext(ctx)
 	a := id.Actor()
-	if id.Role == auth.Agent {
-		a.Source = agentDefaultSource
+	src, err := id.WriteSource(deref(source, ""))
+	if err != nil {
+		return a, store.PrefixField(err, "input")
 	}
-	if source != nil && *source != "" {
-		a.Source = *source
-	}
-	if id.Role == auth.Agent && a.Source == "api" {
-		return a, store.Invalid("input.source", `agent tokens report as a discovery source (e.g. "vcenter"), not "api", which is reserved for changes made by people`)
-	}
+	a.Source = src
 	return a, nil
 }
 
@@ -100,7 +94,7 @@ func roleIn(r model.Role) (auth.Role, error) {
 
 // viewerOf describes the caller: identity and the root fields it may use.
 func viewerOf(id auth.Identity) *model.Viewer {
-	v := &model.Viewer{Authenticated: id.Authenticated(), Name: id.Name, Role: roleOut(id.Role), Allowed: []string{}}
+	v := &model.Viewer{Authenticated: id.Authenticated(), Name: id.Name, Role: roleOut(id.Role), Allowed: []string{}, Sources: append([]string{}, id.AgentSources()...)}
 	if v.Authenticated {
 		v.TokenID = &id.TokenID
 	}
@@ -121,7 +115,7 @@ func tokenView(t store.APIToken, now time.Time) model.APIToken {
 	}
 	v := model.APIToken{
 		TokenID: t.ID, Name: t.Name, Role: roleOut(role), CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy,
-		Active: t.Active(now) && err == nil,
+		Active: t.Active(now) && err == nil, Sources: append([]string{}, t.Sources...),
 	}
 	if !t.ExpiresAt.IsZero() {
 		v.ExpiresAt = &t.ExpiresAt
@@ -160,7 +154,7 @@ func (r *Resolver) createToken(ctx context.Context, in model.CreateAPITokenInput
 	if err != nil {
 		return nil, err
 	}
-	tok, stored, err := auth.Issue(ctx, r.Store, a, in.Name, role, expires)
+	tok, stored, err := auth.IssueBound(ctx, r.Store, a, in.Name, role, expires, in.Sources)
 	if err != nil {
 		return nil, store.PrefixField(err, "input")
 	}

@@ -7,10 +7,12 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // CreateAPIToken is the resolver for the createAPIToken field.
@@ -25,6 +27,9 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, input model.Revok
 		return nil, err
 	}
 	t, err := r.tokenStore().RevokeToken(ctx, a, input.TokenID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFoundAt("input.tokenId", "API token", input.TokenID)
+	}
 	if err != nil {
 		return nil, err
 	}

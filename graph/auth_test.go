@@ -83,3 +83,28 @@ func TestViewerAllowed(t *testing.T) {
 	admin := viewerOf(auth.Identity{TokenID: "x", Name: "n", Role: auth.Admin})
 	assert.Len(t, admin.Allowed, len(auth.Rules), "admins may call every root field")
 }
+
+// TestNestedRulesCoverCIFields fails the build when a field of CI or
+// Relationship is added without deciding whether roles that may not read
+// the graph (agents) may select it in a mutation's payload: every field is
+// either guarded by auth.NestedRules or listed here as harmless (it only
+// identifies the object or says when it was written).
+func TestNestedRulesCoverCIFields(t *testing.T) {
+	open := map[string]bool{
+		"CI.id": true, "CI.class": true, "CI.ciClass": true, "CI.createdAt": true, "CI.updatedAt": true, "CI.lastSeenAt": true,
+		"Relationship.id": true, "Relationship.type": true, "Relationship.source": true, "Relationship.target": true,
+		"Relationship.createdAt": true, "Relationship.updatedAt": true,
+	}
+	s := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}).Schema()
+	for _, typ := range []string{"CI", "Relationship"} {
+		for _, f := range s.Types[typ].Fields {
+			name := typ + "." + f.Name
+			if strings.HasPrefix(f.Name, "__") || open[name] {
+				continue
+			}
+			_, guarded := auth.NestedRules[name]
+			assert.True(t, guarded, "%s: guard it in auth.NestedRules or list it as harmless here", name)
+			assert.False(t, auth.AllowedNested(auth.Agent, name), "%s is stored data an agent may not read", name)
+		}
+	}
+}

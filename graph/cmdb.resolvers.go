@@ -7,9 +7,7 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/graph/model"
@@ -34,7 +32,7 @@ func (r *cIResolver) Attributes(ctx context.Context, obj *model.CI) (any, error)
 
 // Relationships is the resolver for the relationships field.
 func (r *cIResolver) Relationships(ctx context.Context, obj *model.CI, direction *model.Direction, types []string, first *int, after *string) (*model.RelationshipConnection, error) {
-	size, err := store.PageRequest{First: deref(first, 100)}.PageSize()
+	p, err := pageIn(first, 100, after)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +41,7 @@ func (r *cIResolver) Relationships(ctx context.Context, obj *model.CI, direction
 			return nil, err
 		}
 	}
-	page, err := loadersFor(ctx, r.Store).RelPages.Load(ctx, relPageKey{CI: obj.Raw.ID, Dir: dirIn(direction), Types: typesKey(types), First: countOnly(ctx, size), After: deref(after, "")})
+	page, err := loadersFor(ctx, r.Store).RelPages.Load(ctx, relPageKey{CI: obj.Raw.ID, Dir: dirIn(direction), Types: typesKey(types), First: countOnly(ctx, p.First), After: p.After})
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +99,11 @@ func (r *cIResolver) PathTo(ctx context.Context, obj *model.CI, ci string, maxDe
 
 // History is the resolver for the history field.
 func (r *cIResolver) History(ctx context.Context, obj *model.CI, first *int, after *string) (*model.AuditConnection, error) {
-	page, err := r.CMDB.History(ctx, obj.Raw.ID, store.PageRequest{First: deref(first, 50), After: deref(after, "")})
+	p, err := pageIn(first, 50, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.CMDB.History(ctx, obj.Raw.ID, p)
 	if err != nil {
 		return nil, err
 	}
@@ -120,9 +122,6 @@ func (r *mutationResolver) UpsertCIs(ctx context.Context, input model.UpsertCIsI
 			return nil, err
 		}
 		items[i] = cmdb.UpsertItem{Class: it.Class, Attributes: attrs}
-	}
-	if input.Source != nil && (!store.ValidIdentifier(strings.ReplaceAll(*input.Source, "-", "_")) || len(*input.Source) > 64) {
-		return nil, store.Invalid("input.source", "must be a name of letters, digits, '-' and '_' (at most 64), e.g. ansible")
 	}
 	who, err := actor(ctx, input.Source)
 	if err != nil {
@@ -172,8 +171,8 @@ func (r *mutationResolver) UpdateCi(ctx context.Context, input model.UpdateCIInp
 		return nil, err
 	}
 	res, err := r.CMDB.UpdateCI(ctx, who, id, attrs)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("CI %s: %w", input.ID, store.ErrNotFound) // named as the client did
+	if isNotFound(err) {
+		return nil, notFoundAt("input.id", "CI", input.ID)
 	}
 	if err != nil {
 		return nil, store.PrefixField(err, "input")
@@ -196,7 +195,7 @@ func (r *mutationResolver) DeleteCi(ctx context.Context, input model.DeleteCIInp
 		return nil, err
 	}
 	if res[0].Status == store.StatusNotFound {
-		return nil, fmt.Errorf("CI %s: %w", input.ID, store.ErrNotFound)
+		return nil, notFoundAt("input.id", "CI", input.ID)
 	}
 	return &model.DeleteCIPayload{DeletedID: input.ID}, nil
 }
@@ -255,7 +254,11 @@ func (r *queryResolver) Cis(ctx context.Context, filter *model.CIFilter, first *
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.CMDB.ListCIs(ctx, f, store.PageRequest{First: countOnly(ctx, deref(first, 50)), After: deref(after, "")})
+	p, err := pageIn(first, 50, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.CMDB.ListCIs(ctx, f, store.PageRequest{First: countOnly(ctx, p.First), After: p.After})
 	if err != nil {
 		return nil, err
 	}

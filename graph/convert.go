@@ -241,15 +241,20 @@ func classify(err error) (code, field, msg string) {
 	case errors.As(err, &ie):
 		return "INVALID", ie.Field, ie.Error()
 	case errors.As(err, &ce):
-		return "CONFLICT", "", conflictMessage(ce)
+		field, _ := store.FieldOf(err)
+		return "CONFLICT", field, conflictMessage(ce)
 	case errors.Is(err, store.ErrNotFound):
+		if field, ok := store.FieldOf(err); ok {
+			return "NOT_FOUND", field, err.Error()
+		}
 		var nf interface{ NotFoundField() string }
 		if errors.As(err, &nf) {
 			return "NOT_FOUND", nf.NotFoundField(), err.Error()
 		}
 		return "NOT_FOUND", "", err.Error()
 	case errors.Is(err, store.ErrConflict):
-		return "CONFLICT", "", err.Error()
+		field, _ := store.FieldOf(err)
+		return "CONFLICT", field, err.Error()
 	case errors.Is(err, store.ErrUnavailable):
 		return "UNAVAILABLE", "", "the store is unavailable; try again later"
 	case errors.Is(err, auth.ErrUnauthenticated):

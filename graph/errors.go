@@ -37,6 +37,8 @@ func presentError(logger *slog.Logger, onCode func(string)) graphql.ErrorPresent
 		var gqlErr *gqlerror.Error
 		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
 			// Already a GraphQL error (parse, validation, limits).
+			nameVariableField(ctx, gqlErr)
+			nameOperationField(ctx, gqlErr)
 			if gqlErr.Extensions != nil {
 				if c, ok := gqlErr.Extensions["code"].(string); ok {
 					onCode(c)

@@ -28,6 +28,20 @@ func setPageInfo(pi *model.PageInfo, n int, cursor func(int) string) {
 	pi.StartCursor, pi.EndCursor = &s, &e
 }
 
+// pageIn is the one rule for every connection's `first` and `after`:
+// omitted or null means the field's default (def), 1 to store.MaxPageSize is
+// a page size, and anything else, 0 included, is an *InvalidError naming
+// "first" (the store reads 0 as "its default", which a client asking for
+// zero items does not mean). Cursors are checked by the store, which names
+// "after".
+func pageIn(first *int, def int, after *string) (store.PageRequest, error) {
+	n := deref(first, def)
+	if n < 1 || n > store.MaxPageSize {
+		return store.PageRequest{}, store.Invalid("first", "must be between 1 and %d, got %d", store.MaxPageSize, n)
+	}
+	return store.PageRequest{First: n, After: deref(after, "")}, nil
+}
+
 // prefixInput roots the field paths of batch errors ("items[3]...") at the
 // mutation's input argument.
 func prefixInput(err error) error { return store.PrefixField(err, "input") }
@@ -39,7 +53,7 @@ func filterIn(f *model.CIFilter) (cmdb.Filter, error) {
 	out := cmdb.Filter{
 		Class: deref(f.Class, ""), ExactClass: deref(f.ExactClass, false), Status: f.Status,
 		Environment: deref(f.Environment, ""), Owner: deref(f.Owner, ""), SupportGroup: deref(f.SupportGroup, ""),
-		Tag: deref(f.Tag, ""), NamePrefix: deref(f.NamePrefix, ""),
+		Tag: deref(f.Tag, ""), Name: deref(f.Name, ""), NamePrefix: deref(f.NamePrefix, ""), CaseSensitive: deref(f.CaseSensitive, false),
 	}
 	if f.NotSeenSince != nil {
 		out.SeenBefore = *f.NotSeenSince
@@ -83,40 +97,26 @@ func relTypeDefIn(in model.RegisterRelationshipTypeInput) cmdb.RelTypeDef {
 	return d
 }
 
-// relTypeInputPath names the fields of a relationship type definition's
-// errors as RegisterRelationshipTypeInput spells them.
-func relTypeInputPath(err error) error {
-	for _, r := range [][2]string{
-		{"input.impact.redundancy", "input.redundancyAttribute"},
-		{"input.impact.propagates", "input.propagates"},
-		{"input.impact.effect", "input.effect"},
-		{"input.sources", "input.sourceClasses"},
-		{"input.targets", "input.targetClasses"},
-	} {
-		err = renamePath(err, r[0], r[1])
-	}
-	return err
-}
-
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
-// renamePath rewrites the start of an *InvalidError's field path, keeping
-// an *ItemError around it.
+// notFoundAt is the NOT_FOUND error about the ID the client gave in field,
+// named as the client wrote it (never the store's internal ID).
+func notFoundAt(field, what, id string) error {
+	return store.AtField(field, fmt.Errorf("no %s has the ID %s: %w", what, clip(id), store.ErrNotFound))
+}
+
+// renamePath rewrites the start of the field path of the *InvalidError or
+// *store.FieldError err carries, keeping an *ItemError around it.
 func renamePath(err error, from, to string) error {
-	var ie *store.InvalidError
-	if err == nil || !errors.As(err, &ie) {
-		return err
-	}
-	rest, ok := strings.CutPrefix(ie.Field, from)
+	field, ok := store.FieldOf(err)
 	if !ok {
 		return err
 	}
-	out := &store.InvalidError{Field: to + rest, Reason: ie.Reason}
-	var item *store.ItemError
-	if errors.As(err, &item) {
-		return &store.ItemError{Index: item.Index, Err: out}
+	rest, ok := strings.CutPrefix(field, from)
+	if !ok {
+		return err
 	}
-	return out
+	return store.WithField(err, to+rest)
 }
 
 // ptr returns a pointer to a copy of v.
@@ -136,4 +136,45 @@ func countOnly(ctx context.Context, size int) int {
 		}
 	}
 	return 1
+}
+
+// Model field names as the registration inputs spell them: the class model
+// (internal/cmdb, model.yaml) names some fields differently from the API.
+var (
+	classDefFields = map[string]string{"identification": "identificationRules", "max_length": "maxLength"}
+	relTypeFields  = map[string]string{
+		"sources": "sourceClasses", "targets": "targetClasses", "impact.propagates": "propagates",
+		"impact.effect": "effect", "impact.redundancy": "redundancyAttribute", "max_length": "maxLength",
+	}
+)
+
+// apiFieldNames rewrites the field path of the *InvalidError err carries
+// from the model's names to the API's (names: model name -> API name, a
+// name matching a whole dotted run of segments or one segment without its
+// index).
+func apiFieldNames(err error, names map[string]string) error {
+	field, ok := store.FieldOf(err)
+	if !ok {
+		return err
+	}
+	segs := strings.Split(field, ".")
+	var out []string
+	for i := 0; i < len(segs); i++ {
+		if i+1 < len(segs) {
+			if to, ok := names[segs[i]+"."+segs[i+1]]; ok {
+				out = append(out, to)
+				i++
+				continue
+			}
+		}
+		name, index, _ := strings.Cut(segs[i], "[")
+		if to, ok := names[name]; ok {
+			name = to
+		}
+		if index != "" {
+			name += "[" + index
+		}
+		out = append(out, name)
+	}
+	return store.WithField(err, strings.Join(out, "."))
 }

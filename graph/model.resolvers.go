@@ -19,7 +19,7 @@ func (r *mutationResolver) RegisterCIClass(ctx context.Context, input model.Regi
 	}
 	c, err := r.CMDB.RegisterClass(ctx, who, classDefIn(input))
 	if err != nil {
-		return nil, err
+		return nil, apiFieldNames(err, classDefFields)
 	}
 	return &model.RegisterCIClassPayload{CiClass: classView(r.CMDB.Model(), c)}, nil
 }
@@ -32,7 +32,7 @@ func (r *mutationResolver) RegisterRelationshipType(ctx context.Context, input m
 	}
 	rt, err := r.CMDB.RegisterRelationshipType(ctx, who, relTypeDefIn(input))
 	if err != nil {
-		return nil, relTypeInputPath(err)
+		return nil, apiFieldNames(err, relTypeFields)
 	}
 	return &model.RegisterRelationshipTypePayload{RelationshipType: relTypeView(rt)}, nil
 }

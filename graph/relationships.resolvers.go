@@ -82,6 +82,7 @@ func (r *mutationResolver) DeleteRelationships(ctx context.Context, input model.
 	}
 	out := &model.DeleteRelationshipsPayload{Results: make([]model.RelationshipResult, len(res))}
 	for i, rr := range res {
+		rr.Err = prefixInput(rr.Err)
 		if out.Results[i], err = relResult(i, rr); err != nil {
 			return nil, err
 		}

@@ -75,10 +75,14 @@ func useToken(t *testing.T, url, tok string) {
 	t.Cleanup(func() { clientTokens.Delete(url) })
 }
 
-// issueToken creates a token with role in a's store.
-func issueToken(t *testing.T, a *app, name string, role auth.Role) string {
+// issueToken creates a token with role in a's store; an agent token is
+// bound to sources, if given.
+func issueToken(t *testing.T, a *app, name string, role auth.Role, sources ...string) string {
 	t.Helper()
-	tok, _, err := auth.Issue(t.Context(), a.Store, store.Actor{Name: "test", Source: "api"}, name, role, time.Time{})
+	if role != auth.Agent {
+		sources = nil
+	}
+	tok, _, err := auth.IssueBound(t.Context(), a.Store, store.Actor{Name: "test", Source: "api"}, name, role, time.Time{}, sources)
 	require.NoError(t, err)
 	return tok
 }

@@ -228,7 +228,7 @@ func TestRoleMatrix(t *testing.T) {
 			m := &matrixEnv{url: srv.URL, a: a}
 			tokens := map[auth.Role]string{auth.Anonymous: ""}
 			for _, r := range auth.TokenRoles {
-				tokens[r] = issueToken(t, a, "matrix "+string(r), r)
+				tokens[r] = issueToken(t, a, "matrix "+string(r), r, "matrix")
 			}
 			slices.Sort(fields)
 			for _, f := range fields {
@@ -346,7 +346,7 @@ func TestAgentSource(t *testing.T) {
 	cfg := config.Default()
 	cfg.Store.DataDir = t.TempDir()
 	srv, a := apiServer(t, cfg)
-	agent := issueToken(t, a, "vcenter discovery", auth.Agent)
+	agent := issueToken(t, a, "vcenter discovery", auth.Agent, "agent", "vcenter")
 	upsert := func(source string) gqlResponse {
 		in := map[string]any{"items": []any{item("Application", map[string]any{"name": "agent-app"})}}
 		if source != "" {
@@ -389,13 +389,13 @@ func TestAgentCannotWalkFromPayloads(t *testing.T) {
 	ids := upsertIDs(t, srv.URL, item("Application", map[string]any{"name": "walk-a"}), item("Application", map[string]any{"name": "walk-b"}))
 	ok(t, srv.URL, `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { status } } }`,
 		map[string]any{"in": map[string]any{"items": []any{map[string]any{"type": "DEPENDS_ON", "source": ids[0], "target": ids[1]}}}})
-	agent := issueToken(t, a, "walker", auth.Agent)
+	agent := issueToken(t, a, "walker", auth.Agent, "walker")
 	engineer := issueToken(t, a, "engineer", auth.Engineer)
 	for _, sel := range []string{
 		`relationships { totalCount }`, `dependencies { nodes { ci { name } } }`, `dependents { nodes { ci { name } } }`,
 		`history { totalCount }`,
 	} {
-		q := `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { created results { ci { name ` + sel + ` } } } }`
+		q := `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { created results { ci { id ` + sel + ` } } } }`
 		b, err := json.Marshal(map[string]any{"query": q, "variables": map[string]any{"in": map[string]any{
 			"source": "walker", "items": []any{item("Application", map[string]any{"name": "walk-a"})}}}})
 		require.NoError(t, err)

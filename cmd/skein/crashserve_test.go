@@ -54,7 +54,7 @@ func TestCrashServe(t *testing.T) {
 	t.Logf("built skein in %s", time.Since(start).Round(time.Millisecond))
 	dataDir := filepath.Join(t.TempDir(), "data")
 	// The clients are discovery agents, with a token made by the CLI.
-	tok := cliToken(t, bin, dataDir, "crash-agent", "agent")
+	tok := cliToken(t, bin, dataDir, "crash-agent", "agent", "--source", "crashserve")
 
 	var sent []crashBatch // every batch any client sent, acknowledged or not
 	var totalAcked, totalItems int
@@ -346,10 +346,10 @@ func (p *crashProcess) kill() {
 }
 
 // cliToken creates a token with `skein token create` on the embedded store
-// in dataDir and returns it.
-func cliToken(t *testing.T, bin, dataDir, name, role string) string {
+// in dataDir and returns it; extra flags (--source) follow the others.
+func cliToken(t *testing.T, bin, dataDir, name, role string, extra ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "token", "create", "--data-dir", dataDir, "--name", name, "--role", role, "--expires", "1d")
+	cmd := exec.Command(bin, append([]string{"token", "create", "--data-dir", dataDir, "--name", name, "--role", role, "--expires", "1d"}, extra...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), "skein token create: %s", stderr.String())

@@ -64,14 +64,17 @@ func withTokenStore(cmd *cobra.Command, fn func(st store.Store) error) error {
 
 func newTokenCreateCmd() *cobra.Command {
 	var name, role, expires string
+	var sources []string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "create --name NAME --role ROLE [--expires 90d]",
+		Use:   "create --name NAME --role ROLE [--expires 90d] [--source NAME...]",
 		Short: "Create an API token and print it (once)",
 		Long: `Creates an API token and prints it on standard output; it cannot be shown again.
 --expires takes a number of days, hours or minutes (90d, 12h, 30m), a date (2027-03-31),
-an RFC 3339 time, or "never"; the default is 90d.`,
-		Example: `  skein token create --name vcenter-discovery --role agent --expires 180d
+an RFC 3339 time, or "never"; the default is 90d. An agent token is bound to the discovery
+sources given with --source (one or more; the first is its default) and may report as those
+only; without --source it reports as "agent". api, import, demo and cli are reserved.`,
+		Example: `  skein token create --name vcenter-discovery --role agent --source vcenter --expires 180d
   skein token create --name alice --role engineer --data-dir /var/lib/skein
   TOKEN=$(skein token create --name ci-pipeline --role viewer --expires 30d)`,
 		Args: cobra.NoArgs,
@@ -87,8 +90,14 @@ an RFC 3339 time, or "never"; the default is 90d.`,
 			if err != nil {
 				return fmt.Errorf("--%w", err)
 			}
+			if err := auth.CheckTokenSources(r, sources); err != nil {
+				return fmt.Errorf("--source: %w", err)
+			}
+			if err := (store.APIToken{ID: "x", Name: name, Role: string(r), Hash: make([]byte, 32), Sources: sources}).Check(); err != nil {
+				return fmt.Errorf("--source: %w", err)
+			}
 			return withTokenStore(cmd, func(st store.Store) error {
-				tok, rec, err := auth.Issue(cmd.Context(), st, cliActor(), name, r, exp)
+				tok, rec, err := auth.IssueBound(cmd.Context(), st, cliActor(), name, r, exp, sources)
 				if err != nil {
 					return err
 				}
@@ -105,6 +114,7 @@ an RFC 3339 time, or "never"; the default is 90d.`,
 	cmd.Flags().StringVar(&name, "name", "", "whose or what the token is (required)")
 	cmd.Flags().StringVar(&role, "role", "", "viewer, agent, engineer, change_manager or admin (required)")
 	cmd.Flags().StringVar(&expires, "expires", "90d", "lifetime (90d, 12h), date, RFC 3339 time, or never")
+	cmd.Flags().StringArrayVar(&sources, "source", nil, "agent tokens: a discovery source the token may report as (repeat for several; the first is the default)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the token and its record as JSON")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("role")
@@ -205,18 +215,25 @@ func tokenJSON(t store.APIToken, now time.Time) map[string]any {
 	if !t.RevokedAt.IsZero() {
 		m["revoked_at"] = t.RevokedAt.UTC().Format(time.RFC3339)
 	}
+	if len(t.Sources) > 0 {
+		m["sources"] = t.Sources
+	}
 	return m
 }
 
 func writeTokenTable(w io.Writer, toks []store.APIToken, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tROLE\tSTATE\tCREATED\tEXPIRES\tCREATED BY")
+	fmt.Fprintln(tw, "ID\tNAME\tROLE\tSOURCES\tSTATE\tCREATED\tEXPIRES\tCREATED BY")
 	for _, t := range toks {
 		exp := "never"
 		if !t.ExpiresAt.IsZero() {
 			exp = t.ExpiresAt.UTC().Format(time.DateOnly)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, strings.ReplaceAll(t.Name, "\t", " "), t.Role,
+		sources := "-"
+		if len(t.Sources) > 0 {
+			sources = strings.Join(t.Sources, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, strings.ReplaceAll(t.Name, "\t", " "), t.Role, sources,
 			tokenState(t, now), t.CreatedAt.UTC().Format(time.DateOnly), exp, t.CreatedBy)
 	}
 	return tw.Flush()

@@ -108,3 +108,28 @@ func TestTokenCommandErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), tt.msg, "%v", tt.args)
 	}
 }
+
+// TestTokenCreateSources: `skein token create --role agent --source nmap`
+// binds the token to its discovery sources; reserved names and sources on
+// other roles are refused.
+func TestTokenCreateSources(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	out, errOut, err := skeinCLI(t, "token", "create", "--data-dir", dir, "--name", "nmap", "--role", "agent", "--source", "nmap", "--source", "nmap-dmz", "--json")
+	require.NoError(t, err, errOut)
+	var created struct{ Record map[string]any }
+	require.NoError(t, json.Unmarshal([]byte(out), &created))
+	assert.Equal(t, []any{"nmap", "nmap-dmz"}, created.Record["sources"])
+	out, _, err = skeinCLI(t, "token", "list", "--data-dir", dir)
+	require.NoError(t, err)
+	assert.Contains(t, out, "nmap,nmap-dmz")
+
+	for _, args := range [][]string{
+		{"--role", "agent", "--source", "Import"},
+		{"--role", "agent", "--source", "api"},
+		{"--role", "viewer", "--source", "nmap"},
+	} {
+		_, _, err := skeinCLI(t, append([]string{"token", "create", "--data-dir", dir, "--name", "x"}, args...)...)
+		require.Error(t, err, args)
+		assert.Contains(t, err.Error(), "--source", args)
+	}
+}

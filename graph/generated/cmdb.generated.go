@@ -1310,8 +1310,11 @@ func (ec *executionContext) unmarshalInputCIFilter(ctx context.Context, obj any)
 	if _, present := asMap["exactClass"]; !present {
 		asMap["exactClass"] = false
 	}
+	if _, present := asMap["caseSensitive"]; !present {
+		asMap["caseSensitive"] = false
+	}
 
-	fieldsInOrder := [...]string{"class", "exactClass", "ids", "status", "environment", "owner", "supportGroup", "tag", "namePrefix", "attributes", "notSeenSince"}
+	fieldsInOrder := [...]string{"class", "exactClass", "ids", "status", "environment", "owner", "supportGroup", "tag", "name", "namePrefix", "attributes", "caseSensitive", "notSeenSince"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1374,6 +1377,13 @@ func (ec *executionContext) unmarshalInputCIFilter(ctx context.Context, obj any)
 				return it, err
 			}
 			it.Tag = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
 		case "namePrefix":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("namePrefix"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -1388,6 +1398,13 @@ func (ec *executionContext) unmarshalInputCIFilter(ctx context.Context, obj any)
 				return it, err
 			}
 			it.Attributes = data
+		case "caseSensitive":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseSensitive"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaseSensitive = data
 		case "notSeenSince":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notSeenSince"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)

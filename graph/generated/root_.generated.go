@@ -44,6 +44,7 @@ type ComplexityRoot struct {
 		Name      func(childComplexity int) int
 		RevokedAt func(childComplexity int) int
 		Role      func(childComplexity int) int
+		Sources   func(childComplexity int) int
 		TokenID   func(childComplexity int) int
 	}
 
@@ -375,6 +376,7 @@ type ComplexityRoot struct {
 		Authenticated func(childComplexity int) int
 		Name          func(childComplexity int) int
 		Role          func(childComplexity int) int
+		Sources       func(childComplexity int) int
 		TokenID       func(childComplexity int) int
 	}
 }
@@ -435,6 +437,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.APIToken.Role(childComplexity), true
+	case "APIToken.sources":
+		if e.ComplexityRoot.APIToken.Sources == nil {
+			break
+		}
+
+		return e.ComplexityRoot.APIToken.Sources(childComplexity), true
 	case "APIToken.tokenId":
 		if e.ComplexityRoot.APIToken.TokenID == nil {
 			break
@@ -1787,6 +1795,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.Role(childComplexity), true
+	case "Viewer.sources":
+		if e.ComplexityRoot.Viewer.Sources == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.Sources(childComplexity), true
 	case "Viewer.tokenId":
 		if e.ComplexityRoot.Viewer.TokenID == nil {
 			break
@@ -2031,6 +2045,11 @@ type Viewer {
   role: Role!
   "The root fields this caller may use, as ` + "`" + `Query.cis` + "`" + ` or ` + "`" + `Mutation.upsertCIs` + "`" + `."
   allowed: [String!]!
+  """
+  For an agent token, the discovery sources it may report as (the first is the default for
+  writes that name none); empty for other callers, which may name any source.
+  """
+  sources: [String!]!
 }
 
 "An API token's record (never the token itself)."
@@ -2051,6 +2070,8 @@ type APIToken {
   revokedAt: Time
   "Whether it works now: neither revoked nor expired."
   active: Boolean!
+  "The discovery sources an agent token is bound to, the first being its default; empty otherwise."
+  sources: [String!]!
 }
 
 "A token to make."
@@ -2066,6 +2087,13 @@ input CreateAPITokenInput {
   expiresIn: String
   "When it expires (in the future)."
   expiresAt: Time
+  """
+  Agent tokens only: the discovery sources the token may report as (e.g. ` + "`" + `["nmap"]` + "`" + `), 1 to 16
+  names of letters, digits, ` + "`" + `-` + "`" + ` and ` + "`" + `_` + "`" + `; the first is the default for writes that name no source.
+  ` + "`" + `api` + "`" + `, ` + "`" + `import` + "`" + `, ` + "`" + `demo` + "`" + ` and ` + "`" + `cli` + "`" + ` are reserved, in any spelling. An agent token without sources
+  reports as ` + "`" + `agent` + "`" + ` only.
+  """
+  sources: [String!]
 }
 
 "The new token."
@@ -2239,7 +2267,11 @@ type CIEdge {
   node: CI!
 }
 
-"Selects CIs; every field given must match."
+"""
+Selects CIs; every field given must match. Text filters (` + "`" + `name` + "`" + `, ` + "`" + `namePrefix` + "`" + `, ` + "`" + `owner` + "`" + `,
+` + "`" + `supportGroup` + "`" + `, ` + "`" + `tag` + "`" + ` and string values in ` + "`" + `attributes` + "`" + `) ignore case unless ` + "`" + `caseSensitive` + "`" + ` is
+true, as identification does: ` + "`" + `namePrefix: "ESX"` + "`" + ` finds ` + "`" + `esx-fra1-01` + "`" + `.
+"""
 input CIFilter {
   "A class name; its subclasses match too unless ` + "`" + `exactClass` + "`" + ` is true."
   class: String
@@ -2251,23 +2283,31 @@ input CIFilter {
   status: [String!]
   "Exact environment."
   environment: String
-  "Exact owner."
+  "The owner (the whole value)."
   owner: String
-  "Exact support group."
+  "The support group (the whole value)."
   supportGroup: String
-  "CIs carrying this tag."
+  "CIs carrying this tag (a whole tag)."
   tag: String
-  "Names starting with this text (case-sensitive)."
+  "The whole name: ` + "`" + `name: \"esx-fra1-03\"` + "`" + ` finds that CI and no ` + "`" + `esx-fra1-030` + "`" + `."
+  name: String
+  "Names starting with this text."
   namePrefix: String
-  "Attribute values that must match exactly, e.g. ` + "`" + `{\"cpu_count\": 8}` + "`" + `."
+  "Attribute values that must match, e.g. ` + "`" + `{\"cpu_count\": 8}` + "`" + `: the whole value, converted to the attribute's type."
   attributes: JSON
+  "Compare the text filters exactly, case included."
+  caseSensitive: Boolean = false
   "CIs no source has reported since this time: candidates for retirement."
   notSeenSince: Time
 }
 
 "A batch of CIs to identify and merge."
 input UpsertCIsInput {
-  "The discovery source reporting them (e.g. ` + "`" + `ansible` + "`" + `); decides attribute precedence. Defaults to ` + "`" + `api` + "`" + `."
+  """
+  The discovery source reporting them (e.g. ` + "`" + `ansible` + "`" + `); decides attribute precedence. Defaults to
+  ` + "`" + `api` + "`" + `, or for an agent token to the first source it is bound to; an agent token may name only
+  its own sources (` + "`" + `viewer { sources }` + "`" + `).
+  """
   source: String
   "The CIs, 1 to 10,000."
   items: [UpsertCIItem!]!
@@ -3041,6 +3081,8 @@ func (ec *executionContext) childFields_APIToken(ctx context.Context, field grap
 		return ec.fieldContext_APIToken_revokedAt(ctx, field)
 	case "active":
 		return ec.fieldContext_APIToken_active(ctx, field)
+	case "sources":
+		return ec.fieldContext_APIToken_sources(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type APIToken", field.Name)
 }
@@ -3639,6 +3681,8 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_role(ctx, field)
 	case "allowed":
 		return ec.fieldContext_Viewer_allowed(ctx, field)
+	case "sources":
+		return ec.fieldContext_Viewer_sources(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }

@@ -35,6 +35,8 @@ type APIToken struct {
 	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 	// Whether it works now: neither revoked nor expired.
 	Active bool `json:"active"`
+	// The discovery sources an agent token is bound to, the first being its default; empty otherwise.
+	Sources []string `json:"sources"`
 }
 
 // An attribute of a class or relationship type.
@@ -187,7 +189,9 @@ type CIEdge struct {
 	Node *CI `json:"node"`
 }
 
-// Selects CIs; every field given must match.
+// Selects CIs; every field given must match. Text filters (`name`, `namePrefix`, `owner`,
+// `supportGroup`, `tag` and string values in `attributes`) ignore case unless `caseSensitive` is
+// true, as identification does: `namePrefix: "ESX"` finds `esx-fra1-01`.
 type CIFilter struct {
 	// A class name; its subclasses match too unless `exactClass` is true.
 	Class *string `json:"class,omitempty"`
@@ -199,16 +203,20 @@ type CIFilter struct {
 	Status []string `json:"status,omitempty"`
 	// Exact environment.
 	Environment *string `json:"environment,omitempty"`
-	// Exact owner.
+	// The owner (the whole value).
 	Owner *string `json:"owner,omitempty"`
-	// Exact support group.
+	// The support group (the whole value).
 	SupportGroup *string `json:"supportGroup,omitempty"`
-	// CIs carrying this tag.
+	// CIs carrying this tag (a whole tag).
 	Tag *string `json:"tag,omitempty"`
-	// Names starting with this text (case-sensitive).
+	// The whole name: `name: "esx-fra1-03"` finds that CI and no `esx-fra1-030`.
+	Name *string `json:"name,omitempty"`
+	// Names starting with this text.
 	NamePrefix *string `json:"namePrefix,omitempty"`
-	// Attribute values that must match exactly, e.g. `{"cpu_count": 8}`.
+	// Attribute values that must match, e.g. `{"cpu_count": 8}`: the whole value, converted to the attribute's type.
 	Attributes any `json:"attributes,omitempty"`
+	// Compare the text filters exactly, case included.
+	CaseSensitive *bool `json:"caseSensitive,omitempty"`
 	// CIs no source has reported since this time: candidates for retirement.
 	NotSeenSince *time.Time `json:"notSeenSince,omitempty"`
 }
@@ -240,6 +248,11 @@ type CreateAPITokenInput struct {
 	ExpiresIn *string `json:"expiresIn,omitempty"`
 	// When it expires (in the future).
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Agent tokens only: the discovery sources the token may report as (e.g. `["nmap"]`), 1 to 16
+	// names of letters, digits, `-` and `_`; the first is the default for writes that name no source.
+	// `api`, `import`, `demo` and `cli` are reserved, in any spelling. An agent token without sources
+	// reports as `agent` only.
+	Sources []string `json:"sources,omitempty"`
 }
 
 // The new token.
@@ -605,7 +618,9 @@ type UpsertCIResult struct {
 
 // A batch of CIs to identify and merge.
 type UpsertCIsInput struct {
-	// The discovery source reporting them (e.g. `ansible`); decides attribute precedence. Defaults to `api`.
+	// The discovery source reporting them (e.g. `ansible`); decides attribute precedence. Defaults to
+	// `api`, or for an agent token to the first source it is bound to; an agent token may name only
+	// its own sources (`viewer { sources }`).
 	Source *string `json:"source,omitempty"`
 	// The CIs, 1 to 10,000.
 	Items []UpsertCIItem `json:"items"`
@@ -639,6 +654,9 @@ type Viewer struct {
 	Role Role `json:"role"`
 	// The root fields this caller may use, as `Query.cis` or `Mutation.upsertCIs`.
 	Allowed []string `json:"allowed"`
+	// For an agent token, the discovery sources it may report as (the first is the default for
+	// writes that name none); empty for other callers, which may name any source.
+	Sources []string `json:"sources"`
 }
 
 // Direction of a relationship relative to a CI.

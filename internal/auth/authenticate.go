@@ -97,7 +97,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, host string) (
 	if err != nil { // a record written by a newer or tampered store
 		return Identity{}, unauthenticated("the API token %s has an unknown role", id)
 	}
-	return Identity{TokenID: id, Name: rec.Name, Role: role}, nil
+	return Identity{TokenID: id, Name: rec.Name, Role: role, Sources: rec.Sources}, nil
 }
 
 // Request authenticates r by its Authorization header and returns r's

@@ -12,6 +12,9 @@ type Identity struct {
 	TokenID string
 	Name    string
 	Role    Role
+	// Sources are the discovery sources an agent token is bound to (see
+	// WriteSource).
+	Sources []string
 }
 
 // anonymous is the identity of a request without a token.

@@ -74,16 +74,30 @@ func Allowed(role Role, field string) bool {
 }
 
 // NestedRules maps fields below the root that reach beyond the object they
-// belong to (a CI's relationships, dependencies, paths and history) to the
-// roles that may select them. Without them an agent, which may not read
-// the graph, could walk it from the CIs a mutation returns. Fields not
-// listed follow their root field's rule.
+// belong to (a CI's relationships, dependencies, paths and history) or hold
+// its stored data (name, attributes, sightings) to the roles that may
+// select them. Without them an agent, which may not read the graph, could
+// walk it from the CIs a mutation returns, or read any CI it can name
+// through an upsert that changes nothing. What an agent may select of a CI
+// is what identifies it (id, class) and when it was made, changed and seen.
+// Fields not listed follow their root field's rule.
 var NestedRules = map[string][]Role{
 	"CI.relationships": readers,
 	"CI.dependencies":  readers,
 	"CI.dependents":    readers,
 	"CI.pathTo":        readers,
 	"CI.history":       readers,
+
+	"CI.name":                 readers,
+	"CI.status":               readers,
+	"CI.environment":          readers,
+	"CI.owner":                readers,
+	"CI.supportGroup":         readers,
+	"CI.criticality":          readers,
+	"CI.tags":                 readers,
+	"CI.attributes":           readers,
+	"CI.seenBy":               readers,
+	"Relationship.attributes": readers,
 }
 
 // AllowedNested reports whether role may select the nested field named

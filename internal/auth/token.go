@@ -83,6 +83,12 @@ func BearerToken(header string) (string, bool) {
 // Issue makes a token, stores its record as made by actor, and returns
 // the token (to show once) with the record as stored.
 func Issue(ctx context.Context, ts store.TokenStore, actor store.Actor, name string, role Role, expires time.Time) (string, store.APIToken, error) {
+	return IssueBound(ctx, ts, actor, name, role, expires, nil)
+}
+
+// IssueBound is Issue for a token bound to discovery sources (agent tokens
+// only; see CheckTokenSources and Identity.WriteSource).
+func IssueBound(ctx context.Context, ts store.TokenStore, actor store.Actor, name string, role Role, expires time.Time, sources []string) (string, store.APIToken, error) {
 	name, err := store.CleanTokenName(name)
 	if err != nil {
 		return "", store.APIToken{}, err
@@ -90,7 +96,11 @@ func Issue(ctx context.Context, ts store.TokenStore, actor store.Actor, name str
 	if _, err := ParseRole(string(role)); err != nil {
 		return "", store.APIToken{}, store.Invalid("role", "%s", err.Error())
 	}
+	if err := CheckTokenSources(role, sources); err != nil {
+		return "", store.APIToken{}, err
+	}
 	tok, rec := NewToken(name, role, expires)
+	rec.Sources = sources
 	if err := ts.CreateToken(ctx, actor, rec); err != nil {
 		return "", store.APIToken{}, err
 	}

@@ -348,7 +348,7 @@ func (m *Model) prepareRel(it RelationshipItem, cis map[store.ID]store.CI) (stor
 	}{{"source", it.Source, rt.Def.Sources}, {"target", it.Target, rt.Def.Targets}} {
 		ci, ok := cis[end.id]
 		if !ok {
-			return store.RelationshipInput{}, store.StatusNotFound, fmt.Errorf("%s: CI %s: %w", end.field, end.id, store.ErrNotFound)
+			return store.RelationshipInput{}, store.StatusNotFound, store.AtField(end.field, fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))
 		}
 		if len(end.allowed) == 0 {
 			continue
@@ -380,7 +380,13 @@ type Filter struct {
 	Owner        string
 	SupportGroup string
 	Tag          string
-	NamePrefix   string
+	// Name matches the whole name; NamePrefix its start.
+	Name       string
+	NamePrefix string
+	// CaseSensitive makes the text filters (name, name prefix, owner,
+	// support group, tag, string attributes) compare exactly instead of
+	// ignoring case.
+	CaseSensitive bool
 	// Attributes match by equality; values are converted to the attribute's
 	// type like upsert values.
 	Attributes map[string]any
@@ -406,8 +412,8 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.CIFilter, er
 	set := attrSet(root)
 	// Text is stored in NFC (store.CleanText); text filters compare in NFC
 	// too, so a name typed with a combining accent finds its CI.
-	sf := store.CIFilter{IDs: f.IDs, Tag: norm.NFC.String(f.Tag), NamePrefix: norm.NFC.String(f.NamePrefix),
-		Owner: norm.NFC.String(f.Owner), SupportGroup: norm.NFC.String(f.SupportGroup), SeenBefore: f.SeenBefore}
+	sf := store.CIFilter{IDs: f.IDs, Tag: norm.NFC.String(f.Tag), Name: norm.NFC.String(f.Name), NamePrefix: norm.NFC.String(f.NamePrefix),
+		Owner: norm.NFC.String(f.Owner), SupportGroup: norm.NFC.String(f.SupportGroup), SeenBefore: f.SeenBefore, CaseSensitive: f.CaseSensitive}
 	if f.Class != "" {
 		cls, ok := m.classes[f.Class]
 		if !ok {
@@ -594,16 +600,16 @@ func reprefix(err error, j, i int) error { return renumber(err, "items", j, i) }
 func reprefixRel(err error, j, i int) error { return renumber(err, "relationships", j, i) }
 
 func renumber(err error, list string, j, i int) error {
-	var ie *store.InvalidError
-	if err == nil || !errors.As(err, &ie) {
+	field, ok := store.FieldOf(err)
+	if !ok {
 		return err
 	}
 	from := fmt.Sprintf("%s[%d]", list, j)
-	if rest, ok := strings.CutPrefix(ie.Field, from); ok {
-		return &store.InvalidError{Field: fmt.Sprintf("%s[%d]%s", list, i, rest), Reason: ie.Reason}
+	if rest, ok := strings.CutPrefix(field, from); ok {
+		return store.WithField(err, fmt.Sprintf("%s[%d]%s", list, i, rest))
 	}
-	if !strings.HasPrefix(ie.Field, list+"[") {
-		return ie.WithPrefix(fmt.Sprintf("%s[%d]", list, i))
+	if !strings.HasPrefix(field, list+"[") {
+		return store.PrefixField(err, fmt.Sprintf("%s[%d]", list, i))
 	}
 	return err
 }

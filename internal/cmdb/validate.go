@@ -59,6 +59,9 @@ func validateAttributes(set attrSet, owner, field string, raw map[string]any) (s
 			if s := closest(k, set.AttributeNames()); s != "" {
 				sugg = "; did you mean " + s + "?"
 			}
+			if len(set.AttributeNames()) == 0 {
+				return nil, nil, store.Invalid(field+"."+clip(k), "unknown attribute: %s has no attributes", owner)
+			}
 			return nil, nil, store.Invalid(field+"."+clip(k), "unknown attribute of %s%s; allowed: %s", owner, sugg, strings.Join(set.AttributeNames(), ", "))
 		}
 		v, err := convertValue(def, raw[k])

@@ -31,6 +31,20 @@ func DecodeCursor(c string) (string, error) {
 	return string(b[len(cursorPrefix):]), nil
 }
 
+// DecodeIDCursor returns the CI ID a cursor of a list ordered by ID ends
+// at, "" for an empty cursor, or an *InvalidError on "after" for anything
+// else, a cursor of another list included.
+func DecodeIDCursor(c string) (string, error) {
+	key, err := DecodeCursor(c)
+	if err != nil || key == "" {
+		return key, err
+	}
+	if _, perr := uuid.Parse(key); perr != nil || len(key) != 36 {
+		return "", Invalid("after", "not a cursor of this list")
+	}
+	return key, nil
+}
+
 // NewID returns a new unique ID. IDs are UUIDv7: they sort by creation time,
 // which gives lists a stable, natural order.
 func NewID() ID {

@@ -58,6 +58,68 @@ func (e *InvalidError) WithPrefix(prefix string) *InvalidError {
 	return &InvalidError{Field: f, Reason: e.Reason}
 }
 
+// FieldError is an error about one field of a request that is not bad
+// input as such: the CI a field names does not exist (Err wraps
+// ErrNotFound), or an item's identity keys belong to other CIs (Err wraps
+// ErrConflict). Field is a path as for *InvalidError, which the layers
+// above root and renumber as they do an *InvalidError's (see PrefixField,
+// FieldOf, WithField).
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+// AtField returns a *FieldError for err about field.
+func AtField(field string, err error) *FieldError { return &FieldError{Field: field, Err: err} }
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Err.Error()
+	}
+	return e.Field + ": " + e.Err.Error()
+}
+
+// Unwrap returns the wrapped error, so errors.Is(err, ErrNotFound) sees it.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// FieldOf returns the field path of the *InvalidError or *FieldError err
+// carries, and false when it carries neither.
+func FieldOf(err error) (string, bool) {
+	var ie *InvalidError
+	if errors.As(err, &ie) {
+		return ie.Field, true
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fe.Field, true
+	}
+	return "", false
+}
+
+// WithField returns err with the field path of the *InvalidError or
+// *FieldError it carries replaced by field, keeping an *ItemError around
+// it. Other errors pass through unchanged.
+func WithField(err error, field string) error {
+	var out error
+	var ie *InvalidError
+	var fe *FieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ie):
+		out = &InvalidError{Field: field, Reason: ie.Reason}
+	case errors.As(err, &fe):
+		out = &FieldError{Field: field, Err: fe.Err}
+	default:
+		return err
+	}
+	var item *ItemError
+	if errors.As(err, &item) {
+		return &ItemError{Index: item.Index, Err: out}
+	}
+	return out
+}
+
 // ItemError reports the failure of one item of an all-or-nothing batch: the
 // batch was not written because item Index failed with Err.
 type ItemError struct {
@@ -72,19 +134,14 @@ func (e *ItemError) Error() string { return fmt.Sprintf("item %d: %v", e.Index, 
 func (e *ItemError) Unwrap() error { return e.Err }
 
 // PrefixField returns err with prefix put in front of the field path of
-// the *InvalidError it carries, keeping an *ItemError around it. Errors
-// without an *InvalidError pass through unchanged.
+// the *InvalidError or *FieldError it carries, keeping an *ItemError
+// around it. Other errors pass through unchanged.
 func PrefixField(err error, prefix string) error {
-	var ie *InvalidError
-	if err == nil || !errors.As(err, &ie) {
+	field, ok := FieldOf(err)
+	if !ok || prefix == "" {
 		return err
 	}
-	p := ie.WithPrefix(prefix)
-	var item *ItemError
-	if errors.As(err, &item) {
-		return &ItemError{Index: item.Index, Err: p}
-	}
-	return p
+	return WithField(err, (&InvalidError{Field: field}).WithPrefix(prefix).Field)
 }
 
 // ConflictError reports an upsert item whose identity keys belong to more

@@ -273,10 +273,16 @@ type CIFilter struct {
 	SupportGroup string
 	// Tag matches CIs whose tags contain it.
 	Tag string
-	// NamePrefix matches names starting with it, case-sensitively.
+	// Name matches the whole name.
+	Name string
+	// NamePrefix matches names starting with it.
 	NamePrefix string
 	// Attributes match attribute values exactly (same type and value).
 	Attributes Attributes
+	// CaseSensitive makes Name, NamePrefix, Owner, SupportGroup, Tag and
+	// string Attributes compare exactly; by default they compare as
+	// FoldText folds them, so "ESX" finds "esx-01".
+	CaseSensitive bool
 	// SeenBefore matches CIs whose LastSeenAt is before it (stale CIs).
 	SeenBefore time.Time
 }

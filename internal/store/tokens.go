@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -25,6 +26,9 @@ const (
 	// MaxTokens is how many tokens a store holds, revoked ones included;
 	// creating one more is refused.
 	MaxTokens = 10000
+	// MaxTokenSources is how many discovery sources one token may be bound
+	// to.
+	MaxTokenSources = 16
 )
 
 // APIToken is the stored record of an API token: everything but the
@@ -48,6 +52,10 @@ type APIToken struct {
 	ExpiresAt time.Time
 	// RevokedAt is when the token was revoked; zero means it was not.
 	RevokedAt time.Time
+	// Sources are the discovery sources an agent token may report as, in
+	// the order given (the first is its default); internal/auth decides
+	// what they mean. Empty for other roles.
+	Sources []string
 }
 
 // Active reports whether t may authenticate at time now: neither revoked
@@ -67,8 +75,31 @@ func (t APIToken) Check() error {
 		return Invalid("role", "must be a role name")
 	case !t.ExpiresAt.IsZero() && (t.ExpiresAt.Year() < 2000 || t.ExpiresAt.Year() > 2200):
 		return Invalid("expiresAt", "must be between the years 2000 and 2200")
+	case len(t.Sources) > MaxTokenSources:
+		return Invalid("sources", "at most %d sources, not %d", MaxTokenSources, len(t.Sources))
+	}
+	seen := map[string]bool{}
+	for i, s := range t.Sources {
+		field := fmt.Sprintf("sources[%d]", i)
+		if err := CheckSourceName(field, s); err != nil {
+			return err
+		}
+		if seen[strings.ToLower(s)] {
+			return Invalid(field, "%q is listed twice", s)
+		}
+		seen[strings.ToLower(s)] = true
 	}
 	return CheckTokenName(t.Name)
+}
+
+// CheckSourceName validates the name of a data source ("ansible",
+// "vcenter-eu"): 1 to 64 letters, digits, '-' and '_', starting with a
+// letter. Field names the input in the error.
+func CheckSourceName(field, s string) error {
+	if len(s) > 64 || !ValidIdentifier(strings.ReplaceAll(s, "-", "_")) {
+		return Invalid(field, "must be a name of letters, digits, '-' and '_' (at most 64, starting with a letter), e.g. ansible")
+	}
+	return nil
 }
 
 // CheckTokenCount refuses a new token when the store already holds n of
@@ -86,6 +117,9 @@ func (t APIToken) AuditChanges() []FieldChange {
 	ch := []FieldChange{{Field: "name", After: t.Name}, {Field: "role", After: t.Role}}
 	if !t.ExpiresAt.IsZero() {
 		ch = append(ch, FieldChange{Field: "expires_at", After: t.ExpiresAt.UTC()})
+	}
+	if len(t.Sources) > 0 {
+		ch = append(ch, FieldChange{Field: "sources", After: append([]string(nil), t.Sources...)})
 	}
 	return ch
 }

@@ -494,15 +494,24 @@ func BenchmarkListNamePrefix(b *testing.B) {
 		name  string
 		route listRoute
 	}{{"name-index", routeIndex}, {"uid-walk", routeUID}} {
-		b.Run(r.name, func(b *testing.B) {
-			i := 0
-			for b.Loop() {
-				page, err := s.listCIs(b.Context(), f, store.PageRequest{First: 100, After: cursors[i%len(cursors)]}, r.route)
-				if err != nil || (len(page.Items) == 0 && page.HasNext) {
-					b.Fatal(err)
+		// The default ignores case (through the folded-name index or
+		// skein_fold1 on the walk); case-sensitive is the plain column.
+		for _, c := range []struct {
+			name  string
+			exact bool
+		}{{"ignore-case", false}, {"case-sensitive", true}} {
+			f := f
+			f.CaseSensitive = c.exact
+			b.Run(r.name+"/"+c.name, func(b *testing.B) {
+				i := 0
+				for b.Loop() {
+					page, err := s.listCIs(b.Context(), f, store.PageRequest{First: 100, After: cursors[i%len(cursors)]}, r.route)
+					if err != nil || (len(page.Items) == 0 && page.HasNext) {
+						b.Fatal(err)
+					}
+					i++
 				}
-				i++
-			}
-		})
+			})
+		}
 	}
 }

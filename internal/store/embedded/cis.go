@@ -58,7 +58,7 @@ func (w *wtx) deleteCIs(actor store.Actor, ids []store.ID, p *patch) ([]store.Up
 	for i, id := range ids {
 		f := byID[id]
 		if f == nil {
-			results[i] = store.UpsertResult{Status: store.StatusNotFound, Err: fmt.Errorf("ids[%d]: CI %q: %w", i, id, store.ErrNotFound)}
+			results[i] = store.UpsertResult{Status: store.StatusNotFound, Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}
 			continue
 		}
 		delete(byID, id) // a repeated id is not found the second time
@@ -187,7 +187,7 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	if err != nil {
 		return page, err
 	}
-	after, err := store.DecodeCursor(p.After)
+	after, err := store.DecodeIDCursor(p.After)
 	if err != nil {
 		return page, err
 	}
@@ -302,20 +302,36 @@ func ciFilter(f store.CIFilter, noIndex bool) ([]string, []any, error) {
 	if f.Environment != "" {
 		add(col("environment")+" = ?", f.Environment)
 	}
+	// text is a text column as the filter compares it: folded (and looked
+	// up through the fold indexes of migration 4 → 5) unless the filter is
+	// case-sensitive; fold does the same to a value.
+	text, fold := col, func(v string) string { return v }
+	if !f.CaseSensitive {
+		text = func(c string) string { return col(foldFunc + "(" + c + ")") }
+		fold = store.FoldText
+	}
 	if f.Owner != "" {
-		add(col("owner")+" = ?", f.Owner)
+		add(text("owner")+" = ?", fold(f.Owner))
 	}
 	if f.SupportGroup != "" {
-		add(col("support_group")+" = ?", f.SupportGroup)
+		add(text("support_group")+" = ?", fold(f.SupportGroup))
 	}
 	if f.Tag != "" {
-		add(col("id")+" IN (SELECT ci FROM ci_tags WHERE tag = ?)", f.Tag)
+		if f.CaseSensitive {
+			add(col("id")+" IN (SELECT ci FROM ci_tags WHERE tag = ?)", f.Tag)
+		} else {
+			add(col("id")+" IN (SELECT ci FROM ci_tags WHERE "+foldFunc+"(tag) = ?)", store.FoldText(f.Tag))
+		}
+	}
+	if f.Name != "" {
+		add(text("name")+" = ?", fold(f.Name))
 	}
 	if f.NamePrefix != "" {
-		if hi, ok := prefixEnd(f.NamePrefix); ok {
-			add(col("name")+" >= ? AND "+col("name")+" < ?", f.NamePrefix, hi)
+		p := fold(f.NamePrefix)
+		if hi, ok := prefixEnd(p); ok {
+			add(text("name")+" >= ? AND "+text("name")+" < ?", p, hi)
 		} else {
-			add(col("name")+" >= ?", f.NamePrefix)
+			add(text("name")+" >= ?", p)
 		}
 	}
 	if len(f.Attributes) > 0 {
@@ -326,7 +342,11 @@ func ciFilter(f store.CIFilter, noIndex bool) ([]string, []any, error) {
 			path := "$." + k // k is a valid identifier: no quoting needed
 			switch v := f.Attributes[k].(type) {
 			case string:
-				add("json_type(attrs, ?) = 'text' AND json_extract(attrs, ?) = ?", path, path, v)
+				if f.CaseSensitive {
+					add("json_type(attrs, ?) = 'text' AND json_extract(attrs, ?) = ?", path, path, v)
+				} else {
+					add("json_type(attrs, ?) = 'text' AND "+foldFunc+"(json_extract(attrs, ?)) = ?", path, path, store.FoldText(v))
+				}
 			case bool:
 				t := "false"
 				if v {

@@ -22,12 +22,15 @@ func TestMigrateAuditRefs(t *testing.T) {
 	unlink(t, s, ids, tedge{1, 2, "RUNS_ON"})
 	require.NoError(t, s.Close())
 
-	// Back to schema 3: no ref columns, no indexes on them, no conflicts.
+	// Back to schema 3: no ref columns, no indexes on them, no conflicts,
+	// no token sources, no fold indexes.
 	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
 	require.NoError(t, err)
 	for _, q := range []string{
 		"DROP INDEX audit_ref1", "DROP INDEX audit_ref2", "DROP INDEX audit_time", "DROP INDEX audit_id",
 		"ALTER TABLE audit DROP COLUMN ref1", "ALTER TABLE audit DROP COLUMN ref2", "DROP TABLE identity_conflicts",
+		"DROP INDEX cis_name_fold", "DROP INDEX cis_owner_fold", "DROP INDEX cis_support_group_fold", "DROP INDEX ci_tags_fold",
+		"ALTER TABLE tokens DROP COLUMN sources",
 		"PRAGMA user_version = 3",
 	} {
 		_, err := db.Exec(q)

@@ -49,7 +49,7 @@ func (s *Store) SaveModelExtension(ctx context.Context, actor store.Actor, ext s
 	return s.write(ctx, func(w *wtx, _ *patch) error {
 		if _, err := w.st.insertExt.Exec(string(ext.Kind), ext.Name, ext.Definition, w.nowNs); err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("embedded: %s %q is already registered: %w", ext.Kind, ext.Name, store.ErrConflict)
+				return fmt.Errorf("%s %q is already registered: %w", ext.Kind, ext.Name, store.ErrConflict)
 			}
 			return dbErr("save model extension", err)
 		}

@@ -157,11 +157,11 @@ func (w *wtx) createRels(actor store.Actor, rels []store.RelationshipInput, attr
 		src, okS := rowOf[in.Source]
 		dst, okT := rowOf[in.Target]
 		if !okS || !okT {
-			field, id := "source", in.Source
+			field := "source"
 			if okS {
-				field, id = "target", in.Target
+				field = "target"
 			}
-			err := fmt.Errorf("relationships[%d].%s: CI %q: %w", i, field, id, store.ErrNotFound)
+			err := store.AtField(fmt.Sprintf("relationships[%d].%s", i, field), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))
 			if atomic {
 				return nil, &store.ItemError{Index: i, Err: err}
 			}
@@ -368,7 +368,7 @@ func (w *wtx) deleteRels(actor store.Actor, ids []store.ID, p *patch) ([]store.R
 			continue
 		}
 		k := keys[i]
-		notFound := store.RelationshipResult{Status: store.StatusNotFound, Err: fmt.Errorf("ids[%d]: relationship %q: %w", i, id, store.ErrNotFound)}
+		notFound := store.RelationshipResult{Status: store.StatusNotFound, Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no relationship has this ID: %w", store.ErrNotFound))}
 		src, okS := rowOf[k.Source]
 		dst, okT := rowOf[k.Target]
 		typ, okY, err := w.findType(g, k.Type)

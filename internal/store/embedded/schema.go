@@ -8,7 +8,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
 // file; migrations[v] upgrades version v to v+1.
-const schemaVersion = 5
+const schemaVersion = 7
 
 var migrations = []string{
 	// 0 → 1: initial schema.
@@ -150,6 +150,20 @@ CREATE TABLE identity_conflicts (
 	PRIMARY KEY (ci1, ci2)
 ) WITHOUT ROWID;
 CREATE INDEX identity_conflicts_ci2 ON identity_conflicts(ci2);
+`,
+	// 5 → 6: the discovery sources an agent token is bound to (a JSON
+	// array; NULL: none).
+	`
+ALTER TABLE tokens ADD COLUMN sources TEXT;
+`,
+	// 6 → 7: filters that ignore case (store.CIFilter.CaseSensitive) look
+	// names, owners, support groups and tags up by their folded form
+	// (skein_fold1 is store.FoldText, registered by this package).
+	`
+CREATE INDEX cis_name_fold ON cis(skein_fold1(name));
+CREATE INDEX cis_owner_fold ON cis(skein_fold1(owner));
+CREATE INDEX cis_support_group_fold ON cis(skein_fold1(support_group));
+CREATE INDEX ci_tags_fold ON ci_tags(skein_fold1(tag), ci);
 `,
 }
 

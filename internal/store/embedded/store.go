@@ -125,6 +125,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 }
 
 func (s *Store) open(ctx context.Context, path string) error {
+	if err := registerFold(); err != nil {
+		return fmt.Errorf("embedded: register %s: %w", foldFunc, err)
+	}
 	busy := s.opts.BusyTimeout.Milliseconds()
 	common := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)", path, busy)
 	var err error

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,7 +11,7 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
-const tokenCols = "id, name, role, hash, created_at, created_by, expires_at, revoked_at"
+const tokenCols = "id, name, role, hash, created_at, created_by, expires_at, revoked_at, sources"
 
 // CreateToken stores a new token record with its audit record.
 func (s *Store) CreateToken(ctx context.Context, actor store.Actor, t store.APIToken) error {
@@ -25,10 +26,10 @@ func (s *Store) CreateToken(ctx context.Context, actor store.Actor, t store.APIT
 		if err := store.CheckTokenCount(n); err != nil {
 			return err
 		}
-		if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), "INSERT INTO tokens("+tokenCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			t.ID, t.Name, t.Role, t.Hash, w.nowNs, actor.Name, nanosOrNull(t.ExpiresAt), nil); err != nil {
+		if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), "INSERT INTO tokens("+tokenCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			t.ID, t.Name, t.Role, t.Hash, w.nowNs, actor.Name, nanosOrNull(t.ExpiresAt), nil, sourcesOrNull(t.Sources)); err != nil {
 			if isUniqueViolation(err) {
-				return fmt.Errorf("embedded: token %s already exists: %w", t.ID, store.ErrConflict)
+				return fmt.Errorf("token %s already exists: %w", t.ID, store.ErrConflict)
 			}
 			return dbErr("create token", err)
 		}
@@ -47,7 +48,7 @@ func (s *Store) Token(ctx context.Context, id string) (store.APIToken, error) {
 	}
 	t, err := scanToken(s.rdb.QueryRowContext(ctx, "SELECT "+tokenCols+" FROM tokens WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, fmt.Errorf("embedded: token %q: %w", clip(id), store.ErrNotFound)
+		return t, fmt.Errorf("token %q: %w", clip(id), store.ErrNotFound)
 	}
 	if err != nil {
 		return t, dbErr("read token", err)
@@ -85,7 +86,7 @@ func (s *Store) RevokeToken(ctx context.Context, actor store.Actor, id string) (
 	err := s.write(ctx, func(w *wtx, _ *patch) error {
 		t, err := scanToken(w.conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT "+tokenCols+" FROM tokens WHERE id = ?", id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("embedded: token %q: %w", clip(id), store.ErrNotFound)
+			return fmt.Errorf("token %q: %w", clip(id), store.ErrNotFound)
 		}
 		if err != nil {
 			return dbErr("revoke token", err)
@@ -115,8 +116,14 @@ func scanToken(r rowScanner) (store.APIToken, error) {
 	var t store.APIToken
 	var created int64
 	var expires, revoked sql.NullInt64
-	if err := r.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &t.CreatedBy, &expires, &revoked); err != nil {
+	var sources sql.NullString
+	if err := r.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &t.CreatedBy, &expires, &revoked, &sources); err != nil {
 		return store.APIToken{}, err
+	}
+	if sources.Valid {
+		if err := json.Unmarshal([]byte(sources.String), &t.Sources); err != nil {
+			return store.APIToken{}, fmt.Errorf("token %s: sources: %w", t.ID, err)
+		}
 	}
 	t.CreatedAt = fromNanos(created)
 	if expires.Valid {
@@ -126,6 +133,14 @@ func scanToken(r rowScanner) (store.APIToken, error) {
 		t.RevokedAt = fromNanos(revoked.Int64)
 	}
 	return t, nil
+}
+
+func sourcesOrNull(s []string) any {
+	if len(s) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(s) // a []string always marshals
+	return string(b)
 }
 
 func nanosOrNull(t time.Time) any {

@@ -246,9 +246,9 @@ func (s *Store) ShortestPath(ctx context.Context, from, to store.ID, rules []sto
 	if !okFrom || !okTo {
 		g.mu.RUnlock()
 		if !okFrom {
-			return nil, fmt.Errorf("embedded: from %q: %w", from, store.ErrNotFound)
+			return nil, fmt.Errorf("from: CI %q: %w", from, store.ErrNotFound)
 		}
-		return nil, fmt.Errorf("embedded: to %q: %w", to, store.ErrNotFound)
+		return nil, fmt.Errorf("to: CI %q: %w", to, store.ErrNotFound)
 	}
 	if src == dst {
 		g.mu.RUnlock()
@@ -281,7 +281,7 @@ func (s *Store) ShortestPath(ctx context.Context, from, to store.ID, rules []sto
 		return nil, dbErr("shortest path", err)
 	}
 	if path == nil {
-		return nil, fmt.Errorf("embedded: no path from %q to %q within %d hops: %w", from, to, maxDepth, store.ErrNotFound)
+		return nil, fmt.Errorf("no path from CI %q to CI %q within %d hops: %w", from, to, maxDepth, store.ErrNotFound)
 	}
 	nodes := materialize(path, types)
 	steps := make([]store.Step, len(nodes)-1)

@@ -250,7 +250,7 @@ func (u *upsertRun) conflictOf(i int, keys []string) store.UpsertResult {
 		}
 		return ""
 	})
-	return store.UpsertResult{Status: store.StatusConflict, Err: fmt.Errorf("items[%d]: %w", i, ce)}
+	return store.UpsertResult{Status: store.StatusConflict, Err: store.AtField(fmt.Sprintf("items[%d]", i), ce)}
 }
 
 func invalidResult(i int, ie *store.InvalidError) store.UpsertResult {
@@ -302,7 +302,7 @@ func (u *upsertRun) item(i int, it store.CIUpsert, reconcile store.ReconcileFunc
 		case errors.As(err, &ie):
 			return invalidResult(i, ie), nil
 		case errors.Is(err, store.ErrConflict):
-			return store.UpsertResult{Status: store.StatusConflict, Err: fmt.Errorf("items[%d]: %w", i, err)}, nil
+			return store.UpsertResult{Status: store.StatusConflict, Err: store.AtField(fmt.Sprintf("items[%d]", i), err)}, nil
 		}
 		return store.UpsertResult{}, fmt.Errorf("embedded: items[%d]: reconcile: %w", i, err)
 	}

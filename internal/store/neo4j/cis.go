@@ -82,7 +82,7 @@ func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	if err != nil {
 		return store.Page[store.CI]{}, err
 	}
-	after, err := store.DecodeCursor(p.After)
+	after, err := store.DecodeIDCursor(p.After)
 	if err != nil {
 		return store.Page[store.CI]{}, err
 	}
@@ -169,22 +169,34 @@ func filterConditions(f store.CIFilter) ([]string, map[string]any, error) {
 		conds = append(conds, "c.status IN $status")
 		params["status"] = slices.Clone(f.Status)
 	}
-	for _, eq := range []struct{ name, value string }{
-		{"environment", f.Environment}, {"owner", f.Owner}, {"support_group", f.SupportGroup},
+	if f.Environment != "" {
+		conds = append(conds, "c.environment = $environment")
+		params["environment"] = f.Environment
+	}
+	// text names the property a text filter compares: the attribute, or
+	// its folded copy (foldedProps) unless the filter is case-sensitive;
+	// fold does the same to the value.
+	text, fold := func(attr string) string { return "c." + attr }, func(v string) string { return v }
+	if !f.CaseSensitive {
+		text = func(attr string) string { return "c." + foldedProps[attr] }
+		fold = store.FoldText
+	}
+	for _, eq := range []struct{ attr, param, value string }{
+		{"owner", "owner", f.Owner}, {"support_group", "support_group", f.SupportGroup}, {"name", "name", f.Name},
 	} {
 		if eq.value != "" {
-			conds = append(conds, "c."+eq.name+" = $"+eq.name)
-			params[eq.name] = eq.value
+			conds = append(conds, text(eq.attr)+" = $"+eq.param)
+			params[eq.param] = fold(eq.value)
 		}
 	}
 	if f.Tag != "" {
 		// A tags attribute that is not a list must not fail the query.
-		conds = append(conds, "CASE WHEN c.tags IS :: LIST<STRING NOT NULL> THEN $tag IN c.tags ELSE false END")
-		params["tag"] = f.Tag
+		conds = append(conds, "CASE WHEN "+text("tags")+" IS :: LIST<STRING NOT NULL> THEN $tag IN "+text("tags")+" ELSE false END")
+		params["tag"] = fold(f.Tag)
 	}
 	if f.NamePrefix != "" {
-		conds = append(conds, "c.name STARTS WITH $namePrefix")
-		params["namePrefix"] = f.NamePrefix
+		conds = append(conds, text("name")+" STARTS WITH $namePrefix")
+		params["namePrefix"] = fold(f.NamePrefix)
 	}
 	if len(f.Attributes) > 0 {
 		if err := store.CheckAttributeNames("filter.attributes", f.Attributes); err != nil {
@@ -195,7 +207,12 @@ func filterConditions(f store.CIFilter) ([]string, map[string]any, error) {
 			if err != nil {
 				return nil, nil, store.Invalid("filter.attributes."+name, "%v", err)
 			}
-			conds = append(conds, fmt.Sprintf("c[$an%d] = $av%d", i, i))
+			if s, ok := v.(string); ok && !f.CaseSensitive {
+				conds = append(conds, fmt.Sprintf("CASE WHEN c[$an%d] IS :: STRING THEN toLower(c[$an%d]) = $av%d ELSE false END", i, i, i))
+				v = store.FoldText(s)
+			} else {
+				conds = append(conds, fmt.Sprintf("c[$an%d] = $av%d", i, i))
+			}
 			params[fmt.Sprintf("an%d", i)] = name
 			params[fmt.Sprintf("av%d", i)] = v
 		}
@@ -254,7 +271,7 @@ func (s *Store) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID
 			c, ok := found[id]
 			if !ok || deleted[id] {
 				results[i] = store.UpsertResult{Status: store.StatusNotFound,
-					Err: fmt.Errorf("ids[%d]: CI %q: %w", i, clip(string(id)), store.ErrNotFound)}
+					Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}
 				continue
 			}
 			deleted[id] = true

@@ -180,6 +180,12 @@ var schemaStatements = []string{
 	"CREATE INDEX skein_audit_time IF NOT EXISTS FOR (a:AuditRecord) ON (a.time)",
 	"CREATE CONSTRAINT skein_identity_conflict IF NOT EXISTS FOR (c:IdentityConflict) REQUIRE (c.ci1, c.ci2) IS UNIQUE",
 	"CREATE INDEX skein_identity_conflict_ci2 IF NOT EXISTS FOR (c:IdentityConflict) ON (c.ci2)",
+	// Folded copies of text attributes (foldedProps), for filters that
+	// ignore case.
+	"CREATE INDEX skein_ci_name_fold IF NOT EXISTS FOR (c:CI) ON (c._fold_name)",
+	"CREATE INDEX skein_ci_owner_fold IF NOT EXISTS FOR (c:CI) ON (c._fold_owner)",
+	"CREATE INDEX skein_ci_support_group_fold IF NOT EXISTS FOR (c:CI) ON (c._fold_support_group)",
+	"CREATE CONSTRAINT skein_migration IF NOT EXISTS FOR (m:SkeinMigration) REQUIRE m.name IS UNIQUE",
 }
 
 // ensureSchema creates the schema idempotently. Another process creating
@@ -207,6 +213,63 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 	}
 	if err != nil {
 		return translate("wait for indexes", err)
+	}
+	return s.backfillFolds(ctx, sess)
+}
+
+// Backfill of the folded copies (foldedProps) on CI nodes written before
+// them: once per database, recorded by a :SkeinMigration node.
+const (
+	qFoldsDone     = `MATCH (m:SkeinMigration {name: 'fold1'}) RETURN count(m)`
+	qUnfoldedCIs   = `MATCH (c:CI) WHERE c._fold_name IS NULL AND c.name IS NOT NULL RETURN c LIMIT 1000`
+	qSetFolds      = `UNWIND $rows AS row MATCH (c:CI {id: row.id}) SET c += row.props`
+	qFoldsFinished = `MERGE (m:SkeinMigration {name: 'fold1'}) ON CREATE SET m.at = datetime()`
+)
+
+// backfillFolds gives every CI node its folded copies, a thousand per
+// transaction. A CI written meanwhile gets them from ciProperties; running
+// it twice at once (two processes starting) writes the same values.
+func (s *Store) backfillFolds(ctx context.Context, sess neo4j.SessionWithContext) error {
+	done, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) { return count(ctx, tx, qFoldsDone, nil) })
+	if err != nil {
+		return translate("backfill folded names", err)
+	}
+	if done.(int64) > 0 {
+		return nil
+	}
+	for {
+		n, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+			recs, err := collect(ctx, tx, qUnfoldedCIs, nil)
+			if err != nil {
+				return 0, err
+			}
+			rows := make([]any, 0, len(recs))
+			for _, r := range recs {
+				c, err := ciFromNode(r.Values[0])
+				if err != nil {
+					return 0, &appError{fmt.Errorf("neo4j: decode CI: %w", err)}
+				}
+				props := map[string]any{}
+				foldProperties(c.Attributes, props)
+				rows = append(rows, map[string]any{"id": string(c.ID), "props": props})
+			}
+			if len(rows) > 0 {
+				if _, err := run(ctx, tx, qSetFolds, map[string]any{"rows": rows}); err != nil {
+					return 0, err
+				}
+			}
+			return len(rows), nil
+		})
+		if err != nil {
+			return translate("backfill folded names", err)
+		}
+		if n.(int) == 0 {
+			break
+		}
+	}
+	_, err = sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) { return run(ctx, tx, qFoldsFinished, nil) })
+	if err != nil && !schemaAlreadyExists(err) {
+		return translate("backfill folded names", err)
 	}
 	return nil
 }

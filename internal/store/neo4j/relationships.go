@@ -265,11 +265,11 @@ func applyRel(i int, in store.RelationshipInput, invalid error, found map[store.
 	}
 	if !found[in.Source] {
 		return store.RelationshipResult{Status: store.StatusNotFound,
-			Err: fmt.Errorf("relationships[%d].source: CI %q: %w", i, clip(string(in.Source)), store.ErrNotFound)}, nil
+			Err: store.AtField(fmt.Sprintf("relationships[%d].source", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}, nil
 	}
 	if !found[in.Target] {
 		return store.RelationshipResult{Status: store.StatusNotFound,
-			Err: fmt.Errorf("relationships[%d].target: CI %q: %w", i, clip(string(in.Target)), store.ErrNotFound)}, nil
+			Err: store.AtField(fmt.Sprintf("relationships[%d].target", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}, nil
 	}
 	key := store.RelationshipKey{Source: in.Source, Type: in.Type, Target: in.Target}
 	id := key.ID()
@@ -369,7 +369,7 @@ func (s *Store) DeleteRelationships(ctx context.Context, actor store.Actor, ids 
 		}
 		results := make([]store.RelationshipResult, len(ids))
 		var dels []*relState
-		for i, id := range ids {
+		for i := range ids {
 			if invalid[i] != nil {
 				results[i] = store.RelationshipResult{Status: store.StatusInvalid, Err: invalid[i]}
 				continue
@@ -377,7 +377,7 @@ func (s *Store) DeleteRelationships(ctx context.Context, actor store.Actor, ids 
 			st := state[keys[i].ID()]
 			if st == nil || st.deleted {
 				results[i] = store.RelationshipResult{Status: store.StatusNotFound,
-					Err: fmt.Errorf("ids[%d]: relationship %q: %w", i, clip(string(id)), store.ErrNotFound)}
+					Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no relationship has this ID: %w", store.ErrNotFound))}
 				continue
 			}
 			st.deleted = true

@@ -17,7 +17,7 @@ const (
 	qTokenCount  = `MATCH (t:APIToken) RETURN count(t)`
 	qTokenExists = `MATCH (t:APIToken {id: $id}) RETURN count(t)`
 	qCreateToken = `CREATE (t:APIToken {id: $id, name: $name, role: $role, hash: $hash,
-  created_at: $now, created_by: $by, expires_at: $expires})`
+  created_at: $now, created_by: $by, expires_at: $expires, sources: $sources})`
 	qToken       = `MATCH (t:APIToken {id: $id}) RETURN t`
 	qTokens      = `MATCH (t:APIToken) RETURN t ORDER BY t.created_at, t.id`
 	qLockToken   = `MATCH (t:APIToken {id: $id}) SET t._lock = true REMOVE t._lock RETURN t`
@@ -50,7 +50,7 @@ func (s *Store) CreateToken(ctx context.Context, actor store.Actor, t store.APIT
 		}
 		if _, err := run(ctx, tx, qCreateToken, map[string]any{
 			"id": t.ID, "name": t.Name, "role": t.Role, "hash": t.Hash,
-			"now": now, "by": actor.Name, "expires": expires,
+			"now": now, "by": actor.Name, "expires": expires, "sources": sourcesParam(t.Sources),
 		}); err != nil {
 			return nil, err
 		}
@@ -144,7 +144,14 @@ func decodeToken(v any) (store.APIToken, error) {
 		return store.APIToken{}, &appError{fmt.Errorf("neo4j: decode token: unexpected %T", v)}
 	}
 	hash, _ := n.Props["hash"].([]byte)
+	var sources []string
+	if l, ok := n.Props["sources"].([]any); ok {
+		for _, s := range l {
+			sources = append(sources, asString(s))
+		}
+	}
 	return store.APIToken{
+		Sources:   sources,
 		ID:        asString(n.Props["id"]),
 		Name:      asString(n.Props["name"]),
 		Role:      asString(n.Props["role"]),
@@ -154,6 +161,19 @@ func decodeToken(v any) (store.APIToken, error) {
 		ExpiresAt: asTime(n.Props["expires_at"]),
 		RevokedAt: asTime(n.Props["revoked_at"]),
 	}, nil
+}
+
+// sourcesParam is a token's sources as a property value: a list, or null
+// (no property) for none.
+func sourcesParam(s []string) any {
+	if len(s) == 0 {
+		return nil
+	}
+	l := make([]any, len(s))
+	for i, v := range s {
+		l[i] = v
+	}
+	return l
 }
 
 // count runs a query returning one integer.

@@ -194,7 +194,7 @@ func (u *upsertTx) apply(i int, it store.CIUpsert, audit *auditLog) (store.Upser
 		}
 	}
 	if len(owners) > 1 {
-		return conflictResult(fmt.Errorf("%s: %w", prefix, u.conflictOf(it.Keys))), nil
+		return conflictResult(store.AtField(prefix, u.conflictOf(it.Keys))), nil
 	}
 	var existing *store.CI
 	var target store.ID
@@ -208,7 +208,7 @@ func (u *upsertTx) apply(i int, it store.CIUpsert, audit *auditLog) (store.Upser
 		var inv *store.InvalidError
 		switch {
 		case errors.Is(err, store.ErrConflict):
-			return conflictResult(fmt.Errorf("%s: %w", prefix, err)), nil
+			return conflictResult(store.AtField(prefix, err)), nil
 		case errors.As(err, &inv):
 			return store.UpsertResult{Status: store.StatusInvalid, Err: inv.WithPrefix(prefix)}, nil
 		}
@@ -236,7 +236,7 @@ func (u *upsertTx) apply(i int, it store.CIUpsert, audit *auditLog) (store.Upser
 				// Name the CI being merged into first.
 				keys = append([]string{existing.Keys[0]}, rKeys...)
 			}
-			return conflictResult(fmt.Errorf("%s: %w", prefix, u.conflictOf(keys))), nil
+			return conflictResult(store.AtField(prefix, u.conflictOf(keys))), nil
 		}
 	}
 

@@ -29,6 +29,28 @@ const (
 	propKeys       = "_keys"
 )
 
+// Folded copies of the text attributes that filters ignoring case look up
+// (store.FoldText; see store.CIFilter.CaseSensitive), indexed like the
+// attributes themselves (schemaStatements). Written with every CI
+// (ciProperties); nodes written before them get them from backfillFolds.
+var foldedProps = map[string]string{"name": "_fold_name", "owner": "_fold_owner", "support_group": "_fold_support_group", "tags": "_fold_tags"}
+
+// foldProperties adds to props the folded copies of attrs' text attributes.
+func foldProperties(attrs store.Attributes, props map[string]any) {
+	for attr, prop := range foldedProps {
+		switch v := attrs[attr].(type) {
+		case string:
+			props[prop] = store.FoldText(v)
+		case []string:
+			l := make([]string, len(v))
+			for i, s := range v {
+				l[i] = store.FoldText(s)
+			}
+			props[prop] = l
+		}
+	}
+}
+
 // checkValue reports whether v is one of the store's value types and can be
 // stored.
 func checkValue(v any) error {
@@ -130,6 +152,7 @@ func ciProperties(c *store.CI) (map[string]any, error) {
 	props[propSources] = string(sources)
 	props[propSeen] = seen
 	props[propKeys] = slices.Clone(keys)
+	foldProperties(c.Attributes, props)
 	return props, nil
 }
 

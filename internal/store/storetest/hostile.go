@@ -61,6 +61,9 @@ func testInjection(t *testing.T, st store.Store) {
 			"owner":      {Owner: s},
 			"tag":        {Tag: s},
 			"nameprefix": {NamePrefix: fmt.Sprintf("inj%02d %s", i, s)},
+			"name":       {Name: fmt.Sprintf("inj%02d %s", i, s)},
+			"exact name": {Name: fmt.Sprintf("inj%02d %s", i, s), CaseSensitive: true},
+			"exact tag":  {Tag: s, CaseSensitive: true},
 			"attribute":  {Attributes: store.Attributes{"vendor": s}},
 			"group":      {SupportGroup: s},
 		} {

@@ -15,6 +15,7 @@ var listCases = []testCase{
 	{"ListFilters", testListFilters},
 	{"ListPaginationIsStableUnderWrites", testPaginationStable},
 	{"ListBadPageRequests", testListBadPages},
+	{"ListFiltersIgnoreCase", testListIgnoreCase},
 }
 
 func names(cis []store.CI) []string {
@@ -57,7 +58,8 @@ func testListFilters(t *testing.T, st store.Store) {
 		{"tag", cmdb.Filter{Tag: "web"}, []string{"lin-1", "win-1"}},
 		{"tag is exact", cmdb.Filter{Tag: "we"}, nil},
 		{"name prefix", cmdb.Filter{NamePrefix: "lin-"}, []string{"lin-1", "lin-2", "lin-app"}},
-		{"name prefix is case-sensitive", cmdb.Filter{NamePrefix: "LIN-"}, nil},
+		{"name prefix ignores case", cmdb.Filter{NamePrefix: "LIN-"}, []string{"lin-1", "lin-2", "lin-app"}},
+		{"name prefix, case-sensitive", cmdb.Filter{NamePrefix: "LIN-", CaseSensitive: true}, nil},
 		{"name prefix is not a pattern", cmdb.Filter{NamePrefix: "lin%"}, nil},
 		{"attribute equality int", cmdb.Filter{Attributes: map[string]any{"cpu_count": 8}}, []string{"lin-1", "srv-1"}},
 		{"attribute equality string", cmdb.Filter{Attributes: map[string]any{"serial_number": "W1"}}, []string{"win-1"}},
@@ -159,6 +161,10 @@ func testListBadPages(t *testing.T, st store.Store) {
 	requireInvalid(t, err, "first")
 	_, err = st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{After: "not a cursor"})
 	requireInvalid(t, err, "after")
+	// A well-formed cursor of another list (a relationship page's) is not
+	// a position in this one.
+	_, err = st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{After: store.EncodeRelCursor(true, "RUNS_ON", "x")})
+	requireInvalid(t, err, "after")
 	p, err := st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: 3})
 	require.NoError(t, err)
 	assert.Len(t, p.Items, 3)
@@ -168,4 +174,49 @@ func testListBadPages(t *testing.T, st store.Store) {
 	require.NoError(t, err)
 	assert.Empty(t, p.Items)
 	assert.False(t, p.HasNext)
+}
+
+// testListIgnoreCase: text filters (name, name prefix, owner, support
+// group, tag, string attributes) ignore case unless CaseSensitive, as
+// identification does; a name lookup matches the whole name.
+func testListIgnoreCase(t *testing.T, st store.Store) {
+	svc := newService(t, st)
+	upsertOK(t, svc, agent,
+		server("Hypervisor", "name", "ESX-fra1-01", "serial_number", "C1", "owner", "Tomasz Nowak", "support_group", "SG-Payments", "tags", []any{"PCI", "prod"}, "manufacturer", "VMware"),
+		server("Hypervisor", "name", "esx-fra1-02", "serial_number", "C2", "owner", "tomasz nowak", "tags", []any{"pci"}),
+		server("LinuxServer", "name", "Séver-01", "serial_number", "C3", "owner", "Zoë Ärger"),
+		app("other-esx"),
+	)
+	tests := []struct {
+		name string
+		f    cmdb.Filter
+		want []string
+	}{
+		{"name", cmdb.Filter{Name: "esx-FRA1-01"}, []string{"ESX-fra1-01"}},
+		{"name is the whole name", cmdb.Filter{Name: "esx"}, nil},
+		{"name, case-sensitive", cmdb.Filter{Name: "esx-FRA1-01", CaseSensitive: true}, nil},
+		{"name, case-sensitive, exact", cmdb.Filter{Name: "ESX-fra1-01", CaseSensitive: true}, []string{"ESX-fra1-01"}},
+		{"name beyond ASCII", cmdb.Filter{Name: "SÉVER-01"}, []string{"Séver-01"}},
+		{"name prefix", cmdb.Filter{NamePrefix: "ESX"}, []string{"ESX-fra1-01", "esx-fra1-02"}},
+		{"name prefix, case-sensitive", cmdb.Filter{NamePrefix: "ESX", CaseSensitive: true}, []string{"ESX-fra1-01"}},
+		{"name prefix beyond ASCII", cmdb.Filter{NamePrefix: "sÉv"}, []string{"Séver-01"}},
+		{"owner", cmdb.Filter{Owner: "TOMASZ NOWAK"}, []string{"ESX-fra1-01", "esx-fra1-02"}},
+		{"owner, case-sensitive", cmdb.Filter{Owner: "Tomasz Nowak", CaseSensitive: true}, []string{"ESX-fra1-01"}},
+		{"owner beyond ASCII", cmdb.Filter{Owner: "zoë ärger"}, []string{"Séver-01"}},
+		{"support group", cmdb.Filter{SupportGroup: "sg-payments"}, []string{"ESX-fra1-01"}},
+		{"tag", cmdb.Filter{Tag: "Pci"}, []string{"ESX-fra1-01", "esx-fra1-02"}},
+		{"tag, case-sensitive", cmdb.Filter{Tag: "PCI", CaseSensitive: true}, []string{"ESX-fra1-01"}},
+		{"tag is a whole tag", cmdb.Filter{Tag: "pc"}, nil},
+		{"string attribute", cmdb.Filter{Attributes: map[string]any{"manufacturer": "vmware"}}, []string{"ESX-fra1-01"}},
+		{"string attribute, case-sensitive", cmdb.Filter{Attributes: map[string]any{"manufacturer": "vmware"}, CaseSensitive: true}, nil},
+		{"name and owner", cmdb.Filter{Name: "ESX-FRA1-02", Owner: "Tomasz Nowak"}, []string{"esx-fra1-02"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := svc.ListCIs(t.Context(), tt.f, store.PageRequest{})
+			require.NoError(t, err)
+			assert.Equal(t, len(p.Items), p.Total)
+			assert.ElementsMatch(t, tt.want, names(p.Items))
+		})
+	}
 }

@@ -31,6 +31,7 @@ func testTokensRoundTrip(t *testing.T, st store.Store) {
 	expires := time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.UTC)
 	a := tokenRecord("abc123", "vcenter discovery ✓", "agent")
 	a.ExpiresAt = expires
+	a.Sources = []string{"vcenter", "vcenter-dmz"}
 	b := tokenRecord("zz9", "alice's laptop", "admin")
 	before := time.Now().Add(-time.Second)
 	require.NoError(t, st.CreateToken(ctx, api, a))
@@ -42,6 +43,7 @@ func testTokensRoundTrip(t *testing.T, st store.Store) {
 	assert.Equal(t, a.Name, got.Name)
 	assert.Equal(t, a.Role, got.Role)
 	assert.Equal(t, a.Hash, got.Hash)
+	assert.Equal(t, a.Sources, got.Sources, "bound sources, in order")
 	assert.Equal(t, api.Name, got.CreatedBy)
 	assert.True(t, got.ExpiresAt.Equal(expires), "expiry %v, want %v", got.ExpiresAt, expires)
 	assert.True(t, got.RevokedAt.IsZero())
@@ -52,6 +54,7 @@ func testTokensRoundTrip(t *testing.T, st store.Store) {
 	got, err = st.Token(ctx, "zz9")
 	require.NoError(t, err)
 	assert.True(t, got.ExpiresAt.IsZero(), "no expiry")
+	assert.Empty(t, got.Sources, "no sources")
 
 	all, err := st.Tokens(ctx)
 	require.NoError(t, err)
@@ -76,7 +79,8 @@ func testTokensRoundTrip(t *testing.T, st store.Store) {
 	assert.Equal(t, api, h[0].Actor)
 	assert.ElementsMatch(t, []store.FieldChange{
 		{Field: "name", After: a.Name}, {Field: "role", After: "agent"}, {Field: "expires_at", After: expires},
-	}, h[0].Changes, "name, role and expiry are audited; the hash never is")
+		{Field: "sources", After: []string{"vcenter", "vcenter-dmz"}},
+	}, h[0].Changes, "name, role, expiry and sources are audited; the hash never is")
 }
 
 func testTokensRevoke(t *testing.T, st store.Store) {
@@ -128,6 +132,9 @@ func testTokensInvalid(t *testing.T, st store.Store) {
 		{"decomposed name", func(tk *store.APIToken) { tk.Name = "se\u0301ver" }, "name"},
 		{"long name", func(tk *store.APIToken) { tk.Name = string(bytes.Repeat([]byte("n"), store.MaxTokenNameLen+1)) }, "name"},
 		{"far expiry", func(tk *store.APIToken) { tk.ExpiresAt = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) }, "expiresAt"},
+		{"injection source", func(tk *store.APIToken) { tk.Sources = []string{"nmap", "x'}) DETACH DELETE n //"} }, "sources[1]"},
+		{"duplicate source", func(tk *store.APIToken) { tk.Sources = []string{"nmap", "NMAP"} }, "sources[1]"},
+		{"too many sources", func(tk *store.APIToken) { tk.Sources = make([]string, store.MaxTokenSources+1) }, "sources"},
 	}
 	for _, tt := range tests {
 		tk := good

@@ -1,0 +1,28 @@
+package embedded
+
+import (
+	"database/sql/driver"
+	"sync"
+
+	"modernc.org/sqlite"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// foldFunc is the SQL name of store.FoldText. The indexes of migration 4 → 5
+// are built on it, so that filters ignoring case stay index lookups; the
+// name carries a version because those indexes hold its results: a new
+// folding needs a new name and a migration that rebuilds them.
+const foldFunc = "skein_fold1"
+
+var registerFold = sync.OnceValue(func() error {
+	return sqlite.RegisterDeterministicScalarFunction(foldFunc, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch v := args[0].(type) {
+		case string:
+			return store.FoldText(v), nil
+		case []byte:
+			return store.FoldText(string(v)), nil
+		}
+		return args[0], nil // NULL, numbers: as they are
+	})
+})
