@@ -242,7 +242,10 @@ func classify(err error) (code, field, msg string) {
 		return "INVALID", ie.Field, ie.Error()
 	case errors.As(err, &ce):
 		field, _ := store.FieldOf(err)
-		return "CONFLICT", field, conflictMessage(ce)
+		if field != "" {
+			return "CONFLICT", field, field + ": " + conflictMessage(ce)
+		}
+		return "CONFLICT", "", conflictMessage(ce)
 	case errors.Is(err, store.ErrNotFound):
 		if field, ok := store.FieldOf(err); ok {
 			return "NOT_FOUND", field, err.Error()
