@@ -19,7 +19,11 @@ func (r *queryResolver) AuditRecords(ctx context.Context, filter *model.AuditFil
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Store.Audit(ctx, f, store.PageRequest{First: deref(first, 50), After: deref(after, "")})
+	p, err := pageIn(first, 50, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Store.Audit(ctx, f, store.PageRequest{First: countOnly(ctx, p.First), After: p.After})
 	if err != nil {
 		return nil, err
 	}

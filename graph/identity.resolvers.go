@@ -62,7 +62,11 @@ func (r *mutationResolver) MergeCIs(ctx context.Context, input model.MergeCIsInp
 
 // IdentityConflicts is the resolver for the identityConflicts field.
 func (r *queryResolver) IdentityConflicts(ctx context.Context, first *int, after *string) (*model.IdentityConflictConnection, error) {
-	page, err := r.CMDB.IdentityConflicts(ctx, store.PageRequest{First: deref(first, 50), After: deref(after, "")})
+	p, err := pageIn(first, 50, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.CMDB.IdentityConflicts(ctx, store.PageRequest{First: countOnly(ctx, p.First), After: p.After})
 	if err != nil {
 		return nil, err
 	}

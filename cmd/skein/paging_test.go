@@ -9,7 +9,7 @@ import (
 )
 
 // TestConnectionPaging: every connection (cis, CI.relationships,
-// CI.history) follows one rule for `first` and `after`: omitted or null
+// CI.history, auditRecords, identityConflicts) follows one rule for `first` and `after`: omitted or null
 // means the field's default, 1 to 1000 is a page size, anything else
 // (0 included) is INVALID naming `first`; a cursor the connection did not
 // make is INVALID naming `after`.
@@ -21,6 +21,14 @@ func TestConnectionPaging(t *testing.T) {
 			ids := upsertIDs(t, url, item("Application", map[string]any{"name": "page-a"}), item("Application", map[string]any{"name": "page-b"}))
 			ok(t, url, `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { status } } }`,
 				map[string]any{"in": map[string]any{"items": []any{map[string]any{"type": "DEPENDS_ON", "source": ids[0], "target": ids[1]}}}})
+			// An open identity conflict: the third report's keys belong to
+			// the first two CIs.
+			upsertIDs(t, url, item("Server", map[string]any{"name": "page-s1", "serial_number": "PAGE-1"}),
+				item("Server", map[string]any{"name": "page-s2", "mac_address": "00:11:22:33:44:55"}))
+			d := ok(t, url, upsertMutation, map[string]any{"in": map[string]any{"source": "test", "items": []any{
+				item("Server", map[string]any{"name": "page-s3", "serial_number": "PAGE-1", "mac_address": "00:11:22:33:44:55"}),
+			}}})
+			require.Equal(t, "CONFLICT", get(d, "upsertCIs", "results", 0, "status"))
 			conns := []struct {
 				name  string
 				query func(args string) string
@@ -35,9 +43,18 @@ func TestConnectionPaging(t *testing.T) {
 				{"history", func(args string) string {
 					return `query($id: ID!) { ci(id: $id) { history` + args + ` { edges { cursor } } } }`
 				}, []any{"ci", "history", "edges"}},
+				{"auditRecords", func(args string) string {
+					return `query($id: ID!) { x: auditRecords` + args + ` { edges { cursor } } ci(id: $id) { id } }`
+				}, []any{"x", "edges"}},
+				{"identityConflicts", func(args string) string {
+					return `query($id: ID!) { x: identityConflicts` + args + ` { edges { cursor } } ci(id: $id) { id } }`
+				}, []any{"x", "edges"}},
 			}
 			vars := map[string]any{"id": ids[0]}
 			cursors := map[string]string{} // a cursor of each connection
+			// A CI's history is the audit trail filtered to the CI: their
+			// cursors are positions in the same list.
+			sameList := map[string]string{"history": "auditRecords", "auditRecords": "history"}
 			for _, c := range conns {
 				d := ok(t, url, c.query("(first: 1)"), vars)
 				cursors[c.name] = get(d, append(append([]any{}, c.edges...), 0, "cursor")...).(string)
@@ -59,7 +76,7 @@ func TestConnectionPaging(t *testing.T) {
 						assert.Equal(t, "after", r.Errors[0].Extensions["field"], "after: %s: %s", bad, r.raw)
 					}
 					for other, cur := range cursors {
-						if other == c.name {
+						if other == c.name || sameList[c.name] == other {
 							continue
 						}
 						r := gql(t, url, c.query(`(after: "`+cur+`")`), vars)

@@ -76,3 +76,29 @@ func DecodeRelCursor(c string) (out bool, typ, other string, set bool, err error
 	}
 	return parts[0] == "o", parts[1], parts[2], true, nil
 }
+
+// EncodeConflictCursor returns the cursor of the identity conflict between
+// CIs ci1 and ci2 (see ConflictStore), ordered by that pair.
+func EncodeConflictCursor(ci1, ci2 ID) string {
+	return EncodeCursor(string(ci1) + "/" + string(ci2))
+}
+
+// DecodeConflictCursor reverses EncodeConflictCursor; both are "" for an
+// empty cursor. Anything else, a cursor of another list included, is an
+// *InvalidError on "after".
+func DecodeConflictCursor(c string) (ci1, ci2 string, err error) {
+	key, err := DecodeCursor(c)
+	if err != nil || key == "" {
+		return "", "", err
+	}
+	a, b, ok := strings.Cut(key, "/")
+	if !ok || !canonicalUUID(a) || !canonicalUUID(b) {
+		return "", "", Invalid("after", "not a cursor of this list")
+	}
+	return a, b, nil
+}
+
+func canonicalUUID(s string) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
+}

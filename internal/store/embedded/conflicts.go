@@ -2,7 +2,6 @@ package embedded
 
 import (
 	"context"
-	"strings"
 
 	"github.com/skein-cmdb/skein/internal/store"
 )
@@ -38,16 +37,9 @@ func (s *Store) Conflicts(ctx context.Context, p store.PageRequest) (store.Page[
 	if err != nil {
 		return page, err
 	}
-	after, err := store.DecodeCursor(p.After)
+	a1, a2, err := store.DecodeConflictCursor(p.After)
 	if err != nil {
 		return page, err
-	}
-	var a1, a2 string
-	if after != "" {
-		var ok bool
-		if a1, a2, ok = strings.Cut(after, "/"); !ok || a1 == "" || a2 == "" {
-			return page, store.Invalid("after", "not a cursor returned by this API")
-		}
 	}
 	if err := s.usable(ctx); err != nil {
 		return page, err
@@ -56,7 +48,7 @@ func (s *Store) Conflicts(ctx context.Context, p store.PageRequest) (store.Page[
 		return page, dbErr("conflicts", err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT ci1, ci2, class, source, first_seen, last_seen, count FROM identity_conflicts
-WHERE ? = '' OR ci1 > ? OR (ci1 = ? AND ci2 > ?) ORDER BY ci1, ci2 LIMIT ?`, after, a1, a1, a2, size+1)
+WHERE ? = '' OR ci1 > ? OR (ci1 = ? AND ci2 > ?) ORDER BY ci1, ci2 LIMIT ?`, a1, a1, a1, a2, size+1)
 	if err != nil {
 		return page, dbErr("conflicts", err)
 	}
@@ -82,7 +74,7 @@ WHERE ? = '' OR ci1 > ? OR (ci1 = ? AND ci2 > ?) ORDER BY ci1, ci2 LIMIT ?`, aft
 	}
 	page.Cursors = make([]string, len(page.Items))
 	for i, c := range page.Items {
-		page.Cursors[i] = store.EncodeCursor(string(c.CIs[0]) + "/" + string(c.CIs[1]))
+		page.Cursors[i] = store.EncodeConflictCursor(c.CIs[0], c.CIs[1])
 	}
 	if n := len(page.Items); n > 0 {
 		page.EndCursor = page.Cursors[n-1]

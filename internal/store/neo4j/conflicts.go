@@ -2,7 +2,6 @@ package neo4j
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -56,16 +55,12 @@ func (s *Store) Conflicts(ctx context.Context, p store.PageRequest) (store.Page[
 	if err != nil {
 		return store.Page[store.IdentityConflict]{}, err
 	}
-	after, err := store.DecodeCursor(p.After)
+	a1, a2, err := store.DecodeConflictCursor(p.After)
 	if err != nil {
 		return store.Page[store.IdentityConflict]{}, err
 	}
 	params := map[string]any{"a1": nil, "a2": nil, "limit": int64(size + 1)}
-	if after != "" {
-		a1, a2, ok := strings.Cut(after, "/")
-		if !ok || a1 == "" || a2 == "" {
-			return store.Page[store.IdentityConflict]{}, store.Invalid("after", "not a cursor returned by this API")
-		}
+	if a1 != "" {
 		params["a1"], params["a2"] = a1, a2
 	}
 	out, err := s.read(ctx, "conflicts", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
@@ -89,7 +84,7 @@ func (s *Store) Conflicts(ctx context.Context, p store.PageRequest) (store.Page[
 		}
 		page.Cursors = make([]string, len(page.Items))
 		for i, c := range page.Items {
-			page.Cursors[i] = store.EncodeCursor(string(c.CIs[0]) + "/" + string(c.CIs[1]))
+			page.Cursors[i] = store.EncodeConflictCursor(c.CIs[0], c.CIs[1])
 		}
 		if n := len(page.Items); n > 0 {
 			page.EndCursor = page.Cursors[n-1]
