@@ -82,11 +82,11 @@ func testAPIClassNames(t *testing.T, url string) {
 		requireCode(t, url, registerClass, map[string]any{"in": map[string]any{"name": name, "parent": "CI", "identificationRules": []any{[]any{"name"}}}}, "INVALID", "input.name")
 	}
 	for _, name := range []string{"SERVER", "LinuxSERVER", "Server"} {
-		msg := requireCode(t, url, registerClass, map[string]any{"in": map[string]any{"name": name, "parent": "CI", "identificationRules": []any{[]any{"name"}}}}, "CONFLICT", "")
+		msg := requireCode(t, url, registerClass, map[string]any{"in": map[string]any{"name": name, "parent": "CI", "identificationRules": []any{[]any{"name"}}}}, "CONFLICT", "input.name")
 		assert.Contains(t, msg, "Server", name)
 	}
 	ok(t, url, registerClass, map[string]any{"in": map[string]any{"name": "MessageQueue", "parent": "CI", "identificationRules": []any{[]any{"name"}}}})
-	requireCode(t, url, registerClass, map[string]any{"in": map[string]any{"name": "Messagequeue", "parent": "CI", "identificationRules": []any{[]any{"name"}}}}, "CONFLICT", "")
+	requireCode(t, url, registerClass, map[string]any{"in": map[string]any{"name": "Messagequeue", "parent": "CI", "identificationRules": []any{[]any{"name"}}}}, "CONFLICT", "input.name")
 	d := ok(t, url, `{ ciClasses { name } }`, nil)
 	seen := map[string]bool{}
 	for _, c := range get(d, "ciClasses").([]any) {

@@ -239,13 +239,13 @@ func (m *Model) addClass(def ClassDef, strict bool) error {
 		return store.Invalid("name", "class name %q must be UpperCamel: an upper case letter followed by letters, digits or underscores (at most 64), e.g. MessageQueue", clip(def.Name))
 	}
 	if _, dup := m.classes[def.Name]; dup {
-		return fmt.Errorf("class %s is already registered: %w", def.Name, store.ErrConflict)
+		return store.AtField("name", fmt.Errorf("class %s is already registered: %w", def.Name, store.ErrConflict))
 	}
 	for _, other := range m.order {
 		if strict && strings.EqualFold(other, def.Name) {
 			// Server, server and SERVER would be three parallel families
 			// that a discovery typo silently splits CIs across.
-			return fmt.Errorf("class name %s clashes with the registered class %s: class names must differ by more than case: %w", def.Name, other, store.ErrConflict)
+			return store.AtField("name", fmt.Errorf("class name %s clashes with the registered class %s: class names must differ by more than case: %w", def.Name, other, store.ErrConflict))
 		}
 	}
 	c := &Class{Def: def, attrs: map[string]*AttributeDef{}}
@@ -351,7 +351,7 @@ func (m *Model) addRelType(def RelTypeDef, strict bool) error {
 		return store.Invalid("name", "relationship type name %q must be upper case letters, digits and underscores, starting with a letter", clip(def.Name))
 	}
 	if _, dup := m.relTypes[def.Name]; dup {
-		return fmt.Errorf("relationship type %s is already registered: %w", def.Name, store.ErrConflict)
+		return store.AtField("name", fmt.Errorf("relationship type %s is already registered: %w", def.Name, store.ErrConflict))
 	}
 	for i, c := range def.Sources {
 		if _, ok := m.classes[c]; !ok {
