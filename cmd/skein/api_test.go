@@ -495,7 +495,7 @@ func TestLoadersBatch(t *testing.T) {
 	h := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Impact: impact.New(st, svc.Model, impact.Options{}), Version: "test"},
 		// A generous gathering window makes the count depend on batching,
 		// not on how the scheduler treats this busy machine.
-		graph.Options{MaxDepth: 15, MaxComplexity: 1 << 30, LoaderWait: 20 * time.Millisecond})
+		graph.Options{MaxDepth: 15, MaxComplexity: 1 << 30, LoaderWait: 200 * time.Millisecond})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
