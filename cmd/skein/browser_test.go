@@ -224,11 +224,7 @@ func startSkein(t *testing.T, bin string, args ...string) (string, *lockedBuffer
 	dir := t.TempDir()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data")}, args...)...)
 	cmd.Dir = dir // no skein.yaml
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SKEIN_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
+	cmd.Env = skeinEnv()
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())

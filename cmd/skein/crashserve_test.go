@@ -281,24 +281,27 @@ type crashProcess struct {
 	out    *lockedBuffer
 }
 
-// startCrashServe runs `skein serve` on dataDir and a free port and waits
-// until /readyz answers 200; it fails the test, with the server's output,
-// if the server exits first or is not ready within 60s. The process is
-// killed when the test ends if it is still running.
+// startCrashServe runs `skein serve` on dataDir (see startServe); the
+// clients share one address and write as fast as they can, so the
+// per-client rate limit is off: it would refuse most of their batches.
 func startCrashServe(t *testing.T, bin, dataDir string) *crashProcess {
+	t.Helper()
+	return startServe(t, bin, filepath.Dir(dataDir), []string{"--data-dir", dataDir}, "SKEIN_SERVER_RATE_LIMIT=0")
+}
+
+// startServe runs `skein serve` with args (the store's flags) on a free
+// loopback port, in dir (which holds no skein.yaml), with the test's
+// environment less its SKEIN_* variables plus env, and waits until /readyz
+// answers 200; it fails the test, with the server's output, if the server
+// exits first or is not ready within 60s. The process is killed when the
+// test ends if it is still running.
+func startServe(t *testing.T, bin, dir string, args []string, env ...string) *crashProcess {
 	t.Helper()
 	addr := freeAddr(t)
 	p := &crashProcess{base: "http://" + addr, exited: make(chan error, 1), out: &lockedBuffer{}}
-	p.cmd = exec.Command(bin, "serve", "--data-dir", dataDir, "--addr", addr, "--log-level", "error")
-	p.cmd.Dir = filepath.Dir(dataDir) // no skein.yaml
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SKEIN_") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
-	// The clients share one address and write as fast as they can: the
-	// per-client rate limit would refuse most of their batches.
-	p.cmd.Env = append(p.cmd.Env, "SKEIN_SERVER_RATE_LIMIT=0")
+	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--log-level", "error"}, args...)...)
+	p.cmd.Dir = dir
+	p.cmd.Env = skeinEnv(env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	require.NoError(t, p.cmd.Start())
 	go func() { p.exited <- p.cmd.Wait() }()
@@ -323,12 +326,24 @@ func startCrashServe(t *testing.T, bin, dataDir string) *crashProcess {
 		select {
 		case err := <-p.exited:
 			p.exited <- err // for kill
-			t.Fatalf("skein exited before it was ready (%v): the store did not reopen after a kill?\n%s", err, p.out.String())
+			t.Fatalf("skein %s exited before it was ready (%v) (after a kill: the store did not reopen?)\n%s", strings.Join(args, " "), err, p.out.String())
 		case <-deadline:
 			t.Fatalf("skein not ready within 60s:\n%s", p.out.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// skeinEnv is the test's environment without its SKEIN_* variables (which
+// would configure the skein binary), plus env.
+func skeinEnv(env ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SKEIN_") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, env...)
 }
 
 // kill sends SIGKILL, unless the process has exited, and waits for it. It
@@ -349,7 +364,17 @@ func (p *crashProcess) kill() {
 // in dataDir and returns it; extra flags (--source) follow the others.
 func cliToken(t *testing.T, bin, dataDir, name, role string, extra ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"token", "create", "--data-dir", dataDir, "--name", name, "--role", role, "--expires", "1d"}, extra...)...)
+	return cliTokenOn(t, bin, []string{"--data-dir", dataDir}, nil, name, role, extra...)
+}
+
+// cliTokenOn creates a token with `skein token create` on the store that
+// storeArgs (and env, the SKEIN_* variables such as the Neo4j password)
+// name, and returns it; extra flags (--source) follow the others.
+func cliTokenOn(t *testing.T, bin string, storeArgs, env []string, name, role string, extra ...string) string {
+	t.Helper()
+	args := append([]string{"token", "create", "--name", name, "--role", role, "--expires", "1d"}, storeArgs...)
+	cmd := exec.Command(bin, append(args, extra...)...)
+	cmd.Env = skeinEnv(env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), "skein token create: %s", stderr.String())
