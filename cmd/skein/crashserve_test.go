@@ -291,11 +291,18 @@ func startCrashServe(t *testing.T, bin, dataDir string) *crashProcess {
 
 // startServe runs `skein serve` with args (the store's flags) on a free
 // loopback port, in dir (which holds no skein.yaml), with the test's
-// environment less its SKEIN_* variables plus env, and waits until /readyz
-// answers 200; it fails the test, with the server's output, if the server
-// exits first or is not ready within 60s. The process is killed when the
-// test ends if it is still running.
+// environment less its SKEIN_* variables plus env, and waits until it is
+// ready (see launchServe and waitServe).
 func startServe(t *testing.T, bin, dir string, args []string, env ...string) *crashProcess {
+	t.Helper()
+	p := launchServe(t, bin, dir, args, env...)
+	p.waitReady(t)
+	return p
+}
+
+// launchServe starts `skein serve` as startServe does, without waiting for
+// it. The process is killed when the test ends if it is still running.
+func launchServe(t *testing.T, bin, dir string, args []string, env ...string) *crashProcess {
 	t.Helper()
 	addr := freeAddr(t)
 	p := &crashProcess{base: "http://" + addr, exited: make(chan error, 1), out: &lockedBuffer{}}
@@ -311,7 +318,13 @@ func startServe(t *testing.T, bin, dir string, args []string, env ...string) *cr
 			t.Logf("skein (%s) output:\n%s", addr, p.out.String())
 		}
 	})
+	return p
+}
 
+// waitReady waits until /readyz answers 200; it fails the test, with the
+// server's output, if the server exits first or is not ready within 60s.
+func (p *crashProcess) waitReady(t *testing.T) {
+	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
 	deadline := time.After(60 * time.Second)
@@ -320,13 +333,13 @@ func startServe(t *testing.T, bin, dir string, args []string, env ...string) *cr
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return
 			}
 		}
 		select {
 		case err := <-p.exited:
 			p.exited <- err // for kill
-			t.Fatalf("skein %s exited before it was ready (%v) (after a kill: the store did not reopen?)\n%s", strings.Join(args, " "), err, p.out.String())
+			t.Fatalf("skein %s exited before it was ready (%v) (after a kill: the store did not reopen?)\n%s", strings.Join(p.cmd.Args[1:], " "), err, p.out.String())
 		case <-deadline:
 			t.Fatalf("skein not ready within 60s:\n%s", p.out.String())
 		case <-time.After(20 * time.Millisecond):

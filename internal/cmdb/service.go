@@ -31,11 +31,15 @@ type Service struct {
 	st    Store
 	base  *Model
 	model atomic.Pointer[Model]
-	regMu sync.Mutex // serialises registrations within this process
+	regMu sync.Mutex // serialises registrations and reloads within this process
 
 	missMu     sync.Mutex    // serialises reloads for unknown names
 	lastMissAt time.Time     // when such a reload last ran
 	missEvery  time.Duration // minMissReload (tests change it)
+
+	maxAge     time.Duration // modelMaxAge (tests change it; 0 never refreshes)
+	loadedAt   atomic.Int64  // when the last reload started or was tried (Unix ns)
+	refreshing atomic.Bool   // a background refresh is running
 }
 
 // minMissReload is how often at most an unknown class or relationship type
@@ -44,22 +48,56 @@ type Service struct {
 // within that time.
 const minMissReload = time.Second
 
+// modelMaxAge is how old the model may grow before a request refreshes
+// it, in the background: other Skein processes sharing the store register
+// and retire classes and relationship types, and a process that never
+// meets an unknown name would otherwise keep listing a new class as
+// missing, or accept a retired one, for as long as it runs.
+const modelMaxAge = 5 * time.Second
+
+// refreshTimeout bounds a background refresh of the model.
+const refreshTimeout = 30 * time.Second
+
 // NewService returns a service over st whose model is base extended with
 // the extensions persisted in st.
 func NewService(ctx context.Context, st Store, base *Model) (*Service, error) {
-	s := &Service{st: st, base: base, missEvery: minMissReload}
+	s := &Service{st: st, base: base, missEvery: minMissReload, maxAge: modelMaxAge}
 	if err := s.Reload(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// Model returns the current model.
-func (s *Service) Model() *Model { return s.model.Load() }
+// Model returns the current model. If the model is older than
+// modelMaxAge, it starts a refresh in the background (one at a time) and
+// returns the current model meanwhile.
+func (s *Service) Model() *Model {
+	if s.maxAge > 0 && time.Since(time.Unix(0, s.loadedAt.Load())) > s.maxAge && s.refreshing.CompareAndSwap(false, true) {
+		go func() {
+			defer s.refreshing.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+			defer cancel()
+			_ = s.Reload(ctx) // on failure the current model answers; the next request past the age tries again
+		}()
+	}
+	return s.model.Load()
+}
 
 // Reload rebuilds the model from the base model and the persisted
-// extensions, picking up classes that other Skein processes registered.
+// extensions, picking up classes and relationship types that other Skein
+// processes registered or retired.
 func (s *Service) Reload(ctx context.Context) error {
+	// A reload must not overwrite a registration of this process that
+	// committed after it read the extensions: registrations hold regMu
+	// from their read to their swap, and so does a reload.
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	return s.reload(ctx)
+}
+
+// reload is Reload with regMu held.
+func (s *Service) reload(ctx context.Context) error {
+	s.loadedAt.Store(time.Now().UnixNano())
 	exts, err := s.st.ModelExtensions(ctx)
 	if err != nil {
 		return fmt.Errorf("load model extensions: %w", err)
@@ -485,7 +523,7 @@ func (m *Model) anyAttribute(name string) *AttributeDef {
 func (s *Service) RegisterClass(ctx context.Context, actor store.Actor, def ClassDef) (*Class, error) {
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
-	if err := s.Reload(ctx); err != nil {
+	if err := s.reload(ctx); err != nil {
 		return nil, err
 	}
 	m, err := s.Model().WithClass(def)
@@ -508,7 +546,7 @@ func (s *Service) RegisterClass(ctx context.Context, actor store.Actor, def Clas
 func (s *Service) RegisterRelationshipType(ctx context.Context, actor store.Actor, def RelTypeDef) (*RelType, error) {
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
-	if err := s.Reload(ctx); err != nil {
+	if err := s.reload(ctx); err != nil {
 		return nil, err
 	}
 	m, err := s.Model().WithRelType(def)
@@ -535,7 +573,7 @@ func (s *Service) RegisterRelationshipType(ctx context.Context, actor store.Acto
 func (s *Service) RetireClass(ctx context.Context, actor store.Actor, name string) error {
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
-	if err := s.Reload(ctx); err != nil {
+	if err := s.reload(ctx); err != nil {
 		return err
 	}
 	m := s.Model()
@@ -557,7 +595,7 @@ func (s *Service) RetireClass(ctx context.Context, actor store.Actor, name strin
 	if err := s.st.RetireModelExtension(ctx, actor, store.KindClass, name); err != nil {
 		return err
 	}
-	return s.Reload(ctx)
+	return s.reload(ctx)
 }
 
 // RetireRelationshipType removes a relationship type registered at run
@@ -566,7 +604,7 @@ func (s *Service) RetireClass(ctx context.Context, actor store.Actor, name strin
 func (s *Service) RetireRelationshipType(ctx context.Context, actor store.Actor, name string) error {
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
-	if err := s.Reload(ctx); err != nil {
+	if err := s.reload(ctx); err != nil {
 		return err
 	}
 	if _, ok := s.Model().relTypes[name]; !ok {
@@ -578,7 +616,7 @@ func (s *Service) RetireRelationshipType(ctx context.Context, actor store.Actor,
 	if err := s.st.RetireModelExtension(ctx, actor, store.KindRelationshipType, name); err != nil {
 		return err
 	}
-	return s.Reload(ctx)
+	return s.reload(ctx)
 }
 
 // unprefix removes a leading path element from an *InvalidError's field.
