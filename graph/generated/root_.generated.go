@@ -2678,8 +2678,8 @@ extend type Mutation {
   "Adds a relationship type to the model."
   registerRelationshipType("The type definition." input: RegisterRelationshipTypeInput!): RegisterRelationshipTypePayload!
   """
-  Retires a CI class registered at run time: it leaves the model (of every Skein process sharing the
-  store, at their next model reload) and its name can be registered again. Classes of the default
+  Retires a CI class registered at run time: it leaves the model (of the other Skein processes
+  sharing the store within about five seconds) and its name can be registered again. Classes of the default
   model, classes with subclasses or named by a relationship type are INVALID; a class that CIs still
   have is a CONFLICT (delete or re-class them first). Audited.
   """
