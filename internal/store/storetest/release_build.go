@@ -30,13 +30,13 @@ var releaseCLI = store.Actor{Name: "cli:root", Source: "cli"}
 // for tokens), and returns what the store then holds with the estate's
 // names. Contents are deterministic; IDs and write times are not.
 //
-// The estate: CIs of a dozen classes, with identifying attributes that
+// The estate: 18 CIs of 13 classes, with identifying attributes that
 // normalisation rewrites (serial numbers, MAC addresses, domain names), an
 // integral float, a multi-line Unicode description, tags, and time values
 // at both edges of the allowed range; a registered class and relationship
-// type; relationships of nine types, some with attributes, one updated and
+// type; relationships of ten types, some with attributes, one updated and
 // one deleted; a CI updated, one with an attribute cleared, one deleted, one
-// seen by two sources; five API tokens (admin, two agents bound to sources,
+// seen by three sources; five API tokens (admin, two agents bound to sources,
 // an engineer's expiring one, a viewer's revoked one); a merged duplicate
 // and an open identity conflict; and the audit records of all of it.
 func BuildReleaseFixture(t *testing.T, st store.Store, commit string) *ReleaseManifest {
