@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -194,6 +195,54 @@ func CheckReleaseFixture(t *testing.T, st store.Store, want *ReleaseManifest) {
 	// records as the previous one did.
 	t.Run("Writes", func(t *testing.T) {
 		svc := newService(t, st)
+		// Every CI (but the merged duplicate, whose keys its survivor
+		// took) is identified as itself by each of its identity keys:
+		// reported with its name and the attributes of one identification
+		// rule, as stored, it is found and unchanged. A report re-derives
+		// all of a CI's keys, so only the first one about a CI proves its
+		// key survived: the first batch reports each CI by its strongest
+		// key, the second by the others.
+		var first, rest []cmdb.UpsertItem
+		var firstIDs, restIDs []store.ID
+		for _, c := range want.CIs {
+			if store.ID(c.ID) == id("merge duplicate") {
+				continue
+			}
+			cls, ok := svc.Model().Class(c.Class)
+			require.True(t, ok, c.Class)
+			n := 0
+			for _, rule := range cls.Rules {
+				attrs := map[string]any{"name": rawValue(t, c.Attributes["name"])}
+				complete := true
+				for _, a := range rule {
+					v, ok := c.Attributes[a]
+					complete = complete && ok
+					attrs[a] = rawValue(t, v)
+				}
+				if !complete {
+					continue
+				}
+				if n == 0 {
+					first, firstIDs = append(first, cmdb.UpsertItem{Class: c.Class, Attributes: attrs}), append(firstIDs, store.ID(c.ID))
+				} else {
+					rest, restIDs = append(rest, cmdb.UpsertItem{Class: c.Class, Attributes: attrs}), append(restIDs, store.ID(c.ID))
+				}
+				n++
+			}
+			require.NotZero(t, n, "CI %s has a key", c.Attributes["name"].S)
+		}
+		for _, batch := range []struct {
+			items []cmdb.UpsertItem
+			ids   []store.ID
+		}{{first, firstIDs}, {rest, restIDs}} {
+			res, err := svc.Upsert(ctx, store.Actor{Name: "alice", Source: "api"}, batch.items, false)
+			require.NoError(t, err)
+			for i, r := range res {
+				assert.Equal(t, batch.ids[i], r.CI.ID, "%s %v: %v", batch.items[i].Class, batch.items[i].Attributes, r.Err)
+				assert.Equal(t, store.StatusUnchanged, r.Status, "%s %v", batch.items[i].Class, batch.items[i].Attributes)
+			}
+		}
+
 		ansible := store.Actor{Name: "ansible (token " + string(id("token:ansible")) + ")", Source: "ansible"}
 		res, err := svc.Upsert(ctx, ansible, []cmdb.UpsertItem{
 			{Class: "LinuxServer", Attributes: map[string]any{"name": "db02", "serial_number": "sn 77"}},
@@ -248,5 +297,31 @@ func historyIDsOf(m *ReleaseManifest, object string) []string {
 			out = append(out, r.ID)
 		}
 	}
+	return out
+}
+
+// rawValue turns a manifest value into what a client sends for it.
+func rawValue(t *testing.T, v Value) any {
+	t.Helper()
+	if v.T == "" {
+		return nil
+	}
+	var out any
+	var err error
+	switch v.T {
+	case "string", "time":
+		out = v.S
+	case "int":
+		out, err = strconv.ParseInt(v.S, 10, 64)
+	case "float":
+		out, err = strconv.ParseFloat(v.S, 64)
+	case "bool":
+		out, err = strconv.ParseBool(v.S)
+	case "list":
+		out = append([]string{}, v.L...)
+	default:
+		t.Fatalf("value of unknown type %q", v.T)
+	}
+	require.NoError(t, err)
 	return out
 }
