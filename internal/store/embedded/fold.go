@@ -26,3 +26,28 @@ var registerFold = sync.OnceValue(func() error {
 		return args[0], nil // NULL, numbers: as they are
 	})
 })
+
+// searchFunc is the SQL name of store.SearchDocument over an encoded
+// attribute object (the cis.attrs column). The ci_search table holds its
+// results (migration 7 → 8 and the triggers that keep it in step), so the
+// name carries a version like foldFunc's.
+const searchFunc = "skein_search1"
+
+var registerSearch = sync.OnceValue(func() error {
+	return sqlite.RegisterDeterministicScalarFunction(searchFunc, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		var b []byte
+		switch v := args[0].(type) {
+		case string:
+			b = []byte(v)
+		case []byte:
+			b = v
+		default:
+			return "", nil
+		}
+		attrs, err := decodeAttrs(b)
+		if err != nil {
+			return nil, err
+		}
+		return store.SearchDocument(attrs), nil
+	})
+})
