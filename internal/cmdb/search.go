@@ -84,19 +84,14 @@ func (s *Service) Search(ctx context.Context, text string, f SearchFilter, p sto
 	if !ok {
 		return SearchResult{}, fmt.Errorf("search: this store has no text search: %w", store.ErrUnavailable)
 	}
-	ids, truncated, err := ts.SearchCIs(ctx, store.TextQuery{Terms: terms, Limit: store.MaxSearchCandidates})
-	if err != nil {
-		return SearchResult{}, fmt.Errorf("search: %w", err)
-	}
-	cis, err := s.st.CIs(ctx, ids)
+	cis, truncated, err := ts.SearchCIs(ctx, store.TextQuery{Terms: terms, Limit: store.MaxSearchCandidates})
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("search: %w", err)
 	}
 	m := s.Model()
 	var hits []SearchHit
-	for _, id := range ids {
-		ci, ok := cis[id]
-		if !ok || (len(sf.Classes) > 0 && !slices.Contains(sf.Classes, ci.Class)) {
+	for _, ci := range cis {
+		if len(sf.Classes) > 0 && !slices.Contains(sf.Classes, ci.Class) {
 			continue
 		}
 		if st, _ := ci.Attributes["status"].(string); len(sf.Status) > 0 && !slices.Contains(sf.Status, st) {

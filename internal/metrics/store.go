@@ -201,7 +201,7 @@ func (s *instrumentedStore) RelationshipPages(ctx context.Context, reqs []store.
 
 // SearchCIs forwards to the wrapped store's store.TextSearcher; a store
 // without one answers store.ErrUnavailable.
-func (s *instrumentedStore) SearchCIs(ctx context.Context, q store.TextQuery) (_ []store.ID, _ bool, err error) {
+func (s *instrumentedStore) SearchCIs(ctx context.Context, q store.TextQuery) (_ []store.CI, _ bool, err error) {
 	defer s.done("SearchCIs", time.Now(), &err)
 	ts, ok := s.next.(store.TextSearcher)
 	if !ok {

@@ -122,11 +122,11 @@ func (q TextQuery) Check() error {
 // TextSearcher is the optional power of a backend to search CIs by the words
 // of their text attributes (found by type assertion).
 type TextSearcher interface {
-	// SearchCIs returns the IDs of at most q.Limit CIs whose search document
-	// holds every token of q, best first by the backend's relevance, ties by
-	// ID; truncated reports that more matched. Writes are visible to the
-	// next search. A q that fails Check is an *InvalidError.
-	SearchCIs(ctx context.Context, q TextQuery) (ids []ID, truncated bool, err error)
+	// SearchCIs returns at most q.Limit CIs whose search document holds
+	// every token of q, best first by the backend's relevance, ties by ID;
+	// truncated reports that more matched. Writes are visible to the next
+	// search. A q that fails Check is an *InvalidError.
+	SearchCIs(ctx context.Context, q TextQuery) (cis []CI, truncated bool, err error)
 }
 
 // TokenSpan is a token of a text with its place in it.

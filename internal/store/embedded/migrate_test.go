@@ -78,10 +78,18 @@ func TestMigrateSearch(t *testing.T) {
 	got, truncated, err := s.SearchCIs(t.Context(), q)
 	require.NoError(t, err)
 	assert.False(t, truncated)
-	assert.ElementsMatch(t, ids, got)
+	assert.ElementsMatch(t, ids, ciIDs(got))
 	_, err = s.DeleteCIs(t.Context(), store.Actor{Name: "t", Source: "api"}, ids[:1])
 	require.NoError(t, err)
 	got, _, err = s.SearchCIs(t.Context(), q)
 	require.NoError(t, err)
-	assert.ElementsMatch(t, ids[1:], got)
+	assert.ElementsMatch(t, ids[1:], ciIDs(got))
+}
+
+func ciIDs(cis []store.CI) []store.ID {
+	out := make([]store.ID, len(cis))
+	for i, c := range cis {
+		out[i] = c.ID
+	}
+	return out
 }

@@ -9,11 +9,11 @@ import (
 
 var _ store.TextSearcher = (*Store)(nil)
 
-const qSearch = `SELECT c.uid FROM ci_search s JOIN cis c ON c.id = s.rowid
-WHERE ci_search MATCH ? ORDER BY s.rank, c.uid LIMIT ?`
+const qSearch = `SELECT ` + ciCols + ` FROM (SELECT rowid AS sid, rank AS srank FROM ci_search WHERE ci_search MATCH ?)
+JOIN cis ON id = sid ORDER BY srank, uid LIMIT ?`
 
 // SearchCIs implements store.TextSearcher with the FTS5 table ci_search.
-func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.ID, bool, error) {
+func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.CI, bool, error) {
 	if err := q.Check(); err != nil {
 		return nil, false, err
 	}
@@ -25,13 +25,14 @@ func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.ID, b
 		return nil, false, dbErr("search", err)
 	}
 	defer rows.Close()
-	var ids []store.ID
+	var ids []store.CI
+	var sc ciScanner
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		_, ci, err := sc.scan(rows)
+		if err != nil {
 			return nil, false, dbErr("search", err)
 		}
-		ids = append(ids, store.ID(id))
+		ids = append(ids, ci)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, false, dbErr("search", err)

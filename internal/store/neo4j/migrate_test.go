@@ -73,7 +73,7 @@ MATCH (m:SkeinMigration {name: 'search1'}) DETACH DELETE m`, nil)
 		t.Fatal(err)
 	}
 	got, _, err := s.SearchCIs(ctx, q)
-	if err != nil || len(got) != 2 || !(got[0] == ids["legacy-a"] || got[1] == ids["legacy-a"]) {
+	if err != nil || len(got) != 2 || !(got[0].ID == ids["legacy-a"] || got[1].ID == ids["legacy-a"]) {
 		t.Fatalf("after the backfill: %v, %v; want both CIs", got, err)
 	}
 }

@@ -2,6 +2,7 @@ package neo4j
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -12,11 +13,11 @@ import (
 var _ store.TextSearcher = (*Store)(nil)
 
 const qSearch = `CALL db.index.fulltext.queryNodes('skein_ci_search', $query) YIELD node, score
-RETURN node.id AS id ORDER BY score DESC, id LIMIT $limit`
+RETURN node ORDER BY score DESC, node.id LIMIT $limit`
 
 // SearchCIs implements store.TextSearcher with the full-text index
 // skein_ci_search.
-func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.ID, bool, error) {
+func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.CI, bool, error) {
 	if err := q.Check(); err != nil {
 		return nil, false, err
 	}
@@ -26,17 +27,20 @@ func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.ID, b
 		if err != nil {
 			return nil, err
 		}
-		ids := make([]store.ID, 0, len(recs))
+		cis := make([]store.CI, 0, len(recs))
 		for _, r := range recs {
-			id, _ := r.Values[0].(string)
-			ids = append(ids, store.ID(id))
+			c, err := ciFromNode(r.Values[0])
+			if err != nil {
+				return nil, &appError{fmt.Errorf("neo4j: decode CI: %w", err)}
+			}
+			cis = append(cis, c)
 		}
-		return ids, nil
+		return cis, nil
 	})
 	if err != nil {
 		return nil, false, err
 	}
-	ids := out.([]store.ID)
+	ids := out.([]store.CI)
 	if len(ids) > q.Limit {
 		return ids[:q.Limit], true, nil
 	}
