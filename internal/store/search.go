@@ -142,16 +142,19 @@ func tokenRune(r rune) bool {
 }
 
 // SplitTokens splits s into its tokens: maximal runs of letters, digits and
-// marks, folded (FoldText) and cut at MaxTokenRunes; everything else
-// separates them.
+// marks, folded (FoldText, rune by rune) and cut at MaxTokenRunes; everything
+// else separates them. A run that folds to nothing is no token.
 func SplitTokens(s string) []TokenSpan {
 	var out []TokenSpan
 	start := -1
+	var buf []byte
 	flush := func(end int) {
 		if start < 0 {
 			return
 		}
-		out = append(out, TokenSpan{Text: cutToken(FoldText(s[start:end])), Start: start, End: end})
+		if buf = foldToken(buf[:0], s[start:end]); len(buf) > 0 {
+			out = append(out, TokenSpan{Text: string(buf), Start: start, End: end})
+		}
 		start = -1
 	}
 	for i, r := range s {
@@ -167,34 +170,64 @@ func SplitTokens(s string) []TokenSpan {
 	return out
 }
 
-// cutToken keeps only what FoldText left of letters, digits and marks, cut
-// at MaxTokenRunes runes.
-func cutToken(t string) string {
+// foldToken appends the token of run (a run of token runes) to dst: each
+// rune folded (FoldText), those that are still letters, digits or marks
+// kept, at most MaxTokenRunes.
+func foldToken(dst []byte, run string) []byte {
 	n := 0
-	var b strings.Builder
-	for _, r := range t {
-		if !tokenRune(r) {
-			continue
-		}
+	for _, r := range run {
 		if n == MaxTokenRunes {
 			break
 		}
-		b.WriteRune(r)
-		n++
+		if lr := unicode.ToLower(r); tokenRune(lr) {
+			dst = utf8.AppendRune(dst, lr)
+			n++
+		}
 	}
-	return b.String()
+	return dst
 }
 
 // SearchTokens returns the tokens of s (see SplitTokens), text only.
 func SearchTokens(s string) []string {
 	spans := SplitTokens(s)
-	out := make([]string, 0, len(spans))
-	for _, sp := range spans {
-		if sp.Text != "" {
-			out = append(out, sp.Text)
-		}
+	out := make([]string, len(spans))
+	for i, sp := range spans {
+		out[i] = sp.Text
 	}
 	return out
+}
+
+// AppendSearchTokens appends the tokens of s to a search document, each
+// after a space unless doc is empty. It allocates nothing beyond doc's
+// growth: backends call it on every write.
+func AppendSearchTokens(doc []byte, s string) []byte {
+	start := -1
+	flush := func(end int) {
+		if start < 0 {
+			return
+		}
+		mark := len(doc)
+		if mark > 0 {
+			doc = append(doc, ' ')
+		}
+		if tok := foldToken(doc, s[start:end]); len(tok) > len(doc) {
+			doc = tok
+		} else {
+			doc = doc[:mark] // folded to nothing
+		}
+		start = -1
+	}
+	for i, r := range s {
+		if tokenRune(r) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		flush(i)
+	}
+	flush(len(s))
+	return doc
 }
 
 // SearchDocument returns the search document of a CI's attributes: the
@@ -209,26 +242,18 @@ func SearchDocument(attrs Attributes) string {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var b strings.Builder
-	add := func(s string) {
-		for _, t := range SearchTokens(s) {
-			if b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(t)
-		}
-	}
+	var doc []byte
 	for _, k := range keys {
 		switch v := attrs[k].(type) {
 		case string:
-			add(v)
+			doc = AppendSearchTokens(doc, v)
 		case []string:
 			for _, s := range v {
-				add(s)
+				doc = AppendSearchTokens(doc, s)
 			}
 		}
 	}
-	return b.String()
+	return string(doc)
 }
 
 // ParseTextQuery parses what a user typed into terms: words separated by
