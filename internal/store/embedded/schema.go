@@ -174,7 +174,7 @@ CREATE INDEX ci_tags_fold ON ci_tags(skein_fold1(tag), ci);
 	// queries hold tokens store.SearchTokens made, separated by spaces, so
 	// FTS5 indexes exactly those tokens. The table keeps no copy of the
 	// documents (content '') and no positions (detail none: phrases are
-	// checked above the store), which halves what a write adds.
+	// checked above the store), to keep what each write adds small.
 	`
 CREATE VIRTUAL TABLE ci_search USING fts5(body, tokenize = 'ascii', content = '', contentless_delete = 1, detail = none);
 INSERT INTO ci_search(rowid, body) SELECT id, skein_search1(attrs) FROM cis;
