@@ -141,6 +141,11 @@ func attrDefView(a *cmdb.AttributeDef) *model.AttributeDefinition {
 	if a.MaxLength > 0 {
 		v.MaxLength = &a.MaxLength
 	}
+	if a.Searchable {
+		v.Searchable = true
+		w := max(a.SearchWeight, 1)
+		v.SearchWeight = &w
+	}
 	if a.Description != "" {
 		v.Description = &a.Description
 	}
@@ -199,6 +204,12 @@ func attrDefsIn(in []model.AttributeDefinitionInput) []cmdb.AttributeDef {
 		}
 		if a.Multiline != nil {
 			d.Multiline = *a.Multiline
+		}
+		if a.Searchable != nil {
+			d.Searchable = *a.Searchable
+		}
+		if a.SearchWeight != nil {
+			d.SearchWeight = *a.SearchWeight
 		}
 		if a.Description != nil {
 			d.Description = *a.Description
@@ -349,4 +360,23 @@ func conflictMessage(ce *store.ConflictError) string {
 	}
 	return fmt.Sprintf("the identity keys match %d different CIs: %s; if they are one thing, merge them with mergeCIs (identityConflicts lists the open conflicts)",
 		len(ce.CIs), strings.Join(parts, "; "))
+}
+
+// searchConnection shapes a page of search results.
+func searchConnection(res cmdb.SearchResult) *model.SearchConnection {
+	conn := &model.SearchConnection{TotalCount: res.Total, Truncated: res.Truncated, Edges: make([]model.SearchEdge, len(res.Items)), PageInfo: &model.PageInfo{}}
+	for i, h := range res.Items {
+		e := model.SearchEdge{Cursor: res.Cursors[i], Node: ciView(h.CI), Score: h.Score, Highlights: make([]model.SearchHighlight, len(h.Highlights))}
+		for j, hl := range h.Highlights {
+			frags := make([]model.SearchFragment, len(hl.Fragments))
+			for k, fr := range hl.Fragments {
+				frags[k] = model.SearchFragment{Text: fr.Text, Match: fr.Match}
+			}
+			e.Highlights[j] = model.SearchHighlight{Attribute: hl.Attribute, Fragments: frags}
+		}
+		conn.Edges[i] = e
+	}
+	conn.PageInfo.HasNextPage = res.HasNext
+	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
+	return conn
 }

@@ -117,6 +117,7 @@ var matrixOps = map[string]matrixOp{
 	"Query.node":              {query: `query($id: ID!) { node(id: $id) { id } }`, prepare: idVar},
 	"Query.ci":                {query: `query($id: ID!) { ci(id: $id) { name history { totalCount } } }`, prepare: idVar},
 	"Query.cis":               {query: `{ cis(first: 1) { totalCount } }`},
+	"Query.search":            {query: `{ search(text: "matrix", first: 1) { totalCount } }`},
 	"Query.impactAnalysis": {query: `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"ids": []any{m.ci(t)}} }},
 	"Query.shortestPath": {query: `query($a: ID!) { shortestPath(from: $a, to: $a) { length } }`,

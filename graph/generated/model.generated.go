@@ -207,6 +207,52 @@ func (ec *executionContext) fieldContext_AttributeDefinition_multiline(_ context
 	return graphql.NewScalarFieldContext("AttributeDefinition", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _AttributeDefinition_searchable(ctx context.Context, field graphql.CollectedField, obj *model.AttributeDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeDefinition_searchable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Searchable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeDefinition_searchable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeDefinition", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AttributeDefinition_searchWeight(ctx context.Context, field graphql.CollectedField, obj *model.AttributeDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeDefinition_searchWeight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SearchWeight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeDefinition_searchWeight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeDefinition", field, false, false, "Int")
+}
+
 func (ec *executionContext) _AttributeDefinition_description(ctx context.Context, field graphql.CollectedField, obj *model.AttributeDefinition) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -770,8 +816,11 @@ func (ec *executionContext) unmarshalInputAttributeDefinitionInput(ctx context.C
 	if _, present := asMap["multiline"]; !present {
 		asMap["multiline"] = false
 	}
+	if _, present := asMap["searchable"]; !present {
+		asMap["searchable"] = false
+	}
 
-	fieldsInOrder := [...]string{"name", "type", "required", "values", "min", "max", "maxLength", "normalize", "multiline", "description"}
+	fieldsInOrder := [...]string{"name", "type", "required", "values", "min", "max", "maxLength", "normalize", "multiline", "searchable", "searchWeight", "description"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -841,6 +890,20 @@ func (ec *executionContext) unmarshalInputAttributeDefinitionInput(ctx context.C
 				return it, err
 			}
 			it.Multiline = data
+		case "searchable":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("searchable"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Searchable = data
+		case "searchWeight":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("searchWeight"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SearchWeight = data
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -1182,6 +1245,16 @@ func (ec *executionContext) _AttributeDefinition(ctx context.Context, sel ast.Se
 		case "multiline":
 			out.Values[i] = ec._AttributeDefinition_multiline(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "searchable":
+			out.Values[i] = ec._AttributeDefinition_searchable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "searchWeight":
+			out.Values[i] = ec._AttributeDefinition_searchWeight(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "description":

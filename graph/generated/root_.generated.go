@@ -49,15 +49,17 @@ type ComplexityRoot struct {
 	}
 
 	AttributeDefinition struct {
-		Description func(childComplexity int) int
-		Max         func(childComplexity int) int
-		MaxLength   func(childComplexity int) int
-		Min         func(childComplexity int) int
-		Multiline   func(childComplexity int) int
-		Name        func(childComplexity int) int
-		Required    func(childComplexity int) int
-		Type        func(childComplexity int) int
-		Values      func(childComplexity int) int
+		Description  func(childComplexity int) int
+		Max          func(childComplexity int) int
+		MaxLength    func(childComplexity int) int
+		Min          func(childComplexity int) int
+		Multiline    func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Required     func(childComplexity int) int
+		SearchWeight func(childComplexity int) int
+		Searchable   func(childComplexity int) int
+		Type         func(childComplexity int) int
+		Values       func(childComplexity int) int
 	}
 
 	AuditConnection struct {
@@ -270,6 +272,7 @@ type ComplexityRoot struct {
 		ImpactAnalysis    func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) int
 		Node              func(childComplexity int, id string) int
 		RelationshipTypes func(childComplexity int) int
+		Search            func(childComplexity int, text string, filter *model.SearchFilter, first *int, after *string) int
 		ShortestPath      func(childComplexity int, from string, to string, maxDepth *int, types []string) int
 		Version           func(childComplexity int) int
 		Viewer            func(childComplexity int) int
@@ -343,6 +346,30 @@ type ComplexityRoot struct {
 
 	RevokeAPITokenPayload struct {
 		APIToken func(childComplexity int) int
+	}
+
+	SearchConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+		Truncated  func(childComplexity int) int
+	}
+
+	SearchEdge struct {
+		Cursor     func(childComplexity int) int
+		Highlights func(childComplexity int) int
+		Node       func(childComplexity int) int
+		Score      func(childComplexity int) int
+	}
+
+	SearchFragment struct {
+		Match func(childComplexity int) int
+		Text  func(childComplexity int) int
+	}
+
+	SearchHighlight struct {
+		Attribute func(childComplexity int) int
+		Fragments func(childComplexity int) int
 	}
 
 	Sighting struct {
@@ -492,6 +519,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AttributeDefinition.Required(childComplexity), true
+	case "AttributeDefinition.searchWeight":
+		if e.ComplexityRoot.AttributeDefinition.SearchWeight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeDefinition.SearchWeight(childComplexity), true
+	case "AttributeDefinition.searchable":
+		if e.ComplexityRoot.AttributeDefinition.Searchable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeDefinition.Searchable(childComplexity), true
 	case "AttributeDefinition.type":
 		if e.ComplexityRoot.AttributeDefinition.Type == nil {
 			break
@@ -1443,6 +1482,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RelationshipTypes(childComplexity), true
+	case "Query.search":
+		if e.ComplexityRoot.Query.Search == nil {
+			break
+		}
+
+		args, err := ec.field_Query_search_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Search(childComplexity, args["text"].(string), args["filter"].(*model.SearchFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.shortestPath":
 		if e.ComplexityRoot.Query.ShortestPath == nil {
 			break
@@ -1683,6 +1733,82 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RevokeAPITokenPayload.APIToken(childComplexity), true
 
+	case "SearchConnection.edges":
+		if e.ComplexityRoot.SearchConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchConnection.Edges(childComplexity), true
+	case "SearchConnection.pageInfo":
+		if e.ComplexityRoot.SearchConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchConnection.PageInfo(childComplexity), true
+	case "SearchConnection.totalCount":
+		if e.ComplexityRoot.SearchConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchConnection.TotalCount(childComplexity), true
+	case "SearchConnection.truncated":
+		if e.ComplexityRoot.SearchConnection.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchConnection.Truncated(childComplexity), true
+
+	case "SearchEdge.cursor":
+		if e.ComplexityRoot.SearchEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchEdge.Cursor(childComplexity), true
+	case "SearchEdge.highlights":
+		if e.ComplexityRoot.SearchEdge.Highlights == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchEdge.Highlights(childComplexity), true
+	case "SearchEdge.node":
+		if e.ComplexityRoot.SearchEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchEdge.Node(childComplexity), true
+	case "SearchEdge.score":
+		if e.ComplexityRoot.SearchEdge.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchEdge.Score(childComplexity), true
+
+	case "SearchFragment.match":
+		if e.ComplexityRoot.SearchFragment.Match == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchFragment.Match(childComplexity), true
+	case "SearchFragment.text":
+		if e.ComplexityRoot.SearchFragment.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchFragment.Text(childComplexity), true
+
+	case "SearchHighlight.attribute":
+		if e.ComplexityRoot.SearchHighlight.Attribute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchHighlight.Attribute(childComplexity), true
+	case "SearchHighlight.fragments":
+		if e.ComplexityRoot.SearchHighlight.Fragments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchHighlight.Fragments(childComplexity), true
+
 	case "Sighting.lastSeenAt":
 		if e.ComplexityRoot.Sighting.LastSeenAt == nil {
 			break
@@ -1831,6 +1957,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RetireCIClassInput", ec.unmarshalInputRetireCIClassInput),
 			graphql.NewInputUnmarshaler("RetireRelationshipTypeInput", ec.unmarshalInputRetireRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RevokeAPITokenInput", ec.unmarshalInputRevokeAPITokenInput),
+			graphql.NewInputUnmarshaler("SearchFilter", ec.unmarshalInputSearchFilter),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
 			graphql.NewInputUnmarshaler("UpsertCIItem", ec.unmarshalInputUpsertCIItem),
 			graphql.NewInputUnmarshaler("UpsertCIsInput", ec.unmarshalInputUpsertCIsInput),
@@ -2755,6 +2882,10 @@ type AttributeDefinition {
   maxLength: Int
   "Free text: may hold line breaks and tabs (other strings are one line)."
   multiline: Boolean!
+  "Whether free-text search (` + "`" + `Query.search` + "`" + `) finds CIs by this attribute's words."
+  searchable: Boolean!
+  "What a search match in this attribute counts in the ranking (1 to 10); null when not searchable."
+  searchWeight: Int
   "What it means."
   description: String
 }
@@ -2828,6 +2959,10 @@ input AttributeDefinitionInput {
   normalize: String
   "Free text, which may hold line breaks and tabs; other strings are one line."
   multiline: Boolean = false
+  "Whether free-text search (` + "`" + `Query.search` + "`" + `) finds CIs by this attribute's words: string and list attributes of classes only."
+  searchable: Boolean = false
+  "What a search match in this attribute counts in the ranking, 1 to 10 (default 1); only with ` + "`" + `searchable` + "`" + `."
+  searchWeight: Int
   "What it means."
   description: String
 }
@@ -3056,6 +3191,82 @@ type Mutation {
   ping: Boolean!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/search.graphqls", Input: `extend type Query {
+  """
+  Finds CIs by the words of their searchable attributes (name, description, tags, serial number,
+  IP and MAC address, FQDN, host, URL...; the model marks them ` + "`" + `searchable` + "`" + `), best match first.
+  ` + "`" + `text` + "`" + ` is words separated by spaces, all of which must match: a word with a trailing ` + "`" + `*` + "`" + ` matches
+  as a prefix (` + "`" + `pay*` + "`" + `), a "quoted phrase" matches adjacent words in order, and a word with inner
+  punctuation is a phrase of its parts (` + "`" + `10.0.0.1` + "`" + `, ` + "`" + `web-01` + "`" + `). Case and nothing else is ignored;
+  no other character is syntax. A match counts the attribute's search weight (name 4; serial
+  number, IP address, FQDN 3; tags, host, MAC address 2; description 1), doubled for a whole
+  word rather than a prefix, summed over the words; ties are broken by CI ID. Pages are cut from
+  the ranking as it is when each page is asked for, so a write between two pages may move a CI
+  across their boundary. At most 1000 candidate CIs are ranked (see ` + "`" + `truncated` + "`" + `).
+  """
+  search(
+    "What to look for: 1 to 16 words or phrases, at most 256 bytes."
+    text: String!
+    "Which CIs; omitted means all."
+    filter: SearchFilter
+    "Page size, 1 to 1000."
+    first: Int = 20
+    "Cursor after which the page starts (a previous page's ` + "`" + `pageInfo.endCursor` + "`" + `)."
+    after: String
+  ): SearchConnection!
+}
+
+"Narrows a search; omitted fields do not filter."
+input SearchFilter {
+  "Only CIs of this class and its subclasses."
+  class: String
+  "Only CIs with one of these statuses."
+  status: [String!]
+}
+
+"One page of ranked search results."
+type SearchConnection {
+  "The CIs found, best first, with their scores and highlights."
+  edges: [SearchEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many CIs match, across all pages."
+  totalCount: Int!
+  """
+  True when more CIs matched than a search ranks (1000): the results are then the best of those
+  the store's full-text index ranked first. Narrow the text or the filter.
+  """
+  truncated: Boolean!
+}
+
+"A CI found by a search."
+type SearchEdge {
+  "The CI."
+  node: CI!
+  "Cursor of this result; pass it as ` + "`" + `after` + "`" + ` to continue after it."
+  cursor: String!
+  "Relevance: higher is better (see ` + "`" + `Query.search` + "`" + `)."
+  score: Float!
+  "Where the words matched: one snippet per matching attribute, highest search weight first."
+  highlights: [SearchHighlight!]!
+}
+
+"A snippet of one attribute's value with the matches marked."
+type SearchHighlight {
+  "Name of the attribute, e.g. ` + "`" + `name` + "`" + ` or ` + "`" + `description` + "`" + `."
+  attribute: String!
+  "The snippet, in order; concatenated they give the text (long values are cut around the first match, with ` + "`" + `…` + "`" + `)."
+  fragments: [SearchFragment!]!
+}
+
+"A piece of a highlight snippet."
+type SearchFragment {
+  "The text."
+  text: String!
+  "Whether this text matched the search."
+  match: Boolean!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -3105,6 +3316,10 @@ func (ec *executionContext) childFields_AttributeDefinition(ctx context.Context,
 		return ec.fieldContext_AttributeDefinition_maxLength(ctx, field)
 	case "multiline":
 		return ec.fieldContext_AttributeDefinition_multiline(ctx, field)
+	case "searchable":
+		return ec.fieldContext_AttributeDefinition_searchable(ctx, field)
+	case "searchWeight":
+		return ec.fieldContext_AttributeDefinition_searchWeight(ctx, field)
 	case "description":
 		return ec.fieldContext_AttributeDefinition_description(ctx, field)
 	}
@@ -3615,6 +3830,54 @@ func (ec *executionContext) childFields_RevokeAPITokenPayload(ctx context.Contex
 		return ec.fieldContext_RevokeAPITokenPayload_apiToken(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeAPITokenPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SearchConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SearchConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SearchConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SearchConnection_totalCount(ctx, field)
+	case "truncated":
+		return ec.fieldContext_SearchConnection_truncated(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SearchConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SearchEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_SearchEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_SearchEdge_cursor(ctx, field)
+	case "score":
+		return ec.fieldContext_SearchEdge_score(ctx, field)
+	case "highlights":
+		return ec.fieldContext_SearchEdge_highlights(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SearchEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SearchFragment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "text":
+		return ec.fieldContext_SearchFragment_text(ctx, field)
+	case "match":
+		return ec.fieldContext_SearchFragment_match(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SearchFragment", field.Name)
+}
+
+func (ec *executionContext) childFields_SearchHighlight(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "attribute":
+		return ec.fieldContext_SearchHighlight_attribute(ctx, field)
+	case "fragments":
+		return ec.fieldContext_SearchHighlight_fragments(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SearchHighlight", field.Name)
 }
 
 func (ec *executionContext) childFields_Sighting(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

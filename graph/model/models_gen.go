@@ -57,6 +57,10 @@ type AttributeDefinition struct {
 	MaxLength *int `json:"maxLength,omitempty"`
 	// Free text: may hold line breaks and tabs (other strings are one line).
 	Multiline bool `json:"multiline"`
+	// Whether free-text search (`Query.search`) finds CIs by this attribute's words.
+	Searchable bool `json:"searchable"`
+	// What a search match in this attribute counts in the ranking (1 to 10); null when not searchable.
+	SearchWeight *int `json:"searchWeight,omitempty"`
 	// What it means.
 	Description *string `json:"description,omitempty"`
 }
@@ -82,6 +86,10 @@ type AttributeDefinitionInput struct {
 	Normalize *string `json:"normalize,omitempty"`
 	// Free text, which may hold line breaks and tabs; other strings are one line.
 	Multiline *bool `json:"multiline,omitempty"`
+	// Whether free-text search (`Query.search`) finds CIs by this attribute's words: string and list attributes of classes only.
+	Searchable *bool `json:"searchable,omitempty"`
+	// What a search match in this attribute counts in the ranking, 1 to 10 (default 1); only with `searchable`.
+	SearchWeight *int `json:"searchWeight,omitempty"`
 	// What it means.
 	Description *string `json:"description,omitempty"`
 }
@@ -568,6 +576,55 @@ type RevokeAPITokenInput struct {
 type RevokeAPITokenPayload struct {
 	// Its record, with `revokedAt` set.
 	APIToken *APIToken `json:"apiToken"`
+}
+
+// One page of ranked search results.
+type SearchConnection struct {
+	// The CIs found, best first, with their scores and highlights.
+	Edges []SearchEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many CIs match, across all pages.
+	TotalCount int `json:"totalCount"`
+	// True when more CIs matched than a search ranks (1000): the results are then the best of those
+	// the store's full-text index ranked first. Narrow the text or the filter.
+	Truncated bool `json:"truncated"`
+}
+
+// A CI found by a search.
+type SearchEdge struct {
+	// The CI.
+	Node *CI `json:"node"`
+	// Cursor of this result; pass it as `after` to continue after it.
+	Cursor string `json:"cursor"`
+	// Relevance: higher is better (see `Query.search`).
+	Score float64 `json:"score"`
+	// Where the words matched: one snippet per matching attribute, highest search weight first.
+	Highlights []SearchHighlight `json:"highlights"`
+}
+
+// Narrows a search; omitted fields do not filter.
+type SearchFilter struct {
+	// Only CIs of this class and its subclasses.
+	Class *string `json:"class,omitempty"`
+	// Only CIs with one of these statuses.
+	Status []string `json:"status,omitempty"`
+}
+
+// A piece of a highlight snippet.
+type SearchFragment struct {
+	// The text.
+	Text string `json:"text"`
+	// Whether this text matched the search.
+	Match bool `json:"match"`
+}
+
+// A snippet of one attribute's value with the matches marked.
+type SearchHighlight struct {
+	// Name of the attribute, e.g. `name` or `description`.
+	Attribute string `json:"attribute"`
+	// The snippet, in order; concatenated they give the text (long values are cut around the first match, with `…`).
+	Fragments []SearchFragment `json:"fragments"`
 }
 
 // One source's last report of a CI.

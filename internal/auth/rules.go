@@ -30,6 +30,7 @@ var Rules = map[string][]Role{
 	"Query.node":           readers,
 	"Query.ci":             readers,
 	"Query.cis":            readers,
+	"Query.search":         readers,
 	"Query.impactAnalysis": readers,
 	"Query.shortestPath":   readers,
 	"Query.auditRecords":   readers,

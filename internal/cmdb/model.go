@@ -56,8 +56,13 @@ type AttributeDef struct {
 	Normalize string   `yaml:"normalize,omitempty" json:"normalize,omitempty"`
 	// Multiline marks free text (descriptions), which may hold line breaks
 	// and tabs; other strings are one line (see store.CleanText).
-	Multiline   bool   `yaml:"multiline,omitempty" json:"multiline,omitempty"`
-	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	Multiline bool `yaml:"multiline,omitempty" json:"multiline,omitempty"`
+	// Searchable puts the attribute's words in free-text search (string and
+	// list attributes of classes); SearchWeight (1..10, default 1) is what
+	// a match in it counts when results are ranked.
+	Searchable   bool   `yaml:"searchable,omitempty" json:"searchable,omitempty"`
+	SearchWeight int    `yaml:"search_weight,omitempty" json:"search_weight,omitempty"`
+	Description  string `yaml:"description,omitempty" json:"description,omitempty"`
 }
 
 // ClassDef is the definition of a CI class as written in the model file or
@@ -120,7 +125,13 @@ type Class struct {
 	Rules [][]string
 	attrs map[string]*AttributeDef
 	names []string // sorted attribute names
+	// searchable are the searchable attributes, own and inherited, by name.
+	searchable []*AttributeDef
 }
+
+// Searchable returns the class's searchable attributes, own and inherited,
+// sorted by name.
+func (c *Class) Searchable() []*AttributeDef { return c.searchable }
 
 // Attribute returns the definition of attribute name, own or inherited.
 func (c *Class) Attribute(name string) (*AttributeDef, bool) {
@@ -298,6 +309,11 @@ func (m *Model) addClass(def ClassDef, strict bool) error {
 		c.names = append(c.names, k)
 	}
 	sort.Strings(c.names)
+	for _, k := range c.names {
+		if a := c.attrs[k]; a.Searchable {
+			c.searchable = append(c.searchable, a)
+		}
+	}
 	m.classes[def.Name] = c
 	m.order = append(m.order, def.Name)
 	if def.Parent != "" {
@@ -331,6 +347,12 @@ func checkAttrDef(a *AttributeDef) *store.InvalidError {
 	}
 	if a.MaxLength < 0 || a.MaxLength > maxStringLen {
 		return store.Invalid("max_length", "must be between 0 and %d", maxStringLen)
+	}
+	if a.Searchable && a.Type != TypeString && a.Type != TypeList {
+		return store.Invalid("searchable", "only string and list attributes are searchable, not %s", a.Type)
+	}
+	if a.SearchWeight != 0 && (!a.Searchable || a.SearchWeight < 1 || a.SearchWeight > 10) {
+		return store.Invalid("search_weight", "must be 1..10, and only on a searchable attribute")
 	}
 	if a.Min != nil && a.Max != nil && *a.Min > *a.Max {
 		return store.Invalid("min", "must not exceed max")
@@ -388,6 +410,9 @@ func (m *Model) addRelType(def RelTypeDef, strict bool) error {
 		field := fmt.Sprintf("attributes[%d]", i)
 		if err := checkAttrDef(a); err != nil {
 			return err.WithPrefix(field)
+		}
+		if a.Searchable {
+			return store.Invalid(field+".searchable", "relationship attributes are not searchable")
 		}
 		if _, dup := rt.attrs[a.Name]; dup {
 			return store.Invalid(field+".name", "attribute %q is defined twice", a.Name)

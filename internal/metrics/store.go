@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/skein-cmdb/skein/internal/store"
@@ -196,4 +197,15 @@ func (s *instrumentedStore) RevokeToken(ctx context.Context, actor store.Actor, 
 func (s *instrumentedStore) RelationshipPages(ctx context.Context, reqs []store.RelationshipPageRequest) (_ []store.Page[store.Relationship], err error) {
 	defer s.done("RelationshipPages", time.Now(), &err)
 	return s.next.RelationshipPages(ctx, reqs)
+}
+
+// SearchCIs forwards to the wrapped store's store.TextSearcher; a store
+// without one answers store.ErrUnavailable.
+func (s *instrumentedStore) SearchCIs(ctx context.Context, q store.TextQuery) (_ []store.CI, _ bool, err error) {
+	defer s.done("SearchCIs", time.Now(), &err)
+	ts, ok := s.next.(store.TextSearcher)
+	if !ok {
+		return nil, false, fmt.Errorf("search: this store has no text search: %w", store.ErrUnavailable)
+	}
+	return ts.SearchCIs(ctx, q)
 }

@@ -515,3 +515,9 @@ func BenchmarkListNamePrefix(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSearch: a free-text search against a name-prefix filter
+// (SKEIN_BENCH_SEARCH CIs, default 5,000).
+func BenchmarkSearch(b *testing.B) {
+	storetest.SearchBench(b, benchOpen(b, Options{Synchronous: "NORMAL"}), benchSize("SKEIN_BENCH_SEARCH", 5_000))
+}

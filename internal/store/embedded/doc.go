@@ -25,7 +25,9 @@
 // Identity keys are owned through a PRIMARY KEY on identity_keys(key): the
 // database, not a read-then-write check, enforces that a key belongs to one
 // CI. Audit records are written in the same transaction as the change they
-// describe. Tags have a side table (ci_tags) for the Tag filter. Times are
+// describe. Tags have a side table (ci_tags) for the Tag filter; search
+// documents (store.SearchDocument) an FTS5 table (ci_search) that triggers on
+// cis keep in step within each write transaction. Times are
 // int64 unix nanoseconds (UTC). The schema version is PRAGMA user_version.
 //
 // # Adjacency index

@@ -26,3 +26,62 @@ var registerFold = sync.OnceValue(func() error {
 		return args[0], nil // NULL, numbers: as they are
 	})
 })
+
+// searchFunc is the SQL name of store.SearchDocument over an encoded
+// attribute object (the cis.attrs column). The ci_search table holds its
+// results (migration 7 → 8 and the triggers that keep it in step), so the
+// name carries a version like foldFunc's.
+const searchFunc = "skein_search1"
+
+var registerSearch = sync.OnceValue(func() error {
+	return sqlite.RegisterDeterministicScalarFunction(searchFunc, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		var b []byte
+		switch v := args[0].(type) {
+		case string:
+			b = []byte(v)
+		case []byte:
+			b = v
+		default:
+			return "", nil
+		}
+		// A row whose attributes do not decode (written by hand) gets no
+		// document rather than failing its write; reading it reports it.
+		doc, err := searchDocument(b)
+		if err != nil {
+			return "", nil
+		}
+		return doc, nil
+	})
+})
+
+// searchDocument is store.SearchDocument of encoded attributes, read in
+// place: it runs in a trigger on every write of a CI, so it builds no
+// attribute map (the keys are sorted in the encoding already).
+func searchDocument(b []byte) (string, error) {
+	doc := make([]byte, 0, len(b))
+	r := &jreader{b: b}
+	err := r.object(func(string) error {
+		switch r.peek() {
+		case '"':
+			s, err := r.str()
+			doc = store.AppendSearchTokens(doc, s)
+			return err
+		case '[':
+			l, err := r.strings()
+			for _, s := range l {
+				doc = store.AppendSearchTokens(doc, s)
+			}
+			return err
+		}
+		_, err := r.value()
+		return err
+	})
+	if err != nil || !r.end() {
+		attrs, err := store.DecodeAttributes(b)
+		if err != nil {
+			return "", err
+		}
+		return store.SearchDocument(attrs), nil
+	}
+	return string(doc), nil
+}

@@ -3,6 +3,7 @@ package embedded
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,5 +40,22 @@ func TestFoldFiltersUseIndexes(t *testing.T) {
 		}
 		require.NoError(t, rows.Close())
 		assert.Contains(t, strings.Join(plan, "; "), tt.index, "%+v: %v", tt.f, plan)
+	}
+}
+
+// TestSearchDocument: the trigger's reading of encoded attributes gives
+// store.SearchDocument's document.
+func TestSearchDocument(t *testing.T) {
+	for _, a := range []store.Attributes{
+		{},
+		{"name": "Web-01", "tags": []string{"PCI", "eu"}, "port": int64(443), "ratio": 0.5, "ok": true,
+			"description": "Ça va \"bien\"\n", "seen": time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC)},
+		{"name": "İstanbul ǅ ＡＢＣ 日本語", "x": "---"},
+	} {
+		b, err := store.EncodeAttributes(a)
+		require.NoError(t, err)
+		got, err := searchDocument(b)
+		require.NoError(t, err)
+		assert.Equal(t, store.SearchDocument(a), got)
 	}
 }

@@ -31,6 +31,7 @@ func TestMigrateAuditRefs(t *testing.T) {
 		"ALTER TABLE audit DROP COLUMN ref1", "ALTER TABLE audit DROP COLUMN ref2", "DROP TABLE identity_conflicts",
 		"DROP INDEX cis_name_fold", "DROP INDEX cis_owner_fold", "DROP INDEX cis_support_group_fold", "DROP INDEX ci_tags_fold",
 		"ALTER TABLE tokens DROP COLUMN sources",
+		"DROP TRIGGER ci_search_insert", "DROP TRIGGER ci_search_update", "DROP TRIGGER ci_search_delete", "DROP TABLE ci_search",
 		"PRAGMA user_version = 3",
 	} {
 		_, err := db.Exec(q)
@@ -50,4 +51,45 @@ func TestMigrateAuditRefs(t *testing.T) {
 	assert.Equal(t, store.ActionDelete, p.Items[0].Action)
 	assert.Equal(t, []string{string(ids[1]), string(ids[2])}, p.Items[0].Related)
 	assert.Equal(t, []string{string(ids[1]), string(ids[2])}, p.Items[1].Related)
+}
+
+// TestMigrateSearch: a store written at schema 7, before free-text search,
+// gets the search documents of its CIs on upgrade, and keeps them in step
+// with later writes.
+func TestMigrateSearch(t *testing.T) {
+	dir := t.TempDir()
+	s := openAt(t, dir)
+	ids := mkNodes(t, s, "legacy-", 3)
+	require.NoError(t, s.Close())
+
+	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
+	require.NoError(t, err)
+	for _, q := range []string{
+		"DROP TRIGGER ci_search_insert", "DROP TRIGGER ci_search_update", "DROP TRIGGER ci_search_delete", "DROP TABLE ci_search",
+		"PRAGMA user_version = 7",
+	} {
+		_, err := db.Exec(q)
+		require.NoError(t, err, q)
+	}
+	require.NoError(t, db.Close())
+
+	s = openAt(t, dir)
+	q := store.TextQuery{Terms: []store.TextTerm{{Tokens: []string{"legacy"}}}, Limit: 10}
+	got, truncated, err := s.SearchCIs(t.Context(), q)
+	require.NoError(t, err)
+	assert.False(t, truncated)
+	assert.ElementsMatch(t, ids, ciIDs(got))
+	_, err = s.DeleteCIs(t.Context(), store.Actor{Name: "t", Source: "api"}, ids[:1])
+	require.NoError(t, err)
+	got, _, err = s.SearchCIs(t.Context(), q)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, ids[1:], ciIDs(got))
+}
+
+func ciIDs(cis []store.CI) []store.ID {
+	out := make([]store.ID, len(cis))
+	for i, c := range cis {
+		out[i] = c.ID
+	}
+	return out
 }

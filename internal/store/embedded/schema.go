@@ -8,7 +8,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
 // file; migrations[v] upgrades version v to v+1.
-const schemaVersion = 7
+const schemaVersion = 8
 
 var migrations = []string{
 	// 0 → 1: initial schema.
@@ -164,6 +164,29 @@ CREATE INDEX cis_name_fold ON cis(skein_fold1(name));
 CREATE INDEX cis_owner_fold ON cis(skein_fold1(owner));
 CREATE INDEX cis_support_group_fold ON cis(skein_fold1(support_group));
 CREATE INDEX ci_tags_fold ON ci_tags(skein_fold1(tag), ci);
+`,
+	// 7 → 8: free-text search (store.TextSearcher). ci_search holds each
+	// CI's search document (skein_search1 is store.SearchDocument of its
+	// attributes, registered by this package) under the CI's row id; the
+	// triggers keep it in step with every write of cis in the same
+	// transaction, and the INSERT fills it for the CIs already there. The
+	// ascii tokenizer splits only at ASCII separators: documents and
+	// queries hold tokens store.SearchTokens made, separated by spaces, so
+	// FTS5 indexes exactly those tokens. The table keeps no copy of the
+	// documents (content '') and no positions (detail none: phrases are
+	// checked above the store), to keep what each write adds small.
+	`
+CREATE VIRTUAL TABLE ci_search USING fts5(body, tokenize = 'ascii', content = '', contentless_delete = 1, detail = none);
+INSERT INTO ci_search(rowid, body) SELECT id, skein_search1(attrs) FROM cis;
+CREATE TRIGGER ci_search_insert AFTER INSERT ON cis BEGIN
+	INSERT INTO ci_search(rowid, body) VALUES (new.id, skein_search1(new.attrs));
+END;
+CREATE TRIGGER ci_search_update AFTER UPDATE OF attrs ON cis WHEN old.attrs IS NOT new.attrs BEGIN
+	UPDATE ci_search SET body = skein_search1(new.attrs) WHERE rowid = new.id;
+END;
+CREATE TRIGGER ci_search_delete AFTER DELETE ON cis BEGIN
+	DELETE FROM ci_search WHERE rowid = old.id;
+END;
 `,
 }
 

@@ -190,3 +190,9 @@ func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 func BenchmarkHubPage(b *testing.B) {
 	storetest.HubPageBench(b, newTestStore(b), 20_000)
 }
+
+// BenchmarkSearch: a free-text search against a name-prefix filter (5,000
+// CIs).
+func BenchmarkSearch(b *testing.B) {
+	storetest.SearchBench(b, newTestStore(b), 5_000)
+}

@@ -49,3 +49,31 @@ MATCH (m:SkeinMigration) DETACH DELETE m`, nil)
 		t.Fatalf("the backfill ran again: %d records", h.Total)
 	}
 }
+
+// TestBackfillSearch: CI nodes written before free-text search get their
+// search documents on open, once, and are found.
+func TestBackfillSearch(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	ids := mkCIs(t, s, "legacy-a", "legacy-b")
+	// As a store of the previous version left it.
+	if _, err := s.write(ctx, "test", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		return run(ctx, tx, `MATCH (c:CI) REMOVE c._search WITH count(c) AS n
+MATCH (m:SkeinMigration {name: 'search1'}) DETACH DELETE m`, nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	q := store.TextQuery{Terms: []store.TextTerm{{Tokens: []string{"legacy"}}}, Limit: 10}
+	if got, _, err := s.SearchCIs(ctx, q); err != nil || len(got) != 0 {
+		t.Fatalf("before the backfill: %v, %v; want nothing", got, err)
+	}
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(ctx)
+	if err := s.backfill(ctx, sess, searchBackfill); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := s.SearchCIs(ctx, q)
+	if err != nil || len(got) != 2 || !(got[0].ID == ids["legacy-a"] || got[1].ID == ids["legacy-a"]) {
+		t.Fatalf("after the backfill: %v, %v; want both CIs", got, err)
+	}
+}

@@ -185,6 +185,10 @@ var schemaStatements = []string{
 	"CREATE INDEX skein_ci_name_fold IF NOT EXISTS FOR (c:CI) ON (c._fold_name)",
 	"CREATE INDEX skein_ci_owner_fold IF NOT EXISTS FOR (c:CI) ON (c._fold_owner)",
 	"CREATE INDEX skein_ci_support_group_fold IF NOT EXISTS FOR (c:CI) ON (c._fold_support_group)",
+	// Free-text search (search.go) over the search documents (propSearch).
+	// The whitespace analyser indexes exactly the tokens store.SearchTokens
+	// made; Neo4j updates the index in the writing transaction.
+	"CREATE FULLTEXT INDEX skein_ci_search IF NOT EXISTS FOR (c:CI) ON EACH [c._search] OPTIONS {indexConfig: {`fulltext.analyzer`: 'whitespace'}}",
 	"CREATE CONSTRAINT skein_migration IF NOT EXISTS FOR (m:SkeinMigration) REQUIRE m.name IS UNIQUE",
 }
 
@@ -214,32 +218,60 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 	if err != nil {
 		return translate("wait for indexes", err)
 	}
-	return s.backfillFolds(ctx, sess)
+	if err := s.backfill(ctx, sess, foldsBackfill); err != nil {
+		return err
+	}
+	return s.backfill(ctx, sess, searchBackfill)
 }
 
-// Backfill of the folded copies (foldedProps) on CI nodes written before
-// them: once per database, recorded by a :SkeinMigration node.
-const (
-	qFoldsDone     = `MATCH (m:SkeinMigration {name: 'fold1'}) RETURN count(m)`
-	qUnfoldedCIs   = `MATCH (c:CI) WHERE c._fold_name IS NULL AND c.name IS NOT NULL RETURN c LIMIT 1000`
-	qSetFolds      = `UNWIND $rows AS row MATCH (c:CI {id: row.id}) SET c += row.props`
-	qFoldsFinished = `MERGE (m:SkeinMigration {name: 'fold1'}) ON CREATE SET m.at = datetime()`
+// backfillSpec is a once-per-database fill of properties on CI nodes
+// written before a release that writes them with every CI (ciProperties),
+// recorded by a :SkeinMigration node named name.
+type backfillSpec struct {
+	name, what string
+	// missing returns up to 1000 CI nodes that lack the properties.
+	missing string
+	props   func(c store.CI, props map[string]any)
+}
+
+var (
+	// foldsBackfill fills the folded copies (foldedProps).
+	foldsBackfill = backfillSpec{
+		name:    "fold1",
+		what:    "backfill folded names",
+		missing: `MATCH (c:CI) WHERE c._fold_name IS NULL AND c.name IS NOT NULL RETURN c LIMIT 1000`,
+		props:   func(c store.CI, props map[string]any) { foldProperties(c.Attributes, props) },
+	}
+	// searchBackfill fills the search documents (propSearch).
+	searchBackfill = backfillSpec{
+		name:    "search1",
+		what:    "backfill search documents",
+		missing: `MATCH (c:CI) WHERE c._search IS NULL RETURN c LIMIT 1000`,
+		props:   func(c store.CI, props map[string]any) { props[propSearch] = store.SearchDocument(c.Attributes) },
+	}
 )
 
-// backfillFolds gives every CI node its folded copies, a thousand per
-// transaction. A CI written meanwhile gets them from ciProperties; running
-// it twice at once (two processes starting) writes the same values.
-func (s *Store) backfillFolds(ctx context.Context, sess neo4j.SessionWithContext) error {
-	done, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) { return count(ctx, tx, qFoldsDone, nil) })
+const (
+	qBackfillDone     = `MATCH (m:SkeinMigration {name: $name}) RETURN count(m)`
+	qBackfillSet      = `UNWIND $rows AS row MATCH (c:CI {id: row.id}) SET c += row.props`
+	qBackfillFinished = `MERGE (m:SkeinMigration {name: $name}) ON CREATE SET m.at = datetime()`
+)
+
+// backfill runs b, a thousand CIs per transaction. A CI written meanwhile
+// gets the properties from ciProperties; running it twice at once (two
+// processes starting) writes the same values.
+func (s *Store) backfill(ctx context.Context, sess neo4j.SessionWithContext, b backfillSpec) error {
+	name := map[string]any{"name": b.name}
+	done, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) { return count(ctx, tx, qBackfillDone, name) })
 	if err != nil {
-		return translate("backfill folded names", err)
+		return translate(b.what, err)
 	}
 	if done.(int64) > 0 {
 		return nil
 	}
 	for {
 		n, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-			recs, err := collect(ctx, tx, qUnfoldedCIs, nil)
+			recs, err := collect(ctx, tx, b.missing, nil)
 			if err != nil {
 				return 0, err
 			}
@@ -250,26 +282,26 @@ func (s *Store) backfillFolds(ctx context.Context, sess neo4j.SessionWithContext
 					return 0, &appError{fmt.Errorf("neo4j: decode CI: %w", err)}
 				}
 				props := map[string]any{}
-				foldProperties(c.Attributes, props)
+				b.props(c, props)
 				rows = append(rows, map[string]any{"id": string(c.ID), "props": props})
 			}
 			if len(rows) > 0 {
-				if _, err := run(ctx, tx, qSetFolds, map[string]any{"rows": rows}); err != nil {
+				if _, err := run(ctx, tx, qBackfillSet, map[string]any{"rows": rows}); err != nil {
 					return 0, err
 				}
 			}
 			return len(rows), nil
 		})
 		if err != nil {
-			return translate("backfill folded names", err)
+			return translate(b.what, err)
 		}
 		if n.(int) == 0 {
 			break
 		}
 	}
-	_, err = sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) { return run(ctx, tx, qFoldsFinished, nil) })
+	_, err = sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) { return run(ctx, tx, qBackfillFinished, name) })
 	if err != nil && !schemaAlreadyExists(err) {
-		return translate("backfill folded names", err)
+		return translate(b.what, err)
 	}
 	return nil
 }

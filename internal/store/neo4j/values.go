@@ -27,12 +27,15 @@ const (
 	propSources    = "_sources"
 	propSeen       = "_seen"
 	propKeys       = "_keys"
+	// propSearch holds the CI's search document (store.SearchDocument),
+	// indexed by the full-text index skein_ci_search.
+	propSearch = "_search"
 )
 
 // Folded copies of the text attributes that filters ignoring case look up
 // (store.FoldText; see store.CIFilter.CaseSensitive), indexed like the
 // attributes themselves (schemaStatements). Written with every CI
-// (ciProperties); nodes written before them get them from backfillFolds.
+// (ciProperties); nodes written before them get them from foldsBackfill.
 var foldedProps = map[string]string{"name": "_fold_name", "owner": "_fold_owner", "support_group": "_fold_support_group", "tags": "_fold_tags"}
 
 // foldProperties adds to props the folded copies of attrs' text attributes.
@@ -153,6 +156,7 @@ func ciProperties(c *store.CI) (map[string]any, error) {
 	props[propSeen] = seen
 	props[propKeys] = slices.Clone(keys)
 	foldProperties(c.Attributes, props)
+	props[propSearch] = store.SearchDocument(c.Attributes)
 	return props, nil
 }
 

@@ -66,3 +66,64 @@ func HubPageBench(b *testing.B, st store.Store, n int) {
 		}
 	})
 }
+
+// SearchBench measures a free-text search over n CIs, side by side with a
+// name-prefix filter on the same store as the baseline: "svc-0042*" matches
+// ten CIs by name in both (names svc-00420..svc-00429), and the search also
+// has to rank them and cut their highlights. A third run searches a word
+// every tenth CI's description holds (n/10 candidates, capped at
+// store.MaxSearchCandidates). Backends call it from a Benchmark function.
+func SearchBench(b *testing.B, st store.Store, n int) {
+	ctx := b.Context()
+	m, err := cmdb.DefaultModel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := cmdb.NewService(ctx, st, m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for start := 0; start < n; start += 1000 {
+		items := make([]cmdb.UpsertItem, min(1000, n-start))
+		for i := range items {
+			k := start + i
+			desc := fmt.Sprintf("Service number %d of the bench estate.", k)
+			if k%10 == 0 {
+				desc += " Handles payments."
+			}
+			items[i] = app(fmt.Sprintf("svc-%05d", k), "description", desc)
+		}
+		if _, err := svc.Upsert(ctx, builder, items, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("ListCIs/namePrefix", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p, err := svc.ListCIs(ctx, cmdb.Filter{NamePrefix: "svc-0042"}, store.PageRequest{First: 20})
+			if err != nil || len(p.Items) != 10 {
+				b.Fatalf("%d CIs, %v", len(p.Items), err)
+			}
+		}
+	})
+	b.Run("Search/prefix", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := svc.Search(ctx, "svc-0042*", cmdb.SearchFilter{}, store.PageRequest{First: 20})
+			if err != nil || len(res.Items) != 10 {
+				b.Fatalf("%d CIs, %v", len(res.Items), err)
+			}
+		}
+	})
+	b.Run("Search/commonWord", func(b *testing.B) {
+		b.ReportAllocs()
+		want := min(n/10, store.MaxSearchCandidates)
+		for b.Loop() {
+			res, err := svc.Search(ctx, "payments", cmdb.SearchFilter{}, store.PageRequest{First: 20})
+			if err != nil || res.Total != want {
+				b.Fatalf("%d CIs, %v", res.Total, err)
+			}
+		}
+		b.ReportMetric(float64(want), "candidates/op")
+	})
+}

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore Factory) {
 	cases = append(cases, tokenCases...)
 	cases = append(cases, relPageCases...)
 	cases = append(cases, valueCases...)
+	cases = append(cases, searchCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
 	}

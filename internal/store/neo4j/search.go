@@ -1,0 +1,67 @@
+package neo4j
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+var _ store.TextSearcher = (*Store)(nil)
+
+const qSearch = `CALL db.index.fulltext.queryNodes('skein_ci_search', $query) YIELD node, score
+RETURN node ORDER BY score DESC, node.id LIMIT $limit`
+
+// SearchCIs implements store.TextSearcher with the full-text index
+// skein_ci_search.
+func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.CI, bool, error) {
+	if err := q.Check(); err != nil {
+		return nil, false, err
+	}
+	params := map[string]any{"query": luceneQuery(q), "limit": int64(q.Limit + 1)}
+	out, err := s.read(ctx, "search", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		recs, err := collect(ctx, tx, qSearch, params)
+		if err != nil {
+			return nil, err
+		}
+		cis := make([]store.CI, 0, len(recs))
+		for _, r := range recs {
+			c, err := ciFromNode(r.Values[0])
+			if err != nil {
+				return nil, &appError{fmt.Errorf("neo4j: decode CI: %w", err)}
+			}
+			cis = append(cis, c)
+		}
+		return cis, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	ids := out.([]store.CI)
+	if len(ids) > q.Limit {
+		return ids[:q.Limit], true, nil
+	}
+	return ids, false, nil
+}
+
+// luceneQuery renders q in Lucene syntax: every token required (+), a
+// whole one quoted, a prefix one followed by *. Tokens hold only letters,
+// digits and marks (TextQuery.Check), none of Lucene's special characters,
+// and are lower case, so never an operator.
+func luceneQuery(q store.TextQuery) string {
+	var b strings.Builder
+	for i, t := range q.Tokens() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if t.Prefix {
+			b.WriteString("+" + t.Text + "*")
+		} else {
+			b.WriteString(`+"` + t.Text + `"`)
+		}
+	}
+	return b.String()
+}
