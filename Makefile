@@ -60,12 +60,24 @@ FUZZ_TARGETS := \
 	./internal/store:FuzzCursorAndIDs ./internal/store:FuzzAttributeCodec \
 	./graph:FuzzFilter ./cmd/skein:FuzzGraphQLRequest ./internal/auth:FuzzCredentials
 
+# A target that fails with "context deadline exceeded" and writes no input is Go's own race at
+# the end of -fuzztime (golang/go#75804, fixed in Go 1.27), not a finding: it is reported and
+# the other targets still run. Any other failure fails the run.
 .PHONY: fuzz
 fuzz: ## short fuzz runs of every target (FUZZTIME, default 10s each)
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "== $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
-	done
+	@found=0; log=$$(mktemp); for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; dir=$$pkg/testdata/fuzz/$$name; \
+		before=$$(ls "$$dir" 2>/dev/null | sort); \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg" 2>&1 | tee "$$log"; \
+		if [ "$${PIPESTATUS[0]}" -ne 0 ]; then \
+			if [ "$$(ls "$$dir" 2>/dev/null | sort)" = "$$before" ] && grep -q 'context deadline exceeded' "$$log"; then \
+				echo "NOT A FINDING: $$name stopped on the -fuzztime deadline race (golang/go#75804) and wrote no input"; \
+			else \
+				echo "FINDING: $$name failed (a failing input, if any, is in $$dir)"; found=1; \
+			fi; \
+		fi; \
+	done; rm -f "$$log"; exit $$found
 
 neo4j-shell: ## a shell with NEO4J_URI/USER/PASSWORD set for a throwaway Neo4j
 	tools/neo4j/with-neo4j.sh bash
