@@ -57,7 +57,7 @@ bench-go: ## go test benchmarks (with a throwaway Neo4j)
 FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./internal/cmdb:FuzzNormalize ./internal/cmdb:FuzzConvertValue ./internal/cmdb:FuzzUpsertItem \
-	./internal/store:FuzzCursorAndIDs ./internal/store:FuzzAttributeCodec \
+	./internal/store:FuzzCursorAndIDs ./internal/store:FuzzAttributeCodec ./internal/store:FuzzParseTextQuery \
 	./graph:FuzzFilter ./cmd/skein:FuzzGraphQLRequest ./internal/auth:FuzzCredentials
 
 # A target that fails with "context deadline exceeded" and writes no input is Go's own race at
