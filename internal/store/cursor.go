@@ -2,7 +2,9 @@ package store
 
 import (
 	"encoding/base64"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -101,4 +103,38 @@ func DecodeConflictCursor(c string) (ci1, ci2 string, err error) {
 func canonicalUUID(s string) bool {
 	u, err := uuid.Parse(s)
 	return err == nil && u.String() == s
+}
+
+// EncodeAuditCursor returns the cursor of an audit record in lists ordered
+// by time, then record ID (History, Audit): the same on every backend.
+func EncodeAuditCursor(t time.Time, id ID) string {
+	return EncodeCursor(strconv.FormatInt(t.UnixNano(), 10) + "/" + string(id))
+}
+
+// DecodeAuditCursor reverses EncodeAuditCursor; set is false for an empty
+// cursor. Anything else, a cursor of another list included, is an
+// *InvalidError on "after".
+func DecodeAuditCursor(c string) (t time.Time, id string, set bool, err error) {
+	key, err := DecodeCursor(c)
+	if err != nil || key == "" {
+		return time.Time{}, "", false, err
+	}
+	ts, id, ok := strings.Cut(key, "/")
+	n, perr := strconv.ParseInt(ts, 10, 64)
+	if !ok || perr != nil || !canonicalUUID(id) {
+		return time.Time{}, "", false, Invalid("after", "not a cursor of this list")
+	}
+	return time.Unix(0, n).UTC(), id, true, nil
+}
+
+// SetCursors fills p's Cursors and EndCursor from its items.
+func (p *Page[T]) SetCursors(cursor func(T) string) {
+	p.Cursors = make([]string, len(p.Items))
+	for i, it := range p.Items {
+		p.Cursors[i] = cursor(it)
+	}
+	p.EndCursor = ""
+	if n := len(p.Cursors); n > 0 {
+		p.EndCursor = p.Cursors[n-1]
+	}
 }

@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"strings"
 
 	"github.com/skein-cmdb/skein/internal/store"
@@ -36,21 +35,11 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequ
 	if err != nil {
 		return page, err
 	}
-	after, err := store.DecodeCursor(p.After)
+	afterT, afterID, after, err := store.DecodeAuditCursor(p.After)
 	if err != nil {
 		return page, err
 	}
-	// The cursor key is "<unix nanos>/<record id>" of the last record.
-	var afterTime int64
-	var afterID string
-	if after != "" {
-		ts, id, ok := strings.Cut(after, "/")
-		n, perr := strconv.ParseInt(ts, 10, 64)
-		if !ok || perr != nil || id == "" {
-			return page, store.Invalid("after", "not a cursor returned by this API")
-		}
-		afterTime, afterID = n, id
-	}
+	afterTime := afterT.UnixNano()
 	// The WHERE clause is made of constant fragments; values are parameters.
 	var where []string
 	var args []any
@@ -94,7 +83,7 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequ
 		return page, dbErr("audit", err)
 	}
 	q := "SELECT id, time, actor, source, kind, object, action, changes, ref1, ref2 FROM audit"
-	if after != "" {
+	if after {
 		where = append(where, "(time < ? OR (time = ? AND id < ?))")
 		args = append(args, afterTime, afterTime, afterID)
 	}
@@ -138,12 +127,6 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequ
 	if page.Items == nil {
 		page.Items = []store.AuditRecord{}
 	}
-	page.Cursors = make([]string, len(page.Items))
-	for i, r := range page.Items {
-		page.Cursors[i] = store.EncodeCursor(strconv.FormatInt(r.Time.UnixNano(), 10) + "/" + string(r.ID))
-	}
-	if n := len(page.Items); n > 0 {
-		page.EndCursor = page.Cursors[n-1]
-	}
+	page.SetCursors(func(a store.AuditRecord) string { return store.EncodeAuditCursor(a.Time, a.ID) })
 	return page, nil
 }

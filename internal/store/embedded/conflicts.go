@@ -72,13 +72,7 @@ WHERE ? = '' OR ci1 > ? OR (ci1 = ? AND ci2 > ?) ORDER BY ci1, ci2 LIMIT ?`, a1,
 	if err := rows.Err(); err != nil {
 		return page, dbErr("conflicts", err)
 	}
-	page.Cursors = make([]string, len(page.Items))
-	for i, c := range page.Items {
-		page.Cursors[i] = store.EncodeConflictCursor(c.CIs[0], c.CIs[1])
-	}
-	if n := len(page.Items); n > 0 {
-		page.EndCursor = page.Cursors[n-1]
-	}
+	page.SetCursors(func(c store.IdentityConflict) string { return store.EncodeConflictCursor(c.CIs[0], c.CIs[1]) })
 	return page, nil
 }
 

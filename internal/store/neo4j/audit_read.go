@@ -30,7 +30,7 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequ
 	if err != nil {
 		return store.Page[store.AuditRecord]{}, err
 	}
-	after, err := store.DecodeCursor(p.After)
+	afterTime, afterID, after, err := store.DecodeAuditCursor(p.After)
 	if err != nil {
 		return store.Page[store.AuditRecord]{}, err
 	}
@@ -67,13 +67,8 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequ
 		qCount += " WHERE " + strings.Join(where, " AND ")
 	}
 	qCount += " RETURN count(a)"
-	if after != "" {
-		ts, id, ok := strings.Cut(after, "|")
-		t, terr := time.Parse(time.RFC3339Nano, ts)
-		if !ok || terr != nil || id == "" {
-			return store.Page[store.AuditRecord]{}, store.Invalid("after", "not a cursor returned by this API")
-		}
-		params["afterTime"], params["afterID"] = t.UTC(), id
+	if after {
+		params["afterTime"], params["afterID"] = afterTime, afterID
 		where = append(where, "(a.time < $afterTime OR (a.time = $afterTime AND a.id < $afterID))")
 	}
 	qPage := match
@@ -98,21 +93,12 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequ
 			page.Items = page.Items[:size]
 			page.HasNext = true
 		}
-		page.Cursors = make([]string, len(page.Items))
-		for i, a := range page.Items {
-			page.Cursors[i] = store.EncodeCursor(a.Time.UTC().Format(time.RFC3339Nano) + "|" + string(a.ID))
-		}
-		if n := len(page.Items); n > 0 {
-			page.EndCursor = page.Cursors[n-1]
-		}
-		recs, err = collect(ctx, tx, qCount, params)
+		page.SetCursors(func(a store.AuditRecord) string { return store.EncodeAuditCursor(a.Time, a.ID) })
+		n, err := count(ctx, tx, qCount, params)
 		if err != nil {
 			return nil, err
 		}
-		if len(recs) == 1 {
-			n, _ := recs[0].Values[0].(int64)
-			page.Total = int(n)
-		}
+		page.Total = int(n)
 		return page, nil
 	})
 	if err != nil {

@@ -127,14 +127,11 @@ func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 		if n := len(page.Items); n > 0 {
 			page.EndCursor = store.EncodeCursor(string(page.Items[n-1].ID))
 		}
-		recs, err = collect(ctx, tx, countQ, params)
+		n, err := count(ctx, tx, countQ, params)
 		if err != nil {
 			return nil, err
 		}
-		if len(recs) == 1 {
-			n, _ := recs[0].Values[0].(int64)
-			page.Total = int(n)
-		}
+		page.Total = int(n)
 		return page, nil
 	})
 	if err != nil {

@@ -82,21 +82,12 @@ func (s *Store) Conflicts(ctx context.Context, p store.PageRequest) (store.Page[
 			page.Items = page.Items[:size]
 			page.HasNext = true
 		}
-		page.Cursors = make([]string, len(page.Items))
-		for i, c := range page.Items {
-			page.Cursors[i] = store.EncodeConflictCursor(c.CIs[0], c.CIs[1])
-		}
-		if n := len(page.Items); n > 0 {
-			page.EndCursor = page.Cursors[n-1]
-		}
-		recs, err = collect(ctx, tx, qConflictCount, nil)
+		page.SetCursors(func(c store.IdentityConflict) string { return store.EncodeConflictCursor(c.CIs[0], c.CIs[1]) })
+		n, err := count(ctx, tx, qConflictCount, nil)
 		if err != nil {
 			return nil, err
 		}
-		if len(recs) == 1 {
-			n, _ := recs[0].Values[0].(int64)
-			page.Total = int(n)
-		}
+		page.Total = int(n)
 		return page, nil
 	})
 	if err != nil {
