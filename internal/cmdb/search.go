@@ -3,7 +3,6 @@ package cmdb
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,19 +83,15 @@ func (s *Service) Search(ctx context.Context, text string, f SearchFilter, p sto
 	if !ok {
 		return SearchResult{}, fmt.Errorf("search: this store has no text search: %w", store.ErrUnavailable)
 	}
-	cis, truncated, err := ts.SearchCIs(ctx, store.TextQuery{Terms: terms, Limit: store.MaxSearchCandidates})
+	// The class and status filters apply in the store, before the candidate
+	// limit, so that a filter never empties a page that has matches.
+	cis, truncated, err := ts.SearchCIs(ctx, store.TextQuery{Terms: terms, Limit: store.MaxSearchCandidates, Classes: sf.Classes, Status: sf.Status})
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("search: %w", err)
 	}
 	m := s.Model()
 	var hits []SearchHit
 	for _, ci := range cis {
-		if len(sf.Classes) > 0 && !slices.Contains(sf.Classes, ci.Class) {
-			continue
-		}
-		if st, _ := ci.Attributes["status"].(string); len(sf.Status) > 0 && !slices.Contains(sf.Status, st) {
-			continue
-		}
 		cls, ok := m.Class(ci.Class)
 		if !ok {
 			continue
@@ -195,6 +190,7 @@ func scoreCI(ci store.CI, attrs []*AttributeDef, terms []store.TextTerm) (Search
 			values = v
 		}
 		w := max(a.SearchWeight, 1)
+		highlighted := false
 		for _, v := range values {
 			spans := store.SplitTokens(v)
 			var ms []termMatch
@@ -209,9 +205,11 @@ func scoreCI(ci store.CI, attrs []*AttributeDef, terms []store.TextTerm) (Search
 				}
 				ms = append(ms, tm...)
 			}
-			if len(ms) > 0 {
+			// Every value scores; the first that matches is the one
+			// highlighted for the attribute.
+			if len(ms) > 0 && !highlighted {
 				found = append(found, attrHit{name: a.Name, weight: w, value: v, matches: ms})
-				break // one highlighted value per attribute: its first match
+				highlighted = true
 			}
 		}
 	}

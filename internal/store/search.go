@@ -53,6 +53,10 @@ type TextQuery struct {
 	Terms []TextTerm
 	// Limit is how many candidates to return at most (1..MaxSearchCandidates).
 	Limit int
+	// Classes and Status, when set, restrict candidates to CIs of these
+	// exact classes and statuses, before Limit cuts the list.
+	Classes []string
+	Status  []string
 }
 
 // SearchToken is one token the query needs in a document.

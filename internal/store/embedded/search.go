@@ -10,7 +10,9 @@ import (
 var _ store.TextSearcher = (*Store)(nil)
 
 const qSearch = `SELECT ` + ciCols + ` FROM (SELECT rowid AS sid, rank AS srank FROM ci_search WHERE ci_search MATCH ?)
-JOIN cis ON id = sid ORDER BY srank, uid LIMIT ?`
+JOIN cis ON id = sid
+WHERE (? = 0 OR class IN (SELECT value FROM json_each(?))) AND (? = 0 OR status IN (SELECT value FROM json_each(?)))
+ORDER BY srank, uid LIMIT ?`
 
 // SearchCIs implements store.TextSearcher with the FTS5 table ci_search.
 func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.CI, bool, error) {
@@ -20,7 +22,8 @@ func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.CI, b
 	if err := s.usable(ctx); err != nil {
 		return nil, false, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, qSearch, ftsQuery(q), q.Limit+1)
+	rows, err := s.rdb.QueryContext(ctx, qSearch, ftsQuery(q),
+		len(q.Classes), jsonList(q.Classes), len(q.Status), jsonList(q.Status), q.Limit+1)
 	if err != nil {
 		return nil, false, dbErr("search", err)
 	}

@@ -13,6 +13,7 @@ import (
 var _ store.TextSearcher = (*Store)(nil)
 
 const qSearch = `CALL db.index.fulltext.queryNodes('skein_ci_search', $query) YIELD node, score
+WHERE ($classes IS NULL OR node.class IN $classes) AND ($status IS NULL OR node.status IN $status)
 RETURN node ORDER BY score DESC, node.id LIMIT $limit`
 
 // SearchCIs implements store.TextSearcher with the full-text index
@@ -21,7 +22,13 @@ func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.CI, b
 	if err := q.Check(); err != nil {
 		return nil, false, err
 	}
-	params := map[string]any{"query": luceneQuery(q), "limit": int64(q.Limit + 1)}
+	params := map[string]any{"query": luceneQuery(q), "limit": int64(q.Limit + 1), "classes": nil, "status": nil}
+	if len(q.Classes) > 0 {
+		params["classes"] = q.Classes
+	}
+	if len(q.Status) > 0 {
+		params["status"] = q.Status
+	}
 	out, err := s.read(ctx, "search", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
 		recs, err := collect(ctx, tx, qSearch, params)
 		if err != nil {

@@ -251,7 +251,24 @@ func testSearchFilters(t *testing.T, st store.Store) {
 	assert.Equal(t, []string{"orders-box", "orders-host"}, sorted(search(t, svc, "orders", cmdb.SearchFilter{Class: "Server"})))
 	assert.Equal(t, []string{"orders-host"}, search(t, svc, "orders", cmdb.SearchFilter{Class: "LinuxServer"}))
 	assert.Equal(t, []string{"orders old"}, search(t, svc, "orders", cmdb.SearchFilter{Status: []string{"retired"}}))
-	_, err := svc.Search(t.Context(), "orders", cmdb.SearchFilter{Class: "Nope"}, store.PageRequest{})
+	// The store filters before it cuts the candidates: with room for one,
+	// the one is of the class asked for.
+	terms, err := store.ParseTextQuery("orders")
+	require.NoError(t, err)
+	for _, class := range []string{"LinuxServer", "Application"} {
+		cis, _, err := st.(store.TextSearcher).SearchCIs(t.Context(), store.TextQuery{Terms: terms, Limit: 1, Classes: []string{class}})
+		require.NoError(t, err)
+		require.Len(t, cis, 1, class)
+		assert.Equal(t, class, cis[0].Class)
+	}
+	cis, _, err := st.(store.TextSearcher).SearchCIs(t.Context(), store.TextQuery{Terms: terms, Limit: 1, Status: []string{"retired"}})
+	require.NoError(t, err)
+	require.Len(t, cis, 1)
+	assert.Equal(t, "orders old", cis[0].Attributes["name"])
+	// Words found in different values of one list attribute both count.
+	upsertOK(t, svc, api, cmdb.UpsertItem{Class: "Application", Attributes: map[string]any{"name": "tagged-app", "tags": []any{"zulufoo", "yankeebar"}}})
+	assert.Equal(t, []string{"tagged-app"}, search(t, svc, "zulufoo yankeebar", cmdb.SearchFilter{}))
+	_, err = svc.Search(t.Context(), "orders", cmdb.SearchFilter{Class: "Nope"}, store.PageRequest{})
 	requireInvalid(t, err, "filter.class")
 	_, err = svc.Search(t.Context(), "orders", cmdb.SearchFilter{Status: []string{"gone"}}, store.PageRequest{})
 	requireInvalid(t, err, "filter.status[0]")
