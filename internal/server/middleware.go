@@ -318,6 +318,9 @@ func timeout(d time.Duration) func(http.Handler) http.Handler {
 				}
 			case <-ctx.Done():
 				bw.abandon()
+				if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					return // the client went away: nobody to answer, and no timeout to count
+				}
 				if route != nil && route.Routes != nil { // for the access log and metrics
 					if p := route.Routes.Find(chi.NewRouteContext(), r.Method, r.URL.Path); p != "" {
 						route.RoutePatterns = append(route.RoutePatterns[:0], p)
