@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -38,7 +39,11 @@ func (s *Service) recordConflicts(ctx context.Context, actor store.Actor, errs [
 		}
 	}
 	if len(cs) > 0 {
-		_ = s.st.RecordConflicts(ctx, cs)
+		// Best effort, after the upsert committed: the next report that
+		// hits the conflict records it again.
+		if err := s.st.RecordConflicts(ctx, cs); err != nil {
+			slog.WarnContext(ctx, "record identity conflicts", "err", err)
+		}
 	}
 }
 
