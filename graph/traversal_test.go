@@ -41,6 +41,14 @@ func TestTraversalSlotsPerRequest(t *testing.T) {
 		releaseSecond, err = r.traversal(req)
 		second <- err
 	}()
+	// Wait until the second field is in the gate, so that what follows
+	// tests waiting, not a goroutine that has not started yet.
+	g := req.Value(traversalGateKey{}).(*traversalGate)
+	require.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.pending == 2
+	}, 5*time.Second, time.Millisecond, "the second field enters the gate")
 	// Another request finds the only slot taken and is refused.
 	_, err = r.traversal(requestContext(t))
 	require.ErrorIs(t, err, errTraversalsBusy)

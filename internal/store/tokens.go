@@ -84,10 +84,11 @@ func (t APIToken) Check() error {
 		if err := CheckSourceName(field, s); err != nil {
 			return err
 		}
-		if seen[strings.ToLower(s)] {
+		k := FoldText(s)
+		if seen[k] {
 			return Invalid(field, "%q is listed twice", s)
 		}
-		seen[strings.ToLower(s)] = true
+		seen[k] = true
 	}
 	return CheckTokenName(t.Name)
 }
