@@ -50,7 +50,7 @@ func (r *cIResolver) Relationships(ctx context.Context, obj *model.CI, direction
 
 // Dependencies is the resolver for the dependencies field.
 func (r *cIResolver) Dependencies(ctx context.Context, obj *model.CI, depth *int, types []string, follow *model.Follow) (*model.Reachability, error) {
-	d, err := r.depthArg("CI", "dependencies", "depth", depth)
+	d, err := r.depthArg(ctx, "CI", "dependencies", "depth", depth)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (r *cIResolver) Dependencies(ctx context.Context, obj *model.CI, depth *int
 
 // Dependents is the resolver for the dependents field.
 func (r *cIResolver) Dependents(ctx context.Context, obj *model.CI, depth *int, types []string, follow *model.Follow) (*model.Reachability, error) {
-	d, err := r.depthArg("CI", "dependents", "depth", depth)
+	d, err := r.depthArg(ctx, "CI", "dependents", "depth", depth)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func (r *cIResolver) PathTo(ctx context.Context, obj *model.CI, ci string, maxDe
 	if err != nil {
 		return nil, err
 	}
-	depth, err := r.depthArg("CI", "pathTo", "maxDepth", maxDepth)
+	depth, err := r.depthArg(ctx, "CI", "pathTo", "maxDepth", maxDepth)
 	if err != nil {
 		return nil, err
 	}

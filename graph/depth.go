@@ -1,10 +1,12 @@
 package graph
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"sync"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/skein-cmdb/skein/graph/generated"
@@ -35,24 +37,34 @@ func schemaIntDefault(typ, field, arg string) (int, error) {
 }
 
 // depthArg is the one rule of every traversal depth argument (typ.field's
-// argument arg, as the client wrote it): null means the schema's default
-// (lowered to traversal.max_depth when the server allows less), and any
-// value must be between 1 and traversal.max_depth, or the answer is an
-// *store.InvalidError on arg.
-func (r *Resolver) depthArg(typ, field, arg string, v *int) (int, error) {
+// argument arg, as the client wrote it): null or omitted means the schema's
+// default, lowered to traversal.max_depth when the server allows less; a
+// value the client wrote must be between 1 and traversal.max_depth, or the
+// answer is an *store.InvalidError on arg. A written value is never lowered,
+// so an answer is never shallower than asked without saying so.
+func (r *Resolver) depthArg(ctx context.Context, typ, field, arg string, v *int) (int, error) {
 	def, err := schemaIntDefault(typ, field, arg)
 	if err != nil {
 		return 0, err
 	}
 	limit := r.Impact.Options().MaxDepth
-	d := deref(v, def)
-	if d == def && d > limit {
-		// The default, omitted or spelled out: gqlgen cannot tell them
-		// apart, and a default must not fail on a server that allows less.
-		d = limit
+	if v == nil || !argWritten(ctx, arg) {
+		// gqlgen fills an omitted argument with its default.
+		return min(def, limit), nil
 	}
-	if err := r.Impact.CheckDepth(arg, d); err != nil {
+	if err := r.Impact.CheckDepth(arg, *v); err != nil {
 		return 0, err
 	}
-	return d, nil
+	return *v, nil
+}
+
+// argWritten reports whether the field being resolved names arg in the
+// document (with a value or a variable); true when there is no field
+// context to tell.
+func argWritten(ctx context.Context, arg string) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return true
+	}
+	return fc.Field.Arguments.ForName(arg) != nil
 }

@@ -4,8 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -62,7 +64,7 @@ func TestDepthArg(t *testing.T) {
 		{"negative is refused", "dependents", ptr(-3), 0, "depth"},
 		{"beyond the limit is refused", "dependents", ptr(7), 0, "depth"},
 		{"a default beyond the limit is lowered to it", "impactAnalysis", nil, 6, ""},
-		{"the default spelled out too", "impactAnalysis", ptr(12), 6, ""},
+		{"the default written out beyond the limit is refused", "impactAnalysis", ptr(12), 0, "maxDepth"},
 		{"another value beyond the limit is refused", "impactAnalysis", ptr(13), 0, "maxDepth"},
 	}
 	for _, tt := range tests {
@@ -71,7 +73,7 @@ func TestDepthArg(t *testing.T) {
 			if tt.field == "impactAnalysis" {
 				typ, arg = "Query", "maxDepth"
 			}
-			got, err := r.depthArg(typ, tt.field, arg, tt.v)
+			got, err := r.depthArg(t.Context(), typ, tt.field, arg, tt.v)
 			if tt.wantField != "" {
 				var ie *store.InvalidError
 				require.ErrorAs(t, err, &ie)
@@ -83,4 +85,21 @@ func TestDepthArg(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// TestDepthArgOmitted: gqlgen fills an omitted argument with its default;
+// that default is lowered to the server's limit, as null is.
+func TestDepthArgOmitted(t *testing.T) {
+	r := &Resolver{Impact: impact.New(nil, nil, impact.Options{MaxDepth: 6})}
+	omitted := graphql.WithFieldContext(t.Context(), &graphql.FieldContext{Field: graphql.CollectedField{Field: &ast.Field{Name: "impactAnalysis"}}})
+	got, err := r.depthArg(omitted, "Query", "impactAnalysis", "maxDepth", ptr(12))
+	require.NoError(t, err)
+	assert.Equal(t, 6, got)
+	written := graphql.WithFieldContext(t.Context(), &graphql.FieldContext{Field: graphql.CollectedField{Field: &ast.Field{
+		Name: "impactAnalysis", Arguments: ast.ArgumentList{{Name: "maxDepth", Value: &ast.Value{Kind: ast.IntValue, Raw: "12"}}},
+	}}})
+	_, err = r.depthArg(written, "Query", "impactAnalysis", "maxDepth", ptr(12))
+	var ie *store.InvalidError
+	require.ErrorAs(t, err, &ie, "a written 12 beyond the limit of 6 is refused, not lowered")
+	assert.Equal(t, "maxDepth", ie.Field)
 }

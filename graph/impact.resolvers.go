@@ -44,7 +44,7 @@ func (r *pathStepResolver) Relationship(ctx context.Context, obj *model.PathStep
 
 // ImpactAnalysis is the resolver for the impactAnalysis field.
 func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) (*model.ImpactAnalysis, error) {
-	depth, err := r.depthArg("Query", "impactAnalysis", "maxDepth", maxDepth)
+	depth, err := r.depthArg(ctx, "Query", "impactAnalysis", "maxDepth", maxDepth)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (r *queryResolver) ShortestPath(ctx context.Context, from string, to string
 	if err != nil {
 		return nil, err
 	}
-	depth, err := r.depthArg("Query", "shortestPath", "maxDepth", maxDepth)
+	depth, err := r.depthArg(ctx, "Query", "shortestPath", "maxDepth", maxDepth)
 	if err != nil {
 		return nil, err
 	}
