@@ -261,10 +261,6 @@ func classify(err error) (code, field, msg string) {
 		if field, ok := store.FieldOf(err); ok {
 			return "NOT_FOUND", field, err.Error()
 		}
-		var nf interface{ NotFoundField() string }
-		if errors.As(err, &nf) {
-			return "NOT_FOUND", nf.NotFoundField(), err.Error()
-		}
 		return "NOT_FOUND", "", err.Error()
 	case errors.Is(err, store.ErrConflict):
 		field, _ := store.FieldOf(err)

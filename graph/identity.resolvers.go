@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/graph/model"
@@ -47,13 +46,9 @@ func (r *mutationResolver) MergeCIs(ctx context.Context, input model.MergeCIsInp
 	}
 	res, err := r.CMDB.MergeCIs(ctx, who, survivor, duplicate)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			// Name the missing CI as the client did.
-			field, gid := "survivor", input.Survivor
-			if found, ferr := r.Store.CIs(ctx, []store.ID{survivor}); ferr == nil && len(found) == 1 {
-				field, gid = "duplicate", input.Duplicate
-			}
-			return nil, fmt.Errorf("input.%s: CI %s: %w", field, gid, store.ErrNotFound)
+		if field, ok := store.FieldOf(err); ok && isNotFound(err) {
+			sent := map[string]string{"survivor": input.Survivor, "duplicate": input.Duplicate}[field]
+			return nil, notFoundAt("input."+field, "CI", sent) // named as the client did
 		}
 		return nil, store.PrefixField(err, "input")
 	}

@@ -56,7 +56,7 @@ func (r *Resolver) shortestPath(ctx context.Context, from, to pathEnd, depth int
 		if missing.Field == "to" {
 			end = to
 		}
-		return nil, &argNotFoundError{field: end.field, msg: fmt.Sprintf("no CI has the ID %s", clip(end.sent))}
+		return nil, notFoundAt(end.field, "CI", end.sent)
 	}
 	if isNotFound(err) {
 		return nil, nil // no path within maxDepth
@@ -67,20 +67,6 @@ func (r *Resolver) shortestPath(ctx context.Context, from, to pathEnd, depth int
 	r.primeCIs(ctx, p.CIs...)
 	return pathView(p.Steps, from.id), nil
 }
-
-// argNotFoundError reports that an argument names an object that does not
-// exist: NOT_FOUND, with the argument in extensions.field.
-type argNotFoundError struct {
-	field, msg string
-}
-
-func (e *argNotFoundError) Error() string { return e.msg }
-
-// Unwrap returns store.ErrNotFound.
-func (e *argNotFoundError) Unwrap() error { return store.ErrNotFound }
-
-// NotFoundField returns the argument that names the missing object.
-func (e *argNotFoundError) NotFoundField() string { return e.field }
 
 // outcomes maps the analyzer's effects to the API's.
 var outcomes = map[impact.Effect]model.ImpactOutcome{

@@ -104,6 +104,11 @@ func TestAPIMergeCIs(t *testing.T) {
 			require.NotEmpty(t, r.Errors, r.raw)
 			assert.Equal(t, "NOT_FOUND", r.Errors[0].Extensions["code"], r.raw)
 			assert.Contains(t, r.Errors[0].Message, gone, "names the CI by API ID")
+			assert.Equal(t, "input.survivor", r.Errors[0].Extensions["field"], r.raw)
+			r = gql(t, url, merge, map[string]any{"in": map[string]any{"survivor": ids[0], "duplicate": gone}})
+			require.NotEmpty(t, r.Errors, r.raw)
+			assert.Equal(t, "NOT_FOUND", r.Errors[0].Extensions["code"], r.raw)
+			assert.Equal(t, "input.duplicate", r.Errors[0].Extensions["field"], r.raw)
 		})
 	}
 }

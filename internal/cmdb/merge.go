@@ -93,11 +93,11 @@ func (s *Service) MergeCIs(ctx context.Context, actor store.Actor, survivor, dup
 	}
 	sv, ok := found[survivor]
 	if !ok {
-		return MergeResult{}, fmt.Errorf("survivor: CI %s: %w", survivor, store.ErrNotFound)
+		return MergeResult{}, store.AtField("survivor", fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))
 	}
 	dup, ok := found[duplicate]
 	if !ok {
-		return MergeResult{}, fmt.Errorf("duplicate: CI %s: %w", duplicate, store.ErrNotFound)
+		return MergeResult{}, store.AtField("duplicate", fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))
 	}
 	if _, merged := mergedInto(sv); merged {
 		return MergeResult{}, store.Invalid("survivor", "is a duplicate already merged into another CI")
@@ -142,7 +142,7 @@ func (s *Service) MergeCIs(ctx context.Context, actor store.Actor, survivor, dup
 		if errors.As(err, &ie) {
 			field := []string{"duplicate", "survivor"}[min(max(ie.Index, 0), 1)]
 			if errors.Is(ie.Err, store.ErrNotFound) {
-				return MergeResult{}, fmt.Errorf("%s: CI %s: %w", field, items[ie.Index].ID, store.ErrNotFound)
+				return MergeResult{}, store.AtField(field, fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))
 			}
 			return MergeResult{}, store.PrefixField(unprefix(ie.Err, fmt.Sprintf("items[%d]", ie.Index)), field)
 		}
