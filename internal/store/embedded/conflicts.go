@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/skein-cmdb/skein/internal/store"
 )
@@ -44,10 +45,16 @@ func (s *Store) Conflicts(ctx context.Context, p store.PageRequest) (store.Page[
 	if err := s.usable(ctx); err != nil {
 		return page, err
 	}
-	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM identity_conflicts").Scan(&page.Total); err != nil {
+	// One read transaction: the total and the page see the same conflicts.
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
 		return page, dbErr("conflicts", err)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT ci1, ci2, class, source, first_seen, last_seen, count FROM identity_conflicts
+	defer func() { _ = tx.Rollback() }()
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM identity_conflicts").Scan(&page.Total); err != nil {
+		return page, dbErr("conflicts", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT ci1, ci2, class, source, first_seen, last_seen, count FROM identity_conflicts
 WHERE ? = '' OR ci1 > ? OR (ci1 = ? AND ci2 > ?) ORDER BY ci1, ci2 LIMIT ?`, a1, a1, a1, a2, size+1)
 	if err != nil {
 		return page, dbErr("conflicts", err)
