@@ -10,6 +10,7 @@ import (
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // Search is the resolver for the search field.
@@ -22,7 +23,7 @@ func (r *queryResolver) Search(ctx context.Context, text string, filter *model.S
 	if filter != nil {
 		f = cmdb.SearchFilter{Class: deref(filter.Class, ""), Status: filter.Status}
 	}
-	res, err := r.CMDB.Search(ctx, text, f, p)
+	res, err := r.CMDB.Search(ctx, text, f, store.PageRequest{First: countOnly(ctx, p.First), After: p.After})
 	if err != nil {
 		return nil, err
 	}
