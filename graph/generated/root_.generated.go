@@ -3230,7 +3230,7 @@ type SearchConnection {
   edges: [SearchEdge!]!
   "Where this page starts and ends."
   pageInfo: PageInfo!
-  "How many CIs match, across all pages."
+  "How many CIs match, across all pages; when ` + "`" + `truncated` + "`" + ` is true, only of the 1000 ranked, so at least this many."
   totalCount: Int!
   """
   True when more CIs matched than a search ranks (1000): the results are then the best of those

@@ -584,7 +584,7 @@ type SearchConnection struct {
 	Edges []SearchEdge `json:"edges"`
 	// Where this page starts and ends.
 	PageInfo *PageInfo `json:"pageInfo"`
-	// How many CIs match, across all pages.
+	// How many CIs match, across all pages; when `truncated` is true, only of the 1000 ranked, so at least this many.
 	TotalCount int `json:"totalCount"`
 	// True when more CIs matched than a search ranks (1000): the results are then the best of those
 	// the store's full-text index ranked first. Narrow the text or the filter.
