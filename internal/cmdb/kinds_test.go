@@ -141,3 +141,74 @@ func TestEmailAttributes(t *testing.T) {
 	keys := p.Keys(store.Attributes{"user_name": "AMartin", "email": "alice.martin@example.com"})
 	assert.Equal(t, []string{"Person|user_name|amartin", "Person|email|alice.martin@example.com"}, keys)
 }
+
+func TestAttributePrecedence(t *testing.T) {
+	m := mustModel(t)
+	tests := []struct {
+		class, attr, source string
+		want                int
+	}{
+		{"Server", "cpu_count", "vcenter", 90},
+		{"VirtualMachine", "memory_mb", "aws", 90},     // inherited from the Server rule
+		{"VirtualMachine", "cpu_count", "ansible", 50}, // unlisted source: global default
+		{"VirtualMachine", "cpu_count", "api", 100},    // unlisted source: global rank
+		{"VirtualMachine", "name", "vcenter", 50},      // unlisted attribute
+		{"Application", "cpu_count", "vcenter", 50},    // not a Server
+		{"Nope", "cpu_count", "vcenter", 50},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, m.AttributePrecedence(tt.class, tt.attr, tt.source), "%s.%s from %s", tt.class, tt.attr, tt.source)
+	}
+
+	// The nearest class's rule wins, and reconciliation follows it per
+	// attribute.
+	const file = `sources: {default: 50, api: 100}
+attribute_precedence:
+  - {class: Server, attributes: [cpu_count], sources: {vcenter: 120}}
+  - {class: VirtualMachine, attributes: [cpu_count], sources: {vcenter: 70}}
+classes:
+  - {name: CI, abstract: true, attributes: [{name: name, type: string}]}
+  - {name: Server, parent: CI, identification: [[name]], attributes: [{name: cpu_count, type: int}, {name: os, type: string}]}
+  - {name: VirtualMachine, parent: Server}
+`
+	m2, err := ParseModel([]byte(file))
+	require.NoError(t, err)
+	assert.Equal(t, 120, m2.AttributePrecedence("Server", "cpu_count", "vcenter"))
+	assert.Equal(t, 70, m2.AttributePrecedence("VirtualMachine", "cpu_count", "vcenter"))
+
+	stored := &store.CI{ID: "x", Class: "Server", Attributes: store.Attributes{"name": "a", "cpu_count": int64(4), "os": "linux"},
+		Sources: map[string]string{"name": "vcenter", "cpu_count": "vcenter", "os": "vcenter"}}
+	r, err := m2.Reconcile(stored, store.CIUpsert{Class: "Server", Attributes: store.Attributes{"cpu_count": int64(8), "os": "windows"}}, "api")
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), r.Attributes["cpu_count"], "vcenter (120) owns cpu_count of a Server against api (100)")
+	assert.Equal(t, "windows", r.Attributes["os"], "api (100) outranks vcenter (default 50) on other attributes")
+	stored.Class = "VirtualMachine"
+	r, err = m2.Reconcile(stored, store.CIUpsert{Class: "VirtualMachine", Attributes: store.Attributes{"cpu_count": int64(8)}}, "api")
+	require.NoError(t, err)
+	assert.Equal(t, int64(8), r.Attributes["cpu_count"], "on a VirtualMachine vcenter ranks 70, below api")
+	assert.Equal(t, "api", r.Sources["cpu_count"])
+}
+
+func TestAttributePrecedenceRulesAreChecked(t *testing.T) {
+	const classes = `classes:
+  - {name: CI, abstract: true, attributes: [{name: name, type: string}]}
+  - {name: Server, parent: CI, identification: [[name]], attributes: [{name: cpu_count, type: int}]}
+`
+	tests := []struct{ name, rules, want string }{
+		{"unknown class", "  - {class: Servr, attributes: [cpu_count], sources: {a: 1}}", "did you mean Server"},
+		{"unknown attribute", "  - {class: Server, attributes: [cpus], sources: {a: 1}}", "attributes[0]"},
+		{"no sources", "  - {class: Server, attributes: [cpu_count], sources: {}}", "at least one"},
+		{"rank too high", "  - {class: Server, attributes: [cpu_count], sources: {a: 1001}}", "out of range"},
+		{"negative rank", "  - {class: Server, attributes: [cpu_count], sources: {a: -1}}", "out of range"},
+		{"ranked twice", "  - {class: Server, attributes: [cpu_count], sources: {a: 1}}\n  - {class: Server, attributes: [cpu_count], sources: {a: 2}}", "ranked twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseModel([]byte(classes + "attribute_precedence:\n" + tt.rules + "\n"))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	_, err := ParseModel([]byte("sources: {default: 50, api: 5000}\n" + classes))
+	require.ErrorContains(t, err, "sources.api")
+}

@@ -112,10 +112,24 @@ type RelTypeDef struct {
 	Attributes  []AttributeDef `yaml:"attributes,omitempty" json:"attributes,omitempty"`
 }
 
+// PrecedenceRule ranks sources for some attributes of a class and its
+// subclasses: for those attributes, a source it lists has the rank given
+// here instead of its rank under "sources:". The rule of the nearest class
+// wins (a rule on VirtualMachine over one on Server).
+type PrecedenceRule struct {
+	Class      string         `yaml:"class"`
+	Attributes []string       `yaml:"attributes"`
+	Sources    map[string]int `yaml:"sources"`
+}
+
+// maxPrecedence bounds a source's rank.
+const maxPrecedence = 1000
+
 type modelFile struct {
-	Sources           map[string]int `yaml:"sources"`
-	Classes           []ClassDef     `yaml:"classes"`
-	RelationshipTypes []RelTypeDef   `yaml:"relationship_types"`
+	Sources           map[string]int   `yaml:"sources"`
+	Precedence        []PrecedenceRule `yaml:"attribute_precedence"`
+	Classes           []ClassDef       `yaml:"classes"`
+	RelationshipTypes []RelTypeDef     `yaml:"relationship_types"`
 }
 
 // Class is a resolved class: its own definition plus everything inherited.
@@ -167,6 +181,9 @@ type Model struct {
 	relOrder []string
 	kinds    []string          // kind names in definition order
 	roots    map[string]string // kind → its root class
+	// attrPrec holds the attribute precedence rules: class → attribute →
+	// source → rank.
+	attrPrec map[string]map[string]map[string]int
 }
 
 // KindCI is the kind of configuration items, the default kind of a class.
@@ -226,7 +243,57 @@ func ParseModel(data []byte) (*Model, error) {
 			return nil, fmt.Errorf("model: relationship_types[%d]: %w", i, err)
 		}
 	}
+	for k, v := range m.sources {
+		if v < 0 || v > maxPrecedence {
+			return nil, fmt.Errorf("model: sources.%s: %d is out of range 0..%d", k, v, maxPrecedence)
+		}
+	}
+	for i, r := range f.Precedence {
+		if err := m.addPrecedence(r); err != nil {
+			return nil, fmt.Errorf("model: attribute_precedence[%d]: %w", i, err)
+		}
+	}
 	return m, nil
+}
+
+// addPrecedence checks and adds an attribute precedence rule.
+func (m *Model) addPrecedence(r PrecedenceRule) error {
+	c, ok := m.classes[r.Class]
+	if !ok {
+		return store.Invalid("class", "unknown class %q%s", clip(r.Class), m.suggestClass("", r.Class))
+	}
+	if len(r.Attributes) == 0 || len(r.Sources) == 0 {
+		return store.Invalid("attributes", "a rule names at least one attribute and one source")
+	}
+	if m.attrPrec == nil {
+		m.attrPrec = map[string]map[string]map[string]int{}
+	}
+	byAttr := m.attrPrec[r.Class]
+	if byAttr == nil {
+		byAttr = map[string]map[string]int{}
+		m.attrPrec[r.Class] = byAttr
+	}
+	for j, a := range r.Attributes {
+		if _, ok := c.attrs[a]; !ok {
+			return store.Invalid(fmt.Sprintf("attributes[%d]", j), "class %s has no attribute %q", r.Class, clip(a))
+		}
+		if byAttr[a] == nil {
+			byAttr[a] = map[string]int{}
+		}
+		for src, rank := range r.Sources {
+			if src == "" || len(src) > 64 {
+				return store.Invalid("sources", "source name %q must be 1 to 64 characters", clip(src))
+			}
+			if rank < 0 || rank > maxPrecedence {
+				return store.Invalid("sources."+src, "%d is out of range 0..%d", rank, maxPrecedence)
+			}
+			if _, dup := byAttr[a][src]; dup {
+				return store.Invalid("sources."+src, "ranked twice for %s.%s", r.Class, a)
+			}
+			byAttr[a][src] = rank
+		}
+	}
+	return nil
 }
 
 func (m *Model) clone() *Model {
@@ -239,6 +306,7 @@ func (m *Model) clone() *Model {
 		relOrder: append([]string(nil), m.relOrder...),
 		kinds:    m.kinds,
 		roots:    m.roots,
+		attrPrec: m.attrPrec,
 	}
 	for k, v := range m.classes {
 		n.classes[k] = v
@@ -607,6 +675,26 @@ func (m *Model) Precedence(source string) int {
 		return p
 	}
 	return m.sources["default"]
+}
+
+// AttributePrecedence returns the precedence of source for attribute attr
+// of class: the rank given by the attribute precedence rule of the nearest
+// class (class itself, then its ancestors) that ranks source for attr, or
+// else the source's rank under "sources:".
+func (m *Model) AttributePrecedence(class, attr, source string) int {
+	if len(m.attrPrec) > 0 {
+		if p, ok := m.attrPrec[class][attr][source]; ok {
+			return p
+		}
+		if c, ok := m.classes[class]; ok {
+			for _, a := range c.Ancestors {
+				if p, ok := m.attrPrec[a][attr][source]; ok {
+					return p
+				}
+			}
+		}
+	}
+	return m.Precedence(source)
 }
 
 // LookupClass returns a concrete CI class by name or an *store.InvalidError
