@@ -37,7 +37,7 @@ func (r *mutationResolver) CreateRelationships(ctx context.Context, input model.
 				return nil, err
 			}
 		}
-		items[i] = cmdb.RelationshipItem{Type: it.Type, Source: src, Target: dst, Attributes: attrs}
+		items[i] = cmdb.RelationshipItem{Type: it.Type, Source: src, Target: dst, Attributes: attrs, ExpectedVersion: it.ExpectedVersion}
 	}
 	who, err := actor(ctx, nil)
 	if err != nil {

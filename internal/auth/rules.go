@@ -99,6 +99,7 @@ var NestedRules = map[string][]Role{
 	"CI.attributes":           readers,
 	"CI.seenBy":               readers,
 	"Relationship.attributes": readers,
+	"Relationship.seenBy":     readers,
 }
 
 // AllowedNested reports whether role may select the nested field named
