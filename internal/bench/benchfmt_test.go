@@ -47,6 +47,7 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 			{Label: "core switch", Reached: 42218, Floor: 1100 * time.Microsecond, Embedded: 4200 * time.Microsecond, Neo4j: 836500 * time.Microsecond,
 				NaiveDistinct: 268800 * time.Microsecond, NaivePaths: 1290 * time.Millisecond},
 			{Label: "vm", Reached: 1, Floor: 100, Embedded: 2 * time.Microsecond, Neo4j: 2800 * time.Microsecond, NaiveDistinct: -time.Minute},
+			{Label: "vm", Reached: 1, Floor: 100, Embedded: 3 * time.Microsecond},
 		},
 		Open: &OpenStats{OpenTime: 167 * time.Millisecond, RSSBytes: 50 << 20},
 	}
@@ -63,9 +64,9 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j":                {"sec/op": 0.8365},
 		"GraphTraversal/start=core_switch/reached=42218/engine=naive_distinct":       {"sec/op": 0.2688},
 		"GraphTraversal/start=core_switch/reached=42218/engine=naive_paths":          {"sec/op": 1.29},
-		"GraphTraversal/start=vm/reached=1/engine=floor":                             {"sec/op": 0},
 		"GraphTraversal/start=vm/reached=1/engine=embedded":                          {"sec/op": 0.000002},
 		"GraphTraversal/start=vm/reached=1/engine=neo4j":                             {"sec/op": 0.0028},
+		"GraphTraversal/start=vm/reached=1#2/engine=embedded":                        {"sec/op": 0.000003},
 		"GraphOpen/backend=embedded":                                                 {"sec/op": 0.167, "rss-B": 50 << 20},
 	}
 	require.Len(t, got, len(want), out.String())
@@ -76,6 +77,7 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 		}
 	}
 	assert.NotContains(t, got, "GraphTraversal/start=vm/reached=1/engine=naive_paths", "a column that was not measured has no figure")
+	assert.NotContains(t, got, "GraphTraversal/start=vm/reached=1/engine=floor", "nor one below the report's resolution")
 	assert.NotContains(t, got, "GraphTraversal/start=vm/reached=1/engine=naive_distinct", "nor one that timed out")
 }
 
