@@ -40,14 +40,14 @@ func auditFilterIn(role auth.Role, in *model.AuditFilter) (store.AuditFilter, er
 		if !contains(auditKinds, kind) {
 			return f, store.Invalid(fmt.Sprintf("filter.kinds[%d]", i), "%q is not a kind of audited object; allowed: %s", clip(k), kindList())
 		}
-		if !auth.MayReadAuditKind(role, k) {
+		if !auth.MayReadAudit(role, auth.Kind(k)) {
 			return f, auth.Forbidden(role, fmt.Sprintf("audit records of kind %s", k))
 		}
 		f.Kinds = append(f.Kinds, kind)
 	}
 	if len(f.Kinds) == 0 {
 		for _, k := range auditKinds {
-			if auth.MayReadAuditKind(role, string(k)) {
+			if auth.MayReadAudit(role, auth.Kind(k)) {
 				f.Kinds = append(f.Kinds, k)
 			}
 		}
@@ -180,7 +180,7 @@ func (r *queryResolver) auditRecord(ctx context.Context, id store.ID) (model.Nod
 		return nil, err
 	}
 	a := page.Items[0]
-	if !auth.MayReadAuditKind(auth.FromContext(ctx).Role, string(a.Kind)) {
+	if !auth.MayReadAudit(auth.FromContext(ctx).Role, auth.Kind(a.Kind)) {
 		return nil, nil
 	}
 	return auditView(a), nil

@@ -13,9 +13,9 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
-// authorize is the root-field middleware that enforces auth.Rules: a root
-// field of Query or Mutation runs only if the caller's role is listed for
-// it, and a field without a rule runs for no one. Introspection fields
+// authorize is the root-field middleware that enforces fieldPermissions: a
+// root field of Query or Mutation runs only if the caller's role holds the
+// permissions it needs, and a field without an entry runs for no one. Introspection fields
 // (__schema, __type, __typename) are governed by graphql.introspection
 // instead.
 func authorize(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
@@ -29,25 +29,14 @@ func authorize(ctx context.Context, next graphql.RootResolver) graphql.Marshaler
 		typ = fc.Field.ObjectDefinition.Name
 	}
 	name := typ + "." + fc.Field.Name
-	if id := auth.FromContext(ctx); !auth.Allowed(id.Role, name) {
+	if id := auth.FromContext(ctx); !allowedField(id.Role, name) {
 		graphql.AddError(ctx, auth.Forbidden(id.Role, name))
 		return graphql.Null
 	}
 	return next(ctx)
 }
 
-// nestedGuarded holds the types and fields auth.NestedRules names, so
-// that authorizeNested costs one map lookup for every other field.
-var nestedGuarded = func() map[[2]string]string {
-	m := map[[2]string]string{}
-	for name := range auth.NestedRules {
-		typ, field, _ := strings.Cut(name, ".")
-		m[[2]string{typ, field}] = name
-	}
-	return m
-}()
-
-// authorizeNested is the field middleware that enforces auth.NestedRules
+// authorizeNested is the field middleware that enforces fieldPermissions
 // on fields below the root, wherever they appear (in a query or in a
 // mutation's payload).
 func authorizeNested(ctx context.Context, next graphql.Resolver) (any, error) {
@@ -57,7 +46,7 @@ func authorizeNested(ctx context.Context, next graphql.Resolver) (any, error) {
 	}
 	name, guarded := nestedGuarded[[2]string{fc.Object, fc.Field.Name}]
 	if guarded {
-		if id := auth.FromContext(ctx); !auth.AllowedNested(id.Role, name) {
+		if id := auth.FromContext(ctx); !allowedNested(id.Role, name) {
 			return nil, auth.Forbidden(id.Role, name)
 		}
 	}
@@ -98,8 +87,8 @@ func viewerOf(id auth.Identity) *model.Viewer {
 	if v.Authenticated {
 		v.TokenID = &id.TokenID
 	}
-	for field := range auth.Rules {
-		if auth.Allowed(id.Role, field) {
+	for field := range fieldPermissions {
+		if isRootField(field) && allowedField(id.Role, field) {
 			v.Allowed = append(v.Allowed, field)
 		}
 	}
