@@ -53,20 +53,16 @@ func authorizeNested(ctx context.Context, next graphql.Resolver) (any, error) {
 	return next(ctx)
 }
 
-// actor returns who writes: the caller's identity as the audit trail names
-// it, with the data source it writes as (auth.Identity.WriteSource: an
+// writeAs is the actor a resolver hands a service: the caller as the
+// audit trail names it, asking to write as source (nil: the default). The
+// service decides what the caller's token allows (auth.WriteActor: an
 // agent token writes only as the discovery sources it is bound to, never
 // as "api", which outranks discovery so that corrections made by hand
-// stick).
-func actor(ctx context.Context, source *string) (store.Actor, error) {
-	id := auth.FromContext(ctx)
-	a := id.Actor()
-	src, err := id.WriteSource(deref(source, ""))
-	if err != nil {
-		return a, store.PrefixField(err, "input")
-	}
-	a.Source = src
-	return a, nil
+// stick); its error names "source".
+func writeAs(ctx context.Context, source *string) store.Actor {
+	a := auth.FromContext(ctx).Actor()
+	a.Source = deref(source, "")
+	return a
 }
 
 // roleOut and roleIn convert between auth roles and the schema's Role.
@@ -139,11 +135,7 @@ func (r *Resolver) createToken(ctx context.Context, in model.CreateAPITokenInput
 	if err != nil {
 		return nil, err
 	}
-	a, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	tok, stored, err := auth.IssueBound(ctx, r.Store, a, in.Name, role, expires, in.Sources)
+	tok, stored, err := auth.IssueBound(ctx, r.Store, writeAs(ctx, nil), in.Name, role, expires, in.Sources)
 	if err != nil {
 		return nil, store.PrefixField(err, "input")
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/config"
 	"github.com/skein-cmdb/skein/internal/metrics"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -74,6 +75,14 @@ func New(cfg config.Config, d Deps) http.Handler {
 	)
 	if d.Authenticate != nil {
 		r.Use(authenticate(d.Authenticate))
+	} else {
+		// Every request carries an identity, so that no service takes it
+		// for the process itself (auth.Check).
+		r.Use(func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				next.ServeHTTP(w, req.WithContext(auth.Attached(req.Context())))
+			})
+		})
 	}
 	if cfg.Server.RateLimit > 0 {
 		if d.ClientKey == nil {
