@@ -194,27 +194,11 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 	if err != nil {
 		return nil, err
 	}
-	switch typ {
-	case typeCI:
-		c, err := r.Ci(ctx, id)
-		if c == nil || err != nil {
-			return nil, err
-		}
-		return c, nil
-	case typeRelationship:
-		found, err := r.CMDB.Relationships(ctx, []store.ID{sid})
-		if err != nil {
-			return nil, err
-		}
-		rel, ok := found[sid]
-		if !ok {
-			return nil, nil
-		}
-		return relView(rel), nil
-	case typeAuditRecord:
-		return r.auditRecord(ctx, sid)
+	load, ok := nodeLoaders[typ]
+	if !ok {
+		return nil, nil
 	}
-	return nil, nil
+	return load(ctx, r, sid)
 }
 
 // Ci is the resolver for the ci field.
