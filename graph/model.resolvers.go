@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/skein-cmdb/skein/graph/model"
+	"github.com/skein-cmdb/skein/internal/cmdb"
 )
 
 // RegisterCIClass is the resolver for the registerCIClass field.
@@ -52,7 +53,7 @@ func (r *mutationResolver) RetireRelationshipType(ctx context.Context, input mod
 // CiClasses is the resolver for the ciClasses field.
 func (r *queryResolver) CiClasses(ctx context.Context) ([]model.CIClass, error) {
 	m := r.CMDB.Model()
-	classes := m.Classes()
+	classes := m.ClassesOf(cmdb.KindCI)
 	out := make([]model.CIClass, len(classes))
 	for i, c := range classes {
 		out[i] = *classView(m, c)
@@ -64,7 +65,7 @@ func (r *queryResolver) CiClasses(ctx context.Context) ([]model.CIClass, error) 
 func (r *queryResolver) CiClass(ctx context.Context, name string) (*model.CIClass, error) {
 	m := r.CMDB.Model()
 	c, ok := m.Class(name)
-	if !ok {
+	if !ok || c.Kind != cmdb.KindCI {
 		return nil, nil
 	}
 	return classView(m, c), nil

@@ -61,6 +61,11 @@ func normalize(kind string, v any) (string, bool) {
 	case NormExact:
 		n := strings.TrimSpace(s)
 		return n, n != ""
+	case NormEmail:
+		// Addresses compare ignoring case: every mail system in use
+		// treats the local part so, whatever RFC 5321 allows.
+		n := strings.ToLower(strings.TrimSpace(s))
+		return n, n != ""
 	default: // text
 		n := strings.ToLower(strings.Join(strings.Fields(s), " "))
 		return n, n != ""
@@ -84,7 +89,7 @@ func canonical(kind, s string) string {
 		if n, ok := canonicalMAC(s); ok {
 			return n
 		}
-	case NormFQDN:
+	case NormFQDN, NormEmail:
 		if n, ok := normalize(kind, s); ok {
 			return n
 		}

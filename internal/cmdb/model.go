@@ -39,9 +39,10 @@ const (
 	NormMAC    = "mac"
 	NormFQDN   = "fqdn"
 	NormExact  = "exact"
+	NormEmail  = "email"
 )
 
-var normalizers = []string{NormText, NormSerial, NormMAC, NormFQDN, NormExact}
+var normalizers = []string{NormText, NormSerial, NormMAC, NormFQDN, NormExact, NormEmail}
 
 // AttributeDef declares one attribute of a class or relationship type.
 type AttributeDef struct {
@@ -68,8 +69,12 @@ type AttributeDef struct {
 // ClassDef is the definition of a CI class as written in the model file or
 // sent to registerCIClass.
 type ClassDef struct {
-	Name           string         `yaml:"name" json:"name"`
-	Parent         string         `yaml:"parent,omitempty" json:"parent,omitempty"`
+	Name   string `yaml:"name" json:"name"`
+	Parent string `yaml:"parent,omitempty" json:"parent,omitempty"`
+	// Kind, on a root class only, names the kind of node the class tree
+	// describes: "ci" (the default) for configuration items, "person",
+	// "group", and the record kinds. Subclasses inherit it.
+	Kind           string         `yaml:"kind,omitempty" json:"kind,omitempty"`
 	Abstract       bool           `yaml:"abstract,omitempty" json:"abstract,omitempty"`
 	Description    string         `yaml:"description,omitempty" json:"description,omitempty"`
 	Attributes     []AttributeDef `yaml:"attributes,omitempty" json:"attributes,omitempty"`
@@ -107,15 +112,31 @@ type RelTypeDef struct {
 	Attributes  []AttributeDef `yaml:"attributes,omitempty" json:"attributes,omitempty"`
 }
 
+// PrecedenceRule ranks sources for some attributes of a class and its
+// subclasses: for those attributes, a source it lists has the rank given
+// here instead of its rank under "sources:". The rule of the nearest class
+// wins (a rule on VirtualMachine over one on Server).
+type PrecedenceRule struct {
+	Class      string         `yaml:"class"`
+	Attributes []string       `yaml:"attributes"`
+	Sources    map[string]int `yaml:"sources"`
+}
+
+// maxPrecedence bounds a source's rank.
+const maxPrecedence = 1000
+
 type modelFile struct {
-	Sources           map[string]int `yaml:"sources"`
-	Classes           []ClassDef     `yaml:"classes"`
-	RelationshipTypes []RelTypeDef   `yaml:"relationship_types"`
+	Sources           map[string]int   `yaml:"sources"`
+	Precedence        []PrecedenceRule `yaml:"attribute_precedence"`
+	Classes           []ClassDef       `yaml:"classes"`
+	RelationshipTypes []RelTypeDef     `yaml:"relationship_types"`
 }
 
 // Class is a resolved class: its own definition plus everything inherited.
 type Class struct {
 	Def ClassDef
+	// Kind is the kind of node the class describes (see ClassDef.Kind).
+	Kind string
 	// Ancestors lists the parent chain, nearest first.
 	Ancestors []string
 	// Family is the topmost class (itself or an ancestor) that declares
@@ -158,6 +179,35 @@ type Model struct {
 	children map[string][]string
 	order    []string // class names in definition order
 	relOrder []string
+	kinds    []string          // kind names in definition order
+	roots    map[string]string // kind → its root class
+	// attrPrec holds the attribute precedence rules: class → attribute →
+	// source → rank.
+	attrPrec map[string]map[string]map[string]int
+}
+
+// KindCI is the kind of configuration items, the default kind of a class.
+const KindCI = "ci"
+
+// Kinds returns the kinds of node the model declares, in definition order
+// (KindCI first).
+func (m *Model) Kinds() []string { return m.kinds }
+
+// KindRoot returns the root class of kind's class tree.
+func (m *Model) KindRoot(kind string) (*Class, bool) {
+	n, ok := m.roots[kind]
+	if !ok {
+		return nil, false
+	}
+	return m.classes[n], true
+}
+
+// KindOf returns the kind of class name ("" for an unknown class).
+func (m *Model) KindOf(name string) string {
+	if c, ok := m.classes[name]; ok {
+		return c.Kind
+	}
+	return ""
 }
 
 // DefaultModel parses the model file embedded in the binary.
@@ -178,6 +228,7 @@ func ParseModel(data []byte) (*Model, error) {
 		relTypes: map[string]*RelType{},
 		sources:  map[string]int{"default": 50},
 		children: map[string][]string{},
+		roots:    map[string]string{},
 	}
 	for k, v := range f.Sources {
 		m.sources[k] = v
@@ -192,7 +243,57 @@ func ParseModel(data []byte) (*Model, error) {
 			return nil, fmt.Errorf("model: relationship_types[%d]: %w", i, err)
 		}
 	}
+	for k, v := range m.sources {
+		if v < 0 || v > maxPrecedence {
+			return nil, fmt.Errorf("model: sources.%s: %d is out of range 0..%d", k, v, maxPrecedence)
+		}
+	}
+	for i, r := range f.Precedence {
+		if err := m.addPrecedence(r); err != nil {
+			return nil, fmt.Errorf("model: attribute_precedence[%d]: %w", i, err)
+		}
+	}
 	return m, nil
+}
+
+// addPrecedence checks and adds an attribute precedence rule.
+func (m *Model) addPrecedence(r PrecedenceRule) error {
+	c, ok := m.classes[r.Class]
+	if !ok {
+		return store.Invalid("class", "unknown class %q%s", clip(r.Class), m.suggestClass("", r.Class))
+	}
+	if len(r.Attributes) == 0 || len(r.Sources) == 0 {
+		return store.Invalid("attributes", "a rule names at least one attribute and one source")
+	}
+	if m.attrPrec == nil {
+		m.attrPrec = map[string]map[string]map[string]int{}
+	}
+	byAttr := m.attrPrec[r.Class]
+	if byAttr == nil {
+		byAttr = map[string]map[string]int{}
+		m.attrPrec[r.Class] = byAttr
+	}
+	for j, a := range r.Attributes {
+		if _, ok := c.attrs[a]; !ok {
+			return store.Invalid(fmt.Sprintf("attributes[%d]", j), "class %s has no attribute %q", r.Class, clip(a))
+		}
+		if byAttr[a] == nil {
+			byAttr[a] = map[string]int{}
+		}
+		for src, rank := range r.Sources {
+			if src == "" || len(src) > 64 {
+				return store.Invalid("sources", "source name %q must be 1 to 64 characters", clip(src))
+			}
+			if rank < 0 || rank > maxPrecedence {
+				return store.Invalid("sources."+src, "%d is out of range 0..%d", rank, maxPrecedence)
+			}
+			if _, dup := byAttr[a][src]; dup {
+				return store.Invalid("sources."+src, "ranked twice for %s.%s", r.Class, a)
+			}
+			byAttr[a][src] = rank
+		}
+	}
+	return nil
 }
 
 func (m *Model) clone() *Model {
@@ -203,6 +304,9 @@ func (m *Model) clone() *Model {
 		children: make(map[string][]string, len(m.children)+1),
 		order:    append([]string(nil), m.order...),
 		relOrder: append([]string(nil), m.relOrder...),
+		kinds:    m.kinds,
+		roots:    m.roots,
+		attrPrec: m.attrPrec,
 	}
 	for k, v := range m.classes {
 		n.classes[k] = v
@@ -219,7 +323,17 @@ func (m *Model) clone() *Model {
 // WithClass returns a new model extended with class def, or an
 // *store.InvalidError naming the bad field (a duplicate name wraps
 // store.ErrConflict).
+//
+// Classes registered at run time are CI classes: def must have a parent of
+// kind ci and no kind of its own; the other kinds' class trees are declared
+// in the model file.
 func (m *Model) WithClass(def ClassDef) (*Model, error) {
+	if def.Kind != "" && def.Kind != KindCI {
+		return nil, store.Invalid("kind", "classes registered at run time are CI classes; kind %q is declared in the model file", clip(def.Kind))
+	}
+	if p, ok := m.classes[def.Parent]; ok && p.Kind != KindCI {
+		return nil, store.Invalid("parent", "class %s is a %s class; classes registered at run time are CI classes, with a CI class as parent", p.Def.Name, p.Kind)
+	}
 	n := m.clone()
 	if err := n.addClass(def, true); err != nil {
 		return nil, err
@@ -263,7 +377,7 @@ func (m *Model) addClass(def ClassDef, strict bool) error {
 	if def.Parent != "" {
 		p, ok := m.classes[def.Parent]
 		if !ok {
-			return store.Invalid("parent", "unknown class %q%s", clip(def.Parent), m.suggestClass(def.Parent))
+			return store.Invalid("parent", "unknown class %q%s", clip(def.Parent), m.suggestClass("", def.Parent))
 		}
 		c.Ancestors = append([]string{p.Def.Name}, p.Ancestors...)
 		for k, v := range p.attrs {
@@ -271,8 +385,14 @@ func (m *Model) addClass(def ClassDef, strict bool) error {
 		}
 		c.Rules = append(c.Rules, p.Rules...)
 		c.Family = p.Family
-	} else if len(m.classes) > 0 {
-		return store.Invalid("parent", "is required (the root class is %s)", m.order[0])
+		c.Kind = p.Kind
+		if def.Kind != "" && def.Kind != p.Kind {
+			return store.Invalid("kind", "only a root class declares a kind; %s inherits kind %s from %s", def.Name, p.Kind, p.Def.Name)
+		}
+	} else {
+		if err := m.addKind(c); err != nil {
+			return err
+		}
 	}
 	for i := range def.Attributes {
 		a := &def.Attributes[i]
@@ -322,6 +442,37 @@ func (m *Model) addClass(def ClassDef, strict bool) error {
 	if !def.Abstract && len(c.Rules) == 0 {
 		return store.Invalid("identification", "class %s has no identification rule of its own or inherited; add at least one (e.g. [[name]])", def.Name)
 	}
+	return nil
+}
+
+// addKind makes root class c the root of its kind: the first root is the
+// root of kind ci; any other root declares a kind of its own, which no other
+// root has.
+func (m *Model) addKind(c *Class) error {
+	kind := c.Def.Kind
+	if kind == "" {
+		kind = KindCI
+	}
+	if !store.ValidIdentifier(kind) || strings.ToLower(kind) != kind {
+		return store.Invalid("kind", "kind %q must be lower case letters, digits and underscores, starting with a letter", clip(kind))
+	}
+	if root, dup := m.roots[kind]; dup {
+		if kind == KindCI {
+			return store.Invalid("parent", "is required (the root class is %s)", root)
+		}
+		return store.Invalid("kind", "kind %s already has the root class %s; give %s a parent", kind, root, c.Def.Name)
+	}
+	if len(m.roots) == 0 && kind != KindCI {
+		return store.Invalid("kind", "the first root class is the root of kind %s", KindCI)
+	}
+	c.Kind = kind
+	roots := make(map[string]string, len(m.roots)+1)
+	for k, v := range m.roots {
+		roots[k] = v
+	}
+	roots[kind] = c.Def.Name
+	m.roots = roots
+	m.kinds = append(append([]string(nil), m.kinds...), kind)
 	return nil
 }
 
@@ -377,12 +528,12 @@ func (m *Model) addRelType(def RelTypeDef, strict bool) error {
 	}
 	for i, c := range def.Sources {
 		if _, ok := m.classes[c]; !ok {
-			return store.Invalid(fmt.Sprintf("sources[%d]", i), "unknown class %q%s", clip(c), m.suggestClass(c))
+			return store.Invalid(fmt.Sprintf("sources[%d]", i), "unknown class %q%s", clip(c), m.suggestClass("", c))
 		}
 	}
 	for i, c := range def.Targets {
 		if _, ok := m.classes[c]; !ok {
-			return store.Invalid(fmt.Sprintf("targets[%d]", i), "unknown class %q%s", clip(c), m.suggestClass(c))
+			return store.Invalid(fmt.Sprintf("targets[%d]", i), "unknown class %q%s", clip(c), m.suggestClass("", c))
 		}
 	}
 	switch def.Impact.Propagates {
@@ -526,17 +677,65 @@ func (m *Model) Precedence(source string) int {
 	return m.sources["default"]
 }
 
-// LookupClass returns a concrete class by name or an *store.InvalidError on
-// field that lists the valid classes.
+// AttributePrecedence returns the precedence of source for attribute attr
+// of class: the rank given by the attribute precedence rule of the nearest
+// class (class itself, then its ancestors) that ranks source for attr, or
+// else the source's rank under "sources:".
+func (m *Model) AttributePrecedence(class, attr, source string) int {
+	if len(m.attrPrec) > 0 {
+		if p, ok := m.attrPrec[class][attr][source]; ok {
+			return p
+		}
+		if c, ok := m.classes[class]; ok {
+			for _, a := range c.Ancestors {
+				if p, ok := m.attrPrec[a][attr][source]; ok {
+					return p
+				}
+			}
+		}
+	}
+	return m.Precedence(source)
+}
+
+// LookupClass returns a concrete CI class by name or an *store.InvalidError
+// on field that lists the valid classes.
 func (m *Model) LookupClass(field, name string) (*Class, error) {
+	return m.LookupClassOf(KindCI, field, name)
+}
+
+// LookupClassOf returns a concrete class of kind by name or an
+// *store.InvalidError on field that lists the valid classes of that kind.
+func (m *Model) LookupClassOf(kind, field, name string) (*Class, error) {
 	c, ok := m.classes[name]
 	if !ok {
-		return nil, store.Invalid(field, "unknown class %q%s; valid classes: %s", clip(name), m.suggestClass(name), strings.Join(m.concreteClasses(), ", "))
+		return nil, store.Invalid(field, "unknown class %q%s; valid classes: %s", clip(name), m.suggestClass(kind, name), strings.Join(m.concreteClasses(kind), ", "))
+	}
+	if c.Kind != kind {
+		return nil, store.Invalid(field, "class %s is a %s class, not a %s class; valid classes: %s", name, c.Kind, kindLabel(kind), strings.Join(m.concreteClasses(kind), ", "))
 	}
 	if c.Def.Abstract {
 		return nil, store.Invalid(field, "class %s is abstract; use one of: %s", name, strings.Join(m.concreteIn(name), ", "))
 	}
 	return c, nil
+}
+
+// kindLabel is how messages name a kind: "CI" for ci, else the kind.
+func kindLabel(kind string) string {
+	if kind == KindCI {
+		return "CI"
+	}
+	return kind
+}
+
+// ClassesOf returns the classes of kind in definition order.
+func (m *Model) ClassesOf(kind string) []*Class {
+	var out []*Class
+	for _, n := range m.order {
+		if c := m.classes[n]; c.Kind == kind {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // LookupRelType returns a relationship type by name or an
@@ -553,10 +752,10 @@ func (m *Model) LookupRelType(field, name string) (*RelType, error) {
 	return r, nil
 }
 
-func (m *Model) concreteClasses() []string {
+func (m *Model) concreteClasses(kind string) []string {
 	var out []string
 	for _, n := range m.order {
-		if !m.classes[n].Def.Abstract {
+		if c := m.classes[n]; !c.Def.Abstract && c.Kind == kind {
 			out = append(out, n)
 		}
 	}
@@ -573,8 +772,18 @@ func (m *Model) concreteIn(class string) []string {
 	return out
 }
 
-func (m *Model) suggestClass(name string) string {
-	if s := closest(name, m.order); s != "" {
+// suggestClass suggests a class of kind (any kind when "") near name.
+func (m *Model) suggestClass(kind, name string) string {
+	names := m.order
+	if kind != "" {
+		names = nil
+		for _, n := range m.order {
+			if m.classes[n].Kind == kind {
+				names = append(names, n)
+			}
+		}
+	}
+	if s := closest(name, names); s != "" {
 		return "; did you mean " + s + "?"
 	}
 	return ""

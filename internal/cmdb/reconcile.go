@@ -15,7 +15,8 @@ import (
 //     Server it stays a LinuxServer. Two classes of which neither is an
 //     ancestor of the other (LinuxServer and WindowsServer) conflict.
 //   - Attributes: a reported value replaces the stored one only when the
-//     reporting source's precedence is at least that of the source that set
+//     reporting source's precedence for that attribute of the class (see
+//     Model.AttributePrecedence) is at least that of the source that set
 //     the stored value; attributes not reported are kept, and a nil value
 //     clears (with the same precedence rule).
 //   - Defaults apply when a CI is created.
@@ -54,7 +55,6 @@ func (m *Model) Reconcile(existing *store.CI, in store.CIUpsert, source string) 
 	if class != existing.Class {
 		r.Changes = append(r.Changes, store.FieldChange{Field: "class", Before: existing.Class, After: class})
 	}
-	prec := m.Precedence(source)
 	for _, k := range sortedKeys(in.Attributes) {
 		v := in.Attributes[k]
 		old, has := r.Attributes[k]
@@ -64,7 +64,7 @@ func (m *Model) Reconcile(existing *store.CI, in store.CIUpsert, source string) 
 		if !has && v == nil {
 			continue
 		}
-		if setBy := r.Sources[k]; has && setBy != "" && prec < m.Precedence(setBy) {
+		if setBy := r.Sources[k]; has && setBy != "" && m.AttributePrecedence(class, k, source) < m.AttributePrecedence(class, k, setBy) {
 			continue // a source of higher precedence owns this value
 		}
 		if v == nil {

@@ -422,6 +422,12 @@ func (m *Model) prepareRel(it RelationshipItem, cis map[store.ID]store.CI) (stor
 			return store.RelationshipInput{}, store.StatusNotFound, store.AtField(end.field, fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))
 		}
 		if len(end.allowed) == 0 {
+			// A type that names no classes joins CIs, never people,
+			// groups or records.
+			if k := m.KindOf(ci.Class); k != KindCI {
+				return store.RelationshipInput{}, store.StatusInvalid, store.Invalid(end.field,
+					"node %s is a %s, and %s joins CIs only", end.id, k, rt.Def.Name)
+			}
 			continue
 		}
 		ok = false
@@ -490,8 +496,15 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.CIFilter, er
 		Owner: norm.NFC.String(f.Owner), SupportGroup: norm.NFC.String(f.SupportGroup), SeenBefore: f.SeenBefore, CaseSensitive: f.CaseSensitive}
 	if f.Class != "" {
 		cls, ok := m.classes[f.Class]
-		if !ok {
-			return sf, store.Invalid("filter.class", "unknown class %q%s; valid classes: %s", clip(f.Class), m.suggestClass(f.Class), strings.Join(m.order, ", "))
+		if !ok || cls.Kind != KindCI {
+			var names []string
+			for _, c := range m.ClassesOf(KindCI) {
+				names = append(names, c.Def.Name)
+			}
+			if ok {
+				return sf, store.Invalid("filter.class", "class %s is a %s class, not a CI class; valid classes: %s", cls.Def.Name, cls.Kind, strings.Join(names, ", "))
+			}
+			return sf, store.Invalid("filter.class", "unknown class %q%s; valid classes: %s", clip(f.Class), m.suggestClass(KindCI, f.Class), strings.Join(names, ", "))
 		}
 		set = cls
 		if f.ExactClass {

@@ -228,7 +228,23 @@ func checkString(def *AttributeDef, s string) (any, *store.InvalidError) {
 	if n := utf8.RuneCountInString(s); n > limit {
 		return nil, store.Invalid("", "is %d characters long; at most %d allowed", n, limit)
 	}
+	if def.Normalize == NormEmail && !validEmail(s) {
+		return nil, store.Invalid("", "%q is not an e-mail address (one @ between a local part and a domain, no spaces)", clip(s))
+	}
 	return canonical(def.Normalize, s), nil
+}
+
+// validEmail reports whether s has the shape of an e-mail address: a local
+// part, one @, and a domain with a dot or a single label, without spaces,
+// angle brackets or a display name. It is a sanity check on what people
+// type, not RFC 5322: net/mail accepts display names and comments, which
+// an attribute holding an address must not.
+func validEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 || strings.Count(s, "@") != 1 {
+		return false
+	}
+	return !strings.ContainsAny(s, " \t<>,;\"()[]\\")
 }
 
 func toInt(v any) (int64, error) {

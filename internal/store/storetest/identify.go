@@ -139,4 +139,19 @@ func testSourcePrecedence(t *testing.T, st store.Store) {
 	assert.Equal(t, "2", r.CI.Attributes["version"], "discovery still updates what it owns")
 	assert.Equal(t, "api", r.CI.Sources["owner"])
 	assert.Equal(t, "ansible", r.CI.Sources["version"])
+
+	// Per attribute: the hypervisor's figure for a VM's memory outranks
+	// an agent in the guest, not the agent's other attributes, and a
+	// deliberate edit through the API still wins (model.yaml,
+	// attribute_precedence).
+	vcenter := store.Actor{Name: "agent:vcenter", Source: "vcenter"}
+	upsertOK(t, svc, vcenter, server("VirtualMachine", "name", "vm-prec", "vm_uuid", "4f0c-prec", "memory_mb", 4096, "os_name", "Linux"))
+	r = upsertOK(t, svc, agent, server("VirtualMachine", "name", "vm-prec", "vm_uuid", "4f0c-prec", "memory_mb", 4000, "os_name", "Ubuntu"))[0]
+	assert.Equal(t, int64(4096), r.CI.Attributes["memory_mb"], "vcenter (90) owns memory_mb against ansible (50)")
+	assert.Equal(t, "vcenter", r.CI.Sources["memory_mb"])
+	assert.Equal(t, "Ubuntu", r.CI.Attributes["os_name"], "no rule on os_name: equal ranks, the latest report wins")
+	r = upsertOK(t, svc, api, server("VirtualMachine", "name", "vm-prec", "vm_uuid", "4f0c-prec", "memory_mb", 8192))[0]
+	assert.Equal(t, int64(8192), r.CI.Attributes["memory_mb"], "api (100) outranks vcenter (90)")
+	r = upsertOK(t, svc, vcenter, server("VirtualMachine", "name", "vm-prec", "vm_uuid", "4f0c-prec", "memory_mb", 4096))[0]
+	assert.Equal(t, int64(8192), r.CI.Attributes["memory_mb"], "and vcenter does not revert it")
 }
