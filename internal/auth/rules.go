@@ -15,13 +15,19 @@ import (
 // kinds here under the same names.
 type Kind string
 
-// Kinds with rules today. The record kinds (person, group, incident,
-// problem, change, request, asset, knowledge) get theirs with their API.
+// Kinds with rules today. The kinds of node are those the model declares
+// (ci, person, group; TestEveryModelKindHasPermissions in internal/cmdb
+// holds this table to the model); the record kinds (incident, problem,
+// change, request, asset, knowledge) get theirs with their model entries.
 const (
 	// KindAPI is the API itself: who am I, which version, may I write.
 	KindAPI Kind = "api"
 	// KindCI is configuration items.
 	KindCI Kind = "ci"
+	// KindPerson is people (model kind person).
+	KindPerson Kind = "person"
+	// KindGroup is groups of people (model kind group).
+	KindGroup Kind = "group"
 	// KindRelationship is relationships between CIs.
 	KindRelationship Kind = "relationship"
 	// KindClass is the CI classes of the model.
@@ -104,6 +110,17 @@ var Permissions = map[Permission][]Role{
 	// Agents may not delete relationships: they carry no per-source
 	// ownership to check a delete against (ADR 0008).
 	{KindRelationship, Delete}: editors,
+
+	// People and groups, as CIs: readers read, a directory sync (an agent)
+	// reports them, editors keep them by hand (delete deactivates).
+	{KindPerson, Read}:   readers,
+	{KindPerson, Upsert}: loaders,
+	{KindPerson, Update}: editors,
+	{KindPerson, Delete}: editors,
+	{KindGroup, Read}:    readers,
+	{KindGroup, Upsert}:  loaders,
+	{KindGroup, Update}:  editors,
+	{KindGroup, Delete}:  editors,
 
 	// The class model: everyone reads it, admins change it.
 	{KindClass, Read}:              everyone,

@@ -226,3 +226,17 @@ func TestServiceAuditKinds(t *testing.T) {
 	require.ErrorAs(t, err, &ie)
 	assert.Equal(t, "filter.kinds[0]", ie.Field)
 }
+
+// TestEveryModelKindHasPermissions: kinds of node are data, and so are
+// their permissions: each kind the model declares can be read by someone
+// and written by someone, so a kind added to the model without deciding
+// who may use it fails the build rather than being open or unreachable.
+func TestEveryModelKindHasPermissions(t *testing.T) {
+	m, err := DefaultModel()
+	require.NoError(t, err)
+	require.Contains(t, m.Kinds(), KindCI)
+	for _, k := range m.Kinds() {
+		assert.NotEmpty(t, auth.Roles(auth.Permission{Kind: auth.Kind(k), Verb: auth.Read}), "%s: who may read it?", k)
+		assert.NotEmpty(t, auth.Roles(auth.Permission{Kind: auth.Kind(k), Verb: auth.Update}), "%s: who may change it?", k)
+	}
+}
