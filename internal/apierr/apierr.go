@@ -54,7 +54,8 @@ const (
 
 // Statuses maps every code an API answers with to its HTTP status: the
 // codes of Table, and those the HTTP layer and the GraphQL limits answer
-// before any service runs.
+// before any service runs. internal/server and graph's transport take
+// their statuses from here (Status).
 var Statuses = map[Code]int{
 	Invalid:         http.StatusBadRequest,
 	NotFound:        http.StatusNotFound,
