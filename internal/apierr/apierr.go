@@ -26,9 +26,10 @@ import (
 // codes are never renamed.
 type Code string
 
-// Codes of the errors services return. The codes of errors an API meets
-// before any service runs (a body too large, a query too deep) are the
-// API's own, listed in Statuses with their HTTP status.
+// Codes of the errors services return. The codes of the HTTP layer (a
+// body too large, a rate limit) are listed in Statuses with their HTTP
+// status; an API's own refusals of a request (GraphQL's query limits)
+// are its own.
 const (
 	// Invalid: bad input; Field names it, the message says what is allowed.
 	Invalid Code = "INVALID"
@@ -53,9 +54,10 @@ const (
 )
 
 // Statuses maps every code an API answers with to its HTTP status: the
-// codes of Table, and those the HTTP layer and the GraphQL limits answer
-// before any service runs. internal/server and graph's transport take
-// their statuses from here (Status).
+// codes of Table, and those the HTTP layer answers before any API runs.
+// internal/server and graph's transport take their statuses from here
+// (Status). The GraphQL layer's own refusals of a document (its limits,
+// parse and validation) keep the statuses gqlgen gives them.
 var Statuses = map[Code]int{
 	Invalid:         http.StatusBadRequest,
 	NotFound:        http.StatusNotFound,
@@ -67,18 +69,12 @@ var Statuses = map[Code]int{
 	Unavailable:     http.StatusServiceUnavailable,
 	Internal:        http.StatusInternalServerError,
 
-	"BAD_REQUEST":               http.StatusBadRequest,
-	"BATCH_NOT_SUPPORTED":       http.StatusBadRequest,
-	"METHOD_NOT_ALLOWED":        http.StatusMethodNotAllowed,
-	"UNSUPPORTED_MEDIA_TYPE":    http.StatusUnsupportedMediaType,
-	"PAYLOAD_TOO_LARGE":         http.StatusRequestEntityTooLarge,
-	"RATE_LIMITED":              http.StatusTooManyRequests,
-	"QUERY_TOO_DEEP":            http.StatusBadRequest,
-	"COMPLEXITY_LIMIT_EXCEEDED": http.StatusBadRequest,
-	"TOO_MANY_ALIASES":          http.StatusBadRequest,
-	"TOO_MANY_OPERATIONS":       http.StatusBadRequest,
-	"TOO_MANY_SELECTIONS":       http.StatusBadRequest,
-	"INTROSPECTION_DISABLED":    http.StatusBadRequest,
+	"BAD_REQUEST":            http.StatusBadRequest,
+	"BATCH_NOT_SUPPORTED":    http.StatusBadRequest,
+	"METHOD_NOT_ALLOWED":     http.StatusMethodNotAllowed,
+	"UNSUPPORTED_MEDIA_TYPE": http.StatusUnsupportedMediaType,
+	"PAYLOAD_TOO_LARGE":      http.StatusRequestEntityTooLarge,
+	"RATE_LIMITED":           http.StatusTooManyRequests,
 }
 
 // Status returns the HTTP status of code (500 for a code not in Statuses).
