@@ -207,8 +207,8 @@ func (r *queryResolver) Ci(ctx context.Context, id string) (*model.CI, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A top-level lookup goes straight to the store: nothing would share
-	// its batch, and a loader would only add its wait.
+	// A top-level lookup reads directly, through the service: nothing
+	// would share its batch, and a loader would only add its wait.
 	found, err := r.CMDB.CIs(ctx, []store.ID{sid})
 	if err != nil {
 		return nil, err
