@@ -58,6 +58,8 @@ func TestEveryRootFieldHasAPermission(t *testing.T) {
 	}
 	sort.Strings(stale)
 	assert.Empty(t, stale, "entries for fields the schema does not have")
+	assert.False(t, allowedField(auth.Admin, "Mutation.noSuchField"), "a root field without an entry is refused to everyone")
+	assert.True(t, allowedNested(auth.Agent, "CI.id"), "a nested field without an entry follows its root field")
 }
 
 // legacyRules is the role table by GraphQL field as it was before rules
