@@ -63,6 +63,9 @@ func presentError(logger *slog.Logger, onCode func(string)) graphql.ErrorPresent
 		if p.Field != "" {
 			out.Extensions["field"] = p.Field
 		}
+		for k, v := range p.Details {
+			out.Extensions[k] = v
+		}
 		if p.RetryAfter > 0 {
 			out.Extensions["retryAfter"] = p.RetryAfter // seconds
 			hint(ctx, 0, "Retry-After", strconv.Itoa(p.RetryAfter))

@@ -103,6 +103,10 @@ type Problem struct {
 	// RetryAfter, when positive, is how many seconds to wait before
 	// retrying.
 	RetryAfter int
+	// Details are facts a client acts on, by name (for a version
+	// conflict, the current version): GraphQL puts them in extensions,
+	// a REST API in its error body.
+	Details map[string]any
 }
 
 // Refs renders store IDs in messages as the API names them (the GraphQL
@@ -113,30 +117,40 @@ type Refs struct {
 }
 
 // Rule is one row of Table: Match picks the errors it maps, Present says
-// what the client sees of them (Code and Status are filled in from the
-// row).
+// what the client sees of them: Field, Message and Details (Code, Status
+// and RetryAfter are filled in from the row).
 type Rule struct {
 	Code    Code
 	Match   func(error) bool
-	Present func(err error, refs Refs) (field, message string)
+	Present func(err error, refs Refs) Problem
 }
 
 // Table maps typed errors to codes, most specific first: the first row
 // whose Match holds wins, and an error no row matches is Internal. To add
 // an error (a version conflict, a workflow's refused transition), add its
-// row here and a case to the table test.
+// row here and a case to the table test, e.g.
+//
+//	{Code: Conflict, Match: as[*store.VersionConflictError], Present: func(err error, _ Refs) Problem {
+//		var ve *store.VersionConflictError
+//		errors.As(err, &ve)
+//		p := withField(err, Refs{})
+//		p.Details = map[string]any{"currentVersion": ve.Current}
+//		return p
+//	}},
+//
+// before the row of store.ErrConflict, which it is a case of.
 var Table = []Rule{
 	// A refused or expired request, whatever a store made of it.
 	{Code: Overloaded, Match: is(ErrOverloaded), Present: ownMessage},
 	{Code: Timeout, Match: is(context.DeadlineExceeded), Present: fixed("the request took too long and was stopped; narrow it (smaller depth, fewer items) or retry")},
 	{Code: Timeout, Match: is(context.Canceled), Present: fixed("the request was cancelled")},
 
-	{Code: Invalid, Match: as[*store.InvalidError], Present: func(err error, _ Refs) (string, string) {
+	{Code: Invalid, Match: as[*store.InvalidError], Present: func(err error, _ Refs) Problem {
 		var ie *store.InvalidError
 		errors.As(err, &ie)
-		return ie.Field, ie.Error()
+		return Problem{Field: ie.Field, Message: ie.Error()}
 	}},
-	{Code: Conflict, Match: as[*store.ConflictError], Present: func(err error, refs Refs) (string, string) {
+	{Code: Conflict, Match: as[*store.ConflictError], Present: func(err error, refs Refs) Problem {
 		var ce *store.ConflictError
 		errors.As(err, &ce)
 		field, _ := store.FieldOf(err)
@@ -144,7 +158,7 @@ var Table = []Rule{
 		if field != "" {
 			msg = field + ": " + msg
 		}
-		return field, msg
+		return Problem{Field: field, Message: msg}
 	}},
 	{Code: NotFound, Match: is(store.ErrNotFound), Present: withField},
 	{Code: Conflict, Match: is(store.ErrConflict), Present: withField},
@@ -163,8 +177,8 @@ func From(err error, refs Refs) Problem {
 	}
 	for _, r := range Table {
 		if r.Match(err) {
-			field, msg := r.Present(err, refs)
-			p := Problem{Code: r.Code, Status: Status(r.Code), Field: field, Message: msg}
+			p := r.Present(err, refs)
+			p.Code, p.Status = r.Code, Status(r.Code)
 			if r.Code == Overloaded {
 				p.RetryAfter = 1
 			}
@@ -203,17 +217,17 @@ func as[T error](err error) bool {
 
 // ownMessage shows the error's own message: errors whose text is written
 // for clients (auth's, ErrOverloaded's wrappers).
-func ownMessage(err error, _ Refs) (string, string) { return "", err.Error() }
+func ownMessage(err error, _ Refs) Problem { return Problem{Message: err.Error()} }
 
 // withField shows the error's message and the field a *store.FieldError
 // around it names.
-func withField(err error, _ Refs) (string, string) {
+func withField(err error, _ Refs) Problem {
 	field, _ := store.FieldOf(err)
-	return field, err.Error()
+	return Problem{Field: field, Message: err.Error()}
 }
 
-func fixed(msg string) func(error, Refs) (string, string) {
-	return func(error, Refs) (string, string) { return "", msg }
+func fixed(msg string) func(error, Refs) Problem {
+	return func(error, Refs) Problem { return Problem{Message: msg} }
 }
 
 // Overload returns an error that wraps ErrOverloaded and reads msg, which

@@ -97,3 +97,34 @@ func TestCodesAsDocumented(t *testing.T) {
 	}
 	assert.Equal(t, documented, codes)
 }
+
+// versionError stands for an error a later row maps (a version conflict).
+type versionError struct{ current int64 }
+
+func (e *versionError) Error() string { return fmt.Sprintf("the CI is at version %d", e.current) }
+func (e *versionError) Unwrap() error { return store.ErrConflict }
+
+// withVersionRow puts a row for versionError in front of Table for the
+// test, as the row of a new error is added.
+func withVersionRow(t *testing.T) {
+	t.Helper()
+	saved := Table
+	t.Cleanup(func() { Table = saved })
+	Table = append([]Rule{{Code: Conflict, Match: as[*versionError], Present: func(err error, refs Refs) Problem {
+		var ve *versionError
+		errors.As(err, &ve)
+		p := withField(err, refs)
+		p.Details = map[string]any{"currentVersion": ve.current}
+		return p
+	}}}, saved...)
+}
+
+// TestTableExtends: a new error is one row; its details reach the client.
+func TestTableExtends(t *testing.T) {
+	withVersionRow(t)
+	p := From(store.AtField("input.expectedVersion", &versionError{current: 7}), Refs{})
+	assert.Equal(t, Conflict, p.Code)
+	assert.Equal(t, http.StatusConflict, p.Status)
+	assert.Equal(t, "input.expectedVersion", p.Field)
+	assert.Equal(t, map[string]any{"currentVersion": int64(7)}, p.Details)
+}
