@@ -2,82 +2,33 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/skein-cmdb/skein/graph/model"
-	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
-// auditKinds are the kinds of object the audit trail records, as the API
-// names them.
-var auditKinds = []store.ObjectKind{store.KindCI, store.KindRelationship, store.KindClass, store.KindRelationshipType, store.KindToken}
-
-// maxAuditName bounds the actor and source a filter names (both are
-// identifiers or token names, far shorter).
-const maxAuditName = 255
-
 // auditFilterIn converts the API's filter to the store's: objects named by
-// API ID become store IDs, and kinds the role may not read are left out
-// (asked for by name, they are FORBIDDEN).
-func auditFilterIn(role auth.Role, in *model.AuditFilter) (store.AuditFilter, error) {
+// API ID become store IDs. The service checks it (cmdb.Service.Audit).
+func auditFilterIn(in *model.AuditFilter) store.AuditFilter {
 	var f store.AuditFilter
 	if in == nil {
-		in = &model.AuditFilter{}
+		return f
 	}
-	if len(in.Objects) > store.MaxAuditObjects {
-		return f, store.Invalid("filter.objects", "at most %d objects", store.MaxAuditObjects)
-	}
-	for i, o := range in.Objects {
-		if o == "" || len(o) > maxAuditName*2 {
-			return f, store.Invalid(fmt.Sprintf("filter.objects[%d]", i), "must be an ID or name of 1 to %d bytes", maxAuditName*2)
-		}
+	for _, o := range in.Objects {
 		f.Objects = append(f.Objects, auditObjectIn(o))
 	}
-	for i, k := range in.Kinds {
-		kind := store.ObjectKind(k)
-		if !contains(auditKinds, kind) {
-			return f, store.Invalid(fmt.Sprintf("filter.kinds[%d]", i), "%q is not a kind of audited object; allowed: %s", clip(k), kindList())
-		}
-		if !auth.MayReadAuditKind(role, k) {
-			return f, auth.Forbidden(role, fmt.Sprintf("audit records of kind %s", k))
-		}
-		f.Kinds = append(f.Kinds, kind)
+	for _, k := range in.Kinds {
+		f.Kinds = append(f.Kinds, store.ObjectKind(k))
 	}
-	if len(f.Kinds) == 0 {
-		for _, k := range auditKinds {
-			if auth.MayReadAuditKind(role, string(k)) {
-				f.Kinds = append(f.Kinds, k)
-			}
-		}
-		if len(f.Kinds) == len(auditKinds) {
-			f.Kinds = nil // every kind: no filter
-		}
-	}
-	for _, s := range []struct {
-		field string
-		in    *string
-		out   *string
-	}{{"filter.actor", in.Actor, &f.Actor}, {"filter.source", in.Source, &f.Source}} {
-		if s.in == nil {
-			continue
-		}
-		if len(*s.in) > maxAuditName {
-			return f, store.Invalid(s.field, "at most %d bytes", maxAuditName)
-		}
-		*s.out = *s.in
-	}
+	f.Actor, f.Source = deref(in.Actor, ""), deref(in.Source, "")
 	if in.Since != nil {
-		f.Since = in.Since.UTC()
+		f.Since = *in.Since
 	}
 	if in.Until != nil {
-		f.Until = in.Until.UTC()
+		f.Until = *in.Until
 	}
-	if err := f.Check(); err != nil {
-		return f, err
-	}
-	return f, nil
+	return f
 }
 
 func contains[T comparable](list []T, x T) bool {
@@ -87,14 +38,6 @@ func contains[T comparable](list []T, x T) bool {
 		}
 	}
 	return false
-}
-
-func kindList() string {
-	names := make([]string, len(auditKinds))
-	for i, k := range auditKinds {
-		names[i] = string(k)
-	}
-	return strings.Join(names, ", ")
 }
 
 // auditObjectIn returns the audit trail's name of an object the API names:
@@ -173,15 +116,11 @@ func auditConnection(page store.Page[store.AuditRecord]) *model.AuditConnection 
 }
 
 // auditRecord answers node(id:) for an audit record: nil when there is no
-// such record or the caller's role may not read its kind.
+// such record or the caller may not read its kind (cmdb.Service.AuditRecord).
 func (r *queryResolver) auditRecord(ctx context.Context, id store.ID) (model.Node, error) {
-	page, err := r.Store.Audit(ctx, store.AuditFilter{ID: id}, store.PageRequest{First: 1})
-	if err != nil || len(page.Items) == 0 {
+	a, ok, err := r.CMDB.AuditRecord(ctx, id)
+	if !ok || err != nil {
 		return nil, err
-	}
-	a := page.Items[0]
-	if !auth.MayReadAuditKind(auth.FromContext(ctx).Role, string(a.Kind)) {
-		return nil, nil
 	}
 	return auditView(a), nil
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
-// authorize is the root-field middleware that enforces auth.Rules: a root
-// field of Query or Mutation runs only if the caller's role is listed for
-// it, and a field without a rule runs for no one. Introspection fields
+// authorize is the root-field middleware that enforces fieldPermissions: a
+// root field of Query or Mutation runs only if the caller's role holds the
+// permissions it needs, and a field without an entry runs for no one. Introspection fields
 // (__schema, __type, __typename) are governed by graphql.introspection
 // instead.
 func authorize(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
@@ -29,25 +29,14 @@ func authorize(ctx context.Context, next graphql.RootResolver) graphql.Marshaler
 		typ = fc.Field.ObjectDefinition.Name
 	}
 	name := typ + "." + fc.Field.Name
-	if id := auth.FromContext(ctx); !auth.Allowed(id.Role, name) {
+	if id := auth.FromContext(ctx); !allowedField(id.Role, name) {
 		graphql.AddError(ctx, auth.Forbidden(id.Role, name))
 		return graphql.Null
 	}
 	return next(ctx)
 }
 
-// nestedGuarded holds the types and fields auth.NestedRules names, so
-// that authorizeNested costs one map lookup for every other field.
-var nestedGuarded = func() map[[2]string]string {
-	m := map[[2]string]string{}
-	for name := range auth.NestedRules {
-		typ, field, _ := strings.Cut(name, ".")
-		m[[2]string{typ, field}] = name
-	}
-	return m
-}()
-
-// authorizeNested is the field middleware that enforces auth.NestedRules
+// authorizeNested is the field middleware that enforces fieldPermissions
 // on fields below the root, wherever they appear (in a query or in a
 // mutation's payload).
 func authorizeNested(ctx context.Context, next graphql.Resolver) (any, error) {
@@ -57,27 +46,23 @@ func authorizeNested(ctx context.Context, next graphql.Resolver) (any, error) {
 	}
 	name, guarded := nestedGuarded[[2]string{fc.Object, fc.Field.Name}]
 	if guarded {
-		if id := auth.FromContext(ctx); !auth.AllowedNested(id.Role, name) {
+		if id := auth.FromContext(ctx); !allowedNested(id.Role, name) {
 			return nil, auth.Forbidden(id.Role, name)
 		}
 	}
 	return next(ctx)
 }
 
-// actor returns who writes: the caller's identity as the audit trail names
-// it, with the data source it writes as (auth.Identity.WriteSource: an
+// writeAs is the actor a resolver hands a service: the caller as the
+// audit trail names it, asking to write as source (nil: the default). The
+// service decides what the caller's token allows (auth.WriteActor: an
 // agent token writes only as the discovery sources it is bound to, never
 // as "api", which outranks discovery so that corrections made by hand
-// stick).
-func actor(ctx context.Context, source *string) (store.Actor, error) {
-	id := auth.FromContext(ctx)
-	a := id.Actor()
-	src, err := id.WriteSource(deref(source, ""))
-	if err != nil {
-		return a, store.PrefixField(err, "input")
-	}
-	a.Source = src
-	return a, nil
+// stick); its error names "source".
+func writeAs(ctx context.Context, source *string) store.Actor {
+	a := auth.FromContext(ctx).Actor()
+	a.Source = deref(source, "")
+	return a
 }
 
 // roleOut and roleIn convert between auth roles and the schema's Role.
@@ -98,8 +83,8 @@ func viewerOf(id auth.Identity) *model.Viewer {
 	if v.Authenticated {
 		v.TokenID = &id.TokenID
 	}
-	for field := range auth.Rules {
-		if auth.Allowed(id.Role, field) {
+	for field := range fieldPermissions {
+		if isRootField(field) && allowedField(id.Role, field) {
 			v.Allowed = append(v.Allowed, field)
 		}
 	}
@@ -150,11 +135,7 @@ func (r *Resolver) createToken(ctx context.Context, in model.CreateAPITokenInput
 	if err != nil {
 		return nil, err
 	}
-	a, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	tok, stored, err := auth.IssueBound(ctx, r.Store, a, in.Name, role, expires, in.Sources)
+	tok, stored, err := auth.IssueBound(ctx, r.Store, writeAs(ctx, nil), in.Name, role, expires, in.Sources)
 	if err != nil {
 		return nil, store.PrefixField(err, "input")
 	}

@@ -22,11 +22,7 @@ func (r *mutationResolver) CreateAPIToken(ctx context.Context, input model.Creat
 
 // RevokeAPIToken is the resolver for the revokeAPIToken field.
 func (r *mutationResolver) RevokeAPIToken(ctx context.Context, input model.RevokeAPITokenInput) (*model.RevokeAPITokenPayload, error) {
-	a, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	t, err := r.tokenStore().RevokeToken(ctx, a, input.TokenID)
+	t, err := auth.Revoke(ctx, r.tokenStore(), writeAs(ctx, nil), input.TokenID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFoundAt("input.tokenId", "API token", input.TokenID)
 	}
@@ -43,7 +39,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 
 // APITokens is the resolver for the apiTokens field.
 func (r *queryResolver) APITokens(ctx context.Context, includeInactive *bool) ([]model.APIToken, error) {
-	toks, err := r.tokenStore().Tokens(ctx)
+	toks, err := auth.List(ctx, r.tokenStore())
 	if err != nil {
 		return nil, err
 	}

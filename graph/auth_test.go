@@ -32,36 +32,89 @@ func rootFields(t *testing.T) []string {
 	return out
 }
 
-// TestEveryRootFieldHasARule fails the build when a query or mutation is
-// added to the schema without deciding who may call it (it would be
-// refused to everyone), or when a rule outlives its field.
-func TestEveryRootFieldHasARule(t *testing.T) {
+// TestEveryRootFieldHasAPermission fails the build when a query or
+// mutation is added to the schema without saying which (kind, verb) it is
+// (it would be refused to everyone), when an entry names a permission
+// internal/auth has no rule for, or when an entry outlives its field.
+func TestEveryRootFieldHasAPermission(t *testing.T) {
 	fields := rootFields(t)
 	for _, f := range fields {
-		roles, ok := auth.Rules[f]
-		if assert.True(t, ok, "%s has no rule in internal/auth Rules: decide who may call it", f) {
-			assert.NotEmpty(t, roles, f)
+		perms, ok := fieldPermissions[f]
+		if assert.True(t, ok, "%s has no entry in graph/permissions.go fieldPermissions: say which (kind, verb) it is", f) {
+			assert.NotEmpty(t, perms, f)
 		}
 	}
+	s := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}).Schema()
 	var stale []string
-	for f := range auth.Rules {
-		found := false
-		for _, g := range fields {
-			found = found || g == f
+	for f, perms := range fieldPermissions {
+		for _, p := range perms {
+			_, ok := auth.Permissions[p]
+			assert.True(t, ok, "%s needs %s, which internal/auth Permissions has no rule for", f, p)
 		}
-		if !found {
+		typ, field, _ := strings.Cut(f, ".")
+		if def := s.Types[typ]; def == nil || def.Fields.ForName(field) == nil {
 			stale = append(stale, f)
 		}
 	}
 	sort.Strings(stale)
-	assert.Empty(t, stale, "rules for fields the schema does not have")
+	assert.Empty(t, stale, "entries for fields the schema does not have")
+	assert.False(t, allowedField(auth.Admin, "Mutation.noSuchField"), "a root field without an entry is refused to everyone")
+	assert.True(t, allowedNested(auth.Agent, "CI.id"), "a nested field without an entry follows its root field")
+}
+
+// legacyRules is the role table by GraphQL field as it was before rules
+// were keyed by (kind, verb) (internal/auth Rules and NestedRules, issue
+// 10): TestFieldRolesUnchanged holds every field to it for every role.
+var legacyRules = func() map[string][]auth.Role {
+	everyone := []auth.Role{auth.Anonymous, auth.Viewer, auth.Agent, auth.Engineer, auth.ChangeManager, auth.Admin}
+	readers := []auth.Role{auth.Anonymous, auth.Viewer, auth.Engineer, auth.ChangeManager, auth.Admin}
+	tokens := []auth.Role{auth.Viewer, auth.Agent, auth.Engineer, auth.ChangeManager, auth.Admin}
+	loaders := []auth.Role{auth.Agent, auth.Engineer, auth.ChangeManager, auth.Admin}
+	editors := []auth.Role{auth.Engineer, auth.ChangeManager, auth.Admin}
+	admins := []auth.Role{auth.Admin}
+	return map[string][]auth.Role{
+		"Query.version": everyone, "Query.viewer": everyone, "Query.ciClasses": everyone, "Query.ciClass": everyone,
+		"Query.relationshipTypes": everyone,
+		"Query.node":              readers, "Query.ci": readers, "Query.cis": readers, "Query.search": readers,
+		"Query.impactAnalysis": readers, "Query.shortestPath": readers, "Query.auditRecords": readers,
+		"Query.identityConflicts": readers, "Mutation.mergeCIs": editors,
+		"Query.apiTokens": admins, "Mutation.createAPIToken": admins, "Mutation.revokeAPIToken": admins,
+		"Mutation.ping":      tokens,
+		"Mutation.upsertCIs": loaders, "Mutation.createRelationships": loaders,
+		"Mutation.updateCI": editors, "Mutation.deleteCI": editors, "Mutation.deleteRelationships": editors,
+		"Mutation.registerCIClass": admins, "Mutation.registerRelationshipType": admins,
+		"Mutation.retireCIClass": admins, "Mutation.retireRelationshipType": admins,
+
+		"CI.relationships": readers, "CI.dependencies": readers, "CI.dependents": readers, "CI.pathTo": readers,
+		"CI.history": readers, "CI.name": readers, "CI.status": readers, "CI.environment": readers,
+		"CI.owner": readers, "CI.supportGroup": readers, "CI.criticality": readers, "CI.tags": readers,
+		"CI.attributes": readers, "CI.seenBy": readers, "Relationship.attributes": readers,
+		// Added after the move to (kind, verb): guarded like CI.seenBy.
+		"Relationship.seenBy": readers,
+	}
+}()
+
+// TestFieldRolesUnchanged: mapping fields to (kind, verb) changed no
+// role's access to any field, root or nested.
+func TestFieldRolesUnchanged(t *testing.T) {
+	roles := []auth.Role{auth.Anonymous, auth.Viewer, auth.Agent, auth.Engineer, auth.ChangeManager, auth.Admin}
+	assert.Len(t, fieldPermissions, len(legacyRules), "one entry for every field the old tables had")
+	for f, want := range legacyRules {
+		for _, r := range roles {
+			got := allowedNested(r, f)
+			if isRootField(f) {
+				got = allowedField(r, f)
+			}
+			assert.Equal(t, contains(want, r), got, "%s as %s", f, r)
+		}
+	}
 }
 
 // TestNoMutationForAnonymous: an unauthenticated request never writes.
 func TestNoMutationForAnonymous(t *testing.T) {
 	for _, f := range rootFields(t) {
 		if strings.HasPrefix(f, "Mutation.") {
-			assert.False(t, auth.Allowed(auth.Anonymous, f), f)
+			assert.False(t, allowedField(auth.Anonymous, f), f)
 		}
 	}
 }
@@ -81,13 +134,13 @@ func TestViewerAllowed(t *testing.T) {
 		assert.True(t, strings.HasPrefix(f, "Query."), "anonymous callers only read: %s", f)
 	}
 	admin := viewerOf(auth.Identity{TokenID: "x", Name: "n", Role: auth.Admin})
-	assert.Len(t, admin.Allowed, len(auth.Rules), "admins may call every root field")
+	assert.Len(t, admin.Allowed, len(rootFields(t)), "admins may call every root field")
 }
 
 // TestNestedRulesCoverCIFields fails the build when a field of CI or
 // Relationship is added without deciding whether roles that may not read
 // the graph (agents) may select it in a mutation's payload: every field is
-// either guarded by auth.NestedRules or listed here as harmless (it only
+// either guarded by fieldPermissions or listed here as harmless (it only
 // identifies the object or says when it was written).
 func TestNestedRulesCoverCIFields(t *testing.T) {
 	open := map[string]bool{
@@ -102,9 +155,9 @@ func TestNestedRulesCoverCIFields(t *testing.T) {
 			if strings.HasPrefix(f.Name, "__") || open[name] {
 				continue
 			}
-			_, guarded := auth.NestedRules[name]
-			assert.True(t, guarded, "%s: guard it in auth.NestedRules or list it as harmless here", name)
-			assert.False(t, auth.AllowedNested(auth.Agent, name), "%s is stored data an agent may not read", name)
+			_, guarded := fieldPermissions[name]
+			assert.True(t, guarded, "%s: guard it in fieldPermissions or list it as harmless here", name)
+			assert.False(t, allowedNested(auth.Agent, name), "%s is stored data an agent may not read", name)
 		}
 	}
 }

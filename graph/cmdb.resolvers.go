@@ -112,9 +112,6 @@ func (r *cIResolver) History(ctx context.Context, obj *model.CI, first *int, aft
 
 // UpsertCIs is the resolver for the upsertCIs field.
 func (r *mutationResolver) UpsertCIs(ctx context.Context, input model.UpsertCIsInput) (*model.UpsertCIsPayload, error) {
-	if err := store.CheckBatch("input.items", len(input.Items)); err != nil {
-		return nil, err
-	}
 	items := make([]cmdb.UpsertItem, len(input.Items))
 	for i, it := range input.Items {
 		attrs, err := objectIn(fmt.Sprintf("input.items[%d].attributes", i), it.Attributes)
@@ -123,10 +120,7 @@ func (r *mutationResolver) UpsertCIs(ctx context.Context, input model.UpsertCIsI
 		}
 		items[i] = cmdb.UpsertItem{Class: it.Class, Attributes: attrs}
 	}
-	who, err := actor(ctx, input.Source)
-	if err != nil {
-		return nil, err
-	}
+	who := writeAs(ctx, input.Source)
 	res, err := r.CMDB.Upsert(ctx, who, items, deref(input.Atomic, false))
 	if err != nil {
 		return nil, prefixInput(err)
@@ -166,10 +160,7 @@ func (r *mutationResolver) UpdateCi(ctx context.Context, input model.UpdateCIInp
 	if err != nil {
 		return nil, err
 	}
-	who, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
+	who := writeAs(ctx, nil)
 	res, err := r.CMDB.UpdateCI(ctx, who, id, attrs)
 	if isNotFound(err) {
 		return nil, notFoundAt("input.id", "CI", input.ID)
@@ -186,10 +177,7 @@ func (r *mutationResolver) DeleteCi(ctx context.Context, input model.DeleteCIInp
 	if err != nil {
 		return nil, err
 	}
-	who, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
+	who := writeAs(ctx, nil)
 	res, err := r.CMDB.DeleteCIs(ctx, who, []store.ID{id})
 	if err != nil {
 		return nil, err
@@ -206,27 +194,11 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 	if err != nil {
 		return nil, err
 	}
-	switch typ {
-	case typeCI:
-		c, err := r.Ci(ctx, id)
-		if c == nil || err != nil {
-			return nil, err
-		}
-		return c, nil
-	case typeRelationship:
-		found, err := r.Store.Relationships(ctx, []store.ID{sid})
-		if err != nil {
-			return nil, err
-		}
-		rel, ok := found[sid]
-		if !ok {
-			return nil, nil
-		}
-		return relView(rel), nil
-	case typeAuditRecord:
-		return r.auditRecord(ctx, sid)
+	load, ok := nodeLoaders[typ]
+	if !ok {
+		return nil, nil
 	}
-	return nil, nil
+	return load(ctx, r, sid)
 }
 
 // Ci is the resolver for the ci field.
@@ -235,9 +207,9 @@ func (r *queryResolver) Ci(ctx context.Context, id string) (*model.CI, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A top-level lookup goes straight to the store: nothing would share
-	// its batch, and a loader would only add its wait.
-	found, err := r.Store.CIs(ctx, []store.ID{sid})
+	// A top-level lookup reads directly, through the service: nothing
+	// would share its batch, and a loader would only add its wait.
+	found, err := r.CMDB.CIs(ctx, []store.ID{sid})
 	if err != nil {
 		return nil, err
 	}

@@ -1,14 +1,12 @@
 package graph
 
 import (
-	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/skein-cmdb/skein/graph/model"
-	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/apierr"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/store"
 )
@@ -242,49 +240,20 @@ func objectIn(field string, v any) (map[string]any, error) {
 	return nil, store.Invalid(field, "must be a JSON object of attribute values")
 }
 
+// refs names store IDs in error messages as this API does.
+var refs = apierr.Refs{CI: func(id store.ID) string { return globalID(typeCI, id) }}
+
 // fieldError turns an item's error into the API's FieldError.
 func fieldError(err error) *model.FieldError {
 	if err == nil {
 		return nil
 	}
-	code, field, msg := classify(err)
-	fe := &model.FieldError{Code: code, Message: msg}
-	if field != "" {
-		fe.Field = &field
+	p := apierr.From(err, refs)
+	fe := &model.FieldError{Code: string(p.Code), Message: p.Message}
+	if p.Field != "" {
+		fe.Field = &p.Field
 	}
 	return fe
-}
-
-// classify maps a domain error to its code, field path and client-safe
-// message. Unknown errors are internal; their text is not shown.
-func classify(err error) (code, field, msg string) {
-	var ie *store.InvalidError
-	var ce *store.ConflictError
-	switch {
-	case errors.As(err, &ie):
-		return "INVALID", ie.Field, ie.Error()
-	case errors.As(err, &ce):
-		field, _ := store.FieldOf(err)
-		if field != "" {
-			return "CONFLICT", field, field + ": " + conflictMessage(ce)
-		}
-		return "CONFLICT", "", conflictMessage(ce)
-	case errors.Is(err, store.ErrNotFound):
-		if field, ok := store.FieldOf(err); ok {
-			return "NOT_FOUND", field, err.Error()
-		}
-		return "NOT_FOUND", "", err.Error()
-	case errors.Is(err, store.ErrConflict):
-		field, _ := store.FieldOf(err)
-		return "CONFLICT", field, err.Error()
-	case errors.Is(err, store.ErrUnavailable):
-		return "UNAVAILABLE", "", "the store is unavailable; try again later"
-	case errors.Is(err, auth.ErrUnauthenticated):
-		return CodeUnauthenticated, "", err.Error()
-	case errors.Is(err, auth.ErrForbidden):
-		return CodeForbidden, "", err.Error()
-	}
-	return "INTERNAL", "", "internal error"
 }
 
 func changedFields(ch []store.FieldChange) []string {
@@ -356,20 +325,6 @@ func relConnection(page store.Page[store.Relationship]) *model.RelationshipConne
 	}
 	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
 	return conn
-}
-
-// conflictMessage says which CIs an item's identity keys matched, by API
-// ID and identification rule, and how to resolve it.
-func conflictMessage(ce *store.ConflictError) string {
-	parts := make([]string, len(ce.CIs))
-	for i, id := range ce.CIs {
-		parts[i] = "CI " + globalID(typeCI, id)
-		if i < len(ce.Rules) && len(ce.Rules[i]) > 0 {
-			parts[i] += " (by " + strings.Join(ce.Rules[i], ", ") + ")"
-		}
-	}
-	return fmt.Sprintf("the identity keys match %d different CIs: %s; if they are one thing, merge them with mergeCIs (identityConflicts lists the open conflicts)",
-		len(ce.CIs), strings.Join(parts, "; "))
 }
 
 // searchConnection shapes a page of search results.

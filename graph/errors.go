@@ -6,32 +6,35 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/skein-cmdb/skein/internal/store"
+	"github.com/skein-cmdb/skein/internal/apierr"
 )
 
-// Error codes in `extensions.code`. Parse and validation errors keep the
-// codes gqlgen gives them (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED).
+// Error codes in `extensions.code`, from the one error table
+// (internal/apierr). Parse and validation errors keep the codes gqlgen
+// gives them (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED).
 const (
-	CodeInvalid     = "INVALID"
-	CodeNotFound    = "NOT_FOUND"
-	CodeConflict    = "CONFLICT"
-	CodeUnavailable = "UNAVAILABLE"
-	CodeTimeout     = "TIMEOUT"
-	CodeOverloaded  = "OVERLOADED"
-	CodeInternal    = "INTERNAL"
+	CodeInvalid     = string(apierr.Invalid)
+	CodeNotFound    = string(apierr.NotFound)
+	CodeConflict    = string(apierr.Conflict)
+	CodeUnavailable = string(apierr.Unavailable)
+	CodeTimeout     = string(apierr.Timeout)
+	CodeOverloaded  = string(apierr.Overloaded)
+	CodeInternal    = string(apierr.Internal)
 	// CodeUnauthenticated: the operation needs an API token.
-	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeUnauthenticated = string(apierr.Unauthenticated)
 	// CodeForbidden: the token's role may not do this.
-	CodeForbidden = "FORBIDDEN"
+	CodeForbidden = string(apierr.Forbidden)
 )
 
-// presentError is the one place where domain errors become GraphQL errors:
-// a code, the field path for invalid input, and a message fit for clients.
-// Errors it does not know are logged and shown only as "internal error".
+// presentError is where domain errors become GraphQL errors, by the one
+// error table (apierr.From): a code, the field path for invalid input, and
+// a message fit for clients. Errors the table does not know are logged
+// and shown only as "internal error".
 func presentError(logger *slog.Logger, onCode func(string)) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		var gqlErr *gqlerror.Error
@@ -50,30 +53,22 @@ func presentError(logger *slog.Logger, onCode func(string)) graphql.ErrorPresent
 		if gqlErr != nil && gqlErr.Err != nil {
 			err = gqlErr.Err // the resolver's own error, without gqlgen's position prefix
 		}
-		var ie *store.ItemError
-		if errors.As(err, &ie) {
-			err = ie.Err
-		}
-		code, field, msg := classify(err)
-		switch {
-		case errors.Is(err, errTraversalsBusy):
-			code, msg = CodeOverloaded, err.Error()
-		case errors.Is(err, context.DeadlineExceeded):
-			code, msg = CodeTimeout, "the request took too long and was stopped; narrow it (smaller depth, fewer items) or retry"
-		case errors.Is(err, context.Canceled):
-			code, msg = CodeTimeout, "the request was cancelled"
-		}
-		if code == CodeInternal {
+		p := apierr.From(err, refs) // an *store.ItemError shows as its item's error
+		code := string(p.Code)
+		if p.Code == apierr.Internal {
 			logger.ErrorContext(ctx, "internal error", "err", err, "path", out.Path.String())
 		}
-		out.Message = msg
+		out.Message = p.Message
 		out.Extensions = map[string]any{"code": code}
-		if field != "" {
-			out.Extensions["field"] = field
+		if p.Field != "" {
+			out.Extensions["field"] = p.Field
 		}
-		if code == CodeOverloaded {
-			out.Extensions["retryAfter"] = 1 // seconds
-			hint(ctx, 0, "Retry-After", "1")
+		for k, v := range p.Details {
+			out.Extensions[k] = v
+		}
+		if p.RetryAfter > 0 {
+			out.Extensions["retryAfter"] = p.RetryAfter // seconds
+			hint(ctx, 0, "Retry-After", strconv.Itoa(p.RetryAfter))
 		}
 		onCode(code)
 		return out

@@ -1,11 +1,13 @@
 package graph
 
 import (
+	"context"
 	"encoding/base64"
 	"strings"
 
 	"github.com/google/uuid"
 
+	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -16,6 +18,30 @@ const (
 	typeRelationship = "Relationship"
 	typeAuditRecord  = "AuditRecord"
 )
+
+// nodeLoaders fetch each type of Node by store ID for node(id:), each
+// through the service method that checks the caller may read it: nil when
+// there is no such object. TestEveryNodeTypeLoads fails the build for a
+// type implementing Node without one.
+var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error){
+	typeCI: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		found, err := r.CMDB.CIs(ctx, []store.ID{id})
+		if c, ok := found[id]; ok && err == nil {
+			return ciView(c), nil
+		}
+		return nil, err
+	},
+	typeRelationship: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		found, err := r.CMDB.Relationships(ctx, []store.ID{id})
+		if rel, ok := found[id]; ok && err == nil {
+			return relView(rel), nil
+		}
+		return nil, err
+	},
+	typeAuditRecord: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		return r.auditRecord(ctx, id)
+	},
+}
 
 func globalID(typ string, id store.ID) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(typ + ":" + string(id)))

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -56,4 +57,22 @@ func flipTrailingBits(s string) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	i := strings.IndexByte(alphabet, s[len(s)-1])
 	return s[:len(s)-1] + string(alphabet[i^1])
+}
+
+// TestEveryNodeTypeLoads: node(id:) resolves every type that implements
+// Node in the schema (CIs, relationships, audit records, and any type
+// added later), and nothing else.
+func TestEveryNodeTypeLoads(t *testing.T) {
+	s := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}).Schema()
+	var implementors []string
+	for _, def := range s.GetPossibleTypes(s.Types["Node"]) {
+		implementors = append(implementors, def.Name)
+	}
+	require.NotEmpty(t, implementors)
+	var loaders []string
+	for typ := range nodeLoaders {
+		loaders = append(loaders, typ)
+	}
+	assert.ElementsMatch(t, implementors, loaders, "each Node type needs a nodeLoaders entry (graph/globalid.go) and a case in canonicalID")
+	assert.Contains(t, implementors, typeAuditRecord)
 }

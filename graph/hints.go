@@ -116,7 +116,7 @@ func needsToken(set ast.SelectionSet, visiting map[string]bool) string {
 			if s.ObjectDefinition == nil || len(s.Name) > 1 && s.Name[:2] == "__" {
 				continue
 			}
-			if name := s.ObjectDefinition.Name + "." + s.Name; !auth.Allowed(auth.Anonymous, name) {
+			if name := s.ObjectDefinition.Name + "." + s.Name; !allowedField(auth.Anonymous, name) {
 				return name
 			}
 		case *ast.InlineFragment:

@@ -40,10 +40,7 @@ func (r *mutationResolver) MergeCIs(ctx context.Context, input model.MergeCIsInp
 	if err != nil {
 		return nil, err
 	}
-	who, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
+	who := writeAs(ctx, nil)
 	res, err := r.CMDB.MergeCIs(ctx, who, survivor, duplicate)
 	if err != nil {
 		if field, ok := store.FieldOf(err); ok && isNotFound(err) {

@@ -14,10 +14,7 @@ import (
 
 // RegisterCIClass is the resolver for the registerCIClass field.
 func (r *mutationResolver) RegisterCIClass(ctx context.Context, input model.RegisterCIClassInput) (*model.RegisterCIClassPayload, error) {
-	who, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
+	who := writeAs(ctx, nil)
 	c, err := r.CMDB.RegisterClass(ctx, who, classDefIn(input))
 	if err != nil {
 		return nil, apiFieldNames(err, classDefFields)
@@ -27,10 +24,7 @@ func (r *mutationResolver) RegisterCIClass(ctx context.Context, input model.Regi
 
 // RegisterRelationshipType is the resolver for the registerRelationshipType field.
 func (r *mutationResolver) RegisterRelationshipType(ctx context.Context, input model.RegisterRelationshipTypeInput) (*model.RegisterRelationshipTypePayload, error) {
-	who, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
+	who := writeAs(ctx, nil)
 	rt, err := r.CMDB.RegisterRelationshipType(ctx, who, relTypeDefIn(input))
 	if err != nil {
 		return nil, apiFieldNames(err, relTypeFields)
@@ -40,10 +34,7 @@ func (r *mutationResolver) RegisterRelationshipType(ctx context.Context, input m
 
 // RetireCIClass is the resolver for the retireCIClass field.
 func (r *mutationResolver) RetireCIClass(ctx context.Context, input model.RetireCIClassInput) (*model.RetireCIClassPayload, error) {
-	who, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
+	who := writeAs(ctx, nil)
 	if err := r.CMDB.RetireClass(ctx, who, input.Name); err != nil {
 		return nil, err
 	}
@@ -52,10 +43,7 @@ func (r *mutationResolver) RetireCIClass(ctx context.Context, input model.Retire
 
 // RetireRelationshipType is the resolver for the retireRelationshipType field.
 func (r *mutationResolver) RetireRelationshipType(ctx context.Context, input model.RetireRelationshipTypeInput) (*model.RetireRelationshipTypePayload, error) {
-	who, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
+	who := writeAs(ctx, nil)
 	if err := r.CMDB.RetireRelationshipType(ctx, who, input.Name); err != nil {
 		return nil, err
 	}

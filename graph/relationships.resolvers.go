@@ -17,9 +17,6 @@ import (
 
 // CreateRelationships is the resolver for the createRelationships field.
 func (r *mutationResolver) CreateRelationships(ctx context.Context, input model.CreateRelationshipsInput) (*model.CreateRelationshipsPayload, error) {
-	if err := store.CheckBatch("input.items", len(input.Items)); err != nil {
-		return nil, err
-	}
 	items := make([]cmdb.RelationshipItem, len(input.Items))
 	for i, it := range input.Items {
 		field := fmt.Sprintf("input.items[%d]", i)
@@ -39,10 +36,7 @@ func (r *mutationResolver) CreateRelationships(ctx context.Context, input model.
 		}
 		items[i] = cmdb.RelationshipItem{Type: it.Type, Source: src, Target: dst, Attributes: attrs, ExpectedVersion: it.ExpectedVersion}
 	}
-	who, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
+	who := writeAs(ctx, nil)
 	res, err := r.CMDB.CreateRelationships(ctx, who, items, deref(input.Atomic, false))
 	if err != nil {
 		return nil, relPaths(err)
@@ -58,9 +52,6 @@ func (r *mutationResolver) CreateRelationships(ctx context.Context, input model.
 
 // DeleteRelationships is the resolver for the deleteRelationships field.
 func (r *mutationResolver) DeleteRelationships(ctx context.Context, input model.DeleteRelationshipsInput) (*model.DeleteRelationshipsPayload, error) {
-	if err := store.CheckBatch("input.ids", len(input.Ids)); err != nil {
-		return nil, err
-	}
 	ids := make([]store.ID, len(input.Ids))
 	for i, gid := range input.Ids {
 		typ, id, err := parseGlobalID(fmt.Sprintf("input.ids[%d]", i), gid)
@@ -72,11 +63,8 @@ func (r *mutationResolver) DeleteRelationships(ctx context.Context, input model.
 		}
 		ids[i] = id
 	}
-	who, err := actor(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.Store.DeleteRelationships(ctx, who, ids)
+	who := writeAs(ctx, nil)
+	res, err := r.CMDB.DeleteRelationships(ctx, who, ids)
 	if err != nil {
 		return nil, prefixInput(err)
 	}

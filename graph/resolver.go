@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/skein-cmdb/skein/graph/generated"
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -116,7 +117,16 @@ func NewHandler(r *Resolver, o Options) http.Handler {
 	srv.AroundFields(authorizeNested)
 	srv.SetErrorPresenter(presentError(o.Logger, o.OnError))
 	srv.SetRecoverFunc(recoverPanic(o.Logger))
-	return checkTransport(withHints(LoaderMiddleware(r.Store, o.LoaderWait, withTraversalGate(srv))))
+	return attachIdentity(checkTransport(withHints(LoaderMiddleware(r.Store, o.LoaderWait, withTraversalGate(srv)))))
+}
+
+// attachIdentity gives a request that arrives without an identity (no
+// authentication middleware in front) the anonymous one, so that the
+// services it calls never take it for the process itself (auth.Check).
+func attachIdentity(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		next.ServeHTTP(w, req.WithContext(auth.Attached(req.Context())))
+	})
 }
 
 // withoutDefer returns schema without the @defer directive, which

@@ -174,7 +174,12 @@ func relResult(i int, rr store.RelationshipResult) (model.RelationshipResult, er
 }
 
 // relPaths roots relationship field paths at input.items, as the mutation
-// names them ("relationships[2].target" becomes "input.items[2].target").
+// names them ("relationships[2].target" becomes "input.items[2].target",
+// "relationships" "input.items").
 func relPaths(err error) error {
-	return renamePath(err, "relationships[", "input.items[")
+	field, ok := store.FieldOf(err)
+	if !ok || field != "relationships" && !strings.HasPrefix(field, "relationships[") {
+		return err
+	}
+	return renamePath(err, "relationships", "input.items")
 }

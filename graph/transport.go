@@ -13,6 +13,8 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
+
+	"github.com/skein-cmdb/skein/internal/apierr"
 )
 
 // Codes of the requests refused before they reach gqlgen's transports.
@@ -34,13 +36,13 @@ const requestShape = `a JSON object {"query": "...", "operationName": "...", "va
 func checkTransport(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "" {
-			transportError(w, r, http.StatusBadRequest, CodeBadRequest, "protocol upgrades (WebSocket subscriptions) are not supported: send queries and mutations with POST")
+			transportError(w, r, CodeBadRequest, "protocol upgrades (WebSocket subscriptions) are not supported: send queries and mutations with POST")
 			return
 		}
 		switch r.Method {
 		case http.MethodPost:
 			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-				transportError(w, r, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
+				transportError(w, r, CodeUnsupportedMediaType,
 					"send the request as Content-Type: application/json, the body "+requestShape)
 				return
 			}
@@ -48,29 +50,29 @@ func checkTransport(next http.Handler) http.Handler {
 			if err != nil {
 				// The body limit answers 413 itself; anything else is the
 				// client's connection.
-				transportError(w, r, http.StatusBadRequest, CodeBadRequest, "the request body could not be read")
+				transportError(w, r, CodeBadRequest, "the request body could not be read")
 				return
 			}
 			if msg := checkBody(body); msg != "" {
-				transportError(w, r, http.StatusBadRequest, CodeBadRequest, msg)
+				transportError(w, r, CodeBadRequest, msg)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		case http.MethodGet:
 			q, err := url.ParseQuery(r.URL.RawQuery)
 			if err != nil {
-				transportError(w, r, http.StatusBadRequest, CodeBadRequest, "the query string is malformed (bad %-escape or separator): URL-encode the query, operationName, variables and extensions parameters")
+				transportError(w, r, CodeBadRequest, "the query string is malformed (bad %-escape or separator): URL-encode the query, operationName, variables and extensions parameters")
 				return
 			}
 			for _, p := range []string{"variables", "extensions"} {
 				if v := q.Get(p); v != "" && !isObject(json.RawMessage(v)) {
-					transportError(w, r, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("the %s parameter must be a JSON object", p))
+					transportError(w, r, CodeBadRequest, fmt.Sprintf("the %s parameter must be a JSON object", p))
 					return
 				}
 			}
 			if getMutation(q.Get("query"), q.Get("operationName")) {
 				w.Header().Set("Allow", "POST")
-				transportError(w, r, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "mutations must be sent with POST; GET runs queries only")
+				transportError(w, r, CodeMethodNotAllowed, "mutations must be sent with POST; GET runs queries only")
 				return
 			}
 		}
@@ -143,7 +145,8 @@ func getMutation(query, operationName string) bool {
 	return op != nil && op.Operation != ast.Query
 }
 
-func transportError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+func transportError(w http.ResponseWriter, r *http.Request, code, msg string) {
+	status := apierr.Status(apierr.Code(code)) // one status per code, for every API
 	ext := map[string]any{"code": code}
 	if id := middleware.GetReqID(r.Context()); id != "" {
 		ext["request_id"] = id

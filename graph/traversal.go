@@ -2,15 +2,16 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/skein-cmdb/skein/internal/apierr"
 )
 
 // errTraversalsBusy refuses a traversal query while traversal.max_concurrent
 // others run: expensive queries shed under load, cheap reads keep going.
-var errTraversalsBusy = errors.New("too many traversal queries are running (traversal.max_concurrent); retry in a moment")
+var errTraversalsBusy = apierr.Overload("too many traversal queries are running (traversal.max_concurrent); retry in a moment")
 
 // traversal reserves a slot for an expensive traversal field (impact,
 // dependencies, dependents, paths); call the returned func when it is done.

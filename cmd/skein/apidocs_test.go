@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,7 +33,8 @@ import (
 //
 // In variables, "$ID(name)" stands for the global ID of the CI named name
 // (looked up with cis(filter: {namePrefix: ...})), and "$PREV(a.b.c)" for a
-// value of the previous example's data, such as a page's endCursor.
+// value of the previous example's data, such as a page's endCursor (a
+// number picks an element of a list: "$PREV(x.edges.0.node.id)").
 // Other fenced blocks (bash, text, plain json) are prose.
 
 const apiDocsPath = "../../docs/API.md"
@@ -217,6 +219,12 @@ func (s *demoServer) resolveDoc(t *testing.T, v any, prev any) any {
 		if m := docPrev.FindStringSubmatch(str); m != nil {
 			val := prev
 			for _, k := range strings.Split(m[1], ".") {
+				if list, ok := val.([]any); ok {
+					i, err := strconv.Atoi(k)
+					require.True(t, err == nil && i >= 0 && i < len(list), "$PREV(%s): %q is not an index of the previous answer's list", m[1], k)
+					val = list[i]
+					continue
+				}
 				obj, ok := val.(map[string]any)
 				require.True(t, ok, "$PREV(%s): %q is not in the previous answer", m[1], k)
 				val = obj[k]

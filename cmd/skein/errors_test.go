@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // TestErrorPaths: every error carries a code and the field path as the
@@ -80,6 +83,24 @@ func testErrorPaths(t *testing.T, url string) {
 			vars: map[string]any{"id": missing}, code: "NOT_FOUND", field: "input.id", msgHas: []string{"input.id: "}},
 		{name: "delete a missing CI", query: `mutation($id: ID!) { deleteCI(input: {id: $id}) { deletedId } }`,
 			vars: map[string]any{"id": missing}, code: "NOT_FOUND", field: "input.id", msgHas: []string{"input.id: "}},
+		// Limits the services check (issue 10: no longer in the resolvers),
+		// named as before.
+		{name: "empty upsert", query: upsertMutation, vars: map[string]any{"in": map[string]any{"items": []any{}}},
+			code: "INVALID", field: "input.items", msgHas: []string{batchLimit("input.items", 0)}},
+		{name: "upsert too large", query: upsertMutation, vars: map[string]any{"in": map[string]any{"items": manyItems(store.MaxBatch + 1)}},
+			code: "INVALID", field: "input.items", msgHas: []string{batchLimit("input.items", store.MaxBatch+1)}},
+		{name: "empty relationship batch", query: relMutation, vars: map[string]any{"in": map[string]any{"items": []any{}}},
+			code: "INVALID", field: "input.items", msgHas: []string{batchLimit("input.items", 0)}},
+		{name: "no relationship to delete", query: `mutation { deleteRelationships(input: {ids: []}) { results { status } } }`,
+			code: "INVALID", field: "input.ids", msgHas: []string{batchLimit("input.ids", 0)}},
+		{name: "audit filter kind", query: `{ auditRecords(filter: {kinds: ["ci", "incident"]}) { totalCount } }`,
+			code: "INVALID", field: "filter.kinds[1]", msgHas: []string{`filter.kinds[1]: "incident" is not a kind of audited object; allowed: ci, relationship, class, relationship_type, token`}},
+		{name: "audit filter actor", query: `query($a: String) { auditRecords(filter: {actor: $a}) { totalCount } }`, vars: map[string]any{"a": strings.Repeat("a", 256)},
+			code: "INVALID", field: "filter.actor", msgHas: []string{"filter.actor: at most 255 bytes"}},
+		{name: "audit filter object", query: `{ auditRecords(filter: {objects: [""]}) { totalCount } }`,
+			code: "INVALID", field: "filter.objects[0]", msgHas: []string{"filter.objects[0]: must be an ID or name of 1 to 510 bytes"}},
+		{name: "audit filter times", query: `{ auditRecords(filter: {since: "2026-01-02", until: "2026-01-01"}) { totalCount } }`,
+			code: "INVALID", field: "filter.until", msgHas: []string{"filter.until: must be after filter.since"}},
 		{name: "variable missing a required field", query: upsertMutation,
 			vars: map[string]any{"in": map[string]any{"items": []any{map[string]any{"class": "Application"}}}},
 			code: "GRAPHQL_VALIDATION_FAILED", field: "input.items[0].attributes", msgHas: []string{"input.items[0].attributes: "}},
@@ -119,4 +140,18 @@ func testErrorPaths(t *testing.T, url string) {
 			}
 		})
 	}
+}
+
+// manyItems returns n upsert items.
+func manyItems(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = item("Application", map[string]any{"name": fmt.Sprintf("many-%d", i)})
+	}
+	return out
+}
+
+// batchLimit is the message of a batch of n entries outside 1..MaxBatch.
+func batchLimit(field string, n int) string {
+	return fmt.Sprintf("%s: must hold between 1 and %d entries, got %d", field, store.MaxBatch, n)
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -124,7 +125,74 @@ func TestRoles(t *testing.T) {
 	assert.ErrorContains(t, err, "valid roles are viewer, agent, engineer, change_manager, admin")
 	_, err = ParseRole("root")
 	assert.Error(t, err)
-	assert.False(t, Allowed(Admin, "Mutation.noSuchField"), "a field without a rule is refused to everyone")
+}
+
+// TestPermissionsDefaultDeny: a kind or verb without a row is refused to
+// every role, admins included; no row lets an unauthenticated request
+// write; every row names known roles.
+func TestPermissionsDefaultDeny(t *testing.T) {
+	for _, r := range append([]Role{Anonymous}, TokenRoles...) {
+		assert.False(t, Can(r, "incident", Read), "%s: a kind without rules", r)
+		assert.False(t, Can(r, KindCI, "explode"), "%s: a verb without a rule", r)
+		assert.False(t, Can(r, KindCI, Purge), "%s: purge has no rule yet", r)
+	}
+	known := append([]Role{Anonymous}, TokenRoles...)
+	for _, p := range SortedPermissions() {
+		roles := Permissions[p]
+		assert.NotEmpty(t, roles, p.String())
+		for _, r := range roles {
+			assert.Contains(t, known, r, p.String())
+		}
+		if p.Verb != Read {
+			assert.NotContains(t, roles, Anonymous, "%s: an unauthenticated request never writes", p)
+		}
+	}
+}
+
+// TestCheck: services refuse by the caller's role; a context without any
+// identity is the process itself (command-line tools, tests).
+func TestCheck(t *testing.T) {
+	ctx := t.Context()
+	as := func(r Role) context.Context {
+		id := Identity{TokenID: "abc", Name: "n", Role: r}
+		if r == Anonymous {
+			id = anonymous
+		}
+		return WithIdentity(ctx, id)
+	}
+	tests := []struct {
+		name string
+		ctx  context.Context
+		perm Permission
+		want error
+	}{
+		{"process", ctx, Permission{KindToken, Create}, nil},
+		{"attached anonymous reads", Attached(ctx), Permission{KindCI, Read}, nil},
+		{"attached anonymous writes", Attached(ctx), Permission{KindCI, Upsert}, ErrUnauthenticated},
+		{"agent upserts", as(Agent), Permission{KindCI, Upsert}, nil},
+		{"agent reads", as(Agent), Permission{KindCI, Read}, ErrForbidden},
+		{"agent deletes relationships", as(Agent), Permission{KindRelationship, Delete}, ErrForbidden},
+		{"viewer upserts", as(Viewer), Permission{KindCI, Upsert}, ErrForbidden},
+		{"engineer merges", as(Engineer), Permission{KindCI, Merge}, nil},
+		{"change manager registers a class", as(ChangeManager), Permission{KindClass, Create}, ErrForbidden},
+		{"admin makes a token", as(Admin), Permission{KindToken, Create}, nil},
+		{"anonymous reads tokens", as(Anonymous), Permission{KindToken, Read}, ErrUnauthenticated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check(tt.ctx, tt.perm.Kind, tt.perm.Verb)
+			if tt.want == nil {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorIs(t, err, tt.want)
+			assert.Contains(t, err.Error(), tt.perm.String(), "the refusal names the permission")
+		})
+	}
+	assert.True(t, MayReadAudit(Viewer, KindCI))
+	assert.False(t, MayReadAudit(Viewer, KindToken), "token records name tokens and roles: admins only")
+	assert.True(t, MayReadAudit(Admin, KindToken))
+	assert.False(t, MayReadAudit(Agent, KindClass), "agents read the model, not the audit trail")
 }
 
 // TestAuthenticate checks every outcome against a real (embedded) store.
@@ -278,6 +346,17 @@ func TestIssueTokenNameRule(t *testing.T) {
 		var ie *store.InvalidError
 		if assert.ErrorAs(t, err, &ie, "%q", name) {
 			assert.Equal(t, "name", ie.Field)
+		}
+	}
+}
+
+// BenchmarkCheck measures what a service pays to check its caller.
+func BenchmarkCheck(b *testing.B) {
+	ctx := WithIdentity(b.Context(), Identity{TokenID: "abcdefgh23", Name: "n", Role: Engineer})
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Check(ctx, KindCI, Upsert); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 // Package auth is Skein's authentication and authorisation: API tokens,
-// roles, and the default-deny rule table that says which roles may call
-// each GraphQL root field.
+// roles, and the default-deny permission table, keyed by (kind, verb),
+// that every API shares.
 //
 // # Tokens
 //
@@ -12,13 +12,14 @@
 // enough because the secret has 256 bits of entropy: there is nothing to
 // guess from a leaked hash.
 //
-// # Roles and rules
+// # Roles and permissions
 //
 // Roles are viewer, agent, engineer, change_manager and admin (see Role).
-// Rules maps every root field of Query and Mutation ("Mutation.upsertCIs")
-// to the roles allowed to call it; Anonymous stands for a request without a
-// token. A field without a rule is refused to everyone, so a new mutation is
-// unreachable until someone decides who may call it, and a test walks the
-// schema so that the omission fails the build. See docs/SECURITY.md for the
-// matrix.
+// Permissions is the one table of who may do what, keyed by (kind, verb):
+// {ci, read}, {ci, upsert}, {token, create}. Anonymous stands for a request
+// without a token. A (kind, verb) without a row is refused to everyone.
+// Services call Check first thing, so every API calling them is covered;
+// an API maps its own operations to permissions (graph/permissions.go for
+// GraphQL, where a test walks the schema so that a field without one fails
+// the build). See docs/SECURITY.md for the table and the role matrix.
 package auth

@@ -46,3 +46,20 @@ func FromContext(ctx context.Context) Identity {
 	}
 	return anonymous
 }
+
+// Caller returns the identity ctx carries and true, or false when it
+// carries none: the caller is the process itself (see Check).
+func Caller(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(Identity)
+	return id, ok
+}
+
+// Attached returns ctx carrying the anonymous identity unless it carries
+// one already. API adapters call it (or WithIdentity) on every request, so
+// that a request is never taken for the process itself (see Check).
+func Attached(ctx context.Context) context.Context {
+	if _, ok := Caller(ctx); ok {
+		return ctx
+	}
+	return WithIdentity(ctx, anonymous)
+}

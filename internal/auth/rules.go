@@ -1,5 +1,79 @@
 package auth
 
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// Kind names what a permission is about: a kind of node of the graph
+// ("ci"), of record, or of the objects around them (the class model, the
+// audit trail, API tokens). Kinds are data: a new kind is a row of
+// Permissions, not new code. The kinds of audited objects
+// (store.ObjectKind: ci, relationship, class, relationship_type, token) are
+// kinds here under the same names.
+type Kind string
+
+// Kinds with rules today. The kinds of node are those the model declares
+// (ci, person, group; TestEveryModelKindHasPermissions in internal/cmdb
+// holds this table to the model); the record kinds (incident, problem,
+// change, request, asset, knowledge) get theirs with their model entries.
+const (
+	// KindAPI is the API itself: who am I, which version, may I write.
+	KindAPI Kind = "api"
+	// KindCI is configuration items.
+	KindCI Kind = "ci"
+	// KindPerson is people (model kind person).
+	KindPerson Kind = "person"
+	// KindGroup is groups of people (model kind group).
+	KindGroup Kind = "group"
+	// KindRelationship is relationships between CIs.
+	KindRelationship Kind = "relationship"
+	// KindClass is the CI classes of the model.
+	KindClass Kind = "class"
+	// KindRelationshipType is the relationship types of the model.
+	KindRelationshipType Kind = "relationship_type"
+	// KindAudit is the audit trail.
+	KindAudit Kind = "audit"
+	// KindToken is API tokens.
+	KindToken Kind = "token"
+	// KindConflict is open identity conflicts (two CIs one item matched).
+	KindConflict Kind = "conflict"
+)
+
+// Verb names what is done to a kind.
+type Verb string
+
+// Verbs.
+const (
+	// Read lists and reads objects of the kind.
+	Read Verb = "read"
+	// Upsert reports objects as discovered: each is identified and
+	// created or merged by source precedence, never duplicated.
+	Upsert Verb = "upsert"
+	// Create makes a new object (for relationships: idempotently).
+	Create Verb = "create"
+	// Update changes an object named by ID (an edit by hand).
+	Update Verb = "update"
+	// Delete deletes, retires or revokes an object.
+	Delete Verb = "delete"
+	// Purge deletes an object for good, history and links included.
+	Purge Verb = "purge"
+	// Merge merges two objects known to be one.
+	Merge Verb = "merge"
+	// Write is a write that changes nothing (KindAPI: "may I write?").
+	Write Verb = "write"
+)
+
+// Permission is a verb on a kind: {KindCI, Read}.
+type Permission struct {
+	Kind Kind
+	Verb Verb
+}
+
+func (p Permission) String() string { return string(p.Verb) + " " + string(p.Kind) }
+
 // Role sets the rules are made of.
 var (
 	everyone = []Role{Anonymous, Viewer, Agent, Engineer, ChangeManager, Admin}
@@ -10,134 +84,138 @@ var (
 	admins   = []Role{Admin}
 )
 
-// Rules maps each root field of the schema, "Query.cis" or
-// "Mutation.upsertCIs", to the roles that may call it. A field that is not
-// here is refused to everyone.
+// Permissions is the one table of who may do what, shared by every API:
+// each (kind, verb) maps to the roles allowed. What is not here is refused
+// to everyone (default deny), so a new kind or verb is unreachable until
+// someone decides who may use it. docs/SECURITY.md shows it as a table.
 //
 // Anonymous in a rule means a request without a token, which the HTTP
 // layer lets through only while anonymous reads are allowed
-// (auth.anonymous_read, and only on a loopback listener); no mutation
-// lists it, so an unauthenticated request never writes.
-var Rules = map[string][]Role{
-	// Who am I, and what is the model: every caller.
-	"Query.version":           everyone,
-	"Query.viewer":            everyone,
-	"Query.ciClasses":         everyone,
-	"Query.ciClass":           everyone,
-	"Query.relationshipTypes": everyone,
+// (auth.anonymous_read, and only on a loopback listener); only Read lists
+// it, so an unauthenticated request never writes.
+var Permissions = map[Permission][]Role{
+	// Who am I, which version: every caller; "may I write": every token.
+	{KindAPI, Read}:  everyone,
+	{KindAPI, Write}: tokens,
 
-	// The configuration graph: readers (agents write, they do not read).
-	"Query.node":           readers,
-	"Query.ci":             readers,
-	"Query.cis":            readers,
-	"Query.search":         readers,
-	"Query.impactAnalysis": readers,
-	"Query.shortestPath":   readers,
-	"Query.auditRecords":   readers,
+	// The configuration graph: readers read (agents write, they do not
+	// read), agents and editors report discovered data, editors edit.
+	{KindCI, Read}:             readers,
+	{KindCI, Upsert}:           loaders,
+	{KindCI, Update}:           editors,
+	{KindCI, Delete}:           editors,
+	{KindCI, Merge}:            editors,
+	{KindRelationship, Read}:   readers,
+	{KindRelationship, Create}: loaders,
+	// Agents may not delete relationships: they carry no per-source
+	// ownership to check a delete against (ADR 0008).
+	{KindRelationship, Delete}: editors,
 
-	// Identity conflicts: readers list them, editors merge.
-	"Query.identityConflicts": readers,
-	"Mutation.mergeCIs":       editors,
+	// People and groups, as CIs: readers read, a directory sync (an agent)
+	// reports them, editors keep them by hand (delete deactivates).
+	{KindPerson, Read}:   readers,
+	{KindPerson, Upsert}: loaders,
+	{KindPerson, Update}: editors,
+	{KindPerson, Delete}: editors,
+	{KindGroup, Read}:    readers,
+	{KindGroup, Upsert}:  loaders,
+	{KindGroup, Update}:  editors,
+	{KindGroup, Delete}:  editors,
+
+	// The class model: everyone reads it, admins change it.
+	{KindClass, Read}:              everyone,
+	{KindClass, Create}:            admins,
+	{KindClass, Delete}:            admins,
+	{KindRelationshipType, Read}:   everyone,
+	{KindRelationshipType, Create}: admins,
+	{KindRelationshipType, Delete}: admins,
+
+	// The audit trail and identity conflicts: readers.
+	{KindAudit, Read}:    readers,
+	{KindConflict, Read}: readers,
 
 	// Tokens: admins.
-	"Query.apiTokens":         admins,
-	"Mutation.createAPIToken": admins,
-	"Mutation.revokeAPIToken": admins,
-
-	// Checks that the caller may write at all.
-	"Mutation.ping": tokens,
-
-	// Discovery data: agents and editors.
-	"Mutation.upsertCIs":           loaders,
-	"Mutation.createRelationships": loaders,
-
-	// Changes by hand: editors.
-	"Mutation.updateCI":            editors,
-	"Mutation.deleteCI":            editors,
-	"Mutation.deleteRelationships": editors,
-
-	// The class model: admins.
-	"Mutation.registerCIClass":          admins,
-	"Mutation.registerRelationshipType": admins,
-	"Mutation.retireCIClass":            admins,
-	"Mutation.retireRelationshipType":   admins,
+	{KindToken, Read}:   admins,
+	{KindToken, Create}: admins,
+	{KindToken, Delete}: admins,
 }
 
-// Allowed reports whether role may call the root field named "Type.field".
-// A field without a rule is allowed to no one.
-func Allowed(role Role, field string) bool {
-	for _, r := range Rules[field] {
-		if r == role {
-			return true
+// Can reports whether role may do verb on kind.
+func Can(role Role, kind Kind, verb Verb) bool {
+	return slices.Contains(Permissions[Permission{kind, verb}], role)
+}
+
+// CanAll reports whether role holds every one of perms.
+func CanAll(role Role, perms ...Permission) bool {
+	for _, p := range perms {
+		if !Can(role, p.Kind, p.Verb) {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
-// NestedRules maps fields below the root that reach beyond the object they
-// belong to (a CI's relationships, dependencies, paths and history) or hold
-// its stored data (name, attributes, sightings) to the roles that may
-// select them. Without them an agent, which may not read the graph, could
-// walk it from the CIs a mutation returns, or read any CI it can name
-// through an upsert that changes nothing. What an agent may select of a CI
-// is what identifies it (id, class) and when it was made, changed and seen.
-// Fields not listed follow their root field's rule.
-var NestedRules = map[string][]Role{
-	"CI.relationships": readers,
-	"CI.dependencies":  readers,
-	"CI.dependents":    readers,
-	"CI.pathTo":        readers,
-	"CI.history":       readers,
-
-	"CI.name":                 readers,
-	"CI.status":               readers,
-	"CI.environment":          readers,
-	"CI.owner":                readers,
-	"CI.supportGroup":         readers,
-	"CI.criticality":          readers,
-	"CI.tags":                 readers,
-	"CI.attributes":           readers,
-	"CI.seenBy":               readers,
-	"Relationship.attributes": readers,
-	"Relationship.seenBy":     readers,
-}
-
-// AllowedNested reports whether role may select the nested field named
-// "Type.field"; fields without a nested rule are allowed (their root field
-// decides).
-func AllowedNested(role Role, field string) bool {
-	roles, ok := NestedRules[field]
-	if !ok {
-		return true
+// Check returns nil if the caller ctx carries may do verb on kind, else an
+// *Error: ErrUnauthenticated for a request without a token, ErrForbidden
+// for a token whose role may not. Services call it first thing, so every
+// API that calls them is covered.
+//
+// A context that carries no identity at all is the process itself: a
+// command-line tool (skein import, seed, token), the demo loader, a test.
+// Every API adapter attaches the caller's identity, Anonymous included,
+// before it calls a service (internal/server's authentication middleware,
+// graph.NewHandler), so that no request is ever taken for the process.
+func Check(ctx context.Context, kind Kind, verb Verb) error {
+	id, ok := Caller(ctx)
+	if !ok || Can(id.Role, kind, verb) {
+		return nil
 	}
-	for _, r := range roles {
-		if r == role {
-			return true
+	return Refused(id.Role, Permission{kind, verb}.String())
+}
+
+// MayReadAudit reports whether role may read audit records about objects
+// of kind (a store.ObjectKind): it needs to read the audit trail and the
+// kind itself, so records about tokens, which name tokens and their roles,
+// are for admins only.
+func MayReadAudit(role Role, kind Kind) bool {
+	return Can(role, KindAudit, Read) && Can(role, kind, Read)
+}
+
+// Roles returns the roles that hold every one of perms, least to most
+// powerful, Anonymous first.
+func Roles(perms ...Permission) []Role {
+	var out []Role
+	for _, r := range everyone {
+		if CanAll(r, perms...) {
+			out = append(out, r)
 		}
 	}
-	return false
+	return out
 }
 
-// AuditKindRules maps kinds of audit record (store.ObjectKind) to the
-// roles that may read them wherever the audit trail is read
-// (Query.auditRecords, node(id:)). Token records name tokens and their
-// roles, which only admins may list. Kinds not listed follow the field's
-// rule.
-var AuditKindRules = map[string][]Role{
-	"token": admins,
-}
-
-// MayReadAuditKind reports whether role may read audit records about
-// objects of kind.
-func MayReadAuditKind(role Role, kind string) bool {
-	roles, ok := AuditKindRules[kind]
-	if !ok {
-		return true
+// Refused returns the error for role lacking permission what ("read
+// ci"): UNAUTHENTICATED for Anonymous, which a token might allow,
+// FORBIDDEN for a token's role. (A GraphQL field refused by name is
+// Forbidden.)
+func Refused(role Role, what string) error {
+	if role == Anonymous {
+		return unauthenticated("to %s, send an API token (\"Authorization: Bearer skn_...\")", what)
 	}
-	for _, r := range roles {
-		if r == role {
-			return true
+	return &Error{Kind: ErrForbidden, Reason: fmt.Sprintf("the %s role may not %s", role, what)}
+}
+
+// SortedPermissions returns the rows of Permissions in a stable order
+// (by kind, then verb), for documentation and tests.
+func SortedPermissions() []Permission {
+	out := make([]Permission, 0, len(Permissions))
+	for p := range Permissions {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
 		}
-	}
-	return false
+		return out[i].Verb < out[j].Verb
+	})
+	return out
 }

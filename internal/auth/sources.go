@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,4 +91,26 @@ func (i Identity) WriteSource(requested string) (string, error) {
 		return "", store.Invalid("source", "%q is the reserved source %q spelled differently; write it %q", requested, r, r)
 	}
 	return requested, nil
+}
+
+// WriteActor returns who a write is recorded as. For a request (ctx
+// carries an identity), it is the caller's identity as the audit trail
+// names it (Identity.Actor), writing as the data source its token allows
+// given actor.Source, the source the request names ("" for none; see
+// WriteSource, whose *store.InvalidError names "source"). For the process
+// itself (a command-line tool, the demo loader, a test), it is actor as
+// given. Services call it, so that the rules binding a token to its
+// sources hold for every API.
+func WriteActor(ctx context.Context, actor store.Actor) (store.Actor, error) {
+	id, ok := Caller(ctx)
+	if !ok {
+		return actor, nil
+	}
+	a := id.Actor()
+	src, err := id.WriteSource(actor.Source)
+	if err != nil {
+		return a, err
+	}
+	a.Source = src
+	return a, nil
 }

@@ -87,9 +87,18 @@ func Issue(ctx context.Context, ts store.TokenStore, actor store.Actor, name str
 }
 
 // IssueBound is Issue for a token bound to discovery sources (agent tokens
-// only; see CheckTokenSources and Identity.WriteSource).
+// only; see CheckTokenSources and Identity.WriteSource). A request's
+// caller must hold {token, create} and is recorded as the actor
+// (WriteActor).
 func IssueBound(ctx context.Context, ts store.TokenStore, actor store.Actor, name string, role Role, expires time.Time, sources []string) (string, store.APIToken, error) {
-	name, err := store.CleanTokenName(name)
+	if err := Check(ctx, KindToken, Create); err != nil {
+		return "", store.APIToken{}, err
+	}
+	actor, err := WriteActor(ctx, actor)
+	if err != nil {
+		return "", store.APIToken{}, err
+	}
+	name, err = store.CleanTokenName(name)
 	if err != nil {
 		return "", store.APIToken{}, err
 	}
@@ -109,4 +118,25 @@ func IssueBound(ctx context.Context, ts store.TokenStore, actor store.Actor, nam
 		return "", store.APIToken{}, err
 	}
 	return tok, stored, nil
+}
+
+// Revoke revokes the token with the public ID id, for a caller who may
+// delete tokens; store.ErrNotFound if there is none.
+func Revoke(ctx context.Context, ts store.TokenStore, actor store.Actor, id string) (store.APIToken, error) {
+	if err := Check(ctx, KindToken, Delete); err != nil {
+		return store.APIToken{}, err
+	}
+	actor, err := WriteActor(ctx, actor)
+	if err != nil {
+		return store.APIToken{}, err
+	}
+	return ts.RevokeToken(ctx, actor, id)
+}
+
+// List returns every token record, for a caller who may read tokens.
+func List(ctx context.Context, ts store.TokenStore) ([]store.APIToken, error) {
+	if err := Check(ctx, KindToken, Read); err != nil {
+		return nil, err
+	}
+	return ts.Tokens(ctx)
 }

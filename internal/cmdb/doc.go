@@ -11,4 +11,12 @@
 // each item (validated, typed, keyed) and hands the store a ReconcileFunc
 // that runs inside the store's write transaction, so the backends stay free
 // of business rules.
+//
+// Every Service method checks its caller first (auth.Check on the (kind,
+// verb) it is, with the identity the request's context carries; a context
+// without one is the process itself), then its input's limits, and records
+// the caller as the actor (auth.WriteActor, which binds agent tokens to
+// their sources). An API calling it only parses arguments and shapes
+// answers, so the GraphQL API and the REST table API enforce the same
+// rules. ADR 0014.
 package cmdb

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -51,6 +52,9 @@ func (s *Service) recordConflicts(ctx context.Context, actor store.Actor, errs [
 // of CIs that reports identified as one thing. MergeCIs or deleting one of
 // the CIs closes a conflict.
 func (s *Service) IdentityConflicts(ctx context.Context, p store.PageRequest) (store.Page[store.IdentityConflict], error) {
+	if err := auth.Check(ctx, auth.KindConflict, auth.Read); err != nil {
+		return store.Page[store.IdentityConflict]{}, err
+	}
 	return s.st.Conflicts(ctx, p)
 }
 
@@ -84,6 +88,13 @@ type MergeResult struct {
 // merge cut short is completed by running it again (a merged duplicate may
 // be merged again only into its survivor, which moves what is left).
 func (s *Service) MergeCIs(ctx context.Context, actor store.Actor, survivor, duplicate store.ID) (MergeResult, error) {
+	if err := auth.Check(ctx, auth.KindCI, auth.Merge); err != nil {
+		return MergeResult{}, err
+	}
+	actor, err := auth.WriteActor(ctx, actor)
+	if err != nil {
+		return MergeResult{}, err
+	}
 	if survivor == duplicate {
 		return MergeResult{}, store.Invalid("duplicate", "must be another CI than survivor")
 	}
@@ -290,6 +301,9 @@ func (s *Service) moveRelationships(ctx context.Context, actor store.Actor, surv
 // History returns the audit records of a CI, of its relationships, and of
 // the duplicates merged into it, newest first.
 func (s *Service) History(ctx context.Context, id store.ID, p store.PageRequest) (store.Page[store.AuditRecord], error) {
+	if err := auth.Check(ctx, auth.KindAudit, auth.Read); err != nil {
+		return store.Page[store.AuditRecord]{}, err
+	}
 	objects := []string{string(id)}
 	of, err := s.st.RelationshipsOf(ctx, []store.ID{id}, store.In, []string{DuplicateOf})
 	if err != nil {

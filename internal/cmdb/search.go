@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -63,6 +64,9 @@ const snippetBytes = 160
 // page is asked for: a write between two pages may move a CI across the
 // page boundary. A store without text search is ErrUnavailable.
 func (s *Service) Search(ctx context.Context, text string, f SearchFilter, p store.PageRequest) (SearchResult, error) {
+	if err := auth.Check(ctx, auth.KindCI, auth.Read); err != nil {
+		return SearchResult{}, err
+	}
 	size, err := p.PageSize()
 	if err != nil {
 		return SearchResult{}, err

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -154,7 +155,14 @@ type UpsertItem struct {
 // field path starts with "items[i]". With atomic, any failing item fails the
 // whole batch with an *store.ItemError and nothing is written.
 func (s *Service) Upsert(ctx context.Context, actor store.Actor, items []UpsertItem, atomic bool) ([]store.UpsertResult, error) {
+	if err := auth.Check(ctx, auth.KindCI, auth.Upsert); err != nil {
+		return nil, err
+	}
 	if err := store.CheckBatch("items", len(items)); err != nil {
+		return nil, err
+	}
+	actor, err := auth.WriteActor(ctx, actor)
+	if err != nil {
 		return nil, err
 	}
 	classes := make([]string, len(items))
@@ -234,6 +242,13 @@ func (m *Model) prepare(it UpsertItem) (store.CIUpsert, error) {
 // only finds the class to validate the patch against (a class only ever
 // becomes more specific, so the patch stays valid).
 func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, attrs map[string]any) (store.UpsertResult, error) {
+	if err := auth.Check(ctx, auth.KindCI, auth.Update); err != nil {
+		return store.UpsertResult{}, err
+	}
+	actor, err := auth.WriteActor(ctx, actor)
+	if err != nil {
+		return store.UpsertResult{}, err
+	}
 	found, err := s.st.CIs(ctx, []store.ID{id})
 	if err != nil {
 		return store.UpsertResult{}, err
@@ -272,6 +287,13 @@ func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, 
 // DeleteCIs deletes CIs with their relationships, and closes the identity
 // conflicts they were part of.
 func (s *Service) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.UpsertResult, error) {
+	if err := auth.Check(ctx, auth.KindCI, auth.Delete); err != nil {
+		return nil, err
+	}
+	actor, err := auth.WriteActor(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
 	res, err := s.st.DeleteCIs(ctx, actor, ids)
 	if err != nil {
 		return nil, err
@@ -307,7 +329,14 @@ type RelationshipItem struct {
 // relationships (idempotently). Results follow input order; field paths
 // start with "relationships[i]".
 func (s *Service) CreateRelationships(ctx context.Context, actor store.Actor, items []RelationshipItem, atomic bool) ([]store.RelationshipResult, error) {
+	if err := auth.Check(ctx, auth.KindRelationship, auth.Create); err != nil {
+		return nil, err
+	}
 	if err := store.CheckBatch("relationships", len(items)); err != nil {
+		return nil, err
+	}
+	actor, err := auth.WriteActor(ctx, actor)
+	if err != nil {
 		return nil, err
 	}
 	types := make([]string, len(items))
@@ -453,6 +482,9 @@ type Filter struct {
 
 // ListCIs returns a page of CIs matching f.
 func (s *Service) ListCIs(ctx context.Context, f Filter, p store.PageRequest) (store.Page[store.CI], error) {
+	if err := auth.Check(ctx, auth.KindCI, auth.Read); err != nil {
+		return store.Page[store.CI]{}, err
+	}
 	sf, err := s.storeFilter(ctx, f)
 	if err != nil {
 		return store.Page[store.CI]{}, err
@@ -548,6 +580,13 @@ func (m *Model) anyAttribute(name string) *AttributeDef {
 
 // RegisterClass adds a class to the model, persists it and returns it.
 func (s *Service) RegisterClass(ctx context.Context, actor store.Actor, def ClassDef) (*Class, error) {
+	if err := auth.Check(ctx, auth.KindClass, auth.Create); err != nil {
+		return nil, err
+	}
+	actor, err := auth.WriteActor(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
 	if err := s.reload(ctx); err != nil {
@@ -571,6 +610,13 @@ func (s *Service) RegisterClass(ctx context.Context, actor store.Actor, def Clas
 // RegisterRelationshipType adds a relationship type, persists it and
 // returns it.
 func (s *Service) RegisterRelationshipType(ctx context.Context, actor store.Actor, def RelTypeDef) (*RelType, error) {
+	if err := auth.Check(ctx, auth.KindRelationshipType, auth.Create); err != nil {
+		return nil, err
+	}
+	actor, err := auth.WriteActor(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
 	if err := s.reload(ctx); err != nil {
@@ -598,6 +644,13 @@ func (s *Service) RegisterRelationshipType(ctx context.Context, actor store.Acto
 // Other Skein processes drop it at their next model reload. Errors name
 // "input.name".
 func (s *Service) RetireClass(ctx context.Context, actor store.Actor, name string) error {
+	if err := auth.Check(ctx, auth.KindClass, auth.Delete); err != nil {
+		return err
+	}
+	actor, err := auth.WriteActor(ctx, actor)
+	if err != nil {
+		return err
+	}
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
 	if err := s.reload(ctx); err != nil {
@@ -629,6 +682,13 @@ func (s *Service) RetireClass(ctx context.Context, actor store.Actor, name strin
 // time from the model; one that a relationship still has stays
 // (store.ErrConflict). Errors name "input.name".
 func (s *Service) RetireRelationshipType(ctx context.Context, actor store.Actor, name string) error {
+	if err := auth.Check(ctx, auth.KindRelationshipType, auth.Delete); err != nil {
+		return err
+	}
+	actor, err := auth.WriteActor(ctx, actor)
+	if err != nil {
+		return err
+	}
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
 	if err := s.reload(ctx); err != nil {

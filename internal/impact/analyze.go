@@ -108,6 +108,9 @@ type Result struct {
 // that do not exist, which it lists), "ciIds[i]" (an empty id), "maxDepth"
 // or "assume" (only Down or Degraded may be assumed). Store failures are returned wrapped.
 func (a *Analyzer) Analyze(ctx context.Context, req Request) (*Result, error) {
+	if err := checkRead(ctx); err != nil {
+		return nil, err
+	}
 	if err := a.CheckDepth("maxDepth", req.MaxDepth); err != nil {
 		return nil, err
 	}

@@ -60,6 +60,9 @@ const (
 // carries no impact when following impact). A CI that does not exist is an
 // error wrapping store.ErrNotFound.
 func (a *Analyzer) Dependencies(ctx context.Context, id store.ID, depth int, types []string, follow Follow) (*Reach, error) {
+	if err := checkRead(ctx); err != nil {
+		return nil, err
+	}
 	return a.reach(ctx, id, depth, types, false, follow)
 }
 
@@ -68,6 +71,9 @@ func (a *Analyzer) Dependencies(ctx context.Context, id store.ID, depth int, typ
 // source (FollowRelationships). Arguments and errors are those of
 // Dependencies.
 func (a *Analyzer) Dependents(ctx context.Context, id store.ID, depth int, types []string, follow Follow) (*Reach, error) {
+	if err := checkRead(ctx); err != nil {
+		return nil, err
+	}
 	return a.reach(ctx, id, depth, types, true, follow)
 }
 
@@ -221,6 +227,9 @@ type Path struct {
 // "to"; no path within maxDepth is an error wrapping store.ErrNotFound.
 // Both wrap store.ErrNotFound.
 func (a *Analyzer) ShortestPath(ctx context.Context, from, to store.ID, maxDepth int, types []string) (*Path, error) {
+	if err := checkRead(ctx); err != nil {
+		return nil, err
+	}
 	if from == "" {
 		return nil, store.Invalid("from", "is required")
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/store"
 )
@@ -365,4 +366,13 @@ func listIDs(ids []store.ID) string {
 		out += fmt.Sprintf(" and %d more", len(ids)-show)
 	}
 	return out
+}
+
+// checkRead refuses a caller who may not read CIs and relationships, which
+// every analysis reads (auth.Check; the process itself may).
+func checkRead(ctx context.Context) error {
+	if err := auth.Check(ctx, auth.KindCI, auth.Read); err != nil {
+		return err
+	}
+	return auth.Check(ctx, auth.KindRelationship, auth.Read)
 }

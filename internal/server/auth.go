@@ -52,12 +52,12 @@ func requireAuth(logger *slog.Logger) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 			case errors.Is(err, auth.ErrUnauthenticated):
 				w.Header().Set("WWW-Authenticate", `Bearer realm="skein"`)
-				writeError(w, r, http.StatusUnauthorized, CodeUnauthenticated, err.Error(), nil)
+				writeError(w, r, CodeUnauthenticated, err.Error(), nil)
 			default:
 				logger.LogAttrs(r.Context(), slog.LevelWarn, "authentication unavailable", slog.Any("err", err),
 					slog.String("request_id", middleware.GetReqID(r.Context())))
 				w.Header().Set("Retry-After", "1")
-				writeError(w, r, http.StatusServiceUnavailable, "UNAVAILABLE",
+				writeError(w, r, "UNAVAILABLE",
 					"API tokens cannot be checked right now (the store is unavailable); retry later", nil)
 			}
 		})

@@ -172,7 +172,7 @@ func (rl *rateLimiter) middleware(next http.Handler) http.Handler {
 		}
 		secs := max(1, int(math.Ceil(wait.Seconds())))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeError(w, r, http.StatusTooManyRequests, CodeRateLimited,
+		writeError(w, r, CodeRateLimited,
 			fmt.Sprintf("too many requests from this client: the limit is %s requests per second with bursts of %d (server.rate_limit, server.rate_burst); retry in %d s",
 				strconv.FormatFloat(float64(rl.limit), 'g', -1, 64), rl.burst, secs),
 			map[string]any{"limit": float64(rl.limit), "burst": rl.burst, "retry_after_seconds": secs})
@@ -218,7 +218,7 @@ func shed(max int, wait time.Duration, onWait func()) func(http.Handler) http.Ha
 
 func overloaded(w http.ResponseWriter, r *http.Request, max int) {
 	w.Header().Set("Retry-After", "1")
-	writeError(w, r, http.StatusServiceUnavailable, CodeOverloaded,
+	writeError(w, r, CodeOverloaded,
 		fmt.Sprintf("the server is busy: it serves at most %d GraphQL requests at once (server.max_in_flight); retry in 1 s", max),
 		map[string]any{"limit": max})
 }
@@ -250,7 +250,7 @@ func refuseBatches(next http.Handler) http.Handler {
 				continue
 			}
 			if c == '[' {
-				writeError(w, r, http.StatusBadRequest, CodeBatchNotSupported,
+				writeError(w, r, CodeBatchNotSupported,
 					"batched requests (a JSON array of requests) are not supported: send one request object per POST; "+
 						"a document may hold several named operations, operationName choosing one (graphql.max_operations)", nil)
 				return

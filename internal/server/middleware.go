@@ -158,7 +158,7 @@ func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
 				if ww.Status() != 0 {
 					panic(http.ErrAbortHandler)
 				}
-				writeError(ww, r, http.StatusInternalServerError, "INTERNAL", "internal error", nil)
+				writeError(ww, r, "INTERNAL", "internal error", nil)
 			}()
 			next.ServeHTTP(ww, r)
 		})
@@ -195,7 +195,7 @@ func tooLarge(w http.ResponseWriter, r *http.Request, max int64) {
 	// The rest of the body is not read: close the connection after this
 	// answer rather than drain it.
 	w.Header().Set("Connection", "close")
-	writeError(w, r, http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE",
+	writeError(w, r, "PAYLOAD_TOO_LARGE",
 		fmt.Sprintf("request body too large: the limit is %d bytes (server.max_body_bytes)", max),
 		map[string]any{"limit_bytes": max})
 }
@@ -340,7 +340,7 @@ type handlerPanic struct {
 }
 
 func timedOut(w http.ResponseWriter, r *http.Request, d time.Duration) {
-	writeError(w, r, http.StatusGatewayTimeout, "TIMEOUT",
+	writeError(w, r, "TIMEOUT",
 		fmt.Sprintf("request took longer than %s (server.request_timeout)", d), nil)
 }
 

@@ -48,7 +48,7 @@ func newPlayground(root fs.FS, logger *slog.Logger) playground {
 		index: htmlPage(http.StatusOK, page),
 		assets: func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
-				writeError(w, r, http.StatusNotFound, "NOT_FOUND", "no such file: "+r.URL.Path, nil)
+				writeError(w, r, "NOT_FOUND", "no such file: "+r.URL.Path, nil)
 				return
 			}
 			h := w.Header()
@@ -73,7 +73,7 @@ func htmlPage(status int, page []byte) http.HandlerFunc {
 }
 
 func notBuiltAssets(w http.ResponseWriter, r *http.Request) {
-	writeError(w, r, http.StatusNotFound, "NOT_FOUND", "the Playground is not built: run `make playground`", nil)
+	writeError(w, r, "NOT_FOUND", "the Playground is not built: run `make playground`", nil)
 }
 
 const notBuiltPage = `<!doctype html>

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/skein-cmdb/skein/internal/apierr"
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/config"
 	"github.com/skein-cmdb/skein/internal/metrics"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -74,6 +76,14 @@ func New(cfg config.Config, d Deps) http.Handler {
 	)
 	if d.Authenticate != nil {
 		r.Use(authenticate(d.Authenticate))
+	} else {
+		// Every request carries an identity, so that no service takes it
+		// for the process itself (auth.Check).
+		r.Use(func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				next.ServeHTTP(w, req.WithContext(auth.Attached(req.Context())))
+			})
+		})
 	}
 	if cfg.Server.RateLimit > 0 {
 		if d.ClientKey == nil {
@@ -83,16 +93,16 @@ func New(cfg config.Config, d Deps) http.Handler {
 	}
 	r.Use(middleware.GetHead) // HEAD is answered wherever GET is
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+r.URL.Path, nil)
+		writeError(w, r, "NOT_FOUND", "no such endpoint: "+r.URL.Path, nil)
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", r.Method+" is not allowed on "+r.URL.Path, nil)
+		writeError(w, r, "METHOD_NOT_ALLOWED", r.Method+" is not allowed on "+r.URL.Path, nil)
 	})
 
 	gql := d.GraphQL
 	if gql == nil {
 		gql = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, r, http.StatusServiceUnavailable, "UNAVAILABLE", "the GraphQL API is not configured", nil)
+			writeError(w, r, "UNAVAILABLE", "the GraphQL API is not configured", nil)
 		})
 	}
 	var guards []func(http.Handler) http.Handler
@@ -166,7 +176,8 @@ type gqlError struct {
 
 // writeError answers status with {"errors":[{"message", "extensions":{"code",
 // "request_id", ...extra}}]}.
-func writeError(w http.ResponseWriter, r *http.Request, status int, code, message string, extra map[string]any) {
+func writeError(w http.ResponseWriter, r *http.Request, code, message string, extra map[string]any) {
+	status := apierr.Status(apierr.Code(code)) // one status per code, for every API
 	ext := map[string]any{"code": code}
 	if id := middleware.GetReqID(r.Context()); id != "" {
 		ext["request_id"] = id

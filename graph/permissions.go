@@ -1,0 +1,127 @@
+package graph
+
+import (
+	"strings"
+
+	"github.com/skein-cmdb/skein/internal/auth"
+)
+
+// Shorthands for the field table.
+var (
+	apiRead      = auth.Permission{Kind: auth.KindAPI, Verb: auth.Read}
+	apiWrite     = auth.Permission{Kind: auth.KindAPI, Verb: auth.Write}
+	ciRead       = auth.Permission{Kind: auth.KindCI, Verb: auth.Read}
+	relRead      = auth.Permission{Kind: auth.KindRelationship, Verb: auth.Read}
+	classRead    = auth.Permission{Kind: auth.KindClass, Verb: auth.Read}
+	relTypeRead  = auth.Permission{Kind: auth.KindRelationshipType, Verb: auth.Read}
+	auditRead    = auth.Permission{Kind: auth.KindAudit, Verb: auth.Read}
+	conflictRead = auth.Permission{Kind: auth.KindConflict, Verb: auth.Read}
+	tokenRead    = auth.Permission{Kind: auth.KindToken, Verb: auth.Read}
+)
+
+// fieldPermissions maps each root field of the schema ("Query.cis",
+// "Mutation.upsertCIs") and each nested field that reaches beyond its
+// object or holds its stored data ("CI.history") to the permissions of
+// internal/auth it needs, all of them. Who holds a permission is decided
+// there, once for every API (auth.Permissions); this table only says what
+// each field is.
+//
+// A root field without an entry is refused to everyone, and
+// TestEveryRootFieldHasAPermission fails the build for it. A nested field
+// without an entry follows its root field. Nested entries keep a role that
+// may not read the graph (agents) from walking it from the CIs a mutation
+// returns, or from reading a CI it can name through an upsert that changes
+// nothing: of a CI, an agent may select what identifies it (id, class) and
+// when it was made, changed and seen.
+var fieldPermissions = map[string][]auth.Permission{
+	// Who am I, and what is the model.
+	"Query.version":           {apiRead},
+	"Query.viewer":            {apiRead},
+	"Query.ciClasses":         {classRead},
+	"Query.ciClass":           {classRead},
+	"Query.relationshipTypes": {relTypeRead},
+
+	// The configuration graph. node(id:) reads any kind; the service it
+	// calls checks the kind the ID names.
+	"Query.node":           {ciRead},
+	"Query.ci":             {ciRead},
+	"Query.cis":            {ciRead},
+	"Query.search":         {ciRead},
+	"Query.impactAnalysis": {ciRead, relRead},
+	"Query.shortestPath":   {ciRead, relRead},
+	"Query.auditRecords":   {auditRead},
+
+	"Query.identityConflicts": {conflictRead},
+	"Mutation.mergeCIs":       {{Kind: auth.KindCI, Verb: auth.Merge}},
+
+	"Query.apiTokens":         {tokenRead},
+	"Mutation.createAPIToken": {{Kind: auth.KindToken, Verb: auth.Create}},
+	"Mutation.revokeAPIToken": {{Kind: auth.KindToken, Verb: auth.Delete}},
+
+	"Mutation.ping": {apiWrite},
+
+	"Mutation.upsertCIs":           {{Kind: auth.KindCI, Verb: auth.Upsert}},
+	"Mutation.createRelationships": {{Kind: auth.KindRelationship, Verb: auth.Create}},
+	"Mutation.updateCI":            {{Kind: auth.KindCI, Verb: auth.Update}},
+	"Mutation.deleteCI":            {{Kind: auth.KindCI, Verb: auth.Delete}},
+	"Mutation.deleteRelationships": {{Kind: auth.KindRelationship, Verb: auth.Delete}},
+
+	"Mutation.registerCIClass":          {{Kind: auth.KindClass, Verb: auth.Create}},
+	"Mutation.registerRelationshipType": {{Kind: auth.KindRelationshipType, Verb: auth.Create}},
+	"Mutation.retireCIClass":            {{Kind: auth.KindClass, Verb: auth.Delete}},
+	"Mutation.retireRelationshipType":   {{Kind: auth.KindRelationshipType, Verb: auth.Delete}},
+
+	// Below the root: what reaches beyond a CI, and its stored data.
+	"CI.relationships": {relRead},
+	"CI.dependencies":  {ciRead, relRead},
+	"CI.dependents":    {ciRead, relRead},
+	"CI.pathTo":        {ciRead, relRead},
+	"CI.history":       {auditRead},
+
+	"CI.name":                 {ciRead},
+	"CI.status":               {ciRead},
+	"CI.environment":          {ciRead},
+	"CI.owner":                {ciRead},
+	"CI.supportGroup":         {ciRead},
+	"CI.criticality":          {ciRead},
+	"CI.tags":                 {ciRead},
+	"CI.attributes":           {ciRead},
+	"CI.seenBy":               {ciRead},
+	"Relationship.attributes": {relRead},
+	"Relationship.seenBy":     {relRead},
+}
+
+// isRootField reports whether name ("Type.field") is a field of Query or
+// Mutation.
+func isRootField(name string) bool {
+	return strings.HasPrefix(name, "Query.") || strings.HasPrefix(name, "Mutation.")
+}
+
+// allowedField reports whether role may call the root field name
+// ("Type.field"); a root field without an entry is allowed to no one.
+func allowedField(role auth.Role, name string) bool {
+	perms, ok := fieldPermissions[name]
+	return ok && auth.CanAll(role, perms...)
+}
+
+// allowedNested reports whether role may select the nested field name;
+// fields without an entry are allowed (their root field decides).
+func allowedNested(role auth.Role, name string) bool {
+	perms, ok := fieldPermissions[name]
+	return !ok || auth.CanAll(role, perms...)
+}
+
+// nestedGuarded holds the types and fields below the root that
+// fieldPermissions names, so that authorizeNested costs one map lookup
+// for every other field.
+var nestedGuarded = func() map[[2]string]string {
+	m := map[[2]string]string{}
+	for name := range fieldPermissions {
+		if isRootField(name) {
+			continue
+		}
+		typ, field, _ := strings.Cut(name, ".")
+		m[[2]string{typ, field}] = name
+	}
+	return m
+}()
