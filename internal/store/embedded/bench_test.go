@@ -521,3 +521,21 @@ func BenchmarkListNamePrefix(b *testing.B) {
 func BenchmarkSearch(b *testing.B) {
 	storetest.SearchBench(b, benchOpen(b, Options{Synchronous: "NORMAL"}), benchSize("SKEIN_BENCH_SEARCH", 5_000))
 }
+
+// BenchmarkRecordConflicts records a batch of 1000 identity conflicts (500
+// pairs, each reported twice), as a discovery batch full of conflicts
+// does.
+func BenchmarkRecordConflicts(b *testing.B) {
+	s := benchOpen(b, Options{Synchronous: "NORMAL"})
+	cs := make([]store.IdentityConflict, 0, 1000)
+	for i := range 500 {
+		p := store.ConflictPair(store.NewID(), store.NewID())
+		cs = append(cs, store.IdentityConflict{CIs: p, Class: "Server", Source: "bench"}, store.IdentityConflict{CIs: p, Class: "Server", Source: "bench", Count: i})
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := s.RecordConflicts(b.Context(), cs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package embedded
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 
 	"github.com/skein-cmdb/skein/internal/store"
 )
@@ -16,16 +18,24 @@ func (s *Store) RecordConflicts(ctx context.Context, cs []store.IdentityConflict
 	if err := store.CheckConflicts(cs); err != nil {
 		return err
 	}
+	// One statement for the batch: the pairs as a JSON array of rows. A
+	// pair twice in the batch is inserted, then updated, as two calls would.
+	rows := make([][5]any, len(cs))
+	for i, c := range cs {
+		rows[i] = [5]any{string(c.CIs[0]), string(c.CIs[1]), c.Class, c.Source, max(c.Count, 1)}
+	}
+	arg, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("embedded: record conflicts: %w", err)
+	}
 	return s.write(ctx, func(w *wtx, _ *patch) error {
-		for _, c := range cs {
-			n := max(c.Count, 1)
-			if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), `INSERT INTO identity_conflicts(ci1, ci2, class, source, first_seen, last_seen, count)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+		// "WHERE true" tells SQLite's parser that ON CONFLICT belongs to
+		// the INSERT, not to a join of the SELECT.
+		if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), `INSERT INTO identity_conflicts(ci1, ci2, class, source, first_seen, last_seen, count)
+SELECT value->>0, value->>1, value->>2, value->>3, ?1, ?1, value->>4 FROM json_each(?2) WHERE true
 ON CONFLICT (ci1, ci2) DO UPDATE SET class = excluded.class, source = excluded.source,
-	last_seen = excluded.last_seen, count = count + excluded.count`,
-				string(c.CIs[0]), string(c.CIs[1]), c.Class, c.Source, w.nowNs, w.nowNs, n); err != nil {
-				return dbErr("record conflicts", err)
-			}
+	last_seen = excluded.last_seen, count = count + excluded.count`, w.nowNs, string(arg)); err != nil {
+			return dbErr("record conflicts", err)
 		}
 		return nil
 	})

@@ -13,6 +13,7 @@ import (
 
 var mergeCases = []testCase{
 	{"IdentityConflictsAreRecorded", testConflictsRecorded},
+	{"IdentityConflictsRecordedInBatches", testConflictsBatch},
 	{"MergeCIsJoinsTwoPartialIdentities", testMergeCIs},
 	{"MergeCIsRefusesBadInput", testMergeCIsRefuses},
 }
@@ -181,4 +182,33 @@ func testMergeCIsRefuses(t *testing.T, st store.Store) {
 	got, err := st.CIs(ctx, []store.ID{win})
 	require.NoError(t, err)
 	assert.Equal(t, "live", got[win].Attributes["status"], "a refused merge changes nothing")
+}
+
+// testConflictsBatch: one RecordConflicts call with a pair twice counts
+// both reports and keeps the last one's class and source, as two calls
+// would; a malformed pair fails the batch and records nothing.
+func testConflictsBatch(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	ids := nodes(t, st, "cb", 3)
+	p01, p12 := store.ConflictPair(ids[0], ids[1]), store.ConflictPair(ids[1], ids[2])
+	require.NoError(t, st.RecordConflicts(ctx, []store.IdentityConflict{
+		{CIs: p01, Class: "Server", Source: "vmware"},
+		{CIs: p12, Class: "Server", Source: "ansible", Count: 2},
+		{CIs: p01, Class: "LinuxServer", Source: "ansible", Count: 3},
+	}))
+	bad := []store.IdentityConflict{{CIs: p01, Class: "Server", Source: "x"}, {CIs: [2]store.ID{p01[1], p01[0]}, Class: "Server", Source: "x"}}
+	var ie *store.InvalidError
+	require.ErrorAs(t, st.RecordConflicts(ctx, bad), &ie)
+	page, err := st.Conflicts(ctx, store.PageRequest{})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 2)
+	got := map[[2]store.ID]store.IdentityConflict{}
+	for _, c := range page.Items {
+		got[c.CIs] = c
+	}
+	assert.Equal(t, 4, got[p01].Count, "1 + 3, and nothing from the refused batch")
+	assert.Equal(t, "LinuxServer", got[p01].Class)
+	assert.Equal(t, "ansible", got[p01].Source)
+	assert.Equal(t, 2, got[p12].Count)
+	assert.False(t, got[p01].FirstSeen.After(got[p01].LastSeen))
 }
