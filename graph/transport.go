@@ -88,16 +88,17 @@ func checkBody(body []byte) string {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return "the request body is empty: send " + requestShape
 	}
-	if !json.Valid(body) {
+	// One pass: decoding into raw fields also validates the whole body
+	// (values stay undecoded), and its error says where the syntax breaks.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
 		var se *json.SyntaxError
-		var v any
-		if err := json.Unmarshal(body, &v); errors.As(err, &se) {
+		if errors.As(err, &se) {
 			return fmt.Sprintf("the request body is not valid JSON (error at byte %d): send %s", se.Offset, requestShape)
 		}
-		return "the request body is not valid JSON: send " + requestShape
+		return "the request body must be " + requestShape
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+	if fields == nil {
 		return "the request body must be " + requestShape
 	}
 	for name, raw := range fields {
@@ -105,8 +106,8 @@ func checkBody(body []byte) string {
 		switch name {
 		case "query", "operationName": // null: none (persisted queries send no query)
 			ok = raw[0] == '"' || string(raw) == "null"
-		case "variables", "extensions":
-			ok = isObject(raw) || string(raw) == "null"
+		case "variables", "extensions": // raw is valid JSON: its first byte says what it is
+			ok = raw[0] == '{' || string(raw) == "null"
 		}
 		if !ok {
 			want := "a string"
