@@ -91,6 +91,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"CI.attributes": readers, "CI.seenBy": readers, "Relationship.attributes": readers,
 		// Added after the move to (kind, verb): guarded like CI.seenBy.
 		"Relationship.seenBy": readers,
+		"Mutation.purgeCI":    {auth.Admin},
 	}
 }()
 

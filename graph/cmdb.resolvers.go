@@ -177,15 +177,36 @@ func (r *mutationResolver) DeleteCi(ctx context.Context, input model.DeleteCIInp
 	if err != nil {
 		return nil, err
 	}
-	who := writeAs(ctx, nil)
-	res, err := r.CMDB.DeleteCIs(ctx, who, []store.ID{id})
+	res, err := r.CMDB.RetireCIs(ctx, writeAs(ctx, nil), []store.ID{id})
 	if err != nil {
 		return nil, err
 	}
 	if res[0].Status == store.StatusNotFound {
 		return nil, notFoundAt("input.id", "CI", input.ID)
 	}
-	return &model.DeleteCIPayload{DeletedID: input.ID}, nil
+	if res[0].Err != nil {
+		return nil, store.WithField(res[0].Err, "input.id")
+	}
+	return &model.DeleteCIPayload{DeletedID: input.ID, Ci: ciView(res[0].CI)}, nil
+}
+
+// PurgeCi is the resolver for the purgeCI field.
+func (r *mutationResolver) PurgeCi(ctx context.Context, input model.PurgeCIInput) (*model.PurgeCIPayload, error) {
+	id, err := ciID("input.id", input.ID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.CMDB.PurgeCIs(ctx, writeAs(ctx, nil), []store.ID{id}, deref(input.Force, false))
+	if err != nil {
+		return nil, err
+	}
+	switch res[0].Status {
+	case store.StatusNotFound:
+		return nil, notFoundAt("input.id", "CI", input.ID)
+	case store.StatusDeleted:
+		return &model.PurgeCIPayload{PurgedID: input.ID}, nil
+	}
+	return nil, store.WithField(res[0].Err, "input.id")
 }
 
 // Node is the resolver for the node field.

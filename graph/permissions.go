@@ -64,6 +64,7 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Mutation.createRelationships": {{Kind: auth.KindRelationship, Verb: auth.Create}},
 	"Mutation.updateCI":            {{Kind: auth.KindCI, Verb: auth.Update}},
 	"Mutation.deleteCI":            {{Kind: auth.KindCI, Verb: auth.Delete}},
+	"Mutation.purgeCI":             {{Kind: auth.KindCI, Verb: auth.Purge}},
 	"Mutation.deleteRelationships": {{Kind: auth.KindRelationship, Verb: auth.Delete}},
 
 	"Mutation.registerCIClass":          {{Kind: auth.KindClass, Verb: auth.Create}},

@@ -41,7 +41,7 @@ func TestAPIAuditRecords(t *testing.T) {
 			d := ok(t, url, `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { relationship { id } } } }`,
 				map[string]any{"in": map[string]any{"items": []any{map[string]any{"type": "DEPENDS_ON", "source": ids[0], "target": ids[1]}}}})
 			relID := get(d, "createRelationships", "results", 0, "relationship", "id").(string)
-			ok(t, url, `mutation($id: ID!) { deleteCI(input: {id: $id}) { deletedId } }`, map[string]any{"id": ids[1]})
+			ok(t, url, `mutation($id: ID!) { purgeCI(input: {id: $id}) { purgedId } }`, map[string]any{"id": ids[1]})
 			r := gql(t, url, `mutation($id: ID!) { updateCI(input: {id: $id, attributes: {owner: "x"}}) { changedFields } }`, map[string]any{"id": ids[1]})
 			require.NotEmpty(t, r.Errors, r.raw)
 			assert.Equal(t, "NOT_FOUND", r.Errors[0].Extensions["code"], "updating a deleted CI")

@@ -147,12 +147,20 @@ var matrixOps = map[string]matrixOp{
 			got, _ := get(d, "ci", "attributes", "description").(string)
 			assert.Equal(t, allowed, got == "changed by the matrix")
 		}},
-	"Mutation.deleteCI": {query: `mutation($in: DeleteCIInput!) { deleteCI(input: $in) { deletedId } }`,
+	"Mutation.deleteCI": {query: `mutation($in: DeleteCIInput!) { deleteCI(input: $in) { ci { status } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			return map[string]any{"in": map[string]any{"id": m.ci(t)}}
 		},
 		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
-			assert.Equal(t, !allowed, m.ciExists(t, vars["in"].(map[string]any)["id"].(string)), "a refused delete loses nothing")
+			d := ok(t, m.url, `query($id: ID!) { ci(id: $id) { status } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "ci", "status") == "retired", "a refused retirement changes nothing")
+		}},
+	"Mutation.purgeCI": {query: `mutation($in: PurgeCIInput!) { purgeCI(input: $in) { purgedId } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.ci(t)}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			assert.Equal(t, !allowed, m.ciExists(t, vars["in"].(map[string]any)["id"].(string)), "a refused purge loses nothing")
 		}},
 	"Mutation.deleteRelationships": {query: `mutation($in: DeleteRelationshipsInput!) { deleteRelationships(input: $in) { results { status } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {

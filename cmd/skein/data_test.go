@@ -116,7 +116,7 @@ func testAPIRetireExtensions(t *testing.T, url string) {
 	requireCode(t, url, retire, map[string]any{"n": "Printer"}, "CONFLICT", "")
 	requireCode(t, url, retire, map[string]any{"n": "Server"}, "INVALID", "input.name")
 	requireCode(t, url, retire, map[string]any{"n": "NoSuchClass"}, "NOT_FOUND", "")
-	ok(t, url, `mutation($id: ID!) { deleteCI(input: {id: $id}) { deletedId } }`, map[string]any{"id": ids[0]})
+	ok(t, url, `mutation($id: ID!) { purgeCI(input: {id: $id}) { purgedId } }`, map[string]any{"id": ids[0]})
 	d := ok(t, url, retire, map[string]any{"n": "Printer"})
 	assert.Equal(t, "Printer", get(d, "retireCIClass", "name"))
 	d = ok(t, url, `{ ciClass(name: "Printer") { name } }`, nil)

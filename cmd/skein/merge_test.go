@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -99,7 +100,9 @@ func TestAPIMergeCIs(t *testing.T) {
 				assert.Equal(t, c.want, r.Errors[0].Extensions["field"], r.raw)
 			}
 			gone := upsertIDs(t, url, item("Application", map[string]any{"name": "merge-gone"}))[0]
-			ok(t, url, `mutation($id: ID!) { deleteCI(input: {id: $id}) { deletedId } }`, map[string]any{"id": gone})
+			admin := issueToken(t, a, "merge-admin", auth.Admin)
+			purged := postAs(t, url, admin, fmt.Sprintf(`{"query": "mutation { purgeCI(input: {id: \"%s\"}) { purgedId } }"}`, gone))
+			require.Empty(t, purged.Errors, purged.raw)
 			r = gql(t, url, merge, map[string]any{"in": map[string]any{"survivor": gone, "duplicate": ids[0]}})
 			require.NotEmpty(t, r.Errors, r.raw)
 			assert.Equal(t, "NOT_FOUND", r.Errors[0].Extensions["code"], r.raw)

@@ -934,6 +934,61 @@ func (ec *executionContext) fieldContext_DeleteCIPayload_deletedId(_ context.Con
 	return graphql.NewScalarFieldContext("DeleteCIPayload", field, false, false, "ID")
 }
 
+func (ec *executionContext) _DeleteCIPayload_ci(ctx context.Context, field graphql.CollectedField, obj *model.DeleteCIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteCIPayload_ci(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ci, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CI) graphql.Marshaler {
+			return ec.marshalNCI2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCI(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteCIPayload_ci(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeleteCIPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PurgeCIPayload_purgedId(ctx context.Context, field graphql.CollectedField, obj *model.PurgeCIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PurgeCIPayload_purgedId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PurgedID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PurgeCIPayload_purgedId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PurgeCIPayload", field, false, false, "ID")
+}
+
 func (ec *executionContext) _Sighting_source(ctx context.Context, field graphql.CollectedField, obj *model.Sighting) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1471,6 +1526,59 @@ func UnmarshalDeleteCIInput(ctx context.Context, raw any) (model.DeleteCIInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPurgeCIInput(ctx context.Context, obj any) (model.PurgeCIInput, error) {
+	var it model.PurgeCIInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["force"]; !present {
+		asMap["force"] = false
+	}
+
+	fieldsInOrder := [...]string{"id", "force"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "force":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("force"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Force = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPurgeCIInput unmarshals raw into the PurgeCIInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPurgeCIInput(ctx context.Context, raw any) (model.PurgeCIInput, error) {
+	var out model.PurgeCIInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PurgeCIInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateCIInput(ctx context.Context, obj any) (model.UpdateCIInput, error) {
 	var it model.UpdateCIInput
 	if obj == nil {
@@ -1869,6 +1977,44 @@ func (ec *executionContext) _DeleteCIPayload(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "ci":
+			out.Values[i] = ec._DeleteCIPayload_ci(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var purgeCIPayloadImplementors = []string{"PurgeCIPayload"}
+
+func (ec *executionContext) _PurgeCIPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PurgeCIPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, purgeCIPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PurgeCIPayload")
+		case "purgedId":
+			out.Values[i] = ec._PurgeCIPayload_purgedId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -2139,6 +2285,19 @@ func (ec *executionContext) marshalNDeleteCIPayload2ᚖgithubᚗcomᚋskeinᚑcm
 		return graphql.Null
 	}
 	return ec._DeleteCIPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPurgeCIInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐPurgeCIInput(ctx context.Context, v any) (model.PurgeCIInput, error) {
+	res, err := ec.unmarshalInputPurgeCIInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPurgeCIPayload2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐPurgeCIPayload(ctx context.Context, sel ast.SelectionSet, v *model.PurgeCIPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PurgeCIPayload!")
+		return graphql.Null
+	}
+	return ec._PurgeCIPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSighting2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐSighting(ctx context.Context, sel ast.SelectionSet, v model.Sighting) graphql.Marshaler {

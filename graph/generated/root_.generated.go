@@ -150,6 +150,7 @@ type ComplexityRoot struct {
 	}
 
 	DeleteCIPayload struct {
+		Ci        func(childComplexity int) int
 		DeletedID func(childComplexity int) int
 	}
 
@@ -231,6 +232,7 @@ type ComplexityRoot struct {
 		DeleteRelationships      func(childComplexity int, input model.DeleteRelationshipsInput) int
 		MergeCIs                 func(childComplexity int, input model.MergeCIsInput) int
 		Ping                     func(childComplexity int) int
+		PurgeCi                  func(childComplexity int, input model.PurgeCIInput) int
 		RegisterCIClass          func(childComplexity int, input model.RegisterCIClassInput) int
 		RegisterRelationshipType func(childComplexity int, input model.RegisterRelationshipTypeInput) int
 		RetireCIClass            func(childComplexity int, input model.RetireCIClassInput) int
@@ -259,6 +261,10 @@ type ComplexityRoot struct {
 		Relationship func(childComplexity int) int
 		To           func(childComplexity int) int
 		Type         func(childComplexity int) int
+	}
+
+	PurgeCIPayload struct {
+		PurgedID func(childComplexity int) int
 	}
 
 	Query struct {
@@ -907,6 +913,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateRelationshipsPayload.Results(childComplexity), true
 
+	case "DeleteCIPayload.ci":
+		if e.ComplexityRoot.DeleteCIPayload.Ci == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteCIPayload.Ci(childComplexity), true
 	case "DeleteCIPayload.deletedId":
 		if e.ComplexityRoot.DeleteCIPayload.DeletedID == nil {
 			break
@@ -1231,6 +1243,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Ping(childComplexity), true
+	case "Mutation.purgeCI":
+		if e.ComplexityRoot.Mutation.PurgeCi == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_purgeCI_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PurgeCi(childComplexity, args["input"].(model.PurgeCIInput)), true
 	case "Mutation.registerCIClass":
 		if e.ComplexityRoot.Mutation.RegisterCIClass == nil {
 			break
@@ -1383,6 +1406,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PathStep.Type(childComplexity), true
+
+	case "PurgeCIPayload.purgedId":
+		if e.ComplexityRoot.PurgeCIPayload.PurgedID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PurgeCIPayload.PurgedID(childComplexity), true
 
 	case "Query.apiTokens":
 		if e.ComplexityRoot.Query.APITokens == nil {
@@ -1972,6 +2002,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DeleteCIInput", ec.unmarshalInputDeleteCIInput),
 			graphql.NewInputUnmarshaler("DeleteRelationshipsInput", ec.unmarshalInputDeleteRelationshipsInput),
 			graphql.NewInputUnmarshaler("MergeCIsInput", ec.unmarshalInputMergeCIsInput),
+			graphql.NewInputUnmarshaler("PurgeCIInput", ec.unmarshalInputPurgeCIInput),
 			graphql.NewInputUnmarshaler("RegisterCIClassInput", ec.unmarshalInputRegisterCIClassInput),
 			graphql.NewInputUnmarshaler("RegisterRelationshipTypeInput", ec.unmarshalInputRegisterRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RelationshipItem", ec.unmarshalInputRelationshipItem),
@@ -2291,8 +2322,20 @@ extend type Mutation {
   upsertCIs("The batch." input: UpsertCIsInput!): UpsertCIsPayload!
   "Changes attributes of one CI (null clears an attribute)."
   updateCI("What to change." input: UpdateCIInput!): UpdateCIPayload!
-  "Deletes a CI with its relationships."
+  """
+  Retires a CI (engineers): its status becomes ` + "`" + `retired` + "`" + `, and it keeps everything else: its
+  attributes, its relationships (impact analysis counts it as unavailable), its history and its
+  identity, so that a source reporting the same thing again finds this record instead of
+  creating another. Retiring a retired CI changes nothing. ` + "`" + `purgeCI` + "`" + ` deletes for good.
+  """
   deleteCI("Which CI." input: DeleteCIInput!): DeleteCIPayload!
+  """
+  Deletes a CI for good (admins), with its relationships and identity; the audit trail keeps a
+  record of the deletion. Refused with ` + "`" + `CONFLICT` + "`" + ` while a person, group or record points at the
+  CI (the message names them), unless ` + "`" + `force` + "`" + ` is true. Retire (` + "`" + `deleteCI` + "`" + `) unless the CI must
+  really go (created by mistake, or data that may not be kept).
+  """
+  purgeCI("Which CI." input: PurgeCIInput!): PurgeCIPayload!
 }
 
 "A configuration item: a server, VM, application, database, business service..."
@@ -2529,16 +2572,32 @@ type UpdateCIPayload {
   changedFields: [String!]!
 }
 
-"Which CI to delete."
+"Which CI to retire."
 input DeleteCIInput {
   "ID of the CI."
   id: ID!
 }
 
-"The deleted CI's ID."
+"The retired CI."
 type DeleteCIPayload {
-  "ID of the deleted CI."
-  deletedId: ID!
+  "ID of the retired CI."
+  deletedId: ID! @deprecated(reason: "Deleting a CI retires it: read ` + "`" + `ci { id status }` + "`" + `.")
+  "The CI, retired."
+  ci: CI!
+}
+
+"Which CI to purge."
+input PurgeCIInput {
+  "ID of the CI."
+  id: ID!
+  "Purge even if people, groups or records point at the CI."
+  force: Boolean = false
+}
+
+"The purged CI's ID."
+type PurgeCIPayload {
+  "ID of the CI, which no longer exists (its audit records stay readable by it)."
+  purgedId: ID!
 }
 
 "Which way dependencies and dependents follow relationships."
@@ -3548,6 +3607,8 @@ func (ec *executionContext) childFields_DeleteCIPayload(ctx context.Context, fie
 	switch field.Name {
 	case "deletedId":
 		return ec.fieldContext_DeleteCIPayload_deletedId(ctx, field)
+	case "ci":
+		return ec.fieldContext_DeleteCIPayload_ci(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeleteCIPayload", field.Name)
 }
@@ -3734,6 +3795,14 @@ func (ec *executionContext) childFields_PathStep(ctx context.Context, field grap
 		return ec.fieldContext_PathStep_forward(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PathStep", field.Name)
+}
+
+func (ec *executionContext) childFields_PurgeCIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "purgedId":
+		return ec.fieldContext_PurgeCIPayload_purgedId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PurgeCIPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Reachability(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

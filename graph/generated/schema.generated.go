@@ -24,6 +24,7 @@ type MutationResolver interface {
 	UpsertCIs(ctx context.Context, input model.UpsertCIsInput) (*model.UpsertCIsPayload, error)
 	UpdateCi(ctx context.Context, input model.UpdateCIInput) (*model.UpdateCIPayload, error)
 	DeleteCi(ctx context.Context, input model.DeleteCIInput) (*model.DeleteCIPayload, error)
+	PurgeCi(ctx context.Context, input model.PurgeCIInput) (*model.PurgeCIPayload, error)
 	MergeCIs(ctx context.Context, input model.MergeCIsInput) (*model.MergeCIsPayload, error)
 	RegisterCIClass(ctx context.Context, input model.RegisterCIClassInput) (*model.RegisterCIClassPayload, error)
 	RegisterRelationshipType(ctx context.Context, input model.RegisterRelationshipTypeInput) (*model.RegisterRelationshipTypePayload, error)
@@ -115,6 +116,20 @@ func (ec *executionContext) field_Mutation_mergeCIs_args(ctx context.Context, ra
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.MergeCIsInput, error) {
 			return ec.unmarshalNMergeCIsInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐMergeCIsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_purgeCI_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PurgeCIInput, error) {
+			return ec.unmarshalNPurgeCIInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐPurgeCIInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -736,6 +751,50 @@ func (ec *executionContext) fieldContext_Mutation_deleteCI(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deleteCI_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_purgeCI(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_purgeCI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PurgeCi(ctx, fc.Args["input"].(model.PurgeCIInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PurgeCIPayload) graphql.Marshaler {
+			return ec.marshalNPurgeCIPayload2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐPurgeCIPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_purgeCI(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PurgeCIPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_purgeCI_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1754,6 +1813,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteCI":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteCI(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "purgeCI":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_purgeCI(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

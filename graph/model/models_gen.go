@@ -285,16 +285,18 @@ type CreateRelationshipsPayload struct {
 	Results []RelationshipResult `json:"results"`
 }
 
-// Which CI to delete.
+// Which CI to retire.
 type DeleteCIInput struct {
 	// ID of the CI.
 	ID string `json:"id"`
 }
 
-// The deleted CI's ID.
+// The retired CI.
 type DeleteCIPayload struct {
-	// ID of the deleted CI.
+	// ID of the retired CI.
 	DeletedID string `json:"deletedId"`
+	// The CI, retired.
+	Ci *CI `json:"ci"`
 }
 
 // Relationships to delete.
@@ -418,6 +420,20 @@ type PageInfo struct {
 	StartCursor *string `json:"startCursor,omitempty"`
 	// Cursor of the last item of this page; pass it as `after` for the next page.
 	EndCursor *string `json:"endCursor,omitempty"`
+}
+
+// Which CI to purge.
+type PurgeCIInput struct {
+	// ID of the CI.
+	ID string `json:"id"`
+	// Purge even if people, groups or records point at the CI.
+	Force *bool `json:"force,omitempty"`
+}
+
+// The purged CI's ID.
+type PurgeCIPayload struct {
+	// ID of the CI, which no longer exists (its audit records stay readable by it).
+	PurgedID string `json:"purgedId"`
 }
 
 // Entry points for reading.

@@ -134,7 +134,8 @@ func TestPermissionsDefaultDeny(t *testing.T) {
 	for _, r := range append([]Role{Anonymous}, TokenRoles...) {
 		assert.False(t, Can(r, "incident", Read), "%s: a kind without rules", r)
 		assert.False(t, Can(r, KindCI, "explode"), "%s: a verb without a rule", r)
-		assert.False(t, Can(r, KindCI, Purge), "%s: purge has no rule yet", r)
+		assert.False(t, Can(r, KindGroup, Purge), "%s: purging groups has no rule yet", r)
+		assert.Equal(t, r == Admin, Can(r, KindCI, Purge), "%s: only admins purge CIs", r)
 	}
 	known := append([]Role{Anonymous}, TokenRoles...)
 	for _, p := range SortedPermissions() {

@@ -103,7 +103,8 @@ var Permissions = map[Permission][]Role{
 	{KindCI, Read}:             readers,
 	{KindCI, Upsert}:           loaders,
 	{KindCI, Update}:           editors,
-	{KindCI, Delete}:           editors,
+	{KindCI, Delete}:           editors, // retires
+	{KindCI, Purge}:            admins,  // deletes for good
 	{KindCI, Merge}:            editors,
 	{KindRelationship, Read}:   readers,
 	{KindRelationship, Create}: loaders,

@@ -67,8 +67,12 @@ func TestServiceChecksPermissions(t *testing.T) {
 			_, err := svc.UpdateCI(ctx, store.Actor{}, a1, map[string]any{"description": next("d-")})
 			return err
 		}},
-		{"DeleteCIs", auth.Permission{Kind: auth.KindCI, Verb: auth.Delete}, func(ctx context.Context) error {
-			_, err := svc.DeleteCIs(ctx, store.Actor{}, []store.ID{"00000000-0000-0000-0000-000000000000"})
+		{"RetireCIs", auth.Permission{Kind: auth.KindCI, Verb: auth.Delete}, func(ctx context.Context) error {
+			_, err := svc.RetireCIs(ctx, store.Actor{}, []store.ID{"00000000-0000-0000-0000-000000000000"})
+			return err
+		}},
+		{"PurgeCIs", auth.Permission{Kind: auth.KindCI, Verb: auth.Purge}, func(ctx context.Context) error {
+			_, err := svc.PurgeCIs(ctx, store.Actor{}, []store.ID{"00000000-0000-0000-0000-000000000000"}, false)
 			return err
 		}},
 		{"MergeCIs", auth.Permission{Kind: auth.KindCI, Verb: auth.Merge}, func(ctx context.Context) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -284,34 +283,6 @@ func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, 
 	return res[0], nil
 }
 
-// DeleteCIs deletes CIs with their relationships, and closes the identity
-// conflicts they were part of.
-func (s *Service) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.UpsertResult, error) {
-	if err := auth.Check(ctx, auth.KindCI, auth.Delete); err != nil {
-		return nil, err
-	}
-	actor, err := auth.WriteActor(ctx, actor)
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.st.DeleteCIs(ctx, actor, ids)
-	if err != nil {
-		return nil, err
-	}
-	var gone []store.ID
-	for _, r := range res {
-		if r.Status == store.StatusDeleted {
-			gone = append(gone, r.CI.ID)
-		}
-	}
-	// The deletes are committed: a failure to close their conflicts must
-	// not report them as failed. A conflict left open names a CI that is
-	// gone; the next delete or merge of its pair closes it.
-	if err := s.st.ResolveConflicts(ctx, gone); err != nil {
-		slog.WarnContext(ctx, "close the identity conflicts of deleted CIs", "err", err)
-	}
-	return res, nil
-}
 
 // RelationshipItem asks for one relationship.
 type RelationshipItem struct {

@@ -62,8 +62,8 @@ func testConflictsRecorded(t *testing.T, st store.Store) {
 	require.NoError(t, err)
 	require.Len(t, p.Items, 1)
 	assert.Equal(t, 3, p.Items[0].Count)
-	// Deleting one of the CIs closes it.
-	_, err = svc.DeleteCIs(ctx, api, []store.ID{bySerial})
+	// Purging one of the CIs closes it.
+	_, err = svc.PurgeCIs(ctx, api, []store.ID{bySerial}, false)
 	require.NoError(t, err)
 	p, err = svc.IdentityConflicts(ctx, store.PageRequest{})
 	require.NoError(t, err)

@@ -170,7 +170,7 @@ func BuildReleaseFixture(t *testing.T, st store.Store, commit string) *ReleaseMa
 	require.NoError(t, err)
 
 	// A deleted CI (with its relationship, by cascade).
-	_, err = svc.DeleteCIs(ctx, admin, []store.ID{store.ID(names["legacy-billing"])})
+	_, err = svc.PurgeCIs(ctx, admin, []store.ID{store.ID(names["legacy-billing"])}, true)
 	require.NoError(t, err)
 
 	// A duplicate merged: db02 known by name and domain, and by its serial

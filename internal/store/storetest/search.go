@@ -153,7 +153,10 @@ func testSearchSeesWrites(t *testing.T, st store.Store) {
 	_, err = svc.UpdateCI(t.Context(), api, id, map[string]any{"description": nil})
 	require.NoError(t, err)
 	assert.Empty(t, search(t, svc, "second", cmdb.SearchFilter{}))
-	_, err = svc.DeleteCIs(t.Context(), api, []store.ID{id})
+	_, err = svc.RetireCIs(t.Context(), api, []store.ID{id})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"alpha-service"}, search(t, svc, "alpha", cmdb.SearchFilter{}), "a retired CI is still a CI")
+	_, err = svc.PurgeCIs(t.Context(), api, []store.ID{id}, false)
 	require.NoError(t, err)
 	assert.Empty(t, search(t, svc, "alpha", cmdb.SearchFilter{}))
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore Factory) {
 	cases = append(cases, valueCases...)
 	cases = append(cases, searchCases...)
 	cases = append(cases, edgeCases...)
+	cases = append(cases, retireCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
 	}

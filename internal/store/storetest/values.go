@@ -218,7 +218,7 @@ func testRetireExtensions(t *testing.T, st store.Store) {
 	assert.ErrorIs(t, err, store.ErrConflict)
 	err = svc.RetireRelationshipType(ctx, api, "PUBLISHES_TO")
 	assert.ErrorIs(t, err, store.ErrConflict)
-	_, err = svc.DeleteCIs(ctx, api, ids)
+	_, err = svc.PurgeCIs(ctx, api, ids, false)
 	require.NoError(t, err)
 	require.NoError(t, svc.RetireClass(ctx, api, "KafkaTopic"))
 	require.NoError(t, svc.RetireClass(ctx, api, "MessageQueue"))

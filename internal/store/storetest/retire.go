@@ -1,0 +1,109 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+var retireCases = []testCase{
+	{"RetireKeepsTheCI", testRetireKeeps},
+	{"PurgeRefusesWhatOtherKindsReference", testPurgeReferenced},
+}
+
+// testRetireKeeps: retiring sets the status and keeps the rest: attributes,
+// relationships, history, identity (a source reporting the server again
+// finds the retired record, which stays retired); retiring twice changes
+// nothing; an unknown CI is not_found.
+func testRetireKeeps(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	svc := newService(t, st)
+	srv := upsertOK(t, svc, agent, server("LinuxServer", "name", "old-box", "serial_number", "RET-1", "os_name", "Linux"))[0].CI
+	user := upsertOK(t, svc, api, app("old-app"))[0].CI
+	link(t, st, []store.ID{user.ID, srv.ID}, edge{0, 1, "DEPENDS_ON"})
+
+	res, err := svc.RetireCIs(ctx, api, []store.ID{srv.ID, "01900000-0000-7000-8000-000000000000"})
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	assert.Equal(t, store.StatusUpdated, res[0].Status)
+	assert.Equal(t, "retired", res[0].CI.Attributes["status"])
+	assert.Equal(t, "Linux", res[0].CI.Attributes["os_name"], "attributes are kept")
+	assert.Equal(t, []store.FieldChange{{Field: "status", Before: "live", After: "retired"}}, res[0].Changes)
+	assert.Equal(t, store.StatusNotFound, res[1].Status)
+	require.ErrorIs(t, res[1].Err, store.ErrNotFound)
+
+	rels, err := st.RelationshipsOf(ctx, []store.ID{srv.ID}, store.In, nil)
+	require.NoError(t, err)
+	assert.Len(t, rels[srv.ID], 1, "its relationships are kept")
+	h := history(t, st, string(srv.ID))
+	require.NotEmpty(t, h)
+	assert.Equal(t, store.ActionUpdate, h[0].Action, "retiring is audited")
+	assert.Equal(t, api, h[0].Actor)
+
+	again := upsertOK(t, svc, agent, server("LinuxServer", "name", "old-box", "serial_number", "RET-1", "os_name", "Linux"))[0]
+	assert.Equal(t, srv.ID, again.CI.ID, "its identity is kept: rediscovery finds the retired record")
+	assert.Equal(t, "retired", again.CI.Attributes["status"], "and it stays retired")
+	assert.Equal(t, 2, countCIs(t, st, store.CIFilter{}))
+
+	res, err = svc.RetireCIs(ctx, api, []store.ID{srv.ID})
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusUnchanged, res[0].Status, "retiring twice changes nothing")
+
+	// Retiring wins over the precedence of the source that set the status.
+	up := upsertOK(t, svc, api, app("pinned", "status", "maintenance"))[0].CI
+	res, err = svc.RetireCIs(ctx, agent, []store.ID{up.ID})
+	require.NoError(t, err)
+	assert.Equal(t, "retired", res[0].CI.Attributes["status"], "a deliberate retirement is not a report")
+}
+
+// testPurgeReferenced: a purge deletes for good; one of a CI that a node of
+// another kind points at is a conflict naming it, unless forced, and loses
+// nothing; relationships with other CIs do not hold a purge back.
+func testPurgeReferenced(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	svc := newService(t, st)
+	_, err := svc.RegisterRelationshipType(ctx, api, cmdb.RelTypeDef{Name: "WATCHES", Sources: []string{"Person"}, Targets: []string{"CI"},
+		Impact: cmdb.Impact{Propagates: cmdb.PropagatesNone}})
+	require.NoError(t, err)
+	// A person, written through the store (the people API is another case).
+	pres, err := st.UpsertCIs(ctx, api, store.UpsertBatch{Items: []store.CIUpsert{{Class: "Person",
+		Attributes: store.Attributes{"user_name": "amartin", "name": "Alice Martin"}, Keys: []string{"Person|user_name|amartin"}}},
+		Reconcile: svc.Model().Reconcile})
+	require.NoError(t, err)
+	require.NoError(t, pres[0].Err)
+	person := pres[0].CI.ID
+	ids := nodes(t, st, "purge", 3)
+	link(t, st, ids, edge{0, 1, ""})
+	_, err = svc.CreateRelationships(ctx, api, []cmdb.RelationshipItem{{Type: "WATCHES", Source: person, Target: ids[1]}}, true)
+	require.NoError(t, err)
+
+	res, err := svc.PurgeCIs(ctx, api, []store.ID{ids[1], ids[2]}, false)
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusConflict, res[0].Status)
+	require.ErrorIs(t, res[0].Err, store.ErrConflict)
+	var re *cmdb.ReferencedError
+	require.ErrorAs(t, res[0].Err, &re)
+	assert.Equal(t, []string{"WATCHES from person " + string(person)}, re.By)
+	field, _ := store.FieldOf(res[0].Err)
+	assert.Equal(t, "ids[0]", field)
+	assert.Equal(t, store.StatusDeleted, res[1].Status, "nothing of another kind points at ids[2]")
+	got, err := st.CIs(ctx, ids)
+	require.NoError(t, err)
+	assert.Contains(t, got, ids[1], "a refused purge loses nothing")
+	assert.NotContains(t, got, ids[2])
+
+	res, err = svc.PurgeCIs(ctx, api, []store.ID{ids[1], ids[1]}, true)
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusDeleted, res[0].Status, "force purges it")
+	assert.Equal(t, store.StatusNotFound, res[1].Status)
+	rels, err := st.RelationshipsOf(ctx, []store.ID{ids[0]}, store.Out, nil)
+	require.NoError(t, err)
+	assert.Empty(t, rels[ids[0]], "with its relationships")
+	h := history(t, st, string(ids[1]))
+	require.NotEmpty(t, h)
+	assert.Equal(t, store.ActionDelete, h[0].Action, "the purge is audited")
+}
