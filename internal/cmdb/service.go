@@ -283,7 +283,6 @@ func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, 
 	return res[0], nil
 }
 
-
 // RelationshipItem asks for one relationship.
 type RelationshipItem struct {
 	Type       string
