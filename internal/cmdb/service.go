@@ -433,6 +433,12 @@ type Filter struct {
 	// type like upsert values.
 	Attributes map[string]any
 	SeenBefore time.Time
+	// Where is a filter expression as the client wrote it (values of any
+	// JSON type); checkWhere converts it to the model's types. Errors name
+	// its nodes below "where".
+	Where *store.Expr
+	// Sort orders the list (by ID when zero).
+	Sort store.Sort
 }
 
 // ListCIs returns a page of CIs matching f.
@@ -510,6 +516,17 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.CIFilter, er
 			sf.Attributes[k] = v
 		}
 	}
+	if f.Where != nil {
+		w, err := m.checkWhere(f.Where, "where", set)
+		if err != nil {
+			return sf, err
+		}
+		sf.Where = w
+	}
+	if err := f.Sort.Check(); err != nil {
+		return sf, err
+	}
+	sf.Sort = f.Sort
 	return sf, nil
 }
 

@@ -131,8 +131,11 @@ func (c *cypherFilter) leaf(e *store.Expr) error {
 				}
 			}
 			ref := c.param(val)
-			c.w("CASE WHEN ", prop, " IS :: LIST<STRING NOT NULL> THEN ", ref, " IN ", list, " WHEN ", prop, " IS :: STRING THEN ")
-			c.text(e, prop, exact)
+			c.w("CASE WHEN ", prop, " IS :: LIST<STRING NOT NULL> THEN ", ref, " IN ", list)
+			if e.Field != "tags" { // tags are a list; another stored value is not (as on the embedded store)
+				c.w(" WHEN ", prop, " IS :: STRING THEN ")
+				c.text(e, prop, exact)
+			}
 			c.w(" ELSE false END")
 			return nil
 		}
