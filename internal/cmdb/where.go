@@ -44,9 +44,12 @@ func (m *Model) checkWhere(e *store.Expr, path string, set attrSet) (*store.Expr
 }
 
 func (m *Model) whereNode(e *store.Expr, path string, set attrSet) (*store.Expr, error) {
+	if e.Path != "" {
+		path = e.Path
+	}
 	switch e.Op {
 	case store.OpAnd, store.OpOr, store.OpNot:
-		out := &store.Expr{Op: e.Op, Args: make([]store.Expr, len(e.Args))}
+		out := &store.Expr{Op: e.Op, Args: make([]store.Expr, len(e.Args)), Path: e.Path}
 		for i := range e.Args {
 			a, err := m.whereNode(&e.Args[i], store.ExprPath(path, e.Op, i), set)
 			if err != nil {
@@ -56,7 +59,7 @@ func (m *Model) whereNode(e *store.Expr, path string, set attrSet) (*store.Expr,
 		}
 		return out, nil
 	}
-	out := &store.Expr{Op: e.Op, Field: e.Field, CaseSensitive: e.CaseSensitive}
+	out := &store.Expr{Op: e.Op, Field: e.Field, CaseSensitive: e.CaseSensitive, Path: e.Path}
 	var ops []store.Op
 	var conv func(v any, op store.Op) (any, *store.InvalidError)
 	what := ""

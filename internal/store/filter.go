@@ -94,6 +94,11 @@ type Expr struct {
 	// CaseSensitive makes string comparisons exact; by default both sides
 	// are compared as FoldText folds them (ADR 0011).
 	CaseSensitive bool
+	// Path, when set, is where the client wrote this node ("where.and[2]"),
+	// for errors; when empty it is derived from the node's place in the
+	// tree (ExprPath). An API whose input does not map one object to one
+	// node (several operators in one object) sets it.
+	Path string
 }
 
 // And returns the conjunction of es, dropping nil ones; nil when none is
@@ -157,6 +162,9 @@ func (e *Expr) CheckShape(path string) error {
 }
 
 func (e *Expr) checkShape(path string, depth int, nodes, values *int) error {
+	if e.Path != "" {
+		path = e.Path
+	}
 	*nodes++
 	if *nodes > MaxExprNodes {
 		return Invalid(path, "a filter has at most %d operators and comparisons", MaxExprNodes)
@@ -223,6 +231,9 @@ func (e *Expr) Check(path string) error {
 }
 
 func (e *Expr) checkValues(path string) error {
+	if e.Path != "" {
+		path = e.Path
+	}
 	switch e.Op {
 	case OpAnd, OpOr, OpNot:
 		for i := range e.Args {
