@@ -234,39 +234,48 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 			}
 		}
 	}
-	var conds []string
-	if cond != "" {
-		conds = append(conds, cond)
-	}
-	if after != nil {
-		c, a := afterCond(f.Sort, after)
-		conds = append(conds, c)
-		args = append(args, a...)
-	}
-	where = ""
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
-	args = append(args, size+1, p.Offset)
-	rows, err := tx.QueryContext(ctx, "SELECT "+ciCols+" FROM cis"+where+orderBy(f.Sort)+" LIMIT ? OFFSET ?", args...)
-	if err != nil {
-		return page, dbErr("list CIs", err)
-	}
-	defer rows.Close()
+	// One query per part of the order (see sortParts), until the page is
+	// full.
 	var sc ciScanner
-	for rows.Next() {
-		if len(page.Items) == size {
-			page.HasNext = true
-			break
+	for _, part := range sortParts(f.Sort, after, p.Offset) {
+		if part.skip {
+			continue
 		}
-		_, ci, err := sc.scan(rows)
-		if err != nil {
+		conds := part.conds
+		qargs := append([]any(nil), args...)
+		if cond != "" {
+			conds = append([]string{cond}, conds...)
+		}
+		qargs = append(qargs, part.args...)
+		where := ""
+		if len(conds) > 0 {
+			where = " WHERE " + strings.Join(conds, " AND ")
+		}
+		qargs = append(qargs, size+1-len(page.Items), p.Offset)
+		if err := func() error {
+			rows, err := tx.QueryContext(ctx, "SELECT "+ciCols+" FROM cis"+where+part.order+" LIMIT ? OFFSET ?", qargs...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				if len(page.Items) == size {
+					page.HasNext = true
+					break
+				}
+				_, ci, err := sc.scan(rows)
+				if err != nil {
+					return err
+				}
+				page.Items = append(page.Items, ci)
+			}
+			return rows.Err()
+		}(); err != nil {
 			return page, dbErr("list CIs", err)
 		}
-		page.Items = append(page.Items, ci)
-	}
-	if err := rows.Err(); err != nil {
-		return page, dbErr("list CIs", err)
+		if page.HasNext {
+			break
+		}
 	}
 	page.SetCursors(func(c store.CI) string { return store.EncodeSortCursor(f.Sort, c) })
 	return page, nil

@@ -345,3 +345,56 @@ func afterCond(s store.Sort, a *store.SortCursor) (string, []any) {
 	}
 	return cond, []any{key, key, a.ID}
 }
+
+// sortPart is one query of a sorted page: its conditions and arguments
+// besides the filter, and its ORDER BY.
+type sortPart struct {
+	conds []string
+	args  []any
+	order string
+	skip  bool
+}
+
+// sortParts splits the order of s after cursor a into the queries that
+// read it. A sort on a field some CIs lack is read in two parts, the CIs
+// that have it (by the field's index, which holds no NULLs) and those
+// that do not (by uid), in the order of s (missing values last in
+// ascending order): one ORDER BY over both would sort every match for each
+// page. Offset pages, which must count across both parts, use the one
+// query.
+func sortParts(s store.Sort, a *store.SortCursor, offset int) []sortPart {
+	if !s.Nullable() || offset > 0 {
+		p := sortPart{order: orderBy(s)}
+		if a != nil {
+			c, args := afterCond(s, a)
+			p.conds, p.args = []string{c}, args
+		}
+		return []sortPart{p}
+	}
+	col := s.Field
+	set := sortPart{conds: []string{col + " IS NOT NULL"}, order: " ORDER BY " + col + ", uid"}
+	unset := sortPart{conds: []string{col + " IS NULL"}, order: " ORDER BY uid"}
+	if s.Desc {
+		set.order = " ORDER BY " + col + " DESC, uid DESC"
+		unset.order = " ORDER BY uid DESC"
+	}
+	if a != nil {
+		lt, le := ">", ">="
+		if s.Desc {
+			lt, le = "<", "<="
+		}
+		if a.Key == nil { // in the unset part: after a.ID there
+			unset.conds = append(unset.conds, "uid "+lt+" ?")
+			unset.args = []any{a.ID}
+			set.skip = !s.Desc
+		} else { // in the set part: after (key, a.ID) there
+			set.conds = append(set.conds, col+" "+le+" ? AND ("+col+" "+lt+" ? OR uid "+lt+" ?)")
+			set.args = []any{a.Key, a.Key, a.ID}
+			unset.skip = s.Desc
+		}
+	}
+	if s.Desc {
+		return []sortPart{unset, set}
+	}
+	return []sortPart{set, unset}
+}
