@@ -522,83 +522,8 @@ func BenchmarkSearch(b *testing.B) {
 	storetest.SearchBench(b, benchOpen(b, Options{Synchronous: "NORMAL"}), benchSize("SKEIN_BENCH_SEARCH", 5_000))
 }
 
-// BenchmarkListQuery pages through CIs matching a filter expression, in
-// ID order and sorted (by name, which is not the ID order here, or by
-// creation time), by cursor and by offset (SKEIN_BENCH_NODES CIs, default
-// 100,000). Filters: "columns", environment = production and not tagged
-// "old" (about 30% of the CIs, through indexed columns and ci_tags), and
-// "json-attr", the same and cpu_count >= 17 (an attribute read from the
-// JSON of every CI). One op is one page of 100 with its Total, at a random
-// point of the list.
+// BenchmarkListQuery: filter expressions, sorts, cursor and offset pages
+// (storetest.ListQueryBench) over SKEIN_BENCH_NODES CIs (default 100,000).
 func BenchmarkListQuery(b *testing.B) {
-	n := benchSize("SKEIN_BENCH_NODES", 100_000)
-	s := benchOpen(b, Options{Synchronous: "NORMAL"})
-	for start := 0; start < n; start += 1000 {
-		items := benchItems(min(1000, n-start))
-		for i := range items {
-			k := start + i
-			items[i].Attributes["name"] = fmt.Sprintf("h%08x", uint32(k)*2654435761) // not in ID order
-			items[i].Attributes["environment"] = []string{"production", "test", "staging"}[k%3]
-			if k%10 == 0 {
-				items[i].Attributes["tags"] = []string{"old"}
-			}
-		}
-		if _, err := s.UpsertCIs(b.Context(), store.Actor{Source: "bench"}, store.UpsertBatch{Items: items, Reconcile: reconcile}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	columns := []store.Expr{
-		{Op: store.OpEq, Field: "environment", Value: "production", CaseSensitive: true},
-		{Op: store.OpNot, Args: []store.Expr{{Op: store.OpContains, Field: "tags", Value: "old"}}},
-	}
-	filters := map[string]*store.Expr{
-		"columns":   {Op: store.OpAnd, Args: columns},
-		"json-attr": {Op: store.OpAnd, Args: append(columns, store.Expr{Op: store.OpGte, Field: "cpu_count", Value: int64(17)})},
-	}
-	for _, c := range []struct {
-		name     string
-		filter   string
-		sort     store.Sort
-		byOffset bool
-	}{
-		{"columns/id-order/cursor", "columns", store.Sort{}, false},
-		{"columns/name-order/cursor", "columns", store.Sort{Field: "name"}, false},
-		{"columns/name-desc/cursor", "columns", store.Sort{Field: "name", Desc: true}, false},
-		{"columns/name-order/offset", "columns", store.Sort{Field: "name"}, true},
-		{"columns/created-order/cursor", "columns", store.Sort{Field: store.FieldCreatedAt}, false},
-		{"json-attr/id-order/cursor", "json-attr", store.Sort{}, false},
-		{"json-attr/name-order/cursor", "json-attr", store.Sort{Field: "name"}, false},
-	} {
-		f := store.CIFilter{Where: filters[c.filter], Sort: c.sort}
-		// Cursors spread over the list, from a pass of large pages.
-		var cursors []string
-		p := store.PageRequest{First: 1000}
-		total := 0
-		for {
-			page, err := s.ListCIs(b.Context(), f, p)
-			if err != nil {
-				b.Fatal(err)
-			}
-			total = page.Total
-			cursors = append(cursors, page.EndCursor)
-			if !page.HasNext {
-				break
-			}
-			p.After = page.EndCursor
-		}
-		b.Run(c.name, func(b *testing.B) {
-			i := 0
-			for b.Loop() {
-				p := store.PageRequest{First: 100, After: cursors[i%len(cursors)]}
-				if c.byOffset {
-					p = store.PageRequest{First: 100, Offset: (i * 997) % (min(total, store.MaxOffsetWindow) - 100)}
-				}
-				page, err := s.ListCIs(b.Context(), f, p)
-				if err != nil || page.Total != total {
-					b.Fatal(err, page.Total, total)
-				}
-				i++
-			}
-		})
-	}
+	storetest.ListQueryBench(b, benchOpen(b, Options{Synchronous: "NORMAL"}), benchSize("SKEIN_BENCH_NODES", 100_000))
 }

@@ -398,3 +398,9 @@ func sortParts(s store.Sort, a *store.SortCursor, offset int) []sortPart {
 	}
 	return []sortPart{set, unset}
 }
+
+// indexedSort reports whether an index of cis gives s's order (all but
+// the created and updated times).
+func indexedSort(s store.Sort) bool {
+	return s.Field != store.FieldCreatedAt && s.Field != store.FieldUpdatedAt
+}
