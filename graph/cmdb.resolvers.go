@@ -264,7 +264,11 @@ func (r *queryResolver) Cis(ctx context.Context, filter *model.CIFilter, where *
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.CMDB.ListCIs(ctx, f, store.PageRequest{First: countOnly(ctx, p.First), After: p.After, Offset: deref(offset, 0)})
+	p.Offset = deref(offset, 0)
+	if _, err := p.CheckOffset(); err != nil { // with the page size asked for, before countOnly
+		return nil, err
+	}
+	page, err := r.CMDB.ListCIs(ctx, f, store.PageRequest{First: countOnly(ctx, p.First), After: p.After, Offset: p.Offset})
 	if err != nil {
 		return nil, err
 	}
