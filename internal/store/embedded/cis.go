@@ -238,7 +238,8 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	// One query per part of the order (see sortParts), until the page is
 	// full.
 	var sc ciScanner
-	for _, part := range sortParts(f.Sort, after, p.Offset) {
+	skip := p.Offset // rows to skip, across the parts
+	for _, part := range sortParts(f.Sort, after) {
 		if part.skip {
 			continue
 		}
@@ -252,7 +253,9 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 		if len(conds) > 0 {
 			where = " WHERE " + strings.Join(conds, " AND ")
 		}
-		qargs = append(qargs, size+1-len(page.Items), p.Offset)
+		countArgs := qargs
+		qargs = append(qargs, size+1-len(page.Items), skip)
+		read := len(page.Items)
 		if err := func() error {
 			rows, err := tx.QueryContext(ctx, "SELECT "+ciCols+" FROM cis"+where+part.order+" LIMIT ? OFFSET ?", qargs...)
 			if err != nil {
@@ -277,6 +280,18 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 		if page.HasNext {
 			break
 		}
+		if skip > 0 && part.first && len(page.Items) == read {
+			// The offset is beyond this part: it continues in the next
+			// one, less this part's rows (counted only in this case,
+			// the last pages of an offset walk).
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM cis"+where, countArgs...).Scan(&n); err != nil {
+				return page, dbErr("list CIs", err)
+			}
+			skip = max(0, skip-n)
+			continue
+		}
+		skip = 0
 	}
 	page.SetCursors(func(c store.CI) string { return store.EncodeSortCursor(f.Sort, c) })
 	return page, nil

@@ -298,26 +298,22 @@ func sortColumn(s store.Sort) string {
 	return s.Field
 }
 
-// orderBy is the ORDER BY clause of s: missing values last in ascending
-// order, first in descending order (as Neo4j orders them), then by uid.
+// orderBy is the ORDER BY clause of a sort on a field every CI has, then
+// by uid (sortParts reads the others).
 func orderBy(s store.Sort) string {
 	col := sortColumn(s)
-	switch {
-	case s.ByID() && s.Desc:
-		return " ORDER BY uid DESC"
-	case s.ByID():
-		return " ORDER BY uid"
-	case s.Nullable() && s.Desc:
-		return " ORDER BY " + col + " IS NULL DESC, " + col + " DESC, uid DESC"
-	case s.Nullable():
-		return " ORDER BY " + col + " IS NULL, " + col + ", uid"
-	case s.Desc:
-		return " ORDER BY " + col + " DESC, uid DESC"
+	dir := ""
+	if s.Desc {
+		dir = " DESC"
 	}
-	return " ORDER BY " + col + ", uid"
+	if s.ByID() {
+		return " ORDER BY uid" + dir
+	}
+	return " ORDER BY " + col + dir + ", uid" + dir
 }
 
-// afterCond is the condition of the rows after cursor a in the order of s.
+// afterCond is the condition of the rows after cursor a in the order of a
+// sort on a field every CI has.
 func afterCond(s store.Sort, a *store.SortCursor) (string, []any) {
 	col := sortColumn(s)
 	lt, le := ">", ">="
@@ -327,23 +323,11 @@ func afterCond(s store.Sort, a *store.SortCursor) (string, []any) {
 	if s.ByID() {
 		return "uid " + lt + " ?", []any{a.ID}
 	}
-	var key any
-	switch k := a.Key.(type) {
-	case string:
-		key = k
-	case time.Time:
-		key = clampNanos(k)
-	case nil:
-		if s.Desc {
-			return "(" + col + " IS NOT NULL OR (" + col + " IS NULL AND uid < ?))", []any{a.ID}
-		}
-		return "(" + col + " IS NULL AND uid > ?)", []any{a.ID}
+	key := a.Key
+	if t, ok := key.(time.Time); ok {
+		key = clampNanos(t)
 	}
-	cond := col + " " + le + " ? AND (" + col + " " + lt + " ? OR uid " + lt + " ?)"
-	if s.Nullable() && !s.Desc {
-		cond = "(" + col + " IS NULL OR (" + cond + "))"
-	}
-	return cond, []any{key, key, a.ID}
+	return col + " " + le + " ? AND (" + col + " " + lt + " ? OR uid " + lt + " ?)", []any{key, key, a.ID}
 }
 
 // sortPart is one query of a sorted page: its conditions and arguments
@@ -353,6 +337,9 @@ type sortPart struct {
 	args  []any
 	order string
 	skip  bool
+	// first marks the first of two parts: an offset page counts its rows
+	// to know where the offset falls.
+	first bool
 }
 
 // sortParts splits the order of s after cursor a into the queries that
@@ -360,10 +347,9 @@ type sortPart struct {
 // that have it (by the field's index, which holds no NULLs) and those
 // that do not (by uid), in the order of s (missing values last in
 // ascending order): one ORDER BY over both would sort every match for each
-// page. Offset pages, which must count across both parts, use the one
-// query.
-func sortParts(s store.Sort, a *store.SortCursor, offset int) []sortPart {
-	if !s.Nullable() || offset > 0 {
+// page.
+func sortParts(s store.Sort, a *store.SortCursor) []sortPart {
+	if !s.Nullable() {
 		p := sortPart{order: orderBy(s)}
 		if a != nil {
 			c, args := afterCond(s, a)
@@ -394,8 +380,10 @@ func sortParts(s store.Sort, a *store.SortCursor, offset int) []sortPart {
 		}
 	}
 	if s.Desc {
+		unset.first = true
 		return []sortPart{unset, set}
 	}
+	set.first = true
 	return []sortPart{set, unset}
 }
 

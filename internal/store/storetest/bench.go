@@ -172,18 +172,20 @@ func ListQueryBench(b *testing.B, st store.Store, n int) {
 		"json-attr": {Op: store.OpAnd, Args: append(slices.Clone(columns), store.Expr{Op: store.OpGte, Field: "cpu_count", Value: int64(17)})},
 	}
 	for _, c := range []struct {
-		name     string
-		filter   string
-		sort     store.Sort
-		byOffset bool
+		name   string
+		filter string
+		sort   store.Sort
+		// maxOffset > 0 pages by offset, below it; else by cursor.
+		maxOffset int
 	}{
-		{"columns/id-order/cursor", "columns", store.Sort{}, false},
-		{"columns/name-order/cursor", "columns", store.Sort{Field: "name"}, false},
-		{"columns/name-desc/cursor", "columns", store.Sort{Field: "name", Desc: true}, false},
-		{"columns/name-order/offset", "columns", store.Sort{Field: "name"}, true},
-		{"columns/created-order/cursor", "columns", store.Sort{Field: store.FieldCreatedAt}, false},
-		{"json-attr/id-order/cursor", "json-attr", store.Sort{}, false},
-		{"json-attr/name-order/cursor", "json-attr", store.Sort{Field: "name"}, false},
+		{"columns/id-order/cursor", "columns", store.Sort{}, 0},
+		{"columns/name-order/cursor", "columns", store.Sort{Field: "name"}, 0},
+		{"columns/name-desc/cursor", "columns", store.Sort{Field: "name", Desc: true}, 0},
+		{"columns/name-order/offset-first-10-pages", "columns", store.Sort{Field: "name"}, 1000},
+		{"columns/name-order/offset-up-to-10000", "columns", store.Sort{Field: "name"}, store.MaxOffsetWindow},
+		{"columns/created-order/cursor", "columns", store.Sort{Field: store.FieldCreatedAt}, 0},
+		{"json-attr/id-order/cursor", "json-attr", store.Sort{}, 0},
+		{"json-attr/name-order/cursor", "json-attr", store.Sort{Field: "name"}, 0},
 	} {
 		f := store.CIFilter{Where: filters[c.filter], Sort: c.sort}
 		// Cursors spread over the list, from a pass of large pages.
@@ -206,8 +208,8 @@ func ListQueryBench(b *testing.B, st store.Store, n int) {
 			i := 0
 			for b.Loop() {
 				p := store.PageRequest{First: 100, After: cursors[i%len(cursors)]}
-				if c.byOffset {
-					p = store.PageRequest{First: 100, Offset: (i * 997) % max(1, min(total, store.MaxOffsetWindow)-100)}
+				if c.maxOffset > 0 {
+					p = store.PageRequest{First: 100, Offset: (i * 97) % max(1, min(total, c.maxOffset)-100)}
 				}
 				page, err := st.ListCIs(ctx, f, p)
 				if err != nil || page.Total != total {
