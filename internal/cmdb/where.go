@@ -103,7 +103,11 @@ func (m *Model) whereNode(e *store.Expr, path string, set attrSet) (*store.Expr,
 		for i, o := range ops {
 			names[i] = string(o)
 		}
-		return nil, store.Invalid(path+"."+string(e.Op), "not an operator for %s (%s); allowed: %s", store.FieldPath("", e.Field)[1:]+" "+clip(e.Field), what, strings.Join(names, ", "))
+		kind := "attribute"
+		if store.NodeField(e.Field) {
+			kind = "field"
+		}
+		return nil, store.Invalid(path+"."+string(e.Op), "not an operator for %s %s (%s); allowed: %s", kind, clip(e.Field), what, strings.Join(names, ", "))
 	}
 	switch e.Op {
 	case store.OpExists:
@@ -241,25 +245,15 @@ func attrOps(def *AttributeDef) ([]store.Op, string, func(any, store.Op) (any, *
 			if op == store.OpContains {
 				return str(v, op)
 			}
-			var out []string
-			switch x := v.(type) {
-			case []string:
-				out = x
-			case []any:
-				for i, e := range x {
-					s, ok := e.(string)
-					if !ok {
-						return nil, store.Invalid(fmt.Sprintf("[%d]", i), "must be a string, got %s", jsonType(e))
-					}
-					out = append(out, norm.NFC.String(s))
-				}
-			default:
-				return nil, typeErr(def, v)
+			// The whole list, as stored: a set, deduplicated and sorted.
+			l, err := convertValue(def, v)
+			if err != nil {
+				return nil, err
 			}
-			if out == nil {
-				out = []string{}
+			if l == nil {
+				return []string{}, nil
 			}
-			return out, nil
+			return l, nil
 		}
 	}
 	return textOps, "a string", str

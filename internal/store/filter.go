@@ -143,15 +143,6 @@ func ExprPath(path string, op Op, i int) string {
 	return path + "." + string(op) + "[" + strconv.Itoa(i) + "]"
 }
 
-// FieldPath is the path of the field a comparison at path names:
-// "<path>.field" for a node field, "<path>.attribute" for an attribute.
-func FieldPath(path, field string) string {
-	if NodeField(field) {
-		return path + ".field"
-	}
-	return path + ".attribute"
-}
-
 // CheckShape validates e's structure without looking at value types: the
 // limits (MaxExprDepth, MaxExprNodes, MaxExprValues), operand counts, and
 // field names that are identifiers. Errors are *InvalidErrors naming the

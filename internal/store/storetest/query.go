@@ -137,6 +137,7 @@ func testQueryOperators(t *testing.T, st store.Store) {
 		{"list contains, case-sensitive, exact", qExact(qLeaf("labels", store.OpContains, "PCI")), []string{"g1"}},
 		{"list contains a whole element", qLeaf("labels", store.OpContains, "we"), nil},
 		{"list eq", qLeaf("labels", store.OpEq, []any{"PCI", "web"}), []string{"g1"}},
+		{"list eq is a set", qLeaf("labels", store.OpEq, []any{"web", "PCI", "web"}), []string{"g1"}},
 		{"tags contains", qLeaf("tags", store.OpContains, "pci"), []string{"g1"}},
 		// Strings.
 		{"string eq ignores case", qLeaf("note", store.OpEq, "hello WORLD"), []string{"g1"}},
