@@ -3,6 +3,7 @@ package neo4j
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -103,37 +104,56 @@ func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 		where = " WHERE " + cond
 	}
 	countQ := "MATCH (c:CI)" + where + " RETURN count(c)"
-	var pageConds []string
-	if cond != "" {
-		pageConds = append(pageConds, cond)
+	parts := cypherParts(f.Sort, after, params)
+	queries := make([]string, len(parts))
+	for i, part := range parts {
+		conds := part.conds
+		if cond != "" {
+			conds = append([]string{cond}, conds...)
+		}
+		w := ""
+		if len(conds) > 0 {
+			w = " WHERE " + strings.Join(conds, " AND ")
+		}
+		queries[i] = "MATCH (c:CI)" + w
 	}
-	if after != nil {
-		pageConds = append(pageConds, cypherAfter(f.Sort, after, params))
-	}
-	pageWhere := ""
-	if len(pageConds) > 0 {
-		pageWhere = " WHERE " + strings.Join(pageConds, " AND ")
-	}
-	pageQ := "MATCH (c:CI)" + pageWhere + " RETURN c" + cypherOrder(f.Sort) + " SKIP $skip LIMIT $limit"
-	params["limit"] = int64(size + 1)
-	params["skip"] = int64(p.Offset)
 
 	out, err := s.read(ctx, "list CIs", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
 		var page store.Page[store.CI]
-		recs, err := collect(ctx, tx, pageQ, params)
-		if err != nil {
-			return nil, err
-		}
-		for _, rec := range recs {
-			c, err := ciFromNode(rec.Values[0])
-			if err != nil {
-				return nil, &appError{fmt.Errorf("neo4j: decode CI: %w", err)}
+		skip := p.Offset // nodes to skip, across the parts
+		for i, part := range parts {
+			if part.skip {
+				continue
 			}
-			page.Items = append(page.Items, c)
-		}
-		if len(page.Items) > size {
-			page.Items = page.Items[:size]
-			page.HasNext = true
+			qp := maps.Clone(params)
+			qp["skip"], qp["limit"] = int64(skip), int64(size+1-len(page.Items))
+			recs, err := collect(ctx, tx, queries[i]+" RETURN c"+part.order+" SKIP $skip LIMIT $limit", qp)
+			if err != nil {
+				return nil, err
+			}
+			for _, rec := range recs {
+				c, err := ciFromNode(rec.Values[0])
+				if err != nil {
+					return nil, &appError{fmt.Errorf("neo4j: decode CI: %w", err)}
+				}
+				page.Items = append(page.Items, c)
+			}
+			if len(page.Items) > size {
+				page.Items = page.Items[:size]
+				page.HasNext = true
+				break
+			}
+			if skip > 0 && part.first && len(recs) == 0 {
+				// The offset is beyond this part: it continues in the
+				// next one, less this part's nodes.
+				n, err := count(ctx, tx, queries[i]+" RETURN count(c)", params)
+				if err != nil {
+					return nil, err
+				}
+				skip = max(0, skip-int(n))
+				continue
+			}
+			skip = 0
 		}
 		n, err := count(ctx, tx, countQ, params)
 		if err != nil {

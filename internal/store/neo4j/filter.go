@@ -215,21 +215,62 @@ func sortProp(s store.Sort) string {
 	return nodeProps[s.Field]
 }
 
-// cypherOrder is the ORDER BY of s: Neo4j puts missing values last in
-// ascending order and first in descending order, then by id.
-func cypherOrder(s store.Sort) string {
-	p := sortProp(s)
-	dir := ""
-	if s.Desc {
-		dir = " DESC"
-	}
-	if s.ByID() {
-		return " ORDER BY c.id" + dir
-	}
-	return " ORDER BY " + p + dir + ", c.id" + dir
+// cypherPart is one query of a sorted page: its conditions besides the
+// filter (parameters in the shared map) and its ORDER BY.
+type cypherPart struct {
+	conds []string
+	order string
+	skip  bool
+	// first marks the first of two parts: an offset page that passes it
+	// counts its nodes.
+	first bool
 }
 
-// cypherAfter is the condition of the nodes after cursor a in s's order.
+// cypherParts splits the order of s after cursor a into the queries that
+// read it, as the embedded store does: a sort on a field some CIs lack
+// reads the CIs that have it (a range of the field's index) and those that
+// do not, missing values last in ascending order, first in descending
+// order (Neo4j's own order of nulls); a condition "missing or after the
+// cursor" would keep the index from serving the range.
+func cypherParts(s store.Sort, a *store.SortCursor, params map[string]any) []cypherPart {
+	p := sortProp(s)
+	dir, lt, le := "", ">", ">="
+	if s.Desc {
+		dir, lt, le = " DESC", "<", "<="
+	}
+	if !s.Nullable() {
+		part := cypherPart{order: " ORDER BY " + p + dir + ", c.id" + dir}
+		if s.ByID() {
+			part.order = " ORDER BY c.id" + dir
+		}
+		if a != nil {
+			part.conds = []string{cypherAfter(s, a, params)}
+		}
+		return []cypherPart{part}
+	}
+	set := cypherPart{conds: []string{p + " IS NOT NULL"}, order: " ORDER BY " + p + dir + ", c.id" + dir}
+	unset := cypherPart{conds: []string{p + " IS NULL"}, order: " ORDER BY c.id" + dir}
+	if a != nil {
+		params["afterID"] = a.ID
+		if a.Key == nil {
+			unset.conds = append(unset.conds, "c.id "+lt+" $afterID")
+			set.skip = !s.Desc
+		} else {
+			params["afterKey"] = a.Key
+			set.conds = append(set.conds, p+" "+le+" $afterKey AND ("+p+" "+lt+" $afterKey OR c.id "+lt+" $afterID)")
+			unset.skip = s.Desc
+		}
+	}
+	if s.Desc {
+		unset.first = true
+		return []cypherPart{unset, set}
+	}
+	set.first = true
+	return []cypherPart{set, unset}
+}
+
+// cypherAfter is the condition of the nodes after cursor a in the order of
+// a sort on a field every CI has.
 func cypherAfter(s store.Sort, a *store.SortCursor, params map[string]any) string {
 	p := sortProp(s)
 	lt, le := ">", ">="
@@ -240,20 +281,10 @@ func cypherAfter(s store.Sort, a *store.SortCursor, params map[string]any) strin
 	if s.ByID() {
 		return "c.id " + lt + " $afterID"
 	}
-	switch k := a.Key.(type) {
-	case nil:
-		if s.Desc {
-			return "(" + p + " IS NOT NULL OR c.id < $afterID)"
-		}
-		return "(" + p + " IS NULL AND c.id > $afterID)"
-	case time.Time:
-		params["afterKey"] = k.UTC()
-	default:
-		params["afterKey"] = k
+	if t, ok := a.Key.(time.Time); ok {
+		params["afterKey"] = t.UTC()
+	} else {
+		params["afterKey"] = a.Key
 	}
-	cond := p + " " + le + " $afterKey AND (" + p + " " + lt + " $afterKey OR c.id " + lt + " $afterID)"
-	if s.Nullable() && !s.Desc {
-		cond = "(" + p + " IS NULL OR (" + cond + "))"
-	}
-	return cond
+	return p + " " + le + " $afterKey AND (" + p + " " + lt + " $afterKey OR c.id " + lt + " $afterID)"
 }
