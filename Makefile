@@ -58,7 +58,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./internal/cmdb:FuzzNormalize ./internal/cmdb:FuzzConvertValue ./internal/cmdb:FuzzUpsertItem \
 	./internal/store:FuzzCursorAndIDs ./internal/store:FuzzAttributeCodec ./internal/store:FuzzParseTextQuery \
-	./graph:FuzzFilter ./cmd/skein:FuzzGraphQLRequest ./internal/auth:FuzzCredentials
+	./graph:FuzzFilter ./graph:FuzzWhere ./cmd/skein:FuzzGraphQLRequest ./internal/auth:FuzzCredentials
 
 # A target that fails with "context deadline exceeded" and writes no input is Go's own race at
 # the end of -fuzztime (golang/go#75804, fixed in Go 1.27), not a finding: it is reported and

@@ -242,22 +242,32 @@ func (r *queryResolver) Ci(ctx context.Context, id string) (*model.CI, error) {
 }
 
 // Cis is the resolver for the cis field.
-func (r *queryResolver) Cis(ctx context.Context, filter *model.CIFilter, first *int, after *string) (*model.CIConnection, error) {
+func (r *queryResolver) Cis(ctx context.Context, filter *model.CIFilter, where *model.CIWhere, orderBy *model.CIOrder, first *int, after *string, offset *int) (*model.CIConnection, error) {
 	f, err := filterIn(filter)
 	if err != nil {
 		return nil, err
 	}
+	if where != nil {
+		if f.Where, err = whereIn(where, "where"); err != nil {
+			return nil, err
+		}
+	}
+	f.Sort = orderIn(orderBy)
 	p, err := pageIn(first, 50, after)
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.CMDB.ListCIs(ctx, f, store.PageRequest{First: countOnly(ctx, p.First), After: p.After})
+	p.Offset = deref(offset, 0)
+	if _, err := p.CheckOffset(); err != nil { // with the page size asked for, before countOnly
+		return nil, err
+	}
+	page, err := r.CMDB.ListCIs(ctx, f, store.PageRequest{First: countOnly(ctx, p.First), After: p.After, Offset: p.Offset})
 	if err != nil {
 		return nil, err
 	}
 	conn := &model.CIConnection{TotalCount: page.Total, Edges: make([]model.CIEdge, len(page.Items)), PageInfo: &model.PageInfo{}}
 	for i, c := range page.Items {
-		conn.Edges[i] = model.CIEdge{Cursor: store.EncodeCursor(string(c.ID)), Node: ciView(c)}
+		conn.Edges[i] = model.CIEdge{Cursor: store.EncodeSortCursor(f.Sort, c), Node: ciView(c)}
 	}
 	conn.PageInfo.HasNextPage = page.HasNext
 	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })

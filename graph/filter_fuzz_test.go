@@ -95,3 +95,62 @@ func FuzzFilter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWhere sends arbitrary cis(where:, orderBy:) arguments through the
+// resolver's conversion (whereIn, orderIn) and the service's type checks.
+// The only errors are *InvalidErrors on "where…" or "orderBy…"; an
+// expression that reaches the store passes the store's own Check, so a
+// backend compiles nothing it did not expect.
+func FuzzWhere(f *testing.F) {
+	base, err := cmdb.DefaultModel()
+	if err != nil {
+		f.Fatal(err)
+	}
+	var got store.CIFilter
+	svc, err := cmdb.NewService(f.Context(), filterStore{got: &got}, base)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(`{"and":[{"attribute":"cpu_count","gte":8},{"not":{"attribute":"tags","contains":"pci"}}]}`, "NAME", false)
+	f.Add(`{"attribute":"criticality","gte":2,"lte":3,"caseSensitive":true}`, "CREATED_AT", true)
+	f.Add(`{"or":[{"attribute":"engine","in":["postgresql",1,2.5]},{"field":"CLASS","eq":"Server"}]}`, "ID", false)
+	f.Add(`{"attribute":"x') OR 1=1 --","eq":"'; DROP TABLE cis; --"}`, "name DESC; --", true)
+	f.Add(`{"field":"LAST_SEEN_AT","lt":"2024-01-01","exists":true}`, "", false)
+	f.Add(`{"not":{"not":{"not":{"not":{"not":{"not":{"not":{"not":{"not":{"attribute":"name","eq":"x"}}}}}}}}}}`, "OWNER", false)
+	f.Add(`{"attribute":"name","eq":{"nested":[1,{"x":null}]},"in":[],"and":[]}`, "STATUS", true)
+	f.Fuzz(func(t *testing.T, whereJSON, sortField string, desc bool) {
+		var w model.CIWhere
+		dec := json.NewDecoder(strings.NewReader(whereJSON))
+		dec.UseNumber() // as gqlgen decodes variables
+		if dec.Decode(&w) != nil {
+			return
+		}
+		dir := model.SortDirectionAsc
+		if desc {
+			dir = model.SortDirectionDesc
+		}
+		got = store.CIFilter{}
+		var fl cmdb.Filter
+		fl.Where, err = whereIn(&w, "where")
+		if err == nil {
+			fl.Sort = orderIn(&model.CIOrder{Field: model.CISortField(sortField), Direction: &dir})
+			_, err = svc.ListCIs(t.Context(), fl, store.PageRequest{})
+		}
+		if err != nil {
+			var ie *store.InvalidError
+			if !errors.As(err, &ie) || !(strings.HasPrefix(ie.Field, "where") || strings.HasPrefix(ie.Field, "orderBy")) {
+				t.Fatalf("error %v (%T) is not an *InvalidError on where… or orderBy…", err, err)
+			}
+			return
+		}
+		if got.Where == nil {
+			t.Fatal("a where that passed did not reach the store")
+		}
+		if err := got.Where.Check("where"); err != nil {
+			t.Fatalf("the store refuses a checked expression: %v", err)
+		}
+		if err := got.Sort.Check(); err != nil {
+			t.Fatalf("the store refuses a checked sort: %v", err)
+		}
+	})
+}

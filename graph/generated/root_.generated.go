@@ -273,7 +273,7 @@ type ComplexityRoot struct {
 		Ci                func(childComplexity int, id string) int
 		CiClass           func(childComplexity int, name string) int
 		CiClasses         func(childComplexity int) int
-		Cis               func(childComplexity int, filter *model.CIFilter, first *int, after *string) int
+		Cis               func(childComplexity int, filter *model.CIFilter, where *model.CIWhere, orderBy *model.CIOrder, first *int, after *string, offset *int) int
 		IdentityConflicts func(childComplexity int, first *int, after *string) int
 		ImpactAnalysis    func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) int
 		Node              func(childComplexity int, id string) int
@@ -1474,7 +1474,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Cis(childComplexity, args["filter"].(*model.CIFilter), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Cis(childComplexity, args["filter"].(*model.CIFilter), args["where"].(*model.CIWhere), args["orderBy"].(*model.CIOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 	case "Query.identityConflicts":
 		if e.ComplexityRoot.Query.IdentityConflicts == nil {
 			break
@@ -1997,6 +1997,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AttributeDefinitionInput", ec.unmarshalInputAttributeDefinitionInput),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("CIFilter", ec.unmarshalInputCIFilter),
+			graphql.NewInputUnmarshaler("CIOrder", ec.unmarshalInputCIOrder),
+			graphql.NewInputUnmarshaler("CIWhere", ec.unmarshalInputCIWhere),
 			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
 			graphql.NewInputUnmarshaler("DeleteCIInput", ec.unmarshalInputDeleteCIInput),
@@ -2300,14 +2302,30 @@ type RevokeAPITokenPayload {
   node("Global ID of the object." id: ID!): Node
   "A configuration item by ID, or null when there is none."
   ci("ID of the CI." id: ID!): CI
-  "Configuration items matching a filter, ordered by ID (creation order), a page at a time."
+  """
+  Configuration items matching a filter, ordered by ID (creation order) unless ` + "`" + `orderBy` + "`" + ` says
+  otherwise, a page at a time: by cursor (` + "`" + `after` + "`" + `) or by position (` + "`" + `offset` + "`" + `).
+  """
   cis(
     "Which CIs; omitted means all."
     filter: CIFilter
+    """
+    A filter expression over attributes and CI fields, e.g.
+    ` + "`" + `{and: [{attribute: "cpu_count", gte: 8}, {not: {attribute: "tags", contains: "pci"}}]}` + "`" + `;
+    combined with ` + "`" + `filter` + "`" + ` by and.
+    """
+    where: CIWhere
+    "The order of the list; by ID (creation order) when omitted."
+    orderBy: CIOrder
     "Page size, 1 to 1000."
     first: Int = 50
-    "Cursor after which the page starts (a previous page's ` + "`" + `pageInfo.endCursor` + "`" + `)."
+    "Cursor after which the page starts (a previous page's ` + "`" + `pageInfo.endCursor` + "`" + ` or an edge's ` + "`" + `cursor` + "`" + `)."
     after: String
+    """
+    Skips this many matching CIs (offset pages, for tables); not together with ` + "`" + `after` + "`" + `.
+    ` + "`" + `offset + first` + "`" + ` is at most 10000: page further with cursors.
+    """
+    offset: Int = 0
   ): CIConnection!
 }
 
@@ -2456,6 +2474,106 @@ type CIEdge {
   cursor: String!
   "The CI."
   node: CI!
+}
+
+"""
+A filter expression (the ` + "`" + `where` + "`" + ` argument of ` + "`" + `cis` + "`" + `). Each object is a conjunction of what it
+sets: ` + "`" + `and` + "`" + ` (all of a list), ` + "`" + `or` + "`" + ` (any of a list), ` + "`" + `not` + "`" + ` (the negation of one expression), and
+comparisons of one ` + "`" + `attribute` + "`" + ` (or one CI ` + "`" + `field` + "`" + `) with one or more operators, e.g. a range:
+` + "`" + `{attribute: "cpu_count", gte: 8, lt: 64}` + "`" + `. Values are converted to the attribute's declared
+type; an unknown attribute, an operator the type does not take or a value of the wrong type is
+an INVALID error naming the argument path, such as ` + "`" + `where.and[2].attribute` + "`" + `.
+
+Text compares ignoring case unless ` + "`" + `caseSensitive` + "`" + ` is true. A comparison on an attribute a CI
+does not have does not match it, and ` + "`" + `not` + "`" + ` of it does. Limits: 100 objects and operators, 8
+levels of nesting, 1000 ` + "`" + `in` + "`" + ` values in all, strings up to 4096 bytes.
+"""
+input CIWhere {
+  "All of these expressions."
+  and: [CIWhere!]
+  "Any of these expressions."
+  or: [CIWhere!]
+  "Not this expression."
+  not: CIWhere
+  "The attribute the operators compare (e.g. ` + "`" + `cpu_count` + "`" + `, ` + "`" + `tags` + "`" + `, ` + "`" + `name` + "`" + `)."
+  attribute: String
+  "A CI field the operators compare, instead of an attribute."
+  field: CIField
+  "Equal to this value (for a list attribute, the whole list)."
+  eq: JSON
+  "Equal to any of these values."
+  in: [JSON!]
+  "A text value starting with this text."
+  prefix: String
+  "A text value containing this text, or a list attribute (such as ` + "`" + `tags` + "`" + `) holding it as an element."
+  contains: String
+  "Less than this number, time or text."
+  lt: JSON
+  "Less than or equal to this number, time or text."
+  lte: JSON
+  "Greater than this number, time or text."
+  gt: JSON
+  "Greater than or equal to this number, time or text."
+  gte: JSON
+  "The attribute is set (true) or not set (false)."
+  exists: Boolean
+  "Compare text exactly, case included, in this object's comparisons."
+  caseSensitive: Boolean = false
+}
+
+"CI fields a ` + "`" + `where` + "`" + ` expression can compare besides attributes."
+enum CIField {
+  "The class name (exactly that class; the ` + "`" + `filter` + "`" + ` argument's ` + "`" + `class` + "`" + ` also matches subclasses). Takes ` + "`" + `eq` + "`" + ` and ` + "`" + `in` + "`" + `."
+  CLASS
+  "When the CI was created."
+  CREATED_AT
+  "When the CI last changed."
+  UPDATED_AT
+  "When a source last reported the CI."
+  LAST_SEEN_AT
+}
+
+"The order of a list of CIs."
+input CIOrder {
+  "The field to sort by; ties are broken by ID in the same direction."
+  field: CISortField!
+  "Ascending (default) or descending."
+  direction: SortDirection = ASC
+}
+
+"""
+Fields CIs can be sorted by. Text sorts by its exact value (byte order of its UTF-8); CIs without
+the attribute come last in ascending order and first in descending order.
+"""
+enum CISortField {
+  "The ID: creation order."
+  ID
+  "The class name."
+  CLASS
+  "The ` + "`" + `name` + "`" + ` attribute."
+  NAME
+  "The ` + "`" + `status` + "`" + ` attribute."
+  STATUS
+  "The ` + "`" + `environment` + "`" + ` attribute."
+  ENVIRONMENT
+  "The ` + "`" + `owner` + "`" + ` attribute."
+  OWNER
+  "The ` + "`" + `support_group` + "`" + ` attribute."
+  SUPPORT_GROUP
+  "When the CI was created."
+  CREATED_AT
+  "When the CI last changed."
+  UPDATED_AT
+  "When a source last reported the CI."
+  LAST_SEEN_AT
+}
+
+"A sort direction."
+enum SortDirection {
+  "Smallest first."
+  ASC
+  "Largest first."
+  DESC
 }
 
 """

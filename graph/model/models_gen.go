@@ -229,6 +229,57 @@ type CIFilter struct {
 	NotSeenSince *time.Time `json:"notSeenSince,omitempty"`
 }
 
+// The order of a list of CIs.
+type CIOrder struct {
+	// The field to sort by; ties are broken by ID in the same direction.
+	Field CISortField `json:"field"`
+	// Ascending (default) or descending.
+	Direction *SortDirection `json:"direction,omitempty"`
+}
+
+// A filter expression (the `where` argument of `cis`). Each object is a conjunction of what it
+// sets: `and` (all of a list), `or` (any of a list), `not` (the negation of one expression), and
+// comparisons of one `attribute` (or one CI `field`) with one or more operators, e.g. a range:
+// `{attribute: "cpu_count", gte: 8, lt: 64}`. Values are converted to the attribute's declared
+// type; an unknown attribute, an operator the type does not take or a value of the wrong type is
+// an INVALID error naming the argument path, such as `where.and[2].attribute`.
+//
+// Text compares ignoring case unless `caseSensitive` is true. A comparison on an attribute a CI
+// does not have does not match it, and `not` of it does. Limits: 100 objects and operators, 8
+// levels of nesting, 1000 `in` values in all, strings up to 4096 bytes.
+type CIWhere struct {
+	// All of these expressions.
+	And []CIWhere `json:"and,omitempty"`
+	// Any of these expressions.
+	Or []CIWhere `json:"or,omitempty"`
+	// Not this expression.
+	Not *CIWhere `json:"not,omitempty"`
+	// The attribute the operators compare (e.g. `cpu_count`, `tags`, `name`).
+	Attribute *string `json:"attribute,omitempty"`
+	// A CI field the operators compare, instead of an attribute.
+	Field *CIField `json:"field,omitempty"`
+	// Equal to this value (for a list attribute, the whole list).
+	Eq any `json:"eq,omitempty"`
+	// Equal to any of these values.
+	In []any `json:"in,omitempty"`
+	// A text value starting with this text.
+	Prefix *string `json:"prefix,omitempty"`
+	// A text value containing this text, or a list attribute (such as `tags`) holding it as an element.
+	Contains *string `json:"contains,omitempty"`
+	// Less than this number, time or text.
+	Lt any `json:"lt,omitempty"`
+	// Less than or equal to this number, time or text.
+	Lte any `json:"lte,omitempty"`
+	// Greater than this number, time or text.
+	Gt any `json:"gt,omitempty"`
+	// Greater than or equal to this number, time or text.
+	Gte any `json:"gte,omitempty"`
+	// The attribute is set (true) or not set (false).
+	Exists *bool `json:"exists,omitempty"`
+	// Compare text exactly, case included, in this object's comparisons.
+	CaseSensitive *bool `json:"caseSensitive,omitempty"`
+}
+
 // A count of CIs of one class.
 type ClassCount struct {
 	// Class name.
@@ -736,6 +787,153 @@ type Viewer struct {
 	Sources []string `json:"sources"`
 }
 
+// CI fields a `where` expression can compare besides attributes.
+type CIField string
+
+const (
+	// The class name (exactly that class; the `filter` argument's `class` also matches subclasses). Takes `eq` and `in`.
+	CIFieldClass CIField = "CLASS"
+	// When the CI was created.
+	CIFieldCreatedAt CIField = "CREATED_AT"
+	// When the CI last changed.
+	CIFieldUpdatedAt CIField = "UPDATED_AT"
+	// When a source last reported the CI.
+	CIFieldLastSeenAt CIField = "LAST_SEEN_AT"
+)
+
+var AllCIField = []CIField{
+	CIFieldClass,
+	CIFieldCreatedAt,
+	CIFieldUpdatedAt,
+	CIFieldLastSeenAt,
+}
+
+func (e CIField) IsValid() bool {
+	switch e {
+	case CIFieldClass, CIFieldCreatedAt, CIFieldUpdatedAt, CIFieldLastSeenAt:
+		return true
+	}
+	return false
+}
+
+func (e CIField) String() string {
+	return string(e)
+}
+
+func (e *CIField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CIField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CIField", str)
+	}
+	return nil
+}
+
+func (e CIField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CIField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CIField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Fields CIs can be sorted by. Text sorts by its exact value (byte order of its UTF-8); CIs without
+// the attribute come last in ascending order and first in descending order.
+type CISortField string
+
+const (
+	// The ID: creation order.
+	CISortFieldID CISortField = "ID"
+	// The class name.
+	CISortFieldClass CISortField = "CLASS"
+	// The `name` attribute.
+	CISortFieldName CISortField = "NAME"
+	// The `status` attribute.
+	CISortFieldStatus CISortField = "STATUS"
+	// The `environment` attribute.
+	CISortFieldEnvironment CISortField = "ENVIRONMENT"
+	// The `owner` attribute.
+	CISortFieldOwner CISortField = "OWNER"
+	// The `support_group` attribute.
+	CISortFieldSupportGroup CISortField = "SUPPORT_GROUP"
+	// When the CI was created.
+	CISortFieldCreatedAt CISortField = "CREATED_AT"
+	// When the CI last changed.
+	CISortFieldUpdatedAt CISortField = "UPDATED_AT"
+	// When a source last reported the CI.
+	CISortFieldLastSeenAt CISortField = "LAST_SEEN_AT"
+)
+
+var AllCISortField = []CISortField{
+	CISortFieldID,
+	CISortFieldClass,
+	CISortFieldName,
+	CISortFieldStatus,
+	CISortFieldEnvironment,
+	CISortFieldOwner,
+	CISortFieldSupportGroup,
+	CISortFieldCreatedAt,
+	CISortFieldUpdatedAt,
+	CISortFieldLastSeenAt,
+}
+
+func (e CISortField) IsValid() bool {
+	switch e {
+	case CISortFieldID, CISortFieldClass, CISortFieldName, CISortFieldStatus, CISortFieldEnvironment, CISortFieldOwner, CISortFieldSupportGroup, CISortFieldCreatedAt, CISortFieldUpdatedAt, CISortFieldLastSeenAt:
+		return true
+	}
+	return false
+}
+
+func (e CISortField) String() string {
+	return string(e)
+}
+
+func (e *CISortField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CISortField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CISortField", str)
+	}
+	return nil
+}
+
+func (e CISortField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CISortField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CISortField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Direction of a relationship relative to a CI.
 type Direction string
 
@@ -1182,6 +1380,64 @@ func (e *Role) UnmarshalJSON(b []byte) error {
 }
 
 func (e Role) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A sort direction.
+type SortDirection string
+
+const (
+	// Smallest first.
+	SortDirectionAsc SortDirection = "ASC"
+	// Largest first.
+	SortDirectionDesc SortDirection = "DESC"
+)
+
+var AllSortDirection = []SortDirection{
+	SortDirectionAsc,
+	SortDirectionDesc,
+}
+
+func (e SortDirection) IsValid() bool {
+	switch e {
+	case SortDirectionAsc, SortDirectionDesc:
+		return true
+	}
+	return false
+}
+
+func (e SortDirection) String() string {
+	return string(e)
+}
+
+func (e *SortDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SortDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SortDirection", str)
+	}
+	return nil
+}
+
+func (e SortDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SortDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SortDirection) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -719,6 +719,23 @@ func (m *Model) LookupClassOf(kind, field, name string) (*Class, error) {
 	return c, nil
 }
 
+// ciClass returns the CI class (abstract or not) named name, or an
+// *store.InvalidError on "" that lists the CI classes.
+func (m *Model) ciClass(name string) (*Class, *store.InvalidError) {
+	c, ok := m.classes[name]
+	if ok && c.Kind == KindCI {
+		return c, nil
+	}
+	var names []string
+	for _, c := range m.ClassesOf(KindCI) {
+		names = append(names, c.Def.Name)
+	}
+	if ok {
+		return nil, store.Invalid("", "class %s is a %s class, not a CI class; valid classes: %s", name, c.Kind, strings.Join(names, ", "))
+	}
+	return nil, store.Invalid("", "unknown class %q%s; valid classes: %s", clip(name), m.suggestClass(KindCI, name), strings.Join(names, ", "))
+}
+
 // kindLabel is how messages name a kind: "CI" for ci, else the kind.
 func kindLabel(kind string) string {
 	if kind == KindCI {

@@ -448,6 +448,12 @@ type Filter struct {
 	// type like upsert values.
 	Attributes map[string]any
 	SeenBefore time.Time
+	// Where is a filter expression as the client wrote it (values of any
+	// JSON type); checkWhere converts it to the model's types. Errors name
+	// its nodes below "where".
+	Where *store.Expr
+	// Sort orders the list (by ID when zero).
+	Sort store.Sort
 }
 
 // ListCIs returns a page of CIs matching f.
@@ -475,16 +481,9 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.CIFilter, er
 	sf := store.CIFilter{IDs: f.IDs, Tag: norm.NFC.String(f.Tag), Name: norm.NFC.String(f.Name), NamePrefix: norm.NFC.String(f.NamePrefix),
 		Owner: norm.NFC.String(f.Owner), SupportGroup: norm.NFC.String(f.SupportGroup), SeenBefore: f.SeenBefore, CaseSensitive: f.CaseSensitive}
 	if f.Class != "" {
-		cls, ok := m.classes[f.Class]
-		if !ok || cls.Kind != KindCI {
-			var names []string
-			for _, c := range m.ClassesOf(KindCI) {
-				names = append(names, c.Def.Name)
-			}
-			if ok {
-				return sf, store.Invalid("filter.class", "class %s is a %s class, not a CI class; valid classes: %s", cls.Def.Name, cls.Kind, strings.Join(names, ", "))
-			}
-			return sf, store.Invalid("filter.class", "unknown class %q%s; valid classes: %s", clip(f.Class), m.suggestClass(KindCI, f.Class), strings.Join(names, ", "))
+		cls, err := m.ciClass(f.Class)
+		if err != nil {
+			return sf, err.WithPrefix("filter.class")
 		}
 		set = cls
 		if f.ExactClass {
@@ -535,6 +534,17 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.CIFilter, er
 			sf.Attributes[k] = v
 		}
 	}
+	if f.Where != nil {
+		w, err := m.checkWhere(f.Where, "where", set)
+		if err != nil {
+			return sf, err
+		}
+		sf.Where = w
+	}
+	if err := f.Sort.Check(); err != nil {
+		return sf, err
+	}
+	sf.Sort = f.Sort
 	return sf, nil
 }
 

@@ -10,6 +10,11 @@
 // transaction. A backend only has to persist, enforce uniqueness, keep the
 // audit trail atomically with each write, and traverse.
 //
+// Lists are queried with one filter language, Expr (and / or / not over
+// typed comparisons), which internal/cmdb type-checks against the model and
+// each backend compiles to parameterised SQL or Cypher; Sort and the
+// cursors made by EncodeSortCursor order and page them (docs/adr/0013).
+//
 // Two backends implement Store: internal/store/neo4j and
 // internal/store/embedded. Both run internal/store/storetest word for word; a
 // behaviour that one backend has and the other lacks is a bug.

@@ -49,6 +49,8 @@ func ValidIdentifier(s string) bool {
 // "first".
 func (p PageRequest) PageSize() (int, error) {
 	switch {
+	case p.Offset != 0:
+		return 0, Invalid("offset", "this list has no offset pages; page with after")
 	case p.First == 0:
 		return DefaultPageSize, nil
 	case p.First < 0 || p.First > MaxPageSize:

@@ -256,6 +256,10 @@ type PageRequest struct {
 	First int
 	// After is the EndCursor of the previous page, or "" for the first.
 	After string
+	// Offset skips that many items before the page (offset pages, for
+	// table APIs). Only ListCIs takes it (see CheckOffset for its bounds);
+	// every other list refuses a non-zero Offset.
+	Offset int
 }
 
 // Page is one page of a list.
@@ -297,6 +301,12 @@ type CIFilter struct {
 	CaseSensitive bool
 	// SeenBefore matches CIs whose LastSeenAt is before it (stale CIs).
 	SeenBefore time.Time
+	// Where is a filter expression that must match too (see Expr): the
+	// fields above are shorthands that CIFilter.Expr turns into the same
+	// tree, so a backend compiles one expression.
+	Where *Expr
+	// Sort orders the list; the zero Sort is by ID.
+	Sort Sort
 }
 
 // ObjectKind names the kind of object an audit record is about.
@@ -406,9 +416,13 @@ type CIReader interface {
 	// CIs returns the CIs with the given ids; absent ids are absent from
 	// the map.
 	CIs(ctx context.Context, ids []ID) (map[ID]CI, error)
-	// ListCIs returns a page of the CIs matching f, ordered by ID. Cursors
-	// stay valid across writes: a page never repeats or skips a CI that
-	// existed throughout. A malformed cursor is an *InvalidError on "after".
+	// ListCIs returns a page of the CIs matching f, ordered by f.Sort (by
+	// ID by default), with one cursor per item. Cursors hold the sort key
+	// and stay valid across writes: a page never repeats or skips a CI that
+	// existed throughout and whose sort key did not change. A malformed
+	// cursor, or one of another order, is an *InvalidError on "after". An
+	// offset page (p.Offset) starts after that many matches; see
+	// PageRequest.CheckOffset for its bounds.
 	ListCIs(ctx context.Context, f CIFilter, p PageRequest) (Page[CI], error)
 }
 

@@ -539,3 +539,9 @@ func BenchmarkRecordConflicts(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkListQuery: filter expressions, sorts, cursor and offset pages
+// (storetest.ListQueryBench) over SKEIN_BENCH_NODES CIs (default 100,000).
+func BenchmarkListQuery(b *testing.B) {
+	storetest.ListQueryBench(b, benchOpen(b, Options{Synchronous: "NORMAL"}), benchSize("SKEIN_BENCH_NODES", 100_000))
+}

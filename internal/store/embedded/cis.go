@@ -167,15 +167,22 @@ const (
 
 func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageRequest, route listRoute) (store.Page[store.CI], error) {
 	var page store.Page[store.CI]
-	size, err := p.PageSize()
+	size, err := p.CheckOffset()
 	if err != nil {
 		return page, err
 	}
-	after, err := store.DecodeIDCursor(p.After)
+	if err := f.Sort.Check(); err != nil {
+		return page, err
+	}
+	after, err := store.DecodeSortCursor(f.Sort, p.After)
 	if err != nil {
 		return page, err
 	}
-	where, args, err := ciFilter(f, false)
+	expr, err := f.Expr()
+	if err != nil {
+		return page, err
+	}
+	cond, args, err := compileFilter(expr, false)
 	if err != nil {
 		return page, err
 	}
@@ -187,62 +194,90 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 		return page, dbErr("list CIs", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	where := ""
+	if cond != "" {
+		where = " WHERE " + cond
 	}
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM cis"+cond, args...).Scan(&page.Total); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM cis"+where, args...).Scan(&page.Total); err != nil {
 		return page, dbErr("list CIs", err)
 	}
-	if len(where) > 0 && len(f.IDs) == 0 {
+	if cond != "" && len(f.IDs) == 0 && indexedSort(f.Sort) {
 		// A filter matching a large share of the CIs is cheaper to apply
-		// while walking the uid index, which gives the page's order and
-		// stops after it, than through its own index, which finds every
-		// match and sorts them all for each page (a name prefix matching
-		// 170,000 CIs took 250 ms a page). Walking costs about
-		// (size+1) * CIs / Total rows, the other way Total.
+		// while walking the index of the order (uid, or the sort field's),
+		// which gives the page's order and stops after it, than through
+		// its own index, which finds every match and sorts them all for
+		// each page (a name prefix matching 170,000 CIs took 250 ms a
+		// page). Walking costs about (size+1) * CIs / Total rows, the
+		// other way Total.
 		var maxRow int64
 		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) FROM cis").Scan(&maxRow); err != nil {
 			return page, dbErr("list CIs", err)
 		}
-		if route == routeUID || (route == routeAuto && byUID(page.Total, size, maxRow)) {
-			if where, args, err = ciFilter(f, true); err != nil {
+		if route == routeUID || (route == routeAuto && byUID(page.Total, size+p.Offset, maxRow)) {
+			if cond, args, err = compileFilter(expr, true); err != nil {
 				return page, err
 			}
 		}
 	}
-	if after != "" {
-		where = append(where, "uid > ?")
-		args = append(args, after)
-	}
-	cond = ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, size+1)
-	rows, err := tx.QueryContext(ctx, "SELECT "+ciCols+" FROM cis"+cond+" ORDER BY uid LIMIT ?", args...)
-	if err != nil {
-		return page, dbErr("list CIs", err)
-	}
-	defer rows.Close()
+	// One query per part of the order (see sortParts), until the page is
+	// full.
 	var sc ciScanner
-	for rows.Next() {
-		if len(page.Items) == size {
-			page.HasNext = true
-			break
+	skip := p.Offset // rows to skip, across the parts
+	for _, part := range sortParts(f.Sort, after) {
+		if part.skip {
+			continue
 		}
-		_, ci, err := sc.scan(rows)
-		if err != nil {
+		conds := part.conds
+		qargs := append([]any(nil), args...)
+		if cond != "" {
+			conds = append([]string{cond}, conds...)
+		}
+		qargs = append(qargs, part.args...)
+		where := ""
+		if len(conds) > 0 {
+			where = " WHERE " + strings.Join(conds, " AND ")
+		}
+		countArgs := qargs
+		qargs = append(qargs, size+1-len(page.Items), skip)
+		read := len(page.Items)
+		if err := func() error {
+			rows, err := tx.QueryContext(ctx, "SELECT "+ciCols+" FROM cis"+where+part.order+" LIMIT ? OFFSET ?", qargs...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				if len(page.Items) == size {
+					page.HasNext = true
+					break
+				}
+				_, ci, err := sc.scan(rows)
+				if err != nil {
+					return err
+				}
+				page.Items = append(page.Items, ci)
+			}
+			return rows.Err()
+		}(); err != nil {
 			return page, dbErr("list CIs", err)
 		}
-		page.Items = append(page.Items, ci)
+		if page.HasNext {
+			break
+		}
+		if skip > 0 && part.first && len(page.Items) == read {
+			// The offset is beyond this part: it continues in the next
+			// one, less this part's rows (counted only in this case,
+			// the last pages of an offset walk).
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM cis"+where, countArgs...).Scan(&n); err != nil {
+				return page, dbErr("list CIs", err)
+			}
+			skip = max(0, skip-n)
+			continue
+		}
+		skip = 0
 	}
-	if err := rows.Err(); err != nil {
-		return page, dbErr("list CIs", err)
-	}
-	if n := len(page.Items); n > 0 {
-		page.EndCursor = store.EncodeCursor(string(page.Items[n-1].ID))
-	}
+	page.SetCursors(func(c store.CI) string { return store.EncodeSortCursor(f.Sort, c) })
 	return page, nil
 }
 
@@ -251,109 +286,6 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 // ListCIs).
 func byUID(total, size int, maxRow int64) bool {
 	return float64(total)*float64(total) > float64(size+1)*float64(maxRow)
-}
-
-// ciFilter turns f into SQL conditions on cis. Only fixed SQL text is
-// produced; every value, attribute names included, is a parameter. With
-// noIndex, indexed columns are written as +column, which keeps SQLite from
-// driving the query by their indexes (it walks the uid index instead).
-func ciFilter(f store.CIFilter, noIndex bool) ([]string, []any, error) {
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) {
-		where = append(where, cond)
-		args = append(args, a...)
-	}
-	col := func(c string) string {
-		if noIndex {
-			return "+" + c
-		}
-		return c
-	}
-	switch len(f.Classes) {
-	case 0:
-	case 1: // lets the (class, uid) index give the order
-		add("class = ?", f.Classes[0])
-	default:
-		add(col("class")+" IN (SELECT value FROM json_each(?))", jsonList(f.Classes))
-	}
-	if len(f.IDs) > 0 {
-		add("uid IN (SELECT value FROM json_each(?))", jsonList(f.IDs))
-	}
-	if len(f.Status) > 0 {
-		add(col("status")+" IN (SELECT value FROM json_each(?))", jsonList(f.Status))
-	}
-	if f.Environment != "" {
-		add(col("environment")+" = ?", f.Environment)
-	}
-	// text is a text column as the filter compares it: folded (and looked
-	// up through the fold indexes of migration 4 → 5) unless the filter is
-	// case-sensitive; fold does the same to a value.
-	text, fold := col, func(v string) string { return v }
-	if !f.CaseSensitive {
-		text = func(c string) string { return col(foldFunc + "(" + c + ")") }
-		fold = store.FoldText
-	}
-	if f.Owner != "" {
-		add(text("owner")+" = ?", fold(f.Owner))
-	}
-	if f.SupportGroup != "" {
-		add(text("support_group")+" = ?", fold(f.SupportGroup))
-	}
-	if f.Tag != "" {
-		if f.CaseSensitive {
-			add(col("id")+" IN (SELECT ci FROM ci_tags WHERE tag = ?)", f.Tag)
-		} else {
-			add(col("id")+" IN (SELECT ci FROM ci_tags WHERE "+foldFunc+"(tag) = ?)", store.FoldText(f.Tag))
-		}
-	}
-	if f.Name != "" {
-		add(text("name")+" = ?", fold(f.Name))
-	}
-	if f.NamePrefix != "" {
-		p := fold(f.NamePrefix)
-		if hi, ok := prefixEnd(p); ok {
-			add(text("name")+" >= ? AND "+text("name")+" < ?", p, hi)
-		} else {
-			add(text("name")+" >= ?", p)
-		}
-	}
-	if len(f.Attributes) > 0 {
-		if err := store.CheckAttributeNames("filter.attributes", f.Attributes); err != nil {
-			return nil, nil, err
-		}
-		for _, k := range sortedKeys(f.Attributes) {
-			path := "$." + k // k is a valid identifier: no quoting needed
-			switch v := f.Attributes[k].(type) {
-			case string:
-				if f.CaseSensitive {
-					add("json_type(attrs, ?) = 'text' AND json_extract(attrs, ?) = ?", path, path, v)
-				} else {
-					add("json_type(attrs, ?) = 'text' AND "+foldFunc+"(json_extract(attrs, ?)) = ?", path, path, store.FoldText(v))
-				}
-			case bool:
-				t := "false"
-				if v {
-					t = "true"
-				}
-				add("json_type(attrs, ?) = ?", path, t)
-			case int64:
-				add("json_type(attrs, ?) IN ('integer', 'real') AND json_extract(attrs, ?) = ?", path, path, v)
-			case float64:
-				add("json_type(attrs, ?) IN ('integer', 'real') AND json_extract(attrs, ?) = ?", path, path, v)
-			case time.Time:
-				add("json_type(attrs, ?) = 'object' AND json_extract(attrs, ?) = ?", path, path+`."$time"`, v.UTC().Format(time.RFC3339Nano))
-			case []string:
-				add("json_type(attrs, ?) = 'array' AND json(json_extract(attrs, ?)) = json(?)", path, path, string(appendStrings(nil, v)))
-			default:
-				return nil, nil, store.Invalid("filter.attributes."+k, "unsupported value type %T", v)
-			}
-		}
-	}
-	if !f.SeenBefore.IsZero() {
-		add(col("last_seen_at")+" < ?", clampNanos(f.SeenBefore))
-	}
-	return where, args, nil
 }
 
 // prefixEnd returns the least string greater than every string starting

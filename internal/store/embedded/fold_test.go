@@ -27,9 +27,11 @@ func TestFoldFiltersUseIndexes(t *testing.T) {
 		{store.CIFilter{SupportGroup: "SG-Payments"}, "cis_support_group_fold"},
 		{store.CIFilter{Tag: "PCI"}, "ci_tags_fold"},
 	} {
-		where, args, err := ciFilter(tt.f, false)
+		e, err := tt.f.Expr()
 		require.NoError(t, err)
-		rows, err := s.rdb.QueryContext(t.Context(), "EXPLAIN QUERY PLAN SELECT count(*) FROM cis WHERE "+strings.Join(where, " AND "), args...)
+		where, args, err := compileFilter(e, false)
+		require.NoError(t, err)
+		rows, err := s.rdb.QueryContext(t.Context(), "EXPLAIN QUERY PLAN SELECT count(*) FROM cis WHERE "+where, args...)
 		require.NoError(t, err)
 		var plan []string
 		for rows.Next() {

@@ -131,6 +131,9 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if err := registerSearch(); err != nil {
 		return fmt.Errorf("embedded: register %s: %w", searchFunc, err)
 	}
+	if err := registerNanos(); err != nil {
+		return fmt.Errorf("embedded: register %s: %w", nanosFunc, err)
+	}
 	busy := s.opts.BusyTimeout.Milliseconds()
 	common := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)", path, busy)
 	var err error

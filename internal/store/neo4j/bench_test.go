@@ -196,3 +196,9 @@ func BenchmarkHubPage(b *testing.B) {
 func BenchmarkSearch(b *testing.B) {
 	storetest.SearchBench(b, newTestStore(b), 5_000)
 }
+
+// BenchmarkListQuery: filter expressions, sorts, cursor and offset pages
+// (storetest.ListQueryBench) over 20,000 CIs.
+func BenchmarkListQuery(b *testing.B) {
+	storetest.ListQueryBench(b, newTestStore(b), 20_000)
+}

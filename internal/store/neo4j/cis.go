@@ -3,6 +3,7 @@ package neo4j
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -75,57 +76,84 @@ func uniqueIDs(ids []store.ID) []string {
 	return slices.Compact(out)
 }
 
-// ListCIs returns a page of the CIs matching f, ordered by ID. See
+// ListCIs returns a page of the CIs matching f in f.Sort's order. See
 // store.CIReader.
 func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageRequest) (store.Page[store.CI], error) {
-	size, err := p.PageSize()
+	size, err := p.CheckOffset()
 	if err != nil {
 		return store.Page[store.CI]{}, err
 	}
-	after, err := store.DecodeIDCursor(p.After)
+	if err := f.Sort.Check(); err != nil {
+		return store.Page[store.CI]{}, err
+	}
+	after, err := store.DecodeSortCursor(f.Sort, p.After)
 	if err != nil {
 		return store.Page[store.CI]{}, err
 	}
-	conds, params, err := filterConditions(f)
+	expr, err := f.Expr()
+	if err != nil {
+		return store.Page[store.CI]{}, err
+	}
+	params := map[string]any{}
+	cond, err := compileFilter(expr, params)
 	if err != nil {
 		return store.Page[store.CI]{}, err
 	}
 	where := ""
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
+	if cond != "" {
+		where = " WHERE " + cond
 	}
 	countQ := "MATCH (c:CI)" + where + " RETURN count(c)"
-	pageConds := conds
-	if after != "" {
-		pageConds = append(slices.Clip(conds), "c.id > $after")
-		params["after"] = after
+	parts := cypherParts(f.Sort, after, params)
+	queries := make([]string, len(parts))
+	for i, part := range parts {
+		conds := part.conds
+		if cond != "" {
+			conds = append([]string{cond}, conds...)
+		}
+		w := ""
+		if len(conds) > 0 {
+			w = " WHERE " + strings.Join(conds, " AND ")
+		}
+		queries[i] = "MATCH (c:CI)" + w
 	}
-	pageWhere := ""
-	if len(pageConds) > 0 {
-		pageWhere = " WHERE " + strings.Join(pageConds, " AND ")
-	}
-	pageQ := "MATCH (c:CI)" + pageWhere + " RETURN c ORDER BY c.id LIMIT $limit"
-	params["limit"] = int64(size + 1)
 
 	out, err := s.read(ctx, "list CIs", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
 		var page store.Page[store.CI]
-		recs, err := collect(ctx, tx, pageQ, params)
-		if err != nil {
-			return nil, err
-		}
-		for _, rec := range recs {
-			c, err := ciFromNode(rec.Values[0])
-			if err != nil {
-				return nil, &appError{fmt.Errorf("neo4j: decode CI: %w", err)}
+		skip := p.Offset // nodes to skip, across the parts
+		for i, part := range parts {
+			if part.skip {
+				continue
 			}
-			page.Items = append(page.Items, c)
-		}
-		if len(page.Items) > size {
-			page.Items = page.Items[:size]
-			page.HasNext = true
-		}
-		if n := len(page.Items); n > 0 {
-			page.EndCursor = store.EncodeCursor(string(page.Items[n-1].ID))
+			qp := maps.Clone(params)
+			qp["skip"], qp["limit"] = int64(skip), int64(size+1-len(page.Items))
+			recs, err := collect(ctx, tx, queries[i]+" RETURN c"+part.order+" SKIP $skip LIMIT $limit", qp)
+			if err != nil {
+				return nil, err
+			}
+			for _, rec := range recs {
+				c, err := ciFromNode(rec.Values[0])
+				if err != nil {
+					return nil, &appError{fmt.Errorf("neo4j: decode CI: %w", err)}
+				}
+				page.Items = append(page.Items, c)
+			}
+			if len(page.Items) > size {
+				page.Items = page.Items[:size]
+				page.HasNext = true
+				break
+			}
+			if skip > 0 && part.first && len(recs) == 0 {
+				// The offset is beyond this part: it continues in the
+				// next one, less this part's nodes.
+				n, err := count(ctx, tx, queries[i]+" RETURN count(c)", params)
+				if err != nil {
+					return nil, err
+				}
+				skip = max(0, skip-int(n))
+				continue
+			}
+			skip = 0
 		}
 		n, err := count(ctx, tx, countQ, params)
 		if err != nil {
@@ -141,84 +169,8 @@ func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	if page.Items == nil {
 		page.Items = []store.CI{}
 	}
+	page.SetCursors(func(c store.CI) string { return store.EncodeSortCursor(f.Sort, c) })
 	return page, nil
-}
-
-// filterConditions turns a filter into WHERE conditions on c and their
-// parameters. Only fixed text goes into the conditions; attribute names
-// are parameters too (c[$name]).
-func filterConditions(f store.CIFilter) ([]string, map[string]any, error) {
-	var conds []string
-	params := map[string]any{}
-	if len(f.Classes) > 0 {
-		conds = append(conds, "c.class IN $classes")
-		params["classes"] = slices.Clone(f.Classes)
-	}
-	if len(f.IDs) > 0 {
-		ids := make([]string, len(f.IDs))
-		for i, id := range f.IDs {
-			ids[i] = string(id)
-		}
-		conds = append(conds, "c.id IN $ids")
-		params["ids"] = ids
-	}
-	if len(f.Status) > 0 {
-		conds = append(conds, "c.status IN $status")
-		params["status"] = slices.Clone(f.Status)
-	}
-	if f.Environment != "" {
-		conds = append(conds, "c.environment = $environment")
-		params["environment"] = f.Environment
-	}
-	// text names the property a text filter compares: the attribute, or
-	// its folded copy (foldedProps) unless the filter is case-sensitive;
-	// fold does the same to the value.
-	text, fold := func(attr string) string { return "c." + attr }, func(v string) string { return v }
-	if !f.CaseSensitive {
-		text = func(attr string) string { return "c." + foldedProps[attr] }
-		fold = store.FoldText
-	}
-	for _, eq := range []struct{ attr, param, value string }{
-		{"owner", "owner", f.Owner}, {"support_group", "support_group", f.SupportGroup}, {"name", "name", f.Name},
-	} {
-		if eq.value != "" {
-			conds = append(conds, text(eq.attr)+" = $"+eq.param)
-			params[eq.param] = fold(eq.value)
-		}
-	}
-	if f.Tag != "" {
-		// A tags attribute that is not a list must not fail the query.
-		conds = append(conds, "CASE WHEN "+text("tags")+" IS :: LIST<STRING NOT NULL> THEN $tag IN "+text("tags")+" ELSE false END")
-		params["tag"] = fold(f.Tag)
-	}
-	if f.NamePrefix != "" {
-		conds = append(conds, text("name")+" STARTS WITH $namePrefix")
-		params["namePrefix"] = fold(f.NamePrefix)
-	}
-	if len(f.Attributes) > 0 {
-		if err := store.CheckAttributeNames("filter.attributes", f.Attributes); err != nil {
-			return nil, nil, err
-		}
-		for i, name := range sortedKeys(f.Attributes) {
-			v, err := toProperty(f.Attributes[name])
-			if err != nil {
-				return nil, nil, store.Invalid("filter.attributes."+name, "%v", err)
-			}
-			if s, ok := v.(string); ok && !f.CaseSensitive {
-				conds = append(conds, fmt.Sprintf("CASE WHEN c[$an%d] IS :: STRING THEN toLower(c[$an%d]) = $av%d ELSE false END", i, i, i))
-				v = store.FoldText(s)
-			} else {
-				conds = append(conds, fmt.Sprintf("c[$an%d] = $av%d", i, i))
-			}
-			params[fmt.Sprintf("an%d", i)] = name
-			params[fmt.Sprintf("av%d", i)] = v
-		}
-	}
-	if !f.SeenBefore.IsZero() {
-		conds = append(conds, "c.last_seen_at < $seenBefore")
-		params["seenBefore"] = f.SeenBefore.UTC()
-	}
-	return conds, params, nil
 }
 
 // DeleteCIs deletes CIs with their relationships and identity keys, in one

@@ -50,10 +50,13 @@ func TestFoldFiltersUseIndexes(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	for _, f := range []store.CIFilter{{Name: "ESX-01"}, {NamePrefix: "ESX"}, {Owner: "Tomasz Nowak"}, {SupportGroup: "SG-Payments"}} {
-		conds, params, err := filterConditions(f)
+		e, err := f.Expr()
+		require.NoError(t, err)
+		params := map[string]any{}
+		cond, err := compileFilter(e, params)
 		require.NoError(t, err)
 		sess := s.session(ctx, neo4j.AccessModeRead)
-		res, err := sess.Run(ctx, "EXPLAIN MATCH (c:CI) WHERE "+conds[0]+" RETURN count(c)", params)
+		res, err := sess.Run(ctx, "EXPLAIN MATCH (c:CI) WHERE "+cond+" RETURN count(c)", params)
 		require.NoError(t, err)
 		sum, err := res.Consume(ctx)
 		require.NoError(t, err)

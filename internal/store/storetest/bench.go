@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/skein-cmdb/skein/internal/cmdb"
@@ -126,4 +127,96 @@ func SearchBench(b *testing.B, st store.Store, n int) {
 		}
 		b.ReportMetric(float64(want), "candidates/op")
 	})
+}
+
+// ListQueryBench pages through CIs matching a filter expression, in ID
+// order and sorted (by name, which is not the ID order here, or by
+// creation time), by cursor and by offset, over n Linux servers.
+// Filters: "columns", environment = production and not tagged "old"
+// (about 30% of the CIs, through indexed copies), and "json-attr", the
+// same and cpu_count >= 17 (an attribute without an index). One op is one
+// page of 100 with its Total, at a point of the list spread over it.
+// Backends call it from a Benchmark function.
+func ListQueryBench(b *testing.B, st store.Store, n int) {
+	ctx := b.Context()
+	m, err := cmdb.DefaultModel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := cmdb.NewService(ctx, st, m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for start := 0; start < n; start += 1000 {
+		items := make([]cmdb.UpsertItem, min(1000, n-start))
+		for i := range items {
+			k := start + i
+			tags := []any{"web"}
+			if k%10 == 0 {
+				tags = []any{"old"}
+			}
+			items[i] = server("LinuxServer", "name", fmt.Sprintf("h%08x", uint32(k)*2654435761), // not in ID order
+				"serial_number", fmt.Sprintf("SN%09d", k), "environment", []string{"production", "test", "staging"}[k%3],
+				"cpu_count", k%64+1, "owner", "ops", "tags", tags)
+		}
+		if _, err := svc.Upsert(ctx, builder, items, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	columns := []store.Expr{
+		{Op: store.OpEq, Field: "environment", Value: "production", CaseSensitive: true},
+		{Op: store.OpNot, Args: []store.Expr{{Op: store.OpContains, Field: "tags", Value: "old"}}},
+	}
+	filters := map[string]*store.Expr{
+		"columns":   {Op: store.OpAnd, Args: columns},
+		"json-attr": {Op: store.OpAnd, Args: append(slices.Clone(columns), store.Expr{Op: store.OpGte, Field: "cpu_count", Value: int64(17)})},
+	}
+	for _, c := range []struct {
+		name   string
+		filter string
+		sort   store.Sort
+		// maxOffset > 0 pages by offset, below it; else by cursor.
+		maxOffset int
+	}{
+		{"columns/id-order/cursor", "columns", store.Sort{}, 0},
+		{"columns/name-order/cursor", "columns", store.Sort{Field: "name"}, 0},
+		{"columns/name-desc/cursor", "columns", store.Sort{Field: "name", Desc: true}, 0},
+		{"columns/name-order/offset-first-10-pages", "columns", store.Sort{Field: "name"}, 1000},
+		{"columns/name-order/offset-up-to-10000", "columns", store.Sort{Field: "name"}, store.MaxOffsetWindow},
+		{"columns/created-order/cursor", "columns", store.Sort{Field: store.FieldCreatedAt}, 0},
+		{"json-attr/id-order/cursor", "json-attr", store.Sort{}, 0},
+		{"json-attr/name-order/cursor", "json-attr", store.Sort{Field: "name"}, 0},
+	} {
+		f := store.CIFilter{Where: filters[c.filter], Sort: c.sort}
+		// Cursors spread over the list, from a pass of large pages.
+		var cursors []string
+		p := store.PageRequest{First: 1000}
+		total := 0
+		for {
+			page, err := st.ListCIs(ctx, f, p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total = page.Total
+			cursors = append(cursors, page.EndCursor)
+			if !page.HasNext {
+				break
+			}
+			p.After = page.EndCursor
+		}
+		b.Run(c.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				p := store.PageRequest{First: 100, After: cursors[i%len(cursors)]}
+				if c.maxOffset > 0 {
+					p = store.PageRequest{First: 100, Offset: (i * 97) % max(1, min(total, c.maxOffset)-100)}
+				}
+				page, err := st.ListCIs(ctx, f, p)
+				if err != nil || page.Total != total {
+					b.Fatal(err, page.Total, total)
+				}
+				i++
+			}
+		})
+	}
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore Factory) {
 	cases = append(cases, relationshipCases...)
 	cases = append(cases, traversalCases...)
 	cases = append(cases, listCases...)
+	cases = append(cases, queryCases...)
 	cases = append(cases, auditCases...)
 	cases = append(cases, hostileCases...)
 	cases = append(cases, tokenCases...)
