@@ -89,6 +89,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"CI.history": readers, "CI.name": readers, "CI.status": readers, "CI.environment": readers,
 		"CI.owner": readers, "CI.supportGroup": readers, "CI.criticality": readers, "CI.tags": readers,
 		"CI.attributes": readers, "CI.seenBy": readers, "Relationship.attributes": readers,
+		"Relationship.seenBy": readers, // added on main with relationship sightings
 	}
 }()
 
@@ -144,7 +145,7 @@ func TestNestedRulesCoverCIFields(t *testing.T) {
 	open := map[string]bool{
 		"CI.id": true, "CI.class": true, "CI.ciClass": true, "CI.createdAt": true, "CI.updatedAt": true, "CI.lastSeenAt": true,
 		"Relationship.id": true, "Relationship.type": true, "Relationship.source": true, "Relationship.target": true,
-		"Relationship.createdAt": true, "Relationship.updatedAt": true,
+		"Relationship.createdAt": true, "Relationship.updatedAt": true, "Relationship.lastSeenAt": true, "Relationship.version": true,
 	}
 	s := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}).Schema()
 	for _, typ := range []string{"CI", "Relationship"} {

@@ -34,10 +34,7 @@ func ciView(c store.CI) *model.CI {
 	if t, ok := c.Attributes["tags"].([]string); ok {
 		v.Tags = t
 	}
-	for src, at := range c.SeenBy {
-		v.SeenBy = append(v.SeenBy, model.Sighting{Source: src, LastSeenAt: at})
-	}
-	sort.Slice(v.SeenBy, func(i, j int) bool { return v.SeenBy[i].Source < v.SeenBy[j].Source })
+	v.SeenBy = sightings(c.SeenBy)
 	return v
 }
 
@@ -77,7 +74,22 @@ func relView(r store.Relationship) *model.Relationship {
 	if !r.UpdatedAt.IsZero() {
 		v.UpdatedAt = &r.UpdatedAt
 	}
+	v.Version = int(max(r.Version, 1))
+	v.SeenBy = sightings(r.SeenBy)
+	if last := store.LastSeen(r.SeenBy); !last.IsZero() {
+		v.LastSeenAt = &last
+	}
 	return v
+}
+
+// sightings lists per-source last-seen times, by source.
+func sightings(seenBy map[string]time.Time) []model.Sighting {
+	out := make([]model.Sighting, 0, len(seenBy))
+	for src, at := range seenBy {
+		out = append(out, model.Sighting{Source: src, LastSeenAt: at})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
+	return out
 }
 
 func stepsView(steps []store.Step, from store.ID) []model.PathStep {
@@ -282,6 +294,8 @@ func relStatus(s store.Status) (model.RelationshipStatus, error) {
 		return model.RelationshipStatusNotFound, nil
 	case store.StatusInvalid:
 		return model.RelationshipStatusInvalid, nil
+	case store.StatusConflict:
+		return model.RelationshipStatusConflict, nil
 	}
 	return "", fmt.Errorf("unexpected relationship status %q", s)
 }

@@ -7,11 +7,13 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // Cis is the resolver for the cis field.
@@ -39,7 +41,17 @@ func (r *pathStepResolver) To(ctx context.Context, obj *model.PathStep) (*model.
 
 // Relationship is the resolver for the relationship field.
 func (r *pathStepResolver) Relationship(ctx context.Context, obj *model.PathStep) (*model.Relationship, error) {
-	return relView(obj.Rel), nil
+	// A traversal names the relationship it went through, without its
+	// attributes, version or sightings: read it whole (batched), or show
+	// what the traversal saw if it was deleted since.
+	rel, err := loadersFor(ctx, r.Store).Rel.Load(ctx, obj.Rel.Key().ID())
+	if errors.Is(err, store.ErrNotFound) {
+		return relView(obj.Rel), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return relView(rel), nil
 }
 
 // ImpactAnalysis is the resolver for the impactAnalysis field.

@@ -20,6 +20,9 @@ import (
 type Loaders struct {
 	CI       *dataloadgen.Loader[store.ID, store.CI]
 	RelPages *dataloadgen.Loader[relPageKey, store.Page[store.Relationship]]
+	// Rel loads whole relationships by ID (a traversal's steps name them
+	// without their attributes, version or sightings).
+	Rel *dataloadgen.Loader[store.ID, store.Relationship]
 }
 
 // relPageKey asks for one page of one CI's relationships in one direction,
@@ -44,6 +47,7 @@ func (k relPageKey) request() store.RelationshipPageRequest {
 type Reader interface {
 	store.CIReader
 	RelationshipPages(ctx context.Context, reqs []store.RelationshipPageRequest) ([]store.Page[store.Relationship], error)
+	Relationships(ctx context.Context, ids []store.ID) (map[store.ID]store.Relationship, error)
 }
 
 // DefaultLoaderWait is how long a loader gathers keys before one batched
@@ -61,23 +65,10 @@ func NewLoaders(r Reader, wait time.Duration) *Loaders {
 	w := dataloadgen.WithWait(wait)
 	return &Loaders{
 		CI: dataloadgen.NewLoader(func(ctx context.Context, ids []store.ID) ([]store.CI, []error) {
-			out := make([]store.CI, len(ids))
-			errs := make([]error, len(ids))
-			for start := 0; start < len(ids); start += store.MaxBatch {
-				part := ids[start:min(start+store.MaxBatch, len(ids))]
-				found, err := r.CIs(ctx, part)
-				for i, id := range part {
-					switch c, ok := found[id]; {
-					case err != nil:
-						errs[start+i] = err
-					case !ok:
-						errs[start+i] = fmt.Errorf("CI %s: %w", id, store.ErrNotFound)
-					default:
-						out[start+i] = c
-					}
-				}
-			}
-			return out, errs
+			return loadByID(ctx, ids, r.CIs, "CI")
+		}, w),
+		Rel: dataloadgen.NewLoader(func(ctx context.Context, ids []store.ID) ([]store.Relationship, []error) {
+			return loadByID(ctx, ids, r.Relationships, "relationship")
 		}, w),
 		RelPages: dataloadgen.NewLoader(func(ctx context.Context, keys []relPageKey) ([]store.Page[store.Relationship], []error) {
 			out := make([]store.Page[store.Relationship], len(keys))
@@ -96,6 +87,28 @@ func NewLoaders(r Reader, wait time.Duration) *Loaders {
 			return out, errs
 		}, w),
 	}
+}
+
+// loadByID reads ids in batches of at most store.MaxBatch with read; an id
+// read does not return is ErrNotFound naming what.
+func loadByID[T any](ctx context.Context, ids []store.ID, read func(context.Context, []store.ID) (map[store.ID]T, error), what string) ([]T, []error) {
+	out := make([]T, len(ids))
+	errs := make([]error, len(ids))
+	for start := 0; start < len(ids); start += store.MaxBatch {
+		part := ids[start:min(start+store.MaxBatch, len(ids))]
+		found, err := read(ctx, part)
+		for i, id := range part {
+			switch c, ok := found[id]; {
+			case err != nil:
+				errs[start+i] = err
+			case !ok:
+				errs[start+i] = fmt.Errorf("%s %s: %w", what, id, store.ErrNotFound)
+			default:
+				out[start+i] = c
+			}
+		}
+	}
+	return out, errs
 }
 
 // relPages answers a batch of page requests, one answer or error each. A

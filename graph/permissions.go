@@ -88,6 +88,7 @@ var fieldPermissions = map[string][]auth.Permission{
 	"CI.attributes":           {ciRead},
 	"CI.seenBy":               {ciRead},
 	"Relationship.attributes": {relRead},
+	"Relationship.seenBy":     {relRead},
 }
 
 // isRootField reports whether name ("Type.field") is a field of Query or

@@ -34,7 +34,7 @@ func (r *mutationResolver) CreateRelationships(ctx context.Context, input model.
 				return nil, err
 			}
 		}
-		items[i] = cmdb.RelationshipItem{Type: it.Type, Source: src, Target: dst, Attributes: attrs}
+		items[i] = cmdb.RelationshipItem{Type: it.Type, Source: src, Target: dst, Attributes: attrs, ExpectedVersion: it.ExpectedVersion}
 	}
 	who := writeAs(ctx, nil)
 	res, err := r.CMDB.CreateRelationships(ctx, who, items, deref(input.Atomic, false))

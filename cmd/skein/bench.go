@@ -22,7 +22,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure Skein's speed",
 	}
-	cmd.AddCommand(newBenchGraphCmd(), newBenchAPICmd(), newBenchOpenProbeCmd())
+	cmd.AddCommand(newBenchGraphCmd(), newBenchAPICmd(), newBenchOpenProbeCmd(), newBenchBenchfmtCmd())
 	return cmd
 }
 
@@ -143,6 +143,29 @@ func newBenchOpenProbeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dir, "data-dir", "", "embedded store directory")
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd
+}
+
+func newBenchBenchfmtCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "benchfmt REPORT.md",
+		Short: "Convert a report of 'skein bench graph' into Go benchmark format, for benchstat",
+		Long: `Reads a report written by 'skein bench graph --out REPORT.md' (by this release or an
+earlier one) and prints each figure as a line of the Go benchmark format, named by what
+identifies it (backend, phase, writers; start CI, the count it reaches, engine), so that
+benchstat sets two releases' figures side by side. tools/bench/compare.sh does the whole
+comparison. A report it cannot read is an error naming the line.`,
+		Example: `  skein bench benchfmt old.md > old.txt && skein bench benchfmt new.md > new.txt
+  go tool benchstat old.txt new.txt`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return bench.Benchfmt(f, cmd.OutOrStdout())
+		},
+	}
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -301,10 +301,13 @@ type ComplexityRoot struct {
 		Attributes func(childComplexity int) int
 		CreatedAt  func(childComplexity int) int
 		ID         func(childComplexity int) int
+		LastSeenAt func(childComplexity int) int
+		SeenBy     func(childComplexity int) int
 		Source     func(childComplexity int) int
 		Target     func(childComplexity int) int
 		Type       func(childComplexity int) int
 		UpdatedAt  func(childComplexity int) int
+		Version    func(childComplexity int) int
 	}
 
 	RelationshipConnection struct {
@@ -1581,6 +1584,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Relationship.ID(childComplexity), true
+	case "Relationship.lastSeenAt":
+		if e.ComplexityRoot.Relationship.LastSeenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Relationship.LastSeenAt(childComplexity), true
+	case "Relationship.seenBy":
+		if e.ComplexityRoot.Relationship.SeenBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Relationship.SeenBy(childComplexity), true
 	case "Relationship.source":
 		if e.ComplexityRoot.Relationship.Source == nil {
 			break
@@ -1605,6 +1620,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Relationship.UpdatedAt(childComplexity), true
+	case "Relationship.version":
+		if e.ComplexityRoot.Relationship.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Relationship.Version(childComplexity), true
 
 	case "RelationshipConnection.edges":
 		if e.ComplexityRoot.RelationshipConnection.Edges == nil {
@@ -3026,6 +3047,21 @@ type Relationship implements Node {
   createdAt: Time
   "When its attributes last changed."
   updatedAt: Time
+  """
+  1 when created, one more with every change of its attributes (a source reporting it again
+  unchanged is a sighting, not a change). Pass it as ` + "`" + `expectedVersion` + "`" + ` to change the
+  relationship only if nobody changed it since you read it.
+  """
+  version: Int!
+  """
+  Each source that reported the relationship and when it last did, by source name. Empty for
+  a relationship written before sightings were kept, until a source reports it again. A
+  relationship its source no longer reports is stale: discovery ages out what it stopped
+  seeing.
+  """
+  seenBy: [Sighting!]!
+  "The latest of its sightings; null when it has none."
+  lastSeenAt: Time
 }
 
 "A page of relationships."
@@ -3064,6 +3100,12 @@ input RelationshipItem {
   target: ID!
   "Attribute values, as the type declares."
   attributes: JSON
+  """
+  Write only if the relationship exists at this version (its ` + "`" + `version` + "`" + ` when you read it);
+  otherwise the item is a ` + "`" + `CONFLICT` + "`" + ` naming the current version. Omit to write whatever the
+  version.
+  """
+  expectedVersion: Int
 }
 
 "What happened to one relationship item."
@@ -3080,6 +3122,8 @@ enum RelationshipStatus {
   NOT_FOUND
   "The item is not valid; see its error."
   INVALID
+  "The relationship is not at the item's ` + "`" + `expectedVersion` + "`" + `; the error names its version."
+  CONFLICT
 }
 
 "The outcome of creating relationships, item by item."
@@ -3746,6 +3790,12 @@ func (ec *executionContext) childFields_Relationship(ctx context.Context, field 
 		return ec.fieldContext_Relationship_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Relationship_updatedAt(ctx, field)
+	case "version":
+		return ec.fieldContext_Relationship_version(ctx, field)
+	case "seenBy":
+		return ec.fieldContext_Relationship_seenBy(ctx, field)
+	case "lastSeenAt":
+		return ec.fieldContext_Relationship_lastSeenAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Relationship", field.Name)
 }

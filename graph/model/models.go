@@ -41,6 +41,9 @@ type Relationship struct {
 	Attributes map[string]any
 	CreatedAt  *time.Time
 	UpdatedAt  *time.Time
+	Version    int
+	SeenBy     []Sighting
+	LastSeenAt *time.Time
 	// Key is the relationship's natural key (source, type, target).
 	Key store.RelationshipKey
 }

@@ -508,6 +508,10 @@ type RelationshipItem struct {
 	Target string `json:"target"`
 	// Attribute values, as the type declares.
 	Attributes any `json:"attributes,omitempty"`
+	// Write only if the relationship exists at this version (its `version` when you read it);
+	// otherwise the item is a `CONFLICT` naming the current version. Omit to write whatever the
+	// version.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
 }
 
 // The outcome of one relationship item.
@@ -1040,6 +1044,8 @@ const (
 	RelationshipStatusNotFound RelationshipStatus = "NOT_FOUND"
 	// The item is not valid; see its error.
 	RelationshipStatusInvalid RelationshipStatus = "INVALID"
+	// The relationship is not at the item's `expectedVersion`; the error names its version.
+	RelationshipStatusConflict RelationshipStatus = "CONFLICT"
 )
 
 var AllRelationshipStatus = []RelationshipStatus{
@@ -1049,11 +1055,12 @@ var AllRelationshipStatus = []RelationshipStatus{
 	RelationshipStatusDeleted,
 	RelationshipStatusNotFound,
 	RelationshipStatusInvalid,
+	RelationshipStatusConflict,
 }
 
 func (e RelationshipStatus) IsValid() bool {
 	switch e {
-	case RelationshipStatusCreated, RelationshipStatusUpdated, RelationshipStatusUnchanged, RelationshipStatusDeleted, RelationshipStatusNotFound, RelationshipStatusInvalid:
+	case RelationshipStatusCreated, RelationshipStatusUpdated, RelationshipStatusUnchanged, RelationshipStatusDeleted, RelationshipStatusNotFound, RelationshipStatusInvalid, RelationshipStatusConflict:
 		return true
 	}
 	return false

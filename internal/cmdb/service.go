@@ -319,6 +319,9 @@ type RelationshipItem struct {
 	Source     store.ID
 	Target     store.ID
 	Attributes map[string]any
+	// ExpectedVersion, when set, makes the item a conflict unless the
+	// relationship exists at that version.
+	ExpectedVersion *int
 }
 
 // CreateRelationships validates relationship types, attributes and the
@@ -443,7 +446,14 @@ func (m *Model) prepareRel(it RelationshipItem, cis map[store.ID]store.CI) (stor
 				end.id, ci.Class, end.field, rt.Def.Name, end.field, strings.Join(end.allowed, ", "))
 		}
 	}
-	return store.RelationshipInput{Type: rt.Def.Name, Source: it.Source, Target: it.Target, Attributes: attrs}, "", nil
+	in := store.RelationshipInput{Type: rt.Def.Name, Source: it.Source, Target: it.Target, Attributes: attrs}
+	if it.ExpectedVersion != nil {
+		if *it.ExpectedVersion < 1 {
+			return store.RelationshipInput{}, store.StatusInvalid, store.Invalid("expectedVersion", "must be at least 1 (versions start at 1), got %d", *it.ExpectedVersion)
+		}
+		in.ExpectVersion = int64(*it.ExpectedVersion)
+	}
+	return in, "", nil
 }
 
 // Filter selects CIs in terms of the model.

@@ -140,10 +140,15 @@ type UpsertResult struct {
 // by (Source, Type, Target): creating an existing one updates its attributes
 // (or reports it unchanged), never duplicates it.
 type RelationshipInput struct {
-	Type       string
-	Source     ID
-	Target     ID
+	Type   string
+	Source ID
+	Target ID
+	// Attributes replace the stored ones; nil leaves them as they are
+	// (the input then only reports a sighting).
 	Attributes Attributes
+	// ExpectVersion, when not 0, makes the input a conflict unless the
+	// relationship exists at that version (see DecideEdge).
+	ExpectVersion int64
 }
 
 // Relationship is a typed, directed edge between two CIs.
@@ -153,8 +158,15 @@ type Relationship struct {
 	Source     ID
 	Target     ID
 	Attributes Attributes
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Version is 1 when created and goes up by one with every change of
+	// its attributes (a sighting is not a change).
+	Version int64
+	// SeenBy maps each source that reported the relationship to the last
+	// time it did (empty for relationships written before sightings were
+	// kept, until a source reports them again).
+	SeenBy    map[string]time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // RelationshipResult is the outcome of one relationship item, in input order.

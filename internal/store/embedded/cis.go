@@ -67,7 +67,7 @@ func (w *wtx) deleteCIs(actor store.Actor, ids []store.ID, p *patch) ([]store.Up
 			return nil, err
 		}
 		for _, r := range rels {
-			audit = w.auditRow(audit, actor, store.KindRelationship, string(r.key.ID()), store.ActionDelete, relIdentityChanges(r.key, true))
+			audit = w.auditRow(audit, actor, store.KindRelationship, string(r.key.ID()), store.ActionDelete, store.RelationshipIdentityChanges(r.key, true))
 			p.delEdges = append(p.delEdges, r.e)
 		}
 		changes := []store.FieldChange{{Field: "class", Before: f.ci.Class}}
@@ -117,22 +117,6 @@ func (w *wtx) relsOf(row int64) ([]relRef, error) {
 		return nil, dbErr("delete", err)
 	}
 	return out, nil
-}
-
-// relIdentityChanges lists a relationship's type, source and target as
-// created (Before nil) or deleted (After nil).
-func relIdentityChanges(k store.RelationshipKey, deleted bool) []store.FieldChange {
-	cs := []store.FieldChange{
-		{Field: "type", After: k.Type},
-		{Field: "source", After: string(k.Source)},
-		{Field: "target", After: string(k.Target)},
-	}
-	if deleted {
-		for i := range cs {
-			cs[i].Before, cs[i].After = cs[i].After, nil
-		}
-	}
-	return cs
 }
 
 // CIs returns the CIs with the given ids.

@@ -142,24 +142,6 @@ func jsonList[T ~string | ~int64 | ~int32](vals []T) string {
 	return string(b)
 }
 
-// attrChanges lists the differences between two attribute sets, by name.
-func attrChanges(before, after store.Attributes) []store.FieldChange {
-	var cs []store.FieldChange
-	for k, a := range after {
-		b, ok := before[k]
-		if !ok || !store.EqualValues(b, a) {
-			cs = append(cs, store.FieldChange{Field: k, Before: b, After: a})
-		}
-	}
-	for k, b := range before {
-		if _, ok := after[k]; !ok {
-			cs = append(cs, store.FieldChange{Field: k, Before: b})
-		}
-	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Field < cs[j].Field })
-	return cs
-}
-
 // sortedKeys returns the keys of a map in order.
 func sortedKeys[V any](m map[string]V) []string {
 	ks := make([]string, 0, len(m))

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -10,6 +11,67 @@ import (
 
 	"github.com/skein-cmdb/skein/internal/store"
 )
+
+// undo holds, for each schema version v > 3, the statements that take a
+// database at version v back to v-1: the migration tests make an old store
+// by writing with today's code and undoing the migrations since. A new
+// migration adds its undo here.
+var undo = map[int][]string{
+	4: {"DROP INDEX audit_ref1", "DROP INDEX audit_ref2", "DROP INDEX audit_time", "DROP INDEX audit_id",
+		"ALTER TABLE audit DROP COLUMN ref1", "ALTER TABLE audit DROP COLUMN ref2"},
+	5: {"DROP TABLE identity_conflicts"},
+	6: {"ALTER TABLE tokens DROP COLUMN sources"},
+	7: {"DROP INDEX cis_name_fold", "DROP INDEX cis_owner_fold", "DROP INDEX cis_support_group_fold", "DROP INDEX ci_tags_fold"},
+	8: {"DROP TRIGGER ci_search_insert", "DROP TRIGGER ci_search_update", "DROP TRIGGER ci_search_delete", "DROP TABLE ci_search"},
+	9: {"ALTER TABLE relationships DROP COLUMN version", "ALTER TABLE relationships DROP COLUMN seen_by"},
+}
+
+// downgrade takes the closed store in dir back to schema version to.
+func downgrade(t *testing.T, dir string, to int) {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
+	require.NoError(t, err)
+	defer db.Close()
+	for v := schemaVersion; v > to; v-- {
+		qs, ok := undo[v]
+		require.True(t, ok, "no undo for schema version %d", v)
+		for _, q := range qs {
+			_, err := db.Exec(q)
+			require.NoError(t, err, q)
+		}
+	}
+	_, err = db.Exec(fmt.Sprintf("PRAGMA user_version = %d", to))
+	require.NoError(t, err)
+}
+
+// TestMigrateRelationshipVersions: relationships written at schema 8,
+// before versions and sightings, read as version 1 with no sightings, and
+// the next report of each records its source and bumps only a change.
+func TestMigrateRelationshipVersions(t *testing.T) {
+	dir := t.TempDir()
+	s := openAt(t, dir)
+	ids := mkNodes(t, s, "v", 3)
+	link(t, s, ids, tedge{0, 1, ""}, tedge{1, 2, "RUNS_ON"})
+	require.NoError(t, s.Close())
+	downgrade(t, dir, 8)
+
+	s = openAt(t, dir)
+	rels, err := s.RelationshipsOf(t.Context(), ids[:1], store.Out, nil)
+	require.NoError(t, err)
+	require.Len(t, rels[ids[0]], 1)
+	r := rels[ids[0]][0]
+	assert.Equal(t, int64(1), r.Version)
+	assert.Empty(t, r.SeenBy)
+
+	who := store.Actor{Name: "agent:x", Source: "vcenter"}
+	res, err := s.CreateRelationships(t.Context(), who, []store.RelationshipInput{{Type: r.Type, Source: r.Source, Target: r.Target}}, true)
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusUnchanged, res[0].Status)
+	got, err := s.Relationships(t.Context(), []store.ID{r.ID})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), got[r.ID].Version)
+	assert.Contains(t, got[r.ID].SeenBy, "vcenter")
+}
 
 // TestMigrateAuditRefs: a store written at schema 3, whose audit records
 // had no related objects, gets them on upgrade: a CI's history then lists
@@ -22,22 +84,7 @@ func TestMigrateAuditRefs(t *testing.T) {
 	unlink(t, s, ids, tedge{1, 2, "RUNS_ON"})
 	require.NoError(t, s.Close())
 
-	// Back to schema 3: no ref columns, no indexes on them, no conflicts,
-	// no token sources, no fold indexes.
-	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
-	require.NoError(t, err)
-	for _, q := range []string{
-		"DROP INDEX audit_ref1", "DROP INDEX audit_ref2", "DROP INDEX audit_time", "DROP INDEX audit_id",
-		"ALTER TABLE audit DROP COLUMN ref1", "ALTER TABLE audit DROP COLUMN ref2", "DROP TABLE identity_conflicts",
-		"DROP INDEX cis_name_fold", "DROP INDEX cis_owner_fold", "DROP INDEX cis_support_group_fold", "DROP INDEX ci_tags_fold",
-		"ALTER TABLE tokens DROP COLUMN sources",
-		"DROP TRIGGER ci_search_insert", "DROP TRIGGER ci_search_update", "DROP TRIGGER ci_search_delete", "DROP TABLE ci_search",
-		"PRAGMA user_version = 3",
-	} {
-		_, err := db.Exec(q)
-		require.NoError(t, err, q)
-	}
-	require.NoError(t, db.Close())
+	downgrade(t, dir, 3)
 
 	s = openAt(t, dir)
 	for i, want := range []int{2, 4, 3} { // its creation and one, two, one relationships' records
@@ -62,16 +109,7 @@ func TestMigrateSearch(t *testing.T) {
 	ids := mkNodes(t, s, "legacy-", 3)
 	require.NoError(t, s.Close())
 
-	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
-	require.NoError(t, err)
-	for _, q := range []string{
-		"DROP TRIGGER ci_search_insert", "DROP TRIGGER ci_search_update", "DROP TRIGGER ci_search_delete", "DROP TABLE ci_search",
-		"PRAGMA user_version = 7",
-	} {
-		_, err := db.Exec(q)
-		require.NoError(t, err, q)
-	}
-	require.NoError(t, db.Close())
+	downgrade(t, dir, 7)
 
 	s = openAt(t, dir)
 	q := store.TextQuery{Terms: []store.TextTerm{{Tokens: []string{"legacy"}}}, Limit: 10}

@@ -13,7 +13,7 @@ import (
 // incoming ones by (type ID, source row). Row IDs never change while a CI
 // exists, so cursors stay valid across writes.
 const (
-	relPageCols = `SELECT r.type, r.dst, r.src, t.name, s.uid, d.uid, r.attrs, r.created_at, r.updated_at
+	relPageCols = `SELECT r.type, r.dst, r.src, t.name, s.uid, d.uid, ` + relTailCols + `
 	FROM relationships r JOIN rel_types t ON t.id = r.type JOIN cis s ON s.id = r.src JOIN cis d ON d.id = r.dst`
 	relPageTypes = ` AND r.type IN (SELECT id FROM rel_types WHERE name IN (SELECT value FROM json_each(?5)))`
 	relPageOut   = relPageCols + ` WHERE r.src = ?1 AND (r.type, r.dst) > (?2, ?3)`
@@ -114,7 +114,7 @@ func (p relPagePlan) run(ctx context.Context, tx *sql.Tx) (store.Page[store.Rela
 		return page, err
 	}
 	types := jsonList(p.req.Types)
-	var attrs sql.RawBytes
+	var tail relTail
 	for _, out := range p.phases {
 		countQ, pageQ := relCountIn, relPageIn
 		if out {
@@ -156,18 +156,16 @@ func (p relPagePlan) run(ctx context.Context, tx *sql.Tx) (store.Page[store.Rela
 		}
 		for rows.Next() {
 			var r store.Relationship
-			var typeID, dst, src, created, updated int64
-			if err := rows.Scan(&typeID, &dst, &src, &r.Type, &r.Source, &r.Target, &attrs, &created, &updated); err != nil {
+			var typeID, dst, src int64
+			if err := rows.Scan(append([]any{&typeID, &dst, &src, &r.Type, &r.Source, &r.Target}, tail.dest()...)...); err != nil {
 				rows.Close()
 				return page, err
 			}
-			a, err := decodeAttrs(attrs)
-			if err != nil {
+			if err := tail.fill(&r); err != nil {
 				rows.Close()
-				return page, corrupt("attributes of relationship "+string(r.Source)+" "+r.Type+" "+string(r.Target), err)
+				return page, err
 			}
 			r.ID = store.RelationshipKey{Source: r.Source, Type: r.Type, Target: r.Target}.ID()
-			r.Attributes, r.CreatedAt, r.UpdatedAt = a, fromNanos(created), fromNanos(updated)
 			other := src
 			if out {
 				other = dst

@@ -122,11 +122,10 @@ func (w *wtx) findType(g *graph, name string) (uint32, bool, error) {
 
 // relState is a relationship as the running create call sees it.
 type relState struct {
-	row              int64 // 0 for one this call creates
-	attrs            store.Attributes
-	created, updated time.Time
-	insert           int // index in the pending inserts, for a new one
-	dirty            bool
+	row     int64 // 0 for one this call creates
+	rel     store.Relationship
+	dirty   bool // stored, and its attributes changed
+	sighted bool // stored, and only its sightings changed
 }
 
 // createRels resolves endpoints, types and existing relationships in bulk,
@@ -187,69 +186,71 @@ func (w *wtx) createRels(actor store.Actor, rels []store.RelationshipInput, attr
 			continue
 		}
 		e := edges[i]
-		key := store.RelationshipKey{Source: in.Source, Type: in.Type, Target: in.Target}
-		id := key.ID()
 		st := state[e]
-		if st == nil {
-			a := attrs[i]
-			if a == nil {
-				a = store.Attributes{}
+		var existing *store.Relationship
+		if st != nil {
+			existing = &st.rel
+		}
+		in.Attributes = attrs[i]
+		d := store.DecideEdge(existing, in, actor.Source, w.now)
+		switch d.Write {
+		case store.EdgeNone:
+			err := store.AtField(fmt.Sprintf("relationships[%d]", i), d.Err)
+			if atomic {
+				return nil, &store.ItemError{Index: i, Err: err}
 			}
-			st = &relState{attrs: a, created: w.now, updated: w.now, insert: len(inserts)}
+			results[i] = store.RelationshipResult{Status: d.Status, Err: err}
+			continue
+		case store.EdgeCreate:
+			st = &relState{}
 			state[e] = st
 			inserts = append(inserts, st)
 			insertEdges = append(insertEdges, e)
-			changes := relIdentityChanges(key, false)
-			for _, k := range sortedKeys(a) {
-				changes = append(changes, store.FieldChange{Field: k, After: a[k]})
-			}
-			audit = w.auditRow(audit, actor, store.KindRelationship, string(id), store.ActionCreate, changes)
 			p.addEdges = append(p.addEdges, e)
-			results[i] = store.RelationshipResult{Status: store.StatusCreated, Relationship: store.Relationship{
-				ID: id, Type: in.Type, Source: in.Source, Target: in.Target, Attributes: a, CreatedAt: w.now, UpdatedAt: w.now,
-			}}
-			continue
+			audit = w.auditRow(audit, actor, store.KindRelationship, string(d.Relationship.ID), store.ActionCreate, d.Changes)
+		case store.EdgeUpdate:
+			st.dirty = st.row != 0
+			audit = w.auditRow(audit, actor, store.KindRelationship, string(d.Relationship.ID), store.ActionUpdate, d.Changes)
+		case store.EdgeSighting:
+			st.sighted = st.row != 0
 		}
-		rel := store.Relationship{ID: id, Type: in.Type, Source: in.Source, Target: in.Target, Attributes: st.attrs,
-			CreatedAt: st.created, UpdatedAt: st.updated}
-		var changes []store.FieldChange
-		if attrs[i] != nil {
-			changes = attrChanges(st.attrs, attrs[i])
-		}
-		if len(changes) == 0 {
-			results[i] = store.RelationshipResult{Status: store.StatusUnchanged, Relationship: rel}
-			continue
-		}
-		st.attrs, st.updated, st.dirty = attrs[i], w.now, st.row != 0
-		audit = w.auditRow(audit, actor, store.KindRelationship, string(id), store.ActionUpdate, changes)
-		rel.Attributes, rel.UpdatedAt = st.attrs, st.updated
-		results[i] = store.RelationshipResult{Status: store.StatusUpdated, Relationship: rel}
+		st.rel = d.Relationship
+		results[i] = store.RelationshipResult{Status: d.Status, Relationship: d.Relationship}
 	}
-	// Write: new relationships (with their final attributes), updates, audit.
-	args := make([]any, 0, 6*len(inserts))
+	// Write: new relationships (in their final state), updates, sightings,
+	// audit.
+	args := make([]any, 0, bulkRels.cols*len(inserts))
 	for j, st := range inserts {
-		enc, err := appendAttrs(w.buf[:0], st.attrs)
+		enc, err := appendAttrs(w.buf[:0], st.rel.Attributes)
 		if err != nil {
 			return nil, fmt.Errorf("embedded: encode attributes: %w", err)
 		}
-		w.buf = enc
+		attrs := string(enc)
+		w.buf = appendSeen(enc[:0], st.rel.SeenBy)
 		e := insertEdges[j]
-		args = append(args, int64(e.src), int64(e.typ), int64(e.dst), string(enc), w.nowNs, st.updated.UnixNano())
+		args = append(args, int64(e.src), int64(e.typ), int64(e.dst), attrs, st.rel.CreatedAt.UnixNano(), st.rel.UpdatedAt.UnixNano(),
+			st.rel.Version, string(w.buf))
 	}
 	if err := w.insert(bulkRels, args); err != nil {
 		return nil, dbErr("create relationship", err)
 	}
 	for _, st := range state {
-		if !st.dirty {
-			continue
-		}
-		enc, err := appendAttrs(w.buf[:0], st.attrs)
-		if err != nil {
-			return nil, fmt.Errorf("embedded: encode attributes: %w", err)
-		}
-		w.buf = enc
-		if _, err := w.st.relUpdate.Exec(string(enc), w.nowNs, st.row); err != nil {
-			return nil, dbErr("update relationship", err)
+		switch {
+		case st.dirty:
+			enc, err := appendAttrs(w.buf[:0], st.rel.Attributes)
+			if err != nil {
+				return nil, fmt.Errorf("embedded: encode attributes: %w", err)
+			}
+			attrs := string(enc)
+			w.buf = appendSeen(enc[:0], st.rel.SeenBy)
+			if _, err := w.st.relUpdate.Exec(attrs, st.rel.UpdatedAt.UnixNano(), st.rel.Version, string(w.buf), st.row); err != nil {
+				return nil, dbErr("update relationship", err)
+			}
+		case st.sighted:
+			w.buf = appendSeen(w.buf[:0], st.rel.SeenBy)
+			if _, err := w.st.relSight.Exec(string(w.buf), st.row); err != nil {
+				return nil, dbErr("update relationship", err)
+			}
 		}
 	}
 	if err := w.insert(bulkAudit, audit); err != nil {
@@ -278,19 +279,20 @@ func (w *wtx) existingRels(triples []int64) (map[edge]*relState, error) {
 	if err != nil {
 		return nil, dbErr("create relationship", err)
 	}
-	var attrs sql.RawBytes
+	var tail relTail
 	for rows.Next() {
-		var row, src, typ, dst, created, updated int64
-		if err := rows.Scan(&row, &src, &typ, &dst, &attrs, &created, &updated); err != nil {
+		var row, src, typ, dst int64
+		if err := rows.Scan(append([]any{&row, &src, &typ, &dst}, tail.dest()...)...); err != nil {
 			rows.Close()
 			return nil, dbErr("create relationship", err)
 		}
-		a, err := decodeAttrs(attrs)
-		if err != nil {
+		e := edge{src: int32(src), dst: int32(dst), typ: uint32(typ)}
+		st := &relState{row: row}
+		if err := tail.fill(&st.rel); err != nil {
 			rows.Close()
-			return nil, corrupt(fmt.Sprintf("attributes of relationship row %d", row), err)
+			return nil, corrupt(fmt.Sprintf("relationship row %d", row), err)
 		}
-		out[edge{src: int32(src), dst: int32(dst), typ: uint32(typ)}] = &relState{row: row, attrs: a, created: fromNanos(created), updated: fromNanos(updated)}
+		out[e] = st
 	}
 	if err := closeRows(rows); err != nil {
 		return nil, dbErr("create relationship", err)
@@ -396,7 +398,7 @@ func (w *wtx) deleteRels(actor store.Actor, ids []store.ID, p *patch) ([]store.R
 		if _, err := w.st.relDelete.Exec(relRow); err != nil {
 			return nil, dbErr("delete relationship", err)
 		}
-		audit = w.auditRow(audit, actor, store.KindRelationship, string(id), store.ActionDelete, relIdentityChanges(k, true))
+		audit = w.auditRow(audit, actor, store.KindRelationship, string(id), store.ActionDelete, store.RelationshipIdentityChanges(k, true))
 		p.delEdges = append(p.delEdges, edge{src: int32(src), dst: int32(dst), typ: typ})
 		results[i] = store.RelationshipResult{Status: store.StatusDeleted, Relationship: store.Relationship{
 			ID: id, Type: k.Type, Source: k.Source, Target: k.Target, Attributes: a,
@@ -409,22 +411,50 @@ func (w *wtx) deleteRels(actor store.Actor, ids []store.ID, p *patch) ([]store.R
 	return results, nil
 }
 
+// relTailCols are the columns every read of whole relationships ends with;
+// relTail scans and decodes them.
+const relTailCols = "r.attrs, r.created_at, r.updated_at, r.version, r.seen_by"
+
+// relTail receives relTailCols.
+type relTail struct {
+	attrs, seen               sql.RawBytes
+	created, updated, version int64
+}
+
+func (t *relTail) dest() []any {
+	return []any{&t.attrs, &t.created, &t.updated, &t.version, &t.seen}
+}
+
+// fill decodes the tail into r (whose ends and type are set).
+func (t *relTail) fill(r *store.Relationship) error {
+	a, err := decodeAttrs(t.attrs)
+	if err != nil {
+		return corrupt("attributes of relationship "+string(r.Source)+" "+r.Type+" "+string(r.Target), err)
+	}
+	seen := map[string]time.Time{}
+	if len(t.seen) > 0 {
+		if seen, err = decodeSeen(t.seen); err != nil {
+			return corrupt("sightings of relationship "+string(r.Source)+" "+r.Type+" "+string(r.Target), err)
+		}
+	}
+	r.Attributes, r.SeenBy, r.Version = a, seen, max(t.version, 1)
+	r.CreatedAt, r.UpdatedAt = fromNanos(t.created), fromNanos(t.updated)
+	return nil
+}
+
 // relSelect reads relationships with their endpoints' ids and type name.
-const relSelect = `SELECT s.uid, t.name, d.uid, r.attrs, r.created_at, r.updated_at
+const relSelect = `SELECT s.uid, t.name, d.uid, ` + relTailCols + `
 	FROM relationships r JOIN rel_types t ON t.id = r.type JOIN cis s ON s.id = r.src JOIN cis d ON d.id = r.dst`
 
-func scanRel(rows *sql.Rows, attrs *sql.RawBytes) (store.Relationship, error) {
+func scanRel(rows *sql.Rows, tail *relTail) (store.Relationship, error) {
 	var r store.Relationship
-	var created, updated int64
-	if err := rows.Scan(&r.Source, &r.Type, &r.Target, attrs, &created, &updated); err != nil {
+	if err := rows.Scan(append([]any{&r.Source, &r.Type, &r.Target}, tail.dest()...)...); err != nil {
 		return r, err
 	}
-	a, err := decodeAttrs(*attrs)
-	if err != nil {
-		return r, corrupt("attributes of relationship "+string(r.Source)+" "+r.Type+" "+string(r.Target), err)
+	if err := tail.fill(&r); err != nil {
+		return r, err
 	}
 	r.ID = store.RelationshipKey{Source: r.Source, Type: r.Type, Target: r.Target}.ID()
-	r.Attributes, r.CreatedAt, r.UpdatedAt = a, fromNanos(created), fromNanos(updated)
 	return r, nil
 }
 
@@ -449,7 +479,7 @@ func (s *Store) Relationships(ctx context.Context, ids []store.ID) (map[store.ID
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	q := `SELECT s.uid, t.name, d.uid, r.attrs, r.created_at, r.updated_at
+	q := `SELECT s.uid, t.name, d.uid, ` + relTailCols + `
 		FROM json_each(?) j
 		JOIN cis s ON s.uid = j.value->>0
 		JOIN rel_types t ON t.name = j.value->>1
@@ -460,9 +490,9 @@ func (s *Store) Relationships(ctx context.Context, ids []store.ID) (map[store.ID
 		return nil, dbErr("read relationships", err)
 	}
 	defer rows.Close()
-	var attrs sql.RawBytes
+	var tail relTail
 	for rows.Next() {
-		r, err := scanRel(rows, &attrs)
+		r, err := scanRel(rows, &tail)
 		if err != nil {
 			return nil, dbErr("read relationships", err)
 		}
@@ -529,9 +559,9 @@ func (s *Store) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.D
 	for _, c := range cis {
 		want[c] = true
 	}
-	var attrs sql.RawBytes
+	var tail relTail
 	for rows.Next() {
-		r, err := scanRel(rows, &attrs)
+		r, err := scanRel(rows, &tail)
 		if err != nil {
 			return nil, dbErr("read relationships", err)
 		}

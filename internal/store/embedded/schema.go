@@ -8,7 +8,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
 // file; migrations[v] upgrades version v to v+1.
-const schemaVersion = 8
+const schemaVersion = 9
 
 var migrations = []string{
 	// 0 → 1: initial schema.
@@ -187,6 +187,13 @@ END;
 CREATE TRIGGER ci_search_delete AFTER DELETE ON cis BEGIN
 	DELETE FROM ci_search WHERE rowid = old.id;
 END;
+`,
+	// 8 → 9: relationship versions and sightings (store.DecideEdge):
+	// existing relationships are at version 1 and have no sightings (NULL)
+	// until a source reports them again.
+	`
+ALTER TABLE relationships ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE relationships ADD COLUMN seen_by TEXT;
 `,
 }
 

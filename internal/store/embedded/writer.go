@@ -275,11 +275,11 @@ type wtx struct {
 type stmts struct {
 	begin, commit, rollback, totalChanges *sql.Stmt
 
-	maxCIRow, keyOwners, keyOwner, cisByRow, cisByUID     *sql.Stmt
-	deleteKeys, deleteTags, deleteCI                      *sql.Stmt
-	deleteCIKeys, deleteCITags                            *sql.Stmt
-	relsOfCI, typeByName, insertType, rowsByUID           *sql.Stmt
-	relGet, relsByTriple, relUpdate, relDelete, insertExt *sql.Stmt
+	maxCIRow, keyOwners, keyOwner, cisByRow, cisByUID               *sql.Stmt
+	deleteKeys, deleteTags, deleteCI                                *sql.Stmt
+	deleteCIKeys, deleteCITags                                      *sql.Stmt
+	relsOfCI, typeByName, insertType, rowsByUID                     *sql.Stmt
+	relGet, relsByTriple, relUpdate, relSight, relDelete, insertExt *sql.Stmt
 }
 
 func newWtx(ctx context.Context, conn *sql.Conn) (*wtx, error) {
@@ -311,9 +311,10 @@ func newWtx(ctx context.Context, conn *sql.Conn) (*wtx, error) {
 		{&w.st.insertType, "INSERT INTO rel_types(name) VALUES (?)"},
 		{&w.st.rowsByUID, "SELECT id, uid FROM cis WHERE uid IN (SELECT value FROM json_each(?))"},
 		{&w.st.relGet, "SELECT id, attrs, created_at, updated_at FROM relationships WHERE src = ? AND type = ? AND dst = ?"},
-		{&w.st.relsByTriple, `SELECT r.id, r.src, r.type, r.dst, r.attrs, r.created_at, r.updated_at FROM json_each(?) j
+		{&w.st.relsByTriple, `SELECT r.id, r.src, r.type, r.dst, ` + relTailCols + ` FROM json_each(?) j
 			JOIN relationships r ON r.src = j.value->>0 AND r.type = j.value->>1 AND r.dst = j.value->>2`},
-		{&w.st.relUpdate, "UPDATE relationships SET attrs = ?, updated_at = ? WHERE id = ?"},
+		{&w.st.relUpdate, "UPDATE relationships SET attrs = ?, updated_at = ?, version = ?, seen_by = ? WHERE id = ?"},
+		{&w.st.relSight, "UPDATE relationships SET seen_by = ? WHERE id = ?"},
 		{&w.st.relDelete, "DELETE FROM relationships WHERE id = ?"},
 		{&w.st.insertExt, "INSERT INTO model_extensions(kind, name, definition, created_at) VALUES (?, ?, ?, ?)"},
 	}
@@ -340,7 +341,7 @@ func (w *wtx) close() error {
 		w.st.deleteKeys, w.st.deleteTags, w.st.deleteCI,
 		w.st.deleteCIKeys, w.st.deleteCITags,
 		w.st.relsOfCI, w.st.typeByName, w.st.insertType, w.st.rowsByUID,
-		w.st.relGet, w.st.relsByTriple, w.st.relUpdate, w.st.relDelete, w.st.insertExt,
+		w.st.relGet, w.st.relsByTriple, w.st.relUpdate, w.st.relSight, w.st.relDelete, w.st.insertExt,
 	} {
 		if st != nil {
 			_ = st.Close()
@@ -360,7 +361,7 @@ var (
 		attrs, keys, sources, seen_by, created_at, updated_at, last_seen_at) VALUES `, cols: 15}
 	bulkKeys  = &bulkSpec{head: "INSERT INTO identity_keys(key, ci) VALUES ", cols: 2}
 	bulkTags  = &bulkSpec{head: "INSERT INTO ci_tags(tag, ci) VALUES ", cols: 2}
-	bulkRels  = &bulkSpec{head: "INSERT INTO relationships(src, type, dst, attrs, created_at, updated_at) VALUES ", cols: 6}
+	bulkRels  = &bulkSpec{head: "INSERT INTO relationships(src, type, dst, attrs, created_at, updated_at, version, seen_by) VALUES ", cols: 8}
 	bulkAudit = &bulkSpec{head: "INSERT INTO audit(id, time, actor, source, kind, object, action, changes, ref1, ref2) VALUES ", cols: 10}
 	// Bulk updates join the target rows with a VALUES list by rowid.
 	bulkSeen = &bulkSpec{cols: 4, head: "WITH v(id, keys, seen_by, last_seen_at) AS (VALUES ",

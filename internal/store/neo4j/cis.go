@@ -280,7 +280,7 @@ func (s *Store) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID
 					continue
 				}
 				relDeleted[rid] = true
-				if err := audit.add(store.KindRelationship, string(rid), store.ActionDelete, relDeleteChanges(rk)); err != nil {
+				if err := audit.add(store.KindRelationship, string(rid), store.ActionDelete, store.RelationshipIdentityChanges(rk, true)); err != nil {
 					return nil, &appError{err}
 				}
 			}
@@ -307,13 +307,4 @@ func (s *Store) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID
 		return nil, err
 	}
 	return out.([]store.UpsertResult), nil
-}
-
-// relDeleteChanges are the audit changes of a deleted relationship.
-func relDeleteChanges(k store.RelationshipKey) []store.FieldChange {
-	return []store.FieldChange{
-		{Field: "type", Before: k.Type},
-		{Field: "source", Before: string(k.Source)},
-		{Field: "target", Before: string(k.Target)},
-	}
 }

@@ -66,6 +66,10 @@ SET r = row.props`
 MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t)
 WHERE t.id = row.t
 SET r = row.props`
+	qSightRels = `UNWIND $rows AS row
+MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t)
+WHERE t.id = row.t
+SET r._seen = row.seen`
 	qDeleteRels = `UNWIND $rows AS row
 MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t)
 WHERE t.id = row.t
@@ -78,6 +82,7 @@ type relState struct {
 	exists  bool // present (stored, or created by this transaction)
 	stored  bool // present in the database when the transaction read it
 	dirty   bool // must be written
+	sighted bool // only its sightings changed (written unless dirty)
 	deleted bool // deleted by this transaction
 }
 
@@ -117,18 +122,36 @@ func loadRels(ctx context.Context, tx neo4j.ManagedTransaction, keys []store.Rel
 	return nil
 }
 
+// relRow says what writeRels puts in each row.
+type relRow int
+
+const (
+	relKey relRow = iota
+	relProps
+	relSeen
+)
+
 // writeRels runs a per-type statement over rows sorted by relationship id.
-func writeRels(ctx context.Context, tx neo4j.ManagedTransaction, format string, rels []*relState, withProps bool) error {
+// With relKey a row holds the ends only, with relProps also every
+// property, with relSeen also the sightings.
+func writeRels(ctx context.Context, tx neo4j.ManagedTransaction, format string, rels []*relState, with relRow) error {
 	slices.SortFunc(rels, func(a, b *relState) int { return strings.Compare(string(a.rel.ID), string(b.rel.ID)) })
 	byType := map[string][]any{}
 	for _, st := range rels {
 		row := map[string]any{"s": string(st.rel.Source), "t": string(st.rel.Target)}
-		if withProps {
+		switch with {
+		case relProps:
 			props, err := relProperties(&st.rel)
 			if err != nil {
 				return &appError{fmt.Errorf("neo4j: relationship %s: %w", st.rel.ID, err)}
 			}
 			row["props"] = props
+		case relSeen:
+			seen, err := seenJSON(st.rel.SeenBy)
+			if err != nil {
+				return &appError{fmt.Errorf("neo4j: relationship %s: %w", st.rel.ID, err)}
+			}
+			row["seen"] = seen
 		}
 		byType[st.rel.Type] = append(byType[st.rel.Type], row)
 	}
@@ -232,9 +255,11 @@ func (s *Store) CreateRelationships(ctx context.Context, actor store.Actor, rels
 			}
 			results[i] = res
 		}
-		var creates, updates []*relState
+		var creates, updates, sightings []*relState
 		for _, st := range state {
 			switch {
+			case !st.dirty && st.sighted && st.stored:
+				sightings = append(sightings, st)
 			case !st.dirty:
 			case st.stored:
 				updates = append(updates, st)
@@ -242,10 +267,13 @@ func (s *Store) CreateRelationships(ctx context.Context, actor store.Actor, rels
 				creates = append(creates, st)
 			}
 		}
-		if err := writeRels(ctx, tx, qCreateRels, creates, true); err != nil {
+		if err := writeRels(ctx, tx, qCreateRels, creates, relProps); err != nil {
 			return nil, err
 		}
-		if err := writeRels(ctx, tx, qUpdateRels, updates, true); err != nil {
+		if err := writeRels(ctx, tx, qUpdateRels, updates, relProps); err != nil {
+			return nil, err
+		}
+		if err := writeRels(ctx, tx, qSightRels, sightings, relSeen); err != nil {
 			return nil, err
 		}
 		if err := audit.flush(ctx, tx); err != nil {
@@ -271,59 +299,37 @@ func applyRel(i int, in store.RelationshipInput, invalid error, found map[store.
 		return store.RelationshipResult{Status: store.StatusNotFound,
 			Err: store.AtField(fmt.Sprintf("relationships[%d].target", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}, nil
 	}
-	key := store.RelationshipKey{Source: in.Source, Type: in.Type, Target: in.Target}
-	id := key.ID()
+	id := store.RelationshipKey{Source: in.Source, Type: in.Type, Target: in.Target}.ID()
 	st := state[id]
-	if st == nil || !st.exists {
-		r := store.Relationship{
-			ID: id, Type: in.Type, Source: in.Source, Target: in.Target,
-			Attributes: cloneAttributes(in.Attributes), CreatedAt: now, UpdatedAt: now,
-		}
-		changes := []store.FieldChange{
-			{Field: "type", After: in.Type},
-			{Field: "source", After: string(in.Source)},
-			{Field: "target", After: string(in.Target)},
-		}
-		for _, name := range sortedKeys(r.Attributes) {
-			changes = append(changes, store.FieldChange{Field: name, After: r.Attributes[name]})
-		}
-		if st == nil {
-			st = &relState{}
-			state[id] = st
-		}
-		st.rel, st.exists, st.dirty, st.deleted = r, true, true, false
-		if err := audit.add(store.KindRelationship, string(id), store.ActionCreate, changes); err != nil {
+	var existing *store.Relationship
+	if st != nil && st.exists {
+		existing = &st.rel
+	}
+	d := store.DecideEdge(existing, in, audit.actor.Source, now)
+	if d.Status == store.StatusConflict {
+		return store.RelationshipResult{Status: d.Status, Err: store.AtField(fmt.Sprintf("relationships[%d]", i), d.Err)}, nil
+	}
+	if st == nil {
+		st = &relState{}
+		state[id] = st
+	}
+	st.rel, st.exists, st.deleted = d.Relationship, true, false
+	switch d.Write {
+	case store.EdgeCreate, store.EdgeUpdate:
+		st.dirty = true
+	case store.EdgeSighting:
+		st.sighted = true
+	}
+	action := store.ActionUpdate
+	if d.Status == store.StatusCreated {
+		action = store.ActionCreate
+	}
+	if d.Changes != nil {
+		if err := audit.add(store.KindRelationship, string(id), action, d.Changes); err != nil {
 			return store.RelationshipResult{}, &appError{err}
 		}
-		return store.RelationshipResult{Status: store.StatusCreated, Relationship: cloneRel(r)}, nil
 	}
-	if in.Attributes == nil {
-		return store.RelationshipResult{Status: store.StatusUnchanged, Relationship: cloneRel(st.rel)}, nil
-	}
-	var changes []store.FieldChange
-	names := sortedKeys(in.Attributes)
-	for name := range st.rel.Attributes {
-		if _, ok := in.Attributes[name]; !ok {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		before, after := st.rel.Attributes[name], in.Attributes[name]
-		if !store.EqualValues(before, after) {
-			changes = append(changes, store.FieldChange{Field: name, Before: before, After: after})
-		}
-	}
-	if len(changes) == 0 {
-		return store.RelationshipResult{Status: store.StatusUnchanged, Relationship: cloneRel(st.rel)}, nil
-	}
-	st.rel.Attributes = cloneAttributes(in.Attributes)
-	st.rel.UpdatedAt = now
-	st.dirty = true
-	if err := audit.add(store.KindRelationship, string(id), store.ActionUpdate, changes); err != nil {
-		return store.RelationshipResult{}, &appError{err}
-	}
-	return store.RelationshipResult{Status: store.StatusUpdated, Relationship: cloneRel(st.rel)}, nil
+	return store.RelationshipResult{Status: d.Status, Relationship: cloneRel(d.Relationship)}, nil
 }
 
 // DeleteRelationships deletes relationships by id in one transaction. See
@@ -382,12 +388,12 @@ func (s *Store) DeleteRelationships(ctx context.Context, actor store.Actor, ids 
 			}
 			st.deleted = true
 			dels = append(dels, st)
-			if err := audit.add(store.KindRelationship, string(st.rel.ID), store.ActionDelete, relDeleteChanges(keys[i])); err != nil {
+			if err := audit.add(store.KindRelationship, string(st.rel.ID), store.ActionDelete, store.RelationshipIdentityChanges(keys[i], true)); err != nil {
 				return nil, &appError{err}
 			}
 			results[i] = store.RelationshipResult{Status: store.StatusDeleted, Relationship: cloneRel(st.rel)}
 		}
-		if err := writeRels(ctx, tx, qDeleteRels, dels, false); err != nil {
+		if err := writeRels(ctx, tx, qDeleteRels, dels, relKey); err != nil {
 			return nil, err
 		}
 		if err := audit.flush(ctx, tx); err != nil {

@@ -170,6 +170,25 @@ func seenJSON(seenBy map[string]time.Time) (string, error) {
 	return string(b), err
 }
 
+// decodeSeen decodes what seenJSON encoded into seenBy.
+func decodeSeen(s string, seenBy map[string]time.Time) error {
+	if s == "" {
+		return nil
+	}
+	var seen map[string]string
+	if err := json.Unmarshal([]byte(s), &seen); err != nil {
+		return fmt.Errorf("decode seen: %w", err)
+	}
+	for src, ts := range seen {
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return fmt.Errorf("decode seen: %w", err)
+		}
+		seenBy[src] = t.UTC()
+	}
+	return nil
+}
+
 // ciFromNode decodes a CI node.
 func ciFromNode(v any) (store.CI, error) {
 	var props map[string]any
@@ -209,18 +228,8 @@ func ciFromNode(v any) (store.CI, error) {
 			}
 		case propSeen:
 			s, _ := v.(string)
-			var seen map[string]string
-			if s != "" {
-				if err := json.Unmarshal([]byte(s), &seen); err != nil {
-					return store.CI{}, fmt.Errorf("decode seen: %w", err)
-				}
-			}
-			for src, ts := range seen {
-				t, err := time.Parse(time.RFC3339Nano, ts)
-				if err != nil {
-					return store.CI{}, fmt.Errorf("decode seen: %w", err)
-				}
-				c.SeenBy[src] = t.UTC()
+			if err := decodeSeen(s, c.SeenBy); err != nil {
+				return store.CI{}, err
 			}
 		case propKeys:
 			keys, err := fromProperty(v)
@@ -304,6 +313,10 @@ const (
 	relPropID        = "id"
 	relPropCreatedAt = "created_at"
 	relPropUpdatedAt = "updated_at"
+	// relPropVersion and relPropSeen start with "_", which no attribute
+	// name does: a relationship type may declare an attribute "version".
+	relPropVersion = "_version"
+	relPropSeen    = "_seen"
 )
 
 // relProperties is the full property map of a relationship.
@@ -315,6 +328,12 @@ func relProperties(r *store.Relationship) (map[string]any, error) {
 	props[relPropID] = string(r.ID)
 	props[relPropCreatedAt] = r.CreatedAt.UTC()
 	props[relPropUpdatedAt] = r.UpdatedAt.UTC()
+	props[relPropVersion] = max(r.Version, 1)
+	seen, err := seenJSON(r.SeenBy)
+	if err != nil {
+		return nil, err
+	}
+	props[relPropSeen] = seen
 	return props, nil
 }
 
@@ -327,6 +346,8 @@ func relFromProperties(key store.RelationshipKey, v any) (store.Relationship, er
 		Source:     key.Source,
 		Target:     key.Target,
 		Attributes: store.Attributes{},
+		Version:    1, // written before versions were kept
+		SeenBy:     map[string]time.Time{},
 	}
 	for k, v := range props {
 		switch k {
@@ -335,6 +356,15 @@ func relFromProperties(key store.RelationshipKey, v any) (store.Relationship, er
 			r.CreatedAt = asTime(v)
 		case relPropUpdatedAt:
 			r.UpdatedAt = asTime(v)
+		case relPropVersion:
+			if n, ok := v.(int64); ok && n > 0 {
+				r.Version = n
+			}
+		case relPropSeen:
+			s, _ := v.(string)
+			if err := decodeSeen(s, r.SeenBy); err != nil {
+				return store.Relationship{}, err
+			}
 		default:
 			if len(k) > 0 && k[0] == '_' {
 				continue
@@ -351,6 +381,7 @@ func relFromProperties(key store.RelationshipKey, v any) (store.Relationship, er
 
 func cloneRel(r store.Relationship) store.Relationship {
 	r.Attributes = cloneAttributes(r.Attributes)
+	r.SeenBy = maps.Clone(r.SeenBy)
 	return r
 }
 

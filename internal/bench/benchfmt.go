@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Benchfmt converts the Markdown report of `skein bench graph` (as written
+// by Report.Markdown, by this release or an earlier one) into the Go
+// benchmark format, one line per figure, so that benchstat
+// (golang.org/x/perf/cmd/benchstat) can set two releases side by side:
+//
+//	BenchmarkGraphLoad/backend=embedded/phase=identified_CI_upserts_(creates)/writers=1 1 736000000 ns/op 34315 items/s
+//	BenchmarkGraphTraversal/start=core_switch/reached=42218/engine=embedded 1 4200000 ns/op
+//	BenchmarkGraphOpen/backend=embedded 1 167000000 ns/op 52428800 rss-B
+//
+// Names hold what identifies a figure in any run on the same estate
+// (backend, phase, writers, start CI and the count it reaches), never a
+// measured value, so the same figure of two runs has the same name. Rows it
+// cannot read are an error naming the line: a silently smaller comparison
+// would hide a regression.
+func Benchfmt(r io.Reader, w io.Writer) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	table := ""
+	n := 0
+	starts := map[string]int{} // traversal rows by start and reach, to tell equal ones apart
+	for line := 0; sc.Scan(); {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(text, "|") {
+			if m := openRe.FindStringSubmatch(text); m != nil {
+				d, err := time.ParseDuration(m[1])
+				if err != nil {
+					return fmt.Errorf("line %d: open time %q: %w", line, m[1], err)
+				}
+				mib, _ := strconv.ParseInt(m[2], 10, 64)
+				fmt.Fprintf(w, "BenchmarkGraphOpen/backend=embedded 1 %d ns/op %d rss-B\n", d.Nanoseconds(), mib<<20)
+				n++
+			}
+			table = ""
+			continue
+		}
+		cells := splitRow(text)
+		switch {
+		case len(cells) > 0 && cells[0] == "backend":
+			table = "load"
+			continue
+		case len(cells) > 0 && cells[0] == "start CI":
+			table = "traversal"
+			continue
+		case len(cells) > 0 && strings.HasPrefix(cells[0], "---"):
+			continue
+		}
+		var err error
+		switch table {
+		case "load":
+			err = loadLine(w, cells)
+		case "traversal":
+			err = traversalLine(w, cells, starts)
+		default:
+			continue // another table (targets): not a measurement
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("no figures found: not a report of skein bench graph")
+	}
+	return nil
+}
+
+var (
+	openRe = regexp.MustCompile(`open \(schema check, adjacency index build\) ([0-9.]+[a-zµ]+), resident memory afterwards ([0-9]+) MiB`)
+	// durRe reads a duration as Report.Markdown writes one: "4.2 ms",
+	// "0.841 ms", "1.29 s", optionally followed by its ratio.
+	durRe = regexp.MustCompile(`^([0-9.]+) (ms|s)\b`)
+)
+
+var traversalEngines = []string{"floor", "embedded", "neo4j", "naive_distinct", "naive_paths"}
+
+func splitRow(s string) []string {
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "|"), "|")
+	cells := strings.Split(s, "|")
+	for i := range cells {
+		cells[i] = strings.TrimSpace(cells[i])
+	}
+	return cells
+}
+
+func loadLine(w io.Writer, c []string) error {
+	if len(c) != 6 {
+		return fmt.Errorf("a load row has 6 cells, this one %d", len(c))
+	}
+	d, err := time.ParseDuration(c[4])
+	if err != nil {
+		return fmt.Errorf("load time %q: %w", c[4], err)
+	}
+	rate, err := strconv.ParseFloat(c[5], 64)
+	if err != nil {
+		return fmt.Errorf("load rate %q: %w", c[5], err)
+	}
+	fmt.Fprintf(w, "BenchmarkGraphLoad/backend=%s/phase=%s/writers=%s 1 %d ns/op %.0f items/s\n", name(c[0]), name(c[1]), name(c[2]), d.Nanoseconds(), rate)
+	return nil
+}
+
+func traversalLine(w io.Writer, c []string, starts map[string]int) error {
+	if len(c) != 2+len(traversalEngines) {
+		return fmt.Errorf("a traversal row has %d cells, this one %d", 2+len(traversalEngines), len(c))
+	}
+	// Two start CIs of one kind may reach as many CIs; the report lists
+	// them in an order the seed fixes, so the second is "#2" in every run.
+	start := "start=" + name(c[0]) + "/reached=" + name(c[1])
+	starts[start]++
+	if k := starts[start]; k > 1 {
+		start += fmt.Sprintf("#%d", k)
+	}
+	for i, engine := range traversalEngines {
+		cell := c[2+i]
+		if cell == "–" || strings.HasPrefix(cell, "timeout") {
+			continue // not measured, or no figure to compare
+		}
+		m := durRe.FindStringSubmatch(cell)
+		if m == nil {
+			return fmt.Errorf("%s time %q", engine, cell)
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			return fmt.Errorf("%s time %q: %w", engine, cell, err)
+		}
+		ns := v * 1e6
+		if m[2] == "s" {
+			ns = v * 1e9
+		}
+		if ns == 0 {
+			continue // below the report's resolution ("0.000 ms"): nothing to compare
+		}
+		fmt.Fprintf(w, "BenchmarkGraphTraversal/%s/engine=%s 1 %.0f ns/op\n", start, engine, ns)
+	}
+	return nil
+}
+
+// name makes a cell a benchmark name part: no spaces, no slashes (which
+// separate parts), no '=' (which separates key and value).
+func name(s string) string {
+	return strings.NewReplacer(" ", "_", "/", "-", "=", "-").Replace(s)
+}

@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/perf/benchfmt"
+)
+
+// readBenchfmt parses out with the Go benchmark format's own reader, as
+// benchstat does, and returns each result's name and values by unit.
+func readBenchfmt(t *testing.T, out string) map[string]map[string]float64 {
+	t.Helper()
+	got := map[string]map[string]float64{}
+	r := benchfmt.NewReader(strings.NewReader(out), "test")
+	for r.Scan() {
+		switch rec := r.Result().(type) {
+		case *benchfmt.Result:
+			vals := map[string]float64{}
+			for _, v := range rec.Values {
+				vals[v.Unit] = v.Value
+			}
+			got[string(rec.Name.Full())] = vals
+		case *benchfmt.SyntaxError:
+			t.Fatalf("benchstat cannot read %q: %v", out, rec)
+		}
+	}
+	require.NoError(t, r.Err())
+	return got
+}
+
+// TestBenchfmtRoundTrip: every figure of a report, written as Markdown,
+// comes back under a stable name with its value.
+func TestBenchfmtRoundTrip(t *testing.T) {
+	rep := &Report{
+		CIs: 50484, Relationships: 234799, Go: "go1.26.8", CPU: "cpu",
+		Load: []LoadRow{
+			{Backend: "embedded", Phase: "identified CI upserts (creates)", Writers: 1, Items: 25242, Duration: 736 * time.Millisecond},
+			{Backend: "neo4j", Phase: "relationships (validated creates)", Writers: 4, Items: 234799, Duration: 26102 * time.Millisecond},
+		},
+		Traversals: []TraversalRow{
+			{Label: "core switch", Reached: 42218, Floor: 1100 * time.Microsecond, Embedded: 4200 * time.Microsecond, Neo4j: 836500 * time.Microsecond,
+				NaiveDistinct: 268800 * time.Microsecond, NaivePaths: 1290 * time.Millisecond},
+			{Label: "vm", Reached: 1, Floor: 100, Embedded: 2 * time.Microsecond, Neo4j: 2800 * time.Microsecond, NaiveDistinct: -time.Minute},
+			{Label: "vm", Reached: 1, Floor: 100, Embedded: 3 * time.Microsecond},
+		},
+		Open: &OpenStats{OpenTime: 167 * time.Millisecond, RSSBytes: 50 << 20},
+	}
+	var md, out bytes.Buffer
+	rep.Markdown(&md)
+	require.NoError(t, Benchfmt(&md, &out))
+	got := readBenchfmt(t, out.String())
+
+	want := map[string]map[string]float64{
+		"GraphLoad/backend=embedded/phase=identified_CI_upserts_(creates)/writers=1": {"sec/op": 0.736, "items/s": 34296},
+		"GraphLoad/backend=neo4j/phase=relationships_(validated_creates)/writers=4":  {"sec/op": 26.102, "items/s": 8995},
+		"GraphTraversal/start=core_switch/reached=42218/engine=floor":                {"sec/op": 0.0011},
+		"GraphTraversal/start=core_switch/reached=42218/engine=embedded":             {"sec/op": 0.0042},
+		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j":                {"sec/op": 0.8365},
+		"GraphTraversal/start=core_switch/reached=42218/engine=naive_distinct":       {"sec/op": 0.2688},
+		"GraphTraversal/start=core_switch/reached=42218/engine=naive_paths":          {"sec/op": 1.29},
+		"GraphTraversal/start=vm/reached=1/engine=embedded":                          {"sec/op": 0.000002},
+		"GraphTraversal/start=vm/reached=1/engine=neo4j":                             {"sec/op": 0.0028},
+		"GraphTraversal/start=vm/reached=1#2/engine=embedded":                        {"sec/op": 0.000003},
+		"GraphOpen/backend=embedded":                                                 {"sec/op": 0.167, "rss-B": 50 << 20},
+	}
+	require.Len(t, got, len(want), out.String())
+	for name, units := range want {
+		require.Contains(t, got, name, out.String())
+		for unit, v := range units {
+			assert.InDelta(t, v, got[name][unit], v*0.01+1e-9, "%s %s", name, unit)
+		}
+	}
+	assert.NotContains(t, got, "GraphTraversal/start=vm/reached=1/engine=naive_paths", "a column that was not measured has no figure")
+	assert.NotContains(t, got, "GraphTraversal/start=vm/reached=1/engine=floor", "nor one below the report's resolution")
+	assert.NotContains(t, got, "GraphTraversal/start=vm/reached=1/engine=naive_distinct", "nor one that timed out")
+}
+
+// TestBenchfmtRefusesWhatItCannotRead: a report it cannot read is an
+// error naming the line, never a smaller comparison.
+func TestBenchfmtRefusesWhatItCannotRead(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"empty", "", "no figures found"},
+		{"not a report", "# Hello\n\nsome text\n", "no figures found"},
+		{"bad load time", "| backend | operation | writers | items | time | items/s |\n|---|---|---:|---:|---:|---:|\n| embedded | x | 1 | 2 | soon | 3 |\n", "line 3: load time"},
+		{"short load row", "| backend | operation | writers | items | time | items/s |\n| embedded | x | 1 |\n", "line 2: a load row has 6 cells"},
+		{"bad traversal time", "| start CI | reached | floor (CSR BFS) | embedded Expand | Neo4j level-by-level | naive Cypher DISTINCT | naive Cypher depth+path |\n| vm | 1 | fast | – | – | – | – |\n", "line 2: floor time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Benchfmt(strings.NewReader(tt.in), &bytes.Buffer{})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+// TestBenchfmtReadsThePublishedFigures: the 50,000-CI section of
+// docs/PERFORMANCE.md, written by an earlier release, converts whole.
+func TestBenchfmtReadsThePublishedFigures(t *testing.T) {
+	doc, err := readFile("../../docs/PERFORMANCE.md")
+	require.NoError(t, err)
+	start := strings.Index(doc, "## 50,000 CIs")
+	end := strings.Index(doc, "### What it shows")
+	require.True(t, start >= 0 && end > start, "the 50,000-CI section of docs/PERFORMANCE.md")
+	var out bytes.Buffer
+	require.NoError(t, Benchfmt(strings.NewReader(doc[start:end]), &out))
+	got := readBenchfmt(t, out.String())
+	assert.Contains(t, got, "GraphLoad/backend=embedded/phase=identified_CI_upserts_(creates)/writers=16")
+	assert.Contains(t, got, "GraphOpen/backend=embedded")
+	n := 0
+	for name := range got {
+		if strings.HasPrefix(name, "GraphTraversal/") {
+			n++
+		}
+	}
+	assert.Greater(t, n, 100, "29 start CIs, 5 engines each")
+}
+
+func readFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return string(b), err
+}

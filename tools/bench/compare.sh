@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Compare this checkout's speed with an earlier release's, side by side, in one run on one
+# machine: the figures of docs/PERFORMANCE.md (skein bench graph on one generated estate,
+# embedded store and a throwaway Neo4j) and the Go benchmarks behind its other tables.
+#
+#   tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--out DIR]
+#
+# BASE_REF is any git revision (the previous release's commit or tag). Each of K runs builds
+# nothing new: both binaries are built first, then measured alternately (base, head, base,
+# head...) so that drift in the machine's load hits both alike. Results go to DIR (default
+# a new directory under /tmp): base-N.md / head-N.md (the reports), base.txt / head.txt (Go
+# benchmark format) and compare.txt, benchstat's table, which is also printed. benchstat
+# marks a difference it finds significant with its percentage; "~" means none. With one run
+# (the default for --cis above 100000) it cannot judge significance: use --runs 3 or more.
+# Needs: Go, and Java for Neo4j (tools/neo4j/with-neo4j.sh). Not part of CI: 50,000 CIs
+# take about 5 minutes per run and binary.
+set -euo pipefail
+
+die() { printf 'compare: %s\n' "$*" >&2; exit 2; }
+[[ $# -ge 1 ]] || die "usage: tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--out DIR]"
+base_ref=$1; shift
+cis=50000 runs=3 gobench="" out=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --cis) cis=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --go-bench) gobench=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) die "unknown argument $1" ;;
+  esac
+done
+root=$(git rev-parse --show-toplevel)
+cd "$root"
+base_rev=$(git rev-parse --verify "$base_ref^{commit}") || die "not a revision: $base_ref"
+out=${out:-$(mktemp -d /tmp/skein-compare.XXXXXX)}
+mkdir -p "$out"
+work=$(mktemp -d /tmp/skein-compare-src.XXXXXX)
+cleanup() { git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo "compare: base $base_ref ($base_rev), head $(git rev-parse --short HEAD)$(git diff --quiet || echo ' with uncommitted changes'); results in $out" >&2
+git worktree add --detach "$work/base" "$base_rev" >/dev/null
+(cd "$work/base" && go build -o "$work/skein-base" ./cmd/skein)
+go build -o "$work/skein-head" ./cmd/skein
+
+: >"$out/base.txt"; : >"$out/head.txt"
+for i in $(seq 1 "$runs"); do
+  for v in base head; do
+    echo "compare: run $i/$runs, $v" >&2
+    # A throwaway Neo4j per run: both binaries get a fresh database.
+    tools/neo4j/with-neo4j.sh "$work/skein-$v" bench graph --cis "$cis" --seed 1 --out "$out/$v-$i.md" >/dev/null
+    "$work/skein-head" bench benchfmt "$out/$v-$i.md" >>"$out/$v.txt"
+  done
+done
+if [[ -n $gobench ]]; then
+  for v in base head; do
+    dir=$root; [[ $v == base ]] && dir=$work/base
+    echo "compare: go test -bench '$gobench', $v" >&2
+    (cd "$dir" && tools/neo4j/with-neo4j.sh go test -p 1 -run '^$' -bench "$gobench" -count "$runs" ./internal/...) | grep -E '^(Benchmark|goos|goarch|pkg|cpu)' >>"$out/$v.txt" || true
+  done
+fi
+go tool benchstat base="$out/base.txt" head="$out/head.txt" | tee "$out/compare.txt"
