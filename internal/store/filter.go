@@ -589,3 +589,53 @@ func sortedAttrNames(a Attributes) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// RenderBool writes the boolean structure of e, as both backends' query
+// languages spell it, with write: and / or as a parenthesised list, not as
+// "NOT coalesce((...), <falseLit>)" so that a comparison on a missing value
+// (null in SQL and Cypher), which matches nothing, negates to a match (the
+// two-valued logic both backends share). leaf writes each comparison.
+func RenderBool(e *Expr, write func(string), leaf func(*Expr) error, falseLit string) error {
+	switch e.Op {
+	case OpAnd, OpOr:
+		sep := " AND "
+		if e.Op == OpOr {
+			sep = " OR "
+		}
+		write("(")
+		for i := range e.Args {
+			if i > 0 {
+				write(sep)
+			}
+			if err := RenderBool(&e.Args[i], write, leaf, falseLit); err != nil {
+				return err
+			}
+		}
+		write(")")
+		return nil
+	case OpNot:
+		write("NOT coalesce((")
+		if err := RenderBool(&e.Args[0], write, leaf, falseLit); err != nil {
+			return err
+		}
+		write("), " + falseLit + ")")
+		return nil
+	}
+	return leaf(e)
+}
+
+// ComparisonOperator is the SQL and Cypher operator of a comparison op
+// (OpLt, OpLte, OpGt, OpGte; " = " for any other).
+func ComparisonOperator(op Op) string {
+	switch op {
+	case OpLt:
+		return " < "
+	case OpLte:
+		return " <= "
+	case OpGt:
+		return " > "
+	case OpGte:
+		return " >= "
+	}
+	return " = "
+}

@@ -81,49 +81,7 @@ func (c *sqlFilter) col(name string) string {
 }
 
 func (c *sqlFilter) expr(e *store.Expr) error {
-	switch e.Op {
-	case store.OpAnd, store.OpOr:
-		sep := " AND "
-		if e.Op == store.OpOr {
-			sep = " OR "
-		}
-		c.w("(")
-		for i := range e.Args {
-			if i > 0 {
-				c.w(sep)
-			}
-			if err := c.expr(&e.Args[i]); err != nil {
-				return err
-			}
-		}
-		c.w(")")
-		return nil
-	case store.OpNot:
-		// A comparison on a missing value is NULL in SQL; as a match it
-		// is false, so not must make it true (two-valued, as on Neo4j).
-		c.w("NOT coalesce((")
-		if err := c.expr(&e.Args[0]); err != nil {
-			return err
-		}
-		c.w("), 0)")
-		return nil
-	}
-	return c.leaf(e)
-}
-
-// cmp is the SQL operator of a comparison.
-func cmp(op store.Op) string {
-	switch op {
-	case store.OpLt:
-		return " < "
-	case store.OpLte:
-		return " <= "
-	case store.OpGt:
-		return " > "
-	case store.OpGte:
-		return " >= "
-	}
-	return " = "
+	return store.RenderBool(e, func(s string) { c.w(s) }, c.leaf, "0")
 }
 
 func (c *sqlFilter) leaf(e *store.Expr) error {
@@ -211,7 +169,7 @@ func (c *sqlFilter) leaf(e *store.Expr) error {
 func (c *sqlFilter) compare(e *store.Expr, lhs string, conv func(any) any, lhsArgs ...any) error {
 	switch e.Op {
 	case store.OpEq, store.OpLt, store.OpLte, store.OpGt, store.OpGte:
-		c.w(lhs+cmp(e.Op)+"?", append(lhsArgs, conv(e.Value))...)
+		c.w(lhs+store.ComparisonOperator(e.Op)+"?", append(lhsArgs, conv(e.Value))...)
 	case store.OpIn:
 		vs := make([]any, len(e.Values))
 		for i, v := range e.Values {

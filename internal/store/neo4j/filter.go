@@ -46,48 +46,7 @@ func (c *cypherFilter) w(s ...string) {
 }
 
 func (c *cypherFilter) expr(e *store.Expr) error {
-	switch e.Op {
-	case store.OpAnd, store.OpOr:
-		sep := " AND "
-		if e.Op == store.OpOr {
-			sep = " OR "
-		}
-		c.w("(")
-		for i := range e.Args {
-			if i > 0 {
-				c.w(sep)
-			}
-			if err := c.expr(&e.Args[i]); err != nil {
-				return err
-			}
-		}
-		c.w(")")
-		return nil
-	case store.OpNot:
-		// A comparison with a missing property is null; as a match it is
-		// false, so not makes it true (two-valued, as on the embedded store).
-		c.w("NOT coalesce((")
-		if err := c.expr(&e.Args[0]); err != nil {
-			return err
-		}
-		c.w("), false)")
-		return nil
-	}
-	return c.leaf(e)
-}
-
-func cypherCmp(op store.Op) string {
-	switch op {
-	case store.OpLt:
-		return " < "
-	case store.OpLte:
-		return " <= "
-	case store.OpGt:
-		return " > "
-	case store.OpGte:
-		return " >= "
-	}
-	return " = "
+	return store.RenderBool(e, func(s string) { c.w(s) }, c.leaf, "false")
 }
 
 // nodeProps are the node fields and indexed text attributes, by their
@@ -182,7 +141,7 @@ func (c *cypherFilter) compare(e *store.Expr, lhs string, conv func(any) any) {
 		c.w(lhs, " IN ", c.param(vs))
 		return
 	}
-	c.w(lhs, cypherCmp(e.Op), c.param(conv(e.Value)))
+	c.w(lhs, store.ComparisonOperator(e.Op), c.param(conv(e.Value)))
 }
 
 // text writes a string comparison of the string-valued lhs, folded unless
