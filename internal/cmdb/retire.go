@@ -216,11 +216,12 @@ func (s *Service) referenced(ctx context.Context, ids []store.ID) (map[store.ID]
 	}
 	for _, id := range ids {
 		for _, r := range in[id] {
-			n, ok := nodes[r.Source]
-			if !ok {
-				continue
+			// The store reads CIs only: a source it does not return is
+			// a node of another kind, named by the type's source classes.
+			kind := otherKind(m, r.Type)
+			if n, ok := nodes[r.Source]; ok {
+				kind = m.KindOf(n.Class)
 			}
-			kind := m.KindOf(n.Class)
 			if kind == KindCI || kind == "" {
 				continue
 			}
@@ -237,4 +238,19 @@ func (s *Service) referenced(ctx context.Context, ids []store.ID) (map[store.ID]
 		}
 	}
 	return out, nil
+}
+
+// otherKind returns the kind of the first source class of relationship
+// type name that is not a CI class ("" when none).
+func otherKind(m *Model, name string) string {
+	rt, ok := m.RelType(name)
+	if !ok {
+		return ""
+	}
+	for _, c := range rt.Def.Sources {
+		if k := m.KindOf(c); k != KindCI && k != "" {
+			return k
+		}
+	}
+	return ""
 }
