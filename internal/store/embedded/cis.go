@@ -57,7 +57,7 @@ func (w *wtx) deleteCIs(actor store.Actor, ids []store.ID, p *patch) ([]store.Up
 	var audit []any
 	for i, id := range ids {
 		f := byID[id]
-		if f == nil {
+		if f == nil || f.ci.Kind != store.KindCI {
 			results[i] = store.UpsertResult{Status: store.StatusNotFound, Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}
 			continue
 		}
@@ -146,7 +146,7 @@ func (s *Store) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI,
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+ciCols+" FROM cis WHERE uid IN (SELECT value FROM json_each(?))", jsonList(ids))
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+ciCols+" FROM cis WHERE uid IN (SELECT value FROM json_each(?)) AND kind = 'ci'", jsonList(ids))
 	if err != nil {
 		return nil, dbErr("read CIs", err)
 	}
@@ -368,6 +368,14 @@ func ciFilter(f store.CIFilter, noIndex bool) ([]string, []any, error) {
 	}
 	if !f.SeenBefore.IsZero() {
 		add(col("last_seen_at")+" < ?", clampNanos(f.SeenBefore))
+	}
+	// CIs only: through the (kind, uid) index when nothing else filters
+	// (it gives the order and the count), else as a row filter that keeps
+	// SQLite from choosing it over a condition's own index.
+	if len(where) == 0 {
+		add("kind = 'ci'")
+	} else {
+		add("+kind = 'ci'")
 	}
 	return where, args, nil
 }

@@ -27,6 +27,7 @@ func TestMigrateAuditRefs(t *testing.T) {
 	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
 	require.NoError(t, err)
 	for _, q := range []string{
+		"DROP INDEX cis_kind", "ALTER TABLE cis DROP COLUMN kind", "ALTER TABLE cis DROP COLUMN version",
 		"DROP INDEX audit_ref1", "DROP INDEX audit_ref2", "DROP INDEX audit_time", "DROP INDEX audit_id",
 		"ALTER TABLE audit DROP COLUMN ref1", "ALTER TABLE audit DROP COLUMN ref2", "DROP TABLE identity_conflicts",
 		"DROP INDEX cis_name_fold", "DROP INDEX cis_owner_fold", "DROP INDEX cis_support_group_fold", "DROP INDEX ci_tags_fold",
@@ -65,6 +66,7 @@ func TestMigrateSearch(t *testing.T) {
 	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
 	require.NoError(t, err)
 	for _, q := range []string{
+		"DROP INDEX cis_kind", "ALTER TABLE cis DROP COLUMN kind", "ALTER TABLE cis DROP COLUMN version",
 		"DROP TRIGGER ci_search_insert", "DROP TRIGGER ci_search_update", "DROP TRIGGER ci_search_delete", "DROP TABLE ci_search",
 		"PRAGMA user_version = 7",
 	} {
@@ -84,6 +86,45 @@ func TestMigrateSearch(t *testing.T) {
 	got, _, err = s.SearchCIs(t.Context(), q)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids[1:], ciIDs(got))
+}
+
+// TestMigrateNodes: a store written at schema 8, before node kinds and
+// versions, reads its CIs as nodes of kind ci at version 1, lists them, and
+// new CIs are created at version 1 beside them.
+func TestMigrateNodes(t *testing.T) {
+	dir := t.TempDir()
+	s := openAt(t, dir)
+	ids := mkNodes(t, s, "old-", 3)
+	require.NoError(t, s.Close())
+
+	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
+	require.NoError(t, err)
+	for _, q := range []string{
+		"DROP INDEX cis_kind", "ALTER TABLE cis DROP COLUMN kind", "ALTER TABLE cis DROP COLUMN version",
+		"PRAGMA user_version = 8",
+	} {
+		_, err := db.Exec(q)
+		require.NoError(t, err, q)
+	}
+	require.NoError(t, db.Close())
+
+	s = openAt(t, dir)
+	got, err := s.CIs(t.Context(), ids)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	for _, c := range got {
+		assert.Equal(t, store.KindCI, c.Kind)
+		assert.Equal(t, int64(1), c.Version)
+	}
+	more := mkNodes(t, s, "new-", 2)
+	p, err := s.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, 5, p.Total)
+	for _, c := range p.Items {
+		assert.Equal(t, store.KindCI, c.Kind)
+		assert.Equal(t, int64(1), c.Version)
+	}
+	assert.Contains(t, ciIDs(p.Items), more[0])
 }
 
 func ciIDs(cis []store.CI) []store.ID {

@@ -45,7 +45,7 @@ DETACH DELETE k`
 MATCH (k:IdentityKey {key: key})-[r:IDENTIFIES]->()
 DELETE r`
 	qCreateCIs = `UNWIND $rows AS row
-CREATE (c:CI)
+CREATE (c:CI:Node)
 SET c = row.props
 WITH c, row
 UNWIND row.keys AS key
@@ -245,6 +245,8 @@ func (u *upsertTx) apply(i int, it store.CIUpsert, audit *auditLog) (store.Upser
 		id := store.NewID()
 		c := &ciState{isNew: true, dirty: true, ci: store.CI{
 			ID:         id,
+			Kind:       store.KindCI,
+			Version:    1,
 			Class:      r.Class,
 			Attributes: cloneAttributes(r.Attributes),
 			Keys:       rKeys,
