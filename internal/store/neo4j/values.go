@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -284,25 +283,6 @@ func nonNilMap(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
-}
-
-// cloneCI deep-copies a CI so results and the transaction's working state
-// never share maps or slices.
-func cloneCI(c store.CI) store.CI {
-	c.Attributes = cloneAttributes(c.Attributes)
-	c.Keys = slices.Clone(c.Keys)
-	if c.Keys == nil {
-		c.Keys = []string{}
-	}
-	c.Sources = maps.Clone(c.Sources)
-	if c.Sources == nil {
-		c.Sources = map[string]string{}
-	}
-	c.SeenBy = maps.Clone(c.SeenBy)
-	if c.SeenBy == nil {
-		c.SeenBy = map[string]time.Time{}
-	}
-	return c
 }
 
 // cloneAttributes deep-copies attributes, with times in UTC (as stored)
