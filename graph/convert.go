@@ -21,6 +21,7 @@ func ciView(c store.CI) *model.CI {
 		CreatedAt:  c.CreatedAt,
 		UpdatedAt:  c.UpdatedAt,
 		LastSeenAt: c.LastSeenAt,
+		Version:    int(max(c.Version, 1)),
 		Tags:       []string{},
 		Raw:        c,
 	}

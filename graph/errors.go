@@ -71,6 +71,10 @@ func presentError(logger *slog.Logger, onCode func(string)) graphql.ErrorPresent
 		if field != "" {
 			out.Extensions["field"] = field
 		}
+		var ve *store.VersionConflictError
+		if code == CodeConflict && errors.As(err, &ve) {
+			out.Extensions["currentVersion"] = ve.Current
+		}
 		if code == CodeOverloaded {
 			out.Extensions["retryAfter"] = 1 // seconds
 			hint(ctx, 0, "Retry-After", "1")
