@@ -20,15 +20,15 @@ import (
 type WriteTx interface {
 	// Now is the transaction's clock: the same time for every write of it.
 	Now() time.Time
-	// KeyOwners returns the node owning each of keys that has an owner
-	// (keys without one are absent), and makes sure that no other
+	// KeyOwners returns the node owning each of keys, in the order of keys
+	// ("" for a key nobody owns), and makes sure that no other
 	// transaction changes who owns them until this one ends: Neo4j merges
 	// and locks the keys' records, the embedded store has a single writer.
-	KeyOwners(ctx context.Context, keys []string) (map[string]ID, error)
-	// LoadNodes loads the nodes with the given ids, locked until the
-	// transaction ends; absent ids are absent from the map. The planner
-	// owns the nodes returned.
-	LoadNodes(ctx context.Context, ids []ID) (map[ID]Node, error)
+	KeyOwners(ctx context.Context, keys []string) ([]ID, error)
+	// LoadNodes loads the nodes with the given (distinct, sorted) ids,
+	// locked until the transaction ends, in any order; absent ids are
+	// absent. The planner owns the nodes returned.
+	LoadNodes(ctx context.Context, ids []ID) ([]Node, error)
 	// Apply writes a change set: nodes, key ownership and audit records,
 	// in this transaction. It is called once, last.
 	Apply(ctx context.Context, cs ChangeSet) error
@@ -111,11 +111,14 @@ func PlanUpsert(actor Actor, b UpsertBatch) (*UpsertPlan, error) {
 // on a fresh tx. An atomic batch with a failed item returns an *ItemError
 // before Apply; errors of tx come back unchanged.
 func (p *UpsertPlan) Upsert(ctx context.Context, tx WriteTx) ([]UpsertResult, error) {
+	n := 0
+	for _, it := range p.batch.Items {
+		n += len(it.Keys)
+	}
 	r := &planRun{
 		ctx: ctx, tx: tx, p: p, now: tx.Now(),
-		owner:   map[string]ID{},
-		initial: map[string]ID{},
-		nodes:   map[ID]*planNode{},
+		keys:  make(map[string]keyState, n),
+		nodes: make(map[ID]*planNode, len(p.batch.Items)),
 	}
 	return r.run()
 }
@@ -142,18 +145,33 @@ type planRun struct {
 	p   *UpsertPlan
 	now time.Time
 
-	// owner maps every key the run knows to its owner now ("" for none);
-	// initial to its owner as stored.
-	owner   map[string]ID
-	initial map[string]ID
+	// keys maps every key the run knows to its owners now and as stored.
+	keys    map[string]keyState
 	nodes   map[ID]*planNode // loaded or created; nil entry: absent
 	created []ID             // in order of creation
 	audit   []AuditRecord
 }
 
+// keyState is who owns a key now and as stored ("" for nobody).
+type keyState struct{ now, init ID }
+
+// owner returns who owns key now ("" for nobody or an unknown key).
+func (r *planRun) owner(key string) ID { return r.keys[key].now }
+
+// setOwner makes id the owner of a known key.
+func (r *planRun) setOwner(key string, id ID) {
+	ks := r.keys[key]
+	ks.now = id
+	r.keys[key] = ks
+}
+
 func (r *planRun) run() ([]UpsertResult, error) {
 	items := r.p.batch.Items
-	var keys []string
+	n := 0
+	for _, it := range items {
+		n += len(it.Keys)
+	}
+	keys := make([]string, 0, n)
 	var ids []ID // nodes named by ID, then the owners of keys
 	for i, it := range items {
 		switch {
@@ -168,7 +186,7 @@ func (r *planRun) run() ([]UpsertResult, error) {
 		return nil, err
 	}
 	for _, k := range keys {
-		if o := r.owner[k]; o != "" {
+		if o := r.owner(k); o != "" {
 			ids = append(ids, o)
 		}
 	}
@@ -195,8 +213,11 @@ func (r *planRun) run() ([]UpsertResult, error) {
 // claim asks the backend for the owners of the keys the run does not know.
 func (r *planRun) claim(keys []string) error {
 	var todo []string
-	for _, k := range keys {
-		if _, ok := r.owner[k]; !ok {
+	for i, k := range keys {
+		if _, ok := r.keys[k]; !ok {
+			if todo == nil {
+				todo = make([]string, 0, len(keys)-i)
+			}
 			todo = append(todo, k)
 		}
 	}
@@ -209,9 +230,11 @@ func (r *planRun) claim(keys []string) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range todo {
-		o := owners[k]
-		r.owner[k], r.initial[k] = o, o
+	if len(owners) != len(todo) {
+		return fmt.Errorf("key owners: %d answers for %d keys", len(owners), len(todo))
+	}
+	for i, k := range todo {
+		r.keys[k] = keyState{now: owners[i], init: owners[i]}
 	}
 	return nil
 }
@@ -234,25 +257,29 @@ func (r *planRun) load(ids []ID) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range todo {
-		n, ok := found[id]
-		if !ok {
-			r.nodes[id] = nil
-			for k, o := range r.owner {
-				if o == id {
-					r.owner[k] = ""
-				}
-			}
-			continue
-		}
+	pns := make([]planNode, len(found))
+	for i := range found {
+		n := &found[i]
 		if n.Kind == "" {
 			n.Kind = KindCI
 		}
 		n.Version = max(n.Version, 1)
-		r.nodes[id] = &planNode{node: n}
+		pns[i].node = *n
+		r.nodes[n.ID] = &pns[i]
 		for _, k := range n.Keys {
-			if _, ok := r.owner[k]; !ok {
-				r.owner[k], r.initial[k] = id, id
+			if _, ok := r.keys[k]; !ok {
+				r.keys[k] = keyState{now: n.ID, init: n.ID}
+			}
+		}
+	}
+	for _, id := range todo {
+		if _, ok := r.nodes[id]; ok {
+			continue
+		}
+		r.nodes[id] = nil // gone: the keys it owned are free
+		for k, ks := range r.keys {
+			if ks.now == id {
+				r.setOwner(k, "")
 			}
 		}
 	}
@@ -267,7 +294,7 @@ func (r *planRun) identify(keys []string) ([]ID, error) {
 	}
 	var owners []ID
 	for _, k := range keys {
-		if o := r.owner[k]; o != "" && !slices.Contains(owners, o) {
+		if o := r.owner(k); o != "" && !slices.Contains(owners, o) {
 			owners = append(owners, o)
 		}
 	}
@@ -276,7 +303,7 @@ func (r *planRun) identify(keys []string) ([]ID, error) {
 	}
 	owners = owners[:0]
 	for _, k := range keys {
-		if o := r.owner[k]; o != "" && !slices.Contains(owners, o) {
+		if o := r.owner(k); o != "" && !slices.Contains(owners, o) {
 			owners = append(owners, o)
 		}
 	}
@@ -284,7 +311,7 @@ func (r *planRun) identify(keys []string) ([]ID, error) {
 }
 
 func (r *planRun) conflictOf(keys []string) *ConflictError {
-	return NewConflictError(keys, func(k string) ID { return r.owner[k] })
+	return NewConflictError(keys, r.owner)
 }
 
 // item identifies, decides and applies one item to the run's view. A
@@ -359,7 +386,7 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 		target = ex.node.ID
 	}
 	for _, k := range keys {
-		if o := r.owner[k]; o != "" && o != target {
+		if o := r.owner(k); o != "" && o != target {
 			ks := keys
 			if ex != nil && len(ex.node.Keys) > 0 {
 				// Name the node being merged into first.
@@ -379,7 +406,7 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 		r.nodes[n.ID] = &planNode{node: n, isNew: true, dirty: dirtyFull}
 		r.created = append(r.created, n.ID)
 		for _, k := range keys {
-			r.owner[k] = n.ID
+			r.setOwner(k, n.ID)
 		}
 		r.record(kind, n.ID, ActionCreate, d.Changes)
 		return UpsertResult{Status: StatusCreated, CI: n, Changes: d.Changes}, nil
@@ -387,12 +414,12 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 
 	n := ex.node
 	for _, k := range n.Keys {
-		if !slices.Contains(keys, k) && r.owner[k] == n.ID {
-			r.owner[k] = "" // released
+		if !slices.Contains(keys, k) && r.owner(k) == n.ID {
+			r.setOwner(k, "") // released
 		}
 	}
 	for _, k := range keys {
-		r.owner[k] = n.ID
+		r.setOwner(k, n.ID)
 	}
 	status := StatusUnchanged
 	level := dirtySeen
@@ -427,7 +454,7 @@ func (r *planRun) record(kind ObjectKind, id ID, action Action, changes []FieldC
 
 // changeSet is the net effect of the run.
 func (r *planRun) changeSet() ChangeSet {
-	cs := ChangeSet{Audit: r.audit}
+	cs := ChangeSet{Audit: r.audit, Created: make([]Node, 0, len(r.created)), Updated: make([]NodeWrite, 0, len(r.nodes)-len(r.created))}
 	for _, id := range r.created {
 		cs.Created = append(cs.Created, r.nodes[id].node)
 	}
@@ -438,9 +465,9 @@ func (r *planRun) changeSet() ChangeSet {
 		cs.Updated = append(cs.Updated, NodeWrite{Node: n.node, Sighting: n.dirty == dirtySeen})
 	}
 	slices.SortFunc(cs.Updated, func(a, b NodeWrite) int { return strings.Compare(string(a.Node.ID), string(b.Node.ID)) })
-	for k, init := range r.initial {
-		if fin := r.owner[k]; fin != init {
-			cs.Keys = append(cs.Keys, KeyMove{Key: k, From: init, To: fin})
+	for k, ks := range r.keys {
+		if ks.now != ks.init {
+			cs.Keys = append(cs.Keys, KeyMove{Key: k, From: ks.init, To: ks.now})
 		}
 	}
 	slices.SortFunc(cs.Keys, func(a, b KeyMove) int { return strings.Compare(a.Key, b.Key) })

@@ -21,7 +21,7 @@ func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.Upsert
 	}
 	var results []store.UpsertResult
 	err = s.write(ctx, func(w *wtx, p *patch) error {
-		res, err := plan.Upsert(ctx, &writeTx{w: w, p: p, rows: map[store.ID]*rowState{}})
+		res, err := plan.Upsert(ctx, &writeTx{w: w, p: p, rows: map[store.ID]rowState{}, ids: map[int64]store.ID{}})
 		if err == nil {
 			results = res
 		}
@@ -46,8 +46,9 @@ func clip(s string) string {
 type writeTx struct {
 	w       *wtx
 	p       *patch
-	rows    map[store.ID]*rowState // nodes met so far, by ID
-	nextRow int64                  // 0 until the first create
+	rows    map[store.ID]rowState // nodes met so far, by ID
+	ids     map[int64]store.ID    // and by row
+	nextRow int64                 // 0 until the first create
 }
 
 // rowState is a stored node's row (its adjacency index slot) and, once
@@ -65,23 +66,27 @@ func (t *writeTx) Now() time.Time { return t.w.now }
 
 // KeyOwners reads the owners of keys (with their rows, so that LoadNodes
 // finds them by row).
-func (t *writeTx) KeyOwners(_ context.Context, keys []string) (map[string]store.ID, error) {
+func (t *writeTx) KeyOwners(_ context.Context, keys []string) ([]store.ID, error) {
 	rows, err := t.w.st.keyOwners.Query(jsonList(keys))
 	if err != nil {
 		return nil, dbErr("upsert", err)
 	}
-	out := make(map[string]store.ID, len(keys))
+	out := make([]store.ID, len(keys))
+	var uid sql.RawBytes
 	for rows.Next() {
-		var k, uid string
-		var row int64
-		if err := rows.Scan(&k, &row, &uid); err != nil {
+		var i, row int64
+		if err := rows.Scan(&i, &row, &uid); err != nil {
 			rows.Close()
 			return nil, dbErr("upsert", err)
 		}
-		id := store.ID(uid)
-		out[k] = id
-		if t.rows[id] == nil {
-			t.rows[id] = &rowState{row: row}
+		id, ok := t.ids[row]
+		if !ok { // one string per node, not per key
+			id = store.ID(uid)
+			t.ids[row] = id
+			t.rows[id] = rowState{row: row}
+		}
+		if i >= 0 && int(i) < len(out) {
+			out[i] = id
 		}
 	}
 	if err := closeRows(rows); err != nil {
@@ -91,12 +96,12 @@ func (t *writeTx) KeyOwners(_ context.Context, keys []string) (map[string]store.
 }
 
 // LoadNodes reads nodes by row where KeyOwners found it, else by ID.
-func (t *writeTx) LoadNodes(_ context.Context, ids []store.ID) (map[store.ID]store.Node, error) {
-	out := make(map[store.ID]store.Node, len(ids))
+func (t *writeTx) LoadNodes(_ context.Context, ids []store.ID) ([]store.Node, error) {
+	out := make([]store.Node, 0, len(ids))
 	var byRow []int64
 	var byUID []store.ID
 	for _, id := range ids {
-		if rs := t.rows[id]; rs != nil {
+		if rs, ok := t.rows[id]; ok {
 			byRow = append(byRow, rs.row)
 		} else {
 			byUID = append(byUID, id)
@@ -121,8 +126,8 @@ func (t *writeTx) LoadNodes(_ context.Context, ids []store.ID) (map[store.ID]sto
 				rows.Close()
 				return nil, dbErr("upsert", err)
 			}
-			out[n.ID] = n
-			t.rows[n.ID] = &rowState{row: row, loaded: true, origTags: tagsOf(n.Attributes), origCols: indexedCols(n)}
+			out = append(out, n)
+			t.rows[n.ID] = rowState{row: row, loaded: true, origTags: tagsOf(n.Attributes), origCols: indexedCols(n)}
 		}
 		if err := closeRows(rows); err != nil {
 			return nil, dbErr("upsert", err)
@@ -178,7 +183,7 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 		}
 		row := t.nextRow
 		t.nextRow++
-		t.rows[n.ID] = &rowState{row: row, loaded: true}
+		t.rows[n.ID] = rowState{row: row, loaded: true}
 		uid, _ := parseUID(string(n.ID))
 		t.p.addNodes = append(t.p.addNodes, nodeDef{slot: int32(row), uid: uid})
 		var err error
@@ -204,8 +209,8 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 			dropKeys = append(dropKeys, m.Key)
 		}
 		if m.To != "" {
-			rs := t.rows[m.To]
-			if rs == nil {
+			rs, ok := t.rows[m.To]
+			if !ok {
 				return fmt.Errorf("embedded: upsert: key %q claimed by unknown node %s", m.Key, m.To)
 			}
 			claim = append(claim, m.Key, rs.row)
@@ -216,8 +221,8 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 	for i := range cs.Updated {
 		u := &cs.Updated[i]
 		n := &u.Node
-		rs := t.rows[n.ID]
-		if rs == nil || !rs.loaded {
+		rs, ok := t.rows[n.ID]
+		if !ok || !rs.loaded {
 			return fmt.Errorf("embedded: upsert: node %s was not loaded", n.ID)
 		}
 		buf = appendStrings(buf[:0], n.Keys)

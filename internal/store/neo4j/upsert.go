@@ -113,19 +113,22 @@ func (t *writeTx) fail(err error) error {
 }
 
 // KeyOwners merges and locks the keys' IdentityKey nodes (qClaimKeys).
-func (t *writeTx) KeyOwners(ctx context.Context, keys []string) (map[string]store.ID, error) {
-	keys = slices.Clone(keys)
-	slices.Sort(keys)
-	recs, err := collect(ctx, t.tx, qClaimKeys, map[string]any{"keys": keys})
+func (t *writeTx) KeyOwners(ctx context.Context, keys []string) ([]store.ID, error) {
+	sorted := keys
+	if !slices.IsSorted(keys) {
+		sorted = slices.Sorted(slices.Values(keys))
+	}
+	recs, err := collect(ctx, t.tx, qClaimKeys, map[string]any{"keys": sorted})
 	if err != nil {
 		return nil, t.fail(err)
 	}
-	out := make(map[string]store.ID, len(recs))
+	owned := make(map[string]store.ID, len(recs))
 	for _, rec := range recs {
-		out[asString(rec.Values[0])] = store.ID(asString(rec.Values[1]))
+		owned[asString(rec.Values[0])] = store.ID(asString(rec.Values[1]))
 	}
-	for _, k := range keys {
-		if _, ok := out[k]; !ok {
+	out := make([]store.ID, len(keys))
+	for i, k := range keys {
+		if out[i] = owned[k]; out[i] == "" {
 			t.unowned[k] = true
 		}
 	}
@@ -133,19 +136,19 @@ func (t *writeTx) KeyOwners(ctx context.Context, keys []string) (map[string]stor
 }
 
 // LoadNodes locks and loads nodes (qLockCIs), in id order.
-func (t *writeTx) LoadNodes(ctx context.Context, ids []store.ID) (map[store.ID]store.Node, error) {
+func (t *writeTx) LoadNodes(ctx context.Context, ids []store.ID) ([]store.Node, error) {
 	todo := uniqueIDs(ids)
 	recs, err := collect(ctx, t.tx, qLockCIs, map[string]any{"ids": todo})
 	if err != nil {
 		return nil, t.fail(err)
 	}
-	out := make(map[store.ID]store.Node, len(recs))
+	out := make([]store.Node, 0, len(recs))
 	for _, rec := range recs {
 		c, err := ciFromNode(rec.Values[0])
 		if err != nil {
 			return nil, fmt.Errorf("neo4j: upsert CIs: load CI: %w", err)
 		}
-		out[c.ID] = c
+		out = append(out, c)
 	}
 	return out, nil
 }

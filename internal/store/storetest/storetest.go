@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore Factory) {
 	cases = append(cases, valueCases...)
 	cases = append(cases, searchCases...)
 	cases = append(cases, versionCases...)
+	cases = append(cases, plannerCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
 	}
