@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -317,7 +318,6 @@ func (r *planRun) conflictOf(keys []string) *ConflictError {
 // item identifies, decides and applies one item to the run's view. A
 // returned error fails the whole call; an item's failure is in its result.
 func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
-	prefix := fmt.Sprintf("items[%d]", i)
 	kind := r.p.batch.Kind
 	if err := r.p.invalid[i]; err != nil {
 		return UpsertResult{Status: StatusInvalid, Err: err}, nil
@@ -326,7 +326,7 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 	if it.ID != "" {
 		if n := r.nodes[it.ID]; n == nil || n.node.Kind != kind {
 			return UpsertResult{Status: StatusNotFound,
-				Err: fmt.Errorf("%s: %s %s: %w", prefix, kindName(kind), it.ID, ErrNotFound)}, nil
+				Err: fmt.Errorf("%s: %s %s: %w", itemPrefix(i), kindName(kind), it.ID, ErrNotFound)}, nil
 		}
 		owners = []ID{it.ID}
 	} else {
@@ -336,14 +336,14 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 		}
 	}
 	if len(owners) > 1 {
-		return conflictResult(AtField(prefix, r.conflictOf(it.Keys))), nil
+		return conflictResult(AtField(itemPrefix(i), r.conflictOf(it.Keys))), nil
 	}
 	var ex *planNode
 	var current *Node
 	if len(owners) == 1 {
 		ex = r.nodes[owners[0]]
 		if ex.node.Kind != kind {
-			return conflictResult(AtField(prefix, fmt.Errorf("its identity keys belong to %s %s, not a %s: %w",
+			return conflictResult(AtField(itemPrefix(i), fmt.Errorf("its identity keys belong to %s %s, not a %s: %w",
 				kindName(ex.node.Kind), ex.node.ID, kindName(kind), ErrConflict))), nil
 		}
 		c := ex.node
@@ -355,7 +355,7 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 			ve.ID, ve.Current = ex.node.ID, ex.node.Version
 		}
 		if ex == nil || ex.node.Version != it.ExpectedVersion {
-			return conflictResult(AtField(prefix, ve)), nil
+			return conflictResult(AtField(itemPrefix(i), ve)), nil
 		}
 	}
 
@@ -364,17 +364,17 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 		var ie *InvalidError
 		switch {
 		case errors.As(err, &ie):
-			return UpsertResult{Status: StatusInvalid, Err: ie.WithPrefix(prefix)}, nil
+			return UpsertResult{Status: StatusInvalid, Err: ie.WithPrefix(itemPrefix(i))}, nil
 		case errors.Is(err, ErrConflict):
-			return conflictResult(AtField(prefix, err)), nil
+			return conflictResult(AtField(itemPrefix(i), err)), nil
 		case errors.Is(err, ErrNotFound):
-			return UpsertResult{Status: StatusNotFound, Err: AtField(prefix, err)}, nil
+			return UpsertResult{Status: StatusNotFound, Err: AtField(itemPrefix(i), err)}, nil
 		}
-		return UpsertResult{}, fmt.Errorf("%s: decide: %w", prefix, err)
+		return UpsertResult{}, fmt.Errorf("%s: decide: %w", itemPrefix(i), err)
 	}
 	attrs, keys, ie := CheckDecision(d)
 	if ie != nil {
-		return UpsertResult{Status: StatusInvalid, Err: ie.WithPrefix(prefix)}, nil
+		return UpsertResult{Status: StatusInvalid, Err: ie.WithPrefix(itemPrefix(i))}, nil
 	}
 
 	// Claim: every key must be free or the node's already.
@@ -392,7 +392,7 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 				// Name the node being merged into first.
 				ks = append([]string{ex.node.Keys[0]}, keys...)
 			}
-			return conflictResult(AtField(prefix, r.conflictOf(ks))), nil
+			return conflictResult(AtField(itemPrefix(i), r.conflictOf(ks))), nil
 		}
 	}
 
@@ -539,6 +539,9 @@ func NormalizeAttributes(field string, a Attributes) (Attributes, *InvalidError)
 	}
 	return out, nil
 }
+
+// itemPrefix is "items[i]", the field path of item i.
+func itemPrefix(i int) string { return "items[" + strconv.Itoa(i) + "]" }
 
 func conflictResult(err error) UpsertResult {
 	return UpsertResult{Status: StatusConflict, Err: err}

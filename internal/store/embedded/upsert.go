@@ -21,7 +21,8 @@ func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.Upsert
 	}
 	var results []store.UpsertResult
 	err = s.write(ctx, func(w *wtx, p *patch) error {
-		res, err := plan.Upsert(ctx, &writeTx{w: w, p: p, rows: map[store.ID]rowState{}, ids: map[int64]store.ID{}})
+		t := &writeTx{w: w, p: p, rows: map[store.ID]rowState{}, ids: map[int64]store.ID{}, cache: map[store.ID]store.Node{}}
+		res, err := plan.Upsert(ctx, t)
 		if err == nil {
 			results = res
 		}
@@ -46,9 +47,10 @@ func clip(s string) string {
 type writeTx struct {
 	w       *wtx
 	p       *patch
-	rows    map[store.ID]rowState // nodes met so far, by ID
-	ids     map[int64]store.ID    // and by row
-	nextRow int64                 // 0 until the first create
+	rows    map[store.ID]rowState   // nodes met so far, by ID
+	ids     map[int64]store.ID      // and by row
+	cache   map[store.ID]store.Node // read, not yet handed to the planner
+	nextRow int64                   // 0 until the first create
 }
 
 // rowState is a stored node's row (its adjacency index slot) and, once
@@ -64,76 +66,99 @@ var _ store.WriteTx = (*writeTx)(nil)
 
 func (t *writeTx) Now() time.Time { return t.w.now }
 
-// KeyOwners reads the owners of keys (with their rows, so that LoadNodes
-// finds them by row).
+// KeyOwners reads the owners of keys by row and loads the owners it has
+// not loaded yet by row at once (the planner asks for them next, and by
+// rowid they are one lookup each), keeping them for LoadNodes.
 func (t *writeTx) KeyOwners(_ context.Context, keys []string) ([]store.ID, error) {
 	rows, err := t.w.st.keyOwners.Query(jsonList(keys))
 	if err != nil {
 		return nil, dbErr("upsert", err)
 	}
-	out := make([]store.ID, len(keys))
-	var uid sql.RawBytes
+	idx := make([]int64, len(keys))
+	var load []int64
 	for rows.Next() {
 		var i, row int64
-		if err := rows.Scan(&i, &row, &uid); err != nil {
+		if err := rows.Scan(&i, &row); err != nil {
 			rows.Close()
 			return nil, dbErr("upsert", err)
 		}
-		id, ok := t.ids[row]
-		if !ok { // one string per node, not per key
-			id = store.ID(uid)
-			t.ids[row] = id
-			t.rows[id] = rowState{row: row}
+		if i >= 0 && int(i) < len(idx) {
+			idx[i] = row
 		}
-		if i >= 0 && int(i) < len(out) {
-			out[i] = id
+		if _, ok := t.ids[row]; !ok {
+			load = append(load, row)
 		}
 	}
 	if err := closeRows(rows); err != nil {
 		return nil, dbErr("upsert", err)
 	}
+	if len(load) > 0 {
+		slices.Sort(load)
+		if err := t.scan(t.w.st.cisByRow, jsonList(slices.Compact(load))); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]store.ID, len(keys))
+	for i, row := range idx {
+		if row == 0 {
+			continue
+		}
+		id, ok := t.ids[row]
+		if !ok {
+			return nil, &errRetry{err: fmt.Errorf("identity key owner %d vanished", row)}
+		}
+		out[i] = id
+	}
 	return out, nil
 }
 
-// LoadNodes reads nodes by row where KeyOwners found it, else by ID.
+// LoadNodes returns the nodes KeyOwners loaded, and reads the others by ID.
 func (t *writeTx) LoadNodes(_ context.Context, ids []store.ID) ([]store.Node, error) {
 	out := make([]store.Node, 0, len(ids))
-	var byRow []int64
 	var byUID []store.ID
 	for _, id := range ids {
-		if rs, ok := t.rows[id]; ok {
-			byRow = append(byRow, rs.row)
-		} else {
+		if n, ok := t.cache[id]; ok {
+			out = append(out, n)
+			delete(t.cache, id)
+		} else if _, ok := t.rows[id]; !ok {
 			byUID = append(byUID, id)
 		}
 	}
-	for _, q := range []struct {
-		st   *sql.Stmt
-		list string
-		n    int
-	}{{t.w.st.cisByRow, jsonList(byRow), len(byRow)}, {t.w.st.cisByUID, jsonList(byUID), len(byUID)}} {
-		if q.n == 0 {
-			continue
+	if len(byUID) > 0 {
+		if err := t.scan(t.w.st.cisByUID, jsonList(byUID)); err != nil {
+			return nil, err
 		}
-		rows, err := q.st.Query(q.list)
-		if err != nil {
-			return nil, dbErr("upsert", err)
-		}
-		var sc ciScanner
-		for rows.Next() {
-			row, n, err := sc.scan(rows)
-			if err != nil {
-				rows.Close()
-				return nil, dbErr("upsert", err)
+		for _, id := range byUID {
+			if n, ok := t.cache[id]; ok {
+				out = append(out, n)
+				delete(t.cache, id)
 			}
-			out = append(out, n)
-			t.rows[n.ID] = rowState{row: row, loaded: true, origTags: tagsOf(n.Attributes), origCols: indexedCols(n)}
-		}
-		if err := closeRows(rows); err != nil {
-			return nil, dbErr("upsert", err)
 		}
 	}
 	return out, nil
+}
+
+// scan runs a query of ciCols rows and keeps the nodes it reads in cache.
+func (t *writeTx) scan(st *sql.Stmt, list string) error {
+	rows, err := st.Query(list)
+	if err != nil {
+		return dbErr("upsert", err)
+	}
+	var sc ciScanner
+	for rows.Next() {
+		row, n, err := sc.scan(rows)
+		if err != nil {
+			rows.Close()
+			return dbErr("upsert", err)
+		}
+		t.cache[n.ID] = n
+		t.ids[row] = n.ID
+		t.rows[n.ID] = rowState{row: row, loaded: true, origTags: tagsOf(n.Attributes), origCols: indexedCols(n)}
+	}
+	if err := closeRows(rows); err != nil {
+		return dbErr("upsert", err)
+	}
+	return nil
 }
 
 // Apply writes the change set with bulk statements: keys released first

@@ -293,7 +293,7 @@ func newWtx(ctx context.Context, conn *sql.Conn) (*wtx, error) {
 		{&w.st.rollback, "ROLLBACK"},
 		{&w.st.totalChanges, "SELECT total_changes()"},
 		{&w.st.maxCIRow, "SELECT coalesce(max(id), 0) FROM cis"},
-		{&w.st.keyOwners, "SELECT j.key, k.ci, c.uid FROM json_each(?) j JOIN identity_keys k ON k.key = j.value JOIN cis c ON c.id = k.ci"},
+		{&w.st.keyOwners, "SELECT j.key, k.ci FROM json_each(?) j JOIN identity_keys k ON k.key = j.value"},
 		{&w.st.cisByRow, "SELECT " + ciCols + " FROM cis WHERE id IN (SELECT value FROM json_each(?))"},
 		{&w.st.cisByUID, "SELECT " + ciCols + " FROM cis WHERE uid IN (SELECT value FROM json_each(?))"},
 		{&w.st.deleteKeys, "DELETE FROM identity_keys WHERE key IN (SELECT value FROM json_each(?))"},
