@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/skein-cmdb/skein/graph/generated"
@@ -160,8 +161,18 @@ func (r *mutationResolver) UpdateCi(ctx context.Context, input model.UpdateCIInp
 	if err != nil {
 		return nil, err
 	}
-	who := writeAs(ctx, nil)
-	res, err := r.CMDB.UpdateCI(ctx, who, id, attrs)
+	var expected int64
+	if input.ExpectedVersion != nil {
+		if *input.ExpectedVersion < 1 {
+			return nil, store.Invalid("input.expectedVersion", "%d is not a version; allowed: 1 or more", *input.ExpectedVersion)
+		}
+		expected = int64(*input.ExpectedVersion)
+	}
+	res, err := r.CMDB.UpdateCIAtVersion(ctx, writeAs(ctx, nil), id, attrs, expected)
+	var ve *store.VersionConflictError
+	if errors.As(err, &ve) {
+		return nil, store.AtField("input.expectedVersion", err)
+	}
 	if isNotFound(err) {
 		return nil, notFoundAt("input.id", "CI", input.ID)
 	}

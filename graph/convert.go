@@ -19,6 +19,7 @@ func ciView(c store.CI) *model.CI {
 		CreatedAt:  c.CreatedAt,
 		UpdatedAt:  c.UpdatedAt,
 		LastSeenAt: c.LastSeenAt,
+		Version:    int(max(c.Version, 1)),
 		Tags:       []string{},
 		Raw:        c,
 	}
@@ -241,7 +242,10 @@ func objectIn(field string, v any) (map[string]any, error) {
 }
 
 // refs names store IDs in error messages as this API does.
-var refs = apierr.Refs{CI: func(id store.ID) string { return globalID(typeCI, id) }}
+var refs = apierr.Refs{
+	CI:           func(id store.ID) string { return globalID(typeCI, id) },
+	Relationship: func(id store.ID) string { return globalID(typeRelationship, id) },
+}
 
 // fieldError turns an item's error into the API's FieldError.
 func fieldError(err error) *model.FieldError {

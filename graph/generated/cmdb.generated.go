@@ -448,6 +448,29 @@ func (ec *executionContext) fieldContext_CI_attributes(_ context.Context, field 
 	return graphql.NewScalarFieldContext("CI", field, true, true, "JSON")
 }
 
+func (ec *executionContext) _CI_version(ctx context.Context, field graphql.CollectedField, obj *model.CI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CI_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CI_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CI", field, false, false, "Int")
+}
+
 func (ec *executionContext) _CI_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.CI) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1787,7 +1810,7 @@ func (ec *executionContext) unmarshalInputUpdateCIInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "attributes"}
+	fieldsInOrder := [...]string{"id", "attributes", "expectedVersion"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1808,6 +1831,13 @@ func (ec *executionContext) unmarshalInputUpdateCIInput(ctx context.Context, obj
 				return it, err
 			}
 			it.Attributes = data
+		case "expectedVersion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedVersion"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedVersion = data
 		}
 	}
 	return it, nil
@@ -2010,6 +2040,11 @@ func (ec *executionContext) _CI(ctx context.Context, sel ast.SelectionSet, obj *
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CI_attributes(ctx, field, obj)
 				})
+		case "version":
+			out.Values[i] = ec._CI_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "createdAt":
 			out.Values[i] = ec._CI_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

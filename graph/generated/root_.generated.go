@@ -105,6 +105,7 @@ type ComplexityRoot struct {
 		SupportGroup  func(childComplexity int) int
 		Tags          func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
+		Version       func(childComplexity int) int
 	}
 
 	CIClass struct {
@@ -779,6 +780,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CI.UpdatedAt(childComplexity), true
+	case "CI.version":
+		if e.ComplexityRoot.CI.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CI.Version(childComplexity), true
 
 	case "CIClass.abstract":
 		if e.ComplexityRoot.CIClass.Abstract == nil {
@@ -2380,6 +2387,12 @@ type CI implements Node {
   tags: [String!]!
   "Every attribute value, common and class-specific."
   attributes: JSON!
+  """
+  How many writes changed the CI: 1 when created, one more with every change of its class,
+  attributes or identity keys; a report that changes nothing leaves it alone (ServiceNow's
+  sys_mod_count). Pass it as ` + "`" + `expectedVersion` + "`" + ` to update the CI only if nobody changed it since.
+  """
+  version: Int!
   "When the CI was created."
   createdAt: Time!
   "When an attribute last changed."
@@ -2680,6 +2693,12 @@ input UpdateCIInput {
   id: ID!
   "New attribute values; null clears."
   attributes: JSON!
+  """
+  The CI's ` + "`" + `version` + "`" + ` the change is based on: if the CI is at another version (someone changed
+  it since), nothing is changed and the error is CONFLICT with ` + "`" + `extensions.currentVersion` + "`" + `.
+  Omitted or null: update whatever the version.
+  """
+  expectedVersion: Int
 }
 
 "The CI after an update."
@@ -3615,6 +3634,8 @@ func (ec *executionContext) childFields_CI(ctx context.Context, field graphql.Co
 		return ec.fieldContext_CI_tags(ctx, field)
 	case "attributes":
 		return ec.fieldContext_CI_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_CI_version(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_CI_createdAt(ctx, field)
 	case "updatedAt":

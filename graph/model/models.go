@@ -23,6 +23,8 @@ type CI struct {
 	UpdatedAt    time.Time
 	LastSeenAt   time.Time
 	SeenBy       []Sighting
+	// Version is the stored CI's version (store.Node.Version).
+	Version int
 	// Raw is the stored CI the view was made from.
 	Raw store.CI
 }

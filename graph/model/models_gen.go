@@ -712,6 +712,10 @@ type UpdateCIInput struct {
 	ID string `json:"id"`
 	// New attribute values; null clears.
 	Attributes any `json:"attributes"`
+	// The CI's `version` the change is based on: if the CI is at another version (someone changed
+	// it since), nothing is changed and the error is CONFLICT with `extensions.currentVersion`.
+	// Omitted or null: update whatever the version.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
 }
 
 // The CI after an update.

@@ -113,7 +113,20 @@ type Problem struct {
 // API's global IDs, the table API's sys_ids). A nil func leaves the store
 // ID.
 type Refs struct {
-	CI func(store.ID) string
+	CI           func(store.ID) string
+	Relationship func(store.ID) string
+}
+
+// ref names id of kind as the API does, or as stored when refs has no
+// function for the kind.
+func (r Refs) ref(kind store.ObjectKind, id store.ID) string {
+	switch {
+	case kind == store.KindCI && r.CI != nil:
+		return r.CI(id)
+	case kind == store.KindRelationship && r.Relationship != nil:
+		return r.Relationship(id)
+	}
+	return string(id)
 }
 
 // Rule is one row of Table: Match picks the errors it maps, Present says
@@ -127,18 +140,9 @@ type Rule struct {
 
 // Table maps typed errors to codes, most specific first: the first row
 // whose Match holds wins, and an error no row matches is Internal. To add
-// an error (a version conflict, a workflow's refused transition), add its
-// row here and a case to the table test, e.g.
-//
-//	{Code: Conflict, Match: as[*store.VersionConflictError], Present: func(err error, _ Refs) Problem {
-//		var ve *store.VersionConflictError
-//		errors.As(err, &ve)
-//		p := withField(err, Refs{})
-//		p.Details = map[string]any{"currentVersion": ve.Current}
-//		return p
-//	}},
-//
-// before the row of store.ErrConflict, which it is a case of.
+// an error (a workflow's refused transition, say), add its row here, before
+// the row of any error it is a case of (as the version conflict's is before
+// store.ErrConflict's), and a case to the table test.
 var Table = []Rule{
 	// A refused or expired request, whatever a store made of it.
 	{Code: Overloaded, Match: is(ErrOverloaded), Present: ownMessage},
@@ -161,6 +165,23 @@ var Table = []Rule{
 		return Problem{Field: field, Message: msg}
 	}},
 	{Code: NotFound, Match: is(store.ErrNotFound), Present: withField},
+	// A write that expected another version: the client re-reads and
+	// retries, so it gets the current version to compare.
+	{Code: Conflict, Match: as[*store.VersionConflictError], Present: func(err error, refs Refs) Problem {
+		var ve *store.VersionConflictError
+		errors.As(err, &ve)
+		field, _ := store.FieldOf(err)
+		shown := *ve
+		shown.ID = store.ID(refs.ref(ve.Kind, ve.ID))
+		if ve.ID == "" {
+			shown.ID = ""
+		}
+		msg := shown.Error()
+		if field != "" {
+			msg = field + ": " + msg
+		}
+		return Problem{Field: field, Message: msg, Details: map[string]any{"currentVersion": ve.Current}}
+	}},
 	{Code: Conflict, Match: is(store.ErrConflict), Present: withField},
 	{Code: Unavailable, Match: is(store.ErrUnavailable), Present: fixed("the store is unavailable; try again later")},
 	{Code: Unauthenticated, Match: is(auth.ErrUnauthenticated), Present: ownMessage},

@@ -241,12 +241,25 @@ func (m *Model) prepare(it UpsertItem) (store.CIUpsert, error) {
 // only finds the class to validate the patch against (a class only ever
 // becomes more specific, so the patch stays valid).
 func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, attrs map[string]any) (store.UpsertResult, error) {
+	return s.UpdateCIAtVersion(ctx, actor, id, attrs, 0)
+}
+
+// UpdateCIAtVersion is UpdateCI made conditional on the CI's version: with
+// expected not 0, a CI at another version (another writer changed it
+// since the client read it) is not changed, and the error wraps
+// store.ErrConflict as a *store.VersionConflictError naming the current
+// version. The version is compared inside the write transaction, so of
+// concurrent updates expecting one version exactly one succeeds.
+func (s *Service) UpdateCIAtVersion(ctx context.Context, actor store.Actor, id store.ID, attrs map[string]any, expected int64) (store.UpsertResult, error) {
 	if err := auth.Check(ctx, auth.KindCI, auth.Update); err != nil {
 		return store.UpsertResult{}, err
 	}
 	actor, err := auth.WriteActor(ctx, actor)
 	if err != nil {
 		return store.UpsertResult{}, err
+	}
+	if expected < 0 {
+		return store.UpsertResult{}, store.Invalid("expectedVersion", "%d is not a version; allowed: 1 or more", expected)
 	}
 	found, err := s.st.CIs(ctx, []store.ID{id})
 	if err != nil {
@@ -268,13 +281,16 @@ func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, 
 	for _, c := range clears {
 		patch[c] = nil
 	}
-	u := store.CIUpsert{ID: id, Class: ci.Class, Attributes: patch}
+	u := store.CIUpsert{ID: id, Class: ci.Class, Attributes: patch, ExpectedVersion: expected}
 	res, err := s.st.UpsertCIs(ctx, actor, store.UpsertBatch{Items: []store.CIUpsert{u}, Reconcile: m.Reconcile, Atomic: true})
 	if err != nil {
 		var ie *store.ItemError
+		var ve *store.VersionConflictError
 		switch {
 		case errors.As(err, &ie) && errors.Is(ie.Err, store.ErrNotFound):
 			return store.UpsertResult{}, fmt.Errorf("CI %s: %w", id, store.ErrNotFound)
+		case errors.As(err, &ve):
+			return store.UpsertResult{}, ve
 		case errors.As(err, &ie):
 			return store.UpsertResult{}, unprefix(ie.Err, "items[0]")
 		}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -47,8 +46,9 @@ type EdgeDecision struct {
 //   - present with other attributes: they replace the stored ones, the
 //     version goes up by one, and the change is audited.
 //
-// An input with ExpectVersion set is a conflict, naming the current
-// version, unless the relationship exists at that version.
+// An input with ExpectVersion set is a conflict (a *VersionConflictError
+// naming the current version) unless the relationship exists at that
+// version.
 //
 // Every sighting is recorded, so that a source's view of the graph can be
 // aged: a relationship no source has reported for a while is stale
@@ -60,9 +60,9 @@ func DecideEdge(existing *Relationship, in RelationshipInput, source string, now
 	if in.ExpectVersion != 0 {
 		switch {
 		case existing == nil:
-			return EdgeDecision{Status: StatusConflict, Err: fmt.Errorf("relationship %s does not exist, so it is not at version %d: %w", id, in.ExpectVersion, ErrConflict)}
+			return EdgeDecision{Status: StatusConflict, Err: &VersionConflictError{Kind: KindRelationship, Expected: in.ExpectVersion}}
 		case existing.Version != in.ExpectVersion:
-			return EdgeDecision{Status: StatusConflict, Err: fmt.Errorf("relationship %s is at version %d, not %d: %w", id, existing.Version, in.ExpectVersion, ErrConflict)}
+			return EdgeDecision{Status: StatusConflict, Err: &VersionConflictError{Kind: KindRelationship, ID: id, Current: existing.Version, Expected: in.ExpectVersion}}
 		}
 	}
 	if existing == nil {

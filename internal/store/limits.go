@@ -141,6 +141,9 @@ func (u CIUpsert) Check() *InvalidError {
 			return Invalid(fmt.Sprintf("keys[%d]", j), "must not be empty")
 		}
 	}
+	if u.ExpectedVersion < 0 {
+		return Invalid("expected_version", "%d is not a version; allowed: 1 or more, or 0 for none", u.ExpectedVersion)
+	}
 	if err := CheckAttributeNames("attributes", u.Attributes); err != nil {
 		return err.(*InvalidError)
 	}

@@ -27,74 +27,30 @@ type Actor struct {
 // Backends return exactly these types, whatever they store underneath.
 type Attributes map[string]any
 
-// CI is a configuration item as stored.
-type CI struct {
-	ID    ID
-	Class string
-	// Attributes are the typed attribute values, common ones (name, status,
-	// environment, owner, support_group, criticality, tags) included.
-	Attributes Attributes
-	// Keys are the CI's normalised identity keys (see CIUpsert.Keys).
-	Keys []string
-	// Sources maps an attribute key to the Actor.Source that last set it;
-	// reconciliation uses it to apply source precedence.
-	Sources map[string]string
-	// SeenBy maps a source to the last time that source reported the CI.
-	SeenBy    map[string]time.Time
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	// LastSeenAt is the latest of SeenBy (or CreatedAt for a CI no source
-	// reported).
-	LastSeenAt time.Time
-}
+// CI is a configuration item as stored: a Node of kind KindCI. It is an
+// alias, so code written against CIs keeps compiling while the store speaks
+// of nodes.
+type CI = Node
 
-// CIUpsert is one prepared item of a batch upsert: validated, typed, with
-// its identity keys computed by internal/cmdb.
-type CIUpsert struct {
-	// ID, when set, makes the item an update of that CI: the backend finds
-	// and locks it by ID inside the write transaction (Keys are then not
-	// used to identify it and may be empty), and a CI that does not exist
-	// is a not_found item, never a create. The update still claims the
-	// keys the ReconcileFunc derives (another CI's key is a conflict).
-	ID    ID
-	Class string
-	// Attributes are the reported values. A nil value asks the
-	// ReconcileFunc to clear that attribute; backends never store Attributes
-	// as given, only Reconciled.Attributes.
-	Attributes Attributes
-	// Keys are the normalised identity keys derived from Attributes,
-	// strongest rule first, each of the form "<family>|<rule>|<value>". A
-	// stored CI owns each of its keys exclusively: the backend enforces this
-	// with a uniqueness constraint, not with a read-then-write check. At least
-	// one key is required, unless ID is set.
-	Keys []string
-}
+// CIUpsert is one prepared item of a batch upsert of CIs (see NodeUpsert).
+type CIUpsert = NodeUpsert
 
-// Reconciled is what a ReconcileFunc decides an identified CI becomes.
-type Reconciled struct {
-	Class      string
-	Attributes Attributes
-	Sources    map[string]string
-	// Keys are the identity keys of the merged attributes. The backend makes
-	// the stored key set equal to Keys: keys no longer derived are released,
-	// new keys are claimed (a new key owned by another CI is a conflict).
-	Keys []string
-	// Changes lists every changed attribute (and "class" when the class
-	// changes) with its before and after value; empty means unchanged.
-	Changes []FieldChange
-}
+// Reconciled is what a ReconcileFunc decides an identified CI becomes (see
+// Decision).
+type Reconciled = Decision
 
 // ReconcileFunc merges an upsert into the CI it was identified as, or makes
-// a new CI from it when existing is nil. It runs inside the backend's write
-// transaction and must be pure: no I/O, and the same output for the same
-// input (a backend may call it again when it retries a transaction). An
-// error wrapping ErrConflict or an *InvalidError fails that item only.
-type ReconcileFunc func(existing *CI, in CIUpsert, source string) (Reconciled, error)
+// a new CI from it when existing is nil: the CMDB's Decide (see Decide).
+type ReconcileFunc = Decide
 
-// UpsertBatch is a batch of identified upserts.
+// UpsertBatch is a batch of identified upserts of nodes of one kind.
 type UpsertBatch struct {
+	// Kind is the kind of every node of the batch; empty means KindCI.
+	// An item identified (by ID or by a key) as a node of another kind
+	// is not_found (by ID) or a conflict (by key).
+	Kind  ObjectKind
 	Items []CIUpsert
-	// Reconcile merges each item; required.
+	// Reconcile decides each item; required.
 	Reconcile ReconcileFunc
 	// Atomic makes the batch all-or-nothing: if any item fails, nothing is
 	// written and UpsertCIs returns an *ItemError for the first failed item.

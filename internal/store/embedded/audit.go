@@ -19,6 +19,19 @@ func (w *wtx) auditRow(args []any, actor store.Actor, kind store.ObjectKind, obj
 		string(kind), object, string(action), string(w.buf), refs[0], refs[1])
 }
 
+// auditRecordRow appends the bulkAudit values of the audit record r.
+func (w *wtx) auditRecordRow(args []any, r store.AuditRecord) []any {
+	w.buf = appendChanges(w.buf[:0], r.Changes)
+	var refs [store.MaxAuditRelated]any
+	for i, ref := range r.Related {
+		if i < len(refs) {
+			refs[i] = ref
+		}
+	}
+	return append(args, string(r.ID), r.Time.UnixNano(), r.Actor.Name, r.Actor.Source,
+		string(r.Kind), r.Object, string(r.Action), string(w.buf), refs[0], refs[1])
+}
+
 // History returns the audit records of one object and of those related to
 // it, newest first.
 func (s *Store) History(ctx context.Context, object string, p store.PageRequest) (store.Page[store.AuditRecord], error) {

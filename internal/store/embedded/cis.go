@@ -57,7 +57,7 @@ func (w *wtx) deleteCIs(actor store.Actor, ids []store.ID, p *patch) ([]store.Up
 	var audit []any
 	for i, id := range ids {
 		f := byID[id]
-		if f == nil {
+		if f == nil || f.ci.Kind != store.KindCI {
 			results[i] = store.UpsertResult{Status: store.StatusNotFound, Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}
 			continue
 		}
@@ -130,7 +130,7 @@ func (s *Store) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI,
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+ciCols+" FROM cis WHERE uid IN (SELECT value FROM json_each(?))", jsonList(ids))
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+ciCols+" FROM cis WHERE uid IN (SELECT value FROM json_each(?)) AND kind = 'ci'", jsonList(ids))
 	if err != nil {
 		return nil, dbErr("read CIs", err)
 	}
@@ -186,6 +186,9 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	if err != nil {
 		return page, err
 	}
+	filtered := cond != ""
+	idOrder := f.Sort.Field == "" || f.Sort.Field == store.FieldID
+	cond = ciOnly(cond, idOrder)
 	if err := s.usable(ctx); err != nil {
 		return page, err
 	}
@@ -201,7 +204,7 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM cis"+where, args...).Scan(&page.Total); err != nil {
 		return page, dbErr("list CIs", err)
 	}
-	if cond != "" && len(f.IDs) == 0 && indexedSort(f.Sort) {
+	if filtered && len(f.IDs) == 0 && indexedSort(f.Sort) {
 		// A filter matching a large share of the CIs is cheaper to apply
 		// while walking the index of the order (uid, or the sort field's),
 		// which gives the page's order and stops after it, than through
@@ -217,6 +220,7 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 			if cond, args, err = compileFilter(expr, true); err != nil {
 				return page, err
 			}
+			cond = ciOnly(cond, idOrder)
 		}
 	}
 	// One query per part of the order (see sortParts), until the page is
@@ -279,6 +283,20 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	}
 	page.SetCursors(func(c store.CI) string { return store.EncodeSortCursor(f.Sort, c) })
 	return page, nil
+}
+
+// ciOnly adds to cond that the rows are CIs: through the (kind, uid) index
+// when nothing else filters and the order is by ID (it gives the order and
+// the count), else as a row filter (+kind) that keeps SQLite from choosing
+// that index over the filter's or the order's own.
+func ciOnly(cond string, idOrder bool) string {
+	switch {
+	case cond == "" && idOrder:
+		return "kind = 'ci'"
+	case cond == "":
+		return "+kind = 'ci'"
+	}
+	return "(" + cond + ") AND +kind = 'ci'"
 }
 
 // byUID reports whether a filter matching total of about maxRow CIs is

@@ -101,11 +101,11 @@ func decodeChanges(data []byte) ([]store.FieldChange, error) {
 }
 
 // ciCols are the columns scanCI reads, in order.
-const ciCols = "id, uid, class, attrs, keys, sources, seen_by, created_at, updated_at, last_seen_at"
+const ciCols = "id, uid, kind, class, attrs, keys, sources, seen_by, version, created_at, updated_at, last_seen_at"
 
 // ciScanner scans ciCols rows, reusing its buffers.
 type ciScanner struct {
-	uid, attrs, keys, sources, seen sql.RawBytes
+	uid, kind, attrs, keys, sources, seen sql.RawBytes
 }
 
 func (sc *ciScanner) scan(rows *sql.Rows) (int64, store.CI, error) {
@@ -114,10 +114,11 @@ func (sc *ciScanner) scan(rows *sql.Rows) (int64, store.CI, error) {
 		ci                 store.CI
 		created, upd, seen int64
 	)
-	if err := rows.Scan(&row, &sc.uid, &ci.Class, &sc.attrs, &sc.keys, &sc.sources, &sc.seen, &created, &upd, &seen); err != nil {
+	if err := rows.Scan(&row, &sc.uid, &sc.kind, &ci.Class, &sc.attrs, &sc.keys, &sc.sources, &sc.seen, &ci.Version, &created, &upd, &seen); err != nil {
 		return 0, ci, err
 	}
 	ci.ID = store.ID(sc.uid)
+	ci.Kind = internKind(sc.kind)
 	var err error
 	if ci.Attributes, err = decodeAttrs(sc.attrs); err != nil {
 		return 0, ci, corrupt("attributes of CI "+string(ci.ID), err)
@@ -133,6 +134,14 @@ func (sc *ciScanner) scan(rows *sql.Rows) (int64, store.CI, error) {
 	}
 	ci.CreatedAt, ci.UpdatedAt, ci.LastSeenAt = fromNanos(created), fromNanos(upd), fromNanos(seen)
 	return row, ci, nil
+}
+
+// internKind returns a stored kind without allocating for the common one.
+func internKind(b []byte) store.ObjectKind {
+	if string(b) == string(store.KindCI) {
+		return store.KindCI
+	}
+	return store.ObjectKind(b)
 }
 
 // jsonList encodes values as a JSON array, the single parameter of the

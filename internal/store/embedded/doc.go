@@ -27,7 +27,10 @@
 // CI. Audit records are written in the same transaction as the change they
 // describe. Tags have a side table (ci_tags) for the Tag filter; search
 // documents (store.SearchDocument) an FTS5 table (ci_search) that triggers on
-// cis keep in step within each write transaction. Times are
+// cis keep in step within each write transaction. The table cis holds the
+// nodes of every kind (column kind, 'ci' for CIs; version counts their
+// changes, store.Node.Version); UpsertCIs is store.UpsertPlan over writeTx,
+// this package's store.WriteTx. Times are
 // int64 unix nanoseconds (UTC). The schema version is PRAGMA user_version.
 //
 // # Adjacency index

@@ -23,7 +23,8 @@ var undo = map[int][]string{
 	6: {"ALTER TABLE tokens DROP COLUMN sources"},
 	7: {"DROP INDEX cis_name_fold", "DROP INDEX cis_owner_fold", "DROP INDEX cis_support_group_fold", "DROP INDEX ci_tags_fold"},
 	8: {"DROP TRIGGER ci_search_insert", "DROP TRIGGER ci_search_update", "DROP TRIGGER ci_search_delete", "DROP TABLE ci_search"},
-	9: {"ALTER TABLE relationships DROP COLUMN version", "ALTER TABLE relationships DROP COLUMN seen_by"},
+	9:  {"ALTER TABLE relationships DROP COLUMN version", "ALTER TABLE relationships DROP COLUMN seen_by"},
+	10: {"DROP INDEX cis_kind", "ALTER TABLE cis DROP COLUMN kind", "ALTER TABLE cis DROP COLUMN version"},
 }
 
 // downgrade takes the closed store in dir back to schema version to.
@@ -122,6 +123,36 @@ func TestMigrateSearch(t *testing.T) {
 	got, _, err = s.SearchCIs(t.Context(), q)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids[1:], ciIDs(got))
+}
+
+// TestMigrateNodes: a store written at schema 9, before node kinds and
+// versions, reads its CIs as nodes of kind ci at version 1, lists them, and
+// new CIs are created at version 1 beside them.
+func TestMigrateNodes(t *testing.T) {
+	dir := t.TempDir()
+	s := openAt(t, dir)
+	ids := mkNodes(t, s, "old-", 3)
+	require.NoError(t, s.Close())
+
+	downgrade(t, dir, 9)
+
+	s = openAt(t, dir)
+	got, err := s.CIs(t.Context(), ids)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	for _, c := range got {
+		assert.Equal(t, store.KindCI, c.Kind)
+		assert.Equal(t, int64(1), c.Version)
+	}
+	more := mkNodes(t, s, "new-", 2)
+	p, err := s.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, 5, p.Total)
+	for _, c := range p.Items {
+		assert.Equal(t, store.KindCI, c.Kind)
+		assert.Equal(t, int64(1), c.Version)
+	}
+	assert.Contains(t, ciIDs(p.Items), more[0])
 }
 
 func ciIDs(cis []store.CI) []store.ID {

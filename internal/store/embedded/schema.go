@@ -8,7 +8,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
 // file; migrations[v] upgrades version v to v+1.
-const schemaVersion = 9
+const schemaVersion = 10
 
 var migrations = []string{
 	// 0 → 1: initial schema.
@@ -194,6 +194,18 @@ END;
 	`
 ALTER TABLE relationships ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE relationships ADD COLUMN seen_by TEXT;
+`,
+	// 9 → 10: the table of CIs becomes the table of nodes of every kind
+	// (store.Node): kind says which ('ci' for every node written before),
+	// version counts the writes that changed a node (store.Node.Version;
+	// existing nodes read as version 1). The table keeps its name cis,
+	// which every statement, trigger and index of the adjacency index
+	// names (see ADR 12). cis_kind serves the reads of one kind with no
+	// other condition (a page of every CI in uid order, their count).
+	`
+ALTER TABLE cis ADD COLUMN kind TEXT NOT NULL DEFAULT 'ci';
+ALTER TABLE cis ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX cis_kind ON cis(kind, uid);
 `,
 }
 

@@ -11,7 +11,7 @@ var _ store.TextSearcher = (*Store)(nil)
 
 const qSearch = `SELECT ` + ciCols + ` FROM (SELECT rowid AS sid, rank AS srank FROM ci_search WHERE ci_search MATCH ?)
 JOIN cis ON id = sid
-WHERE (? = 0 OR class IN (SELECT value FROM json_each(?))) AND (? = 0 OR status IN (SELECT value FROM json_each(?)))
+WHERE kind = 'ci' AND (? = 0 OR class IN (SELECT value FROM json_each(?))) AND (? = 0 OR status IN (SELECT value FROM json_each(?)))
 ORDER BY srank, uid LIMIT ?`
 
 // SearchCIs implements store.TextSearcher with the FTS5 table ci_search.

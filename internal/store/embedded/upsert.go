@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -13,28 +12,17 @@ import (
 )
 
 // UpsertCIs identifies, reconciles and writes a batch of CIs in one
-// transaction (see store.CIWriter).
+// transaction (see store.CIWriter): the planner (store.UpsertPlan) over
+// this store's write primitives (writeTx).
 func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.UpsertBatch) ([]store.UpsertResult, error) {
-	if err := store.CheckBatch("items", len(b.Items)); err != nil {
+	plan, err := store.PlanUpsert(actor, b)
+	if err != nil {
 		return nil, err
 	}
-	if b.Reconcile == nil {
-		return nil, store.Invalid("reconcile", "a reconcile function is required")
-	}
-	invalid := make([]error, len(b.Items))
-	for i, it := range b.Items {
-		if ie := it.Check(); ie != nil {
-			ie = ie.WithPrefix(fmt.Sprintf("items[%d]", i))
-			if b.Atomic {
-				return nil, &store.ItemError{Index: i, Err: ie}
-			}
-			invalid[i] = ie
-		}
-	}
 	var results []store.UpsertResult
-	err := s.write(ctx, func(w *wtx, p *patch) error {
-		u := &upsertRun{w: w, p: p, actor: actor, owners: map[string]int64{}, cis: map[int64]*ciState{}, rowOf: map[store.ID]int64{}}
-		res, err := u.run(b, invalid)
+	err = s.write(ctx, func(w *wtx, p *patch) error {
+		t := &writeTx{w: w, p: p, rows: map[store.ID]rowState{}, ids: map[int64]store.ID{}, cache: map[store.ID]store.Node{}}
+		res, err := plan.Upsert(ctx, t)
 		if err == nil {
 			results = res
 		}
@@ -53,165 +41,119 @@ func clip(s string) string {
 	return s
 }
 
-// ciState is a CI as the running upsert call sees it.
-type ciState struct {
-	row      int64
-	ci       store.CI
-	isNew    bool     // inserted by this call
-	origKeys []string // stored keys before this call
-	origTags []string // stored tags before this call
-	origCols [6]any   // stored indexed columns (class, name, status, ...)
-	dirty    int      // dirtyNone, dirtySeen or dirtyFull
-}
-
-const (
-	dirtyNone = iota
-	dirtySeen // seen_by, last_seen_at, keys
-	dirtyFull
-)
-
-// upsertRun is one run of an UpsertCIs call inside the writer transaction.
-// It identifies and reconciles every item against an in-memory view of the
-// CIs involved (loaded in bulk, then updated as items are applied, so later
-// items see earlier ones), then writes the net changes with bulk
-// statements. The identity_keys primary key still enforces uniqueness: a
-// violation makes the writer re-run the call from scratch.
-type upsertRun struct {
+// writeTx is the embedded store's store.WriteTx: the writer goroutine's
+// transaction. The single writer is the lock: nothing else writes while it
+// runs, so KeyOwners and LoadNodes only read.
+type writeTx struct {
 	w       *wtx
 	p       *patch
-	actor   store.Actor
-	owners  map[string]int64 // key → owning row (0: unowned); known keys only
-	cis     map[int64]*ciState
-	rowOf   map[store.ID]int64 // CI id → row, for the CIs in cis
-	touched []*ciState         // in first-touch order
-	nextRow int64
-	audit   []any
+	rows    map[store.ID]rowState   // nodes met so far, by ID
+	ids     map[int64]store.ID      // and by row
+	cache   map[store.ID]store.Node // read, not yet handed to the planner
+	nextRow int64                   // 0 until the first create
 }
 
-func (u *upsertRun) run(b store.UpsertBatch, invalid []error) ([]store.UpsertResult, error) {
-	if err := u.prefetch(b.Items, invalid); err != nil {
-		return nil, err
-	}
-	if err := u.w.st.maxCIRow.QueryRow().Scan(&u.nextRow); err != nil {
+// rowState is a stored node's row (its adjacency index slot) and, once
+// loaded, what Apply compares the new state with.
+type rowState struct {
+	row      int64
+	loaded   bool
+	origTags []string // stored tags
+	origCols [6]any   // stored indexed columns (class, name, status, ...)
+}
+
+var _ store.WriteTx = (*writeTx)(nil)
+
+func (t *writeTx) Now() time.Time { return t.w.now }
+
+// KeyOwners reads the owners of keys by row and loads the owners it has
+// not loaded yet by row at once (the planner asks for them next, and by
+// rowid they are one lookup each), keeping them for LoadNodes.
+func (t *writeTx) KeyOwners(_ context.Context, keys []string) ([]store.ID, error) {
+	rows, err := t.w.st.keyOwners.Query(jsonList(keys))
+	if err != nil {
 		return nil, dbErr("upsert", err)
 	}
-	u.nextRow++
-	results := make([]store.UpsertResult, len(b.Items))
-	for i, it := range b.Items {
-		if invalid[i] != nil {
-			results[i] = store.UpsertResult{Status: store.StatusInvalid, Err: invalid[i]}
-			continue
+	idx := make([]int64, len(keys))
+	var load []int64
+	for rows.Next() {
+		var i, row int64
+		if err := rows.Scan(&i, &row); err != nil {
+			rows.Close()
+			return nil, dbErr("upsert", err)
 		}
-		r, err := u.item(i, it, b.Reconcile)
-		if err != nil {
+		if i >= 0 && int(i) < len(idx) {
+			idx[i] = row
+		}
+		if _, ok := t.ids[row]; !ok {
+			load = append(load, row)
+		}
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, dbErr("upsert", err)
+	}
+	if len(load) > 0 {
+		slices.Sort(load)
+		if err := t.scan(t.w.st.cisByRow, jsonList(slices.Compact(load))); err != nil {
 			return nil, err
 		}
-		if b.Atomic && r.Err != nil {
-			return nil, &store.ItemError{Index: i, Err: r.Err}
-		}
-		results[i] = r
 	}
-	if err := u.flush(); err != nil {
-		return nil, err
-	}
-	return results, nil
-}
-
-// prefetch loads the CIs that items name by ID, the owners of every key of
-// the batch and the CIs owning them.
-func (u *upsertRun) prefetch(items []store.CIUpsert, invalid []error) error {
-	var keys []string
-	var targets []store.ID
-	for i, it := range items {
-		if invalid[i] != nil {
+	out := make([]store.ID, len(keys))
+	for i, row := range idx {
+		if row == 0 {
 			continue
 		}
-		if it.ID != "" {
-			targets = append(targets, it.ID)
-			continue // identified by ID, not by its keys
+		id, ok := t.ids[row]
+		if !ok {
+			return nil, &errRetry{err: fmt.Errorf("identity key owner %d vanished", row)}
 		}
-		for _, k := range it.Keys {
-			if _, ok := u.owners[k]; !ok {
-				u.owners[k] = 0
-				keys = append(keys, k)
+		out[i] = id
+	}
+	return out, nil
+}
+
+// LoadNodes returns the nodes KeyOwners loaded, and reads the others by ID.
+func (t *writeTx) LoadNodes(_ context.Context, ids []store.ID) ([]store.Node, error) {
+	out := make([]store.Node, 0, len(ids))
+	var byUID []store.ID
+	for _, id := range ids {
+		if n, ok := t.cache[id]; ok {
+			out = append(out, n)
+			delete(t.cache, id)
+		} else if _, ok := t.rows[id]; !ok {
+			byUID = append(byUID, id)
+		}
+	}
+	if len(byUID) > 0 {
+		if err := t.scan(t.w.st.cisByUID, jsonList(byUID)); err != nil {
+			return nil, err
+		}
+		for _, id := range byUID {
+			if n, ok := t.cache[id]; ok {
+				out = append(out, n)
+				delete(t.cache, id)
 			}
 		}
 	}
-	rows, err := u.w.st.keyOwners.Query(jsonList(keys))
+	return out, nil
+}
+
+// scan runs a query of ciCols rows and keeps the nodes it reads in cache.
+func (t *writeTx) scan(st *sql.Stmt, list string) error {
+	rows, err := st.Query(list)
 	if err != nil {
 		return dbErr("upsert", err)
 	}
-	var rowIDs []int64
-	seen := map[int64]bool{}
-	for rows.Next() {
-		var k string
-		var row int64
-		if err := rows.Scan(&k, &row); err != nil {
-			rows.Close()
-			return dbErr("upsert", err)
-		}
-		u.owners[k] = row
-		if !seen[row] {
-			seen[row] = true
-			rowIDs = append(rowIDs, row)
-		}
-	}
-	if err := closeRows(rows); err != nil {
-		return dbErr("upsert", err)
-	}
-	if len(targets) > 0 {
-		rows, err := u.w.st.cisByUID.Query(jsonList(targets))
-		if err != nil {
-			return dbErr("upsert", err)
-		}
-		if err := u.scan(rows); err != nil {
-			return err
-		}
-	}
-	return u.load(rowIDs)
-}
-
-// load reads CIs by row into the view.
-func (u *upsertRun) load(rowIDs []int64) error {
-	var todo []int64
-	for _, r := range rowIDs {
-		if u.cis[r] == nil {
-			todo = append(todo, r)
-		}
-	}
-	if len(todo) == 0 {
-		return nil
-	}
-	rows, err := u.w.st.cisByRow.Query(jsonList(todo))
-	if err != nil {
-		return dbErr("upsert", err)
-	}
-	if err := u.scan(rows); err != nil {
-		return err
-	}
-	for _, r := range rowIDs {
-		if u.cis[r] == nil {
-			return &errRetry{err: fmt.Errorf("identity key owner %d vanished", r)}
-		}
-	}
-	return nil
-}
-
-// scan adds the CIs of rows to the view and closes rows.
-func (u *upsertRun) scan(rows *sql.Rows) error {
 	var sc ciScanner
 	for rows.Next() {
-		row, ci, err := sc.scan(rows)
+		row, n, err := sc.scan(rows)
 		if err != nil {
 			rows.Close()
 			return dbErr("upsert", err)
 		}
-		st := &ciState{row: row, ci: ci, origKeys: ci.Keys, origTags: tagsOf(ci.Attributes), origCols: indexedCols(ci)}
-		u.cis[row] = st
-		u.rowOf[ci.ID] = row
-		for _, k := range ci.Keys {
-			u.owners[k] = row
-		}
+		t.cache[n.ID] = n
+		t.ids[row] = n.ID
+		t.rows[n.ID] = rowState{row: row, loaded: true, origTags: tagsOf(n.Attributes), origCols: indexedCols(n)}
 	}
 	if err := closeRows(rows); err != nil {
 		return dbErr("upsert", err)
@@ -219,344 +161,151 @@ func (u *upsertRun) scan(rows *sql.Rows) error {
 	return nil
 }
 
-// owner returns the row owning key (0 for none), asking the database for a
-// key the view does not know.
-func (u *upsertRun) owner(key string) (int64, error) {
-	if row, ok := u.owners[key]; ok {
-		return row, nil
-	}
-	var row int64
-	err := u.w.st.keyOwner.QueryRow(key).Scan(&row)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		row = 0
-	case err != nil:
-		return 0, dbErr("upsert", err)
-	}
-	u.owners[key] = row
-	if row != 0 && u.cis[row] == nil {
-		if err := u.load([]int64{row}); err != nil {
-			return 0, err
-		}
-	}
-	return row, nil
-}
-
-// conflictOf is the result of item i whose keys belong to several CIs.
-func (u *upsertRun) conflictOf(i int, keys []string) store.UpsertResult {
-	ce := store.NewConflictError(keys, func(k string) store.ID {
-		if row := u.owners[k]; row != 0 && u.cis[row] != nil {
-			return u.cis[row].ci.ID
-		}
-		return ""
-	})
-	return store.UpsertResult{Status: store.StatusConflict, Err: store.AtField(fmt.Sprintf("items[%d]", i), ce)}
-}
-
-func invalidResult(i int, ie *store.InvalidError) store.UpsertResult {
-	return store.UpsertResult{Status: store.StatusInvalid, Err: ie.WithPrefix(fmt.Sprintf("items[%d]", i))}
-}
-
-// item identifies, reconciles and applies one item to the view. A non-nil
-// error fails the whole call.
-func (u *upsertRun) item(i int, it store.CIUpsert, reconcile store.ReconcileFunc) (store.UpsertResult, error) {
-	// Identify: the CI named by ID, or the distinct CIs owning any of the
-	// item's keys.
-	var ownerRows []int64
-	if it.ID != "" {
-		row, ok := u.rowOf[it.ID]
-		if !ok {
-			return store.UpsertResult{Status: store.StatusNotFound,
-				Err: fmt.Errorf("items[%d]: CI %s: %w", i, it.ID, store.ErrNotFound)}, nil
-		}
-		ownerRows = append(ownerRows, row)
-	}
-	idKeys := it.Keys
-	if it.ID != "" {
-		idKeys = nil
-	}
-	for _, k := range idKeys {
-		row, err := u.owner(k)
-		if err != nil {
-			return store.UpsertResult{}, err
-		}
-		if row != 0 && !slices.Contains(ownerRows, row) {
-			ownerRows = append(ownerRows, row)
-		}
-	}
-	if len(ownerRows) > 1 {
-		return u.conflictOf(i, it.Keys), nil
-	}
-	var ex *ciState
-	var exCI *store.CI
-	if len(ownerRows) == 1 {
-		ex = u.cis[ownerRows[0]]
-		c := ex.ci
-		exCI = &c
-	}
-
-	r, err := reconcile(exCI, it, u.actor.Source)
-	if err != nil {
-		var ie *store.InvalidError
-		switch {
-		case errors.As(err, &ie):
-			return invalidResult(i, ie), nil
-		case errors.Is(err, store.ErrConflict):
-			return store.UpsertResult{Status: store.StatusConflict, Err: store.AtField(fmt.Sprintf("items[%d]", i), err)}, nil
-		}
-		return store.UpsertResult{}, fmt.Errorf("embedded: items[%d]: reconcile: %w", i, err)
-	}
-	if !store.ValidIdentifier(r.Class) {
-		return invalidResult(i, store.Invalid("class", "%q is not a class name", clip(r.Class))), nil
-	}
-	if err := store.CheckAttributeNames("attributes", r.Attributes); err != nil {
-		var ie *store.InvalidError
-		if errors.As(err, &ie) {
-			return invalidResult(i, ie), nil
-		}
-		return store.UpsertResult{}, err
-	}
-	attrs, err := normalizeAttrs(r.Attributes)
-	if err != nil {
-		var ie *store.InvalidError
-		errors.As(err, &ie)
-		return invalidResult(i, ie), nil
-	}
-	keys := make([]string, 0, len(r.Keys))
-	for _, k := range r.Keys {
-		if k == "" {
-			return invalidResult(i, store.Invalid("keys", "reconciled identity keys must not be empty")), nil
-		}
-		if !slices.Contains(keys, k) {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) == 0 {
-		return invalidResult(i, store.Invalid("keys", "at least one identity key is required")), nil
-	}
-	// Claim: every key must be free or ours already.
-	for _, k := range keys {
-		row, err := u.owner(k)
-		if err != nil {
-			return store.UpsertResult{}, err
-		}
-		if row != 0 && (ex == nil || row != ex.row) {
-			if ex != nil && len(ex.ci.Keys) > 0 {
-				// Name the CI being merged into first.
-				keys = append([]string{ex.ci.Keys[0]}, keys...)
-			}
-			return u.conflictOf(i, keys), nil
-		}
-	}
-
-	now := u.w.now
-	var st *ciState
-	var res store.UpsertResult
-	switch {
-	case ex == nil:
-		if u.nextRow > math.MaxInt32 {
-			return store.UpsertResult{}, fmt.Errorf("embedded: the CI table has run out of row numbers")
-		}
-		sources := copySources(r.Sources)
-		ci := store.CI{
-			ID: store.NewID(), Class: r.Class, Attributes: attrs, Keys: keys, Sources: sources,
-			SeenBy:    map[string]time.Time{u.actor.Source: now},
-			CreatedAt: now, UpdatedAt: now, LastSeenAt: now,
-		}
-		st = &ciState{row: u.nextRow, ci: ci, isNew: true, dirty: dirtyFull}
-		u.nextRow++
-		u.cis[st.row] = st
-		u.rowOf[ci.ID] = st.row
-		u.touched = append(u.touched, st)
-		uid, _ := parseUID(string(ci.ID))
-		u.p.addNodes = append(u.p.addNodes, nodeDef{slot: int32(st.row), uid: uid})
-		u.audit = u.w.auditRow(u.audit, u.actor, store.KindCI, string(ci.ID), store.ActionCreate, r.Changes)
-		res = store.UpsertResult{Status: store.StatusCreated, CI: ci, Changes: r.Changes}
-	case len(r.Changes) == 0:
-		st = ex
-		ci := st.ci
-		u.releaseKeys(st, keys)
-		ci.Keys = keys
-		ci.SeenBy, ci.LastSeenAt = seen(ci.SeenBy, u.actor.Source, now)
-		st.ci = ci
-		u.touch(st, dirtySeen)
-		res = store.UpsertResult{Status: store.StatusUnchanged, CI: ci, Changes: r.Changes}
-	default:
-		st = ex
-		ci := st.ci
-		u.releaseKeys(st, keys)
-		ci.Class, ci.Attributes, ci.Sources, ci.Keys, ci.UpdatedAt = r.Class, attrs, copySources(r.Sources), keys, now
-		ci.SeenBy, ci.LastSeenAt = seen(ci.SeenBy, u.actor.Source, now)
-		st.ci = ci
-		u.touch(st, dirtyFull)
-		u.audit = u.w.auditRow(u.audit, u.actor, store.KindCI, string(ci.ID), store.ActionUpdate, r.Changes)
-		res = store.UpsertResult{Status: store.StatusUpdated, CI: ci, Changes: r.Changes}
-	}
-	for _, k := range keys {
-		u.owners[k] = st.row
-	}
-	return res, nil
-}
-
-// releaseKeys marks the keys st owns but will not keep as free.
-func (u *upsertRun) releaseKeys(st *ciState, keep []string) {
-	for _, k := range st.ci.Keys {
-		if !slices.Contains(keep, k) && u.owners[k] == st.row {
-			u.owners[k] = 0
-		}
-	}
-}
-
-func (u *upsertRun) touch(st *ciState, level int) {
-	if st.dirty == dirtyNone {
-		u.touched = append(u.touched, st)
-	}
-	st.dirty = max(st.dirty, level)
-}
-
-func copySources(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// seen returns a copy of seenBy with source seen at now, and the latest
-// time in it.
-func seen(seenBy map[string]time.Time, source string, now time.Time) (map[string]time.Time, time.Time) {
-	out := make(map[string]time.Time, len(seenBy)+1)
-	last := now
-	for k, t := range seenBy {
-		out[k] = t
-		if t.After(last) {
-			last = t
-		}
-	}
-	out[source] = now
-	return out, last
-}
-
-// flush writes the net changes of the call.
-func (u *upsertRun) flush() error {
-	w := u.w
-	// Keys: release first, so that a key moving between CIs of this call
-	// can be claimed again below.
-	var claim []any
+// Apply writes the change set with bulk statements: keys released first
+// (so that a key moving between nodes can be claimed again), new nodes
+// (each given the next row, its adjacency index slot), rewritten nodes (a
+// sighting writes only its sighting columns, a write that leaves the
+// indexed columns alone leaves their indexes alone), claimed keys, tags and
+// audit records. The identity_keys primary key still enforces uniqueness:
+// a violation makes the writer run the call again from scratch.
+func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
+	w := t.w
 	buf := make([]byte, 0, 1024)
-	var dropKeys []string
-	var insCIs []any
-	var tagDel []*ciState
 	var tagIns []any
-	for _, st := range u.touched {
-		for _, k := range st.origKeys {
-			if !slices.Contains(st.ci.Keys, k) {
-				dropKeys = append(dropKeys, k)
+	type tagDel struct {
+		row  int64
+		gone []string
+	}
+	var tagDels []tagDel
+	tags := func(row int64, orig, now []string) {
+		for _, tg := range dedupe(now) {
+			if !slices.Contains(orig, tg) {
+				tagIns = append(tagIns, tg, row)
 			}
 		}
-		for _, k := range st.ci.Keys {
-			if !slices.Contains(st.origKeys, k) {
-				claim = append(claim, k, st.row)
+		var gone []string
+		for _, tg := range orig {
+			if !slices.Contains(now, tg) {
+				gone = append(gone, tg)
 			}
 		}
-		tags := tagsOf(st.ci.Attributes)
-		for _, t := range dedupe(tags) {
-			if !slices.Contains(st.origTags, t) {
-				tagIns = append(tagIns, t, st.row)
-			}
-		}
-		for _, t := range st.origTags {
-			if !slices.Contains(tags, t) {
-				tagDel = append(tagDel, st)
-				break
-			}
-		}
-		if st.isNew {
-			a := st.ci.Attributes
-			var err error
-			if buf, err = appendAttrs(buf[:0], a); err != nil {
-				return fmt.Errorf("embedded: encode attributes: %w", err)
-			}
-			attrs := string(buf)
-			buf = appendStrings(buf[:0], st.ci.Keys)
-			keys := string(buf)
-			buf = appendSources(buf[:0], st.ci.Sources)
-			sources := string(buf)
-			buf = appendSeen(buf[:0], st.ci.SeenBy)
-			seen := string(buf)
-			cols := indexedCols(st.ci)
-			insCIs = append(insCIs, st.row, string(st.ci.ID), cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
-				attrs, keys, sources, seen, st.ci.CreatedAt.UnixNano(), st.ci.UpdatedAt.UnixNano(), st.ci.LastSeenAt.UnixNano())
+		if len(gone) > 0 {
+			tagDels = append(tagDels, tagDel{row, gone})
 		}
 	}
+
+	var insCIs []any
+	if len(cs.Created) > 0 && t.nextRow == 0 {
+		if err := w.st.maxCIRow.QueryRow().Scan(&t.nextRow); err != nil {
+			return dbErr("upsert", err)
+		}
+		t.nextRow++
+	}
+	for i := range cs.Created {
+		n := &cs.Created[i]
+		if t.nextRow > math.MaxInt32 {
+			return fmt.Errorf("embedded: the CI table has run out of row numbers")
+		}
+		row := t.nextRow
+		t.nextRow++
+		t.rows[n.ID] = rowState{row: row, loaded: true}
+		uid, _ := parseUID(string(n.ID))
+		t.p.addNodes = append(t.p.addNodes, nodeDef{slot: int32(row), uid: uid})
+		var err error
+		if buf, err = appendAttrs(buf[:0], n.Attributes); err != nil {
+			return fmt.Errorf("embedded: encode attributes: %w", err)
+		}
+		attrs := string(buf)
+		buf = appendStrings(buf[:0], n.Keys)
+		keys := string(buf)
+		buf = appendSources(buf[:0], n.Sources)
+		sources := string(buf)
+		buf = appendSeen(buf[:0], n.SeenBy)
+		cols := indexedCols(*n)
+		insCIs = append(insCIs, row, string(n.ID), string(n.Kind), cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
+			attrs, keys, sources, string(buf), n.Version, n.CreatedAt.UnixNano(), n.UpdatedAt.UnixNano(), n.LastSeenAt.UnixNano())
+		tags(row, nil, tagsOf(n.Attributes))
+	}
+
+	var dropKeys []string
+	var claim []any
+	for _, m := range cs.Keys {
+		if m.From != "" {
+			dropKeys = append(dropKeys, m.Key)
+		}
+		if m.To != "" {
+			rs, ok := t.rows[m.To]
+			if !ok {
+				return fmt.Errorf("embedded: upsert: key %q claimed by unknown node %s", m.Key, m.To)
+			}
+			claim = append(claim, m.Key, rs.row)
+		}
+	}
+
+	var seenRows, fullRows, attrRows []any
+	for i := range cs.Updated {
+		u := &cs.Updated[i]
+		n := &u.Node
+		rs, ok := t.rows[n.ID]
+		if !ok || !rs.loaded {
+			return fmt.Errorf("embedded: upsert: node %s was not loaded", n.ID)
+		}
+		buf = appendStrings(buf[:0], n.Keys)
+		keys := string(buf)
+		if u.Sighting {
+			buf = appendSeen(buf[:0], n.SeenBy)
+			seenRows = append(seenRows, rs.row, keys, string(buf), n.LastSeenAt.UnixNano())
+			continue
+		}
+		var err error
+		if buf, err = appendAttrs(buf[:0], n.Attributes); err != nil {
+			return fmt.Errorf("embedded: encode attributes: %w", err)
+		}
+		attrs := string(buf)
+		buf = appendSources(buf[:0], n.Sources)
+		sources := string(buf)
+		buf = appendSeen(buf[:0], n.SeenBy)
+		if cols := indexedCols(*n); cols != rs.origCols {
+			fullRows = append(fullRows, rs.row, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
+				attrs, keys, sources, string(buf), n.Version, n.UpdatedAt.UnixNano(), n.LastSeenAt.UnixNano())
+		} else { // leaves the indexes on those columns alone
+			attrRows = append(attrRows, rs.row, attrs, keys, sources, string(buf), n.Version, n.UpdatedAt.UnixNano(), n.LastSeenAt.UnixNano())
+		}
+		tags(rs.row, rs.origTags, tagsOf(n.Attributes))
+	}
+
 	if len(dropKeys) > 0 {
 		if _, err := w.st.deleteKeys.Exec(jsonList(dropKeys)); err != nil {
 			return dbErr("upsert", err)
 		}
 	}
 	if err := w.insert(bulkCIs, insCIs); err != nil {
-		return u.writeErr(err)
+		return writeErr(err)
 	}
-	var seenRows, fullRows, attrRows []any
-	for _, st := range u.touched {
-		if st.isNew {
-			continue
+	for _, b := range []struct {
+		spec *bulkSpec
+		args []any
+	}{{bulkSeen, seenRows}, {bulkFull, fullRows}, {bulkAttrs, attrRows}} {
+		if err := w.insert(b.spec, b.args); err != nil {
+			return dbErr("upsert", err)
 		}
-		ci := &st.ci
-		switch st.dirty {
-		case dirtySeen:
-			buf = appendStrings(buf[:0], ci.Keys)
-			keys := string(buf)
-			buf = appendSeen(buf[:0], ci.SeenBy)
-			seenRows = append(seenRows, st.row, keys, string(buf), ci.LastSeenAt.UnixNano())
-		case dirtyFull:
-			a := ci.Attributes
-			var err error
-			if buf, err = appendAttrs(buf[:0], a); err != nil {
-				return fmt.Errorf("embedded: encode attributes: %w", err)
-			}
-			attrs := string(buf)
-			buf = appendStrings(buf[:0], ci.Keys)
-			keys := string(buf)
-			buf = appendSources(buf[:0], ci.Sources)
-			sources := string(buf)
-			buf = appendSeen(buf[:0], ci.SeenBy)
-			if cols := indexedCols(*ci); cols != st.origCols {
-				fullRows = append(fullRows, st.row, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
-					attrs, keys, sources, string(buf), ci.UpdatedAt.UnixNano(), ci.LastSeenAt.UnixNano())
-			} else { // leaves the indexes on those columns alone
-				attrRows = append(attrRows, st.row, attrs, keys, sources, string(buf), ci.UpdatedAt.UnixNano(), ci.LastSeenAt.UnixNano())
-			}
-		}
-	}
-	if err := w.insert(bulkSeen, seenRows); err != nil {
-		return dbErr("upsert", err)
-	}
-	if err := w.insert(bulkFull, fullRows); err != nil {
-		return dbErr("upsert", err)
-	}
-	if err := w.insert(bulkAttrs, attrRows); err != nil {
-		return dbErr("upsert", err)
 	}
 	if err := w.insert(bulkKeys, claim); err != nil {
-		return u.writeErr(err)
+		return writeErr(err)
 	}
-	for _, st := range tagDel {
-		var gone []string
-		tags := tagsOf(st.ci.Attributes)
-		for _, t := range st.origTags {
-			if !slices.Contains(tags, t) {
-				gone = append(gone, t)
-			}
-		}
-		if _, err := w.st.deleteTags.Exec(st.row, jsonList(gone)); err != nil {
+	for _, d := range tagDels {
+		if _, err := w.st.deleteTags.Exec(d.row, jsonList(d.gone)); err != nil {
 			return dbErr("upsert", err)
 		}
 	}
 	if err := w.insert(bulkTags, tagIns); err != nil {
 		return dbErr("upsert", err)
 	}
-	if err := w.insert(bulkAudit, u.audit); err != nil {
+	var audit []any
+	for _, r := range cs.Audit {
+		audit = w.auditRecordRow(audit, r)
+	}
+	if err := w.insert(bulkAudit, audit); err != nil {
 		return dbErr("upsert", err)
 	}
 	return nil
@@ -565,7 +314,7 @@ func (u *upsertRun) flush() error {
 // writeErr turns a uniqueness violation into a retry of the whole call:
 // the view was stale (which the single writer makes impossible unless
 // another process wrote), so identification starts again from scratch.
-func (u *upsertRun) writeErr(err error) error {
+func writeErr(err error) error {
 	if isUniqueViolation(err) {
 		return &errRetry{err: err}
 	}

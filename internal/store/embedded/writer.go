@@ -275,7 +275,7 @@ type wtx struct {
 type stmts struct {
 	begin, commit, rollback, totalChanges *sql.Stmt
 
-	maxCIRow, keyOwners, keyOwner, cisByRow, cisByUID               *sql.Stmt
+	maxCIRow, keyOwners, cisByRow, cisByUID                         *sql.Stmt
 	deleteKeys, deleteTags, deleteCI                                *sql.Stmt
 	deleteCIKeys, deleteCITags                                      *sql.Stmt
 	relsOfCI, typeByName, insertType, rowsByUID                     *sql.Stmt
@@ -293,8 +293,7 @@ func newWtx(ctx context.Context, conn *sql.Conn) (*wtx, error) {
 		{&w.st.rollback, "ROLLBACK"},
 		{&w.st.totalChanges, "SELECT total_changes()"},
 		{&w.st.maxCIRow, "SELECT coalesce(max(id), 0) FROM cis"},
-		{&w.st.keyOwners, "SELECT k.key, k.ci FROM json_each(?) j JOIN identity_keys k ON k.key = j.value"},
-		{&w.st.keyOwner, "SELECT ci FROM identity_keys WHERE key = ?"},
+		{&w.st.keyOwners, "SELECT j.key, k.ci FROM json_each(?) j JOIN identity_keys k ON k.key = j.value"},
 		{&w.st.cisByRow, "SELECT " + ciCols + " FROM cis WHERE id IN (SELECT value FROM json_each(?))"},
 		{&w.st.cisByUID, "SELECT " + ciCols + " FROM cis WHERE uid IN (SELECT value FROM json_each(?))"},
 		{&w.st.deleteKeys, "DELETE FROM identity_keys WHERE key IN (SELECT value FROM json_each(?))"},
@@ -337,7 +336,7 @@ func (w *wtx) close() error {
 	}
 	for _, st := range []*sql.Stmt{
 		w.st.begin, w.st.commit, w.st.rollback, w.st.totalChanges,
-		w.st.maxCIRow, w.st.keyOwners, w.st.keyOwner, w.st.cisByRow, w.st.cisByUID,
+		w.st.maxCIRow, w.st.keyOwners, w.st.cisByRow, w.st.cisByUID,
 		w.st.deleteKeys, w.st.deleteTags, w.st.deleteCI,
 		w.st.deleteCIKeys, w.st.deleteCITags,
 		w.st.relsOfCI, w.st.typeByName, w.st.insertType, w.st.rowsByUID,
@@ -357,8 +356,8 @@ type bulkSpec struct {
 }
 
 var (
-	bulkCIs = &bulkSpec{head: `INSERT INTO cis(id, uid, class, name, status, environment, owner, support_group,
-		attrs, keys, sources, seen_by, created_at, updated_at, last_seen_at) VALUES `, cols: 15}
+	bulkCIs = &bulkSpec{head: `INSERT INTO cis(id, uid, kind, class, name, status, environment, owner, support_group,
+		attrs, keys, sources, seen_by, version, created_at, updated_at, last_seen_at) VALUES `, cols: 17}
 	bulkKeys  = &bulkSpec{head: "INSERT INTO identity_keys(key, ci) VALUES ", cols: 2}
 	bulkTags  = &bulkSpec{head: "INSERT INTO ci_tags(tag, ci) VALUES ", cols: 2}
 	bulkRels  = &bulkSpec{head: "INSERT INTO relationships(src, type, dst, attrs, created_at, updated_at, version, seen_by) VALUES ", cols: 8}
@@ -366,13 +365,13 @@ var (
 	// Bulk updates join the target rows with a VALUES list by rowid.
 	bulkSeen = &bulkSpec{cols: 4, head: "WITH v(id, keys, seen_by, last_seen_at) AS (VALUES ",
 		tail: ") UPDATE cis SET keys = v.keys, seen_by = v.seen_by, last_seen_at = v.last_seen_at FROM v WHERE cis.id = v.id"}
-	bulkAttrs = &bulkSpec{cols: 7, head: "WITH v(id, attrs, keys, sources, seen_by, updated_at, last_seen_at) AS (VALUES ",
+	bulkAttrs = &bulkSpec{cols: 8, head: "WITH v(id, attrs, keys, sources, seen_by, version, updated_at, last_seen_at) AS (VALUES ",
 		tail: `) UPDATE cis SET attrs = v.attrs, keys = v.keys, sources = v.sources, seen_by = v.seen_by,
-		updated_at = v.updated_at, last_seen_at = v.last_seen_at FROM v WHERE cis.id = v.id`}
-	bulkFull = &bulkSpec{cols: 13, head: `WITH v(id, class, name, status, environment, owner, support_group, attrs, keys, sources, seen_by, updated_at, last_seen_at) AS (VALUES `,
+		version = v.version, updated_at = v.updated_at, last_seen_at = v.last_seen_at FROM v WHERE cis.id = v.id`}
+	bulkFull = &bulkSpec{cols: 14, head: `WITH v(id, class, name, status, environment, owner, support_group, attrs, keys, sources, seen_by, version, updated_at, last_seen_at) AS (VALUES `,
 		tail: `) UPDATE cis SET class = v.class, name = v.name, status = v.status, environment = v.environment, owner = v.owner,
 		support_group = v.support_group, attrs = v.attrs, keys = v.keys, sources = v.sources, seen_by = v.seen_by,
-		updated_at = v.updated_at, last_seen_at = v.last_seen_at FROM v WHERE cis.id = v.id`}
+		version = v.version, updated_at = v.updated_at, last_seen_at = v.last_seen_at FROM v WHERE cis.id = v.id`}
 )
 
 // bulkRows is the most rows one multi-row INSERT carries.

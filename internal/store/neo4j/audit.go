@@ -22,6 +22,31 @@ type auditLog struct {
 	rows  []any
 }
 
+// addRecord records an audit record the planner made (store.ChangeSet).
+func (l *auditLog) addRecord(r store.AuditRecord) error {
+	enc, err := encodeChanges(r.Changes)
+	if err != nil {
+		return fmt.Errorf("audit %s %s: %w", r.Kind, r.Action, err)
+	}
+	row := map[string]any{
+		"id":      string(r.ID),
+		"time":    r.Time.UTC(),
+		"actor":   r.Actor.Name,
+		"source":  r.Actor.Source,
+		"kind":    string(r.Kind),
+		"object":  r.Object,
+		"action":  string(r.Action),
+		"changes": enc,
+	}
+	for i, ref := range r.Related {
+		if i < len(auditRefProps) {
+			row[auditRefProps[i]] = ref
+		}
+	}
+	l.rows = append(l.rows, row)
+	return nil
+}
+
 // add records one audit record.
 func (l *auditLog) add(kind store.ObjectKind, object string, action store.Action, changes []store.FieldChange) error {
 	enc, err := encodeChanges(changes)

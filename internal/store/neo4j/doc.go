@@ -3,7 +3,7 @@
 //
 // Data model:
 //
-//	(:CI {id, class, created_at, updated_at, last_seen_at, _sources, _seen, _keys, <attribute>: value...})
+//	(:CI:Node {id, class, created_at, updated_at, last_seen_at, _kind, _version, _sources, _seen, _keys, <attribute>: value...})
 //	(:IdentityKey {key})-[:IDENTIFIES]->(:CI)
 //	(:CI)-[:<TYPE> {id, created_at, updated_at, <attribute>: value...}]->(:CI)
 //	(:AuditRecord {id, time, actor, source, kind, object, action, changes})
@@ -11,12 +11,16 @@
 //
 // Attributes are native properties (string, integer, float, boolean,
 // datetime, list of strings). _sources and _seen hold JSON objects; _keys
-// repeats the CI's identity keys in their reconciled order. Attribute names
+// repeats the CI's identity keys in their reconciled order; _kind and
+// _version are store.Node's Kind and Version (every node of the graph has
+// the label :Node, with a uniqueness constraint on its id, besides the
+// label of its kind). Attribute names
 // always start with a letter, so they never collide with the underscore
 // properties. Uniqueness of CI ids, identity keys, audit record ids and
 // model extensions (kind, name) is enforced by uniqueness constraints that
 // Open creates.
 //
+// UpsertCIs is store.UpsertPlan over writeTx, this package's store.WriteTx.
 // Writes hold exclusive locks on every IdentityKey node they look at (in key
 // order) and on every CI they read before writing it (in id order), so
 // concurrent writers serialise on the keys and CIs they share and never act

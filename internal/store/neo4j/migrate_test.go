@@ -77,3 +77,44 @@ MATCH (m:SkeinMigration {name: 'search1'}) DETACH DELETE m`, nil)
 		t.Fatalf("after the backfill: %v, %v; want both CIs", got, err)
 	}
 }
+
+// TestBackfillNodes: CI nodes written before kinds and versions get the
+// label :Node, kind "ci" and version 1 on open, once.
+func TestBackfillNodes(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	ids := mkCIs(t, s, "old-a", "old-b")
+	// As a store of the previous version left it.
+	if _, err := s.write(ctx, "test", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		return run(ctx, tx, `MATCH (c:CI) REMOVE c:Node, c._kind, c._version WITH count(c) AS n
+OPTIONAL MATCH (m:SkeinMigration {name: 'node1'}) DETACH DELETE m`, nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nodes := func() int64 {
+		n, err := s.read(ctx, "test", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+			return count(ctx, tx, `MATCH (c:CI:Node) WHERE c._kind = 'ci' AND c._version = 1 RETURN count(c)`, nil)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.(int64)
+	}
+	if n := nodes(); n != 0 {
+		t.Fatalf("before the backfill: %d nodes, want 0", n)
+	}
+	got, err := s.CIs(ctx, []store.ID{ids["old-a"]})
+	if err != nil || got[ids["old-a"]].Kind != store.KindCI || got[ids["old-a"]].Version != 1 {
+		t.Fatalf("before the backfill: %+v, %v; want a CI at version 1", got, err)
+	}
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(ctx)
+	for range 2 { // idempotent
+		if err := s.backfill(ctx, sess, nodeBackfill); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := nodes(); n != 2 {
+		t.Fatalf("after the backfill: %d nodes, want 2", n)
+	}
+}

@@ -190,6 +190,9 @@ var schemaStatements = []string{
 	// made; Neo4j updates the index in the writing transaction.
 	"CREATE FULLTEXT INDEX skein_ci_search IF NOT EXISTS FOR (c:CI) ON EACH [c._search] OPTIONS {indexConfig: {`fulltext.analyzer`: 'whitespace'}}",
 	"CREATE CONSTRAINT skein_migration IF NOT EXISTS FOR (m:SkeinMigration) REQUIRE m.name IS UNIQUE",
+	// Every node of the graph (store.Node) has the label :Node besides the
+	// label of its kind (:CI), and node IDs are unique across kinds.
+	"CREATE CONSTRAINT skein_node_id IF NOT EXISTS FOR (n:Node) REQUIRE n.id IS UNIQUE",
 }
 
 // ensureSchema creates the schema idempotently. Another process creating
@@ -218,10 +221,12 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 	if err != nil {
 		return translate("wait for indexes", err)
 	}
-	if err := s.backfill(ctx, sess, foldsBackfill); err != nil {
-		return err
+	for _, b := range []backfillSpec{foldsBackfill, searchBackfill, nodeBackfill} {
+		if err := s.backfill(ctx, sess, b); err != nil {
+			return err
+		}
 	}
-	return s.backfill(ctx, sess, searchBackfill)
+	return nil
 }
 
 // backfillSpec is a once-per-database fill of properties on CI nodes
@@ -232,6 +237,8 @@ type backfillSpec struct {
 	// missing returns up to 1000 CI nodes that lack the properties.
 	missing string
 	props   func(c store.CI, props map[string]any)
+	// set writes the rows ({id, props}); qBackfillSet when empty.
+	set string
 }
 
 var (
@@ -248,6 +255,18 @@ var (
 		what:    "backfill search documents",
 		missing: `MATCH (c:CI) WHERE c._search IS NULL RETURN c LIMIT 1000`,
 		props:   func(c store.CI, props map[string]any) { props[propSearch] = store.SearchDocument(c.Attributes) },
+	}
+	// nodeBackfill makes the CIs written before kinds and versions nodes
+	// (store.Node): the label :Node, kind "ci" and version 1 (ADR 12).
+	nodeBackfill = backfillSpec{
+		name:    "node1",
+		what:    "backfill node labels, kinds and versions",
+		missing: `MATCH (c:CI) WHERE NOT c:Node RETURN c LIMIT 1000`,
+		props: func(c store.CI, props map[string]any) {
+			props[propKind] = string(store.KindCI)
+			props[propVersion] = max(c.Version, 1)
+		},
+		set: `UNWIND $rows AS row MATCH (c:CI {id: row.id}) SET c:Node, c += row.props`,
 	}
 )
 
@@ -286,7 +305,11 @@ func (s *Store) backfill(ctx context.Context, sess neo4j.SessionWithContext, b b
 				rows = append(rows, map[string]any{"id": string(c.ID), "props": props})
 			}
 			if len(rows) > 0 {
-				if _, err := run(ctx, tx, qBackfillSet, map[string]any{"rows": rows}); err != nil {
+				set := b.set
+				if set == "" {
+					set = qBackfillSet
+				}
+				if _, err := run(ctx, tx, set, map[string]any{"rows": rows}); err != nil {
 					return 0, err
 				}
 			}
@@ -367,7 +390,7 @@ func (s *Store) Reset(ctx context.Context) error {
 	// with all its relationships at once.
 	for _, q := range []string{
 		"MATCH (:CI)-[r]->(:CI) CALL { WITH r DELETE r } IN TRANSACTIONS OF 10000 ROWS",
-		"MATCH (n) WHERE n:CI OR n:IdentityKey OR n:AuditRecord OR n:ModelExtension OR n:APIToken OR n:IdentityConflict " +
+		"MATCH (n) WHERE n:CI OR n:Node OR n:IdentityKey OR n:AuditRecord OR n:ModelExtension OR n:APIToken OR n:IdentityConflict " +
 			"CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
 	} {
 		res, err := sess.Run(ctx, q, nil, s.txTimeout(ctx))

@@ -2,11 +2,8 @@ package neo4j
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -45,7 +42,7 @@ DETACH DELETE k`
 MATCH (k:IdentityKey {key: key})-[r:IDENTIFIES]->()
 DELETE r`
 	qCreateCIs = `UNWIND $rows AS row
-CREATE (c:CI)
+CREATE (c:CI:Node)
 SET c = row.props
 WITH c, row
 UNWIND row.keys AS key
@@ -66,34 +63,24 @@ CREATE (k)-[:IDENTIFIES]->(c)`
 )
 
 // UpsertCIs identifies each item by its keys, then creates, merges (via
-// b.Reconcile) or reports it unchanged, all in one write transaction. See
-// store.CIWriter.
+// b.Reconcile) or reports it unchanged, all in one write transaction: the
+// planner (store.UpsertPlan) over this store's write primitives (writeTx).
+// See store.CIWriter.
 func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.UpsertBatch) ([]store.UpsertResult, error) {
-	if err := store.CheckBatch("items", len(b.Items)); err != nil {
+	plan, err := store.PlanUpsert(actor, b)
+	if err != nil {
 		return nil, err
 	}
-	if b.Reconcile == nil {
-		return nil, store.Invalid("reconcile", "a reconcile function is required")
-	}
-	invalid := make([]error, len(b.Items))
-	for i, it := range b.Items {
-		if err := it.Check(); err != nil {
-			invalid[i] = err.WithPrefix(fmt.Sprintf("items[%d]", i))
-		}
-	}
 	out, err := s.write(ctx, "upsert CIs", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		u := &upsertTx{
-			ctx:     ctx,
-			tx:      tx,
-			now:     time.Now().UTC(),
-			actor:   actor,
-			batch:   b,
-			invalid: invalid,
-			owner:   map[string]store.ID{},
-			initial: map[string]store.ID{},
-			cis:     map[store.ID]*ciState{},
+		t := &writeTx{tx: tx, now: time.Now().UTC(), actor: actor, unowned: map[string]bool{}}
+		res, err := plan.Upsert(ctx, t)
+		if err != nil {
+			if t.failed != nil && err == t.failed {
+				return nil, err // the driver's: retry decides
+			}
+			return nil, &appError{err} // the planner's: final
 		}
-		return u.run()
+		return res, nil
 	})
 	if err != nil {
 		return nil, err
@@ -101,422 +88,137 @@ func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.Upsert
 	return out.([]store.UpsertResult), nil
 }
 
-// ciState is a CI as the transaction currently sees it.
-type ciState struct {
-	ci    store.CI
-	isNew bool // created by this transaction
-	dirty bool // must be written
-	full  bool // class, attributes or sources changed (else only sightings and keys)
+// writeTx is the Neo4j store's store.WriteTx: one attempt of a managed
+// write transaction. Every UNWIND list is sorted (keys by key, nodes by
+// id), and keys are locked before nodes, so concurrent batches take their
+// locks in the same order.
+type writeTx struct {
+	tx    neo4j.ManagedTransaction
+	now   time.Time
+	actor store.Actor
+	// unowned are the keys KeyOwners merged that had no owner: Apply
+	// deletes those still unowned.
+	unowned map[string]bool
+	// failed is the last error of the driver, returned as is.
+	failed error
 }
 
-// upsertTx is one attempt of an UpsertCIs transaction; a retry starts a
-// fresh one.
-type upsertTx struct {
-	ctx     context.Context
-	tx      neo4j.ManagedTransaction
-	now     time.Time
-	actor   store.Actor
-	batch   store.UpsertBatch
-	invalid []error
+var _ store.WriteTx = (*writeTx)(nil)
 
-	// owner maps every key the transaction knows (and holds locked, or
-	// knows through a locked CI) to the CI owning it now, "" for none.
-	owner map[string]store.ID
-	// initial is the owner as stored when the transaction first saw the key.
-	initial map[string]store.ID
-	cis     map[store.ID]*ciState
+func (t *writeTx) Now() time.Time { return t.now }
+
+func (t *writeTx) fail(err error) error {
+	t.failed = err
+	return err
 }
 
-func (u *upsertTx) run() ([]store.UpsertResult, error) {
-	items := u.batch.Items
-	var keys []string
-	var owners []store.ID // CIs named by ID, then the owners of keys
-	for i, it := range items {
-		switch {
-		case u.invalid[i] != nil:
-		case it.ID != "":
-			owners = append(owners, it.ID) // identified by ID, not by its keys
-		default:
-			keys = append(keys, it.Keys...)
-		}
+// KeyOwners merges and locks the keys' IdentityKey nodes (qClaimKeys).
+func (t *writeTx) KeyOwners(ctx context.Context, keys []string) ([]store.ID, error) {
+	sorted := keys
+	if !slices.IsSorted(keys) {
+		sorted = slices.Sorted(slices.Values(keys))
 	}
-	if err := u.claimKeys(keys); err != nil {
-		return nil, err
-	}
-	for _, o := range u.owner {
-		if o != "" {
-			owners = append(owners, o)
-		}
-	}
-	if err := u.loadCIs(owners); err != nil {
-		return nil, err
-	}
-
-	audit := &auditLog{actor: u.actor, now: u.now}
-	results := make([]store.UpsertResult, len(items))
-	for i, it := range items {
-		res, err := u.apply(i, it, audit)
-		if err != nil {
-			return nil, err // whole call fails (appError) or driver error
-		}
-		if res.Err != nil && u.batch.Atomic {
-			return nil, &appError{&store.ItemError{Index: i, Err: res.Err}}
-		}
-		results[i] = res
-	}
-	if err := u.flush(); err != nil {
-		return nil, err
-	}
-	if err := audit.flush(u.ctx, u.tx); err != nil {
-		return nil, err
-	}
-	return results, nil
-}
-
-// apply decides one item against the transaction's current state. A
-// returned error fails the whole call; an item failure is in the result.
-func (u *upsertTx) apply(i int, it store.CIUpsert, audit *auditLog) (store.UpsertResult, error) {
-	prefix := fmt.Sprintf("items[%d]", i)
-	if u.invalid[i] != nil {
-		return store.UpsertResult{Status: store.StatusInvalid, Err: u.invalid[i]}, nil
-	}
-	var owners []store.ID
-	if it.ID != "" {
-		if u.cis[it.ID] == nil {
-			return store.UpsertResult{Status: store.StatusNotFound,
-				Err: fmt.Errorf("%s: CI %s: %w", prefix, it.ID, store.ErrNotFound)}, nil
-		}
-		owners = []store.ID{it.ID}
-	} else {
-		var err error
-		if owners, err = u.identify(it.Keys); err != nil {
-			return store.UpsertResult{}, err
-		}
-	}
-	if len(owners) > 1 {
-		return conflictResult(store.AtField(prefix, u.conflictOf(it.Keys))), nil
-	}
-	var existing *store.CI
-	var target store.ID
-	if len(owners) == 1 {
-		target = owners[0]
-		c := cloneCI(u.cis[target].ci)
-		existing = &c
-	}
-	r, err := u.batch.Reconcile(existing, it, u.actor.Source)
+	recs, err := collect(ctx, t.tx, qClaimKeys, map[string]any{"keys": sorted})
 	if err != nil {
-		var inv *store.InvalidError
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			return conflictResult(store.AtField(prefix, err)), nil
-		case errors.As(err, &inv):
-			return store.UpsertResult{Status: store.StatusInvalid, Err: inv.WithPrefix(prefix)}, nil
-		}
-		return store.UpsertResult{}, &appError{fmt.Errorf("neo4j: upsert CIs: %s: reconcile: %w", prefix, err)}
+		return nil, t.fail(err)
 	}
-	rKeys, inv := checkReconciled(r, it.Attributes, existing)
-	if inv != nil {
-		return store.UpsertResult{Status: store.StatusInvalid, Err: inv.WithPrefix(prefix)}, nil
-	}
-
-	// Claim the keys the merge derived that the transaction has not seen.
-	var unknown []string
-	for _, k := range rKeys {
-		if _, ok := u.owner[k]; !ok {
-			unknown = append(unknown, k)
-		}
-	}
-	if err := u.claimKeys(unknown); err != nil {
-		return store.UpsertResult{}, err
-	}
-	for _, k := range rKeys {
-		if o := u.owner[k]; o != "" && o != target {
-			keys := rKeys
-			if target != "" && len(existing.Keys) > 0 {
-				// Name the CI being merged into first.
-				keys = append([]string{existing.Keys[0]}, rKeys...)
-			}
-			return conflictResult(store.AtField(prefix, u.conflictOf(keys))), nil
-		}
-	}
-
-	source := u.actor.Source
-	if existing == nil {
-		id := store.NewID()
-		c := &ciState{isNew: true, dirty: true, ci: store.CI{
-			ID:         id,
-			Class:      r.Class,
-			Attributes: cloneAttributes(r.Attributes),
-			Keys:       rKeys,
-			Sources:    maps.Clone(nonNilMap(r.Sources)),
-			SeenBy:     map[string]time.Time{source: u.now},
-			CreatedAt:  u.now,
-			UpdatedAt:  u.now,
-			LastSeenAt: u.now,
-		}}
-		u.cis[id] = c
-		for _, k := range rKeys {
-			u.owner[k] = id
-		}
-		if err := audit.add(store.KindCI, string(id), store.ActionCreate, r.Changes); err != nil {
-			return store.UpsertResult{}, &appError{fmt.Errorf("neo4j: upsert CIs: %s: %w", prefix, err)}
-		}
-		return store.UpsertResult{Status: store.StatusCreated, CI: cloneCI(c.ci), Changes: r.Changes}, nil
-	}
-
-	c := u.cis[target]
-	status := store.StatusUnchanged
-	if len(r.Changes) > 0 {
-		status = store.StatusUpdated
-		c.ci.Class = r.Class
-		c.ci.Attributes = cloneAttributes(r.Attributes)
-		c.ci.Sources = maps.Clone(nonNilMap(r.Sources))
-		c.ci.UpdatedAt = u.now
-		c.full = true
-	}
-	for _, k := range c.ci.Keys {
-		if !slices.Contains(rKeys, k) {
-			u.owner[k] = "" // released
-		}
-	}
-	for _, k := range rKeys {
-		u.owner[k] = target
-	}
-	c.ci.Keys = rKeys
-	c.ci.SeenBy[source] = u.now
-	c.ci.LastSeenAt = u.now
-	for _, t := range c.ci.SeenBy {
-		if t.After(c.ci.LastSeenAt) {
-			c.ci.LastSeenAt = t
-		}
-	}
-	c.dirty = true
-	if status == store.StatusUpdated {
-		if err := audit.add(store.KindCI, string(target), store.ActionUpdate, r.Changes); err != nil {
-			return store.UpsertResult{}, &appError{fmt.Errorf("neo4j: upsert CIs: %s: %w", prefix, err)}
-		}
-	}
-	return store.UpsertResult{Status: status, CI: cloneCI(c.ci), Changes: r.Changes}, nil
-}
-
-func conflictResult(err error) store.UpsertResult {
-	return store.UpsertResult{Status: store.StatusConflict, Err: err}
-}
-
-// checkReconciled validates what a ReconcileFunc returned: it is written as
-// is, so it gets the checks the input got (attribute names already checked
-// on the input or stored on the existing CI are not checked again). It
-// returns the keys without duplicates.
-func checkReconciled(r store.Reconciled, in store.Attributes, existing *store.CI) ([]string, *store.InvalidError) {
-	if !store.ValidIdentifier(r.Class) {
-		return nil, store.Invalid("class", "reconciled class %q is not a class name", clip(r.Class))
-	}
-	if len(r.Keys) == 0 {
-		return nil, store.Invalid("keys", "reconciliation left no identity key")
-	}
-	keys := make([]string, 0, len(r.Keys))
-	for j, k := range r.Keys {
-		if k == "" {
-			return nil, store.Invalid(fmt.Sprintf("keys[%d]", j), "must not be empty")
-		}
-		if !slices.Contains(keys, k) {
-			keys = append(keys, k)
-		}
-	}
-	var fresh store.Attributes
-	for name, v := range r.Attributes {
-		if err := checkValue(v); err != nil {
-			return nil, store.Invalid("attributes."+name, "%v", err)
-		}
-		if _, ok := in[name]; ok {
-			continue
-		}
-		if existing != nil {
-			if _, ok := existing.Attributes[name]; ok {
-				continue
-			}
-		}
-		if fresh == nil {
-			fresh = store.Attributes{}
-		}
-		fresh[name] = v
-	}
-	if err := store.CheckAttributeNames("attributes", fresh); err != nil {
-		var inv *store.InvalidError
-		if errors.As(err, &inv) {
-			return nil, inv
-		}
-		return nil, store.Invalid("attributes", "%v", err)
-	}
-	return keys, nil
-}
-
-// identify returns the distinct CIs owning any of keys, in order of first
-// appearance, loading (and locking) them if needed.
-func (u *upsertTx) identify(keys []string) ([]store.ID, error) {
-	for attempt := 0; attempt < 2; attempt++ {
-		var owners, missing []store.ID
-		for _, k := range keys {
-			o := u.owner[k]
-			if o == "" || slices.Contains(owners, o) {
-				continue
-			}
-			owners = append(owners, o)
-			if u.cis[o] == nil {
-				missing = append(missing, o)
-			}
-		}
-		if len(missing) == 0 {
-			return owners, nil
-		}
-		if err := u.loadCIs(missing); err != nil {
-			return nil, err
-		}
-	}
-	// loadCIs cleared the owner of keys whose CI vanished; recompute.
-	var owners []store.ID
-	for _, k := range keys {
-		if o := u.owner[k]; o != "" && !slices.Contains(owners, o) {
-			owners = append(owners, o)
-		}
-	}
-	return owners, nil
-}
-
-// conflictOf is the *store.ConflictError of an item whose keys belong to
-// several CIs.
-func (u *upsertTx) conflictOf(keys []string) *store.ConflictError {
-	return store.NewConflictError(keys, func(k string) store.ID { return u.owner[k] })
-}
-
-// claimKeys merges and locks the given keys (those not yet known), in
-// sorted order, recording their current owners.
-func (u *upsertTx) claimKeys(keys []string) error {
-	var todo []string
-	for _, k := range keys {
-		if _, ok := u.owner[k]; !ok {
-			todo = append(todo, k)
-		}
-	}
-	if len(todo) == 0 {
-		return nil
-	}
-	slices.Sort(todo)
-	todo = slices.Compact(todo)
-	recs, err := collect(u.ctx, u.tx, qClaimKeys, map[string]any{"keys": todo})
-	if err != nil {
-		return err
-	}
-	for _, k := range todo {
-		u.owner[k] = ""
-		u.initial[k] = ""
-	}
+	owned := make(map[string]store.ID, len(recs))
 	for _, rec := range recs {
-		k := asString(rec.Values[0])
-		o := store.ID(asString(rec.Values[1]))
-		u.owner[k] = o
-		u.initial[k] = o
+		owned[asString(rec.Values[0])] = store.ID(asString(rec.Values[1]))
 	}
-	return nil
-}
-
-// loadCIs locks and loads CIs (in id order) and registers their keys.
-func (u *upsertTx) loadCIs(ids []store.ID) error {
-	var todo []string
-	for _, id := range ids {
-		if u.cis[id] == nil {
-			todo = append(todo, string(id))
+	out := make([]store.ID, len(keys))
+	for i, k := range keys {
+		if out[i] = owned[k]; out[i] == "" {
+			t.unowned[k] = true
 		}
 	}
-	if len(todo) == 0 {
-		return nil
-	}
-	slices.Sort(todo)
-	todo = slices.Compact(todo)
-	recs, err := collect(u.ctx, u.tx, qLockCIs, map[string]any{"ids": todo})
+	return out, nil
+}
+
+// LoadNodes locks and loads nodes (qLockCIs), in id order.
+func (t *writeTx) LoadNodes(ctx context.Context, ids []store.ID) ([]store.Node, error) {
+	todo := uniqueIDs(ids)
+	recs, err := collect(ctx, t.tx, qLockCIs, map[string]any{"ids": todo})
 	if err != nil {
-		return err
+		return nil, t.fail(err)
 	}
+	out := make([]store.Node, 0, len(recs))
 	for _, rec := range recs {
 		c, err := ciFromNode(rec.Values[0])
 		if err != nil {
-			return &appError{fmt.Errorf("neo4j: upsert CIs: load CI: %w", err)}
+			return nil, fmt.Errorf("neo4j: upsert CIs: load CI: %w", err)
 		}
-		u.cis[c.ID] = &ciState{ci: c}
-		for _, k := range c.Keys {
-			if _, ok := u.owner[k]; !ok {
-				u.owner[k] = c.ID
-				u.initial[k] = c.ID
-			}
-		}
+		out = append(out, c)
 	}
-	// A CI deleted since its key was read leaves the key unowned. (It cannot
-	// happen while we hold the key's lock, but be safe.)
-	for _, id := range todo {
-		if u.cis[store.ID(id)] != nil {
-			continue
-		}
-		for k, o := range u.owner {
-			if o == store.ID(id) {
-				u.owner[k] = ""
-			}
-		}
-	}
-	return nil
+	return out, nil
 }
 
-// flush writes the transaction's final state: key nodes released or left
-// unlinked are deleted, moved keys unlinked, new CIs created with their key
-// links, changed CIs rewritten, and remaining key links created.
-func (u *upsertTx) flush() error {
+// Apply writes the change set: key nodes released or left unowned are
+// deleted, moved keys unlinked, new nodes created with their key links,
+// changed nodes rewritten (a sighting only its sighting properties and
+// keys), the remaining key links created, and the audit records.
+func (t *writeTx) Apply(ctx context.Context, cs store.ChangeSet) error {
+	created := make(map[store.ID]bool, len(cs.Created))
+	for _, n := range cs.Created {
+		created[n.ID] = true
+	}
 	var del, unlink []string
 	var links []any
-	for k, init := range u.initial {
-		fin := u.owner[k]
+	owned := map[string]bool{}
+	for _, m := range cs.Keys { // sorted by key
 		switch {
-		case fin == "":
-			del = append(del, k)
-		case fin == init:
+		case m.To == "":
+			del = append(del, m.Key)
 		default:
-			if init != "" {
-				unlink = append(unlink, k)
+			owned[m.Key] = true
+			if m.From != "" {
+				unlink = append(unlink, m.Key)
 			}
-			if !u.cis[fin].isNew {
-				links = append(links, map[string]any{"key": k, "ci": string(fin)})
+			if !created[m.To] {
+				links = append(links, map[string]any{"key": m.Key, "ci": string(m.To)})
 			}
 		}
 	}
-	var creates, updates, sightings []any
-	for _, id := range slices.Sorted(maps.Keys(u.cis)) {
-		c := u.cis[id]
-		if !c.dirty {
-			continue
-		}
-		if !c.isNew && !c.full {
-			seen, err := seenJSON(c.ci.SeenBy)
-			if err != nil {
-				return &appError{fmt.Errorf("neo4j: upsert CIs: CI %s: %w", id, err)}
-			}
-			sightings = append(sightings, map[string]any{
-				"id": string(id), "last_seen_at": c.ci.LastSeenAt, "seen": seen, "keys": slices.Clone(c.ci.Keys),
-			})
-			continue
-		}
-		props, err := ciProperties(&c.ci)
-		if err != nil {
-			return &appError{fmt.Errorf("neo4j: upsert CIs: CI %s: %w", id, err)}
-		}
-		if c.isNew {
-			creates = append(creates, map[string]any{"props": props, "keys": c.ci.Keys})
-		} else {
-			updates = append(updates, map[string]any{"id": string(id), "props": props})
+	for k := range t.unowned {
+		if !owned[k] && !slices.Contains(del, k) {
+			del = append(del, k)
 		}
 	}
 	slices.Sort(del)
-	slices.Sort(unlink)
-	slices.SortFunc(links, func(a, b any) int {
-		return strings.Compare(a.(map[string]any)["key"].(string), b.(map[string]any)["key"].(string))
-	})
+	var creates, updates, sightings []any
+	for i := range cs.Created {
+		n := &cs.Created[i]
+		props, err := ciProperties(n)
+		if err != nil {
+			return fmt.Errorf("neo4j: upsert CIs: CI %s: %w", n.ID, err)
+		}
+		creates = append(creates, map[string]any{"props": props, "keys": n.Keys})
+	}
+	for i := range cs.Updated { // sorted by id
+		u := &cs.Updated[i]
+		n := &u.Node
+		if u.Sighting {
+			seen, err := seenJSON(n.SeenBy)
+			if err != nil {
+				return fmt.Errorf("neo4j: upsert CIs: CI %s: %w", n.ID, err)
+			}
+			sightings = append(sightings, map[string]any{
+				"id": string(n.ID), "last_seen_at": n.LastSeenAt, "seen": seen, "keys": slices.Clone(n.Keys),
+			})
+			continue
+		}
+		props, err := ciProperties(n)
+		if err != nil {
+			return fmt.Errorf("neo4j: upsert CIs: CI %s: %w", n.ID, err)
+		}
+		updates = append(updates, map[string]any{"id": string(n.ID), "props": props})
+	}
+	audit := &auditLog{actor: t.actor, now: t.now}
+	for _, r := range cs.Audit {
+		if err := audit.addRecord(r); err != nil {
+			return fmt.Errorf("neo4j: upsert CIs: %w", err)
+		}
+	}
 	steps := []struct {
 		q     string
 		param string
@@ -534,9 +236,12 @@ func (u *upsertTx) flush() error {
 		if st.n == 0 {
 			continue
 		}
-		if _, err := run(u.ctx, u.tx, st.q, map[string]any{st.param: st.rows}); err != nil {
-			return err
+		if _, err := run(ctx, t.tx, st.q, map[string]any{st.param: st.rows}); err != nil {
+			return t.fail(err)
 		}
+	}
+	if err := audit.flush(ctx, t.tx); err != nil {
+		return t.fail(err)
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,148 +16,28 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
-func TestUpsertStatuses(t *testing.T) {
+// TestUpsertLeavesNoOrphanKeys: the IdentityKey nodes that KeyOwners
+// merges for items that fail (identity conflicts, invalid decisions,
+// conflicting decisions) or whose keys are released are deleted in the same
+// transaction (writeTx.Apply). The planner's statuses are the conformance
+// suite's PlannerStatuses.
+func TestUpsertLeavesNoOrphanKeys(t *testing.T) {
 	s := newTestStore(t)
-	ctx := context.Background()
-	steps := []struct {
-		name    string
-		items   []store.CIUpsert
-		want    []store.Status
-		wantErr []string // substring of each item's Err ("" for none)
-	}{
-		{
-			name:  "create",
-			items: []store.CIUpsert{item("server", store.Attributes{"name": "a", "cpu": int64(4)}, "host|name|a")},
-			want:  []store.Status{store.StatusCreated},
-		},
-		{
-			name:  "unchanged",
-			items: []store.CIUpsert{item("server", store.Attributes{"name": "a"}, "host|name|a")},
-			want:  []store.Status{store.StatusUnchanged},
-		},
-		{
-			name:  "update through a second key",
-			items: []store.CIUpsert{item("server", store.Attributes{"cpu": int64(8)}, "host|serial|s1", "host|name|a")},
-			want:  []store.Status{store.StatusUpdated},
-		},
-		{
-			name:  "identified by the new key alone",
-			items: []store.CIUpsert{item("server", store.Attributes{"cpu": int64(8)}, "host|serial|s1")},
-			want:  []store.Status{store.StatusUnchanged},
-		},
-		{
-			name: "conflict between two CIs",
-			items: []store.CIUpsert{
-				item("server", store.Attributes{"name": "b"}, "host|name|b"),
-				item("server", store.Attributes{"name": "x"}, "host|name|a", "host|name|b"),
-			},
-			want:    []store.Status{store.StatusCreated, store.StatusConflict},
-			wantErr: []string{"", "2 different CIs"},
-		},
-		{
-			name: "invalid items",
-			items: []store.CIUpsert{
-				item("bad class", nil, "k|1"),
-				item("server", nil),
-				item("server", nil, ""),
-				item("server", store.Attributes{"id": "x"}, "k|2"),
-				item("server", store.Attributes{"invalid": true}, "k|3"),
-				item("server", store.Attributes{"bad": uint8(1)}, "k|4"),
-			},
-			want: []store.Status{store.StatusInvalid, store.StatusInvalid, store.StatusInvalid,
-				store.StatusInvalid, store.StatusInvalid, store.StatusInvalid},
-			wantErr: []string{"items[0].class", "items[1].keys", "items[2].keys[0]", "items[3].attributes.id",
-				"items[4].attributes.invalid", "items[5].attributes.bad"},
-		},
-		{
-			name:    "reconcile conflict",
-			items:   []store.CIUpsert{item("server", store.Attributes{"conflict": true}, "host|name|a")},
-			want:    []store.Status{store.StatusConflict},
-			wantErr: []string{"items[0]"},
-		},
-		{
-			name: "merged key owned by another CI",
-			items: []store.CIUpsert{
-				item("server", store.Attributes{"extra_key": "host|name|b"}, "host|name|a"),
-			},
-			want:    []store.Status{store.StatusConflict},
-			wantErr: []string{"2 different CIs"},
-		},
-		{
-			name: "later items see earlier ones",
-			items: []store.CIUpsert{
-				item("server", store.Attributes{"name": "c"}, "host|name|c"),
-				item("server", store.Attributes{"cpu": int64(2)}, "host|serial|c", "host|name|c"),
-				item("server", store.Attributes{"cpu": int64(3)}, "host|serial|c"),
-			},
-			want: []store.Status{store.StatusCreated, store.StatusUpdated, store.StatusUpdated},
-		},
+	mkCIs(t, s, "a", "b")
+	res := upsert(t, s,
+		item("server", store.Attributes{"name": "x"}, "host|name|a", "host|name|b", "host|serial|new1"),
+		item("server", store.Attributes{"invalid": true}, "host|name|new2"),
+		item("server", store.Attributes{"conflict": true}, "host|name|new3"),
+		item("server", store.Attributes{"extra_key": "host|name|b"}, "host|name|a", "host|serial|new4"),
+		item("server", store.Attributes{"name": "c"}, "host|name|c", "host|serial|c"),
+		item("server", store.Attributes{"drop_key": "host|serial|c"}, "host|name|c"),
+	)
+	want := []store.Status{store.StatusConflict, store.StatusInvalid, store.StatusConflict, store.StatusConflict, store.StatusCreated, store.StatusUpdated}
+	for i, r := range res {
+		if r.Status != want[i] {
+			t.Errorf("item %d: %s (%v), want %s", i, r.Status, r.Err, want[i])
+		}
 	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			res, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: st.items, Reconcile: reconcile})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, r := range res {
-				if r.Status != st.want[i] {
-					t.Errorf("item %d: status %s (%v), want %s", i, r.Status, r.Err, st.want[i])
-				}
-				want := ""
-				if st.wantErr != nil {
-					want = st.wantErr[i]
-				}
-				switch {
-				case want == "" && r.Err != nil:
-					t.Errorf("item %d: unexpected error %v", i, r.Err)
-				case want != "" && (r.Err == nil || !strings.Contains(r.Err.Error(), want)):
-					t.Errorf("item %d: error %v, want it to mention %q", i, r.Err, want)
-				}
-				if r.Status == store.StatusConflict && !errors.Is(r.Err, store.ErrConflict) {
-					t.Errorf("item %d: conflict error %v does not wrap ErrConflict", i, r.Err)
-				}
-				var inv *store.InvalidError
-				if r.Status == store.StatusInvalid && !errors.As(r.Err, &inv) {
-					t.Errorf("item %d: invalid error %v is not an *InvalidError", i, r.Err)
-				}
-			}
-		})
-	}
-
-	// The CI "a" now: one node, both keys, merged attributes.
-	page, err := s.ListCIs(ctx, store.CIFilter{NamePrefix: "a"}, store.PageRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if page.Total != 1 {
-		t.Fatalf("CIs named a: %d", page.Total)
-	}
-	a := page.Items[0]
-	if want := []string{"host|name|a", "host|serial|s1"}; !reflect.DeepEqual(a.Keys, want) {
-		t.Errorf("keys %v, want %v", a.Keys, want)
-	}
-	if a.Attributes["cpu"] != int64(8) || a.Attributes["name"] != "a" {
-		t.Errorf("attributes %v", a.Attributes)
-	}
-	if a.Sources["cpu"] != "test" {
-		t.Errorf("sources %v", a.Sources)
-	}
-	if !a.LastSeenAt.Equal(a.SeenBy["test"]) || a.LastSeenAt.Before(a.UpdatedAt) || a.UpdatedAt.Before(a.CreatedAt) {
-		t.Errorf("timestamps: created %v updated %v last seen %v seen %v", a.CreatedAt, a.UpdatedAt, a.LastSeenAt, a.SeenBy)
-	}
-	hist, err := s.History(ctx, string(a.ID), store.PageRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var actions []store.Action
-	for _, r := range hist.Items {
-		actions = append(actions, r.Action)
-	}
-	// Unchanged upserts write no audit record.
-	if want := []store.Action{store.ActionUpdate, store.ActionCreate}; !reflect.DeepEqual(actions, want) {
-		t.Errorf("history actions %v, want %v", actions, want)
-	}
-	// No orphan identity keys left behind by conflicts and invalid items.
 	assertNoOrphanKeys(t, s)
 }
 
@@ -176,63 +55,6 @@ func assertNoOrphanKeys(t *testing.T, s *Store) {
 	}
 	if out.(int64) != 0 {
 		t.Errorf("%d orphan identity keys", out)
-	}
-}
-
-func TestUpsertAtomic(t *testing.T) {
-	s := newTestStore(t)
-	ctx := context.Background()
-	mkCIs(t, s, "a", "b")
-	tests := []struct {
-		name  string
-		items []store.CIUpsert
-		index int
-		check func(error) bool
-	}{
-		{"invalid", []store.CIUpsert{
-			item("server", store.Attributes{"name": "n1"}, "host|name|n1"),
-			item("server", nil),
-		}, 1, func(err error) bool { var inv *store.InvalidError; return errors.As(err, &inv) }},
-		{"conflict", []store.CIUpsert{
-			item("server", store.Attributes{"name": "n1"}, "host|name|n1"),
-			item("server", store.Attributes{"cpu": int64(1)}, "host|name|a"),
-			item("server", nil, "host|name|a", "host|name|b"),
-		}, 2, func(err error) bool { return errors.Is(err, store.ErrConflict) }},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			res, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: tc.items, Reconcile: reconcile, Atomic: true})
-			var ie *store.ItemError
-			if res != nil || !errors.As(err, &ie) || ie.Index != tc.index || !tc.check(err) {
-				t.Fatalf("got %v, %v; want ItemError at %d", res, err, tc.index)
-			}
-			page, err := s.ListCIs(ctx, store.CIFilter{}, store.PageRequest{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if page.Total != 2 {
-				t.Errorf("%d CIs after a failed atomic batch, want 2", page.Total)
-			}
-			for _, c := range page.Items {
-				if _, ok := c.Attributes["cpu"]; ok {
-					t.Errorf("CI %s was updated by a failed atomic batch", c.ID)
-				}
-			}
-			assertNoOrphanKeys(t, s)
-		})
-	}
-	// Batch-level errors.
-	if _, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Reconcile: reconcile}); !isInvalid(err, "items") {
-		t.Errorf("empty batch: %v", err)
-	}
-	if _, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: []store.CIUpsert{item("server", nil, "k")}}); !isInvalid(err, "") {
-		t.Errorf("nil reconcile: %v", err)
-	}
-	boom := errors.New("boom")
-	_, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: []store.CIUpsert{item("server", nil, "k")},
-		Reconcile: func(*store.CI, store.CIUpsert, string) (store.Reconciled, error) { return store.Reconciled{}, boom }})
-	if !errors.Is(err, boom) {
-		t.Errorf("reconcile failure: %v", err)
 	}
 }
 

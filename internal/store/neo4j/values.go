@@ -27,6 +27,12 @@ const (
 	propSources    = "_sources"
 	propSeen       = "_seen"
 	propKeys       = "_keys"
+	// propKind and propVersion hold store.Node.Kind and Version. They are
+	// internal properties (a leading underscore), not "kind" and
+	// "version": those name attributes of some classes (an application's
+	// version, a Kubernetes workload's kind), which are properties too.
+	propKind    = "_kind"
+	propVersion = "_version"
 	// propSearch holds the CI's search document (store.SearchDocument),
 	// indexed by the full-text index skein_ci_search.
 	propSearch = "_search"
@@ -155,6 +161,8 @@ func ciProperties(c *store.CI) (map[string]any, error) {
 	props[propSources] = string(sources)
 	props[propSeen] = seen
 	props[propKeys] = slices.Clone(keys)
+	props[propKind] = string(kindOrCI(c.Kind))
+	props[propVersion] = max(c.Version, 1)
 	foldProperties(c.Attributes, props)
 	props[propSearch] = store.SearchDocument(c.Attributes)
 	return props, nil
@@ -231,6 +239,11 @@ func ciFromNode(v any) (store.CI, error) {
 			if err := decodeSeen(s, c.SeenBy); err != nil {
 				return store.CI{}, err
 			}
+		case propKind:
+			s, _ := v.(string)
+			c.Kind = store.ObjectKind(s)
+		case propVersion:
+			c.Version, _ = v.(int64)
 		case propKeys:
 			keys, err := fromProperty(v)
 			if err != nil {
@@ -253,7 +266,19 @@ func ciFromNode(v any) (store.CI, error) {
 	if c.Sources == nil {
 		c.Sources = map[string]string{}
 	}
+	// A node written before kinds and versions (and not yet migrated,
+	// nodeBackfill) is a CI at version 1.
+	c.Kind = kindOrCI(c.Kind)
+	c.Version = max(c.Version, 1)
 	return c, nil
+}
+
+// kindOrCI returns k, or store.KindCI for the empty kind.
+func kindOrCI(k store.ObjectKind) store.ObjectKind {
+	if k == "" || k == store.KindCI {
+		return store.KindCI
+	}
+	return k
 }
 
 func asTime(v any) time.Time {
@@ -268,25 +293,6 @@ func nonNilMap(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
-}
-
-// cloneCI deep-copies a CI so results and the transaction's working state
-// never share maps or slices.
-func cloneCI(c store.CI) store.CI {
-	c.Attributes = cloneAttributes(c.Attributes)
-	c.Keys = slices.Clone(c.Keys)
-	if c.Keys == nil {
-		c.Keys = []string{}
-	}
-	c.Sources = maps.Clone(c.Sources)
-	if c.Sources == nil {
-		c.Sources = map[string]string{}
-	}
-	c.SeenBy = maps.Clone(c.SeenBy)
-	if c.SeenBy == nil {
-		c.SeenBy = map[string]time.Time{}
-	}
-	return c
 }
 
 // cloneAttributes deep-copies attributes, with times in UTC (as stored)

@@ -59,6 +59,10 @@ func CheckReleaseFixture(t *testing.T, st store.Store, want *ReleaseManifest) {
 		assert.Equal(t, releaseMinTime, cis[id("pg-main")].Attributes["last_failover"])
 		assert.Equal(t, releaseMaxTime, cis[id("pg-archive")].Attributes["last_failover"])
 		assert.Len(t, cis[id("db01")].SeenBy, 3, "seen by ansible, vcenter and api (the edit)")
+		for _, c := range cis {
+			assert.Equal(t, store.KindCI, c.Kind, "CI %s: a node of kind ci", c.ID)
+			assert.Equal(t, int64(1), c.Version, "CI %s: written before versions, read as version 1", c.ID)
+		}
 
 		// Filters, case-insensitive ones included (their indexes came by
 		// migrations of the previous release).

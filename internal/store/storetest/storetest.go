@@ -46,6 +46,8 @@ func Run(t *testing.T, newStore Factory) {
 	cases = append(cases, searchCases...)
 	cases = append(cases, edgeCases...)
 	cases = append(cases, retireCases...)
+	cases = append(cases, versionCases...)
+	cases = append(cases, plannerCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
 	}
