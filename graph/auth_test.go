@@ -148,6 +148,7 @@ func TestNestedRulesCoverCIFields(t *testing.T) {
 		"CI.id": true, "CI.class": true, "CI.ciClass": true, "CI.createdAt": true, "CI.updatedAt": true, "CI.lastSeenAt": true,
 		"Relationship.id": true, "Relationship.type": true, "Relationship.source": true, "Relationship.target": true,
 		"Relationship.createdAt": true, "Relationship.updatedAt": true, "Relationship.lastSeenAt": true, "Relationship.version": true,
+		"CI.version": true,
 	}
 	s := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}).Schema()
 	for _, typ := range []string{"CI", "Relationship"} {
