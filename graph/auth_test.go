@@ -88,11 +88,11 @@ func TestViewerAllowed(t *testing.T) {
 // Relationship is added without deciding whether roles that may not read
 // the graph (agents) may select it in a mutation's payload: every field is
 // either guarded by auth.NestedRules or listed here as harmless (it only
-// identifies the object or says when it was written).
+// identifies the object or says when, or how many times, it was written).
 func TestNestedRulesCoverCIFields(t *testing.T) {
 	open := map[string]bool{
 		"CI.id": true, "CI.class": true, "CI.ciClass": true, "CI.createdAt": true, "CI.updatedAt": true, "CI.lastSeenAt": true,
-		"Relationship.id": true, "Relationship.type": true, "Relationship.source": true, "Relationship.target": true,
+		"CI.version": true, "Relationship.id": true, "Relationship.type": true, "Relationship.source": true, "Relationship.target": true,
 		"Relationship.createdAt": true, "Relationship.updatedAt": true,
 	}
 	s := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}).Schema()
