@@ -92,6 +92,7 @@ var legacyRules = func() map[string][]auth.Role {
 		// Added after the move to (kind, verb): guarded like CI.seenBy.
 		"Relationship.seenBy": readers,
 		"Mutation.purgeCI":    {auth.Admin},
+		"CI.provenance":       readers,
 	}
 }()
 

@@ -31,6 +31,11 @@ func (r *cIResolver) Attributes(ctx context.Context, obj *model.CI) (any, error)
 	return obj.Attributes, nil
 }
 
+// Provenance is the resolver for the provenance field.
+func (r *cIResolver) Provenance(ctx context.Context, obj *model.CI) ([]model.AttributeProvenance, error) {
+	return provenanceView(obj.Raw), nil
+}
+
 // Relationships is the resolver for the relationships field.
 func (r *cIResolver) Relationships(ctx context.Context, obj *model.CI, direction *model.Direction, types []string, first *int, after *string) (*model.RelationshipConnection, error) {
 	p, err := pageIn(first, 100, after)

@@ -83,6 +83,20 @@ func relView(r store.Relationship) *model.Relationship {
 	return v
 }
 
+// provenanceView lists each attribute's source and set time, by attribute.
+func provenanceView(c store.CI) []model.AttributeProvenance {
+	out := make([]model.AttributeProvenance, 0, len(c.Sources))
+	for attr, src := range c.Sources {
+		p := model.AttributeProvenance{Attribute: attr, Source: src}
+		if t, ok := c.SetAt[attr]; ok {
+			p.SetAt = &t
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Attribute < out[j].Attribute })
+	return out
+}
+
 // sightings lists per-source last-seen times, by source.
 func sightings(seenBy map[string]time.Time) []model.Sighting {
 	out := make([]model.Sighting, 0, len(seenBy))

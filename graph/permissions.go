@@ -88,6 +88,7 @@ var fieldPermissions = map[string][]auth.Permission{
 	"CI.tags":                 {ciRead},
 	"CI.attributes":           {ciRead},
 	"CI.seenBy":               {ciRead},
+	"CI.provenance":           {ciRead},
 	"Relationship.attributes": {relRead},
 	"Relationship.seenBy":     {relRead},
 }

@@ -21,6 +21,7 @@ type CIResolver interface {
 
 	Attributes(ctx context.Context, obj *model.CI) (any, error)
 
+	Provenance(ctx context.Context, obj *model.CI) ([]model.AttributeProvenance, error)
 	Relationships(ctx context.Context, obj *model.CI, direction *model.Direction, types []string, first *int, after *string) (*model.RelationshipConnection, error)
 	Dependencies(ctx context.Context, obj *model.CI, depth *int, types []string, follow *model.Follow) (*model.Reachability, error)
 	Dependents(ctx context.Context, obj *model.CI, depth *int, types []string, follow *model.Follow) (*model.Reachability, error)
@@ -185,6 +186,75 @@ func (ec *executionContext) field_CI_relationships_args(ctx context.Context, raw
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AttributeProvenance_attribute(ctx context.Context, field graphql.CollectedField, obj *model.AttributeProvenance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeProvenance_attribute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attribute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeProvenance_attribute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeProvenance", field, false, false, "String")
+}
+
+func (ec *executionContext) _AttributeProvenance_source(ctx context.Context, field graphql.CollectedField, obj *model.AttributeProvenance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeProvenance_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeProvenance_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeProvenance", field, false, false, "String")
+}
+
+func (ec *executionContext) _AttributeProvenance_setAt(ctx context.Context, field graphql.CollectedField, obj *model.AttributeProvenance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeProvenance_setAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SetAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeProvenance_setAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeProvenance", field, false, false, "Time")
+}
 
 func (ec *executionContext) _CI_id(ctx context.Context, field graphql.CollectedField, obj *model.CI) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -567,6 +637,38 @@ func (ec *executionContext) fieldContext_CI_seenBy(_ context.Context, field grap
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Sighting(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CI_provenance(ctx context.Context, field graphql.CollectedField, obj *model.CI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CI_provenance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CI().Provenance(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.AttributeProvenance) graphql.Marshaler {
+			return ec.marshalNAttributeProvenance2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐAttributeProvenanceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CI_provenance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CI",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AttributeProvenance(ctx, field)
 		},
 	}
 	return fc, nil
@@ -1972,6 +2074,49 @@ func UnmarshalUpsertCIsInput(ctx context.Context, raw any) (model.UpsertCIsInput
 
 // region    **************************** object.gotpl ****************************
 
+var attributeProvenanceImplementors = []string{"AttributeProvenance"}
+
+func (ec *executionContext) _AttributeProvenance(ctx context.Context, sel ast.SelectionSet, obj *model.AttributeProvenance) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, attributeProvenanceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AttributeProvenance")
+		case "attribute":
+			out.Values[i] = ec._AttributeProvenance_attribute(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._AttributeProvenance_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setAt":
+			out.Values[i] = ec._AttributeProvenance_setAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var cIImplementors = []string{"CI", "Node"}
 
 func (ec *executionContext) _CI(ctx context.Context, sel ast.SelectionSet, obj *model.CI) graphql.Marshaler {
@@ -2065,6 +2210,12 @@ func (ec *executionContext) _CI(ctx context.Context, sel ast.SelectionSet, obj *
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "provenance":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CI_provenance(ctx, field, obj)
+				})
 		case "relationships":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -2449,6 +2600,26 @@ func (ec *executionContext) _UpsertCIsPayload(ctx context.Context, sel ast.Selec
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
+
+func (ec *executionContext) marshalNAttributeProvenance2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐAttributeProvenance(ctx context.Context, sel ast.SelectionSet, v model.AttributeProvenance) graphql.Marshaler {
+	return ec._AttributeProvenance(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAttributeProvenance2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐAttributeProvenanceᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AttributeProvenance) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAttributeProvenance2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐAttributeProvenance(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) marshalNCI2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCI(ctx context.Context, sel ast.SelectionSet, v model.CI) graphql.Marshaler {
 	return ec._CI(ctx, sel, &v)

@@ -62,6 +62,12 @@ type ComplexityRoot struct {
 		Values       func(childComplexity int) int
 	}
 
+	AttributeProvenance struct {
+		Attribute func(childComplexity int) int
+		SetAt     func(childComplexity int) int
+		Source    func(childComplexity int) int
+	}
+
 	AuditConnection struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
@@ -99,6 +105,7 @@ type ComplexityRoot struct {
 		Name          func(childComplexity int) int
 		Owner         func(childComplexity int) int
 		PathTo        func(childComplexity int, ci string, maxDepth *int, types []string) int
+		Provenance    func(childComplexity int) int
 		Relationships func(childComplexity int, direction *model.Direction, types []string, first *int, after *string) int
 		SeenBy        func(childComplexity int) int
 		Status        func(childComplexity int) int
@@ -554,6 +561,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AttributeDefinition.Values(childComplexity), true
 
+	case "AttributeProvenance.attribute":
+		if e.ComplexityRoot.AttributeProvenance.Attribute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeProvenance.Attribute(childComplexity), true
+	case "AttributeProvenance.setAt":
+		if e.ComplexityRoot.AttributeProvenance.SetAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeProvenance.SetAt(childComplexity), true
+	case "AttributeProvenance.source":
+		if e.ComplexityRoot.AttributeProvenance.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeProvenance.Source(childComplexity), true
+
 	case "AuditConnection.edges":
 		if e.ComplexityRoot.AuditConnection.Edges == nil {
 			break
@@ -739,6 +765,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CI.PathTo(childComplexity, args["ci"].(string), args["maxDepth"].(*int), args["types"].([]string)), true
+	case "CI.provenance":
+		if e.ComplexityRoot.CI.Provenance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CI.Provenance(childComplexity), true
 	case "CI.relationships":
 		if e.ComplexityRoot.CI.Relationships == nil {
 			break
@@ -2402,6 +2434,11 @@ type CI implements Node {
   "When each discovery source last reported the CI."
   seenBy: [Sighting!]!
   """
+  For each attribute, the source that set its current value and when: provenance, by attribute
+  name. Source precedence decides whether a report may change a value (docs/MODEL.md).
+  """
+  provenance: [AttributeProvenance!]!
+  """
   The CI's relationships, optionally by direction and type: outgoing ones first, then incoming
   ones, each grouped by type. A page costs its size, however many relationships the CI has.
   """
@@ -2469,6 +2506,16 @@ type Sighting {
   source: String!
   "When it last reported the CI."
   lastSeenAt: Time!
+}
+
+"Who set one attribute's value, and when."
+type AttributeProvenance {
+  "The attribute."
+  attribute: String!
+  "The source that set its current value (` + "`" + `api` + "`" + `, ` + "`" + `vmware` + "`" + `, ` + "`" + `ansible` + "`" + `...)."
+  source: String!
+  "When it got that value; null for a value set before Skein kept set times."
+  setAt: Time
 }
 
 "A page of CIs."
@@ -3566,6 +3613,18 @@ func (ec *executionContext) childFields_AttributeDefinition(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type AttributeDefinition", field.Name)
 }
 
+func (ec *executionContext) childFields_AttributeProvenance(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "attribute":
+		return ec.fieldContext_AttributeProvenance_attribute(ctx, field)
+	case "source":
+		return ec.fieldContext_AttributeProvenance_source(ctx, field)
+	case "setAt":
+		return ec.fieldContext_AttributeProvenance_setAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AttributeProvenance", field.Name)
+}
+
 func (ec *executionContext) childFields_AuditConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -3644,6 +3703,8 @@ func (ec *executionContext) childFields_CI(ctx context.Context, field graphql.Co
 		return ec.fieldContext_CI_lastSeenAt(ctx, field)
 	case "seenBy":
 		return ec.fieldContext_CI_seenBy(ctx, field)
+	case "provenance":
+		return ec.fieldContext_CI_provenance(ctx, field)
 	case "relationships":
 		return ec.fieldContext_CI_relationships(ctx, field)
 	case "dependencies":

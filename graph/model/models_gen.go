@@ -94,6 +94,16 @@ type AttributeDefinitionInput struct {
 	Description *string `json:"description,omitempty"`
 }
 
+// Who set one attribute's value, and when.
+type AttributeProvenance struct {
+	// The attribute.
+	Attribute string `json:"attribute"`
+	// The source that set its current value (`api`, `vmware`, `ansible`...).
+	Source string `json:"source"`
+	// When it got that value; null for a value set before Skein kept set times.
+	SetAt *time.Time `json:"setAt,omitempty"`
+}
+
 // A page of audit records.
 type AuditConnection struct {
 	// The records of this page, newest first.

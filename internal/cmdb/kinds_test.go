@@ -2,6 +2,7 @@ package cmdb
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -211,4 +212,50 @@ func TestAttributePrecedenceRulesAreChecked(t *testing.T) {
 	}
 	_, err := ParseModel([]byte("sources: {default: 50, api: 5000}\n" + classes))
 	require.ErrorContains(t, err, "sources.api")
+}
+
+// TestRefreshRule: a value a stronger source set gives way to a weaker
+// source once it has not been set for its rule's refresh_days, measured
+// at the write's time; a value of unknown age never does.
+func TestRefreshRule(t *testing.T) {
+	m := mustModel(t)
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name         string
+		class, attr  string
+		setAt        time.Time
+		stale        bool
+		reconcileSet bool // ansible's report replaces vcenter's value
+	}{
+		{"fresh", "VirtualMachine", "memory_mb", now.Add(-29 * 24 * time.Hour), false, false},
+		{"older than 30 days", "VirtualMachine", "memory_mb", now.Add(-31 * 24 * time.Hour), true, true},
+		{"unknown age", "VirtualMachine", "memory_mb", time.Time{}, false, false},
+		{"attribute without a rule", "VirtualMachine", "os_name", now.Add(-400 * 24 * time.Hour), false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.stale, m.Stale(tt.class, tt.attr, tt.setAt, now))
+			stored := &store.CI{ID: "x", Class: tt.class, Attributes: store.Attributes{"name": "vm", "vm_uuid": "u", tt.attr: "a"},
+				Sources: map[string]string{"name": "vcenter", "vm_uuid": "vcenter", tt.attr: "vcenter"},
+				SetAt:   map[string]time.Time{tt.attr: tt.setAt}}
+			if tt.attr == "memory_mb" {
+				stored.Attributes[tt.attr] = int64(4096)
+			}
+			var v any = "b"
+			if tt.attr == "memory_mb" {
+				v = int64(2048)
+			}
+			if tt.attr == "os_name" {
+				// os_name has no rule: equal ranks, so ansible replaces it anyway;
+				// make the setter stronger to test that no refresh applies.
+				stored.Sources[tt.attr] = "api"
+			}
+			r, err := m.Reconcile(stored, store.CIUpsert{Class: tt.class, Attributes: store.Attributes{tt.attr: v}, At: now}, "ansible")
+			require.NoError(t, err)
+			assert.Equal(t, tt.reconcileSet, store.EqualValues(r.Attributes[tt.attr], v), "value %v", r.Attributes[tt.attr])
+		})
+	}
+	_, err := ParseModel([]byte("classes:\n  - {name: CI, abstract: true, attributes: [{name: a, type: string}]}\n" +
+		"attribute_precedence:\n  - {class: CI, attributes: [a], refresh_days: 4000}\n"))
+	require.ErrorContains(t, err, "refresh_days")
 }

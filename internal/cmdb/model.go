@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/agnivade/levenshtein"
 	"go.yaml.in/yaml/v3"
@@ -120,7 +121,15 @@ type PrecedenceRule struct {
 	Class      string         `yaml:"class"`
 	Attributes []string       `yaml:"attributes"`
 	Sources    map[string]int `yaml:"sources"`
+	// RefreshDays, when above 0, lets any source overwrite a value of
+	// these attributes that has not been set for that many days, whatever
+	// its rank: a stale value from a strong source gives way to a fresh
+	// one from a weaker source (data refresh).
+	RefreshDays int `yaml:"refresh_days,omitempty"`
 }
+
+// maxRefreshDays bounds PrecedenceRule.RefreshDays (ten years).
+const maxRefreshDays = 3650
 
 // maxPrecedence bounds a source's rank.
 const maxPrecedence = 1000
@@ -184,6 +193,8 @@ type Model struct {
 	// attrPrec holds the attribute precedence rules: class → attribute →
 	// source → rank.
 	attrPrec map[string]map[string]map[string]int
+	// refresh holds their refresh periods: class → attribute → days.
+	refresh map[string]map[string]int
 }
 
 // KindCI is the kind of configuration items, the default kind of a class.
@@ -262,8 +273,11 @@ func (m *Model) addPrecedence(r PrecedenceRule) error {
 	if !ok {
 		return store.Invalid("class", "unknown class %q%s", clip(r.Class), m.suggestClass("", r.Class))
 	}
-	if len(r.Attributes) == 0 || len(r.Sources) == 0 {
-		return store.Invalid("attributes", "a rule names at least one attribute and one source")
+	if len(r.Attributes) == 0 || (len(r.Sources) == 0 && r.RefreshDays == 0) {
+		return store.Invalid("attributes", "a rule names at least one attribute, and sources or refresh_days")
+	}
+	if r.RefreshDays < 0 || r.RefreshDays > maxRefreshDays {
+		return store.Invalid("refresh_days", "%d is out of range 0..%d", r.RefreshDays, maxRefreshDays)
 	}
 	if m.attrPrec == nil {
 		m.attrPrec = map[string]map[string]map[string]int{}
@@ -279,6 +293,18 @@ func (m *Model) addPrecedence(r PrecedenceRule) error {
 		}
 		if byAttr[a] == nil {
 			byAttr[a] = map[string]int{}
+		}
+		if r.RefreshDays > 0 {
+			if m.refresh == nil {
+				m.refresh = map[string]map[string]int{}
+			}
+			if m.refresh[r.Class] == nil {
+				m.refresh[r.Class] = map[string]int{}
+			}
+			if _, dup := m.refresh[r.Class][a]; dup {
+				return store.Invalid("refresh_days", "given twice for %s.%s", r.Class, a)
+			}
+			m.refresh[r.Class][a] = r.RefreshDays
 		}
 		for src, rank := range r.Sources {
 			if src == "" || len(src) > 64 {
@@ -307,6 +333,7 @@ func (m *Model) clone() *Model {
 		kinds:    m.kinds,
 		roots:    m.roots,
 		attrPrec: m.attrPrec,
+		refresh:  m.refresh,
 	}
 	for k, v := range m.classes {
 		n.classes[k] = v
@@ -675,6 +702,26 @@ func (m *Model) Precedence(source string) int {
 		return p
 	}
 	return m.sources["default"]
+}
+
+// Stale reports whether the value of attribute attr of class, set at
+// setAt, may be overwritten at now by any source whatever its rank: the
+// nearest attribute precedence rule for attr with refresh_days says how old
+// a value must be. A value whose set time is unknown (set before set times
+// were kept) is never stale.
+func (m *Model) Stale(class, attr string, setAt, now time.Time) bool {
+	if len(m.refresh) == 0 || setAt.IsZero() || now.IsZero() {
+		return false
+	}
+	days, ok := m.refresh[class][attr]
+	if c, found := m.classes[class]; !ok && found {
+		for _, a := range c.Ancestors {
+			if days, ok = m.refresh[a][attr]; ok {
+				break
+			}
+		}
+	}
+	return ok && now.Sub(setAt) > time.Duration(days)*24*time.Hour
 }
 
 // AttributePrecedence returns the precedence of source for attribute attr

@@ -17,8 +17,9 @@ import (
 //   - Attributes: a reported value replaces the stored one only when the
 //     reporting source's precedence for that attribute of the class (see
 //     Model.AttributePrecedence) is at least that of the source that set
-//     the stored value; attributes not reported are kept, and a nil value
-//     clears (with the same precedence rule).
+//     the stored value, or that value is stale (Model.Stale: older than
+//     its rule's refresh_days at in.At); attributes not reported are kept,
+//     and a nil value clears (with the same precedence rule).
 //   - Defaults apply when a CI is created.
 //   - Keys are recomputed from the merged attributes.
 //
@@ -64,8 +65,9 @@ func (m *Model) Reconcile(existing *store.CI, in store.CIUpsert, source string) 
 		if !has && v == nil {
 			continue
 		}
-		if setBy := r.Sources[k]; has && setBy != "" && m.AttributePrecedence(class, k, source) < m.AttributePrecedence(class, k, setBy) {
-			continue // a source of higher precedence owns this value
+		if setBy := r.Sources[k]; has && setBy != "" && m.AttributePrecedence(class, k, source) < m.AttributePrecedence(class, k, setBy) &&
+			!m.Stale(class, k, existing.SetAt[k], in.At) {
+			continue // a source of higher precedence owns this value, and it is fresh
 		}
 		if v == nil {
 			if def, ok := cls.attrs[k]; ok && def.Required {

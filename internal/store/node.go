@@ -23,6 +23,10 @@ type Node struct {
 	// Sources maps an attribute key to the Actor.Source that last set it;
 	// reconciliation uses it to apply source precedence.
 	Sources map[string]string
+	// SetAt maps an attribute key to when it got its value from
+	// Sources[key] (absent for values set before set times were kept).
+	// With Sources it is the node's provenance (see AppendProvenance).
+	SetAt map[string]time.Time
 	// SeenBy maps a source to the last time that source reported the node.
 	SeenBy map[string]time.Time
 	// Version is 1 when the node is created and grows by one with every
@@ -64,6 +68,11 @@ type NodeUpsert struct {
 	// item fails with status conflict and a *VersionConflictError, and
 	// writes nothing (REST If-Match, ServiceNow's sys_mod_count).
 	ExpectedVersion int64
+	// At is the time of the write. The planner sets it before it calls
+	// the Decide function, which must not read the clock (a rule such as
+	// "a lower source may overwrite a value older than 30 days" reads it
+	// here).
+	At time.Time
 }
 
 // Decision is what a Decide function decides an identified node becomes.

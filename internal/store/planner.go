@@ -359,6 +359,7 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 		}
 	}
 
+	it.At = r.now
 	d, err := r.p.batch.Reconcile(current, it, r.p.actor.Source)
 	if err != nil {
 		var ie *InvalidError
@@ -400,7 +401,7 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 	if ex == nil {
 		n := Node{
 			ID: NewID(), Kind: kind, Class: d.Class, Attributes: attrs, Keys: keys,
-			Sources: copySources(d.Sources), SeenBy: map[string]time.Time{source: r.now},
+			Sources: copySources(d.Sources), SetAt: NextSetAt(nil, d.Changes, r.now), SeenBy: map[string]time.Time{source: r.now},
 			Version: 1, CreatedAt: r.now, UpdatedAt: r.now, LastSeenAt: r.now,
 		}
 		r.nodes[n.ID] = &planNode{node: n, isNew: true, dirty: dirtyFull}
@@ -434,6 +435,7 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 	if len(d.Changes) > 0 {
 		status = StatusUpdated
 		n.Class, n.Attributes, n.Sources, n.UpdatedAt = d.Class, attrs, copySources(d.Sources), r.now
+		n.SetAt = NextSetAt(n.SetAt, d.Changes, r.now)
 	}
 	n.Keys = keys
 	n.SeenBy, n.LastSeenAt = seen(n.SeenBy, source, r.now)

@@ -126,7 +126,7 @@ func (sc *ciScanner) scan(rows *sql.Rows) (int64, store.CI, error) {
 	if ci.Keys, err = decodeStrings(sc.keys); err != nil {
 		return 0, ci, corrupt("keys of CI "+string(ci.ID), err)
 	}
-	if ci.Sources, err = decodeSources(sc.sources); err != nil {
+	if ci.Sources, ci.SetAt, err = decodeSources(sc.sources); err != nil {
 		return 0, ci, corrupt("sources of CI "+string(ci.ID), err)
 	}
 	if ci.SeenBy, err = decodeSeen(sc.seen); err != nil {

@@ -67,12 +67,23 @@ func TestCodecMatchesStore(t *testing.T) {
 		if keys[0] != "bad\xffutf8" {
 			assert.Equal(t, keys, ks)
 		}
-		src := map[string]string{"a": tricky[rng.IntN(len(tricky))], "b": "x"}
-		srcs, err := decodeSources(appendSources(nil, src))
+		src := map[string]string{"a": tricky[rng.IntN(len(tricky))], "b": "x", "c": "legacy"}
+		at := map[string]time.Time{"a": fromNanos(rng.Int64()), "b": fromNanos(-rng.Int64N(1 << 60))} // "c": set before set times
+		enc := store.AppendProvenance(nil, src, at)
+		srcs, gotAt, err := decodeSources(enc)
+		require.NoError(t, err)
+		slowSrcs, slowAt, err := store.DecodeProvenance(enc)
 		require.NoError(t, err)
 		if src["a"] != "bad\xffutf8" {
 			assert.Equal(t, src, srcs)
+			assert.Equal(t, at, gotAt)
+			assert.Equal(t, srcs, slowSrcs, "store decodes the same")
+			assert.Equal(t, gotAt, slowAt)
 		}
+		old, oldAt, err := decodeSources(appendSources(nil, map[string]string{"a": "x"}))
+		require.NoError(t, err)
+		assert.Equal(t, map[string]string{"a": "x"}, old, "sources written before set times still read")
+		assert.Empty(t, oldAt)
 		seen := map[string]time.Time{"s": fromNanos(rng.Int64()), "t": fromNanos(-rng.Int64N(1 << 60))}
 		gotSeen, err := decodeSeen(appendSeen(nil, seen))
 		require.NoError(t, err)

@@ -243,21 +243,33 @@ func decodeStrings(b []byte) ([]string, error) {
 	return out, nil
 }
 
-func decodeSources(b []byte) (map[string]string, error) {
+// decodeSources is store.DecodeProvenance, faster on what it wrote.
+func decodeSources(b []byte) (map[string]string, map[string]time.Time, error) {
 	r := &jreader{b: b}
-	out := map[string]string{}
+	out, setAt := map[string]string{}, map[string]time.Time{}
 	err := r.object(func(k string) error {
+		if r.peek() != '[' {
+			v, err := r.str()
+			out[k] = v
+			return err
+		}
+		r.eat('[')
 		v, err := r.str()
-		out[k] = v
-		return err
+		if err != nil || !r.eat(',') {
+			return errFast
+		}
+		n, err := r.number()
+		ns, ok := n.(int64)
+		if err != nil || !ok || !r.eat(']') {
+			return errFast
+		}
+		out[k], setAt[k] = v, fromNanos(ns)
+		return nil
 	})
 	if err != nil || !r.end() {
-		out = map[string]string{}
-		if err := json.Unmarshal(b, &out); err != nil {
-			return nil, err
-		}
+		return store.DecodeProvenance(b)
 	}
-	return out, nil
+	return out, setAt, nil
 }
 
 func decodeSeen(b []byte) (map[string]time.Time, error) {

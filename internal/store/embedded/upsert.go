@@ -218,7 +218,7 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 		attrs := string(buf)
 		buf = appendStrings(buf[:0], n.Keys)
 		keys := string(buf)
-		buf = appendSources(buf[:0], n.Sources)
+		buf = store.AppendProvenance(buf[:0], n.Sources, n.SetAt)
 		sources := string(buf)
 		buf = appendSeen(buf[:0], n.SeenBy)
 		cols := indexedCols(*n)
@@ -262,7 +262,7 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 			return fmt.Errorf("embedded: encode attributes: %w", err)
 		}
 		attrs := string(buf)
-		buf = appendSources(buf[:0], n.Sources)
+		buf = store.AppendProvenance(buf[:0], n.Sources, n.SetAt)
 		sources := string(buf)
 		buf = appendSeen(buf[:0], n.SeenBy)
 		if cols := indexedCols(*n); cols != rs.origCols {

@@ -141,10 +141,7 @@ func ciProperties(c *store.CI) (map[string]any, error) {
 	if err := attributeProperties("attributes", c.Attributes, props); err != nil {
 		return nil, err
 	}
-	sources, err := json.Marshal(nonNilMap(c.Sources))
-	if err != nil {
-		return nil, err
-	}
+	sources := store.AppendProvenance(nil, c.Sources, c.SetAt)
 	seen, err := seenJSON(c.SeenBy)
 	if err != nil {
 		return nil, err
@@ -229,10 +226,9 @@ func ciFromNode(v any) (store.CI, error) {
 			c.LastSeenAt = asTime(v)
 		case propSources:
 			s, _ := v.(string)
-			if s != "" {
-				if err := json.Unmarshal([]byte(s), &c.Sources); err != nil {
-					return store.CI{}, fmt.Errorf("decode sources: %w", err)
-				}
+			var err error
+			if c.Sources, c.SetAt, err = store.DecodeProvenance([]byte(s)); err != nil {
+				return store.CI{}, err
 			}
 		case propSeen:
 			s, _ := v.(string)
@@ -286,13 +282,6 @@ func asTime(v any) time.Time {
 		return t.UTC()
 	}
 	return time.Time{}
-}
-
-func nonNilMap(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
 }
 
 // cloneAttributes deep-copies attributes, with times in UTC (as stored)

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore Factory) {
 	cases = append(cases, searchCases...)
 	cases = append(cases, edgeCases...)
 	cases = append(cases, retireCases...)
+	cases = append(cases, provenanceCases...)
 	cases = append(cases, versionCases...)
 	cases = append(cases, plannerCases...)
 	for _, c := range cases {
