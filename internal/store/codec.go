@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -18,68 +15,13 @@ import (
 // functions; floats always carry a decimal point or exponent, and times are
 // {"$time":"<RFC 3339, nanoseconds>"}. Keys are sorted.
 func EncodeAttributes(a Attributes) ([]byte, error) {
-	keys := make([]string, 0, len(a))
-	for k := range a {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		kb, _ := json.Marshal(k)
-		buf.Write(kb)
-		buf.WriteByte(':')
-		if err := encodeValue(&buf, a[k]); err != nil {
-			return nil, fmt.Errorf("attribute %q: %w", k, err)
-		}
-	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return AppendAttributes(nil, a)
 }
 
-func encodeValue(buf *bytes.Buffer, v any) error {
-	switch x := v.(type) {
-	case string:
-		b, _ := json.Marshal(x)
-		buf.Write(b)
-	case bool:
-		buf.WriteString(strconv.FormatBool(x))
-	case int64:
-		buf.WriteString(strconv.FormatInt(x, 10))
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("float %v cannot be stored", x)
-		}
-		s := strconv.FormatFloat(x, 'g', -1, 64)
-		if !strings.ContainsAny(s, ".eE") {
-			s += ".0"
-		}
-		buf.WriteString(s)
-	case time.Time:
-		if err := CheckTime("", x); err != nil {
-			return errors.New(err.Reason)
-		}
-		b, _ := json.Marshal(x.UTC().Format(time.RFC3339Nano))
-		buf.WriteString(`{"$time":`)
-		buf.Write(b)
-		buf.WriteByte('}')
-	case []string:
-		if x == nil {
-			x = []string{}
-		}
-		b, _ := json.Marshal(x)
-		buf.Write(b)
-	default:
-		return fmt.Errorf("unsupported value type %T", v)
-	}
-	return nil
-}
-
-// DecodeAttributes decodes the output of EncodeAttributes.
-func DecodeAttributes(data []byte) (Attributes, error) {
+// decodeAttributesStd decodes the output of EncodeAttributes with
+// encoding/json: what DecodeAttributes falls back to for input its fast
+// reader declines.
+func decodeAttributesStd(data []byte) (Attributes, error) {
 	if len(data) == 0 {
 		return Attributes{}, nil
 	}

@@ -3,10 +3,8 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // A node's provenance says, for each attribute, which source set its value
@@ -21,35 +19,22 @@ import (
 // AppendProvenance appends the provenance object of sources and setAt to b,
 // keys sorted.
 func AppendProvenance(b []byte, sources map[string]string, setAt map[string]time.Time) []byte {
-	keys := make([]string, 0, len(sources))
-	for k := range sources {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, k)
-		b = append(b, ':')
+	return appendObject(b, sources, func(b []byte, k string) []byte {
 		t, ok := setAt[k]
 		if !ok {
-			b = appendJSONString(b, sources[k])
-			continue
+			return AppendJSONString(b, sources[k])
 		}
 		b = append(b, '[')
-		b = appendJSONString(b, sources[k])
+		b = AppendJSONString(b, sources[k])
 		b = append(b, ',')
 		b = strconv.AppendInt(b, t.UnixNano(), 10)
-		b = append(b, ']')
-	}
-	return append(b, '}')
+		return append(b, ']')
+	})
 }
 
-// DecodeProvenance reads what AppendProvenance wrote, or an older object of
-// bare sources, into sources and set times (never nil).
-func DecodeProvenance(b []byte) (map[string]string, map[string]time.Time, error) {
+// decodeProvenanceStd reads what AppendProvenance wrote, or an older object
+// of bare sources, with encoding/json: what DecodeProvenance falls back to.
+func decodeProvenanceStd(b []byte) (map[string]string, map[string]time.Time, error) {
 	sources, setAt := map[string]string{}, map[string]time.Time{}
 	if len(b) == 0 {
 		return sources, setAt, nil
@@ -82,20 +67,6 @@ func DecodeProvenance(b []byte) (map[string]string, map[string]time.Time, error)
 		sources[k], setAt[k] = s, time.Unix(0, ns).UTC()
 	}
 	return sources, setAt, nil
-}
-
-// appendJSONString appends s as a JSON string: plain ASCII as is, anything
-// else through encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // NextSetAt returns the set times after a write that made changes to a

@@ -10,7 +10,7 @@ import (
 
 // auditRow appends the bulkAudit values of one audit record to args.
 func (w *wtx) auditRow(args []any, actor store.Actor, kind store.ObjectKind, object string, action store.Action, changes []store.FieldChange) []any {
-	w.buf = appendChanges(w.buf[:0], changes)
+	w.buf = store.AppendChanges(w.buf[:0], changes)
 	var refs [store.MaxAuditRelated]any
 	for i, r := range store.AuditRelated(kind, object) {
 		refs[i] = r
@@ -21,7 +21,7 @@ func (w *wtx) auditRow(args []any, actor store.Actor, kind store.ObjectKind, obj
 
 // auditRecordRow appends the bulkAudit values of the audit record r.
 func (w *wtx) auditRecordRow(args []any, r store.AuditRecord) []any {
-	w.buf = appendChanges(w.buf[:0], r.Changes)
+	w.buf = store.AppendChanges(w.buf[:0], r.Changes)
 	var refs [store.MaxAuditRelated]any
 	for i, ref := range r.Related {
 		if i < len(refs) {
@@ -129,7 +129,7 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequ
 				r.Related = append(r.Related, ref.String)
 			}
 		}
-		if r.Changes, err = decodeChanges(changes); err != nil {
+		if r.Changes, err = store.DecodeChanges(changes); err != nil {
 			return page, corrupt("changes of audit record "+string(r.ID), err)
 		}
 		page.Items = append(page.Items, r)

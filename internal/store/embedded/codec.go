@@ -3,7 +3,6 @@ package embedded
 import (
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -58,48 +57,6 @@ func stringAttr(a store.Attributes, k string) any {
 	return nil
 }
 
-func fallbackValue(v any) any {
-	switch x := v.(type) {
-	case string, bool, int64, []string:
-		return x
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Sprint(x)
-		}
-		return x
-	case time.Time:
-		return x.UTC()
-	case int:
-		return int64(x)
-	case int32:
-		return int64(x)
-	case float32:
-		return float64(x)
-	case store.ID:
-		return string(x)
-	}
-	return fmt.Sprint(v)
-}
-
-func decodeChanges(data []byte) ([]store.FieldChange, error) {
-	var raw []struct {
-		F string          `json:"f"`
-		V json.RawMessage `json:"v"`
-	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("decode audit changes: %w", err)
-	}
-	out := make([]store.FieldChange, len(raw))
-	for i, r := range raw {
-		v, err := store.DecodeAttributes(r.V)
-		if err != nil {
-			return nil, fmt.Errorf("decode audit changes: %w", err)
-		}
-		out[i] = store.FieldChange{Field: r.F, Before: v["b"], After: v["a"]}
-	}
-	return out, nil
-}
-
 // ciCols are the columns scanCI reads, in order.
 const ciCols = "id, uid, kind, class, attrs, keys, sources, seen_by, version, created_at, updated_at, last_seen_at"
 
@@ -120,16 +77,16 @@ func (sc *ciScanner) scan(rows *sql.Rows) (int64, store.CI, error) {
 	ci.ID = store.ID(sc.uid)
 	ci.Kind = internKind(sc.kind)
 	var err error
-	if ci.Attributes, err = decodeAttrs(sc.attrs); err != nil {
+	if ci.Attributes, err = store.DecodeAttributes(sc.attrs); err != nil {
 		return 0, ci, corrupt("attributes of CI "+string(ci.ID), err)
 	}
-	if ci.Keys, err = decodeStrings(sc.keys); err != nil {
+	if ci.Keys, err = store.DecodeStrings(sc.keys); err != nil {
 		return 0, ci, corrupt("keys of CI "+string(ci.ID), err)
 	}
-	if ci.Sources, ci.SetAt, err = decodeSources(sc.sources); err != nil {
+	if ci.Sources, ci.SetAt, err = store.DecodeProvenance(sc.sources); err != nil {
 		return 0, ci, corrupt("sources of CI "+string(ci.ID), err)
 	}
-	if ci.SeenBy, err = decodeSeen(sc.seen); err != nil {
+	if ci.SeenBy, err = store.DecodeSeen(sc.seen); err != nil {
 		return 0, ci, corrupt("seen_by of CI "+string(ci.ID), err)
 	}
 	ci.CreatedAt, ci.UpdatedAt, ci.LastSeenAt = fromNanos(created), fromNanos(upd), fromNanos(seen)

@@ -158,7 +158,7 @@ func (c *sqlFilter) leaf(e *store.Expr) error {
 		c.w("json_type(attrs, ?) = 'object' AND ", path)
 		return c.compare(e, nanosFunc+"(json_extract(attrs, ?))", func(v any) any { return clampNanos(v.(time.Time)) }, path+`."$time"`)
 	case []string:
-		c.w("json_type(attrs, ?) = 'array' AND json(json_extract(attrs, ?)) = json(?)", path, path, string(appendStrings(nil, x)))
+		c.w("json_type(attrs, ?) = 'array' AND json(json_extract(attrs, ?)) = json(?)", path, path, string(store.AppendStrings(nil, x)))
 		return nil
 	}
 	return store.Invalid("where", "unsupported value type %T on %s", v, e.Field)
@@ -221,7 +221,7 @@ func jsonValues(vs []any) string {
 		}
 		switch x := v.(type) {
 		case string:
-			b.Write(appendJSONString(nil, x))
+			b.Write(store.AppendJSONString(nil, x))
 		case float64:
 			s := strconv.FormatFloat(x, 'g', -1, 64)
 			if !strings.ContainsAny(s, ".eE") {

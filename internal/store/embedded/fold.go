@@ -54,34 +54,6 @@ var registerSearch = sync.OnceValue(func() error {
 	})
 })
 
-// searchDocument is store.SearchDocument of encoded attributes, read in
-// place: it runs in a trigger on every write of a CI, so it builds no
-// attribute map (the keys are sorted in the encoding already).
-func searchDocument(b []byte) (string, error) {
-	doc := make([]byte, 0, len(b))
-	r := &jreader{b: b}
-	err := r.object(func(string) error {
-		switch r.peek() {
-		case '"':
-			s, err := r.str()
-			doc = store.AppendSearchTokens(doc, s)
-			return err
-		case '[':
-			l, err := r.strings()
-			for _, s := range l {
-				doc = store.AppendSearchTokens(doc, s)
-			}
-			return err
-		}
-		_, err := r.value()
-		return err
-	})
-	if err != nil || !r.end() {
-		attrs, err := store.DecodeAttributes(b)
-		if err != nil {
-			return "", err
-		}
-		return store.SearchDocument(attrs), nil
-	}
-	return string(doc), nil
-}
+// searchDocument is store.SearchDocument of encoded attributes (see
+// store.SearchDocumentOf): it runs in a trigger on every write of a CI.
+func searchDocument(b []byte) (string, error) { return store.SearchDocumentOf(b) }

@@ -221,12 +221,12 @@ func (w *wtx) createRels(actor store.Actor, rels []store.RelationshipInput, attr
 	// audit.
 	args := make([]any, 0, bulkRels.cols*len(inserts))
 	for j, st := range inserts {
-		enc, err := appendAttrs(w.buf[:0], st.rel.Attributes)
+		enc, err := store.AppendAttributes(w.buf[:0], st.rel.Attributes)
 		if err != nil {
 			return nil, fmt.Errorf("embedded: encode attributes: %w", err)
 		}
 		attrs := string(enc)
-		w.buf = appendSeen(enc[:0], st.rel.SeenBy)
+		w.buf = store.AppendSeen(enc[:0], st.rel.SeenBy)
 		e := insertEdges[j]
 		args = append(args, int64(e.src), int64(e.typ), int64(e.dst), attrs, st.rel.CreatedAt.UnixNano(), st.rel.UpdatedAt.UnixNano(),
 			st.rel.Version, string(w.buf))
@@ -237,17 +237,17 @@ func (w *wtx) createRels(actor store.Actor, rels []store.RelationshipInput, attr
 	for _, st := range state {
 		switch {
 		case st.dirty:
-			enc, err := appendAttrs(w.buf[:0], st.rel.Attributes)
+			enc, err := store.AppendAttributes(w.buf[:0], st.rel.Attributes)
 			if err != nil {
 				return nil, fmt.Errorf("embedded: encode attributes: %w", err)
 			}
 			attrs := string(enc)
-			w.buf = appendSeen(enc[:0], st.rel.SeenBy)
+			w.buf = store.AppendSeen(enc[:0], st.rel.SeenBy)
 			if _, err := w.st.relUpdate.Exec(attrs, st.rel.UpdatedAt.UnixNano(), st.rel.Version, string(w.buf), st.row); err != nil {
 				return nil, dbErr("update relationship", err)
 			}
 		case st.sighted:
-			w.buf = appendSeen(w.buf[:0], st.rel.SeenBy)
+			w.buf = store.AppendSeen(w.buf[:0], st.rel.SeenBy)
 			if _, err := w.st.relSight.Exec(string(w.buf), st.row); err != nil {
 				return nil, dbErr("update relationship", err)
 			}
@@ -391,7 +391,7 @@ func (w *wtx) deleteRels(actor store.Actor, ids []store.ID, p *patch) ([]store.R
 		if err != nil {
 			return nil, dbErr("delete relationship", err)
 		}
-		a, err := decodeAttrs(attrs)
+		a, err := store.DecodeAttributes(attrs)
 		if err != nil {
 			return nil, corrupt("attributes of relationship "+string(id), err)
 		}
@@ -427,13 +427,13 @@ func (t *relTail) dest() []any {
 
 // fill decodes the tail into r (whose ends and type are set).
 func (t *relTail) fill(r *store.Relationship) error {
-	a, err := decodeAttrs(t.attrs)
+	a, err := store.DecodeAttributes(t.attrs)
 	if err != nil {
 		return corrupt("attributes of relationship "+string(r.Source)+" "+r.Type+" "+string(r.Target), err)
 	}
 	seen := map[string]time.Time{}
 	if len(t.seen) > 0 {
-		if seen, err = decodeSeen(t.seen); err != nil {
+		if seen, err = store.DecodeSeen(t.seen); err != nil {
 			return corrupt("sightings of relationship "+string(r.Source)+" "+r.Type+" "+string(r.Target), err)
 		}
 	}

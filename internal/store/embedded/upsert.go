@@ -212,15 +212,15 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 		uid, _ := parseUID(string(n.ID))
 		t.p.addNodes = append(t.p.addNodes, nodeDef{slot: int32(row), uid: uid})
 		var err error
-		if buf, err = appendAttrs(buf[:0], n.Attributes); err != nil {
+		if buf, err = store.AppendAttributes(buf[:0], n.Attributes); err != nil {
 			return fmt.Errorf("embedded: encode attributes: %w", err)
 		}
 		attrs := string(buf)
-		buf = appendStrings(buf[:0], n.Keys)
+		buf = store.AppendStrings(buf[:0], n.Keys)
 		keys := string(buf)
 		buf = store.AppendProvenance(buf[:0], n.Sources, n.SetAt)
 		sources := string(buf)
-		buf = appendSeen(buf[:0], n.SeenBy)
+		buf = store.AppendSeen(buf[:0], n.SeenBy)
 		cols := indexedCols(*n)
 		insCIs = append(insCIs, row, string(n.ID), string(n.Kind), cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
 			attrs, keys, sources, string(buf), n.Version, n.CreatedAt.UnixNano(), n.UpdatedAt.UnixNano(), n.LastSeenAt.UnixNano())
@@ -250,21 +250,21 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 		if !ok || !rs.loaded {
 			return fmt.Errorf("embedded: upsert: node %s was not loaded", n.ID)
 		}
-		buf = appendStrings(buf[:0], n.Keys)
+		buf = store.AppendStrings(buf[:0], n.Keys)
 		keys := string(buf)
 		if u.Sighting {
-			buf = appendSeen(buf[:0], n.SeenBy)
+			buf = store.AppendSeen(buf[:0], n.SeenBy)
 			seenRows = append(seenRows, rs.row, keys, string(buf), n.LastSeenAt.UnixNano())
 			continue
 		}
 		var err error
-		if buf, err = appendAttrs(buf[:0], n.Attributes); err != nil {
+		if buf, err = store.AppendAttributes(buf[:0], n.Attributes); err != nil {
 			return fmt.Errorf("embedded: encode attributes: %w", err)
 		}
 		attrs := string(buf)
 		buf = store.AppendProvenance(buf[:0], n.Sources, n.SetAt)
 		sources := string(buf)
-		buf = appendSeen(buf[:0], n.SeenBy)
+		buf = store.AppendSeen(buf[:0], n.SeenBy)
 		if cols := indexedCols(*n); cols != rs.origCols {
 			fullRows = append(fullRows, rs.row, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
 				attrs, keys, sources, string(buf), n.Version, n.UpdatedAt.UnixNano(), n.LastSeenAt.UnixNano())

@@ -60,21 +60,6 @@ func foldProperties(attrs store.Attributes, props map[string]any) {
 	}
 }
 
-// checkValue reports whether v is one of the store's value types and can be
-// stored.
-func checkValue(v any) error {
-	switch x := v.(type) {
-	case string, int64, bool, time.Time, []string:
-		return nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("float %v cannot be stored", x)
-		}
-		return nil
-	}
-	return fmt.Errorf("unsupported value type %T", v)
-}
-
 // toProperty converts an attribute value to the value stored in Neo4j.
 func toProperty(v any) (any, error) {
 	switch x := v.(type) {

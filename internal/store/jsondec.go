@@ -1,19 +1,19 @@
-package embedded
+package store
 
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/skein-cmdb/skein/internal/store"
 )
 
-// A small reader for the JSON this package writes (attributes in
-// store.EncodeAttributes form, key lists, source and seen maps). It is an
-// accelerator only: on anything it does not expect it fails, and callers
-// fall back to encoding/json or store.DecodeAttributes, which decide.
+// The decoders of the one JSON encoding both backends store (attributes,
+// key lists, provenance, sightings, audit changes; see jsonenc.go). A small
+// reader handles what the encoders write; it is an accelerator only: on
+// anything it does not expect it declines, and the decoder falls back to
+// encoding/json, which decides.
 
 var errFast = errors.New("fast JSON path declined")
 
@@ -87,7 +87,7 @@ func (r *jreader) str() (string, error) {
 }
 
 // number reads a JSON number as int64, or float64 when it has a point or
-// an exponent (store.DecodeAttributes' rule).
+// an exponent (DecodeAttributes' rule).
 func (r *jreader) number() (any, error) {
 	r.ws()
 	start, float := r.i, false
@@ -172,10 +172,10 @@ func (r *jreader) value() (any, error) {
 			return nil, errFast
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return nil, errFast
+		if err != nil || CheckTime("", t) != nil {
+			return nil, errFast // the standard decoder says what is wrong
 		}
-		return t, nil
+		return t.UTC(), nil
 	}
 	return nil, errFast
 }
@@ -210,25 +210,27 @@ func (r *jreader) end() bool {
 	return r.i == len(r.b)
 }
 
-// decodeAttrs is store.DecodeAttributes, faster on this package's output.
-func decodeAttrs(b []byte) (store.Attributes, error) {
+// DecodeAttributes decodes what AppendAttributes (or EncodeAttributes)
+// wrote into exactly the Go types that were encoded.
+func DecodeAttributes(b []byte) (Attributes, error) {
 	if len(b) == 0 {
-		return store.Attributes{}, nil
+		return Attributes{}, nil
 	}
 	r := &jreader{b: b}
-	out := store.Attributes{}
+	out := Attributes{}
 	err := r.object(func(k string) error {
 		v, err := r.value()
 		out[k] = v
 		return err
 	})
 	if err != nil || !r.end() {
-		return store.DecodeAttributes(b)
+		return decodeAttributesStd(b)
 	}
 	return out, nil
 }
 
-func decodeStrings(b []byte) ([]string, error) {
+// DecodeStrings decodes what AppendStrings wrote (never nil).
+func DecodeStrings(b []byte) ([]string, error) {
 	r := &jreader{b: b}
 	out, err := r.strings()
 	if err != nil || !r.end() {
@@ -243,8 +245,9 @@ func decodeStrings(b []byte) ([]string, error) {
 	return out, nil
 }
 
-// decodeSources is store.DecodeProvenance, faster on what it wrote.
-func decodeSources(b []byte) (map[string]string, map[string]time.Time, error) {
+// DecodeProvenance reads what AppendProvenance wrote, or an older object of
+// bare sources, into sources and set times (never nil).
+func DecodeProvenance(b []byte) (map[string]string, map[string]time.Time, error) {
 	r := &jreader{b: b}
 	out, setAt := map[string]string{}, map[string]time.Time{}
 	err := r.object(func(k string) error {
@@ -263,16 +266,17 @@ func decodeSources(b []byte) (map[string]string, map[string]time.Time, error) {
 		if err != nil || !ok || !r.eat(']') {
 			return errFast
 		}
-		out[k], setAt[k] = v, fromNanos(ns)
+		out[k], setAt[k] = v, time.Unix(0, ns).UTC()
 		return nil
 	})
 	if err != nil || !r.end() {
-		return store.DecodeProvenance(b)
+		return decodeProvenanceStd(b)
 	}
 	return out, setAt, nil
 }
 
-func decodeSeen(b []byte) (map[string]time.Time, error) {
+// DecodeSeen decodes what AppendSeen wrote.
+func DecodeSeen(b []byte) (map[string]time.Time, error) {
 	r := &jreader{b: b}
 	out := map[string]time.Time{}
 	err := r.object(func(k string) error {
@@ -281,7 +285,7 @@ func decodeSeen(b []byte) (map[string]time.Time, error) {
 		if err != nil || !ok {
 			return errFast
 		}
-		out[k] = fromNanos(n)
+		out[k] = time.Unix(0, n).UTC()
 		return nil
 	})
 	if err != nil || !r.end() {
@@ -291,8 +295,80 @@ func decodeSeen(b []byte) (map[string]time.Time, error) {
 		}
 		out = make(map[string]time.Time, len(ns))
 		for k, v := range ns {
-			out[k] = fromNanos(v)
+			out[k] = time.Unix(0, v).UTC()
 		}
 	}
 	return out, nil
+}
+
+// DecodeChanges decodes audit changes written by AppendChanges
+// ([{"f":field,"v":{"a":after,"b":before}}]), or by the Neo4j backend
+// before both backends wrote that form ([{"field":f,"before":b,"after":a}]).
+func DecodeChanges(data []byte) ([]FieldChange, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var raw []map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("decode audit changes: %w", err)
+	}
+	out := make([]FieldChange, len(raw))
+	for i, r := range raw {
+		if v, ok := r["v"]; ok {
+			var f string
+			if err := json.Unmarshal(r["f"], &f); err != nil {
+				return nil, fmt.Errorf("decode audit changes: %w", err)
+			}
+			vals, err := DecodeAttributes(v)
+			if err != nil {
+				return nil, fmt.Errorf("decode audit changes: %w", err)
+			}
+			out[i] = FieldChange{Field: f, Before: vals["b"], After: vals["a"]}
+			continue
+		}
+		obj, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("decode audit changes: %w", err)
+		}
+		vals, err := DecodeAttributes(obj)
+		if err != nil {
+			return nil, fmt.Errorf("decode audit changes: %w", err)
+		}
+		field, _ := vals["field"].(string)
+		out[i] = FieldChange{Field: field, Before: vals["before"], After: vals["after"]}
+	}
+	return out, nil
+}
+
+// SearchDocumentOf is SearchDocument of attributes as AppendAttributes
+// encoded them, read in place: it builds no attribute map (the keys are
+// sorted in the encoding already), for a backend that computes documents
+// where the encoding is stored (the embedded store's trigger).
+func SearchDocumentOf(b []byte) (string, error) {
+	doc := make([]byte, 0, len(b))
+	r := &jreader{b: b}
+	err := r.object(func(string) error {
+		switch r.peek() {
+		case '"':
+			s, err := r.str()
+			doc = AppendSearchTokens(doc, s)
+			return err
+		case '[':
+			l, err := r.strings()
+			for _, s := range l {
+				doc = AppendSearchTokens(doc, s)
+			}
+			return err
+		}
+		_, err := r.value()
+		return err
+	})
+	if err != nil || !r.end() {
+		attrs, err := DecodeAttributes(b)
+		if err != nil {
+			return "", err
+		}
+		return SearchDocument(attrs), nil
+	}
+	return string(doc), nil
 }
