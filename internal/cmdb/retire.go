@@ -206,7 +206,7 @@ func (s *Service) referenced(ctx context.Context, ids []store.ID) (map[store.ID]
 	from = slices.Compact(from)
 	nodes := map[store.ID]store.CI{}
 	for chunk := range slices.Chunk(from, store.MaxBatch) {
-		got, err := s.st.CIs(ctx, chunk)
+		got, err := s.st.Nodes(ctx, chunk)
 		if err != nil {
 			return nil, err
 		}
@@ -216,11 +216,11 @@ func (s *Service) referenced(ctx context.Context, ids []store.ID) (map[store.ID]
 	}
 	for _, id := range ids {
 		for _, r := range in[id] {
-			// The store reads CIs only: a source it does not return is
-			// a node of another kind, named by the type's source classes.
+			// A source gone meanwhile is named by the type's source
+			// classes.
 			kind := otherKind(m, r.Type)
 			if n, ok := nodes[r.Source]; ok {
-				kind = m.KindOf(n.Class)
+				kind = string(n.Kind)
 			}
 			if kind == KindCI || kind == "" {
 				continue

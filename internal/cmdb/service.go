@@ -345,7 +345,9 @@ func (s *Service) CreateRelationships(ctx context.Context, actor store.Actor, it
 	var cis map[store.ID]store.CI
 	if len(ids) > 0 {
 		var err error
-		if cis, err = s.st.CIs(ctx, ids); err != nil {
+		// The ends may be nodes of any kind (a CI OWNED_BY a person); the
+		// types' class lists say which kinds each end may be.
+		if cis, err = s.st.Nodes(ctx, ids); err != nil {
 			return nil, err
 		}
 	}
@@ -408,7 +410,7 @@ func (m *Model) prepareRel(it RelationshipItem, cis map[store.ID]store.CI) (stor
 	}{{"source", it.Source, rt.Def.Sources}, {"target", it.Target, rt.Def.Targets}} {
 		ci, ok := cis[end.id]
 		if !ok {
-			return store.RelationshipInput{}, store.StatusNotFound, store.AtField(end.field, fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))
+			return store.RelationshipInput{}, store.StatusNotFound, store.AtField(end.field, fmt.Errorf("no node has this ID: %w", store.ErrNotFound))
 		}
 		if len(end.allowed) == 0 {
 			// A type that names no classes joins CIs, never people,

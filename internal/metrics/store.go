@@ -47,6 +47,11 @@ func (s *instrumentedStore) CIs(ctx context.Context, ids []store.ID) (_ map[stor
 	return s.next.CIs(ctx, ids)
 }
 
+func (s *instrumentedStore) Nodes(ctx context.Context, ids []store.ID) (_ map[store.ID]store.Node, err error) {
+	defer s.done("Nodes", time.Now(), &err)
+	return s.next.Nodes(ctx, ids)
+}
+
 func (s *instrumentedStore) ListCIs(ctx context.Context, f store.CIFilter, p store.PageRequest) (_ store.Page[store.CI], err error) {
 	defer s.done("ListCIs", time.Now(), &err)
 	return s.next.ListCIs(ctx, f, p)

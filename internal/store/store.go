@@ -372,6 +372,10 @@ type CIReader interface {
 	// CIs returns the CIs with the given ids; absent ids are absent from
 	// the map.
 	CIs(ctx context.Context, ids []ID) (map[ID]CI, error)
+	// Nodes returns the nodes of any kind with the given ids (a
+	// relationship's ends, what points at a node); absent ids are absent
+	// from the map.
+	Nodes(ctx context.Context, ids []ID) (map[ID]Node, error)
 	// ListCIs returns a page of the CIs matching f, ordered by f.Sort (by
 	// ID by default), with one cursor per item. Cursors hold the sort key
 	// and stay valid across writes: a page never repeats or skips a CI that

@@ -130,7 +130,27 @@ func (s *Store) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI,
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+ciCols+" FROM cis WHERE uid IN (SELECT value FROM json_each(?)) AND kind = 'ci'", jsonList(ids))
+	return s.readNodes(ctx, ids, " AND kind = 'ci'")
+}
+
+// Nodes returns the nodes of any kind with the given ids.
+func (s *Store) Nodes(ctx context.Context, ids []store.ID) (map[store.ID]store.Node, error) {
+	if len(ids) == 0 {
+		return map[store.ID]store.Node{}, nil
+	}
+	if err := store.CheckBatch("ids", len(ids)); err != nil {
+		return nil, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	return s.readNodes(ctx, ids, "")
+}
+
+// readNodes reads the nodes with the given ids that match cond (fixed SQL
+// text, "" for every kind).
+func (s *Store) readNodes(ctx context.Context, ids []store.ID, cond string) (map[store.ID]store.Node, error) {
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+ciCols+" FROM cis WHERE uid IN (SELECT value FROM json_each(?))"+cond, jsonList(ids))
 	if err != nil {
 		return nil, dbErr("read CIs", err)
 	}

@@ -160,7 +160,7 @@ func (w *wtx) createRels(actor store.Actor, rels []store.RelationshipInput, attr
 			if okS {
 				field = "target"
 			}
-			err := store.AtField(fmt.Sprintf("relationships[%d].%s", i, field), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))
+			err := store.AtField(fmt.Sprintf("relationships[%d].%s", i, field), fmt.Errorf("no node has this ID: %w", store.ErrNotFound))
 			if atomic {
 				return nil, &store.ItemError{Index: i, Err: err}
 			}

@@ -17,10 +17,13 @@ const (
 	qGetCIs = `UNWIND $ids AS id
 MATCH (c:CI {id: id})
 RETURN c`
-	// qCIRels lists every relationship between a CI and another CI, in
+	qGetNodes = `UNWIND $ids AS id
+MATCH (c:Node {id: id})
+RETURN c`
+	// qCIRels lists every relationship between a CI and another node, in
 	// both directions.
 	qCIRels = `UNWIND $ids AS id
-MATCH (c:CI {id: id})-[r]-(m:CI)
+MATCH (c:CI {id: id})-[r]-(m:Node)
 RETURN id, type(r), startNode(r).id, endNode(r).id`
 	qDeleteCIs = `UNWIND $ids AS id
 MATCH (c:CI {id: id})
@@ -39,8 +42,23 @@ func (s *Store) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI,
 	if err := store.CheckBatch("ids", len(ids)); err != nil {
 		return nil, err
 	}
-	out, err := s.read(ctx, "get CIs", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		return loadCIs(ctx, tx, uniqueIDs(ids))
+	return s.readNodes(ctx, qGetCIs, ids)
+}
+
+// Nodes returns the nodes of any kind with the given ids.
+func (s *Store) Nodes(ctx context.Context, ids []store.ID) (map[store.ID]store.Node, error) {
+	if len(ids) == 0 {
+		return map[store.ID]store.Node{}, nil
+	}
+	if err := store.CheckBatch("ids", len(ids)); err != nil {
+		return nil, err
+	}
+	return s.readNodes(ctx, qGetNodes, ids)
+}
+
+func (s *Store) readNodes(ctx context.Context, query string, ids []store.ID) (map[store.ID]store.Node, error) {
+	out, err := s.read(ctx, "get nodes", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		return loadNodes(ctx, tx, query, uniqueIDs(ids))
 	})
 	if err != nil {
 		return nil, err
@@ -48,8 +66,8 @@ func (s *Store) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI,
 	return out.(map[store.ID]store.CI), nil
 }
 
-func loadCIs(ctx context.Context, tx neo4j.ManagedTransaction, ids []string) (map[store.ID]store.CI, error) {
-	recs, err := collect(ctx, tx, qGetCIs, map[string]any{"ids": ids})
+func loadNodes(ctx context.Context, tx neo4j.ManagedTransaction, query string, ids []string) (map[store.ID]store.CI, error) {
+	recs, err := collect(ctx, tx, query, map[string]any{"ids": ids})
 	if err != nil {
 		return nil, err
 	}

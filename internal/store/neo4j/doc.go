@@ -3,9 +3,10 @@
 //
 // Data model:
 //
-//	(:CI:Node {id, class, created_at, updated_at, last_seen_at, _kind, _version, _sources, _seen, _keys, <attribute>: value...})
-//	(:IdentityKey {key})-[:IDENTIFIES]->(:CI)
-//	(:CI)-[:<TYPE> {id, created_at, updated_at, <attribute>: value...}]->(:CI)
+//	(:Node {id, class, created_at, updated_at, last_seen_at, _kind, _version, _sources, _seen, _keys, <attribute>: value...})
+//	  a CI (kind ci) is also :CI, which CI-only queries are anchored on
+//	(:IdentityKey {key})-[:IDENTIFIES]->(:Node)
+//	(:Node)-[:<TYPE> {id, created_at, updated_at, _version, _seen, <attribute>: value...}]->(:Node)
 //	(:AuditRecord {id, time, actor, source, kind, object, action, changes})
 //	(:ModelExtension {kind, name, definition, created_at})
 //
@@ -13,8 +14,8 @@
 // datetime, list of strings). _sources and _seen hold JSON objects; _keys
 // repeats the CI's identity keys in their reconciled order; _kind and
 // _version are store.Node's Kind and Version (every node of the graph has
-// the label :Node, with a uniqueness constraint on its id, besides the
-// label of its kind). Attribute names
+// the label :Node, with a uniqueness constraint on its id; CIs also have
+// :CI). Attribute names
 // always start with a letter, so they never collide with the underscore
 // properties. Uniqueness of CI ids, identity keys, audit record ids and
 // model extensions (kind, name) is enforced by uniqueness constraints that

@@ -17,7 +17,7 @@ import (
 // Writers of a relationship lock both endpoints first, so two transactions
 // cannot both create (or both delete) the same relationship.
 const qLockEndpoints = `UNWIND $ids AS id
-MATCH (c:CI {id: id})
+MATCH (c:Node {id: id})
 SET c._lock = true
 REMOVE c._lock
 RETURN id`
@@ -54,24 +54,24 @@ const (
 	// cannot seek it and scan a hub's (a DNS service's, a storage array's)
 	// tens of thousands of incoming relationships for every row.
 	qLoadRels = `UNWIND $pairs AS p
-MATCH (s:CI {id: p.s})-[r:{TYPE}]->(t)
+MATCH (s:Node {id: p.s})-[r:{TYPE}]->(t)
 WHERE t.id = p.t
 RETURN p.s, p.t, properties(r)`
 	qCreateRels = `UNWIND $rows AS row
-MATCH (s:CI {id: row.s})
-MATCH (t:CI {id: row.t})
+MATCH (s:Node {id: row.s})
+MATCH (t:Node {id: row.t})
 CREATE (s)-[r:{TYPE}]->(t)
 SET r = row.props`
 	qUpdateRels = `UNWIND $rows AS row
-MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t)
+MATCH (s:Node {id: row.s})-[r:{TYPE}]->(t)
 WHERE t.id = row.t
 SET r = row.props`
 	qSightRels = `UNWIND $rows AS row
-MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t)
+MATCH (s:Node {id: row.s})-[r:{TYPE}]->(t)
 WHERE t.id = row.t
 SET r._seen = row.seen`
 	qDeleteRels = `UNWIND $rows AS row
-MATCH (s:CI {id: row.s})-[r:{TYPE}]->(t)
+MATCH (s:Node {id: row.s})-[r:{TYPE}]->(t)
 WHERE t.id = row.t
 DELETE r`
 )
@@ -293,11 +293,11 @@ func applyRel(i int, in store.RelationshipInput, invalid error, found map[store.
 	}
 	if !found[in.Source] {
 		return store.RelationshipResult{Status: store.StatusNotFound,
-			Err: store.AtField(fmt.Sprintf("relationships[%d].source", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}, nil
+			Err: store.AtField(fmt.Sprintf("relationships[%d].source", i), fmt.Errorf("no node has this ID: %w", store.ErrNotFound))}, nil
 	}
 	if !found[in.Target] {
 		return store.RelationshipResult{Status: store.StatusNotFound,
-			Err: store.AtField(fmt.Sprintf("relationships[%d].target", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}, nil
+			Err: store.AtField(fmt.Sprintf("relationships[%d].target", i), fmt.Errorf("no node has this ID: %w", store.ErrNotFound))}, nil
 	}
 	id := store.RelationshipKey{Source: in.Source, Type: in.Type, Target: in.Target}.ID()
 	st := state[id]
@@ -441,10 +441,10 @@ func (s *Store) Relationships(ctx context.Context, ids []store.ID) (map[store.ID
 
 const (
 	qRelsOut = `UNWIND $ids AS id
-MATCH (c:CI {id: id})-[r{TYPES}]->(m:CI)
+MATCH (c:Node {id: id})-[r{TYPES}]->(m:Node)
 RETURN id, type(r), m.id, properties(r)`
 	qRelsIn = `UNWIND $ids AS id
-MATCH (c:CI {id: id})<-[r{TYPES}]-(m:CI)
+MATCH (c:Node {id: id})<-[r{TYPES}]-(m:Node)
 RETURN id, type(r), m.id, properties(r)`
 )
 

@@ -24,15 +24,15 @@ import (
 // (BenchmarkHubPage).
 const (
 	qRelPages = `UNWIND $reqs AS q
-MATCH (c:CI {id: q.ci})
+MATCH (c:Node {id: q.ci})
 CALL (c, q) {
-  MATCH (c)-[r]->(o:CI)
+  MATCH (c)-[r]->(o:Node)
   WHERE q.out AND (size(q.types) = 0 OR type(r) IN q.types)
     AND (q.ad = '' OR (q.ad = 'o' AND (type(r) > q.at OR (type(r) = q.at AND elementId(o) > q.ao))))
   WITH r, o, elementId(o) AS eo ORDER BY type(r), eo LIMIT $n
   RETURN 'o' AS d, type(r) AS t, eo AS other, o.id AS oid, properties(r) AS p
   UNION ALL
-  MATCH (c)<-[r]-(o:CI)
+  MATCH (c)<-[r]-(o:Node)
   WHERE q.in AND (size(q.types) = 0 OR type(r) IN q.types)
     AND (q.ad <> 'i' OR type(r) > q.at OR (type(r) = q.at AND elementId(o) > q.ao))
   WITH r, o, elementId(o) AS eo ORDER BY type(r), eo LIMIT $n
@@ -40,12 +40,12 @@ CALL (c, q) {
 }
 RETURN q.i, d, t, other, oid, p`
 	qRelPageTotals = `UNWIND $reqs AS q
-OPTIONAL MATCH (c:CI {id: q.ci})
+OPTIONAL MATCH (c:Node {id: q.ci})
 RETURN q.i,
   CASE WHEN c IS NULL OR NOT q.out THEN 0
-       ELSE COUNT { MATCH (c)-[r]->(:CI) WHERE size(q.types) = 0 OR type(r) IN q.types } END +
+       ELSE COUNT { MATCH (c)-[r]->(:Node) WHERE size(q.types) = 0 OR type(r) IN q.types } END +
   CASE WHEN c IS NULL OR NOT q.in THEN 0
-       ELSE COUNT { MATCH (c)<-[r]-(:CI) WHERE size(q.types) = 0 OR type(r) IN q.types } END`
+       ELSE COUNT { MATCH (c)<-[r]-(:Node) WHERE size(q.types) = 0 OR type(r) IN q.types } END`
 )
 
 // RelationshipPages answers each request with one page of a CI's

@@ -25,13 +25,13 @@ MERGE (k:IdentityKey {key: key})
 SET k._lock = true
 REMOVE k._lock
 WITH k, key
-MATCH (k)-[:IDENTIFIES]->(c:CI)
+MATCH (k)-[:IDENTIFIES]->(c:Node)
 RETURN key, c.id`
 	// qLockCIs locks CIs exclusively before reading them, so a concurrent
 	// writer that reached the same CI through another key waits for us and
 	// then reads what we wrote (no lost update).
 	qLockCIs = `UNWIND $ids AS id
-MATCH (c:CI {id: id})
+MATCH (c:Node {id: id})
 SET c._lock = true
 REMOVE c._lock
 RETURN c`
@@ -41,24 +41,27 @@ DETACH DELETE k`
 	qUnlinkKeys = `UNWIND $keys AS key
 MATCH (k:IdentityKey {key: key})-[r:IDENTIFIES]->()
 DELETE r`
+	// Every node is a :Node; a CI is a :CI too, which every CI-only query
+	// (lists, traversals, search) is anchored on.
 	qCreateCIs = `UNWIND $rows AS row
-CREATE (c:CI:Node)
+CREATE (c:Node)
 SET c = row.props
+FOREACH (_ IN CASE WHEN row.props._kind = 'ci' THEN [1] ELSE [] END | SET c:CI)
 WITH c, row
 UNWIND row.keys AS key
 MATCH (k:IdentityKey {key: key})
 CREATE (k)-[:IDENTIFIES]->(c)`
 	qUpdateCIs = `UNWIND $rows AS row
-MATCH (c:CI {id: row.id})
+MATCH (c:Node {id: row.id})
 SET c = row.props`
 	// qSightCIs writes what an unchanged upsert changes: last-seen times
 	// and possibly the key list.
 	qSightCIs = `UNWIND $rows AS row
-MATCH (c:CI {id: row.id})
+MATCH (c:Node {id: row.id})
 SET c.last_seen_at = row.last_seen_at, c._seen = row.seen, c._keys = row.keys`
 	qLinkKeys = `UNWIND $rows AS row
 MATCH (k:IdentityKey {key: row.key})
-MATCH (c:CI {id: row.ci})
+MATCH (c:Node {id: row.ci})
 CREATE (k)-[:IDENTIFIES]->(c)`
 )
 

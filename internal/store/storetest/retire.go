@@ -13,6 +13,7 @@ import (
 var retireCases = []testCase{
 	{"RetireKeepsTheCI", testRetireKeeps},
 	{"PurgeRefusesWhatOtherKindsReference", testPurgeReferenced},
+	{"EdgesJoinNodesOfAnyKind", testEdgesAcrossKinds},
 }
 
 // testRetireKeeps: retiring sets the status and keeps the rest: attributes,
@@ -69,16 +70,7 @@ func testPurgeReferenced(t *testing.T, st store.Store) {
 	_, err := svc.RegisterRelationshipType(ctx, api, cmdb.RelTypeDef{Name: "WATCHES", Sources: []string{"Person"}, Targets: []string{"CI"},
 		Impact: cmdb.Impact{Propagates: cmdb.PropagatesNone}})
 	require.NoError(t, err)
-	// A person, written through the store (the people API is another
-	// case). It is stored as kind ci: relationships and CI reads do not
-	// yet reach nodes of other kinds on both backends, and the purge check
-	// names the kind from the model, whatever the store says.
-	pres, err := st.UpsertCIs(ctx, api, store.UpsertBatch{Items: []store.CIUpsert{{Class: "Person",
-		Attributes: store.Attributes{"user_name": "amartin", "name": "Alice Martin"}, Keys: []string{"Person|user_name|amartin"}}},
-		Reconcile: svc.Model().Reconcile})
-	require.NoError(t, err)
-	require.NoError(t, pres[0].Err)
-	person := pres[0].CI.ID
+	person := upsertNode(t, st, svc, "person", "Person", store.Attributes{"user_name": "amartin", "name": "Alice Martin"}, "Person|user_name|amartin")
 	ids := nodes(t, st, "purge", 3)
 	link(t, st, ids, edge{0, 1, ""})
 	_, err = svc.CreateRelationships(ctx, api, []cmdb.RelationshipItem{{Type: "WATCHES", Source: person, Target: ids[1]}}, true)
@@ -109,4 +101,76 @@ func testPurgeReferenced(t *testing.T, st store.Store) {
 	h := history(t, st, string(ids[1]))
 	require.NotEmpty(t, h)
 	assert.Equal(t, store.ActionDelete, h[0].Action, "the purge is audited")
+}
+
+// upsertNode writes one node of kind through the store (the people API is
+// another case) and returns its ID.
+func upsertNode(t *testing.T, st store.Store, svc *cmdb.Service, kind store.ObjectKind, class string, attrs store.Attributes, key string) store.ID {
+	t.Helper()
+	res, err := st.UpsertCIs(t.Context(), api, store.UpsertBatch{Kind: kind, Items: []store.CIUpsert{{Class: class, Attributes: attrs, Keys: []string{key}}},
+		Reconcile: svc.Model().Reconcile})
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
+	require.Equal(t, kind, res[0].CI.Kind)
+	return res[0].CI.ID
+}
+
+// testEdgesAcrossKinds: relationships join nodes of any kind the type
+// allows, and read back from either end; a type that names no classes
+// joins CIs only; CI reads see CIs only, Nodes every kind.
+func testEdgesAcrossKinds(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	svc := newService(t, st)
+	person := upsertNode(t, st, svc, "person", "Person", store.Attributes{"user_name": "jdoe", "name": "Jane Doe"}, "Person|user_name|jdoe")
+	group := upsertNode(t, st, svc, "group", "Group", store.Attributes{"name": "Virtualisation"}, "Group|name|virtualisation")
+	ci := nodes(t, st, "kinds", 1)[0]
+
+	res, err := svc.CreateRelationships(ctx, api, []cmdb.RelationshipItem{
+		{Type: "MEMBER_OF_GROUP", Source: person, Target: group},
+		{Type: "OWNED_BY", Source: ci, Target: group},
+		{Type: "DEPENDS_ON", Source: ci, Target: person},
+		{Type: "MEMBER_OF_GROUP", Source: ci, Target: group},
+	}, false)
+	require.NoError(t, err)
+	assert.Equal(t, []store.Status{store.StatusCreated, store.StatusCreated, store.StatusInvalid, store.StatusInvalid},
+		[]store.Status{res[0].Status, res[1].Status, res[2].Status, res[3].Status})
+	assert.Contains(t, res[2].Err.Error(), "joins CIs only")
+
+	out, err := st.RelationshipsOf(ctx, []store.ID{person}, store.Out, nil)
+	require.NoError(t, err)
+	require.Len(t, out[person], 1)
+	assert.Equal(t, group, out[person][0].Target)
+	pages, err := st.RelationshipPages(ctx, []store.RelationshipPageRequest{{CI: group, Dir: store.In}})
+	require.NoError(t, err)
+	assert.Equal(t, 2, pages[0].Total, "the member and the owned CI")
+
+	cis, err := st.CIs(ctx, []store.ID{person, group, ci})
+	require.NoError(t, err)
+	assert.Equal(t, []store.ID{ci}, mapKeys(cis), "CI reads see CIs only")
+	all, err := st.Nodes(ctx, []store.ID{person, group, ci, "01900000-0000-7000-8000-000000000000"})
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	assert.Equal(t, store.ObjectKind("person"), all[person].Kind)
+	assert.Equal(t, store.ObjectKind("group"), all[group].Kind)
+	assert.Equal(t, store.KindCI, all[ci].Kind)
+	assert.Equal(t, 1, countCIs(t, st, store.CIFilter{}), "lists count CIs only")
+
+	// Purging the CI deletes its relationship to the group, audited.
+	_, err = svc.PurgeCIs(ctx, api, []store.ID{ci}, false)
+	require.NoError(t, err)
+	pages, err = st.RelationshipPages(ctx, []store.RelationshipPageRequest{{CI: group, Dir: store.In}})
+	require.NoError(t, err)
+	assert.Equal(t, 1, pages[0].Total)
+	owned := store.RelationshipKey{Source: ci, Type: "OWNED_BY", Target: group}.ID()
+	h := history(t, st, string(owned))
+	require.NotEmpty(t, h)
+	assert.Equal(t, store.ActionDelete, h[0].Action, "the relationship's deletion is audited")
+}
+
+func mapKeys[V any](m map[store.ID]V) []store.ID {
+	out := make([]store.ID, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
