@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,6 +16,7 @@ var retireCases = []testCase{
 	{"RetireKeepsTheCI", testRetireKeeps},
 	{"PurgeRefusesWhatOtherKindsReference", testPurgeReferenced},
 	{"EdgesJoinNodesOfAnyKind", testEdgesAcrossKinds},
+	{"IdentifyPeopleUnderRaces", testParallelPeople},
 }
 
 // testRetireKeeps: retiring sets the status and keeps the rest: attributes,
@@ -173,4 +176,68 @@ func mapKeys[V any](m map[store.ID]V) []store.ID {
 		out = append(out, k)
 	}
 	return out
+}
+
+// testParallelPeople: 8 writers report the same 100 people at once, each
+// spelling them differently (user names in another case, with or without
+// the e-mail address); every report has the user name, so any two reports
+// of one person share a key and the store must make them one node of kind
+// person, as it does for CIs.
+func testParallelPeople(t *testing.T, st store.Store) {
+	svc := newService(t, st)
+	person, ok := svc.Model().Class("Person")
+	require.True(t, ok)
+	const writers, people = 8, 100
+	var wg sync.WaitGroup
+	ids := make([][]store.ID, writers)
+	errs := make(chan error, writers*people)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			items := make([]store.CIUpsert, people)
+			for i := range items {
+				n := (i + w*13) % people // writers collide on different people first
+				a := store.Attributes{"user_name": fmt.Sprintf("user%03d", n), "name": fmt.Sprintf("User %d", n)}
+				if w%2 == 1 {
+					a["user_name"] = fmt.Sprintf("USER%03d", n)
+					a["email"] = fmt.Sprintf("User%03d@Example.com", n)
+				}
+				items[i] = store.CIUpsert{Class: "Person", Attributes: a, Keys: person.Keys(a)}
+			}
+			for _, part := range [][]store.CIUpsert{items[:people/2], items[people/2:]} {
+				res, err := st.UpsertCIs(t.Context(), store.Actor{Name: fmt.Sprintf("hr%d", w), Source: "hr"},
+					store.UpsertBatch{Kind: "person", Items: part, Reconcile: svc.Model().Reconcile})
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, r := range res {
+					if r.Err != nil {
+						errs <- fmt.Errorf("writer %d: %s: %w", w, r.Status, r.Err)
+					}
+					ids[w] = append(ids[w], r.CI.ID)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	distinct := map[store.ID]bool{}
+	for _, l := range ids {
+		for _, id := range l {
+			distinct[id] = true
+		}
+	}
+	assert.Len(t, distinct, people, "one node per person, whoever reported it how")
+	got, err := st.Nodes(t.Context(), mapKeys(distinct))
+	require.NoError(t, err)
+	require.Len(t, got, people)
+	for _, n := range got {
+		assert.Equal(t, store.ObjectKind("person"), n.Kind)
+	}
+	assert.Equal(t, 0, countCIs(t, st, store.CIFilter{}), "no CI was made")
 }
