@@ -195,17 +195,7 @@ func mergedInto(ci store.CI) (store.ID, bool) {
 // retireDuplicate is what the duplicate of a merge becomes: retired, with
 // only its own duplicate key, so that its keys can move to the survivor.
 func retireDuplicate(ex store.CI, survivor store.ID, source string) store.Reconciled {
-	r := store.Reconciled{Class: ex.Class, Attributes: store.Attributes{}, Sources: map[string]string{}}
-	for k, v := range ex.Attributes {
-		r.Attributes[k] = v
-	}
-	for k, v := range ex.Sources {
-		r.Sources[k] = v
-	}
-	if old := ex.Attributes["status"]; old != "retired" {
-		r.Attributes["status"], r.Sources["status"] = "retired", source
-		r.Changes = append(r.Changes, store.FieldChange{Field: "status", Before: old, After: "retired"})
-	}
+	r, _ := retire(&ex, store.CIUpsert{}, source) // never fails for a stored CI
 	r.Changes = append(r.Changes, store.FieldChange{Field: "duplicate_of", After: string(survivor)})
 	family, _, _ := strings.Cut(firstOr(ex.Keys, "CI|"), "|")
 	r.Keys = []string{family + "|" + duplicateRule + "|" + string(ex.ID) + ">" + string(survivor)}

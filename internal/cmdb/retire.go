@@ -35,36 +35,22 @@ func (s *Service) RetireCIs(ctx context.Context, actor store.Actor, ids []store.
 	if err := store.CheckBatch("ids", len(ids)); err != nil {
 		return nil, err
 	}
-	found, err := s.st.CIs(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	results := make([]store.UpsertResult, len(ids))
-	var items []store.CIUpsert
-	var index []int
+	// One write: the planner finds each CI by ID in its transaction, and
+	// one that does not exist is a not_found item.
+	items := make([]store.CIUpsert, len(ids))
 	for i, id := range ids {
-		c, ok := found[id]
-		if !ok {
-			results[i] = store.UpsertResult{Status: store.StatusNotFound, Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("CI %s: %w", id, store.ErrNotFound))}
-			continue
-		}
-		items = append(items, store.CIUpsert{ID: id, Class: c.Class})
-		index = append(index, i)
-	}
-	if len(items) == 0 {
-		return results, nil
+		items[i] = store.CIUpsert{ID: id}
 	}
 	res, err := s.st.UpsertCIs(ctx, actor, store.UpsertBatch{Items: items, Reconcile: retire})
 	if err != nil {
 		return nil, err
 	}
-	for j, r := range res {
-		if r.Status == store.StatusNotFound { // deleted between the read and the write
-			r.Err = store.AtField(fmt.Sprintf("ids[%d]", index[j]), fmt.Errorf("CI %s: %w", ids[index[j]], store.ErrNotFound))
+	for i, r := range res {
+		if r.Status == store.StatusNotFound {
+			res[i].Err = store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("CI %s: %w", ids[i], store.ErrNotFound))
 		}
-		results[index[j]] = r
 	}
-	return results, nil
+	return res, nil
 }
 
 // retire is the decision of RetireCIs: the CI as stored, status retired.

@@ -130,7 +130,9 @@ func CheckAttributeNames(field string, a Attributes) error {
 // that are identifiers and not reserved. Field paths are relative to the
 // item ("class", "keys[2]", "attributes.x").
 func (u CIUpsert) Check() *InvalidError {
-	if !ValidIdentifier(u.Class) {
+	// An update by ID may leave the class to its decision, which sees the
+	// node as stored (a retirement does).
+	if !ValidIdentifier(u.Class) && (u.ID == "" || u.Class != "") {
 		return Invalid("class", "%q is not a class name", clip(u.Class, 80))
 	}
 	if len(u.Keys) == 0 && u.ID == "" {

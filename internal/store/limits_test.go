@@ -32,6 +32,9 @@ func TestCIUpsertCheck(t *testing.T) {
 	}{
 		{"valid", CIUpsert{Class: "Server", Keys: []string{"k"}, Attributes: Attributes{"name": "x"}}, ""},
 		{"bad class", CIUpsert{Class: "Bad Class", Keys: []string{"k"}}, "class"},
+		{"no class, by keys", CIUpsert{Keys: []string{"k"}}, "class"},
+		{"no class, by ID: the decision keeps the stored one", CIUpsert{ID: "x"}, ""},
+		{"bad class, by ID", CIUpsert{ID: "x", Class: "Bad Class"}, "class"},
 		{"no keys", CIUpsert{Class: "Server"}, "keys"},
 		{"empty key", CIUpsert{Class: "Server", Keys: []string{"k", ""}}, "keys[1]"},
 		{"bad attribute name", CIUpsert{Class: "Server", Keys: []string{"k"}, Attributes: Attributes{"bad-name": 1}}, "attributes"},
