@@ -138,8 +138,8 @@ func (r *mutationResolver) UpsertCIs(ctx context.Context, input model.UpsertCIsI
 			return nil, err
 		}
 		item := model.UpsertCIResult{Index: i, Status: st, ChangedFields: changedFields(u.Changes), Error: fieldError(prefixInput(u.Err))}
-		if u.CI.ID != "" {
-			item.Ci = ciView(u.CI)
+		if u.Node.ID != "" {
+			item.Ci = ciView(u.Node)
 		}
 		switch u.Status {
 		case store.StatusCreated:
@@ -184,7 +184,7 @@ func (r *mutationResolver) UpdateCi(ctx context.Context, input model.UpdateCIInp
 	if err != nil {
 		return nil, store.PrefixField(err, "input")
 	}
-	return &model.UpdateCIPayload{Ci: ciView(res.CI), ChangedFields: changedFields(res.Changes)}, nil
+	return &model.UpdateCIPayload{Ci: ciView(res.Node), ChangedFields: changedFields(res.Changes)}, nil
 }
 
 // DeleteCi is the resolver for the deleteCI field.
@@ -203,7 +203,7 @@ func (r *mutationResolver) DeleteCi(ctx context.Context, input model.DeleteCIInp
 	if res[0].Err != nil {
 		return nil, store.WithField(res[0].Err, "input.id")
 	}
-	return &model.DeleteCIPayload{DeletedID: input.ID, Ci: ciView(res[0].CI)}, nil
+	return &model.DeleteCIPayload{DeletedID: input.ID, Ci: ciView(res[0].Node)}, nil
 }
 
 // PurgeCi is the resolver for the purgeCI field.

@@ -17,12 +17,12 @@ import (
 // ListCIs receives; FuzzFilter calls nothing else.
 type filterStore struct {
 	cmdb.Store
-	got *store.CIFilter
+	got *store.NodeFilter
 }
 
 func (filterStore) ModelExtensions(context.Context) ([]store.ModelExtension, error) { return nil, nil }
 
-func (s filterStore) ListCIs(_ context.Context, f store.CIFilter, _ store.PageRequest) (store.Page[store.CI], error) {
+func (s filterStore) ListNodes(_ context.Context, f store.NodeFilter, _ store.PageRequest) (store.Page[store.CI], error) {
 	*s.got = f
 	return store.Page[store.CI]{}, nil
 }
@@ -36,7 +36,7 @@ func FuzzFilter(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	var got store.CIFilter
+	var got store.NodeFilter
 	svc, err := cmdb.NewService(f.Context(), filterStore{got: &got}, base)
 	if err != nil {
 		f.Fatal(err)
@@ -57,7 +57,7 @@ func FuzzFilter(f *testing.F) {
 		if dec.Decode(&in.Attributes) != nil {
 			in.Attributes = attrsJSON
 		}
-		got = store.CIFilter{}
+		got = store.NodeFilter{Kind: store.KindCI}
 		fl, err := filterIn(in)
 		if err == nil {
 			_, err = svc.ListCIs(t.Context(), fl, store.PageRequest{})
@@ -106,7 +106,7 @@ func FuzzWhere(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	var got store.CIFilter
+	var got store.NodeFilter
 	svc, err := cmdb.NewService(f.Context(), filterStore{got: &got}, base)
 	if err != nil {
 		f.Fatal(err)
@@ -129,7 +129,7 @@ func FuzzWhere(f *testing.F) {
 		if desc {
 			dir = model.SortDirectionDesc
 		}
-		got = store.CIFilter{}
+		got = store.NodeFilter{Kind: store.KindCI}
 		var fl cmdb.Filter
 		fl.Where, err = whereIn(&w, "where")
 		if err == nil {

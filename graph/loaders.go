@@ -40,12 +40,12 @@ func (k relPageKey) request() store.RelationshipPageRequest {
 	if k.Types != "" {
 		types = strings.Split(k.Types, ",")
 	}
-	return store.RelationshipPageRequest{CI: k.CI, Dir: k.Dir, Types: types, Page: store.PageRequest{First: k.First, After: k.After}}
+	return store.RelationshipPageRequest{Node: k.CI, Dir: k.Dir, Types: types, Page: store.PageRequest{First: k.First, After: k.After}}
 }
 
 // Reader is what the loaders read from.
 type Reader interface {
-	store.CIReader
+	store.NodeReader
 	RelationshipPages(ctx context.Context, reqs []store.RelationshipPageRequest) ([]store.Page[store.Relationship], error)
 	Relationships(ctx context.Context, ids []store.ID) (map[store.ID]store.Relationship, error)
 }
@@ -65,7 +65,10 @@ func NewLoaders(r Reader, wait time.Duration) *Loaders {
 	w := dataloadgen.WithWait(wait)
 	return &Loaders{
 		CI: dataloadgen.NewLoader(func(ctx context.Context, ids []store.ID) ([]store.CI, []error) {
-			return loadByID(ctx, ids, r.CIs, "CI")
+			cis := func(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
+				return r.Nodes(ctx, store.KindCI, ids)
+			}
+			return loadByID(ctx, ids, cis, "CI")
 		}, w),
 		Rel: dataloadgen.NewLoader(func(ctx context.Context, ids []store.ID) ([]store.Relationship, []error) {
 			return loadByID(ctx, ids, r.Relationships, "relationship")

@@ -19,7 +19,7 @@ import (
 func TestWhereErrorsNameTheArgumentPath(t *testing.T) {
 	base, err := cmdb.DefaultModel()
 	require.NoError(t, err)
-	var got store.CIFilter
+	var got store.NodeFilter
 	svc, err := cmdb.NewService(t.Context(), filterStore{got: &got}, base)
 	require.NoError(t, err)
 	attr := func(s string) *string { return &s }
@@ -60,7 +60,7 @@ func TestWhereErrorsNameTheArgumentPath(t *testing.T) {
 		})
 	}
 	// A range is one object: both bounds apply.
-	got = store.CIFilter{}
+	got = store.NodeFilter{Kind: store.KindCI}
 	f := cmdb.Filter{Sort: orderIn(&model.CIOrder{Field: model.CISortFieldSupportGroup, Direction: ptr(model.SortDirectionDesc)})}
 	f.Where, err = whereIn(&model.CIWhere{Attribute: attr("cpu_count"), Gte: 8, Lt: 64.5}, "where")
 	require.NoError(t, err)

@@ -479,9 +479,9 @@ type countingStore struct {
 	cis, rels atomic.Int64
 }
 
-func (c *countingStore) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
+func (c *countingStore) Nodes(ctx context.Context, kind store.ObjectKind, ids []store.ID) (map[store.ID]store.Node, error) {
 	c.cis.Add(1)
-	return c.Store.CIs(ctx, ids)
+	return c.Store.Nodes(ctx, kind, ids)
 }
 
 func (c *countingStore) RelationshipPages(ctx context.Context, reqs []store.RelationshipPageRequest) ([]store.Page[store.Relationship], error) {
@@ -516,7 +516,7 @@ func TestLoadersBatch(t *testing.T) {
 	require.NoError(t, err)
 	var rels []cmdb.RelationshipItem
 	for _, r := range res[1:] {
-		rels = append(rels, cmdb.RelationshipItem{Type: "CONNECTS_TO", Source: r.CI.ID, Target: res[0].CI.ID})
+		rels = append(rels, cmdb.RelationshipItem{Type: "CONNECTS_TO", Source: r.Node.ID, Target: res[0].Node.ID})
 	}
 	_, err = svc.CreateRelationships(ctx, store.Actor{Name: "t", Source: "test"}, rels, true)
 	require.NoError(t, err)
@@ -547,7 +547,7 @@ func TestLoadersBatch(t *testing.T) {
 	// answered in one batch (the refused batch, then the rest).
 	st.rels.Store(0)
 	q = `{ good: cis(filter: {class: "LinuxServer"}, first: 100) { edges { node { relationships(first: 1) { totalCount } } } }
-  bad: ci(id: "` + graph.CIGlobalID(res[0].CI.ID) + `") { relationships(after: "garbage") { totalCount } } }`
+  bad: ci(id: "` + graph.CIGlobalID(res[0].Node.ID) + `") { relationships(after: "garbage") { totalCount } } }`
 	buf.Reset()
 	require.NoError(t, json.NewEncoder(&buf).Encode(map[string]any{"query": q}))
 	resp, err = http.Post(srv.URL, "application/json", &buf)
@@ -575,8 +575,8 @@ func TestLoadersBatch(t *testing.T) {
 		require.Empty(t, r.Errors, string(raw))
 		return st.cis.Load()
 	}
-	core := graph.CIGlobalID(res[0].CI.ID)
-	srv0 := graph.CIGlobalID(res[1].CI.ID)
+	core := graph.CIGlobalID(res[0].Node.ID)
+	srv0 := graph.CIGlobalID(res[1].Node.ID)
 	assert.Equal(t,
 		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth } } } }`),
 		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth ci { name class } } } } }`),

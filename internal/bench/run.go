@@ -147,7 +147,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if err := neo.Reset(ctx); err != nil {
 				return nil, err
 			}
-		} else if p, err := neo.ListCIs(ctx, store.CIFilter{}, store.PageRequest{First: 1}); err != nil {
+		} else if p, err := neo.ListNodes(ctx, store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: 1}); err != nil {
 			return nil, err
 		} else if p.Total > 0 {
 			return nil, fmt.Errorf("the Neo4j database holds %d CIs; benchmark an empty database or pass --reset", p.Total)
@@ -248,7 +248,7 @@ func load(ctx context.Context, backend string, st store.Store, model *cmdb.Model
 				if r.Status != store.StatusCreated {
 					return fmt.Errorf("CI %d: %s: %v", lo+i, r.Status, r.Err)
 				}
-				ids[lo+i] = r.CI.ID
+				ids[lo+i] = r.Node.ID
 			}
 			return nil
 		})

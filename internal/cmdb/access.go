@@ -25,7 +25,7 @@ func (s *Service) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.C
 	if len(ids) > store.MaxBatch {
 		return nil, store.Invalid("ids", "at most %d ids", store.MaxBatch)
 	}
-	return s.st.CIs(ctx, ids)
+	return s.st.Nodes(ctx, store.KindCI, ids)
 }
 
 // Relationships returns the relationships with the given ids (absent ids

@@ -50,7 +50,7 @@ func TestServiceChecksPermissions(t *testing.T) {
 		{Class: "Application", Attributes: map[string]any{"name": "a2"}},
 	}, true)
 	require.NoError(t, err)
-	a1, a2 := res[0].CI.ID, res[1].CI.ID
+	a1, a2 := res[0].Node.ID, res[1].Node.ID
 	n := 0
 	next := func(prefix string) string { n++; return prefix + string(rune('A'+n%26)) + string(rune('a'+n/26)) }
 
@@ -185,7 +185,7 @@ func TestServiceWritesAsTheCaller(t *testing.T) {
 
 	res, err := svc.Upsert(agent, store.Actor{Name: "spoofed"}, item("w2"), true)
 	require.NoError(t, err)
-	page, err := svc.History(t.Context(), res[0].CI.ID, store.PageRequest{First: 1})
+	page, err := svc.History(t.Context(), res[0].Node.ID, store.PageRequest{First: 1})
 	require.NoError(t, err)
 	require.Len(t, page.Items, 1)
 	assert.Equal(t, "nmap scanner (token abcdefgh23)", page.Items[0].Actor.Name, "the token, not the name the API passed")
@@ -193,7 +193,7 @@ func TestServiceWritesAsTheCaller(t *testing.T) {
 
 	res, err = svc.Upsert(t.Context(), store.Actor{Name: "skein import", Source: "import"}, item("w3"), true)
 	require.NoError(t, err)
-	page, err = svc.History(t.Context(), res[0].CI.ID, store.PageRequest{First: 1})
+	page, err = svc.History(t.Context(), res[0].Node.ID, store.PageRequest{First: 1})
 	require.NoError(t, err)
 	assert.Equal(t, store.Actor{Name: "skein import", Source: "import"}, page.Items[0].Actor)
 }

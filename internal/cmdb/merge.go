@@ -98,7 +98,7 @@ func (s *Service) MergeCIs(ctx context.Context, actor store.Actor, survivor, dup
 	if survivor == duplicate {
 		return MergeResult{}, store.Invalid("duplicate", "must be another CI than survivor")
 	}
-	found, err := s.st.CIs(ctx, []store.ID{survivor, duplicate})
+	found, err := s.st.Nodes(ctx, store.KindCI, []store.ID{survivor, duplicate})
 	if err != nil {
 		return MergeResult{}, err
 	}
@@ -147,7 +147,7 @@ func (s *Service) MergeCIs(ctx context.Context, actor store.Actor, survivor, dup
 		return store.Reconciled{}, fmt.Errorf("merge: unexpected CI %s", ex.ID)
 	}
 	items := []store.CIUpsert{{ID: duplicate, Class: dup.Class}, {ID: survivor, Class: sv.Class}}
-	res, err := s.st.UpsertCIs(ctx, actor, store.UpsertBatch{Items: items, Reconcile: decide, Atomic: true})
+	res, err := s.st.UpsertNodes(ctx, actor, store.UpsertBatch{Items: items, Reconcile: decide, Atomic: true})
 	if err != nil {
 		var ie *store.ItemError
 		if errors.As(err, &ie) {
@@ -163,7 +163,7 @@ func (s *Service) MergeCIs(ctx context.Context, actor store.Actor, survivor, dup
 	if err != nil {
 		return MergeResult{}, err
 	}
-	return MergeResult{Survivor: res[1].CI, Duplicate: res[0].CI, MovedRelationships: moved}, nil
+	return MergeResult{Survivor: res[1].Node, Duplicate: res[0].Node, MovedRelationships: moved}, nil
 }
 
 // finishMerge moves the relationships of a merged duplicate and closes its

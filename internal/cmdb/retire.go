@@ -41,7 +41,7 @@ func (s *Service) RetireCIs(ctx context.Context, actor store.Actor, ids []store.
 	for i, id := range ids {
 		items[i] = store.CIUpsert{ID: id}
 	}
-	res, err := s.st.UpsertCIs(ctx, actor, store.UpsertBatch{Items: items, Reconcile: retire})
+	res, err := s.st.UpsertNodes(ctx, actor, store.UpsertBatch{Items: items, Reconcile: retire})
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (s *Service) PurgeCIs(ctx context.Context, actor store.Actor, ids []store.I
 	if len(purge) == 0 {
 		return results, nil
 	}
-	res, err := s.st.DeleteCIs(ctx, actor, purge)
+	res, err := s.st.DeleteNodes(ctx, actor, store.KindCI, purge)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (s *Service) PurgeCIs(ctx context.Context, actor store.Actor, ids []store.I
 			r.Err = store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("CI %s: %w", ids[i], store.ErrNotFound))
 		}
 		if r.Status == store.StatusDeleted {
-			gone = append(gone, r.CI.ID)
+			gone = append(gone, r.Node.ID)
 		}
 		results[i] = r
 	}
@@ -192,7 +192,7 @@ func (s *Service) referenced(ctx context.Context, ids []store.ID) (map[store.ID]
 	from = slices.Compact(from)
 	nodes := map[store.ID]store.CI{}
 	for chunk := range slices.Chunk(from, store.MaxBatch) {
-		got, err := s.st.Nodes(ctx, chunk)
+		got, err := s.st.Nodes(ctx, store.AnyKind, chunk)
 		if err != nil {
 			return nil, err
 		}

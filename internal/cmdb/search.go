@@ -89,7 +89,7 @@ func (s *Service) Search(ctx context.Context, text string, f SearchFilter, p sto
 	}
 	// The class and status filters apply in the store, before the candidate
 	// limit, so that a filter never empties a page that has matches.
-	cis, truncated, err := ts.SearchCIs(ctx, store.TextQuery{Terms: terms, Limit: store.MaxSearchCandidates, Classes: sf.Classes, Status: sf.Status})
+	cis, truncated, err := ts.SearchNodes(ctx, store.TextQuery{Kind: store.KindCI, Terms: terms, Limit: store.MaxSearchCandidates, Classes: sf.Classes, Status: sf.Status})
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("search: %w", err)
 	}

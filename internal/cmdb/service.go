@@ -18,8 +18,8 @@ import (
 
 // Store is the part of a store the CMDB service uses.
 type Store interface {
-	store.CIReader
-	store.CIWriter
+	store.NodeReader
+	store.NodeWriter
 	store.RelationshipStore
 	store.ModelStore
 	store.AuditReader
@@ -188,7 +188,7 @@ func (s *Service) Upsert(ctx context.Context, actor store.Actor, items []UpsertI
 	if len(batch) == 0 {
 		return results, nil
 	}
-	res, err := s.st.UpsertCIs(ctx, actor, store.UpsertBatch{Items: batch, Reconcile: m.Reconcile, Atomic: atomic})
+	res, err := s.st.UpsertNodes(ctx, actor, store.UpsertBatch{Items: batch, Reconcile: m.Reconcile, Atomic: atomic})
 	if err != nil {
 		var ie *store.ItemError
 		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(index) {
@@ -261,7 +261,7 @@ func (s *Service) UpdateCIAtVersion(ctx context.Context, actor store.Actor, id s
 	if expected < 0 {
 		return store.UpsertResult{}, store.Invalid("expectedVersion", "%d is not a version; allowed: 1 or more", expected)
 	}
-	found, err := s.st.CIs(ctx, []store.ID{id})
+	found, err := s.st.Nodes(ctx, store.KindCI, []store.ID{id})
 	if err != nil {
 		return store.UpsertResult{}, err
 	}
@@ -282,7 +282,7 @@ func (s *Service) UpdateCIAtVersion(ctx context.Context, actor store.Actor, id s
 		patch[c] = nil
 	}
 	u := store.CIUpsert{ID: id, Class: ci.Class, Attributes: patch, ExpectedVersion: expected}
-	res, err := s.st.UpsertCIs(ctx, actor, store.UpsertBatch{Items: []store.CIUpsert{u}, Reconcile: m.Reconcile, Atomic: true})
+	res, err := s.st.UpsertNodes(ctx, actor, store.UpsertBatch{Items: []store.CIUpsert{u}, Reconcile: m.Reconcile, Atomic: true})
 	if err != nil {
 		var ie *store.ItemError
 		var ve *store.VersionConflictError
@@ -347,7 +347,7 @@ func (s *Service) CreateRelationships(ctx context.Context, actor store.Actor, it
 		var err error
 		// The ends may be nodes of any kind (a CI OWNED_BY a person); the
 		// types' class lists say which kinds each end may be.
-		if cis, err = s.st.Nodes(ctx, ids); err != nil {
+		if cis, err = s.st.Nodes(ctx, store.AnyKind, ids); err != nil {
 			return nil, err
 		}
 	}
@@ -483,10 +483,10 @@ func (s *Service) ListCIs(ctx context.Context, f Filter, p store.PageRequest) (s
 	if err != nil {
 		return store.Page[store.CI]{}, err
 	}
-	return s.st.ListCIs(ctx, sf, p)
+	return s.st.ListNodes(ctx, sf, p)
 }
 
-func (s *Service) storeFilter(ctx context.Context, f Filter) (store.CIFilter, error) {
+func (s *Service) storeFilter(ctx context.Context, f Filter) (store.NodeFilter, error) {
 	var classes []string
 	if f.Class != "" {
 		classes = []string{f.Class}
@@ -496,7 +496,7 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.CIFilter, er
 	set := attrSet(root)
 	// Text is stored in NFC (store.CleanText); text filters compare in NFC
 	// too, so a name typed with a combining accent finds its CI.
-	sf := store.CIFilter{IDs: f.IDs, Tag: norm.NFC.String(f.Tag), Name: norm.NFC.String(f.Name), NamePrefix: norm.NFC.String(f.NamePrefix),
+	sf := store.NodeFilter{Kind: store.KindCI, IDs: f.IDs, Tag: norm.NFC.String(f.Tag), Name: norm.NFC.String(f.Name), NamePrefix: norm.NFC.String(f.NamePrefix),
 		Owner: norm.NFC.String(f.Owner), SupportGroup: norm.NFC.String(f.SupportGroup), SeenBefore: f.SeenBefore, CaseSensitive: f.CaseSensitive}
 	if f.Class != "" {
 		cls, err := m.ciClass(f.Class)

@@ -281,7 +281,7 @@ func SeedEstate(ctx context.Context, svc *cmdb.Service, actor store.Actor, e *Es
 			default:
 				return sum, fmt.Errorf("demo estate: CI %q: %s: %v", chunk[i].Name(), r.Status, r.Err)
 			}
-			ids[chunk[i].Name()] = r.CI.ID
+			ids[chunk[i].Name()] = r.Node.ID
 		}
 	}
 	for start := 0; start < len(e.Relationships); start += relBatch {

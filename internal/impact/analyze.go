@@ -395,7 +395,7 @@ func (an *analysis) loadGroups(ctx context.Context, ids []store.ID) error {
 				}
 			}
 		}
-		cis, err := an.a.g.CIs(ctx, chunk)
+		cis, err := an.a.g.Nodes(ctx, store.KindCI, chunk)
 		if err != nil {
 			return fmt.Errorf("impact: groups: %w", err)
 		}

@@ -30,7 +30,7 @@ func loadEstate(tb testing.TB, st store.Store, e *bench.Estate) (*cmdb.Service, 
 		require.NoError(tb, err)
 		for i, r := range res {
 			require.Equal(tb, store.StatusCreated, r.Status, "CI %d: %v", lo+i, r.Err)
-			ids[lo+i] = r.CI.ID
+			ids[lo+i] = r.Node.ID
 		}
 	}
 	for chunk := range slices.Chunk(e.Edges, 5000) {

@@ -222,8 +222,8 @@ func build(ctx context.Context, st store.Store) (*fixture, error) {
 		if r.Status != store.StatusCreated {
 			return nil, fmt.Errorf("CI %s: %s %v", fixtureCIs[i].name, r.Status, r.Err)
 		}
-		f.ids[fixtureCIs[i].name] = r.CI.ID
-		f.names[r.CI.ID] = fixtureCIs[i].name
+		f.ids[fixtureCIs[i].name] = r.Node.ID
+		f.names[r.Node.ID] = fixtureCIs[i].name
 	}
 	rels := make([]cmdb.RelationshipItem, len(fixtureRels))
 	for i, tr := range fixtureRels {

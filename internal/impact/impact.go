@@ -18,9 +18,9 @@ import (
 // batch of CIs. Both store backends implement it.
 type Graph interface {
 	store.Traverser
-	// CIs returns the CIs with the given ids; absent ids are absent from the
-	// map. See store.CIReader.
-	CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error)
+	// Nodes returns the nodes of kind with the given ids; absent ids are
+	// absent from the map. See store.NodeReader.
+	Nodes(ctx context.Context, kind store.ObjectKind, ids []store.ID) (map[store.ID]store.Node, error)
 	// RelationshipsOf returns, for each CI, its relationships in direction
 	// dir whose type is in types. See store.RelationshipStore.
 	RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error)
@@ -275,7 +275,7 @@ func (a *Analyzer) failed(parent, ctx context.Context, err error) error {
 func (a *Analyzer) loadCIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
 	out := make(map[store.ID]store.CI, len(ids))
 	for chunk := range slices.Chunk(ids, store.MaxBatch) {
-		got, err := a.g.CIs(ctx, chunk)
+		got, err := a.g.Nodes(ctx, store.KindCI, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("impact: load CIs: %w", err)
 		}

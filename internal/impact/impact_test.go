@@ -322,9 +322,9 @@ func (c *countingGraph) Expand(ctx context.Context, t store.Traversal) (store.Tr
 	return c.Graph.Expand(ctx, t)
 }
 
-func (c *countingGraph) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
+func (c *countingGraph) Nodes(ctx context.Context, kind store.ObjectKind, ids []store.ID) (map[store.ID]store.Node, error) {
 	c.cis.Add(1)
-	return c.Graph.CIs(ctx, ids)
+	return c.Graph.Nodes(ctx, kind, ids)
 }
 
 func (c *countingGraph) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error) {

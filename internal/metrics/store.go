@@ -31,7 +31,12 @@ type instrumentedStore struct {
 	m    *Metrics
 }
 
-var _ store.Store = (*instrumentedStore)(nil)
+var (
+	_ store.Store = (*instrumentedStore)(nil)
+	// The decorator keeps the optional powers it forwards (found by type
+	// assertion, so only this line makes a renamed method fail to build).
+	_ store.TextSearcher = (*instrumentedStore)(nil)
+)
 
 // Unwrap returns the instrumented store.
 func (s *instrumentedStore) Unwrap() store.Store { return s.next }
@@ -42,29 +47,24 @@ func (s *instrumentedStore) done(method string, start time.Time, errp *error) {
 	s.m.observeStore(method, start, *errp)
 }
 
-func (s *instrumentedStore) CIs(ctx context.Context, ids []store.ID) (_ map[store.ID]store.CI, err error) {
-	defer s.done("CIs", time.Now(), &err)
-	return s.next.CIs(ctx, ids)
-}
-
-func (s *instrumentedStore) Nodes(ctx context.Context, ids []store.ID) (_ map[store.ID]store.Node, err error) {
+func (s *instrumentedStore) Nodes(ctx context.Context, kind store.ObjectKind, ids []store.ID) (_ map[store.ID]store.Node, err error) {
 	defer s.done("Nodes", time.Now(), &err)
-	return s.next.Nodes(ctx, ids)
+	return s.next.Nodes(ctx, kind, ids)
 }
 
-func (s *instrumentedStore) ListCIs(ctx context.Context, f store.CIFilter, p store.PageRequest) (_ store.Page[store.CI], err error) {
-	defer s.done("ListCIs", time.Now(), &err)
-	return s.next.ListCIs(ctx, f, p)
+func (s *instrumentedStore) ListNodes(ctx context.Context, f store.NodeFilter, p store.PageRequest) (_ store.Page[store.Node], err error) {
+	defer s.done("ListNodes", time.Now(), &err)
+	return s.next.ListNodes(ctx, f, p)
 }
 
-func (s *instrumentedStore) UpsertCIs(ctx context.Context, actor store.Actor, b store.UpsertBatch) (_ []store.UpsertResult, err error) {
-	defer s.done("UpsertCIs", time.Now(), &err)
-	return s.next.UpsertCIs(ctx, actor, b)
+func (s *instrumentedStore) UpsertNodes(ctx context.Context, actor store.Actor, b store.UpsertBatch) (_ []store.UpsertResult, err error) {
+	defer s.done("UpsertNodes", time.Now(), &err)
+	return s.next.UpsertNodes(ctx, actor, b)
 }
 
-func (s *instrumentedStore) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID) (_ []store.UpsertResult, err error) {
-	defer s.done("DeleteCIs", time.Now(), &err)
-	return s.next.DeleteCIs(ctx, actor, ids)
+func (s *instrumentedStore) DeleteNodes(ctx context.Context, actor store.Actor, kind store.ObjectKind, ids []store.ID) (_ []store.UpsertResult, err error) {
+	defer s.done("DeleteNodes", time.Now(), &err)
+	return s.next.DeleteNodes(ctx, actor, kind, ids)
 }
 
 func (s *instrumentedStore) CreateRelationships(ctx context.Context, actor store.Actor, rels []store.RelationshipInput, atomic bool) (_ []store.RelationshipResult, err error) {
@@ -204,13 +204,13 @@ func (s *instrumentedStore) RelationshipPages(ctx context.Context, reqs []store.
 	return s.next.RelationshipPages(ctx, reqs)
 }
 
-// SearchCIs forwards to the wrapped store's store.TextSearcher; a store
+// SearchNodes forwards to the wrapped store's store.TextSearcher; a store
 // without one answers store.ErrUnavailable.
-func (s *instrumentedStore) SearchCIs(ctx context.Context, q store.TextQuery) (_ []store.CI, _ bool, err error) {
-	defer s.done("SearchCIs", time.Now(), &err)
+func (s *instrumentedStore) SearchNodes(ctx context.Context, q store.TextQuery) (_ []store.Node, _ bool, err error) {
+	defer s.done("SearchNodes", time.Now(), &err)
 	ts, ok := s.next.(store.TextSearcher)
 	if !ok {
 		return nil, false, fmt.Errorf("search: this store has no text search: %w", store.ErrUnavailable)
 	}
-	return ts.SearchCIs(ctx, q)
+	return ts.SearchNodes(ctx, q)
 }

@@ -498,7 +498,7 @@ func (p PageRequest) CheckOffset() (int, error) {
 // The fixed fields are checked as before (attribute names by
 // CheckAttributeNames on "filter.attributes"); f.Where by Check on
 // "where".
-func (f CIFilter) Expr() (*Expr, error) {
+func (f NodeFilter) Expr() (*Expr, error) {
 	var parts []*Expr
 	leaf := func(op Op, field string, v any, cs bool) {
 		parts = append(parts, &Expr{Op: op, Field: field, Value: v, CaseSensitive: cs})

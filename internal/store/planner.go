@@ -410,7 +410,7 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 			r.setOwner(k, n.ID)
 		}
 		r.record(kind, n.ID, ActionCreate, d.Changes)
-		return UpsertResult{Status: StatusCreated, CI: n, Changes: d.Changes}, nil
+		return UpsertResult{Status: StatusCreated, Node: n, Changes: d.Changes}, nil
 	}
 
 	n := ex.node
@@ -444,7 +444,7 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 	if status == StatusUpdated {
 		r.record(kind, n.ID, ActionUpdate, d.Changes)
 	}
-	return UpsertResult{Status: status, CI: n, Changes: d.Changes}, nil
+	return UpsertResult{Status: status, Node: n, Changes: d.Changes}, nil
 }
 
 func (r *planRun) record(kind ObjectKind, id ID, action Action, changes []FieldChange) {
@@ -549,12 +549,23 @@ func conflictResult(err error) UpsertResult {
 	return UpsertResult{Status: StatusConflict, Err: err}
 }
 
-// kindName names a kind in messages: "CI" for KindCI.
+// kindName names a kind in messages: "CI" for KindCI (and for the empty
+// kind of a batch, which means KindCI).
 func kindName(k ObjectKind) string {
 	if k == KindCI || k == "" {
 		return "CI"
 	}
 	return string(k)
+}
+
+// NoNode is the not_found error of a write naming at field an ID that no
+// node of kind has (of any kind for AnyKind).
+func NoNode(field string, kind ObjectKind) error {
+	what := "node"
+	if kind != AnyKind {
+		what = kindName(kind)
+	}
+	return AtField(field, fmt.Errorf("no %s has this ID: %w", what, ErrNotFound))
 }
 
 func copySources(m map[string]string) map[string]string {

@@ -53,7 +53,10 @@ type TextQuery struct {
 	Terms []TextTerm
 	// Limit is how many candidates to return at most (1..MaxSearchCandidates).
 	Limit int
-	// Classes and Status, when set, restrict candidates to CIs of these
+	// Kind restricts candidates to nodes of that kind (KindCI for CIs);
+	// AnyKind searches every kind.
+	Kind ObjectKind
+	// Classes and Status, when set, restrict candidates to nodes of these
 	// exact classes and statuses, before Limit cuts the list.
 	Classes []string
 	Status  []string
@@ -123,14 +126,14 @@ func (q TextQuery) Check() error {
 	return nil
 }
 
-// TextSearcher is the optional power of a backend to search CIs by the words
-// of their text attributes (found by type assertion).
+// TextSearcher is the optional power of a backend to search nodes by the
+// words of their text attributes (found by type assertion).
 type TextSearcher interface {
-	// SearchCIs returns at most q.Limit CIs whose search document holds
+	// SearchNodes returns at most q.Limit nodes of q.Kind whose search document holds
 	// every token of q, best first by the backend's relevance, ties by ID;
 	// truncated reports that more matched. Writes are visible to the next
 	// search. A q that fails Check is an *InvalidError.
-	SearchCIs(ctx context.Context, q TextQuery) (cis []CI, truncated bool, err error)
+	SearchNodes(ctx context.Context, q TextQuery) (nodes []Node, truncated bool, err error)
 }
 
 // TokenSpan is a token of a text with its place in it.

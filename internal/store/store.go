@@ -82,8 +82,8 @@ type FieldChange struct {
 // UpsertResult is the outcome of one upsert item, in input order.
 type UpsertResult struct {
 	Status Status
-	// CI is the CI as stored after the write (zero for invalid or conflict).
-	CI CI
+	// Node is the Node as stored after the write (zero for invalid or conflict).
+	Node CI
 	// Changes lists the changed fields of an update (or every field of a
 	// create).
 	Changes []FieldChange
@@ -232,9 +232,14 @@ type Page[T any] struct {
 	Total int
 }
 
-// CIFilter selects CIs; empty fields do not filter. All set fields must
-// match.
-type CIFilter struct {
+// NodeFilter selects nodes of one kind (or of every kind); empty fields do
+// not filter. All set fields must match. The attribute shorthands (Status,
+// Environment, Owner, SupportGroup, Tag, Name, NamePrefix) match the
+// attributes of those names, which the kinds that have them share.
+type NodeFilter struct {
+	// Kind is the kind listed (KindCI for CIs); AnyKind lists nodes of
+	// every kind.
+	Kind ObjectKind
 	// Classes is the exact list of class names to match (internal/cmdb
 	// expands a class into itself and its subclasses).
 	Classes      []string
@@ -270,7 +275,9 @@ type ObjectKind string
 
 // Object kinds of audit records.
 const (
-	KindCI               ObjectKind = "ci"
+	KindCI ObjectKind = "ci"
+	// AnyKind is no kind: Nodes with AnyKind reads nodes of every kind.
+	AnyKind              ObjectKind = ""
 	KindRelationship     ObjectKind = "relationship"
 	KindClass            ObjectKind = "class"
 	KindRelationshipType ObjectKind = "relationship_type"
@@ -366,38 +373,41 @@ type ModelExtension struct {
 	CreatedAt  time.Time
 }
 
-// CIReader reads configuration items. Implementations are safe for
-// concurrent use.
-type CIReader interface {
-	// CIs returns the CIs with the given ids; absent ids are absent from
-	// the map.
-	CIs(ctx context.Context, ids []ID) (map[ID]CI, error)
-	// Nodes returns the nodes of any kind with the given ids (a
-	// relationship's ends, what points at a node); absent ids are absent
-	// from the map.
-	Nodes(ctx context.Context, ids []ID) (map[ID]Node, error)
-	// ListCIs returns a page of the CIs matching f, ordered by f.Sort (by
-	// ID by default), with one cursor per item. Cursors hold the sort key
-	// and stay valid across writes: a page never repeats or skips a CI that
+// NodeReader reads the nodes of the graph, of every kind. Implementations
+// are safe for concurrent use.
+type NodeReader interface {
+	// Nodes returns the nodes of kind with the given ids (of any kind when
+	// kind is AnyKind: a relationship's ends, what points at a node);
+	// absent ids, and nodes of another kind, are absent from the map.
+	Nodes(ctx context.Context, kind ObjectKind, ids []ID) (map[ID]Node, error)
+	// ListNodes returns a page of the nodes matching f (of kind f.Kind),
+	// ordered by f.Sort (by ID by default), with one cursor per item.
+	// Cursors hold the sort key and stay valid across writes: a page never
+	// repeats or skips a node that
 	// existed throughout and whose sort key did not change. A malformed
 	// cursor, or one of another order, is an *InvalidError on "after". An
 	// offset page (p.Offset) starts after that many matches; see
 	// PageRequest.CheckOffset for its bounds.
-	ListCIs(ctx context.Context, f CIFilter, p PageRequest) (Page[CI], error)
+	ListNodes(ctx context.Context, f NodeFilter, p PageRequest) (Page[Node], error)
 }
 
-// CIWriter writes configuration items.
-type CIWriter interface {
-	// UpsertCIs identifies each item by its keys, then creates, merges (via
-	// b.Reconcile) or reports it unchanged. Results follow input order. An
-	// item whose keys belong to two different CIs is a conflict and merges
-	// nothing. Items of one batch that identify the same CI are applied in
-	// order. Audit records and last-seen times are written in the same
+// NodeWriter writes the nodes of the graph, of every kind.
+type NodeWriter interface {
+	// UpsertNodes identifies each item (of kind b.Kind) by its ID or keys,
+	// then creates, changes (via b.Reconcile) or reports it unchanged:
+	// store.UpsertPlan, run over the backend's WriteTx. Results follow
+	// input order. An item whose keys belong to two different nodes is a
+	// conflict and changes nothing. Items of one batch that identify the
+	// same node are applied in order. Audit records and last-seen times are written in the same
 	// transaction; an unchanged item only refreshes last-seen.
-	UpsertCIs(ctx context.Context, actor Actor, b UpsertBatch) ([]UpsertResult, error)
-	// DeleteCIs deletes CIs with their relationships and identity keys.
-	// Results follow input order: deleted, or not_found.
-	DeleteCIs(ctx context.Context, actor Actor, ids []ID) ([]UpsertResult, error)
+	UpsertNodes(ctx context.Context, actor Actor, b UpsertBatch) ([]UpsertResult, error)
+	// DeleteNodes deletes nodes of kind (of any kind for AnyKind) with
+	// their relationships and identity keys, with an audit record for each
+	// node and relationship, in one transaction. Results follow input
+	// order: deleted, or not_found (an ID of a node of another kind
+	// included). It is the purge under internal/cmdb's retire (which keeps
+	// the node): callers decide what may be deleted.
+	DeleteNodes(ctx context.Context, actor Actor, kind ObjectKind, ids []ID) ([]UpsertResult, error)
 }
 
 // RelationshipStore writes and reads relationships.
@@ -410,26 +420,26 @@ type RelationshipStore interface {
 	DeleteRelationships(ctx context.Context, actor Actor, ids []ID) ([]RelationshipResult, error)
 	// Relationships returns the relationships with the given ids.
 	Relationships(ctx context.Context, ids []ID) (map[ID]Relationship, error)
-	// RelationshipsOf returns, for each CI in cis, its relationships in
+	// RelationshipsOf returns, for each node in nodes, its relationships in
 	// direction dir whose type is in types (all types when empty), ordered
-	// by relationship ID. One call serves a whole batch of CIs.
-	RelationshipsOf(ctx context.Context, cis []ID, dir Direction, types []string) (map[ID][]Relationship, error)
+	// by relationship ID. One call serves a whole batch of nodes.
+	RelationshipsOf(ctx context.Context, nodes []ID, dir Direction, types []string) (map[ID][]Relationship, error)
 	// RelationshipPages answers each request, in order, with one page of
-	// a CI's relationships in direction Dir whose type is in Types (all
+	// a node's relationships in direction Dir whose type is in Types (all
 	// when empty): under Both, outgoing ones before incoming ones; within
-	// a direction by type, then by the CI at the other end, in an order the
-	// backend defines and keeps across writes, so that paging never repeats
-	// or skips a relationship that existed throughout. A page costs what
-	// it returns, not what the CI has (hubs have tens of thousands).
+	// a direction by type, then by the node at the other end, in an order
+	// the backend defines and keeps across writes, so that paging never
+	// repeats or skips a relationship that existed throughout. A page costs
+	// what it returns, not what the node has (hubs have tens of thousands).
 	// Total counts every match; Cursors holds one cursor per item. An
-	// unknown CI gets an empty page; a malformed cursor is an
+	// unknown node gets an empty page; a malformed cursor is an
 	// *InvalidError on "after".
 	RelationshipPages(ctx context.Context, reqs []RelationshipPageRequest) ([]Page[Relationship], error)
 }
 
-// RelationshipPageRequest asks for one page of one CI's relationships.
+// RelationshipPageRequest asks for one page of one node's relationships.
 type RelationshipPageRequest struct {
-	CI    ID
+	Node  ID
 	Dir   Direction
 	Types []string
 	Page  PageRequest
@@ -515,8 +525,8 @@ func ConflictPair(a, b ID) [2]ID {
 
 // Store is everything a backend provides.
 type Store interface {
-	CIReader
-	CIWriter
+	NodeReader
+	NodeWriter
 	RelationshipStore
 	Traverser
 	AuditReader

@@ -84,7 +84,7 @@ func BenchmarkUpsert(b *testing.B) {
 		s := benchOpen(b, Options{Synchronous: mode})
 		actor := store.Actor{Name: "bench", Source: "ansible"}
 		run := func(b *testing.B, items []store.CIUpsert, want store.Status) {
-			res, err := s.UpsertCIs(b.Context(), actor, store.UpsertBatch{Items: items, Reconcile: reconcile})
+			res, err := s.UpsertNodes(b.Context(), actor, store.UpsertBatch{Items: items, Reconcile: reconcile})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -177,12 +177,12 @@ func newBenchGraph(b *testing.B) *benchGraph {
 	ids := make([]store.ID, 0, n)
 	for len(ids) < n {
 		items := benchItems(min(1000, n-len(ids)))
-		res, err := s.UpsertCIs(b.Context(), store.Actor{Source: "bench"}, store.UpsertBatch{Items: items, Reconcile: reconcile})
+		res, err := s.UpsertNodes(b.Context(), store.Actor{Source: "bench"}, store.UpsertBatch{Items: items, Reconcile: reconcile})
 		if err != nil {
 			b.Fatal(err)
 		}
 		for _, r := range res {
-			ids = append(ids, r.CI.ID)
+			ids = append(ids, r.Node.ID)
 		}
 	}
 	created := time.Since(start)
@@ -471,11 +471,11 @@ func BenchmarkListNamePrefix(b *testing.B) {
 			}
 			items[i].Attributes["name"] = fmt.Sprintf("%s%08d", prefix, start+i)
 		}
-		if _, err := s.UpsertCIs(b.Context(), store.Actor{Source: "bench"}, store.UpsertBatch{Items: items, Reconcile: reconcile}); err != nil {
+		if _, err := s.UpsertNodes(b.Context(), store.Actor{Source: "bench"}, store.UpsertBatch{Items: items, Reconcile: reconcile}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	f := store.CIFilter{NamePrefix: "bulk-"}
+	f := store.NodeFilter{Kind: store.KindCI, NamePrefix: "bulk-"}
 	// Cursors spread over the walk, from a pass of large pages.
 	var cursors []string
 	p := store.PageRequest{First: 1000}

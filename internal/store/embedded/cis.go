@@ -11,15 +11,15 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
-// DeleteCIs deletes CIs with their identity keys and relationships, with an
-// audit record for each.
-func (s *Store) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.UpsertResult, error) {
+// DeleteNodes deletes nodes of kind with their identity keys and
+// relationships, with an audit record for each. See store.NodeWriter.
+func (s *Store) DeleteNodes(ctx context.Context, actor store.Actor, kind store.ObjectKind, ids []store.ID) ([]store.UpsertResult, error) {
 	if err := store.CheckBatch("ids", len(ids)); err != nil {
 		return nil, err
 	}
 	var results []store.UpsertResult
 	err := s.write(ctx, func(w *wtx, p *patch) error {
-		res, err := w.deleteCIs(actor, ids, p)
+		res, err := w.deleteNodes(actor, kind, ids, p)
 		if err == nil {
 			results = res
 		}
@@ -31,7 +31,7 @@ func (s *Store) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID
 	return results, nil
 }
 
-func (w *wtx) deleteCIs(actor store.Actor, ids []store.ID, p *patch) ([]store.UpsertResult, error) {
+func (w *wtx) deleteNodes(actor store.Actor, kind store.ObjectKind, ids []store.ID, p *patch) ([]store.UpsertResult, error) {
 	type found struct {
 		row int64
 		ci  store.CI
@@ -57,8 +57,8 @@ func (w *wtx) deleteCIs(actor store.Actor, ids []store.ID, p *patch) ([]store.Up
 	var audit []any
 	for i, id := range ids {
 		f := byID[id]
-		if f == nil || f.ci.Kind != store.KindCI {
-			results[i] = store.UpsertResult{Status: store.StatusNotFound, Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}
+		if f == nil || (kind != store.AnyKind && f.ci.Kind != kind) {
+			results[i] = store.UpsertResult{Status: store.StatusNotFound, Err: store.NoNode(fmt.Sprintf("ids[%d]", i), kind)}
 			continue
 		}
 		delete(byID, id) // a repeated id is not found the second time
@@ -74,7 +74,7 @@ func (w *wtx) deleteCIs(actor store.Actor, ids []store.ID, p *patch) ([]store.Up
 		for _, k := range sortedKeys(f.ci.Attributes) {
 			changes = append(changes, store.FieldChange{Field: k, Before: f.ci.Attributes[k]})
 		}
-		audit = w.auditRow(audit, actor, store.KindCI, string(id), store.ActionDelete, changes)
+		audit = w.auditRow(audit, actor, f.ci.Kind, string(id), store.ActionDelete, changes)
 		// Keys and tags by the CI's lists, relationships by ON DELETE CASCADE.
 		for _, st := range []*sql.Stmt{w.st.deleteCIKeys, w.st.deleteCITags, w.st.deleteCI} {
 			if _, err := st.Exec(f.row); err != nil {
@@ -82,7 +82,7 @@ func (w *wtx) deleteCIs(actor store.Actor, ids []store.ID, p *patch) ([]store.Up
 			}
 		}
 		p.delNodes = append(p.delNodes, int32(f.row))
-		results[i] = store.UpsertResult{Status: store.StatusDeleted, CI: f.ci}
+		results[i] = store.UpsertResult{Status: store.StatusDeleted, Node: f.ci}
 	}
 	if err := w.insert(bulkAudit, audit); err != nil {
 		return nil, dbErr("delete", err)
@@ -119,22 +119,9 @@ func (w *wtx) relsOf(row int64) ([]relRef, error) {
 	return out, nil
 }
 
-// CIs returns the CIs with the given ids.
-func (s *Store) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
-	if len(ids) == 0 {
-		return map[store.ID]store.CI{}, nil
-	}
-	if err := store.CheckBatch("ids", len(ids)); err != nil {
-		return nil, err
-	}
-	if err := s.usable(ctx); err != nil {
-		return nil, err
-	}
-	return s.readNodes(ctx, ids, " AND kind = 'ci'")
-}
-
-// Nodes returns the nodes of any kind with the given ids.
-func (s *Store) Nodes(ctx context.Context, ids []store.ID) (map[store.ID]store.Node, error) {
+// Nodes returns the nodes of kind (every kind for store.AnyKind) with the
+// given ids.
+func (s *Store) Nodes(ctx context.Context, kind store.ObjectKind, ids []store.ID) (map[store.ID]store.Node, error) {
 	if len(ids) == 0 {
 		return map[store.ID]store.Node{}, nil
 	}
@@ -144,13 +131,17 @@ func (s *Store) Nodes(ctx context.Context, ids []store.ID) (map[store.ID]store.N
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	return s.readNodes(ctx, ids, "")
+	return s.readNodes(ctx, ids, kind)
 }
 
-// readNodes reads the nodes with the given ids that match cond (fixed SQL
-// text, "" for every kind).
-func (s *Store) readNodes(ctx context.Context, ids []store.ID, cond string) (map[store.ID]store.Node, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+ciCols+" FROM cis WHERE uid IN (SELECT value FROM json_each(?))"+cond, jsonList(ids))
+// readNodes reads the nodes of kind (every kind for store.AnyKind) with the
+// given ids.
+func (s *Store) readNodes(ctx context.Context, ids []store.ID, kind store.ObjectKind) (map[store.ID]store.Node, error) {
+	q, args := "SELECT "+ciCols+" FROM cis WHERE uid IN (SELECT value FROM json_each(?))", []any{jsonList(ids)}
+	if kind != store.AnyKind {
+		q, args = q+" AND kind = ?", append(args, string(kind))
+	}
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, dbErr("read CIs", err)
 	}
@@ -170,8 +161,8 @@ func (s *Store) readNodes(ctx context.Context, ids []store.ID, cond string) (map
 	return out, nil
 }
 
-// ListCIs returns a page of the CIs matching f, in ID order.
-func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageRequest) (store.Page[store.CI], error) {
+// ListNodes returns a page of the nodes matching f, in f.Sort's order.
+func (s *Store) ListNodes(ctx context.Context, f store.NodeFilter, p store.PageRequest) (store.Page[store.Node], error) {
 	return s.listCIs(ctx, f, p, routeAuto)
 }
 
@@ -185,7 +176,7 @@ const (
 	routeUID
 )
 
-func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageRequest, route listRoute) (store.Page[store.CI], error) {
+func (s *Store) listCIs(ctx context.Context, f store.NodeFilter, p store.PageRequest, route listRoute) (store.Page[store.CI], error) {
 	var page store.Page[store.CI]
 	size, err := p.CheckOffset()
 	if err != nil {
@@ -208,7 +199,7 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	}
 	filtered := cond != ""
 	idOrder := f.Sort.Field == "" || f.Sort.Field == store.FieldID
-	cond = ciOnly(cond, idOrder)
+	cond, args = ofKind(cond, args, f.Kind, idOrder)
 	if err := s.usable(ctx); err != nil {
 		return page, err
 	}
@@ -240,7 +231,7 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 			if cond, args, err = compileFilter(expr, true); err != nil {
 				return page, err
 			}
-			cond = ciOnly(cond, idOrder)
+			cond, args = ofKind(cond, args, f.Kind, idOrder)
 		}
 	}
 	// One query per part of the order (see sortParts), until the page is
@@ -305,18 +296,23 @@ func (s *Store) listCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	return page, nil
 }
 
-// ciOnly adds to cond that the rows are CIs: through the (kind, uid) index
-// when nothing else filters and the order is by ID (it gives the order and
-// the count), else as a row filter (+kind) that keeps SQLite from choosing
-// that index over the filter's or the order's own.
-func ciOnly(cond string, idOrder bool) string {
+// ofKind adds to cond, with its args, that the rows are nodes of kind
+// (nothing for store.AnyKind): through the (kind, uid) index when nothing
+// else filters and the order is by ID (it gives the order and the count),
+// else as a row filter (+kind) that keeps SQLite from choosing that index
+// over the filter's or the order's own.
+func ofKind(cond string, args []any, kind store.ObjectKind, idOrder bool) (string, []any) {
+	if kind == store.AnyKind {
+		return cond, args
+	}
+	args = append(args, string(kind))
 	switch {
 	case cond == "" && idOrder:
-		return "kind = 'ci'"
+		return "kind = ?", args
 	case cond == "":
-		return "+kind = 'ci'"
+		return "+kind = ?", args
 	}
-	return "(" + cond + ") AND +kind = 'ci'"
+	return "(" + cond + ") AND +kind = ?", args
 }
 
 // byUID reports whether a filter matching total of about maxRow CIs is

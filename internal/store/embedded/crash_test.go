@@ -70,13 +70,13 @@ func crashBatch(s *Store, w, n int) error {
 	for i := range items {
 		items[i] = item("Node", []string{fmt.Sprintf("crash|%s|%d", tag, i), fmt.Sprintf("alt|%s|%d", tag, i)}, "batch", tag, "i", int64(i))
 	}
-	res, err := s.UpsertCIs(ctx, store.Actor{Name: "crash", Source: "crash"}, store.UpsertBatch{Items: items, Reconcile: reconcile, Atomic: true})
+	res, err := s.UpsertNodes(ctx, store.Actor{Name: "crash", Source: "crash"}, store.UpsertBatch{Items: items, Reconcile: reconcile, Atomic: true})
 	if err != nil {
 		return err
 	}
 	rels := make([]store.RelationshipInput, 0, len(res)-1)
 	for i := 1; i < len(res); i++ {
-		rels = append(rels, store.RelationshipInput{Type: "NEXT", Source: res[i-1].CI.ID, Target: res[i].CI.ID})
+		rels = append(rels, store.RelationshipInput{Type: "NEXT", Source: res[i-1].Node.ID, Target: res[i].Node.ID})
 	}
 	_, err = s.CreateRelationships(ctx, store.Actor{Name: "crash", Source: "crash"}, rels, true)
 	return err
@@ -161,7 +161,7 @@ func verifyCrashDir(t *testing.T, dir string, acked map[string]bool) {
 	first := map[string]store.ID{}
 	cursor := ""
 	for {
-		p, err := s.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: store.MaxPageSize, After: cursor})
+		p, err := s.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: store.MaxPageSize, After: cursor})
 		require.NoError(t, err)
 		for _, c := range p.Items {
 			b := c.Attributes["batch"].(string)

@@ -18,14 +18,14 @@ func TestFoldFiltersUseIndexes(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	for _, tt := range []struct {
-		f     store.CIFilter
+		f     store.NodeFilter
 		index string
 	}{
-		{store.CIFilter{Name: "ESX-01"}, "cis_name_fold"},
-		{store.CIFilter{NamePrefix: "ESX"}, "cis_name_fold"},
-		{store.CIFilter{Owner: "Tomasz Nowak"}, "cis_owner_fold"},
-		{store.CIFilter{SupportGroup: "SG-Payments"}, "cis_support_group_fold"},
-		{store.CIFilter{Tag: "PCI"}, "ci_tags_fold"},
+		{store.NodeFilter{Kind: store.KindCI, Name: "ESX-01"}, "cis_name_fold"},
+		{store.NodeFilter{Kind: store.KindCI, NamePrefix: "ESX"}, "cis_name_fold"},
+		{store.NodeFilter{Kind: store.KindCI, Owner: "Tomasz Nowak"}, "cis_owner_fold"},
+		{store.NodeFilter{Kind: store.KindCI, SupportGroup: "SG-Payments"}, "cis_support_group_fold"},
+		{store.NodeFilter{Kind: store.KindCI, Tag: "PCI"}, "ci_tags_fold"},
 	} {
 		e, err := tt.f.Expr()
 		require.NoError(t, err)

@@ -92,7 +92,7 @@ func item(class string, keys []string, kv ...any) store.CIUpsert {
 
 func upsert(t testing.TB, s *Store, actor store.Actor, atomic bool, items ...store.CIUpsert) ([]store.UpsertResult, error) {
 	t.Helper()
-	return s.UpsertCIs(t.Context(), actor, store.UpsertBatch{Items: items, Reconcile: reconcile, Atomic: atomic})
+	return s.UpsertNodes(t.Context(), actor, store.UpsertBatch{Items: items, Reconcile: reconcile, Atomic: atomic})
 }
 
 func upsertOK(t testing.TB, s *Store, items ...store.CIUpsert) []store.UpsertResult {
@@ -117,7 +117,7 @@ func mkNodes(t testing.TB, s *Store, prefix string, n int) []store.ID {
 			items = append(items, item("Node", []string{"node|" + name}, "name", name))
 		}
 		for _, r := range upsertOK(t, s, items...) {
-			ids = append(ids, r.CI.ID)
+			ids = append(ids, r.Node.ID)
 		}
 	}
 	return ids

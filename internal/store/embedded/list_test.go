@@ -27,42 +27,42 @@ func TestListCIsFilters(t *testing.T) {
 		item("App", []string{"5"}, "name", "lin\xffx", "owner", 7.5, "tags", []string{"we"}),
 		item("App", []string{"6"}, "name", "Lin-3", "note", "x' OR '1'='1"),
 	)
-	id := func(i int) store.ID { return res[i].CI.ID }
+	id := func(i int) store.ID { return res[i].Node.ID }
 	tests := []struct {
 		name string
-		f    store.CIFilter
+		f    store.NodeFilter
 		want []int
 	}{
-		{"all", store.CIFilter{}, []int{0, 1, 2, 3, 4, 5}},
-		{"classes", store.CIFilter{Classes: []string{"LinuxServer", "Server"}}, []int{0, 1, 3}},
-		{"ids", store.CIFilter{IDs: []store.ID{id(2), id(4), "nope"}}, []int{2, 4}},
-		{"status", store.CIFilter{Status: []string{"retired", "none"}}, []int{1}},
-		{"environment", store.CIFilter{Environment: "production"}, []int{0, 2}},
-		{"owner only matches strings", store.CIFilter{Owner: "ops"}, []int{0, 1}},
-		{"support group", store.CIFilter{SupportGroup: "wintel"}, []int{2}},
-		{"tag", store.CIFilter{Tag: "web"}, []int{0, 2}},
-		{"tag is exact", store.CIFilter{Tag: "w"}, nil},
-		{"name prefix", store.CIFilter{NamePrefix: "lin-", CaseSensitive: true}, []int{0, 1}},
-		{"name prefix ignores case", store.CIFilter{NamePrefix: "LIN-"}, []int{0, 1, 5}},
-		{"name prefix, case-sensitive", store.CIFilter{NamePrefix: "Lin", CaseSensitive: true}, []int{5}},
-		{"name prefix with high byte", store.CIFilter{NamePrefix: "lin\xff", CaseSensitive: true}, []int{4}},
-		{"name prefix is not a pattern", store.CIFilter{NamePrefix: "lin%"}, nil},
-		{"int equals int and float", store.CIFilter{Attributes: store.Attributes{"cpu": int64(8)}}, []int{0, 3}},
-		{"float equals int", store.CIFilter{Attributes: store.Attributes{"cpu": 4.0}}, []int{1}},
-		{"string is not a number", store.CIFilter{Attributes: store.Attributes{"cpu": "8"}}, []int{2}},
-		{"bool", store.CIFilter{Attributes: store.Attributes{"up": true}}, []int{3}},
-		{"bool false", store.CIFilter{Attributes: store.Attributes{"up": false}}, nil},
-		{"time", store.CIFilter{Attributes: store.Attributes{"boot": when.In(time.FixedZone("y", -7200))}}, []int{3}},
-		{"list", store.CIFilter{Attributes: store.Attributes{"l": []string{"a", "b"}}}, []int{3}},
-		{"list order matters", store.CIFilter{Attributes: store.Attributes{"l": []string{"b", "a"}}}, nil},
-		{"injection is data", store.CIFilter{Attributes: store.Attributes{"note": "x' OR '1'='1"}}, []int{5}},
-		{"combined", store.CIFilter{Owner: "ops", Environment: "production", Tag: "pci", Classes: []string{"LinuxServer"}}, []int{0}},
-		{"seen before", store.CIFilter{SeenBefore: res[0].CI.LastSeenAt.Add(time.Nanosecond)}, []int{0, 1, 2, 3, 4, 5}},
-		{"seen before, none", store.CIFilter{SeenBefore: res[0].CI.LastSeenAt}, nil},
+		{"all", store.NodeFilter{Kind: store.KindCI}, []int{0, 1, 2, 3, 4, 5}},
+		{"classes", store.NodeFilter{Kind: store.KindCI, Classes: []string{"LinuxServer", "Server"}}, []int{0, 1, 3}},
+		{"ids", store.NodeFilter{Kind: store.KindCI, IDs: []store.ID{id(2), id(4), "nope"}}, []int{2, 4}},
+		{"status", store.NodeFilter{Kind: store.KindCI, Status: []string{"retired", "none"}}, []int{1}},
+		{"environment", store.NodeFilter{Kind: store.KindCI, Environment: "production"}, []int{0, 2}},
+		{"owner only matches strings", store.NodeFilter{Kind: store.KindCI, Owner: "ops"}, []int{0, 1}},
+		{"support group", store.NodeFilter{Kind: store.KindCI, SupportGroup: "wintel"}, []int{2}},
+		{"tag", store.NodeFilter{Kind: store.KindCI, Tag: "web"}, []int{0, 2}},
+		{"tag is exact", store.NodeFilter{Kind: store.KindCI, Tag: "w"}, nil},
+		{"name prefix", store.NodeFilter{Kind: store.KindCI, NamePrefix: "lin-", CaseSensitive: true}, []int{0, 1}},
+		{"name prefix ignores case", store.NodeFilter{Kind: store.KindCI, NamePrefix: "LIN-"}, []int{0, 1, 5}},
+		{"name prefix, case-sensitive", store.NodeFilter{Kind: store.KindCI, NamePrefix: "Lin", CaseSensitive: true}, []int{5}},
+		{"name prefix with high byte", store.NodeFilter{Kind: store.KindCI, NamePrefix: "lin\xff", CaseSensitive: true}, []int{4}},
+		{"name prefix is not a pattern", store.NodeFilter{Kind: store.KindCI, NamePrefix: "lin%"}, nil},
+		{"int equals int and float", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"cpu": int64(8)}}, []int{0, 3}},
+		{"float equals int", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"cpu": 4.0}}, []int{1}},
+		{"string is not a number", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"cpu": "8"}}, []int{2}},
+		{"bool", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"up": true}}, []int{3}},
+		{"bool false", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"up": false}}, nil},
+		{"time", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"boot": when.In(time.FixedZone("y", -7200))}}, []int{3}},
+		{"list", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"l": []string{"a", "b"}}}, []int{3}},
+		{"list order matters", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"l": []string{"b", "a"}}}, nil},
+		{"injection is data", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"note": "x' OR '1'='1"}}, []int{5}},
+		{"combined", store.NodeFilter{Kind: store.KindCI, Owner: "ops", Environment: "production", Tag: "pci", Classes: []string{"LinuxServer"}}, []int{0}},
+		{"seen before", store.NodeFilter{Kind: store.KindCI, SeenBefore: res[0].Node.LastSeenAt.Add(time.Nanosecond)}, []int{0, 1, 2, 3, 4, 5}},
+		{"seen before, none", store.NodeFilter{Kind: store.KindCI, SeenBefore: res[0].Node.LastSeenAt}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := s.ListCIs(t.Context(), tt.f, store.PageRequest{})
+			p, err := s.ListNodes(t.Context(), tt.f, store.PageRequest{})
 			require.NoError(t, err)
 			var want, got []store.ID
 			for _, i := range tt.want {
@@ -76,16 +76,16 @@ func TestListCIsFilters(t *testing.T) {
 		})
 	}
 	for _, bad := range []struct {
-		f     store.CIFilter
+		f     store.NodeFilter
 		p     store.PageRequest
 		field string
 	}{
-		{store.CIFilter{Attributes: store.Attributes{"bad name": "x"}}, store.PageRequest{}, "filter.attributes"},
-		{store.CIFilter{Attributes: store.Attributes{"x": 3}}, store.PageRequest{}, "filter.attributes.x"},
-		{store.CIFilter{}, store.PageRequest{First: -1}, "first"},
-		{store.CIFilter{}, store.PageRequest{After: "junk"}, "after"},
+		{store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"bad name": "x"}}, store.PageRequest{}, "filter.attributes"},
+		{store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"x": 3}}, store.PageRequest{}, "filter.attributes.x"},
+		{store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: -1}, "first"},
+		{store.NodeFilter{Kind: store.KindCI}, store.PageRequest{After: "junk"}, "after"},
 	} {
-		_, err := s.ListCIs(t.Context(), bad.f, bad.p)
+		_, err := s.ListNodes(t.Context(), bad.f, bad.p)
 		var inv *store.InvalidError
 		require.ErrorAs(t, err, &inv)
 		assert.Equal(t, bad.field, inv.Field)
@@ -106,7 +106,7 @@ func TestListCIsPaginationUnderWrites(t *testing.T) {
 	var order []store.ID
 	cursor := ""
 	for page := 0; ; page++ {
-		p, err := s.ListCIs(t.Context(), store.CIFilter{Classes: []string{"Node"}}, store.PageRequest{First: 10, After: cursor})
+		p, err := s.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI, Classes: []string{"Node"}}, store.PageRequest{First: 10, After: cursor})
 		require.NoError(t, err)
 		for _, c := range p.Items {
 			seen[c.ID]++
@@ -119,7 +119,7 @@ func TestListCIsPaginationUnderWrites(t *testing.T) {
 		mkNodes(t, s, fmt.Sprintf("new%d-", page), 2)
 		for id := range survivors {
 			if seen[id] == 0 {
-				_, err := s.DeleteCIs(t.Context(), tester, []store.ID{id})
+				_, err := s.DeleteNodes(t.Context(), tester, store.KindCI, []store.ID{id})
 				require.NoError(t, err)
 				delete(survivors, id)
 				break
@@ -140,7 +140,7 @@ func TestHistoryPagination(t *testing.T) {
 	s := newStore(t)
 	var id store.ID
 	for v := 0; v < 23; v++ {
-		id = upsertOK(t, s, item("App", []string{"h"}, "v", int64(v)))[0].CI.ID
+		id = upsertOK(t, s, item("App", []string{"h"}, "v", int64(v)))[0].Node.ID
 	}
 	var all []store.AuditRecord
 	cursor := ""
@@ -180,14 +180,14 @@ func TestReopenKeepsDataAndIndex(t *testing.T) {
 	s := openAt(t, dir)
 	ids := mkNodes(t, s, "ro", 5)
 	link(t, s, ids, tedge{0, 1, ""}, tedge{1, 2, "RUNS_ON"}, tedge{2, 3, ""}, tedge{4, 0, ""})
-	_, err := s.DeleteCIs(t.Context(), tester, ids[3:4])
+	_, err := s.DeleteNodes(t.Context(), tester, store.KindCI, ids[3:4])
 	require.NoError(t, err)
 	require.NoError(t, s.SaveModelExtension(t.Context(), tester, store.ModelExtension{Kind: store.KindClass, Name: "K", Definition: []byte("{}")}))
-	before, err := s.CIs(t.Context(), ids)
+	before, err := s.Nodes(t.Context(), store.KindCI, ids)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close(), "Close twice is fine")
-	_, err = s.CIs(t.Context(), ids)
+	_, err = s.Nodes(t.Context(), store.KindCI, ids)
 	assert.ErrorIs(t, err, store.ErrUnavailable)
 	_, err = upsert(t, s, tester, false, item("X", []string{"x"}))
 	assert.ErrorIs(t, err, store.ErrUnavailable)
@@ -195,7 +195,7 @@ func TestReopenKeepsDataAndIndex(t *testing.T) {
 
 	s = openAt(t, dir)
 	require.NoError(t, s.Ping(t.Context()))
-	after, err := s.CIs(t.Context(), ids)
+	after, err := s.Nodes(t.Context(), store.KindCI, ids)
 	require.NoError(t, err)
 	assert.Equal(t, before, after)
 	tr, err := s.Expand(t.Context(), store.Traversal{Start: ids[4:5], Rules: []store.EdgeRule{{Dir: store.Out}}, MaxDepth: 5, MaxNodes: 10})
@@ -257,17 +257,17 @@ func TestListCIsRoutesAgree(t *testing.T) {
 	for start := 0; start < len(items); start += 500 {
 		upsertOK(t, s, items[start:start+500]...)
 	}
-	all := walkCIs(t, s, store.CIFilter{}, 1000)
+	all := walkCIs(t, s, store.NodeFilter{Kind: store.KindCI}, 1000)
 	require.Len(t, all, 2000)
 	filters := []struct {
 		name  string
-		f     store.CIFilter
+		f     store.NodeFilter
 		match func(store.CI) bool
 	}{
-		{"broad name prefix", store.CIFilter{NamePrefix: "bulk-"}, func(c store.CI) bool { return strings.HasPrefix(c.Attributes["name"].(string), "bulk-") }},
-		{"rare name prefix", store.CIFilter{NamePrefix: "rare-"}, func(c store.CI) bool { return strings.HasPrefix(c.Attributes["name"].(string), "rare-") }},
-		{"environment", store.CIFilter{Environment: "test"}, func(c store.CI) bool { return c.Attributes["environment"] == "test" }},
-		{"tag and owner", store.CIFilter{Tag: "t1", Owner: "team-2"}, func(c store.CI) bool {
+		{"broad name prefix", store.NodeFilter{Kind: store.KindCI, NamePrefix: "bulk-"}, func(c store.CI) bool { return strings.HasPrefix(c.Attributes["name"].(string), "bulk-") }},
+		{"rare name prefix", store.NodeFilter{Kind: store.KindCI, NamePrefix: "rare-"}, func(c store.CI) bool { return strings.HasPrefix(c.Attributes["name"].(string), "rare-") }},
+		{"environment", store.NodeFilter{Kind: store.KindCI, Environment: "test"}, func(c store.CI) bool { return c.Attributes["environment"] == "test" }},
+		{"tag and owner", store.NodeFilter{Kind: store.KindCI, Tag: "t1", Owner: "team-2"}, func(c store.CI) bool {
 			return c.Attributes["owner"] == "team-2" && slices.Contains(c.Attributes["tags"].([]string), "t1")
 		}},
 	}
@@ -290,12 +290,12 @@ func TestListCIsRoutesAgree(t *testing.T) {
 }
 
 // walkCIs pages through every CI matching f.
-func walkCIs(t *testing.T, s *Store, f store.CIFilter, size int) []store.CI {
+func walkCIs(t *testing.T, s *Store, f store.NodeFilter, size int) []store.CI {
 	t.Helper()
 	var out []store.CI
 	p := store.PageRequest{First: size}
 	for {
-		page, err := s.ListCIs(t.Context(), f, p)
+		page, err := s.ListNodes(t.Context(), f, p)
 		require.NoError(t, err)
 		out = append(out, page.Items...)
 		if !page.HasNext {
@@ -312,16 +312,16 @@ func walkCIs(t *testing.T, s *Store, f store.CIFilter, size int) []store.CI {
 func TestCorruptRowIsNotUnavailable(t *testing.T) {
 	s := newStore(t)
 	res := upsertOK(t, s, item("App", []string{"c1"}, "name", "corrupted"))
-	id := res[0].CI.ID
+	id := res[0].Node.ID
 	require.NoError(t, s.write(t.Context(), func(w *wtx, _ *patch) error {
 		_, err := w.conn.ExecContext(t.Context(), "UPDATE cis SET attrs = '{\"name\": ' WHERE uid = ?", string(id))
 		return err
 	}))
-	_, err := s.CIs(t.Context(), []store.ID{id})
+	_, err := s.Nodes(t.Context(), store.KindCI, []store.ID{id})
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, store.ErrUnavailable)
 	assert.Contains(t, err.Error(), "does not decode")
 	assert.Contains(t, err.Error(), string(id), "the message names the CI")
-	_, err = s.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{})
+	_, err = s.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{})
 	assert.NotErrorIs(t, err, store.ErrUnavailable)
 }

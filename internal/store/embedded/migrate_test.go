@@ -113,14 +113,14 @@ func TestMigrateSearch(t *testing.T) {
 	downgrade(t, dir, 7)
 
 	s = openAt(t, dir)
-	q := store.TextQuery{Terms: []store.TextTerm{{Tokens: []string{"legacy"}}}, Limit: 10}
-	got, truncated, err := s.SearchCIs(t.Context(), q)
+	q := store.TextQuery{Kind: store.KindCI, Terms: []store.TextTerm{{Tokens: []string{"legacy"}}}, Limit: 10}
+	got, truncated, err := s.SearchNodes(t.Context(), q)
 	require.NoError(t, err)
 	assert.False(t, truncated)
 	assert.ElementsMatch(t, ids, ciIDs(got))
-	_, err = s.DeleteCIs(t.Context(), store.Actor{Name: "t", Source: "api"}, ids[:1])
+	_, err = s.DeleteNodes(t.Context(), store.Actor{Name: "t", Source: "api"}, store.KindCI, ids[:1])
 	require.NoError(t, err)
-	got, _, err = s.SearchCIs(t.Context(), q)
+	got, _, err = s.SearchNodes(t.Context(), q)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, ids[1:], ciIDs(got))
 }
@@ -137,7 +137,7 @@ func TestMigrateNodes(t *testing.T) {
 	downgrade(t, dir, 9)
 
 	s = openAt(t, dir)
-	got, err := s.CIs(t.Context(), ids)
+	got, err := s.Nodes(t.Context(), store.KindCI, ids)
 	require.NoError(t, err)
 	require.Len(t, got, 3)
 	for _, c := range got {
@@ -145,7 +145,7 @@ func TestMigrateNodes(t *testing.T) {
 		assert.Equal(t, int64(1), c.Version)
 	}
 	more := mkNodes(t, s, "new-", 2)
-	p, err := s.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{})
+	p, err := s.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{})
 	require.NoError(t, err)
 	assert.Equal(t, 5, p.Total)
 	for _, c := range p.Items {

@@ -106,7 +106,7 @@ func planRelPage(r store.RelationshipPageRequest) (relPagePlan, error) {
 func (p relPagePlan) run(ctx context.Context, tx *sql.Tx) (store.Page[store.Relationship], error) {
 	page := store.Page[store.Relationship]{Items: []store.Relationship{}, Cursors: []string{}}
 	var row int64
-	err := tx.QueryRowContext(ctx, "SELECT id FROM cis WHERE uid = ?", string(p.req.CI)).Scan(&row)
+	err := tx.QueryRowContext(ctx, "SELECT id FROM cis WHERE uid = ?", string(p.req.Node)).Scan(&row)
 	if err == sql.ErrNoRows {
 		return page, nil
 	}

@@ -11,18 +11,18 @@ var _ store.TextSearcher = (*Store)(nil)
 
 const qSearch = `SELECT ` + ciCols + ` FROM (SELECT rowid AS sid, rank AS srank FROM ci_search WHERE ci_search MATCH ?)
 JOIN cis ON id = sid
-WHERE kind = 'ci' AND (? = 0 OR class IN (SELECT value FROM json_each(?))) AND (? = 0 OR status IN (SELECT value FROM json_each(?)))
+WHERE (? = '' OR kind = ?) AND (? = 0 OR class IN (SELECT value FROM json_each(?))) AND (? = 0 OR status IN (SELECT value FROM json_each(?)))
 ORDER BY srank, uid LIMIT ?`
 
-// SearchCIs implements store.TextSearcher with the FTS5 table ci_search.
-func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.CI, bool, error) {
+// SearchNodes implements store.TextSearcher with the FTS5 table ci_search.
+func (s *Store) SearchNodes(ctx context.Context, q store.TextQuery) ([]store.Node, bool, error) {
 	if err := q.Check(); err != nil {
 		return nil, false, err
 	}
 	if err := s.usable(ctx); err != nil {
 		return nil, false, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, qSearch, ftsQuery(q),
+	rows, err := s.rdb.QueryContext(ctx, qSearch, ftsQuery(q), string(q.Kind), string(q.Kind),
 		len(q.Classes), jsonList(q.Classes), len(q.Status), jsonList(q.Status), q.Limit+1)
 	if err != nil {
 		return nil, false, dbErr("search", err)

@@ -265,7 +265,7 @@ func TestIndexFollowsWrites(t *testing.T) {
 		if round%5 == 4 { // delete a node with its edges
 			v := rng.IntN(n)
 			if !deleted[v] {
-				_, err := s.DeleteCIs(t.Context(), tester, []store.ID{ids[v]})
+				_, err := s.DeleteNodes(t.Context(), tester, store.KindCI, []store.ID{ids[v]})
 				require.NoError(t, err)
 				deleted[v] = true
 				for e := range live {

@@ -11,10 +11,10 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
-// UpsertCIs identifies, reconciles and writes a batch of CIs in one
+// UpsertNodes identifies, reconciles and writes a batch of CIs in one
 // transaction (see store.CIWriter): the planner (store.UpsertPlan) over
 // this store's write primitives (writeTx).
-func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.UpsertBatch) ([]store.UpsertResult, error) {
+func (s *Store) UpsertNodes(ctx context.Context, actor store.Actor, b store.UpsertBatch) ([]store.UpsertResult, error) {
 	plan, err := store.PlanUpsert(actor, b)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ import (
 
 func countAll(t *testing.T, s *Store) int {
 	t.Helper()
-	p, err := s.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: 1})
+	p, err := s.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: 1})
 	require.NoError(t, err)
 	return p.Total
 }
@@ -39,18 +39,18 @@ func TestUpsertKeysAndSeen(t *testing.T) {
 	r1, err := upsert(t, s, other, false, item("Server", []string{"sn|1", "name|new"}, "name", "old"))
 	require.NoError(t, err)
 	assert.Equal(t, store.StatusUnchanged, r1[0].Status, "a key change alone is not an attribute change")
-	assert.Equal(t, []string{"sn|1", "name|new"}, r1[0].CI.Keys)
-	assert.Equal(t, r0.CI.ID, keyOwner(t, s, "name|new"))
+	assert.Equal(t, []string{"sn|1", "name|new"}, r1[0].Node.Keys)
+	assert.Equal(t, r0.Node.ID, keyOwner(t, s, "name|new"))
 	assert.Equal(t, store.ID(""), keyOwner(t, s, "name|old"))
 	checkKeyTables(t, s)
-	ci := r1[0].CI
+	ci := r1[0].Node
 	assert.Len(t, ci.SeenBy, 2)
 	assert.True(t, ci.SeenBy["agent"].After(ci.SeenBy["test"]))
 	assert.Equal(t, ci.SeenBy["agent"], ci.LastSeenAt)
 	assert.Equal(t, ci.CreatedAt, ci.UpdatedAt, "a sighting is not an update")
 	// The released key identifies another CI now.
 	r2 := upsertOK(t, s, item("Server", []string{"name|old"}, "name", "other"))[0]
-	assert.NotEqual(t, ci.ID, r2.CI.ID)
+	assert.NotEqual(t, ci.ID, r2.Node.ID)
 	// No audit record for the unchanged sighting.
 	h, err := s.History(t.Context(), string(ci.ID), store.PageRequest{})
 	require.NoError(t, err)
@@ -68,11 +68,11 @@ func TestUpsertSameCIInBatchAndAttributeTypes(t *testing.T) {
 	)
 	assert.Equal(t, []store.Status{store.StatusCreated, store.StatusUpdated, store.StatusUnchanged, store.StatusUpdated},
 		[]store.Status{res[0].Status, res[1].Status, res[2].Status, res[3].Status})
-	assert.Equal(t, "1", res[0].CI.Attributes["v"], "an earlier result is not changed by later items")
-	got, err := s.CIs(t.Context(), []store.ID{res[0].CI.ID})
+	assert.Equal(t, "1", res[0].Node.Attributes["v"], "an earlier result is not changed by later items")
+	got, err := s.Nodes(t.Context(), store.KindCI, []store.ID{res[0].Node.ID})
 	require.NoError(t, err)
-	ci := got[res[0].CI.ID]
-	assert.Equal(t, res[3].CI, ci)
+	ci := got[res[0].Node.ID]
+	assert.Equal(t, res[3].Node, ci)
 	assert.Equal(t, store.Attributes{"name": "pay", "n": int64(-7), "f": 3.0, "b": false, "t": when.UTC(), "l": []string{}}, ci.Attributes)
 	h, err := s.History(t.Context(), string(ci.ID), store.PageRequest{})
 	require.NoError(t, err)
@@ -144,14 +144,14 @@ func TestDeleteCIsCascadeAndAudit(t *testing.T) {
 	s := newStore(t)
 	ids := mkNodes(t, s, "d", 3)
 	link(t, s, ids, tedge{0, 1, ""}, tedge{1, 2, "RUNS_ON"}, tedge{2, 0, ""})
-	res, err := s.DeleteCIs(t.Context(), other, []store.ID{ids[1], "missing", ids[1]})
+	res, err := s.DeleteNodes(t.Context(), other, store.KindCI, []store.ID{ids[1], "missing", ids[1]})
 	require.NoError(t, err)
 	assert.Equal(t, []store.Status{store.StatusDeleted, store.StatusNotFound, store.StatusNotFound},
 		[]store.Status{res[0].Status, res[1].Status, res[2].Status})
-	assert.Equal(t, "d1", res[0].CI.Attributes["name"])
+	assert.Equal(t, "d1", res[0].Node.Attributes["name"])
 	assert.ErrorIs(t, res[1].Err, store.ErrNotFound)
 
-	got, err := s.CIs(t.Context(), ids)
+	got, err := s.Nodes(t.Context(), store.KindCI, ids)
 	require.NoError(t, err)
 	assert.Len(t, got, 2)
 	var n int
@@ -177,7 +177,7 @@ func TestDeleteCIsCascadeAndAudit(t *testing.T) {
 	tr, err := s.Expand(t.Context(), store.Traversal{Start: ids, Rules: []store.EdgeRule{{Dir: store.Both}}, MaxDepth: 3, MaxNodes: 10})
 	require.NoError(t, err)
 	assert.Len(t, tr.Nodes, 2)
-	_, err = s.DeleteCIs(t.Context(), tester, nil)
+	_, err = s.DeleteNodes(t.Context(), tester, store.KindCI, nil)
 	var inv *store.InvalidError
 	require.ErrorAs(t, err, &inv)
 }

@@ -75,10 +75,10 @@ func TestGroupFailuresAreIsolated(t *testing.T) {
 
 func TestTagsFollowUpdates(t *testing.T) {
 	s := newStore(t)
-	id := upsertOK(t, s, item("App", []string{"t"}, "tags", []string{"a", "b", "b"}))[0].CI.ID
+	id := upsertOK(t, s, item("App", []string{"t"}, "tags", []string{"a", "b", "b"}))[0].Node.ID
 	upsertOK(t, s, item("App", []string{"t"}, "tags", []string{"b", "c"}))
 	count := func(tag string) int {
-		p, err := s.ListCIs(t.Context(), store.CIFilter{Tag: tag}, store.PageRequest{})
+		p, err := s.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI, Tag: tag}, store.PageRequest{})
 		require.NoError(t, err)
 		return p.Total
 	}
@@ -87,7 +87,7 @@ func TestTagsFollowUpdates(t *testing.T) {
 	upsertOK(t, s, item("App", []string{"t"}, "tags", nil))
 	assert.Equal(t, 0, count("b"))
 	upsertOK(t, s, item("App", []string{"t"}, "tags", []string{"d"}))
-	_, err := s.DeleteCIs(t.Context(), tester, []store.ID{id})
+	_, err := s.DeleteNodes(t.Context(), tester, store.KindCI, []store.ID{id})
 	require.NoError(t, err)
 	assert.Equal(t, 0, count("d"))
 	checkKeyTables(t, s)
@@ -103,18 +103,18 @@ func TestIndexedColumnsFollowUpdates(t *testing.T) {
 	upsertOK(t, s, item("Svc", []string{"u"}, "name", "new", "environment", "x")) // class and columns
 	upsertOK(t, s, item("Svc", []string{"u"}, "owner", nil))                      // a column cleared
 	for _, tc := range []struct {
-		f    store.CIFilter
+		f    store.NodeFilter
 		want int
 	}{
-		{store.CIFilter{NamePrefix: "old"}, 0},
-		{store.CIFilter{NamePrefix: "new"}, 1},
-		{store.CIFilter{Classes: []string{"App"}}, 0},
-		{store.CIFilter{Classes: []string{"Svc"}}, 1},
-		{store.CIFilter{Environment: "x"}, 1},
-		{store.CIFilter{Owner: "a"}, 0},
-		{store.CIFilter{Attributes: store.Attributes{"cpu": int64(2)}}, 1},
+		{store.NodeFilter{Kind: store.KindCI, NamePrefix: "old"}, 0},
+		{store.NodeFilter{Kind: store.KindCI, NamePrefix: "new"}, 1},
+		{store.NodeFilter{Kind: store.KindCI, Classes: []string{"App"}}, 0},
+		{store.NodeFilter{Kind: store.KindCI, Classes: []string{"Svc"}}, 1},
+		{store.NodeFilter{Kind: store.KindCI, Environment: "x"}, 1},
+		{store.NodeFilter{Kind: store.KindCI, Owner: "a"}, 0},
+		{store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"cpu": int64(2)}}, 1},
 	} {
-		p, err := s.ListCIs(t.Context(), tc.f, store.PageRequest{})
+		p, err := s.ListNodes(t.Context(), tc.f, store.PageRequest{})
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, p.Total, "%+v", tc.f)
 	}

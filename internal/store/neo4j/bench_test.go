@@ -42,7 +42,7 @@ func BenchmarkUpsert(b *testing.B) {
 	ctx := context.Background()
 	// Warm the server up (query planning, JIT) before measuring.
 	for i := 0; i < 10; i++ {
-		if _, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: benchItems(900_000_000+i*benchBatch, benchBatch), Reconcile: reconcile}); err != nil {
+		if _, err := s.UpsertNodes(ctx, testActor, store.UpsertBatch{Items: benchItems(900_000_000+i*benchBatch, benchBatch), Reconcile: reconcile}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -50,7 +50,7 @@ func BenchmarkUpsert(b *testing.B) {
 		b.ReportAllocs()
 		n := 0
 		for b.Loop() {
-			res, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: benchItems(n, benchBatch), Reconcile: reconcile})
+			res, err := s.UpsertNodes(ctx, testActor, store.UpsertBatch{Items: benchItems(n, benchBatch), Reconcile: reconcile})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -75,7 +75,7 @@ func BenchmarkUpsert(b *testing.B) {
 					wg.Add(1)
 					go func(off int) {
 						defer wg.Done()
-						_, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: benchItems(off, benchBatch), Reconcile: reconcile})
+						_, err := s.UpsertNodes(ctx, testActor, store.UpsertBatch{Items: benchItems(off, benchBatch), Reconcile: reconcile})
 						errs <- err
 					}(base + n + w*benchBatch)
 				}
@@ -92,13 +92,13 @@ func BenchmarkUpsert(b *testing.B) {
 		})
 	}
 	b.Run("unchanged", func(b *testing.B) {
-		if _, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: benchItems(0, benchBatch), Reconcile: reconcile}); err != nil {
+		if _, err := s.UpsertNodes(ctx, testActor, store.UpsertBatch{Items: benchItems(0, benchBatch), Reconcile: reconcile}); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
 		n := 0
 		for b.Loop() {
-			res, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: benchItems(0, benchBatch), Reconcile: reconcile})
+			res, err := s.UpsertNodes(ctx, testActor, store.UpsertBatch{Items: benchItems(0, benchBatch), Reconcile: reconcile})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -121,12 +121,12 @@ func BenchmarkExpand(b *testing.B) {
 	const n, m = 20000, 60000
 	ids := make([]store.ID, 0, n)
 	for off := 0; off < n; off += benchBatch {
-		res, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: benchItems(off, benchBatch), Reconcile: reconcile})
+		res, err := s.UpsertNodes(ctx, testActor, store.UpsertBatch{Items: benchItems(off, benchBatch), Reconcile: reconcile})
 		if err != nil {
 			b.Fatal(err)
 		}
 		for _, r := range res {
-			ids = append(ids, r.CI.ID)
+			ids = append(ids, r.Node.ID)
 		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))

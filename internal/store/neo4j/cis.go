@@ -14,51 +14,44 @@ import (
 )
 
 const (
+	// qGetNodes reads nodes of one kind, or of every kind for kind ''.
+	qGetNodes = `UNWIND $ids AS id
+MATCH (c:Node {id: id})
+WHERE $kind = '' OR c._kind = $kind
+RETURN c`
+	// qGetCIs reads CIs by their own label (and its id constraint), which
+	// CIs written by a release before kinds also have (see nodeBackfill).
 	qGetCIs = `UNWIND $ids AS id
 MATCH (c:CI {id: id})
 RETURN c`
-	qGetNodes = `UNWIND $ids AS id
-MATCH (c:Node {id: id})
-RETURN c`
-	// qCIRels lists every relationship between a CI and another node, in
-	// both directions.
-	qCIRels = `UNWIND $ids AS id
-MATCH (c:CI {id: id})-[r]-(m:Node)
+	// qNodeRels lists every relationship between a node and another node,
+	// in both directions.
+	qNodeRels = `UNWIND $ids AS id
+MATCH (c:Node {id: id})-[r]-(m:Node)
 RETURN id, type(r), startNode(r).id, endNode(r).id`
-	qDeleteCIs = `UNWIND $ids AS id
-MATCH (c:CI {id: id})
+	qDeleteNodes = `UNWIND $ids AS id
+MATCH (c:Node {id: id})
 OPTIONAL MATCH (k:IdentityKey)-[:IDENTIFIES]->(c)
 WITH c, collect(k) AS ks
 FOREACH (k IN ks | DETACH DELETE k)
 DETACH DELETE c`
 )
 
-// CIs returns the CIs with the given ids; absent ids are absent from the
-// map.
-func (s *Store) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
-	if len(ids) == 0 {
-		return map[store.ID]store.CI{}, nil
-	}
-	if err := store.CheckBatch("ids", len(ids)); err != nil {
-		return nil, err
-	}
-	return s.readNodes(ctx, qGetCIs, ids)
-}
-
-// Nodes returns the nodes of any kind with the given ids.
-func (s *Store) Nodes(ctx context.Context, ids []store.ID) (map[store.ID]store.Node, error) {
+// Nodes returns the nodes of kind (every kind for store.AnyKind) with the
+// given ids; absent ids are absent from the map.
+func (s *Store) Nodes(ctx context.Context, kind store.ObjectKind, ids []store.ID) (map[store.ID]store.Node, error) {
 	if len(ids) == 0 {
 		return map[store.ID]store.Node{}, nil
 	}
 	if err := store.CheckBatch("ids", len(ids)); err != nil {
 		return nil, err
 	}
-	return s.readNodes(ctx, qGetNodes, ids)
+	return s.readNodes(ctx, kind, ids)
 }
 
-func (s *Store) readNodes(ctx context.Context, query string, ids []store.ID) (map[store.ID]store.Node, error) {
+func (s *Store) readNodes(ctx context.Context, kind store.ObjectKind, ids []store.ID) (map[store.ID]store.Node, error) {
 	out, err := s.read(ctx, "get nodes", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		return loadNodes(ctx, tx, query, uniqueIDs(ids))
+		return loadNodes(ctx, tx, kind, uniqueIDs(ids))
 	})
 	if err != nil {
 		return nil, err
@@ -66,8 +59,12 @@ func (s *Store) readNodes(ctx context.Context, query string, ids []store.ID) (ma
 	return out.(map[store.ID]store.CI), nil
 }
 
-func loadNodes(ctx context.Context, tx neo4j.ManagedTransaction, query string, ids []string) (map[store.ID]store.CI, error) {
-	recs, err := collect(ctx, tx, query, map[string]any{"ids": ids})
+func loadNodes(ctx context.Context, tx neo4j.ManagedTransaction, kind store.ObjectKind, ids []string) (map[store.ID]store.CI, error) {
+	q := qGetNodes
+	if kind == store.KindCI {
+		q = qGetCIs
+	}
+	recs, err := collect(ctx, tx, q, map[string]any{"ids": ids, "kind": string(kind)})
 	if err != nil {
 		return nil, err
 	}
@@ -94,9 +91,10 @@ func uniqueIDs(ids []store.ID) []string {
 	return slices.Compact(out)
 }
 
-// ListCIs returns a page of the CIs matching f in f.Sort's order. See
-// store.CIReader.
-func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageRequest) (store.Page[store.CI], error) {
+// ListNodes returns a page of the nodes matching f in f.Sort's order. See
+// store.NodeReader. CIs are matched by their label :CI (which its indexes
+// cover), other kinds by :Node and their kind.
+func (s *Store) ListNodes(ctx context.Context, f store.NodeFilter, p store.PageRequest) (store.Page[store.Node], error) {
 	size, err := p.CheckOffset()
 	if err != nil {
 		return store.Page[store.CI]{}, err
@@ -117,11 +115,19 @@ func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	if err != nil {
 		return store.Page[store.CI]{}, err
 	}
+	match := "MATCH (c:CI)"
+	if f.Kind != store.KindCI {
+		match = "MATCH (c:Node)"
+		if f.Kind != store.AnyKind {
+			params["kind"] = string(f.Kind)
+			cond = joinAnd("c."+propKind+" = $kind", cond)
+		}
+	}
 	where := ""
 	if cond != "" {
 		where = " WHERE " + cond
 	}
-	countQ := "MATCH (c:CI)" + where + " RETURN count(c)"
+	countQ := match + where + " RETURN count(c)"
 	parts := cypherParts(f.Sort, after, params)
 	queries := make([]string, len(parts))
 	for i, part := range parts {
@@ -133,7 +139,7 @@ func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 		if len(conds) > 0 {
 			w = " WHERE " + strings.Join(conds, " AND ")
 		}
-		queries[i] = "MATCH (c:CI)" + w
+		queries[i] = match + w
 	}
 
 	out, err := s.read(ctx, "list CIs", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
@@ -191,14 +197,14 @@ func (s *Store) ListCIs(ctx context.Context, f store.CIFilter, p store.PageReque
 	return page, nil
 }
 
-// DeleteCIs deletes CIs with their relationships and identity keys, in one
-// transaction, with an audit record per relationship and per CI. See
-// store.CIWriter.
-func (s *Store) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.UpsertResult, error) {
+// DeleteNodes deletes nodes of kind with their relationships and identity
+// keys, in one transaction, with an audit record per relationship and per
+// node. See store.NodeWriter.
+func (s *Store) DeleteNodes(ctx context.Context, actor store.Actor, kind store.ObjectKind, ids []store.ID) ([]store.UpsertResult, error) {
 	if err := store.CheckBatch("ids", len(ids)); err != nil {
 		return nil, err
 	}
-	out, err := s.write(ctx, "delete CIs", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+	out, err := s.write(ctx, "delete nodes", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
 		audit := &auditLog{actor: actor, now: time.Now().UTC()}
 		uniq := uniqueIDs(ids)
 		found := map[store.ID]store.CI{}
@@ -212,13 +218,16 @@ func (s *Store) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID
 			if err != nil {
 				return nil, &appError{fmt.Errorf("neo4j: decode CI: %w", err)}
 			}
+			if kind != store.AnyKind && c.Kind != kind {
+				continue
+			}
 			found[c.ID] = c
 			existing = append(existing, string(c.ID))
 		}
 		slices.Sort(existing)
 		rels := map[store.ID][]store.RelationshipKey{}
 		if len(existing) > 0 {
-			recs, err = collect(ctx, tx, qCIRels, map[string]any{"ids": existing})
+			recs, err = collect(ctx, tx, qNodeRels, map[string]any{"ids": existing})
 			if err != nil {
 				return nil, err
 			}
@@ -237,8 +246,7 @@ func (s *Store) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID
 		for i, id := range ids {
 			c, ok := found[id]
 			if !ok || deleted[id] {
-				results[i] = store.UpsertResult{Status: store.StatusNotFound,
-					Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no CI has this ID: %w", store.ErrNotFound))}
+				results[i] = store.UpsertResult{Status: store.StatusNotFound, Err: store.NoNode(fmt.Sprintf("ids[%d]", i), kind)}
 				continue
 			}
 			deleted[id] = true
@@ -258,13 +266,13 @@ func (s *Store) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID
 			for _, name := range sortedKeys(c.Attributes) {
 				changes = append(changes, store.FieldChange{Field: name, Before: c.Attributes[name]})
 			}
-			if err := audit.add(store.KindCI, string(id), store.ActionDelete, changes); err != nil {
+			if err := audit.add(c.Kind, string(id), store.ActionDelete, changes); err != nil {
 				return nil, &appError{err}
 			}
-			results[i] = store.UpsertResult{Status: store.StatusDeleted, CI: c}
+			results[i] = store.UpsertResult{Status: store.StatusDeleted, Node: c}
 		}
 		if len(existing) > 0 {
-			if _, err := run(ctx, tx, qDeleteCIs, map[string]any{"ids": existing}); err != nil {
+			if _, err := run(ctx, tx, qDeleteNodes, map[string]any{"ids": existing}); err != nil {
 				return nil, err
 			}
 		}
@@ -277,4 +285,15 @@ func (s *Store) DeleteCIs(ctx context.Context, actor store.Actor, ids []store.ID
 		return nil, err
 	}
 	return out.([]store.UpsertResult), nil
+}
+
+// joinAnd joins two Cypher conditions with AND ("" is no condition).
+func joinAnd(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return "(" + a + ") AND (" + b + ")"
 }

@@ -25,20 +25,20 @@ func TestFoldBackfill(t *testing.T) {
 		return run(ctx, tx, "MATCH (m:SkeinMigration {name: 'fold1'}) DELETE m", nil)
 	})
 	require.NoError(t, err)
-	find := func(f store.CIFilter) int {
-		p, err := s.ListCIs(ctx, f, store.PageRequest{})
+	find := func(f store.NodeFilter) int {
+		p, err := s.ListNodes(ctx, f, store.PageRequest{})
 		require.NoError(t, err)
 		return p.Total
 	}
-	require.Equal(t, 0, find(store.CIFilter{Name: "legacy-host"}), "a node without folded copies is not found ignoring case")
+	require.Equal(t, 0, find(store.NodeFilter{Kind: store.KindCI, Name: "legacy-host"}), "a node without folded copies is not found ignoring case")
 	require.NoError(t, s.ensureSchema(ctx))
-	assert.Equal(t, 1, find(store.CIFilter{Name: "legacy-host"}))
-	assert.Equal(t, 1, find(store.CIFilter{Owner: "ops team"}))
-	assert.Equal(t, 1, find(store.CIFilter{Tag: "pci"}))
-	got, err := s.CIs(ctx, []store.ID{})
+	assert.Equal(t, 1, find(store.NodeFilter{Kind: store.KindCI, Name: "legacy-host"}))
+	assert.Equal(t, 1, find(store.NodeFilter{Kind: store.KindCI, Owner: "ops team"}))
+	assert.Equal(t, 1, find(store.NodeFilter{Kind: store.KindCI, Tag: "pci"}))
+	got, err := s.Nodes(ctx, store.KindCI, []store.ID{})
 	require.NoError(t, err)
 	assert.Empty(t, got)
-	p, err := s.ListCIs(ctx, store.CIFilter{}, store.PageRequest{})
+	p, err := s.ListNodes(ctx, store.NodeFilter{Kind: store.KindCI}, store.PageRequest{})
 	require.NoError(t, err)
 	require.Len(t, p.Items, 1)
 	assert.NotContains(t, p.Items[0].Attributes, "_fold_name", "folded copies are not attributes")
@@ -49,7 +49,7 @@ func TestFoldBackfill(t *testing.T) {
 func TestFoldFiltersUseIndexes(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
-	for _, f := range []store.CIFilter{{Name: "ESX-01"}, {NamePrefix: "ESX"}, {Owner: "Tomasz Nowak"}, {SupportGroup: "SG-Payments"}} {
+	for _, f := range []store.NodeFilter{{Name: "ESX-01"}, {NamePrefix: "ESX"}, {Owner: "Tomasz Nowak"}, {SupportGroup: "SG-Payments"}} {
 		e, err := f.Expr()
 		require.NoError(t, err)
 		params := map[string]any{}

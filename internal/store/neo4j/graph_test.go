@@ -154,7 +154,7 @@ func TestDeleteCIs(t *testing.T) {
 	ctx := context.Background()
 	ids := mkCIs(t, s, "a", "b", "c")
 	link(t, s, ids, [3]string{"a", "DEPENDS_ON", "b"}, [3]string{"b", "DEPENDS_ON", "c"}, [3]string{"c", "RUNS_ON", "a"})
-	res, err := s.DeleteCIs(ctx, testActor, []store.ID{ids["a"], ids["b"], ids["a"], "nope"})
+	res, err := s.DeleteNodes(ctx, testActor, store.KindCI, []store.ID{ids["a"], ids["b"], ids["a"], "nope"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +164,8 @@ func TestDeleteCIs(t *testing.T) {
 			t.Errorf("item %d: %s, want %s", i, res[i].Status, w)
 		}
 	}
-	if res[0].CI.Attributes["name"] != "a" {
-		t.Errorf("deleted CI %+v", res[0].CI)
+	if res[0].Node.Attributes["name"] != "a" {
+		t.Errorf("deleted CI %+v", res[0].Node)
 	}
 	// Every relationship is gone, each with one delete record.
 	for _, tr := range [][3]string{{"a", "DEPENDS_ON", "b"}, {"b", "DEPENDS_ON", "c"}, {"c", "RUNS_ON", "a"}} {

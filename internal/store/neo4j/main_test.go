@@ -116,7 +116,7 @@ func item(class string, attrs store.Attributes, keys ...string) store.CIUpsert {
 
 func upsert(t testing.TB, s *Store, items ...store.CIUpsert) []store.UpsertResult {
 	t.Helper()
-	res, err := s.UpsertCIs(context.Background(), testActor, store.UpsertBatch{Items: items, Reconcile: reconcile})
+	res, err := s.UpsertNodes(context.Background(), testActor, store.UpsertBatch{Items: items, Reconcile: reconcile})
 	if err != nil {
 		t.Fatalf("UpsertCIs: %v", err)
 	}
@@ -136,7 +136,7 @@ func mkCIs(t testing.TB, s *Store, names ...string) map[string]store.ID {
 		if r.Status != store.StatusCreated {
 			t.Fatalf("create %s: %s %v", names[i], r.Status, r.Err)
 		}
-		ids[names[i]] = r.CI.ID
+		ids[names[i]] = r.Node.ID
 	}
 	return ids
 }

@@ -63,8 +63,8 @@ MATCH (m:SkeinMigration {name: 'search1'}) DETACH DELETE m`, nil)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	q := store.TextQuery{Terms: []store.TextTerm{{Tokens: []string{"legacy"}}}, Limit: 10}
-	if got, _, err := s.SearchCIs(ctx, q); err != nil || len(got) != 0 {
+	q := store.TextQuery{Kind: store.KindCI, Terms: []store.TextTerm{{Tokens: []string{"legacy"}}}, Limit: 10}
+	if got, _, err := s.SearchNodes(ctx, q); err != nil || len(got) != 0 {
 		t.Fatalf("before the backfill: %v, %v; want nothing", got, err)
 	}
 	sess := s.session(ctx, neo4j.AccessModeWrite)
@@ -72,7 +72,7 @@ MATCH (m:SkeinMigration {name: 'search1'}) DETACH DELETE m`, nil)
 	if err := s.backfill(ctx, sess, searchBackfill); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := s.SearchCIs(ctx, q)
+	got, _, err := s.SearchNodes(ctx, q)
 	if err != nil || len(got) != 2 || !(got[0].ID == ids["legacy-a"] || got[1].ID == ids["legacy-a"]) {
 		t.Fatalf("after the backfill: %v, %v; want both CIs", got, err)
 	}
@@ -103,7 +103,7 @@ OPTIONAL MATCH (m:SkeinMigration {name: 'node1'}) DETACH DELETE m`, nil)
 	if n := nodes(); n != 0 {
 		t.Fatalf("before the backfill: %d nodes, want 0", n)
 	}
-	got, err := s.CIs(ctx, []store.ID{ids["old-a"]})
+	got, err := s.Nodes(ctx, store.KindCI, []store.ID{ids["old-a"]})
 	if err != nil || got[ids["old-a"]].Kind != store.KindCI || got[ids["old-a"]].Version != 1 {
 		t.Fatalf("before the backfill: %+v, %v; want a CI at version 1", got, err)
 	}

@@ -188,7 +188,10 @@ var schemaStatements = []string{
 	// Free-text search (search.go) over the search documents (propSearch).
 	// The whitespace analyser indexes exactly the tokens store.SearchTokens
 	// made; Neo4j updates the index in the writing transaction.
-	"CREATE FULLTEXT INDEX skein_ci_search IF NOT EXISTS FOR (c:CI) ON EACH [c._search] OPTIONS {indexConfig: {`fulltext.analyzer`: 'whitespace'}}",
+	// It covers nodes of every kind (a search names its kind); it replaced
+	// skein_ci_search, over CIs only.
+	"CREATE FULLTEXT INDEX skein_node_search IF NOT EXISTS FOR (n:Node) ON EACH [n._search] OPTIONS {indexConfig: {`fulltext.analyzer`: 'whitespace'}}",
+	"DROP INDEX skein_ci_search IF EXISTS",
 	"CREATE CONSTRAINT skein_migration IF NOT EXISTS FOR (m:SkeinMigration) REQUIRE m.name IS UNIQUE",
 	// Every node of the graph (store.Node) has the label :Node besides the
 	// label of its kind (:CI), and node IDs are unique across kinds.

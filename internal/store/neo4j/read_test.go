@@ -32,27 +32,27 @@ func TestListCIs(t *testing.T) {
 	upsert(t, s, item("linux", nil, "k|lin-1"))
 	tests := []struct {
 		name string
-		f    store.CIFilter
+		f    store.NodeFilter
 		want []string
 	}{
-		{"all", store.CIFilter{}, []string{"lin-1", "lin-2", "win-1", "Lin-app"}},
-		{"classes", store.CIFilter{Classes: []string{"linux", "app"}}, []string{"lin-1", "lin-2", "Lin-app"}},
-		{"status", store.CIFilter{Status: []string{"retired", "gone"}}, []string{"lin-2"}},
-		{"environment", store.CIFilter{Environment: "production"}, []string{"lin-1", "win-1"}},
-		{"owner and support group", store.CIFilter{Owner: "ops", SupportGroup: "unix"}, []string{"lin-1"}},
-		{"tag (non-list tags ignored)", store.CIFilter{Tag: "web"}, []string{"lin-1"}},
-		{"name prefix, case-sensitive", store.CIFilter{NamePrefix: "lin", CaseSensitive: true}, []string{"lin-1", "lin-2"}},
-		{"name prefix ignores case", store.CIFilter{NamePrefix: "LIN"}, []string{"lin-1", "lin-2", "Lin-app"}},
-		{"attributes int matches float", store.CIFilter{Attributes: store.Attributes{"cpu": int64(4)}}, []string{"lin-2", "Lin-app"}},
-		{"attributes list", store.CIFilter{Attributes: store.Attributes{"tags": []string{"pci", "web"}}}, []string{"lin-1"}},
-		{"attributes string vs int", store.CIFilter{Attributes: store.Attributes{"cpu": "8"}}, nil},
-		{"seen before", store.CIFilter{SeenBefore: cut}, []string{"lin-2", "win-1", "Lin-app"}},
-		{"no match", store.CIFilter{Owner: "nobody", Classes: []string{"linux"}}, nil},
-		{"injection as data", store.CIFilter{Owner: `x'}) DETACH DELETE n //`, Classes: []string{"`a`"}, NamePrefix: "$x"}, nil},
+		{"all", store.NodeFilter{Kind: store.KindCI}, []string{"lin-1", "lin-2", "win-1", "Lin-app"}},
+		{"classes", store.NodeFilter{Kind: store.KindCI, Classes: []string{"linux", "app"}}, []string{"lin-1", "lin-2", "Lin-app"}},
+		{"status", store.NodeFilter{Kind: store.KindCI, Status: []string{"retired", "gone"}}, []string{"lin-2"}},
+		{"environment", store.NodeFilter{Kind: store.KindCI, Environment: "production"}, []string{"lin-1", "win-1"}},
+		{"owner and support group", store.NodeFilter{Kind: store.KindCI, Owner: "ops", SupportGroup: "unix"}, []string{"lin-1"}},
+		{"tag (non-list tags ignored)", store.NodeFilter{Kind: store.KindCI, Tag: "web"}, []string{"lin-1"}},
+		{"name prefix, case-sensitive", store.NodeFilter{Kind: store.KindCI, NamePrefix: "lin", CaseSensitive: true}, []string{"lin-1", "lin-2"}},
+		{"name prefix ignores case", store.NodeFilter{Kind: store.KindCI, NamePrefix: "LIN"}, []string{"lin-1", "lin-2", "Lin-app"}},
+		{"attributes int matches float", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"cpu": int64(4)}}, []string{"lin-2", "Lin-app"}},
+		{"attributes list", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"tags": []string{"pci", "web"}}}, []string{"lin-1"}},
+		{"attributes string vs int", store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"cpu": "8"}}, nil},
+		{"seen before", store.NodeFilter{Kind: store.KindCI, SeenBefore: cut}, []string{"lin-2", "win-1", "Lin-app"}},
+		{"no match", store.NodeFilter{Kind: store.KindCI, Owner: "nobody", Classes: []string{"linux"}}, nil},
+		{"injection as data", store.NodeFilter{Kind: store.KindCI, Owner: `x'}) DETACH DELETE n //`, Classes: []string{"`a`"}, NamePrefix: "$x"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := s.ListCIs(ctx, tc.f, store.PageRequest{})
+			p, err := s.ListNodes(ctx, tc.f, store.PageRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,16 +68,16 @@ func TestListCIs(t *testing.T) {
 		})
 	}
 	for _, bad := range []struct {
-		f     store.CIFilter
+		f     store.NodeFilter
 		p     store.PageRequest
 		field string
 	}{
-		{store.CIFilter{Attributes: store.Attributes{"bad name": "x"}}, store.PageRequest{}, "filter.attributes"},
-		{store.CIFilter{Attributes: store.Attributes{"x": uint(1)}}, store.PageRequest{}, "filter.attributes.x"},
-		{store.CIFilter{}, store.PageRequest{First: -1}, "first"},
-		{store.CIFilter{}, store.PageRequest{After: "garbage"}, "after"},
+		{store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"bad name": "x"}}, store.PageRequest{}, "filter.attributes"},
+		{store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"x": uint(1)}}, store.PageRequest{}, "filter.attributes.x"},
+		{store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: -1}, "first"},
+		{store.NodeFilter{Kind: store.KindCI}, store.PageRequest{After: "garbage"}, "after"},
 	} {
-		if _, err := s.ListCIs(ctx, bad.f, bad.p); !isInvalid(err, bad.field) {
+		if _, err := s.ListNodes(ctx, bad.f, bad.p); !isInvalid(err, bad.field) {
 			t.Errorf("%+v %+v: %v, want invalid %s", bad.f, bad.p, err, bad.field)
 		}
 	}
@@ -94,7 +94,7 @@ func TestListPagination(t *testing.T) {
 	var all []store.ID
 	cursor := ""
 	for pages := 0; ; pages++ {
-		p, err := s.ListCIs(ctx, store.CIFilter{}, store.PageRequest{First: 10, After: cursor})
+		p, err := s.ListNodes(ctx, store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: 10, After: cursor})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +122,7 @@ func TestHistoryPagination(t *testing.T) {
 	ctx := context.Background()
 	var id store.ID
 	for v := int64(0); v < 7; v++ {
-		id = upsert(t, s, item("server", store.Attributes{"v": v}, "k|h"))[0].CI.ID
+		id = upsert(t, s, item("server", store.Attributes{"v": v}, "k|h"))[0].Node.ID
 	}
 	var got []int64
 	cursor := ""
@@ -240,37 +240,37 @@ func TestInjection(t *testing.T) {
 		}
 	}
 	for i, h := range hostile {
-		p, err := s.ListCIs(ctx, store.CIFilter{Owner: h, Tag: h, NamePrefix: h, Attributes: store.Attributes{"name": h}}, store.PageRequest{})
+		p, err := s.ListNodes(ctx, store.NodeFilter{Kind: store.KindCI, Owner: h, Tag: h, NamePrefix: h, Attributes: store.Attributes{"name": h}}, store.PageRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Total != 1 || p.Items[0].ID != res[i].CI.ID || p.Items[0].Keys[0] != h {
+		if p.Total != 1 || p.Items[0].ID != res[i].Node.ID || p.Items[0].Keys[0] != h {
 			t.Errorf("%q: %+v", h, p.Items)
 		}
 		// Identified again by the hostile key.
-		if r := upsert(t, s, item("server", nil, h)); r[0].CI.ID != res[i].CI.ID {
-			t.Errorf("%q: re-identified as %s", h, r[0].CI.ID)
+		if r := upsert(t, s, item("server", nil, h)); r[0].Node.ID != res[i].Node.ID {
+			t.Errorf("%q: re-identified as %s", h, r[0].Node.ID)
 		}
 		for _, id := range []store.ID{store.ID(h)} {
-			if m, err := s.CIs(ctx, []store.ID{id}); err != nil || len(m) != 0 {
+			if m, err := s.Nodes(ctx, store.KindCI, []store.ID{id}); err != nil || len(m) != 0 {
 				t.Errorf("CIs(%q): %v %v", h, m, err)
 			}
-			if d, err := s.DeleteCIs(ctx, testActor, []store.ID{id}); err != nil || d[0].Status != store.StatusNotFound {
+			if d, err := s.DeleteNodes(ctx, testActor, store.KindCI, []store.ID{id}); err != nil || d[0].Status != store.StatusNotFound {
 				t.Errorf("DeleteCIs(%q): %v %v", h, d, err)
 			}
-			if _, err := s.ShortestPath(ctx, res[0].CI.ID, id, []store.EdgeRule{{Dir: store.Both}}, 3); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.ShortestPath(ctx, res[0].Node.ID, id, []store.EdgeRule{{Dir: store.Both}}, 3); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("ShortestPath(%q): %v", h, err)
 			}
 		}
-		rr, err := s.CreateRelationships(ctx, testActor, []store.RelationshipInput{{Type: h, Source: res[0].CI.ID, Target: res[1].CI.ID}}, false)
+		rr, err := s.CreateRelationships(ctx, testActor, []store.RelationshipInput{{Type: h, Source: res[0].Node.ID, Target: res[1].Node.ID}}, false)
 		if err != nil || rr[0].Status != store.StatusInvalid {
 			t.Errorf("relationship type %q: %v %v", h, rr, err)
 		}
-		if _, err := s.RelationshipsOf(ctx, []store.ID{res[0].CI.ID}, store.Both, []string{h}); !isInvalid(err, "types") {
+		if _, err := s.RelationshipsOf(ctx, []store.ID{res[0].Node.ID}, store.Both, []string{h}); !isInvalid(err, "types") {
 			t.Errorf("RelationshipsOf(%q): %v", h, err)
 		}
 	}
-	p, err := s.ListCIs(ctx, store.CIFilter{}, store.PageRequest{})
+	p, err := s.ListNodes(ctx, store.NodeFilter{Kind: store.KindCI}, store.PageRequest{})
 	if err != nil || p.Total != len(hostile) {
 		t.Errorf("after all that: %d CIs, %v", p.Total, err)
 	}
@@ -315,7 +315,7 @@ func TestUnavailable(t *testing.T) {
 	s := openShared(t)
 	expired, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
 	defer cancel()
-	if _, err := s.ListCIs(expired, store.CIFilter{}, store.PageRequest{}); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := s.ListNodes(expired, store.NodeFilter{Kind: store.KindCI}, store.PageRequest{}); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("expired deadline: %v", err)
 	}
 	other, err := Open(ctx, cfg)
@@ -331,7 +331,7 @@ func TestUnavailable(t *testing.T) {
 	if err := other.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("ping after close: %v", err)
 	}
-	if _, err := other.CIs(ctx, []store.ID{"x"}); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := other.Nodes(ctx, store.KindCI, []store.ID{"x"}); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("read after close: %v", err)
 	}
 }

@@ -89,7 +89,7 @@ func (s *Store) RelationshipPages(ctx context.Context, reqs []store.Relationship
 				return nil, &appError{fmt.Errorf("neo4j: relationship page: unexpected request index %d", i)}
 			}
 			r := row{out: asString(rec.Values[1]) == "o", typ: asString(rec.Values[2]), other: asString(rec.Values[3])}
-			k := store.RelationshipKey{Source: reqs[i].CI, Type: r.typ, Target: store.ID(asString(rec.Values[4]))}
+			k := store.RelationshipKey{Source: reqs[i].Node, Type: r.typ, Target: store.ID(asString(rec.Values[4]))}
 			if !r.out {
 				k.Source, k.Target = k.Target, k.Source
 			}
@@ -180,7 +180,7 @@ func relPageParams(i int, r store.RelationshipPageRequest) (map[string]any, int,
 		ad = map[bool]string{true: "o", false: "i"}[afterOut]
 	}
 	return map[string]any{
-		"i": int64(i), "ci": string(r.CI), "out": out, "in": in, "types": types,
+		"i": int64(i), "ci": string(r.Node), "out": out, "in": in, "types": types,
 		"ad": ad, "at": typ, "ao": other,
 	}, size, nil
 }

@@ -12,17 +12,17 @@ import (
 
 var _ store.TextSearcher = (*Store)(nil)
 
-const qSearch = `CALL db.index.fulltext.queryNodes('skein_ci_search', $query) YIELD node, score
-WHERE ($classes IS NULL OR node.class IN $classes) AND ($status IS NULL OR node.status IN $status)
+const qSearch = `CALL db.index.fulltext.queryNodes('skein_node_search', $query) YIELD node, score
+WHERE ($kind = '' OR node._kind = $kind) AND ($classes IS NULL OR node.class IN $classes) AND ($status IS NULL OR node.status IN $status)
 RETURN node ORDER BY score DESC, node.id LIMIT $limit`
 
-// SearchCIs implements store.TextSearcher with the full-text index
-// skein_ci_search.
-func (s *Store) SearchCIs(ctx context.Context, q store.TextQuery) ([]store.CI, bool, error) {
+// SearchNodes implements store.TextSearcher with the full-text index
+// skein_node_search.
+func (s *Store) SearchNodes(ctx context.Context, q store.TextQuery) ([]store.Node, bool, error) {
 	if err := q.Check(); err != nil {
 		return nil, false, err
 	}
-	params := map[string]any{"query": luceneQuery(q), "limit": int64(q.Limit + 1), "classes": nil, "status": nil}
+	params := map[string]any{"query": luceneQuery(q), "limit": int64(q.Limit + 1), "kind": string(q.Kind), "classes": nil, "status": nil}
 	if len(q.Classes) > 0 {
 		params["classes"] = q.Classes
 	}

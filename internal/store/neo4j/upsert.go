@@ -65,11 +65,11 @@ MATCH (c:Node {id: row.ci})
 CREATE (k)-[:IDENTIFIES]->(c)`
 )
 
-// UpsertCIs identifies each item by its keys, then creates, merges (via
+// UpsertNodes identifies each item by its keys, then creates, merges (via
 // b.Reconcile) or reports it unchanged, all in one write transaction: the
 // planner (store.UpsertPlan) over this store's write primitives (writeTx).
 // See store.CIWriter.
-func (s *Store) UpsertCIs(ctx context.Context, actor store.Actor, b store.UpsertBatch) ([]store.UpsertResult, error) {
+func (s *Store) UpsertNodes(ctx context.Context, actor store.Actor, b store.UpsertBatch) ([]store.UpsertResult, error) {
 	plan, err := store.PlanUpsert(actor, b)
 	if err != nil {
 		return nil, err

@@ -75,11 +75,11 @@ func TestUpsertKeyRelease(t *testing.T) {
 	if res[0].Status != store.StatusUpdated || res[1].Status != store.StatusCreated {
 		t.Fatalf("statuses %s %v, %s %v", res[0].Status, res[0].Err, res[1].Status, res[1].Err)
 	}
-	if !reflect.DeepEqual(res[0].CI.Keys, []string{"host|name|a"}) || res[0].CI.ID != ids["a"] {
-		t.Errorf("a: %v", res[0].CI)
+	if !reflect.DeepEqual(res[0].Node.Keys, []string{"host|name|a"}) || res[0].Node.ID != ids["a"] {
+		t.Errorf("a: %v", res[0].Node)
 	}
-	bID := res[1].CI.ID
-	got, err := s.CIs(context.Background(), []store.ID{bID})
+	bID := res[1].Node.ID
+	got, err := s.Nodes(context.Background(), store.KindCI, []store.ID{bID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +88,8 @@ func TestUpsertKeyRelease(t *testing.T) {
 	}
 	// The released key now identifies b.
 	res = upsert(t, s, item("server", nil, "host|serial|x"))
-	if res[0].CI.ID != bID || res[0].Status != store.StatusUnchanged {
-		t.Errorf("serial x: %s %v", res[0].Status, res[0].CI.ID)
+	if res[0].Node.ID != bID || res[0].Status != store.StatusUnchanged {
+		t.Errorf("serial x: %s %v", res[0].Status, res[0].Node.ID)
 	}
 	assertNoOrphanKeys(t, s)
 }
@@ -111,14 +111,14 @@ func TestAttributeRoundTrip(t *testing.T) {
 		"quoted": `x'}) DETACH DELETE n //`,
 	}
 	res := upsert(t, s, item("server", attrs, "k|rt"))
-	got, err := s.CIs(context.Background(), []store.ID{res[0].CI.ID, "missing"})
+	got, err := s.Nodes(context.Background(), store.KindCI, []store.ID{res[0].Node.ID, "missing"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 {
 		t.Fatalf("CIs: %v", got)
 	}
-	c := got[res[0].CI.ID]
+	c := got[res[0].Node.ID]
 	want := store.Attributes{}
 	for k, v := range attrs {
 		want[k] = v
@@ -132,8 +132,8 @@ func TestAttributeRoundTrip(t *testing.T) {
 			t.Errorf("time %v not UTC", tm)
 		}
 	}
-	if !reflect.DeepEqual(c, res[0].CI) {
-		t.Errorf("stored CI differs from the result\n got %#v\nwant %#v", c, res[0].CI)
+	if !reflect.DeepEqual(c, res[0].Node) {
+		t.Errorf("stored CI differs from the result\n got %#v\nwant %#v", c, res[0].Node)
 	}
 	// History decodes the typed changes back.
 	hist, err := s.History(context.Background(), string(c.ID), store.PageRequest{})
@@ -181,7 +181,7 @@ func TestConcurrentSameCI(t *testing.T) {
 						}
 					}
 					r.Shuffle(len(ks), func(i, j int) { ks[i], ks[j] = ks[j], ks[i] })
-					res, err := s.UpsertCIs(ctx, store.Actor{Name: "w", Source: fmt.Sprintf("w%d", w)}, store.UpsertBatch{
+					res, err := s.UpsertNodes(ctx, store.Actor{Name: "w", Source: fmt.Sprintf("w%d", w)}, store.UpsertBatch{
 						Items:     []store.CIUpsert{item("server", store.Attributes{"writer": int64(w), "n": int64(n)}, ks...)},
 						Reconcile: reconcile,
 					})
@@ -201,7 +201,7 @@ func TestConcurrentSameCI(t *testing.T) {
 		for err := range errs {
 			t.Fatalf("round %d: %v", round, err)
 		}
-		page, err := s.ListCIs(ctx, store.CIFilter{}, store.PageRequest{})
+		page, err := s.ListNodes(ctx, store.NodeFilter{Kind: store.KindCI}, store.PageRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +252,7 @@ func TestConcurrentOverlappingBatches(t *testing.T) {
 				items = append(items, item("server", store.Attributes{"name": fmt.Sprintf("h%03d", i), "w": int64(w)},
 					fmt.Sprintf("host|name|h%03d", i), fmt.Sprintf("host|serial|s%03d", (i+w)%n/2*2)))
 			}
-			res, err := s.UpsertCIs(ctx, testActor, store.UpsertBatch{Items: items, Reconcile: reconcile})
+			res, err := s.UpsertNodes(ctx, testActor, store.UpsertBatch{Items: items, Reconcile: reconcile})
 			if err != nil {
 				errs <- err
 				return
@@ -265,7 +265,7 @@ func TestConcurrentOverlappingBatches(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	page, err := s.ListCIs(ctx, store.CIFilter{}, store.PageRequest{First: 1000})
+	page, err := s.ListNodes(ctx, store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ const (
 	propKind    = "_kind"
 	propVersion = "_version"
 	// propSearch holds the CI's search document (store.SearchDocument),
-	// indexed by the full-text index skein_ci_search.
+	// indexed by the full-text index skein_node_search.
 	propSearch = "_search"
 )
 

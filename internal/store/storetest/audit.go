@@ -32,14 +32,14 @@ func history(t *testing.T, st store.Store, object string) []store.AuditRecord {
 func testAuditCIWrites(t *testing.T, st store.Store) {
 	svc := newService(t, st)
 	r := upsertOK(t, svc, agent, app("audited", "version", "1"))[0]
-	id := string(r.CI.ID)
+	id := string(r.Node.ID)
 	h := history(t, st, id)
 	require.Len(t, h, 1)
 	assert.Equal(t, store.ActionCreate, h[0].Action)
 	assert.Equal(t, store.KindCI, h[0].Kind)
 	assert.Equal(t, id, h[0].Object)
 	assert.Equal(t, agent, h[0].Actor)
-	assert.True(t, h[0].Time.Equal(r.CI.CreatedAt), "the record has the write's time")
+	assert.True(t, h[0].Time.Equal(r.Node.CreatedAt), "the record has the write's time")
 	assert.Contains(t, h[0].Changes, store.FieldChange{Field: "version", After: "1"})
 	assert.Contains(t, h[0].Changes, store.FieldChange{Field: "class", After: "Application"})
 
@@ -47,9 +47,9 @@ func testAuditCIWrites(t *testing.T, st store.Store) {
 	assert.Len(t, history(t, st, id), 1)
 
 	upsertOK(t, svc, agent, app("audited", "version", "2"))
-	_, err := svc.UpdateCI(t.Context(), api, r.CI.ID, map[string]any{"owner": "team-x"})
+	_, err := svc.UpdateCI(t.Context(), api, r.Node.ID, map[string]any{"owner": "team-x"})
 	require.NoError(t, err)
-	_, err = st.DeleteCIs(t.Context(), api, []store.ID{r.CI.ID})
+	_, err = st.DeleteNodes(t.Context(), api, store.KindCI, []store.ID{r.Node.ID})
 	require.NoError(t, err)
 	h = history(t, st, id)
 	require.Len(t, h, 4)
@@ -69,7 +69,7 @@ func testAuditCIWrites(t *testing.T, st store.Store) {
 func testAuditRelWrites(t *testing.T, st store.Store) {
 	svc := newService(t, st)
 	ids := nodes(t, st, "a", 2)
-	sw := upsertOK(t, svc, builder, server("Switch", "name", "sw", "serial_number", "SW"))[0].CI.ID
+	sw := upsertOK(t, svc, builder, server("Switch", "name", "sw", "serial_number", "SW"))[0].Node.ID
 	items := []cmdb.RelationshipItem{{Type: "CONNECTS_TO", Source: ids[0], Target: sw, Attributes: map[string]any{"port": "1"}}}
 	res, err := svc.CreateRelationships(t.Context(), api, items, false)
 	require.NoError(t, err)
@@ -99,7 +99,7 @@ func testAuditPagination(t *testing.T, st store.Store) {
 	svc := newService(t, st)
 	var id store.ID
 	for v := 0; v < 12; v++ {
-		id = upsertOK(t, svc, agent, app("paged", "version", string(rune('a'+v))))[0].CI.ID
+		id = upsertOK(t, svc, agent, app("paged", "version", string(rune('a'+v))))[0].Node.ID
 	}
 	var all []store.AuditRecord
 	cursor := ""
@@ -154,13 +154,13 @@ func testModelExtensions(t *testing.T, st store.Store) {
 	_, ok = svc2.Model().RelType("REPLICATES_TO")
 	require.True(t, ok)
 	r := upsertOK(t, svc2, api, cmdb.UpsertItem{Class: "PostgresCluster", Attributes: map[string]any{"name": "pg-main", "patroni_scope": "main"}})[0]
-	assert.Equal(t, "PostgresCluster", r.CI.Class)
+	assert.Equal(t, "PostgresCluster", r.Node.Class)
 	// Another process registered a class this one has not loaded yet: an
 	// upsert naming it reloads the model.
 	_, err = svc2.RegisterClass(t.Context(), api, cmdb.ClassDef{Name: "MessageQueue", Parent: "CI", Identification: [][]string{{"name"}}})
 	require.NoError(t, err)
 	r = upsertOK(t, svc, api, cmdb.UpsertItem{Class: "MessageQueue", Attributes: map[string]any{"name": "mq1"}})[0]
-	assert.Equal(t, "MessageQueue", r.CI.Class)
+	assert.Equal(t, "MessageQueue", r.Node.Class)
 
 	_, err = svc.RegisterClass(t.Context(), api, cmdb.ClassDef{Name: "PostgresCluster", Parent: "CI", Identification: [][]string{{"name"}}})
 	assert.ErrorIs(t, err, store.ErrConflict)
@@ -205,8 +205,8 @@ func testAuditQueryFilters(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	svc := newService(t, st)
 	start := time.Now().UTC().Add(-time.Second)
-	a := upsertOK(t, svc, agent, app("q-a"))[0].CI.ID
-	b := upsertOK(t, svc, api, app("q-b"))[0].CI.ID
+	a := upsertOK(t, svc, agent, app("q-a"))[0].Node.ID
+	b := upsertOK(t, svc, api, app("q-b"))[0].Node.ID
 	mid := time.Now().UTC()
 	time.Sleep(5 * time.Millisecond) // the records below are strictly later
 	rel, err := svc.CreateRelationships(ctx, api, []cmdb.RelationshipItem{{Type: "DEPENDS_ON", Source: a, Target: b}}, true)
@@ -300,7 +300,7 @@ func testAuditDeletedCI(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	ids := nodes(t, st, "gone", 2)
 	link(t, st, ids, edge{0, 1, ""})
-	_, err := st.DeleteCIs(ctx, api, []store.ID{ids[1]})
+	_, err := st.DeleteNodes(ctx, api, store.KindCI, []store.ID{ids[1]})
 	require.NoError(t, err)
 	p := audit(t, st, store.AuditFilter{Objects: []string{string(ids[1])}}, store.PageRequest{})
 	assert.Equal(t, []string{"ci delete alice", "relationship delete alice", "relationship create storetest", "ci create storetest"}, actions(p.Items))

@@ -35,7 +35,7 @@ func HubPageBench(b *testing.B, st store.Store, n int) {
 			b.Fatal(err)
 		}
 		for _, r := range res {
-			ids = append(ids, r.CI.ID)
+			ids = append(ids, r.Node.ID)
 		}
 	}
 	hub := ids[0]
@@ -58,7 +58,7 @@ func HubPageBench(b *testing.B, st store.Store, n int) {
 		}
 	})
 	b.Run("RelationshipPages", func(b *testing.B) {
-		req := []store.RelationshipPageRequest{{CI: hub, Dir: store.In, Page: store.PageRequest{First: 100}}}
+		req := []store.RelationshipPageRequest{{Node: hub, Dir: store.In, Page: store.PageRequest{First: 100}}}
 		for b.Loop() {
 			pages, err := st.RelationshipPages(ctx, req)
 			if err != nil || len(pages[0].Items) != 100 || pages[0].Total != n {
@@ -187,13 +187,13 @@ func ListQueryBench(b *testing.B, st store.Store, n int) {
 		{"json-attr/id-order/cursor", "json-attr", store.Sort{}, 0},
 		{"json-attr/name-order/cursor", "json-attr", store.Sort{Field: "name"}, 0},
 	} {
-		f := store.CIFilter{Where: filters[c.filter], Sort: c.sort}
+		f := store.NodeFilter{Kind: store.KindCI, Where: filters[c.filter], Sort: c.sort}
 		// Cursors spread over the list, from a pass of large pages.
 		var cursors []string
 		p := store.PageRequest{First: 1000}
 		total := 0
 		for {
-			page, err := st.ListCIs(ctx, f, p)
+			page, err := st.ListNodes(ctx, f, p)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -211,7 +211,7 @@ func ListQueryBench(b *testing.B, st store.Store, n int) {
 				if c.maxOffset > 0 {
 					p = store.PageRequest{First: 100, Offset: (i * 97) % max(1, min(total, c.maxOffset)-100)}
 				}
-				page, err := st.ListCIs(ctx, f, p)
+				page, err := st.ListNodes(ctx, f, p)
 				if err != nil || page.Total != total {
 					b.Fatal(err, page.Total, total)
 				}

@@ -198,7 +198,7 @@ func testEdgeProvenanceReads(t *testing.T, st store.Store) {
 	require.NoError(t, err)
 	require.Len(t, of[ids[1]], 1)
 	check("RelationshipsOf", of[ids[1]][0])
-	pages, err := st.RelationshipPages(ctx, []store.RelationshipPageRequest{{CI: ids[0], Dir: store.Out}})
+	pages, err := st.RelationshipPages(ctx, []store.RelationshipPageRequest{{Node: ids[0], Dir: store.Out}})
 	require.NoError(t, err)
 	require.Len(t, pages[0].Items, 1)
 	check("RelationshipPages", pages[0].Items[0])

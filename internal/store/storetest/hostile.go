@@ -42,13 +42,13 @@ func testInjection(t *testing.T, st store.Store) {
 	}
 	res := upsertOK(t, svc, agent, items...)
 	total := len(injections)
-	assert.Equal(t, total, countCIs(t, st, store.CIFilter{}))
+	assert.Equal(t, total, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}))
 	// Stored verbatim.
 	ids := make([]store.ID, len(res))
 	for i, r := range res {
-		ids[i] = r.CI.ID
+		ids[i] = r.Node.ID
 	}
-	got, err := st.CIs(t.Context(), ids)
+	got, err := st.Nodes(t.Context(), store.KindCI, ids)
 	require.NoError(t, err)
 	for i, s := range injections {
 		ci := got[ids[i]]
@@ -57,7 +57,7 @@ func testInjection(t *testing.T, st store.Store) {
 	}
 	// Through every filter, each string matches exactly its own CI.
 	for i, s := range injections {
-		for name, f := range map[string]store.CIFilter{
+		for name, f := range map[string]store.NodeFilter{
 			"owner":      {Owner: s},
 			"tag":        {Tag: s},
 			"nameprefix": {NamePrefix: fmt.Sprintf("inj%02d %s", i, s)},
@@ -67,7 +67,7 @@ func testInjection(t *testing.T, st store.Store) {
 			"attribute":  {Attributes: store.Attributes{"vendor": s}},
 			"group":      {SupportGroup: s},
 		} {
-			p, err := st.ListCIs(t.Context(), f, store.PageRequest{})
+			p, err := st.ListNodes(t.Context(), f, store.PageRequest{})
 			require.NoError(t, err, "%s %q", name, s)
 			if name == "group" {
 				assert.Empty(t, p.Items, "%s %q", name, s)
@@ -79,7 +79,7 @@ func testInjection(t *testing.T, st store.Store) {
 	}
 	// As ids, object names and types, classes and attribute names.
 	for _, s := range injections {
-		m, err := st.CIs(t.Context(), []store.ID{store.ID(s)})
+		m, err := st.Nodes(t.Context(), store.KindCI, []store.ID{store.ID(s)})
 		require.NoError(t, err)
 		assert.Empty(t, m)
 		h, err := st.History(t.Context(), s, store.PageRequest{})
@@ -88,7 +88,7 @@ func testInjection(t *testing.T, st store.Store) {
 		rels, err := st.Relationships(t.Context(), []store.ID{store.ID(s)})
 		require.NoError(t, err)
 		assert.Empty(t, rels)
-		del, err := st.DeleteCIs(t.Context(), api, []store.ID{store.ID(s)})
+		del, err := st.DeleteNodes(t.Context(), api, store.KindCI, []store.ID{store.ID(s)})
 		require.NoError(t, err)
 		assert.Equal(t, store.StatusNotFound, del[0].Status)
 		_, err = st.ShortestPath(t.Context(), ids[0], store.ID(s), out(""), 3)
@@ -110,7 +110,7 @@ func testInjection(t *testing.T, st store.Store) {
 		assert.Equal(t, store.StatusInvalid, rr[0].Status)
 		_, err = st.Expand(t.Context(), store.Traversal{Start: ids[:1], Rules: out(s), MaxDepth: 2, MaxNodes: 5})
 		require.ErrorAs(t, err, &ie)
-		p, err := st.ListCIs(t.Context(), store.CIFilter{Classes: []string{s}}, store.PageRequest{})
+		p, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI, Classes: []string{s}}, store.PageRequest{})
 		if err == nil {
 			assert.Empty(t, p.Items, "an unknown class matches nothing")
 		} else {
@@ -120,8 +120,8 @@ func testInjection(t *testing.T, st store.Store) {
 		require.ErrorAs(t, err, &ie)
 	}
 	// Nothing was executed: every CI is still there, unchanged.
-	assert.Equal(t, total, countCIs(t, st, store.CIFilter{}))
-	got, err = st.CIs(t.Context(), ids)
+	assert.Equal(t, total, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}))
+	got, err = st.Nodes(t.Context(), store.KindCI, ids)
 	require.NoError(t, err)
 	assert.Len(t, got, total)
 }
@@ -133,19 +133,19 @@ func testBadStoreInput(t *testing.T, st store.Store) {
 		return store.CIUpsert{Class: class, Attributes: attrs, Keys: keys}
 	}
 	good := item("Application", store.Attributes{"name": "ok"}, "Application|name|ok")
-	_, err = st.UpsertCIs(t.Context(), api, store.UpsertBatch{Items: nil, Reconcile: m.Reconcile})
+	_, err = st.UpsertNodes(t.Context(), api, store.UpsertBatch{Items: nil, Reconcile: m.Reconcile})
 	requireInvalid(t, err, "items")
 	big := make([]store.CIUpsert, store.MaxBatch+1)
 	for i := range big {
 		big[i] = good
 	}
-	_, err = st.UpsertCIs(t.Context(), api, store.UpsertBatch{Items: big, Reconcile: m.Reconcile})
+	_, err = st.UpsertNodes(t.Context(), api, store.UpsertBatch{Items: big, Reconcile: m.Reconcile})
 	requireInvalid(t, err, "items")
-	_, err = st.UpsertCIs(t.Context(), api, store.UpsertBatch{Items: []store.CIUpsert{good}})
+	_, err = st.UpsertNodes(t.Context(), api, store.UpsertBatch{Items: []store.CIUpsert{good}})
 	var ie *store.InvalidError
 	require.ErrorAs(t, err, &ie, "a batch without a reconcile function")
 
-	res, err := st.UpsertCIs(t.Context(), api, store.UpsertBatch{Reconcile: m.Reconcile, Items: []store.CIUpsert{
+	res, err := st.UpsertNodes(t.Context(), api, store.UpsertBatch{Reconcile: m.Reconcile, Items: []store.CIUpsert{
 		item("Bad Class", store.Attributes{"name": "x"}, "k1"),
 		item("Application", store.Attributes{"name": "x"}),
 		item("Application", store.Attributes{"name": "x", "bad-name": "y"}, "Application|name|x"),
@@ -159,11 +159,11 @@ func testBadStoreInput(t *testing.T, st store.Store) {
 		assert.Contains(t, ie.Field, fmt.Sprintf("items[%d]", i))
 	}
 	assert.Equal(t, store.StatusCreated, res[4].Status)
-	_, err = st.DeleteCIs(t.Context(), api, make([]store.ID, store.MaxBatch+1))
+	_, err = st.DeleteNodes(t.Context(), api, store.KindCI, make([]store.ID, store.MaxBatch+1))
 	requireInvalid(t, err, "ids")
 	_, err = st.DeleteRelationships(t.Context(), api, nil)
 	requireInvalid(t, err, "ids")
-	_, err = st.CIs(t.Context(), make([]store.ID, store.MaxBatch+1))
+	_, err = st.Nodes(t.Context(), store.KindCI, make([]store.ID, store.MaxBatch+1))
 	requireInvalid(t, err, "ids")
-	assert.Equal(t, 1, countCIs(t, st, store.CIFilter{}))
+	assert.Equal(t, 1, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}))
 }

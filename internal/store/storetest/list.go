@@ -73,12 +73,12 @@ func testListFilters(t *testing.T, st store.Store) {
 		})
 	}
 	ids := []store.ID{}
-	p, err := st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{})
+	p, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{})
 	require.NoError(t, err)
 	for _, c := range p.Items[:2] {
 		ids = append(ids, c.ID)
 	}
-	p, err = st.ListCIs(t.Context(), store.CIFilter{IDs: ids}, store.PageRequest{})
+	p, err = st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI, IDs: ids}, store.PageRequest{})
 	require.NoError(t, err)
 	assert.Len(t, p.Items, 2)
 
@@ -95,7 +95,7 @@ func testListFilters(t *testing.T, st store.Store) {
 		_, err := svc.ListCIs(t.Context(), bad.f, store.PageRequest{})
 		requireInvalid(t, err, bad.field)
 	}
-	_, err = st.ListCIs(t.Context(), store.CIFilter{Attributes: store.Attributes{"bad name": "x"}}, store.PageRequest{})
+	_, err = st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI, Attributes: store.Attributes{"bad name": "x"}}, store.PageRequest{})
 	var ie *store.InvalidError
 	require.ErrorAs(t, err, &ie)
 }
@@ -112,13 +112,13 @@ func testPaginationStable(t *testing.T, st store.Store) {
 	created := upsertOK(t, svc, builder, items...)
 	survivors := map[store.ID]bool{}
 	for _, r := range created {
-		survivors[r.CI.ID] = true
+		survivors[r.Node.ID] = true
 	}
 	seen := map[store.ID]int{}
 	var order []store.ID
 	cursor := ""
 	for page := 0; ; page++ {
-		p, err := st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: 7, After: cursor})
+		p, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: 7, After: cursor})
 		require.NoError(t, err)
 		for _, c := range p.Items {
 			seen[c.ID]++
@@ -134,7 +134,7 @@ func testPaginationStable(t *testing.T, st store.Store) {
 		upsertOK(t, svc, builder, app(fmt.Sprintf("new%02d", page)))
 		for id := range survivors {
 			if seen[id] == 0 {
-				_, err := st.DeleteCIs(t.Context(), builder, []store.ID{id})
+				_, err := st.DeleteNodes(t.Context(), builder, store.KindCI, []store.ID{id})
 				require.NoError(t, err)
 				delete(survivors, id)
 				break
@@ -155,22 +155,22 @@ func testPaginationStable(t *testing.T, st store.Store) {
 
 func testListBadPages(t *testing.T, st store.Store) {
 	nodes(t, st, "bp", 3)
-	_, err := st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: -1})
+	_, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: -1})
 	requireInvalid(t, err, "first")
-	_, err = st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: store.MaxPageSize + 1})
+	_, err = st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: store.MaxPageSize + 1})
 	requireInvalid(t, err, "first")
-	_, err = st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{After: "not a cursor"})
+	_, err = st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{After: "not a cursor"})
 	requireInvalid(t, err, "after")
 	// A well-formed cursor of another list (a relationship page's) is not
 	// a position in this one.
-	_, err = st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{After: store.EncodeRelCursor(true, "RUNS_ON", "x")})
+	_, err = st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{After: store.EncodeRelCursor(true, "RUNS_ON", "x")})
 	requireInvalid(t, err, "after")
-	p, err := st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: 3})
+	p, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: 3})
 	require.NoError(t, err)
 	assert.Len(t, p.Items, 3)
 	assert.False(t, p.HasNext)
 	assert.Equal(t, 3, p.Total)
-	p, err = st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: 3, After: p.EndCursor})
+	p, err = st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: 3, After: p.EndCursor})
 	require.NoError(t, err)
 	assert.Empty(t, p.Items)
 	assert.False(t, p.HasNext)

@@ -22,8 +22,8 @@ var mergeCases = []testCase{
 // known by serial number, then reports it with both: a conflict.
 func partialIdentities(t *testing.T, svc *cmdb.Service) (byName, bySerial store.ID, full cmdb.UpsertItem) {
 	t.Helper()
-	byName = upsertOK(t, svc, agent, server("LinuxServer", "name", "db01", "dns_domain", "example.com", "owner", "dba"))[0].CI.ID
-	bySerial = upsertOK(t, svc, api, server("Server", "name", "db01-asset", "serial_number", "SN-42", "cpu_count", 16))[0].CI.ID
+	byName = upsertOK(t, svc, agent, server("LinuxServer", "name", "db01", "dns_domain", "example.com", "owner", "dba"))[0].Node.ID
+	bySerial = upsertOK(t, svc, api, server("Server", "name", "db01-asset", "serial_number", "SN-42", "cpu_count", 16))[0].Node.ID
 	full = server("LinuxServer", "name", "db01", "dns_domain", "example.com", "serial_number", "SN-42", "memory_mb", 65536)
 	return byName, bySerial, full
 }
@@ -119,11 +119,11 @@ func testMergeCIs(t *testing.T, st store.Store) {
 	require.NoError(t, err)
 	assert.Empty(t, p.Items)
 	res = upsertOK(t, svc, agent, full)
-	assert.Equal(t, byName, res[0].CI.ID)
+	assert.Equal(t, byName, res[0].Node.ID)
 	assert.Equal(t, store.StatusUpdated, res[0].Status)
-	assert.Equal(t, int64(65536), res[0].CI.Attributes["memory_mb"])
+	assert.Equal(t, int64(65536), res[0].Node.Attributes["memory_mb"])
 	res = upsertOK(t, svc, agent, server("Server", "name", "other-name", "serial_number", "sn 42"))
-	assert.Equal(t, byName, res[0].CI.ID, "the serial alone identifies the survivor")
+	assert.Equal(t, byName, res[0].Node.ID, "the serial alone identifies the survivor")
 
 	// The merge is audited, and the survivor's history holds the duplicate's.
 	h, err := svc.History(ctx, byName, store.PageRequest{First: store.MaxPageSize})
@@ -159,7 +159,7 @@ func testMergeCIsRefuses(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	svc := newService(t, st)
 	byName, bySerial, _ := partialIdentities(t, svc)
-	win := upsertOK(t, svc, api, server("WindowsServer", "name", "w01", "serial_number", "W-1"))[0].CI.ID
+	win := upsertOK(t, svc, api, server("WindowsServer", "name", "w01", "serial_number", "W-1"))[0].Node.ID
 	missing := store.ID("00000000-0000-7000-8000-000000000009")
 
 	_, err := svc.MergeCIs(ctx, api, byName, byName)
@@ -179,7 +179,7 @@ func testMergeCIsRefuses(t *testing.T, st store.Store) {
 	requireInvalid(t, err, "duplicate")
 	_, err = svc.MergeCIs(ctx, api, bySerial, win)
 	requireInvalid(t, err, "survivor")
-	got, err := st.CIs(ctx, []store.ID{win})
+	got, err := st.Nodes(ctx, store.KindCI, []store.ID{win})
 	require.NoError(t, err)
 	assert.Equal(t, "live", got[win].Attributes["status"], "a refused merge changes nothing")
 }

@@ -84,14 +84,14 @@ func pitem(class string, keys []string, kv ...any) store.NodeUpsert {
 func testPlannerStatuses(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	up := func(atomic bool, items ...store.NodeUpsert) ([]store.UpsertResult, error) {
-		return st.UpsertCIs(ctx, api, store.UpsertBatch{Items: items, Reconcile: decide, Atomic: atomic})
+		return st.UpsertNodes(ctx, api, store.UpsertBatch{Items: items, Reconcile: decide, Atomic: atomic})
 	}
 	base, err := up(false,
 		pitem("Server", []string{"sn|A", "name|a"}, "name", "a", "cpu", int64(4), "tags", []string{"x", "y"}),
 		pitem("Server", []string{"sn|B"}, "name", "b"),
 	)
 	require.NoError(t, err)
-	a, b := base[0].CI, base[1].CI
+	a, b := base[0].Node, base[1].Node
 	require.Equal(t, store.StatusCreated, base[0].Status)
 	assert.Equal(t, []string{"sn|A", "name|a"}, a.Keys)
 	assert.Equal(t, map[string]time.Time{"api": a.CreatedAt}, a.SeenBy)
@@ -146,7 +146,7 @@ func testPlannerStatuses(t *testing.T, st store.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := countCIs(t, st, store.CIFilter{})
+			before := countCIs(t, st, store.NodeFilter{Kind: store.KindCI})
 			res, err := up(tt.atomic, tt.items...)
 			if tt.err != "" {
 				require.Error(t, err)
@@ -158,7 +158,7 @@ func testPlannerStatuses(t *testing.T, st store.Store) {
 				if tt.field != "" {
 					requireInvalid(t, err, tt.field)
 				}
-				assert.Equal(t, before, countCIs(t, st, store.CIFilter{}), "a failed call writes nothing")
+				assert.Equal(t, before, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}), "a failed call writes nothing")
 				return
 			}
 			require.NoError(t, err)
@@ -178,7 +178,7 @@ func testPlannerStatuses(t *testing.T, st store.Store) {
 					}
 				default:
 					if j < len(tt.same) && tt.same[j] != "" {
-						assert.Equal(t, tt.same[j], res[i].CI.ID)
+						assert.Equal(t, tt.same[j], res[i].Node.ID)
 					}
 					j++
 				}
@@ -187,11 +187,11 @@ func testPlannerStatuses(t *testing.T, st store.Store) {
 			last := map[store.ID]store.CI{}
 			for _, r := range res {
 				if r.Err == nil {
-					last[r.CI.ID] = r.CI
+					last[r.Node.ID] = r.Node
 				}
 			}
 			for id, want := range last {
-				got, err := st.CIs(ctx, []store.ID{id})
+				got, err := st.Nodes(ctx, store.KindCI, []store.ID{id})
 				require.NoError(t, err)
 				assert.Equal(t, want, got[id], "result CI is the CI as stored")
 			}
@@ -204,9 +204,9 @@ func testPlannerStatuses(t *testing.T, st store.Store) {
 	require.ErrorAs(t, res[0].Err, &ce)
 	assert.Equal(t, []store.ID{a.ID, b.ID}, ce.CIs)
 	// Batch-level errors.
-	_, err = st.UpsertCIs(ctx, api, store.UpsertBatch{Reconcile: decide})
+	_, err = st.UpsertNodes(ctx, api, store.UpsertBatch{Reconcile: decide})
 	requireInvalid(t, err, "items")
-	_, err = st.UpsertCIs(ctx, api, store.UpsertBatch{Items: []store.NodeUpsert{pitem("Server", []string{"k"})}})
+	_, err = st.UpsertNodes(ctx, api, store.UpsertBatch{Items: []store.NodeUpsert{pitem("Server", []string{"k"})}})
 	requireInvalid(t, err, "reconcile")
 }
 
@@ -249,7 +249,7 @@ func testDecisionChecks(t *testing.T, st store.Store) {
 				return d, nil
 			}
 			in := store.NodeUpsert{Class: "Application", Attributes: store.Attributes{"name": "d"}, Keys: []string{"Application|0|d"}}
-			res, err := st.UpsertCIs(ctx, api, store.UpsertBatch{Items: []store.NodeUpsert{in}, Reconcile: decide})
+			res, err := st.UpsertNodes(ctx, api, store.UpsertBatch{Items: []store.NodeUpsert{in}, Reconcile: decide})
 			require.NoError(t, err)
 			require.Len(t, res, 1)
 			assert.Equal(t, c.status, res[0].Status, "%v", res[0].Err)
@@ -259,10 +259,10 @@ func testDecisionChecks(t *testing.T, st store.Store) {
 				requireInvalid(t, res[0].Err, c.field)
 			}
 			// Atomic: the item's error, and nothing written.
-			_, err = st.UpsertCIs(ctx, api, store.UpsertBatch{Items: []store.NodeUpsert{in}, Reconcile: decide, Atomic: true})
+			_, err = st.UpsertNodes(ctx, api, store.UpsertBatch{Items: []store.NodeUpsert{in}, Reconcile: decide, Atomic: true})
 			var ie *store.ItemError
 			require.True(t, errors.As(err, &ie), "atomic: %v", err)
-			assert.Equal(t, 0, countCIs(t, st, store.CIFilter{}), "nothing written")
+			assert.Equal(t, 0, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}), "nothing written")
 		})
 	}
 }

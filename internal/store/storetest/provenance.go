@@ -20,7 +20,7 @@ var provenanceCases = []testCase{
 func testProvenanceSetAt(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	svc := newService(t, st)
-	created := upsertOK(t, svc, agent, server("LinuxServer", "name", "prov-1", "serial_number", "PROV-1", "os_name", "Linux", "memory_mb", 4096))[0].CI
+	created := upsertOK(t, svc, agent, server("LinuxServer", "name", "prov-1", "serial_number", "PROV-1", "os_name", "Linux", "memory_mb", 4096))[0].Node
 	for _, a := range []string{"name", "serial_number", "os_name", "memory_mb", "status"} {
 		require.Contains(t, created.SetAt, a)
 		assert.True(t, created.SetAt[a].Equal(created.CreatedAt), "%s set at creation", a)
@@ -32,10 +32,10 @@ func testProvenanceSetAt(t *testing.T, st store.Store) {
 	updated, err := svc.UpdateCI(ctx, api, created.ID, map[string]any{"os_name": "Ubuntu", "memory_mb": nil})
 	require.NoError(t, err)
 
-	got, err := st.CIs(ctx, []store.ID{created.ID})
+	got, err := st.Nodes(ctx, store.KindCI, []store.ID{created.ID})
 	require.NoError(t, err)
 	c := got[created.ID]
-	assert.True(t, c.SetAt["os_name"].Equal(updated.CI.UpdatedAt), "os_name set by the update: %v, want %v", c.SetAt["os_name"], updated.CI.UpdatedAt)
+	assert.True(t, c.SetAt["os_name"].Equal(updated.Node.UpdatedAt), "os_name set by the update: %v, want %v", c.SetAt["os_name"], updated.Node.UpdatedAt)
 	assert.True(t, c.SetAt["os_name"].After(created.CreatedAt))
 	assert.Equal(t, "api", c.Sources["os_name"])
 	assert.True(t, c.SetAt["name"].Equal(created.CreatedAt), "name unchanged since creation, sighting included")

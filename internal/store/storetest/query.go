@@ -257,7 +257,7 @@ func testQueryErrors(t *testing.T, st store.Store) {
 		{"time out of range", qLeaf("due", store.OpEq, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)), "where.eq"},
 	} {
 		t.Run("store/"+tt.name, func(t *testing.T) {
-			_, err := st.ListCIs(t.Context(), store.CIFilter{Where: &tt.e}, store.PageRequest{})
+			_, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI, Where: &tt.e}, store.PageRequest{})
 			requireInvalid(t, err, tt.field)
 		})
 	}
@@ -308,12 +308,12 @@ func ciIDs(cis []store.CI) []store.ID {
 
 // walkPages lists every CI matching f in pages of size, by cursor or by
 // offset.
-func walkPages(t *testing.T, st store.Store, f store.CIFilter, size int, byOffset bool) []store.CI {
+func walkPages(t *testing.T, st store.Store, f store.NodeFilter, size int, byOffset bool) []store.CI {
 	t.Helper()
 	var out []store.CI
 	p := store.PageRequest{First: size}
 	for range 1000 {
-		page, err := st.ListCIs(t.Context(), f, p)
+		page, err := st.ListNodes(t.Context(), f, p)
 		require.NoError(t, err)
 		require.Len(t, page.Cursors, len(page.Items))
 		out = append(out, page.Items...)
@@ -348,27 +348,27 @@ func testQuerySorts(t *testing.T, st store.Store) {
 		items[i] = gadget(fmt.Sprintf("tie-%02d", i%5)+fmt.Sprintf("-%d", i), "owner", []string{"Ops", "Dev", "ops", ""}[i%4], "environment", []string{"production", "test", ""}[i%3])
 	}
 	upsertOK(t, svc, builder, items...)
-	everything, err := st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: 1000})
+	everything, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: 1000})
 	require.NoError(t, err)
 	for _, s := range querySorts {
 		t.Run(fmt.Sprintf("%s desc=%v", s.Field, s.Desc), func(t *testing.T) {
-			f := store.CIFilter{Sort: s}
-			full, err := st.ListCIs(t.Context(), f, store.PageRequest{First: 1000})
+			f := store.NodeFilter{Kind: store.KindCI, Sort: s}
+			full, err := st.ListNodes(t.Context(), f, store.PageRequest{First: 1000})
 			require.NoError(t, err)
 			assert.Equal(t, ciIDs(sortedBy(s, everything.Items)), ciIDs(full.Items), "order")
 			assert.Equal(t, ciIDs(full.Items), ciIDs(walkPages(t, st, f, 3, false)), "keyset pages")
 			assert.Equal(t, ciIDs(full.Items), ciIDs(walkPages(t, st, f, 3, true)), "offset pages")
 			// Each item's cursor resumes right after it.
 			for i := 0; i+1 < len(full.Items); i += 5 {
-				p, err := st.ListCIs(t.Context(), f, store.PageRequest{First: 1, After: full.Cursors[i]})
+				p, err := st.ListNodes(t.Context(), f, store.PageRequest{First: 1, After: full.Cursors[i]})
 				require.NoError(t, err)
 				require.Len(t, p.Items, 1)
 				assert.Equal(t, full.Items[i+1].ID, p.Items[0].ID)
 			}
 			// With a filter, a sort still orders the matches only.
 			e := qLeaf(store.FieldClass, store.OpEq, "Gadget")
-			ff := store.CIFilter{Sort: s, Where: &e}
-			fp, err := st.ListCIs(t.Context(), ff, store.PageRequest{First: 1000})
+			ff := store.NodeFilter{Kind: store.KindCI, Sort: s, Where: &e}
+			fp, err := st.ListNodes(t.Context(), ff, store.PageRequest{First: 1000})
 			require.NoError(t, err)
 			want := slices.DeleteFunc(slices.Clone(full.Items), func(c store.CI) bool { return c.Class != "Gadget" })
 			assert.Equal(t, ciIDs(want), ciIDs(fp.Items))
@@ -396,16 +396,16 @@ func testQueryPagesUnderWrites(t *testing.T, st store.Store) {
 	}
 	survivors := map[store.ID]bool{}
 	for _, r := range upsertOK(t, svc, builder, items...) {
-		survivors[r.CI.ID] = true
+		survivors[r.Node.ID] = true
 	}
 	for _, s := range []store.Sort{{Field: "owner"}, {Field: "owner", Desc: true}, {Field: store.FieldCreatedAt, Desc: true}} {
 		t.Run(fmt.Sprintf("%s desc=%v", s.Field, s.Desc), func(t *testing.T) {
-			f := store.CIFilter{Sort: s}
+			f := store.NodeFilter{Kind: store.KindCI, Sort: s}
 			seen := map[store.ID]int{}
 			var order []store.CI
 			p := store.PageRequest{First: 4}
 			for page := 0; ; page++ {
-				pg, err := st.ListCIs(t.Context(), f, p)
+				pg, err := st.ListNodes(t.Context(), f, p)
 				require.NoError(t, err)
 				for _, c := range pg.Items {
 					seen[c.ID]++
@@ -418,7 +418,7 @@ func testQueryPagesUnderWrites(t *testing.T, st store.Store) {
 				upsertOK(t, svc, builder, app(fmt.Sprintf("new-%s-%v-%02d", s.Field, s.Desc, page), "owner", owners[page%4]))
 				for id := range survivors {
 					if seen[id] == 0 {
-						_, err := st.DeleteCIs(t.Context(), builder, []store.ID{id})
+						_, err := st.DeleteNodes(t.Context(), builder, store.KindCI, []store.ID{id})
 						require.NoError(t, err)
 						delete(survivors, id)
 						break
@@ -440,32 +440,32 @@ func testQueryPagesUnderWrites(t *testing.T, st store.Store) {
 
 func testQueryPageLimits(t *testing.T, st store.Store) {
 	nodes(t, st, "lim", 5)
-	byName := store.CIFilter{Sort: store.Sort{Field: "name"}}
-	p, err := st.ListCIs(t.Context(), byName, store.PageRequest{First: 2, Offset: 2})
+	byName := store.NodeFilter{Kind: store.KindCI, Sort: store.Sort{Field: "name"}}
+	p, err := st.ListNodes(t.Context(), byName, store.PageRequest{First: 2, Offset: 2})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"lim2", "lim3"}, names(p.Items))
 	assert.Equal(t, 5, p.Total)
 	assert.True(t, p.HasNext)
 	// An offset page's cursors continue by keyset.
-	p, err = st.ListCIs(t.Context(), byName, store.PageRequest{First: 5, After: p.EndCursor})
+	p, err = st.ListNodes(t.Context(), byName, store.PageRequest{First: 5, After: p.EndCursor})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"lim4"}, names(p.Items))
-	p, err = st.ListCIs(t.Context(), byName, store.PageRequest{First: 2, Offset: 5})
+	p, err = st.ListNodes(t.Context(), byName, store.PageRequest{First: 2, Offset: 5})
 	require.NoError(t, err)
 	assert.Empty(t, p.Items)
 	assert.False(t, p.HasNext)
 	assert.Equal(t, 5, p.Total)
-	_, err = st.ListCIs(t.Context(), byName, store.PageRequest{Offset: store.MaxOffsetWindow - store.DefaultPageSize})
+	_, err = st.ListNodes(t.Context(), byName, store.PageRequest{Offset: store.MaxOffsetWindow - store.DefaultPageSize})
 	require.NoError(t, err)
 
-	full, err := st.ListCIs(t.Context(), byName, store.PageRequest{First: 1})
+	full, err := st.ListNodes(t.Context(), byName, store.PageRequest{First: 1})
 	require.NoError(t, err)
 	cursor := full.EndCursor
-	idCursor, err := st.ListCIs(t.Context(), store.CIFilter{}, store.PageRequest{First: 1})
+	idCursor, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: 1})
 	require.NoError(t, err)
 	for _, tt := range []struct {
 		name  string
-		f     store.CIFilter
+		f     store.NodeFilter
 		p     store.PageRequest
 		field string
 	}{
@@ -474,16 +474,16 @@ func testQueryPageLimits(t *testing.T, st store.Store) {
 		{"offset beyond the window", byName, store.PageRequest{First: 10, Offset: store.MaxOffsetWindow - 9}, "offset"},
 		{"huge offset", byName, store.PageRequest{Offset: 1 << 62}, "offset"},
 		{"page size", byName, store.PageRequest{First: store.MaxPageSize + 1}, "first"},
-		{"unknown sort field", store.CIFilter{Sort: store.Sort{Field: "note"}}, store.PageRequest{}, "orderBy.field"},
-		{"sort field that looks like injection", store.CIFilter{Sort: store.Sort{Field: "name DESC; --"}}, store.PageRequest{}, "orderBy.field"},
-		{"cursor of another order", store.CIFilter{Sort: store.Sort{Field: "name", Desc: true}}, store.PageRequest{After: cursor}, "after"},
-		{"cursor of another field", store.CIFilter{Sort: store.Sort{Field: "owner"}}, store.PageRequest{After: cursor}, "after"},
+		{"unknown sort field", store.NodeFilter{Kind: store.KindCI, Sort: store.Sort{Field: "note"}}, store.PageRequest{}, "orderBy.field"},
+		{"sort field that looks like injection", store.NodeFilter{Kind: store.KindCI, Sort: store.Sort{Field: "name DESC; --"}}, store.PageRequest{}, "orderBy.field"},
+		{"cursor of another order", store.NodeFilter{Kind: store.KindCI, Sort: store.Sort{Field: "name", Desc: true}}, store.PageRequest{After: cursor}, "after"},
+		{"cursor of another field", store.NodeFilter{Kind: store.KindCI, Sort: store.Sort{Field: "owner"}}, store.PageRequest{After: cursor}, "after"},
 		{"ID cursor in a sorted list", byName, store.PageRequest{After: idCursor.EndCursor}, "after"},
-		{"sorted cursor in the ID list", store.CIFilter{}, store.PageRequest{After: cursor}, "after"},
+		{"sorted cursor in the ID list", store.NodeFilter{Kind: store.KindCI}, store.PageRequest{After: cursor}, "after"},
 		{"cursor of relationships", byName, store.PageRequest{After: store.EncodeRelCursor(true, "RUNS_ON", "x")}, "after"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := st.ListCIs(t.Context(), tt.f, tt.p)
+			_, err := st.ListNodes(t.Context(), tt.f, tt.p)
 			requireInvalid(t, err, tt.field)
 		})
 	}

@@ -23,7 +23,7 @@ var relationshipCases = []testCase{
 func testRelCreate(t *testing.T, st store.Store) {
 	svc := newService(t, st)
 	ids := nodes(t, st, "n", 2)
-	sw := upsertOK(t, svc, builder, server("Switch", "name", "core1", "serial_number", "SW1"))[0].CI.ID
+	sw := upsertOK(t, svc, builder, server("Switch", "name", "core1", "serial_number", "SW1"))[0].Node.ID
 	res, err := svc.CreateRelationships(t.Context(), api, []cmdb.RelationshipItem{
 		{Type: "DEPENDS_ON", Source: ids[0], Target: ids[1]},
 		{Type: "DEPENDS_ON", Source: ids[0], Target: ids[1]}, // same again in the batch
@@ -162,9 +162,9 @@ func testRelDelete(t *testing.T, st store.Store) {
 
 func testRelModelClasses(t *testing.T, st store.Store) {
 	svc := newService(t, st)
-	bs := upsertOK(t, svc, builder, cmdb.UpsertItem{Class: "BusinessService", Attributes: map[string]any{"name": "Payments"}})[0].CI.ID
-	vm := upsertOK(t, svc, builder, server("VirtualMachine", "name", "vm1", "vm_uuid", "4211-AAAA"))[0].CI.ID
-	hv := upsertOK(t, svc, builder, server("Hypervisor", "name", "esx1", "serial_number", "HV1"))[0].CI.ID
+	bs := upsertOK(t, svc, builder, cmdb.UpsertItem{Class: "BusinessService", Attributes: map[string]any{"name": "Payments"}})[0].Node.ID
+	vm := upsertOK(t, svc, builder, server("VirtualMachine", "name", "vm1", "vm_uuid", "4211-AAAA"))[0].Node.ID
+	hv := upsertOK(t, svc, builder, server("Hypervisor", "name", "esx1", "serial_number", "HV1"))[0].Node.ID
 	res, err := svc.CreateRelationships(t.Context(), api, []cmdb.RelationshipItem{
 		{Type: "RUNS_ON", Source: vm, Target: hv},
 		{Type: "RUNS_ON", Source: bs, Target: hv},

@@ -233,7 +233,7 @@ func readState(t *testing.T, st store.Store) ReleaseManifest {
 	var m ReleaseManifest
 	var ids []store.ID
 	for after := ""; ; {
-		p, err := st.ListCIs(ctx, store.CIFilter{}, store.PageRequest{First: store.MaxPageSize, After: after})
+		p, err := st.ListNodes(ctx, store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: store.MaxPageSize, After: after})
 		require.NoError(t, err)
 		for _, c := range p.Items {
 			m.CIs = append(m.CIs, ciView(t, c))

@@ -90,7 +90,7 @@ func BuildReleaseFixture(t *testing.T, st store.Store, commit string) *ReleaseMa
 	upsert := func(actor store.Actor, items ...cmdb.UpsertItem) {
 		t.Helper()
 		for _, r := range upsertOK(t, svc, actor, items...) {
-			names[r.CI.Attributes["name"].(string)] = string(r.CI.ID)
+			names[r.Node.Attributes["name"].(string)] = string(r.Node.ID)
 		}
 	}
 	ci := func(class string, attrs ...any) cmdb.UpsertItem {
@@ -132,7 +132,7 @@ func BuildReleaseFixture(t *testing.T, st store.Store, commit string) *ReleaseMa
 	names["payments-api instance"] = names["payments-api"]
 	res, err := svc.Upsert(ctx, admin, []cmdb.UpsertItem{ci("Application", "name", "payments-api")}, false)
 	require.NoError(t, err)
-	names["payments-api"] = string(res[0].CI.ID)
+	names["payments-api"] = string(res[0].Node.ID)
 
 	// db01 is seen by a second source; an agent's new version updates the
 	// application; an engineer's edit sets and clears attributes.

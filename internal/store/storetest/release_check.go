@@ -50,7 +50,7 @@ func CheckReleaseFixture(t *testing.T, st store.Store, want *ReleaseManifest) {
 		for i, c := range want.CIs {
 			ids[i] = store.ID(c.ID)
 		}
-		cis, err := st.CIs(ctx, ids)
+		cis, err := st.Nodes(ctx, store.KindCI, ids)
 		require.NoError(t, err)
 		assert.Len(t, cis, len(ids), "every CI by id")
 		assert.Equal(t, "retired", cis[id("merge duplicate")].Attributes["status"])
@@ -67,17 +67,17 @@ func CheckReleaseFixture(t *testing.T, st store.Store, want *ReleaseManifest) {
 		// Filters, case-insensitive ones included (their indexes came by
 		// migrations of the previous release).
 		for _, c := range []struct {
-			f    store.CIFilter
+			f    store.NodeFilter
 			want []string
 		}{
-			{store.CIFilter{Name: "DB01"}, []string{"db01"}},
-			{store.CIFilter{NamePrefix: "PG-MAIN"}, []string{"pg-main", "pg-main-1", "pg-main-2"}},
-			{store.CIFilter{Owner: "DBA-Team"}, []string{"db01", "db02"}},
-			{store.CIFilter{Tag: "PCI"}, []string{"Online payments"}},
-			{store.CIFilter{Classes: []string{"PostgresCluster"}}, []string{"pg-archive", "pg-main"}},
-			{store.CIFilter{Status: []string{"retired"}}, []string{"db02-asset"}},
+			{store.NodeFilter{Kind: store.KindCI, Name: "DB01"}, []string{"db01"}},
+			{store.NodeFilter{Kind: store.KindCI, NamePrefix: "PG-MAIN"}, []string{"pg-main", "pg-main-1", "pg-main-2"}},
+			{store.NodeFilter{Kind: store.KindCI, Owner: "DBA-Team"}, []string{"db01", "db02"}},
+			{store.NodeFilter{Kind: store.KindCI, Tag: "PCI"}, []string{"Online payments"}},
+			{store.NodeFilter{Kind: store.KindCI, Classes: []string{"PostgresCluster"}}, []string{"pg-archive", "pg-main"}},
+			{store.NodeFilter{Kind: store.KindCI, Status: []string{"retired"}}, []string{"db02-asset"}},
 		} {
-			p, err := st.ListCIs(ctx, c.f, store.PageRequest{First: store.MaxPageSize})
+			p, err := st.ListNodes(ctx, c.f, store.PageRequest{First: store.MaxPageSize})
 			require.NoError(t, err)
 			var ws []store.ID
 			for _, n := range c.want {
@@ -104,7 +104,7 @@ func CheckReleaseFixture(t *testing.T, st store.Store, want *ReleaseManifest) {
 		in, err := st.RelationshipsOf(ctx, []store.ID{id("sw-core-1")}, store.In, nil)
 		require.NoError(t, err)
 		assert.Len(t, in[id("sw-core-1")], 3, "two ports and the datacenter")
-		pages, err := st.RelationshipPages(ctx, []store.RelationshipPageRequest{{CI: id("pg-main-1"), Dir: store.Both, Page: store.PageRequest{First: 2}}})
+		pages, err := st.RelationshipPages(ctx, []store.RelationshipPageRequest{{Node: id("pg-main-1"), Dir: store.Both, Page: store.PageRequest{First: 2}}})
 		require.NoError(t, err)
 		assert.Equal(t, 4, pages[0].Total, "RUNS_ON, MEMBER_OF and REPLICATES_TO out, DEPENDS_ON in (the deleted CI's went with it)")
 		assert.Len(t, pages[0].Items, 2)
@@ -242,7 +242,7 @@ func CheckReleaseFixture(t *testing.T, st store.Store, want *ReleaseManifest) {
 			res, err := svc.Upsert(ctx, store.Actor{Name: "alice", Source: "api"}, batch.items, false)
 			require.NoError(t, err)
 			for i, r := range res {
-				assert.Equal(t, batch.ids[i], r.CI.ID, "%s %v: %v", batch.items[i].Class, batch.items[i].Attributes, r.Err)
+				assert.Equal(t, batch.ids[i], r.Node.ID, "%s %v: %v", batch.items[i].Class, batch.items[i].Attributes, r.Err)
 				assert.Equal(t, store.StatusUnchanged, r.Status, "%s %v", batch.items[i].Class, batch.items[i].Attributes)
 			}
 		}
@@ -255,9 +255,9 @@ func CheckReleaseFixture(t *testing.T, st store.Store, want *ReleaseManifest) {
 			{Class: "PostgresCluster", Attributes: map[string]any{"name": "pg-new", "last_failover": "2261-12-31T23:59:59.999999999Z"}},
 		}, false)
 		require.NoError(t, err)
-		assert.Equal(t, id("merge survivor"), res[0].CI.ID, "the duplicate's serial number identifies the survivor")
+		assert.Equal(t, id("merge survivor"), res[0].Node.ID, "the duplicate's serial number identifies the survivor")
 		assert.Equal(t, store.StatusUnchanged, res[0].Status)
-		assert.Equal(t, id("db01"), res[1].CI.ID, "normalised keys identify")
+		assert.Equal(t, id("db01"), res[1].Node.ID, "normalised keys identify")
 		assert.Equal(t, store.StatusConflict, res[2].Status, "the open conflict is hit again")
 		assert.Equal(t, store.StatusCreated, res[3].Status)
 		p, err := st.Conflicts(ctx, store.PageRequest{})

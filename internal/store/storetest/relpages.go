@@ -79,7 +79,7 @@ func testRelPagesWalk(t *testing.T, st store.Store) {
 			require.NoError(t, err)
 			for _, size := range []int{1, 4, 7, 100} {
 				name := fmt.Sprintf("%s %v first %d", dir, types, size)
-				got := walk(t, st, store.RelationshipPageRequest{CI: ids[0], Dir: dir, Types: types, Page: store.PageRequest{First: size}})
+				got := walk(t, st, store.RelationshipPageRequest{Node: ids[0], Dir: dir, Types: types, Page: store.PageRequest{First: size}})
 				assert.ElementsMatch(t, relIDs(want[ids[0]]), relIDs(got), name)
 				if dir == store.Both {
 					seenIn := false
@@ -100,13 +100,13 @@ func testRelPagesWalk(t *testing.T, st store.Store) {
 		}
 	}
 	// Per-item cursors resume right after their item.
-	pages, err := st.RelationshipPages(t.Context(), []store.RelationshipPageRequest{{CI: ids[0], Dir: store.Both, Page: store.PageRequest{First: 10}}})
+	pages, err := st.RelationshipPages(t.Context(), []store.RelationshipPageRequest{{Node: ids[0], Dir: store.Both, Page: store.PageRequest{First: 10}}})
 	require.NoError(t, err)
 	first := pages[0]
 	require.Len(t, first.Items, 10)
 	assert.Equal(t, 23, first.Total)
 	assert.True(t, first.HasNext)
-	again, err := st.RelationshipPages(t.Context(), []store.RelationshipPageRequest{{CI: ids[0], Dir: store.Both, Page: store.PageRequest{First: 5, After: first.Cursors[2]}}})
+	again, err := st.RelationshipPages(t.Context(), []store.RelationshipPageRequest{{Node: ids[0], Dir: store.Both, Page: store.PageRequest{First: 5, After: first.Cursors[2]}}})
 	require.NoError(t, err)
 	assert.Equal(t, relIDs(first.Items[3:8]), relIDs(again[0].Items))
 	// Attributes and times come with the page.
@@ -116,7 +116,7 @@ func testRelPagesWalk(t *testing.T, st store.Store) {
 
 func testRelPagesStable(t *testing.T, st store.Store) {
 	ids := hub(t, st)
-	req := store.RelationshipPageRequest{CI: ids[0], Dir: store.Both, Page: store.PageRequest{First: 4}}
+	req := store.RelationshipPageRequest{Node: ids[0], Dir: store.Both, Page: store.PageRequest{First: 4}}
 	before := walk(t, st, req)
 	pages, err := st.RelationshipPages(t.Context(), []store.RelationshipPageRequest{req})
 	require.NoError(t, err)
@@ -158,10 +158,10 @@ func testRelPagesBatch(t *testing.T, st store.Store) {
 	ids := hub(t, st)
 	missing := store.ID("00000000-0000-7000-8000-00000000dead")
 	pages, err := st.RelationshipPages(t.Context(), []store.RelationshipPageRequest{
-		{CI: ids[0], Dir: store.Out, Page: store.PageRequest{First: 100}},
-		{CI: missing, Dir: store.Both},
-		{CI: ids[0], Dir: store.In, Types: []string{"HOSTED_ON"}, Page: store.PageRequest{First: 2}},
-		{CI: ids[5], Dir: store.Both},
+		{Node: ids[0], Dir: store.Out, Page: store.PageRequest{First: 100}},
+		{Node: missing, Dir: store.Both},
+		{Node: ids[0], Dir: store.In, Types: []string{"HOSTED_ON"}, Page: store.PageRequest{First: 2}},
+		{Node: ids[5], Dir: store.Both},
 	})
 	require.NoError(t, err)
 	require.Len(t, pages, 4)
@@ -183,18 +183,18 @@ func testRelPagesBatch(t *testing.T, st store.Store) {
 	require.NoError(t, err)
 	assert.Empty(t, pages)
 
-	in, err := st.RelationshipPages(t.Context(), []store.RelationshipPageRequest{{CI: ids[0], Dir: store.In, Page: store.PageRequest{First: 1}}})
+	in, err := st.RelationshipPages(t.Context(), []store.RelationshipPageRequest{{Node: ids[0], Dir: store.In, Page: store.PageRequest{First: 1}}})
 	require.NoError(t, err)
 	bad := []struct {
 		req   store.RelationshipPageRequest
 		field string
 	}{
-		{store.RelationshipPageRequest{CI: ids[0], Dir: store.Out, Page: store.PageRequest{After: "garbage"}}, "reqs[0].after"},
-		{store.RelationshipPageRequest{CI: ids[0], Dir: store.Out, Page: store.PageRequest{After: store.EncodeCursor("x")}}, "reqs[0].after"},
-		{store.RelationshipPageRequest{CI: ids[0], Dir: store.Out, Page: store.PageRequest{After: in[0].EndCursor}}, "reqs[0].after"},
-		{store.RelationshipPageRequest{CI: ids[0], Dir: store.Out, Types: []string{"X]-() DETACH DELETE n //"}}, "reqs[0].types"},
-		{store.RelationshipPageRequest{CI: ids[0], Dir: store.Direction(9)}, "reqs[0].dir"},
-		{store.RelationshipPageRequest{CI: ids[0], Dir: store.Out, Page: store.PageRequest{First: store.MaxPageSize + 1}}, "reqs[0].first"},
+		{store.RelationshipPageRequest{Node: ids[0], Dir: store.Out, Page: store.PageRequest{After: "garbage"}}, "reqs[0].after"},
+		{store.RelationshipPageRequest{Node: ids[0], Dir: store.Out, Page: store.PageRequest{After: store.EncodeCursor("x")}}, "reqs[0].after"},
+		{store.RelationshipPageRequest{Node: ids[0], Dir: store.Out, Page: store.PageRequest{After: in[0].EndCursor}}, "reqs[0].after"},
+		{store.RelationshipPageRequest{Node: ids[0], Dir: store.Out, Types: []string{"X]-() DETACH DELETE n //"}}, "reqs[0].types"},
+		{store.RelationshipPageRequest{Node: ids[0], Dir: store.Direction(9)}, "reqs[0].dir"},
+		{store.RelationshipPageRequest{Node: ids[0], Dir: store.Out, Page: store.PageRequest{First: store.MaxPageSize + 1}}, "reqs[0].first"},
 	}
 	for _, b := range bad {
 		_, err := st.RelationshipPages(t.Context(), []store.RelationshipPageRequest{b.req})

@@ -26,16 +26,16 @@ var retireCases = []testCase{
 func testRetireKeeps(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	svc := newService(t, st)
-	srv := upsertOK(t, svc, agent, server("LinuxServer", "name", "old-box", "serial_number", "RET-1", "os_name", "Linux"))[0].CI
-	user := upsertOK(t, svc, api, app("old-app"))[0].CI
+	srv := upsertOK(t, svc, agent, server("LinuxServer", "name", "old-box", "serial_number", "RET-1", "os_name", "Linux"))[0].Node
+	user := upsertOK(t, svc, api, app("old-app"))[0].Node
 	link(t, st, []store.ID{user.ID, srv.ID}, edge{0, 1, "DEPENDS_ON"})
 
 	res, err := svc.RetireCIs(ctx, api, []store.ID{srv.ID, "01900000-0000-7000-8000-000000000000"})
 	require.NoError(t, err)
 	require.Len(t, res, 2)
 	assert.Equal(t, store.StatusUpdated, res[0].Status)
-	assert.Equal(t, "retired", res[0].CI.Attributes["status"])
-	assert.Equal(t, "Linux", res[0].CI.Attributes["os_name"], "attributes are kept")
+	assert.Equal(t, "retired", res[0].Node.Attributes["status"])
+	assert.Equal(t, "Linux", res[0].Node.Attributes["os_name"], "attributes are kept")
 	assert.Equal(t, []store.FieldChange{{Field: "status", Before: "live", After: "retired"}}, res[0].Changes)
 	assert.Equal(t, store.StatusNotFound, res[1].Status)
 	require.ErrorIs(t, res[1].Err, store.ErrNotFound)
@@ -49,19 +49,19 @@ func testRetireKeeps(t *testing.T, st store.Store) {
 	assert.Equal(t, api, h[0].Actor)
 
 	again := upsertOK(t, svc, agent, server("LinuxServer", "name", "old-box", "serial_number", "RET-1", "os_name", "Linux"))[0]
-	assert.Equal(t, srv.ID, again.CI.ID, "its identity is kept: rediscovery finds the retired record")
-	assert.Equal(t, "retired", again.CI.Attributes["status"], "and it stays retired")
-	assert.Equal(t, 2, countCIs(t, st, store.CIFilter{}))
+	assert.Equal(t, srv.ID, again.Node.ID, "its identity is kept: rediscovery finds the retired record")
+	assert.Equal(t, "retired", again.Node.Attributes["status"], "and it stays retired")
+	assert.Equal(t, 2, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}))
 
 	res, err = svc.RetireCIs(ctx, api, []store.ID{srv.ID})
 	require.NoError(t, err)
 	assert.Equal(t, store.StatusUnchanged, res[0].Status, "retiring twice changes nothing")
 
 	// Retiring wins over the precedence of the source that set the status.
-	up := upsertOK(t, svc, api, app("pinned", "status", "maintenance"))[0].CI
+	up := upsertOK(t, svc, api, app("pinned", "status", "maintenance"))[0].Node
 	res, err = svc.RetireCIs(ctx, agent, []store.ID{up.ID})
 	require.NoError(t, err)
-	assert.Equal(t, "retired", res[0].CI.Attributes["status"], "a deliberate retirement is not a report")
+	assert.Equal(t, "retired", res[0].Node.Attributes["status"], "a deliberate retirement is not a report")
 }
 
 // testPurgeReferenced: a purge deletes for good; one of a CI that a node of
@@ -89,7 +89,7 @@ func testPurgeReferenced(t *testing.T, st store.Store) {
 	field, _ := store.FieldOf(res[0].Err)
 	assert.Equal(t, "ids[0]", field)
 	assert.Equal(t, store.StatusDeleted, res[1].Status, "nothing of another kind points at ids[2]")
-	got, err := st.CIs(ctx, ids)
+	got, err := st.Nodes(ctx, store.KindCI, ids)
 	require.NoError(t, err)
 	assert.Contains(t, got, ids[1], "a refused purge loses nothing")
 	assert.NotContains(t, got, ids[2])
@@ -110,12 +110,12 @@ func testPurgeReferenced(t *testing.T, st store.Store) {
 // another case) and returns its ID.
 func upsertNode(t *testing.T, st store.Store, svc *cmdb.Service, kind store.ObjectKind, class string, attrs store.Attributes, key string) store.ID {
 	t.Helper()
-	res, err := st.UpsertCIs(t.Context(), api, store.UpsertBatch{Kind: kind, Items: []store.CIUpsert{{Class: class, Attributes: attrs, Keys: []string{key}}},
+	res, err := st.UpsertNodes(t.Context(), api, store.UpsertBatch{Kind: kind, Items: []store.CIUpsert{{Class: class, Attributes: attrs, Keys: []string{key}}},
 		Reconcile: svc.Model().Reconcile})
 	require.NoError(t, err)
 	require.NoError(t, res[0].Err)
-	require.Equal(t, kind, res[0].CI.Kind)
-	return res[0].CI.ID
+	require.Equal(t, kind, res[0].Node.Kind)
+	return res[0].Node.ID
 }
 
 // testEdgesAcrossKinds: relationships join nodes of any kind the type
@@ -143,25 +143,25 @@ func testEdgesAcrossKinds(t *testing.T, st store.Store) {
 	require.NoError(t, err)
 	require.Len(t, out[person], 1)
 	assert.Equal(t, group, out[person][0].Target)
-	pages, err := st.RelationshipPages(ctx, []store.RelationshipPageRequest{{CI: group, Dir: store.In}})
+	pages, err := st.RelationshipPages(ctx, []store.RelationshipPageRequest{{Node: group, Dir: store.In}})
 	require.NoError(t, err)
 	assert.Equal(t, 2, pages[0].Total, "the member and the owned CI")
 
-	cis, err := st.CIs(ctx, []store.ID{person, group, ci})
+	cis, err := st.Nodes(ctx, store.KindCI, []store.ID{person, group, ci})
 	require.NoError(t, err)
 	assert.Equal(t, []store.ID{ci}, mapKeys(cis), "CI reads see CIs only")
-	all, err := st.Nodes(ctx, []store.ID{person, group, ci, "01900000-0000-7000-8000-000000000000"})
+	all, err := st.Nodes(ctx, store.AnyKind, []store.ID{person, group, ci, "01900000-0000-7000-8000-000000000000"})
 	require.NoError(t, err)
 	require.Len(t, all, 3)
 	assert.Equal(t, store.ObjectKind("person"), all[person].Kind)
 	assert.Equal(t, store.ObjectKind("group"), all[group].Kind)
 	assert.Equal(t, store.KindCI, all[ci].Kind)
-	assert.Equal(t, 1, countCIs(t, st, store.CIFilter{}), "lists count CIs only")
+	assert.Equal(t, 1, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}), "lists count CIs only")
 
 	// Purging the CI deletes its relationship to the group, audited.
 	_, err = svc.PurgeCIs(ctx, api, []store.ID{ci}, false)
 	require.NoError(t, err)
-	pages, err = st.RelationshipPages(ctx, []store.RelationshipPageRequest{{CI: group, Dir: store.In}})
+	pages, err = st.RelationshipPages(ctx, []store.RelationshipPageRequest{{Node: group, Dir: store.In}})
 	require.NoError(t, err)
 	assert.Equal(t, 1, pages[0].Total)
 	owned := store.RelationshipKey{Source: ci, Type: "OWNED_BY", Target: group}.ID()
@@ -206,7 +206,7 @@ func testParallelPeople(t *testing.T, st store.Store) {
 				items[i] = store.CIUpsert{Class: "Person", Attributes: a, Keys: person.Keys(a)}
 			}
 			for _, part := range [][]store.CIUpsert{items[:people/2], items[people/2:]} {
-				res, err := st.UpsertCIs(t.Context(), store.Actor{Name: fmt.Sprintf("hr%d", w), Source: "hr"},
+				res, err := st.UpsertNodes(t.Context(), store.Actor{Name: fmt.Sprintf("hr%d", w), Source: "hr"},
 					store.UpsertBatch{Kind: "person", Items: part, Reconcile: svc.Model().Reconcile})
 				if err != nil {
 					errs <- err
@@ -216,7 +216,7 @@ func testParallelPeople(t *testing.T, st store.Store) {
 					if r.Err != nil {
 						errs <- fmt.Errorf("writer %d: %s: %w", w, r.Status, r.Err)
 					}
-					ids[w] = append(ids[w], r.CI.ID)
+					ids[w] = append(ids[w], r.Node.ID)
 				}
 			}
 		}()
@@ -233,11 +233,11 @@ func testParallelPeople(t *testing.T, st store.Store) {
 		}
 	}
 	assert.Len(t, distinct, people, "one node per person, whoever reported it how")
-	got, err := st.Nodes(t.Context(), mapKeys(distinct))
+	got, err := st.Nodes(t.Context(), store.AnyKind, mapKeys(distinct))
 	require.NoError(t, err)
 	require.Len(t, got, people)
 	for _, n := range got {
 		assert.Equal(t, store.ObjectKind("person"), n.Kind)
 	}
-	assert.Equal(t, 0, countCIs(t, st, store.CIFilter{}), "no CI was made")
+	assert.Equal(t, 0, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}), "no CI was made")
 }

@@ -144,7 +144,7 @@ func testSearchPrefixPhrase(t *testing.T, st store.Store) {
 func testSearchSeesWrites(t *testing.T, st store.Store) {
 	svc := newService(t, st)
 	res := upsertOK(t, svc, api, app("alpha-service", "description", "first words"))
-	id := res[0].CI.ID
+	id := res[0].Node.ID
 	assert.Equal(t, []string{"alpha-service"}, search(t, svc, "first", cmdb.SearchFilter{}))
 	_, err := svc.UpdateCI(t.Context(), api, id, map[string]any{"description": "second words"})
 	require.NoError(t, err)
@@ -259,12 +259,12 @@ func testSearchFilters(t *testing.T, st store.Store) {
 	terms, err := store.ParseTextQuery("orders")
 	require.NoError(t, err)
 	for _, class := range []string{"LinuxServer", "Application"} {
-		cis, _, err := st.(store.TextSearcher).SearchCIs(t.Context(), store.TextQuery{Terms: terms, Limit: 1, Classes: []string{class}})
+		cis, _, err := st.(store.TextSearcher).SearchNodes(t.Context(), store.TextQuery{Kind: store.KindCI, Terms: terms, Limit: 1, Classes: []string{class}})
 		require.NoError(t, err)
 		require.Len(t, cis, 1, class)
 		assert.Equal(t, class, cis[0].Class)
 	}
-	cis, _, err := st.(store.TextSearcher).SearchCIs(t.Context(), store.TextQuery{Terms: terms, Limit: 1, Status: []string{"retired"}})
+	cis, _, err := st.(store.TextSearcher).SearchNodes(t.Context(), store.TextQuery{Kind: store.KindCI, Terms: terms, Limit: 1, Status: []string{"retired"}})
 	require.NoError(t, err)
 	require.Len(t, cis, 1)
 	assert.Equal(t, "orders old", cis[0].Attributes["name"])

@@ -78,7 +78,7 @@ func upsertOK(t *testing.T, svc *cmdb.Service, actor store.Actor, items ...cmdb.
 	require.Len(t, res, len(items))
 	for i, r := range res {
 		require.NoError(t, r.Err, "item %d", i)
-		require.NotEmpty(t, r.CI.ID, "item %d", i)
+		require.NotEmpty(t, r.Node.ID, "item %d", i)
 	}
 	return res
 }
@@ -103,7 +103,7 @@ func nodes(t *testing.T, st store.Store, prefix string, n int) []store.ID {
 	res := upsertOK(t, svc, builder, items...)
 	ids := make([]store.ID, n)
 	for i, r := range res {
-		ids[i] = r.CI.ID
+		ids[i] = r.Node.ID
 	}
 	return ids
 }
@@ -134,9 +134,9 @@ func link(t *testing.T, st store.Store, ids []store.ID, edges ...edge) {
 	}
 }
 
-func countCIs(t *testing.T, st store.Store, f store.CIFilter) int {
+func countCIs(t *testing.T, st store.Store, f store.NodeFilter) int {
 	t.Helper()
-	p, err := st.ListCIs(t.Context(), f, store.PageRequest{First: 1})
+	p, err := st.ListNodes(t.Context(), f, store.PageRequest{First: 1})
 	require.NoError(t, err)
 	return p.Total
 }

@@ -29,7 +29,7 @@ type interleaved struct {
 	before func()
 }
 
-func (s *interleaved) UpsertCIs(ctx context.Context, actor store.Actor, b store.UpsertBatch) ([]store.UpsertResult, error) {
+func (s *interleaved) UpsertNodes(ctx context.Context, actor store.Actor, b store.UpsertBatch) ([]store.UpsertResult, error) {
 	s.mu.Lock()
 	f := s.before
 	s.before = nil
@@ -37,7 +37,7 @@ func (s *interleaved) UpsertCIs(ctx context.Context, actor store.Actor, b store.
 	if f != nil {
 		f()
 	}
-	return s.Store.UpsertCIs(ctx, actor, b)
+	return s.Store.UpsertNodes(ctx, actor, b)
 }
 
 // testUpdateRacesDelete: a CI deleted while updateCI runs is NOT_FOUND,
@@ -51,10 +51,10 @@ func testUpdateRacesDelete(t *testing.T, st store.Store) {
 			ctx := t.Context()
 			is := &interleaved{Store: st}
 			svc := newService(t, is)
-			id := upsertOK(t, svc, agent, app(fmt.Sprint("crm-", len(patch))))[0].CI.ID
-			before := countCIs(t, st, store.CIFilter{})
+			id := upsertOK(t, svc, agent, app(fmt.Sprint("crm-", len(patch))))[0].Node.ID
+			before := countCIs(t, st, store.NodeFilter{Kind: store.KindCI})
 			is.before = func() {
-				res, err := st.DeleteCIs(ctx, api, []store.ID{id})
+				res, err := st.DeleteNodes(ctx, api, store.KindCI, []store.ID{id})
 				require.NoError(t, err)
 				require.Equal(t, store.StatusDeleted, res[0].Status)
 			}
@@ -63,7 +63,7 @@ func testUpdateRacesDelete(t *testing.T, st store.Store) {
 			assert.ErrorIs(t, err, store.ErrNotFound)
 			var ie *store.InvalidError
 			assert.False(t, errors.As(err, &ie), "not INVALID: %v", err)
-			assert.Equal(t, before-1, countCIs(t, st, store.CIFilter{}), "no CI was created")
+			assert.Equal(t, before-1, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}), "no CI was created")
 		})
 	}
 }
@@ -74,26 +74,26 @@ func testUpdateRacesRename(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	is := &interleaved{Store: st}
 	svc := newService(t, is)
-	a := upsertOK(t, svc, agent, app("billing", "owner", "finance"))[0].CI
+	a := upsertOK(t, svc, agent, app("billing", "owner", "finance"))[0].Node
 	var b store.CI
 	is.before = func() {
 		plain := newService(t, st)
 		_, err := plain.UpdateCI(ctx, api, a.ID, map[string]any{"name": "billing-old"})
 		require.NoError(t, err)
-		b = upsertOK(t, plain, agent, app("billing", "owner", "finance"))[0].CI
+		b = upsertOK(t, plain, agent, app("billing", "owner", "finance"))[0].Node
 		require.NotEqual(t, a.ID, b.ID)
 	}
 	res, err := svc.UpdateCI(ctx, api, a.ID, map[string]any{"owner": "payments"})
 	require.NoError(t, err)
 	require.Nil(t, is.before, "the rename ran")
-	assert.Equal(t, a.ID, res.CI.ID, "the CI named by id was updated")
+	assert.Equal(t, a.ID, res.Node.ID, "the CI named by id was updated")
 	assert.Equal(t, store.StatusUpdated, res.Status)
-	got, err := st.CIs(ctx, []store.ID{a.ID, b.ID})
+	got, err := st.Nodes(ctx, store.KindCI, []store.ID{a.ID, b.ID})
 	require.NoError(t, err)
 	assert.Equal(t, "payments", got[a.ID].Attributes["owner"])
 	assert.Equal(t, "billing-old", got[a.ID].Attributes["name"])
 	assert.Equal(t, b, got[b.ID], "the other CI was not touched")
-	assert.Equal(t, 2, countCIs(t, st, store.CIFilter{}))
+	assert.Equal(t, 2, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}))
 }
 
 // testUpdateRacesDeleteConcurrently runs updates and deletes of the same
@@ -114,11 +114,11 @@ func testUpdateRacesDeleteConcurrently(t *testing.T, st store.Store) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = svc.UpdateCI(ctx, api, r.CI.ID, map[string]any{"name": fmt.Sprintf("race%d-new", i), "owner": "ops"})
+			_, errs[i] = svc.UpdateCI(ctx, api, r.Node.ID, map[string]any{"name": fmt.Sprintf("race%d-new", i), "owner": "ops"})
 		}()
 		go func() {
 			defer wg.Done()
-			_, err := st.DeleteCIs(ctx, api, []store.ID{r.CI.ID})
+			_, err := st.DeleteNodes(ctx, api, store.KindCI, []store.ID{r.Node.ID})
 			assert.NoError(t, err)
 		}()
 	}
@@ -128,5 +128,5 @@ func testUpdateRacesDeleteConcurrently(t *testing.T, st store.Store) {
 			assert.ErrorIs(t, err, store.ErrNotFound, "update %d", i)
 		}
 	}
-	assert.Equal(t, 0, countCIs(t, st, store.CIFilter{}), "no update re-created a deleted CI")
+	assert.Equal(t, 0, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}), "no update re-created a deleted CI")
 }

@@ -43,10 +43,10 @@ func testUpsertCreateAndRead(t *testing.T, st store.Store) {
 		assert.Equal(t, store.StatusCreated, r.Status)
 		assert.NotEmpty(t, r.Changes)
 	}
-	got, err := st.CIs(t.Context(), []store.ID{res[0].CI.ID, res[1].CI.ID, res[2].CI.ID})
+	got, err := st.Nodes(t.Context(), store.KindCI, []store.ID{res[0].Node.ID, res[1].Node.ID, res[2].Node.ID})
 	require.NoError(t, err)
 	require.Len(t, got, 3)
-	ci := got[res[0].CI.ID]
+	ci := got[res[0].Node.ID]
 	assert.Equal(t, "LinuxServer", ci.Class)
 	assert.Equal(t, store.Attributes{
 		"name": "web01", "serial_number": "SN0001", "dns_domain": "example.com", "cpu_count": int64(8),
@@ -60,9 +60,9 @@ func testUpsertCreateAndRead(t *testing.T, st store.Store) {
 	assert.True(t, ci.UpdatedAt.Equal(ci.CreatedAt))
 	assert.True(t, ci.LastSeenAt.Equal(ci.CreatedAt))
 	assert.Contains(t, ci.SeenBy, "ansible")
-	assert.Equal(t, 3.0, got[res[1].CI.ID].Attributes["capacity_tb"], "a whole float stays a float")
-	assert.IsType(t, float64(0), got[res[1].CI.ID].Attributes["capacity_tb"])
-	assert.Equal(t, int64(0), got[res[2].CI.ID].Attributes["min_members_up"], "zero is a value, not absent")
+	assert.Equal(t, 3.0, got[res[1].Node.ID].Attributes["capacity_tb"], "a whole float stays a float")
+	assert.IsType(t, float64(0), got[res[1].Node.ID].Attributes["capacity_tb"])
+	assert.Equal(t, int64(0), got[res[2].Node.ID].Attributes["min_members_up"], "zero is a value, not absent")
 
 	// Time attributes round-trip exactly, through a registered class.
 	_, err = svc.RegisterClass(t.Context(), api, cmdb.ClassDef{Name: "Certificate", Parent: "CI",
@@ -70,12 +70,12 @@ func testUpsertCreateAndRead(t *testing.T, st store.Store) {
 		Identification: [][]string{{"name"}}})
 	require.NoError(t, err)
 	res = upsertOK(t, svc, api, cmdb.UpsertItem{Class: "Certificate", Attributes: map[string]any{"name": "c1", "expires_at": when.Format(time.RFC3339Nano), "self_signed": false}})
-	got, err = st.CIs(t.Context(), []store.ID{res[0].CI.ID})
+	got, err = st.Nodes(t.Context(), store.KindCI, []store.ID{res[0].Node.ID})
 	require.NoError(t, err)
-	exp, ok := got[res[0].CI.ID].Attributes["expires_at"].(time.Time)
-	require.True(t, ok, "time attribute comes back as time.Time, got %T", got[res[0].CI.ID].Attributes["expires_at"])
+	exp, ok := got[res[0].Node.ID].Attributes["expires_at"].(time.Time)
+	require.True(t, ok, "time attribute comes back as time.Time, got %T", got[res[0].Node.ID].Attributes["expires_at"])
 	assert.True(t, exp.Equal(when), "%v != %v", exp, when)
-	assert.Equal(t, false, got[res[0].CI.ID].Attributes["self_signed"])
+	assert.Equal(t, false, got[res[0].Node.ID].Attributes["self_signed"])
 }
 
 func testUpsertIsIdempotent(t *testing.T, st store.Store) {
@@ -95,10 +95,10 @@ func testUpsertIsIdempotent(t *testing.T, st store.Store) {
 	second := upsertOK(t, svc, agent, items...)
 	for i, r := range second {
 		require.Equal(t, store.StatusUnchanged, r.Status, "item %d", i)
-		require.Equal(t, first[i].CI.ID, r.CI.ID, "item %d", i)
+		require.Equal(t, first[i].Node.ID, r.Node.ID, "item %d", i)
 		require.Empty(t, r.Changes)
 	}
-	assert.Equal(t, n, countCIs(t, st, store.CIFilter{}))
+	assert.Equal(t, n, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}))
 }
 
 func testUpsertUpdate(t *testing.T, st store.Store) {
@@ -107,14 +107,14 @@ func testUpsertUpdate(t *testing.T, st store.Store) {
 	time.Sleep(2 * time.Millisecond) // so UpdatedAt can differ from CreatedAt at ms precision
 	r1 := upsertOK(t, svc, agent, app("billing", "version", "1.1", "vendor", "ACME"))[0]
 	require.Equal(t, store.StatusUpdated, r1.Status)
-	assert.Equal(t, r0.CI.ID, r1.CI.ID)
+	assert.Equal(t, r0.Node.ID, r1.Node.ID)
 	assert.Equal(t, []store.FieldChange{
 		{Field: "vendor", Before: nil, After: "ACME"},
 		{Field: "version", Before: "1.0", After: "1.1"},
 	}, r1.Changes)
-	assert.Equal(t, "team-a", r1.CI.Attributes["owner"], "attributes not reported are kept")
-	assert.True(t, r1.CI.UpdatedAt.After(r1.CI.CreatedAt))
-	assert.True(t, r1.CI.CreatedAt.Equal(r0.CI.CreatedAt))
+	assert.Equal(t, "team-a", r1.Node.Attributes["owner"], "attributes not reported are kept")
+	assert.True(t, r1.Node.UpdatedAt.After(r1.Node.CreatedAt))
+	assert.True(t, r1.Node.CreatedAt.Equal(r0.Node.CreatedAt))
 }
 
 func testSameCITwiceInBatch(t *testing.T, st store.Store) {
@@ -123,11 +123,11 @@ func testSameCITwiceInBatch(t *testing.T, st store.Store) {
 	assert.Equal(t, store.StatusCreated, res[0].Status)
 	assert.Equal(t, store.StatusUpdated, res[1].Status)
 	assert.Equal(t, store.StatusUnchanged, res[2].Status)
-	assert.Equal(t, res[0].CI.ID, res[1].CI.ID)
-	assert.Equal(t, res[0].CI.ID, res[2].CI.ID)
-	assert.Equal(t, "2", res[2].CI.Attributes["version"])
-	assert.Equal(t, "PAY", res[2].CI.Attributes["name"])
-	assert.Equal(t, 1, countCIs(t, st, store.CIFilter{}))
+	assert.Equal(t, res[0].Node.ID, res[1].Node.ID)
+	assert.Equal(t, res[0].Node.ID, res[2].Node.ID)
+	assert.Equal(t, "2", res[2].Node.Attributes["version"])
+	assert.Equal(t, "PAY", res[2].Node.Attributes["name"])
+	assert.Equal(t, 1, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}))
 }
 
 func testInvalidItemsDoNotSinkBatch(t *testing.T, st store.Store) {
@@ -147,7 +147,7 @@ func testInvalidItemsDoNotSinkBatch(t *testing.T, st store.Store) {
 	requireInvalid(t, res[1].Err, "items[1].class")
 	requireInvalid(t, res[2].Err, "items[2].attributes.name")
 	requireInvalid(t, res[3].Err, "items[3].attributes.criticality")
-	assert.Equal(t, 2, countCIs(t, st, store.CIFilter{}))
+	assert.Equal(t, 2, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}))
 }
 
 func testAtomicBatch(t *testing.T, st store.Store) {
@@ -172,8 +172,8 @@ func testAtomicBatch(t *testing.T, st store.Store) {
 	assert.Equal(t, 2, ie.Index)
 	assert.ErrorIs(t, err, store.ErrConflict)
 	// Nothing of either batch was written.
-	assert.Equal(t, 3, countCIs(t, st, store.CIFilter{}))
-	p, err := st.ListCIs(t.Context(), store.CIFilter{NamePrefix: "existing"}, store.PageRequest{})
+	assert.Equal(t, 3, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}))
+	p, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI, NamePrefix: "existing"}, store.PageRequest{})
 	require.NoError(t, err)
 	require.Len(t, p.Items, 1)
 	assert.Equal(t, "1", p.Items[0].Attributes["version"])
@@ -236,8 +236,8 @@ func testParallelUpserts(t *testing.T, st store.Store) {
 	for err := range errs {
 		t.Error(err)
 	}
-	assert.Equal(t, cis, countCIs(t, st, store.CIFilter{}))
-	p, err := st.ListCIs(t.Context(), store.CIFilter{Classes: []string{"LinuxServer"}}, store.PageRequest{First: 1})
+	assert.Equal(t, cis, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}))
+	p, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI, Classes: []string{"LinuxServer"}}, store.PageRequest{First: 1})
 	require.NoError(t, err)
 	assert.Equal(t, cis, p.Total, "the most specific class won everywhere")
 }
@@ -248,9 +248,9 @@ func testLastSeenPerSource(t *testing.T, st store.Store) {
 	time.Sleep(5 * time.Millisecond)
 	r1 := upsertOK(t, svc, store.Actor{Name: "k8s", Source: "kubernetes"}, app("seen"))[0]
 	assert.Equal(t, store.StatusUnchanged, r1.Status)
-	got, err := st.CIs(t.Context(), []store.ID{r0.CI.ID})
+	got, err := st.Nodes(t.Context(), store.KindCI, []store.ID{r0.Node.ID})
 	require.NoError(t, err)
-	ci := got[r0.CI.ID]
+	ci := got[r0.Node.ID]
 	require.Contains(t, ci.SeenBy, "ansible")
 	require.Contains(t, ci.SeenBy, "kubernetes")
 	assert.True(t, ci.SeenBy["kubernetes"].After(ci.SeenBy["ansible"]))
@@ -260,30 +260,30 @@ func testLastSeenPerSource(t *testing.T, st store.Store) {
 	cut := ci.LastSeenAt.Add(time.Millisecond)
 	time.Sleep(5 * time.Millisecond)
 	upsertOK(t, svc, agent, app("fresh"))
-	p, err := st.ListCIs(t.Context(), store.CIFilter{SeenBefore: cut}, store.PageRequest{})
+	p, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI, SeenBefore: cut}, store.PageRequest{})
 	require.NoError(t, err)
 	require.Len(t, p.Items, 1)
-	assert.Equal(t, r0.CI.ID, p.Items[0].ID)
+	assert.Equal(t, r0.Node.ID, p.Items[0].ID)
 }
 
 func testUpdateCI(t *testing.T, st store.Store) {
 	svc := newService(t, st)
 	r0 := upsertOK(t, svc, agent, app("crm", "owner", "sales-it", "version", "3"))[0]
-	r1, err := svc.UpdateCI(t.Context(), api, r0.CI.ID, map[string]any{"owner": "crm-team", "version": nil})
+	r1, err := svc.UpdateCI(t.Context(), api, r0.Node.ID, map[string]any{"owner": "crm-team", "version": nil})
 	require.NoError(t, err)
 	assert.Equal(t, store.StatusUpdated, r1.Status)
-	assert.Equal(t, "crm-team", r1.CI.Attributes["owner"])
-	assert.NotContains(t, r1.CI.Attributes, "version")
+	assert.Equal(t, "crm-team", r1.Node.Attributes["owner"])
+	assert.NotContains(t, r1.Node.Attributes, "version")
 	// The agent's next scan cannot revert what a person set through the API.
 	r2 := upsertOK(t, svc, agent, app("crm", "owner", "sales-it"))[0]
 	assert.Equal(t, store.StatusUnchanged, r2.Status)
-	assert.Equal(t, "crm-team", r2.CI.Attributes["owner"])
+	assert.Equal(t, "crm-team", r2.Node.Attributes["owner"])
 
 	_, err = svc.UpdateCI(t.Context(), api, store.ID("00000000-0000-7000-8000-000000000000"), map[string]any{"owner": "x"})
 	assert.ErrorIs(t, err, store.ErrNotFound)
-	_, err = svc.UpdateCI(t.Context(), api, r0.CI.ID, map[string]any{"name": nil})
+	_, err = svc.UpdateCI(t.Context(), api, r0.Node.ID, map[string]any{"name": nil})
 	requireInvalid(t, err, "attributes.name")
-	_, err = svc.UpdateCI(t.Context(), api, r0.CI.ID, map[string]any{"colour": "red"})
+	_, err = svc.UpdateCI(t.Context(), api, r0.Node.ID, map[string]any{"colour": "red"})
 	requireInvalid(t, err, "attributes.colour")
 }
 
@@ -292,13 +292,13 @@ func testDeleteCIs(t *testing.T, st store.Store) {
 	ids := nodes(t, st, "del", 3)
 	link(t, st, ids, edge{0, 1, ""}, edge{1, 2, ""}, edge{2, 0, "HOSTED_ON"})
 	missing := store.ID("00000000-0000-7000-8000-000000000001")
-	res, err := st.DeleteCIs(t.Context(), api, []store.ID{ids[1], missing})
+	res, err := st.DeleteNodes(t.Context(), api, store.KindCI, []store.ID{ids[1], missing})
 	require.NoError(t, err)
 	assert.Equal(t, store.StatusDeleted, res[0].Status)
-	assert.Equal(t, "del1", res[0].CI.Attributes["name"])
+	assert.Equal(t, "del1", res[0].Node.Attributes["name"])
 	assert.Equal(t, store.StatusNotFound, res[1].Status)
 
-	got, err := st.CIs(t.Context(), ids)
+	got, err := st.Nodes(t.Context(), store.KindCI, ids)
 	require.NoError(t, err)
 	assert.NotContains(t, got, ids[1])
 	assert.Len(t, got, 2)
@@ -316,7 +316,7 @@ func testDeleteCIs(t *testing.T, st store.Store) {
 	// The identity keys went with the CI: reporting it again creates a new CI.
 	r := upsertOK(t, svc, agent, app("del1"))[0]
 	assert.Equal(t, store.StatusCreated, r.Status)
-	assert.NotEqual(t, ids[1], r.CI.ID)
+	assert.NotEqual(t, ids[1], r.Node.ID)
 	// The deletion is in the audit trail with the values before.
 	h, err := st.History(t.Context(), string(ids[1]), store.PageRequest{})
 	require.NoError(t, err)
@@ -330,17 +330,17 @@ func testDeleteCIs(t *testing.T, st store.Store) {
 	require.Len(t, h.Items, 2, "relationship created then deleted with its CI")
 	assert.Equal(t, store.ActionDelete, h.Items[0].Action)
 
-	_, err = st.DeleteCIs(t.Context(), api, nil)
+	_, err = st.DeleteNodes(t.Context(), api, store.KindCI, nil)
 	requireInvalid(t, err, "ids")
 }
 
 func testCIsByID(t *testing.T, st store.Store) {
 	ids := nodes(t, st, "get", 3)
-	got, err := st.CIs(t.Context(), []store.ID{ids[2], "nope", ids[0], ids[0], ""})
+	got, err := st.Nodes(t.Context(), store.KindCI, []store.ID{ids[2], "nope", ids[0], ids[0], ""})
 	require.NoError(t, err)
 	assert.Len(t, got, 2)
 	assert.Equal(t, "get2", got[ids[2]].Attributes["name"])
-	got, err = st.CIs(t.Context(), nil)
+	got, err = st.Nodes(t.Context(), store.KindCI, nil)
 	require.NoError(t, err)
 	assert.Empty(t, got)
 }

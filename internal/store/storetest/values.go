@@ -48,15 +48,15 @@ func testTimeRange(t *testing.T, st store.Store) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := upsertOK(t, svc, api, cmdb.UpsertItem{Class: "Certificate", Attributes: map[string]any{"name": "cert-" + tt.name, "expires_on": tt.in}})[0]
-			got, err := st.CIs(ctx, []store.ID{r.CI.ID})
+			got, err := st.Nodes(ctx, store.KindCI, []store.ID{r.Node.ID})
 			require.NoError(t, err)
-			v, ok := got[r.CI.ID].Attributes["expires_on"].(time.Time)
-			require.True(t, ok, "%#v", got[r.CI.ID].Attributes["expires_on"])
+			v, ok := got[r.Node.ID].Attributes["expires_on"].(time.Time)
+			require.True(t, ok, "%#v", got[r.Node.ID].Attributes["expires_on"])
 			assert.True(t, tt.want.Equal(v), "stored %s, read back %s", tt.want, v)
 			// A change at the limit is recorded, and the record decodes.
 			r2 := upsertOK(t, svc, api, cmdb.UpsertItem{Class: "Certificate", Attributes: map[string]any{"name": "cert-" + tt.name, "expires_on": "2000-01-01"}})[0]
 			require.Equal(t, store.StatusUpdated, r2.Status)
-			h := history(t, st, string(r.CI.ID))
+			h := history(t, st, string(r.Node.ID))
 			require.Len(t, h, 2)
 			var before any
 			for _, c := range h[0].Changes {
@@ -89,7 +89,7 @@ func testTimeRange(t *testing.T, st store.Store) {
 	}
 	// The backend applies the same rule to what reaches it directly.
 	far := time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
-	res, err := st.UpsertCIs(ctx, api, store.UpsertBatch{
+	res, err := st.UpsertNodes(ctx, api, store.UpsertBatch{
 		Items:     []store.CIUpsert{{Class: "Application", Keys: []string{"Application|name|far"}, Attributes: store.Attributes{"name": "far", "when": far}}},
 		Reconcile: mustModel(t).Reconcile,
 	})
@@ -98,7 +98,7 @@ func testTimeRange(t *testing.T, st store.Store) {
 		err = res[0].Err
 	}
 	requireInvalid(t, err, "items[0].attributes.when")
-	assert.Equal(t, 0, countCIs(t, st, store.CIFilter{Classes: []string{"Application"}}), "nothing out of range was stored")
+	assert.Equal(t, 0, countCIs(t, st, store.NodeFilter{Kind: store.KindCI, Classes: []string{"Application"}}), "nothing out of range was stored")
 }
 
 func mustModel(t *testing.T) *cmdb.Model {
@@ -113,9 +113,9 @@ func testCanonicalAttributes(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	first := upsertOK(t, svc, agent, server("Server", "name", "web01", "mac_address", "AA:BB:CC:00:11:22",
 		"serial_number", "abc-123 45", "dns_domain", "Example.COM."))[0]
-	assert.Equal(t, "aa:bb:cc:00:11:22", first.CI.Attributes["mac_address"], "stored in canonical form")
-	assert.Equal(t, "ABC12345", first.CI.Attributes["serial_number"])
-	assert.Equal(t, "example.com", first.CI.Attributes["dns_domain"])
+	assert.Equal(t, "aa:bb:cc:00:11:22", first.Node.Attributes["mac_address"], "stored in canonical form")
+	assert.Equal(t, "ABC12345", first.Node.Attributes["serial_number"])
+	assert.Equal(t, "example.com", first.Node.Attributes["dns_domain"])
 	for _, spelling := range []map[string]any{
 		{"mac_address": "aa-bb-cc-00-11-22", "serial_number": "ABC-12345", "dns_domain": "example.com"},
 		{"mac_address": "aabb.cc00.1122", "serial_number": "abc 123 45", "dns_domain": "EXAMPLE.com."},
@@ -123,14 +123,14 @@ func testCanonicalAttributes(t *testing.T, st store.Store) {
 	} {
 		spelling["name"] = "web01"
 		r := upsertOK(t, svc, agent, cmdb.UpsertItem{Class: "Server", Attributes: spelling})[0]
-		assert.Equal(t, first.CI.ID, r.CI.ID)
+		assert.Equal(t, first.Node.ID, r.Node.ID)
 		assert.Equal(t, store.StatusUnchanged, r.Status, "%v: another spelling of the same values changes nothing", spelling)
 		assert.Empty(t, r.Changes)
 	}
-	assert.Len(t, history(t, st, string(first.CI.ID)), 1, "no audit record for a respelling")
+	assert.Len(t, history(t, st, string(first.Node.ID)), 1, "no audit record for a respelling")
 	// A malformed MAC address is kept as given (it identifies nothing).
 	odd := upsertOK(t, svc, agent, server("Server", "name", "odd", "dns_domain", "corp", "mac_address", "not-a-mac"))[0]
-	assert.Equal(t, "not-a-mac", odd.CI.Attributes["mac_address"])
+	assert.Equal(t, "not-a-mac", odd.Node.Attributes["mac_address"])
 
 	// Filters on these attributes normalise the value the same way.
 	for _, f := range []map[string]any{
@@ -143,7 +143,7 @@ func testCanonicalAttributes(t *testing.T, st store.Store) {
 		p, err := svc.ListCIs(ctx, cmdb.Filter{Attributes: f}, store.PageRequest{})
 		require.NoError(t, err)
 		if assert.Len(t, p.Items, 1, "filter %v", f) {
-			assert.Equal(t, first.CI.ID, p.Items[0].ID)
+			assert.Equal(t, first.Node.ID, p.Items[0].ID)
 		}
 	}
 }
@@ -155,9 +155,9 @@ func testTextRule(t *testing.T, st store.Store) {
 	// one name, stored in NFC.
 	a := upsertOK(t, svc, agent, app("s\u00e9ver"))[0]
 	b := upsertOK(t, svc, agent, app("se\u0301ver"))[0]
-	assert.Equal(t, a.CI.ID, b.CI.ID)
+	assert.Equal(t, a.Node.ID, b.Node.ID)
 	assert.Equal(t, store.StatusUnchanged, b.Status)
-	assert.Equal(t, "s\u00e9ver", a.CI.Attributes["name"])
+	assert.Equal(t, "s\u00e9ver", a.Node.Attributes["name"])
 	p, err := svc.ListCIs(ctx, cmdb.Filter{NamePrefix: "se\u0301"}, store.PageRequest{})
 	require.NoError(t, err)
 	assert.Len(t, p.Items, 1, "a name filter typed the other way finds it")
@@ -182,10 +182,10 @@ func testTextRule(t *testing.T, st store.Store) {
 	}
 	// Free text keeps line breaks and tabs, still in NFC.
 	d := upsertOK(t, svc, agent, app("notes", "description", "line one\n\tline two, se\u0301ver"))[0]
-	assert.Equal(t, "line one\n\tline two, s\u00e9ver", d.CI.Attributes["description"])
+	assert.Equal(t, "line one\n\tline two, s\u00e9ver", d.Node.Attributes["description"])
 	_, err = svc.Upsert(ctx, agent, []cmdb.UpsertItem{app("notes", "description", "a\u202eb")}, true)
 	requireInvalid(t, err, "items[0].attributes.description")
-	assert.Equal(t, 2, countCIs(t, st, store.CIFilter{}))
+	assert.Equal(t, 2, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}))
 }
 
 func testRetireExtensions(t *testing.T, st store.Store) {
@@ -212,7 +212,7 @@ func testRetireExtensions(t *testing.T, st store.Store) {
 	topics := upsertOK(t, svc, api,
 		cmdb.UpsertItem{Class: "KafkaTopic", Attributes: map[string]any{"name": "orders"}},
 		cmdb.UpsertItem{Class: "KafkaTopic", Attributes: map[string]any{"name": "payments"}})
-	ids := []store.ID{topics[0].CI.ID, topics[1].CI.ID}
+	ids := []store.ID{topics[0].Node.ID, topics[1].Node.ID}
 	link(t, st, ids, edge{0, 1, "PUBLISHES_TO"})
 	err = svc.RetireClass(ctx, api, "KafkaTopic")
 	assert.ErrorIs(t, err, store.ErrConflict)

@@ -29,9 +29,9 @@ func testVersionCountsChanges(t *testing.T, st store.Store) {
 	svc := newService(t, st)
 	r := upsertOK(t, svc, agent, app("vers", "owner", "ops"))[0]
 	require.Equal(t, store.StatusCreated, r.Status)
-	assert.Equal(t, store.KindCI, r.CI.Kind)
-	assert.Equal(t, int64(1), r.CI.Version)
-	id := r.CI.ID
+	assert.Equal(t, store.KindCI, r.Node.Kind)
+	assert.Equal(t, int64(1), r.Node.Version)
+	id := r.Node.ID
 
 	steps := []struct {
 		name   string
@@ -56,8 +56,8 @@ func testVersionCountsChanges(t *testing.T, st store.Store) {
 	for _, s := range steps {
 		res := s.write()
 		assert.Equal(t, s.status, res.Status, s.name)
-		assert.Equal(t, s.want, res.CI.Version, "%s: the result's version", s.name)
-		got, err := st.CIs(ctx, []store.ID{id})
+		assert.Equal(t, s.want, res.Node.Version, "%s: the result's version", s.name)
+		got, err := st.Nodes(ctx, store.KindCI, []store.ID{id})
 		require.NoError(t, err)
 		assert.Equal(t, s.want, got[id].Version, "%s: the stored version", s.name)
 		assert.Equal(t, store.KindCI, got[id].Kind, s.name)
@@ -65,8 +65,8 @@ func testVersionCountsChanges(t *testing.T, st store.Store) {
 	// Two items of one batch changing the CI are two writes.
 	res, err := svc.Upsert(ctx, api, []cmdb.UpsertItem{app("vers", "owner", "a"), app("vers", "owner", "b")}, true)
 	require.NoError(t, err)
-	assert.Equal(t, []int64{4, 5}, []int64{res[0].CI.Version, res[1].CI.Version})
-	p, err := st.ListCIs(ctx, store.CIFilter{IDs: []store.ID{id}}, store.PageRequest{})
+	assert.Equal(t, []int64{4, 5}, []int64{res[0].Node.Version, res[1].Node.Version})
+	p, err := st.ListNodes(ctx, store.NodeFilter{Kind: store.KindCI, IDs: []store.ID{id}}, store.PageRequest{})
 	require.NoError(t, err)
 	require.Len(t, p.Items, 1)
 	assert.Equal(t, int64(5), p.Items[0].Version, "lists read the version too")
@@ -78,7 +78,7 @@ func testVersionCountsChanges(t *testing.T, st store.Store) {
 func testExpectedVersionConflict(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	svc := newService(t, st)
-	id := upsertOK(t, svc, agent, app("cond", "owner", "ops"))[0].CI.ID
+	id := upsertOK(t, svc, agent, app("cond", "owner", "ops"))[0].Node.ID
 	_, err := svc.UpdateCI(ctx, api, id, map[string]any{"owner": "dba"}) // now version 2
 	require.NoError(t, err)
 
@@ -89,20 +89,20 @@ func testExpectedVersionConflict(t *testing.T, st store.Store) {
 	assert.Equal(t, int64(2), ve.Current)
 	assert.Equal(t, int64(1), ve.Expected)
 	assert.Contains(t, err.Error(), fmt.Sprintf("CI %s is at version 2, not 1", id))
-	got, err := st.CIs(ctx, []store.ID{id})
+	got, err := st.Nodes(ctx, store.KindCI, []store.ID{id})
 	require.NoError(t, err)
 	assert.Equal(t, "dba", got[id].Attributes["owner"], "nothing written")
 	assert.Equal(t, int64(2), got[id].Version)
 
 	res, err := svc.UpdateCIAtVersion(ctx, api, id, map[string]any{"owner": "web"}, 2)
 	require.NoError(t, err)
-	assert.Equal(t, int64(3), res.CI.Version)
-	assert.Equal(t, "web", res.CI.Attributes["owner"])
+	assert.Equal(t, int64(3), res.Node.Version)
+	assert.Equal(t, "web", res.Node.Attributes["owner"])
 
 	// A report by keys expecting a version: a conflict when nothing is
 	// stored yet, or when the CI it identifies is at another version.
 	m := svc.Model()
-	condKey := res.CI.Keys[0] // "<family>|<rule>|cond"
+	condKey := res.Node.Keys[0] // "<family>|<rule>|cond"
 	for _, c := range []struct {
 		name     string
 		expected int64
@@ -112,13 +112,13 @@ func testExpectedVersionConflict(t *testing.T, st store.Store) {
 		{"cond", 9, fmt.Sprintf("CI %s is at version 3, not 9", id)},
 	} {
 		u := store.CIUpsert{Class: "Application", Attributes: store.Attributes{"name": c.name}, Keys: []string{strings.Replace(condKey, "cond", c.name, 1)}, ExpectedVersion: c.expected}
-		rs, err := st.UpsertCIs(ctx, agent, store.UpsertBatch{Items: []store.CIUpsert{u}, Reconcile: m.Reconcile})
+		rs, err := st.UpsertNodes(ctx, agent, store.UpsertBatch{Items: []store.CIUpsert{u}, Reconcile: m.Reconcile})
 		require.NoError(t, err)
 		assert.Equal(t, store.StatusConflict, rs[0].Status, c.name)
 		require.ErrorIs(t, rs[0].Err, store.ErrConflict, c.name)
 		assert.Contains(t, rs[0].Err.Error(), c.want)
 	}
-	assert.Equal(t, 1, countCIs(t, st, store.CIFilter{}), "no CI created")
+	assert.Equal(t, 1, countCIs(t, st, store.NodeFilter{Kind: store.KindCI}), "no CI created")
 	// A negative version is invalid input.
 	_, err = svc.UpdateCIAtVersion(ctx, api, id, map[string]any{"owner": "x"}, -1)
 	requireInvalid(t, err, "expectedVersion")
@@ -131,19 +131,19 @@ func testExpectedVersionAtomic(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	svc := newService(t, st)
 	res := upsertOK(t, svc, agent, app("at-a", "owner", "ops"), app("at-b", "owner", "ops"))
-	a, b := res[0].CI, res[1].CI
+	a, b := res[0].Node, res[1].Node
 	m := svc.Model()
 	items := []store.CIUpsert{
 		{ID: a.ID, Class: a.Class, Attributes: store.Attributes{"owner": "new"}, ExpectedVersion: 1},
 		{ID: b.ID, Class: b.Class, Attributes: store.Attributes{"owner": "new"}, ExpectedVersion: 7},
 	}
-	_, err := st.UpsertCIs(ctx, api, store.UpsertBatch{Items: items, Reconcile: m.Reconcile, Atomic: true})
+	_, err := st.UpsertNodes(ctx, api, store.UpsertBatch{Items: items, Reconcile: m.Reconcile, Atomic: true})
 	var ie *store.ItemError
 	require.ErrorAs(t, err, &ie)
 	assert.Equal(t, 1, ie.Index)
 	require.ErrorIs(t, err, store.ErrConflict)
 	assert.Contains(t, err.Error(), fmt.Sprintf("CI %s is at version 1, not 7", b.ID))
-	got, err := st.CIs(ctx, []store.ID{a.ID, b.ID})
+	got, err := st.Nodes(ctx, store.KindCI, []store.ID{a.ID, b.ID})
 	require.NoError(t, err)
 	for _, c := range got {
 		assert.Equal(t, "ops", c.Attributes["owner"], "CI %s: nothing written", c.ID)
@@ -153,10 +153,10 @@ func testExpectedVersionAtomic(t *testing.T, st store.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, h.Total, "no audit record but the creation")
 
-	rs, err := st.UpsertCIs(ctx, api, store.UpsertBatch{Items: items, Reconcile: m.Reconcile})
+	rs, err := st.UpsertNodes(ctx, api, store.UpsertBatch{Items: items, Reconcile: m.Reconcile})
 	require.NoError(t, err)
 	assert.Equal(t, store.StatusUpdated, rs[0].Status)
-	assert.Equal(t, int64(2), rs[0].CI.Version)
+	assert.Equal(t, int64(2), rs[0].Node.Version)
 	assert.Equal(t, store.StatusConflict, rs[1].Status)
 }
 
@@ -166,7 +166,7 @@ func testExpectedVersionAtomic(t *testing.T, st store.Store) {
 func testExpectedVersionRace(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	svc := newService(t, st)
-	id := upsertOK(t, svc, agent, app("race", "owner", "ops"))[0].CI.ID
+	id := upsertOK(t, svc, agent, app("race", "owner", "ops"))[0].Node.ID
 	const n = 8
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -190,7 +190,7 @@ func testExpectedVersionRace(t *testing.T, st store.Store) {
 		assert.Equal(t, int64(2), ve.Current, "writer %d", i)
 	}
 	require.NotEqual(t, -1, winner, "no update succeeded")
-	got, err := st.CIs(ctx, []store.ID{id})
+	got, err := st.Nodes(ctx, store.KindCI, []store.ID{id})
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), got[id].Version)
 	assert.Equal(t, fmt.Sprint("writer-", winner), got[id].Attributes["owner"])
