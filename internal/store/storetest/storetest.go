@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore Factory) {
 	cases = append(cases, provenanceCases...)
 	cases = append(cases, versionCases...)
 	cases = append(cases, plannerCases...)
+	cases = append(cases, kindCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
 	}
