@@ -27,6 +27,14 @@
 // audit records. Identification and reconciliation exist once; a backend
 // keeps its hot paths (bulk statements, lock order) inside its primitives.
 //
+// The backend contract names no kind: NodeReader (Nodes, ListNodes),
+// NodeWriter (UpsertNodes, DeleteNodes) and TextSearcher (SearchNodes) each
+// take the kind they read or write (KindCI for CIs, "person", "group",
+// later the record kinds; AnyKind where every kind is wanted), so a new
+// kind is a model entry and a Decide function, not new backend methods.
+// Retiring a node (keeping it, its keys and its edges) is an upsert that
+// sets its status; DeleteNodes is the purge behind it.
+//
 // Lists are queried with one filter language, Expr (and / or / not over
 // typed comparisons), which internal/cmdb type-checks against the model and
 // each backend compiles to parameterised SQL or Cypher; Sort and the

@@ -101,7 +101,7 @@ func PlanUpsert(actor Actor, b UpsertBatch) (*UpsertPlan, error) {
 	return p, nil
 }
 
-// Upsert runs the plan over tx, the one implementation of UpsertCIs above
+// Upsert runs the plan over tx, the one implementation of UpsertNodes above
 // every backend: it identifies each item (by ID, or by the owners of its
 // keys), detects identity and version conflicts, calls the batch's Decide
 // function, checks its decision, claims and releases keys, bumps versions,

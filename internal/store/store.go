@@ -53,7 +53,7 @@ type UpsertBatch struct {
 	// Reconcile decides each item; required.
 	Reconcile ReconcileFunc
 	// Atomic makes the batch all-or-nothing: if any item fails, nothing is
-	// written and UpsertCIs returns an *ItemError for the first failed item.
+	// written and UpsertNodes returns an *ItemError for the first failed item.
 	Atomic bool
 }
 
@@ -213,7 +213,7 @@ type PageRequest struct {
 	// After is the EndCursor of the previous page, or "" for the first.
 	After string
 	// Offset skips that many items before the page (offset pages, for
-	// table APIs). Only ListCIs takes it (see CheckOffset for its bounds);
+	// table APIs). Only ListNodes takes it (see CheckOffset for its bounds);
 	// every other list refuses a non-zero Offset.
 	Offset int
 }
@@ -263,7 +263,7 @@ type NodeFilter struct {
 	// SeenBefore matches CIs whose LastSeenAt is before it (stale CIs).
 	SeenBefore time.Time
 	// Where is a filter expression that must match too (see Expr): the
-	// fields above are shorthands that CIFilter.Expr turns into the same
+	// fields above are shorthands that NodeFilter.Expr turns into the same
 	// tree, so a backend compiles one expression.
 	Where *Expr
 	// Sort orders the list; the zero Sort is by ID.

@@ -166,7 +166,7 @@ func (s *Store) ListNodes(ctx context.Context, f store.NodeFilter, p store.PageR
 	return s.listCIs(ctx, f, p, routeAuto)
 }
 
-// listRoute says how ListCIs applies a filter: routeAuto chooses (see
+// listRoute says how ListNodes applies a filter: routeAuto chooses (see
 // byUID); the others force one way, for benchmarks.
 type listRoute int
 
@@ -317,7 +317,7 @@ func ofKind(cond string, args []any, kind store.ObjectKind, idOrder bool) (strin
 
 // byUID reports whether a filter matching total of about maxRow CIs is
 // better applied while walking the uid index for a page of size (see
-// ListCIs).
+// ListNodes).
 func byUID(total, size int, maxRow int64) bool {
 	return float64(total)*float64(total) > float64(size+1)*float64(maxRow)
 }

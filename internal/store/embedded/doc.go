@@ -29,7 +29,7 @@
 // documents (store.SearchDocument) an FTS5 table (ci_search) that triggers on
 // cis keep in step within each write transaction. The table cis holds the
 // nodes of every kind (column kind, 'ci' for CIs; version counts their
-// changes, store.Node.Version); UpsertCIs is store.UpsertPlan over writeTx,
+// changes, store.Node.Version); UpsertNodes is store.UpsertPlan over writeTx,
 // this package's store.WriteTx. Times are
 // int64 unix nanoseconds (UTC). The schema version is PRAGMA user_version.
 //

@@ -156,7 +156,7 @@ CREATE INDEX identity_conflicts_ci2 ON identity_conflicts(ci2);
 	`
 ALTER TABLE tokens ADD COLUMN sources TEXT;
 `,
-	// 6 → 7: filters that ignore case (store.CIFilter.CaseSensitive) look
+	// 6 → 7: filters that ignore case (store.NodeFilter.CaseSensitive) look
 	// names, owners, support groups and tags up by their folded form
 	// (skein_fold1 is store.FoldText, registered by this package).
 	`

@@ -12,7 +12,7 @@ import (
 )
 
 // UpsertNodes identifies, reconciles and writes a batch of CIs in one
-// transaction (see store.CIWriter): the planner (store.UpsertPlan) over
+// transaction (see store.NodeWriter): the planner (store.UpsertPlan) over
 // this store's write primitives (writeTx).
 func (s *Store) UpsertNodes(ctx context.Context, actor store.Actor, b store.UpsertBatch) ([]store.UpsertResult, error) {
 	plan, err := store.PlanUpsert(actor, b)

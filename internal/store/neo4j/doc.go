@@ -21,7 +21,7 @@
 // model extensions (kind, name) is enforced by uniqueness constraints that
 // Open creates.
 //
-// UpsertCIs is store.UpsertPlan over writeTx, this package's store.WriteTx.
+// UpsertNodes is store.UpsertPlan over writeTx, this package's store.WriteTx.
 // Writes hold exclusive locks on every IdentityKey node they look at (in key
 // order) and on every CI they read before writing it (in id order), so
 // concurrent writers serialise on the keys and CIs they share and never act

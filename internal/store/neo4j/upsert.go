@@ -11,7 +11,7 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
-// Statements of UpsertCIs. Every UNWIND list is sorted (keys by key, CIs by
+// Statements of UpsertNodes. Every UNWIND list is sorted (keys by key, CIs by
 // id) so concurrent batches take their locks in the same order.
 const (
 	// qClaimKeys merges the IdentityKey nodes of a batch and locks them
@@ -68,7 +68,7 @@ CREATE (k)-[:IDENTIFIES]->(c)`
 // UpsertNodes identifies each item by its keys, then creates, merges (via
 // b.Reconcile) or reports it unchanged, all in one write transaction: the
 // planner (store.UpsertPlan) over this store's write primitives (writeTx).
-// See store.CIWriter.
+// See store.NodeWriter.
 func (s *Store) UpsertNodes(ctx context.Context, actor store.Actor, b store.UpsertBatch) ([]store.UpsertResult, error) {
 	plan, err := store.PlanUpsert(actor, b)
 	if err != nil {

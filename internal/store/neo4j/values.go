@@ -39,7 +39,7 @@ const (
 )
 
 // Folded copies of the text attributes that filters ignoring case look up
-// (store.FoldText; see store.CIFilter.CaseSensitive), indexed like the
+// (store.FoldText; see store.NodeFilter.CaseSensitive), indexed like the
 // attributes themselves (schemaStatements). Written with every CI
 // (ciProperties); nodes written before them get them from foldsBackfill.
 var foldedProps = map[string]string{"name": "_fold_name", "owner": "_fold_owner", "support_group": "_fold_support_group", "tags": "_fold_tags"}
