@@ -19,6 +19,7 @@ var kindCases = []testCase{
 	{"ListsByKind", testListsByKind},
 	{"SearchByKind", testSearchByKind},
 	{"DeleteByKind", testDeleteByKind},
+	{"VersionsOfPeople", testVersionsOfPeople},
 }
 
 // kindEstate writes two people, one group and two CIs; a person and a CI
@@ -199,4 +200,42 @@ func testDeleteByKind(t *testing.T, st store.Store) {
 	assert.Equal(t, store.StatusDeleted, res[0].Status)
 	assert.Equal(t, store.ObjectKind("group"), res[0].Node.Kind)
 	assert.ErrorContains(t, res[1].Err, "no node has this ID")
+}
+
+// testVersionsOfPeople: versions and expected versions work for every kind
+// alike; an update by ID of a node of another kind is not found.
+func testVersionsOfPeople(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	svc := newService(t, st)
+	people, _, cis := kindEstate(t, st, svc)
+	update := func(kind store.ObjectKind, id store.ID, expected int64, title string) store.UpsertResult {
+		t.Helper()
+		res, err := st.UpsertNodes(ctx, api, store.UpsertBatch{Kind: kind, Reconcile: svc.Model().Reconcile, Items: []store.NodeUpsert{{
+			ID: id, Class: "Person", Attributes: store.Attributes{"title": title}, ExpectedVersion: expected,
+		}}})
+		require.NoError(t, err)
+		require.Len(t, res, 1)
+		return res[0]
+	}
+	r := update("person", people[0], 1, "SRE")
+	require.NoError(t, r.Err)
+	assert.Equal(t, store.StatusUpdated, r.Status)
+	assert.Equal(t, int64(2), r.Node.Version)
+
+	r = update("person", people[0], 1, "Manager")
+	assert.Equal(t, store.StatusConflict, r.Status)
+	var ve *store.VersionConflictError
+	require.ErrorAs(t, r.Err, &ve)
+	assert.Equal(t, store.ObjectKind("person"), ve.Kind)
+	assert.Equal(t, int64(2), ve.Current)
+	assert.ErrorContains(t, r.Err, "person "+string(people[0])+" is at version 2, not 1")
+
+	r = update("person", cis[0], 0, "Manager")
+	assert.Equal(t, store.StatusNotFound, r.Status, "a CI is not a person")
+	got, err := st.Nodes(ctx, store.AnyKind, []store.ID{people[0], cis[0]})
+	require.NoError(t, err)
+	assert.Equal(t, "SRE", got[people[0]].Attributes["title"], "the conflict changed nothing")
+	assert.Equal(t, int64(2), got[people[0]].Version)
+	assert.NotContains(t, got[cis[0]].Attributes, "title")
+	assert.Equal(t, int64(1), got[cis[0]].Version)
 }
