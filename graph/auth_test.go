@@ -93,6 +93,21 @@ var legacyRules = func() map[string][]auth.Role {
 		"Relationship.seenBy": readers,
 		"Mutation.purgeCI":    {auth.Admin},
 		"CI.provenance":       readers,
+
+		// Added with people and groups (issue 10, item 7): people and
+		// groups as CIs are; membership and manager are group updates.
+		"Query.person": readers, "Query.people": readers, "Query.group": readers, "Query.groups": readers,
+		"Mutation.upsertPeople": loaders, "Mutation.upsertGroups": loaders,
+		"Mutation.updatePerson": editors, "Mutation.updateGroup": editors,
+		"Mutation.deactivatePerson": editors, "Mutation.deactivateGroup": editors,
+		"Mutation.addGroupMembers": editors, "Mutation.removeGroupMembers": editors, "Mutation.setGroupManager": editors,
+		"Person.name": readers, "Person.email": readers, "Person.title": readers, "Person.department": readers,
+		"Person.location": readers, "Person.phone": readers, "Person.mobile": readers, "Person.employeeNumber": readers,
+		"Person.timeZone": readers, "Person.attributes": readers, "Person.groups": readers, "Person.manages": readers,
+		"Person.ownedCIs": readers, "Person.history": readers,
+		"Group.email": readers, "Group.phone": readers, "Group.description": readers, "Group.attributes": readers,
+		"Group.members": readers, "Group.manager": readers, "Group.supportedCIs": readers, "Group.ownedCIs": readers,
+		"Group.history": readers,
 	}
 }()
 
@@ -124,7 +139,7 @@ func TestNoMutationForAnonymous(t *testing.T) {
 func TestViewerAllowed(t *testing.T) {
 	agent := viewerOf(auth.Identity{TokenID: "x", Name: "vcenter", Role: auth.Agent})
 	assert.Equal(t, []string{
-		"Mutation.createRelationships", "Mutation.ping", "Mutation.upsertCIs",
+		"Mutation.createRelationships", "Mutation.ping", "Mutation.upsertCIs", "Mutation.upsertGroups", "Mutation.upsertPeople",
 		"Query.ciClass", "Query.ciClasses", "Query.relationshipTypes", "Query.version", "Query.viewer",
 	}, agent.Allowed, "an agent writes discovery data and reads the model only")
 	assert.Equal(t, model.RoleAgent, agent.Role)

@@ -47,7 +47,7 @@ func (s *Service) DeleteRelationships(ctx context.Context, actor store.Actor, id
 }
 
 // AuditKinds are the kinds of object the audit trail records.
-var AuditKinds = []store.ObjectKind{store.KindCI, store.KindRelationship, store.KindClass, store.KindRelationshipType, store.KindToken}
+var AuditKinds = []store.ObjectKind{store.KindCI, KindPerson, KindGroup, store.KindRelationship, store.KindClass, store.KindRelationshipType, store.KindToken}
 
 // maxAuditName bounds the actor and source an audit filter names (both
 // are identifiers or token names, far shorter), and half an object's name.
