@@ -107,7 +107,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"Person.ownedCIs": readers, "Person.history": readers,
 		"Group.email": readers, "Group.phone": readers, "Group.description": readers, "Group.attributes": readers,
 		"Group.members": readers, "Group.manager": readers, "Group.supportedCIs": readers, "Group.ownedCIs": readers,
-		"Group.history": readers,
+		"Group.history": readers, "CI.ownedBy": readers, "CI.supportedBy": readers,
 	}
 }()
 
@@ -154,8 +154,8 @@ func TestViewerAllowed(t *testing.T) {
 	assert.Len(t, admin.Allowed, len(rootFields(t)), "admins may call every root field")
 }
 
-// TestNestedRulesCoverCIFields fails the build when a field of CI or
-// Relationship is added without deciding whether roles that may not read
+// TestNestedRulesCoverCIFields fails the build when a field of CI,
+// Relationship, Person or Group is added without deciding whether roles that may not read
 // the graph (agents) may select it in a mutation's payload: every field is
 // either guarded by fieldPermissions or listed here as harmless (it only
 // identifies the object or says when it was written).
@@ -165,9 +165,16 @@ func TestNestedRulesCoverCIFields(t *testing.T) {
 		"Relationship.id": true, "Relationship.type": true, "Relationship.source": true, "Relationship.target": true,
 		"Relationship.createdAt": true, "Relationship.updatedAt": true, "Relationship.lastSeenAt": true, "Relationship.version": true,
 		"CI.version": true,
+		// Ends of any kind identify them as source and target do; a
+		// person's or group's own fields are guarded below.
+		"Relationship.sourceNode": true, "Relationship.targetNode": true,
+		"Person.id": true, "Person.userName": true, "Person.class": true, "Person.active": true,
+		"Person.version": true, "Person.createdAt": true, "Person.updatedAt": true,
+		"Group.id": true, "Group.name": true, "Group.type": true, "Group.class": true, "Group.active": true,
+		"Group.version": true, "Group.createdAt": true, "Group.updatedAt": true,
 	}
 	s := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}).Schema()
-	for _, typ := range []string{"CI", "Relationship"} {
+	for _, typ := range []string{"CI", "Relationship", "Person", "Group"} {
 		for _, f := range s.Types[typ].Fields {
 			name := typ + "." + f.Name
 			if strings.HasPrefix(f.Name, "__") || open[name] {

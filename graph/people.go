@@ -321,3 +321,75 @@ func (r *Resolver) history(ctx context.Context, id store.ID, first *int, after *
 	}
 	return auditConnection(page), nil
 }
+
+// maxLinks is how many OWNED_BY or SUPPORTED_BY relationships of a CI
+// ownedBy and supportedBy look at (one from the attribute, the rest made
+// by hand; a CI rarely has more than two).
+const maxLinks = 16
+
+// linkOf returns the node a CI's OWNED_BY or SUPPORTED_BY (relType)
+// relationship leads to: the first made by hand, else the one kept from
+// the CI's attribute; false when there is none. Two batched loads, shared
+// by every CI of the query.
+func (r *Resolver) linkOf(ctx context.Context, ci store.ID, relType string) (store.Node, bool, error) {
+	l := loadersFor(ctx, r.Store)
+	rels, err := l.RelPages.Load(ctx, relPageKey{CI: ci, Dir: store.Out, Types: relType, First: maxLinks})
+	if err != nil || len(rels.Items) == 0 {
+		return store.Node{}, false, err
+	}
+	pick := rels.Items[0]
+	for _, rel := range rels.Items {
+		if !cmdb.FromAttribute(rel) {
+			pick = rel
+			break
+		}
+	}
+	n, err := l.Node.Load(ctx, pick.Target)
+	if isNotFound(err) {
+		return store.Node{}, false, nil
+	}
+	return n, err == nil, err
+}
+
+// endID returns the store ID of a relationship end's global ID: a CI, a
+// person or a group (the model's types decide which may be joined).
+func endID(field, gid string) (store.ID, error) {
+	typ, id, err := parseGlobalID(field, gid)
+	if err != nil {
+		return "", err
+	}
+	if typ != typeCI && typ != typePerson && typ != typeGroup {
+		return "", store.Invalid(field, "is the ID of a %s; a relationship joins CIs, people and groups", typ)
+	}
+	return id, nil
+}
+
+// nodeView is the API's view of a node of any kind.
+func nodeView(n store.Node) model.Node {
+	switch n.Kind {
+	case cmdb.KindPerson:
+		return personView(n)
+	case cmdb.KindGroup:
+		return groupView(n)
+	}
+	return ciView(n)
+}
+
+// endNode loads a relationship's end, of any kind.
+func (r *Resolver) endNode(ctx context.Context, id store.ID) (model.Node, error) {
+	n, err := loadersFor(ctx, r.Store).Node.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return nodeView(n), nil
+}
+
+// endCI loads a relationship's end if it is a CI (nil for a person or
+// group).
+func (r *Resolver) endCI(ctx context.Context, id store.ID) (*model.CI, error) {
+	n, err := loadersFor(ctx, r.Store).Node.Load(ctx, id)
+	if err != nil || (n.Kind != store.KindCI && n.Kind != "") {
+		return nil, err
+	}
+	return ciView(n), nil
+}

@@ -14,6 +14,27 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
+// OwnedBy is the resolver for the ownedBy field.
+func (r *cIResolver) OwnedBy(ctx context.Context, obj *model.CI) (model.Owner, error) {
+	n, ok, err := r.linkOf(ctx, obj.Raw.ID, cmdb.RelOwnedBy)
+	if !ok || err != nil {
+		return nil, err
+	}
+	if n.Kind == cmdb.KindGroup {
+		return groupView(n), nil
+	}
+	return personView(n), nil
+}
+
+// SupportedBy is the resolver for the supportedBy field.
+func (r *cIResolver) SupportedBy(ctx context.Context, obj *model.CI) (*model.Group, error) {
+	n, ok, err := r.linkOf(ctx, obj.Raw.ID, cmdb.RelSupportedBy)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return groupView(n), nil
+}
+
 // Attributes is the resolver for the attributes field.
 func (r *groupResolver) Attributes(ctx context.Context, obj *model.Group) (any, error) {
 	return obj.Attributes, nil

@@ -96,6 +96,8 @@ var fieldPermissions = map[string][]auth.Permission{
 	"CI.dependents":    {ciRead, relRead},
 	"CI.pathTo":        {ciRead, relRead},
 	"CI.history":       {auditRead},
+	"CI.ownedBy":       {relRead, personRead, groupRead},
+	"CI.supportedBy":   {relRead, groupRead},
 
 	"CI.name":                 {ciRead},
 	"CI.status":               {ciRead},

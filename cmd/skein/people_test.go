@@ -44,6 +44,7 @@ func TestPeopleAPI(t *testing.T) {
 			url := srv.URL
 			t.Run("Lifecycle", func(t *testing.T) { testPeopleLifecycle(t, url) })
 			t.Run("Errors", func(t *testing.T) { testPeopleErrors(t, url) })
+			t.Run("CILinks", func(t *testing.T) { testCILinks(t, url) })
 		})
 	}
 }
@@ -199,4 +200,70 @@ func testPeopleErrors(t *testing.T, url string) {
 		assert.Equal(t, field, get(d, "upsertPeople", "results", i, "error", "field"), "item %d", i)
 	}
 	assert.Equal(t, "CREATED", get(d, "upsertPeople", "results", 3, "status"))
+}
+
+// testCILinks: a CI's owner and support_group attributes are kept as
+// OWNED_BY and SUPPORTED_BY edges to the people and groups they name,
+// whichever is written first; edges made by hand are left alone.
+func testCILinks(t *testing.T, url string) {
+	cis := upsertIDs(t, url,
+		item("Application", map[string]any{"name": "link-a", "owner": "JDoe", "support_group": "SG-Links"}),
+		item("Application", map[string]any{"name": "link-b", "owner": "links team"}),
+		item("Application", map[string]any{"name": "link-c", "owner": "Jane.Doe@example.com"}),
+		item("Application", map[string]any{"name": "link-d", "owner": "nobody-we-know"}),
+	)
+	a, b, c, dd := cis[0], cis[1], cis[2], cis[3]
+	const links = `query($ids: [ID!]!) { cis(filter: {ids: $ids}) { edges { node { name
+	  ownedBy { __typename ... on Person { userName mobile } ... on Group { name } }
+	  supportedBy { name manager { userName } } } } } }`
+	check := func(t *testing.T, want map[string][2]any) {
+		t.Helper()
+		d := ok(t, url, links, map[string]any{"ids": cis})
+		got := map[string][2]any{}
+		for _, e := range get(d, "cis", "edges").([]any) {
+			n := get(e, "node")
+			owner := get(n, "ownedBy", "userName")
+			if owner == nil {
+				owner = get(n, "ownedBy", "name")
+			}
+			got[get(n, "name").(string)] = [2]any{owner, get(n, "supportedBy", "name")}
+		}
+		assert.Equal(t, want, got)
+	}
+	check(t, map[string][2]any{"link-a": {nil, nil}, "link-b": {nil, nil}, "link-c": {nil, nil}, "link-d": {nil, nil}})
+
+	// People and groups created later link the CIs naming them, ignoring case.
+	upsertNodeIDs(t, url, upsertPeopleMutation, "upsertPeople", "person",
+		map[string]any{"user_name": "jdoe", "name": "Jane Doe", "email": "jane.doe@example.com", "mobile": "+44 7700 900001"})
+	groups := upsertNodeIDs(t, url, upsertGroupsMutation, "upsertGroups", "group",
+		map[string]any{"name": "SG-Links"}, map[string]any{"name": "Links Team"})
+	check(t, map[string][2]any{"link-a": {"jdoe", "SG-Links"}, "link-b": {"Links Team", nil}, "link-c": {"jdoe", nil}, "link-d": {nil, nil}})
+
+	// A CI written after them is linked at once.
+	e := upsertIDs(t, url, item("Application", map[string]any{"name": "link-e", "owner": "jdoe", "support_group": "sg-links"}))[0]
+	d := ok(t, url, `query($id: ID!) { ci(id: $id) { ownedBy { ... on Person { userName } } supportedBy { name } } }`, map[string]any{"id": e})
+	assert.Equal(t, "jdoe", get(d, "ci", "ownedBy", "userName"))
+	assert.Equal(t, "SG-Links", get(d, "ci", "supportedBy", "name"))
+
+	// Changing the attribute moves the edge; clearing it removes it.
+	upd := `mutation($in: UpdateCIInput!) { updateCI(input: $in) { ci { id } } }`
+	ok(t, url, upd, map[string]any{"in": map[string]any{"id": a, "attributes": map[string]any{"owner": "Links Team", "support_group": nil}}})
+	ok(t, url, upd, map[string]any{"in": map[string]any{"id": b, "attributes": map[string]any{"owner": "nobody-we-know"}}})
+	check(t, map[string][2]any{"link-a": {"Links Team", nil}, "link-b": {nil, nil}, "link-c": {"jdoe", nil}, "link-d": {nil, nil}})
+
+	// An OWNED_BY made by hand is never moved nor removed by the rule.
+	ok(t, url, `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { status } } }`,
+		map[string]any{"in": map[string]any{"items": []any{map[string]any{"type": "OWNED_BY", "source": c, "target": groups[0]}}}})
+	ok(t, url, upd, map[string]any{"in": map[string]any{"id": c, "attributes": map[string]any{"owner": nil}}})
+	check(t, map[string][2]any{"link-a": {"Links Team", nil}, "link-b": {nil, nil}, "link-c": {"SG-Links", nil}, "link-d": {nil, nil}})
+	d = ok(t, url, `query($id: ID!) { ci(id: $id) { relationships(direction: OUT, types: ["OWNED_BY"]) { totalCount } } }`, map[string]any{"id": c})
+	assert.Equal(t, 1.0, get(d, "ci", "relationships", "totalCount"), "the attribute's edge went, the one made by hand stayed")
+
+	// From the other side: what a person and a group own and support.
+	d = ok(t, url, `{ people(search: "jdoe") { edges { node { ownedCIs { totalCount } } } }
+	  groups(where: {attribute: "name", eq: "sg-links"}) { edges { node { supportedCIs { edges { node { name } } } ownedCIs { totalCount } } } } }`, nil)
+	assert.Equal(t, 1.0, get(d, "people", "edges", 0, "node", "ownedCIs", "totalCount"), "link-e only")
+	assert.Equal(t, "link-e", get(d, "groups", "edges", 0, "node", "supportedCIs", "edges", 0, "node", "name"))
+	assert.Equal(t, 1.0, get(d, "groups", "edges", 0, "node", "ownedCIs", "totalCount"), "link-c, by hand")
+	_ = dd
 }

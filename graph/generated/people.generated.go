@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -2754,6 +2755,33 @@ func UnmarshalUpsertPeopleInput(ctx context.Context, raw any) (model.UpsertPeopl
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _Owner(ctx context.Context, sel ast.SelectionSet, obj model.Owner) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case model.Person:
+		return ec._Person(ctx, sel, &obj)
+	case *model.Person:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Person(ctx, sel, obj)
+	case model.Group:
+		return ec._Group(ctx, sel, &obj)
+	case *model.Group:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Group(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Owner must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
@@ -2824,7 +2852,7 @@ func (ec *executionContext) _DeactivatePersonPayload(ctx context.Context, sel as
 	return out
 }
 
-var groupImplementors = []string{"Group", "Node"}
+var groupImplementors = []string{"Group", "Node", "Owner"}
 
 func (ec *executionContext) _Group(ctx context.Context, sel ast.SelectionSet, obj *model.Group) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, groupImplementors)
@@ -3062,7 +3090,7 @@ func (ec *executionContext) _GroupMembersPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
-var personImplementors = []string{"Person", "Node"}
+var personImplementors = []string{"Person", "Node", "Owner"}
 
 func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, obj *model.Person) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, personImplementors)
@@ -3854,6 +3882,13 @@ func (ec *executionContext) unmarshalONodeOrder2ᚖgithubᚗcomᚋskeinᚑcmdb�
 	}
 	res, err := ec.unmarshalInputNodeOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOwner2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐOwner(ctx context.Context, sel ast.SelectionSet, v model.Owner) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Owner(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOPerson2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐPerson(ctx context.Context, sel ast.SelectionSet, v *model.Person) graphql.Marshaler {

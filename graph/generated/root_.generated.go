@@ -105,6 +105,7 @@ type ComplexityRoot struct {
 		ID            func(childComplexity int) int
 		LastSeenAt    func(childComplexity int) int
 		Name          func(childComplexity int) int
+		OwnedBy       func(childComplexity int) int
 		Owner         func(childComplexity int) int
 		PathTo        func(childComplexity int, ci string, maxDepth *int, types []string) int
 		Provenance    func(childComplexity int) int
@@ -112,6 +113,7 @@ type ComplexityRoot struct {
 		SeenBy        func(childComplexity int) int
 		Status        func(childComplexity int) int
 		SupportGroup  func(childComplexity int) int
+		SupportedBy   func(childComplexity int) int
 		Tags          func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
 		Version       func(childComplexity int) int
@@ -412,7 +414,9 @@ type ComplexityRoot struct {
 		LastSeenAt func(childComplexity int) int
 		SeenBy     func(childComplexity int) int
 		Source     func(childComplexity int) int
+		SourceNode func(childComplexity int) int
 		Target     func(childComplexity int) int
+		TargetNode func(childComplexity int) int
 		Type       func(childComplexity int) int
 		UpdatedAt  func(childComplexity int) int
 		Version    func(childComplexity int) int
@@ -888,6 +892,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CI.Name(childComplexity), true
+	case "CI.ownedBy":
+		if e.ComplexityRoot.CI.OwnedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CI.OwnedBy(childComplexity), true
 	case "CI.owner":
 		if e.ComplexityRoot.CI.Owner == nil {
 			break
@@ -940,6 +950,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CI.SupportGroup(childComplexity), true
+	case "CI.supportedBy":
+		if e.ComplexityRoot.CI.SupportedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CI.SupportedBy(childComplexity), true
 	case "CI.tags":
 		if e.ComplexityRoot.CI.Tags == nil {
 			break
@@ -2315,12 +2331,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Relationship.Source(childComplexity), true
+	case "Relationship.sourceNode":
+		if e.ComplexityRoot.Relationship.SourceNode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Relationship.SourceNode(childComplexity), true
 	case "Relationship.target":
 		if e.ComplexityRoot.Relationship.Target == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Relationship.Target(childComplexity), true
+	case "Relationship.targetNode":
+		if e.ComplexityRoot.Relationship.TargetNode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Relationship.TargetNode(childComplexity), true
 	case "Relationship.type":
 		if e.ComplexityRoot.Relationship.Type == nil {
 			break
@@ -4459,10 +4487,29 @@ type SetGroupManagerPayload {
   "The group."
   group: Group!
 }
+
+"Who owns a CI: a person or a group."
+union Owner = Person | Group
+
+extend type CI {
+  """
+  The person or group that owns the CI (its OWNED_BY relationship), or null. Skein keeps one
+  OWNED_BY relationship in step with the ` + "`" + `owner` + "`" + ` attribute: a person by user name, else by e-mail,
+  else a group by name (docs/MODEL.md, "People and groups"). Where the CI also has OWNED_BY
+  relationships created by hand, the first of those is shown.
+  """
+  ownedBy: Owner
+  """
+  The group that supports the CI (its SUPPORTED_BY relationship), or null; kept in step with the
+  ` + "`" + `support_group` + "`" + ` attribute as ` + "`" + `ownedBy` + "`" + ` is with ` + "`" + `owner` + "`" + `.
+  """
+  supportedBy: Group
+}
 `, BuiltIn: false},
 	{Name: "../../schema/relationships.graphqls", Input: `extend type Mutation {
   """
-  Creates relationships between CIs. Idempotent: a relationship is identified by (source, type,
+  Creates relationships between CIs, or between CIs, people and groups (OWNED_BY, SUPPORTED_BY,
+  MEMBER_OF_GROUP, MANAGED_BY). Idempotent: a relationship is identified by (source, type,
   target), so creating it again updates its attributes or reports it unchanged. The type and
   the classes of both ends are checked against the model.
   """
@@ -4471,16 +4518,20 @@ type SetGroupManagerPayload {
   deleteRelationships("Which relationships." input: DeleteRelationshipsInput!): DeleteRelationshipsPayload!
 }
 
-"A typed, directed relationship between two CIs: ` + "`" + `source -TYPE-> target` + "`" + `."
+"A typed, directed relationship between two nodes (CIs, people, groups): ` + "`" + `source -TYPE-> target` + "`" + `."
 type Relationship implements Node {
   "Opaque global ID."
   id: ID!
   "Relationship type, e.g. ` + "`" + `DEPENDS_ON` + "`" + `."
   type: String!
-  "The CI the relationship starts from."
-  source: CI!
-  "The CI the relationship points to."
-  target: CI!
+  "The CI the relationship starts from; null when it starts from a person or group (see ` + "`" + `sourceNode` + "`" + `)."
+  source: CI
+  "The CI the relationship points to; null when it points to a person or group (see ` + "`" + `targetNode` + "`" + `)."
+  target: CI
+  "The node the relationship starts from: a CI, person or group."
+  sourceNode: Node!
+  "The node the relationship points to: a CI, person or group."
+  targetNode: Node!
   "Attribute values of the relationship."
   attributes: JSON!
   "When it was created."
@@ -4534,9 +4585,9 @@ input CreateRelationshipsInput {
 input RelationshipItem {
   "Relationship type, e.g. ` + "`" + `RUNS_ON` + "`" + `. See ` + "`" + `relationshipTypes` + "`" + `."
   type: String!
-  "ID of the source CI."
+  "ID of the source CI (or person or group, as the type allows)."
   source: ID!
-  "ID of the target CI."
+  "ID of the target CI (or person or group, as the type allows)."
   target: ID!
   "Attribute values, as the type declares."
   attributes: JSON
@@ -4912,6 +4963,10 @@ func (ec *executionContext) childFields_CI(ctx context.Context, field graphql.Co
 		return ec.fieldContext_CI_pathTo(ctx, field)
 	case "history":
 		return ec.fieldContext_CI_history(ctx, field)
+	case "ownedBy":
+		return ec.fieldContext_CI_ownedBy(ctx, field)
+	case "supportedBy":
+		return ec.fieldContext_CI_supportedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CI", field.Name)
 }
@@ -5408,6 +5463,10 @@ func (ec *executionContext) childFields_Relationship(ctx context.Context, field 
 		return ec.fieldContext_Relationship_source(ctx, field)
 	case "target":
 		return ec.fieldContext_Relationship_target(ctx, field)
+	case "sourceNode":
+		return ec.fieldContext_Relationship_sourceNode(ctx, field)
+	case "targetNode":
+		return ec.fieldContext_Relationship_targetNode(ctx, field)
 	case "attributes":
 		return ec.fieldContext_Relationship_attributes(ctx, field)
 	case "createdAt":

@@ -155,3 +155,9 @@ func (Group) IsNode() {}
 
 // GetID returns the group's global ID.
 func (g Group) GetID() string { return g.ID }
+
+// IsOwner marks Person as an Owner.
+func (Person) IsOwner() {}
+
+// IsOwner marks Group as an Owner.
+func (Group) IsOwner() {}

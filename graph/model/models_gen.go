@@ -17,6 +17,11 @@ type Node interface {
 	GetID() string
 }
 
+// Who owns a CI: a person or a group.
+type Owner interface {
+	IsOwner()
+}
+
 // An API token's record (never the token itself).
 type APIToken struct {
 	// The token's public ID: the part after `skn_`, before the second underscore.
@@ -657,9 +662,9 @@ type RelationshipEdge struct {
 type RelationshipItem struct {
 	// Relationship type, e.g. `RUNS_ON`. See `relationshipTypes`.
 	Type string `json:"type"`
-	// ID of the source CI.
+	// ID of the source CI (or person or group, as the type allows).
 	Source string `json:"source"`
-	// ID of the target CI.
+	// ID of the target CI (or person or group, as the type allows).
 	Target string `json:"target"`
 	// Attribute values, as the type declares.
 	Attributes any `json:"attributes,omitempty"`

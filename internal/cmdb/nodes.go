@@ -54,7 +54,9 @@ func (m *Model) checkKind(kind string) error {
 // created or merged by source precedence. Results follow input order; an
 // invalid item gets StatusInvalid with an *InvalidError whose field path
 // starts with "items[i]". With atomic, any failing item fails the whole
-// batch with an *store.ItemError and nothing is written.
+// batch with an *store.ItemError and nothing is written. After the write,
+// the links that follow from it are kept (see linkAfterUpsert): a failure
+// there is returned, though the nodes are written.
 func (s *Service) UpsertNodes(ctx context.Context, actor store.Actor, kind string, items []UpsertItem, atomic bool) ([]store.UpsertResult, error) {
 	actor, err := batchWriter(ctx, actor, auth.Kind(kind), auth.Upsert, "items", len(items))
 	if err != nil {
@@ -111,6 +113,9 @@ func (s *Service) UpsertNodes(ctx context.Context, actor store.Actor, kind strin
 	for j, r := range res {
 		r.Err = reprefix(r.Err, j, index[j])
 		results[index[j]] = r
+	}
+	if err := s.linkAfterUpsert(ctx, actor, kind, results); err != nil {
+		return nil, err
 	}
 	return results, nil
 }
@@ -203,6 +208,9 @@ func (s *Service) UpdateNode(ctx context.Context, actor store.Actor, kind string
 		case errors.As(err, &ie):
 			return store.UpsertResult{}, unprefix(ie.Err, "items[0]")
 		}
+		return store.UpsertResult{}, err
+	}
+	if err := s.linkAfterUpsert(ctx, actor, kind, res); err != nil {
 		return store.UpsertResult{}, err
 	}
 	return res[0], nil
