@@ -108,6 +108,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"Group.email": readers, "Group.phone": readers, "Group.description": readers, "Group.attributes": readers,
 		"Group.members": readers, "Group.manager": readers, "Group.supportedCIs": readers, "Group.ownedCIs": readers,
 		"Group.history": readers, "CI.ownedBy": readers, "CI.supportedBy": readers,
+		"Contact.person": readers, "Contact.group": readers,
 	}
 }()
 

@@ -138,6 +138,8 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Group.supportedCIs":    {ciRead, relRead},
 	"Group.ownedCIs":        {ciRead, relRead},
 	"Group.history":         {auditRead},
+	"Contact.person":        {personRead},
+	"Contact.group":         {groupRead},
 }
 
 // isRootField reports whether name ("Type.field") is a field of Query or

@@ -45,6 +45,7 @@ func TestPeopleAPI(t *testing.T) {
 			t.Run("Lifecycle", func(t *testing.T) { testPeopleLifecycle(t, url) })
 			t.Run("Errors", func(t *testing.T) { testPeopleErrors(t, url) })
 			t.Run("CILinks", func(t *testing.T) { testCILinks(t, url) })
+			t.Run("ImpactContacts", func(t *testing.T) { testImpactContacts(t, url) })
 		})
 	}
 }
@@ -266,4 +267,41 @@ func testCILinks(t *testing.T, url string) {
 	assert.Equal(t, "link-e", get(d, "groups", "edges", 0, "node", "supportedCIs", "edges", 0, "node", "name"))
 	assert.Equal(t, 1.0, get(d, "groups", "edges", 0, "node", "ownedCIs", "totalCount"), "link-c, by hand")
 	_ = dd
+}
+
+// testImpactContacts: impactAnalysis rolls owners and support groups up to
+// the people and groups their names resolve to, with their contact data
+// and a group's manager; a name resolving to nobody stays a name.
+func testImpactContacts(t *testing.T, url string) {
+	kim := upsertNodeIDs(t, url, upsertPeopleMutation, "upsertPeople", "person",
+		map[string]any{"user_name": "imp-kim", "name": "Kim Imp", "email": "kim.imp@example.com", "phone": "+1 555 0101", "mobile": "+1 555 0102"})[0]
+	sg := upsertNodeIDs(t, url, upsertGroupsMutation, "upsertGroups", "group", map[string]any{"name": "SG-Imp", "email": "sg-imp@example.com"})[0]
+	ok(t, url, `mutation($in: SetGroupManagerInput!) { setGroupManager(input: $in) { group { id } } }`, map[string]any{"in": map[string]any{"groupId": sg, "personId": kim}})
+	ids := upsertIDs(t, url,
+		item("Application", map[string]any{"name": "imp-db"}),
+		item("Application", map[string]any{"name": "imp-app", "owner": "imp-kim", "support_group": "sg-imp"}),
+		item("Application", map[string]any{"name": "imp-web", "owner": "imp-ghost", "support_group": "SG-Imp"}),
+	)
+	var rels []any
+	for _, src := range ids[1:] {
+		rels = append(rels, map[string]any{"type": "DEPENDS_ON", "source": src, "target": ids[0]})
+	}
+	ok(t, url, `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { status } } }`, map[string]any{"in": map[string]any{"items": rels}})
+	d := ok(t, url, `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) {
+	  owners { name ciCount person { userName email phone mobile } group { name } }
+	  supportGroups { name ciCount person { userName } group { name email manager { userName mobile } } } } }`, map[string]any{"ids": ids[:1]})
+	want := map[string]any{
+		"owners": []any{
+			map[string]any{"name": "imp-ghost", "ciCount": 1.0, "person": nil, "group": nil},
+			map[string]any{"name": "imp-kim", "ciCount": 1.0, "group": nil,
+				"person": map[string]any{"userName": "imp-kim", "email": "kim.imp@example.com", "phone": "+1 555 0101", "mobile": "+1 555 0102"}},
+		},
+		"supportGroups": []any{
+			map[string]any{"name": "SG-Imp", "ciCount": 1.0, "person": nil,
+				"group": map[string]any{"name": "SG-Imp", "email": "sg-imp@example.com", "manager": map[string]any{"userName": "imp-kim", "mobile": "+1 555 0102"}}},
+			map[string]any{"name": "sg-imp", "ciCount": 1.0, "person": nil,
+				"group": map[string]any{"name": "SG-Imp", "email": "sg-imp@example.com", "manager": map[string]any{"userName": "imp-kim", "mobile": "+1 555 0102"}}},
+		},
+	}
+	assert.Equal(t, want, get(d, "impactAnalysis"))
 }

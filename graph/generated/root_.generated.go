@@ -149,7 +149,9 @@ type ComplexityRoot struct {
 
 	Contact struct {
 		CiCount func(childComplexity int) int
+		Group   func(childComplexity int) int
 		Name    func(childComplexity int) int
+		Person  func(childComplexity int) int
 	}
 
 	CreateAPITokenPayload struct {
@@ -1081,12 +1083,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.CiCount(childComplexity), true
+	case "Contact.group":
+		if e.ComplexityRoot.Contact.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Group(childComplexity), true
 	case "Contact.name":
 		if e.ComplexityRoot.Contact.Name == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Contact.Name(childComplexity), true
+	case "Contact.person":
+		if e.ComplexityRoot.Contact.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Person(childComplexity), true
 
 	case "CreateAPITokenPayload.apiToken":
 		if e.ComplexityRoot.CreateAPITokenPayload.APIToken == nil {
@@ -3835,10 +3849,22 @@ type ImpactedCI {
 
 "A person or group to notify, with how many impacted CIs they have."
 type Contact {
-  "Owner or support group name."
+  "Owner or support group name: the value of the CIs' ` + "`" + `owner` + "`" + ` or ` + "`" + `support_group` + "`" + ` attribute."
   name: String!
   "How many impacted CIs it has."
   ciCount: Int!
+  """
+  The person the name resolves to (an owner, by user name or e-mail), with their e-mail, phone
+  and mobile: read through the OWNED_BY relationship Skein keeps from the attribute. Null when
+  the name is a group's or nobody's.
+  """
+  person: Person
+  """
+  The group the name resolves to (an owner or support group, by name), with its e-mail, phone
+  and manager, read through the OWNED_BY or SUPPORTED_BY relationship. Null when the name is a
+  person's or nobody's.
+  """
+  group: Group
 }
 
 "A count of CIs of one class."
@@ -5033,6 +5059,10 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_name(ctx, field)
 	case "ciCount":
 		return ec.fieldContext_Contact_ciCount(ctx, field)
+	case "person":
+		return ec.fieldContext_Contact_person(ctx, field)
+	case "group":
+		return ec.fieldContext_Contact_group(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
 }

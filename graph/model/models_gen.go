@@ -305,10 +305,18 @@ type ClassCount struct {
 
 // A person or group to notify, with how many impacted CIs they have.
 type Contact struct {
-	// Owner or support group name.
+	// Owner or support group name: the value of the CIs' `owner` or `support_group` attribute.
 	Name string `json:"name"`
 	// How many impacted CIs it has.
 	CiCount int `json:"ciCount"`
+	// The person the name resolves to (an owner, by user name or e-mail), with their e-mail, phone
+	// and mobile: read through the OWNED_BY relationship Skein keeps from the attribute. Null when
+	// the name is a group's or nobody's.
+	Person *Person `json:"person,omitempty"`
+	// The group the name resolves to (an owner or support group, by name), with its e-mail, phone
+	// and manager, read through the OWNED_BY or SUPPORTED_BY relationship. Null when the name is a
+	// person's or nobody's.
+	Group *Group `json:"group,omitempty"`
 }
 
 // A token to make.
