@@ -16,7 +16,7 @@ import (
 )
 
 // newTestService is a service over a real, empty embedded store.
-func newTestService(t *testing.T) *Service {
+func newTestService(t testing.TB) *Service {
 	t.Helper()
 	st, err := embedded.Open(t.Context(), t.TempDir(), embedded.Options{})
 	require.NoError(t, err)

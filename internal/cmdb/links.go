@@ -50,6 +50,12 @@ var linkRules = []linkRule{
 	{"support_group", RelSupportedBy, [][2]string{{"Group", "name"}}},
 }
 
+// linkReadAll is how many people (or groups) resolveNames reads whole,
+// page by page through the kind index, rather than by a filter on their
+// attributes, which the embedded store answers by reading every node of
+// every kind.
+const linkReadAll = 5000
+
 // linkPage is how many CIs a newly created person or group links per
 // batch of writes.
 const linkPage = 1000
@@ -139,13 +145,19 @@ func (s *Service) syncLinks(ctx context.Context, actor store.Actor, cis []store.
 		return nil
 	}
 	m := s.Model()
-	ids := make([]store.ID, len(cis))
-	for i, c := range cis {
-		ids[i] = c.ID
+	// A CI created by this write has no edges yet: only the others are read.
+	var ids []store.ID
+	for _, c := range cis {
+		if c.Version > 1 {
+			ids = append(ids, c.ID)
+		}
 	}
-	edges, err := s.st.RelationshipsOf(ctx, ids, store.Out, []string{RelOwnedBy, RelSupportedBy})
-	if err != nil {
-		return fmt.Errorf("link CIs: %w", err)
+	var edges map[store.ID][]store.Relationship
+	if len(ids) > 0 {
+		var err error
+		if edges, err = s.st.RelationshipsOf(ctx, ids, store.Out, []string{RelOwnedBy, RelSupportedBy}); err != nil {
+			return fmt.Errorf("link CIs: %w", err)
+		}
 	}
 	owners, err := s.resolveNames(ctx, m, cis)
 	if err != nil {
@@ -224,16 +236,42 @@ func (s *Service) resolveNames(ctx context.Context, m *Model, cis []store.Node) 
 			}
 		}
 	}
-	byKey := map[string]store.ID{}
+	// The lookups of one kind are one list (an or of the attributes'
+	// in-lists, up to store.MaxExprValues values a query): on the embedded
+	// store a filter on an attribute of people or groups reads every node,
+	// so people cost one such read a batch, not one per attribute.
+	var kinds []string
+	parts := map[string][]store.Expr{}
 	for _, ca := range lookups {
 		cls, ok := m.Class(ca[0])
 		if !ok {
 			continue
 		}
-		vs := values[ca]
-		for start := 0; start < len(vs); start += store.MaxExprValues {
-			part := vs[start:min(start+store.MaxExprValues, len(vs))]
-			f := store.NodeFilter{Kind: store.ObjectKind(cls.Kind), Where: &store.Expr{Op: store.OpIn, Field: ca[1], Values: part}}
+		if _, ok := parts[cls.Kind]; !ok {
+			kinds = append(kinds, cls.Kind)
+		}
+		parts[cls.Kind] = append(parts[cls.Kind], store.Expr{Op: store.OpIn, Field: ca[1], Values: values[ca]})
+	}
+	byKey := map[string]store.ID{}
+	for _, kind := range kinds {
+		// Whether the kind has any node at all: a list of one node of the
+		// kind, which both backends answer from their kind index. A store
+		// without people (a CMDB before its directory sync) pays only this.
+		page, err := s.st.ListNodes(ctx, store.NodeFilter{Kind: store.ObjectKind(kind)}, store.PageRequest{First: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(page.Items) == 0 {
+			continue
+		}
+		wheres := chunkIn(parts[kind], store.MaxExprValues)
+		if page.Total <= linkReadAll {
+			// A small directory is cheaper read whole, by the kind index,
+			// than filtered by attribute.
+			wheres = []*store.Expr{nil}
+		}
+		for _, where := range wheres {
+			f := store.NodeFilter{Kind: store.ObjectKind(kind), Where: where}
 			p := store.PageRequest{First: store.MaxPageSize}
 			for {
 				page, err := s.st.ListNodes(ctx, f, p)
@@ -285,4 +323,33 @@ func keyOwner(byKey map[string]store.ID, keys []string) store.ID {
 		}
 	}
 	return ""
+}
+
+// chunkIn splits in-comparisons into expressions (an or of them) holding
+// at most max values each.
+func chunkIn(ins []store.Expr, max int) []*store.Expr {
+	var out []*store.Expr
+	cur := &store.Expr{Op: store.OpOr}
+	n := 0
+	for _, in := range ins {
+		for start := 0; start < len(in.Values); {
+			if n == max {
+				out = append(out, cur)
+				cur, n = &store.Expr{Op: store.OpOr}, 0
+			}
+			end := min(start+max-n, len(in.Values))
+			cur.Args = append(cur.Args, store.Expr{Op: store.OpIn, Field: in.Field, Values: in.Values[start:end]})
+			n += end - start
+			start = end
+		}
+	}
+	if len(cur.Args) > 0 {
+		out = append(out, cur)
+	}
+	for i, e := range out {
+		if len(e.Args) == 1 {
+			out[i] = &e.Args[0]
+		}
+	}
+	return out
 }
