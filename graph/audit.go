@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/skein-cmdb/skein/graph/model"
+	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -77,6 +78,10 @@ func auditObjectOut(kind store.ObjectKind, object string) string {
 		return globalID(typeRelationship, store.ID(object))
 	case store.KindToken:
 		return strings.TrimPrefix(object, store.TokenObject(""))
+	case cmdb.KindPerson:
+		return globalID(typePerson, store.ID(object))
+	case cmdb.KindGroup:
+		return globalID(typeGroup, store.ID(object))
 	}
 	return object
 }

@@ -93,6 +93,22 @@ var legacyRules = func() map[string][]auth.Role {
 		"Relationship.seenBy": readers,
 		"Mutation.purgeCI":    {auth.Admin},
 		"CI.provenance":       readers,
+
+		// Added with people and groups (issue 10, item 7): people and
+		// groups as CIs are; membership and manager are group updates.
+		"Query.person": readers, "Query.people": readers, "Query.group": readers, "Query.groups": readers,
+		"Mutation.upsertPeople": loaders, "Mutation.upsertGroups": loaders,
+		"Mutation.updatePerson": editors, "Mutation.updateGroup": editors,
+		"Mutation.deactivatePerson": editors, "Mutation.deactivateGroup": editors,
+		"Mutation.addGroupMembers": editors, "Mutation.removeGroupMembers": editors, "Mutation.setGroupManager": editors,
+		"Person.name": readers, "Person.email": readers, "Person.title": readers, "Person.department": readers,
+		"Person.location": readers, "Person.phone": readers, "Person.mobile": readers, "Person.employeeNumber": readers,
+		"Person.timeZone": readers, "Person.attributes": readers, "Person.groups": readers, "Person.manages": readers,
+		"Person.ownedCIs": readers, "Person.history": readers,
+		"Group.email": readers, "Group.phone": readers, "Group.description": readers, "Group.attributes": readers,
+		"Group.members": readers, "Group.manager": readers, "Group.supportedCIs": readers, "Group.ownedCIs": readers,
+		"Group.history": readers, "CI.ownedBy": readers, "CI.supportedBy": readers,
+		"Contact.person": readers, "Contact.group": readers,
 	}
 }()
 
@@ -124,7 +140,7 @@ func TestNoMutationForAnonymous(t *testing.T) {
 func TestViewerAllowed(t *testing.T) {
 	agent := viewerOf(auth.Identity{TokenID: "x", Name: "vcenter", Role: auth.Agent})
 	assert.Equal(t, []string{
-		"Mutation.createRelationships", "Mutation.ping", "Mutation.upsertCIs",
+		"Mutation.createRelationships", "Mutation.ping", "Mutation.upsertCIs", "Mutation.upsertGroups", "Mutation.upsertPeople",
 		"Query.ciClass", "Query.ciClasses", "Query.relationshipTypes", "Query.version", "Query.viewer",
 	}, agent.Allowed, "an agent writes discovery data and reads the model only")
 	assert.Equal(t, model.RoleAgent, agent.Role)
@@ -139,8 +155,8 @@ func TestViewerAllowed(t *testing.T) {
 	assert.Len(t, admin.Allowed, len(rootFields(t)), "admins may call every root field")
 }
 
-// TestNestedRulesCoverCIFields fails the build when a field of CI or
-// Relationship is added without deciding whether roles that may not read
+// TestNestedRulesCoverCIFields fails the build when a field of CI,
+// Relationship, Person or Group is added without deciding whether roles that may not read
 // the graph (agents) may select it in a mutation's payload: every field is
 // either guarded by fieldPermissions or listed here as harmless (it only
 // identifies the object or says when it was written).
@@ -150,9 +166,16 @@ func TestNestedRulesCoverCIFields(t *testing.T) {
 		"Relationship.id": true, "Relationship.type": true, "Relationship.source": true, "Relationship.target": true,
 		"Relationship.createdAt": true, "Relationship.updatedAt": true, "Relationship.lastSeenAt": true, "Relationship.version": true,
 		"CI.version": true,
+		// Ends of any kind identify them as source and target do; a
+		// person's or group's own fields are guarded below.
+		"Relationship.sourceNode": true, "Relationship.targetNode": true,
+		"Person.id": true, "Person.userName": true, "Person.class": true, "Person.active": true,
+		"Person.version": true, "Person.createdAt": true, "Person.updatedAt": true,
+		"Group.id": true, "Group.name": true, "Group.type": true, "Group.class": true, "Group.active": true,
+		"Group.version": true, "Group.createdAt": true, "Group.updatedAt": true,
 	}
 	s := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}).Schema()
-	for _, typ := range []string{"CI", "Relationship"} {
+	for _, typ := range []string{"CI", "Relationship", "Person", "Group"} {
 		for _, f := range s.Types[typ].Fields {
 			name := typ + "." + f.Name
 			if strings.HasPrefix(f.Name, "__") || open[name] {

@@ -17,6 +17,8 @@ const (
 	typeCI           = "CI"
 	typeRelationship = "Relationship"
 	typeAuditRecord  = "AuditRecord"
+	typePerson       = "Person"
+	typeGroup        = "Group"
 )
 
 // nodeLoaders fetch each type of Node by store ID for node(id:), each
@@ -40,6 +42,18 @@ var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id stor
 	},
 	typeAuditRecord: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
 		return r.auditRecord(ctx, id)
+	},
+	typePerson: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if p, err := r.person(ctx, id); p != nil || err != nil {
+			return p, err
+		}
+		return nil, nil
+	},
+	typeGroup: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if g, err := r.group(ctx, id); g != nil || err != nil {
+			return g, err
+		}
+		return nil, nil
 	},
 }
 
@@ -67,7 +81,7 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 // as store.RelationshipKey.ID writes it.
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
-	case typeCI, typeAuditRecord:
+	case typeCI, typeAuditRecord, typePerson, typeGroup:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:
@@ -78,13 +92,21 @@ func canonicalID(typ string, id store.ID) bool {
 }
 
 // ciID returns the store ID of a CI's global ID.
-func ciID(field, gid string) (store.ID, error) {
+func ciID(field, gid string) (store.ID, error) { return idOf(field, gid, typeCI) }
+
+// idOf returns the store ID of a global ID of type want, or an
+// *store.InvalidError on field.
+func idOf(field, gid, want string) (store.ID, error) {
 	typ, id, err := parseGlobalID(field, gid)
 	if err != nil {
 		return "", err
 	}
-	if typ != typeCI {
-		return "", store.Invalid(field, "is the ID of a %s, not of a CI", typ)
+	if typ != want {
+		article := "a"
+		if strings.ContainsAny(want[:1], "AEIOU") {
+			article = "an"
+		}
+		return "", store.Invalid(field, "is the ID of a %s, not of %s %s", typ, article, want)
 	}
 	return id, nil
 }
@@ -99,3 +121,9 @@ func clip(s string) string {
 // CIGlobalID returns the API's global ID of a CI, for tools that talk to
 // the API about CIs they know by store ID.
 func CIGlobalID(id store.ID) string { return globalID(typeCI, id) }
+
+// PersonGlobalID returns the API's global ID of a person.
+func PersonGlobalID(id store.ID) string { return globalID(typePerson, id) }
+
+// GroupGlobalID returns the API's global ID of a group.
+func GroupGlobalID(id store.ID) string { return globalID(typeGroup, id) }

@@ -80,6 +80,11 @@ func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxD
 	if err != nil {
 		return nil, unknownStarts(err, req.CIs, ciIds)
 	}
+	if wantsContactNodes(ctx) {
+		if err := r.Impact.ResolveContacts(ctx, res); err != nil {
+			return nil, err
+		}
+	}
 	out := &model.ImpactAnalysis{
 		Starts: make([]model.CI, len(res.Starts)), NotOperationalStarts: make([]model.CI, len(res.NotOperationalStarts)),
 		Impacted: impactedView(res.Impacted, effects), BusinessServices: impactedView(res.BusinessServices, effects),

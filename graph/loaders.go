@@ -20,6 +20,9 @@ import (
 type Loaders struct {
 	CI       *dataloadgen.Loader[store.ID, store.CI]
 	RelPages *dataloadgen.Loader[relPageKey, store.Page[store.Relationship]]
+	// Node loads nodes of any kind by ID (the people, groups and CIs at
+	// the other end of a relationship).
+	Node *dataloadgen.Loader[store.ID, store.Node]
 	// Rel loads whole relationships by ID (a traversal's steps name them
 	// without their attributes, version or sightings).
 	Rel *dataloadgen.Loader[store.ID, store.Relationship]
@@ -69,6 +72,12 @@ func NewLoaders(r Reader, wait time.Duration) *Loaders {
 				return r.Nodes(ctx, store.KindCI, ids)
 			}
 			return loadByID(ctx, ids, cis, "CI")
+		}, w),
+		Node: dataloadgen.NewLoader(func(ctx context.Context, ids []store.ID) ([]store.Node, []error) {
+			nodes := func(ctx context.Context, ids []store.ID) (map[store.ID]store.Node, error) {
+				return r.Nodes(ctx, store.AnyKind, ids)
+			}
+			return loadByID(ctx, ids, nodes, "node")
 		}, w),
 		Rel: dataloadgen.NewLoader(func(ctx context.Context, ids []store.ID) ([]store.Relationship, []error) {
 			return loadByID(ctx, ids, r.Relationships, "relationship")

@@ -17,6 +17,8 @@ var (
 	auditRead    = auth.Permission{Kind: auth.KindAudit, Verb: auth.Read}
 	conflictRead = auth.Permission{Kind: auth.KindConflict, Verb: auth.Read}
 	tokenRead    = auth.Permission{Kind: auth.KindToken, Verb: auth.Read}
+	personRead   = auth.Permission{Kind: auth.KindPerson, Verb: auth.Read}
+	groupRead    = auth.Permission{Kind: auth.KindGroup, Verb: auth.Read}
 )
 
 // fieldPermissions maps each root field of the schema ("Query.cis",
@@ -72,12 +74,30 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Mutation.retireCIClass":            {{Kind: auth.KindClass, Verb: auth.Delete}},
 	"Mutation.retireRelationshipType":   {{Kind: auth.KindRelationshipType, Verb: auth.Delete}},
 
+	// People and groups: read and kept like CIs (delete deactivates);
+	// membership and the manager are changes of the group.
+	"Query.person":                {personRead},
+	"Query.people":                {personRead},
+	"Query.group":                 {groupRead},
+	"Query.groups":                {groupRead},
+	"Mutation.upsertPeople":       {{Kind: auth.KindPerson, Verb: auth.Upsert}},
+	"Mutation.upsertGroups":       {{Kind: auth.KindGroup, Verb: auth.Upsert}},
+	"Mutation.updatePerson":       {{Kind: auth.KindPerson, Verb: auth.Update}},
+	"Mutation.updateGroup":        {{Kind: auth.KindGroup, Verb: auth.Update}},
+	"Mutation.deactivatePerson":   {{Kind: auth.KindPerson, Verb: auth.Delete}},
+	"Mutation.deactivateGroup":    {{Kind: auth.KindGroup, Verb: auth.Delete}},
+	"Mutation.addGroupMembers":    {{Kind: auth.KindGroup, Verb: auth.Update}},
+	"Mutation.removeGroupMembers": {{Kind: auth.KindGroup, Verb: auth.Update}},
+	"Mutation.setGroupManager":    {{Kind: auth.KindGroup, Verb: auth.Update}},
+
 	// Below the root: what reaches beyond a CI, and its stored data.
 	"CI.relationships": {relRead},
 	"CI.dependencies":  {ciRead, relRead},
 	"CI.dependents":    {ciRead, relRead},
 	"CI.pathTo":        {ciRead, relRead},
 	"CI.history":       {auditRead},
+	"CI.ownedBy":       {relRead, personRead, groupRead},
+	"CI.supportedBy":   {relRead, groupRead},
 
 	"CI.name":                 {ciRead},
 	"CI.status":               {ciRead},
@@ -91,6 +111,35 @@ var fieldPermissions = map[string][]auth.Permission{
 	"CI.provenance":           {ciRead},
 	"Relationship.attributes": {relRead},
 	"Relationship.seenBy":     {relRead},
+
+	// Of a person or group in a directory sync's answers, an agent may
+	// select what identifies it (id, userName, a group's name, class) and
+	// its version and times; contact data and relations are for readers.
+	"Person.name":           {personRead},
+	"Person.email":          {personRead},
+	"Person.title":          {personRead},
+	"Person.department":     {personRead},
+	"Person.location":       {personRead},
+	"Person.phone":          {personRead},
+	"Person.mobile":         {personRead},
+	"Person.employeeNumber": {personRead},
+	"Person.timeZone":       {personRead},
+	"Person.attributes":     {personRead},
+	"Person.groups":         {groupRead, relRead},
+	"Person.manages":        {groupRead, relRead},
+	"Person.ownedCIs":       {ciRead, relRead},
+	"Person.history":        {auditRead},
+	"Group.email":           {groupRead},
+	"Group.phone":           {groupRead},
+	"Group.description":     {groupRead},
+	"Group.attributes":      {groupRead},
+	"Group.members":         {personRead, relRead},
+	"Group.manager":         {personRead, relRead},
+	"Group.supportedCIs":    {ciRead, relRead},
+	"Group.ownedCIs":        {ciRead, relRead},
+	"Group.history":         {auditRead},
+	"Contact.person":        {personRead},
+	"Contact.group":         {groupRead},
 }
 
 // isRootField reports whether name ("Type.field") is a field of Query or

@@ -20,11 +20,11 @@ func (r *mutationResolver) CreateRelationships(ctx context.Context, input model.
 	items := make([]cmdb.RelationshipItem, len(input.Items))
 	for i, it := range input.Items {
 		field := fmt.Sprintf("input.items[%d]", i)
-		src, err := ciID(field+".source", it.Source)
+		src, err := endID(field+".source", it.Source)
 		if err != nil {
 			return nil, err
 		}
-		dst, err := ciID(field+".target", it.Target)
+		dst, err := endID(field+".target", it.Target)
 		if err != nil {
 			return nil, err
 		}
@@ -80,12 +80,22 @@ func (r *mutationResolver) DeleteRelationships(ctx context.Context, input model.
 
 // Source is the resolver for the source field.
 func (r *relationshipResolver) Source(ctx context.Context, obj *model.Relationship) (*model.CI, error) {
-	return r.loadCI(ctx, obj.Key.Source)
+	return r.endCI(ctx, obj.Key.Source)
 }
 
 // Target is the resolver for the target field.
 func (r *relationshipResolver) Target(ctx context.Context, obj *model.Relationship) (*model.CI, error) {
-	return r.loadCI(ctx, obj.Key.Target)
+	return r.endCI(ctx, obj.Key.Target)
+}
+
+// SourceNode is the resolver for the sourceNode field.
+func (r *relationshipResolver) SourceNode(ctx context.Context, obj *model.Relationship) (model.Node, error) {
+	return r.endNode(ctx, obj.Key.Source)
+}
+
+// TargetNode is the resolver for the targetNode field.
+func (r *relationshipResolver) TargetNode(ctx context.Context, obj *model.Relationship) (model.Node, error) {
+	return r.endNode(ctx, obj.Key.Target)
 }
 
 // Attributes is the resolver for the attributes field.

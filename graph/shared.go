@@ -7,7 +7,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/skein-cmdb/skein/graph/model"
+	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
 )
@@ -104,8 +107,37 @@ func contactsView(list []impact.Contact) []model.Contact {
 	out := make([]model.Contact, len(list))
 	for i, c := range list {
 		out[i] = model.Contact{Name: c.Name, CiCount: c.CIs}
+		switch {
+		case c.Node == nil:
+		case c.Node.Kind == cmdb.KindPerson:
+			out[i].Person = personView(*c.Node)
+		case c.Node.Kind == cmdb.KindGroup:
+			out[i].Group = groupView(*c.Node)
+		}
 	}
 	return out
+}
+
+// wantsContactNodes reports whether an impactAnalysis selects the person
+// or group of its owners or support groups, which costs two more store
+// reads (impact.Analyzer.ResolveContacts).
+func wantsContactNodes(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return true
+	}
+	oc := graphql.GetOperationContext(ctx)
+	for _, f := range graphql.CollectFields(oc, fc.Field.Selections, nil) {
+		if f.Name != "owners" && f.Name != "supportGroups" {
+			continue
+		}
+		for _, sub := range graphql.CollectFields(oc, f.Selections, nil) {
+			if sub.Name == "person" || sub.Name == "group" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // unknownStarts names the unknown start CIs of an impact analysis by the

@@ -12,8 +12,8 @@ import (
 
 // TestAgentSourceBinding: an agent token is bound to the discovery sources
 // named when it was made; it writes as one of them and as nothing else,
-// and names Skein reserves for itself (api, import, demo, cli) are refused
-// in any spelling, at creation and at use.
+// and names Skein reserves for itself (api, import, demo, cli, attribute_link)
+// are refused in any spelling, at creation and at use.
 func TestAgentSourceBinding(t *testing.T) {
 	for name, mk := range backendConfigs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -40,6 +40,7 @@ func TestAgentSourceBinding(t *testing.T) {
 				{map[string]any{"name": "x", "role": "AGENT", "sources": []any{"nmap", "Demo"}}, "input.sources[1]"},
 				{map[string]any{"name": "x", "role": "AGENT", "sources": []any{"import"}}, "input.sources[0]"},
 				{map[string]any{"name": "x", "role": "AGENT", "sources": []any{"CLI"}}, "input.sources[0]"},
+				{map[string]any{"name": "x", "role": "AGENT", "sources": []any{"Attribute_Link"}}, "input.sources[0]"},
 				{map[string]any{"name": "x", "role": "AGENT", "sources": []any{"no spaces"}}, "input.sources[0]"},
 				{map[string]any{"name": "x", "role": "AGENT", "sources": []any{"nmap", "nmap"}}, "input.sources[1]"},
 				{map[string]any{"name": "x", "role": "VIEWER", "sources": []any{"nmap"}}, "input.sources"},

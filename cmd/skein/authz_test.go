@@ -106,6 +106,34 @@ func (m *matrixEnv) ciExists(t *testing.T, id string) bool {
 
 func idVar(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.ci(t)} }
 
+// node makes a person or group (kind) through the service, as the process,
+// and returns its global ID.
+func (m *matrixEnv) node(t *testing.T, kind string, attrs map[string]any) string {
+	res, err := m.a.CMDB.UpsertNodes(t.Context(), store.Actor{Name: "matrix", Source: "api"}, kind, []cmdb.UpsertItem{{Attributes: attrs}}, true)
+	require.NoError(t, err)
+	if kind == cmdb.KindPerson {
+		return graph.PersonGlobalID(res[0].Node.ID)
+	}
+	return graph.GroupGlobalID(res[0].Node.ID)
+}
+
+func (m *matrixEnv) person(t *testing.T) string {
+	n := m.name("matrix-person-")
+	return m.node(t, cmdb.KindPerson, map[string]any{"user_name": n, "name": n})
+}
+
+func (m *matrixEnv) group(t *testing.T) string {
+	return m.node(t, cmdb.KindGroup, map[string]any{"name": m.name("matrix-group-")})
+}
+
+// membersOp is the matrix operation of addGroupMembers or removeGroupMembers.
+func membersOp(field string) matrixOp {
+	return matrixOp{query: `mutation($in: GroupMembersInput!) { ` + field + `(input: $in) { changed } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"groupId": m.group(t), "personIds": []any{m.person(t)}}}
+		}}
+}
+
 // matrixOps has an operation for every root field; TestRoleMatrix fails for
 // a field without one.
 var matrixOps = map[string]matrixOp{
@@ -167,6 +195,56 @@ var matrixOps = map[string]matrixOp{
 			return map[string]any{"in": map[string]any{"ids": []any{m.rel(t)}}}
 		}},
 	"Query.identityConflicts": {query: `{ identityConflicts(first: 1) { totalCount } }`},
+	"Query.person": {query: `query($id: ID!) { person(id: $id) { name email groups { totalCount } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.person(t)} }},
+	"Query.group": {query: `query($id: ID!) { group(id: $id) { name members { totalCount } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.group(t)} }},
+	"Query.people": {query: `{ people(first: 1) { totalCount } }`},
+	"Query.groups": {query: `{ groups(search: "matrix", first: 1) { totalCount } }`},
+	"Mutation.upsertPeople": {query: `mutation($in: UpsertPeopleInput!) { upsertPeople(input: $in) { created failed results { person { id userName } } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			n := m.name("matrix-up-")
+			return map[string]any{"in": map[string]any{"source": "matrix", "items": []any{map[string]any{"attributes": map[string]any{"user_name": n, "name": n}}}}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			name := vars["in"].(map[string]any)["items"].([]any)[0].(map[string]any)["attributes"].(map[string]any)["user_name"]
+			d := ok(t, m.url, `query($w: CIWhere) { people(where: $w) { totalCount } }`, map[string]any{"w": map[string]any{"attribute": "user_name", "eq": name}})
+			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, "people", "totalCount"), "person %s", name)
+		}},
+	"Mutation.upsertGroups": {query: `mutation($in: UpsertGroupsInput!) { upsertGroups(input: $in) { created failed } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"source": "matrix", "items": []any{map[string]any{"attributes": map[string]any{"name": m.name("matrix-upg-")}}}}}
+		}},
+	"Mutation.updatePerson": {query: `mutation($in: UpdateNodeInput!) { updatePerson(input: $in) { changedFields } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.person(t), "attributes": map[string]any{"title": "changed by the matrix"}}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { person(id: $id) { title } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "person", "title") == "changed by the matrix")
+		}},
+	"Mutation.updateGroup": {query: `mutation($in: UpdateNodeInput!) { updateGroup(input: $in) { changedFields } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.group(t), "attributes": map[string]any{"description": "changed by the matrix"}}}
+		}},
+	"Mutation.deactivatePerson": {query: `mutation($in: DeactivateInput!) { deactivatePerson(input: $in) { person { active } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.person(t)}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { person(id: $id) { active } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, !allowed, get(d, "person", "active"), "a refused deactivation changes nothing")
+		}},
+	"Mutation.deactivateGroup": {query: `mutation($in: DeactivateInput!) { deactivateGroup(input: $in) { group { active } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.group(t)}}
+		}},
+	"Mutation.addGroupMembers":    membersOp("addGroupMembers"),
+	"Mutation.removeGroupMembers": membersOp("removeGroupMembers"),
+	"Mutation.setGroupManager": {query: `mutation($in: SetGroupManagerInput!) { setGroupManager(input: $in) { group { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"groupId": m.group(t), "personId": m.person(t)}}
+		}},
 	"Mutation.mergeCIs": {query: `mutation($in: MergeCIsInput!) { mergeCIs(input: $in) { movedRelationships } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			return map[string]any{"in": map[string]any{"survivor": m.ci(t), "duplicate": m.ci(t)}}

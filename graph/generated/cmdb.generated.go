@@ -27,6 +27,8 @@ type CIResolver interface {
 	Dependents(ctx context.Context, obj *model.CI, depth *int, types []string, follow *model.Follow) (*model.Reachability, error)
 	PathTo(ctx context.Context, obj *model.CI, ci string, maxDepth *int, types []string) (*model.Path, error)
 	History(ctx context.Context, obj *model.CI, first *int, after *string) (*model.AuditConnection, error)
+	OwnedBy(ctx context.Context, obj *model.CI) (model.Owner, error)
+	SupportedBy(ctx context.Context, obj *model.CI) (*model.Group, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -890,6 +892,61 @@ func (ec *executionContext) fieldContext_CI_history(ctx context.Context, field g
 	if fc.Args, err = ec.field_CI_history_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CI_ownedBy(ctx context.Context, field graphql.CollectedField, obj *model.CI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CI_ownedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CI().OwnedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Owner) graphql.Marshaler {
+			return ec.marshalOOwner2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐOwner(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CI_ownedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CI", field, true, true, "Owner")
+}
+
+func (ec *executionContext) _CI_supportedBy(ctx context.Context, field graphql.CollectedField, obj *model.CI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CI_supportedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CI().SupportedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Group) graphql.Marshaler {
+			return ec.marshalOGroup2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐGroup(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CI_supportedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CI",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Group(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -2245,6 +2302,18 @@ func (ec *executionContext) _CI(ctx context.Context, sel ast.SelectionSet, obj *
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CI_history(ctx, field, obj)
+				})
+		case "ownedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CI_ownedBy(ctx, field, obj)
+				})
+		case "supportedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CI_supportedBy(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

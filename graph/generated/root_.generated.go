@@ -23,10 +23,12 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	CI() CIResolver
+	Group() GroupResolver
 	IdentityConflict() IdentityConflictResolver
 	Mutation() MutationResolver
 	Path() PathResolver
 	PathStep() PathStepResolver
+	Person() PersonResolver
 	Query() QueryResolver
 	ReachedCI() ReachedCIResolver
 	Relationship() RelationshipResolver
@@ -103,6 +105,7 @@ type ComplexityRoot struct {
 		ID            func(childComplexity int) int
 		LastSeenAt    func(childComplexity int) int
 		Name          func(childComplexity int) int
+		OwnedBy       func(childComplexity int) int
 		Owner         func(childComplexity int) int
 		PathTo        func(childComplexity int, ci string, maxDepth *int, types []string) int
 		Provenance    func(childComplexity int) int
@@ -110,6 +113,7 @@ type ComplexityRoot struct {
 		SeenBy        func(childComplexity int) int
 		Status        func(childComplexity int) int
 		SupportGroup  func(childComplexity int) int
+		SupportedBy   func(childComplexity int) int
 		Tags          func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
 		Version       func(childComplexity int) int
@@ -145,7 +149,9 @@ type ComplexityRoot struct {
 
 	Contact struct {
 		CiCount func(childComplexity int) int
+		Group   func(childComplexity int) int
 		Name    func(childComplexity int) int
+		Person  func(childComplexity int) int
 	}
 
 	CreateAPITokenPayload struct {
@@ -155,6 +161,14 @@ type ComplexityRoot struct {
 
 	CreateRelationshipsPayload struct {
 		Results func(childComplexity int) int
+	}
+
+	DeactivateGroupPayload struct {
+		Group func(childComplexity int) int
+	}
+
+	DeactivatePersonPayload struct {
+		Person func(childComplexity int) int
 	}
 
 	DeleteCIPayload struct {
@@ -176,6 +190,42 @@ type ComplexityRoot struct {
 		Code    func(childComplexity int) int
 		Field   func(childComplexity int) int
 		Message func(childComplexity int) int
+	}
+
+	Group struct {
+		Active       func(childComplexity int) int
+		Attributes   func(childComplexity int) int
+		Class        func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		Description  func(childComplexity int) int
+		Email        func(childComplexity int) int
+		History      func(childComplexity int, first *int, after *string) int
+		ID           func(childComplexity int) int
+		Manager      func(childComplexity int) int
+		Members      func(childComplexity int, first *int, after *string) int
+		Name         func(childComplexity int) int
+		OwnedCIs     func(childComplexity int, first *int, after *string) int
+		Phone        func(childComplexity int) int
+		SupportedCIs func(childComplexity int, first *int, after *string) int
+		Type         func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
+		Version      func(childComplexity int) int
+	}
+
+	GroupConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	GroupEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	GroupMembersPayload struct {
+		Changed func(childComplexity int) int
+		Group   func(childComplexity int) int
 	}
 
 	Headroom struct {
@@ -234,8 +284,11 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddGroupMembers          func(childComplexity int, input model.GroupMembersInput) int
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateRelationships      func(childComplexity int, input model.CreateRelationshipsInput) int
+		DeactivateGroup          func(childComplexity int, input model.DeactivateInput) int
+		DeactivatePerson         func(childComplexity int, input model.DeactivateInput) int
 		DeleteCi                 func(childComplexity int, input model.DeleteCIInput) int
 		DeleteRelationships      func(childComplexity int, input model.DeleteRelationshipsInput) int
 		MergeCIs                 func(childComplexity int, input model.MergeCIsInput) int
@@ -243,11 +296,17 @@ type ComplexityRoot struct {
 		PurgeCi                  func(childComplexity int, input model.PurgeCIInput) int
 		RegisterCIClass          func(childComplexity int, input model.RegisterCIClassInput) int
 		RegisterRelationshipType func(childComplexity int, input model.RegisterRelationshipTypeInput) int
+		RemoveGroupMembers       func(childComplexity int, input model.GroupMembersInput) int
 		RetireCIClass            func(childComplexity int, input model.RetireCIClassInput) int
 		RetireRelationshipType   func(childComplexity int, input model.RetireRelationshipTypeInput) int
 		RevokeAPIToken           func(childComplexity int, input model.RevokeAPITokenInput) int
+		SetGroupManager          func(childComplexity int, input model.SetGroupManagerInput) int
 		UpdateCi                 func(childComplexity int, input model.UpdateCIInput) int
+		UpdateGroup              func(childComplexity int, input model.UpdateNodeInput) int
+		UpdatePerson             func(childComplexity int, input model.UpdateNodeInput) int
 		UpsertCIs                func(childComplexity int, input model.UpsertCIsInput) int
+		UpsertGroups             func(childComplexity int, input model.UpsertGroupsInput) int
+		UpsertPeople             func(childComplexity int, input model.UpsertPeopleInput) int
 	}
 
 	PageInfo struct {
@@ -271,6 +330,41 @@ type ComplexityRoot struct {
 		Type         func(childComplexity int) int
 	}
 
+	Person struct {
+		Active         func(childComplexity int) int
+		Attributes     func(childComplexity int) int
+		Class          func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Department     func(childComplexity int) int
+		Email          func(childComplexity int) int
+		EmployeeNumber func(childComplexity int) int
+		Groups         func(childComplexity int, first *int, after *string) int
+		History        func(childComplexity int, first *int, after *string) int
+		ID             func(childComplexity int) int
+		Location       func(childComplexity int) int
+		Manages        func(childComplexity int, first *int, after *string) int
+		Mobile         func(childComplexity int) int
+		Name           func(childComplexity int) int
+		OwnedCIs       func(childComplexity int, first *int, after *string) int
+		Phone          func(childComplexity int) int
+		TimeZone       func(childComplexity int) int
+		Title          func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		UserName       func(childComplexity int) int
+		Version        func(childComplexity int) int
+	}
+
+	PersonConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PersonEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	PurgeCIPayload struct {
 		PurgedID func(childComplexity int) int
 	}
@@ -282,9 +376,13 @@ type ComplexityRoot struct {
 		CiClass           func(childComplexity int, name string) int
 		CiClasses         func(childComplexity int) int
 		Cis               func(childComplexity int, filter *model.CIFilter, where *model.CIWhere, orderBy *model.CIOrder, first *int, after *string, offset *int) int
+		Group             func(childComplexity int, id string) int
+		Groups            func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
 		IdentityConflicts func(childComplexity int, first *int, after *string) int
 		ImpactAnalysis    func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) int
 		Node              func(childComplexity int, id string) int
+		People            func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
+		Person            func(childComplexity int, id string) int
 		RelationshipTypes func(childComplexity int) int
 		Search            func(childComplexity int, text string, filter *model.SearchFilter, first *int, after *string) int
 		ShortestPath      func(childComplexity int, from string, to string, maxDepth *int, types []string) int
@@ -318,7 +416,9 @@ type ComplexityRoot struct {
 		LastSeenAt func(childComplexity int) int
 		SeenBy     func(childComplexity int) int
 		Source     func(childComplexity int) int
+		SourceNode func(childComplexity int) int
 		Target     func(childComplexity int) int
+		TargetNode func(childComplexity int) int
 		Type       func(childComplexity int) int
 		UpdatedAt  func(childComplexity int) int
 		Version    func(childComplexity int) int
@@ -389,6 +489,10 @@ type ComplexityRoot struct {
 		Fragments func(childComplexity int) int
 	}
 
+	SetGroupManagerPayload struct {
+		Group func(childComplexity int) int
+	}
+
 	Sighting struct {
 		LastSeenAt func(childComplexity int) int
 		Source     func(childComplexity int) int
@@ -397,6 +501,16 @@ type ComplexityRoot struct {
 	UpdateCIPayload struct {
 		ChangedFields func(childComplexity int) int
 		Ci            func(childComplexity int) int
+	}
+
+	UpdateGroupPayload struct {
+		ChangedFields func(childComplexity int) int
+		Group         func(childComplexity int) int
+	}
+
+	UpdatePersonPayload struct {
+		ChangedFields func(childComplexity int) int
+		Person        func(childComplexity int) int
 	}
 
 	UpsertCIResult struct {
@@ -413,6 +527,38 @@ type ComplexityRoot struct {
 		Results   func(childComplexity int) int
 		Unchanged func(childComplexity int) int
 		Updated   func(childComplexity int) int
+	}
+
+	UpsertGroupResult struct {
+		ChangedFields func(childComplexity int) int
+		Error         func(childComplexity int) int
+		Group         func(childComplexity int) int
+		Index         func(childComplexity int) int
+		Status        func(childComplexity int) int
+	}
+
+	UpsertGroupsPayload struct {
+		Created   func(childComplexity int) int
+		Failed    func(childComplexity int) int
+		Results   func(childComplexity int) int
+		Unchanged func(childComplexity int) int
+		Updated   func(childComplexity int) int
+	}
+
+	UpsertPeoplePayload struct {
+		Created   func(childComplexity int) int
+		Failed    func(childComplexity int) int
+		Results   func(childComplexity int) int
+		Unchanged func(childComplexity int) int
+		Updated   func(childComplexity int) int
+	}
+
+	UpsertPersonResult struct {
+		ChangedFields func(childComplexity int) int
+		Error         func(childComplexity int) int
+		Index         func(childComplexity int) int
+		Person        func(childComplexity int) int
+		Status        func(childComplexity int) int
 	}
 
 	Viewer struct {
@@ -748,6 +894,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CI.Name(childComplexity), true
+	case "CI.ownedBy":
+		if e.ComplexityRoot.CI.OwnedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CI.OwnedBy(childComplexity), true
 	case "CI.owner":
 		if e.ComplexityRoot.CI.Owner == nil {
 			break
@@ -800,6 +952,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CI.SupportGroup(childComplexity), true
+	case "CI.supportedBy":
+		if e.ComplexityRoot.CI.SupportedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CI.SupportedBy(childComplexity), true
 	case "CI.tags":
 		if e.ComplexityRoot.CI.Tags == nil {
 			break
@@ -925,12 +1083,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.CiCount(childComplexity), true
+	case "Contact.group":
+		if e.ComplexityRoot.Contact.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Group(childComplexity), true
 	case "Contact.name":
 		if e.ComplexityRoot.Contact.Name == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Contact.Name(childComplexity), true
+	case "Contact.person":
+		if e.ComplexityRoot.Contact.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Person(childComplexity), true
 
 	case "CreateAPITokenPayload.apiToken":
 		if e.ComplexityRoot.CreateAPITokenPayload.APIToken == nil {
@@ -951,6 +1121,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateRelationshipsPayload.Results(childComplexity), true
+
+	case "DeactivateGroupPayload.group":
+		if e.ComplexityRoot.DeactivateGroupPayload.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeactivateGroupPayload.Group(childComplexity), true
+
+	case "DeactivatePersonPayload.person":
+		if e.ComplexityRoot.DeactivatePersonPayload.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeactivatePersonPayload.Person(childComplexity), true
 
 	case "DeleteCIPayload.ci":
 		if e.ComplexityRoot.DeleteCIPayload.Ci == nil {
@@ -1009,6 +1193,174 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FieldError.Message(childComplexity), true
+
+	case "Group.active":
+		if e.ComplexityRoot.Group.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Active(childComplexity), true
+	case "Group.attributes":
+		if e.ComplexityRoot.Group.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Attributes(childComplexity), true
+	case "Group.class":
+		if e.ComplexityRoot.Group.Class == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Class(childComplexity), true
+	case "Group.createdAt":
+		if e.ComplexityRoot.Group.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.CreatedAt(childComplexity), true
+	case "Group.description":
+		if e.ComplexityRoot.Group.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Description(childComplexity), true
+	case "Group.email":
+		if e.ComplexityRoot.Group.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Email(childComplexity), true
+	case "Group.history":
+		if e.ComplexityRoot.Group.History == nil {
+			break
+		}
+
+		args, err := ec.field_Group_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Group.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Group.id":
+		if e.ComplexityRoot.Group.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.ID(childComplexity), true
+	case "Group.manager":
+		if e.ComplexityRoot.Group.Manager == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Manager(childComplexity), true
+	case "Group.members":
+		if e.ComplexityRoot.Group.Members == nil {
+			break
+		}
+
+		args, err := ec.field_Group_members_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Group.Members(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Group.name":
+		if e.ComplexityRoot.Group.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Name(childComplexity), true
+	case "Group.ownedCIs":
+		if e.ComplexityRoot.Group.OwnedCIs == nil {
+			break
+		}
+
+		args, err := ec.field_Group_ownedCIs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Group.OwnedCIs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Group.phone":
+		if e.ComplexityRoot.Group.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Phone(childComplexity), true
+	case "Group.supportedCIs":
+		if e.ComplexityRoot.Group.SupportedCIs == nil {
+			break
+		}
+
+		args, err := ec.field_Group_supportedCIs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Group.SupportedCIs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Group.type":
+		if e.ComplexityRoot.Group.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Type(childComplexity), true
+	case "Group.updatedAt":
+		if e.ComplexityRoot.Group.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.UpdatedAt(childComplexity), true
+	case "Group.version":
+		if e.ComplexityRoot.Group.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Version(childComplexity), true
+
+	case "GroupConnection.edges":
+		if e.ComplexityRoot.GroupConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupConnection.Edges(childComplexity), true
+	case "GroupConnection.pageInfo":
+		if e.ComplexityRoot.GroupConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupConnection.PageInfo(childComplexity), true
+	case "GroupConnection.totalCount":
+		if e.ComplexityRoot.GroupConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupConnection.TotalCount(childComplexity), true
+
+	case "GroupEdge.cursor":
+		if e.ComplexityRoot.GroupEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupEdge.Cursor(childComplexity), true
+	case "GroupEdge.node":
+		if e.ComplexityRoot.GroupEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupEdge.Node(childComplexity), true
+
+	case "GroupMembersPayload.changed":
+		if e.ComplexityRoot.GroupMembersPayload.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupMembersPayload.Changed(childComplexity), true
+	case "GroupMembersPayload.group":
+		if e.ComplexityRoot.GroupMembersPayload.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupMembersPayload.Group(childComplexity), true
 
 	case "Headroom.group":
 		if e.ComplexityRoot.Headroom.Group == nil {
@@ -1221,6 +1573,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MergeCIsPayload.Survivor(childComplexity), true
 
+	case "Mutation.addGroupMembers":
+		if e.ComplexityRoot.Mutation.AddGroupMembers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addGroupMembers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddGroupMembers(childComplexity, args["input"].(model.GroupMembersInput)), true
 	case "Mutation.createAPIToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -1243,6 +1606,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateRelationships(childComplexity, args["input"].(model.CreateRelationshipsInput)), true
+	case "Mutation.deactivateGroup":
+		if e.ComplexityRoot.Mutation.DeactivateGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deactivateGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeactivateGroup(childComplexity, args["input"].(model.DeactivateInput)), true
+	case "Mutation.deactivatePerson":
+		if e.ComplexityRoot.Mutation.DeactivatePerson == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deactivatePerson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeactivatePerson(childComplexity, args["input"].(model.DeactivateInput)), true
 	case "Mutation.deleteCI":
 		if e.ComplexityRoot.Mutation.DeleteCi == nil {
 			break
@@ -1315,6 +1700,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterRelationshipType(childComplexity, args["input"].(model.RegisterRelationshipTypeInput)), true
+	case "Mutation.removeGroupMembers":
+		if e.ComplexityRoot.Mutation.RemoveGroupMembers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeGroupMembers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveGroupMembers(childComplexity, args["input"].(model.GroupMembersInput)), true
 	case "Mutation.retireCIClass":
 		if e.ComplexityRoot.Mutation.RetireCIClass == nil {
 			break
@@ -1348,6 +1744,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["input"].(model.RevokeAPITokenInput)), true
+	case "Mutation.setGroupManager":
+		if e.ComplexityRoot.Mutation.SetGroupManager == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setGroupManager_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetGroupManager(childComplexity, args["input"].(model.SetGroupManagerInput)), true
 	case "Mutation.updateCI":
 		if e.ComplexityRoot.Mutation.UpdateCi == nil {
 			break
@@ -1359,6 +1766,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateCi(childComplexity, args["input"].(model.UpdateCIInput)), true
+	case "Mutation.updateGroup":
+		if e.ComplexityRoot.Mutation.UpdateGroup == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateGroup_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateGroup(childComplexity, args["input"].(model.UpdateNodeInput)), true
+	case "Mutation.updatePerson":
+		if e.ComplexityRoot.Mutation.UpdatePerson == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updatePerson_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdatePerson(childComplexity, args["input"].(model.UpdateNodeInput)), true
 	case "Mutation.upsertCIs":
 		if e.ComplexityRoot.Mutation.UpsertCIs == nil {
 			break
@@ -1370,6 +1799,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpsertCIs(childComplexity, args["input"].(model.UpsertCIsInput)), true
+	case "Mutation.upsertGroups":
+		if e.ComplexityRoot.Mutation.UpsertGroups == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertGroups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertGroups(childComplexity, args["input"].(model.UpsertGroupsInput)), true
+	case "Mutation.upsertPeople":
+		if e.ComplexityRoot.Mutation.UpsertPeople == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertPeople_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertPeople(childComplexity, args["input"].(model.UpsertPeopleInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1446,6 +1897,185 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PathStep.Type(childComplexity), true
 
+	case "Person.active":
+		if e.ComplexityRoot.Person.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Active(childComplexity), true
+	case "Person.attributes":
+		if e.ComplexityRoot.Person.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Attributes(childComplexity), true
+	case "Person.class":
+		if e.ComplexityRoot.Person.Class == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Class(childComplexity), true
+	case "Person.createdAt":
+		if e.ComplexityRoot.Person.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.CreatedAt(childComplexity), true
+	case "Person.department":
+		if e.ComplexityRoot.Person.Department == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Department(childComplexity), true
+	case "Person.email":
+		if e.ComplexityRoot.Person.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Email(childComplexity), true
+	case "Person.employeeNumber":
+		if e.ComplexityRoot.Person.EmployeeNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.EmployeeNumber(childComplexity), true
+	case "Person.groups":
+		if e.ComplexityRoot.Person.Groups == nil {
+			break
+		}
+
+		args, err := ec.field_Person_groups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.Groups(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Person.history":
+		if e.ComplexityRoot.Person.History == nil {
+			break
+		}
+
+		args, err := ec.field_Person_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Person.id":
+		if e.ComplexityRoot.Person.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.ID(childComplexity), true
+	case "Person.location":
+		if e.ComplexityRoot.Person.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Location(childComplexity), true
+	case "Person.manages":
+		if e.ComplexityRoot.Person.Manages == nil {
+			break
+		}
+
+		args, err := ec.field_Person_manages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.Manages(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Person.mobile":
+		if e.ComplexityRoot.Person.Mobile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Mobile(childComplexity), true
+	case "Person.name":
+		if e.ComplexityRoot.Person.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Name(childComplexity), true
+	case "Person.ownedCIs":
+		if e.ComplexityRoot.Person.OwnedCIs == nil {
+			break
+		}
+
+		args, err := ec.field_Person_ownedCIs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.OwnedCIs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Person.phone":
+		if e.ComplexityRoot.Person.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Phone(childComplexity), true
+	case "Person.timeZone":
+		if e.ComplexityRoot.Person.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.TimeZone(childComplexity), true
+	case "Person.title":
+		if e.ComplexityRoot.Person.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Title(childComplexity), true
+	case "Person.updatedAt":
+		if e.ComplexityRoot.Person.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.UpdatedAt(childComplexity), true
+	case "Person.userName":
+		if e.ComplexityRoot.Person.UserName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.UserName(childComplexity), true
+	case "Person.version":
+		if e.ComplexityRoot.Person.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Version(childComplexity), true
+
+	case "PersonConnection.edges":
+		if e.ComplexityRoot.PersonConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonConnection.Edges(childComplexity), true
+	case "PersonConnection.pageInfo":
+		if e.ComplexityRoot.PersonConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonConnection.PageInfo(childComplexity), true
+	case "PersonConnection.totalCount":
+		if e.ComplexityRoot.PersonConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonConnection.TotalCount(childComplexity), true
+
+	case "PersonEdge.cursor":
+		if e.ComplexityRoot.PersonEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEdge.Cursor(childComplexity), true
+	case "PersonEdge.node":
+		if e.ComplexityRoot.PersonEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEdge.Node(childComplexity), true
+
 	case "PurgeCIPayload.purgedId":
 		if e.ComplexityRoot.PurgeCIPayload.PurgedID == nil {
 			break
@@ -1514,6 +2144,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Cis(childComplexity, args["filter"].(*model.CIFilter), args["where"].(*model.CIWhere), args["orderBy"].(*model.CIOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
+	case "Query.group":
+		if e.ComplexityRoot.Query.Group == nil {
+			break
+		}
+
+		args, err := ec.field_Query_group_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Group(childComplexity, args["id"].(string)), true
+	case "Query.groups":
+		if e.ComplexityRoot.Query.Groups == nil {
+			break
+		}
+
+		args, err := ec.field_Query_groups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Groups(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.NodeOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 	case "Query.identityConflicts":
 		if e.ComplexityRoot.Query.IdentityConflicts == nil {
 			break
@@ -1548,6 +2200,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.people":
+		if e.ComplexityRoot.Query.People == nil {
+			break
+		}
+
+		args, err := ec.field_Query_people_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.People(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.NodeOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
+	case "Query.person":
+		if e.ComplexityRoot.Query.Person == nil {
+			break
+		}
+
+		args, err := ec.field_Query_person_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Person(childComplexity, args["id"].(string)), true
 	case "Query.relationshipTypes":
 		if e.ComplexityRoot.Query.RelationshipTypes == nil {
 			break
@@ -1671,12 +2345,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Relationship.Source(childComplexity), true
+	case "Relationship.sourceNode":
+		if e.ComplexityRoot.Relationship.SourceNode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Relationship.SourceNode(childComplexity), true
 	case "Relationship.target":
 		if e.ComplexityRoot.Relationship.Target == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Relationship.Target(childComplexity), true
+	case "Relationship.targetNode":
+		if e.ComplexityRoot.Relationship.TargetNode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Relationship.TargetNode(childComplexity), true
 	case "Relationship.type":
 		if e.ComplexityRoot.Relationship.Type == nil {
 			break
@@ -1899,6 +2585,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SearchHighlight.Fragments(childComplexity), true
 
+	case "SetGroupManagerPayload.group":
+		if e.ComplexityRoot.SetGroupManagerPayload.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetGroupManagerPayload.Group(childComplexity), true
+
 	case "Sighting.lastSeenAt":
 		if e.ComplexityRoot.Sighting.LastSeenAt == nil {
 			break
@@ -1924,6 +2617,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UpdateCIPayload.Ci(childComplexity), true
+
+	case "UpdateGroupPayload.changedFields":
+		if e.ComplexityRoot.UpdateGroupPayload.ChangedFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateGroupPayload.ChangedFields(childComplexity), true
+	case "UpdateGroupPayload.group":
+		if e.ComplexityRoot.UpdateGroupPayload.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateGroupPayload.Group(childComplexity), true
+
+	case "UpdatePersonPayload.changedFields":
+		if e.ComplexityRoot.UpdatePersonPayload.ChangedFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdatePersonPayload.ChangedFields(childComplexity), true
+	case "UpdatePersonPayload.person":
+		if e.ComplexityRoot.UpdatePersonPayload.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdatePersonPayload.Person(childComplexity), true
 
 	case "UpsertCIResult.changedFields":
 		if e.ComplexityRoot.UpsertCIResult.ChangedFields == nil {
@@ -1987,6 +2706,130 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UpsertCIsPayload.Updated(childComplexity), true
 
+	case "UpsertGroupResult.changedFields":
+		if e.ComplexityRoot.UpsertGroupResult.ChangedFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertGroupResult.ChangedFields(childComplexity), true
+	case "UpsertGroupResult.error":
+		if e.ComplexityRoot.UpsertGroupResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertGroupResult.Error(childComplexity), true
+	case "UpsertGroupResult.group":
+		if e.ComplexityRoot.UpsertGroupResult.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertGroupResult.Group(childComplexity), true
+	case "UpsertGroupResult.index":
+		if e.ComplexityRoot.UpsertGroupResult.Index == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertGroupResult.Index(childComplexity), true
+	case "UpsertGroupResult.status":
+		if e.ComplexityRoot.UpsertGroupResult.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertGroupResult.Status(childComplexity), true
+
+	case "UpsertGroupsPayload.created":
+		if e.ComplexityRoot.UpsertGroupsPayload.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertGroupsPayload.Created(childComplexity), true
+	case "UpsertGroupsPayload.failed":
+		if e.ComplexityRoot.UpsertGroupsPayload.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertGroupsPayload.Failed(childComplexity), true
+	case "UpsertGroupsPayload.results":
+		if e.ComplexityRoot.UpsertGroupsPayload.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertGroupsPayload.Results(childComplexity), true
+	case "UpsertGroupsPayload.unchanged":
+		if e.ComplexityRoot.UpsertGroupsPayload.Unchanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertGroupsPayload.Unchanged(childComplexity), true
+	case "UpsertGroupsPayload.updated":
+		if e.ComplexityRoot.UpsertGroupsPayload.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertGroupsPayload.Updated(childComplexity), true
+
+	case "UpsertPeoplePayload.created":
+		if e.ComplexityRoot.UpsertPeoplePayload.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertPeoplePayload.Created(childComplexity), true
+	case "UpsertPeoplePayload.failed":
+		if e.ComplexityRoot.UpsertPeoplePayload.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertPeoplePayload.Failed(childComplexity), true
+	case "UpsertPeoplePayload.results":
+		if e.ComplexityRoot.UpsertPeoplePayload.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertPeoplePayload.Results(childComplexity), true
+	case "UpsertPeoplePayload.unchanged":
+		if e.ComplexityRoot.UpsertPeoplePayload.Unchanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertPeoplePayload.Unchanged(childComplexity), true
+	case "UpsertPeoplePayload.updated":
+		if e.ComplexityRoot.UpsertPeoplePayload.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertPeoplePayload.Updated(childComplexity), true
+
+	case "UpsertPersonResult.changedFields":
+		if e.ComplexityRoot.UpsertPersonResult.ChangedFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertPersonResult.ChangedFields(childComplexity), true
+	case "UpsertPersonResult.error":
+		if e.ComplexityRoot.UpsertPersonResult.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertPersonResult.Error(childComplexity), true
+	case "UpsertPersonResult.index":
+		if e.ComplexityRoot.UpsertPersonResult.Index == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertPersonResult.Index(childComplexity), true
+	case "UpsertPersonResult.person":
+		if e.ComplexityRoot.UpsertPersonResult.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertPersonResult.Person(childComplexity), true
+	case "UpsertPersonResult.status":
+		if e.ComplexityRoot.UpsertPersonResult.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertPersonResult.Status(childComplexity), true
+
 	case "Viewer.allowed":
 		if e.ComplexityRoot.Viewer.Allowed == nil {
 			break
@@ -2040,9 +2883,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CIWhere", ec.unmarshalInputCIWhere),
 			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
+			graphql.NewInputUnmarshaler("DeactivateInput", ec.unmarshalInputDeactivateInput),
 			graphql.NewInputUnmarshaler("DeleteCIInput", ec.unmarshalInputDeleteCIInput),
 			graphql.NewInputUnmarshaler("DeleteRelationshipsInput", ec.unmarshalInputDeleteRelationshipsInput),
+			graphql.NewInputUnmarshaler("GroupMembersInput", ec.unmarshalInputGroupMembersInput),
 			graphql.NewInputUnmarshaler("MergeCIsInput", ec.unmarshalInputMergeCIsInput),
+			graphql.NewInputUnmarshaler("NodeOrder", ec.unmarshalInputNodeOrder),
 			graphql.NewInputUnmarshaler("PurgeCIInput", ec.unmarshalInputPurgeCIInput),
 			graphql.NewInputUnmarshaler("RegisterCIClassInput", ec.unmarshalInputRegisterCIClassInput),
 			graphql.NewInputUnmarshaler("RegisterRelationshipTypeInput", ec.unmarshalInputRegisterRelationshipTypeInput),
@@ -2051,9 +2897,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RetireRelationshipTypeInput", ec.unmarshalInputRetireRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RevokeAPITokenInput", ec.unmarshalInputRevokeAPITokenInput),
 			graphql.NewInputUnmarshaler("SearchFilter", ec.unmarshalInputSearchFilter),
+			graphql.NewInputUnmarshaler("SetGroupManagerInput", ec.unmarshalInputSetGroupManagerInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
+			graphql.NewInputUnmarshaler("UpdateNodeInput", ec.unmarshalInputUpdateNodeInput),
 			graphql.NewInputUnmarshaler("UpsertCIItem", ec.unmarshalInputUpsertCIItem),
 			graphql.NewInputUnmarshaler("UpsertCIsInput", ec.unmarshalInputUpsertCIsInput),
+			graphql.NewInputUnmarshaler("UpsertGroupsInput", ec.unmarshalInputUpsertGroupsInput),
+			graphql.NewInputUnmarshaler("UpsertNodeItem", ec.unmarshalInputUpsertNodeItem),
+			graphql.NewInputUnmarshaler("UpsertPeopleInput", ec.unmarshalInputUpsertPeopleInput),
 		)
 	}
 	first := true
@@ -2154,7 +3005,7 @@ input AuditFilter {
   selects the records of the relationships it is an end of.
   """
   objects: [String!]
-  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
+  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `person` + "`" + `, ` + "`" + `group` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
   kinds: [String!]
   "Who wrote (user, token or agent name), exactly."
   actor: String
@@ -2179,7 +3030,7 @@ type AuditRecord implements Node {
   actor: String!
   "Through which channel: api, import, or a discovery source."
   source: String!
-  "What kind of object: ci, relationship, class, relationship_type or token."
+  "What kind of object: ci, person, group, relationship, class, relationship_type or token."
   kind: String!
   """
   The object: its ID as this API names it (CIs, relationships), its name (classes, relationship
@@ -2998,10 +3849,22 @@ type ImpactedCI {
 
 "A person or group to notify, with how many impacted CIs they have."
 type Contact {
-  "Owner or support group name."
+  "Owner or support group name: the value of the CIs' ` + "`" + `owner` + "`" + ` or ` + "`" + `support_group` + "`" + ` attribute."
   name: String!
   "How many impacted CIs it has."
   ciCount: Int!
+  """
+  The person the name resolves to (an owner, by user name or e-mail), with their e-mail, phone
+  and mobile: read through the OWNED_BY relationship Skein keeps from the attribute. Null when
+  the name is a group's or nobody's.
+  """
+  person: Person
+  """
+  The group the name resolves to (an owner or support group, by name), with its e-mail, phone
+  and manager, read through the OWNED_BY or SUPPORTED_BY relationship. Null when the name is a
+  person's or nobody's.
+  """
+  group: Group
 }
 
 "A count of CIs of one class."
@@ -3263,9 +4126,416 @@ type RegisterRelationshipTypePayload {
   relationshipType: RelationshipType!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/people.graphqls", Input: `extend type Query {
+  "A person by ID, or null when there is none."
+  person("ID of the person." id: ID!): Person
+  "A group by ID, or null when there is none."
+  group("ID of the group." id: ID!): Group
+  """
+  People: by a filter expression over their attributes (` + "`" + `where` + "`" + `, the language of ` + "`" + `cis` + "`" + `), ordered
+  by ` + "`" + `orderBy` + "`" + `, a page at a time (by cursor or offset); or, with ` + "`" + `search` + "`" + `, found by the words of
+  their user name, name, e-mail and department, best match first (` + "`" + `search` + "`" + ` takes neither ` + "`" + `where` + "`" + `,
+  ` + "`" + `orderBy` + "`" + ` nor ` + "`" + `offset` + "`" + `). Deactivated people are listed too: filter on ` + "`" + `active` + "`" + `.
+  """
+  people(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them: ` + "`" + `alice` + "`" + `, ` + "`" + `mart*` + "`" + `, ` + "`" + `\"alice martin\"` + "`" + `."
+    search: String
+    "A filter expression, e.g. ` + "`" + `{attribute: \"department\", eq: \"Platform\"}` + "`" + `."
+    where: CIWhere
+    "The order of the list; by ID (creation order) when omitted."
+    orderBy: NodeOrder
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching people (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): PersonConnection!
+  """
+  Groups, as ` + "`" + `people` + "`" + ` lists people: by ` + "`" + `where` + "`" + ` and ` + "`" + `orderBy` + "`" + `, or found by the words of their
+  name, e-mail and description with ` + "`" + `search` + "`" + `.
+  """
+  groups(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression, e.g. ` + "`" + `{attribute: \"type\", eq: \"cab\"}` + "`" + `."
+    where: CIWhere
+    "The order of the list; by ID (creation order) when omitted."
+    orderBy: NodeOrder
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching groups (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): GroupConnection!
+}
+
+extend type Mutation {
+  """
+  Identifies and merges a batch of people, as a directory (HR, LDAP) sync does: each item is
+  matched to a stored person by user name, then e-mail, then employee number (ignoring case), and
+  merged by source precedence, or created. Idempotent; agent tokens may call it. A new person
+  becomes the owner of the CIs whose ` + "`" + `owner` + "`" + ` attribute names it.
+  """
+  upsertPeople("The batch." input: UpsertPeopleInput!): UpsertPeoplePayload!
+  """
+  Identifies and merges a batch of groups by name (ignoring case), as ` + "`" + `upsertPeople` + "`" + ` does people.
+  A new group becomes the owner or support group of the CIs whose ` + "`" + `owner` + "`" + ` or ` + "`" + `support_group` + "`" + `
+  attribute names it.
+  """
+  upsertGroups("The batch." input: UpsertGroupsInput!): UpsertGroupsPayload!
+  "Changes attributes of one person (null clears); reactivate with ` + "`" + `{active: true}` + "`" + `."
+  updatePerson("What to change." input: UpdateNodeInput!): UpdatePersonPayload!
+  "Changes attributes of one group (null clears); reactivate with ` + "`" + `{active: true}` + "`" + `."
+  updateGroup("What to change." input: UpdateNodeInput!): UpdateGroupPayload!
+  """
+  Deactivates a person (` + "`" + `active` + "`" + ` becomes false): the person is kept, with its history, its group
+  memberships and the CIs it owns; ` + "`" + `updatePerson` + "`" + ` with ` + "`" + `{active: true}` + "`" + ` reactivates it.
+  """
+  deactivatePerson("Which person." input: DeactivateInput!): DeactivatePersonPayload!
+  "Deactivates a group, as ` + "`" + `deactivatePerson` + "`" + ` does a person."
+  deactivateGroup("Which group." input: DeactivateInput!): DeactivateGroupPayload!
+  "Makes people members of a group; people who already are stay members once (idempotent)."
+  addGroupMembers("The group and the people." input: GroupMembersInput!): GroupMembersPayload!
+  "Removes people from a group; people who are not members are ignored (idempotent)."
+  removeGroupMembers("The group and the people." input: GroupMembersInput!): GroupMembersPayload!
+  "Sets or clears the person who manages a group (one MANAGED_BY relationship)."
+  setGroupManager("The group and its manager." input: SetGroupManagerInput!): SetGroupManagerPayload!
+}
+
+"""
+A person: owner of CIs, member of support groups, and later caller, assignee or approver of
+records. Identified by user name, e-mail or employee number (each unique, ignoring case).
+"""
+type Person implements Node {
+  "Opaque global ID."
+  id: ID!
+  "Login name, unique ignoring case."
+  userName: String!
+  "Display name, e.g. Alice Martin."
+  name: String!
+  "E-mail address (stored in lower case)."
+  email: String
+  "Job title."
+  title: String
+  "Department."
+  department: String
+  "Location."
+  location: String
+  "Business phone number."
+  phone: String
+  "Mobile number, for call-outs."
+  mobile: String
+  "Employee number."
+  employeeNumber: String
+  "IANA time zone, e.g. Europe/Paris."
+  timeZone: String
+  "False once deactivated: kept for history, no longer assignable."
+  active: Boolean!
+  "Name of the person's class (` + "`" + `Person` + "`" + `)."
+  class: String!
+  "Every attribute value."
+  attributes: JSON!
+  "How many writes changed the person (see ` + "`" + `CI.version` + "`" + `); pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When the person was created."
+  createdAt: Time!
+  "When an attribute last changed."
+  updatedAt: Time!
+  "The groups the person is a member of."
+  groups("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): GroupConnection!
+  "The groups the person manages."
+  manages("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): GroupConnection!
+  "The CIs the person owns (OWNED_BY relationships)."
+  ownedCIs("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): CIConnection!
+  "The person's audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+}
+
+"""
+A group of people: a support group that receives the incidents of the CIs it supports, a team,
+or a CAB. Identified by name (unique, ignoring case).
+"""
+type Group implements Node {
+  "Opaque global ID."
+  id: ID!
+  "Group name, unique ignoring case."
+  name: String!
+  "What the group is for: support, cab, approvers, team or other."
+  type: String
+  "Group mailbox or distribution list."
+  email: String
+  "On-call or hotline number."
+  phone: String
+  "What the group does."
+  description: String
+  "False once deactivated: kept for history, no longer assignable."
+  active: Boolean!
+  "Name of the group's class (` + "`" + `Group` + "`" + `)."
+  class: String!
+  "Every attribute value."
+  attributes: JSON!
+  "How many writes changed the group (see ` + "`" + `CI.version` + "`" + `); pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When the group was created."
+  createdAt: Time!
+  "When an attribute last changed."
+  updatedAt: Time!
+  "The group's members (MEMBER_OF_GROUP relationships)."
+  members("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): PersonConnection!
+  "The person who manages the group (MANAGED_BY), or null."
+  manager: Person
+  "The CIs the group supports (SUPPORTED_BY relationships)."
+  supportedCIs("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): CIConnection!
+  "The CIs the group owns (OWNED_BY relationships)."
+  ownedCIs("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): CIConnection!
+  "The group's audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+}
+
+"A page of people."
+type PersonConnection {
+  "The people of this page, with their cursors."
+  edges: [PersonEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many people match, across all pages."
+  totalCount: Int!
+}
+
+"A person in a page."
+type PersonEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The person."
+  node: Person!
+}
+
+"A page of groups."
+type GroupConnection {
+  "The groups of this page, with their cursors."
+  edges: [GroupEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many groups match, across all pages."
+  totalCount: Int!
+}
+
+"A group in a page."
+type GroupEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The group."
+  node: Group!
+}
+
+"The order of a list of people or groups."
+input NodeOrder {
+  "The field to sort by; ties are broken by ID in the same direction."
+  field: NodeSortField!
+  "Ascending (default) or descending."
+  direction: SortDirection = ASC
+}
+
+"Fields people and groups can be sorted by."
+enum NodeSortField {
+  "The ID: creation order."
+  ID
+  "The ` + "`" + `name` + "`" + ` attribute (exact byte order)."
+  NAME
+  "When the node was created."
+  CREATED_AT
+  "When the node last changed."
+  UPDATED_AT
+}
+
+"A batch of people to identify and merge."
+input UpsertPeopleInput {
+  "The source reporting them (e.g. ` + "`" + `ldap` + "`" + `); defaults as for ` + "`" + `upsertCIs` + "`" + `."
+  source: String
+  """
+  The people, 1 to 10,000: each an object of attributes, e.g.
+  ` + "`" + `{"user_name": "amartin", "name": "Alice Martin", "email": "alice@example.com"}` + "`" + `.
+  """
+  items: [UpsertNodeItem!]!
+  "All or nothing: if any item fails, nothing is written."
+  atomic: Boolean = false
+}
+
+"A batch of groups to identify and merge."
+input UpsertGroupsInput {
+  "The source reporting them; defaults as for ` + "`" + `upsertCIs` + "`" + `."
+  source: String
+  "The groups, 1 to 10,000, e.g. ` + "`" + `{\"name\": \"DBA\", \"type\": \"support\"}` + "`" + `."
+  items: [UpsertNodeItem!]!
+  "All or nothing: if any item fails, nothing is written."
+  atomic: Boolean = false
+}
+
+"One person or group as a source reports it."
+input UpsertNodeItem {
+  "Class name; omitted means the kind's class (` + "`" + `Person` + "`" + `, ` + "`" + `Group` + "`" + `)."
+  class: String
+  "Attribute values; must include what identifies it (a person's ` + "`" + `user_name` + "`" + ` and ` + "`" + `name` + "`" + `, a group's ` + "`" + `name` + "`" + `)."
+  attributes: JSON!
+}
+
+"The outcome of a batch upsert of people, item by item in input order."
+type UpsertPeoplePayload {
+  "One result per input item, in input order."
+  results: [UpsertPersonResult!]!
+  "How many items were created."
+  created: Int!
+  "How many items were updated."
+  updated: Int!
+  "How many items were unchanged."
+  unchanged: Int!
+  "How many items failed (conflict or invalid)."
+  failed: Int!
+}
+
+"The outcome of one upserted person."
+type UpsertPersonResult {
+  "Position of the item in the input."
+  index: Int!
+  "What happened."
+  status: UpsertStatus!
+  "The person after the write (null for conflict or invalid)."
+  person: Person
+  "The fields that changed (all fields of a created person)."
+  changedFields: [String!]!
+  "Why the item failed."
+  error: FieldError
+}
+
+"The outcome of a batch upsert of groups, item by item in input order."
+type UpsertGroupsPayload {
+  "One result per input item, in input order."
+  results: [UpsertGroupResult!]!
+  "How many items were created."
+  created: Int!
+  "How many items were updated."
+  updated: Int!
+  "How many items were unchanged."
+  unchanged: Int!
+  "How many items failed (conflict or invalid)."
+  failed: Int!
+}
+
+"The outcome of one upserted group."
+type UpsertGroupResult {
+  "Position of the item in the input."
+  index: Int!
+  "What happened."
+  status: UpsertStatus!
+  "The group after the write (null for conflict or invalid)."
+  group: Group
+  "The fields that changed (all fields of a created group)."
+  changedFields: [String!]!
+  "Why the item failed."
+  error: FieldError
+}
+
+"Attributes to change on one person or group."
+input UpdateNodeInput {
+  "ID of the person or group."
+  id: ID!
+  "New attribute values; null clears."
+  attributes: JSON!
+  """
+  The ` + "`" + `version` + "`" + ` the change is based on: at another version nothing is changed and the error is
+  CONFLICT with ` + "`" + `extensions.currentVersion` + "`" + `. Omitted or null: update whatever the version.
+  """
+  expectedVersion: Int
+}
+
+"The person after an update."
+type UpdatePersonPayload {
+  "The person as stored."
+  person: Person!
+  "The fields that changed."
+  changedFields: [String!]!
+}
+
+"The group after an update."
+type UpdateGroupPayload {
+  "The group as stored."
+  group: Group!
+  "The fields that changed."
+  changedFields: [String!]!
+}
+
+"Which person or group to deactivate."
+input DeactivateInput {
+  "ID of the person or group."
+  id: ID!
+}
+
+"The deactivated person."
+type DeactivatePersonPayload {
+  "The person, with ` + "`" + `active` + "`" + ` false."
+  person: Person!
+}
+
+"The deactivated group."
+type DeactivateGroupPayload {
+  "The group, with ` + "`" + `active` + "`" + ` false."
+  group: Group!
+}
+
+"A group and people to add to it or remove from it."
+input GroupMembersInput {
+  "ID of the group."
+  groupId: ID!
+  "IDs of the people, 1 to 10,000."
+  personIds: [ID!]!
+}
+
+"The group after a change of its members."
+type GroupMembersPayload {
+  "The group."
+  group: Group!
+  "How many memberships were added or removed (those already so are not counted)."
+  changed: Int!
+}
+
+"A group and its manager."
+input SetGroupManagerInput {
+  "ID of the group."
+  groupId: ID!
+  "ID of the person who manages it; null clears the manager."
+  personId: ID
+}
+
+"The group after its manager changed."
+type SetGroupManagerPayload {
+  "The group."
+  group: Group!
+}
+
+"Who owns a CI: a person or a group."
+union Owner = Person | Group
+
+extend type CI {
+  """
+  The person or group that owns the CI (its OWNED_BY relationship), or null. Skein keeps one
+  OWNED_BY relationship in step with the ` + "`" + `owner` + "`" + ` attribute: a person by user name, else by e-mail,
+  else a group by name (docs/MODEL.md, "People and groups"). Where the CI also has OWNED_BY
+  relationships created by hand, the first of those is shown.
+  """
+  ownedBy: Owner
+  """
+  The group that supports the CI (its SUPPORTED_BY relationship), or null; kept in step with the
+  ` + "`" + `support_group` + "`" + ` attribute as ` + "`" + `ownedBy` + "`" + ` is with ` + "`" + `owner` + "`" + `.
+  """
+  supportedBy: Group
+}
+`, BuiltIn: false},
 	{Name: "../../schema/relationships.graphqls", Input: `extend type Mutation {
   """
-  Creates relationships between CIs. Idempotent: a relationship is identified by (source, type,
+  Creates relationships between CIs, or between CIs, people and groups (OWNED_BY, SUPPORTED_BY,
+  MEMBER_OF_GROUP, MANAGED_BY). Idempotent: a relationship is identified by (source, type,
   target), so creating it again updates its attributes or reports it unchanged. The type and
   the classes of both ends are checked against the model.
   """
@@ -3274,16 +4544,20 @@ type RegisterRelationshipTypePayload {
   deleteRelationships("Which relationships." input: DeleteRelationshipsInput!): DeleteRelationshipsPayload!
 }
 
-"A typed, directed relationship between two CIs: ` + "`" + `source -TYPE-> target` + "`" + `."
+"A typed, directed relationship between two nodes (CIs, people, groups): ` + "`" + `source -TYPE-> target` + "`" + `."
 type Relationship implements Node {
   "Opaque global ID."
   id: ID!
   "Relationship type, e.g. ` + "`" + `DEPENDS_ON` + "`" + `."
   type: String!
-  "The CI the relationship starts from."
-  source: CI!
-  "The CI the relationship points to."
-  target: CI!
+  "The CI the relationship starts from; null when it starts from a person or group (see ` + "`" + `sourceNode` + "`" + `)."
+  source: CI
+  "The CI the relationship points to; null when it points to a person or group (see ` + "`" + `targetNode` + "`" + `)."
+  target: CI
+  "The node the relationship starts from: a CI, person or group."
+  sourceNode: Node!
+  "The node the relationship points to: a CI, person or group."
+  targetNode: Node!
   "Attribute values of the relationship."
   attributes: JSON!
   "When it was created."
@@ -3337,9 +4611,9 @@ input CreateRelationshipsInput {
 input RelationshipItem {
   "Relationship type, e.g. ` + "`" + `RUNS_ON` + "`" + `. See ` + "`" + `relationshipTypes` + "`" + `."
   type: String!
-  "ID of the source CI."
+  "ID of the source CI (or person or group, as the type allows)."
   source: ID!
-  "ID of the target CI."
+  "ID of the target CI (or person or group, as the type allows)."
   target: ID!
   "Attribute values, as the type declares."
   attributes: JSON
@@ -3715,6 +4989,10 @@ func (ec *executionContext) childFields_CI(ctx context.Context, field graphql.Co
 		return ec.fieldContext_CI_pathTo(ctx, field)
 	case "history":
 		return ec.fieldContext_CI_history(ctx, field)
+	case "ownedBy":
+		return ec.fieldContext_CI_ownedBy(ctx, field)
+	case "supportedBy":
+		return ec.fieldContext_CI_supportedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CI", field.Name)
 }
@@ -3781,6 +5059,10 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_name(ctx, field)
 	case "ciCount":
 		return ec.fieldContext_Contact_ciCount(ctx, field)
+	case "person":
+		return ec.fieldContext_Contact_person(ctx, field)
+	case "group":
+		return ec.fieldContext_Contact_group(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
 }
@@ -3801,6 +5083,22 @@ func (ec *executionContext) childFields_CreateRelationshipsPayload(ctx context.C
 		return ec.fieldContext_CreateRelationshipsPayload_results(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateRelationshipsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeactivateGroupPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_DeactivateGroupPayload_group(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeactivateGroupPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeactivatePersonPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "person":
+		return ec.fieldContext_DeactivatePersonPayload_person(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeactivatePersonPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_DeleteCIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3843,6 +5141,78 @@ func (ec *executionContext) childFields_FieldError(ctx context.Context, field gr
 		return ec.fieldContext_FieldError_message(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FieldError", field.Name)
+}
+
+func (ec *executionContext) childFields_Group(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Group_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Group_name(ctx, field)
+	case "type":
+		return ec.fieldContext_Group_type(ctx, field)
+	case "email":
+		return ec.fieldContext_Group_email(ctx, field)
+	case "phone":
+		return ec.fieldContext_Group_phone(ctx, field)
+	case "description":
+		return ec.fieldContext_Group_description(ctx, field)
+	case "active":
+		return ec.fieldContext_Group_active(ctx, field)
+	case "class":
+		return ec.fieldContext_Group_class(ctx, field)
+	case "attributes":
+		return ec.fieldContext_Group_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_Group_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Group_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Group_updatedAt(ctx, field)
+	case "members":
+		return ec.fieldContext_Group_members(ctx, field)
+	case "manager":
+		return ec.fieldContext_Group_manager(ctx, field)
+	case "supportedCIs":
+		return ec.fieldContext_Group_supportedCIs(ctx, field)
+	case "ownedCIs":
+		return ec.fieldContext_Group_ownedCIs(ctx, field)
+	case "history":
+		return ec.fieldContext_Group_history(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Group", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_GroupConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_GroupConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_GroupConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_GroupEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_GroupEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupMembersPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_GroupMembersPayload_group(ctx, field)
+	case "changed":
+		return ec.fieldContext_GroupMembersPayload_changed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupMembersPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Headroom(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3997,6 +5367,76 @@ func (ec *executionContext) childFields_PathStep(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PathStep", field.Name)
 }
 
+func (ec *executionContext) childFields_Person(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Person_id(ctx, field)
+	case "userName":
+		return ec.fieldContext_Person_userName(ctx, field)
+	case "name":
+		return ec.fieldContext_Person_name(ctx, field)
+	case "email":
+		return ec.fieldContext_Person_email(ctx, field)
+	case "title":
+		return ec.fieldContext_Person_title(ctx, field)
+	case "department":
+		return ec.fieldContext_Person_department(ctx, field)
+	case "location":
+		return ec.fieldContext_Person_location(ctx, field)
+	case "phone":
+		return ec.fieldContext_Person_phone(ctx, field)
+	case "mobile":
+		return ec.fieldContext_Person_mobile(ctx, field)
+	case "employeeNumber":
+		return ec.fieldContext_Person_employeeNumber(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_Person_timeZone(ctx, field)
+	case "active":
+		return ec.fieldContext_Person_active(ctx, field)
+	case "class":
+		return ec.fieldContext_Person_class(ctx, field)
+	case "attributes":
+		return ec.fieldContext_Person_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_Person_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Person_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Person_updatedAt(ctx, field)
+	case "groups":
+		return ec.fieldContext_Person_groups(ctx, field)
+	case "manages":
+		return ec.fieldContext_Person_manages(ctx, field)
+	case "ownedCIs":
+		return ec.fieldContext_Person_ownedCIs(ctx, field)
+	case "history":
+		return ec.fieldContext_Person_history(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Person", field.Name)
+}
+
+func (ec *executionContext) childFields_PersonConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PersonConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PersonConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PersonConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PersonConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PersonEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PersonEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PersonEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PersonEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_PurgeCIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "purgedId":
@@ -4053,6 +5493,10 @@ func (ec *executionContext) childFields_Relationship(ctx context.Context, field 
 		return ec.fieldContext_Relationship_source(ctx, field)
 	case "target":
 		return ec.fieldContext_Relationship_target(ctx, field)
+	case "sourceNode":
+		return ec.fieldContext_Relationship_sourceNode(ctx, field)
+	case "targetNode":
+		return ec.fieldContext_Relationship_targetNode(ctx, field)
 	case "attributes":
 		return ec.fieldContext_Relationship_attributes(ctx, field)
 	case "createdAt":
@@ -4199,6 +5643,14 @@ func (ec *executionContext) childFields_SearchHighlight(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type SearchHighlight", field.Name)
 }
 
+func (ec *executionContext) childFields_SetGroupManagerPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_SetGroupManagerPayload_group(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetGroupManagerPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Sighting(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "source":
@@ -4217,6 +5669,26 @@ func (ec *executionContext) childFields_UpdateCIPayload(ctx context.Context, fie
 		return ec.fieldContext_UpdateCIPayload_changedFields(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UpdateCIPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateGroupPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_UpdateGroupPayload_group(ctx, field)
+	case "changedFields":
+		return ec.fieldContext_UpdateGroupPayload_changedFields(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateGroupPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdatePersonPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "person":
+		return ec.fieldContext_UpdatePersonPayload_person(ctx, field)
+	case "changedFields":
+		return ec.fieldContext_UpdatePersonPayload_changedFields(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdatePersonPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UpsertCIResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4249,6 +5721,70 @@ func (ec *executionContext) childFields_UpsertCIsPayload(ctx context.Context, fi
 		return ec.fieldContext_UpsertCIsPayload_failed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UpsertCIsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpsertGroupResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "index":
+		return ec.fieldContext_UpsertGroupResult_index(ctx, field)
+	case "status":
+		return ec.fieldContext_UpsertGroupResult_status(ctx, field)
+	case "group":
+		return ec.fieldContext_UpsertGroupResult_group(ctx, field)
+	case "changedFields":
+		return ec.fieldContext_UpsertGroupResult_changedFields(ctx, field)
+	case "error":
+		return ec.fieldContext_UpsertGroupResult_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpsertGroupResult", field.Name)
+}
+
+func (ec *executionContext) childFields_UpsertGroupsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "results":
+		return ec.fieldContext_UpsertGroupsPayload_results(ctx, field)
+	case "created":
+		return ec.fieldContext_UpsertGroupsPayload_created(ctx, field)
+	case "updated":
+		return ec.fieldContext_UpsertGroupsPayload_updated(ctx, field)
+	case "unchanged":
+		return ec.fieldContext_UpsertGroupsPayload_unchanged(ctx, field)
+	case "failed":
+		return ec.fieldContext_UpsertGroupsPayload_failed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpsertGroupsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpsertPeoplePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "results":
+		return ec.fieldContext_UpsertPeoplePayload_results(ctx, field)
+	case "created":
+		return ec.fieldContext_UpsertPeoplePayload_created(ctx, field)
+	case "updated":
+		return ec.fieldContext_UpsertPeoplePayload_updated(ctx, field)
+	case "unchanged":
+		return ec.fieldContext_UpsertPeoplePayload_unchanged(ctx, field)
+	case "failed":
+		return ec.fieldContext_UpsertPeoplePayload_failed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpsertPeoplePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpsertPersonResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "index":
+		return ec.fieldContext_UpsertPersonResult_index(ctx, field)
+	case "status":
+		return ec.fieldContext_UpsertPersonResult_status(ctx, field)
+	case "person":
+		return ec.fieldContext_UpsertPersonResult_person(ctx, field)
+	case "changedFields":
+		return ec.fieldContext_UpsertPersonResult_changedFields(ctx, field)
+	case "error":
+		return ec.fieldContext_UpsertPersonResult_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpsertPersonResult", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -100,3 +100,64 @@ type IdentityConflict struct {
 	LastSeen  time.Time
 	Count     int
 }
+
+// Person is the API's view of a node of kind person. Its relations
+// (groups, owned CIs, history) have resolvers.
+type Person struct {
+	ID             string
+	UserName       string
+	Name           string
+	Email          *string
+	Title          *string
+	Department     *string
+	Location       *string
+	Phone          *string
+	Mobile         *string
+	EmployeeNumber *string
+	TimeZone       *string
+	Active         bool
+	Class          string
+	Attributes     map[string]any
+	Version        int
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks Person as a Node.
+func (Person) IsNode() {}
+
+// GetID returns the person's global ID.
+func (p Person) GetID() string { return p.ID }
+
+// Group is the API's view of a node of kind group. Its relations
+// (members, manager, CIs, history) have resolvers.
+type Group struct {
+	ID          string
+	Name        string
+	Type        *string
+	Email       *string
+	Phone       *string
+	Description *string
+	Active      bool
+	Class       string
+	Attributes  map[string]any
+	Version     int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks Group as a Node.
+func (Group) IsNode() {}
+
+// GetID returns the group's global ID.
+func (g Group) GetID() string { return g.ID }
+
+// IsOwner marks Person as an Owner.
+func (Person) IsOwner() {}
+
+// IsOwner marks Group as an Owner.
+func (Group) IsOwner() {}

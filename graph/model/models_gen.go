@@ -17,6 +17,11 @@ type Node interface {
 	GetID() string
 }
 
+// Who owns a CI: a person or a group.
+type Owner interface {
+	IsOwner()
+}
+
 // An API token's record (never the token itself).
 type APIToken struct {
 	// The token's public ID: the part after `skn_`, before the second underscore.
@@ -128,7 +133,7 @@ type AuditFilter struct {
 	// them (also of deleted ones), class or relationship type names, or API token IDs. A CI's ID also
 	// selects the records of the relationships it is an end of.
 	Objects []string `json:"objects,omitempty"`
-	// Kinds of object: `ci`, `relationship`, `class`, `relationship_type`, `token`.
+	// Kinds of object: `ci`, `person`, `group`, `relationship`, `class`, `relationship_type`, `token`.
 	Kinds []string `json:"kinds,omitempty"`
 	// Who wrote (user, token or agent name), exactly.
 	Actor *string `json:"actor,omitempty"`
@@ -151,7 +156,7 @@ type AuditRecord struct {
 	Actor string `json:"actor"`
 	// Through which channel: api, import, or a discovery source.
 	Source string `json:"source"`
-	// What kind of object: ci, relationship, class, relationship_type or token.
+	// What kind of object: ci, person, group, relationship, class, relationship_type or token.
 	Kind string `json:"kind"`
 	// The object: its ID as this API names it (CIs, relationships), its name (classes, relationship
 	// types), or the token's ID. Pass it to `auditRecords(filter: {objects: [...]})`.
@@ -300,10 +305,18 @@ type ClassCount struct {
 
 // A person or group to notify, with how many impacted CIs they have.
 type Contact struct {
-	// Owner or support group name.
+	// Owner or support group name: the value of the CIs' `owner` or `support_group` attribute.
 	Name string `json:"name"`
 	// How many impacted CIs it has.
 	CiCount int `json:"ciCount"`
+	// The person the name resolves to (an owner, by user name or e-mail), with their e-mail, phone
+	// and mobile: read through the OWNED_BY relationship Skein keeps from the attribute. Null when
+	// the name is a group's or nobody's.
+	Person *Person `json:"person,omitempty"`
+	// The group the name resolves to (an owner or support group, by name), with its e-mail, phone
+	// and manager, read through the OWNED_BY or SUPPORTED_BY relationship. Null when the name is a
+	// person's or nobody's.
+	Group *Group `json:"group,omitempty"`
 }
 
 // A token to make.
@@ -344,6 +357,24 @@ type CreateRelationshipsInput struct {
 type CreateRelationshipsPayload struct {
 	// One result per input item, in input order.
 	Results []RelationshipResult `json:"results"`
+}
+
+// The deactivated group.
+type DeactivateGroupPayload struct {
+	// The group, with `active` false.
+	Group *Group `json:"group"`
+}
+
+// Which person or group to deactivate.
+type DeactivateInput struct {
+	// ID of the person or group.
+	ID string `json:"id"`
+}
+
+// The deactivated person.
+type DeactivatePersonPayload struct {
+	// The person, with `active` false.
+	Person *Person `json:"person"`
 }
 
 // Which CI to retire.
@@ -391,6 +422,40 @@ type FieldError struct {
 	Field *string `json:"field,omitempty"`
 	// What is wrong, and what is allowed.
 	Message string `json:"message"`
+}
+
+// A page of groups.
+type GroupConnection struct {
+	// The groups of this page, with their cursors.
+	Edges []GroupEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many groups match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A group in a page.
+type GroupEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The group.
+	Node *Group `json:"node"`
+}
+
+// A group and people to add to it or remove from it.
+type GroupMembersInput struct {
+	// ID of the group.
+	GroupID string `json:"groupId"`
+	// IDs of the people, 1 to 10,000.
+	PersonIds []string `json:"personIds"`
+}
+
+// The group after a change of its members.
+type GroupMembersPayload struct {
+	// The group.
+	Group *Group `json:"group"`
+	// How many memberships were added or removed (those already so are not counted).
+	Changed int `json:"changed"`
 }
 
 // How much redundancy is left to a CI that stays up.
@@ -471,6 +536,14 @@ type MergeCIsPayload struct {
 type Mutation struct {
 }
 
+// The order of a list of people or groups.
+type NodeOrder struct {
+	// The field to sort by; ties are broken by ID in the same direction.
+	Field NodeSortField `json:"field"`
+	// Ascending (default) or descending.
+	Direction *SortDirection `json:"direction,omitempty"`
+}
+
 // Where a page of a connection starts and ends, for cursor pagination.
 type PageInfo struct {
 	// Whether more items follow this page (request them with `after: endCursor`).
@@ -481,6 +554,24 @@ type PageInfo struct {
 	StartCursor *string `json:"startCursor,omitempty"`
 	// Cursor of the last item of this page; pass it as `after` for the next page.
 	EndCursor *string `json:"endCursor,omitempty"`
+}
+
+// A page of people.
+type PersonConnection struct {
+	// The people of this page, with their cursors.
+	Edges []PersonEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many people match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A person in a page.
+type PersonEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The person.
+	Node *Person `json:"node"`
 }
 
 // Which CI to purge.
@@ -579,9 +670,9 @@ type RelationshipEdge struct {
 type RelationshipItem struct {
 	// Relationship type, e.g. `RUNS_ON`. See `relationshipTypes`.
 	Type string `json:"type"`
-	// ID of the source CI.
+	// ID of the source CI (or person or group, as the type allows).
 	Source string `json:"source"`
-	// ID of the target CI.
+	// ID of the target CI (or person or group, as the type allows).
 	Target string `json:"target"`
 	// Attribute values, as the type declares.
 	Attributes any `json:"attributes,omitempty"`
@@ -708,6 +799,20 @@ type SearchHighlight struct {
 	Fragments []SearchFragment `json:"fragments"`
 }
 
+// A group and its manager.
+type SetGroupManagerInput struct {
+	// ID of the group.
+	GroupID string `json:"groupId"`
+	// ID of the person who manages it; null clears the manager.
+	PersonID *string `json:"personId,omitempty"`
+}
+
+// The group after its manager changed.
+type SetGroupManagerPayload struct {
+	// The group.
+	Group *Group `json:"group"`
+}
+
 // One source's last report of a CI.
 type Sighting struct {
 	// The discovery source (e.g. `ansible`, `kubernetes`, `api`).
@@ -732,6 +837,33 @@ type UpdateCIInput struct {
 type UpdateCIPayload struct {
 	// The CI as stored.
 	Ci *CI `json:"ci"`
+	// The fields that changed.
+	ChangedFields []string `json:"changedFields"`
+}
+
+// The group after an update.
+type UpdateGroupPayload struct {
+	// The group as stored.
+	Group *Group `json:"group"`
+	// The fields that changed.
+	ChangedFields []string `json:"changedFields"`
+}
+
+// Attributes to change on one person or group.
+type UpdateNodeInput struct {
+	// ID of the person or group.
+	ID string `json:"id"`
+	// New attribute values; null clears.
+	Attributes any `json:"attributes"`
+	// The `version` the change is based on: at another version nothing is changed and the error is
+	// CONFLICT with `extensions.currentVersion`. Omitted or null: update whatever the version.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+}
+
+// The person after an update.
+type UpdatePersonPayload struct {
+	// The person as stored.
+	Person *Person `json:"person"`
 	// The fields that changed.
 	ChangedFields []string `json:"changedFields"`
 }
@@ -782,6 +914,91 @@ type UpsertCIsPayload struct {
 	Unchanged int `json:"unchanged"`
 	// How many items failed (conflict or invalid).
 	Failed int `json:"failed"`
+}
+
+// The outcome of one upserted group.
+type UpsertGroupResult struct {
+	// Position of the item in the input.
+	Index int `json:"index"`
+	// What happened.
+	Status UpsertStatus `json:"status"`
+	// The group after the write (null for conflict or invalid).
+	Group *Group `json:"group,omitempty"`
+	// The fields that changed (all fields of a created group).
+	ChangedFields []string `json:"changedFields"`
+	// Why the item failed.
+	Error *FieldError `json:"error,omitempty"`
+}
+
+// A batch of groups to identify and merge.
+type UpsertGroupsInput struct {
+	// The source reporting them; defaults as for `upsertCIs`.
+	Source *string `json:"source,omitempty"`
+	// The groups, 1 to 10,000, e.g. `{"name": "DBA", "type": "support"}`.
+	Items []UpsertNodeItem `json:"items"`
+	// All or nothing: if any item fails, nothing is written.
+	Atomic *bool `json:"atomic,omitempty"`
+}
+
+// The outcome of a batch upsert of groups, item by item in input order.
+type UpsertGroupsPayload struct {
+	// One result per input item, in input order.
+	Results []UpsertGroupResult `json:"results"`
+	// How many items were created.
+	Created int `json:"created"`
+	// How many items were updated.
+	Updated int `json:"updated"`
+	// How many items were unchanged.
+	Unchanged int `json:"unchanged"`
+	// How many items failed (conflict or invalid).
+	Failed int `json:"failed"`
+}
+
+// One person or group as a source reports it.
+type UpsertNodeItem struct {
+	// Class name; omitted means the kind's class (`Person`, `Group`).
+	Class *string `json:"class,omitempty"`
+	// Attribute values; must include what identifies it (a person's `user_name` and `name`, a group's `name`).
+	Attributes any `json:"attributes"`
+}
+
+// A batch of people to identify and merge.
+type UpsertPeopleInput struct {
+	// The source reporting them (e.g. `ldap`); defaults as for `upsertCIs`.
+	Source *string `json:"source,omitempty"`
+	// The people, 1 to 10,000: each an object of attributes, e.g.
+	// `{"user_name": "amartin", "name": "Alice Martin", "email": "alice@example.com"}`.
+	Items []UpsertNodeItem `json:"items"`
+	// All or nothing: if any item fails, nothing is written.
+	Atomic *bool `json:"atomic,omitempty"`
+}
+
+// The outcome of a batch upsert of people, item by item in input order.
+type UpsertPeoplePayload struct {
+	// One result per input item, in input order.
+	Results []UpsertPersonResult `json:"results"`
+	// How many items were created.
+	Created int `json:"created"`
+	// How many items were updated.
+	Updated int `json:"updated"`
+	// How many items were unchanged.
+	Unchanged int `json:"unchanged"`
+	// How many items failed (conflict or invalid).
+	Failed int `json:"failed"`
+}
+
+// The outcome of one upserted person.
+type UpsertPersonResult struct {
+	// Position of the item in the input.
+	Index int `json:"index"`
+	// What happened.
+	Status UpsertStatus `json:"status"`
+	// The person after the write (null for conflict or invalid).
+	Person *Person `json:"person,omitempty"`
+	// The fields that changed (all fields of a created person).
+	ChangedFields []string `json:"changedFields"`
+	// Why the item failed.
+	Error *FieldError `json:"error,omitempty"`
 }
 
 // The caller of this request.
@@ -1251,6 +1468,70 @@ func (e *ImpactPropagation) UnmarshalJSON(b []byte) error {
 }
 
 func (e ImpactPropagation) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Fields people and groups can be sorted by.
+type NodeSortField string
+
+const (
+	// The ID: creation order.
+	NodeSortFieldID NodeSortField = "ID"
+	// The `name` attribute (exact byte order).
+	NodeSortFieldName NodeSortField = "NAME"
+	// When the node was created.
+	NodeSortFieldCreatedAt NodeSortField = "CREATED_AT"
+	// When the node last changed.
+	NodeSortFieldUpdatedAt NodeSortField = "UPDATED_AT"
+)
+
+var AllNodeSortField = []NodeSortField{
+	NodeSortFieldID,
+	NodeSortFieldName,
+	NodeSortFieldCreatedAt,
+	NodeSortFieldUpdatedAt,
+}
+
+func (e NodeSortField) IsValid() bool {
+	switch e {
+	case NodeSortFieldID, NodeSortFieldName, NodeSortFieldCreatedAt, NodeSortFieldUpdatedAt:
+		return true
+	}
+	return false
+}
+
+func (e NodeSortField) String() string {
+	return string(e)
+}
+
+func (e *NodeSortField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NodeSortField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NodeSortField", str)
+	}
+	return nil
+}
+
+func (e NodeSortField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NodeSortField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NodeSortField) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

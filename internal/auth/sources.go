@@ -11,10 +11,17 @@ import (
 
 // ReservedSources are the data sources Skein's own channels write as:
 // people through the API ("api", which outranks discovery), `skein import`,
-// the demo estate and the command line. No agent token may be bound to or
-// report as one of them, in any spelling, and other tokens may use them
-// only as spelled here.
-var ReservedSources = []string{"api", "import", "demo", "cli"}
+// the demo estate, the command line, and the OWNED_BY / SUPPORTED_BY edges
+// Skein keeps from CIs' owner and support_group attributes
+// ("attribute_link", cmdb.LinkSource: an edge reported by that source only
+// is one the attribute rule may move or remove). No agent token may be
+// bound to or report as one of them, in any spelling, and other tokens may
+// use them only as spelled here.
+var ReservedSources = []string{"api", "import", "demo", "cli", LinkSource}
+
+// LinkSource is the source of the edges Skein keeps from CIs' owner and
+// support_group attributes (see cmdb.LinkSource, which is this name).
+const LinkSource = "attribute_link"
 
 // AgentDefaultSource is the only source of an agent token bound to none
 // (tokens made before tokens were bound, or without --source).

@@ -19,13 +19,7 @@ import (
 // map), for a caller who may read CIs; at most store.MaxBatch ids, named
 // "ids".
 func (s *Service) CIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
-	if err := auth.Check(ctx, auth.KindCI, auth.Read); err != nil {
-		return nil, err
-	}
-	if len(ids) > store.MaxBatch {
-		return nil, store.Invalid("ids", "at most %d ids", store.MaxBatch)
-	}
-	return s.st.Nodes(ctx, store.KindCI, ids)
+	return s.Nodes(ctx, KindCI, ids)
 }
 
 // Relationships returns the relationships with the given ids (absent ids
@@ -45,13 +39,7 @@ func (s *Service) Relationships(ctx context.Context, ids []store.ID) (map[store.
 // order (an unknown ID is StatusNotFound); 1 to store.MaxBatch ids, named
 // "ids".
 func (s *Service) DeleteRelationships(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.RelationshipResult, error) {
-	if err := auth.Check(ctx, auth.KindRelationship, auth.Delete); err != nil {
-		return nil, err
-	}
-	if err := store.CheckBatch("ids", len(ids)); err != nil {
-		return nil, err
-	}
-	actor, err := auth.WriteActor(ctx, actor)
+	actor, err := batchWriter(ctx, actor, auth.KindRelationship, auth.Delete, "ids", len(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +47,7 @@ func (s *Service) DeleteRelationships(ctx context.Context, actor store.Actor, id
 }
 
 // AuditKinds are the kinds of object the audit trail records.
-var AuditKinds = []store.ObjectKind{store.KindCI, store.KindRelationship, store.KindClass, store.KindRelationshipType, store.KindToken}
+var AuditKinds = []store.ObjectKind{store.KindCI, KindPerson, KindGroup, store.KindRelationship, store.KindClass, store.KindRelationshipType, store.KindToken}
 
 // maxAuditName bounds the actor and source an audit filter names (both
 // are identifiers or token names, far shorter), and half an object's name.

@@ -16,7 +16,7 @@ import (
 )
 
 // newTestService is a service over a real, empty embedded store.
-func newTestService(t *testing.T) *Service {
+func newTestService(t testing.TB) *Service {
 	t.Helper()
 	st, err := embedded.Open(t.Context(), t.TempDir(), embedded.Options{})
 	require.NoError(t, err)
@@ -51,6 +51,9 @@ func TestServiceChecksPermissions(t *testing.T) {
 	}, true)
 	require.NoError(t, err)
 	a1, a2 := res[0].Node.ID, res[1].Node.ID
+	res, err = svc.UpsertNodes(ctx, proc, KindPerson, []UpsertItem{{Class: "Person", Attributes: map[string]any{"user_name": "perm", "name": "Perm"}}}, true)
+	require.NoError(t, err)
+	person := res[0].Node.ID
 	n := 0
 	next := func(prefix string) string { n++; return prefix + string(rune('A'+n%26)) + string(rune('a'+n/26)) }
 
@@ -139,6 +142,34 @@ func TestServiceChecksPermissions(t *testing.T) {
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
 			}
+			return err
+		}},
+		{"UpsertNodes person", auth.Permission{Kind: auth.KindPerson, Verb: auth.Upsert}, func(ctx context.Context) error {
+			_, err := svc.UpsertNodes(ctx, store.Actor{}, KindPerson, []UpsertItem{{Attributes: map[string]any{"user_name": next("u-"), "name": "P"}}}, true)
+			return err
+		}},
+		{"UpsertNodes group", auth.Permission{Kind: auth.KindGroup, Verb: auth.Upsert}, func(ctx context.Context) error {
+			_, err := svc.UpsertNodes(ctx, store.Actor{}, KindGroup, []UpsertItem{{Attributes: map[string]any{"name": next("g-")}}}, true)
+			return err
+		}},
+		{"UpdateNode person", auth.Permission{Kind: auth.KindPerson, Verb: auth.Update}, func(ctx context.Context) error {
+			_, err := svc.UpdateNode(ctx, store.Actor{}, KindPerson, person, map[string]any{"title": next("t-")}, 0)
+			return err
+		}},
+		{"Nodes group", auth.Permission{Kind: auth.KindGroup, Verb: auth.Read}, func(ctx context.Context) error {
+			_, err := svc.Nodes(ctx, KindGroup, []store.ID{a1})
+			return err
+		}},
+		{"ListNodes person", auth.Permission{Kind: auth.KindPerson, Verb: auth.Read}, func(ctx context.Context) error {
+			_, err := svc.ListNodes(ctx, KindPerson, Filter{}, store.PageRequest{First: 1})
+			return err
+		}},
+		{"SearchNodes group", auth.Permission{Kind: auth.KindGroup, Verb: auth.Read}, func(ctx context.Context) error {
+			_, err := svc.SearchNodes(ctx, KindGroup, "ops", SearchFilter{}, store.PageRequest{First: 1})
+			return err
+		}},
+		{"SetActive person false", auth.Permission{Kind: auth.KindPerson, Verb: auth.Delete}, func(ctx context.Context) error {
+			_, err := svc.SetActive(ctx, store.Actor{}, KindPerson, []store.ID{person}, false)
 			return err
 		}},
 		{"Search", auth.Permission{Kind: auth.KindCI, Verb: auth.Read}, func(ctx context.Context) error {

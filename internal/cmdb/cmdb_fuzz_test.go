@@ -222,7 +222,7 @@ func FuzzUpsertItem(f *testing.F) {
 			raw = obj
 		}
 		raw[name] = decodeFuzzJSON(value)
-		u, err := m.prepare(UpsertItem{Class: class, Attributes: raw})
+		u, err := m.prepareOf(KindCI, UpsertItem{Class: class, Attributes: raw})
 		if err != nil {
 			var ie *store.InvalidError
 			if !errors.As(err, &ie) {

@@ -108,7 +108,7 @@ func TestPrepareErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := m.prepare(tt.item)
+			_, err := m.prepareOf(KindCI, tt.item)
 			var ie *store.InvalidError
 			require.True(t, errors.As(err, &ie), "got %v", err)
 			assert.Equal(t, tt.field, ie.Field)
@@ -119,7 +119,7 @@ func TestPrepareErrors(t *testing.T) {
 
 func TestPrepareConverts(t *testing.T) {
 	m := mustModel(t)
-	u, err := m.prepare(UpsertItem{Class: "LinuxServer", Attributes: map[string]any{
+	u, err := m.prepareOf(KindCI, UpsertItem{Class: "LinuxServer", Attributes: map[string]any{
 		"name": " web01 ", "serial_number": "X1", "cpu_count": "8", "memory_mb": 2048.0, "status": "LIVE",
 		"tags": []any{"b", "a", "b"}, "description": "",
 	}})

@@ -766,21 +766,21 @@ func (m *Model) LookupClassOf(kind, field, name string) (*Class, error) {
 	return c, nil
 }
 
-// ciClass returns the CI class (abstract or not) named name, or an
-// *store.InvalidError on "" that lists the CI classes.
-func (m *Model) ciClass(name string) (*Class, *store.InvalidError) {
+// classIn returns the class of kind (abstract or not) named name, or an
+// *store.InvalidError on "" that lists the classes of kind.
+func (m *Model) classIn(kind, name string) (*Class, *store.InvalidError) {
 	c, ok := m.classes[name]
-	if ok && c.Kind == KindCI {
+	if ok && c.Kind == kind {
 		return c, nil
 	}
 	var names []string
-	for _, c := range m.ClassesOf(KindCI) {
+	for _, c := range m.ClassesOf(kind) {
 		names = append(names, c.Def.Name)
 	}
 	if ok {
-		return nil, store.Invalid("", "class %s is a %s class, not a CI class; valid classes: %s", name, c.Kind, strings.Join(names, ", "))
+		return nil, store.Invalid("", "class %s is a %s class, not a %s class; valid classes: %s", name, c.Kind, kindLabel(kind), strings.Join(names, ", "))
 	}
-	return nil, store.Invalid("", "unknown class %q%s; valid classes: %s", clip(name), m.suggestClass(KindCI, name), strings.Join(names, ", "))
+	return nil, store.Invalid("", "unknown class %q%s; valid classes: %s", clip(name), m.suggestClass(kind, name), strings.Join(names, ", "))
 }
 
 // kindLabel is how messages name a kind: "CI" for ci, else the kind.

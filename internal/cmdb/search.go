@@ -64,7 +64,14 @@ const snippetBytes = 160
 // page is asked for: a write between two pages may move a CI across the
 // page boundary. A store without text search is ErrUnavailable.
 func (s *Service) Search(ctx context.Context, text string, f SearchFilter, p store.PageRequest) (SearchResult, error) {
-	if err := auth.Check(ctx, auth.KindCI, auth.Read); err != nil {
+	return s.SearchNodes(ctx, KindCI, text, f, p)
+}
+
+// SearchNodes is Search over the nodes of kind (people by their user
+// name, name, e-mail...): the searchable attributes of kind's classes.
+// f.Status is refused for a kind without a status.
+func (s *Service) SearchNodes(ctx context.Context, kind, text string, f SearchFilter, p store.PageRequest) (SearchResult, error) {
+	if err := auth.Check(ctx, auth.Kind(kind), auth.Read); err != nil {
 		return SearchResult{}, err
 	}
 	size, err := p.PageSize()
@@ -79,7 +86,7 @@ func (s *Service) Search(ctx context.Context, text string, f SearchFilter, p sto
 	if err != nil {
 		return SearchResult{}, err
 	}
-	sf, err := s.storeFilter(ctx, Filter{Class: f.Class, Status: f.Status})
+	sf, err := s.storeFilter(ctx, kind, Filter{Class: f.Class, Status: f.Status})
 	if err != nil {
 		return SearchResult{}, err
 	}
@@ -89,7 +96,7 @@ func (s *Service) Search(ctx context.Context, text string, f SearchFilter, p sto
 	}
 	// The class and status filters apply in the store, before the candidate
 	// limit, so that a filter never empties a page that has matches.
-	cis, truncated, err := ts.SearchNodes(ctx, store.TextQuery{Kind: store.KindCI, Terms: terms, Limit: store.MaxSearchCandidates, Classes: sf.Classes, Status: sf.Status})
+	cis, truncated, err := ts.SearchNodes(ctx, store.TextQuery{Kind: sf.Kind, Terms: terms, Limit: store.MaxSearchCandidates, Classes: sf.Classes, Status: sf.Status})
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("search: %w", err)
 	}

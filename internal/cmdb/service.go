@@ -149,88 +149,13 @@ type UpsertItem struct {
 	Attributes map[string]any
 }
 
-// Upsert validates, identifies and merges a batch of CIs. Results follow
-// input order; an invalid item gets StatusInvalid with an *InvalidError whose
-// field path starts with "items[i]". With atomic, any failing item fails the
-// whole batch with an *store.ItemError and nothing is written.
+// Upsert validates, identifies and merges a batch of CIs: UpsertNodes of
+// kind ci. Results follow input order; an invalid item gets StatusInvalid
+// with an *InvalidError whose field path starts with "items[i]". With
+// atomic, any failing item fails the whole batch with an *store.ItemError
+// and nothing is written.
 func (s *Service) Upsert(ctx context.Context, actor store.Actor, items []UpsertItem, atomic bool) ([]store.UpsertResult, error) {
-	if err := auth.Check(ctx, auth.KindCI, auth.Upsert); err != nil {
-		return nil, err
-	}
-	if err := store.CheckBatch("items", len(items)); err != nil {
-		return nil, err
-	}
-	actor, err := auth.WriteActor(ctx, actor)
-	if err != nil {
-		return nil, err
-	}
-	classes := make([]string, len(items))
-	for i, it := range items {
-		classes[i] = it.Class
-	}
-	m := s.modelFor(ctx, classes, nil)
-	results := make([]store.UpsertResult, len(items))
-	var batch []store.CIUpsert
-	var index []int // batch position -> input position
-	for i, it := range items {
-		u, err := m.prepare(it)
-		if err != nil {
-			err = store.PrefixField(err, fmt.Sprintf("items[%d]", i))
-			if atomic {
-				return nil, &store.ItemError{Index: i, Err: err}
-			}
-			results[i] = store.UpsertResult{Status: store.StatusInvalid, Err: err}
-			continue
-		}
-		batch = append(batch, u)
-		index = append(index, i)
-	}
-	if len(batch) == 0 {
-		return results, nil
-	}
-	res, err := s.st.UpsertNodes(ctx, actor, store.UpsertBatch{Items: batch, Reconcile: m.Reconcile, Atomic: atomic})
-	if err != nil {
-		var ie *store.ItemError
-		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(index) {
-			s.recordConflicts(ctx, actor, []error{ie.Err}, []string{batch[ie.Index].Class})
-			return nil, &store.ItemError{Index: index[ie.Index], Err: reprefix(ie.Err, ie.Index, index[ie.Index])}
-		}
-		return nil, err
-	}
-	errs := make([]error, len(res))
-	cls := make([]string, len(res))
-	for j, r := range res {
-		errs[j], cls[j] = r.Err, batch[j].Class
-	}
-	s.recordConflicts(ctx, actor, errs, cls)
-	for j, r := range res {
-		r.Err = reprefix(r.Err, j, index[j])
-		results[index[j]] = r
-	}
-	return results, nil
-}
-
-// prepare validates one item and computes its identity keys.
-func (m *Model) prepare(it UpsertItem) (store.CIUpsert, error) {
-	cls, err := m.LookupClass("class", it.Class)
-	if err != nil {
-		return store.CIUpsert{}, err
-	}
-	attrs, clears, err := validateAttributes(cls, cls.Def.Name, "attributes", it.Attributes)
-	if err != nil {
-		return store.CIUpsert{}, err
-	}
-	if err := checkRequired(cls, "attributes", attrs); err != nil {
-		return store.CIUpsert{}, err
-	}
-	keys := cls.Keys(attrs)
-	if len(keys) == 0 {
-		return store.CIUpsert{}, cls.noKeyError("attributes")
-	}
-	for _, c := range clears {
-		attrs[c] = nil
-	}
-	return store.CIUpsert{Class: cls.Def.Name, Attributes: attrs, Keys: keys}, nil
+	return s.UpsertNodes(ctx, actor, KindCI, items, atomic)
 }
 
 // UpdateCI changes attributes of one CI named by id (nil clears). The patch
@@ -249,54 +174,10 @@ func (s *Service) UpdateCI(ctx context.Context, actor store.Actor, id store.ID, 
 // since the client read it) is not changed, and the error wraps
 // store.ErrConflict as a *store.VersionConflictError naming the current
 // version. The version is compared inside the write transaction, so of
-// concurrent updates expecting one version exactly one succeeds.
+// concurrent updates expecting one version exactly one succeeds. It is
+// UpdateNode of kind ci.
 func (s *Service) UpdateCIAtVersion(ctx context.Context, actor store.Actor, id store.ID, attrs map[string]any, expected int64) (store.UpsertResult, error) {
-	if err := auth.Check(ctx, auth.KindCI, auth.Update); err != nil {
-		return store.UpsertResult{}, err
-	}
-	actor, err := auth.WriteActor(ctx, actor)
-	if err != nil {
-		return store.UpsertResult{}, err
-	}
-	if expected < 0 {
-		return store.UpsertResult{}, store.Invalid("expectedVersion", "%d is not a version; allowed: 1 or more", expected)
-	}
-	found, err := s.st.Nodes(ctx, store.KindCI, []store.ID{id})
-	if err != nil {
-		return store.UpsertResult{}, err
-	}
-	ci, ok := found[id]
-	if !ok {
-		return store.UpsertResult{}, fmt.Errorf("CI %s: %w", id, store.ErrNotFound)
-	}
-	m := s.Model()
-	cls, err := m.LookupClass("class", ci.Class)
-	if err != nil {
-		return store.UpsertResult{}, err
-	}
-	patch, clears, err := validateAttributes(cls, cls.Def.Name, "attributes", attrs)
-	if err != nil {
-		return store.UpsertResult{}, err
-	}
-	for _, c := range clears {
-		patch[c] = nil
-	}
-	u := store.CIUpsert{ID: id, Class: ci.Class, Attributes: patch, ExpectedVersion: expected}
-	res, err := s.st.UpsertNodes(ctx, actor, store.UpsertBatch{Items: []store.CIUpsert{u}, Reconcile: m.Reconcile, Atomic: true})
-	if err != nil {
-		var ie *store.ItemError
-		var ve *store.VersionConflictError
-		switch {
-		case errors.As(err, &ie) && errors.Is(ie.Err, store.ErrNotFound):
-			return store.UpsertResult{}, fmt.Errorf("CI %s: %w", id, store.ErrNotFound)
-		case errors.As(err, &ve):
-			return store.UpsertResult{}, ve
-		case errors.As(err, &ie):
-			return store.UpsertResult{}, unprefix(ie.Err, "items[0]")
-		}
-		return store.UpsertResult{}, err
-	}
-	return res[0], nil
+	return s.UpdateNode(ctx, actor, KindCI, id, attrs, expected)
 }
 
 // RelationshipItem asks for one relationship.
@@ -315,13 +196,7 @@ type RelationshipItem struct {
 // relationships (idempotently). Results follow input order; field paths
 // start with "relationships[i]".
 func (s *Service) CreateRelationships(ctx context.Context, actor store.Actor, items []RelationshipItem, atomic bool) ([]store.RelationshipResult, error) {
-	if err := auth.Check(ctx, auth.KindRelationship, auth.Create); err != nil {
-		return nil, err
-	}
-	if err := store.CheckBatch("relationships", len(items)); err != nil {
-		return nil, err
-	}
-	actor, err := auth.WriteActor(ctx, actor)
+	actor, err := batchWriter(ctx, actor, auth.KindRelationship, auth.Create, "relationships", len(items))
 	if err != nil {
 		return nil, err
 	}
@@ -476,30 +351,29 @@ type Filter struct {
 
 // ListCIs returns a page of CIs matching f.
 func (s *Service) ListCIs(ctx context.Context, f Filter, p store.PageRequest) (store.Page[store.CI], error) {
-	if err := auth.Check(ctx, auth.KindCI, auth.Read); err != nil {
-		return store.Page[store.CI]{}, err
-	}
-	sf, err := s.storeFilter(ctx, f)
-	if err != nil {
-		return store.Page[store.CI]{}, err
-	}
-	return s.st.ListNodes(ctx, sf, p)
+	return s.ListNodes(ctx, KindCI, f, p)
 }
 
-func (s *Service) storeFilter(ctx context.Context, f Filter) (store.NodeFilter, error) {
+// storeFilter checks f against the model of kind and returns the store's
+// filter for it. Errors name the filter's fields ("filter.class",
+// "where.and[2].attribute").
+func (s *Service) storeFilter(ctx context.Context, kind string, f Filter) (store.NodeFilter, error) {
 	var classes []string
 	if f.Class != "" {
 		classes = []string{f.Class}
 	}
 	m := s.modelFor(ctx, classes, nil)
-	root := m.classes[m.order[0]]
+	root, ok := m.KindRoot(kind)
+	if !ok {
+		return store.NodeFilter{}, store.Invalid("kind", "%q is not a kind of node; allowed: %s", clip(kind), strings.Join(m.Kinds(), ", "))
+	}
 	set := attrSet(root)
 	// Text is stored in NFC (store.CleanText); text filters compare in NFC
 	// too, so a name typed with a combining accent finds its CI.
-	sf := store.NodeFilter{Kind: store.KindCI, IDs: f.IDs, Tag: norm.NFC.String(f.Tag), Name: norm.NFC.String(f.Name), NamePrefix: norm.NFC.String(f.NamePrefix),
+	sf := store.NodeFilter{Kind: store.ObjectKind(kind), IDs: f.IDs, Tag: norm.NFC.String(f.Tag), Name: norm.NFC.String(f.Name), NamePrefix: norm.NFC.String(f.NamePrefix),
 		Owner: norm.NFC.String(f.Owner), SupportGroup: norm.NFC.String(f.SupportGroup), SeenBefore: f.SeenBefore, CaseSensitive: f.CaseSensitive}
 	if f.Class != "" {
-		cls, err := m.ciClass(f.Class)
+		cls, err := m.classIn(kind, f.Class)
 		if err != nil {
 			return sf, err.WithPrefix("filter.class")
 		}
@@ -513,7 +387,10 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.NodeFilter, 
 	if len(f.IDs) > store.MaxBatch {
 		return sf, store.Invalid("filter.ids", "at most %d ids", store.MaxBatch)
 	}
-	statusDef, _ := root.Attribute("status")
+	statusDef, hasStatus := root.Attribute("status")
+	if len(f.Status) > 0 && !hasStatus {
+		return sf, store.Invalid("filter.status", "a %s has no status", kindLabel(kind))
+	}
 	for i, st := range f.Status {
 		v, err := convertValue(statusDef, st)
 		if err != nil || v == nil {
@@ -522,7 +399,10 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.NodeFilter, 
 		sf.Status = append(sf.Status, v.(string))
 	}
 	if f.Environment != "" {
-		envDef, _ := root.Attribute("environment")
+		envDef, ok := root.Attribute("environment")
+		if !ok {
+			return sf, store.Invalid("filter.environment", "a %s has no environment", kindLabel(kind))
+		}
 		v, err := convertValue(envDef, f.Environment)
 		if err != nil {
 			return sf, err.WithPrefix("filter.environment")
@@ -537,10 +417,10 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.NodeFilter, 
 		for _, k := range sortedKeys(f.Attributes) {
 			def, ok := set.Attribute(k)
 			if !ok {
-				def = m.anyAttribute(k)
+				def = m.anyAttribute(kind, k)
 			}
 			if def == nil {
-				return sf, store.Invalid("filter.attributes."+clip(k), "no class has this attribute")
+				return sf, store.Invalid("filter.attributes."+clip(k), "no %s class has this attribute", kindLabel(kind))
 			}
 			v, err := convertValue(def, f.Attributes[k])
 			if err != nil {
@@ -553,7 +433,7 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.NodeFilter, 
 		}
 	}
 	if f.Where != nil {
-		w, err := m.checkWhere(f.Where, "where", set)
+		w, err := m.checkWhere(kind, f.Where, "where", set)
 		if err != nil {
 			return sf, err
 		}
@@ -566,9 +446,12 @@ func (s *Service) storeFilter(ctx context.Context, f Filter) (store.NodeFilter, 
 	return sf, nil
 }
 
-// anyAttribute finds an attribute definition by name in any class.
-func (m *Model) anyAttribute(name string) *AttributeDef {
+// anyAttribute finds an attribute definition by name in any class of kind.
+func (m *Model) anyAttribute(kind, name string) *AttributeDef {
 	for _, n := range m.order {
+		if c := m.classes[n]; c.Kind != kind {
+			continue
+		}
 		if a, ok := m.classes[n].attrs[name]; ok {
 			return a
 		}

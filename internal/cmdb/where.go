@@ -29,11 +29,11 @@ var (
 // root class when the filter names none); an attribute no class declares
 // is an error. Errors are *InvalidErrors naming the node below path as the
 // where input spells it ("where.and[2].attribute").
-func (m *Model) checkWhere(e *store.Expr, path string, set attrSet) (*store.Expr, error) {
+func (m *Model) checkWhere(kind string, e *store.Expr, path string, set attrSet) (*store.Expr, error) {
 	if err := e.CheckShape(path); err != nil {
 		return nil, err
 	}
-	out, err := m.whereNode(e, path, set)
+	out, err := m.whereNode(kind, e, path, set)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func (m *Model) checkWhere(e *store.Expr, path string, set attrSet) (*store.Expr
 	return out, nil
 }
 
-func (m *Model) whereNode(e *store.Expr, path string, set attrSet) (*store.Expr, error) {
+func (m *Model) whereNode(kind string, e *store.Expr, path string, set attrSet) (*store.Expr, error) {
 	if e.Path != "" {
 		path = e.Path
 	}
@@ -51,7 +51,7 @@ func (m *Model) whereNode(e *store.Expr, path string, set attrSet) (*store.Expr,
 	case store.OpAnd, store.OpOr, store.OpNot:
 		out := &store.Expr{Op: e.Op, Args: make([]store.Expr, len(e.Args)), Path: e.Path}
 		for i := range e.Args {
-			a, err := m.whereNode(&e.Args[i], store.ExprPath(path, e.Op, i), set)
+			a, err := m.whereNode(kind, &e.Args[i], store.ExprPath(path, e.Op, i), set)
 			if err != nil {
 				return nil, err
 			}
@@ -71,7 +71,7 @@ func (m *Model) whereNode(e *store.Expr, path string, set attrSet) (*store.Expr,
 			if !ok {
 				return nil, store.Invalid("", "must be a class name, got %s", jsonType(v))
 			}
-			if _, err := m.ciClass(s); err != nil {
+			if _, err := m.classIn(kind, s); err != nil {
 				return nil, err
 			}
 			return s, nil
@@ -91,10 +91,10 @@ func (m *Model) whereNode(e *store.Expr, path string, set attrSet) (*store.Expr,
 	default:
 		def, ok := set.Attribute(e.Field)
 		if !ok {
-			def = m.anyAttribute(e.Field)
+			def = m.anyAttribute(kind, e.Field)
 		}
 		if def == nil {
-			return nil, store.Invalid(path+".attribute", "no class has the attribute %q", clip(e.Field))
+			return nil, store.Invalid(path+".attribute", "no %s class has the attribute %q", kindLabel(kind), clip(e.Field))
 		}
 		ops, what, conv = attrOps(def)
 	}
@@ -142,7 +142,7 @@ func (m *Model) whereNode(e *store.Expr, path string, set attrSet) (*store.Expr,
 		out.Value = c
 	}
 	// Enum values are canonical (as stored); the class and IDs are exact.
-	if e.Field == store.FieldClass || e.Field == store.FieldID || canonicalEnum(e, set, m) {
+	if e.Field == store.FieldClass || e.Field == store.FieldID || canonicalEnum(kind, e, set, m) {
 		out.CaseSensitive = true
 	}
 	return out, nil
@@ -150,13 +150,13 @@ func (m *Model) whereNode(e *store.Expr, path string, set attrSet) (*store.Expr,
 
 // canonicalEnum reports whether e compares an enum attribute with whole
 // values (eq, in), which the conversion made canonical.
-func canonicalEnum(e *store.Expr, set attrSet, m *Model) bool {
+func canonicalEnum(kind string, e *store.Expr, set attrSet, m *Model) bool {
 	if e.Op != store.OpEq && e.Op != store.OpIn || store.NodeField(e.Field) {
 		return false
 	}
 	def, ok := set.Attribute(e.Field)
 	if !ok {
-		def = m.anyAttribute(e.Field)
+		def = m.anyAttribute(kind, e.Field)
 	}
 	return def != nil && def.Type == TypeEnum
 }

@@ -21,6 +21,9 @@ func TestAnalysesCheckPermissions(t *testing.T) {
 		"Dependencies": func(ctx context.Context) error { _, err := a.Dependencies(ctx, "x", 1, nil, FollowImpact); return err },
 		"Dependents":   func(ctx context.Context) error { _, err := a.Dependents(ctx, "x", 1, nil, FollowImpact); return err },
 		"ShortestPath": func(ctx context.Context) error { _, err := a.ShortestPath(ctx, "x", "y", 1, nil); return err },
+		"ResolveContacts": func(ctx context.Context) error {
+			return a.ResolveContacts(ctx, &Result{Owners: []Contact{{Name: "x", CIs: 1}}})
+		},
 	}
 	for name, call := range calls {
 		assert.ErrorIs(t, call(agent), auth.ErrForbidden, name)

@@ -53,8 +53,13 @@ type Impacted struct {
 // Contact is an owner or support group with the number of impacted CIs it
 // answers for.
 type Contact struct {
+	// Name is the value of the CIs' owner or support_group attribute.
 	Name string
 	CIs  int
+	// Node is the person or group Name resolves to, once ResolveContacts
+	// ran: the target of the OWNED_BY or SUPPORTED_BY edge the CMDB keeps
+	// from that attribute. Nil for a name that resolves to nobody.
+	Node *store.Node
 }
 
 // ClassCount is the number of impacted CIs of one class (exact class, not

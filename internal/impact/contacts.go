@@ -1,0 +1,87 @@
+package impact
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// ResolveContacts fills the Node of res's owners and support groups with
+// the people and groups their names resolve to. It reads the OWNED_BY and
+// SUPPORTED_BY edges that the CMDB keeps from the impacted CIs' owner and
+// support_group attributes (cmdb.FromAttribute): one RelationshipsOf call
+// for the impacted CIs (per store.MaxBatch of them) and one Nodes call for
+// the people and groups they lead to, whatever the number of CIs. A name
+// no edge resolves stays a name only. It is separate from Analyze so that
+// an analysis that does not show contacts does not pay for it. The caller
+// must be allowed to read people and groups.
+func (a *Analyzer) ResolveContacts(ctx context.Context, res *Result) error {
+	for _, k := range []auth.Kind{auth.KindPerson, auth.KindGroup} {
+		if err := auth.Check(ctx, k, auth.Read); err != nil {
+			return err
+		}
+	}
+	if len(res.Owners) == 0 && len(res.SupportGroups) == 0 {
+		return nil
+	}
+	var ids []store.ID
+	attrs := map[store.ID]store.Attributes{}
+	for _, im := range res.Impacted {
+		_, o := im.CI.Attributes["owner"].(string)
+		_, g := im.CI.Attributes["support_group"].(string)
+		if o || g {
+			ids = append(ids, im.CI.ID)
+			attrs[im.CI.ID] = im.CI.Attributes
+		}
+	}
+	// name -> node, per attribute, from the first CI whose edge resolves it
+	byName := map[[2]string]store.ID{}
+	for start := 0; start < len(ids); start += store.MaxBatch {
+		part := ids[start:min(start+store.MaxBatch, len(ids))]
+		edges, err := a.g.RelationshipsOf(ctx, part, store.Out, []string{cmdb.RelOwnedBy, cmdb.RelSupportedBy})
+		if err != nil {
+			return fmt.Errorf("impact contacts: %w", err)
+		}
+		for _, id := range part {
+			for _, e := range edges[id] {
+				if !cmdb.FromAttribute(e) {
+					continue
+				}
+				attr := "owner"
+				if e.Type == cmdb.RelSupportedBy {
+					attr = "support_group"
+				}
+				name, _ := attrs[id][attr].(string)
+				if _, ok := byName[[2]string{attr, name}]; !ok && name != "" {
+					byName[[2]string{attr, name}] = e.Target
+				}
+			}
+		}
+	}
+	if len(byName) == 0 {
+		return nil
+	}
+	targets := make([]store.ID, 0, len(byName))
+	seen := map[store.ID]bool{}
+	for _, id := range byName {
+		if !seen[id] {
+			seen[id] = true
+			targets = append(targets, id)
+		}
+	}
+	nodes, err := a.g.Nodes(ctx, store.AnyKind, targets)
+	if err != nil {
+		return fmt.Errorf("impact contacts: %w", err)
+	}
+	for attr, list := range map[string][]Contact{"owner": res.Owners, "support_group": res.SupportGroups} {
+		for i := range list {
+			if n, ok := nodes[byName[[2]string{attr, list[i].Name}]]; ok {
+				list[i].Node = &n
+			}
+		}
+	}
+	return nil
+}
