@@ -3,11 +3,12 @@
 # machine: the figures of docs/PERFORMANCE.md (skein bench graph on one generated estate,
 # embedded store and a throwaway Neo4j) and the Go benchmarks behind its other tables.
 #
-#   tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--out DIR]
+#   tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--go-only] [--out DIR]
 #
 # BASE_REF is any git revision (the previous release's commit or tag). Each of K runs builds
 # nothing new: both binaries are built first, then measured alternately (base, head, base,
-# head...) so that drift in the machine's load hits both alike. Results go to DIR (default
+# head...) so that drift in the machine's load hits both alike; so are the Go benchmarks
+# (--go-bench, one -count=1 pass per run and binary). --go-only skips skein bench graph. Results go to DIR (default
 # a new directory under /tmp): base-N.md / head-N.md (the reports), base.txt / head.txt (Go
 # benchmark format) and compare.txt, benchstat's table, which is also printed. benchstat
 # marks a difference it finds significant with its percentage; "~" means none. With one run
@@ -17,15 +18,16 @@
 set -euo pipefail
 
 die() { printf 'compare: %s\n' "$*" >&2; exit 2; }
-[[ $# -ge 1 ]] || die "usage: tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--out DIR]"
+[[ $# -ge 1 ]] || die "usage: tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--go-only] [--out DIR]"
 base_ref=$1; shift
-cis=50000 runs=3 gobench="" out=""
+cis=50000 runs=3 gobench="" out="" graph=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --cis) cis=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --go-bench) gobench=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --go-only) graph=0; shift ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -46,17 +48,17 @@ go build -o "$work/skein-head" ./cmd/skein
 : >"$out/base.txt"; : >"$out/head.txt"
 for i in $(seq 1 "$runs"); do
   for v in base head; do
-    echo "compare: run $i/$runs, $v" >&2
-    # A throwaway Neo4j per run: both binaries get a fresh database.
-    tools/neo4j/with-neo4j.sh "$work/skein-$v" bench graph --cis "$cis" --seed 1 --out "$out/$v-$i.md" >/dev/null
-    "$work/skein-head" bench benchfmt "$out/$v-$i.md" >>"$out/$v.txt"
+    if [[ $graph == 1 ]]; then
+      echo "compare: run $i/$runs, $v: skein bench graph" >&2
+      # A throwaway Neo4j per run: both binaries get a fresh database.
+      tools/neo4j/with-neo4j.sh "$work/skein-$v" bench graph --cis "$cis" --seed 1 --out "$out/$v-$i.md" >/dev/null
+      "$work/skein-head" bench benchfmt "$out/$v-$i.md" >>"$out/$v.txt"
+    fi
+    if [[ -n $gobench ]]; then
+      dir=$root; [[ $v == base ]] && dir=$work/base
+      echo "compare: run $i/$runs, $v: go test -bench '$gobench'" >&2
+      (cd "$dir" && tools/neo4j/with-neo4j.sh go test -p 1 -run '^$' -bench "$gobench" -count 1 ./internal/...) | grep -E '^(Benchmark|goos|goarch|pkg|cpu)' >>"$out/$v.txt" || true
+    fi
   done
 done
-if [[ -n $gobench ]]; then
-  for v in base head; do
-    dir=$root; [[ $v == base ]] && dir=$work/base
-    echo "compare: go test -bench '$gobench', $v" >&2
-    (cd "$dir" && tools/neo4j/with-neo4j.sh go test -p 1 -run '^$' -bench "$gobench" -count "$runs" ./internal/...) | grep -E '^(Benchmark|goos|goarch|pkg|cpu)' >>"$out/$v.txt" || true
-  done
-fi
 go tool benchstat base="$out/base.txt" head="$out/head.txt" | tee "$out/compare.txt"
