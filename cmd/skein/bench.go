@@ -148,10 +148,11 @@ func newBenchOpenProbeCmd() *cobra.Command {
 func newBenchBenchfmtCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "benchfmt REPORT.md",
-		Short: "Convert a report of 'skein bench graph' into Go benchmark format, for benchstat",
-		Long: `Reads a report written by 'skein bench graph --out REPORT.md' (by this release or an
-earlier one) and prints each figure as a line of the Go benchmark format, named by what
-identifies it (backend, phase, writers; start CI, the count it reaches, engine), so that
+		Short: "Convert a report of 'skein bench graph' or 'skein bench api' into Go benchmark format, for benchstat",
+		Long: `Reads a report written by 'skein bench graph --out REPORT.md' or 'skein bench api [--overload]
+--out REPORT.md' (by this release or an earlier one) and prints each figure as a line of the
+Go benchmark format, named by what identifies it (backend, phase, writers; start CI, the count
+it reaches, engine; query and clients), so that
 benchstat sets two releases' figures side by side. tools/bench/compare.sh does the whole
 comparison. A report it cannot read is an error naming the line.`,
 		Example: `  skein bench benchfmt old.md > old.txt && skein bench benchfmt new.md > new.txt

@@ -11,13 +11,17 @@ import (
 )
 
 // Benchfmt converts the Markdown report of `skein bench graph` (as written
-// by Report.Markdown, by this release or an earlier one) into the Go
-// benchmark format, one line per figure, so that benchstat
-// (golang.org/x/perf/cmd/benchstat) can set two releases side by side:
+// by Report.Markdown) or of `skein bench api` (APIMarkdown, and
+// OverloadMarkdown with --overload), by this release or an earlier one,
+// into the Go benchmark format, one line per figure or table row, so that
+// benchstat (golang.org/x/perf/cmd/benchstat) can set two releases side by
+// side:
 //
 //	BenchmarkGraphLoad/backend=embedded/phase=identified_CI_upserts_(creates)/writers=1 1 736000000 ns/op 34315 items/s
 //	BenchmarkGraphTraversal/start=core_switch/reached=42218/engine=embedded 1 4200000 ns/op
 //	BenchmarkGraphOpen/backend=embedded 1 167000000 ns/op 52428800 rss-B
+//	BenchmarkAPI/query=simple_read/clients=8 1 11702 req/s 0.00048 p50-sec 0.003 p99-sec 0 errors
+//	BenchmarkAPIOverload/clients=128 1 4233 cheap-req/s 0.0142 cheap-p50-sec ... 140509184 rss-B
 //
 // Names hold what identifies a figure in any run on the same estate
 // (backend, phase, writers, start CI and the count it reaches), never a
@@ -54,6 +58,12 @@ func Benchfmt(r io.Reader, w io.Writer) error {
 		case len(cells) > 0 && cells[0] == "start CI":
 			table = "traversal"
 			continue
+		case len(cells) > 0 && cells[0] == "query":
+			table = "api"
+			continue
+		case len(cells) > 1 && cells[0] == "clients" && cells[1] == "cheap reads/s":
+			table = "overload"
+			continue
 		case len(cells) > 0 && strings.HasPrefix(cells[0], "---"):
 			continue
 		}
@@ -63,6 +73,10 @@ func Benchfmt(r io.Reader, w io.Writer) error {
 			err = loadLine(w, cells)
 		case "traversal":
 			err = traversalLine(w, cells, starts)
+		case "api":
+			err = apiLine(w, cells)
+		case "overload":
+			err = overloadLine(w, cells)
 		default:
 			continue // another table (targets): not a measurement
 		}
@@ -75,7 +89,7 @@ func Benchfmt(r io.Reader, w io.Writer) error {
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("no figures found: not a report of skein bench graph")
+		return fmt.Errorf("no figures found: not a report of skein bench graph or skein bench api")
 	}
 	return nil
 }
@@ -147,6 +161,77 @@ func traversalLine(w io.Writer, c []string, starts map[string]int) error {
 		}
 		fmt.Fprintf(w, "BenchmarkGraphTraversal/%s/engine=%s 1 %.0f ns/op\n", start, engine, ns)
 	}
+	return nil
+}
+
+// apiLine converts a row of APIMarkdown: | query | clients | requests |
+// errors | requests/s | p50 | p99 |.
+func apiLine(w io.Writer, c []string) error {
+	if len(c) != 7 {
+		return fmt.Errorf("an API row has 7 cells, this one %d", len(c))
+	}
+	return rowLine(w, "BenchmarkAPI/query="+name(c[0])+"/clients="+name(c[1]), c, []column{
+		{4, "req/s", false}, {5, "p50-sec", true}, {6, "p99-sec", true}, {3, "errors", false},
+	})
+}
+
+// overloadLine converts a row of OverloadMarkdown: | clients | cheap
+// reads/s | cheap p50 | cheap p99 | cheap shed | impact/s | impact p99 |
+// impact shed | failed | server RSS |.
+func overloadLine(w io.Writer, c []string) error {
+	if len(c) != 10 {
+		return fmt.Errorf("an overload row has 10 cells, this one %d", len(c))
+	}
+	return rowLine(w, "BenchmarkAPIOverload/clients="+name(c[0]), c, []column{
+		{1, "cheap-req/s", false}, {2, "cheap-p50-sec", true}, {3, "cheap-p99-sec", true}, {4, "cheap-shed", false},
+		{5, "impact-req/s", false}, {6, "impact-p99-sec", true}, {7, "impact-shed", false}, {8, "failed", false},
+		{9, "rss-B", false},
+	})
+}
+
+// column is one numeric cell of a row and the unit it is written in; a
+// duration is read as dur writes one and written in seconds, a size in
+// MiB ("185 MiB") is written in bytes.
+type column struct {
+	col      int
+	unit     string
+	duration bool
+}
+
+// rowLine writes one benchmark line for a table row: its columns as
+// values with their units. A latency shown as "–" (nothing completed) is
+// left out rather than written as zero.
+func rowLine(w io.Writer, bench string, c []string, cols []column) error {
+	var b strings.Builder
+	b.WriteString(bench + " 1")
+	for _, col := range cols {
+		cell := c[col.col]
+		var v float64
+		var err error
+		switch {
+		case col.duration && cell == "–":
+			continue
+		case col.duration:
+			m := durRe.FindStringSubmatch(cell)
+			if m == nil {
+				return fmt.Errorf("%s %q: not a duration", col.unit, cell)
+			}
+			v, err = strconv.ParseFloat(m[1], 64)
+			if m[2] == "ms" {
+				v /= 1e3
+			}
+		case strings.HasSuffix(cell, " MiB"):
+			v, err = strconv.ParseFloat(strings.TrimSuffix(cell, " MiB"), 64)
+			v *= 1 << 20
+		default:
+			v, err = strconv.ParseFloat(cell, 64)
+		}
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", col.unit, cell, err)
+		}
+		fmt.Fprintf(&b, " %g %s", v, col.unit)
+	}
+	fmt.Fprintln(w, b.String())
 	return nil
 }
 

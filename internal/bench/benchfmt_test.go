@@ -81,6 +81,40 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 	assert.NotContains(t, got, "GraphTraversal/start=vm/reached=1/engine=naive_distinct", "nor one that timed out")
 }
 
+// TestBenchfmtReadsAPIReports: the tables of skein bench api (plain and
+// --overload) come back with every column under its unit; a latency of a
+// level where nothing completed is left out, not written as zero.
+func TestBenchfmtReadsAPIReports(t *testing.T) {
+	var md, out bytes.Buffer
+	APIMarkdown(&md, []APIRow{
+		{Query: "simple read", Clients: 8, Requests: 58531, Errors: 1, Elapsed: 5 * time.Second, P50: 480 * time.Microsecond, P99: 3 * time.Millisecond},
+		{Query: "impact", Clients: 32, Requests: 228, Elapsed: 5 * time.Second, P50: 693200 * time.Microsecond, P99: 1430 * time.Millisecond},
+	})
+	md.WriteString("\nsome text between the tables\n\n")
+	OverloadMarkdown(&md, []OverloadRow{
+		{Clients: 512, Elapsed: 5 * time.Second, CheapOK: 31070, CheapShed: 1974, CheapP50: 54400 * time.Microsecond, CheapP99: 185500 * time.Microsecond,
+			ExpensiveOK: 40, ExpensiveShed: 3628, ExpensiveP99: 1430 * time.Millisecond, Failed: 2, RSSBytes: 185 << 20},
+		{Clients: 1, Elapsed: 5 * time.Second, CheapOK: 1530, CheapP50: 152 * time.Microsecond, CheapP99: 1100 * time.Microsecond, RSSBytes: 99 << 20},
+	})
+	require.NoError(t, Benchfmt(&md, &out))
+	got := readBenchfmt(t, out.String())
+	want := map[string]map[string]float64{
+		"API/query=simple_read/clients=8": {"req/s": 11706, "p50-sec": 0.00048, "p99-sec": 0.003, "errors": 1},
+		"API/query=impact/clients=32":     {"req/s": 45.6, "p50-sec": 0.6932, "p99-sec": 1.43, "errors": 0},
+		"APIOverload/clients=512": {"cheap-req/s": 6214, "cheap-p50-sec": 0.0544, "cheap-p99-sec": 0.1855, "cheap-shed": 1974,
+			"impact-req/s": 8, "impact-p99-sec": 1.43, "impact-shed": 3628, "failed": 2, "rss-B": 185 << 20},
+		"APIOverload/clients=1": {"cheap-req/s": 306, "cheap-p50-sec": 0.000152, "cheap-p99-sec": 0.0011, "impact-req/s": 0, "rss-B": 99 << 20},
+	}
+	require.Len(t, got, len(want), out.String())
+	for name, units := range want {
+		require.Contains(t, got, name, out.String())
+		for unit, v := range units {
+			assert.InDelta(t, v, got[name][unit], v*0.01+0.5, "%s %s", name, unit)
+		}
+	}
+	assert.NotContains(t, got["APIOverload/clients=1"], "impact-p99-sec", "no impact query completed: no latency")
+}
+
 // TestBenchfmtRefusesWhatItCannotRead: a report it cannot read is an
 // error naming the line, never a smaller comparison.
 func TestBenchfmtRefusesWhatItCannotRead(t *testing.T) {
@@ -89,6 +123,9 @@ func TestBenchfmtRefusesWhatItCannotRead(t *testing.T) {
 		{"not a report", "# Hello\n\nsome text\n", "no figures found"},
 		{"bad load time", "| backend | operation | writers | items | time | items/s |\n|---|---|---:|---:|---:|---:|\n| embedded | x | 1 | 2 | soon | 3 |\n", "line 3: load time"},
 		{"short load row", "| backend | operation | writers | items | time | items/s |\n| embedded | x | 1 |\n", "line 2: a load row has 6 cells"},
+		{"bad API rate", "| query | clients | requests | errors | requests/s | p50 | p99 |\n| impact | 1 | 2 | 0 | many | 1.0 ms | 2.0 ms |\n", "line 2: req/s \"many\""},
+		{"bad overload latency", "| clients | cheap reads/s | cheap p50 | cheap p99 | cheap shed | impact/s | impact p99 | impact shed | failed | server RSS |\n| 1 | 3 | soon | 1.0 ms | 0 | 1 | 2.0 ms | 0 | 0 | 9 MiB |\n", "line 2: cheap-p50-sec \"soon\""},
+		{"short API row", "| query | clients | requests | errors | requests/s | p50 | p99 |\n| impact | 1 |\n", "line 2: an API row has 7 cells"},
 		{"bad traversal time", "| start CI | reached | floor (CSR BFS) | embedded Expand | Neo4j level-by-level | naive Cypher DISTINCT | naive Cypher depth+path |\n| vm | 1 | fast | – | – | – | – |\n", "line 2: floor time"},
 	}
 	for _, tt := range tests {
@@ -120,6 +157,15 @@ func TestBenchfmtReadsThePublishedFigures(t *testing.T) {
 		}
 	}
 	assert.Greater(t, n, 100, "29 start CIs, 5 engines each")
+
+	// And the API and overload sections.
+	start = strings.Index(doc, "## GraphQL API over loopback")
+	require.True(t, start >= 0, "the API section of docs/PERFORMANCE.md")
+	out.Reset()
+	require.NoError(t, Benchfmt(strings.NewReader(doc[start:]), &out))
+	got = readBenchfmt(t, out.String())
+	assert.Contains(t, got, "API/query=simple_read/clients=32")
+	assert.Contains(t, got, "APIOverload/clients=512")
 }
 
 func readFile(path string) (string, error) {

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Compare this checkout's speed with an earlier release's, side by side, in one run on one
 # machine: the figures of docs/PERFORMANCE.md (skein bench graph on one generated estate,
-# embedded store and a throwaway Neo4j) and the Go benchmarks behind its other tables.
+# embedded store and a throwaway Neo4j; skein bench api, plain and --overload, on 5,000 CIs)
+# and the Go benchmarks behind its other tables.
 #
-#   tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--go-only] [--out DIR]
+#   tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--go-only] [--no-api] [--out DIR]
 #
 # BASE_REF is any git revision (the previous release's commit or tag). Each of K runs builds
 # nothing new: both binaries are built first, then measured alternately (base, head, base,
 # head...) so that drift in the machine's load hits both alike; so are the Go benchmarks
-# (--go-bench, one -count=1 pass per run and binary). --go-only skips skein bench graph. Results go to DIR (default
+# (--go-bench, one -count=1 pass per run and binary) and the API runs. --go-only skips
+# skein bench graph and api; --no-api skips api. Results go to DIR (default
 # a new directory under /tmp): base-N.md / head-N.md (the reports), base.txt / head.txt (Go
 # benchmark format) and compare.txt, benchstat's table, which is also printed. benchstat
 # marks a difference it finds significant with its percentage; "~" means none. With one run
@@ -18,16 +20,17 @@
 set -euo pipefail
 
 die() { printf 'compare: %s\n' "$*" >&2; exit 2; }
-[[ $# -ge 1 ]] || die "usage: tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--go-only] [--out DIR]"
+[[ $# -ge 1 ]] || die "usage: tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--go-only] [--no-api] [--out DIR]"
 base_ref=$1; shift
-cis=50000 runs=3 gobench="" out="" graph=1
+cis=50000 runs=3 gobench="" out="" graph=1 api=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --cis) cis=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --go-bench) gobench=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    --go-only) graph=0; shift ;;
+    --go-only) graph=0; api=0; shift ;;
+    --no-api) api=0; shift ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -53,6 +56,13 @@ for i in $(seq 1 "$runs"); do
       # A throwaway Neo4j per run: both binaries get a fresh database.
       tools/neo4j/with-neo4j.sh "$work/skein-$v" bench graph --cis "$cis" --seed 1 --out "$out/$v-$i.md" >/dev/null
       "$work/skein-head" bench benchfmt "$out/$v-$i.md" >>"$out/$v.txt"
+    fi
+    if [[ $api == 1 ]]; then
+      echo "compare: run $i/$runs, $v: skein bench api (plain, --overload)" >&2
+      "$work/skein-$v" bench api --cis 5000 --clients 1,8,32 --duration 5s --out "$out/$v-api-$i.md" >/dev/null
+      "$work/skein-$v" bench api --overload --cis 5000 --clients 1,8,32,128,512 --duration 5s --out "$out/$v-overload-$i.md" >/dev/null
+      "$work/skein-head" bench benchfmt "$out/$v-api-$i.md" >>"$out/$v.txt"
+      "$work/skein-head" bench benchfmt "$out/$v-overload-$i.md" >>"$out/$v.txt"
     fi
     if [[ -n $gobench ]]; then
       dir=$root; [[ $v == base ]] && dir=$work/base
