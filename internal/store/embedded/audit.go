@@ -92,7 +92,7 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequ
 		return page, dbErr("audit", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM audit"+cond, args...).Scan(&page.Total); err != nil {
+	if err := s.queryRow(ctx, tx, "SELECT count(*) FROM audit"+cond, args...).Scan(&page.Total); err != nil {
 		return page, dbErr("audit", err)
 	}
 	q := "SELECT id, time, actor, source, kind, object, action, changes, ref1, ref2 FROM audit"
@@ -105,7 +105,7 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter, p store.PageRequ
 	}
 	q += " ORDER BY time DESC, id DESC LIMIT ?"
 	args = append(args, size+1)
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, tx, q, args...)
 	if err != nil {
 		return page, dbErr("audit", err)
 	}

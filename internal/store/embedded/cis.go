@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -142,7 +141,7 @@ func (s *Store) readNodes(ctx context.Context, ids []store.ID, kind store.Object
 	if kind != store.AnyKind {
 		q, args = q+" AND kind = ?", append(args, string(kind))
 	}
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, nil, q, args...)
 	if err != nil {
 		return nil, dbErr("read CIs", err)
 	}
@@ -215,7 +214,7 @@ func (s *Store) listCIs(ctx context.Context, f store.NodeFilter, p store.PageReq
 		return page, dbErr("list CIs", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if page.Total, err = countOfKind(ctx, tx, countConds, countArgs, f.Kind); err != nil {
+	if page.Total, err = s.countOfKind(ctx, tx, countConds, countArgs, f.Kind); err != nil {
 		return page, dbErr("list CIs", err)
 	}
 	if filtered && len(f.IDs) == 0 && indexedSort(f.Sort) {
@@ -227,7 +226,7 @@ func (s *Store) listCIs(ctx context.Context, f store.NodeFilter, p store.PageReq
 		// page). Walking costs about (size+1) * CIs / Total rows, the
 		// other way Total.
 		var maxRow int64
-		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) FROM cis").Scan(&maxRow); err != nil {
+		if err := s.queryRow(ctx, tx, "SELECT coalesce(max(id), 0) FROM cis").Scan(&maxRow); err != nil {
 			return page, dbErr("list CIs", err)
 		}
 		if route == routeUID || (route == routeAuto && byUID(page.Total, size+p.Offset, maxRow)) {
@@ -258,7 +257,7 @@ func (s *Store) listCIs(ctx context.Context, f store.NodeFilter, p store.PageReq
 		qargs = append(qargs, size+1-len(page.Items), skip)
 		read := len(page.Items)
 		if err := func() error {
-			rows, err := tx.QueryContext(ctx, "SELECT "+ciCols+" FROM cis"+where+part.order+" LIMIT ? OFFSET ?", qargs...)
+			rows, err := s.query(ctx, tx, "SELECT "+ciCols+" FROM cis"+where+part.order+" LIMIT ? OFFSET ?", qargs...)
 			if err != nil {
 				return err
 			}
@@ -285,7 +284,7 @@ func (s *Store) listCIs(ctx context.Context, f store.NodeFilter, p store.PageReq
 			// The offset is beyond this part: it continues in the next
 			// one, less this part's rows (counted only in this case,
 			// the last pages of an offset walk).
-			n, err := countOfKind(ctx, tx, append(slices.Clip(countConds), part.conds...), append(slices.Clip(countArgs), part.args...), f.Kind)
+			n, err := s.countOfKind(ctx, tx, append(slices.Clip(countConds), part.conds...), append(slices.Clip(countArgs), part.args...), f.Kind)
 			if err != nil {
 				return page, dbErr("list CIs", err)
 			}
@@ -305,34 +304,32 @@ func (s *Store) listCIs(ctx context.Context, f store.NodeFilter, p store.PageReq
 // reading each matched row for its kind made a count over 170,000 matches
 // six times slower), the others through the kind index, over the few
 // nodes that are not CIs.
-func countOfKind(ctx context.Context, tx *sql.Tx, conds []string, args []any, kind store.ObjectKind) (int, error) {
-	count := func(conds []string, args []any, indexedBy string) (int, error) {
-		q := "SELECT count(*) FROM cis" + indexedBy
-		if len(conds) > 0 {
-			q += " WHERE " + strings.Join(conds, " AND ")
+func (s *Store) countOfKind(ctx context.Context, tx *sql.Tx, conds []string, args []any, kind store.ObjectKind) (int, error) {
+	where := func(conds ...string) string {
+		if len(conds) == 0 {
+			return ""
 		}
-		var n int
-		err := tx.QueryRowContext(ctx, q, args...).Scan(&n)
-		return n, err
+		return " WHERE " + strings.Join(conds, " AND ")
 	}
+	var q string
 	switch {
 	case kind == store.AnyKind:
-		return count(conds, args, "")
+		q = "SELECT count(*) FROM cis" + where(conds...)
 	case kind != store.KindCI || len(conds) == 0:
-		return count(append(slices.Clip(conds), "kind = ?"), append(slices.Clip(args), string(kind)), "")
+		q = "SELECT count(*) FROM cis" + where(append(slices.Clip(conds), "kind = ?")...)
+		args = append(slices.Clip(args), string(kind))
+	default:
+		// One statement (each costs a prepare): every match, less the
+		// matches of kinds before and after kind in the kind index.
+		q = "SELECT (SELECT count(*) FROM cis" + where(conds...) + ")" +
+			" - (SELECT count(*) FROM cis INDEXED BY cis_kind" + where(append(slices.Clip(conds), "kind < ?")...) + ")" +
+			" - (SELECT count(*) FROM cis INDEXED BY cis_kind" + where(append(slices.Clip(conds), "kind > ?")...) + ")"
+		all := slices.Concat(args, args, []any{string(kind)}, args, []any{string(kind)})
+		args = all
 	}
-	all, err := count(conds, args, "")
-	if err != nil {
-		return 0, err
-	}
-	for _, other := range []string{"kind < ?", "kind > ?"} {
-		n, err := count(append(slices.Clip(conds), other), append(slices.Clip(args), string(kind)), " INDEXED BY cis_kind")
-		if err != nil {
-			return 0, err
-		}
-		all -= n
-	}
-	return all, nil
+	var n int
+	err := s.queryRow(ctx, tx, q, args...).Scan(&n)
+	return n, err
 }
 
 // ofKind adds to cond, with its args, that the rows are nodes of kind
@@ -395,5 +392,5 @@ func clampNanos(t time.Time) int64 {
 
 // sortRels sorts relationships by ID.
 func sortRels(rs []store.Relationship) {
-	sort.Slice(rs, func(i, j int) bool { return rs[i].ID < rs[j].ID })
+	slices.SortFunc(rs, func(a, b store.Relationship) int { return strings.Compare(string(a.ID), string(b.ID)) })
 }

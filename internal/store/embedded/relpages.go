@@ -49,7 +49,7 @@ func (s *Store) RelationshipPages(ctx context.Context, reqs []store.Relationship
 	defer func() { _ = tx.Rollback() }()
 	out := make([]store.Page[store.Relationship], len(reqs))
 	for i, p := range plans {
-		if out[i], err = p.run(ctx, tx); err != nil {
+		if out[i], err = p.run(ctx, s, tx); err != nil {
 			return nil, dbErr("relationship pages", err)
 		}
 	}
@@ -103,10 +103,10 @@ func planRelPage(r store.RelationshipPageRequest) (relPagePlan, error) {
 	return p, nil
 }
 
-func (p relPagePlan) run(ctx context.Context, tx *sql.Tx) (store.Page[store.Relationship], error) {
+func (p relPagePlan) run(ctx context.Context, s *Store, tx *sql.Tx) (store.Page[store.Relationship], error) {
 	page := store.Page[store.Relationship]{Items: []store.Relationship{}, Cursors: []string{}}
 	var row int64
-	err := tx.QueryRowContext(ctx, "SELECT id FROM cis WHERE uid = ?", string(p.req.Node)).Scan(&row)
+	err := s.queryRow(ctx, tx, "SELECT id FROM cis WHERE uid = ?", string(p.req.Node)).Scan(&row)
 	if err == sql.ErrNoRows {
 		return page, nil
 	}
@@ -129,7 +129,7 @@ func (p relPagePlan) run(ctx context.Context, tx *sql.Tx) (store.Page[store.Rela
 			countArgs = []any{row, nil, nil, nil, types}
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, countQ+typeCond, countArgs...).Scan(&n); err != nil {
+		if err := s.queryRow(ctx, tx, countQ+typeCond, countArgs...).Scan(&n); err != nil {
 			return page, err
 		}
 		page.Total += n
@@ -150,7 +150,7 @@ func (p relPagePlan) run(ctx context.Context, tx *sql.Tx) (store.Page[store.Rela
 		if typeCond != "" {
 			args = append(args, types)
 		}
-		rows, err := tx.QueryContext(ctx, pageQ+typeCond+order, args...)
+		rows, err := s.query(ctx, tx, pageQ+typeCond+order, args...)
 		if err != nil {
 			return page, err
 		}

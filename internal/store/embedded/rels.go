@@ -415,10 +415,13 @@ func (w *wtx) deleteRels(actor store.Actor, ids []store.ID, p *patch) ([]store.R
 // relTail scans and decodes them.
 const relTailCols = "r.attrs, r.created_at, r.updated_at, r.version, r.seen_by"
 
-// relTail receives relTailCols.
+// relTail receives relTailCols (and, for scanRel, the leading columns of
+// relSelect).
 type relTail struct {
 	attrs, seen               sql.RawBytes
 	created, updated, version int64
+	src, typ, dst             string
+	scanDest                  []any // scanRel's destinations, made once per scan
 }
 
 func (t *relTail) dest() []any {
@@ -431,11 +434,13 @@ func (t *relTail) fill(r *store.Relationship) error {
 	if err != nil {
 		return corrupt("attributes of relationship "+string(r.Source)+" "+r.Type+" "+string(r.Target), err)
 	}
-	seen := map[string]time.Time{}
+	var seen map[string]time.Time
 	if len(t.seen) > 0 {
 		if seen, err = store.DecodeSeen(t.seen); err != nil {
 			return corrupt("sightings of relationship "+string(r.Source)+" "+r.Type+" "+string(r.Target), err)
 		}
+	} else {
+		seen = map[string]time.Time{}
 	}
 	r.Attributes, r.SeenBy, r.Version = a, seen, max(t.version, 1)
 	r.CreatedAt, r.UpdatedAt = fromNanos(t.created), fromNanos(t.updated)
@@ -447,10 +452,14 @@ const relSelect = `SELECT s.uid, t.name, d.uid, ` + relTailCols + `
 	FROM relationships r JOIN rel_types t ON t.id = r.type JOIN cis s ON s.id = r.src JOIN cis d ON d.id = r.dst`
 
 func scanRel(rows *sql.Rows, tail *relTail) (store.Relationship, error) {
+	if tail.scanDest == nil {
+		tail.scanDest = append([]any{&tail.src, &tail.typ, &tail.dst}, tail.dest()...)
+	}
 	var r store.Relationship
-	if err := rows.Scan(append([]any{&r.Source, &r.Type, &r.Target}, tail.dest()...)...); err != nil {
+	if err := rows.Scan(tail.scanDest...); err != nil {
 		return r, err
 	}
+	r.Source, r.Type, r.Target = store.ID(tail.src), tail.typ, store.ID(tail.dst)
 	if err := tail.fill(&r); err != nil {
 		return r, err
 	}
@@ -485,7 +494,7 @@ func (s *Store) Relationships(ctx context.Context, ids []store.ID) (map[store.ID
 		JOIN rel_types t ON t.name = j.value->>1
 		JOIN cis d ON d.uid = j.value->>2
 		JOIN relationships r ON r.src = s.id AND r.type = t.id AND r.dst = d.id`
-	rows, err := s.rdb.QueryContext(ctx, q, jsonTriples(triples))
+	rows, err := s.query(ctx, nil, q, jsonTriples(triples))
 	if err != nil {
 		return nil, dbErr("read relationships", err)
 	}
@@ -550,7 +559,7 @@ func (s *Store) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.D
 	if dir == store.In || dir == store.Both {
 		parts = append(parts, relSelect+" WHERE r.dst IN (SELECT id FROM cis WHERE uid IN (SELECT value FROM json_each(?1)))"+typeCond)
 	}
-	rows, err := s.rdb.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
+	rows, err := s.query(ctx, nil, strings.Join(parts, " UNION ALL "), args...)
 	if err != nil {
 		return nil, dbErr("read relationships", err)
 	}

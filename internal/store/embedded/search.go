@@ -22,7 +22,7 @@ func (s *Store) SearchNodes(ctx context.Context, q store.TextQuery) ([]store.Nod
 	if err := s.usable(ctx); err != nil {
 		return nil, false, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, qSearch, ftsQuery(q), string(q.Kind), string(q.Kind),
+	rows, err := s.query(ctx, nil, qSearch, ftsQuery(q), string(q.Kind), string(q.Kind),
 		len(q.Classes), jsonList(q.Classes), len(q.Status), jsonList(q.Status), q.Limit+1)
 	if err != nil {
 		return nil, false, dbErr("search", err)

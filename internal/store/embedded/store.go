@@ -71,9 +71,11 @@ type Store struct {
 	lock *os.File
 	wdb  *sql.DB // one connection, owned by the writer goroutine
 	rdb  *sql.DB // the reader pool
-	cdb  *sql.DB // one connection for WAL checkpoints
-	w    *wtx
-	g    *graph
+	// stmts keeps the reader pool's prepared statements (stmts.go).
+	stmts *stmtCache
+	cdb   *sql.DB // one connection for WAL checkpoints
+	w     *wtx
+	g     *graph
 
 	queue      chan *call
 	quit       chan struct{}
@@ -176,6 +178,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 	s.rdb.SetMaxIdleConns(s.opts.ReaderConns)
 	s.rdb.SetConnMaxLifetime(0)
 	s.rdb.SetConnMaxIdleTime(0)
+	s.stmts = newStmtCache(s.rdb)
 
 	s.cdb, err = sql.Open("sqlite", fmt.Sprintf("%s&_pragma=synchronous(%s)", common, s.opts.Synchronous))
 	if err != nil {
@@ -196,6 +199,9 @@ func (s *Store) closeHandles() error {
 	var errs []error
 	if s.w != nil {
 		errs = append(errs, s.w.close())
+	}
+	if s.stmts != nil {
+		errs = append(errs, s.stmts.close())
 	}
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
