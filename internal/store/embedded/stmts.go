@@ -14,7 +14,8 @@ import (
 // (filters, sorts, kinds), with values always bound as parameters, so
 // they repeat. Past maxCachedStmts texts, further ones are prepared per
 // use as before. SQLite re-prepares a kept statement by itself when the
-// schema changes.
+// schema changes. A statement is prepared in the background on its first
+// use (see stmtCache.get), so the first use runs unprepared.
 
 // maxCachedStmts bounds the statements kept per store (each is prepared
 // on every reader connection that runs it).
@@ -22,47 +23,58 @@ const maxCachedStmts = 512
 
 // stmtCache keeps the reader pool's prepared statements by SQL text.
 type stmtCache struct {
-	db *sql.DB
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
+	db      *sql.DB
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+	pending map[string]bool // being prepared in the background
+	closed  bool
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, m: map[string]*sql.Stmt{}}
+	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, pending: map[string]bool{}}
 }
 
-// get returns the kept statement for q, preparing and keeping it if there
-// is room; nil (and no error) when the cache is full.
-func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
-	c.mu.Lock()
-	st, ok := c.m[q]
-	full := len(c.m) >= maxCachedStmts
-	c.mu.Unlock()
-	if ok || full {
-		return st, nil
-	}
-	st, err := c.db.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
+// get returns the kept statement for q, or nil when there is none yet (or
+// the cache is full). A statement not kept yet is prepared in the
+// background for the next use: preparing takes a connection of the pool,
+// and a caller inside a read transaction already holds one, so waiting
+// here for another could deadlock a full pool.
+func (c *stmtCache) get(q string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if kept, ok := c.m[q]; ok { // prepared concurrently: keep one
-		_ = st.Close()
-		return kept, nil
+	if st, ok := c.m[q]; ok || c.closed {
+		return st
 	}
-	if len(c.m) >= maxCachedStmts {
-		_ = st.Close()
-		return nil, nil
+	if len(c.m)+len(c.pending) >= maxCachedStmts || c.pending[q] {
+		return nil
 	}
-	c.m[q] = st
-	return st, nil
+	c.pending[q] = true
+	go c.prepare(q)
+	return nil
 }
 
-// close closes every kept statement.
+// prepare prepares q on the pool and keeps it.
+func (c *stmtCache) prepare(q string) {
+	st, err := c.db.PrepareContext(context.Background(), q)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending, q)
+	if err != nil {
+		return // the query reports its own error when it runs unprepared
+	}
+	if c.closed {
+		_ = st.Close()
+		return
+	}
+	c.m[q] = st
+}
+
+// close closes every kept statement; statements being prepared are closed
+// when they are ready.
 func (c *stmtCache) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closed = true
 	var first error
 	for q, st := range c.m {
 		if err := st.Close(); err != nil && first == nil {
@@ -74,12 +86,10 @@ func (c *stmtCache) close() error {
 }
 
 // query runs q on the reader pool, in tx when it is not nil, through its
-// kept statement.
+// kept statement if there is one.
 func (s *Store) query(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
-	st, err := s.stmts.get(ctx, q)
+	st := s.stmts.get(q)
 	switch {
-	case err != nil:
-		return nil, err
 	case st == nil && tx == nil:
 		return s.rdb.QueryContext(ctx, q, args...)
 	case st == nil:
@@ -92,14 +102,8 @@ func (s *Store) query(ctx context.Context, tx *sql.Tx, q string, args ...any) (*
 
 // queryRow is query for one row: its error, if any, comes from Scan.
 func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
-	st, err := s.stmts.get(ctx, q)
+	st := s.stmts.get(q)
 	switch {
-	case err != nil:
-		// Run it unprepared, which reports the same error through Scan.
-		if tx == nil {
-			return s.rdb.QueryRowContext(ctx, q, args...)
-		}
-		return tx.QueryRowContext(ctx, q, args...)
 	case st == nil && tx == nil:
 		return s.rdb.QueryRowContext(ctx, q, args...)
 	case st == nil:
