@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -217,7 +218,7 @@ func DecodeAttributes(b []byte) (Attributes, error) {
 		return Attributes{}, nil
 	}
 	r := &jreader{b: b}
-	out := Attributes{}
+	out := make(Attributes, entriesHint(b))
 	err := r.object(func(k string) error {
 		v, err := r.value()
 		out[k] = v
@@ -245,11 +246,22 @@ func DecodeStrings(b []byte) ([]string, error) {
 	return out, nil
 }
 
+// entriesHint estimates the number of members of the JSON object b, to
+// size the map it decodes into (growing a map as it fills cost a sixth of
+// an unchanged upsert's CPU time): a member's key is a string followed by
+// a colon, which only a string value can contain too, so this is an upper
+// bound for objects of identifiers with few such values, and at most the
+// bytes' count.
+func entriesHint(b []byte) int {
+	return min(bytes.Count(b, []byte(`":`)), 64)
+}
+
 // DecodeProvenance reads what AppendProvenance wrote, or an older object of
 // bare sources, into sources and set times (never nil).
 func DecodeProvenance(b []byte) (map[string]string, map[string]time.Time, error) {
 	r := &jreader{b: b}
-	out, setAt := map[string]string{}, map[string]time.Time{}
+	n := entriesHint(b)
+	out, setAt := make(map[string]string, n), make(map[string]time.Time, n)
 	err := r.object(func(k string) error {
 		if r.peek() != '[' {
 			v, err := r.str()
