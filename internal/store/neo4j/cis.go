@@ -19,10 +19,10 @@ const (
 MATCH (c:Node {id: id})
 WHERE $kind = '' OR c._kind = $kind
 RETURN c`
-	// qGetCIs reads CIs by id through the node id constraint
-	// (skein_node_id), keeping those with the :CI label.
+	// qGetCIs reads CIs by their own label (and its id constraint), which
+	// CIs written by a release before kinds also have (see nodeBackfill).
 	qGetCIs = `UNWIND $ids AS id
-MATCH (c:Node {id: id}) WHERE c:CI
+MATCH (c:CI {id: id})
 RETURN c`
 	// qNodeRels lists every relationship between a node and another node,
 	// in both directions.

@@ -2,7 +2,6 @@ package neo4j
 
 import (
 	"context"
-	"slices"
 	"testing"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -104,6 +103,10 @@ OPTIONAL MATCH (m:SkeinMigration {name: 'node1'}) DETACH DELETE m`, nil)
 	if n := nodes(); n != 0 {
 		t.Fatalf("before the backfill: %d nodes, want 0", n)
 	}
+	got, err := s.Nodes(ctx, store.KindCI, []store.ID{ids["old-a"]})
+	if err != nil || got[ids["old-a"]].Kind != store.KindCI || got[ids["old-a"]].Version != 1 {
+		t.Fatalf("before the backfill: %+v, %v; want a CI at version 1", got, err)
+	}
 	sess := s.session(ctx, neo4j.AccessModeWrite)
 	defer sess.Close(ctx)
 	for range 2 { // idempotent
@@ -113,59 +116,5 @@ OPTIONAL MATCH (m:SkeinMigration {name: 'node1'}) DETACH DELETE m`, nil)
 	}
 	if n := nodes(); n != 2 {
 		t.Fatalf("after the backfill: %d nodes, want 2", n)
-	}
-	// Read by ID through the node constraint (Open runs the backfill
-	// before it serves, so a CI is never read before it is a :Node).
-	got, err := s.Nodes(ctx, store.KindCI, []store.ID{ids["old-a"]})
-	if err != nil || got[ids["old-a"]].Kind != store.KindCI || got[ids["old-a"]].Version != 1 {
-		t.Fatalf("after the backfill: %+v, %v; want a CI at version 1", got, err)
-	}
-}
-
-// TestDropsTheCIIDConstraint: a database made before kinds has a unique
-// constraint on :CI(id); opening it drops that constraint (node IDs stay
-// unique through skein_node_id, which stays).
-func TestDropsTheCIIDConstraint(t *testing.T) {
-	ctx := context.Background()
-	s := newTestStore(t)
-	constraints := func() []string {
-		out, err := s.read(ctx, "test", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-			res, err := tx.Run(ctx, "SHOW CONSTRAINTS YIELD name RETURN name", nil)
-			if err != nil {
-				return nil, err
-			}
-			recs, err := res.Collect(ctx)
-			if err != nil {
-				return nil, err
-			}
-			var names []string
-			for _, r := range recs {
-				names = append(names, r.Values[0].(string))
-			}
-			return names, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.([]string)
-	}
-	sess := s.session(ctx, neo4j.AccessModeWrite)
-	defer sess.Close(ctx)
-	res, err := sess.Run(ctx, "CREATE CONSTRAINT skein_ci_id IF NOT EXISTS FOR (c:CI) REQUIRE c.id IS UNIQUE", nil)
-	if err == nil {
-		_, err = res.Consume(ctx)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(constraints(), "skein_ci_id") {
-		t.Fatal("the old constraint was not made")
-	}
-	if err := s.ensureSchema(ctx); err != nil {
-		t.Fatal(err)
-	}
-	got := constraints()
-	if slices.Contains(got, "skein_ci_id") || !slices.Contains(got, "skein_node_id") {
-		t.Fatalf("constraints after open: %v; want skein_node_id and no skein_ci_id", got)
 	}
 }

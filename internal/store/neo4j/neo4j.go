@@ -162,6 +162,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // schemaStatements create the constraints and indexes. Each runs in its own
 // auto-commit transaction (schema and data writes cannot share one).
 var schemaStatements = []string{
+	"CREATE CONSTRAINT skein_ci_id IF NOT EXISTS FOR (c:CI) REQUIRE c.id IS UNIQUE",
 	"CREATE CONSTRAINT skein_identity_key IF NOT EXISTS FOR (k:IdentityKey) REQUIRE k.key IS UNIQUE",
 	"CREATE CONSTRAINT skein_audit_id IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.id IS UNIQUE",
 	"CREATE CONSTRAINT skein_model_extension IF NOT EXISTS FOR (m:ModelExtension) REQUIRE (m.kind, m.name) IS UNIQUE",
@@ -227,20 +228,6 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 		if err := s.backfill(ctx, sess, b); err != nil {
 			return err
 		}
-	}
-	// Every CI is a :Node now, whose id constraint (skein_node_id) finds
-	// CIs by id too: the constraint on :CI(id) that releases before kinds
-	// made (and the backfills above still used) is one more unique index to
-	// keep on every create, and goes. Measured with it and without on
-	// BenchmarkUpsert/create (Neo4j 5.26, 2 cores): 2,579 -> 4,075 CIs/s
-	// with one writer, 3,717 -> 4,995 with four.
-	_, err = retry(ctx, false, func() (any, error) {
-		return sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-			return run(ctx, tx, "DROP CONSTRAINT skein_ci_id IF EXISTS", nil)
-		})
-	})
-	if err != nil {
-		return translate("drop the constraint on CI ids", err)
 	}
 	return nil
 }

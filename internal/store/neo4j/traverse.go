@@ -23,15 +23,15 @@ const (
 	// smallest) predecessor and type: a hub's level is returned as the CIs
 	// it reaches, not as every edge into them.
 	qExpandOut = `UNWIND $frontier AS fid
-MATCH (n:Node {id: fid})-[r{TYPES}]->(m:CI) WHERE n:CI
+MATCH (n:CI {id: fid})-[r{TYPES}]->(m:CI)
 WITH m.id AS mid, min([fid, type(r)]) AS via
 RETURN via[0], via[1], mid`
 	qExpandIn = `UNWIND $frontier AS fid
-MATCH (n:Node {id: fid})<-[r{TYPES}]-(m:CI) WHERE n:CI
+MATCH (n:CI {id: fid})<-[r{TYPES}]-(m:CI)
 WITH m.id AS mid, min([fid, type(r)]) AS via
 RETURN via[0], via[1], mid`
 	qExisting = `UNWIND $ids AS id
-MATCH (c:Node {id: id}) WHERE c:CI
+MATCH (c:CI {id: id})
 RETURN id`
 )
 
@@ -254,7 +254,7 @@ func (s *Store) Expand(ctx context.Context, t store.Traversal) (store.TraversalR
 // qShortest finds one shortest path with Cypher's shortestPath() (a
 // bidirectional breadth-first search inside the database). {PATTERN} is a
 // fixed-direction pattern built from checked types and the depth bound.
-const qShortest = `MATCH (a:Node {id: $from}), (b:Node {id: $to}) WHERE a:CI AND b:CI
+const qShortest = `MATCH (a:CI {id: $from}), (b:CI {id: $to})
 MATCH p = shortestPath((a){PATTERN}(b))
 RETURN [r IN relationships(p) | [startNode(r).id, type(r), endNode(r).id]]`
 
