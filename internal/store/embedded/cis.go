@@ -324,8 +324,7 @@ func (s *Store) countOfKind(ctx context.Context, tx *sql.Tx, conds []string, arg
 		q = "SELECT (SELECT count(*) FROM cis" + where(conds...) + ")" +
 			" - (SELECT count(*) FROM cis INDEXED BY cis_kind" + where(append(slices.Clip(conds), "kind < ?")...) + ")" +
 			" - (SELECT count(*) FROM cis INDEXED BY cis_kind" + where(append(slices.Clip(conds), "kind > ?")...) + ")"
-		all := slices.Concat(args, args, []any{string(kind)}, args, []any{string(kind)})
-		args = all
+		args = slices.Concat(args, args, []any{string(kind)}, args, []any{string(kind)})
 	}
 	var n int
 	err := s.queryRow(ctx, tx, q, args...).Scan(&n)

@@ -85,31 +85,35 @@ func (c *stmtCache) close() error {
 	return first
 }
 
+// stmt returns q's kept statement, bound to tx when tx is not nil, or
+// nil when none is kept yet.
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
+	st := s.stmts.get(q)
+	if st != nil && tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	return st
+}
+
 // query runs q on the reader pool, in tx when it is not nil, through its
 // kept statement if there is one.
 func (s *Store) query(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
-	st := s.stmts.get(q)
-	switch {
-	case st == nil && tx == nil:
-		return s.rdb.QueryContext(ctx, q, args...)
-	case st == nil:
-		return tx.QueryContext(ctx, q, args...)
-	case tx == nil:
+	if st := s.stmt(ctx, tx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if tx != nil {
+		return tx.QueryContext(ctx, q, args...)
+	}
+	return s.rdb.QueryContext(ctx, q, args...)
 }
 
 // queryRow is query for one row: its error, if any, comes from Scan.
 func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
-	st := s.stmts.get(q)
-	switch {
-	case st == nil && tx == nil:
-		return s.rdb.QueryRowContext(ctx, q, args...)
-	case st == nil:
-		return tx.QueryRowContext(ctx, q, args...)
-	case tx == nil:
+	if st := s.stmt(ctx, tx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	if tx != nil {
+		return tx.QueryRowContext(ctx, q, args...)
+	}
+	return s.rdb.QueryRowContext(ctx, q, args...)
 }
