@@ -8,7 +8,8 @@
 #
 # BASE_REF is any git revision (the previous release's commit or tag). Each of K runs builds
 # nothing new: both binaries are built first, then measured alternately (base, head, base,
-# head...) so that drift in the machine's load hits both alike; so are the Go benchmarks
+# head...) so that drift in the machine's load hits both alike (the head is a snapshot of
+# this checkout, uncommitted changes included, taken at the start); so are the Go benchmarks
 # (--go-bench, one -count=1 pass per run and binary) and the API runs. --go-only skips
 # skein bench graph and api; --no-api skips api. Results go to DIR (default
 # a new directory under /tmp): base-N.md / head-N.md (the reports), base.txt / head.txt (Go
@@ -40,13 +41,23 @@ base_rev=$(git rev-parse --verify "$base_ref^{commit}") || die "not a revision: 
 out=${out:-$(mktemp -d /tmp/skein-compare.XXXXXX)}
 mkdir -p "$out"
 work=$(mktemp -d /tmp/skein-compare-src.XXXXXX)
-cleanup() { git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"; }
+cleanup() {
+  for v in base head; do git worktree remove --force "$work/$v" >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
+# The head is a snapshot of this checkout taken now (uncommitted changes to tracked files
+# included, through git stash create, which leaves the checkout alone): editing the checkout
+# during a run, which takes an hour, changes neither side.
+head_rev=$(git stash create)
+head_rev=${head_rev:-$(git rev-parse HEAD)}
 echo "compare: base $base_ref ($base_rev), head $(git rev-parse --short HEAD)$(git diff --quiet || echo ' with uncommitted changes'); results in $out" >&2
-git worktree add --detach "$work/base" "$base_rev" >/dev/null
-(cd "$work/base" && go build -o "$work/skein-base" ./cmd/skein)
-go build -o "$work/skein-head" ./cmd/skein
+for v in base head; do
+  rev=$base_rev; [[ $v == head ]] && rev=$head_rev
+  git worktree add --detach "$work/$v" "$rev" >/dev/null
+  (cd "$work/$v" && go build -o "$work/skein-$v" ./cmd/skein)
+done
 
 : >"$out/base.txt"; : >"$out/head.txt"
 for i in $(seq 1 "$runs"); do
@@ -65,9 +76,12 @@ for i in $(seq 1 "$runs"); do
       "$work/skein-head" bench benchfmt "$out/$v-overload-$i.md" >>"$out/$v.txt"
     fi
     if [[ -n $gobench ]]; then
-      dir=$root; [[ $v == base ]] && dir=$work/base
       echo "compare: run $i/$runs, $v: go test -bench '$gobench'" >&2
-      (cd "$dir" && tools/neo4j/with-neo4j.sh go test -p 1 -run '^$' -bench "$gobench" -count 1 ./internal/...) | grep -E '^(Benchmark|goos|goarch|pkg|cpu)' >>"$out/$v.txt" || true
+      # A benchmark that fails is an error, never a comparison with fewer figures.
+      (cd "$work/$v" && tools/neo4j/with-neo4j.sh go test -p 1 -run '^$' -bench "$gobench" -count 1 ./internal/...) >"$out/$v-go-$i.log" 2>&1 ||
+        die "go test -bench failed for $v (run $i): see $out/$v-go-$i.log"
+      grep -E '^(Benchmark|goos|goarch|pkg|cpu)' "$out/$v-go-$i.log" >>"$out/$v.txt" ||
+        die "no benchmark matched '$gobench' for $v: see $out/$v-go-$i.log"
     fi
   done
 done
