@@ -163,3 +163,46 @@ func TestChangesRoundTripExtremes(t *testing.T) {
 	assert.Equal(t, want, got, "%s", enc)
 	assert.Equal(t, "[]", string(AppendChanges(nil, nil)))
 }
+
+// TestFastIntegersMatchEncodingJSON: the reader's allocation-free integer
+// path gives what the encoding/json fallback gives, at the int64 bounds
+// and just past them, and declines what is not an integer.
+func TestFastIntegersMatchEncodingJSON(t *testing.T) {
+	for _, lit := range []string{
+		"0", "-0", "7", "-7", "1714564800123456789", "9223372036854775807", "-9223372036854775808",
+		"9223372036854775808", "-9223372036854775809", "18446744073709551616", "99999999999999999999",
+		"007", "1.5", "1e3", "-", "1E2", "2.0",
+	} {
+		t.Run(lit, func(t *testing.T) {
+			data := []byte(`{"n":` + lit + `}`)
+			fast, fastErr := DecodeAttributes(data)
+			std, stdErr := decodeAttributesStd(data)
+			if stdErr != nil {
+				require.Error(t, fastErr)
+				return
+			}
+			require.NoError(t, fastErr)
+			assert.Equal(t, std, fast)
+			assert.IsType(t, std["n"], fast["n"])
+
+			seen, err := DecodeSeen(data)
+			if n, ok := std["n"].(int64); ok {
+				require.NoError(t, err)
+				assert.Equal(t, time.Unix(0, n).UTC(), seen["n"])
+			} else {
+				assert.Error(t, err, "a sighting's time is an integer")
+			}
+		})
+	}
+}
+
+// TestInternedNamesAreEqual: names read through the intern table are the
+// strings written, however many distinct names share its slots.
+func TestInternedNamesAreEqual(t *testing.T) {
+	for i := range 3 * internSlots {
+		name := fmt.Sprintf("attr_%d", i%(2*internSlots))
+		require.Equal(t, name, intern([]byte(name)))
+	}
+	long := string(make([]byte, internMax+1))
+	assert.Equal(t, long, intern([]byte(long)))
+}

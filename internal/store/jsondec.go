@@ -52,6 +52,16 @@ func (r *jreader) eat(c byte) bool {
 
 // str reads a JSON string; escapes go through encoding/json.
 func (r *jreader) str() (string, error) {
+	return r.string(false)
+}
+
+// name reads a JSON string that many stored values repeat (an attribute
+// or source name): see intern.
+func (r *jreader) name() (string, error) {
+	return r.string(true)
+}
+
+func (r *jreader) string(interned bool) (string, error) {
 	if r.peek() != '"' {
 		return "", errFast
 	}
@@ -72,6 +82,9 @@ func (r *jreader) str() (string, error) {
 				escaped = true // let encoding/json replace invalid bytes
 			}
 			if !escaped {
+				if interned {
+					return intern(r.b[start+1 : r.i-1]), nil
+				}
 				return string(r.b[start+1 : r.i-1]), nil
 			}
 			var s string
@@ -87,33 +100,87 @@ func (r *jreader) str() (string, error) {
 	return "", errFast
 }
 
-// number reads a JSON number as int64, or float64 when it has a point or
-// an exponent (DecodeAttributes' rule).
-func (r *jreader) number() (any, error) {
+// int reads a JSON integer of at most 19 digits that fits an int64,
+// without allocating (the times of provenance and sightings); anything
+// else is declined.
+func (r *jreader) int() (int64, error) {
 	r.ws()
-	start, float := r.i, false
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		if c == '.' || c == 'e' || c == 'E' {
-			float = true
-		} else if !(c >= '0' && c <= '9' || c == '-' || c == '+') {
-			break
-		}
-		r.i++
+	i, neg := r.i, false
+	if i < len(r.b) && r.b[i] == '-' {
+		neg = true
+		i++
 	}
-	s := string(r.b[start:r.i])
-	if float {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+	digits := i
+	var n uint64
+	for i < len(r.b) && r.b[i] >= '0' && r.b[i] <= '9' {
+		n = n*10 + uint64(r.b[i]-'0')
+		i++
+	}
+	switch {
+	case i == digits, i-digits > 19, i-digits > 1 && r.b[digits] == '0':
+		return 0, errFast
+	case i < len(r.b) && (r.b[i] == '.' || r.b[i] == 'e' || r.b[i] == 'E'):
+		return 0, errFast
+	case neg && n <= 1<<63:
+		r.i = i
+		return int64(-n), nil
+	case !neg && n < 1<<63:
+		r.i = i
+		return int64(n), nil
+	}
+	return 0, errFast
+}
+
+// number reads a JSON number as int64, or float64 when it has a point or
+// an exponent (DecodeAttributes' rule). What is not a JSON number, or an
+// integer beyond int64, is declined.
+func (r *jreader) number() (any, error) {
+	if n, err := r.int(); err == nil {
+		return n, nil
+	}
+	r.ws()
+	start, i := r.i, r.i
+	digits := func() bool {
+		from := i
+		for i < len(r.b) && r.b[i] >= '0' && r.b[i] <= '9' {
+			i++
+		}
+		return i > from
+	}
+	if i < len(r.b) && r.b[i] == '-' {
+		i++
+	}
+	intStart := i
+	if !digits() || i-intStart > 1 && r.b[intStart] == '0' {
+		return nil, errFast
+	}
+	float := false
+	if i < len(r.b) && r.b[i] == '.' {
+		i++
+		if !digits() {
 			return nil, errFast
 		}
-		return f, nil
+		float = true
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
+	if i < len(r.b) && (r.b[i] == 'e' || r.b[i] == 'E') {
+		i++
+		if i < len(r.b) && (r.b[i] == '+' || r.b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return nil, errFast
+		}
+		float = true
+	}
+	if !float {
+		return nil, errFast // an integer int did not take: beyond int64
+	}
+	f, err := strconv.ParseFloat(string(r.b[start:i]), 64)
 	if err != nil {
 		return nil, errFast
 	}
-	return n, nil
+	r.i = i
+	return f, nil
 }
 
 func (r *jreader) literal(lit string) bool {
@@ -190,7 +257,7 @@ func (r *jreader) object(f func(k string) error) error {
 		return nil
 	}
 	for {
-		k, err := r.str()
+		k, err := r.name()
 		if err != nil || !r.eat(':') {
 			return errFast
 		}
@@ -264,18 +331,17 @@ func DecodeProvenance(b []byte) (map[string]string, map[string]time.Time, error)
 	out, setAt := make(map[string]string, n), make(map[string]time.Time, n)
 	err := r.object(func(k string) error {
 		if r.peek() != '[' {
-			v, err := r.str()
+			v, err := r.name()
 			out[k] = v
 			return err
 		}
 		r.eat('[')
-		v, err := r.str()
+		v, err := r.name()
 		if err != nil || !r.eat(',') {
 			return errFast
 		}
-		n, err := r.number()
-		ns, ok := n.(int64)
-		if err != nil || !ok || !r.eat(']') {
+		ns, err := r.int()
+		if err != nil || !r.eat(']') {
 			return errFast
 		}
 		out[k], setAt[k] = v, time.Unix(0, ns).UTC()
@@ -290,11 +356,10 @@ func DecodeProvenance(b []byte) (map[string]string, map[string]time.Time, error)
 // DecodeSeen decodes what AppendSeen wrote.
 func DecodeSeen(b []byte) (map[string]time.Time, error) {
 	r := &jreader{b: b}
-	out := map[string]time.Time{}
+	out := make(map[string]time.Time, entriesHint(b))
 	err := r.object(func(k string) error {
-		v, err := r.number()
-		n, ok := v.(int64)
-		if err != nil || !ok {
+		n, err := r.int()
+		if err != nil {
 			return errFast
 		}
 		out[k] = time.Unix(0, n).UTC()

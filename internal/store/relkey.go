@@ -20,8 +20,15 @@ type RelationshipKey struct {
 const relIDPrefix = "r1."
 
 // ID returns the relationship's opaque ID.
+// (Reads make one per relationship: it is built in one buffer, the key on
+// the stack when it fits.)
 func (k RelationshipKey) ID() ID {
-	return ID(relIDPrefix + base64.RawURLEncoding.EncodeToString([]byte(string(k.Source)+"\x1f"+k.Type+"\x1f"+string(k.Target))))
+	var stack [256]byte
+	raw := append(append(append(append(append(stack[:0], k.Source...), 0x1f), k.Type...), 0x1f), k.Target...)
+	enc := base64.RawURLEncoding
+	b := make([]byte, len(relIDPrefix), len(relIDPrefix)+enc.EncodedLen(len(raw)))
+	copy(b, relIDPrefix)
+	return ID(enc.AppendEncode(b, raw))
 }
 
 // Key returns the relationship's natural key.

@@ -133,3 +133,32 @@ func TestModelExtensions(t *testing.T) {
 	assert.Equal(t, store.KindRelationshipType, h.Items[0].Kind)
 	assert.Equal(t, []store.FieldChange{{Field: "definition", After: `{"a":1}`}}, h.Items[1].Changes)
 }
+
+// TestRelationshipsOfTypeNotYetIndexed: a relationship whose type the
+// graph index does not have yet (its write committed, its patch not
+// applied) is still read with its type's name, from the database.
+func TestRelationshipsOfTypeNotYetIndexed(t *testing.T) {
+	s := newStore(t)
+	ids := mkNodes(t, s, "t", 2)
+	_, err := s.CreateRelationships(t.Context(), tester, []store.RelationshipInput{
+		{Type: "RUNS_ON", Source: ids[0], Target: ids[1]},
+		{Type: "BACKED_UP_BY", Source: ids[0], Target: ids[1]},
+	}, false)
+	require.NoError(t, err)
+	want, err := s.RelationshipsOf(t.Context(), ids[:1], store.Out, nil)
+	require.NoError(t, err)
+	require.Len(t, want[ids[0]], 2)
+
+	s.g.mu.Lock()
+	types := s.g.types
+	s.g.types = types[:1] // the index knows no type
+	s.g.mu.Unlock()
+	t.Cleanup(func() { s.g.mu.Lock(); s.g.types = types; s.g.mu.Unlock() })
+	got, err := s.RelationshipsOf(t.Context(), ids[:1], store.Out, nil)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	got, err = s.RelationshipsOf(t.Context(), ids[1:], store.In, []string{"RUNS_ON"})
+	require.NoError(t, err)
+	require.Len(t, got[ids[1]], 1)
+	assert.Equal(t, "RUNS_ON", got[ids[1]][0].Type)
+}
