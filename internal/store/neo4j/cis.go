@@ -92,8 +92,8 @@ func uniqueIDs(ids []store.ID) []string {
 }
 
 // ListNodes returns a page of the nodes matching f in f.Sort's order. See
-// store.NodeReader. CIs are matched by their label :CI (which its indexes
-// cover), other kinds by :Node and their kind.
+// store.NodeReader. Nodes of one kind are matched by the kind's label
+// (kindLabel), which CIs' indexes cover; every kind by :Node.
 func (s *Store) ListNodes(ctx context.Context, f store.NodeFilter, p store.PageRequest) (store.Page[store.Node], error) {
 	size, err := p.CheckOffset()
 	if err != nil {
@@ -115,10 +115,15 @@ func (s *Store) ListNodes(ctx context.Context, f store.NodeFilter, p store.PageR
 	if err != nil {
 		return store.Page[store.CI]{}, err
 	}
-	match := "MATCH (c:CI)"
-	if f.Kind != store.KindCI {
-		match = "MATCH (c:Node)"
-		if f.Kind != store.AnyKind {
+	match := "MATCH (c:Node)"
+	if f.Kind != store.AnyKind {
+		if !store.ValidIdentifier(string(f.Kind)) {
+			return store.Page[store.CI]{}, store.Invalid("kind", "%q is not a node kind", clip(string(f.Kind)))
+		}
+		match = "MATCH (c:`" + kindLabel(f.Kind) + "`)"
+		if f.Kind != store.KindCI {
+			// Two kinds whose names differ only in case or underscores
+			// share a label: the kind property tells them apart.
 			params["kind"] = string(f.Kind)
 			cond = joinAnd("c."+propKind+" = $kind", cond)
 		}

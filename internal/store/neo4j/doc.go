@@ -4,7 +4,8 @@
 // Data model:
 //
 //	(:Node {id, class, created_at, updated_at, last_seen_at, _kind, _version, _sources, _seen, _keys, <attribute>: value...})
-//	  a CI (kind ci) is also :CI, which CI-only queries are anchored on
+//	  with the label of its kind (kindLabel: :CI, :Person, :Group...), which
+//	  queries about one kind are anchored on
 //	(:IdentityKey {key})-[:IDENTIFIES]->(:Node)
 //	(:Node)-[:<TYPE> {id, created_at, updated_at, _version, _seen, <attribute>: value...}]->(:Node)
 //	(:AuditRecord {id, time, actor, source, kind, object, action, changes})
@@ -14,8 +15,8 @@
 // datetime, list of strings). _sources and _seen hold JSON objects; _keys
 // repeats the CI's identity keys in their reconciled order; _kind and
 // _version are store.Node's Kind and Version (every node of the graph has
-// the label :Node, with a uniqueness constraint on its id; CIs also have
-// :CI). Attribute names
+// the label :Node, with a uniqueness constraint on its id, and its kind's
+// label). Attribute names
 // always start with a letter, so they never collide with the underscore
 // properties. Uniqueness of CI ids, identity keys, audit record ids and
 // model extensions (kind, name) is enforced by uniqueness constraints that
@@ -26,6 +27,6 @@
 // order) and on every CI they read before writing it (in id order), so
 // concurrent writers serialise on the keys and CIs they share and never act
 // on stale reads. Neither request values nor request names are spliced into
-// query text, except relationship types, which are checked with
-// store.ValidIdentifier right before the query is built.
+// query text, except relationship types and kind labels, which are checked
+// with store.ValidIdentifier right before the query is built.
 package neo4j

@@ -2,6 +2,7 @@ package neo4j
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -116,5 +117,71 @@ OPTIONAL MATCH (m:SkeinMigration {name: 'node1'}) DETACH DELETE m`, nil)
 	}
 	if n := nodes(); n != 2 {
 		t.Fatalf("after the backfill: %d nodes, want 2", n)
+	}
+}
+
+// TestKindLabels: a node of a kind other than CI gets the label of its
+// kind when written, and one written before kind labels (a person with
+// :Node only) gets it on open, once; lists of the kind find both.
+func TestKindLabels(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	res, err := s.UpsertNodes(ctx, testActor, store.UpsertBatch{Kind: "person", Reconcile: reconcile, Items: []store.CIUpsert{
+		item("Person", store.Attributes{"name": "Ada", "user_name": "ada"}, "person|user_name|ada"),
+		item("Person", store.Attributes{"name": "Bob", "user_name": "bob"}, "person|user_name|bob"),
+	}})
+	if err != nil || res[0].Status != store.StatusCreated || res[1].Status != store.StatusCreated {
+		t.Fatalf("create people: %+v, %v", res, err)
+	}
+	mkCIs(t, s, "web-1")
+	labelled := func() int64 {
+		n, err := s.read(ctx, "test", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+			return count(ctx, tx, `MATCH (p:Node:Person) WHERE p._kind = 'person' AND NOT p:CI RETURN count(p)`, nil)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.(int64)
+	}
+	if n := labelled(); n != 2 {
+		t.Fatalf("written: %d people labelled :Person, want 2", n)
+	}
+	// As the previous release left Bob.
+	if _, err := s.write(ctx, "test", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		return run(ctx, tx, `MATCH (p:Person {id: $id}) REMOVE p:Person WITH count(p) AS n
+OPTIONAL MATCH (m:SkeinMigration {name: 'kindlabel1'}) DETACH DELETE m`, map[string]any{"id": string(res[1].Node.ID)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := labelled(); n != 1 {
+		t.Fatalf("before the backfill: %d people labelled, want 1", n)
+	}
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(ctx)
+	for range 2 { // idempotent
+		if err := s.backfill(ctx, sess, kindLabelBackfill); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := labelled(); n != 2 {
+		t.Fatalf("after the backfill: %d people labelled, want 2", n)
+	}
+	page, err := s.ListNodes(ctx, store.NodeFilter{Kind: "person"}, store.PageRequest{First: 10})
+	if err != nil || page.Total != 2 || len(page.Items) != 2 {
+		t.Fatalf("list people: %d of %d, %v; want 2", len(page.Items), page.Total, err)
+	}
+	if _, err := s.ListNodes(ctx, store.NodeFilter{Kind: "per son"}, store.PageRequest{First: 10}); !errors.As(err, new(*store.InvalidError)) {
+		t.Fatalf("list of kind %q: %v, want an invalid kind", "per son", err)
+	}
+}
+
+func TestKindLabelNames(t *testing.T) {
+	for kind, want := range map[store.ObjectKind]string{
+		store.KindCI: "CI", "person": "Person", "group": "Group", "change_request": "ChangeRequest",
+		"knowledge_article": "KnowledgeArticle", "node": "KindNode", "identity_key": "KindIdentityKey", "x": "X",
+	} {
+		if got := kindLabel(kind); got != want {
+			t.Errorf("kindLabel(%q) = %q, want %q", kind, got, want)
+		}
 	}
 }

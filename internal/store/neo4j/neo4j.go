@@ -224,7 +224,7 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 	if err != nil {
 		return translate("wait for indexes", err)
 	}
-	for _, b := range []backfillSpec{foldsBackfill, searchBackfill, nodeBackfill} {
+	for _, b := range []backfillSpec{foldsBackfill, searchBackfill, nodeBackfill, kindLabelBackfill} {
 		if err := s.backfill(ctx, sess, b); err != nil {
 			return err
 		}
@@ -270,6 +270,18 @@ var (
 			props[propVersion] = max(c.Version, 1)
 		},
 		set: `UNWIND $rows AS row MATCH (c:CI {id: row.id}) SET c:Node, c += row.props`,
+	}
+	// kindLabelBackfill gives the nodes of kinds other than CIs written
+	// before kind labels (people and groups) the label of their kind
+	// (kindLabel): such a node has no label but :Node.
+	kindLabelBackfill = backfillSpec{
+		name:    "kindlabel1",
+		what:    "backfill kind labels",
+		missing: `MATCH (c:Node) WHERE NOT c:CI AND size(labels(c)) = 1 RETURN c LIMIT 1000`,
+		props: func(c store.CI, props map[string]any) {
+			props["label"] = kindLabel(kindOrCI(c.Kind))
+		},
+		set: `UNWIND $rows AS row MATCH (c:Node {id: row.id}) SET c:$(row.props.label)`,
 	}
 )
 

@@ -41,12 +41,12 @@ DETACH DELETE k`
 	qUnlinkKeys = `UNWIND $keys AS key
 MATCH (k:IdentityKey {key: key})-[r:IDENTIFIES]->()
 DELETE r`
-	// Every node is a :Node; a CI is a :CI too, which every CI-only query
-	// (lists, traversals, search) is anchored on.
+	// Every node is a :Node and has the label of its kind (kindLabel),
+	// which queries about one kind are anchored on.
 	qCreateCIs = `UNWIND $rows AS row
 CREATE (c:Node)
 SET c = row.props
-FOREACH (_ IN CASE WHEN row.props._kind = 'ci' THEN [1] ELSE [] END | SET c:CI)
+SET c:$(row.label)
 WITH c, row
 UNWIND row.keys AS key
 MATCH (k:IdentityKey {key: key})
@@ -195,7 +195,7 @@ func (t *writeTx) Apply(ctx context.Context, cs store.ChangeSet) error {
 		if err != nil {
 			return fmt.Errorf("neo4j: upsert CIs: CI %s: %w", n.ID, err)
 		}
-		creates = append(creates, map[string]any{"props": props, "keys": n.Keys})
+		creates = append(creates, map[string]any{"props": props, "keys": n.Keys, "label": kindLabel(kindOrCI(n.Kind))})
 	}
 	for i := range cs.Updated { // sorted by id
 		u := &cs.Updated[i]
