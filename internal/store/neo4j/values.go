@@ -150,19 +150,23 @@ func ciProperties(c *store.CI) (map[string]any, error) {
 	return props, nil
 }
 
-// seenJSON encodes a CI's per-source last-seen times.
+// seenJSON encodes a node's or relationship's per-source last-seen times
+// in the store's one encoding ({source: Unix nanoseconds},
+// store.AppendSeen), which the embedded store writes too. Nodes and
+// relationships written before kept RFC 3339 strings ({source: time});
+// decodeSeen reads both.
 func seenJSON(seenBy map[string]time.Time) (string, error) {
-	seen := make(map[string]string, len(seenBy))
-	for src, t := range seenBy {
-		seen[src] = t.UTC().Format(time.RFC3339Nano)
-	}
-	b, err := json.Marshal(seen)
-	return string(b), err
+	return string(store.AppendSeen(nil, seenBy)), nil
 }
 
-// decodeSeen decodes what seenJSON encoded into seenBy.
+// decodeSeen decodes what seenJSON encoded, or the older form of RFC 3339
+// strings, into seenBy.
 func decodeSeen(s string, seenBy map[string]time.Time) error {
 	if s == "" {
+		return nil
+	}
+	if seen, err := store.DecodeSeen([]byte(s)); err == nil {
+		maps.Copy(seenBy, seen)
 		return nil
 	}
 	var seen map[string]string
