@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +142,41 @@ func BenchmarkUpsert(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(1000*b.N)/b.Elapsed().Seconds(), "cis/s")
+}
+
+// TestRunNeo4j runs the whole benchmark on a small estate on both
+// backends: each store's traversal from every start (hubs and typical
+// CIs) must reach what the floor reaches, depth by depth, and the plain
+// Cypher queries as many CIs.
+func TestRunNeo4j(t *testing.T) {
+	env := neo4jtest.Require(t)
+	var log strings.Builder
+	rep, err := Run(t.Context(), Config{CIs: 1500, Seed: 5, Writers: 4, BatchSize: 250, Log: &log, Reset: true,
+		Neo4j: &neo4jstore.Config{URI: env.URI, User: env.User, Password: env.Password, Database: env.Database, QueryTimeout: time.Minute}})
+	require.NoError(t, err, log.String())
+	require.NotEmpty(t, rep.Traversals)
+	hubs := 0
+	for _, r := range rep.Traversals {
+		assert.Empty(t, r.Mismatch, r.Label)
+		assert.Positive(t, r.Neo4j, r.Label)
+		assert.Positive(t, r.NaiveDistinct, r.Label)
+		if r.Reached > 500 {
+			hubs++
+		}
+	}
+	assert.Positive(t, hubs, "some starts reach a large part of the estate")
+}
+
+// TestCheckReached: the depth-by-depth check finds a node at the wrong
+// depth, a missing one, a repeat and a predecessor that was not reported.
+func TestCheckReached(t *testing.T) {
+	step := func(id, via store.ID, d int) store.Reached { return store.Reached{ID: id, Via: via, Depth: d} }
+	good := store.TraversalResult{Nodes: []store.Reached{step("s", "", 0), step("a", "s", 1), step("b", "s", 1), step("c", "a", 2)}}
+	assert.Empty(t, checkReached(good, []int{1, 2, 1}))
+	assert.Contains(t, checkReached(good, []int{1, 1, 2}), "by depth")
+	assert.Contains(t, checkReached(good, []int{1, 2, 1, 1}), "by depth")
+	dup := store.TraversalResult{Nodes: append(slices.Clone(good.Nodes), step("a", "s", 1))}
+	assert.Contains(t, checkReached(dup, []int{1, 3, 1}), "twice")
+	orphan := store.TraversalResult{Nodes: []store.Reached{step("s", "", 0), step("c", "x", 2)}}
+	assert.Contains(t, checkReached(orphan, []int{1, 0, 1}), "not reported one level nearer")
 }

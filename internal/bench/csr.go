@@ -109,3 +109,20 @@ func (c *CSR) BFS(start int32, rules []store.EdgeRule, maxDepth int) int {
 	}
 	return reached
 }
+
+// DepthCounts returns how many nodes the last BFS reached at each depth
+// (index 0 is the start), for checking a store's traversal level by level.
+func (c *CSR) DepthCounts() []int {
+	var out []int
+	for v, g := range c.gen {
+		if g != c.epoch {
+			continue
+		}
+		d := int(c.depth[v])
+		for len(out) <= d {
+			out = append(out, 0)
+		}
+		out[d]++
+	}
+	return out
+}

@@ -172,19 +172,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, s := range starts {
 		row := TraversalRow{Label: s.Label}
 		row.Reached = floor.BFS(s.Index, rules, cfg.Depth)
+		wantDepths := floor.DepthCounts()
 		row.Floor, _ = timeIt(func() error { floor.BFS(s.Index, rules, cfg.Depth); return nil })
 		expand := func(st store.Store, id store.ID) (time.Duration, error) {
-			var got int
+			var res store.TraversalResult
 			d, err := timeIt(func() error {
-				res, err := st.Expand(ctx, store.Traversal{Start: []store.ID{id}, Rules: rules, MaxDepth: cfg.Depth, MaxNodes: store.MaxNodes})
-				got = len(res.Nodes) - 1
+				var err error
+				res, err = st.Expand(ctx, store.Traversal{Start: []store.ID{id}, Rules: rules, MaxDepth: cfg.Depth, MaxNodes: store.MaxNodes})
 				return err
 			})
 			if err != nil {
 				return 0, fmt.Errorf("expand: %w", err)
 			}
-			if got != row.Reached {
-				row.Mismatch += fmt.Sprintf(" store reached %d;", got)
+			if problem := checkReached(res, wantDepths); problem != "" {
+				row.Mismatch += " " + problem + ";"
 			}
 			return d, nil
 		}
@@ -306,6 +307,34 @@ func load(ctx context.Context, backend string, st store.Store, model *cmdb.Model
 	logf("%s: %d relationships in %v: %.0f/s", backend, row.Items, row.Duration.Round(time.Millisecond), row.Rate())
 	rows = append(rows, row)
 	return ids, rows, nil
+}
+
+// checkReached compares a traversal's answer with the floor's: as many
+// nodes at each depth (want, by depth, the start at 0), each reported
+// once, each after its predecessor, which is one level nearer. It returns
+// what is wrong, or "".
+func checkReached(res store.TraversalResult, want []int) string {
+	depthOf := make(map[store.ID]int, len(res.Nodes))
+	var got []int
+	for _, n := range res.Nodes {
+		if _, dup := depthOf[n.ID]; dup {
+			return fmt.Sprintf("store reported %s twice", n.ID)
+		}
+		if n.Depth > 0 {
+			if d, ok := depthOf[n.Via]; !ok || d != n.Depth-1 {
+				return fmt.Sprintf("store reached %s at depth %d through %s, not reported one level nearer", n.ID, n.Depth, n.Via)
+			}
+		}
+		depthOf[n.ID] = n.Depth
+		for len(got) <= n.Depth {
+			got = append(got, 0)
+		}
+		got[n.Depth]++
+	}
+	if !slices.Equal(got, want) {
+		return fmt.Sprintf("store reached %v by depth, the floor %v", got, want)
+	}
+	return ""
 }
 
 // parallel splits [from, to) into batches and runs fn on them with the
