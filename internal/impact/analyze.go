@@ -371,7 +371,7 @@ func (an *analysis) expandLevel(ctx context.Context, frontier []store.ID, rules 
 }
 
 // loadGroups reads the members and the k of the groups not seen before:
-// one RelationshipsOf call per redundancy type and one CIs call per batch.
+// one Edges call per redundancy type and one CIs call per batch.
 func (an *analysis) loadGroups(ctx context.Context, ids []store.ID) error {
 	var fresh []store.ID
 	for _, id := range ids {
@@ -382,21 +382,21 @@ func (an *analysis) loadGroups(ctx context.Context, ids []store.ID) error {
 	}
 	for chunk := range slices.Chunk(fresh, store.MaxBatch) {
 		for i, rule := range an.r.groups {
-			rels, err := an.a.g.RelationshipsOf(ctx, chunk, reverse(rule.dir), []string{rule.typ})
+			edges, err := an.a.g.Edges(ctx, chunk, reverse(rule.dir), []string{rule.typ})
 			if err != nil {
 				return fmt.Errorf("impact: group members: %w", err)
 			}
-			for gid, rs := range rels {
+			for gid, es := range edges {
 				g := an.groups[gid]
 				if g == nil {
 					continue
 				}
-				for _, rel := range rs {
-					mid := rel.Source
+				for _, e := range es {
+					mid := e.Rel.Source
 					if rule.dir == store.In {
-						mid = rel.Target
+						mid = e.Rel.Target
 					}
-					g.members[i] = append(g.members[i], member{id: mid, step: cleanStep(store.Step{Rel: rel, Forward: rule.dir == store.Out})})
+					g.members[i] = append(g.members[i], member{id: mid, step: cleanStep(store.Step{Rel: e.Rel, Forward: rule.dir == store.Out})})
 				}
 			}
 		}
@@ -596,7 +596,7 @@ func (an *analysis) seedFromDown(ctx context.Context) error {
 // degraded takes that effect. Every combination is monotone, so a label a
 // worse one dominates has nothing to add.
 //
-// Each level reads the relationships of its frontier (two RelationshipsOf
+// Each level reads the relationships of its frontier (two Edges
 // calls, one per direction failure travels, for every effect at once) and
 // loads the groups it meets for the first time.
 func (an *analysis) propagateUp(ctx context.Context) error {
@@ -693,17 +693,17 @@ func (an *analysis) hopsOf(ctx context.Context, ids []store.ID, in, out []string
 			if len(side.types) == 0 {
 				continue
 			}
-			rels, err := an.a.g.RelationshipsOf(ctx, chunk, side.dir, side.types)
+			edges, err := an.a.g.Edges(ctx, chunk, side.dir, side.types)
 			if err != nil {
 				return nil, fmt.Errorf("impact: relationships: %w", err)
 			}
 			for _, id := range chunk {
-				for _, rel := range rels[id] {
-					to := rel.Target
+				for _, e := range edges[id] {
+					to := e.Rel.Target
 					if side.dir == store.In {
-						to = rel.Source
+						to = e.Rel.Source
 					}
-					hops[id] = append(hops[id], hopTo{to: to, kind: kinds[rel.Type], step: cleanStep(store.Step{Rel: rel, Forward: side.dir == store.Out})})
+					hops[id] = append(hops[id], hopTo{to: to, kind: kinds[e.Rel.Type], step: cleanStep(e)})
 				}
 			}
 		}

@@ -39,7 +39,7 @@
 //     types without redundancy, the "degrades" types without redundancy
 //     (whose CIs are kept as Degraded seeds) and the redundancy types, which
 //     name the groups those CIs belong to. Groups seen for the first time
-//     have their members listed (one RelationshipsOf call per redundancy
+//     have their members listed (one Edges call per redundancy
 //     type), their k read (one CIs call) and their members' status read
 //     (one CIs call), batched for the level. A group whose up members fall
 //     below k goes down at depth d+1, explained through an operational
@@ -51,7 +51,7 @@
 //     Degraded seeds start it. At each depth, the CIs reached with some
 //     effect at that depth (not dominated by a worse effect at a smaller
 //     or equal depth) have the relationships along which their failure
-//     travels read, in two RelationshipsOf calls (one per direction) for
+//     travels read, in two Edges calls (one per direction) for
 //     every effect at once, and their neighbours are offered the combined
 //     effect at the next depth; groups met from a CI at risk have their
 //     members, k and members' status loaded as in phase 1. Each CI keeps,

@@ -314,7 +314,7 @@ func TestAnalyzeInvalid(t *testing.T) {
 // countingGraph is a real store that counts the calls the analyzer makes.
 type countingGraph struct {
 	impact.Graph
-	expand, cis, relsOf atomic.Int32
+	expand, cis, relsOf, edges atomic.Int32
 }
 
 func (c *countingGraph) Expand(ctx context.Context, t store.Traversal) (store.TraversalResult, error) {
@@ -332,10 +332,15 @@ func (c *countingGraph) RelationshipsOf(ctx context.Context, cis []store.ID, dir
 	return c.Graph.RelationshipsOf(ctx, cis, dir, types)
 }
 
+func (c *countingGraph) Edges(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Step, error) {
+	c.edges.Add(1)
+	return c.Graph.Edges(ctx, cis, dir, types)
+}
+
 // TestAnalyzeStoreCalls pins the cost model: per level of phase 1 three
-// Expand calls (down, degrades and group types), plus one RelationshipsOf
+// Expand calls (down, degrades and group types), plus one Edges
 // and two CIs calls (groups, then their members' status) when new groups
-// appear; per level of phase 2 two RelationshipsOf calls (one per direction
+// appear; per level of phase 2 two Edges calls (one per direction
 // failure travels), plus the loads of groups met from a CI at risk; then
 // one CIs call for the result.
 func TestAnalyzeStoreCalls(t *testing.T) {
@@ -360,7 +365,8 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, tt.expand, g.expand.Load(), "Expand calls")
 				assert.Equal(t, tt.cis, g.cis.Load(), "CIs calls")
-				assert.Equal(t, tt.relsOf, g.relsOf.Load(), "RelationshipsOf calls")
+				assert.Equal(t, tt.relsOf, g.edges.Load(), "Edges calls")
+				assert.Zero(t, g.relsOf.Load(), "RelationshipsOf calls: the analysis reads the graph's shape only")
 			})
 		}
 	})

@@ -82,6 +82,11 @@ func (s *instrumentedStore) Relationships(ctx context.Context, ids []store.ID) (
 	return s.next.Relationships(ctx, ids)
 }
 
+func (s *instrumentedStore) Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (_ map[store.ID][]store.Step, err error) {
+	defer s.done("Edges", time.Now(), &err)
+	return s.next.Edges(ctx, nodes, dir, types)
+}
+
 func (s *instrumentedStore) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (_ map[store.ID][]store.Relationship, err error) {
 	defer s.done("RelationshipsOf", time.Now(), &err)
 	return s.next.RelationshipsOf(ctx, cis, dir, types)

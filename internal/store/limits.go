@@ -207,3 +207,18 @@ func ParseTime(field, s string) (time.Time, *InvalidError) {
 	}
 	return time.Time{}, Invalid(field, "%q is not a time; accepted: %s", clip(s, 64), TimeFormats)
 }
+
+// CheckEdgesOf checks the arguments of RelationshipsOf and Edges: a
+// direction, relationship type names, and at most MaxBatch nodes (on the
+// field named nodes).
+func CheckEdgesOf(nodes string, n int, dir Direction, types []string) error {
+	if dir != Out && dir != In && dir != Both {
+		return Invalid("dir", "direction must be out, in or both")
+	}
+	for _, t := range types {
+		if !ValidIdentifier(t) {
+			return Invalid("types", "%q is not a relationship type name", clip(t, 80))
+		}
+	}
+	return CheckBatch(nodes, n)
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 )
 
@@ -60,4 +61,13 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// SortSteps fills each step's relationship ID (RelationshipKey.ID) and
+// sorts the steps by it, the order of RelationshipsOf.
+func SortSteps(steps []Step) {
+	for i := range steps {
+		steps[i].Rel.ID = steps[i].Rel.Key().ID()
+	}
+	slices.SortFunc(steps, func(a, b Step) int { return strings.Compare(string(a.Rel.ID), string(b.Rel.ID)) })
 }

@@ -454,6 +454,14 @@ type Traverser interface {
 	// another following rules, at most maxDepth hops long. It returns an
 	// empty path when from == to and ErrNotFound when there is none.
 	ShortestPath(ctx context.Context, from, to ID, rules []EdgeRule, maxDepth int) ([]Step, error)
+	// Edges returns, for each of nodes, its relationships in direction
+	// dir whose type is in types (all when empty), as RelationshipsOf
+	// does and in its order (by relationship ID), but as steps that carry
+	// only what the graph's shape says: Rel's ID, Type, Source and Target
+	// (no attributes, version, sightings or times), Forward true when the
+	// node is the source. For readers of the shape only (impact analysis),
+	// at a fraction of the cost. Unknown nodes are absent from the map.
+	Edges(ctx context.Context, nodes []ID, dir Direction, types []string) (map[ID][]Step, error)
 }
 
 // AuditReader reads the audit trail.

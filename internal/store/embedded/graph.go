@@ -288,6 +288,32 @@ func (g *graph) delEdge(e edge) {
 	g.markDirty(e.dst)
 }
 
+// eachEdge calls fn for each live edge of slot u, outgoing (out) or
+// incoming, with the neighbour's slot and the edge's type. The caller
+// holds mu for reading.
+func (g *graph) eachEdge(u int32, out bool, fn func(nbr int32, typ uint32)) {
+	base, added := g.base.inOf(u), g.addIn[u]
+	if out {
+		base, added = g.base.outOf(u), g.addOut[u]
+	}
+	check := len(g.removed) > 0 && g.isDirty(u)
+	for _, h := range base {
+		if check {
+			e := edge{src: h.nbr, dst: u, typ: h.typ}
+			if out {
+				e = edge{src: u, dst: h.nbr, typ: h.typ}
+			}
+			if _, gone := g.removed[e]; gone {
+				continue
+			}
+		}
+		fn(h.nbr, h.typ)
+	}
+	for _, h := range added {
+		fn(h.nbr, h.typ)
+	}
+}
+
 func removeHalf(m map[int32][]half, k int32, h half) bool {
 	hs := m[k]
 	for i, x := range hs {

@@ -162,3 +162,38 @@ func TestRelationshipsOfTypeNotYetIndexed(t *testing.T) {
 	require.Len(t, got[ids[1]], 1)
 	assert.Equal(t, "RUNS_ON", got[ids[1]][0].Type)
 }
+
+// TestEdgesOverCompactedIndex: Edges reads relationships from the
+// adjacency index's compacted base, less those deleted since, plus those
+// added since, as RelationshipsOf reads them from the database.
+func TestEdgesOverCompactedIndex(t *testing.T) {
+	s := newStore(t)
+	ids := mkNodes(t, s, "c", 4)
+	var in []store.RelationshipInput
+	for i := 1; i < 4; i++ {
+		in = append(in, store.RelationshipInput{Type: "DEPENDS_ON", Source: ids[0], Target: ids[i]},
+			store.RelationshipInput{Type: "RUNS_ON", Source: ids[i], Target: ids[0]})
+	}
+	_, err := s.CreateRelationships(t.Context(), tester, in, false)
+	require.NoError(t, err)
+	s.g.compact() // what the writer does past its threshold
+	require.Empty(t, s.g.addOut, "every edge is in the base")
+	_, err = s.DeleteRelationships(t.Context(), tester, []store.ID{
+		store.RelationshipKey{Source: ids[0], Type: "DEPENDS_ON", Target: ids[2]}.ID(),
+		store.RelationshipKey{Source: ids[3], Type: "RUNS_ON", Target: ids[0]}.ID(),
+	})
+	require.NoError(t, err)
+	_, err = s.CreateRelationships(t.Context(), tester, []store.RelationshipInput{{Type: "HOSTED_ON", Source: ids[0], Target: ids[3]}}, false)
+	require.NoError(t, err)
+	require.NotEmpty(t, s.g.removed, "deleted base edges are set apart")
+
+	got, err := s.Edges(t.Context(), ids[:1], store.Both, nil)
+	require.NoError(t, err)
+	rels, err := s.RelationshipsOf(t.Context(), ids[:1], store.Both, nil)
+	require.NoError(t, err)
+	require.Len(t, got[ids[0]], 5)
+	for i, r := range rels[ids[0]] {
+		assert.Equal(t, r.ID, got[ids[0]][i].Rel.ID)
+		assert.Equal(t, r.Source == ids[0], got[ids[0]][i].Forward)
+	}
+}

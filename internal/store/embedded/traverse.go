@@ -300,3 +300,62 @@ func (g *graph) lookup(id store.ID) (int32, bool) {
 	slot, ok := g.byUID[u]
 	return slot, ok
 }
+
+// Edges reads the adjacency index, not the database: no SQL and nothing
+// to decode, which is what makes it cheaper than RelationshipsOf (the
+// index is patched right after each commit, as for Expand). See
+// store.Traverser.
+func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Step, error) {
+	if err := store.CheckEdgesOf("nodes", len(nodes), dir, types); err != nil {
+		return nil, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	out := map[store.ID][]store.Step{}
+	g := s.g
+	g.mu.RLock()
+	var want map[uint32]bool
+	if len(types) > 0 {
+		want = make(map[uint32]bool, len(types))
+		for _, t := range types {
+			if id, ok := g.typeID[t]; ok {
+				want[id] = true
+			}
+		}
+	}
+	for _, id := range nodes {
+		u, ok := parseUID(string(id))
+		if !ok {
+			continue
+		}
+		slot, ok := g.byUID[u]
+		if _, done := out[id]; !ok || done {
+			continue
+		}
+		var steps []store.Step
+		for _, fwd := range []bool{true, false} {
+			if fwd && dir == store.In || !fwd && dir == store.Out {
+				continue
+			}
+			g.eachEdge(slot, fwd, func(nbr int32, typ uint32) {
+				if want != nil && !want[typ] {
+					return
+				}
+				r := store.Relationship{Type: g.types[typ], Source: g.ids[slot], Target: g.ids[nbr]}
+				if !fwd {
+					r.Source, r.Target = r.Target, r.Source
+				}
+				steps = append(steps, store.Step{Rel: r, Forward: fwd})
+			})
+		}
+		if len(steps) > 0 {
+			out[id] = steps
+		}
+	}
+	g.mu.RUnlock()
+	for _, steps := range out {
+		store.SortSteps(steps)
+	}
+	return out, nil
+}

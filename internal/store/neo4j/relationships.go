@@ -448,6 +448,60 @@ MATCH (c:Node {id: id})<-[r{TYPES}]-(m:Node)
 RETURN id, type(r), m.id, properties(r)`
 )
 
+// qEdgesOut and qEdgesIn read what Edges returns: no properties.
+const (
+	qEdgesOut = `UNWIND $ids AS id
+MATCH (c:Node {id: id})-[r{TYPES}]->(m:Node)
+RETURN id, type(r), m.id`
+	qEdgesIn = `UNWIND $ids AS id
+MATCH (c:Node {id: id})<-[r{TYPES}]-(m:Node)
+RETURN id, type(r), m.id`
+)
+
+// Edges returns each node's relationships as steps, without their
+// properties (qEdgesOut, qEdgesIn). See store.Traverser.
+func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Step, error) {
+	if err := store.CheckEdgesOf("nodes", len(nodes), dir, types); err != nil {
+		return nil, err
+	}
+	texpr, err := typeExpr(types)
+	if err != nil {
+		return nil, err
+	}
+	ids := uniqueIDs(nodes)
+	out, err := s.read(ctx, "get edges", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		m := map[store.ID][]store.Step{}
+		for _, q := range []struct {
+			q   string
+			fwd bool
+		}{{qEdgesOut, true}, {qEdgesIn, false}} {
+			if q.fwd && dir == store.In || !q.fwd && dir == store.Out {
+				continue
+			}
+			recs, err := collect(ctx, tx, strings.Replace(q.q, "{TYPES}", texpr, 1), map[string]any{"ids": ids})
+			if err != nil {
+				return nil, err
+			}
+			for _, rec := range recs {
+				id, other := store.ID(asString(rec.Values[0])), store.ID(asString(rec.Values[2]))
+				r := store.Relationship{Type: asString(rec.Values[1]), Source: id, Target: other}
+				if !q.fwd {
+					r.Source, r.Target = other, id
+				}
+				m[id] = append(m[id], store.Step{Rel: r, Forward: q.fwd})
+			}
+		}
+		for _, steps := range m {
+			store.SortSteps(steps)
+		}
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.(map[store.ID][]store.Step), nil
+}
+
 // RelationshipsOf returns, for each CI, its relationships in direction dir
 // whose type is in types (all when empty), ordered by relationship ID.
 func (s *Store) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,6 +21,7 @@ var traversalCases = []testCase{
 	{"TraverseNodeBudget", testTraverseBudget},
 	{"TraverseBadInput", testTraverseBadInput},
 	{"ShortestPath", testShortestPath},
+	{"EdgesAreTheShapeOfRelationshipsOf", testEdgesShape},
 }
 
 // checkTraversal verifies a traversal result against the graph it ran on:
@@ -385,4 +387,66 @@ func checkPath(t *testing.T, from, to store.ID, path []store.Step) {
 		}
 	}
 	require.Equal(t, to, at)
+}
+
+// testEdgesShape: Edges gives what RelationshipsOf gives, without the
+// relationships' properties, in the same order, for every direction and
+// type filter, after relationships are deleted and created again; and it
+// refuses what RelationshipsOf refuses.
+func testEdgesShape(t *testing.T, st store.Store) {
+	ids := nodes(t, st, "e", 12)
+	rng := rand.New(rand.NewPCG(3, 5))
+	types := []string{"DEPENDS_ON", "RUNS_ON", "HOSTED_ON"}
+	seen := map[[3]int]bool{}
+	var edges []edge
+	for len(edges) < 40 {
+		a, b, ty := rng.IntN(len(ids)), rng.IntN(len(ids)), rng.IntN(len(types))
+		if a == b || seen[[3]int{a, b, ty}] {
+			continue
+		}
+		seen[[3]int{a, b, ty}] = true
+		edges = append(edges, edge{a, b, types[ty]})
+	}
+	link(t, st, ids, edges...)
+	// Delete some (the embedded index keeps deletions apart from its base)
+	// and create one of them again.
+	var del []store.ID
+	for _, e := range edges[:6] {
+		del = append(del, store.RelationshipKey{Source: ids[e.from], Type: e.typ, Target: ids[e.to]}.ID())
+	}
+	_, err := st.DeleteRelationships(t.Context(), builder, del)
+	require.NoError(t, err)
+	link(t, st, ids, edges[0])
+
+	ask := append(slices.Clone(ids[:8]), ids[0], "00000000-0000-7000-8000-000000000000")
+	for _, dir := range []store.Direction{store.Out, store.In, store.Both} {
+		for _, ts := range [][]string{nil, {"RUNS_ON"}, {"DEPENDS_ON", "HOSTED_ON"}, {"NOT_A_TYPE_HERE"}} {
+			rels, err := st.RelationshipsOf(t.Context(), ask, dir, ts)
+			require.NoError(t, err)
+			got, err := st.Edges(t.Context(), ask, dir, ts)
+			require.NoError(t, err)
+			want := map[store.ID][]store.Step{}
+			for id, rs := range rels {
+				for _, r := range rs {
+					want[id] = append(want[id], store.Step{
+						Rel:     store.Relationship{ID: r.ID, Type: r.Type, Source: r.Source, Target: r.Target},
+						Forward: r.Source == id,
+					})
+				}
+			}
+			assert.Equal(t, want, got, "dir %v, types %v", dir, ts)
+		}
+	}
+	for _, bad := range []struct {
+		dir   store.Direction
+		types []string
+		field string
+	}{{store.Direction(9), nil, "dir"}, {store.Out, []string{"X) DETACH DELETE n //"}, "types"}} {
+		_, err := st.Edges(t.Context(), ids[:1], bad.dir, bad.types)
+		var inv *store.InvalidError
+		require.ErrorAs(t, err, &inv)
+		assert.Equal(t, bad.field, inv.Field)
+	}
+	_, err = st.Edges(t.Context(), make([]store.ID, store.MaxBatch+1), store.Out, nil)
+	require.ErrorAs(t, err, new(*store.InvalidError))
 }
