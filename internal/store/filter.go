@@ -499,6 +499,9 @@ func (p PageRequest) CheckOffset() (int, error) {
 // CheckAttributeNames on "filter.attributes"); f.Where by Check on
 // "where".
 func (f NodeFilter) Expr() (*Expr, error) {
+	if f.Kind != AnyKind && !ValidIdentifier(string(f.Kind)) {
+		return nil, Invalid("kind", "%q is not a node kind", clip(string(f.Kind), 80))
+	}
 	var parts []*Expr
 	leaf := func(op Op, field string, v any, cs bool) {
 		parts = append(parts, &Expr{Op: op, Field: field, Value: v, CaseSensitive: cs})

@@ -539,20 +539,12 @@ func relOfSelect(dir store.Direction, typeCond string) string {
 
 // RelationshipsOf returns each CI's relationships in direction dir, by ID.
 func (s *Store) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error) {
-	if dir != store.Out && dir != store.In && dir != store.Both {
-		return nil, store.Invalid("dir", "direction must be out, in or both")
-	}
-	for _, t := range types {
-		if !store.ValidIdentifier(t) {
-			return nil, store.Invalid("types", "%q is not a relationship type name", clip(t))
-		}
+	if err := store.CheckEdgesOf("cis", len(cis), dir, types); err != nil {
+		return nil, err
 	}
 	out := map[store.ID][]store.Relationship{}
 	if len(cis) == 0 {
 		return out, nil
-	}
-	if err := store.CheckBatch("cis", len(cis)); err != nil {
-		return nil, err
 	}
 	if err := s.usable(ctx); err != nil {
 		return nil, err
@@ -629,14 +621,18 @@ func (s *Store) scanRelsOf(ctx context.Context, tx *sql.Tx, dir store.Direction,
 	var tail relTail
 	var known, typ int64
 	dest := append([]any{&known, &typ, &tail.dst}, tail.dest()...)
+	names := map[int64]string{} // the few types of the read, named once each
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		var r store.Relationship
 		end, other := uidOf[known], store.ID(tail.dst)
-		if r.Type, err = s.typeName(ctx, tx, typ); err != nil {
-			return err
+		if r.Type = names[typ]; r.Type == "" {
+			if r.Type, err = s.typeName(ctx, tx, typ); err != nil {
+				return err
+			}
+			names[typ] = r.Type
 		}
 		r.Source, r.Target = end, other
 		if dir == store.In {

@@ -116,10 +116,7 @@ func (s *Store) ListNodes(ctx context.Context, f store.NodeFilter, p store.PageR
 		return store.Page[store.CI]{}, err
 	}
 	match := "MATCH (c:Node)"
-	if f.Kind != store.AnyKind {
-		if !store.ValidIdentifier(string(f.Kind)) {
-			return store.Page[store.CI]{}, store.Invalid("kind", "%q is not a node kind", clip(string(f.Kind)))
-		}
+	if f.Kind != store.AnyKind { // a valid identifier: f.Expr checked it
 		match = "MATCH (c:`" + kindLabel(f.Kind) + "`)"
 		if f.Kind != store.KindCI {
 			// Two kinds whose names differ only in case or underscores

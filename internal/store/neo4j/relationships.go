@@ -147,11 +147,7 @@ func writeRels(ctx context.Context, tx neo4j.ManagedTransaction, format string, 
 			}
 			row["props"] = props
 		case relSeen:
-			seen, err := seenJSON(st.rel.SeenBy)
-			if err != nil {
-				return &appError{fmt.Errorf("neo4j: relationship %s: %w", st.rel.ID, err)}
-			}
-			row["seen"] = seen
+			row["seen"] = seenJSON(st.rel.SeenBy)
 		}
 		byType[st.rel.Type] = append(byType[st.rel.Type], row)
 	}
@@ -505,8 +501,8 @@ func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction
 // RelationshipsOf returns, for each CI, its relationships in direction dir
 // whose type is in types (all when empty), ordered by relationship ID.
 func (s *Store) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error) {
-	if dir != store.Out && dir != store.In && dir != store.Both {
-		return nil, store.Invalid("dir", "direction must be out, in or both")
+	if err := store.CheckEdgesOf("cis", len(cis), dir, types); err != nil {
+		return nil, err
 	}
 	texpr, err := typeExpr(types)
 	if err != nil {
@@ -514,9 +510,6 @@ func (s *Store) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.D
 	}
 	if len(cis) == 0 {
 		return map[store.ID][]store.Relationship{}, nil
-	}
-	if err := store.CheckBatch("cis", len(cis)); err != nil {
-		return nil, err
 	}
 	ids := uniqueIDs(cis)
 	var queries []struct {

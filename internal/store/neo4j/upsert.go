@@ -201,10 +201,7 @@ func (t *writeTx) Apply(ctx context.Context, cs store.ChangeSet) error {
 		u := &cs.Updated[i]
 		n := &u.Node
 		if u.Sighting {
-			seen, err := seenJSON(n.SeenBy)
-			if err != nil {
-				return fmt.Errorf("neo4j: upsert CIs: CI %s: %w", n.ID, err)
-			}
+			seen := seenJSON(n.SeenBy)
 			sightings = append(sightings, map[string]any{
 				"id": string(n.ID), "last_seen_at": n.LastSeenAt, "seen": seen, "keys": slices.Clone(n.Keys),
 			})

@@ -127,10 +127,7 @@ func ciProperties(c *store.CI) (map[string]any, error) {
 		return nil, err
 	}
 	sources := store.AppendProvenance(nil, c.Sources, c.SetAt)
-	seen, err := seenJSON(c.SeenBy)
-	if err != nil {
-		return nil, err
-	}
+	seen := seenJSON(c.SeenBy)
 	keys := c.Keys
 	if keys == nil {
 		keys = []string{}
@@ -155,8 +152,8 @@ func ciProperties(c *store.CI) (map[string]any, error) {
 // store.AppendSeen), which the embedded store writes too. Nodes and
 // relationships written before kept RFC 3339 strings ({source: time});
 // decodeSeen reads both.
-func seenJSON(seenBy map[string]time.Time) (string, error) {
-	return string(store.AppendSeen(nil, seenBy)), nil
+func seenJSON(seenBy map[string]time.Time) string {
+	return string(store.AppendSeen(nil, seenBy))
 }
 
 // decodeSeen decodes what seenJSON encoded, or the older form of RFC 3339
@@ -313,10 +310,7 @@ func relProperties(r *store.Relationship) (map[string]any, error) {
 	props[relPropCreatedAt] = r.CreatedAt.UTC()
 	props[relPropUpdatedAt] = r.UpdatedAt.UTC()
 	props[relPropVersion] = max(r.Version, 1)
-	seen, err := seenJSON(r.SeenBy)
-	if err != nil {
-		return nil, err
-	}
+	seen := seenJSON(r.SeenBy)
 	props[relPropSeen] = seen
 	return props, nil
 }

@@ -112,6 +112,14 @@ func testListsByKind(t *testing.T, st store.Store) {
 	assert.Equal(t, people[1:], ids(second))
 	assert.False(t, second.HasNext)
 	assert.Equal(t, people[1:], ids(list(byName, store.PageRequest{First: 5, Offset: 1})))
+	// A kind that is no identifier is refused on the field, not answered
+	// with an empty list (Neo4j writes the kind's label into the query).
+	for _, bad := range []store.ObjectKind{"per son", "Person`) DETACH DELETE c //"} {
+		_, err := st.ListNodes(t.Context(), store.NodeFilter{Kind: bad}, store.PageRequest{First: 5})
+		var inv *store.InvalidError
+		require.ErrorAs(t, err, &inv, "kind %q", bad)
+		assert.Equal(t, "kind", inv.Field)
+	}
 }
 
 func testSearchByKind(t *testing.T, st store.Store) {
