@@ -69,21 +69,28 @@ func BenchmarkAttributeCodec(b *testing.B) {
 
 // BenchmarkProvenanceCodec decodes the provenance of benchAttrs (every
 // attribute set by one source, with its time) and a relationship's
-// sightings (one source): what each CI and relationship read decodes.
+// sightings (one source): what each CI and relationship read decodes. The
+// provenance is read as stored ("*" for the shared entry) and, as a
+// baseline, spelled out per attribute, as releases before "*" stored it.
 func BenchmarkProvenanceCodec(b *testing.B) {
 	src, at := map[string]string{}, map[string]time.Time{}
 	now := time.Date(2026, 12, 3, 4, 5, 6, 789, time.UTC)
 	for k := range benchAttrs {
 		src[k], at[k] = "vmware-discovery", now
 	}
-	prov := AppendProvenance(nil, src, at)
-	b.Run("provenance", func(b *testing.B) {
-		for b.Loop() {
-			if _, _, err := DecodeProvenance(prov); err != nil {
-				b.Fatal(err)
+	for name, prov := range map[string][]byte{
+		"provenance":               AppendProvenance(nil, benchAttrs, src, at),
+		"provenance-per-attribute": AppendProvenance(nil, nil, src, at),
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportMetric(float64(len(prov)), "bytes")
+			for b.Loop() {
+				if _, _, err := DecodeProvenance(prov, benchAttrs); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 	seen := AppendSeen(nil, map[string]time.Time{"vmware-discovery": now})
 	b.Run("sightings", func(b *testing.B) {
 		for b.Loop() {

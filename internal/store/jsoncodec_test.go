@@ -67,10 +67,10 @@ func TestCodecMatchesStore(t *testing.T) {
 		}
 		src := map[string]string{"a": tricky[rng.IntN(len(tricky))], "b": "x", "c": "legacy"}
 		at := map[string]time.Time{"a": fromNs(rng.Int64()), "b": fromNs(-rng.Int64N(1 << 60))} // "c": set before set times
-		enc := AppendProvenance(nil, src, at)
-		srcs, gotAt, err := DecodeProvenance(enc)
+		enc := AppendProvenance(nil, a, src, at)
+		srcs, gotAt, err := DecodeProvenance(enc, a)
 		require.NoError(t, err)
-		slowSrcs, slowAt, err := decodeProvenanceStd(enc)
+		slowSrcs, slowAt, err := decodeProvenanceStd(enc, a)
 		require.NoError(t, err)
 		if src["a"] != "bad\xffutf8" {
 			assert.Equal(t, src, srcs)
@@ -78,7 +78,7 @@ func TestCodecMatchesStore(t *testing.T) {
 			assert.Equal(t, srcs, slowSrcs, "store decodes the same")
 			assert.Equal(t, gotAt, slowAt)
 		}
-		old, oldAt, err := DecodeProvenance([]byte(`{"a":"x"}`))
+		old, oldAt, err := DecodeProvenance([]byte(`{"a":"x"}`), Attributes{"a": "v", "b": "w"})
 		require.NoError(t, err)
 		assert.Equal(t, map[string]string{"a": "x"}, old, "sources written before set times still read")
 		assert.Empty(t, oldAt)
@@ -205,4 +205,69 @@ func TestInternedNamesAreEqual(t *testing.T) {
 	}
 	long := string(make([]byte, internMax+1))
 	assert.Equal(t, long, intern([]byte(long)))
+}
+
+// TestProvenanceDefault: AppendProvenance writes the provenance most
+// attributes share once, as "*", and DecodeProvenance gives it back to
+// exactly the attributes without their own entry; anything "*" could not
+// stand for is written per attribute.
+func TestProvenanceDefault(t *testing.T) {
+	t1 := time.Date(2026, 12, 3, 4, 5, 6, 7, time.UTC)
+	t2 := t1.Add(time.Hour)
+	three := Attributes{"a": 1, "b": 2, "c": 3}
+	for _, c := range []struct {
+		name    string
+		attrs   Attributes
+		sources map[string]string
+		setAt   map[string]time.Time
+		want    string
+	}{
+		{"one source, one write", three,
+			map[string]string{"a": "vc", "b": "vc", "c": "vc"}, map[string]time.Time{"a": t1, "b": t1, "c": t1},
+			`{"*":["vc",1796270706000000007]}`},
+		{"one attribute set later by another source", three,
+			map[string]string{"a": "vc", "b": "api", "c": "vc"}, map[string]time.Time{"a": t1, "b": t2, "c": t1},
+			`{"*":["vc",1796270706000000007],"b":["api",1796274306000000007]}`},
+		{"same source, another time", three,
+			map[string]string{"a": "vc", "b": "vc", "c": "vc"}, map[string]time.Time{"a": t1, "b": t2, "c": t1},
+			`{"*":["vc",1796270706000000007],"b":["vc",1796274306000000007]}`},
+		{"an entry of no attribute (a cleared one) stays", three,
+			map[string]string{"a": "vc", "b": "vc", "c": "vc", "gone": "api"}, map[string]time.Time{"a": t1, "b": t1, "c": t1},
+			`{"*":["vc",1796270706000000007],"gone":"api"}`},
+		{"untimed entries share a default too", three,
+			map[string]string{"a": "old", "b": "old", "c": "vc"}, map[string]time.Time{"c": t1},
+			`{"*":"old","c":["vc",1796270706000000007]}`},
+		{"an attribute without provenance: no default", three,
+			map[string]string{"a": "vc", "b": "vc"}, map[string]time.Time{"a": t1, "b": t1},
+			`{"a":["vc",1796270706000000007],"b":["vc",1796270706000000007]}`},
+		{"no two alike: no default", three,
+			map[string]string{"a": "x", "b": "y", "c": "z"}, map[string]time.Time{},
+			`{"a":"x","b":"y","c":"z"}`},
+		{"a tie breaks on the provenance", Attributes{"a": 1, "b": 2, "c": 3, "d": 4},
+			map[string]string{"a": "y", "b": "x", "c": "y", "d": "x"}, map[string]time.Time{},
+			`{"*":"x","a":"y","c":"y"}`},
+		{"an attribute named * is never defaulted", Attributes{"*": 1, "b": 2, "c": 3},
+			map[string]string{"*": "vc", "b": "vc", "c": "vc"}, map[string]time.Time{},
+			`{"*":"vc","b":"vc","c":"vc"}`},
+		{"no attributes", Attributes{}, map[string]string{"gone": "api"}, map[string]time.Time{}, `{"gone":"api"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			enc := AppendProvenance(nil, c.attrs, c.sources, c.setAt)
+			assert.Equal(t, c.want, string(enc))
+			for name, decode := range map[string]func([]byte, Attributes) (map[string]string, map[string]time.Time, error){
+				"fast": DecodeProvenance, "std": decodeProvenanceStd,
+			} {
+				src, at, err := decode(enc, c.attrs)
+				require.NoError(t, err, name)
+				assert.Equal(t, c.sources, src, name)
+				assert.Equal(t, c.setAt, at, name)
+			}
+		})
+	}
+	// Read with more attributes than it was written for (never done by
+	// the store, which writes both together), "*" covers the new ones:
+	// the rule is "every attribute without its own entry".
+	src, _, err := DecodeProvenance([]byte(`{"*":"vc","b":"api"}`), Attributes{"a": 1, "b": 2, "n": 3})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"a": "vc", "b": "api", "n": "vc"}, src)
 }

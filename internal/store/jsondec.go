@@ -323,11 +323,12 @@ func entriesHint(b []byte) int {
 	return min(bytes.Count(b, []byte(`":`)), 64)
 }
 
-// DecodeProvenance reads what AppendProvenance wrote, or an older object of
-// bare sources, into sources and set times (never nil).
-func DecodeProvenance(b []byte) (map[string]string, map[string]time.Time, error) {
+// DecodeProvenance reads what AppendProvenance wrote for a node with
+// attributes attrs, or an older object without "*", into sources and set
+// times (never nil).
+func DecodeProvenance(b []byte, attrs Attributes) (map[string]string, map[string]time.Time, error) {
 	r := &jreader{b: b}
-	n := entriesHint(b)
+	n := max(entriesHint(b), len(attrs))
 	out, setAt := make(map[string]string, n), make(map[string]time.Time, n)
 	err := r.object(func(k string) error {
 		if r.peek() != '[' {
@@ -348,8 +349,9 @@ func DecodeProvenance(b []byte) (map[string]string, map[string]time.Time, error)
 		return nil
 	})
 	if err != nil || !r.end() {
-		return decodeProvenanceStd(b)
+		return decodeProvenanceStd(b, attrs)
 	}
+	applyDefault(attrs, out, setAt)
 	return out, setAt, nil
 }
 

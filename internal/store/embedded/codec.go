@@ -83,7 +83,7 @@ func (sc *ciScanner) scan(rows *sql.Rows) (int64, store.CI, error) {
 	if ci.Keys, err = store.DecodeStrings(sc.keys); err != nil {
 		return 0, ci, corrupt("keys of CI "+string(ci.ID), err)
 	}
-	if ci.Sources, ci.SetAt, err = store.DecodeProvenance(sc.sources); err != nil {
+	if ci.Sources, ci.SetAt, err = store.DecodeProvenance(sc.sources, ci.Attributes); err != nil {
 		return 0, ci, corrupt("sources of CI "+string(ci.ID), err)
 	}
 	if ci.SeenBy, err = store.DecodeSeen(sc.seen); err != nil {

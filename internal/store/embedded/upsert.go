@@ -218,7 +218,7 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 		attrs := string(buf)
 		buf = store.AppendStrings(buf[:0], n.Keys)
 		keys := string(buf)
-		buf = store.AppendProvenance(buf[:0], n.Sources, n.SetAt)
+		buf = store.AppendProvenance(buf[:0], n.Attributes, n.Sources, n.SetAt)
 		sources := string(buf)
 		buf = store.AppendSeen(buf[:0], n.SeenBy)
 		cols := indexedCols(*n)
@@ -262,7 +262,7 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 			return fmt.Errorf("embedded: encode attributes: %w", err)
 		}
 		attrs := string(buf)
-		buf = store.AppendProvenance(buf[:0], n.Sources, n.SetAt)
+		buf = store.AppendProvenance(buf[:0], n.Attributes, n.Sources, n.SetAt)
 		sources := string(buf)
 		buf = store.AppendSeen(buf[:0], n.SeenBy)
 		if cols := indexedCols(*n); cols != rs.origCols {

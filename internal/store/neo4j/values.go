@@ -126,7 +126,7 @@ func ciProperties(c *store.CI) (map[string]any, error) {
 	if err := attributeProperties("attributes", c.Attributes, props); err != nil {
 		return nil, err
 	}
-	sources := store.AppendProvenance(nil, c.Sources, c.SetAt)
+	sources := store.AppendProvenance(nil, c.Attributes, c.Sources, c.SetAt)
 	seen := seenJSON(c.SeenBy)
 	keys := c.Keys
 	if keys == nil {
@@ -197,6 +197,7 @@ func ciFromNode(v any) (store.CI, error) {
 		Sources:    map[string]string{},
 		SeenBy:     map[string]time.Time{},
 	}
+	var provenance string
 	for k, v := range props {
 		switch k {
 		case propID:
@@ -211,11 +212,9 @@ func ciFromNode(v any) (store.CI, error) {
 		case propLastSeenAt:
 			c.LastSeenAt = asTime(v)
 		case propSources:
-			s, _ := v.(string)
-			var err error
-			if c.Sources, c.SetAt, err = store.DecodeProvenance([]byte(s)); err != nil {
-				return store.CI{}, err
-			}
+			// Read once every attribute is known: "*" stands for those
+			// without an entry of their own.
+			provenance, _ = v.(string)
 		case propSeen:
 			s, _ := v.(string)
 			if err := decodeSeen(s, c.SeenBy); err != nil {
@@ -245,8 +244,11 @@ func ciFromNode(v any) (store.CI, error) {
 			c.Attributes[k] = av
 		}
 	}
-	if c.Sources == nil {
-		c.Sources = map[string]string{}
+	if provenance != "" {
+		var err error
+		if c.Sources, c.SetAt, err = store.DecodeProvenance([]byte(provenance), c.Attributes); err != nil {
+			return store.CI{}, err
+		}
 	}
 	// A node written before kinds and versions (and not yet migrated,
 	// nodeBackfill) is a CI at version 1.
