@@ -4,13 +4,16 @@
 # embedded store and a throwaway Neo4j; skein bench api, plain and --overload, on 5,000 CIs)
 # and the Go benchmarks behind its other tables.
 #
-#   tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--go-only] [--no-api] [--out DIR]
+#   tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--go-benchtime D]
+#                          [--go-only] [--no-api] [--out DIR]
 #
 # BASE_REF is any git revision (the previous release's commit or tag). Each of K runs builds
 # nothing new: both binaries are built first, then measured alternately (base, head, base,
 # head...) so that drift in the machine's load hits both alike (the head is a snapshot of
 # this checkout, uncommitted changes included, taken at the start); so are the Go benchmarks
-# (--go-bench, one -count=1 pass per run and binary) and the API runs. --go-only skips
+# (--go-bench, one -count=1 pass per run and binary, each benchmark for --go-benchtime, default
+# Go's 1s: a longer time lets a fresh Neo4j's JIT warm up before the reported round, which
+# otherwise varies by a factor of two on slow operations) and the API runs. --go-only skips
 # skein bench graph and api; --no-api skips api. Results go to DIR (default
 # a new directory under /tmp): base-N.md / head-N.md (the reports), base.txt / head.txt (Go
 # benchmark format) and compare.txt, benchstat's table, which is also printed. benchstat
@@ -21,14 +24,15 @@
 set -euo pipefail
 
 die() { printf 'compare: %s\n' "$*" >&2; exit 2; }
-[[ $# -ge 1 ]] || die "usage: tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--go-only] [--no-api] [--out DIR]"
+[[ $# -ge 1 ]] || die "usage: tools/bench/compare.sh BASE_REF [--cis N] [--runs K] [--go-bench REGEX] [--go-benchtime D] [--go-only] [--no-api] [--out DIR]"
 base_ref=$1; shift
-cis=50000 runs=3 gobench="" out="" graph=1 api=1
+cis=50000 runs=3 gobench="" benchtime=1s out="" graph=1 api=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --cis) cis=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --go-bench) gobench=$2; shift 2 ;;
+    --go-benchtime) benchtime=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --go-only) graph=0; api=0; shift ;;
     --no-api) api=0; shift ;;
@@ -78,7 +82,7 @@ for i in $(seq 1 "$runs"); do
     if [[ -n $gobench ]]; then
       echo "compare: run $i/$runs, $v: go test -bench '$gobench'" >&2
       # A benchmark that fails is an error, never a comparison with fewer figures.
-      (cd "$work/$v" && tools/neo4j/with-neo4j.sh go test -p 1 -run '^$' -bench "$gobench" -count 1 ./internal/...) >"$out/$v-go-$i.log" 2>&1 ||
+      (cd "$work/$v" && tools/neo4j/with-neo4j.sh go test -p 1 -run '^$' -bench "$gobench" -benchtime "$benchtime" -count 1 ./internal/...) >"$out/$v-go-$i.log" 2>&1 ||
         die "go test -bench failed for $v (run $i): see $out/$v-go-$i.log"
       grep -E '^(Benchmark|goos|goarch|pkg|cpu)' "$out/$v-go-$i.log" >>"$out/$v.txt" ||
         die "no benchmark matched '$gobench' for $v: see $out/$v-go-$i.log"
