@@ -7,7 +7,7 @@
 //	  with the label of its kind (kindLabel: :CI, :Person, :Group...), which
 //	  queries about one kind are anchored on
 //	(:IdentityKey {key})-[:IDENTIFIES]->(:Node)
-//	(:Node)-[:<TYPE> {id, created_at, updated_at, _version, _seen, <attribute>: value...}]->(:Node)
+//	(:Node)-[:<TYPE> {id, created_at, updated_at, _version, _seen or _seen_by and _seen_at, <attribute>: value...}]->(:Node)
 //	(:AuditRecord {id, time, actor, source, kind, object, action, changes})
 //	(:ModelExtension {kind, name, definition, created_at})
 //

@@ -69,7 +69,7 @@ SET r = row.props`
 	qSightRels = `UNWIND $rows AS row
 MATCH (s:Node {id: row.s})-[r:{TYPE}]->(t)
 WHERE t.id = row.t
-SET r._seen = row.seen`
+SET r._seen = row.seen, r._seen_by = row._seen_by, r._seen_at = row._seen_at`
 	qDeleteRels = `UNWIND $rows AS row
 MATCH (s:Node {id: row.s})-[r:{TYPE}]->(t)
 WHERE t.id = row.t
@@ -147,7 +147,9 @@ func writeRels(ctx context.Context, tx neo4j.ManagedTransaction, format string, 
 			}
 			row["props"] = props
 		case relSeen:
-			row["seen"] = seenJSON(st.rel.SeenBy)
+			seen := map[string]any{}
+			setRelSeen(st.rel.SeenBy, seen)
+			row["seen"], row[relPropSeenBy], row[relPropSeenAt] = seen[relPropSeen], seen[relPropSeenBy], seen[relPropSeenAt]
 		}
 		byType[st.rel.Type] = append(byType[st.rel.Type], row)
 	}
