@@ -16,6 +16,51 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
+// Impacted is the resolver for the impacted field.
+func (r *impactAnalysisResolver) Impacted(ctx context.Context, obj *model.ImpactAnalysis) ([]model.ImpactedCI, error) {
+	return impactedView(obj.Result, obj.Kept), nil
+}
+
+// BusinessServices is the resolver for the businessServices field.
+func (r *impactAnalysisResolver) BusinessServices(ctx context.Context, obj *model.ImpactAnalysis) ([]model.ImpactedCI, error) {
+	return impactedView(obj.Result, obj.BusinessServices), nil
+}
+
+// CountsByDepth is the resolver for the countsByDepth field.
+func (r *impactAnalysisResolver) CountsByDepth(ctx context.Context, obj *model.ImpactAnalysis) ([]model.DepthCount, error) {
+	counts := impact.CountsByDepth(obj.Kept)
+	out := make([]model.DepthCount, len(counts))
+	for i, c := range counts {
+		out[i] = model.DepthCount{Depth: c.Depth, Count: c.CIs}
+	}
+	return out, nil
+}
+
+// ImpactedPage is the resolver for the impactedPage field.
+func (r *impactAnalysisResolver) ImpactedPage(ctx context.Context, obj *model.ImpactAnalysis, first *int, after *string, orderBy *model.ImpactOrder) (*model.ImpactedCIConnection, error) {
+	order := impact.Order{Field: impact.ByDepth}
+	if orderBy != nil {
+		order.Field = impactOrders[orderBy.Field]
+		order.Desc = orderBy.Direction != nil && *orderBy.Direction == model.SortDirectionDesc
+	}
+	page, err := impact.Page(obj.Kept, order, deref(after, ""), deref(first, 50))
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.ImpactedCIConnection{TotalCount: page.Total, Edges: make([]model.ImpactedCIEdge, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
+	for i, it := range page.Items {
+		v := impactedCIView(obj.Result, it)
+		conn.Edges[i] = model.ImpactedCIEdge{Cursor: page.Cursors[i], Node: &v}
+	}
+	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
+	return conn, nil
+}
+
+// Ci is the resolver for the ci field.
+func (r *impactedCIResolver) Ci(ctx context.Context, obj *model.ImpactedCI) (*model.CI, error) {
+	return r.loadCI(ctx, obj.CIID)
+}
+
 // Cis is the resolver for the cis field.
 func (r *pathResolver) Cis(ctx context.Context, obj *model.Path) ([]model.CI, error) {
 	cis, err := loadersFor(ctx, r.Store).CI.LoadAll(ctx, obj.IDs)
@@ -87,7 +132,7 @@ func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxD
 	}
 	out := &model.ImpactAnalysis{
 		Starts: make([]model.CI, len(res.Starts)), NotOperationalStarts: make([]model.CI, len(res.NotOperationalStarts)),
-		Impacted: impactedView(res.Impacted, effects), BusinessServices: impactedView(res.BusinessServices, effects),
+		Result: res, Kept: keepEffects(res.Impacted, effects), BusinessServices: keepEffects(res.BusinessServices, effects),
 		Owners: contactsView(res.Owners), SupportGroups: contactsView(res.SupportGroups), CountsByClass: make([]model.ClassCount, len(res.Classes)),
 		DownCount: res.Down, AtRiskCount: res.AtRisk, RedundancyReducedCount: res.RedundancyReduced, DegradedCount: res.Degraded,
 		Truncated: res.Truncated,
@@ -126,6 +171,14 @@ func (r *reachedCIResolver) Ci(ctx context.Context, obj *model.ReachedCI) (*mode
 	return r.loadCI(ctx, obj.CIID)
 }
 
+// ImpactAnalysis returns generated.ImpactAnalysisResolver implementation.
+func (r *Resolver) ImpactAnalysis() generated.ImpactAnalysisResolver {
+	return &impactAnalysisResolver{r}
+}
+
+// ImpactedCI returns generated.ImpactedCIResolver implementation.
+func (r *Resolver) ImpactedCI() generated.ImpactedCIResolver { return &impactedCIResolver{r} }
+
 // Path returns generated.PathResolver implementation.
 func (r *Resolver) Path() generated.PathResolver { return &pathResolver{r} }
 
@@ -136,7 +189,9 @@ func (r *Resolver) PathStep() generated.PathStepResolver { return &pathStepResol
 func (r *Resolver) ReachedCI() generated.ReachedCIResolver { return &reachedCIResolver{r} }
 
 type (
-	pathResolver      struct{ *Resolver }
-	pathStepResolver  struct{ *Resolver }
-	reachedCIResolver struct{ *Resolver }
+	impactAnalysisResolver struct{ *Resolver }
+	impactedCIResolver     struct{ *Resolver }
+	pathResolver           struct{ *Resolver }
+	pathStepResolver       struct{ *Resolver }
+	reachedCIResolver      struct{ *Resolver }
 )

@@ -77,30 +77,52 @@ var outcomes = map[impact.Effect]model.ImpactOutcome{
 	impact.RedundancyReduced: model.ImpactOutcomeRedundancyReduced, impact.Degraded: model.ImpactOutcomeDegraded,
 }
 
-// impactedView converts impacted CIs, keeping those whose effect is in
-// keep (all when keep is empty).
-func impactedView(list []impact.Impacted, keep []model.ImpactOutcome) []model.ImpactedCI {
-	out := make([]model.ImpactedCI, 0, len(list))
+// impactOrders maps the API's orders of impacted CIs to the analyzer's.
+var impactOrders = map[model.ImpactOrderField]impact.OrderField{
+	model.ImpactOrderFieldDepth: impact.ByDepth, model.ImpactOrderFieldName: impact.ByName,
+	model.ImpactOrderFieldEffect: impact.ByEffect, model.ImpactOrderFieldClass: impact.ByClass,
+	model.ImpactOrderFieldCriticality: impact.ByCriticality,
+}
+
+// keepEffects returns the CIs of list whose effect is in keep (all when
+// keep is empty), in list's order.
+func keepEffects(list []impact.Impacted, keep []model.ImpactOutcome) []impact.Impacted {
+	if len(keep) == 0 {
+		return list
+	}
+	out := make([]impact.Impacted, 0, len(list))
 	for _, it := range list {
-		eff := outcomes[it.Effect]
-		if len(keep) > 0 && !slices.Contains(keep, eff) {
-			continue
+		if slices.Contains(keep, outcomes[it.Effect]) {
+			out = append(out, it)
 		}
-		from := it.CI.ID
-		if len(it.Path) > 0 {
-			first := it.Path[0]
-			from = first.Rel.Source
-			if !first.Forward {
-				from = first.Rel.Target
-			}
-		}
-		v := model.ImpactedCI{CI: ciView(it.CI), Depth: it.Depth, Effect: eff, Path: stepsView(it.Path, from)}
-		if h := it.Headroom; h != nil {
-			v.Headroom = &model.Headroom{Group: ciView(h.Group), MembersUp: h.Up, MembersNeeded: h.Needed}
-		}
-		out = append(out, v)
 	}
 	return out
+}
+
+// impactedView converts impacted CIs of res, building their paths.
+func impactedView(res *impact.Result, list []impact.Impacted) []model.ImpactedCI {
+	out := make([]model.ImpactedCI, len(list))
+	for i, it := range list {
+		out[i] = impactedCIView(res, it)
+	}
+	return out
+}
+
+func impactedCIView(res *impact.Result, it impact.Impacted) model.ImpactedCI {
+	path := res.PathOf(it)
+	from := it.CI.ID
+	if len(path) > 0 {
+		first := path[0]
+		from = first.Rel.Source
+		if !first.Forward {
+			from = first.Rel.Target
+		}
+	}
+	v := model.ImpactedCI{CIID: it.CI.ID, Depth: it.Depth, Effect: outcomes[it.Effect], Path: stepsView(path, from)}
+	if h := it.Headroom; h != nil {
+		v.Headroom = &model.Headroom{Group: ciView(h.Group), MembersUp: h.Up, MembersNeeded: h.Needed}
+	}
+	return v
 }
 
 func contactsView(list []impact.Contact) []model.Contact {

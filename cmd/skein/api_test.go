@@ -320,6 +320,43 @@ func testAPIQueriesAndMutations(t *testing.T, url string) {
 	assert.Equal(t, "DOWN", get(d, "impactAnalysis", "businessServices", 0, "effect"))
 	assert.Equal(t, 1.0, get(d, "impactAnalysis", "businessServices", 0, "ci", "criticality"))
 	assert.Equal(t, 4.0, float64(len(get(d, "impactAnalysis", "impacted").([]any))))
+	var byDepth []any
+	for _, im := range get(d, "impactAnalysis", "impacted").([]any) {
+		byDepth = append(byDepth, im.(map[string]any)["ci"].(map[string]any)["name"])
+	}
+	// The same CIs a page at a time, by name, descending; and counted by
+	// depth.
+	pageQ := `query($ids: [ID!]!, $a: String) { impactAnalysis(ciIds: $ids) { countsByDepth { depth count }
+		impactedPage(first: 3, after: $a, orderBy: {field: NAME, direction: DESC}) { totalCount pageInfo { hasNextPage endCursor }
+		edges { cursor node { depth effect ci { name } path { type from { name } to { name } } } } } } }`
+	var byName []any
+	var after any
+	for range 3 {
+		d = ok(t, url, pageQ, map[string]any{"ids": []any{hv}, "a": after})
+		assert.Equal(t, 4.0, get(d, "impactAnalysis", "impactedPage", "totalCount"))
+		for _, e := range get(d, "impactAnalysis", "impactedPage", "edges").([]any) {
+			node := e.(map[string]any)["node"].(map[string]any)
+			byName = append(byName, node["ci"].(map[string]any)["name"])
+			assert.Len(t, node["path"], int(node["depth"].(float64)), "the page's CIs have their paths")
+		}
+		if get(d, "impactAnalysis", "impactedPage", "pageInfo", "hasNextPage") == false {
+			break
+		}
+		after = get(d, "impactAnalysis", "impactedPage", "pageInfo", "endCursor")
+	}
+	assert.ElementsMatch(t, byDepth, byName)
+	names := make([]string, len(byName))
+	for i, n := range byName {
+		names[i] = n.(string)
+	}
+	assert.IsDecreasing(t, names)
+	depths := get(d, "impactAnalysis", "countsByDepth").([]any)
+	total := 0.0
+	for _, c := range depths {
+		total += c.(map[string]any)["count"].(float64)
+	}
+	assert.Equal(t, 4.0, total)
+	assert.Equal(t, 1.0, get(d, "impactAnalysis", "countsByDepth", 0, "depth"))
 	d = ok(t, url, `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids, assume: DEGRADED) { downCount degradedCount } }`, map[string]any{"ids": []any{hv}})
 	assert.Equal(t, 0.0, get(d, "impactAnalysis", "downCount"))
 	assert.Equal(t, 4.0, get(d, "impactAnalysis", "degradedCount"))

@@ -15,6 +15,16 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
+type ImpactAnalysisResolver interface {
+	Impacted(ctx context.Context, obj *model.ImpactAnalysis) ([]model.ImpactedCI, error)
+	BusinessServices(ctx context.Context, obj *model.ImpactAnalysis) ([]model.ImpactedCI, error)
+
+	CountsByDepth(ctx context.Context, obj *model.ImpactAnalysis) ([]model.DepthCount, error)
+	ImpactedPage(ctx context.Context, obj *model.ImpactAnalysis, first *int, after *string, orderBy *model.ImpactOrder) (*model.ImpactedCIConnection, error)
+}
+type ImpactedCIResolver interface {
+	Ci(ctx context.Context, obj *model.ImpactedCI) (*model.CI, error)
+}
 type PathResolver interface {
 	Cis(ctx context.Context, obj *model.Path) ([]model.CI, error)
 }
@@ -30,6 +40,36 @@ type ReachedCIResolver interface {
 // endregion ************************** generated!.gotpl **************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_ImpactAnalysis_impactedPage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*model.ImpactOrder, error) {
+			return ec.unmarshalOImpactOrder2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg2
+	return args, nil
+}
 
 // endregion ***************************** args.gotpl *****************************
 
@@ -191,6 +231,52 @@ func (ec *executionContext) fieldContext_Contact_group(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _DepthCount_depth(ctx context.Context, field graphql.CollectedField, obj *model.DepthCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepthCount_depth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Depth, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepthCount_depth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepthCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DepthCount_count(ctx context.Context, field graphql.CollectedField, obj *model.DepthCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DepthCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DepthCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DepthCount", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Headroom_group(ctx context.Context, field graphql.CollectedField, obj *model.Headroom) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -342,7 +428,7 @@ func (ec *executionContext) _ImpactAnalysis_impacted(ctx context.Context, field 
 			return ec.fieldContext_ImpactAnalysis_impacted(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Impacted, nil
+			return ec.Resolvers.ImpactAnalysis().Impacted(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.ImpactedCI) graphql.Marshaler {
@@ -356,8 +442,8 @@ func (ec *executionContext) fieldContext_ImpactAnalysis_impacted(_ context.Conte
 	fc = &graphql.FieldContext{
 		Object:     "ImpactAnalysis",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ImpactedCI(ctx, field)
 		},
@@ -374,7 +460,7 @@ func (ec *executionContext) _ImpactAnalysis_businessServices(ctx context.Context
 			return ec.fieldContext_ImpactAnalysis_businessServices(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.BusinessServices, nil
+			return ec.Resolvers.ImpactAnalysis().BusinessServices(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.ImpactedCI) graphql.Marshaler {
@@ -388,8 +474,8 @@ func (ec *executionContext) fieldContext_ImpactAnalysis_businessServices(_ conte
 	fc = &graphql.FieldContext{
 		Object:     "ImpactAnalysis",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ImpactedCI(ctx, field)
 		},
@@ -608,6 +694,82 @@ func (ec *executionContext) fieldContext_ImpactAnalysis_truncated(_ context.Cont
 	return graphql.NewScalarFieldContext("ImpactAnalysis", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _ImpactAnalysis_countsByDepth(ctx context.Context, field graphql.CollectedField, obj *model.ImpactAnalysis) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactAnalysis_countsByDepth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImpactAnalysis().CountsByDepth(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.DepthCount) graphql.Marshaler {
+			return ec.marshalNDepthCount2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐDepthCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactAnalysis_countsByDepth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImpactAnalysis",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DepthCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImpactAnalysis_impactedPage(ctx context.Context, field graphql.CollectedField, obj *model.ImpactAnalysis) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactAnalysis_impactedPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ImpactAnalysis().ImpactedPage(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["orderBy"].(*model.ImpactOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImpactedCIConnection) graphql.Marshaler {
+			return ec.marshalNImpactedCIConnection2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactedCIConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactAnalysis_impactedPage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImpactAnalysis",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactedCIConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ImpactAnalysis_impactedPage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ImpactedCI_ci(ctx context.Context, field graphql.CollectedField, obj *model.ImpactedCI) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -617,7 +779,7 @@ func (ec *executionContext) _ImpactedCI_ci(ctx context.Context, field graphql.Co
 			return ec.fieldContext_ImpactedCI_ci(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CI, nil
+			return ec.Resolvers.ImpactedCI().Ci(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CI) graphql.Marshaler {
@@ -631,8 +793,8 @@ func (ec *executionContext) fieldContext_ImpactedCI_ci(_ context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "ImpactedCI",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CI(ctx, field)
 		},
@@ -745,6 +907,148 @@ func (ec *executionContext) fieldContext_ImpactedCI_headroom(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Headroom(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImpactedCIConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ImpactedCIConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedCIConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ImpactedCIEdge) graphql.Marshaler {
+			return ec.marshalNImpactedCIEdge2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactedCIEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedCIConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImpactedCIConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactedCIEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImpactedCIConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ImpactedCIConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedCIConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedCIConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImpactedCIConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImpactedCIConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ImpactedCIConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedCIConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedCIConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactedCIConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImpactedCIEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ImpactedCIEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedCIEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedCIEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactedCIEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImpactedCIEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ImpactedCIEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedCIEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImpactedCI) graphql.Marshaler {
+			return ec.marshalNImpactedCI2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactedCI(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedCIEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImpactedCIEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactedCI(ctx, field)
 		},
 	}
 	return fc, nil
@@ -1125,6 +1429,59 @@ func (ec *executionContext) fieldContext_ReachedCI_path(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputImpactOrder(ctx context.Context, obj any) (model.ImpactOrder, error) {
+	var it model.ImpactOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"field", "direction"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNImpactOrderField2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalOSortDirection2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐSortDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImpactOrder unmarshals raw into the ImpactOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImpactOrder(ctx context.Context, raw any) (model.ImpactOrder, error) {
+	var out model.ImpactOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImpactOrder", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -1219,6 +1576,44 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var depthCountImplementors = []string{"DepthCount"}
+
+func (ec *executionContext) _DepthCount(ctx context.Context, sel ast.SelectionSet, obj *model.DepthCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, depthCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DepthCount")
+		case "depth":
+			out.Values[i] = ec._DepthCount_depth(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._DepthCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var headroomImplementors = []string{"Headroom"}
 
 func (ec *executionContext) _Headroom(ctx context.Context, sel ast.SelectionSet, obj *model.Headroom) graphql.Marshaler {
@@ -1276,63 +1671,77 @@ func (ec *executionContext) _ImpactAnalysis(ctx context.Context, sel ast.Selecti
 		case "starts":
 			out.Values[i] = ec._ImpactAnalysis_starts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "notOperationalStarts":
 			out.Values[i] = ec._ImpactAnalysis_notOperationalStarts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "impacted":
-			out.Values[i] = ec._ImpactAnalysis_impacted(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImpactAnalysis_impacted(ctx, field, obj)
+				})
 		case "businessServices":
-			out.Values[i] = ec._ImpactAnalysis_businessServices(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImpactAnalysis_businessServices(ctx, field, obj)
+				})
 		case "owners":
 			out.Values[i] = ec._ImpactAnalysis_owners(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "supportGroups":
 			out.Values[i] = ec._ImpactAnalysis_supportGroups(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "countsByClass":
 			out.Values[i] = ec._ImpactAnalysis_countsByClass(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "downCount":
 			out.Values[i] = ec._ImpactAnalysis_downCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "atRiskCount":
 			out.Values[i] = ec._ImpactAnalysis_atRiskCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "redundancyReducedCount":
 			out.Values[i] = ec._ImpactAnalysis_redundancyReducedCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "degradedCount":
 			out.Values[i] = ec._ImpactAnalysis_degradedCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "truncated":
 			out.Values[i] = ec._ImpactAnalysis_truncated(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "countsByDepth":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImpactAnalysis_countsByDepth(ctx, field, obj)
+				})
+		case "impactedPage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImpactAnalysis_impactedPage(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -1362,28 +1771,110 @@ func (ec *executionContext) _ImpactedCI(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ImpactedCI")
 		case "ci":
-			out.Values[i] = ec._ImpactedCI_ci(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImpactedCI_ci(ctx, field, obj)
+				})
 		case "depth":
 			out.Values[i] = ec._ImpactedCI_depth(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "effect":
 			out.Values[i] = ec._ImpactedCI_effect(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "path":
 			out.Values[i] = ec._ImpactedCI_path(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "headroom":
 			out.Values[i] = ec._ImpactedCI_headroom(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var impactedCIConnectionImplementors = []string{"ImpactedCIConnection"}
+
+func (ec *executionContext) _ImpactedCIConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ImpactedCIConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, impactedCIConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImpactedCIConnection")
+		case "edges":
+			out.Values[i] = ec._ImpactedCIConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ImpactedCIConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ImpactedCIConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var impactedCIEdgeImplementors = []string{"ImpactedCIEdge"}
+
+func (ec *executionContext) _ImpactedCIEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ImpactedCIEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, impactedCIEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImpactedCIEdge")
+		case "cursor":
+			out.Values[i] = ec._ImpactedCIEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ImpactedCIEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -1629,6 +2120,26 @@ func (ec *executionContext) marshalNContact2ᚕgithubᚗcomᚋskeinᚑcmdbᚋske
 	return ret
 }
 
+func (ec *executionContext) marshalNDepthCount2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐDepthCount(ctx context.Context, sel ast.SelectionSet, v model.DepthCount) graphql.Marshaler {
+	return ec._DepthCount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDepthCount2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐDepthCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.DepthCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDepthCount2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐDepthCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNImpactAnalysis2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactAnalysis(ctx context.Context, sel ast.SelectionSet, v *model.ImpactAnalysis) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ImpactAnalysis!")
@@ -1644,6 +2155,16 @@ func (ec *executionContext) unmarshalNImpactEffect2githubᚗcomᚋskeinᚑcmdb�
 }
 
 func (ec *executionContext) marshalNImpactEffect2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactEffect(ctx context.Context, sel ast.SelectionSet, v model.ImpactEffect) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNImpactOrderField2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOrderField(ctx context.Context, v any) (model.ImpactOrderField, error) {
+	var res model.ImpactOrderField
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImpactOrderField2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOrderField(ctx context.Context, sel ast.SelectionSet, v model.ImpactOrderField) graphql.Marshaler {
 	return v
 }
 
@@ -1666,6 +2187,42 @@ func (ec *executionContext) marshalNImpactedCI2ᚕgithubᚗcomᚋskeinᚑcmdbᚋ
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNImpactedCI2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactedCI(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImpactedCI2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactedCI(ctx context.Context, sel ast.SelectionSet, v *model.ImpactedCI) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImpactedCI!")
+		return graphql.Null
+	}
+	return ec._ImpactedCI(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImpactedCIConnection2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactedCIConnection(ctx context.Context, sel ast.SelectionSet, v *model.ImpactedCIConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImpactedCIConnection!")
+		return graphql.Null
+	}
+	return ec._ImpactedCIConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImpactedCIEdge2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactedCIEdge(ctx context.Context, sel ast.SelectionSet, v model.ImpactedCIEdge) graphql.Marshaler {
+	return ec._ImpactedCIEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImpactedCIEdge2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactedCIEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ImpactedCIEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImpactedCIEdge2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactedCIEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -1746,6 +2303,14 @@ func (ec *executionContext) marshalOImpactEffect2ᚖgithubᚗcomᚋskeinᚑcmdb�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOImpactOrder2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOrder(ctx context.Context, v any) (*model.ImpactOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputImpactOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOImpactOutcome2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactOutcomeᚄ(ctx context.Context, v any) ([]model.ImpactOutcome, error) {

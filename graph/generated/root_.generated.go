@@ -25,6 +25,8 @@ type ResolverRoot interface {
 	CI() CIResolver
 	Group() GroupResolver
 	IdentityConflict() IdentityConflictResolver
+	ImpactAnalysis() ImpactAnalysisResolver
+	ImpactedCI() ImpactedCIResolver
 	Mutation() MutationResolver
 	Path() PathResolver
 	PathStep() PathStepResolver
@@ -180,6 +182,11 @@ type ComplexityRoot struct {
 		Results func(childComplexity int) int
 	}
 
+	DepthCount struct {
+		Count func(childComplexity int) int
+		Depth func(childComplexity int) int
+	}
+
 	FieldChange struct {
 		After  func(childComplexity int) int
 		Before func(childComplexity int) int
@@ -258,9 +265,11 @@ type ComplexityRoot struct {
 		AtRiskCount            func(childComplexity int) int
 		BusinessServices       func(childComplexity int) int
 		CountsByClass          func(childComplexity int) int
+		CountsByDepth          func(childComplexity int) int
 		DegradedCount          func(childComplexity int) int
 		DownCount              func(childComplexity int) int
 		Impacted               func(childComplexity int) int
+		ImpactedPage           func(childComplexity int, first *int, after *string, orderBy *model.ImpactOrder) int
 		NotOperationalStarts   func(childComplexity int) int
 		Owners                 func(childComplexity int) int
 		RedundancyReducedCount func(childComplexity int) int
@@ -270,11 +279,22 @@ type ComplexityRoot struct {
 	}
 
 	ImpactedCI struct {
-		CI       func(childComplexity int) int
+		Ci       func(childComplexity int) int
 		Depth    func(childComplexity int) int
 		Effect   func(childComplexity int) int
 		Headroom func(childComplexity int) int
 		Path     func(childComplexity int) int
+	}
+
+	ImpactedCIConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ImpactedCIEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	MergeCIsPayload struct {
@@ -1156,6 +1176,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeleteRelationshipsPayload.Results(childComplexity), true
 
+	case "DepthCount.count":
+		if e.ComplexityRoot.DepthCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepthCount.Count(childComplexity), true
+	case "DepthCount.depth":
+		if e.ComplexityRoot.DepthCount.Depth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DepthCount.Depth(childComplexity), true
+
 	case "FieldChange.after":
 		if e.ComplexityRoot.FieldChange.After == nil {
 			break
@@ -1468,6 +1501,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImpactAnalysis.CountsByClass(childComplexity), true
+	case "ImpactAnalysis.countsByDepth":
+		if e.ComplexityRoot.ImpactAnalysis.CountsByDepth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactAnalysis.CountsByDepth(childComplexity), true
 	case "ImpactAnalysis.degradedCount":
 		if e.ComplexityRoot.ImpactAnalysis.DegradedCount == nil {
 			break
@@ -1486,6 +1525,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImpactAnalysis.Impacted(childComplexity), true
+	case "ImpactAnalysis.impactedPage":
+		if e.ComplexityRoot.ImpactAnalysis.ImpactedPage == nil {
+			break
+		}
+
+		args, err := ec.field_ImpactAnalysis_impactedPage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ImpactAnalysis.ImpactedPage(childComplexity, args["first"].(*int), args["after"].(*string), args["orderBy"].(*model.ImpactOrder)), true
 	case "ImpactAnalysis.notOperationalStarts":
 		if e.ComplexityRoot.ImpactAnalysis.NotOperationalStarts == nil {
 			break
@@ -1524,11 +1574,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.ImpactAnalysis.Truncated(childComplexity), true
 
 	case "ImpactedCI.ci":
-		if e.ComplexityRoot.ImpactedCI.CI == nil {
+		if e.ComplexityRoot.ImpactedCI.Ci == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ImpactedCI.CI(childComplexity), true
+		return e.ComplexityRoot.ImpactedCI.Ci(childComplexity), true
 	case "ImpactedCI.depth":
 		if e.ComplexityRoot.ImpactedCI.Depth == nil {
 			break
@@ -1553,6 +1603,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImpactedCI.Path(childComplexity), true
+
+	case "ImpactedCIConnection.edges":
+		if e.ComplexityRoot.ImpactedCIConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedCIConnection.Edges(childComplexity), true
+	case "ImpactedCIConnection.pageInfo":
+		if e.ComplexityRoot.ImpactedCIConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedCIConnection.PageInfo(childComplexity), true
+	case "ImpactedCIConnection.totalCount":
+		if e.ComplexityRoot.ImpactedCIConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedCIConnection.TotalCount(childComplexity), true
+
+	case "ImpactedCIEdge.cursor":
+		if e.ComplexityRoot.ImpactedCIEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedCIEdge.Cursor(childComplexity), true
+	case "ImpactedCIEdge.node":
+		if e.ComplexityRoot.ImpactedCIEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedCIEdge.Node(childComplexity), true
 
 	case "MergeCIsPayload.duplicate":
 		if e.ComplexityRoot.MergeCIsPayload.Duplicate == nil {
@@ -2887,6 +2969,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DeleteCIInput", ec.unmarshalInputDeleteCIInput),
 			graphql.NewInputUnmarshaler("DeleteRelationshipsInput", ec.unmarshalInputDeleteRelationshipsInput),
 			graphql.NewInputUnmarshaler("GroupMembersInput", ec.unmarshalInputGroupMembersInput),
+			graphql.NewInputUnmarshaler("ImpactOrder", ec.unmarshalInputImpactOrder),
 			graphql.NewInputUnmarshaler("MergeCIsInput", ec.unmarshalInputMergeCIsInput),
 			graphql.NewInputUnmarshaler("NodeOrder", ec.unmarshalInputNodeOrder),
 			graphql.NewInputUnmarshaler("PurgeCIInput", ec.unmarshalInputPurgeCIInput),
@@ -3747,7 +3830,7 @@ type IdentityConflictEdge {
     assume: ImpactEffect = DOWN
     "True: evaluate redundancy as if every CI were in service, whatever its status."
     ignoreStatus: Boolean = false
-    "List only impacted CIs with these effects in impacted and businessServices (omitted: all). The counts and roll-ups always cover every impacted CI."
+    "List only impacted CIs with these effects in impacted, impactedPage, countsByDepth and businessServices (omitted: all). The other counts and roll-ups always cover every impacted CI."
     effects: [ImpactOutcome!]
   ): ImpactAnalysis!
   """
@@ -3831,6 +3914,70 @@ type ImpactAnalysis {
   degradedCount: Int!
   "True when the node budget stopped the analysis early: the lists are incomplete."
   truncated: Boolean!
+  "Impacted CIs by depth, nearest first (the effects argument applies)."
+  countsByDepth: [DepthCount!]!
+  """
+  A page of the impacted CIs the effects argument keeps, in the order asked (by depth, then
+  name, by default). Only the CIs and paths of the page are read: on a hub's analysis, which
+  reaches tens of thousands of CIs, this is the way to show them. Cursors hold the position
+  in the order, so the next page follows on even if the graph changed in between.
+  """
+  impactedPage(
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts (a previous page's pageInfo.endCursor or an edge's cursor, of the same order)."
+    after: String
+    "The order; by default by depth, then name."
+    orderBy: ImpactOrder
+  ): ImpactedCIConnection!
+}
+
+"The number of impacted CIs at one depth."
+type DepthCount {
+  "Hops from the nearest failing CI."
+  depth: Int!
+  "How many impacted CIs."
+  count: Int!
+}
+
+"The order of impactedPage."
+input ImpactOrder {
+  "The field to sort by; ties are broken by depth, then name, then ID, in the same direction."
+  field: ImpactOrderField!
+  "Ascending (default) or descending."
+  direction: SortDirection = ASC
+}
+
+"What impactedPage sorts by."
+enum ImpactOrderField {
+  "Hops from the nearest failing CI."
+  DEPTH
+  "The CI's name."
+  NAME
+  "The effect, worst first (DOWN, AT_RISK, REDUNDANCY_REDUCED, DEGRADED) when ascending."
+  EFFECT
+  "The CI's class name."
+  CLASS
+  "The CI's criticality, most critical (1) first when ascending, unset last."
+  CRITICALITY
+}
+
+"A page of impacted CIs."
+type ImpactedCIConnection {
+  "The impacted CIs of this page, with their cursors."
+  edges: [ImpactedCIEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many impacted CIs the effects argument keeps, across all pages."
+  totalCount: Int!
+}
+
+"An impacted CI with its cursor."
+type ImpactedCIEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The impacted CI."
+  node: ImpactedCI!
 }
 
 "A CI reached by an impact analysis."
@@ -5119,6 +5266,16 @@ func (ec *executionContext) childFields_DeleteRelationshipsPayload(ctx context.C
 	return nil, fmt.Errorf("no field named %q was found under type DeleteRelationshipsPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_DepthCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "depth":
+		return ec.fieldContext_DepthCount_depth(ctx, field)
+	case "count":
+		return ec.fieldContext_DepthCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DepthCount", field.Name)
+}
+
 func (ec *executionContext) childFields_FieldChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "field":
@@ -5293,6 +5450,10 @@ func (ec *executionContext) childFields_ImpactAnalysis(ctx context.Context, fiel
 		return ec.fieldContext_ImpactAnalysis_degradedCount(ctx, field)
 	case "truncated":
 		return ec.fieldContext_ImpactAnalysis_truncated(ctx, field)
+	case "countsByDepth":
+		return ec.fieldContext_ImpactAnalysis_countsByDepth(ctx, field)
+	case "impactedPage":
+		return ec.fieldContext_ImpactAnalysis_impactedPage(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImpactAnalysis", field.Name)
 }
@@ -5311,6 +5472,28 @@ func (ec *executionContext) childFields_ImpactedCI(ctx context.Context, field gr
 		return ec.fieldContext_ImpactedCI_headroom(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImpactedCI", field.Name)
+}
+
+func (ec *executionContext) childFields_ImpactedCIConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ImpactedCIConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ImpactedCIConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ImpactedCIConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImpactedCIConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ImpactedCIEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ImpactedCIEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ImpactedCIEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImpactedCIEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_MergeCIsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

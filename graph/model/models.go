@@ -3,6 +3,7 @@ package model
 import (
 	"time"
 
+	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -81,9 +82,30 @@ type ReachedCI struct {
 	Path  []PathStep
 }
 
-// ImpactedCI is a CI reached by an impact analysis.
+// ImpactAnalysis is the answer of an impact analysis. Its counts and
+// roll-ups are set; the lists of impacted CIs are built by resolvers from
+// Result for the fields a query selects (a page converts only its CIs).
+type ImpactAnalysis struct {
+	Result *impact.Result
+	// Kept are Result.Impacted that the effects argument keeps, in
+	// Result's order; BusinessServices likewise.
+	Kept, BusinessServices []impact.Impacted
+	Starts                 []CI
+	NotOperationalStarts   []CI
+	Owners                 []Contact
+	SupportGroups          []Contact
+	CountsByClass          []ClassCount
+	DownCount              int
+	AtRiskCount            int
+	RedundancyReducedCount int
+	DegradedCount          int
+	Truncated              bool
+}
+
+// ImpactedCI is a CI reached by an impact analysis; the CI is resolved
+// through the loader, for the CIs a query shows.
 type ImpactedCI struct {
-	CI       *CI
+	CIID     store.ID
 	Depth    int
 	Effect   ImpactOutcome
 	Path     []PathStep

@@ -403,6 +403,14 @@ type DeleteRelationshipsPayload struct {
 	Results []RelationshipResult `json:"results"`
 }
 
+// The number of impacted CIs at one depth.
+type DepthCount struct {
+	// Hops from the nearest failing CI.
+	Depth int `json:"depth"`
+	// How many impacted CIs.
+	Count int `json:"count"`
+}
+
 // A changed field.
 type FieldChange struct {
 	// Field (attribute) name.
@@ -486,32 +494,30 @@ type IdentityConflictEdge struct {
 	Node *IdentityConflict `json:"node"`
 }
 
-// The answer of an impact analysis.
-type ImpactAnalysis struct {
-	// The CIs assumed to fail, as found.
-	Starts []CI `json:"starts"`
-	// The start CIs whose status is not live (planned, maintenance, retired): they are not in service, so assuming they fail changes less than it seems.
-	NotOperationalStarts []CI `json:"notOperationalStarts"`
-	// Every impacted CI, by depth then name.
-	Impacted []ImpactedCI `json:"impacted"`
-	// Impacted business services, worst effect first (DOWN, AT_RISK, REDUNDANCY_REDUCED, DEGRADED), then most critical first.
-	BusinessServices []ImpactedCI `json:"businessServices"`
-	// Owners of impacted CIs, with how many CIs each.
-	Owners []Contact `json:"owners"`
-	// Support groups of impacted CIs, with how many CIs each.
-	SupportGroups []Contact `json:"supportGroups"`
-	// Impacted CIs by class.
-	CountsByClass []ClassCount `json:"countsByClass"`
-	// How many impacted CIs are down.
-	DownCount int `json:"downCount"`
-	// How many impacted CIs are AT_RISK: one more failure takes them down.
-	AtRiskCount int `json:"atRiskCount"`
-	// How many impacted CIs are REDUNDANCY_REDUCED.
-	RedundancyReducedCount int `json:"redundancyReducedCount"`
-	// How many impacted CIs are DEGRADED (reduced capacity or recoverability; AT_RISK and REDUNDANCY_REDUCED are counted apart).
-	DegradedCount int `json:"degradedCount"`
-	// True when the node budget stopped the analysis early: the lists are incomplete.
-	Truncated bool `json:"truncated"`
+// The order of impactedPage.
+type ImpactOrder struct {
+	// The field to sort by; ties are broken by depth, then name, then ID, in the same direction.
+	Field ImpactOrderField `json:"field"`
+	// Ascending (default) or descending.
+	Direction *SortDirection `json:"direction,omitempty"`
+}
+
+// A page of impacted CIs.
+type ImpactedCIConnection struct {
+	// The impacted CIs of this page, with their cursors.
+	Edges []ImpactedCIEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many impacted CIs the effects argument keeps, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// An impacted CI with its cursor.
+type ImpactedCIEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The impacted CI.
+	Node *ImpactedCI `json:"node"`
 }
 
 // Which CI to merge into which.
@@ -1340,6 +1346,73 @@ func (e *ImpactEffect) UnmarshalJSON(b []byte) error {
 }
 
 func (e ImpactEffect) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What impactedPage sorts by.
+type ImpactOrderField string
+
+const (
+	// Hops from the nearest failing CI.
+	ImpactOrderFieldDepth ImpactOrderField = "DEPTH"
+	// The CI's name.
+	ImpactOrderFieldName ImpactOrderField = "NAME"
+	// The effect, worst first (DOWN, AT_RISK, REDUNDANCY_REDUCED, DEGRADED) when ascending.
+	ImpactOrderFieldEffect ImpactOrderField = "EFFECT"
+	// The CI's class name.
+	ImpactOrderFieldClass ImpactOrderField = "CLASS"
+	// The CI's criticality, most critical (1) first when ascending, unset last.
+	ImpactOrderFieldCriticality ImpactOrderField = "CRITICALITY"
+)
+
+var AllImpactOrderField = []ImpactOrderField{
+	ImpactOrderFieldDepth,
+	ImpactOrderFieldName,
+	ImpactOrderFieldEffect,
+	ImpactOrderFieldClass,
+	ImpactOrderFieldCriticality,
+}
+
+func (e ImpactOrderField) IsValid() bool {
+	switch e {
+	case ImpactOrderFieldDepth, ImpactOrderFieldName, ImpactOrderFieldEffect, ImpactOrderFieldClass, ImpactOrderFieldCriticality:
+		return true
+	}
+	return false
+}
+
+func (e ImpactOrderField) String() string {
+	return string(e)
+}
+
+func (e *ImpactOrderField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ImpactOrderField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ImpactOrderField", str)
+	}
+	return nil
+}
+
+func (e ImpactOrderField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ImpactOrderField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ImpactOrderField) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

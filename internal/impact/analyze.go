@@ -35,18 +35,19 @@ type Request struct {
 // Impacted is one CI an analysis reached, reported once, with its worst
 // effect.
 type Impacted struct {
+	// CI is the CI: whole in Result.Starts and Headroom.Group; in
+	// Result.Impacted and BusinessServices its ID, kind, class, version
+	// and SummaryFields attributes only (read the rest by ID for the CIs
+	// a reader shows).
 	CI store.CI
 	// Depth is the number of hops at which the CI reached Effect (the
 	// minimum over every explanation); 0 for a start CI.
 	Depth int
 	// Effect is the worst that happens to the CI.
 	Effect Effect
-	// Path explains Effect: the hops from a start CI to this one, Depth of
-	// them, each over a relationship type that carries the effect in the
-	// direction travelled. Empty for a start CI.
-	Path []store.Step
-	// Headroom is, for AtRisk and RedundancyReduced, the group on Path
-	// whose redundancy explains the effect; nil otherwise.
+	// Headroom is, for AtRisk and RedundancyReduced, the group on the
+	// CI's path (Result.PathOf) whose redundancy explains the effect; nil
+	// otherwise.
 	Headroom *Headroom
 }
 
@@ -103,6 +104,19 @@ type Result struct {
 	// Truncated reports that the node budget stopped the analysis: more CIs
 	// may be impacted, and some reported up may in fact be down.
 	Truncated bool
+	// an is the finished analysis, which PathOf reads.
+	an *analysis
+}
+
+// PathOf returns what explains im's effect: the hops from a start CI to
+// im's CI, im.Depth of them, each over a relationship type that carries
+// the effect in the direction travelled; empty for a start CI. Paths are
+// built when asked, for the CIs a reader shows, not for every CI reached.
+func (r *Result) PathOf(im Impacted) []store.Step {
+	if r.an == nil || im.Depth == 0 {
+		return nil
+	}
+	return r.an.path(im.CI.ID, im.Effect)
 }
 
 // Analyze assumes req.CIs fail and reports what else goes down or degrades,
@@ -795,8 +809,8 @@ type entry struct {
 	depth  int
 }
 
-// result merges both phases, applies the budget, loads the CIs and rolls
-// up.
+// result merges both phases, applies the budget, loads the CIs
+// summaries and rolls up.
 func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, startCIs map[store.ID]store.CI, starts []store.ID) (*Result, error) {
 	entries := make([]entry, 0, len(an.down)+len(an.labels))
 	for id, p := range an.down {
@@ -828,13 +842,13 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 			ids = append(ids, e.id)
 		}
 	}
-	cis, err := an.a.loadCIs(ctx, ids)
+	cis, err := an.a.loadSummaries(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
 	maps.Copy(cis, an.cis)
 
-	res := &Result{MaxDepth: an.maxDepth, Truncated: an.truncated}
+	res := &Result{MaxDepth: an.maxDepth, Truncated: an.truncated, an: an}
 	for _, id := range starts {
 		res.Starts = append(res.Starts, Impacted{CI: startCIs[id], Effect: assume})
 		if !cmdb.Operational(startCIs[id].Attributes) {
@@ -851,7 +865,7 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 		if !ok {
 			continue // deleted while the analysis ran
 		}
-		im := Impacted{CI: ci, Depth: e.depth, Effect: e.effect, Path: an.path(e.id, e.effect)}
+		im := Impacted{CI: ci, Depth: e.depth, Effect: e.effect}
 		if e.effect == AtRisk || e.effect == RedundancyReduced {
 			im.Headroom = an.labels[e.id][e.effect].head
 		}

@@ -49,7 +49,9 @@ func loadEstate(tb testing.TB, st store.Store, e *bench.Estate) (*cmdb.Service, 
 
 // BenchmarkAnalyze runs impact analyses on a generated estate of 20,000
 // CIs: from a hub most of the estate depends on, from a hypervisor and
-// from a database instance, on each backend (Neo4j with NEO4J_URI set).
+// from a database instance, on each backend (Neo4j with NEO4J_URI set),
+// each beside the store's traversal from the same CI (the "/traversal"
+// runs: the floor an analysis adds its rules, summaries and roll-ups to).
 // Run with: go test ./internal/impact -run '^$' -bench Analyze
 func BenchmarkAnalyze(b *testing.B) {
 	e := bench.Generate(20000, 1)
@@ -66,7 +68,20 @@ func BenchmarkAnalyze(b *testing.B) {
 	run := func(b *testing.B, st store.Store) {
 		svc, ids := loadEstate(b, st, e)
 		a := impact.New(st, svc.Model, impact.Options{NodeBudget: store.MaxNodes})
+		rules := dependentRules(svc.Model())
 		for _, s := range starts {
+			// The baseline: the store's own traversal the way failure
+			// travels, to the same depth, reading nothing but the shape.
+			b.Run(s.Label+"/traversal", func(b *testing.B) {
+				t := store.Traversal{Start: []store.ID{ids[s.Index]}, Rules: rules, MaxDepth: 8, MaxNodes: store.MaxNodes}
+				var res store.TraversalResult
+				for b.Loop() {
+					var err error
+					res, err = st.Expand(b.Context(), t)
+					require.NoError(b, err)
+				}
+				b.ReportMetric(float64(len(res.Nodes)), "cis/op")
+			})
 			b.Run(s.Label, func(b *testing.B) {
 				req := impact.Request{CIs: []store.ID{ids[s.Index]}, MaxDepth: 8} // the depth of earlier runs
 				var res *impact.Result
@@ -92,6 +107,21 @@ func BenchmarkAnalyze(b *testing.B) {
 		require.NoError(b, err)
 		run(b, st)
 	})
+}
+
+// dependentRules follows every type that carries impact the way failure
+// travels.
+func dependentRules(m *cmdb.Model) []store.EdgeRule {
+	var rules []store.EdgeRule
+	for _, rt := range m.RelTypes() {
+		switch rt.Def.Impact.Propagates {
+		case cmdb.TargetToSource:
+			rules = append(rules, store.EdgeRule{Type: rt.Def.Name, Dir: store.In})
+		case cmdb.SourceToTarget:
+			rules = append(rules, store.EdgeRule{Type: rt.Def.Name, Dir: store.Out})
+		}
+	}
+	return rules
 }
 
 // ExampleAnalyzer_Analyze shows the shape of a result.

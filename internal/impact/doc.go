@@ -61,9 +61,13 @@
 //     headroom. Since combining effects is monotone, processing by depth
 //     with this dominance rule is exact.
 //
-// Finally one batched CIs call loads every CI reported (groups and members
-// read in phase 1 are reused). With Request.Assume set to Degraded, phase 1
-// is skipped: the starts are Degraded seeds and nothing can be down.
+// Finally one batched NodeFields call reads the summary (SummaryFields) of
+// every CI reported, which the order and the roll-ups need; groups and
+// members read whole in phase 1 are reused. A CI is read whole only by a
+// reader that shows it, and its explaining path is built only when asked
+// (Result.PathOf); Page pages the reported CIs in several orders (ADR 19).
+// With Request.Assume set to Degraded, phase 1 is skipped: the starts are
+// Degraded seeds and nothing can be down.
 //
 // # Choices
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +22,9 @@ type Graph interface {
 	// Nodes returns the nodes of kind with the given ids; absent ids are
 	// absent from the map. See store.NodeReader.
 	Nodes(ctx context.Context, kind store.ObjectKind, ids []store.ID) (map[store.ID]store.Node, error)
+	// NodeFields returns partial nodes: ID, kind, class, version and the
+	// named attributes. See store.NodeReader.
+	NodeFields(ctx context.Context, kind store.ObjectKind, ids []store.ID, fields []string) (map[store.ID]store.Node, error)
 	// RelationshipsOf returns, for each CI, its relationships in direction
 	// dir whose type is in types. See store.RelationshipStore.
 	RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error)
@@ -282,6 +286,27 @@ func (a *Analyzer) loadCIs(ctx context.Context, ids []store.ID) (map[store.ID]st
 		for id, ci := range got {
 			out[id] = ci
 		}
+	}
+	return out, nil
+}
+
+// SummaryFields are the attributes of an impacted CI that an analysis
+// reads (Impacted.CI holds only these): its name for the order, what the
+// roll-ups count (owner, support group, criticality of business services)
+// and what a reader of a long list scans (status, environment).
+var SummaryFields = []string{"name", "status", "environment", "owner", "support_group", "criticality"}
+
+// loadSummaries reads the SummaryFields of CIs: an analysis reaching tens
+// of thousands of CIs reads their summaries, not the CIs (their identity
+// keys, provenance and sightings, most of the cost of a node read).
+func (a *Analyzer) loadSummaries(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
+	out := make(map[store.ID]store.CI, len(ids))
+	for chunk := range slices.Chunk(ids, store.MaxBatch) {
+		got, err := a.g.NodeFields(ctx, store.KindCI, chunk, SummaryFields)
+		if err != nil {
+			return nil, fmt.Errorf("impact: load CIs: %w", err)
+		}
+		maps.Copy(out, got)
 	}
 	return out, nil
 }

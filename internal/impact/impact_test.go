@@ -41,13 +41,14 @@ func checkPaths(t *testing.T, f *fixture, m *cmdb.Model, res *impact.Result) {
 	}
 	for _, im := range res.Impacted {
 		name := f.names[im.CI.ID]
-		require.Len(t, im.Path, im.Depth, "%s: one hop per level", name)
-		cur := im.Path[0].Rel.Target
-		if im.Path[0].Forward {
-			cur = im.Path[0].Rel.Source
+		path := res.PathOf(im)
+		require.Len(t, path, im.Depth, "%s: one hop per level", name)
+		cur := path[0].Rel.Target
+		if path[0].Forward {
+			cur = path[0].Rel.Source
 		}
 		assert.True(t, starts[cur], "%s: path starts at a start CI", name)
-		for i, st := range im.Path {
+		for i, st := range path {
 			from, to := st.Rel.Source, st.Rel.Target
 			if !st.Forward {
 				from, to = to, from
@@ -63,7 +64,7 @@ func checkPaths(t *testing.T, f *fixture, m *cmdb.Model, res *impact.Result) {
 			assert.Equal(t, want, rt.Def.Impact.Propagates, "%s: hop %d over %s travels the way failure does", name, i, st.Rel.Type)
 			if im.Effect == impact.Down {
 				assert.True(t, rt.Def.Impact.Effect == cmdb.EffectDown || rt.Def.Impact.Redundancy != "", "%s: hop %d over %s can carry down", name, i, st.Rel.Type)
-				if i < len(im.Path)-1 {
+				if i < len(path)-1 {
 					assert.Equal(t, impact.Down, byID[to].Effect, "%s: hop %d reaches a down CI", name, i)
 				}
 			}
@@ -209,7 +210,7 @@ func TestAnalyze(t *testing.T) {
 					for _, im := range res.Impacted {
 						if f.names[im.CI.ID] == name {
 							var got []string
-							for _, st := range im.Path {
+							for _, st := range res.PathOf(im) {
 								got = append(got, st.Rel.Type)
 							}
 							assert.Equal(t, types, got, "path of %s", name)
@@ -225,7 +226,7 @@ func TestAnalyze(t *testing.T) {
 				for _, s := range res.Starts {
 					assert.Equal(t, assume, s.Effect)
 					assert.Zero(t, s.Depth)
-					assert.Empty(t, s.Path)
+					assert.Empty(t, res.PathOf(s))
 					seen[f.names[s.CI.ID]] = true
 				}
 				assert.Len(t, seen, len(res.Starts), "each start once")
@@ -314,7 +315,7 @@ func TestAnalyzeInvalid(t *testing.T) {
 // countingGraph is a real store that counts the calls the analyzer makes.
 type countingGraph struct {
 	impact.Graph
-	expand, cis, relsOf, edges atomic.Int32
+	expand, cis, relsOf, edges, fields atomic.Int32
 }
 
 func (c *countingGraph) Expand(ctx context.Context, t store.Traversal) (store.TraversalResult, error) {
@@ -325,6 +326,11 @@ func (c *countingGraph) Expand(ctx context.Context, t store.Traversal) (store.Tr
 func (c *countingGraph) Nodes(ctx context.Context, kind store.ObjectKind, ids []store.ID) (map[store.ID]store.Node, error) {
 	c.cis.Add(1)
 	return c.Graph.Nodes(ctx, kind, ids)
+}
+
+func (c *countingGraph) NodeFields(ctx context.Context, kind store.ObjectKind, ids []store.ID, fields []string) (map[store.ID]store.Node, error) {
+	c.fields.Add(1)
+	return c.Graph.NodeFields(ctx, kind, ids, fields)
 }
 
 func (c *countingGraph) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error) {
@@ -342,7 +348,8 @@ func (c *countingGraph) Edges(ctx context.Context, cis []store.ID, dir store.Dir
 // and two CIs calls (groups, then their members' status) when new groups
 // appear; per level of phase 2 two Edges calls (one per direction
 // failure travels), plus the loads of groups met from a CI at risk; then
-// one CIs call for the result.
+// one NodeFields call for the summaries of the result: no CI it reports is
+// read whole.
 func TestAnalyzeStoreCalls(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		tests := []struct {
@@ -351,11 +358,11 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 			expand, cis, relsOf int32
 		}{
 			// Levels 0..4 (the last finds nothing): 5 x 3, then bs-archive
-			// (degraded at 2) spreads: 2 RelationshipsOf; starts + result CIs.
-			{"no groups", []string{"hv1"}, 15, 2, 2},
+			// (degraded at 2) spreads: 2 Edges; the starts read whole.
+			{"no groups", []string{"hv1"}, 15, 1, 2},
 			// Level 0 meets c3 (members, k and members' status loaded), level
 			// 1 finds c3-app, level 2 nothing.
-			{"one group", []string{"n1", "n2"}, 9, 4, 1},
+			{"one group", []string{"n1", "n2"}, 9, 3, 1},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -364,7 +371,8 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 				_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: 8})
 				require.NoError(t, err)
 				assert.Equal(t, tt.expand, g.expand.Load(), "Expand calls")
-				assert.Equal(t, tt.cis, g.cis.Load(), "CIs calls")
+				assert.Equal(t, tt.cis, g.cis.Load(), "Nodes calls: starts, groups and members, read whole")
+				assert.Equal(t, int32(1), g.fields.Load(), "NodeFields calls: the summaries of the CIs reported, once")
 				assert.Equal(t, tt.relsOf, g.edges.Load(), "Edges calls")
 				assert.Zero(t, g.relsOf.Load(), "RelationshipsOf calls: the analysis reads the graph's shape only")
 			})

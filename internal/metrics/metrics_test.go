@@ -157,6 +157,9 @@ func (f *fakeStore) RelationshipsOf(context.Context, []store.ID, store.Direction
 func (f *fakeStore) RelationshipPages(context.Context, []store.RelationshipPageRequest) ([]store.Page[store.Relationship], error) {
 	return nil, f.called("RelationshipPages")
 }
+func (f *fakeStore) NodeFields(context.Context, store.ObjectKind, []store.ID, []string) (map[store.ID]store.Node, error) {
+	return nil, f.called("NodeFields")
+}
 func (f *fakeStore) Edges(context.Context, []store.ID, store.Direction, []string) (map[store.ID][]store.Step, error) {
 	return nil, f.called("Edges")
 }
@@ -237,7 +240,7 @@ func TestInstrumentStoreTimesEveryMethod(t *testing.T) {
 	s := InstrumentStore(inner, m)
 
 	names := callEveryMethod(t, s)
-	require.Len(t, names, 26, "store.Store changed: check the decorator")
+	require.Len(t, names, 27, "store.Store changed: check the decorator")
 	assert.Equal(t, names, inner.calls, "every call is forwarded, once")
 	for _, name := range names {
 		assert.Equal(t, uint64(1), observations(t, reg, "skein_store_call_duration_seconds",

@@ -82,6 +82,11 @@ func (s *instrumentedStore) Relationships(ctx context.Context, ids []store.ID) (
 	return s.next.Relationships(ctx, ids)
 }
 
+func (s *instrumentedStore) NodeFields(ctx context.Context, kind store.ObjectKind, ids []store.ID, fields []string) (_ map[store.ID]store.Node, err error) {
+	defer s.done("NodeFields", time.Now(), &err)
+	return s.next.NodeFields(ctx, kind, ids, fields)
+}
+
 func (s *instrumentedStore) Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (_ map[store.ID][]store.Step, err error) {
 	defer s.done("Edges", time.Now(), &err)
 	return s.next.Edges(ctx, nodes, dir, types)

@@ -58,6 +58,16 @@ func TestCodecMatchesStore(t *testing.T) {
 		assert.Equal(t, want, got1, "the fast reader decodes the encoding")
 		assert.Equal(t, want, got2, "encoding/json decodes it the same")
 		assert.Equal(t, want, got3, "and EncodeAttributes is the same encoding")
+		pick := []string{fmt.Sprintf("k%d", rng.IntN(20)), fmt.Sprintf("k%d", rng.IntN(20)), "absent"}
+		part, err := DecodeAttributesOf(mine, pick)
+		require.NoError(t, err)
+		wantPart := Attributes{}
+		for _, k := range pick {
+			if v, ok := want[k]; ok {
+				wantPart[k] = v
+			}
+		}
+		assert.Equal(t, wantPart, part, "DecodeAttributesOf(%s, %v)", mine, pick)
 
 		keys := []string{tricky[rng.IntN(len(tricky))], "k"}
 		ks, err := DecodeStrings(AppendStrings(nil, keys))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -295,6 +296,88 @@ func DecodeAttributes(b []byte) (Attributes, error) {
 		return decodeAttributesStd(b)
 	}
 	return out, nil
+}
+
+// DecodeAttributesOf decodes the members of the attribute object b that
+// fields name, as DecodeAttributes would, stepping over the others without
+// decoding them.
+func DecodeAttributesOf(b []byte, fields []string) (Attributes, error) {
+	out := make(Attributes, len(fields))
+	if len(b) == 0 {
+		return out, nil
+	}
+	r := &jreader{b: b}
+	err := r.object(func(k string) error {
+		if !slices.Contains(fields, k) {
+			return r.skip()
+		}
+		v, err := r.value()
+		out[k] = v
+		return err
+	})
+	if err != nil || !r.end() {
+		all, err := decodeAttributesStd(b)
+		if err != nil {
+			return nil, err
+		}
+		clear(out)
+		for _, f := range fields {
+			if v, ok := all[f]; ok {
+				out[f] = v
+			}
+		}
+	}
+	return out, nil
+}
+
+// skip steps over one attribute value without keeping it: a string, a
+// number, true or false, a list of strings or a time.
+func (r *jreader) skip() error {
+	switch r.peek() {
+	case '"':
+		return r.skipString()
+	case '[':
+		r.i++
+		if r.eat(']') {
+			return nil
+		}
+		for {
+			if err := r.skipString(); err != nil {
+				return err
+			}
+			if r.eat(']') {
+				return nil
+			}
+			if !r.eat(',') {
+				return errFast
+			}
+		}
+	case '{':
+		r.i++
+		if r.skipString() != nil || !r.eat(':') || r.skipString() != nil || !r.eat('}') {
+			return errFast
+		}
+		return nil
+	}
+	_, err := r.value()
+	return err
+}
+
+// skipString steps over a JSON string.
+func (r *jreader) skipString() error {
+	if r.peek() != '"' {
+		return errFast
+	}
+	for r.i++; r.i < len(r.b); r.i++ {
+		switch r.b[r.i] {
+		case '\\':
+			r.i++
+		case '"':
+			r.i++
+			return nil
+		}
+	}
+	return errFast
 }
 
 // DecodeStrings decodes what AppendStrings wrote (never nil).

@@ -99,6 +99,32 @@ func CheckBatch(field string, n int) error {
 	return nil
 }
 
+// MaxNodeFields is the most attributes one NodeFields call may name.
+const MaxNodeFields = 32
+
+// CheckNodeFields checks the arguments of NodeReader.NodeFields: 1 to
+// MaxBatch ids and 1 to MaxNodeFields attribute names, each a valid
+// identifier and not reserved (they reach the backends' queries, as
+// parameters; a reserved name would read a node's own field on one
+// backend and nothing on the other).
+func CheckNodeFields(ids int, fields []string) error {
+	if err := CheckBatch("ids", ids); err != nil {
+		return err
+	}
+	if len(fields) < 1 || len(fields) > MaxNodeFields {
+		return Invalid("fields", "must name between 1 and %d attributes, got %d", MaxNodeFields, len(fields))
+	}
+	for i, f := range fields {
+		if !ValidIdentifier(f) {
+			return Invalid(fmt.Sprintf("fields[%d]", i), "%q is not an attribute name: a letter, then up to 63 letters, digits or underscores", clip(f, 64))
+		}
+		if ReservedAttribute(f) {
+			return Invalid(fmt.Sprintf("fields[%d]", i), "%q is a node's own field, not an attribute", f)
+		}
+	}
+	return nil
+}
+
 // reserved are the names backends use for a CI's own fields; no attribute
 // may take them.
 var reserved = map[string]bool{

@@ -393,3 +393,43 @@ func clampNanos(t time.Time) int64 {
 func sortRels(rs []store.Relationship) {
 	slices.SortFunc(rs, func(a, b store.Relationship) int { return strings.Compare(string(a.ID), string(b.ID)) })
 }
+
+// NodeFields returns partial nodes: see store.NodeReader. It reads the
+// attribute column only, decoding just the named members.
+func (s *Store) NodeFields(ctx context.Context, kind store.ObjectKind, ids []store.ID, fields []string) (map[store.ID]store.Node, error) {
+	if len(ids) == 0 {
+		return map[store.ID]store.Node{}, nil
+	}
+	if err := store.CheckNodeFields(len(ids), fields); err != nil {
+		return nil, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	q, args := "SELECT uid, kind, class, version, attrs FROM cis WHERE uid IN (SELECT value FROM json_each(?))", []any{jsonList(ids)}
+	if kind != store.AnyKind {
+		q, args = q+" AND kind = ?", append(args, string(kind))
+	}
+	rows, err := s.query(ctx, nil, q, args...)
+	if err != nil {
+		return nil, dbErr("read node fields", err)
+	}
+	defer rows.Close()
+	out := make(map[store.ID]store.Node, len(ids))
+	var uid, kindb, attrs sql.RawBytes
+	for rows.Next() {
+		var n store.Node
+		if err := rows.Scan(&uid, &kindb, &n.Class, &n.Version, &attrs); err != nil {
+			return nil, dbErr("read node fields", err)
+		}
+		n.ID, n.Kind = store.ID(uid), internKind(kindb)
+		if n.Attributes, err = store.DecodeAttributesOf(attrs, fields); err != nil {
+			return nil, corrupt("attributes of node "+string(n.ID), err)
+		}
+		out[n.ID] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("read node fields", err)
+	}
+	return out, nil
+}

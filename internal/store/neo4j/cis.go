@@ -299,3 +299,55 @@ func joinAnd(a, b string) string {
 	}
 	return "(" + a + ") AND (" + b + ")"
 }
+
+// qNodeFields reads partial nodes: {MATCH} is the MATCH clause of qGetNodes
+// or qGetCIs. Attribute names are parameters, read with c[f].
+const qNodeFields = `UNWIND $ids AS id
+{MATCH}
+RETURN c.id, c._kind, c.class, c._version, [f IN $fields | c[f]]`
+
+// NodeFields returns partial nodes: see store.NodeReader. Only the named
+// properties cross the wire.
+func (s *Store) NodeFields(ctx context.Context, kind store.ObjectKind, ids []store.ID, fields []string) (map[store.ID]store.Node, error) {
+	if len(ids) == 0 {
+		return map[store.ID]store.Node{}, nil
+	}
+	if err := store.CheckNodeFields(len(ids), fields); err != nil {
+		return nil, err
+	}
+	match := "MATCH (c:Node {id: id})\nWHERE $kind = '' OR c._kind = $kind"
+	if kind == store.KindCI {
+		match = "MATCH (c:CI {id: id})"
+	}
+	q := strings.Replace(qNodeFields, "{MATCH}", match, 1)
+	out, err := s.read(ctx, "get node fields", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		recs, err := collect(ctx, tx, q, map[string]any{"ids": uniqueIDs(ids), "kind": string(kind), "fields": fields})
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[store.ID]store.Node, len(recs))
+		for _, rec := range recs {
+			n := store.Node{ID: store.ID(asString(rec.Values[0])), Kind: kindOrCI(store.ObjectKind(asString(rec.Values[1]))),
+				Class: asString(rec.Values[2]), Attributes: make(store.Attributes, len(fields))}
+			v, _ := rec.Values[3].(int64)
+			n.Version = max(v, 1)
+			vals, _ := rec.Values[4].([]any)
+			for i, f := range fields {
+				if i >= len(vals) || vals[i] == nil {
+					continue
+				}
+				av, err := fromProperty(vals[i])
+				if err != nil {
+					return nil, &appError{fmt.Errorf("neo4j: node %s, attribute %q: %w", n.ID, f, err)}
+				}
+				n.Attributes[f] = av
+			}
+			out[n.ID] = n
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.(map[store.ID]store.Node), nil
+}

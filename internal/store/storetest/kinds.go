@@ -20,6 +20,7 @@ var kindCases = []testCase{
 	{"SearchByKind", testSearchByKind},
 	{"DeleteByKind", testDeleteByKind},
 	{"VersionsOfPeople", testVersionsOfPeople},
+	{"NodeFieldsArePartsOfNodes", testNodeFields},
 }
 
 // kindEstate writes two people, one group and two CIs; a person and a CI
@@ -246,4 +247,58 @@ func testVersionsOfPeople(t *testing.T, st store.Store) {
 	assert.Equal(t, int64(2), got[people[0]].Version)
 	assert.NotContains(t, got[cis[0]].Attributes, "title")
 	assert.Equal(t, int64(1), got[cis[0]].Version)
+}
+
+// testNodeFields: NodeFields gives exactly the named attributes of Nodes'
+// answer (every value type, times included), with ID, kind, class and
+// version, for the kind asked; bad arguments are refused by name.
+func testNodeFields(t *testing.T, st store.Store) {
+	svc := timedClass(t, st)
+	people, groups, cis := kindEstate(t, st, svc)
+	res := upsertOK(t, svc, api,
+		app("billing", "criticality", 1, "tags", []any{"pci", "eu"}, "owner", "amartin", "description", `a "quoted", \\escaped {value}`),
+		cmdb.UpsertItem{Class: "Certificate", Attributes: map[string]any{"name": "cert-1", "expires_on": "2027-03-01T10:00:00.5Z", "owner": "payments"}})
+	_, err := svc.UpdateNode(t.Context(), api, cmdb.KindCI, res[0].Node.ID, map[string]any{"status": "maintenance"}, 0)
+	require.NoError(t, err)
+	cis = append(cis, res[0].Node.ID, res[1].Node.ID)
+	all := slices.Concat(people, groups, cis, []store.ID{"00000000-0000-7000-8000-000000000000"})
+	fields := []string{"name", "criticality", "tags", "expires_on", "owner", "status", "user_name", "no_such_attribute"}
+	for _, kind := range []store.ObjectKind{store.KindCI, "person", store.AnyKind, "incident"} {
+		full, err := st.Nodes(t.Context(), kind, all)
+		require.NoError(t, err)
+		got, err := st.NodeFields(t.Context(), kind, all, fields)
+		require.NoError(t, err)
+		want := map[store.ID]store.Node{}
+		for id, n := range full {
+			part := store.Node{ID: n.ID, Kind: n.Kind, Class: n.Class, Version: n.Version, Attributes: store.Attributes{}}
+			for _, f := range fields {
+				if v, ok := n.Attributes[f]; ok {
+					part.Attributes[f] = v
+				}
+			}
+			want[id] = part
+		}
+		assert.Equal(t, want, got, "kind %q", kind)
+	}
+	got, err := st.NodeFields(t.Context(), store.KindCI, []store.ID{res[0].Node.ID}, []string{"status"})
+	require.NoError(t, err)
+	assert.Equal(t, "maintenance", got[res[0].Node.ID].Attributes["status"])
+	assert.EqualValues(t, 2, got[res[0].Node.ID].Version)
+
+	for _, bad := range []struct {
+		ids    []store.ID
+		fields []string
+		field  string
+	}{
+		{cis, nil, "fields"},
+		{cis, []string{"name", "x) RETURN 1 //"}, "fields[1]"},
+		{cis, []string{"id"}, "fields[0]"},
+		{make([]store.ID, store.MaxBatch+1), []string{"name"}, "ids"},
+		{cis, slices.Repeat([]string{"name"}, store.MaxNodeFields+1), "fields"},
+	} {
+		_, err := st.NodeFields(t.Context(), store.KindCI, bad.ids, bad.fields)
+		var inv *store.InvalidError
+		require.ErrorAs(t, err, &inv, "%v", bad.fields)
+		assert.Equal(t, bad.field, inv.Field)
+	}
 }

@@ -1,0 +1,161 @@
+package impact
+
+import (
+	"cmp"
+	"encoding/base64"
+	"encoding/json"
+	"slices"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// OrderField is what Page sorts impacted CIs by; ties are broken by
+// depth, then name, then ID, in the same direction.
+type OrderField string
+
+// The orders of Page.
+const (
+	ByDepth       OrderField = "depth"
+	ByName        OrderField = "name"
+	ByEffect      OrderField = "effect" // worst first (down, at risk, redundancy reduced, degraded)
+	ByClass       OrderField = "class"
+	ByCriticality OrderField = "criticality" // 1 (most critical) first, unset last
+)
+
+// Order is an order of impacted CIs.
+type Order struct {
+	Field OrderField
+	Desc  bool
+}
+
+// ImpactedPage is one page of impacted CIs.
+type ImpactedPage struct {
+	Items []Impacted
+	// Cursors holds one cursor per item, for Page's after.
+	Cursors []string
+	HasNext bool
+	// Total is the number of CIs paged over.
+	Total int
+}
+
+// pageKey is what an order compares; a cursor holds the key of the CI it
+// points after, so that a page follows the previous one even when the
+// analysis, run again for it, reaches a different set of CIs.
+type pageKey struct {
+	Order OrderField `json:"o"`
+	Desc  bool       `json:"d,omitempty"`
+	Depth int        `json:"p"`
+	Name  string     `json:"n"`
+	// Effect, Class and Crit are the key of the order that uses them.
+	Effect int      `json:"e,omitempty"` // an Effect, as a number
+	Class  string   `json:"c,omitempty"`
+	Crit   int64    `json:"k,omitempty"`
+	ID     store.ID `json:"i"`
+}
+
+func keyOf(o Order, im Impacted) pageKey {
+	k := pageKey{Order: o.Field, Desc: o.Desc, Depth: im.Depth, Name: ciName(im.CI), ID: im.CI.ID}
+	switch o.Field {
+	case ByEffect:
+		k.Effect = int(im.Effect)
+	case ByClass:
+		k.Class = im.CI.Class
+	case ByCriticality:
+		k.Crit = criticality(im.CI)
+	}
+	return k
+}
+
+func compareKeys(x, y pageKey) int {
+	c := cmp.Or(cmp.Compare(x.Effect, y.Effect), cmp.Compare(x.Class, y.Class), cmp.Compare(x.Crit, y.Crit))
+	if x.Order == ByName {
+		c = cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Depth, y.Depth))
+	}
+	c = cmp.Or(c, cmp.Compare(x.Depth, y.Depth), cmp.Compare(x.Name, y.Name), cmp.Compare(x.ID, y.ID))
+	if x.Desc {
+		return -c
+	}
+	return c
+}
+
+// Page returns up to first CIs of list (Result.Impacted, or part of it) in
+// order o, starting after the CI whose cursor is after (from the start
+// when empty). A cursor of another order, or not a cursor, is an
+// *store.InvalidError on "after"; first must be 1 to store.MaxPageSize
+// ("first"), and the order one of the OrderField constants ("orderBy").
+func Page(list []Impacted, o Order, after string, first int) (ImpactedPage, error) {
+	var page ImpactedPage
+	if first < 1 || first > store.MaxPageSize {
+		return page, store.Invalid("first", "must be between 1 and %d, got %d", store.MaxPageSize, first)
+	}
+	switch o.Field {
+	case ByDepth, ByName, ByEffect, ByClass, ByCriticality:
+	default:
+		return page, store.Invalid("orderBy", "unknown order %q", o.Field)
+	}
+	keys := make([]pageKey, len(list))
+	idx := make([]int, len(list))
+	for i, im := range list {
+		keys[i], idx[i] = keyOf(o, im), i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return compareKeys(keys[a], keys[b]) })
+	start := 0
+	if after != "" {
+		if len(after) > maxCursor {
+			return page, store.Invalid("after", "not a cursor of this order of impacted CIs")
+		}
+		k, err := decodeCursor(after)
+		if err != nil || k.Order != o.Field || k.Desc != o.Desc {
+			return page, store.Invalid("after", "not a cursor of this order of impacted CIs")
+		}
+		start, _ = slices.BinarySearchFunc(idx, k, func(i int, k pageKey) int {
+			if c := compareKeys(keys[i], k); c != 0 {
+				return c
+			}
+			return -1 // the cursor's own CI comes before the page
+		})
+	}
+	end := min(start+first, len(idx))
+	page.Total, page.HasNext = len(list), end < len(idx)
+	for _, i := range idx[start:end] {
+		page.Items = append(page.Items, list[i])
+		page.Cursors = append(page.Cursors, encodeCursor(keys[i]))
+	}
+	return page, nil
+}
+
+// maxCursor bounds the cursors Page decodes (names are at most a few
+// hundred bytes).
+const maxCursor = 4096
+
+func encodeCursor(k pageKey) string {
+	b, _ := json.Marshal(k) // a struct of strings and numbers: cannot fail
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (pageKey, error) {
+	var k pageKey
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return k, err
+	}
+	return k, json.Unmarshal(b, &k)
+}
+
+// DepthCount is the number of impacted CIs at one depth.
+type DepthCount struct {
+	Depth, CIs int
+}
+
+// CountsByDepth counts list by depth, nearest first.
+func CountsByDepth(list []Impacted) []DepthCount {
+	var out []DepthCount
+	for _, im := range list {
+		i, found := slices.BinarySearchFunc(out, im.Depth, func(d DepthCount, depth int) int { return cmp.Compare(d.Depth, depth) })
+		if !found {
+			out = slices.Insert(out, i, DepthCount{Depth: im.Depth})
+		}
+		out[i].CIs++
+	}
+	return out
+}
