@@ -231,7 +231,7 @@ type analysis struct {
 	down      map[store.ID]pred
 	count     int // CIs in down beyond the starts
 	groups    map[store.ID]*group
-	cis       map[store.ID]store.CI // CIs already loaded (groups and their members)
+	cis       map[store.ID]store.CI // CIs already loaded: groups whole, their members' summaries
 	truncated bool
 	useStatus bool
 	// unavailable holds the CIs known not to be operational (starts and
@@ -441,8 +441,9 @@ func (an *analysis) loadGroups(ctx context.Context, ids []store.ID) error {
 	return nil
 }
 
-// loadMembers reads the members of groups not read before, to learn which
-// are not operational; the CIs are kept for the result.
+// loadMembers reads the summaries of the members of groups not read
+// before, to learn which are not operational (their status); they are
+// kept for the result.
 func (an *analysis) loadMembers(ctx context.Context, groups []store.ID) error {
 	var ids []store.ID
 	seen := map[store.ID]bool{}
@@ -456,7 +457,7 @@ func (an *analysis) loadMembers(ctx context.Context, groups []store.ID) error {
 			}
 		}
 	}
-	cis, err := an.a.loadCIs(ctx, ids)
+	cis, err := an.a.loadSummaries(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("impact: group members: %w", err)
 	}

@@ -345,24 +345,25 @@ func (c *countingGraph) Edges(ctx context.Context, cis []store.ID, dir store.Dir
 
 // TestAnalyzeStoreCalls pins the cost model: per level of phase 1 three
 // Expand calls (down, degrades and group types), plus one Edges
-// and two CIs calls (groups, then their members' status) when new groups
-// appear; per level of phase 2 two Edges calls (one per direction
+// and a Nodes call (groups) and a NodeFields call (their members' status)
+// when new groups appear; per level of phase 2 two Edges calls (one per direction
 // failure travels), plus the loads of groups met from a CI at risk; then
 // one NodeFields call for the summaries of the result: no CI it reports is
 // read whole.
 func TestAnalyzeStoreCalls(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		tests := []struct {
-			name                string
-			starts              []string
-			expand, cis, relsOf int32
+			name                        string
+			starts                      []string
+			expand, cis, relsOf, fields int32
 		}{
 			// Levels 0..4 (the last finds nothing): 5 x 3, then bs-archive
-			// (degraded at 2) spreads: 2 Edges; the starts read whole.
-			{"no groups", []string{"hv1"}, 15, 1, 2},
-			// Level 0 meets c3 (members, k and members' status loaded), level
-			// 1 finds c3-app, level 2 nothing.
-			{"one group", []string{"n1", "n2"}, 9, 3, 1},
+			// (degraded at 2) spreads: 2 Edges; the starts read whole, the
+			// result's summaries.
+			{"no groups", []string{"hv1"}, 15, 1, 2, 1},
+			// Level 0 meets c3 (read whole for its k; its members' status
+			// from their summaries), level 1 finds c3-app, level 2 nothing.
+			{"one group", []string{"n1", "n2"}, 9, 2, 1, 2},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -371,8 +372,8 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 				_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: 8})
 				require.NoError(t, err)
 				assert.Equal(t, tt.expand, g.expand.Load(), "Expand calls")
-				assert.Equal(t, tt.cis, g.cis.Load(), "Nodes calls: starts, groups and members, read whole")
-				assert.Equal(t, int32(1), g.fields.Load(), "NodeFields calls: the summaries of the CIs reported, once")
+				assert.Equal(t, tt.cis, g.cis.Load(), "Nodes calls: starts and groups, read whole")
+				assert.Equal(t, tt.fields, g.fields.Load(), "NodeFields calls: summaries of group members and of the CIs reported")
 				assert.Equal(t, tt.relsOf, g.edges.Load(), "Edges calls")
 				assert.Zero(t, g.relsOf.Load(), "RelationshipsOf calls: the analysis reads the graph's shape only")
 			})
