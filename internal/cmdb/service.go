@@ -221,8 +221,9 @@ func (s *Service) CreateRelationships(ctx context.Context, actor store.Actor, it
 	if len(ids) > 0 {
 		var err error
 		// The ends may be nodes of any kind (a CI OWNED_BY a person); the
-		// types' class lists say which kinds each end may be.
-		if cis, err = s.st.Nodes(ctx, store.AnyKind, ids); err != nil {
+		// types' class lists say which kinds each end may be. Only their
+		// classes are checked: no attribute is read.
+		if cis, err = s.st.NodeFields(ctx, store.AnyKind, ids, nil); err != nil {
 			return nil, err
 		}
 	}

@@ -103,7 +103,8 @@ func CheckBatch(field string, n int) error {
 const MaxNodeFields = 32
 
 // CheckNodeFields checks the arguments of NodeReader.NodeFields: 1 to
-// MaxBatch ids and 1 to MaxNodeFields attribute names, each a valid
+// MaxBatch ids and up to MaxNodeFields attribute names (none reads only
+// what every node has: ID, kind, class, version), each a valid
 // identifier and not reserved (they reach the backends' queries, as
 // parameters; a reserved name would read a node's own field on one
 // backend and nothing on the other).
@@ -111,8 +112,8 @@ func CheckNodeFields(ids int, fields []string) error {
 	if err := CheckBatch("ids", ids); err != nil {
 		return err
 	}
-	if len(fields) < 1 || len(fields) > MaxNodeFields {
-		return Invalid("fields", "must name between 1 and %d attributes, got %d", MaxNodeFields, len(fields))
+	if len(fields) > MaxNodeFields {
+		return Invalid("fields", "must name at most %d attributes, got %d", MaxNodeFields, len(fields))
 	}
 	for i, f := range fields {
 		if !ValidIdentifier(f) {

@@ -391,7 +391,8 @@ type NodeReader interface {
 	ListNodes(ctx context.Context, f NodeFilter, p PageRequest) (Page[Node], error)
 	// NodeFields returns, for each of ids that is a node of kind (of any
 	// kind for AnyKind), a partial node: its ID, Kind, Class and Version,
-	// and those of the attributes named in fields that it has; no identity
+	// and those of the attributes named in fields (none: no attributes)
+	// that it has; no identity
 	// keys, provenance, sightings or times. Absent ids are absent from the
 	// map. It serves readers of many nodes that need a few attributes of
 	// each (an impact analysis's summary), at a fraction of the cost of

@@ -406,7 +406,11 @@ func (s *Store) NodeFields(ctx context.Context, kind store.ObjectKind, ids []sto
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	q, args := "SELECT uid, kind, class, version, attrs FROM cis WHERE uid IN (SELECT value FROM json_each(?))", []any{jsonList(ids)}
+	cols := "uid, kind, class, version, attrs"
+	if len(fields) == 0 {
+		cols = "uid, kind, class, version, NULL" // nor its attributes copied out
+	}
+	q, args := "SELECT "+cols+" FROM cis WHERE uid IN (SELECT value FROM json_each(?))", []any{jsonList(ids)}
 	if kind != store.AnyKind {
 		q, args = q+" AND kind = ?", append(args, string(kind))
 	}
@@ -423,7 +427,9 @@ func (s *Store) NodeFields(ctx context.Context, kind store.ObjectKind, ids []sto
 			return nil, dbErr("read node fields", err)
 		}
 		n.ID, n.Kind = store.ID(uid), internKind(kindb)
-		if n.Attributes, err = store.DecodeAttributesOf(attrs, fields); err != nil {
+		if len(fields) == 0 {
+			n.Attributes = store.Attributes{}
+		} else if n.Attributes, err = store.DecodeAttributesOf(attrs, fields); err != nil {
 			return nil, corrupt("attributes of node "+string(n.ID), err)
 		}
 		out[n.ID] = n
