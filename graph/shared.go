@@ -198,12 +198,11 @@ func (r *Resolver) primeCIs(ctx context.Context, cis ...store.CI) {
 	}
 }
 
-// reachView is a traversal's answer, its CIs primed in the loader.
+// reachView is a traversal's answer, its root primed in the loader; the
+// CIs reached, which the analyzer read as summaries only, are read whole
+// through the loader when a query shows them (ReachedCI.ci).
 func (r *Resolver) reachView(ctx context.Context, reach *impact.Reach) *model.Reachability {
 	r.primeCIs(ctx, reach.Root)
-	for _, n := range reach.Nodes {
-		r.primeCIs(ctx, n.CI)
-	}
 	return reachView(reach)
 }
 

@@ -13,6 +13,8 @@ import (
 
 // Node is one CI reached by Dependencies or Dependents.
 type Node struct {
+	// CI is the CI reached: its ID, kind, class, version and
+	// SummaryFields attributes (read it by ID for the rest).
 	CI store.CI
 	// Depth is the number of hops from the root (the minimum).
 	Depth int
@@ -185,13 +187,20 @@ func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules
 			preds[n.ID] = pred{depth: n.Depth, via: n.Via, step: cleanStep(n.Step)}
 		}
 	}
-	cis, err := a.loadCIs(ctx, ids)
+	// The root is read whole; the CIs reached, which a hub has by tens of
+	// thousands, as summaries (their order needs the name): a reader
+	// showing them reads them whole by ID.
+	roots, err := a.loadCIs(ctx, ids[:1])
 	if err != nil {
 		return nil, err
 	}
-	root, ok := cis[id]
+	root, ok := roots[id]
 	if !ok {
 		return nil, fmt.Errorf("CI %q: %w", clipID(id), store.ErrNotFound)
+	}
+	cis, err := a.loadSummaries(ctx, ids[1:])
+	if err != nil {
+		return nil, err
 	}
 	out := &Reach{Root: root, MaxDepth: depth, Truncated: res.Truncated, Nodes: make([]Node, 0, len(res.Nodes)-1)}
 	for _, n := range res.Nodes[1:] {

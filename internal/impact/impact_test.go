@@ -569,3 +569,25 @@ func TestEffectText(t *testing.T) {
 	_, err = impact.Effect(0).MarshalText()
 	assert.Error(t, err)
 }
+
+// TestReachReadsSummaries: dependents read their root whole and the CIs
+// they reach as summaries, once each, whatever their number; the reached
+// CIs keep their names (the order needs them) and classes.
+func TestReachReadsSummaries(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		g := &countingGraph{Graph: f.st}
+		a := impact.New(g, f.svc.Model, impact.Options{})
+		reach, err := a.Dependents(t.Context(), f.idsOf(t, "hv1")[0], 8, nil, impact.FollowImpact)
+		require.NoError(t, err)
+		require.NotEmpty(t, reach.Nodes)
+		assert.Equal(t, int32(1), g.cis.Load(), "Nodes calls: the root")
+		assert.Equal(t, int32(1), g.fields.Load(), "NodeFields calls: the CIs reached")
+		assert.Equal(t, "hv1", reach.Root.Attributes["name"])
+		assert.NotEmpty(t, reach.Root.Keys, "the root is read whole")
+		for _, n := range reach.Nodes {
+			assert.Equal(t, f.names[n.CI.ID], n.CI.Attributes["name"])
+			assert.NotEmpty(t, n.CI.Class)
+			assert.Empty(t, n.CI.Keys, "a summary, not the whole CI")
+		}
+	})
+}
