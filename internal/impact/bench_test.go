@@ -82,6 +82,17 @@ func BenchmarkAnalyze(b *testing.B) {
 				}
 				b.ReportMetric(float64(len(res.Nodes)), "cis/op")
 			})
+			// What dependents answers from the same CI (the traversal, its
+			// CIs' summaries, one path each).
+			b.Run(s.Label+"/dependents", func(b *testing.B) {
+				var reach *impact.Reach
+				for b.Loop() {
+					var err error
+					reach, err = a.Dependents(b.Context(), ids[s.Index], 8, nil, impact.FollowImpact)
+					require.NoError(b, err)
+				}
+				b.ReportMetric(float64(len(reach.Nodes)), "cis/op")
+			})
 			b.Run(s.Label, func(b *testing.B) {
 				req := impact.Request{CIs: []store.ID{ids[s.Index]}, MaxDepth: 8} // the depth of earlier runs
 				var res *impact.Result
