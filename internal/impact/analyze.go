@@ -810,7 +810,7 @@ type entry struct {
 	depth  int
 }
 
-// result merges both phases, applies the budget, loads the CIs
+// result merges both phases, applies the budget, loads the CIs'
 // summaries and rolls up.
 func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, startCIs map[store.ID]store.CI, starts []store.ID) (*Result, error) {
 	entries := make([]entry, 0, len(an.down)+len(an.labels))

@@ -437,16 +437,15 @@ func (s *Store) Relationships(ctx context.Context, ids []store.ID) (map[store.ID
 	return out.(map[store.ID]store.Relationship), nil
 }
 
+// qRelsOut and qRelsIn read what RelationshipsOf returns: the steps of
+// qEdgesOut and qEdgesIn with the relationships' properties.
 const (
-	qRelsOut = `UNWIND $ids AS id
-MATCH (c:Node {id: id})-[r{TYPES}]->(m:Node)
-RETURN id, type(r), m.id, properties(r)`
-	qRelsIn = `UNWIND $ids AS id
-MATCH (c:Node {id: id})<-[r{TYPES}]-(m:Node)
-RETURN id, type(r), m.id, properties(r)`
+	qRelsOut = qEdgesOut + ", properties(r)"
+	qRelsIn  = qEdgesIn + ", properties(r)"
 )
 
-// qEdgesOut and qEdgesIn read what Edges returns: no properties.
+// qEdgesOut and qEdgesIn read what Edges returns: no properties. Each
+// node's relationships in one direction, of the types {TYPES} (typeExpr).
 const (
 	qEdgesOut = `UNWIND $ids AS id
 MATCH (c:Node {id: id})-[r{TYPES}]->(m:Node)
