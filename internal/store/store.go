@@ -173,6 +173,13 @@ type Traversal struct {
 	// MaxNodes bounds the number of nodes reached beyond the start set
 	// (>= 1). When the budget runs out the result is Truncated.
 	MaxNodes int
+	// DepthOnly says the caller needs each reached node's ID and depth,
+	// not how it was reached: a backend may then leave Reached.Via and
+	// Step empty, and answer with one statement instead of one per level
+	// (the Neo4j store does so from one start). A backend that knows the
+	// predecessors for free still fills them. The nodes and depths are
+	// those of the same traversal without DepthOnly.
+	DepthOnly bool
 }
 
 // Step is one hop of an explaining path over relationship Rel.

@@ -101,7 +101,8 @@ type graph struct {
 	dirty   []uint64           // bit per node slot with delta entries
 	deltaN  int                // added + removed edges in the delta
 	nedges  int                // live edges
-	uids    [][16]byte         // CI uid by node slot; zero = no CI
+	uids    [][16]byte         // node uid by slot; zero = no node
+	notCI   []uint64           // bit per slot holding a node of another kind than CI
 	ids     []store.ID         // the same, formatted: traversal results share these strings
 	byUID   map[[16]byte]int32 // node slot by CI uid
 	nodes   int                // live CIs
@@ -151,14 +152,15 @@ func loadGraph(ctx context.Context, db *sql.DB) (*graph, error) {
 		return nil, err
 	}
 
-	rows, err = db.QueryContext(ctx, "SELECT id, uid FROM cis")
+	rows, err = db.QueryContext(ctx, "SELECT id, uid, kind = 'ci' FROM cis")
 	if err != nil {
 		return nil, err
 	}
 	var uid sql.RawBytes
 	for rows.Next() {
 		var id int64
-		if err := rows.Scan(&id, &uid); err != nil {
+		var ci bool
+		if err := rows.Scan(&id, &uid, &ci); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -167,7 +169,7 @@ func loadGraph(ctx context.Context, db *sql.DB) (*graph, error) {
 			rows.Close()
 			return nil, fmt.Errorf("CI row %d has an invalid id or uid", id)
 		}
-		g.addNode(int32(id), u)
+		g.addNode(int32(id), u, ci)
 	}
 	if err := closeRows(rows); err != nil {
 		return nil, err
@@ -215,7 +217,10 @@ func (g *graph) setType(id uint32, name string) {
 	g.typeID[name] = id
 }
 
-func (g *graph) addNode(slot int32, uid [16]byte) {
+// addNode indexes the node uid at slot; ci says whether it is a CI, which
+// traversals may walk (they walk CIs only: people and groups are reached
+// by Edges, never through them).
+func (g *graph) addNode(slot int32, uid [16]byte, ci bool) {
 	if int(slot) >= len(g.uids) {
 		if int(slot) >= cap(g.uids) {
 			grown := make([][16]byte, len(g.uids), max(int(slot)+1, cap(g.uids)+cap(g.uids)/4+1024))
@@ -234,6 +239,7 @@ func (g *graph) addNode(slot int32, uid [16]byte) {
 	g.uids[slot] = uid
 	g.ids[slot] = store.ID(formatUID(uid))
 	g.byUID[uid] = slot
+	g.notCI = setBit(g.notCI, slot, !ci)
 }
 
 func (g *graph) delNode(slot int32) {
@@ -241,24 +247,43 @@ func (g *graph) delNode(slot int32) {
 		return
 	}
 	delete(g.byUID, g.uids[slot])
+	g.notCI = setBit(g.notCI, slot, false)
 	g.uids[slot] = [16]byte{}
 	g.ids[slot] = ""
 	g.nodes--
 }
 
-func (g *graph) markDirty(slot int32) {
-	w := int(slot) >> 6
-	if w >= len(g.dirty) {
-		grown := make([]uint64, max(w+1, len(g.dirty)*5/4))
-		copy(grown, g.dirty)
-		g.dirty = grown
-	}
-	g.dirty[w] |= 1 << (uint(slot) & 63)
+func (g *graph) markDirty(slot int32) { g.dirty = setBit(g.dirty, slot, true) }
+
+func (g *graph) isDirty(slot int32) bool { return hasBit(g.dirty, slot) }
+
+// isCI reports whether slot holds a CI; the caller holds g.mu.
+func (g *graph) isCI(slot int32) bool {
+	return int(slot) < len(g.uids) && g.uids[slot] != ([16]byte{}) && !hasBit(g.notCI, slot)
 }
 
-func (g *graph) isDirty(slot int32) bool {
+// setBit sets (or clears) bit slot of bits, growing it to set.
+func setBit(bits []uint64, slot int32, on bool) []uint64 {
 	w := int(slot) >> 6
-	return w < len(g.dirty) && g.dirty[w]&(1<<(uint(slot)&63)) != 0
+	if w >= len(bits) {
+		if !on {
+			return bits
+		}
+		grown := make([]uint64, max(w+1, len(bits)*5/4))
+		copy(grown, bits)
+		bits = grown
+	}
+	if on {
+		bits[w] |= 1 << (uint(slot) & 63)
+	} else {
+		bits[w] &^= 1 << (uint(slot) & 63)
+	}
+	return bits
+}
+
+func hasBit(bits []uint64, slot int32) bool {
+	w := int(slot) >> 6
+	return w < len(bits) && bits[w]&(1<<(uint(slot)&63)) != 0
 }
 
 func (g *graph) addEdge(e edge) {
@@ -348,6 +373,7 @@ type typeDef struct {
 type nodeDef struct {
 	slot int32
 	uid  [16]byte
+	ci   bool
 }
 
 // applyLocked applies a committed call's patch; the caller holds mu.
@@ -356,7 +382,7 @@ func (g *graph) applyLocked(p *patch) {
 		g.setType(t.id, t.name)
 	}
 	for _, n := range p.addNodes {
-		g.addNode(n.slot, n.uid)
+		g.addNode(n.slot, n.uid, n.ci)
 	}
 	for _, e := range p.delEdges {
 		g.delEdge(e)

@@ -67,7 +67,7 @@ type bfs struct {
 // reach records v reached from hits[from]; it reports whether the search
 // must stop (budget exhausted or target found).
 func (b *bfs) reach(v int32, from int, typ uint32, fwd bool) bool {
-	if b.vis.stamp[v] == b.vis.epoch {
+	if b.vis.stamp[v] == b.vis.epoch || hasBit(b.g.notCI, v) {
 		return false
 	}
 	if b.count == b.maxNodes {
@@ -180,7 +180,7 @@ func (s *Store) Expand(ctx context.Context, t store.Traversal) (store.TraversalR
 			continue
 		}
 		slot, ok := g.byUID[u]
-		if !ok || b.vis.stamp[slot] == b.vis.epoch {
+		if !ok || b.vis.stamp[slot] == b.vis.epoch || !g.isCI(slot) {
 			continue
 		}
 		b.vis.stamp[slot] = b.vis.epoch
@@ -243,6 +243,7 @@ func (s *Store) ShortestPath(ctx context.Context, from, to store.ID, rules []sto
 	g.mu.RLock()
 	src, okFrom := g.lookup(from)
 	dst, okTo := g.lookup(to)
+	okFrom, okTo = okFrom && g.isCI(src), okTo && g.isCI(dst)
 	if !okFrom || !okTo {
 		g.mu.RUnlock()
 		if !okFrom {

@@ -210,7 +210,7 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 		t.nextRow++
 		t.rows[n.ID] = rowState{row: row, loaded: true}
 		uid, _ := parseUID(string(n.ID))
-		t.p.addNodes = append(t.p.addNodes, nodeDef{slot: int32(row), uid: uid})
+		t.p.addNodes = append(t.p.addNodes, nodeDef{slot: int32(row), uid: uid, ci: n.Kind == store.KindCI})
 		var err error
 		if buf, err = store.AppendAttributes(buf[:0], n.Attributes); err != nil {
 			return fmt.Errorf("embedded: encode attributes: %w", err)

@@ -48,28 +48,13 @@ func TestFoldBackfill(t *testing.T) {
 // the folded copies rather than scanning every CI.
 func TestFoldFiltersUseIndexes(t *testing.T) {
 	s := newTestStore(t)
-	ctx := context.Background()
 	for _, f := range []store.NodeFilter{{Name: "ESX-01"}, {NamePrefix: "ESX"}, {Owner: "Tomasz Nowak"}, {SupportGroup: "SG-Payments"}} {
 		e, err := f.Expr()
 		require.NoError(t, err)
 		params := map[string]any{}
 		cond, err := compileFilter(e, params)
 		require.NoError(t, err)
-		sess := s.session(ctx, neo4j.AccessModeRead)
-		res, err := sess.Run(ctx, "EXPLAIN MATCH (c:CI) WHERE "+cond+" RETURN count(c)", params)
-		require.NoError(t, err)
-		sum, err := res.Consume(ctx)
-		require.NoError(t, err)
-		require.NoError(t, sess.Close(ctx))
-		var ops []string
-		var walk func(p neo4j.Plan)
-		walk = func(p neo4j.Plan) {
-			ops = append(ops, p.Operator())
-			for _, c := range p.Children() {
-				walk(c)
-			}
-		}
-		walk(sum.Plan())
+		ops := planOperators(t, s, "MATCH (c:CI) WHERE "+cond+" RETURN count(c)", params)
 		seek := false
 		for _, op := range ops {
 			seek = seek || strings.Contains(op, "IndexSeek")

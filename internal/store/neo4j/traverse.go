@@ -199,11 +199,27 @@ func (s *Store) Expand(ctx context.Context, t store.Traversal) (store.TraversalR
 	if err := t.Check(); err != nil {
 		return store.TraversalResult{}, err
 	}
-	exp, err := newExpander(splitRules(t.Rules))
+	sets := splitRules(t.Rules)
+	exp, err := newExpander(sets)
 	if err != nil {
 		return store.TraversalResult{}, err
 	}
+	var one *reachStatement
+	if t.DepthOnly && oneStart(t.Start) {
+		one, err = newReachStatement(sets, t.MaxDepth)
+		if err != nil {
+			return store.TraversalResult{}, err
+		}
+	}
 	out, err := s.read(ctx, "expand", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		if one != nil {
+			res, ok, err := one.run(ctx, tx, t.Start[0], t.MaxNodes)
+			if err != nil || ok {
+				return res, err
+			}
+			// Over budget: which nodes the budget keeps is decided level
+			// by level below, exactly as without DepthOnly.
+		}
 		starts, err := existing(ctx, tx, t.Start)
 		if err != nil {
 			return nil, err
@@ -252,10 +268,12 @@ func (s *Store) Expand(ctx context.Context, t store.Traversal) (store.TraversalR
 }
 
 // qShortest finds one shortest path with Cypher's shortestPath() (a
-// bidirectional breadth-first search inside the database). {PATTERN} is a
+// bidirectional breadth-first search inside the database) through CIs only,
+// as every traversal walks (the predicate is checked during the search). {PATTERN} is a
 // fixed-direction pattern built from checked types and the depth bound.
 const qShortest = `MATCH (a:CI {id: $from}), (b:CI {id: $to})
 MATCH p = shortestPath((a){PATTERN}(b))
+WHERE all(n IN nodes(p) WHERE n:CI)
 RETURN [r IN relationships(p) | [startNode(r).id, type(r), endNode(r).id]]`
 
 // ShortestPath returns the hops of one shortest path from one CI to another

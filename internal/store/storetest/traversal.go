@@ -20,6 +20,7 @@ var traversalCases = []testCase{
 	{"TraverseDepthLimit", testTraverseDepthLimit},
 	{"TraverseNodeBudget", testTraverseBudget},
 	{"TraverseBadInput", testTraverseBadInput},
+	{"TraverseStaysOnCIs", testTraverseStaysOnCIs},
 	{"ShortestPath", testShortestPath},
 	{"EdgesAreTheShapeOfRelationshipsOf", testEdgesShape},
 }
@@ -146,11 +147,31 @@ func referenceBFS(n int, edges []edge, starts []int, tv store.Traversal) map[int
 	return depth
 }
 
+// expand runs tv, and again as DepthOnly, which must reach the same nodes
+// at the same depths, in non-decreasing depth, with the same Truncated
+// (a backend may answer it another way: Neo4j in one statement).
 func expand(t *testing.T, st store.Store, tv store.Traversal) store.TraversalResult {
 	t.Helper()
 	res, err := st.Expand(t.Context(), tv)
 	require.NoError(t, err)
+	only := tv
+	only.DepthOnly = true
+	short, err := st.Expand(t.Context(), only)
+	require.NoError(t, err)
+	require.Equal(t, res.Truncated, short.Truncated, "DepthOnly: Truncated")
+	require.Equal(t, depths(res), depths(short), "DepthOnly: the same nodes at the same depths")
+	for i := 1; i < len(short.Nodes); i++ {
+		require.LessOrEqual(t, short.Nodes[i-1].Depth, short.Nodes[i].Depth, "DepthOnly: depths are non-decreasing")
+	}
 	return res
+}
+
+func depths(res store.TraversalResult) map[store.ID]int {
+	out := make(map[store.ID]int, len(res.Nodes))
+	for _, r := range res.Nodes {
+		out[r.ID] = r.Depth
+	}
+	return out
 }
 
 func out(typ string) []store.EdgeRule { return []store.EdgeRule{{Type: typ, Dir: store.Out}} }
@@ -300,6 +321,43 @@ func testTraverseBudget(t *testing.T, st store.Store) {
 	res = expand(t, st, tv)
 	assert.False(t, res.Truncated, "a budget that is exactly enough does not truncate")
 	assert.Len(t, res.Nodes, 41)
+}
+
+// testTraverseStaysOnCIs: a traversal walks CIs only; two CIs owned by
+// the same person are not connected through that person.
+func testTraverseStaysOnCIs(t *testing.T, st store.Store) {
+	svc := newService(t, st)
+	people, _, cis := kindEstate(t, st, svc)
+	var in []store.RelationshipInput
+	for _, ci := range cis {
+		in = append(in, store.RelationshipInput{Type: "OWNED_BY", Source: ci, Target: people[0]})
+	}
+	res, err := st.CreateRelationships(t.Context(), builder, in, true)
+	require.NoError(t, err)
+	for _, r := range res {
+		require.NoError(t, r.Err)
+	}
+	for _, rules := range [][]store.EdgeRule{
+		{{Dir: store.Both}},
+		{{Type: "OWNED_BY", Dir: store.Out}, {Type: "OWNED_BY", Dir: store.In}},
+		{{Type: "OWNED_BY", Dir: store.Out}, {Type: "DEPENDS_ON", Dir: store.In}},
+	} {
+		tv := store.Traversal{Start: cis[:1], Rules: rules, MaxDepth: 4, MaxNodes: 100}
+		got := expand(t, st, tv)
+		assert.Equal(t, map[store.ID]int{cis[0]: 0}, depths(got), "rules %v", rules)
+		_, err := st.ShortestPath(t.Context(), cis[0], cis[1], rules, 4)
+		assert.ErrorIs(t, err, store.ErrNotFound, "no path through a person, rules %v", rules)
+	}
+	for _, tt := range []struct {
+		start []store.ID
+		want  map[store.ID]int
+	}{
+		{people[:1], map[store.ID]int{}},
+		{[]store.ID{people[0], cis[0]}, map[store.ID]int{cis[0]: 0}},
+	} {
+		got := expand(t, st, store.Traversal{Start: tt.start, Rules: []store.EdgeRule{{Dir: store.Both}}, MaxDepth: 2, MaxNodes: 100})
+		assert.Equal(t, tt.want, depths(got), "a start of another kind is not a CI: ignored")
+	}
 }
 
 func testTraverseBadInput(t *testing.T, st store.Store) {

@@ -1,0 +1,70 @@
+package neo4j
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// planOperators returns the operators of query's plan (EXPLAIN: nothing
+// runs), depth first.
+func planOperators(t *testing.T, s *Store, query string, params map[string]any) []string {
+	t.Helper()
+	ctx := context.Background()
+	sess := s.session(ctx, neo4j.AccessModeRead)
+	defer sess.Close(ctx)
+	res, err := sess.Run(ctx, "EXPLAIN "+query, params)
+	require.NoError(t, err)
+	sum, err := res.Consume(ctx)
+	require.NoError(t, err)
+	var ops []string
+	var walk func(p neo4j.Plan)
+	walk = func(p neo4j.Plan) {
+		ops = append(ops, p.Operator())
+		for _, c := range p.Children() {
+			walk(c)
+		}
+	}
+	walk(sum.Plan())
+	return ops
+}
+
+// TestReachStatementPlans: every shape of the one-statement traversal is
+// planned as a pruning breadth-first expand (each node visited once), with
+// no aggregation over the paths. A Neo4j version that plans them otherwise
+// would enumerate paths, exponentially on a graph with hubs.
+func TestReachStatementPlans(t *testing.T) {
+	s := newTestStore(t)
+	for _, tt := range []struct {
+		name  string
+		rules []store.EdgeRule
+	}{
+		{"inwards", []store.EdgeRule{{Type: "DEPENDS_ON", Dir: store.In}, {Type: "RUNS_ON", Dir: store.In}}},
+		{"outwards, every type", []store.EdgeRule{{Dir: store.Out}}},
+		{"both ways, same types", []store.EdgeRule{{Type: "CONNECTS_TO", Dir: store.Both}}},
+		{"mixed directions", []store.EdgeRule{{Type: "DEPENDS_ON", Dir: store.In}, {Type: "MEMBER_OF", Dir: store.Out}}},
+		{"every type out, some in", []store.EdgeRule{{Dir: store.Out}, {Type: "RUNS_ON", Dir: store.In}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := newReachStatement(splitRules(tt.rules), store.MaxDepth)
+			require.NoError(t, err)
+			params := map[string]any{"id": "x", "limit": 10}
+			for k, v := range rs.params {
+				params[k] = v
+			}
+			ops := planOperators(t, s, rs.query, params)
+			pruning := false
+			for _, op := range ops {
+				pruning = pruning || strings.HasPrefix(op, "VarLengthExpand(Pruning")
+				assert.NotContains(t, op, "Aggregation", "no aggregation over paths: %v", ops)
+			}
+			assert.True(t, pruning, "a pruning breadth-first expand: %v\n%s", ops, rs.query)
+		})
+	}
+}
