@@ -171,6 +171,14 @@ func (r *reachedCIResolver) Ci(ctx context.Context, obj *model.ReachedCI) (*mode
 	return r.loadCI(ctx, obj.CIID)
 }
 
+// Path is the resolver for the path field.
+func (r *reachedCIResolver) Path(ctx context.Context, obj *model.ReachedCI) ([]model.PathStep, error) {
+	if err := obj.Reach.Paths(ctx); err != nil {
+		return nil, err
+	}
+	return stepsView(obj.Reach.Nodes[obj.Index].Path, obj.Reach.Root.ID), nil
+}
+
 // ImpactAnalysis returns generated.ImpactAnalysisResolver implementation.
 func (r *Resolver) ImpactAnalysis() generated.ImpactAnalysisResolver {
 	return &impactAnalysisResolver{r}

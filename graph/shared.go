@@ -209,7 +209,7 @@ func (r *Resolver) reachView(ctx context.Context, reach *impact.Reach) *model.Re
 func reachView(r *impact.Reach) *model.Reachability {
 	out := &model.Reachability{Nodes: make([]model.ReachedCI, len(r.Nodes)), Truncated: r.Truncated}
 	for i, n := range r.Nodes {
-		out.Nodes[i] = model.ReachedCI{CIID: n.CI.ID, Depth: n.Depth, Path: stepsView(n.Path, r.Root.ID)}
+		out.Nodes[i] = model.ReachedCI{CIID: n.CI.ID, Depth: n.Depth, Reach: r, Index: i}
 	}
 	return out
 }

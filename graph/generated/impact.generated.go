@@ -35,6 +35,8 @@ type PathStepResolver interface {
 }
 type ReachedCIResolver interface {
 	Ci(ctx context.Context, obj *model.ReachedCI) (*model.CI, error)
+
+	Path(ctx context.Context, obj *model.ReachedCI) ([]model.PathStep, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1402,7 +1404,7 @@ func (ec *executionContext) _ReachedCI_path(ctx context.Context, field graphql.C
 			return ec.fieldContext_ReachedCI_path(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Path, nil
+			return ec.Resolvers.ReachedCI().Path(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.PathStep) graphql.Marshaler {
@@ -1416,8 +1418,8 @@ func (ec *executionContext) fieldContext_ReachedCI_path(_ context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "ReachedCI",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PathStep(ctx, field)
 		},
@@ -2055,10 +2057,11 @@ func (ec *executionContext) _ReachedCI(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "path":
-			out.Values[i] = ec._ReachedCI_path(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReachedCI_path(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

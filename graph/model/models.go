@@ -75,11 +75,14 @@ type Path struct {
 }
 
 // ReachedCI is a CI reached by a traversal; the CI is resolved through the
-// loader.
+// loader, the path from Reach (impact.Reach.Paths) when a query asks.
 type ReachedCI struct {
 	CIID  store.ID
 	Depth int
-	Path  []PathStep
+	// Reach is the traversal's answer and Index this CI's place in its
+	// Nodes.
+	Reach *impact.Reach
+	Index int
 }
 
 // ImpactAnalysis is the answer of an impact analysis. Its counts and

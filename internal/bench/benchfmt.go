@@ -34,6 +34,7 @@ func Benchfmt(r io.Reader, w io.Writer) error {
 	table := ""
 	n := 0
 	starts := map[string]int{} // traversal rows by start and reach, to tell equal ones apart
+	var engines []string       // the traversal table's columns after the first two
 	for line := 0; sc.Scan(); {
 		line++
 		text := strings.TrimSpace(sc.Text())
@@ -57,6 +58,10 @@ func Benchfmt(r io.Reader, w io.Writer) error {
 			continue
 		case len(cells) > 0 && cells[0] == "start CI":
 			table = "traversal"
+			var err error
+			if engines, err = traversalHeader(cells); err != nil {
+				return fmt.Errorf("line %d: %w", line, err)
+			}
 			continue
 		case len(cells) > 0 && cells[0] == "query":
 			table = "api"
@@ -72,7 +77,7 @@ func Benchfmt(r io.Reader, w io.Writer) error {
 		case "load":
 			err = loadLine(w, cells)
 		case "traversal":
-			err = traversalLine(w, cells, starts)
+			err = traversalLine(w, cells, engines, starts)
 		case "api":
 			err = apiLine(w, cells)
 		case "overload":
@@ -101,7 +106,32 @@ var (
 	durRe = regexp.MustCompile(`^([0-9.]+) (ms|s)\b`)
 )
 
-var traversalEngines = []string{"floor", "embedded", "neo4j", "naive_distinct", "naive_paths"}
+// traversalEngines names the traversal table's columns in benchmark
+// names. Reports of earlier releases lack some: columns are read by
+// header, so that two releases' reports compare.
+var traversalEngines = map[string]string{
+	"floor (CSR BFS)":                 "floor",
+	"embedded Expand":                 "embedded",
+	"Neo4j level-by-level":            "neo4j",
+	"Neo4j one statement, depth only": "neo4j_depth_only",
+	"naive Cypher DISTINCT":           "naive_distinct",
+	"naive Cypher depth+path":         "naive_paths",
+}
+
+func traversalHeader(cells []string) ([]string, error) {
+	if len(cells) < 3 || cells[1] != "reached" {
+		return nil, fmt.Errorf("a traversal header starts with start CI and reached: %q", cells)
+	}
+	out := make([]string, len(cells)-2)
+	for i, c := range cells[2:] {
+		e, ok := traversalEngines[c]
+		if !ok {
+			return nil, fmt.Errorf("unknown traversal column %q", c)
+		}
+		out[i] = e
+	}
+	return out, nil
+}
 
 func splitRow(s string) []string {
 	s = strings.TrimSuffix(strings.TrimPrefix(s, "|"), "|")
@@ -128,9 +158,9 @@ func loadLine(w io.Writer, c []string) error {
 	return nil
 }
 
-func traversalLine(w io.Writer, c []string, starts map[string]int) error {
-	if len(c) != 2+len(traversalEngines) {
-		return fmt.Errorf("a traversal row has %d cells, this one %d", 2+len(traversalEngines), len(c))
+func traversalLine(w io.Writer, c []string, engines []string, starts map[string]int) error {
+	if len(c) != 2+len(engines) {
+		return fmt.Errorf("a traversal row has %d cells, this one %d", 2+len(engines), len(c))
 	}
 	// Two start CIs of one kind may reach as many CIs; the report lists
 	// them in an order the seed fixes, so the second is "#2" in every run.
@@ -139,7 +169,7 @@ func traversalLine(w io.Writer, c []string, starts map[string]int) error {
 	if k := starts[start]; k > 1 {
 		start += fmt.Sprintf("#%d", k)
 	}
-	for i, engine := range traversalEngines {
+	for i, engine := range engines {
 		cell := c[2+i]
 		if cell == "–" || strings.HasPrefix(cell, "timeout") {
 			continue // not measured, or no figure to compare

@@ -45,7 +45,7 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 		},
 		Traversals: []TraversalRow{
 			{Label: "core switch", Reached: 42218, Floor: 1100 * time.Microsecond, Embedded: 4200 * time.Microsecond, Neo4j: 836500 * time.Microsecond,
-				NaiveDistinct: 268800 * time.Microsecond, NaivePaths: 1290 * time.Millisecond},
+				Neo4jDepthOnly: 402 * time.Millisecond, NaiveDistinct: 268800 * time.Microsecond, NaivePaths: 1290 * time.Millisecond},
 			{Label: "vm", Reached: 1, Floor: 100, Embedded: 2 * time.Microsecond, Neo4j: 2800 * time.Microsecond, NaiveDistinct: -time.Minute},
 			{Label: "vm", Reached: 1, Floor: 100, Embedded: 3 * time.Microsecond},
 		},
@@ -62,6 +62,7 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 		"GraphTraversal/start=core_switch/reached=42218/engine=floor":                {"sec/op": 0.0011},
 		"GraphTraversal/start=core_switch/reached=42218/engine=embedded":             {"sec/op": 0.0042},
 		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j":                {"sec/op": 0.8365},
+		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j_depth_only":     {"sec/op": 0.402},
 		"GraphTraversal/start=core_switch/reached=42218/engine=naive_distinct":       {"sec/op": 0.2688},
 		"GraphTraversal/start=core_switch/reached=42218/engine=naive_paths":          {"sec/op": 1.29},
 		"GraphTraversal/start=vm/reached=1/engine=embedded":                          {"sec/op": 0.000002},
@@ -127,6 +128,8 @@ func TestBenchfmtRefusesWhatItCannotRead(t *testing.T) {
 		{"bad overload latency", "| clients | cheap reads/s | cheap p50 | cheap p99 | cheap shed | impact/s | impact p99 | impact shed | failed | server RSS |\n| 1 | 3 | soon | 1.0 ms | 0 | 1 | 2.0 ms | 0 | 0 | 9 MiB |\n", "line 2: cheap-p50-sec \"soon\""},
 		{"short API row", "| query | clients | requests | errors | requests/s | p50 | p99 |\n| impact | 1 |\n", "line 2: an API row has 7 cells"},
 		{"bad traversal time", "| start CI | reached | floor (CSR BFS) | embedded Expand | Neo4j level-by-level | naive Cypher DISTINCT | naive Cypher depth+path |\n| vm | 1 | fast | – | – | – | – |\n", "line 2: floor time"},
+		{"unknown traversal column", "| start CI | reached | floor (CSR BFS) | Neo4j sideways |\n| vm | 1 | 1.0 ms | 2.0 ms |\n", "line 1: unknown traversal column \"Neo4j sideways\""},
+		{"short traversal row", "| start CI | reached | floor (CSR BFS) | embedded Expand |\n| vm | 1 | 1.0 ms |\n", "line 2: a traversal row has 4 cells, this one 3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -18,7 +19,8 @@ type Node struct {
 	CI store.CI
 	// Depth is the number of hops from the root (the minimum).
 	Depth int
-	// Path is one shortest chain of hops from the root to CI.
+	// Path is one shortest chain of hops from the root to CI, set by
+	// Reach.Paths.
 	Path []store.Step
 }
 
@@ -33,6 +35,143 @@ type Reach struct {
 	MaxDepth int
 	// Truncated reports that the node budget stopped the traversal.
 	Truncated bool
+
+	paths *pathFinder
+}
+
+// Paths sets the Path of every node, once (concurrent callers wait for
+// the first). The traversal asks the store for depths only (a hub's
+// dependents on Neo4j are then one statement), so paths cost a read of
+// the reached CIs' relationships, one call per depth, which only a
+// reader that shows them pays; where the store reported how it reached a
+// CI (the embedded store always does), nothing is read.
+//
+// A node whose predecessors were all deleted since the traversal makes it
+// an error wrapping ErrChanged.
+func (r *Reach) Paths(ctx context.Context) error {
+	if r.paths == nil {
+		return nil // nothing reached
+	}
+	r.paths.once.Do(func() {
+		r.paths.err = r.paths.find(ctx)
+		if r.paths.err == nil {
+			for i := range r.Nodes {
+				r.Nodes[i].Path = pathTo(r.paths.preds, r.Nodes[i].CI.ID)
+			}
+		}
+	})
+	return r.paths.err
+}
+
+// ErrChanged reports that the graph changed under an answer being
+// completed: asking again gives a consistent one. It wraps
+// store.ErrConflict (the API's CONFLICT).
+var ErrChanged error = changedError{}
+
+type changedError struct{}
+
+func (changedError) Error() string {
+	return "the graph changed while the answer was read; ask again"
+}
+
+func (changedError) Unwrap() error { return store.ErrConflict }
+
+// pathFinder finds the predecessors the traversal did not report.
+type pathFinder struct {
+	once  sync.Once
+	err   error
+	g     Graph
+	rules []store.EdgeRule
+	depth map[store.ID]int  // every CI reached, the root at 0
+	preds map[store.ID]pred // known predecessors, completed by find
+}
+
+// find reads, depth by depth, the relationships of the CIs with no known
+// predecessor the way back towards the root (the rules reversed), and
+// keeps for each the smallest (predecessor, type, relationship) one level
+// up, so that the answer does not depend on the order the store lists
+// relationships in.
+func (pf *pathFinder) find(ctx context.Context) error {
+	byDepth := map[int][]store.ID{}
+	maxDepth := 0
+	for id, d := range pf.depth {
+		if _, ok := pf.preds[id]; !ok && d > 0 {
+			byDepth[d] = append(byDepth[d], id)
+			maxDepth = max(maxDepth, d)
+		}
+	}
+	back := backRules(pf.rules)
+	for d := 1; d <= maxDepth; d++ {
+		ids := byDepth[d]
+		slices.Sort(ids)
+		for chunk := range slices.Chunk(ids, store.MaxBatch) {
+			for _, side := range back {
+				edges, err := pf.g.Edges(ctx, chunk, side.dir, side.types)
+				if err != nil {
+					return fmt.Errorf("impact: paths: %w", err)
+				}
+				for _, id := range chunk {
+					for _, e := range edges[id] {
+						via := e.Rel.Target
+						if !e.Forward {
+							via = e.Rel.Source
+						}
+						if vd, ok := pf.depth[via]; !ok || vd != d-1 {
+							continue
+						}
+						step := cleanStep(store.Step{Rel: e.Rel, Forward: !e.Forward})
+						if old, ok := pf.preds[id]; !ok || cmp.Or(cmp.Compare(via, old.via), cmp.Compare(step.Rel.Type, old.step.Rel.Type), cmp.Compare(step.Rel.ID, old.step.Rel.ID)) < 0 {
+							pf.preds[id] = pred{depth: d, via: via, step: step}
+						}
+					}
+				}
+			}
+		}
+		for _, id := range ids {
+			if _, ok := pf.preds[id]; !ok {
+				return fmt.Errorf("CI %q lost its path from the start: %w", clipID(id), ErrChanged)
+			}
+		}
+	}
+	return nil
+}
+
+// backSide is the relationships to read from a reached CI towards the
+// CI it was reached from: a direction and its types (nil: every type).
+type backSide struct {
+	dir   store.Direction
+	types []string
+}
+
+// backRules reverses traversal rules: a CI reached along an incoming
+// DEPENDS_ON leads back along its outgoing DEPENDS_ON.
+func backRules(rules []store.EdgeRule) []backSide {
+	var out, in backSide
+	out.dir, in.dir = store.Out, store.In
+	allOut, allIn := false, false
+	for _, r := range rules {
+		for _, side := range []struct {
+			follows bool
+			s       *backSide
+			all     *bool
+		}{{r.Dir == store.In || r.Dir == store.Both, &out, &allOut}, {r.Dir == store.Out || r.Dir == store.Both, &in, &allIn}} {
+			switch {
+			case !side.follows || *side.all:
+			case r.Type == "":
+				*side.all, side.s.types = true, nil
+			case !slices.Contains(side.s.types, r.Type):
+				side.s.types = append(side.s.types, r.Type)
+			}
+		}
+	}
+	var sides []backSide
+	if allOut || len(out.types) > 0 {
+		sides = append(sides, out)
+	}
+	if allIn || len(in.types) > 0 {
+		sides = append(sides, in)
+	}
+	return sides
 }
 
 // Follow says which way Dependencies and Dependents follow relationships.
@@ -172,19 +311,20 @@ func impactTypeRules(m *cmdb.Model, types []string, dependents bool) ([]store.Ed
 }
 
 func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules []store.EdgeRule) (*Reach, error) {
-	res, err := a.g.Expand(ctx, store.Traversal{Start: []store.ID{id}, Rules: rules, MaxDepth: depth, MaxNodes: a.opts.NodeBudget})
+	res, err := a.g.Expand(ctx, store.Traversal{Start: []store.ID{id}, Rules: rules, MaxDepth: depth, MaxNodes: a.opts.NodeBudget, DepthOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("impact: expand: %w", err)
 	}
 	if len(res.Nodes) == 0 || res.Nodes[0].ID != id {
 		return nil, fmt.Errorf("CI %q: %w", clipID(id), store.ErrNotFound)
 	}
-	preds := make(map[store.ID]pred, len(res.Nodes))
+	pf := &pathFinder{g: a.g, rules: rules, depth: make(map[store.ID]int, len(res.Nodes)), preds: make(map[store.ID]pred, len(res.Nodes))}
 	ids := make([]store.ID, len(res.Nodes))
 	for i, n := range res.Nodes {
 		ids[i] = n.ID
-		if n.Depth > 0 {
-			preds[n.ID] = pred{depth: n.Depth, via: n.Via, step: cleanStep(n.Step)}
+		pf.depth[n.ID] = n.Depth
+		if n.Depth > 0 && n.Via != "" {
+			pf.preds[n.ID] = pred{depth: n.Depth, via: n.Via, step: cleanStep(n.Step)}
 		}
 	}
 	// The root is read whole; the CIs reached, which a hub has by tens of
@@ -202,10 +342,10 @@ func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules
 	if err != nil {
 		return nil, err
 	}
-	out := &Reach{Root: root, MaxDepth: depth, Truncated: res.Truncated, Nodes: make([]Node, 0, len(res.Nodes)-1)}
+	out := &Reach{Root: root, MaxDepth: depth, Truncated: res.Truncated, Nodes: make([]Node, 0, len(res.Nodes)-1), paths: pf}
 	for _, n := range res.Nodes[1:] {
 		if ci, ok := cis[n.ID]; ok {
-			out.Nodes = append(out.Nodes, Node{CI: ci, Depth: n.Depth, Path: pathTo(preds, n.ID)})
+			out.Nodes = append(out.Nodes, Node{CI: ci, Depth: n.Depth})
 		}
 	}
 	slices.SortFunc(out.Nodes, func(x, y Node) int {

@@ -389,14 +389,7 @@ func TestDependencies(t *testing.T) {
 			return c(a, ctx, id, depth, types, impact.FollowRelationships)
 		}
 	}
-	tests := []struct {
-		name  string
-		fn    call
-		root  string
-		depth int
-		types []string
-		want  map[string]int // name -> depth
-	}{
+	tests := []dependencyCase{
 		{"what an instance needs", deps, "shop-1", 8, nil, map[string]int{"vm1": 1, "hv1": 2}},
 		{"what a service needs over PROVIDED_BY", deps, "bs-shop", 8, []string{"PROVIDED_BY"}, map[string]int{"shop": 1, "shop-1": 2}},
 		{"what needs a hypervisor", dependents, "hv1", 8, nil, map[string]int{
@@ -415,33 +408,13 @@ func TestDependencies(t *testing.T) {
 		{"raw: a type without impact", raw(deps), "srv-p", 8, []string{"DOCUMENTED_BY"}, map[string]int{"doc1": 1}},
 	}
 	forEachBackend(t, func(t *testing.T, f *fixture) {
-		a := impact.New(f.st, f.svc.Model, impact.Options{})
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				r, err := tt.fn(a, t.Context(), f.id(t, tt.root), tt.depth, tt.types, impact.FollowImpact)
-				require.NoError(t, err)
-				assert.Equal(t, tt.root, r.Root.Attributes["name"])
-				got := map[string]int{}
-				for _, n := range r.Nodes {
-					got[f.names[n.CI.ID]] = n.Depth
-					require.Len(t, n.Path, n.Depth)
-					cur := r.Root.ID
-					for _, st := range n.Path {
-						from, to := st.Rel.Source, st.Rel.Target
-						if !st.Forward {
-							from, to = to, from
-						}
-						require.Equal(t, cur, from)
-						if len(tt.types) > 0 {
-							assert.Contains(t, tt.types, st.Rel.Type)
-						}
-						cur = to
-					}
-					assert.Equal(t, n.CI.ID, cur)
-				}
-				assert.Equal(t, tt.want, got)
-				assert.False(t, r.Truncated)
-			})
+		// As the store answers, and with the predecessors withheld (as the
+		// Neo4j store withholds them from one start): Reach.Paths finds them.
+		for _, g := range []struct {
+			name  string
+			graph impact.Graph
+		}{{"store", f.st}, {"depths only", depthsOnly{f.st}}} {
+			t.Run(g.name, func(t *testing.T) { testDependencies(t, f, impact.New(g.graph, f.svc.Model, impact.Options{}), tests) })
 		}
 		t.Run("budget", func(t *testing.T) {
 			small := impact.New(f.st, f.svc.Model, impact.Options{NodeBudget: 3})
@@ -450,6 +423,85 @@ func TestDependencies(t *testing.T) {
 			assert.Len(t, r.Nodes, 3)
 			assert.True(t, r.Truncated)
 		})
+	})
+}
+
+type dependencyCase struct {
+	name  string
+	fn    func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string, follow impact.Follow) (*impact.Reach, error)
+	root  string
+	depth int
+	types []string
+	want  map[string]int // name -> depth
+}
+
+func testDependencies(t *testing.T, f *fixture, a *impact.Analyzer, tests []dependencyCase) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := tt.fn(a, t.Context(), f.id(t, tt.root), tt.depth, tt.types, impact.FollowImpact)
+			require.NoError(t, err)
+			require.NoError(t, r.Paths(t.Context()))
+			assert.Equal(t, tt.root, r.Root.Attributes["name"])
+			got := map[string]int{}
+			for _, n := range r.Nodes {
+				got[f.names[n.CI.ID]] = n.Depth
+				require.Len(t, n.Path, n.Depth)
+				cur := r.Root.ID
+				for _, st := range n.Path {
+					from, to := st.Rel.Source, st.Rel.Target
+					if !st.Forward {
+						from, to = to, from
+					}
+					require.Equal(t, cur, from)
+					if len(tt.types) > 0 {
+						assert.Contains(t, tt.types, st.Rel.Type)
+					}
+					cur = to
+				}
+				assert.Equal(t, n.CI.ID, cur)
+			}
+			assert.Equal(t, tt.want, got)
+			assert.False(t, r.Truncated)
+		})
+	}
+}
+
+// depthsOnly is a real store whose depth-only traversals report no
+// predecessors, as store.Traversal.DepthOnly allows.
+type depthsOnly struct{ impact.Graph }
+
+func (d depthsOnly) Expand(ctx context.Context, t store.Traversal) (store.TraversalResult, error) {
+	res, err := d.Graph.Expand(ctx, t)
+	if t.DepthOnly {
+		for i := range res.Nodes {
+			res.Nodes[i].Via, res.Nodes[i].Step = "", store.Step{}
+		}
+	}
+	return res, err
+}
+
+// TestPathsAfterAChange: a path whose relationship was deleted between the
+// traversal and the paths is ErrChanged, not a shorter answer.
+func TestPathsAfterAChange(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		res, err := f.svc.Upsert(t.Context(), actor, []cmdb.UpsertItem{
+			{Class: "Application", Attributes: map[string]any{"name": "paths-db-" + t.Name()}},
+			{Class: "Application", Attributes: map[string]any{"name": "paths-app-" + t.Name()}},
+		}, true)
+		require.NoError(t, err)
+		db, app := res[0].Node.ID, res[1].Node.ID
+		rels, err := f.svc.CreateRelationships(t.Context(), actor, []cmdb.RelationshipItem{{Source: app, Type: "DEPENDS_ON", Target: db}}, true)
+		require.NoError(t, err)
+		require.NoError(t, rels[0].Err)
+		a := impact.New(depthsOnly{f.st}, f.svc.Model, impact.Options{})
+		r, err := a.Dependents(t.Context(), db, 8, nil, impact.FollowImpact)
+		require.NoError(t, err)
+		require.Len(t, r.Nodes, 1)
+		_, err = f.st.DeleteRelationships(t.Context(), actor, []store.ID{rels[0].Relationship.ID})
+		require.NoError(t, err)
+		err = r.Paths(t.Context())
+		require.ErrorIs(t, err, impact.ErrChanged)
+		require.ErrorIs(t, r.Paths(t.Context()), impact.ErrChanged, "asked again, the same answer")
 	})
 }
 

@@ -137,11 +137,12 @@ func (rs *reachStatement) run(ctx context.Context, tx neo4j.ManagedTransaction, 
 	if len(out.Nodes)-1 > budget {
 		return store.TraversalResult{}, false, nil
 	}
-	// The expand streams breadth-first already; sorting makes the order
-	// within a depth stable whatever the plan.
-	slices.SortFunc(out.Nodes[1:], func(x, y store.Reached) int {
-		return cmp.Or(cmp.Compare(x.Depth, y.Depth), cmp.Compare(x.ID, y.ID))
-	})
+	// The expand streams breadth-first, so this is a check; a plan that
+	// did not would still give depths in order.
+	byDepth := func(x, y store.Reached) int { return cmp.Compare(x.Depth, y.Depth) }
+	if !slices.IsSortedFunc(out.Nodes, byDepth) {
+		slices.SortStableFunc(out.Nodes, byDepth)
+	}
 	return out, true, nil
 }
 
