@@ -82,17 +82,27 @@ func BenchmarkAnalyze(b *testing.B) {
 				}
 				b.ReportMetric(float64(len(res.Nodes)), "cis/op")
 			})
-			// What dependents answers from the same CI (the traversal, its
-			// CIs' summaries, one path each).
-			b.Run(s.Label+"/dependents", func(b *testing.B) {
-				var reach *impact.Reach
-				for b.Loop() {
-					var err error
-					reach, err = a.Dependents(b.Context(), ids[s.Index], 8, nil, impact.FollowImpact)
-					require.NoError(b, err)
+			// What dependents answers from the same CI (a depth-only
+			// traversal and its CIs' summaries), and with every path, as a
+			// query selecting ReachedCI.path reads them.
+			for _, paths := range []bool{false, true} {
+				name := s.Label + "/dependents"
+				if paths {
+					name += "+paths"
 				}
-				b.ReportMetric(float64(len(reach.Nodes)), "cis/op")
-			})
+				b.Run(name, func(b *testing.B) {
+					var reach *impact.Reach
+					for b.Loop() {
+						var err error
+						reach, err = a.Dependents(b.Context(), ids[s.Index], 8, nil, impact.FollowImpact)
+						require.NoError(b, err)
+						if paths {
+							require.NoError(b, reach.Paths(b.Context()))
+						}
+					}
+					b.ReportMetric(float64(len(reach.Nodes)), "cis/op")
+				})
+			}
 			b.Run(s.Label, func(b *testing.B) {
 				req := impact.Request{CIs: []store.ID{ids[s.Index]}, MaxDepth: 8} // the depth of earlier runs
 				var res *impact.Result

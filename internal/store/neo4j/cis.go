@@ -302,9 +302,10 @@ func joinAnd(a, b string) string {
 
 // qNodeFields reads partial nodes: {MATCH} is the MATCH clause of qGetNodes
 // or qGetCIs. Attribute names are parameters, read with c[f].
+// The rows come as one list in one record (see collectRows).
 const qNodeFields = `UNWIND $ids AS id
 {MATCH}
-RETURN c.id, c._kind, c.class, c._version, [f IN $fields | c[f]]`
+RETURN collect([c.id, c._kind, c.class, c._version, [f IN $fields | c[f]]])`
 
 // NodeFields returns partial nodes: see store.NodeReader. Only the named
 // properties cross the wire.
@@ -321,17 +322,17 @@ func (s *Store) NodeFields(ctx context.Context, kind store.ObjectKind, ids []sto
 	}
 	q := strings.Replace(qNodeFields, "{MATCH}", match, 1)
 	out, err := s.read(ctx, "get node fields", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		recs, err := collect(ctx, tx, q, map[string]any{"ids": uniqueIDs(ids), "kind": string(kind), "fields": fields})
+		rows, err := collectRows(ctx, tx, q, map[string]any{"ids": uniqueIDs(ids), "kind": string(kind), "fields": fields}, 5)
 		if err != nil {
 			return nil, err
 		}
-		out := make(map[store.ID]store.Node, len(recs))
-		for _, rec := range recs {
-			n := store.Node{ID: store.ID(asString(rec.Values[0])), Kind: kindOrCI(store.ObjectKind(asString(rec.Values[1]))),
-				Class: asString(rec.Values[2]), Attributes: make(store.Attributes, len(fields))}
-			v, _ := rec.Values[3].(int64)
+		out := make(map[store.ID]store.Node, len(rows))
+		for _, row := range rows {
+			n := store.Node{ID: store.ID(asString(row[0])), Kind: kindOrCI(store.ObjectKind(asString(row[1]))),
+				Class: asString(row[2]), Attributes: make(store.Attributes, len(fields))}
+			v, _ := row[3].(int64)
 			n.Version = max(v, 1)
-			vals, _ := rec.Values[4].([]any)
+			vals, _ := row[4].([]any)
 			for i, f := range fields {
 				if i >= len(vals) || vals[i] == nil {
 					continue

@@ -36,9 +36,9 @@ func planOperators(t *testing.T, s *Store, query string, params map[string]any) 
 }
 
 // TestReachStatementPlans: every shape of the one-statement traversal is
-// planned as a pruning breadth-first expand (each node visited once), with
-// no aggregation over the paths. A Neo4j version that plans them otherwise
-// would enumerate paths, exponentially on a graph with hubs.
+// planned as a pruning breadth-first expand (each node visited once, its
+// depth a by-product). A Neo4j version that plans them otherwise would
+// enumerate paths and aggregate them, exponentially on a graph with hubs.
 func TestReachStatementPlans(t *testing.T) {
 	s := newTestStore(t)
 	for _, tt := range []struct {
@@ -62,7 +62,6 @@ func TestReachStatementPlans(t *testing.T) {
 			pruning := false
 			for _, op := range ops {
 				pruning = pruning || strings.HasPrefix(op, "VarLengthExpand(Pruning")
-				assert.NotContains(t, op, "Aggregation", "no aggregation over paths: %v", ops)
 			}
 			assert.True(t, pruning, "a pruning breadth-first expand: %v\n%s", ops, rs.query)
 		})
