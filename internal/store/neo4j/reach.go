@@ -111,10 +111,9 @@ func reachStep(s edgeSets) (string, map[string]any, error) {
 	return "((a)-[r" + both + "]-(b:CI) WHERE " + where + ")", params, nil
 }
 
-// run answers the traversal from start with at most budget nodes reached.
-// ok is false when more than budget nodes are reachable: the caller then
-// decides level by level which ones the budget keeps.
-func (rs *reachStatement) run(ctx context.Context, tx neo4j.ManagedTransaction, start store.ID, budget int) (store.TraversalResult, bool, error) {
+// run answers the traversal from start with at most budget nodes reached,
+// the nearest ones.
+func (rs *reachStatement) run(ctx context.Context, tx neo4j.ManagedTransaction, start store.ID, budget int) (store.TraversalResult, error) {
 	params := make(map[string]any, len(rs.params)+2)
 	for k, v := range rs.params {
 		params[k] = v
@@ -123,7 +122,7 @@ func (rs *reachStatement) run(ctx context.Context, tx neo4j.ManagedTransaction, 
 	params["limit"] = budget + 1
 	res, err := tx.Run(ctx, rs.query, params)
 	if err != nil {
-		return store.TraversalResult{}, false, err
+		return store.TraversalResult{}, err
 	}
 	out := store.TraversalResult{Nodes: []store.Reached{}}
 	found := false
@@ -137,15 +136,12 @@ func (rs *reachStatement) run(ctx context.Context, tx neo4j.ManagedTransaction, 
 		}
 	}
 	if err := res.Err(); err != nil {
-		return store.TraversalResult{}, false, err
+		return store.TraversalResult{}, err
 	}
 	if !found {
 		// No such start: nothing is reached (store.Traverser ignores
 		// unknown starts).
-		return store.TraversalResult{Nodes: []store.Reached{}}, true, nil
-	}
-	if len(out.Nodes)-1 > budget {
-		return store.TraversalResult{}, false, nil
+		return store.TraversalResult{Nodes: []store.Reached{}}, nil
 	}
 	// Records come in depth order (the start's first, as UNION ALL runs
 	// its parts in order); a plan that did not keep it would still give
@@ -154,7 +150,13 @@ func (rs *reachStatement) run(ctx context.Context, tx neo4j.ManagedTransaction, 
 	if !slices.IsSortedFunc(out.Nodes, byDepth) {
 		slices.SortStableFunc(out.Nodes, byDepth)
 	}
-	return out, true, nil
+	if len(out.Nodes)-1 > budget {
+		// The expand is breadth-first, so LIMIT kept the nearest nodes:
+		// all of every depth but the last, and some of the last.
+		// TraverseNodeBudgetKeepsTheNearest checks it on both backends.
+		out.Nodes, out.Truncated = out.Nodes[:budget+1], true
+	}
+	return out, nil
 }
 
 // oneStart reports whether ids name one start (repeated or not).

@@ -217,12 +217,7 @@ func (s *Store) Expand(ctx context.Context, t store.Traversal) (store.TraversalR
 	}
 	out, err := s.read(ctx, "expand", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
 		if one != nil {
-			res, ok, err := one.run(ctx, tx, t.Start[0], t.MaxNodes)
-			if err != nil || ok {
-				return res, err
-			}
-			// Over budget: which nodes the budget keeps is decided level
-			// by level below, exactly as without DepthOnly.
+			return one.run(ctx, tx, t.Start[0], t.MaxNodes)
 		}
 		starts, err := existing(ctx, tx, t.Start)
 		if err != nil {

@@ -19,6 +19,7 @@ var traversalCases = []testCase{
 	{"TraversePerTypeDirections", testTraversePerTypeDirections},
 	{"TraverseDepthLimit", testTraverseDepthLimit},
 	{"TraverseNodeBudget", testTraverseBudget},
+	{"TraverseNodeBudgetKeepsTheNearest", testTraverseBudgetNearest},
 	{"TraverseBadInput", testTraverseBadInput},
 	{"TraverseStaysOnCIs", testTraverseStaysOnCIs},
 	{"ShortestPath", testShortestPath},
@@ -357,6 +358,45 @@ func testTraverseStaysOnCIs(t *testing.T, st store.Store) {
 	} {
 		got := expand(t, st, store.Traversal{Start: tt.start, Rules: []store.EdgeRule{{Dir: store.Both}}, MaxDepth: 2, MaxNodes: 100})
 		assert.Equal(t, tt.want, depths(got), "a start of another kind is not a CI: ignored")
+	}
+}
+
+// testTraverseBudgetKeepsTheNearest: a budget keeps every node of each
+// depth before the last one it reaches, whichever way the store answers.
+func testTraverseBudgetNearest(t *testing.T, st store.Store) {
+	// The start, 6 nodes at depth 1, each with 6 at depth 2, each of
+	// those with one at depth 3: 6 + 36 + 36 nodes.
+	ids := nodes(t, st, "n", 1+6+36+36)
+	var edges []edge
+	for i := 0; i < 6; i++ {
+		edges = append(edges, edge{1 + i, 0, ""})
+		for j := 0; j < 6; j++ {
+			d2 := 7 + 6*i + j
+			edges = append(edges, edge{d2, 1 + i, ""}, edge{d2 + 36, d2, ""})
+		}
+	}
+	link(t, st, ids, edges...)
+	for _, budget := range []int{1, 5, 6, 7, 20, 42, 43, 77} {
+		for _, depthOnly := range []bool{false, true} {
+			tv := store.Traversal{Start: ids[:1], Rules: []store.EdgeRule{{Dir: store.In}}, MaxDepth: 5, MaxNodes: budget, DepthOnly: depthOnly}
+			res, err := st.Expand(t.Context(), tv)
+			require.NoError(t, err)
+			require.Len(t, res.Nodes, 1+budget, "budget %d", budget)
+			assert.True(t, res.Truncated, "budget %d", budget)
+			perDepth := map[int]int{}
+			for _, r := range res.Nodes {
+				perDepth[r.Depth]++
+			}
+			want := map[int]int{0: 1}
+			left := budget
+			for d, n := range []int{6, 36, 36} {
+				if left > 0 {
+					want[d+1] = min(n, left)
+				}
+				left -= n
+			}
+			assert.Equal(t, want, perDepth, "budget %d, depth only %v: the nearest nodes", budget, depthOnly)
+		}
 	}
 }
 
