@@ -144,17 +144,29 @@ func contactsView(list []impact.Contact) []model.Contact {
 // or group of its owners or support groups, which costs two more store
 // reads (impact.Analyzer.ResolveContacts).
 func wantsContactNodes(ctx context.Context) bool {
+	return selects(ctx, []string{"owners", "supportGroups"}, []string{"person", "group"})
+}
+
+// wantsPaths reports whether a dependents or dependencies field selects
+// its nodes' paths (impact.ReachOptions.Paths).
+func wantsPaths(ctx context.Context) bool {
+	return selects(ctx, []string{"nodes"}, []string{"path"})
+}
+
+// selects reports whether the current field selects one of subs under
+// one of fields (through fragments too); true when it cannot tell.
+func selects(ctx context.Context, fields, subs []string) bool {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || fc.Field.Field == nil {
 		return true
 	}
 	oc := graphql.GetOperationContext(ctx)
 	for _, f := range graphql.CollectFields(oc, fc.Field.Selections, nil) {
-		if f.Name != "owners" && f.Name != "supportGroups" {
+		if !slices.Contains(fields, f.Name) {
 			continue
 		}
 		for _, sub := range graphql.CollectFields(oc, f.Selections, nil) {
-			if sub.Name == "person" || sub.Name == "group" {
+			if slices.Contains(subs, sub.Name) {
 				return true
 			}
 		}

@@ -94,7 +94,7 @@ func BenchmarkAnalyze(b *testing.B) {
 					var reach *impact.Reach
 					for b.Loop() {
 						var err error
-						reach, err = a.Dependents(b.Context(), ids[s.Index], 8, nil, impact.FollowImpact)
+						reach, err = a.Dependents(b.Context(), ids[s.Index], 8, nil, impact.ReachOptions{})
 						require.NoError(b, err)
 						if paths {
 							require.NoError(b, reach.Paths(b.Context()))

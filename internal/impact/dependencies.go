@@ -190,6 +190,19 @@ const (
 	FollowRelationships
 )
 
+// ReachOptions are the choices of Dependencies and Dependents.
+type ReachOptions struct {
+	// Follow says which way relationships are followed (FollowImpact by
+	// default).
+	Follow Follow
+	// Paths says the caller will read every node's Path: the traversal
+	// then reports how it reached each CI (level by level on Neo4j), and
+	// Reach.Paths reads nothing more. Without it the traversal reports
+	// depths only (one statement on Neo4j) and Reach.Paths reads the
+	// relationships back when asked.
+	Paths bool
+}
+
 // Dependencies returns what the CI id needs, transitively: the CIs whose
 // failure reaches it (follow FollowImpact: the db an app DEPENDS_ON, the
 // members of a cluster) or the CIs reached from it from source to target
@@ -200,25 +213,25 @@ const (
 // (an unknown type, which the error lists the valid ones for, or one that
 // carries no impact when following impact). A CI that does not exist is an
 // error wrapping store.ErrNotFound.
-func (a *Analyzer) Dependencies(ctx context.Context, id store.ID, depth int, types []string, follow Follow) (*Reach, error) {
+func (a *Analyzer) Dependencies(ctx context.Context, id store.ID, depth int, types []string, opts ReachOptions) (*Reach, error) {
 	if err := checkRead(ctx); err != nil {
 		return nil, err
 	}
-	return a.reach(ctx, id, depth, types, false, follow)
+	return a.reach(ctx, id, depth, types, false, opts)
 }
 
 // Dependents returns what needs the CI id, transitively: the CIs its
 // failure reaches (FollowImpact) or the CIs reached from it from target to
 // source (FollowRelationships). Arguments and errors are those of
 // Dependencies.
-func (a *Analyzer) Dependents(ctx context.Context, id store.ID, depth int, types []string, follow Follow) (*Reach, error) {
+func (a *Analyzer) Dependents(ctx context.Context, id store.ID, depth int, types []string, opts ReachOptions) (*Reach, error) {
 	if err := checkRead(ctx); err != nil {
 		return nil, err
 	}
-	return a.reach(ctx, id, depth, types, true, follow)
+	return a.reach(ctx, id, depth, types, true, opts)
 }
 
-func (a *Analyzer) reach(ctx context.Context, id store.ID, depth int, types []string, dependents bool, follow Follow) (*Reach, error) {
+func (a *Analyzer) reach(ctx context.Context, id store.ID, depth int, types []string, dependents bool, opts ReachOptions) (*Reach, error) {
 	if id == "" {
 		return nil, store.Invalid("ciId", "is required")
 	}
@@ -231,7 +244,7 @@ func (a *Analyzer) reach(ctx context.Context, id store.ID, depth int, types []st
 	}
 	var rules []store.EdgeRule
 	var err error
-	switch follow {
+	switch opts.Follow {
 	case FollowRelationships:
 		dir := store.Out
 		if dependents {
@@ -260,7 +273,7 @@ func (a *Analyzer) reach(ctx context.Context, id store.ID, depth int, types []st
 	}
 	bounded, cancel := a.withTimeout(ctx)
 	defer cancel()
-	out, err := a.expandFrom(bounded, id, depth, rules)
+	out, err := a.expandFrom(bounded, id, depth, rules, opts.Paths)
 	return out, a.failed(ctx, bounded, err)
 }
 
@@ -310,8 +323,8 @@ func impactTypeRules(m *cmdb.Model, types []string, dependents bool) ([]store.Ed
 	return rules, nil
 }
 
-func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules []store.EdgeRule) (*Reach, error) {
-	res, err := a.g.Expand(ctx, store.Traversal{Start: []store.ID{id}, Rules: rules, MaxDepth: depth, MaxNodes: a.opts.NodeBudget, DepthOnly: true})
+func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules []store.EdgeRule, paths bool) (*Reach, error) {
+	res, err := a.g.Expand(ctx, store.Traversal{Start: []store.ID{id}, Rules: rules, MaxDepth: depth, MaxNodes: a.opts.NodeBudget, DepthOnly: !paths})
 	if err != nil {
 		return nil, fmt.Errorf("impact: expand: %w", err)
 	}

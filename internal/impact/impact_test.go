@@ -382,11 +382,12 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 }
 
 func TestDependencies(t *testing.T) {
-	type call func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string, follow impact.Follow) (*impact.Reach, error)
+	type call func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string, opts impact.ReachOptions) (*impact.Reach, error)
 	deps, dependents := (*impact.Analyzer).Dependencies, (*impact.Analyzer).Dependents
 	raw := func(c call) call {
-		return func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string, _ impact.Follow) (*impact.Reach, error) {
-			return c(a, ctx, id, depth, types, impact.FollowRelationships)
+		return func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string, opts impact.ReachOptions) (*impact.Reach, error) {
+			opts.Follow = impact.FollowRelationships
+			return c(a, ctx, id, depth, types, opts)
 		}
 	}
 	tests := []dependencyCase{
@@ -418,7 +419,7 @@ func TestDependencies(t *testing.T) {
 		}
 		t.Run("budget", func(t *testing.T) {
 			small := impact.New(f.st, f.svc.Model, impact.Options{NodeBudget: 3})
-			r, err := small.Dependents(t.Context(), f.id(t, "hv1"), 8, nil, impact.FollowImpact)
+			r, err := small.Dependents(t.Context(), f.id(t, "hv1"), 8, nil, impact.ReachOptions{})
 			require.NoError(t, err)
 			assert.Len(t, r.Nodes, 3)
 			assert.True(t, r.Truncated)
@@ -428,7 +429,7 @@ func TestDependencies(t *testing.T) {
 
 type dependencyCase struct {
 	name  string
-	fn    func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string, follow impact.Follow) (*impact.Reach, error)
+	fn    func(a *impact.Analyzer, ctx context.Context, id store.ID, depth int, types []string, opts impact.ReachOptions) (*impact.Reach, error)
 	root  string
 	depth int
 	types []string
@@ -438,7 +439,7 @@ type dependencyCase struct {
 func testDependencies(t *testing.T, f *fixture, a *impact.Analyzer, tests []dependencyCase) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := tt.fn(a, t.Context(), f.id(t, tt.root), tt.depth, tt.types, impact.FollowImpact)
+			r, err := tt.fn(a, t.Context(), f.id(t, tt.root), tt.depth, tt.types, impact.ReachOptions{})
 			require.NoError(t, err)
 			require.NoError(t, r.Paths(t.Context()))
 			assert.Equal(t, tt.root, r.Root.Attributes["name"])
@@ -494,7 +495,7 @@ func TestPathsAfterAChange(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, rels[0].Err)
 		a := impact.New(depthsOnly{f.st}, f.svc.Model, impact.Options{})
-		r, err := a.Dependents(t.Context(), db, 8, nil, impact.FollowImpact)
+		r, err := a.Dependents(t.Context(), db, 8, nil, impact.ReachOptions{})
 		require.NoError(t, err)
 		require.Len(t, r.Nodes, 1)
 		_, err = f.st.DeleteRelationships(t.Context(), actor, []store.ID{rels[0].Relationship.ID})
@@ -565,17 +566,17 @@ func TestDependenciesInvalid(t *testing.T) {
 			reason string
 		}{
 			{"unknown type", func() error {
-				_, err := a.Dependencies(t.Context(), hv, 8, []string{"RUNS_ON", "RUNS_0N"}, impact.FollowImpact)
+				_, err := a.Dependencies(t.Context(), hv, 8, []string{"RUNS_ON", "RUNS_0N"}, impact.ReachOptions{})
 				return err
 			},
 				"types[1]", "did you mean RUNS_ON?; valid types: DEPENDS_ON, RUNS_ON"},
-			{"depth", func() error { _, err := a.Dependents(t.Context(), hv, 33, nil, impact.FollowImpact); return err }, "depth", "between 1 and 32"},
+			{"depth", func() error { _, err := a.Dependents(t.Context(), hv, 33, nil, impact.ReachOptions{}); return err }, "depth", "between 1 and 32"},
 			{"type without impact", func() error {
-				_, err := a.Dependents(t.Context(), hv, 8, []string{"RUNS_ON", "DOCUMENTED_BY"}, impact.FollowImpact)
+				_, err := a.Dependents(t.Context(), hv, 8, []string{"RUNS_ON", "DOCUMENTED_BY"}, impact.ReachOptions{})
 				return err
 			}, "types[1]", "DOCUMENTED_BY carries no impact"},
-			{"zero depth", func() error { _, err := a.Dependencies(t.Context(), hv, 0, nil, impact.FollowImpact); return err }, "depth", "between 1 and 32"},
-			{"no CI", func() error { _, err := a.Dependents(t.Context(), "", 8, nil, impact.FollowImpact); return err }, "ciId", "required"},
+			{"zero depth", func() error { _, err := a.Dependencies(t.Context(), hv, 0, nil, impact.ReachOptions{}); return err }, "depth", "between 1 and 32"},
+			{"no CI", func() error { _, err := a.Dependents(t.Context(), "", 8, nil, impact.ReachOptions{}); return err }, "ciId", "required"},
 			{"path type", func() error { _, err := a.ShortestPath(t.Context(), hv, hv, 8, []string{"nope"}); return err }, "types[0]", "valid types"},
 			{"path depth", func() error { _, err := a.ShortestPath(t.Context(), hv, hv, -2, nil); return err }, "maxDepth", "between 1 and 32"},
 			{"path from", func() error { _, err := a.ShortestPath(t.Context(), "", hv, 8, nil); return err }, "from", "required"},
@@ -589,7 +590,7 @@ func TestDependenciesInvalid(t *testing.T) {
 			})
 		}
 		t.Run("unknown CI", func(t *testing.T) {
-			_, err := a.Dependencies(t.Context(), "no-such-ci", 8, nil, impact.FollowImpact)
+			_, err := a.Dependencies(t.Context(), "no-such-ci", 8, nil, impact.ReachOptions{})
 			assert.True(t, errors.Is(err, store.ErrNotFound), "%v", err)
 		})
 	})
@@ -601,7 +602,7 @@ func TestTimeLimit(t *testing.T) {
 		_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1"), MaxDepth: 8})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "time limit")
-		_, err = a.Dependents(t.Context(), f.id(t, "hv1"), 8, nil, impact.FollowImpact)
+		_, err = a.Dependents(t.Context(), f.id(t, "hv1"), 8, nil, impact.ReachOptions{})
 		assert.Contains(t, err.Error(), "time limit")
 	})
 }
@@ -629,7 +630,7 @@ func TestReachReadsSummaries(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		g := &countingGraph{Graph: f.st}
 		a := impact.New(g, f.svc.Model, impact.Options{})
-		reach, err := a.Dependents(t.Context(), f.idsOf(t, "hv1")[0], 8, nil, impact.FollowImpact)
+		reach, err := a.Dependents(t.Context(), f.idsOf(t, "hv1")[0], 8, nil, impact.ReachOptions{})
 		require.NoError(t, err)
 		require.NotEmpty(t, reach.Nodes)
 		assert.Equal(t, int32(1), g.cis.Load(), "Nodes calls: the root")
@@ -640,6 +641,33 @@ func TestReachReadsSummaries(t *testing.T) {
 			assert.Equal(t, f.names[n.CI.ID], n.CI.Attributes["name"])
 			assert.NotEmpty(t, n.CI.Class)
 			assert.Empty(t, n.CI.Keys, "a summary, not the whole CI")
+		}
+	})
+}
+
+// TestPathsCostFollowsTheQuestion: asked with Paths, the traversal reports
+// how it reached each CI and Reach.Paths reads nothing more; asked
+// without, a store that reports depths only costs a read of the
+// relationships per depth, and only when Paths is called.
+func TestPathsCostFollowsTheQuestion(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		for _, tt := range []struct {
+			name  string
+			paths bool
+			reads bool // whether Paths reads relationships
+		}{{"with paths", true, false}, {"depths only", false, true}} {
+			t.Run(tt.name, func(t *testing.T) {
+				g := &countingGraph{Graph: depthsOnly{f.st}}
+				a := impact.New(g, f.svc.Model, impact.Options{})
+				reach, err := a.Dependents(t.Context(), f.id(t, "hv1"), 8, nil, impact.ReachOptions{Paths: tt.paths})
+				require.NoError(t, err)
+				assert.Zero(t, g.edges.Load(), "no relationships read before paths are asked for")
+				require.NoError(t, reach.Paths(t.Context()))
+				assert.Equal(t, tt.reads, g.edges.Load() > 0, "Edges calls: %d", g.edges.Load())
+				for _, n := range reach.Nodes {
+					assert.Len(t, n.Path, n.Depth, "%s", f.names[n.CI.ID])
+				}
+			})
 		}
 	})
 }
