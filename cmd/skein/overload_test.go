@@ -18,18 +18,31 @@ import (
 	"github.com/skein-cmdb/skein/internal/store/embedded"
 )
 
-// blockingStore holds every traversal until released: a real store with
-// a gate, to make "a traversal is running" deterministic.
+// blockingStore holds every traversal until released (Expand, and Edges,
+// which impact analysis walks the graph with): a real store with a gate,
+// to make "a traversal is running" deterministic.
 type blockingStore struct {
 	store.Store
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (b *blockingStore) Expand(ctx context.Context, t store.Traversal) (store.TraversalResult, error) {
-	b.entered <- struct{}{}
+func (b *blockingStore) gate() {
+	select {
+	case b.entered <- struct{}{}:
+	default: // the tests wait for the first entry only
+	}
 	<-b.release
+}
+
+func (b *blockingStore) Expand(ctx context.Context, t store.Traversal) (store.TraversalResult, error) {
+	b.gate()
 	return b.Store.Expand(ctx, t)
+}
+
+func (b *blockingStore) Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Step, error) {
+	b.gate()
+	return b.Store.Edges(ctx, nodes, dir, types)
 }
 
 // TestTraversalBudget: while traversal.max_concurrent traversal queries

@@ -286,100 +286,104 @@ func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error 
 		an.down[id] = pred{}
 	}
 	budget := an.a.opts.NodeBudget
+	kinds := map[string]hopKind{}
+	var in, out []string
+	for _, rules := range []struct {
+		rules []store.EdgeRule
+		kind  hopKind
+	}{{an.r.down, hopDown}, {an.r.degrades, hopDegrades}, {an.r.group, hopGroup}} {
+		for _, r := range rules.rules {
+			if _, ok := kinds[r.Type]; ok {
+				continue
+			}
+			kinds[r.Type] = rules.kind
+			if r.Dir == store.In {
+				in = append(in, r.Type)
+			} else {
+				out = append(out, r.Type)
+			}
+		}
+	}
 	frontier := starts
 	for level := 0; level < an.maxDepth && len(frontier) > 0 && !an.truncated; level++ {
-		var next []store.ID
-		// Direct hops over "down" types.
-		if len(an.r.down) > 0 {
-			err := an.expandLevel(ctx, frontier, an.r.down, func(n store.Reached) bool {
-				if _, ok := an.down[n.ID]; ok {
-					return true
-				}
-				if an.count == budget {
-					an.truncated = true
-					return false
-				}
-				an.down[n.ID] = pred{depth: level + 1, via: n.Via, step: cleanStep(n.Step)}
-				an.count++
-				next = append(next, n.ID)
-				return true
-			})
-			if err != nil {
-				return fmt.Errorf("impact: level %d: %w", level+1, err)
-			}
+		// One read of the frontier's relationships along which failure
+		// travels (two Edges calls per batch), then three passes over
+		// them in a fixed order (frontier by ID, each CI's hops by type
+		// and far end), so that every CI reached keeps the smallest
+		// (predecessor, type): the same answer from both stores.
+		frontier = slices.Sorted(slices.Values(frontier))
+		hops, err := an.hopsOf(ctx, frontier, in, out, kinds)
+		if err != nil {
+			return fmt.Errorf("impact: level %d: %w", level+1, err)
 		}
-		// CIs that a CI down at this level degrades.
-		if len(an.r.degrades) > 0 && !an.truncated {
-			err := an.expandLevel(ctx, frontier, an.r.degrades, func(n store.Reached) bool {
-				if _, ok := an.degradedBy[n.ID]; !ok {
-					an.degradedBy[n.ID] = pred{depth: level + 1, via: n.Via, step: cleanStep(n.Step)}
-				}
-				return true
-			})
-			if err != nil {
-				return fmt.Errorf("impact: level %d degrades: %w", level+1, err)
-			}
+		inFrontier := make(map[store.ID]bool, len(frontier))
+		for _, id := range frontier {
+			inFrontier[id] = true
 		}
-		// Groups that a CI down at this level is a member of.
-		if len(an.r.group) > 0 && !an.truncated {
-			var touched []store.ID
-			seen := map[store.ID]bool{}
-			err := an.expandLevel(ctx, frontier, an.r.group, func(n store.Reached) bool {
-				if _, ok := an.down[n.ID]; !ok && !seen[n.ID] {
-					seen[n.ID] = true
-					touched = append(touched, n.ID)
-					if _, ok := an.touched[n.ID]; !ok {
-						an.touched[n.ID] = pred{depth: level + 1, via: n.Via, step: cleanStep(n.Step)}
+		each := func(kind hopKind, visit func(via store.ID, h hopTo) bool) {
+			for _, id := range frontier {
+				for _, h := range hops[id] {
+					if h.kind == kind && !inFrontier[h.to] && !visit(id, h) {
+						return
 					}
 				}
-				return true
-			})
-			if err != nil {
-				return fmt.Errorf("impact: level %d groups: %w", level+1, err)
-			}
-			if err := an.loadGroups(ctx, touched); err != nil {
-				return err
-			}
-			for _, id := range touched {
-				via, ok := an.broken(an.groups[id], level)
-				if !ok {
-					continue
-				}
-				if an.count == budget {
-					an.truncated = true
-					break
-				}
-				an.down[id] = pred{depth: level + 1, via: via.id, step: via.step}
-				an.count++
-				next = append(next, id)
 			}
 		}
-		frontier = next
-	}
-	return nil
-}
-
-// expandLevel expands the frontier one hop over rules, in batches the
-// store accepts, and calls visit for each CI reached until it returns
-// false. The budget of each Expand call leaves room for the CIs already
-// down, which it may reach again, so a truncated expansion means the
-// analysis's own budget is spent.
-func (an *analysis) expandLevel(ctx context.Context, frontier []store.ID, rules []store.EdgeRule, visit func(store.Reached) bool) error {
-	for chunk := range slices.Chunk(frontier, store.MaxBatch) {
-		left := an.a.opts.NodeBudget - an.count // visit reports a new CI beyond it
-		res, err := an.a.g.Expand(ctx, store.Traversal{Start: chunk, Rules: rules, MaxDepth: 1, MaxNodes: min(store.MaxNodes, left+len(an.down))})
-		if err != nil {
+		var next []store.ID
+		// Direct hops over "down" types.
+		each(hopDown, func(via store.ID, h hopTo) bool {
+			if _, ok := an.down[h.to]; ok {
+				return true
+			}
+			if an.count == budget {
+				an.truncated = true
+				return false
+			}
+			an.down[h.to] = pred{depth: level + 1, via: via, step: cleanStep(h.step)}
+			an.count++
+			next = append(next, h.to)
+			return true
+		})
+		if an.truncated {
+			break
+		}
+		// CIs that a CI down at this level degrades.
+		each(hopDegrades, func(via store.ID, h hopTo) bool {
+			if _, ok := an.degradedBy[h.to]; !ok {
+				an.degradedBy[h.to] = pred{depth: level + 1, via: via, step: cleanStep(h.step)}
+			}
+			return true
+		})
+		// Groups that a CI down at this level is a member of.
+		var touched []store.ID
+		seen := map[store.ID]bool{}
+		each(hopGroup, func(via store.ID, h hopTo) bool {
+			if _, ok := an.down[h.to]; !ok && !seen[h.to] {
+				seen[h.to] = true
+				touched = append(touched, h.to)
+				if _, ok := an.touched[h.to]; !ok {
+					an.touched[h.to] = pred{depth: level + 1, via: via, step: cleanStep(h.step)}
+				}
+			}
+			return true
+		})
+		if err := an.loadGroups(ctx, touched); err != nil {
 			return err
 		}
-		for _, n := range res.Nodes {
-			if n.Depth == 1 && !visit(n) {
-				return nil
+		for _, id := range touched {
+			via, ok := an.broken(an.groups[id], level)
+			if !ok {
+				continue
 			}
+			if an.count == budget {
+				an.truncated = true
+				break
+			}
+			an.down[id] = pred{depth: level + 1, via: via.id, step: via.step}
+			an.count++
+			next = append(next, id)
 		}
-		if res.Truncated {
-			an.truncated = true
-			return nil
-		}
+		frontier = next
 	}
 	return nil
 }
@@ -718,10 +722,17 @@ func (an *analysis) hopsOf(ctx context.Context, ids []store.ID, in, out []string
 					if side.dir == store.In {
 						to = e.Rel.Source
 					}
-					hops[id] = append(hops[id], hopTo{to: to, kind: kinds[e.Rel.Type], step: cleanStep(e)})
+					hops[id] = append(hops[id], hopTo{to: to, kind: kinds[e.Rel.Type], step: e})
 				}
 			}
 		}
+	}
+	// Edges come in no particular order: each CI's hops by type and far
+	// end, so that ties break the same way on every store.
+	for _, hs := range hops {
+		slices.SortFunc(hs, func(x, y hopTo) int {
+			return cmp.Or(cmp.Compare(x.step.Rel.Type, y.step.Rel.Type), cmp.Compare(x.to, y.to), cmp.Compare(x.step.Rel.Source, y.step.Rel.Source))
+		})
 	}
 	return hops, nil
 }
@@ -784,7 +795,7 @@ func (an *analysis) path(id store.ID, e Effect) []store.Step {
 		if l == nil || l.depth == 0 {
 			break
 		}
-		back = append(back, l.step)
+		back = append(back, cleanStep(l.step)) // labels keep the step as read
 		id, e = l.via, l.viaEffect
 	}
 	return reversed(back)

@@ -35,10 +35,15 @@
 // analyzer's node budget:
 //
 //  1. Down, level by level. The CIs that went down at depth d (the starts at
-//     depth 0) are expanded one hop, in one Expand call each over the "down"
-//     types without redundancy, the "degrades" types without redundancy
-//     (whose CIs are kept as Degraded seeds) and the redundancy types, which
-//     name the groups those CIs belong to. Groups seen for the first time
+//     depth 0) have the relationships along which their failure travels
+//     read, in two Edges calls (one per direction) for the "down" types
+//     without redundancy, the "degrades" types without redundancy (whose
+//     CIs are kept as Degraded seeds) and the redundancy types, which name
+//     the groups those CIs belong to, at once; each CI reached keeps the
+//     smallest (predecessor, type) that reaches it, whichever store
+//     answered. (Three one-hop Expand calls per level before: every
+//     frontier CI was looked up six times a level on Neo4j.) Groups seen
+//     for the first time
 //     have their members listed (one Edges call per redundancy
 //     type), their k read (one CIs call) and their members' status read
 //     (one CIs call), batched for the level. A group whose up members fall

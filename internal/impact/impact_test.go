@@ -343,13 +343,13 @@ func (c *countingGraph) Edges(ctx context.Context, cis []store.ID, dir store.Dir
 	return c.Graph.Edges(ctx, cis, dir, types)
 }
 
-// TestAnalyzeStoreCalls pins the cost model: per level of phase 1 three
-// Expand calls (down, degrades and group types), plus one Edges
-// and a Nodes call (groups) and a NodeFields call (their members' status)
-// when new groups appear; per level of phase 2 two Edges calls (one per direction
-// failure travels), plus the loads of groups met from a CI at risk; then
-// one NodeFields call for the summaries of the result: no CI it reports is
-// read whole.
+// TestAnalyzeStoreCalls pins the cost model: per level of phase 1 two
+// Edges calls (one per direction failure travels, down, degrades and group
+// types at once), plus one Edges and a Nodes call (groups) and a
+// NodeFields call (their members' status) when new groups appear; per
+// level of phase 2 two Edges calls likewise, plus the loads of groups met
+// from a CI at risk; then one NodeFields call for the summaries of the
+// result: no CI it reports is read whole, and no traversal runs.
 func TestAnalyzeStoreCalls(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		tests := []struct {
@@ -357,13 +357,14 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 			starts                      []string
 			expand, cis, relsOf, fields int32
 		}{
-			// Levels 0..4 (the last finds nothing): 5 x 3, then bs-archive
-			// (degraded at 2) spreads: 2 Edges; the starts read whole, the
-			// result's summaries.
-			{"no groups", []string{"hv1"}, 15, 1, 2, 1},
-			// Level 0 meets c3 (read whole for its k; its members' status
-			// from their summaries), level 1 finds c3-app, level 2 nothing.
-			{"one group", []string{"n1", "n2"}, 9, 2, 1, 2},
+			// Levels 0..4 (the last finds nothing): 5 x 2 Edges, then
+			// bs-archive (degraded at 2) spreads: 2 Edges; the starts read
+			// whole, the result's summaries.
+			{"no groups", []string{"hv1"}, 0, 1, 12, 1},
+			// Level 0 meets c3 (its members by one Edges call, c3 read
+			// whole for its k, its members' status from their summaries),
+			// level 1 finds c3-app, level 2 nothing: 3 x 2 + 1 Edges.
+			{"one group", []string{"n1", "n2"}, 0, 2, 7, 2},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -355,8 +355,5 @@ func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction
 		}
 	}
 	g.mu.RUnlock()
-	for _, steps := range out {
-		store.SortSteps(steps)
-	}
 	return out, nil
 }

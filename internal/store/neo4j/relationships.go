@@ -501,9 +501,6 @@ func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction
 				}
 			}
 		}
-		for _, steps := range m {
-			store.SortSteps(steps)
-		}
 		return m, nil
 	})
 	if err != nil {

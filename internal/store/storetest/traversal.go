@@ -523,6 +523,12 @@ func testEdgesShape(t *testing.T, st store.Store) {
 			require.NoError(t, err)
 			got, err := st.Edges(t.Context(), ask, dir, ts)
 			require.NoError(t, err)
+			for id, steps := range got {
+				for _, s := range steps {
+					assert.Empty(t, s.Rel.ID, "%s: Edges leaves IDs to Key().ID()", id)
+				}
+				store.SortSteps(steps) // in no particular order; RelationshipsOf's is by ID
+			}
 			want := map[store.ID][]store.Step{}
 			for id, rs := range rels {
 				for _, r := range rs {
