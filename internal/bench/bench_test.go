@@ -159,6 +159,7 @@ func TestRunNeo4j(t *testing.T) {
 	for _, r := range rep.Traversals {
 		assert.Empty(t, r.Mismatch, r.Label)
 		assert.Positive(t, r.Neo4j, r.Label)
+		assert.Positive(t, r.Neo4jDepthOnly, r.Label, "the one-statement traversal ran and agreed with the floor")
 		assert.Positive(t, r.NaiveDistinct, r.Label)
 		if r.Reached > 500 {
 			hubs++

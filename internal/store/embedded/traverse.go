@@ -55,6 +55,7 @@ type bfs struct {
 	g        *graph
 	m        ruleMask
 	vis      *visitSet
+	notCI    []uint64 // the graph's notCI, nil when every node is a CI
 	hits     []hit
 	count    int // non-start nodes reached
 	maxNodes int
@@ -67,8 +68,11 @@ type bfs struct {
 // reach records v reached from hits[from]; it reports whether the search
 // must stop (budget exhausted or target found).
 func (b *bfs) reach(v int32, from int, typ uint32, fwd bool) bool {
-	if b.vis.stamp[v] == b.vis.epoch || hasBit(b.g.notCI, v) {
+	if b.vis.stamp[v] == b.vis.epoch {
 		return false
+	}
+	if b.notCI != nil && hasBit(b.notCI, v) {
+		return false // traversals walk CIs only
 	}
 	if b.count == b.maxNodes {
 		b.truncated = true
@@ -171,7 +175,7 @@ func (s *Store) Expand(ctx context.Context, t store.Traversal) (store.TraversalR
 	}
 	g := s.g
 	g.mu.RLock()
-	b := &bfs{g: g, m: g.compileRules(t.Rules), maxNodes: t.MaxNodes, target: -1, found: -1}
+	b := &bfs{g: g, m: g.compileRules(t.Rules), notCI: g.notCI, maxNodes: t.MaxNodes, target: -1, found: -1}
 	b.vis = g.getVisits(len(g.uids))
 	b.hits = make([]hit, 0, min(t.MaxNodes+len(t.Start), 64)) // grows with the traversal; most are small
 	for _, id := range t.Start {
@@ -255,7 +259,7 @@ func (s *Store) ShortestPath(ctx context.Context, from, to store.ID, rules []sto
 		g.mu.RUnlock()
 		return []store.Step{}, nil
 	}
-	b := &bfs{g: g, m: g.compileRules(rules), maxNodes: -1, target: dst, found: -1}
+	b := &bfs{g: g, m: g.compileRules(rules), notCI: g.notCI, maxNodes: -1, target: dst, found: -1}
 	b.vis = g.getVisits(len(g.uids))
 	b.vis.stamp[src] = b.vis.epoch
 	b.hits = append(b.hits, hit{node: src, parent: -1})

@@ -437,7 +437,6 @@ func (s *Store) Relationships(ctx context.Context, ids []store.ID) (map[store.ID
 	return out.(map[store.ID]store.Relationship), nil
 }
 
-// qRelsOut and qRelsIn read what RelationshipsOf returns: the steps of
 // qRelsOut and qRelsIn read each node's relationships in one direction,
 // of the types {TYPES} (typeExpr), with their properties.
 const (

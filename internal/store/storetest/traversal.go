@@ -20,6 +20,7 @@ var traversalCases = []testCase{
 	{"TraverseDepthLimit", testTraverseDepthLimit},
 	{"TraverseNodeBudget", testTraverseBudget},
 	{"TraverseNodeBudgetKeepsTheNearest", testTraverseBudgetNearest},
+	{"TraverseManyAlternativePaths", testTraverseMesh},
 	{"TraverseBadInput", testTraverseBadInput},
 	{"TraverseStaysOnCIs", testTraverseStaysOnCIs},
 	{"ShortestPath", testShortestPath},
@@ -398,6 +399,46 @@ func testTraverseBudgetNearest(t *testing.T, st store.Store) {
 			assert.Equal(t, want, perDepth, "budget %d, depth only %v: the nearest nodes", budget, depthOnly)
 		}
 	}
+}
+
+// testTraverseMesh: layers of CIs, each depending on every CI of the next
+// layer, so that the number of paths multiplies with each layer (12^7, 35
+// million, from the first CI to the last layer): a traversal that
+// enumerated paths would not finish; one that visits each CI once answers
+// at once, with the right depths, both ways, in both directions.
+func testTraverseMesh(t *testing.T, st store.Store) {
+	const layers, width = 8, 12
+	ids := nodes(t, st, "m", 1+(layers-1)*width)
+	var edges []edge
+	prev := []int{0}
+	for l := 1; l < layers; l++ {
+		var cur []int
+		for i := 0; i < width; i++ {
+			cur = append(cur, 1+(l-1)*width+i)
+		}
+		for _, a := range prev {
+			for _, b := range cur {
+				edges = append(edges, edge{a, b, "DEPENDS_ON"})
+			}
+		}
+		prev = cur
+	}
+	link(t, st, ids, edges...)
+	for _, tv := range []store.Traversal{
+		{Start: ids[:1], Rules: out("DEPENDS_ON"), MaxDepth: store.MaxDepth, MaxNodes: 1000},
+		{Start: ids[len(ids)-1:], Rules: []store.EdgeRule{{Type: "DEPENDS_ON", Dir: store.In}}, MaxDepth: store.MaxDepth, MaxNodes: 1000},
+		{Start: ids[1:2], Rules: []store.EdgeRule{{Type: "DEPENDS_ON", Dir: store.Both}}, MaxDepth: store.MaxDepth, MaxNodes: 1000},
+	} {
+		res := expand(t, st, tv)
+		checkTraversal(t, ids, edges, tv, res)
+		assert.False(t, res.Truncated)
+	}
+	res := expand(t, st, store.Traversal{Start: ids[:1], Rules: out("DEPENDS_ON"), MaxDepth: store.MaxDepth, MaxNodes: 1000})
+	assert.Len(t, res.Nodes, len(ids), "every CI once")
+	assert.Equal(t, layers-1, res.Nodes[len(res.Nodes)-1].Depth)
+	path, err := st.ShortestPath(t.Context(), ids[0], ids[len(ids)-1], []store.EdgeRule{{Type: "DEPENDS_ON", Dir: store.Both}}, store.MaxDepth)
+	require.NoError(t, err)
+	assert.Len(t, path, layers-1)
 }
 
 func testTraverseBadInput(t *testing.T, st store.Store) {
