@@ -286,24 +286,6 @@ func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error 
 		an.down[id] = pred{}
 	}
 	budget := an.a.opts.NodeBudget
-	kinds := map[string]hopKind{}
-	var in, out []string
-	for _, rules := range []struct {
-		rules []store.EdgeRule
-		kind  hopKind
-	}{{an.r.down, hopDown}, {an.r.degrades, hopDegrades}, {an.r.group, hopGroup}} {
-		for _, r := range rules.rules {
-			if _, ok := kinds[r.Type]; ok {
-				continue
-			}
-			kinds[r.Type] = rules.kind
-			if r.Dir == store.In {
-				in = append(in, r.Type)
-			} else {
-				out = append(out, r.Type)
-			}
-		}
-	}
 	frontier := starts
 	for level := 0; level < an.maxDepth && len(frontier) > 0 && !an.truncated; level++ {
 		// One read of the frontier's relationships along which failure
@@ -312,7 +294,7 @@ func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error 
 		// and far end), so that every CI reached keeps the smallest
 		// (predecessor, type): the same answer from both stores.
 		frontier = slices.Sorted(slices.Values(frontier))
-		hops, err := an.hopsOf(ctx, frontier, in, out, kinds)
+		hops, err := an.hopsOf(ctx, frontier)
 		if err != nil {
 			return fmt.Errorf("impact: level %d: %w", level+1, err)
 		}
@@ -619,22 +601,6 @@ func (an *analysis) seedFromDown(ctx context.Context) error {
 // calls, one per direction failure travels, for every effect at once) and
 // loads the groups it meets for the first time.
 func (an *analysis) propagateUp(ctx context.Context) error {
-	kinds := map[string]hopKind{}
-	var in, out []string
-	for _, r := range an.r.all {
-		if r.Dir == store.In {
-			in = append(in, r.Type)
-		} else {
-			out = append(out, r.Type)
-		}
-		kinds[r.Type] = hopDown
-	}
-	for _, r := range an.r.degrades {
-		kinds[r.Type] = hopDegrades
-	}
-	for _, r := range an.r.group {
-		kinds[r.Type] = hopGroup
-	}
 	for d := 0; d < an.maxDepth && !an.truncated; d++ {
 		var frontier []store.ID
 		for id, ls := range an.labels {
@@ -649,7 +615,7 @@ func (an *analysis) propagateUp(ctx context.Context) error {
 			continue // seeds may start deeper
 		}
 		slices.Sort(frontier)
-		hops, err := an.hopsOf(ctx, frontier, in, out, kinds)
+		hops, err := an.hopsOf(ctx, frontier)
 		if err != nil {
 			return err
 		}
@@ -702,13 +668,13 @@ type hopTo struct {
 // hopsOf reads, for each CI, the relationships along which its failure
 // travels: incoming ones of the types that carry it from target to source
 // (in), outgoing ones of those that carry it from source to target (out).
-func (an *analysis) hopsOf(ctx context.Context, ids []store.ID, in, out []string, kinds map[string]hopKind) (map[store.ID][]hopTo, error) {
+func (an *analysis) hopsOf(ctx context.Context, ids []store.ID) (map[store.ID][]hopTo, error) {
 	hops := make(map[store.ID][]hopTo, len(ids))
 	for chunk := range slices.Chunk(ids, store.MaxBatch) {
 		for _, side := range []struct {
 			dir   store.Direction
 			types []string
-		}{{store.In, in}, {store.Out, out}} {
+		}{{store.In, an.r.in}, {store.Out, an.r.out}} {
 			if len(side.types) == 0 {
 				continue
 			}
@@ -722,7 +688,7 @@ func (an *analysis) hopsOf(ctx context.Context, ids []store.ID, in, out []string
 					if side.dir == store.In {
 						to = e.Rel.Source
 					}
-					hops[id] = append(hops[id], hopTo{to: to, kind: kinds[e.Rel.Type], step: e})
+					hops[id] = append(hops[id], hopTo{to: to, kind: an.r.kinds[e.Rel.Type], step: e})
 				}
 			}
 		}

@@ -146,30 +146,26 @@ type backSide struct {
 // backRules reverses traversal rules: a CI reached along an incoming
 // DEPENDS_ON leads back along its outgoing DEPENDS_ON.
 func backRules(rules []store.EdgeRule) []backSide {
-	var out, in backSide
-	out.dir, in.dir = store.Out, store.In
-	allOut, allIn := false, false
-	for _, r := range rules {
-		for _, side := range []struct {
-			follows bool
-			s       *backSide
-			all     *bool
-		}{{r.Dir == store.In || r.Dir == store.Both, &out, &allOut}, {r.Dir == store.Out || r.Dir == store.Both, &in, &allIn}} {
-			switch {
-			case !side.follows || *side.all:
-			case r.Type == "":
-				*side.all, side.s.types = true, nil
-			case !slices.Contains(side.s.types, r.Type):
-				side.s.types = append(side.s.types, r.Type)
+	var sides []backSide
+	for _, dir := range []store.Direction{store.Out, store.In} {
+		side, all, follows := backSide{dir: dir}, false, false
+		for _, r := range rules {
+			if r.Dir != store.Both && r.Dir != reverse(dir) {
+				continue
+			}
+			follows = true
+			if r.Type == "" {
+				all = true
+			} else if !slices.Contains(side.types, r.Type) {
+				side.types = append(side.types, r.Type)
 			}
 		}
-	}
-	var sides []backSide
-	if allOut || len(out.types) > 0 {
-		sides = append(sides, out)
-	}
-	if allIn || len(in.types) > 0 {
-		sides = append(sides, in)
+		if all {
+			side.types = nil // every type
+		}
+		if follows {
+			sides = append(sides, side)
+		}
 	}
 	return sides
 }

@@ -218,36 +218,39 @@ type groupRule struct {
 // impactRules are the edge rules of the model's impact semantics, each in
 // the direction failure travels.
 type impactRules struct {
-	down     []store.EdgeRule // "down" types without redundancy
-	degrades []store.EdgeRule // "degrades" types without redundancy
-	groups   []groupRule
-	group    []store.EdgeRule // the groups' types, member to group
-	all      []store.EdgeRule // every type that propagates
+	groups []groupRule
+	// kinds says how each type that propagates carries an effect; in and
+	// out are those types by the direction failure travels along them
+	// (in: from target to source, read as a CI's incoming relationships).
+	kinds   map[string]hopKind
+	in, out []string
 }
 
 func compileRules(m *cmdb.Model) impactRules {
-	var r impactRules
+	r := impactRules{kinds: map[string]hopKind{}}
 	for _, rt := range m.RelTypes() {
 		imp := rt.Def.Impact
-		var dir store.Direction
+		name := rt.Def.Name
 		switch imp.Propagates {
 		case cmdb.TargetToSource:
-			dir = store.In
+			r.in = append(r.in, name)
 		case cmdb.SourceToTarget:
-			dir = store.Out
+			r.out = append(r.out, name)
 		default:
 			continue
 		}
-		rule := store.EdgeRule{Type: rt.Def.Name, Dir: dir}
-		r.all = append(r.all, rule)
 		switch {
 		case imp.Redundancy != "":
-			r.groups = append(r.groups, groupRule{typ: rt.Def.Name, dir: dir, attr: imp.Redundancy})
-			r.group = append(r.group, rule)
+			dir := store.In
+			if imp.Propagates == cmdb.SourceToTarget {
+				dir = store.Out
+			}
+			r.groups = append(r.groups, groupRule{typ: name, dir: dir, attr: imp.Redundancy})
+			r.kinds[name] = hopGroup
 		case imp.Effect == cmdb.EffectDown:
-			r.down = append(r.down, rule)
+			r.kinds[name] = hopDown
 		default:
-			r.degrades = append(r.degrades, rule)
+			r.kinds[name] = hopDegrades
 		}
 	}
 	return r

@@ -29,11 +29,11 @@ import (
 // keeps the walk on CIs, as the level-by-level queries do.
 //
 // Measured on the 50,000-CI estate of skein bench graph (ADR 0004,
-// revisited): from the DNS hub (41,158 CIs reached) 0.40 s against 1.1 s
-// level by level, with the impact rules' mixed directions 0.65 s against
-// 2.0 s; from a VM 0.8 ms against 1.8 ms. TestReachStatementPlans keeps
-// the plan honest: it fails if a Neo4j version stops planning these
-// statements as a pruning expand.
+// revisited; docs/PERFORMANCE.md): from the DNS hub (41,158 CIs reached)
+// 167 ms against 534 ms level by level and 412 ms for the plain Cypher
+// RETURN DISTINCT query. TestReachStatementPlans keeps the plan honest: it
+// fails if a Neo4j version stops planning these statements as a pruning
+// expand.
 type reachStatement struct {
 	query  string
 	params map[string]any
