@@ -203,6 +203,9 @@ func (f *fakeStore) Tokens(context.Context) ([]store.APIToken, error) { return n
 func (f *fakeStore) RevokeToken(context.Context, store.Actor, string) (store.APIToken, error) {
 	return store.APIToken{}, f.called("RevokeToken")
 }
+func (f *fakeStore) NextSequence(context.Context, string, int) (int64, error) {
+	return 0, f.called("NextSequence")
+}
 func (f *fakeStore) Ping(context.Context) error { return f.called("Ping") }
 func (f *fakeStore) Close() error               { return f.called("Close") }
 

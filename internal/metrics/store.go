@@ -224,3 +224,8 @@ func (s *instrumentedStore) SearchNodes(ctx context.Context, q store.TextQuery) 
 	}
 	return ts.SearchNodes(ctx, q)
 }
+
+func (s *instrumentedStore) NextSequence(ctx context.Context, name string, n int) (_ int64, err error) {
+	defer s.done("NextSequence", time.Now(), &err)
+	return s.next.NextSequence(ctx, name, n)
+}

@@ -559,6 +559,7 @@ type Store interface {
 	ModelStore
 	TokenStore
 	ConflictStore
+	SequenceStore
 	// Ping reports whether the backend is reachable (ErrUnavailable if not).
 	Ping(ctx context.Context) error
 	io.Closer

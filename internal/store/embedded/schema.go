@@ -8,7 +8,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
 // file; migrations[v] upgrades version v to v+1.
-const schemaVersion = 10
+const schemaVersion = 11
 
 var migrations = []string{
 	// 0 → 1: initial schema.
@@ -206,6 +206,14 @@ ALTER TABLE relationships ADD COLUMN seen_by TEXT;
 ALTER TABLE cis ADD COLUMN kind TEXT NOT NULL DEFAULT 'ci';
 ALTER TABLE cis ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX cis_kind ON cis(kind, uid);
+`,
+	// 10 → 11: named counters for the numbers of records (INC0010001),
+	// store.SequenceStore.
+	`
+CREATE TABLE sequences (
+	name  TEXT    PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
 `,
 }
 

@@ -196,6 +196,8 @@ var schemaStatements = []string{
 	// Every node of the graph (store.Node) has the label :Node besides the
 	// label of its kind (:CI), and node IDs are unique across kinds.
 	"CREATE CONSTRAINT skein_node_id IF NOT EXISTS FOR (n:Node) REQUIRE n.id IS UNIQUE",
+	// Counters of record numbers (store.SequenceStore).
+	"CREATE CONSTRAINT skein_sequence IF NOT EXISTS FOR (s:SkeinSequence) REQUIRE s.name IS UNIQUE",
 }
 
 // ensureSchema creates the schema idempotently. Another process creating
@@ -405,7 +407,7 @@ func (s *Store) Reset(ctx context.Context) error {
 	// with all its relationships at once.
 	for _, q := range []string{
 		"MATCH (:CI)-[r]->(:CI) CALL { WITH r DELETE r } IN TRANSACTIONS OF 10000 ROWS",
-		"MATCH (n) WHERE n:CI OR n:Node OR n:IdentityKey OR n:AuditRecord OR n:ModelExtension OR n:APIToken OR n:IdentityConflict " +
+		"MATCH (n) WHERE n:CI OR n:Node OR n:IdentityKey OR n:AuditRecord OR n:ModelExtension OR n:APIToken OR n:IdentityConflict OR n:SkeinSequence " +
 			"CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
 	} {
 		res, err := sess.Run(ctx, q, nil, s.txTimeout(ctx))
