@@ -132,7 +132,7 @@ func TestRoles(t *testing.T) {
 // write; every row names known roles.
 func TestPermissionsDefaultDeny(t *testing.T) {
 	for _, r := range append([]Role{Anonymous}, TokenRoles...) {
-		assert.False(t, Can(r, "incident", Read), "%s: a kind without rules", r)
+		assert.False(t, Can(r, "knowledge_article", Read), "%s: a kind without rules", r)
 		assert.False(t, Can(r, KindCI, "explode"), "%s: a verb without a rule", r)
 		assert.False(t, Can(r, KindGroup, Purge), "%s: purging groups has no rule yet", r)
 		assert.Equal(t, r == Admin, Can(r, KindCI, Purge), "%s: only admins purge CIs", r)

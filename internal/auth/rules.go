@@ -28,6 +28,8 @@ const (
 	KindPerson Kind = "person"
 	// KindGroup is groups of people (model kind group).
 	KindGroup Kind = "group"
+	// KindIncident is incidents (model kind incident).
+	KindIncident Kind = "incident"
 	// KindRelationship is relationships between CIs.
 	KindRelationship Kind = "relationship"
 	// KindClass is the CI classes of the model.
@@ -122,6 +124,13 @@ var Permissions = map[Permission][]Role{
 	{KindGroup, Upsert}:  loaders,
 	{KindGroup, Update}:  editors,
 	{KindGroup, Delete}:  editors,
+
+	// Incidents: readers read, editors (engineers and up) open, work and
+	// resolve them; agents do not (the Alertmanager endpoint will have a
+	// role of its own).
+	{KindIncident, Read}:   readers,
+	{KindIncident, Create}: editors,
+	{KindIncident, Update}: editors,
 
 	// The class model: everyone reads it, admins change it.
 	{KindClass, Read}:              everyone,

@@ -12,8 +12,8 @@ import (
 
 func TestDefaultModelKinds(t *testing.T) {
 	m := mustModel(t)
-	assert.Equal(t, []string{KindCI, "person", "group"}, m.Kinds())
-	for class, kind := range map[string]string{"CI": KindCI, "Server": KindCI, "VirtualMachine": KindCI, "Person": "person", "Group": "group", "Nope": ""} {
+	assert.Equal(t, []string{KindCI, "person", "group", "incident"}, m.Kinds())
+	for class, kind := range map[string]string{"CI": KindCI, "Server": KindCI, "VirtualMachine": KindCI, "Person": "person", "Group": "group", "Incident": "incident", "Nope": ""} {
 		assert.Equal(t, kind, m.KindOf(class), class)
 	}
 	root, ok := m.KindRoot("person")
@@ -29,9 +29,12 @@ func TestDefaultModelKinds(t *testing.T) {
 		assert.Equal(t, KindCI, c.Kind, c.Def.Name)
 	}
 	assert.Len(t, m.ClassesOf("group"), 1)
-	assert.Empty(t, m.ClassesOf("incident"))
+	assert.Empty(t, m.ClassesOf("knowledge"))
+	inc, ok := m.KindRoot("incident")
+	require.True(t, ok)
+	assert.True(t, inc.Def.Workflow, "incidents change through their workflow only")
 
-	for _, rt := range []string{"OWNED_BY", "SUPPORTED_BY", "MEMBER_OF_GROUP", "MANAGED_BY"} {
+	for _, rt := range []string{"OWNED_BY", "SUPPORTED_BY", "MEMBER_OF_GROUP", "MANAGED_BY", "AFFECTS", "REPORTED_BY", "ASSIGNED_TO", "ASSIGNED_TO_GROUP"} {
 		r, ok := m.RelType(rt)
 		require.True(t, ok, rt)
 		assert.Equal(t, PropagatesNone, r.Def.Impact.Propagates, "impact never travels along %s", rt)

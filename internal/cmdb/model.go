@@ -75,7 +75,12 @@ type ClassDef struct {
 	// Kind, on a root class only, names the kind of node the class tree
 	// describes: "ci" (the default) for configuration items, "person",
 	// "group", and the record kinds. Subclasses inherit it.
-	Kind           string         `yaml:"kind,omitempty" json:"kind,omitempty"`
+	Kind string `yaml:"kind,omitempty" json:"kind,omitempty"`
+	// Workflow, on a root class only, says that the kind's nodes are
+	// records whose state belongs to a workflow (internal/itsm): they are
+	// written through it, never upserted or updated as CIs, people and
+	// groups are (UpsertNodes, UpdateNode and SetActive refuse the kind).
+	Workflow       bool           `yaml:"workflow,omitempty" json:"workflow,omitempty"`
 	Abstract       bool           `yaml:"abstract,omitempty" json:"abstract,omitempty"`
 	Description    string         `yaml:"description,omitempty" json:"description,omitempty"`
 	Attributes     []AttributeDef `yaml:"attributes,omitempty" json:"attributes,omitempty"`

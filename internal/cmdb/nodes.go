@@ -46,6 +46,19 @@ func (m *Model) checkKind(kind string) error {
 	return nil
 }
 
+// checkReported is checkKind for the writes that merge reported or
+// edited attributes (UpsertNodes, UpdateNode, SetActive): a kind whose
+// records belong to a workflow is refused, naming "kind".
+func (m *Model) checkReported(kind string) error {
+	if err := m.checkKind(kind); err != nil {
+		return err
+	}
+	if root, _ := m.KindRoot(kind); root.Def.Workflow {
+		return store.Invalid("kind", "%s records change through their workflow (open, update and act on them with their own operations), not by upsert or update", kindLabel(kind))
+	}
+	return nil
+}
+
 // UpsertNodes validates, identifies and merges a batch of nodes of kind,
 // as a source reports them (discovery for CIs, a directory sync for people
 // and groups). Each item is validated against its class (an item of
@@ -67,7 +80,7 @@ func (s *Service) UpsertNodes(ctx context.Context, actor store.Actor, kind strin
 		classes[i] = it.Class
 	}
 	m := s.modelFor(ctx, classes, nil)
-	if err := m.checkKind(kind); err != nil {
+	if err := m.checkReported(kind); err != nil {
 		return nil, err
 	}
 	results := make([]store.UpsertResult, len(items))
@@ -170,7 +183,7 @@ func (s *Service) UpdateNode(ctx context.Context, actor store.Actor, kind string
 		return store.UpsertResult{}, store.Invalid("expectedVersion", "%d is not a version; allowed: 1 or more", expected)
 	}
 	m := s.Model()
-	if err := m.checkKind(kind); err != nil {
+	if err := m.checkReported(kind); err != nil {
 		return store.UpsertResult{}, err
 	}
 	if len(attrs) > maxPatch {
@@ -266,10 +279,10 @@ func (s *Service) SetActive(ctx context.Context, actor store.Actor, kind string,
 		return nil, err
 	}
 	m := s.Model()
-	root, ok := m.KindRoot(kind)
-	if !ok {
-		return nil, m.checkKind(kind)
+	if err := m.checkReported(kind); err != nil {
+		return nil, err
 	}
+	root, _ := m.KindRoot(kind)
 	if _, ok := root.Attribute("active"); !ok {
 		return nil, store.Invalid("kind", "a %s has no active attribute", kindLabel(kind))
 	}

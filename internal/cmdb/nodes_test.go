@@ -61,9 +61,15 @@ func TestUpsertNodesOfKinds(t *testing.T) {
 			assert.Equal(t, store.ObjectKind(tt.kind), res[0].Node.Kind)
 		})
 	}
-	_, err = svc.UpsertNodes(ctx, hr, "incident", []UpsertItem{{Attributes: map[string]any{"number": "INC1"}}}, false)
+	_, err = svc.UpsertNodes(ctx, hr, "knowledge", []UpsertItem{{Attributes: map[string]any{"number": "KB1"}}}, false)
 	f, _ := store.FieldOf(err)
 	assert.Equal(t, "kind", f, "a kind the model does not declare: %v", err)
+	_, err = svc.UpsertNodes(ctx, hr, "incident", []UpsertItem{{Attributes: map[string]any{"number": "INC0010001", "short_description": "x"}}}, false)
+	f, _ = store.FieldOf(err)
+	assert.Equal(t, "kind", f, "incidents are not upserted: their workflow owns them: %v", err)
+	_, err = svc.UpdateNode(ctx, hr, "incident", "x", map[string]any{"state": "closed"}, 0)
+	f, _ = store.FieldOf(err)
+	assert.Equal(t, "kind", f, "nor updated around their workflow: %v", err)
 
 	page, err := svc.ListNodes(ctx, KindPerson, Filter{}, store.PageRequest{})
 	require.NoError(t, err)

@@ -25,6 +25,20 @@ import (
 //
 // It is pure: the same inputs always give the same output.
 func (m *Model) Reconcile(existing *store.CI, in store.CIUpsert, source string) (store.Reconciled, error) {
+	return m.reconcile(existing, in, source, false)
+}
+
+// Apply is Reconcile without source precedence: every value of in
+// replaces the stored one (nil clears), whichever source set it. It is
+// the decision of a deliberate write that owns its attributes, such as a
+// workflow transition (a record's state is the workflow's, not a
+// discovery source's); defaults, required attributes and keys are as
+// Reconcile's.
+func (m *Model) Apply(existing *store.Node, in store.NodeUpsert, source string) (store.Decision, error) {
+	return m.reconcile(existing, in, source, true)
+}
+
+func (m *Model) reconcile(existing *store.CI, in store.CIUpsert, source string, force bool) (store.Reconciled, error) {
 	if existing == nil {
 		return m.create(in, source)
 	}
@@ -65,7 +79,7 @@ func (m *Model) Reconcile(existing *store.CI, in store.CIUpsert, source string) 
 		if !has && v == nil {
 			continue
 		}
-		if setBy := r.Sources[k]; has && setBy != "" && m.AttributePrecedence(class, k, source) < m.AttributePrecedence(class, k, setBy) &&
+		if setBy := r.Sources[k]; !force && has && setBy != "" && m.AttributePrecedence(class, k, source) < m.AttributePrecedence(class, k, setBy) &&
 			!m.Stale(class, k, existing.SetAt[k], in.At) {
 			continue // a source of higher precedence owns this value, and it is fresh
 		}

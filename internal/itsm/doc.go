@@ -1,0 +1,25 @@
+// Package itsm holds the IT service management records that hang on the
+// configuration graph (incidents now; problems, changes, requests next)
+// and their workflows.
+//
+// A record is a node of its own kind (the model declares the kind, its
+// attributes and its identity: the record's number), linked to CIs and
+// people by edges that impact analysis reads but never propagates along
+// (AFFECTS, REPORTED_BY, ASSIGNED_TO, ASSIGNED_TO_GROUP). What a record may
+// do next is a Workflow: a table of transitions, each an action from some
+// states to one state with named guards. A transition runs as one write
+// of cmdb.Service.WriteNode, whose decision function applies the
+// transition to the record as stored and locked in the write transaction,
+// so two people acting on one incident at once cannot both move it from
+// the same state: the second sees the first's state and is refused, or
+// fails on the version it expected.
+//
+// States keep ITIL names in the stored state attribute (new, in_progress,
+// on_hold, resolved, closed, canceled) and map one to one onto
+// ServiceNow's stored codes (State.Code), for the ServiceNow-compatible API
+// laid over them.
+//
+// Layering: the GraphQL resolvers call this package's Service, which calls
+// cmdb.Service (validation, permissions, the write) and the store's
+// sequences (record numbers). Nothing here knows a backend.
+package itsm

@@ -1,0 +1,326 @@
+package itsm
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// Relationship types from records to what they concern. Impact analysis
+// never travels along them (the model declares them with propagates:
+// none).
+const (
+	// RelAffects links a record to a CI it concerns (incident -> CI).
+	RelAffects = "AFFECTS"
+	// RelReportedBy links a record to the person who reported it (the
+	// caller).
+	RelReportedBy = "REPORTED_BY"
+	// RelAssignedTo links a record to the person working it.
+	RelAssignedTo = "ASSIGNED_TO"
+	// RelAssignedToGroup links a record to the group it is assigned to.
+	RelAssignedToGroup = "ASSIGNED_TO_GROUP"
+)
+
+// Config is the service desk's configuration.
+type Config struct {
+	// Priority maps impact and urgency to priority (DefaultMatrix when
+	// zero).
+	Priority Matrix
+	// ReopenWindow is how long after its resolution an incident may be
+	// reopened (DefaultReopenWindow when 0).
+	ReopenWindow time.Duration
+}
+
+// Service opens, changes and advances records. Every method checks the
+// caller's permission on (kind, verb) through cmdb.Service.
+type Service struct {
+	cmdb     *cmdb.Service
+	seq      store.SequenceStore
+	priority Matrix
+	incident *Workflow
+}
+
+// NewService returns the service over c (validation, permissions, writes)
+// and seq (record numbers).
+func NewService(c *cmdb.Service, seq store.SequenceStore, cfg Config) (*Service, error) {
+	if cfg.Priority == (Matrix{}) {
+		cfg.Priority = DefaultMatrix
+	}
+	if err := cfg.Priority.Check(); err != nil {
+		return nil, err
+	}
+	if cfg.ReopenWindow <= 0 {
+		cfg.ReopenWindow = DefaultReopenWindow
+	}
+	return &Service{cmdb: c, seq: seq, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow)}, nil
+}
+
+// IncidentWorkflow returns the workflow incidents follow.
+func (s *Service) IncidentWorkflow() *Workflow { return s.incident }
+
+// Links are the edges of a record to people, groups and CIs that a write
+// sets. A nil field leaves that link as it is; a pointer to "" (or an
+// empty list) removes it.
+type Links struct {
+	Caller          *store.ID
+	AssignedTo      *store.ID
+	AssignmentGroup *store.ID
+	AffectedCIs     *[]store.ID
+}
+
+// RecordInput is what a client writes when it opens or updates a record.
+type RecordInput struct {
+	// Attributes are the record's editable attributes (for an incident:
+	// short_description, description, impact, urgency, category,
+	// subcategory); nil or "" clears one.
+	Attributes map[string]any
+	Links      Links
+}
+
+// checkEditable refuses attributes a client may not write directly,
+// naming the first (sorted) and what sets it.
+func checkEditable(w *Workflow, editable []string, attrs map[string]any) error {
+	names := make([]string, 0, len(attrs))
+	for k := range attrs {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if !slices.Contains(editable, k) {
+			return store.Invalid("attributes."+k, "is not set directly; editable: %s (state, resolution and times change with the actions: %s)",
+				strings.Join(editable, ", "), strings.Join(w.Actions(), ", "))
+		}
+	}
+	return nil
+}
+
+// checkLinks checks, before anything is written, that every link names a
+// node of the right kind (a not-found error naming the input field).
+func (s *Service) checkLinks(ctx context.Context, l Links) error {
+	one := func(id *store.ID, kind, field string) error {
+		if id == nil || *id == "" {
+			return nil
+		}
+		found, err := s.cmdb.Nodes(ctx, kind, []store.ID{*id})
+		if err != nil {
+			return err
+		}
+		if _, ok := found[*id]; !ok {
+			return store.NoNode(field, store.ObjectKind(kind))
+		}
+		return nil
+	}
+	if err := one(l.Caller, cmdb.KindPerson, "callerId"); err != nil {
+		return err
+	}
+	if err := one(l.AssignedTo, cmdb.KindPerson, "assignedToId"); err != nil {
+		return err
+	}
+	if err := one(l.AssignmentGroup, cmdb.KindGroup, "assignmentGroupId"); err != nil {
+		return err
+	}
+	if l.AffectedCIs == nil {
+		return nil
+	}
+	ids := *l.AffectedCIs
+	if err := store.CheckBatch("affectedCIIds", len(ids)); err != nil {
+		return err
+	}
+	found, err := s.cmdb.Nodes(ctx, cmdb.KindCI, ids)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		if _, ok := found[id]; !ok {
+			return store.NoNode(fmt.Sprintf("affectedCIIds[%d]", i), store.KindCI)
+		}
+	}
+	return nil
+}
+
+// setLinks writes the links l names of record id.
+func (s *Service) setLinks(ctx context.Context, actor store.Actor, id store.ID, l Links) error {
+	one := func(target *store.ID, typ, kind, field string) error {
+		if target == nil {
+			return nil
+		}
+		var ts []store.ID
+		if *target != "" {
+			ts = []store.ID{*target}
+		}
+		_, err := s.cmdb.SetLinks(ctx, actor, id, typ, ts, kind, field, false)
+		return err
+	}
+	if err := one(l.Caller, RelReportedBy, cmdb.KindPerson, "callerId"); err != nil {
+		return err
+	}
+	if err := one(l.AssignedTo, RelAssignedTo, cmdb.KindPerson, "assignedToId"); err != nil {
+		return err
+	}
+	if err := one(l.AssignmentGroup, RelAssignedToGroup, cmdb.KindGroup, "assignmentGroupId"); err != nil {
+		return err
+	}
+	if l.AffectedCIs != nil {
+		if _, err := s.cmdb.SetLinks(ctx, actor, id, RelAffects, *l.AffectedCIs, cmdb.KindCI, "affectedCIIds", true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withPriority returns patch with the priority of the impact and urgency
+// the record will have (patch's, else current's, else 3).
+func (s *Service) withPriority(current store.Attributes, patch store.Attributes) (store.Attributes, error) {
+	level := func(name string) int64 {
+		if v, ok := patch[name]; ok {
+			n, _ := v.(int64)
+			if n == 0 {
+				return 3 // cleared: the default
+			}
+			return n
+		}
+		if n, ok := current[name].(int64); ok {
+			return n
+		}
+		return 3
+	}
+	p, err := s.priority.Priority(level("impact"), level("urgency"))
+	if err != nil {
+		return nil, store.Invalid("attributes", "%v", err)
+	}
+	patch["priority"] = p
+	return patch, nil
+}
+
+// CreateIncident opens an incident in state new, numbered INC0010001,
+// INC0010002..., with its priority from impact and urgency (3 each when
+// not given), and links it to its caller, assignee, group and affected
+// CIs. The caller needs create incident.
+func (s *Service) CreateIncident(ctx context.Context, actor store.Actor, in RecordInput) (store.Node, error) {
+	if err := auth.Check(ctx, KindIncident, auth.Create); err != nil {
+		return store.Node{}, err
+	}
+	if err := checkEditable(s.incident, incidentEditable, in.Attributes); err != nil {
+		return store.Node{}, err
+	}
+	if err := s.checkLinks(ctx, in.Links); err != nil {
+		return store.Node{}, err
+	}
+	n, err := s.seq.NextSequence(ctx, KindIncident, 1)
+	if err != nil {
+		return store.Node{}, err
+	}
+	number := FormatNumber("INC", n)
+	res, err := s.cmdb.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{
+		Input: in.Attributes, Verb: auth.Create,
+		Decide: func(_ *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
+			out := make(store.Attributes, len(input)+4)
+			for k, v := range input {
+				if v != nil {
+					out[k] = v
+				}
+			}
+			out["number"], out["state"], out["opened_at"] = number, s.incident.Initial, at
+			return s.withPriority(nil, out)
+		},
+	})
+	if err != nil {
+		return store.Node{}, err
+	}
+	if err := s.setLinks(ctx, actor, res.Node.ID, in.Links); err != nil {
+		return res.Node, err
+	}
+	return res.Node, nil
+}
+
+// UpdateIncident changes an incident's editable attributes and links
+// (its priority follows impact and urgency). With expected not 0 the
+// incident must be at that version. A closed or canceled incident is not
+// changed (a CONFLICT naming its state).
+func (s *Service) UpdateIncident(ctx context.Context, actor store.Actor, id store.ID, expected int64, in RecordInput) (store.Node, error) {
+	if err := auth.Check(ctx, KindIncident, auth.Update); err != nil {
+		return store.Node{}, err
+	}
+	if err := checkEditable(s.incident, incidentEditable, in.Attributes); err != nil {
+		return store.Node{}, err
+	}
+	if err := s.checkLinks(ctx, in.Links); err != nil {
+		return store.Node{}, err
+	}
+	res, err := s.cmdb.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{
+		ID: id, Input: in.Attributes, Expected: expected, Verb: auth.Update,
+		Decide: func(cur *store.Node, input store.Attributes, _ time.Time) (store.Attributes, error) {
+			if err := s.editable(cur); err != nil {
+				return nil, err
+			}
+			out := make(store.Attributes, len(input)+1)
+			for k, v := range input {
+				out[k] = v
+			}
+			return s.withPriority(cur.Attributes, out)
+		},
+	})
+	if err != nil {
+		return store.Node{}, err
+	}
+	if err := s.setLinks(ctx, actor, id, in.Links); err != nil {
+		return res.Node, err
+	}
+	return res.Node, nil
+}
+
+// editable refuses changes to a record in a final state.
+func (s *Service) editable(cur *store.Node) error {
+	state, _ := cur.Attributes["state"].(string)
+	if state == StateClosed || state == StateCanceled {
+		return fmt.Errorf("%s %v is %s and can no longer be changed: %w", KindIncident, cur.Attributes["number"], state, store.ErrConflict)
+	}
+	return nil
+}
+
+// ActOnIncident runs one workflow action on an incident (start, hold,
+// resume, resolve, close, reopen, cancel) with the attributes the action
+// takes (hold: on_hold_reason; resolve: resolution_code and
+// resolution_notes; reopen: reopen_reason; cancel: close_notes). The
+// transition is decided against the incident as stored inside the write
+// transaction: an action the state does not allow is a CONFLICT
+// (*TransitionError naming the allowed actions), a guard that fails an
+// INVALID naming the guard and the input.
+func (s *Service) ActOnIncident(ctx context.Context, actor store.Actor, id store.ID, expected int64, action string, input map[string]any) (store.Node, error) {
+	if err := auth.Check(ctx, KindIncident, auth.Update); err != nil {
+		return store.Node{}, err
+	}
+	if err := s.incident.checkInputs(action, input); err != nil {
+		return store.Node{}, err
+	}
+	res, err := s.cmdb.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{
+		ID: id, Input: input, Expected: expected, Verb: auth.Update,
+		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
+			return s.incident.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at})
+		},
+	})
+	return res.Node, err
+}
+
+// IncidentByNumber returns the incident numbered number (compared as
+// written: INC0010001), if there is one.
+func (s *Service) IncidentByNumber(ctx context.Context, number string) (store.Node, bool, error) {
+	page, err := s.cmdb.ListNodes(ctx, KindIncident, cmdb.Filter{Attributes: map[string]any{"number": number}, CaseSensitive: true},
+		store.PageRequest{First: 1})
+	if err != nil || len(page.Items) == 0 {
+		return store.Node{}, false, err
+	}
+	return page.Items[0], true, nil
+}
+
+// FormatNumber returns a record number as ServiceNow writes them: the
+// prefix and seven digits, counting from 0010001.
+func FormatNumber(prefix string, n int64) string {
+	return fmt.Sprintf("%s%07d", prefix, 10000+n)
+}
