@@ -6,6 +6,7 @@ import (
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -82,6 +83,8 @@ func auditObjectOut(kind store.ObjectKind, object string) string {
 		return globalID(typePerson, store.ID(object))
 	case cmdb.KindGroup:
 		return globalID(typeGroup, store.ID(object))
+	case itsm.KindIncident:
+		return globalID(typeIncident, store.ID(object))
 	}
 	return object
 }

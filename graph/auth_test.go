@@ -109,6 +109,15 @@ var legacyRules = func() map[string][]auth.Role {
 		"Group.members": readers, "Group.manager": readers, "Group.supportedCIs": readers, "Group.ownedCIs": readers,
 		"Group.history": readers, "CI.ownedBy": readers, "CI.supportedBy": readers,
 		"Contact.person": readers, "Contact.group": readers,
+
+		// Added with incidents (issue 12): readers read, editors open,
+		// change and advance them; agents neither.
+		"Query.incident": readers, "Query.incidents": readers, "Mutation.createIncident": editors,
+		"Mutation.updateIncident": editors, "Mutation.startIncident": editors, "Mutation.holdIncident": editors,
+		"Mutation.resumeIncident": editors, "Mutation.resolveIncident": editors, "Mutation.closeIncident": editors,
+		"Mutation.reopenIncident": editors, "Mutation.cancelIncident": editors,
+		"CI.incidents": readers, "Incident.caller": readers, "Incident.assignedTo": readers,
+		"Incident.assignmentGroup": readers, "Incident.affectedCIs": readers, "Incident.history": readers,
 	}
 }()
 

@@ -19,6 +19,7 @@ const (
 	typeAuditRecord  = "AuditRecord"
 	typePerson       = "Person"
 	typeGroup        = "Group"
+	typeIncident     = "Incident"
 )
 
 // nodeLoaders fetch each type of Node by store ID for node(id:), each
@@ -55,6 +56,12 @@ var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id stor
 		}
 		return nil, nil
 	},
+	typeIncident: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if i, err := r.incident(ctx, id); i != nil || err != nil {
+			return i, err
+		}
+		return nil, nil
+	},
 }
 
 func globalID(typ string, id store.ID) string {
@@ -81,7 +88,7 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 // as store.RelationshipKey.ID writes it.
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
-	case typeCI, typeAuditRecord, typePerson, typeGroup:
+	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -113,10 +114,7 @@ func (r *Resolver) listNodes(ctx context.Context, kind string, search *string, w
 	if err != nil {
 		return page, err
 	}
-	page.Cursors = make([]string, len(page.Items))
-	for i, n := range page.Items {
-		page.Cursors[i] = store.EncodeSortCursor(f.Sort, n)
-	}
+	page.Cursors = store.SortCursors(f.Sort, page.Items)
 	return page, nil
 }
 
@@ -371,6 +369,8 @@ func nodeView(n store.Node) model.Node {
 		return personView(n)
 	case cmdb.KindGroup:
 		return groupView(n)
+	case itsm.KindIncident:
+		return incidentView(n)
 	}
 	return ciView(n)
 }

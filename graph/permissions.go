@@ -19,6 +19,8 @@ var (
 	tokenRead    = auth.Permission{Kind: auth.KindToken, Verb: auth.Read}
 	personRead   = auth.Permission{Kind: auth.KindPerson, Verb: auth.Read}
 	groupRead    = auth.Permission{Kind: auth.KindGroup, Verb: auth.Read}
+	incidentRead = auth.Permission{Kind: auth.KindIncident, Verb: auth.Read}
+	incidentUpd  = auth.Permission{Kind: auth.KindIncident, Verb: auth.Update}
 )
 
 // fieldPermissions maps each root field of the schema ("Query.cis",
@@ -89,6 +91,25 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Mutation.addGroupMembers":    {{Kind: auth.KindGroup, Verb: auth.Update}},
 	"Mutation.removeGroupMembers": {{Kind: auth.KindGroup, Verb: auth.Update}},
 	"Mutation.setGroupManager":    {{Kind: auth.KindGroup, Verb: auth.Update}},
+
+	// Incidents: readers read; editors open, change and advance them.
+	"Query.incident":           {incidentRead},
+	"Query.incidents":          {incidentRead},
+	"Mutation.createIncident":  {{Kind: auth.KindIncident, Verb: auth.Create}},
+	"Mutation.updateIncident":  {incidentUpd},
+	"Mutation.startIncident":   {incidentUpd},
+	"Mutation.holdIncident":    {incidentUpd},
+	"Mutation.resumeIncident":  {incidentUpd},
+	"Mutation.resolveIncident": {incidentUpd},
+	"Mutation.closeIncident":   {incidentUpd},
+	"Mutation.reopenIncident":  {incidentUpd},
+	"Mutation.cancelIncident":  {incidentUpd},
+	"CI.incidents":             {incidentRead, relRead},
+	"Incident.caller":          {personRead, relRead},
+	"Incident.assignedTo":      {personRead, relRead},
+	"Incident.assignmentGroup": {groupRead, relRead},
+	"Incident.affectedCIs":     {ciRead, relRead},
+	"Incident.history":         {auditRead},
 
 	// Below the root: what reaches beyond a CI, and its stored data.
 	"CI.relationships": {relRead},

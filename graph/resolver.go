@@ -17,6 +17,7 @@ import (
 	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -25,6 +26,8 @@ type Resolver struct {
 	CMDB   *cmdb.Service
 	Store  store.Store
 	Impact *impact.Analyzer
+	// ITSM opens, changes and advances incidents and the other records.
+	ITSM *itsm.Service
 	// Tokens keeps API token records; nil means Store. Give it the
 	// authenticator's cache, so that revocations take effect at once.
 	Tokens  store.TokenStore

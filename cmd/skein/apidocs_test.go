@@ -32,7 +32,9 @@ import (
 //	                                elements given
 //
 // In variables, "$ID(name)" stands for the global ID of the CI named name
-// (looked up with cis(filter: {namePrefix: ...})), and "$PREV(a.b.c)" for a
+// (looked up with cis(filter: {namePrefix: ...})), "$PERSON(userName)",
+// "$GROUP(name)" and "$INCIDENT(number)" for those of a person, a group
+// and an incident, and "$PREV(a.b.c)" for a
 // value of the previous example's data, such as a page's endCursor (a
 // number picks an element of a list: "$PREV(x.edges.0.node.id)").
 // Other fenced blocks (bash, text, plain json) are prose.
@@ -148,8 +150,17 @@ func TestAPIDocsParse(t *testing.T) {
 
 // TestAPIDocs runs every example of docs/API.md, in order, against a
 // demo-seeded server on each backend.
-func TestAPIDocs(t *testing.T) {
-	raw, err := os.ReadFile(apiDocsPath)
+func TestAPIDocs(t *testing.T) { runDocExamples(t, apiDocsPath) }
+
+// TestITSMDocs runs every example of docs/ITSM.md, in order, against a
+// demo-seeded server on each backend.
+func TestITSMDocs(t *testing.T) { runDocExamples(t, "../../docs/ITSM.md") }
+
+// runDocExamples runs every example of the Markdown document at path, in
+// order, against a demo-seeded server on each backend; the document must
+// document errors too.
+func runDocExamples(t *testing.T, path string) {
+	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
 	examples, err := parseDocExamples(string(raw))
 	require.NoError(t, err)
@@ -232,6 +243,9 @@ func (s *demoServer) resolveDoc(t *testing.T, v any, prev any) any {
 			require.NotNil(t, val, "$PREV(%s) is in the previous answer", m[1])
 			return val
 		}
+		if m := docLookup.FindStringSubmatch(str); m != nil {
+			return s.lookupDoc(t, m[1], m[2])
+		}
 	}
 	switch x := v.(type) {
 	case []any:
@@ -250,7 +264,42 @@ func (s *demoServer) resolveDoc(t *testing.T, v any, prev any) any {
 	return s.resolve(t, v)
 }
 
-var docPrev = regexp.MustCompile(`^\$PREV\(([A-Za-z0-9_.]+)\)$`)
+var (
+	docPrev   = regexp.MustCompile(`^\$PREV\(([A-Za-z0-9_.]+)\)$`)
+	docLookup = regexp.MustCompile(`^\$(PERSON|GROUP|INCIDENT)\(([^()]+)\)$`)
+)
+
+// lookupDoc returns the global ID of the person with user name key
+// (PERSON), the group named key (GROUP) or the incident numbered key
+// (INCIDENT).
+func (s *demoServer) lookupDoc(t *testing.T, what, key string) string {
+	t.Helper()
+	var q string
+	var path []string
+	switch what {
+	case "PERSON":
+		q, path = `query($k: JSON!) { people(where: {attribute: "user_name", eq: $k}) { edges { node { id } } } }`, []string{"people", "edges"}
+	case "GROUP":
+		q, path = `query($k: JSON!) { groups(where: {attribute: "name", eq: $k}) { edges { node { id } } } }`, []string{"groups", "edges"}
+	default:
+		q, path = `query($k: String!) { incident(number: $k) { id } }`, []string{"incident"}
+	}
+	resp := s.post(t, q, map[string]any{"k": key})
+	require.Empty(t, resp.Errors, "$%s(%s)", what, key)
+	var data map[string]any
+	require.NoError(t, json.Unmarshal(resp.Data, &data))
+	v := any(data)
+	for _, k := range path {
+		v = v.(map[string]any)[k]
+	}
+	if list, ok := v.([]any); ok {
+		require.Len(t, list, 1, "$%s(%s) names one", what, key)
+		v = list[0].(map[string]any)["node"]
+	}
+	obj, ok := v.(map[string]any)
+	require.True(t, ok, "$%s(%s) exists", what, key)
+	return obj["id"].(string)
+}
 
 // assertDocData checks that an example's data says something: no null
 // top-level field, and no empty list where an example means to show items.

@@ -16,6 +16,7 @@ import (
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/config"
 	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/metrics"
 	"github.com/skein-cmdb/skein/internal/server"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -73,8 +74,18 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 		maxTraversals = runtime.GOMAXPROCS(0)
 	}
 	an := impact.New(st, svc.Model, impact.Options{MaxDepth: cfg.Traversal.MaxDepth, NodeBudget: cfg.Traversal.NodeBudget})
+	matrix, err := cfg.ITSM.Matrix()
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	desk, err := itsm.NewService(svc, st, itsm.Config{Priority: matrix, ReopenWindow: cfg.ITSM.ReopenWindow})
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("itsm.priority_matrix: %w", err)
+	}
 	tokens := auth.NewTokenCache(st, tokenCacheTTL)
-	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Tokens: tokens, Impact: an, Version: versionString()}, graph.Options{
+	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Tokens: tokens, Impact: an, ITSM: desk, Version: versionString()}, graph.Options{
 		MaxDepth: cfg.GraphQL.MaxDepth, MaxComplexity: cfg.GraphQL.MaxComplexity, Introspection: cfg.GraphQL.Introspection,
 		MaxAliases: cfg.GraphQL.MaxAliases, MaxOperations: cfg.GraphQL.MaxOperations,
 		MaxSelections: cfg.GraphQL.MaxSelections,

@@ -212,6 +212,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Person(ctx, sel, obj)
+	case model.Incident:
+		return ec._Incident(ctx, sel, &obj)
+	case *model.Incident:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Incident(ctx, sel, obj)
 	case model.Group:
 		return ec._Group(ctx, sel, &obj)
 	case *model.Group:

@@ -27,6 +27,7 @@ type ResolverRoot interface {
 	IdentityConflict() IdentityConflictResolver
 	ImpactAnalysis() ImpactAnalysisResolver
 	ImpactedCI() ImpactedCIResolver
+	Incident() IncidentResolver
 	Mutation() MutationResolver
 	Path() PathResolver
 	PathStep() PathStepResolver
@@ -105,6 +106,7 @@ type ComplexityRoot struct {
 		Environment   func(childComplexity int) int
 		History       func(childComplexity int, first *int, after *string) int
 		ID            func(childComplexity int) int
+		Incidents     func(childComplexity int, openOnly *bool, first *int, after *string) int
 		LastSeenAt    func(childComplexity int) int
 		Name          func(childComplexity int) int
 		OwnedBy       func(childComplexity int) int
@@ -297,6 +299,55 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Incident struct {
+		AffectedCIs      func(childComplexity int, first *int, after *string) int
+		AllowedActions   func(childComplexity int) int
+		AssignedTo       func(childComplexity int) int
+		AssignmentGroup  func(childComplexity int) int
+		Attributes       func(childComplexity int) int
+		Caller           func(childComplexity int) int
+		Category         func(childComplexity int) int
+		CloseNotes       func(childComplexity int) int
+		ClosedAt         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		History          func(childComplexity int, first *int, after *string) int
+		ID               func(childComplexity int) int
+		Impact           func(childComplexity int) int
+		Number           func(childComplexity int) int
+		OnHoldReason     func(childComplexity int) int
+		OpenedAt         func(childComplexity int) int
+		Priority         func(childComplexity int) int
+		PriorityLabel    func(childComplexity int) int
+		ReopenCount      func(childComplexity int) int
+		ReopenReason     func(childComplexity int) int
+		ResolutionCode   func(childComplexity int) int
+		ResolutionNotes  func(childComplexity int) int
+		ResolvedAt       func(childComplexity int) int
+		ShortDescription func(childComplexity int) int
+		State            func(childComplexity int) int
+		StateCode        func(childComplexity int) int
+		Subcategory      func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Urgency          func(childComplexity int) int
+		Version          func(childComplexity int) int
+	}
+
+	IncidentConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	IncidentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	IncidentPayload struct {
+		Incident func(childComplexity int) int
+	}
+
 	MergeCIsPayload struct {
 		Duplicate          func(childComplexity int) int
 		MovedRelationships func(childComplexity int) int
@@ -305,24 +356,33 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddGroupMembers          func(childComplexity int, input model.GroupMembersInput) int
+		CancelIncident           func(childComplexity int, input model.CancelIncidentInput) int
+		CloseIncident            func(childComplexity int, input model.IncidentActionInput) int
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
+		CreateIncident           func(childComplexity int, input model.CreateIncidentInput) int
 		CreateRelationships      func(childComplexity int, input model.CreateRelationshipsInput) int
 		DeactivateGroup          func(childComplexity int, input model.DeactivateInput) int
 		DeactivatePerson         func(childComplexity int, input model.DeactivateInput) int
 		DeleteCi                 func(childComplexity int, input model.DeleteCIInput) int
 		DeleteRelationships      func(childComplexity int, input model.DeleteRelationshipsInput) int
+		HoldIncident             func(childComplexity int, input model.HoldIncidentInput) int
 		MergeCIs                 func(childComplexity int, input model.MergeCIsInput) int
 		Ping                     func(childComplexity int) int
 		PurgeCi                  func(childComplexity int, input model.PurgeCIInput) int
 		RegisterCIClass          func(childComplexity int, input model.RegisterCIClassInput) int
 		RegisterRelationshipType func(childComplexity int, input model.RegisterRelationshipTypeInput) int
 		RemoveGroupMembers       func(childComplexity int, input model.GroupMembersInput) int
+		ReopenIncident           func(childComplexity int, input model.ReopenIncidentInput) int
+		ResolveIncident          func(childComplexity int, input model.ResolveIncidentInput) int
+		ResumeIncident           func(childComplexity int, input model.IncidentActionInput) int
 		RetireCIClass            func(childComplexity int, input model.RetireCIClassInput) int
 		RetireRelationshipType   func(childComplexity int, input model.RetireRelationshipTypeInput) int
 		RevokeAPIToken           func(childComplexity int, input model.RevokeAPITokenInput) int
 		SetGroupManager          func(childComplexity int, input model.SetGroupManagerInput) int
+		StartIncident            func(childComplexity int, input model.IncidentActionInput) int
 		UpdateCi                 func(childComplexity int, input model.UpdateCIInput) int
 		UpdateGroup              func(childComplexity int, input model.UpdateNodeInput) int
+		UpdateIncident           func(childComplexity int, input model.UpdateIncidentInput) int
 		UpdatePerson             func(childComplexity int, input model.UpdateNodeInput) int
 		UpsertCIs                func(childComplexity int, input model.UpsertCIsInput) int
 		UpsertGroups             func(childComplexity int, input model.UpsertGroupsInput) int
@@ -400,6 +460,8 @@ type ComplexityRoot struct {
 		Groups            func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
 		IdentityConflicts func(childComplexity int, first *int, after *string) int
 		ImpactAnalysis    func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) int
+		Incident          func(childComplexity int, id *string, number *string) int
+		Incidents         func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		Node              func(childComplexity int, id string) int
 		People            func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
 		Person            func(childComplexity int, id string) int
@@ -902,6 +964,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CI.ID(childComplexity), true
+	case "CI.incidents":
+		if e.ComplexityRoot.CI.Incidents == nil {
+			break
+		}
+
+		args, err := ec.field_CI_incidents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CI.Incidents(childComplexity, args["openOnly"].(*bool), args["first"].(*int), args["after"].(*string)), true
 	case "CI.lastSeenAt":
 		if e.ComplexityRoot.CI.LastSeenAt == nil {
 			break
@@ -1636,6 +1709,242 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImpactedCIEdge.Node(childComplexity), true
 
+	case "Incident.affectedCIs":
+		if e.ComplexityRoot.Incident.AffectedCIs == nil {
+			break
+		}
+
+		args, err := ec.field_Incident_affectedCIs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Incident.AffectedCIs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Incident.allowedActions":
+		if e.ComplexityRoot.Incident.AllowedActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.AllowedActions(childComplexity), true
+	case "Incident.assignedTo":
+		if e.ComplexityRoot.Incident.AssignedTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.AssignedTo(childComplexity), true
+	case "Incident.assignmentGroup":
+		if e.ComplexityRoot.Incident.AssignmentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.AssignmentGroup(childComplexity), true
+	case "Incident.attributes":
+		if e.ComplexityRoot.Incident.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.Attributes(childComplexity), true
+	case "Incident.caller":
+		if e.ComplexityRoot.Incident.Caller == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.Caller(childComplexity), true
+	case "Incident.category":
+		if e.ComplexityRoot.Incident.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.Category(childComplexity), true
+	case "Incident.closeNotes":
+		if e.ComplexityRoot.Incident.CloseNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.CloseNotes(childComplexity), true
+	case "Incident.closedAt":
+		if e.ComplexityRoot.Incident.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.ClosedAt(childComplexity), true
+	case "Incident.createdAt":
+		if e.ComplexityRoot.Incident.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.CreatedAt(childComplexity), true
+	case "Incident.description":
+		if e.ComplexityRoot.Incident.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.Description(childComplexity), true
+	case "Incident.history":
+		if e.ComplexityRoot.Incident.History == nil {
+			break
+		}
+
+		args, err := ec.field_Incident_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Incident.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Incident.id":
+		if e.ComplexityRoot.Incident.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.ID(childComplexity), true
+	case "Incident.impact":
+		if e.ComplexityRoot.Incident.Impact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.Impact(childComplexity), true
+	case "Incident.number":
+		if e.ComplexityRoot.Incident.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.Number(childComplexity), true
+	case "Incident.onHoldReason":
+		if e.ComplexityRoot.Incident.OnHoldReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.OnHoldReason(childComplexity), true
+	case "Incident.openedAt":
+		if e.ComplexityRoot.Incident.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.OpenedAt(childComplexity), true
+	case "Incident.priority":
+		if e.ComplexityRoot.Incident.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.Priority(childComplexity), true
+	case "Incident.priorityLabel":
+		if e.ComplexityRoot.Incident.PriorityLabel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.PriorityLabel(childComplexity), true
+	case "Incident.reopenCount":
+		if e.ComplexityRoot.Incident.ReopenCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.ReopenCount(childComplexity), true
+	case "Incident.reopenReason":
+		if e.ComplexityRoot.Incident.ReopenReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.ReopenReason(childComplexity), true
+	case "Incident.resolutionCode":
+		if e.ComplexityRoot.Incident.ResolutionCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.ResolutionCode(childComplexity), true
+	case "Incident.resolutionNotes":
+		if e.ComplexityRoot.Incident.ResolutionNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.ResolutionNotes(childComplexity), true
+	case "Incident.resolvedAt":
+		if e.ComplexityRoot.Incident.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.ResolvedAt(childComplexity), true
+	case "Incident.shortDescription":
+		if e.ComplexityRoot.Incident.ShortDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.ShortDescription(childComplexity), true
+	case "Incident.state":
+		if e.ComplexityRoot.Incident.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.State(childComplexity), true
+	case "Incident.stateCode":
+		if e.ComplexityRoot.Incident.StateCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.StateCode(childComplexity), true
+	case "Incident.subcategory":
+		if e.ComplexityRoot.Incident.Subcategory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.Subcategory(childComplexity), true
+	case "Incident.updatedAt":
+		if e.ComplexityRoot.Incident.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.UpdatedAt(childComplexity), true
+	case "Incident.urgency":
+		if e.ComplexityRoot.Incident.Urgency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.Urgency(childComplexity), true
+	case "Incident.version":
+		if e.ComplexityRoot.Incident.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.Version(childComplexity), true
+
+	case "IncidentConnection.edges":
+		if e.ComplexityRoot.IncidentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentConnection.Edges(childComplexity), true
+	case "IncidentConnection.pageInfo":
+		if e.ComplexityRoot.IncidentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentConnection.PageInfo(childComplexity), true
+	case "IncidentConnection.totalCount":
+		if e.ComplexityRoot.IncidentConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentConnection.TotalCount(childComplexity), true
+
+	case "IncidentEdge.cursor":
+		if e.ComplexityRoot.IncidentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentEdge.Cursor(childComplexity), true
+	case "IncidentEdge.node":
+		if e.ComplexityRoot.IncidentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentEdge.Node(childComplexity), true
+
+	case "IncidentPayload.incident":
+		if e.ComplexityRoot.IncidentPayload.Incident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentPayload.Incident(childComplexity), true
+
 	case "MergeCIsPayload.duplicate":
 		if e.ComplexityRoot.MergeCIsPayload.Duplicate == nil {
 			break
@@ -1666,6 +1975,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddGroupMembers(childComplexity, args["input"].(model.GroupMembersInput)), true
+	case "Mutation.cancelIncident":
+		if e.ComplexityRoot.Mutation.CancelIncident == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelIncident_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelIncident(childComplexity, args["input"].(model.CancelIncidentInput)), true
+	case "Mutation.closeIncident":
+		if e.ComplexityRoot.Mutation.CloseIncident == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeIncident_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseIncident(childComplexity, args["input"].(model.IncidentActionInput)), true
 	case "Mutation.createAPIToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -1677,6 +2008,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["input"].(model.CreateAPITokenInput)), true
+	case "Mutation.createIncident":
+		if e.ComplexityRoot.Mutation.CreateIncident == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createIncident_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateIncident(childComplexity, args["input"].(model.CreateIncidentInput)), true
 	case "Mutation.createRelationships":
 		if e.ComplexityRoot.Mutation.CreateRelationships == nil {
 			break
@@ -1732,6 +2074,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteRelationships(childComplexity, args["input"].(model.DeleteRelationshipsInput)), true
+	case "Mutation.holdIncident":
+		if e.ComplexityRoot.Mutation.HoldIncident == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_holdIncident_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.HoldIncident(childComplexity, args["input"].(model.HoldIncidentInput)), true
 	case "Mutation.mergeCIs":
 		if e.ComplexityRoot.Mutation.MergeCIs == nil {
 			break
@@ -1793,6 +2146,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveGroupMembers(childComplexity, args["input"].(model.GroupMembersInput)), true
+	case "Mutation.reopenIncident":
+		if e.ComplexityRoot.Mutation.ReopenIncident == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reopenIncident_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReopenIncident(childComplexity, args["input"].(model.ReopenIncidentInput)), true
+	case "Mutation.resolveIncident":
+		if e.ComplexityRoot.Mutation.ResolveIncident == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resolveIncident_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResolveIncident(childComplexity, args["input"].(model.ResolveIncidentInput)), true
+	case "Mutation.resumeIncident":
+		if e.ComplexityRoot.Mutation.ResumeIncident == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeIncident_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeIncident(childComplexity, args["input"].(model.IncidentActionInput)), true
 	case "Mutation.retireCIClass":
 		if e.ComplexityRoot.Mutation.RetireCIClass == nil {
 			break
@@ -1837,6 +2223,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetGroupManager(childComplexity, args["input"].(model.SetGroupManagerInput)), true
+	case "Mutation.startIncident":
+		if e.ComplexityRoot.Mutation.StartIncident == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startIncident_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartIncident(childComplexity, args["input"].(model.IncidentActionInput)), true
 	case "Mutation.updateCI":
 		if e.ComplexityRoot.Mutation.UpdateCi == nil {
 			break
@@ -1859,6 +2256,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateGroup(childComplexity, args["input"].(model.UpdateNodeInput)), true
+	case "Mutation.updateIncident":
+		if e.ComplexityRoot.Mutation.UpdateIncident == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateIncident_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateIncident(childComplexity, args["input"].(model.UpdateIncidentInput)), true
 	case "Mutation.updatePerson":
 		if e.ComplexityRoot.Mutation.UpdatePerson == nil {
 			break
@@ -2270,6 +2678,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ImpactAnalysis(childComplexity, args["ciIds"].([]string), args["maxDepth"].(*int), args["assume"].(*model.ImpactEffect), args["ignoreStatus"].(*bool), args["effects"].([]model.ImpactOutcome)), true
+	case "Query.incident":
+		if e.ComplexityRoot.Query.Incident == nil {
+			break
+		}
+
+		args, err := ec.field_Query_incident_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Incident(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.incidents":
+		if e.ComplexityRoot.Query.Incidents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_incidents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Incidents(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -2963,25 +3393,33 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CIFilter", ec.unmarshalInputCIFilter),
 			graphql.NewInputUnmarshaler("CIOrder", ec.unmarshalInputCIOrder),
 			graphql.NewInputUnmarshaler("CIWhere", ec.unmarshalInputCIWhere),
+			graphql.NewInputUnmarshaler("CancelIncidentInput", ec.unmarshalInputCancelIncidentInput),
 			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
+			graphql.NewInputUnmarshaler("CreateIncidentInput", ec.unmarshalInputCreateIncidentInput),
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
 			graphql.NewInputUnmarshaler("DeactivateInput", ec.unmarshalInputDeactivateInput),
 			graphql.NewInputUnmarshaler("DeleteCIInput", ec.unmarshalInputDeleteCIInput),
 			graphql.NewInputUnmarshaler("DeleteRelationshipsInput", ec.unmarshalInputDeleteRelationshipsInput),
 			graphql.NewInputUnmarshaler("GroupMembersInput", ec.unmarshalInputGroupMembersInput),
+			graphql.NewInputUnmarshaler("HoldIncidentInput", ec.unmarshalInputHoldIncidentInput),
 			graphql.NewInputUnmarshaler("ImpactOrder", ec.unmarshalInputImpactOrder),
+			graphql.NewInputUnmarshaler("IncidentActionInput", ec.unmarshalInputIncidentActionInput),
+			graphql.NewInputUnmarshaler("IncidentOrder", ec.unmarshalInputIncidentOrder),
 			graphql.NewInputUnmarshaler("MergeCIsInput", ec.unmarshalInputMergeCIsInput),
 			graphql.NewInputUnmarshaler("NodeOrder", ec.unmarshalInputNodeOrder),
 			graphql.NewInputUnmarshaler("PurgeCIInput", ec.unmarshalInputPurgeCIInput),
 			graphql.NewInputUnmarshaler("RegisterCIClassInput", ec.unmarshalInputRegisterCIClassInput),
 			graphql.NewInputUnmarshaler("RegisterRelationshipTypeInput", ec.unmarshalInputRegisterRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RelationshipItem", ec.unmarshalInputRelationshipItem),
+			graphql.NewInputUnmarshaler("ReopenIncidentInput", ec.unmarshalInputReopenIncidentInput),
+			graphql.NewInputUnmarshaler("ResolveIncidentInput", ec.unmarshalInputResolveIncidentInput),
 			graphql.NewInputUnmarshaler("RetireCIClassInput", ec.unmarshalInputRetireCIClassInput),
 			graphql.NewInputUnmarshaler("RetireRelationshipTypeInput", ec.unmarshalInputRetireRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RevokeAPITokenInput", ec.unmarshalInputRevokeAPITokenInput),
 			graphql.NewInputUnmarshaler("SearchFilter", ec.unmarshalInputSearchFilter),
 			graphql.NewInputUnmarshaler("SetGroupManagerInput", ec.unmarshalInputSetGroupManagerInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
+			graphql.NewInputUnmarshaler("UpdateIncidentInput", ec.unmarshalInputUpdateIncidentInput),
 			graphql.NewInputUnmarshaler("UpdateNodeInput", ec.unmarshalInputUpdateNodeInput),
 			graphql.NewInputUnmarshaler("UpsertCIItem", ec.unmarshalInputUpsertCIItem),
 			graphql.NewInputUnmarshaler("UpsertCIsInput", ec.unmarshalInputUpsertCIsInput),
@@ -3088,7 +3526,7 @@ input AuditFilter {
   selects the records of the relationships it is an end of.
   """
   objects: [String!]
-  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `person` + "`" + `, ` + "`" + `group` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
+  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `person` + "`" + `, ` + "`" + `group` + "`" + `, ` + "`" + `incident` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
   kinds: [String!]
   "Who wrote (user, token or agent name), exactly."
   actor: String
@@ -4062,6 +4500,363 @@ type PathStep {
   type: String!
   "True when the hop follows the relationship from source to target."
   forward: Boolean!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/incident.graphqls", Input: `"gqlgen: ` + "`" + `omittable` + "`" + ` tells a field left out of an input from one set to null."
+directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on INPUT_FIELD_DEFINITION | FIELD_DEFINITION
+
+extend type Query {
+  """
+  An incident by ID or by number (` + "`" + `INC0010001` + "`" + `, as written); give exactly one. Null when there is
+  none.
+  """
+  incident("ID of the incident." id: ID, "Number of the incident." number: String): Incident
+  """
+  Incidents: by a filter expression over their attributes (` + "`" + `where` + "`" + `, the language of ` + "`" + `cis` + "`" + `: e.g.
+  ` + "`" + `{attribute: "state", in: ["new", "in_progress"]}` + "`" + ` or ` + "`" + `{attribute: "priority", lte: 2}` + "`" + `), ordered
+  by ` + "`" + `orderBy` + "`" + `, a page at a time (by cursor or offset); or, with ` + "`" + `search` + "`" + `, found by the words of
+  their number, short description, description and resolution notes, best match first.
+  """
+  incidents(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the incident's attributes (snake_case names, stored values)."
+    where: CIWhere
+    "The order of the list; by ID (opening order) when omitted."
+    orderBy: IncidentOrder
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching incidents (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): IncidentConnection!
+}
+
+extend type Mutation {
+  """
+  Opens an incident in state NEW with the next number (` + "`" + `INC0010001` + "`" + `, ` + "`" + `INC0010002` + "`" + `...). Its priority
+  comes from impact and urgency through the priority matrix (docs/ITSM.md); both default to 3
+  (low).
+  """
+  createIncident("The incident." input: CreateIncidentInput!): IncidentPayload!
+  """
+  Changes an incident's description, impact, urgency (its priority follows), category,
+  caller, assignee, group or affected CIs. A field left out is kept; null clears it. A closed or
+  canceled incident is not changed (CONFLICT). State, resolution and times change only through
+  the actions below.
+  """
+  updateIncident("What to change." input: UpdateIncidentInput!): IncidentPayload!
+  "Starts work on a NEW incident: IN_PROGRESS."
+  startIncident("Which incident." input: IncidentActionInput!): IncidentPayload!
+  "Puts a NEW or IN_PROGRESS incident ON_HOLD, with the reason."
+  holdIncident("Which incident, and why." input: HoldIncidentInput!): IncidentPayload!
+  "Resumes an ON_HOLD incident: IN_PROGRESS."
+  resumeIncident("Which incident." input: IncidentActionInput!): IncidentPayload!
+  "Resolves an open incident: RESOLVED, with a resolution code and notes (both required)."
+  resolveIncident("Which incident, and how it was resolved." input: ResolveIncidentInput!): IncidentPayload!
+  "Closes a RESOLVED incident: CLOSED, for good."
+  closeIncident("Which incident." input: IncidentActionInput!): IncidentPayload!
+  """
+  Reopens a RESOLVED incident within the reopen window after its resolution (7 days by default):
+  IN_PROGRESS, its resolution cleared, ` + "`" + `reopenCount` + "`" + ` counted.
+  """
+  reopenIncident("Which incident, and why." input: ReopenIncidentInput!): IncidentPayload!
+  "Cancels an open incident (raised in error, a duplicate): CANCELED, for good."
+  cancelIncident("Which incident." input: CancelIncidentInput!): IncidentPayload!
+}
+
+"""
+An unplanned interruption or degradation of a service. It concerns CIs (AFFECTS), was reported
+by a caller, is assigned to a group and a person, and moves through its workflow by actions
+(` + "`" + `allowedActions` + "`" + ` says which apply now). States and codes are ITIL's and ServiceNow's.
+"""
+type Incident implements Node {
+  "Opaque global ID."
+  id: ID!
+  "The incident's number, e.g. INC0010001."
+  number: String!
+  "One line: what is wrong."
+  shortDescription: String!
+  "The details."
+  description: String
+  "Where the incident is in its workflow."
+  state: IncidentState!
+  "ServiceNow's stored code of the state: 1 new, 2 in progress, 3 on hold, 6 resolved, 7 closed, 8 canceled."
+  stateCode: Int!
+  "How widely the business is affected: 1 high, 2 medium, 3 low."
+  impact: Int!
+  "How soon it must be fixed: 1 high, 2 medium, 3 low."
+  urgency: Int!
+  "1 critical, 2 high, 3 moderate, 4 low, 5 planning: from impact and urgency."
+  priority: Int!
+  "The priority's name: Critical, High, Moderate, Low or Planning."
+  priorityLabel: String!
+  "Category, free text (e.g. network, database)."
+  category: String
+  "Subcategory, free text."
+  subcategory: String
+  "Why the incident is on hold (while ON_HOLD)."
+  onHoldReason: OnHoldReason
+  "How it was resolved (once RESOLVED)."
+  resolutionCode: ResolutionCode
+  "What was done to resolve it."
+  resolutionNotes: String
+  "Why it was canceled."
+  closeNotes: String
+  "Why it was last reopened."
+  reopenReason: String
+  "How many times it was reopened."
+  reopenCount: Int!
+  "When it was opened."
+  openedAt: Time!
+  "When it was resolved (null unless RESOLVED or CLOSED)."
+  resolvedAt: Time
+  "When it was closed or canceled."
+  closedAt: Time
+  "The actions its state allows now."
+  allowedActions: [IncidentAction!]!
+  "The person who reported it."
+  caller: Person
+  "The person working it."
+  assignedTo: Person
+  "The group it is assigned to."
+  assignmentGroup: Group
+  "The CIs it concerns (AFFECTS relationships)."
+  affectedCIs("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): CIConnection!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed the incident; pass it as ` + "`" + `expectedVersion` + "`" + ` (ServiceNow's sys_mod_count)."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first: every write, with who made it."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+}
+
+"States of an incident (ServiceNow codes in brackets)."
+enum IncidentState {
+  "Opened, not yet worked (1)."
+  NEW
+  "Being worked (2)."
+  IN_PROGRESS
+  "Waiting for something (3); see ` + "`" + `onHoldReason` + "`" + `."
+  ON_HOLD
+  "Resolved, may still be reopened (6)."
+  RESOLVED
+  "Closed for good (7)."
+  CLOSED
+  "Canceled: raised in error or a duplicate (8)."
+  CANCELED
+}
+
+"Workflow actions of an incident; each is a mutation (` + "`" + `startIncident` + "`" + `...)."
+enum IncidentAction {
+  "New -> In progress."
+  START
+  "New or In progress -> On hold."
+  HOLD
+  "On hold -> In progress."
+  RESUME
+  "Any open state -> Resolved."
+  RESOLVE
+  "Resolved -> Closed."
+  CLOSE
+  "Resolved -> In progress."
+  REOPEN
+  "Any open state -> Canceled."
+  CANCEL
+}
+
+"Why an incident is on hold (ServiceNow's hold reasons)."
+enum OnHoldReason {
+  "Awaiting the caller's answer."
+  AWAITING_CALLER
+  "Awaiting a change."
+  AWAITING_CHANGE
+  "Awaiting a problem's fix."
+  AWAITING_PROBLEM
+  "Awaiting a vendor."
+  AWAITING_VENDOR
+}
+
+"How an incident was resolved."
+enum ResolutionCode {
+  "Solved, for good."
+  SOLVED_PERMANENTLY
+  "Solved with a workaround."
+  SOLVED_WORKAROUND
+  "Solved remotely."
+  SOLVED_REMOTELY
+  "Not solved: could not be reproduced."
+  NOT_SOLVED_NOT_REPRODUCIBLE
+  "Not solved: too costly."
+  NOT_SOLVED_TOO_COSTLY
+  "Closed by the caller."
+  CLOSED_BY_CALLER
+  "A duplicate of another incident."
+  DUPLICATE
+}
+
+"The order of a list of incidents."
+input IncidentOrder {
+  "The field to sort by; ties are broken by ID in the same direction."
+  field: IncidentSortField!
+  "Ascending (default) or descending."
+  direction: SortDirection = ASC
+}
+
+"Fields incidents can be sorted by."
+enum IncidentSortField {
+  "The ID: opening order, which is also the order of the numbers."
+  ID
+  "When it was created."
+  CREATED_AT
+  "When it last changed."
+  UPDATED_AT
+}
+
+"A new incident."
+input CreateIncidentInput {
+  "One line: what is wrong (1 to 160 characters)."
+  shortDescription: String!
+  "The details."
+  description: String
+  "1 high, 2 medium, 3 low (default)."
+  impact: Int
+  "1 high, 2 medium, 3 low (default)."
+  urgency: Int
+  "Category, free text."
+  category: String
+  "Subcategory, free text."
+  subcategory: String
+  "ID of the person who reported it."
+  callerId: ID
+  "ID of the person who will work it."
+  assignedToId: ID
+  "ID of the group it is assigned to."
+  assignmentGroupId: ID
+  "IDs of the CIs it concerns, up to 10,000."
+  affectedCIIds: [ID!]
+}
+
+"A change of an incident; a field left out is kept, null clears it."
+input UpdateIncidentInput {
+  "ID of the incident."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the change is based on: at another version nothing changes (CONFLICT with ` + "`" + `extensions.currentVersion` + "`" + `)."
+  expectedVersion: Int
+  "One line: what is wrong (cannot be cleared)."
+  shortDescription: String @goField(omittable: true)
+  "The details."
+  description: String @goField(omittable: true)
+  "1 high, 2 medium, 3 low; null resets to 3."
+  impact: Int @goField(omittable: true)
+  "1 high, 2 medium, 3 low; null resets to 3."
+  urgency: Int @goField(omittable: true)
+  "Category."
+  category: String @goField(omittable: true)
+  "Subcategory."
+  subcategory: String @goField(omittable: true)
+  "ID of the person who reported it."
+  callerId: ID @goField(omittable: true)
+  "ID of the person working it."
+  assignedToId: ID @goField(omittable: true)
+  "ID of the group it is assigned to."
+  assignmentGroupId: ID @goField(omittable: true)
+  "IDs of the CIs it concerns: the whole set (an empty list removes them all)."
+  affectedCIIds: [ID!] @goField(omittable: true)
+}
+
+"An action on an incident that takes nothing else."
+input IncidentActionInput {
+  "ID of the incident."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional): at another version nothing changes."
+  expectedVersion: Int
+}
+
+"Putting an incident on hold."
+input HoldIncidentInput {
+  "ID of the incident."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "Why it waits."
+  reason: OnHoldReason!
+}
+
+"Resolving an incident."
+input ResolveIncidentInput {
+  "ID of the incident."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "How it was resolved."
+  resolutionCode: ResolutionCode!
+  "What was done (required, not blank)."
+  resolutionNotes: String!
+}
+
+"Reopening an incident."
+input ReopenIncidentInput {
+  "ID of the incident."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "Why it is reopened (required, not blank)."
+  reason: String!
+}
+
+"Canceling an incident."
+input CancelIncidentInput {
+  "ID of the incident."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "Why it is canceled."
+  notes: String
+}
+
+"The incident after a write."
+type IncidentPayload {
+  "The incident as stored after the write."
+  incident: Incident!
+}
+
+"A page of incidents."
+type IncidentConnection {
+  "The incidents of this page, with their cursors."
+  edges: [IncidentEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many incidents match, across all pages."
+  totalCount: Int!
+}
+
+"An incident in a page."
+type IncidentEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The incident."
+  node: Incident!
+}
+
+extend type CI {
+  """
+  The incidents that concern this CI (AFFECTS), newest first; by default the open ones (NEW,
+  IN_PROGRESS, ON_HOLD).
+  """
+  incidents(
+    "Only open incidents (default); false lists every one."
+    openOnly: Boolean = true
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+  ): IncidentConnection!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/model.graphqls", Input: `extend type Query {
@@ -5136,6 +5931,8 @@ func (ec *executionContext) childFields_CI(ctx context.Context, field graphql.Co
 		return ec.fieldContext_CI_pathTo(ctx, field)
 	case "history":
 		return ec.fieldContext_CI_history(ctx, field)
+	case "incidents":
+		return ec.fieldContext_CI_incidents(ctx, field)
 	case "ownedBy":
 		return ec.fieldContext_CI_ownedBy(ctx, field)
 	case "supportedBy":
@@ -5494,6 +6291,104 @@ func (ec *executionContext) childFields_ImpactedCIEdge(ctx context.Context, fiel
 		return ec.fieldContext_ImpactedCIEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImpactedCIEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Incident(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Incident_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Incident_number(ctx, field)
+	case "shortDescription":
+		return ec.fieldContext_Incident_shortDescription(ctx, field)
+	case "description":
+		return ec.fieldContext_Incident_description(ctx, field)
+	case "state":
+		return ec.fieldContext_Incident_state(ctx, field)
+	case "stateCode":
+		return ec.fieldContext_Incident_stateCode(ctx, field)
+	case "impact":
+		return ec.fieldContext_Incident_impact(ctx, field)
+	case "urgency":
+		return ec.fieldContext_Incident_urgency(ctx, field)
+	case "priority":
+		return ec.fieldContext_Incident_priority(ctx, field)
+	case "priorityLabel":
+		return ec.fieldContext_Incident_priorityLabel(ctx, field)
+	case "category":
+		return ec.fieldContext_Incident_category(ctx, field)
+	case "subcategory":
+		return ec.fieldContext_Incident_subcategory(ctx, field)
+	case "onHoldReason":
+		return ec.fieldContext_Incident_onHoldReason(ctx, field)
+	case "resolutionCode":
+		return ec.fieldContext_Incident_resolutionCode(ctx, field)
+	case "resolutionNotes":
+		return ec.fieldContext_Incident_resolutionNotes(ctx, field)
+	case "closeNotes":
+		return ec.fieldContext_Incident_closeNotes(ctx, field)
+	case "reopenReason":
+		return ec.fieldContext_Incident_reopenReason(ctx, field)
+	case "reopenCount":
+		return ec.fieldContext_Incident_reopenCount(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_Incident_openedAt(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_Incident_resolvedAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_Incident_closedAt(ctx, field)
+	case "allowedActions":
+		return ec.fieldContext_Incident_allowedActions(ctx, field)
+	case "caller":
+		return ec.fieldContext_Incident_caller(ctx, field)
+	case "assignedTo":
+		return ec.fieldContext_Incident_assignedTo(ctx, field)
+	case "assignmentGroup":
+		return ec.fieldContext_Incident_assignmentGroup(ctx, field)
+	case "affectedCIs":
+		return ec.fieldContext_Incident_affectedCIs(ctx, field)
+	case "attributes":
+		return ec.fieldContext_Incident_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_Incident_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Incident_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Incident_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_Incident_history(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Incident", field.Name)
+}
+
+func (ec *executionContext) childFields_IncidentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_IncidentConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_IncidentConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_IncidentConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncidentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_IncidentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_IncidentEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_IncidentEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncidentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_IncidentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "incident":
+		return ec.fieldContext_IncidentPayload_incident(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncidentPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_MergeCIsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

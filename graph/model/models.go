@@ -186,3 +186,42 @@ func (Person) IsOwner() {}
 
 // IsOwner marks Group as an Owner.
 func (Group) IsOwner() {}
+
+// Incident is the API's view of a node of kind incident. Its links
+// (caller, assignee, group, affected CIs, history) and allowedActions
+// have resolvers.
+type Incident struct {
+	ID               string
+	Number           string
+	ShortDescription string
+	Description      *string
+	State            IncidentState
+	StateCode        int
+	Impact           int
+	Urgency          int
+	Priority         int
+	PriorityLabel    string
+	Category         *string
+	Subcategory      *string
+	OnHoldReason     *OnHoldReason
+	ResolutionCode   *ResolutionCode
+	ResolutionNotes  *string
+	CloseNotes       *string
+	ReopenReason     *string
+	ReopenCount      int
+	OpenedAt         time.Time
+	ResolvedAt       *time.Time
+	ClosedAt         *time.Time
+	Attributes       map[string]any
+	Version          int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks Incident as a Node.
+func (Incident) IsNode() {}
+
+// GetID returns the incident's global ID.
+func (i Incident) GetID() string { return i.ID }

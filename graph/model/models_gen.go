@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // An object with a globally unique, opaque ID, refetchable with `node(id:)`.
@@ -133,7 +135,7 @@ type AuditFilter struct {
 	// them (also of deleted ones), class or relationship type names, or API token IDs. A CI's ID also
 	// selects the records of the relationships it is an end of.
 	Objects []string `json:"objects,omitempty"`
-	// Kinds of object: `ci`, `person`, `group`, `relationship`, `class`, `relationship_type`, `token`.
+	// Kinds of object: `ci`, `person`, `group`, `incident`, `relationship`, `class`, `relationship_type`, `token`.
 	Kinds []string `json:"kinds,omitempty"`
 	// Who wrote (user, token or agent name), exactly.
 	Actor *string `json:"actor,omitempty"`
@@ -295,6 +297,16 @@ type CIWhere struct {
 	CaseSensitive *bool `json:"caseSensitive,omitempty"`
 }
 
+// Canceling an incident.
+type CancelIncidentInput struct {
+	// ID of the incident.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why it is canceled.
+	Notes *string `json:"notes,omitempty"`
+}
+
 // A count of CIs of one class.
 type ClassCount struct {
 	// Class name.
@@ -343,6 +355,30 @@ type CreateAPITokenPayload struct {
 	Token string `json:"token"`
 	// Its record.
 	APIToken *APIToken `json:"apiToken"`
+}
+
+// A new incident.
+type CreateIncidentInput struct {
+	// One line: what is wrong (1 to 160 characters).
+	ShortDescription string `json:"shortDescription"`
+	// The details.
+	Description *string `json:"description,omitempty"`
+	// 1 high, 2 medium, 3 low (default).
+	Impact *int `json:"impact,omitempty"`
+	// 1 high, 2 medium, 3 low (default).
+	Urgency *int `json:"urgency,omitempty"`
+	// Category, free text.
+	Category *string `json:"category,omitempty"`
+	// Subcategory, free text.
+	Subcategory *string `json:"subcategory,omitempty"`
+	// ID of the person who reported it.
+	CallerID *string `json:"callerId,omitempty"`
+	// ID of the person who will work it.
+	AssignedToID *string `json:"assignedToId,omitempty"`
+	// ID of the group it is assigned to.
+	AssignmentGroupID *string `json:"assignmentGroupId,omitempty"`
+	// IDs of the CIs it concerns, up to 10,000.
+	AffectedCIIds []string `json:"affectedCIIds,omitempty"`
 }
 
 // Relationships to create, 1 to 10,000.
@@ -476,6 +512,16 @@ type Headroom struct {
 	MembersNeeded int `json:"membersNeeded"`
 }
 
+// Putting an incident on hold.
+type HoldIncidentInput struct {
+	// ID of the incident.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why it waits.
+	Reason OnHoldReason `json:"reason"`
+}
+
 // A page of identity conflicts.
 type IdentityConflictConnection struct {
 	// The conflicts of this page.
@@ -518,6 +564,46 @@ type ImpactedCIEdge struct {
 	Cursor string `json:"cursor"`
 	// The impacted CI.
 	Node *ImpactedCI `json:"node"`
+}
+
+// An action on an incident that takes nothing else.
+type IncidentActionInput struct {
+	// ID of the incident.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional): at another version nothing changes.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+}
+
+// A page of incidents.
+type IncidentConnection struct {
+	// The incidents of this page, with their cursors.
+	Edges []IncidentEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many incidents match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// An incident in a page.
+type IncidentEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The incident.
+	Node *Incident `json:"node"`
+}
+
+// The order of a list of incidents.
+type IncidentOrder struct {
+	// The field to sort by; ties are broken by ID in the same direction.
+	Field IncidentSortField `json:"field"`
+	// Ascending (default) or descending.
+	Direction *SortDirection `json:"direction,omitempty"`
+}
+
+// The incident after a write.
+type IncidentPayload struct {
+	// The incident as stored after the write.
+	Incident *Incident `json:"incident"`
 }
 
 // Which CI to merge into which.
@@ -720,6 +806,28 @@ type RelationshipType struct {
 	Attributes []AttributeDefinition `json:"attributes"`
 }
 
+// Reopening an incident.
+type ReopenIncidentInput struct {
+	// ID of the incident.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why it is reopened (required, not blank).
+	Reason string `json:"reason"`
+}
+
+// Resolving an incident.
+type ResolveIncidentInput struct {
+	// ID of the incident.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// How it was resolved.
+	ResolutionCode ResolutionCode `json:"resolutionCode"`
+	// What was done (required, not blank).
+	ResolutionNotes string `json:"resolutionNotes"`
+}
+
 // A CI class to retire.
 type RetireCIClassInput struct {
 	// Name of a class registered at run time.
@@ -853,6 +961,34 @@ type UpdateGroupPayload struct {
 	Group *Group `json:"group"`
 	// The fields that changed.
 	ChangedFields []string `json:"changedFields"`
+}
+
+// A change of an incident; a field left out is kept, null clears it.
+type UpdateIncidentInput struct {
+	// ID of the incident.
+	ID string `json:"id"`
+	// The `version` the change is based on: at another version nothing changes (CONFLICT with `extensions.currentVersion`).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// One line: what is wrong (cannot be cleared).
+	ShortDescription graphql.Omittable[*string] `json:"shortDescription,omitempty"`
+	// The details.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// 1 high, 2 medium, 3 low; null resets to 3.
+	Impact graphql.Omittable[*int] `json:"impact,omitempty"`
+	// 1 high, 2 medium, 3 low; null resets to 3.
+	Urgency graphql.Omittable[*int] `json:"urgency,omitempty"`
+	// Category.
+	Category graphql.Omittable[*string] `json:"category,omitempty"`
+	// Subcategory.
+	Subcategory graphql.Omittable[*string] `json:"subcategory,omitempty"`
+	// ID of the person who reported it.
+	CallerID graphql.Omittable[*string] `json:"callerId,omitempty"`
+	// ID of the person working it.
+	AssignedToID graphql.Omittable[*string] `json:"assignedToId,omitempty"`
+	// ID of the group it is assigned to.
+	AssignmentGroupID graphql.Omittable[*string] `json:"assignmentGroupId,omitempty"`
+	// IDs of the CIs it concerns: the whole set (an empty list removes them all).
+	AffectedCIIds graphql.Omittable[[]string] `json:"affectedCIIds,omitempty"`
 }
 
 // Attributes to change on one person or group.
@@ -1546,6 +1682,210 @@ func (e ImpactPropagation) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Workflow actions of an incident; each is a mutation (`startIncident`...).
+type IncidentAction string
+
+const (
+	// New -> In progress.
+	IncidentActionStart IncidentAction = "START"
+	// New or In progress -> On hold.
+	IncidentActionHold IncidentAction = "HOLD"
+	// On hold -> In progress.
+	IncidentActionResume IncidentAction = "RESUME"
+	// Any open state -> Resolved.
+	IncidentActionResolve IncidentAction = "RESOLVE"
+	// Resolved -> Closed.
+	IncidentActionClose IncidentAction = "CLOSE"
+	// Resolved -> In progress.
+	IncidentActionReopen IncidentAction = "REOPEN"
+	// Any open state -> Canceled.
+	IncidentActionCancel IncidentAction = "CANCEL"
+)
+
+var AllIncidentAction = []IncidentAction{
+	IncidentActionStart,
+	IncidentActionHold,
+	IncidentActionResume,
+	IncidentActionResolve,
+	IncidentActionClose,
+	IncidentActionReopen,
+	IncidentActionCancel,
+}
+
+func (e IncidentAction) IsValid() bool {
+	switch e {
+	case IncidentActionStart, IncidentActionHold, IncidentActionResume, IncidentActionResolve, IncidentActionClose, IncidentActionReopen, IncidentActionCancel:
+		return true
+	}
+	return false
+}
+
+func (e IncidentAction) String() string {
+	return string(e)
+}
+
+func (e *IncidentAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = IncidentAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid IncidentAction", str)
+	}
+	return nil
+}
+
+func (e IncidentAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *IncidentAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e IncidentAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Fields incidents can be sorted by.
+type IncidentSortField string
+
+const (
+	// The ID: opening order, which is also the order of the numbers.
+	IncidentSortFieldID IncidentSortField = "ID"
+	// When it was created.
+	IncidentSortFieldCreatedAt IncidentSortField = "CREATED_AT"
+	// When it last changed.
+	IncidentSortFieldUpdatedAt IncidentSortField = "UPDATED_AT"
+)
+
+var AllIncidentSortField = []IncidentSortField{
+	IncidentSortFieldID,
+	IncidentSortFieldCreatedAt,
+	IncidentSortFieldUpdatedAt,
+}
+
+func (e IncidentSortField) IsValid() bool {
+	switch e {
+	case IncidentSortFieldID, IncidentSortFieldCreatedAt, IncidentSortFieldUpdatedAt:
+		return true
+	}
+	return false
+}
+
+func (e IncidentSortField) String() string {
+	return string(e)
+}
+
+func (e *IncidentSortField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = IncidentSortField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid IncidentSortField", str)
+	}
+	return nil
+}
+
+func (e IncidentSortField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *IncidentSortField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e IncidentSortField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// States of an incident (ServiceNow codes in brackets).
+type IncidentState string
+
+const (
+	// Opened, not yet worked (1).
+	IncidentStateNew IncidentState = "NEW"
+	// Being worked (2).
+	IncidentStateInProgress IncidentState = "IN_PROGRESS"
+	// Waiting for something (3); see `onHoldReason`.
+	IncidentStateOnHold IncidentState = "ON_HOLD"
+	// Resolved, may still be reopened (6).
+	IncidentStateResolved IncidentState = "RESOLVED"
+	// Closed for good (7).
+	IncidentStateClosed IncidentState = "CLOSED"
+	// Canceled: raised in error or a duplicate (8).
+	IncidentStateCanceled IncidentState = "CANCELED"
+)
+
+var AllIncidentState = []IncidentState{
+	IncidentStateNew,
+	IncidentStateInProgress,
+	IncidentStateOnHold,
+	IncidentStateResolved,
+	IncidentStateClosed,
+	IncidentStateCanceled,
+}
+
+func (e IncidentState) IsValid() bool {
+	switch e {
+	case IncidentStateNew, IncidentStateInProgress, IncidentStateOnHold, IncidentStateResolved, IncidentStateClosed, IncidentStateCanceled:
+		return true
+	}
+	return false
+}
+
+func (e IncidentState) String() string {
+	return string(e)
+}
+
+func (e *IncidentState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = IncidentState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid IncidentState", str)
+	}
+	return nil
+}
+
+func (e IncidentState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *IncidentState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e IncidentState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Fields people and groups can be sorted by.
 type NodeSortField string
 
@@ -1605,6 +1945,70 @@ func (e *NodeSortField) UnmarshalJSON(b []byte) error {
 }
 
 func (e NodeSortField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Why an incident is on hold (ServiceNow's hold reasons).
+type OnHoldReason string
+
+const (
+	// Awaiting the caller's answer.
+	OnHoldReasonAwaitingCaller OnHoldReason = "AWAITING_CALLER"
+	// Awaiting a change.
+	OnHoldReasonAwaitingChange OnHoldReason = "AWAITING_CHANGE"
+	// Awaiting a problem's fix.
+	OnHoldReasonAwaitingProblem OnHoldReason = "AWAITING_PROBLEM"
+	// Awaiting a vendor.
+	OnHoldReasonAwaitingVendor OnHoldReason = "AWAITING_VENDOR"
+)
+
+var AllOnHoldReason = []OnHoldReason{
+	OnHoldReasonAwaitingCaller,
+	OnHoldReasonAwaitingChange,
+	OnHoldReasonAwaitingProblem,
+	OnHoldReasonAwaitingVendor,
+}
+
+func (e OnHoldReason) IsValid() bool {
+	switch e {
+	case OnHoldReasonAwaitingCaller, OnHoldReasonAwaitingChange, OnHoldReasonAwaitingProblem, OnHoldReasonAwaitingVendor:
+		return true
+	}
+	return false
+}
+
+func (e OnHoldReason) String() string {
+	return string(e)
+}
+
+func (e *OnHoldReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OnHoldReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OnHoldReason", str)
+	}
+	return nil
+}
+
+func (e OnHoldReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OnHoldReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OnHoldReason) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -1678,6 +2082,79 @@ func (e *RelationshipStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e RelationshipStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How an incident was resolved.
+type ResolutionCode string
+
+const (
+	// Solved, for good.
+	ResolutionCodeSolvedPermanently ResolutionCode = "SOLVED_PERMANENTLY"
+	// Solved with a workaround.
+	ResolutionCodeSolvedWorkaround ResolutionCode = "SOLVED_WORKAROUND"
+	// Solved remotely.
+	ResolutionCodeSolvedRemotely ResolutionCode = "SOLVED_REMOTELY"
+	// Not solved: could not be reproduced.
+	ResolutionCodeNotSolvedNotReproducible ResolutionCode = "NOT_SOLVED_NOT_REPRODUCIBLE"
+	// Not solved: too costly.
+	ResolutionCodeNotSolvedTooCostly ResolutionCode = "NOT_SOLVED_TOO_COSTLY"
+	// Closed by the caller.
+	ResolutionCodeClosedByCaller ResolutionCode = "CLOSED_BY_CALLER"
+	// A duplicate of another incident.
+	ResolutionCodeDuplicate ResolutionCode = "DUPLICATE"
+)
+
+var AllResolutionCode = []ResolutionCode{
+	ResolutionCodeSolvedPermanently,
+	ResolutionCodeSolvedWorkaround,
+	ResolutionCodeSolvedRemotely,
+	ResolutionCodeNotSolvedNotReproducible,
+	ResolutionCodeNotSolvedTooCostly,
+	ResolutionCodeClosedByCaller,
+	ResolutionCodeDuplicate,
+}
+
+func (e ResolutionCode) IsValid() bool {
+	switch e {
+	case ResolutionCodeSolvedPermanently, ResolutionCodeSolvedWorkaround, ResolutionCodeSolvedRemotely, ResolutionCodeNotSolvedNotReproducible, ResolutionCodeNotSolvedTooCostly, ResolutionCodeClosedByCaller, ResolutionCodeDuplicate:
+		return true
+	}
+	return false
+}
+
+func (e ResolutionCode) String() string {
+	return string(e)
+}
+
+func (e *ResolutionCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ResolutionCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ResolutionCode", str)
+	}
+	return nil
+}
+
+func (e ResolutionCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ResolutionCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ResolutionCode) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

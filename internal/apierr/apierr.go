@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -149,6 +150,12 @@ var Table = []Rule{
 	{Code: Timeout, Match: is(context.DeadlineExceeded), Present: fixed("the request took too long and was stopped; narrow it (smaller depth, fewer items) or retry")},
 	{Code: Timeout, Match: is(context.Canceled), Present: fixed("the request was cancelled")},
 
+	// A workflow action refused: by the record's state (a conflict: the
+	// record may have moved meanwhile) or by a guard on its input. Both
+	// say the state and the actions allowed from it.
+	{Code: Conflict, Match: transition(false), Present: transitionProblem},
+	{Code: Invalid, Match: transition(true), Present: transitionProblem},
+
 	{Code: Invalid, Match: as[*store.InvalidError], Present: func(err error, _ Refs) Problem {
 		var ie *store.InvalidError
 		errors.As(err, &ie)
@@ -261,3 +268,34 @@ func (e *overloadError) Error() string { return e.msg }
 
 // Unwrap returns ErrOverloaded.
 func (e *overloadError) Unwrap() error { return ErrOverloaded }
+
+// transition matches an *itsm.TransitionError refused by a guard
+// (guard true) or by the state.
+func transition(guard bool) func(error) bool {
+	return func(err error) bool {
+		var te *itsm.TransitionError
+		return errors.As(err, &te) && (te.Guard != "") == guard
+	}
+}
+
+func transitionProblem(err error, _ Refs) Problem {
+	var te *itsm.TransitionError
+	errors.As(err, &te)
+	field := te.Field // a guard names the input it is about
+	if te.Guard == "" {
+		field, _ = store.FieldOf(err)
+	}
+	msg := te.Error()
+	if field != "" {
+		msg = field + ": " + msg
+	}
+	allowed := te.Allowed
+	if allowed == nil {
+		allowed = []string{}
+	}
+	details := map[string]any{"state": te.State, "allowedActions": allowed}
+	if te.Guard != "" {
+		details["guard"] = te.Guard
+	}
+	return Problem{Field: field, Message: msg, Details: details}
+}

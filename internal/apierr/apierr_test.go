@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -49,6 +50,11 @@ func TestFrom(t *testing.T) {
 		{"deadline", fmt.Errorf("traverse: %w", context.DeadlineExceeded), Timeout, 504, "", "the request took too long and was stopped; narrow it (smaller depth, fewer items) or retry", 0},
 		{"deadline a store reported as unavailable", fmt.Errorf("%w: %w", store.ErrUnavailable, context.DeadlineExceeded), Timeout, 504, "", "", 0},
 		{"cancelled", context.Canceled, Timeout, 504, "", "the request was cancelled", 0},
+		{"transition refused by the state", store.AtField("input.id", &itsm.TransitionError{Kind: "incident", Action: "close", State: "new", Allowed: []string{"cancel", "start"}}),
+			Conflict, 409, "input.id", "input.id: incident cannot close from state new; allowed actions: cancel, start", 0},
+		{"transition refused by a guard", fmt.Errorf("resolve: %w", &itsm.TransitionError{Kind: "incident", Action: "resolve", State: "new",
+			Guard: "resolution_notes_given", Field: "input.resolutionNotes", Reason: "resolution notes is required"}),
+			Invalid, 400, "input.resolutionNotes", "input.resolutionNotes: incident cannot resolve: guard resolution_notes_given failed: resolution notes is required", 0},
 		{"unknown", errors.New("neo4j: syntax error near MATCH (c:CI {secret: 'x'})"), Internal, 500, "", "internal error", 0},
 	}
 	for _, tt := range tests {

@@ -46,8 +46,16 @@ func (s *Service) DeleteRelationships(ctx context.Context, actor store.Actor, id
 	return s.st.DeleteRelationships(ctx, actor, ids)
 }
 
-// AuditKinds are the kinds of object the audit trail records.
-var AuditKinds = []store.ObjectKind{store.KindCI, KindPerson, KindGroup, store.KindRelationship, store.KindClass, store.KindRelationshipType, store.KindToken}
+// auditKinds are the kinds of object the audit trail records: every kind
+// of node the model declares (CIs, people, groups, records), then
+// relationships, classes, relationship types and tokens.
+func (m *Model) auditKinds() []store.ObjectKind {
+	out := make([]store.ObjectKind, 0, len(m.Kinds())+4)
+	for _, k := range m.Kinds() {
+		out = append(out, store.ObjectKind(k))
+	}
+	return append(out, store.KindRelationship, store.KindClass, store.KindRelationshipType, store.KindToken)
+}
 
 // maxAuditName bounds the actor and source an audit filter names (both
 // are identifiers or token names, far shorter), and half an object's name.
@@ -62,7 +70,7 @@ func (s *Service) Audit(ctx context.Context, f store.AuditFilter, p store.PageRe
 	if err := auth.Check(ctx, auth.KindAudit, auth.Read); err != nil {
 		return store.Page[store.AuditRecord]{}, err
 	}
-	f, err := auditFilter(ctx, f)
+	f, err := auditFilter(ctx, f, s.Model().auditKinds())
 	if err != nil {
 		return store.Page[store.AuditRecord]{}, err
 	}
@@ -70,7 +78,7 @@ func (s *Service) Audit(ctx context.Context, f store.AuditFilter, p store.PageRe
 }
 
 // auditFilter checks f and narrows it to the kinds the caller may read.
-func auditFilter(ctx context.Context, f store.AuditFilter) (store.AuditFilter, error) {
+func auditFilter(ctx context.Context, f store.AuditFilter, kinds []store.ObjectKind) (store.AuditFilter, error) {
 	id, isCaller := auth.Caller(ctx)
 	mayRead := func(k store.ObjectKind) bool { return !isCaller || auth.MayReadAudit(id.Role, auth.Kind(k)) }
 	if len(f.Objects) > store.MaxAuditObjects {
@@ -82,20 +90,20 @@ func auditFilter(ctx context.Context, f store.AuditFilter) (store.AuditFilter, e
 		}
 	}
 	for i, k := range f.Kinds {
-		if !slices.Contains(AuditKinds, k) {
-			return f, store.Invalid(fmt.Sprintf("filter.kinds[%d]", i), "%q is not a kind of audited object; allowed: %s", clipName(string(k)), auditKindList())
+		if !slices.Contains(kinds, k) {
+			return f, store.Invalid(fmt.Sprintf("filter.kinds[%d]", i), "%q is not a kind of audited object; allowed: %s", clipName(string(k)), auditKindList(kinds))
 		}
 		if !mayRead(k) {
 			return f, auth.Forbidden(id.Role, fmt.Sprintf("audit records of kind %s", k))
 		}
 	}
 	if len(f.Kinds) == 0 {
-		for _, k := range AuditKinds {
+		for _, k := range kinds {
 			if mayRead(k) {
 				f.Kinds = append(f.Kinds, k)
 			}
 		}
-		if len(f.Kinds) == len(AuditKinds) {
+		if len(f.Kinds) == len(kinds) {
 			f.Kinds = nil // every kind: no filter
 		}
 	}
@@ -112,9 +120,9 @@ func auditFilter(ctx context.Context, f store.AuditFilter) (store.AuditFilter, e
 	return f, nil
 }
 
-func auditKindList() string {
-	names := make([]string, len(AuditKinds))
-	for i, k := range AuditKinds {
+func auditKindList(kinds []store.ObjectKind) string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
 		names[i] = string(k)
 	}
 	return strings.Join(names, ", ")

@@ -150,8 +150,8 @@ func (s *Service) WriteNode(ctx context.Context, actor store.Actor, kind string,
 // already authorised (a record's assignee, its affected CIs), so it checks
 // no permission of its own. It returns whether anything changed.
 func (s *Service) SetLinks(ctx context.Context, actor store.Actor, src store.ID, typ string, targets []store.ID, targetKind, field string, list bool) (bool, error) {
-	if err := store.CheckBatch(field, len(targets)); err != nil {
-		return false, err
+	if len(targets) > store.MaxBatch {
+		return false, store.Invalid(field, "at most %d", store.MaxBatch)
 	}
 	actor, err := auth.WriteActor(ctx, actor)
 	if err != nil {

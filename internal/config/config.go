@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -16,6 +17,7 @@ type Config struct {
 	Store     Store
 	Neo4j     Neo4j
 	Traversal Traversal
+	ITSM      ITSM
 	Log       Log
 	// Demo loads the bundled demo estate into an empty store at start-up, so
 	// a first `skein serve --demo` has something to explore.
@@ -129,6 +131,40 @@ type Traversal struct {
 	// expensive queries shed under load while cheap reads keep answering;
 	// 0 means the number of CPUs.
 	MaxConcurrent int
+}
+
+// ITSM configures the service desk's records.
+type ITSM struct {
+	// PriorityMatrix maps impact and urgency to priority: three rows
+	// (impact 1, 2, 3) of three digits (urgency 1, 2, 3), comma-separated:
+	// "123,234,345" is ITIL's default.
+	PriorityMatrix string
+	// ReopenWindow is how long after its resolution an incident may be
+	// reopened.
+	ReopenWindow time.Duration
+}
+
+// Matrix returns PriorityMatrix as nine priorities, row by row, or an
+// error saying what is wrong with it.
+func (i ITSM) Matrix() ([3][3]int, error) {
+	var m [3][3]int
+	rows := strings.Split(strings.TrimSpace(i.PriorityMatrix), ",")
+	if len(rows) != 3 {
+		return m, fmt.Errorf("must be three rows of three digits, comma-separated (e.g. 123,234,345), got %q", i.PriorityMatrix)
+	}
+	for r, row := range rows {
+		row = strings.TrimSpace(row)
+		if len(row) != 3 {
+			return m, fmt.Errorf("row %d (impact %d): must be three digits 1 to 5, got %q", r+1, r+1, row)
+		}
+		for u, c := range row {
+			if c < '1' || c > '5' {
+				return m, fmt.Errorf("row %d (impact %d): must be three digits 1 to 5, got %q", r+1, r+1, row)
+			}
+			m[r][u] = int(c - '0')
+		}
+	}
+	return m, nil
 }
 
 // Log levels and formats.

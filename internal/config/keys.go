@@ -115,6 +115,13 @@ var fields = []field{
 		usage: "traversal queries (impact, dependencies, dependents, paths) that may run at once, 0 for the number of CPUs; more wait briefly, then are refused with OVERLOADED",
 		ref:   func(c *Config) any { return &c.Traversal.MaxConcurrent }},
 
+	{key: "itsm.priority_matrix", def: "123,234,345",
+		usage: "incident priority by impact (rows 1-3) and urgency (digits 1-3), priorities 1 (critical) to 5 (planning)",
+		ref:   func(c *Config) any { return &c.ITSM.PriorityMatrix }},
+	{key: "itsm.reopen_window", def: 7 * 24 * time.Hour,
+		usage: "how long after its resolution an incident may be reopened",
+		ref:   func(c *Config) any { return &c.ITSM.ReopenWindow }},
+
 	{key: "log.level", def: "info", flag: "log-level",
 		usage: "log level: debug, info, warn or error",
 		ref:   func(c *Config) any { return &c.Log.Level }},

@@ -111,6 +111,11 @@ func (c Config) Validate() error {
 		add("traversal.max_concurrent", "must be between 0 (the number of CPUs) and 10000, got %d", n)
 	}
 
+	if _, err := c.ITSM.Matrix(); err != nil {
+		add("itsm.priority_matrix", "%v", err)
+	}
+	positive("itsm.reopen_window", c.ITSM.ReopenWindow)
+
 	if !slices.Contains(logLevels, strings.ToLower(c.Log.Level)) {
 		add("log.level", "must be one of %s, got %q", strings.Join(logLevels, ", "), c.Log.Level)
 	}

@@ -41,14 +41,21 @@ type Config struct {
 // caller's permission on (kind, verb) through cmdb.Service.
 type Service struct {
 	cmdb     *cmdb.Service
-	seq      store.SequenceStore
+	st       Store
 	priority Matrix
 	incident *Workflow
 }
 
+// Store is what the service reads and writes besides cmdb.Service: record
+// numbers, and the relationships that lead from a CI to its records.
+type Store interface {
+	store.SequenceStore
+	RelationshipsOf(ctx context.Context, ids []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Relationship, error)
+}
+
 // NewService returns the service over c (validation, permissions, writes)
-// and seq (record numbers).
-func NewService(c *cmdb.Service, seq store.SequenceStore, cfg Config) (*Service, error) {
+// and st (record numbers, links of CIs).
+func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 	if cfg.Priority == (Matrix{}) {
 		cfg.Priority = DefaultMatrix
 	}
@@ -58,7 +65,7 @@ func NewService(c *cmdb.Service, seq store.SequenceStore, cfg Config) (*Service,
 	if cfg.ReopenWindow <= 0 {
 		cfg.ReopenWindow = DefaultReopenWindow
 	}
-	return &Service{cmdb: c, seq: seq, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow)}, nil
+	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow)}, nil
 }
 
 // IncidentWorkflow returns the workflow incidents follow.
@@ -212,7 +219,7 @@ func (s *Service) CreateIncident(ctx context.Context, actor store.Actor, in Reco
 	if err := s.checkLinks(ctx, in.Links); err != nil {
 		return store.Node{}, err
 	}
-	n, err := s.seq.NextSequence(ctx, KindIncident, 1)
+	n, err := s.st.NextSequence(ctx, KindIncident, 1)
 	if err != nil {
 		return store.Node{}, err
 	}
@@ -323,4 +330,43 @@ func (s *Service) IncidentByNumber(ctx context.Context, number string) (store.No
 // prefix and seven digits, counting from 0010001.
 func FormatNumber(prefix string, n int64) string {
 	return fmt.Sprintf("%s%07d", prefix, 10000+n)
+}
+
+// OpenStates are the states of an incident still being dealt with.
+var OpenStates = []string{StateNew, StateInProgress, StateOnHold}
+
+// IncidentsOf returns a page of the incidents that concern CI ci (AFFECTS
+// relationships), newest first; with openOnly, those in an open state.
+func (s *Service) IncidentsOf(ctx context.Context, ci store.ID, openOnly bool, p store.PageRequest) (store.Page[store.Node], error) {
+	if err := auth.Check(ctx, auth.KindRelationship, auth.Read); err != nil {
+		return store.Page[store.Node]{}, err
+	}
+	if err := auth.Check(ctx, KindIncident, auth.Read); err != nil {
+		return store.Page[store.Node]{}, err
+	}
+	rels, err := s.st.RelationshipsOf(ctx, []store.ID{ci}, store.In, []string{RelAffects})
+	if err != nil {
+		return store.Page[store.Node]{}, err
+	}
+	if len(rels[ci]) == 0 {
+		return store.Page[store.Node]{Items: []store.Node{}}, nil
+	}
+	ids := make([]store.ID, len(rels[ci]))
+	for i, r := range rels[ci] {
+		ids[i] = r.Source
+	}
+	f := cmdb.Filter{IDs: ids, Sort: store.Sort{Field: store.FieldCreatedAt, Desc: true}}
+	if openOnly {
+		vals := make([]any, len(OpenStates))
+		for i, st := range OpenStates {
+			vals[i] = st
+		}
+		f.Where = &store.Expr{Op: store.OpIn, Field: "state", Values: vals}
+	}
+	page, err := s.cmdb.ListNodes(ctx, KindIncident, f, p)
+	if err != nil {
+		return page, err
+	}
+	page.Cursors = store.SortCursors(f.Sort, page.Items)
+	return page, nil
 }

@@ -243,7 +243,7 @@ func TestInstrumentStoreTimesEveryMethod(t *testing.T) {
 	s := InstrumentStore(inner, m)
 
 	names := callEveryMethod(t, s)
-	require.Len(t, names, 27, "store.Store changed: check the decorator")
+	require.Len(t, names, 28, "store.Store changed: check the decorator")
 	assert.Equal(t, names, inner.calls, "every call is forwarded, once")
 	for _, name := range names {
 		assert.Equal(t, uint64(1), observations(t, reg, "skein_store_call_duration_seconds",

@@ -138,3 +138,13 @@ func (p *Page[T]) SetCursors(cursor func(T) string) {
 		p.EndCursor = p.Cursors[n-1]
 	}
 }
+
+// SortCursors returns the cursor of each node of a page listed in order
+// s (EncodeSortCursor), for Page.Cursors.
+func SortCursors(s Sort, nodes []Node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = EncodeSortCursor(s, n)
+	}
+	return out
+}

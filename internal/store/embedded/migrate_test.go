@@ -25,6 +25,7 @@ var undo = map[int][]string{
 	8:  {"DROP TRIGGER ci_search_insert", "DROP TRIGGER ci_search_update", "DROP TRIGGER ci_search_delete", "DROP TABLE ci_search"},
 	9:  {"ALTER TABLE relationships DROP COLUMN version", "ALTER TABLE relationships DROP COLUMN seen_by"},
 	10: {"DROP INDEX cis_kind", "ALTER TABLE cis DROP COLUMN kind", "ALTER TABLE cis DROP COLUMN version"},
+	11: {"DROP TABLE sequences"},
 }
 
 // downgrade takes the closed store in dir back to schema version to.
