@@ -35,6 +35,18 @@ func (r *incidentResolver) AllowedActions(ctx context.Context, obj *model.Incide
 	return out, nil
 }
 
+// SLA is the resolver for the sla field.
+func (r *incidentResolver) SLA(ctx context.Context, obj *model.Incident) (*model.IncidentSLA, error) {
+	st := r.ITSM.SLA(obj.Raw.Attributes)
+	return &model.IncidentSLA{
+		Calendar: st.Calendar, ResponseTargetSeconds: int(st.ResponseTarget.Seconds()), ResolutionTargetSeconds: int(st.ResolutionTarget.Seconds()),
+		ResponseDueAt: st.ResponseDueAt, RespondedAt: st.RespondedAt, ResponseBreached: st.ResponseBreached,
+		ResolutionDueAt: st.ResolutionDueAt, ResolutionElapsedSeconds: int(st.ResolutionElapsed.Seconds()),
+		ResolutionLeftSeconds: int(st.ResolutionLeft.Seconds()), ResolutionBreached: st.ResolutionBreached,
+		Paused: st.Paused, Stopped: st.ResolutionStopped,
+	}, nil
+}
+
 // Caller is the resolver for the caller field.
 func (r *incidentResolver) Caller(ctx context.Context, obj *model.Incident) (*model.Person, error) {
 	n, ok, err := r.linked(ctx, obj.Raw.ID, itsm.RelReportedBy)
@@ -175,8 +187,15 @@ func (r *queryResolver) Incident(ctx context.Context, id *string, number *string
 }
 
 // Incidents is the resolver for the incidents field.
-func (r *queryResolver) Incidents(ctx context.Context, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) (*model.IncidentConnection, error) {
-	page, err := r.listNodes(ctx, itsm.KindIncident, search, where, incidentOrderIn(orderBy), first, after, offset)
+func (r *queryResolver) Incidents(ctx context.Context, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int, breachingWithinMinutes *int) (*model.IncidentConnection, error) {
+	var due *store.Expr
+	if breachingWithinMinutes != nil {
+		var err error
+		if due, err = r.ITSM.DueWithin(*breachingWithinMinutes); err != nil {
+			return nil, store.WithField(err, "breachingWithinMinutes")
+		}
+	}
+	page, err := r.listNodesAnd(ctx, itsm.KindIncident, search, where, due, incidentOrderIn(orderBy), first, after, offset)
 	if err != nil {
 		return nil, err
 	}

@@ -82,14 +82,21 @@ func nodeOrderIn(o *model.NodeOrder) store.Sort {
 // listNodes answers people(...) and groups(...): one page of nodes of kind
 // with a cursor each, listed by where and orderBy or found by search.
 func (r *Resolver) listNodes(ctx context.Context, kind string, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) (store.Page[store.Node], error) {
+	return r.listNodesAnd(ctx, kind, search, where, nil, orderBy, first, after, offset)
+}
+
+// listNodesAnd is listNodes with a condition of the API's own (and, a
+// nil one is none) ANDed to the client's where; it does not combine with
+// search.
+func (r *Resolver) listNodesAnd(ctx context.Context, kind string, search *string, where *model.CIWhere, and *store.Expr, orderBy *model.NodeOrder, first *int, after *string, offset *int) (store.Page[store.Node], error) {
 	p, err := pageIn(first, 50, after)
 	if err != nil {
 		return store.Page[store.Node]{}, err
 	}
 	p.Offset = deref(offset, 0)
 	if search != nil {
-		if where != nil || orderBy != nil || p.Offset != 0 {
-			return store.Page[store.Node]{}, store.Invalid("search", "ranks by relevance: not together with where, orderBy or offset")
+		if where != nil || orderBy != nil || p.Offset != 0 || and != nil {
+			return store.Page[store.Node]{}, store.Invalid("search", "ranks by relevance: not together with where, orderBy, offset or a filter argument")
 		}
 		res, err := r.CMDB.SearchNodes(ctx, kind, *search, cmdb.SearchFilter{}, store.PageRequest{First: countOnly(ctx, p.First), After: p.After})
 		if err != nil {
@@ -106,6 +113,12 @@ func (r *Resolver) listNodes(ctx context.Context, kind string, search *string, w
 		if f.Where, err = whereIn(where, "where"); err != nil {
 			return store.Page[store.Node]{}, err
 		}
+	}
+	if and != nil {
+		if f.Where != nil {
+			and = &store.Expr{Op: store.OpAnd, Args: []store.Expr{*f.Where, *and}}
+		}
+		f.Where = and
 	}
 	if _, err := p.CheckOffset(); err != nil {
 		return store.Page[store.Node]{}, err

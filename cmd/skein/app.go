@@ -79,7 +79,17 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 		raw.Close()
 		return nil, err
 	}
-	desk, err := itsm.NewService(svc, st, itsm.Config{Priority: matrix, ReopenWindow: cfg.ITSM.ReopenWindow})
+	loc, err := time.LoadLocation(cfg.ITSM.TimeZone)
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("itsm.time_zone: %w", err)
+	}
+	sla, err := itsm.NewSLAPolicy(cfg.ITSM.SLATargets, cfg.ITSM.BusinessHours, loc)
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("itsm.sla_targets: %w", err)
+	}
+	desk, err := itsm.NewService(svc, st, itsm.Config{Priority: matrix, ReopenWindow: cfg.ITSM.ReopenWindow, SLA: sla})
 	if err != nil {
 		raw.Close()
 		return nil, fmt.Errorf("itsm.priority_matrix: %w", err)

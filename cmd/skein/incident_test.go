@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -33,6 +34,7 @@ func TestIncidentAPI(t *testing.T) {
 			t.Run("Refused", func(t *testing.T) { testIncidentRefused(t, url) })
 			t.Run("Concurrent", func(t *testing.T) { testIncidentConcurrent(t, url) })
 			t.Run("Roles", func(t *testing.T) { testIncidentRoles(t, url, a) })
+			t.Run("SLA", func(t *testing.T) { testIncidentSLA(t, url) })
 		})
 	}
 }
@@ -318,4 +320,77 @@ func testIncidentRoles(t *testing.T, url string, a *app) {
 		}
 	}
 	assert.True(t, found, "the engineer's create is audited under the token's name")
+}
+
+// testIncidentSLA: a critical incident's targets and due times (24x7),
+// the pause on hold, and "breaching within" finding it by its response
+// while new, by its resolution once started, and never while on hold.
+func testIncidentSLA(t *testing.T, url string) {
+	const sla = `id number openedAt sla { calendar responseTargetSeconds resolutionTargetSeconds responseDueAt respondedAt
+	  responseBreached resolutionDueAt resolutionElapsedSeconds resolutionLeftSeconds resolutionBreached paused stopped }`
+	d := ok(t, url, `mutation($in: CreateIncidentInput!) { createIncident(input: $in) { incident { `+sla+` } } }`,
+		map[string]any{"in": map[string]any{"shortDescription": "core switch down", "impact": 1, "urgency": 1}})
+	inc := get(d, "createIncident", "incident").(map[string]any)
+	id, number := inc["id"].(string), inc["number"].(string)
+	opened := mustTime(t, inc["openedAt"])
+	assert.Equal(t, "24x7", get(inc, "sla", "calendar"))
+	assert.Equal(t, 900.0, get(inc, "sla", "responseTargetSeconds"))
+	assert.Equal(t, 14400.0, get(inc, "sla", "resolutionTargetSeconds"))
+	assert.Equal(t, opened.Add(15*time.Minute), mustTime(t, get(inc, "sla", "responseDueAt")))
+	assert.Equal(t, opened.Add(4*time.Hour), mustTime(t, get(inc, "sla", "resolutionDueAt")))
+	assert.Nil(t, get(inc, "sla", "respondedAt"))
+	assert.Equal(t, false, get(inc, "sla", "resolutionBreached"))
+
+	within := func(minutes int) bool {
+		d := ok(t, url, `query($m: Int) { incidents(breachingWithinMinutes: $m, first: 1000) { edges { node { number } } } }`, map[string]any{"m": minutes})
+		for _, e := range get(d, "incidents", "edges").([]any) {
+			if get(e, "node", "number") == number {
+				return true
+			}
+		}
+		return false
+	}
+	assert.False(t, within(10), "response due in 15 minutes")
+	assert.True(t, within(20), "response due in 15 minutes")
+
+	actOK(t, url, "startIncident", map[string]any{"id": id})
+	d = ok(t, url, `query($id: ID!) { incident(id: $id) { `+sla+` } }`, map[string]any{"id": id})
+	s := get(d, "incident", "sla")
+	assert.NotNil(t, get(s, "respondedAt"))
+	assert.Equal(t, false, get(s, "responseBreached"))
+	assert.False(t, within(20), "responded: only the resolution, due in 4 hours, counts")
+	assert.True(t, within(250))
+
+	actOK(t, url, "holdIncident", map[string]any{"id": id, "reason": "AWAITING_VENDOR"})
+	d = ok(t, url, `query($id: ID!) { incident(id: $id) { `+sla+` } }`, map[string]any{"id": id})
+	s = get(d, "incident", "sla")
+	assert.Equal(t, true, get(s, "paused"))
+	assert.Nil(t, get(s, "resolutionDueAt"), "no due time while paused")
+	assert.False(t, within(525600), "on hold: never breaching")
+	left := get(s, "resolutionLeftSeconds").(float64)
+	assert.InDelta(t, 14400, left, 120, "little of the target was used")
+
+	actOK(t, url, "resumeIncident", map[string]any{"id": id})
+	d = ok(t, url, `query($id: ID!) { incident(id: $id) { `+sla+` } }`, map[string]any{"id": id})
+	s = get(d, "incident", "sla")
+	assert.Equal(t, false, get(s, "paused"))
+	due := mustTime(t, get(s, "resolutionDueAt"))
+	assert.WithinDuration(t, time.Now().Add(time.Duration(left)*time.Second), due, 2*time.Minute, "the due time moved by the pause")
+	actOK(t, url, "resolveIncident", map[string]any{"id": id, "resolutionCode": "SOLVED_PERMANENTLY", "resolutionNotes": "replaced"})
+	d = ok(t, url, `query($id: ID!) { incident(id: $id) { `+sla+` } }`, map[string]any{"id": id})
+	assert.Equal(t, true, get(d, "incident", "sla", "stopped"))
+	assert.Equal(t, false, get(d, "incident", "sla", "resolutionBreached"))
+	assert.False(t, within(525600), "resolved: never breaching")
+
+	refusedWith(t, gql(t, url, `{ incidents(breachingWithinMinutes: -1) { totalCount } }`, nil), "INVALID", "breachingWithinMinutes")
+	refusedWith(t, gql(t, url, `{ incidents(breachingWithinMinutes: 5, search: "x") { totalCount } }`, nil), "INVALID", "search")
+}
+
+func mustTime(t *testing.T, v any) time.Time {
+	t.Helper()
+	s, ok := v.(string)
+	require.True(t, ok, "%v is a time", v)
+	tm, err := time.Parse(time.RFC3339Nano, s)
+	require.NoError(t, err)
+	return tm
 }

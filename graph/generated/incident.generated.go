@@ -18,6 +18,7 @@ import (
 
 type IncidentResolver interface {
 	AllowedActions(ctx context.Context, obj *model.Incident) ([]model.IncidentAction, error)
+	SLA(ctx context.Context, obj *model.Incident) (*model.IncidentSLA, error)
 	Caller(ctx context.Context, obj *model.Incident) (*model.Person, error)
 	AssignedTo(ctx context.Context, obj *model.Incident) (*model.Person, error)
 	AssignmentGroup(ctx context.Context, obj *model.Incident) (*model.Group, error)
@@ -585,6 +586,38 @@ func (ec *executionContext) fieldContext_Incident_allowedActions(_ context.Conte
 	return graphql.NewScalarFieldContext("Incident", field, true, true, "IncidentAction")
 }
 
+func (ec *executionContext) _Incident_sla(ctx context.Context, field graphql.CollectedField, obj *model.Incident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Incident_sla(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Incident().SLA(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.IncidentSLA) graphql.Marshaler {
+			return ec.marshalNIncidentSLA2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐIncidentSLA(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Incident_sla(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Incident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncidentSLA(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Incident_caller(ctx context.Context, field graphql.CollectedField, obj *model.Incident) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1033,6 +1066,282 @@ func (ec *executionContext) fieldContext_IncidentPayload_incident(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _IncidentSLA_calendar(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_calendar(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calendar, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_calendar(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncidentSLA_responseTargetSeconds(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_responseTargetSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResponseTargetSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_responseTargetSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IncidentSLA_resolutionTargetSeconds(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_resolutionTargetSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionTargetSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_resolutionTargetSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IncidentSLA_responseDueAt(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_responseDueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResponseDueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_responseDueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "Time")
+}
+
+func (ec *executionContext) _IncidentSLA_respondedAt(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_respondedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RespondedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_respondedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "Time")
+}
+
+func (ec *executionContext) _IncidentSLA_responseBreached(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_responseBreached(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResponseBreached, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_responseBreached(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _IncidentSLA_resolutionDueAt(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_resolutionDueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionDueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_resolutionDueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "Time")
+}
+
+func (ec *executionContext) _IncidentSLA_resolutionElapsedSeconds(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_resolutionElapsedSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionElapsedSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_resolutionElapsedSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IncidentSLA_resolutionLeftSeconds(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_resolutionLeftSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionLeftSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_resolutionLeftSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IncidentSLA_resolutionBreached(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_resolutionBreached(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionBreached, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_resolutionBreached(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _IncidentSLA_paused(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_paused(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Paused, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_paused(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _IncidentSLA_stopped(ctx context.Context, field graphql.CollectedField, obj *model.IncidentSLA) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncidentSLA_stopped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stopped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncidentSLA_stopped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncidentSLA", field, false, false, "Boolean")
 }
 
 // endregion **************************** field.gotpl *****************************
@@ -1726,6 +2035,12 @@ func (ec *executionContext) _Incident(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Incident_allowedActions(ctx, field, obj)
 				})
+		case "sla":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Incident_sla(ctx, field, obj)
+				})
 		case "caller":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -1908,6 +2223,94 @@ func (ec *executionContext) _IncidentPayload(ctx context.Context, sel ast.Select
 	return out
 }
 
+var incidentSLAImplementors = []string{"IncidentSLA"}
+
+func (ec *executionContext) _IncidentSLA(ctx context.Context, sel ast.SelectionSet, obj *model.IncidentSLA) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, incidentSLAImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IncidentSLA")
+		case "calendar":
+			out.Values[i] = ec._IncidentSLA_calendar(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "responseTargetSeconds":
+			out.Values[i] = ec._IncidentSLA_responseTargetSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolutionTargetSeconds":
+			out.Values[i] = ec._IncidentSLA_resolutionTargetSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "responseDueAt":
+			out.Values[i] = ec._IncidentSLA_responseDueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "respondedAt":
+			out.Values[i] = ec._IncidentSLA_respondedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "responseBreached":
+			out.Values[i] = ec._IncidentSLA_responseBreached(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolutionDueAt":
+			out.Values[i] = ec._IncidentSLA_resolutionDueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "resolutionElapsedSeconds":
+			out.Values[i] = ec._IncidentSLA_resolutionElapsedSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolutionLeftSeconds":
+			out.Values[i] = ec._IncidentSLA_resolutionLeftSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolutionBreached":
+			out.Values[i] = ec._IncidentSLA_resolutionBreached(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "paused":
+			out.Values[i] = ec._IncidentSLA_paused(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stopped":
+			out.Values[i] = ec._IncidentSLA_stopped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
@@ -2014,6 +2417,14 @@ func (ec *executionContext) marshalNIncidentPayload2ᚖgithubᚗcomᚋskeinᚑcm
 		return graphql.Null
 	}
 	return ec._IncidentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNIncidentSLA2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐIncidentSLA(ctx context.Context, sel ast.SelectionSet, v *model.IncidentSLA) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IncidentSLA!")
+		return graphql.Null
+	}
+	return ec._IncidentSLA(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNIncidentSortField2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐIncidentSortField(ctx context.Context, v any) (model.IncidentSortField, error) {

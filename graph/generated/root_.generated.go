@@ -324,6 +324,7 @@ type ComplexityRoot struct {
 		ResolutionCode   func(childComplexity int) int
 		ResolutionNotes  func(childComplexity int) int
 		ResolvedAt       func(childComplexity int) int
+		SLA              func(childComplexity int) int
 		ShortDescription func(childComplexity int) int
 		State            func(childComplexity int) int
 		StateCode        func(childComplexity int) int
@@ -346,6 +347,21 @@ type ComplexityRoot struct {
 
 	IncidentPayload struct {
 		Incident func(childComplexity int) int
+	}
+
+	IncidentSLA struct {
+		Calendar                 func(childComplexity int) int
+		Paused                   func(childComplexity int) int
+		ResolutionBreached       func(childComplexity int) int
+		ResolutionDueAt          func(childComplexity int) int
+		ResolutionElapsedSeconds func(childComplexity int) int
+		ResolutionLeftSeconds    func(childComplexity int) int
+		ResolutionTargetSeconds  func(childComplexity int) int
+		RespondedAt              func(childComplexity int) int
+		ResponseBreached         func(childComplexity int) int
+		ResponseDueAt            func(childComplexity int) int
+		ResponseTargetSeconds    func(childComplexity int) int
+		Stopped                  func(childComplexity int) int
 	}
 
 	MergeCIsPayload struct {
@@ -461,7 +477,7 @@ type ComplexityRoot struct {
 		IdentityConflicts func(childComplexity int, first *int, after *string) int
 		ImpactAnalysis    func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) int
 		Incident          func(childComplexity int, id *string, number *string) int
-		Incidents         func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
+		Incidents         func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int, breachingWithinMinutes *int) int
 		Node              func(childComplexity int, id string) int
 		People            func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
 		Person            func(childComplexity int, id string) int
@@ -1863,6 +1879,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Incident.ResolvedAt(childComplexity), true
+	case "Incident.sla":
+		if e.ComplexityRoot.Incident.SLA == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.SLA(childComplexity), true
 	case "Incident.shortDescription":
 		if e.ComplexityRoot.Incident.ShortDescription == nil {
 			break
@@ -1944,6 +1966,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IncidentPayload.Incident(childComplexity), true
+
+	case "IncidentSLA.calendar":
+		if e.ComplexityRoot.IncidentSLA.Calendar == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.Calendar(childComplexity), true
+	case "IncidentSLA.paused":
+		if e.ComplexityRoot.IncidentSLA.Paused == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.Paused(childComplexity), true
+	case "IncidentSLA.resolutionBreached":
+		if e.ComplexityRoot.IncidentSLA.ResolutionBreached == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.ResolutionBreached(childComplexity), true
+	case "IncidentSLA.resolutionDueAt":
+		if e.ComplexityRoot.IncidentSLA.ResolutionDueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.ResolutionDueAt(childComplexity), true
+	case "IncidentSLA.resolutionElapsedSeconds":
+		if e.ComplexityRoot.IncidentSLA.ResolutionElapsedSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.ResolutionElapsedSeconds(childComplexity), true
+	case "IncidentSLA.resolutionLeftSeconds":
+		if e.ComplexityRoot.IncidentSLA.ResolutionLeftSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.ResolutionLeftSeconds(childComplexity), true
+	case "IncidentSLA.resolutionTargetSeconds":
+		if e.ComplexityRoot.IncidentSLA.ResolutionTargetSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.ResolutionTargetSeconds(childComplexity), true
+	case "IncidentSLA.respondedAt":
+		if e.ComplexityRoot.IncidentSLA.RespondedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.RespondedAt(childComplexity), true
+	case "IncidentSLA.responseBreached":
+		if e.ComplexityRoot.IncidentSLA.ResponseBreached == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.ResponseBreached(childComplexity), true
+	case "IncidentSLA.responseDueAt":
+		if e.ComplexityRoot.IncidentSLA.ResponseDueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.ResponseDueAt(childComplexity), true
+	case "IncidentSLA.responseTargetSeconds":
+		if e.ComplexityRoot.IncidentSLA.ResponseTargetSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.ResponseTargetSeconds(childComplexity), true
+	case "IncidentSLA.stopped":
+		if e.ComplexityRoot.IncidentSLA.Stopped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentSLA.Stopped(childComplexity), true
 
 	case "MergeCIsPayload.duplicate":
 		if e.ComplexityRoot.MergeCIsPayload.Duplicate == nil {
@@ -2699,7 +2794,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Incidents(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
+		return e.ComplexityRoot.Query.Incidents(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int), args["breachingWithinMinutes"].(*int)), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -4530,6 +4625,12 @@ extend type Query {
     after: String
     "Skips this many matching incidents (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
     offset: Int = 0
+    """
+    Only open incidents whose response or resolution is due within this many minutes from now
+    (0 to 525600), those already breached included: ` + "`" + `breachingWithinMinutes: 60` + "`" + ` is "breaching in
+    the next hour". Combines with ` + "`" + `where` + "`" + `; not with ` + "`" + `search` + "`" + `.
+    """
+    breachingWithinMinutes: Int
   ): IncidentConnection!
 }
 
@@ -4616,6 +4717,8 @@ type Incident implements Node {
   closedAt: Time
   "The actions its state allows now."
   allowedActions: [IncidentAction!]!
+  "Its service level now: targets by priority, due times, time left, breaches."
+  sla: IncidentSLA!
   "The person who reported it."
   caller: Person
   "The person working it."
@@ -4634,6 +4737,39 @@ type Incident implements Node {
   updatedAt: Time!
   "Its audit trail, newest first: every write, with who made it."
   history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+}
+
+"""
+An incident's service level at the time of the request. The response is met when the incident
+first leaves NEW; the resolution clock counts working time (its calendar's) while the incident is
+NEW or IN_PROGRESS, pauses ON_HOLD and stops once RESOLVED, CLOSED or CANCELED (a reopened
+incident's clock goes on from where it stopped). Targets come from ` + "`" + `itsm.sla_targets` + "`" + ` by priority.
+"""
+type IncidentSLA {
+  "The calendar the targets count in: ` + "`" + `24x7` + "`" + ` or ` + "`" + `business` + "`" + `."
+  calendar: String!
+  "The response target of the incident's priority, in seconds of working time."
+  responseTargetSeconds: Int!
+  "The resolution target of the incident's priority, in seconds of working time."
+  resolutionTargetSeconds: Int!
+  "When work must start."
+  responseDueAt: Time
+  "When it first left NEW (null while NEW)."
+  respondedAt: Time
+  "Whether work started late, or has not started and is late now."
+  responseBreached: Boolean!
+  "When it must be resolved, while the clock runs (null while paused or stopped)."
+  resolutionDueAt: Time
+  "Working seconds counted on the resolution clock so far."
+  resolutionElapsedSeconds: Int!
+  "Working seconds left before the resolution target; negative once breached."
+  resolutionLeftSeconds: Int!
+  "Whether the resolution target is (or was, when resolved) exceeded."
+  resolutionBreached: Boolean!
+  "Whether the clock is paused (ON_HOLD)."
+  paused: Boolean!
+  "Whether the clock has stopped (RESOLVED, CLOSED or CANCELED)."
+  stopped: Boolean!
 }
 
 "States of an incident (ServiceNow codes in brackets)."
@@ -6339,6 +6475,8 @@ func (ec *executionContext) childFields_Incident(ctx context.Context, field grap
 		return ec.fieldContext_Incident_closedAt(ctx, field)
 	case "allowedActions":
 		return ec.fieldContext_Incident_allowedActions(ctx, field)
+	case "sla":
+		return ec.fieldContext_Incident_sla(ctx, field)
 	case "caller":
 		return ec.fieldContext_Incident_caller(ctx, field)
 	case "assignedTo":
@@ -6389,6 +6527,36 @@ func (ec *executionContext) childFields_IncidentPayload(ctx context.Context, fie
 		return ec.fieldContext_IncidentPayload_incident(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IncidentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_IncidentSLA(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "calendar":
+		return ec.fieldContext_IncidentSLA_calendar(ctx, field)
+	case "responseTargetSeconds":
+		return ec.fieldContext_IncidentSLA_responseTargetSeconds(ctx, field)
+	case "resolutionTargetSeconds":
+		return ec.fieldContext_IncidentSLA_resolutionTargetSeconds(ctx, field)
+	case "responseDueAt":
+		return ec.fieldContext_IncidentSLA_responseDueAt(ctx, field)
+	case "respondedAt":
+		return ec.fieldContext_IncidentSLA_respondedAt(ctx, field)
+	case "responseBreached":
+		return ec.fieldContext_IncidentSLA_responseBreached(ctx, field)
+	case "resolutionDueAt":
+		return ec.fieldContext_IncidentSLA_resolutionDueAt(ctx, field)
+	case "resolutionElapsedSeconds":
+		return ec.fieldContext_IncidentSLA_resolutionElapsedSeconds(ctx, field)
+	case "resolutionLeftSeconds":
+		return ec.fieldContext_IncidentSLA_resolutionLeftSeconds(ctx, field)
+	case "resolutionBreached":
+		return ec.fieldContext_IncidentSLA_resolutionBreached(ctx, field)
+	case "paused":
+		return ec.fieldContext_IncidentSLA_paused(ctx, field)
+	case "stopped":
+		return ec.fieldContext_IncidentSLA_stopped(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncidentSLA", field.Name)
 }
 
 func (ec *executionContext) childFields_MergeCIsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -63,7 +63,7 @@ type QueryResolver interface {
 	ImpactAnalysis(ctx context.Context, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) (*model.ImpactAnalysis, error)
 	ShortestPath(ctx context.Context, from string, to string, maxDepth *int, types []string) (*model.Path, error)
 	Incident(ctx context.Context, id *string, number *string) (*model.Incident, error)
-	Incidents(ctx context.Context, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) (*model.IncidentConnection, error)
+	Incidents(ctx context.Context, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int, breachingWithinMinutes *int) (*model.IncidentConnection, error)
 	CiClasses(ctx context.Context) ([]model.CIClass, error)
 	CiClass(ctx context.Context, name string) (*model.CIClass, error)
 	RelationshipTypes(ctx context.Context) ([]model.RelationshipType, error)
@@ -861,6 +861,14 @@ func (ec *executionContext) field_Query_incidents_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["offset"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "breachingWithinMinutes",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["breachingWithinMinutes"] = arg6
 	return args, nil
 }
 
@@ -2874,7 +2882,7 @@ func (ec *executionContext) _Query_incidents(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Incidents(ctx, fc.Args["search"].(*string), fc.Args["where"].(*model.CIWhere), fc.Args["orderBy"].(*model.IncidentOrder), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["offset"].(*int))
+			return ec.Resolvers.Query().Incidents(ctx, fc.Args["search"].(*string), fc.Args["where"].(*model.CIWhere), fc.Args["orderBy"].(*model.IncidentOrder), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["offset"].(*int), fc.Args["breachingWithinMinutes"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.IncidentConnection) graphql.Marshaler {

@@ -606,6 +606,37 @@ type IncidentPayload struct {
 	Incident *Incident `json:"incident"`
 }
 
+// An incident's service level at the time of the request. The response is met when the incident
+// first leaves NEW; the resolution clock counts working time (its calendar's) while the incident is
+// NEW or IN_PROGRESS, pauses ON_HOLD and stops once RESOLVED, CLOSED or CANCELED (a reopened
+// incident's clock goes on from where it stopped). Targets come from `itsm.sla_targets` by priority.
+type IncidentSLA struct {
+	// The calendar the targets count in: `24x7` or `business`.
+	Calendar string `json:"calendar"`
+	// The response target of the incident's priority, in seconds of working time.
+	ResponseTargetSeconds int `json:"responseTargetSeconds"`
+	// The resolution target of the incident's priority, in seconds of working time.
+	ResolutionTargetSeconds int `json:"resolutionTargetSeconds"`
+	// When work must start.
+	ResponseDueAt *time.Time `json:"responseDueAt,omitempty"`
+	// When it first left NEW (null while NEW).
+	RespondedAt *time.Time `json:"respondedAt,omitempty"`
+	// Whether work started late, or has not started and is late now.
+	ResponseBreached bool `json:"responseBreached"`
+	// When it must be resolved, while the clock runs (null while paused or stopped).
+	ResolutionDueAt *time.Time `json:"resolutionDueAt,omitempty"`
+	// Working seconds counted on the resolution clock so far.
+	ResolutionElapsedSeconds int `json:"resolutionElapsedSeconds"`
+	// Working seconds left before the resolution target; negative once breached.
+	ResolutionLeftSeconds int `json:"resolutionLeftSeconds"`
+	// Whether the resolution target is (or was, when resolved) exceeded.
+	ResolutionBreached bool `json:"resolutionBreached"`
+	// Whether the clock is paused (ON_HOLD).
+	Paused bool `json:"paused"`
+	// Whether the clock has stopped (RESOLVED, CLOSED or CANCELED).
+	Stopped bool `json:"stopped"`
+}
+
 // Which CI to merge into which.
 type MergeCIsInput struct {
 	// ID of the CI that stays.

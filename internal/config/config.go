@@ -142,6 +142,13 @@ type ITSM struct {
 	// ReopenWindow is how long after its resolution an incident may be
 	// reopened.
 	ReopenWindow time.Duration
+	// SLATargets are the response and resolution targets of priorities
+	// 1..5 (itsm.ParseSLATargets' format).
+	SLATargets string
+	// BusinessHours is the business calendar ("mon-fri 08:00-18:00").
+	BusinessHours string
+	// TimeZone is the IANA time zone of BusinessHours.
+	TimeZone string
 }
 
 // Matrix returns PriorityMatrix as nine priorities, row by row, or an

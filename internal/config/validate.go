@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -115,6 +116,15 @@ func (c Config) Validate() error {
 		add("itsm.priority_matrix", "%v", err)
 	}
 	positive("itsm.reopen_window", c.ITSM.ReopenWindow)
+	if loc, err := time.LoadLocation(c.ITSM.TimeZone); err != nil || c.ITSM.TimeZone == "" {
+		add("itsm.time_zone", "must be an IANA time zone such as UTC or Europe/Paris, got %q", c.ITSM.TimeZone)
+	} else if _, err := itsm.NewSLAPolicy(c.ITSM.SLATargets, c.ITSM.BusinessHours, loc); err != nil {
+		key := "itsm.sla_targets"
+		if strings.HasPrefix(err.Error(), "business hours") {
+			key = "itsm.business_hours"
+		}
+		add(key, "%v", err)
+	}
 
 	if !slices.Contains(logLevels, strings.ToLower(c.Log.Level)) {
 		add("log.level", "must be one of %s, got %q", strings.Join(logLevels, ", "), c.Log.Level)

@@ -35,6 +35,12 @@ type Config struct {
 	// ReopenWindow is how long after its resolution an incident may be
 	// reopened (DefaultReopenWindow when 0).
 	ReopenWindow time.Duration
+	// SLA is the service level policy (DefaultSLATargets over
+	// DefaultBusinessHours in UTC when it has no calendars).
+	SLA SLAPolicy
+	// Now is the clock service levels are read at (time.Now when nil);
+	// writes use the store's transaction time.
+	Now func() time.Time
 }
 
 // Service opens, changes and advances records. Every method checks the
@@ -44,6 +50,8 @@ type Service struct {
 	st       Store
 	priority Matrix
 	incident *Workflow
+	sla      SLAPolicy
+	now      func() time.Time
 }
 
 // Store is what the service reads and writes besides cmdb.Service: record
@@ -65,7 +73,60 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 	if cfg.ReopenWindow <= 0 {
 		cfg.ReopenWindow = DefaultReopenWindow
 	}
-	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow)}, nil
+	if cfg.SLA.Calendars == nil {
+		p, err := NewSLAPolicy(DefaultSLATargets, DefaultBusinessHours, time.UTC)
+		if err != nil {
+			return nil, err
+		}
+		cfg.SLA = p
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now}, nil
+}
+
+// SLA returns the service level of an incident (its stored attributes a)
+// now.
+func (s *Service) SLA(a store.Attributes) SLAStatus { return s.sla.Status(a, s.now()) }
+
+// overlay returns base with patch applied (a nil value deletes).
+func overlay(base, patch store.Attributes) store.Attributes {
+	out := make(store.Attributes, len(base)+len(patch))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range patch {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// withSLA adds to patch the SLA attributes of the write (SLAPolicy.Track)
+// of an incident stored as cur (nil when it is opened) at at.
+func (s *Service) withSLA(cur *store.Node, patch store.Attributes, at time.Time) store.Attributes {
+	var before store.Attributes
+	if cur != nil {
+		before = cur.Attributes
+		same := true
+		for k, v := range patch {
+			if old, has := before[k]; v == nil && has || v != nil && !store.EqualValues(old, v) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return patch // a write that changes nothing leaves the clock alone
+		}
+	}
+	for k, v := range s.sla.Track(before, overlay(before, patch), at) {
+		patch[k] = v
+	}
+	return patch
 }
 
 // IncidentWorkflow returns the workflow incidents follow.
@@ -234,7 +295,11 @@ func (s *Service) CreateIncident(ctx context.Context, actor store.Actor, in Reco
 				}
 			}
 			out["number"], out["state"], out["opened_at"] = number, s.incident.Initial, at
-			return s.withPriority(nil, out)
+			out, err := s.withPriority(nil, out)
+			if err != nil {
+				return nil, err
+			}
+			return s.withSLA(nil, out, at), nil
 		},
 	})
 	if err != nil {
@@ -262,7 +327,7 @@ func (s *Service) UpdateIncident(ctx context.Context, actor store.Actor, id stor
 	}
 	res, err := s.cmdb.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{
 		ID: id, Input: in.Attributes, Expected: expected, Verb: auth.Update,
-		Decide: func(cur *store.Node, input store.Attributes, _ time.Time) (store.Attributes, error) {
+		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
 			if err := s.editable(cur); err != nil {
 				return nil, err
 			}
@@ -270,7 +335,11 @@ func (s *Service) UpdateIncident(ctx context.Context, actor store.Actor, id stor
 			for k, v := range input {
 				out[k] = v
 			}
-			return s.withPriority(cur.Attributes, out)
+			out, err := s.withPriority(cur.Attributes, out)
+			if err != nil {
+				return nil, err
+			}
+			return s.withSLA(cur, out, at), nil
 		},
 	})
 	if err != nil {
@@ -309,7 +378,11 @@ func (s *Service) ActOnIncident(ctx context.Context, actor store.Actor, id store
 	res, err := s.cmdb.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{
 		ID: id, Input: input, Expected: expected, Verb: auth.Update,
 		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
-			return s.incident.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at})
+			out, err := s.incident.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at})
+			if err != nil {
+				return nil, err
+			}
+			return s.withSLA(cur, out, at), nil
 		},
 	})
 	return res.Node, err
@@ -369,4 +442,24 @@ func (s *Service) IncidentsOf(ctx context.Context, ci store.ID, openOnly bool, p
 	}
 	page.Cursors = store.SortCursors(f.Sort, page.Items)
 	return page, nil
+}
+
+// MaxDueWithinMinutes bounds DueWithin: a year.
+const MaxDueWithinMinutes = 525600
+
+// DueWithin returns the filter of the open incidents whose response (while
+// new) or resolution is due within minutes from now, breached ones
+// included.
+func (s *Service) DueWithin(minutes int) (*store.Expr, error) {
+	if minutes < 0 || minutes > MaxDueWithinMinutes {
+		return nil, store.Invalid("", "%d minutes; allowed: 0 to %d", minutes, MaxDueWithinMinutes)
+	}
+	limit := s.now().UTC().Add(time.Duration(minutes) * time.Minute).Format(time.RFC3339Nano)
+	return &store.Expr{Op: store.OpOr, Args: []store.Expr{
+		{Op: store.OpAnd, Args: []store.Expr{
+			{Op: store.OpEq, Field: "state", Value: StateNew},
+			{Op: store.OpLte, Field: attrResponseDueAt, Value: limit},
+		}},
+		{Op: store.OpLte, Field: attrResolutionDueAt, Value: limit},
+	}}, nil
 }
