@@ -118,6 +118,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"Mutation.reopenIncident": editors, "Mutation.cancelIncident": editors,
 		"CI.incidents": readers, "Incident.caller": readers, "Incident.assignedTo": readers,
 		"Incident.assignmentGroup": readers, "Incident.affectedCIs": readers, "Incident.history": readers,
+		"Incident.journal": readers, "Mutation.addIncidentNote": editors,
 	}
 }()
 

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/skein-cmdb/skein/graph/model"
+	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -20,6 +21,7 @@ const (
 	typePerson       = "Person"
 	typeGroup        = "Group"
 	typeIncident     = "Incident"
+	typeJournalEntry = "JournalEntry"
 )
 
 // nodeLoaders fetch each type of Node by store ID for node(id:), each
@@ -62,6 +64,13 @@ var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id stor
 		}
 		return nil, nil
 	},
+	typeJournalEntry: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		found, err := r.CMDB.Nodes(ctx, itsm.KindJournal, []store.ID{id})
+		if n, ok := found[id]; ok && err == nil {
+			return journalView(n), nil
+		}
+		return nil, err
+	},
 }
 
 func globalID(typ string, id store.ID) string {
@@ -88,7 +97,7 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 // as store.RelationshipKey.ID writes it.
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
-	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident:
+	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:

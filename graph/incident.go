@@ -329,3 +329,19 @@ func (r *Resolver) linked(ctx context.Context, id store.ID, typ string) (store.N
 	}
 	return page.Items[0], true, nil
 }
+
+func journalView(n store.Node) *model.JournalEntry {
+	v := &model.JournalEntry{ID: globalID(typeJournalEntry, n.ID), CreatedAt: n.CreatedAt, Raw: n,
+		Author: strAttr(n.Attributes, "author"), Record: strAttr(n.Attributes, "record")}
+	v.Text, _ = n.Attributes["text"].(string)
+	t, _ := n.Attributes["type"].(string)
+	v.Type = model.NoteType(strings.ToUpper(t))
+	return v
+}
+
+func journalConnection(page store.Page[store.Node]) *model.JournalConnection {
+	return &model.JournalConnection{TotalCount: page.Total, PageInfo: pageInfoOf(page),
+		Edges: edgesOf(page, func(c string, n store.Node) model.JournalEdge {
+			return model.JournalEdge{Cursor: c, Node: journalView(n)}
+		})}
+}

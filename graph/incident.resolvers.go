@@ -93,6 +93,23 @@ func (r *incidentResolver) History(ctx context.Context, obj *model.Incident, fir
 	return r.history(ctx, obj.Raw.ID, first, after)
 }
 
+// Journal is the resolver for the journal field.
+func (r *incidentResolver) Journal(ctx context.Context, obj *model.Incident, typeArg *model.NoteType, first *int, after *string) (*model.JournalConnection, error) {
+	p, err := pageIn(first, 50, after)
+	if err != nil {
+		return nil, err
+	}
+	var types []string
+	if typeArg != nil {
+		types = []string{strings.ToLower(string(*typeArg))}
+	}
+	page, err := r.ITSM.Journal(ctx, obj.Raw.ID, types, store.PageRequest{First: countOnly(ctx, p.First), After: p.After})
+	if err != nil {
+		return nil, err
+	}
+	return journalConnection(page), nil
+}
+
 // CreateIncident is the resolver for the createIncident field.
 func (r *mutationResolver) CreateIncident(ctx context.Context, input model.CreateIncidentInput) (*model.IncidentPayload, error) {
 	in, err := createIncidentIn(input)
@@ -165,6 +182,29 @@ func (r *mutationResolver) CancelIncident(ctx context.Context, input model.Cance
 		in = map[string]any{"close_notes": *input.Notes}
 	}
 	return r.actOnIncident(ctx, input.ID, input.ExpectedVersion, itsm.ActionCancel, in)
+}
+
+// AddIncidentNote is the resolver for the addIncidentNote field.
+func (r *mutationResolver) AddIncidentNote(ctx context.Context, input model.AddNoteInput) (*model.AddNotePayload, error) {
+	id, err := idOf("input.id", input.ID, typeIncident)
+	if err != nil {
+		return nil, err
+	}
+	e, err := r.ITSM.AddNote(ctx, writeAs(ctx, nil), itsm.KindIncident, id, strings.ToLower(string(input.Type)), input.Text)
+	if err != nil {
+		if f, ok := store.FieldOf(err); ok && f == "id" {
+			return nil, notFoundAt("input.id", "incident", input.ID)
+		}
+		return nil, store.PrefixField(renamePath(err, "attributes.text", "text"), "input")
+	}
+	inc, err := r.incident(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if inc == nil {
+		return nil, notFoundAt("input.id", "incident", input.ID)
+	}
+	return &model.AddNotePayload{Entry: journalView(e), Incident: inc}, nil
 }
 
 // Incident is the resolver for the incident field.

@@ -384,6 +384,8 @@ func nodeView(n store.Node) model.Node {
 		return groupView(n)
 	case itsm.KindIncident:
 		return incidentView(n)
+	case itsm.KindJournal:
+		return journalView(n)
 	}
 	return ciView(n)
 }

@@ -110,6 +110,8 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Incident.assignmentGroup": {groupRead, relRead},
 	"Incident.affectedCIs":     {ciRead, relRead},
 	"Incident.history":         {auditRead},
+	"Incident.journal":         {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
+	"Mutation.addIncidentNote": {{Kind: auth.KindJournal, Verb: auth.Create}},
 
 	// Below the root: what reaches beyond a CI, and its stored data.
 	"CI.relationships": {relRead},

@@ -269,7 +269,15 @@ var matrixOps = map[string]matrixOp{
 	"Mutation.closeIncident":   incidentAction("closeIncident", "IncidentActionInput", "CLOSED", nil, "resolveIncident"),
 	"Mutation.reopenIncident":  incidentAction("reopenIncident", "ReopenIncidentInput", "IN_PROGRESS", map[string]any{"reason": "matrix"}, "resolveIncident"),
 	"Mutation.cancelIncident":  incidentAction("cancelIncident", "CancelIncidentInput", "CANCELED", nil),
-	"Query.groups":             {query: `{ groups(search: "matrix", first: 1) { totalCount } }`},
+	"Mutation.addIncidentNote": {query: `mutation($in: AddNoteInput!) { addIncidentNote(input: $in) { entry { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.incident(t), "type": "WORK_NOTE", "text": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { incident(id: $id) { journal { totalCount } } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, "incident", "journal", "totalCount"))
+		}},
+	"Query.groups": {query: `{ groups(search: "matrix", first: 1) { totalCount } }`},
 	"Mutation.upsertPeople": {query: `mutation($in: UpsertPeopleInput!) { upsertPeople(input: $in) { created failed results { person { id userName } } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			n := m.name("matrix-up-")

@@ -35,6 +35,7 @@ func TestIncidentAPI(t *testing.T) {
 			t.Run("Concurrent", func(t *testing.T) { testIncidentConcurrent(t, url) })
 			t.Run("Roles", func(t *testing.T) { testIncidentRoles(t, url, a) })
 			t.Run("SLA", func(t *testing.T) { testIncidentSLA(t, url) })
+			t.Run("Journal", func(t *testing.T) { testIncidentJournal(t, url, a) })
 		})
 	}
 }
@@ -393,4 +394,58 @@ func mustTime(t *testing.T, v any) time.Time {
 	tm, err := time.Parse(time.RFC3339Nano, s)
 	require.NoError(t, err)
 	return tm
+}
+
+// testIncidentJournal: notes are entries of their own (two identical notes
+// are two entries), newest first, filtered by type, with their author;
+// blank text and unknown incidents are refused; viewers read, only
+// editors write.
+func testIncidentJournal(t *testing.T, url string, a *app) {
+	inc := openIncident(t, url, map[string]any{"shortDescription": "mail queue stuck"})
+	id := inc["id"].(string)
+	add := `mutation($in: AddNoteInput!) { addIncidentNote(input: $in) { entry { id type text author record createdAt } incident { number version } } }`
+	for i, n := range []map[string]any{
+		{"type": "WORK_NOTE", "text": "restarting postfix"},
+		{"type": "WORK_NOTE", "text": "restarting postfix"},
+		{"type": "COMMENT", "text": "We are on it.\nNext update at 11:00."},
+	} {
+		n["id"] = id
+		d := ok(t, url, add, map[string]any{"in": n})
+		assert.Equal(t, n["type"], get(d, "addIncidentNote", "entry", "type"), "note %d", i)
+		assert.Equal(t, n["text"], get(d, "addIncidentNote", "entry", "text"), "note %d", i)
+		assert.Equal(t, inc["number"], get(d, "addIncidentNote", "entry", "record"), "note %d", i)
+		assert.True(t, strings.HasPrefix(get(d, "addIncidentNote", "entry", "author").(string), "api-test"), "note %d", i)
+		assert.Equal(t, inc["version"], get(d, "addIncidentNote", "incident", "version"), "a note does not change the incident")
+	}
+	d := ok(t, url, `query($id: ID!) { incident(id: $id) { all: journal { totalCount edges { node { type text } } }
+	  comments: journal(type: COMMENT) { totalCount } notes: journal(type: WORK_NOTE, first: 1) { totalCount pageInfo { hasNextPage endCursor } } } }`,
+		map[string]any{"id": id})
+	assert.Equal(t, 3.0, get(d, "incident", "all", "totalCount"), "identical notes are two entries")
+	assert.Equal(t, "COMMENT", get(d, "incident", "all", "edges", 0, "node", "type"), "newest first")
+	assert.Equal(t, 1.0, get(d, "incident", "comments", "totalCount"))
+	assert.Equal(t, 2.0, get(d, "incident", "notes", "totalCount"))
+	assert.Equal(t, true, get(d, "incident", "notes", "pageInfo", "hasNextPage"))
+	cursor := get(d, "incident", "notes", "pageInfo", "endCursor")
+	d = ok(t, url, `query($id: ID!, $after: String) { incident(id: $id) { journal(type: WORK_NOTE, first: 5, after: $after) { edges { node { text } } pageInfo { hasNextPage } } } }`,
+		map[string]any{"id": id, "after": cursor})
+	assert.Len(t, get(d, "incident", "journal", "edges"), 1, "the second page holds the other note")
+	assert.Equal(t, false, get(d, "incident", "journal", "pageInfo", "hasNextPage"))
+
+	refusedWith(t, gql(t, url, add, map[string]any{"in": map[string]any{"id": id, "type": "COMMENT", "text": "   "}}), "INVALID", "input.text")
+	refusedWith(t, gql(t, url, add, map[string]any{"in": map[string]any{"id": id, "type": "COMMENT", "text": strings.Repeat("x", 16385)}}), "INVALID", "input.text")
+	missing := base64.RawURLEncoding.EncodeToString([]byte("Incident:" + uuid.NewString()))
+	refusedWith(t, gql(t, url, add, map[string]any{"in": map[string]any{"id": missing, "type": "COMMENT", "text": "x"}}), "NOT_FOUND", "input.id")
+	d = ok(t, url, `query($id: ID!) { incident(id: $id) { journal { totalCount } } }`, map[string]any{"id": id})
+	assert.Equal(t, 3.0, get(d, "incident", "journal", "totalCount"), "refused notes wrote nothing")
+
+	viewer := issueToken(t, a, "journal-viewer", auth.Viewer)
+	b, err := json.Marshal(map[string]any{"query": `query($id: ID!) { incident(id: $id) { journal { totalCount } } }`, "variables": map[string]any{"id": id}})
+	require.NoError(t, err)
+	r := postAs(t, url, viewer, string(b))
+	require.Empty(t, r.Errors, r.raw)
+	b, err = json.Marshal(map[string]any{"query": add, "variables": map[string]any{"in": map[string]any{"id": id, "type": "COMMENT", "text": "hi"}}})
+	require.NoError(t, err)
+	r = postAs(t, url, viewer, string(b))
+	require.Len(t, r.Errors, 1, r.raw)
+	assert.Equal(t, "FORBIDDEN", r.Errors[0].Extensions["code"])
 }

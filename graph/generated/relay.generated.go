@@ -212,6 +212,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Person(ctx, sel, obj)
+	case model.JournalEntry:
+		return ec._JournalEntry(ctx, sel, &obj)
+	case *model.JournalEntry:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._JournalEntry(ctx, sel, obj)
 	case model.Incident:
 		return ec._Incident(ctx, sel, &obj)
 	case *model.Incident:

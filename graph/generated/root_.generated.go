@@ -53,6 +53,11 @@ type ComplexityRoot struct {
 		TokenID   func(childComplexity int) int
 	}
 
+	AddNotePayload struct {
+		Entry    func(childComplexity int) int
+		Incident func(childComplexity int) int
+	}
+
 	AttributeDefinition struct {
 		Description  func(childComplexity int) int
 		Max          func(childComplexity int) int
@@ -314,6 +319,7 @@ type ComplexityRoot struct {
 		History          func(childComplexity int, first *int, after *string) int
 		ID               func(childComplexity int) int
 		Impact           func(childComplexity int) int
+		Journal          func(childComplexity int, typeArg *model.NoteType, first *int, after *string) int
 		Number           func(childComplexity int) int
 		OnHoldReason     func(childComplexity int) int
 		OpenedAt         func(childComplexity int) int
@@ -364,6 +370,26 @@ type ComplexityRoot struct {
 		Stopped                  func(childComplexity int) int
 	}
 
+	JournalConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	JournalEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	JournalEntry struct {
+		Author    func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Record    func(childComplexity int) int
+		Text      func(childComplexity int) int
+		Type      func(childComplexity int) int
+	}
+
 	MergeCIsPayload struct {
 		Duplicate          func(childComplexity int) int
 		MovedRelationships func(childComplexity int) int
@@ -372,6 +398,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddGroupMembers          func(childComplexity int, input model.GroupMembersInput) int
+		AddIncidentNote          func(childComplexity int, input model.AddNoteInput) int
 		CancelIncident           func(childComplexity int, input model.CancelIncidentInput) int
 		CloseIncident            func(childComplexity int, input model.IncidentActionInput) int
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
@@ -737,6 +764,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.APIToken.TokenID(childComplexity), true
+
+	case "AddNotePayload.entry":
+		if e.ComplexityRoot.AddNotePayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddNotePayload.Entry(childComplexity), true
+	case "AddNotePayload.incident":
+		if e.ComplexityRoot.AddNotePayload.Incident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddNotePayload.Incident(childComplexity), true
 
 	case "AttributeDefinition.description":
 		if e.ComplexityRoot.AttributeDefinition.Description == nil {
@@ -1819,6 +1859,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Incident.Impact(childComplexity), true
+	case "Incident.journal":
+		if e.ComplexityRoot.Incident.Journal == nil {
+			break
+		}
+
+		args, err := ec.field_Incident_journal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Incident.Journal(childComplexity, args["type"].(*model.NoteType), args["first"].(*int), args["after"].(*string)), true
 	case "Incident.number":
 		if e.ComplexityRoot.Incident.Number == nil {
 			break
@@ -2040,6 +2091,75 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IncidentSLA.Stopped(childComplexity), true
 
+	case "JournalConnection.edges":
+		if e.ComplexityRoot.JournalConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalConnection.Edges(childComplexity), true
+	case "JournalConnection.pageInfo":
+		if e.ComplexityRoot.JournalConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalConnection.PageInfo(childComplexity), true
+	case "JournalConnection.totalCount":
+		if e.ComplexityRoot.JournalConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalConnection.TotalCount(childComplexity), true
+
+	case "JournalEdge.cursor":
+		if e.ComplexityRoot.JournalEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEdge.Cursor(childComplexity), true
+	case "JournalEdge.node":
+		if e.ComplexityRoot.JournalEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEdge.Node(childComplexity), true
+
+	case "JournalEntry.author":
+		if e.ComplexityRoot.JournalEntry.Author == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.Author(childComplexity), true
+	case "JournalEntry.createdAt":
+		if e.ComplexityRoot.JournalEntry.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.CreatedAt(childComplexity), true
+	case "JournalEntry.id":
+		if e.ComplexityRoot.JournalEntry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.ID(childComplexity), true
+	case "JournalEntry.record":
+		if e.ComplexityRoot.JournalEntry.Record == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.Record(childComplexity), true
+	case "JournalEntry.text":
+		if e.ComplexityRoot.JournalEntry.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.Text(childComplexity), true
+	case "JournalEntry.type":
+		if e.ComplexityRoot.JournalEntry.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.Type(childComplexity), true
+
 	case "MergeCIsPayload.duplicate":
 		if e.ComplexityRoot.MergeCIsPayload.Duplicate == nil {
 			break
@@ -2070,6 +2190,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddGroupMembers(childComplexity, args["input"].(model.GroupMembersInput)), true
+	case "Mutation.addIncidentNote":
+		if e.ComplexityRoot.Mutation.AddIncidentNote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addIncidentNote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddIncidentNote(childComplexity, args["input"].(model.AddNoteInput)), true
 	case "Mutation.cancelIncident":
 		if e.ComplexityRoot.Mutation.CancelIncident == nil {
 			break
@@ -3483,6 +3614,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AddNoteInput", ec.unmarshalInputAddNoteInput),
 			graphql.NewInputUnmarshaler("AttributeDefinitionInput", ec.unmarshalInputAttributeDefinitionInput),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("CIFilter", ec.unmarshalInputCIFilter),
@@ -4665,6 +4797,11 @@ extend type Mutation {
   reopenIncident("Which incident, and why." input: ReopenIncidentInput!): IncidentPayload!
   "Cancels an open incident (raised in error, a duplicate): CANCELED, for good."
   cancelIncident("Which incident." input: CancelIncidentInput!): IncidentPayload!
+  """
+  Adds a work note (for the people working it) or a comment (for the caller too) to an
+  incident's journal, in any state. Entries are never changed or removed.
+  """
+  addIncidentNote("The incident and the note." input: AddNoteInput!): AddNotePayload!
 }
 
 """
@@ -4737,6 +4874,15 @@ type Incident implements Node {
   updatedAt: Time!
   "Its audit trail, newest first: every write, with who made it."
   history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+  "Its work notes and comments, newest first."
+  journal(
+    "Only entries of this type (default: both)."
+    type: NoteType
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+  ): JournalConnection!
 }
 
 """
@@ -4993,6 +5139,66 @@ extend type CI {
     "Cursor after which the page starts."
     after: String
   ): IncidentConnection!
+}
+
+"Types of journal entries."
+enum NoteType {
+  "For the people working the record."
+  WORK_NOTE
+  "For the caller too."
+  COMMENT
+}
+
+"One work note or comment on a record, as written."
+type JournalEntry implements Node {
+  "Opaque global ID."
+  id: ID!
+  "Work note or comment."
+  type: NoteType!
+  "What was written."
+  text: String!
+  "Who wrote it (the token's name)."
+  author: String
+  "The number of the record it is on."
+  record: String
+  "When it was written."
+  createdAt: Time!
+}
+
+"A page of journal entries."
+type JournalConnection {
+  "The entries of this page, with their cursors."
+  edges: [JournalEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many entries match, across all pages."
+  totalCount: Int!
+}
+
+"A journal entry in a page."
+type JournalEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The entry."
+  node: JournalEntry!
+}
+
+"A note to add to a record's journal."
+input AddNoteInput {
+  "ID of the record."
+  id: ID!
+  "Work note or comment."
+  type: NoteType!
+  "What to write (not blank, at most 16,384 characters)."
+  text: String!
+}
+
+"The entry written, and its record."
+type AddNotePayload {
+  "The new entry."
+  entry: JournalEntry!
+  "The incident it is on."
+  incident: Incident!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/model.graphqls", Input: `extend type Query {
@@ -5937,6 +6143,16 @@ func (ec *executionContext) childFields_APIToken(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type APIToken", field.Name)
 }
 
+func (ec *executionContext) childFields_AddNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_AddNotePayload_entry(ctx, field)
+	case "incident":
+		return ec.fieldContext_AddNotePayload_incident(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddNotePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_AttributeDefinition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -6495,6 +6711,8 @@ func (ec *executionContext) childFields_Incident(ctx context.Context, field grap
 		return ec.fieldContext_Incident_updatedAt(ctx, field)
 	case "history":
 		return ec.fieldContext_Incident_history(ctx, field)
+	case "journal":
+		return ec.fieldContext_Incident_journal(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Incident", field.Name)
 }
@@ -6557,6 +6775,46 @@ func (ec *executionContext) childFields_IncidentSLA(ctx context.Context, field g
 		return ec.fieldContext_IncidentSLA_stopped(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IncidentSLA", field.Name)
+}
+
+func (ec *executionContext) childFields_JournalConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_JournalConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_JournalConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_JournalConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JournalConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_JournalEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_JournalEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_JournalEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JournalEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_JournalEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_JournalEntry_id(ctx, field)
+	case "type":
+		return ec.fieldContext_JournalEntry_type(ctx, field)
+	case "text":
+		return ec.fieldContext_JournalEntry_text(ctx, field)
+	case "author":
+		return ec.fieldContext_JournalEntry_author(ctx, field)
+	case "record":
+		return ec.fieldContext_JournalEntry_record(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_JournalEntry_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JournalEntry", field.Name)
 }
 
 func (ec *executionContext) childFields_MergeCIsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

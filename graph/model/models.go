@@ -225,3 +225,21 @@ func (Incident) IsNode() {}
 
 // GetID returns the incident's global ID.
 func (i Incident) GetID() string { return i.ID }
+
+// JournalEntry is the API's view of a node of kind journal.
+type JournalEntry struct {
+	ID        string
+	Type      NoteType
+	Text      string
+	Author    *string
+	Record    *string
+	CreatedAt time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks JournalEntry as a Node.
+func (JournalEntry) IsNode() {}
+
+// GetID returns the entry's global ID.
+func (j JournalEntry) GetID() string { return j.ID }

@@ -46,6 +46,24 @@ type APIToken struct {
 	Sources []string `json:"sources"`
 }
 
+// A note to add to a record's journal.
+type AddNoteInput struct {
+	// ID of the record.
+	ID string `json:"id"`
+	// Work note or comment.
+	Type NoteType `json:"type"`
+	// What to write (not blank, at most 16,384 characters).
+	Text string `json:"text"`
+}
+
+// The entry written, and its record.
+type AddNotePayload struct {
+	// The new entry.
+	Entry *JournalEntry `json:"entry"`
+	// The incident it is on.
+	Incident *Incident `json:"incident"`
+}
+
 // An attribute of a class or relationship type.
 type AttributeDefinition struct {
 	// Attribute name.
@@ -635,6 +653,24 @@ type IncidentSLA struct {
 	Paused bool `json:"paused"`
 	// Whether the clock has stopped (RESOLVED, CLOSED or CANCELED).
 	Stopped bool `json:"stopped"`
+}
+
+// A page of journal entries.
+type JournalConnection struct {
+	// The entries of this page, with their cursors.
+	Edges []JournalEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many entries match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A journal entry in a page.
+type JournalEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The entry.
+	Node *JournalEntry `json:"node"`
 }
 
 // Which CI to merge into which.
@@ -1976,6 +2012,64 @@ func (e *NodeSortField) UnmarshalJSON(b []byte) error {
 }
 
 func (e NodeSortField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Types of journal entries.
+type NoteType string
+
+const (
+	// For the people working the record.
+	NoteTypeWorkNote NoteType = "WORK_NOTE"
+	// For the caller too.
+	NoteTypeComment NoteType = "COMMENT"
+)
+
+var AllNoteType = []NoteType{
+	NoteTypeWorkNote,
+	NoteTypeComment,
+}
+
+func (e NoteType) IsValid() bool {
+	switch e {
+	case NoteTypeWorkNote, NoteTypeComment:
+		return true
+	}
+	return false
+}
+
+func (e NoteType) String() string {
+	return string(e)
+}
+
+func (e *NoteType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NoteType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NoteType", str)
+	}
+	return nil
+}
+
+func (e NoteType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NoteType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NoteType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

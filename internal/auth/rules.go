@@ -30,6 +30,9 @@ const (
 	KindGroup Kind = "group"
 	// KindIncident is incidents (model kind incident).
 	KindIncident Kind = "incident"
+	// KindJournal is the journal entries of records (model kind journal):
+	// work notes and comments.
+	KindJournal Kind = "journal"
 	// KindRelationship is relationships between CIs.
 	KindRelationship Kind = "relationship"
 	// KindClass is the CI classes of the model.
@@ -131,6 +134,10 @@ var Permissions = map[Permission][]Role{
 	{KindIncident, Read}:   readers,
 	{KindIncident, Create}: editors,
 	{KindIncident, Update}: editors,
+	// Journals: whoever reads records reads their notes; whoever works
+	// them writes notes.
+	{KindJournal, Read}:   readers,
+	{KindJournal, Create}: editors,
 
 	// The class model: everyone reads it, admins change it.
 	{KindClass, Read}:              everyone,

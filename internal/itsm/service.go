@@ -411,37 +411,18 @@ var OpenStates = []string{StateNew, StateInProgress, StateOnHold}
 // IncidentsOf returns a page of the incidents that concern CI ci (AFFECTS
 // relationships), newest first; with openOnly, those in an open state.
 func (s *Service) IncidentsOf(ctx context.Context, ci store.ID, openOnly bool, p store.PageRequest) (store.Page[store.Node], error) {
-	if err := auth.Check(ctx, auth.KindRelationship, auth.Read); err != nil {
-		return store.Page[store.Node]{}, err
-	}
 	if err := auth.Check(ctx, KindIncident, auth.Read); err != nil {
 		return store.Page[store.Node]{}, err
 	}
-	rels, err := s.st.RelationshipsOf(ctx, []store.ID{ci}, store.In, []string{RelAffects})
-	if err != nil {
-		return store.Page[store.Node]{}, err
-	}
-	if len(rels[ci]) == 0 {
-		return store.Page[store.Node]{Items: []store.Node{}}, nil
-	}
-	ids := make([]store.ID, len(rels[ci]))
-	for i, r := range rels[ci] {
-		ids[i] = r.Source
-	}
-	f := cmdb.Filter{IDs: ids, Sort: store.Sort{Field: store.FieldCreatedAt, Desc: true}}
+	var where *store.Expr
 	if openOnly {
 		vals := make([]any, len(OpenStates))
 		for i, st := range OpenStates {
 			vals[i] = st
 		}
-		f.Where = &store.Expr{Op: store.OpIn, Field: "state", Values: vals}
+		where = &store.Expr{Op: store.OpIn, Field: "state", Values: vals}
 	}
-	page, err := s.cmdb.ListNodes(ctx, KindIncident, f, p)
-	if err != nil {
-		return page, err
-	}
-	page.Cursors = store.SortCursors(f.Sort, page.Items)
-	return page, nil
+	return s.linkedFrom(ctx, ci, RelAffects, KindIncident, where, p)
 }
 
 // MaxDueWithinMinutes bounds DueWithin: a year.

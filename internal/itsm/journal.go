@@ -1,0 +1,119 @@
+package itsm
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// The journal of a record: each work note or comment is a node of kind
+// journal, written once, linked to its record by NOTE_ON. A note is an
+// entry of its own (not the latest value of a field whose history is the
+// journal, as ServiceNow stores them) so that two identical notes are two
+// entries, each with its author and time, and reading a journal is one
+// page of entries rather than a walk through the audit trail.
+const (
+	// KindJournal is the kind of journal entries (class JournalEntry).
+	KindJournal = "journal"
+	// RelNoteOn links a journal entry to its record.
+	RelNoteOn = "NOTE_ON"
+	// NoteWorkNote is a note for the people working the record.
+	NoteWorkNote = "work_note"
+	// NoteComment is a note the caller sees too.
+	NoteComment = "comment"
+)
+
+// AddNote writes a work note or a comment (noteType) on the record id of
+// kind recordKind. The caller needs create journal and read of the
+// record's kind; a record that does not exist is not-found naming "id";
+// blank text is INVALID naming "attributes.text".
+func (s *Service) AddNote(ctx context.Context, actor store.Actor, recordKind string, id store.ID, noteType, text string) (store.Node, error) {
+	if err := auth.Check(ctx, KindJournal, auth.Create); err != nil {
+		return store.Node{}, err
+	}
+	if strings.TrimSpace(text) == "" {
+		return store.Node{}, store.Invalid("attributes.text", "must not be blank")
+	}
+	found, err := s.cmdb.Nodes(ctx, recordKind, []store.ID{id})
+	if err != nil {
+		return store.Node{}, err
+	}
+	rec, ok := found[id]
+	if !ok {
+		return store.Node{}, store.NoNode("id", store.ObjectKind(recordKind))
+	}
+	writer, err := auth.WriteActor(ctx, actor)
+	if err != nil {
+		return store.Node{}, err
+	}
+	entryID, number := uuid.NewString(), rec.Attributes["number"]
+	res, err := s.cmdb.WriteNode(ctx, writer, KindJournal, cmdb.NodeWrite{
+		Input: map[string]any{"type": noteType, "text": text}, Verb: auth.Create,
+		Decide: func(_ *store.Node, input store.Attributes, _ time.Time) (store.Attributes, error) {
+			out := store.Attributes{"entry_id": entryID, "author": writer.Name}
+			if number != nil {
+				out["record"] = number
+			}
+			for k, v := range input {
+				out[k] = v
+			}
+			return out, nil
+		},
+	})
+	if err != nil {
+		return store.Node{}, err
+	}
+	if _, err := s.cmdb.SetLinks(ctx, writer, res.Node.ID, RelNoteOn, []store.ID{id}, recordKind, "id", false); err != nil {
+		return res.Node, err
+	}
+	return res.Node, nil
+}
+
+// Journal returns a page of the journal of record id, newest first: every
+// entry, or those of the given types.
+func (s *Service) Journal(ctx context.Context, id store.ID, types []string, p store.PageRequest) (store.Page[store.Node], error) {
+	if err := auth.Check(ctx, KindJournal, auth.Read); err != nil {
+		return store.Page[store.Node]{}, err
+	}
+	var where *store.Expr
+	if len(types) > 0 {
+		vals := make([]any, len(types))
+		for i, t := range types {
+			vals[i] = t
+		}
+		where = &store.Expr{Op: store.OpIn, Field: "type", Values: vals}
+	}
+	return s.linkedFrom(ctx, id, RelNoteOn, KindJournal, where, p)
+}
+
+// linkedFrom returns a page of the nodes of kind with a relationship of
+// type typ to id, matching where (nil: all), newest first.
+func (s *Service) linkedFrom(ctx context.Context, id store.ID, typ, kind string, where *store.Expr, p store.PageRequest) (store.Page[store.Node], error) {
+	if err := auth.Check(ctx, auth.KindRelationship, auth.Read); err != nil {
+		return store.Page[store.Node]{}, err
+	}
+	rels, err := s.st.RelationshipsOf(ctx, []store.ID{id}, store.In, []string{typ})
+	if err != nil {
+		return store.Page[store.Node]{}, err
+	}
+	if len(rels[id]) == 0 {
+		return store.Page[store.Node]{Items: []store.Node{}}, nil
+	}
+	ids := make([]store.ID, len(rels[id]))
+	for i, r := range rels[id] {
+		ids[i] = r.Source
+	}
+	f := cmdb.Filter{IDs: ids, Sort: store.Sort{Field: store.FieldCreatedAt, Desc: true}, Where: where}
+	page, err := s.cmdb.ListNodes(ctx, kind, f, p)
+	if err != nil {
+		return page, err
+	}
+	page.Cursors = store.SortCursors(f.Sort, page.Items)
+	return page, nil
+}
