@@ -119,6 +119,14 @@ var legacyRules = func() map[string][]auth.Role {
 		"CI.incidents": readers, "Incident.caller": readers, "Incident.assignedTo": readers,
 		"Incident.assignmentGroup": readers, "Incident.affectedCIs": readers, "Incident.history": readers,
 		"Incident.journal": readers, "Mutation.addIncidentNote": editors,
+		"Query.change": readers, "Query.changes": readers, "Mutation.createChange": editors, "Mutation.updateChange": editors,
+		"Mutation.assessChange": editors, "Mutation.requestChangeApproval": editors, "Mutation.reviseChange": editors,
+		"Mutation.approveChange": editors, "Mutation.rejectChange": editors, "Mutation.scheduleChange": editors,
+		"Mutation.implementChange": editors, "Mutation.reviewChange": editors, "Mutation.closeChange": editors,
+		"Mutation.cancelChange": editors, "Mutation.addChangeNote": editors,
+		"Change.requestedBy": readers, "Change.assignedTo": readers, "Change.assignmentGroup": readers,
+		"Change.affectedCIs": readers, "Change.conflicts": readers, "Change.history": readers, "Change.journal": readers,
+		"Approval.approver": readers,
 	}
 }()
 

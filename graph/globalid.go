@@ -22,6 +22,7 @@ const (
 	typeGroup        = "Group"
 	typeIncident     = "Incident"
 	typeJournalEntry = "JournalEntry"
+	typeChange       = "Change"
 )
 
 // nodeLoaders fetch each type of Node by store ID for node(id:), each
@@ -64,12 +65,17 @@ var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id stor
 		}
 		return nil, nil
 	},
-	typeJournalEntry: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
-		found, err := r.CMDB.Nodes(ctx, itsm.KindJournal, []store.ID{id})
-		if n, ok := found[id]; ok && err == nil {
-			return journalView(n), nil
+	typeChange: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if c, err := r.change(ctx, id); c != nil || err != nil {
+			return c, err
 		}
-		return nil, err
+		return nil, nil
+	},
+	typeJournalEntry: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if j, err := nodeOf(ctx, r.Resolver, itsm.KindJournal, id, journalView); j != nil || err != nil {
+			return j, err
+		}
+		return nil, nil
 	},
 }
 
@@ -97,7 +103,7 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 // as store.RelationshipKey.ID writes it.
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
-	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry:
+	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:

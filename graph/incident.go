@@ -79,9 +79,15 @@ func timeAttr(a store.Attributes, k string) *time.Time {
 // incident reads one incident through the service (which checks the
 // caller may read incidents); nil when there is none.
 func (r *Resolver) incident(ctx context.Context, id store.ID) (*model.Incident, error) {
-	found, err := r.CMDB.Nodes(ctx, itsm.KindIncident, []store.ID{id})
+	return nodeOf(ctx, r, itsm.KindIncident, id, incidentView)
+}
+
+// nodeOf reads the node of kind with id through the service (which checks
+// the caller may read that kind) as view makes it; nil when there is none.
+func nodeOf[T any](ctx context.Context, r *Resolver, kind string, id store.ID, view func(store.Node) *T) (*T, error) {
+	found, err := r.CMDB.Nodes(ctx, kind, []store.ID{id})
 	if n, ok := found[id]; ok && err == nil {
-		return incidentView(n), nil
+		return view(n), nil
 	}
 	return nil, err
 }
@@ -108,28 +114,37 @@ func incidentOrderIn(o *model.IncidentOrder) *model.NodeOrder {
 	return &model.NodeOrder{Field: field, Direction: o.Direction}
 }
 
-// incidentInputFields names, for each attribute or link the service
-// names in an error, the field of the GraphQL input it came from.
+// incidentInputFields names, for the attributes whose input field is not
+// their camelCase name, the field of the GraphQL input they came from.
 var incidentInputFields = map[string]string{
-	"attributes.short_description": "shortDescription",
-	"attributes.description":       "description",
-	"attributes.impact":            "impact",
-	"attributes.urgency":           "urgency",
-	"attributes.category":          "category",
-	"attributes.subcategory":       "subcategory",
-	"attributes.on_hold_reason":    "reason",
-	"attributes.resolution_code":   "resolutionCode",
-	"attributes.resolution_notes":  "resolutionNotes",
-	"attributes.reopen_reason":     "reason",
-	"attributes.close_notes":       "notes",
-	"expectedVersion":              "expectedVersion",
+	"on_hold_reason": "reason",
+	"reopen_reason":  "reason",
+	"close_notes":    "notes",
 }
 
 // incidentErr names the error's field as the client wrote it
 // ("input.shortDescription"), and a missing incident by its global ID.
 func incidentErr(err error, gid string) error {
+	return recordErr(err, gid, "incident", incidentInputFields)
+}
+
+// recordErr names a record write's error field as the client wrote it
+// ("attributes.short_description" as "input.shortDescription", renamed
+// by fields where the input field is not the camelCase name), and a
+// missing record (what) by its global ID.
+func recordErr(err error, gid, what string, fields map[string]string) error {
 	if err == nil {
 		return nil
+	}
+	rename := func(f string) string {
+		name, isAttr := strings.CutPrefix(f, "attributes.")
+		if !isAttr {
+			return "input." + f
+		}
+		if to, ok := fields[name]; ok {
+			return "input." + to
+		}
+		return "input." + camel(name)
 	}
 	var ve *store.VersionConflictError
 	if errors.As(err, &ve) {
@@ -141,22 +156,31 @@ func incidentErr(err error, gid string) error {
 			return store.AtField("input.id", err)
 		}
 		named := *te
-		if to, known := incidentInputFields[te.Field]; known {
-			named.Field = "input." + to
+		if te.Field != "" {
+			named.Field = rename(te.Field)
 		}
 		return &named
 	}
 	f, ok := store.FieldOf(err)
 	if !ok && isNotFound(err) {
-		return notFoundAt("input.id", "incident", gid)
+		return notFoundAt("input.id", what, gid)
 	}
 	if !ok {
 		return err
 	}
-	if to, known := incidentInputFields[f]; known {
-		return store.WithField(err, "input."+to)
+	return store.WithField(err, rename(f))
+}
+
+// camel turns a snake_case attribute name into the camelCase of its input
+// field (planned_start_at: plannedStartAt).
+func camel(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
 	}
-	return store.WithField(err, "input."+f)
+	return strings.Join(parts, "")
 }
 
 // linkIn converts an optional link ID of an update: left out (nil), null
@@ -208,21 +232,48 @@ func createIncidentIn(in model.CreateIncidentInput) (itsm.RecordInput, error) {
 		}
 	}
 	var err error
-	if out.Links.Caller, err = linkOf("input.callerId", in.CallerID, typePerson); err != nil {
-		return out, err
+	out.Links, err = linksOf("input.callerId", in.CallerID, in.AssignedToID, in.AssignmentGroupID, in.AffectedCIIds)
+	return out, err
+}
+
+// linksOf converts the links given when a record is opened: the person
+// who reported or requested it (named by callerField), its assignee, its
+// group and its CIs (nil: none).
+func linksOf(callerField string, caller, assignee, group *string, cis []string) (itsm.Links, error) {
+	var l itsm.Links
+	var err error
+	if l.Caller, err = linkOf(callerField, caller, typePerson); err != nil {
+		return l, err
 	}
-	if out.Links.AssignedTo, err = linkOf("input.assignedToId", in.AssignedToID, typePerson); err != nil {
-		return out, err
+	if l.AssignedTo, err = linkOf("input.assignedToId", assignee, typePerson); err != nil {
+		return l, err
 	}
-	if out.Links.AssignmentGroup, err = linkOf("input.assignmentGroupId", in.AssignmentGroupID, typeGroup); err != nil {
-		return out, err
+	if l.AssignmentGroup, err = linkOf("input.assignmentGroupId", group, typeGroup); err != nil {
+		return l, err
 	}
-	if in.AffectedCIIds != nil {
-		if out.Links.AffectedCIs, err = ciListIn("input.affectedCIIds", in.AffectedCIIds); err != nil {
-			return out, err
-		}
+	if cis != nil {
+		l.AffectedCIs, err = ciListIn("input.affectedCIIds", cis)
 	}
-	return out, nil
+	return l, err
+}
+
+// linksIn converts the links an update names (see linkIn).
+func linksIn(callerField string, caller, assignee, group graphql.Omittable[*string], cis graphql.Omittable[[]string]) (itsm.Links, error) {
+	var l itsm.Links
+	var err error
+	if l.Caller, err = linkIn(callerField, caller, typePerson); err != nil {
+		return l, err
+	}
+	if l.AssignedTo, err = linkIn("input.assignedToId", assignee, typePerson); err != nil {
+		return l, err
+	}
+	if l.AssignmentGroup, err = linkIn("input.assignmentGroupId", group, typeGroup); err != nil {
+		return l, err
+	}
+	if cis.IsSet() {
+		l.AffectedCIs, err = ciListIn("input.affectedCIIds", cis.Value())
+	}
+	return l, err
 }
 
 // derefAnyPtr returns what a *string or *int points at, or nil.
@@ -259,21 +310,8 @@ func updateIncidentIn(in model.UpdateIncidentInput) (itsm.RecordInput, error) {
 	str("category", in.Category)
 	str("subcategory", in.Subcategory)
 	var err error
-	if out.Links.Caller, err = linkIn("input.callerId", in.CallerID, typePerson); err != nil {
-		return out, err
-	}
-	if out.Links.AssignedTo, err = linkIn("input.assignedToId", in.AssignedToID, typePerson); err != nil {
-		return out, err
-	}
-	if out.Links.AssignmentGroup, err = linkIn("input.assignmentGroupId", in.AssignmentGroupID, typeGroup); err != nil {
-		return out, err
-	}
-	if in.AffectedCIIds.IsSet() {
-		if out.Links.AffectedCIs, err = ciListIn("input.affectedCIIds", in.AffectedCIIds.Value()); err != nil {
-			return out, err
-		}
-	}
-	return out, nil
+	out.Links, err = linksIn("input.callerId", in.CallerID, in.AssignedToID, in.AssignmentGroupID, in.AffectedCIIds)
+	return out, err
 }
 
 // expectedIn checks an optional expected version.
@@ -344,4 +382,34 @@ func journalConnection(page store.Page[store.Node]) *model.JournalConnection {
 		Edges: edgesOf(page, func(c string, n store.Node) model.JournalEdge {
 			return model.JournalEdge{Cursor: c, Node: journalView(n)}
 		})}
+}
+
+// journal answers the journal field of a record.
+func (r *Resolver) journal(ctx context.Context, id store.ID, typeArg *model.NoteType, first *int, after *string) (*model.JournalConnection, error) {
+	p, err := pageIn(first, 50, after)
+	if err != nil {
+		return nil, err
+	}
+	var types []string
+	if typeArg != nil {
+		types = []string{strings.ToLower(string(*typeArg))}
+	}
+	page, err := r.ITSM.Journal(ctx, id, types, store.PageRequest{First: countOnly(ctx, p.First), After: p.After})
+	if err != nil {
+		return nil, err
+	}
+	return journalConnection(page), nil
+}
+
+// addNote writes a note on the record id of kind (its input's ID as the
+// client wrote it is in in.ID).
+func (r *mutationResolver) addNote(ctx context.Context, kind string, id store.ID, in model.AddNoteInput) (*model.JournalEntry, error) {
+	e, err := r.ITSM.AddNote(ctx, writeAs(ctx, nil), kind, id, strings.ToLower(string(in.Type)), in.Text)
+	if err != nil {
+		if f, ok := store.FieldOf(err); ok && f == "id" {
+			return nil, notFoundAt("input.id", kind, in.ID)
+		}
+		return nil, store.PrefixField(renamePath(err, "attributes.text", "text"), "input")
+	}
+	return journalView(e), nil
 }

@@ -95,19 +95,7 @@ func (r *incidentResolver) History(ctx context.Context, obj *model.Incident, fir
 
 // Journal is the resolver for the journal field.
 func (r *incidentResolver) Journal(ctx context.Context, obj *model.Incident, typeArg *model.NoteType, first *int, after *string) (*model.JournalConnection, error) {
-	p, err := pageIn(first, 50, after)
-	if err != nil {
-		return nil, err
-	}
-	var types []string
-	if typeArg != nil {
-		types = []string{strings.ToLower(string(*typeArg))}
-	}
-	page, err := r.ITSM.Journal(ctx, obj.Raw.ID, types, store.PageRequest{First: countOnly(ctx, p.First), After: p.After})
-	if err != nil {
-		return nil, err
-	}
-	return journalConnection(page), nil
+	return r.journal(ctx, obj.Raw.ID, typeArg, first, after)
 }
 
 // CreateIncident is the resolver for the createIncident field.
@@ -190,12 +178,9 @@ func (r *mutationResolver) AddIncidentNote(ctx context.Context, input model.AddN
 	if err != nil {
 		return nil, err
 	}
-	e, err := r.ITSM.AddNote(ctx, writeAs(ctx, nil), itsm.KindIncident, id, strings.ToLower(string(input.Type)), input.Text)
+	e, err := r.addNote(ctx, itsm.KindIncident, id, input)
 	if err != nil {
-		if f, ok := store.FieldOf(err); ok && f == "id" {
-			return nil, notFoundAt("input.id", "incident", input.ID)
-		}
-		return nil, store.PrefixField(renamePath(err, "attributes.text", "text"), "input")
+		return nil, err
 	}
 	inc, err := r.incident(ctx, id)
 	if err != nil {
@@ -204,7 +189,7 @@ func (r *mutationResolver) AddIncidentNote(ctx context.Context, input model.AddN
 	if inc == nil {
 		return nil, notFoundAt("input.id", "incident", input.ID)
 	}
-	return &model.AddNotePayload{Entry: journalView(e), Incident: inc}, nil
+	return &model.AddNotePayload{Entry: e, Incident: inc}, nil
 }
 
 // Incident is the resolver for the incident field.

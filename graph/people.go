@@ -386,6 +386,8 @@ func nodeView(n store.Node) model.Node {
 		return incidentView(n)
 	case itsm.KindJournal:
 		return journalView(n)
+	case itsm.KindChange:
+		return changeView(n)
 	}
 	return ciView(n)
 }

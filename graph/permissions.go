@@ -21,6 +21,8 @@ var (
 	groupRead    = auth.Permission{Kind: auth.KindGroup, Verb: auth.Read}
 	incidentRead = auth.Permission{Kind: auth.KindIncident, Verb: auth.Read}
 	incidentUpd  = auth.Permission{Kind: auth.KindIncident, Verb: auth.Update}
+	changeRead   = auth.Permission{Kind: auth.KindChange, Verb: auth.Read}
+	changeUpd    = auth.Permission{Kind: auth.KindChange, Verb: auth.Update}
 )
 
 // fieldPermissions maps each root field of the schema ("Query.cis",
@@ -111,7 +113,34 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Incident.affectedCIs":     {ciRead, relRead},
 	"Incident.history":         {auditRead},
 	"Incident.journal":         {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
-	"Mutation.addIncidentNote": {{Kind: auth.KindJournal, Verb: auth.Create}},
+
+	// Changes: readers read; editors open, assess, schedule and implement
+	// them, and decide on them as their approvers (the service checks the
+	// caller is one); overriding conflicts is checked by the service too.
+	"Query.change":                   {changeRead},
+	"Query.changes":                  {changeRead},
+	"Mutation.createChange":          {{Kind: auth.KindChange, Verb: auth.Create}},
+	"Mutation.updateChange":          {changeUpd},
+	"Mutation.assessChange":          {changeUpd},
+	"Mutation.requestChangeApproval": {changeUpd},
+	"Mutation.reviseChange":          {changeUpd},
+	"Mutation.approveChange":         {{Kind: auth.KindChange, Verb: auth.Approve}},
+	"Mutation.rejectChange":          {{Kind: auth.KindChange, Verb: auth.Approve}},
+	"Mutation.scheduleChange":        {changeUpd},
+	"Mutation.implementChange":       {changeUpd},
+	"Mutation.reviewChange":          {changeUpd},
+	"Mutation.closeChange":           {changeUpd},
+	"Mutation.cancelChange":          {changeUpd},
+	"Mutation.addChangeNote":         {{Kind: auth.KindJournal, Verb: auth.Create}},
+	"Change.requestedBy":             {personRead, relRead},
+	"Change.assignedTo":              {personRead, relRead},
+	"Change.assignmentGroup":         {groupRead, relRead},
+	"Change.affectedCIs":             {ciRead, relRead},
+	"Change.conflicts":               {ciRead, relRead, incidentRead},
+	"Change.history":                 {auditRead},
+	"Change.journal":                 {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
+	"Approval.approver":              {personRead},
+	"Mutation.addIncidentNote":       {{Kind: auth.KindJournal, Verb: auth.Create}},
 
 	// Below the root: what reaches beyond a CI, and its stored data.
 	"CI.relationships": {relRead},

@@ -33,8 +33,8 @@ import (
 //
 // In variables, "$ID(name)" stands for the global ID of the CI named name
 // (looked up with cis(filter: {namePrefix: ...})), "$PERSON(userName)",
-// "$GROUP(name)" and "$INCIDENT(number)" for those of a person, a group
-// and an incident, and "$PREV(a.b.c)" for a
+// "$GROUP(name)", "$INCIDENT(number)" and "$CHANGE(number)" for those of
+// a person, a group, an incident and a change, and "$PREV(a.b.c)" for a
 // value of the previous example's data, such as a page's endCursor (a
 // number picks an element of a list: "$PREV(x.edges.0.node.id)").
 // Other fenced blocks (bash, text, plain json) are prose.
@@ -266,12 +266,12 @@ func (s *demoServer) resolveDoc(t *testing.T, v any, prev any) any {
 
 var (
 	docPrev   = regexp.MustCompile(`^\$PREV\(([A-Za-z0-9_.]+)\)$`)
-	docLookup = regexp.MustCompile(`^\$(PERSON|GROUP|INCIDENT)\(([^()]+)\)$`)
+	docLookup = regexp.MustCompile(`^\$(PERSON|GROUP|INCIDENT|CHANGE)\(([^()]+)\)$`)
 )
 
 // lookupDoc returns the global ID of the person with user name key
-// (PERSON), the group named key (GROUP) or the incident numbered key
-// (INCIDENT).
+// (PERSON), the group named key (GROUP), or the incident or change
+// numbered key (INCIDENT, CHANGE).
 func (s *demoServer) lookupDoc(t *testing.T, what, key string) string {
 	t.Helper()
 	var q string
@@ -281,6 +281,8 @@ func (s *demoServer) lookupDoc(t *testing.T, what, key string) string {
 		q, path = `query($k: JSON!) { people(where: {attribute: "user_name", eq: $k}) { edges { node { id } } } }`, []string{"people", "edges"}
 	case "GROUP":
 		q, path = `query($k: JSON!) { groups(where: {attribute: "name", eq: $k}) { edges { node { id } } } }`, []string{"groups", "edges"}
+	case "CHANGE":
+		q, path = `query($k: String!) { change(number: $k) { id } }`, []string{"change"}
 	default:
 		q, path = `query($k: String!) { incident(number: $k) { id } }`, []string{"incident"}
 	}

@@ -89,7 +89,15 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 		raw.Close()
 		return nil, fmt.Errorf("itsm.sla_targets: %w", err)
 	}
-	desk, err := itsm.NewService(svc, st, itsm.Config{Priority: matrix, ReopenWindow: cfg.ITSM.ReopenWindow, SLA: sla})
+	rules := map[string]itsm.Rule{}
+	for typ, spec := range map[string]string{itsm.ChangeNormal: cfg.ITSM.CABRuleNormal, itsm.ChangeEmergency: cfg.ITSM.CABRuleEmergency} {
+		if rules[typ], err = itsm.ParseRule(spec); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("itsm.cab_rule_%s: %w", typ, err)
+		}
+	}
+	desk, err := itsm.NewService(svc, st, itsm.Config{Priority: matrix, ReopenWindow: cfg.ITSM.ReopenWindow, SLA: sla,
+		CABGroup: cfg.ITSM.CABGroup, ECABGroup: cfg.ITSM.ECABGroup, Rules: rules})
 	if err != nil {
 		raw.Close()
 		return nil, fmt.Errorf("itsm.priority_matrix: %w", err)

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -82,9 +83,10 @@ type matrixOp struct {
 }
 
 type matrixEnv struct {
-	url string
-	a   *app
-	n   atomic.Int64
+	url     string
+	a       *app
+	n       atomic.Int64
+	cabOnce sync.Once
 }
 
 func (m *matrixEnv) name(prefix string) string { return fmt.Sprintf("%s%d", prefix, m.n.Add(1)) }
@@ -123,6 +125,90 @@ func (m *matrixEnv) incident(t *testing.T, actions ...string) string {
 		actOK(t, m.url, a, in)
 	}
 	return id
+}
+
+// change opens a change as admin (type, with a window tomorrow) and runs
+// the actions given (e.g. "assessChange"), returning its global ID.
+// Approval goes to the CAB group, whose members are people named after
+// every matrix token ("matrix engineer"...), made once.
+func (m *matrixEnv) change(t *testing.T, typ string, actions ...string) string {
+	m.cabOnce.Do(func() {
+		var people []any
+		for _, r := range auth.TokenRoles {
+			n := "matrix " + string(r)
+			people = append(people, map[string]any{"attributes": map[string]any{"user_name": n, "name": n}})
+		}
+		d := ok(t, m.url, `mutation($in: UpsertPeopleInput!) { upsertPeople(input: $in) { results { person { id } } } }`,
+			map[string]any{"in": map[string]any{"items": people}})
+		var ids []any
+		for i := range people {
+			ids = append(ids, get(d, "upsertPeople", "results", i, "person", "id"))
+		}
+		d = ok(t, m.url, `mutation($in: UpsertGroupsInput!) { upsertGroups(input: $in) { results { group { id } } } }`,
+			map[string]any{"in": map[string]any{"items": []any{map[string]any{"attributes": map[string]any{"name": "CAB", "type": "cab"}}}}})
+		ok(t, m.url, `mutation($in: GroupMembersInput!) { addGroupMembers(input: $in) { changed } }`,
+			map[string]any{"in": map[string]any{"groupId": get(d, "upsertGroups", "results", 0, "group", "id"), "personIds": ids}})
+	})
+	start := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
+	d := ok(t, m.url, `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { id } } }`,
+		map[string]any{"in": map[string]any{"shortDescription": m.name("matrix-change-"), "type": typ,
+			"plannedStartAt": start.Format(time.RFC3339), "plannedEndAt": start.Add(time.Hour).Format(time.RFC3339)}})
+	id := get(d, "createChange", "change", "id").(string)
+	for _, a := range actions {
+		in := map[string]any{"id": id}
+		input := "ChangeActionInput"
+		switch a {
+		case "approveChange":
+			input = "ChangeDecisionInput"
+		case "scheduleChange":
+			input = "ScheduleChangeInput"
+		}
+		ok(t, m.url, fmt.Sprintf(`mutation($in: %s!) { %s(input: $in) { change { id } } }`, input, a), map[string]any{"in": in})
+	}
+	return id
+}
+
+// changeState reports, as admin, a change's state and its approvals.
+func (m *matrixEnv) changeState(t *testing.T, id string) (string, []any) {
+	d := ok(t, m.url, `query($id: ID!) { change(id: $id) { state approvals { userName state } } }`, map[string]any{"id": id})
+	return get(d, "change", "state").(string), get(d, "change", "approvals").([]any)
+}
+
+// changeAction is the role-matrix operation of a change action, prepared
+// as incidentAction prepares an incident's.
+func changeAction(mutation, input, want string, extra map[string]any, typ string, setup ...string) matrixOp {
+	return matrixOp{query: fmt.Sprintf(`mutation($in: %s!) { %s(input: $in) { change { state } } }`, input, mutation),
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			in := map[string]any{"id": m.change(t, typ, setup...)}
+			for k, v := range extra {
+				in[k] = v
+			}
+			return map[string]any{"in": in}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			got, _ := m.changeState(t, vars["in"].(map[string]any)["id"].(string))
+			assert.Equal(t, allowed, got == want, "%s: state %s", mutation, got)
+		}}
+}
+
+// changeDecision is the role-matrix operation of approveChange and
+// rejectChange: on a change awaiting the decision of every matrix
+// token's person, the role's person has decided only when allowed.
+func changeDecision(mutation, want string) matrixOp {
+	return matrixOp{query: fmt.Sprintf(`mutation($in: ChangeDecisionInput!) { %s(input: $in) { change { approval } } }`, mutation),
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.change(t, "NORMAL", "assessChange", "requestChangeApproval"), "comment": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			_, approvals := m.changeState(t, vars["in"].(map[string]any)["id"].(string))
+			decided := 0
+			for _, a := range approvals {
+				if get(a, "state") == want {
+					decided++
+				}
+			}
+			assert.Equal(t, map[bool]int{true: 1, false: 0}[allowed], decided, "%s", mutation)
+		}}
 }
 
 // incidentState reports, as admin, an incident's state.
@@ -269,6 +355,45 @@ var matrixOps = map[string]matrixOp{
 	"Mutation.closeIncident":   incidentAction("closeIncident", "IncidentActionInput", "CLOSED", nil, "resolveIncident"),
 	"Mutation.reopenIncident":  incidentAction("reopenIncident", "ReopenIncidentInput", "IN_PROGRESS", map[string]any{"reason": "matrix"}, "resolveIncident"),
 	"Mutation.cancelIncident":  incidentAction("cancelIncident", "CancelIncidentInput", "CANCELED", nil),
+	"Query.change": {query: `query($id: ID!) { change(id: $id) { number state approvals { userName } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.change(t, "NORMAL")} }},
+	"Query.changes": {query: `{ changes(first: 1) { totalCount } }`},
+	"Mutation.createChange": {query: `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"shortDescription": m.name("matrix-new-change-")}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($w: CIWhere) { changes(where: $w) { totalCount } }`,
+				map[string]any{"w": map[string]any{"attribute": "short_description", "eq": vars["in"].(map[string]any)["shortDescription"]}})
+			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, "changes", "totalCount"))
+		}},
+	"Mutation.updateChange": {query: `mutation($in: UpdateChangeInput!) { updateChange(input: $in) { change { category } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.change(t, "NORMAL"), "category": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { change(id: $id) { category } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "change", "category") == "matrix")
+		}},
+	"Mutation.assessChange":          changeAction("assessChange", "ChangeActionInput", "ASSESS", nil, "NORMAL"),
+	"Mutation.requestChangeApproval": changeAction("requestChangeApproval", "ChangeActionInput", "AUTHORIZE", nil, "NORMAL", "assessChange"),
+	"Mutation.reviseChange":          changeAction("reviseChange", "ChangeActionInput", "ASSESS", nil, "NORMAL", "assessChange", "requestChangeApproval"),
+	"Mutation.approveChange":         changeDecision("approveChange", "APPROVED"),
+	"Mutation.rejectChange":          changeDecision("rejectChange", "REJECTED"),
+	"Mutation.scheduleChange":        changeAction("scheduleChange", "ScheduleChangeInput", "SCHEDULED", nil, "STANDARD"),
+	"Mutation.implementChange":       changeAction("implementChange", "ChangeActionInput", "IMPLEMENT", nil, "STANDARD", "scheduleChange"),
+	"Mutation.reviewChange":          changeAction("reviewChange", "ChangeActionInput", "REVIEW", nil, "STANDARD", "scheduleChange", "implementChange"),
+	"Mutation.closeChange": changeAction("closeChange", "CloseChangeInput", "CLOSED", map[string]any{"closeCode": "SUCCESSFUL"}, "STANDARD",
+		"scheduleChange", "implementChange", "reviewChange"),
+	"Mutation.cancelChange": changeAction("cancelChange", "CancelChangeInput", "CANCELED", nil, "NORMAL"),
+	"Mutation.addChangeNote": {query: `mutation($in: AddNoteInput!) { addChangeNote(input: $in) { entry { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.change(t, "NORMAL"), "type": "COMMENT", "text": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { change(id: $id) { journal { totalCount } } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, "change", "journal", "totalCount"))
+		}},
 	"Mutation.addIncidentNote": {query: `mutation($in: AddNoteInput!) { addIncidentNote(input: $in) { entry { id } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			return map[string]any{"in": map[string]any{"id": m.incident(t), "type": "WORK_NOTE", "text": "matrix"}}

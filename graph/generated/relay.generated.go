@@ -233,6 +233,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Group(ctx, sel, obj)
+	case model.Change:
+		return ec._Change(ctx, sel, &obj)
+	case *model.Change:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Change(ctx, sel, obj)
 	case model.CI:
 		return ec._CI(ctx, sel, &obj)
 	case *model.CI:

@@ -22,7 +22,10 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Approval() ApprovalResolver
 	CI() CIResolver
+	Change() ChangeResolver
+	ChangeConflict() ChangeConflictResolver
 	Group() GroupResolver
 	IdentityConflict() IdentityConflictResolver
 	ImpactAnalysis() ImpactAnalysisResolver
@@ -53,9 +56,23 @@ type ComplexityRoot struct {
 		TokenID   func(childComplexity int) int
 	}
 
+	AddChangeNotePayload struct {
+		Change func(childComplexity int) int
+		Entry  func(childComplexity int) int
+	}
+
 	AddNotePayload struct {
 		Entry    func(childComplexity int) int
 		Incident func(childComplexity int) int
+	}
+
+	Approval struct {
+		Approver  func(childComplexity int) int
+		Comment   func(childComplexity int) int
+		DecidedAt func(childComplexity int) int
+		Reason    func(childComplexity int) int
+		State     func(childComplexity int) int
+		UserName  func(childComplexity int) int
 	}
 
 	AttributeDefinition struct {
@@ -149,6 +166,67 @@ type ComplexityRoot struct {
 	CIEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	Change struct {
+		AffectedCIs            func(childComplexity int, first *int, after *string) int
+		AllowedActions         func(childComplexity int) int
+		Approval               func(childComplexity int) int
+		Approvals              func(childComplexity int) int
+		AssignedTo             func(childComplexity int) int
+		AssignmentGroup        func(childComplexity int) int
+		Attributes             func(childComplexity int) int
+		BackoutPlan            func(childComplexity int) int
+		Category               func(childComplexity int) int
+		CloseCode              func(childComplexity int) int
+		CloseNotes             func(childComplexity int) int
+		ClosedAt               func(childComplexity int) int
+		ConflictOverrideReason func(childComplexity int) int
+		Conflicts              func(childComplexity int) int
+		CreatedAt              func(childComplexity int) int
+		Description            func(childComplexity int) int
+		History                func(childComplexity int, first *int, after *string) int
+		ID                     func(childComplexity int) int
+		ImplementationPlan     func(childComplexity int) int
+		Journal                func(childComplexity int, typeArg *model.NoteType, first *int, after *string) int
+		Number                 func(childComplexity int) int
+		OpenedAt               func(childComplexity int) int
+		PlannedEndAt           func(childComplexity int) int
+		PlannedStartAt         func(childComplexity int) int
+		RequestedBy            func(childComplexity int) int
+		Risk                   func(childComplexity int) int
+		ShortDescription       func(childComplexity int) int
+		State                  func(childComplexity int) int
+		StateCode              func(childComplexity int) int
+		TestPlan               func(childComplexity int) int
+		Type                   func(childComplexity int) int
+		UpdatedAt              func(childComplexity int) int
+		Version                func(childComplexity int) int
+	}
+
+	ChangeConflict struct {
+		Change         func(childComplexity int) int
+		Cis            func(childComplexity int) int
+		Incident       func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		Number         func(childComplexity int) int
+		PlannedEndAt   func(childComplexity int) int
+		PlannedStartAt func(childComplexity int) int
+	}
+
+	ChangeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ChangeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ChangePayload struct {
+		Change func(childComplexity int) int
 	}
 
 	ClassCount struct {
@@ -397,11 +475,17 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddChangeNote            func(childComplexity int, input model.AddNoteInput) int
 		AddGroupMembers          func(childComplexity int, input model.GroupMembersInput) int
 		AddIncidentNote          func(childComplexity int, input model.AddNoteInput) int
+		ApproveChange            func(childComplexity int, input model.ChangeDecisionInput) int
+		AssessChange             func(childComplexity int, input model.ChangeActionInput) int
+		CancelChange             func(childComplexity int, input model.CancelChangeInput) int
 		CancelIncident           func(childComplexity int, input model.CancelIncidentInput) int
+		CloseChange              func(childComplexity int, input model.CloseChangeInput) int
 		CloseIncident            func(childComplexity int, input model.IncidentActionInput) int
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
+		CreateChange             func(childComplexity int, input model.CreateChangeInput) int
 		CreateIncident           func(childComplexity int, input model.CreateIncidentInput) int
 		CreateRelationships      func(childComplexity int, input model.CreateRelationshipsInput) int
 		DeactivateGroup          func(childComplexity int, input model.DeactivateInput) int
@@ -409,20 +493,27 @@ type ComplexityRoot struct {
 		DeleteCi                 func(childComplexity int, input model.DeleteCIInput) int
 		DeleteRelationships      func(childComplexity int, input model.DeleteRelationshipsInput) int
 		HoldIncident             func(childComplexity int, input model.HoldIncidentInput) int
+		ImplementChange          func(childComplexity int, input model.ChangeActionInput) int
 		MergeCIs                 func(childComplexity int, input model.MergeCIsInput) int
 		Ping                     func(childComplexity int) int
 		PurgeCi                  func(childComplexity int, input model.PurgeCIInput) int
 		RegisterCIClass          func(childComplexity int, input model.RegisterCIClassInput) int
 		RegisterRelationshipType func(childComplexity int, input model.RegisterRelationshipTypeInput) int
+		RejectChange             func(childComplexity int, input model.ChangeDecisionInput) int
 		RemoveGroupMembers       func(childComplexity int, input model.GroupMembersInput) int
 		ReopenIncident           func(childComplexity int, input model.ReopenIncidentInput) int
+		RequestChangeApproval    func(childComplexity int, input model.ChangeActionInput) int
 		ResolveIncident          func(childComplexity int, input model.ResolveIncidentInput) int
 		ResumeIncident           func(childComplexity int, input model.IncidentActionInput) int
 		RetireCIClass            func(childComplexity int, input model.RetireCIClassInput) int
 		RetireRelationshipType   func(childComplexity int, input model.RetireRelationshipTypeInput) int
+		ReviewChange             func(childComplexity int, input model.ChangeActionInput) int
+		ReviseChange             func(childComplexity int, input model.ChangeActionInput) int
 		RevokeAPIToken           func(childComplexity int, input model.RevokeAPITokenInput) int
+		ScheduleChange           func(childComplexity int, input model.ScheduleChangeInput) int
 		SetGroupManager          func(childComplexity int, input model.SetGroupManagerInput) int
 		StartIncident            func(childComplexity int, input model.IncidentActionInput) int
+		UpdateChange             func(childComplexity int, input model.UpdateChangeInput) int
 		UpdateCi                 func(childComplexity int, input model.UpdateCIInput) int
 		UpdateGroup              func(childComplexity int, input model.UpdateNodeInput) int
 		UpdateIncident           func(childComplexity int, input model.UpdateIncidentInput) int
@@ -495,6 +586,8 @@ type ComplexityRoot struct {
 	Query struct {
 		APITokens         func(childComplexity int, includeInactive *bool) int
 		AuditRecords      func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		Change            func(childComplexity int, id *string, number *string) int
+		Changes           func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		Ci                func(childComplexity int, id string) int
 		CiClass           func(childComplexity int, name string) int
 		CiClasses         func(childComplexity int) int
@@ -765,6 +858,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.APIToken.TokenID(childComplexity), true
 
+	case "AddChangeNotePayload.change":
+		if e.ComplexityRoot.AddChangeNotePayload.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddChangeNotePayload.Change(childComplexity), true
+	case "AddChangeNotePayload.entry":
+		if e.ComplexityRoot.AddChangeNotePayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddChangeNotePayload.Entry(childComplexity), true
+
 	case "AddNotePayload.entry":
 		if e.ComplexityRoot.AddNotePayload.Entry == nil {
 			break
@@ -777,6 +883,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AddNotePayload.Incident(childComplexity), true
+
+	case "Approval.approver":
+		if e.ComplexityRoot.Approval.Approver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Approval.Approver(childComplexity), true
+	case "Approval.comment":
+		if e.ComplexityRoot.Approval.Comment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Approval.Comment(childComplexity), true
+	case "Approval.decidedAt":
+		if e.ComplexityRoot.Approval.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Approval.DecidedAt(childComplexity), true
+	case "Approval.reason":
+		if e.ComplexityRoot.Approval.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Approval.Reason(childComplexity), true
+	case "Approval.state":
+		if e.ComplexityRoot.Approval.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Approval.State(childComplexity), true
+	case "Approval.userName":
+		if e.ComplexityRoot.Approval.UserName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Approval.UserName(childComplexity), true
 
 	case "AttributeDefinition.description":
 		if e.ComplexityRoot.AttributeDefinition.Description == nil {
@@ -1212,6 +1355,302 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CIEdge.Node(childComplexity), true
+
+	case "Change.affectedCIs":
+		if e.ComplexityRoot.Change.AffectedCIs == nil {
+			break
+		}
+
+		args, err := ec.field_Change_affectedCIs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Change.AffectedCIs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Change.allowedActions":
+		if e.ComplexityRoot.Change.AllowedActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.AllowedActions(childComplexity), true
+	case "Change.approval":
+		if e.ComplexityRoot.Change.Approval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Approval(childComplexity), true
+	case "Change.approvals":
+		if e.ComplexityRoot.Change.Approvals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Approvals(childComplexity), true
+	case "Change.assignedTo":
+		if e.ComplexityRoot.Change.AssignedTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.AssignedTo(childComplexity), true
+	case "Change.assignmentGroup":
+		if e.ComplexityRoot.Change.AssignmentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.AssignmentGroup(childComplexity), true
+	case "Change.attributes":
+		if e.ComplexityRoot.Change.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Attributes(childComplexity), true
+	case "Change.backoutPlan":
+		if e.ComplexityRoot.Change.BackoutPlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.BackoutPlan(childComplexity), true
+	case "Change.category":
+		if e.ComplexityRoot.Change.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Category(childComplexity), true
+	case "Change.closeCode":
+		if e.ComplexityRoot.Change.CloseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.CloseCode(childComplexity), true
+	case "Change.closeNotes":
+		if e.ComplexityRoot.Change.CloseNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.CloseNotes(childComplexity), true
+	case "Change.closedAt":
+		if e.ComplexityRoot.Change.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ClosedAt(childComplexity), true
+	case "Change.conflictOverrideReason":
+		if e.ComplexityRoot.Change.ConflictOverrideReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ConflictOverrideReason(childComplexity), true
+	case "Change.conflicts":
+		if e.ComplexityRoot.Change.Conflicts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Conflicts(childComplexity), true
+	case "Change.createdAt":
+		if e.ComplexityRoot.Change.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.CreatedAt(childComplexity), true
+	case "Change.description":
+		if e.ComplexityRoot.Change.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Description(childComplexity), true
+	case "Change.history":
+		if e.ComplexityRoot.Change.History == nil {
+			break
+		}
+
+		args, err := ec.field_Change_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Change.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Change.id":
+		if e.ComplexityRoot.Change.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ID(childComplexity), true
+	case "Change.implementationPlan":
+		if e.ComplexityRoot.Change.ImplementationPlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ImplementationPlan(childComplexity), true
+	case "Change.journal":
+		if e.ComplexityRoot.Change.Journal == nil {
+			break
+		}
+
+		args, err := ec.field_Change_journal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Change.Journal(childComplexity, args["type"].(*model.NoteType), args["first"].(*int), args["after"].(*string)), true
+	case "Change.number":
+		if e.ComplexityRoot.Change.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Number(childComplexity), true
+	case "Change.openedAt":
+		if e.ComplexityRoot.Change.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.OpenedAt(childComplexity), true
+	case "Change.plannedEndAt":
+		if e.ComplexityRoot.Change.PlannedEndAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.PlannedEndAt(childComplexity), true
+	case "Change.plannedStartAt":
+		if e.ComplexityRoot.Change.PlannedStartAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.PlannedStartAt(childComplexity), true
+	case "Change.requestedBy":
+		if e.ComplexityRoot.Change.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.RequestedBy(childComplexity), true
+	case "Change.risk":
+		if e.ComplexityRoot.Change.Risk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Risk(childComplexity), true
+	case "Change.shortDescription":
+		if e.ComplexityRoot.Change.ShortDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ShortDescription(childComplexity), true
+	case "Change.state":
+		if e.ComplexityRoot.Change.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.State(childComplexity), true
+	case "Change.stateCode":
+		if e.ComplexityRoot.Change.StateCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.StateCode(childComplexity), true
+	case "Change.testPlan":
+		if e.ComplexityRoot.Change.TestPlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.TestPlan(childComplexity), true
+	case "Change.type":
+		if e.ComplexityRoot.Change.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Type(childComplexity), true
+	case "Change.updatedAt":
+		if e.ComplexityRoot.Change.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.UpdatedAt(childComplexity), true
+	case "Change.version":
+		if e.ComplexityRoot.Change.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Version(childComplexity), true
+
+	case "ChangeConflict.change":
+		if e.ComplexityRoot.ChangeConflict.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConflict.Change(childComplexity), true
+	case "ChangeConflict.cis":
+		if e.ComplexityRoot.ChangeConflict.Cis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConflict.Cis(childComplexity), true
+	case "ChangeConflict.incident":
+		if e.ComplexityRoot.ChangeConflict.Incident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConflict.Incident(childComplexity), true
+	case "ChangeConflict.kind":
+		if e.ComplexityRoot.ChangeConflict.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConflict.Kind(childComplexity), true
+	case "ChangeConflict.number":
+		if e.ComplexityRoot.ChangeConflict.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConflict.Number(childComplexity), true
+	case "ChangeConflict.plannedEndAt":
+		if e.ComplexityRoot.ChangeConflict.PlannedEndAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConflict.PlannedEndAt(childComplexity), true
+	case "ChangeConflict.plannedStartAt":
+		if e.ComplexityRoot.ChangeConflict.PlannedStartAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConflict.PlannedStartAt(childComplexity), true
+
+	case "ChangeConnection.edges":
+		if e.ComplexityRoot.ChangeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.Edges(childComplexity), true
+	case "ChangeConnection.pageInfo":
+		if e.ComplexityRoot.ChangeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.PageInfo(childComplexity), true
+	case "ChangeConnection.totalCount":
+		if e.ComplexityRoot.ChangeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.TotalCount(childComplexity), true
+
+	case "ChangeEdge.cursor":
+		if e.ComplexityRoot.ChangeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEdge.Cursor(childComplexity), true
+	case "ChangeEdge.node":
+		if e.ComplexityRoot.ChangeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEdge.Node(childComplexity), true
+
+	case "ChangePayload.change":
+		if e.ComplexityRoot.ChangePayload.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePayload.Change(childComplexity), true
 
 	case "ClassCount.class":
 		if e.ComplexityRoot.ClassCount.Class == nil {
@@ -2179,6 +2618,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MergeCIsPayload.Survivor(childComplexity), true
 
+	case "Mutation.addChangeNote":
+		if e.ComplexityRoot.Mutation.AddChangeNote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addChangeNote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddChangeNote(childComplexity, args["input"].(model.AddNoteInput)), true
 	case "Mutation.addGroupMembers":
 		if e.ComplexityRoot.Mutation.AddGroupMembers == nil {
 			break
@@ -2201,6 +2651,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddIncidentNote(childComplexity, args["input"].(model.AddNoteInput)), true
+	case "Mutation.approveChange":
+		if e.ComplexityRoot.Mutation.ApproveChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveChange(childComplexity, args["input"].(model.ChangeDecisionInput)), true
+	case "Mutation.assessChange":
+		if e.ComplexityRoot.Mutation.AssessChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assessChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssessChange(childComplexity, args["input"].(model.ChangeActionInput)), true
+	case "Mutation.cancelChange":
+		if e.ComplexityRoot.Mutation.CancelChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelChange(childComplexity, args["input"].(model.CancelChangeInput)), true
 	case "Mutation.cancelIncident":
 		if e.ComplexityRoot.Mutation.CancelIncident == nil {
 			break
@@ -2212,6 +2695,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelIncident(childComplexity, args["input"].(model.CancelIncidentInput)), true
+	case "Mutation.closeChange":
+		if e.ComplexityRoot.Mutation.CloseChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseChange(childComplexity, args["input"].(model.CloseChangeInput)), true
 	case "Mutation.closeIncident":
 		if e.ComplexityRoot.Mutation.CloseIncident == nil {
 			break
@@ -2234,6 +2728,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["input"].(model.CreateAPITokenInput)), true
+	case "Mutation.createChange":
+		if e.ComplexityRoot.Mutation.CreateChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateChange(childComplexity, args["input"].(model.CreateChangeInput)), true
 	case "Mutation.createIncident":
 		if e.ComplexityRoot.Mutation.CreateIncident == nil {
 			break
@@ -2311,6 +2816,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.HoldIncident(childComplexity, args["input"].(model.HoldIncidentInput)), true
+	case "Mutation.implementChange":
+		if e.ComplexityRoot.Mutation.ImplementChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_implementChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImplementChange(childComplexity, args["input"].(model.ChangeActionInput)), true
 	case "Mutation.mergeCIs":
 		if e.ComplexityRoot.Mutation.MergeCIs == nil {
 			break
@@ -2361,6 +2877,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RegisterRelationshipType(childComplexity, args["input"].(model.RegisterRelationshipTypeInput)), true
+	case "Mutation.rejectChange":
+		if e.ComplexityRoot.Mutation.RejectChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectChange(childComplexity, args["input"].(model.ChangeDecisionInput)), true
 	case "Mutation.removeGroupMembers":
 		if e.ComplexityRoot.Mutation.RemoveGroupMembers == nil {
 			break
@@ -2383,6 +2910,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReopenIncident(childComplexity, args["input"].(model.ReopenIncidentInput)), true
+	case "Mutation.requestChangeApproval":
+		if e.ComplexityRoot.Mutation.RequestChangeApproval == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestChangeApproval_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestChangeApproval(childComplexity, args["input"].(model.ChangeActionInput)), true
 	case "Mutation.resolveIncident":
 		if e.ComplexityRoot.Mutation.ResolveIncident == nil {
 			break
@@ -2427,6 +2965,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetireRelationshipType(childComplexity, args["input"].(model.RetireRelationshipTypeInput)), true
+	case "Mutation.reviewChange":
+		if e.ComplexityRoot.Mutation.ReviewChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reviewChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReviewChange(childComplexity, args["input"].(model.ChangeActionInput)), true
+	case "Mutation.reviseChange":
+		if e.ComplexityRoot.Mutation.ReviseChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reviseChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReviseChange(childComplexity, args["input"].(model.ChangeActionInput)), true
 	case "Mutation.revokeAPIToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -2438,6 +2998,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["input"].(model.RevokeAPITokenInput)), true
+	case "Mutation.scheduleChange":
+		if e.ComplexityRoot.Mutation.ScheduleChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_scheduleChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ScheduleChange(childComplexity, args["input"].(model.ScheduleChangeInput)), true
 	case "Mutation.setGroupManager":
 		if e.ComplexityRoot.Mutation.SetGroupManager == nil {
 			break
@@ -2460,6 +3031,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StartIncident(childComplexity, args["input"].(model.IncidentActionInput)), true
+	case "Mutation.updateChange":
+		if e.ComplexityRoot.Mutation.UpdateChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateChange(childComplexity, args["input"].(model.UpdateChangeInput)), true
 	case "Mutation.updateCI":
 		if e.ComplexityRoot.Mutation.UpdateCi == nil {
 			break
@@ -2821,6 +3403,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditRecords(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.change":
+		if e.ComplexityRoot.Query.Change == nil {
+			break
+		}
+
+		args, err := ec.field_Query_change_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Change(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.changes":
+		if e.ComplexityRoot.Query.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Changes(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 	case "Query.ci":
 		if e.ComplexityRoot.Query.Ci == nil {
 			break
@@ -3620,8 +4224,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CIFilter", ec.unmarshalInputCIFilter),
 			graphql.NewInputUnmarshaler("CIOrder", ec.unmarshalInputCIOrder),
 			graphql.NewInputUnmarshaler("CIWhere", ec.unmarshalInputCIWhere),
+			graphql.NewInputUnmarshaler("CancelChangeInput", ec.unmarshalInputCancelChangeInput),
 			graphql.NewInputUnmarshaler("CancelIncidentInput", ec.unmarshalInputCancelIncidentInput),
+			graphql.NewInputUnmarshaler("ChangeActionInput", ec.unmarshalInputChangeActionInput),
+			graphql.NewInputUnmarshaler("ChangeDecisionInput", ec.unmarshalInputChangeDecisionInput),
+			graphql.NewInputUnmarshaler("CloseChangeInput", ec.unmarshalInputCloseChangeInput),
 			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
+			graphql.NewInputUnmarshaler("CreateChangeInput", ec.unmarshalInputCreateChangeInput),
 			graphql.NewInputUnmarshaler("CreateIncidentInput", ec.unmarshalInputCreateIncidentInput),
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
 			graphql.NewInputUnmarshaler("DeactivateInput", ec.unmarshalInputDeactivateInput),
@@ -3643,9 +4252,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RetireCIClassInput", ec.unmarshalInputRetireCIClassInput),
 			graphql.NewInputUnmarshaler("RetireRelationshipTypeInput", ec.unmarshalInputRetireRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RevokeAPITokenInput", ec.unmarshalInputRevokeAPITokenInput),
+			graphql.NewInputUnmarshaler("ScheduleChangeInput", ec.unmarshalInputScheduleChangeInput),
 			graphql.NewInputUnmarshaler("SearchFilter", ec.unmarshalInputSearchFilter),
 			graphql.NewInputUnmarshaler("SetGroupManagerInput", ec.unmarshalInputSetGroupManagerInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
+			graphql.NewInputUnmarshaler("UpdateChangeInput", ec.unmarshalInputUpdateChangeInput),
 			graphql.NewInputUnmarshaler("UpdateIncidentInput", ec.unmarshalInputUpdateIncidentInput),
 			graphql.NewInputUnmarshaler("UpdateNodeInput", ec.unmarshalInputUpdateNodeInput),
 			graphql.NewInputUnmarshaler("UpsertCIItem", ec.unmarshalInputUpsertCIItem),
@@ -3933,6 +4544,434 @@ input RevokeAPITokenInput {
 type RevokeAPITokenPayload {
   "Its record, with ` + "`" + `revokedAt` + "`" + ` set."
   apiToken: APIToken!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/change.graphqls", Input: `extend type Query {
+  "A change by ID or by number (` + "`" + `CHG0010001` + "`" + `); give exactly one. Null when there is none."
+  change("ID of the change." id: ID, "Number of the change." number: String): Change
+  """
+  Changes: by a filter expression over their attributes (` + "`" + `where` + "`" + `, e.g. ` + "`" + `{attribute: "state", eq:
+  "scheduled"}` + "`" + ` or ` + "`" + `{attribute: "planned_start_at", gte: "2026-12-24T00:00:00Z"}` + "`" + `), ordered, a
+  page at a time; or found by words with ` + "`" + `search` + "`" + `.
+  """
+  changes(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the change's attributes (snake_case names, stored values)."
+    where: CIWhere
+    "The order of the list; by ID (opening order) when omitted."
+    orderBy: IncidentOrder
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching changes (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): ChangeConnection!
+}
+
+extend type Mutation {
+  "Opens a change in state NEW with the next number (` + "`" + `CHG0010001` + "`" + `...)."
+  createChange("The change." input: CreateChangeInput!): ChangePayload!
+  """
+  Changes a change's description, type, risk, window and plans (while NEW or ASSESS; revise an
+  authorized change first) and its requester, assignee, group or affected CIs (until it is
+  closed). A field left out is kept; null clears it.
+  """
+  updateChange("What to change." input: UpdateChangeInput!): ChangePayload!
+  "Starts the assessment of a NEW normal or emergency change: ASSESS."
+  assessChange("Which change." input: ChangeActionInput!): ChangePayload!
+  """
+  Sends a change to its approvers: AUTHORIZE. From ASSESS, or from NEW for an emergency change;
+  needs a planned window. The approvers are the active members of the CAB group (the ECAB group
+  for an emergency change) and the people who own its affected CIs.
+  """
+  requestChangeApproval("Which change." input: ChangeActionInput!): ChangePayload!
+  "Takes an authorized change back to ASSESS, its approvals cleared (to change what was approved)."
+  reviseChange("Which change." input: ChangeActionInput!): ChangePayload!
+  """
+  Approves a change awaiting approvals, as one of its approvers (the person whose user name is the
+  caller's token name). The change's approval follows its type's rule (normal: all approvers,
+  emergency: any).
+  """
+  approveChange("Which change, and why." input: ChangeDecisionInput!): ChangePayload!
+  "Rejects a change awaiting approvals, as one of its approvers."
+  rejectChange("Which change, and why." input: ChangeDecisionInput!): ChangePayload!
+  """
+  Schedules a change: from AUTHORIZE once approved, or from NEW for a standard change. Refused while
+  its window conflicts (` + "`" + `conflicts` + "`" + `) unless a change manager gives a reason.
+  """
+  scheduleChange("Which change." input: ScheduleChangeInput!): ChangePayload!
+  "Starts implementing a SCHEDULED change: IMPLEMENT."
+  implementChange("Which change." input: ChangeActionInput!): ChangePayload!
+  "Ends the implementation: REVIEW."
+  reviewChange("Which change." input: ChangeActionInput!): ChangePayload!
+  "Closes a reviewed change with its close code: CLOSED."
+  closeChange("Which change, and how it went." input: CloseChangeInput!): ChangePayload!
+  "Cancels a change that is not being implemented yet: CANCELED."
+  cancelChange("Which change." input: CancelChangeInput!): ChangePayload!
+  "Adds a work note or a comment to a change's journal."
+  addChangeNote("The change and the note." input: AddNoteInput!): AddChangeNotePayload!
+}
+
+"""
+A planned change to CIs: assessed, approved by the CAB (or pre-approved when standard), scheduled
+in a window, implemented and reviewed. States and codes are ITIL's and ServiceNow's.
+"""
+type Change implements Node {
+  "Opaque global ID."
+  id: ID!
+  "The change's number, e.g. CHG0010001."
+  number: String!
+  "One line: what changes."
+  shortDescription: String!
+  "The details."
+  description: String
+  "Standard (pre-approved), normal (CAB) or emergency (emergency CAB)."
+  type: ChangeType!
+  "Where the change is in its workflow."
+  state: ChangeState!
+  "ServiceNow's stored code of the state: -5 new, -4 assess, -3 authorize, -2 scheduled, -1 implement, 0 review, 3 closed, 4 canceled."
+  stateCode: Int!
+  "Category, free text."
+  category: String
+  "Risk, as assessed."
+  risk: ChangeRisk
+  "When the work is planned to start."
+  plannedStartAt: Time
+  "When it is planned to end."
+  plannedEndAt: Time
+  "How it will be done."
+  implementationPlan: String
+  "How it will be undone if it fails."
+  backoutPlan: String
+  "How it will be tested."
+  testPlan: String
+  "The outcome of its approvals so far."
+  approval: ApprovalState!
+  "Its approvers and their decisions."
+  approvals: [Approval!]!
+  "Why a change manager scheduled it despite conflicts."
+  conflictOverrideReason: String
+  "How it went (once closed)."
+  closeCode: CloseCode
+  "Notes on how it went, or why it was canceled."
+  closeNotes: String
+  "When it was opened."
+  openedAt: Time!
+  "When it was closed or canceled."
+  closedAt: Time
+  "The actions its state allows now."
+  allowedActions: [ChangeAction!]!
+  """
+  What its window collides with now: other changes scheduled or being implemented whose windows
+  overlap on a CI both affect, and open priority-1 incidents on its CIs.
+  """
+  conflicts: [ChangeConflict!]!
+  "The person who requested it."
+  requestedBy: Person
+  "The person implementing it."
+  assignedTo: Person
+  "The group implementing it."
+  assignmentGroup: Group
+  "The CIs it changes (AFFECTS relationships)."
+  affectedCIs("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): CIConnection!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+  "Its work notes and comments, newest first."
+  journal("Only entries of this type." type: NoteType, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): JournalConnection!
+}
+
+"One approver of a change and their decision."
+type Approval {
+  "The approver."
+  approver: Person
+  "The approver's user name (the name their token must bear)."
+  userName: String!
+  "Why they approve: member of the CAB group, or owner of an affected CI."
+  reason: ApproverReason!
+  "Requested, approved or rejected."
+  state: ApprovalState!
+  "Their comment."
+  comment: String
+  "When they decided."
+  decidedAt: Time
+}
+
+"Why someone approves a change."
+enum ApproverReason {
+  "A member of the CAB (or emergency CAB) group."
+  CAB
+  "The owner of a CI the change affects."
+  OWNER
+}
+
+"What a change's window collides with."
+type ChangeConflict {
+  "Another change, or a major incident."
+  kind: ConflictKind!
+  "The other record's number."
+  number: String!
+  "The other change (when kind is CHANGE)."
+  change: Change
+  "The incident (when kind is MAJOR_INCIDENT)."
+  incident: Incident
+  "The other change's window start."
+  plannedStartAt: Time
+  "The other change's window end."
+  plannedEndAt: Time
+  "The CIs both concern."
+  cis: [CI!]!
+}
+
+"Kinds of change conflicts."
+enum ConflictKind {
+  "Another change scheduled or being implemented, its window overlapping, on a shared CI."
+  CHANGE
+  "An open priority-1 incident on a CI the change affects."
+  MAJOR_INCIDENT
+}
+
+"Types of change."
+enum ChangeType {
+  "Pre-approved, from a template: scheduled without CAB approval."
+  STANDARD
+  "Approved by the CAB (every approver, by default)."
+  NORMAL
+  "Approved by the emergency CAB (any approver, by default)."
+  EMERGENCY
+}
+
+"States of a change (ServiceNow codes in brackets)."
+enum ChangeState {
+  "Opened (-5)."
+  NEW
+  "Being assessed (-4)."
+  ASSESS
+  "Awaiting approvals (-3)."
+  AUTHORIZE
+  "Approved and scheduled (-2)."
+  SCHEDULED
+  "Being implemented (-1)."
+  IMPLEMENT
+  "Implemented, being reviewed (0)."
+  REVIEW
+  "Closed (3)."
+  CLOSED
+  "Canceled (4)."
+  CANCELED
+}
+
+"Workflow actions of a change; each is a mutation."
+enum ChangeAction {
+  "New -> Assess."
+  ASSESS
+  "Assess (or New, emergency) -> Authorize."
+  REQUEST_APPROVAL
+  "Authorize -> Assess."
+  REVISE
+  "Authorize (approved), or New (standard) -> Scheduled."
+  SCHEDULE
+  "Scheduled -> Implement."
+  IMPLEMENT
+  "Implement -> Review."
+  REVIEW
+  "Review -> Closed."
+  CLOSE
+  "New, Assess, Authorize or Scheduled -> Canceled."
+  CANCEL
+}
+
+"Approval outcomes and decisions."
+enum ApprovalState {
+  "Not sent to approvers."
+  NOT_REQUESTED
+  "Awaiting decisions."
+  REQUESTED
+  "Approved."
+  APPROVED
+  "Rejected."
+  REJECTED
+}
+
+"Risk levels."
+enum ChangeRisk {
+  "High."
+  HIGH
+  "Moderate."
+  MODERATE
+  "Low."
+  LOW
+}
+
+"How a change went."
+enum CloseCode {
+  "As planned."
+  SUCCESSFUL
+  "Done, with issues."
+  SUCCESSFUL_WITH_ISSUES
+  "Not done."
+  UNSUCCESSFUL
+  "Undone by its back-out plan."
+  BACKED_OUT
+}
+
+"A new change."
+input CreateChangeInput {
+  "One line: what changes (1 to 160 characters)."
+  shortDescription: String!
+  "The details."
+  description: String
+  "Standard, normal (default) or emergency."
+  type: ChangeType
+  "Category, free text."
+  category: String
+  "Risk, if already known."
+  risk: ChangeRisk
+  "When the work is planned to start."
+  plannedStartAt: Time
+  "When it is planned to end (after the start)."
+  plannedEndAt: Time
+  "How it will be done."
+  implementationPlan: String
+  "How it will be undone."
+  backoutPlan: String
+  "How it will be tested."
+  testPlan: String
+  "ID of the person requesting it."
+  requestedById: ID
+  "ID of the person implementing it."
+  assignedToId: ID
+  "ID of the group implementing it."
+  assignmentGroupId: ID
+  "IDs of the CIs it changes, up to 10,000."
+  affectedCIIds: [ID!]
+}
+
+"A change of a change; a field left out is kept, null clears it."
+input UpdateChangeInput {
+  "ID of the change."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the update is based on (optional)."
+  expectedVersion: Int
+  "One line (cannot be cleared)."
+  shortDescription: String @goField(omittable: true)
+  "The details."
+  description: String @goField(omittable: true)
+  "The type (null resets to normal)."
+  type: ChangeType @goField(omittable: true)
+  "Category."
+  category: String @goField(omittable: true)
+  "Risk."
+  risk: ChangeRisk @goField(omittable: true)
+  "Window start."
+  plannedStartAt: Time @goField(omittable: true)
+  "Window end."
+  plannedEndAt: Time @goField(omittable: true)
+  "Implementation plan."
+  implementationPlan: String @goField(omittable: true)
+  "Back-out plan."
+  backoutPlan: String @goField(omittable: true)
+  "Test plan."
+  testPlan: String @goField(omittable: true)
+  "ID of the person requesting it."
+  requestedById: ID @goField(omittable: true)
+  "ID of the person implementing it."
+  assignedToId: ID @goField(omittable: true)
+  "ID of the group implementing it."
+  assignmentGroupId: ID @goField(omittable: true)
+  "IDs of the CIs it changes: the whole set."
+  affectedCIIds: [ID!] @goField(omittable: true)
+}
+
+"An action on a change that takes nothing else."
+input ChangeActionInput {
+  "ID of the change."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+}
+
+"An approver's decision."
+input ChangeDecisionInput {
+  "ID of the change."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the decision is based on (optional)."
+  expectedVersion: Int
+  "Why (at most 4096 bytes)."
+  comment: String
+}
+
+"Scheduling a change."
+input ScheduleChangeInput {
+  "ID of the change."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "Why it goes ahead despite its conflicts (change managers only; required when it has conflicts)."
+  conflictOverrideReason: String
+}
+
+"Closing a change."
+input CloseChangeInput {
+  "ID of the change."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "How it went."
+  closeCode: CloseCode!
+  "Notes."
+  closeNotes: String
+}
+
+"Canceling a change."
+input CancelChangeInput {
+  "ID of the change."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "Why it is canceled."
+  notes: String
+}
+
+"The change after a write."
+type ChangePayload {
+  "The change as stored after the write."
+  change: Change!
+}
+
+"The entry written, and its change."
+type AddChangeNotePayload {
+  "The new entry."
+  entry: JournalEntry!
+  "The change it is on."
+  change: Change!
+}
+
+"A page of changes."
+type ChangeConnection {
+  "The changes of this page, with their cursors."
+  edges: [ChangeEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many changes match, across all pages."
+  totalCount: Int!
+}
+
+"A change in a page."
+type ChangeEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The change."
+  node: Change!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/cmdb.graphqls", Input: `extend type Query {
@@ -6143,6 +7182,16 @@ func (ec *executionContext) childFields_APIToken(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type APIToken", field.Name)
 }
 
+func (ec *executionContext) childFields_AddChangeNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_AddChangeNotePayload_entry(ctx, field)
+	case "change":
+		return ec.fieldContext_AddChangeNotePayload_change(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddChangeNotePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_AddNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "entry":
@@ -6151,6 +7200,24 @@ func (ec *executionContext) childFields_AddNotePayload(ctx context.Context, fiel
 		return ec.fieldContext_AddNotePayload_incident(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AddNotePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Approval(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "approver":
+		return ec.fieldContext_Approval_approver(ctx, field)
+	case "userName":
+		return ec.fieldContext_Approval_userName(ctx, field)
+	case "reason":
+		return ec.fieldContext_Approval_reason(ctx, field)
+	case "state":
+		return ec.fieldContext_Approval_state(ctx, field)
+	case "comment":
+		return ec.fieldContext_Approval_comment(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_Approval_decidedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Approval", field.Name)
 }
 
 func (ec *executionContext) childFields_AttributeDefinition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6337,6 +7404,128 @@ func (ec *executionContext) childFields_CIEdge(ctx context.Context, field graphq
 		return ec.fieldContext_CIEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CIEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Change(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Change_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Change_number(ctx, field)
+	case "shortDescription":
+		return ec.fieldContext_Change_shortDescription(ctx, field)
+	case "description":
+		return ec.fieldContext_Change_description(ctx, field)
+	case "type":
+		return ec.fieldContext_Change_type(ctx, field)
+	case "state":
+		return ec.fieldContext_Change_state(ctx, field)
+	case "stateCode":
+		return ec.fieldContext_Change_stateCode(ctx, field)
+	case "category":
+		return ec.fieldContext_Change_category(ctx, field)
+	case "risk":
+		return ec.fieldContext_Change_risk(ctx, field)
+	case "plannedStartAt":
+		return ec.fieldContext_Change_plannedStartAt(ctx, field)
+	case "plannedEndAt":
+		return ec.fieldContext_Change_plannedEndAt(ctx, field)
+	case "implementationPlan":
+		return ec.fieldContext_Change_implementationPlan(ctx, field)
+	case "backoutPlan":
+		return ec.fieldContext_Change_backoutPlan(ctx, field)
+	case "testPlan":
+		return ec.fieldContext_Change_testPlan(ctx, field)
+	case "approval":
+		return ec.fieldContext_Change_approval(ctx, field)
+	case "approvals":
+		return ec.fieldContext_Change_approvals(ctx, field)
+	case "conflictOverrideReason":
+		return ec.fieldContext_Change_conflictOverrideReason(ctx, field)
+	case "closeCode":
+		return ec.fieldContext_Change_closeCode(ctx, field)
+	case "closeNotes":
+		return ec.fieldContext_Change_closeNotes(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_Change_openedAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_Change_closedAt(ctx, field)
+	case "allowedActions":
+		return ec.fieldContext_Change_allowedActions(ctx, field)
+	case "conflicts":
+		return ec.fieldContext_Change_conflicts(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_Change_requestedBy(ctx, field)
+	case "assignedTo":
+		return ec.fieldContext_Change_assignedTo(ctx, field)
+	case "assignmentGroup":
+		return ec.fieldContext_Change_assignmentGroup(ctx, field)
+	case "affectedCIs":
+		return ec.fieldContext_Change_affectedCIs(ctx, field)
+	case "attributes":
+		return ec.fieldContext_Change_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_Change_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Change_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Change_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_Change_history(ctx, field)
+	case "journal":
+		return ec.fieldContext_Change_journal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeConflict(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_ChangeConflict_kind(ctx, field)
+	case "number":
+		return ec.fieldContext_ChangeConflict_number(ctx, field)
+	case "change":
+		return ec.fieldContext_ChangeConflict_change(ctx, field)
+	case "incident":
+		return ec.fieldContext_ChangeConflict_incident(ctx, field)
+	case "plannedStartAt":
+		return ec.fieldContext_ChangeConflict_plannedStartAt(ctx, field)
+	case "plannedEndAt":
+		return ec.fieldContext_ChangeConflict_plannedEndAt(ctx, field)
+	case "cis":
+		return ec.fieldContext_ChangeConflict_cis(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeConflict", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChangeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChangeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ChangeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChangeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ChangeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "change":
+		return ec.fieldContext_ChangePayload_change(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ClassCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

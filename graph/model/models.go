@@ -243,3 +243,62 @@ func (JournalEntry) IsNode() {}
 
 // GetID returns the entry's global ID.
 func (j JournalEntry) GetID() string { return j.ID }
+
+// Change is the API's view of a node of kind change. Its links, approvals,
+// conflicts and allowedActions have resolvers.
+type Change struct {
+	ID                     string
+	Number                 string
+	ShortDescription       string
+	Description            *string
+	Type                   ChangeType
+	State                  ChangeState
+	StateCode              int
+	Category               *string
+	Risk                   *ChangeRisk
+	PlannedStartAt         *time.Time
+	PlannedEndAt           *time.Time
+	ImplementationPlan     *string
+	BackoutPlan            *string
+	TestPlan               *string
+	Approval               ApprovalState
+	ConflictOverrideReason *string
+	CloseCode              *CloseCode
+	CloseNotes             *string
+	OpenedAt               time.Time
+	ClosedAt               *time.Time
+	Attributes             map[string]any
+	Version                int
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks Change as a Node.
+func (Change) IsNode() {}
+
+// GetID returns the change's global ID.
+func (c Change) GetID() string { return c.ID }
+
+// Approval is one approver of a change and their decision; approver has a
+// resolver.
+type Approval struct {
+	ApproverID store.ID
+	UserName   string
+	Reason     ApproverReason
+	State      ApprovalState
+	Comment    *string
+	DecidedAt  *time.Time
+}
+
+// ChangeConflict is what a change's window collides with; the records and
+// CIs have resolvers.
+type ChangeConflict struct {
+	Kind           ConflictKind
+	Number         string
+	RecordID       store.ID
+	PlannedStartAt *time.Time
+	PlannedEndAt   *time.Time
+	CIIDs          []store.ID
+}

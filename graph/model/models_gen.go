@@ -46,6 +46,14 @@ type APIToken struct {
 	Sources []string `json:"sources"`
 }
 
+// The entry written, and its change.
+type AddChangeNotePayload struct {
+	// The new entry.
+	Entry *JournalEntry `json:"entry"`
+	// The change it is on.
+	Change *Change `json:"change"`
+}
+
 // A note to add to a record's journal.
 type AddNoteInput struct {
 	// ID of the record.
@@ -315,6 +323,16 @@ type CIWhere struct {
 	CaseSensitive *bool `json:"caseSensitive,omitempty"`
 }
 
+// Canceling a change.
+type CancelChangeInput struct {
+	// ID of the change.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why it is canceled.
+	Notes *string `json:"notes,omitempty"`
+}
+
 // Canceling an incident.
 type CancelIncidentInput struct {
 	// ID of the incident.
@@ -325,12 +343,66 @@ type CancelIncidentInput struct {
 	Notes *string `json:"notes,omitempty"`
 }
 
+// An action on a change that takes nothing else.
+type ChangeActionInput struct {
+	// ID of the change.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+}
+
+// A page of changes.
+type ChangeConnection struct {
+	// The changes of this page, with their cursors.
+	Edges []ChangeEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many changes match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// An approver's decision.
+type ChangeDecisionInput struct {
+	// ID of the change.
+	ID string `json:"id"`
+	// The `version` the decision is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why (at most 4096 bytes).
+	Comment *string `json:"comment,omitempty"`
+}
+
+// A change in a page.
+type ChangeEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The change.
+	Node *Change `json:"node"`
+}
+
+// The change after a write.
+type ChangePayload struct {
+	// The change as stored after the write.
+	Change *Change `json:"change"`
+}
+
 // A count of CIs of one class.
 type ClassCount struct {
 	// Class name.
 	Class string `json:"class"`
 	// How many.
 	Count int `json:"count"`
+}
+
+// Closing a change.
+type CloseChangeInput struct {
+	// ID of the change.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// How it went.
+	CloseCode CloseCode `json:"closeCode"`
+	// Notes.
+	CloseNotes *string `json:"closeNotes,omitempty"`
 }
 
 // A person or group to notify, with how many impacted CIs they have.
@@ -373,6 +445,38 @@ type CreateAPITokenPayload struct {
 	Token string `json:"token"`
 	// Its record.
 	APIToken *APIToken `json:"apiToken"`
+}
+
+// A new change.
+type CreateChangeInput struct {
+	// One line: what changes (1 to 160 characters).
+	ShortDescription string `json:"shortDescription"`
+	// The details.
+	Description *string `json:"description,omitempty"`
+	// Standard, normal (default) or emergency.
+	Type *ChangeType `json:"type,omitempty"`
+	// Category, free text.
+	Category *string `json:"category,omitempty"`
+	// Risk, if already known.
+	Risk *ChangeRisk `json:"risk,omitempty"`
+	// When the work is planned to start.
+	PlannedStartAt *time.Time `json:"plannedStartAt,omitempty"`
+	// When it is planned to end (after the start).
+	PlannedEndAt *time.Time `json:"plannedEndAt,omitempty"`
+	// How it will be done.
+	ImplementationPlan *string `json:"implementationPlan,omitempty"`
+	// How it will be undone.
+	BackoutPlan *string `json:"backoutPlan,omitempty"`
+	// How it will be tested.
+	TestPlan *string `json:"testPlan,omitempty"`
+	// ID of the person requesting it.
+	RequestedByID *string `json:"requestedById,omitempty"`
+	// ID of the person implementing it.
+	AssignedToID *string `json:"assignedToId,omitempty"`
+	// ID of the group implementing it.
+	AssignmentGroupID *string `json:"assignmentGroupId,omitempty"`
+	// IDs of the CIs it changes, up to 10,000.
+	AffectedCIIds []string `json:"affectedCIIds,omitempty"`
 }
 
 // A new incident.
@@ -931,6 +1035,16 @@ type RevokeAPITokenPayload struct {
 	APIToken *APIToken `json:"apiToken"`
 }
 
+// Scheduling a change.
+type ScheduleChangeInput struct {
+	// ID of the change.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why it goes ahead despite its conflicts (change managers only; required when it has conflicts).
+	ConflictOverrideReason *string `json:"conflictOverrideReason,omitempty"`
+}
+
 // One page of ranked search results.
 type SearchConnection struct {
 	// The CIs found, best first, with their scores and highlights.
@@ -1020,6 +1134,42 @@ type UpdateCIPayload struct {
 	Ci *CI `json:"ci"`
 	// The fields that changed.
 	ChangedFields []string `json:"changedFields"`
+}
+
+// A change of a change; a field left out is kept, null clears it.
+type UpdateChangeInput struct {
+	// ID of the change.
+	ID string `json:"id"`
+	// The `version` the update is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// One line (cannot be cleared).
+	ShortDescription graphql.Omittable[*string] `json:"shortDescription,omitempty"`
+	// The details.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// The type (null resets to normal).
+	Type graphql.Omittable[*ChangeType] `json:"type,omitempty"`
+	// Category.
+	Category graphql.Omittable[*string] `json:"category,omitempty"`
+	// Risk.
+	Risk graphql.Omittable[*ChangeRisk] `json:"risk,omitempty"`
+	// Window start.
+	PlannedStartAt graphql.Omittable[*time.Time] `json:"plannedStartAt,omitempty"`
+	// Window end.
+	PlannedEndAt graphql.Omittable[*time.Time] `json:"plannedEndAt,omitempty"`
+	// Implementation plan.
+	ImplementationPlan graphql.Omittable[*string] `json:"implementationPlan,omitempty"`
+	// Back-out plan.
+	BackoutPlan graphql.Omittable[*string] `json:"backoutPlan,omitempty"`
+	// Test plan.
+	TestPlan graphql.Omittable[*string] `json:"testPlan,omitempty"`
+	// ID of the person requesting it.
+	RequestedByID graphql.Omittable[*string] `json:"requestedById,omitempty"`
+	// ID of the person implementing it.
+	AssignedToID graphql.Omittable[*string] `json:"assignedToId,omitempty"`
+	// ID of the group implementing it.
+	AssignmentGroupID graphql.Omittable[*string] `json:"assignmentGroupId,omitempty"`
+	// IDs of the CIs it changes: the whole set.
+	AffectedCIIds graphql.Omittable[[]string] `json:"affectedCIIds,omitempty"`
 }
 
 // The group after an update.
@@ -1227,6 +1377,128 @@ type Viewer struct {
 	Sources []string `json:"sources"`
 }
 
+// Approval outcomes and decisions.
+type ApprovalState string
+
+const (
+	// Not sent to approvers.
+	ApprovalStateNotRequested ApprovalState = "NOT_REQUESTED"
+	// Awaiting decisions.
+	ApprovalStateRequested ApprovalState = "REQUESTED"
+	// Approved.
+	ApprovalStateApproved ApprovalState = "APPROVED"
+	// Rejected.
+	ApprovalStateRejected ApprovalState = "REJECTED"
+)
+
+var AllApprovalState = []ApprovalState{
+	ApprovalStateNotRequested,
+	ApprovalStateRequested,
+	ApprovalStateApproved,
+	ApprovalStateRejected,
+}
+
+func (e ApprovalState) IsValid() bool {
+	switch e {
+	case ApprovalStateNotRequested, ApprovalStateRequested, ApprovalStateApproved, ApprovalStateRejected:
+		return true
+	}
+	return false
+}
+
+func (e ApprovalState) String() string {
+	return string(e)
+}
+
+func (e *ApprovalState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ApprovalState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ApprovalState", str)
+	}
+	return nil
+}
+
+func (e ApprovalState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ApprovalState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ApprovalState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Why someone approves a change.
+type ApproverReason string
+
+const (
+	// A member of the CAB (or emergency CAB) group.
+	ApproverReasonCab ApproverReason = "CAB"
+	// The owner of a CI the change affects.
+	ApproverReasonOwner ApproverReason = "OWNER"
+)
+
+var AllApproverReason = []ApproverReason{
+	ApproverReasonCab,
+	ApproverReasonOwner,
+}
+
+func (e ApproverReason) IsValid() bool {
+	switch e {
+	case ApproverReasonCab, ApproverReasonOwner:
+		return true
+	}
+	return false
+}
+
+func (e ApproverReason) String() string {
+	return string(e)
+}
+
+func (e *ApproverReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ApproverReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ApproverReason", str)
+	}
+	return nil
+}
+
+func (e ApproverReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ApproverReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ApproverReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // CI fields a `where` expression can compare besides attributes.
 type CIField string
 
@@ -1369,6 +1641,402 @@ func (e *CISortField) UnmarshalJSON(b []byte) error {
 }
 
 func (e CISortField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Workflow actions of a change; each is a mutation.
+type ChangeAction string
+
+const (
+	// New -> Assess.
+	ChangeActionAssess ChangeAction = "ASSESS"
+	// Assess (or New, emergency) -> Authorize.
+	ChangeActionRequestApproval ChangeAction = "REQUEST_APPROVAL"
+	// Authorize -> Assess.
+	ChangeActionRevise ChangeAction = "REVISE"
+	// Authorize (approved), or New (standard) -> Scheduled.
+	ChangeActionSchedule ChangeAction = "SCHEDULE"
+	// Scheduled -> Implement.
+	ChangeActionImplement ChangeAction = "IMPLEMENT"
+	// Implement -> Review.
+	ChangeActionReview ChangeAction = "REVIEW"
+	// Review -> Closed.
+	ChangeActionClose ChangeAction = "CLOSE"
+	// New, Assess, Authorize or Scheduled -> Canceled.
+	ChangeActionCancel ChangeAction = "CANCEL"
+)
+
+var AllChangeAction = []ChangeAction{
+	ChangeActionAssess,
+	ChangeActionRequestApproval,
+	ChangeActionRevise,
+	ChangeActionSchedule,
+	ChangeActionImplement,
+	ChangeActionReview,
+	ChangeActionClose,
+	ChangeActionCancel,
+}
+
+func (e ChangeAction) IsValid() bool {
+	switch e {
+	case ChangeActionAssess, ChangeActionRequestApproval, ChangeActionRevise, ChangeActionSchedule, ChangeActionImplement, ChangeActionReview, ChangeActionClose, ChangeActionCancel:
+		return true
+	}
+	return false
+}
+
+func (e ChangeAction) String() string {
+	return string(e)
+}
+
+func (e *ChangeAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeAction", str)
+	}
+	return nil
+}
+
+func (e ChangeAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Risk levels.
+type ChangeRisk string
+
+const (
+	// High.
+	ChangeRiskHigh ChangeRisk = "HIGH"
+	// Moderate.
+	ChangeRiskModerate ChangeRisk = "MODERATE"
+	// Low.
+	ChangeRiskLow ChangeRisk = "LOW"
+)
+
+var AllChangeRisk = []ChangeRisk{
+	ChangeRiskHigh,
+	ChangeRiskModerate,
+	ChangeRiskLow,
+}
+
+func (e ChangeRisk) IsValid() bool {
+	switch e {
+	case ChangeRiskHigh, ChangeRiskModerate, ChangeRiskLow:
+		return true
+	}
+	return false
+}
+
+func (e ChangeRisk) String() string {
+	return string(e)
+}
+
+func (e *ChangeRisk) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeRisk(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeRisk", str)
+	}
+	return nil
+}
+
+func (e ChangeRisk) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeRisk) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeRisk) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// States of a change (ServiceNow codes in brackets).
+type ChangeState string
+
+const (
+	// Opened (-5).
+	ChangeStateNew ChangeState = "NEW"
+	// Being assessed (-4).
+	ChangeStateAssess ChangeState = "ASSESS"
+	// Awaiting approvals (-3).
+	ChangeStateAuthorize ChangeState = "AUTHORIZE"
+	// Approved and scheduled (-2).
+	ChangeStateScheduled ChangeState = "SCHEDULED"
+	// Being implemented (-1).
+	ChangeStateImplement ChangeState = "IMPLEMENT"
+	// Implemented, being reviewed (0).
+	ChangeStateReview ChangeState = "REVIEW"
+	// Closed (3).
+	ChangeStateClosed ChangeState = "CLOSED"
+	// Canceled (4).
+	ChangeStateCanceled ChangeState = "CANCELED"
+)
+
+var AllChangeState = []ChangeState{
+	ChangeStateNew,
+	ChangeStateAssess,
+	ChangeStateAuthorize,
+	ChangeStateScheduled,
+	ChangeStateImplement,
+	ChangeStateReview,
+	ChangeStateClosed,
+	ChangeStateCanceled,
+}
+
+func (e ChangeState) IsValid() bool {
+	switch e {
+	case ChangeStateNew, ChangeStateAssess, ChangeStateAuthorize, ChangeStateScheduled, ChangeStateImplement, ChangeStateReview, ChangeStateClosed, ChangeStateCanceled:
+		return true
+	}
+	return false
+}
+
+func (e ChangeState) String() string {
+	return string(e)
+}
+
+func (e *ChangeState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeState", str)
+	}
+	return nil
+}
+
+func (e ChangeState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Types of change.
+type ChangeType string
+
+const (
+	// Pre-approved, from a template: scheduled without CAB approval.
+	ChangeTypeStandard ChangeType = "STANDARD"
+	// Approved by the CAB (every approver, by default).
+	ChangeTypeNormal ChangeType = "NORMAL"
+	// Approved by the emergency CAB (any approver, by default).
+	ChangeTypeEmergency ChangeType = "EMERGENCY"
+)
+
+var AllChangeType = []ChangeType{
+	ChangeTypeStandard,
+	ChangeTypeNormal,
+	ChangeTypeEmergency,
+}
+
+func (e ChangeType) IsValid() bool {
+	switch e {
+	case ChangeTypeStandard, ChangeTypeNormal, ChangeTypeEmergency:
+		return true
+	}
+	return false
+}
+
+func (e ChangeType) String() string {
+	return string(e)
+}
+
+func (e *ChangeType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeType", str)
+	}
+	return nil
+}
+
+func (e ChangeType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a change went.
+type CloseCode string
+
+const (
+	// As planned.
+	CloseCodeSuccessful CloseCode = "SUCCESSFUL"
+	// Done, with issues.
+	CloseCodeSuccessfulWithIssues CloseCode = "SUCCESSFUL_WITH_ISSUES"
+	// Not done.
+	CloseCodeUnsuccessful CloseCode = "UNSUCCESSFUL"
+	// Undone by its back-out plan.
+	CloseCodeBackedOut CloseCode = "BACKED_OUT"
+)
+
+var AllCloseCode = []CloseCode{
+	CloseCodeSuccessful,
+	CloseCodeSuccessfulWithIssues,
+	CloseCodeUnsuccessful,
+	CloseCodeBackedOut,
+}
+
+func (e CloseCode) IsValid() bool {
+	switch e {
+	case CloseCodeSuccessful, CloseCodeSuccessfulWithIssues, CloseCodeUnsuccessful, CloseCodeBackedOut:
+		return true
+	}
+	return false
+}
+
+func (e CloseCode) String() string {
+	return string(e)
+}
+
+func (e *CloseCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CloseCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CloseCode", str)
+	}
+	return nil
+}
+
+func (e CloseCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CloseCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CloseCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Kinds of change conflicts.
+type ConflictKind string
+
+const (
+	// Another change scheduled or being implemented, its window overlapping, on a shared CI.
+	ConflictKindChange ConflictKind = "CHANGE"
+	// An open priority-1 incident on a CI the change affects.
+	ConflictKindMajorIncident ConflictKind = "MAJOR_INCIDENT"
+)
+
+var AllConflictKind = []ConflictKind{
+	ConflictKindChange,
+	ConflictKindMajorIncident,
+}
+
+func (e ConflictKind) IsValid() bool {
+	switch e {
+	case ConflictKindChange, ConflictKindMajorIncident:
+		return true
+	}
+	return false
+}
+
+func (e ConflictKind) String() string {
+	return string(e)
+}
+
+func (e *ConflictKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ConflictKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ConflictKind", str)
+	}
+	return nil
+}
+
+func (e ConflictKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ConflictKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ConflictKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

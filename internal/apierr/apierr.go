@@ -269,12 +269,12 @@ func (e *overloadError) Error() string { return e.msg }
 // Unwrap returns ErrOverloaded.
 func (e *overloadError) Unwrap() error { return ErrOverloaded }
 
-// transition matches an *itsm.TransitionError refused by a guard
-// (guard true) or by the state.
-func transition(guard bool) func(error) bool {
+// transition matches an *itsm.TransitionError refused by a guard on the
+// input (invalid true), or by the state or a conflict guard.
+func transition(invalid bool) func(error) bool {
 	return func(err error) bool {
 		var te *itsm.TransitionError
-		return errors.As(err, &te) && (te.Guard != "") == guard
+		return errors.As(err, &te) && (te.Guard != "" && !te.Conflict) == invalid
 	}
 }
 

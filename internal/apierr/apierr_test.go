@@ -55,6 +55,9 @@ func TestFrom(t *testing.T) {
 		{"transition refused by a guard", fmt.Errorf("resolve: %w", &itsm.TransitionError{Kind: "incident", Action: "resolve", State: "new",
 			Guard: "resolution_notes_given", Field: "input.resolutionNotes", Reason: "resolution notes is required"}),
 			Invalid, 400, "input.resolutionNotes", "input.resolutionNotes: incident cannot resolve: guard resolution_notes_given failed: resolution notes is required", 0},
+		{"transition refused by a conflict guard", &itsm.TransitionError{Kind: "change", Action: "schedule", State: "authorize",
+			Guard: "no_conflicts", Field: "input.conflictOverrideReason", Reason: "its window conflicts with CHG0010002", Conflict: true},
+			Conflict, 409, "input.conflictOverrideReason", "", 0},
 		{"unknown", errors.New("neo4j: syntax error near MATCH (c:CI {secret: 'x'})"), Internal, 500, "", "internal error", 0},
 	}
 	for _, tt := range tests {

@@ -30,6 +30,8 @@ const (
 	KindGroup Kind = "group"
 	// KindIncident is incidents (model kind incident).
 	KindIncident Kind = "incident"
+	// KindChange is changes (model kind change).
+	KindChange Kind = "change"
 	// KindJournal is the journal entries of records (model kind journal):
 	// work notes and comments.
 	KindJournal Kind = "journal"
@@ -67,6 +69,12 @@ const (
 	Purge Verb = "purge"
 	// Merge merges two objects known to be one.
 	Merge Verb = "merge"
+	// Approve is deciding on a record as one of its approvers (a CAB
+	// member approving a change).
+	Approve Verb = "approve"
+	// Override is going past a check a record's workflow makes (a change
+	// scheduled despite conflicts), with a reason.
+	Override Verb = "override"
 	// Write is a write that changes nothing (KindAPI: "may I write?").
 	Write Verb = "write"
 )
@@ -86,6 +94,7 @@ var (
 	tokens   = []Role{Viewer, Agent, Engineer, ChangeManager, Admin}
 	loaders  = []Role{Agent, Engineer, ChangeManager, Admin}
 	editors  = []Role{Engineer, ChangeManager, Admin}
+	managers = []Role{ChangeManager, Admin}
 	admins   = []Role{Admin}
 )
 
@@ -134,6 +143,14 @@ var Permissions = map[Permission][]Role{
 	{KindIncident, Read}:   readers,
 	{KindIncident, Create}: editors,
 	{KindIncident, Update}: editors,
+	// Changes: readers read; editors open, assess and implement them and,
+	// when they are among a change's approvers, approve or reject it;
+	// change managers (and admins) also schedule over conflicts.
+	{KindChange, Read}:     readers,
+	{KindChange, Create}:   editors,
+	{KindChange, Update}:   editors,
+	{KindChange, Approve}:  editors,
+	{KindChange, Override}: managers,
 	// Journals: whoever reads records reads their notes; whoever works
 	// them writes notes.
 	{KindJournal, Read}:   readers,

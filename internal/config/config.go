@@ -149,6 +149,12 @@ type ITSM struct {
 	BusinessHours string
 	// TimeZone is the IANA time zone of BusinessHours.
 	TimeZone string
+	// CABGroup and ECABGroup name the groups whose members approve normal
+	// and emergency changes.
+	CABGroup, ECABGroup string
+	// CABRuleNormal and CABRuleEmergency are how approvals combine (all,
+	// any or quorum:N).
+	CABRuleNormal, CABRuleEmergency string
 }
 
 // Matrix returns PriorityMatrix as nine priorities, row by row, or an

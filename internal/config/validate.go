@@ -126,6 +126,15 @@ func (c Config) Validate() error {
 		add(key, "%v", err)
 	}
 
+	for key, rule := range map[string]string{"itsm.cab_rule_normal": c.ITSM.CABRuleNormal, "itsm.cab_rule_emergency": c.ITSM.CABRuleEmergency} {
+		if _, err := itsm.ParseRule(rule); err != nil {
+			add(key, "%v", err)
+		}
+	}
+	if strings.TrimSpace(c.ITSM.CABGroup) == "" {
+		add("itsm.cab_group", "must name a group")
+	}
+
 	if !slices.Contains(logLevels, strings.ToLower(c.Log.Level)) {
 		add("log.level", "must be one of %s, got %q", strings.Join(logLevels, ", "), c.Log.Level)
 	}

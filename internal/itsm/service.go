@@ -41,6 +41,13 @@ type Config struct {
 	// Now is the clock service levels are read at (time.Now when nil);
 	// writes use the store's transaction time.
 	Now func() time.Time
+	// CABGroup names the group whose active members approve normal changes
+	// ("CAB" when empty); ECABGroup the one for emergency changes ("ECAB";
+	// the CAB group when there is no such group).
+	CABGroup, ECABGroup string
+	// Rules are how approvals combine, by change type (normal: all,
+	// emergency: any, when absent).
+	Rules map[string]Rule
 }
 
 // Service opens, changes and advances records. Every method checks the
@@ -52,6 +59,9 @@ type Service struct {
 	incident *Workflow
 	sla      SLAPolicy
 	now      func() time.Time
+	change   *Workflow
+	cab      [2]string // CAB, ECAB group names
+	rules    map[string]Rule
 }
 
 // Store is what the service reads and writes besides cmdb.Service: record
@@ -83,7 +93,18 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now}, nil
+	if cfg.CABGroup == "" {
+		cfg.CABGroup = "CAB"
+	}
+	if cfg.ECABGroup == "" {
+		cfg.ECABGroup = "ECAB"
+	}
+	rules := map[string]Rule{ChangeNormal: {Kind: "all"}, ChangeEmergency: {Kind: "any"}}
+	for k, r := range cfg.Rules {
+		rules[k] = r
+	}
+	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now,
+		change: ChangeWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules}, nil
 }
 
 // SLA returns the service level of an incident (its stored attributes a)
@@ -197,8 +218,11 @@ func (s *Service) checkLinks(ctx context.Context, l Links) error {
 		return nil
 	}
 	ids := *l.AffectedCIs
-	if err := store.CheckBatch("affectedCIIds", len(ids)); err != nil {
-		return err
+	if len(ids) == 0 {
+		return nil // none, or clear them all
+	}
+	if len(ids) > store.MaxBatch {
+		return store.Invalid("affectedCIIds", "at most %d CIs", store.MaxBatch)
 	}
 	found, err := s.cmdb.Nodes(ctx, cmdb.KindCI, ids)
 	if err != nil {
@@ -266,26 +290,36 @@ func (s *Service) withPriority(current store.Attributes, patch store.Attributes)
 	return patch, nil
 }
 
-// CreateIncident opens an incident in state new, numbered INC0010001,
-// INC0010002..., with its priority from impact and urgency (3 each when
-// not given), and links it to its caller, assignee, group and affected
-// CIs. The caller needs create incident.
-func (s *Service) CreateIncident(ctx context.Context, actor store.Actor, in RecordInput) (store.Node, error) {
-	if err := auth.Check(ctx, KindIncident, auth.Create); err != nil {
+// recordKind is what opening a record of one kind needs: its kind,
+// workflow, number prefix and the attributes a client writes.
+type recordKind struct {
+	kind     string
+	prefix   string
+	workflow *Workflow
+	editable []string
+}
+
+// open opens a record of kind k: the caller's permission, the input and
+// links checked, the next number, one write of the client's attributes
+// with the number, the initial state and the opening time, completed by
+// finish (derived values; nil for none), then the links.
+func (s *Service) open(ctx context.Context, actor store.Actor, k recordKind, in RecordInput,
+	finish func(out store.Attributes, at time.Time) (store.Attributes, error)) (store.Node, error) {
+	if err := auth.Check(ctx, auth.Kind(k.kind), auth.Create); err != nil {
 		return store.Node{}, err
 	}
-	if err := checkEditable(s.incident, incidentEditable, in.Attributes); err != nil {
+	if err := checkEditable(k.workflow, k.editable, in.Attributes); err != nil {
 		return store.Node{}, err
 	}
 	if err := s.checkLinks(ctx, in.Links); err != nil {
 		return store.Node{}, err
 	}
-	n, err := s.st.NextSequence(ctx, KindIncident, 1)
+	n, err := s.st.NextSequence(ctx, k.kind, 1)
 	if err != nil {
 		return store.Node{}, err
 	}
-	number := FormatNumber("INC", n)
-	res, err := s.cmdb.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{
+	number := FormatNumber(k.prefix, n)
+	res, err := s.cmdb.WriteNode(ctx, actor, k.kind, cmdb.NodeWrite{
 		Input: in.Attributes, Verb: auth.Create,
 		Decide: func(_ *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
 			out := make(store.Attributes, len(input)+4)
@@ -294,12 +328,11 @@ func (s *Service) CreateIncident(ctx context.Context, actor store.Actor, in Reco
 					out[k] = v
 				}
 			}
-			out["number"], out["state"], out["opened_at"] = number, s.incident.Initial, at
-			out, err := s.withPriority(nil, out)
-			if err != nil {
-				return nil, err
+			out["number"], out["state"], out["opened_at"] = number, k.workflow.Initial, at
+			if finish == nil {
+				return out, nil
 			}
-			return s.withSLA(nil, out, at), nil
+			return finish(out, at)
 		},
 	})
 	if err != nil {
@@ -311,35 +344,62 @@ func (s *Service) CreateIncident(ctx context.Context, actor store.Actor, in Reco
 	return res.Node, nil
 }
 
+// CreateIncident opens an incident in state new, numbered INC0010001,
+// INC0010002..., with its priority from impact and urgency (3 each when
+// not given), and links it to its caller, assignee, group and affected
+// CIs. The caller needs create incident.
+func (s *Service) CreateIncident(ctx context.Context, actor store.Actor, in RecordInput) (store.Node, error) {
+	k := recordKind{kind: KindIncident, prefix: "INC", workflow: s.incident, editable: incidentEditable}
+	return s.open(ctx, actor, k, in, func(out store.Attributes, at time.Time) (store.Attributes, error) {
+		out, err := s.withPriority(nil, out)
+		if err != nil {
+			return nil, err
+		}
+		return s.withSLA(nil, out, at), nil
+	})
+}
+
 // UpdateIncident changes an incident's editable attributes and links
 // (its priority follows impact and urgency). With expected not 0 the
 // incident must be at that version. A closed or canceled incident is not
 // changed (a CONFLICT naming its state).
 func (s *Service) UpdateIncident(ctx context.Context, actor store.Actor, id store.ID, expected int64, in RecordInput) (store.Node, error) {
-	if err := auth.Check(ctx, KindIncident, auth.Update); err != nil {
+	k := recordKind{kind: KindIncident, workflow: s.incident, editable: incidentEditable}
+	return s.update(ctx, actor, k, id, expected, in, func(cur *store.Node, out store.Attributes, at time.Time) (store.Attributes, error) {
+		if err := s.editable(cur); err != nil {
+			return nil, err
+		}
+		out, err := s.withPriority(cur.Attributes, out)
+		if err != nil {
+			return nil, err
+		}
+		return s.withSLA(cur, out, at), nil
+	})
+}
+
+// update changes a record of kind k: the caller's permission, the input
+// and links checked, one write of the client's attributes as decide
+// (which may refuse the record's state, or add derived values) makes
+// them, then the links.
+func (s *Service) update(ctx context.Context, actor store.Actor, k recordKind, id store.ID, expected int64, in RecordInput,
+	decide func(cur *store.Node, out store.Attributes, at time.Time) (store.Attributes, error)) (store.Node, error) {
+	if err := auth.Check(ctx, auth.Kind(k.kind), auth.Update); err != nil {
 		return store.Node{}, err
 	}
-	if err := checkEditable(s.incident, incidentEditable, in.Attributes); err != nil {
+	if err := checkEditable(k.workflow, k.editable, in.Attributes); err != nil {
 		return store.Node{}, err
 	}
 	if err := s.checkLinks(ctx, in.Links); err != nil {
 		return store.Node{}, err
 	}
-	res, err := s.cmdb.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{
+	res, err := s.cmdb.WriteNode(ctx, actor, k.kind, cmdb.NodeWrite{
 		ID: id, Input: in.Attributes, Expected: expected, Verb: auth.Update,
 		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
-			if err := s.editable(cur); err != nil {
-				return nil, err
-			}
 			out := make(store.Attributes, len(input)+1)
 			for k, v := range input {
 				out[k] = v
 			}
-			out, err := s.withPriority(cur.Attributes, out)
-			if err != nil {
-				return nil, err
-			}
-			return s.withSLA(cur, out, at), nil
+			return decide(cur, out, at)
 		},
 	})
 	if err != nil {

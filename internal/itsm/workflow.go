@@ -24,15 +24,32 @@ type State struct {
 type Guard struct {
 	Name  string
 	Field string // the input field the condition is about, if any
-	Check func(r Record) error
+	// Conflict makes the guard's refusal a conflict with other records (a
+	// change's window colliding with another's) rather than an invalid
+	// input.
+	Conflict bool
+	Check    func(r Record) error
 }
 
 // Record is what a transition and its guards see: the stored attributes,
-// the action's input and the time of the write.
+// the action's input and the time of the write, and Facts the service
+// gathered before the write (a change's approvers, its conflicts).
 type Record struct {
 	Attributes store.Attributes
 	Input      store.Attributes
 	At         time.Time
+	Facts      Facts
+}
+
+// Facts are what a service found out before an action's write, for its
+// guards: they are read outside the write transaction.
+type Facts struct {
+	// Approvers are the people who must decide on a change.
+	Approvers []Approval
+	// Conflicts are what a change's window collides with.
+	Conflicts []Conflict
+	// MayOverride says the caller may schedule past conflicts.
+	MayOverride bool
 }
 
 // Transition is one action of a workflow: from any of From to To, if
@@ -73,6 +90,8 @@ type TransitionError struct {
 	// Field is the input the failed guard is about ("" if none).
 	Field  string
 	Reason string
+	// Conflict says the failed guard found a conflict with other records.
+	Conflict bool
 }
 
 func (e *TransitionError) Error() string {
@@ -86,10 +105,10 @@ func (e *TransitionError) Error() string {
 	return fmt.Sprintf("%s cannot %s: guard %s failed: %s", e.Kind, e.Action, e.Guard, e.Reason)
 }
 
-// Unwrap makes a refusal by state a conflict and a failed guard an
-// invalid input (naming its field).
+// Unwrap makes a refusal by state, or by a conflict guard, a conflict,
+// and another failed guard an invalid input (naming its field).
 func (e *TransitionError) Unwrap() error {
-	if e.Guard == "" {
+	if e.Guard == "" || e.Conflict {
 		return store.ErrConflict
 	}
 	return &store.InvalidError{Field: e.Field, Reason: e.Error()}
@@ -154,7 +173,7 @@ func (w *Workflow) Apply(action string, r Record) (store.Attributes, error) {
 	for _, g := range t.Guards {
 		if err := g.Check(r); err != nil {
 			return nil, &TransitionError{Kind: w.Kind, Action: action, State: state, Allowed: w.Allowed(state),
-				Guard: g.Name, Field: g.Field, Reason: err.Error()}
+				Guard: g.Name, Field: g.Field, Reason: err.Error(), Conflict: g.Conflict}
 		}
 	}
 	out := store.Attributes{"state": t.To}

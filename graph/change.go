@@ -1,0 +1,200 @@
+package graph
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/skein-cmdb/skein/graph/model"
+	"github.com/skein-cmdb/skein/internal/itsm"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// Changes: the view of a node of kind change, and the parsing of the
+// change mutations' inputs into calls of itsm.Service. Resolvers in
+// change.resolvers.go call these.
+
+// changeStates gives the views their state codes.
+var changeStates = itsm.ChangeWorkflow()
+
+// changeInputFields are the attributes whose input field is not their
+// camelCase name.
+var changeInputFields = map[string]string{}
+
+func changeView(n store.Node) *model.Change {
+	a := n.Attributes
+	v := &model.Change{
+		ID: globalID(typeChange, n.ID), Attributes: attributesOut(a),
+		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Description: strAttr(a, "description"), Category: strAttr(a, "category"),
+		PlannedStartAt: timeAttr(a, "planned_start_at"), PlannedEndAt: timeAttr(a, "planned_end_at"),
+		ImplementationPlan: strAttr(a, "implementation_plan"), BackoutPlan: strAttr(a, "backout_plan"), TestPlan: strAttr(a, "test_plan"),
+		ConflictOverrideReason: strAttr(a, "conflict_override_reason"), CloseNotes: strAttr(a, "close_notes"),
+		ClosedAt: timeAttr(a, "closed_at"),
+	}
+	v.Number, _ = a["number"].(string)
+	v.ShortDescription, _ = a["short_description"].(string)
+	v.Type = model.ChangeType(strings.ToUpper(strOr(a, "type", itsm.ChangeNormal)))
+	state := strOr(a, "state", changeStates.Initial)
+	v.State = model.ChangeState(strings.ToUpper(state))
+	if s, ok := changeStates.State(state); ok {
+		v.StateCode = s.Code
+	}
+	v.Approval = model.ApprovalState(strings.ToUpper(strOr(a, "approval", itsm.ApprovalNotRequested)))
+	if r := strAttr(a, "risk"); r != nil {
+		risk := model.ChangeRisk(strings.ToUpper(*r))
+		v.Risk = &risk
+	}
+	if c := strAttr(a, "close_code"); c != nil {
+		code := model.CloseCode(strings.ToUpper(*c))
+		v.CloseCode = &code
+	}
+	if t := timeAttr(a, "opened_at"); t != nil {
+		v.OpenedAt = *t
+	} else {
+		v.OpenedAt = n.CreatedAt
+	}
+	return v
+}
+
+// strOr returns the string attribute k, or def.
+func strOr(a store.Attributes, k, def string) string {
+	if s, ok := a[k].(string); ok && s != "" {
+		return s
+	}
+	return def
+}
+
+// change reads one change through the service; nil when there is none.
+func (r *Resolver) change(ctx context.Context, id store.ID) (*model.Change, error) {
+	return nodeOf(ctx, r, itsm.KindChange, id, changeView)
+}
+
+func changeConnection(page store.Page[store.Node]) *model.ChangeConnection {
+	return &model.ChangeConnection{TotalCount: page.Total, PageInfo: pageInfoOf(page),
+		Edges: edgesOf(page, func(c string, n store.Node) model.ChangeEdge {
+			return model.ChangeEdge{Cursor: c, Node: changeView(n)}
+		})}
+}
+
+// enumIn returns the stored value of an optional enum input (nil: none).
+func enumIn[E ~string](v *E) any {
+	if v == nil {
+		return nil
+	}
+	return strings.ToLower(string(*v))
+}
+
+func createChangeIn(in model.CreateChangeInput) (itsm.RecordInput, error) {
+	out := itsm.RecordInput{Attributes: map[string]any{"short_description": in.ShortDescription}}
+	for k, v := range map[string]any{"description": derefAnyPtr(in.Description), "type": enumIn(in.Type), "category": derefAnyPtr(in.Category),
+		"risk": enumIn(in.Risk), "implementation_plan": derefAnyPtr(in.ImplementationPlan), "backout_plan": derefAnyPtr(in.BackoutPlan),
+		"test_plan": derefAnyPtr(in.TestPlan)} {
+		if v != nil {
+			out.Attributes[k] = v
+		}
+	}
+	if in.PlannedStartAt != nil {
+		out.Attributes["planned_start_at"] = *in.PlannedStartAt
+	}
+	if in.PlannedEndAt != nil {
+		out.Attributes["planned_end_at"] = *in.PlannedEndAt
+	}
+	var err error
+	out.Links, err = linksOf("input.requestedById", in.RequestedByID, in.AssignedToID, in.AssignmentGroupID, in.AffectedCIIds)
+	return out, err
+}
+
+func updateChangeIn(in model.UpdateChangeInput) (itsm.RecordInput, error) {
+	out := itsm.RecordInput{Attributes: map[string]any{}}
+	set := func(k string, isSet bool, v any) {
+		if isSet {
+			out.Attributes[k] = v
+		}
+	}
+	str := func(k string, v graphql.Omittable[*string]) { set(k, v.IsSet(), derefAnyPtr(v.Value())) }
+	str("short_description", in.ShortDescription)
+	str("description", in.Description)
+	str("category", in.Category)
+	str("implementation_plan", in.ImplementationPlan)
+	str("backout_plan", in.BackoutPlan)
+	str("test_plan", in.TestPlan)
+	set("type", in.Type.IsSet(), enumIn(in.Type.Value()))
+	set("risk", in.Risk.IsSet(), enumIn(in.Risk.Value()))
+	for k, v := range map[string]graphql.Omittable[*time.Time]{"planned_start_at": in.PlannedStartAt, "planned_end_at": in.PlannedEndAt} {
+		if v.IsSet() {
+			if t := v.Value(); t != nil {
+				out.Attributes[k] = *t
+			} else {
+				out.Attributes[k] = nil
+			}
+		}
+	}
+	var err error
+	out.Links, err = linksIn("input.requestedById", in.RequestedByID, in.AssignedToID, in.AssignmentGroupID, in.AffectedCIIds)
+	return out, err
+}
+
+// actOnChange runs one change action with its inputs.
+func (r *mutationResolver) actOnChange(ctx context.Context, gid string, expected *int, action string, input map[string]any) (*model.ChangePayload, error) {
+	id, err := idOf("input.id", gid, typeChange)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := expectedIn(expected)
+	if err != nil {
+		return nil, err
+	}
+	n, err := r.ITSM.ActOnChange(ctx, writeAs(ctx, nil), id, exp, action, input)
+	if err != nil {
+		return nil, recordErr(err, gid, "change", changeInputFields)
+	}
+	return &model.ChangePayload{Change: changeView(n)}, nil
+}
+
+// decideChange runs approveChange and rejectChange.
+func (r *mutationResolver) decideChange(ctx context.Context, in model.ChangeDecisionInput, approve bool) (*model.ChangePayload, error) {
+	id, err := idOf("input.id", in.ID, typeChange)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := expectedIn(in.ExpectedVersion)
+	if err != nil {
+		return nil, err
+	}
+	n, err := r.ITSM.DecideChange(ctx, writeAs(ctx, nil), id, exp, approve, deref(in.Comment, ""))
+	if err != nil {
+		return nil, recordErr(err, in.ID, "change", changeInputFields)
+	}
+	return &model.ChangePayload{Change: changeView(n)}, nil
+}
+
+// approvalsOut are a change's approvals as the API shows them.
+func approvalsOut(n store.Node) []model.Approval {
+	as := itsm.Approvals(n)
+	out := make([]model.Approval, len(as))
+	for i, a := range as {
+		out[i] = model.Approval{ApproverID: a.Approver, UserName: a.UserName, Reason: model.ApproverReason(strings.ToUpper(a.Why)),
+			State: model.ApprovalState(strings.ToUpper(a.State)), DecidedAt: a.DecidedAt}
+		if a.Comment != "" {
+			c := a.Comment
+			out[i].Comment = &c
+		}
+	}
+	return out
+}
+
+// conflictsOut are a change's conflicts as the API shows them.
+func conflictsOut(cs []itsm.Conflict) []model.ChangeConflict {
+	out := make([]model.ChangeConflict, len(cs))
+	for i, c := range cs {
+		out[i] = model.ChangeConflict{Kind: model.ConflictKind(strings.ToUpper(c.Kind)), Number: c.Number, RecordID: c.Record, CIIDs: c.CIs}
+		if !c.Start.IsZero() {
+			s, e := c.Start, c.End
+			out[i].PlannedStartAt, out[i].PlannedEndAt = &s, &e
+		}
+	}
+	return out
+}

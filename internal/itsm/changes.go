@@ -1,0 +1,312 @@
+package itsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// changeEditable are the attributes createChange and updateChange take.
+var changeEditable = []string{"short_description", "description", "type", "category", "risk",
+	"planned_start_at", "planned_end_at", "implementation_plan", "backout_plan", "test_plan"}
+
+// ChangeWorkflow returns the workflow changes follow.
+func (s *Service) ChangeWorkflow() *Workflow { return s.change }
+
+// CreateChange opens a change in state new, numbered CHG0010001...,
+// linked to its requester (Links.Caller), assignee, group and affected
+// CIs. The caller needs create change.
+func (s *Service) CreateChange(ctx context.Context, actor store.Actor, in RecordInput) (store.Node, error) {
+	k := recordKind{kind: KindChange, prefix: "CHG", workflow: s.change, editable: changeEditable}
+	return s.open(ctx, actor, k, in, func(out store.Attributes, _ time.Time) (store.Attributes, error) {
+		return out, checkWindow(out)
+	})
+}
+
+// checkWindow refuses a planned window that ends before it starts.
+func checkWindow(a store.Attributes) error {
+	start, ok1 := a["planned_start_at"].(time.Time)
+	end, ok2 := a["planned_end_at"].(time.Time)
+	if ok1 && ok2 && !start.Before(end) {
+		return store.Invalid("attributes.planned_end_at", "must be after planned_start_at (%s)", start.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// UpdateChange changes a change's attributes (while it is new or being
+// assessed: revise an authorized change first) and its links (until it
+// is closed or canceled).
+func (s *Service) UpdateChange(ctx context.Context, actor store.Actor, id store.ID, expected int64, in RecordInput) (store.Node, error) {
+	k := recordKind{kind: KindChange, workflow: s.change, editable: changeEditable}
+	return s.update(ctx, actor, k, id, expected, in, func(cur *store.Node, out store.Attributes, _ time.Time) (store.Attributes, error) {
+		state, _ := cur.Attributes["state"].(string)
+		if state == ChangeClosed || state == ChangeCanceled {
+			return nil, fmt.Errorf("change %v is %s and can no longer be changed: %w", cur.Attributes["number"], state, store.ErrConflict)
+		}
+		if len(out) > 0 && state != ChangeNew && state != ChangeAssess {
+			return nil, fmt.Errorf("change %v is in state %s: revise it (back to assess) before changing what was approved: %w", cur.Attributes["number"], state, store.ErrConflict)
+		}
+		return out, checkWindow(overlay(cur.Attributes, out))
+	})
+}
+
+// ActOnChange runs one workflow action on a change (assess,
+// request_approval, revise, schedule, implement, review, close, cancel)
+// with the attributes the action takes (schedule:
+// conflict_override_reason; close: close_code and close_notes; cancel:
+// close_notes). Before the write it gathers what the guards need: the
+// approvers when approval is requested, the conflicts of the window when
+// the change is scheduled.
+func (s *Service) ActOnChange(ctx context.Context, actor store.Actor, id store.ID, expected int64, action string, input map[string]any) (store.Node, error) {
+	if err := auth.Check(ctx, KindChange, auth.Update); err != nil {
+		return store.Node{}, err
+	}
+	if err := s.change.checkInputs(action, input); err != nil {
+		return store.Node{}, err
+	}
+	found, err := s.cmdb.Nodes(ctx, KindChange, []store.ID{id})
+	if err != nil {
+		return store.Node{}, err
+	}
+	cur, ok := found[id]
+	if !ok {
+		return store.Node{}, fmt.Errorf("change %s: %w", id, store.ErrNotFound)
+	}
+	var facts Facts
+	switch action {
+	case ActionRequestApproval:
+		if facts.Approvers, err = s.approvers(ctx, cur); err != nil {
+			return store.Node{}, err
+		}
+	case ActionSchedule:
+		if facts.Conflicts, err = s.ChangeConflicts(ctx, cur); err != nil {
+			return store.Node{}, err
+		}
+		facts.MayOverride = auth.Check(ctx, KindChange, auth.Override) == nil
+	}
+	res, err := s.cmdb.WriteNode(ctx, actor, KindChange, cmdb.NodeWrite{
+		ID: id, Input: input, Expected: expected, Verb: auth.Update,
+		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
+			return s.change.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at, Facts: facts})
+		},
+	})
+	return res.Node, err
+}
+
+// DecideChange records the caller's decision (approve, or reject) on a
+// change awaiting approvals, with a comment, and the change's approval
+// outcome under its type's rule; both in one write of the change, so
+// concurrent decisions serialise on it. The caller needs approve change
+// and must be one of the change's approvers: the person whose user name
+// is the caller's token name. A decision already taken, or a change not
+// in authorize, is a CONFLICT; a caller who is not an approver is
+// FORBIDDEN.
+func (s *Service) DecideChange(ctx context.Context, actor store.Actor, id store.ID, expected int64, approve bool, comment string) (store.Node, error) {
+	if err := auth.Check(ctx, KindChange, auth.Approve); err != nil {
+		return store.Node{}, err
+	}
+	if len(comment) > 4096 {
+		return store.Node{}, store.Invalid("comment", "at most 4096 bytes")
+	}
+	who := actor.Name
+	if id, ok := auth.Caller(ctx); ok {
+		who = id.Name
+	}
+	decision := ApprovalRejected
+	if approve {
+		decision = ApprovalApproved
+	}
+	res, err := s.cmdb.WriteNode(ctx, actor, KindChange, cmdb.NodeWrite{
+		ID: id, Expected: expected, Verb: auth.Approve,
+		Decide: func(cur *store.Node, _ store.Attributes, at time.Time) (store.Attributes, error) {
+			typ, _ := cur.Attributes["type"].(string)
+			return decide(cur.Attributes, who, decision, comment, at, s.rules[typ])
+		},
+	})
+	var de *DecisionError
+	if errors.As(err, &de) && de.NotApprover() {
+		return store.Node{}, &auth.Error{Kind: auth.ErrForbidden, Reason: de.Error()}
+	}
+	return res.Node, err
+}
+
+// Approvals returns a change's approvers and their decisions.
+func Approvals(change store.Node) []Approval { return decodeApprovals(change.Attributes) }
+
+// ChangeByNumber returns the change numbered number, if there is one.
+func (s *Service) ChangeByNumber(ctx context.Context, number string) (store.Node, bool, error) {
+	return s.byNumber(ctx, KindChange, number)
+}
+
+// byNumber returns the record of kind numbered number.
+func (s *Service) byNumber(ctx context.Context, kind, number string) (store.Node, bool, error) {
+	page, err := s.cmdb.ListNodes(ctx, kind, cmdb.Filter{Attributes: map[string]any{"number": number}, CaseSensitive: true},
+		store.PageRequest{First: 1})
+	if err != nil || len(page.Items) == 0 {
+		return store.Node{}, false, err
+	}
+	return page.Items[0], true, nil
+}
+
+// affected returns the CIs a record AFFECTS.
+func (s *Service) affected(ctx context.Context, id store.ID) ([]store.ID, error) {
+	rels, err := s.st.RelationshipsOf(ctx, []store.ID{id}, store.Out, []string{RelAffects})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.ID, len(rels[id]))
+	for i, r := range rels[id] {
+		out[i] = r.Target
+	}
+	return out, nil
+}
+
+// approvers returns who must approve change c: the active members of the
+// CAB group (the ECAB group for an emergency change, when it exists) and
+// the people who own its affected CIs, each once, at most MaxApprovers.
+func (s *Service) approvers(ctx context.Context, c store.Node) ([]Approval, error) {
+	group := s.cab[0]
+	if c.Attributes["type"] == ChangeEmergency {
+		group = s.cab[1]
+	}
+	g, ok, err := s.groupNamed(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	if !ok && group != s.cab[0] {
+		if g, ok, err = s.groupNamed(ctx, s.cab[0]); err != nil {
+			return nil, err
+		}
+	}
+	var ids []store.ID
+	why := map[store.ID]string{}
+	if ok {
+		rels, err := s.st.RelationshipsOf(ctx, []store.ID{g.ID}, store.In, []string{cmdb.RelMemberOfGroup})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rels[g.ID] {
+			ids, why[r.Source] = append(ids, r.Source), "cab"
+		}
+	}
+	cis, err := s.affected(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(cis) > 0 {
+		rels, err := s.st.RelationshipsOf(ctx, cis, store.Out, []string{cmdb.RelOwnedBy})
+		if err != nil {
+			return nil, err
+		}
+		for _, ci := range cis {
+			for _, r := range rels[ci] {
+				if _, seen := why[r.Target]; !seen {
+					ids, why[r.Target] = append(ids, r.Target), "owner"
+				}
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	people, err := s.cmdb.Nodes(ctx, cmdb.KindPerson, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []Approval
+	for _, id := range ids {
+		p, ok := people[id] // a group owning a CI is not an approver
+		if !ok || p.Attributes["active"] == false {
+			continue
+		}
+		name, _ := p.Attributes["user_name"].(string)
+		out = append(out, Approval{Approver: id, UserName: name, Why: why[id], State: ApprovalRequested})
+	}
+	if len(out) > MaxApprovers {
+		return nil, store.Invalid("approvers", "%d people would approve this change; at most %d (a smaller CAB group, or fewer CIs per change)", len(out), MaxApprovers)
+	}
+	return out, nil
+}
+
+// groupNamed finds the group named name (ignoring case).
+func (s *Service) groupNamed(ctx context.Context, name string) (store.Node, bool, error) {
+	page, err := s.cmdb.ListNodes(ctx, cmdb.KindGroup, cmdb.Filter{Attributes: map[string]any{"name": name}}, store.PageRequest{First: 1})
+	if err != nil || len(page.Items) == 0 {
+		return store.Node{}, false, err
+	}
+	return page.Items[0], true, nil
+}
+
+// ChangeConflicts returns what change c's planned window collides with:
+// other changes scheduled or being implemented whose windows overlap it
+// on a CI both affect, and open priority-1 incidents on its CIs. A change
+// without a window or CIs has none.
+func (s *Service) ChangeConflicts(ctx context.Context, c store.Node) ([]Conflict, error) {
+	start, ok1 := c.Attributes["planned_start_at"].(time.Time)
+	end, ok2 := c.Attributes["planned_end_at"].(time.Time)
+	cis, err := s.affected(ctx, c.ID)
+	if err != nil || !ok1 || !ok2 || len(cis) == 0 {
+		return nil, err
+	}
+	rels, err := s.st.RelationshipsOf(ctx, cis, store.In, []string{RelAffects})
+	if err != nil {
+		return nil, err
+	}
+	shared := map[store.ID][]store.ID{} // other record -> shared CIs
+	var others []store.ID
+	for _, ci := range cis {
+		for _, r := range rels[ci] {
+			if r.Source == c.ID {
+				continue
+			}
+			if _, seen := shared[r.Source]; !seen {
+				others = append(others, r.Source)
+			}
+			shared[r.Source] = append(shared[r.Source], ci)
+		}
+	}
+	var out []Conflict
+	for lo := 0; lo < len(others); lo += store.MaxBatch {
+		batch := others[lo:min(lo+store.MaxBatch, len(others))]
+		nodes, err := s.cmdb.Nodes(ctx, KindChange, batch)
+		if err != nil {
+			return nil, err
+		}
+		incidents, err := s.cmdb.Nodes(ctx, KindIncident, batch)
+		if err != nil {
+			return nil, err
+		}
+		for id, n := range incidents {
+			nodes[id] = n
+		}
+		for _, id := range batch {
+			n, ok := nodes[id]
+			if !ok {
+				continue
+			}
+			number, _ := n.Attributes["number"].(string)
+			state, _ := n.Attributes["state"].(string)
+			switch string(n.Kind) {
+			case KindChange:
+				os, ok1 := n.Attributes["planned_start_at"].(time.Time)
+				oe, ok2 := n.Attributes["planned_end_at"].(time.Time)
+				if (state == ChangeScheduled || state == ChangeImplement) && ok1 && ok2 && os.Before(end) && start.Before(oe) {
+					out = append(out, Conflict{Kind: "change", Record: id, Number: number, Start: os, End: oe, CIs: shared[id]})
+				}
+			case KindIncident:
+				if p, _ := n.Attributes["priority"].(int64); p == 1 && slices.Contains(OpenStates, state) {
+					out = append(out, Conflict{Kind: "major_incident", Record: id, Number: number, CIs: shared[id]})
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Conflict) int { return strings.Compare(a.Number, b.Number) })
+	return out, nil
+}
