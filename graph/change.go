@@ -32,7 +32,8 @@ func changeView(n store.Node) *model.Change {
 		PlannedStartAt: timeAttr(a, "planned_start_at"), PlannedEndAt: timeAttr(a, "planned_end_at"),
 		ImplementationPlan: strAttr(a, "implementation_plan"), BackoutPlan: strAttr(a, "backout_plan"), TestPlan: strAttr(a, "test_plan"),
 		ConflictOverrideReason: strAttr(a, "conflict_override_reason"), CloseNotes: strAttr(a, "close_notes"),
-		ClosedAt: timeAttr(a, "closed_at"),
+		ClosedAt: timeAttr(a, "closed_at"), ImplementedAt: timeAttr(a, "implemented_at"),
+		ImplementationEndedAt: timeAttr(a, "implementation_ended_at"),
 	}
 	v.Number, _ = a["number"].(string)
 	v.ShortDescription, _ = a["short_description"].(string)

@@ -137,6 +137,25 @@ func (r *changeConflictResolver) Cis(ctx context.Context, obj *model.ChangeConfl
 	return out, nil
 }
 
+// SuspectChanges is the resolver for the suspectChanges field.
+func (r *incidentResolver) SuspectChanges(ctx context.Context, obj *model.Incident, hours *int, depth *int) ([]model.SuspectChange, error) {
+	d, err := r.depthArg(ctx, "Incident", "suspectChanges", "depth", depth)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := r.ITSM.SuspectChanges(ctx, obj.Raw.ID, deref(hours, itsm.DefaultSuspectHours), d)
+	if err != nil {
+		return nil, err
+	}
+	opened := obj.OpenedAt
+	out := make([]model.SuspectChange, len(sp))
+	for i, s := range sp {
+		out[i] = model.SuspectChange{Change: changeView(s.Change), CIID: s.CI, IncidentCIID: s.Root, Distance: s.Distance,
+			Path: stepsView(s.Path, s.Root), ImplementedAt: s.At, MinutesBeforeIncident: int(opened.Sub(s.At).Minutes())}
+	}
+	return out, nil
+}
+
 // CreateChange is the resolver for the createChange field.
 func (r *mutationResolver) CreateChange(ctx context.Context, input model.CreateChangeInput) (*model.ChangePayload, error) {
 	in, err := createChangeIn(input)
@@ -281,6 +300,16 @@ func (r *queryResolver) Changes(ctx context.Context, search *string, where *mode
 	return changeConnection(page), nil
 }
 
+// Ci is the resolver for the ci field.
+func (r *suspectChangeResolver) Ci(ctx context.Context, obj *model.SuspectChange) (*model.CI, error) {
+	return r.endCI(ctx, obj.CIID)
+}
+
+// IncidentCi is the resolver for the incidentCI field.
+func (r *suspectChangeResolver) IncidentCi(ctx context.Context, obj *model.SuspectChange) (*model.CI, error) {
+	return r.endCI(ctx, obj.IncidentCIID)
+}
+
 // Approval returns generated.ApprovalResolver implementation.
 func (r *Resolver) Approval() generated.ApprovalResolver { return &approvalResolver{r} }
 
@@ -292,8 +321,12 @@ func (r *Resolver) ChangeConflict() generated.ChangeConflictResolver {
 	return &changeConflictResolver{r}
 }
 
+// SuspectChange returns generated.SuspectChangeResolver implementation.
+func (r *Resolver) SuspectChange() generated.SuspectChangeResolver { return &suspectChangeResolver{r} }
+
 type (
 	approvalResolver       struct{ *Resolver }
 	changeResolver         struct{ *Resolver }
 	changeConflictResolver struct{ *Resolver }
+	suspectChangeResolver  struct{ *Resolver }
 )

@@ -21,6 +21,7 @@ var depthArgs = [][3]string{
 	{"CI", "dependencies", "depth"},
 	{"CI", "dependents", "depth"},
 	{"CI", "pathTo", "maxDepth"},
+	{"Incident", "suspectChanges", "depth"},
 }
 
 // TestDepthArgumentsHaveOneRule checks that every depth argument of the

@@ -140,6 +140,7 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Change.history":                 {auditRead},
 	"Change.journal":                 {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
 	"Approval.approver":              {personRead},
+	"Incident.suspectChanges":        {changeRead, ciRead, relRead},
 	"Mutation.addIncidentNote":       {{Kind: auth.KindJournal, Verb: auth.Create}},
 
 	// Below the root: what reaches beyond a CI, and its stored data.

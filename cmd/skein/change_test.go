@@ -106,6 +106,7 @@ func TestChangeAPI(t *testing.T) {
 			t.Run("TypesAndRejection", func(t *testing.T) { testChangeTypes(t, e) })
 			t.Run("Conflicts", func(t *testing.T) { testChangeConflicts(t, e) })
 			t.Run("ConcurrentDecisions", func(t *testing.T) { testChangeConcurrent(t, e) })
+			t.Run("SuspectChanges", func(t *testing.T) { testSuspectChanges(t, e) })
 		})
 	}
 }
@@ -331,4 +332,68 @@ func testChangeConcurrent(t *testing.T, e *changeEnv) {
 		}
 		assert.Equal(t, map[string]string{"alice": "APPROVED", "bob": "REJECTED"}, states, "round %d", round)
 	}
+}
+
+// testSuspectChanges: "which change broke this?" on an estate where
+// distance and recency disagree: web DEPENDS_ON api DEPENDS_ON db
+// RUNS_ON host; a change on web (distance 0) implemented first, changes on
+// host (distance 3) and db (distance 2) after it, and one on an unrelated
+// CI, one only scheduled, and one implemented after the incident was
+// opened. Nearest first, then most recent; each with its path.
+func testSuspectChanges(t *testing.T, e *changeEnv) {
+	cis := upsertIDs(t, e.url, item("Application", map[string]any{"name": "sus-web"}), item("Application", map[string]any{"name": "sus-api"}),
+		item("Server", map[string]any{"name": "sus-db", "serial_number": "SUSDB"}), item("Server", map[string]any{"name": "sus-host", "serial_number": "SUSHOST"}),
+		item("Application", map[string]any{"name": "sus-elsewhere"}))
+	web, api, db, host, elsewhere := cis[0], cis[1], cis[2], cis[3], cis[4]
+	ok(t, e.url, `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { status } } }`, map[string]any{"in": map[string]any{"items": []any{
+		map[string]any{"type": "DEPENDS_ON", "source": web, "target": api},
+		map[string]any{"type": "DEPENDS_ON", "source": api, "target": db},
+		map[string]any{"type": "HOSTED_ON", "source": db, "target": host},
+	}}})
+	start, end := window(-1, 0, 48) // a window around now
+	implement := func(ci string) string {
+		c := e.open(t, "STANDARD", start, end, ci)
+		e.doOK(t, "", "scheduleChange", "ScheduleChangeInput", map[string]any{"id": c["id"], "conflictOverrideReason": "test estate"})
+		e.doOK(t, "", "implementChange", "ChangeActionInput", map[string]any{"id": c["id"]})
+		return c["number"].(string)
+	}
+	onWeb := implement(web)
+	time.Sleep(20 * time.Millisecond)
+	onHost := implement(host)
+	time.Sleep(20 * time.Millisecond)
+	onDB := implement(db)
+	implement(elsewhere)
+	scheduledOnly := e.open(t, "STANDARD", start, end, api)
+	e.doOK(t, "", "scheduleChange", "ScheduleChangeInput", map[string]any{"id": scheduledOnly["id"]})
+	time.Sleep(20 * time.Millisecond)
+	inc := openIncident(t, e.url, map[string]any{"shortDescription": "web returns 502", "affectedCIIds": []any{web}})
+	time.Sleep(20 * time.Millisecond)
+	implement(api) // after the incident: not a cause
+
+	q := `query($id: ID!, $h: Int, $d: Int) { incident(id: $id) { suspectChanges(hours: $h, depth: $d) {
+	  change { number state implementedAt } ci { name } incidentCI { name } distance minutesBeforeIncident
+	  path { type from { name } to { name } } } } }`
+	d := ok(t, e.url, q, map[string]any{"id": inc["id"]})
+	var got []string
+	for _, s := range get(d, "incident", "suspectChanges").([]any) {
+		got = append(got, fmt.Sprintf("%s@%s/%v", get(s, "change", "number"), get(s, "ci", "name"), get(s, "distance")))
+		assert.Equal(t, "sus-web", get(s, "incidentCI", "name"))
+		assert.GreaterOrEqual(t, get(s, "minutesBeforeIncident"), 0.0)
+	}
+	assert.Equal(t, []string{onWeb + "@sus-web/0", onDB + "@sus-db/2", onHost + "@sus-host/3"}, got,
+		"nearest first even when older; the unrelated, the scheduled and the later change are left out")
+	sus := get(d, "incident", "suspectChanges").([]any)
+	assert.Empty(t, get(sus[0], "path"))
+	path := get(sus[2], "path").([]any)
+	require.Len(t, path, 3)
+	assert.Equal(t, "DEPENDS_ON", get(path[0], "type"))
+	assert.Equal(t, "sus-web", get(path[0], "from", "name"))
+	assert.Equal(t, "HOSTED_ON", get(path[2], "type"))
+	assert.Equal(t, "sus-host", get(path[2], "to", "name"))
+
+	d = ok(t, e.url, q, map[string]any{"id": inc["id"], "d": 2})
+	assert.Len(t, get(d, "incident", "suspectChanges"), 2, "depth 2 stops before the host")
+	refusedWith(t, gql(t, e.url, q, map[string]any{"id": inc["id"], "h": 0}), "INVALID", "hours")
+	refusedWith(t, gql(t, e.url, q, map[string]any{"id": inc["id"], "h": 721}), "INVALID", "hours")
+	refusedWith(t, gql(t, e.url, q, map[string]any{"id": inc["id"], "d": 0}), "INVALID", "depth")
 }

@@ -38,6 +38,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	ReachedCI() ReachedCIResolver
 	Relationship() RelationshipResolver
+	SuspectChange() SuspectChangeResolver
 }
 
 type DirectiveRoot struct {
@@ -187,7 +188,9 @@ type ComplexityRoot struct {
 		Description            func(childComplexity int) int
 		History                func(childComplexity int, first *int, after *string) int
 		ID                     func(childComplexity int) int
+		ImplementationEndedAt  func(childComplexity int) int
 		ImplementationPlan     func(childComplexity int) int
+		ImplementedAt          func(childComplexity int) int
 		Journal                func(childComplexity int, typeArg *model.NoteType, first *int, after *string) int
 		Number                 func(childComplexity int) int
 		OpenedAt               func(childComplexity int) int
@@ -413,6 +416,7 @@ type ComplexityRoot struct {
 		State            func(childComplexity int) int
 		StateCode        func(childComplexity int) int
 		Subcategory      func(childComplexity int) int
+		SuspectChanges   func(childComplexity int, hours *int, depth *int) int
 		UpdatedAt        func(childComplexity int) int
 		Urgency          func(childComplexity int) int
 		Version          func(childComplexity int) int
@@ -714,6 +718,16 @@ type ComplexityRoot struct {
 	Sighting struct {
 		LastSeenAt func(childComplexity int) int
 		Source     func(childComplexity int) int
+	}
+
+	SuspectChange struct {
+		Change                func(childComplexity int) int
+		Ci                    func(childComplexity int) int
+		Distance              func(childComplexity int) int
+		ImplementedAt         func(childComplexity int) int
+		IncidentCi            func(childComplexity int) int
+		MinutesBeforeIncident func(childComplexity int) int
+		Path                  func(childComplexity int) int
 	}
 
 	UpdateCIPayload struct {
@@ -1474,12 +1488,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Change.ID(childComplexity), true
+	case "Change.implementationEndedAt":
+		if e.ComplexityRoot.Change.ImplementationEndedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ImplementationEndedAt(childComplexity), true
 	case "Change.implementationPlan":
 		if e.ComplexityRoot.Change.ImplementationPlan == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Change.ImplementationPlan(childComplexity), true
+	case "Change.implementedAt":
+		if e.ComplexityRoot.Change.ImplementedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ImplementedAt(childComplexity), true
 	case "Change.journal":
 		if e.ComplexityRoot.Change.Journal == nil {
 			break
@@ -2399,6 +2425,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Incident.Subcategory(childComplexity), true
+	case "Incident.suspectChanges":
+		if e.ComplexityRoot.Incident.SuspectChanges == nil {
+			break
+		}
+
+		args, err := ec.field_Incident_suspectChanges_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Incident.SuspectChanges(childComplexity, args["hours"].(*int), args["depth"].(*int)), true
 	case "Incident.updatedAt":
 		if e.ComplexityRoot.Incident.UpdatedAt == nil {
 			break
@@ -3947,6 +3984,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Sighting.Source(childComplexity), true
 
+	case "SuspectChange.change":
+		if e.ComplexityRoot.SuspectChange.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuspectChange.Change(childComplexity), true
+	case "SuspectChange.ci":
+		if e.ComplexityRoot.SuspectChange.Ci == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuspectChange.Ci(childComplexity), true
+	case "SuspectChange.distance":
+		if e.ComplexityRoot.SuspectChange.Distance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuspectChange.Distance(childComplexity), true
+	case "SuspectChange.implementedAt":
+		if e.ComplexityRoot.SuspectChange.ImplementedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuspectChange.ImplementedAt(childComplexity), true
+	case "SuspectChange.incidentCI":
+		if e.ComplexityRoot.SuspectChange.IncidentCi == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuspectChange.IncidentCi(childComplexity), true
+	case "SuspectChange.minutesBeforeIncident":
+		if e.ComplexityRoot.SuspectChange.MinutesBeforeIncident == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuspectChange.MinutesBeforeIncident(childComplexity), true
+	case "SuspectChange.path":
+		if e.ComplexityRoot.SuspectChange.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuspectChange.Path(childComplexity), true
+
 	case "UpdateCIPayload.changedFields":
 		if e.ComplexityRoot.UpdateCIPayload.ChangedFields == nil {
 			break
@@ -4972,6 +5052,46 @@ type ChangeEdge {
   cursor: String!
   "The change."
   node: Change!
+}
+
+extend type Incident {
+  """
+  Which change broke this? The changes whose implementation started in the ` + "`" + `hours` + "`" + ` before the
+  incident was opened, on one of its CIs or on a CI they depend on (what can fail them, up to
+  ` + "`" + `depth` + "`" + ` hops, by the impact rules), each with the path that links it. Nearest first (fewest
+  hops), then most recent first.
+  """
+  suspectChanges(
+    "How far back from the incident's opening to look, 1 to 720 hours."
+    hours: Int = 24
+    "How many dependency hops from the incident's CIs to look, 1 to 32."
+    depth: Int = 4
+  ): [SuspectChange!]!
+}
+
+"A change that may have caused an incident."
+type SuspectChange {
+  "The change."
+  change: Change!
+  "The changed CI that links it to the incident."
+  ci: CI!
+  "The incident's CI that depends on it (the same CI when distance is 0)."
+  incidentCI: CI!
+  "Hops from the incident's CI to the changed CI."
+  distance: Int!
+  "The chain of hops from the incident's CI to the changed CI (empty at distance 0)."
+  path: [PathStep!]!
+  "When the change's implementation started (its planned start when not recorded)."
+  implementedAt: Time!
+  "How long before the incident was opened, in minutes."
+  minutesBeforeIncident: Int!
+}
+
+extend type Change {
+  "When its implementation started."
+  implementedAt: Time
+  "When its implementation ended."
+  implementationEndedAt: Time
 }
 `, BuiltIn: false},
 	{Name: "../../schema/cmdb.graphqls", Input: `extend type Query {
@@ -7474,6 +7594,10 @@ func (ec *executionContext) childFields_Change(ctx context.Context, field graphq
 		return ec.fieldContext_Change_history(ctx, field)
 	case "journal":
 		return ec.fieldContext_Change_journal(ctx, field)
+	case "implementedAt":
+		return ec.fieldContext_Change_implementedAt(ctx, field)
+	case "implementationEndedAt":
+		return ec.fieldContext_Change_implementationEndedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
 }
@@ -7902,6 +8026,8 @@ func (ec *executionContext) childFields_Incident(ctx context.Context, field grap
 		return ec.fieldContext_Incident_history(ctx, field)
 	case "journal":
 		return ec.fieldContext_Incident_journal(ctx, field)
+	case "suspectChanges":
+		return ec.fieldContext_Incident_suspectChanges(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Incident", field.Name)
 }
@@ -8352,6 +8478,26 @@ func (ec *executionContext) childFields_Sighting(ctx context.Context, field grap
 		return ec.fieldContext_Sighting_lastSeenAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Sighting", field.Name)
+}
+
+func (ec *executionContext) childFields_SuspectChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "change":
+		return ec.fieldContext_SuspectChange_change(ctx, field)
+	case "ci":
+		return ec.fieldContext_SuspectChange_ci(ctx, field)
+	case "incidentCI":
+		return ec.fieldContext_SuspectChange_incidentCI(ctx, field)
+	case "distance":
+		return ec.fieldContext_SuspectChange_distance(ctx, field)
+	case "path":
+		return ec.fieldContext_SuspectChange_path(ctx, field)
+	case "implementedAt":
+		return ec.fieldContext_SuspectChange_implementedAt(ctx, field)
+	case "minutesBeforeIncident":
+		return ec.fieldContext_SuspectChange_minutesBeforeIncident(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SuspectChange", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateCIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

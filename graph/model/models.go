@@ -267,6 +267,8 @@ type Change struct {
 	CloseNotes             *string
 	OpenedAt               time.Time
 	ClosedAt               *time.Time
+	ImplementedAt          *time.Time
+	ImplementationEndedAt  *time.Time
 	Attributes             map[string]any
 	Version                int
 	CreatedAt              time.Time
@@ -301,4 +303,15 @@ type ChangeConflict struct {
 	PlannedStartAt *time.Time
 	PlannedEndAt   *time.Time
 	CIIDs          []store.ID
+}
+
+// SuspectChange is a change that may have caused an incident; its CIs have
+// resolvers.
+type SuspectChange struct {
+	Change                *Change
+	CIID, IncidentCIID    store.ID
+	Distance              int
+	Path                  []PathStep
+	ImplementedAt         time.Time
+	MinutesBeforeIncident int
 }

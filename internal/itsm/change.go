@@ -241,8 +241,10 @@ func ChangeWorkflow() *Workflow {
 					}
 					return nil
 				}},
-			{Action: ActionImplement, From: []string{ChangeScheduled}, To: ChangeImplement},
-			{Action: ActionReview, From: []string{ChangeImplement}, To: ChangeReview},
+			{Action: ActionImplement, From: []string{ChangeScheduled}, To: ChangeImplement,
+				Set: func(r Record) store.Attributes { return store.Attributes{"implemented_at": r.At} }},
+			{Action: ActionReview, From: []string{ChangeImplement}, To: ChangeReview,
+				Set: func(r Record) store.Attributes { return store.Attributes{"implementation_ended_at": r.At} }},
 			{Action: ActionCloseChange, From: []string{ChangeReview}, To: ChangeClosed,
 				Inputs: []string{"close_code", "close_notes"},
 				Guards: []Guard{required("close_code", "a close code")},

@@ -272,38 +272,35 @@ func (s *Service) ChangeConflicts(ctx context.Context, c store.Node) ([]Conflict
 			shared[r.Source] = append(shared[r.Source], ci)
 		}
 	}
+	nodes, err := s.nodesOf(ctx, KindChange, others)
+	if err != nil {
+		return nil, err
+	}
+	incidents, err := s.nodesOf(ctx, KindIncident, others)
+	if err != nil {
+		return nil, err
+	}
+	for id, n := range incidents {
+		nodes[id] = n
+	}
 	var out []Conflict
-	for lo := 0; lo < len(others); lo += store.MaxBatch {
-		batch := others[lo:min(lo+store.MaxBatch, len(others))]
-		nodes, err := s.cmdb.Nodes(ctx, KindChange, batch)
-		if err != nil {
-			return nil, err
+	for _, id := range others {
+		n, ok := nodes[id]
+		if !ok {
+			continue
 		}
-		incidents, err := s.cmdb.Nodes(ctx, KindIncident, batch)
-		if err != nil {
-			return nil, err
-		}
-		for id, n := range incidents {
-			nodes[id] = n
-		}
-		for _, id := range batch {
-			n, ok := nodes[id]
-			if !ok {
-				continue
+		number, _ := n.Attributes["number"].(string)
+		state, _ := n.Attributes["state"].(string)
+		switch string(n.Kind) {
+		case KindChange:
+			os, ok1 := n.Attributes["planned_start_at"].(time.Time)
+			oe, ok2 := n.Attributes["planned_end_at"].(time.Time)
+			if (state == ChangeScheduled || state == ChangeImplement) && ok1 && ok2 && os.Before(end) && start.Before(oe) {
+				out = append(out, Conflict{Kind: "change", Record: id, Number: number, Start: os, End: oe, CIs: shared[id]})
 			}
-			number, _ := n.Attributes["number"].(string)
-			state, _ := n.Attributes["state"].(string)
-			switch string(n.Kind) {
-			case KindChange:
-				os, ok1 := n.Attributes["planned_start_at"].(time.Time)
-				oe, ok2 := n.Attributes["planned_end_at"].(time.Time)
-				if (state == ChangeScheduled || state == ChangeImplement) && ok1 && ok2 && os.Before(end) && start.Before(oe) {
-					out = append(out, Conflict{Kind: "change", Record: id, Number: number, Start: os, End: oe, CIs: shared[id]})
-				}
-			case KindIncident:
-				if p, _ := n.Attributes["priority"].(int64); p == 1 && slices.Contains(OpenStates, state) {
-					out = append(out, Conflict{Kind: "major_incident", Record: id, Number: number, CIs: shared[id]})
-				}
+		case KindIncident:
+			if p, _ := n.Attributes["priority"].(int64); p == 1 && slices.Contains(OpenStates, state) {
+				out = append(out, Conflict{Kind: "major_incident", Record: id, Number: number, CIs: shared[id]})
 			}
 		}
 	}

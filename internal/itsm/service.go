@@ -9,6 +9,7 @@ import (
 
 	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	// Rules are how approvals combine, by change type (normal: all,
 	// emergency: any, when absent).
 	Rules map[string]Rule
+	// Impact answers the dependency questions of records (which change
+	// broke this incident); nil leaves them unanswered.
+	Impact *impact.Analyzer
 }
 
 // Service opens, changes and advances records. Every method checks the
@@ -62,6 +66,7 @@ type Service struct {
 	change   *Workflow
 	cab      [2]string // CAB, ECAB group names
 	rules    map[string]Rule
+	impact   *impact.Analyzer
 }
 
 // Store is what the service reads and writes besides cmdb.Service: record
@@ -104,7 +109,7 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 		rules[k] = r
 	}
 	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now,
-		change: ChangeWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules}, nil
+		change: ChangeWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact}, nil
 }
 
 // SLA returns the service level of an incident (its stored attributes a)
