@@ -127,6 +127,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"Change.requestedBy": readers, "Change.assignedTo": readers, "Change.assignmentGroup": readers,
 		"Change.affectedCIs": readers, "Change.conflicts": readers, "Change.history": readers, "Change.journal": readers,
 		"Approval.approver": readers, "Incident.suspectChanges": readers,
+		"ImpactAnalysis.openIncidents": readers, "ImpactAnalysis.changesInWindow": readers, "CI.changes": readers,
 	}
 }()
 

@@ -199,3 +199,21 @@ func conflictsOut(cs []itsm.Conflict) []model.ChangeConflict {
 	}
 	return out
 }
+
+// impactCIs are the start and impacted CIs of an analysis.
+func impactCIs(a *model.ImpactAnalysis) []store.ID {
+	out := make([]store.ID, 0, len(a.Result.Starts)+len(a.Result.Impacted))
+	for _, s := range a.Result.Starts {
+		out = append(out, s.CI.ID)
+	}
+	for _, i := range a.Result.Impacted {
+		out = append(out, i.CI.ID)
+	}
+	return out
+}
+
+// listSize checks a list's first argument: 1 to store.MaxPageSize.
+func listSize(first *int) (int, error) {
+	p, err := pageIn(first, 100, nil)
+	return p.First, err
+}

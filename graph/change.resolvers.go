@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/graph/model"
@@ -29,6 +30,19 @@ func (r *approvalResolver) Approver(ctx context.Context, obj *model.Approval) (*
 		return nil, err
 	}
 	return personView(n), nil
+}
+
+// Changes is the resolver for the changes field.
+func (r *cIResolver) Changes(ctx context.Context, obj *model.CI, openOnly *bool, first *int, after *string) (*model.ChangeConnection, error) {
+	p, err := pageIn(first, 50, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.ITSM.ChangesOf(ctx, obj.Raw.ID, deref(openOnly, true), store.PageRequest{First: countOnly(ctx, p.First), After: p.After})
+	if err != nil {
+		return nil, err
+	}
+	return changeConnection(page), nil
 }
 
 // Approvals is the resolver for the approvals field.
@@ -133,6 +147,48 @@ func (r *changeConflictResolver) Cis(ctx context.Context, obj *model.ChangeConfl
 		if c, ok := found[id]; ok {
 			out = append(out, *ciView(c))
 		}
+	}
+	return out, nil
+}
+
+// OpenIncidents is the resolver for the openIncidents field.
+func (r *impactAnalysisResolver) OpenIncidents(ctx context.Context, obj *model.ImpactAnalysis, first *int) (*model.IncidentList, error) {
+	n, err := listSize(first)
+	if err != nil {
+		return nil, err
+	}
+	found, err := r.ITSM.OpenIncidentsOn(ctx, impactCIs(obj))
+	if err != nil {
+		return nil, err
+	}
+	out := &model.IncidentList{TotalCount: len(found), Items: []model.Incident{}}
+	for _, inc := range found[:min(n, len(found))] {
+		out.Items = append(out.Items, *incidentView(inc))
+	}
+	return out, nil
+}
+
+// ChangesInWindow is the resolver for the changesInWindow field.
+func (r *impactAnalysisResolver) ChangesInWindow(ctx context.Context, obj *model.ImpactAnalysis, from *time.Time, to *time.Time, first *int) (*model.ChangeList, error) {
+	n, err := listSize(first)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now().UTC()
+	if from != nil {
+		start = *from
+	}
+	end := start.Add(7 * 24 * time.Hour)
+	if to != nil {
+		end = *to
+	}
+	found, err := r.ITSM.ChangesOn(ctx, impactCIs(obj), start, end)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.ChangeList{TotalCount: len(found), Items: []model.Change{}}
+	for _, c := range found[:min(n, len(found))] {
+		out.Items = append(out.Items, *changeView(c))
 	}
 	return out, nil
 }

@@ -141,6 +141,9 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Change.journal":                 {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
 	"Approval.approver":              {personRead},
 	"Incident.suspectChanges":        {changeRead, ciRead, relRead},
+	"ImpactAnalysis.openIncidents":   {incidentRead, relRead},
+	"ImpactAnalysis.changesInWindow": {changeRead, relRead},
+	"CI.changes":                     {changeRead, relRead},
 	"Mutation.addIncidentNote":       {{Kind: auth.KindJournal, Verb: auth.Create}},
 
 	// Below the root: what reaches beyond a CI, and its stored data.

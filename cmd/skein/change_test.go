@@ -396,4 +396,24 @@ func testSuspectChanges(t *testing.T, e *changeEnv) {
 	refusedWith(t, gql(t, e.url, q, map[string]any{"id": inc["id"], "h": 0}), "INVALID", "hours")
 	refusedWith(t, gql(t, e.url, q, map[string]any{"id": inc["id"], "h": 721}), "INVALID", "hours")
 	refusedWith(t, gql(t, e.url, q, map[string]any{"id": inc["id"], "d": 0}), "INVALID", "depth")
+
+	// The CAB's view of the host failing: the open incident it would
+	// worsen, and the changes planned on what it reaches.
+	iq := `query($ids: [ID!]!, $from: Time, $to: Time) { impactAnalysis(ciIds: $ids) { impacted { ci { name } }
+	  openIncidents { totalCount items { number state } }
+	  changesInWindow(from: $from, to: $to) { totalCount items { number state plannedStartAt } } } }`
+	d = ok(t, e.url, iq, map[string]any{"ids": []any{host}})
+	assert.Len(t, get(d, "impactAnalysis", "impacted"), 3, "db, api, web")
+	assert.Equal(t, 1.0, get(d, "impactAnalysis", "openIncidents", "totalCount"))
+	assert.Equal(t, inc["number"], get(d, "impactAnalysis", "openIncidents", "items", 0, "number"))
+	assert.Equal(t, 5.0, get(d, "impactAnalysis", "changesInWindow", "totalCount"),
+		"the changes on web, db, host and api (two), not the one elsewhere")
+	d = ok(t, e.url, iq, map[string]any{"ids": []any{host}, "from": "2040-01-01T00:00:00Z", "to": "2040-02-01T00:00:00Z"})
+	assert.Equal(t, 0.0, get(d, "impactAnalysis", "changesInWindow", "totalCount"))
+	refusedWith(t, gql(t, e.url, iq, map[string]any{"ids": []any{host}, "from": "2040-01-01T00:00:00Z", "to": "2030-01-01T00:00:00Z"}), "INVALID", "to")
+
+	e.doOK(t, "", "cancelChange", "CancelChangeInput", map[string]any{"id": scheduledOnly["id"], "notes": "not needed"})
+	d = ok(t, e.url, `query($id: ID!) { ci(id: $id) { open: changes { totalCount } all: changes(openOnly: false) { totalCount edges { node { number } } } } }`, map[string]any{"id": api})
+	assert.Equal(t, 1.0, get(d, "ci", "open", "totalCount"), "the canceled one is not open")
+	assert.Equal(t, 2.0, get(d, "ci", "all", "totalCount"))
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/skein-cmdb/skein/graph/model"
@@ -120,6 +121,7 @@ type ComplexityRoot struct {
 
 	CI struct {
 		Attributes    func(childComplexity int) int
+		Changes       func(childComplexity int, openOnly *bool, first *int, after *string) int
 		CiClass       func(childComplexity int) int
 		Class         func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
@@ -226,6 +228,11 @@ type ComplexityRoot struct {
 	ChangeEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ChangeList struct {
+		Items      func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	ChangePayload struct {
@@ -352,6 +359,7 @@ type ComplexityRoot struct {
 	ImpactAnalysis struct {
 		AtRiskCount            func(childComplexity int) int
 		BusinessServices       func(childComplexity int) int
+		ChangesInWindow        func(childComplexity int, from *time.Time, to *time.Time, first *int) int
 		CountsByClass          func(childComplexity int) int
 		CountsByDepth          func(childComplexity int) int
 		DegradedCount          func(childComplexity int) int
@@ -359,6 +367,7 @@ type ComplexityRoot struct {
 		Impacted               func(childComplexity int) int
 		ImpactedPage           func(childComplexity int, first *int, after *string, orderBy *model.ImpactOrder) int
 		NotOperationalStarts   func(childComplexity int) int
+		OpenIncidents          func(childComplexity int, first *int) int
 		Owners                 func(childComplexity int) int
 		RedundancyReducedCount func(childComplexity int) int
 		Starts                 func(childComplexity int) int
@@ -431,6 +440,11 @@ type ComplexityRoot struct {
 	IncidentEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	IncidentList struct {
+		Items      func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	IncidentPayload struct {
@@ -1108,6 +1122,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CI.Attributes(childComplexity), true
+	case "CI.changes":
+		if e.ComplexityRoot.CI.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_CI_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CI.Changes(childComplexity, args["openOnly"].(*bool), args["first"].(*int), args["after"].(*string)), true
 	case "CI.ciClass":
 		if e.ComplexityRoot.CI.CiClass == nil {
 			break
@@ -1671,6 +1696,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ChangeEdge.Node(childComplexity), true
 
+	case "ChangeList.items":
+		if e.ComplexityRoot.ChangeList.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeList.Items(childComplexity), true
+	case "ChangeList.totalCount":
+		if e.ComplexityRoot.ChangeList.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeList.TotalCount(childComplexity), true
+
 	case "ChangePayload.change":
 		if e.ComplexityRoot.ChangePayload.Change == nil {
 			break
@@ -2089,6 +2127,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImpactAnalysis.BusinessServices(childComplexity), true
+	case "ImpactAnalysis.changesInWindow":
+		if e.ComplexityRoot.ImpactAnalysis.ChangesInWindow == nil {
+			break
+		}
+
+		args, err := ec.field_ImpactAnalysis_changesInWindow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ImpactAnalysis.ChangesInWindow(childComplexity, args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int)), true
 	case "ImpactAnalysis.countsByClass":
 		if e.ComplexityRoot.ImpactAnalysis.CountsByClass == nil {
 			break
@@ -2136,6 +2185,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImpactAnalysis.NotOperationalStarts(childComplexity), true
+	case "ImpactAnalysis.openIncidents":
+		if e.ComplexityRoot.ImpactAnalysis.OpenIncidents == nil {
+			break
+		}
+
+		args, err := ec.field_ImpactAnalysis_openIncidents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ImpactAnalysis.OpenIncidents(childComplexity, args["first"].(*int)), true
 	case "ImpactAnalysis.owners":
 		if e.ComplexityRoot.ImpactAnalysis.Owners == nil {
 			break
@@ -2486,6 +2546,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IncidentEdge.Node(childComplexity), true
+
+	case "IncidentList.items":
+		if e.ComplexityRoot.IncidentList.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentList.Items(childComplexity), true
+	case "IncidentList.totalCount":
+		if e.ComplexityRoot.IncidentList.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncidentList.TotalCount(childComplexity), true
 
 	case "IncidentPayload.incident":
 		if e.ComplexityRoot.IncidentPayload.Incident == nil {
@@ -4444,7 +4517,7 @@ input AuditFilter {
   selects the records of the relationships it is an end of.
   """
   objects: [String!]
-  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `person` + "`" + `, ` + "`" + `group` + "`" + `, ` + "`" + `incident` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
+  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `person` + "`" + `, ` + "`" + `group` + "`" + `, ` + "`" + `incident` + "`" + `, ` + "`" + `change` + "`" + `, ` + "`" + `journal` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
   kinds: [String!]
   "Who wrote (user, token or agent name), exactly."
   actor: String
@@ -5092,6 +5165,57 @@ extend type Change {
   implementedAt: Time
   "When its implementation ended."
   implementationEndedAt: Time
+}
+
+extend type ImpactAnalysis {
+  """
+  Open incidents (NEW, IN_PROGRESS, ON_HOLD) on the start and impacted CIs, most urgent first
+  (priority, then oldest): what is already going wrong where this failure or change would hit.
+  """
+  openIncidents("How many to list, 1 to 1000." first: Int = 100): IncidentList!
+  """
+  Changes not closed or canceled on the start and impacted CIs whose planned window overlaps
+  [from, to) (by default the next 7 days from now), soonest first: what else is planned there.
+  """
+  changesInWindow(
+    "Start of the window (default: now)."
+    from: Time
+    "End of the window (default: 7 days after from)."
+    to: Time
+    "How many to list, 1 to 1000."
+    first: Int = 100
+  ): ChangeList!
+}
+
+"Some incidents and how many there are in all."
+type IncidentList {
+  "How many match."
+  totalCount: Int!
+  "The first of them, in the list's order."
+  items: [Incident!]!
+}
+
+"Some changes and how many there are in all."
+type ChangeList {
+  "How many match."
+  totalCount: Int!
+  "The first of them, in the list's order."
+  items: [Change!]!
+}
+
+extend type CI {
+  """
+  The changes on this CI (AFFECTS), newest first; by default those not closed or canceled (past
+  and scheduled: ` + "`" + `openOnly: false` + "`" + `).
+  """
+  changes(
+    "Only changes not closed or canceled (default)."
+    openOnly: Boolean = true
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+  ): ChangeConnection!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/cmdb.graphqls", Input: `extend type Query {
@@ -7470,6 +7594,8 @@ func (ec *executionContext) childFields_CI(ctx context.Context, field graphql.Co
 		return ec.fieldContext_CI_pathTo(ctx, field)
 	case "history":
 		return ec.fieldContext_CI_history(ctx, field)
+	case "changes":
+		return ec.fieldContext_CI_changes(ctx, field)
 	case "incidents":
 		return ec.fieldContext_CI_incidents(ctx, field)
 	case "ownedBy":
@@ -7642,6 +7768,16 @@ func (ec *executionContext) childFields_ChangeEdge(ctx context.Context, field gr
 		return ec.fieldContext_ChangeEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_ChangeList_totalCount(ctx, field)
+	case "items":
+		return ec.fieldContext_ChangeList_items(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeList", field.Name)
 }
 
 func (ec *executionContext) childFields_ChangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7916,6 +8052,10 @@ func (ec *executionContext) childFields_ImpactAnalysis(ctx context.Context, fiel
 		return ec.fieldContext_ImpactAnalysis_countsByDepth(ctx, field)
 	case "impactedPage":
 		return ec.fieldContext_ImpactAnalysis_impactedPage(ctx, field)
+	case "openIncidents":
+		return ec.fieldContext_ImpactAnalysis_openIncidents(ctx, field)
+	case "changesInWindow":
+		return ec.fieldContext_ImpactAnalysis_changesInWindow(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImpactAnalysis", field.Name)
 }
@@ -8052,6 +8192,16 @@ func (ec *executionContext) childFields_IncidentEdge(ctx context.Context, field 
 		return ec.fieldContext_IncidentEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IncidentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_IncidentList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_IncidentList_totalCount(ctx, field)
+	case "items":
+		return ec.fieldContext_IncidentList_items(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncidentList", field.Name)
 }
 
 func (ec *executionContext) childFields_IncidentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -161,7 +161,7 @@ type AuditFilter struct {
 	// them (also of deleted ones), class or relationship type names, or API token IDs. A CI's ID also
 	// selects the records of the relationships it is an end of.
 	Objects []string `json:"objects,omitempty"`
-	// Kinds of object: `ci`, `person`, `group`, `incident`, `relationship`, `class`, `relationship_type`, `token`.
+	// Kinds of object: `ci`, `person`, `group`, `incident`, `change`, `journal`, `relationship`, `class`, `relationship_type`, `token`.
 	Kinds []string `json:"kinds,omitempty"`
 	// Who wrote (user, token or agent name), exactly.
 	Actor *string `json:"actor,omitempty"`
@@ -377,6 +377,14 @@ type ChangeEdge struct {
 	Cursor string `json:"cursor"`
 	// The change.
 	Node *Change `json:"node"`
+}
+
+// Some changes and how many there are in all.
+type ChangeList struct {
+	// How many match.
+	TotalCount int `json:"totalCount"`
+	// The first of them, in the list's order.
+	Items []Change `json:"items"`
 }
 
 // The change after a write.
@@ -712,6 +720,14 @@ type IncidentEdge struct {
 	Cursor string `json:"cursor"`
 	// The incident.
 	Node *Incident `json:"node"`
+}
+
+// Some incidents and how many there are in all.
+type IncidentList struct {
+	// How many match.
+	TotalCount int `json:"totalCount"`
+	// The first of them, in the list's order.
+	Items []Incident `json:"items"`
 }
 
 // The order of a list of incidents.

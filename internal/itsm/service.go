@@ -490,6 +490,19 @@ func (s *Service) IncidentsOf(ctx context.Context, ci store.ID, openOnly bool, p
 	return s.linkedFrom(ctx, ci, RelAffects, KindIncident, where, p)
 }
 
+// ChangesOf returns a page of the changes on CI ci (AFFECTS), newest
+// first; with openOnly, those not closed or canceled.
+func (s *Service) ChangesOf(ctx context.Context, ci store.ID, openOnly bool, p store.PageRequest) (store.Page[store.Node], error) {
+	if err := auth.Check(ctx, KindChange, auth.Read); err != nil {
+		return store.Page[store.Node]{}, err
+	}
+	var where *store.Expr
+	if openOnly {
+		where = &store.Expr{Op: store.OpNot, Args: []store.Expr{{Op: store.OpIn, Field: "state", Values: []any{ChangeClosed, ChangeCanceled}}}}
+	}
+	return s.linkedFrom(ctx, ci, RelAffects, KindChange, where, p)
+}
+
 // MaxDueWithinMinutes bounds DueWithin: a year.
 const MaxDueWithinMinutes = 525600
 
