@@ -85,6 +85,8 @@ func auditObjectOut(kind store.ObjectKind, object string) string {
 		return globalID(typeGroup, store.ID(object))
 	case itsm.KindIncident:
 		return globalID(typeIncident, store.ID(object))
+	case itsm.KindProblem:
+		return globalID(typeProblem, store.ID(object))
 	case itsm.KindChange:
 		return globalID(typeChange, store.ID(object))
 	case itsm.KindJournal:

@@ -128,6 +128,13 @@ var legacyRules = func() map[string][]auth.Role {
 		"Change.affectedCIs": readers, "Change.conflicts": readers, "Change.history": readers, "Change.journal": readers,
 		"Approval.approver": readers, "Incident.suspectChanges": readers,
 		"ImpactAnalysis.openIncidents": readers, "ImpactAnalysis.changesInWindow": readers, "CI.changes": readers,
+		"Query.problem": readers, "Query.problems": readers, "Query.knownErrors": readers, "Mutation.createProblem": editors,
+		"Mutation.updateProblem": editors, "Mutation.assessProblem": editors, "Mutation.analyzeProblem": editors,
+		"Mutation.fixProblem": editors, "Mutation.resolveProblem": editors, "Mutation.closeProblem": editors,
+		"Mutation.cancelProblem": editors, "Mutation.linkIncidentToProblem": editors, "Mutation.setProblemFixChange": editors,
+		"Mutation.addProblemNote": editors, "Incident.problem": readers, "Problem.incidents": readers,
+		"Problem.commonCauses": readers, "Problem.fixChange": readers, "Problem.assignedTo": readers,
+		"Problem.assignmentGroup": readers, "Problem.affectedCIs": readers, "Problem.history": readers, "Problem.journal": readers,
 	}
 }()
 

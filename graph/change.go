@@ -3,9 +3,6 @@ package graph
 import (
 	"context"
 	"strings"
-	"time"
-
-	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/itsm"
@@ -110,28 +107,20 @@ func createChangeIn(in model.CreateChangeInput) (itsm.RecordInput, error) {
 
 func updateChangeIn(in model.UpdateChangeInput) (itsm.RecordInput, error) {
 	out := itsm.RecordInput{Attributes: map[string]any{}}
-	set := func(k string, isSet bool, v any) {
-		if isSet {
-			out.Attributes[k] = v
-		}
+	a := out.Attributes
+	setOmittable(a, "short_description", in.ShortDescription)
+	setOmittable(a, "description", in.Description)
+	setOmittable(a, "category", in.Category)
+	setOmittable(a, "implementation_plan", in.ImplementationPlan)
+	setOmittable(a, "backout_plan", in.BackoutPlan)
+	setOmittable(a, "test_plan", in.TestPlan)
+	setOmittable(a, "planned_start_at", in.PlannedStartAt)
+	setOmittable(a, "planned_end_at", in.PlannedEndAt)
+	if in.Type.IsSet() {
+		a["type"] = enumIn(in.Type.Value())
 	}
-	str := func(k string, v graphql.Omittable[*string]) { set(k, v.IsSet(), derefAnyPtr(v.Value())) }
-	str("short_description", in.ShortDescription)
-	str("description", in.Description)
-	str("category", in.Category)
-	str("implementation_plan", in.ImplementationPlan)
-	str("backout_plan", in.BackoutPlan)
-	str("test_plan", in.TestPlan)
-	set("type", in.Type.IsSet(), enumIn(in.Type.Value()))
-	set("risk", in.Risk.IsSet(), enumIn(in.Risk.Value()))
-	for k, v := range map[string]graphql.Omittable[*time.Time]{"planned_start_at": in.PlannedStartAt, "planned_end_at": in.PlannedEndAt} {
-		if v.IsSet() {
-			if t := v.Value(); t != nil {
-				out.Attributes[k] = *t
-			} else {
-				out.Attributes[k] = nil
-			}
-		}
+	if in.Risk.IsSet() {
+		a["risk"] = enumIn(in.Risk.Value())
 	}
 	var err error
 	out.Links, err = linksIn("input.requestedById", in.RequestedByID, in.AssignedToID, in.AssignmentGroupID, in.AffectedCIIds)

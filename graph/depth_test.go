@@ -22,6 +22,7 @@ var depthArgs = [][3]string{
 	{"CI", "dependents", "depth"},
 	{"CI", "pathTo", "maxDepth"},
 	{"Incident", "suspectChanges", "depth"},
+	{"Problem", "commonCauses", "depth"},
 }
 
 // TestDepthArgumentsHaveOneRule checks that every depth argument of the

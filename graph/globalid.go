@@ -23,6 +23,7 @@ const (
 	typeIncident     = "Incident"
 	typeJournalEntry = "JournalEntry"
 	typeChange       = "Change"
+	typeProblem      = "Problem"
 )
 
 // nodeLoaders fetch each type of Node by store ID for node(id:), each
@@ -71,6 +72,12 @@ var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id stor
 		}
 		return nil, nil
 	},
+	typeProblem: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if p, err := r.problem(ctx, id); p != nil || err != nil {
+			return p, err
+		}
+		return nil, nil
+	},
 	typeJournalEntry: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
 		if j, err := nodeOf(ctx, r.Resolver, itsm.KindJournal, id, journalView); j != nil || err != nil {
 			return j, err
@@ -103,7 +110,7 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 // as store.RelationshipKey.ID writes it.
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
-	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange:
+	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:

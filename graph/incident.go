@@ -293,22 +293,13 @@ func derefAnyPtr(v any) any {
 
 func updateIncidentIn(in model.UpdateIncidentInput) (itsm.RecordInput, error) {
 	out := itsm.RecordInput{Attributes: map[string]any{}}
-	str := func(k string, v graphql.Omittable[*string]) {
-		if v.IsSet() {
-			out.Attributes[k] = derefAnyPtr(v.Value())
-		}
-	}
-	num := func(k string, v graphql.Omittable[*int]) {
-		if v.IsSet() {
-			out.Attributes[k] = derefAnyPtr(v.Value())
-		}
-	}
-	str("short_description", in.ShortDescription)
-	str("description", in.Description)
-	num("impact", in.Impact)
-	num("urgency", in.Urgency)
-	str("category", in.Category)
-	str("subcategory", in.Subcategory)
+	a := out.Attributes
+	setOmittable(a, "short_description", in.ShortDescription)
+	setOmittable(a, "description", in.Description)
+	setOmittable(a, "impact", in.Impact)
+	setOmittable(a, "urgency", in.Urgency)
+	setOmittable(a, "category", in.Category)
+	setOmittable(a, "subcategory", in.Subcategory)
 	var err error
 	out.Links, err = linksIn("input.callerId", in.CallerID, in.AssignedToID, in.AssignmentGroupID, in.AffectedCIIds)
 	return out, err
@@ -412,4 +403,17 @@ func (r *mutationResolver) addNote(ctx context.Context, kind string, id store.ID
 		return nil, store.PrefixField(renamePath(err, "attributes.text", "text"), "input")
 	}
 	return journalView(e), nil
+}
+
+// setOmittable sets attribute k of an update from an optional input
+// field: left out, nothing; null, nil (clear); else its value.
+func setOmittable[T any](attrs map[string]any, k string, v graphql.Omittable[*T]) {
+	if !v.IsSet() {
+		return
+	}
+	if p := v.Value(); p != nil {
+		attrs[k] = *p
+	} else {
+		attrs[k] = nil
+	}
 }

@@ -388,6 +388,8 @@ func nodeView(n store.Node) model.Node {
 		return journalView(n)
 	case itsm.KindChange:
 		return changeView(n)
+	case itsm.KindProblem:
+		return problemView(n)
 	}
 	return ciView(n)
 }

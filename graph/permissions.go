@@ -23,6 +23,8 @@ var (
 	incidentUpd  = auth.Permission{Kind: auth.KindIncident, Verb: auth.Update}
 	changeRead   = auth.Permission{Kind: auth.KindChange, Verb: auth.Read}
 	changeUpd    = auth.Permission{Kind: auth.KindChange, Verb: auth.Update}
+	problemRead  = auth.Permission{Kind: auth.KindProblem, Verb: auth.Read}
+	problemUpd   = auth.Permission{Kind: auth.KindProblem, Verb: auth.Update}
 )
 
 // fieldPermissions maps each root field of the schema ("Query.cis",
@@ -144,6 +146,31 @@ var fieldPermissions = map[string][]auth.Permission{
 	"ImpactAnalysis.openIncidents":   {incidentRead, relRead},
 	"ImpactAnalysis.changesInWindow": {changeRead, relRead},
 	"CI.changes":                     {changeRead, relRead},
+
+	// Problems: as incidents.
+	"Query.problem":                  {problemRead},
+	"Query.problems":                 {problemRead},
+	"Query.knownErrors":              {problemRead},
+	"Mutation.createProblem":         {{Kind: auth.KindProblem, Verb: auth.Create}},
+	"Mutation.updateProblem":         {problemUpd},
+	"Mutation.assessProblem":         {problemUpd},
+	"Mutation.analyzeProblem":        {problemUpd},
+	"Mutation.fixProblem":            {problemUpd},
+	"Mutation.resolveProblem":        {problemUpd},
+	"Mutation.closeProblem":          {problemUpd},
+	"Mutation.cancelProblem":         {problemUpd},
+	"Mutation.linkIncidentToProblem": {incidentUpd, problemRead},
+	"Mutation.setProblemFixChange":   {problemUpd, changeRead},
+	"Mutation.addProblemNote":        {{Kind: auth.KindJournal, Verb: auth.Create}},
+	"Incident.problem":               {problemRead, relRead},
+	"Problem.incidents":              {incidentRead, relRead},
+	"Problem.commonCauses":           {incidentRead, ciRead, relRead},
+	"Problem.fixChange":              {changeRead, relRead},
+	"Problem.assignedTo":             {personRead, relRead},
+	"Problem.assignmentGroup":        {groupRead, relRead},
+	"Problem.affectedCIs":            {ciRead, relRead},
+	"Problem.history":                {auditRead},
+	"Problem.journal":                {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
 	"Mutation.addIncidentNote":       {{Kind: auth.KindJournal, Verb: auth.Create}},
 
 	// Below the root: what reaches beyond a CI, and its stored data.

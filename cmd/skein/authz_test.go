@@ -211,6 +211,38 @@ func changeDecision(mutation, want string) matrixOp {
 		}}
 }
 
+// problem opens a problem as admin and runs the actions given.
+func (m *matrixEnv) problem(t *testing.T, actions ...string) string {
+	d := ok(t, m.url, `mutation($in: CreateProblemInput!) { createProblem(input: $in) { problem { id } } }`,
+		map[string]any{"in": map[string]any{"shortDescription": m.name("matrix-problem-"), "rootCause": "matrix"}})
+	id := get(d, "createProblem", "problem", "id").(string)
+	for _, a := range actions {
+		in := map[string]any{"id": id}
+		input := "ProblemActionInput"
+		if a == "resolveProblem" {
+			input, in["resolutionCode"] = "ResolveProblemInput", "FIX_APPLIED"
+		}
+		ok(t, m.url, fmt.Sprintf(`mutation($in: %s!) { %s(input: $in) { problem { id } } }`, input, a), map[string]any{"in": in})
+	}
+	return id
+}
+
+// problemAction is the role-matrix operation of a problem action.
+func problemAction(mutation, input, want string, extra map[string]any, setup ...string) matrixOp {
+	return matrixOp{query: fmt.Sprintf(`mutation($in: %s!) { %s(input: $in) { problem { state } } }`, input, mutation),
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			in := map[string]any{"id": m.problem(t, setup...)}
+			for k, v := range extra {
+				in[k] = v
+			}
+			return map[string]any{"in": in}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { problem(id: $id) { state } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "problem", "state") == want, "%s", mutation)
+		}}
+}
+
 // incidentState reports, as admin, an incident's state.
 func (m *matrixEnv) incidentState(t *testing.T, id string) string {
 	return get(ok(t, m.url, `query($id: ID!) { incident(id: $id) { state } }`, map[string]any{"id": id}), "incident", "state").(string)
@@ -393,6 +425,59 @@ var matrixOps = map[string]matrixOp{
 		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
 			d := ok(t, m.url, `query($id: ID!) { change(id: $id) { journal { totalCount } } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
 			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, "change", "journal", "totalCount"))
+		}},
+	"Query.problem": {query: `query($id: ID!) { problem(id: $id) { number state } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.problem(t)} }},
+	"Query.problems":    {query: `{ problems(first: 1) { totalCount } }`},
+	"Query.knownErrors": {query: `{ knownErrors(first: 1) { totalCount } }`},
+	"Mutation.createProblem": {query: `mutation($in: CreateProblemInput!) { createProblem(input: $in) { problem { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"shortDescription": m.name("matrix-new-problem-")}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($w: CIWhere) { problems(where: $w) { totalCount } }`,
+				map[string]any{"w": map[string]any{"attribute": "short_description", "eq": vars["in"].(map[string]any)["shortDescription"]}})
+			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, "problems", "totalCount"))
+		}},
+	"Mutation.updateProblem": {query: `mutation($in: UpdateProblemInput!) { updateProblem(input: $in) { problem { category } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.problem(t), "category": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { problem(id: $id) { category } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "problem", "category") == "matrix")
+		}},
+	"Mutation.assessProblem":  problemAction("assessProblem", "ProblemActionInput", "ASSESS", nil),
+	"Mutation.analyzeProblem": problemAction("analyzeProblem", "ProblemActionInput", "ROOT_CAUSE_ANALYSIS", nil, "assessProblem"),
+	"Mutation.fixProblem":     problemAction("fixProblem", "ProblemActionInput", "FIX_IN_PROGRESS", nil, "assessProblem", "analyzeProblem"),
+	"Mutation.resolveProblem": problemAction("resolveProblem", "ResolveProblemInput", "RESOLVED", map[string]any{"resolutionCode": "FIX_APPLIED"},
+		"assessProblem", "analyzeProblem", "fixProblem"),
+	"Mutation.closeProblem": problemAction("closeProblem", "ProblemActionInput", "CLOSED", nil,
+		"assessProblem", "analyzeProblem", "fixProblem", "resolveProblem"),
+	"Mutation.cancelProblem": problemAction("cancelProblem", "CancelProblemInput", "CLOSED", nil),
+	"Mutation.linkIncidentToProblem": {query: `mutation($in: LinkIncidentToProblemInput!) { linkIncidentToProblem(input: $in) { incident { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"incidentId": m.incident(t), "problemId": m.problem(t)}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { incident(id: $id) { problem { id } } }`, map[string]any{"id": vars["in"].(map[string]any)["incidentId"]})
+			assert.Equal(t, allowed, get(d, "incident", "problem") != nil)
+		}},
+	"Mutation.setProblemFixChange": {query: `mutation($in: SetProblemFixChangeInput!) { setProblemFixChange(input: $in) { problem { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"problemId": m.problem(t), "changeId": m.change(t, "NORMAL")}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { problem(id: $id) { fixChange { id } } }`, map[string]any{"id": vars["in"].(map[string]any)["problemId"]})
+			assert.Equal(t, allowed, get(d, "problem", "fixChange") != nil)
+		}},
+	"Mutation.addProblemNote": {query: `mutation($in: AddNoteInput!) { addProblemNote(input: $in) { entry { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.problem(t), "type": "WORK_NOTE", "text": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { problem(id: $id) { journal { totalCount } } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, "problem", "journal", "totalCount"))
 		}},
 	"Mutation.addIncidentNote": {query: `mutation($in: AddNoteInput!) { addIncidentNote(input: $in) { entry { id } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {

@@ -28,6 +28,7 @@ type IncidentResolver interface {
 	History(ctx context.Context, obj *model.Incident, first *int, after *string) (*model.AuditConnection, error)
 	Journal(ctx context.Context, obj *model.Incident, typeArg *model.NoteType, first *int, after *string) (*model.JournalConnection, error)
 	SuspectChanges(ctx context.Context, obj *model.Incident, hours *int, depth *int) ([]model.SuspectChange, error)
+	Problem(ctx context.Context, obj *model.Incident) (*model.Problem, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1096,6 +1097,38 @@ func (ec *executionContext) fieldContext_Incident_suspectChanges(ctx context.Con
 	if fc.Args, err = ec.field_Incident_suspectChanges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Incident_problem(ctx context.Context, field graphql.CollectedField, obj *model.Incident) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Incident_problem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Incident().Problem(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Problem) graphql.Marshaler {
+			return ec.marshalOProblem2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐProblem(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Incident_problem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Incident",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Problem(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -2683,6 +2716,12 @@ func (ec *executionContext) _Incident(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Incident_suspectChanges(ctx, field, obj)
+				})
+		case "problem":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Incident_problem(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

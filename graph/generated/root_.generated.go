@@ -27,6 +27,7 @@ type ResolverRoot interface {
 	CI() CIResolver
 	Change() ChangeResolver
 	ChangeConflict() ChangeConflictResolver
+	CommonCause() CommonCauseResolver
 	Group() GroupResolver
 	IdentityConflict() IdentityConflictResolver
 	ImpactAnalysis() ImpactAnalysisResolver
@@ -36,6 +37,7 @@ type ResolverRoot interface {
 	Path() PathResolver
 	PathStep() PathStepResolver
 	Person() PersonResolver
+	Problem() ProblemResolver
 	Query() QueryResolver
 	ReachedCI() ReachedCIResolver
 	Relationship() RelationshipResolver
@@ -66,6 +68,11 @@ type ComplexityRoot struct {
 	AddNotePayload struct {
 		Entry    func(childComplexity int) int
 		Incident func(childComplexity int) int
+	}
+
+	AddProblemNotePayload struct {
+		Entry   func(childComplexity int) int
+		Problem func(childComplexity int) int
 	}
 
 	Approval struct {
@@ -244,6 +251,12 @@ type ComplexityRoot struct {
 		Count func(childComplexity int) int
 	}
 
+	CommonCause struct {
+		Ci        func(childComplexity int) int
+		Distance  func(childComplexity int) int
+		Incidents func(childComplexity int) int
+	}
+
 	Contact struct {
 		CiCount func(childComplexity int) int
 		Group   func(childComplexity int) int
@@ -415,6 +428,7 @@ type ComplexityRoot struct {
 		OpenedAt         func(childComplexity int) int
 		Priority         func(childComplexity int) int
 		PriorityLabel    func(childComplexity int) int
+		Problem          func(childComplexity int) int
 		ReopenCount      func(childComplexity int) int
 		ReopenReason     func(childComplexity int) int
 		ResolutionCode   func(childComplexity int) int
@@ -496,22 +510,30 @@ type ComplexityRoot struct {
 		AddChangeNote            func(childComplexity int, input model.AddNoteInput) int
 		AddGroupMembers          func(childComplexity int, input model.GroupMembersInput) int
 		AddIncidentNote          func(childComplexity int, input model.AddNoteInput) int
+		AddProblemNote           func(childComplexity int, input model.AddNoteInput) int
+		AnalyzeProblem           func(childComplexity int, input model.ProblemActionInput) int
 		ApproveChange            func(childComplexity int, input model.ChangeDecisionInput) int
 		AssessChange             func(childComplexity int, input model.ChangeActionInput) int
+		AssessProblem            func(childComplexity int, input model.ProblemActionInput) int
 		CancelChange             func(childComplexity int, input model.CancelChangeInput) int
 		CancelIncident           func(childComplexity int, input model.CancelIncidentInput) int
+		CancelProblem            func(childComplexity int, input model.CancelProblemInput) int
 		CloseChange              func(childComplexity int, input model.CloseChangeInput) int
 		CloseIncident            func(childComplexity int, input model.IncidentActionInput) int
+		CloseProblem             func(childComplexity int, input model.ProblemActionInput) int
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateChange             func(childComplexity int, input model.CreateChangeInput) int
 		CreateIncident           func(childComplexity int, input model.CreateIncidentInput) int
+		CreateProblem            func(childComplexity int, input model.CreateProblemInput) int
 		CreateRelationships      func(childComplexity int, input model.CreateRelationshipsInput) int
 		DeactivateGroup          func(childComplexity int, input model.DeactivateInput) int
 		DeactivatePerson         func(childComplexity int, input model.DeactivateInput) int
 		DeleteCi                 func(childComplexity int, input model.DeleteCIInput) int
 		DeleteRelationships      func(childComplexity int, input model.DeleteRelationshipsInput) int
+		FixProblem               func(childComplexity int, input model.ProblemActionInput) int
 		HoldIncident             func(childComplexity int, input model.HoldIncidentInput) int
 		ImplementChange          func(childComplexity int, input model.ChangeActionInput) int
+		LinkIncidentToProblem    func(childComplexity int, input model.LinkIncidentToProblemInput) int
 		MergeCIs                 func(childComplexity int, input model.MergeCIsInput) int
 		Ping                     func(childComplexity int) int
 		PurgeCi                  func(childComplexity int, input model.PurgeCIInput) int
@@ -522,6 +544,7 @@ type ComplexityRoot struct {
 		ReopenIncident           func(childComplexity int, input model.ReopenIncidentInput) int
 		RequestChangeApproval    func(childComplexity int, input model.ChangeActionInput) int
 		ResolveIncident          func(childComplexity int, input model.ResolveIncidentInput) int
+		ResolveProblem           func(childComplexity int, input model.ResolveProblemInput) int
 		ResumeIncident           func(childComplexity int, input model.IncidentActionInput) int
 		RetireCIClass            func(childComplexity int, input model.RetireCIClassInput) int
 		RetireRelationshipType   func(childComplexity int, input model.RetireRelationshipTypeInput) int
@@ -530,12 +553,14 @@ type ComplexityRoot struct {
 		RevokeAPIToken           func(childComplexity int, input model.RevokeAPITokenInput) int
 		ScheduleChange           func(childComplexity int, input model.ScheduleChangeInput) int
 		SetGroupManager          func(childComplexity int, input model.SetGroupManagerInput) int
+		SetProblemFixChange      func(childComplexity int, input model.SetProblemFixChangeInput) int
 		StartIncident            func(childComplexity int, input model.IncidentActionInput) int
 		UpdateChange             func(childComplexity int, input model.UpdateChangeInput) int
 		UpdateCi                 func(childComplexity int, input model.UpdateCIInput) int
 		UpdateGroup              func(childComplexity int, input model.UpdateNodeInput) int
 		UpdateIncident           func(childComplexity int, input model.UpdateIncidentInput) int
 		UpdatePerson             func(childComplexity int, input model.UpdateNodeInput) int
+		UpdateProblem            func(childComplexity int, input model.UpdateProblemInput) int
 		UpsertCIs                func(childComplexity int, input model.UpsertCIsInput) int
 		UpsertGroups             func(childComplexity int, input model.UpsertGroupsInput) int
 		UpsertPeople             func(childComplexity int, input model.UpsertPeopleInput) int
@@ -597,6 +622,55 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Problem struct {
+		AffectedCIs      func(childComplexity int, first *int, after *string) int
+		AllowedActions   func(childComplexity int) int
+		AssignedTo       func(childComplexity int) int
+		AssignmentGroup  func(childComplexity int) int
+		Attributes       func(childComplexity int) int
+		Category         func(childComplexity int) int
+		ClosedAt         func(childComplexity int) int
+		CommonCauses     func(childComplexity int, depth *int, first *int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		FixChange        func(childComplexity int) int
+		FixNotes         func(childComplexity int) int
+		History          func(childComplexity int, first *int, after *string) int
+		ID               func(childComplexity int) int
+		Impact           func(childComplexity int) int
+		Incidents        func(childComplexity int, first *int, after *string) int
+		Journal          func(childComplexity int, typeArg *model.NoteType, first *int, after *string) int
+		KnownError       func(childComplexity int) int
+		Number           func(childComplexity int) int
+		OpenedAt         func(childComplexity int) int
+		Priority         func(childComplexity int) int
+		ResolutionCode   func(childComplexity int) int
+		ResolvedAt       func(childComplexity int) int
+		RootCause        func(childComplexity int) int
+		ShortDescription func(childComplexity int) int
+		State            func(childComplexity int) int
+		StateCode        func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Urgency          func(childComplexity int) int
+		Version          func(childComplexity int) int
+		Workaround       func(childComplexity int) int
+	}
+
+	ProblemConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ProblemEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ProblemPayload struct {
+		Problem func(childComplexity int) int
+	}
+
 	PurgeCIPayload struct {
 		PurgedID func(childComplexity int) int
 	}
@@ -616,9 +690,12 @@ type ComplexityRoot struct {
 		ImpactAnalysis    func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) int
 		Incident          func(childComplexity int, id *string, number *string) int
 		Incidents         func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int, breachingWithinMinutes *int) int
+		KnownErrors       func(childComplexity int, text *string, first *int, after *string) int
 		Node              func(childComplexity int, id string) int
 		People            func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
 		Person            func(childComplexity int, id string) int
+		Problem           func(childComplexity int, id *string, number *string) int
+		Problems          func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		RelationshipTypes func(childComplexity int) int
 		Search            func(childComplexity int, text string, filter *model.SearchFilter, first *int, after *string) int
 		ShortestPath      func(childComplexity int, from string, to string, maxDepth *int, types []string) int
@@ -911,6 +988,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AddNotePayload.Incident(childComplexity), true
+
+	case "AddProblemNotePayload.entry":
+		if e.ComplexityRoot.AddProblemNotePayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddProblemNotePayload.Entry(childComplexity), true
+	case "AddProblemNotePayload.problem":
+		if e.ComplexityRoot.AddProblemNotePayload.Problem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddProblemNotePayload.Problem(childComplexity), true
 
 	case "Approval.approver":
 		if e.ComplexityRoot.Approval.Approver == nil {
@@ -1729,6 +1819,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ClassCount.Count(childComplexity), true
 
+	case "CommonCause.ci":
+		if e.ComplexityRoot.CommonCause.Ci == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommonCause.Ci(childComplexity), true
+	case "CommonCause.distance":
+		if e.ComplexityRoot.CommonCause.Distance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommonCause.Distance(childComplexity), true
+	case "CommonCause.incidents":
+		if e.ComplexityRoot.CommonCause.Incidents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommonCause.Incidents(childComplexity), true
+
 	case "Contact.ciCount":
 		if e.ComplexityRoot.Contact.CiCount == nil {
 			break
@@ -2425,6 +2534,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Incident.PriorityLabel(childComplexity), true
+	case "Incident.problem":
+		if e.ComplexityRoot.Incident.Problem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.Problem(childComplexity), true
 	case "Incident.reopenCount":
 		if e.ComplexityRoot.Incident.ReopenCount == nil {
 			break
@@ -2761,6 +2876,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddIncidentNote(childComplexity, args["input"].(model.AddNoteInput)), true
+	case "Mutation.addProblemNote":
+		if e.ComplexityRoot.Mutation.AddProblemNote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addProblemNote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddProblemNote(childComplexity, args["input"].(model.AddNoteInput)), true
+	case "Mutation.analyzeProblem":
+		if e.ComplexityRoot.Mutation.AnalyzeProblem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_analyzeProblem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AnalyzeProblem(childComplexity, args["input"].(model.ProblemActionInput)), true
 	case "Mutation.approveChange":
 		if e.ComplexityRoot.Mutation.ApproveChange == nil {
 			break
@@ -2783,6 +2920,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssessChange(childComplexity, args["input"].(model.ChangeActionInput)), true
+	case "Mutation.assessProblem":
+		if e.ComplexityRoot.Mutation.AssessProblem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assessProblem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssessProblem(childComplexity, args["input"].(model.ProblemActionInput)), true
 	case "Mutation.cancelChange":
 		if e.ComplexityRoot.Mutation.CancelChange == nil {
 			break
@@ -2805,6 +2953,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelIncident(childComplexity, args["input"].(model.CancelIncidentInput)), true
+	case "Mutation.cancelProblem":
+		if e.ComplexityRoot.Mutation.CancelProblem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelProblem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelProblem(childComplexity, args["input"].(model.CancelProblemInput)), true
 	case "Mutation.closeChange":
 		if e.ComplexityRoot.Mutation.CloseChange == nil {
 			break
@@ -2827,6 +2986,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CloseIncident(childComplexity, args["input"].(model.IncidentActionInput)), true
+	case "Mutation.closeProblem":
+		if e.ComplexityRoot.Mutation.CloseProblem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeProblem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseProblem(childComplexity, args["input"].(model.ProblemActionInput)), true
 	case "Mutation.createAPIToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -2860,6 +3030,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateIncident(childComplexity, args["input"].(model.CreateIncidentInput)), true
+	case "Mutation.createProblem":
+		if e.ComplexityRoot.Mutation.CreateProblem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createProblem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateProblem(childComplexity, args["input"].(model.CreateProblemInput)), true
 	case "Mutation.createRelationships":
 		if e.ComplexityRoot.Mutation.CreateRelationships == nil {
 			break
@@ -2915,6 +3096,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteRelationships(childComplexity, args["input"].(model.DeleteRelationshipsInput)), true
+	case "Mutation.fixProblem":
+		if e.ComplexityRoot.Mutation.FixProblem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_fixProblem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FixProblem(childComplexity, args["input"].(model.ProblemActionInput)), true
 	case "Mutation.holdIncident":
 		if e.ComplexityRoot.Mutation.HoldIncident == nil {
 			break
@@ -2937,6 +3129,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImplementChange(childComplexity, args["input"].(model.ChangeActionInput)), true
+	case "Mutation.linkIncidentToProblem":
+		if e.ComplexityRoot.Mutation.LinkIncidentToProblem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_linkIncidentToProblem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LinkIncidentToProblem(childComplexity, args["input"].(model.LinkIncidentToProblemInput)), true
 	case "Mutation.mergeCIs":
 		if e.ComplexityRoot.Mutation.MergeCIs == nil {
 			break
@@ -3042,6 +3245,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResolveIncident(childComplexity, args["input"].(model.ResolveIncidentInput)), true
+	case "Mutation.resolveProblem":
+		if e.ComplexityRoot.Mutation.ResolveProblem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resolveProblem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResolveProblem(childComplexity, args["input"].(model.ResolveProblemInput)), true
 	case "Mutation.resumeIncident":
 		if e.ComplexityRoot.Mutation.ResumeIncident == nil {
 			break
@@ -3130,6 +3344,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetGroupManager(childComplexity, args["input"].(model.SetGroupManagerInput)), true
+	case "Mutation.setProblemFixChange":
+		if e.ComplexityRoot.Mutation.SetProblemFixChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setProblemFixChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetProblemFixChange(childComplexity, args["input"].(model.SetProblemFixChangeInput)), true
 	case "Mutation.startIncident":
 		if e.ComplexityRoot.Mutation.StartIncident == nil {
 			break
@@ -3196,6 +3421,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdatePerson(childComplexity, args["input"].(model.UpdateNodeInput)), true
+	case "Mutation.updateProblem":
+		if e.ComplexityRoot.Mutation.UpdateProblem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateProblem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateProblem(childComplexity, args["input"].(model.UpdateProblemInput)), true
 	case "Mutation.upsertCIs":
 		if e.ComplexityRoot.Mutation.UpsertCIs == nil {
 			break
@@ -3484,6 +3720,257 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PersonEdge.Node(childComplexity), true
 
+	case "Problem.affectedCIs":
+		if e.ComplexityRoot.Problem.AffectedCIs == nil {
+			break
+		}
+
+		args, err := ec.field_Problem_affectedCIs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Problem.AffectedCIs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Problem.allowedActions":
+		if e.ComplexityRoot.Problem.AllowedActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.AllowedActions(childComplexity), true
+	case "Problem.assignedTo":
+		if e.ComplexityRoot.Problem.AssignedTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.AssignedTo(childComplexity), true
+	case "Problem.assignmentGroup":
+		if e.ComplexityRoot.Problem.AssignmentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.AssignmentGroup(childComplexity), true
+	case "Problem.attributes":
+		if e.ComplexityRoot.Problem.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.Attributes(childComplexity), true
+	case "Problem.category":
+		if e.ComplexityRoot.Problem.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.Category(childComplexity), true
+	case "Problem.closedAt":
+		if e.ComplexityRoot.Problem.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.ClosedAt(childComplexity), true
+	case "Problem.commonCauses":
+		if e.ComplexityRoot.Problem.CommonCauses == nil {
+			break
+		}
+
+		args, err := ec.field_Problem_commonCauses_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Problem.CommonCauses(childComplexity, args["depth"].(*int), args["first"].(*int)), true
+	case "Problem.createdAt":
+		if e.ComplexityRoot.Problem.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.CreatedAt(childComplexity), true
+	case "Problem.description":
+		if e.ComplexityRoot.Problem.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.Description(childComplexity), true
+	case "Problem.fixChange":
+		if e.ComplexityRoot.Problem.FixChange == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.FixChange(childComplexity), true
+	case "Problem.fixNotes":
+		if e.ComplexityRoot.Problem.FixNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.FixNotes(childComplexity), true
+	case "Problem.history":
+		if e.ComplexityRoot.Problem.History == nil {
+			break
+		}
+
+		args, err := ec.field_Problem_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Problem.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Problem.id":
+		if e.ComplexityRoot.Problem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.ID(childComplexity), true
+	case "Problem.impact":
+		if e.ComplexityRoot.Problem.Impact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.Impact(childComplexity), true
+	case "Problem.incidents":
+		if e.ComplexityRoot.Problem.Incidents == nil {
+			break
+		}
+
+		args, err := ec.field_Problem_incidents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Problem.Incidents(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Problem.journal":
+		if e.ComplexityRoot.Problem.Journal == nil {
+			break
+		}
+
+		args, err := ec.field_Problem_journal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Problem.Journal(childComplexity, args["type"].(*model.NoteType), args["first"].(*int), args["after"].(*string)), true
+	case "Problem.knownError":
+		if e.ComplexityRoot.Problem.KnownError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.KnownError(childComplexity), true
+	case "Problem.number":
+		if e.ComplexityRoot.Problem.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.Number(childComplexity), true
+	case "Problem.openedAt":
+		if e.ComplexityRoot.Problem.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.OpenedAt(childComplexity), true
+	case "Problem.priority":
+		if e.ComplexityRoot.Problem.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.Priority(childComplexity), true
+	case "Problem.resolutionCode":
+		if e.ComplexityRoot.Problem.ResolutionCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.ResolutionCode(childComplexity), true
+	case "Problem.resolvedAt":
+		if e.ComplexityRoot.Problem.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.ResolvedAt(childComplexity), true
+	case "Problem.rootCause":
+		if e.ComplexityRoot.Problem.RootCause == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.RootCause(childComplexity), true
+	case "Problem.shortDescription":
+		if e.ComplexityRoot.Problem.ShortDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.ShortDescription(childComplexity), true
+	case "Problem.state":
+		if e.ComplexityRoot.Problem.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.State(childComplexity), true
+	case "Problem.stateCode":
+		if e.ComplexityRoot.Problem.StateCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.StateCode(childComplexity), true
+	case "Problem.updatedAt":
+		if e.ComplexityRoot.Problem.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.UpdatedAt(childComplexity), true
+	case "Problem.urgency":
+		if e.ComplexityRoot.Problem.Urgency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.Urgency(childComplexity), true
+	case "Problem.version":
+		if e.ComplexityRoot.Problem.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.Version(childComplexity), true
+	case "Problem.workaround":
+		if e.ComplexityRoot.Problem.Workaround == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.Workaround(childComplexity), true
+
+	case "ProblemConnection.edges":
+		if e.ComplexityRoot.ProblemConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemConnection.Edges(childComplexity), true
+	case "ProblemConnection.pageInfo":
+		if e.ComplexityRoot.ProblemConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemConnection.PageInfo(childComplexity), true
+	case "ProblemConnection.totalCount":
+		if e.ComplexityRoot.ProblemConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemConnection.TotalCount(childComplexity), true
+
+	case "ProblemEdge.cursor":
+		if e.ComplexityRoot.ProblemEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemEdge.Cursor(childComplexity), true
+	case "ProblemEdge.node":
+		if e.ComplexityRoot.ProblemEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemEdge.Node(childComplexity), true
+
+	case "ProblemPayload.problem":
+		if e.ComplexityRoot.ProblemPayload.Problem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemPayload.Problem(childComplexity), true
+
 	case "PurgeCIPayload.purgedId":
 		if e.ComplexityRoot.PurgeCIPayload.PurgedID == nil {
 			break
@@ -3641,6 +4128,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Incidents(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int), args["breachingWithinMinutes"].(*int)), true
 
+	case "Query.knownErrors":
+		if e.ComplexityRoot.Query.KnownErrors == nil {
+			break
+		}
+
+		args, err := ec.field_Query_knownErrors_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.KnownErrors(childComplexity, args["text"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -3674,6 +4172,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Person(childComplexity, args["id"].(string)), true
+	case "Query.problem":
+		if e.ComplexityRoot.Query.Problem == nil {
+			break
+		}
+
+		args, err := ec.field_Query_problem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Problem(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.problems":
+		if e.ComplexityRoot.Query.Problems == nil {
+			break
+		}
+
+		args, err := ec.field_Query_problems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Problems(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 	case "Query.relationshipTypes":
 		if e.ComplexityRoot.Query.RelationshipTypes == nil {
 			break
@@ -4379,12 +4899,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CIWhere", ec.unmarshalInputCIWhere),
 			graphql.NewInputUnmarshaler("CancelChangeInput", ec.unmarshalInputCancelChangeInput),
 			graphql.NewInputUnmarshaler("CancelIncidentInput", ec.unmarshalInputCancelIncidentInput),
+			graphql.NewInputUnmarshaler("CancelProblemInput", ec.unmarshalInputCancelProblemInput),
 			graphql.NewInputUnmarshaler("ChangeActionInput", ec.unmarshalInputChangeActionInput),
 			graphql.NewInputUnmarshaler("ChangeDecisionInput", ec.unmarshalInputChangeDecisionInput),
 			graphql.NewInputUnmarshaler("CloseChangeInput", ec.unmarshalInputCloseChangeInput),
 			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
 			graphql.NewInputUnmarshaler("CreateChangeInput", ec.unmarshalInputCreateChangeInput),
 			graphql.NewInputUnmarshaler("CreateIncidentInput", ec.unmarshalInputCreateIncidentInput),
+			graphql.NewInputUnmarshaler("CreateProblemInput", ec.unmarshalInputCreateProblemInput),
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
 			graphql.NewInputUnmarshaler("DeactivateInput", ec.unmarshalInputDeactivateInput),
 			graphql.NewInputUnmarshaler("DeleteCIInput", ec.unmarshalInputDeleteCIInput),
@@ -4394,24 +4916,29 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ImpactOrder", ec.unmarshalInputImpactOrder),
 			graphql.NewInputUnmarshaler("IncidentActionInput", ec.unmarshalInputIncidentActionInput),
 			graphql.NewInputUnmarshaler("IncidentOrder", ec.unmarshalInputIncidentOrder),
+			graphql.NewInputUnmarshaler("LinkIncidentToProblemInput", ec.unmarshalInputLinkIncidentToProblemInput),
 			graphql.NewInputUnmarshaler("MergeCIsInput", ec.unmarshalInputMergeCIsInput),
 			graphql.NewInputUnmarshaler("NodeOrder", ec.unmarshalInputNodeOrder),
+			graphql.NewInputUnmarshaler("ProblemActionInput", ec.unmarshalInputProblemActionInput),
 			graphql.NewInputUnmarshaler("PurgeCIInput", ec.unmarshalInputPurgeCIInput),
 			graphql.NewInputUnmarshaler("RegisterCIClassInput", ec.unmarshalInputRegisterCIClassInput),
 			graphql.NewInputUnmarshaler("RegisterRelationshipTypeInput", ec.unmarshalInputRegisterRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RelationshipItem", ec.unmarshalInputRelationshipItem),
 			graphql.NewInputUnmarshaler("ReopenIncidentInput", ec.unmarshalInputReopenIncidentInput),
 			graphql.NewInputUnmarshaler("ResolveIncidentInput", ec.unmarshalInputResolveIncidentInput),
+			graphql.NewInputUnmarshaler("ResolveProblemInput", ec.unmarshalInputResolveProblemInput),
 			graphql.NewInputUnmarshaler("RetireCIClassInput", ec.unmarshalInputRetireCIClassInput),
 			graphql.NewInputUnmarshaler("RetireRelationshipTypeInput", ec.unmarshalInputRetireRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RevokeAPITokenInput", ec.unmarshalInputRevokeAPITokenInput),
 			graphql.NewInputUnmarshaler("ScheduleChangeInput", ec.unmarshalInputScheduleChangeInput),
 			graphql.NewInputUnmarshaler("SearchFilter", ec.unmarshalInputSearchFilter),
 			graphql.NewInputUnmarshaler("SetGroupManagerInput", ec.unmarshalInputSetGroupManagerInput),
+			graphql.NewInputUnmarshaler("SetProblemFixChangeInput", ec.unmarshalInputSetProblemFixChangeInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
 			graphql.NewInputUnmarshaler("UpdateChangeInput", ec.unmarshalInputUpdateChangeInput),
 			graphql.NewInputUnmarshaler("UpdateIncidentInput", ec.unmarshalInputUpdateIncidentInput),
 			graphql.NewInputUnmarshaler("UpdateNodeInput", ec.unmarshalInputUpdateNodeInput),
+			graphql.NewInputUnmarshaler("UpdateProblemInput", ec.unmarshalInputUpdateProblemInput),
 			graphql.NewInputUnmarshaler("UpsertCIItem", ec.unmarshalInputUpsertCIItem),
 			graphql.NewInputUnmarshaler("UpsertCIsInput", ec.unmarshalInputUpsertCIsInput),
 			graphql.NewInputUnmarshaler("UpsertGroupsInput", ec.unmarshalInputUpsertGroupsInput),
@@ -4517,7 +5044,7 @@ input AuditFilter {
   selects the records of the relationships it is an end of.
   """
   objects: [String!]
-  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `person` + "`" + `, ` + "`" + `group` + "`" + `, ` + "`" + `incident` + "`" + `, ` + "`" + `change` + "`" + `, ` + "`" + `journal` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
+  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `person` + "`" + `, ` + "`" + `group` + "`" + `, ` + "`" + `incident` + "`" + `, ` + "`" + `change` + "`" + `, ` + "`" + `problem` + "`" + `, ` + "`" + `journal` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
   kinds: [String!]
   "Who wrote (user, token or agent name), exactly."
   actor: String
@@ -7099,6 +7626,342 @@ extend type CI {
   supportedBy: Group
 }
 `, BuiltIn: false},
+	{Name: "../../schema/problem.graphqls", Input: `extend type Query {
+  "A problem by ID or by number (` + "`" + `PRB0010001` + "`" + `); give exactly one. Null when there is none."
+  problem("ID of the problem." id: ID, "Number of the problem." number: String): Problem
+  "Problems: by a filter expression over their attributes, ordered, a page at a time; or found by words with ` + "`" + `search` + "`" + `."
+  problems(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the problem's attributes (snake_case names, stored values)."
+    where: CIWhere
+    "The order of the list; by ID (opening order) when omitted."
+    orderBy: IncidentOrder
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching problems (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): ProblemConnection!
+  """
+  The known errors: problems whose root cause and workaround are documented (` + "`" + `knownError` + "`" + `), not
+  closed, newest first; with ` + "`" + `text` + "`" + `, those whose short description, description, root cause or
+  workaround contains it (ignoring case). What incident handling searches first.
+  """
+  knownErrors(
+    "Text to look for."
+    text: String
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+  ): ProblemConnection!
+}
+
+extend type Mutation {
+  "Opens a problem in state NEW with the next number (` + "`" + `PRB0010001` + "`" + `...)."
+  createProblem("The problem." input: CreateProblemInput!): ProblemPayload!
+  """
+  Changes a problem: its description, impact and urgency (its priority follows), root cause,
+  known-error flag and workaround (a known error needs one), its assignee, group and CIs. A field
+  left out is kept; null clears it. A closed problem is not changed.
+  """
+  updateProblem("What to change." input: UpdateProblemInput!): ProblemPayload!
+  "Starts assessing a NEW problem: ASSESS."
+  assessProblem("Which problem." input: ProblemActionInput!): ProblemPayload!
+  "Starts the root cause analysis: ROOT_CAUSE_ANALYSIS."
+  analyzeProblem("Which problem." input: ProblemActionInput!): ProblemPayload!
+  "Starts fixing it, once its root cause is documented: FIX_IN_PROGRESS."
+  fixProblem("Which problem." input: ProblemActionInput!): ProblemPayload!
+  "Resolves it with a resolution code: RESOLVED."
+  resolveProblem("Which problem, and how." input: ResolveProblemInput!): ProblemPayload!
+  "Closes a RESOLVED problem: CLOSED."
+  closeProblem("Which problem." input: ProblemActionInput!): ProblemPayload!
+  "Closes an open problem as canceled: CLOSED."
+  cancelProblem("Which problem." input: CancelProblemInput!): ProblemPayload!
+  """
+  Records that a problem causes an incident (` + "`" + `problemId` + "`" + `), or that it does not (` + "`" + `problemId: null` + "`" + `).
+  An incident has one problem: linking it to another moves it.
+  """
+  linkIncidentToProblem("The incident and the problem." input: LinkIncidentToProblemInput!): IncidentPayload!
+  "Records the change that fixes a problem (` + "`" + `changeId` + "`" + `), or removes it (` + "`" + `changeId: null` + "`" + `)."
+  setProblemFixChange("The problem and the change." input: SetProblemFixChangeInput!): ProblemPayload!
+  "Adds a work note or a comment to a problem's journal."
+  addProblemNote("The problem and the note." input: AddNoteInput!): AddProblemNotePayload!
+}
+
+"""
+The cause, known or not, of one or more incidents. Once its root cause and a workaround are
+documented it is a known error, which incident handling searches (` + "`" + `knownErrors` + "`" + `). States and
+codes are ITIL's and ServiceNow's.
+"""
+type Problem implements Node {
+  "Opaque global ID."
+  id: ID!
+  "The problem's number, e.g. PRB0010001."
+  number: String!
+  "One line: what goes wrong."
+  shortDescription: String!
+  "The details."
+  description: String
+  "Where the problem is in its workflow."
+  state: ProblemState!
+  "ServiceNow's stored code of the state: 101 new, 102 assess, 103 root cause analysis, 104 fix in progress, 106 resolved, 107 closed."
+  stateCode: Int!
+  "1 high, 2 medium, 3 low."
+  impact: Int!
+  "1 high, 2 medium, 3 low."
+  urgency: Int!
+  "1 critical .. 5 planning, from impact and urgency."
+  priority: Int!
+  "Category."
+  category: String
+  "What causes it, once known."
+  rootCause: String
+  "True when it is a known error (root cause and workaround documented)."
+  knownError: Boolean!
+  "How to get around it until it is fixed."
+  workaround: String
+  "How it was resolved or why it was closed."
+  resolutionCode: ProblemResolution
+  "What was done."
+  fixNotes: String
+  "When it was opened."
+  openedAt: Time!
+  "When it was resolved."
+  resolvedAt: Time
+  "When it was closed."
+  closedAt: Time
+  "The actions its state allows now."
+  allowedActions: [ProblemAction!]!
+  "The incidents it causes (INCIDENT_OF), newest first."
+  incidents("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): IncidentConnection!
+  """
+  The CIs common to the dependency trees of at least two of its incidents (their CIs and what they
+  depend on, up to ` + "`" + `depth` + "`" + ` hops), most shared first, then nearest: where to look for the root cause.
+  """
+  commonCauses(
+    "Dependency hops from each incident's CIs, 1 to 32."
+    depth: Int = 4
+    "How many to list, 1 to 1000."
+    first: Int = 20
+  ): [CommonCause!]!
+  "The change that fixes it (FIXED_BY)."
+  fixChange: Change
+  "The person working it."
+  assignedTo: Person
+  "The group it is assigned to."
+  assignmentGroup: Group
+  "The CIs it concerns (AFFECTS)."
+  affectedCIs("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): CIConnection!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+  "Its work notes and comments, newest first."
+  journal("Only entries of this type." type: NoteType, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): JournalConnection!
+}
+
+"A CI in the dependency trees of several incidents of a problem."
+type CommonCause {
+  "The CI."
+  ci: CI!
+  "How many of the problem's incidents have it in their tree."
+  incidents: Int!
+  "The fewest hops from one of their CIs to it."
+  distance: Int!
+}
+
+"States of a problem (ServiceNow codes in brackets)."
+enum ProblemState {
+  "Opened (101)."
+  NEW
+  "Being assessed (102)."
+  ASSESS
+  "Its root cause being analysed (103)."
+  ROOT_CAUSE_ANALYSIS
+  "Being fixed (104)."
+  FIX_IN_PROGRESS
+  "Resolved (106)."
+  RESOLVED
+  "Closed (107)."
+  CLOSED
+}
+
+"Workflow actions of a problem; each is a mutation."
+enum ProblemAction {
+  "New -> Assess."
+  ASSESS
+  "Assess -> Root cause analysis."
+  ANALYZE
+  "Root cause analysis -> Fix in progress (the root cause documented)."
+  FIX
+  "Fix in progress -> Resolved."
+  RESOLVE
+  "Resolved -> Closed."
+  CLOSE
+  "Any open state -> Closed, as canceled."
+  CANCEL
+}
+
+"How a problem was resolved or closed."
+enum ProblemResolution {
+  "A fix was applied."
+  FIX_APPLIED
+  "The risk is accepted: no fix."
+  RISK_ACCEPTED
+  "A duplicate of another problem."
+  DUPLICATE
+  "Canceled."
+  CANCELED
+}
+
+"A new problem."
+input CreateProblemInput {
+  "One line: what goes wrong (1 to 160 characters)."
+  shortDescription: String!
+  "The details."
+  description: String
+  "1 high, 2 medium, 3 low (default)."
+  impact: Int
+  "1 high, 2 medium, 3 low (default)."
+  urgency: Int
+  "Category."
+  category: String
+  "What causes it, if known."
+  rootCause: String
+  "A known error already (needs a workaround)."
+  knownError: Boolean
+  "How to get around it."
+  workaround: String
+  "ID of the person working it."
+  assignedToId: ID
+  "ID of the group it is assigned to."
+  assignmentGroupId: ID
+  "IDs of the CIs it concerns."
+  affectedCIIds: [ID!]
+}
+
+"A change of a problem; a field left out is kept, null clears it."
+input UpdateProblemInput {
+  "ID of the problem."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the update is based on (optional)."
+  expectedVersion: Int
+  "One line (cannot be cleared)."
+  shortDescription: String @goField(omittable: true)
+  "The details."
+  description: String @goField(omittable: true)
+  "1 high, 2 medium, 3 low; null resets to 3."
+  impact: Int @goField(omittable: true)
+  "1 high, 2 medium, 3 low; null resets to 3."
+  urgency: Int @goField(omittable: true)
+  "Category."
+  category: String @goField(omittable: true)
+  "What causes it."
+  rootCause: String @goField(omittable: true)
+  "Whether it is a known error (needs a workaround)."
+  knownError: Boolean @goField(omittable: true)
+  "How to get around it."
+  workaround: String @goField(omittable: true)
+  "ID of the person working it."
+  assignedToId: ID @goField(omittable: true)
+  "ID of the group it is assigned to."
+  assignmentGroupId: ID @goField(omittable: true)
+  "IDs of the CIs it concerns: the whole set."
+  affectedCIIds: [ID!] @goField(omittable: true)
+}
+
+"An action on a problem that takes nothing else."
+input ProblemActionInput {
+  "ID of the problem."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+}
+
+"Resolving a problem."
+input ResolveProblemInput {
+  "ID of the problem."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "How it was resolved."
+  resolutionCode: ProblemResolution!
+  "What was done."
+  fixNotes: String
+}
+
+"Canceling a problem."
+input CancelProblemInput {
+  "ID of the problem."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "Why."
+  notes: String
+}
+
+"An incident and the problem that causes it."
+input LinkIncidentToProblemInput {
+  "ID of the incident."
+  incidentId: ID!
+  "ID of the problem, or null to unlink."
+  problemId: ID
+}
+
+"A problem and the change that fixes it."
+input SetProblemFixChangeInput {
+  "ID of the problem."
+  problemId: ID!
+  "ID of the change, or null to remove it."
+  changeId: ID
+}
+
+"The problem after a write."
+type ProblemPayload {
+  "The problem as stored after the write."
+  problem: Problem!
+}
+
+"The entry written, and its problem."
+type AddProblemNotePayload {
+  "The new entry."
+  entry: JournalEntry!
+  "The problem it is on."
+  problem: Problem!
+}
+
+"A page of problems."
+type ProblemConnection {
+  "The problems of this page, with their cursors."
+  edges: [ProblemEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many problems match, across all pages."
+  totalCount: Int!
+}
+
+"A problem in a page."
+type ProblemEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The problem."
+  node: Problem!
+}
+
+extend type Incident {
+  "The problem that causes it (INCIDENT_OF), if known."
+  problem: Problem
+}
+`, BuiltIn: false},
 	{Name: "../../schema/relationships.graphqls", Input: `extend type Mutation {
   """
   Creates relationships between CIs, or between CIs, people and groups (OWNED_BY, SUPPORTED_BY,
@@ -7444,6 +8307,16 @@ func (ec *executionContext) childFields_AddNotePayload(ctx context.Context, fiel
 		return ec.fieldContext_AddNotePayload_incident(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AddNotePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AddProblemNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_AddProblemNotePayload_entry(ctx, field)
+	case "problem":
+		return ec.fieldContext_AddProblemNotePayload_problem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddProblemNotePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Approval(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7796,6 +8669,18 @@ func (ec *executionContext) childFields_ClassCount(ctx context.Context, field gr
 		return ec.fieldContext_ClassCount_count(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ClassCount", field.Name)
+}
+
+func (ec *executionContext) childFields_CommonCause(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ci":
+		return ec.fieldContext_CommonCause_ci(ctx, field)
+	case "incidents":
+		return ec.fieldContext_CommonCause_incidents(ctx, field)
+	case "distance":
+		return ec.fieldContext_CommonCause_distance(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CommonCause", field.Name)
 }
 
 func (ec *executionContext) childFields_Contact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8168,6 +9053,8 @@ func (ec *executionContext) childFields_Incident(ctx context.Context, field grap
 		return ec.fieldContext_Incident_journal(ctx, field)
 	case "suspectChanges":
 		return ec.fieldContext_Incident_suspectChanges(ctx, field)
+	case "problem":
+		return ec.fieldContext_Incident_problem(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Incident", field.Name)
 }
@@ -8404,6 +9291,104 @@ func (ec *executionContext) childFields_PersonEdge(ctx context.Context, field gr
 		return ec.fieldContext_PersonEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PersonEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Problem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Problem_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Problem_number(ctx, field)
+	case "shortDescription":
+		return ec.fieldContext_Problem_shortDescription(ctx, field)
+	case "description":
+		return ec.fieldContext_Problem_description(ctx, field)
+	case "state":
+		return ec.fieldContext_Problem_state(ctx, field)
+	case "stateCode":
+		return ec.fieldContext_Problem_stateCode(ctx, field)
+	case "impact":
+		return ec.fieldContext_Problem_impact(ctx, field)
+	case "urgency":
+		return ec.fieldContext_Problem_urgency(ctx, field)
+	case "priority":
+		return ec.fieldContext_Problem_priority(ctx, field)
+	case "category":
+		return ec.fieldContext_Problem_category(ctx, field)
+	case "rootCause":
+		return ec.fieldContext_Problem_rootCause(ctx, field)
+	case "knownError":
+		return ec.fieldContext_Problem_knownError(ctx, field)
+	case "workaround":
+		return ec.fieldContext_Problem_workaround(ctx, field)
+	case "resolutionCode":
+		return ec.fieldContext_Problem_resolutionCode(ctx, field)
+	case "fixNotes":
+		return ec.fieldContext_Problem_fixNotes(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_Problem_openedAt(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_Problem_resolvedAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_Problem_closedAt(ctx, field)
+	case "allowedActions":
+		return ec.fieldContext_Problem_allowedActions(ctx, field)
+	case "incidents":
+		return ec.fieldContext_Problem_incidents(ctx, field)
+	case "commonCauses":
+		return ec.fieldContext_Problem_commonCauses(ctx, field)
+	case "fixChange":
+		return ec.fieldContext_Problem_fixChange(ctx, field)
+	case "assignedTo":
+		return ec.fieldContext_Problem_assignedTo(ctx, field)
+	case "assignmentGroup":
+		return ec.fieldContext_Problem_assignmentGroup(ctx, field)
+	case "affectedCIs":
+		return ec.fieldContext_Problem_affectedCIs(ctx, field)
+	case "attributes":
+		return ec.fieldContext_Problem_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_Problem_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Problem_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Problem_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_Problem_history(ctx, field)
+	case "journal":
+		return ec.fieldContext_Problem_journal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Problem", field.Name)
+}
+
+func (ec *executionContext) childFields_ProblemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ProblemConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProblemConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ProblemConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProblemConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProblemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ProblemEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ProblemEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProblemEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ProblemPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "problem":
+		return ec.fieldContext_ProblemPayload_problem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProblemPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_PurgeCIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

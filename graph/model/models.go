@@ -315,3 +315,46 @@ type SuspectChange struct {
 	ImplementedAt         time.Time
 	MinutesBeforeIncident int
 }
+
+// Problem is the API's view of a node of kind problem. Its links,
+// incidents, common causes and allowedActions have resolvers.
+type Problem struct {
+	ID               string
+	Number           string
+	ShortDescription string
+	Description      *string
+	State            ProblemState
+	StateCode        int
+	Impact           int
+	Urgency          int
+	Priority         int
+	Category         *string
+	RootCause        *string
+	KnownError       bool
+	Workaround       *string
+	ResolutionCode   *ProblemResolution
+	FixNotes         *string
+	OpenedAt         time.Time
+	ResolvedAt       *time.Time
+	ClosedAt         *time.Time
+	Attributes       map[string]any
+	Version          int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks Problem as a Node.
+func (Problem) IsNode() {}
+
+// GetID returns the problem's global ID.
+func (p Problem) GetID() string { return p.ID }
+
+// CommonCause is a CI in several of a problem's incidents' trees; the CI
+// has a resolver.
+type CommonCause struct {
+	CIID      store.ID
+	Incidents int
+	Distance  int
+}

@@ -72,6 +72,14 @@ type AddNotePayload struct {
 	Incident *Incident `json:"incident"`
 }
 
+// The entry written, and its problem.
+type AddProblemNotePayload struct {
+	// The new entry.
+	Entry *JournalEntry `json:"entry"`
+	// The problem it is on.
+	Problem *Problem `json:"problem"`
+}
+
 // An attribute of a class or relationship type.
 type AttributeDefinition struct {
 	// Attribute name.
@@ -161,7 +169,7 @@ type AuditFilter struct {
 	// them (also of deleted ones), class or relationship type names, or API token IDs. A CI's ID also
 	// selects the records of the relationships it is an end of.
 	Objects []string `json:"objects,omitempty"`
-	// Kinds of object: `ci`, `person`, `group`, `incident`, `change`, `journal`, `relationship`, `class`, `relationship_type`, `token`.
+	// Kinds of object: `ci`, `person`, `group`, `incident`, `change`, `problem`, `journal`, `relationship`, `class`, `relationship_type`, `token`.
 	Kinds []string `json:"kinds,omitempty"`
 	// Who wrote (user, token or agent name), exactly.
 	Actor *string `json:"actor,omitempty"`
@@ -343,6 +351,16 @@ type CancelIncidentInput struct {
 	Notes *string `json:"notes,omitempty"`
 }
 
+// Canceling a problem.
+type CancelProblemInput struct {
+	// ID of the problem.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why.
+	Notes *string `json:"notes,omitempty"`
+}
+
 // An action on a change that takes nothing else.
 type ChangeActionInput struct {
 	// ID of the change.
@@ -508,6 +526,32 @@ type CreateIncidentInput struct {
 	// ID of the group it is assigned to.
 	AssignmentGroupID *string `json:"assignmentGroupId,omitempty"`
 	// IDs of the CIs it concerns, up to 10,000.
+	AffectedCIIds []string `json:"affectedCIIds,omitempty"`
+}
+
+// A new problem.
+type CreateProblemInput struct {
+	// One line: what goes wrong (1 to 160 characters).
+	ShortDescription string `json:"shortDescription"`
+	// The details.
+	Description *string `json:"description,omitempty"`
+	// 1 high, 2 medium, 3 low (default).
+	Impact *int `json:"impact,omitempty"`
+	// 1 high, 2 medium, 3 low (default).
+	Urgency *int `json:"urgency,omitempty"`
+	// Category.
+	Category *string `json:"category,omitempty"`
+	// What causes it, if known.
+	RootCause *string `json:"rootCause,omitempty"`
+	// A known error already (needs a workaround).
+	KnownError *bool `json:"knownError,omitempty"`
+	// How to get around it.
+	Workaround *string `json:"workaround,omitempty"`
+	// ID of the person working it.
+	AssignedToID *string `json:"assignedToId,omitempty"`
+	// ID of the group it is assigned to.
+	AssignmentGroupID *string `json:"assignmentGroupId,omitempty"`
+	// IDs of the CIs it concerns.
 	AffectedCIIds []string `json:"affectedCIIds,omitempty"`
 }
 
@@ -793,6 +837,14 @@ type JournalEdge struct {
 	Node *JournalEntry `json:"node"`
 }
 
+// An incident and the problem that causes it.
+type LinkIncidentToProblemInput struct {
+	// ID of the incident.
+	IncidentID string `json:"incidentId"`
+	// ID of the problem, or null to unlink.
+	ProblemID *string `json:"problemId,omitempty"`
+}
+
 // Which CI to merge into which.
 type MergeCIsInput struct {
 	// ID of the CI that stays.
@@ -851,6 +903,38 @@ type PersonEdge struct {
 	Cursor string `json:"cursor"`
 	// The person.
 	Node *Person `json:"node"`
+}
+
+// An action on a problem that takes nothing else.
+type ProblemActionInput struct {
+	// ID of the problem.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+}
+
+// A page of problems.
+type ProblemConnection struct {
+	// The problems of this page, with their cursors.
+	Edges []ProblemEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many problems match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A problem in a page.
+type ProblemEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The problem.
+	Node *Problem `json:"node"`
+}
+
+// The problem after a write.
+type ProblemPayload struct {
+	// The problem as stored after the write.
+	Problem *Problem `json:"problem"`
 }
 
 // Which CI to purge.
@@ -1015,6 +1099,18 @@ type ResolveIncidentInput struct {
 	ResolutionNotes string `json:"resolutionNotes"`
 }
 
+// Resolving a problem.
+type ResolveProblemInput struct {
+	// ID of the problem.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// How it was resolved.
+	ResolutionCode ProblemResolution `json:"resolutionCode"`
+	// What was done.
+	FixNotes *string `json:"fixNotes,omitempty"`
+}
+
 // A CI class to retire.
 type RetireCIClassInput struct {
 	// Name of a class registered at run time.
@@ -1122,6 +1218,14 @@ type SetGroupManagerInput struct {
 type SetGroupManagerPayload struct {
 	// The group.
 	Group *Group `json:"group"`
+}
+
+// A problem and the change that fixes it.
+type SetProblemFixChangeInput struct {
+	// ID of the problem.
+	ProblemID string `json:"problemId"`
+	// ID of the change, or null to remove it.
+	ChangeID *string `json:"changeId,omitempty"`
 }
 
 // One source's last report of a CI.
@@ -1241,6 +1345,36 @@ type UpdatePersonPayload struct {
 	Person *Person `json:"person"`
 	// The fields that changed.
 	ChangedFields []string `json:"changedFields"`
+}
+
+// A change of a problem; a field left out is kept, null clears it.
+type UpdateProblemInput struct {
+	// ID of the problem.
+	ID string `json:"id"`
+	// The `version` the update is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// One line (cannot be cleared).
+	ShortDescription graphql.Omittable[*string] `json:"shortDescription,omitempty"`
+	// The details.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// 1 high, 2 medium, 3 low; null resets to 3.
+	Impact graphql.Omittable[*int] `json:"impact,omitempty"`
+	// 1 high, 2 medium, 3 low; null resets to 3.
+	Urgency graphql.Omittable[*int] `json:"urgency,omitempty"`
+	// Category.
+	Category graphql.Omittable[*string] `json:"category,omitempty"`
+	// What causes it.
+	RootCause graphql.Omittable[*string] `json:"rootCause,omitempty"`
+	// Whether it is a known error (needs a workaround).
+	KnownError graphql.Omittable[*bool] `json:"knownError,omitempty"`
+	// How to get around it.
+	Workaround graphql.Omittable[*string] `json:"workaround,omitempty"`
+	// ID of the person working it.
+	AssignedToID graphql.Omittable[*string] `json:"assignedToId,omitempty"`
+	// ID of the group it is assigned to.
+	AssignmentGroupID graphql.Omittable[*string] `json:"assignmentGroupId,omitempty"`
+	// IDs of the CIs it concerns: the whole set.
+	AffectedCIIds graphql.Omittable[[]string] `json:"affectedCIIds,omitempty"`
 }
 
 // One CI as a source reports it.
@@ -2818,6 +2952,210 @@ func (e *OnHoldReason) UnmarshalJSON(b []byte) error {
 }
 
 func (e OnHoldReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Workflow actions of a problem; each is a mutation.
+type ProblemAction string
+
+const (
+	// New -> Assess.
+	ProblemActionAssess ProblemAction = "ASSESS"
+	// Assess -> Root cause analysis.
+	ProblemActionAnalyze ProblemAction = "ANALYZE"
+	// Root cause analysis -> Fix in progress (the root cause documented).
+	ProblemActionFix ProblemAction = "FIX"
+	// Fix in progress -> Resolved.
+	ProblemActionResolve ProblemAction = "RESOLVE"
+	// Resolved -> Closed.
+	ProblemActionClose ProblemAction = "CLOSE"
+	// Any open state -> Closed, as canceled.
+	ProblemActionCancel ProblemAction = "CANCEL"
+)
+
+var AllProblemAction = []ProblemAction{
+	ProblemActionAssess,
+	ProblemActionAnalyze,
+	ProblemActionFix,
+	ProblemActionResolve,
+	ProblemActionClose,
+	ProblemActionCancel,
+}
+
+func (e ProblemAction) IsValid() bool {
+	switch e {
+	case ProblemActionAssess, ProblemActionAnalyze, ProblemActionFix, ProblemActionResolve, ProblemActionClose, ProblemActionCancel:
+		return true
+	}
+	return false
+}
+
+func (e ProblemAction) String() string {
+	return string(e)
+}
+
+func (e *ProblemAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProblemAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProblemAction", str)
+	}
+	return nil
+}
+
+func (e ProblemAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProblemAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProblemAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a problem was resolved or closed.
+type ProblemResolution string
+
+const (
+	// A fix was applied.
+	ProblemResolutionFixApplied ProblemResolution = "FIX_APPLIED"
+	// The risk is accepted: no fix.
+	ProblemResolutionRiskAccepted ProblemResolution = "RISK_ACCEPTED"
+	// A duplicate of another problem.
+	ProblemResolutionDuplicate ProblemResolution = "DUPLICATE"
+	// Canceled.
+	ProblemResolutionCanceled ProblemResolution = "CANCELED"
+)
+
+var AllProblemResolution = []ProblemResolution{
+	ProblemResolutionFixApplied,
+	ProblemResolutionRiskAccepted,
+	ProblemResolutionDuplicate,
+	ProblemResolutionCanceled,
+}
+
+func (e ProblemResolution) IsValid() bool {
+	switch e {
+	case ProblemResolutionFixApplied, ProblemResolutionRiskAccepted, ProblemResolutionDuplicate, ProblemResolutionCanceled:
+		return true
+	}
+	return false
+}
+
+func (e ProblemResolution) String() string {
+	return string(e)
+}
+
+func (e *ProblemResolution) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProblemResolution(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProblemResolution", str)
+	}
+	return nil
+}
+
+func (e ProblemResolution) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProblemResolution) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProblemResolution) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// States of a problem (ServiceNow codes in brackets).
+type ProblemState string
+
+const (
+	// Opened (101).
+	ProblemStateNew ProblemState = "NEW"
+	// Being assessed (102).
+	ProblemStateAssess ProblemState = "ASSESS"
+	// Its root cause being analysed (103).
+	ProblemStateRootCauseAnalysis ProblemState = "ROOT_CAUSE_ANALYSIS"
+	// Being fixed (104).
+	ProblemStateFixInProgress ProblemState = "FIX_IN_PROGRESS"
+	// Resolved (106).
+	ProblemStateResolved ProblemState = "RESOLVED"
+	// Closed (107).
+	ProblemStateClosed ProblemState = "CLOSED"
+)
+
+var AllProblemState = []ProblemState{
+	ProblemStateNew,
+	ProblemStateAssess,
+	ProblemStateRootCauseAnalysis,
+	ProblemStateFixInProgress,
+	ProblemStateResolved,
+	ProblemStateClosed,
+}
+
+func (e ProblemState) IsValid() bool {
+	switch e {
+	case ProblemStateNew, ProblemStateAssess, ProblemStateRootCauseAnalysis, ProblemStateFixInProgress, ProblemStateResolved, ProblemStateClosed:
+		return true
+	}
+	return false
+}
+
+func (e ProblemState) String() string {
+	return string(e)
+}
+
+func (e *ProblemState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProblemState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProblemState", str)
+	}
+	return nil
+}
+
+func (e ProblemState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProblemState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProblemState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

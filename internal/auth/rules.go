@@ -30,6 +30,8 @@ const (
 	KindGroup Kind = "group"
 	// KindIncident is incidents (model kind incident).
 	KindIncident Kind = "incident"
+	// KindProblem is problems (model kind problem).
+	KindProblem Kind = "problem"
 	// KindChange is changes (model kind change).
 	KindChange Kind = "change"
 	// KindJournal is the journal entries of records (model kind journal):
@@ -143,6 +145,10 @@ var Permissions = map[Permission][]Role{
 	{KindIncident, Read}:   readers,
 	{KindIncident, Create}: editors,
 	{KindIncident, Update}: editors,
+	// Problems: as incidents.
+	{KindProblem, Read}:   readers,
+	{KindProblem, Create}: editors,
+	{KindProblem, Update}: editors,
 	// Changes: readers read; editors open, assess and implement them and,
 	// when they are among a change's approvers, approve or reject it;
 	// change managers (and admins) also schedule over conflicts.

@@ -170,7 +170,8 @@ func (s *Service) affected(ctx context.Context, id store.ID) ([]store.ID, error)
 
 // approvers returns who must approve change c: the active members of the
 // CAB group (the ECAB group for an emergency change, when it exists) and
-// the people who own its affected CIs, each once, at most MaxApprovers.
+// the people who own its affected CIs, each once, at most MaxApprovers,
+// CAB members first, each part by user name.
 func (s *Service) approvers(ctx context.Context, c store.Node) ([]Approval, error) {
 	group := s.cab[0]
 	if c.Attributes["type"] == ChangeEmergency {
@@ -229,6 +230,14 @@ func (s *Service) approvers(ctx context.Context, c store.Node) ([]Approval, erro
 		name, _ := p.Attributes["user_name"].(string)
 		out = append(out, Approval{Approver: id, UserName: name, Why: why[id], State: ApprovalRequested})
 	}
+	// CAB members first, then owners, each by user name: the order people
+	// read, the same on every backend.
+	slices.SortFunc(out, func(a, b Approval) int {
+		if a.Why != b.Why {
+			return strings.Compare(a.Why, b.Why)
+		}
+		return strings.Compare(strings.ToLower(a.UserName), strings.ToLower(b.UserName))
+	})
 	if len(out) > MaxApprovers {
 		return nil, store.Invalid("approvers", "%d people would approve this change; at most %d (a smaller CAB group, or fewer CIs per change)", len(out), MaxApprovers)
 	}

@@ -64,6 +64,7 @@ type Service struct {
 	sla      SLAPolicy
 	now      func() time.Time
 	change   *Workflow
+	problem  *Workflow
 	cab      [2]string // CAB, ECAB group names
 	rules    map[string]Rule
 	impact   *impact.Analyzer
@@ -109,7 +110,7 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 		rules[k] = r
 	}
 	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now,
-		change: ChangeWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact}, nil
+		change: ChangeWorkflow(), problem: ProblemWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact}, nil
 }
 
 // SLA returns the service level of an incident (its stored attributes a)
