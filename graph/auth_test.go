@@ -126,7 +126,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"Mutation.cancelChange": editors, "Mutation.addChangeNote": editors,
 		"Change.requestedBy": readers, "Change.assignedTo": readers, "Change.assignmentGroup": readers,
 		"Change.affectedCIs": readers, "Change.conflicts": readers, "Change.history": readers, "Change.journal": readers,
-		"Approval.approver": readers, "Incident.suspectChanges": readers,
+		"Approval.approver": readers, "Incident.suspectChanges": readers, "Change.impactNow": readers,
 		"ImpactAnalysis.openIncidents": readers, "ImpactAnalysis.changesInWindow": readers, "CI.changes": readers,
 		"Query.problem": readers, "Query.problems": readers, "Query.knownErrors": readers, "Mutation.createProblem": editors,
 		"Mutation.updateProblem": editors, "Mutation.assessProblem": editors, "Mutation.analyzeProblem": editors,

@@ -88,7 +88,7 @@ func enumIn[E ~string](v *E) any {
 func createChangeIn(in model.CreateChangeInput) (itsm.RecordInput, error) {
 	out := itsm.RecordInput{Attributes: map[string]any{"short_description": in.ShortDescription}}
 	for k, v := range map[string]any{"description": derefAnyPtr(in.Description), "type": enumIn(in.Type), "category": derefAnyPtr(in.Category),
-		"risk": enumIn(in.Risk), "implementation_plan": derefAnyPtr(in.ImplementationPlan), "backout_plan": derefAnyPtr(in.BackoutPlan),
+		"risk": enumIn(in.Risk), "risk_override_reason": derefAnyPtr(in.RiskOverrideReason), "implementation_plan": derefAnyPtr(in.ImplementationPlan), "backout_plan": derefAnyPtr(in.BackoutPlan),
 		"test_plan": derefAnyPtr(in.TestPlan)} {
 		if v != nil {
 			out.Attributes[k] = v
@@ -116,6 +116,7 @@ func updateChangeIn(in model.UpdateChangeInput) (itsm.RecordInput, error) {
 	setOmittable(a, "test_plan", in.TestPlan)
 	setOmittable(a, "planned_start_at", in.PlannedStartAt)
 	setOmittable(a, "planned_end_at", in.PlannedEndAt)
+	setOmittable(a, "risk_override_reason", in.RiskOverrideReason)
 	if in.Type.IsSet() {
 		a["type"] = enumIn(in.Type.Value())
 	}

@@ -120,6 +120,37 @@ func (r *changeResolver) Journal(ctx context.Context, obj *model.Change, typeArg
 	return r.journal(ctx, obj.Raw.ID, typeArg, first, after)
 }
 
+// ComputedRisk is the resolver for the computedRisk field.
+func (r *changeResolver) ComputedRisk(ctx context.Context, obj *model.Change) (*model.ChangeRisk, error) {
+	if c := strAttr(obj.Raw.Attributes, "computed_risk"); c != nil {
+		risk := model.ChangeRisk(strings.ToUpper(*c))
+		return &risk, nil
+	}
+	return nil, nil
+}
+
+// RiskOverrideReason is the resolver for the riskOverrideReason field.
+func (r *changeResolver) RiskOverrideReason(ctx context.Context, obj *model.Change) (*string, error) {
+	return strAttr(obj.Raw.Attributes, "risk_override_reason"), nil
+}
+
+// ImpactSnapshot is the resolver for the impactSnapshot field.
+func (r *changeResolver) ImpactSnapshot(ctx context.Context, obj *model.Change) (*itsm.Snapshot, error) {
+	if sn, ok := itsm.StoredSnapshot(obj.Raw); ok {
+		return &sn, nil
+	}
+	return nil, nil
+}
+
+// ImpactNow is the resolver for the impactNow field.
+func (r *changeResolver) ImpactNow(ctx context.Context, obj *model.Change) (*itsm.Snapshot, error) {
+	sn, err := r.ITSM.TakeSnapshot(ctx, obj.Raw, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &sn, nil
+}
+
 // Change is the resolver for the change field.
 func (r *changeConflictResolver) Change(ctx context.Context, obj *model.ChangeConflict) (*model.Change, error) {
 	if obj.Kind != model.ConflictKindChange {
@@ -191,6 +222,11 @@ func (r *impactAnalysisResolver) ChangesInWindow(ctx context.Context, obj *model
 		out.Items = append(out.Items, *changeView(c))
 	}
 	return out, nil
+}
+
+// Risk is the resolver for the risk field.
+func (r *impactSnapshotResolver) Risk(ctx context.Context, obj *itsm.Snapshot) (model.ChangeRisk, error) {
+	return model.ChangeRisk(strings.ToUpper(obj.Risk)), nil
 }
 
 // SuspectChanges is the resolver for the suspectChanges field.
@@ -377,6 +413,11 @@ func (r *Resolver) ChangeConflict() generated.ChangeConflictResolver {
 	return &changeConflictResolver{r}
 }
 
+// ImpactSnapshot returns generated.ImpactSnapshotResolver implementation.
+func (r *Resolver) ImpactSnapshot() generated.ImpactSnapshotResolver {
+	return &impactSnapshotResolver{r}
+}
+
 // SuspectChange returns generated.SuspectChangeResolver implementation.
 func (r *Resolver) SuspectChange() generated.SuspectChangeResolver { return &suspectChangeResolver{r} }
 
@@ -384,5 +425,6 @@ type (
 	approvalResolver       struct{ *Resolver }
 	changeResolver         struct{ *Resolver }
 	changeConflictResolver struct{ *Resolver }
+	impactSnapshotResolver struct{ *Resolver }
 	suspectChangeResolver  struct{ *Resolver }
 )

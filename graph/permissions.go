@@ -141,6 +141,7 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Change.conflicts":               {ciRead, relRead, incidentRead},
 	"Change.history":                 {auditRead},
 	"Change.journal":                 {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
+	"Change.impactNow":               {ciRead, relRead},
 	"Approval.approver":              {personRead},
 	"Incident.suspectChanges":        {changeRead, ciRead, relRead},
 	"ImpactAnalysis.openIncidents":   {incidentRead, relRead},

@@ -107,6 +107,7 @@ func TestChangeAPI(t *testing.T) {
 			t.Run("Conflicts", func(t *testing.T) { testChangeConflicts(t, e) })
 			t.Run("ConcurrentDecisions", func(t *testing.T) { testChangeConcurrent(t, e) })
 			t.Run("SuspectChanges", func(t *testing.T) { testSuspectChanges(t, e) })
+			t.Run("RiskAndSnapshot", func(t *testing.T) { testChangeRisk(t, e) })
 		})
 	}
 }
@@ -416,4 +417,54 @@ func testSuspectChanges(t *testing.T, e *changeEnv) {
 	d = ok(t, e.url, `query($id: ID!) { ci(id: $id) { open: changes { totalCount } all: changes(openOnly: false) { totalCount edges { node { number } } } } }`, map[string]any{"id": api})
 	assert.Equal(t, 1.0, get(d, "ci", "open", "totalCount"), "the canceled one is not open")
 	assert.Equal(t, 2.0, get(d, "ci", "all", "totalCount"))
+}
+
+// testChangeRisk: assessing takes the impact snapshot and computes the
+// risk; a failed change on the same CI makes the next one high risk; a
+// risk other than the computed one needs a reason; the live analysis is
+// there to compare.
+func testChangeRisk(t *testing.T, e *changeEnv) {
+	cis := upsertIDs(t, e.url, item("Server", map[string]any{"name": "risk-host", "serial_number": "RISKHOST"}),
+		item("Application", map[string]any{"name": "risk-app"}))
+	host, app := cis[0], cis[1]
+	d := ok(t, e.url, `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { status } } }`,
+		map[string]any{"in": map[string]any{"items": []any{map[string]any{"type": "DEPENDS_ON", "source": app, "target": host}}}})
+	require.Equal(t, "CREATED", get(d, "createRelationships", "results", 0, "status"))
+	start, end := window(80, 10, 1)
+	q := `query($id: ID!) { change(id: $id) { risk computedRisk riskOverrideReason
+	  impactSnapshot { ciCount impactedCount downCount failedChanges risk factors }
+	  impactNow { impactedCount risk } } }`
+
+	c := e.open(t, "NORMAL", start, end, host)
+	d = ok(t, e.url, q, map[string]any{"id": c["id"]})
+	assert.Nil(t, get(d, "change", "impactSnapshot"), "no snapshot before the assessment")
+	assert.Equal(t, 1.0, get(d, "change", "impactNow", "impactedCount"), "the app depends on the host")
+	e.doOK(t, "", "assessChange", "ChangeActionInput", map[string]any{"id": c["id"]})
+	d = ok(t, e.url, q, map[string]any{"id": c["id"]})
+	assert.Equal(t, map[string]any{"ciCount": 1.0, "impactedCount": 1.0, "downCount": 1.0, "failedChanges": 0.0, "risk": "LOW", "factors": []any{}},
+		get(d, "change", "impactSnapshot"))
+	assert.Equal(t, "LOW", get(d, "change", "risk"))
+	assert.Equal(t, "LOW", get(d, "change", "computedRisk"))
+
+	// Another change on the host goes wrong and is backed out.
+	std := e.open(t, "STANDARD", start, end, host)
+	for _, m := range []struct{ mutation, input string }{{"scheduleChange", "ScheduleChangeInput"}, {"implementChange", "ChangeActionInput"}, {"reviewChange", "ChangeActionInput"}} {
+		e.doOK(t, "", m.mutation, m.input, map[string]any{"id": std["id"]})
+	}
+	e.doOK(t, "", "closeChange", "CloseChangeInput", map[string]any{"id": std["id"], "closeCode": "BACKED_OUT"})
+
+	next := e.open(t, "NORMAL", start, end, host)
+	e.doOK(t, "", "assessChange", "ChangeActionInput", map[string]any{"id": next["id"]})
+	d = ok(t, e.url, q, map[string]any{"id": next["id"]})
+	assert.Equal(t, "HIGH", get(d, "change", "computedRisk"))
+	assert.Equal(t, 1.0, get(d, "change", "impactSnapshot", "failedChanges"))
+	assert.Equal(t, []any{"1 change(s) on these CIs failed in the last 90 days"}, get(d, "change", "impactSnapshot", "factors"))
+
+	upd := `mutation($in: UpdateChangeInput!) { updateChange(input: $in) { change { risk computedRisk riskOverrideReason } } }`
+	refusedWith(t, gql(t, e.url, upd, map[string]any{"in": map[string]any{"id": next["id"], "risk": "LOW"}}), "INVALID", "input.riskOverrideReason")
+	d = ok(t, e.url, upd, map[string]any{"in": map[string]any{"id": next["id"], "risk": "LOW", "riskOverrideReason": "the back-out was for an unrelated driver"}})
+	assert.Equal(t, map[string]any{"risk": "LOW", "computedRisk": "HIGH", "riskOverrideReason": "the back-out was for an unrelated driver"},
+		get(d, "updateChange", "change"))
+	d = ok(t, e.url, upd, map[string]any{"in": map[string]any{"id": next["id"], "risk": "HIGH"}})
+	assert.Nil(t, get(d, "updateChange", "change", "riskOverrideReason"), "back to the computed risk: no reason kept")
 }

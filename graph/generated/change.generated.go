@@ -11,6 +11,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/skein-cmdb/skein/graph/model"
+	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -32,12 +33,20 @@ type ChangeResolver interface {
 
 	History(ctx context.Context, obj *model.Change, first *int, after *string) (*model.AuditConnection, error)
 	Journal(ctx context.Context, obj *model.Change, typeArg *model.NoteType, first *int, after *string) (*model.JournalConnection, error)
+
+	ComputedRisk(ctx context.Context, obj *model.Change) (*model.ChangeRisk, error)
+	RiskOverrideReason(ctx context.Context, obj *model.Change) (*string, error)
+	ImpactSnapshot(ctx context.Context, obj *model.Change) (*itsm.Snapshot, error)
+	ImpactNow(ctx context.Context, obj *model.Change) (*itsm.Snapshot, error)
 }
 type ChangeConflictResolver interface {
 	Change(ctx context.Context, obj *model.ChangeConflict) (*model.Change, error)
 	Incident(ctx context.Context, obj *model.ChangeConflict) (*model.Incident, error)
 
 	Cis(ctx context.Context, obj *model.ChangeConflict) ([]model.CI, error)
+}
+type ImpactSnapshotResolver interface {
+	Risk(ctx context.Context, obj *itsm.Snapshot) (model.ChangeRisk, error)
 }
 type SuspectChangeResolver interface {
 	Ci(ctx context.Context, obj *model.SuspectChange) (*model.CI, error)
@@ -1250,6 +1259,116 @@ func (ec *executionContext) fieldContext_Change_implementationEndedAt(_ context.
 	return graphql.NewScalarFieldContext("Change", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Change_computedRisk(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_computedRisk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().ComputedRisk(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeRisk) graphql.Marshaler {
+			return ec.marshalOChangeRisk2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐChangeRisk(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_computedRisk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, true, true, "ChangeRisk")
+}
+
+func (ec *executionContext) _Change_riskOverrideReason(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_riskOverrideReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().RiskOverrideReason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_riskOverrideReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Change", field, true, true, "String")
+}
+
+func (ec *executionContext) _Change_impactSnapshot(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_impactSnapshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().ImpactSnapshot(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *itsm.Snapshot) graphql.Marshaler {
+			return ec.marshalOImpactSnapshot2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐSnapshot(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_impactSnapshot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactSnapshot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Change_impactNow(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_impactNow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().ImpactNow(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *itsm.Snapshot) graphql.Marshaler {
+			return ec.marshalNImpactSnapshot2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐSnapshot(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_impactNow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactSnapshot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ChangeConflict_kind(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConflict) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1667,6 +1786,291 @@ func (ec *executionContext) fieldContext_ChangePayload_change(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _ImpactSnapshot_takenAt(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_takenAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_takenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactSnapshot", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImpactSnapshot_ciCount(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_ciCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CIs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_ciCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactSnapshot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImpactSnapshot_impactedCount(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_impactedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Impacted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_impactedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactSnapshot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImpactSnapshot_downCount(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_downCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Down, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_downCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactSnapshot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImpactSnapshot_atRiskCount(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_atRiskCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AtRisk, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_atRiskCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactSnapshot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImpactSnapshot_degradedCount(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_degradedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Degraded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_degradedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactSnapshot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImpactSnapshot_businessServiceCount(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_businessServiceCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusinessServiceCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_businessServiceCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactSnapshot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImpactSnapshot_businessServices(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_businessServices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusinessServices, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []itsm.ServiceEffect) graphql.Marshaler {
+			return ec.marshalNServiceEffect2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐServiceEffectᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_businessServices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImpactSnapshot",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ServiceEffect(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImpactSnapshot_truncated(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_truncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Truncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_truncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactSnapshot", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImpactSnapshot_failedChanges(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_failedChanges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailedChanges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_failedChanges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactSnapshot", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImpactSnapshot_risk(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_risk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImpactSnapshot().Risk(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeRisk) graphql.Marshaler {
+			return ec.marshalNChangeRisk2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐChangeRisk(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_risk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactSnapshot", field, true, true, "ChangeRisk")
+}
+
+func (ec *executionContext) _ImpactSnapshot_factors(ctx context.Context, field graphql.CollectedField, obj *itsm.Snapshot) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactSnapshot_factors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Factors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactSnapshot_factors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactSnapshot", field, false, false, "String")
+}
+
 func (ec *executionContext) _IncidentList_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.IncidentList) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1720,6 +2124,52 @@ func (ec *executionContext) fieldContext_IncidentList_items(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ServiceEffect_name(ctx context.Context, field graphql.CollectedField, obj *itsm.ServiceEffect) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceEffect_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceEffect_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceEffect", field, false, false, "String")
+}
+
+func (ec *executionContext) _ServiceEffect_effect(ctx context.Context, field graphql.CollectedField, obj *itsm.ServiceEffect) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServiceEffect_effect(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Effect, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ServiceEffect_effect(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ServiceEffect", field, false, false, "String")
 }
 
 func (ec *executionContext) _SuspectChange_change(ctx context.Context, field graphql.CollectedField, obj *model.SuspectChange) (ret graphql.Marshaler) {
@@ -2158,7 +2608,7 @@ func (ec *executionContext) unmarshalInputCreateChangeInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"shortDescription", "description", "type", "category", "risk", "plannedStartAt", "plannedEndAt", "implementationPlan", "backoutPlan", "testPlan", "requestedById", "assignedToId", "assignmentGroupId", "affectedCIIds"}
+	fieldsInOrder := [...]string{"shortDescription", "description", "type", "category", "risk", "riskOverrideReason", "plannedStartAt", "plannedEndAt", "implementationPlan", "backoutPlan", "testPlan", "requestedById", "assignedToId", "assignmentGroupId", "affectedCIIds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -2200,6 +2650,13 @@ func (ec *executionContext) unmarshalInputCreateChangeInput(ctx context.Context,
 				return it, err
 			}
 			it.Risk = data
+		case "riskOverrideReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("riskOverrideReason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RiskOverrideReason = data
 		case "plannedStartAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("plannedStartAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -2347,7 +2804,7 @@ func (ec *executionContext) unmarshalInputUpdateChangeInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "expectedVersion", "shortDescription", "description", "type", "category", "risk", "plannedStartAt", "plannedEndAt", "implementationPlan", "backoutPlan", "testPlan", "requestedById", "assignedToId", "assignmentGroupId", "affectedCIIds"}
+	fieldsInOrder := [...]string{"id", "expectedVersion", "shortDescription", "description", "type", "category", "risk", "riskOverrideReason", "plannedStartAt", "plannedEndAt", "implementationPlan", "backoutPlan", "testPlan", "requestedById", "assignedToId", "assignmentGroupId", "affectedCIIds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -2403,6 +2860,13 @@ func (ec *executionContext) unmarshalInputUpdateChangeInput(ctx context.Context,
 				return it, err
 			}
 			it.Risk = graphql.OmittableOf(data)
+		case "riskOverrideReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("riskOverrideReason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RiskOverrideReason = graphql.OmittableOf(data)
 		case "plannedStartAt":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("plannedStartAt"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
@@ -2784,6 +3248,30 @@ func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "computedRisk":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_computedRisk(ctx, field, obj)
+				})
+		case "riskOverrideReason":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_riskOverrideReason(ctx, field, obj)
+				})
+		case "impactSnapshot":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_impactSnapshot(ctx, field, obj)
+				})
+		case "impactNow":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_impactNow(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3019,6 +3507,95 @@ func (ec *executionContext) _ChangePayload(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var impactSnapshotImplementors = []string{"ImpactSnapshot"}
+
+func (ec *executionContext) _ImpactSnapshot(ctx context.Context, sel ast.SelectionSet, obj *itsm.Snapshot) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, impactSnapshotImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImpactSnapshot")
+		case "takenAt":
+			out.Values[i] = ec._ImpactSnapshot_takenAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ciCount":
+			out.Values[i] = ec._ImpactSnapshot_ciCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "impactedCount":
+			out.Values[i] = ec._ImpactSnapshot_impactedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "downCount":
+			out.Values[i] = ec._ImpactSnapshot_downCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "atRiskCount":
+			out.Values[i] = ec._ImpactSnapshot_atRiskCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "degradedCount":
+			out.Values[i] = ec._ImpactSnapshot_degradedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "businessServiceCount":
+			out.Values[i] = ec._ImpactSnapshot_businessServiceCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "businessServices":
+			out.Values[i] = ec._ImpactSnapshot_businessServices(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "truncated":
+			out.Values[i] = ec._ImpactSnapshot_truncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "failedChanges":
+			out.Values[i] = ec._ImpactSnapshot_failedChanges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "risk":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImpactSnapshot_risk(ctx, field, obj)
+				})
+		case "factors":
+			out.Values[i] = ec._ImpactSnapshot_factors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var incidentListImplementors = []string{"IncidentList"}
 
 func (ec *executionContext) _IncidentList(ctx context.Context, sel ast.SelectionSet, obj *model.IncidentList) graphql.Marshaler {
@@ -3037,6 +3614,44 @@ func (ec *executionContext) _IncidentList(ctx context.Context, sel ast.Selection
 			}
 		case "items":
 			out.Values[i] = ec._IncidentList_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var serviceEffectImplementors = []string{"ServiceEffect"}
+
+func (ec *executionContext) _ServiceEffect(ctx context.Context, sel ast.SelectionSet, obj *itsm.ServiceEffect) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, serviceEffectImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ServiceEffect")
+		case "name":
+			out.Values[i] = ec._ServiceEffect_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "effect":
+			out.Values[i] = ec._ServiceEffect_effect(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -3321,6 +3936,16 @@ func (ec *executionContext) marshalNChangePayload2ᚖgithubᚗcomᚋskeinᚑcmdb
 	return ec._ChangePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNChangeRisk2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐChangeRisk(ctx context.Context, v any) (model.ChangeRisk, error) {
+	var res model.ChangeRisk
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeRisk2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐChangeRisk(ctx context.Context, sel ast.SelectionSet, v model.ChangeRisk) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNChangeState2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐChangeState(ctx context.Context, v any) (model.ChangeState, error) {
 	var res model.ChangeState
 	err := res.UnmarshalGQL(v)
@@ -3371,6 +3996,14 @@ func (ec *executionContext) unmarshalNCreateChangeInput2githubᚗcomᚋskeinᚑc
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNImpactSnapshot2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐSnapshot(ctx context.Context, sel ast.SelectionSet, v *itsm.Snapshot) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImpactSnapshot!")
+		return graphql.Null
+	}
+	return ec._ImpactSnapshot(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNIncidentList2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐIncidentList(ctx context.Context, sel ast.SelectionSet, v *model.IncidentList) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "IncidentList!")
@@ -3382,6 +4015,26 @@ func (ec *executionContext) marshalNIncidentList2ᚖgithubᚗcomᚋskeinᚑcmdb�
 func (ec *executionContext) unmarshalNScheduleChangeInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐScheduleChangeInput(ctx context.Context, v any) (model.ScheduleChangeInput, error) {
 	res, err := ec.unmarshalInputScheduleChangeInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNServiceEffect2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐServiceEffect(ctx context.Context, sel ast.SelectionSet, v itsm.ServiceEffect) graphql.Marshaler {
+	return ec._ServiceEffect(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNServiceEffect2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐServiceEffectᚄ(ctx context.Context, sel ast.SelectionSet, v []itsm.ServiceEffect) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNServiceEffect2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐServiceEffect(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNSuspectChange2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐSuspectChange(ctx context.Context, sel ast.SelectionSet, v model.SuspectChange) graphql.Marshaler {
@@ -3462,6 +4115,13 @@ func (ec *executionContext) marshalOCloseCode2ᚖgithubᚗcomᚋskeinᚑcmdbᚋs
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOImpactSnapshot2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐSnapshot(ctx context.Context, sel ast.SelectionSet, v *itsm.Snapshot) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ImpactSnapshot(ctx, sel, v)
 }
 
 // endregion ***************************** type.gotpl *****************************

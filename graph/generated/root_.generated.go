@@ -31,6 +31,7 @@ type ResolverRoot interface {
 	Group() GroupResolver
 	IdentityConflict() IdentityConflictResolver
 	ImpactAnalysis() ImpactAnalysisResolver
+	ImpactSnapshot() ImpactSnapshotResolver
 	ImpactedCI() ImpactedCIResolver
 	Incident() IncidentResolver
 	Mutation() MutationResolver
@@ -191,12 +192,15 @@ type ComplexityRoot struct {
 		CloseCode              func(childComplexity int) int
 		CloseNotes             func(childComplexity int) int
 		ClosedAt               func(childComplexity int) int
+		ComputedRisk           func(childComplexity int) int
 		ConflictOverrideReason func(childComplexity int) int
 		Conflicts              func(childComplexity int) int
 		CreatedAt              func(childComplexity int) int
 		Description            func(childComplexity int) int
 		History                func(childComplexity int, first *int, after *string) int
 		ID                     func(childComplexity int) int
+		ImpactNow              func(childComplexity int) int
+		ImpactSnapshot         func(childComplexity int) int
 		ImplementationEndedAt  func(childComplexity int) int
 		ImplementationPlan     func(childComplexity int) int
 		ImplementedAt          func(childComplexity int) int
@@ -207,6 +211,7 @@ type ComplexityRoot struct {
 		PlannedStartAt         func(childComplexity int) int
 		RequestedBy            func(childComplexity int) int
 		Risk                   func(childComplexity int) int
+		RiskOverrideReason     func(childComplexity int) int
 		ShortDescription       func(childComplexity int) int
 		State                  func(childComplexity int) int
 		StateCode              func(childComplexity int) int
@@ -386,6 +391,21 @@ type ComplexityRoot struct {
 		Starts                 func(childComplexity int) int
 		SupportGroups          func(childComplexity int) int
 		Truncated              func(childComplexity int) int
+	}
+
+	ImpactSnapshot struct {
+		At                   func(childComplexity int) int
+		AtRisk               func(childComplexity int) int
+		BusinessServiceCount func(childComplexity int) int
+		BusinessServices     func(childComplexity int) int
+		CIs                  func(childComplexity int) int
+		Degraded             func(childComplexity int) int
+		Down                 func(childComplexity int) int
+		Factors              func(childComplexity int) int
+		FailedChanges        func(childComplexity int) int
+		Impacted             func(childComplexity int) int
+		Risk                 func(childComplexity int) int
+		Truncated            func(childComplexity int) int
 	}
 
 	ImpactedCI struct {
@@ -800,6 +820,11 @@ type ComplexityRoot struct {
 	SearchHighlight struct {
 		Attribute func(childComplexity int) int
 		Fragments func(childComplexity int) int
+	}
+
+	ServiceEffect struct {
+		Effect func(childComplexity int) int
+		Name   func(childComplexity int) int
 	}
 
 	SetGroupManagerPayload struct {
@@ -1562,6 +1587,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Change.ClosedAt(childComplexity), true
+	case "Change.computedRisk":
+		if e.ComplexityRoot.Change.ComputedRisk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ComputedRisk(childComplexity), true
 	case "Change.conflictOverrideReason":
 		if e.ComplexityRoot.Change.ConflictOverrideReason == nil {
 			break
@@ -1603,6 +1634,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Change.ID(childComplexity), true
+	case "Change.impactNow":
+		if e.ComplexityRoot.Change.ImpactNow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ImpactNow(childComplexity), true
+	case "Change.impactSnapshot":
+		if e.ComplexityRoot.Change.ImpactSnapshot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ImpactSnapshot(childComplexity), true
 	case "Change.implementationEndedAt":
 		if e.ComplexityRoot.Change.ImplementationEndedAt == nil {
 			break
@@ -1668,6 +1711,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Change.Risk(childComplexity), true
+	case "Change.riskOverrideReason":
+		if e.ComplexityRoot.Change.RiskOverrideReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.RiskOverrideReason(childComplexity), true
 	case "Change.shortDescription":
 		if e.ComplexityRoot.Change.ShortDescription == nil {
 			break
@@ -2335,6 +2384,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImpactAnalysis.Truncated(childComplexity), true
+
+	case "ImpactSnapshot.takenAt":
+		if e.ComplexityRoot.ImpactSnapshot.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.At(childComplexity), true
+	case "ImpactSnapshot.atRiskCount":
+		if e.ComplexityRoot.ImpactSnapshot.AtRisk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.AtRisk(childComplexity), true
+	case "ImpactSnapshot.businessServiceCount":
+		if e.ComplexityRoot.ImpactSnapshot.BusinessServiceCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.BusinessServiceCount(childComplexity), true
+	case "ImpactSnapshot.businessServices":
+		if e.ComplexityRoot.ImpactSnapshot.BusinessServices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.BusinessServices(childComplexity), true
+	case "ImpactSnapshot.ciCount":
+		if e.ComplexityRoot.ImpactSnapshot.CIs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.CIs(childComplexity), true
+	case "ImpactSnapshot.degradedCount":
+		if e.ComplexityRoot.ImpactSnapshot.Degraded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.Degraded(childComplexity), true
+	case "ImpactSnapshot.downCount":
+		if e.ComplexityRoot.ImpactSnapshot.Down == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.Down(childComplexity), true
+	case "ImpactSnapshot.factors":
+		if e.ComplexityRoot.ImpactSnapshot.Factors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.Factors(childComplexity), true
+	case "ImpactSnapshot.failedChanges":
+		if e.ComplexityRoot.ImpactSnapshot.FailedChanges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.FailedChanges(childComplexity), true
+	case "ImpactSnapshot.impactedCount":
+		if e.ComplexityRoot.ImpactSnapshot.Impacted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.Impacted(childComplexity), true
+	case "ImpactSnapshot.risk":
+		if e.ComplexityRoot.ImpactSnapshot.Risk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.Risk(childComplexity), true
+	case "ImpactSnapshot.truncated":
+		if e.ComplexityRoot.ImpactSnapshot.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactSnapshot.Truncated(childComplexity), true
 
 	case "ImpactedCI.ci":
 		if e.ComplexityRoot.ImpactedCI.Ci == nil {
@@ -4557,6 +4679,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SearchHighlight.Fragments(childComplexity), true
 
+	case "ServiceEffect.effect":
+		if e.ComplexityRoot.ServiceEffect.Effect == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceEffect.Effect(childComplexity), true
+	case "ServiceEffect.name":
+		if e.ComplexityRoot.ServiceEffect.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServiceEffect.Name(childComplexity), true
+
 	case "SetGroupManagerPayload.group":
 		if e.ComplexityRoot.SetGroupManagerPayload.Group == nil {
 			break
@@ -5514,8 +5649,10 @@ input CreateChangeInput {
   type: ChangeType
   "Category, free text."
   category: String
-  "Risk, if already known."
+  "Risk, if already known (assessing computes it)."
   risk: ChangeRisk
+  "Why the risk differs from the computed one."
+  riskOverrideReason: String
   "When the work is planned to start."
   plannedStartAt: Time
   "When it is planned to end (after the start)."
@@ -5550,8 +5687,10 @@ input UpdateChangeInput {
   type: ChangeType @goField(omittable: true)
   "Category."
   category: String @goField(omittable: true)
-  "Risk."
+  "Risk; once assessed, a risk other than the computed one needs riskOverrideReason."
   risk: ChangeRisk @goField(omittable: true)
+  "Why the risk differs from the computed one."
+  riskOverrideReason: String @goField(omittable: true)
   "Window start."
   plannedStartAt: Time @goField(omittable: true)
   "Window end."
@@ -5743,6 +5882,57 @@ extend type CI {
     "Cursor after which the page starts."
     after: String
   ): ChangeConnection!
+}
+
+"What the impact analysis of a change's CIs says, and the risk computed from it."
+type ImpactSnapshot {
+  "When it was taken."
+  takenAt: Time!
+  "How many CIs the change affects."
+  ciCount: Int!
+  "How many CIs their failure would impact."
+  impactedCount: Int!
+  "How many would go down."
+  downCount: Int!
+  "How many would be at risk (one more failure takes them down)."
+  atRiskCount: Int!
+  "How many would be degraded."
+  degradedCount: Int!
+  "How many business services would be affected."
+  businessServiceCount: Int!
+  "The business services affected (the 20 worst), worst first."
+  businessServices: [ServiceEffect!]!
+  "True when the analysis stopped at the node budget."
+  truncated: Boolean!
+  "Changes on these CIs that failed (closed unsuccessful or backed out) in the last 90 days."
+  failedChanges: Int!
+  """
+  The risk computed: HIGH when a business service would go down, 100 CIs or more would be
+  impacted, or a change on these CIs failed; MODERATE when a business service would be affected
+  otherwise or 10 CIs or more; else LOW.
+  """
+  risk: ChangeRisk!
+  "What made the risk what it is."
+  factors: [String!]!
+}
+
+"A business service and what would happen to it."
+type ServiceEffect {
+  "Its name."
+  name: String!
+  "down, at_risk, redundancy_reduced or degraded."
+  effect: String!
+}
+
+extend type Change {
+  "The risk computed when it was assessed (see ImpactSnapshot.risk)."
+  computedRisk: ChangeRisk
+  "Why its risk differs from the computed one."
+  riskOverrideReason: String
+  "What impact analysis said when it was assessed (or sent for emergency approval): what the CAB approved."
+  impactSnapshot: ImpactSnapshot
+  "What impact analysis says now, to compare with impactSnapshot (computed at each request)."
+  impactNow: ImpactSnapshot!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/cmdb.graphqls", Input: `extend type Query {
@@ -8597,6 +8787,14 @@ func (ec *executionContext) childFields_Change(ctx context.Context, field graphq
 		return ec.fieldContext_Change_implementedAt(ctx, field)
 	case "implementationEndedAt":
 		return ec.fieldContext_Change_implementationEndedAt(ctx, field)
+	case "computedRisk":
+		return ec.fieldContext_Change_computedRisk(ctx, field)
+	case "riskOverrideReason":
+		return ec.fieldContext_Change_riskOverrideReason(ctx, field)
+	case "impactSnapshot":
+		return ec.fieldContext_Change_impactSnapshot(ctx, field)
+	case "impactNow":
+		return ec.fieldContext_Change_impactNow(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
 }
@@ -8943,6 +9141,36 @@ func (ec *executionContext) childFields_ImpactAnalysis(ctx context.Context, fiel
 		return ec.fieldContext_ImpactAnalysis_changesInWindow(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImpactAnalysis", field.Name)
+}
+
+func (ec *executionContext) childFields_ImpactSnapshot(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "takenAt":
+		return ec.fieldContext_ImpactSnapshot_takenAt(ctx, field)
+	case "ciCount":
+		return ec.fieldContext_ImpactSnapshot_ciCount(ctx, field)
+	case "impactedCount":
+		return ec.fieldContext_ImpactSnapshot_impactedCount(ctx, field)
+	case "downCount":
+		return ec.fieldContext_ImpactSnapshot_downCount(ctx, field)
+	case "atRiskCount":
+		return ec.fieldContext_ImpactSnapshot_atRiskCount(ctx, field)
+	case "degradedCount":
+		return ec.fieldContext_ImpactSnapshot_degradedCount(ctx, field)
+	case "businessServiceCount":
+		return ec.fieldContext_ImpactSnapshot_businessServiceCount(ctx, field)
+	case "businessServices":
+		return ec.fieldContext_ImpactSnapshot_businessServices(ctx, field)
+	case "truncated":
+		return ec.fieldContext_ImpactSnapshot_truncated(ctx, field)
+	case "failedChanges":
+		return ec.fieldContext_ImpactSnapshot_failedChanges(ctx, field)
+	case "risk":
+		return ec.fieldContext_ImpactSnapshot_risk(ctx, field)
+	case "factors":
+		return ec.fieldContext_ImpactSnapshot_factors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImpactSnapshot", field.Name)
 }
 
 func (ec *executionContext) childFields_ImpactedCI(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9595,6 +9823,16 @@ func (ec *executionContext) childFields_SearchHighlight(ctx context.Context, fie
 		return ec.fieldContext_SearchHighlight_fragments(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SearchHighlight", field.Name)
+}
+
+func (ec *executionContext) childFields_ServiceEffect(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ServiceEffect_name(ctx, field)
+	case "effect":
+		return ec.fieldContext_ServiceEffect_effect(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ServiceEffect", field.Name)
 }
 
 func (ec *executionContext) childFields_SetGroupManagerPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

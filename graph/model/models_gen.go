@@ -483,8 +483,10 @@ type CreateChangeInput struct {
 	Type *ChangeType `json:"type,omitempty"`
 	// Category, free text.
 	Category *string `json:"category,omitempty"`
-	// Risk, if already known.
+	// Risk, if already known (assessing computes it).
 	Risk *ChangeRisk `json:"risk,omitempty"`
+	// Why the risk differs from the computed one.
+	RiskOverrideReason *string `json:"riskOverrideReason,omitempty"`
 	// When the work is planned to start.
 	PlannedStartAt *time.Time `json:"plannedStartAt,omitempty"`
 	// When it is planned to end (after the start).
@@ -1270,8 +1272,10 @@ type UpdateChangeInput struct {
 	Type graphql.Omittable[*ChangeType] `json:"type,omitempty"`
 	// Category.
 	Category graphql.Omittable[*string] `json:"category,omitempty"`
-	// Risk.
+	// Risk; once assessed, a risk other than the computed one needs riskOverrideReason.
 	Risk graphql.Omittable[*ChangeRisk] `json:"risk,omitempty"`
+	// Why the risk differs from the computed one.
+	RiskOverrideReason graphql.Omittable[*string] `json:"riskOverrideReason,omitempty"`
 	// Window start.
 	PlannedStartAt graphql.Omittable[*time.Time] `json:"plannedStartAt,omitempty"`
 	// Window end.

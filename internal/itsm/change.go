@@ -181,7 +181,7 @@ func ChangeWorkflow() *Workflow {
 			{ChangeClosed, 3, "Closed"}, {ChangeCanceled, 4, "Canceled"},
 		},
 		Transitions: []Transition{
-			{Action: ActionAssess, From: []string{ChangeNew}, To: ChangeAssess, Guards: []Guard{notStandard}},
+			{Action: ActionAssess, From: []string{ChangeNew}, To: ChangeAssess, Guards: []Guard{notStandard}, Set: snapshotAttributes},
 			{Action: ActionRequestApproval, From: []string{ChangeNew, ChangeAssess}, To: ChangeAuthorize,
 				Guards: []Guard{notStandard,
 					{Name: "assessed_or_emergency", Check: func(r Record) error {
@@ -198,7 +198,11 @@ func ChangeWorkflow() *Workflow {
 						return nil
 					}}},
 				Set: func(r Record) store.Attributes {
-					return store.Attributes{"approval": ApprovalRequested, "approvals": encodeApprovals(r.Facts.Approvers)}
+					out := store.Attributes{"approval": ApprovalRequested, "approvals": encodeApprovals(r.Facts.Approvers)}
+					for k, v := range snapshotAttributes(r) { // an emergency change skips assess
+						out[k] = v
+					}
+					return out
 				}},
 			{Action: ActionRevise, From: []string{ChangeAuthorize}, To: ChangeAssess,
 				Set: func(Record) store.Attributes {

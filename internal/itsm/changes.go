@@ -14,7 +14,7 @@ import (
 )
 
 // changeEditable are the attributes createChange and updateChange take.
-var changeEditable = []string{"short_description", "description", "type", "category", "risk",
+var changeEditable = []string{"short_description", "description", "type", "category", "risk", "risk_override_reason",
 	"planned_start_at", "planned_end_at", "implementation_plan", "backout_plan", "test_plan"}
 
 // ChangeWorkflow returns the workflow changes follow.
@@ -28,6 +28,24 @@ func (s *Service) CreateChange(ctx context.Context, actor store.Actor, in Record
 	return s.open(ctx, actor, k, in, func(out store.Attributes, _ time.Time) (store.Attributes, error) {
 		return out, checkWindow(out)
 	})
+}
+
+// checkRiskOverride refuses a risk set apart from the computed one without
+// a reason, and keeps the reason only while the risk is overridden.
+func checkRiskOverride(before, patch, after store.Attributes) error {
+	computed, _ := after["computed_risk"].(string)
+	risk, _ := after["risk"].(string)
+	reason, _ := after["risk_override_reason"].(string)
+	_, setsRisk := patch["risk"]
+	if setsRisk && computed != "" && risk != computed && strings.TrimSpace(reason) == "" {
+		return store.Invalid("attributes.risk_override_reason", "the risk computed from its impact and history is %s: a different risk needs a reason", computed)
+	}
+	if setsRisk && (risk == computed || risk == "") {
+		if _, had := before["risk_override_reason"]; had {
+			patch["risk_override_reason"] = nil
+		}
+	}
+	return nil
 }
 
 // checkWindow refuses a planned window that ends before it starts.
@@ -53,7 +71,11 @@ func (s *Service) UpdateChange(ctx context.Context, actor store.Actor, id store.
 		if len(out) > 0 && state != ChangeNew && state != ChangeAssess {
 			return nil, fmt.Errorf("change %v is in state %s: revise it (back to assess) before changing what was approved: %w", cur.Attributes["number"], state, store.ErrConflict)
 		}
-		return out, checkWindow(overlay(cur.Attributes, out))
+		after := overlay(cur.Attributes, out)
+		if err := checkRiskOverride(cur.Attributes, out, after); err != nil {
+			return nil, err
+		}
+		return out, checkWindow(after)
 	})
 }
 
@@ -81,9 +103,22 @@ func (s *Service) ActOnChange(ctx context.Context, actor store.Actor, id store.I
 	}
 	var facts Facts
 	switch action {
+	case ActionAssess:
+		snap, err := s.TakeSnapshot(ctx, cur, s.now())
+		if err != nil {
+			return store.Node{}, err
+		}
+		facts.Snapshot = &snap
 	case ActionRequestApproval:
 		if facts.Approvers, err = s.approvers(ctx, cur); err != nil {
 			return store.Node{}, err
+		}
+		if cur.Attributes["state"] == ChangeNew {
+			snap, err := s.TakeSnapshot(ctx, cur, s.now())
+			if err != nil {
+				return store.Node{}, err
+			}
+			facts.Snapshot = &snap
 		}
 	case ActionSchedule:
 		if facts.Conflicts, err = s.ChangeConflicts(ctx, cur); err != nil {

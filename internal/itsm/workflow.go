@@ -50,6 +50,9 @@ type Facts struct {
 	Conflicts []Conflict
 	// MayOverride says the caller may schedule past conflicts.
 	MayOverride bool
+	// Snapshot is a change's impact snapshot and computed risk, taken when
+	// it is assessed.
+	Snapshot *Snapshot
 }
 
 // Transition is one action of a workflow: from any of From to To, if
