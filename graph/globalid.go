@@ -156,3 +156,6 @@ func PersonGlobalID(id store.ID) string { return globalID(typePerson, id) }
 
 // GroupGlobalID returns the API's global ID of a group.
 func GroupGlobalID(id store.ID) string { return globalID(typeGroup, id) }
+
+// IncidentGlobalID returns the API's ID of the incident with store ID id.
+func IncidentGlobalID(id store.ID) string { return globalID(typeIncident, id) }

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/skein-cmdb/skein/graph"
+	"github.com/skein-cmdb/skein/internal/alerts"
 	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/config"
@@ -97,7 +98,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 		}
 	}
 	desk, err := itsm.NewService(svc, st, itsm.Config{Priority: matrix, ReopenWindow: cfg.ITSM.ReopenWindow, SLA: sla,
-		CABGroup: cfg.ITSM.CABGroup, ECABGroup: cfg.ITSM.ECABGroup, Rules: rules, Impact: an})
+		CABGroup: cfg.ITSM.CABGroup, ECABGroup: cfg.ITSM.ECABGroup, Rules: rules, Impact: an, AlertCILabels: cfg.ITSM.AlertCILabels})
 	if err != nil {
 		raw.Close()
 		return nil, fmt.Errorf("itsm.priority_matrix: %w", err)
@@ -112,6 +113,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 	authn := &auth.Authenticator{Tokens: tokens, AnonymousRead: anonymousRead(cfg)}
 	h := server.New(cfg, server.Deps{
 		GraphQL: gql, Ready: st.Ping, Logger: logger, Registry: reg, Metrics: m, Authenticate: authn.Request,
+		Alerts: alerts.Handler(desk, alerts.IDs{Incident: graph.IncidentGlobalID, CI: graph.CIGlobalID}),
 	})
 	return &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger}, nil
 }

@@ -27,7 +27,7 @@ import (
 )
 
 // matrixRoles are the columns of the role matrix in docs/SECURITY.md.
-var matrixRoles = []auth.Role{auth.Anonymous, auth.Viewer, auth.Agent, auth.Engineer, auth.ChangeManager, auth.Admin}
+var matrixRoles = []auth.Role{auth.Anonymous, auth.Viewer, auth.Agent, auth.Monitor, auth.Engineer, auth.ChangeManager, auth.Admin}
 
 // readRoleMatrix parses the role matrix of docs/SECURITY.md: field →
 // role → allowed.

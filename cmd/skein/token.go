@@ -24,7 +24,7 @@ func newTokenCmd() *cobra.Command {
 		Short: "Create, list and revoke API tokens",
 		Long: `Manages the API tokens that clients send as "Authorization: Bearer <token>".
 
-Each token has a role (viewer, agent, engineer, change_manager, admin; see
+Each token has a role (viewer, agent, monitor, engineer, change_manager, admin; see
 docs/SECURITY.md), a name saying whose or what it is, and an expiry. Skein stores only
 a hash of each token: the token is printed once, by 'token create', and cannot be
 shown again. The store is chosen as for 'skein serve' (--store, --data-dir, --neo4j-*,
@@ -112,7 +112,7 @@ only; without --source it reports as "agent". api, import, demo and cli are rese
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "whose or what the token is (required)")
-	cmd.Flags().StringVar(&role, "role", "", "viewer, agent, engineer, change_manager or admin (required)")
+	cmd.Flags().StringVar(&role, "role", "", "viewer, agent, monitor, engineer, change_manager or admin (required)")
 	cmd.Flags().StringVar(&expires, "expires", "90d", "lifetime (90d, 12h), date, RFC 3339 time, or never")
 	cmd.Flags().StringArrayVar(&sources, "source", nil, "agent tokens: a discovery source the token may report as (repeat for several; the first is the default)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the token and its record as JSON")

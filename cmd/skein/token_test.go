@@ -94,7 +94,7 @@ func TestTokenCommandErrors(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"token", "create", "--name", "x", "--role", "root"}, "valid roles are viewer, agent, engineer, change_manager, admin"},
+		{[]string{"token", "create", "--name", "x", "--role", "root"}, "valid roles are viewer, agent, monitor, engineer, change_manager, admin"},
 		{[]string{"token", "create", "--name", "x", "--role", "viewer", "--expires", "soon"}, "not a lifetime"},
 		{[]string{"token", "create", "--name", "x", "--role", "viewer", "--expires", "2001-01-01"}, "must be in the future"},
 		{[]string{"token", "create", "--name", " ", "--role", "viewer"}, "must not be blank"},

@@ -5268,6 +5268,8 @@ enum Role {
   VIEWER
   "Discovery: upserts CIs and creates relationships; reads only the class model."
   AGENT
+  "Monitoring (Prometheus Alertmanager): posts alerts, which open and resolve incidents; nothing else."
+  MONITOR
   "Reads, and edits and deletes CIs and relationships."
   ENGINEER
   "An engineer who also takes change advisory board decisions."

@@ -3319,6 +3319,8 @@ const (
 	RoleViewer Role = "VIEWER"
 	// Discovery: upserts CIs and creates relationships; reads only the class model.
 	RoleAgent Role = "AGENT"
+	// Monitoring (Prometheus Alertmanager): posts alerts, which open and resolve incidents; nothing else.
+	RoleMonitor Role = "MONITOR"
 	// Reads, and edits and deletes CIs and relationships.
 	RoleEngineer Role = "ENGINEER"
 	// An engineer who also takes change advisory board decisions.
@@ -3332,6 +3334,7 @@ const (
 var AllRole = []Role{
 	RoleViewer,
 	RoleAgent,
+	RoleMonitor,
 	RoleEngineer,
 	RoleChangeManager,
 	RoleAdmin,
@@ -3340,7 +3343,7 @@ var AllRole = []Role{
 
 func (e Role) IsValid() bool {
 	switch e {
-	case RoleViewer, RoleAgent, RoleEngineer, RoleChangeManager, RoleAdmin, RoleAnonymous:
+	case RoleViewer, RoleAgent, RoleMonitor, RoleEngineer, RoleChangeManager, RoleAdmin, RoleAnonymous:
 		return true
 	}
 	return false

@@ -122,7 +122,7 @@ func TestRoles(t *testing.T) {
 		assert.Equal(t, r, got)
 	}
 	_, err := ParseRole("anonymous")
-	assert.ErrorContains(t, err, "valid roles are viewer, agent, engineer, change_manager, admin")
+	assert.ErrorContains(t, err, "valid roles are viewer, agent, monitor, engineer, change_manager, admin")
 	_, err = ParseRole("root")
 	assert.Error(t, err)
 }

@@ -14,7 +14,7 @@
 //
 // # Roles and permissions
 //
-// Roles are viewer, agent, engineer, change_manager and admin (see Role).
+// Roles are viewer, agent, monitor, engineer, change_manager and admin (see Role).
 // Permissions is the one table of who may do what, keyed by (kind, verb):
 // {ci, read}, {ci, upsert}, {token, create}. Anonymous stands for a request
 // without a token. A (kind, verb) without a row is refused to everyone.

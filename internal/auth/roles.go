@@ -17,6 +17,9 @@ const (
 	// Agent is for discovery: it upserts CIs and relationships, and reads
 	// the class model only.
 	Agent Role = "agent"
+	// Monitor is for monitoring systems (Prometheus Alertmanager): it posts
+	// alerts, which open and resolve incidents, and nothing else.
+	Monitor Role = "monitor"
 	// Engineer reads, and edits and deletes CIs and relationships (and,
 	// later, records).
 	Engineer Role = "engineer"
@@ -31,7 +34,7 @@ const (
 )
 
 // TokenRoles are the roles a token may have, least to most powerful.
-var TokenRoles = []Role{Viewer, Agent, Engineer, ChangeManager, Admin}
+var TokenRoles = []Role{Viewer, Agent, Monitor, Engineer, ChangeManager, Admin}
 
 // ParseRole returns the token role named s (case-insensitive), or an error
 // listing the valid ones.

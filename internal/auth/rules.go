@@ -71,6 +71,9 @@ const (
 	Purge Verb = "purge"
 	// Merge merges two objects known to be one.
 	Merge Verb = "merge"
+	// Alert is reporting alerts that open, update and resolve records (an
+	// Alertmanager's webhook).
+	Alert Verb = "alert"
 	// Approve is deciding on a record as one of its approvers (a CAB
 	// member approving a change).
 	Approve Verb = "approve"
@@ -91,9 +94,9 @@ func (p Permission) String() string { return string(p.Verb) + " " + string(p.Kin
 
 // Role sets the rules are made of.
 var (
-	everyone = []Role{Anonymous, Viewer, Agent, Engineer, ChangeManager, Admin}
+	everyone = []Role{Anonymous, Viewer, Agent, Monitor, Engineer, ChangeManager, Admin}
 	readers  = []Role{Anonymous, Viewer, Engineer, ChangeManager, Admin}
-	tokens   = []Role{Viewer, Agent, Engineer, ChangeManager, Admin}
+	tokens   = []Role{Viewer, Agent, Monitor, Engineer, ChangeManager, Admin}
 	loaders  = []Role{Agent, Engineer, ChangeManager, Admin}
 	editors  = []Role{Engineer, ChangeManager, Admin}
 	managers = []Role{ChangeManager, Admin}
@@ -145,6 +148,9 @@ var Permissions = map[Permission][]Role{
 	{KindIncident, Read}:   readers,
 	{KindIncident, Create}: editors,
 	{KindIncident, Update}: editors,
+	// Alerts from monitoring open, update and resolve incidents: the
+	// monitor role, and admins.
+	{KindIncident, Alert}: {Monitor, Admin},
 	// Problems: as incidents.
 	{KindProblem, Read}:   readers,
 	{KindProblem, Create}: editors,

@@ -155,6 +155,8 @@ type ITSM struct {
 	// CABRuleNormal and CABRuleEmergency are how approvals combine (all,
 	// any or quorum:N).
 	CABRuleNormal, CABRuleEmergency string
+	// AlertCILabels are the alert labels that name a CI, in order.
+	AlertCILabels []string
 }
 
 // Matrix returns PriorityMatrix as nine priorities, row by row, or an

@@ -131,6 +131,9 @@ func (c Config) Validate() error {
 			add(key, "%v", err)
 		}
 	}
+	if n := len(c.ITSM.AlertCILabels); n == 0 || n > 16 {
+		add("itsm.alert_ci_labels", "must name 1 to 16 labels, got %d", n)
+	}
 	if strings.TrimSpace(c.ITSM.CABGroup) == "" {
 		add("itsm.cab_group", "must name a group")
 	}

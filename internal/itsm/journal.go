@@ -52,6 +52,12 @@ func (s *Service) AddNote(ctx context.Context, actor store.Actor, recordKind str
 	if err != nil {
 		return store.Node{}, err
 	}
+	return s.addNote(ctx, writer, rec, noteType, text)
+}
+
+// addNote writes a note on record rec as writer (whose permission the
+// caller checked).
+func (s *Service) addNote(ctx context.Context, writer store.Actor, rec store.Node, noteType, text string) (store.Node, error) {
 	entryID, number := uuid.NewString(), rec.Attributes["number"]
 	res, err := s.cmdb.WriteNode(ctx, writer, KindJournal, cmdb.NodeWrite{
 		Input: map[string]any{"type": noteType, "text": text}, Verb: auth.Create,
@@ -69,7 +75,7 @@ func (s *Service) AddNote(ctx context.Context, actor store.Actor, recordKind str
 	if err != nil {
 		return store.Node{}, err
 	}
-	if _, err := s.cmdb.SetLinks(ctx, writer, res.Node.ID, RelNoteOn, []store.ID{id}, recordKind, "id", false); err != nil {
+	if _, err := s.cmdb.SetLinks(ctx, writer, res.Node.ID, RelNoteOn, []store.ID{rec.ID}, string(rec.Kind), "id", false); err != nil {
 		return res.Node, err
 	}
 	return res.Node, nil

@@ -52,6 +52,9 @@ type Config struct {
 	// Impact answers the dependency questions of records (which change
 	// broke this incident); nil leaves them unanswered.
 	Impact *impact.Analyzer
+	// AlertCILabels are the alert labels that name a CI, in the order they
+	// are tried (instance, then service, when empty).
+	AlertCILabels []string
 }
 
 // Service opens, changes and advances records. Every method checks the
@@ -68,6 +71,8 @@ type Service struct {
 	cab      [2]string // CAB, ECAB group names
 	rules    map[string]Rule
 	impact   *impact.Analyzer
+	// alertLabels are Config.AlertCILabels.
+	alertLabels []string
 }
 
 // Store is what the service reads and writes besides cmdb.Service: record
@@ -99,6 +104,9 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if len(cfg.AlertCILabels) == 0 {
+		cfg.AlertCILabels = []string{"instance", "service"}
+	}
 	if cfg.CABGroup == "" {
 		cfg.CABGroup = "CAB"
 	}
@@ -110,7 +118,7 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 		rules[k] = r
 	}
 	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now,
-		change: ChangeWorkflow(), problem: ProblemWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact}, nil
+		change: ChangeWorkflow(), problem: ProblemWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels}, nil
 }
 
 // SLA returns the service level of an incident (its stored attributes a)
@@ -303,6 +311,8 @@ type recordKind struct {
 	prefix   string
 	workflow *Workflow
 	editable []string
+	// verb is the permission opening it needs (auth.Create when empty).
+	verb auth.Verb
 }
 
 // open opens a record of kind k: the caller's permission, the input and
@@ -311,7 +321,10 @@ type recordKind struct {
 // finish (derived values; nil for none), then the links.
 func (s *Service) open(ctx context.Context, actor store.Actor, k recordKind, in RecordInput,
 	finish func(out store.Attributes, at time.Time) (store.Attributes, error)) (store.Node, error) {
-	if err := auth.Check(ctx, auth.Kind(k.kind), auth.Create); err != nil {
+	if k.verb == "" {
+		k.verb = auth.Create
+	}
+	if err := auth.Check(ctx, auth.Kind(k.kind), k.verb); err != nil {
 		return store.Node{}, err
 	}
 	if err := checkEditable(k.workflow, k.editable, in.Attributes); err != nil {
@@ -326,7 +339,7 @@ func (s *Service) open(ctx context.Context, actor store.Actor, k recordKind, in 
 	}
 	number := FormatNumber(k.prefix, n)
 	res, err := s.cmdb.WriteNode(ctx, actor, k.kind, cmdb.NodeWrite{
-		Input: in.Attributes, Verb: auth.Create,
+		Input: in.Attributes, Verb: k.verb,
 		Decide: func(_ *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
 			out := make(store.Attributes, len(input)+4)
 			for k, v := range input {

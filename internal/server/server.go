@@ -46,6 +46,9 @@ type Deps struct {
 	// the API routes, any other 503 UNAVAILABLE. Nil lets every request
 	// through as anonymous.
 	Authenticate func(*http.Request) (context.Context, error)
+	// Alerts serves Prometheus Alertmanager's webhook at POST
+	// /api/v1/alerts/alertmanager (internal/alerts); nil leaves it out.
+	Alerts http.Handler
 }
 
 // readyTimeout bounds one readiness check, so a hung backend makes /readyz
@@ -113,6 +116,9 @@ func New(cfg config.Config, d Deps) http.Handler {
 	api := r.With(guards...)
 	api.Get("/graphql", gql.ServeHTTP)
 	api.Post("/graphql", gql.ServeHTTP)
+	if d.Alerts != nil {
+		api.Post("/api/v1/alerts/alertmanager", d.Alerts.ServeHTTP)
+	}
 
 	r.Get("/healthz", healthz)
 	r.Get("/readyz", readyz(d.Ready, d.Logger))
