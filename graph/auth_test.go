@@ -135,6 +135,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"Mutation.addProblemNote": editors, "Incident.problem": readers, "Problem.incidents": readers,
 		"Problem.commonCauses": readers, "Problem.fixChange": readers, "Problem.assignedTo": readers,
 		"Problem.assignmentGroup": readers, "Problem.affectedCIs": readers, "Problem.history": readers, "Problem.journal": readers,
+		"CI.openRecordsAround": readers,
 	}
 }()
 

@@ -23,6 +23,7 @@ var depthArgs = [][3]string{
 	{"CI", "pathTo", "maxDepth"},
 	{"Incident", "suspectChanges", "depth"},
 	{"Problem", "commonCauses", "depth"},
+	{"CI", "openRecordsAround", "depth"},
 }
 
 // TestDepthArgumentsHaveOneRule checks that every depth argument of the

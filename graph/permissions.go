@@ -172,6 +172,7 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Problem.affectedCIs":            {ciRead, relRead},
 	"Problem.history":                {auditRead},
 	"Problem.journal":                {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
+	"CI.openRecordsAround":           {incidentRead, problemRead, changeRead, relRead},
 	"Mutation.addIncidentNote":       {{Kind: auth.KindJournal, Verb: auth.Create}},
 
 	// Below the root: what reaches beyond a CI, and its stored data.

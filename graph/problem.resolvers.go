@@ -15,6 +15,36 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
+// OpenRecordsAround is the resolver for the openRecordsAround field.
+func (r *cIResolver) OpenRecordsAround(ctx context.Context, obj *model.CI, depth *int, first *int) ([]model.RecordNearCI, error) {
+	d, err := r.depthArg(ctx, "CI", "openRecordsAround", "depth", depth)
+	if err != nil {
+		return nil, err
+	}
+	n, err := listSize(first)
+	if err != nil {
+		return nil, err
+	}
+	found, err := r.ITSM.RecordsAround(ctx, obj.Raw.ID, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.RecordNearCI, 0, min(n, len(found)))
+	for _, rec := range found[:min(n, len(found))] {
+		v := model.RecordNearCI{CIID: rec.CI, Distance: rec.Distance}
+		switch string(rec.Record.Kind) {
+		case itsm.KindIncident:
+			v.Record = incidentView(rec.Record)
+		case itsm.KindProblem:
+			v.Record = problemView(rec.Record)
+		default:
+			v.Record = changeView(rec.Record)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // Ci is the resolver for the ci field.
 func (r *commonCauseResolver) Ci(ctx context.Context, obj *model.CommonCause) (*model.CI, error) {
 	return r.endCI(ctx, obj.CIID)
@@ -307,13 +337,22 @@ func (r *queryResolver) KnownErrors(ctx context.Context, text *string, first *in
 	return problemConnection(page), nil
 }
 
+// Ci is the resolver for the ci field.
+func (r *recordNearCIResolver) Ci(ctx context.Context, obj *model.RecordNearCI) (*model.CI, error) {
+	return r.endCI(ctx, obj.CIID)
+}
+
 // CommonCause returns generated.CommonCauseResolver implementation.
 func (r *Resolver) CommonCause() generated.CommonCauseResolver { return &commonCauseResolver{r} }
 
 // Problem returns generated.ProblemResolver implementation.
 func (r *Resolver) Problem() generated.ProblemResolver { return &problemResolver{r} }
 
+// RecordNearCI returns generated.RecordNearCIResolver implementation.
+func (r *Resolver) RecordNearCI() generated.RecordNearCIResolver { return &recordNearCIResolver{r} }
+
 type (
-	commonCauseResolver struct{ *Resolver }
-	problemResolver     struct{ *Resolver }
+	commonCauseResolver  struct{ *Resolver }
+	problemResolver      struct{ *Resolver }
+	recordNearCIResolver struct{ *Resolver }
 )

@@ -85,6 +85,25 @@ func testProblemLife(t *testing.T, url string) {
 	assert.Equal(t, 1.0, get(d, "problem", "incidents", "totalCount"), "one incident has one problem")
 	refusedWith(t, gql(t, url, link, map[string]any{"in": map[string]any{"incidentId": id, "problemId": id}}), "INVALID", "input.incidentId")
 
+	// What is open around web1: its incidents, a problem on the database,
+	// a change on the SAN behind it.
+	dbProblem := problemOK(t, url, "createProblem", "CreateProblemInput", map[string]any{"shortDescription": "db slow queries", "affectedCIIds": []any{db}})
+	sanChange := ok(t, url, `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { number } } }`,
+		map[string]any{"in": map[string]any{"shortDescription": "SAN firmware", "affectedCIIds": []any{san}}})
+	around := `query($id: ID!, $d: Int) { ci(id: $id) { openRecordsAround(depth: $d) { distance ci { name }
+	  record { __typename ... on Incident { number } ... on Problem { number } ... on Change { number } } } } }`
+	d = ok(t, url, around, map[string]any{"id": web1, "d": 2})
+	var near []string
+	for _, r := range get(d, "ci", "openRecordsAround").([]any) {
+		near = append(near, fmt.Sprintf("%v:%v@%v/%v", get(r, "record", "__typename"), get(r, "record", "number"), get(r, "ci", "name"), get(r, "distance")))
+	}
+	assert.Equal(t, []string{
+		"Incident:" + i1["number"].(string) + "@prb-web1/0", "Incident:" + i3["number"].(string) + "@prb-web1/0",
+		"Problem:" + dbProblem["number"].(string) + "@prb-db/1", "Change:" + get(sanChange, "createChange", "change", "number").(string) + "@prb-san/2",
+	}, near)
+	d = ok(t, url, around, map[string]any{"id": web1, "d": 1})
+	assert.Len(t, get(d, "ci", "openRecordsAround"), 3, "depth 1 stops before the SAN")
+
 	// The workflow and its guards.
 	in := map[string]any{"id": id}
 	r = problemDo(t, url, "closeProblem", "ProblemActionInput", in)

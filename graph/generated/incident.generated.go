@@ -2526,7 +2526,7 @@ func (ec *executionContext) _AddNotePayload(ctx context.Context, sel ast.Selecti
 	return out
 }
 
-var incidentImplementors = []string{"Incident", "Node"}
+var incidentImplementors = []string{"Incident", "Node", "Record"}
 
 func (ec *executionContext) _Incident(ctx context.Context, sel ast.SelectionSet, obj *model.Incident) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, incidentImplementors)

@@ -4,6 +4,7 @@ package generated
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -31,6 +32,9 @@ type ProblemResolver interface {
 
 	History(ctx context.Context, obj *model.Problem, first *int, after *string) (*model.AuditConnection, error)
 	Journal(ctx context.Context, obj *model.Problem, typeArg *model.NoteType, first *int, after *string) (*model.JournalConnection, error)
+}
+type RecordNearCIResolver interface {
+	Ci(ctx context.Context, obj *model.RecordNearCI) (*model.CI, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1320,6 +1324,84 @@ func (ec *executionContext) fieldContext_ProblemPayload_problem(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _RecordNearCI_ci(ctx context.Context, field graphql.CollectedField, obj *model.RecordNearCI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordNearCI_ci(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RecordNearCI().Ci(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CI) graphql.Marshaler {
+			return ec.marshalNCI2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCI(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordNearCI_ci(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecordNearCI",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecordNearCI_distance(ctx context.Context, field graphql.CollectedField, obj *model.RecordNearCI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordNearCI_distance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Distance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordNearCI_distance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordNearCI", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RecordNearCI_record(ctx context.Context, field graphql.CollectedField, obj *model.RecordNearCI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordNearCI_record(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Record, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Record) graphql.Marshaler {
+			return ec.marshalNRecord2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRecord(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordNearCI_record(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordNearCI", field, false, false, "Record")
+}
+
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
@@ -1832,6 +1914,40 @@ func UnmarshalUpdateProblemInput(ctx context.Context, raw any) (model.UpdateProb
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _Record(ctx context.Context, sel ast.SelectionSet, obj model.Record) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case model.Problem:
+		return ec._Problem(ctx, sel, &obj)
+	case *model.Problem:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Problem(ctx, sel, obj)
+	case model.Incident:
+		return ec._Incident(ctx, sel, &obj)
+	case *model.Incident:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Incident(ctx, sel, obj)
+	case model.Change:
+		return ec._Change(ctx, sel, &obj)
+	case *model.Change:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Change(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Record must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
@@ -1918,7 +2034,7 @@ func (ec *executionContext) _CommonCause(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
-var problemImplementors = []string{"Problem", "Node"}
+var problemImplementors = []string{"Problem", "Node", "Record"}
 
 func (ec *executionContext) _Problem(ctx context.Context, sel ast.SelectionSet, obj *model.Problem) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, problemImplementors)
@@ -2225,6 +2341,50 @@ func (ec *executionContext) _ProblemPayload(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var recordNearCIImplementors = []string{"RecordNearCI"}
+
+func (ec *executionContext) _RecordNearCI(ctx context.Context, sel ast.SelectionSet, obj *model.RecordNearCI) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordNearCIImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordNearCI")
+		case "ci":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RecordNearCI_ci(ctx, field, obj)
+				})
+		case "distance":
+			out.Values[i] = ec._RecordNearCI_distance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "record":
+			out.Values[i] = ec._RecordNearCI_record(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
@@ -2379,6 +2539,34 @@ func (ec *executionContext) unmarshalNProblemState2githubᚗcomᚋskeinᚑcmdb�
 
 func (ec *executionContext) marshalNProblemState2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐProblemState(ctx context.Context, sel ast.SelectionSet, v model.ProblemState) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNRecord2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRecord(ctx context.Context, sel ast.SelectionSet, v model.Record) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Record!")
+		return graphql.Null
+	}
+	return ec._Record(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRecordNearCI2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRecordNearCI(ctx context.Context, sel ast.SelectionSet, v model.RecordNearCI) graphql.Marshaler {
+	return ec._RecordNearCI(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRecordNearCI2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRecordNearCIᚄ(ctx context.Context, sel ast.SelectionSet, v []model.RecordNearCI) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecordNearCI2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRecordNearCI(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNResolveProblemInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐResolveProblemInput(ctx context.Context, v any) (model.ResolveProblemInput, error) {

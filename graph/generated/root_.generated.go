@@ -41,6 +41,7 @@ type ResolverRoot interface {
 	Problem() ProblemResolver
 	Query() QueryResolver
 	ReachedCI() ReachedCIResolver
+	RecordNearCI() RecordNearCIResolver
 	Relationship() RelationshipResolver
 	SuspectChange() SuspectChangeResolver
 }
@@ -128,32 +129,33 @@ type ComplexityRoot struct {
 	}
 
 	CI struct {
-		Attributes    func(childComplexity int) int
-		Changes       func(childComplexity int, openOnly *bool, first *int, after *string) int
-		CiClass       func(childComplexity int) int
-		Class         func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		Criticality   func(childComplexity int) int
-		Dependencies  func(childComplexity int, depth *int, types []string, follow *model.Follow) int
-		Dependents    func(childComplexity int, depth *int, types []string, follow *model.Follow) int
-		Environment   func(childComplexity int) int
-		History       func(childComplexity int, first *int, after *string) int
-		ID            func(childComplexity int) int
-		Incidents     func(childComplexity int, openOnly *bool, first *int, after *string) int
-		LastSeenAt    func(childComplexity int) int
-		Name          func(childComplexity int) int
-		OwnedBy       func(childComplexity int) int
-		Owner         func(childComplexity int) int
-		PathTo        func(childComplexity int, ci string, maxDepth *int, types []string) int
-		Provenance    func(childComplexity int) int
-		Relationships func(childComplexity int, direction *model.Direction, types []string, first *int, after *string) int
-		SeenBy        func(childComplexity int) int
-		Status        func(childComplexity int) int
-		SupportGroup  func(childComplexity int) int
-		SupportedBy   func(childComplexity int) int
-		Tags          func(childComplexity int) int
-		UpdatedAt     func(childComplexity int) int
-		Version       func(childComplexity int) int
+		Attributes        func(childComplexity int) int
+		Changes           func(childComplexity int, openOnly *bool, first *int, after *string) int
+		CiClass           func(childComplexity int) int
+		Class             func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		Criticality       func(childComplexity int) int
+		Dependencies      func(childComplexity int, depth *int, types []string, follow *model.Follow) int
+		Dependents        func(childComplexity int, depth *int, types []string, follow *model.Follow) int
+		Environment       func(childComplexity int) int
+		History           func(childComplexity int, first *int, after *string) int
+		ID                func(childComplexity int) int
+		Incidents         func(childComplexity int, openOnly *bool, first *int, after *string) int
+		LastSeenAt        func(childComplexity int) int
+		Name              func(childComplexity int) int
+		OpenRecordsAround func(childComplexity int, depth *int, first *int) int
+		OwnedBy           func(childComplexity int) int
+		Owner             func(childComplexity int) int
+		PathTo            func(childComplexity int, ci string, maxDepth *int, types []string) int
+		Provenance        func(childComplexity int) int
+		Relationships     func(childComplexity int, direction *model.Direction, types []string, first *int, after *string) int
+		SeenBy            func(childComplexity int) int
+		Status            func(childComplexity int) int
+		SupportGroup      func(childComplexity int) int
+		SupportedBy       func(childComplexity int) int
+		Tags              func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+		Version           func(childComplexity int) int
 	}
 
 	CIClass struct {
@@ -732,6 +734,12 @@ type ComplexityRoot struct {
 		Ci    func(childComplexity int) int
 		Depth func(childComplexity int) int
 		Path  func(childComplexity int) int
+	}
+
+	RecordNearCI struct {
+		Ci       func(childComplexity int) int
+		Distance func(childComplexity int) int
+		Record   func(childComplexity int) int
 	}
 
 	RegisterCIClassPayload struct {
@@ -1340,6 +1348,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CI.Name(childComplexity), true
+	case "CI.openRecordsAround":
+		if e.ComplexityRoot.CI.OpenRecordsAround == nil {
+			break
+		}
+
+		args, err := ec.field_CI_openRecordsAround_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CI.OpenRecordsAround(childComplexity, args["depth"].(*int), args["first"].(*int)), true
 	case "CI.ownedBy":
 		if e.ComplexityRoot.CI.OwnedBy == nil {
 			break
@@ -4388,6 +4407,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReachedCI.Path(childComplexity), true
+
+	case "RecordNearCI.ci":
+		if e.ComplexityRoot.RecordNearCI.Ci == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordNearCI.Ci(childComplexity), true
+	case "RecordNearCI.distance":
+		if e.ComplexityRoot.RecordNearCI.Distance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordNearCI.Distance(childComplexity), true
+	case "RecordNearCI.record":
+		if e.ComplexityRoot.RecordNearCI.Record == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordNearCI.Record(childComplexity), true
 
 	case "RegisterCIClassPayload.ciClass":
 		if e.ComplexityRoot.RegisterCIClassPayload.CiClass == nil {
@@ -8153,6 +8191,33 @@ extend type Incident {
   "The problem that causes it (INCIDENT_OF), if known."
   problem: Problem
 }
+
+extend type CI {
+  """
+  The records still open on this CI and on what it depends on (up to ` + "`" + `depth` + "`" + ` hops, by the impact
+  rules): incidents and problems not resolved or closed, changes not closed or canceled. Nearest
+  first, then incidents, problems, changes, then by number; each record once, at its nearest CI.
+  """
+  openRecordsAround(
+    "Dependency hops from this CI, 1 to 32."
+    depth: Int = 2
+    "How many to list, 1 to 1000."
+    first: Int = 100
+  ): [RecordNearCI!]!
+}
+
+"A record on a CI near the one asked about."
+type RecordNearCI {
+  "The CI the record concerns."
+  ci: CI!
+  "Hops from the CI asked about (0: itself)."
+  distance: Int!
+  "The record."
+  record: Record!
+}
+
+"A service desk record."
+union Record = Incident | Problem | Change
 `, BuiltIn: false},
 	{Name: "../../schema/relationships.graphqls", Input: `extend type Mutation {
   """
@@ -8667,6 +8732,8 @@ func (ec *executionContext) childFields_CI(ctx context.Context, field graphql.Co
 		return ec.fieldContext_CI_ownedBy(ctx, field)
 	case "supportedBy":
 		return ec.fieldContext_CI_supportedBy(ctx, field)
+	case "openRecordsAround":
+		return ec.fieldContext_CI_openRecordsAround(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CI", field.Name)
 }
@@ -9649,6 +9716,18 @@ func (ec *executionContext) childFields_ReachedCI(ctx context.Context, field gra
 		return ec.fieldContext_ReachedCI_path(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReachedCI", field.Name)
+}
+
+func (ec *executionContext) childFields_RecordNearCI(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ci":
+		return ec.fieldContext_RecordNearCI_ci(ctx, field)
+	case "distance":
+		return ec.fieldContext_RecordNearCI_distance(ctx, field)
+	case "record":
+		return ec.fieldContext_RecordNearCI_record(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordNearCI", field.Name)
 }
 
 func (ec *executionContext) childFields_RegisterCIClassPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -358,3 +358,19 @@ type CommonCause struct {
 	Incidents int
 	Distance  int
 }
+
+// RecordNearCI is a record on a CI near another; the CI has a resolver.
+type RecordNearCI struct {
+	CIID     store.ID
+	Distance int
+	Record   Record
+}
+
+// IsRecord marks Incident as a Record.
+func (Incident) IsRecord() {}
+
+// IsRecord marks Problem as a Record.
+func (Problem) IsRecord() {}
+
+// IsRecord marks Change as a Record.
+func (Change) IsRecord() {}

@@ -24,6 +24,11 @@ type Owner interface {
 	IsOwner()
 }
 
+// A service desk record.
+type Record interface {
+	IsRecord()
+}
+
 // An API token's record (never the token itself).
 type APIToken struct {
 	// The token's public ID: the part after `skn_`, before the second underscore.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -95,4 +96,94 @@ func (s *Service) ChangesOn(ctx context.Context, cis []store.ID, from, to time.T
 		return strings.Compare(string(a.ID), string(b.ID))
 	})
 	return out, err
+}
+
+// RecordNear is a record on a CI near another one.
+type RecordNear struct {
+	Record store.Node
+	// CI is the CI the record concerns; Distance its hops from the CI asked
+	// about (0: the CI itself).
+	CI       store.ID
+	Distance int
+}
+
+// RecordsAround returns the records still open (incidents and problems
+// not resolved or closed, changes not closed or canceled) on CI ci and on
+// what it depends on, up to depth hops by the impact rules: nearest first,
+// then by kind (incidents, problems, changes), then number; each record
+// once, at its nearest CI.
+func (s *Service) RecordsAround(ctx context.Context, ci store.ID, depth int) ([]RecordNear, error) {
+	for _, k := range []auth.Kind{KindIncident, KindProblem, KindChange} {
+		if err := auth.Check(ctx, k, auth.Read); err != nil {
+			return nil, err
+		}
+	}
+	dist := map[store.ID]int{ci: 0}
+	cis := []store.ID{ci}
+	if s.impact != nil {
+		res, err := s.impact.Dependencies(ctx, ci, depth, nil, impact.ReachOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range res.Nodes {
+			dist[n.CI.ID] = n.Depth
+			cis = append(cis, n.CI.ID)
+		}
+	}
+	open := map[string]func(store.Node) bool{
+		KindIncident: func(n store.Node) bool {
+			st, _ := n.Attributes["state"].(string)
+			return slices.Contains(OpenStates, st)
+		},
+		KindProblem: func(n store.Node) bool {
+			st, _ := n.Attributes["state"].(string)
+			return slices.Contains(problemOpen, st)
+		},
+		KindChange: func(n store.Node) bool {
+			st, _ := n.Attributes["state"].(string)
+			return st != ChangeClosed && st != ChangeCanceled
+		},
+	}
+	nearest := map[store.ID]store.ID{} // record -> its nearest CI
+	for lo := 0; lo < len(cis); lo += store.MaxBatch {
+		batch := cis[lo:min(lo+store.MaxBatch, len(cis))]
+		rels, err := s.st.RelationshipsOf(ctx, batch, store.In, []string{RelAffects})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range batch {
+			for _, r := range rels[c] {
+				if cur, seen := nearest[r.Source]; !seen || dist[c] < dist[cur] {
+					nearest[r.Source] = c
+				}
+			}
+		}
+	}
+	ids := make([]store.ID, 0, len(nearest))
+	for id := range nearest {
+		ids = append(ids, id)
+	}
+	var out []RecordNear
+	for _, kind := range []string{KindIncident, KindProblem, KindChange} {
+		nodes, err := s.nodesOf(ctx, kind, ids)
+		if err != nil {
+			return nil, err
+		}
+		for id, n := range nodes {
+			if open[kind](n) {
+				out = append(out, RecordNear{Record: n, CI: nearest[id], Distance: dist[nearest[id]]})
+			}
+		}
+	}
+	rank := map[string]int{KindIncident: 0, KindProblem: 1, KindChange: 2}
+	slices.SortFunc(out, func(a, b RecordNear) int {
+		if a.Distance != b.Distance {
+			return a.Distance - b.Distance
+		}
+		if ka, kb := rank[string(a.Record.Kind)], rank[string(b.Record.Kind)]; ka != kb {
+			return ka - kb
+		}
+		return strings.Compare(numberOf(a.Record), numberOf(b.Record))
+	})
+	return out, nil
 }
