@@ -136,6 +136,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"Problem.commonCauses": readers, "Problem.fixChange": readers, "Problem.assignedTo": readers,
 		"Problem.assignmentGroup": readers, "Problem.affectedCIs": readers, "Problem.history": readers, "Problem.journal": readers,
 		"CI.openRecordsAround": readers,
+		"Query.webhooks":       admins, "Mutation.createWebhook": admins, "Mutation.updateWebhook": admins, "Webhook.deliveries": admins,
 	}
 }()
 

@@ -110,7 +110,7 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 // as store.RelationshipKey.ID writes it.
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
-	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem:
+	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeWebhook:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:
@@ -159,3 +159,17 @@ func GroupGlobalID(id store.ID) string { return globalID(typeGroup, id) }
 
 // IncidentGlobalID returns the API's ID of the incident with store ID id.
 func IncidentGlobalID(id store.ID) string { return globalID(typeIncident, id) }
+
+// RecordGlobalID returns the API's ID of a record of kind (incident,
+// problem, change) with store ID id; the store ID for other kinds.
+func RecordGlobalID(kind string, id store.ID) string {
+	switch kind {
+	case itsm.KindIncident:
+		return globalID(typeIncident, id)
+	case itsm.KindProblem:
+		return globalID(typeProblem, id)
+	case itsm.KindChange:
+		return globalID(typeChange, id)
+	}
+	return string(id)
+}

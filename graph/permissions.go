@@ -173,6 +173,10 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Problem.history":                {auditRead},
 	"Problem.journal":                {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
 	"CI.openRecordsAround":           {incidentRead, problemRead, changeRead, relRead},
+	"Query.webhooks":                 {{Kind: auth.KindWebhook, Verb: auth.Read}},
+	"Mutation.createWebhook":         {{Kind: auth.KindWebhook, Verb: auth.Create}},
+	"Mutation.updateWebhook":         {{Kind: auth.KindWebhook, Verb: auth.Update}},
+	"Webhook.deliveries":             {{Kind: auth.KindDelivery, Verb: auth.Read}},
 	"Mutation.addIncidentNote":       {{Kind: auth.KindJournal, Verb: auth.Create}},
 
 	// Below the root: what reaches beyond a CI, and its stored data.

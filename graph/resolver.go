@@ -19,6 +19,7 @@ import (
 	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
+	"github.com/skein-cmdb/skein/internal/webhooks"
 )
 
 // Resolver holds the services the resolvers call. Build it in cmd/.
@@ -28,6 +29,8 @@ type Resolver struct {
 	Impact *impact.Analyzer
 	// ITSM opens, changes and advances incidents and the other records.
 	ITSM *itsm.Service
+	// Webhooks keeps the outbound webhooks and sends them record events.
+	Hooks *webhooks.Dispatcher
 	// Tokens keeps API token records; nil means Store. Give it the
 	// authenticator's cache, so that revocations take effect at once.
 	Tokens  store.TokenStore

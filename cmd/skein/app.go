@@ -23,6 +23,7 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 	"github.com/skein-cmdb/skein/internal/store/embedded"
 	neo4jstore "github.com/skein-cmdb/skein/internal/store/neo4j"
+	"github.com/skein-cmdb/skein/internal/webhooks"
 )
 
 // app is Skein wired together: the store, the services over it and the
@@ -33,6 +34,10 @@ type app struct {
 	Impact  *impact.Analyzer
 	Handler http.Handler
 	Logger  *slog.Logger
+	// Hooks sends record events to webhooks; stopHooks ends it.
+	Hooks     *webhooks.Dispatcher
+	stopHooks context.CancelFunc
+	hooksDone chan struct{}
 }
 
 // openStore opens the store the configuration names.
@@ -97,14 +102,20 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 			return nil, fmt.Errorf("itsm.cab_rule_%s: %w", typ, err)
 		}
 	}
+	backoff := make([]time.Duration, 5)
+	for i := range backoff {
+		backoff[i] = cfg.ITSM.WebhookRetryBase << i
+	}
+	hooks := webhooks.New(svc, webhooks.Options{Logger: logger, RecordID: graph.RecordGlobalID, Backoff: backoff})
 	desk, err := itsm.NewService(svc, st, itsm.Config{Priority: matrix, ReopenWindow: cfg.ITSM.ReopenWindow, SLA: sla,
-		CABGroup: cfg.ITSM.CABGroup, ECABGroup: cfg.ITSM.ECABGroup, Rules: rules, Impact: an, AlertCILabels: cfg.ITSM.AlertCILabels})
+		CABGroup: cfg.ITSM.CABGroup, ECABGroup: cfg.ITSM.ECABGroup, Rules: rules, Impact: an, AlertCILabels: cfg.ITSM.AlertCILabels,
+		Publish: hooks.Publish})
 	if err != nil {
 		raw.Close()
 		return nil, fmt.Errorf("itsm.priority_matrix: %w", err)
 	}
 	tokens := auth.NewTokenCache(st, tokenCacheTTL)
-	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Tokens: tokens, Impact: an, ITSM: desk, Version: versionString()}, graph.Options{
+	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Tokens: tokens, Impact: an, ITSM: desk, Hooks: hooks, Version: versionString()}, graph.Options{
 		MaxDepth: cfg.GraphQL.MaxDepth, MaxComplexity: cfg.GraphQL.MaxComplexity, Introspection: cfg.GraphQL.Introspection,
 		MaxAliases: cfg.GraphQL.MaxAliases, MaxOperations: cfg.GraphQL.MaxOperations,
 		MaxSelections: cfg.GraphQL.MaxSelections,
@@ -115,7 +126,10 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 		GraphQL: gql, Ready: st.Ping, Logger: logger, Registry: reg, Metrics: m, Authenticate: authn.Request,
 		Alerts: alerts.Handler(desk, alerts.IDs{Incident: graph.IncidentGlobalID, CI: graph.CIGlobalID}),
 	})
-	return &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger}, nil
+	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); hooks.Run(hctx) }()
+	return &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger, Hooks: hooks, stopHooks: stop, hooksDone: done}, nil
 }
 
 // tokenCacheTTL is how long a token record read for authentication is
@@ -129,7 +143,15 @@ func anonymousRead(cfg config.Config) bool {
 }
 
 // Close releases the store.
-func (a *app) Close() error { return a.Store.Close() }
+// Close stops sending webhooks (deliveries under way end; queued events
+// are dropped) and closes the store.
+func (a *app) Close() error {
+	if a.stopHooks != nil {
+		a.stopHooks()
+		<-a.hooksDone
+	}
+	return a.Store.Close()
+}
 
 // observeOperations records each GraphQL operation's latency by name and
 // type.

@@ -479,6 +479,25 @@ var matrixOps = map[string]matrixOp{
 			d := ok(t, m.url, `query($id: ID!) { problem(id: $id) { journal { totalCount } } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
 			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, "problem", "journal", "totalCount"))
 		}},
+	"Query.webhooks": {query: `{ webhooks { name } }`},
+	"Mutation.createWebhook": {query: `mutation($in: CreateWebhookInput!) { createWebhook(input: $in) { webhook { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"name": m.name("matrix-hook-"), "url": "http://127.0.0.1:9/hook", "events": []any{"problem.created"}}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `{ webhooks { name } }`, nil)
+			found := false
+			for _, h := range get(d, "webhooks").([]any) {
+				found = found || get(h, "name") == vars["in"].(map[string]any)["name"]
+			}
+			assert.Equal(t, allowed, found)
+		}},
+	"Mutation.updateWebhook": {query: `mutation($in: UpdateWebhookInput!) { updateWebhook(input: $in) { webhook { active } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			d := ok(t, m.url, `mutation($in: CreateWebhookInput!) { createWebhook(input: $in) { webhook { id } } }`,
+				map[string]any{"in": map[string]any{"name": m.name("matrix-hook-"), "url": "http://127.0.0.1:9/hook", "events": []any{"problem.created"}}})
+			return map[string]any{"in": map[string]any{"id": get(d, "createWebhook", "webhook", "id"), "active": false}}
+		}},
 	"Mutation.addIncidentNote": {query: `mutation($in: AddNoteInput!) { addIncidentNote(input: $in) { entry { id } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			return map[string]any{"in": map[string]any{"id": m.incident(t), "type": "WORK_NOTE", "text": "matrix"}}

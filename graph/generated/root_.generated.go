@@ -44,6 +44,7 @@ type ResolverRoot interface {
 	RecordNearCI() RecordNearCIResolver
 	Relationship() RelationshipResolver
 	SuspectChange() SuspectChangeResolver
+	Webhook() WebhookResolver
 }
 
 type DirectiveRoot struct {
@@ -278,6 +279,11 @@ type ComplexityRoot struct {
 
 	CreateRelationshipsPayload struct {
 		Results func(childComplexity int) int
+	}
+
+	CreateWebhookPayload struct {
+		Secret  func(childComplexity int) int
+		Webhook func(childComplexity int) int
 	}
 
 	DeactivateGroupPayload struct {
@@ -548,6 +554,7 @@ type ComplexityRoot struct {
 		CreateIncident           func(childComplexity int, input model.CreateIncidentInput) int
 		CreateProblem            func(childComplexity int, input model.CreateProblemInput) int
 		CreateRelationships      func(childComplexity int, input model.CreateRelationshipsInput) int
+		CreateWebhook            func(childComplexity int, input model.CreateWebhookInput) int
 		DeactivateGroup          func(childComplexity int, input model.DeactivateInput) int
 		DeactivatePerson         func(childComplexity int, input model.DeactivateInput) int
 		DeleteCi                 func(childComplexity int, input model.DeleteCIInput) int
@@ -583,6 +590,7 @@ type ComplexityRoot struct {
 		UpdateIncident           func(childComplexity int, input model.UpdateIncidentInput) int
 		UpdatePerson             func(childComplexity int, input model.UpdateNodeInput) int
 		UpdateProblem            func(childComplexity int, input model.UpdateProblemInput) int
+		UpdateWebhook            func(childComplexity int, input model.UpdateWebhookInput) int
 		UpsertCIs                func(childComplexity int, input model.UpsertCIsInput) int
 		UpsertGroups             func(childComplexity int, input model.UpsertGroupsInput) int
 		UpsertPeople             func(childComplexity int, input model.UpsertPeopleInput) int
@@ -723,6 +731,7 @@ type ComplexityRoot struct {
 		ShortestPath      func(childComplexity int, from string, to string, maxDepth *int, types []string) int
 		Version           func(childComplexity int) int
 		Viewer            func(childComplexity int) int
+		Webhooks          func(childComplexity int) int
 	}
 
 	Reachability struct {
@@ -924,6 +933,34 @@ type ComplexityRoot struct {
 		Role          func(childComplexity int) int
 		Sources       func(childComplexity int) int
 		TokenID       func(childComplexity int) int
+	}
+
+	Webhook struct {
+		Active      func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Deliveries  func(childComplexity int, first *int) int
+		Description func(childComplexity int) int
+		Events      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Name        func(childComplexity int) int
+		URL         func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+	}
+
+	WebhookDelivery struct {
+		Attempts     func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		DeliveryID   func(childComplexity int) int
+		Error        func(childComplexity int) int
+		Event        func(childComplexity int) int
+		EventID      func(childComplexity int) int
+		Record       func(childComplexity int) int
+		ResponseCode func(childComplexity int) int
+		Status       func(childComplexity int) int
+	}
+
+	WebhookPayload struct {
+		Webhook func(childComplexity int) int
 	}
 }
 
@@ -1950,6 +1987,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateRelationshipsPayload.Results(childComplexity), true
+
+	case "CreateWebhookPayload.secret":
+		if e.ComplexityRoot.CreateWebhookPayload.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateWebhookPayload.Secret(childComplexity), true
+	case "CreateWebhookPayload.webhook":
+		if e.ComplexityRoot.CreateWebhookPayload.Webhook == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateWebhookPayload.Webhook(childComplexity), true
 
 	case "DeactivateGroupPayload.group":
 		if e.ComplexityRoot.DeactivateGroupPayload.Group == nil {
@@ -3193,6 +3243,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateRelationships(childComplexity, args["input"].(model.CreateRelationshipsInput)), true
+	case "Mutation.createWebhook":
+		if e.ComplexityRoot.Mutation.CreateWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateWebhook(childComplexity, args["input"].(model.CreateWebhookInput)), true
 	case "Mutation.deactivateGroup":
 		if e.ComplexityRoot.Mutation.DeactivateGroup == nil {
 			break
@@ -3573,6 +3634,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateProblem(childComplexity, args["input"].(model.UpdateProblemInput)), true
+	case "Mutation.updateWebhook":
+		if e.ComplexityRoot.Mutation.UpdateWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateWebhook(childComplexity, args["input"].(model.UpdateWebhookInput)), true
 	case "Mutation.upsertCIs":
 		if e.ComplexityRoot.Mutation.UpsertCIs == nil {
 			break
@@ -4375,6 +4447,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+	case "Query.webhooks":
+		if e.ComplexityRoot.Query.Webhooks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Webhooks(childComplexity), true
 
 	case "Reachability.nodes":
 		if e.ComplexityRoot.Reachability.Nodes == nil {
@@ -5055,6 +5133,128 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Viewer.TokenID(childComplexity), true
 
+	case "Webhook.active":
+		if e.ComplexityRoot.Webhook.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Active(childComplexity), true
+	case "Webhook.createdAt":
+		if e.ComplexityRoot.Webhook.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.CreatedAt(childComplexity), true
+	case "Webhook.deliveries":
+		if e.ComplexityRoot.Webhook.Deliveries == nil {
+			break
+		}
+
+		args, err := ec.field_Webhook_deliveries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Webhook.Deliveries(childComplexity, args["first"].(*int)), true
+	case "Webhook.description":
+		if e.ComplexityRoot.Webhook.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Description(childComplexity), true
+	case "Webhook.events":
+		if e.ComplexityRoot.Webhook.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Events(childComplexity), true
+	case "Webhook.id":
+		if e.ComplexityRoot.Webhook.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.ID(childComplexity), true
+	case "Webhook.name":
+		if e.ComplexityRoot.Webhook.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Name(childComplexity), true
+	case "Webhook.url":
+		if e.ComplexityRoot.Webhook.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.URL(childComplexity), true
+	case "Webhook.updatedAt":
+		if e.ComplexityRoot.Webhook.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.UpdatedAt(childComplexity), true
+
+	case "WebhookDelivery.attempts":
+		if e.ComplexityRoot.WebhookDelivery.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Attempts(childComplexity), true
+	case "WebhookDelivery.createdAt":
+		if e.ComplexityRoot.WebhookDelivery.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.CreatedAt(childComplexity), true
+	case "WebhookDelivery.deliveryId":
+		if e.ComplexityRoot.WebhookDelivery.DeliveryID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.DeliveryID(childComplexity), true
+	case "WebhookDelivery.error":
+		if e.ComplexityRoot.WebhookDelivery.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Error(childComplexity), true
+	case "WebhookDelivery.event":
+		if e.ComplexityRoot.WebhookDelivery.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Event(childComplexity), true
+	case "WebhookDelivery.eventId":
+		if e.ComplexityRoot.WebhookDelivery.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.EventID(childComplexity), true
+	case "WebhookDelivery.record":
+		if e.ComplexityRoot.WebhookDelivery.Record == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Record(childComplexity), true
+	case "WebhookDelivery.responseCode":
+		if e.ComplexityRoot.WebhookDelivery.ResponseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.ResponseCode(childComplexity), true
+	case "WebhookDelivery.status":
+		if e.ComplexityRoot.WebhookDelivery.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Status(childComplexity), true
+
+	case "WebhookPayload.webhook":
+		if e.ComplexityRoot.WebhookPayload.Webhook == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookPayload.Webhook(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -5081,6 +5281,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateIncidentInput", ec.unmarshalInputCreateIncidentInput),
 			graphql.NewInputUnmarshaler("CreateProblemInput", ec.unmarshalInputCreateProblemInput),
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
+			graphql.NewInputUnmarshaler("CreateWebhookInput", ec.unmarshalInputCreateWebhookInput),
 			graphql.NewInputUnmarshaler("DeactivateInput", ec.unmarshalInputDeactivateInput),
 			graphql.NewInputUnmarshaler("DeleteCIInput", ec.unmarshalInputDeleteCIInput),
 			graphql.NewInputUnmarshaler("DeleteRelationshipsInput", ec.unmarshalInputDeleteRelationshipsInput),
@@ -5112,6 +5313,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateIncidentInput", ec.unmarshalInputUpdateIncidentInput),
 			graphql.NewInputUnmarshaler("UpdateNodeInput", ec.unmarshalInputUpdateNodeInput),
 			graphql.NewInputUnmarshaler("UpdateProblemInput", ec.unmarshalInputUpdateProblemInput),
+			graphql.NewInputUnmarshaler("UpdateWebhookInput", ec.unmarshalInputUpdateWebhookInput),
 			graphql.NewInputUnmarshaler("UpsertCIItem", ec.unmarshalInputUpsertCIItem),
 			graphql.NewInputUnmarshaler("UpsertCIsInput", ec.unmarshalInputUpsertCIsInput),
 			graphql.NewInputUnmarshaler("UpsertGroupsInput", ec.unmarshalInputUpsertGroupsInput),
@@ -5217,7 +5419,7 @@ input AuditFilter {
   selects the records of the relationships it is an end of.
   """
   objects: [String!]
-  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `person` + "`" + `, ` + "`" + `group` + "`" + `, ` + "`" + `incident` + "`" + `, ` + "`" + `change` + "`" + `, ` + "`" + `problem` + "`" + `, ` + "`" + `journal` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
+  "Kinds of object: ` + "`" + `ci` + "`" + `, ` + "`" + `person` + "`" + `, ` + "`" + `group` + "`" + `, ` + "`" + `incident` + "`" + `, ` + "`" + `change` + "`" + `, ` + "`" + `problem` + "`" + `, ` + "`" + `webhook` + "`" + `, ` + "`" + `delivery` + "`" + `, ` + "`" + `journal` + "`" + `, ` + "`" + `relationship` + "`" + `, ` + "`" + `class` + "`" + `, ` + "`" + `relationship_type` + "`" + `, ` + "`" + `token` + "`" + `."
   kinds: [String!]
   "Who wrote (user, token or agent name), exactly."
   actor: String
@@ -8515,6 +8717,119 @@ type SearchFragment {
   match: Boolean!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/webhook.graphqls", Input: `extend type Query {
+  "The outbound webhooks, by name (admins)."
+  webhooks: [Webhook!]!
+}
+
+extend type Mutation {
+  """
+  Registers an endpoint that receives record events (admins): each event a POST of JSON signed
+  with HMAC-SHA256 of the body under the webhook's secret, in ` + "`" + `X-Skein-Signature: sha256=<hex>` + "`" + `,
+  retried with back-off (1, 2, 4, 8, 16 s) until it answers 2xx. Without a secret, one is made;
+  the secret is shown in this answer only.
+  """
+  createWebhook("The webhook." input: CreateWebhookInput!): CreateWebhookPayload!
+  "Changes a webhook (admins): URL, events, secret, description, or ` + "`" + `active: false` + "`" + ` to stop it."
+  updateWebhook("What to change." input: UpdateWebhookInput!): WebhookPayload!
+}
+
+"An endpoint that receives record events."
+type Webhook {
+  "Opaque ID."
+  id: ID!
+  "Name, unique ignoring case."
+  name: String!
+  "Where events are POSTed."
+  url: String!
+  "The event types it receives; empty: every type (incident.created, incident.state_changed, problem.created, problem.state_changed, change.created, change.state_changed, change.approval_changed)."
+  events: [String!]!
+  "False once stopped."
+  active: Boolean!
+  "What it is for."
+  description: String
+  "When it was registered."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its latest deliveries, newest first."
+  deliveries("How many, 1 to 1000." first: Int = 20): [WebhookDelivery!]!
+}
+
+"One event sent to one webhook."
+type WebhookDelivery {
+  "The delivery's ID (the X-Skein-Delivery header)."
+  deliveryId: String!
+  "The event type."
+  event: String!
+  "The event's ID (the payload's id)."
+  eventId: String
+  "The number of the record it was about."
+  record: String
+  "DELIVERED once the receiver answered 2xx, FAILED when every attempt failed."
+  status: DeliveryStatus!
+  "How many attempts were made."
+  attempts: Int!
+  "The last HTTP status answered (null when none was)."
+  responseCode: Int
+  "The last error."
+  error: String
+  "When it ended."
+  createdAt: Time!
+}
+
+"Outcomes of a delivery."
+enum DeliveryStatus {
+  "The receiver answered 2xx."
+  DELIVERED
+  "Every attempt failed."
+  FAILED
+}
+
+"A new webhook."
+input CreateWebhookInput {
+  "Name, unique ignoring case."
+  name: String!
+  "An http or https URL."
+  url: String!
+  "The event types to send; omitted or empty: every type."
+  events: [String!]
+  "The signing secret (at least 16 characters); omitted: one is made and returned."
+  secret: String
+  "What it is for."
+  description: String
+}
+
+"A change of a webhook; a field left out is kept."
+input UpdateWebhookInput {
+  "ID of the webhook."
+  id: ID!
+  "An http or https URL."
+  url: String
+  "The event types to send; empty: every type."
+  events: [String!]
+  "A new signing secret (at least 16 characters)."
+  secret: String
+  "What it is for."
+  description: String
+  "False stops it; true starts it again."
+  active: Boolean
+}
+
+"A webhook and its secret, shown once."
+type CreateWebhookPayload {
+  "The webhook."
+  webhook: Webhook!
+  "Its signing secret: keep it, it is not shown again."
+  secret: String!
+}
+
+"The webhook after a write."
+type WebhookPayload {
+  "The webhook."
+  webhook: Webhook!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -8980,6 +9295,16 @@ func (ec *executionContext) childFields_CreateRelationshipsPayload(ctx context.C
 		return ec.fieldContext_CreateRelationshipsPayload_results(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateRelationshipsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateWebhookPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "webhook":
+		return ec.fieldContext_CreateWebhookPayload_webhook(ctx, field)
+	case "secret":
+		return ec.fieldContext_CreateWebhookPayload_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateWebhookPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_DeactivateGroupPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10096,6 +10421,62 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_sources(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
+}
+
+func (ec *executionContext) childFields_Webhook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Webhook_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Webhook_name(ctx, field)
+	case "url":
+		return ec.fieldContext_Webhook_url(ctx, field)
+	case "events":
+		return ec.fieldContext_Webhook_events(ctx, field)
+	case "active":
+		return ec.fieldContext_Webhook_active(ctx, field)
+	case "description":
+		return ec.fieldContext_Webhook_description(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Webhook_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Webhook_updatedAt(ctx, field)
+	case "deliveries":
+		return ec.fieldContext_Webhook_deliveries(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Webhook", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deliveryId":
+		return ec.fieldContext_WebhookDelivery_deliveryId(ctx, field)
+	case "event":
+		return ec.fieldContext_WebhookDelivery_event(ctx, field)
+	case "eventId":
+		return ec.fieldContext_WebhookDelivery_eventId(ctx, field)
+	case "record":
+		return ec.fieldContext_WebhookDelivery_record(ctx, field)
+	case "status":
+		return ec.fieldContext_WebhookDelivery_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_WebhookDelivery_attempts(ctx, field)
+	case "responseCode":
+		return ec.fieldContext_WebhookDelivery_responseCode(ctx, field)
+	case "error":
+		return ec.fieldContext_WebhookDelivery_error(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WebhookDelivery_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDelivery", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "webhook":
+		return ec.fieldContext_WebhookPayload_webhook(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookPayload", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

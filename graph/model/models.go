@@ -374,3 +374,15 @@ func (Problem) IsRecord() {}
 
 // IsRecord marks Change as a Record.
 func (Change) IsRecord() {}
+
+// Webhook is the API's view of a node of kind webhook (never its secret).
+type Webhook struct {
+	ID          string
+	Name        string
+	URL         string
+	Events      []string
+	Active      bool
+	Description *string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}

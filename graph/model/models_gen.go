@@ -174,7 +174,7 @@ type AuditFilter struct {
 	// them (also of deleted ones), class or relationship type names, or API token IDs. A CI's ID also
 	// selects the records of the relationships it is an end of.
 	Objects []string `json:"objects,omitempty"`
-	// Kinds of object: `ci`, `person`, `group`, `incident`, `change`, `problem`, `journal`, `relationship`, `class`, `relationship_type`, `token`.
+	// Kinds of object: `ci`, `person`, `group`, `incident`, `change`, `problem`, `webhook`, `delivery`, `journal`, `relationship`, `class`, `relationship_type`, `token`.
 	Kinds []string `json:"kinds,omitempty"`
 	// Who wrote (user, token or agent name), exactly.
 	Actor *string `json:"actor,omitempty"`
@@ -574,6 +574,28 @@ type CreateRelationshipsInput struct {
 type CreateRelationshipsPayload struct {
 	// One result per input item, in input order.
 	Results []RelationshipResult `json:"results"`
+}
+
+// A new webhook.
+type CreateWebhookInput struct {
+	// Name, unique ignoring case.
+	Name string `json:"name"`
+	// An http or https URL.
+	URL string `json:"url"`
+	// The event types to send; omitted or empty: every type.
+	Events []string `json:"events,omitempty"`
+	// The signing secret (at least 16 characters); omitted: one is made and returned.
+	Secret *string `json:"secret,omitempty"`
+	// What it is for.
+	Description *string `json:"description,omitempty"`
+}
+
+// A webhook and its secret, shown once.
+type CreateWebhookPayload struct {
+	// The webhook.
+	Webhook *Webhook `json:"webhook"`
+	// Its signing secret: keep it, it is not shown again.
+	Secret string `json:"secret"`
 }
 
 // The deactivated group.
@@ -1386,6 +1408,22 @@ type UpdateProblemInput struct {
 	AffectedCIIds graphql.Omittable[[]string] `json:"affectedCIIds,omitempty"`
 }
 
+// A change of a webhook; a field left out is kept.
+type UpdateWebhookInput struct {
+	// ID of the webhook.
+	ID string `json:"id"`
+	// An http or https URL.
+	URL *string `json:"url,omitempty"`
+	// The event types to send; empty: every type.
+	Events []string `json:"events,omitempty"`
+	// A new signing secret (at least 16 characters).
+	Secret *string `json:"secret,omitempty"`
+	// What it is for.
+	Description *string `json:"description,omitempty"`
+	// False stops it; true starts it again.
+	Active *bool `json:"active,omitempty"`
+}
+
 // One CI as a source reports it.
 type UpsertCIItem struct {
 	// Class name, e.g. `LinuxServer`. See `ciClasses`.
@@ -1534,6 +1572,34 @@ type Viewer struct {
 	// For an agent token, the discovery sources it may report as (the first is the default for
 	// writes that name none); empty for other callers, which may name any source.
 	Sources []string `json:"sources"`
+}
+
+// One event sent to one webhook.
+type WebhookDelivery struct {
+	// The delivery's ID (the X-Skein-Delivery header).
+	DeliveryID string `json:"deliveryId"`
+	// The event type.
+	Event string `json:"event"`
+	// The event's ID (the payload's id).
+	EventID *string `json:"eventId,omitempty"`
+	// The number of the record it was about.
+	Record *string `json:"record,omitempty"`
+	// DELIVERED once the receiver answered 2xx, FAILED when every attempt failed.
+	Status DeliveryStatus `json:"status"`
+	// How many attempts were made.
+	Attempts int `json:"attempts"`
+	// The last HTTP status answered (null when none was).
+	ResponseCode *int `json:"responseCode,omitempty"`
+	// The last error.
+	Error *string `json:"error,omitempty"`
+	// When it ended.
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// The webhook after a write.
+type WebhookPayload struct {
+	// The webhook.
+	Webhook *Webhook `json:"webhook"`
 }
 
 // Approval outcomes and decisions.
@@ -2196,6 +2262,64 @@ func (e *ConflictKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e ConflictKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Outcomes of a delivery.
+type DeliveryStatus string
+
+const (
+	// The receiver answered 2xx.
+	DeliveryStatusDelivered DeliveryStatus = "DELIVERED"
+	// Every attempt failed.
+	DeliveryStatusFailed DeliveryStatus = "FAILED"
+)
+
+var AllDeliveryStatus = []DeliveryStatus{
+	DeliveryStatusDelivered,
+	DeliveryStatusFailed,
+}
+
+func (e DeliveryStatus) IsValid() bool {
+	switch e {
+	case DeliveryStatusDelivered, DeliveryStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e DeliveryStatus) String() string {
+	return string(e)
+}
+
+func (e *DeliveryStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DeliveryStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DeliveryStatus", str)
+	}
+	return nil
+}
+
+func (e DeliveryStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DeliveryStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DeliveryStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -30,6 +30,10 @@ const (
 	KindGroup Kind = "group"
 	// KindIncident is incidents (model kind incident).
 	KindIncident Kind = "incident"
+	// KindWebhook is outbound webhooks (model kind webhook).
+	KindWebhook Kind = "webhook"
+	// KindDelivery is the log of webhook deliveries (model kind delivery).
+	KindDelivery Kind = "delivery"
 	// KindProblem is problems (model kind problem).
 	KindProblem Kind = "problem"
 	// KindChange is changes (model kind change).
@@ -155,6 +159,14 @@ var Permissions = map[Permission][]Role{
 	{KindProblem, Read}:   readers,
 	{KindProblem, Create}: editors,
 	{KindProblem, Update}: editors,
+	// Webhooks and their deliveries: admins.
+	{KindWebhook, Read}:   admins,
+	{KindWebhook, Create}: admins,
+	{KindWebhook, Update}: admins,
+	{KindDelivery, Read}:  admins,
+	// Deliveries are written by Skein (as the process) only: this row
+	// makes the kind writable by someone, as every kind must be.
+	{KindDelivery, Create}: admins,
 	// Changes: readers read; editors open, assess and implement them and,
 	// when they are among a change's approvers, approve or reject it;
 	// change managers (and admins) also schedule over conflicts.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/skein-cmdb/skein/internal/auth"
@@ -36,6 +37,10 @@ type NodeWrite struct {
 	// *store.InvalidError or an error wrapping store.ErrConflict fails the
 	// write with that error; nothing is written.
 	Decide func(current *store.Node, input store.Attributes, at time.Time) (store.Attributes, error)
+	// Redact names attributes whose values the audit record must not hold
+	// (a webhook's signing secret): their changes are recorded as
+	// "[redacted]".
+	Redact []string
 }
 
 // WriteNode runs one NodeWrite on a node of kind: the caller's permission
@@ -99,7 +104,18 @@ func (s *Service) WriteNode(ctx context.Context, actor store.Actor, kind string,
 			return store.Decision{}, err
 		}
 		in.Attributes = attrs
-		return m.Apply(current, in, source)
+		d, err := m.Apply(current, in, source)
+		for i, c := range d.Changes {
+			if slices.Contains(w.Redact, c.Field) {
+				if c.Before != nil {
+					d.Changes[i].Before = "[redacted]"
+				}
+				if c.After != nil {
+					d.Changes[i].After = "[redacted]"
+				}
+			}
+		}
+		return d, err
 	}
 	if w.ID == "" {
 		// A create is identified by the keys of what it will store: decide

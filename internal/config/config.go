@@ -157,6 +157,9 @@ type ITSM struct {
 	CABRuleNormal, CABRuleEmergency string
 	// AlertCILabels are the alert labels that name a CI, in order.
 	AlertCILabels []string
+	// WebhookRetryBase is the first wait before a webhook delivery is
+	// tried again; each next wait doubles (five retries).
+	WebhookRetryBase time.Duration
 }
 
 // Matrix returns PriorityMatrix as nine priorities, row by row, or an

@@ -131,6 +131,9 @@ func (c Config) Validate() error {
 			add(key, "%v", err)
 		}
 	}
+	if b := c.ITSM.WebhookRetryBase; b < time.Millisecond || b > time.Hour {
+		add("itsm.webhook_retry_base", "must be between 1ms and 1h, got %v", b)
+	}
 	if n := len(c.ITSM.AlertCILabels); n == 0 || n > 16 {
 		add("itsm.alert_ci_labels", "must name 1 to 16 labels, got %d", n)
 	}

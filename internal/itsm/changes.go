@@ -132,6 +132,9 @@ func (s *Service) ActOnChange(ctx context.Context, actor store.Actor, id store.I
 			return s.change.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at, Facts: facts})
 		},
 	})
+	if err == nil {
+		s.emit(actor, KindChange, res, false)
+	}
 	return res.Node, err
 }
 
@@ -168,6 +171,9 @@ func (s *Service) DecideChange(ctx context.Context, actor store.Actor, id store.
 	var de *DecisionError
 	if errors.As(err, &de) && de.NotApprover() {
 		return store.Node{}, &auth.Error{Kind: auth.ErrForbidden, Reason: de.Error()}
+	}
+	if err == nil {
+		s.emit(actor, KindChange, res, false)
 	}
 	return res.Node, err
 }

@@ -143,6 +143,9 @@ func (s *Service) ActOnProblem(ctx context.Context, actor store.Actor, id store.
 			return s.problem.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at})
 		},
 	})
+	if err == nil {
+		s.emit(actor, KindProblem, res, false)
+	}
 	return res.Node, err
 }
 

@@ -55,6 +55,9 @@ type Config struct {
 	// AlertCILabels are the alert labels that name a CI, in the order they
 	// are tried (instance, then service, when empty).
 	AlertCILabels []string
+	// Publish is told of every record event (see Event) after its write;
+	// nil tells no one. It must not block.
+	Publish func(Event)
 }
 
 // Service opens, changes and advances records. Every method checks the
@@ -73,6 +76,7 @@ type Service struct {
 	impact   *impact.Analyzer
 	// alertLabels are Config.AlertCILabels.
 	alertLabels []string
+	publish     func(Event)
 }
 
 // Store is what the service reads and writes besides cmdb.Service: record
@@ -118,7 +122,7 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 		rules[k] = r
 	}
 	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now,
-		change: ChangeWorkflow(), problem: ProblemWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels}, nil
+		change: ChangeWorkflow(), problem: ProblemWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels, publish: cfg.Publish}, nil
 }
 
 // SLA returns the service level of an incident (its stored attributes a)
@@ -357,6 +361,7 @@ func (s *Service) open(ctx context.Context, actor store.Actor, k recordKind, in 
 	if err != nil {
 		return store.Node{}, err
 	}
+	s.emit(actor, k.kind, res, true)
 	if err := s.setLinks(ctx, actor, res.Node.ID, in.Links); err != nil {
 		return res.Node, err
 	}
@@ -464,6 +469,9 @@ func (s *Service) ActOnIncident(ctx context.Context, actor store.Actor, id store
 			return s.withSLA(cur, out, at), nil
 		},
 	})
+	if err == nil {
+		s.emit(actor, KindIncident, res, false)
+	}
 	return res.Node, err
 }
 
