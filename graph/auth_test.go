@@ -135,8 +135,9 @@ var legacyRules = func() map[string][]auth.Role {
 		"Mutation.addProblemNote": editors, "Incident.problem": readers, "Problem.incidents": readers,
 		"Problem.commonCauses": readers, "Problem.fixChange": readers, "Problem.assignedTo": readers,
 		"Problem.assignmentGroup": readers, "Problem.affectedCIs": readers, "Problem.history": readers, "Problem.journal": readers,
-		"CI.openRecordsAround": readers,
-		"Query.webhooks":       admins, "Mutation.createWebhook": admins, "Mutation.updateWebhook": admins, "Webhook.deliveries": admins,
+		"CI.openRecordsAround":      readers,
+		"Mutation.setIncidentCause": editors, "Incident.causedBy": readers, "Change.causedIncidents": readers,
+		"Query.webhooks": admins, "Mutation.createWebhook": admins, "Mutation.updateWebhook": admins, "Webhook.deliveries": admins,
 	}
 }()
 

@@ -45,6 +45,19 @@ func (r *cIResolver) OpenRecordsAround(ctx context.Context, obj *model.CI, depth
 	return out, nil
 }
 
+// CausedIncidents is the resolver for the causedIncidents field.
+func (r *changeResolver) CausedIncidents(ctx context.Context, obj *model.Change, first *int, after *string) (*model.IncidentConnection, error) {
+	p, err := pageIn(first, 50, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.ITSM.IncidentsCausedBy(ctx, obj.Raw.ID, store.PageRequest{First: countOnly(ctx, p.First), After: p.After})
+	if err != nil {
+		return nil, err
+	}
+	return incidentConnection(page), nil
+}
+
 // Ci is the resolver for the ci field.
 func (r *commonCauseResolver) Ci(ctx context.Context, obj *model.CommonCause) (*model.CI, error) {
 	return r.endCI(ctx, obj.CIID)
@@ -57,6 +70,15 @@ func (r *incidentResolver) Problem(ctx context.Context, obj *model.Incident) (*m
 		return nil, err
 	}
 	return problemView(n), nil
+}
+
+// CausedBy is the resolver for the causedBy field.
+func (r *incidentResolver) CausedBy(ctx context.Context, obj *model.Incident) (*model.Change, error) {
+	n, ok, err := r.linked(ctx, obj.Raw.ID, itsm.RelCausedBy)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return changeView(n), nil
 }
 
 // CreateProblem is the resolver for the createProblem field.
@@ -199,6 +221,31 @@ func (r *mutationResolver) AddProblemNote(ctx context.Context, input model.AddNo
 		return nil, notFoundAt("input.id", "problem", input.ID)
 	}
 	return &model.AddProblemNotePayload{Entry: e, Problem: p}, nil
+}
+
+// SetIncidentCause is the resolver for the setIncidentCause field.
+func (r *mutationResolver) SetIncidentCause(ctx context.Context, input model.SetIncidentCauseInput) (*model.IncidentPayload, error) {
+	inc, err := idOf("input.incidentId", input.IncidentID, typeIncident)
+	if err != nil {
+		return nil, err
+	}
+	var chg store.ID
+	if input.ChangeID != nil {
+		if chg, err = idOf("input.changeId", *input.ChangeID, typeChange); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.ITSM.SetIncidentCause(ctx, writeAs(ctx, nil), inc, chg); err != nil {
+		return nil, prefixInput(err)
+	}
+	v, err := r.incident(ctx, inc)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, notFoundAt("input.incidentId", "incident", input.IncidentID)
+	}
+	return &model.IncidentPayload{Incident: v}, nil
 }
 
 // AllowedActions is the resolver for the allowedActions field.

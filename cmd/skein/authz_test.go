@@ -479,6 +479,14 @@ var matrixOps = map[string]matrixOp{
 			d := ok(t, m.url, `query($id: ID!) { problem(id: $id) { journal { totalCount } } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
 			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, "problem", "journal", "totalCount"))
 		}},
+	"Mutation.setIncidentCause": {query: `mutation($in: SetIncidentCauseInput!) { setIncidentCause(input: $in) { incident { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"incidentId": m.incident(t), "changeId": m.change(t, "STANDARD")}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { incident(id: $id) { causedBy { id } } }`, map[string]any{"id": vars["in"].(map[string]any)["incidentId"]})
+			assert.Equal(t, allowed, get(d, "incident", "causedBy") != nil)
+		}},
 	"Query.webhooks": {query: `{ webhooks { name } }`},
 	"Mutation.createWebhook": {query: `mutation($in: CreateWebhookInput!) { createWebhook(input: $in) { webhook { id } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {

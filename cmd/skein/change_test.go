@@ -394,6 +394,16 @@ func testSuspectChanges(t *testing.T, e *changeEnv) {
 
 	d = ok(t, e.url, q, map[string]any{"id": inc["id"], "d": 2})
 	assert.Len(t, get(d, "incident", "suspectChanges"), 2, "depth 2 stops before the host")
+
+	// The engineer records the culprit; the change lists what it caused.
+	cause := `mutation($in: SetIncidentCauseInput!) { setIncidentCause(input: $in) { incident { causedBy { number causedIncidents { totalCount } } } } }`
+	d = ok(t, e.url, `query($n: String!) { change(number: $n) { id } }`, map[string]any{"n": onDB})
+	d = ok(t, e.url, cause, map[string]any{"in": map[string]any{"incidentId": inc["id"], "changeId": get(d, "change", "id")}})
+	assert.Equal(t, onDB, get(d, "setIncidentCause", "incident", "causedBy", "number"))
+	assert.Equal(t, 1.0, get(d, "setIncidentCause", "incident", "causedBy", "causedIncidents", "totalCount"))
+	d = ok(t, e.url, cause, map[string]any{"in": map[string]any{"incidentId": inc["id"], "changeId": nil}})
+	assert.Nil(t, get(d, "setIncidentCause", "incident", "causedBy"))
+	refusedWith(t, gql(t, e.url, cause, map[string]any{"in": map[string]any{"incidentId": inc["id"], "changeId": inc["id"]}}), "INVALID", "input.changeId")
 	refusedWith(t, gql(t, e.url, q, map[string]any{"id": inc["id"], "h": 0}), "INVALID", "hours")
 	refusedWith(t, gql(t, e.url, q, map[string]any{"id": inc["id"], "h": 721}), "INVALID", "hours")
 	refusedWith(t, gql(t, e.url, q, map[string]any{"id": inc["id"], "d": 0}), "INVALID", "depth")

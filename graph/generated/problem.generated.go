@@ -1735,6 +1735,55 @@ func UnmarshalResolveProblemInput(ctx context.Context, raw any) (model.ResolvePr
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSetIncidentCauseInput(ctx context.Context, obj any) (model.SetIncidentCauseInput, error) {
+	var it model.SetIncidentCauseInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"incidentId", "changeId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "incidentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incidentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncidentID = data
+		case "changeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changeId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChangeID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetIncidentCauseInput unmarshals raw into the SetIncidentCauseInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetIncidentCauseInput(ctx context.Context, raw any) (model.SetIncidentCauseInput, error) {
+	var out model.SetIncidentCauseInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetIncidentCauseInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSetProblemFixChangeInput(ctx context.Context, obj any) (model.SetProblemFixChangeInput, error) {
 	var it model.SetProblemFixChangeInput
 	if obj == nil {
@@ -2571,6 +2620,11 @@ func (ec *executionContext) marshalNRecordNearCI2ᚕgithubᚗcomᚋskeinᚑcmdb�
 
 func (ec *executionContext) unmarshalNResolveProblemInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐResolveProblemInput(ctx context.Context, v any) (model.ResolveProblemInput, error) {
 	res, err := ec.unmarshalInputResolveProblemInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSetIncidentCauseInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐSetIncidentCauseInput(ctx context.Context, v any) (model.SetIncidentCauseInput, error) {
+	res, err := ec.unmarshalInputSetIncidentCauseInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 

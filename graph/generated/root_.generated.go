@@ -192,6 +192,7 @@ type ComplexityRoot struct {
 		Attributes             func(childComplexity int) int
 		BackoutPlan            func(childComplexity int) int
 		Category               func(childComplexity int) int
+		CausedIncidents        func(childComplexity int, first *int, after *string) int
 		CloseCode              func(childComplexity int) int
 		CloseNotes             func(childComplexity int) int
 		ClosedAt               func(childComplexity int) int
@@ -443,6 +444,7 @@ type ComplexityRoot struct {
 		Attributes       func(childComplexity int) int
 		Caller           func(childComplexity int) int
 		Category         func(childComplexity int) int
+		CausedBy         func(childComplexity int) int
 		CloseNotes       func(childComplexity int) int
 		ClosedAt         func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
@@ -582,6 +584,7 @@ type ComplexityRoot struct {
 		RevokeAPIToken           func(childComplexity int, input model.RevokeAPITokenInput) int
 		ScheduleChange           func(childComplexity int, input model.ScheduleChangeInput) int
 		SetGroupManager          func(childComplexity int, input model.SetGroupManagerInput) int
+		SetIncidentCause         func(childComplexity int, input model.SetIncidentCauseInput) int
 		SetProblemFixChange      func(childComplexity int, input model.SetProblemFixChangeInput) int
 		StartIncident            func(childComplexity int, input model.IncidentActionInput) int
 		UpdateChange             func(childComplexity int, input model.UpdateChangeInput) int
@@ -1625,6 +1628,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Change.Category(childComplexity), true
+	case "Change.causedIncidents":
+		if e.ComplexityRoot.Change.CausedIncidents == nil {
+			break
+		}
+
+		args, err := ec.field_Change_causedIncidents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Change.CausedIncidents(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Change.closeCode":
 		if e.ComplexityRoot.Change.CloseCode == nil {
 			break
@@ -2637,6 +2651,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Incident.Category(childComplexity), true
+	case "Incident.causedBy":
+		if e.ComplexityRoot.Incident.CausedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Incident.CausedBy(childComplexity), true
 	case "Incident.closeNotes":
 		if e.ComplexityRoot.Incident.CloseNotes == nil {
 			break
@@ -3546,6 +3566,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetGroupManager(childComplexity, args["input"].(model.SetGroupManagerInput)), true
+	case "Mutation.setIncidentCause":
+		if e.ComplexityRoot.Mutation.SetIncidentCause == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setIncidentCause_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetIncidentCause(childComplexity, args["input"].(model.SetIncidentCauseInput)), true
 	case "Mutation.setProblemFixChange":
 		if e.ComplexityRoot.Mutation.SetProblemFixChange == nil {
 			break
@@ -5307,6 +5338,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ScheduleChangeInput", ec.unmarshalInputScheduleChangeInput),
 			graphql.NewInputUnmarshaler("SearchFilter", ec.unmarshalInputSearchFilter),
 			graphql.NewInputUnmarshaler("SetGroupManagerInput", ec.unmarshalInputSetGroupManagerInput),
+			graphql.NewInputUnmarshaler("SetIncidentCauseInput", ec.unmarshalInputSetIncidentCauseInput),
 			graphql.NewInputUnmarshaler("SetProblemFixChangeInput", ec.unmarshalInputSetProblemFixChangeInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
 			graphql.NewInputUnmarshaler("UpdateChangeInput", ec.unmarshalInputUpdateChangeInput),
@@ -8420,6 +8452,32 @@ type RecordNearCI {
 
 "A service desk record."
 union Record = Incident | Problem | Change
+
+extend type Mutation {
+  """
+  Records the change that caused an incident (` + "`" + `changeId` + "`" + `; often one of its ` + "`" + `suspectChanges` + "`" + `), or
+  removes it (` + "`" + `changeId: null` + "`" + `).
+  """
+  setIncidentCause("The incident and the change." input: SetIncidentCauseInput!): IncidentPayload!
+}
+
+"An incident and the change that caused it."
+input SetIncidentCauseInput {
+  "ID of the incident."
+  incidentId: ID!
+  "ID of the change, or null to remove it."
+  changeId: ID
+}
+
+extend type Incident {
+  "The change that caused it (CAUSED_BY), if known."
+  causedBy: Change
+}
+
+extend type Change {
+  "The incidents it caused (CAUSED_BY), newest first."
+  causedIncidents("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): IncidentConnection!
+}
 `, BuiltIn: false},
 	{Name: "../../schema/relationships.graphqls", Input: `extend type Mutation {
   """
@@ -9179,6 +9237,8 @@ func (ec *executionContext) childFields_Change(ctx context.Context, field graphq
 		return ec.fieldContext_Change_impactSnapshot(ctx, field)
 	case "impactNow":
 		return ec.fieldContext_Change_impactNow(ctx, field)
+	case "causedIncidents":
+		return ec.fieldContext_Change_causedIncidents(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
 }
@@ -9677,6 +9737,8 @@ func (ec *executionContext) childFields_Incident(ctx context.Context, field grap
 		return ec.fieldContext_Incident_suspectChanges(ctx, field)
 	case "problem":
 		return ec.fieldContext_Incident_problem(ctx, field)
+	case "causedBy":
+		return ec.fieldContext_Incident_causedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Incident", field.Name)
 }

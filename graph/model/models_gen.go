@@ -1249,6 +1249,14 @@ type SetGroupManagerPayload struct {
 	Group *Group `json:"group"`
 }
 
+// An incident and the change that caused it.
+type SetIncidentCauseInput struct {
+	// ID of the incident.
+	IncidentID string `json:"incidentId"`
+	// ID of the change, or null to remove it.
+	ChangeID *string `json:"changeId,omitempty"`
+}
+
 // A problem and the change that fixes it.
 type SetProblemFixChangeInput struct {
 	// ID of the problem.

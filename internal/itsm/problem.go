@@ -42,6 +42,8 @@ const (
 	RelIncidentOf = "INCIDENT_OF"
 	// RelFixedBy links a problem to the change that fixes it.
 	RelFixedBy = "FIXED_BY"
+	// RelCausedBy links an incident to the change that caused it.
+	RelCausedBy = "CAUSED_BY"
 )
 
 // problemOpen are the states of a problem still being dealt with.
@@ -195,6 +197,36 @@ func (s *Service) SetFixChange(ctx context.Context, actor store.Actor, problem, 
 	}
 	_, err = s.cmdb.SetLinks(ctx, actor, problem, RelFixedBy, targets, KindChange, "changeId", false)
 	return err
+}
+
+// SetIncidentCause records the change that caused incident (one CAUSED_BY
+// relationship; "" removes it). The caller needs update incident.
+func (s *Service) SetIncidentCause(ctx context.Context, actor store.Actor, incident, change store.ID) error {
+	if err := auth.Check(ctx, KindIncident, auth.Update); err != nil {
+		return err
+	}
+	found, err := s.cmdb.Nodes(ctx, KindIncident, []store.ID{incident})
+	if err != nil {
+		return err
+	}
+	if _, ok := found[incident]; !ok {
+		return store.NoNode("incidentId", KindIncident)
+	}
+	var targets []store.ID
+	if change != "" {
+		targets = []store.ID{change}
+	}
+	_, err = s.cmdb.SetLinks(ctx, actor, incident, RelCausedBy, targets, KindChange, "changeId", false)
+	return err
+}
+
+// IncidentsCausedBy returns a page of the incidents a change caused,
+// newest first.
+func (s *Service) IncidentsCausedBy(ctx context.Context, change store.ID, p store.PageRequest) (store.Page[store.Node], error) {
+	if err := auth.Check(ctx, KindIncident, auth.Read); err != nil {
+		return store.Page[store.Node]{}, err
+	}
+	return s.linkedFrom(ctx, change, RelCausedBy, KindIncident, nil, p)
 }
 
 // IncidentsOfProblem returns a page of the incidents a problem causes,
