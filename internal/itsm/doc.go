@@ -1,6 +1,9 @@
 // Package itsm holds the IT service management records that hang on the
-// configuration graph (incidents now; problems, changes, requests next)
-// and their workflows.
+// configuration graph (incidents, problems, changes with CAB approval;
+// requests, assets and knowledge next), their workflows, service levels,
+// the questions that cross them and the graph (which change broke this
+// incident, what is open around a CI), alerts from monitoring, and the
+// events that webhooks send.
 //
 // A record is a node of its own kind (the model declares the kind, its
 // attributes and its identity: the record's number), linked to CIs and
