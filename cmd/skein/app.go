@@ -90,7 +90,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 		raw.Close()
 		return nil, fmt.Errorf("itsm.time_zone: %w", err)
 	}
-	sla, err := itsm.NewSLAPolicy(cfg.ITSM.SLATargets, cfg.ITSM.BusinessHours, loc)
+	sla, err := itsm.NewSLAPolicy(cfg.ITSM.SLATargets, cfg.ITSM.BusinessHours, loc, cfg.ITSM.Holidays...)
 	if err != nil {
 		raw.Close()
 		return nil, fmt.Errorf("itsm.sla_targets: %w", err)

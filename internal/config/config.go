@@ -149,6 +149,8 @@ type ITSM struct {
 	BusinessHours string
 	// TimeZone is the IANA time zone of BusinessHours.
 	TimeZone string
+	// Holidays are dates (YYYY-MM-DD) without business hours.
+	Holidays []string
 	// CABGroup and ECABGroup name the groups whose members approve normal
 	// and emergency changes.
 	CABGroup, ECABGroup string

@@ -334,6 +334,12 @@ func TestValidate(t *testing.T) {
 		{"port out of range", func(c *Config) { c.Server.Addr = "localhost:70000" }, []string{"server.addr"}},
 		{"no port", func(c *Config) { c.Server.Addr = "localhost" }, []string{"server.addr"}},
 		{"traversal depth beyond the store's limit", func(c *Config) { c.Traversal.MaxDepth = 33 }, []string{"traversal.max_depth"}},
+		{"itsm settings", func(c *Config) {
+			c.ITSM.PriorityMatrix, c.ITSM.Holidays, c.ITSM.CABRuleNormal = "123,234", []string{"Christmas"}, "most"
+			c.ITSM.WebhookRetryBase, c.ITSM.AlertCILabels = 0, nil
+		}, []string{"itsm.alert_ci_labels", "itsm.cab_rule_normal", "itsm.holidays", "itsm.priority_matrix", "itsm.webhook_retry_base"}},
+		{"itsm holidays and a time zone", func(c *Config) { c.ITSM.Holidays, c.ITSM.TimeZone = []string{"2026-12-25"}, "Europe/Paris" }, nil},
+		{"unknown time zone", func(c *Config) { c.ITSM.TimeZone = "Mars/Olympus" }, []string{"itsm.time_zone"}},
 		{
 			name: "several problems at once",
 			modify: func(c *Config) {

@@ -118,10 +118,13 @@ func (c Config) Validate() error {
 	positive("itsm.reopen_window", c.ITSM.ReopenWindow)
 	if loc, err := time.LoadLocation(c.ITSM.TimeZone); err != nil || c.ITSM.TimeZone == "" {
 		add("itsm.time_zone", "must be an IANA time zone such as UTC or Europe/Paris, got %q", c.ITSM.TimeZone)
-	} else if _, err := itsm.NewSLAPolicy(c.ITSM.SLATargets, c.ITSM.BusinessHours, loc); err != nil {
+	} else if _, err := itsm.NewSLAPolicy(c.ITSM.SLATargets, c.ITSM.BusinessHours, loc, c.ITSM.Holidays...); err != nil {
 		key := "itsm.sla_targets"
-		if strings.HasPrefix(err.Error(), "business hours") {
+		switch {
+		case strings.HasPrefix(err.Error(), "business hours"):
 			key = "itsm.business_hours"
+		case strings.HasPrefix(err.Error(), "holidays"):
+			key = "itsm.holidays"
 		}
 		add(key, "%v", err)
 	}

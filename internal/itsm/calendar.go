@@ -7,8 +7,7 @@ import (
 )
 
 // Calendar is the working time an SLA clock counts: all the time (24x7),
-// or working hours on some weekdays in a time zone. Holidays are not
-// modelled yet.
+// or working hours on some weekdays in a time zone, less holidays.
 type Calendar struct {
 	// Name is how targets name the calendar ("24x7", "business").
 	Name string
@@ -21,6 +20,22 @@ type Calendar struct {
 	Start, End time.Duration
 	// Days are the working weekdays.
 	Days [7]bool
+	// Holidays are dates (in Location) without working time, as
+	// "2006-01-02".
+	Holidays map[string]bool
+}
+
+// ParseHolidays reads dates written as YYYY-MM-DD.
+func ParseHolidays(dates []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(dates))
+	for _, d := range dates {
+		d = strings.TrimSpace(d)
+		if _, err := time.Parse("2006-01-02", d); err != nil {
+			return nil, fmt.Errorf("holiday %q: must be a date YYYY-MM-DD", d)
+		}
+		out[d] = true
+	}
+	return out, nil
 }
 
 // AllDayCalendar counts every instant.
@@ -77,7 +92,7 @@ const maxCalendarDays = 3660
 // window returns the working interval of the day that contains t, or
 // false when that day has none.
 func (c Calendar) window(day time.Time) (time.Time, time.Time, bool) {
-	if !c.Days[day.Weekday()] {
+	if !c.Days[day.Weekday()] || c.Holidays[day.Format("2006-01-02")] {
 		return time.Time{}, time.Time{}, false
 	}
 	midnight := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, c.Location)

@@ -61,11 +61,14 @@ func ParseSLATargets(spec string, calendars map[string]Calendar) ([5]Target, err
 
 // NewSLAPolicy returns the policy of targets (ParseSLATargets' format)
 // over the 24x7 calendar and a business calendar of businessHours
-// (ParseBusinessHours' format) in loc.
-func NewSLAPolicy(targets, businessHours string, loc *time.Location) (SLAPolicy, error) {
+// (ParseBusinessHours' format) in loc, closed on holidays (YYYY-MM-DD).
+func NewSLAPolicy(targets, businessHours string, loc *time.Location, holidays ...string) (SLAPolicy, error) {
 	business, err := ParseBusinessHours("business", businessHours, loc)
 	if err != nil {
 		return SLAPolicy{}, fmt.Errorf("business hours: %w", err)
+	}
+	if business.Holidays, err = ParseHolidays(holidays); err != nil {
+		return SLAPolicy{}, fmt.Errorf("holidays: %w", err)
 	}
 	p := SLAPolicy{Calendars: map[string]Calendar{"24x7": AllDayCalendar, "business": business}}
 	if p.Targets, err = ParseSLATargets(targets, p.Calendars); err != nil {

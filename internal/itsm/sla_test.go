@@ -57,6 +57,25 @@ func TestCalendarAdd(t *testing.T) {
 	assert.Equal(t, at(7, 8, 0), p.Add(at(7, 6, 0), time.Hour), "08:00 in Paris is 07:00 UTC in December")
 }
 
+// TestCalendarHolidays: a holiday has no working time; Add skips it and
+// Between counts nothing on it.
+func TestCalendarHolidays(t *testing.T) {
+	c := business(t)
+	var err error
+	c.Holidays, err = ParseHolidays([]string{"2026-12-08", " 2026-12-25 "})
+	require.NoError(t, err)
+	assert.Equal(t, at(9, 9, 0), c.Add(at(7, 17, 0), 2*time.Hour), "Tuesday the 8th is a holiday")
+	assert.Equal(t, 10*time.Hour, c.Between(at(7, 8, 0), at(9, 8, 0)), "only Monday counts")
+	assert.Equal(t, at(28, 9, 0), c.Add(at(24, 17, 0), 2*time.Hour), "Christmas Friday, then the weekend")
+	_, err = ParseHolidays([]string{"25/12/2026"})
+	assert.Error(t, err)
+	p, err := NewSLAPolicy(DefaultSLATargets, DefaultBusinessHours, time.UTC, "2026-12-08")
+	require.NoError(t, err)
+	assert.True(t, p.Calendars["business"].Holidays["2026-12-08"])
+	_, err = NewSLAPolicy(DefaultSLATargets, DefaultBusinessHours, time.UTC, "tomorrow")
+	assert.ErrorContains(t, err, "holidays")
+}
+
 func TestParseBusinessHours(t *testing.T) {
 	c, err := ParseBusinessHours("b", "sat,sun 10:00-14:30", time.UTC)
 	require.NoError(t, err)
