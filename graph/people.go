@@ -55,20 +55,12 @@ func activeOf(n store.Node) bool {
 // person reads one person through the service (which checks the caller
 // may read people); nil when there is none.
 func (r *Resolver) person(ctx context.Context, id store.ID) (*model.Person, error) {
-	found, err := r.CMDB.Nodes(ctx, cmdb.KindPerson, []store.ID{id})
-	if n, ok := found[id]; ok && err == nil {
-		return personView(n), nil
-	}
-	return nil, err
+	return nodeOf(ctx, r, cmdb.KindPerson, id, personView)
 }
 
 // group reads one group as person reads a person.
 func (r *Resolver) group(ctx context.Context, id store.ID) (*model.Group, error) {
-	found, err := r.CMDB.Nodes(ctx, cmdb.KindGroup, []store.ID{id})
-	if n, ok := found[id]; ok && err == nil {
-		return groupView(n), nil
-	}
-	return nil, err
+	return nodeOf(ctx, r, cmdb.KindGroup, id, groupView)
 }
 
 // nodeOrderIn converts a people or groups order.

@@ -109,3 +109,25 @@ func (r *mutationResolver) actOnProblem(ctx context.Context, gid string, expecte
 	}
 	return &model.ProblemPayload{Problem: problemView(n)}, nil
 }
+
+// link runs a mutation that sets one record's single link to another
+// (linkIncidentToProblem, setIncidentCause, setProblemFixChange): it
+// parses the record's ID and the target's (null removes the link), calls
+// set, and returns the record's store ID.
+func (r *mutationResolver) link(ctx context.Context, srcField, srcGID, srcType, targetField string, targetGID *string, targetType string,
+	set func(context.Context, store.Actor, store.ID, store.ID) error) (store.ID, error) {
+	src, err := idOf(srcField, srcGID, srcType)
+	if err != nil {
+		return "", err
+	}
+	var target store.ID
+	if targetGID != nil {
+		if target, err = idOf(targetField, *targetGID, targetType); err != nil {
+			return "", err
+		}
+	}
+	if err := set(ctx, writeAs(ctx, nil), src, target); err != nil {
+		return "", prefixInput(err)
+	}
+	return src, nil
+}

@@ -16,7 +16,7 @@ import (
 )
 
 // OpenRecordsAround is the resolver for the openRecordsAround field.
-func (r *cIResolver) OpenRecordsAround(ctx context.Context, obj *model.CI, depth *int, first *int) ([]model.RecordNearCI, error) {
+func (r *cIResolver) OpenRecordsAround(ctx context.Context, obj *model.CI, depth *int, first *int) (*model.RecordNearCIList, error) {
 	d, err := r.depthArg(ctx, "CI", "openRecordsAround", "depth", depth)
 	if err != nil {
 		return nil, err
@@ -29,7 +29,7 @@ func (r *cIResolver) OpenRecordsAround(ctx context.Context, obj *model.CI, depth
 	if err != nil {
 		return nil, err
 	}
-	out := make([]model.RecordNearCI, 0, min(n, len(found)))
+	out := &model.RecordNearCIList{TotalCount: len(found), Items: make([]model.RecordNearCI, 0, min(n, len(found)))}
 	for _, rec := range found[:min(n, len(found))] {
 		v := model.RecordNearCI{CIID: rec.CI, Distance: rec.Distance}
 		switch string(rec.Record.Kind) {
@@ -40,7 +40,7 @@ func (r *cIResolver) OpenRecordsAround(ctx context.Context, obj *model.CI, depth
 		default:
 			v.Record = changeView(rec.Record)
 		}
-		out = append(out, v)
+		out.Items = append(out.Items, v)
 	}
 	return out, nil
 }
@@ -155,18 +155,9 @@ func (r *mutationResolver) CancelProblem(ctx context.Context, input model.Cancel
 
 // LinkIncidentToProblem is the resolver for the linkIncidentToProblem field.
 func (r *mutationResolver) LinkIncidentToProblem(ctx context.Context, input model.LinkIncidentToProblemInput) (*model.IncidentPayload, error) {
-	inc, err := idOf("input.incidentId", input.IncidentID, typeIncident)
+	inc, err := r.link(ctx, "input.incidentId", input.IncidentID, typeIncident, "input.problemId", input.ProblemID, typeProblem, r.ITSM.LinkIncidentToProblem)
 	if err != nil {
 		return nil, err
-	}
-	var prb store.ID
-	if input.ProblemID != nil {
-		if prb, err = idOf("input.problemId", *input.ProblemID, typeProblem); err != nil {
-			return nil, err
-		}
-	}
-	if err := r.ITSM.LinkIncidentToProblem(ctx, writeAs(ctx, nil), inc, prb); err != nil {
-		return nil, prefixInput(err)
 	}
 	v, err := r.incident(ctx, inc)
 	if err != nil {
@@ -180,18 +171,9 @@ func (r *mutationResolver) LinkIncidentToProblem(ctx context.Context, input mode
 
 // SetProblemFixChange is the resolver for the setProblemFixChange field.
 func (r *mutationResolver) SetProblemFixChange(ctx context.Context, input model.SetProblemFixChangeInput) (*model.ProblemPayload, error) {
-	prb, err := idOf("input.problemId", input.ProblemID, typeProblem)
+	prb, err := r.link(ctx, "input.problemId", input.ProblemID, typeProblem, "input.changeId", input.ChangeID, typeChange, r.ITSM.SetFixChange)
 	if err != nil {
 		return nil, err
-	}
-	var chg store.ID
-	if input.ChangeID != nil {
-		if chg, err = idOf("input.changeId", *input.ChangeID, typeChange); err != nil {
-			return nil, err
-		}
-	}
-	if err := r.ITSM.SetFixChange(ctx, writeAs(ctx, nil), prb, chg); err != nil {
-		return nil, prefixInput(err)
 	}
 	v, err := r.problem(ctx, prb)
 	if err != nil {
@@ -225,18 +207,9 @@ func (r *mutationResolver) AddProblemNote(ctx context.Context, input model.AddNo
 
 // SetIncidentCause is the resolver for the setIncidentCause field.
 func (r *mutationResolver) SetIncidentCause(ctx context.Context, input model.SetIncidentCauseInput) (*model.IncidentPayload, error) {
-	inc, err := idOf("input.incidentId", input.IncidentID, typeIncident)
+	inc, err := r.link(ctx, "input.incidentId", input.IncidentID, typeIncident, "input.changeId", input.ChangeID, typeChange, r.ITSM.SetIncidentCause)
 	if err != nil {
 		return nil, err
-	}
-	var chg store.ID
-	if input.ChangeID != nil {
-		if chg, err = idOf("input.changeId", *input.ChangeID, typeChange); err != nil {
-			return nil, err
-		}
-	}
-	if err := r.ITSM.SetIncidentCause(ctx, writeAs(ctx, nil), inc, chg); err != nil {
-		return nil, prefixInput(err)
 	}
 	v, err := r.incident(ctx, inc)
 	if err != nil {
@@ -272,7 +245,7 @@ func (r *problemResolver) Incidents(ctx context.Context, obj *model.Problem, fir
 }
 
 // CommonCauses is the resolver for the commonCauses field.
-func (r *problemResolver) CommonCauses(ctx context.Context, obj *model.Problem, depth *int, first *int) ([]model.CommonCause, error) {
+func (r *problemResolver) CommonCauses(ctx context.Context, obj *model.Problem, depth *int, first *int) (*model.CommonCauseList, error) {
 	d, err := r.depthArg(ctx, "Problem", "commonCauses", "depth", depth)
 	if err != nil {
 		return nil, err
@@ -281,13 +254,13 @@ func (r *problemResolver) CommonCauses(ctx context.Context, obj *model.Problem, 
 	if err != nil {
 		return nil, err
 	}
-	cs, err := r.ITSM.CommonCauses(ctx, obj.Raw.ID, d, n)
+	cs, err := r.ITSM.CommonCauses(ctx, obj.Raw.ID, d)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]model.CommonCause, len(cs))
-	for i, c := range cs {
-		out[i] = model.CommonCause{CIID: c.CI, Incidents: c.Incidents, Distance: c.Distance}
+	out := &model.CommonCauseList{TotalCount: len(cs), Items: make([]model.CommonCause, min(n, len(cs)))}
+	for i, c := range cs[:len(out.Items)] {
+		out.Items[i] = model.CommonCause{CIID: c.CI, Incidents: c.Incidents, Distance: c.Distance}
 	}
 	return out, nil
 }

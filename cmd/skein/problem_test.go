@@ -66,15 +66,18 @@ func testProblemLife(t *testing.T, url string) {
 		d := ok(t, url, link, map[string]any{"in": map[string]any{"incidentId": inc["id"], "problemId": id}})
 		assert.Equal(t, p["number"], get(d, "linkIncidentToProblem", "incident", "problem", "number"))
 	}
-	d := ok(t, url, `query($id: ID!) { problem(id: $id) { incidents { totalCount } commonCauses { ci { name } incidents distance } } }`, map[string]any{"id": id})
+	cq := `query($id: ID!, $n: Int) { problem(id: $id) { incidents { totalCount } commonCauses(first: $n) { totalCount items { ci { name } incidents distance } } } }`
+	d := ok(t, url, cq, map[string]any{"id": id})
 	assert.Equal(t, 3.0, get(d, "problem", "incidents", "totalCount"))
 	var causes []string
-	for _, c := range get(d, "problem", "commonCauses").([]any) {
+	for _, c := range get(d, "problem", "commonCauses", "items").([]any) {
 		causes = append(causes, fmt.Sprintf("%s:%v:%v", get(c, "ci", "name"), get(c, "incidents"), get(c, "distance")))
 	}
-	assert.Equal(t, []string{"prb-web1:2:0", "prb-cache:2:1", "prb-db:3:1", "prb-san:3:2"}[2:], causes[:2],
-		"shared by all three incidents first (the database, then the SAN behind it)")
-	assert.Equal(t, []string{"prb-db:3:1", "prb-san:3:2", "prb-web1:2:0", "prb-cache:2:1"}, causes)
+	assert.Equal(t, []string{"prb-db:3:1", "prb-san:3:2", "prb-web1:2:0", "prb-cache:2:1"}, causes,
+		"shared by all three incidents first (the database, then the SAN behind it), then by two")
+	d = ok(t, url, cq, map[string]any{"id": id, "n": 1})
+	assert.Equal(t, 4.0, get(d, "problem", "commonCauses", "totalCount"), "the total says a cut list is cut")
+	assert.Len(t, get(d, "problem", "commonCauses", "items"), 1)
 
 	// Moving an incident to another problem, and unlinking one.
 	other := problemOK(t, url, "createProblem", "CreateProblemInput", map[string]any{"shortDescription": "Cache evictions"})
@@ -90,11 +93,11 @@ func testProblemLife(t *testing.T, url string) {
 	dbProblem := problemOK(t, url, "createProblem", "CreateProblemInput", map[string]any{"shortDescription": "db slow queries", "affectedCIIds": []any{db}})
 	sanChange := ok(t, url, `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { number } } }`,
 		map[string]any{"in": map[string]any{"shortDescription": "SAN firmware", "affectedCIIds": []any{san}}})
-	around := `query($id: ID!, $d: Int) { ci(id: $id) { openRecordsAround(depth: $d) { distance ci { name }
-	  record { __typename ... on Incident { number } ... on Problem { number } ... on Change { number } } } } }`
+	around := `query($id: ID!, $d: Int, $n: Int) { ci(id: $id) { openRecordsAround(depth: $d, first: $n) { totalCount items { distance ci { name }
+	  record { __typename ... on Incident { number } ... on Problem { number } ... on Change { number } } } } } }`
 	d = ok(t, url, around, map[string]any{"id": web1, "d": 2})
 	var near []string
-	for _, r := range get(d, "ci", "openRecordsAround").([]any) {
+	for _, r := range get(d, "ci", "openRecordsAround", "items").([]any) {
 		near = append(near, fmt.Sprintf("%v:%v@%v/%v", get(r, "record", "__typename"), get(r, "record", "number"), get(r, "ci", "name"), get(r, "distance")))
 	}
 	assert.Equal(t, []string{
@@ -102,7 +105,10 @@ func testProblemLife(t *testing.T, url string) {
 		"Problem:" + dbProblem["number"].(string) + "@prb-db/1", "Change:" + get(sanChange, "createChange", "change", "number").(string) + "@prb-san/2",
 	}, near)
 	d = ok(t, url, around, map[string]any{"id": web1, "d": 1})
-	assert.Len(t, get(d, "ci", "openRecordsAround"), 3, "depth 1 stops before the SAN")
+	assert.Equal(t, 3.0, get(d, "ci", "openRecordsAround", "totalCount"), "depth 1 stops before the SAN")
+	d = ok(t, url, around, map[string]any{"id": web1, "d": 2, "n": 2})
+	assert.Len(t, get(d, "ci", "openRecordsAround", "items"), 2)
+	assert.Equal(t, 4.0, get(d, "ci", "openRecordsAround", "totalCount"), "a cut list says how many there are")
 
 	// The workflow and its guards.
 	in := map[string]any{"id": id}

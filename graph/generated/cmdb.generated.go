@@ -31,7 +31,7 @@ type CIResolver interface {
 	Incidents(ctx context.Context, obj *model.CI, openOnly *bool, first *int, after *string) (*model.IncidentConnection, error)
 	OwnedBy(ctx context.Context, obj *model.CI) (model.Owner, error)
 	SupportedBy(ctx context.Context, obj *model.CI) (*model.Group, error)
-	OpenRecordsAround(ctx context.Context, obj *model.CI, depth *int, first *int) ([]model.RecordNearCI, error)
+	OpenRecordsAround(ctx context.Context, obj *model.CI, depth *int, first *int) (*model.RecordNearCIList, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1137,8 +1137,8 @@ func (ec *executionContext) _CI_openRecordsAround(ctx context.Context, field gra
 			return ec.Resolvers.CI().OpenRecordsAround(ctx, obj, fc.Args["depth"].(*int), fc.Args["first"].(*int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.RecordNearCI) graphql.Marshaler {
-			return ec.marshalNRecordNearCI2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRecordNearCIᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RecordNearCIList) graphql.Marshaler {
+			return ec.marshalNRecordNearCIList2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRecordNearCIList(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1151,7 +1151,7 @@ func (ec *executionContext) fieldContext_CI_openRecordsAround(ctx context.Contex
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RecordNearCI(ctx, field)
+			return ec.childFields_RecordNearCIList(ctx, field)
 		},
 	}
 	defer func() {

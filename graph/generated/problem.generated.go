@@ -23,7 +23,7 @@ type CommonCauseResolver interface {
 type ProblemResolver interface {
 	AllowedActions(ctx context.Context, obj *model.Problem) ([]model.ProblemAction, error)
 	Incidents(ctx context.Context, obj *model.Problem, first *int, after *string) (*model.IncidentConnection, error)
-	CommonCauses(ctx context.Context, obj *model.Problem, depth *int, first *int) ([]model.CommonCause, error)
+	CommonCauses(ctx context.Context, obj *model.Problem, depth *int, first *int) (*model.CommonCauseList, error)
 	FixChange(ctx context.Context, obj *model.Problem) (*model.Change, error)
 	AssignedTo(ctx context.Context, obj *model.Problem) (*model.Person, error)
 	AssignmentGroup(ctx context.Context, obj *model.Problem) (*model.Group, error)
@@ -303,6 +303,61 @@ func (ec *executionContext) _CommonCause_distance(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_CommonCause_distance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CommonCause", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CommonCauseList_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.CommonCauseList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommonCauseList_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommonCauseList_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CommonCauseList", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CommonCauseList_items(ctx context.Context, field graphql.CollectedField, obj *model.CommonCauseList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CommonCauseList_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CommonCause) graphql.Marshaler {
+			return ec.marshalNCommonCause2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCommonCauseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CommonCauseList_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CommonCauseList",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CommonCause(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Problem_id(ctx context.Context, field graphql.CollectedField, obj *model.Problem) (ret graphql.Marshaler) {
@@ -799,8 +854,8 @@ func (ec *executionContext) _Problem_commonCauses(ctx context.Context, field gra
 			return ec.Resolvers.Problem().CommonCauses(ctx, obj, fc.Args["depth"].(*int), fc.Args["first"].(*int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.CommonCause) graphql.Marshaler {
-			return ec.marshalNCommonCause2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCommonCauseᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CommonCauseList) graphql.Marshaler {
+			return ec.marshalNCommonCauseList2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCommonCauseList(ctx, selections, v)
 		},
 		true,
 		true,
@@ -813,7 +868,7 @@ func (ec *executionContext) fieldContext_Problem_commonCauses(ctx context.Contex
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CommonCause(ctx, field)
+			return ec.childFields_CommonCauseList(ctx, field)
 		},
 	}
 	defer func() {
@@ -1400,6 +1455,61 @@ func (ec *executionContext) _RecordNearCI_record(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_RecordNearCI_record(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RecordNearCI", field, false, false, "Record")
+}
+
+func (ec *executionContext) _RecordNearCIList_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.RecordNearCIList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordNearCIList_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordNearCIList_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordNearCIList", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RecordNearCIList_items(ctx context.Context, field graphql.CollectedField, obj *model.RecordNearCIList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordNearCIList_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.RecordNearCI) graphql.Marshaler {
+			return ec.marshalNRecordNearCI2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRecordNearCIᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordNearCIList_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecordNearCIList",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordNearCI(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 // endregion **************************** field.gotpl *****************************
@@ -2083,6 +2193,44 @@ func (ec *executionContext) _CommonCause(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var commonCauseListImplementors = []string{"CommonCauseList"}
+
+func (ec *executionContext) _CommonCauseList(ctx context.Context, sel ast.SelectionSet, obj *model.CommonCauseList) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, commonCauseListImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CommonCauseList")
+		case "totalCount":
+			out.Values[i] = ec._CommonCauseList_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._CommonCauseList_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var problemImplementors = []string{"Problem", "Node", "Record"}
 
 func (ec *executionContext) _Problem(ctx context.Context, sel ast.SelectionSet, obj *model.Problem) graphql.Marshaler {
@@ -2434,6 +2582,44 @@ func (ec *executionContext) _RecordNearCI(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var recordNearCIListImplementors = []string{"RecordNearCIList"}
+
+func (ec *executionContext) _RecordNearCIList(ctx context.Context, sel ast.SelectionSet, obj *model.RecordNearCIList) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordNearCIListImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordNearCIList")
+		case "totalCount":
+			out.Values[i] = ec._RecordNearCIList_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._RecordNearCIList_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
@@ -2469,6 +2655,14 @@ func (ec *executionContext) marshalNCommonCause2ᚕgithubᚗcomᚋskeinᚑcmdb�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNCommonCauseList2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCommonCauseList(ctx context.Context, sel ast.SelectionSet, v *model.CommonCauseList) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CommonCauseList!")
+		return graphql.Null
+	}
+	return ec._CommonCauseList(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCreateProblemInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCreateProblemInput(ctx context.Context, v any) (model.CreateProblemInput, error) {
@@ -2616,6 +2810,14 @@ func (ec *executionContext) marshalNRecordNearCI2ᚕgithubᚗcomᚋskeinᚑcmdb�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNRecordNearCIList2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRecordNearCIList(ctx context.Context, sel ast.SelectionSet, v *model.RecordNearCIList) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RecordNearCIList!")
+		return graphql.Null
+	}
+	return ec._RecordNearCIList(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNResolveProblemInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐResolveProblemInput(ctx context.Context, v any) (model.ResolveProblemInput, error) {

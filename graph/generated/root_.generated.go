@@ -266,6 +266,11 @@ type ComplexityRoot struct {
 		Incidents func(childComplexity int) int
 	}
 
+	CommonCauseList struct {
+		Items      func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
 	Contact struct {
 		CiCount func(childComplexity int) int
 		Group   func(childComplexity int) int
@@ -752,6 +757,11 @@ type ComplexityRoot struct {
 		Ci       func(childComplexity int) int
 		Distance func(childComplexity int) int
 		Record   func(childComplexity int) int
+	}
+
+	RecordNearCIList struct {
+		Items      func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	RegisterCIClassPayload struct {
@@ -1956,6 +1966,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CommonCause.Incidents(childComplexity), true
+
+	case "CommonCauseList.items":
+		if e.ComplexityRoot.CommonCauseList.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommonCauseList.Items(childComplexity), true
+	case "CommonCauseList.totalCount":
+		if e.ComplexityRoot.CommonCauseList.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CommonCauseList.TotalCount(childComplexity), true
 
 	case "Contact.ciCount":
 		if e.ComplexityRoot.Contact.CiCount == nil {
@@ -4536,6 +4559,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RecordNearCI.Record(childComplexity), true
 
+	case "RecordNearCIList.items":
+		if e.ComplexityRoot.RecordNearCIList.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordNearCIList.Items(childComplexity), true
+	case "RecordNearCIList.totalCount":
+		if e.ComplexityRoot.RecordNearCIList.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordNearCIList.TotalCount(childComplexity), true
+
 	case "RegisterCIClassPayload.ciClass":
 		if e.ComplexityRoot.RegisterCIClassPayload.CiClass == nil {
 			break
@@ -6176,7 +6212,7 @@ type ImpactSnapshot {
   businessServiceCount: Int!
   "The business services affected (the 20 worst), worst first."
   businessServices: [ServiceEffect!]!
-  "True when the analysis stopped at the node budget."
+  "True when the analysis is incomplete: it stopped at the node budget, or the change has more CIs than one analysis starts from (impact analysis's limit on start CIs)."
   truncated: Boolean!
   "Changes on these CIs that failed (closed unsuccessful or backed out) in the last 90 days."
   failedChanges: Int!
@@ -8210,7 +8246,7 @@ type Problem implements Node {
     depth: Int = 4
     "How many to list, 1 to 1000."
     first: Int = 20
-  ): [CommonCause!]!
+  ): CommonCauseList!
   "The change that fixes it (FIXED_BY)."
   fixChange: Change
   "The person working it."
@@ -8437,7 +8473,23 @@ extend type CI {
     depth: Int = 2
     "How many to list, 1 to 1000."
     first: Int = 100
-  ): [RecordNearCI!]!
+  ): RecordNearCIList!
+}
+
+"Some records near a CI, and how many there are in all."
+type RecordNearCIList {
+  "How many there are."
+  totalCount: Int!
+  "The first of them, in the list's order."
+  items: [RecordNearCI!]!
+}
+
+"Some common causes, and how many there are in all."
+type CommonCauseList {
+  "How many there are."
+  totalCount: Int!
+  "The first of them, in the list's order."
+  items: [CommonCause!]!
 }
 
 "A record on a CI near the one asked about."
@@ -9325,6 +9377,16 @@ func (ec *executionContext) childFields_CommonCause(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type CommonCause", field.Name)
 }
 
+func (ec *executionContext) childFields_CommonCauseList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_CommonCauseList_totalCount(ctx, field)
+	case "items":
+		return ec.fieldContext_CommonCauseList_items(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CommonCauseList", field.Name)
+}
+
 func (ec *executionContext) childFields_Contact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -10115,6 +10177,16 @@ func (ec *executionContext) childFields_RecordNearCI(ctx context.Context, field 
 		return ec.fieldContext_RecordNearCI_record(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RecordNearCI", field.Name)
+}
+
+func (ec *executionContext) childFields_RecordNearCIList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_RecordNearCIList_totalCount(ctx, field)
+	case "items":
+		return ec.fieldContext_RecordNearCIList_items(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordNearCIList", field.Name)
 }
 
 func (ec *executionContext) childFields_RegisterCIClassPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

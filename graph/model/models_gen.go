@@ -436,6 +436,14 @@ type CloseChangeInput struct {
 	CloseNotes *string `json:"closeNotes,omitempty"`
 }
 
+// Some common causes, and how many there are in all.
+type CommonCauseList struct {
+	// How many there are.
+	TotalCount int `json:"totalCount"`
+	// The first of them, in the list's order.
+	Items []CommonCause `json:"items"`
+}
+
 // A person or group to notify, with how many impacted CIs they have.
 type Contact struct {
 	// Owner or support group name: the value of the CIs' `owner` or `support_group` attribute.
@@ -990,6 +998,14 @@ type Reachability struct {
 	Nodes []ReachedCI `json:"nodes"`
 	// True when the node budget stopped the traversal early.
 	Truncated bool `json:"truncated"`
+}
+
+// Some records near a CI, and how many there are in all.
+type RecordNearCIList struct {
+	// How many there are.
+	TotalCount int `json:"totalCount"`
+	// The first of them, in the list's order.
+	Items []RecordNearCI `json:"items"`
 }
 
 // A CI class to add.

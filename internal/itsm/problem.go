@@ -160,63 +160,42 @@ func (s *Service) ProblemByNumber(ctx context.Context, number string) (store.Nod
 // INCIDENT_OF relationship: linking it to another problem moves it; an
 // empty problem unlinks it). The caller needs update incident.
 func (s *Service) LinkIncidentToProblem(ctx context.Context, actor store.Actor, incident, problem store.ID) error {
-	if err := auth.Check(ctx, KindIncident, auth.Update); err != nil {
-		return err
-	}
-	found, err := s.cmdb.Nodes(ctx, KindIncident, []store.ID{incident})
-	if err != nil {
-		return err
-	}
-	if _, ok := found[incident]; !ok {
-		return store.NoNode("incidentId", KindIncident)
-	}
-	var targets []store.ID
-	if problem != "" {
-		targets = []store.ID{problem}
-	}
-	_, err = s.cmdb.SetLinks(ctx, actor, incident, RelIncidentOf, targets, KindProblem, "problemId", false)
-	return err
+	return s.setOneLink(ctx, actor, KindIncident, incident, "incidentId", RelIncidentOf, KindProblem, problem, "problemId")
 }
 
 // SetFixChange records the change that fixes problem (one FIXED_BY
-// relationship; "" removes it).
+// relationship; "" removes it). The caller needs update problem.
 func (s *Service) SetFixChange(ctx context.Context, actor store.Actor, problem, change store.ID) error {
-	if err := auth.Check(ctx, KindProblem, auth.Update); err != nil {
-		return err
-	}
-	found, err := s.cmdb.Nodes(ctx, KindProblem, []store.ID{problem})
-	if err != nil {
-		return err
-	}
-	if _, ok := found[problem]; !ok {
-		return store.NoNode("problemId", KindProblem)
-	}
-	var targets []store.ID
-	if change != "" {
-		targets = []store.ID{change}
-	}
-	_, err = s.cmdb.SetLinks(ctx, actor, problem, RelFixedBy, targets, KindChange, "changeId", false)
-	return err
+	return s.setOneLink(ctx, actor, KindProblem, problem, "problemId", RelFixedBy, KindChange, change, "changeId")
 }
 
 // SetIncidentCause records the change that caused incident (one CAUSED_BY
 // relationship; "" removes it). The caller needs update incident.
 func (s *Service) SetIncidentCause(ctx context.Context, actor store.Actor, incident, change store.ID) error {
-	if err := auth.Check(ctx, KindIncident, auth.Update); err != nil {
+	return s.setOneLink(ctx, actor, KindIncident, incident, "incidentId", RelCausedBy, KindChange, change, "changeId")
+}
+
+// setOneLink makes record src (of kind, named by srcField) have exactly
+// one relationship of type rel, to target (of targetKind, named by
+// targetField), or none when target is "". The caller needs update of
+// kind; a record or target that does not exist is not-found naming its
+// field.
+func (s *Service) setOneLink(ctx context.Context, actor store.Actor, kind string, src store.ID, srcField, rel, targetKind string, target store.ID, targetField string) error {
+	if err := auth.Check(ctx, auth.Kind(kind), auth.Update); err != nil {
 		return err
 	}
-	found, err := s.cmdb.Nodes(ctx, KindIncident, []store.ID{incident})
+	found, err := s.cmdb.Nodes(ctx, kind, []store.ID{src})
 	if err != nil {
 		return err
 	}
-	if _, ok := found[incident]; !ok {
-		return store.NoNode("incidentId", KindIncident)
+	if _, ok := found[src]; !ok {
+		return store.NoNode(srcField, store.ObjectKind(kind))
 	}
 	var targets []store.ID
-	if change != "" {
-		targets = []store.ID{change}
+	if target != "" {
+		targets = []store.ID{target}
 	}
-	_, err = s.cmdb.SetLinks(ctx, actor, incident, RelCausedBy, targets, KindChange, "changeId", false)
+	_, err = s.cmdb.SetLinks(ctx, actor, src, rel, targets, targetKind, targetField, false)
 	return err
 }
 
@@ -274,8 +253,8 @@ type CommonCause struct {
 // CommonCauses returns, for problem id, the CIs common to the dependency
 // trees of at least two of its incidents (each incident's CIs and what they
 // depend on, up to depth hops by the impact rules), most shared first,
-// then nearest, then by ID; at most limit.
-func (s *Service) CommonCauses(ctx context.Context, id store.ID, depth, limit int) ([]CommonCause, error) {
+// then nearest, then by ID.
+func (s *Service) CommonCauses(ctx context.Context, id store.ID, depth int) ([]CommonCause, error) {
 	for _, k := range []auth.Kind{KindProblem, KindIncident, auth.KindCI, auth.KindRelationship} {
 		if err := auth.Check(ctx, k, auth.Read); err != nil {
 			return nil, err
@@ -330,5 +309,5 @@ func (s *Service) CommonCauses(ctx context.Context, id store.ID, depth, limit in
 		}
 		return strings.Compare(string(a.CI), string(b.CI))
 	})
-	return out[:min(limit, len(out))], nil
+	return out, nil
 }

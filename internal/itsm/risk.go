@@ -67,11 +67,13 @@ func (s *Service) TakeSnapshot(ctx context.Context, c store.Node, now time.Time)
 		return snap, nil
 	}
 	depth := min(snapshotDepth, s.impact.Options().MaxDepth)
-	res, err := s.impact.Analyze(ctx, impact.Request{CIs: cis[:min(len(cis), s.impact.Options().MaxStarts)], MaxDepth: depth})
+	starts := cis[:min(len(cis), s.impact.Options().MaxStarts)] // the analysis takes at most MaxStarts: say so below
+	res, err := s.impact.Analyze(ctx, impact.Request{CIs: starts, MaxDepth: depth})
 	if err != nil {
 		return snap, err
 	}
-	snap.Impacted, snap.Down, snap.AtRisk, snap.Degraded, snap.Truncated = len(res.Impacted), res.Down, res.AtRisk, res.Degraded, res.Truncated
+	snap.Impacted, snap.Down, snap.AtRisk, snap.Degraded = len(res.Impacted), res.Down, res.AtRisk, res.Degraded
+	snap.Truncated = res.Truncated || len(starts) < len(cis)
 	downService := false
 	for i, b := range res.BusinessServices {
 		downService = downService || b.Effect == impact.Down

@@ -478,12 +478,7 @@ func (s *Service) ActOnIncident(ctx context.Context, actor store.Actor, id store
 // IncidentByNumber returns the incident numbered number (compared as
 // written: INC0010001), if there is one.
 func (s *Service) IncidentByNumber(ctx context.Context, number string) (store.Node, bool, error) {
-	page, err := s.cmdb.ListNodes(ctx, KindIncident, cmdb.Filter{Attributes: map[string]any{"number": number}, CaseSensitive: true},
-		store.PageRequest{First: 1})
-	if err != nil || len(page.Items) == 0 {
-		return store.Node{}, false, err
-	}
-	return page.Items[0], true, nil
+	return s.byNumber(ctx, KindIncident, number)
 }
 
 // FormatNumber returns a record number as ServiceNow writes them: the

@@ -114,10 +114,9 @@ func (d *Dispatcher) Update(ctx context.Context, actor store.Actor, id store.ID,
 	return res.Node, err
 }
 
-// List returns the webhooks (admins), by name.
+// List returns every webhook (admins), by name.
 func (d *Dispatcher) List(ctx context.Context) ([]store.Node, error) {
-	page, err := d.cmdb.ListNodes(ctx, KindWebhook, cmdb.Filter{Sort: store.Sort{Field: "name"}}, store.PageRequest{First: store.MaxPageSize})
-	return page.Items, err
+	return d.all(ctx, cmdb.Filter{Sort: store.Sort{Field: "name"}})
 }
 
 // Deliveries returns the latest deliveries to the webhook named name,

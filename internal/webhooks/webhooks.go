@@ -134,13 +134,12 @@ func (d *Dispatcher) Run(ctx context.Context) {
 
 // subscribers returns the active webhooks that take events of typ.
 func (d *Dispatcher) subscribers(ctx context.Context, typ string) ([]store.Node, error) {
-	page, err := d.cmdb.ListNodes(auth.AsProcess(ctx), KindWebhook, cmdb.Filter{Where: &store.Expr{Op: store.OpEq, Field: "active", Value: true}},
-		store.PageRequest{First: store.MaxPageSize})
+	all, err := d.all(auth.AsProcess(ctx), cmdb.Filter{Where: &store.Expr{Op: store.OpEq, Field: "active", Value: true}})
 	if err != nil {
 		return nil, err
 	}
 	var out []store.Node
-	for _, h := range page.Items {
+	for _, h := range all {
 		events, _ := h.Attributes["events"].([]string)
 		if len(events) == 0 || slices.Contains(events, typ) {
 			out = append(out, h)
@@ -275,4 +274,21 @@ func (d *Dispatcher) post(ctx context.Context, url, secret, deliveryID, typ stri
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, nil
+}
+
+// all returns every webhook matching f, page after page.
+func (d *Dispatcher) all(ctx context.Context, f cmdb.Filter) ([]store.Node, error) {
+	var out []store.Node
+	p := store.PageRequest{First: store.MaxPageSize}
+	for {
+		page, err := d.cmdb.ListNodes(ctx, KindWebhook, f, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if !page.HasNext || len(page.Items) == 0 {
+			return out, nil
+		}
+		p.After = store.EncodeSortCursor(f.Sort, page.Items[len(page.Items)-1])
+	}
 }
