@@ -6,7 +6,6 @@ import (
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/cmdb"
-	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -83,14 +82,9 @@ func auditObjectOut(kind store.ObjectKind, object string) string {
 		return globalID(typePerson, store.ID(object))
 	case cmdb.KindGroup:
 		return globalID(typeGroup, store.ID(object))
-	case itsm.KindIncident:
-		return globalID(typeIncident, store.ID(object))
-	case itsm.KindProblem:
-		return globalID(typeProblem, store.ID(object))
-	case itsm.KindChange:
-		return globalID(typeChange, store.ID(object))
-	case itsm.KindJournal:
-		return globalID(typeJournalEntry, store.ID(object))
+	}
+	if typ, ok := recordTypes[string(kind)]; ok {
+		return globalID(typ, store.ID(object))
 	}
 	return object
 }

@@ -71,6 +71,7 @@ var legacyRules = func() map[string][]auth.Role {
 	tokens := []auth.Role{auth.Viewer, auth.Agent, auth.Engineer, auth.ChangeManager, auth.Admin}
 	loaders := []auth.Role{auth.Agent, auth.Engineer, auth.ChangeManager, auth.Admin}
 	editors := []auth.Role{auth.Engineer, auth.ChangeManager, auth.Admin}
+	managers := []auth.Role{auth.ChangeManager, auth.Admin}
 	admins := []auth.Role{auth.Admin}
 	return map[string][]auth.Role{
 		"Query.version": everyone, "Query.viewer": everyone, "Query.ciClasses": everyone, "Query.ciClass": everyone,
@@ -135,6 +136,18 @@ var legacyRules = func() map[string][]auth.Role {
 		"Mutation.addProblemNote": editors, "Incident.problem": readers, "Problem.incidents": readers,
 		"Problem.commonCauses": readers, "Problem.fixChange": readers, "Problem.assignedTo": readers,
 		"Problem.assignmentGroup": readers, "Problem.affectedCIs": readers, "Problem.history": readers, "Problem.journal": readers,
+		"Query.changeTask": readers, "Query.changeTasks": readers, "Mutation.createChangeTask": editors, "Mutation.updateChangeTask": editors,
+		"Mutation.startChangeTask": editors, "Mutation.closeChangeTask": editors, "Mutation.cancelChangeTask": editors,
+		"Mutation.addChangeTaskNote": editors, "Change.tasks": readers, "ChangeTask.change": readers, "ChangeTask.assignedTo": readers,
+		"ChangeTask.assignmentGroup": readers, "ChangeTask.affectedCIs": readers, "ChangeTask.history": readers, "ChangeTask.journal": readers,
+		"Query.problemTask": readers, "Query.problemTasks": readers, "Mutation.createProblemTask": editors, "Mutation.updateProblemTask": editors,
+		"Mutation.assessProblemTask": editors, "Mutation.startProblemTask": editors, "Mutation.closeProblemTask": editors,
+		"Mutation.cancelProblemTask": editors, "Mutation.addProblemTaskNote": editors, "Problem.tasks": readers, "ProblemTask.problem": readers,
+		"ProblemTask.assignedTo": readers, "ProblemTask.assignmentGroup": readers, "ProblemTask.affectedCIs": readers,
+		"ProblemTask.history": readers, "ProblemTask.journal": readers,
+		"Query.changeWindow": readers, "Query.changeWindows": readers, "Mutation.createChangeWindow": managers,
+		"Mutation.updateChangeWindow": managers, "ChangeWindow.cis": readers, "ChangeWindow.appliesToAllCIs": readers,
+		"ChangeWindow.history": readers, "ChangeConflict.window": readers,
 		"CI.openRecordsAround":      readers,
 		"Mutation.setIncidentCause": editors, "Incident.causedBy": readers, "Change.causedIncidents": readers,
 		"Query.webhooks": admins, "Mutation.createWebhook": admins, "Mutation.updateWebhook": admins, "Webhook.deliveries": admins,

@@ -80,29 +80,17 @@ func (r *changeResolver) RequestedBy(ctx context.Context, obj *model.Change) (*m
 
 // AssignedTo is the resolver for the assignedTo field.
 func (r *changeResolver) AssignedTo(ctx context.Context, obj *model.Change) (*model.Person, error) {
-	n, ok, err := r.linked(ctx, obj.Raw.ID, itsm.RelAssignedTo)
-	if !ok || err != nil {
-		return nil, err
-	}
-	return personView(n), nil
+	return r.assignedTo(ctx, obj.Raw.ID)
 }
 
 // AssignmentGroup is the resolver for the assignmentGroup field.
 func (r *changeResolver) AssignmentGroup(ctx context.Context, obj *model.Change) (*model.Group, error) {
-	n, ok, err := r.linked(ctx, obj.Raw.ID, itsm.RelAssignedToGroup)
-	if !ok || err != nil {
-		return nil, err
-	}
-	return groupView(n), nil
+	return r.assignmentGroup(ctx, obj.Raw.ID)
 }
 
 // AffectedCIs is the resolver for the affectedCIs field.
 func (r *changeResolver) AffectedCIs(ctx context.Context, obj *model.Change, first *int, after *string) (*model.CIConnection, error) {
-	page, err := r.related(ctx, obj.Raw.ID, store.Out, itsm.RelAffects, first, after)
-	if err != nil {
-		return nil, err
-	}
-	return ciConnection(page), nil
+	return r.affectedCIs(ctx, obj.Raw.ID, first, after)
 }
 
 // Attributes is the resolver for the attributes field.
@@ -153,7 +141,7 @@ func (r *changeResolver) ImpactNow(ctx context.Context, obj *model.Change) (*its
 
 // Change is the resolver for the change field.
 func (r *changeConflictResolver) Change(ctx context.Context, obj *model.ChangeConflict) (*model.Change, error) {
-	if obj.Kind != model.ConflictKindChange {
+	if obj.Kind != model.ConflictKindChange && obj.Kind != model.ConflictKindImpact {
 		return nil, nil
 	}
 	return r.change(ctx, obj.RecordID)

@@ -24,7 +24,17 @@ const (
 	typeJournalEntry = "JournalEntry"
 	typeChange       = "Change"
 	typeProblem      = "Problem"
+	typeChangeTask   = "ChangeTask"
+	typeProblemTask  = "ProblemTask"
+	typeChangeWindow = "ChangeWindow"
 )
+
+// recordTypes are the API types of the model kinds of records.
+var recordTypes = map[string]string{
+	itsm.KindIncident: typeIncident, itsm.KindProblem: typeProblem, itsm.KindChange: typeChange,
+	itsm.KindChangeTask: typeChangeTask, itsm.KindProblemTask: typeProblemTask, itsm.KindJournal: typeJournalEntry,
+	itsm.KindChangeWindow: typeChangeWindow,
+}
 
 // nodeLoaders fetch each type of Node by store ID for node(id:), each
 // through the service method that checks the caller may read it: nil when
@@ -78,6 +88,24 @@ var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id stor
 		}
 		return nil, nil
 	},
+	typeChangeTask: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if t, err := nodeOf(ctx, r.Resolver, itsm.KindChangeTask, id, changeTaskView); t != nil || err != nil {
+			return t, err
+		}
+		return nil, nil
+	},
+	typeProblemTask: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if t, err := nodeOf(ctx, r.Resolver, itsm.KindProblemTask, id, problemTaskView); t != nil || err != nil {
+			return t, err
+		}
+		return nil, nil
+	},
+	typeChangeWindow: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if w, err := nodeOf(ctx, r.Resolver, itsm.KindChangeWindow, id, windowView); w != nil || err != nil {
+			return w, err
+		}
+		return nil, nil
+	},
 	typeJournalEntry: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
 		if j, err := nodeOf(ctx, r.Resolver, itsm.KindJournal, id, journalView); j != nil || err != nil {
 			return j, err
@@ -110,7 +138,7 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 // as store.RelationshipKey.ID writes it.
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
-	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeWebhook:
+	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeChangeTask, typeProblemTask, typeChangeWindow, typeWebhook:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:
@@ -161,15 +189,11 @@ func GroupGlobalID(id store.ID) string { return globalID(typeGroup, id) }
 func IncidentGlobalID(id store.ID) string { return globalID(typeIncident, id) }
 
 // RecordGlobalID returns the API's ID of a record of kind (incident,
-// problem, change) with store ID id; the store ID for other kinds.
+// problem, change, their tasks, a journal entry) with store ID id; the
+// store ID for other kinds.
 func RecordGlobalID(kind string, id store.ID) string {
-	switch kind {
-	case itsm.KindIncident:
-		return globalID(typeIncident, id)
-	case itsm.KindProblem:
-		return globalID(typeProblem, id)
-	case itsm.KindChange:
-		return globalID(typeChange, id)
+	if typ, ok := recordTypes[kind]; ok {
+		return globalID(typ, id)
 	}
 	return string(id)
 }

@@ -276,7 +276,8 @@ func linksIn(callerField string, caller, assignee, group graphql.Omittable[*stri
 	return l, err
 }
 
-// derefAnyPtr returns what a *string or *int points at, or nil.
+// derefAnyPtr returns what a *string, *int or *time.Time points at, or
+// nil.
 func derefAnyPtr(v any) any {
 	switch p := v.(type) {
 	case *string:
@@ -284,6 +285,10 @@ func derefAnyPtr(v any) any {
 			return *p
 		}
 	case *int:
+		if p != nil {
+			return *p
+		}
+	case *time.Time:
 		if p != nil {
 			return *p
 		}

@@ -58,29 +58,17 @@ func (r *incidentResolver) Caller(ctx context.Context, obj *model.Incident) (*mo
 
 // AssignedTo is the resolver for the assignedTo field.
 func (r *incidentResolver) AssignedTo(ctx context.Context, obj *model.Incident) (*model.Person, error) {
-	n, ok, err := r.linked(ctx, obj.Raw.ID, itsm.RelAssignedTo)
-	if !ok || err != nil {
-		return nil, err
-	}
-	return personView(n), nil
+	return r.assignedTo(ctx, obj.Raw.ID)
 }
 
 // AssignmentGroup is the resolver for the assignmentGroup field.
 func (r *incidentResolver) AssignmentGroup(ctx context.Context, obj *model.Incident) (*model.Group, error) {
-	n, ok, err := r.linked(ctx, obj.Raw.ID, itsm.RelAssignedToGroup)
-	if !ok || err != nil {
-		return nil, err
-	}
-	return groupView(n), nil
+	return r.assignmentGroup(ctx, obj.Raw.ID)
 }
 
 // AffectedCIs is the resolver for the affectedCIs field.
 func (r *incidentResolver) AffectedCIs(ctx context.Context, obj *model.Incident, first *int, after *string) (*model.CIConnection, error) {
-	page, err := r.related(ctx, obj.Raw.ID, store.Out, itsm.RelAffects, first, after)
-	if err != nil {
-		return nil, err
-	}
-	return ciConnection(page), nil
+	return r.affectedCIs(ctx, obj.Raw.ID, first, after)
 }
 
 // Attributes is the resolver for the attributes field.

@@ -382,6 +382,10 @@ func nodeView(n store.Node) model.Node {
 		return changeView(n)
 	case itsm.KindProblem:
 		return problemView(n)
+	case itsm.KindChangeTask:
+		return changeTaskView(n)
+	case itsm.KindProblemTask:
+		return problemTaskView(n)
 	}
 	return ciView(n)
 }

@@ -25,6 +25,11 @@ var (
 	changeUpd    = auth.Permission{Kind: auth.KindChange, Verb: auth.Update}
 	problemRead  = auth.Permission{Kind: auth.KindProblem, Verb: auth.Read}
 	problemUpd   = auth.Permission{Kind: auth.KindProblem, Verb: auth.Update}
+	ctaskRead    = auth.Permission{Kind: auth.KindChangeTask, Verb: auth.Read}
+	windowRead   = auth.Permission{Kind: auth.KindChangeWindow, Verb: auth.Read}
+	ctaskUpd     = auth.Permission{Kind: auth.KindChangeTask, Verb: auth.Update}
+	ptaskRead    = auth.Permission{Kind: auth.KindProblemTask, Verb: auth.Read}
+	ptaskUpd     = auth.Permission{Kind: auth.KindProblemTask, Verb: auth.Update}
 )
 
 // fieldPermissions maps each root field of the schema ("Query.cis",
@@ -138,7 +143,7 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Change.assignedTo":              {personRead, relRead},
 	"Change.assignmentGroup":         {groupRead, relRead},
 	"Change.affectedCIs":             {ciRead, relRead},
-	"Change.conflicts":               {ciRead, relRead, incidentRead},
+	"Change.conflicts":               {ciRead, relRead, incidentRead, windowRead},
 	"Change.history":                 {auditRead},
 	"Change.journal":                 {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
 	"Change.impactNow":               {ciRead, relRead},
@@ -173,14 +178,55 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Problem.history":                {auditRead},
 	"Problem.journal":                {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
 	"CI.openRecordsAround":           {incidentRead, problemRead, changeRead, relRead},
-	"Mutation.setIncidentCause":      {incidentUpd, changeRead},
-	"Incident.causedBy":              {changeRead, relRead},
-	"Change.causedIncidents":         {incidentRead, relRead},
-	"Query.webhooks":                 {{Kind: auth.KindWebhook, Verb: auth.Read}},
-	"Mutation.createWebhook":         {{Kind: auth.KindWebhook, Verb: auth.Create}},
-	"Mutation.updateWebhook":         {{Kind: auth.KindWebhook, Verb: auth.Update}},
-	"Webhook.deliveries":             {{Kind: auth.KindDelivery, Verb: auth.Read}},
-	"Mutation.addIncidentNote":       {{Kind: auth.KindJournal, Verb: auth.Create}},
+	// Change windows: readers read them, change managers keep them.
+	"Query.changeWindow":           {windowRead},
+	"Query.changeWindows":          {windowRead},
+	"Mutation.createChangeWindow":  {{Kind: auth.KindChangeWindow, Verb: auth.Create}, ciRead},
+	"Mutation.updateChangeWindow":  {{Kind: auth.KindChangeWindow, Verb: auth.Update}, ciRead},
+	"ChangeWindow.cis":             {ciRead, relRead},
+	"ChangeWindow.appliesToAllCIs": {relRead},
+	"ChangeWindow.history":         {auditRead},
+	"ChangeConflict.window":        {windowRead},
+	// Tasks of changes and problems: as their parents.
+	"Query.changeTask":            {ctaskRead},
+	"Query.changeTasks":           {ctaskRead},
+	"Mutation.createChangeTask":   {{Kind: auth.KindChangeTask, Verb: auth.Create}, changeRead},
+	"Mutation.updateChangeTask":   {ctaskUpd},
+	"Mutation.startChangeTask":    {ctaskUpd, changeRead},
+	"Mutation.closeChangeTask":    {ctaskUpd},
+	"Mutation.cancelChangeTask":   {ctaskUpd},
+	"Mutation.addChangeTaskNote":  {{Kind: auth.KindJournal, Verb: auth.Create}},
+	"Change.tasks":                {ctaskRead, relRead},
+	"ChangeTask.change":           {changeRead, relRead},
+	"ChangeTask.assignedTo":       {personRead, relRead},
+	"ChangeTask.assignmentGroup":  {groupRead, relRead},
+	"ChangeTask.affectedCIs":      {ciRead, relRead},
+	"ChangeTask.history":          {auditRead},
+	"ChangeTask.journal":          {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
+	"Query.problemTask":           {ptaskRead},
+	"Query.problemTasks":          {ptaskRead},
+	"Mutation.createProblemTask":  {{Kind: auth.KindProblemTask, Verb: auth.Create}, problemRead},
+	"Mutation.updateProblemTask":  {ptaskUpd},
+	"Mutation.assessProblemTask":  {ptaskUpd},
+	"Mutation.startProblemTask":   {ptaskUpd},
+	"Mutation.closeProblemTask":   {ptaskUpd},
+	"Mutation.cancelProblemTask":  {ptaskUpd},
+	"Mutation.addProblemTaskNote": {{Kind: auth.KindJournal, Verb: auth.Create}},
+	"Problem.tasks":               {ptaskRead, relRead},
+	"ProblemTask.problem":         {problemRead, relRead},
+	"ProblemTask.assignedTo":      {personRead, relRead},
+	"ProblemTask.assignmentGroup": {groupRead, relRead},
+	"ProblemTask.affectedCIs":     {ciRead, relRead},
+	"ProblemTask.history":         {auditRead},
+	"ProblemTask.journal":         {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
+	"Mutation.setIncidentCause":   {incidentUpd, changeRead},
+	"Incident.causedBy":           {changeRead, relRead},
+	"Change.causedIncidents":      {incidentRead, relRead},
+	"Query.webhooks":              {{Kind: auth.KindWebhook, Verb: auth.Read}},
+	"Mutation.createWebhook":      {{Kind: auth.KindWebhook, Verb: auth.Create}},
+	"Mutation.updateWebhook":      {{Kind: auth.KindWebhook, Verb: auth.Update}},
+	"Webhook.deliveries":          {{Kind: auth.KindDelivery, Verb: auth.Read}},
+	"Mutation.addIncidentNote":    {{Kind: auth.KindJournal, Verb: auth.Create}},
 
 	// Below the root: what reaches beyond a CI, and its stored data.
 	"CI.relationships": {relRead},

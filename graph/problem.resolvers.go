@@ -276,29 +276,17 @@ func (r *problemResolver) FixChange(ctx context.Context, obj *model.Problem) (*m
 
 // AssignedTo is the resolver for the assignedTo field.
 func (r *problemResolver) AssignedTo(ctx context.Context, obj *model.Problem) (*model.Person, error) {
-	n, ok, err := r.linked(ctx, obj.Raw.ID, itsm.RelAssignedTo)
-	if !ok || err != nil {
-		return nil, err
-	}
-	return personView(n), nil
+	return r.assignedTo(ctx, obj.Raw.ID)
 }
 
 // AssignmentGroup is the resolver for the assignmentGroup field.
 func (r *problemResolver) AssignmentGroup(ctx context.Context, obj *model.Problem) (*model.Group, error) {
-	n, ok, err := r.linked(ctx, obj.Raw.ID, itsm.RelAssignedToGroup)
-	if !ok || err != nil {
-		return nil, err
-	}
-	return groupView(n), nil
+	return r.assignmentGroup(ctx, obj.Raw.ID)
 }
 
 // AffectedCIs is the resolver for the affectedCIs field.
 func (r *problemResolver) AffectedCIs(ctx context.Context, obj *model.Problem, first *int, after *string) (*model.CIConnection, error) {
-	page, err := r.related(ctx, obj.Raw.ID, store.Out, itsm.RelAffects, first, after)
-	if err != nil {
-		return nil, err
-	}
-	return ciConnection(page), nil
+	return r.affectedCIs(ctx, obj.Raw.ID, first, after)
 }
 
 // Attributes is the resolver for the attributes field.

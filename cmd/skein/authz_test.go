@@ -294,6 +294,93 @@ func membersOp(field string) matrixOp {
 		}}
 }
 
+// task opens, as admin, a change task (typ ChangeTask, on a standard
+// change being implemented) or a problem task (ProblemTask) and runs the
+// task actions given; it returns the task's ID.
+func (m *matrixEnv) task(t *testing.T, typ string, actions ...string) string {
+	field, in := "createProblemTask", map[string]any{"problemId": m.problem(t), "shortDescription": m.name("matrix-task-")}
+	if typ == "ChangeTask" {
+		field, in = "createChangeTask", map[string]any{"changeId": m.change(t, "STANDARD", "scheduleChange", "implementChange"), "shortDescription": m.name("matrix-task-")}
+	}
+	payload := strings.ToLower(typ[:1]) + typ[1:]
+	d := ok(t, m.url, fmt.Sprintf(`mutation($in: Create%sInput!) { %s(input: $in) { %s { id } } }`, typ, field, payload), map[string]any{"in": in})
+	id := get(d, field, payload, "id").(string)
+	for _, a := range actions {
+		ok(t, m.url, fmt.Sprintf(`mutation($in: TaskActionInput!) { %s(input: $in) { %s { id } } }`, a, payload), map[string]any{"in": map[string]any{"id": id}})
+	}
+	return id
+}
+
+// taskAction is the role-matrix operation of a task action (typ
+// ChangeTask or ProblemTask), prepared after the setup actions and checked
+// to have moved the task to want only when allowed.
+func taskAction(typ, mutation, input, want string, extra map[string]any, setup ...string) matrixOp {
+	payload := strings.ToLower(typ[:1]) + typ[1:]
+	return matrixOp{query: fmt.Sprintf(`mutation($in: %s!) { %s(input: $in) { %s { state } } }`, input, mutation, payload),
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			in := map[string]any{"id": m.task(t, typ, setup...)}
+			for k, v := range extra {
+				in[k] = v
+			}
+			return map[string]any{"in": in}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, fmt.Sprintf(`query($id: ID!) { %s(id: $id) { state journal { totalCount } } }`, payload), map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			if want == "NOTE" {
+				assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, payload, "journal", "totalCount"), "%s", mutation)
+				return
+			}
+			assert.Equal(t, allowed, get(d, payload, "state") == want, "%s: %v", mutation, get(d, payload, "state"))
+		}}
+}
+
+// taskCreate is the role-matrix operation of createChangeTask or
+// createProblemTask: the task exists only when allowed.
+func taskCreate(typ string) matrixOp {
+	payload := strings.ToLower(typ[:1]) + typ[1:]
+	return matrixOp{query: fmt.Sprintf(`mutation($in: Create%sInput!) { create%s(input: $in) { %s { id } } }`, typ, typ, payload),
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			in := map[string]any{"shortDescription": m.name("matrix-new-task-")}
+			if typ == "ChangeTask" {
+				in["changeId"] = m.change(t, "NORMAL")
+			} else {
+				in["problemId"] = m.problem(t)
+			}
+			return map[string]any{"in": in}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, fmt.Sprintf(`query($w: CIWhere) { %ss(where: $w) { totalCount } }`, payload),
+				map[string]any{"w": map[string]any{"attribute": "short_description", "eq": vars["in"].(map[string]any)["shortDescription"]}})
+			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, payload+"s", "totalCount"))
+		}}
+}
+
+// taskUpdate is the role-matrix operation of updateChangeTask or
+// updateProblemTask.
+func taskUpdate(typ string) matrixOp {
+	payload := strings.ToLower(typ[:1]) + typ[1:]
+	return matrixOp{query: fmt.Sprintf(`mutation($in: UpdateTaskInput!) { update%s(input: $in) { %s { description } } }`, typ, payload),
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.task(t, typ), "description": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, fmt.Sprintf(`query($id: ID!) { %s(id: $id) { description } }`, payload), map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, payload, "description") == "matrix")
+		}}
+}
+
+// window records, as admin, a blackout far in the future on no CI (every
+// CI) and returns its ID; it is retired at once so that it never stands
+// in the way of the matrix's changes.
+func (m *matrixEnv) window(t *testing.T) string {
+	d := ok(t, m.url, `mutation($in: CreateChangeWindowInput!) { createChangeWindow(input: $in) { changeWindow { id } } }`,
+		map[string]any{"in": map[string]any{"name": m.name("matrix-window-"), "type": "BLACKOUT", "startAt": "2031-12-20T00:00:00Z", "endAt": "2032-01-03T00:00:00Z"}})
+	id := get(d, "createChangeWindow", "changeWindow", "id").(string)
+	ok(t, m.url, `mutation($in: UpdateChangeWindowInput!) { updateChangeWindow(input: $in) { changeWindow { id } } }`,
+		map[string]any{"in": map[string]any{"id": id, "active": false}})
+	return id
+}
+
 // matrixOps has an operation for every root field; TestRoleMatrix fails for
 // a field without one.
 var matrixOps = map[string]matrixOp{
@@ -425,6 +512,45 @@ var matrixOps = map[string]matrixOp{
 		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
 			d := ok(t, m.url, `query($id: ID!) { change(id: $id) { journal { totalCount } } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
 			assert.Equal(t, map[bool]float64{true: 1, false: 0}[allowed], get(d, "change", "journal", "totalCount"))
+		}},
+	"Query.changeTask": {query: `query($id: ID!) { changeTask(id: $id) { number state change { number } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.task(t, "ChangeTask")} }},
+	"Query.changeTasks":          {query: `{ changeTasks(first: 1) { totalCount } }`},
+	"Mutation.createChangeTask":  taskCreate("ChangeTask"),
+	"Mutation.updateChangeTask":  taskUpdate("ChangeTask"),
+	"Mutation.startChangeTask":   taskAction("ChangeTask", "startChangeTask", "TaskActionInput", "IN_PROGRESS", nil),
+	"Mutation.closeChangeTask":   taskAction("ChangeTask", "closeChangeTask", "CloseTaskInput", "CLOSED", map[string]any{"closeCode": "COMPLETED"}, "startChangeTask"),
+	"Mutation.cancelChangeTask":  taskAction("ChangeTask", "cancelChangeTask", "CancelTaskInput", "CANCELED", nil),
+	"Mutation.addChangeTaskNote": taskAction("ChangeTask", "addChangeTaskNote", "AddNoteInput", "NOTE", map[string]any{"text": "matrix", "type": "WORK_NOTE"}),
+	"Query.problemTask": {query: `query($id: ID!) { problemTask(id: $id) { number state problem { number } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.task(t, "ProblemTask")} }},
+	"Query.problemTasks":          {query: `{ problemTasks(first: 1) { totalCount } }`},
+	"Mutation.createProblemTask":  taskCreate("ProblemTask"),
+	"Mutation.updateProblemTask":  taskUpdate("ProblemTask"),
+	"Mutation.assessProblemTask":  taskAction("ProblemTask", "assessProblemTask", "TaskActionInput", "ASSESS", nil),
+	"Mutation.startProblemTask":   taskAction("ProblemTask", "startProblemTask", "TaskActionInput", "WORK_IN_PROGRESS", nil),
+	"Mutation.closeProblemTask":   taskAction("ProblemTask", "closeProblemTask", "CloseTaskInput", "CLOSED", map[string]any{"closeCode": "COMPLETED"}, "startProblemTask"),
+	"Mutation.cancelProblemTask":  taskAction("ProblemTask", "cancelProblemTask", "CancelTaskInput", "CLOSED", nil),
+	"Mutation.addProblemTaskNote": taskAction("ProblemTask", "addProblemTaskNote", "AddNoteInput", "NOTE", map[string]any{"text": "matrix", "type": "WORK_NOTE"}),
+	"Query.changeWindow": {query: `query($id: ID!) { changeWindow(id: $id) { name type } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.window(t)} }},
+	"Query.changeWindows": {query: `{ changeWindows(first: 1) { totalCount } }`},
+	"Mutation.createChangeWindow": {query: `mutation($in: CreateChangeWindowInput!) { createChangeWindow(input: $in) { changeWindow { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"name": m.name("matrix-window-"), "type": "BLACKOUT",
+				"startAt": "2031-12-20T00:00:00Z", "endAt": "2032-01-03T00:00:00Z"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($n: String!) { changeWindow(name: $n) { id } }`, map[string]any{"n": vars["in"].(map[string]any)["name"]})
+			assert.Equal(t, allowed, get(d, "changeWindow") != nil)
+		}},
+	"Mutation.updateChangeWindow": {query: `mutation($in: UpdateChangeWindowInput!) { updateChangeWindow(input: $in) { changeWindow { description } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.window(t), "description": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { changeWindow(id: $id) { description } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "changeWindow", "description") == "matrix")
 		}},
 	"Query.problem": {query: `query($id: ID!) { problem(id: $id) { number state } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.problem(t)} }},

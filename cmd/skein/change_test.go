@@ -365,7 +365,7 @@ func testSuspectChanges(t *testing.T, e *changeEnv) {
 	onDB := implement(db)
 	implement(elsewhere)
 	scheduledOnly := e.open(t, "STANDARD", start, end, api)
-	e.doOK(t, "", "scheduleChange", "ScheduleChangeInput", map[string]any{"id": scheduledOnly["id"]})
+	e.doOK(t, "", "scheduleChange", "ScheduleChangeInput", map[string]any{"id": scheduledOnly["id"], "conflictOverrideReason": "test estate"}) // it overlaps the others through impact
 	time.Sleep(20 * time.Millisecond)
 	inc := openIncident(t, e.url, map[string]any{"shortDescription": "web returns 502", "affectedCIIds": []any{web}})
 	time.Sleep(20 * time.Millisecond)

@@ -39,12 +39,14 @@ type ChangeResolver interface {
 	ImpactSnapshot(ctx context.Context, obj *model.Change) (*itsm.Snapshot, error)
 	ImpactNow(ctx context.Context, obj *model.Change) (*itsm.Snapshot, error)
 	CausedIncidents(ctx context.Context, obj *model.Change, first *int, after *string) (*model.IncidentConnection, error)
+	Tasks(ctx context.Context, obj *model.Change, openOnly *bool, first *int, after *string) (*model.ChangeTaskConnection, error)
 }
 type ChangeConflictResolver interface {
 	Change(ctx context.Context, obj *model.ChangeConflict) (*model.Change, error)
 	Incident(ctx context.Context, obj *model.ChangeConflict) (*model.Incident, error)
 
 	Cis(ctx context.Context, obj *model.ChangeConflict) ([]model.CI, error)
+	Window(ctx context.Context, obj *model.ChangeConflict) (*model.ChangeWindow, error)
 }
 type ImpactSnapshotResolver interface {
 	Risk(ctx context.Context, obj *itsm.Snapshot) (model.ChangeRisk, error)
@@ -135,6 +137,36 @@ func (ec *executionContext) field_Change_journal_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["type"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Change_tasks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "openOnly",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["openOnly"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
@@ -1436,6 +1468,50 @@ func (ec *executionContext) fieldContext_Change_causedIncidents(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Change_tasks(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_tasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Change().Tasks(ctx, obj, fc.Args["openOnly"].(*bool), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeTaskConnection) graphql.Marshaler {
+			return ec.marshalNChangeTaskConnection2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐChangeTaskConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_tasks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeTaskConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Change_tasks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ChangeConflict_kind(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConflict) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1619,6 +1695,38 @@ func (ec *executionContext) fieldContext_ChangeConflict_cis(_ context.Context, f
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangeConflict_window(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConflict) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeConflict_window(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeConflict().Window(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeWindow) graphql.Marshaler {
+			return ec.marshalOChangeWindow2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐChangeWindow(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeConflict_window(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeConflict",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeWindow(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3345,6 +3453,12 @@ func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Change_causedIncidents(ctx, field, obj)
 				})
+		case "tasks":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_tasks(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3410,6 +3524,12 @@ func (ec *executionContext) _ChangeConflict(ctx context.Context, sel ast.Selecti
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ChangeConflict_cis(ctx, field, obj)
+				})
+		case "window":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeConflict_window(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

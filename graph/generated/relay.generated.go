@@ -205,6 +205,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Relationship(ctx, sel, obj)
+	case model.ProblemTask:
+		return ec._ProblemTask(ctx, sel, &obj)
+	case *model.ProblemTask:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ProblemTask(ctx, sel, obj)
 	case model.Problem:
 		return ec._Problem(ctx, sel, &obj)
 	case *model.Problem:
@@ -240,6 +247,20 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Group(ctx, sel, obj)
+	case model.ChangeWindow:
+		return ec._ChangeWindow(ctx, sel, &obj)
+	case *model.ChangeWindow:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ChangeWindow(ctx, sel, obj)
+	case model.ChangeTask:
+		return ec._ChangeTask(ctx, sel, &obj)
+	case *model.ChangeTask:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ChangeTask(ctx, sel, obj)
 	case model.Change:
 		return ec._Change(ctx, sel, &obj)
 	case *model.Change:

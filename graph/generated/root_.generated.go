@@ -27,6 +27,8 @@ type ResolverRoot interface {
 	CI() CIResolver
 	Change() ChangeResolver
 	ChangeConflict() ChangeConflictResolver
+	ChangeTask() ChangeTaskResolver
+	ChangeWindow() ChangeWindowResolver
 	CommonCause() CommonCauseResolver
 	Group() GroupResolver
 	IdentityConflict() IdentityConflictResolver
@@ -39,6 +41,7 @@ type ResolverRoot interface {
 	PathStep() PathStepResolver
 	Person() PersonResolver
 	Problem() ProblemResolver
+	ProblemTask() ProblemTaskResolver
 	Query() QueryResolver
 	ReachedCI() ReachedCIResolver
 	RecordNearCI() RecordNearCIResolver
@@ -68,6 +71,11 @@ type ComplexityRoot struct {
 		Entry  func(childComplexity int) int
 	}
 
+	AddChangeTaskNotePayload struct {
+		ChangeTask func(childComplexity int) int
+		Entry      func(childComplexity int) int
+	}
+
 	AddNotePayload struct {
 		Entry    func(childComplexity int) int
 		Incident func(childComplexity int) int
@@ -76,6 +84,11 @@ type ComplexityRoot struct {
 	AddProblemNotePayload struct {
 		Entry   func(childComplexity int) int
 		Problem func(childComplexity int) int
+	}
+
+	AddProblemTaskNotePayload struct {
+		Entry       func(childComplexity int) int
+		ProblemTask func(childComplexity int) int
 	}
 
 	Approval struct {
@@ -219,6 +232,7 @@ type ComplexityRoot struct {
 		ShortDescription       func(childComplexity int) int
 		State                  func(childComplexity int) int
 		StateCode              func(childComplexity int) int
+		Tasks                  func(childComplexity int, openOnly *bool, first *int, after *string) int
 		TestPlan               func(childComplexity int) int
 		Type                   func(childComplexity int) int
 		UpdatedAt              func(childComplexity int) int
@@ -233,6 +247,7 @@ type ComplexityRoot struct {
 		Number         func(childComplexity int) int
 		PlannedEndAt   func(childComplexity int) int
 		PlannedStartAt func(childComplexity int) int
+		Window         func(childComplexity int) int
 	}
 
 	ChangeConnection struct {
@@ -253,6 +268,84 @@ type ComplexityRoot struct {
 
 	ChangePayload struct {
 		Change func(childComplexity int) int
+	}
+
+	ChangeTask struct {
+		AffectedCIs      func(childComplexity int, first *int, after *string) int
+		AllowedActions   func(childComplexity int) int
+		AssignedTo       func(childComplexity int) int
+		AssignmentGroup  func(childComplexity int) int
+		Attributes       func(childComplexity int) int
+		Change           func(childComplexity int) int
+		CloseCode        func(childComplexity int) int
+		CloseNotes       func(childComplexity int) int
+		ClosedAt         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		History          func(childComplexity int, first *int, after *string) int
+		ID               func(childComplexity int) int
+		Journal          func(childComplexity int, typeArg *model.NoteType, first *int, after *string) int
+		Number           func(childComplexity int) int
+		OpenedAt         func(childComplexity int) int
+		PlannedEndAt     func(childComplexity int) int
+		PlannedStartAt   func(childComplexity int) int
+		ShortDescription func(childComplexity int) int
+		StartedAt        func(childComplexity int) int
+		State            func(childComplexity int) int
+		StateCode        func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Version          func(childComplexity int) int
+	}
+
+	ChangeTaskConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ChangeTaskEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ChangeTaskPayload struct {
+		ChangeTask func(childComplexity int) int
+	}
+
+	ChangeWindow struct {
+		Active          func(childComplexity int) int
+		AppliesToAllCIs func(childComplexity int) int
+		Attributes      func(childComplexity int) int
+		Cis             func(childComplexity int, first *int, after *string) int
+		CreatedAt       func(childComplexity int) int
+		Description     func(childComplexity int) int
+		EndAt           func(childComplexity int) int
+		History         func(childComplexity int, first *int, after *string) int
+		ID              func(childComplexity int) int
+		Name            func(childComplexity int) int
+		Occurrences     func(childComplexity int, from *time.Time, first *int) int
+		Recurrence      func(childComplexity int) int
+		StartAt         func(childComplexity int) int
+		TimeZone        func(childComplexity int) int
+		Type            func(childComplexity int) int
+		Until           func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+		Version         func(childComplexity int) int
+	}
+
+	ChangeWindowConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ChangeWindowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ChangeWindowPayload struct {
+		ChangeWindow func(childComplexity int) int
 	}
 
 	ClassCount struct {
@@ -543,23 +636,33 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddChangeNote            func(childComplexity int, input model.AddNoteInput) int
+		AddChangeTaskNote        func(childComplexity int, input model.AddNoteInput) int
 		AddGroupMembers          func(childComplexity int, input model.GroupMembersInput) int
 		AddIncidentNote          func(childComplexity int, input model.AddNoteInput) int
 		AddProblemNote           func(childComplexity int, input model.AddNoteInput) int
+		AddProblemTaskNote       func(childComplexity int, input model.AddNoteInput) int
 		AnalyzeProblem           func(childComplexity int, input model.ProblemActionInput) int
 		ApproveChange            func(childComplexity int, input model.ChangeDecisionInput) int
 		AssessChange             func(childComplexity int, input model.ChangeActionInput) int
 		AssessProblem            func(childComplexity int, input model.ProblemActionInput) int
+		AssessProblemTask        func(childComplexity int, input model.TaskActionInput) int
 		CancelChange             func(childComplexity int, input model.CancelChangeInput) int
+		CancelChangeTask         func(childComplexity int, input model.CancelTaskInput) int
 		CancelIncident           func(childComplexity int, input model.CancelIncidentInput) int
 		CancelProblem            func(childComplexity int, input model.CancelProblemInput) int
+		CancelProblemTask        func(childComplexity int, input model.CancelTaskInput) int
 		CloseChange              func(childComplexity int, input model.CloseChangeInput) int
+		CloseChangeTask          func(childComplexity int, input model.CloseTaskInput) int
 		CloseIncident            func(childComplexity int, input model.IncidentActionInput) int
 		CloseProblem             func(childComplexity int, input model.ProblemActionInput) int
+		CloseProblemTask         func(childComplexity int, input model.CloseTaskInput) int
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateChange             func(childComplexity int, input model.CreateChangeInput) int
+		CreateChangeTask         func(childComplexity int, input model.CreateChangeTaskInput) int
+		CreateChangeWindow       func(childComplexity int, input model.CreateChangeWindowInput) int
 		CreateIncident           func(childComplexity int, input model.CreateIncidentInput) int
 		CreateProblem            func(childComplexity int, input model.CreateProblemInput) int
+		CreateProblemTask        func(childComplexity int, input model.CreateProblemTaskInput) int
 		CreateRelationships      func(childComplexity int, input model.CreateRelationshipsInput) int
 		CreateWebhook            func(childComplexity int, input model.CreateWebhookInput) int
 		DeactivateGroup          func(childComplexity int, input model.DeactivateInput) int
@@ -591,13 +694,18 @@ type ComplexityRoot struct {
 		SetGroupManager          func(childComplexity int, input model.SetGroupManagerInput) int
 		SetIncidentCause         func(childComplexity int, input model.SetIncidentCauseInput) int
 		SetProblemFixChange      func(childComplexity int, input model.SetProblemFixChangeInput) int
+		StartChangeTask          func(childComplexity int, input model.TaskActionInput) int
 		StartIncident            func(childComplexity int, input model.IncidentActionInput) int
+		StartProblemTask         func(childComplexity int, input model.TaskActionInput) int
 		UpdateChange             func(childComplexity int, input model.UpdateChangeInput) int
+		UpdateChangeTask         func(childComplexity int, input model.UpdateTaskInput) int
+		UpdateChangeWindow       func(childComplexity int, input model.UpdateChangeWindowInput) int
 		UpdateCi                 func(childComplexity int, input model.UpdateCIInput) int
 		UpdateGroup              func(childComplexity int, input model.UpdateNodeInput) int
 		UpdateIncident           func(childComplexity int, input model.UpdateIncidentInput) int
 		UpdatePerson             func(childComplexity int, input model.UpdateNodeInput) int
 		UpdateProblem            func(childComplexity int, input model.UpdateProblemInput) int
+		UpdateProblemTask        func(childComplexity int, input model.UpdateTaskInput) int
 		UpdateWebhook            func(childComplexity int, input model.UpdateWebhookInput) int
 		UpsertCIs                func(childComplexity int, input model.UpsertCIsInput) int
 		UpsertGroups             func(childComplexity int, input model.UpsertGroupsInput) int
@@ -688,6 +796,7 @@ type ComplexityRoot struct {
 		ShortDescription func(childComplexity int) int
 		State            func(childComplexity int) int
 		StateCode        func(childComplexity int) int
+		Tasks            func(childComplexity int, openOnly *bool, first *int, after *string) int
 		UpdatedAt        func(childComplexity int) int
 		Urgency          func(childComplexity int) int
 		Version          func(childComplexity int) int
@@ -709,6 +818,48 @@ type ComplexityRoot struct {
 		Problem func(childComplexity int) int
 	}
 
+	ProblemTask struct {
+		AffectedCIs      func(childComplexity int, first *int, after *string) int
+		AllowedActions   func(childComplexity int) int
+		AssignedTo       func(childComplexity int) int
+		AssignmentGroup  func(childComplexity int) int
+		Attributes       func(childComplexity int) int
+		CloseCode        func(childComplexity int) int
+		CloseNotes       func(childComplexity int) int
+		ClosedAt         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		History          func(childComplexity int, first *int, after *string) int
+		ID               func(childComplexity int) int
+		Journal          func(childComplexity int, typeArg *model.NoteType, first *int, after *string) int
+		Number           func(childComplexity int) int
+		OpenedAt         func(childComplexity int) int
+		PlannedEndAt     func(childComplexity int) int
+		PlannedStartAt   func(childComplexity int) int
+		Problem          func(childComplexity int) int
+		ShortDescription func(childComplexity int) int
+		StartedAt        func(childComplexity int) int
+		State            func(childComplexity int) int
+		StateCode        func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Version          func(childComplexity int) int
+	}
+
+	ProblemTaskConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ProblemTaskEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ProblemTaskPayload struct {
+		ProblemTask func(childComplexity int) int
+	}
+
 	PurgeCIPayload struct {
 		PurgedID func(childComplexity int) int
 	}
@@ -717,6 +868,10 @@ type ComplexityRoot struct {
 		APITokens         func(childComplexity int, includeInactive *bool) int
 		AuditRecords      func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
 		Change            func(childComplexity int, id *string, number *string) int
+		ChangeTask        func(childComplexity int, id *string, number *string) int
+		ChangeTasks       func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
+		ChangeWindow      func(childComplexity int, id *string, name *string) int
+		ChangeWindows     func(childComplexity int, where *model.CIWhere, first *int, after *string, offset *int) int
 		Changes           func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		Ci                func(childComplexity int, id string) int
 		CiClass           func(childComplexity int, name string) int
@@ -733,6 +888,8 @@ type ComplexityRoot struct {
 		People            func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
 		Person            func(childComplexity int, id string) int
 		Problem           func(childComplexity int, id *string, number *string) int
+		ProblemTask       func(childComplexity int, id *string, number *string) int
+		ProblemTasks      func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		Problems          func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		RelationshipTypes func(childComplexity int) int
 		Search            func(childComplexity int, text string, filter *model.SearchFilter, first *int, after *string) int
@@ -874,6 +1031,11 @@ type ComplexityRoot struct {
 		IncidentCi            func(childComplexity int) int
 		MinutesBeforeIncident func(childComplexity int) int
 		Path                  func(childComplexity int) int
+	}
+
+	TimeWindow struct {
+		EndAt   func(childComplexity int) int
+		StartAt func(childComplexity int) int
 	}
 
 	UpdateCIPayload struct {
@@ -1059,6 +1221,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AddChangeNotePayload.Entry(childComplexity), true
 
+	case "AddChangeTaskNotePayload.changeTask":
+		if e.ComplexityRoot.AddChangeTaskNotePayload.ChangeTask == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddChangeTaskNotePayload.ChangeTask(childComplexity), true
+	case "AddChangeTaskNotePayload.entry":
+		if e.ComplexityRoot.AddChangeTaskNotePayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddChangeTaskNotePayload.Entry(childComplexity), true
+
 	case "AddNotePayload.entry":
 		if e.ComplexityRoot.AddNotePayload.Entry == nil {
 			break
@@ -1084,6 +1259,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AddProblemNotePayload.Problem(childComplexity), true
+
+	case "AddProblemTaskNotePayload.entry":
+		if e.ComplexityRoot.AddProblemTaskNotePayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddProblemTaskNotePayload.Entry(childComplexity), true
+	case "AddProblemTaskNotePayload.problemTask":
+		if e.ComplexityRoot.AddProblemTaskNotePayload.ProblemTask == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddProblemTaskNotePayload.ProblemTask(childComplexity), true
 
 	case "Approval.approver":
 		if e.ComplexityRoot.Approval.Approver == nil {
@@ -1815,6 +2003,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Change.StateCode(childComplexity), true
+	case "Change.tasks":
+		if e.ComplexityRoot.Change.Tasks == nil {
+			break
+		}
+
+		args, err := ec.field_Change_tasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Change.Tasks(childComplexity, args["openOnly"].(*bool), args["first"].(*int), args["after"].(*string)), true
 	case "Change.testPlan":
 		if e.ComplexityRoot.Change.TestPlan == nil {
 			break
@@ -1882,6 +2081,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChangeConflict.PlannedStartAt(childComplexity), true
+	case "ChangeConflict.window":
+		if e.ComplexityRoot.ChangeConflict.Window == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConflict.Window(childComplexity), true
 
 	case "ChangeConnection.edges":
 		if e.ComplexityRoot.ChangeConnection.Edges == nil {
@@ -1934,6 +2139,368 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChangePayload.Change(childComplexity), true
+
+	case "ChangeTask.affectedCIs":
+		if e.ComplexityRoot.ChangeTask.AffectedCIs == nil {
+			break
+		}
+
+		args, err := ec.field_ChangeTask_affectedCIs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ChangeTask.AffectedCIs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ChangeTask.allowedActions":
+		if e.ComplexityRoot.ChangeTask.AllowedActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.AllowedActions(childComplexity), true
+	case "ChangeTask.assignedTo":
+		if e.ComplexityRoot.ChangeTask.AssignedTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.AssignedTo(childComplexity), true
+	case "ChangeTask.assignmentGroup":
+		if e.ComplexityRoot.ChangeTask.AssignmentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.AssignmentGroup(childComplexity), true
+	case "ChangeTask.attributes":
+		if e.ComplexityRoot.ChangeTask.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.Attributes(childComplexity), true
+	case "ChangeTask.change":
+		if e.ComplexityRoot.ChangeTask.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.Change(childComplexity), true
+	case "ChangeTask.closeCode":
+		if e.ComplexityRoot.ChangeTask.CloseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.CloseCode(childComplexity), true
+	case "ChangeTask.closeNotes":
+		if e.ComplexityRoot.ChangeTask.CloseNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.CloseNotes(childComplexity), true
+	case "ChangeTask.closedAt":
+		if e.ComplexityRoot.ChangeTask.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.ClosedAt(childComplexity), true
+	case "ChangeTask.createdAt":
+		if e.ComplexityRoot.ChangeTask.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.CreatedAt(childComplexity), true
+	case "ChangeTask.description":
+		if e.ComplexityRoot.ChangeTask.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.Description(childComplexity), true
+	case "ChangeTask.history":
+		if e.ComplexityRoot.ChangeTask.History == nil {
+			break
+		}
+
+		args, err := ec.field_ChangeTask_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ChangeTask.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ChangeTask.id":
+		if e.ComplexityRoot.ChangeTask.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.ID(childComplexity), true
+	case "ChangeTask.journal":
+		if e.ComplexityRoot.ChangeTask.Journal == nil {
+			break
+		}
+
+		args, err := ec.field_ChangeTask_journal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ChangeTask.Journal(childComplexity, args["type"].(*model.NoteType), args["first"].(*int), args["after"].(*string)), true
+	case "ChangeTask.number":
+		if e.ComplexityRoot.ChangeTask.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.Number(childComplexity), true
+	case "ChangeTask.openedAt":
+		if e.ComplexityRoot.ChangeTask.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.OpenedAt(childComplexity), true
+	case "ChangeTask.plannedEndAt":
+		if e.ComplexityRoot.ChangeTask.PlannedEndAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.PlannedEndAt(childComplexity), true
+	case "ChangeTask.plannedStartAt":
+		if e.ComplexityRoot.ChangeTask.PlannedStartAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.PlannedStartAt(childComplexity), true
+	case "ChangeTask.shortDescription":
+		if e.ComplexityRoot.ChangeTask.ShortDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.ShortDescription(childComplexity), true
+	case "ChangeTask.startedAt":
+		if e.ComplexityRoot.ChangeTask.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.StartedAt(childComplexity), true
+	case "ChangeTask.state":
+		if e.ComplexityRoot.ChangeTask.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.State(childComplexity), true
+	case "ChangeTask.stateCode":
+		if e.ComplexityRoot.ChangeTask.StateCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.StateCode(childComplexity), true
+	case "ChangeTask.updatedAt":
+		if e.ComplexityRoot.ChangeTask.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.UpdatedAt(childComplexity), true
+	case "ChangeTask.version":
+		if e.ComplexityRoot.ChangeTask.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTask.Version(childComplexity), true
+
+	case "ChangeTaskConnection.edges":
+		if e.ComplexityRoot.ChangeTaskConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTaskConnection.Edges(childComplexity), true
+	case "ChangeTaskConnection.pageInfo":
+		if e.ComplexityRoot.ChangeTaskConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTaskConnection.PageInfo(childComplexity), true
+	case "ChangeTaskConnection.totalCount":
+		if e.ComplexityRoot.ChangeTaskConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTaskConnection.TotalCount(childComplexity), true
+
+	case "ChangeTaskEdge.cursor":
+		if e.ComplexityRoot.ChangeTaskEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTaskEdge.Cursor(childComplexity), true
+	case "ChangeTaskEdge.node":
+		if e.ComplexityRoot.ChangeTaskEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTaskEdge.Node(childComplexity), true
+
+	case "ChangeTaskPayload.changeTask":
+		if e.ComplexityRoot.ChangeTaskPayload.ChangeTask == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTaskPayload.ChangeTask(childComplexity), true
+
+	case "ChangeWindow.active":
+		if e.ComplexityRoot.ChangeWindow.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.Active(childComplexity), true
+	case "ChangeWindow.appliesToAllCIs":
+		if e.ComplexityRoot.ChangeWindow.AppliesToAllCIs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.AppliesToAllCIs(childComplexity), true
+	case "ChangeWindow.attributes":
+		if e.ComplexityRoot.ChangeWindow.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.Attributes(childComplexity), true
+	case "ChangeWindow.cis":
+		if e.ComplexityRoot.ChangeWindow.Cis == nil {
+			break
+		}
+
+		args, err := ec.field_ChangeWindow_cis_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ChangeWindow.Cis(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ChangeWindow.createdAt":
+		if e.ComplexityRoot.ChangeWindow.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.CreatedAt(childComplexity), true
+	case "ChangeWindow.description":
+		if e.ComplexityRoot.ChangeWindow.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.Description(childComplexity), true
+	case "ChangeWindow.endAt":
+		if e.ComplexityRoot.ChangeWindow.EndAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.EndAt(childComplexity), true
+	case "ChangeWindow.history":
+		if e.ComplexityRoot.ChangeWindow.History == nil {
+			break
+		}
+
+		args, err := ec.field_ChangeWindow_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ChangeWindow.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ChangeWindow.id":
+		if e.ComplexityRoot.ChangeWindow.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.ID(childComplexity), true
+	case "ChangeWindow.name":
+		if e.ComplexityRoot.ChangeWindow.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.Name(childComplexity), true
+	case "ChangeWindow.occurrences":
+		if e.ComplexityRoot.ChangeWindow.Occurrences == nil {
+			break
+		}
+
+		args, err := ec.field_ChangeWindow_occurrences_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ChangeWindow.Occurrences(childComplexity, args["from"].(*time.Time), args["first"].(*int)), true
+	case "ChangeWindow.recurrence":
+		if e.ComplexityRoot.ChangeWindow.Recurrence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.Recurrence(childComplexity), true
+	case "ChangeWindow.startAt":
+		if e.ComplexityRoot.ChangeWindow.StartAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.StartAt(childComplexity), true
+	case "ChangeWindow.timeZone":
+		if e.ComplexityRoot.ChangeWindow.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.TimeZone(childComplexity), true
+	case "ChangeWindow.type":
+		if e.ComplexityRoot.ChangeWindow.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.Type(childComplexity), true
+	case "ChangeWindow.until":
+		if e.ComplexityRoot.ChangeWindow.Until == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.Until(childComplexity), true
+	case "ChangeWindow.updatedAt":
+		if e.ComplexityRoot.ChangeWindow.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.UpdatedAt(childComplexity), true
+	case "ChangeWindow.version":
+		if e.ComplexityRoot.ChangeWindow.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindow.Version(childComplexity), true
+
+	case "ChangeWindowConnection.edges":
+		if e.ComplexityRoot.ChangeWindowConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindowConnection.Edges(childComplexity), true
+	case "ChangeWindowConnection.pageInfo":
+		if e.ComplexityRoot.ChangeWindowConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindowConnection.PageInfo(childComplexity), true
+	case "ChangeWindowConnection.totalCount":
+		if e.ComplexityRoot.ChangeWindowConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindowConnection.TotalCount(childComplexity), true
+
+	case "ChangeWindowEdge.cursor":
+		if e.ComplexityRoot.ChangeWindowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindowEdge.Cursor(childComplexity), true
+	case "ChangeWindowEdge.node":
+		if e.ComplexityRoot.ChangeWindowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindowEdge.Node(childComplexity), true
+
+	case "ChangeWindowPayload.changeWindow":
+		if e.ComplexityRoot.ChangeWindowPayload.ChangeWindow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeWindowPayload.ChangeWindow(childComplexity), true
 
 	case "ClassCount.class":
 		if e.ComplexityRoot.ClassCount.Class == nil {
@@ -3088,6 +3655,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddChangeNote(childComplexity, args["input"].(model.AddNoteInput)), true
+	case "Mutation.addChangeTaskNote":
+		if e.ComplexityRoot.Mutation.AddChangeTaskNote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addChangeTaskNote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddChangeTaskNote(childComplexity, args["input"].(model.AddNoteInput)), true
 	case "Mutation.addGroupMembers":
 		if e.ComplexityRoot.Mutation.AddGroupMembers == nil {
 			break
@@ -3121,6 +3699,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddProblemNote(childComplexity, args["input"].(model.AddNoteInput)), true
+	case "Mutation.addProblemTaskNote":
+		if e.ComplexityRoot.Mutation.AddProblemTaskNote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addProblemTaskNote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddProblemTaskNote(childComplexity, args["input"].(model.AddNoteInput)), true
 	case "Mutation.analyzeProblem":
 		if e.ComplexityRoot.Mutation.AnalyzeProblem == nil {
 			break
@@ -3165,6 +3754,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssessProblem(childComplexity, args["input"].(model.ProblemActionInput)), true
+	case "Mutation.assessProblemTask":
+		if e.ComplexityRoot.Mutation.AssessProblemTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assessProblemTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssessProblemTask(childComplexity, args["input"].(model.TaskActionInput)), true
 	case "Mutation.cancelChange":
 		if e.ComplexityRoot.Mutation.CancelChange == nil {
 			break
@@ -3176,6 +3776,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelChange(childComplexity, args["input"].(model.CancelChangeInput)), true
+	case "Mutation.cancelChangeTask":
+		if e.ComplexityRoot.Mutation.CancelChangeTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelChangeTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelChangeTask(childComplexity, args["input"].(model.CancelTaskInput)), true
 	case "Mutation.cancelIncident":
 		if e.ComplexityRoot.Mutation.CancelIncident == nil {
 			break
@@ -3198,6 +3809,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelProblem(childComplexity, args["input"].(model.CancelProblemInput)), true
+	case "Mutation.cancelProblemTask":
+		if e.ComplexityRoot.Mutation.CancelProblemTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelProblemTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelProblemTask(childComplexity, args["input"].(model.CancelTaskInput)), true
 	case "Mutation.closeChange":
 		if e.ComplexityRoot.Mutation.CloseChange == nil {
 			break
@@ -3209,6 +3831,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CloseChange(childComplexity, args["input"].(model.CloseChangeInput)), true
+	case "Mutation.closeChangeTask":
+		if e.ComplexityRoot.Mutation.CloseChangeTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeChangeTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseChangeTask(childComplexity, args["input"].(model.CloseTaskInput)), true
 	case "Mutation.closeIncident":
 		if e.ComplexityRoot.Mutation.CloseIncident == nil {
 			break
@@ -3231,6 +3864,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CloseProblem(childComplexity, args["input"].(model.ProblemActionInput)), true
+	case "Mutation.closeProblemTask":
+		if e.ComplexityRoot.Mutation.CloseProblemTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeProblemTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseProblemTask(childComplexity, args["input"].(model.CloseTaskInput)), true
 	case "Mutation.createAPIToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -3253,6 +3897,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateChange(childComplexity, args["input"].(model.CreateChangeInput)), true
+	case "Mutation.createChangeTask":
+		if e.ComplexityRoot.Mutation.CreateChangeTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createChangeTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateChangeTask(childComplexity, args["input"].(model.CreateChangeTaskInput)), true
+	case "Mutation.createChangeWindow":
+		if e.ComplexityRoot.Mutation.CreateChangeWindow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createChangeWindow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateChangeWindow(childComplexity, args["input"].(model.CreateChangeWindowInput)), true
 	case "Mutation.createIncident":
 		if e.ComplexityRoot.Mutation.CreateIncident == nil {
 			break
@@ -3275,6 +3941,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateProblem(childComplexity, args["input"].(model.CreateProblemInput)), true
+	case "Mutation.createProblemTask":
+		if e.ComplexityRoot.Mutation.CreateProblemTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createProblemTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateProblemTask(childComplexity, args["input"].(model.CreateProblemTaskInput)), true
 	case "Mutation.createRelationships":
 		if e.ComplexityRoot.Mutation.CreateRelationships == nil {
 			break
@@ -3611,6 +4288,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetProblemFixChange(childComplexity, args["input"].(model.SetProblemFixChangeInput)), true
+	case "Mutation.startChangeTask":
+		if e.ComplexityRoot.Mutation.StartChangeTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startChangeTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartChangeTask(childComplexity, args["input"].(model.TaskActionInput)), true
 	case "Mutation.startIncident":
 		if e.ComplexityRoot.Mutation.StartIncident == nil {
 			break
@@ -3622,6 +4310,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StartIncident(childComplexity, args["input"].(model.IncidentActionInput)), true
+	case "Mutation.startProblemTask":
+		if e.ComplexityRoot.Mutation.StartProblemTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startProblemTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartProblemTask(childComplexity, args["input"].(model.TaskActionInput)), true
 	case "Mutation.updateChange":
 		if e.ComplexityRoot.Mutation.UpdateChange == nil {
 			break
@@ -3633,6 +4332,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateChange(childComplexity, args["input"].(model.UpdateChangeInput)), true
+	case "Mutation.updateChangeTask":
+		if e.ComplexityRoot.Mutation.UpdateChangeTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateChangeTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateChangeTask(childComplexity, args["input"].(model.UpdateTaskInput)), true
+	case "Mutation.updateChangeWindow":
+		if e.ComplexityRoot.Mutation.UpdateChangeWindow == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateChangeWindow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateChangeWindow(childComplexity, args["input"].(model.UpdateChangeWindowInput)), true
 	case "Mutation.updateCI":
 		if e.ComplexityRoot.Mutation.UpdateCi == nil {
 			break
@@ -3688,6 +4409,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateProblem(childComplexity, args["input"].(model.UpdateProblemInput)), true
+	case "Mutation.updateProblemTask":
+		if e.ComplexityRoot.Mutation.UpdateProblemTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateProblemTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateProblemTask(childComplexity, args["input"].(model.UpdateTaskInput)), true
 	case "Mutation.updateWebhook":
 		if e.ComplexityRoot.Mutation.UpdateWebhook == nil {
 			break
@@ -4174,6 +4906,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Problem.StateCode(childComplexity), true
+	case "Problem.tasks":
+		if e.ComplexityRoot.Problem.Tasks == nil {
+			break
+		}
+
+		args, err := ec.field_Problem_tasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Problem.Tasks(childComplexity, args["openOnly"].(*bool), args["first"].(*int), args["after"].(*string)), true
 	case "Problem.updatedAt":
 		if e.ComplexityRoot.Problem.UpdatedAt == nil {
 			break
@@ -4238,6 +4981,205 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProblemPayload.Problem(childComplexity), true
 
+	case "ProblemTask.affectedCIs":
+		if e.ComplexityRoot.ProblemTask.AffectedCIs == nil {
+			break
+		}
+
+		args, err := ec.field_ProblemTask_affectedCIs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ProblemTask.AffectedCIs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ProblemTask.allowedActions":
+		if e.ComplexityRoot.ProblemTask.AllowedActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.AllowedActions(childComplexity), true
+	case "ProblemTask.assignedTo":
+		if e.ComplexityRoot.ProblemTask.AssignedTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.AssignedTo(childComplexity), true
+	case "ProblemTask.assignmentGroup":
+		if e.ComplexityRoot.ProblemTask.AssignmentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.AssignmentGroup(childComplexity), true
+	case "ProblemTask.attributes":
+		if e.ComplexityRoot.ProblemTask.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.Attributes(childComplexity), true
+	case "ProblemTask.closeCode":
+		if e.ComplexityRoot.ProblemTask.CloseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.CloseCode(childComplexity), true
+	case "ProblemTask.closeNotes":
+		if e.ComplexityRoot.ProblemTask.CloseNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.CloseNotes(childComplexity), true
+	case "ProblemTask.closedAt":
+		if e.ComplexityRoot.ProblemTask.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.ClosedAt(childComplexity), true
+	case "ProblemTask.createdAt":
+		if e.ComplexityRoot.ProblemTask.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.CreatedAt(childComplexity), true
+	case "ProblemTask.description":
+		if e.ComplexityRoot.ProblemTask.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.Description(childComplexity), true
+	case "ProblemTask.history":
+		if e.ComplexityRoot.ProblemTask.History == nil {
+			break
+		}
+
+		args, err := ec.field_ProblemTask_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ProblemTask.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ProblemTask.id":
+		if e.ComplexityRoot.ProblemTask.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.ID(childComplexity), true
+	case "ProblemTask.journal":
+		if e.ComplexityRoot.ProblemTask.Journal == nil {
+			break
+		}
+
+		args, err := ec.field_ProblemTask_journal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ProblemTask.Journal(childComplexity, args["type"].(*model.NoteType), args["first"].(*int), args["after"].(*string)), true
+	case "ProblemTask.number":
+		if e.ComplexityRoot.ProblemTask.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.Number(childComplexity), true
+	case "ProblemTask.openedAt":
+		if e.ComplexityRoot.ProblemTask.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.OpenedAt(childComplexity), true
+	case "ProblemTask.plannedEndAt":
+		if e.ComplexityRoot.ProblemTask.PlannedEndAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.PlannedEndAt(childComplexity), true
+	case "ProblemTask.plannedStartAt":
+		if e.ComplexityRoot.ProblemTask.PlannedStartAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.PlannedStartAt(childComplexity), true
+	case "ProblemTask.problem":
+		if e.ComplexityRoot.ProblemTask.Problem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.Problem(childComplexity), true
+	case "ProblemTask.shortDescription":
+		if e.ComplexityRoot.ProblemTask.ShortDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.ShortDescription(childComplexity), true
+	case "ProblemTask.startedAt":
+		if e.ComplexityRoot.ProblemTask.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.StartedAt(childComplexity), true
+	case "ProblemTask.state":
+		if e.ComplexityRoot.ProblemTask.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.State(childComplexity), true
+	case "ProblemTask.stateCode":
+		if e.ComplexityRoot.ProblemTask.StateCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.StateCode(childComplexity), true
+	case "ProblemTask.updatedAt":
+		if e.ComplexityRoot.ProblemTask.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.UpdatedAt(childComplexity), true
+	case "ProblemTask.version":
+		if e.ComplexityRoot.ProblemTask.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTask.Version(childComplexity), true
+
+	case "ProblemTaskConnection.edges":
+		if e.ComplexityRoot.ProblemTaskConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTaskConnection.Edges(childComplexity), true
+	case "ProblemTaskConnection.pageInfo":
+		if e.ComplexityRoot.ProblemTaskConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTaskConnection.PageInfo(childComplexity), true
+	case "ProblemTaskConnection.totalCount":
+		if e.ComplexityRoot.ProblemTaskConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTaskConnection.TotalCount(childComplexity), true
+
+	case "ProblemTaskEdge.cursor":
+		if e.ComplexityRoot.ProblemTaskEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTaskEdge.Cursor(childComplexity), true
+	case "ProblemTaskEdge.node":
+		if e.ComplexityRoot.ProblemTaskEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTaskEdge.Node(childComplexity), true
+
+	case "ProblemTaskPayload.problemTask":
+		if e.ComplexityRoot.ProblemTaskPayload.ProblemTask == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProblemTaskPayload.ProblemTask(childComplexity), true
+
 	case "PurgeCIPayload.purgedId":
 		if e.ComplexityRoot.PurgeCIPayload.PurgedID == nil {
 			break
@@ -4278,6 +5220,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Change(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.changeTask":
+		if e.ComplexityRoot.Query.ChangeTask == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changeTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChangeTask(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.changeTasks":
+		if e.ComplexityRoot.Query.ChangeTasks == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changeTasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChangeTasks(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
+	case "Query.changeWindow":
+		if e.ComplexityRoot.Query.ChangeWindow == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changeWindow_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChangeWindow(childComplexity, args["id"].(*string), args["name"].(*string)), true
+	case "Query.changeWindows":
+		if e.ComplexityRoot.Query.ChangeWindows == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changeWindows_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChangeWindows(childComplexity, args["where"].(*model.CIWhere), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 	case "Query.changes":
 		if e.ComplexityRoot.Query.Changes == nil {
 			break
@@ -4450,6 +5436,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Problem(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.problemTask":
+		if e.ComplexityRoot.Query.ProblemTask == nil {
+			break
+		}
+
+		args, err := ec.field_Query_problemTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProblemTask(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.problemTasks":
+		if e.ComplexityRoot.Query.ProblemTasks == nil {
+			break
+		}
+
+		args, err := ec.field_Query_problemTasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProblemTasks(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 	case "Query.problems":
 		if e.ComplexityRoot.Query.Problems == nil {
 			break
@@ -4938,6 +5946,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SuspectChange.Path(childComplexity), true
 
+	case "TimeWindow.endAt":
+		if e.ComplexityRoot.TimeWindow.EndAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimeWindow.EndAt(childComplexity), true
+	case "TimeWindow.startAt":
+		if e.ComplexityRoot.TimeWindow.StartAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TimeWindow.StartAt(childComplexity), true
+
 	case "UpdateCIPayload.changedFields":
 		if e.ComplexityRoot.UpdateCIPayload.ChangedFields == nil {
 			break
@@ -5340,13 +6361,18 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CancelChangeInput", ec.unmarshalInputCancelChangeInput),
 			graphql.NewInputUnmarshaler("CancelIncidentInput", ec.unmarshalInputCancelIncidentInput),
 			graphql.NewInputUnmarshaler("CancelProblemInput", ec.unmarshalInputCancelProblemInput),
+			graphql.NewInputUnmarshaler("CancelTaskInput", ec.unmarshalInputCancelTaskInput),
 			graphql.NewInputUnmarshaler("ChangeActionInput", ec.unmarshalInputChangeActionInput),
 			graphql.NewInputUnmarshaler("ChangeDecisionInput", ec.unmarshalInputChangeDecisionInput),
 			graphql.NewInputUnmarshaler("CloseChangeInput", ec.unmarshalInputCloseChangeInput),
+			graphql.NewInputUnmarshaler("CloseTaskInput", ec.unmarshalInputCloseTaskInput),
 			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
 			graphql.NewInputUnmarshaler("CreateChangeInput", ec.unmarshalInputCreateChangeInput),
+			graphql.NewInputUnmarshaler("CreateChangeTaskInput", ec.unmarshalInputCreateChangeTaskInput),
+			graphql.NewInputUnmarshaler("CreateChangeWindowInput", ec.unmarshalInputCreateChangeWindowInput),
 			graphql.NewInputUnmarshaler("CreateIncidentInput", ec.unmarshalInputCreateIncidentInput),
 			graphql.NewInputUnmarshaler("CreateProblemInput", ec.unmarshalInputCreateProblemInput),
+			graphql.NewInputUnmarshaler("CreateProblemTaskInput", ec.unmarshalInputCreateProblemTaskInput),
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
 			graphql.NewInputUnmarshaler("CreateWebhookInput", ec.unmarshalInputCreateWebhookInput),
 			graphql.NewInputUnmarshaler("DeactivateInput", ec.unmarshalInputDeactivateInput),
@@ -5376,11 +6402,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SetGroupManagerInput", ec.unmarshalInputSetGroupManagerInput),
 			graphql.NewInputUnmarshaler("SetIncidentCauseInput", ec.unmarshalInputSetIncidentCauseInput),
 			graphql.NewInputUnmarshaler("SetProblemFixChangeInput", ec.unmarshalInputSetProblemFixChangeInput),
+			graphql.NewInputUnmarshaler("TaskActionInput", ec.unmarshalInputTaskActionInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
 			graphql.NewInputUnmarshaler("UpdateChangeInput", ec.unmarshalInputUpdateChangeInput),
+			graphql.NewInputUnmarshaler("UpdateChangeWindowInput", ec.unmarshalInputUpdateChangeWindowInput),
 			graphql.NewInputUnmarshaler("UpdateIncidentInput", ec.unmarshalInputUpdateIncidentInput),
 			graphql.NewInputUnmarshaler("UpdateNodeInput", ec.unmarshalInputUpdateNodeInput),
 			graphql.NewInputUnmarshaler("UpdateProblemInput", ec.unmarshalInputUpdateProblemInput),
+			graphql.NewInputUnmarshaler("UpdateTaskInput", ec.unmarshalInputUpdateTaskInput),
 			graphql.NewInputUnmarshaler("UpdateWebhookInput", ec.unmarshalInputUpdateWebhookInput),
 			graphql.NewInputUnmarshaler("UpsertCIItem", ec.unmarshalInputUpsertCIItem),
 			graphql.NewInputUnmarshaler("UpsertCIsInput", ec.unmarshalInputUpsertCIsInput),
@@ -5841,19 +6870,25 @@ enum ApproverReason {
 
 "What a change's window collides with."
 type ChangeConflict {
-  "Another change, or a major incident."
+  "Another change, a major incident, or a change window."
   kind: ConflictKind!
-  "The other record's number."
+  "The other record's number, or the window's name."
   number: String!
-  "The other change (when kind is CHANGE)."
+  "The other change (when kind is CHANGE or IMPACT)."
   change: Change
   "The incident (when kind is MAJOR_INCIDENT)."
   incident: Incident
-  "The other change's window start."
+  """
+  The other change's window start; for a blackout, the start of its occurrence the change overlaps;
+  for a maintenance window, the start of its next occurrence.
+  """
   plannedStartAt: Time
-  "The other change's window end."
+  "The end of that window or occurrence."
   plannedEndAt: Time
-  "The CIs both concern."
+  """
+  The CIs concerned: the CIs both changes change (CHANGE); the other change's CIs that the change's
+  CIs impact or depend on (IMPACT); the change's CIs with the incident, or the window applies to.
+  """
   cis: [CI!]!
 }
 
@@ -5861,8 +6896,17 @@ type ChangeConflict {
 enum ConflictKind {
   "Another change scheduled or being implemented, its window overlapping, on a shared CI."
   CHANGE
+  """
+  Another change scheduled or being implemented, its window overlapping, on CIs related through
+  impact: CIs the change's CIs would impact, or that they depend on.
+  """
+  IMPACT
   "An open priority-1 incident on a CI the change affects."
   MAJOR_INCIDENT
+  "A blackout window on its CIs (or on every CI) that its window overlaps."
+  BLACKOUT
+  "A maintenance window of some of its CIs that its window is not inside."
+  OUTSIDE_MAINTENANCE_WINDOW
 }
 
 "Types of change."
@@ -8827,6 +9871,415 @@ type SearchFragment {
   match: Boolean!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/task.graphqls", Input: `extend type Query {
+  "A change task by ID or by number (` + "`" + `CTASK0010001` + "`" + `); give exactly one. Null when there is none."
+  changeTask("ID of the task." id: ID, "Number of the task." number: String): ChangeTask
+  """
+  Change tasks: by a filter expression over their attributes (` + "`" + `where` + "`" + `, e.g. ` + "`" + `{attribute: "parent",
+  eq: "CHG0010001"}` + "`" + `), ordered, a page at a time; or found by words with ` + "`" + `search` + "`" + `.
+  """
+  changeTasks(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the task's attributes (snake_case names, stored values)."
+    where: CIWhere
+    "The order of the list; by ID (opening order) when omitted."
+    orderBy: IncidentOrder
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching tasks (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): ChangeTaskConnection!
+  "A problem task by ID or by number (` + "`" + `PTASK0010001` + "`" + `); give exactly one. Null when there is none."
+  problemTask("ID of the task." id: ID, "Number of the task." number: String): ProblemTask
+  "Problem tasks: by a filter expression over their attributes, ordered, a page at a time; or found by words with ` + "`" + `search` + "`" + `."
+  problemTasks(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the task's attributes (snake_case names, stored values)."
+    where: CIWhere
+    "The order of the list; by ID (opening order) when omitted."
+    orderBy: IncidentOrder
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching tasks (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): ProblemTaskConnection!
+}
+
+extend type Mutation {
+  """
+  Opens a task of a change (not closed or canceled) in state OPEN, with the next number
+  (` + "`" + `CTASK0010001` + "`" + `...). The change is not reviewed while one of its tasks is open.
+  """
+  createChangeTask("The task." input: CreateChangeTaskInput!): ChangeTaskPayload!
+  "Changes a change task's description, window, assignee, group or CIs until it is closed or canceled."
+  updateChangeTask("What to change." input: UpdateTaskInput!): ChangeTaskPayload!
+  "Starts work on an OPEN change task, once its change is being implemented: IN_PROGRESS."
+  startChangeTask("Which task." input: TaskActionInput!): ChangeTaskPayload!
+  "Closes a change task IN_PROGRESS with its close code: CLOSED."
+  closeChangeTask("Which task, and how it went." input: CloseTaskInput!): ChangeTaskPayload!
+  "Cancels an open change task: CANCELED."
+  cancelChangeTask("Which task." input: CancelTaskInput!): ChangeTaskPayload!
+  "Adds a work note or a comment to a change task's journal."
+  addChangeTaskNote("The task and the note." input: AddNoteInput!): AddChangeTaskNotePayload!
+  """
+  Opens a task of a problem (not resolved or closed) in state NEW, with the next number
+  (` + "`" + `PTASK0010001` + "`" + `...). The problem is not resolved while one of its tasks is open.
+  """
+  createProblemTask("The task." input: CreateProblemTaskInput!): ProblemTaskPayload!
+  "Changes a problem task's description, window, assignee, group or CIs until it is closed."
+  updateProblemTask("What to change." input: UpdateTaskInput!): ProblemTaskPayload!
+  "Starts assessing a NEW problem task: ASSESS."
+  assessProblemTask("Which task." input: TaskActionInput!): ProblemTaskPayload!
+  "Starts work on a NEW or ASSESS problem task: WORK_IN_PROGRESS."
+  startProblemTask("Which task." input: TaskActionInput!): ProblemTaskPayload!
+  "Closes a problem task WORK_IN_PROGRESS with its close code: CLOSED."
+  closeProblemTask("Which task, and how it went." input: CloseTaskInput!): ProblemTaskPayload!
+  "Closes an open problem task as canceled: CLOSED."
+  cancelProblemTask("Which task." input: CancelTaskInput!): ProblemTaskPayload!
+  "Adds a work note or a comment to a problem task's journal."
+  addProblemTaskNote("The task and the note." input: AddNoteInput!): AddProblemTaskNotePayload!
+}
+
+"""
+A piece of the work of a change (a step of its implementation, a test), with its own number,
+assignee and state. States and codes are ServiceNow's change task ones.
+"""
+type ChangeTask implements Node {
+  "Opaque global ID."
+  id: ID!
+  "The task's number, e.g. CTASK0010001."
+  number: String!
+  "One line: what to do."
+  shortDescription: String!
+  "The details."
+  description: String
+  "Where the task is in its workflow."
+  state: ChangeTaskState!
+  "ServiceNow's stored code of the state: 1 open, 2 in progress, 3 closed, 4 canceled."
+  stateCode: Int!
+  "When the work is planned to start."
+  plannedStartAt: Time
+  "When the work is planned to end."
+  plannedEndAt: Time
+  "How it went, once closed."
+  closeCode: TaskCloseCode
+  "What was done, or why it was canceled."
+  closeNotes: String
+  "When it was opened."
+  openedAt: Time!
+  "When work started."
+  startedAt: Time
+  "When it was closed or canceled."
+  closedAt: Time
+  "The actions its state allows now."
+  allowedActions: [ChangeTaskAction!]!
+  "The change it is part of (TASK_OF)."
+  change: Change
+  "The person working it."
+  assignedTo: Person
+  "The group it is assigned to."
+  assignmentGroup: Group
+  "The CIs it concerns (AFFECTS)."
+  affectedCIs("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): CIConnection!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+  "Its work notes and comments, newest first."
+  journal("Only entries of this type." type: NoteType, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): JournalConnection!
+}
+
+"""
+A piece of the work on a problem (an analysis, a test, a workaround to try), with its own number,
+assignee and state. States and codes are ServiceNow's problem task ones.
+"""
+type ProblemTask implements Node {
+  "Opaque global ID."
+  id: ID!
+  "The task's number, e.g. PTASK0010001."
+  number: String!
+  "One line: what to do."
+  shortDescription: String!
+  "The details."
+  description: String
+  "Where the task is in its workflow."
+  state: ProblemTaskState!
+  "ServiceNow's stored code of the state: 151 new, 152 assess, 154 work in progress, 157 closed."
+  stateCode: Int!
+  "When the work is planned to start."
+  plannedStartAt: Time
+  "When the work is planned to end."
+  plannedEndAt: Time
+  "How it went, once closed (CANCELED when canceled)."
+  closeCode: TaskCloseCode
+  "What was done, or why it was canceled."
+  closeNotes: String
+  "When it was opened."
+  openedAt: Time!
+  "When work started."
+  startedAt: Time
+  "When it was closed."
+  closedAt: Time
+  "The actions its state allows now."
+  allowedActions: [ProblemTaskAction!]!
+  "The problem it is part of (TASK_OF)."
+  problem: Problem
+  "The person working it."
+  assignedTo: Person
+  "The group it is assigned to."
+  assignmentGroup: Group
+  "The CIs it concerns (AFFECTS)."
+  affectedCIs("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): CIConnection!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+  "Its work notes and comments, newest first."
+  journal("Only entries of this type." type: NoteType, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): JournalConnection!
+}
+
+"States of a change task (ServiceNow codes in brackets)."
+enum ChangeTaskState {
+  "Opened, waiting for its change's implementation (1)."
+  OPEN
+  "Being worked (2)."
+  IN_PROGRESS
+  "Done, with a close code (3)."
+  CLOSED
+  "Canceled (4)."
+  CANCELED
+}
+
+"Workflow actions of a change task; each is a mutation."
+enum ChangeTaskAction {
+  "Open -> In progress (its change being implemented)."
+  START
+  "In progress -> Closed, with a close code."
+  CLOSE
+  "Open or in progress -> Canceled."
+  CANCEL
+}
+
+"States of a problem task (ServiceNow codes in brackets)."
+enum ProblemTaskState {
+  "Opened (151)."
+  NEW
+  "Being assessed (152)."
+  ASSESS
+  "Being worked (154)."
+  WORK_IN_PROGRESS
+  "Done, with a close code, or canceled (157)."
+  CLOSED
+}
+
+"Workflow actions of a problem task; each is a mutation."
+enum ProblemTaskAction {
+  "New -> Assess."
+  ASSESS
+  "New or assess -> Work in progress."
+  START
+  "Work in progress -> Closed, with a close code."
+  CLOSE
+  "Any open state -> Closed, as canceled."
+  CANCEL
+}
+
+"How a task went."
+enum TaskCloseCode {
+  "Done as planned."
+  COMPLETED
+  "Done, with issues (say which in the close notes)."
+  COMPLETED_WITH_ISSUES
+  "Not done."
+  NOT_COMPLETED
+  "Canceled (set by canceling a problem task; not given to close)."
+  CANCELED
+}
+
+"A new change task."
+input CreateChangeTaskInput {
+  "ID of the change it is part of."
+  changeId: ID!
+  "One line: what to do (1 to 160 characters)."
+  shortDescription: String!
+  "The details."
+  description: String
+  "When the work is planned to start."
+  plannedStartAt: Time
+  "When the work is planned to end (after the start)."
+  plannedEndAt: Time
+  "ID of the person working it."
+  assignedToId: ID
+  "ID of the group it is assigned to."
+  assignmentGroupId: ID
+  "IDs of the CIs it concerns."
+  affectedCIIds: [ID!]
+}
+
+"A new problem task."
+input CreateProblemTaskInput {
+  "ID of the problem it is part of."
+  problemId: ID!
+  "One line: what to do (1 to 160 characters)."
+  shortDescription: String!
+  "The details."
+  description: String
+  "When the work is planned to start."
+  plannedStartAt: Time
+  "When the work is planned to end (after the start)."
+  plannedEndAt: Time
+  "ID of the person working it."
+  assignedToId: ID
+  "ID of the group it is assigned to."
+  assignmentGroupId: ID
+  "IDs of the CIs it concerns."
+  affectedCIIds: [ID!]
+}
+
+"A change of a task; a field left out is kept, null clears it."
+input UpdateTaskInput {
+  "ID of the task."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the update is based on (optional)."
+  expectedVersion: Int
+  "One line (cannot be cleared)."
+  shortDescription: String @goField(omittable: true)
+  "The details."
+  description: String @goField(omittable: true)
+  "When the work is planned to start."
+  plannedStartAt: Time @goField(omittable: true)
+  "When the work is planned to end."
+  plannedEndAt: Time @goField(omittable: true)
+  "ID of the person working it."
+  assignedToId: ID @goField(omittable: true)
+  "ID of the group it is assigned to."
+  assignmentGroupId: ID @goField(omittable: true)
+  "IDs of the CIs it concerns: the whole set."
+  affectedCIIds: [ID!] @goField(omittable: true)
+}
+
+"An action on a task that takes nothing else."
+input TaskActionInput {
+  "ID of the task."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+}
+
+"Closing a task."
+input CloseTaskInput {
+  "ID of the task."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "How it went (COMPLETED, COMPLETED_WITH_ISSUES or NOT_COMPLETED)."
+  closeCode: TaskCloseCode!
+  "What was done."
+  closeNotes: String
+}
+
+"Canceling a task."
+input CancelTaskInput {
+  "ID of the task."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "Why."
+  notes: String
+}
+
+"The change task after a write."
+type ChangeTaskPayload {
+  "The task as stored after the write."
+  changeTask: ChangeTask!
+}
+
+"The problem task after a write."
+type ProblemTaskPayload {
+  "The task as stored after the write."
+  problemTask: ProblemTask!
+}
+
+"The entry written, and its change task."
+type AddChangeTaskNotePayload {
+  "The new entry."
+  entry: JournalEntry!
+  "The task it is on."
+  changeTask: ChangeTask!
+}
+
+"The entry written, and its problem task."
+type AddProblemTaskNotePayload {
+  "The new entry."
+  entry: JournalEntry!
+  "The task it is on."
+  problemTask: ProblemTask!
+}
+
+"A page of change tasks."
+type ChangeTaskConnection {
+  "The tasks of this page, with their cursors."
+  edges: [ChangeTaskEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many tasks match, across all pages."
+  totalCount: Int!
+}
+
+"A change task in a page."
+type ChangeTaskEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The task."
+  node: ChangeTask!
+}
+
+"A page of problem tasks."
+type ProblemTaskConnection {
+  "The tasks of this page, with their cursors."
+  edges: [ProblemTaskEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many tasks match, across all pages."
+  totalCount: Int!
+}
+
+"A problem task in a page."
+type ProblemTaskEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The task."
+  node: ProblemTask!
+}
+
+extend type Change {
+  "Its tasks (TASK_OF), oldest first; with ` + "`" + `openOnly` + "`" + `, those not closed or canceled."
+  tasks("Only open tasks." openOnly: Boolean = false, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): ChangeTaskConnection!
+}
+
+extend type Problem {
+  "Its tasks (TASK_OF), oldest first; with ` + "`" + `openOnly` + "`" + `, those not closed."
+  tasks("Only open tasks." openOnly: Boolean = false, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): ProblemTaskConnection!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/webhook.graphqls", Input: `extend type Query {
   "The outbound webhooks, by name (admins)."
   webhooks: [Webhook!]!
@@ -8940,6 +10393,183 @@ type WebhookPayload {
   webhook: Webhook!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/window.graphqls", Input: `extend type Query {
+  "A change window by ID or by name; give exactly one. Null when there is none."
+  changeWindow("ID of the window." id: ID, "Name of the window (ignoring case)." name: String): ChangeWindow
+  "Change windows: by a filter expression over their attributes, ordered, a page at a time."
+  changeWindows(
+    "A filter expression over the window's attributes (snake_case names, stored values), e.g. ` + "`" + `{attribute: \"type\", eq: \"blackout\"}` + "`" + `."
+    where: CIWhere
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching windows (offset pages); not together with ` + "`" + `after` + "`" + `."
+    offset: Int = 0
+  ): ChangeWindowConnection!
+}
+
+extend type Mutation {
+  """
+  Records a maintenance window (changes on its CIs must fall inside one of its occurrences) or a
+  blackout (no change on its CIs may overlap it); without CIs it applies to every CI. Change
+  managers and admins.
+  """
+  createChangeWindow("The window." input: CreateChangeWindowInput!): ChangeWindowPayload!
+  "Changes a change window; ` + "`" + `active: false` + "`" + ` retires it. A field left out is kept."
+  updateChangeWindow("What to change." input: UpdateChangeWindowInput!): ChangeWindowPayload!
+}
+
+"""
+A period in which changes must happen (MAINTENANCE) or must not (BLACKOUT), once or repeating
+daily or weekly at the same wall-clock time in its time zone, on some CIs or on every CI.
+Scheduling a change that overlaps a blackout, or falls outside the maintenance windows of its CIs,
+is a conflict (` + "`" + `Change.conflicts` + "`" + `).
+"""
+type ChangeWindow implements Node {
+  "Opaque global ID."
+  id: ID!
+  "Its name, unique ignoring case."
+  name: String!
+  "Maintenance or blackout."
+  type: ChangeWindowType!
+  "What it is for."
+  description: String
+  "The start of its first occurrence."
+  startAt: Time!
+  "The end of its first occurrence."
+  endAt: Time!
+  "Whether and how it repeats."
+  recurrence: Recurrence!
+  "No occurrence starts after this (null: it repeats for ever)."
+  until: Time
+  "The IANA time zone its occurrences repeat in (UTC when not set)."
+  timeZone: String!
+  "False once retired: it no longer applies."
+  active: Boolean!
+  "True when it applies to every CI (it names none)."
+  appliesToAllCIs: Boolean!
+  "The CIs it applies to (APPLIES_TO)."
+  cis("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): CIConnection!
+  "Its occurrences that end after ` + "`" + `from` + "`" + ` (now when omitted), the first ` + "`" + `first` + "`" + ` of them."
+  occurrences("From when." from: Time, "How many, 1 to 100." first: Int = 5): [TimeWindow!]!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+}
+
+"A period of time."
+type TimeWindow {
+  "Its start."
+  startAt: Time!
+  "Its end."
+  endAt: Time!
+}
+
+"Types of change window."
+enum ChangeWindowType {
+  "Changes on its CIs must fall inside one of its occurrences."
+  MAINTENANCE
+  "No change on its CIs may overlap it (a freeze)."
+  BLACKOUT
+}
+
+"How a change window repeats."
+enum Recurrence {
+  "Once."
+  NONE
+  "Every day at the same time (an occurrence lasts at most a day)."
+  DAILY
+  "Every week on the same day and time (an occurrence lasts at most a week)."
+  WEEKLY
+}
+
+"A new change window."
+input CreateChangeWindowInput {
+  "Its name (1 to 255 characters, unique ignoring case)."
+  name: String!
+  "Maintenance or blackout."
+  type: ChangeWindowType!
+  "What it is for."
+  description: String
+  "The start of its first occurrence."
+  startAt: Time!
+  "The end of its first occurrence (after the start)."
+  endAt: Time!
+  "Whether and how it repeats (NONE by default)."
+  recurrence: Recurrence
+  "No occurrence starts after this."
+  until: Time
+  "The IANA time zone it repeats in (e.g. Europe/Paris; UTC by default)."
+  timeZone: String
+  "IDs of the CIs it applies to; none: every CI."
+  ciIds: [ID!]
+}
+
+"A change of a change window; a field left out is kept, null clears it."
+input UpdateChangeWindowInput {
+  "ID of the window."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the update is based on (optional)."
+  expectedVersion: Int
+  "Its name."
+  name: String @goField(omittable: true)
+  "Maintenance or blackout."
+  type: ChangeWindowType @goField(omittable: true)
+  "What it is for."
+  description: String @goField(omittable: true)
+  "The start of its first occurrence."
+  startAt: Time @goField(omittable: true)
+  "The end of its first occurrence."
+  endAt: Time @goField(omittable: true)
+  "Whether and how it repeats."
+  recurrence: Recurrence @goField(omittable: true)
+  "No occurrence starts after this; null: for ever."
+  until: Time @goField(omittable: true)
+  "The IANA time zone it repeats in."
+  timeZone: String @goField(omittable: true)
+  "False retires it."
+  active: Boolean @goField(omittable: true)
+  "IDs of the CIs it applies to: the whole set (empty: every CI)."
+  ciIds: [ID!] @goField(omittable: true)
+}
+
+"The change window after a write."
+type ChangeWindowPayload {
+  "The window as stored after the write."
+  changeWindow: ChangeWindow!
+}
+
+"A page of change windows."
+type ChangeWindowConnection {
+  "The windows of this page, with their cursors."
+  edges: [ChangeWindowEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many windows match, across all pages."
+  totalCount: Int!
+}
+
+"A change window in a page."
+type ChangeWindowEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The window."
+  node: ChangeWindow!
+}
+
+extend type ChangeConflict {
+  "The window (when kind is BLACKOUT or OUTSIDE_MAINTENANCE_WINDOW)."
+  window: ChangeWindow
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -8981,6 +10611,16 @@ func (ec *executionContext) childFields_AddChangeNotePayload(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type AddChangeNotePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_AddChangeTaskNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_AddChangeTaskNotePayload_entry(ctx, field)
+	case "changeTask":
+		return ec.fieldContext_AddChangeTaskNotePayload_changeTask(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddChangeTaskNotePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_AddNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "entry":
@@ -8999,6 +10639,16 @@ func (ec *executionContext) childFields_AddProblemNotePayload(ctx context.Contex
 		return ec.fieldContext_AddProblemNotePayload_problem(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AddProblemNotePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AddProblemTaskNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_AddProblemTaskNotePayload_entry(ctx, field)
+	case "problemTask":
+		return ec.fieldContext_AddProblemTaskNotePayload_problemTask(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddProblemTaskNotePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Approval(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9291,6 +10941,8 @@ func (ec *executionContext) childFields_Change(ctx context.Context, field graphq
 		return ec.fieldContext_Change_impactNow(ctx, field)
 	case "causedIncidents":
 		return ec.fieldContext_Change_causedIncidents(ctx, field)
+	case "tasks":
+		return ec.fieldContext_Change_tasks(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
 }
@@ -9311,6 +10963,8 @@ func (ec *executionContext) childFields_ChangeConflict(ctx context.Context, fiel
 		return ec.fieldContext_ChangeConflict_plannedEndAt(ctx, field)
 	case "cis":
 		return ec.fieldContext_ChangeConflict_cis(ctx, field)
+	case "window":
+		return ec.fieldContext_ChangeConflict_window(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangeConflict", field.Name)
 }
@@ -9353,6 +11007,162 @@ func (ec *executionContext) childFields_ChangePayload(ctx context.Context, field
 		return ec.fieldContext_ChangePayload_change(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeTask(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ChangeTask_id(ctx, field)
+	case "number":
+		return ec.fieldContext_ChangeTask_number(ctx, field)
+	case "shortDescription":
+		return ec.fieldContext_ChangeTask_shortDescription(ctx, field)
+	case "description":
+		return ec.fieldContext_ChangeTask_description(ctx, field)
+	case "state":
+		return ec.fieldContext_ChangeTask_state(ctx, field)
+	case "stateCode":
+		return ec.fieldContext_ChangeTask_stateCode(ctx, field)
+	case "plannedStartAt":
+		return ec.fieldContext_ChangeTask_plannedStartAt(ctx, field)
+	case "plannedEndAt":
+		return ec.fieldContext_ChangeTask_plannedEndAt(ctx, field)
+	case "closeCode":
+		return ec.fieldContext_ChangeTask_closeCode(ctx, field)
+	case "closeNotes":
+		return ec.fieldContext_ChangeTask_closeNotes(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_ChangeTask_openedAt(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_ChangeTask_startedAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_ChangeTask_closedAt(ctx, field)
+	case "allowedActions":
+		return ec.fieldContext_ChangeTask_allowedActions(ctx, field)
+	case "change":
+		return ec.fieldContext_ChangeTask_change(ctx, field)
+	case "assignedTo":
+		return ec.fieldContext_ChangeTask_assignedTo(ctx, field)
+	case "assignmentGroup":
+		return ec.fieldContext_ChangeTask_assignmentGroup(ctx, field)
+	case "affectedCIs":
+		return ec.fieldContext_ChangeTask_affectedCIs(ctx, field)
+	case "attributes":
+		return ec.fieldContext_ChangeTask_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_ChangeTask_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ChangeTask_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ChangeTask_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_ChangeTask_history(ctx, field)
+	case "journal":
+		return ec.fieldContext_ChangeTask_journal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeTask", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeTaskConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChangeTaskConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChangeTaskConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ChangeTaskConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeTaskConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeTaskEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChangeTaskEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ChangeTaskEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeTaskEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeTaskPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "changeTask":
+		return ec.fieldContext_ChangeTaskPayload_changeTask(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeTaskPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ChangeWindow_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ChangeWindow_name(ctx, field)
+	case "type":
+		return ec.fieldContext_ChangeWindow_type(ctx, field)
+	case "description":
+		return ec.fieldContext_ChangeWindow_description(ctx, field)
+	case "startAt":
+		return ec.fieldContext_ChangeWindow_startAt(ctx, field)
+	case "endAt":
+		return ec.fieldContext_ChangeWindow_endAt(ctx, field)
+	case "recurrence":
+		return ec.fieldContext_ChangeWindow_recurrence(ctx, field)
+	case "until":
+		return ec.fieldContext_ChangeWindow_until(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_ChangeWindow_timeZone(ctx, field)
+	case "active":
+		return ec.fieldContext_ChangeWindow_active(ctx, field)
+	case "appliesToAllCIs":
+		return ec.fieldContext_ChangeWindow_appliesToAllCIs(ctx, field)
+	case "cis":
+		return ec.fieldContext_ChangeWindow_cis(ctx, field)
+	case "occurrences":
+		return ec.fieldContext_ChangeWindow_occurrences(ctx, field)
+	case "attributes":
+		return ec.fieldContext_ChangeWindow_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_ChangeWindow_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ChangeWindow_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ChangeWindow_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_ChangeWindow_history(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeWindow", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeWindowConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChangeWindowConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChangeWindowConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ChangeWindowConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeWindowConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeWindowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChangeWindowEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ChangeWindowEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeWindowEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeWindowPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "changeWindow":
+		return ec.fieldContext_ChangeWindowPayload_changeWindow(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeWindowPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ClassCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10103,6 +11913,8 @@ func (ec *executionContext) childFields_Problem(ctx context.Context, field graph
 		return ec.fieldContext_Problem_history(ctx, field)
 	case "journal":
 		return ec.fieldContext_Problem_journal(ctx, field)
+	case "tasks":
+		return ec.fieldContext_Problem_tasks(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Problem", field.Name)
 }
@@ -10135,6 +11947,90 @@ func (ec *executionContext) childFields_ProblemPayload(ctx context.Context, fiel
 		return ec.fieldContext_ProblemPayload_problem(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProblemPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProblemTask(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ProblemTask_id(ctx, field)
+	case "number":
+		return ec.fieldContext_ProblemTask_number(ctx, field)
+	case "shortDescription":
+		return ec.fieldContext_ProblemTask_shortDescription(ctx, field)
+	case "description":
+		return ec.fieldContext_ProblemTask_description(ctx, field)
+	case "state":
+		return ec.fieldContext_ProblemTask_state(ctx, field)
+	case "stateCode":
+		return ec.fieldContext_ProblemTask_stateCode(ctx, field)
+	case "plannedStartAt":
+		return ec.fieldContext_ProblemTask_plannedStartAt(ctx, field)
+	case "plannedEndAt":
+		return ec.fieldContext_ProblemTask_plannedEndAt(ctx, field)
+	case "closeCode":
+		return ec.fieldContext_ProblemTask_closeCode(ctx, field)
+	case "closeNotes":
+		return ec.fieldContext_ProblemTask_closeNotes(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_ProblemTask_openedAt(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_ProblemTask_startedAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_ProblemTask_closedAt(ctx, field)
+	case "allowedActions":
+		return ec.fieldContext_ProblemTask_allowedActions(ctx, field)
+	case "problem":
+		return ec.fieldContext_ProblemTask_problem(ctx, field)
+	case "assignedTo":
+		return ec.fieldContext_ProblemTask_assignedTo(ctx, field)
+	case "assignmentGroup":
+		return ec.fieldContext_ProblemTask_assignmentGroup(ctx, field)
+	case "affectedCIs":
+		return ec.fieldContext_ProblemTask_affectedCIs(ctx, field)
+	case "attributes":
+		return ec.fieldContext_ProblemTask_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_ProblemTask_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ProblemTask_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ProblemTask_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_ProblemTask_history(ctx, field)
+	case "journal":
+		return ec.fieldContext_ProblemTask_journal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProblemTask", field.Name)
+}
+
+func (ec *executionContext) childFields_ProblemTaskConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ProblemTaskConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProblemTaskConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ProblemTaskConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProblemTaskConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProblemTaskEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ProblemTaskEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ProblemTaskEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProblemTaskEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ProblemTaskPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "problemTask":
+		return ec.fieldContext_ProblemTaskPayload_problemTask(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProblemTaskPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_PurgeCIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10411,6 +12307,16 @@ func (ec *executionContext) childFields_SuspectChange(ctx context.Context, field
 		return ec.fieldContext_SuspectChange_minutesBeforeIncident(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SuspectChange", field.Name)
+}
+
+func (ec *executionContext) childFields_TimeWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "startAt":
+		return ec.fieldContext_TimeWindow_startAt(ctx, field)
+	case "endAt":
+		return ec.fieldContext_TimeWindow_endAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TimeWindow", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateCIPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

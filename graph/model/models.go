@@ -386,3 +386,74 @@ type Webhook struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
+
+// TaskFields are the fields change tasks and problem tasks share; the
+// parent, people, CIs, history and journal have resolvers.
+type TaskFields struct {
+	ID               string
+	Number           string
+	ShortDescription string
+	Description      *string
+	StateCode        int
+	PlannedStartAt   *time.Time
+	PlannedEndAt     *time.Time
+	CloseCode        *TaskCloseCode
+	CloseNotes       *string
+	OpenedAt         time.Time
+	StartedAt        *time.Time
+	ClosedAt         *time.Time
+	Attributes       map[string]any
+	Version          int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// GetID returns the task's global ID.
+func (t TaskFields) GetID() string { return t.ID }
+
+// ChangeTask is the view of a change task.
+type ChangeTask struct {
+	TaskFields
+	State ChangeTaskState
+}
+
+// IsNode marks ChangeTask as a Node.
+func (ChangeTask) IsNode() {}
+
+// ProblemTask is the view of a problem task.
+type ProblemTask struct {
+	TaskFields
+	State ProblemTaskState
+}
+
+// IsNode marks ProblemTask as a Node.
+func (ProblemTask) IsNode() {}
+
+// ChangeWindow is the view of a change window; its CIs, whether it
+// applies to every CI, its occurrences and history have resolvers.
+type ChangeWindow struct {
+	ID          string
+	Name        string
+	Type        ChangeWindowType
+	Description *string
+	StartAt     time.Time
+	EndAt       time.Time
+	Recurrence  Recurrence
+	Until       *time.Time
+	TimeZone    string
+	Active      bool
+	Attributes  map[string]any
+	Version     int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks ChangeWindow as a Node.
+func (ChangeWindow) IsNode() {}
+
+// GetID returns the window's global ID.
+func (w ChangeWindow) GetID() string { return w.ID }

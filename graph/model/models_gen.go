@@ -59,6 +59,14 @@ type AddChangeNotePayload struct {
 	Change *Change `json:"change"`
 }
 
+// The entry written, and its change task.
+type AddChangeTaskNotePayload struct {
+	// The new entry.
+	Entry *JournalEntry `json:"entry"`
+	// The task it is on.
+	ChangeTask *ChangeTask `json:"changeTask"`
+}
+
 // A note to add to a record's journal.
 type AddNoteInput struct {
 	// ID of the record.
@@ -83,6 +91,14 @@ type AddProblemNotePayload struct {
 	Entry *JournalEntry `json:"entry"`
 	// The problem it is on.
 	Problem *Problem `json:"problem"`
+}
+
+// The entry written, and its problem task.
+type AddProblemTaskNotePayload struct {
+	// The new entry.
+	Entry *JournalEntry `json:"entry"`
+	// The task it is on.
+	ProblemTask *ProblemTask `json:"problemTask"`
 }
 
 // An attribute of a class or relationship type.
@@ -366,6 +382,16 @@ type CancelProblemInput struct {
 	Notes *string `json:"notes,omitempty"`
 }
 
+// Canceling a task.
+type CancelTaskInput struct {
+	// ID of the task.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why.
+	Notes *string `json:"notes,omitempty"`
+}
+
 // An action on a change that takes nothing else.
 type ChangeActionInput struct {
 	// ID of the change.
@@ -416,6 +442,54 @@ type ChangePayload struct {
 	Change *Change `json:"change"`
 }
 
+// A page of change tasks.
+type ChangeTaskConnection struct {
+	// The tasks of this page, with their cursors.
+	Edges []ChangeTaskEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many tasks match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A change task in a page.
+type ChangeTaskEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The task.
+	Node *ChangeTask `json:"node"`
+}
+
+// The change task after a write.
+type ChangeTaskPayload struct {
+	// The task as stored after the write.
+	ChangeTask *ChangeTask `json:"changeTask"`
+}
+
+// A page of change windows.
+type ChangeWindowConnection struct {
+	// The windows of this page, with their cursors.
+	Edges []ChangeWindowEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many windows match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A change window in a page.
+type ChangeWindowEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The window.
+	Node *ChangeWindow `json:"node"`
+}
+
+// The change window after a write.
+type ChangeWindowPayload struct {
+	// The window as stored after the write.
+	ChangeWindow *ChangeWindow `json:"changeWindow"`
+}
+
 // A count of CIs of one class.
 type ClassCount struct {
 	// Class name.
@@ -433,6 +507,18 @@ type CloseChangeInput struct {
 	// How it went.
 	CloseCode CloseCode `json:"closeCode"`
 	// Notes.
+	CloseNotes *string `json:"closeNotes,omitempty"`
+}
+
+// Closing a task.
+type CloseTaskInput struct {
+	// ID of the task.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// How it went (COMPLETED, COMPLETED_WITH_ISSUES or NOT_COMPLETED).
+	CloseCode TaskCloseCode `json:"closeCode"`
+	// What was done.
 	CloseNotes *string `json:"closeNotes,omitempty"`
 }
 
@@ -520,6 +606,48 @@ type CreateChangeInput struct {
 	AffectedCIIds []string `json:"affectedCIIds,omitempty"`
 }
 
+// A new change task.
+type CreateChangeTaskInput struct {
+	// ID of the change it is part of.
+	ChangeID string `json:"changeId"`
+	// One line: what to do (1 to 160 characters).
+	ShortDescription string `json:"shortDescription"`
+	// The details.
+	Description *string `json:"description,omitempty"`
+	// When the work is planned to start.
+	PlannedStartAt *time.Time `json:"plannedStartAt,omitempty"`
+	// When the work is planned to end (after the start).
+	PlannedEndAt *time.Time `json:"plannedEndAt,omitempty"`
+	// ID of the person working it.
+	AssignedToID *string `json:"assignedToId,omitempty"`
+	// ID of the group it is assigned to.
+	AssignmentGroupID *string `json:"assignmentGroupId,omitempty"`
+	// IDs of the CIs it concerns.
+	AffectedCIIds []string `json:"affectedCIIds,omitempty"`
+}
+
+// A new change window.
+type CreateChangeWindowInput struct {
+	// Its name (1 to 255 characters, unique ignoring case).
+	Name string `json:"name"`
+	// Maintenance or blackout.
+	Type ChangeWindowType `json:"type"`
+	// What it is for.
+	Description *string `json:"description,omitempty"`
+	// The start of its first occurrence.
+	StartAt time.Time `json:"startAt"`
+	// The end of its first occurrence (after the start).
+	EndAt time.Time `json:"endAt"`
+	// Whether and how it repeats (NONE by default).
+	Recurrence *Recurrence `json:"recurrence,omitempty"`
+	// No occurrence starts after this.
+	Until *time.Time `json:"until,omitempty"`
+	// The IANA time zone it repeats in (e.g. Europe/Paris; UTC by default).
+	TimeZone *string `json:"timeZone,omitempty"`
+	// IDs of the CIs it applies to; none: every CI.
+	CiIds []string `json:"ciIds,omitempty"`
+}
+
 // A new incident.
 type CreateIncidentInput struct {
 	// One line: what is wrong (1 to 160 characters).
@@ -562,6 +690,26 @@ type CreateProblemInput struct {
 	KnownError *bool `json:"knownError,omitempty"`
 	// How to get around it.
 	Workaround *string `json:"workaround,omitempty"`
+	// ID of the person working it.
+	AssignedToID *string `json:"assignedToId,omitempty"`
+	// ID of the group it is assigned to.
+	AssignmentGroupID *string `json:"assignmentGroupId,omitempty"`
+	// IDs of the CIs it concerns.
+	AffectedCIIds []string `json:"affectedCIIds,omitempty"`
+}
+
+// A new problem task.
+type CreateProblemTaskInput struct {
+	// ID of the problem it is part of.
+	ProblemID string `json:"problemId"`
+	// One line: what to do (1 to 160 characters).
+	ShortDescription string `json:"shortDescription"`
+	// The details.
+	Description *string `json:"description,omitempty"`
+	// When the work is planned to start.
+	PlannedStartAt *time.Time `json:"plannedStartAt,omitempty"`
+	// When the work is planned to end (after the start).
+	PlannedEndAt *time.Time `json:"plannedEndAt,omitempty"`
 	// ID of the person working it.
 	AssignedToID *string `json:"assignedToId,omitempty"`
 	// ID of the group it is assigned to.
@@ -974,6 +1122,30 @@ type ProblemPayload struct {
 	Problem *Problem `json:"problem"`
 }
 
+// A page of problem tasks.
+type ProblemTaskConnection struct {
+	// The tasks of this page, with their cursors.
+	Edges []ProblemTaskEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many tasks match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A problem task in a page.
+type ProblemTaskEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The task.
+	Node *ProblemTask `json:"node"`
+}
+
+// The problem task after a write.
+type ProblemTaskPayload struct {
+	// The task as stored after the write.
+	ProblemTask *ProblemTask `json:"problemTask"`
+}
+
 // Which CI to purge.
 type PurgeCIInput struct {
 	// ID of the CI.
@@ -1289,6 +1461,22 @@ type Sighting struct {
 	LastSeenAt time.Time `json:"lastSeenAt"`
 }
 
+// An action on a task that takes nothing else.
+type TaskActionInput struct {
+	// ID of the task.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+}
+
+// A period of time.
+type TimeWindow struct {
+	// Its start.
+	StartAt time.Time `json:"startAt"`
+	// Its end.
+	EndAt time.Time `json:"endAt"`
+}
+
 // Attributes to change on one CI.
 type UpdateCIInput struct {
 	// ID of the CI.
@@ -1345,6 +1533,34 @@ type UpdateChangeInput struct {
 	AssignmentGroupID graphql.Omittable[*string] `json:"assignmentGroupId,omitempty"`
 	// IDs of the CIs it changes: the whole set.
 	AffectedCIIds graphql.Omittable[[]string] `json:"affectedCIIds,omitempty"`
+}
+
+// A change of a change window; a field left out is kept, null clears it.
+type UpdateChangeWindowInput struct {
+	// ID of the window.
+	ID string `json:"id"`
+	// The `version` the update is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Its name.
+	Name graphql.Omittable[*string] `json:"name,omitempty"`
+	// Maintenance or blackout.
+	Type graphql.Omittable[*ChangeWindowType] `json:"type,omitempty"`
+	// What it is for.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// The start of its first occurrence.
+	StartAt graphql.Omittable[*time.Time] `json:"startAt,omitempty"`
+	// The end of its first occurrence.
+	EndAt graphql.Omittable[*time.Time] `json:"endAt,omitempty"`
+	// Whether and how it repeats.
+	Recurrence graphql.Omittable[*Recurrence] `json:"recurrence,omitempty"`
+	// No occurrence starts after this; null: for ever.
+	Until graphql.Omittable[*time.Time] `json:"until,omitempty"`
+	// The IANA time zone it repeats in.
+	TimeZone graphql.Omittable[*string] `json:"timeZone,omitempty"`
+	// False retires it.
+	Active graphql.Omittable[*bool] `json:"active,omitempty"`
+	// IDs of the CIs it applies to: the whole set (empty: every CI).
+	CiIds graphql.Omittable[[]string] `json:"ciIds,omitempty"`
 }
 
 // The group after an update.
@@ -1424,6 +1640,28 @@ type UpdateProblemInput struct {
 	KnownError graphql.Omittable[*bool] `json:"knownError,omitempty"`
 	// How to get around it.
 	Workaround graphql.Omittable[*string] `json:"workaround,omitempty"`
+	// ID of the person working it.
+	AssignedToID graphql.Omittable[*string] `json:"assignedToId,omitempty"`
+	// ID of the group it is assigned to.
+	AssignmentGroupID graphql.Omittable[*string] `json:"assignmentGroupId,omitempty"`
+	// IDs of the CIs it concerns: the whole set.
+	AffectedCIIds graphql.Omittable[[]string] `json:"affectedCIIds,omitempty"`
+}
+
+// A change of a task; a field left out is kept, null clears it.
+type UpdateTaskInput struct {
+	// ID of the task.
+	ID string `json:"id"`
+	// The `version` the update is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// One line (cannot be cleared).
+	ShortDescription graphql.Omittable[*string] `json:"shortDescription,omitempty"`
+	// The details.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// When the work is planned to start.
+	PlannedStartAt graphql.Omittable[*time.Time] `json:"plannedStartAt,omitempty"`
+	// When the work is planned to end.
+	PlannedEndAt graphql.Omittable[*time.Time] `json:"plannedEndAt,omitempty"`
 	// ID of the person working it.
 	AssignedToID graphql.Omittable[*string] `json:"assignedToId,omitempty"`
 	// ID of the group it is assigned to.
@@ -2108,6 +2346,131 @@ func (e ChangeState) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Workflow actions of a change task; each is a mutation.
+type ChangeTaskAction string
+
+const (
+	// Open -> In progress (its change being implemented).
+	ChangeTaskActionStart ChangeTaskAction = "START"
+	// In progress -> Closed, with a close code.
+	ChangeTaskActionClose ChangeTaskAction = "CLOSE"
+	// Open or in progress -> Canceled.
+	ChangeTaskActionCancel ChangeTaskAction = "CANCEL"
+)
+
+var AllChangeTaskAction = []ChangeTaskAction{
+	ChangeTaskActionStart,
+	ChangeTaskActionClose,
+	ChangeTaskActionCancel,
+}
+
+func (e ChangeTaskAction) IsValid() bool {
+	switch e {
+	case ChangeTaskActionStart, ChangeTaskActionClose, ChangeTaskActionCancel:
+		return true
+	}
+	return false
+}
+
+func (e ChangeTaskAction) String() string {
+	return string(e)
+}
+
+func (e *ChangeTaskAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeTaskAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeTaskAction", str)
+	}
+	return nil
+}
+
+func (e ChangeTaskAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeTaskAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeTaskAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// States of a change task (ServiceNow codes in brackets).
+type ChangeTaskState string
+
+const (
+	// Opened, waiting for its change's implementation (1).
+	ChangeTaskStateOpen ChangeTaskState = "OPEN"
+	// Being worked (2).
+	ChangeTaskStateInProgress ChangeTaskState = "IN_PROGRESS"
+	// Done, with a close code (3).
+	ChangeTaskStateClosed ChangeTaskState = "CLOSED"
+	// Canceled (4).
+	ChangeTaskStateCanceled ChangeTaskState = "CANCELED"
+)
+
+var AllChangeTaskState = []ChangeTaskState{
+	ChangeTaskStateOpen,
+	ChangeTaskStateInProgress,
+	ChangeTaskStateClosed,
+	ChangeTaskStateCanceled,
+}
+
+func (e ChangeTaskState) IsValid() bool {
+	switch e {
+	case ChangeTaskStateOpen, ChangeTaskStateInProgress, ChangeTaskStateClosed, ChangeTaskStateCanceled:
+		return true
+	}
+	return false
+}
+
+func (e ChangeTaskState) String() string {
+	return string(e)
+}
+
+func (e *ChangeTaskState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeTaskState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeTaskState", str)
+	}
+	return nil
+}
+
+func (e ChangeTaskState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeTaskState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeTaskState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Types of change.
 type ChangeType string
 
@@ -2164,6 +2527,64 @@ func (e *ChangeType) UnmarshalJSON(b []byte) error {
 }
 
 func (e ChangeType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Types of change window.
+type ChangeWindowType string
+
+const (
+	// Changes on its CIs must fall inside one of its occurrences.
+	ChangeWindowTypeMaintenance ChangeWindowType = "MAINTENANCE"
+	// No change on its CIs may overlap it (a freeze).
+	ChangeWindowTypeBlackout ChangeWindowType = "BLACKOUT"
+)
+
+var AllChangeWindowType = []ChangeWindowType{
+	ChangeWindowTypeMaintenance,
+	ChangeWindowTypeBlackout,
+}
+
+func (e ChangeWindowType) IsValid() bool {
+	switch e {
+	case ChangeWindowTypeMaintenance, ChangeWindowTypeBlackout:
+		return true
+	}
+	return false
+}
+
+func (e ChangeWindowType) String() string {
+	return string(e)
+}
+
+func (e *ChangeWindowType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeWindowType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeWindowType", str)
+	}
+	return nil
+}
+
+func (e ChangeWindowType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeWindowType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeWindowType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -2239,18 +2660,28 @@ type ConflictKind string
 const (
 	// Another change scheduled or being implemented, its window overlapping, on a shared CI.
 	ConflictKindChange ConflictKind = "CHANGE"
+	// Another change scheduled or being implemented, its window overlapping, on CIs related through
+	// impact: CIs the change's CIs would impact, or that they depend on.
+	ConflictKindImpact ConflictKind = "IMPACT"
 	// An open priority-1 incident on a CI the change affects.
 	ConflictKindMajorIncident ConflictKind = "MAJOR_INCIDENT"
+	// A blackout window on its CIs (or on every CI) that its window overlaps.
+	ConflictKindBlackout ConflictKind = "BLACKOUT"
+	// A maintenance window of some of its CIs that its window is not inside.
+	ConflictKindOutsideMaintenanceWindow ConflictKind = "OUTSIDE_MAINTENANCE_WINDOW"
 )
 
 var AllConflictKind = []ConflictKind{
 	ConflictKindChange,
+	ConflictKindImpact,
 	ConflictKindMajorIncident,
+	ConflictKindBlackout,
+	ConflictKindOutsideMaintenanceWindow,
 }
 
 func (e ConflictKind) IsValid() bool {
 	switch e {
-	case ConflictKindChange, ConflictKindMajorIncident:
+	case ConflictKindChange, ConflictKindImpact, ConflictKindMajorIncident, ConflictKindBlackout, ConflictKindOutsideMaintenanceWindow:
 		return true
 	}
 	return false
@@ -3318,6 +3749,195 @@ func (e ProblemState) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Workflow actions of a problem task; each is a mutation.
+type ProblemTaskAction string
+
+const (
+	// New -> Assess.
+	ProblemTaskActionAssess ProblemTaskAction = "ASSESS"
+	// New or assess -> Work in progress.
+	ProblemTaskActionStart ProblemTaskAction = "START"
+	// Work in progress -> Closed, with a close code.
+	ProblemTaskActionClose ProblemTaskAction = "CLOSE"
+	// Any open state -> Closed, as canceled.
+	ProblemTaskActionCancel ProblemTaskAction = "CANCEL"
+)
+
+var AllProblemTaskAction = []ProblemTaskAction{
+	ProblemTaskActionAssess,
+	ProblemTaskActionStart,
+	ProblemTaskActionClose,
+	ProblemTaskActionCancel,
+}
+
+func (e ProblemTaskAction) IsValid() bool {
+	switch e {
+	case ProblemTaskActionAssess, ProblemTaskActionStart, ProblemTaskActionClose, ProblemTaskActionCancel:
+		return true
+	}
+	return false
+}
+
+func (e ProblemTaskAction) String() string {
+	return string(e)
+}
+
+func (e *ProblemTaskAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProblemTaskAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProblemTaskAction", str)
+	}
+	return nil
+}
+
+func (e ProblemTaskAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProblemTaskAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProblemTaskAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// States of a problem task (ServiceNow codes in brackets).
+type ProblemTaskState string
+
+const (
+	// Opened (151).
+	ProblemTaskStateNew ProblemTaskState = "NEW"
+	// Being assessed (152).
+	ProblemTaskStateAssess ProblemTaskState = "ASSESS"
+	// Being worked (154).
+	ProblemTaskStateWorkInProgress ProblemTaskState = "WORK_IN_PROGRESS"
+	// Done, with a close code, or canceled (157).
+	ProblemTaskStateClosed ProblemTaskState = "CLOSED"
+)
+
+var AllProblemTaskState = []ProblemTaskState{
+	ProblemTaskStateNew,
+	ProblemTaskStateAssess,
+	ProblemTaskStateWorkInProgress,
+	ProblemTaskStateClosed,
+}
+
+func (e ProblemTaskState) IsValid() bool {
+	switch e {
+	case ProblemTaskStateNew, ProblemTaskStateAssess, ProblemTaskStateWorkInProgress, ProblemTaskStateClosed:
+		return true
+	}
+	return false
+}
+
+func (e ProblemTaskState) String() string {
+	return string(e)
+}
+
+func (e *ProblemTaskState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProblemTaskState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProblemTaskState", str)
+	}
+	return nil
+}
+
+func (e ProblemTaskState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProblemTaskState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProblemTaskState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a change window repeats.
+type Recurrence string
+
+const (
+	// Once.
+	RecurrenceNone Recurrence = "NONE"
+	// Every day at the same time (an occurrence lasts at most a day).
+	RecurrenceDaily Recurrence = "DAILY"
+	// Every week on the same day and time (an occurrence lasts at most a week).
+	RecurrenceWeekly Recurrence = "WEEKLY"
+)
+
+var AllRecurrence = []Recurrence{
+	RecurrenceNone,
+	RecurrenceDaily,
+	RecurrenceWeekly,
+}
+
+func (e Recurrence) IsValid() bool {
+	switch e {
+	case RecurrenceNone, RecurrenceDaily, RecurrenceWeekly:
+		return true
+	}
+	return false
+}
+
+func (e Recurrence) String() string {
+	return string(e)
+}
+
+func (e *Recurrence) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Recurrence(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Recurrence", str)
+	}
+	return nil
+}
+
+func (e Recurrence) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Recurrence) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Recurrence) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // What happened to one relationship item.
 type RelationshipStatus string
 
@@ -3590,6 +4210,70 @@ func (e *SortDirection) UnmarshalJSON(b []byte) error {
 }
 
 func (e SortDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a task went.
+type TaskCloseCode string
+
+const (
+	// Done as planned.
+	TaskCloseCodeCompleted TaskCloseCode = "COMPLETED"
+	// Done, with issues (say which in the close notes).
+	TaskCloseCodeCompletedWithIssues TaskCloseCode = "COMPLETED_WITH_ISSUES"
+	// Not done.
+	TaskCloseCodeNotCompleted TaskCloseCode = "NOT_COMPLETED"
+	// Canceled (set by canceling a problem task; not given to close).
+	TaskCloseCodeCanceled TaskCloseCode = "CANCELED"
+)
+
+var AllTaskCloseCode = []TaskCloseCode{
+	TaskCloseCodeCompleted,
+	TaskCloseCodeCompletedWithIssues,
+	TaskCloseCodeNotCompleted,
+	TaskCloseCodeCanceled,
+}
+
+func (e TaskCloseCode) IsValid() bool {
+	switch e {
+	case TaskCloseCodeCompleted, TaskCloseCodeCompletedWithIssues, TaskCloseCodeNotCompleted, TaskCloseCodeCanceled:
+		return true
+	}
+	return false
+}
+
+func (e TaskCloseCode) String() string {
+	return string(e)
+}
+
+func (e *TaskCloseCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TaskCloseCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TaskCloseCode", str)
+	}
+	return nil
+}
+
+func (e TaskCloseCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TaskCloseCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TaskCloseCode) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

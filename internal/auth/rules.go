@@ -41,6 +41,13 @@ const (
 	// KindJournal is the journal entries of records (model kind journal):
 	// work notes and comments.
 	KindJournal Kind = "journal"
+	// KindChangeTask is the tasks of changes (model kind change_task).
+	KindChangeTask Kind = "change_task"
+	// KindProblemTask is the tasks of problems (model kind problem_task).
+	KindProblemTask Kind = "problem_task"
+	// KindChangeWindow is maintenance windows and blackouts (model kind
+	// change_window).
+	KindChangeWindow Kind = "change_window"
 	// KindRelationship is relationships between CIs.
 	KindRelationship Kind = "relationship"
 	// KindClass is the CI classes of the model.
@@ -175,6 +182,18 @@ var Permissions = map[Permission][]Role{
 	{KindChange, Update}:   editors,
 	{KindChange, Approve}:  editors,
 	{KindChange, Override}: managers,
+	// Change windows (maintenance, blackouts): readers read them, change
+	// managers keep them.
+	{KindChangeWindow, Read}:   readers,
+	{KindChangeWindow, Create}: managers,
+	{KindChangeWindow, Update}: managers,
+	// Tasks of changes and problems: as their parents, worked by editors.
+	{KindChangeTask, Read}:    readers,
+	{KindChangeTask, Create}:  editors,
+	{KindChangeTask, Update}:  editors,
+	{KindProblemTask, Read}:   readers,
+	{KindProblemTask, Create}: editors,
+	{KindProblemTask, Update}: editors,
 	// Journals: whoever reads records reads their notes; whoever works
 	// them writes notes.
 	{KindJournal, Read}:   readers,

@@ -249,6 +249,25 @@ func (s *Service) Nodes(ctx context.Context, kind string, ids []store.ID) (map[s
 	return s.st.Nodes(ctx, store.ObjectKind(kind), ids)
 }
 
+// AllNodes returns every node of kind matching f, page after page, in
+// f.Sort's order: for kinds that are configuration (webhooks, change
+// windows), of which there are few.
+func (s *Service) AllNodes(ctx context.Context, kind string, f Filter) ([]store.Node, error) {
+	var out []store.Node
+	p := store.PageRequest{First: store.MaxPageSize}
+	for {
+		page, err := s.ListNodes(ctx, kind, f, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if !page.HasNext || len(page.Items) == 0 {
+			return out, nil
+		}
+		p.After = store.EncodeSortCursor(f.Sort, page.Items[len(page.Items)-1])
+	}
+}
+
 // ListNodes returns a page of the nodes of kind matching f, in f.Sort's
 // order, with the filter language of ListCIs (where, orderBy, cursor and
 // offset pages). Shorthands a kind has no attribute for (a person's

@@ -71,15 +71,24 @@ type Approval struct {
 
 // Conflict is something a change's planned window collides with.
 type Conflict struct {
-	// Kind is "change" (another change overlapping on shared CIs) or
-	// "major_incident" (an open priority-1 incident on a shared CI).
-	Kind   string
+	// Kind is "change" (another change overlapping on shared CIs),
+	// "impact" (another change overlapping on CIs related through
+	// impact), "major_incident" (an open priority-1 incident on a shared
+	// CI), "blackout" (a blackout window it overlaps) or
+	// "outside_maintenance_window" (a maintenance window of its CIs it is
+	// not inside).
+	Kind string
+	// Record is the other record, or the window.
 	Record store.ID
+	// Number is the other record's number, or the window's name.
 	Number string
-	// Start and End are the other change's window (zero for an
-	// incident).
+	// Start and End are the other change's window, the blackout's
+	// occurrence it overlaps, or the maintenance window's next occurrence
+	// (zero for an incident).
 	Start, End time.Time
-	// CIs are the CIs both concern.
+	// CIs are the CIs both concern: the shared CIs, the other change's
+	// CIs related through impact, or the change's CIs the window applies
+	// to.
 	CIs []store.ID
 }
 
@@ -231,7 +240,7 @@ func ChangeWorkflow() *Workflow {
 						}
 						var names []string
 						for _, c := range r.Facts.Conflicts {
-							names = append(names, c.Number)
+							names = append(names, describeConflict(c))
 						}
 						if len(names) > 5 {
 							names = append(names[:5], fmt.Sprintf("and %d more", len(names)-5))
@@ -248,7 +257,8 @@ func ChangeWorkflow() *Workflow {
 			{Action: ActionImplement, From: []string{ChangeScheduled}, To: ChangeImplement,
 				Set: func(r Record) store.Attributes { return store.Attributes{"implemented_at": r.At} }},
 			{Action: ActionReview, From: []string{ChangeImplement}, To: ChangeReview,
-				Set: func(r Record) store.Attributes { return store.Attributes{"implementation_ended_at": r.At} }},
+				Guards: []Guard{tasksClosed("the change is reviewed")},
+				Set:    func(r Record) store.Attributes { return store.Attributes{"implementation_ended_at": r.At} }},
 			{Action: ActionCloseChange, From: []string{ChangeReview}, To: ChangeClosed,
 				Inputs: []string{"close_code", "close_notes"},
 				Guards: []Guard{required("close_code", "a close code")},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -125,6 +126,10 @@ func (s *Service) ActOnChange(ctx context.Context, actor store.Actor, id store.I
 			return store.Node{}, err
 		}
 		facts.MayOverride = auth.Check(ctx, KindChange, auth.Override) == nil
+	case ActionReview:
+		if facts.OpenTasks, err = s.openTaskNumbers(ctx, KindChangeTask, id); err != nil {
+			return store.Node{}, err
+		}
 	}
 	res, err := s.cmdb.WriteNode(ctx, actor, KindChange, cmdb.NodeWrite{
 		ID: id, Input: input, Expected: expected, Verb: auth.Update,
@@ -132,10 +137,14 @@ func (s *Service) ActOnChange(ctx context.Context, actor store.Actor, id store.I
 			return s.change.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at, Facts: facts})
 		},
 	})
-	if err == nil {
-		s.emit(actor, KindChange, res, false)
+	if err != nil {
+		return res.Node, err
 	}
-	return res.Node, err
+	s.emit(actor, KindChange, res, false)
+	if action == ActionCancelChange {
+		return res.Node, s.cancelTasks(ctx, actor, KindChangeTask, res.Node)
+	}
+	return res.Node, nil
 }
 
 // DecideChange records the caller's decision (approve, or reject) on a
@@ -287,7 +296,12 @@ func (s *Service) approvers(ctx context.Context, c store.Node) ([]Approval, erro
 
 // groupNamed finds the group named name (ignoring case).
 func (s *Service) groupNamed(ctx context.Context, name string) (store.Node, bool, error) {
-	page, err := s.cmdb.ListNodes(ctx, cmdb.KindGroup, cmdb.Filter{Attributes: map[string]any{"name": name}}, store.PageRequest{First: 1})
+	return s.nodeNamed(ctx, cmdb.KindGroup, name)
+}
+
+// nodeNamed finds the node of kind whose name is name (ignoring case).
+func (s *Service) nodeNamed(ctx context.Context, kind, name string) (store.Node, bool, error) {
+	page, err := s.cmdb.ListNodes(ctx, kind, cmdb.Filter{Attributes: map[string]any{"name": name}}, store.PageRequest{First: 1})
 	if err != nil || len(page.Items) == 0 {
 		return store.Node{}, false, err
 	}
@@ -296,31 +310,69 @@ func (s *Service) groupNamed(ctx context.Context, name string) (store.Node, bool
 
 // ChangeConflicts returns what change c's planned window collides with:
 // other changes scheduled or being implemented whose windows overlap it
-// on a CI both affect, and open priority-1 incidents on its CIs. A change
-// without a window or CIs has none.
+// on a CI both affect (kind change) or on CIs related through impact (one
+// change's CIs impacted by, or depended on by, the other's: kind impact);
+// open priority-1 incidents on its CIs; blackout windows it overlaps and
+// maintenance windows it falls outside of (see windowConflicts). A change
+// without a planned window has none. They come by kind (change, impact,
+// major incident, blackout, maintenance), then by number or name.
 func (s *Service) ChangeConflicts(ctx context.Context, c store.Node) ([]Conflict, error) {
 	start, ok1 := c.Attributes["planned_start_at"].(time.Time)
 	end, ok2 := c.Attributes["planned_end_at"].(time.Time)
-	cis, err := s.affected(ctx, c.ID)
-	if err != nil || !ok1 || !ok2 || len(cis) == 0 {
-		return nil, err
+	if !ok1 || !ok2 {
+		return nil, nil
 	}
-	rels, err := s.st.RelationshipsOf(ctx, cis, store.In, []string{RelAffects})
+	cis, err := s.affected(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}
-	shared := map[store.ID][]store.ID{} // other record -> shared CIs
-	var others []store.ID
-	for _, ci := range cis {
-		for _, r := range rels[ci] {
-			if r.Source == c.ID {
-				continue
-			}
-			if _, seen := shared[r.Source]; !seen {
-				others = append(others, r.Source)
-			}
-			shared[r.Source] = append(shared[r.Source], ci)
+	windows, err := s.activeWindows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := windowConflicts(windows, cis, start, end)
+	if len(cis) > 0 {
+		direct, err := s.recordConflicts(ctx, c.ID, cis, start, end)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, direct...)
+		seen := map[store.ID]bool{c.ID: true}
+		for _, d := range direct {
+			seen[d.Record] = true
+		}
+		related, err := s.impactConflicts(ctx, cis, start, end, seen)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, related...)
+	}
+	rank := map[string]int{"change": 0, "impact": 1, "major_incident": 2, "blackout": 3, "outside_maintenance_window": 4}
+	slices.SortStableFunc(out, func(a, b Conflict) int {
+		if rank[a.Kind] != rank[b.Kind] {
+			return rank[a.Kind] - rank[b.Kind]
+		}
+		return strings.Compare(a.Number, b.Number)
+	})
+	return out, nil
+}
+
+// overlapping says whether change n is scheduled or being implemented
+// with a window overlapping [start, end), and returns that window.
+func overlapping(n store.Node, start, end time.Time) (time.Time, time.Time, bool) {
+	state, _ := n.Attributes["state"].(string)
+	os, ok1 := n.Attributes["planned_start_at"].(time.Time)
+	oe, ok2 := n.Attributes["planned_end_at"].(time.Time)
+	return os, oe, (state == ChangeScheduled || state == ChangeImplement) && ok1 && ok2 && os.Before(end) && start.Before(oe)
+}
+
+// recordConflicts returns the conflicts of change id, planned over
+// [start, end) on cis, with the records on the same CIs: overlapping
+// changes, open priority-1 incidents.
+func (s *Service) recordConflicts(ctx context.Context, id store.ID, cis []store.ID, start, end time.Time) ([]Conflict, error) {
+	shared, others, err := s.recordsAffecting(ctx, cis, id)
+	if err != nil {
+		return nil, err
 	}
 	nodes, err := s.nodesOf(ctx, KindChange, others)
 	if err != nil {
@@ -343,9 +395,7 @@ func (s *Service) ChangeConflicts(ctx context.Context, c store.Node) ([]Conflict
 		state, _ := n.Attributes["state"].(string)
 		switch string(n.Kind) {
 		case KindChange:
-			os, ok1 := n.Attributes["planned_start_at"].(time.Time)
-			oe, ok2 := n.Attributes["planned_end_at"].(time.Time)
-			if (state == ChangeScheduled || state == ChangeImplement) && ok1 && ok2 && os.Before(end) && start.Before(oe) {
+			if os, oe, ok := overlapping(n, start, end); ok {
 				out = append(out, Conflict{Kind: "change", Record: id, Number: number, Start: os, End: oe, CIs: shared[id]})
 			}
 		case KindIncident:
@@ -354,6 +404,93 @@ func (s *Service) ChangeConflicts(ctx context.Context, c store.Node) ([]Conflict
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b Conflict) int { return strings.Compare(a.Number, b.Number) })
+	return out, nil
+}
+
+// recordsAffecting returns the records (other than except) with an
+// AFFECTS relationship to any of cis, in the order found, and for each
+// the CIs of cis it affects.
+func (s *Service) recordsAffecting(ctx context.Context, cis []store.ID, except store.ID) (map[store.ID][]store.ID, []store.ID, error) {
+	shared := map[store.ID][]store.ID{}
+	var others []store.ID
+	for lo := 0; lo < len(cis); lo += store.MaxBatch {
+		batch := cis[lo:min(lo+store.MaxBatch, len(cis))]
+		rels, err := s.st.RelationshipsOf(ctx, batch, store.In, []string{RelAffects})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, ci := range batch {
+			for _, r := range rels[ci] {
+				if r.Source == except {
+					continue
+				}
+				if _, seen := shared[r.Source]; !seen {
+					others = append(others, r.Source)
+				}
+				shared[r.Source] = append(shared[r.Source], ci)
+			}
+		}
+	}
+	return shared, others, nil
+}
+
+// impactConflicts returns the changes, other than those in skip, that are
+// scheduled or being implemented over [start, end) on CIs related to cis
+// through impact: CIs that a failure of cis would impact, or that cis
+// depend on (up to snapshotDepth hops, from at most the analyzer's start
+// limit of cis). Each names the other change's CIs so related.
+func (s *Service) impactConflicts(ctx context.Context, cis []store.ID, start, end time.Time, skip map[store.ID]bool) ([]Conflict, error) {
+	if s.impact == nil {
+		return nil, nil
+	}
+	depth := min(snapshotDepth, s.impact.Options().MaxDepth)
+	starts := cis[:min(len(cis), s.impact.Options().MaxStarts)]
+	own := map[store.ID]bool{}
+	for _, c := range cis {
+		own[c] = true
+	}
+	reach := map[store.ID]bool{}
+	res, err := s.impact.Analyze(ctx, impact.Request{CIs: starts, MaxDepth: depth})
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range res.Impacted {
+		reach[i.CI.ID] = true
+	}
+	for _, root := range starts {
+		deps, err := s.impact.Dependencies(ctx, root, depth, nil, impact.ReachOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range deps.Nodes {
+			reach[n.CI.ID] = true
+		}
+	}
+	var related []store.ID
+	for id := range reach {
+		if !own[id] {
+			related = append(related, id)
+		}
+	}
+	slices.Sort(related)
+	shared, others, err := s.recordsAffecting(ctx, related, "")
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := s.nodesOf(ctx, KindChange, others)
+	if err != nil {
+		return nil, err
+	}
+	var out []Conflict
+	for _, id := range others {
+		n, ok := nodes[id]
+		if !ok || skip[id] {
+			continue
+		}
+		if os, oe, ok := overlapping(n, start, end); ok {
+			number, _ := n.Attributes["number"].(string)
+			out = append(out, Conflict{Kind: "impact", Record: id, Number: number, Start: os, End: oe, CIs: shared[id]})
+		}
+	}
 	return out, nil
 }

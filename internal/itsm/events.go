@@ -27,6 +27,8 @@ var EventTypes = []string{
 	"incident.created", "incident.state_changed",
 	"problem.created", "problem.state_changed",
 	"change.created", "change.state_changed", "change.approval_changed",
+	"change_task.created", "change_task.state_changed",
+	"problem_task.created", "problem_task.state_changed",
 }
 
 // emit tells the configured publisher of the write res of a record of

@@ -101,6 +101,11 @@ func (s *Service) Journal(ctx context.Context, id store.ID, types []string, p st
 // linkedFrom returns a page of the nodes of kind with a relationship of
 // type typ to id, matching where (nil: all), newest first.
 func (s *Service) linkedFrom(ctx context.Context, id store.ID, typ, kind string, where *store.Expr, p store.PageRequest) (store.Page[store.Node], error) {
+	return s.linkedFromSorted(ctx, id, typ, kind, where, store.Sort{Field: store.FieldCreatedAt, Desc: true}, p)
+}
+
+// linkedFromSorted is linkedFrom in the order sort says.
+func (s *Service) linkedFromSorted(ctx context.Context, id store.ID, typ, kind string, where *store.Expr, sort store.Sort, p store.PageRequest) (store.Page[store.Node], error) {
 	if err := auth.Check(ctx, auth.KindRelationship, auth.Read); err != nil {
 		return store.Page[store.Node]{}, err
 	}
@@ -115,7 +120,7 @@ func (s *Service) linkedFrom(ctx context.Context, id store.ID, typ, kind string,
 	for i, r := range rels[id] {
 		ids[i] = r.Source
 	}
-	f := cmdb.Filter{IDs: ids, Sort: store.Sort{Field: store.FieldCreatedAt, Desc: true}, Where: where}
+	f := cmdb.Filter{IDs: ids, Sort: sort, Where: where}
 	page, err := s.cmdb.ListNodes(ctx, kind, f, p)
 	if err != nil {
 		return page, err

@@ -75,7 +75,7 @@ func ProblemWorkflow() *Workflow {
 			{Action: ActionFix, From: []string{ProblemRCA}, To: ProblemFix, Guards: []Guard{rootCause}},
 			{Action: ActionResolveProblem, From: []string{ProblemFix}, To: ProblemResolved,
 				Inputs: []string{"resolution_code", "fix_notes"},
-				Guards: []Guard{required("resolution_code", "a resolution code")},
+				Guards: []Guard{required("resolution_code", "a resolution code"), tasksClosed("the problem is resolved")},
 				Set: func(r Record) store.Attributes {
 					return store.Attributes{"resolution_code": r.Input["resolution_code"], "fix_notes": r.Input["fix_notes"], "resolved_at": r.At}
 				}},
@@ -131,7 +131,8 @@ func (s *Service) UpdateProblem(ctx context.Context, actor store.Actor, id store
 
 // ActOnProblem runs one workflow action on a problem (assess, analyze,
 // fix, resolve, close, cancel) with the attributes it takes (resolve:
-// resolution_code and fix_notes; cancel: fix_notes).
+// resolution_code and fix_notes; cancel: fix_notes). A problem is not
+// resolved while one of its tasks is open; canceling it cancels them.
 func (s *Service) ActOnProblem(ctx context.Context, actor store.Actor, id store.ID, expected int64, action string, input map[string]any) (store.Node, error) {
 	if err := auth.Check(ctx, KindProblem, auth.Update); err != nil {
 		return store.Node{}, err
@@ -139,16 +140,27 @@ func (s *Service) ActOnProblem(ctx context.Context, actor store.Actor, id store.
 	if err := s.problem.checkInputs(action, input); err != nil {
 		return store.Node{}, err
 	}
+	var facts Facts
+	if action == ActionResolveProblem {
+		var err error
+		if facts.OpenTasks, err = s.openTaskNumbers(ctx, KindProblemTask, id); err != nil {
+			return store.Node{}, err
+		}
+	}
 	res, err := s.cmdb.WriteNode(ctx, actor, KindProblem, cmdb.NodeWrite{
 		ID: id, Input: input, Expected: expected, Verb: auth.Update,
 		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
-			return s.problem.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at})
+			return s.problem.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at, Facts: facts})
 		},
 	})
-	if err == nil {
-		s.emit(actor, KindProblem, res, false)
+	if err != nil {
+		return res.Node, err
 	}
-	return res.Node, err
+	s.emit(actor, KindProblem, res, false)
+	if action == ActionCancelProblem {
+		return res.Node, s.cancelTasks(ctx, actor, KindProblemTask, res.Node)
+	}
+	return res.Node, nil
 }
 
 // ProblemByNumber returns the problem numbered number, if there is one.

@@ -71,9 +71,11 @@ type Service struct {
 	now      func() time.Time
 	change   *Workflow
 	problem  *Workflow
-	cab      [2]string // CAB, ECAB group names
-	rules    map[string]Rule
-	impact   *impact.Analyzer
+	// changeTask and problemTask are the tasks' workflows.
+	changeTask, problemTask *Workflow
+	cab                     [2]string // CAB, ECAB group names
+	rules                   map[string]Rule
+	impact                  *impact.Analyzer
 	// alertLabels are Config.AlertCILabels.
 	alertLabels []string
 	publish     func(Event)
@@ -122,7 +124,7 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 		rules[k] = r
 	}
 	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now,
-		change: ChangeWorkflow(), problem: ProblemWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels, publish: cfg.Publish}, nil
+		change: ChangeWorkflow(), problem: ProblemWorkflow(), changeTask: ChangeTaskWorkflow(), problemTask: ProblemTaskWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels, publish: cfg.Publish}, nil
 }
 
 // SLA returns the service level of an incident (its stored attributes a)
@@ -235,12 +237,17 @@ func (s *Service) checkLinks(ctx context.Context, l Links) error {
 	if l.AffectedCIs == nil {
 		return nil
 	}
-	ids := *l.AffectedCIs
+	return s.checkCIs(ctx, *l.AffectedCIs, "affectedCIIds")
+}
+
+// checkCIs checks that every ID of ids (named field) is a CI: at most
+// store.MaxBatch, each found (a not-found error naming field[i]).
+func (s *Service) checkCIs(ctx context.Context, ids []store.ID, field string) error {
 	if len(ids) == 0 {
 		return nil // none, or clear them all
 	}
 	if len(ids) > store.MaxBatch {
-		return store.Invalid("affectedCIIds", "at most %d CIs", store.MaxBatch)
+		return store.Invalid(field, "at most %d CIs", store.MaxBatch)
 	}
 	found, err := s.cmdb.Nodes(ctx, cmdb.KindCI, ids)
 	if err != nil {
@@ -248,7 +255,7 @@ func (s *Service) checkLinks(ctx context.Context, l Links) error {
 	}
 	for i, id := range ids {
 		if _, ok := found[id]; !ok {
-			return store.NoNode(fmt.Sprintf("affectedCIIds[%d]", i), store.KindCI)
+			return store.NoNode(fmt.Sprintf("%s[%d]", field, i), store.KindCI)
 		}
 	}
 	return nil

@@ -53,6 +53,11 @@ type Facts struct {
 	// Snapshot is a change's impact snapshot and computed risk, taken when
 	// it is assessed.
 	Snapshot *Snapshot
+	// Parent is the stored attributes of a task's change or problem.
+	Parent store.Attributes
+	// OpenTasks are the numbers of a change's or problem's tasks still
+	// open.
+	OpenTasks []string
 }
 
 // Transition is one action of a workflow: from any of From to To, if

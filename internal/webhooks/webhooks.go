@@ -276,19 +276,7 @@ func (d *Dispatcher) post(ctx context.Context, url, secret, deliveryID, typ stri
 	return resp.StatusCode, nil
 }
 
-// all returns every webhook matching f, page after page.
+// all returns every webhook matching f.
 func (d *Dispatcher) all(ctx context.Context, f cmdb.Filter) ([]store.Node, error) {
-	var out []store.Node
-	p := store.PageRequest{First: store.MaxPageSize}
-	for {
-		page, err := d.cmdb.ListNodes(ctx, KindWebhook, f, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
-		if !page.HasNext || len(page.Items) == 0 {
-			return out, nil
-		}
-		p.After = store.EncodeSortCursor(f.Sort, page.Items[len(page.Items)-1])
-	}
+	return d.cmdb.AllNodes(ctx, KindWebhook, f)
 }
