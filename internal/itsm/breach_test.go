@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/neo4jtest"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -44,6 +45,8 @@ func TestBreachMarks(t *testing.T) {
 		{"P1 new, past both targets", incident(1, StateNew, nil), opened.Add(5 * time.Hour), []string{AttrResponseBreachedAt, AttrResolutionBreachedAt}},
 		{"P1 started in time, past its resolution target", incident(1, StateInProgress, nil), opened.Add(5 * time.Hour), []string{AttrResolutionBreachedAt}},
 		{"P1 on hold from 5 minutes in: paused", incident(1, StateOnHold, nil), opened.Add(30 * 24 * time.Hour), nil},
+		{"P1 on hold after its resolution clock ran out", overlay(incident(1, StateOnHold, nil), store.Attributes{attrSLAElapsed: int64(5 * 3600)}), opened.Add(6 * time.Hour), []string{AttrResolutionBreachedAt}},
+		{"P1 resolved late, found by a sweep under way", overlay(incident(1, StateResolved, nil), store.Attributes{attrSLAElapsed: int64(5 * 3600)}), opened.Add(6 * time.Hour), []string{AttrResolutionBreachedAt}},
 		{"P1 resolved in time", incident(1, StateResolved, nil), opened.Add(30 * 24 * time.Hour), nil},
 		{"P1 canceled", incident(1, StateCanceled, nil), opened.Add(30 * 24 * time.Hour), nil},
 		// Opened Monday 22:00 in business hours: the 4h response runs
@@ -271,6 +274,19 @@ func TestSweepBreaches(t *testing.T) {
 			clk.Set(start.Add(35 * time.Minute))
 			assert.Equal(t, 1, sweep())
 			assert.Equal(t, []told{{number(lowered), AttrResponseBreachedAt}}, breaches())
+
+			// An incident whose resolution clock ran out before it was put
+			// on hold (stored so by hand: 5 hours counted) is breached.
+			ranOut := p1("ran out before its hold")
+			act(ranOut, ActionHold, map[string]any{"on_hold_reason": "awaiting_caller"})
+			_, err = c.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{ID: ranOut.ID, Verb: auth.Update,
+				Decide: func(*store.Node, store.Attributes, time.Time) (store.Attributes, error) {
+					return store.Attributes{attrSLAElapsed: int64(5 * 3600)}, nil
+				}})
+			require.NoError(t, err)
+			ev.take()
+			assert.Equal(t, 1, sweep())
+			assert.Equal(t, []told{{number(ranOut), AttrResolutionBreachedAt}}, breaches())
 
 			// Every page is read: five breaches, two candidates a page.
 			defer func(n int) { sweepPageSize = n }(sweepPageSize)
