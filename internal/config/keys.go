@@ -140,7 +140,7 @@ var fields = []field{
 		usage: "first wait before a failed webhook delivery is tried again; each next wait doubles, five retries",
 		ref:   func(c *Config) any { return &c.ITSM.WebhookRetryBase }},
 	{key: "itsm.breach_check_interval", def: time.Minute,
-		usage: "how often open incidents are checked for SLA targets that have passed, each breach sent once as incident.breached; 0 disables the check",
+		usage: "how often incidents are checked for SLA targets that have passed, each breach sent once as incident.breached; 0 disables the check",
 		ref:   func(c *Config) any { return &c.ITSM.BreachCheckInterval }},
 	{key: "itsm.cab_group", def: "CAB",
 		usage: "name of the group whose active members approve normal changes (with the owners of their CIs)",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,24 +30,29 @@ var sweepPageSize = store.MaxPageSize
 // maxSweepErrors bounds the errors one sweep gathers before it stops.
 const maxSweepErrors = 10
 
-// SweepBreaches finds the open incidents whose response target (while
-// new) or resolution target has passed at the service's clock and that
-// have not been told of yet, and for each breached target writes its
-// marker (AttrResponseBreachedAt, AttrResolutionBreachedAt) as actor, then
-// emits one EventBreached. It returns how many events it emitted.
+// SweepBreaches finds the incidents with a target breached at the
+// service's clock that have not been told of yet, and for each breached
+// target writes its marker (AttrResponseBreachedAt,
+// AttrResolutionBreachedAt) as actor, then emits one EventBreached. It
+// returns how many events it emitted.
 //
-// The stored due times select the candidates, page after page; the SLA
-// rules (SLAPolicy.Status at the service's clock: calendars, on-hold
-// pauses) confirm each breach inside the write transaction, which also
-// checks that the marker is still absent, so that sweeps running at once
-// (two replicas over one Neo4j) tell of each breach once. It reads and
-// writes as the process: it is a job of the service, not of a caller. An
-// incident that cannot be written does not stop the others: the errors
-// are returned joined once the sweep is over (at most maxSweepErrors).
+// The candidates are the open incidents past a stored due time (response
+// while new, resolution while the clock runs, or on hold with the clock
+// already run out), and those whose clock a write has stopped since the
+// previous sweep (started or resolved late, between two sweeps), read page
+// after page. The SLA rules (SLAPolicy.Status at the service's clock:
+// calendars, on-hold pauses) confirm each breach inside the write
+// transaction, which also checks that the marker is still absent, so that
+// sweeps running at once (two replicas over one Neo4j) tell of each breach
+// once. It reads and writes as the process: it is a job of the service,
+// not of a caller. An incident that cannot be written does not stop the
+// others: the errors are returned joined once the sweep is over (at most
+// maxSweepErrors).
 func (s *Service) SweepBreaches(ctx context.Context, actor store.Actor) (int, error) {
 	pctx := auth.AsProcess(ctx)
 	now := s.now()
-	f := cmdb.Filter{Where: s.breachCandidates(now)}
+	since := s.swept.since(now)
+	f := cmdb.Filter{Where: s.breachCandidates(now, since)}
 	p := store.PageRequest{First: sweepPageSize}
 	n := 0
 	var errs []error
@@ -75,19 +81,58 @@ func (s *Service) SweepBreaches(ctx context.Context, actor store.Actor) (int, er
 			}
 		}
 		if !page.HasNext || len(page.Items) == 0 {
+			if len(errs) == 0 {
+				s.swept.done(now)
+			}
 			return n, errors.Join(errs...)
 		}
 		p.After = store.EncodeSortCursor(f.Sort, page.Items[len(page.Items)-1])
 	}
 }
 
+// sweepOverlap is how far before the previous sweep the next one looks
+// for stopped clocks: writes that were under way while it read, and
+// clocks a little apart between processes.
+const sweepOverlap = 5 * time.Minute
+
+// sweepLookback is how far back the first sweep of a process looks for
+// stopped clocks.
+const sweepLookback = 24 * time.Hour
+
+// sweepMark remembers when the last sweep without errors began.
+type sweepMark struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// since returns the time from which a sweep at now looks for stopped
+// clocks.
+func (m *sweepMark) since(now time.Time) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.last.IsZero() || m.last.After(now) {
+		return now.Add(-sweepLookback)
+	}
+	return m.last.Add(-sweepOverlap)
+}
+
+// done records a sweep at now that ended without errors.
+func (m *sweepMark) done(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if now.After(m.last) {
+		m.last = now
+	}
+}
+
 // breachCandidates is the filter of the incidents that may have a target
 // breached at now and not told of: new ones past their response due time,
-// running ones past their resolution due time, and ones on hold whose
+// running ones past their resolution due time, ones on hold whose
 // resolution clock already counts more than the shortest resolution
-// target (breached before they were put on hold). SLAPolicy.Status
-// decides.
-func (s *Service) breachCandidates(now time.Time) *store.Expr {
+// target (breached before they were put on hold), and ones whose SLA
+// clock a write has moved since since but are no longer new (started or
+// resolved, maybe late). SLAPolicy.Status decides.
+func (s *Service) breachCandidates(now, since time.Time) *store.Expr {
 	at := now.UTC().Format(time.RFC3339Nano)
 	unmarked := func(attr string) store.Expr { return store.Expr{Op: store.OpExists, Field: attr, Value: false} }
 	shortest := s.sla.Targets[0].Resolution
@@ -109,6 +154,11 @@ func (s *Service) breachCandidates(now time.Time) *store.Expr {
 			{Op: store.OpEq, Field: "state", Value: StateOnHold},
 			{Op: store.OpGt, Field: attrSLAElapsed, Value: int64(shortest / time.Second)},
 			unmarked(AttrResolutionBreachedAt),
+		}},
+		{Op: store.OpAnd, Args: []store.Expr{
+			{Op: store.OpIn, Field: "state", Values: []any{StateInProgress, StateOnHold, StateResolved, StateClosed}},
+			{Op: store.OpGte, Field: attrSLAClockAt, Value: since.UTC().Format(time.RFC3339Nano)},
+			{Op: store.OpOr, Args: []store.Expr{unmarked(AttrResponseBreachedAt), unmarked(AttrResolutionBreachedAt)}},
 		}},
 	}}
 }

@@ -47,6 +47,7 @@ func TestBreachMarks(t *testing.T) {
 		{"P1 on hold from 5 minutes in: paused", incident(1, StateOnHold, nil), opened.Add(30 * 24 * time.Hour), nil},
 		{"P1 on hold after its resolution clock ran out", overlay(incident(1, StateOnHold, nil), store.Attributes{attrSLAElapsed: int64(5 * 3600)}), opened.Add(6 * time.Hour), []string{AttrResolutionBreachedAt}},
 		{"P1 resolved late, found by a sweep under way", overlay(incident(1, StateResolved, nil), store.Attributes{attrSLAElapsed: int64(5 * 3600)}), opened.Add(6 * time.Hour), []string{AttrResolutionBreachedAt}},
+		{"P1 started late", overlay(incident(1, StateInProgress, nil), store.Attributes{attrRespondedAt: opened.Add(20 * time.Minute)}), opened.Add(30 * time.Minute), []string{AttrResponseBreachedAt}},
 		{"P1 resolved in time", incident(1, StateResolved, nil), opened.Add(30 * 24 * time.Hour), nil},
 		{"P1 canceled", incident(1, StateCanceled, nil), opened.Add(30 * 24 * time.Hour), nil},
 		// Opened Monday 22:00 in business hours: the 4h response runs
@@ -221,7 +222,25 @@ func TestSweepBreaches(t *testing.T) {
 			act(dropped, ActionCancel, map[string]any{"close_notes": "dup"})
 			ev.take()
 
-			assert.Zero(t, sweep(), "nothing is due yet")
+			// Targets missed and then met before any sweep ran: started 20
+			// minutes late, resolved after 5 hours (stored so by hand, since
+			// writes take the store's time). The sweep looks at the clocks
+			// writes stopped since the last sweep, and tells of both.
+			fixture := func(n store.Node, a store.Attributes) {
+				_, err := c.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{ID: n.ID, Verb: auth.Update,
+					Decide: func(*store.Node, store.Attributes, time.Time) (store.Attributes, error) { return a, nil }})
+				require.NoError(t, err)
+			}
+			startedLate := p1("started late")
+			act(startedLate, ActionStart, nil)
+			fixture(startedLate, store.Attributes{attrRespondedAt: start.Add(20 * time.Minute)})
+			resolvedLate := p1("resolved late")
+			act(resolvedLate, ActionResolve, map[string]any{"resolution_code": "solved_remotely", "resolution_notes": "at last"})
+			fixture(resolvedLate, store.Attributes{attrSLAElapsed: int64(5 * 3600)})
+			ev.take()
+			assert.Equal(t, 2, sweep())
+			assert.ElementsMatch(t, []told{{number(startedLate), AttrResponseBreachedAt}, {number(resolvedLate), AttrResolutionBreachedAt}}, breaches())
+			assert.Zero(t, sweep(), "nothing else is due yet")
 
 			// 20 minutes on: the new incident's response is breached. Two
 			// sweeps at once, then a third: one event.
@@ -245,12 +264,14 @@ func TestSweepBreaches(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, start.Add(20*time.Minute).UTC(), got[late.ID].Attributes[AttrResponseBreachedAt].(time.Time).UTC())
 
-			// Five hours on: its resolution too; the held one is paused, the
-			// resolved and canceled ones are done.
+			// Five hours on: its resolution too, and that of the one started
+			// late (its response was told of, its resolution is a breach of
+			// its own); the held one is paused, the resolved and canceled
+			// ones are done.
 			clk.Set(start.Add(5 * time.Hour))
-			assert.Equal(t, 1, sweep())
+			assert.Equal(t, 2, sweep())
 			assert.Zero(t, sweep())
-			assert.Equal(t, []told{{number(late), AttrResolutionBreachedAt}}, breaches())
+			assert.ElementsMatch(t, []told{{number(late), AttrResolutionBreachedAt}, {number(startedLate), AttrResolutionBreachedAt}}, breaches())
 
 			// Resumed (its clock counted almost nothing before the hold, so
 			// at this clock it has run 5 hours): breached now.
@@ -279,11 +300,7 @@ func TestSweepBreaches(t *testing.T) {
 			// on hold (stored so by hand: 5 hours counted) is breached.
 			ranOut := p1("ran out before its hold")
 			act(ranOut, ActionHold, map[string]any{"on_hold_reason": "awaiting_caller"})
-			_, err = c.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{ID: ranOut.ID, Verb: auth.Update,
-				Decide: func(*store.Node, store.Attributes, time.Time) (store.Attributes, error) {
-					return store.Attributes{attrSLAElapsed: int64(5 * 3600)}, nil
-				}})
-			require.NoError(t, err)
+			fixture(ranOut, store.Attributes{attrSLAElapsed: int64(5 * 3600)})
 			ev.take()
 			assert.Equal(t, 1, sweep())
 			assert.Equal(t, []told{{number(ranOut), AttrResolutionBreachedAt}}, breaches())
