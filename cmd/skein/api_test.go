@@ -57,7 +57,13 @@ func backendConfigs(t *testing.T) map[string]func(t *testing.T) config.Config {
 // and issues an admin token that post sends to it (see clientTokens).
 func apiServer(t *testing.T, cfg config.Config) (*httptest.Server, *app) {
 	t.Helper()
-	a, err := newApp(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return apiServerWith(t, cfg, appOptions{})
+}
+
+// apiServerWith is apiServer over newAppWith(opts).
+func apiServerWith(t *testing.T, cfg config.Config, opts appOptions) (*httptest.Server, *app) {
+	t.Helper()
+	a, err := newAppWith(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), opts)
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(func() { srv.Close(); a.Close() })

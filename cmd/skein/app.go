@@ -38,6 +38,18 @@ type app struct {
 	Hooks     *webhooks.Dispatcher
 	stopHooks context.CancelFunc
 	hooksDone chan struct{}
+	// Desk is the service desk (incidents, problems, changes).
+	Desk *itsm.Service
+	// stopChecks ends the SLA breach checks (runBreachChecks); checksDone
+	// is closed once they have ended.
+	stopChecks context.CancelFunc
+	checksDone chan struct{}
+}
+
+// appOptions are what tests change in the wiring.
+type appOptions struct {
+	// now is the clock the service desk reads SLAs at (time.Now when nil).
+	now func() time.Time
 }
 
 // openStore opens the store the configuration names.
@@ -54,6 +66,11 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 }
 
 func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, error) {
+	return newAppWith(ctx, cfg, logger, appOptions{})
+}
+
+// newAppWith is newApp with the test hooks of opts.
+func newAppWith(ctx context.Context, cfg config.Config, logger *slog.Logger, opts appOptions) (*app, error) {
 	raw, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", cfg.Store.Kind, err)
@@ -109,7 +126,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 	hooks := webhooks.New(svc, webhooks.Options{Logger: logger, RecordID: graph.RecordGlobalID, Backoff: backoff})
 	desk, err := itsm.NewService(svc, st, itsm.Config{Priority: matrix, ReopenWindow: cfg.ITSM.ReopenWindow, SLA: sla,
 		CABGroup: cfg.ITSM.CABGroup, ECABGroup: cfg.ITSM.ECABGroup, Rules: rules, Impact: an, AlertCILabels: cfg.ITSM.AlertCILabels,
-		Publish: hooks.Publish})
+		Publish: hooks.Publish, Now: opts.now})
 	if err != nil {
 		raw.Close()
 		return nil, fmt.Errorf("itsm.priority_matrix: %w", err)
@@ -129,7 +146,44 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { defer close(done); hooks.Run(hctx) }()
-	return &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger, Hooks: hooks, stopHooks: stop, hooksDone: done}, nil
+	a := &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger, Hooks: hooks, stopHooks: stop, hooksDone: done, Desk: desk}
+	if every := cfg.ITSM.BreachCheckInterval; every > 0 {
+		cctx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
+		checksDone := make(chan struct{})
+		go func() { defer close(checksDone); runBreachChecks(cctx, desk, every, logger) }()
+		a.stopChecks, a.checksDone = stopChecks, checksDone
+	}
+	return a, nil
+}
+
+// runBreachChecks looks for SLA breaches (itsm.Service.SweepBreaches)
+// every interval until ctx ends. A check that fails, or panics, is logged
+// and the next one runs as planned.
+func runBreachChecks(ctx context.Context, desk *itsm.Service, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	check := func() {
+		defer func() {
+			if r := recover(); r != nil {
+				logger.Error("sla: breach check panicked", "panic", r)
+			}
+		}()
+		n, err := desk.SweepBreaches(ctx, itsm.BreachActor)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Error("sla: breach check failed", "err", err, "breaches_sent", n)
+		case n > 0:
+			logger.Info("sla: targets breached", "breaches_sent", n)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			check()
+		}
+	}
 }
 
 // tokenCacheTTL is how long a token record read for authentication is
@@ -142,10 +196,14 @@ func anonymousRead(cfg config.Config) bool {
 	return cfg.Auth.AnonymousRead && server.IsLoopback(cfg.Server.Addr)
 }
 
-// Close releases the store.
-// Close stops sending webhooks (deliveries under way end; queued events
-// are dropped) and closes the store.
+// Close stops the SLA breach checks (waiting for one under way), stops
+// sending webhooks (deliveries under way end; queued events are dropped)
+// and closes the store.
 func (a *app) Close() error {
+	if a.stopChecks != nil {
+		a.stopChecks()
+		<-a.checksDone
+	}
 	if a.stopHooks != nil {
 		a.stopHooks()
 		<-a.hooksDone

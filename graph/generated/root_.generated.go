@@ -10305,7 +10305,7 @@ type Webhook {
   name: String!
   "Where events are POSTed."
   url: String!
-  "The event types it receives; empty: every type (incident.created, incident.state_changed, problem.created, problem.state_changed, change.created, change.state_changed, change.approval_changed)."
+  "The event types it receives; empty: every type (incident.created, incident.state_changed, incident.breached, problem.created, problem.state_changed, change.created, change.state_changed, change.approval_changed)."
   events: [String!]!
   "False once stopped."
   active: Boolean!

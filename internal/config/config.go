@@ -162,6 +162,9 @@ type ITSM struct {
 	// WebhookRetryBase is the first wait before a webhook delivery is
 	// tried again; each next wait doubles (five retries).
 	WebhookRetryBase time.Duration
+	// BreachCheckInterval is how often the service looks for incidents
+	// whose SLA targets have passed, to send incident.breached; 0 never.
+	BreachCheckInterval time.Duration
 }
 
 // Matrix returns PriorityMatrix as nine priorities, row by row, or an

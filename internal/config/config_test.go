@@ -337,7 +337,11 @@ func TestValidate(t *testing.T) {
 		{"itsm settings", func(c *Config) {
 			c.ITSM.PriorityMatrix, c.ITSM.Holidays, c.ITSM.CABRuleNormal = "123,234", []string{"Christmas"}, "most"
 			c.ITSM.WebhookRetryBase, c.ITSM.AlertCILabels = 0, nil
-		}, []string{"itsm.alert_ci_labels", "itsm.cab_rule_normal", "itsm.holidays", "itsm.priority_matrix", "itsm.webhook_retry_base"}},
+			c.ITSM.BreachCheckInterval = 10 * time.Millisecond
+		}, []string{"itsm.alert_ci_labels", "itsm.breach_check_interval", "itsm.cab_rule_normal", "itsm.holidays", "itsm.priority_matrix", "itsm.webhook_retry_base"}},
+		{"breach checks disabled", func(c *Config) { c.ITSM.BreachCheckInterval = 0 }, nil},
+		{"breach checks too rare", func(c *Config) { c.ITSM.BreachCheckInterval = 48 * time.Hour }, []string{"itsm.breach_check_interval"}},
+		{"breach checks negative", func(c *Config) { c.ITSM.BreachCheckInterval = -time.Minute }, []string{"itsm.breach_check_interval"}},
 		{"itsm holidays and a time zone", func(c *Config) { c.ITSM.Holidays, c.ITSM.TimeZone = []string{"2026-12-25"}, "Europe/Paris" }, nil},
 		{"unknown time zone", func(c *Config) { c.ITSM.TimeZone = "Mars/Olympus" }, []string{"itsm.time_zone"}},
 		{

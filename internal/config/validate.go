@@ -137,6 +137,9 @@ func (c Config) Validate() error {
 	if b := c.ITSM.WebhookRetryBase; b < time.Millisecond || b > time.Hour {
 		add("itsm.webhook_retry_base", "must be between 1ms and 1h, got %v", b)
 	}
+	if b := c.ITSM.BreachCheckInterval; b != 0 && (b < time.Second || b > 24*time.Hour) {
+		add("itsm.breach_check_interval", "must be 0 (no breach checks) or between 1s and 24h, got %v", b)
+	}
 	if n := len(c.ITSM.AlertCILabels); n == 0 || n > 16 {
 		add("itsm.alert_ci_labels", "must name 1 to 16 labels, got %d", n)
 	}

@@ -3,7 +3,8 @@
 // requests, assets and knowledge next), their workflows, service levels,
 // the questions that cross them and the graph (which change broke this
 // incident, what is open around a CI), alerts from monitoring, and the
-// events that webhooks send.
+// events that webhooks send, among them SLA breaches, which a periodic
+// sweep finds (Service.SweepBreaches) since no write makes them.
 //
 // A record is a node of its own kind (the model declares the kind, its
 // attributes and its identity: the record's number), linked to CIs and

@@ -13,18 +13,20 @@ import (
 // change's approval outcome changed.
 type Event struct {
 	ID   string
-	Type string // <kind>.created, <kind>.state_changed, change.approval_changed
+	Type string // <kind>.created, <kind>.state_changed, change.approval_changed, incident.breached
 	At   time.Time
 	// Actor is who made the change.
 	Actor  string
 	Record store.Node
-	// Changes are the record's changed fields.
+	// Changes are the record's changed fields (incident.breached: the
+	// marker of the target breached, response_breached_at or
+	// resolution_breached_at).
 	Changes []store.FieldChange
 }
 
 // EventTypes are the types of events records emit.
 var EventTypes = []string{
-	"incident.created", "incident.state_changed",
+	"incident.created", "incident.state_changed", EventBreached,
 	"problem.created", "problem.state_changed",
 	"change.created", "change.state_changed", "change.approval_changed",
 	"change_task.created", "change_task.state_changed",

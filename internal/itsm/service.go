@@ -79,6 +79,9 @@ type Service struct {
 	// alertLabels are Config.AlertCILabels.
 	alertLabels []string
 	publish     func(Event)
+	// swept is how far back the next breach sweep must look for
+	// incidents whose clocks stopped (see SweepBreaches).
+	swept sweepMark
 }
 
 // Store is what the service reads and writes besides cmdb.Service: record

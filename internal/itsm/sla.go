@@ -100,6 +100,18 @@ const (
 	attrResolutionDueAt = "resolution_due_at" // while the clock runs: when it must be resolved
 )
 
+// Breach markers: written by the breach sweep (Service.SweepBreaches) when
+// it finds a target breached and tells of it (incident.breached), cleared
+// by Track when a new target (another priority) is no longer breached.
+const (
+	// AttrResponseBreachedAt is when the sweep found the response target
+	// breached.
+	AttrResponseBreachedAt = "response_breached_at"
+	// AttrResolutionBreachedAt is when the sweep found the resolution
+	// target breached.
+	AttrResolutionBreachedAt = "resolution_breached_at"
+)
+
 // Track returns the SLA attributes a write of an incident sets, at at:
 // before is the incident as stored (nil when it is opened), after the
 // attributes it will have (state, priority and times included). The
@@ -107,7 +119,12 @@ const (
 // progress, and stops while it is on hold and once resolved, closed or
 // canceled; a reopened incident's clock goes on from where it stopped. A
 // change of priority moves the due times to the new target, keeping the
-// time already counted. It is pure.
+// time already counted. A breach marker (AttrResponseBreachedAt,
+// AttrResolutionBreachedAt) is cleared when the target it marks, counted
+// again, is no longer breached at at (a priority lowered), so that a later
+// breach of the new target is told of again; a breach that still holds
+// (a reopened incident whose clock had run out) keeps its marker and is
+// not told of twice. It is pure.
 func (p SLAPolicy) Track(before, after store.Attributes, at time.Time) store.Attributes {
 	out := store.Attributes{}
 	priority, _ := after["priority"].(int64)
@@ -146,6 +163,16 @@ func (p SLAPolicy) Track(before, after store.Attributes, at time.Time) store.Att
 			out[attrRespondedAt] = at
 			if before == nil {
 				out[attrResponseDueAt] = cal.Add(opened, target.Response)
+			}
+		}
+	}
+	if before != nil {
+		if _, marked := before[AttrResolutionBreachedAt]; marked && elapsed <= target.Resolution {
+			out[AttrResolutionBreachedAt] = nil
+		}
+		if due, ok := out[attrResponseDueAt].(time.Time); ok && state == StateNew && !at.After(due) {
+			if _, marked := before[AttrResponseBreachedAt]; marked {
+				out[AttrResponseBreachedAt] = nil
 			}
 		}
 	}
