@@ -29,9 +29,11 @@ import (
 // app is Skein wired together: the store, the services over it and the
 // HTTP handler. newApp builds it in that order; Close undoes it in reverse.
 type app struct {
-	Store   store.Store
-	CMDB    *cmdb.Service
-	Impact  *impact.Analyzer
+	Store  store.Store
+	CMDB   *cmdb.Service
+	Impact *impact.Analyzer
+	// ITSM is the service desk (incidents, problems, changes).
+	ITSM    *itsm.Service
 	Handler http.Handler
 	Logger  *slog.Logger
 	// Hooks sends record events to webhooks; stopHooks ends it.
@@ -129,7 +131,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, 
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { defer close(done); hooks.Run(hctx) }()
-	return &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger, Hooks: hooks, stopHooks: stop, hooksDone: done}, nil
+	return &app{Store: st, CMDB: svc, Impact: an, ITSM: desk, Handler: h, Logger: logger, Hooks: hooks, stopHooks: stop, hooksDone: done}, nil
 }
 
 // tokenCacheTTL is how long a token record read for authentication is
