@@ -120,7 +120,9 @@ func TestDemoRecords(t *testing.T) {
 							KnownError                           bool
 							Incidents                            struct {
 								TotalCount int
-								Edges      []struct{ Node struct{ Number, State string } }
+								Edges      []struct {
+									Node struct{ Number, State string }
+								}
 							}
 							CommonCauses struct {
 								Items []struct {

@@ -8,7 +8,10 @@
 // services with their owners and support groups. Redundancy is modelled
 // where real estates have it (MEMBER_OF groups with min_members_up) and some
 // single points of failure are deliberate, so that impact analysis has
-// interesting answers.
+// interesting answers. A small service desk runs it: five people, the CAB
+// group and the payments support group (also in estate.yaml), whose
+// records SeedRecords opens through the itsm service once the estate is
+// loaded (see records.go for the story).
 //
 // `skein serve --demo` and `skein seed --demo` load it; docs/API.md walks
 // through it; the golden tests of cmd/skein query it. The constants below
