@@ -24,9 +24,15 @@ func newService(t *testing.T) *cmdb.Service {
 	return svc
 }
 
-// newServices returns the CMDB and the service desk over an empty
-// embedded store.
+// newServices returns the CMDB and the service desk (with its default
+// configuration) over an empty embedded store.
 func newServices(t *testing.T) (*cmdb.Service, *itsm.Service) {
+	return newServicesWith(t, itsm.Config{})
+}
+
+// newServicesWith is newServices with the service desk configured as cfg
+// (its impact analyzer set).
+func newServicesWith(t *testing.T, cfg itsm.Config) (*cmdb.Service, *itsm.Service) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := embedded.Open(ctx, t.TempDir(), embedded.Options{Synchronous: "NORMAL"})
@@ -36,7 +42,8 @@ func newServices(t *testing.T) (*cmdb.Service, *itsm.Service) {
 	require.NoError(t, err)
 	svc, err := cmdb.NewService(ctx, st, model)
 	require.NoError(t, err)
-	desk, err := itsm.NewService(svc, st, itsm.Config{Impact: impact.New(st, svc.Model, impact.Options{})})
+	cfg.Impact = impact.New(st, svc.Model, impact.Options{})
+	desk, err := itsm.NewService(svc, st, cfg)
 	require.NoError(t, err)
 	return svc, desk
 }
@@ -227,6 +234,17 @@ func TestSeedRecords(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, demo.Records{Skipped: true}, again, "the story is told once")
 	assert.Equal(t, "records already there, none added", again.String())
+}
+
+func TestSeedRecordsNeedsTheDemoCAB(t *testing.T) {
+	ctx := context.Background()
+	svc, desk := newServicesWith(t, itsm.Config{CABGroup: "Change Board"})
+	_, err := demo.Seed(ctx, svc, actor)
+	require.NoError(t, err)
+	_, err = demo.SeedRecords(ctx, desk, svc, time.Now())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "approvers_found")
+	assert.Contains(t, err.Error(), "is itsm.cab_group another group?")
 }
 
 func TestSeedRecordsNeedsTheEstate(t *testing.T) {

@@ -125,6 +125,19 @@ func SeedRecords(ctx context.Context, desk *itsm.Service, svc *cmdb.Service, now
 	return s.out, nil
 }
 
+// number is a record's number, for errors.
+func number(n store.Node) string {
+	s, _ := n.Attributes["number"].(string)
+	return s
+}
+
+// fail keeps err, if any, as the first error, saying what failed.
+func (s *seeder) fail(err error, format string, args ...any) {
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
+	}
+}
+
 // seeder writes the demo's records, keeping the first error (every step
 // after it does nothing).
 type seeder struct {
@@ -200,17 +213,18 @@ func (s *seeder) plant(now time.Time) {
 	} {
 		inc := s.incident(as(analyst.user), in)
 		if s.err == nil {
-			s.err = s.desk.LinkIncidentToProblem(s.ctx, as(dba.user), inc.ID, problem.ID)
+			s.fail(s.desk.LinkIncidentToProblem(s.ctx, as(dba.user), inc.ID, problem.ID), "link %s to %s", number(inc), number(problem))
 		}
 	}
 	s.actOnProblem(as(dba.user), problem, itsm.ActionAssessProblem)
 	s.actOnProblem(as(dba.user), problem, itsm.ActionAnalyze)
 	if s.err == nil {
-		_, s.err = s.desk.UpdateProblem(s.ctx, as(dba.user), problem.ID, 0, itsm.RecordInput{Attributes: map[string]any{
+		_, err := s.desk.UpdateProblem(s.ctx, as(dba.user), problem.ID, 0, itsm.RecordInput{Attributes: map[string]any{
 			"root_cause":  "inventory-sync writes the whole night's stock update in one transaction; the replicas replay it only once it commits.",
 			"known_error": true,
 			"workaround":  "Until 03:30, read stock levels from pg-shop-01 (shop-catalog: READ_FROM_PRIMARY=true); rerun late extracts after 04:00.",
 		}})
+		s.fail(err, "make %s a known error", number(problem))
 	}
 
 	// A firewall incident waits for the vendor.
@@ -270,7 +284,7 @@ func (s *seeder) ci(name string) store.ID {
 	page, err := s.svc.ListCIs(s.ctx, cmdb.Filter{Name: name, CaseSensitive: true}, store.PageRequest{First: 1})
 	switch {
 	case err != nil:
-		s.err = err
+		s.fail(err, "find CI %q", name)
 	case len(page.Items) == 0:
 		s.err = fmt.Errorf("no CI named %q: seed the estate first", name)
 	default:
@@ -287,7 +301,7 @@ func (s *seeder) node(kind, attribute, value string) store.ID {
 	page, err := s.svc.ListNodes(s.ctx, kind, cmdb.Filter{Attributes: map[string]any{attribute: value}}, store.PageRequest{First: 1})
 	switch {
 	case err != nil:
-		s.err = err
+		s.fail(err, "find %s %q", kind, value)
 	case len(page.Items) == 0:
 		s.err = fmt.Errorf("no %s with %s %q: seed the estate first", kind, attribute, value)
 	default:
@@ -305,13 +319,12 @@ func (s *seeder) group(name string) who {
 }
 
 // record keeps the number of a record opened (or the error).
-func (s *seeder) record(list *[]string, n store.Node, err error) store.Node {
+func (s *seeder) record(list *[]string, n store.Node, err error, in itsm.RecordInput) store.Node {
 	if err != nil {
-		s.err = err
+		s.fail(err, "open %q", in.Attributes["short_description"])
 		return n
 	}
-	number, _ := n.Attributes["number"].(string)
-	*list = append(*list, number)
+	*list = append(*list, number(n))
 	return n
 }
 
@@ -320,7 +333,7 @@ func (s *seeder) incident(actor store.Actor, in itsm.RecordInput) store.Node {
 		return store.Node{}
 	}
 	n, err := s.desk.CreateIncident(s.ctx, actor, in)
-	return s.record(&s.out.Incidents, n, err)
+	return s.record(&s.out.Incidents, n, err, in)
 }
 
 func (s *seeder) problem(actor store.Actor, in itsm.RecordInput) store.Node {
@@ -328,7 +341,7 @@ func (s *seeder) problem(actor store.Actor, in itsm.RecordInput) store.Node {
 		return store.Node{}
 	}
 	n, err := s.desk.CreateProblem(s.ctx, actor, in)
-	return s.record(&s.out.Problems, n, err)
+	return s.record(&s.out.Problems, n, err, in)
 }
 
 func (s *seeder) change(actor store.Actor, in itsm.RecordInput) store.Node {
@@ -336,35 +349,48 @@ func (s *seeder) change(actor store.Actor, in itsm.RecordInput) store.Node {
 		return store.Node{}
 	}
 	n, err := s.desk.CreateChange(s.ctx, actor, in)
-	return s.record(&s.out.Changes, n, err)
+	return s.record(&s.out.Changes, n, err, in)
 }
 
 func (s *seeder) actOnIncident(actor store.Actor, n store.Node, action string, input map[string]any) {
 	if s.err == nil {
-		_, s.err = s.desk.ActOnIncident(s.ctx, actor, n.ID, 0, action, input)
+		_, err := s.desk.ActOnIncident(s.ctx, actor, n.ID, 0, action, input)
+		s.fail(err, "%s %s", action, number(n))
 	}
 }
 
 func (s *seeder) actOnProblem(actor store.Actor, n store.Node, action string) {
 	if s.err == nil {
-		_, s.err = s.desk.ActOnProblem(s.ctx, actor, n.ID, 0, action, nil)
+		_, err := s.desk.ActOnProblem(s.ctx, actor, n.ID, 0, action, nil)
+		s.fail(err, "%s %s", action, number(n))
 	}
 }
 
 func (s *seeder) actOnChange(actor store.Actor, n store.Node, action string, input map[string]any) {
 	if s.err == nil {
-		_, s.err = s.desk.ActOnChange(s.ctx, actor, n.ID, 0, action, input)
+		_, err := s.desk.ActOnChange(s.ctx, actor, n.ID, 0, action, input)
+		s.fail(err, "%s %s", action, number(n))
 	}
 }
 
 // approve assesses normal change n, sends it to the CAB and has each of
-// approvers approve it under their own name.
+// approvers approve it under their own name. The approvers are the
+// members of the estate's CAB group, which must be the service desk's CAB
+// group (itsm.cab_group, CAB by default).
 func (s *seeder) approve(n store.Node, approvers ...who) {
+	if s.err != nil {
+		return
+	}
 	s.actOnChange(as(ChangeManager), n, itsm.ActionAssess, nil)
 	s.actOnChange(as(ChangeManager), n, itsm.ActionRequestApproval, nil)
+	if s.err != nil {
+		s.err = fmt.Errorf("%w (the demo's approvers are the members of its group %s: is itsm.cab_group another group?)", s.err, CABGroup)
+		return
+	}
 	for _, p := range approvers {
 		if s.err == nil {
-			_, s.err = s.desk.DecideChange(s.ctx, as(p.user), n.ID, 0, true, "Approved at the CAB.")
+			_, err := s.desk.DecideChange(s.ctx, as(p.user), n.ID, 0, true, "Approved at the CAB.")
+			s.fail(err, "%s approves %s", p.user, number(n))
 		}
 	}
 }
