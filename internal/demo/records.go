@@ -103,9 +103,9 @@ func (r Records) String() string {
 //     overlapping windows two days from now: both scheduled, the second
 //     past the conflict with the change manager's reason.
 //
-// now places the change windows. A store that holds any incident or change
-// is left alone (Records.Skipped): the numbers above are those of an empty
-// store, and the demo never adds its story twice.
+// now places the change windows. A store that holds any incident, problem
+// or change is left alone (Records.Skipped): the numbers above are those of
+// an empty store, and the demo never adds its story twice.
 func SeedRecords(ctx context.Context, desk *itsm.Service, svc *cmdb.Service, now time.Time) (Records, error) {
 	ctx = auth.AsProcess(ctx)
 	for _, kind := range []string{itsm.KindIncident, itsm.KindChange, itsm.KindProblem} {
