@@ -29,17 +29,17 @@ import (
 // app is Skein wired together: the store, the services over it and the
 // HTTP handler. newApp builds it in that order; Close undoes it in reverse.
 type app struct {
-	Store   store.Store
-	CMDB    *cmdb.Service
-	Impact  *impact.Analyzer
+	Store  store.Store
+	CMDB   *cmdb.Service
+	Impact *impact.Analyzer
+	// ITSM is the service desk (incidents, problems, changes).
+	ITSM    *itsm.Service
 	Handler http.Handler
 	Logger  *slog.Logger
 	// Hooks sends record events to webhooks; stopHooks ends it.
 	Hooks     *webhooks.Dispatcher
 	stopHooks context.CancelFunc
 	hooksDone chan struct{}
-	// Desk is the service desk (incidents, problems, changes).
-	Desk *itsm.Service
 	// stopChecks ends the SLA breach checks (runBreachChecks); checksDone
 	// is closed once they have ended.
 	stopChecks context.CancelFunc
@@ -146,7 +146,7 @@ func newAppWith(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { defer close(done); hooks.Run(hctx) }()
-	a := &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger, Hooks: hooks, stopHooks: stop, hooksDone: done, Desk: desk}
+	a := &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger, Hooks: hooks, stopHooks: stop, hooksDone: done, ITSM: desk}
 	if every := cfg.ITSM.BreachCheckInterval; every > 0 {
 		cctx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
 		checksDone := make(chan struct{})

@@ -94,7 +94,7 @@ func TestWebhooksBreached(t *testing.T) {
 			// 20 minutes on: the new incident's response target is breached.
 			clk.Set(start.Add(20 * time.Minute))
 			eventually(t, "the response breach is sent", func() bool { return len(breached()) >= 1 })
-			n, err := a.Desk.SweepBreaches(t.Context(), itsm.BreachActor)
+			n, err := a.ITSM.SweepBreaches(t.Context(), itsm.BreachActor)
 			require.NoError(t, err)
 			assert.Zero(t, n, "a breach told of is not told of again")
 			settle("after another check")
@@ -120,7 +120,7 @@ func TestWebhooksBreached(t *testing.T) {
 			// done.
 			clk.Set(start.Add(5 * time.Hour))
 			eventually(t, "the resolution breach is sent", func() bool { return len(breached()) >= 2 })
-			n, err = a.Desk.SweepBreaches(t.Context(), itsm.BreachActor)
+			n, err = a.ITSM.SweepBreaches(t.Context(), itsm.BreachActor)
 			require.NoError(t, err)
 			assert.Zero(t, n)
 			settle("after more checks")
@@ -132,7 +132,7 @@ func TestWebhooksBreached(t *testing.T) {
 
 			// Thirty days on, still held and resolved: nothing.
 			clk.Set(start.Add(30 * 24 * time.Hour))
-			n, err = a.Desk.SweepBreaches(t.Context(), itsm.BreachActor)
+			n, err = a.ITSM.SweepBreaches(t.Context(), itsm.BreachActor)
 			require.NoError(t, err)
 			assert.Zero(t, n, "on hold and resolved incidents do not breach")
 			settle("a month on")
@@ -171,7 +171,7 @@ func TestBreachChecksLogFailures(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan struct{})
-	go func() { defer close(done); runBreachChecks(ctx, a.Desk, 5*time.Millisecond, logger) }()
+	go func() { defer close(done); runBreachChecks(ctx, a.ITSM, 5*time.Millisecond, logger) }()
 	eventually(t, "two failures logged", func() bool { return bytes.Count(buf.Bytes(), []byte("breach check failed")) >= 2 })
 	stop()
 	<-done

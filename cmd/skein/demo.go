@@ -17,9 +17,12 @@ import (
 // precedence, so later corrections through the API take precedence.
 var demoActor = store.Actor{Name: "skein-demo", Source: "demo"}
 
-// seedDemo loads the demo estate into a's store if the store holds no CI,
-// and prints one line saying what it did. A store that holds CIs is left
-// alone: the demo is for trying Skein out, never for mixing with real data.
+// seedDemo loads the demo estate into a's store if the store holds no CI:
+// its CIs, people and groups, then its service desk records (incidents, a
+// known error, changes), opened through the service desk as its people
+// would; and prints one line saying what it did. A store that holds CIs is
+// left alone: the demo is for trying Skein out, never for mixing with real
+// data.
 func seedDemo(ctx context.Context, a *app, w io.Writer) error {
 	page, err := a.CMDB.ListCIs(ctx, cmdb.Filter{}, store.PageRequest{First: 1})
 	if err != nil {
@@ -33,7 +36,11 @@ func seedDemo(ctx context.Context, a *app, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "demo estate loaded: %s; try the Playground, and docs/API.md for a tour\n", sum)
+	recs, err := demo.SeedRecords(ctx, a.ITSM, a.CMDB, time.Now())
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "demo estate loaded: %s; records: %s; try the Playground, and docs/API.md and docs/ITSM.md for a tour\n", sum, recs)
 	return err
 }
 

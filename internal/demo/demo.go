@@ -8,7 +8,10 @@
 // services with their owners and support groups. Redundancy is modelled
 // where real estates have it (MEMBER_OF groups with min_members_up) and some
 // single points of failure are deliberate, so that impact analysis has
-// interesting answers.
+// interesting answers. A small service desk runs it: five people, the CAB
+// group and the payments support group (also in estate.yaml), whose
+// records SeedRecords opens through the itsm service once the estate is
+// loaded (see records.go for the story).
 //
 // `skein serve --demo` and `skein seed --demo` load it; docs/API.md walks
 // through it; the golden tests of cmd/skein query it. The constants below
@@ -98,11 +101,36 @@ type Relationship struct {
 	Source, Type, Target string
 }
 
+// Person is one person of the estate: a person's attributes, "user_name"
+// and "name" included.
+type Person map[string]any
+
+// UserName returns the person's user name.
+func (p Person) UserName() string {
+	s, _ := p["user_name"].(string)
+	return s
+}
+
+// Group is one group of the estate: its attributes, "name" included, and
+// the user names of its members.
+type Group struct {
+	Attributes map[string]any
+	Members    []string
+}
+
+// Name returns the group's name.
+func (g Group) Name() string {
+	s, _ := g.Attributes["name"].(string)
+	return s
+}
+
 // Estate is a set of CIs with unique names and the relationships between
-// them.
+// them, and the people and groups who run them.
 type Estate struct {
 	CIs           []CI
 	Relationships []Relationship
+	People        []Person
+	Groups        []Group
 }
 
 // Default returns the demo estate, freshly parsed (the caller may modify
@@ -111,6 +139,8 @@ func Default() (*Estate, error) {
 	var raw struct {
 		CIs           []map[string]any `yaml:"cis"`
 		Relationships [][]string       `yaml:"relationships"`
+		People        []map[string]any `yaml:"people"`
+		Groups        []map[string]any `yaml:"groups"`
 	}
 	if err := yaml.Unmarshal(estateYAML, &raw); err != nil {
 		return nil, fmt.Errorf("demo estate: %w", err)
@@ -131,6 +161,23 @@ func Default() (*Estate, error) {
 		}
 		e.Relationships = append(e.Relationships, Relationship{Source: r[0], Type: r[1], Target: r[2]})
 	}
+	for _, p := range raw.People {
+		e.People = append(e.People, Person(p))
+	}
+	for i, m := range raw.Groups {
+		attrs := maps.Clone(m)
+		delete(attrs, "members")
+		g := Group{Attributes: attrs}
+		members, _ := m["members"].([]any)
+		for _, u := range members {
+			s, ok := u.(string)
+			if !ok {
+				return nil, fmt.Errorf("demo estate: groups[%d]: members: want user names, got %v", i, u)
+			}
+			g.Members = append(g.Members, s)
+		}
+		e.Groups = append(e.Groups, g)
+	}
 	if err := e.Check(); err != nil {
 		return nil, err
 	}
@@ -138,7 +185,9 @@ func Default() (*Estate, error) {
 }
 
 // Check reports CIs without a name, duplicate names, relationships whose
-// ends are not CIs of the estate, and duplicate relationships. The model's
+// ends are not CIs of the estate, duplicate relationships, people without
+// a user name or with the same one (ignoring case), groups without a name
+// or with the same one, and members who are not people of the estate. The model's
 // rules (classes, attributes, which classes a relationship type connects)
 // are checked when the estate is seeded.
 func (e *Estate) Check() error {
@@ -166,6 +215,33 @@ func (e *Estate) Check() error {
 		}
 		rels[r] = true
 	}
+	users := make(map[string]bool, len(e.People))
+	for i, p := range e.People {
+		switch u := strings.ToLower(p.UserName()); {
+		case u == "":
+			errs = append(errs, fmt.Errorf("people[%d]: no user_name", i))
+		case users[u]:
+			errs = append(errs, fmt.Errorf("people[%d]: duplicate user_name %q", i, p.UserName()))
+		default:
+			users[u] = true
+		}
+	}
+	groups := make(map[string]bool, len(e.Groups))
+	for i, g := range e.Groups {
+		switch n := strings.ToLower(g.Name()); {
+		case n == "":
+			errs = append(errs, fmt.Errorf("groups[%d]: no name", i))
+		case groups[n]:
+			errs = append(errs, fmt.Errorf("groups[%d]: duplicate name %q", i, g.Name()))
+		default:
+			groups[n] = true
+		}
+		for _, m := range g.Members {
+			if !users[strings.ToLower(m)] {
+				errs = append(errs, fmt.Errorf("groups[%d] (%s): member %q is not a person of the estate", i, g.Name(), m))
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("demo estate: %w", errors.Join(errs...))
 	}
@@ -177,9 +253,11 @@ func (e *Estate) Check() error {
 // differently ordered ids. Tests use it to show that answers do not depend
 // on creation order.
 func (e *Estate) Reversed() *Estate {
-	r := &Estate{CIs: slices.Clone(e.CIs), Relationships: slices.Clone(e.Relationships)}
+	r := &Estate{CIs: slices.Clone(e.CIs), Relationships: slices.Clone(e.Relationships), People: slices.Clone(e.People), Groups: slices.Clone(e.Groups)}
 	slices.Reverse(r.CIs)
 	slices.Reverse(r.Relationships)
+	slices.Reverse(r.People)
+	slices.Reverse(r.Groups)
 	return r
 }
 
@@ -201,10 +279,15 @@ type Summary struct {
 	// RelationshipsCreated, RelationshipsUpdated and RelationshipsUnchanged
 	// count the relationships by outcome.
 	RelationshipsCreated, RelationshipsUpdated, RelationshipsUnchanged int
+	// People and Groups are the numbers of people and groups of the
+	// estate, each merged with the store's; Members counts the group
+	// memberships created.
+	People, Groups, Members int
 }
 
 // String is a one-line account, e.g. "332 CIs (332 created), 530
-// relationships (530 created)".
+// relationships (530 created), 5 people, 2 groups" (people and groups
+// when there are any).
 func (s Summary) String() string {
 	part := func(n int, what string, created, updated, unchanged int) string {
 		var parts []string
@@ -222,8 +305,12 @@ func (s Summary) String() string {
 		}
 		return out
 	}
-	return part(s.CIs, "CIs", s.Created, s.Updated, s.Unchanged) + ", " +
+	out := part(s.CIs, "CIs", s.Created, s.Updated, s.Unchanged) + ", " +
 		part(s.Relationships, "relationships", s.RelationshipsCreated, s.RelationshipsUpdated, s.RelationshipsUnchanged)
+	if s.People > 0 || s.Groups > 0 {
+		out += fmt.Sprintf(", %d people, %d groups", s.People, s.Groups)
+	}
+	return out
 }
 
 // Batch sizes of Seed: well below store.MaxBatch, so each write is a
@@ -247,9 +334,12 @@ func Seed(ctx context.Context, svc *cmdb.Service, actor store.Actor) (Summary, e
 	return SeedEstate(ctx, svc, actor, e)
 }
 
-// SeedEstate loads e into svc as actor, as Seed does with the demo estate.
-// Each batch is atomic; the first invalid CI or relationship stops the
-// seeding with an error that names it.
+// SeedEstate loads e into svc as actor, as Seed does with the demo estate:
+// its CIs, their relationships, then its people and groups (identified by
+// user name and name, as a directory sync would report them) and the
+// groups' members. Each batch is atomic; the first invalid CI,
+// relationship, person or group stops the seeding with an error that
+// names it.
 func SeedEstate(ctx context.Context, svc *cmdb.Service, actor store.Actor, e *Estate) (Summary, error) {
 	if err := e.Check(); err != nil {
 		return Summary{}, err
@@ -312,5 +402,70 @@ func SeedEstate(ctx context.Context, svc *cmdb.Service, actor store.Actor, e *Es
 			}
 		}
 	}
-	return sum, nil
+	return sum, seedPeople(ctx, svc, actor, e, &sum)
+}
+
+// seedPeople upserts e's people and groups and adds the groups' members,
+// counting them in sum.
+func seedPeople(ctx context.Context, svc *cmdb.Service, actor store.Actor, e *Estate, sum *Summary) error {
+	if len(e.People) == 0 && len(e.Groups) == 0 {
+		return nil
+	}
+	upsert := func(kind string, items []cmdb.UpsertItem, name func(i int) string) ([]store.ID, error) {
+		if len(items) == 0 {
+			return nil, nil
+		}
+		res, err := svc.UpsertNodes(ctx, actor, kind, items, true)
+		if err != nil {
+			var ie *store.ItemError
+			if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(items) {
+				return nil, fmt.Errorf("demo estate: %s %q: %w", kind, name(ie.Index), ie.Err)
+			}
+			return nil, fmt.Errorf("demo estate: upsert %ss: %w", kind, err)
+		}
+		ids := make([]store.ID, len(res))
+		for i, r := range res {
+			if r.Err != nil {
+				return nil, fmt.Errorf("demo estate: %s %q: %s: %w", kind, name(i), r.Status, r.Err)
+			}
+			ids[i] = r.Node.ID
+		}
+		return ids, nil
+	}
+	people := make([]cmdb.UpsertItem, len(e.People))
+	for i, p := range e.People {
+		people[i] = cmdb.UpsertItem{Attributes: maps.Clone(map[string]any(p))}
+	}
+	pids, err := upsert(cmdb.KindPerson, people, func(i int) string { return e.People[i].UserName() })
+	if err != nil {
+		return err
+	}
+	byUser := make(map[string]store.ID, len(pids))
+	for i, id := range pids {
+		byUser[strings.ToLower(e.People[i].UserName())] = id
+	}
+	groups := make([]cmdb.UpsertItem, len(e.Groups))
+	for i, g := range e.Groups {
+		groups[i] = cmdb.UpsertItem{Attributes: maps.Clone(g.Attributes)}
+	}
+	gids, err := upsert(cmdb.KindGroup, groups, func(i int) string { return e.Groups[i].Name() })
+	if err != nil {
+		return err
+	}
+	sum.People, sum.Groups = len(e.People), len(e.Groups)
+	for i, g := range e.Groups {
+		if len(g.Members) == 0 {
+			continue
+		}
+		members := make([]store.ID, len(g.Members))
+		for j, m := range g.Members {
+			members[j] = byUser[strings.ToLower(m)]
+		}
+		n, err := svc.AddGroupMembers(ctx, actor, gids[i], members)
+		if err != nil {
+			return fmt.Errorf("demo estate: members of group %q: %w", g.Name(), err)
+		}
+		sum.Members += n
+	}
+	return nil
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/demo"
+	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
 	"github.com/skein-cmdb/skein/internal/store/embedded"
 )
@@ -17,6 +20,19 @@ import (
 var actor = store.Actor{Name: "demo-test", Source: "demo"}
 
 func newService(t *testing.T) *cmdb.Service {
+	svc, _ := newServices(t)
+	return svc
+}
+
+// newServices returns the CMDB and the service desk (with its default
+// configuration) over an empty embedded store.
+func newServices(t *testing.T) (*cmdb.Service, *itsm.Service) {
+	return newServicesWith(t, itsm.Config{})
+}
+
+// newServicesWith is newServices with the service desk configured as cfg
+// (its impact analyzer set).
+func newServicesWith(t *testing.T, cfg itsm.Config) (*cmdb.Service, *itsm.Service) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := embedded.Open(ctx, t.TempDir(), embedded.Options{Synchronous: "NORMAL"})
@@ -26,7 +42,10 @@ func newService(t *testing.T) *cmdb.Service {
 	require.NoError(t, err)
 	svc, err := cmdb.NewService(ctx, st, model)
 	require.NoError(t, err)
-	return svc
+	cfg.Impact = impact.New(st, svc.Model, impact.Options{})
+	desk, err := itsm.NewService(svc, st, cfg)
+	require.NoError(t, err)
+	return svc, desk
 }
 
 func TestEstateShape(t *testing.T) {
@@ -106,6 +125,13 @@ func TestEstateCheck(t *testing.T) {
 			},
 			Relationships: []demo.Relationship{{Source: "a", Type: "DEPENDS_ON", Target: "b"}, {Source: "a", Type: "DEPENDS_ON", Target: "b"}},
 		}, []string{"duplicate"}},
+		{"people and groups", demo.Estate{
+			People: []demo.Person{{"user_name": "ann"}, {"user_name": "ANN"}, {"name": "Nobody"}},
+			Groups: []demo.Group{
+				{Attributes: map[string]any{"name": "CAB"}, Members: []string{"ann", "bob"}},
+				{Attributes: map[string]any{"name": "cab"}},
+			},
+		}, []string{`duplicate user_name "ANN"`, "people[2]: no user_name", `member "bob" is not a person`, `duplicate name "cab"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,9 +152,14 @@ func TestSeedIsIdempotent(t *testing.T) {
 
 	first, err := demo.Seed(ctx, svc, actor)
 	require.NoError(t, err)
+	members := 0
+	for _, g := range e.Groups {
+		members += len(g.Members)
+	}
 	assert.Equal(t, demo.Summary{
 		CIs: len(e.CIs), Relationships: len(e.Relationships),
 		Created: len(e.CIs), RelationshipsCreated: len(e.Relationships),
+		People: len(e.People), Groups: len(e.Groups), Members: members,
 	}, first)
 
 	page, err := svc.ListCIs(ctx, cmdb.Filter{}, store.PageRequest{First: 1})
@@ -140,9 +171,14 @@ func TestSeedIsIdempotent(t *testing.T) {
 	assert.Equal(t, demo.Summary{
 		CIs: len(e.CIs), Relationships: len(e.Relationships),
 		Unchanged: len(e.CIs), RelationshipsUnchanged: len(e.Relationships),
-	}, second)
-	assert.Equal(t, fmt.Sprintf("%d CIs (%d unchanged), %d relationships (%d unchanged)", len(e.CIs), len(e.CIs), len(e.Relationships), len(e.Relationships)),
+		People: len(e.People), Groups: len(e.Groups),
+	}, second, "people and groups merged, no member added twice")
+	assert.Equal(t, fmt.Sprintf("%d CIs (%d unchanged), %d relationships (%d unchanged), %d people, %d groups",
+		len(e.CIs), len(e.CIs), len(e.Relationships), len(e.Relationships), len(e.People), len(e.Groups)),
 		second.String())
+	people, err := svc.ListNodes(ctx, cmdb.KindPerson, cmdb.Filter{}, store.PageRequest{First: 1})
+	require.NoError(t, err)
+	assert.Equal(t, len(e.People), people.Total, "every person of the estate is one person in the store")
 }
 
 func TestSeedRefusesWhatTheModelRefuses(t *testing.T) {
@@ -171,8 +207,56 @@ func TestSeedRefusesWhatTheModelRefuses(t *testing.T) {
 	}
 }
 
+func TestSeedRecords(t *testing.T) {
+	ctx := context.Background()
+	svc, desk := newServices(t)
+	_, err := demo.Seed(ctx, svc, actor)
+	require.NoError(t, err)
+
+	recs, err := demo.SeedRecords(ctx, desk, svc, time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, demo.Records{
+		Incidents: []string{demo.SuspectIncident, demo.StaleCatalogIncident, demo.StaleExtractIncident, demo.OnHoldIncident},
+		Problems:  []string{demo.KnownError},
+		Changes:   []string{demo.CulpritChange, demo.PatchChange, demo.UpgradeChange},
+	}, recs)
+	assert.Equal(t, "4 incidents, 1 problem, 3 changes", recs.String())
+
+	inc, ok, err := desk.IncidentByNumber(ctx, demo.SuspectIncident)
+	require.NoError(t, err)
+	require.True(t, ok)
+	suspects, err := desk.SuspectChanges(ctx, inc.ID, itsm.DefaultSuspectHours, 4)
+	require.NoError(t, err)
+	require.NotEmpty(t, suspects)
+	assert.Equal(t, demo.CulpritChange, suspects[0].Change.Attributes["number"])
+
+	again, err := demo.SeedRecords(ctx, desk, svc, time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, demo.Records{Skipped: true}, again, "the story is told once")
+	assert.Equal(t, "records already there, none added", again.String())
+}
+
+func TestSeedRecordsNeedsTheDemoCAB(t *testing.T) {
+	ctx := context.Background()
+	svc, desk := newServicesWith(t, itsm.Config{CABGroup: "Change Board"})
+	_, err := demo.Seed(ctx, svc, actor)
+	require.NoError(t, err)
+	_, err = demo.SeedRecords(ctx, desk, svc, time.Now())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "approvers_found")
+	assert.Contains(t, err.Error(), "is itsm.cab_group another group?")
+}
+
+func TestSeedRecordsNeedsTheEstate(t *testing.T) {
+	svc, desk := newServices(t)
+	_, err := demo.SeedRecords(context.Background(), desk, svc, time.Now())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "seed the estate first")
+}
+
 func TestSummaryString(t *testing.T) {
 	assert.Equal(t, "3 CIs (2 created, 1 unchanged), 4 relationships (4 updated)",
 		demo.Summary{CIs: 3, Created: 2, Unchanged: 1, Relationships: 4, RelationshipsUpdated: 4}.String())
 	assert.Equal(t, "0 CIs, 0 relationships", demo.Summary{}.String())
+	assert.Equal(t, "1 CIs (1 created), 0 relationships, 2 people, 1 groups", demo.Summary{CIs: 1, Created: 1, People: 2, Groups: 1}.String())
 }

@@ -1,0 +1,396 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/itsm"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// The people of the estate who act in the demo's records (see estate.yaml).
+const (
+	// ChangeManager chairs the CAB: she approves changes and schedules one
+	// past a conflict.
+	ChangeManager = "ahoffmann"
+	// PaymentsEngineer is in the CAB and in SG-Payments, and works the
+	// payments incident.
+	PaymentsEngineer = "dokafor"
+	// DatabaseAdministrator is in the CAB and analyses the known error.
+	DatabaseAdministrator = "mrossi"
+	// ServiceDeskAnalyst opens the incidents callers report.
+	ServiceDeskAnalyst = "jkowalski"
+	// NetworkEngineer works the firewall incident.
+	NetworkEngineer = "tnguyen"
+	// CABGroup approves normal changes (itsm.cab_group's default);
+	// PaymentsGroup supports the payments CIs.
+	CABGroup      = "CAB"
+	PaymentsGroup = "SG-Payments"
+)
+
+// The records SeedRecords plants, by number, as they are numbered in a
+// store that held no record before.
+const (
+	// CulpritChange is a normal change on paydb, approved by the CAB and
+	// implemented just before SuspectIncident was opened.
+	CulpritChange = "CHG0010001"
+	// SuspectIncident is open on payments-gateway, which depends on paydb:
+	// its suspectChanges rank CulpritChange first. It is in progress,
+	// assigned to PaymentsEngineer and PaymentsGroup.
+	SuspectIncident = "INC0010001"
+	// KnownError is a problem in root cause analysis, a known error with
+	// its root cause and workaround, on ReplicaClusterExample; the
+	// incidents StaleCatalogIncident and StaleExtractIncident are linked to
+	// it.
+	KnownError           = "PRB0010001"
+	StaleCatalogIncident = "INC0010002"
+	StaleExtractIncident = "INC0010003"
+	// OnHoldIncident is open on FirewallExample, on hold awaiting the
+	// vendor.
+	OnHoldIncident = "INC0010004"
+	// PatchChange is a standard change on DatabasePrimaryExample,
+	// scheduled; UpgradeChange a normal change on the same CI whose
+	// window overlaps it, approved and scheduled past the conflict by
+	// ChangeManager with a reason. Each lists the other in its conflicts.
+	PatchChange   = "CHG0010002"
+	UpgradeChange = "CHG0010003"
+)
+
+// Records says what SeedRecords did.
+type Records struct {
+	// Incidents, Problems and Changes are the numbers of the records
+	// opened, in order.
+	Incidents, Problems, Changes []string
+	// Skipped is true when the store held records already: nothing was
+	// written.
+	Skipped bool
+}
+
+// String is a one-line account, e.g. "4 incidents, 1 problem, 3 changes".
+func (r Records) String() string {
+	if r.Skipped {
+		return "records already there, none added"
+	}
+	plural := func(n int, one, many string) string {
+		if n == 1 {
+			return fmt.Sprintf("%d %s", n, one)
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	return plural(len(r.Incidents), "incident", "incidents") + ", " + plural(len(r.Problems), "problem", "problems") + ", " +
+		plural(len(r.Changes), "change", "changes")
+}
+
+// SeedRecords opens the demo's service management records on the estate
+// (which Seed loaded: its CIs, people and groups) through desk, the way the
+// service desk's people would, each write under the actor of the person
+// who does it (source "demo"), with the process's rights:
+//
+//   - CulpritChange tightens the connection limit of paydb: assessed,
+//     approved by every member of the CAB, scheduled and implemented now;
+//     then SuspectIncident, card payments timing out on payments-gateway,
+//     is opened, started and assigned, so that its suspectChanges name
+//     CulpritChange first;
+//   - KnownError, replica lag of the shop's read replicas during the
+//     nightly import, with StaleCatalogIncident and StaleExtractIncident
+//     linked to it;
+//   - OnHoldIncident, packet loss through the FRA1 firewall, on hold
+//     awaiting the vendor;
+//   - PatchChange and UpgradeChange on the shop's primary database, in
+//     overlapping windows two days from now: both scheduled, the second
+//     past the conflict with the change manager's reason.
+//
+// now places the change windows. A store that holds any incident, problem
+// or change is left alone (Records.Skipped): the numbers above are those of
+// an empty store, and the demo never adds its story twice.
+func SeedRecords(ctx context.Context, desk *itsm.Service, svc *cmdb.Service, now time.Time) (Records, error) {
+	ctx = auth.AsProcess(ctx)
+	for _, kind := range []string{itsm.KindIncident, itsm.KindChange, itsm.KindProblem} {
+		page, err := svc.ListNodes(ctx, kind, cmdb.Filter{}, store.PageRequest{First: 1})
+		if err != nil {
+			return Records{}, fmt.Errorf("demo records: check for %ss: %w", kind, err)
+		}
+		if page.Total > 0 {
+			return Records{Skipped: true}, nil
+		}
+	}
+	s := &seeder{ctx: ctx, desk: desk, svc: svc}
+	s.plant(now)
+	if s.err != nil {
+		return s.out, fmt.Errorf("demo records: %w", s.err)
+	}
+	return s.out, nil
+}
+
+// number is a record's number, for errors.
+func number(n store.Node) string {
+	s, _ := n.Attributes["number"].(string)
+	return s
+}
+
+// fail keeps err, if any, as the first error, saying what failed.
+func (s *seeder) fail(err error, format string, args ...any) {
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
+	}
+}
+
+// seeder writes the demo's records, keeping the first error (every step
+// after it does nothing).
+type seeder struct {
+	ctx  context.Context
+	desk *itsm.Service
+	svc  *cmdb.Service
+	out  Records
+	err  error
+}
+
+// as is the actor of the person with user name user.
+func as(user string) store.Actor { return store.Actor{Name: user, Source: "demo"} }
+
+// plant writes the story, in order.
+func (s *seeder) plant(now time.Time) {
+	paydb, gateway := s.ci("paydb"), s.ci(ApplicationExample)
+	replicas, catalog, pipelines := s.ci(ReplicaClusterExample), s.ci("shop-catalog"), s.ci("data-pipelines")
+	firewall, primary := s.ci(FirewallExample), s.ci(DatabasePrimaryExample)
+	manager, engineer, dba, analyst, neteng := s.person(ChangeManager), s.person(PaymentsEngineer), s.person(DatabaseAdministrator),
+		s.person(ServiceDeskAnalyst), s.person(NetworkEngineer)
+	payments := s.group(PaymentsGroup)
+	if s.err != nil {
+		return
+	}
+
+	// A change on paydb goes in; payments time out soon after.
+	now = now.UTC().Truncate(time.Minute)
+	culprit := s.change(as(engineer.user), itsm.RecordInput{
+		Attributes: map[string]any{
+			"short_description":   "Lower the connection limit of the payments database",
+			"description":         "max_connections of pg-pay-01 from 400 to 200, as the PCI review asked: fewer idle sessions holding card data.",
+			"type":                itsm.ChangeNormal,
+			"category":            "database",
+			"planned_start_at":    now.Add(-30 * time.Minute),
+			"planned_end_at":      now.Add(90 * time.Minute),
+			"implementation_plan": "ALTER SYSTEM SET max_connections = 200; rolling restart of pg-pay-01 in the low-traffic window.",
+			"backout_plan":        "ALTER SYSTEM RESET max_connections; restart pg-pay-01.",
+		},
+		Links: itsm.Links{Caller: &engineer.id, AssignedTo: &dba.id, AffectedCIs: &[]store.ID{paydb}},
+	})
+	s.approve(culprit, manager, engineer, dba)
+	s.actOnChange(as(manager.user), culprit, itsm.ActionSchedule, nil)
+	s.actOnChange(as(dba.user), culprit, itsm.ActionImplement, nil)
+
+	suspect := s.incident(as(analyst.user), itsm.RecordInput{
+		Attributes: map[string]any{
+			"short_description": "Card payments time out at checkout",
+			"description":       "Since this morning about one card payment in five fails after 30 s; the gateway logs 'remaining connection slots are reserved'.",
+			"impact":            int64(2), "urgency": int64(1), "category": "software",
+		},
+		Links: itsm.Links{Caller: &analyst.id, AssignedTo: &engineer.id, AssignmentGroup: &payments.id, AffectedCIs: &[]store.ID{gateway}},
+	})
+	s.actOnIncident(as(engineer.user), suspect, itsm.ActionStart, nil)
+
+	// A known error behind two incidents of the shop's reads.
+	problem := s.problem(as(dba.user), itsm.RecordInput{
+		Attributes: map[string]any{
+			"short_description": "Read replicas of the shop database lag during the nightly inventory import",
+			"description":       "Every night between 02:00 and 03:00 the replicas fall up to 40 minutes behind pg-shop-01.",
+			"impact":            int64(2), "urgency": int64(2), "category": "database",
+		},
+		Links: itsm.Links{AssignedTo: &dba.id, AffectedCIs: &[]store.ID{replicas}},
+	})
+	for _, in := range []itsm.RecordInput{
+		{Attributes: map[string]any{
+			"short_description": "Product pages show yesterday's stock levels in the morning",
+			"impact":            int64(2), "urgency": int64(3), "category": "software",
+		}, Links: itsm.Links{Caller: &analyst.id, AffectedCIs: &[]store.ID{catalog}}},
+		{Attributes: map[string]any{
+			"short_description": "The nightly sales extract misses the last hour of orders",
+			"impact":            int64(3), "urgency": int64(3), "category": "software",
+		}, Links: itsm.Links{Caller: &analyst.id, AffectedCIs: &[]store.ID{pipelines}}},
+	} {
+		inc := s.incident(as(analyst.user), in)
+		if s.err == nil {
+			s.fail(s.desk.LinkIncidentToProblem(s.ctx, as(dba.user), inc.ID, problem.ID), "link %s to %s", number(inc), number(problem))
+		}
+	}
+	s.actOnProblem(as(dba.user), problem, itsm.ActionAssessProblem)
+	s.actOnProblem(as(dba.user), problem, itsm.ActionAnalyze)
+	if s.err == nil {
+		_, err := s.desk.UpdateProblem(s.ctx, as(dba.user), problem.ID, 0, itsm.RecordInput{Attributes: map[string]any{
+			"root_cause":  "inventory-sync writes the whole night's stock update in one transaction; the replicas replay it only once it commits.",
+			"known_error": true,
+			"workaround":  "Until 03:30, read stock levels from pg-shop-01 (shop-catalog: READ_FROM_PRIMARY=true); rerun late extracts after 04:00.",
+		}})
+		s.fail(err, "make %s a known error", number(problem))
+	}
+
+	// A firewall incident waits for the vendor.
+	onHold := s.incident(as(analyst.user), itsm.RecordInput{
+		Attributes: map[string]any{
+			"short_description": "Intermittent packet loss through the FRA1 firewall",
+			"description":       "Monitoring sees 1-2 % loss on the firewall's uplink at peak hours; no service down so far.",
+			"impact":            int64(2), "urgency": int64(2), "category": "network",
+		},
+		Links: itsm.Links{Caller: &analyst.id, AssignedTo: &neteng.id, AffectedCIs: &[]store.ID{firewall}},
+	})
+	s.actOnIncident(as(neteng.user), onHold, itsm.ActionStart, nil)
+	s.actOnIncident(as(neteng.user), onHold, itsm.ActionHold, map[string]any{"on_hold_reason": "awaiting_vendor"})
+
+	// Two changes on the shop's primary database in one evening.
+	day := now.Truncate(24 * time.Hour).Add(2 * 24 * time.Hour)
+	patch := s.change(as(dba.user), itsm.RecordInput{
+		Attributes: map[string]any{
+			"short_description": "Monthly OS patches of the shop database server",
+			"type":              itsm.ChangeStandard,
+			"category":          "os",
+			"planned_start_at":  day.Add(20 * time.Hour),
+			"planned_end_at":    day.Add(22 * time.Hour),
+		},
+		Links: itsm.Links{Caller: &dba.id, AssignedTo: &dba.id, AffectedCIs: &[]store.ID{primary}},
+	})
+	s.actOnChange(as(dba.user), patch, itsm.ActionSchedule, nil)
+	upgrade := s.change(as(dba.user), itsm.RecordInput{
+		Attributes: map[string]any{
+			"short_description":   "Upgrade the shop database to PostgreSQL 16.4",
+			"type":                itsm.ChangeNormal,
+			"category":            "database",
+			"planned_start_at":    day.Add(21 * time.Hour),
+			"planned_end_at":      day.Add(23 * time.Hour),
+			"implementation_plan": "pg_upgrade --link on pg-shop-01 after a switchover test on pg-shop-02.",
+			"backout_plan":        "Fail over to pg-shop-02 (still on 16.3) and rebuild pg-shop-01.",
+		},
+		Links: itsm.Links{Caller: &dba.id, AssignedTo: &dba.id, AffectedCIs: &[]store.ID{primary}},
+	})
+	s.approve(upgrade, manager, engineer, dba)
+	s.actOnChange(as(manager.user), upgrade, itsm.ActionSchedule, map[string]any{
+		"conflict_override_reason": "Both need the same restart: the patches go first and the upgrade follows in the same outage, agreed with the DBAs.",
+	})
+}
+
+// who is a person of the estate: node ID and user name.
+type who struct {
+	id   store.ID
+	user string
+}
+
+// ci returns the ID of the CI named name.
+func (s *seeder) ci(name string) store.ID {
+	if s.err != nil {
+		return ""
+	}
+	page, err := s.svc.ListCIs(s.ctx, cmdb.Filter{Name: name, CaseSensitive: true}, store.PageRequest{First: 1})
+	switch {
+	case err != nil:
+		s.fail(err, "find CI %q", name)
+	case len(page.Items) == 0:
+		s.err = fmt.Errorf("no CI named %q: seed the estate first", name)
+	default:
+		return page.Items[0].ID
+	}
+	return ""
+}
+
+// node returns the node of kind whose attribute is value.
+func (s *seeder) node(kind, attribute, value string) store.ID {
+	if s.err != nil {
+		return ""
+	}
+	page, err := s.svc.ListNodes(s.ctx, kind, cmdb.Filter{Attributes: map[string]any{attribute: value}}, store.PageRequest{First: 1})
+	switch {
+	case err != nil:
+		s.fail(err, "find %s %q", kind, value)
+	case len(page.Items) == 0:
+		s.err = fmt.Errorf("no %s with %s %q: seed the estate first", kind, attribute, value)
+	default:
+		return page.Items[0].ID
+	}
+	return ""
+}
+
+func (s *seeder) person(user string) who {
+	return who{id: s.node(cmdb.KindPerson, "user_name", user), user: user}
+}
+
+func (s *seeder) group(name string) who {
+	return who{id: s.node(cmdb.KindGroup, "name", name), user: name}
+}
+
+// record keeps the number of a record opened (or the error).
+func (s *seeder) record(list *[]string, n store.Node, err error, in itsm.RecordInput) store.Node {
+	if err != nil {
+		s.fail(err, "open %q", in.Attributes["short_description"])
+		return n
+	}
+	*list = append(*list, number(n))
+	return n
+}
+
+func (s *seeder) incident(actor store.Actor, in itsm.RecordInput) store.Node {
+	if s.err != nil {
+		return store.Node{}
+	}
+	n, err := s.desk.CreateIncident(s.ctx, actor, in)
+	return s.record(&s.out.Incidents, n, err, in)
+}
+
+func (s *seeder) problem(actor store.Actor, in itsm.RecordInput) store.Node {
+	if s.err != nil {
+		return store.Node{}
+	}
+	n, err := s.desk.CreateProblem(s.ctx, actor, in)
+	return s.record(&s.out.Problems, n, err, in)
+}
+
+func (s *seeder) change(actor store.Actor, in itsm.RecordInput) store.Node {
+	if s.err != nil {
+		return store.Node{}
+	}
+	n, err := s.desk.CreateChange(s.ctx, actor, in)
+	return s.record(&s.out.Changes, n, err, in)
+}
+
+func (s *seeder) actOnIncident(actor store.Actor, n store.Node, action string, input map[string]any) {
+	if s.err == nil {
+		_, err := s.desk.ActOnIncident(s.ctx, actor, n.ID, 0, action, input)
+		s.fail(err, "%s %s", action, number(n))
+	}
+}
+
+func (s *seeder) actOnProblem(actor store.Actor, n store.Node, action string) {
+	if s.err == nil {
+		_, err := s.desk.ActOnProblem(s.ctx, actor, n.ID, 0, action, nil)
+		s.fail(err, "%s %s", action, number(n))
+	}
+}
+
+func (s *seeder) actOnChange(actor store.Actor, n store.Node, action string, input map[string]any) {
+	if s.err == nil {
+		_, err := s.desk.ActOnChange(s.ctx, actor, n.ID, 0, action, input)
+		s.fail(err, "%s %s", action, number(n))
+	}
+}
+
+// approve assesses normal change n, sends it to the CAB and has each of
+// approvers approve it under their own name. The approvers are the
+// members of the estate's CAB group, which must be the service desk's CAB
+// group (itsm.cab_group, CAB by default).
+func (s *seeder) approve(n store.Node, approvers ...who) {
+	if s.err != nil {
+		return
+	}
+	s.actOnChange(as(ChangeManager), n, itsm.ActionAssess, nil)
+	s.actOnChange(as(ChangeManager), n, itsm.ActionRequestApproval, nil)
+	if s.err != nil {
+		s.err = fmt.Errorf("%w (the demo's approvers are the members of its group %s: is itsm.cab_group another group?)", s.err, CABGroup)
+		return
+	}
+	for _, p := range approvers {
+		if s.err == nil {
+			_, err := s.desk.DecideChange(s.ctx, as(p.user), n.ID, 0, true, "Approved at the CAB.")
+			s.fail(err, "%s approves %s", p.user, number(n))
+		}
+	}
+}
