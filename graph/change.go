@@ -2,7 +2,9 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/itsm"
@@ -206,4 +208,47 @@ func impactCIs(a *model.ImpactAnalysis) []store.ID {
 func listSize(first *int) (int, error) {
 	p, err := pageIn(first, 100, nil)
 	return p.First, err
+}
+
+// outcomesLookback is how far back change outcomes are counted when the
+// client names no start.
+const outcomesLookback = 90 * 24 * time.Hour
+
+// sinceIn is the start of a change outcomes question.
+func sinceIn(since *time.Time) time.Time {
+	if since != nil {
+		return *since
+	}
+	return time.Now().Add(-outcomesLookback)
+}
+
+// ciCloseCodes lists how closed change c went on each of its CIs; nothing
+// while it is not closed.
+func (r *Resolver) ciCloseCodes(ctx context.Context, c store.Node) ([]model.CICloseCode, error) {
+	codes, err := r.ITSM.CloseCodesByCI(ctx, c)
+	out := make([]model.CICloseCode, len(codes))
+	for i, cc := range codes {
+		out[i] = model.CICloseCode{CIID: cc.CI, CloseCode: model.CloseCode(strings.ToUpper(cc.Code))}
+	}
+	return out, err
+}
+
+// ciCloseCodesIn reads closeChange's ciCloseCodes: at most store.MaxBatch,
+// each CI once.
+func ciCloseCodesIn(in []model.CICloseCodeInput) (string, error) {
+	if len(in) > store.MaxBatch {
+		return "", store.Invalid("input.ciCloseCodes", "at most %d", store.MaxBatch)
+	}
+	codes := map[store.ID]string{}
+	for i, c := range in {
+		id, err := ciID(fmt.Sprintf("input.ciCloseCodes[%d].ciId", i), c.CiID)
+		if err != nil {
+			return "", err
+		}
+		if _, dup := codes[id]; dup {
+			return "", store.Invalid(fmt.Sprintf("input.ciCloseCodes[%d].ciId", i), "names a CI already listed")
+		}
+		codes[id] = strings.ToLower(string(c.CloseCode))
+	}
+	return itsm.EncodeCICloseCodes(codes), nil
 }

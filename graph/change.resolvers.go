@@ -45,6 +45,17 @@ func (r *cIResolver) Changes(ctx context.Context, obj *model.CI, openOnly *bool,
 	return changeConnection(page), nil
 }
 
+// ChangeOutcomes is the resolver for the changeOutcomes field.
+func (r *cIResolver) ChangeOutcomes(ctx context.Context, obj *model.CI, since *time.Time) (*itsm.Outcomes, error) {
+	o, err := r.ITSM.ChangeOutcomesOn(ctx, obj.Raw.ID, sinceIn(since))
+	return &o, err
+}
+
+// Ci is the resolver for the ci field.
+func (r *cICloseCodeResolver) Ci(ctx context.Context, obj *model.CICloseCode) (*model.CI, error) {
+	return r.endCI(ctx, obj.CIID)
+}
+
 // Approvals is the resolver for the approvals field.
 func (r *changeResolver) Approvals(ctx context.Context, obj *model.Change) ([]model.Approval, error) {
 	return approvalsOut(obj.Raw), nil
@@ -139,6 +150,11 @@ func (r *changeResolver) ImpactNow(ctx context.Context, obj *model.Change) (*its
 	return &sn, nil
 }
 
+// CiCloseCodes is the resolver for the ciCloseCodes field.
+func (r *changeResolver) CiCloseCodes(ctx context.Context, obj *model.Change) ([]model.CICloseCode, error) {
+	return r.ciCloseCodes(ctx, obj.Raw)
+}
+
 // Change is the resolver for the change field.
 func (r *changeConflictResolver) Change(ctx context.Context, obj *model.ChangeConflict) (*model.Change, error) {
 	if obj.Kind != model.ConflictKindChange && obj.Kind != model.ConflictKindImpact {
@@ -168,6 +184,25 @@ func (r *changeConflictResolver) Cis(ctx context.Context, obj *model.ChangeConfl
 		}
 	}
 	return out, nil
+}
+
+// Total is the resolver for the total field.
+func (r *changeOutcomesResolver) Total(ctx context.Context, obj *itsm.Outcomes) (int, error) {
+	return obj.Total(), nil
+}
+
+// SuccessRate is the resolver for the successRate field.
+func (r *changeOutcomesResolver) SuccessRate(ctx context.Context, obj *itsm.Outcomes) (*float64, error) {
+	rate, ok := obj.SuccessRate()
+	if !ok {
+		return nil, nil
+	}
+	return &rate, nil
+}
+
+// Outcomes is the resolver for the outcomes field.
+func (r *classChangeOutcomesResolver) Outcomes(ctx context.Context, obj *itsm.ClassOutcomes) (*itsm.Outcomes, error) {
+	return &obj.Outcomes, nil
 }
 
 // OpenIncidents is the resolver for the openIncidents field.
@@ -320,6 +355,13 @@ func (r *mutationResolver) CloseChange(ctx context.Context, input model.CloseCha
 	if input.CloseNotes != nil {
 		in["close_notes"] = *input.CloseNotes
 	}
+	codes, err := ciCloseCodesIn(input.CiCloseCodes)
+	if err != nil {
+		return nil, err
+	}
+	if codes != "" {
+		in["ci_close_codes"] = codes
+	}
 	return r.actOnChange(ctx, input.ID, input.ExpectedVersion, itsm.ActionCloseChange, in)
 }
 
@@ -380,6 +422,11 @@ func (r *queryResolver) Changes(ctx context.Context, search *string, where *mode
 	return changeConnection(page), nil
 }
 
+// ChangeOutcomesByClass is the resolver for the changeOutcomesByClass field.
+func (r *queryResolver) ChangeOutcomesByClass(ctx context.Context, since *time.Time) ([]itsm.ClassOutcomes, error) {
+	return r.ITSM.ChangeOutcomesByClass(ctx, sinceIn(since))
+}
+
 // Ci is the resolver for the ci field.
 func (r *suspectChangeResolver) Ci(ctx context.Context, obj *model.SuspectChange) (*model.CI, error) {
 	return r.endCI(ctx, obj.CIID)
@@ -393,12 +440,25 @@ func (r *suspectChangeResolver) IncidentCi(ctx context.Context, obj *model.Suspe
 // Approval returns generated.ApprovalResolver implementation.
 func (r *Resolver) Approval() generated.ApprovalResolver { return &approvalResolver{r} }
 
+// CICloseCode returns generated.CICloseCodeResolver implementation.
+func (r *Resolver) CICloseCode() generated.CICloseCodeResolver { return &cICloseCodeResolver{r} }
+
 // Change returns generated.ChangeResolver implementation.
 func (r *Resolver) Change() generated.ChangeResolver { return &changeResolver{r} }
 
 // ChangeConflict returns generated.ChangeConflictResolver implementation.
 func (r *Resolver) ChangeConflict() generated.ChangeConflictResolver {
 	return &changeConflictResolver{r}
+}
+
+// ChangeOutcomes returns generated.ChangeOutcomesResolver implementation.
+func (r *Resolver) ChangeOutcomes() generated.ChangeOutcomesResolver {
+	return &changeOutcomesResolver{r}
+}
+
+// ClassChangeOutcomes returns generated.ClassChangeOutcomesResolver implementation.
+func (r *Resolver) ClassChangeOutcomes() generated.ClassChangeOutcomesResolver {
+	return &classChangeOutcomesResolver{r}
 }
 
 // ImpactSnapshot returns generated.ImpactSnapshotResolver implementation.
@@ -410,9 +470,12 @@ func (r *Resolver) ImpactSnapshot() generated.ImpactSnapshotResolver {
 func (r *Resolver) SuspectChange() generated.SuspectChangeResolver { return &suspectChangeResolver{r} }
 
 type (
-	approvalResolver       struct{ *Resolver }
-	changeResolver         struct{ *Resolver }
-	changeConflictResolver struct{ *Resolver }
-	impactSnapshotResolver struct{ *Resolver }
-	suspectChangeResolver  struct{ *Resolver }
+	approvalResolver            struct{ *Resolver }
+	cICloseCodeResolver         struct{ *Resolver }
+	changeResolver              struct{ *Resolver }
+	changeConflictResolver      struct{ *Resolver }
+	changeOutcomesResolver      struct{ *Resolver }
+	classChangeOutcomesResolver struct{ *Resolver }
+	impactSnapshotResolver      struct{ *Resolver }
+	suspectChangeResolver       struct{ *Resolver }
 )

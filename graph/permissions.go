@@ -178,6 +178,10 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Problem.history":                {auditRead},
 	"Problem.journal":                {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
 	"CI.openRecordsAround":           {incidentRead, problemRead, changeRead, relRead},
+	// Change outcomes: readers.
+	"Query.changeOutcomesByClass": {changeRead, ciRead, relRead},
+	"CI.changeOutcomes":           {changeRead, relRead},
+	"Change.ciCloseCodes":         {ciRead, relRead},
 	// Change windows: readers read them, change managers keep them.
 	"Query.changeWindow":           {windowRead},
 	"Query.changeWindows":          {windowRead},

@@ -552,6 +552,7 @@ var matrixOps = map[string]matrixOp{
 			d := ok(t, m.url, `query($id: ID!) { changeWindow(id: $id) { description } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
 			assert.Equal(t, allowed, get(d, "changeWindow", "description") == "matrix")
 		}},
+	"Query.changeOutcomesByClass": {query: `{ changeOutcomesByClass { class outcomes { total successRate } } }`},
 	"Query.problem": {query: `query($id: ID!) { problem(id: $id) { number state } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.problem(t)} }},
 	"Query.problems":    {query: `{ problems(first: 1) { totalCount } }`},

@@ -20,6 +20,9 @@ import (
 type ApprovalResolver interface {
 	Approver(ctx context.Context, obj *model.Approval) (*model.Person, error)
 }
+type CICloseCodeResolver interface {
+	Ci(ctx context.Context, obj *model.CICloseCode) (*model.CI, error)
+}
 type ChangeResolver interface {
 	Approvals(ctx context.Context, obj *model.Change) ([]model.Approval, error)
 
@@ -38,6 +41,7 @@ type ChangeResolver interface {
 	RiskOverrideReason(ctx context.Context, obj *model.Change) (*string, error)
 	ImpactSnapshot(ctx context.Context, obj *model.Change) (*itsm.Snapshot, error)
 	ImpactNow(ctx context.Context, obj *model.Change) (*itsm.Snapshot, error)
+	CiCloseCodes(ctx context.Context, obj *model.Change) ([]model.CICloseCode, error)
 	CausedIncidents(ctx context.Context, obj *model.Change, first *int, after *string) (*model.IncidentConnection, error)
 	Tasks(ctx context.Context, obj *model.Change, openOnly *bool, first *int, after *string) (*model.ChangeTaskConnection, error)
 }
@@ -47,6 +51,14 @@ type ChangeConflictResolver interface {
 
 	Cis(ctx context.Context, obj *model.ChangeConflict) ([]model.CI, error)
 	Window(ctx context.Context, obj *model.ChangeConflict) (*model.ChangeWindow, error)
+}
+type ChangeOutcomesResolver interface {
+	Total(ctx context.Context, obj *itsm.Outcomes) (int, error)
+
+	SuccessRate(ctx context.Context, obj *itsm.Outcomes) (*float64, error)
+}
+type ClassChangeOutcomesResolver interface {
+	Outcomes(ctx context.Context, obj *itsm.ClassOutcomes) (*itsm.Outcomes, error)
 }
 type ImpactSnapshotResolver interface {
 	Risk(ctx context.Context, obj *itsm.Snapshot) (model.ChangeRisk, error)
@@ -399,6 +411,61 @@ func (ec *executionContext) _Approval_decidedAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Approval_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Approval", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CICloseCode_ci(ctx context.Context, field graphql.CollectedField, obj *model.CICloseCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CICloseCode_ci(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CICloseCode().Ci(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CI) graphql.Marshaler {
+			return ec.marshalNCI2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCI(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CICloseCode_ci(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CICloseCode",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CI(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CICloseCode_closeCode(ctx context.Context, field graphql.CollectedField, obj *model.CICloseCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CICloseCode_closeCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CloseCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CloseCode) graphql.Marshaler {
+			return ec.marshalNCloseCode2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCloseCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CICloseCode_closeCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CICloseCode", field, false, false, "CloseCode")
 }
 
 func (ec *executionContext) _Change_id(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
@@ -1424,6 +1491,38 @@ func (ec *executionContext) fieldContext_Change_impactNow(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Change_ciCloseCodes(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_ciCloseCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().CiCloseCodes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CICloseCode) graphql.Marshaler {
+			return ec.marshalNCICloseCode2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCICloseCodeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Change_ciCloseCodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CICloseCode(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Change_causedIncidents(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1929,6 +2028,144 @@ func (ec *executionContext) fieldContext_ChangeList_items(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _ChangeOutcomes_total(ctx context.Context, field graphql.CollectedField, obj *itsm.Outcomes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOutcomes_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeOutcomes().Total(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOutcomes_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOutcomes", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ChangeOutcomes_successful(ctx context.Context, field graphql.CollectedField, obj *itsm.Outcomes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOutcomes_successful(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Successful, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOutcomes_successful(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOutcomes", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChangeOutcomes_successfulWithIssues(ctx context.Context, field graphql.CollectedField, obj *itsm.Outcomes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOutcomes_successfulWithIssues(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuccessfulWithIssues, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOutcomes_successfulWithIssues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOutcomes", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChangeOutcomes_unsuccessful(ctx context.Context, field graphql.CollectedField, obj *itsm.Outcomes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOutcomes_unsuccessful(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unsuccessful, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOutcomes_unsuccessful(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOutcomes", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChangeOutcomes_backedOut(ctx context.Context, field graphql.CollectedField, obj *itsm.Outcomes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOutcomes_backedOut(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackedOut, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOutcomes_backedOut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOutcomes", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChangeOutcomes_successRate(ctx context.Context, field graphql.CollectedField, obj *itsm.Outcomes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeOutcomes_successRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChangeOutcomes().SuccessRate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeOutcomes_successRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChangeOutcomes", field, true, true, "Float")
+}
+
 func (ec *executionContext) _ChangePayload_change(ctx context.Context, field graphql.CollectedField, obj *model.ChangePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1956,6 +2193,61 @@ func (ec *executionContext) fieldContext_ChangePayload_change(_ context.Context,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Change(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClassChangeOutcomes_class(ctx context.Context, field graphql.CollectedField, obj *itsm.ClassOutcomes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassChangeOutcomes_class(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Class, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassChangeOutcomes_class(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassChangeOutcomes", field, false, false, "String")
+}
+
+func (ec *executionContext) _ClassChangeOutcomes_outcomes(ctx context.Context, field graphql.CollectedField, obj *itsm.ClassOutcomes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassChangeOutcomes_outcomes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ClassChangeOutcomes().Outcomes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *itsm.Outcomes) graphql.Marshaler {
+			return ec.marshalNChangeOutcomes2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐOutcomes(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassChangeOutcomes_outcomes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClassChangeOutcomes",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOutcomes(ctx, field)
 		},
 	}
 	return fc, nil
@@ -2548,6 +2840,55 @@ func (ec *executionContext) fieldContext_SuspectChange_minutesBeforeIncident(_ c
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputCICloseCodeInput(ctx context.Context, obj any) (model.CICloseCodeInput, error) {
+	var it model.CICloseCodeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ciId", "closeCode"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ciId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ciId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CiID = data
+		case "closeCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("closeCode"))
+			data, err := ec.unmarshalNCloseCode2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCloseCode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CloseCode = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCICloseCodeInput unmarshals raw into the CICloseCodeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCICloseCodeInput(ctx context.Context, raw any) (model.CICloseCodeInput, error) {
+	var out model.CICloseCodeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CICloseCodeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCancelChangeInput(ctx context.Context, obj any) (model.CancelChangeInput, error) {
 	var it model.CancelChangeInput
 	if obj == nil {
@@ -2720,7 +3061,7 @@ func (ec *executionContext) unmarshalInputCloseChangeInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "expectedVersion", "closeCode", "closeNotes"}
+	fieldsInOrder := [...]string{"id", "expectedVersion", "closeCode", "closeNotes", "ciCloseCodes"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -2755,6 +3096,13 @@ func (ec *executionContext) unmarshalInputCloseChangeInput(ctx context.Context, 
 				return it, err
 			}
 			it.CloseNotes = data
+		case "ciCloseCodes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ciCloseCodes"))
+			data, err := ec.unmarshalOCICloseCodeInput2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCICloseCodeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CiCloseCodes = data
 		}
 	}
 	return it, nil
@@ -3227,6 +3575,45 @@ func (ec *executionContext) _Approval(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var cICloseCodeImplementors = []string{"CICloseCode"}
+
+func (ec *executionContext) _CICloseCode(ctx context.Context, sel ast.SelectionSet, obj *model.CICloseCode) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cICloseCodeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CICloseCode")
+		case "ci":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CICloseCode_ci(ctx, field, obj)
+				})
+		case "closeCode":
+			out.Values[i] = ec._CICloseCode_closeCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var changeImplementors = []string{"Change", "Node", "Record"}
 
 func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, obj *model.Change) graphql.Marshaler {
@@ -3446,6 +3833,12 @@ func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Change_impactNow(ctx, field, obj)
+				})
+		case "ciCloseCodes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_ciCloseCodes(ctx, field, obj)
 				})
 		case "causedIncidents":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -3667,6 +4060,66 @@ func (ec *executionContext) _ChangeList(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var changeOutcomesImplementors = []string{"ChangeOutcomes"}
+
+func (ec *executionContext) _ChangeOutcomes(ctx context.Context, sel ast.SelectionSet, obj *itsm.Outcomes) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeOutcomesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeOutcomes")
+		case "total":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeOutcomes_total(ctx, field, obj)
+				})
+		case "successful":
+			out.Values[i] = ec._ChangeOutcomes_successful(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "successfulWithIssues":
+			out.Values[i] = ec._ChangeOutcomes_successfulWithIssues(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unsuccessful":
+			out.Values[i] = ec._ChangeOutcomes_unsuccessful(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "backedOut":
+			out.Values[i] = ec._ChangeOutcomes_backedOut(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "successRate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChangeOutcomes_successRate(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var changePayloadImplementors = []string{"ChangePayload"}
 
 func (ec *executionContext) _ChangePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ChangePayload) graphql.Marshaler {
@@ -3683,6 +4136,45 @@ func (ec *executionContext) _ChangePayload(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var classChangeOutcomesImplementors = []string{"ClassChangeOutcomes"}
+
+func (ec *executionContext) _ClassChangeOutcomes(ctx context.Context, sel ast.SelectionSet, obj *itsm.ClassOutcomes) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, classChangeOutcomesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClassChangeOutcomes")
+		case "class":
+			out.Values[i] = ec._ClassChangeOutcomes_class(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "outcomes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ClassChangeOutcomes_outcomes(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3982,6 +4474,31 @@ func (ec *executionContext) marshalNApproverReason2githubᚗcomᚋskeinᚑcmdb�
 	return v
 }
 
+func (ec *executionContext) marshalNCICloseCode2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCICloseCode(ctx context.Context, sel ast.SelectionSet, v model.CICloseCode) graphql.Marshaler {
+	return ec._CICloseCode(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCICloseCode2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCICloseCodeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CICloseCode) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCICloseCode2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCICloseCode(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCICloseCodeInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCICloseCodeInput(ctx context.Context, v any) (model.CICloseCodeInput, error) {
+	res, err := ec.unmarshalInputCICloseCodeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCancelChangeInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCancelChangeInput(ctx context.Context, v any) (model.CancelChangeInput, error) {
 	res, err := ec.unmarshalInputCancelChangeInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -4121,6 +4638,14 @@ func (ec *executionContext) marshalNChangeList2ᚖgithubᚗcomᚋskeinᚑcmdbᚋ
 	return ec._ChangeList(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNChangeOutcomes2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐOutcomes(ctx context.Context, sel ast.SelectionSet, v *itsm.Outcomes) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangeOutcomes!")
+		return graphql.Null
+	}
+	return ec._ChangeOutcomes(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNChangePayload2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐChangePayload(ctx context.Context, sel ast.SelectionSet, v *model.ChangePayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ChangePayload!")
@@ -4157,6 +4682,26 @@ func (ec *executionContext) unmarshalNChangeType2githubᚗcomᚋskeinᚑcmdbᚋs
 
 func (ec *executionContext) marshalNChangeType2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐChangeType(ctx context.Context, sel ast.SelectionSet, v model.ChangeType) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNClassChangeOutcomes2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐClassOutcomes(ctx context.Context, sel ast.SelectionSet, v itsm.ClassOutcomes) graphql.Marshaler {
+	return ec._ClassChangeOutcomes(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNClassChangeOutcomes2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐClassOutcomesᚄ(ctx context.Context, sel ast.SelectionSet, v []itsm.ClassOutcomes) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNClassChangeOutcomes2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐClassOutcomes(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNCloseChangeInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCloseChangeInput(ctx context.Context, v any) (model.CloseChangeInput, error) {
@@ -4253,6 +4798,23 @@ func (ec *executionContext) marshalNSuspectChange2ᚕgithubᚗcomᚋskeinᚑcmdb
 func (ec *executionContext) unmarshalNUpdateChangeInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐUpdateChangeInput(ctx context.Context, v any) (model.UpdateChangeInput, error) {
 	res, err := ec.unmarshalInputUpdateChangeInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCICloseCodeInput2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCICloseCodeInputᚄ(ctx context.Context, v any) ([]model.CICloseCodeInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.CICloseCodeInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCICloseCodeInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCICloseCodeInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOChange2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐChange(ctx context.Context, sel ast.SelectionSet, v *model.Change) graphql.Marshaler {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/skein-cmdb/skein/graph/model"
+	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -28,6 +29,7 @@ type CIResolver interface {
 	PathTo(ctx context.Context, obj *model.CI, ci string, maxDepth *int, types []string) (*model.Path, error)
 	History(ctx context.Context, obj *model.CI, first *int, after *string) (*model.AuditConnection, error)
 	Changes(ctx context.Context, obj *model.CI, openOnly *bool, first *int, after *string) (*model.ChangeConnection, error)
+	ChangeOutcomes(ctx context.Context, obj *model.CI, since *time.Time) (*itsm.Outcomes, error)
 	Incidents(ctx context.Context, obj *model.CI, openOnly *bool, first *int, after *string) (*model.IncidentConnection, error)
 	OwnedBy(ctx context.Context, obj *model.CI) (model.Owner, error)
 	SupportedBy(ctx context.Context, obj *model.CI) (*model.Group, error)
@@ -37,6 +39,20 @@ type CIResolver interface {
 // endregion ************************** generated!.gotpl **************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_CI_changeOutcomes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_CI_changes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -1019,6 +1035,50 @@ func (ec *executionContext) fieldContext_CI_changes(ctx context.Context, field g
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_CI_changes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CI_changeOutcomes(ctx context.Context, field graphql.CollectedField, obj *model.CI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CI_changeOutcomes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.CI().ChangeOutcomes(ctx, obj, fc.Args["since"].(*time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *itsm.Outcomes) graphql.Marshaler {
+			return ec.marshalNChangeOutcomes2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋinternalᚋitsmᚐOutcomes(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CI_changeOutcomes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CI",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeOutcomes(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_CI_changeOutcomes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2525,6 +2585,12 @@ func (ec *executionContext) _CI(ctx context.Context, sel ast.SelectionSet, obj *
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CI_changes(ctx, field, obj)
+				})
+		case "changeOutcomes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CI_changeOutcomes(ctx, field, obj)
 				})
 		case "incidents":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

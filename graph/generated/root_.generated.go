@@ -25,10 +25,13 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Approval() ApprovalResolver
 	CI() CIResolver
+	CICloseCode() CICloseCodeResolver
 	Change() ChangeResolver
 	ChangeConflict() ChangeConflictResolver
+	ChangeOutcomes() ChangeOutcomesResolver
 	ChangeTask() ChangeTaskResolver
 	ChangeWindow() ChangeWindowResolver
+	ClassChangeOutcomes() ClassChangeOutcomesResolver
 	CommonCause() CommonCauseResolver
 	Group() GroupResolver
 	IdentityConflict() IdentityConflictResolver
@@ -144,6 +147,7 @@ type ComplexityRoot struct {
 
 	CI struct {
 		Attributes        func(childComplexity int) int
+		ChangeOutcomes    func(childComplexity int, since *time.Time) int
 		Changes           func(childComplexity int, openOnly *bool, first *int, after *string) int
 		CiClass           func(childComplexity int) int
 		Class             func(childComplexity int) int
@@ -184,6 +188,11 @@ type ComplexityRoot struct {
 		Subclasses          func(childComplexity int) int
 	}
 
+	CICloseCode struct {
+		Ci        func(childComplexity int) int
+		CloseCode func(childComplexity int) int
+	}
+
 	CIConnection struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
@@ -206,6 +215,7 @@ type ComplexityRoot struct {
 		BackoutPlan            func(childComplexity int) int
 		Category               func(childComplexity int) int
 		CausedIncidents        func(childComplexity int, first *int, after *string) int
+		CiCloseCodes           func(childComplexity int) int
 		CloseCode              func(childComplexity int) int
 		CloseNotes             func(childComplexity int) int
 		ClosedAt               func(childComplexity int) int
@@ -264,6 +274,15 @@ type ComplexityRoot struct {
 	ChangeList struct {
 		Items      func(childComplexity int) int
 		TotalCount func(childComplexity int) int
+	}
+
+	ChangeOutcomes struct {
+		BackedOut            func(childComplexity int) int
+		SuccessRate          func(childComplexity int) int
+		Successful           func(childComplexity int) int
+		SuccessfulWithIssues func(childComplexity int) int
+		Total                func(childComplexity int) int
+		Unsuccessful         func(childComplexity int) int
 	}
 
 	ChangePayload struct {
@@ -346,6 +365,11 @@ type ComplexityRoot struct {
 
 	ChangeWindowPayload struct {
 		ChangeWindow func(childComplexity int) int
+	}
+
+	ClassChangeOutcomes struct {
+		Class    func(childComplexity int) int
+		Outcomes func(childComplexity int) int
 	}
 
 	ClassCount struct {
@@ -865,38 +889,39 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APITokens         func(childComplexity int, includeInactive *bool) int
-		AuditRecords      func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
-		Change            func(childComplexity int, id *string, number *string) int
-		ChangeTask        func(childComplexity int, id *string, number *string) int
-		ChangeTasks       func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
-		ChangeWindow      func(childComplexity int, id *string, name *string) int
-		ChangeWindows     func(childComplexity int, where *model.CIWhere, first *int, after *string, offset *int) int
-		Changes           func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
-		Ci                func(childComplexity int, id string) int
-		CiClass           func(childComplexity int, name string) int
-		CiClasses         func(childComplexity int) int
-		Cis               func(childComplexity int, filter *model.CIFilter, where *model.CIWhere, orderBy *model.CIOrder, first *int, after *string, offset *int) int
-		Group             func(childComplexity int, id string) int
-		Groups            func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
-		IdentityConflicts func(childComplexity int, first *int, after *string) int
-		ImpactAnalysis    func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) int
-		Incident          func(childComplexity int, id *string, number *string) int
-		Incidents         func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int, breachingWithinMinutes *int) int
-		KnownErrors       func(childComplexity int, text *string, first *int, after *string) int
-		Node              func(childComplexity int, id string) int
-		People            func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
-		Person            func(childComplexity int, id string) int
-		Problem           func(childComplexity int, id *string, number *string) int
-		ProblemTask       func(childComplexity int, id *string, number *string) int
-		ProblemTasks      func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
-		Problems          func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
-		RelationshipTypes func(childComplexity int) int
-		Search            func(childComplexity int, text string, filter *model.SearchFilter, first *int, after *string) int
-		ShortestPath      func(childComplexity int, from string, to string, maxDepth *int, types []string) int
-		Version           func(childComplexity int) int
-		Viewer            func(childComplexity int) int
-		Webhooks          func(childComplexity int) int
+		APITokens             func(childComplexity int, includeInactive *bool) int
+		AuditRecords          func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		Change                func(childComplexity int, id *string, number *string) int
+		ChangeOutcomesByClass func(childComplexity int, since *time.Time) int
+		ChangeTask            func(childComplexity int, id *string, number *string) int
+		ChangeTasks           func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
+		ChangeWindow          func(childComplexity int, id *string, name *string) int
+		ChangeWindows         func(childComplexity int, where *model.CIWhere, first *int, after *string, offset *int) int
+		Changes               func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
+		Ci                    func(childComplexity int, id string) int
+		CiClass               func(childComplexity int, name string) int
+		CiClasses             func(childComplexity int) int
+		Cis                   func(childComplexity int, filter *model.CIFilter, where *model.CIWhere, orderBy *model.CIOrder, first *int, after *string, offset *int) int
+		Group                 func(childComplexity int, id string) int
+		Groups                func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
+		IdentityConflicts     func(childComplexity int, first *int, after *string) int
+		ImpactAnalysis        func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) int
+		Incident              func(childComplexity int, id *string, number *string) int
+		Incidents             func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int, breachingWithinMinutes *int) int
+		KnownErrors           func(childComplexity int, text *string, first *int, after *string) int
+		Node                  func(childComplexity int, id string) int
+		People                func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
+		Person                func(childComplexity int, id string) int
+		Problem               func(childComplexity int, id *string, number *string) int
+		ProblemTask           func(childComplexity int, id *string, number *string) int
+		ProblemTasks          func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
+		Problems              func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
+		RelationshipTypes     func(childComplexity int) int
+		Search                func(childComplexity int, text string, filter *model.SearchFilter, first *int, after *string) int
+		ShortestPath          func(childComplexity int, from string, to string, maxDepth *int, types []string) int
+		Version               func(childComplexity int) int
+		Viewer                func(childComplexity int) int
+		Webhooks              func(childComplexity int) int
 	}
 
 	Reachability struct {
@@ -1483,6 +1508,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CI.Attributes(childComplexity), true
+	case "CI.changeOutcomes":
+		if e.ComplexityRoot.CI.ChangeOutcomes == nil {
+			break
+		}
+
+		args, err := ec.field_CI_changeOutcomes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CI.ChangeOutcomes(childComplexity, args["since"].(*time.Time)), true
 	case "CI.changes":
 		if e.ComplexityRoot.CI.Changes == nil {
 			break
@@ -1735,6 +1771,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CIClass.Subclasses(childComplexity), true
 
+	case "CICloseCode.ci":
+		if e.ComplexityRoot.CICloseCode.Ci == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CICloseCode.Ci(childComplexity), true
+	case "CICloseCode.closeCode":
+		if e.ComplexityRoot.CICloseCode.CloseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CICloseCode.CloseCode(childComplexity), true
+
 	case "CIConnection.edges":
 		if e.ComplexityRoot.CIConnection.Edges == nil {
 			break
@@ -1837,6 +1886,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Change.CausedIncidents(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Change.ciCloseCodes":
+		if e.ComplexityRoot.Change.CiCloseCodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.CiCloseCodes(childComplexity), true
 	case "Change.closeCode":
 		if e.ComplexityRoot.Change.CloseCode == nil {
 			break
@@ -2132,6 +2187,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChangeList.TotalCount(childComplexity), true
+
+	case "ChangeOutcomes.backedOut":
+		if e.ComplexityRoot.ChangeOutcomes.BackedOut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOutcomes.BackedOut(childComplexity), true
+	case "ChangeOutcomes.successRate":
+		if e.ComplexityRoot.ChangeOutcomes.SuccessRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOutcomes.SuccessRate(childComplexity), true
+	case "ChangeOutcomes.successful":
+		if e.ComplexityRoot.ChangeOutcomes.Successful == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOutcomes.Successful(childComplexity), true
+	case "ChangeOutcomes.successfulWithIssues":
+		if e.ComplexityRoot.ChangeOutcomes.SuccessfulWithIssues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOutcomes.SuccessfulWithIssues(childComplexity), true
+	case "ChangeOutcomes.total":
+		if e.ComplexityRoot.ChangeOutcomes.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOutcomes.Total(childComplexity), true
+	case "ChangeOutcomes.unsuccessful":
+		if e.ComplexityRoot.ChangeOutcomes.Unsuccessful == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeOutcomes.Unsuccessful(childComplexity), true
 
 	case "ChangePayload.change":
 		if e.ComplexityRoot.ChangePayload.Change == nil {
@@ -2501,6 +2593,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChangeWindowPayload.ChangeWindow(childComplexity), true
+
+	case "ClassChangeOutcomes.class":
+		if e.ComplexityRoot.ClassChangeOutcomes.Class == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassChangeOutcomes.Class(childComplexity), true
+	case "ClassChangeOutcomes.outcomes":
+		if e.ComplexityRoot.ClassChangeOutcomes.Outcomes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassChangeOutcomes.Outcomes(childComplexity), true
 
 	case "ClassCount.class":
 		if e.ComplexityRoot.ClassCount.Class == nil {
@@ -5220,6 +5325,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Change(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.changeOutcomesByClass":
+		if e.ComplexityRoot.Query.ChangeOutcomesByClass == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changeOutcomesByClass_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChangeOutcomesByClass(childComplexity, args["since"].(*time.Time)), true
 	case "Query.changeTask":
 		if e.ComplexityRoot.Query.ChangeTask == nil {
 			break
@@ -6355,6 +6471,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AddNoteInput", ec.unmarshalInputAddNoteInput),
 			graphql.NewInputUnmarshaler("AttributeDefinitionInput", ec.unmarshalInputAttributeDefinitionInput),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
+			graphql.NewInputUnmarshaler("CICloseCodeInput", ec.unmarshalInputCICloseCodeInput),
 			graphql.NewInputUnmarshaler("CIFilter", ec.unmarshalInputCIFilter),
 			graphql.NewInputUnmarshaler("CIOrder", ec.unmarshalInputCIOrder),
 			graphql.NewInputUnmarshaler("CIWhere", ec.unmarshalInputCIWhere),
@@ -7103,6 +7220,8 @@ input CloseChangeInput {
   closeCode: CloseCode!
   "Notes."
   closeNotes: String
+  "How it went on some of its CIs, where that differs from ` + "`" + `closeCode` + "`" + ` (the database backed out, the web servers done)."
+  ciCloseCodes: [CICloseCodeInput!]
 }
 
 "Canceling a change."
@@ -7287,6 +7406,64 @@ extend type Change {
   impactSnapshot: ImpactSnapshot
   "What impact analysis says now, to compare with impactSnapshot (computed at each request)."
   impactNow: ImpactSnapshot!
+}
+
+"How a change went on one of its CIs."
+input CICloseCodeInput {
+  "ID of the CI (one the change affects)."
+  ciId: ID!
+  "How it went there."
+  closeCode: CloseCode!
+}
+
+"How a closed change went on one of its CIs."
+type CICloseCode {
+  "The CI."
+  ci: CI!
+  "How it went there: the change's close code unless it named another for this CI."
+  closeCode: CloseCode!
+}
+
+"How changes on CIs went: each change closed on a CI counts once for it."
+type ChangeOutcomes {
+  "How many were counted."
+  total: Int!
+  "Closed SUCCESSFUL."
+  successful: Int!
+  "Closed SUCCESSFUL_WITH_ISSUES."
+  successfulWithIssues: Int!
+  "Closed UNSUCCESSFUL."
+  unsuccessful: Int!
+  "Closed BACKED_OUT."
+  backedOut: Int!
+  "The share that succeeded, with or without issues (0 to 1); null when none were counted."
+  successRate: Float
+}
+
+"How changes went on the CIs of one class."
+type ClassChangeOutcomes {
+  "The CI class."
+  class: String!
+  "The changes on CIs of the class (a change on two of them counts twice)."
+  outcomes: ChangeOutcomes!
+}
+
+extend type Change {
+  "Once closed, how it went on each of its CIs (its close code, or the one it named for the CI)."
+  ciCloseCodes: [CICloseCode!]!
+}
+
+extend type CI {
+  "How the changes closed on this CI since ` + "`" + `since` + "`" + ` (90 days back when omitted) went on it."
+  changeOutcomes("Closed at or after this." since: Time): ChangeOutcomes!
+}
+
+extend type Query {
+  """
+  How changes closed since ` + "`" + `since` + "`" + ` (90 days back when omitted) went, per class of the CIs they
+  changed, most counted first: the change success rate per class.
+  """
+  changeOutcomesByClass("Closed at or after this." since: Time): [ClassChangeOutcomes!]!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/cmdb.graphqls", Input: `extend type Query {
@@ -10305,7 +10482,7 @@ type Webhook {
   name: String!
   "Where events are POSTed."
   url: String!
-  "The event types it receives; empty: every type (incident.created, incident.state_changed, incident.breached, problem.created, problem.state_changed, change.created, change.state_changed, change.approval_changed)."
+  "The event types it receives; empty: every type (incident.created, incident.state_changed, incident.breached, problem.created, problem.state_changed, change.created, change.state_changed, change.approval_changed, change_task.created, change_task.state_changed, problem_task.created, problem_task.state_changed)."
   events: [String!]!
   "False once stopped."
   active: Boolean!
@@ -10801,6 +10978,8 @@ func (ec *executionContext) childFields_CI(ctx context.Context, field graphql.Co
 		return ec.fieldContext_CI_history(ctx, field)
 	case "changes":
 		return ec.fieldContext_CI_changes(ctx, field)
+	case "changeOutcomes":
+		return ec.fieldContext_CI_changeOutcomes(ctx, field)
 	case "incidents":
 		return ec.fieldContext_CI_incidents(ctx, field)
 	case "ownedBy":
@@ -10835,6 +11014,16 @@ func (ec *executionContext) childFields_CIClass(ctx context.Context, field graph
 		return ec.fieldContext_CIClass_family(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CIClass", field.Name)
+}
+
+func (ec *executionContext) childFields_CICloseCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ci":
+		return ec.fieldContext_CICloseCode_ci(ctx, field)
+	case "closeCode":
+		return ec.fieldContext_CICloseCode_closeCode(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CICloseCode", field.Name)
 }
 
 func (ec *executionContext) childFields_CIConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10939,6 +11128,8 @@ func (ec *executionContext) childFields_Change(ctx context.Context, field graphq
 		return ec.fieldContext_Change_impactSnapshot(ctx, field)
 	case "impactNow":
 		return ec.fieldContext_Change_impactNow(ctx, field)
+	case "ciCloseCodes":
+		return ec.fieldContext_Change_ciCloseCodes(ctx, field)
 	case "causedIncidents":
 		return ec.fieldContext_Change_causedIncidents(ctx, field)
 	case "tasks":
@@ -10999,6 +11190,24 @@ func (ec *executionContext) childFields_ChangeList(ctx context.Context, field gr
 		return ec.fieldContext_ChangeList_items(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangeList", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeOutcomes(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "total":
+		return ec.fieldContext_ChangeOutcomes_total(ctx, field)
+	case "successful":
+		return ec.fieldContext_ChangeOutcomes_successful(ctx, field)
+	case "successfulWithIssues":
+		return ec.fieldContext_ChangeOutcomes_successfulWithIssues(ctx, field)
+	case "unsuccessful":
+		return ec.fieldContext_ChangeOutcomes_unsuccessful(ctx, field)
+	case "backedOut":
+		return ec.fieldContext_ChangeOutcomes_backedOut(ctx, field)
+	case "successRate":
+		return ec.fieldContext_ChangeOutcomes_successRate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeOutcomes", field.Name)
 }
 
 func (ec *executionContext) childFields_ChangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -11163,6 +11372,16 @@ func (ec *executionContext) childFields_ChangeWindowPayload(ctx context.Context,
 		return ec.fieldContext_ChangeWindowPayload_changeWindow(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangeWindowPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ClassChangeOutcomes(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "class":
+		return ec.fieldContext_ClassChangeOutcomes_class(ctx, field)
+	case "outcomes":
+		return ec.fieldContext_ClassChangeOutcomes_outcomes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClassChangeOutcomes", field.Name)
 }
 
 func (ec *executionContext) childFields_ClassCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -457,3 +457,10 @@ func (ChangeWindow) IsNode() {}
 
 // GetID returns the window's global ID.
 func (w ChangeWindow) GetID() string { return w.ID }
+
+// CICloseCode is how a closed change went on one CI; the CI has a
+// resolver.
+type CICloseCode struct {
+	CIID      store.ID
+	CloseCode CloseCode
+}

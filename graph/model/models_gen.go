@@ -251,6 +251,14 @@ type CIClass struct {
 	Family *string `json:"family,omitempty"`
 }
 
+// How a change went on one of its CIs.
+type CICloseCodeInput struct {
+	// ID of the CI (one the change affects).
+	CiID string `json:"ciId"`
+	// How it went there.
+	CloseCode CloseCode `json:"closeCode"`
+}
+
 // A page of CIs.
 type CIConnection struct {
 	// The CIs of this page, with their cursors.
@@ -508,6 +516,8 @@ type CloseChangeInput struct {
 	CloseCode CloseCode `json:"closeCode"`
 	// Notes.
 	CloseNotes *string `json:"closeNotes,omitempty"`
+	// How it went on some of its CIs, where that differs from `closeCode` (the database backed out, the web servers done).
+	CiCloseCodes []CICloseCodeInput `json:"ciCloseCodes,omitempty"`
 }
 
 // Closing a task.

@@ -260,10 +260,14 @@ func ChangeWorkflow() *Workflow {
 				Guards: []Guard{tasksClosed("the change is reviewed")},
 				Set:    func(r Record) store.Attributes { return store.Attributes{"implementation_ended_at": r.At} }},
 			{Action: ActionCloseChange, From: []string{ChangeReview}, To: ChangeClosed,
-				Inputs: []string{"close_code", "close_notes"},
-				Guards: []Guard{required("close_code", "a close code")},
+				Inputs: []string{"close_code", "close_notes", attrCICloseCodes},
+				Guards: []Guard{required("close_code", "a close code"), ciCloseCodesValid},
 				Set: func(r Record) store.Attributes {
-					return store.Attributes{"close_code": r.Input["close_code"], "close_notes": r.Input["close_notes"], "closed_at": r.At}
+					out := store.Attributes{"close_code": r.Input["close_code"], "close_notes": r.Input["close_notes"], "closed_at": r.At}
+					if v, ok := r.Input[attrCICloseCodes]; ok && v != "" {
+						out[attrCICloseCodes] = v
+					}
+					return out
 				}},
 			{Action: ActionCancelChange, From: []string{ChangeNew, ChangeAssess, ChangeAuthorize, ChangeScheduled}, To: ChangeCanceled,
 				Inputs: []string{"close_notes"},

@@ -83,7 +83,8 @@ func (s *Service) UpdateChange(ctx context.Context, actor store.Actor, id store.
 // ActOnChange runs one workflow action on a change (assess,
 // request_approval, revise, schedule, implement, review, close, cancel)
 // with the attributes the action takes (schedule:
-// conflict_override_reason; close: close_code and close_notes; cancel:
+// conflict_override_reason; close: close_code, close_notes and
+// ci_close_codes (EncodeCICloseCodes); cancel:
 // close_notes). Before the write it gathers what the guards need: the
 // approvers when approval is requested, the conflicts of the window when
 // the change is scheduled.
@@ -128,6 +129,10 @@ func (s *Service) ActOnChange(ctx context.Context, actor store.Actor, id store.I
 		facts.MayOverride = auth.Check(ctx, KindChange, auth.Override) == nil
 	case ActionReview:
 		if facts.OpenTasks, err = s.openTaskNumbers(ctx, KindChangeTask, id); err != nil {
+			return store.Node{}, err
+		}
+	case ActionCloseChange:
+		if facts.CIs, err = s.affected(ctx, id); err != nil {
 			return store.Node{}, err
 		}
 	}

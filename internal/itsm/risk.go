@@ -85,9 +85,15 @@ func (s *Service) TakeSnapshot(ctx context.Context, c store.Node, now time.Time)
 	snap.BusinessServiceCount = len(res.BusinessServices)
 	since := now.Add(-RiskLookback)
 	failed, err := s.recordsOn(ctx, cis, KindChange, func(n store.Node) bool {
-		code, _ := n.Attributes["close_code"].(string)
-		at, ok := n.Attributes["closed_at"].(time.Time)
-		return n.ID != c.ID && (code == "unsuccessful" || code == "backed_out") && ok && at.After(since)
+		if n.ID == c.ID || !closedSince(n, since) {
+			return false
+		}
+		for _, ci := range cis { // failed on one of these CIs
+			if code := CloseCodeOn(n, ci); code == "unsuccessful" || code == "backed_out" {
+				return true
+			}
+		}
+		return false
 	})
 	if err != nil {
 		return snap, err

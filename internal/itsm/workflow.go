@@ -58,6 +58,8 @@ type Facts struct {
 	// OpenTasks are the numbers of a change's or problem's tasks still
 	// open.
 	OpenTasks []string
+	// CIs are the CIs a change affects, when it is closed.
+	CIs []store.ID
 }
 
 // Transition is one action of a workflow: from any of From to To, if
