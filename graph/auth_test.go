@@ -149,6 +149,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"Mutation.updateChangeWindow": managers, "ChangeWindow.cis": readers, "ChangeWindow.appliesToAllCIs": readers,
 		"ChangeWindow.history": readers, "ChangeConflict.window": readers,
 		"Query.changeOutcomesByClass": readers, "CI.changeOutcomes": readers, "Change.ciCloseCodes": readers,
+		"Incident.businessServices": readers, "Incident.impactAnalysis": readers,
 		"CI.openRecordsAround":      readers,
 		"Mutation.setIncidentCause": editors, "Incident.causedBy": readers, "Change.causedIncidents": readers,
 		"Query.webhooks": admins, "Mutation.createWebhook": admins, "Mutation.updateWebhook": admins, "Webhook.deliveries": admins,

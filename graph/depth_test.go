@@ -24,6 +24,8 @@ var depthArgs = [][3]string{
 	{"Incident", "suspectChanges", "depth"},
 	{"Problem", "commonCauses", "depth"},
 	{"CI", "openRecordsAround", "depth"},
+	{"Incident", "businessServices", "maxDepth"},
+	{"Incident", "impactAnalysis", "maxDepth"},
 }
 
 // TestDepthArgumentsHaveOneRule checks that every depth argument of the

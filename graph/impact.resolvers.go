@@ -116,35 +116,9 @@ func (r *queryResolver) ImpactAnalysis(ctx context.Context, ciIds []string, maxD
 		}
 		req.CIs = append(req.CIs, id)
 	}
-	done, err := r.traversal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	res, err := r.Impact.Analyze(ctx, req)
+	out, err := r.analysis(ctx, req, effects)
 	if err != nil {
 		return nil, unknownStarts(err, req.CIs, ciIds)
-	}
-	if wantsContactNodes(ctx) {
-		if err := r.Impact.ResolveContacts(ctx, res); err != nil {
-			return nil, err
-		}
-	}
-	out := &model.ImpactAnalysis{
-		Starts: make([]model.CI, len(res.Starts)), NotOperationalStarts: make([]model.CI, len(res.NotOperationalStarts)),
-		Result: res, Kept: keepEffects(res.Impacted, effects), BusinessServices: keepEffects(res.BusinessServices, effects),
-		Owners: contactsView(res.Owners), SupportGroups: contactsView(res.SupportGroups), CountsByClass: make([]model.ClassCount, len(res.Classes)),
-		DownCount: res.Down, AtRiskCount: res.AtRisk, RedundancyReducedCount: res.RedundancyReduced, DegradedCount: res.Degraded,
-		Truncated: res.Truncated,
-	}
-	for i, s := range res.Starts {
-		out.Starts[i] = *ciView(s.CI)
-	}
-	for i, c := range res.NotOperationalStarts {
-		out.NotOperationalStarts[i] = *ciView(c)
-	}
-	for i, c := range res.Classes {
-		out.CountsByClass[i] = model.ClassCount{Class: c.Class, Count: c.CIs}
 	}
 	return out, nil
 }

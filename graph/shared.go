@@ -248,3 +248,62 @@ func relPaths(err error) error {
 	}
 	return renamePath(err, "relationships", "input.items")
 }
+
+// analysis runs impact analysis req under the traversal limit and makes
+// the API's view of it, listing only the effects asked for (all when
+// none).
+func (r *Resolver) analysis(ctx context.Context, req impact.Request, effects []model.ImpactOutcome) (*model.ImpactAnalysis, error) {
+	done, err := r.traversal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	res, err := r.Impact.Analyze(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if wantsContactNodes(ctx) {
+		if err := r.Impact.ResolveContacts(ctx, res); err != nil {
+			return nil, err
+		}
+	}
+	out := &model.ImpactAnalysis{
+		Starts: make([]model.CI, len(res.Starts)), NotOperationalStarts: make([]model.CI, len(res.NotOperationalStarts)),
+		Result: res, Kept: keepEffects(res.Impacted, effects), BusinessServices: keepEffects(res.BusinessServices, effects),
+		Owners: contactsView(res.Owners), SupportGroups: contactsView(res.SupportGroups), CountsByClass: make([]model.ClassCount, len(res.Classes)),
+		DownCount: res.Down, AtRiskCount: res.AtRisk, RedundancyReducedCount: res.RedundancyReduced, DegradedCount: res.Degraded,
+		Truncated: res.Truncated,
+	}
+	for i, s := range res.Starts {
+		out.Starts[i] = *ciView(s.CI)
+	}
+	for i, c := range res.NotOperationalStarts {
+		out.NotOperationalStarts[i] = *ciView(c)
+	}
+	for i, c := range res.Classes {
+		out.CountsByClass[i] = model.ClassCount{Class: c.Class, Count: c.CIs}
+	}
+	return out, nil
+}
+
+// recordAnalysis is the impact analysis of the CIs an incident affects
+// (its field field, with maxDepth as the client wrote it); nil when it
+// affects none. It takes at most the analyzer's start limit of CIs, and
+// says so (truncated) when it has more.
+func (r *Resolver) recordAnalysis(ctx context.Context, id store.ID, field string, maxDepth *int) (*model.ImpactAnalysis, error) {
+	depth, err := r.depthArg(ctx, "Incident", field, "maxDepth", maxDepth)
+	if err != nil {
+		return nil, err
+	}
+	cis, err := r.ITSM.AffectedCIs(ctx, id)
+	if err != nil || len(cis) == 0 {
+		return nil, err
+	}
+	starts := cis[:min(len(cis), r.Impact.Options().MaxStarts)]
+	a, err := r.analysis(ctx, impact.Request{CIs: starts, MaxDepth: depth, Assume: impact.Down}, nil)
+	if err != nil {
+		return nil, err
+	}
+	a.Truncated = a.Truncated || len(starts) < len(cis)
+	return a, nil
+}

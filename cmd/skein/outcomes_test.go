@@ -87,3 +87,35 @@ func testChangeOutcomes(t *testing.T, url string) {
 		map[string]any{"class": "Application", "outcomes": map[string]any{"total": 1.0, "successful": 1.0, "unsuccessful": 0.0, "backedOut": 0.0, "successRate": 1.0}},
 	}, get(d, "changeOutcomesByClass"))
 }
+
+// TestIncidentRollsUpToServices: an incident's affected CIs roll up to the
+// business services impact analysis reaches from them, on both backends.
+func TestIncidentRollsUpToServices(t *testing.T) {
+	for name, mk := range backendConfigs(t) {
+		t.Run(name, func(t *testing.T) {
+			srv, _ := apiServer(t, mk(t))
+			url := srv.URL
+			cis := upsertIDs(t, url, item("BusinessService", map[string]any{"name": "roll-payroll"}), item("Application", map[string]any{"name": "roll-app"}),
+				item("Server", map[string]any{"name": "roll-db", "serial_number": "ROLLDB"}), item("BusinessService", map[string]any{"name": "roll-unrelated"}))
+			svc, app, db := cis[0], cis[1], cis[2]
+			ok(t, url, `mutation($in: CreateRelationshipsInput!) { createRelationships(input: $in) { results { status } } }`, map[string]any{"in": map[string]any{"items": []any{
+				map[string]any{"type": "PROVIDED_BY", "source": svc, "target": app},
+				map[string]any{"type": "DEPENDS_ON", "source": app, "target": db},
+			}}})
+			inc := openIncident(t, url, map[string]any{"shortDescription": "db down", "affectedCIIds": []any{db}})
+			q := `query($id: ID!, $d: Int) { incident(id: $id) { businessServices(maxDepth: $d) { ci { name } effect depth }
+			  impactAnalysis(maxDepth: $d) { downCount truncated impacted { ci { name } } } } }`
+			d := ok(t, url, q, map[string]any{"id": inc["id"]})
+			assert.Equal(t, []any{map[string]any{"ci": map[string]any{"name": "roll-payroll"}, "effect": "DOWN", "depth": 2.0}}, get(d, "incident", "businessServices"))
+			assert.Equal(t, 2.0, get(d, "incident", "impactAnalysis", "downCount"), "the app and the service")
+			assert.Equal(t, false, get(d, "incident", "impactAnalysis", "truncated"))
+			d = ok(t, url, q, map[string]any{"id": inc["id"], "d": 1})
+			assert.Equal(t, []any{}, get(d, "incident", "businessServices"), "one hop reaches the app only")
+			refusedWith(t, gql(t, url, `query($id: ID!) { incident(id: $id) { businessServices(maxDepth: 0) { depth } } }`, map[string]any{"id": inc["id"]}), "INVALID", "maxDepth")
+			none := openIncident(t, url, map[string]any{"shortDescription": "no CI yet"})
+			d = ok(t, url, `query($id: ID!) { incident(id: $id) { businessServices { ci { name } } impactAnalysis { downCount } } }`, map[string]any{"id": none["id"]})
+			assert.Equal(t, []any{}, get(d, "incident", "businessServices"))
+			assert.Nil(t, get(d, "incident", "impactAnalysis"))
+		})
+	}
+}

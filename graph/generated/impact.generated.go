@@ -2439,6 +2439,13 @@ func (ec *executionContext) marshalOHeadroom2ᚖgithubᚗcomᚋskeinᚑcmdbᚋsk
 	return ec._Headroom(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOImpactAnalysis2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactAnalysis(ctx context.Context, sel ast.SelectionSet, v *model.ImpactAnalysis) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ImpactAnalysis(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOImpactEffect2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactEffect(ctx context.Context, v any) (*model.ImpactEffect, error) {
 	if v == nil {
 		return nil, nil

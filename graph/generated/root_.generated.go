@@ -564,6 +564,7 @@ type ComplexityRoot struct {
 		AssignedTo       func(childComplexity int) int
 		AssignmentGroup  func(childComplexity int) int
 		Attributes       func(childComplexity int) int
+		BusinessServices func(childComplexity int, maxDepth *int) int
 		Caller           func(childComplexity int) int
 		Category         func(childComplexity int) int
 		CausedBy         func(childComplexity int) int
@@ -574,6 +575,7 @@ type ComplexityRoot struct {
 		History          func(childComplexity int, first *int, after *string) int
 		ID               func(childComplexity int) int
 		Impact           func(childComplexity int) int
+		ImpactAnalysis   func(childComplexity int, maxDepth *int) int
 		Journal          func(childComplexity int, typeArg *model.NoteType, first *int, after *string) int
 		Number           func(childComplexity int) int
 		OnHoldReason     func(childComplexity int) int
@@ -3334,6 +3336,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Incident.Attributes(childComplexity), true
+	case "Incident.businessServices":
+		if e.ComplexityRoot.Incident.BusinessServices == nil {
+			break
+		}
+
+		args, err := ec.field_Incident_businessServices_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Incident.BusinessServices(childComplexity, args["maxDepth"].(*int)), true
 	case "Incident.caller":
 		if e.ComplexityRoot.Incident.Caller == nil {
 			break
@@ -3399,6 +3412,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Incident.Impact(childComplexity), true
+	case "Incident.impactAnalysis":
+		if e.ComplexityRoot.Incident.ImpactAnalysis == nil {
+			break
+		}
+
+		args, err := ec.field_Incident_impactAnalysis_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Incident.ImpactAnalysis(childComplexity, args["maxDepth"].(*int)), true
 	case "Incident.journal":
 		if e.ComplexityRoot.Incident.Journal == nil {
 			break
@@ -8731,6 +8755,19 @@ type AddNotePayload {
   "The incident it is on."
   incident: Incident!
 }
+
+extend type Incident {
+  """
+  The business services its affected CIs roll up to: those impact analysis reaches from them (up to
+  ` + "`" + `maxDepth` + "`" + ` hops), worst effect first, then most critical. Empty without affected CIs.
+  """
+  businessServices("Hops from its CIs, 1 to the server's maximum (traversal.max_depth)." maxDepth: Int = 12): [ImpactedCI!]!
+  """
+  The impact analysis of its affected CIs failing (down), as ` + "`" + `impactAnalysis` + "`" + ` answers it; null
+  without affected CIs.
+  """
+  impactAnalysis("Hops from its CIs, 1 to the server's maximum (traversal.max_depth)." maxDepth: Int = 12): ImpactAnalysis
+}
 `, BuiltIn: false},
 	{Name: "../../schema/model.graphqls", Input: `extend type Query {
   "Every CI class of the model, parents before children."
@@ -11826,6 +11863,10 @@ func (ec *executionContext) childFields_Incident(ctx context.Context, field grap
 		return ec.fieldContext_Incident_journal(ctx, field)
 	case "suspectChanges":
 		return ec.fieldContext_Incident_suspectChanges(ctx, field)
+	case "businessServices":
+		return ec.fieldContext_Incident_businessServices(ctx, field)
+	case "impactAnalysis":
+		return ec.fieldContext_Incident_impactAnalysis(ctx, field)
 	case "problem":
 		return ec.fieldContext_Incident_problem(ctx, field)
 	case "causedBy":

@@ -210,6 +210,14 @@ func (s *Service) byNumber(ctx context.Context, kind, number string) (store.Node
 	return page.Items[0], true, nil
 }
 
+// AffectedCIs returns the CIs record id AFFECTS.
+func (s *Service) AffectedCIs(ctx context.Context, id store.ID) ([]store.ID, error) {
+	if err := auth.Check(ctx, auth.KindRelationship, auth.Read); err != nil {
+		return nil, err
+	}
+	return s.affected(ctx, id)
+}
+
 // affected returns the CIs a record AFFECTS.
 func (s *Service) affected(ctx context.Context, id store.ID) ([]store.ID, error) {
 	rels, err := s.st.RelationshipsOf(ctx, []store.ID{id}, store.Out, []string{RelAffects})
