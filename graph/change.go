@@ -88,8 +88,14 @@ func enumIn[E ~string](v *E) any {
 }
 
 func createChangeIn(in model.CreateChangeInput) (itsm.RecordInput, error) {
-	out := itsm.RecordInput{Attributes: map[string]any{"short_description": in.ShortDescription}}
-	for k, v := range map[string]any{"description": derefAnyPtr(in.Description), "type": enumIn(in.Type), "category": derefAnyPtr(in.Category),
+	out := itsm.RecordInput{Attributes: map[string]any{}}
+	if in.TemplateID != nil {
+		var err error
+		if out.Template, err = idOf("input.templateId", *in.TemplateID, typeTemplate); err != nil {
+			return out, err
+		}
+	}
+	for k, v := range map[string]any{"short_description": derefAnyPtr(in.ShortDescription), "description": derefAnyPtr(in.Description), "type": enumIn(in.Type), "category": derefAnyPtr(in.Category),
 		"risk": enumIn(in.Risk), "risk_override_reason": derefAnyPtr(in.RiskOverrideReason), "implementation_plan": derefAnyPtr(in.ImplementationPlan), "backout_plan": derefAnyPtr(in.BackoutPlan),
 		"test_plan": derefAnyPtr(in.TestPlan)} {
 		if v != nil {

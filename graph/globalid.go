@@ -27,13 +27,14 @@ const (
 	typeChangeTask   = "ChangeTask"
 	typeProblemTask  = "ProblemTask"
 	typeChangeWindow = "ChangeWindow"
+	typeTemplate     = "ChangeTemplate"
 )
 
 // recordTypes are the API types of the model kinds of records.
 var recordTypes = map[string]string{
 	itsm.KindIncident: typeIncident, itsm.KindProblem: typeProblem, itsm.KindChange: typeChange,
 	itsm.KindChangeTask: typeChangeTask, itsm.KindProblemTask: typeProblemTask, itsm.KindJournal: typeJournalEntry,
-	itsm.KindChangeWindow: typeChangeWindow,
+	itsm.KindChangeWindow: typeChangeWindow, itsm.KindChangeTemplate: typeTemplate,
 }
 
 // nodeLoaders fetch each type of Node by store ID for node(id:), each
@@ -100,6 +101,12 @@ var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id stor
 		}
 		return nil, nil
 	},
+	typeTemplate: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if t, err := nodeOf(ctx, r.Resolver, itsm.KindChangeTemplate, id, templateView); t != nil || err != nil {
+			return t, err
+		}
+		return nil, nil
+	},
 	typeChangeWindow: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
 		if w, err := nodeOf(ctx, r.Resolver, itsm.KindChangeWindow, id, windowView); w != nil || err != nil {
 			return w, err
@@ -138,7 +145,7 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 // as store.RelationshipKey.ID writes it.
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
-	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeChangeTask, typeProblemTask, typeChangeWindow, typeWebhook:
+	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeChangeTask, typeProblemTask, typeChangeWindow, typeTemplate, typeWebhook:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:

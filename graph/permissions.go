@@ -27,6 +27,7 @@ var (
 	problemUpd   = auth.Permission{Kind: auth.KindProblem, Verb: auth.Update}
 	ctaskRead    = auth.Permission{Kind: auth.KindChangeTask, Verb: auth.Read}
 	windowRead   = auth.Permission{Kind: auth.KindChangeWindow, Verb: auth.Read}
+	templateRead = auth.Permission{Kind: auth.KindChangeTemplate, Verb: auth.Read}
 	ctaskUpd     = auth.Permission{Kind: auth.KindChangeTask, Verb: auth.Update}
 	ptaskRead    = auth.Permission{Kind: auth.KindProblemTask, Verb: auth.Read}
 	ptaskUpd     = auth.Permission{Kind: auth.KindProblemTask, Verb: auth.Update}
@@ -126,7 +127,7 @@ var fieldPermissions = map[string][]auth.Permission{
 	// caller is one); overriding conflicts is checked by the service too.
 	"Query.change":                   {changeRead},
 	"Query.changes":                  {changeRead},
-	"Mutation.createChange":          {{Kind: auth.KindChange, Verb: auth.Create}},
+	"Mutation.createChange":          {{Kind: auth.KindChange, Verb: auth.Create}, templateRead},
 	"Mutation.updateChange":          {changeUpd},
 	"Mutation.assessChange":          {changeUpd},
 	"Mutation.requestChangeApproval": {changeUpd},
@@ -185,6 +186,14 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Query.changeOutcomesByClass": {changeRead, ciRead, relRead},
 	"CI.changeOutcomes":           {changeRead, relRead},
 	"Change.ciCloseCodes":         {ciRead, relRead},
+	// Change templates: readers read them, change managers keep them.
+	"Query.changeTemplate":          {templateRead},
+	"Query.changeTemplates":         {templateRead},
+	"Mutation.createChangeTemplate": {{Kind: auth.KindChangeTemplate, Verb: auth.Create}},
+	"Mutation.updateChangeTemplate": {{Kind: auth.KindChangeTemplate, Verb: auth.Update}},
+	"ChangeTemplate.changes":        {changeRead, relRead},
+	"ChangeTemplate.history":        {auditRead},
+	"Change.template":               {templateRead, relRead},
 	// Change windows: readers read them, change managers keep them.
 	"Query.changeWindow":           {windowRead},
 	"Query.changeWindows":          {windowRead},

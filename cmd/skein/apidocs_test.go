@@ -34,7 +34,8 @@ import (
 // In variables, "$ID(name)" stands for the global ID of the CI named name
 // (looked up with cis(filter: {namePrefix: ...})), "$PERSON(userName)",
 // "$GROUP(name)", "$INCIDENT(number)", "$CHANGE(number)",
-// "$PROBLEM(number)" and "$CHANGE_TASK(number)" for those of a person, a group and a record, and "$PREV(a.b.c)" for a
+// "$PROBLEM(number)", "$CHANGE_TASK(number)" and "$TEMPLATE(name)" for those of a person, a
+// group, a record and a change template, and "$PREV(a.b.c)" for a
 // value of the previous example's data, such as a page's endCursor (a
 // number picks an element of a list: "$PREV(x.edges.0.node.id)").
 // Other fenced blocks (bash, text, plain json) are prose.
@@ -266,7 +267,7 @@ func (s *demoServer) resolveDoc(t *testing.T, v any, prev any) any {
 
 var (
 	docPrev   = regexp.MustCompile(`^\$PREV\(([A-Za-z0-9_.]+)\)$`)
-	docLookup = regexp.MustCompile(`^\$(PERSON|GROUP|INCIDENT|CHANGE_TASK|CHANGE|PROBLEM)\(([^()]+)\)$`)
+	docLookup = regexp.MustCompile(`^\$(PERSON|GROUP|INCIDENT|CHANGE_TASK|CHANGE|PROBLEM|TEMPLATE)\(([^()]+)\)$`)
 )
 
 // lookupDoc returns the global ID of the person with user name key
@@ -287,6 +288,8 @@ func (s *demoServer) lookupDoc(t *testing.T, what, key string) string {
 		q, path = `query($k: String!) { problem(number: $k) { id } }`, []string{"problem"}
 	case "CHANGE_TASK":
 		q, path = `query($k: String!) { changeTask(number: $k) { id } }`, []string{"changeTask"}
+	case "TEMPLATE":
+		q, path = `query($k: String!) { changeTemplate(name: $k) { id } }`, []string{"changeTemplate"}
 	default:
 		q, path = `query($k: String!) { incident(number: $k) { id } }`, []string{"incident"}
 	}

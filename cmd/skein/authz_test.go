@@ -150,9 +150,12 @@ func (m *matrixEnv) change(t *testing.T, typ string, actions ...string) string {
 			map[string]any{"in": map[string]any{"groupId": get(d, "upsertGroups", "results", 0, "group", "id"), "personIds": ids}})
 	})
 	start := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
-	d := ok(t, m.url, `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { id } } }`,
-		map[string]any{"in": map[string]any{"shortDescription": m.name("matrix-change-"), "type": typ,
-			"plannedStartAt": start.Format(time.RFC3339), "plannedEndAt": start.Add(time.Hour).Format(time.RFC3339)}})
+	in := map[string]any{"shortDescription": m.name("matrix-change-"), "type": typ,
+		"plannedStartAt": start.Format(time.RFC3339), "plannedEndAt": start.Add(time.Hour).Format(time.RFC3339)}
+	if typ == "STANDARD" {
+		in["templateId"] = stdTemplate(t, m.url)
+	}
+	d := ok(t, m.url, `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { id } } }`, map[string]any{"in": in})
 	id := get(d, "createChange", "change", "id").(string)
 	for _, a := range actions {
 		in := map[string]any{"id": id}
@@ -553,6 +556,29 @@ var matrixOps = map[string]matrixOp{
 			assert.Equal(t, allowed, get(d, "changeWindow", "description") == "matrix")
 		}},
 	"Query.changeOutcomesByClass": {query: `{ changeOutcomesByClass { class outcomes { total successRate } } }`},
+	"Query.changeTemplate": {query: `query($n: String!) { changeTemplate(name: $n) { name active } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			stdTemplate(t, m.url)
+			return map[string]any{"n": "Test standard change"}
+		}},
+	"Query.changeTemplates": {query: `{ changeTemplates(first: 1) { totalCount } }`},
+	"Mutation.createChangeTemplate": {query: `mutation($in: CreateChangeTemplateInput!) { createChangeTemplate(input: $in) { changeTemplate { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"name": m.name("matrix-template-")}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($n: String!) { changeTemplate(name: $n) { id } }`, map[string]any{"n": vars["in"].(map[string]any)["name"]})
+			assert.Equal(t, allowed, get(d, "changeTemplate") != nil)
+		}},
+	"Mutation.updateChangeTemplate": {query: `mutation($in: UpdateChangeTemplateInput!) { updateChangeTemplate(input: $in) { changeTemplate { description } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			d := ok(t, m.url, `mutation($n: String!) { createChangeTemplate(input: {name: $n}) { changeTemplate { id } } }`, map[string]any{"n": m.name("matrix-template-")})
+			return map[string]any{"in": map[string]any{"id": get(d, "createChangeTemplate", "changeTemplate", "id"), "description": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { changeTemplate(id: $id) { description } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "changeTemplate", "description") == "matrix")
+		}},
 	"Query.problem": {query: `query($id: ID!) { problem(id: $id) { number state } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.problem(t)} }},
 	"Query.problems":    {query: `{ problems(first: 1) { totalCount } }`},

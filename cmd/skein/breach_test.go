@@ -85,7 +85,7 @@ func TestWebhooksBreached(t *testing.T) {
 			settle := func(what string) {
 				t.Helper()
 				want := others() + 1
-				ok(t, url, `mutation($d: String!) { createChange(input: {shortDescription: $d, type: STANDARD}) { change { id } } }`, map[string]any{"d": "marker: " + what})
+				ok(t, url, `mutation($d: String!) { createChange(input: {shortDescription: $d}) { change { id } } }`, map[string]any{"d": "marker: " + what})
 				eventually(t, what, func() bool { return others() >= want })
 			}
 			settle("the incidents opened")

@@ -65,10 +65,25 @@ func (e *changeEnv) open(t *testing.T, typ string, start, end string, cis ...str
 	for i, c := range cis {
 		ids[i] = c
 	}
-	d := ok(t, e.url, `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { `+changeFields+` } } }`,
-		map[string]any{"in": map[string]any{"shortDescription": fmt.Sprintf("change %d", e.seq), "type": typ,
-			"plannedStartAt": start, "plannedEndAt": end, "affectedCIIds": ids, "backoutPlan": "restore the snapshot"}})
+	in := map[string]any{"shortDescription": fmt.Sprintf("change %d", e.seq), "type": typ,
+		"plannedStartAt": start, "plannedEndAt": end, "affectedCIIds": ids, "backoutPlan": "restore the snapshot"}
+	if typ == "STANDARD" {
+		in["templateId"] = stdTemplate(t, e.url)
+	}
+	d := ok(t, e.url, `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { `+changeFields+` } } }`, map[string]any{"in": in})
 	return get(d, "createChange", "change").(map[string]any)
+}
+
+// stdTemplate returns the ID of the change template the standard changes
+// of the test server at url come from, made once.
+func stdTemplate(t *testing.T, url string) string {
+	t.Helper()
+	d := ok(t, url, `{ changeTemplate(name: "Test standard change") { id } }`, nil)
+	if id, found := get(d, "changeTemplate", "id").(string); found {
+		return id
+	}
+	d = ok(t, url, `mutation { createChangeTemplate(input: {name: "Test standard change", implementationPlan: "As written in the runbook."}) { changeTemplate { id } } }`, nil)
+	return get(d, "createChangeTemplate", "changeTemplate", "id").(string)
 }
 
 // do runs a change mutation as tok ("" for the test's admin token).
@@ -234,7 +249,7 @@ func testChangeTypes(t *testing.T, e *changeEnv) {
 	r = gql(t, e.url, `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { id } } }`,
 		map[string]any{"in": map[string]any{"shortDescription": "backwards", "plannedStartAt": end, "plannedEndAt": start}})
 	refusedWith(t, r, "INVALID", "input.plannedEndAt")
-	c = e.doOK(t, "", "createChange", "CreateChangeInput", map[string]any{"shortDescription": "no window", "type": "STANDARD"})
+	c = e.doOK(t, "", "createChange", "CreateChangeInput", map[string]any{"shortDescription": "no window", "templateId": stdTemplate(t, e.url)})
 	r = e.do(t, "", "scheduleChange", "ScheduleChangeInput", map[string]any{"id": c["id"]})
 	refusedWith(t, r, "INVALID", "")
 	assert.Equal(t, "window_planned", r.Errors[0].Extensions["guard"])

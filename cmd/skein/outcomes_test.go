@@ -4,8 +4,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/graph"
+	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // TestChangeOutcomes: close codes kept per CI, and the change success rate
@@ -116,6 +120,58 @@ func TestIncidentRollsUpToServices(t *testing.T) {
 			d = ok(t, url, `query($id: ID!) { incident(id: $id) { businessServices { ci { name } } impactAnalysis { downCount } } }`, map[string]any{"id": none["id"]})
 			assert.Equal(t, []any{}, get(d, "incident", "businessServices"))
 			assert.Nil(t, get(d, "incident", "impactAnalysis"))
+		})
+	}
+}
+
+// TestChangeTemplates: the standard change catalog over GraphQL on both
+// backends: standard changes come from a template (its fields copied
+// where the change gives none), bad or retired templates are refused
+// naming the field, and a refused change takes no number.
+func TestChangeTemplates(t *testing.T) {
+	for name, mk := range backendConfigs(t) {
+		t.Run(name, func(t *testing.T) {
+			srv, _ := apiServer(t, mk(t))
+			url := srv.URL
+			tq := `mutation($in: CreateChangeTemplateInput!) { createChangeTemplate(input: $in) { changeTemplate { id name risk active shortDescription } } }`
+			refusedWith(t, gql(t, url, tq, map[string]any{"in": map[string]any{"name": " "}}), "INVALID", "input.name")
+			d := ok(t, url, tq, map[string]any{"in": map[string]any{"name": "Rotate TLS certificates", "shortDescription": "Rotate the TLS certificates of a web server",
+				"backoutPlan": "Put the previous certificate back.", "category": "security"}})
+			tpl := get(d, "createChangeTemplate", "changeTemplate").(map[string]any)
+			assert.Equal(t, "LOW", tpl["risk"])
+			assert.Equal(t, true, tpl["active"])
+			refusedWith(t, gql(t, url, tq, map[string]any{"in": map[string]any{"name": "rotate tls CERTIFICATES"}}), "CONFLICT", "")
+			web := upsertIDs(t, url, item("Server", map[string]any{"name": "tpl-web", "serial_number": "TPLWEB"}))[0]
+
+			cq := `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { number type shortDescription category backoutPlan risk template { name changes { totalCount } } } } }`
+			first := ok(t, url, cq, map[string]any{"in": map[string]any{"templateId": tpl["id"], "affectedCIIds": []any{web}}})
+			c := get(first, "createChange", "change").(map[string]any)
+			assert.Equal(t, "STANDARD", c["type"])
+			assert.Equal(t, "Rotate the TLS certificates of a web server", c["shortDescription"], "from the template")
+			assert.Equal(t, "security", c["category"])
+			assert.Equal(t, "Put the previous certificate back.", c["backoutPlan"])
+			assert.Equal(t, "LOW", c["risk"])
+			assert.Equal(t, "Rotate TLS certificates", get(c, "template", "name"))
+			assert.Equal(t, 1.0, get(c, "template", "changes", "totalCount"))
+
+			refusedWith(t, gql(t, url, cq, map[string]any{"in": map[string]any{"shortDescription": "x", "type": "STANDARD"}}), "INVALID", "input.type")
+			refusedWith(t, gql(t, url, cq, map[string]any{"in": map[string]any{"templateId": tpl["id"], "type": "NORMAL"}}), "INVALID", "input.type")
+			refusedWith(t, gql(t, url, cq, map[string]any{"in": map[string]any{"templateId": web}}), "INVALID", "input.templateId")
+			refusedWith(t, gql(t, url, cq, map[string]any{"in": map[string]any{"templateId": graph.RecordGlobalID("change_template", store.ID(uuid.NewString()))}}), "NOT_FOUND", "input.templateId")
+			ok(t, url, `mutation($in: UpdateChangeTemplateInput!) { updateChangeTemplate(input: $in) { changeTemplate { active } } }`,
+				map[string]any{"in": map[string]any{"id": tpl["id"], "active": false}})
+			refusedWith(t, gql(t, url, cq, map[string]any{"in": map[string]any{"templateId": tpl["id"]}}), "INVALID", "input.templateId")
+
+			second := ok(t, url, cq, map[string]any{"in": map[string]any{"shortDescription": "Move the web server", "affectedCIIds": []any{web}}})
+			n1, n2 := c["number"].(string), get(second, "createChange", "change", "number").(string)
+			assert.Equal(t, n1[:len(n1)-1]+string(n1[len(n1)-1]+1), n2, "refused changes took no number")
+			assert.Equal(t, "NORMAL", get(second, "createChange", "change", "type"))
+			d = ok(t, url, `query($n: String!) { change(number: $n) { id } }`, map[string]any{"n": n2})
+			uq := `mutation($in: UpdateChangeInput!) { updateChange(input: $in) { change { type } } }`
+			refusedWith(t, gql(t, url, uq, map[string]any{"in": map[string]any{"id": get(d, "change", "id"), "type": "STANDARD"}}), "INVALID", "input.type")
+			d = ok(t, url, `query($n: String!) { change(number: $n) { id } }`, map[string]any{"n": n1})
+			d = ok(t, url, uq, map[string]any{"in": map[string]any{"id": get(d, "change", "id"), "type": "NORMAL"}})
+			assert.Equal(t, "NORMAL", get(d, "updateChange", "change", "type"), "a standard change may become normal (and need approval)")
 		})
 	}
 }

@@ -136,7 +136,7 @@ func testProblemLife(t *testing.T, url string) {
 
 	p = problemOK(t, url, "fixProblem", "ProblemActionInput", in)
 	assert.Equal(t, "FIX_IN_PROGRESS", p["state"])
-	fix := ok(t, url, `mutation { createChange(input: {shortDescription: "Enlarge the pool", type: STANDARD}) { change { id number } } }`, nil)
+	fix := ok(t, url, `mutation { createChange(input: {shortDescription: "Enlarge the pool"}) { change { id number } } }`, nil)
 	d = ok(t, url, `mutation($in: SetProblemFixChangeInput!) { setProblemFixChange(input: $in) { problem { fixChange { number } } } }`,
 		map[string]any{"in": map[string]any{"problemId": id, "changeId": get(fix, "createChange", "change", "id")}})
 	assert.Equal(t, get(fix, "createChange", "change", "number"), get(d, "setProblemFixChange", "problem", "fixChange", "number"))

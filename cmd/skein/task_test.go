@@ -56,7 +56,7 @@ func testChangeTasks(t *testing.T, url string) {
 	ci := upsertIDs(t, url, item("Server", map[string]any{"name": "ctask-db", "serial_number": "CTASKDB"}))[0]
 	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
 	d := ok(t, url, `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { id number } } }`, map[string]any{"in": map[string]any{
-		"shortDescription": "Patch the database", "type": "STANDARD", "affectedCIIds": []any{ci},
+		"shortDescription": "Patch the database", "templateId": stdTemplate(t, url), "affectedCIIds": []any{ci},
 		"plannedStartAt": start.Format(time.RFC3339), "plannedEndAt": start.Add(2 * time.Hour).Format(time.RFC3339)}})
 	chg, chgNumber := get(d, "createChange", "change", "id").(string), get(d, "createChange", "change", "number").(string)
 
@@ -155,7 +155,7 @@ func testChangeTasks(t *testing.T, url string) {
 
 	// Two people close one task at once: one wins, the other is told.
 	d = ok(t, url, `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { id } } }`, map[string]any{"in": map[string]any{
-		"shortDescription": "Rotate certificates", "type": "STANDARD",
+		"shortDescription": "Rotate certificates", "templateId": stdTemplate(t, url),
 		"plannedStartAt": start.Add(24 * time.Hour).Format(time.RFC3339), "plannedEndAt": start.Add(25 * time.Hour).Format(time.RFC3339)}})
 	third := get(d, "createChange", "change", "id").(string)
 	require.Empty(t, changeDo(t, url, "scheduleChange", "ScheduleChangeInput", map[string]any{"id": third}).Errors)

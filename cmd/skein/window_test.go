@@ -35,7 +35,7 @@ func windowDo(t *testing.T, url, mutation, input string, in map[string]any) gqlR
 func newChange(t *testing.T, url, what string, start, end time.Time, cis ...string) (string, string) {
 	t.Helper()
 	d := ok(t, url, `mutation($in: CreateChangeInput!) { createChange(input: $in) { change { id number } } }`, map[string]any{"in": map[string]any{
-		"shortDescription": what, "type": "STANDARD", "affectedCIIds": cis,
+		"shortDescription": what, "templateId": stdTemplate(t, url), "affectedCIIds": cis,
 		"plannedStartAt": start.Format(time.RFC3339), "plannedEndAt": end.Format(time.RFC3339)}})
 	return get(d, "createChange", "change", "id").(string), get(d, "createChange", "change", "number").(string)
 }

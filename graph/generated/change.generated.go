@@ -44,6 +44,7 @@ type ChangeResolver interface {
 	CiCloseCodes(ctx context.Context, obj *model.Change) ([]model.CICloseCode, error)
 	CausedIncidents(ctx context.Context, obj *model.Change, first *int, after *string) (*model.IncidentConnection, error)
 	Tasks(ctx context.Context, obj *model.Change, openOnly *bool, first *int, after *string) (*model.ChangeTaskConnection, error)
+	Template(ctx context.Context, obj *model.Change) (*model.ChangeTemplate, error)
 }
 type ChangeConflictResolver interface {
 	Change(ctx context.Context, obj *model.ChangeConflict) (*model.Change, error)
@@ -1611,6 +1612,38 @@ func (ec *executionContext) fieldContext_Change_tasks(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Change_template(ctx context.Context, field graphql.CollectedField, obj *model.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Change_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Change().Template(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeTemplate) graphql.Marshaler {
+			return ec.marshalOChangeTemplate2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐChangeTemplate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Change_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Change",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeTemplate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ChangeConflict_kind(ctx context.Context, field graphql.CollectedField, obj *model.ChangeConflict) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3131,16 +3164,23 @@ func (ec *executionContext) unmarshalInputCreateChangeInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"shortDescription", "description", "type", "category", "risk", "riskOverrideReason", "plannedStartAt", "plannedEndAt", "implementationPlan", "backoutPlan", "testPlan", "requestedById", "assignedToId", "assignmentGroupId", "affectedCIIds"}
+	fieldsInOrder := [...]string{"templateId", "shortDescription", "description", "type", "category", "risk", "riskOverrideReason", "plannedStartAt", "plannedEndAt", "implementationPlan", "backoutPlan", "testPlan", "requestedById", "assignedToId", "assignmentGroupId", "affectedCIIds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "templateId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
 		case "shortDescription":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shortDescription"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -3851,6 +3891,12 @@ func (ec *executionContext) _Change(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Change_tasks(ctx, field, obj)
+				})
+		case "template":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Change_template(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -254,6 +254,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ChangeWindow(ctx, sel, obj)
+	case model.ChangeTemplate:
+		return ec._ChangeTemplate(ctx, sel, &obj)
+	case *model.ChangeTemplate:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ChangeTemplate(ctx, sel, obj)
 	case model.ChangeTask:
 		return ec._ChangeTask(ctx, sel, &obj)
 	case *model.ChangeTask:

@@ -30,6 +30,7 @@ type ResolverRoot interface {
 	ChangeConflict() ChangeConflictResolver
 	ChangeOutcomes() ChangeOutcomesResolver
 	ChangeTask() ChangeTaskResolver
+	ChangeTemplate() ChangeTemplateResolver
 	ChangeWindow() ChangeWindowResolver
 	ClassChangeOutcomes() ClassChangeOutcomesResolver
 	CommonCause() CommonCauseResolver
@@ -243,6 +244,7 @@ type ComplexityRoot struct {
 		State                  func(childComplexity int) int
 		StateCode              func(childComplexity int) int
 		Tasks                  func(childComplexity int, openOnly *bool, first *int, after *string) int
+		Template               func(childComplexity int) int
 		TestPlan               func(childComplexity int) int
 		Type                   func(childComplexity int) int
 		UpdatedAt              func(childComplexity int) int
@@ -329,6 +331,40 @@ type ComplexityRoot struct {
 
 	ChangeTaskPayload struct {
 		ChangeTask func(childComplexity int) int
+	}
+
+	ChangeTemplate struct {
+		Active             func(childComplexity int) int
+		Attributes         func(childComplexity int) int
+		BackoutPlan        func(childComplexity int) int
+		Category           func(childComplexity int) int
+		Changes            func(childComplexity int, first *int, after *string) int
+		CreatedAt          func(childComplexity int) int
+		Description        func(childComplexity int) int
+		History            func(childComplexity int, first *int, after *string) int
+		ID                 func(childComplexity int) int
+		ImplementationPlan func(childComplexity int) int
+		Name               func(childComplexity int) int
+		Risk               func(childComplexity int) int
+		ShortDescription   func(childComplexity int) int
+		TestPlan           func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+		Version            func(childComplexity int) int
+	}
+
+	ChangeTemplateConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ChangeTemplateEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ChangeTemplatePayload struct {
+		ChangeTemplate func(childComplexity int) int
 	}
 
 	ChangeWindow struct {
@@ -685,6 +721,7 @@ type ComplexityRoot struct {
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateChange             func(childComplexity int, input model.CreateChangeInput) int
 		CreateChangeTask         func(childComplexity int, input model.CreateChangeTaskInput) int
+		CreateChangeTemplate     func(childComplexity int, input model.CreateChangeTemplateInput) int
 		CreateChangeWindow       func(childComplexity int, input model.CreateChangeWindowInput) int
 		CreateIncident           func(childComplexity int, input model.CreateIncidentInput) int
 		CreateProblem            func(childComplexity int, input model.CreateProblemInput) int
@@ -725,6 +762,7 @@ type ComplexityRoot struct {
 		StartProblemTask         func(childComplexity int, input model.TaskActionInput) int
 		UpdateChange             func(childComplexity int, input model.UpdateChangeInput) int
 		UpdateChangeTask         func(childComplexity int, input model.UpdateTaskInput) int
+		UpdateChangeTemplate     func(childComplexity int, input model.UpdateChangeTemplateInput) int
 		UpdateChangeWindow       func(childComplexity int, input model.UpdateChangeWindowInput) int
 		UpdateCi                 func(childComplexity int, input model.UpdateCIInput) int
 		UpdateGroup              func(childComplexity int, input model.UpdateNodeInput) int
@@ -897,6 +935,8 @@ type ComplexityRoot struct {
 		ChangeOutcomesByClass func(childComplexity int, since *time.Time) int
 		ChangeTask            func(childComplexity int, id *string, number *string) int
 		ChangeTasks           func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
+		ChangeTemplate        func(childComplexity int, id *string, name *string) int
+		ChangeTemplates       func(childComplexity int, search *string, where *model.CIWhere, first *int, after *string, offset *int) int
 		ChangeWindow          func(childComplexity int, id *string, name *string) int
 		ChangeWindows         func(childComplexity int, where *model.CIWhere, first *int, after *string, offset *int) int
 		Changes               func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
@@ -2071,6 +2111,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Change.Tasks(childComplexity, args["openOnly"].(*bool), args["first"].(*int), args["after"].(*string)), true
+	case "Change.template":
+		if e.ComplexityRoot.Change.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Template(childComplexity), true
 	case "Change.testPlan":
 		if e.ComplexityRoot.Change.TestPlan == nil {
 			break
@@ -2432,6 +2478,152 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChangeTaskPayload.ChangeTask(childComplexity), true
+
+	case "ChangeTemplate.active":
+		if e.ComplexityRoot.ChangeTemplate.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.Active(childComplexity), true
+	case "ChangeTemplate.attributes":
+		if e.ComplexityRoot.ChangeTemplate.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.Attributes(childComplexity), true
+	case "ChangeTemplate.backoutPlan":
+		if e.ComplexityRoot.ChangeTemplate.BackoutPlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.BackoutPlan(childComplexity), true
+	case "ChangeTemplate.category":
+		if e.ComplexityRoot.ChangeTemplate.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.Category(childComplexity), true
+	case "ChangeTemplate.changes":
+		if e.ComplexityRoot.ChangeTemplate.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_ChangeTemplate_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.Changes(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ChangeTemplate.createdAt":
+		if e.ComplexityRoot.ChangeTemplate.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.CreatedAt(childComplexity), true
+	case "ChangeTemplate.description":
+		if e.ComplexityRoot.ChangeTemplate.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.Description(childComplexity), true
+	case "ChangeTemplate.history":
+		if e.ComplexityRoot.ChangeTemplate.History == nil {
+			break
+		}
+
+		args, err := ec.field_ChangeTemplate_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ChangeTemplate.id":
+		if e.ComplexityRoot.ChangeTemplate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.ID(childComplexity), true
+	case "ChangeTemplate.implementationPlan":
+		if e.ComplexityRoot.ChangeTemplate.ImplementationPlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.ImplementationPlan(childComplexity), true
+	case "ChangeTemplate.name":
+		if e.ComplexityRoot.ChangeTemplate.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.Name(childComplexity), true
+	case "ChangeTemplate.risk":
+		if e.ComplexityRoot.ChangeTemplate.Risk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.Risk(childComplexity), true
+	case "ChangeTemplate.shortDescription":
+		if e.ComplexityRoot.ChangeTemplate.ShortDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.ShortDescription(childComplexity), true
+	case "ChangeTemplate.testPlan":
+		if e.ComplexityRoot.ChangeTemplate.TestPlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.TestPlan(childComplexity), true
+	case "ChangeTemplate.updatedAt":
+		if e.ComplexityRoot.ChangeTemplate.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.UpdatedAt(childComplexity), true
+	case "ChangeTemplate.version":
+		if e.ComplexityRoot.ChangeTemplate.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplate.Version(childComplexity), true
+
+	case "ChangeTemplateConnection.edges":
+		if e.ComplexityRoot.ChangeTemplateConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplateConnection.Edges(childComplexity), true
+	case "ChangeTemplateConnection.pageInfo":
+		if e.ComplexityRoot.ChangeTemplateConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplateConnection.PageInfo(childComplexity), true
+	case "ChangeTemplateConnection.totalCount":
+		if e.ComplexityRoot.ChangeTemplateConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplateConnection.TotalCount(childComplexity), true
+
+	case "ChangeTemplateEdge.cursor":
+		if e.ComplexityRoot.ChangeTemplateEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplateEdge.Cursor(childComplexity), true
+	case "ChangeTemplateEdge.node":
+		if e.ComplexityRoot.ChangeTemplateEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplateEdge.Node(childComplexity), true
+
+	case "ChangeTemplatePayload.changeTemplate":
+		if e.ComplexityRoot.ChangeTemplatePayload.ChangeTemplate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeTemplatePayload.ChangeTemplate(childComplexity), true
 
 	case "ChangeWindow.active":
 		if e.ComplexityRoot.ChangeWindow.Active == nil {
@@ -4037,6 +4229,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateChangeTask(childComplexity, args["input"].(model.CreateChangeTaskInput)), true
+	case "Mutation.createChangeTemplate":
+		if e.ComplexityRoot.Mutation.CreateChangeTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createChangeTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateChangeTemplate(childComplexity, args["input"].(model.CreateChangeTemplateInput)), true
 	case "Mutation.createChangeWindow":
 		if e.ComplexityRoot.Mutation.CreateChangeWindow == nil {
 			break
@@ -4472,6 +4675,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateChangeTask(childComplexity, args["input"].(model.UpdateTaskInput)), true
+	case "Mutation.updateChangeTemplate":
+		if e.ComplexityRoot.Mutation.UpdateChangeTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateChangeTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateChangeTemplate(childComplexity, args["input"].(model.UpdateChangeTemplateInput)), true
 	case "Mutation.updateChangeWindow":
 		if e.ComplexityRoot.Mutation.UpdateChangeWindow == nil {
 			break
@@ -5382,6 +5596,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ChangeTasks(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
+	case "Query.changeTemplate":
+		if e.ComplexityRoot.Query.ChangeTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changeTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChangeTemplate(childComplexity, args["id"].(*string), args["name"].(*string)), true
+	case "Query.changeTemplates":
+		if e.ComplexityRoot.Query.ChangeTemplates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changeTemplates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChangeTemplates(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 	case "Query.changeWindow":
 		if e.ComplexityRoot.Query.ChangeWindow == nil {
 			break
@@ -6510,6 +6746,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
 			graphql.NewInputUnmarshaler("CreateChangeInput", ec.unmarshalInputCreateChangeInput),
 			graphql.NewInputUnmarshaler("CreateChangeTaskInput", ec.unmarshalInputCreateChangeTaskInput),
+			graphql.NewInputUnmarshaler("CreateChangeTemplateInput", ec.unmarshalInputCreateChangeTemplateInput),
 			graphql.NewInputUnmarshaler("CreateChangeWindowInput", ec.unmarshalInputCreateChangeWindowInput),
 			graphql.NewInputUnmarshaler("CreateIncidentInput", ec.unmarshalInputCreateIncidentInput),
 			graphql.NewInputUnmarshaler("CreateProblemInput", ec.unmarshalInputCreateProblemInput),
@@ -6546,6 +6783,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TaskActionInput", ec.unmarshalInputTaskActionInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
 			graphql.NewInputUnmarshaler("UpdateChangeInput", ec.unmarshalInputUpdateChangeInput),
+			graphql.NewInputUnmarshaler("UpdateChangeTemplateInput", ec.unmarshalInputUpdateChangeTemplateInput),
 			graphql.NewInputUnmarshaler("UpdateChangeWindowInput", ec.unmarshalInputUpdateChangeWindowInput),
 			graphql.NewInputUnmarshaler("UpdateIncidentInput", ec.unmarshalInputUpdateIncidentInput),
 			graphql.NewInputUnmarshaler("UpdateNodeInput", ec.unmarshalInputUpdateNodeInput),
@@ -7052,7 +7290,7 @@ enum ConflictKind {
 
 "Types of change."
 enum ChangeType {
-  "Pre-approved, from a template: scheduled without CAB approval."
+  "Pre-approved: opened from a change template, scheduled without CAB approval."
   STANDARD
   "Approved by the CAB (every approver, by default)."
   NORMAL
@@ -7136,11 +7374,17 @@ enum CloseCode {
 
 "A new change."
 input CreateChangeInput {
-  "One line: what changes (1 to 160 characters)."
-  shortDescription: String!
+  """
+  The template (` + "`" + `changeTemplates` + "`" + `) a standard change is opened from: the change is STANDARD and
+  takes the template's description, plans, category and risk where this input gives none. A
+  STANDARD change needs one.
+  """
+  templateId: ID
+  "One line: what changes (1 to 160 characters); the template's when omitted."
+  shortDescription: String
   "The details."
   description: String
-  "Standard, normal (default) or emergency."
+  "Normal (default) or emergency; STANDARD comes with ` + "`" + `templateId` + "`" + `."
   type: ChangeType
   "Category, free text."
   category: String
@@ -10494,6 +10738,149 @@ extend type Problem {
   tasks("Only open tasks." openOnly: Boolean = false, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): ProblemTaskConnection!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/template.graphqls", Input: `extend type Query {
+  "A change template by ID or by name; give exactly one. Null when there is none."
+  changeTemplate("ID of the template." id: ID, "Name of the template (ignoring case)." name: String): ChangeTemplate
+  "The standard change catalog: change templates by a filter expression over their attributes, a page at a time; or found by words with ` + "`" + `search` + "`" + `."
+  changeTemplates(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the template's attributes (snake_case names, stored values), e.g. ` + "`" + `{attribute: \"active\", eq: true}` + "`" + `."
+    where: CIWhere
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching templates (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): ChangeTemplateConnection!
+}
+
+extend type Mutation {
+  """
+  Records a pre-approved change procedure (change managers and admins, once the CAB has approved
+  it): changes opened from it (` + "`" + `createChange(templateId:)` + "`" + `) are standard and need no approval.
+  """
+  createChangeTemplate("The template." input: CreateChangeTemplateInput!): ChangeTemplatePayload!
+  "Changes a change template; ` + "`" + `active: false` + "`" + ` retires it (no new change comes from it). A field left out is kept."
+  updateChangeTemplate("What to change." input: UpdateChangeTemplateInput!): ChangeTemplatePayload!
+}
+
+"""
+A pre-approved change procedure: the standard change catalog. A change opened from it is a
+STANDARD change, takes its description, plans, category and risk where the change gives none, and is
+scheduled without CAB approval.
+"""
+type ChangeTemplate implements Node {
+  "Opaque global ID."
+  id: ID!
+  "Its name, unique ignoring case."
+  name: String!
+  "What changes made from it say they do."
+  shortDescription: String
+  "The details."
+  description: String
+  "Category."
+  category: String
+  "How it is done."
+  implementationPlan: String
+  "How it is undone."
+  backoutPlan: String
+  "How it is tested."
+  testPlan: String
+  "The risk of a change made from it."
+  risk: ChangeRisk!
+  "False once retired: no new change comes from it."
+  active: Boolean!
+  "The changes opened from it, newest first."
+  changes("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): ChangeConnection!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+}
+
+"A new change template."
+input CreateChangeTemplateInput {
+  "Its name (1 to 255 characters, unique ignoring case)."
+  name: String!
+  "What changes made from it say they do (at most 160 characters)."
+  shortDescription: String
+  "The details."
+  description: String
+  "Category."
+  category: String
+  "How it is done."
+  implementationPlan: String
+  "How it is undone."
+  backoutPlan: String
+  "How it is tested."
+  testPlan: String
+  "The risk of a change made from it (LOW by default)."
+  risk: ChangeRisk
+}
+
+"A change of a change template; a field left out is kept, null clears it."
+input UpdateChangeTemplateInput {
+  "ID of the template."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the update is based on (optional)."
+  expectedVersion: Int
+  "Its name."
+  name: String @goField(omittable: true)
+  "What changes made from it say they do."
+  shortDescription: String @goField(omittable: true)
+  "The details."
+  description: String @goField(omittable: true)
+  "Category."
+  category: String @goField(omittable: true)
+  "How it is done."
+  implementationPlan: String @goField(omittable: true)
+  "How it is undone."
+  backoutPlan: String @goField(omittable: true)
+  "How it is tested."
+  testPlan: String @goField(omittable: true)
+  "The risk of a change made from it."
+  risk: ChangeRisk @goField(omittable: true)
+  "False retires it."
+  active: Boolean @goField(omittable: true)
+}
+
+"The change template after a write."
+type ChangeTemplatePayload {
+  "The template as stored after the write."
+  changeTemplate: ChangeTemplate!
+}
+
+"A page of change templates."
+type ChangeTemplateConnection {
+  "The templates of this page, with their cursors."
+  edges: [ChangeTemplateEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many templates match, across all pages."
+  totalCount: Int!
+}
+
+"A change template in a page."
+type ChangeTemplateEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The template."
+  node: ChangeTemplate!
+}
+
+extend type Change {
+  "The template a standard change was opened from (FROM_TEMPLATE)."
+  template: ChangeTemplate
+}
+`, BuiltIn: false},
 	{Name: "../../schema/webhook.graphqls", Input: `extend type Query {
   "The outbound webhooks, by name (admins)."
   webhooks: [Webhook!]!
@@ -11171,6 +11558,8 @@ func (ec *executionContext) childFields_Change(ctx context.Context, field graphq
 		return ec.fieldContext_Change_causedIncidents(ctx, field)
 	case "tasks":
 		return ec.fieldContext_Change_tasks(ctx, field)
+	case "template":
+		return ec.fieldContext_Change_template(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
 }
@@ -11337,6 +11726,74 @@ func (ec *executionContext) childFields_ChangeTaskPayload(ctx context.Context, f
 		return ec.fieldContext_ChangeTaskPayload_changeTask(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChangeTaskPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ChangeTemplate_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ChangeTemplate_name(ctx, field)
+	case "shortDescription":
+		return ec.fieldContext_ChangeTemplate_shortDescription(ctx, field)
+	case "description":
+		return ec.fieldContext_ChangeTemplate_description(ctx, field)
+	case "category":
+		return ec.fieldContext_ChangeTemplate_category(ctx, field)
+	case "implementationPlan":
+		return ec.fieldContext_ChangeTemplate_implementationPlan(ctx, field)
+	case "backoutPlan":
+		return ec.fieldContext_ChangeTemplate_backoutPlan(ctx, field)
+	case "testPlan":
+		return ec.fieldContext_ChangeTemplate_testPlan(ctx, field)
+	case "risk":
+		return ec.fieldContext_ChangeTemplate_risk(ctx, field)
+	case "active":
+		return ec.fieldContext_ChangeTemplate_active(ctx, field)
+	case "changes":
+		return ec.fieldContext_ChangeTemplate_changes(ctx, field)
+	case "attributes":
+		return ec.fieldContext_ChangeTemplate_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_ChangeTemplate_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ChangeTemplate_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ChangeTemplate_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_ChangeTemplate_history(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeTemplate", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeTemplateConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChangeTemplateConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChangeTemplateConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ChangeTemplateConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeTemplateConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeTemplateEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChangeTemplateEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ChangeTemplateEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeTemplateEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeTemplatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "changeTemplate":
+		return ec.fieldContext_ChangeTemplatePayload_changeTemplate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeTemplatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ChangeWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

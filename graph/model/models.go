@@ -464,3 +464,30 @@ type CICloseCode struct {
 	CIID      store.ID
 	CloseCode CloseCode
 }
+
+// ChangeTemplate is the view of a change template; its changes and
+// history have resolvers.
+type ChangeTemplate struct {
+	ID                 string
+	Name               string
+	ShortDescription   *string
+	Description        *string
+	Category           *string
+	ImplementationPlan *string
+	BackoutPlan        *string
+	TestPlan           *string
+	Risk               ChangeRisk
+	Active             bool
+	Attributes         map[string]any
+	Version            int
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks ChangeTemplate as a Node.
+func (ChangeTemplate) IsNode() {}
+
+// GetID returns the template's global ID.
+func (t ChangeTemplate) GetID() string { return t.ID }

@@ -474,6 +474,30 @@ type ChangeTaskPayload struct {
 	ChangeTask *ChangeTask `json:"changeTask"`
 }
 
+// A page of change templates.
+type ChangeTemplateConnection struct {
+	// The templates of this page, with their cursors.
+	Edges []ChangeTemplateEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many templates match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A change template in a page.
+type ChangeTemplateEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The template.
+	Node *ChangeTemplate `json:"node"`
+}
+
+// The change template after a write.
+type ChangeTemplatePayload struct {
+	// The template as stored after the write.
+	ChangeTemplate *ChangeTemplate `json:"changeTemplate"`
+}
+
 // A page of change windows.
 type ChangeWindowConnection struct {
 	// The windows of this page, with their cursors.
@@ -584,11 +608,15 @@ type CreateAPITokenPayload struct {
 
 // A new change.
 type CreateChangeInput struct {
-	// One line: what changes (1 to 160 characters).
-	ShortDescription string `json:"shortDescription"`
+	// The template (`changeTemplates`) a standard change is opened from: the change is STANDARD and
+	// takes the template's description, plans, category and risk where this input gives none. A
+	// STANDARD change needs one.
+	TemplateID *string `json:"templateId,omitempty"`
+	// One line: what changes (1 to 160 characters); the template's when omitted.
+	ShortDescription *string `json:"shortDescription,omitempty"`
 	// The details.
 	Description *string `json:"description,omitempty"`
-	// Standard, normal (default) or emergency.
+	// Normal (default) or emergency; STANDARD comes with `templateId`.
 	Type *ChangeType `json:"type,omitempty"`
 	// Category, free text.
 	Category *string `json:"category,omitempty"`
@@ -634,6 +662,26 @@ type CreateChangeTaskInput struct {
 	AssignmentGroupID *string `json:"assignmentGroupId,omitempty"`
 	// IDs of the CIs it concerns.
 	AffectedCIIds []string `json:"affectedCIIds,omitempty"`
+}
+
+// A new change template.
+type CreateChangeTemplateInput struct {
+	// Its name (1 to 255 characters, unique ignoring case).
+	Name string `json:"name"`
+	// What changes made from it say they do (at most 160 characters).
+	ShortDescription *string `json:"shortDescription,omitempty"`
+	// The details.
+	Description *string `json:"description,omitempty"`
+	// Category.
+	Category *string `json:"category,omitempty"`
+	// How it is done.
+	ImplementationPlan *string `json:"implementationPlan,omitempty"`
+	// How it is undone.
+	BackoutPlan *string `json:"backoutPlan,omitempty"`
+	// How it is tested.
+	TestPlan *string `json:"testPlan,omitempty"`
+	// The risk of a change made from it (LOW by default).
+	Risk *ChangeRisk `json:"risk,omitempty"`
 }
 
 // A new change window.
@@ -1543,6 +1591,32 @@ type UpdateChangeInput struct {
 	AssignmentGroupID graphql.Omittable[*string] `json:"assignmentGroupId,omitempty"`
 	// IDs of the CIs it changes: the whole set.
 	AffectedCIIds graphql.Omittable[[]string] `json:"affectedCIIds,omitempty"`
+}
+
+// A change of a change template; a field left out is kept, null clears it.
+type UpdateChangeTemplateInput struct {
+	// ID of the template.
+	ID string `json:"id"`
+	// The `version` the update is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Its name.
+	Name graphql.Omittable[*string] `json:"name,omitempty"`
+	// What changes made from it say they do.
+	ShortDescription graphql.Omittable[*string] `json:"shortDescription,omitempty"`
+	// The details.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// Category.
+	Category graphql.Omittable[*string] `json:"category,omitempty"`
+	// How it is done.
+	ImplementationPlan graphql.Omittable[*string] `json:"implementationPlan,omitempty"`
+	// How it is undone.
+	BackoutPlan graphql.Omittable[*string] `json:"backoutPlan,omitempty"`
+	// How it is tested.
+	TestPlan graphql.Omittable[*string] `json:"testPlan,omitempty"`
+	// The risk of a change made from it.
+	Risk graphql.Omittable[*ChangeRisk] `json:"risk,omitempty"`
+	// False retires it.
+	Active graphql.Omittable[*bool] `json:"active,omitempty"`
 }
 
 // A change of a change window; a field left out is kept, null clears it.
@@ -2485,7 +2559,7 @@ func (e ChangeTaskState) MarshalJSON() ([]byte, error) {
 type ChangeType string
 
 const (
-	// Pre-approved, from a template: scheduled without CAB approval.
+	// Pre-approved: opened from a change template, scheduled without CAB approval.
 	ChangeTypeStandard ChangeType = "STANDARD"
 	// Approved by the CAB (every approver, by default).
 	ChangeTypeNormal ChangeType = "NORMAL"

@@ -48,6 +48,9 @@ const (
 	// KindChangeWindow is maintenance windows and blackouts (model kind
 	// change_window).
 	KindChangeWindow Kind = "change_window"
+	// KindChangeTemplate is the pre-approved change templates (model kind
+	// change_template).
+	KindChangeTemplate Kind = "change_template"
 	// KindRelationship is relationships between CIs.
 	KindRelationship Kind = "relationship"
 	// KindClass is the CI classes of the model.
@@ -187,6 +190,11 @@ var Permissions = map[Permission][]Role{
 	{KindChangeWindow, Read}:   readers,
 	{KindChangeWindow, Create}: managers,
 	{KindChangeWindow, Update}: managers,
+	// Change templates (the standard change catalog): readers read them,
+	// change managers keep them.
+	{KindChangeTemplate, Read}:   readers,
+	{KindChangeTemplate, Create}: managers,
+	{KindChangeTemplate, Update}: managers,
 	// Tasks of changes and problems: as their parents, worked by editors.
 	{KindChangeTask, Read}:    readers,
 	{KindChangeTask, Create}:  editors,

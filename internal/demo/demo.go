@@ -67,6 +67,9 @@ const (
 	// FirewallExample is the only firewall of the primary site: a single
 	// point of failure for everything in it.
 	FirewallExample = "fw-fra1-01"
+	// PatchingTemplate names the demo's standard change template, from
+	// which its standard change comes.
+	PatchingTemplate = "Monthly OS patching"
 	// SinglePointOfFailureExample is the only instance of the support desk.
 	SinglePointOfFailureExample = "support-desk@support-fra1-01"
 )

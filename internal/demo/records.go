@@ -241,15 +241,22 @@ func (s *seeder) plant(now time.Time) {
 
 	// Two changes on the shop's primary database in one evening.
 	day := now.Truncate(24 * time.Hour).Add(2 * 24 * time.Hour)
+	patching := s.template(as(manager.user), map[string]any{
+		"name":                PatchingTemplate,
+		"short_description":   "Monthly OS patches of a Linux server",
+		"category":            "os",
+		"implementation_plan": "Drain, apply the month's vendor patches, reboot, check the services, undrain.",
+		"backout_plan":        "Boot the previous kernel; restore the pre-patch snapshot.",
+		"test_plan":           "Service health checks green for 15 minutes.",
+	})
 	patch := s.change(as(dba.user), itsm.RecordInput{
 		Attributes: map[string]any{
 			"short_description": "Monthly OS patches of the shop database server",
-			"type":              itsm.ChangeStandard,
-			"category":          "os",
 			"planned_start_at":  day.Add(20 * time.Hour),
 			"planned_end_at":    day.Add(22 * time.Hour),
 		},
-		Links: itsm.Links{Caller: &dba.id, AssignedTo: &dba.id, AffectedCIs: &[]store.ID{primary}},
+		Links:    itsm.Links{Caller: &dba.id, AssignedTo: &dba.id, AffectedCIs: &[]store.ID{primary}},
+		Template: patching.ID,
 	})
 	s.actOnChange(as(dba.user), patch, itsm.ActionSchedule, nil)
 	upgrade := s.change(as(dba.user), itsm.RecordInput{
@@ -342,6 +349,16 @@ func (s *seeder) problem(actor store.Actor, in itsm.RecordInput) store.Node {
 	}
 	n, err := s.desk.CreateProblem(s.ctx, actor, in)
 	return s.record(&s.out.Problems, n, err, in)
+}
+
+// template records a change template (the standard change catalog).
+func (s *seeder) template(actor store.Actor, attrs map[string]any) store.Node {
+	if s.err != nil {
+		return store.Node{}
+	}
+	n, err := s.desk.CreateTemplate(s.ctx, actor, attrs)
+	s.fail(err, "record the change template %v", attrs["name"])
+	return n
 }
 
 func (s *seeder) change(actor store.Actor, in itsm.RecordInput) store.Node {

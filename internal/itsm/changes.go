@@ -23,12 +23,39 @@ func (s *Service) ChangeWorkflow() *Workflow { return s.change }
 
 // CreateChange opens a change in state new, numbered CHG0010001...,
 // linked to its requester (Links.Caller), assignee, group and affected
-// CIs. The caller needs create change.
+// CIs. A standard change comes from a template (in.Template), whose
+// description, plans, category and risk it takes where in gives none. The
+// caller needs create change.
 func (s *Service) CreateChange(ctx context.Context, actor store.Actor, in RecordInput) (store.Node, error) {
+	if err := auth.Check(ctx, KindChange, auth.Create); err != nil {
+		return store.Node{}, err
+	}
+	var template string
+	if in.Template == "" {
+		if err := standardNeedsTemplate(in.Attributes); err != nil {
+			return store.Node{}, err // before a number is taken
+		}
+	}
+	if in.Template != "" {
+		var err error
+		if in.Attributes, template, err = s.fromTemplate(ctx, in.Template, in.Attributes); err != nil {
+			return store.Node{}, err
+		}
+	}
 	k := recordKind{kind: KindChange, prefix: "CHG", workflow: s.change, editable: changeEditable}
-	return s.open(ctx, actor, k, in, func(out store.Attributes, _ time.Time) (store.Attributes, error) {
+	n, err := s.open(ctx, actor, k, in, func(out store.Attributes, _ time.Time) (store.Attributes, error) {
+		if template != "" {
+			out["template"] = template
+		}
+		if err := standardNeedsTemplate(out); err != nil {
+			return nil, err
+		}
 		return out, checkWindow(out)
 	})
+	if err != nil || in.Template == "" {
+		return n, err
+	}
+	return n, s.linkTemplate(ctx, actor, n.ID, in.Template)
 }
 
 // checkRiskOverride refuses a risk set apart from the computed one without
@@ -74,6 +101,9 @@ func (s *Service) UpdateChange(ctx context.Context, actor store.Actor, id store.
 		}
 		after := overlay(cur.Attributes, out)
 		if err := checkRiskOverride(cur.Attributes, out, after); err != nil {
+			return nil, err
+		}
+		if err := standardNeedsTemplate(after); err != nil {
 			return nil, err
 		}
 		return out, checkWindow(after)

@@ -193,6 +193,9 @@ type RecordInput struct {
 	// subcategory); nil or "" clears one.
 	Attributes map[string]any
 	Links      Links
+	// Template is the change template a change is opened from (changes
+	// only; "" for none).
+	Template store.ID
 }
 
 // checkEditable refuses attributes a client may not write directly,

@@ -224,46 +224,65 @@ func (s *Service) UpdateWindow(ctx context.Context, actor store.Actor, id store.
 }
 
 func (s *Service) writeWindow(ctx context.Context, actor store.Actor, id store.ID, expected int64, in WindowInput, verb auth.Verb) (store.Node, error) {
-	if err := auth.Check(ctx, KindChangeWindow, verb); err != nil {
-		return store.Node{}, err
-	}
-	for k := range in.Attributes {
-		if !slices.Contains(windowEditable, k) {
-			return store.Node{}, store.Invalid("attributes."+k, "is not an attribute of a change window; allowed: %s", strings.Join(windowEditable, ", "))
-		}
-	}
-	if name, given := in.Attributes["name"]; given || verb == auth.Create {
-		if n, _ := name.(string); strings.TrimSpace(n) == "" {
-			return store.Node{}, store.Invalid("attributes.name", "a change window needs a name")
-		}
-	}
 	if in.CIs != nil {
+		if err := auth.Check(ctx, KindChangeWindow, verb); err != nil {
+			return store.Node{}, err
+		}
 		if err := s.checkCIs(ctx, *in.CIs, "ciIds"); err != nil {
 			return store.Node{}, err
 		}
 	}
-	res, err := s.cmdb.WriteNode(ctx, actor, KindChangeWindow, cmdb.NodeWrite{
-		ID: id, Input: in.Attributes, Expected: expected, Verb: verb,
+	n, err := s.writeConfig(ctx, actor, configKind{kind: KindChangeWindow, what: "change window", editable: windowEditable, check: checkWindowAttributes},
+		id, expected, in.Attributes, verb)
+	if err != nil || in.CIs == nil {
+		return n, err
+	}
+	_, err = s.cmdb.SetLinks(ctx, actor, n.ID, RelAppliesTo, *in.CIs, cmdb.KindCI, "ciIds", true)
+	return n, err
+}
+
+// configKind is a kind of configuration node that change managers keep
+// (change windows, change templates), identified by its name.
+type configKind struct {
+	kind, what string
+	editable   []string
+	// check refuses the node as it will be stored (nil: anything the model
+	// accepts).
+	check func(store.Attributes) error
+}
+
+// writeConfig creates (id "") or updates a configuration node of kind k:
+// the caller's permission (verb), only editable attributes, a name that
+// is not blank, and k.check on the node as it will be stored, decided in
+// the write.
+func (s *Service) writeConfig(ctx context.Context, actor store.Actor, k configKind, id store.ID, expected int64, attrs map[string]any, verb auth.Verb) (store.Node, error) {
+	if err := auth.Check(ctx, auth.Kind(k.kind), verb); err != nil {
+		return store.Node{}, err
+	}
+	for name := range attrs {
+		if !slices.Contains(k.editable, name) {
+			return store.Node{}, store.Invalid("attributes."+name, "is not an attribute of a %s; allowed: %s", k.what, strings.Join(k.editable, ", "))
+		}
+	}
+	if name, given := attrs["name"]; given || verb == auth.Create {
+		if n, _ := name.(string); strings.TrimSpace(n) == "" {
+			return store.Node{}, store.Invalid("attributes.name", "a %s needs a name", k.what)
+		}
+	}
+	res, err := s.cmdb.WriteNode(ctx, actor, k.kind, cmdb.NodeWrite{
+		ID: id, Input: attrs, Expected: expected, Verb: verb,
 		Decide: func(cur *store.Node, input store.Attributes, _ time.Time) (store.Attributes, error) {
+			if k.check == nil {
+				return input, nil
+			}
 			var before store.Attributes
 			if cur != nil {
 				before = cur.Attributes
 			}
-			if err := checkWindowAttributes(overlay(before, input)); err != nil {
-				return nil, err
-			}
-			return input, nil
+			return input, k.check(overlay(before, input))
 		},
 	})
-	if err != nil {
-		return store.Node{}, err
-	}
-	if in.CIs != nil {
-		if _, err := s.cmdb.SetLinks(ctx, actor, res.Node.ID, RelAppliesTo, *in.CIs, cmdb.KindCI, "ciIds", true); err != nil {
-			return res.Node, err
-		}
-	}
-	return res.Node, nil
+	return res.Node, err
 }
 
 // activeWindows returns the active change windows with their CIs, by
