@@ -2,6 +2,8 @@ package itsm
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,6 +122,9 @@ func (s *Service) linkedFromSorted(ctx context.Context, id store.ID, typ, kind s
 	for i, r := range rels[id] {
 		ids[i] = r.Source
 	}
+	if len(ids) > s.idChunk() {
+		return s.linkedFromMany(ctx, ids, kind, where, sort, p)
+	}
 	f := cmdb.Filter{IDs: ids, Sort: sort, Where: where}
 	page, err := s.cmdb.ListNodes(ctx, kind, f, p)
 	if err != nil {
@@ -127,4 +132,62 @@ func (s *Service) linkedFromSorted(ctx context.Context, id store.ID, typ, kind s
 	}
 	page.Cursors = store.SortCursors(f.Sort, page.Items)
 	return page, nil
+}
+
+// linkedFromMany is linkedFromSorted for more linked nodes than one
+// filter takes (store.MaxBatch IDs): it asks for the page in each chunk of
+// IDs, with the same cursor, and merges them in sort's order (sort by
+// creation time, then ID, as the backends order them). The page it
+// returns is the one a single query would: every chunk gives its first
+// items after the cursor, and the page's items are the first of those.
+func (s *Service) linkedFromMany(ctx context.Context, ids []store.ID, kind string, where *store.Expr, sort store.Sort, p store.PageRequest) (store.Page[store.Node], error) {
+	if sort.Field != store.FieldCreatedAt {
+		return store.Page[store.Node]{}, fmt.Errorf("itsm: merging pages sorted by %q is not supported", sort.Field)
+	}
+	if p.Offset != 0 {
+		return store.Page[store.Node]{}, store.Invalid("offset", "not with more than %d linked records; page with after", store.MaxBatch)
+	}
+	first := p.First
+	if first == 0 {
+		first = 100
+	}
+	var out store.Page[store.Node]
+	chunk := s.idChunk()
+	for lo := 0; lo < len(ids); lo += chunk {
+		f := cmdb.Filter{IDs: ids[lo:min(lo+chunk, len(ids))], Sort: sort, Where: where}
+		page, err := s.cmdb.ListNodes(ctx, kind, f, store.PageRequest{First: first, After: p.After})
+		if err != nil {
+			return out, err
+		}
+		out.Total += page.Total
+		out.HasNext = out.HasNext || page.HasNext
+		out.Items = append(out.Items, page.Items...)
+	}
+	slices.SortFunc(out.Items, func(a, b store.Node) int {
+		c := a.CreatedAt.Compare(b.CreatedAt)
+		if c == 0 {
+			c = strings.Compare(string(a.ID), string(b.ID))
+		}
+		if sort.Desc {
+			return -c
+		}
+		return c
+	})
+	if len(out.Items) > first {
+		out.Items, out.HasNext = out.Items[:first], true
+	}
+	out.Cursors = store.SortCursors(sort, out.Items)
+	if n := len(out.Cursors); n > 0 {
+		out.EndCursor = out.Cursors[n-1]
+	}
+	return out, nil
+}
+
+// idChunk is how many IDs one filter of linkedFromSorted takes
+// (store.MaxBatch; tests lower it).
+func (s *Service) idChunk() int {
+	if s.chunk > 0 {
+		return s.chunk
+	}
+	return store.MaxBatch
 }

@@ -73,9 +73,12 @@ type Service struct {
 	problem  *Workflow
 	// changeTask and problemTask are the tasks' workflows.
 	changeTask, problemTask *Workflow
-	cab                     [2]string // CAB, ECAB group names
-	rules                   map[string]Rule
-	impact                  *impact.Analyzer
+	// chunk overrides store.MaxBatch as the IDs one linked-records filter
+	// takes (tests).
+	chunk  int
+	cab    [2]string // CAB, ECAB group names
+	rules  map[string]Rule
+	impact *impact.Analyzer
 	// alertLabels are Config.AlertCILabels.
 	alertLabels []string
 	publish     func(Event)
