@@ -132,7 +132,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"Query.problem": readers, "Query.problems": readers, "Query.knownErrors": readers, "Mutation.createProblem": editors,
 		"Mutation.updateProblem": editors, "Mutation.assessProblem": editors, "Mutation.analyzeProblem": editors,
 		"Mutation.fixProblem": editors, "Mutation.resolveProblem": editors, "Mutation.closeProblem": editors,
-		"Mutation.cancelProblem": editors, "Mutation.linkIncidentToProblem": editors, "Mutation.setProblemFixChange": editors,
+		"Mutation.cancelProblem": editors, "Mutation.linkIncidentToProblem": editors, "Mutation.setProblemFixChange": editors, "Mutation.setProblemRootCauseCI": editors, "Problem.rootCauseCI": readers,
 		"Mutation.addProblemNote": editors, "Incident.problem": readers, "Problem.incidents": readers,
 		"Problem.commonCauses": readers, "Problem.fixChange": readers, "Problem.assignedTo": readers,
 		"Problem.assignmentGroup": readers, "Problem.affectedCIs": readers, "Problem.history": readers, "Problem.journal": readers,

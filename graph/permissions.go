@@ -168,6 +168,8 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Mutation.cancelProblem":         {problemUpd},
 	"Mutation.linkIncidentToProblem": {incidentUpd, problemRead},
 	"Mutation.setProblemFixChange":   {problemUpd, changeRead},
+	"Mutation.setProblemRootCauseCI": {problemUpd, ciRead},
+	"Problem.rootCauseCI":            {ciRead, relRead},
 	"Mutation.addProblemNote":        {{Kind: auth.KindJournal, Verb: auth.Create}},
 	"Incident.problem":               {problemRead, relRead},
 	"Problem.incidents":              {incidentRead, relRead},

@@ -131,3 +131,16 @@ func (r *mutationResolver) link(ctx context.Context, srcField, srcGID, srcType, 
 	}
 	return src, nil
 }
+
+// problemPayload is the answer of a mutation that set one of problem
+// id's links (gid as the client wrote it).
+func (r *mutationResolver) problemPayload(ctx context.Context, id store.ID, gid string) (*model.ProblemPayload, error) {
+	v, err := r.problem(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, notFoundAt("input.problemId", "problem", gid)
+	}
+	return &model.ProblemPayload{Problem: v}, nil
+}

@@ -175,14 +175,16 @@ func (r *mutationResolver) SetProblemFixChange(ctx context.Context, input model.
 	if err != nil {
 		return nil, err
 	}
-	v, err := r.problem(ctx, prb)
+	return r.problemPayload(ctx, prb, input.ProblemID)
+}
+
+// SetProblemRootCauseCi is the resolver for the setProblemRootCauseCI field.
+func (r *mutationResolver) SetProblemRootCauseCi(ctx context.Context, input model.SetProblemRootCauseCIInput) (*model.ProblemPayload, error) {
+	prb, err := r.link(ctx, "input.problemId", input.ProblemID, typeProblem, "input.ciId", input.CiID, typeCI, r.ITSM.SetRootCauseCI)
 	if err != nil {
 		return nil, err
 	}
-	if v == nil {
-		return nil, notFoundAt("input.problemId", "problem", input.ProblemID)
-	}
-	return &model.ProblemPayload{Problem: v}, nil
+	return r.problemPayload(ctx, prb, input.ProblemID)
 }
 
 // AddProblemNote is the resolver for the addProblemNote field.
@@ -219,6 +221,15 @@ func (r *mutationResolver) SetIncidentCause(ctx context.Context, input model.Set
 		return nil, notFoundAt("input.incidentId", "incident", input.IncidentID)
 	}
 	return &model.IncidentPayload{Incident: v}, nil
+}
+
+// RootCauseCi is the resolver for the rootCauseCI field.
+func (r *problemResolver) RootCauseCi(ctx context.Context, obj *model.Problem) (*model.CI, error) {
+	n, ok, err := r.linked(ctx, obj.Raw.ID, itsm.RelRootCause)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return ciView(n), nil
 }
 
 // AllowedActions is the resolver for the allowedActions field.

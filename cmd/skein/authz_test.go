@@ -624,6 +624,15 @@ var matrixOps = map[string]matrixOp{
 			d := ok(t, m.url, `query($id: ID!) { problem(id: $id) { fixChange { id } } }`, map[string]any{"id": vars["in"].(map[string]any)["problemId"]})
 			assert.Equal(t, allowed, get(d, "problem", "fixChange") != nil)
 		}},
+	"Mutation.setProblemRootCauseCI": {query: `mutation($in: SetProblemRootCauseCIInput!) { setProblemRootCauseCI(input: $in) { problem { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			d := ok(t, m.url, upsertMutation, map[string]any{"in": map[string]any{"source": "test", "items": []any{item("Server", map[string]any{"name": m.name("matrix-rc-"), "serial_number": m.name("RC")})}}})
+			return map[string]any{"in": map[string]any{"problemId": m.problem(t), "ciId": get(d, "upsertCIs", "results", 0, "ci", "id")}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { problem(id: $id) { rootCauseCI { id } } }`, map[string]any{"id": vars["in"].(map[string]any)["problemId"]})
+			assert.Equal(t, allowed, get(d, "problem", "rootCauseCI") != nil)
+		}},
 	"Mutation.addProblemNote": {query: `mutation($in: AddNoteInput!) { addProblemNote(input: $in) { entry { id } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			return map[string]any{"in": map[string]any{"id": m.problem(t), "type": "WORK_NOTE", "text": "matrix"}}

@@ -140,6 +140,16 @@ func testProblemLife(t *testing.T, url string) {
 	d = ok(t, url, `mutation($in: SetProblemFixChangeInput!) { setProblemFixChange(input: $in) { problem { fixChange { number } } } }`,
 		map[string]any{"in": map[string]any{"problemId": id, "changeId": get(fix, "createChange", "change", "id")}})
 	assert.Equal(t, get(fix, "createChange", "change", "number"), get(d, "setProblemFixChange", "problem", "fixChange", "number"))
+	hq := `query($id: ID!) { problem(id: $id) { history { totalCount } } }`
+	before := get(ok(t, url, hq, map[string]any{"id": id}), "problem", "history", "totalCount").(float64)
+	rc := `mutation($in: SetProblemRootCauseCIInput!) { setProblemRootCauseCI(input: $in) { problem { rootCauseCI { name } } } }`
+	refusedWith(t, gql(t, url, rc, map[string]any{"in": map[string]any{"problemId": id, "ciId": id}}), "INVALID", "input.ciId")
+	d = ok(t, url, rc, map[string]any{"in": map[string]any{"problemId": id, "ciId": db}})
+	assert.Equal(t, "prb-db", get(d, "setProblemRootCauseCI", "problem", "rootCauseCI", "name"))
+	d = ok(t, url, rc, map[string]any{"in": map[string]any{"problemId": id, "ciId": san}})
+	assert.Equal(t, "prb-san", get(d, "setProblemRootCauseCI", "problem", "rootCauseCI", "name"), "one root cause CI: setting another moves it")
+	after := get(ok(t, url, hq, map[string]any{"id": id}), "problem", "history", "totalCount").(float64)
+	assert.Greater(t, after, before, "the links written are in the problem's audit trail")
 	p = problemOK(t, url, "resolveProblem", "ResolveProblemInput", map[string]any{"id": id, "resolutionCode": "FIX_APPLIED", "fixNotes": "pool doubled"})
 	assert.Equal(t, "RESOLVED", p["state"])
 	assert.Equal(t, 106.0, p["stateCode"])

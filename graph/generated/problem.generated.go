@@ -21,6 +21,8 @@ type CommonCauseResolver interface {
 	Ci(ctx context.Context, obj *model.CommonCause) (*model.CI, error)
 }
 type ProblemResolver interface {
+	RootCauseCi(ctx context.Context, obj *model.Problem) (*model.CI, error)
+
 	AllowedActions(ctx context.Context, obj *model.Problem) ([]model.ProblemAction, error)
 	Incidents(ctx context.Context, obj *model.Problem, first *int, after *string) (*model.IncidentConnection, error)
 	CommonCauses(ctx context.Context, obj *model.Problem, depth *int, first *int) (*model.CommonCauseList, error)
@@ -642,6 +644,38 @@ func (ec *executionContext) _Problem_rootCause(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Problem_rootCause(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Problem", field, false, false, "String")
+}
+
+func (ec *executionContext) _Problem_rootCauseCI(ctx context.Context, field graphql.CollectedField, obj *model.Problem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Problem_rootCauseCI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Problem().RootCauseCi(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CI) graphql.Marshaler {
+			return ec.marshalOCI2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCI(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Problem_rootCauseCI(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Problem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CI(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Problem_knownError(ctx context.Context, field graphql.CollectedField, obj *model.Problem) (ret graphql.Marshaler) {
@@ -2018,6 +2052,55 @@ func UnmarshalSetProblemFixChangeInput(ctx context.Context, raw any) (model.SetP
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSetProblemRootCauseCIInput(ctx context.Context, obj any) (model.SetProblemRootCauseCIInput, error) {
+	var it model.SetProblemRootCauseCIInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"problemId", "ciId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "problemId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("problemId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProblemID = data
+		case "ciId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ciId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CiID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetProblemRootCauseCIInput unmarshals raw into the SetProblemRootCauseCIInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetProblemRootCauseCIInput(ctx context.Context, raw any) (model.SetProblemRootCauseCIInput, error) {
+	var out model.SetProblemRootCauseCIInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetProblemRootCauseCIInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateProblemInput(ctx context.Context, obj any) (model.UpdateProblemInput, error) {
 	var it model.UpdateProblemInput
 	if obj == nil {
@@ -2372,6 +2455,12 @@ func (ec *executionContext) _Problem(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "rootCauseCI":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Problem_rootCauseCI(ctx, field, obj)
+				})
 		case "knownError":
 			out.Values[i] = ec._Problem_knownError(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -2913,6 +3002,11 @@ func (ec *executionContext) unmarshalNSetIncidentCauseInput2githubᚗcomᚋskein
 
 func (ec *executionContext) unmarshalNSetProblemFixChangeInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐSetProblemFixChangeInput(ctx context.Context, v any) (model.SetProblemFixChangeInput, error) {
 	res, err := ec.unmarshalInputSetProblemFixChangeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSetProblemRootCauseCIInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐSetProblemRootCauseCIInput(ctx context.Context, v any) (model.SetProblemRootCauseCIInput, error) {
+	res, err := ec.unmarshalInputSetProblemRootCauseCIInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -757,6 +757,7 @@ type ComplexityRoot struct {
 		SetGroupManager          func(childComplexity int, input model.SetGroupManagerInput) int
 		SetIncidentCause         func(childComplexity int, input model.SetIncidentCauseInput) int
 		SetProblemFixChange      func(childComplexity int, input model.SetProblemFixChangeInput) int
+		SetProblemRootCauseCi    func(childComplexity int, input model.SetProblemRootCauseCIInput) int
 		StartChangeTask          func(childComplexity int, input model.TaskActionInput) int
 		StartIncident            func(childComplexity int, input model.IncidentActionInput) int
 		StartProblemTask         func(childComplexity int, input model.TaskActionInput) int
@@ -857,6 +858,7 @@ type ComplexityRoot struct {
 		ResolutionCode   func(childComplexity int) int
 		ResolvedAt       func(childComplexity int) int
 		RootCause        func(childComplexity int) int
+		RootCauseCi      func(childComplexity int) int
 		ShortDescription func(childComplexity int) int
 		State            func(childComplexity int) int
 		StateCode        func(childComplexity int) int
@@ -4620,6 +4622,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetProblemFixChange(childComplexity, args["input"].(model.SetProblemFixChangeInput)), true
+	case "Mutation.setProblemRootCauseCI":
+		if e.ComplexityRoot.Mutation.SetProblemRootCauseCi == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setProblemRootCauseCI_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetProblemRootCauseCi(childComplexity, args["input"].(model.SetProblemRootCauseCIInput)), true
 	case "Mutation.startChangeTask":
 		if e.ComplexityRoot.Mutation.StartChangeTask == nil {
 			break
@@ -5231,6 +5244,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Problem.RootCause(childComplexity), true
+	case "Problem.rootCauseCI":
+		if e.ComplexityRoot.Problem.RootCauseCi == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Problem.RootCauseCi(childComplexity), true
 	case "Problem.shortDescription":
 		if e.ComplexityRoot.Problem.ShortDescription == nil {
 			break
@@ -6780,6 +6799,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SetGroupManagerInput", ec.unmarshalInputSetGroupManagerInput),
 			graphql.NewInputUnmarshaler("SetIncidentCauseInput", ec.unmarshalInputSetIncidentCauseInput),
 			graphql.NewInputUnmarshaler("SetProblemFixChangeInput", ec.unmarshalInputSetProblemFixChangeInput),
+			graphql.NewInputUnmarshaler("SetProblemRootCauseCIInput", ec.unmarshalInputSetProblemRootCauseCIInput),
 			graphql.NewInputUnmarshaler("TaskActionInput", ec.unmarshalInputTaskActionInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
 			graphql.NewInputUnmarshaler("UpdateChangeInput", ec.unmarshalInputUpdateChangeInput),
@@ -9689,6 +9709,8 @@ extend type Mutation {
   linkIncidentToProblem("The incident and the problem." input: LinkIncidentToProblemInput!): IncidentPayload!
   "Records the change that fixes a problem (` + "`" + `changeId` + "`" + `), or removes it (` + "`" + `changeId: null` + "`" + `)."
   setProblemFixChange("The problem and the change." input: SetProblemFixChangeInput!): ProblemPayload!
+  "Records the CI found to be a problem's root cause (` + "`" + `ciId` + "`" + `; often one of its ` + "`" + `commonCauses` + "`" + `), or removes it (` + "`" + `ciId: null` + "`" + `)."
+  setProblemRootCauseCI("The problem and the CI." input: SetProblemRootCauseCIInput!): ProblemPayload!
   "Adds a work note or a comment to a problem's journal."
   addProblemNote("The problem and the note." input: AddNoteInput!): AddProblemNotePayload!
 }
@@ -9721,6 +9743,8 @@ type Problem implements Node {
   category: String
   "What causes it, once known."
   rootCause: String
+  "The CI found to be its root cause (ROOT_CAUSE), if recorded."
+  rootCauseCI: CI
   "True when it is a known error (root cause and workaround documented)."
   knownError: Boolean!
   "How to get around it until it is fixed."
@@ -9917,6 +9941,14 @@ input LinkIncidentToProblemInput {
   incidentId: ID!
   "ID of the problem, or null to unlink."
   problemId: ID
+}
+
+"A problem and the CI that is its root cause."
+input SetProblemRootCauseCIInput {
+  "ID of the problem."
+  problemId: ID!
+  "ID of the CI, or null to remove it."
+  ciId: ID
 }
 
 "A problem and the change that fixes it."
@@ -12590,6 +12622,8 @@ func (ec *executionContext) childFields_Problem(ctx context.Context, field graph
 		return ec.fieldContext_Problem_category(ctx, field)
 	case "rootCause":
 		return ec.fieldContext_Problem_rootCause(ctx, field)
+	case "rootCauseCI":
+		return ec.fieldContext_Problem_rootCauseCI(ctx, field)
 	case "knownError":
 		return ec.fieldContext_Problem_knownError(ctx, field)
 	case "workaround":

@@ -74,6 +74,7 @@ type MutationResolver interface {
 	CancelProblem(ctx context.Context, input model.CancelProblemInput) (*model.ProblemPayload, error)
 	LinkIncidentToProblem(ctx context.Context, input model.LinkIncidentToProblemInput) (*model.IncidentPayload, error)
 	SetProblemFixChange(ctx context.Context, input model.SetProblemFixChangeInput) (*model.ProblemPayload, error)
+	SetProblemRootCauseCi(ctx context.Context, input model.SetProblemRootCauseCIInput) (*model.ProblemPayload, error)
 	AddProblemNote(ctx context.Context, input model.AddNoteInput) (*model.AddProblemNotePayload, error)
 	SetIncidentCause(ctx context.Context, input model.SetIncidentCauseInput) (*model.IncidentPayload, error)
 	CreateRelationships(ctx context.Context, input model.CreateRelationshipsInput) (*model.CreateRelationshipsPayload, error)
@@ -958,6 +959,20 @@ func (ec *executionContext) field_Mutation_setProblemFixChange_args(ctx context.
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SetProblemFixChangeInput, error) {
 			return ec.unmarshalNSetProblemFixChangeInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐSetProblemFixChangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setProblemRootCauseCI_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetProblemRootCauseCIInput, error) {
+			return ec.unmarshalNSetProblemRootCauseCIInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐSetProblemRootCauseCIInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4557,6 +4572,50 @@ func (ec *executionContext) fieldContext_Mutation_setProblemFixChange(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setProblemRootCauseCI(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setProblemRootCauseCI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetProblemRootCauseCi(ctx, fc.Args["input"].(model.SetProblemRootCauseCIInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProblemPayload) graphql.Marshaler {
+			return ec.marshalNProblemPayload2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐProblemPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setProblemRootCauseCI(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProblemPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setProblemRootCauseCI_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_addProblemNote(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7521,6 +7580,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "setProblemFixChange":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setProblemFixChange(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setProblemRootCauseCI":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setProblemRootCauseCI(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -1511,6 +1511,14 @@ type SetProblemFixChangeInput struct {
 	ChangeID *string `json:"changeId,omitempty"`
 }
 
+// A problem and the CI that is its root cause.
+type SetProblemRootCauseCIInput struct {
+	// ID of the problem.
+	ProblemID string `json:"problemId"`
+	// ID of the CI, or null to remove it.
+	CiID *string `json:"ciId,omitempty"`
+}
+
 // One source's last report of a CI.
 type Sighting struct {
 	// The discovery source (e.g. `ansible`, `kubernetes`, `api`).

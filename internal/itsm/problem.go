@@ -44,6 +44,8 @@ const (
 	RelFixedBy = "FIXED_BY"
 	// RelCausedBy links an incident to the change that caused it.
 	RelCausedBy = "CAUSED_BY"
+	// RelRootCause links a problem to the CI found to be its root cause.
+	RelRootCause = "ROOT_CAUSE"
 )
 
 // problemOpen are the states of a problem still being dealt with.
@@ -179,6 +181,13 @@ func (s *Service) LinkIncidentToProblem(ctx context.Context, actor store.Actor, 
 // relationship; "" removes it). The caller needs update problem.
 func (s *Service) SetFixChange(ctx context.Context, actor store.Actor, problem, change store.ID) error {
 	return s.setOneLink(ctx, actor, KindProblem, problem, "problemId", RelFixedBy, KindChange, change, "changeId")
+}
+
+// SetRootCauseCI records the CI found to be the root cause of problem
+// (one ROOT_CAUSE relationship; "" removes it), beside its root cause
+// text. The caller needs update problem.
+func (s *Service) SetRootCauseCI(ctx context.Context, actor store.Actor, problem, ci store.ID) error {
+	return s.setOneLink(ctx, actor, KindProblem, problem, "problemId", RelRootCause, cmdb.KindCI, ci, "ciId")
 }
 
 // SetIncidentCause records the change that caused incident (one CAUSED_BY
