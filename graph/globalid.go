@@ -28,6 +28,8 @@ const (
 	typeProblemTask  = "ProblemTask"
 	typeChangeWindow = "ChangeWindow"
 	typeTemplate     = "ChangeTemplate"
+	typeAsset        = "Asset"
+	typeAssetModel   = "AssetModel"
 )
 
 // recordTypes are the API types of the model kinds of records.
@@ -35,6 +37,7 @@ var recordTypes = map[string]string{
 	itsm.KindIncident: typeIncident, itsm.KindProblem: typeProblem, itsm.KindChange: typeChange,
 	itsm.KindChangeTask: typeChangeTask, itsm.KindProblemTask: typeProblemTask, itsm.KindJournal: typeJournalEntry,
 	itsm.KindChangeWindow: typeChangeWindow, itsm.KindChangeTemplate: typeTemplate,
+	itsm.KindAsset: typeAsset, itsm.KindAssetModel: typeAssetModel,
 }
 
 // nodeLoaders fetch each type of Node by store ID for node(id:), each
@@ -101,6 +104,18 @@ var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id stor
 		}
 		return nil, nil
 	},
+	typeAsset: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if a, err := nodeOf(ctx, r.Resolver, itsm.KindAsset, id, assetView); a != nil || err != nil {
+			return a, err
+		}
+		return nil, nil
+	},
+	typeAssetModel: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if m, err := nodeOf(ctx, r.Resolver, itsm.KindAssetModel, id, assetModelView); m != nil || err != nil {
+			return m, err
+		}
+		return nil, nil
+	},
 	typeTemplate: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
 		if t, err := nodeOf(ctx, r.Resolver, itsm.KindChangeTemplate, id, templateView); t != nil || err != nil {
 			return t, err
@@ -145,7 +160,7 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 // as store.RelationshipKey.ID writes it.
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
-	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeChangeTask, typeProblemTask, typeChangeWindow, typeTemplate, typeWebhook:
+	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeChangeTask, typeProblemTask, typeChangeWindow, typeTemplate, typeAsset, typeAssetModel, typeWebhook:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:

@@ -386,6 +386,14 @@ func nodeView(n store.Node) model.Node {
 		return changeTaskView(n)
 	case itsm.KindProblemTask:
 		return problemTaskView(n)
+	case itsm.KindChangeWindow:
+		return windowView(n)
+	case itsm.KindChangeTemplate:
+		return templateView(n)
+	case itsm.KindAsset:
+		return assetView(n)
+	case itsm.KindAssetModel:
+		return assetModelView(n)
 	}
 	return ciView(n)
 }

@@ -28,6 +28,8 @@ var (
 	ctaskRead    = auth.Permission{Kind: auth.KindChangeTask, Verb: auth.Read}
 	windowRead   = auth.Permission{Kind: auth.KindChangeWindow, Verb: auth.Read}
 	templateRead = auth.Permission{Kind: auth.KindChangeTemplate, Verb: auth.Read}
+	assetRead    = auth.Permission{Kind: auth.KindAsset, Verb: auth.Read}
+	assetUpd     = auth.Permission{Kind: auth.KindAsset, Verb: auth.Update}
 	ctaskUpd     = auth.Permission{Kind: auth.KindChangeTask, Verb: auth.Update}
 	ptaskRead    = auth.Permission{Kind: auth.KindProblemTask, Verb: auth.Read}
 	ptaskUpd     = auth.Permission{Kind: auth.KindProblemTask, Verb: auth.Update}
@@ -188,6 +190,33 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Query.changeOutcomesByClass": {changeRead, ciRead, relRead},
 	"CI.changeOutcomes":           {changeRead, relRead},
 	"Change.ciCloseCodes":         {ciRead, relRead},
+	// Assets: readers read them, editors keep them; change managers keep
+	// the models.
+	"Query.asset":                 {assetRead},
+	"Query.assets":                {assetRead},
+	"Query.assetModel":            {{Kind: auth.KindAssetModel, Verb: auth.Read}},
+	"Query.assetModels":           {{Kind: auth.KindAssetModel, Verb: auth.Read}},
+	"Query.stockLevels":           {assetRead, {Kind: auth.KindAssetModel, Verb: auth.Read}, relRead},
+	"Mutation.createAsset":        {{Kind: auth.KindAsset, Verb: auth.Create}, {Kind: auth.KindAssetModel, Verb: auth.Read}},
+	"Mutation.updateAsset":        {assetUpd},
+	"Mutation.receiveAsset":       {assetUpd},
+	"Mutation.assignAsset":        {assetUpd, personRead},
+	"Mutation.unassignAsset":      {assetUpd},
+	"Mutation.repairAsset":        {assetUpd},
+	"Mutation.returnAssetToStock": {assetUpd},
+	"Mutation.retireAsset":        {assetUpd},
+	"Mutation.disposeAsset":       {assetUpd},
+	"Mutation.setAssetCI":         {assetUpd, ciRead},
+	"Mutation.createAssetModel":   {{Kind: auth.KindAssetModel, Verb: auth.Create}},
+	"Mutation.updateAssetModel":   {{Kind: auth.KindAssetModel, Verb: auth.Update}},
+	"Asset.model":                 {{Kind: auth.KindAssetModel, Verb: auth.Read}, relRead},
+	"Asset.assignedTo":            {personRead, relRead},
+	"Asset.ci":                    {ciRead, relRead},
+	"Asset.history":               {auditRead},
+	"AssetModel.inStock":          {assetRead, relRead},
+	"AssetModel.assets":           {assetRead, relRead},
+	"AssetModel.history":          {auditRead},
+	"Person.assets":               {assetRead, relRead},
 	// Change templates: readers read them, change managers keep them.
 	"Query.changeTemplate":          {templateRead},
 	"Query.changeTemplates":         {templateRead},

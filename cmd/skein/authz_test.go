@@ -384,6 +384,54 @@ func (m *matrixEnv) window(t *testing.T) string {
 	return id
 }
 
+// assetModel makes, as admin, an asset model with a reorder threshold and
+// returns its ID.
+func (m *matrixEnv) assetModel(t *testing.T) string {
+	d := ok(t, m.url, `mutation($n: String!) { createAssetModel(input: {name: $n, reorderThreshold: 1}) { assetModel { id } } }`,
+		map[string]any{"n": m.name("matrix-model-")})
+	return get(d, "createAssetModel", "assetModel", "id").(string)
+}
+
+// asset records, as admin, an asset (in stock when received) and runs
+// the lifecycle actions given (assignAsset to a new person).
+func (m *matrixEnv) asset(t *testing.T, received bool, actions ...string) string {
+	d := ok(t, m.url, `mutation($in: CreateAssetInput!) { createAsset(input: $in) { asset { id } } }`,
+		map[string]any{"in": map[string]any{"modelId": m.assetModel(t), "assetTag": m.name("MTX-"), "received": received}})
+	id := get(d, "createAsset", "asset", "id").(string)
+	for _, a := range actions {
+		in, input := map[string]any{"id": id}, "AssetActionInput"
+		switch a {
+		case "assignAsset":
+			in["assignedToId"], input = m.person(t), "AssignAssetInput"
+		case "retireAsset", "repairAsset":
+			input = "AssetNotesInput"
+		}
+		ok(t, m.url, fmt.Sprintf(`mutation($in: %s!) { %s(input: $in) { asset { id } } }`, input, a), map[string]any{"in": in})
+	}
+	return id
+}
+
+// assetAction is the role-matrix operation of an asset action, prepared
+// after the setup actions and checked to have moved the asset to want
+// only when allowed.
+func assetAction(mutation, input, want string, extra map[string]any, received bool, setup ...string) matrixOp {
+	return matrixOp{query: fmt.Sprintf(`mutation($in: %s!) { %s(input: $in) { asset { state } } }`, input, mutation),
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			in := map[string]any{"id": m.asset(t, received, setup...)}
+			for k, v := range extra {
+				in[k] = v
+			}
+			if mutation == "assignAsset" {
+				in["assignedToId"] = m.person(t)
+			}
+			return map[string]any{"in": in}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { asset(id: $id) { state } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "asset", "state") == want, "%s: %v", mutation, get(d, "asset", "state"))
+		}}
+}
+
 // matrixOps has an operation for every root field; TestRoleMatrix fails for
 // a field without one.
 var matrixOps = map[string]matrixOp{
@@ -578,6 +626,61 @@ var matrixOps = map[string]matrixOp{
 		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
 			d := ok(t, m.url, `query($id: ID!) { changeTemplate(id: $id) { description } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
 			assert.Equal(t, allowed, get(d, "changeTemplate", "description") == "matrix")
+		}},
+	"Query.asset": {query: `query($id: ID!) { asset(id: $id) { assetTag state model { name } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.asset(t, true)} }},
+	"Query.assets":      {query: `{ assets(first: 1) { totalCount } }`},
+	"Query.assetModels": {query: `{ assetModels(first: 1) { totalCount } }`},
+	"Query.stockLevels": {query: `{ stockLevels { inStock low } }`},
+	"Query.assetModel": {query: `query($id: ID!) { assetModel(id: $id) { name inStock } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.assetModel(t)} }},
+	"Mutation.createAsset": {query: `mutation($in: CreateAssetInput!) { createAsset(input: $in) { asset { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"modelId": m.assetModel(t), "assetTag": m.name("MTX-NEW-")}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($tag: String!) { asset(assetTag: $tag) { id } }`, map[string]any{"tag": vars["in"].(map[string]any)["assetTag"]})
+			assert.Equal(t, allowed, get(d, "asset") != nil)
+		}},
+	"Mutation.updateAsset": {query: `mutation($in: UpdateAssetInput!) { updateAsset(input: $in) { asset { location } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.asset(t, true), "location": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { asset(id: $id) { location } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "asset", "location") == "matrix")
+		}},
+	"Mutation.receiveAsset":       assetAction("receiveAsset", "AssetActionInput", "IN_STOCK", nil, false),
+	"Mutation.assignAsset":        assetAction("assignAsset", "AssignAssetInput", "IN_USE", nil, true),
+	"Mutation.unassignAsset":      assetAction("unassignAsset", "AssetActionInput", "IN_STOCK", nil, true, "assignAsset"),
+	"Mutation.repairAsset":        assetAction("repairAsset", "AssetNotesInput", "IN_MAINTENANCE", nil, true),
+	"Mutation.returnAssetToStock": assetAction("returnAssetToStock", "AssetActionInput", "IN_STOCK", nil, true, "repairAsset"),
+	"Mutation.retireAsset":        assetAction("retireAsset", "AssetNotesInput", "RETIRED", nil, true),
+	"Mutation.disposeAsset":       assetAction("disposeAsset", "DisposeAssetInput", "DISPOSED", map[string]any{"reason": "recycled"}, true, "retireAsset"),
+	"Mutation.setAssetCI": {query: `mutation($in: SetAssetCIInput!) { setAssetCI(input: $in) { asset { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			d := ok(t, m.url, upsertMutation, map[string]any{"in": map[string]any{"source": "test", "items": []any{item("Server", map[string]any{"name": m.name("matrix-asset-ci-"), "serial_number": m.name("ACI")})}}})
+			return map[string]any{"in": map[string]any{"assetId": m.asset(t, true), "ciId": get(d, "upsertCIs", "results", 0, "ci", "id")}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { asset(id: $id) { ci { id } } }`, map[string]any{"id": vars["in"].(map[string]any)["assetId"]})
+			assert.Equal(t, allowed, get(d, "asset", "ci") != nil)
+		}},
+	"Mutation.createAssetModel": {query: `mutation($in: CreateAssetModelInput!) { createAssetModel(input: $in) { assetModel { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"name": m.name("matrix-new-model-")}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($n: String!) { assetModel(name: $n) { id } }`, map[string]any{"n": vars["in"].(map[string]any)["name"]})
+			assert.Equal(t, allowed, get(d, "assetModel") != nil)
+		}},
+	"Mutation.updateAssetModel": {query: `mutation($in: UpdateAssetModelInput!) { updateAssetModel(input: $in) { assetModel { manufacturer } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.assetModel(t), "manufacturer": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { assetModel(id: $id) { manufacturer } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "assetModel", "manufacturer") == "matrix")
 		}},
 	"Query.problem": {query: `query($id: ID!) { problem(id: $id) { number state } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.problem(t)} }},

@@ -289,6 +289,20 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._AuditRecord(ctx, sel, obj)
+	case model.AssetModel:
+		return ec._AssetModel(ctx, sel, &obj)
+	case *model.AssetModel:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AssetModel(ctx, sel, obj)
+	case model.Asset:
+		return ec._Asset(ctx, sel, &obj)
+	case *model.Asset:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Asset(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj

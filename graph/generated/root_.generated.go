@@ -24,6 +24,8 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Approval() ApprovalResolver
+	Asset() AssetResolver
+	AssetModel() AssetModelResolver
 	CI() CIResolver
 	CICloseCode() CICloseCodeResolver
 	Change() ChangeResolver
@@ -50,6 +52,7 @@ type ResolverRoot interface {
 	ReachedCI() ReachedCIResolver
 	RecordNearCI() RecordNearCIResolver
 	Relationship() RelationshipResolver
+	StockLevel() StockLevelResolver
 	SuspectChange() SuspectChangeResolver
 	Webhook() WebhookResolver
 }
@@ -102,6 +105,82 @@ type ComplexityRoot struct {
 		Reason    func(childComplexity int) int
 		State     func(childComplexity int) int
 		UserName  func(childComplexity int) int
+	}
+
+	Asset struct {
+		AllowedActions func(childComplexity int) int
+		AssetTag       func(childComplexity int) int
+		AssignedAt     func(childComplexity int) int
+		AssignedTo     func(childComplexity int) int
+		Attributes     func(childComplexity int) int
+		Ci             func(childComplexity int) int
+		Cost           func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Currency       func(childComplexity int) int
+		DisposalReason func(childComplexity int) int
+		DisposedAt     func(childComplexity int) int
+		History        func(childComplexity int, first *int, after *string) int
+		ID             func(childComplexity int) int
+		Location       func(childComplexity int) int
+		Model          func(childComplexity int) int
+		Notes          func(childComplexity int) int
+		PurchaseDate   func(childComplexity int) int
+		ReceivedAt     func(childComplexity int) int
+		RetiredAt      func(childComplexity int) int
+		SerialNumber   func(childComplexity int) int
+		State          func(childComplexity int) int
+		StateCode      func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		Vendor         func(childComplexity int) int
+		Version        func(childComplexity int) int
+		WarrantyEnd    func(childComplexity int) int
+	}
+
+	AssetConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AssetEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	AssetModel struct {
+		Active           func(childComplexity int) int
+		Assets           func(childComplexity int, first *int, after *string) int
+		Attributes       func(childComplexity int) int
+		Category         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		History          func(childComplexity int, first *int, after *string) int
+		ID               func(childComplexity int) int
+		InStock          func(childComplexity int) int
+		Manufacturer     func(childComplexity int) int
+		Name             func(childComplexity int) int
+		ReorderThreshold func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Version          func(childComplexity int) int
+	}
+
+	AssetModelConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AssetModelEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	AssetModelPayload struct {
+		AssetModel func(childComplexity int) int
+	}
+
+	AssetPayload struct {
+		Asset func(childComplexity int) int
 	}
 
 	AttributeDefinition struct {
@@ -708,6 +787,7 @@ type ComplexityRoot struct {
 		AssessChange             func(childComplexity int, input model.ChangeActionInput) int
 		AssessProblem            func(childComplexity int, input model.ProblemActionInput) int
 		AssessProblemTask        func(childComplexity int, input model.TaskActionInput) int
+		AssignAsset              func(childComplexity int, input model.AssignAssetInput) int
 		CancelChange             func(childComplexity int, input model.CancelChangeInput) int
 		CancelChangeTask         func(childComplexity int, input model.CancelTaskInput) int
 		CancelIncident           func(childComplexity int, input model.CancelIncidentInput) int
@@ -719,6 +799,8 @@ type ComplexityRoot struct {
 		CloseProblem             func(childComplexity int, input model.ProblemActionInput) int
 		CloseProblemTask         func(childComplexity int, input model.CloseTaskInput) int
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
+		CreateAsset              func(childComplexity int, input model.CreateAssetInput) int
+		CreateAssetModel         func(childComplexity int, input model.CreateAssetModelInput) int
 		CreateChange             func(childComplexity int, input model.CreateChangeInput) int
 		CreateChangeTask         func(childComplexity int, input model.CreateChangeTaskInput) int
 		CreateChangeTemplate     func(childComplexity int, input model.CreateChangeTemplateInput) int
@@ -732,6 +814,7 @@ type ComplexityRoot struct {
 		DeactivatePerson         func(childComplexity int, input model.DeactivateInput) int
 		DeleteCi                 func(childComplexity int, input model.DeleteCIInput) int
 		DeleteRelationships      func(childComplexity int, input model.DeleteRelationshipsInput) int
+		DisposeAsset             func(childComplexity int, input model.DisposeAssetInput) int
 		FixProblem               func(childComplexity int, input model.ProblemActionInput) int
 		HoldIncident             func(childComplexity int, input model.HoldIncidentInput) int
 		ImplementChange          func(childComplexity int, input model.ChangeActionInput) int
@@ -739,21 +822,26 @@ type ComplexityRoot struct {
 		MergeCIs                 func(childComplexity int, input model.MergeCIsInput) int
 		Ping                     func(childComplexity int) int
 		PurgeCi                  func(childComplexity int, input model.PurgeCIInput) int
+		ReceiveAsset             func(childComplexity int, input model.AssetActionInput) int
 		RegisterCIClass          func(childComplexity int, input model.RegisterCIClassInput) int
 		RegisterRelationshipType func(childComplexity int, input model.RegisterRelationshipTypeInput) int
 		RejectChange             func(childComplexity int, input model.ChangeDecisionInput) int
 		RemoveGroupMembers       func(childComplexity int, input model.GroupMembersInput) int
 		ReopenIncident           func(childComplexity int, input model.ReopenIncidentInput) int
+		RepairAsset              func(childComplexity int, input model.AssetNotesInput) int
 		RequestChangeApproval    func(childComplexity int, input model.ChangeActionInput) int
 		ResolveIncident          func(childComplexity int, input model.ResolveIncidentInput) int
 		ResolveProblem           func(childComplexity int, input model.ResolveProblemInput) int
 		ResumeIncident           func(childComplexity int, input model.IncidentActionInput) int
+		RetireAsset              func(childComplexity int, input model.AssetNotesInput) int
 		RetireCIClass            func(childComplexity int, input model.RetireCIClassInput) int
 		RetireRelationshipType   func(childComplexity int, input model.RetireRelationshipTypeInput) int
+		ReturnAssetToStock       func(childComplexity int, input model.AssetActionInput) int
 		ReviewChange             func(childComplexity int, input model.ChangeActionInput) int
 		ReviseChange             func(childComplexity int, input model.ChangeActionInput) int
 		RevokeAPIToken           func(childComplexity int, input model.RevokeAPITokenInput) int
 		ScheduleChange           func(childComplexity int, input model.ScheduleChangeInput) int
+		SetAssetCi               func(childComplexity int, input model.SetAssetCIInput) int
 		SetGroupManager          func(childComplexity int, input model.SetGroupManagerInput) int
 		SetIncidentCause         func(childComplexity int, input model.SetIncidentCauseInput) int
 		SetProblemFixChange      func(childComplexity int, input model.SetProblemFixChangeInput) int
@@ -761,6 +849,9 @@ type ComplexityRoot struct {
 		StartChangeTask          func(childComplexity int, input model.TaskActionInput) int
 		StartIncident            func(childComplexity int, input model.IncidentActionInput) int
 		StartProblemTask         func(childComplexity int, input model.TaskActionInput) int
+		UnassignAsset            func(childComplexity int, input model.AssetActionInput) int
+		UpdateAsset              func(childComplexity int, input model.UpdateAssetInput) int
+		UpdateAssetModel         func(childComplexity int, input model.UpdateAssetModelInput) int
 		UpdateChange             func(childComplexity int, input model.UpdateChangeInput) int
 		UpdateChangeTask         func(childComplexity int, input model.UpdateTaskInput) int
 		UpdateChangeTemplate     func(childComplexity int, input model.UpdateChangeTemplateInput) int
@@ -800,6 +891,7 @@ type ComplexityRoot struct {
 
 	Person struct {
 		Active         func(childComplexity int) int
+		Assets         func(childComplexity int, first *int, after *string) int
 		Attributes     func(childComplexity int) int
 		Class          func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
@@ -932,6 +1024,10 @@ type ComplexityRoot struct {
 
 	Query struct {
 		APITokens             func(childComplexity int, includeInactive *bool) int
+		Asset                 func(childComplexity int, id *string, assetTag *string) int
+		AssetModel            func(childComplexity int, id *string, name *string) int
+		AssetModels           func(childComplexity int, where *model.CIWhere, first *int, after *string, offset *int) int
+		Assets                func(childComplexity int, search *string, where *model.CIWhere, warrantyExpiringWithinDays *int, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		AuditRecords          func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
 		Change                func(childComplexity int, id *string, number *string) int
 		ChangeOutcomesByClass func(childComplexity int, since *time.Time) int
@@ -963,6 +1059,7 @@ type ComplexityRoot struct {
 		RelationshipTypes     func(childComplexity int) int
 		Search                func(childComplexity int, text string, filter *model.SearchFilter, first *int, after *string) int
 		ShortestPath          func(childComplexity int, from string, to string, maxDepth *int, types []string) int
+		StockLevels           func(childComplexity int, lowOnly *bool) int
 		Version               func(childComplexity int) int
 		Viewer                func(childComplexity int) int
 		Webhooks              func(childComplexity int) int
@@ -1090,6 +1187,13 @@ type ComplexityRoot struct {
 	Sighting struct {
 		LastSeenAt func(childComplexity int) int
 		Source     func(childComplexity int) int
+	}
+
+	StockLevel struct {
+		InStock   func(childComplexity int) int
+		Low       func(childComplexity int) int
+		Model     func(childComplexity int) int
+		Threshold func(childComplexity int) int
 	}
 
 	SuspectChange struct {
@@ -1378,6 +1482,341 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Approval.UserName(childComplexity), true
+
+	case "Asset.allowedActions":
+		if e.ComplexityRoot.Asset.AllowedActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.AllowedActions(childComplexity), true
+	case "Asset.assetTag":
+		if e.ComplexityRoot.Asset.AssetTag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.AssetTag(childComplexity), true
+	case "Asset.assignedAt":
+		if e.ComplexityRoot.Asset.AssignedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.AssignedAt(childComplexity), true
+	case "Asset.assignedTo":
+		if e.ComplexityRoot.Asset.AssignedTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.AssignedTo(childComplexity), true
+	case "Asset.attributes":
+		if e.ComplexityRoot.Asset.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.Attributes(childComplexity), true
+	case "Asset.ci":
+		if e.ComplexityRoot.Asset.Ci == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.Ci(childComplexity), true
+	case "Asset.cost":
+		if e.ComplexityRoot.Asset.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.Cost(childComplexity), true
+	case "Asset.createdAt":
+		if e.ComplexityRoot.Asset.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.CreatedAt(childComplexity), true
+	case "Asset.currency":
+		if e.ComplexityRoot.Asset.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.Currency(childComplexity), true
+	case "Asset.disposalReason":
+		if e.ComplexityRoot.Asset.DisposalReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.DisposalReason(childComplexity), true
+	case "Asset.disposedAt":
+		if e.ComplexityRoot.Asset.DisposedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.DisposedAt(childComplexity), true
+	case "Asset.history":
+		if e.ComplexityRoot.Asset.History == nil {
+			break
+		}
+
+		args, err := ec.field_Asset_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Asset.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Asset.id":
+		if e.ComplexityRoot.Asset.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.ID(childComplexity), true
+	case "Asset.location":
+		if e.ComplexityRoot.Asset.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.Location(childComplexity), true
+	case "Asset.model":
+		if e.ComplexityRoot.Asset.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.Model(childComplexity), true
+	case "Asset.notes":
+		if e.ComplexityRoot.Asset.Notes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.Notes(childComplexity), true
+	case "Asset.purchaseDate":
+		if e.ComplexityRoot.Asset.PurchaseDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.PurchaseDate(childComplexity), true
+	case "Asset.receivedAt":
+		if e.ComplexityRoot.Asset.ReceivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.ReceivedAt(childComplexity), true
+	case "Asset.retiredAt":
+		if e.ComplexityRoot.Asset.RetiredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.RetiredAt(childComplexity), true
+	case "Asset.serialNumber":
+		if e.ComplexityRoot.Asset.SerialNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.SerialNumber(childComplexity), true
+	case "Asset.state":
+		if e.ComplexityRoot.Asset.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.State(childComplexity), true
+	case "Asset.stateCode":
+		if e.ComplexityRoot.Asset.StateCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.StateCode(childComplexity), true
+	case "Asset.updatedAt":
+		if e.ComplexityRoot.Asset.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.UpdatedAt(childComplexity), true
+	case "Asset.vendor":
+		if e.ComplexityRoot.Asset.Vendor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.Vendor(childComplexity), true
+	case "Asset.version":
+		if e.ComplexityRoot.Asset.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.Version(childComplexity), true
+	case "Asset.warrantyEnd":
+		if e.ComplexityRoot.Asset.WarrantyEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.WarrantyEnd(childComplexity), true
+
+	case "AssetConnection.edges":
+		if e.ComplexityRoot.AssetConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetConnection.Edges(childComplexity), true
+	case "AssetConnection.pageInfo":
+		if e.ComplexityRoot.AssetConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetConnection.PageInfo(childComplexity), true
+	case "AssetConnection.totalCount":
+		if e.ComplexityRoot.AssetConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetConnection.TotalCount(childComplexity), true
+
+	case "AssetEdge.cursor":
+		if e.ComplexityRoot.AssetEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetEdge.Cursor(childComplexity), true
+	case "AssetEdge.node":
+		if e.ComplexityRoot.AssetEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetEdge.Node(childComplexity), true
+
+	case "AssetModel.active":
+		if e.ComplexityRoot.AssetModel.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.Active(childComplexity), true
+	case "AssetModel.assets":
+		if e.ComplexityRoot.AssetModel.Assets == nil {
+			break
+		}
+
+		args, err := ec.field_AssetModel_assets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.AssetModel.Assets(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "AssetModel.attributes":
+		if e.ComplexityRoot.AssetModel.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.Attributes(childComplexity), true
+	case "AssetModel.category":
+		if e.ComplexityRoot.AssetModel.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.Category(childComplexity), true
+	case "AssetModel.createdAt":
+		if e.ComplexityRoot.AssetModel.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.CreatedAt(childComplexity), true
+	case "AssetModel.description":
+		if e.ComplexityRoot.AssetModel.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.Description(childComplexity), true
+	case "AssetModel.history":
+		if e.ComplexityRoot.AssetModel.History == nil {
+			break
+		}
+
+		args, err := ec.field_AssetModel_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.AssetModel.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "AssetModel.id":
+		if e.ComplexityRoot.AssetModel.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.ID(childComplexity), true
+	case "AssetModel.inStock":
+		if e.ComplexityRoot.AssetModel.InStock == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.InStock(childComplexity), true
+	case "AssetModel.manufacturer":
+		if e.ComplexityRoot.AssetModel.Manufacturer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.Manufacturer(childComplexity), true
+	case "AssetModel.name":
+		if e.ComplexityRoot.AssetModel.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.Name(childComplexity), true
+	case "AssetModel.reorderThreshold":
+		if e.ComplexityRoot.AssetModel.ReorderThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.ReorderThreshold(childComplexity), true
+	case "AssetModel.updatedAt":
+		if e.ComplexityRoot.AssetModel.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.UpdatedAt(childComplexity), true
+	case "AssetModel.version":
+		if e.ComplexityRoot.AssetModel.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModel.Version(childComplexity), true
+
+	case "AssetModelConnection.edges":
+		if e.ComplexityRoot.AssetModelConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModelConnection.Edges(childComplexity), true
+	case "AssetModelConnection.pageInfo":
+		if e.ComplexityRoot.AssetModelConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModelConnection.PageInfo(childComplexity), true
+	case "AssetModelConnection.totalCount":
+		if e.ComplexityRoot.AssetModelConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModelConnection.TotalCount(childComplexity), true
+
+	case "AssetModelEdge.cursor":
+		if e.ComplexityRoot.AssetModelEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModelEdge.Cursor(childComplexity), true
+	case "AssetModelEdge.node":
+		if e.ComplexityRoot.AssetModelEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModelEdge.Node(childComplexity), true
+
+	case "AssetModelPayload.assetModel":
+		if e.ComplexityRoot.AssetModelPayload.AssetModel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetModelPayload.AssetModel(childComplexity), true
+
+	case "AssetPayload.asset":
+		if e.ComplexityRoot.AssetPayload.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssetPayload.Asset(childComplexity), true
 
 	case "AttributeDefinition.description":
 		if e.ComplexityRoot.AttributeDefinition.Description == nil {
@@ -4088,6 +4527,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssessProblemTask(childComplexity, args["input"].(model.TaskActionInput)), true
+	case "Mutation.assignAsset":
+		if e.ComplexityRoot.Mutation.AssignAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignAsset(childComplexity, args["input"].(model.AssignAssetInput)), true
 	case "Mutation.cancelChange":
 		if e.ComplexityRoot.Mutation.CancelChange == nil {
 			break
@@ -4209,6 +4659,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["input"].(model.CreateAPITokenInput)), true
+	case "Mutation.createAsset":
+		if e.ComplexityRoot.Mutation.CreateAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAsset(childComplexity, args["input"].(model.CreateAssetInput)), true
+	case "Mutation.createAssetModel":
+		if e.ComplexityRoot.Mutation.CreateAssetModel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createAssetModel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAssetModel(childComplexity, args["input"].(model.CreateAssetModelInput)), true
 	case "Mutation.createChange":
 		if e.ComplexityRoot.Mutation.CreateChange == nil {
 			break
@@ -4352,6 +4824,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteRelationships(childComplexity, args["input"].(model.DeleteRelationshipsInput)), true
+	case "Mutation.disposeAsset":
+		if e.ComplexityRoot.Mutation.DisposeAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disposeAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisposeAsset(childComplexity, args["input"].(model.DisposeAssetInput)), true
 	case "Mutation.fixProblem":
 		if e.ComplexityRoot.Mutation.FixProblem == nil {
 			break
@@ -4424,6 +4907,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PurgeCi(childComplexity, args["input"].(model.PurgeCIInput)), true
+	case "Mutation.receiveAsset":
+		if e.ComplexityRoot.Mutation.ReceiveAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_receiveAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReceiveAsset(childComplexity, args["input"].(model.AssetActionInput)), true
 	case "Mutation.registerCIClass":
 		if e.ComplexityRoot.Mutation.RegisterCIClass == nil {
 			break
@@ -4479,6 +4973,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReopenIncident(childComplexity, args["input"].(model.ReopenIncidentInput)), true
+	case "Mutation.repairAsset":
+		if e.ComplexityRoot.Mutation.RepairAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_repairAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RepairAsset(childComplexity, args["input"].(model.AssetNotesInput)), true
 	case "Mutation.requestChangeApproval":
 		if e.ComplexityRoot.Mutation.RequestChangeApproval == nil {
 			break
@@ -4523,6 +5028,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResumeIncident(childComplexity, args["input"].(model.IncidentActionInput)), true
+	case "Mutation.retireAsset":
+		if e.ComplexityRoot.Mutation.RetireAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retireAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetireAsset(childComplexity, args["input"].(model.AssetNotesInput)), true
 	case "Mutation.retireCIClass":
 		if e.ComplexityRoot.Mutation.RetireCIClass == nil {
 			break
@@ -4545,6 +5061,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetireRelationshipType(childComplexity, args["input"].(model.RetireRelationshipTypeInput)), true
+	case "Mutation.returnAssetToStock":
+		if e.ComplexityRoot.Mutation.ReturnAssetToStock == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_returnAssetToStock_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReturnAssetToStock(childComplexity, args["input"].(model.AssetActionInput)), true
 	case "Mutation.reviewChange":
 		if e.ComplexityRoot.Mutation.ReviewChange == nil {
 			break
@@ -4589,6 +5116,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ScheduleChange(childComplexity, args["input"].(model.ScheduleChangeInput)), true
+	case "Mutation.setAssetCI":
+		if e.ComplexityRoot.Mutation.SetAssetCi == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setAssetCI_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetAssetCi(childComplexity, args["input"].(model.SetAssetCIInput)), true
 	case "Mutation.setGroupManager":
 		if e.ComplexityRoot.Mutation.SetGroupManager == nil {
 			break
@@ -4666,6 +5204,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StartProblemTask(childComplexity, args["input"].(model.TaskActionInput)), true
+	case "Mutation.unassignAsset":
+		if e.ComplexityRoot.Mutation.UnassignAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unassignAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnassignAsset(childComplexity, args["input"].(model.AssetActionInput)), true
+	case "Mutation.updateAsset":
+		if e.ComplexityRoot.Mutation.UpdateAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAsset(childComplexity, args["input"].(model.UpdateAssetInput)), true
+	case "Mutation.updateAssetModel":
+		if e.ComplexityRoot.Mutation.UpdateAssetModel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAssetModel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAssetModel(childComplexity, args["input"].(model.UpdateAssetModelInput)), true
 	case "Mutation.updateChange":
 		if e.ComplexityRoot.Mutation.UpdateChange == nil {
 			break
@@ -4902,6 +5473,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Active(childComplexity), true
+	case "Person.assets":
+		if e.ComplexityRoot.Person.Assets == nil {
+			break
+		}
+
+		args, err := ec.field_Person_assets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.Assets(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Person.attributes":
 		if e.ComplexityRoot.Person.Attributes == nil {
 			break
@@ -5560,6 +6142,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APITokens(childComplexity, args["includeInactive"].(*bool)), true
+	case "Query.asset":
+		if e.ComplexityRoot.Query.Asset == nil {
+			break
+		}
+
+		args, err := ec.field_Query_asset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Asset(childComplexity, args["id"].(*string), args["assetTag"].(*string)), true
+	case "Query.assetModel":
+		if e.ComplexityRoot.Query.AssetModel == nil {
+			break
+		}
+
+		args, err := ec.field_Query_assetModel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AssetModel(childComplexity, args["id"].(*string), args["name"].(*string)), true
+	case "Query.assetModels":
+		if e.ComplexityRoot.Query.AssetModels == nil {
+			break
+		}
+
+		args, err := ec.field_Query_assetModels_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AssetModels(childComplexity, args["where"].(*model.CIWhere), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
+	case "Query.assets":
+		if e.ComplexityRoot.Query.Assets == nil {
+			break
+		}
+
+		args, err := ec.field_Query_assets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Assets(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["warrantyExpiringWithinDays"].(*int), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 	case "Query.auditRecords":
 		if e.ComplexityRoot.Query.AuditRecords == nil {
 			break
@@ -5892,6 +6518,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ShortestPath(childComplexity, args["from"].(string), args["to"].(string), args["maxDepth"].(*int), args["types"].([]string)), true
+	case "Query.stockLevels":
+		if e.ComplexityRoot.Query.StockLevels == nil {
+			break
+		}
+
+		args, err := ec.field_Query_stockLevels_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.StockLevels(childComplexity, args["lowOnly"].(*bool)), true
 	case "Query.version":
 		if e.ComplexityRoot.Query.Version == nil {
 			break
@@ -6297,6 +6934,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sighting.Source(childComplexity), true
+
+	case "StockLevel.inStock":
+		if e.ComplexityRoot.StockLevel.InStock == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevel.InStock(childComplexity), true
+	case "StockLevel.low":
+		if e.ComplexityRoot.StockLevel.Low == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevel.Low(childComplexity), true
+	case "StockLevel.model":
+		if e.ComplexityRoot.StockLevel.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevel.Model(childComplexity), true
+	case "StockLevel.reorderThreshold":
+		if e.ComplexityRoot.StockLevel.Threshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevel.Threshold(childComplexity), true
 
 	case "SuspectChange.change":
 		if e.ComplexityRoot.SuspectChange.Change == nil {
@@ -6748,6 +7410,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AddNoteInput", ec.unmarshalInputAddNoteInput),
+			graphql.NewInputUnmarshaler("AssetActionInput", ec.unmarshalInputAssetActionInput),
+			graphql.NewInputUnmarshaler("AssetNotesInput", ec.unmarshalInputAssetNotesInput),
+			graphql.NewInputUnmarshaler("AssignAssetInput", ec.unmarshalInputAssignAssetInput),
 			graphql.NewInputUnmarshaler("AttributeDefinitionInput", ec.unmarshalInputAttributeDefinitionInput),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("CICloseCodeInput", ec.unmarshalInputCICloseCodeInput),
@@ -6763,6 +7428,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CloseChangeInput", ec.unmarshalInputCloseChangeInput),
 			graphql.NewInputUnmarshaler("CloseTaskInput", ec.unmarshalInputCloseTaskInput),
 			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
+			graphql.NewInputUnmarshaler("CreateAssetInput", ec.unmarshalInputCreateAssetInput),
+			graphql.NewInputUnmarshaler("CreateAssetModelInput", ec.unmarshalInputCreateAssetModelInput),
 			graphql.NewInputUnmarshaler("CreateChangeInput", ec.unmarshalInputCreateChangeInput),
 			graphql.NewInputUnmarshaler("CreateChangeTaskInput", ec.unmarshalInputCreateChangeTaskInput),
 			graphql.NewInputUnmarshaler("CreateChangeTemplateInput", ec.unmarshalInputCreateChangeTemplateInput),
@@ -6775,6 +7442,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DeactivateInput", ec.unmarshalInputDeactivateInput),
 			graphql.NewInputUnmarshaler("DeleteCIInput", ec.unmarshalInputDeleteCIInput),
 			graphql.NewInputUnmarshaler("DeleteRelationshipsInput", ec.unmarshalInputDeleteRelationshipsInput),
+			graphql.NewInputUnmarshaler("DisposeAssetInput", ec.unmarshalInputDisposeAssetInput),
 			graphql.NewInputUnmarshaler("GroupMembersInput", ec.unmarshalInputGroupMembersInput),
 			graphql.NewInputUnmarshaler("HoldIncidentInput", ec.unmarshalInputHoldIncidentInput),
 			graphql.NewInputUnmarshaler("ImpactOrder", ec.unmarshalInputImpactOrder),
@@ -6796,11 +7464,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RevokeAPITokenInput", ec.unmarshalInputRevokeAPITokenInput),
 			graphql.NewInputUnmarshaler("ScheduleChangeInput", ec.unmarshalInputScheduleChangeInput),
 			graphql.NewInputUnmarshaler("SearchFilter", ec.unmarshalInputSearchFilter),
+			graphql.NewInputUnmarshaler("SetAssetCIInput", ec.unmarshalInputSetAssetCIInput),
 			graphql.NewInputUnmarshaler("SetGroupManagerInput", ec.unmarshalInputSetGroupManagerInput),
 			graphql.NewInputUnmarshaler("SetIncidentCauseInput", ec.unmarshalInputSetIncidentCauseInput),
 			graphql.NewInputUnmarshaler("SetProblemFixChangeInput", ec.unmarshalInputSetProblemFixChangeInput),
 			graphql.NewInputUnmarshaler("SetProblemRootCauseCIInput", ec.unmarshalInputSetProblemRootCauseCIInput),
 			graphql.NewInputUnmarshaler("TaskActionInput", ec.unmarshalInputTaskActionInput),
+			graphql.NewInputUnmarshaler("UpdateAssetInput", ec.unmarshalInputUpdateAssetInput),
+			graphql.NewInputUnmarshaler("UpdateAssetModelInput", ec.unmarshalInputUpdateAssetModelInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
 			graphql.NewInputUnmarshaler("UpdateChangeInput", ec.unmarshalInputUpdateChangeInput),
 			graphql.NewInputUnmarshaler("UpdateChangeTemplateInput", ec.unmarshalInputUpdateChangeTemplateInput),
@@ -6891,6 +7562,401 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../../schema/asset.graphqls", Input: `extend type Query {
+  "An asset by ID or by asset tag; give exactly one. Null when there is none."
+  asset("ID of the asset." id: ID, "Its asset tag (as written on it)." assetTag: String): Asset
+  """
+  Assets: by a filter expression over their attributes (` + "`" + `where` + "`" + `, e.g. ` + "`" + `{attribute: "state", eq:
+  "in_stock"}` + "`" + ` or ` + "`" + `{attribute: "location", eq: "FRA1"}` + "`" + `), ordered, a page at a time; or found by words
+  with ` + "`" + `search` + "`" + `.
+  """
+  assets(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the asset's attributes (snake_case names, stored values)."
+    where: CIWhere
+    "Only assets still owned whose warranty ends within this many days (0 to 3650; expired ones not included)."
+    warrantyExpiringWithinDays: Int
+    "The order of the list; by ID when omitted."
+    orderBy: IncidentOrder
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching assets (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): AssetConnection!
+  "An asset model by ID or by name; give exactly one. Null when there is none."
+  assetModel("ID of the model." id: ID, "Its name (ignoring case)." name: String): AssetModel
+  "Asset models, a page at a time."
+  assetModels(
+    "A filter expression over the model's attributes."
+    where: CIWhere
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching models (offset pages); not together with ` + "`" + `after` + "`" + `."
+    offset: Int = 0
+  ): AssetModelConnection!
+  """
+  The stock of every active asset model against its reorder threshold: those at or below it first,
+  then by name; with ` + "`" + `lowOnly` + "`" + `, only those.
+  """
+  stockLevels("Only models at or below their reorder threshold." lowOnly: Boolean = false): [StockLevel!]!
+}
+
+extend type Mutation {
+  "Records an asset, ORDERED (or IN_STOCK with ` + "`" + `received: true` + "`" + `)."
+  createAsset("The asset." input: CreateAssetInput!): AssetPayload!
+  "Changes an asset's attributes or model until it is disposed of. A field left out is kept; null clears it."
+  updateAsset("What to change." input: UpdateAssetInput!): AssetPayload!
+  "An ordered asset arrives: IN_STOCK."
+  receiveAsset("Which asset." input: AssetActionInput!): AssetPayload!
+  "Hands an asset in stock to a person: IN_USE, ASSIGNED_TO them."
+  assignAsset("Which asset, and to whom." input: AssignAssetInput!): AssetPayload!
+  "Takes an asset back from its person: IN_STOCK."
+  unassignAsset("Which asset." input: AssetActionInput!): AssetPayload!
+  "Sends an asset in stock or in use to repair: IN_MAINTENANCE (its assignment ends)."
+  repairAsset("Which asset." input: AssetNotesInput!): AssetPayload!
+  "An asset back from repair: IN_STOCK."
+  returnAssetToStock("Which asset." input: AssetActionInput!): AssetPayload!
+  "Retires an asset in stock or in maintenance: RETIRED."
+  retireAsset("Which asset." input: AssetNotesInput!): AssetPayload!
+  "Disposes of a retired asset, saying how: DISPOSED."
+  disposeAsset("Which asset, and how." input: DisposeAssetInput!): AssetPayload!
+  "Records the CI an asset realises (` + "`" + `ciId` + "`" + `), or removes it (` + "`" + `ciId: null` + "`" + `; the serial number decides again)."
+  setAssetCI("The asset and the CI." input: SetAssetCIInput!): AssetPayload!
+  "Records an asset model (change managers and admins)."
+  createAssetModel("The model." input: CreateAssetModelInput!): AssetModelPayload!
+  "Changes an asset model; ` + "`" + `active: false` + "`" + ` retires it."
+  updateAssetModel("What to change." input: UpdateAssetModelInput!): AssetModelPayload!
+}
+
+"""
+A physical or licensed thing the organisation owns, of a model, through its lifecycle: ORDERED ->
+IN_STOCK -> IN_USE <-> IN_MAINTENANCE -> RETIRED -> DISPOSED.
+"""
+type Asset implements Node {
+  "Opaque global ID."
+  id: ID!
+  "The label on it; its identity."
+  assetTag: String!
+  "Its serial number."
+  serialNumber: String
+  "Its model (OF_MODEL)."
+  model: AssetModel
+  "Where it is in its lifecycle."
+  state: AssetState!
+  "ServiceNow's install_status: 2 on order, 6 in stock, 1 in use, 3 in maintenance, 7 retired (and disposed)."
+  stateCode: Int!
+  "Purchase cost."
+  cost: Float
+  "ISO 4217 code of the cost."
+  currency: String
+  "When it was bought."
+  purchaseDate: Time
+  "When its warranty ends."
+  warrantyEnd: Time
+  "Who sold it."
+  vendor: String
+  "Where it is."
+  location: String
+  "Notes."
+  notes: String
+  "The person it is assigned to while in use (ASSIGNED_TO)."
+  assignedTo: Person
+  "The CI it realises: its REALIZES link, else the CI discovery reported with its serial number."
+  ci: CI
+  "The actions its state allows now."
+  allowedActions: [AssetAction!]!
+  "When it arrived."
+  receivedAt: Time
+  "When it was assigned to its person."
+  assignedAt: Time
+  "When it was retired."
+  retiredAt: Time
+  "When it was disposed of."
+  disposedAt: Time
+  "How it was disposed of."
+  disposalReason: String
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+}
+
+"A product assets are instances of, with the stock level that triggers a reorder."
+type AssetModel implements Node {
+  "Opaque global ID."
+  id: ID!
+  "Its name, unique ignoring case."
+  name: String!
+  "Who makes it."
+  manufacturer: String
+  "laptop, phone, server..."
+  category: String
+  "The details."
+  description: String
+  "Reorder when the stock in hand falls to this many (0: never)."
+  reorderThreshold: Int!
+  "False once retired."
+  active: Boolean!
+  "How many are in stock."
+  inStock: Int!
+  "Its assets (OF_MODEL), oldest first."
+  assets("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AssetConnection!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+}
+
+"The stock of one asset model."
+type StockLevel {
+  "The model."
+  model: AssetModel!
+  "How many are in stock."
+  inStock: Int!
+  "Its reorder threshold (0: none)."
+  reorderThreshold: Int!
+  "True when the stock is at or below the threshold."
+  low: Boolean!
+}
+
+"Lifecycle states of an asset (ServiceNow install_status in brackets)."
+enum AssetState {
+  "On order (2)."
+  ORDERED
+  "In stock (6)."
+  IN_STOCK
+  "In use, by its person (1)."
+  IN_USE
+  "Being repaired (3)."
+  IN_MAINTENANCE
+  "Retired (7)."
+  RETIRED
+  "Disposed of (7, substate disposed)."
+  DISPOSED
+}
+
+"Lifecycle actions of an asset; each is a mutation."
+enum AssetAction {
+  "Ordered -> In stock."
+  RECEIVE
+  "In stock -> In use."
+  ASSIGN
+  "In use -> In stock."
+  UNASSIGN
+  "In stock or in use -> In maintenance."
+  REPAIR
+  "In maintenance -> In stock."
+  RETURN_TO_STOCK
+  "In stock or in maintenance -> Retired."
+  RETIRE
+  "Retired -> Disposed."
+  DISPOSE
+}
+
+"A new asset."
+input CreateAssetInput {
+  "ID of its model."
+  modelId: ID!
+  "The label on it (unique)."
+  assetTag: String!
+  "Its serial number."
+  serialNumber: String
+  "Purchase cost (0 or more)."
+  cost: Float
+  "ISO 4217 code of the cost."
+  currency: String
+  "When it was bought."
+  purchaseDate: Time
+  "When its warranty ends (not before the purchase)."
+  warrantyEnd: Time
+  "Who sold it."
+  vendor: String
+  "Where it is."
+  location: String
+  "Notes."
+  notes: String
+  "True: it is already in stock."
+  received: Boolean = false
+}
+
+"A change of an asset; a field left out is kept, null clears it."
+input UpdateAssetInput {
+  "ID of the asset."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the update is based on (optional)."
+  expectedVersion: Int
+  "ID of its model."
+  modelId: ID
+  "The label on it."
+  assetTag: String @goField(omittable: true)
+  "Its serial number."
+  serialNumber: String @goField(omittable: true)
+  "Purchase cost."
+  cost: Float @goField(omittable: true)
+  "ISO 4217 code of the cost."
+  currency: String @goField(omittable: true)
+  "When it was bought."
+  purchaseDate: Time @goField(omittable: true)
+  "When its warranty ends."
+  warrantyEnd: Time @goField(omittable: true)
+  "Who sold it."
+  vendor: String @goField(omittable: true)
+  "Where it is."
+  location: String @goField(omittable: true)
+  "Notes."
+  notes: String @goField(omittable: true)
+}
+
+"An action on an asset that takes nothing else."
+input AssetActionInput {
+  "ID of the asset."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+}
+
+"An action on an asset with notes."
+input AssetNotesInput {
+  "ID of the asset."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "Why, or what was done."
+  notes: String
+}
+
+"Assigning an asset."
+input AssignAssetInput {
+  "ID of the asset."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "ID of the person it goes to."
+  assignedToId: ID!
+}
+
+"Disposing of an asset."
+input DisposeAssetInput {
+  "ID of the asset."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "How it was disposed of (recycled, sold, destroyed...)."
+  reason: String!
+}
+
+"An asset and the CI it realises."
+input SetAssetCIInput {
+  "ID of the asset."
+  assetId: ID!
+  "ID of the CI, or null to remove it."
+  ciId: ID
+}
+
+"A new asset model."
+input CreateAssetModelInput {
+  "Its name (unique ignoring case)."
+  name: String!
+  "Who makes it."
+  manufacturer: String
+  "laptop, phone, server..."
+  category: String
+  "The details."
+  description: String
+  "Reorder when the stock falls to this many (0, the default: never)."
+  reorderThreshold: Int
+}
+
+"A change of an asset model; a field left out is kept, null clears it."
+input UpdateAssetModelInput {
+  "ID of the model."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the update is based on (optional)."
+  expectedVersion: Int
+  "Its name."
+  name: String @goField(omittable: true)
+  "Who makes it."
+  manufacturer: String @goField(omittable: true)
+  "laptop, phone, server..."
+  category: String @goField(omittable: true)
+  "The details."
+  description: String @goField(omittable: true)
+  "Reorder when the stock falls to this many."
+  reorderThreshold: Int @goField(omittable: true)
+  "False retires it."
+  active: Boolean @goField(omittable: true)
+}
+
+"The asset after a write."
+type AssetPayload {
+  "The asset as stored after the write."
+  asset: Asset!
+}
+
+"The asset model after a write."
+type AssetModelPayload {
+  "The model as stored after the write."
+  assetModel: AssetModel!
+}
+
+"A page of assets."
+type AssetConnection {
+  "The assets of this page, with their cursors."
+  edges: [AssetEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many assets match, across all pages."
+  totalCount: Int!
+}
+
+"An asset in a page."
+type AssetEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The asset."
+  node: Asset!
+}
+
+"A page of asset models."
+type AssetModelConnection {
+  "The models of this page, with their cursors."
+  edges: [AssetModelEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many models match, across all pages."
+  totalCount: Int!
+}
+
+"An asset model in a page."
+type AssetModelEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The model."
+  node: AssetModel!
+}
+
+extend type Person {
+  "The assets assigned to this person (ASSIGNED_TO), newest first."
+  assets("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AssetConnection!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/audit.graphqls", Input: `extend type Query {
   """
   The audit trail of every object, newest first: who created, changed or deleted what, when, and
@@ -11302,6 +12368,158 @@ func (ec *executionContext) childFields_Approval(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Approval", field.Name)
 }
 
+func (ec *executionContext) childFields_Asset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Asset_id(ctx, field)
+	case "assetTag":
+		return ec.fieldContext_Asset_assetTag(ctx, field)
+	case "serialNumber":
+		return ec.fieldContext_Asset_serialNumber(ctx, field)
+	case "model":
+		return ec.fieldContext_Asset_model(ctx, field)
+	case "state":
+		return ec.fieldContext_Asset_state(ctx, field)
+	case "stateCode":
+		return ec.fieldContext_Asset_stateCode(ctx, field)
+	case "cost":
+		return ec.fieldContext_Asset_cost(ctx, field)
+	case "currency":
+		return ec.fieldContext_Asset_currency(ctx, field)
+	case "purchaseDate":
+		return ec.fieldContext_Asset_purchaseDate(ctx, field)
+	case "warrantyEnd":
+		return ec.fieldContext_Asset_warrantyEnd(ctx, field)
+	case "vendor":
+		return ec.fieldContext_Asset_vendor(ctx, field)
+	case "location":
+		return ec.fieldContext_Asset_location(ctx, field)
+	case "notes":
+		return ec.fieldContext_Asset_notes(ctx, field)
+	case "assignedTo":
+		return ec.fieldContext_Asset_assignedTo(ctx, field)
+	case "ci":
+		return ec.fieldContext_Asset_ci(ctx, field)
+	case "allowedActions":
+		return ec.fieldContext_Asset_allowedActions(ctx, field)
+	case "receivedAt":
+		return ec.fieldContext_Asset_receivedAt(ctx, field)
+	case "assignedAt":
+		return ec.fieldContext_Asset_assignedAt(ctx, field)
+	case "retiredAt":
+		return ec.fieldContext_Asset_retiredAt(ctx, field)
+	case "disposedAt":
+		return ec.fieldContext_Asset_disposedAt(ctx, field)
+	case "disposalReason":
+		return ec.fieldContext_Asset_disposalReason(ctx, field)
+	case "attributes":
+		return ec.fieldContext_Asset_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_Asset_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Asset_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Asset_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_Asset_history(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Asset", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AssetConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AssetConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AssetConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AssetEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_AssetEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetModel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AssetModel_id(ctx, field)
+	case "name":
+		return ec.fieldContext_AssetModel_name(ctx, field)
+	case "manufacturer":
+		return ec.fieldContext_AssetModel_manufacturer(ctx, field)
+	case "category":
+		return ec.fieldContext_AssetModel_category(ctx, field)
+	case "description":
+		return ec.fieldContext_AssetModel_description(ctx, field)
+	case "reorderThreshold":
+		return ec.fieldContext_AssetModel_reorderThreshold(ctx, field)
+	case "active":
+		return ec.fieldContext_AssetModel_active(ctx, field)
+	case "inStock":
+		return ec.fieldContext_AssetModel_inStock(ctx, field)
+	case "assets":
+		return ec.fieldContext_AssetModel_assets(ctx, field)
+	case "attributes":
+		return ec.fieldContext_AssetModel_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_AssetModel_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AssetModel_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_AssetModel_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_AssetModel_history(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetModel", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetModelConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AssetModelConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AssetModelConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AssetModelConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetModelConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetModelEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AssetModelEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_AssetModelEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetModelEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetModelPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "assetModel":
+		return ec.fieldContext_AssetModelPayload_assetModel(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetModelPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AssetPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asset":
+		return ec.fieldContext_AssetPayload_asset(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssetPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_AttributeDefinition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -12572,6 +13790,8 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_ownedCIs(ctx, field)
 	case "history":
 		return ec.fieldContext_Person_history(ctx, field)
+	case "assets":
+		return ec.fieldContext_Person_assets(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Person", field.Name)
 }
@@ -13038,6 +14258,20 @@ func (ec *executionContext) childFields_Sighting(ctx context.Context, field grap
 		return ec.fieldContext_Sighting_lastSeenAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Sighting", field.Name)
+}
+
+func (ec *executionContext) childFields_StockLevel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "model":
+		return ec.fieldContext_StockLevel_model(ctx, field)
+	case "inStock":
+		return ec.fieldContext_StockLevel_inStock(ctx, field)
+	case "reorderThreshold":
+		return ec.fieldContext_StockLevel_reorderThreshold(ctx, field)
+	case "low":
+		return ec.fieldContext_StockLevel_low(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StockLevel", field.Name)
 }
 
 func (ec *executionContext) childFields_SuspectChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -491,3 +491,61 @@ func (ChangeTemplate) IsNode() {}
 
 // GetID returns the template's global ID.
 func (t ChangeTemplate) GetID() string { return t.ID }
+
+// Asset is the view of an asset; its model, person, CI, allowed actions
+// and history have resolvers.
+type Asset struct {
+	ID             string
+	AssetTag       string
+	SerialNumber   *string
+	State          AssetState
+	StateCode      int
+	Cost           *float64
+	Currency       *string
+	PurchaseDate   *time.Time
+	WarrantyEnd    *time.Time
+	Vendor         *string
+	Location       *string
+	Notes          *string
+	ReceivedAt     *time.Time
+	AssignedAt     *time.Time
+	RetiredAt      *time.Time
+	DisposedAt     *time.Time
+	DisposalReason *string
+	Attributes     map[string]any
+	Version        int
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks Asset as a Node.
+func (Asset) IsNode() {}
+
+// GetID returns the asset's global ID.
+func (a Asset) GetID() string { return a.ID }
+
+// AssetModel is the view of an asset model; its stock, assets and history
+// have resolvers.
+type AssetModel struct {
+	ID               string
+	Name             string
+	Manufacturer     *string
+	Category         *string
+	Description      *string
+	ReorderThreshold int
+	Active           bool
+	Attributes       map[string]any
+	Version          int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks AssetModel as a Node.
+func (AssetModel) IsNode() {}
+
+// GetID returns the model's global ID.
+func (m AssetModel) GetID() string { return m.ID }

@@ -101,6 +101,82 @@ type AddProblemTaskNotePayload struct {
 	ProblemTask *ProblemTask `json:"problemTask"`
 }
 
+// An action on an asset that takes nothing else.
+type AssetActionInput struct {
+	// ID of the asset.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+}
+
+// A page of assets.
+type AssetConnection struct {
+	// The assets of this page, with their cursors.
+	Edges []AssetEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many assets match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// An asset in a page.
+type AssetEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The asset.
+	Node *Asset `json:"node"`
+}
+
+// A page of asset models.
+type AssetModelConnection struct {
+	// The models of this page, with their cursors.
+	Edges []AssetModelEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many models match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// An asset model in a page.
+type AssetModelEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The model.
+	Node *AssetModel `json:"node"`
+}
+
+// The asset model after a write.
+type AssetModelPayload struct {
+	// The model as stored after the write.
+	AssetModel *AssetModel `json:"assetModel"`
+}
+
+// An action on an asset with notes.
+type AssetNotesInput struct {
+	// ID of the asset.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why, or what was done.
+	Notes *string `json:"notes,omitempty"`
+}
+
+// The asset after a write.
+type AssetPayload struct {
+	// The asset as stored after the write.
+	Asset *Asset `json:"asset"`
+}
+
+// Assigning an asset.
+type AssignAssetInput struct {
+	// ID of the asset.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// ID of the person it goes to.
+	AssignedToID string `json:"assignedToId"`
+}
+
 // An attribute of a class or relationship type.
 type AttributeDefinition struct {
 	// Attribute name.
@@ -606,6 +682,46 @@ type CreateAPITokenPayload struct {
 	APIToken *APIToken `json:"apiToken"`
 }
 
+// A new asset.
+type CreateAssetInput struct {
+	// ID of its model.
+	ModelID string `json:"modelId"`
+	// The label on it (unique).
+	AssetTag string `json:"assetTag"`
+	// Its serial number.
+	SerialNumber *string `json:"serialNumber,omitempty"`
+	// Purchase cost (0 or more).
+	Cost *float64 `json:"cost,omitempty"`
+	// ISO 4217 code of the cost.
+	Currency *string `json:"currency,omitempty"`
+	// When it was bought.
+	PurchaseDate *time.Time `json:"purchaseDate,omitempty"`
+	// When its warranty ends (not before the purchase).
+	WarrantyEnd *time.Time `json:"warrantyEnd,omitempty"`
+	// Who sold it.
+	Vendor *string `json:"vendor,omitempty"`
+	// Where it is.
+	Location *string `json:"location,omitempty"`
+	// Notes.
+	Notes *string `json:"notes,omitempty"`
+	// True: it is already in stock.
+	Received *bool `json:"received,omitempty"`
+}
+
+// A new asset model.
+type CreateAssetModelInput struct {
+	// Its name (unique ignoring case).
+	Name string `json:"name"`
+	// Who makes it.
+	Manufacturer *string `json:"manufacturer,omitempty"`
+	// laptop, phone, server...
+	Category *string `json:"category,omitempty"`
+	// The details.
+	Description *string `json:"description,omitempty"`
+	// Reorder when the stock falls to this many (0, the default: never).
+	ReorderThreshold *int `json:"reorderThreshold,omitempty"`
+}
+
 // A new change.
 type CreateChangeInput struct {
 	// The template (`changeTemplates`) a standard change is opened from: the change is STANDARD and
@@ -862,6 +978,16 @@ type DepthCount struct {
 	Depth int `json:"depth"`
 	// How many impacted CIs.
 	Count int `json:"count"`
+}
+
+// Disposing of an asset.
+type DisposeAssetInput struct {
+	// ID of the asset.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// How it was disposed of (recycled, sold, destroyed...).
+	Reason string `json:"reason"`
 }
 
 // A changed field.
@@ -1481,6 +1607,14 @@ type SearchHighlight struct {
 	Fragments []SearchFragment `json:"fragments"`
 }
 
+// An asset and the CI it realises.
+type SetAssetCIInput struct {
+	// ID of the asset.
+	AssetID string `json:"assetId"`
+	// ID of the CI, or null to remove it.
+	CiID *string `json:"ciId,omitempty"`
+}
+
 // A group and its manager.
 type SetGroupManagerInput struct {
 	// ID of the group.
@@ -1541,6 +1675,54 @@ type TimeWindow struct {
 	StartAt time.Time `json:"startAt"`
 	// Its end.
 	EndAt time.Time `json:"endAt"`
+}
+
+// A change of an asset; a field left out is kept, null clears it.
+type UpdateAssetInput struct {
+	// ID of the asset.
+	ID string `json:"id"`
+	// The `version` the update is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// ID of its model.
+	ModelID *string `json:"modelId,omitempty"`
+	// The label on it.
+	AssetTag graphql.Omittable[*string] `json:"assetTag,omitempty"`
+	// Its serial number.
+	SerialNumber graphql.Omittable[*string] `json:"serialNumber,omitempty"`
+	// Purchase cost.
+	Cost graphql.Omittable[*float64] `json:"cost,omitempty"`
+	// ISO 4217 code of the cost.
+	Currency graphql.Omittable[*string] `json:"currency,omitempty"`
+	// When it was bought.
+	PurchaseDate graphql.Omittable[*time.Time] `json:"purchaseDate,omitempty"`
+	// When its warranty ends.
+	WarrantyEnd graphql.Omittable[*time.Time] `json:"warrantyEnd,omitempty"`
+	// Who sold it.
+	Vendor graphql.Omittable[*string] `json:"vendor,omitempty"`
+	// Where it is.
+	Location graphql.Omittable[*string] `json:"location,omitempty"`
+	// Notes.
+	Notes graphql.Omittable[*string] `json:"notes,omitempty"`
+}
+
+// A change of an asset model; a field left out is kept, null clears it.
+type UpdateAssetModelInput struct {
+	// ID of the model.
+	ID string `json:"id"`
+	// The `version` the update is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Its name.
+	Name graphql.Omittable[*string] `json:"name,omitempty"`
+	// Who makes it.
+	Manufacturer graphql.Omittable[*string] `json:"manufacturer,omitempty"`
+	// laptop, phone, server...
+	Category graphql.Omittable[*string] `json:"category,omitempty"`
+	// The details.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// Reorder when the stock falls to this many.
+	ReorderThreshold graphql.Omittable[*int] `json:"reorderThreshold,omitempty"`
+	// False retires it.
+	Active graphql.Omittable[*bool] `json:"active,omitempty"`
 }
 
 // Attributes to change on one CI.
@@ -2073,6 +2255,149 @@ func (e *ApproverReason) UnmarshalJSON(b []byte) error {
 }
 
 func (e ApproverReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Lifecycle actions of an asset; each is a mutation.
+type AssetAction string
+
+const (
+	// Ordered -> In stock.
+	AssetActionReceive AssetAction = "RECEIVE"
+	// In stock -> In use.
+	AssetActionAssign AssetAction = "ASSIGN"
+	// In use -> In stock.
+	AssetActionUnassign AssetAction = "UNASSIGN"
+	// In stock or in use -> In maintenance.
+	AssetActionRepair AssetAction = "REPAIR"
+	// In maintenance -> In stock.
+	AssetActionReturnToStock AssetAction = "RETURN_TO_STOCK"
+	// In stock or in maintenance -> Retired.
+	AssetActionRetire AssetAction = "RETIRE"
+	// Retired -> Disposed.
+	AssetActionDispose AssetAction = "DISPOSE"
+)
+
+var AllAssetAction = []AssetAction{
+	AssetActionReceive,
+	AssetActionAssign,
+	AssetActionUnassign,
+	AssetActionRepair,
+	AssetActionReturnToStock,
+	AssetActionRetire,
+	AssetActionDispose,
+}
+
+func (e AssetAction) IsValid() bool {
+	switch e {
+	case AssetActionReceive, AssetActionAssign, AssetActionUnassign, AssetActionRepair, AssetActionReturnToStock, AssetActionRetire, AssetActionDispose:
+		return true
+	}
+	return false
+}
+
+func (e AssetAction) String() string {
+	return string(e)
+}
+
+func (e *AssetAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AssetAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AssetAction", str)
+	}
+	return nil
+}
+
+func (e AssetAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AssetAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AssetAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Lifecycle states of an asset (ServiceNow install_status in brackets).
+type AssetState string
+
+const (
+	// On order (2).
+	AssetStateOrdered AssetState = "ORDERED"
+	// In stock (6).
+	AssetStateInStock AssetState = "IN_STOCK"
+	// In use, by its person (1).
+	AssetStateInUse AssetState = "IN_USE"
+	// Being repaired (3).
+	AssetStateInMaintenance AssetState = "IN_MAINTENANCE"
+	// Retired (7).
+	AssetStateRetired AssetState = "RETIRED"
+	// Disposed of (7, substate disposed).
+	AssetStateDisposed AssetState = "DISPOSED"
+)
+
+var AllAssetState = []AssetState{
+	AssetStateOrdered,
+	AssetStateInStock,
+	AssetStateInUse,
+	AssetStateInMaintenance,
+	AssetStateRetired,
+	AssetStateDisposed,
+}
+
+func (e AssetState) IsValid() bool {
+	switch e {
+	case AssetStateOrdered, AssetStateInStock, AssetStateInUse, AssetStateInMaintenance, AssetStateRetired, AssetStateDisposed:
+		return true
+	}
+	return false
+}
+
+func (e AssetState) String() string {
+	return string(e)
+}
+
+func (e *AssetState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AssetState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AssetState", str)
+	}
+	return nil
+}
+
+func (e AssetState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AssetState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AssetState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -51,6 +51,10 @@ const (
 	// KindChangeTemplate is the pre-approved change templates (model kind
 	// change_template).
 	KindChangeTemplate Kind = "change_template"
+	// KindAsset is assets (model kind asset).
+	KindAsset Kind = "asset"
+	// KindAssetModel is asset models (model kind asset_model).
+	KindAssetModel Kind = "asset_model"
 	// KindRelationship is relationships between CIs.
 	KindRelationship Kind = "relationship"
 	// KindClass is the CI classes of the model.
@@ -190,6 +194,14 @@ var Permissions = map[Permission][]Role{
 	{KindChangeWindow, Read}:   readers,
 	{KindChangeWindow, Create}: managers,
 	{KindChangeWindow, Update}: managers,
+	// Assets: readers read them; editors record and move them through
+	// their lifecycle; change managers (and admins) keep the models.
+	{KindAsset, Read}:        readers,
+	{KindAsset, Create}:      editors,
+	{KindAsset, Update}:      editors,
+	{KindAssetModel, Read}:   readers,
+	{KindAssetModel, Create}: managers,
+	{KindAssetModel, Update}: managers,
 	// Change templates (the standard change catalog): readers read them,
 	// change managers keep them.
 	{KindChangeTemplate, Read}:   readers,

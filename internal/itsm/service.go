@@ -73,6 +73,8 @@ type Service struct {
 	problem  *Workflow
 	// changeTask and problemTask are the tasks' workflows.
 	changeTask, problemTask *Workflow
+	// asset is the asset lifecycle.
+	asset *Workflow
 	// chunk overrides store.MaxBatch as the IDs one linked-records filter
 	// takes (tests).
 	chunk  int
@@ -130,7 +132,7 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 		rules[k] = r
 	}
 	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now,
-		change: ChangeWorkflow(), problem: ProblemWorkflow(), changeTask: ChangeTaskWorkflow(), problemTask: ProblemTaskWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels, publish: cfg.Publish}, nil
+		change: ChangeWorkflow(), problem: ProblemWorkflow(), changeTask: ChangeTaskWorkflow(), problemTask: ProblemTaskWorkflow(), asset: AssetWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels, publish: cfg.Publish}, nil
 }
 
 // SLA returns the service level of an incident (its stored attributes a)
