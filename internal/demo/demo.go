@@ -67,6 +67,10 @@ const (
 	// FirewallExample is the only firewall of the primary site: a single
 	// point of failure for everything in it.
 	FirewallExample = "fw-fra1-01"
+	// PhoneModel and LaptopModel are the asset models the demo keeps in
+	// stock, above their reorder thresholds.
+	PhoneModel  = "Pixel 8a"
+	LaptopModel = "Latitude 7450"
 	// PatchingTemplate names the demo's standard change template, from
 	// which its standard change comes.
 	PatchingTemplate = "Monthly OS patching"

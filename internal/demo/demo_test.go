@@ -219,8 +219,17 @@ func TestSeedRecords(t *testing.T) {
 		Incidents: []string{demo.SuspectIncident, demo.StaleCatalogIncident, demo.StaleExtractIncident, demo.OnHoldIncident},
 		Problems:  []string{demo.KnownError},
 		Changes:   []string{demo.CulpritChange, demo.PatchChange, demo.UpgradeChange},
+		Assets:    8,
 	}, recs)
-	assert.Equal(t, "4 incidents, 1 problem, 3 changes", recs.String())
+	assert.Equal(t, "4 incidents, 1 problem, 3 changes, 8 assets", recs.String())
+	levels, err := desk.StockLevels(ctx, false)
+	require.NoError(t, err)
+	stock := map[string]int{}
+	for _, l := range levels {
+		stock[l.Model.Attributes["name"].(string)] = l.InStock
+		assert.False(t, l.Low(), "the demo's stock is above its thresholds")
+	}
+	assert.Equal(t, map[string]int{demo.PhoneModel: 4, demo.LaptopModel: 3}, stock, "the assigned laptop is not in stock")
 
 	inc, ok, err := desk.IncidentByNumber(ctx, demo.SuspectIncident)
 	require.NoError(t, err)

@@ -64,12 +64,16 @@ type Records struct {
 	// Incidents, Problems and Changes are the numbers of the records
 	// opened, in order.
 	Incidents, Problems, Changes []string
+	// Assets is how many assets were recorded (the stock of the asset
+	// models).
+	Assets int
 	// Skipped is true when the store held records already: nothing was
 	// written.
 	Skipped bool
 }
 
-// String is a one-line account, e.g. "4 incidents, 1 problem, 3 changes".
+// String is a one-line account, e.g. "4 incidents, 1 problem, 3 changes,
+// 7 assets".
 func (r Records) String() string {
 	if r.Skipped {
 		return "records already there, none added"
@@ -81,7 +85,7 @@ func (r Records) String() string {
 		return fmt.Sprintf("%d %s", n, many)
 	}
 	return plural(len(r.Incidents), "incident", "incidents") + ", " + plural(len(r.Problems), "problem", "problems") + ", " +
-		plural(len(r.Changes), "change", "changes")
+		plural(len(r.Changes), "change", "changes") + ", " + plural(r.Assets, "asset", "assets")
 }
 
 // SeedRecords opens the demo's service management records on the estate
@@ -275,6 +279,32 @@ func (s *seeder) plant(now time.Time) {
 	s.actOnChange(as(manager.user), upgrade, itsm.ActionSchedule, map[string]any{
 		"conflict_override_reason": "Both need the same restart: the patches go first and the upgrade follows in the same outage, agreed with the DBAs.",
 	})
+
+	// Stock for the new hires: phones and laptops in the store room,
+	// above their reorder thresholds, and one laptop with the analyst.
+	for _, m := range []struct {
+		name, manufacturer, category, prefix string
+		threshold, stock                     int64
+	}{
+		{PhoneModel, "Google", "phone", "PHN", 2, 4},
+		{LaptopModel, "Dell", "laptop", "LAP", 2, 3},
+	} {
+		model := s.assetModel(as(manager.user), map[string]any{"name": m.name, "manufacturer": m.manufacturer, "category": m.category, "reorder_threshold": m.threshold})
+		for i := range m.stock {
+			s.asset(as(analyst.user), itsm.AssetInput{Model: model.ID, Attributes: map[string]any{
+				"asset_tag": fmt.Sprintf("%s-%04d", m.prefix, 101+i), "serial_number": fmt.Sprintf("DEMO-%s-%04d", m.prefix, 101+i),
+				"location": "FRA1 store room", "purchase_date": now.AddDate(0, -2, 0), "warranty_end": now.AddDate(2, 10, 0),
+			}})
+		}
+	}
+	laptop := s.asset(as(analyst.user), itsm.AssetInput{Model: s.assetModelNamed(LaptopModel), Attributes: map[string]any{
+		"asset_tag": "LAP-0090", "serial_number": "DEMO-LAP-0090", "location": "Frankfurt", "purchase_date": now.AddDate(-2, -11, 0),
+		"warranty_end": now.AddDate(0, 0, 20),
+	}})
+	if s.err == nil {
+		_, err := s.desk.ActOnAsset(s.ctx, as(analyst.user), laptop.ID, 0, itsm.ActionAssign, nil, analyst.id)
+		s.fail(err, "assign laptop LAP-0090")
+	}
 }
 
 // who is a person of the estate: node ID and user name.
@@ -349,6 +379,42 @@ func (s *seeder) problem(actor store.Actor, in itsm.RecordInput) store.Node {
 	}
 	n, err := s.desk.CreateProblem(s.ctx, actor, in)
 	return s.record(&s.out.Problems, n, err, in)
+}
+
+// assetModel records an asset model.
+func (s *seeder) assetModel(actor store.Actor, attrs map[string]any) store.Node {
+	if s.err != nil {
+		return store.Node{}
+	}
+	n, err := s.desk.CreateAssetModel(s.ctx, actor, attrs)
+	s.fail(err, "record the asset model %v", attrs["name"])
+	return n
+}
+
+// assetModelNamed is the ID of the asset model named name.
+func (s *seeder) assetModelNamed(name string) store.ID {
+	if s.err != nil {
+		return ""
+	}
+	n, ok, err := s.desk.AssetModelByName(s.ctx, name)
+	if err == nil && !ok {
+		err = fmt.Errorf("no asset model %q", name)
+	}
+	s.fail(err, "find the asset model %s", name)
+	return n.ID
+}
+
+// asset records an asset in stock.
+func (s *seeder) asset(actor store.Actor, in itsm.AssetInput) store.Node {
+	if s.err != nil {
+		return store.Node{}
+	}
+	n, err := s.desk.CreateAsset(s.ctx, actor, in, true)
+	s.fail(err, "record the asset %v", in.Attributes["asset_tag"])
+	if err == nil {
+		s.out.Assets++
+	}
+	return n
 }
 
 // template records a change template (the standard change catalog).
