@@ -204,3 +204,38 @@ func TestWebhooks(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhooksHearOfAlerts: an incident opened by an Alertmanager alert,
+// and resolved when the alert resolves, is told to webhooks like one
+// worked through the API (incident.created, then incident.state_changed
+// to resolved), on both backends.
+func TestWebhooksHearOfAlerts(t *testing.T) {
+	for name, mk := range backendConfigs(t) {
+		t.Run(name, func(t *testing.T) {
+			cfg := mk(t)
+			cfg.ITSM.WebhookRetryBase = 10 * time.Millisecond
+			srv, a := apiServer(t, cfg)
+			url := srv.URL
+			rcv := newReceiver(t, 0)
+			d := ok(t, url, `mutation($in: CreateWebhookInput!) { createWebhook(input: $in) { secret } }`,
+				map[string]any{"in": map[string]any{"name": "eda", "url": rcv.srv.URL, "events": []any{"incident.created", "incident.state_changed"}}})
+			rcv.secret = get(d, "createWebhook", "secret").(string)
+			upsertIDs(t, url, item("Server", map[string]any{"name": "wh-am-db", "serial_number": "WHAMDB"}))
+			monitor := issueToken(t, a, "prometheus", auth.Monitor)
+			firing := amAlert("firing", "fp-wh", "InstanceDown", "critical", map[string]string{"instance": "wh-am-db:9100"})
+			r := postAlerts(t, url, monitor, notification("firing", firing))
+			require.Equal(t, http.StatusOK, r.status, "%+v", r.Errors)
+			require.Len(t, r.Results, 1)
+			number := r.Results[0].Number
+			r = postAlerts(t, url, monitor, notification("resolved", amAlert("resolved", "fp-wh", "InstanceDown", "critical", map[string]string{"instance": "wh-am-db:9100"})))
+			require.Equal(t, http.StatusOK, r.status, "%+v", r.Errors)
+			eventually(t, "two events", func() bool { return len(rcv.payloads()) >= 2 })
+			var got []string
+			for _, p := range rcv.payloads() {
+				assert.Equal(t, number, p.Record.Number)
+				got = append(got, p.Type+":"+p.Record.State)
+			}
+			assert.Equal(t, []string{"incident.created:new", "incident.state_changed:resolved"}, got)
+		})
+	}
+}

@@ -436,6 +436,7 @@ func (s *Service) clearAlert(ctx context.Context, actor store.Actor, inc store.N
 	if err != nil {
 		return inc, err
 	}
+	s.emit(actor, KindIncident, res, false) // incident.state_changed when it resolved it
 	note := fmt.Sprintf("Alert %s resolved at %s (fingerprint %s).", a.Labels["alertname"], a.EndsAt.UTC().Format(time.RFC3339), a.Fingerprint)
 	if _, err := s.addNote(ctx, actor, res.Node, NoteWorkNote, clipText(note, 16384)); err != nil {
 		return res.Node, err
