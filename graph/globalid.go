@@ -30,6 +30,7 @@ const (
 	typeTemplate     = "ChangeTemplate"
 	typeAsset        = "Asset"
 	typeAssetModel   = "AssetModel"
+	typeCatalogItem  = "CatalogItem"
 )
 
 // recordTypes are the API types of the model kinds of records.
@@ -37,7 +38,7 @@ var recordTypes = map[string]string{
 	itsm.KindIncident: typeIncident, itsm.KindProblem: typeProblem, itsm.KindChange: typeChange,
 	itsm.KindChangeTask: typeChangeTask, itsm.KindProblemTask: typeProblemTask, itsm.KindJournal: typeJournalEntry,
 	itsm.KindChangeWindow: typeChangeWindow, itsm.KindChangeTemplate: typeTemplate,
-	itsm.KindAsset: typeAsset, itsm.KindAssetModel: typeAssetModel,
+	itsm.KindAsset: typeAsset, itsm.KindAssetModel: typeAssetModel, itsm.KindCatalogItem: typeCatalogItem,
 }
 
 // nodeLoaders fetch each type of Node by store ID for node(id:), each
@@ -104,6 +105,12 @@ var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id stor
 		}
 		return nil, nil
 	},
+	typeCatalogItem: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if c, err := nodeOf(ctx, r.Resolver, itsm.KindCatalogItem, id, catalogItemView); c != nil || err != nil {
+			return c, err
+		}
+		return nil, nil
+	},
 	typeAsset: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
 		if a, err := nodeOf(ctx, r.Resolver, itsm.KindAsset, id, assetView); a != nil || err != nil {
 			return a, err
@@ -160,7 +167,7 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 // as store.RelationshipKey.ID writes it.
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
-	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeChangeTask, typeProblemTask, typeChangeWindow, typeTemplate, typeAsset, typeAssetModel, typeWebhook:
+	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeChangeTask, typeProblemTask, typeChangeWindow, typeTemplate, typeAsset, typeAssetModel, typeCatalogItem, typeWebhook:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:

@@ -394,6 +394,8 @@ func nodeView(n store.Node) model.Node {
 		return assetView(n)
 	case itsm.KindAssetModel:
 		return assetModelView(n)
+	case itsm.KindCatalogItem:
+		return catalogItemView(n)
 	}
 	return ciView(n)
 }

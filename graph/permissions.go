@@ -190,6 +190,15 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Query.changeOutcomesByClass": {changeRead, ciRead, relRead},
 	"CI.changeOutcomes":           {changeRead, relRead},
 	"Change.ciCloseCodes":         {ciRead, relRead},
+	// The service catalog: readers read it, admins keep it.
+	"Query.catalogItem":            {{Kind: auth.KindCatalogItem, Verb: auth.Read}},
+	"Query.catalogItems":           {{Kind: auth.KindCatalogItem, Verb: auth.Read}},
+	"Mutation.createCatalogItem":   {{Kind: auth.KindCatalogItem, Verb: auth.Create}, groupRead},
+	"Mutation.updateCatalogItem":   {{Kind: auth.KindCatalogItem, Verb: auth.Update}, groupRead},
+	"CatalogItem.approvalGroup":    {groupRead, relRead},
+	"CatalogItem.fulfillmentGroup": {groupRead, relRead},
+	"CatalogItem.assetModel":       {{Kind: auth.KindAssetModel, Verb: auth.Read}, relRead},
+	"CatalogItem.history":          {auditRead},
 	// Assets: readers read them, editors keep them; change managers keep
 	// the models.
 	"Query.asset":                 {assetRead},

@@ -682,6 +682,29 @@ var matrixOps = map[string]matrixOp{
 			d := ok(t, m.url, `query($id: ID!) { assetModel(id: $id) { manufacturer } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
 			assert.Equal(t, allowed, get(d, "assetModel", "manufacturer") == "matrix")
 		}},
+	"Query.catalogItems": {query: `{ catalogItems(first: 1) { totalCount } }`},
+	"Query.catalogItem": {query: `query($id: ID!) { catalogItem(id: $id) { name variables { name } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			d := ok(t, m.url, `mutation($n: String!) { createCatalogItem(input: {name: $n}) { catalogItem { id } } }`, map[string]any{"n": m.name("matrix-item-")})
+			return map[string]any{"id": get(d, "createCatalogItem", "catalogItem", "id")}
+		}},
+	"Mutation.createCatalogItem": {query: `mutation($in: CreateCatalogItemInput!) { createCatalogItem(input: $in) { catalogItem { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"name": m.name("matrix-new-item-"), "variables": []any{map[string]any{"name": "why", "type": "TEXT"}}}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($n: String!) { catalogItem(name: $n) { id } }`, map[string]any{"n": vars["in"].(map[string]any)["name"]})
+			assert.Equal(t, allowed, get(d, "catalogItem") != nil)
+		}},
+	"Mutation.updateCatalogItem": {query: `mutation($in: UpdateCatalogItemInput!) { updateCatalogItem(input: $in) { catalogItem { category } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			d := ok(t, m.url, `mutation($n: String!) { createCatalogItem(input: {name: $n}) { catalogItem { id } } }`, map[string]any{"n": m.name("matrix-item-")})
+			return map[string]any{"in": map[string]any{"id": get(d, "createCatalogItem", "catalogItem", "id"), "category": "matrix"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { catalogItem(id: $id) { category } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "catalogItem", "category") == "matrix")
+		}},
 	"Query.problem": {query: `query($id: ID!) { problem(id: $id) { number state } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.problem(t)} }},
 	"Query.problems":    {query: `{ problems(first: 1) { totalCount } }`},

@@ -94,7 +94,7 @@ func testErrorPaths(t *testing.T, url string) {
 		{name: "no relationship to delete", query: `mutation { deleteRelationships(input: {ids: []}) { results { status } } }`,
 			code: "INVALID", field: "input.ids", msgHas: []string{batchLimit("input.ids", 0)}},
 		{name: "audit filter kind", query: `{ auditRecords(filter: {kinds: ["ci", "knowledge"]}) { totalCount } }`,
-			code: "INVALID", field: "filter.kinds[1]", msgHas: []string{`filter.kinds[1]: "knowledge" is not a kind of audited object; allowed: ci, person, group, incident, change, problem, change_task, problem_task, asset, asset_model, change_template, change_window, webhook, delivery, journal, relationship, class, relationship_type, token`}},
+			code: "INVALID", field: "filter.kinds[1]", msgHas: []string{`filter.kinds[1]: "knowledge" is not a kind of audited object; allowed: ci, person, group, incident, change, problem, change_task, problem_task, catalog_item, asset, asset_model, change_template, change_window, webhook, delivery, journal, relationship, class, relationship_type, token`}},
 		{name: "audit filter actor", query: `query($a: String) { auditRecords(filter: {actor: $a}) { totalCount } }`, vars: map[string]any{"a": strings.Repeat("a", 256)},
 			code: "INVALID", field: "filter.actor", msgHas: []string{"filter.actor: at most 255 bytes"}},
 		{name: "audit filter object", query: `{ auditRecords(filter: {objects: [""]}) { totalCount } }`,

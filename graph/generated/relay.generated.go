@@ -275,6 +275,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Change(ctx, sel, obj)
+	case model.CatalogItem:
+		return ec._CatalogItem(ctx, sel, &obj)
+	case *model.CatalogItem:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CatalogItem(ctx, sel, obj)
 	case model.CI:
 		return ec._CI(ctx, sel, &obj)
 	case *model.CI:

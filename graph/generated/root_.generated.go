@@ -28,6 +28,7 @@ type ResolverRoot interface {
 	AssetModel() AssetModelResolver
 	CI() CIResolver
 	CICloseCode() CICloseCodeResolver
+	CatalogItem() CatalogItemResolver
 	Change() ChangeResolver
 	ChangeConflict() ChangeConflictResolver
 	ChangeOutcomes() ChangeOutcomesResolver
@@ -282,6 +283,51 @@ type ComplexityRoot struct {
 	CIEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CatalogItem struct {
+		Active           func(childComplexity int) int
+		Approval         func(childComplexity int) int
+		ApprovalGroup    func(childComplexity int) int
+		AssetModel       func(childComplexity int) int
+		Attributes       func(childComplexity int) int
+		Category         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		FulfillmentGroup func(childComplexity int) int
+		History          func(childComplexity int, first *int, after *string) int
+		ID               func(childComplexity int) int
+		Name             func(childComplexity int) int
+		ShortDescription func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Variables        func(childComplexity int) int
+		Version          func(childComplexity int) int
+	}
+
+	CatalogItemConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	CatalogItemEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CatalogItemPayload struct {
+		CatalogItem func(childComplexity int) int
+	}
+
+	CatalogVariable struct {
+		Choices   func(childComplexity int) int
+		Label     func(childComplexity int) int
+		Max       func(childComplexity int) int
+		MaxLength func(childComplexity int) int
+		Min       func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Required  func(childComplexity int) int
+		Type      func(childComplexity int) int
 	}
 
 	Change struct {
@@ -801,6 +847,7 @@ type ComplexityRoot struct {
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateAsset              func(childComplexity int, input model.CreateAssetInput) int
 		CreateAssetModel         func(childComplexity int, input model.CreateAssetModelInput) int
+		CreateCatalogItem        func(childComplexity int, input model.CreateCatalogItemInput) int
 		CreateChange             func(childComplexity int, input model.CreateChangeInput) int
 		CreateChangeTask         func(childComplexity int, input model.CreateChangeTaskInput) int
 		CreateChangeTemplate     func(childComplexity int, input model.CreateChangeTemplateInput) int
@@ -852,6 +899,7 @@ type ComplexityRoot struct {
 		UnassignAsset            func(childComplexity int, input model.AssetActionInput) int
 		UpdateAsset              func(childComplexity int, input model.UpdateAssetInput) int
 		UpdateAssetModel         func(childComplexity int, input model.UpdateAssetModelInput) int
+		UpdateCatalogItem        func(childComplexity int, input model.UpdateCatalogItemInput) int
 		UpdateChange             func(childComplexity int, input model.UpdateChangeInput) int
 		UpdateChangeTask         func(childComplexity int, input model.UpdateTaskInput) int
 		UpdateChangeTemplate     func(childComplexity int, input model.UpdateChangeTemplateInput) int
@@ -1029,6 +1077,8 @@ type ComplexityRoot struct {
 		AssetModels           func(childComplexity int, where *model.CIWhere, first *int, after *string, offset *int) int
 		Assets                func(childComplexity int, search *string, where *model.CIWhere, warrantyExpiringWithinDays *int, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		AuditRecords          func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
+		CatalogItem           func(childComplexity int, id *string, name *string) int
+		CatalogItems          func(childComplexity int, search *string, where *model.CIWhere, first *int, after *string, offset *int) int
 		Change                func(childComplexity int, id *string, number *string) int
 		ChangeOutcomesByClass func(childComplexity int, since *time.Time) int
 		ChangeTask            func(childComplexity int, id *string, number *string) int
@@ -2298,6 +2348,196 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CIEdge.Node(childComplexity), true
+
+	case "CatalogItem.active":
+		if e.ComplexityRoot.CatalogItem.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.Active(childComplexity), true
+	case "CatalogItem.approval":
+		if e.ComplexityRoot.CatalogItem.Approval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.Approval(childComplexity), true
+	case "CatalogItem.approvalGroup":
+		if e.ComplexityRoot.CatalogItem.ApprovalGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.ApprovalGroup(childComplexity), true
+	case "CatalogItem.assetModel":
+		if e.ComplexityRoot.CatalogItem.AssetModel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.AssetModel(childComplexity), true
+	case "CatalogItem.attributes":
+		if e.ComplexityRoot.CatalogItem.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.Attributes(childComplexity), true
+	case "CatalogItem.category":
+		if e.ComplexityRoot.CatalogItem.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.Category(childComplexity), true
+	case "CatalogItem.createdAt":
+		if e.ComplexityRoot.CatalogItem.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.CreatedAt(childComplexity), true
+	case "CatalogItem.description":
+		if e.ComplexityRoot.CatalogItem.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.Description(childComplexity), true
+	case "CatalogItem.fulfillmentGroup":
+		if e.ComplexityRoot.CatalogItem.FulfillmentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.FulfillmentGroup(childComplexity), true
+	case "CatalogItem.history":
+		if e.ComplexityRoot.CatalogItem.History == nil {
+			break
+		}
+
+		args, err := ec.field_CatalogItem_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CatalogItem.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "CatalogItem.id":
+		if e.ComplexityRoot.CatalogItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.ID(childComplexity), true
+	case "CatalogItem.name":
+		if e.ComplexityRoot.CatalogItem.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.Name(childComplexity), true
+	case "CatalogItem.shortDescription":
+		if e.ComplexityRoot.CatalogItem.ShortDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.ShortDescription(childComplexity), true
+	case "CatalogItem.updatedAt":
+		if e.ComplexityRoot.CatalogItem.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.UpdatedAt(childComplexity), true
+	case "CatalogItem.variables":
+		if e.ComplexityRoot.CatalogItem.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.Variables(childComplexity), true
+	case "CatalogItem.version":
+		if e.ComplexityRoot.CatalogItem.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItem.Version(childComplexity), true
+
+	case "CatalogItemConnection.edges":
+		if e.ComplexityRoot.CatalogItemConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItemConnection.Edges(childComplexity), true
+	case "CatalogItemConnection.pageInfo":
+		if e.ComplexityRoot.CatalogItemConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItemConnection.PageInfo(childComplexity), true
+	case "CatalogItemConnection.totalCount":
+		if e.ComplexityRoot.CatalogItemConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItemConnection.TotalCount(childComplexity), true
+
+	case "CatalogItemEdge.cursor":
+		if e.ComplexityRoot.CatalogItemEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItemEdge.Cursor(childComplexity), true
+	case "CatalogItemEdge.node":
+		if e.ComplexityRoot.CatalogItemEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItemEdge.Node(childComplexity), true
+
+	case "CatalogItemPayload.catalogItem":
+		if e.ComplexityRoot.CatalogItemPayload.CatalogItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogItemPayload.CatalogItem(childComplexity), true
+
+	case "CatalogVariable.choices":
+		if e.ComplexityRoot.CatalogVariable.Choices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogVariable.Choices(childComplexity), true
+	case "CatalogVariable.label":
+		if e.ComplexityRoot.CatalogVariable.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogVariable.Label(childComplexity), true
+	case "CatalogVariable.max":
+		if e.ComplexityRoot.CatalogVariable.Max == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogVariable.Max(childComplexity), true
+	case "CatalogVariable.maxLength":
+		if e.ComplexityRoot.CatalogVariable.MaxLength == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogVariable.MaxLength(childComplexity), true
+	case "CatalogVariable.min":
+		if e.ComplexityRoot.CatalogVariable.Min == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogVariable.Min(childComplexity), true
+	case "CatalogVariable.name":
+		if e.ComplexityRoot.CatalogVariable.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogVariable.Name(childComplexity), true
+	case "CatalogVariable.required":
+		if e.ComplexityRoot.CatalogVariable.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogVariable.Required(childComplexity), true
+	case "CatalogVariable.type":
+		if e.ComplexityRoot.CatalogVariable.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogVariable.Type(childComplexity), true
 
 	case "Change.affectedCIs":
 		if e.ComplexityRoot.Change.AffectedCIs == nil {
@@ -4681,6 +4921,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAssetModel(childComplexity, args["input"].(model.CreateAssetModelInput)), true
+	case "Mutation.createCatalogItem":
+		if e.ComplexityRoot.Mutation.CreateCatalogItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCatalogItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCatalogItem(childComplexity, args["input"].(model.CreateCatalogItemInput)), true
 	case "Mutation.createChange":
 		if e.ComplexityRoot.Mutation.CreateChange == nil {
 			break
@@ -5237,6 +5488,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateAssetModel(childComplexity, args["input"].(model.UpdateAssetModelInput)), true
+	case "Mutation.updateCatalogItem":
+		if e.ComplexityRoot.Mutation.UpdateCatalogItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCatalogItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCatalogItem(childComplexity, args["input"].(model.UpdateCatalogItemInput)), true
 	case "Mutation.updateChange":
 		if e.ComplexityRoot.Mutation.UpdateChange == nil {
 			break
@@ -6197,6 +6459,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditRecords(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.catalogItem":
+		if e.ComplexityRoot.Query.CatalogItem == nil {
+			break
+		}
+
+		args, err := ec.field_Query_catalogItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CatalogItem(childComplexity, args["id"].(*string), args["name"].(*string)), true
+	case "Query.catalogItems":
+		if e.ComplexityRoot.Query.CatalogItems == nil {
+			break
+		}
+
+		args, err := ec.field_Query_catalogItems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CatalogItems(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 	case "Query.change":
 		if e.ComplexityRoot.Query.Change == nil {
 			break
@@ -7423,6 +7707,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CancelIncidentInput", ec.unmarshalInputCancelIncidentInput),
 			graphql.NewInputUnmarshaler("CancelProblemInput", ec.unmarshalInputCancelProblemInput),
 			graphql.NewInputUnmarshaler("CancelTaskInput", ec.unmarshalInputCancelTaskInput),
+			graphql.NewInputUnmarshaler("CatalogVariableInput", ec.unmarshalInputCatalogVariableInput),
 			graphql.NewInputUnmarshaler("ChangeActionInput", ec.unmarshalInputChangeActionInput),
 			graphql.NewInputUnmarshaler("ChangeDecisionInput", ec.unmarshalInputChangeDecisionInput),
 			graphql.NewInputUnmarshaler("CloseChangeInput", ec.unmarshalInputCloseChangeInput),
@@ -7430,6 +7715,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateAPITokenInput", ec.unmarshalInputCreateAPITokenInput),
 			graphql.NewInputUnmarshaler("CreateAssetInput", ec.unmarshalInputCreateAssetInput),
 			graphql.NewInputUnmarshaler("CreateAssetModelInput", ec.unmarshalInputCreateAssetModelInput),
+			graphql.NewInputUnmarshaler("CreateCatalogItemInput", ec.unmarshalInputCreateCatalogItemInput),
 			graphql.NewInputUnmarshaler("CreateChangeInput", ec.unmarshalInputCreateChangeInput),
 			graphql.NewInputUnmarshaler("CreateChangeTaskInput", ec.unmarshalInputCreateChangeTaskInput),
 			graphql.NewInputUnmarshaler("CreateChangeTemplateInput", ec.unmarshalInputCreateChangeTemplateInput),
@@ -7473,6 +7759,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateAssetInput", ec.unmarshalInputUpdateAssetInput),
 			graphql.NewInputUnmarshaler("UpdateAssetModelInput", ec.unmarshalInputUpdateAssetModelInput),
 			graphql.NewInputUnmarshaler("UpdateCIInput", ec.unmarshalInputUpdateCIInput),
+			graphql.NewInputUnmarshaler("UpdateCatalogItemInput", ec.unmarshalInputUpdateCatalogItemInput),
 			graphql.NewInputUnmarshaler("UpdateChangeInput", ec.unmarshalInputUpdateChangeInput),
 			graphql.NewInputUnmarshaler("UpdateChangeTemplateInput", ec.unmarshalInputUpdateChangeTemplateInput),
 			graphql.NewInputUnmarshaler("UpdateChangeWindowInput", ec.unmarshalInputUpdateChangeWindowInput),
@@ -8163,6 +8450,211 @@ input RevokeAPITokenInput {
 type RevokeAPITokenPayload {
   "Its record, with ` + "`" + `revokedAt` + "`" + ` set."
   apiToken: APIToken!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/catalog.graphqls", Input: `extend type Query {
+  "A catalog item by ID or by name; give exactly one. Null when there is none."
+  catalogItem("ID of the item." id: ID, "Its name (ignoring case)." name: String): CatalogItem
+  "The service catalog: its items by a filter expression (e.g. ` + "`" + `{attribute: \"category\", eq: \"Hardware\"}` + "`" + `), a page at a time; or found by words with ` + "`" + `search` + "`" + `."
+  catalogItems(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the item's attributes (snake_case names, stored values)."
+    where: CIWhere
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching items (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): CatalogItemConnection!
+}
+
+extend type Mutation {
+  "Adds an item to the service catalog (admins)."
+  createCatalogItem("The item." input: CreateCatalogItemInput!): CatalogItemPayload!
+  "Changes a catalog item (admins); ` + "`" + `active: false` + "`" + ` retires it. A field left out is kept; ` + "`" + `variables` + "`" + ` replaces every question."
+  updateCatalogItem("What to change." input: UpdateCatalogItemInput!): CatalogItemPayload!
+}
+
+"""
+Something people may request from the service desk (a laptop, a phone, access to an application):
+the questions a request answers, who approves it, the group that fulfils it and, for hardware, the
+asset model it hands out.
+"""
+type CatalogItem implements Node {
+  "Opaque global ID."
+  id: ID!
+  "Its name, unique ignoring case."
+  name: String!
+  "One line: what it is."
+  shortDescription: String
+  "The details."
+  description: String
+  "Hardware, Software, Access..."
+  category: String
+  "Who approves a request for it."
+  approval: CatalogApproval!
+  "The group that approves, for a GROUP approval (APPROVAL_GROUP)."
+  approvalGroup: Group
+  "The group that fulfils it (FULFILLED_BY)."
+  fulfillmentGroup: Group
+  "The asset model it hands out, for hardware (ALLOCATES)."
+  assetModel: AssetModel
+  "The questions a request answers."
+  variables: [CatalogVariable!]!
+  "False once retired."
+  active: Boolean!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+}
+
+"One question of a catalog item."
+type CatalogVariable {
+  "The answer's key."
+  name: String!
+  "The question as people read it."
+  label: String
+  "What kind of answer it takes."
+  type: VariableType!
+  "True when a request must answer it."
+  required: Boolean!
+  "The answers a CHOICE takes."
+  choices: [String!]
+  "The longest STRING or TEXT answer."
+  maxLength: Int
+  "The smallest INT answer."
+  min: Int
+  "The largest INT answer."
+  max: Int
+}
+
+"Who approves a request for a catalog item."
+enum CatalogApproval {
+  "Nobody: fulfilment starts at once."
+  NONE
+  "The requester's manager."
+  MANAGER
+  "The item's approval group."
+  GROUP
+}
+
+"Kinds of answers."
+enum VariableType {
+  "One line of text (255 characters unless maxLength says)."
+  STRING
+  "Several lines (16,384 characters unless maxLength says)."
+  TEXT
+  "A whole number, within min and max."
+  INT
+  "Yes or no."
+  BOOL
+  "One of the choices."
+  CHOICE
+  "A date (2026-12-24)."
+  DATE
+}
+
+"A question of a catalog item."
+input CatalogVariableInput {
+  "The answer's key: a letter, then letters, digits or underscores; unique in the item."
+  name: String!
+  "The question as people read it."
+  label: String
+  "What kind of answer it takes."
+  type: VariableType!
+  "True when a request must answer it."
+  required: Boolean = false
+  "The answers a CHOICE takes (only a CHOICE)."
+  choices: [String!]
+  "The longest STRING or TEXT answer (0 to 16384)."
+  maxLength: Int
+  "The smallest INT answer (only an INT)."
+  min: Int
+  "The largest INT answer (only an INT)."
+  max: Int
+}
+
+"A new catalog item."
+input CreateCatalogItemInput {
+  "Its name (unique ignoring case)."
+  name: String!
+  "One line: what it is."
+  shortDescription: String
+  "The details."
+  description: String
+  "Hardware, Software, Access..."
+  category: String
+  "Who approves a request for it (NONE by default)."
+  approval: CatalogApproval
+  "ID of the group that approves (required for GROUP)."
+  approvalGroupId: ID
+  "ID of the group that fulfils it."
+  fulfillmentGroupId: ID
+  "ID of the asset model it hands out."
+  assetModelId: ID
+  "The questions a request answers (at most 50)."
+  variables: [CatalogVariableInput!]
+}
+
+"A change of a catalog item; a field left out is kept, null clears it."
+input UpdateCatalogItemInput {
+  "ID of the item."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the update is based on (optional)."
+  expectedVersion: Int
+  "Its name."
+  name: String @goField(omittable: true)
+  "One line: what it is."
+  shortDescription: String @goField(omittable: true)
+  "The details."
+  description: String @goField(omittable: true)
+  "Hardware, Software, Access..."
+  category: String @goField(omittable: true)
+  "Who approves a request for it."
+  approval: CatalogApproval @goField(omittable: true)
+  "ID of the group that approves."
+  approvalGroupId: ID @goField(omittable: true)
+  "ID of the group that fulfils it."
+  fulfillmentGroupId: ID @goField(omittable: true)
+  "ID of the asset model it hands out."
+  assetModelId: ID @goField(omittable: true)
+  "The questions, all of them (an empty list: none)."
+  variables: [CatalogVariableInput!] @goField(omittable: true)
+  "False retires it."
+  active: Boolean @goField(omittable: true)
+}
+
+"The catalog item after a write."
+type CatalogItemPayload {
+  "The item as stored after the write."
+  catalogItem: CatalogItem!
+}
+
+"A page of catalog items."
+type CatalogItemConnection {
+  "The items of this page, with their cursors."
+  edges: [CatalogItemEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many items match, across all pages."
+  totalCount: Int!
+}
+
+"A catalog item in a page."
+type CatalogItemEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The item."
+  node: CatalogItem!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/change.graphqls", Input: `extend type Query {
@@ -12720,6 +13212,96 @@ func (ec *executionContext) childFields_CIEdge(ctx context.Context, field graphq
 		return ec.fieldContext_CIEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CIEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CatalogItem_id(ctx, field)
+	case "name":
+		return ec.fieldContext_CatalogItem_name(ctx, field)
+	case "shortDescription":
+		return ec.fieldContext_CatalogItem_shortDescription(ctx, field)
+	case "description":
+		return ec.fieldContext_CatalogItem_description(ctx, field)
+	case "category":
+		return ec.fieldContext_CatalogItem_category(ctx, field)
+	case "approval":
+		return ec.fieldContext_CatalogItem_approval(ctx, field)
+	case "approvalGroup":
+		return ec.fieldContext_CatalogItem_approvalGroup(ctx, field)
+	case "fulfillmentGroup":
+		return ec.fieldContext_CatalogItem_fulfillmentGroup(ctx, field)
+	case "assetModel":
+		return ec.fieldContext_CatalogItem_assetModel(ctx, field)
+	case "variables":
+		return ec.fieldContext_CatalogItem_variables(ctx, field)
+	case "active":
+		return ec.fieldContext_CatalogItem_active(ctx, field)
+	case "attributes":
+		return ec.fieldContext_CatalogItem_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_CatalogItem_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CatalogItem_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_CatalogItem_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_CatalogItem_history(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogItem", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogItemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CatalogItemConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CatalogItemConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_CatalogItemConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogItemConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogItemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_CatalogItemEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_CatalogItemEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogItemEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogItemPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "catalogItem":
+		return ec.fieldContext_CatalogItemPayload_catalogItem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogItemPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogVariable(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_CatalogVariable_name(ctx, field)
+	case "label":
+		return ec.fieldContext_CatalogVariable_label(ctx, field)
+	case "type":
+		return ec.fieldContext_CatalogVariable_type(ctx, field)
+	case "required":
+		return ec.fieldContext_CatalogVariable_required(ctx, field)
+	case "choices":
+		return ec.fieldContext_CatalogVariable_choices(ctx, field)
+	case "maxLength":
+		return ec.fieldContext_CatalogVariable_maxLength(ctx, field)
+	case "min":
+		return ec.fieldContext_CatalogVariable_min(ctx, field)
+	case "max":
+		return ec.fieldContext_CatalogVariable_max(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogVariable", field.Name)
 }
 
 func (ec *executionContext) childFields_Change(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -549,3 +549,28 @@ func (AssetModel) IsNode() {}
 
 // GetID returns the model's global ID.
 func (m AssetModel) GetID() string { return m.ID }
+
+// CatalogItem is the view of a catalog item; its groups, asset model and
+// history have resolvers.
+type CatalogItem struct {
+	ID               string
+	Name             string
+	ShortDescription *string
+	Description      *string
+	Category         *string
+	Approval         CatalogApproval
+	Variables        []CatalogVariable
+	Active           bool
+	Attributes       map[string]any
+	Version          int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks CatalogItem as a Node.
+func (CatalogItem) IsNode() {}
+
+// GetID returns the item's global ID.
+func (c CatalogItem) GetID() string { return c.ID }

@@ -476,6 +476,70 @@ type CancelTaskInput struct {
 	Notes *string `json:"notes,omitempty"`
 }
 
+// A page of catalog items.
+type CatalogItemConnection struct {
+	// The items of this page, with their cursors.
+	Edges []CatalogItemEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many items match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A catalog item in a page.
+type CatalogItemEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The item.
+	Node *CatalogItem `json:"node"`
+}
+
+// The catalog item after a write.
+type CatalogItemPayload struct {
+	// The item as stored after the write.
+	CatalogItem *CatalogItem `json:"catalogItem"`
+}
+
+// One question of a catalog item.
+type CatalogVariable struct {
+	// The answer's key.
+	Name string `json:"name"`
+	// The question as people read it.
+	Label *string `json:"label,omitempty"`
+	// What kind of answer it takes.
+	Type VariableType `json:"type"`
+	// True when a request must answer it.
+	Required bool `json:"required"`
+	// The answers a CHOICE takes.
+	Choices []string `json:"choices,omitempty"`
+	// The longest STRING or TEXT answer.
+	MaxLength *int `json:"maxLength,omitempty"`
+	// The smallest INT answer.
+	Min *int `json:"min,omitempty"`
+	// The largest INT answer.
+	Max *int `json:"max,omitempty"`
+}
+
+// A question of a catalog item.
+type CatalogVariableInput struct {
+	// The answer's key: a letter, then letters, digits or underscores; unique in the item.
+	Name string `json:"name"`
+	// The question as people read it.
+	Label *string `json:"label,omitempty"`
+	// What kind of answer it takes.
+	Type VariableType `json:"type"`
+	// True when a request must answer it.
+	Required *bool `json:"required,omitempty"`
+	// The answers a CHOICE takes (only a CHOICE).
+	Choices []string `json:"choices,omitempty"`
+	// The longest STRING or TEXT answer (0 to 16384).
+	MaxLength *int `json:"maxLength,omitempty"`
+	// The smallest INT answer (only an INT).
+	Min *int `json:"min,omitempty"`
+	// The largest INT answer (only an INT).
+	Max *int `json:"max,omitempty"`
+}
+
 // An action on a change that takes nothing else.
 type ChangeActionInput struct {
 	// ID of the change.
@@ -720,6 +784,28 @@ type CreateAssetModelInput struct {
 	Description *string `json:"description,omitempty"`
 	// Reorder when the stock falls to this many (0, the default: never).
 	ReorderThreshold *int `json:"reorderThreshold,omitempty"`
+}
+
+// A new catalog item.
+type CreateCatalogItemInput struct {
+	// Its name (unique ignoring case).
+	Name string `json:"name"`
+	// One line: what it is.
+	ShortDescription *string `json:"shortDescription,omitempty"`
+	// The details.
+	Description *string `json:"description,omitempty"`
+	// Hardware, Software, Access...
+	Category *string `json:"category,omitempty"`
+	// Who approves a request for it (NONE by default).
+	Approval *CatalogApproval `json:"approval,omitempty"`
+	// ID of the group that approves (required for GROUP).
+	ApprovalGroupID *string `json:"approvalGroupId,omitempty"`
+	// ID of the group that fulfils it.
+	FulfillmentGroupID *string `json:"fulfillmentGroupId,omitempty"`
+	// ID of the asset model it hands out.
+	AssetModelID *string `json:"assetModelId,omitempty"`
+	// The questions a request answers (at most 50).
+	Variables []CatalogVariableInput `json:"variables,omitempty"`
 }
 
 // A new change.
@@ -1745,6 +1831,34 @@ type UpdateCIPayload struct {
 	ChangedFields []string `json:"changedFields"`
 }
 
+// A change of a catalog item; a field left out is kept, null clears it.
+type UpdateCatalogItemInput struct {
+	// ID of the item.
+	ID string `json:"id"`
+	// The `version` the update is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Its name.
+	Name graphql.Omittable[*string] `json:"name,omitempty"`
+	// One line: what it is.
+	ShortDescription graphql.Omittable[*string] `json:"shortDescription,omitempty"`
+	// The details.
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+	// Hardware, Software, Access...
+	Category graphql.Omittable[*string] `json:"category,omitempty"`
+	// Who approves a request for it.
+	Approval graphql.Omittable[*CatalogApproval] `json:"approval,omitempty"`
+	// ID of the group that approves.
+	ApprovalGroupID graphql.Omittable[*string] `json:"approvalGroupId,omitempty"`
+	// ID of the group that fulfils it.
+	FulfillmentGroupID graphql.Omittable[*string] `json:"fulfillmentGroupId,omitempty"`
+	// ID of the asset model it hands out.
+	AssetModelID graphql.Omittable[*string] `json:"assetModelId,omitempty"`
+	// The questions, all of them (an empty list: none).
+	Variables graphql.Omittable[[]CatalogVariableInput] `json:"variables,omitempty"`
+	// False retires it.
+	Active graphql.Omittable[*bool] `json:"active,omitempty"`
+}
+
 // A change of a change; a field left out is kept, null clears it.
 type UpdateChangeInput struct {
 	// ID of the change.
@@ -2545,6 +2659,67 @@ func (e *CISortField) UnmarshalJSON(b []byte) error {
 }
 
 func (e CISortField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Who approves a request for a catalog item.
+type CatalogApproval string
+
+const (
+	// Nobody: fulfilment starts at once.
+	CatalogApprovalNone CatalogApproval = "NONE"
+	// The requester's manager.
+	CatalogApprovalManager CatalogApproval = "MANAGER"
+	// The item's approval group.
+	CatalogApprovalGroup CatalogApproval = "GROUP"
+)
+
+var AllCatalogApproval = []CatalogApproval{
+	CatalogApprovalNone,
+	CatalogApprovalManager,
+	CatalogApprovalGroup,
+}
+
+func (e CatalogApproval) IsValid() bool {
+	switch e {
+	case CatalogApprovalNone, CatalogApprovalManager, CatalogApprovalGroup:
+		return true
+	}
+	return false
+}
+
+func (e CatalogApproval) String() string {
+	return string(e)
+}
+
+func (e *CatalogApproval) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CatalogApproval(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CatalogApproval", str)
+	}
+	return nil
+}
+
+func (e CatalogApproval) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CatalogApproval) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CatalogApproval) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -4758,6 +4933,76 @@ func (e *UpsertStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e UpsertStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Kinds of answers.
+type VariableType string
+
+const (
+	// One line of text (255 characters unless maxLength says).
+	VariableTypeString VariableType = "STRING"
+	// Several lines (16,384 characters unless maxLength says).
+	VariableTypeText VariableType = "TEXT"
+	// A whole number, within min and max.
+	VariableTypeInt VariableType = "INT"
+	// Yes or no.
+	VariableTypeBool VariableType = "BOOL"
+	// One of the choices.
+	VariableTypeChoice VariableType = "CHOICE"
+	// A date (2026-12-24).
+	VariableTypeDate VariableType = "DATE"
+)
+
+var AllVariableType = []VariableType{
+	VariableTypeString,
+	VariableTypeText,
+	VariableTypeInt,
+	VariableTypeBool,
+	VariableTypeChoice,
+	VariableTypeDate,
+}
+
+func (e VariableType) IsValid() bool {
+	switch e {
+	case VariableTypeString, VariableTypeText, VariableTypeInt, VariableTypeBool, VariableTypeChoice, VariableTypeDate:
+		return true
+	}
+	return false
+}
+
+func (e VariableType) String() string {
+	return string(e)
+}
+
+func (e *VariableType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = VariableType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid VariableType", str)
+	}
+	return nil
+}
+
+func (e VariableType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *VariableType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e VariableType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -55,6 +55,9 @@ const (
 	KindAsset Kind = "asset"
 	// KindAssetModel is asset models (model kind asset_model).
 	KindAssetModel Kind = "asset_model"
+	// KindCatalogItem is the service catalog's items (model kind
+	// catalog_item).
+	KindCatalogItem Kind = "catalog_item"
 	// KindRelationship is relationships between CIs.
 	KindRelationship Kind = "relationship"
 	// KindClass is the CI classes of the model.
@@ -194,6 +197,11 @@ var Permissions = map[Permission][]Role{
 	{KindChangeWindow, Read}:   readers,
 	{KindChangeWindow, Create}: managers,
 	{KindChangeWindow, Update}: managers,
+	// The service catalog: whoever reads the CMDB reads it; admins keep
+	// it.
+	{KindCatalogItem, Read}:   readers,
+	{KindCatalogItem, Create}: admins,
+	{KindCatalogItem, Update}: admins,
 	// Assets: readers read them; editors record and move them through
 	// their lifecycle; change managers (and admins) keep the models.
 	{KindAsset, Read}:        readers,

@@ -12,7 +12,7 @@ import (
 
 func TestDefaultModelKinds(t *testing.T) {
 	m := mustModel(t)
-	assert.Equal(t, []string{KindCI, "person", "group", "incident", "change", "problem", "change_task", "problem_task", "asset", "asset_model", "change_template", "change_window", "webhook", "delivery", "journal"}, m.Kinds())
+	assert.Equal(t, []string{KindCI, "person", "group", "incident", "change", "problem", "change_task", "problem_task", "catalog_item", "asset", "asset_model", "change_template", "change_window", "webhook", "delivery", "journal"}, m.Kinds())
 	for class, kind := range map[string]string{"CI": KindCI, "Server": KindCI, "VirtualMachine": KindCI, "Person": "person", "Group": "group", "Incident": "incident", "Nope": ""} {
 		assert.Equal(t, kind, m.KindOf(class), class)
 	}

@@ -356,14 +356,19 @@ type AuditFilter struct {
 // MaxAuditObjects is how many objects one AuditFilter names at most.
 const MaxAuditObjects = 100
 
-// Check validates f: at most MaxAuditObjects objects and 16 kinds, and a
-// time range that is not empty by construction.
+// MaxAuditKinds is how many kinds one AuditFilter names at most: more
+// than the model has, so that "every kind the caller may read" always
+// fits (it was 16, which the model's kinds outgrew).
+const MaxAuditKinds = 64
+
+// Check validates f: at most MaxAuditObjects objects and MaxAuditKinds
+// kinds, and a time range that is not empty by construction.
 func (f AuditFilter) Check() error {
 	if len(f.Objects) > MaxAuditObjects {
 		return Invalid("filter.objects", "at most %d objects", MaxAuditObjects)
 	}
-	if len(f.Kinds) > 16 {
-		return Invalid("filter.kinds", "at most 16 kinds")
+	if len(f.Kinds) > MaxAuditKinds {
+		return Invalid("filter.kinds", "at most %d kinds", MaxAuditKinds)
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
 		return Invalid("filter.until", "must be after filter.since")
