@@ -1,6 +1,6 @@
 // Package itsm holds the IT service management records that hang on the
 // configuration graph (incidents, problems, changes with CAB approval;
-// requests, assets and knowledge next), their workflows, service levels,
+// knowledge articles; requests and assets next), their workflows, service levels,
 // the questions that cross them and the graph (which change broke this
 // incident, what is open around a CI), alerts from monitoring, and the
 // events that webhooks send, among them SLA breaches, which a periodic

@@ -31,6 +31,7 @@ var EventTypes = []string{
 	"change.created", "change.state_changed", "change.approval_changed",
 	"change_task.created", "change_task.state_changed",
 	"problem_task.created", "problem_task.state_changed",
+	"knowledge.created", "knowledge.state_changed",
 }
 
 // emit tells the configured publisher of the write res of a record of

@@ -73,9 +73,11 @@ type Service struct {
 	problem  *Workflow
 	// changeTask and problemTask are the tasks' workflows.
 	changeTask, problemTask *Workflow
-	cab                     [2]string // CAB, ECAB group names
-	rules                   map[string]Rule
-	impact                  *impact.Analyzer
+	// knowledge is the knowledge article workflow.
+	knowledge *Workflow
+	cab       [2]string // CAB, ECAB group names
+	rules     map[string]Rule
+	impact    *impact.Analyzer
 	// alertLabels are Config.AlertCILabels.
 	alertLabels []string
 	publish     func(Event)
@@ -127,7 +129,7 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 		rules[k] = r
 	}
 	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now,
-		change: ChangeWorkflow(), problem: ProblemWorkflow(), changeTask: ChangeTaskWorkflow(), problemTask: ProblemTaskWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels, publish: cfg.Publish}, nil
+		change: ChangeWorkflow(), problem: ProblemWorkflow(), changeTask: ChangeTaskWorkflow(), problemTask: ProblemTaskWorkflow(), knowledge: KnowledgeWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels, publish: cfg.Publish}, nil
 }
 
 // SLA returns the service level of an incident (its stored attributes a)
