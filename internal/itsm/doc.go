@@ -23,6 +23,13 @@
 // ServiceNow's stored codes (State.Code), for the ServiceNow-compatible API
 // laid over them.
 //
+// Knowledge articles (knowledge.go) are records too: a draft is reviewed
+// and published, and each publish also writes the published text as a
+// node of kind knowledge_version (VERSION_OF the article), so that older
+// versions stay readable however the article changes (ADR 22). Articles
+// are searched through cmdb.Service.SearchNodes, the same ranking and
+// highlighting on both backends.
+//
 // Layering: the GraphQL resolvers call this package's Service, which calls
 // cmdb.Service (validation, permissions, the write) and the store's
 // sequences (record numbers). Nothing here knows a backend.
