@@ -47,7 +47,9 @@ func articleView(wf *itsm.Workflow) func(n store.Node) *model.KnowledgeArticle {
 }
 
 // article returns the view of a stored article.
-func (r *Resolver) article(n store.Node) *model.KnowledgeArticle { return articleView(r.ITSM.KnowledgeWorkflow())(n) }
+func (r *Resolver) article(n store.Node) *model.KnowledgeArticle {
+	return articleView(r.ITSM.KnowledgeWorkflow())(n)
+}
 
 func (r *Resolver) articleConnection(page store.Page[store.Node]) *model.KnowledgeArticleConnection {
 	return &model.KnowledgeArticleConnection{TotalCount: page.Total, PageInfo: pageInfoOf(page),

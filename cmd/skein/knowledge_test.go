@@ -183,14 +183,31 @@ func testKnowledgeLife(t *testing.T, url string) {
 			switch f {
 			case "state":
 				states = append(states, fmt.Sprint(get(c, "after")))
-			case "view_count", "helpful_count", "not_helpful_count":
+			case "view_count", "helpful_count", "not_helpful_count", "body", "short_description", "incident_ids":
 				counters[f]++
 			}
 		}
 	}
 	slicesReverse(states)
 	assert.Equal(t, "draft review draft review published draft review published retired", strings.Join(states, " "), "the create and every transition are audited, oldest first")
-	assert.Equal(t, map[string]int{"view_count": 1 + 3, "helpful_count": 1 + 2, "not_helpful_count": 1 + 1}, counters, "the create's zero and every view and vote are audited")
+	assert.Equal(t, map[string]int{"view_count": 1 + 3, "helpful_count": 1 + 2, "not_helpful_count": 1 + 1, "body": 4, "short_description": 2}, counters,
+		"the create (its zeros and title), every edit (the body written, cleared, rewritten, revised; the new title), view and vote are audited")
+	// The links' writes are in the trail too: ABOUT, DOCUMENTS and ANSWERS
+	// made, ANSWERS removed.
+	d = ok(t, url, `{ auditRecords(filter: {kinds: ["relationship"]}, first: 1000) { edges { node { action changes { field after } } } } }`, nil)
+	rels := map[string]int{}
+	for _, e := range get(d, "auditRecords", "edges").([]any) {
+		for _, c := range get(e, "node", "changes").([]any) {
+			if get(c, "field") == "type" {
+				if typ, _ := get(c, "after").(string); typ == "ABOUT" || typ == "DOCUMENTS" || typ == "ANSWERS" {
+					rels[get(e, "node", "action").(string)+" "+typ]++
+				}
+			}
+		}
+	}
+	assert.Equal(t, 1, rels["create ANSWERS"], "%v", rels)
+	assert.Equal(t, 1, rels["create DOCUMENTS"], "%v", rels)
+	assert.Equal(t, 1, rels["create ABOUT"], "%v", rels)
 	d = ok(t, url, `{ auditRecords(filter: {kinds: ["knowledge_version"]}) { totalCount } }`, nil)
 	assert.GreaterOrEqual(t, get(d, "auditRecords", "totalCount"), 2.0, "each version is written with its audit record")
 }
