@@ -11750,7 +11750,7 @@ type Webhook {
   name: String!
   "Where events are POSTed."
   url: String!
-  "The event types it receives; empty: every type (incident.created, incident.state_changed, incident.breached, problem.created, problem.state_changed, change.created, change.state_changed, change.approval_changed, change_task.created, change_task.state_changed, problem_task.created, problem_task.state_changed)."
+  "The event types it receives; empty: every type (incident.created, incident.state_changed, incident.breached, problem.created, problem.state_changed, change.created, change.state_changed, change.approval_changed, change_task.created, change_task.state_changed, problem_task.created, problem_task.state_changed, knowledge.created, knowledge.state_changed)."
   events: [String!]!
   "False once stopped."
   active: Boolean!
