@@ -115,10 +115,16 @@ func testKnowledgeLife(t *testing.T, url string) {
 	for range 3 {
 		ok(t, url, `mutation($id: ID!) { recordArticleView(input: {id: $id}) { knowledgeArticle { id } } }`, map[string]any{"id": id})
 	}
-	ok(t, url, `mutation($id: ID!) { voteArticle(input: {id: $id, helpful: true}) { knowledgeArticle { id } } }`, map[string]any{"id": id})
-	ok(t, url, `mutation($id: ID!) { voteArticle(input: {id: $id, helpful: true}) { knowledgeArticle { id } } }`, map[string]any{"id": id})
-	d = ok(t, url, `mutation($id: ID!) { voteArticle(input: {id: $id, helpful: false}) { knowledgeArticle { viewCount helpfulCount notHelpfulCount } } }`, map[string]any{"id": id})
-	assert.Equal(t, map[string]any{"viewCount": 3.0, "helpfulCount": 2.0, "notHelpfulCount": 1.0}, get(d, "voteArticle", "knowledgeArticle"))
+	// One vote per caller: the same vote again changes nothing, the other
+	// vote moves it.
+	vote := func(helpful bool) any {
+		d := ok(t, url, `mutation($id: ID!, $h: Boolean!) { voteArticle(input: {id: $id, helpful: $h}) { knowledgeArticle { viewCount helpfulCount notHelpfulCount } } }`,
+			map[string]any{"id": id, "h": helpful})
+		return get(d, "voteArticle", "knowledgeArticle")
+	}
+	assert.Equal(t, map[string]any{"viewCount": 3.0, "helpfulCount": 1.0, "notHelpfulCount": 0.0}, vote(true))
+	assert.Equal(t, map[string]any{"viewCount": 3.0, "helpfulCount": 1.0, "notHelpfulCount": 0.0}, vote(true), "the same vote again")
+	assert.Equal(t, map[string]any{"viewCount": 3.0, "helpfulCount": 0.0, "notHelpfulCount": 1.0}, vote(false), "the vote moved")
 
 	// Revise: the published version stays readable, the next publish is
 	// version 2.
@@ -191,7 +197,7 @@ func testKnowledgeLife(t *testing.T, url string) {
 	slicesReverse(states)
 	assert.Equal(t, "draft review draft review published draft review published retired", strings.Join(states, " "), "the create and every transition are audited, oldest first")
 	assert.Equal(t, map[string]int{"view_count": 1 + 3, "helpful_count": 1 + 2, "not_helpful_count": 1 + 1, "body": 4, "short_description": 2}, counters,
-		"the create (its zeros and title), every edit (the body written, cleared, rewritten, revised; the new title), view and vote are audited")
+		"the create (its zeros and title), every edit (the body written, cleared, rewritten, revised; the new title), view and vote (up, then moved) are audited")
 	// The links' writes are in the trail too: ABOUT, DOCUMENTS and ANSWERS
 	// made, ANSWERS removed.
 	d = ok(t, url, `{ auditRecords(filter: {kinds: ["relationship"]}, first: 1000) { edges { node { action changes { field after } } } } }`, nil)

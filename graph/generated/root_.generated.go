@@ -9612,7 +9612,10 @@ extend type Mutation {
   retireKnowledgeArticle("Which article." input: KnowledgeArticleActionInput!): KnowledgeArticlePayload!
   "Counts one view of an article (not a retired one). Readers with a token may; audited."
   recordArticleView("Which article." input: KnowledgeArticleActionInput!): KnowledgeArticlePayload!
-  "Counts the caller's vote that a published article helped, or not. Readers with a token may; audited."
+  """
+  Records the caller's vote that a published article helped, or not: one vote per caller, the same
+  vote again changes nothing, the other vote moves it. Readers with a token may; audited.
+  """
   voteArticle("Which article, and the vote." input: VoteArticleInput!): KnowledgeArticlePayload!
 }
 

@@ -2,6 +2,7 @@ package itsm
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -263,30 +264,81 @@ func (s *Service) ArticleByNumber(ctx context.Context, number string) (store.Nod
 // retired). It is a write of its own, audited; the caller needs feedback
 // on knowledge, which readers with a token have.
 func (s *Service) RecordArticleView(ctx context.Context, actor store.Actor, id store.ID) (store.Node, error) {
-	return s.feedback(ctx, actor, id, "view_count", false)
+	return s.feedback(ctx, actor, id, "view_count")
 }
 
-// VoteArticle counts the caller's vote that a published article was
-// helpful, or not. Every vote is audited (who voted how); a caller's
-// second vote counts again.
+// VoteArticle records the caller's vote that a published article was
+// helpful, or not. A caller has one vote per article: voting again the
+// same way changes nothing, voting the other way moves the vote from one
+// count to the other. The caller's earlier vote is read from the audit
+// trail (the writes of the counters under the caller's name), before the
+// write: two votes of one caller at the same instant may both count.
 func (s *Service) VoteArticle(ctx context.Context, actor store.Actor, id store.ID, helpful bool) (store.Node, error) {
-	if helpful {
-		return s.feedback(ctx, actor, id, "helpful_count", true)
+	if err := auth.Check(ctx, KindKnowledge, auth.Feedback); err != nil {
+		return store.Node{}, err
 	}
-	return s.feedback(ctx, actor, id, "not_helpful_count", true)
-}
-
-// feedback adds one to counter of article id; published says the article
-// must be published (a vote), else only not retired (a view).
-func (s *Service) feedback(ctx context.Context, actor store.Actor, id store.ID, counter string, published bool) (store.Node, error) {
+	w, err := auth.WriteActor(ctx, actor)
+	if err != nil {
+		return store.Node{}, err
+	}
+	prev, err := s.lastVote(ctx, id, w.Name)
+	if err != nil {
+		return store.Node{}, err
+	}
+	up, down := "helpful_count", "not_helpful_count"
+	if !helpful {
+		up, down = down, up
+	}
 	res, err := s.cmdb.WriteNode(ctx, actor, KindKnowledge, cmdb.NodeWrite{
 		ID: id, Verb: auth.Feedback,
 		Decide: func(cur *store.Node, _ store.Attributes, _ time.Time) (store.Attributes, error) {
-			st, _ := cur.Attributes["state"].(string)
-			if published && st != ArticlePublished {
+			if st, _ := cur.Attributes["state"].(string); st != ArticlePublished {
 				return nil, fmt.Errorf("%s %v is %s: only a published article is voted on: %w", KindKnowledge, cur.Attributes["number"], st, store.ErrConflict)
 			}
-			if st == ArticleRetired {
+			if prev == up {
+				return store.Attributes{}, nil // the same vote again
+			}
+			n, _ := cur.Attributes[up].(int64)
+			out := store.Attributes{up: n + 1}
+			if prev == down {
+				if m, _ := cur.Attributes[down].(int64); m > 0 {
+					out[down] = m - 1
+				}
+			}
+			return out, nil
+		},
+	})
+	return res.Node, err
+}
+
+// lastVote returns the counter the latest vote of the caller named name
+// on article id raised ("helpful_count", "not_helpful_count"), or "" if
+// there is none among the caller's last store.MaxPageSize writes of it.
+func (s *Service) lastVote(ctx context.Context, id store.ID, name string) (string, error) {
+	page, err := s.cmdb.Audit(auth.AsProcess(ctx), store.AuditFilter{Objects: []string{string(id)}, Kinds: []store.ObjectKind{KindKnowledge}, Actor: name},
+		store.PageRequest{First: store.MaxPageSize})
+	if err != nil {
+		return "", err
+	}
+	for _, r := range page.Items { // newest first
+		for _, c := range r.Changes {
+			if c.Field != "helpful_count" && c.Field != "not_helpful_count" {
+				continue
+			}
+			if countOf(c.After) > countOf(c.Before) {
+				return c.Field, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// feedback adds one to counter of article id, unless it is retired.
+func (s *Service) feedback(ctx context.Context, actor store.Actor, id store.ID, counter string) (store.Node, error) {
+	res, err := s.cmdb.WriteNode(ctx, actor, KindKnowledge, cmdb.NodeWrite{
+		ID: id, Verb: auth.Feedback,
+		Decide: func(cur *store.Node, _ store.Attributes, _ time.Time) (store.Attributes, error) {
+			if st, _ := cur.Attributes["state"].(string); st == ArticleRetired {
 				return nil, fmt.Errorf("%s %v is retired: its views are no longer counted: %w", KindKnowledge, cur.Attributes["number"], store.ErrConflict)
 			}
 			n, _ := cur.Attributes[counter].(int64)
@@ -505,4 +557,21 @@ func (s *Service) SearchArticles(ctx context.Context, q KnowledgeQuery) (Knowled
 		}
 	}
 	return out, nil
+}
+
+// countOf returns a counter's value as an audit record holds it (an
+// integer, or a JSON number after a round trip), 0 for none.
+func countOf(v any) float64 {
+	switch n := v.(type) {
+	case int64:
+		return float64(n)
+	case int:
+		return float64(n)
+	case float64:
+		return n
+	case json.Number:
+		f, _ := n.Float64()
+		return f
+	}
+	return 0
 }
