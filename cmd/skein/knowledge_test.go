@@ -1,12 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/auth"
 )
 
 const articleFields = `id number title body keywords category state allowedActions currentVersion reviewNotes publishedAt retiredAt
@@ -19,8 +22,9 @@ const articleFields = `id number title body keywords category state allowedActio
 func TestKnowledgeAPI(t *testing.T) {
 	for name, mk := range backendConfigs(t) {
 		t.Run(name, func(t *testing.T) {
-			srv, _ := apiServer(t, mk(t))
+			srv, a := apiServer(t, mk(t))
 			testKnowledgeLife(t, srv.URL)
+			testKnowledgeVoters(t, srv.URL, a)
 		})
 	}
 }
@@ -216,6 +220,29 @@ func testKnowledgeLife(t *testing.T, url string) {
 	assert.Equal(t, 1, rels["create ABOUT"], "%v", rels)
 	d = ok(t, url, `{ auditRecords(filter: {kinds: ["knowledge_version"]}) { totalCount } }`, nil)
 	assert.GreaterOrEqual(t, get(d, "auditRecords", "totalCount"), 2.0, "each version is written with its audit record")
+}
+
+// testKnowledgeVoters: each caller (token) has one vote; that anonymous
+// callers do not vote is TestRoleMatrix's.
+func testKnowledgeVoters(t *testing.T, url string, a *app) {
+	art := kbOK(t, url, "createKnowledgeArticle", "CreateKnowledgeArticleInput", map[string]any{"title": "Voted on", "body": "text"})
+	kbOK(t, url, "submitKnowledgeArticle", "KnowledgeArticleActionInput", map[string]any{"id": art["id"]})
+	kbOK(t, url, "publishKnowledgeArticle", "KnowledgeArticleActionInput", map[string]any{"id": art["id"]})
+	viewer, engineer := issueToken(t, a, "kb viewer", auth.Viewer), issueToken(t, a, "kb engineer", auth.Engineer)
+	vote := func(tok string, helpful bool) gqlResponse {
+		body, err := json.Marshal(map[string]any{"query": `mutation($id: ID!, $h: Boolean!) { voteArticle(input: {id: $id, helpful: $h}) { knowledgeArticle { helpfulCount notHelpfulCount } } }`,
+			"variables": map[string]any{"id": art["id"], "h": helpful}})
+		require.NoError(t, err)
+		return postAs(t, url, tok, string(body))
+	}
+	counts := func(r gqlResponse) any {
+		require.Empty(t, r.Errors, r.raw)
+		return get(r.Data, "voteArticle", "knowledgeArticle")
+	}
+	assert.Equal(t, map[string]any{"helpfulCount": 1.0, "notHelpfulCount": 0.0}, counts(vote(viewer, true)))
+	assert.Equal(t, map[string]any{"helpfulCount": 2.0, "notHelpfulCount": 0.0}, counts(vote(engineer, true)), "another caller's vote counts")
+	assert.Equal(t, map[string]any{"helpfulCount": 2.0, "notHelpfulCount": 0.0}, counts(vote(viewer, true)), "the viewer's second vote does not")
+	assert.Equal(t, map[string]any{"helpfulCount": 1.0, "notHelpfulCount": 1.0}, counts(vote(engineer, false)), "the engineer changed their mind")
 }
 
 func slicesReverse(s []string) {
