@@ -386,6 +386,8 @@ func nodeView(n store.Node) model.Node {
 		return changeTaskView(n)
 	case itsm.KindProblemTask:
 		return problemTaskView(n)
+	case itsm.KindKnowledge:
+		return articleView(itsm.KnowledgeWorkflow())(n)
 	}
 	return ciView(n)
 }

@@ -156,7 +156,7 @@ func testKnowledgeLife(t *testing.T, url string) {
 	  p: node(id: $p) { ... on Problem { articles { totalCount edges { node { number } } } } }
 	  i: node(id: $i) { ... on Incident { articles { totalCount } } }
 	  app: ci(id: $app) { articles(depth: 2) { article { number } ci { name } distance } near: articles(depth: 1, publishedOnly: false) { distance } }
-	  gw: ci(id: $gw) { articles { distance } } }`,
+	  gw: ci(id: $gw) { articles { distance } relationships(direction: IN, types: ["ABOUT"]) { edges { node { type source { id } sourceNode { __typename ... on KnowledgeArticle { number } } } } } } }`,
 		map[string]any{"n": a["number"], "p": prb, "i": inc, "app": cis[0], "gw": cis[1]})
 	assert.Equal(t, []any{map[string]any{"name": "kb-vpn-gw"}}, get(d, "knowledgeArticle", "cis"))
 	assert.Equal(t, []any{map[string]any{"shortDescription": "VPN drops every hour"}}, get(d, "knowledgeArticle", "problems"))
@@ -167,6 +167,8 @@ func testKnowledgeLife(t *testing.T, url string) {
 	assert.Equal(t, []any{map[string]any{"article": map[string]any{"number": a["number"]}, "ci": map[string]any{"name": "kb-vpn-gw"}, "distance": 1.0}}, get(d, "app", "articles"),
 		"the application's article list holds the article about the gateway it depends on")
 	assert.Equal(t, []any{map[string]any{"distance": 0.0}}, get(d, "gw", "articles"))
+	assert.Equal(t, map[string]any{"type": "ABOUT", "source": nil, "sourceNode": map[string]any{"__typename": "KnowledgeArticle", "number": a["number"]}},
+		get(d, "gw", "relationships", "edges", 0, "node"), "the CI's relationships show the article as an article: %v", get(d, "gw"))
 	refusedWith(t, gql(t, url, `query($app: ID!) { ci(id: $app) { articles(depth: 0) { distance } } }`, map[string]any{"app": cis[0]}), "INVALID", "depth")
 
 	// Links change in any state but retired; then retire.
