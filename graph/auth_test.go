@@ -73,6 +73,7 @@ var legacyRules = func() map[string][]auth.Role {
 	editors := []auth.Role{auth.Engineer, auth.ChangeManager, auth.Admin}
 	managers := []auth.Role{auth.ChangeManager, auth.Admin}
 	admins := []auth.Role{auth.Admin}
+	viewers := []auth.Role{auth.Viewer, auth.Engineer, auth.ChangeManager, auth.Admin}
 	return map[string][]auth.Role{
 		"Query.version": everyone, "Query.viewer": everyone, "Query.ciClasses": everyone, "Query.ciClass": everyone,
 		"Query.relationshipTypes": everyone,
@@ -164,6 +165,14 @@ var legacyRules = func() map[string][]auth.Role {
 		"Query.catalogItem": readers, "Query.catalogItems": readers, "Mutation.createCatalogItem": admins,
 		"Mutation.updateCatalogItem": admins, "CatalogItem.approvalGroup": readers, "CatalogItem.fulfillmentGroup": readers,
 		"CatalogItem.assetModel": readers, "CatalogItem.history": readers,
+		"Query.knowledgeArticle": readers, "Query.knowledgeArticles": readers, "Query.knowledgeSearch": readers,
+		"Mutation.createKnowledgeArticle": editors, "Mutation.updateKnowledgeArticle": editors,
+		"Mutation.submitKnowledgeArticle": editors, "Mutation.sendBackKnowledgeArticle": editors,
+		"Mutation.publishKnowledgeArticle": editors, "Mutation.reviseKnowledgeArticle": editors,
+		"Mutation.retireKnowledgeArticle": editors, "Mutation.recordArticleView": viewers, "Mutation.voteArticle": viewers,
+		"KnowledgeArticle.versions": readers, "KnowledgeArticle.publishedVersion": readers, "KnowledgeArticle.cis": readers,
+		"KnowledgeArticle.problems": readers, "KnowledgeArticle.incidents": readers, "KnowledgeArticle.history": readers,
+		"CI.articles": readers, "Problem.articles": readers, "Incident.articles": readers,
 		"CI.openRecordsAround":      readers,
 		"Mutation.setIncidentCause": editors, "Incident.causedBy": readers, "Change.causedIncidents": readers,
 		"Query.webhooks": admins, "Mutation.createWebhook": admins, "Mutation.updateWebhook": admins, "Webhook.deliveries": admins,

@@ -23,6 +23,7 @@ var depthArgs = [][3]string{
 	{"CI", "pathTo", "maxDepth"},
 	{"Incident", "suspectChanges", "depth"},
 	{"Problem", "commonCauses", "depth"},
+	{"CI", "articles", "depth"},
 	{"CI", "openRecordsAround", "depth"},
 	{"Incident", "businessServices", "maxDepth"},
 	{"Incident", "impactAnalysis", "maxDepth"},

@@ -31,6 +31,7 @@ const (
 	typeAsset        = "Asset"
 	typeAssetModel   = "AssetModel"
 	typeCatalogItem  = "CatalogItem"
+	typeKnowledge    = "KnowledgeArticle"
 )
 
 // recordTypes are the API types of the model kinds of records.
@@ -39,6 +40,7 @@ var recordTypes = map[string]string{
 	itsm.KindChangeTask: typeChangeTask, itsm.KindProblemTask: typeProblemTask, itsm.KindJournal: typeJournalEntry,
 	itsm.KindChangeWindow: typeChangeWindow, itsm.KindChangeTemplate: typeTemplate,
 	itsm.KindAsset: typeAsset, itsm.KindAssetModel: typeAssetModel, itsm.KindCatalogItem: typeCatalogItem,
+	itsm.KindKnowledge: typeKnowledge,
 }
 
 // nodeLoaders fetch each type of Node by store ID for node(id:), each
@@ -129,6 +131,12 @@ var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id stor
 		}
 		return nil, nil
 	},
+	typeKnowledge: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if a, err := nodeOf(ctx, r.Resolver, itsm.KindKnowledge, id, r.article); a != nil || err != nil {
+			return a, err
+		}
+		return nil, nil
+	},
 	typeChangeWindow: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
 		if w, err := nodeOf(ctx, r.Resolver, itsm.KindChangeWindow, id, windowView); w != nil || err != nil {
 			return w, err
@@ -167,7 +175,8 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 // as store.RelationshipKey.ID writes it.
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
-	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeChangeTask, typeProblemTask, typeChangeWindow, typeTemplate, typeAsset, typeAssetModel, typeCatalogItem, typeWebhook:
+	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeChangeTask, typeProblemTask,
+		typeChangeWindow, typeTemplate, typeAsset, typeAssetModel, typeCatalogItem, typeKnowledge, typeWebhook:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:

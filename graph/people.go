@@ -396,6 +396,8 @@ func nodeView(n store.Node) model.Node {
 		return assetModelView(n)
 	case itsm.KindCatalogItem:
 		return catalogItemView(n)
+	case itsm.KindKnowledge:
+		return articleView(itsm.KnowledgeWorkflow())(n)
 	}
 	return ciView(n)
 }

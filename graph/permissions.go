@@ -33,6 +33,10 @@ var (
 	ctaskUpd     = auth.Permission{Kind: auth.KindChangeTask, Verb: auth.Update}
 	ptaskRead    = auth.Permission{Kind: auth.KindProblemTask, Verb: auth.Read}
 	ptaskUpd     = auth.Permission{Kind: auth.KindProblemTask, Verb: auth.Update}
+	kbRead       = auth.Permission{Kind: auth.KindKnowledge, Verb: auth.Read}
+	kbUpd        = auth.Permission{Kind: auth.KindKnowledge, Verb: auth.Update}
+	kbFeedback   = auth.Permission{Kind: auth.KindKnowledge, Verb: auth.Feedback}
+	kbVerRead    = auth.Permission{Kind: auth.KindKnowledgeVersion, Verb: auth.Read}
 )
 
 // fieldPermissions maps each root field of the schema ("Query.cis",
@@ -226,6 +230,30 @@ var fieldPermissions = map[string][]auth.Permission{
 	"AssetModel.assets":           {assetRead, relRead},
 	"AssetModel.history":          {auditRead},
 	"Person.assets":               {assetRead, relRead},
+	// Knowledge: readers read and search articles, editors write, review,
+	// publish (which writes a version) and retire them; readers with a
+	// token count views and vote (feedback).
+	"Query.knowledgeArticle":            {kbRead},
+	"Query.knowledgeArticles":           {kbRead},
+	"Query.knowledgeSearch":             {kbRead},
+	"Mutation.createKnowledgeArticle":   {{Kind: auth.KindKnowledge, Verb: auth.Create}},
+	"Mutation.updateKnowledgeArticle":   {kbUpd},
+	"Mutation.submitKnowledgeArticle":   {kbUpd},
+	"Mutation.sendBackKnowledgeArticle": {kbUpd},
+	"Mutation.publishKnowledgeArticle":  {kbUpd, {Kind: auth.KindKnowledgeVersion, Verb: auth.Create}},
+	"Mutation.reviseKnowledgeArticle":   {kbUpd},
+	"Mutation.retireKnowledgeArticle":   {kbUpd},
+	"Mutation.recordArticleView":        {kbFeedback},
+	"Mutation.voteArticle":              {kbFeedback},
+	"KnowledgeArticle.versions":         {kbVerRead, relRead},
+	"KnowledgeArticle.publishedVersion": {kbVerRead, relRead},
+	"KnowledgeArticle.cis":              {ciRead, relRead},
+	"KnowledgeArticle.problems":         {problemRead, relRead},
+	"KnowledgeArticle.incidents":        {incidentRead, relRead},
+	"KnowledgeArticle.history":          {auditRead},
+	"CI.articles":                       {kbRead, ciRead, relRead},
+	"Problem.articles":                  {kbRead, relRead},
+	"Incident.articles":                 {kbRead, relRead},
 	// Change templates: readers read them, change managers keep them.
 	"Query.changeTemplate":          {templateRead},
 	"Query.changeTemplates":         {templateRead},

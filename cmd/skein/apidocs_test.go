@@ -34,8 +34,8 @@ import (
 // In variables, "$ID(name)" stands for the global ID of the CI named name
 // (looked up with cis(filter: {namePrefix: ...})), "$PERSON(userName)",
 // "$GROUP(name)", "$INCIDENT(number)", "$CHANGE(number)",
-// "$PROBLEM(number)", "$CHANGE_TASK(number)" and "$TEMPLATE(name)" for those of a person, a
-// group, a record and a change template, and "$PREV(a.b.c)" for a
+// "$PROBLEM(number)", "$CHANGE_TASK(number)", "$KNOWLEDGE(number)" and "$TEMPLATE(name)" for
+// those of a person, a group, a record and a change template, and "$PREV(a.b.c)" for a
 // value of the previous example's data, such as a page's endCursor (a
 // number picks an element of a list: "$PREV(x.edges.0.node.id)").
 // Other fenced blocks (bash, text, plain json) are prose.
@@ -267,7 +267,7 @@ func (s *demoServer) resolveDoc(t *testing.T, v any, prev any) any {
 
 var (
 	docPrev   = regexp.MustCompile(`^\$PREV\(([A-Za-z0-9_.]+)\)$`)
-	docLookup = regexp.MustCompile(`^\$(PERSON|GROUP|INCIDENT|CHANGE_TASK|CHANGE|PROBLEM|TEMPLATE)\(([^()]+)\)$`)
+	docLookup = regexp.MustCompile(`^\$(PERSON|GROUP|INCIDENT|CHANGE_TASK|CHANGE|PROBLEM|TEMPLATE|KNOWLEDGE)\(([^()]+)\)$`)
 )
 
 // lookupDoc returns the global ID of the person with user name key
@@ -290,6 +290,8 @@ func (s *demoServer) lookupDoc(t *testing.T, what, key string) string {
 		q, path = `query($k: String!) { changeTask(number: $k) { id } }`, []string{"changeTask"}
 	case "TEMPLATE":
 		q, path = `query($k: String!) { changeTemplate(name: $k) { id } }`, []string{"changeTemplate"}
+	case "KNOWLEDGE":
+		q, path = `query($k: String!) { knowledgeArticle(number: $k) { id } }`, []string{"knowledgeArticle"}
 	default:
 		q, path = `query($k: String!) { incident(number: $k) { id } }`, []string{"incident"}
 	}

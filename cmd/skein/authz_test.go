@@ -215,6 +215,29 @@ func changeDecision(mutation, want string) matrixOp {
 }
 
 // problem opens a problem as admin and runs the actions given.
+// article writes a knowledge article with a body, as admin, and runs the
+// actions (submitKnowledgeArticle...) on it.
+func (m *matrixEnv) article(t *testing.T, actions ...string) string {
+	d := ok(t, m.url, `mutation($in: CreateKnowledgeArticleInput!) { createKnowledgeArticle(input: $in) { knowledgeArticle { id } } }`,
+		map[string]any{"in": map[string]any{"title": m.name("matrix-article-"), "body": "matrix"}})
+	id := get(d, "createKnowledgeArticle", "knowledgeArticle", "id").(string)
+	for _, a := range actions {
+		ok(t, m.url, `mutation($id: ID!) { `+a+`(input: {id: $id}) { knowledgeArticle { id } } }`, map[string]any{"id": id})
+	}
+	return id
+}
+
+// articleOp is the matrix operation of an article action from the state
+// the prep actions lead to: allowed, it leaves the article in state want.
+func articleOp(mutation, want string, prep ...string) matrixOp {
+	return matrixOp{query: `mutation($id: ID!) { ` + mutation + `(input: {id: $id}) { knowledgeArticle { state } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.article(t, prep...)} },
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { knowledgeArticle(id: $id) { state } }`, vars)
+			assert.Equal(t, allowed, get(d, "knowledgeArticle", "state") == want, mutation)
+		}}
+}
+
 func (m *matrixEnv) problem(t *testing.T, actions ...string) string {
 	d := ok(t, m.url, `mutation($in: CreateProblemInput!) { createProblem(input: $in) { problem { id } } }`,
 		map[string]any{"in": map[string]any{"shortDescription": m.name("matrix-problem-"), "rootCause": "matrix"}})
@@ -604,6 +627,53 @@ var matrixOps = map[string]matrixOp{
 			assert.Equal(t, allowed, get(d, "changeWindow", "description") == "matrix")
 		}},
 	"Query.changeOutcomesByClass": {query: `{ changeOutcomesByClass { class outcomes { total successRate } } }`},
+	"Query.knowledgeArticle": {query: `query($id: ID!) { knowledgeArticle(id: $id) { number state versions { number } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.article(t)} }},
+	"Query.knowledgeArticles": {query: `{ knowledgeArticles(first: 1) { totalCount } }`},
+	"Query.knowledgeSearch":   {query: `{ knowledgeSearch(text: "matrix", first: 1) { totalCount } }`},
+	"Mutation.createKnowledgeArticle": {query: `mutation($in: CreateKnowledgeArticleInput!) { createKnowledgeArticle(input: $in) { knowledgeArticle { id } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"title": m.name("matrix-new-article-")}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($w: CIWhere) { knowledgeArticles(where: $w) { totalCount } }`,
+				map[string]any{"w": map[string]any{"attribute": "short_description", "eq": vars["in"].(map[string]any)["title"]}})
+			assert.Equal(t, allowed, get(d, "knowledgeArticles", "totalCount") == 1.0)
+		}},
+	"Mutation.updateKnowledgeArticle": {query: `mutation($in: UpdateKnowledgeArticleInput!) { updateKnowledgeArticle(input: $in) { knowledgeArticle { body } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"in": map[string]any{"id": m.article(t), "body": "matrix edited"}}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { knowledgeArticle(id: $id) { body } }`, map[string]any{"id": vars["in"].(map[string]any)["id"]})
+			assert.Equal(t, allowed, get(d, "knowledgeArticle", "body") == "matrix edited")
+		}},
+	"Mutation.submitKnowledgeArticle":  articleOp("submitKnowledgeArticle", "REVIEW"),
+	"Mutation.publishKnowledgeArticle": articleOp("publishKnowledgeArticle", "PUBLISHED", "submitKnowledgeArticle"),
+	"Mutation.reviseKnowledgeArticle":  articleOp("reviseKnowledgeArticle", "DRAFT", "submitKnowledgeArticle", "publishKnowledgeArticle"),
+	"Mutation.retireKnowledgeArticle":  articleOp("retireKnowledgeArticle", "RETIRED", "submitKnowledgeArticle", "publishKnowledgeArticle"),
+	"Mutation.sendBackKnowledgeArticle": {query: `mutation($id: ID!) { sendBackKnowledgeArticle(input: {id: $id, reviewNotes: "matrix"}) { knowledgeArticle { state } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"id": m.article(t, "submitKnowledgeArticle")}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { knowledgeArticle(id: $id) { state } }`, vars)
+			assert.Equal(t, allowed, get(d, "knowledgeArticle", "state") == "DRAFT")
+		}},
+	"Mutation.recordArticleView": {query: `mutation($id: ID!) { recordArticleView(input: {id: $id}) { knowledgeArticle { viewCount } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.article(t)} },
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { knowledgeArticle(id: $id) { viewCount } }`, vars)
+			assert.Equal(t, allowed, get(d, "knowledgeArticle", "viewCount") == 1.0)
+		}},
+	"Mutation.voteArticle": {query: `mutation($id: ID!) { voteArticle(input: {id: $id, helpful: true}) { knowledgeArticle { helpfulCount } } }`,
+		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
+			return map[string]any{"id": m.article(t, "submitKnowledgeArticle", "publishKnowledgeArticle")}
+		},
+		after: func(t *testing.T, m *matrixEnv, vars map[string]any, allowed bool) {
+			d := ok(t, m.url, `query($id: ID!) { knowledgeArticle(id: $id) { helpfulCount } }`, vars)
+			assert.Equal(t, allowed, get(d, "knowledgeArticle", "helpfulCount") == 1.0)
+		}},
 	"Query.changeTemplate": {query: `query($n: String!) { changeTemplate(name: $n) { name active } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any {
 			stdTemplate(t, m.url)

@@ -19,7 +19,7 @@ PostgreSQL/MySQL databases with replicas, to ten business services (Online Shop,
 Customer Portal, Email, HR, Payroll, Data Warehouse, Identity, Logistics, Support Desk)
 with owners and support groups; and a small service desk (five people, a CAB) with its
 records: open incidents, a known error, a change that explains an incident and two changes
-whose windows conflict. docs/API.md and docs/ITSM.md walk through it with example queries.
+whose windows conflict, and a dozen published knowledge articles. docs/API.md and docs/ITSM.md walk through it with example queries.
 
 The estate is loaded only into an empty store; a store that holds any CI is left
 untouched. The store is chosen as for 'skein serve' (--store, --data-dir, --neo4j-*,

@@ -31,6 +31,7 @@ type CIResolver interface {
 	Changes(ctx context.Context, obj *model.CI, openOnly *bool, first *int, after *string) (*model.ChangeConnection, error)
 	ChangeOutcomes(ctx context.Context, obj *model.CI, since *time.Time) (*itsm.Outcomes, error)
 	Incidents(ctx context.Context, obj *model.CI, openOnly *bool, first *int, after *string) (*model.IncidentConnection, error)
+	Articles(ctx context.Context, obj *model.CI, depth *int, publishedOnly *bool) ([]model.KnowledgeArticleForCI, error)
 	OwnedBy(ctx context.Context, obj *model.CI) (model.Owner, error)
 	SupportedBy(ctx context.Context, obj *model.CI) (*model.Group, error)
 	OpenRecordsAround(ctx context.Context, obj *model.CI, depth *int, first *int) (*model.RecordNearCIList, error)
@@ -39,6 +40,28 @@ type CIResolver interface {
 // endregion ************************** generated!.gotpl **************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_CI_articles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "depth",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["depth"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "publishedOnly",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["publishedOnly"] = arg1
+	return args, nil
+}
 
 func (ec *executionContext) field_CI_changeOutcomes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -1123,6 +1146,50 @@ func (ec *executionContext) fieldContext_CI_incidents(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_CI_incidents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CI_articles(ctx context.Context, field graphql.CollectedField, obj *model.CI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CI_articles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.CI().Articles(ctx, obj, fc.Args["depth"].(*int), fc.Args["publishedOnly"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.KnowledgeArticleForCI) graphql.Marshaler {
+			return ec.marshalNKnowledgeArticleForCI2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐKnowledgeArticleForCIᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CI_articles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CI",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeArticleForCI(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_CI_articles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2597,6 +2664,12 @@ func (ec *executionContext) _CI(ctx context.Context, sel ast.SelectionSet, obj *
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CI_incidents(ctx, field, obj)
+				})
+		case "articles":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CI_articles(ctx, field, obj)
 				})
 		case "ownedBy":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -226,6 +226,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Person(ctx, sel, obj)
+	case model.KnowledgeArticle:
+		return ec._KnowledgeArticle(ctx, sel, &obj)
+	case *model.KnowledgeArticle:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._KnowledgeArticle(ctx, sel, obj)
 	case model.JournalEntry:
 		return ec._JournalEntry(ctx, sel, &obj)
 	case *model.JournalEntry:

@@ -43,6 +43,8 @@ type ResolverRoot interface {
 	ImpactSnapshot() ImpactSnapshotResolver
 	ImpactedCI() ImpactedCIResolver
 	Incident() IncidentResolver
+	KnowledgeArticle() KnowledgeArticleResolver
+	KnowledgeArticleForCI() KnowledgeArticleForCIResolver
 	Mutation() MutationResolver
 	Path() PathResolver
 	PathStep() PathStepResolver
@@ -227,6 +229,7 @@ type ComplexityRoot struct {
 	}
 
 	CI struct {
+		Articles          func(childComplexity int, depth *int, publishedOnly *bool) int
 		Attributes        func(childComplexity int) int
 		ChangeOutcomes    func(childComplexity int, since *time.Time) int
 		Changes           func(childComplexity int, openOnly *bool, first *int, after *string) int
@@ -722,6 +725,7 @@ type ComplexityRoot struct {
 	Incident struct {
 		AffectedCIs      func(childComplexity int, first *int, after *string) int
 		AllowedActions   func(childComplexity int) int
+		Articles         func(childComplexity int, first *int, after *string) int
 		AssignedTo       func(childComplexity int) int
 		AssignmentGroup  func(childComplexity int) int
 		Attributes       func(childComplexity int) int
@@ -815,6 +819,75 @@ type ComplexityRoot struct {
 		Type      func(childComplexity int) int
 	}
 
+	KnowledgeArticle struct {
+		AllowedActions   func(childComplexity int) int
+		Attributes       func(childComplexity int) int
+		Body             func(childComplexity int) int
+		Category         func(childComplexity int) int
+		Cis              func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		CurrentVersion   func(childComplexity int) int
+		HelpfulCount     func(childComplexity int) int
+		History          func(childComplexity int, first *int, after *string) int
+		ID               func(childComplexity int) int
+		Incidents        func(childComplexity int) int
+		Keywords         func(childComplexity int) int
+		NotHelpfulCount  func(childComplexity int) int
+		Number           func(childComplexity int) int
+		OpenedAt         func(childComplexity int) int
+		Problems         func(childComplexity int) int
+		PublishedAt      func(childComplexity int) int
+		PublishedVersion func(childComplexity int, number int) int
+		RetiredAt        func(childComplexity int) int
+		ReviewNotes      func(childComplexity int) int
+		State            func(childComplexity int) int
+		Title            func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Version          func(childComplexity int) int
+		Versions         func(childComplexity int) int
+		ViewCount        func(childComplexity int) int
+	}
+
+	KnowledgeArticleConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	KnowledgeArticleEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	KnowledgeArticleForCI struct {
+		Article  func(childComplexity int) int
+		Ci       func(childComplexity int) int
+		Distance func(childComplexity int) int
+	}
+
+	KnowledgeArticlePayload struct {
+		KnowledgeArticle func(childComplexity int) int
+	}
+
+	KnowledgeHit struct {
+		Article    func(childComplexity int) int
+		Highlights func(childComplexity int) int
+		Score      func(childComplexity int) int
+	}
+
+	KnowledgeSearchResult struct {
+		Hits       func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	KnowledgeVersion struct {
+		Body        func(childComplexity int) int
+		Number      func(childComplexity int) int
+		PublishedAt func(childComplexity int) int
+		PublishedBy func(childComplexity int) int
+		Title       func(childComplexity int) int
+	}
+
 	MergeCIsPayload struct {
 		Duplicate          func(childComplexity int) int
 		MovedRelationships func(childComplexity int) int
@@ -853,6 +926,7 @@ type ComplexityRoot struct {
 		CreateChangeTemplate     func(childComplexity int, input model.CreateChangeTemplateInput) int
 		CreateChangeWindow       func(childComplexity int, input model.CreateChangeWindowInput) int
 		CreateIncident           func(childComplexity int, input model.CreateIncidentInput) int
+		CreateKnowledgeArticle   func(childComplexity int, input model.CreateKnowledgeArticleInput) int
 		CreateProblem            func(childComplexity int, input model.CreateProblemInput) int
 		CreateProblemTask        func(childComplexity int, input model.CreateProblemTaskInput) int
 		CreateRelationships      func(childComplexity int, input model.CreateRelationshipsInput) int
@@ -868,8 +942,10 @@ type ComplexityRoot struct {
 		LinkIncidentToProblem    func(childComplexity int, input model.LinkIncidentToProblemInput) int
 		MergeCIs                 func(childComplexity int, input model.MergeCIsInput) int
 		Ping                     func(childComplexity int) int
+		PublishKnowledgeArticle  func(childComplexity int, input model.KnowledgeArticleActionInput) int
 		PurgeCi                  func(childComplexity int, input model.PurgeCIInput) int
 		ReceiveAsset             func(childComplexity int, input model.AssetActionInput) int
+		RecordArticleView        func(childComplexity int, input model.KnowledgeArticleActionInput) int
 		RegisterCIClass          func(childComplexity int, input model.RegisterCIClassInput) int
 		RegisterRelationshipType func(childComplexity int, input model.RegisterRelationshipTypeInput) int
 		RejectChange             func(childComplexity int, input model.ChangeDecisionInput) int
@@ -882,12 +958,15 @@ type ComplexityRoot struct {
 		ResumeIncident           func(childComplexity int, input model.IncidentActionInput) int
 		RetireAsset              func(childComplexity int, input model.AssetNotesInput) int
 		RetireCIClass            func(childComplexity int, input model.RetireCIClassInput) int
+		RetireKnowledgeArticle   func(childComplexity int, input model.KnowledgeArticleActionInput) int
 		RetireRelationshipType   func(childComplexity int, input model.RetireRelationshipTypeInput) int
 		ReturnAssetToStock       func(childComplexity int, input model.AssetActionInput) int
 		ReviewChange             func(childComplexity int, input model.ChangeActionInput) int
 		ReviseChange             func(childComplexity int, input model.ChangeActionInput) int
+		ReviseKnowledgeArticle   func(childComplexity int, input model.KnowledgeArticleActionInput) int
 		RevokeAPIToken           func(childComplexity int, input model.RevokeAPITokenInput) int
 		ScheduleChange           func(childComplexity int, input model.ScheduleChangeInput) int
+		SendBackKnowledgeArticle func(childComplexity int, input model.SendBackKnowledgeArticleInput) int
 		SetAssetCi               func(childComplexity int, input model.SetAssetCIInput) int
 		SetGroupManager          func(childComplexity int, input model.SetGroupManagerInput) int
 		SetIncidentCause         func(childComplexity int, input model.SetIncidentCauseInput) int
@@ -896,6 +975,7 @@ type ComplexityRoot struct {
 		StartChangeTask          func(childComplexity int, input model.TaskActionInput) int
 		StartIncident            func(childComplexity int, input model.IncidentActionInput) int
 		StartProblemTask         func(childComplexity int, input model.TaskActionInput) int
+		SubmitKnowledgeArticle   func(childComplexity int, input model.KnowledgeArticleActionInput) int
 		UnassignAsset            func(childComplexity int, input model.AssetActionInput) int
 		UpdateAsset              func(childComplexity int, input model.UpdateAssetInput) int
 		UpdateAssetModel         func(childComplexity int, input model.UpdateAssetModelInput) int
@@ -907,6 +987,7 @@ type ComplexityRoot struct {
 		UpdateCi                 func(childComplexity int, input model.UpdateCIInput) int
 		UpdateGroup              func(childComplexity int, input model.UpdateNodeInput) int
 		UpdateIncident           func(childComplexity int, input model.UpdateIncidentInput) int
+		UpdateKnowledgeArticle   func(childComplexity int, input model.UpdateKnowledgeArticleInput) int
 		UpdatePerson             func(childComplexity int, input model.UpdateNodeInput) int
 		UpdateProblem            func(childComplexity int, input model.UpdateProblemInput) int
 		UpdateProblemTask        func(childComplexity int, input model.UpdateTaskInput) int
@@ -914,6 +995,7 @@ type ComplexityRoot struct {
 		UpsertCIs                func(childComplexity int, input model.UpsertCIsInput) int
 		UpsertGroups             func(childComplexity int, input model.UpsertGroupsInput) int
 		UpsertPeople             func(childComplexity int, input model.UpsertPeopleInput) int
+		VoteArticle              func(childComplexity int, input model.VoteArticleInput) int
 	}
 
 	PageInfo struct {
@@ -976,6 +1058,7 @@ type ComplexityRoot struct {
 	Problem struct {
 		AffectedCIs      func(childComplexity int, first *int, after *string) int
 		AllowedActions   func(childComplexity int) int
+		Articles         func(childComplexity int, first *int, after *string) int
 		AssignedTo       func(childComplexity int) int
 		AssignmentGroup  func(childComplexity int) int
 		Attributes       func(childComplexity int) int
@@ -1098,6 +1181,9 @@ type ComplexityRoot struct {
 		ImpactAnalysis        func(childComplexity int, ciIds []string, maxDepth *int, assume *model.ImpactEffect, ignoreStatus *bool, effects []model.ImpactOutcome) int
 		Incident              func(childComplexity int, id *string, number *string) int
 		Incidents             func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int, breachingWithinMinutes *int) int
+		KnowledgeArticle      func(childComplexity int, id *string, number *string) int
+		KnowledgeArticles     func(childComplexity int, search *string, where *model.CIWhere, first *int, after *string, offset *int) int
+		KnowledgeSearch       func(childComplexity int, text string, state []model.KnowledgeState, ciID *string, first *int) int
 		KnownErrors           func(childComplexity int, text *string, first *int, after *string) int
 		Node                  func(childComplexity int, id string) int
 		People                func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
@@ -2035,6 +2121,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditRecord.Time(childComplexity), true
 
+	case "CI.articles":
+		if e.ComplexityRoot.CI.Articles == nil {
+			break
+		}
+
+		args, err := ec.field_CI_articles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CI.Articles(childComplexity, args["depth"].(*int), args["publishedOnly"].(*bool)), true
 	case "CI.attributes":
 		if e.ComplexityRoot.CI.Attributes == nil {
 			break
@@ -4191,6 +4288,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Incident.AllowedActions(childComplexity), true
+	case "Incident.articles":
+		if e.ComplexityRoot.Incident.Articles == nil {
+			break
+		}
+
+		args, err := ec.field_Incident_articles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Incident.Articles(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Incident.assignedTo":
 		if e.ComplexityRoot.Incident.AssignedTo == nil {
 			break
@@ -4627,6 +4735,294 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JournalEntry.Type(childComplexity), true
 
+	case "KnowledgeArticle.allowedActions":
+		if e.ComplexityRoot.KnowledgeArticle.AllowedActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.AllowedActions(childComplexity), true
+	case "KnowledgeArticle.attributes":
+		if e.ComplexityRoot.KnowledgeArticle.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.Attributes(childComplexity), true
+	case "KnowledgeArticle.body":
+		if e.ComplexityRoot.KnowledgeArticle.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.Body(childComplexity), true
+	case "KnowledgeArticle.category":
+		if e.ComplexityRoot.KnowledgeArticle.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.Category(childComplexity), true
+	case "KnowledgeArticle.cis":
+		if e.ComplexityRoot.KnowledgeArticle.Cis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.Cis(childComplexity), true
+	case "KnowledgeArticle.createdAt":
+		if e.ComplexityRoot.KnowledgeArticle.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.CreatedAt(childComplexity), true
+	case "KnowledgeArticle.currentVersion":
+		if e.ComplexityRoot.KnowledgeArticle.CurrentVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.CurrentVersion(childComplexity), true
+	case "KnowledgeArticle.helpfulCount":
+		if e.ComplexityRoot.KnowledgeArticle.HelpfulCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.HelpfulCount(childComplexity), true
+	case "KnowledgeArticle.history":
+		if e.ComplexityRoot.KnowledgeArticle.History == nil {
+			break
+		}
+
+		args, err := ec.field_KnowledgeArticle_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "KnowledgeArticle.id":
+		if e.ComplexityRoot.KnowledgeArticle.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.ID(childComplexity), true
+	case "KnowledgeArticle.incidents":
+		if e.ComplexityRoot.KnowledgeArticle.Incidents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.Incidents(childComplexity), true
+	case "KnowledgeArticle.keywords":
+		if e.ComplexityRoot.KnowledgeArticle.Keywords == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.Keywords(childComplexity), true
+	case "KnowledgeArticle.notHelpfulCount":
+		if e.ComplexityRoot.KnowledgeArticle.NotHelpfulCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.NotHelpfulCount(childComplexity), true
+	case "KnowledgeArticle.number":
+		if e.ComplexityRoot.KnowledgeArticle.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.Number(childComplexity), true
+	case "KnowledgeArticle.openedAt":
+		if e.ComplexityRoot.KnowledgeArticle.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.OpenedAt(childComplexity), true
+	case "KnowledgeArticle.problems":
+		if e.ComplexityRoot.KnowledgeArticle.Problems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.Problems(childComplexity), true
+	case "KnowledgeArticle.publishedAt":
+		if e.ComplexityRoot.KnowledgeArticle.PublishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.PublishedAt(childComplexity), true
+	case "KnowledgeArticle.publishedVersion":
+		if e.ComplexityRoot.KnowledgeArticle.PublishedVersion == nil {
+			break
+		}
+
+		args, err := ec.field_KnowledgeArticle_publishedVersion_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.PublishedVersion(childComplexity, args["number"].(int)), true
+	case "KnowledgeArticle.retiredAt":
+		if e.ComplexityRoot.KnowledgeArticle.RetiredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.RetiredAt(childComplexity), true
+	case "KnowledgeArticle.reviewNotes":
+		if e.ComplexityRoot.KnowledgeArticle.ReviewNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.ReviewNotes(childComplexity), true
+	case "KnowledgeArticle.state":
+		if e.ComplexityRoot.KnowledgeArticle.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.State(childComplexity), true
+	case "KnowledgeArticle.title":
+		if e.ComplexityRoot.KnowledgeArticle.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.Title(childComplexity), true
+	case "KnowledgeArticle.updatedAt":
+		if e.ComplexityRoot.KnowledgeArticle.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.UpdatedAt(childComplexity), true
+	case "KnowledgeArticle.version":
+		if e.ComplexityRoot.KnowledgeArticle.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.Version(childComplexity), true
+	case "KnowledgeArticle.versions":
+		if e.ComplexityRoot.KnowledgeArticle.Versions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.Versions(childComplexity), true
+	case "KnowledgeArticle.viewCount":
+		if e.ComplexityRoot.KnowledgeArticle.ViewCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.ViewCount(childComplexity), true
+
+	case "KnowledgeArticleConnection.edges":
+		if e.ComplexityRoot.KnowledgeArticleConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticleConnection.Edges(childComplexity), true
+	case "KnowledgeArticleConnection.pageInfo":
+		if e.ComplexityRoot.KnowledgeArticleConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticleConnection.PageInfo(childComplexity), true
+	case "KnowledgeArticleConnection.totalCount":
+		if e.ComplexityRoot.KnowledgeArticleConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticleConnection.TotalCount(childComplexity), true
+
+	case "KnowledgeArticleEdge.cursor":
+		if e.ComplexityRoot.KnowledgeArticleEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticleEdge.Cursor(childComplexity), true
+	case "KnowledgeArticleEdge.node":
+		if e.ComplexityRoot.KnowledgeArticleEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticleEdge.Node(childComplexity), true
+
+	case "KnowledgeArticleForCI.article":
+		if e.ComplexityRoot.KnowledgeArticleForCI.Article == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticleForCI.Article(childComplexity), true
+	case "KnowledgeArticleForCI.ci":
+		if e.ComplexityRoot.KnowledgeArticleForCI.Ci == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticleForCI.Ci(childComplexity), true
+	case "KnowledgeArticleForCI.distance":
+		if e.ComplexityRoot.KnowledgeArticleForCI.Distance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticleForCI.Distance(childComplexity), true
+
+	case "KnowledgeArticlePayload.knowledgeArticle":
+		if e.ComplexityRoot.KnowledgeArticlePayload.KnowledgeArticle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticlePayload.KnowledgeArticle(childComplexity), true
+
+	case "KnowledgeHit.article":
+		if e.ComplexityRoot.KnowledgeHit.Article == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeHit.Article(childComplexity), true
+	case "KnowledgeHit.highlights":
+		if e.ComplexityRoot.KnowledgeHit.Highlights == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeHit.Highlights(childComplexity), true
+	case "KnowledgeHit.score":
+		if e.ComplexityRoot.KnowledgeHit.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeHit.Score(childComplexity), true
+
+	case "KnowledgeSearchResult.hits":
+		if e.ComplexityRoot.KnowledgeSearchResult.Hits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeSearchResult.Hits(childComplexity), true
+	case "KnowledgeSearchResult.totalCount":
+		if e.ComplexityRoot.KnowledgeSearchResult.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeSearchResult.TotalCount(childComplexity), true
+
+	case "KnowledgeVersion.body":
+		if e.ComplexityRoot.KnowledgeVersion.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeVersion.Body(childComplexity), true
+	case "KnowledgeVersion.number":
+		if e.ComplexityRoot.KnowledgeVersion.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeVersion.Number(childComplexity), true
+	case "KnowledgeVersion.publishedAt":
+		if e.ComplexityRoot.KnowledgeVersion.PublishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeVersion.PublishedAt(childComplexity), true
+	case "KnowledgeVersion.publishedBy":
+		if e.ComplexityRoot.KnowledgeVersion.PublishedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeVersion.PublishedBy(childComplexity), true
+	case "KnowledgeVersion.title":
+		if e.ComplexityRoot.KnowledgeVersion.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeVersion.Title(childComplexity), true
+
 	case "MergeCIsPayload.duplicate":
 		if e.ComplexityRoot.MergeCIsPayload.Duplicate == nil {
 			break
@@ -4987,6 +5383,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateIncident(childComplexity, args["input"].(model.CreateIncidentInput)), true
+	case "Mutation.createKnowledgeArticle":
+		if e.ComplexityRoot.Mutation.CreateKnowledgeArticle == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createKnowledgeArticle_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateKnowledgeArticle(childComplexity, args["input"].(model.CreateKnowledgeArticleInput)), true
 	case "Mutation.createProblem":
 		if e.ComplexityRoot.Mutation.CreateProblem == nil {
 			break
@@ -5147,6 +5554,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Ping(childComplexity), true
+	case "Mutation.publishKnowledgeArticle":
+		if e.ComplexityRoot.Mutation.PublishKnowledgeArticle == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_publishKnowledgeArticle_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PublishKnowledgeArticle(childComplexity, args["input"].(model.KnowledgeArticleActionInput)), true
 	case "Mutation.purgeCI":
 		if e.ComplexityRoot.Mutation.PurgeCi == nil {
 			break
@@ -5169,6 +5587,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReceiveAsset(childComplexity, args["input"].(model.AssetActionInput)), true
+	case "Mutation.recordArticleView":
+		if e.ComplexityRoot.Mutation.RecordArticleView == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordArticleView_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordArticleView(childComplexity, args["input"].(model.KnowledgeArticleActionInput)), true
 	case "Mutation.registerCIClass":
 		if e.ComplexityRoot.Mutation.RegisterCIClass == nil {
 			break
@@ -5301,6 +5730,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetireCIClass(childComplexity, args["input"].(model.RetireCIClassInput)), true
+	case "Mutation.retireKnowledgeArticle":
+		if e.ComplexityRoot.Mutation.RetireKnowledgeArticle == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retireKnowledgeArticle_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetireKnowledgeArticle(childComplexity, args["input"].(model.KnowledgeArticleActionInput)), true
 	case "Mutation.retireRelationshipType":
 		if e.ComplexityRoot.Mutation.RetireRelationshipType == nil {
 			break
@@ -5345,6 +5785,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReviseChange(childComplexity, args["input"].(model.ChangeActionInput)), true
+	case "Mutation.reviseKnowledgeArticle":
+		if e.ComplexityRoot.Mutation.ReviseKnowledgeArticle == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reviseKnowledgeArticle_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReviseKnowledgeArticle(childComplexity, args["input"].(model.KnowledgeArticleActionInput)), true
 	case "Mutation.revokeAPIToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -5367,6 +5818,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ScheduleChange(childComplexity, args["input"].(model.ScheduleChangeInput)), true
+	case "Mutation.sendBackKnowledgeArticle":
+		if e.ComplexityRoot.Mutation.SendBackKnowledgeArticle == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendBackKnowledgeArticle_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendBackKnowledgeArticle(childComplexity, args["input"].(model.SendBackKnowledgeArticleInput)), true
 	case "Mutation.setAssetCI":
 		if e.ComplexityRoot.Mutation.SetAssetCi == nil {
 			break
@@ -5455,6 +5917,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StartProblemTask(childComplexity, args["input"].(model.TaskActionInput)), true
+	case "Mutation.submitKnowledgeArticle":
+		if e.ComplexityRoot.Mutation.SubmitKnowledgeArticle == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitKnowledgeArticle_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitKnowledgeArticle(childComplexity, args["input"].(model.KnowledgeArticleActionInput)), true
 	case "Mutation.unassignAsset":
 		if e.ComplexityRoot.Mutation.UnassignAsset == nil {
 			break
@@ -5576,6 +6049,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateIncident(childComplexity, args["input"].(model.UpdateIncidentInput)), true
+	case "Mutation.updateKnowledgeArticle":
+		if e.ComplexityRoot.Mutation.UpdateKnowledgeArticle == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateKnowledgeArticle_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateKnowledgeArticle(childComplexity, args["input"].(model.UpdateKnowledgeArticleInput)), true
 	case "Mutation.updatePerson":
 		if e.ComplexityRoot.Mutation.UpdatePerson == nil {
 			break
@@ -5653,6 +6137,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpsertPeople(childComplexity, args["input"].(model.UpsertPeopleInput)), true
+	case "Mutation.voteArticle":
+		if e.ComplexityRoot.Mutation.VoteArticle == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_voteArticle_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VoteArticle(childComplexity, args["input"].(model.VoteArticleInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -5936,6 +6431,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Problem.AllowedActions(childComplexity), true
+	case "Problem.articles":
+		if e.ComplexityRoot.Problem.Articles == nil {
+			break
+		}
+
+		args, err := ec.field_Problem_articles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Problem.Articles(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Problem.assignedTo":
 		if e.ComplexityRoot.Problem.AssignedTo == nil {
 			break
@@ -6686,6 +7192,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Incidents(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int), args["breachingWithinMinutes"].(*int)), true
 
+	case "Query.knowledgeArticle":
+		if e.ComplexityRoot.Query.KnowledgeArticle == nil {
+			break
+		}
+
+		args, err := ec.field_Query_knowledgeArticle_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.KnowledgeArticle(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.knowledgeArticles":
+		if e.ComplexityRoot.Query.KnowledgeArticles == nil {
+			break
+		}
+
+		args, err := ec.field_Query_knowledgeArticles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.KnowledgeArticles(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
+	case "Query.knowledgeSearch":
+		if e.ComplexityRoot.Query.KnowledgeSearch == nil {
+			break
+		}
+
+		args, err := ec.field_Query_knowledgeSearch_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.KnowledgeSearch(childComplexity, args["text"].(string), args["state"].([]model.KnowledgeState), args["ciId"].(*string), args["first"].(*int)), true
 	case "Query.knownErrors":
 		if e.ComplexityRoot.Query.KnownErrors == nil {
 			break
@@ -7721,6 +8260,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateChangeTemplateInput", ec.unmarshalInputCreateChangeTemplateInput),
 			graphql.NewInputUnmarshaler("CreateChangeWindowInput", ec.unmarshalInputCreateChangeWindowInput),
 			graphql.NewInputUnmarshaler("CreateIncidentInput", ec.unmarshalInputCreateIncidentInput),
+			graphql.NewInputUnmarshaler("CreateKnowledgeArticleInput", ec.unmarshalInputCreateKnowledgeArticleInput),
 			graphql.NewInputUnmarshaler("CreateProblemInput", ec.unmarshalInputCreateProblemInput),
 			graphql.NewInputUnmarshaler("CreateProblemTaskInput", ec.unmarshalInputCreateProblemTaskInput),
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
@@ -7734,6 +8274,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ImpactOrder", ec.unmarshalInputImpactOrder),
 			graphql.NewInputUnmarshaler("IncidentActionInput", ec.unmarshalInputIncidentActionInput),
 			graphql.NewInputUnmarshaler("IncidentOrder", ec.unmarshalInputIncidentOrder),
+			graphql.NewInputUnmarshaler("KnowledgeArticleActionInput", ec.unmarshalInputKnowledgeArticleActionInput),
 			graphql.NewInputUnmarshaler("LinkIncidentToProblemInput", ec.unmarshalInputLinkIncidentToProblemInput),
 			graphql.NewInputUnmarshaler("MergeCIsInput", ec.unmarshalInputMergeCIsInput),
 			graphql.NewInputUnmarshaler("NodeOrder", ec.unmarshalInputNodeOrder),
@@ -7750,6 +8291,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RevokeAPITokenInput", ec.unmarshalInputRevokeAPITokenInput),
 			graphql.NewInputUnmarshaler("ScheduleChangeInput", ec.unmarshalInputScheduleChangeInput),
 			graphql.NewInputUnmarshaler("SearchFilter", ec.unmarshalInputSearchFilter),
+			graphql.NewInputUnmarshaler("SendBackKnowledgeArticleInput", ec.unmarshalInputSendBackKnowledgeArticleInput),
 			graphql.NewInputUnmarshaler("SetAssetCIInput", ec.unmarshalInputSetAssetCIInput),
 			graphql.NewInputUnmarshaler("SetGroupManagerInput", ec.unmarshalInputSetGroupManagerInput),
 			graphql.NewInputUnmarshaler("SetIncidentCauseInput", ec.unmarshalInputSetIncidentCauseInput),
@@ -7764,6 +8306,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateChangeTemplateInput", ec.unmarshalInputUpdateChangeTemplateInput),
 			graphql.NewInputUnmarshaler("UpdateChangeWindowInput", ec.unmarshalInputUpdateChangeWindowInput),
 			graphql.NewInputUnmarshaler("UpdateIncidentInput", ec.unmarshalInputUpdateIncidentInput),
+			graphql.NewInputUnmarshaler("UpdateKnowledgeArticleInput", ec.unmarshalInputUpdateKnowledgeArticleInput),
 			graphql.NewInputUnmarshaler("UpdateNodeInput", ec.unmarshalInputUpdateNodeInput),
 			graphql.NewInputUnmarshaler("UpdateProblemInput", ec.unmarshalInputUpdateProblemInput),
 			graphql.NewInputUnmarshaler("UpdateTaskInput", ec.unmarshalInputUpdateTaskInput),
@@ -7773,6 +8316,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpsertGroupsInput", ec.unmarshalInputUpsertGroupsInput),
 			graphql.NewInputUnmarshaler("UpsertNodeItem", ec.unmarshalInputUpsertNodeItem),
 			graphql.NewInputUnmarshaler("UpsertPeopleInput", ec.unmarshalInputUpsertPeopleInput),
+			graphql.NewInputUnmarshaler("VoteArticleInput", ec.unmarshalInputVoteArticleInput),
 		)
 	}
 	first := true
@@ -10591,6 +11135,309 @@ extend type Incident {
   impactAnalysis("Hops from its CIs, 1 to the server's maximum (traversal.max_depth)." maxDepth: Int = 12): ImpactAnalysis
 }
 `, BuiltIn: false},
+	{Name: "../../schema/knowledge.graphqls", Input: `extend type Query {
+  "A knowledge article by ID or by number (KB0010001); give exactly one. Null when there is none."
+  knowledgeArticle("ID of the article." id: ID, "Its number." number: String): KnowledgeArticle
+  "Knowledge articles by a filter expression over their attributes, a page at a time; or found by words with ` + "`" + `search` + "`" + `."
+  knowledgeArticles(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the article's attributes (snake_case names, stored values), e.g. ` + "`" + `{attribute: \"state\", eq: \"published\"}` + "`" + `."
+    where: CIWhere
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching articles (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): KnowledgeArticleConnection!
+  """
+  Finds knowledge articles by the words of their title, keywords, category and body, best match
+  first, with the matched words marked. ` + "`" + `text` + "`" + ` is read as ` + "`" + `search(text:)` + "`" + ` reads it (every word must
+  match; ` + "`" + `word*` + "`" + ` is a prefix, "quoted words" a phrase); a match counts the attribute's weight
+  (title 4, keywords 3, category 2, body 1), doubled for a whole word, summed over the words; ties
+  by ID. The filters apply to the best 1000 matches.
+  """
+  knowledgeSearch(
+    "What to look for: 1 to 16 words or phrases, at most 256 bytes."
+    text: String!
+    "Only articles in one of these states (all when omitted)."
+    state: [KnowledgeState!]
+    "Only articles about this CI."
+    ciId: ID
+    "How many hits, 1 to 1000."
+    first: Int = 20
+  ): KnowledgeSearchResult!
+}
+
+extend type Mutation {
+  "Writes a new knowledge article: DRAFT, numbered KB0010001, KB0010002..."
+  createKnowledgeArticle("The article." input: CreateKnowledgeArticleInput!): KnowledgeArticlePayload!
+  """
+  Changes a DRAFT article's title, body, keywords or category (a published one is revised first),
+  and its links (in any state but RETIRED). A field left out is kept.
+  """
+  updateKnowledgeArticle("What to change." input: UpdateKnowledgeArticleInput!): KnowledgeArticlePayload!
+  "Submits a draft for review (it needs a body): REVIEW."
+  submitKnowledgeArticle("Which article." input: KnowledgeArticleActionInput!): KnowledgeArticlePayload!
+  "Sends an article under review back to its author, with the reason: DRAFT."
+  sendBackKnowledgeArticle("Which article, and why." input: SendBackKnowledgeArticleInput!): KnowledgeArticlePayload!
+  "Publishes an article under review as its next version (kept readable in ` + "`" + `versions` + "`" + `): PUBLISHED."
+  publishKnowledgeArticle("Which article." input: KnowledgeArticleActionInput!): KnowledgeArticlePayload!
+  "Takes a published article back to DRAFT to change it; the next publish makes the next version."
+  reviseKnowledgeArticle("Which article." input: KnowledgeArticleActionInput!): KnowledgeArticlePayload!
+  "Retires a published article: RETIRED."
+  retireKnowledgeArticle("Which article." input: KnowledgeArticleActionInput!): KnowledgeArticlePayload!
+  "Counts one view of an article (not a retired one). Readers with a token may; audited."
+  recordArticleView("Which article." input: KnowledgeArticleActionInput!): KnowledgeArticlePayload!
+  """
+  Records the caller's vote that a published article helped, or not: one vote per caller, the same
+  vote again changes nothing, the other vote moves it. Readers with a token may; audited.
+  """
+  voteArticle("Which article, and the vote." input: VoteArticleInput!): KnowledgeArticlePayload!
+}
+
+"The states of a knowledge article."
+enum KnowledgeState {
+  "Being written."
+  DRAFT
+  "Submitted; being reviewed."
+  REVIEW
+  "Readable by everyone; its text is its ` + "`" + `currentVersion` + "`" + `."
+  PUBLISHED
+  "No longer current."
+  RETIRED
+}
+
+"The actions of a knowledge article's workflow."
+enum KnowledgeAction {
+  "Draft -> Review (guard ` + "`" + `body_given` + "`" + `)."
+  SUBMIT
+  "Review -> Draft, with review notes (guard ` + "`" + `review_notes_given` + "`" + `)."
+  SEND_BACK
+  "Review -> Published, as the next version (guard ` + "`" + `body_given` + "`" + `)."
+  PUBLISH
+  "Published -> Draft, to change it."
+  REVISE
+  "Published -> Retired."
+  RETIRE
+}
+
+"""
+A knowledge base article (KB0010001...), in markdown: written as a DRAFT, reviewed, PUBLISHED in
+versions (each publish is a version, older ones stay readable) and RETIRED; about CIs, documenting
+problems (a known error's article) and answering incidents.
+"""
+type KnowledgeArticle implements Node {
+  "Opaque global ID."
+  id: ID!
+  "KB0010001..."
+  number: String!
+  "Its title."
+  title: String!
+  "The article, in markdown (while a DRAFT after a revise: the text being written)."
+  body: String
+  "Words people search it by besides those of its title and body."
+  keywords: [String!]!
+  "Category."
+  category: String
+  "Workflow state."
+  state: KnowledgeState!
+  "The actions its state allows."
+  allowedActions: [KnowledgeAction!]!
+  "The number of its last published version (0 before the first publish)."
+  currentVersion: Int!
+  "Its published versions, newest first."
+  versions: [KnowledgeVersion!]!
+  "Its published version numbered ` + "`" + `number` + "`" + `; null when there is none."
+  publishedVersion("The version's number, from 1." number: Int!): KnowledgeVersion
+  "Why it was last sent back to draft."
+  reviewNotes: String
+  "When it was written."
+  openedAt: Time
+  "When its last version was published."
+  publishedAt: Time
+  "When it was retired."
+  retiredAt: Time
+  "How often it was read (` + "`" + `recordArticleView` + "`" + `)."
+  viewCount: Int!
+  "Votes that it helped."
+  helpfulCount: Int!
+  "Votes that it did not."
+  notHelpfulCount: Int!
+  "The CIs it is about."
+  cis: [CI!]!
+  "The problems it documents."
+  problems: [Problem!]!
+  "The incidents it answers."
+  incidents: [Incident!]!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+}
+
+"One published version of a knowledge article, as it was published."
+type KnowledgeVersion {
+  "Its number, from 1."
+  number: Int!
+  "The title as published."
+  title: String!
+  "The body as published."
+  body: String
+  "When it was published."
+  publishedAt: Time
+  "Who published it."
+  publishedBy: String
+}
+
+"A knowledge article about a CI or about one of the CIs it depends on."
+type KnowledgeArticleForCI {
+  "The article."
+  article: KnowledgeArticle!
+  "The CI it is about."
+  ci: CI!
+  "Hops of dependency from the CI asked about to ` + "`" + `ci` + "`" + ` (0: that CI)."
+  distance: Int!
+}
+
+"The ranked result of a knowledge search."
+type KnowledgeSearchResult {
+  "The articles found, best first."
+  hits: [KnowledgeHit!]!
+  "How many articles matched, filters applied."
+  totalCount: Int!
+}
+
+"An article found by a knowledge search."
+type KnowledgeHit {
+  "The article."
+  article: KnowledgeArticle!
+  "Relevance: higher is better (see ` + "`" + `Query.knowledgeSearch` + "`" + `)."
+  score: Float!
+  "Where the words matched: one snippet per matching attribute, highest weight first."
+  highlights: [SearchHighlight!]!
+}
+
+"A page of knowledge articles."
+type KnowledgeArticleConnection {
+  "The articles."
+  edges: [KnowledgeArticleEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many articles match, across all pages."
+  totalCount: Int!
+}
+
+"An article in a page."
+type KnowledgeArticleEdge {
+  "The article."
+  node: KnowledgeArticle!
+  "Cursor of this article; pass it as ` + "`" + `after` + "`" + ` to continue after it."
+  cursor: String!
+}
+
+"The article a mutation wrote."
+type KnowledgeArticlePayload {
+  "The article as stored after the write."
+  knowledgeArticle: KnowledgeArticle!
+}
+
+"A new knowledge article."
+input CreateKnowledgeArticleInput {
+  "Its title (at most 160 characters)."
+  title: String!
+  "The article, in markdown (at most 16384 bytes)."
+  body: String
+  "Words people search it by."
+  keywords: [String!]
+  "Category."
+  category: String
+  "IDs of the CIs it is about."
+  ciIds: [ID!]
+  "IDs of the problems it documents."
+  problemIds: [ID!]
+  "IDs of the incidents it answers."
+  incidentIds: [ID!]
+}
+
+"Changes to a knowledge article; a field left out is kept, null clears it."
+input UpdateKnowledgeArticleInput {
+  "ID of the article."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the change is based on (optional)."
+  expectedVersion: Int
+  "Its title."
+  title: String @goField(omittable: true)
+  "The article, in markdown."
+  body: String @goField(omittable: true)
+  "Words people search it by."
+  keywords: [String!] @goField(omittable: true)
+  "Category."
+  category: String @goField(omittable: true)
+  "IDs of the CIs it is about (replaces them; [] removes them)."
+  ciIds: [ID!] @goField(omittable: true)
+  "IDs of the problems it documents (replaces them)."
+  problemIds: [ID!] @goField(omittable: true)
+  "IDs of the incidents it answers (replaces them)."
+  incidentIds: [ID!] @goField(omittable: true)
+}
+
+"Which article an action is on."
+input KnowledgeArticleActionInput {
+  "ID of the article."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+}
+
+"Sending an article back to draft."
+input SendBackKnowledgeArticleInput {
+  "ID of the article."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "Why (required)."
+  reviewNotes: String!
+}
+
+"A vote on an article."
+input VoteArticleInput {
+  "ID of the article."
+  id: ID!
+  "Whether it helped."
+  helpful: Boolean!
+}
+
+extend type CI {
+  """
+  The knowledge articles about this CI and, up to ` + "`" + `depth` + "`" + ` hops by the impact rules, about what it
+  depends on, nearest first (then by number); each article once.
+  """
+  articles(
+    "How many hops of dependency to follow, 1 to the server's traversal.max_depth."
+    depth: Int = 1
+    "Only published articles (default)."
+    publishedOnly: Boolean = true
+  ): [KnowledgeArticleForCI!]!
+}
+
+extend type Problem {
+  "The knowledge articles that document it (a known error's articles), newest first."
+  articles("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): KnowledgeArticleConnection!
+}
+
+extend type Incident {
+  "The knowledge articles that answer it, newest first."
+  articles("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): KnowledgeArticleConnection!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/model.graphqls", Input: `extend type Query {
   "Every CI class of the model, parents before children."
   ciClasses: [CIClass!]!
@@ -12496,7 +13343,7 @@ type Webhook {
   name: String!
   "Where events are POSTed."
   url: String!
-  "The event types it receives; empty: every type (incident.created, incident.state_changed, incident.breached, problem.created, problem.state_changed, change.created, change.state_changed, change.approval_changed, change_task.created, change_task.state_changed, problem_task.created, problem_task.state_changed)."
+  "The event types it receives; empty: every type (incident.created, incident.state_changed, incident.breached, problem.created, problem.state_changed, change.created, change.state_changed, change.approval_changed, change_task.created, change_task.state_changed, problem_task.created, problem_task.state_changed, knowledge.created, knowledge.state_changed)."
   events: [String!]!
   "False once stopped."
   active: Boolean!
@@ -13148,6 +13995,8 @@ func (ec *executionContext) childFields_CI(ctx context.Context, field graphql.Co
 		return ec.fieldContext_CI_changeOutcomes(ctx, field)
 	case "incidents":
 		return ec.fieldContext_CI_incidents(ctx, field)
+	case "articles":
+		return ec.fieldContext_CI_articles(ctx, field)
 	case "ownedBy":
 		return ec.fieldContext_CI_ownedBy(ctx, field)
 	case "supportedBy":
@@ -14156,6 +15005,8 @@ func (ec *executionContext) childFields_Incident(ctx context.Context, field grap
 		return ec.fieldContext_Incident_businessServices(ctx, field)
 	case "impactAnalysis":
 		return ec.fieldContext_Incident_impactAnalysis(ctx, field)
+	case "articles":
+		return ec.fieldContext_Incident_articles(ctx, field)
 	case "problem":
 		return ec.fieldContext_Incident_problem(ctx, field)
 	case "causedBy":
@@ -14272,6 +15123,144 @@ func (ec *executionContext) childFields_JournalEntry(ctx context.Context, field 
 		return ec.fieldContext_JournalEntry_createdAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type JournalEntry", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeArticle(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_KnowledgeArticle_id(ctx, field)
+	case "number":
+		return ec.fieldContext_KnowledgeArticle_number(ctx, field)
+	case "title":
+		return ec.fieldContext_KnowledgeArticle_title(ctx, field)
+	case "body":
+		return ec.fieldContext_KnowledgeArticle_body(ctx, field)
+	case "keywords":
+		return ec.fieldContext_KnowledgeArticle_keywords(ctx, field)
+	case "category":
+		return ec.fieldContext_KnowledgeArticle_category(ctx, field)
+	case "state":
+		return ec.fieldContext_KnowledgeArticle_state(ctx, field)
+	case "allowedActions":
+		return ec.fieldContext_KnowledgeArticle_allowedActions(ctx, field)
+	case "currentVersion":
+		return ec.fieldContext_KnowledgeArticle_currentVersion(ctx, field)
+	case "versions":
+		return ec.fieldContext_KnowledgeArticle_versions(ctx, field)
+	case "publishedVersion":
+		return ec.fieldContext_KnowledgeArticle_publishedVersion(ctx, field)
+	case "reviewNotes":
+		return ec.fieldContext_KnowledgeArticle_reviewNotes(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_KnowledgeArticle_openedAt(ctx, field)
+	case "publishedAt":
+		return ec.fieldContext_KnowledgeArticle_publishedAt(ctx, field)
+	case "retiredAt":
+		return ec.fieldContext_KnowledgeArticle_retiredAt(ctx, field)
+	case "viewCount":
+		return ec.fieldContext_KnowledgeArticle_viewCount(ctx, field)
+	case "helpfulCount":
+		return ec.fieldContext_KnowledgeArticle_helpfulCount(ctx, field)
+	case "notHelpfulCount":
+		return ec.fieldContext_KnowledgeArticle_notHelpfulCount(ctx, field)
+	case "cis":
+		return ec.fieldContext_KnowledgeArticle_cis(ctx, field)
+	case "problems":
+		return ec.fieldContext_KnowledgeArticle_problems(ctx, field)
+	case "incidents":
+		return ec.fieldContext_KnowledgeArticle_incidents(ctx, field)
+	case "attributes":
+		return ec.fieldContext_KnowledgeArticle_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_KnowledgeArticle_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_KnowledgeArticle_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_KnowledgeArticle_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_KnowledgeArticle_history(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeArticle", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeArticleConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_KnowledgeArticleConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_KnowledgeArticleConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_KnowledgeArticleConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeArticleConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeArticleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_KnowledgeArticleEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_KnowledgeArticleEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeArticleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeArticleForCI(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "article":
+		return ec.fieldContext_KnowledgeArticleForCI_article(ctx, field)
+	case "ci":
+		return ec.fieldContext_KnowledgeArticleForCI_ci(ctx, field)
+	case "distance":
+		return ec.fieldContext_KnowledgeArticleForCI_distance(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeArticleForCI", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeArticlePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "knowledgeArticle":
+		return ec.fieldContext_KnowledgeArticlePayload_knowledgeArticle(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeArticlePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeHit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "article":
+		return ec.fieldContext_KnowledgeHit_article(ctx, field)
+	case "score":
+		return ec.fieldContext_KnowledgeHit_score(ctx, field)
+	case "highlights":
+		return ec.fieldContext_KnowledgeHit_highlights(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeHit", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeSearchResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hits":
+		return ec.fieldContext_KnowledgeSearchResult_hits(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_KnowledgeSearchResult_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeSearchResult", field.Name)
+}
+
+func (ec *executionContext) childFields_KnowledgeVersion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "number":
+		return ec.fieldContext_KnowledgeVersion_number(ctx, field)
+	case "title":
+		return ec.fieldContext_KnowledgeVersion_title(ctx, field)
+	case "body":
+		return ec.fieldContext_KnowledgeVersion_body(ctx, field)
+	case "publishedAt":
+		return ec.fieldContext_KnowledgeVersion_publishedAt(ctx, field)
+	case "publishedBy":
+		return ec.fieldContext_KnowledgeVersion_publishedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KnowledgeVersion", field.Name)
 }
 
 func (ec *executionContext) childFields_MergeCIsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -14466,6 +15455,8 @@ func (ec *executionContext) childFields_Problem(ctx context.Context, field graph
 		return ec.fieldContext_Problem_history(ctx, field)
 	case "journal":
 		return ec.fieldContext_Problem_journal(ctx, field)
+	case "articles":
+		return ec.fieldContext_Problem_articles(ctx, field)
 	case "tasks":
 		return ec.fieldContext_Problem_tasks(ctx, field)
 	}

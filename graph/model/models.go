@@ -574,3 +574,51 @@ func (CatalogItem) IsNode() {}
 
 // GetID returns the item's global ID.
 func (c CatalogItem) GetID() string { return c.ID }
+
+// KnowledgeArticle is the view of a knowledge article; its versions,
+// links and history have resolvers.
+type KnowledgeArticle struct {
+	ID              string
+	Number          string
+	Title           string
+	Body            *string
+	Keywords        []string
+	Category        *string
+	State           KnowledgeState
+	AllowedActions  []KnowledgeAction
+	CurrentVersion  int
+	ReviewNotes     *string
+	OpenedAt        *time.Time
+	PublishedAt     *time.Time
+	RetiredAt       *time.Time
+	ViewCount       int
+	HelpfulCount    int
+	NotHelpfulCount int
+	Attributes      map[string]any
+	Version         int
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks KnowledgeArticle as a Node.
+func (KnowledgeArticle) IsNode() {}
+
+// GetID returns the article's global ID.
+func (a KnowledgeArticle) GetID() string { return a.ID }
+
+// KnowledgeArticleForCI is an article about a CI of a dependency tree;
+// its CI has a resolver.
+type KnowledgeArticleForCI struct {
+	Article  *KnowledgeArticle
+	CIID     store.ID
+	Distance int
+}
+
+// KnowledgeHit is an article found by a knowledge search.
+type KnowledgeHit struct {
+	Article    *KnowledgeArticle
+	Score      float64
+	Highlights []SearchHighlight
+}

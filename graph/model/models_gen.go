@@ -932,6 +932,24 @@ type CreateIncidentInput struct {
 	AffectedCIIds []string `json:"affectedCIIds,omitempty"`
 }
 
+// A new knowledge article.
+type CreateKnowledgeArticleInput struct {
+	// Its title (at most 160 characters).
+	Title string `json:"title"`
+	// The article, in markdown (at most 16384 bytes).
+	Body *string `json:"body,omitempty"`
+	// Words people search it by.
+	Keywords []string `json:"keywords,omitempty"`
+	// Category.
+	Category *string `json:"category,omitempty"`
+	// IDs of the CIs it is about.
+	CiIds []string `json:"ciIds,omitempty"`
+	// IDs of the problems it documents.
+	ProblemIds []string `json:"problemIds,omitempty"`
+	// IDs of the incidents it answers.
+	IncidentIds []string `json:"incidentIds,omitempty"`
+}
+
 // A new problem.
 type CreateProblemInput struct {
 	// One line: what goes wrong (1 to 160 characters).
@@ -1290,6 +1308,60 @@ type JournalEdge struct {
 	Cursor string `json:"cursor"`
 	// The entry.
 	Node *JournalEntry `json:"node"`
+}
+
+// Which article an action is on.
+type KnowledgeArticleActionInput struct {
+	// ID of the article.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+}
+
+// A page of knowledge articles.
+type KnowledgeArticleConnection struct {
+	// The articles.
+	Edges []KnowledgeArticleEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many articles match, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// An article in a page.
+type KnowledgeArticleEdge struct {
+	// The article.
+	Node *KnowledgeArticle `json:"node"`
+	// Cursor of this article; pass it as `after` to continue after it.
+	Cursor string `json:"cursor"`
+}
+
+// The article a mutation wrote.
+type KnowledgeArticlePayload struct {
+	// The article as stored after the write.
+	KnowledgeArticle *KnowledgeArticle `json:"knowledgeArticle"`
+}
+
+// The ranked result of a knowledge search.
+type KnowledgeSearchResult struct {
+	// The articles found, best first.
+	Hits []KnowledgeHit `json:"hits"`
+	// How many articles matched, filters applied.
+	TotalCount int `json:"totalCount"`
+}
+
+// One published version of a knowledge article, as it was published.
+type KnowledgeVersion struct {
+	// Its number, from 1.
+	Number int `json:"number"`
+	// The title as published.
+	Title string `json:"title"`
+	// The body as published.
+	Body *string `json:"body,omitempty"`
+	// When it was published.
+	PublishedAt *time.Time `json:"publishedAt,omitempty"`
+	// Who published it.
+	PublishedBy *string `json:"publishedBy,omitempty"`
 }
 
 // An incident and the problem that causes it.
@@ -1693,6 +1765,16 @@ type SearchHighlight struct {
 	Fragments []SearchFragment `json:"fragments"`
 }
 
+// Sending an article back to draft.
+type SendBackKnowledgeArticleInput struct {
+	// ID of the article.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why (required).
+	ReviewNotes string `json:"reviewNotes"`
+}
+
 // An asset and the CI it realises.
 type SetAssetCIInput struct {
 	// ID of the asset.
@@ -1987,6 +2069,28 @@ type UpdateIncidentInput struct {
 	AffectedCIIds graphql.Omittable[[]string] `json:"affectedCIIds,omitempty"`
 }
 
+// Changes to a knowledge article; a field left out is kept, null clears it.
+type UpdateKnowledgeArticleInput struct {
+	// ID of the article.
+	ID string `json:"id"`
+	// The `version` the change is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Its title.
+	Title graphql.Omittable[*string] `json:"title,omitempty"`
+	// The article, in markdown.
+	Body graphql.Omittable[*string] `json:"body,omitempty"`
+	// Words people search it by.
+	Keywords graphql.Omittable[[]string] `json:"keywords,omitempty"`
+	// Category.
+	Category graphql.Omittable[*string] `json:"category,omitempty"`
+	// IDs of the CIs it is about (replaces them; [] removes them).
+	CiIds graphql.Omittable[[]string] `json:"ciIds,omitempty"`
+	// IDs of the problems it documents (replaces them).
+	ProblemIds graphql.Omittable[[]string] `json:"problemIds,omitempty"`
+	// IDs of the incidents it answers (replaces them).
+	IncidentIds graphql.Omittable[[]string] `json:"incidentIds,omitempty"`
+}
+
 // Attributes to change on one person or group.
 type UpdateNodeInput struct {
 	// ID of the person or group.
@@ -2222,6 +2326,14 @@ type Viewer struct {
 	// For an agent token, the discovery sources it may report as (the first is the default for
 	// writes that name none); empty for other callers, which may name any source.
 	Sources []string `json:"sources"`
+}
+
+// A vote on an article.
+type VoteArticleInput struct {
+	// ID of the article.
+	ID string `json:"id"`
+	// Whether it helped.
+	Helpful bool `json:"helpful"`
 }
 
 // One event sent to one webhook.
@@ -3946,6 +4058,137 @@ func (e *IncidentState) UnmarshalJSON(b []byte) error {
 }
 
 func (e IncidentState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The actions of a knowledge article's workflow.
+type KnowledgeAction string
+
+const (
+	// Draft -> Review (guard `body_given`).
+	KnowledgeActionSubmit KnowledgeAction = "SUBMIT"
+	// Review -> Draft, with review notes (guard `review_notes_given`).
+	KnowledgeActionSendBack KnowledgeAction = "SEND_BACK"
+	// Review -> Published, as the next version (guard `body_given`).
+	KnowledgeActionPublish KnowledgeAction = "PUBLISH"
+	// Published -> Draft, to change it.
+	KnowledgeActionRevise KnowledgeAction = "REVISE"
+	// Published -> Retired.
+	KnowledgeActionRetire KnowledgeAction = "RETIRE"
+)
+
+var AllKnowledgeAction = []KnowledgeAction{
+	KnowledgeActionSubmit,
+	KnowledgeActionSendBack,
+	KnowledgeActionPublish,
+	KnowledgeActionRevise,
+	KnowledgeActionRetire,
+}
+
+func (e KnowledgeAction) IsValid() bool {
+	switch e {
+	case KnowledgeActionSubmit, KnowledgeActionSendBack, KnowledgeActionPublish, KnowledgeActionRevise, KnowledgeActionRetire:
+		return true
+	}
+	return false
+}
+
+func (e KnowledgeAction) String() string {
+	return string(e)
+}
+
+func (e *KnowledgeAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = KnowledgeAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid KnowledgeAction", str)
+	}
+	return nil
+}
+
+func (e KnowledgeAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *KnowledgeAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e KnowledgeAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The states of a knowledge article.
+type KnowledgeState string
+
+const (
+	// Being written.
+	KnowledgeStateDraft KnowledgeState = "DRAFT"
+	// Submitted; being reviewed.
+	KnowledgeStateReview KnowledgeState = "REVIEW"
+	// Readable by everyone; its text is its `currentVersion`.
+	KnowledgeStatePublished KnowledgeState = "PUBLISHED"
+	// No longer current.
+	KnowledgeStateRetired KnowledgeState = "RETIRED"
+)
+
+var AllKnowledgeState = []KnowledgeState{
+	KnowledgeStateDraft,
+	KnowledgeStateReview,
+	KnowledgeStatePublished,
+	KnowledgeStateRetired,
+}
+
+func (e KnowledgeState) IsValid() bool {
+	switch e {
+	case KnowledgeStateDraft, KnowledgeStateReview, KnowledgeStatePublished, KnowledgeStateRetired:
+		return true
+	}
+	return false
+}
+
+func (e KnowledgeState) String() string {
+	return string(e)
+}
+
+func (e *KnowledgeState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = KnowledgeState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid KnowledgeState", str)
+	}
+	return nil
+}
+
+func (e KnowledgeState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *KnowledgeState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e KnowledgeState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -58,6 +58,11 @@ const (
 	// KindCatalogItem is the service catalog's items (model kind
 	// catalog_item).
 	KindCatalogItem Kind = "catalog_item"
+	// KindKnowledge is knowledge base articles (model kind knowledge).
+	KindKnowledge Kind = "knowledge"
+	// KindKnowledgeVersion is the published versions of knowledge
+	// articles (model kind knowledge_version).
+	KindKnowledgeVersion Kind = "knowledge_version"
 	// KindRelationship is relationships between CIs.
 	KindRelationship Kind = "relationship"
 	// KindClass is the CI classes of the model.
@@ -101,6 +106,11 @@ const (
 	// Override is going past a check a record's workflow makes (a change
 	// scheduled despite conflicts), with a reason.
 	Override Verb = "override"
+	// Feedback is telling a record's authors how it served its reader: a
+	// knowledge article's views and helpful votes. It is a write (counted
+	// and audited) that readers with a token make, without the right to
+	// edit the record.
+	Feedback Verb = "feedback"
 	// Write is a write that changes nothing (KindAPI: "may I write?").
 	Write Verb = "write"
 )
@@ -122,6 +132,8 @@ var (
 	editors  = []Role{Engineer, ChangeManager, Admin}
 	managers = []Role{ChangeManager, Admin}
 	admins   = []Role{Admin}
+	// viewers are the readers with a token (Anonymous never writes).
+	viewers = []Role{Viewer, Engineer, ChangeManager, Admin}
 )
 
 // Permissions is the one table of who may do what, shared by every API:
@@ -215,6 +227,17 @@ var Permissions = map[Permission][]Role{
 	{KindChangeTemplate, Read}:   readers,
 	{KindChangeTemplate, Create}: managers,
 	{KindChangeTemplate, Update}: managers,
+	// Knowledge: readers read articles and their versions; editors write,
+	// submit, publish (editors review one another's articles: there is no
+	// role that reviews without writing, so publishing is an update), send
+	// back, revise and retire them; a version is written by the publish
+	// that makes it. Readers with a token count views and vote (Feedback).
+	{KindKnowledge, Read}:          readers,
+	{KindKnowledge, Create}:        editors,
+	{KindKnowledge, Update}:        editors,
+	{KindKnowledge, Feedback}:      viewers,
+	{KindKnowledgeVersion, Read}:   readers,
+	{KindKnowledgeVersion, Create}: editors,
 	// Tasks of changes and problems: as their parents, worked by editors.
 	{KindChangeTask, Read}:    readers,
 	{KindChangeTask, Create}:  editors,

@@ -61,7 +61,7 @@ func TestUpsertNodesOfKinds(t *testing.T) {
 			assert.Equal(t, store.ObjectKind(tt.kind), res[0].Node.Kind)
 		})
 	}
-	_, err = svc.UpsertNodes(ctx, hr, "knowledge", []UpsertItem{{Attributes: map[string]any{"number": "KB1"}}}, false)
+	_, err = svc.UpsertNodes(ctx, hr, "request", []UpsertItem{{Attributes: map[string]any{"number": "REQ1"}}}, false)
 	f, _ := store.FieldOf(err)
 	assert.Equal(t, "kind", f, "a kind the model does not declare: %v", err)
 	_, err = svc.UpsertNodes(ctx, hr, "incident", []UpsertItem{{Attributes: map[string]any{"number": "INC0010001", "short_description": "x"}}}, false)

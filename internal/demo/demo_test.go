@@ -220,8 +220,10 @@ func TestSeedRecords(t *testing.T) {
 		Problems:  []string{demo.KnownError},
 		Changes:   []string{demo.CulpritChange, demo.PatchChange, demo.UpgradeChange},
 		Assets:    8,
+		Articles: []string{"KB0010001", "KB0010002", "KB0010003", "KB0010004", "KB0010005", "KB0010006",
+			"KB0010007", "KB0010008", "KB0010009", "KB0010010", "KB0010011", "KB0010012"},
 	}, recs)
-	assert.Equal(t, "4 incidents, 1 problem, 3 changes, 8 assets", recs.String())
+	assert.Equal(t, "4 incidents, 1 problem, 3 changes, 8 assets, 12 articles", recs.String())
 	levels, err := desk.StockLevels(ctx, false)
 	require.NoError(t, err)
 	stock := map[string]int{}
@@ -238,6 +240,18 @@ func TestSeedRecords(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, suspects)
 	assert.Equal(t, demo.CulpritChange, suspects[0].Change.Attributes["number"])
+
+	// The knowledge base: published, linked, found.
+	hits, err := desk.SearchArticles(ctx, itsm.KnowledgeQuery{Text: "replica lag", States: []string{itsm.ArticlePublished}, First: 5})
+	require.NoError(t, err)
+	require.NotEmpty(t, hits.Hits)
+	assert.Equal(t, "Replica lag during the nightly import", hits.Hits[0].CI.Attributes["short_description"])
+	prb, ok, err := desk.ProblemByNumber(ctx, demo.KnownError)
+	require.NoError(t, err)
+	require.True(t, ok)
+	docs, err := desk.ArticlesLinkedTo(ctx, prb.ID, itsm.RelDocuments, store.PageRequest{First: 5})
+	require.NoError(t, err)
+	assert.Len(t, docs.Items, 1, "the known error has its article")
 
 	again, err := demo.SeedRecords(ctx, desk, svc, time.Now())
 	require.NoError(t, err)

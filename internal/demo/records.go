@@ -67,13 +67,15 @@ type Records struct {
 	// Assets is how many assets were recorded (the stock of the asset
 	// models).
 	Assets int
+	// Articles are the numbers of the knowledge articles published.
+	Articles []string
 	// Skipped is true when the store held records already: nothing was
 	// written.
 	Skipped bool
 }
 
 // String is a one-line account, e.g. "4 incidents, 1 problem, 3 changes,
-// 7 assets".
+// 8 assets, 12 articles".
 func (r Records) String() string {
 	if r.Skipped {
 		return "records already there, none added"
@@ -85,7 +87,8 @@ func (r Records) String() string {
 		return fmt.Sprintf("%d %s", n, many)
 	}
 	return plural(len(r.Incidents), "incident", "incidents") + ", " + plural(len(r.Problems), "problem", "problems") + ", " +
-		plural(len(r.Changes), "change", "changes") + ", " + plural(r.Assets, "asset", "assets")
+		plural(len(r.Changes), "change", "changes") + ", " + plural(r.Assets, "asset", "assets") + ", " +
+		plural(len(r.Articles), "article", "articles")
 }
 
 // SeedRecords opens the demo's service management records on the estate
@@ -105,7 +108,10 @@ func (r Records) String() string {
 //     awaiting the vendor;
 //   - PatchChange and UpgradeChange on the shop's primary database, in
 //     overlapping windows two days from now: both scheduled, the second
-//     past the conflict with the change manager's reason.
+//     past the conflict with the change manager's reason;
+//   - a dozen published knowledge articles (demoArticles) about the
+//     estate's CIs, one documenting KnownError and one answering
+//     SuspectIncident.
 //
 // now places the change windows. A store that holds any incident, problem
 // or change is left alone (Records.Skipped): the numbers above are those of
@@ -305,6 +311,40 @@ func (s *seeder) plant(now time.Time) {
 		_, err := s.desk.ActOnAsset(s.ctx, as(analyst.user), laptop.ID, 0, itsm.ActionAssign, nil, analyst.id)
 		s.fail(err, "assign laptop LAP-0090")
 	}
+	// The knowledge base: written by the engineers, published.
+	for _, a := range demoArticles {
+		ci := s.ci(a.ci)
+		l := itsm.ArticleLinks{CIs: &[]store.ID{ci}}
+		switch a.links {
+		case "problem":
+			l.Problems = &[]store.ID{problem.ID}
+		case "incident":
+			l.Incidents = &[]store.ID{suspect.ID}
+		}
+		s.article(as(dba.user), as(manager.user), map[string]any{"short_description": a.title, "category": a.category,
+			"keywords": a.keywords, "body": a.body}, l)
+	}
+}
+
+// demoArticles are the demo's knowledge articles: the CI each is about,
+// and "problem" or "incident" for the one that documents KnownError or
+// answers SuspectIncident.
+var demoArticles = []struct {
+	title, category, body, ci, links string
+	keywords                         []string
+}{
+	{"Card payments time out after a database change", "payments", "# Symptom\n\nCard payments time out; the gateway logs *remaining connection slots are reserved*.\n\n# Fix\n\nCheck `max_connections` of pg-pay-01 against the gateway's pool size; roll back the last change of the limit.", ApplicationExample, "incident", []string{"payments", "timeout", "connections"}},
+	{"Replica lag during the nightly import", "database", "# Known error\n\nThe nightly import saturates the replicas' WAL replay; stock levels read from them are stale until it ends.\n\n# Workaround\n\nRead stock levels from the primary (`READ_FROM_PRIMARY=true`) until 03:30.", ReplicaClusterExample, "problem", []string{"replica", "lag", "import"}},
+	{"Fail over the shop database", "database", "Promote pg-shop-02 with `patronictl failover`, check the application pools reconnect, then rebuild the old primary as a replica.", DatabasePrimaryExample, "", []string{"failover", "patroni", "postgresql"}},
+	{"Packet loss through the FRA1 firewall", "network", "Compare the uplink counters of fw-fra1-01 with the switch; open a vendor case with the support bundle if the loss is on the firewall's side.", FirewallExample, "", []string{"firewall", "packet", "loss"}},
+	{"Restart a payments gateway node", "payments", "Drain the node in vs-payments, restart the service, check the health endpoint, undrain. One node at a time.", VirtualMachineExample, "", []string{"restart", "drain", "gateway"}},
+	{"Drain a Kubernetes node for maintenance", "platform", "`kubectl cordon` then `kubectl drain --ignore-daemonsets`; uncordon after the maintenance and check the pods spread again.", KubernetesNodeExample, "", []string{"kubernetes", "drain", "cordon"}},
+	{"Move a virtual machine off a host", "virtualisation", "Put the host in maintenance mode; DRS moves its VMs. A VM pinned to the host needs a manual vMotion.", "esx-fra1-04", "", []string{"vmotion", "esx", "maintenance"}},
+	{"Shop catalog shows stale stock", "shop", "Stale stock is usually replica lag: see the known error of the shop's replicas, and check the import job ran.", "shop-catalog", "", []string{"stock", "stale", "catalog"}},
+	{"Rerun a late data extract", "data", "Rerun the extract from the data-pipelines scheduler after 04:00, once the nightly import has finished.", "data-pipelines", "", []string{"extract", "rerun", "pipeline"}},
+	{"Load balancer marks every member down", "network", "Check the health monitor of vs-payments: a changed health path marks every member down although they serve.", LoadBalancerExample, "", []string{"health", "monitor", "pool"}},
+	{"Restore a table of the shop database", "database", "Restore the table from the last base backup into a scratch database, then copy the rows back; never restore over the live database.", DatabaseExample, "", []string{"restore", "backup", "table"}},
+	{"Add capacity to the production cluster", "virtualisation", "Add a host to vcl-fra1-prod, let DRS balance, and raise the cluster's admission control only after the host is healthy.", ComputeClusterExample, "", []string{"capacity", "cluster", "host"}},
 }
 
 // who is a person of the estate: node ID and user name.
@@ -425,6 +465,29 @@ func (s *seeder) template(actor store.Actor, attrs map[string]any) store.Node {
 	n, err := s.desk.CreateTemplate(s.ctx, actor, attrs)
 	s.fail(err, "record the change template %v", attrs["name"])
 	return n
+}
+
+// article writes a knowledge article as author, then submits it and
+// publishes it as publisher.
+func (s *seeder) article(author, publisher store.Actor, attrs map[string]any, l itsm.ArticleLinks) {
+	if s.err != nil {
+		return
+	}
+	n, err := s.desk.CreateArticle(s.ctx, author, attrs, l)
+	s.fail(err, "write the article %v", attrs["short_description"])
+	for _, act := range []struct {
+		who    store.Actor
+		action string
+	}{{author, itsm.ActionSubmit}, {publisher, itsm.ActionPublish}} {
+		if s.err != nil {
+			return
+		}
+		_, err := s.desk.ActOnArticle(s.ctx, act.who, n.ID, 0, act.action, nil)
+		s.fail(err, "%s %s", act.action, number(n))
+	}
+	if s.err == nil {
+		s.out.Articles = append(s.out.Articles, number(n))
+	}
 }
 
 func (s *seeder) change(actor store.Actor, in itsm.RecordInput) store.Node {

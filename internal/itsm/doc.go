@@ -1,6 +1,6 @@
 // Package itsm holds the IT service management records that hang on the
 // configuration graph (incidents, problems, changes with CAB approval;
-// requests, assets and knowledge next), their workflows, service levels,
+// knowledge articles; requests and assets next), their workflows, service levels,
 // the questions that cross them and the graph (which change broke this
 // incident, what is open around a CI), alerts from monitoring, and the
 // events that webhooks send, among them SLA breaches, which a periodic
@@ -22,6 +22,13 @@
 // on_hold, resolved, closed, canceled) and map one to one onto
 // ServiceNow's stored codes (State.Code), for the ServiceNow-compatible API
 // laid over them.
+//
+// Knowledge articles (knowledge.go) are records too: a draft is reviewed
+// and published, and each publish also writes the published text as a
+// node of kind knowledge_version (VERSION_OF the article), so that older
+// versions stay readable however the article changes (ADR 22). Articles
+// are searched through cmdb.Service.SearchNodes, the same ranking and
+// highlighting on both backends.
 //
 // Layering: the GraphQL resolvers call this package's Service, which calls
 // cmdb.Service (validation, permissions, the write) and the store's

@@ -32,6 +32,7 @@ var EventTypes = []string{
 	"change_task.created", "change_task.state_changed",
 	"problem_task.created", "problem_task.state_changed",
 	"asset.created", "asset.state_changed",
+	"knowledge.created", "knowledge.state_changed",
 }
 
 // emit tells the configured publisher of the write res of a record of

@@ -77,10 +77,12 @@ type Service struct {
 	asset *Workflow
 	// chunk overrides store.MaxBatch as the IDs one linked-records filter
 	// takes (tests).
-	chunk  int
-	cab    [2]string // CAB, ECAB group names
-	rules  map[string]Rule
-	impact *impact.Analyzer
+	chunk int
+	// knowledge is the knowledge article workflow.
+	knowledge *Workflow
+	cab       [2]string // CAB, ECAB group names
+	rules     map[string]Rule
+	impact    *impact.Analyzer
 	// alertLabels are Config.AlertCILabels.
 	alertLabels []string
 	publish     func(Event)
@@ -132,7 +134,8 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 		rules[k] = r
 	}
 	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now,
-		change: ChangeWorkflow(), problem: ProblemWorkflow(), changeTask: ChangeTaskWorkflow(), problemTask: ProblemTaskWorkflow(), asset: AssetWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels, publish: cfg.Publish}, nil
+		change: ChangeWorkflow(), problem: ProblemWorkflow(), changeTask: ChangeTaskWorkflow(), problemTask: ProblemTaskWorkflow(), asset: AssetWorkflow(),
+		knowledge: KnowledgeWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels, publish: cfg.Publish}, nil
 }
 
 // SLA returns the service level of an incident (its stored attributes a)
