@@ -148,7 +148,7 @@ func (r *mutationResolver) actOnArticle(ctx context.Context, gid string, expecte
 
 // knowledgeHits converts a knowledge search's hits.
 func (r *Resolver) knowledgeHits(res itsm.KnowledgeHits) *model.KnowledgeSearchResult {
-	out := &model.KnowledgeSearchResult{TotalCount: res.Total, Hits: make([]model.KnowledgeHit, len(res.Hits))}
+	out := &model.KnowledgeSearchResult{TotalCount: res.Total, Truncated: res.Truncated, Hits: make([]model.KnowledgeHit, len(res.Hits))}
 	for i, h := range res.Hits {
 		out.Hits[i] = model.KnowledgeHit{Article: r.article(h.CI), Score: h.Score, Highlights: highlightsOut(h.Highlights)}
 	}

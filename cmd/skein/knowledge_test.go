@@ -314,7 +314,7 @@ func TestKnowledgeSearch(t *testing.T) {
 				kbOK(t, url, "submitKnowledgeArticle", "KnowledgeArticleActionInput", map[string]any{"id": art["id"]})
 				kbOK(t, url, "publishKnowledgeArticle", "KnowledgeArticleActionInput", map[string]any{"id": art["id"]})
 			}
-			const q = `query($t: String!, $s: [KnowledgeState!], $ci: ID) { knowledgeSearch(text: $t, state: $s, ciId: $ci) { totalCount
+			const q = `query($t: String!, $s: [KnowledgeState!], $ci: ID) { knowledgeSearch(text: $t, state: $s, ciId: $ci) { totalCount truncated
 			  hits { score article { number title state } highlights { attribute fragments { text match } } } } }`
 			rankOf := func(d map[string]any, number string) int {
 				for i, h := range get(d, "knowledgeSearch", "hits").([]any) {
@@ -329,6 +329,7 @@ func TestKnowledgeSearch(t *testing.T) {
 				rank := rankOf(d, numbers[kq.want])
 				t.Logf("%s: %q -> %s (%s) at rank %d of %v", name, kq.text, kq.want, numbers[kq.want], rank, get(d, "knowledgeSearch", "totalCount"))
 				assert.Equal(t, 1, rank, "%q should find %q first: %v", kq.text, kq.want, get(d, "knowledgeSearch", "hits"))
+				assert.Equal(t, false, get(d, "knowledgeSearch", "truncated"), "%q: ten articles are all considered", kq.text)
 			}
 
 			// Highlights mark the matched words in the title and body.

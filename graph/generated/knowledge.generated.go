@@ -1154,6 +1154,29 @@ func (ec *executionContext) fieldContext_KnowledgeSearchResult_totalCount(_ cont
 	return graphql.NewScalarFieldContext("KnowledgeSearchResult", field, false, false, "Int")
 }
 
+func (ec *executionContext) _KnowledgeSearchResult_truncated(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeSearchResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeSearchResult_truncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Truncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeSearchResult_truncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KnowledgeSearchResult", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _KnowledgeVersion_number(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeVersion) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2001,6 +2024,11 @@ func (ec *executionContext) _KnowledgeSearchResult(ctx context.Context, sel ast.
 			}
 		case "totalCount":
 			out.Values[i] = ec._KnowledgeSearchResult_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "truncated":
+			out.Values[i] = ec._KnowledgeSearchResult_truncated(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -878,6 +878,7 @@ type ComplexityRoot struct {
 	KnowledgeSearchResult struct {
 		Hits       func(childComplexity int) int
 		TotalCount func(childComplexity int) int
+		Truncated  func(childComplexity int) int
 	}
 
 	KnowledgeVersion struct {
@@ -4991,6 +4992,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.KnowledgeSearchResult.TotalCount(childComplexity), true
+	case "KnowledgeSearchResult.truncated":
+		if e.ComplexityRoot.KnowledgeSearchResult.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeSearchResult.Truncated(childComplexity), true
 
 	case "KnowledgeVersion.body":
 		if e.ComplexityRoot.KnowledgeVersion.Body == nil {
@@ -11313,6 +11320,11 @@ type KnowledgeSearchResult {
   hits: [KnowledgeHit!]!
   "How many articles matched, filters applied."
   totalCount: Int!
+  """
+  True when more articles matched the words than a search considers (1,000): the filters ran on the
+  best 1,000, so ` + "`" + `totalCount` + "`" + ` may be short; narrower words find the rest.
+  """
+  truncated: Boolean!
 }
 
 "An article found by a knowledge search."
@@ -15243,6 +15255,8 @@ func (ec *executionContext) childFields_KnowledgeSearchResult(ctx context.Contex
 		return ec.fieldContext_KnowledgeSearchResult_hits(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_KnowledgeSearchResult_totalCount(ctx, field)
+	case "truncated":
+		return ec.fieldContext_KnowledgeSearchResult_truncated(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type KnowledgeSearchResult", field.Name)
 }

@@ -1348,6 +1348,9 @@ type KnowledgeSearchResult struct {
 	Hits []KnowledgeHit `json:"hits"`
 	// How many articles matched, filters applied.
 	TotalCount int `json:"totalCount"`
+	// True when more articles matched the words than a search considers (1,000): the filters ran on the
+	// best 1,000, so `totalCount` may be short; narrower words find the rest.
+	Truncated bool `json:"truncated"`
 }
 
 // One published version of a knowledge article, as it was published.

@@ -513,6 +513,10 @@ type KnowledgeHits struct {
 	Hits []cmdb.SearchHit
 	// Total is how many articles matched, filters applied.
 	Total int
+	// Truncated says more articles matched the words than a search
+	// considers (store.MaxSearchCandidates): the filters ran on the best
+	// of them, so Total may be short.
+	Truncated bool
 }
 
 // SearchArticles finds articles by the words of their title, keywords,
@@ -545,7 +549,7 @@ func (s *Service) SearchArticles(ctx context.Context, q KnowledgeQuery) (Knowled
 	if err != nil {
 		return KnowledgeHits{}, err
 	}
-	var out KnowledgeHits
+	out := KnowledgeHits{Truncated: res.Truncated || res.HasNext}
 	for _, h := range res.Items {
 		st, _ := h.CI.Attributes["state"].(string)
 		if len(q.States) > 0 && !slices.Contains(q.States, st) || about != nil && !about[h.CI.ID] {
