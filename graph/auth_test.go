@@ -165,6 +165,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"Query.catalogItem": readers, "Query.catalogItems": readers, "Mutation.createCatalogItem": admins,
 		"Mutation.updateCatalogItem": admins, "CatalogItem.approvalGroup": readers, "CatalogItem.fulfillmentGroup": readers,
 		"CatalogItem.assetModel": readers, "CatalogItem.history": readers,
+		"CatalogItem.articles": readers, "KnowledgeArticle.catalogItems": readers,
 		"Query.knowledgeArticle": readers, "Query.knowledgeArticles": readers, "Query.knowledgeSearch": readers,
 		"Mutation.createKnowledgeArticle": editors, "Mutation.updateKnowledgeArticle": editors,
 		"Mutation.submitKnowledgeArticle": editors, "Mutation.sendBackKnowledgeArticle": editors,

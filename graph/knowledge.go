@@ -80,7 +80,7 @@ func idListIn(field, typ string, gids []string) (*[]store.ID, error) {
 	return &ids, nil
 }
 
-func articleLinksIn(cis, problems, incidents []string, set [3]bool) (itsm.ArticleLinks, error) {
+func articleLinksIn(cis, problems, incidents, items []string, set [4]bool) (itsm.ArticleLinks, error) {
 	var l itsm.ArticleLinks
 	var err error
 	if set[0] {
@@ -98,6 +98,11 @@ func articleLinksIn(cis, problems, incidents []string, set [3]bool) (itsm.Articl
 			return l, err
 		}
 	}
+	if set[3] {
+		if l.CatalogItems, err = idListIn("input.catalogItemIds", typeCatalogItem, items); err != nil {
+			return l, err
+		}
+	}
 	return l, nil
 }
 
@@ -111,7 +116,8 @@ func createArticleIn(in model.CreateKnowledgeArticleInput) (map[string]any, itsm
 	if in.Keywords != nil {
 		a["keywords"] = in.Keywords
 	}
-	l, err := articleLinksIn(in.CiIds, in.ProblemIds, in.IncidentIds, [3]bool{in.CiIds != nil, in.ProblemIds != nil, in.IncidentIds != nil})
+	l, err := articleLinksIn(in.CiIds, in.ProblemIds, in.IncidentIds, in.CatalogItemIds,
+		[4]bool{in.CiIds != nil, in.ProblemIds != nil, in.IncidentIds != nil, in.CatalogItemIds != nil})
 	return a, l, err
 }
 
@@ -124,7 +130,8 @@ func updateArticleIn(in model.UpdateKnowledgeArticleInput) (map[string]any, itsm
 		a["keywords"] = in.Keywords.Value()
 	}
 	list := func(o graphql.Omittable[[]string]) []string { v := o.Value(); return v }
-	l, err := articleLinksIn(list(in.CiIds), list(in.ProblemIds), list(in.IncidentIds), [3]bool{in.CiIds.IsSet(), in.ProblemIds.IsSet(), in.IncidentIds.IsSet()})
+	l, err := articleLinksIn(list(in.CiIds), list(in.ProblemIds), list(in.IncidentIds), list(in.CatalogItemIds),
+		[4]bool{in.CiIds.IsSet(), in.ProblemIds.IsSet(), in.IncidentIds.IsSet(), in.CatalogItemIds.IsSet()})
 	return a, l, err
 }
 

@@ -34,6 +34,11 @@ func (r *cIResolver) Articles(ctx context.Context, obj *model.CI, depth *int, pu
 }
 
 // Articles is the resolver for the articles field.
+func (r *catalogItemResolver) Articles(ctx context.Context, obj *model.CatalogItem, first *int, after *string) (*model.KnowledgeArticleConnection, error) {
+	return r.articlesLinkedTo(ctx, obj.Raw.ID, itsm.RelHelpsWith, first, after)
+}
+
+// Articles is the resolver for the articles field.
 func (r *incidentResolver) Articles(ctx context.Context, obj *model.Incident, first *int, after *string) (*model.KnowledgeArticleConnection, error) {
 	return r.articlesLinkedTo(ctx, obj.Raw.ID, itsm.RelAnswers, first, after)
 }
@@ -100,6 +105,19 @@ func (r *knowledgeArticleResolver) Incidents(ctx context.Context, obj *model.Kno
 	out := make([]model.Incident, len(ns))
 	for i, n := range ns {
 		out[i] = *incidentView(n)
+	}
+	return out, nil
+}
+
+// CatalogItems is the resolver for the catalogItems field.
+func (r *knowledgeArticleResolver) CatalogItems(ctx context.Context, obj *model.KnowledgeArticle) ([]model.CatalogItem, error) {
+	ns, err := r.ITSM.LinkedFromArticle(ctx, obj.Raw.ID, itsm.RelHelpsWith, itsm.KindCatalogItem)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.CatalogItem, len(ns))
+	for i, n := range ns {
+		out[i] = *catalogItemView(n)
 	}
 	return out, nil
 }

@@ -75,6 +75,16 @@ func TestCatalogAPI(t *testing.T) {
 			d = ok(t, url, uq, map[string]any{"in": map[string]any{"id": item["id"], "active": false, "expectedVersion": got["version"]}})
 			assert.Equal(t, false, get(d, "updateCatalogItem", "catalogItem", "active"))
 
+			// A knowledge article helps with the laptop.
+			kq := `mutation($in: CreateKnowledgeArticleInput!) { createKnowledgeArticle(input: $in) { knowledgeArticle { number catalogItems { name } } } }`
+			refusedWith(t, gql(t, url, kq, map[string]any{"in": map[string]any{"title": "x", "catalogItemIds": []any{hw}}}), "INVALID", "input.catalogItemIds[0]")
+			d = ok(t, url, kq, map[string]any{"in": map[string]any{"title": "Your new laptop: first steps", "body": "Sign in, enrol, encrypt.", "catalogItemIds": []any{item["id"]}}})
+			assert.Equal(t, []any{map[string]any{"name": "Standard laptop"}}, get(d, "createKnowledgeArticle", "knowledgeArticle", "catalogItems"))
+			number := get(d, "createKnowledgeArticle", "knowledgeArticle", "number")
+			d = ok(t, url, `query($id: ID!) { catalogItem(id: $id) { articles { totalCount edges { node { number } } } } }`, map[string]any{"id": item["id"]})
+			assert.Equal(t, 1.0, get(d, "catalogItem", "articles", "totalCount"))
+			assert.Equal(t, number, get(d, "catalogItem", "articles", "edges", 0, "node", "number"))
+
 			d = ok(t, url, `{ catalogItems(where: {attribute: "category", eq: "Hardware"}) { totalCount edges { node { name } } } catalogItem(name: "vpn ACCESS") { name history { totalCount } } }`, nil)
 			assert.Equal(t, 1.0, get(d, "catalogItems", "totalCount"))
 			assert.Equal(t, "VPN access", get(d, "catalogItem", "name"))

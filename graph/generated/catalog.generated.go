@@ -24,11 +24,34 @@ type CatalogItemResolver interface {
 	Attributes(ctx context.Context, obj *model.CatalogItem) (any, error)
 
 	History(ctx context.Context, obj *model.CatalogItem, first *int, after *string) (*model.AuditConnection, error)
+	Articles(ctx context.Context, obj *model.CatalogItem, first *int, after *string) (*model.KnowledgeArticleConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_CatalogItem_articles_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
 
 func (ec *executionContext) field_CatalogItem_history_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -475,6 +498,50 @@ func (ec *executionContext) fieldContext_CatalogItem_history(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_CatalogItem_history_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogItem_articles(ctx context.Context, field graphql.CollectedField, obj *model.CatalogItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogItem_articles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.CatalogItem().Articles(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.KnowledgeArticleConnection) graphql.Marshaler {
+			return ec.marshalNKnowledgeArticleConnection2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐKnowledgeArticleConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogItem_articles(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeArticleConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_CatalogItem_articles_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1259,6 +1326,12 @@ func (ec *executionContext) _CatalogItem(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CatalogItem_history(ctx, field, obj)
 				})
+		case "articles":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CatalogItem_articles(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -1470,6 +1543,26 @@ func (ec *executionContext) unmarshalNCatalogApproval2githubᚗcomᚋskeinᚑcmd
 
 func (ec *executionContext) marshalNCatalogApproval2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCatalogApproval(ctx context.Context, sel ast.SelectionSet, v model.CatalogApproval) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNCatalogItem2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCatalogItem(ctx context.Context, sel ast.SelectionSet, v model.CatalogItem) graphql.Marshaler {
+	return ec._CatalogItem(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCatalogItem2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCatalogItemᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CatalogItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCatalogItem2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCatalogItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNCatalogItem2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCatalogItem(ctx context.Context, sel ast.SelectionSet, v *model.CatalogItem) graphql.Marshaler {

@@ -23,6 +23,7 @@ type KnowledgeArticleResolver interface {
 	Cis(ctx context.Context, obj *model.KnowledgeArticle) ([]model.CI, error)
 	Problems(ctx context.Context, obj *model.KnowledgeArticle) ([]model.Problem, error)
 	Incidents(ctx context.Context, obj *model.KnowledgeArticle) ([]model.Incident, error)
+	CatalogItems(ctx context.Context, obj *model.KnowledgeArticle) ([]model.CatalogItem, error)
 	Attributes(ctx context.Context, obj *model.KnowledgeArticle) (any, error)
 
 	History(ctx context.Context, obj *model.KnowledgeArticle, first *int, after *string) (*model.AuditConnection, error)
@@ -610,6 +611,38 @@ func (ec *executionContext) fieldContext_KnowledgeArticle_incidents(_ context.Co
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Incident(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _KnowledgeArticle_catalogItems(ctx context.Context, field graphql.CollectedField, obj *model.KnowledgeArticle) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KnowledgeArticle_catalogItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.KnowledgeArticle().CatalogItems(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CatalogItem) graphql.Marshaler {
+			return ec.marshalNCatalogItem2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCatalogItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KnowledgeArticle_catalogItems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "KnowledgeArticle",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogItem(ctx, field)
 		},
 	}
 	return fc, nil
@@ -1307,7 +1340,7 @@ func (ec *executionContext) unmarshalInputCreateKnowledgeArticleInput(ctx contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"title", "body", "keywords", "category", "ciIds", "problemIds", "incidentIds"}
+	fieldsInOrder := [...]string{"title", "body", "keywords", "category", "ciIds", "problemIds", "incidentIds", "catalogItemIds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1363,6 +1396,13 @@ func (ec *executionContext) unmarshalInputCreateKnowledgeArticleInput(ctx contex
 				return it, err
 			}
 			it.IncidentIds = data
+		case "catalogItemIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("catalogItemIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CatalogItemIds = data
 		}
 	}
 	return it, nil
@@ -1496,7 +1536,7 @@ func (ec *executionContext) unmarshalInputUpdateKnowledgeArticleInput(ctx contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "expectedVersion", "title", "body", "keywords", "category", "ciIds", "problemIds", "incidentIds"}
+	fieldsInOrder := [...]string{"id", "expectedVersion", "title", "body", "keywords", "category", "ciIds", "problemIds", "incidentIds", "catalogItemIds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1566,6 +1606,13 @@ func (ec *executionContext) unmarshalInputUpdateKnowledgeArticleInput(ctx contex
 				return it, err
 			}
 			it.IncidentIds = graphql.OmittableOf(data)
+		case "catalogItemIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("catalogItemIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CatalogItemIds = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -1760,6 +1807,12 @@ func (ec *executionContext) _KnowledgeArticle(ctx context.Context, sel ast.Selec
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._KnowledgeArticle_incidents(ctx, field, obj)
+				})
+		case "catalogItems":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._KnowledgeArticle_catalogItems(ctx, field, obj)
 				})
 		case "attributes":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

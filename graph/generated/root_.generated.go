@@ -292,6 +292,7 @@ type ComplexityRoot struct {
 		Active           func(childComplexity int) int
 		Approval         func(childComplexity int) int
 		ApprovalGroup    func(childComplexity int) int
+		Articles         func(childComplexity int, first *int, after *string) int
 		AssetModel       func(childComplexity int) int
 		Attributes       func(childComplexity int) int
 		Category         func(childComplexity int) int
@@ -823,6 +824,7 @@ type ComplexityRoot struct {
 		AllowedActions   func(childComplexity int) int
 		Attributes       func(childComplexity int) int
 		Body             func(childComplexity int) int
+		CatalogItems     func(childComplexity int) int
 		Category         func(childComplexity int) int
 		Cis              func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
@@ -2465,6 +2467,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CatalogItem.ApprovalGroup(childComplexity), true
+	case "CatalogItem.articles":
+		if e.ComplexityRoot.CatalogItem.Articles == nil {
+			break
+		}
+
+		args, err := ec.field_CatalogItem_articles_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CatalogItem.Articles(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "CatalogItem.assetModel":
 		if e.ComplexityRoot.CatalogItem.AssetModel == nil {
 			break
@@ -4754,6 +4767,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.KnowledgeArticle.Body(childComplexity), true
+	case "KnowledgeArticle.catalogItems":
+		if e.ComplexityRoot.KnowledgeArticle.CatalogItems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KnowledgeArticle.CatalogItems(childComplexity), true
 	case "KnowledgeArticle.category":
 		if e.ComplexityRoot.KnowledgeArticle.Category == nil {
 			break
@@ -11278,6 +11297,8 @@ type KnowledgeArticle implements Node {
   problems: [Problem!]!
   "The incidents it answers."
   incidents: [Incident!]!
+  "The catalog items it helps with (HELPS_WITH)."
+  catalogItems: [CatalogItem!]!
   "Every attribute value, as stored (snake_case names)."
   attributes: JSON!
   "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
@@ -11377,6 +11398,8 @@ input CreateKnowledgeArticleInput {
   problemIds: [ID!]
   "IDs of the incidents it answers."
   incidentIds: [ID!]
+  "IDs of the catalog items it helps with."
+  catalogItemIds: [ID!]
 }
 
 "Changes to a knowledge article; a field left out is kept, null clears it."
@@ -11399,6 +11422,8 @@ input UpdateKnowledgeArticleInput {
   problemIds: [ID!] @goField(omittable: true)
   "IDs of the incidents it answers (replaces them)."
   incidentIds: [ID!] @goField(omittable: true)
+  "IDs of the catalog items it helps with (replaces them)."
+  catalogItemIds: [ID!] @goField(omittable: true)
 }
 
 "Which article an action is on."
@@ -11447,6 +11472,11 @@ extend type Problem {
 
 extend type Incident {
   "The knowledge articles that answer it, newest first."
+  articles("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): KnowledgeArticleConnection!
+}
+
+extend type CatalogItem {
+  "The knowledge articles that help with it (HELPS_WITH), newest first."
   articles("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): KnowledgeArticleConnection!
 }
 `, BuiltIn: false},
@@ -14109,6 +14139,8 @@ func (ec *executionContext) childFields_CatalogItem(ctx context.Context, field g
 		return ec.fieldContext_CatalogItem_updatedAt(ctx, field)
 	case "history":
 		return ec.fieldContext_CatalogItem_history(ctx, field)
+	case "articles":
+		return ec.fieldContext_CatalogItem_articles(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CatalogItem", field.Name)
 }
@@ -15181,6 +15213,8 @@ func (ec *executionContext) childFields_KnowledgeArticle(ctx context.Context, fi
 		return ec.fieldContext_KnowledgeArticle_problems(ctx, field)
 	case "incidents":
 		return ec.fieldContext_KnowledgeArticle_incidents(ctx, field)
+	case "catalogItems":
+		return ec.fieldContext_KnowledgeArticle_catalogItems(ctx, field)
 	case "attributes":
 		return ec.fieldContext_KnowledgeArticle_attributes(ctx, field)
 	case "version":

@@ -948,6 +948,8 @@ type CreateKnowledgeArticleInput struct {
 	ProblemIds []string `json:"problemIds,omitempty"`
 	// IDs of the incidents it answers.
 	IncidentIds []string `json:"incidentIds,omitempty"`
+	// IDs of the catalog items it helps with.
+	CatalogItemIds []string `json:"catalogItemIds,omitempty"`
 }
 
 // A new problem.
@@ -2092,6 +2094,8 @@ type UpdateKnowledgeArticleInput struct {
 	ProblemIds graphql.Omittable[[]string] `json:"problemIds,omitempty"`
 	// IDs of the incidents it answers (replaces them).
 	IncidentIds graphql.Omittable[[]string] `json:"incidentIds,omitempty"`
+	// IDs of the catalog items it helps with (replaces them).
+	CatalogItemIds graphql.Omittable[[]string] `json:"catalogItemIds,omitempty"`
 }
 
 // Attributes to change on one person or group.

@@ -51,6 +51,8 @@ const (
 	RelDocuments = "DOCUMENTS"
 	// RelAnswers links an article to an incident it answers.
 	RelAnswers = "ANSWERS"
+	// RelHelpsWith links an article to a catalog item it helps with.
+	RelHelpsWith = "HELPS_WITH"
 	// RelVersionOf links a published version to its article.
 	RelVersionOf = "VERSION_OF"
 )
@@ -121,7 +123,7 @@ func (s *Service) KnowledgeWorkflow() *Workflow { return s.knowledge }
 // ArticleLinks are the edges of an article a write sets; a nil field
 // leaves them as they are, an empty list removes them.
 type ArticleLinks struct {
-	CIs, Problems, Incidents *[]store.ID
+	CIs, Problems, Incidents, CatalogItems *[]store.ID
 }
 
 // checkArticleLinks checks, before anything is written, that every link
@@ -135,7 +137,7 @@ func (s *Service) checkArticleLinks(ctx context.Context, l ArticleLinks) error {
 	for _, c := range []struct {
 		ids         *[]store.ID
 		kind, field string
-	}{{l.Problems, KindProblem, "problemIds"}, {l.Incidents, KindIncident, "incidentIds"}} {
+	}{{l.Problems, KindProblem, "problemIds"}, {l.Incidents, KindIncident, "incidentIds"}, {l.CatalogItems, KindCatalogItem, "catalogItemIds"}} {
 		if c.ids == nil || len(*c.ids) == 0 {
 			continue
 		}
@@ -160,7 +162,8 @@ func (s *Service) setArticleLinks(ctx context.Context, actor store.Actor, id sto
 	for _, c := range []struct {
 		ids              *[]store.ID
 		rel, kind, field string
-	}{{l.CIs, RelAbout, cmdb.KindCI, "ciIds"}, {l.Problems, RelDocuments, KindProblem, "problemIds"}, {l.Incidents, RelAnswers, KindIncident, "incidentIds"}} {
+	}{{l.CIs, RelAbout, cmdb.KindCI, "ciIds"}, {l.Problems, RelDocuments, KindProblem, "problemIds"}, {l.Incidents, RelAnswers, KindIncident, "incidentIds"},
+		{l.CatalogItems, RelHelpsWith, KindCatalogItem, "catalogItemIds"}} {
 		if c.ids == nil {
 			continue
 		}
@@ -381,7 +384,8 @@ func (s *Service) ArticleVersions(ctx context.Context, id store.ID) ([]store.Nod
 }
 
 // ArticlesLinkedTo returns a page of the articles linked to target by rel
-// (RelAbout: a CI; RelDocuments: a problem; RelAnswers: an incident),
+// (RelAbout: a CI; RelDocuments: a problem; RelAnswers: an incident;
+// RelHelpsWith: a catalog item),
 // newest first.
 func (s *Service) ArticlesLinkedTo(ctx context.Context, target store.ID, rel string, p store.PageRequest) (store.Page[store.Node], error) {
 	if err := auth.Check(ctx, KindKnowledge, auth.Read); err != nil {
