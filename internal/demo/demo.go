@@ -67,6 +67,8 @@ const (
 	// FirewallExample is the only firewall of the primary site: a single
 	// point of failure for everything in it.
 	FirewallExample = "fw-fra1-01"
+	// WorkplaceGroup fulfils the demo's service catalog.
+	WorkplaceGroup = "SG-Workplace"
 	// PhoneModel and LaptopModel are the asset models the demo keeps in
 	// stock, above their reorder thresholds.
 	PhoneModel  = "Pixel 8a"

@@ -216,14 +216,15 @@ func TestSeedRecords(t *testing.T) {
 	recs, err := demo.SeedRecords(ctx, desk, svc, time.Now())
 	require.NoError(t, err)
 	assert.Equal(t, demo.Records{
-		Incidents: []string{demo.SuspectIncident, demo.StaleCatalogIncident, demo.StaleExtractIncident, demo.OnHoldIncident},
-		Problems:  []string{demo.KnownError},
-		Changes:   []string{demo.CulpritChange, demo.PatchChange, demo.UpgradeChange},
-		Assets:    8,
+		Incidents:    []string{demo.SuspectIncident, demo.StaleCatalogIncident, demo.StaleExtractIncident, demo.OnHoldIncident},
+		Problems:     []string{demo.KnownError},
+		Changes:      []string{demo.CulpritChange, demo.PatchChange, demo.UpgradeChange},
+		Assets:       8,
+		CatalogItems: 3,
 		Articles: []string{"KB0010001", "KB0010002", "KB0010003", "KB0010004", "KB0010005", "KB0010006",
 			"KB0010007", "KB0010008", "KB0010009", "KB0010010", "KB0010011", "KB0010012"},
 	}, recs)
-	assert.Equal(t, "4 incidents, 1 problem, 3 changes, 8 assets, 12 articles", recs.String())
+	assert.Equal(t, "4 incidents, 1 problem, 3 changes, 8 assets, 3 catalog items, 12 articles", recs.String())
 	levels, err := desk.StockLevels(ctx, false)
 	require.NoError(t, err)
 	stock := map[string]int{}

@@ -67,6 +67,8 @@ type Records struct {
 	// Assets is how many assets were recorded (the stock of the asset
 	// models).
 	Assets int
+	// CatalogItems is how many service catalog items were added.
+	CatalogItems int
 	// Articles are the numbers of the knowledge articles published.
 	Articles []string
 	// Skipped is true when the store held records already: nothing was
@@ -75,7 +77,7 @@ type Records struct {
 }
 
 // String is a one-line account, e.g. "4 incidents, 1 problem, 3 changes,
-// 8 assets, 12 articles".
+// 8 assets, 3 catalog items, 12 articles".
 func (r Records) String() string {
 	if r.Skipped {
 		return "records already there, none added"
@@ -88,7 +90,7 @@ func (r Records) String() string {
 	}
 	return plural(len(r.Incidents), "incident", "incidents") + ", " + plural(len(r.Problems), "problem", "problems") + ", " +
 		plural(len(r.Changes), "change", "changes") + ", " + plural(r.Assets, "asset", "assets") + ", " +
-		plural(len(r.Articles), "article", "articles")
+		plural(r.CatalogItems, "catalog item", "catalog items") + ", " + plural(len(r.Articles), "article", "articles")
 }
 
 // SeedRecords opens the demo's service management records on the estate
@@ -310,6 +312,40 @@ func (s *seeder) plant(now time.Time) {
 	if s.err == nil {
 		_, err := s.desk.ActOnAsset(s.ctx, as(analyst.user), laptop.ID, 0, itsm.ActionAssign, nil, analyst.id)
 		s.fail(err, "assign laptop LAP-0090")
+	}
+
+	// The service catalog the new hires order from.
+	workplace := s.group(WorkplaceGroup).id
+	for _, item := range []struct {
+		attrs map[string]any
+		model string
+		vars  []itsm.Variable
+	}{
+		{map[string]any{"name": "Standard laptop", "category": "Hardware", "approval": itsm.ApprovalManager,
+			"short_description": "A laptop for office work, with a docking station on request."}, LaptopModel,
+			[]itsm.Variable{{Name: "screen", Label: "Screen size", Type: "choice", Choices: []string{"14-inch", "16-inch"}, Required: true},
+				{Name: "docking", Label: "Docking station", Type: "bool"}, {Name: "needed_by", Label: "Needed by", Type: "date"}}},
+		{map[string]any{"name": "Mobile phone", "category": "Hardware", "approval": itsm.ApprovalManager,
+			"short_description": "A company phone with a business number."}, PhoneModel,
+			[]itsm.Variable{{Name: "port_number", Label: "Port my existing number", Type: "bool"}}},
+		{map[string]any{"name": "VPN access", "category": "Access", "approval": itsm.ApprovalNone,
+			"short_description": "Remote access to the company network."}, "",
+			[]itsm.Variable{{Name: "reason", Label: "What you need it for", Type: "text", Required: true, MaxLength: 500}}},
+	} {
+		if s.err != nil {
+			break
+		}
+		item.attrs["variables"] = itsm.EncodeVariables(item.vars)
+		links := itsm.CatalogLinks{FulfillmentGroup: &workplace}
+		if item.model != "" {
+			m := s.assetModelNamed(item.model)
+			links.AssetModel = &m
+		}
+		_, err := s.desk.WriteCatalogItem(s.ctx, as("skein-demo"), "", 0, item.attrs, links) // admins keep the catalog
+		s.fail(err, "add %v to the service catalog", item.attrs["name"])
+		if err == nil {
+			s.out.CatalogItems++
+		}
 	}
 	// The knowledge base: written by the engineers, published.
 	for _, a := range demoArticles {
