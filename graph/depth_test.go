@@ -25,7 +25,6 @@ var depthArgs = [][3]string{
 	{"Problem", "commonCauses", "depth"},
 	{"CI", "articles", "depth"},
 	{"CI", "openRecordsAround", "depth"},
-	{"Incident", "businessServices", "maxDepth"},
 	{"Incident", "impactAnalysis", "maxDepth"},
 }
 

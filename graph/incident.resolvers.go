@@ -86,18 +86,9 @@ func (r *incidentResolver) Journal(ctx context.Context, obj *model.Incident, typ
 	return r.journal(ctx, obj.Raw.ID, typeArg, first, after)
 }
 
-// BusinessServices is the resolver for the businessServices field.
-func (r *incidentResolver) BusinessServices(ctx context.Context, obj *model.Incident, maxDepth *int) ([]model.ImpactedCI, error) {
-	a, err := r.recordAnalysis(ctx, obj.Raw.ID, "businessServices", maxDepth)
-	if a == nil || err != nil {
-		return []model.ImpactedCI{}, err
-	}
-	return impactedView(a.Result, a.BusinessServices), nil
-}
-
 // ImpactAnalysis is the resolver for the impactAnalysis field.
 func (r *incidentResolver) ImpactAnalysis(ctx context.Context, obj *model.Incident, maxDepth *int) (*model.ImpactAnalysis, error) {
-	return r.recordAnalysis(ctx, obj.Raw.ID, "impactAnalysis", maxDepth)
+	return r.recordAnalysis(ctx, obj.Raw.ID, maxDepth)
 }
 
 // CreateIncident is the resolver for the createIncident field.

@@ -188,8 +188,7 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Problem.journal":                {{Kind: auth.KindJournal, Verb: auth.Read}, relRead},
 	"CI.openRecordsAround":           {incidentRead, problemRead, changeRead, relRead},
 	// What an incident rolls up to: as impact analysis.
-	"Incident.businessServices": {ciRead, relRead},
-	"Incident.impactAnalysis":   {ciRead, relRead},
+	"Incident.impactAnalysis": {ciRead, relRead},
 	// Change outcomes: readers.
 	"Query.changeOutcomesByClass": {changeRead, ciRead, relRead},
 	"CI.changeOutcomes":           {changeRead, relRead},

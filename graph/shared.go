@@ -287,11 +287,11 @@ func (r *Resolver) analysis(ctx context.Context, req impact.Request, effects []m
 }
 
 // recordAnalysis is the impact analysis of the CIs an incident affects
-// (its field field, with maxDepth as the client wrote it); nil when it
-// affects none. It takes at most the analyzer's start limit of CIs, and
-// says so (truncated) when it has more.
-func (r *Resolver) recordAnalysis(ctx context.Context, id store.ID, field string, maxDepth *int) (*model.ImpactAnalysis, error) {
-	depth, err := r.depthArg(ctx, "Incident", field, "maxDepth", maxDepth)
+// (maxDepth as the client wrote it); nil when it affects none. It takes
+// at most the analyzer's start limit of CIs, and says so (truncated) when
+// it has more.
+func (r *Resolver) recordAnalysis(ctx context.Context, id store.ID, maxDepth *int) (*model.ImpactAnalysis, error) {
+	depth, err := r.depthArg(ctx, "Incident", "impactAnalysis", "maxDepth", maxDepth)
 	if err != nil {
 		return nil, err
 	}

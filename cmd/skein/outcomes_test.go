@@ -107,18 +107,17 @@ func TestIncidentRollsUpToServices(t *testing.T) {
 				map[string]any{"type": "DEPENDS_ON", "source": app, "target": db},
 			}}})
 			inc := openIncident(t, url, map[string]any{"shortDescription": "db down", "affectedCIIds": []any{db}})
-			q := `query($id: ID!, $d: Int) { incident(id: $id) { businessServices(maxDepth: $d) { ci { name } effect depth }
-			  impactAnalysis(maxDepth: $d) { downCount truncated impacted { ci { name } } } } }`
+			q := `query($id: ID!, $d: Int) { incident(id: $id) {
+			  impactAnalysis(maxDepth: $d) { downCount truncated businessServices { ci { name } effect depth } impacted { ci { name } } } } }`
 			d := ok(t, url, q, map[string]any{"id": inc["id"]})
-			assert.Equal(t, []any{map[string]any{"ci": map[string]any{"name": "roll-payroll"}, "effect": "DOWN", "depth": 2.0}}, get(d, "incident", "businessServices"))
+			assert.Equal(t, []any{map[string]any{"ci": map[string]any{"name": "roll-payroll"}, "effect": "DOWN", "depth": 2.0}}, get(d, "incident", "impactAnalysis", "businessServices"))
 			assert.Equal(t, 2.0, get(d, "incident", "impactAnalysis", "downCount"), "the app and the service")
 			assert.Equal(t, false, get(d, "incident", "impactAnalysis", "truncated"))
 			d = ok(t, url, q, map[string]any{"id": inc["id"], "d": 1})
-			assert.Equal(t, []any{}, get(d, "incident", "businessServices"), "one hop reaches the app only")
-			refusedWith(t, gql(t, url, `query($id: ID!) { incident(id: $id) { businessServices(maxDepth: 0) { depth } } }`, map[string]any{"id": inc["id"]}), "INVALID", "maxDepth")
+			assert.Equal(t, []any{}, get(d, "incident", "impactAnalysis", "businessServices"), "one hop reaches the app only")
+			refusedWith(t, gql(t, url, `query($id: ID!) { incident(id: $id) { impactAnalysis(maxDepth: 0) { downCount } } }`, map[string]any{"id": inc["id"]}), "INVALID", "maxDepth")
 			none := openIncident(t, url, map[string]any{"shortDescription": "no CI yet"})
-			d = ok(t, url, `query($id: ID!) { incident(id: $id) { businessServices { ci { name } } impactAnalysis { downCount } } }`, map[string]any{"id": none["id"]})
-			assert.Equal(t, []any{}, get(d, "incident", "businessServices"))
+			d = ok(t, url, `query($id: ID!) { incident(id: $id) { impactAnalysis { downCount } } }`, map[string]any{"id": none["id"]})
 			assert.Nil(t, get(d, "incident", "impactAnalysis"))
 		})
 	}

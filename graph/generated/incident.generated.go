@@ -28,7 +28,6 @@ type IncidentResolver interface {
 	History(ctx context.Context, obj *model.Incident, first *int, after *string) (*model.AuditConnection, error)
 	Journal(ctx context.Context, obj *model.Incident, typeArg *model.NoteType, first *int, after *string) (*model.JournalConnection, error)
 	SuspectChanges(ctx context.Context, obj *model.Incident, hours *int, depth *int) ([]model.SuspectChange, error)
-	BusinessServices(ctx context.Context, obj *model.Incident, maxDepth *int) ([]model.ImpactedCI, error)
 	ImpactAnalysis(ctx context.Context, obj *model.Incident, maxDepth *int) (*model.ImpactAnalysis, error)
 	Articles(ctx context.Context, obj *model.Incident, first *int, after *string) (*model.KnowledgeArticleConnection, error)
 	Problem(ctx context.Context, obj *model.Incident) (*model.Problem, error)
@@ -80,20 +79,6 @@ func (ec *executionContext) field_Incident_articles_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["after"] = arg1
-	return args, nil
-}
-
-func (ec *executionContext) field_Incident_businessServices_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "maxDepth",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["maxDepth"] = arg0
 	return args, nil
 }
 
@@ -1149,50 +1134,6 @@ func (ec *executionContext) fieldContext_Incident_suspectChanges(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Incident_suspectChanges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Incident_businessServices(ctx context.Context, field graphql.CollectedField, obj *model.Incident) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Incident_businessServices(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Incident().BusinessServices(ctx, obj, fc.Args["maxDepth"].(*int))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.ImpactedCI) graphql.Marshaler {
-			return ec.marshalNImpactedCI2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐImpactedCIᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Incident_businessServices(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Incident",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ImpactedCI(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Incident_businessServices_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2934,12 +2875,6 @@ func (ec *executionContext) _Incident(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Incident_suspectChanges(ctx, field, obj)
-				})
-		case "businessServices":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Incident_businessServices(ctx, field, obj)
 				})
 		case "impactAnalysis":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -730,7 +730,6 @@ type ComplexityRoot struct {
 		AssignedTo       func(childComplexity int) int
 		AssignmentGroup  func(childComplexity int) int
 		Attributes       func(childComplexity int) int
-		BusinessServices func(childComplexity int, maxDepth *int) int
 		Caller           func(childComplexity int) int
 		Category         func(childComplexity int) int
 		CausedBy         func(childComplexity int) int
@@ -4331,17 +4330,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Incident.Attributes(childComplexity), true
-	case "Incident.businessServices":
-		if e.ComplexityRoot.Incident.BusinessServices == nil {
-			break
-		}
-
-		args, err := ec.field_Incident_businessServices_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Incident.BusinessServices(childComplexity, args["maxDepth"].(*int)), true
 	case "Incident.caller":
 		if e.ComplexityRoot.Incident.Caller == nil {
 			break
@@ -11150,13 +11138,10 @@ type AddNotePayload {
 
 extend type Incident {
   """
-  The business services its affected CIs roll up to: those impact analysis reaches from them (up to
-  ` + "`" + `maxDepth` + "`" + ` hops), worst effect first, then most critical. Empty without affected CIs.
-  """
-  businessServices("Hops from its CIs, 1 to the server's maximum (traversal.max_depth)." maxDepth: Int = 12): [ImpactedCI!]!
-  """
-  The impact analysis of its affected CIs failing (down), as ` + "`" + `impactAnalysis` + "`" + ` answers it; null
-  without affected CIs.
+  The impact analysis of its affected CIs failing (down), as ` + "`" + `impactAnalysis` + "`" + ` answers it: the
+  business services they roll up to (` + "`" + `businessServices` + "`" + `), owners, support groups, counts; null
+  without affected CIs. ` + "`" + `truncated` + "`" + ` says when the incident has more CIs than one analysis takes
+  (traversal.max_starts) or the traversal budget cut it.
   """
   impactAnalysis("Hops from its CIs, 1 to the server's maximum (traversal.max_depth)." maxDepth: Int = 12): ImpactAnalysis
 }
@@ -15045,8 +15030,6 @@ func (ec *executionContext) childFields_Incident(ctx context.Context, field grap
 		return ec.fieldContext_Incident_journal(ctx, field)
 	case "suspectChanges":
 		return ec.fieldContext_Incident_suspectChanges(ctx, field)
-	case "businessServices":
-		return ec.fieldContext_Incident_businessServices(ctx, field)
 	case "impactAnalysis":
 		return ec.fieldContext_Incident_impactAnalysis(ctx, field)
 	case "articles":

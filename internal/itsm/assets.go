@@ -258,16 +258,10 @@ func (s *Service) ActOnAsset(ctx context.Context, actor store.Actor, id store.ID
 		}
 		in["assigned_to"] = p.Attributes["user_name"]
 	}
-	res, err := s.cmdb.WriteNode(ctx, actor, KindAsset, cmdb.NodeWrite{
-		ID: id, Input: in, Expected: expected, Verb: auth.Update,
-		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
-			return s.asset.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at})
-		},
-	})
+	res, err := s.act(ctx, actor, KindAsset, s.asset, id, expected, action, in, Facts{}, nil)
 	if err != nil {
 		return res.Node, err
 	}
-	s.emit(actor, KindAsset, res, false)
 	switch res.Node.Attributes["state"] {
 	case AssetInUse:
 		_, err = s.cmdb.SetLinks(ctx, actor, id, RelAssignedTo, []store.ID{person}, cmdb.KindPerson, "assignedToId", false)

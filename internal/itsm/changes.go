@@ -166,16 +166,10 @@ func (s *Service) ActOnChange(ctx context.Context, actor store.Actor, id store.I
 			return store.Node{}, err
 		}
 	}
-	res, err := s.cmdb.WriteNode(ctx, actor, KindChange, cmdb.NodeWrite{
-		ID: id, Input: input, Expected: expected, Verb: auth.Update,
-		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
-			return s.change.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at, Facts: facts})
-		},
-	})
+	res, err := s.act(ctx, actor, KindChange, s.change, id, expected, action, input, facts, nil)
 	if err != nil {
 		return res.Node, err
 	}
-	s.emit(actor, KindChange, res, false)
 	if action == ActionCancelChange {
 		return res.Node, s.cancelTasks(ctx, actor, KindChangeTask, res.Node)
 	}

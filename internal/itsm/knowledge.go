@@ -231,16 +231,10 @@ func (s *Service) ActOnArticle(ctx context.Context, actor store.Actor, id store.
 	if err := s.knowledge.checkInputs(action, input); err != nil {
 		return store.Node{}, err
 	}
-	res, err := s.cmdb.WriteNode(ctx, actor, KindKnowledge, cmdb.NodeWrite{
-		ID: id, Input: input, Expected: expected, Verb: auth.Update,
-		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
-			return s.knowledge.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at})
-		},
-	})
+	res, err := s.act(ctx, actor, KindKnowledge, s.knowledge, id, expected, action, input, Facts{}, nil)
 	if err != nil {
 		return res.Node, err
 	}
-	s.emit(actor, KindKnowledge, res, false)
 	if action != ActionPublish {
 		return res.Node, nil
 	}

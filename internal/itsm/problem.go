@@ -149,16 +149,10 @@ func (s *Service) ActOnProblem(ctx context.Context, actor store.Actor, id store.
 			return store.Node{}, err
 		}
 	}
-	res, err := s.cmdb.WriteNode(ctx, actor, KindProblem, cmdb.NodeWrite{
-		ID: id, Input: input, Expected: expected, Verb: auth.Update,
-		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
-			return s.problem.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at, Facts: facts})
-		},
-	})
+	res, err := s.act(ctx, actor, KindProblem, s.problem, id, expected, action, input, facts, nil)
 	if err != nil {
 		return res.Node, err
 	}
-	s.emit(actor, KindProblem, res, false)
 	if action == ActionCancelProblem {
 		return res.Node, s.cancelTasks(ctx, actor, KindProblemTask, res.Node)
 	}

@@ -480,19 +480,7 @@ func (s *Service) ActOnIncident(ctx context.Context, actor store.Actor, id store
 	if err := s.incident.checkInputs(action, input); err != nil {
 		return store.Node{}, err
 	}
-	res, err := s.cmdb.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{
-		ID: id, Input: input, Expected: expected, Verb: auth.Update,
-		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
-			out, err := s.incident.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at})
-			if err != nil {
-				return nil, err
-			}
-			return s.withSLA(cur, out, at), nil
-		},
-	})
-	if err == nil {
-		s.emit(actor, KindIncident, res, false)
-	}
+	res, err := s.act(ctx, actor, KindIncident, s.incident, id, expected, action, input, Facts{}, s.withSLA)
 	return res.Node, err
 }
 
@@ -559,4 +547,27 @@ func (s *Service) DueWithin(minutes int) (*store.Expr, error) {
 		}},
 		{Op: store.OpLte, Field: attrResolutionDueAt, Value: limit},
 	}}, nil
+}
+
+// act writes one workflow action on record id of kind: the transition of
+// w decided against the record as stored and locked in the write (with
+// the facts gathered before it), completed by finish when not nil
+// (derived values, such as the SLA clock), then told to the publisher.
+// The caller checked the permission and the action's input.
+func (s *Service) act(ctx context.Context, actor store.Actor, kind string, w *Workflow, id store.ID, expected int64, action string,
+	input map[string]any, facts Facts, finish func(cur *store.Node, out store.Attributes, at time.Time) store.Attributes) (store.UpsertResult, error) {
+	res, err := s.cmdb.WriteNode(ctx, actor, kind, cmdb.NodeWrite{
+		ID: id, Input: input, Expected: expected, Verb: auth.Update,
+		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
+			out, err := w.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at, Facts: facts})
+			if err != nil || finish == nil {
+				return out, err
+			}
+			return finish(cur, out, at), nil
+		},
+	})
+	if err == nil {
+		s.emit(actor, kind, res, false)
+	}
+	return res, err
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/skein-cmdb/skein/internal/auth"
-	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -248,15 +247,7 @@ func (s *Service) ActOnTask(ctx context.Context, actor store.Actor, kind string,
 // actOnTask writes one action of a task whose permission and input the
 // caller checked.
 func (s *Service) actOnTask(ctx context.Context, actor store.Actor, k taskKind, id store.ID, expected int64, action string, input map[string]any, facts Facts) (store.Node, error) {
-	res, err := s.cmdb.WriteNode(ctx, actor, k.kind, cmdb.NodeWrite{
-		ID: id, Input: input, Expected: expected, Verb: auth.Update,
-		Decide: func(cur *store.Node, input store.Attributes, at time.Time) (store.Attributes, error) {
-			return k.workflow.Apply(action, Record{Attributes: cur.Attributes, Input: input, At: at, Facts: facts})
-		},
-	})
-	if err == nil {
-		s.emit(actor, k.kind, res, false)
-	}
+	res, err := s.act(ctx, actor, k.kind, k.workflow, id, expected, action, input, facts, nil)
 	return res.Node, err
 }
 
