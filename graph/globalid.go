@@ -32,6 +32,9 @@ const (
 	typeAssetModel   = "AssetModel"
 	typeCatalogItem  = "CatalogItem"
 	typeKnowledge    = "KnowledgeArticle"
+	typeRequest      = "Request"
+	typeRITM         = "RequestedItem"
+	typeCatalogTask  = "CatalogTask"
 )
 
 // recordTypes are the API types of the model kinds of records.
@@ -40,7 +43,7 @@ var recordTypes = map[string]string{
 	itsm.KindChangeTask: typeChangeTask, itsm.KindProblemTask: typeProblemTask, itsm.KindJournal: typeJournalEntry,
 	itsm.KindChangeWindow: typeChangeWindow, itsm.KindChangeTemplate: typeTemplate,
 	itsm.KindAsset: typeAsset, itsm.KindAssetModel: typeAssetModel, itsm.KindCatalogItem: typeCatalogItem,
-	itsm.KindKnowledge: typeKnowledge,
+	itsm.KindKnowledge: typeKnowledge, itsm.KindRequest: typeRequest, itsm.KindRequestedItem: typeRITM, itsm.KindCatalogTask: typeCatalogTask,
 }
 
 // nodeLoaders fetch each type of Node by store ID for node(id:), each
@@ -104,6 +107,24 @@ var nodeLoaders = map[string]func(ctx context.Context, r *queryResolver, id stor
 	typeProblemTask: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
 		if t, err := nodeOf(ctx, r.Resolver, itsm.KindProblemTask, id, problemTaskView); t != nil || err != nil {
 			return t, err
+		}
+		return nil, nil
+	},
+	typeRequest: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if n, err := nodeOf(ctx, r.Resolver, itsm.KindRequest, id, requestView); n != nil || err != nil {
+			return n, err
+		}
+		return nil, nil
+	},
+	typeRITM: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if n, err := nodeOf(ctx, r.Resolver, itsm.KindRequestedItem, id, requestedItemView); n != nil || err != nil {
+			return n, err
+		}
+		return nil, nil
+	},
+	typeCatalogTask: func(ctx context.Context, r *queryResolver, id store.ID) (model.Node, error) {
+		if n, err := nodeOf(ctx, r.Resolver, itsm.KindCatalogTask, id, catalogTaskView); n != nil || err != nil {
+			return n, err
 		}
 		return nil, nil
 	},
@@ -176,7 +197,8 @@ func parseGlobalID(field, gid string) (string, store.ID, error) {
 func canonicalID(typ string, id store.ID) bool {
 	switch typ {
 	case typeCI, typeAuditRecord, typePerson, typeGroup, typeIncident, typeJournalEntry, typeChange, typeProblem, typeChangeTask, typeProblemTask,
-		typeChangeWindow, typeTemplate, typeAsset, typeAssetModel, typeCatalogItem, typeKnowledge, typeWebhook:
+		typeChangeWindow, typeTemplate, typeAsset, typeAssetModel, typeCatalogItem, typeKnowledge, typeWebhook,
+		typeRequest, typeRITM, typeCatalogTask:
 		u, err := uuid.Parse(string(id))
 		return err == nil && u.String() == string(id)
 	case typeRelationship:

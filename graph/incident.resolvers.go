@@ -37,14 +37,7 @@ func (r *incidentResolver) AllowedActions(ctx context.Context, obj *model.Incide
 
 // SLA is the resolver for the sla field.
 func (r *incidentResolver) SLA(ctx context.Context, obj *model.Incident) (*model.IncidentSLA, error) {
-	st := r.ITSM.SLA(obj.Raw.Attributes)
-	return &model.IncidentSLA{
-		Calendar: st.Calendar, ResponseTargetSeconds: int(st.ResponseTarget.Seconds()), ResolutionTargetSeconds: int(st.ResolutionTarget.Seconds()),
-		ResponseDueAt: st.ResponseDueAt, RespondedAt: st.RespondedAt, ResponseBreached: st.ResponseBreached,
-		ResolutionDueAt: st.ResolutionDueAt, ResolutionElapsedSeconds: int(st.ResolutionElapsed.Seconds()),
-		ResolutionLeftSeconds: int(st.ResolutionLeft.Seconds()), ResolutionBreached: st.ResolutionBreached,
-		Paused: st.Paused, Stopped: st.ResolutionStopped,
-	}, nil
+	return slaOut(r.ITSM.SLA(obj.Raw.Attributes)), nil
 }
 
 // Caller is the resolver for the caller field.

@@ -396,6 +396,12 @@ func nodeView(n store.Node) model.Node {
 		return assetModelView(n)
 	case itsm.KindCatalogItem:
 		return catalogItemView(n)
+	case itsm.KindRequest:
+		return requestView(n)
+	case itsm.KindRequestedItem:
+		return requestedItemView(n)
+	case itsm.KindCatalogTask:
+		return catalogTaskView(n)
 	case itsm.KindKnowledge:
 		return articleView(itsm.KnowledgeWorkflow())(n)
 	}

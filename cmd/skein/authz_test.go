@@ -87,6 +87,8 @@ type matrixEnv struct {
 	a       *app
 	n       atomic.Int64
 	cabOnce sync.Once
+	// cabID is the CAB group's ID, once made.
+	cabID string
 }
 
 func (m *matrixEnv) name(prefix string) string { return fmt.Sprintf("%s%d", prefix, m.n.Add(1)) }
@@ -127,11 +129,9 @@ func (m *matrixEnv) incident(t *testing.T, actions ...string) string {
 	return id
 }
 
-// change opens a change as admin (type, with a window tomorrow) and runs
-// the actions given (e.g. "assessChange"), returning its global ID.
-// Approval goes to the CAB group, whose members are people named after
-// every matrix token ("matrix engineer"...), made once.
-func (m *matrixEnv) change(t *testing.T, typ string, actions ...string) string {
+// cab makes, once, the CAB group, whose members are people named after
+// every matrix token ("matrix engineer"...), and returns its ID.
+func (m *matrixEnv) cab(t *testing.T) string {
 	m.cabOnce.Do(func() {
 		var people []any
 		for _, r := range auth.TokenRoles {
@@ -148,7 +148,17 @@ func (m *matrixEnv) change(t *testing.T, typ string, actions ...string) string {
 			map[string]any{"in": map[string]any{"items": []any{map[string]any{"attributes": map[string]any{"name": "CAB", "type": "cab"}}}}})
 		ok(t, m.url, `mutation($in: GroupMembersInput!) { addGroupMembers(input: $in) { changed } }`,
 			map[string]any{"in": map[string]any{"groupId": get(d, "upsertGroups", "results", 0, "group", "id"), "personIds": ids}})
+		m.cabID = get(d, "upsertGroups", "results", 0, "group", "id").(string)
 	})
+	return m.cabID
+}
+
+// change opens a change as admin (type, with a window tomorrow) and runs
+// the actions given (e.g. "assessChange"), returning its global ID.
+// Approval goes to the CAB group, whose members are people named after
+// every matrix token ("matrix engineer"...), made once.
+func (m *matrixEnv) change(t *testing.T, typ string, actions ...string) string {
+	m.cab(t)
 	start := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
 	in := map[string]any{"shortDescription": m.name("matrix-change-"), "type": typ,
 		"plannedStartAt": start.Format(time.RFC3339), "plannedEndAt": start.Add(time.Hour).Format(time.RFC3339)}

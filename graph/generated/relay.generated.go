@@ -198,6 +198,20 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case model.RequestedItem:
+		return ec._RequestedItem(ctx, sel, &obj)
+	case *model.RequestedItem:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._RequestedItem(ctx, sel, obj)
+	case model.Request:
+		return ec._Request(ctx, sel, &obj)
+	case *model.Request:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Request(ctx, sel, obj)
 	case model.Relationship:
 		return ec._Relationship(ctx, sel, &obj)
 	case *model.Relationship:
@@ -282,6 +296,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Change(ctx, sel, obj)
+	case model.CatalogTask:
+		return ec._CatalogTask(ctx, sel, &obj)
+	case *model.CatalogTask:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CatalogTask(ctx, sel, obj)
 	case model.CatalogItem:
 		return ec._CatalogItem(ctx, sel, &obj)
 	case *model.CatalogItem:

@@ -29,6 +29,7 @@ type ResolverRoot interface {
 	CI() CIResolver
 	CICloseCode() CICloseCodeResolver
 	CatalogItem() CatalogItemResolver
+	CatalogTask() CatalogTaskResolver
 	Change() ChangeResolver
 	ChangeConflict() ChangeConflictResolver
 	ChangeOutcomes() ChangeOutcomesResolver
@@ -55,6 +56,8 @@ type ResolverRoot interface {
 	ReachedCI() ReachedCIResolver
 	RecordNearCI() RecordNearCIResolver
 	Relationship() RelationshipResolver
+	Request() RequestResolver
+	RequestedItem() RequestedItemResolver
 	StockLevel() StockLevelResolver
 	SuspectChange() SuspectChangeResolver
 	Webhook() WebhookResolver
@@ -74,6 +77,11 @@ type ComplexityRoot struct {
 		Role      func(childComplexity int) int
 		Sources   func(childComplexity int) int
 		TokenID   func(childComplexity int) int
+	}
+
+	AddCatalogTaskNotePayload struct {
+		CatalogTask func(childComplexity int) int
+		Entry       func(childComplexity int) int
 	}
 
 	AddChangeNotePayload struct {
@@ -99,6 +107,16 @@ type ComplexityRoot struct {
 	AddProblemTaskNotePayload struct {
 		Entry       func(childComplexity int) int
 		ProblemTask func(childComplexity int) int
+	}
+
+	AddRequestNotePayload struct {
+		Entry   func(childComplexity int) int
+		Request func(childComplexity int) int
+	}
+
+	AddRequestedItemNotePayload struct {
+		Entry         func(childComplexity int) int
+		RequestedItem func(childComplexity int) int
 	}
 
 	Approval struct {
@@ -321,6 +339,51 @@ type ComplexityRoot struct {
 
 	CatalogItemPayload struct {
 		CatalogItem func(childComplexity int) int
+	}
+
+	CatalogTask struct {
+		AffectedCIs      func(childComplexity int, first *int, after *string) int
+		AllocatedAsset   func(childComplexity int) int
+		AllowedActions   func(childComplexity int) int
+		AssetModel       func(childComplexity int) int
+		AssignedTo       func(childComplexity int) int
+		AssignmentGroup  func(childComplexity int) int
+		Attributes       func(childComplexity int) int
+		CloseCode        func(childComplexity int) int
+		CloseNotes       func(childComplexity int) int
+		ClosedAt         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		History          func(childComplexity int, first *int, after *string) int
+		ID               func(childComplexity int) int
+		Journal          func(childComplexity int, typeArg *model.NoteType, first *int, after *string) int
+		Number           func(childComplexity int) int
+		OpenedAt         func(childComplexity int) int
+		PlannedEndAt     func(childComplexity int) int
+		PlannedStartAt   func(childComplexity int) int
+		RequestedItem    func(childComplexity int) int
+		ShortDescription func(childComplexity int) int
+		StartedAt        func(childComplexity int) int
+		State            func(childComplexity int) int
+		StateCode        func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Version          func(childComplexity int) int
+		WaitReason       func(childComplexity int) int
+	}
+
+	CatalogTaskConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	CatalogTaskEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CatalogTaskPayload struct {
+		CatalogTask func(childComplexity int) int
 	}
 
 	CatalogVariable struct {
@@ -897,23 +960,32 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddCatalogTaskNote       func(childComplexity int, input model.AddNoteInput) int
 		AddChangeNote            func(childComplexity int, input model.AddNoteInput) int
 		AddChangeTaskNote        func(childComplexity int, input model.AddNoteInput) int
 		AddGroupMembers          func(childComplexity int, input model.GroupMembersInput) int
 		AddIncidentNote          func(childComplexity int, input model.AddNoteInput) int
 		AddProblemNote           func(childComplexity int, input model.AddNoteInput) int
 		AddProblemTaskNote       func(childComplexity int, input model.AddNoteInput) int
+		AddRequestNote           func(childComplexity int, input model.AddNoteInput) int
+		AddRequestedItemNote     func(childComplexity int, input model.AddNoteInput) int
+		AllocateCatalogTaskAsset func(childComplexity int, input model.TaskActionInput) int
 		AnalyzeProblem           func(childComplexity int, input model.ProblemActionInput) int
 		ApproveChange            func(childComplexity int, input model.ChangeDecisionInput) int
+		ApproveRequestedItem     func(childComplexity int, input model.DecisionInput) int
 		AssessChange             func(childComplexity int, input model.ChangeActionInput) int
 		AssessProblem            func(childComplexity int, input model.ProblemActionInput) int
 		AssessProblemTask        func(childComplexity int, input model.TaskActionInput) int
 		AssignAsset              func(childComplexity int, input model.AssignAssetInput) int
+		CancelCatalogTask        func(childComplexity int, input model.CancelTaskInput) int
 		CancelChange             func(childComplexity int, input model.CancelChangeInput) int
 		CancelChangeTask         func(childComplexity int, input model.CancelTaskInput) int
 		CancelIncident           func(childComplexity int, input model.CancelIncidentInput) int
 		CancelProblem            func(childComplexity int, input model.CancelProblemInput) int
 		CancelProblemTask        func(childComplexity int, input model.CancelTaskInput) int
+		CancelRequest            func(childComplexity int, input model.CancelRecordInput) int
+		CancelRequestedItem      func(childComplexity int, input model.CancelRecordInput) int
+		CloseCatalogTask         func(childComplexity int, input model.CloseTaskInput) int
 		CloseChange              func(childComplexity int, input model.CloseChangeInput) int
 		CloseChangeTask          func(childComplexity int, input model.CloseTaskInput) int
 		CloseIncident            func(childComplexity int, input model.IncidentActionInput) int
@@ -923,6 +995,7 @@ type ComplexityRoot struct {
 		CreateAsset              func(childComplexity int, input model.CreateAssetInput) int
 		CreateAssetModel         func(childComplexity int, input model.CreateAssetModelInput) int
 		CreateCatalogItem        func(childComplexity int, input model.CreateCatalogItemInput) int
+		CreateCatalogTask        func(childComplexity int, input model.CreateCatalogTaskInput) int
 		CreateChange             func(childComplexity int, input model.CreateChangeInput) int
 		CreateChangeTask         func(childComplexity int, input model.CreateChangeTaskInput) int
 		CreateChangeTemplate     func(childComplexity int, input model.CreateChangeTemplateInput) int
@@ -939,6 +1012,7 @@ type ComplexityRoot struct {
 		DeleteRelationships      func(childComplexity int, input model.DeleteRelationshipsInput) int
 		DisposeAsset             func(childComplexity int, input model.DisposeAssetInput) int
 		FixProblem               func(childComplexity int, input model.ProblemActionInput) int
+		HoldCatalogTask          func(childComplexity int, input model.HoldCatalogTaskInput) int
 		HoldIncident             func(childComplexity int, input model.HoldIncidentInput) int
 		ImplementChange          func(childComplexity int, input model.ChangeActionInput) int
 		LinkIncidentToProblem    func(childComplexity int, input model.LinkIncidentToProblemInput) int
@@ -951,12 +1025,14 @@ type ComplexityRoot struct {
 		RegisterCIClass          func(childComplexity int, input model.RegisterCIClassInput) int
 		RegisterRelationshipType func(childComplexity int, input model.RegisterRelationshipTypeInput) int
 		RejectChange             func(childComplexity int, input model.ChangeDecisionInput) int
+		RejectRequestedItem      func(childComplexity int, input model.DecisionInput) int
 		RemoveGroupMembers       func(childComplexity int, input model.GroupMembersInput) int
 		ReopenIncident           func(childComplexity int, input model.ReopenIncidentInput) int
 		RepairAsset              func(childComplexity int, input model.AssetNotesInput) int
 		RequestChangeApproval    func(childComplexity int, input model.ChangeActionInput) int
 		ResolveIncident          func(childComplexity int, input model.ResolveIncidentInput) int
 		ResolveProblem           func(childComplexity int, input model.ResolveProblemInput) int
+		ResumeCatalogTask        func(childComplexity int, input model.TaskActionInput) int
 		ResumeIncident           func(childComplexity int, input model.IncidentActionInput) int
 		RetireAsset              func(childComplexity int, input model.AssetNotesInput) int
 		RetireCIClass            func(childComplexity int, input model.RetireCIClassInput) int
@@ -972,16 +1048,20 @@ type ComplexityRoot struct {
 		SetAssetCi               func(childComplexity int, input model.SetAssetCIInput) int
 		SetGroupManager          func(childComplexity int, input model.SetGroupManagerInput) int
 		SetIncidentCause         func(childComplexity int, input model.SetIncidentCauseInput) int
+		SetPersonManager         func(childComplexity int, input model.SetPersonManagerInput) int
 		SetProblemFixChange      func(childComplexity int, input model.SetProblemFixChangeInput) int
 		SetProblemRootCauseCi    func(childComplexity int, input model.SetProblemRootCauseCIInput) int
+		StartCatalogTask         func(childComplexity int, input model.TaskActionInput) int
 		StartChangeTask          func(childComplexity int, input model.TaskActionInput) int
 		StartIncident            func(childComplexity int, input model.IncidentActionInput) int
 		StartProblemTask         func(childComplexity int, input model.TaskActionInput) int
 		SubmitKnowledgeArticle   func(childComplexity int, input model.KnowledgeArticleActionInput) int
+		SubmitRequest            func(childComplexity int, input model.SubmitRequestInput) int
 		UnassignAsset            func(childComplexity int, input model.AssetActionInput) int
 		UpdateAsset              func(childComplexity int, input model.UpdateAssetInput) int
 		UpdateAssetModel         func(childComplexity int, input model.UpdateAssetModelInput) int
 		UpdateCatalogItem        func(childComplexity int, input model.UpdateCatalogItemInput) int
+		UpdateCatalogTask        func(childComplexity int, input model.UpdateTaskInput) int
 		UpdateChange             func(childComplexity int, input model.UpdateChangeInput) int
 		UpdateChangeTask         func(childComplexity int, input model.UpdateTaskInput) int
 		UpdateChangeTemplate     func(childComplexity int, input model.UpdateChangeTemplateInput) int
@@ -1034,11 +1114,13 @@ type ComplexityRoot struct {
 		History        func(childComplexity int, first *int, after *string) int
 		ID             func(childComplexity int) int
 		Location       func(childComplexity int) int
+		Manager        func(childComplexity int) int
 		Manages        func(childComplexity int, first *int, after *string) int
 		Mobile         func(childComplexity int) int
 		Name           func(childComplexity int) int
 		OwnedCIs       func(childComplexity int, first *int, after *string) int
 		Phone          func(childComplexity int) int
+		Requests       func(childComplexity int, first *int, after *string) int
 		TimeZone       func(childComplexity int) int
 		Title          func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
@@ -1164,6 +1246,8 @@ type ComplexityRoot struct {
 		AuditRecords          func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
 		CatalogItem           func(childComplexity int, id *string, name *string) int
 		CatalogItems          func(childComplexity int, search *string, where *model.CIWhere, first *int, after *string, offset *int) int
+		CatalogTask           func(childComplexity int, id *string, number *string) int
+		CatalogTasks          func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		Change                func(childComplexity int, id *string, number *string) int
 		ChangeOutcomesByClass func(childComplexity int, since *time.Time) int
 		ChangeTask            func(childComplexity int, id *string, number *string) int
@@ -1195,6 +1279,10 @@ type ComplexityRoot struct {
 		ProblemTasks          func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		Problems              func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		RelationshipTypes     func(childComplexity int) int
+		Request               func(childComplexity int, id *string, number *string) int
+		RequestedItem         func(childComplexity int, id *string, number *string) int
+		RequestedItems        func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
+		Requests              func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.IncidentOrder, first *int, after *string, offset *int) int
 		Search                func(childComplexity int, text string, filter *model.SearchFilter, first *int, after *string) int
 		ShortestPath          func(childComplexity int, from string, to string, maxDepth *int, types []string) int
 		StockLevels           func(childComplexity int, lowOnly *bool) int
@@ -1277,6 +1365,88 @@ type ComplexityRoot struct {
 		TargetClasses       func(childComplexity int) int
 	}
 
+	Request struct {
+		AllowedActions   func(childComplexity int) int
+		Attributes       func(childComplexity int) int
+		CloseNotes       func(childComplexity int) int
+		ClosedAt         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		History          func(childComplexity int, first *int, after *string) int
+		ID               func(childComplexity int) int
+		Items            func(childComplexity int, first *int, after *string) int
+		Journal          func(childComplexity int, typeArg *model.NoteType, first *int, after *string) int
+		Number           func(childComplexity int) int
+		OpenedAt         func(childComplexity int) int
+		Priority         func(childComplexity int) int
+		RequestedBy      func(childComplexity int) int
+		RequestedFor     func(childComplexity int) int
+		ShortDescription func(childComplexity int) int
+		State            func(childComplexity int) int
+		StateCode        func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		Version          func(childComplexity int) int
+	}
+
+	RequestConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RequestEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	RequestPayload struct {
+		Request func(childComplexity int) int
+	}
+
+	RequestedItem struct {
+		AllowedActions   func(childComplexity int) int
+		Approval         func(childComplexity int) int
+		Approvals        func(childComplexity int) int
+		ApprovedAt       func(childComplexity int) int
+		Attributes       func(childComplexity int) int
+		CatalogItem      func(childComplexity int) int
+		CloseNotes       func(childComplexity int) int
+		ClosedAt         func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		History          func(childComplexity int, first *int, after *string) int
+		ID               func(childComplexity int) int
+		Journal          func(childComplexity int, typeArg *model.NoteType, first *int, after *string) int
+		Number           func(childComplexity int) int
+		OpenedAt         func(childComplexity int) int
+		Priority         func(childComplexity int) int
+		Quantity         func(childComplexity int) int
+		Request          func(childComplexity int) int
+		RequestedFor     func(childComplexity int) int
+		SLA              func(childComplexity int) int
+		ShortDescription func(childComplexity int) int
+		State            func(childComplexity int) int
+		StateCode        func(childComplexity int) int
+		Tasks            func(childComplexity int, openOnly *bool, first *int, after *string) int
+		UpdatedAt        func(childComplexity int) int
+		Variables        func(childComplexity int) int
+		Version          func(childComplexity int) int
+	}
+
+	RequestedItemConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RequestedItemEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	RequestedItemPayload struct {
+		RequestedItem func(childComplexity int) int
+	}
+
 	RetireCIClassPayload struct {
 		Name func(childComplexity int) int
 	}
@@ -1322,6 +1492,10 @@ type ComplexityRoot struct {
 		Group func(childComplexity int) int
 	}
 
+	SetPersonManagerPayload struct {
+		Person func(childComplexity int) int
+	}
+
 	Sighting struct {
 		LastSeenAt func(childComplexity int) int
 		Source     func(childComplexity int) int
@@ -1332,6 +1506,11 @@ type ComplexityRoot struct {
 		Low       func(childComplexity int) int
 		Model     func(childComplexity int) int
 		Threshold func(childComplexity int) int
+	}
+
+	SubmitRequestPayload struct {
+		Items   func(childComplexity int) int
+		Request func(childComplexity int) int
 	}
 
 	SuspectChange struct {
@@ -1519,6 +1698,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.APIToken.TokenID(childComplexity), true
 
+	case "AddCatalogTaskNotePayload.catalogTask":
+		if e.ComplexityRoot.AddCatalogTaskNotePayload.CatalogTask == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddCatalogTaskNotePayload.CatalogTask(childComplexity), true
+	case "AddCatalogTaskNotePayload.entry":
+		if e.ComplexityRoot.AddCatalogTaskNotePayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddCatalogTaskNotePayload.Entry(childComplexity), true
+
 	case "AddChangeNotePayload.change":
 		if e.ComplexityRoot.AddChangeNotePayload.Change == nil {
 			break
@@ -1583,6 +1775,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AddProblemTaskNotePayload.ProblemTask(childComplexity), true
+
+	case "AddRequestNotePayload.entry":
+		if e.ComplexityRoot.AddRequestNotePayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddRequestNotePayload.Entry(childComplexity), true
+	case "AddRequestNotePayload.request":
+		if e.ComplexityRoot.AddRequestNotePayload.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddRequestNotePayload.Request(childComplexity), true
+
+	case "AddRequestedItemNotePayload.entry":
+		if e.ComplexityRoot.AddRequestedItemNotePayload.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddRequestedItemNotePayload.Entry(childComplexity), true
+	case "AddRequestedItemNotePayload.requestedItem":
+		if e.ComplexityRoot.AddRequestedItemNotePayload.RequestedItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddRequestedItemNotePayload.RequestedItem(childComplexity), true
 
 	case "Approval.approver":
 		if e.ComplexityRoot.Approval.Approver == nil {
@@ -2599,6 +2817,223 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CatalogItemPayload.CatalogItem(childComplexity), true
+
+	case "CatalogTask.affectedCIs":
+		if e.ComplexityRoot.CatalogTask.AffectedCIs == nil {
+			break
+		}
+
+		args, err := ec.field_CatalogTask_affectedCIs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CatalogTask.AffectedCIs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "CatalogTask.allocatedAsset":
+		if e.ComplexityRoot.CatalogTask.AllocatedAsset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.AllocatedAsset(childComplexity), true
+	case "CatalogTask.allowedActions":
+		if e.ComplexityRoot.CatalogTask.AllowedActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.AllowedActions(childComplexity), true
+	case "CatalogTask.assetModel":
+		if e.ComplexityRoot.CatalogTask.AssetModel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.AssetModel(childComplexity), true
+	case "CatalogTask.assignedTo":
+		if e.ComplexityRoot.CatalogTask.AssignedTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.AssignedTo(childComplexity), true
+	case "CatalogTask.assignmentGroup":
+		if e.ComplexityRoot.CatalogTask.AssignmentGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.AssignmentGroup(childComplexity), true
+	case "CatalogTask.attributes":
+		if e.ComplexityRoot.CatalogTask.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.Attributes(childComplexity), true
+	case "CatalogTask.closeCode":
+		if e.ComplexityRoot.CatalogTask.CloseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.CloseCode(childComplexity), true
+	case "CatalogTask.closeNotes":
+		if e.ComplexityRoot.CatalogTask.CloseNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.CloseNotes(childComplexity), true
+	case "CatalogTask.closedAt":
+		if e.ComplexityRoot.CatalogTask.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.ClosedAt(childComplexity), true
+	case "CatalogTask.createdAt":
+		if e.ComplexityRoot.CatalogTask.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.CreatedAt(childComplexity), true
+	case "CatalogTask.description":
+		if e.ComplexityRoot.CatalogTask.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.Description(childComplexity), true
+	case "CatalogTask.history":
+		if e.ComplexityRoot.CatalogTask.History == nil {
+			break
+		}
+
+		args, err := ec.field_CatalogTask_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CatalogTask.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "CatalogTask.id":
+		if e.ComplexityRoot.CatalogTask.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.ID(childComplexity), true
+	case "CatalogTask.journal":
+		if e.ComplexityRoot.CatalogTask.Journal == nil {
+			break
+		}
+
+		args, err := ec.field_CatalogTask_journal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CatalogTask.Journal(childComplexity, args["type"].(*model.NoteType), args["first"].(*int), args["after"].(*string)), true
+	case "CatalogTask.number":
+		if e.ComplexityRoot.CatalogTask.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.Number(childComplexity), true
+	case "CatalogTask.openedAt":
+		if e.ComplexityRoot.CatalogTask.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.OpenedAt(childComplexity), true
+	case "CatalogTask.plannedEndAt":
+		if e.ComplexityRoot.CatalogTask.PlannedEndAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.PlannedEndAt(childComplexity), true
+	case "CatalogTask.plannedStartAt":
+		if e.ComplexityRoot.CatalogTask.PlannedStartAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.PlannedStartAt(childComplexity), true
+	case "CatalogTask.requestedItem":
+		if e.ComplexityRoot.CatalogTask.RequestedItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.RequestedItem(childComplexity), true
+	case "CatalogTask.shortDescription":
+		if e.ComplexityRoot.CatalogTask.ShortDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.ShortDescription(childComplexity), true
+	case "CatalogTask.startedAt":
+		if e.ComplexityRoot.CatalogTask.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.StartedAt(childComplexity), true
+	case "CatalogTask.state":
+		if e.ComplexityRoot.CatalogTask.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.State(childComplexity), true
+	case "CatalogTask.stateCode":
+		if e.ComplexityRoot.CatalogTask.StateCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.StateCode(childComplexity), true
+	case "CatalogTask.updatedAt":
+		if e.ComplexityRoot.CatalogTask.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.UpdatedAt(childComplexity), true
+	case "CatalogTask.version":
+		if e.ComplexityRoot.CatalogTask.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.Version(childComplexity), true
+	case "CatalogTask.waitReason":
+		if e.ComplexityRoot.CatalogTask.WaitReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTask.WaitReason(childComplexity), true
+
+	case "CatalogTaskConnection.edges":
+		if e.ComplexityRoot.CatalogTaskConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTaskConnection.Edges(childComplexity), true
+	case "CatalogTaskConnection.pageInfo":
+		if e.ComplexityRoot.CatalogTaskConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTaskConnection.PageInfo(childComplexity), true
+	case "CatalogTaskConnection.totalCount":
+		if e.ComplexityRoot.CatalogTaskConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTaskConnection.TotalCount(childComplexity), true
+
+	case "CatalogTaskEdge.cursor":
+		if e.ComplexityRoot.CatalogTaskEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTaskEdge.Cursor(childComplexity), true
+	case "CatalogTaskEdge.node":
+		if e.ComplexityRoot.CatalogTaskEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTaskEdge.Node(childComplexity), true
+
+	case "CatalogTaskPayload.catalogTask":
+		if e.ComplexityRoot.CatalogTaskPayload.CatalogTask == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogTaskPayload.CatalogTask(childComplexity), true
 
 	case "CatalogVariable.choices":
 		if e.ComplexityRoot.CatalogVariable.Choices == nil {
@@ -5056,6 +5491,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MergeCIsPayload.Survivor(childComplexity), true
 
+	case "Mutation.addCatalogTaskNote":
+		if e.ComplexityRoot.Mutation.AddCatalogTaskNote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addCatalogTaskNote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddCatalogTaskNote(childComplexity, args["input"].(model.AddNoteInput)), true
 	case "Mutation.addChangeNote":
 		if e.ComplexityRoot.Mutation.AddChangeNote == nil {
 			break
@@ -5122,6 +5568,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddProblemTaskNote(childComplexity, args["input"].(model.AddNoteInput)), true
+	case "Mutation.addRequestNote":
+		if e.ComplexityRoot.Mutation.AddRequestNote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addRequestNote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddRequestNote(childComplexity, args["input"].(model.AddNoteInput)), true
+	case "Mutation.addRequestedItemNote":
+		if e.ComplexityRoot.Mutation.AddRequestedItemNote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addRequestedItemNote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddRequestedItemNote(childComplexity, args["input"].(model.AddNoteInput)), true
+	case "Mutation.allocateCatalogTaskAsset":
+		if e.ComplexityRoot.Mutation.AllocateCatalogTaskAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_allocateCatalogTaskAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AllocateCatalogTaskAsset(childComplexity, args["input"].(model.TaskActionInput)), true
 	case "Mutation.analyzeProblem":
 		if e.ComplexityRoot.Mutation.AnalyzeProblem == nil {
 			break
@@ -5144,6 +5623,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ApproveChange(childComplexity, args["input"].(model.ChangeDecisionInput)), true
+	case "Mutation.approveRequestedItem":
+		if e.ComplexityRoot.Mutation.ApproveRequestedItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveRequestedItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveRequestedItem(childComplexity, args["input"].(model.DecisionInput)), true
 	case "Mutation.assessChange":
 		if e.ComplexityRoot.Mutation.AssessChange == nil {
 			break
@@ -5188,6 +5678,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AssignAsset(childComplexity, args["input"].(model.AssignAssetInput)), true
+	case "Mutation.cancelCatalogTask":
+		if e.ComplexityRoot.Mutation.CancelCatalogTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelCatalogTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelCatalogTask(childComplexity, args["input"].(model.CancelTaskInput)), true
 	case "Mutation.cancelChange":
 		if e.ComplexityRoot.Mutation.CancelChange == nil {
 			break
@@ -5243,6 +5744,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelProblemTask(childComplexity, args["input"].(model.CancelTaskInput)), true
+	case "Mutation.cancelRequest":
+		if e.ComplexityRoot.Mutation.CancelRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelRequest(childComplexity, args["input"].(model.CancelRecordInput)), true
+	case "Mutation.cancelRequestedItem":
+		if e.ComplexityRoot.Mutation.CancelRequestedItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelRequestedItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelRequestedItem(childComplexity, args["input"].(model.CancelRecordInput)), true
+	case "Mutation.closeCatalogTask":
+		if e.ComplexityRoot.Mutation.CloseCatalogTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeCatalogTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseCatalogTask(childComplexity, args["input"].(model.CloseTaskInput)), true
 	case "Mutation.closeChange":
 		if e.ComplexityRoot.Mutation.CloseChange == nil {
 			break
@@ -5342,6 +5876,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateCatalogItem(childComplexity, args["input"].(model.CreateCatalogItemInput)), true
+	case "Mutation.createCatalogTask":
+		if e.ComplexityRoot.Mutation.CreateCatalogTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCatalogTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCatalogTask(childComplexity, args["input"].(model.CreateCatalogTaskInput)), true
 	case "Mutation.createChange":
 		if e.ComplexityRoot.Mutation.CreateChange == nil {
 			break
@@ -5518,6 +6063,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.FixProblem(childComplexity, args["input"].(model.ProblemActionInput)), true
+	case "Mutation.holdCatalogTask":
+		if e.ComplexityRoot.Mutation.HoldCatalogTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_holdCatalogTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.HoldCatalogTask(childComplexity, args["input"].(model.HoldCatalogTaskInput)), true
 	case "Mutation.holdIncident":
 		if e.ComplexityRoot.Mutation.HoldIncident == nil {
 			break
@@ -5645,6 +6201,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RejectChange(childComplexity, args["input"].(model.ChangeDecisionInput)), true
+	case "Mutation.rejectRequestedItem":
+		if e.ComplexityRoot.Mutation.RejectRequestedItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectRequestedItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectRequestedItem(childComplexity, args["input"].(model.DecisionInput)), true
 	case "Mutation.removeGroupMembers":
 		if e.ComplexityRoot.Mutation.RemoveGroupMembers == nil {
 			break
@@ -5711,6 +6278,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResolveProblem(childComplexity, args["input"].(model.ResolveProblemInput)), true
+	case "Mutation.resumeCatalogTask":
+		if e.ComplexityRoot.Mutation.ResumeCatalogTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeCatalogTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeCatalogTask(childComplexity, args["input"].(model.TaskActionInput)), true
 	case "Mutation.resumeIncident":
 		if e.ComplexityRoot.Mutation.ResumeIncident == nil {
 			break
@@ -5876,6 +6454,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetIncidentCause(childComplexity, args["input"].(model.SetIncidentCauseInput)), true
+	case "Mutation.setPersonManager":
+		if e.ComplexityRoot.Mutation.SetPersonManager == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPersonManager_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPersonManager(childComplexity, args["input"].(model.SetPersonManagerInput)), true
 	case "Mutation.setProblemFixChange":
 		if e.ComplexityRoot.Mutation.SetProblemFixChange == nil {
 			break
@@ -5898,6 +6487,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetProblemRootCauseCi(childComplexity, args["input"].(model.SetProblemRootCauseCIInput)), true
+	case "Mutation.startCatalogTask":
+		if e.ComplexityRoot.Mutation.StartCatalogTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startCatalogTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartCatalogTask(childComplexity, args["input"].(model.TaskActionInput)), true
 	case "Mutation.startChangeTask":
 		if e.ComplexityRoot.Mutation.StartChangeTask == nil {
 			break
@@ -5942,6 +6542,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SubmitKnowledgeArticle(childComplexity, args["input"].(model.KnowledgeArticleActionInput)), true
+	case "Mutation.submitRequest":
+		if e.ComplexityRoot.Mutation.SubmitRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitRequest(childComplexity, args["input"].(model.SubmitRequestInput)), true
 	case "Mutation.unassignAsset":
 		if e.ComplexityRoot.Mutation.UnassignAsset == nil {
 			break
@@ -5986,6 +6597,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateCatalogItem(childComplexity, args["input"].(model.UpdateCatalogItemInput)), true
+	case "Mutation.updateCatalogTask":
+		if e.ComplexityRoot.Mutation.UpdateCatalogTask == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCatalogTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCatalogTask(childComplexity, args["input"].(model.UpdateTaskInput)), true
 	case "Mutation.updateChange":
 		if e.ComplexityRoot.Mutation.UpdateChange == nil {
 			break
@@ -6325,6 +6947,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Location(childComplexity), true
+	case "Person.manager":
+		if e.ComplexityRoot.Person.Manager == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Manager(childComplexity), true
 	case "Person.manages":
 		if e.ComplexityRoot.Person.Manages == nil {
 			break
@@ -6365,6 +6993,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Phone(childComplexity), true
+	case "Person.requests":
+		if e.ComplexityRoot.Person.Requests == nil {
+			break
+		}
+
+		args, err := ec.field_Person_requests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.Requests(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Person.timeZone":
 		if e.ComplexityRoot.Person.TimeZone == nil {
 			break
@@ -7001,6 +7640,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CatalogItems(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
+	case "Query.catalogTask":
+		if e.ComplexityRoot.Query.CatalogTask == nil {
+			break
+		}
+
+		args, err := ec.field_Query_catalogTask_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CatalogTask(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.catalogTasks":
+		if e.ComplexityRoot.Query.CatalogTasks == nil {
+			break
+		}
+
+		args, err := ec.field_Query_catalogTasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CatalogTasks(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 	case "Query.change":
 		if e.ComplexityRoot.Query.Change == nil {
 			break
@@ -7333,6 +7994,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RelationshipTypes(childComplexity), true
+	case "Query.request":
+		if e.ComplexityRoot.Query.Request == nil {
+			break
+		}
+
+		args, err := ec.field_Query_request_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Request(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.requestedItem":
+		if e.ComplexityRoot.Query.RequestedItem == nil {
+			break
+		}
+
+		args, err := ec.field_Query_requestedItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RequestedItem(childComplexity, args["id"].(*string), args["number"].(*string)), true
+	case "Query.requestedItems":
+		if e.ComplexityRoot.Query.RequestedItems == nil {
+			break
+		}
+
+		args, err := ec.field_Query_requestedItems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RequestedItems(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
+	case "Query.requests":
+		if e.ComplexityRoot.Query.Requests == nil {
+			break
+		}
+
+		args, err := ec.field_Query_requests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Requests(childComplexity, args["search"].(*string), args["where"].(*model.CIWhere), args["orderBy"].(*model.IncidentOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
 	case "Query.search":
 		if e.ComplexityRoot.Query.Search == nil {
 			break
@@ -7642,6 +8347,392 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RelationshipType.TargetClasses(childComplexity), true
 
+	case "Request.allowedActions":
+		if e.ComplexityRoot.Request.AllowedActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.AllowedActions(childComplexity), true
+	case "Request.attributes":
+		if e.ComplexityRoot.Request.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.Attributes(childComplexity), true
+	case "Request.closeNotes":
+		if e.ComplexityRoot.Request.CloseNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.CloseNotes(childComplexity), true
+	case "Request.closedAt":
+		if e.ComplexityRoot.Request.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.ClosedAt(childComplexity), true
+	case "Request.createdAt":
+		if e.ComplexityRoot.Request.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.CreatedAt(childComplexity), true
+	case "Request.description":
+		if e.ComplexityRoot.Request.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.Description(childComplexity), true
+	case "Request.history":
+		if e.ComplexityRoot.Request.History == nil {
+			break
+		}
+
+		args, err := ec.field_Request_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Request.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Request.id":
+		if e.ComplexityRoot.Request.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.ID(childComplexity), true
+	case "Request.items":
+		if e.ComplexityRoot.Request.Items == nil {
+			break
+		}
+
+		args, err := ec.field_Request_items_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Request.Items(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Request.journal":
+		if e.ComplexityRoot.Request.Journal == nil {
+			break
+		}
+
+		args, err := ec.field_Request_journal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Request.Journal(childComplexity, args["type"].(*model.NoteType), args["first"].(*int), args["after"].(*string)), true
+	case "Request.number":
+		if e.ComplexityRoot.Request.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.Number(childComplexity), true
+	case "Request.openedAt":
+		if e.ComplexityRoot.Request.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.OpenedAt(childComplexity), true
+	case "Request.priority":
+		if e.ComplexityRoot.Request.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.Priority(childComplexity), true
+	case "Request.requestedBy":
+		if e.ComplexityRoot.Request.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.RequestedBy(childComplexity), true
+	case "Request.requestedFor":
+		if e.ComplexityRoot.Request.RequestedFor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.RequestedFor(childComplexity), true
+	case "Request.shortDescription":
+		if e.ComplexityRoot.Request.ShortDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.ShortDescription(childComplexity), true
+	case "Request.state":
+		if e.ComplexityRoot.Request.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.State(childComplexity), true
+	case "Request.stateCode":
+		if e.ComplexityRoot.Request.StateCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.StateCode(childComplexity), true
+	case "Request.updatedAt":
+		if e.ComplexityRoot.Request.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.UpdatedAt(childComplexity), true
+	case "Request.version":
+		if e.ComplexityRoot.Request.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Request.Version(childComplexity), true
+
+	case "RequestConnection.edges":
+		if e.ComplexityRoot.RequestConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestConnection.Edges(childComplexity), true
+	case "RequestConnection.pageInfo":
+		if e.ComplexityRoot.RequestConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestConnection.PageInfo(childComplexity), true
+	case "RequestConnection.totalCount":
+		if e.ComplexityRoot.RequestConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestConnection.TotalCount(childComplexity), true
+
+	case "RequestEdge.cursor":
+		if e.ComplexityRoot.RequestEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestEdge.Cursor(childComplexity), true
+	case "RequestEdge.node":
+		if e.ComplexityRoot.RequestEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestEdge.Node(childComplexity), true
+
+	case "RequestPayload.request":
+		if e.ComplexityRoot.RequestPayload.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestPayload.Request(childComplexity), true
+
+	case "RequestedItem.allowedActions":
+		if e.ComplexityRoot.RequestedItem.AllowedActions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.AllowedActions(childComplexity), true
+	case "RequestedItem.approval":
+		if e.ComplexityRoot.RequestedItem.Approval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.Approval(childComplexity), true
+	case "RequestedItem.approvals":
+		if e.ComplexityRoot.RequestedItem.Approvals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.Approvals(childComplexity), true
+	case "RequestedItem.approvedAt":
+		if e.ComplexityRoot.RequestedItem.ApprovedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.ApprovedAt(childComplexity), true
+	case "RequestedItem.attributes":
+		if e.ComplexityRoot.RequestedItem.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.Attributes(childComplexity), true
+	case "RequestedItem.catalogItem":
+		if e.ComplexityRoot.RequestedItem.CatalogItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.CatalogItem(childComplexity), true
+	case "RequestedItem.closeNotes":
+		if e.ComplexityRoot.RequestedItem.CloseNotes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.CloseNotes(childComplexity), true
+	case "RequestedItem.closedAt":
+		if e.ComplexityRoot.RequestedItem.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.ClosedAt(childComplexity), true
+	case "RequestedItem.createdAt":
+		if e.ComplexityRoot.RequestedItem.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.CreatedAt(childComplexity), true
+	case "RequestedItem.history":
+		if e.ComplexityRoot.RequestedItem.History == nil {
+			break
+		}
+
+		args, err := ec.field_RequestedItem_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RequestedItem.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "RequestedItem.id":
+		if e.ComplexityRoot.RequestedItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.ID(childComplexity), true
+	case "RequestedItem.journal":
+		if e.ComplexityRoot.RequestedItem.Journal == nil {
+			break
+		}
+
+		args, err := ec.field_RequestedItem_journal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RequestedItem.Journal(childComplexity, args["type"].(*model.NoteType), args["first"].(*int), args["after"].(*string)), true
+	case "RequestedItem.number":
+		if e.ComplexityRoot.RequestedItem.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.Number(childComplexity), true
+	case "RequestedItem.openedAt":
+		if e.ComplexityRoot.RequestedItem.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.OpenedAt(childComplexity), true
+	case "RequestedItem.priority":
+		if e.ComplexityRoot.RequestedItem.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.Priority(childComplexity), true
+	case "RequestedItem.quantity":
+		if e.ComplexityRoot.RequestedItem.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.Quantity(childComplexity), true
+	case "RequestedItem.request":
+		if e.ComplexityRoot.RequestedItem.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.Request(childComplexity), true
+	case "RequestedItem.requestedFor":
+		if e.ComplexityRoot.RequestedItem.RequestedFor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.RequestedFor(childComplexity), true
+	case "RequestedItem.sla":
+		if e.ComplexityRoot.RequestedItem.SLA == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.SLA(childComplexity), true
+	case "RequestedItem.shortDescription":
+		if e.ComplexityRoot.RequestedItem.ShortDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.ShortDescription(childComplexity), true
+	case "RequestedItem.state":
+		if e.ComplexityRoot.RequestedItem.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.State(childComplexity), true
+	case "RequestedItem.stateCode":
+		if e.ComplexityRoot.RequestedItem.StateCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.StateCode(childComplexity), true
+	case "RequestedItem.tasks":
+		if e.ComplexityRoot.RequestedItem.Tasks == nil {
+			break
+		}
+
+		args, err := ec.field_RequestedItem_tasks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RequestedItem.Tasks(childComplexity, args["openOnly"].(*bool), args["first"].(*int), args["after"].(*string)), true
+	case "RequestedItem.updatedAt":
+		if e.ComplexityRoot.RequestedItem.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.UpdatedAt(childComplexity), true
+	case "RequestedItem.variables":
+		if e.ComplexityRoot.RequestedItem.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.Variables(childComplexity), true
+	case "RequestedItem.version":
+		if e.ComplexityRoot.RequestedItem.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItem.Version(childComplexity), true
+
+	case "RequestedItemConnection.edges":
+		if e.ComplexityRoot.RequestedItemConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItemConnection.Edges(childComplexity), true
+	case "RequestedItemConnection.pageInfo":
+		if e.ComplexityRoot.RequestedItemConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItemConnection.PageInfo(childComplexity), true
+	case "RequestedItemConnection.totalCount":
+		if e.ComplexityRoot.RequestedItemConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItemConnection.TotalCount(childComplexity), true
+
+	case "RequestedItemEdge.cursor":
+		if e.ComplexityRoot.RequestedItemEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItemEdge.Cursor(childComplexity), true
+	case "RequestedItemEdge.node":
+		if e.ComplexityRoot.RequestedItemEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItemEdge.Node(childComplexity), true
+
+	case "RequestedItemPayload.requestedItem":
+		if e.ComplexityRoot.RequestedItemPayload.RequestedItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestedItemPayload.RequestedItem(childComplexity), true
+
 	case "RetireCIClassPayload.name":
 		if e.ComplexityRoot.RetireCIClassPayload.Name == nil {
 			break
@@ -7759,6 +8850,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SetGroupManagerPayload.Group(childComplexity), true
 
+	case "SetPersonManagerPayload.person":
+		if e.ComplexityRoot.SetPersonManagerPayload.Person == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetPersonManagerPayload.Person(childComplexity), true
+
 	case "Sighting.lastSeenAt":
 		if e.ComplexityRoot.Sighting.LastSeenAt == nil {
 			break
@@ -7796,6 +8894,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.StockLevel.Threshold(childComplexity), true
+
+	case "SubmitRequestPayload.items":
+		if e.ComplexityRoot.SubmitRequestPayload.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmitRequestPayload.Items(childComplexity), true
+	case "SubmitRequestPayload.request":
+		if e.ComplexityRoot.SubmitRequestPayload.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SubmitRequestPayload.Request(childComplexity), true
 
 	case "SuspectChange.change":
 		if e.ComplexityRoot.SuspectChange.Change == nil {
@@ -8259,6 +9370,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CancelChangeInput", ec.unmarshalInputCancelChangeInput),
 			graphql.NewInputUnmarshaler("CancelIncidentInput", ec.unmarshalInputCancelIncidentInput),
 			graphql.NewInputUnmarshaler("CancelProblemInput", ec.unmarshalInputCancelProblemInput),
+			graphql.NewInputUnmarshaler("CancelRecordInput", ec.unmarshalInputCancelRecordInput),
 			graphql.NewInputUnmarshaler("CancelTaskInput", ec.unmarshalInputCancelTaskInput),
 			graphql.NewInputUnmarshaler("CatalogVariableInput", ec.unmarshalInputCatalogVariableInput),
 			graphql.NewInputUnmarshaler("ChangeActionInput", ec.unmarshalInputChangeActionInput),
@@ -8269,6 +9381,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateAssetInput", ec.unmarshalInputCreateAssetInput),
 			graphql.NewInputUnmarshaler("CreateAssetModelInput", ec.unmarshalInputCreateAssetModelInput),
 			graphql.NewInputUnmarshaler("CreateCatalogItemInput", ec.unmarshalInputCreateCatalogItemInput),
+			graphql.NewInputUnmarshaler("CreateCatalogTaskInput", ec.unmarshalInputCreateCatalogTaskInput),
 			graphql.NewInputUnmarshaler("CreateChangeInput", ec.unmarshalInputCreateChangeInput),
 			graphql.NewInputUnmarshaler("CreateChangeTaskInput", ec.unmarshalInputCreateChangeTaskInput),
 			graphql.NewInputUnmarshaler("CreateChangeTemplateInput", ec.unmarshalInputCreateChangeTemplateInput),
@@ -8280,10 +9393,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateRelationshipsInput", ec.unmarshalInputCreateRelationshipsInput),
 			graphql.NewInputUnmarshaler("CreateWebhookInput", ec.unmarshalInputCreateWebhookInput),
 			graphql.NewInputUnmarshaler("DeactivateInput", ec.unmarshalInputDeactivateInput),
+			graphql.NewInputUnmarshaler("DecisionInput", ec.unmarshalInputDecisionInput),
 			graphql.NewInputUnmarshaler("DeleteCIInput", ec.unmarshalInputDeleteCIInput),
 			graphql.NewInputUnmarshaler("DeleteRelationshipsInput", ec.unmarshalInputDeleteRelationshipsInput),
 			graphql.NewInputUnmarshaler("DisposeAssetInput", ec.unmarshalInputDisposeAssetInput),
 			graphql.NewInputUnmarshaler("GroupMembersInput", ec.unmarshalInputGroupMembersInput),
+			graphql.NewInputUnmarshaler("HoldCatalogTaskInput", ec.unmarshalInputHoldCatalogTaskInput),
 			graphql.NewInputUnmarshaler("HoldIncidentInput", ec.unmarshalInputHoldIncidentInput),
 			graphql.NewInputUnmarshaler("ImpactOrder", ec.unmarshalInputImpactOrder),
 			graphql.NewInputUnmarshaler("IncidentActionInput", ec.unmarshalInputIncidentActionInput),
@@ -8298,6 +9413,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RegisterRelationshipTypeInput", ec.unmarshalInputRegisterRelationshipTypeInput),
 			graphql.NewInputUnmarshaler("RelationshipItem", ec.unmarshalInputRelationshipItem),
 			graphql.NewInputUnmarshaler("ReopenIncidentInput", ec.unmarshalInputReopenIncidentInput),
+			graphql.NewInputUnmarshaler("RequestItemInput", ec.unmarshalInputRequestItemInput),
 			graphql.NewInputUnmarshaler("ResolveIncidentInput", ec.unmarshalInputResolveIncidentInput),
 			graphql.NewInputUnmarshaler("ResolveProblemInput", ec.unmarshalInputResolveProblemInput),
 			graphql.NewInputUnmarshaler("RetireCIClassInput", ec.unmarshalInputRetireCIClassInput),
@@ -8309,8 +9425,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SetAssetCIInput", ec.unmarshalInputSetAssetCIInput),
 			graphql.NewInputUnmarshaler("SetGroupManagerInput", ec.unmarshalInputSetGroupManagerInput),
 			graphql.NewInputUnmarshaler("SetIncidentCauseInput", ec.unmarshalInputSetIncidentCauseInput),
+			graphql.NewInputUnmarshaler("SetPersonManagerInput", ec.unmarshalInputSetPersonManagerInput),
 			graphql.NewInputUnmarshaler("SetProblemFixChangeInput", ec.unmarshalInputSetProblemFixChangeInput),
 			graphql.NewInputUnmarshaler("SetProblemRootCauseCIInput", ec.unmarshalInputSetProblemRootCauseCIInput),
+			graphql.NewInputUnmarshaler("SubmitRequestInput", ec.unmarshalInputSubmitRequestInput),
 			graphql.NewInputUnmarshaler("TaskActionInput", ec.unmarshalInputTaskActionInput),
 			graphql.NewInputUnmarshaler("UpdateAssetInput", ec.unmarshalInputUpdateAssetInput),
 			graphql.NewInputUnmarshaler("UpdateAssetModelInput", ec.unmarshalInputUpdateAssetModelInput),
@@ -9359,13 +10477,13 @@ type Change implements Node {
   journal("Only entries of this type." type: NoteType, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): JournalConnection!
 }
 
-"One approver of a change and their decision."
+"One approver of a change or a requested item, and their decision."
 type Approval {
   "The approver."
   approver: Person
   "The approver's user name (the name their token must bear)."
   userName: String!
-  "Why they approve: member of the CAB group, or owner of an affected CI."
+  "Why they approve: member of the CAB group or owner of an affected CI (a change); manager of the person it is for, or member of the approval group (a requested item)."
   reason: ApproverReason!
   "Requested, approved or rejected."
   state: ApprovalState!
@@ -9375,12 +10493,16 @@ type Approval {
   decidedAt: Time
 }
 
-"Why someone approves a change."
+"Why someone approves a change or a requested item."
 enum ApproverReason {
   "A member of the CAB (or emergency CAB) group."
   CAB
   "The owner of a CI the change affects."
   OWNER
+  "The manager of the person a requested item is for."
+  MANAGER
+  "A member of the catalog item's approval group."
+  GROUP
 }
 
 "What a change's window collides with."
@@ -9484,6 +10606,8 @@ enum ApprovalState {
   APPROVED
   "Rejected."
   REJECTED
+  "No approval needed (a requested item whose catalog item needs none)."
+  NOT_REQUIRED
 }
 
 "Risk levels."
@@ -12695,6 +13819,567 @@ type FieldError {
   message: String!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/request.graphqls", Input: `extend type Query {
+  "A request by ID or by number (` + "`" + `REQ0010001` + "`" + `); give exactly one. Null when there is none."
+  request("ID of the request." id: ID, "Number of the request." number: String): Request
+  """
+  Requests: by a filter expression over their attributes (` + "`" + `where` + "`" + `, e.g. ` + "`" + `{attribute: "requested_for",
+  eq: "ana"}` + "`" + `), ordered, a page at a time; or found by words with ` + "`" + `search` + "`" + `.
+  """
+  requests(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the request's attributes (snake_case names, stored values)."
+    where: CIWhere
+    "The order of the list; by ID (submission order) when omitted."
+    orderBy: IncidentOrder
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching requests (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): RequestConnection!
+  "A requested item by ID or by number (` + "`" + `RITM0010001` + "`" + `); give exactly one. Null when there is none."
+  requestedItem("ID of the item." id: ID, "Number of the item." number: String): RequestedItem
+  """
+  Requested items: by a filter expression over their attributes (e.g. ` + "`" + `{attribute: "state", eq:
+  "waiting_for_approval"}` + "`" + `), ordered, a page at a time; or found by words with ` + "`" + `search` + "`" + `.
+  """
+  requestedItems(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the item's attributes (snake_case names, stored values)."
+    where: CIWhere
+    "The order of the list; by ID (submission order) when omitted."
+    orderBy: IncidentOrder
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching items (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): RequestedItemConnection!
+  "A catalog task by ID or by number (` + "`" + `SCTASK0010001` + "`" + `); give exactly one. Null when there is none."
+  catalogTask("ID of the task." id: ID, "Number of the task." number: String): CatalogTask
+  """
+  Catalog tasks: by a filter expression over their attributes (e.g. ` + "`" + `{attribute: "state", eq:
+  "pending"}` + "`" + `), ordered, a page at a time; or found by words with ` + "`" + `search` + "`" + `.
+  """
+  catalogTasks(
+    "Words to find, as ` + "`" + `search(text:)` + "`" + ` takes them."
+    search: String
+    "A filter expression over the task's attributes (snake_case names, stored values)."
+    where: CIWhere
+    "The order of the list; by ID (opening order) when omitted."
+    orderBy: IncidentOrder
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts."
+    after: String
+    "Skips this many matching tasks (offset pages); not together with ` + "`" + `after` + "`" + ` or ` + "`" + `search` + "`" + `."
+    offset: Int = 0
+  ): CatalogTaskConnection!
+}
+
+extend type Mutation {
+  """
+  Submits a request for catalog items, for a person (the caller's own person when
+  ` + "`" + `requestedForId` + "`" + ` is left out): everything is checked first (each item active, its answers to
+  its questions, who approves it), then the request (` + "`" + `REQ...` + "`" + `) and one requested item (` + "`" + `RITM...` + "`" + `)
+  per catalog item are written. An item that needs no approval goes to FULFILLMENT at once: its
+  catalog tasks are opened and, for hardware, an in-stock asset of its model is allocated to the
+  person (the task waits PENDING, out of stock, when there is none).
+  """
+  submitRequest("What is asked for, for whom." input: SubmitRequestInput!): SubmitRequestPayload!
+  "Cancels an open request with a reason: CLOSED_CANCELED, its open items and their tasks with it."
+  cancelRequest("Which request, and why." input: CancelRecordInput!): RequestPayload!
+  """
+  Approves a requested item WAITING_FOR_APPROVAL, as one of its approvers (the person whose user
+  name is the caller's token name): the first decision decides. The item goes to FULFILLMENT (its
+  tasks opened, hardware allocated).
+  """
+  approveRequestedItem("Which item, and why." input: DecisionInput!): RequestedItemPayload!
+  "Rejects a requested item WAITING_FOR_APPROVAL, as one of its approvers: CLOSED_REJECTED."
+  rejectRequestedItem("Which item, and why." input: DecisionInput!): RequestedItemPayload!
+  "Cancels an open requested item with a reason: CLOSED_CANCELED, its open tasks with it."
+  cancelRequestedItem("Which item, and why." input: CancelRecordInput!): RequestedItemPayload!
+  "Adds a work note or a comment to a request's journal."
+  addRequestNote("The request and the note." input: AddNoteInput!): AddRequestNotePayload!
+  "Adds a work note or a comment to a requested item's journal."
+  addRequestedItemNote("The item and the note." input: AddNoteInput!): AddRequestedItemNotePayload!
+  """
+  Opens another catalog task on a requested item in FULFILLMENT (the workflow opens the first ones
+  itself): OPEN, with the next number (` + "`" + `SCTASK0010001` + "`" + `...). The item does not close while one is open.
+  """
+  createCatalogTask("The task." input: CreateCatalogTaskInput!): CatalogTaskPayload!
+  "Changes a catalog task's description, window, assignee, group or CIs until it is closed or canceled."
+  updateCatalogTask("What to change." input: UpdateTaskInput!): CatalogTaskPayload!
+  "Starts work on an OPEN catalog task: WORK_IN_PROGRESS."
+  startCatalogTask("Which task." input: TaskActionInput!): CatalogTaskPayload!
+  "Puts an OPEN or WORK_IN_PROGRESS catalog task on hold with what it waits for: PENDING."
+  holdCatalogTask("Which task, and what it waits for." input: HoldCatalogTaskInput!): CatalogTaskPayload!
+  "Takes a PENDING catalog task back to OPEN."
+  resumeCatalogTask("Which task." input: TaskActionInput!): CatalogTaskPayload!
+  """
+  Allocates an in-stock asset of the task's model to the person the item is for, now (a task waiting
+  for stock is also served when an asset of its model comes into stock). Returns the task: OPEN with
+  its asset, or PENDING, out of stock.
+  """
+  allocateCatalogTaskAsset("Which task." input: TaskActionInput!): CatalogTaskPayload!
+  """
+  Closes an open catalog task with its close code: CLOSED. A hardware task closes COMPLETED only
+  with its asset allocated. The item closes with its last task, the request with its last item.
+  """
+  closeCatalogTask("Which task, and how it went." input: CloseTaskInput!): CatalogTaskPayload!
+  "Cancels an open catalog task: CANCELED; an asset it was allocated goes back to stock."
+  cancelCatalogTask("Which task." input: CancelTaskInput!): CatalogTaskPayload!
+  "Adds a work note or a comment to a catalog task's journal."
+  addCatalogTaskNote("The task and the note." input: AddNoteInput!): AddCatalogTaskNotePayload!
+  "Records whom a person reports to (their manager approves their requests for items that need it); ` + "`" + `managerId: null` + "`" + ` removes it."
+  setPersonManager("The person and their manager." input: SetPersonManagerInput!): SetPersonManagerPayload!
+}
+
+"""
+What a person asked the service desk for (ServiceNow's REQ): one requested item per catalog item,
+closing when its last item closes.
+"""
+type Request implements Node {
+  "Opaque global ID."
+  id: ID!
+  "The request's number, e.g. REQ0010001."
+  number: String!
+  "One line: what is asked for."
+  shortDescription: String!
+  "The details."
+  description: String
+  "Where the request is in its workflow."
+  state: RequestState!
+  "ServiceNow's stored code of the state."
+  stateCode: Int!
+  "1 critical .. 5 planning: the SLA targets of its items."
+  priority: Int!
+  "The person it is for (REQUESTED_FOR)."
+  requestedFor: Person
+  "Who submitted it (the token name)."
+  requestedBy: String
+  "Why it was canceled."
+  closeNotes: String
+  "When it was submitted."
+  openedAt: Time!
+  "When it closed."
+  closedAt: Time
+  "Its items, in the order they were asked for."
+  items("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): RequestedItemConnection!
+  "The actions a client may take now."
+  allowedActions: [RequestAction!]!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+  "Its work notes and comments, newest first."
+  journal("Only entries of this type." type: NoteType, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): JournalConnection!
+}
+
+"""
+One catalog item a request asks for (ServiceNow's RITM), with the answers to its questions:
+approved as its catalog item says, then fulfilled by catalog tasks.
+"""
+type RequestedItem implements Node {
+  "Opaque global ID."
+  id: ID!
+  "The item's number, e.g. RITM0010001."
+  number: String!
+  "One line: the catalog item's name."
+  shortDescription: String!
+  "Where the item is in its workflow."
+  state: RequestedItemState!
+  "ServiceNow's stored code of the state."
+  stateCode: Int!
+  "How many (hardware: one catalog task, and one asset, each)."
+  quantity: Int!
+  "The answers to the catalog item's questions, by question name."
+  variables: JSON!
+  "The approval outcome."
+  approval: ApprovalState!
+  "Its approvers and their decisions."
+  approvals: [Approval!]!
+  "1 critical .. 5 planning, the request's."
+  priority: Int!
+  "Its service level now: the response is its approval, the resolution its delivery."
+  sla: IncidentSLA!
+  "What was not delivered, or why it was canceled or rejected."
+  closeNotes: String
+  "When it was requested."
+  openedAt: Time!
+  "When it was approved (or needed no approval)."
+  approvedAt: Time
+  "When it closed."
+  closedAt: Time
+  "Its request (TASK_OF)."
+  request: Request
+  "The catalog item asked for (REQUESTS)."
+  catalogItem: CatalogItem
+  "The person it is for (REQUESTED_FOR)."
+  requestedFor: Person
+  "Its catalog tasks, oldest first."
+  tasks("Only those not closed or canceled." openOnly: Boolean = false, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): CatalogTaskConnection!
+  "The actions a client may take now (approving and rejecting are decisions, not actions)."
+  allowedActions: [RequestedItemAction!]!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+  "Its work notes and comments, newest first."
+  journal("Only entries of this type." type: NoteType, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): JournalConnection!
+}
+
+"""
+A piece of the fulfilment of a requested item (ServiceNow's SCTASK), worked by the item's fulfilment
+group; for hardware, it hands out one asset of the item's model.
+"""
+type CatalogTask implements Node {
+  "Opaque global ID."
+  id: ID!
+  "The task's number, e.g. SCTASK0010001."
+  number: String!
+  "One line: what to do."
+  shortDescription: String!
+  "The details."
+  description: String
+  "Where the task is in its workflow."
+  state: CatalogTaskState!
+  "ServiceNow's stored code of the state: -5 pending, 1 open, 2 work in progress, 3 closed complete, 7 closed skipped."
+  stateCode: Int!
+  "What it waits for, while PENDING (out of stock: an asset of its model)."
+  waitReason: String
+  "The model of the asset it hands out (hardware)."
+  assetModel: AssetModel
+  "The asset it handed out: the asset whose allocation names this task."
+  allocatedAsset: Asset
+  "When the work is planned to start."
+  plannedStartAt: Time
+  "When the work is planned to end."
+  plannedEndAt: Time
+  "How it went, once closed."
+  closeCode: TaskCloseCode
+  "What was done, or why it was canceled."
+  closeNotes: String
+  "When it was opened."
+  openedAt: Time!
+  "When work started."
+  startedAt: Time
+  "When it was closed or canceled."
+  closedAt: Time
+  "The actions its state allows now."
+  allowedActions: [CatalogTaskAction!]!
+  "The requested item it is part of (TASK_OF)."
+  requestedItem: RequestedItem
+  "The person working it."
+  assignedTo: Person
+  "The group it is assigned to."
+  assignmentGroup: Group
+  "The CIs it concerns (AFFECTS)."
+  affectedCIs("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): CIConnection!
+  "Every attribute value, as stored (snake_case names)."
+  attributes: JSON!
+  "How many writes changed it; pass it as ` + "`" + `expectedVersion` + "`" + `."
+  version: Int!
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+  "Its audit trail, newest first."
+  history("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): AuditConnection!
+  "Its work notes and comments, newest first."
+  journal("Only entries of this type." type: NoteType, "Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): JournalConnection!
+}
+
+"States of a request (ServiceNow codes in brackets)."
+enum RequestState {
+  "An item awaits approval, none is being fulfilled (1)."
+  REQUESTED
+  "An item is being fulfilled (2)."
+  IN_PROCESS
+  "Every item is done, and what was delivered was delivered whole (3)."
+  CLOSED_COMPLETE
+  "Every item is done, something was not delivered (4)."
+  CLOSED_INCOMPLETE
+  "Every item was rejected (4)."
+  CLOSED_REJECTED
+  "Canceled, or every item was (7)."
+  CLOSED_CANCELED
+}
+
+"States of a requested item (ServiceNow codes in brackets)."
+enum RequestedItemState {
+  "Awaiting its approvers (1)."
+  WAITING_FOR_APPROVAL
+  "Approved (or needing no approval), being fulfilled (2)."
+  FULFILLMENT
+  "Delivered (3)."
+  CLOSED_COMPLETE
+  "Not (wholly) delivered (4)."
+  CLOSED_INCOMPLETE
+  "Rejected by an approver (4)."
+  CLOSED_REJECTED
+  "Canceled (7)."
+  CLOSED_CANCELED
+}
+
+"States of a catalog task (ServiceNow codes in brackets)."
+enum CatalogTaskState {
+  "Waiting (-5): for stock, or for what ` + "`" + `waitReason` + "`" + ` says."
+  PENDING
+  "To do (1)."
+  OPEN
+  "Being worked (2)."
+  WORK_IN_PROGRESS
+  "Done, with a close code (3)."
+  CLOSED
+  "Canceled (7, closed skipped)."
+  CANCELED
+}
+
+"What a client may do to a request."
+enum RequestAction {
+  "REQUESTED or IN_PROCESS -> CLOSED_CANCELED, with its open items."
+  CANCEL
+}
+
+"What a client may do to a requested item (it closes with its last task)."
+enum RequestedItemAction {
+  "WAITING_FOR_APPROVAL or FULFILLMENT -> CLOSED_CANCELED, with its open tasks."
+  CANCEL
+}
+
+"The actions of a catalog task."
+enum CatalogTaskAction {
+  "OPEN -> WORK_IN_PROGRESS."
+  START
+  "OPEN or WORK_IN_PROGRESS -> PENDING, with what it waits for."
+  HOLD
+  "PENDING -> OPEN."
+  RESUME
+  "Any open state -> OPEN with an asset allocated (the workflow's own; ask with allocateCatalogTaskAsset)."
+  ALLOCATE
+  "Any open state -> CLOSED, with a close code."
+  CLOSE
+  "Any open state -> CANCELED."
+  CANCEL
+}
+
+"A request for catalog items."
+input SubmitRequestInput {
+  "ID of the person it is for; the caller's own person (by user name) when left out."
+  requestedForId: ID
+  "One line; the first item's name when left out."
+  shortDescription: String
+  "The details."
+  description: String
+  "1 critical .. 5 planning (4 when left out): the SLA targets of its items."
+  priority: Int
+  "The catalog items asked for, 1 to 20."
+  items: [RequestItemInput!]!
+}
+
+"One catalog item asked for."
+input RequestItemInput {
+  "ID of the catalog item."
+  catalogItemId: ID!
+  "How many, 1 to 20 (1 when left out)."
+  quantity: Int
+  "The answers to its questions, by question name (JSON object)."
+  variables: JSON
+}
+
+"Canceling a request or a requested item."
+input CancelRecordInput {
+  "ID of the request or item."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "Why it is canceled."
+  closeNotes: String!
+}
+
+"An approver's decision."
+input DecisionInput {
+  "ID of the record."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the decision is based on (optional)."
+  expectedVersion: Int
+  "Why (at most 4096 bytes)."
+  comment: String
+}
+
+"Another task of a requested item."
+input CreateCatalogTaskInput {
+  "ID of the requested item (in FULFILLMENT)."
+  requestedItemId: ID!
+  "One line: what to do."
+  shortDescription: String!
+  "The details."
+  description: String
+  "When the work is planned to start."
+  plannedStartAt: Time
+  "When the work is planned to end."
+  plannedEndAt: Time
+  "ID of the person working it."
+  assignedToId: ID
+  "ID of the group it is assigned to."
+  assignmentGroupId: ID
+  "IDs of the CIs it concerns."
+  affectedCIIds: [ID!]
+}
+
+"Putting a catalog task on hold."
+input HoldCatalogTaskInput {
+  "ID of the task."
+  id: ID!
+  "The ` + "`" + `version` + "`" + ` the action is based on (optional)."
+  expectedVersion: Int
+  "What it waits for."
+  waitReason: String!
+}
+
+"Whom a person reports to."
+input SetPersonManagerInput {
+  "ID of the person."
+  personId: ID!
+  "ID of their manager; null removes it."
+  managerId: ID
+}
+
+"The request and its items after a submission."
+type SubmitRequestPayload {
+  "The request as stored."
+  request: Request!
+  "Its items, as the submission left them (fulfilment started for those that need no approval)."
+  items: [RequestedItem!]!
+}
+
+"The request after a write."
+type RequestPayload {
+  "The request as stored after the write."
+  request: Request!
+}
+
+"The requested item after a write."
+type RequestedItemPayload {
+  "The item as stored after the write."
+  requestedItem: RequestedItem!
+}
+
+"The catalog task after a write."
+type CatalogTaskPayload {
+  "The task as stored after the write."
+  catalogTask: CatalogTask!
+}
+
+"The person after their manager was set."
+type SetPersonManagerPayload {
+  "The person."
+  person: Person!
+}
+
+"The entry written, and its request."
+type AddRequestNotePayload {
+  "The new entry."
+  entry: JournalEntry!
+  "The request it is on."
+  request: Request!
+}
+
+"The entry written, and its requested item."
+type AddRequestedItemNotePayload {
+  "The new entry."
+  entry: JournalEntry!
+  "The item it is on."
+  requestedItem: RequestedItem!
+}
+
+"The entry written, and its catalog task."
+type AddCatalogTaskNotePayload {
+  "The new entry."
+  entry: JournalEntry!
+  "The task it is on."
+  catalogTask: CatalogTask!
+}
+
+"A page of requests."
+type RequestConnection {
+  "The requests of this page, each with its cursor."
+  edges: [RequestEdge!]!
+  "Where this page is in the whole list."
+  pageInfo: PageInfo!
+  "How many requests match, across every page."
+  totalCount: Int!
+}
+
+"A request with its cursor."
+type RequestEdge {
+  "Cursor of this request."
+  cursor: String!
+  "The request."
+  node: Request!
+}
+
+"A page of requested items."
+type RequestedItemConnection {
+  "The items of this page, each with its cursor."
+  edges: [RequestedItemEdge!]!
+  "Where this page is in the whole list."
+  pageInfo: PageInfo!
+  "How many items match, across every page."
+  totalCount: Int!
+}
+
+"A requested item with its cursor."
+type RequestedItemEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The item."
+  node: RequestedItem!
+}
+
+"A page of catalog tasks."
+type CatalogTaskConnection {
+  "The tasks of this page, each with its cursor."
+  edges: [CatalogTaskEdge!]!
+  "Where this page is in the whole list."
+  pageInfo: PageInfo!
+  "How many tasks match, across every page."
+  totalCount: Int!
+}
+
+"A catalog task with its cursor."
+type CatalogTaskEdge {
+  "Cursor of this task."
+  cursor: String!
+  "The task."
+  node: CatalogTask!
+}
+
+extend type Person {
+  "Whom they report to (REPORTS_TO): the approver of their requests for items that need a manager's approval."
+  manager: Person
+  "The requests for them, newest first."
+  requests("Page size, 1 to 1000." first: Int = 50, "Cursor after which the page starts." after: String): RequestConnection!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/schema.graphqls", Input: `"""
 Skein's API: the configuration graph (CIs and their relationships), impact and dependency
 analysis, and the class model. Reads are queries; every write is a mutation taking one ` + "`" + `input` + "`" + `
@@ -13666,6 +15351,16 @@ func (ec *executionContext) childFields_APIToken(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type APIToken", field.Name)
 }
 
+func (ec *executionContext) childFields_AddCatalogTaskNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_AddCatalogTaskNotePayload_entry(ctx, field)
+	case "catalogTask":
+		return ec.fieldContext_AddCatalogTaskNotePayload_catalogTask(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddCatalogTaskNotePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_AddChangeNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "entry":
@@ -13714,6 +15409,26 @@ func (ec *executionContext) childFields_AddProblemTaskNotePayload(ctx context.Co
 		return ec.fieldContext_AddProblemTaskNotePayload_problemTask(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AddProblemTaskNotePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AddRequestNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_AddRequestNotePayload_entry(ctx, field)
+	case "request":
+		return ec.fieldContext_AddRequestNotePayload_request(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddRequestNotePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AddRequestedItemNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entry":
+		return ec.fieldContext_AddRequestedItemNotePayload_entry(ctx, field)
+	case "requestedItem":
+		return ec.fieldContext_AddRequestedItemNotePayload_requestedItem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddRequestedItemNotePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Approval(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -14158,6 +15873,96 @@ func (ec *executionContext) childFields_CatalogItemPayload(ctx context.Context, 
 		return ec.fieldContext_CatalogItemPayload_catalogItem(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CatalogItemPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogTask(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CatalogTask_id(ctx, field)
+	case "number":
+		return ec.fieldContext_CatalogTask_number(ctx, field)
+	case "shortDescription":
+		return ec.fieldContext_CatalogTask_shortDescription(ctx, field)
+	case "description":
+		return ec.fieldContext_CatalogTask_description(ctx, field)
+	case "state":
+		return ec.fieldContext_CatalogTask_state(ctx, field)
+	case "stateCode":
+		return ec.fieldContext_CatalogTask_stateCode(ctx, field)
+	case "waitReason":
+		return ec.fieldContext_CatalogTask_waitReason(ctx, field)
+	case "assetModel":
+		return ec.fieldContext_CatalogTask_assetModel(ctx, field)
+	case "allocatedAsset":
+		return ec.fieldContext_CatalogTask_allocatedAsset(ctx, field)
+	case "plannedStartAt":
+		return ec.fieldContext_CatalogTask_plannedStartAt(ctx, field)
+	case "plannedEndAt":
+		return ec.fieldContext_CatalogTask_plannedEndAt(ctx, field)
+	case "closeCode":
+		return ec.fieldContext_CatalogTask_closeCode(ctx, field)
+	case "closeNotes":
+		return ec.fieldContext_CatalogTask_closeNotes(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_CatalogTask_openedAt(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_CatalogTask_startedAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_CatalogTask_closedAt(ctx, field)
+	case "allowedActions":
+		return ec.fieldContext_CatalogTask_allowedActions(ctx, field)
+	case "requestedItem":
+		return ec.fieldContext_CatalogTask_requestedItem(ctx, field)
+	case "assignedTo":
+		return ec.fieldContext_CatalogTask_assignedTo(ctx, field)
+	case "assignmentGroup":
+		return ec.fieldContext_CatalogTask_assignmentGroup(ctx, field)
+	case "affectedCIs":
+		return ec.fieldContext_CatalogTask_affectedCIs(ctx, field)
+	case "attributes":
+		return ec.fieldContext_CatalogTask_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_CatalogTask_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CatalogTask_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_CatalogTask_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_CatalogTask_history(ctx, field)
+	case "journal":
+		return ec.fieldContext_CatalogTask_journal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogTask", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogTaskConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CatalogTaskConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CatalogTaskConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_CatalogTaskConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogTaskConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogTaskEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_CatalogTaskEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_CatalogTaskEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogTaskEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogTaskPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "catalogTask":
+		return ec.fieldContext_CatalogTaskPayload_catalogTask(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogTaskPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CatalogVariable(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -15394,6 +17199,10 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_history(ctx, field)
 	case "assets":
 		return ec.fieldContext_Person_assets(ctx, field)
+	case "manager":
+		return ec.fieldContext_Person_manager(ctx, field)
+	case "requests":
+		return ec.fieldContext_Person_requests(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Person", field.Name)
 }
@@ -15764,6 +17573,170 @@ func (ec *executionContext) childFields_RelationshipType(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type RelationshipType", field.Name)
 }
 
+func (ec *executionContext) childFields_Request(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Request_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Request_number(ctx, field)
+	case "shortDescription":
+		return ec.fieldContext_Request_shortDescription(ctx, field)
+	case "description":
+		return ec.fieldContext_Request_description(ctx, field)
+	case "state":
+		return ec.fieldContext_Request_state(ctx, field)
+	case "stateCode":
+		return ec.fieldContext_Request_stateCode(ctx, field)
+	case "priority":
+		return ec.fieldContext_Request_priority(ctx, field)
+	case "requestedFor":
+		return ec.fieldContext_Request_requestedFor(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_Request_requestedBy(ctx, field)
+	case "closeNotes":
+		return ec.fieldContext_Request_closeNotes(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_Request_openedAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_Request_closedAt(ctx, field)
+	case "items":
+		return ec.fieldContext_Request_items(ctx, field)
+	case "allowedActions":
+		return ec.fieldContext_Request_allowedActions(ctx, field)
+	case "attributes":
+		return ec.fieldContext_Request_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_Request_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Request_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Request_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_Request_history(ctx, field)
+	case "journal":
+		return ec.fieldContext_Request_journal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Request", field.Name)
+}
+
+func (ec *executionContext) childFields_RequestConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RequestConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RequestConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RequestConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RequestEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RequestEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_RequestEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RequestPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "request":
+		return ec.fieldContext_RequestPayload_request(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RequestedItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_RequestedItem_id(ctx, field)
+	case "number":
+		return ec.fieldContext_RequestedItem_number(ctx, field)
+	case "shortDescription":
+		return ec.fieldContext_RequestedItem_shortDescription(ctx, field)
+	case "state":
+		return ec.fieldContext_RequestedItem_state(ctx, field)
+	case "stateCode":
+		return ec.fieldContext_RequestedItem_stateCode(ctx, field)
+	case "quantity":
+		return ec.fieldContext_RequestedItem_quantity(ctx, field)
+	case "variables":
+		return ec.fieldContext_RequestedItem_variables(ctx, field)
+	case "approval":
+		return ec.fieldContext_RequestedItem_approval(ctx, field)
+	case "approvals":
+		return ec.fieldContext_RequestedItem_approvals(ctx, field)
+	case "priority":
+		return ec.fieldContext_RequestedItem_priority(ctx, field)
+	case "sla":
+		return ec.fieldContext_RequestedItem_sla(ctx, field)
+	case "closeNotes":
+		return ec.fieldContext_RequestedItem_closeNotes(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_RequestedItem_openedAt(ctx, field)
+	case "approvedAt":
+		return ec.fieldContext_RequestedItem_approvedAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_RequestedItem_closedAt(ctx, field)
+	case "request":
+		return ec.fieldContext_RequestedItem_request(ctx, field)
+	case "catalogItem":
+		return ec.fieldContext_RequestedItem_catalogItem(ctx, field)
+	case "requestedFor":
+		return ec.fieldContext_RequestedItem_requestedFor(ctx, field)
+	case "tasks":
+		return ec.fieldContext_RequestedItem_tasks(ctx, field)
+	case "allowedActions":
+		return ec.fieldContext_RequestedItem_allowedActions(ctx, field)
+	case "attributes":
+		return ec.fieldContext_RequestedItem_attributes(ctx, field)
+	case "version":
+		return ec.fieldContext_RequestedItem_version(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_RequestedItem_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_RequestedItem_updatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_RequestedItem_history(ctx, field)
+	case "journal":
+		return ec.fieldContext_RequestedItem_journal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestedItem", field.Name)
+}
+
+func (ec *executionContext) childFields_RequestedItemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RequestedItemConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RequestedItemConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RequestedItemConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestedItemConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RequestedItemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RequestedItemEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_RequestedItemEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestedItemEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RequestedItemPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "requestedItem":
+		return ec.fieldContext_RequestedItemPayload_requestedItem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestedItemPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RetireCIClassPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -15854,6 +17827,14 @@ func (ec *executionContext) childFields_SetGroupManagerPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type SetGroupManagerPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SetPersonManagerPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "person":
+		return ec.fieldContext_SetPersonManagerPayload_person(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetPersonManagerPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Sighting(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "source":
@@ -15876,6 +17857,16 @@ func (ec *executionContext) childFields_StockLevel(ctx context.Context, field gr
 		return ec.fieldContext_StockLevel_low(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StockLevel", field.Name)
+}
+
+func (ec *executionContext) childFields_SubmitRequestPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "request":
+		return ec.fieldContext_SubmitRequestPayload_request(ctx, field)
+	case "items":
+		return ec.fieldContext_SubmitRequestPayload_items(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SubmitRequestPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SuspectChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

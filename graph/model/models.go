@@ -622,3 +622,73 @@ type KnowledgeHit struct {
 	Score      float64
 	Highlights []SearchHighlight
 }
+
+// CatalogTask is the view of a catalog task; its wait reason is its own,
+// its item, asset model, allocated asset, people and CIs have resolvers.
+type CatalogTask struct {
+	TaskFields
+	State      CatalogTaskState
+	WaitReason *string
+}
+
+// IsNode marks CatalogTask as a Node.
+func (CatalogTask) IsNode() {}
+
+// Request is the view of a request; its person, items, actions, history
+// and journal have resolvers.
+type Request struct {
+	ID               string
+	Number           string
+	ShortDescription string
+	Description      *string
+	State            RequestState
+	StateCode        int
+	Priority         int
+	RequestedBy      *string
+	CloseNotes       *string
+	OpenedAt         time.Time
+	ClosedAt         *time.Time
+	Attributes       map[string]any
+	Version          int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks Request as a Node.
+func (Request) IsNode() {}
+
+// GetID returns the request's global ID.
+func (r Request) GetID() string { return r.ID }
+
+// RequestedItem is the view of a requested item; its approvals, SLA,
+// request, catalog item, person, tasks, actions, history and journal have
+// resolvers.
+type RequestedItem struct {
+	ID               string
+	Number           string
+	ShortDescription string
+	State            RequestedItemState
+	StateCode        int
+	Quantity         int
+	Variables        map[string]any
+	Approval         ApprovalState
+	Priority         int
+	CloseNotes       *string
+	OpenedAt         time.Time
+	ApprovedAt       *time.Time
+	ClosedAt         *time.Time
+	Attributes       map[string]any
+	Version          int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	// Raw is the stored node the view was made from.
+	Raw store.Node
+}
+
+// IsNode marks RequestedItem as a Node.
+func (RequestedItem) IsNode() {}
+
+// GetID returns the item's global ID.
+func (r RequestedItem) GetID() string { return r.ID }

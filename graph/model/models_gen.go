@@ -51,6 +51,14 @@ type APIToken struct {
 	Sources []string `json:"sources"`
 }
 
+// The entry written, and its catalog task.
+type AddCatalogTaskNotePayload struct {
+	// The new entry.
+	Entry *JournalEntry `json:"entry"`
+	// The task it is on.
+	CatalogTask *CatalogTask `json:"catalogTask"`
+}
+
 // The entry written, and its change.
 type AddChangeNotePayload struct {
 	// The new entry.
@@ -99,6 +107,22 @@ type AddProblemTaskNotePayload struct {
 	Entry *JournalEntry `json:"entry"`
 	// The task it is on.
 	ProblemTask *ProblemTask `json:"problemTask"`
+}
+
+// The entry written, and its request.
+type AddRequestNotePayload struct {
+	// The new entry.
+	Entry *JournalEntry `json:"entry"`
+	// The request it is on.
+	Request *Request `json:"request"`
+}
+
+// The entry written, and its requested item.
+type AddRequestedItemNotePayload struct {
+	// The new entry.
+	Entry *JournalEntry `json:"entry"`
+	// The item it is on.
+	RequestedItem *RequestedItem `json:"requestedItem"`
 }
 
 // An action on an asset that takes nothing else.
@@ -466,6 +490,16 @@ type CancelProblemInput struct {
 	Notes *string `json:"notes,omitempty"`
 }
 
+// Canceling a request or a requested item.
+type CancelRecordInput struct {
+	// ID of the request or item.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why it is canceled.
+	CloseNotes string `json:"closeNotes"`
+}
+
 // Canceling a task.
 type CancelTaskInput struct {
 	// ID of the task.
@@ -498,6 +532,30 @@ type CatalogItemEdge struct {
 type CatalogItemPayload struct {
 	// The item as stored after the write.
 	CatalogItem *CatalogItem `json:"catalogItem"`
+}
+
+// A page of catalog tasks.
+type CatalogTaskConnection struct {
+	// The tasks of this page, each with its cursor.
+	Edges []CatalogTaskEdge `json:"edges"`
+	// Where this page is in the whole list.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many tasks match, across every page.
+	TotalCount int `json:"totalCount"`
+}
+
+// A catalog task with its cursor.
+type CatalogTaskEdge struct {
+	// Cursor of this task.
+	Cursor string `json:"cursor"`
+	// The task.
+	Node *CatalogTask `json:"node"`
+}
+
+// The catalog task after a write.
+type CatalogTaskPayload struct {
+	// The task as stored after the write.
+	CatalogTask *CatalogTask `json:"catalogTask"`
 }
 
 // One question of a catalog item.
@@ -808,6 +866,26 @@ type CreateCatalogItemInput struct {
 	Variables []CatalogVariableInput `json:"variables,omitempty"`
 }
 
+// Another task of a requested item.
+type CreateCatalogTaskInput struct {
+	// ID of the requested item (in FULFILLMENT).
+	RequestedItemID string `json:"requestedItemId"`
+	// One line: what to do.
+	ShortDescription string `json:"shortDescription"`
+	// The details.
+	Description *string `json:"description,omitempty"`
+	// When the work is planned to start.
+	PlannedStartAt *time.Time `json:"plannedStartAt,omitempty"`
+	// When the work is planned to end.
+	PlannedEndAt *time.Time `json:"plannedEndAt,omitempty"`
+	// ID of the person working it.
+	AssignedToID *string `json:"assignedToId,omitempty"`
+	// ID of the group it is assigned to.
+	AssignmentGroupID *string `json:"assignmentGroupId,omitempty"`
+	// IDs of the CIs it concerns.
+	AffectedCIIds []string `json:"affectedCIIds,omitempty"`
+}
+
 // A new change.
 type CreateChangeInput struct {
 	// The template (`changeTemplates`) a standard change is opened from: the change is STANDARD and
@@ -1052,6 +1130,16 @@ type DeactivatePersonPayload struct {
 	Person *Person `json:"person"`
 }
 
+// An approver's decision.
+type DecisionInput struct {
+	// ID of the record.
+	ID string `json:"id"`
+	// The `version` the decision is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// Why (at most 4096 bytes).
+	Comment *string `json:"comment,omitempty"`
+}
+
 // Which CI to retire.
 type DeleteCIInput struct {
 	// ID of the CI.
@@ -1159,6 +1247,16 @@ type Headroom struct {
 	MembersUp int `json:"membersUp"`
 	// The members it needs up (its min_members_up, 1 when unset).
 	MembersNeeded int `json:"membersNeeded"`
+}
+
+// Putting a catalog task on hold.
+type HoldCatalogTaskInput struct {
+	// ID of the task.
+	ID string `json:"id"`
+	// The `version` the action is based on (optional).
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+	// What it waits for.
+	WaitReason string `json:"waitReason"`
 }
 
 // Putting an incident on hold.
@@ -1651,6 +1749,64 @@ type ReopenIncidentInput struct {
 	Reason string `json:"reason"`
 }
 
+// A page of requests.
+type RequestConnection struct {
+	// The requests of this page, each with its cursor.
+	Edges []RequestEdge `json:"edges"`
+	// Where this page is in the whole list.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many requests match, across every page.
+	TotalCount int `json:"totalCount"`
+}
+
+// A request with its cursor.
+type RequestEdge struct {
+	// Cursor of this request.
+	Cursor string `json:"cursor"`
+	// The request.
+	Node *Request `json:"node"`
+}
+
+// One catalog item asked for.
+type RequestItemInput struct {
+	// ID of the catalog item.
+	CatalogItemID string `json:"catalogItemId"`
+	// How many, 1 to 20 (1 when left out).
+	Quantity *int `json:"quantity,omitempty"`
+	// The answers to its questions, by question name (JSON object).
+	Variables any `json:"variables,omitempty"`
+}
+
+// The request after a write.
+type RequestPayload struct {
+	// The request as stored after the write.
+	Request *Request `json:"request"`
+}
+
+// A page of requested items.
+type RequestedItemConnection struct {
+	// The items of this page, each with its cursor.
+	Edges []RequestedItemEdge `json:"edges"`
+	// Where this page is in the whole list.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many items match, across every page.
+	TotalCount int `json:"totalCount"`
+}
+
+// A requested item with its cursor.
+type RequestedItemEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The item.
+	Node *RequestedItem `json:"node"`
+}
+
+// The requested item after a write.
+type RequestedItemPayload struct {
+	// The item as stored after the write.
+	RequestedItem *RequestedItem `json:"requestedItem"`
+}
+
 // Resolving an incident.
 type ResolveIncidentInput struct {
 	// ID of the incident.
@@ -1810,6 +1966,20 @@ type SetIncidentCauseInput struct {
 	ChangeID *string `json:"changeId,omitempty"`
 }
 
+// Whom a person reports to.
+type SetPersonManagerInput struct {
+	// ID of the person.
+	PersonID string `json:"personId"`
+	// ID of their manager; null removes it.
+	ManagerID *string `json:"managerId,omitempty"`
+}
+
+// The person after their manager was set.
+type SetPersonManagerPayload struct {
+	// The person.
+	Person *Person `json:"person"`
+}
+
 // A problem and the change that fixes it.
 type SetProblemFixChangeInput struct {
 	// ID of the problem.
@@ -1832,6 +2002,28 @@ type Sighting struct {
 	Source string `json:"source"`
 	// When it last reported the CI.
 	LastSeenAt time.Time `json:"lastSeenAt"`
+}
+
+// A request for catalog items.
+type SubmitRequestInput struct {
+	// ID of the person it is for; the caller's own person (by user name) when left out.
+	RequestedForID *string `json:"requestedForId,omitempty"`
+	// One line; the first item's name when left out.
+	ShortDescription *string `json:"shortDescription,omitempty"`
+	// The details.
+	Description *string `json:"description,omitempty"`
+	// 1 critical .. 5 planning (4 when left out): the SLA targets of its items.
+	Priority *int `json:"priority,omitempty"`
+	// The catalog items asked for, 1 to 20.
+	Items []RequestItemInput `json:"items"`
+}
+
+// The request and its items after a submission.
+type SubmitRequestPayload struct {
+	// The request as stored.
+	Request *Request `json:"request"`
+	// Its items, as the submission left them (fulfilment started for those that need no approval).
+	Items []RequestedItem `json:"items"`
 }
 
 // An action on a task that takes nothing else.
@@ -2383,6 +2575,8 @@ const (
 	ApprovalStateApproved ApprovalState = "APPROVED"
 	// Rejected.
 	ApprovalStateRejected ApprovalState = "REJECTED"
+	// No approval needed (a requested item whose catalog item needs none).
+	ApprovalStateNotRequired ApprovalState = "NOT_REQUIRED"
 )
 
 var AllApprovalState = []ApprovalState{
@@ -2390,11 +2584,12 @@ var AllApprovalState = []ApprovalState{
 	ApprovalStateRequested,
 	ApprovalStateApproved,
 	ApprovalStateRejected,
+	ApprovalStateNotRequired,
 }
 
 func (e ApprovalState) IsValid() bool {
 	switch e {
-	case ApprovalStateNotRequested, ApprovalStateRequested, ApprovalStateApproved, ApprovalStateRejected:
+	case ApprovalStateNotRequested, ApprovalStateRequested, ApprovalStateApproved, ApprovalStateRejected, ApprovalStateNotRequired:
 		return true
 	}
 	return false
@@ -2435,7 +2630,7 @@ func (e ApprovalState) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Why someone approves a change.
+// Why someone approves a change or a requested item.
 type ApproverReason string
 
 const (
@@ -2443,16 +2638,22 @@ const (
 	ApproverReasonCab ApproverReason = "CAB"
 	// The owner of a CI the change affects.
 	ApproverReasonOwner ApproverReason = "OWNER"
+	// The manager of the person a requested item is for.
+	ApproverReasonManager ApproverReason = "MANAGER"
+	// A member of the catalog item's approval group.
+	ApproverReasonGroup ApproverReason = "GROUP"
 )
 
 var AllApproverReason = []ApproverReason{
 	ApproverReasonCab,
 	ApproverReasonOwner,
+	ApproverReasonManager,
+	ApproverReasonGroup,
 }
 
 func (e ApproverReason) IsValid() bool {
 	switch e {
-	case ApproverReasonCab, ApproverReasonOwner:
+	case ApproverReasonCab, ApproverReasonOwner, ApproverReasonManager, ApproverReasonGroup:
 		return true
 	}
 	return false
@@ -2839,6 +3040,143 @@ func (e *CatalogApproval) UnmarshalJSON(b []byte) error {
 }
 
 func (e CatalogApproval) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The actions of a catalog task.
+type CatalogTaskAction string
+
+const (
+	// OPEN -> WORK_IN_PROGRESS.
+	CatalogTaskActionStart CatalogTaskAction = "START"
+	// OPEN or WORK_IN_PROGRESS -> PENDING, with what it waits for.
+	CatalogTaskActionHold CatalogTaskAction = "HOLD"
+	// PENDING -> OPEN.
+	CatalogTaskActionResume CatalogTaskAction = "RESUME"
+	// Any open state -> OPEN with an asset allocated (the workflow's own; ask with allocateCatalogTaskAsset).
+	CatalogTaskActionAllocate CatalogTaskAction = "ALLOCATE"
+	// Any open state -> CLOSED, with a close code.
+	CatalogTaskActionClose CatalogTaskAction = "CLOSE"
+	// Any open state -> CANCELED.
+	CatalogTaskActionCancel CatalogTaskAction = "CANCEL"
+)
+
+var AllCatalogTaskAction = []CatalogTaskAction{
+	CatalogTaskActionStart,
+	CatalogTaskActionHold,
+	CatalogTaskActionResume,
+	CatalogTaskActionAllocate,
+	CatalogTaskActionClose,
+	CatalogTaskActionCancel,
+}
+
+func (e CatalogTaskAction) IsValid() bool {
+	switch e {
+	case CatalogTaskActionStart, CatalogTaskActionHold, CatalogTaskActionResume, CatalogTaskActionAllocate, CatalogTaskActionClose, CatalogTaskActionCancel:
+		return true
+	}
+	return false
+}
+
+func (e CatalogTaskAction) String() string {
+	return string(e)
+}
+
+func (e *CatalogTaskAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CatalogTaskAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CatalogTaskAction", str)
+	}
+	return nil
+}
+
+func (e CatalogTaskAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CatalogTaskAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CatalogTaskAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// States of a catalog task (ServiceNow codes in brackets).
+type CatalogTaskState string
+
+const (
+	// Waiting (-5): for stock, or for what `waitReason` says.
+	CatalogTaskStatePending CatalogTaskState = "PENDING"
+	// To do (1).
+	CatalogTaskStateOpen CatalogTaskState = "OPEN"
+	// Being worked (2).
+	CatalogTaskStateWorkInProgress CatalogTaskState = "WORK_IN_PROGRESS"
+	// Done, with a close code (3).
+	CatalogTaskStateClosed CatalogTaskState = "CLOSED"
+	// Canceled (7, closed skipped).
+	CatalogTaskStateCanceled CatalogTaskState = "CANCELED"
+)
+
+var AllCatalogTaskState = []CatalogTaskState{
+	CatalogTaskStatePending,
+	CatalogTaskStateOpen,
+	CatalogTaskStateWorkInProgress,
+	CatalogTaskStateClosed,
+	CatalogTaskStateCanceled,
+}
+
+func (e CatalogTaskState) IsValid() bool {
+	switch e {
+	case CatalogTaskStatePending, CatalogTaskStateOpen, CatalogTaskStateWorkInProgress, CatalogTaskStateClosed, CatalogTaskStateCanceled:
+		return true
+	}
+	return false
+}
+
+func (e CatalogTaskState) String() string {
+	return string(e)
+}
+
+func (e *CatalogTaskState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CatalogTaskState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CatalogTaskState", str)
+	}
+	return nil
+}
+
+func (e CatalogTaskState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CatalogTaskState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CatalogTaskState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -4848,6 +5186,256 @@ func (e *RelationshipStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e RelationshipStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a client may do to a request.
+type RequestAction string
+
+const (
+	// REQUESTED or IN_PROCESS -> CLOSED_CANCELED, with its open items.
+	RequestActionCancel RequestAction = "CANCEL"
+)
+
+var AllRequestAction = []RequestAction{
+	RequestActionCancel,
+}
+
+func (e RequestAction) IsValid() bool {
+	switch e {
+	case RequestActionCancel:
+		return true
+	}
+	return false
+}
+
+func (e RequestAction) String() string {
+	return string(e)
+}
+
+func (e *RequestAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RequestAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RequestAction", str)
+	}
+	return nil
+}
+
+func (e RequestAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RequestAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RequestAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// States of a request (ServiceNow codes in brackets).
+type RequestState string
+
+const (
+	// An item awaits approval, none is being fulfilled (1).
+	RequestStateRequested RequestState = "REQUESTED"
+	// An item is being fulfilled (2).
+	RequestStateInProcess RequestState = "IN_PROCESS"
+	// Every item is done, and what was delivered was delivered whole (3).
+	RequestStateClosedComplete RequestState = "CLOSED_COMPLETE"
+	// Every item is done, something was not delivered (4).
+	RequestStateClosedIncomplete RequestState = "CLOSED_INCOMPLETE"
+	// Every item was rejected (4).
+	RequestStateClosedRejected RequestState = "CLOSED_REJECTED"
+	// Canceled, or every item was (7).
+	RequestStateClosedCanceled RequestState = "CLOSED_CANCELED"
+)
+
+var AllRequestState = []RequestState{
+	RequestStateRequested,
+	RequestStateInProcess,
+	RequestStateClosedComplete,
+	RequestStateClosedIncomplete,
+	RequestStateClosedRejected,
+	RequestStateClosedCanceled,
+}
+
+func (e RequestState) IsValid() bool {
+	switch e {
+	case RequestStateRequested, RequestStateInProcess, RequestStateClosedComplete, RequestStateClosedIncomplete, RequestStateClosedRejected, RequestStateClosedCanceled:
+		return true
+	}
+	return false
+}
+
+func (e RequestState) String() string {
+	return string(e)
+}
+
+func (e *RequestState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RequestState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RequestState", str)
+	}
+	return nil
+}
+
+func (e RequestState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RequestState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RequestState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a client may do to a requested item (it closes with its last task).
+type RequestedItemAction string
+
+const (
+	// WAITING_FOR_APPROVAL or FULFILLMENT -> CLOSED_CANCELED, with its open tasks.
+	RequestedItemActionCancel RequestedItemAction = "CANCEL"
+)
+
+var AllRequestedItemAction = []RequestedItemAction{
+	RequestedItemActionCancel,
+}
+
+func (e RequestedItemAction) IsValid() bool {
+	switch e {
+	case RequestedItemActionCancel:
+		return true
+	}
+	return false
+}
+
+func (e RequestedItemAction) String() string {
+	return string(e)
+}
+
+func (e *RequestedItemAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RequestedItemAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RequestedItemAction", str)
+	}
+	return nil
+}
+
+func (e RequestedItemAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RequestedItemAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RequestedItemAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// States of a requested item (ServiceNow codes in brackets).
+type RequestedItemState string
+
+const (
+	// Awaiting its approvers (1).
+	RequestedItemStateWaitingForApproval RequestedItemState = "WAITING_FOR_APPROVAL"
+	// Approved (or needing no approval), being fulfilled (2).
+	RequestedItemStateFulfillment RequestedItemState = "FULFILLMENT"
+	// Delivered (3).
+	RequestedItemStateClosedComplete RequestedItemState = "CLOSED_COMPLETE"
+	// Not (wholly) delivered (4).
+	RequestedItemStateClosedIncomplete RequestedItemState = "CLOSED_INCOMPLETE"
+	// Rejected by an approver (4).
+	RequestedItemStateClosedRejected RequestedItemState = "CLOSED_REJECTED"
+	// Canceled (7).
+	RequestedItemStateClosedCanceled RequestedItemState = "CLOSED_CANCELED"
+)
+
+var AllRequestedItemState = []RequestedItemState{
+	RequestedItemStateWaitingForApproval,
+	RequestedItemStateFulfillment,
+	RequestedItemStateClosedComplete,
+	RequestedItemStateClosedIncomplete,
+	RequestedItemStateClosedRejected,
+	RequestedItemStateClosedCanceled,
+}
+
+func (e RequestedItemState) IsValid() bool {
+	switch e {
+	case RequestedItemStateWaitingForApproval, RequestedItemStateFulfillment, RequestedItemStateClosedComplete, RequestedItemStateClosedIncomplete, RequestedItemStateClosedRejected, RequestedItemStateClosedCanceled:
+		return true
+	}
+	return false
+}
+
+func (e RequestedItemState) String() string {
+	return string(e)
+}
+
+func (e *RequestedItemState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RequestedItemState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RequestedItemState", str)
+	}
+	return nil
+}
+
+func (e RequestedItemState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RequestedItemState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RequestedItemState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -51,6 +51,14 @@ const (
 	// KindChangeTemplate is the pre-approved change templates (model kind
 	// change_template).
 	KindChangeTemplate Kind = "change_template"
+	// KindRequest is service requests (model kind request).
+	KindRequest Kind = "request"
+	// KindRequestedItem is the items of requests (model kind
+	// requested_item).
+	KindRequestedItem Kind = "requested_item"
+	// KindCatalogTask is the fulfilment tasks of requested items (model
+	// kind catalog_task).
+	KindCatalogTask Kind = "catalog_task"
 	// KindAsset is assets (model kind asset).
 	KindAsset Kind = "asset"
 	// KindAssetModel is asset models (model kind asset_model).
@@ -214,6 +222,23 @@ var Permissions = map[Permission][]Role{
 	{KindCatalogItem, Read}:   readers,
 	{KindCatalogItem, Create}: admins,
 	{KindCatalogItem, Update}: admins,
+	// Requests: readers read them; everyone with a token who reads
+	// (viewers and up: an employee asking for a phone) submits them and
+	// decides on the items they are an approver of (a manager need not be
+	// an engineer); editors (the service desk, fulfilment groups) work
+	// them and their tasks. Steps the workflow takes by itself (tasks
+	// opened on approval, an asset allocated, an item closed with its last
+	// task) are the process's, audited under the caller who set them off.
+	{KindRequest, Read}:          readers,
+	{KindRequest, Create}:        viewers,
+	{KindRequest, Update}:        editors,
+	{KindRequestedItem, Read}:    readers,
+	{KindRequestedItem, Create}:  viewers,
+	{KindRequestedItem, Update}:  editors,
+	{KindRequestedItem, Approve}: viewers,
+	{KindCatalogTask, Read}:      readers,
+	{KindCatalogTask, Create}:    editors,
+	{KindCatalogTask, Update}:    editors,
 	// Assets: readers read them; editors record and move them through
 	// their lifecycle; change managers (and admins) keep the models.
 	{KindAsset, Read}:        readers,

@@ -256,7 +256,7 @@ func TestServiceAuditKinds(t *testing.T) {
 	assert.True(t, found)
 	assert.Equal(t, recordID, a.ID)
 
-	_, err = svc.Audit(viewer, store.AuditFilter{Kinds: []store.ObjectKind{"request"}}, store.PageRequest{First: 1})
+	_, err = svc.Audit(viewer, store.AuditFilter{Kinds: []store.ObjectKind{"ticket"}}, store.PageRequest{First: 1})
 	var ie *store.InvalidError
 	require.ErrorAs(t, err, &ie)
 	assert.Equal(t, "filter.kinds[0]", ie.Field)

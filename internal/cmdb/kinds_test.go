@@ -12,7 +12,7 @@ import (
 
 func TestDefaultModelKinds(t *testing.T) {
 	m := mustModel(t)
-	assert.Equal(t, []string{KindCI, "person", "group", "incident", "change", "problem", "change_task", "problem_task", "catalog_item", "asset", "asset_model", "knowledge", "knowledge_version", "change_template", "change_window", "webhook", "delivery", "journal"}, m.Kinds())
+	assert.Equal(t, []string{KindCI, "person", "group", "incident", "change", "problem", "change_task", "problem_task", "catalog_item", "request", "requested_item", "catalog_task", "asset", "asset_model", "knowledge", "knowledge_version", "change_template", "change_window", "webhook", "delivery", "journal"}, m.Kinds())
 	for class, kind := range map[string]string{"CI": KindCI, "Server": KindCI, "VirtualMachine": KindCI, "Person": "person", "Group": "group", "Incident": "incident", "Nope": ""} {
 		assert.Equal(t, kind, m.KindOf(class), class)
 	}
@@ -29,7 +29,7 @@ func TestDefaultModelKinds(t *testing.T) {
 		assert.Equal(t, KindCI, c.Kind, c.Def.Name)
 	}
 	assert.Len(t, m.ClassesOf("group"), 1)
-	assert.Empty(t, m.ClassesOf("request"))
+	assert.Empty(t, m.ClassesOf("ticket"))
 	inc, ok := m.KindRoot("incident")
 	require.True(t, ok)
 	assert.True(t, inc.Def.Workflow, "incidents change through their workflow only")

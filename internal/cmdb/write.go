@@ -222,3 +222,23 @@ func (s *Service) SetLinks(ctx context.Context, actor store.Actor, src store.ID,
 	}
 	return true, nil
 }
+
+// CheckNew validates input as the attributes of a new node of kind (its
+// root class), without writing: a caller that takes a record number
+// before the write refuses bad input first, so that no number is burnt.
+// Errors name "attributes.<name>", as WriteNode's.
+func (s *Service) CheckNew(kind string, input map[string]any) error {
+	m := s.Model()
+	if err := m.checkKind(kind); err != nil {
+		return err
+	}
+	root, ok := m.KindRoot(kind)
+	if !ok {
+		return fmt.Errorf("cmdb: kind %q has no root class", kind)
+	}
+	if len(input) > maxPatch {
+		return store.Invalid("attributes", "at most %d attributes", maxPatch)
+	}
+	_, _, err := validateAttributes(root, root.Def.Name, "attributes", input)
+	return err
+}

@@ -85,15 +85,16 @@ func AssetWorkflow() *Workflow {
 			{Action: ActionReceive, From: []string{AssetOrdered}, To: AssetInStock,
 				Set: func(r Record) store.Attributes { return store.Attributes{"received_at": r.At} }},
 			{Action: ActionAssign, From: []string{AssetInStock}, To: AssetInUse, Inputs: []string{"assigned_to"}, Guards: []Guard{person},
+				// A request's allocation also names its item and task
+				// (inputs of the workflow's own, not of clients).
 				Set: func(r Record) store.Attributes {
-					return store.Attributes{"assigned_to": r.Input["assigned_to"], "assigned_at": r.At}
+					return store.Attributes{"assigned_to": r.Input["assigned_to"], "assigned_at": r.At,
+						"request_item": r.Input["request_item"], "catalog_task": r.Input["catalog_task"]}
 				}},
-			{Action: ActionUnassign, From: []string{AssetInUse}, To: AssetInStock,
-				Set: func(r Record) store.Attributes { return store.Attributes{"assigned_to": nil, "assigned_at": nil} }},
+			{Action: ActionUnassign, From: []string{AssetInUse}, To: AssetInStock, Set: unassigned},
 			{Action: ActionRepair, From: []string{AssetInStock, AssetInUse}, To: AssetInMaintenance, Inputs: []string{"notes"},
 				Set: func(r Record) store.Attributes { return withNotes(r, nil) }},
-			{Action: ActionRepaired, From: []string{AssetInMaintenance}, To: AssetInStock,
-				Set: func(r Record) store.Attributes { return store.Attributes{"assigned_to": nil, "assigned_at": nil} }},
+			{Action: ActionRepaired, From: []string{AssetInMaintenance}, To: AssetInStock, Set: unassigned},
 			{Action: ActionRetireAsset, From: []string{AssetInStock, AssetInMaintenance}, To: AssetRetired, Inputs: []string{"notes"},
 				Set: func(r Record) store.Attributes { return withNotes(r, store.Attributes{"retired_at": r.At}) }},
 			{Action: ActionDispose, From: []string{AssetRetired}, To: AssetDisposed, Inputs: []string{"disposal_reason"},
@@ -103,6 +104,11 @@ func AssetWorkflow() *Workflow {
 				}},
 		},
 	}
+}
+
+// unassigned clears an asset's assignment and allocation.
+func unassigned(Record) store.Attributes {
+	return store.Attributes{"assigned_to": nil, "assigned_at": nil, "request_item": nil, "catalog_task": nil}
 }
 
 // withNotes adds the action's notes, when given, to out.
@@ -164,8 +170,10 @@ func (s *Service) CreateAsset(ctx context.Context, actor store.Actor, in AssetIn
 		return store.Node{}, err
 	}
 	s.emit(actor, KindAsset, res, true)
-	_, err = s.cmdb.SetLinks(ctx, actor, res.Node.ID, RelOfModel, []store.ID{in.Model}, KindAssetModel, "modelId", false)
-	return res.Node, err
+	if _, err = s.cmdb.SetLinks(ctx, actor, res.Node.ID, RelOfModel, []store.ID{in.Model}, KindAssetModel, "modelId", false); err != nil {
+		return res.Node, err
+	}
+	return s.stockArrived(ctx, actor, res.Node)
 }
 
 // assetModel reads asset model id (not-found naming modelId).
@@ -268,7 +276,10 @@ func (s *Service) ActOnAsset(ctx context.Context, actor store.Actor, id store.ID
 	default:
 		_, err = s.cmdb.SetLinks(ctx, actor, id, RelAssignedTo, nil, cmdb.KindPerson, "assignedToId", false)
 	}
-	return res.Node, err
+	if err != nil {
+		return res.Node, err
+	}
+	return s.stockArrived(ctx, actor, res.Node)
 }
 
 // AssetByTag returns the asset whose asset tag is tag, if there is one.

@@ -62,7 +62,9 @@ type Approval struct {
 	// deciding must bear.
 	UserName string `json:"user_name"`
 	// Why the person is an approver: "cab" (member of the CAB group) or
-	// "owner" (owner of an affected CI).
+	// "owner" (owner of an affected CI) for a change; "manager" (of the
+	// person it is for) or "group" (member of the approval group) for a
+	// requested item.
 	Why       string     `json:"why"`
 	State     string     `json:"state"`
 	Comment   string     `json:"comment,omitempty"`
@@ -282,18 +284,27 @@ func ChangeWorkflow() *Workflow {
 	}
 }
 
-// DecisionError is an approver's decision refused: the change is not
-// awaiting approvals, the caller is not one of its approvers, or has
-// decided already.
+// DecisionError is an approver's decision refused: the record (a change,
+// a requested item) is not awaiting approvals, the caller is not one of
+// its approvers, or has decided already.
 type DecisionError struct {
-	Change   string
+	// Change is the record's number.
+	Change string
+	// What is the record's kind as people read it ("change" when empty).
+	What     string
 	Reason   string
 	conflict bool
 }
 
-func (e *DecisionError) Error() string { return fmt.Sprintf("change %s: %s", e.Change, e.Reason) }
+func (e *DecisionError) Error() string {
+	what := e.What
+	if what == "" {
+		what = "change"
+	}
+	return fmt.Sprintf("%s %s: %s", what, e.Change, e.Reason)
+}
 
-// Unwrap makes a decision already taken, or a change not awaiting
+// Unwrap makes a decision already taken, or a record not awaiting
 // approvals, a conflict.
 func (e *DecisionError) Unwrap() error {
 	if e.conflict {
@@ -303,16 +314,23 @@ func (e *DecisionError) Unwrap() error {
 }
 
 // NotApprover reports whether the decision was refused because the
-// caller is not an approver of the change.
+// caller is not an approver of the record.
 func (e *DecisionError) NotApprover() bool { return !e.conflict }
 
 // decide applies one approver's decision (approved or rejected) to the
 // change stored as a, under rule: the attributes to write, or a
 // *DecisionError. It is pure.
 func decide(a store.Attributes, userName, decision, comment string, at time.Time, rule Rule) (store.Attributes, error) {
+	return decideOn(a, ChangeAuthorize, "change", userName, decision, comment, at, rule.outcome)
+}
+
+// decideOn applies one approver's decision to the record stored as a (of
+// kind what), which awaits approvals while in state awaiting; outcome
+// combines the approvals into the record's approval. It is pure.
+func decideOn(a store.Attributes, awaiting, what, userName, decision, comment string, at time.Time, outcome func([]Approval) string) (store.Attributes, error) {
 	number, _ := a["number"].(string)
-	if a["state"] != ChangeAuthorize {
-		return nil, &DecisionError{Change: number, Reason: fmt.Sprintf("it is in state %v, not awaiting approvals", a["state"]), conflict: true}
+	if a["state"] != awaiting {
+		return nil, &DecisionError{Change: number, What: what, Reason: fmt.Sprintf("it is in state %v, not awaiting approvals", a["state"]), conflict: true}
 	}
 	approvals := decodeApprovals(a)
 	i := slices.IndexFunc(approvals, func(x Approval) bool { return strings.EqualFold(x.UserName, userName) })
@@ -321,11 +339,11 @@ func decide(a store.Attributes, userName, decision, comment string, at time.Time
 		for _, x := range approvals {
 			names = append(names, x.UserName)
 		}
-		return nil, &DecisionError{Change: number, Reason: fmt.Sprintf("%s is not one of its approvers (%s)", userName, strings.Join(names, ", "))}
+		return nil, &DecisionError{Change: number, What: what, Reason: fmt.Sprintf("%s is not one of its approvers (%s)", userName, strings.Join(names, ", "))}
 	}
 	if approvals[i].State != ApprovalRequested {
-		return nil, &DecisionError{Change: number, Reason: fmt.Sprintf("%s has already %s it", userName, approvals[i].State), conflict: true}
+		return nil, &DecisionError{Change: number, What: what, Reason: fmt.Sprintf("%s has already %s it", userName, approvals[i].State), conflict: true}
 	}
 	approvals[i].State, approvals[i].Comment, approvals[i].DecidedAt = decision, comment, &at
-	return store.Attributes{"approvals": encodeApprovals(approvals), "approval": rule.outcome(approvals)}, nil
+	return store.Attributes{"approvals": encodeApprovals(approvals), "approval": outcome(approvals)}, nil
 }

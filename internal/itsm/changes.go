@@ -185,19 +185,9 @@ func (s *Service) ActOnChange(ctx context.Context, actor store.Actor, id store.I
 // in authorize, is a CONFLICT; a caller who is not an approver is
 // FORBIDDEN.
 func (s *Service) DecideChange(ctx context.Context, actor store.Actor, id store.ID, expected int64, approve bool, comment string) (store.Node, error) {
-	if err := auth.Check(ctx, KindChange, auth.Approve); err != nil {
+	who, decision, err := decisionOf(ctx, KindChange, actor, approve, comment)
+	if err != nil {
 		return store.Node{}, err
-	}
-	if len(comment) > 4096 {
-		return store.Node{}, store.Invalid("comment", "at most 4096 bytes")
-	}
-	who := actor.Name
-	if id, ok := auth.Caller(ctx); ok {
-		who = id.Name
-	}
-	decision := ApprovalRejected
-	if approve {
-		decision = ApprovalApproved
 	}
 	res, err := s.cmdb.WriteNode(ctx, actor, KindChange, cmdb.NodeWrite{
 		ID: id, Expected: expected, Verb: auth.Approve,
@@ -206,14 +196,41 @@ func (s *Service) DecideChange(ctx context.Context, actor store.Actor, id store.
 			return decide(cur.Attributes, who, decision, comment, at, s.rules[typ])
 		},
 	})
+	if err != nil {
+		return store.Node{}, approverRefused(err)
+	}
+	s.emit(actor, KindChange, res, false)
+	return res.Node, nil
+}
+
+// decisionOf checks an approver's decision on a record of kind before it
+// is written: the caller's permission, the comment's length; it returns
+// who decides (the caller's token name) and the decision.
+func decisionOf(ctx context.Context, kind string, actor store.Actor, approve bool, comment string) (who, decision string, err error) {
+	if err := auth.Check(ctx, auth.Kind(kind), auth.Approve); err != nil {
+		return "", "", err
+	}
+	if len(comment) > 4096 {
+		return "", "", store.Invalid("comment", "at most 4096 bytes")
+	}
+	who = actor.Name
+	if id, ok := auth.Caller(ctx); ok {
+		who = id.Name
+	}
+	if approve {
+		return who, ApprovalApproved, nil
+	}
+	return who, ApprovalRejected, nil
+}
+
+// approverRefused makes a decision refused to someone who is not an
+// approver FORBIDDEN; other errors are returned as they are.
+func approverRefused(err error) error {
 	var de *DecisionError
 	if errors.As(err, &de) && de.NotApprover() {
-		return store.Node{}, &auth.Error{Kind: auth.ErrForbidden, Reason: de.Error()}
+		return &auth.Error{Kind: auth.ErrForbidden, Reason: de.Error()}
 	}
-	if err == nil {
-		s.emit(actor, KindChange, res, false)
-	}
-	return res.Node, err
+	return err
 }
 
 // Approvals returns a change's approvers and their decisions.

@@ -78,6 +78,9 @@ type Service struct {
 	// chunk overrides store.MaxBatch as the IDs one linked-records filter
 	// takes (tests).
 	chunk int
+	// request, item and catalogTask are the workflows of requests,
+	// requested items and catalog tasks.
+	request, item, catalogTask *Workflow
 	// knowledge is the knowledge article workflow.
 	knowledge *Workflow
 	cab       [2]string // CAB, ECAB group names
@@ -135,6 +138,7 @@ func NewService(c *cmdb.Service, st Store, cfg Config) (*Service, error) {
 	}
 	return &Service{cmdb: c, st: st, priority: cfg.Priority, incident: IncidentWorkflow(cfg.ReopenWindow), sla: cfg.SLA, now: cfg.Now,
 		change: ChangeWorkflow(), problem: ProblemWorkflow(), changeTask: ChangeTaskWorkflow(), problemTask: ProblemTaskWorkflow(), asset: AssetWorkflow(),
+		request: RequestWorkflow(), item: RequestedItemWorkflow(), catalogTask: CatalogTaskWorkflow(),
 		knowledge: KnowledgeWorkflow(), cab: [2]string{cfg.CABGroup, cfg.ECABGroup}, rules: rules, impact: cfg.Impact, alertLabels: cfg.AlertCILabels, publish: cfg.Publish}, nil
 }
 
@@ -161,6 +165,12 @@ func overlay(base, patch store.Attributes) store.Attributes {
 // withSLA adds to patch the SLA attributes of the write (SLAPolicy.Track)
 // of an incident stored as cur (nil when it is opened) at at.
 func (s *Service) withSLA(cur *store.Node, patch store.Attributes, at time.Time) store.Attributes {
+	return s.withClock(incidentClock, cur, patch, at)
+}
+
+// withClock is withSLA for a record whose states drive its SLA as c
+// says.
+func (s *Service) withClock(c slaClock, cur *store.Node, patch store.Attributes, at time.Time) store.Attributes {
 	var before store.Attributes
 	if cur != nil {
 		before = cur.Attributes
@@ -175,7 +185,7 @@ func (s *Service) withSLA(cur *store.Node, patch store.Attributes, at time.Time)
 			return patch // a write that changes nothing leaves the clock alone
 		}
 	}
-	for k, v := range s.sla.Track(before, overlay(before, patch), at) {
+	for k, v := range s.sla.track(c, before, overlay(before, patch), at) {
 		patch[k] = v
 	}
 	return patch
@@ -357,6 +367,9 @@ func (s *Service) open(ctx context.Context, actor store.Actor, k recordKind, in 
 	}
 	if err := s.checkLinks(ctx, in.Links); err != nil {
 		return store.Node{}, err
+	}
+	if err := s.cmdb.CheckNew(k.kind, in.Attributes); err != nil {
+		return store.Node{}, err // before a number is taken
 	}
 	n, err := s.st.NextSequence(ctx, k.kind, 1)
 	if err != nil {

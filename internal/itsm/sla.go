@@ -2,6 +2,7 @@ package itsm
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,11 +86,25 @@ func (p SLAPolicy) target(priority int64) (Target, Calendar) {
 	return t, p.Calendars[t.Calendar]
 }
 
-// running reports whether the resolution clock runs in state: not while
-// on hold, nor once resolved, closed or canceled.
-func running(state string) bool {
-	return state == StateNew || state == StateInProgress
+// slaClock is how a kind of record's states drive its SLA: the resolution
+// clock runs in the running states, stops in the others (paused in
+// paused), and the response is awaited while the record is in awaiting.
+type slaClock struct {
+	running  []string
+	awaiting string
+	paused   string
 }
+
+// incidentClock: the clock runs while an incident is new or in progress,
+// not while on hold, nor once resolved, closed or canceled; the response
+// is its leaving new.
+var incidentClock = slaClock{running: []string{StateNew, StateInProgress}, awaiting: StateNew, paused: StateOnHold}
+
+// itemClock: the clock of a requested item runs from its request until it
+// is closed; the response is its approval (or rejection).
+var itemClock = slaClock{running: []string{ItemWaiting, ItemFulfillment}, awaiting: ItemWaiting}
+
+func (c slaClock) runs(state string) bool { return slices.Contains(c.running, state) }
 
 // SLA attributes an incident stores (written by Track only).
 const (
@@ -126,6 +141,11 @@ const (
 // (a reopened incident whose clock had run out) keeps its marker and is
 // not told of twice. It is pure.
 func (p SLAPolicy) Track(before, after store.Attributes, at time.Time) store.Attributes {
+	return p.track(incidentClock, before, after, at)
+}
+
+// track is Track for the states of clock c.
+func (p SLAPolicy) track(c slaClock, before, after store.Attributes, at time.Time) store.Attributes {
 	out := store.Attributes{}
 	priority, _ := after["priority"].(int64)
 	target, cal := p.target(priority)
@@ -136,7 +156,7 @@ func (p SLAPolicy) Track(before, after store.Attributes, at time.Time) store.Att
 		if s, ok := before[attrSLAElapsed].(int64); ok {
 			elapsed = time.Duration(s) * time.Second
 		}
-		if clock, ok := before[attrSLAClockAt].(time.Time); ok && running(prevState) {
+		if clock, ok := before[attrSLAClockAt].(time.Time); ok && c.runs(prevState) {
 			prevPriority, _ := before["priority"].(int64)
 			_, prevCal := p.target(prevPriority)
 			elapsed += prevCal.Between(clock, at)
@@ -145,7 +165,7 @@ func (p SLAPolicy) Track(before, after store.Attributes, at time.Time) store.Att
 	state, _ := after["state"].(string)
 	out[attrSLAElapsed] = int64(elapsed / time.Second)
 	out[attrSLAClockAt] = at
-	if running(state) {
+	if c.runs(state) {
 		out[attrResolutionDueAt] = cal.Add(at, target.Resolution-elapsed)
 	} else {
 		out[attrResolutionDueAt] = nil
@@ -157,7 +177,7 @@ func (p SLAPolicy) Track(before, after store.Attributes, at time.Time) store.Att
 		opened = at
 	}
 	if _, responded := after[attrRespondedAt].(time.Time); !responded {
-		if state == StateNew {
+		if state == c.awaiting {
 			out[attrResponseDueAt] = cal.Add(opened, target.Response)
 		} else {
 			out[attrRespondedAt] = at
@@ -170,7 +190,7 @@ func (p SLAPolicy) Track(before, after store.Attributes, at time.Time) store.Att
 		if _, marked := before[AttrResolutionBreachedAt]; marked && elapsed <= target.Resolution {
 			out[AttrResolutionBreachedAt] = nil
 		}
-		if due, ok := out[attrResponseDueAt].(time.Time); ok && state == StateNew && !at.After(due) {
+		if due, ok := out[attrResponseDueAt].(time.Time); ok && state == c.awaiting && !at.After(due) {
 			if _, marked := before[AttrResponseBreachedAt]; marked {
 				out[AttrResponseBreachedAt] = nil
 			}
@@ -196,6 +216,11 @@ type SLAStatus struct {
 // Status returns the service level of an incident whose attributes are a
 // at now.
 func (p SLAPolicy) Status(a store.Attributes, now time.Time) SLAStatus {
+	return p.status(incidentClock, a, now)
+}
+
+// status is Status for the states of clock c.
+func (p SLAPolicy) status(c slaClock, a store.Attributes, now time.Time) SLAStatus {
 	priority, _ := a["priority"].(int64)
 	target, cal := p.target(priority)
 	state, _ := a["state"].(string)
@@ -216,14 +241,14 @@ func (p SLAPolicy) Status(a store.Attributes, now time.Time) SLAStatus {
 	if v, ok := a[attrSLAElapsed].(int64); ok {
 		s.ResolutionElapsed = time.Duration(v) * time.Second
 	}
-	if clock, ok := a[attrSLAClockAt].(time.Time); ok && running(state) && now.After(clock) {
+	if clock, ok := a[attrSLAClockAt].(time.Time); ok && c.runs(state) && now.After(clock) {
 		s.ResolutionElapsed += cal.Between(clock, now)
 	}
-	if t, ok := a[attrResolutionDueAt].(time.Time); ok && running(state) {
+	if t, ok := a[attrResolutionDueAt].(time.Time); ok && c.runs(state) {
 		s.ResolutionDueAt = &t
 	}
-	s.Paused = state == StateOnHold
-	s.ResolutionStopped = !running(state) && !s.Paused
+	s.Paused = c.paused != "" && state == c.paused
+	s.ResolutionStopped = !c.runs(state) && !s.Paused
 	s.ResolutionLeft = target.Resolution - s.ResolutionElapsed
 	s.ResolutionBreached = s.ResolutionLeft < 0
 	return s

@@ -135,6 +135,9 @@ func ProblemTaskWorkflow() *Workflow {
 // taskKindOf returns the task kind named kind.
 func (s *Service) taskKindOf(kind string) (taskKind, error) {
 	switch kind {
+	case KindCatalogTask:
+		return taskKind{kind: kind, prefix: "SCTASK", parentKind: KindRequestedItem, parentField: "requestedItemId",
+			parentFinal: requestFinal, workflow: s.catalogTask}, nil
 	case KindChangeTask:
 		return taskKind{kind: kind, prefix: "CTASK", parentKind: KindChange, parentField: "changeId",
 			parentFinal: []string{ChangeClosed, ChangeCanceled}, workflow: s.changeTask}, nil
@@ -187,15 +190,25 @@ func (s *Service) CreateTask(ctx context.Context, actor store.Actor, kind string
 	if st, _ := p.Attributes["state"].(string); slices.Contains(k.parentFinal, st) {
 		return store.Node{}, fmt.Errorf("%s %v is %s and takes no new task: %w", k.parentKind, p.Attributes["number"], st, store.ErrConflict)
 	}
-	rk := recordKind{kind: kind, prefix: k.prefix, workflow: k.workflow, editable: taskEditable}
+	return s.openTask(ctx, actor, k, p, in, nil)
+}
+
+// openTask opens a task of kind k on parent p with the client's input and
+// the attributes extra (set by the workflow, such as the asset model of
+// a catalog task), and links it to its parent.
+func (s *Service) openTask(ctx context.Context, actor store.Actor, k taskKind, p store.Node, in RecordInput, extra store.Attributes) (store.Node, error) {
+	rk := recordKind{kind: k.kind, prefix: k.prefix, workflow: k.workflow, editable: taskEditable}
 	n, err := s.open(ctx, actor, rk, in, func(out store.Attributes, _ time.Time) (store.Attributes, error) {
 		out["parent"] = p.Attributes["number"]
+		for k, v := range extra {
+			out[k] = v
+		}
 		return out, checkWindow(out)
 	})
 	if err != nil {
 		return n, err
 	}
-	if _, err := s.cmdb.SetLinks(ctx, actor, n.ID, RelTaskOf, []store.ID{parent}, k.parentKind, k.parentField, false); err != nil {
+	if _, err := s.cmdb.SetLinks(ctx, actor, n.ID, RelTaskOf, []store.ID{p.ID}, k.parentKind, k.parentField, false); err != nil {
 		return n, err
 	}
 	return n, nil
@@ -248,7 +261,10 @@ func (s *Service) ActOnTask(ctx context.Context, actor store.Actor, kind string,
 // caller checked.
 func (s *Service) actOnTask(ctx context.Context, actor store.Actor, k taskKind, id store.ID, expected int64, action string, input map[string]any, facts Facts) (store.Node, error) {
 	res, err := s.act(ctx, actor, k.kind, k.workflow, id, expected, action, input, facts, nil)
-	return res.Node, err
+	if err != nil || k.kind != KindCatalogTask {
+		return res.Node, err
+	}
+	return res.Node, s.catalogTaskActed(auth.AsProcess(ctx), actor, res.Node)
 }
 
 // parentOf returns the change or problem (parentKind) task id belongs to.
