@@ -394,7 +394,7 @@ func (r *requestedItemResolver) SLA(ctx context.Context, obj *model.RequestedIte
 
 // Request is the resolver for the request field.
 func (r *requestedItemResolver) Request(ctx context.Context, obj *model.RequestedItem) (*model.Request, error) {
-	n, ok, err := r.ITSM.Parent(ctx, itsm.KindRequestedItem, obj.Raw.ID)
+	n, ok, err := r.ITSM.RequestOf(ctx, obj.Raw.ID)
 	if !ok || err != nil {
 		return nil, err
 	}

@@ -34,8 +34,9 @@ import (
 // In variables, "$ID(name)" stands for the global ID of the CI named name
 // (looked up with cis(filter: {namePrefix: ...})), "$PERSON(userName)",
 // "$GROUP(name)", "$INCIDENT(number)", "$CHANGE(number)",
-// "$PROBLEM(number)", "$CHANGE_TASK(number)", "$KNOWLEDGE(number)" and "$TEMPLATE(name)" for
-// those of a person, a group, a record and a change template, and "$PREV(a.b.c)" for a
+// "$PROBLEM(number)", "$CHANGE_TASK(number)", "$KNOWLEDGE(number)", "$REQUEST(number)",
+// "$RITM(number)", "$TEMPLATE(name)" and "$CATALOG_ITEM(name)" for those of a person, a group, a
+// record, a change template and a catalog item, and "$PREV(a.b.c)" for a
 // value of the previous example's data, such as a page's endCursor (a
 // number picks an element of a list: "$PREV(x.edges.0.node.id)").
 // Other fenced blocks (bash, text, plain json) are prose.
@@ -267,7 +268,7 @@ func (s *demoServer) resolveDoc(t *testing.T, v any, prev any) any {
 
 var (
 	docPrev   = regexp.MustCompile(`^\$PREV\(([A-Za-z0-9_.]+)\)$`)
-	docLookup = regexp.MustCompile(`^\$(PERSON|GROUP|INCIDENT|CHANGE_TASK|CHANGE|PROBLEM|TEMPLATE|KNOWLEDGE)\(([^()]+)\)$`)
+	docLookup = regexp.MustCompile(`^\$(PERSON|GROUP|INCIDENT|CHANGE_TASK|CHANGE|PROBLEM|TEMPLATE|KNOWLEDGE|CATALOG_ITEM|REQUEST|RITM)\(([^()]+)\)$`)
 )
 
 // lookupDoc returns the global ID of the person with user name key
@@ -292,6 +293,12 @@ func (s *demoServer) lookupDoc(t *testing.T, what, key string) string {
 		q, path = `query($k: String!) { changeTemplate(name: $k) { id } }`, []string{"changeTemplate"}
 	case "KNOWLEDGE":
 		q, path = `query($k: String!) { knowledgeArticle(number: $k) { id } }`, []string{"knowledgeArticle"}
+	case "CATALOG_ITEM":
+		q, path = `query($k: String!) { catalogItem(name: $k) { id } }`, []string{"catalogItem"}
+	case "REQUEST":
+		q, path = `query($k: String!) { request(number: $k) { id } }`, []string{"request"}
+	case "RITM":
+		q, path = `query($k: String!) { requestedItem(number: $k) { id } }`, []string{"requestedItem"}
 	default:
 		q, path = `query($k: String!) { incident(number: $k) { id } }`, []string{"incident"}
 	}

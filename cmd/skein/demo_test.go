@@ -697,7 +697,7 @@ func TestDemoSeedOnlyIntoAnEmptyStore(t *testing.T) {
 	e, err := demo.Default()
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("demo estate loaded: %d CIs (%d created), %d relationships (%d created), %d people, %d groups; "+
-		"records: 4 incidents, 1 problem, 3 changes, 8 assets, 3 catalog items, 12 articles; try the Playground, and docs/API.md and docs/ITSM.md for a tour\n",
+		"records: 4 incidents, 1 problem, 3 changes, 9 assets, 3 catalog items, 3 requests, 12 articles; try the Playground, and docs/API.md and docs/ITSM.md for a tour\n",
 		len(e.CIs), len(e.CIs), len(e.Relationships), len(e.Relationships), len(e.People), len(e.Groups)), first.String())
 
 	require.NoError(t, seedDemo(ctx, a, &second))

@@ -34,7 +34,7 @@ func TestRequestAPI(t *testing.T) {
 const requestFields = `id number state stateCode priority requestedBy requestedFor { userName } allowedActions closeNotes
   items(first: 20) { totalCount edges { node { ` + itemFields + ` } } }`
 
-const itemFields = `id number state approval variables quantity approvals { userName reason state comment }
+const itemFields = `id number state approval variables quantity request { number } approvals { userName reason state comment }
   sla { responseDueAt respondedAt stopped } closeNotes allowedActions catalogItem { name } requestedFor { userName }
   tasks(first: 5) { totalCount edges { node { ` + sctaskFields + ` } } }`
 
@@ -145,6 +145,7 @@ func testRequests(t *testing.T, url string, a *app) {
 	ph, mo, vp := items[0], items[1], items[2]
 	assert.Regexp(t, `^RITM\d{7}$`, ph["number"])
 	assert.Equal(t, "WAITING_FOR_APPROVAL", ph["state"])
+	assert.Equal(t, req["number"], get(ph, "request", "number"))
 	assert.Equal(t, map[string]any{"carrier": "orange"}, ph["variables"])
 	assert.Equal(t, []any{map[string]any{"userName": "mia", "reason": "MANAGER", "state": "REQUESTED", "comment": nil}}, ph["approvals"])
 	assert.NotNil(t, get(ph, "sla", "responseDueAt"))

@@ -219,12 +219,13 @@ func TestSeedRecords(t *testing.T) {
 		Incidents:    []string{demo.SuspectIncident, demo.StaleCatalogIncident, demo.StaleExtractIncident, demo.OnHoldIncident},
 		Problems:     []string{demo.KnownError},
 		Changes:      []string{demo.CulpritChange, demo.PatchChange, demo.UpgradeChange},
-		Assets:       8,
+		Assets:       9,
 		CatalogItems: 3,
+		Requests:     []string{demo.WaitingRequest, demo.LaptopRequest, demo.PhoneRequest},
 		Articles: []string{"KB0010001", "KB0010002", "KB0010003", "KB0010004", "KB0010005", "KB0010006",
 			"KB0010007", "KB0010008", "KB0010009", "KB0010010", "KB0010011", "KB0010012"},
 	}, recs)
-	assert.Equal(t, "4 incidents, 1 problem, 3 changes, 8 assets, 3 catalog items, 12 articles", recs.String())
+	assert.Equal(t, "4 incidents, 1 problem, 3 changes, 9 assets, 3 catalog items, 3 requests, 12 articles", recs.String())
 	levels, err := desk.StockLevels(ctx, false)
 	require.NoError(t, err)
 	stock := map[string]int{}
@@ -232,7 +233,32 @@ func TestSeedRecords(t *testing.T) {
 		stock[l.Model.Attributes["name"].(string)] = l.InStock
 		assert.False(t, l.Low(), "the demo's stock is above its thresholds")
 	}
-	assert.Equal(t, map[string]int{demo.PhoneModel: 4, demo.LaptopModel: 3}, stock, "the assigned laptop is not in stock")
+	assert.Equal(t, map[string]int{demo.PhoneModel: 3, demo.LaptopModel: 3}, stock, "the assigned laptop and the two allocated to requests are not in stock")
+
+	// The requests in flight: one item awaiting the manager, the others
+	// being fulfilled, the hardware allocated from stock.
+	states := map[string][]string{}
+	for _, number := range recs.Requests {
+		req, ok, err := desk.RequestByNumber(ctx, number)
+		require.NoError(t, err)
+		require.True(t, ok, number)
+		items, err := desk.ItemsOf(ctx, req.ID, store.PageRequest{First: 10})
+		require.NoError(t, err)
+		for _, it := range items.Items {
+			tasks, err := desk.TasksOf(ctx, itsm.KindCatalogTask, it.ID, false, store.PageRequest{First: 10})
+			require.NoError(t, err)
+			st := fmt.Sprintf("%v %v:", req.Attributes["state"], it.Attributes["state"])
+			for _, task := range tasks.Items {
+				st += fmt.Sprintf(" %v/%v", task.Attributes["state"], task.Attributes["allocated_asset"])
+			}
+			states[number] = append(states[number], st)
+		}
+	}
+	assert.Equal(t, map[string][]string{
+		demo.WaitingRequest: {"in_process waiting_for_approval:", "in_process fulfillment: open/<nil>"},
+		demo.LaptopRequest:  {"in_process fulfillment: work_in_progress/LAP-0101"},
+		demo.PhoneRequest:   {"in_process fulfillment: open/PHN-0101"},
+	}, states)
 
 	inc, ok, err := desk.IncidentByNumber(ctx, demo.SuspectIncident)
 	require.NoError(t, err)

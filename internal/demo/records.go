@@ -57,6 +57,15 @@ const (
 	// ChangeManager with a reason. Each lists the other in its conflicts.
 	PatchChange   = "CHG0010002"
 	UpgradeChange = "CHG0010003"
+	// Requests in flight: WaitingRequest, a phone and VPN access for the
+	// network engineer, the phone waiting for the change manager's
+	// approval (every demo person reports to her) and VPN access being
+	// fulfilled; LaptopRequest, a laptop for the DBA, approved, a laptop
+	// allocated from stock, its task being worked; PhoneRequest, a phone
+	// for the payments engineer, approved, a phone allocated.
+	WaitingRequest = "REQ0010001"
+	LaptopRequest  = "REQ0010002"
+	PhoneRequest   = "REQ0010003"
 )
 
 // Records says what SeedRecords did.
@@ -69,6 +78,8 @@ type Records struct {
 	Assets int
 	// CatalogItems is how many service catalog items were added.
 	CatalogItems int
+	// Requests are the numbers of the requests submitted, in order.
+	Requests []string
 	// Articles are the numbers of the knowledge articles published.
 	Articles []string
 	// Skipped is true when the store held records already: nothing was
@@ -77,7 +88,7 @@ type Records struct {
 }
 
 // String is a one-line account, e.g. "4 incidents, 1 problem, 3 changes,
-// 8 assets, 3 catalog items, 12 articles".
+// 9 assets, 3 catalog items, 3 requests, 12 articles".
 func (r Records) String() string {
 	if r.Skipped {
 		return "records already there, none added"
@@ -90,7 +101,8 @@ func (r Records) String() string {
 	}
 	return plural(len(r.Incidents), "incident", "incidents") + ", " + plural(len(r.Problems), "problem", "problems") + ", " +
 		plural(len(r.Changes), "change", "changes") + ", " + plural(r.Assets, "asset", "assets") + ", " +
-		plural(r.CatalogItems, "catalog item", "catalog items") + ", " + plural(len(r.Articles), "article", "articles")
+		plural(r.CatalogItems, "catalog item", "catalog items") + ", " + plural(len(r.Requests), "request", "requests") + ", " +
+		plural(len(r.Articles), "article", "articles")
 }
 
 // SeedRecords opens the demo's service management records on the estate
@@ -111,6 +123,9 @@ func (r Records) String() string {
 //   - PatchChange and UpgradeChange on the shop's primary database, in
 //     overlapping windows two days from now: both scheduled, the second
 //     past the conflict with the change manager's reason;
+//   - WaitingRequest, LaptopRequest and PhoneRequest from the service
+//     catalog, in flight (every person but the change manager reports to
+//     her, and she approves);
 //   - a dozen published knowledge articles (demoArticles) about the
 //     estate's CIs, one documenting KnownError and one answering
 //     SuspectIncident.
@@ -295,7 +310,7 @@ func (s *seeder) plant(now time.Time) {
 		threshold, stock                     int64
 	}{
 		{PhoneModel, "Google", "phone", "PHN", 2, 4},
-		{LaptopModel, "Dell", "laptop", "LAP", 2, 3},
+		{LaptopModel, "Dell", "laptop", "LAP", 2, 4},
 	} {
 		model := s.assetModel(as(manager.user), map[string]any{"name": m.name, "manufacturer": m.manufacturer, "category": m.category, "reorder_threshold": m.threshold})
 		for i := range m.stock {
@@ -345,6 +360,37 @@ func (s *seeder) plant(now time.Time) {
 		s.fail(err, "add %v to the service catalog", item.attrs["name"])
 		if err == nil {
 			s.out.CatalogItems++
+		}
+	}
+	// Requests in flight: everyone reports to the change manager, who
+	// approves the hardware; the analyst submits for the new arrivals.
+	for _, p := range []who{engineer, dba, analyst, neteng} {
+		if s.err == nil {
+			s.fail(s.desk.SetPersonManager(s.ctx, as("skein-demo"), p.id, manager.id), "record %s's manager", p.user)
+		}
+	}
+	s.request(as(analyst.user), neteng, map[string]any{"short_description": "Phone and VPN for on-call"},
+		itsm.ItemRequest{CatalogItem: s.catalogItem("Mobile phone"), Answers: map[string]any{"port_number": true}},
+		itsm.ItemRequest{CatalogItem: s.catalogItem("VPN access"), Answers: map[string]any{"reason": "On-call for the FRA1 network from next month."}})
+	laptopReq := s.request(as(analyst.user), dba, nil,
+		itsm.ItemRequest{CatalogItem: s.catalogItem("Standard laptop"), Answers: map[string]any{"screen": "16-inch", "docking": true}})
+	phoneReq := s.request(as(analyst.user), engineer, nil, itsm.ItemRequest{CatalogItem: s.catalogItem("Mobile phone")})
+	for _, r := range []store.Node{laptopReq, phoneReq} {
+		for _, item := range s.items(r) {
+			if s.err == nil {
+				_, err := s.desk.DecideRequestedItem(s.ctx, as(manager.user), item.ID, 0, true, "Approved for the role.")
+				s.fail(err, "approve %s", number(item))
+			}
+		}
+	}
+	for _, item := range s.items(laptopReq) {
+		page, err := s.desk.TasksOf(s.ctx, itsm.KindCatalogTask, item.ID, false, store.PageRequest{First: 10})
+		s.fail(err, "read the tasks of %s", number(item))
+		for _, t := range page.Items {
+			if s.err == nil {
+				_, err := s.desk.ActOnTask(s.ctx, as(analyst.user), itsm.KindCatalogTask, t.ID, 0, itsm.ActionStartTask, nil)
+				s.fail(err, "start %s", number(t))
+			}
 		}
 	}
 	// The knowledge base: written by the engineers, published.
@@ -421,6 +467,42 @@ func (s *seeder) node(kind, attribute, value string) store.ID {
 		return page.Items[0].ID
 	}
 	return ""
+}
+
+// catalogItem returns the ID of the catalog item named name.
+func (s *seeder) catalogItem(name string) store.ID {
+	if s.err != nil {
+		return ""
+	}
+	n, ok, err := s.desk.CatalogItemByName(s.ctx, name)
+	s.fail(err, "find catalog item %s", name)
+	if !ok && s.err == nil {
+		s.err = fmt.Errorf("no catalog item %s", name)
+	}
+	return n.ID
+}
+
+// request submits a request for person, as actor.
+func (s *seeder) request(actor store.Actor, person who, attrs map[string]any, items ...itsm.ItemRequest) store.Node {
+	if s.err != nil {
+		return store.Node{}
+	}
+	n, _, err := s.desk.SubmitRequest(s.ctx, actor, itsm.RequestInput{Attributes: attrs, RequestedFor: person.id, Items: items})
+	s.fail(err, "submit a request for %s", person.user)
+	if err == nil {
+		s.out.Requests = append(s.out.Requests, number(n))
+	}
+	return n
+}
+
+// items returns the items of request r.
+func (s *seeder) items(r store.Node) []store.Node {
+	if s.err != nil {
+		return nil
+	}
+	page, err := s.desk.ItemsOf(s.ctx, r.ID, store.PageRequest{First: itsm.MaxRequestItems})
+	s.fail(err, "read the items of %s", number(r))
+	return page.Items
 }
 
 func (s *seeder) person(user string) who {

@@ -33,6 +33,9 @@ var EventTypes = []string{
 	"problem_task.created", "problem_task.state_changed",
 	"asset.created", "asset.state_changed",
 	"knowledge.created", "knowledge.state_changed",
+	"request.created", "request.state_changed",
+	"requested_item.created", "requested_item.state_changed", "requested_item.approval_changed",
+	"catalog_task.created", "catalog_task.state_changed",
 }
 
 // emit tells the configured publisher of the write res of a record of

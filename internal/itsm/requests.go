@@ -892,6 +892,14 @@ func (s *Service) ItemsOf(ctx context.Context, id store.ID, p store.PageRequest)
 	return s.linkedFromSorted(ctx, id, RelTaskOf, KindRequestedItem, nil, store.Sort{Field: store.FieldCreatedAt}, p)
 }
 
+// RequestOf returns the request requested item id belongs to.
+func (s *Service) RequestOf(ctx context.Context, id store.ID) (store.Node, bool, error) {
+	if err := auth.Check(ctx, KindRequest, auth.Read); err != nil {
+		return store.Node{}, false, err
+	}
+	return s.parentOf(ctx, id, KindRequest)
+}
+
 // RequestsFor returns a page of the requests for person, newest first.
 func (s *Service) RequestsFor(ctx context.Context, person store.ID, p store.PageRequest) (store.Page[store.Node], error) {
 	if err := auth.Check(ctx, KindRequest, auth.Read); err != nil {
