@@ -110,9 +110,13 @@ func testRequests(t *testing.T, url string, a *app) {
 	}{
 		{func(in map[string]any) { in["items"] = []any{} }, "INVALID", "input.items"},
 		{func(in map[string]any) { in["items"].([]any)[1].(map[string]any)["catalogItemId"] = ana }, "INVALID", "input.items[1].catalogItemId"},
-		{func(in map[string]any) { in["items"].([]any)[0].(map[string]any)["variables"] = map[string]any{"carrier": "free"} }, "INVALID", "input.items[0].variables.carrier"},
+		{func(in map[string]any) {
+			in["items"].([]any)[0].(map[string]any)["variables"] = map[string]any{"carrier": "free"}
+		}, "INVALID", "input.items[0].variables.carrier"},
 		{func(in map[string]any) { in["items"].([]any)[0].(map[string]any)["variables"] = map[string]any{} }, "INVALID", "input.items[0].variables.carrier"},
-		{func(in map[string]any) { in["items"].([]any)[2].(map[string]any)["variables"] = map[string]any{"reason": "x", "color": "red"} }, "INVALID", "input.items[2].variables.color"},
+		{func(in map[string]any) {
+			in["items"].([]any)[2].(map[string]any)["variables"] = map[string]any{"reason": "x", "color": "red"}
+		}, "INVALID", "input.items[2].variables.color"},
 		{func(in map[string]any) { in["items"].([]any)[1].(map[string]any)["quantity"] = 0 }, "INVALID", "input.items[1].quantity"},
 		{func(in map[string]any) { in["items"].([]any)[1].(map[string]any)["quantity"] = 21 }, "INVALID", "input.items[1].quantity"},
 		{func(in map[string]any) { in["priority"] = 9 }, "INVALID", "input.priority"},
