@@ -20,6 +20,21 @@ import (
 // AttrResolutionBreachedAt.
 const EventBreached = KindIncident + ".breached"
 
+// EventItemBreached is EventBreached for requested items (the response:
+// its approval; the resolution: its delivery).
+const EventItemBreached = KindRequestedItem + ".breached"
+
+// slaKind is a kind of record with a service level: its clock and the
+// event a breach emits.
+type slaKind struct {
+	kind  string
+	clock slaClock
+	event string
+}
+
+// slaKinds are the kinds the breach sweep reads, in order.
+var slaKinds = []slaKind{{KindIncident, incidentClock, EventBreached}, {KindRequestedItem, itemClock, EventItemBreached}}
+
 // BreachActor is the actor the breach sweep writes as.
 var BreachActor = store.Actor{Name: "skein-sla", Source: "sla"}
 
@@ -30,8 +45,8 @@ var sweepPageSize = store.MaxPageSize
 // maxSweepErrors bounds the errors one sweep gathers before it stops.
 const maxSweepErrors = 10
 
-// SweepBreaches finds the incidents with a target breached at the
-// service's clock that have not been told of yet, and for each breached
+// SweepBreaches finds the incidents and requested items (slaKinds) with a
+// target breached at the service's clock that have not been told of yet, and for each breached
 // target writes its marker (AttrResponseBreachedAt,
 // AttrResolutionBreachedAt) as actor, then emits one EventBreached. It
 // returns how many events it emitted.
@@ -49,10 +64,31 @@ const maxSweepErrors = 10
 // others: the errors are returned joined once the sweep is over (at most
 // maxSweepErrors).
 func (s *Service) SweepBreaches(ctx context.Context, actor store.Actor) (int, error) {
-	pctx := auth.AsProcess(ctx)
 	now := s.now()
 	since := s.swept.since(now)
-	f := cmdb.Filter{Where: s.breachCandidates(now, since)}
+	n := 0
+	var errs []error
+	for _, k := range slaKinds {
+		sent, err := s.sweepKind(ctx, actor, k, now, since, maxSweepErrors-len(errs))
+		n += sent
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ctx.Err() != nil || len(errs) >= maxSweepErrors {
+			break
+		}
+	}
+	if len(errs) == 0 {
+		s.swept.done(now)
+	}
+	return n, errors.Join(errs...)
+}
+
+// sweepKind is SweepBreaches for the records of one kind, gathering at
+// most maxErrs errors.
+func (s *Service) sweepKind(ctx context.Context, actor store.Actor, k slaKind, now, since time.Time, maxErrs int) (int, error) {
+	pctx := auth.AsProcess(ctx)
+	f := cmdb.Filter{Where: s.breachCandidates(k.clock, now, since)}
 	p := store.PageRequest{First: sweepPageSize}
 	n := 0
 	var errs []error
@@ -60,30 +96,27 @@ func (s *Service) SweepBreaches(ctx context.Context, actor store.Actor) (int, er
 		if err := ctx.Err(); err != nil {
 			return n, errors.Join(append(errs, err)...)
 		}
-		page, err := s.cmdb.ListNodes(pctx, KindIncident, f, p)
+		page, err := s.cmdb.ListNodes(pctx, k.kind, f, p)
 		if err != nil {
-			return n, errors.Join(append(errs, fmt.Errorf("list incidents past their SLA targets: %w", err))...)
+			return n, errors.Join(append(errs, fmt.Errorf("list %ss past their SLA targets: %w", k.kind, err))...)
 		}
-		for _, inc := range page.Items {
+		for _, rec := range page.Items {
 			if err := ctx.Err(); err != nil {
 				return n, errors.Join(append(errs, err)...)
 			}
-			if len(breachMarks(s.sla, inc.Attributes, now)) == 0 {
+			if len(breachMarks(s.sla, k.clock, rec.Attributes, now)) == 0 {
 				continue // not breached by the SLA rules (yet)
 			}
-			sent, err := s.markBreach(pctx, actor, inc.ID, now)
+			sent, err := s.markBreach(pctx, actor, k, rec.ID, now)
 			n += sent
 			if err != nil {
-				errs = append(errs, fmt.Errorf("incident %v: %w", inc.Attributes["number"], err))
-				if len(errs) >= maxSweepErrors {
+				errs = append(errs, fmt.Errorf("%s %v: %w", k.kind, rec.Attributes["number"], err))
+				if len(errs) >= maxErrs {
 					return n, errors.Join(errs...)
 				}
 			}
 		}
 		if !page.HasNext || len(page.Items) == 0 {
-			if len(errs) == 0 {
-				s.swept.done(now)
-			}
 			return n, errors.Join(errs...)
 		}
 		p.After = store.EncodeSortCursor(f.Sort, page.Items[len(page.Items)-1])
@@ -132,45 +165,52 @@ func (m *sweepMark) done(now time.Time) {
 // target (breached before they were put on hold), and ones whose SLA
 // clock a write has moved since since but are no longer new (started or
 // resolved, maybe late). SLAPolicy.Status decides.
-func (s *Service) breachCandidates(now, since time.Time) *store.Expr {
+func (s *Service) breachCandidates(c slaClock, now, since time.Time) *store.Expr {
 	at := now.UTC().Format(time.RFC3339Nano)
 	unmarked := func(attr string) store.Expr { return store.Expr{Op: store.OpExists, Field: attr, Value: false} }
 	shortest := s.sla.Targets[0].Resolution
 	for _, t := range s.sla.Targets {
 		shortest = min(shortest, t.Resolution)
 	}
-	return &store.Expr{Op: store.OpOr, Args: []store.Expr{
+	running := make([]any, len(c.running))
+	for i, st := range c.running {
+		running[i] = st
+	}
+	out := &store.Expr{Op: store.OpOr, Args: []store.Expr{
 		{Op: store.OpAnd, Args: []store.Expr{
-			{Op: store.OpEq, Field: "state", Value: StateNew},
+			{Op: store.OpEq, Field: "state", Value: c.awaiting},
 			{Op: store.OpLte, Field: attrResponseDueAt, Value: at},
 			unmarked(AttrResponseBreachedAt),
 		}},
 		{Op: store.OpAnd, Args: []store.Expr{
-			{Op: store.OpIn, Field: "state", Values: []any{StateNew, StateInProgress}},
+			{Op: store.OpIn, Field: "state", Values: running},
 			{Op: store.OpLte, Field: attrResolutionDueAt, Value: at},
 			unmarked(AttrResolutionBreachedAt),
 		}},
 		{Op: store.OpAnd, Args: []store.Expr{
-			{Op: store.OpEq, Field: "state", Value: StateOnHold},
-			{Op: store.OpGt, Field: attrSLAElapsed, Value: int64(shortest / time.Second)},
-			unmarked(AttrResolutionBreachedAt),
-		}},
-		{Op: store.OpAnd, Args: []store.Expr{
-			{Op: store.OpIn, Field: "state", Values: []any{StateInProgress, StateOnHold, StateResolved, StateClosed}},
+			{Op: store.OpNot, Args: []store.Expr{{Op: store.OpIn, Field: "state", Values: []any{c.awaiting, c.canceled}}}},
 			{Op: store.OpGte, Field: attrSLAClockAt, Value: since.UTC().Format(time.RFC3339Nano)},
 			{Op: store.OpOr, Args: []store.Expr{unmarked(AttrResponseBreachedAt), unmarked(AttrResolutionBreachedAt)}},
 		}},
 	}}
+	if c.paused != "" {
+		out.Args = append(out.Args, store.Expr{Op: store.OpAnd, Args: []store.Expr{
+			{Op: store.OpEq, Field: "state", Value: c.paused},
+			{Op: store.OpGt, Field: attrSLAElapsed, Value: int64(shortest / time.Second)},
+			unmarked(AttrResolutionBreachedAt),
+		}})
+	}
+	return out
 }
 
-// breachMarks returns the markers to set on an incident stored as a at
-// now: each target SLAPolicy.Status finds breached whose marker is absent.
-// A canceled incident has no service level to breach. It is pure.
-func breachMarks(p SLAPolicy, a store.Attributes, now time.Time) store.Attributes {
-	if state, _ := a["state"].(string); state == StateCanceled {
+// breachMarks returns the markers to set on a record (of clock c) stored
+// as a at now: each target the SLA rules find breached whose marker is
+// absent. A canceled record has no service level to breach. It is pure.
+func breachMarks(p SLAPolicy, c slaClock, a store.Attributes, now time.Time) store.Attributes {
+	if state, _ := a["state"].(string); state == c.canceled {
 		return nil
 	}
-	st := p.Status(a, now)
+	st := p.status(c, a, now)
 	out := store.Attributes{}
 	if _, marked := a[AttrResponseBreachedAt]; st.ResponseBreached && !marked {
 		out[AttrResponseBreachedAt] = now
@@ -181,26 +221,26 @@ func breachMarks(p SLAPolicy, a store.Attributes, now time.Time) store.Attribute
 	return out
 }
 
-// markBreach writes the breach markers incident id needs at now, decided
+// markBreach writes the breach markers record id (of kind k) needs at now, decided
 // against the incident as stored inside the write transaction (a marker
 // another sweep has written, or a breach a write has ended, is not
 // written), and emits one EventBreached per marker written.
-func (s *Service) markBreach(ctx context.Context, actor store.Actor, id store.ID, now time.Time) (int, error) {
-	res, err := s.cmdb.WriteNode(ctx, actor, KindIncident, cmdb.NodeWrite{
+func (s *Service) markBreach(ctx context.Context, actor store.Actor, k slaKind, id store.ID, now time.Time) (int, error) {
+	res, err := s.cmdb.WriteNode(ctx, actor, k.kind, cmdb.NodeWrite{
 		ID: id, Verb: auth.Update,
 		Decide: func(cur *store.Node, _ store.Attributes, _ time.Time) (store.Attributes, error) {
-			return breachMarks(s.sla, cur.Attributes, now), nil
+			return breachMarks(s.sla, k.clock, cur.Attributes, now), nil
 		},
 	})
 	if err != nil {
 		return 0, err
 	}
-	return s.emitBreaches(actor, res), nil
+	return s.emitBreaches(actor, k.event, res), nil
 }
 
 // emitBreaches tells the publisher of each breach marker the write res
 // set: one EventBreached each, whose Changes are that marker's change.
-func (s *Service) emitBreaches(actor store.Actor, res store.UpsertResult) int {
+func (s *Service) emitBreaches(actor store.Actor, event string, res store.UpsertResult) int {
 	n := 0
 	for _, c := range res.Changes {
 		if c.Field != AttrResponseBreachedAt && c.Field != AttrResolutionBreachedAt || c.After == nil {
@@ -208,7 +248,7 @@ func (s *Service) emitBreaches(actor store.Actor, res store.UpsertResult) int {
 		}
 		n++
 		if s.publish != nil {
-			s.publish(Event{ID: uuid.NewString(), Type: EventBreached, At: res.Node.UpdatedAt, Actor: actor.Name, Record: res.Node, Changes: []store.FieldChange{c}})
+			s.publish(Event{ID: uuid.NewString(), Type: event, At: res.Node.UpdatedAt, Actor: actor.Name, Record: res.Node, Changes: []store.FieldChange{c}})
 		}
 	}
 	return n

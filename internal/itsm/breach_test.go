@@ -56,7 +56,7 @@ func TestBreachMarks(t *testing.T) {
 		{"P3 past its response in business hours", incident(3, StateNew, nil), at(8, 12, 1), []string{AttrResponseBreachedAt}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := breachMarks(p, tt.a, tt.now)
+			got := breachMarks(p, incidentClock, tt.a, tt.now)
 			var names []string
 			for k, v := range got {
 				names = append(names, k)

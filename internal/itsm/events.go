@@ -34,7 +34,7 @@ var EventTypes = []string{
 	"asset.created", "asset.state_changed",
 	"knowledge.created", "knowledge.state_changed",
 	"request.created", "request.state_changed",
-	"requested_item.created", "requested_item.state_changed", "requested_item.approval_changed",
+	"requested_item.created", "requested_item.state_changed", "requested_item.approval_changed", EventItemBreached,
 	"catalog_task.created", "catalog_task.state_changed",
 }
 

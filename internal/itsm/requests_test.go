@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -167,4 +168,66 @@ func findRequestHolding(ctx context.Context, t *testing.T, svc *Service, tag str
 	require.NoError(t, err)
 	require.True(t, ok)
 	return req
+}
+
+// TestSweepItemBreaches: requested items breach like incidents, on both
+// backends: an item waiting for approval past its response target is told
+// of once (requested_item.breached, response_breached_at) however many
+// sweeps run; past the resolution target, every item still open is told
+// of; a canceled item never breaches; a delivered one stops its clock.
+func TestSweepItemBreaches(t *testing.T) {
+	for name, open := range breachBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := open(t)
+			m, err := cmdb.DefaultModel()
+			require.NoError(t, err)
+			c, err := cmdb.NewService(ctx, st, m)
+			require.NoError(t, err)
+			clk := &clock{t: time.Now()}
+			ev := &events{}
+			svc, err := NewService(c, st, Config{Now: clk.Now, Publish: ev.publish})
+			require.NoError(t, err)
+			actor := store.Actor{Name: "desk", Source: "api"}
+			res, err := c.UpsertNodes(ctx, actor, cmdb.KindPerson, []cmdb.UpsertItem{{Class: "Person", Attributes: map[string]any{"user_name": "boss", "name": "The Boss"}},
+				{Class: "Person", Attributes: map[string]any{"user_name": "hire", "name": "New Hire"}}}, true)
+			require.NoError(t, err)
+			boss, hire := res[0].Node.ID, res[1].Node.ID
+			require.NoError(t, svc.SetPersonManager(ctx, actor, hire, boss))
+			approved, err := svc.WriteCatalogItem(ctx, actor, "", 0, map[string]any{"name": "Desk", "approval": ApprovalManager}, CatalogLinks{})
+			require.NoError(t, err)
+			free, err := svc.WriteCatalogItem(ctx, actor, "", 0, map[string]any{"name": "Chair"}, CatalogLinks{})
+			require.NoError(t, err)
+			submit := func(item store.ID) store.Node { // priority 1: 15m response, 4h resolution, 24x7
+				_, items, err := svc.SubmitRequest(ctx, actor, RequestInput{RequestedFor: hire, Attributes: map[string]any{"priority": int64(1)},
+					Items: []ItemRequest{{CatalogItem: item}}})
+				require.NoError(t, err)
+				return items[0]
+			}
+			waiting, working, dropped := submit(approved.ID), submit(free.ID), submit(approved.ID)
+			_, err = svc.ActOnRequestedItem(ctx, actor, dropped.ID, 0, ActionCancelRequest, map[string]any{"close_notes": "not needed"})
+			require.NoError(t, err)
+			ev.take()
+			sweep := func() map[string][]string {
+				_, err := svc.SweepBreaches(ctx, BreachActor)
+				require.NoError(t, err)
+				out := map[string][]string{}
+				for _, e := range ev.take() {
+					if e.Type == EventItemBreached {
+						out[e.Record.Attributes["number"].(string)] = append(out[e.Record.Attributes["number"].(string)], e.Changes[0].Field)
+					}
+				}
+				return out
+			}
+			number := func(n store.Node) string { return n.Attributes["number"].(string) }
+			assert.Empty(t, sweep(), "nothing due yet")
+			clk.Set(clk.Now().Add(20 * time.Minute))
+			assert.Equal(t, map[string][]string{number(waiting): {AttrResponseBreachedAt}}, sweep(), "not approved within 15 minutes")
+			assert.Empty(t, sweep(), "told once")
+			clk.Set(clk.Now().Add(5 * time.Hour))
+			assert.Equal(t, map[string][]string{number(waiting): {AttrResolutionBreachedAt}, number(working): {AttrResolutionBreachedAt}}, sweep(),
+				"not delivered within 4 hours; the canceled item has no target")
+			assert.Empty(t, sweep())
+		})
+	}
 }

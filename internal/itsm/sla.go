@@ -93,16 +93,19 @@ type slaClock struct {
 	running  []string
 	awaiting string
 	paused   string
+	// canceled is the state of a record that has no service level to
+	// breach.
+	canceled string
 }
 
 // incidentClock: the clock runs while an incident is new or in progress,
 // not while on hold, nor once resolved, closed or canceled; the response
 // is its leaving new.
-var incidentClock = slaClock{running: []string{StateNew, StateInProgress}, awaiting: StateNew, paused: StateOnHold}
+var incidentClock = slaClock{running: []string{StateNew, StateInProgress}, awaiting: StateNew, paused: StateOnHold, canceled: StateCanceled}
 
 // itemClock: the clock of a requested item runs from its request until it
 // is closed; the response is its approval (or rejection).
-var itemClock = slaClock{running: []string{ItemWaiting, ItemFulfillment}, awaiting: ItemWaiting}
+var itemClock = slaClock{running: []string{ItemWaiting, ItemFulfillment}, awaiting: ItemWaiting, canceled: ClosedCanceled}
 
 func (c slaClock) runs(state string) bool { return slices.Contains(c.running, state) }
 
