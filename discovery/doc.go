@@ -1,0 +1,19 @@
+// Package discovery owns the neutral batch format that discovery sources
+// produce and an agent pushes to the server: CIs named by class and
+// model.yaml attributes, and relationships between them, grouped into
+// batches that may declare the scope they completely describe.
+//
+// A source never decides identity: it reports what it saw, with the
+// attributes the class's identification rules need, and the server
+// identifies and merges. A relationship end is either a batch-local Ref (a
+// CI of the same batch) or an identity (a class and the identifying
+// attributes known of the CI), which the server resolves the way it
+// identifies an upserted CI, trying the class's rules strongest first. An
+// identity end lets a batch point at a CI another batch or another source
+// reports, such as the server an application instance RUNS_ON.
+//
+// The sources live in sub-packages, one per kind of input: ansible (facts
+// written by `ansible -m setup --tree`), nmap (an `nmap -oX` report),
+// kubernetes (manifests or a live cluster) and host (this machine, through
+// gopsutil). None of them talks to the server.
+package discovery
