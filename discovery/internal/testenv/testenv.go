@@ -4,7 +4,9 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -19,10 +21,9 @@ func SkipOrFail(t testing.TB, why string) {
 	t.Skip(why)
 }
 
-// SharedTestdata returns the path of rel under ../shared/testdata beside the
-// project root (the directory holding go.mod), skipping the test (failing
-// it under CI=true) when the file is absent.
-func SharedTestdata(t testing.TB, rel string) string {
+// RepoRoot returns the project root: the nearest directory above the
+// test's working directory that holds go.mod.
+func RepoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -30,7 +31,7 @@ func SharedTestdata(t testing.TB, rel string) string {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
+			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -38,9 +39,34 @@ func SharedTestdata(t testing.TB, rel string) string {
 		}
 		dir = parent
 	}
-	p := filepath.Join(dir, "..", "shared", "testdata", filepath.FromSlash(rel))
+}
+
+// SharedTestdata returns the path of rel under ../shared/testdata beside the
+// project root, skipping the test (failing it under CI=true) when the file
+// is absent.
+func SharedTestdata(t testing.TB, rel string) string {
+	t.Helper()
+	p := filepath.Join(RepoRoot(t), "..", "shared", "testdata", filepath.FromSlash(rel))
 	if _, err := os.Stat(p); err != nil {
 		SkipOrFail(t, "shared test data "+p+" is absent: "+err.Error())
 	}
 	return p
+}
+
+// Tool returns the path of an outside program a test runs: $envVar when
+// set, else the first of candidates that exists (a path, or a name looked
+// up on PATH). Without one it skips the test (fails it under CI=true),
+// saying which script installs it.
+func Tool(t testing.TB, envVar, installer string, candidates ...string) string {
+	t.Helper()
+	if p := os.Getenv(envVar); p != "" {
+		candidates = []string{p}
+	}
+	for _, c := range candidates {
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	SkipOrFail(t, fmt.Sprintf("none of %v found: run %s (or set %s)", candidates, installer, envVar))
+	return ""
 }
