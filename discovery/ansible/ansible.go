@@ -87,23 +87,23 @@ type hostFile struct {
 // facts are the facts read; Ansible writes numbers as JSON numbers and
 // most of the rest as strings.
 type facts struct {
-	Hostname       string `json:"ansible_hostname"`
-	FQDN           string `json:"ansible_fqdn"`
-	Domain         string `json:"ansible_domain"`
-	System         string `json:"ansible_system"`
-	OSFamily       string `json:"ansible_os_family"`
-	Distribution   string `json:"ansible_distribution"`
-	DistVersion    string `json:"ansible_distribution_version"`
-	Kernel         string `json:"ansible_kernel"`
-	Serial         string `json:"ansible_product_serial"`
-	Vendor         string `json:"ansible_system_vendor"`
-	Product        string `json:"ansible_product_name"`
-	VCPUs          *int   `json:"ansible_processor_vcpus"`
-	MemTotalMB     *int   `json:"ansible_memtotal_mb"`
-	VirtRole       string `json:"ansible_virtualization_role"`
-	VirtType       string `json:"ansible_virtualization_type"`
-	WindowsDomain  string `json:"ansible_windows_domain"`
-	DefaultIPv4    iface  `json:"ansible_default_ipv4"`
+	Hostname       string                     `json:"ansible_hostname"`
+	FQDN           string                     `json:"ansible_fqdn"`
+	Domain         string                     `json:"ansible_domain"`
+	System         string                     `json:"ansible_system"`
+	OSFamily       string                     `json:"ansible_os_family"`
+	Distribution   string                     `json:"ansible_distribution"`
+	DistVersion    string                     `json:"ansible_distribution_version"`
+	Kernel         string                     `json:"ansible_kernel"`
+	Serial         string                     `json:"ansible_product_serial"`
+	Vendor         string                     `json:"ansible_system_vendor"`
+	Product        string                     `json:"ansible_product_name"`
+	VCPUs          *int                       `json:"ansible_processor_vcpus"`
+	MemTotalMB     *int                       `json:"ansible_memtotal_mb"`
+	VirtRole       string                     `json:"ansible_virtualization_role"`
+	VirtType       string                     `json:"ansible_virtualization_type"`
+	WindowsDomain  string                     `json:"ansible_windows_domain"`
+	DefaultIPv4    iface                      `json:"ansible_default_ipv4"`
 	IPAddresses    []string                   `json:"ansible_ip_addresses"` // Windows
 	Interfaces     json.RawMessage            `json:"ansible_interfaces"`
 	Devices        map[string]device          `json:"ansible_devices"`

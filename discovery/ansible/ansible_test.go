@@ -44,7 +44,7 @@ func TestCollectFactTree(t *testing.T) {
 				"host:win01.ad.example.com": {
 					"name": "WIN01", "fqdn": "win01.ad.example.com", "dns_domain": "ad.example.com", "windows_domain": "ad.example.com",
 					"serial_number": "VMware-42 1c 3e 8f 5a 6b 7c 8d-9e 0f 1a 2b 3c 4d 5e 6f",
-					"os_name": "Microsoft Windows Server 2022 Datacenter", "os_version": "10.0.20348.0",
+					"os_name":       "Microsoft Windows Server 2022 Datacenter", "os_version": "10.0.20348.0",
 					"cpu_count": 8, "memory_mb": 16383, "manufacturer": "VMware, Inc.", "model": "VMware7,1",
 					"ip_address": "10.30.1.21", "mac_address": "00:50:56:9C:11:22",
 					"tags": []string{"virtual", "virtualization:VMware"},
