@@ -55,71 +55,73 @@ func (s *Manifests) Collect(ctx context.Context) ([]discovery.Batch, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kubernetes: %w", err)
 		}
-		err = decodeManifests(f, opts.Namespace, objs, s.Ignored)
+		decoded, err := decodeManifests(f, opts.Namespace, s.Ignored)
 		_ = f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("kubernetes: %s: %w", p, err)
+		}
+		for _, obj := range decoded {
+			if !objs.add(obj) {
+				s.Ignored[obj.GetObjectKind().GroupVersionKind().Kind]++
+			}
 		}
 	}
 	m := &mapper{opts: opts, objs: objs}
 	return m.batches(), nil
 }
 
-// decodeManifests decodes every document of r with client-go's scheme into
-// objs, giving objects without a namespace defaultNS. Documents without a
-// kind (comments only) are skipped; kinds the scheme does not know, or the
-// mapping does not read, are counted in ignored.
-func decodeManifests(r io.Reader, defaultNS string, objs *objects, ignored map[string]int) error {
+// decodeManifests decodes every document of r with client-go's scheme,
+// the items of Lists one by one, giving objects without a namespace
+// defaultNS. Documents without a kind (comments only) are skipped; kinds
+// the scheme does not know are counted in ignored.
+func decodeManifests(r io.Reader, defaultNS string, ignored map[string]int) ([]runtime.Object, error) {
+	var out []runtime.Object
 	reader := yaml.NewYAMLReader(bufio.NewReader(r))
 	decoder := scheme.Codecs.UniversalDeserializer()
 	for i := 0; ; i++ {
 		doc, err := reader.Read()
 		if errors.Is(err, io.EOF) {
-			return nil
+			return out, nil
 		}
 		if err != nil {
-			return fmt.Errorf("document %d: %w", i, err)
+			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
 		if len(bytes.TrimSpace(doc)) == 0 {
 			continue
 		}
-		if err := decodeObject(decoder, doc, defaultNS, objs, ignored); err != nil {
-			return fmt.Errorf("document %d: %w", i, err)
+		if out, err = decodeObject(decoder, doc, defaultNS, out, ignored); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
 	}
 }
 
-func decodeObject(decoder runtime.Decoder, data []byte, defaultNS string, objs *objects, ignored map[string]int) error {
-	obj, gvk, err := decoder.Decode(data, nil, nil)
+func decodeObject(decoder runtime.Decoder, data []byte, defaultNS string, out []runtime.Object, ignored map[string]int) ([]runtime.Object, error) {
+	obj, _, err := decoder.Decode(data, nil, nil)
 	switch {
 	case runtime.IsMissingKind(err) && !hasContent(data):
-		return nil // a document of comments alone
+		return out, nil // a document of comments alone
 	case runtime.IsNotRegisteredError(err):
 		ignored[kindOf(data)]++
-		return nil
+		return out, nil
 	case err != nil:
-		return err
+		return nil, err
 	}
 	if list, ok := obj.(*corev1.List); ok {
 		for j, item := range list.Items {
-			if err := decodeObject(decoder, item.Raw, defaultNS, objs, ignored); err != nil {
-				return fmt.Errorf("items[%d]: %w", j, err)
+			if out, err = decodeObject(decoder, item.Raw, defaultNS, out, ignored); err != nil {
+				return nil, fmt.Errorf("items[%d]: %w", j, err)
 			}
 		}
-		return nil
+		return out, nil
 	}
-	if o, ok := obj.(interface {
-		GetNamespace() string
-		SetNamespace(string)
-	}); ok && o.GetNamespace() == "" {
-		if _, namespaced := obj.(*corev1.Namespace); !namespaced {
-			o.SetNamespace(defaultNS)
+	if o, ok := obj.(metav1.Object); ok && o.GetNamespace() == "" {
+		if _, clusterWide := obj.(*corev1.Namespace); !clusterWide {
+			if _, node := obj.(*corev1.Node); !node {
+				o.SetNamespace(defaultNS)
+			}
 		}
 	}
-	if !objs.add(obj) {
-		ignored[gvk.Kind]++
-	}
-	return nil
+	return append(out, obj), nil
 }
 
 // hasContent reports whether a YAML document holds more than comments.
