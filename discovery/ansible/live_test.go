@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +60,7 @@ func TestRealAnsibleFacts(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, strings.TrimSpace(string(kernel)), a["kernel_version"])
 	assert.Equal(t, strings.ToLower(osRelease(t)["ID"]), strings.ToLower(a["os_name"].(string)))
-	cpus, memKB := procInfo(t)
+	cpus, memKB := testenv.ProcInfo(t)
 	assert.Equal(t, cpus, a["cpu_count"])
 	assert.Equal(t, memKB/1024, a["memory_mb"])
 
@@ -97,28 +96,6 @@ func osRelease(t *testing.T) map[string]string {
 		}
 	}
 	return out
-}
-
-// procInfo returns the processor count of /proc/cpuinfo and MemTotal of
-// /proc/meminfo, in kB.
-func procInfo(t *testing.T) (cpus, memKB int) {
-	t.Helper()
-	cpuinfo, err := os.ReadFile("/proc/cpuinfo")
-	require.NoError(t, err)
-	for _, line := range strings.Split(string(cpuinfo), "\n") {
-		if strings.HasPrefix(line, "processor") {
-			cpus++
-		}
-	}
-	meminfo, err := os.ReadFile("/proc/meminfo")
-	require.NoError(t, err)
-	for _, line := range strings.Split(string(meminfo), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-			memKB, err = strconv.Atoi(f[1])
-			require.NoError(t, err)
-		}
-	}
-	return cpus, memKB
 }
 
 func localAddresses(t *testing.T) []string {

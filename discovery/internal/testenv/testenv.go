@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -69,4 +71,32 @@ func Tool(t testing.TB, envVar, installer string, candidates ...string) string {
 	}
 	SkipOrFail(t, fmt.Sprintf("none of %v found: run %s (or set %s)", candidates, installer, envVar))
 	return ""
+}
+
+// ProcInfo returns the processor count of /proc/cpuinfo and MemTotal of
+// /proc/meminfo, in kB: what a source reports of this machine, read
+// without it. It skips the test where there is no /proc (not Linux).
+func ProcInfo(t testing.TB) (cpus, memKB int) {
+	t.Helper()
+	cpuinfo, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	for _, line := range strings.Split(string(cpuinfo), "\n") {
+		if strings.HasPrefix(line, "processor") {
+			cpus++
+		}
+	}
+	meminfo, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatalf("meminfo: %v", err)
+	}
+	for _, line := range strings.Split(string(meminfo), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			if memKB, err = strconv.Atoi(f[1]); err != nil {
+				t.Fatalf("meminfo: %v", err)
+			}
+		}
+	}
+	return cpus, memKB
 }
