@@ -1,6 +1,7 @@
 // Package nmap turns an nmap XML report (`nmap -oX`), read with
 // github.com/Ullaakut/nmap/v3, into discovery batches: one per host that
 // is up, scoped "host:<address>", holding the device and its open ports.
+// Source reads a report file; Scan runs nmap and reads its report.
 //
 // Mapping:
 //   - The device's class comes from nmap's best OS match (its first

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	nmapxml "github.com/Ullaakut/nmap/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -85,6 +86,13 @@ func TestRealScan(t *testing.T) {
 		assert.Equal(t, "Server", r.To.Class)
 		assert.Equal(t, map[string]any{"name": "localhost", "dns_domain": "skein.test"}, r.To.Identity)
 	}
+
+	t.Run("Scan runs nmap itself", func(t *testing.T) {
+		scanned, err := NewScan(Options{Domain: "skein.test"}, nmapxml.WithBinaryPath(bin), nmapxml.WithTargets("localhost"),
+			nmapxml.WithConnectScan(), nmapxml.WithServiceInfo(), nmapxml.WithSkipHostDiscovery(), nmapxml.WithPorts(ports)).Collect(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, batches, scanned, "the same scan read from the file nmap wrote")
+	})
 }
 
 // serveBanner listens on a loopback port and greets every connection with

@@ -63,6 +63,11 @@ func Parse(data []byte, opts Options) (batches []discovery.Batch, skipped []stri
 	if err := nmapxml.Parse(data, &run); err != nil {
 		return nil, nil, fmt.Errorf("nmap: parse report: %w", err)
 	}
+	batches, skipped = mapRun(&run, opts)
+	return batches, skipped, nil
+}
+
+func mapRun(run *nmapxml.Run, opts Options) (batches []discovery.Batch, skipped []string) {
 	if opts.MinOSAccuracy == 0 {
 		opts.MinOSAccuracy = 90
 	}
@@ -77,7 +82,45 @@ func Parse(data []byte, opts Options) (batches []discovery.Batch, skipped []stri
 		}
 		batches = append(batches, b)
 	}
-	return batches, skipped, nil
+	return batches, skipped
+}
+
+// Scan runs nmap itself, through the library's Scanner, and maps the
+// report it writes.
+type Scan struct {
+	scan []nmapxml.Option
+	opts Options
+	// Skipped lists the addresses of the hosts of the last Collect that
+	// nothing identifies.
+	Skipped []string
+}
+
+var _ discovery.Source = (*Scan)(nil)
+
+// NewScan returns a source running nmap with the library's typed options,
+// e.g. nmap.WithTargets("10.0.0.0/24"), nmap.WithPorts("22,80,443"),
+// nmap.WithServiceInfo() (and nmap.WithBinaryPath for an nmap not on
+// PATH). Scanning needs the consent of the network's owner.
+func NewScan(opts Options, scan ...nmapxml.Option) *Scan {
+	return &Scan{scan: scan, opts: opts}
+}
+
+// Name returns "nmap".
+func (s *Scan) Name() string { return SourceName }
+
+// Collect runs the scan and maps its report.
+func (s *Scan) Collect(ctx context.Context) ([]discovery.Batch, error) {
+	scanner, err := nmapxml.NewScanner(ctx, s.scan...)
+	if err != nil {
+		return nil, fmt.Errorf("nmap: %w", err)
+	}
+	run, _, err := scanner.Run()
+	if err != nil {
+		return nil, fmt.Errorf("nmap: scan: %w", err)
+	}
+	batches, skipped := mapRun(run, s.opts)
+	s.Skipped = skipped
+	return batches, nil
 }
 
 // address returns the host's IPv4 address, else its IPv6 address.
