@@ -92,10 +92,12 @@ func ByIdentity(class string, identity map[string]any) End {
 	return End{Class: class, Identity: id}
 }
 
-// ServerIdentity lists the attributes model.yaml's Server identification
+// ServerIdentity returns the attributes model.yaml's Server identification
 // rules use ([[serial_number], [cloud_instance_id], [mac_address], [name,
 // dns_domain]]), for ends that name a server (or any subclass) by identity.
-var ServerIdentity = []string{"serial_number", "cloud_instance_id", "mac_address", "name", "dns_domain"}
+func ServerIdentity() []string {
+	return []string{"serial_number", "cloud_instance_id", "mac_address", "name", "dns_domain"}
+}
 
 // IdentityOf returns the end naming ci by identity through the listed
 // attributes (those ci has), as class: often an ancestor such as "Server",

@@ -89,7 +89,7 @@ func TestAddCIAndIdentityLeaveOutEmptyValues(t *testing.T) {
 	assert.Equal(t, "s", ref)
 	assert.Equal(t, map[string]any{"name": "web01", "mac_address": "aa:bb:cc:dd:ee:ff", "cpu_count": 0}, b.CIs[0].Attributes)
 
-	end := IdentityOf(b.CIs[0], "Server", ServerIdentity)
+	end := IdentityOf(b.CIs[0], "Server", ServerIdentity())
 	assert.Equal(t, End{Class: "Server", Identity: map[string]any{"name": "web01", "mac_address": "aa:bb:cc:dd:ee:ff"}}, end)
 }
 

@@ -12,6 +12,18 @@
 // identity end lets a batch point at a CI another batch or another source
 // reports, such as the server an application instance RUNS_ON.
 //
+// Conventions every source follows:
+//   - Attributes carry model.yaml names and types; an empty value is left
+//     out (Batch.AddCI drops it) rather than sent, so a source never blanks
+//     what another source knows.
+//   - Dependent identification: a CI identified within its host, such as an
+//     ApplicationInstance ([[name, host]]), carries the host attribute (the
+//     host's fqdn) and a RUNS_ON to the host's server named by identity
+//     (class "Server" and the attributes of ServerIdentity), so the link
+//     holds whichever source, and whichever subclass, reported the server.
+//   - Classes model.yaml lacks (model-proposal.yaml) are reported only when
+//     a source's ProposedClasses option asks for them.
+//
 // The sources live in sub-packages, one per kind of input: ansible (facts
 // written by `ansible -m setup --tree`), nmap (an `nmap -oX` report),
 // kubernetes (manifests or a live cluster) and host (this machine, through

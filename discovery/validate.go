@@ -12,6 +12,7 @@ type InvalidError struct {
 	Field, Reason string
 }
 
+// Error returns "field: reason".
 func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
 
 // attributeName is the shape of model.yaml attribute names.

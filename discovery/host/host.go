@@ -224,7 +224,7 @@ func (s *snapshot) batch(opts Options) discovery.Batch {
 		attrs["tags"] = tags
 	}
 	b.AddCI(discovery.CI{Ref: "server", Class: s.class(), Attributes: attrs})
-	server := discovery.IdentityOf(b.CIs[0], "Server", discovery.ServerIdentity)
+	server := discovery.IdentityOf(b.CIs[0], "Server", discovery.ServerIdentity())
 	if opts.ProposedClasses {
 		s.addInterfaces(&b, fqdn)
 	}

@@ -150,7 +150,7 @@ func TestThisMachine(t *testing.T) {
 		assert.Equal(t, port, ci.Attributes["port"])
 		assert.Equal(t, strings.Split(name, ":")[0], ci.Attributes["application"])
 		assert.Contains(t, b.Relationships, discovery.Relationship{Type: "RUNS_ON", From: discovery.ByRef("instance:" + name),
-			To: discovery.IdentityOf(server, "Server", discovery.ServerIdentity)})
+			To: discovery.IdentityOf(server, "Server", discovery.ServerIdentity())})
 	}
 	assert.Contains(t, b.Relationships, discovery.Relationship{Type: "DEPENDS_ON",
 		From: discovery.ByRef("instance:" + cli), To: discovery.ByRef("instance:" + srv)})

@@ -254,7 +254,7 @@ func hostBatch(h nmapxml.Host, opts Options) (discovery.Batch, bool) {
 		if network {
 			b.Relate("HOSTED_ON", discovery.ByRef(ref), discovery.IdentityOf(device, "NetworkDevice", networkDeviceIdentity))
 		} else {
-			b.Relate("RUNS_ON", discovery.ByRef(ref), discovery.IdentityOf(device, "Server", discovery.ServerIdentity))
+			b.Relate("RUNS_ON", discovery.ByRef(ref), discovery.IdentityOf(device, "Server", discovery.ServerIdentity()))
 		}
 	}
 	return b, true
