@@ -36,5 +36,5 @@
 //
 // A file without ansible_facts (an unreachable or failed host: Ansible
 // writes {"unreachable": true, "msg": ...}) yields no batch; its host is
-// named in Result.Skipped.
+// named in Source.Skipped.
 package ansible

@@ -2,7 +2,11 @@
 // github.com/shirou/gopsutil/v4: the machine as a server, the services
 // listening on it as application instances, and the dependencies its
 // established TCP connections reveal. It is what an agent installed on a
-// host runs; one batch, scoped "host:<fqdn>".
+// host runs; one batch, scoped "host:<fqdn>" when it is the whole view:
+// run as root, or when the process of every listening socket could be read
+// all the same (else the scope is left out, lest the server retire the
+// services it missed). A socket no process of this host's process
+// namespace owns (a container's sharing the network) is left out.
 //
 // Mapping:
 //   - The machine is a LinuxServer (WindowsServer on Windows, Server

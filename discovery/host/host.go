@@ -66,6 +66,10 @@ type snapshot struct {
 	interfaces  []gonet.InterfaceStat
 	connections []gonet.ConnectionStat
 	processes   map[int32]proc // of the listening and connected sockets
+	// root: every process of this host's process namespace could be read,
+	// so a socket whose process is unknown belongs to another namespace
+	// (a container sharing the network), not to a process left unread.
+	root bool
 }
 
 type dmi struct{ serial, vendor, product string }
@@ -77,7 +81,7 @@ func gather(ctx context.Context, fqdn string) (*snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host info: %w", err)
 	}
-	s := &snapshot{info: *info, fqdn: fqdn, processes: map[int32]proc{}}
+	s := &snapshot{info: *info, fqdn: fqdn, processes: map[int32]proc{}, root: os.Geteuid() == 0}
 	if s.fqdn == "" {
 		s.fqdn = lookupFQDN(ctx, info.Hostname)
 	}
@@ -198,7 +202,10 @@ func (s *snapshot) batch(opts Options) discovery.Batch {
 		fqdn = strings.ToLower(s.info.Hostname)
 	}
 	name, domain, _ := strings.Cut(fqdn, ".")
-	b := discovery.Batch{Source: SourceName, Scope: &discovery.Scope{Name: "host:" + fqdn}}
+	b := discovery.Batch{Source: SourceName}
+	if s.complete() {
+		b.Scope = &discovery.Scope{Name: "host:" + fqdn}
+	}
 	attrs := map[string]any{
 		"name": name, "dns_domain": domain, "fqdn": fqdn,
 		"os_name": s.info.Platform, "os_version": s.info.PlatformVersion,
@@ -230,6 +237,22 @@ func (s *snapshot) batch(opts Options) discovery.Batch {
 	}
 	s.addServices(&b, fqdn, server)
 	return b
+}
+
+// complete reports whether the process of every listening socket could be
+// read: only then is the batch the whole view of the host, which its scope
+// claims (else the server would retire the services it could not see).
+// Run as root, it is.
+func (s *snapshot) complete() bool {
+	if s.root {
+		return true
+	}
+	for _, c := range s.connections {
+		if _, ok := s.processes[c.Pid]; c.Status == "LISTEN" && !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *snapshot) addInterfaces(b *discovery.Batch, fqdn string) {

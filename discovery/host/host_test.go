@@ -101,7 +101,7 @@ func TestMapping(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := web01().batch(tc.opts)
 			testenv.CheckModel(t, b)
-			assert.Equal(t, &discovery.Scope{Name: "host:web01.example.com"}, b.Scope)
+			assert.Nil(t, b.Scope, "port 9999's process is unknown: no complete view")
 			assert.Equal(t, discovery.CI{Ref: "server", Class: "LinuxServer", Attributes: map[string]any{
 				"name": "web01", "dns_domain": "example.com", "fqdn": "web01.example.com",
 				"os_name": "debian", "os_version": "12.5", "kernel_version": "6.1.0-18-amd64",
@@ -128,6 +128,23 @@ func TestMapping(t *testing.T) {
 			require.Len(t, b.CIs, 1+len(tc.interfaces)+3+1, "server, interfaces, three instances, one endpoint")
 		})
 	}
+}
+
+func TestScopeWhenComplete(t *testing.T) {
+	s := web01()
+	var readable []gonet.ConnectionStat
+	for _, c := range s.connections {
+		if c.Pid != 0 {
+			readable = append(readable, c)
+		}
+	}
+	s.connections = readable
+	assert.Equal(t, &discovery.Scope{Name: "host:web01.example.com"}, s.batch(Options{}).Scope)
+
+	s = web01()
+	s.root = true
+	assert.Equal(t, &discovery.Scope{Name: "host:web01.example.com"}, s.batch(Options{}).Scope,
+		"as root, an unknown process is another namespace's")
 }
 
 func TestReadDMI(t *testing.T) {

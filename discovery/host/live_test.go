@@ -114,7 +114,10 @@ func TestThisMachine(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, strings.ToLower(strings.Split(hostname, ".")[0]), server.Attributes["name"])
 	fqdn := server.Attributes["fqdn"].(string)
-	assert.Equal(t, "host:"+fqdn, b.Scope.Name)
+	if os.Geteuid() == 0 {
+		require.NotNil(t, b.Scope, "as root the view is complete")
+		assert.Equal(t, "host:"+fqdn, b.Scope.Name)
+	}
 	kernel, err := os.ReadFile("/proc/sys/kernel/osrelease")
 	require.NoError(t, err)
 	assert.Equal(t, strings.TrimSpace(string(kernel)), server.Attributes["kernel_version"])

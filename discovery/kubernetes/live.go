@@ -16,8 +16,9 @@ import (
 
 // Live reads a running cluster through client-go. It needs list access to
 // namespaces, nodes, the workload kinds, services, ingresses and configmaps
-// (a read-only ClusterRole); nodes and the kube-system namespace are
-// optional, and a Forbidden answer for them is no error.
+// (a read-only ClusterRole). Nodes and the kube-system namespace are
+// optional: where they cannot be read, the cluster has no cluster_uid, and
+// its batch no nodes and no scope.
 type Live struct {
 	client     kubernetes.Interface
 	opts       Options
@@ -74,11 +75,13 @@ func (s *Live) Collect(ctx context.Context) ([]discovery.Batch, error) {
 	if ns, err := s.client.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{}); err == nil {
 		objs.clusterUID = string(ns.UID)
 	}
-	if nodes, err := s.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
+	nodes, err := s.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err == nil {
 		for i := range nodes.Items {
 			objs.add(&nodes.Items[i])
 		}
 	}
+	nodesListed := err == nil
 	namespaces := s.namespaces
 	if len(namespaces) == 0 {
 		list, err := s.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
@@ -96,7 +99,13 @@ func (s *Live) Collect(ctx context.Context) ([]discovery.Batch, error) {
 		}
 	}
 	m := &mapper{opts: opts, objs: objs, scoped: true}
-	return m.batches(), nil
+	batches := m.batches()
+	if !nodesListed {
+		// Without the nodes, the cluster's batch is no complete view of it:
+		// a scope would tell the server that every node is gone.
+		batches[0].Scope = nil
+	}
+	return batches, nil
 }
 
 // collectNamespace lists one namespace's objects into objs.

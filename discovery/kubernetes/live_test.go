@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,11 +13,15 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/version"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/skein-cmdb/skein/discovery"
 	"github.com/skein-cmdb/skein/discovery/internal/testenv"
@@ -135,6 +140,20 @@ func TestLiveNamespaces(t *testing.T) {
 	for _, e := range edgeList(batches[1]) {
 		assert.NotContains(t, e, "DEPENDS_ON")
 	}
+}
+
+// Without the right to list nodes the cluster's batch holds none, and
+// claims no scope, lest the server retire the nodes it knows.
+func TestLiveWithoutNodes(t *testing.T) {
+	client := liveCluster(t)
+	client.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "", errors.New("RBAC"))
+	})
+	batches, err := NewLive(client, "", Options{Cluster: "live"}).Collect(context.Background())
+	require.NoError(t, err)
+	assert.Nil(t, batches[0].Scope)
+	assert.Len(t, batches[0].CIs, 1, "the cluster alone")
+	assert.Equal(t, "k8s:live/shop", batches[3].Scope.Name, "namespaces keep their scopes")
 }
 
 func TestLiveErrors(t *testing.T) {
