@@ -6,7 +6,7 @@ BIN := bin/skein
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Conformance -v'
 TESTFLAGS ?=
 
-.PHONY: help build run test test-short lint schema-lint generate generate-check bench bench-go neo4j-shell playground browser-deps clean
+.PHONY: help build run test test-short lint schema-lint generate generate-check bench bench-go neo4j-shell playground browser-deps discovery-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -20,11 +20,15 @@ ARGS ?= serve --demo --open
 run: build ## build and run the service on the embedded store with the demo estate, and open the Playground
 	./$(BIN) $(ARGS)
 
-test: playground browser-deps ## run every test, with a throwaway Neo4j 5.26 started and stopped around them
+test: playground browser-deps discovery-deps ## run every test, with a throwaway Neo4j 5.26 started and stopped around them
 	tools/neo4j/with-neo4j.sh $(GO) test -count=1 $(TESTFLAGS) ./...
 
 browser-deps: ## install Chromium (Debian's, with apt-get) for the Playground's browser test, if missing
 	tools/browser/ensure-chromium.sh
+
+discovery-deps: ## install nmap (Debian's) and ansible-core (PyPI, into .cache) for the discovery sources' tests, if missing
+	tools/discovery/ensure-nmap.sh
+	tools/discovery/ensure-ansible.sh >/dev/null
 
 test-short: ## run the tests without Neo4j (its tests skip)
 	$(GO) test -count=1 $(TESTFLAGS) ./...
