@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/skein-cmdb/skein/graph/model"
+	"github.com/skein-cmdb/skein/internal/apierr"
 	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
 )
@@ -238,6 +239,10 @@ func clip(s string) string {
 // CIGlobalID returns the API's global ID of a CI, for tools that talk to
 // the API about CIs they know by store ID.
 func CIGlobalID(id store.ID) string { return globalID(typeCI, id) }
+
+// Refs names store IDs as this API does (CIs and relationships by their
+// global IDs), for the REST endpoints that answer with the same IDs.
+func Refs() apierr.Refs { return refs }
 
 // PersonGlobalID returns the API's global ID of a person.
 func PersonGlobalID(id store.ID) string { return globalID(typePerson, id) }

@@ -56,15 +56,28 @@ type amResult struct {
 
 func postAlerts(t *testing.T, url, tok string, body any) amResult {
 	t.Helper()
+	var r amResult
+	r.status = postREST(t, url+"/api/v1/alerts/alertmanager", tok, body, &r)
+	return r
+}
+
+// postREST posts body (a string or []byte as is, else its JSON) to a REST
+// endpoint with tok as bearer token ("" for none), decodes the JSON answer
+// into out and returns the status.
+func postREST(t *testing.T, endpoint, tok string, body, out any) int {
+	t.Helper()
 	var raw []byte
-	if s, ok := body.(string); ok {
-		raw = []byte(s)
-	} else {
+	switch x := body.(type) {
+	case string:
+		raw = []byte(x)
+	case []byte:
+		raw = x
+	default:
 		var err error
 		raw, err = json.Marshal(body)
 		require.NoError(t, err)
 	}
-	req, err := http.NewRequest(http.MethodPost, url+"/api/v1/alerts/alertmanager", bytes.NewReader(raw))
+	req, err := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(raw))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	if tok != "" {
@@ -75,10 +88,8 @@ func postAlerts(t *testing.T, url, tok string, body any) amResult {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	var r amResult
-	require.NoError(t, json.Unmarshal(b, &r), string(b))
-	r.status = resp.StatusCode
-	return r
+	require.NoError(t, json.Unmarshal(b, out), string(b))
+	return resp.StatusCode
 }
 
 // TestAlertmanagerWebhook: Alertmanager's webhook over HTTP on both

@@ -14,6 +14,7 @@ import (
 	"github.com/skein-cmdb/skein/graph"
 	"github.com/skein-cmdb/skein/internal/alerts"
 	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/batches"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/config"
 	"github.com/skein-cmdb/skein/internal/impact"
@@ -141,7 +142,8 @@ func newAppWith(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	authn := &auth.Authenticator{Tokens: tokens, AnonymousRead: anonymousRead(cfg)}
 	h := server.New(cfg, server.Deps{
 		GraphQL: gql, Ready: st.Ping, Logger: logger, Registry: reg, Metrics: m, Authenticate: authn.Request,
-		Alerts: alerts.Handler(desk, alerts.IDs{Incident: graph.IncidentGlobalID, CI: graph.CIGlobalID}),
+		Alerts:  alerts.Handler(desk, alerts.IDs{Incident: graph.IncidentGlobalID, CI: graph.CIGlobalID}),
+		Batches: batches.Handler(svc, graph.Refs()),
 	})
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})

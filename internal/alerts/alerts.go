@@ -78,18 +78,18 @@ func Handler(svc *itsm.Service, ids IDs) http.Handler {
 		if err := dec.Decode(&n); err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				writeProblem(w, apierr.Problem{Code: "PAYLOAD_TOO_LARGE", Message: "the notification is larger than server.max_body_bytes"})
+				apierr.WriteProblem(w, apierr.Problem{Code: "PAYLOAD_TOO_LARGE", Message: "the notification is larger than server.max_body_bytes"})
 				return
 			}
-			writeProblem(w, apierr.Problem{Code: apierr.Invalid, Message: "the body is not Alertmanager's webhook JSON: " + clip(err.Error())})
+			apierr.WriteProblem(w, apierr.Problem{Code: apierr.Invalid, Message: "the body is not Alertmanager's webhook JSON: " + clip(err.Error())})
 			return
 		}
 		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			writeProblem(w, apierr.Problem{Code: apierr.Invalid, Message: "the body holds more than one JSON value"})
+			apierr.WriteProblem(w, apierr.Problem{Code: apierr.Invalid, Message: "the body holds more than one JSON value"})
 			return
 		}
 		if n.Version != "4" {
-			writeProblem(w, apierr.Problem{Code: apierr.Invalid, Field: "version",
+			apierr.WriteProblem(w, apierr.Problem{Code: apierr.Invalid, Field: "version",
 				Message: fmt.Sprintf("version: %q; this endpoint takes Alertmanager's webhook version \"4\"", clip(n.Version))})
 			return
 		}
@@ -111,7 +111,7 @@ func Handler(svc *itsm.Service, ids IDs) http.Handler {
 		}
 		out, err := svc.ReceiveAlerts(r.Context(), store.Actor{Source: "alertmanager"}, in)
 		if err != nil {
-			writeProblem(w, apierr.From(err, apierr.Refs{}))
+			apierr.WriteProblem(w, apierr.From(err, apierr.Refs{}))
 			return
 		}
 		res := Result{Received: len(out), Results: make([]Outcome, len(out))}
@@ -124,35 +124,8 @@ func Handler(svc *itsm.Service, ids IDs) http.Handler {
 				res.Results[i].CI = ids.CI(o.CI)
 			}
 		}
-		writeJSON(w, http.StatusOK, res)
+		apierr.WriteJSON(w, http.StatusOK, res)
 	})
-}
-
-// writeProblem answers an error as the API does: {"errors": [{message,
-// extensions: {code, field}}]} with the code's status.
-func writeProblem(w http.ResponseWriter, p apierr.Problem) {
-	ext := map[string]any{"code": string(p.Code)}
-	if p.Field != "" {
-		ext["field"] = p.Field
-	}
-	for k, v := range p.Details {
-		ext[k] = v
-	}
-	if p.Code == apierr.Internal {
-		p.Message = "internal error"
-	}
-	writeJSON(w, apierr.Status(p.Code), map[string]any{"errors": []map[string]any{{"message": p.Message, "extensions": ext}}})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status, body = http.StatusInternalServerError, []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
 }
 
 func clip(s string) string {

@@ -20,6 +20,7 @@ import (
 type Store interface {
 	store.NodeReader
 	store.NodeWriter
+	store.GraphWriter
 	store.RelationshipStore
 	store.ModelStore
 	store.AuditReader

@@ -139,6 +139,9 @@ func (f *fakeStore) ListNodes(context.Context, store.NodeFilter, store.PageReque
 func (f *fakeStore) UpsertNodes(context.Context, store.Actor, store.UpsertBatch) ([]store.UpsertResult, error) {
 	return nil, f.called("UpsertNodes")
 }
+func (f *fakeStore) UpsertGraph(context.Context, store.Actor, store.UpsertBatch) (store.GraphResult, error) {
+	return store.GraphResult{}, f.called("UpsertGraph")
+}
 func (f *fakeStore) DeleteNodes(context.Context, store.Actor, store.ObjectKind, []store.ID) ([]store.UpsertResult, error) {
 	return nil, f.called("DeleteNodes")
 }
@@ -243,7 +246,7 @@ func TestInstrumentStoreTimesEveryMethod(t *testing.T) {
 	s := InstrumentStore(inner, m)
 
 	names := callEveryMethod(t, s)
-	require.Len(t, names, 28, "store.Store changed: check the decorator")
+	require.Len(t, names, 29, "store.Store changed: check the decorator")
 	assert.Equal(t, names, inner.calls, "every call is forwarded, once")
 	for _, name := range names {
 		assert.Equal(t, uint64(1), observations(t, reg, "skein_store_call_duration_seconds",

@@ -62,6 +62,11 @@ func (s *instrumentedStore) UpsertNodes(ctx context.Context, actor store.Actor, 
 	return s.next.UpsertNodes(ctx, actor, b)
 }
 
+func (s *instrumentedStore) UpsertGraph(ctx context.Context, actor store.Actor, b store.UpsertBatch) (_ store.GraphResult, err error) {
+	defer s.done("UpsertGraph", time.Now(), &err)
+	return s.next.UpsertGraph(ctx, actor, b)
+}
+
 func (s *instrumentedStore) DeleteNodes(ctx context.Context, actor store.Actor, kind store.ObjectKind, ids []store.ID) (_ []store.UpsertResult, err error) {
 	defer s.done("DeleteNodes", time.Now(), &err)
 	return s.next.DeleteNodes(ctx, actor, kind, ids)

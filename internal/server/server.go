@@ -49,6 +49,9 @@ type Deps struct {
 	// Alerts serves Prometheus Alertmanager's webhook at POST
 	// /api/v1/alerts/alertmanager (internal/alerts); nil leaves it out.
 	Alerts http.Handler
+	// Batches serves discovery batches at POST /api/v1/batches
+	// (internal/batches); nil leaves it out.
+	Batches http.Handler
 }
 
 // readyTimeout bounds one readiness check, so a hung backend makes /readyz
@@ -118,6 +121,9 @@ func New(cfg config.Config, d Deps) http.Handler {
 	api.Post("/graphql", gql.ServeHTTP)
 	if d.Alerts != nil {
 		api.Post("/api/v1/alerts/alertmanager", d.Alerts.ServeHTTP)
+	}
+	if d.Batches != nil {
+		api.Post("/api/v1/batches", d.Batches.ServeHTTP)
 	}
 
 	r.Get("/healthz", healthz)

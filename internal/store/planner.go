@@ -112,6 +112,20 @@ func PlanUpsert(actor Actor, b UpsertBatch) (*UpsertPlan, error) {
 // on a fresh tx. An atomic batch with a failed item returns an *ItemError
 // before Apply; errors of tx come back unchanged.
 func (p *UpsertPlan) Upsert(ctx context.Context, tx WriteTx) ([]UpsertResult, error) {
+	res, _, _, err := p.UpsertGraph(ctx, tx)
+	return res, err
+}
+
+// UpsertGraph is Upsert that also resolves the ends of the batch's edges
+// (Edges) inside the transaction, before Apply: an item end to the node
+// the item identified, an identity end to the node owning its first owned
+// key (claimed and locked like the items' keys; a key nobody owns is
+// released by Apply), an ID end as is. It returns the items' results, and
+// for each edge its relationship input (ends as IDs) or the error of an end
+// that names nothing (not_found, the field relationships[i].from or .to).
+// With an atomic batch, such an edge fails the call with an *ItemError
+// indexed past the items (len(Items) + i).
+func (p *UpsertPlan) UpsertGraph(ctx context.Context, tx WriteTx) ([]UpsertResult, []RelationshipInput, []error, error) {
 	n := 0
 	for _, it := range p.batch.Items {
 		n += len(it.Keys)
@@ -122,6 +136,80 @@ func (p *UpsertPlan) Upsert(ctx context.Context, tx WriteTx) ([]UpsertResult, er
 		nodes: make(map[ID]*planNode, len(p.batch.Items)),
 	}
 	return r.run()
+}
+
+// resolveEdges resolves the ends of the batch's edges once its items have
+// run (see UpsertGraph).
+func (r *planRun) resolveEdges(results []UpsertResult) ([]RelationshipInput, []error, error) {
+	edges := r.p.batch.Edges
+	ins := make([]RelationshipInput, len(edges))
+	errs := make([]error, len(edges))
+	var keys []string
+	for _, e := range edges {
+		for _, end := range []EdgeEnd{e.From, e.To} {
+			if end.Item < 0 {
+				keys = append(keys, end.Keys...)
+			}
+		}
+	}
+	if err := r.claim(keys); err != nil {
+		return nil, nil, err
+	}
+	var owners []ID
+	for _, k := range keys {
+		if o := r.owner(k); o != "" {
+			owners = append(owners, o)
+		}
+	}
+	if err := r.load(owners); err != nil {
+		return nil, nil, err
+	}
+	resolve := func(i int, field string, end EdgeEnd) (ID, error) {
+		at := fmt.Sprintf("relationships[%d].%s", i, field)
+		switch {
+		case end.Item >= 0:
+			if end.Item >= len(results) {
+				return "", Invalid(at, "names item %d of a batch of %d", end.Item, len(results))
+			}
+			res := results[end.Item]
+			switch res.Status {
+			case StatusCreated, StatusUpdated, StatusUnchanged:
+				return res.Node.ID, nil
+			}
+			return "", AtField(at, fmt.Errorf("names items[%d], which was not written (%s): %w", end.Item, res.Status, ErrNotFound))
+		case len(end.Keys) > 0:
+			for _, k := range end.Keys {
+				if o := r.owner(k); o != "" {
+					if n := r.nodes[o]; n != nil && n.node.Kind == r.p.batch.Kind {
+						return o, nil
+					}
+				}
+			}
+			return "", AtField(at, fmt.Errorf("no %s has this identity: %w", kindName(r.p.batch.Kind), ErrNotFound))
+		case end.ID != "":
+			return end.ID, nil
+		}
+		return "", Invalid(at, "names no node: an item, an identity or an ID is required")
+	}
+	for i, e := range edges {
+		from, err := resolve(i, "from", e.From)
+		if err == nil {
+			var to ID
+			if to, err = resolve(i, "to", e.To); err == nil {
+				ins[i] = RelationshipInput{Type: e.Type, Source: from, Target: to, Attributes: e.Attributes}
+				if from == to {
+					err = Invalid(fmt.Sprintf("relationships[%d].to", i), "names the same node as from")
+				}
+			}
+		}
+		if err != nil {
+			if r.p.batch.Atomic {
+				return nil, nil, &ItemError{Index: len(results) + i, Err: err}
+			}
+			errs[i] = err
+		}
+	}
+	return ins, errs, nil
 }
 
 // planNode is a node as the running plan sees it. Its maps and slices are
@@ -166,7 +254,7 @@ func (r *planRun) setOwner(key string, id ID) {
 	r.keys[key] = ks
 }
 
-func (r *planRun) run() ([]UpsertResult, error) {
+func (r *planRun) run() ([]UpsertResult, []RelationshipInput, []error, error) {
 	items := r.p.batch.Items
 	n := 0
 	for _, it := range items {
@@ -183,8 +271,17 @@ func (r *planRun) run() ([]UpsertResult, error) {
 			keys = append(keys, it.Keys...)
 		}
 	}
+	// The identity ends of the edges are claimed with the items' keys: one
+	// claim, in one (sorted) order.
+	for _, e := range r.p.batch.Edges {
+		for _, end := range []EdgeEnd{e.From, e.To} {
+			if end.Item < 0 {
+				keys = append(keys, end.Keys...)
+			}
+		}
+	}
 	if err := r.claim(keys); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	for _, k := range keys {
 		if o := r.owner(k); o != "" {
@@ -192,23 +289,31 @@ func (r *planRun) run() ([]UpsertResult, error) {
 		}
 	}
 	if err := r.load(ids); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	results := make([]UpsertResult, len(items))
 	for i, it := range items {
 		res, err := r.item(i, it)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		if res.Err != nil && r.p.batch.Atomic {
-			return nil, &ItemError{Index: i, Err: res.Err}
+			return nil, nil, nil, &ItemError{Index: i, Err: res.Err}
 		}
 		results[i] = res
 	}
-	if err := r.tx.Apply(r.ctx, r.changeSet()); err != nil {
-		return nil, err
+	var edges []RelationshipInput
+	var edgeErrs []error
+	if len(r.p.batch.Edges) > 0 {
+		var err error
+		if edges, edgeErrs, err = r.resolveEdges(results); err != nil {
+			return nil, nil, nil, err
+		}
 	}
-	return results, nil
+	if err := r.tx.Apply(r.ctx, r.changeSet()); err != nil {
+		return nil, nil, nil, err
+	}
+	return results, edges, edgeErrs, nil
 }
 
 // claim asks the backend for the owners of the keys the run does not know.

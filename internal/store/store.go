@@ -55,6 +55,47 @@ type UpsertBatch struct {
 	// Atomic makes the batch all-or-nothing: if any item fails, nothing is
 	// written and UpsertNodes returns an *ItemError for the first failed item.
 	Atomic bool
+	// Edges are relationships written in the same transaction, after the
+	// items (GraphWriter.UpsertGraph only): their ends are items of the
+	// batch, nodes identified by keys, or nodes by ID. Their types and end
+	// classes are the caller's to check.
+	Edges []GraphEdge
+}
+
+// EdgeEnd names one end of a GraphEdge: the node item Item of the batch
+// identified (when Item >= 0), else the node owning the first of Keys
+// that has an owner (strongest first; never created), else the node ID.
+type EdgeEnd struct {
+	Item int
+	Keys []string
+	ID   ID
+}
+
+// GraphEdge is a relationship of a graph batch: From Type To, with its
+// attributes (nil: a sighting only).
+type GraphEdge struct {
+	Type       string
+	From, To   EdgeEnd
+	Attributes Attributes
+}
+
+// GraphResult is the outcome of a graph batch: its items' results, then
+// its edges', each in input order.
+type GraphResult struct {
+	Items []UpsertResult
+	Edges []RelationshipResult
+}
+
+// GraphWriter writes nodes and the relationships between them in one
+// transaction: a discovery batch that names its relationships' ends by
+// identity, or by the items of the batch.
+type GraphWriter interface {
+	// UpsertGraph runs b's items as UpsertNodes does, then writes b.Edges
+	// between the nodes they name as CreateRelationships does, in the
+	// same write transaction: a failure writes nothing. An edge whose end
+	// names an item that failed, or an identity no node owns, fails with
+	// status not_found (the whole batch when it is atomic).
+	UpsertGraph(ctx context.Context, actor Actor, b UpsertBatch) (GraphResult, error)
 }
 
 // Status is the outcome of one item of a batch write.
@@ -558,6 +599,7 @@ func ConflictPair(a, b ID) [2]ID {
 type Store interface {
 	NodeReader
 	NodeWriter
+	GraphWriter
 	RelationshipStore
 	Traverser
 	AuditReader

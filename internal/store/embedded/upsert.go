@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -32,6 +33,57 @@ func (s *Store) UpsertNodes(ctx context.Context, actor store.Actor, b store.Upse
 		return nil, err
 	}
 	return results, nil
+}
+
+// UpsertGraph writes a batch's nodes, then its edges between them, in one
+// transaction (see store.GraphWriter).
+func (s *Store) UpsertGraph(ctx context.Context, actor store.Actor, b store.UpsertBatch) (store.GraphResult, error) {
+	plan, err := store.PlanUpsert(actor, b)
+	if err != nil {
+		return store.GraphResult{}, err
+	}
+	var out store.GraphResult
+	err = s.write(ctx, func(w *wtx, p *patch) error {
+		t := &writeTx{w: w, p: p, rows: map[store.ID]rowState{}, ids: map[int64]store.ID{}, cache: map[store.ID]store.Node{}}
+		items, edges, edgeErrs, err := plan.UpsertGraph(ctx, t)
+		if err != nil {
+			return err
+		}
+		attrs := make([]store.Attributes, len(edges))
+		invalid := make([]error, len(edges))
+		for i, e := range edges {
+			if invalid[i] = edgeErrs[i]; invalid[i] != nil {
+				continue
+			}
+			a, ie := checkRel(e)
+			if ie != nil {
+				invalid[i] = ie.WithPrefix(fmt.Sprintf("relationships[%d]", i))
+				if b.Atomic {
+					return &store.ItemError{Index: len(items) + i, Err: invalid[i]}
+				}
+			}
+			attrs[i] = a
+		}
+		rels, err := w.createRels(actor, edges, attrs, invalid, b.Atomic, p)
+		if err != nil {
+			var ie *store.ItemError
+			if errors.As(err, &ie) {
+				return &store.ItemError{Index: len(items) + ie.Index, Err: ie.Err}
+			}
+			return err
+		}
+		for i, e := range edgeErrs {
+			if e != nil && errors.Is(e, store.ErrNotFound) {
+				rels[i].Status = store.StatusNotFound
+			}
+		}
+		out = store.GraphResult{Items: items, Edges: rels}
+		return nil
+	})
+	if err != nil {
+		return store.GraphResult{}, err
+	}
+	return out, nil
 }
 
 func clip(s string) string {

@@ -214,75 +214,91 @@ func (s *Store) CreateRelationships(ctx context.Context, actor store.Actor, rels
 	if err := store.CheckBatch("relationships", len(rels)); err != nil {
 		return nil, err
 	}
-	invalid := make([]error, len(rels))
-	var endpoints []string
-	var keys []store.RelationshipKey
-	for i, in := range rels {
-		if err := checkRelInput(in); err != nil {
-			invalid[i] = err.WithPrefix(fmt.Sprintf("relationships[%d]", i))
-			continue
-		}
-		endpoints = append(endpoints, string(in.Source), string(in.Target))
-		keys = append(keys, store.RelationshipKey{Source: in.Source, Type: in.Type, Target: in.Target})
-	}
+	invalid := checkRelInputs(rels)
 	out, err := s.write(ctx, "create relationships", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		now := time.Now().UTC()
-		audit := &auditLog{actor: actor, now: now}
-		found, err := lockEndpoints(ctx, tx, slices.Clone(endpoints))
-		if err != nil {
-			return nil, err
-		}
-		var present []store.RelationshipKey
-		for _, k := range keys {
-			if found[k.Source] && found[k.Target] {
-				present = append(present, k)
-			}
-		}
-		state := map[store.ID]*relState{}
-		if err := loadRels(ctx, tx, present, state); err != nil {
-			return nil, err
-		}
-		results := make([]store.RelationshipResult, len(rels))
-		for i, in := range rels {
-			res, err := applyRel(i, in, invalid[i], found, state, audit, now)
-			if err != nil {
-				return nil, err
-			}
-			if res.Err != nil && atomic {
-				return nil, &appError{&store.ItemError{Index: i, Err: res.Err}}
-			}
-			results[i] = res
-		}
-		var creates, updates, sightings []*relState
-		for _, st := range state {
-			switch {
-			case !st.dirty && st.sighted && st.stored:
-				sightings = append(sightings, st)
-			case !st.dirty:
-			case st.stored:
-				updates = append(updates, st)
-			default:
-				creates = append(creates, st)
-			}
-		}
-		if err := writeRels(ctx, tx, qCreateRels, creates, relProps); err != nil {
-			return nil, err
-		}
-		if err := writeRels(ctx, tx, qUpdateRels, updates, relProps); err != nil {
-			return nil, err
-		}
-		if err := writeRels(ctx, tx, qSightRels, sightings, relSeen); err != nil {
-			return nil, err
-		}
-		if err := audit.flush(ctx, tx); err != nil {
-			return nil, err
-		}
-		return results, nil
+		return createRelsInTx(ctx, tx, actor, rels, invalid, atomic, time.Now().UTC())
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out.([]store.RelationshipResult), nil
+}
+
+// checkRelInputs checks each input (checkRelInput): its error, prefixed
+// relationships[i], or nil.
+func checkRelInputs(rels []store.RelationshipInput) []error {
+	invalid := make([]error, len(rels))
+	for i, in := range rels {
+		if err := checkRelInput(in); err != nil {
+			invalid[i] = err.WithPrefix(fmt.Sprintf("relationships[%d]", i))
+		}
+	}
+	return invalid
+}
+
+// createRelsInTx creates or updates rels in transaction tx at now (those
+// whose invalid entry is not nil fail with it), with their audit records.
+func createRelsInTx(ctx context.Context, tx neo4j.ManagedTransaction, actor store.Actor, rels []store.RelationshipInput, invalid []error, atomic bool, now time.Time) ([]store.RelationshipResult, error) {
+	var endpoints []string
+	var keys []store.RelationshipKey
+	for i, in := range rels {
+		if invalid[i] != nil {
+			continue
+		}
+		endpoints = append(endpoints, string(in.Source), string(in.Target))
+		keys = append(keys, store.RelationshipKey{Source: in.Source, Type: in.Type, Target: in.Target})
+	}
+	audit := &auditLog{actor: actor, now: now}
+	found, err := lockEndpoints(ctx, tx, slices.Clone(endpoints))
+	if err != nil {
+		return nil, err
+	}
+	var present []store.RelationshipKey
+	for _, k := range keys {
+		if found[k.Source] && found[k.Target] {
+			present = append(present, k)
+		}
+	}
+	state := map[store.ID]*relState{}
+	if err := loadRels(ctx, tx, present, state); err != nil {
+		return nil, err
+	}
+	results := make([]store.RelationshipResult, len(rels))
+	for i, in := range rels {
+		res, err := applyRel(i, in, invalid[i], found, state, audit, now)
+		if err != nil {
+			return nil, err
+		}
+		if res.Err != nil && atomic {
+			return nil, &appError{&store.ItemError{Index: i, Err: res.Err}}
+		}
+		results[i] = res
+	}
+	var creates, updates, sightings []*relState
+	for _, st := range state {
+		switch {
+		case !st.dirty && st.sighted && st.stored:
+			sightings = append(sightings, st)
+		case !st.dirty:
+		case st.stored:
+			updates = append(updates, st)
+		default:
+			creates = append(creates, st)
+		}
+	}
+	if err := writeRels(ctx, tx, qCreateRels, creates, relProps); err != nil {
+		return nil, err
+	}
+	if err := writeRels(ctx, tx, qUpdateRels, updates, relProps); err != nil {
+		return nil, err
+	}
+	if err := writeRels(ctx, tx, qSightRels, sightings, relSeen); err != nil {
+		return nil, err
+	}
+	if err := audit.flush(ctx, tx); err != nil {
+		return nil, err
+	}
+	return results, nil
 }
 
 func applyRel(i int, in store.RelationshipInput, invalid error, found map[store.ID]bool, state map[store.ID]*relState, audit *auditLog, now time.Time) (store.RelationshipResult, error) {

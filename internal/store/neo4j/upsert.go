@@ -2,6 +2,7 @@ package neo4j
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -89,6 +90,49 @@ func (s *Store) UpsertNodes(ctx context.Context, actor store.Actor, b store.Upse
 		return nil, err
 	}
 	return out.([]store.UpsertResult), nil
+}
+
+// UpsertGraph writes a batch's nodes, then its edges between them, in one
+// write transaction (see store.GraphWriter).
+func (s *Store) UpsertGraph(ctx context.Context, actor store.Actor, b store.UpsertBatch) (store.GraphResult, error) {
+	plan, err := store.PlanUpsert(actor, b)
+	if err != nil {
+		return store.GraphResult{}, err
+	}
+	out, err := s.write(ctx, "upsert CIs and relationships", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+		t := &writeTx{tx: tx, now: time.Now().UTC(), actor: actor, unowned: map[string]bool{}}
+		items, edges, edgeErrs, err := plan.UpsertGraph(ctx, t)
+		if err != nil {
+			if t.failed != nil && err == t.failed {
+				return nil, err // the driver's: retry decides
+			}
+			return nil, &appError{err} // the planner's: final
+		}
+		invalid := checkRelInputs(edges)
+		for i, e := range edgeErrs {
+			if e != nil {
+				invalid[i] = e
+			}
+		}
+		rels, err := createRelsInTx(ctx, tx, actor, edges, invalid, b.Atomic, t.now)
+		if err != nil {
+			var ie *store.ItemError
+			if errors.As(err, &ie) {
+				return nil, &appError{&store.ItemError{Index: len(items) + ie.Index, Err: ie.Err}}
+			}
+			return nil, err
+		}
+		for i, e := range edgeErrs {
+			if e != nil && errors.Is(e, store.ErrNotFound) {
+				rels[i].Status = store.StatusNotFound
+			}
+		}
+		return store.GraphResult{Items: items, Edges: rels}, nil
+	})
+	if err != nil {
+		return store.GraphResult{}, err
+	}
+	return out.(store.GraphResult), nil
 }
 
 // writeTx is the Neo4j store's store.WriteTx: one attempt of a managed
