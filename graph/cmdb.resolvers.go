@@ -12,7 +12,6 @@ import (
 
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/graph/model"
-	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
 )
@@ -119,21 +118,22 @@ func (r *cIResolver) History(ctx context.Context, obj *model.CI, first *int, aft
 
 // UpsertCIs is the resolver for the upsertCIs field.
 func (r *mutationResolver) UpsertCIs(ctx context.Context, input model.UpsertCIsInput) (*model.UpsertCIsPayload, error) {
-	items := make([]cmdb.UpsertItem, len(input.Items))
-	for i, it := range input.Items {
-		attrs, err := objectIn(fmt.Sprintf("input.items[%d].attributes", i), it.Attributes)
-		if err != nil {
-			return nil, err
-		}
-		items[i] = cmdb.UpsertItem{Class: it.Class, Attributes: attrs}
+	b, err := graphBatchIn(input)
+	if err != nil {
+		return nil, err
 	}
 	who := writeAs(ctx, input.Source)
-	res, err := r.CMDB.Upsert(ctx, who, items, deref(input.Atomic, false))
-	if err != nil {
-		return nil, prefixInput(err)
+	var res store.GraphResult
+	if len(b.Relationships) == 0 {
+		res.Items, err = r.CMDB.Upsert(ctx, who, upsertItemsOf(b.Items), b.Atomic)
+	} else {
+		res, err = r.CMDB.UpsertGraph(ctx, who, b)
 	}
-	out := &model.UpsertCIsPayload{Results: make([]model.UpsertCIResult, len(res))}
-	for i, u := range res {
+	if err != nil {
+		return nil, upsertPaths(err)
+	}
+	out := &model.UpsertCIsPayload{Results: make([]model.UpsertCIResult, len(res.Items)), Relationships: make([]model.RelationshipResult, len(res.Edges))}
+	for i, u := range res.Items {
 		st, err := upsertStatus(u.Status)
 		if err != nil {
 			return nil, err
@@ -153,6 +153,12 @@ func (r *mutationResolver) UpsertCIs(ctx context.Context, input model.UpsertCIsI
 			out.Failed++
 		}
 		out.Results[i] = item
+	}
+	for i, rr := range res.Edges {
+		rr.Err = upsertPaths(rr.Err)
+		if out.Relationships[i], err = relResult(i, rr); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

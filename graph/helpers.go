@@ -178,3 +178,87 @@ func apiFieldNames(err error, names map[string]string) error {
 	}
 	return store.WithField(err, strings.Join(out, "."))
 }
+
+// graphBatchIn parses upsertCIs' input: its items (with their refs) and
+// relationships.
+func graphBatchIn(input model.UpsertCIsInput) (cmdb.GraphBatch, error) {
+	b := cmdb.GraphBatch{Items: make([]cmdb.GraphItem, len(input.Items)), Atomic: deref(input.Atomic, false)}
+	for i, it := range input.Items {
+		attrs, err := objectIn(fmt.Sprintf("input.items[%d].attributes", i), it.Attributes)
+		if err != nil {
+			return b, err
+		}
+		b.Items[i] = cmdb.GraphItem{Ref: deref(it.Ref, ""), UpsertItem: cmdb.UpsertItem{Class: it.Class, Attributes: attrs}}
+	}
+	b.Relationships = make([]cmdb.GraphRelationship, len(input.Relationships))
+	for i, rel := range input.Relationships {
+		field := fmt.Sprintf("input.relationships[%d]", i)
+		r := cmdb.GraphRelationship{Type: rel.Type}
+		if rel.Attributes != nil {
+			a, err := objectIn(field+".attributes", rel.Attributes)
+			if err != nil {
+				return b, err
+			}
+			r.Attributes = a
+		}
+		for _, end := range []struct {
+			name string
+			in   *model.CIEndInput
+			out  *cmdb.EdgeEndpoint
+		}{{"from", rel.From, &r.From}, {"to", rel.To, &r.To}} {
+			e, err := endIn(field+"."+end.name, end.in)
+			if err != nil {
+				return b, err
+			}
+			*end.out = e
+		}
+		b.Relationships[i] = r
+	}
+	return b, nil
+}
+
+// endIn parses one end of a batch relationship, which names one CI one
+// way.
+func endIn(field string, in *model.CIEndInput) (cmdb.EdgeEndpoint, error) {
+	var out cmdb.EdgeEndpoint
+	ways := 0
+	if in.Ref != nil {
+		out.Ref, ways = *in.Ref, ways+1
+	}
+	if in.Class != nil || in.Identity != nil {
+		ways++
+		if in.Class == nil || in.Identity == nil {
+			return out, store.Invalid(field, "an end by identity gives both class and identity")
+		}
+		id, err := objectIn(field+".identity", in.Identity)
+		if err != nil {
+			return out, err
+		}
+		out.Class, out.Identity = *in.Class, id
+	}
+	if in.ID != nil {
+		id, err := endID(field+".id", *in.ID)
+		if err != nil {
+			return out, err
+		}
+		out.ID, ways = id, ways+1
+	}
+	if ways != 1 {
+		return out, store.Invalid(field, "give one of ref, class with identity, or id")
+	}
+	return out, nil
+}
+
+// upsertItemsOf returns the items of a batch without their refs.
+func upsertItemsOf(items []cmdb.GraphItem) []cmdb.UpsertItem {
+	out := make([]cmdb.UpsertItem, len(items))
+	for i, it := range items {
+		out[i] = it.UpsertItem
+	}
+	return out
+}
+
+// upsertPaths roots the field paths of upsertCIs' errors at input
+// (items[2].class becomes input.items[2].class, relationships[0].to
+// input.relationships[0].to).
+func upsertPaths(err error) error { return prefixInput(err) }

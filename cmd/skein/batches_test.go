@@ -189,6 +189,28 @@ func TestBatchAPI(t *testing.T) {
 			assert.Equal(t, "created", ans.Relationships[1].Status, "%+v", ans.Relationships[1].Error)
 			assert.Equal(t, "unchanged", ans.Relationships[0].Status)
 
+			// The same through GraphQL's upsertCIs.
+			d = ok(t, url, `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { created
+			  results { status ci { name } } relationships { status relationship { type source { name } target { name } } error { code field } } } }`,
+				map[string]any{"in": map[string]any{"items": []any{
+					map[string]any{"ref": "db", "class": "Database", "attributes": map[string]any{"name": "orders", "db_instance": "pg-orders"}},
+					map[string]any{"ref": "app", "class": "Application", "attributes": map[string]any{"name": "order-api"}},
+				}, "relationships": []any{
+					map[string]any{"type": "DEPENDS_ON", "from": map[string]any{"ref": "app"}, "to": map[string]any{"ref": "db"}},
+					map[string]any{"type": "DEPENDS_ON", "from": map[string]any{"ref": "app"}, "to": map[string]any{"class": "KubernetesWorkload",
+						"identity": map[string]any{"cluster": "boutique", "namespace": "default", "kind": "Deployment", "name": "cartservice"}}},
+					map[string]any{"type": "DEPENDS_ON", "from": map[string]any{"ref": "app"}, "to": map[string]any{"class": "Server", "identity": map[string]any{"serial_number": "NOPE"}}},
+				}}})
+			assert.Equal(t, 2.0, get(d, "upsertCIs", "created"))
+			assert.Equal(t, "CREATED", get(d, "upsertCIs", "relationships", 0, "status"))
+			assert.Equal(t, "orders", get(d, "upsertCIs", "relationships", 0, "relationship", "target", "name"))
+			assert.Equal(t, "cartservice", get(d, "upsertCIs", "relationships", 1, "relationship", "target", "name"))
+			assert.Equal(t, "NOT_FOUND", get(d, "upsertCIs", "relationships", 2, "status"))
+			assert.Equal(t, "input.relationships[2].to", get(d, "upsertCIs", "relationships", 2, "error", "field"))
+			refusedWith(t, gql(t, url, `mutation($in: UpsertCIsInput!) { upsertCIs(input: $in) { created } }`, map[string]any{"in": map[string]any{
+				"items": []any{}, "relationships": []any{map[string]any{"type": "DEPENDS_ON", "from": map[string]any{"ref": "a", "id": ans.CIs[0].ID}, "to": map[string]any{"ref": "b"}}}}}),
+				"INVALID", "input.relationships[0].from")
+
 			// The agent writes as its bound source only; readers may not
 			// write; bad bodies are refused whole.
 			host.Source = "ansible"

@@ -1781,6 +1781,38 @@ func (ec *executionContext) fieldContext_UpsertCIsPayload_results(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _UpsertCIsPayload_relationships(ctx context.Context, field graphql.CollectedField, obj *model.UpsertCIsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpsertCIsPayload_relationships(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Relationships, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.RelationshipResult) graphql.Marshaler {
+			return ec.marshalNRelationshipResult2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐRelationshipResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpsertCIsPayload_relationships(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpsertCIsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RelationshipResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UpsertCIsPayload_created(ctx context.Context, field graphql.CollectedField, obj *model.UpsertCIsPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1876,6 +1908,132 @@ func (ec *executionContext) fieldContext_UpsertCIsPayload_failed(_ context.Conte
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
+
+func (ec *executionContext) unmarshalInputBatchRelationshipInput(ctx context.Context, obj any) (model.BatchRelationshipInput, error) {
+	var it model.BatchRelationshipInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"type", "from", "to", "attributes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalNCIEndInput2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCIEndInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalNCIEndInput2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCIEndInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "attributes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attributes"))
+			data, err := ec.unmarshalOJSON2interface(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Attributes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBatchRelationshipInput unmarshals raw into the BatchRelationshipInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBatchRelationshipInput(ctx context.Context, raw any) (model.BatchRelationshipInput, error) {
+	var out model.BatchRelationshipInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BatchRelationshipInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCIEndInput(ctx context.Context, obj any) (model.CIEndInput, error) {
+	var it model.CIEndInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ref", "class", "identity", "id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ref":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ref"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ref = data
+		case "class":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("class"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Class = data
+		case "identity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("identity"))
+			data, err := ec.unmarshalOJSON2interface(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Identity = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCIEndInput unmarshals raw into the CIEndInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCIEndInput(ctx context.Context, raw any) (model.CIEndInput, error) {
+	var out model.CIEndInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CIEndInput", raw, &out)
+	return out, err
+}
 
 func (ec *executionContext) unmarshalInputCIFilter(ctx context.Context, obj any) (model.CIFilter, error) {
 	var it model.CIFilter
@@ -2369,13 +2527,20 @@ func (ec *executionContext) unmarshalInputUpsertCIItem(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"class", "attributes"}
+	fieldsInOrder := [...]string{"ref", "class", "attributes"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "ref":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ref"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ref = data
 		case "class":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("class"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -2422,7 +2587,7 @@ func (ec *executionContext) unmarshalInputUpsertCIsInput(ctx context.Context, ob
 		asMap["atomic"] = false
 	}
 
-	fieldsInOrder := [...]string{"source", "items", "atomic"}
+	fieldsInOrder := [...]string{"source", "items", "relationships", "atomic"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -2443,6 +2608,13 @@ func (ec *executionContext) unmarshalInputUpsertCIsInput(ctx context.Context, ob
 				return it, err
 			}
 			it.Items = data
+		case "relationships":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("relationships"))
+			data, err := ec.unmarshalOBatchRelationshipInput2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐBatchRelationshipInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Relationships = data
 		case "atomic":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atomic"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -3003,6 +3175,11 @@ func (ec *executionContext) _UpsertCIsPayload(ctx context.Context, sel ast.Selec
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "relationships":
+			out.Values[i] = ec._UpsertCIsPayload_relationships(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "created":
 			out.Values[i] = ec._UpsertCIsPayload_created(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -3064,6 +3241,11 @@ func (ec *executionContext) marshalNAttributeProvenance2ᚕgithubᚗcomᚋskein�
 	return ret
 }
 
+func (ec *executionContext) unmarshalNBatchRelationshipInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐBatchRelationshipInput(ctx context.Context, v any) (model.BatchRelationshipInput, error) {
+	res, err := ec.unmarshalInputBatchRelationshipInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNCI2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCI(ctx context.Context, sel ast.SelectionSet, v model.CI) graphql.Marshaler {
 	return ec._CI(ctx, sel, &v)
 }
@@ -3118,6 +3300,11 @@ func (ec *executionContext) marshalNCIEdge2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskei
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNCIEndInput2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCIEndInput(ctx context.Context, v any) (*model.CIEndInput, error) {
+	res, err := ec.unmarshalInputCIEndInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCISortField2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCISortField(ctx context.Context, v any) (model.CISortField, error) {
@@ -3254,6 +3441,23 @@ func (ec *executionContext) unmarshalNUpsertStatus2githubᚗcomᚋskeinᚑcmdb�
 
 func (ec *executionContext) marshalNUpsertStatus2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐUpsertStatus(ctx context.Context, sel ast.SelectionSet, v model.UpsertStatus) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalOBatchRelationshipInput2ᚕgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐBatchRelationshipInputᚄ(ctx context.Context, v any) ([]model.BatchRelationshipInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.BatchRelationshipInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNBatchRelationshipInput2githubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐBatchRelationshipInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOCI2ᚖgithubᚗcomᚋskeinᚑcmdbᚋskeinᚋgraphᚋmodelᚐCI(ctx context.Context, sel ast.SelectionSet, v *model.CI) graphql.Marshaler {

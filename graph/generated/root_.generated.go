@@ -1552,11 +1552,12 @@ type ComplexityRoot struct {
 	}
 
 	UpsertCIsPayload struct {
-		Created   func(childComplexity int) int
-		Failed    func(childComplexity int) int
-		Results   func(childComplexity int) int
-		Unchanged func(childComplexity int) int
-		Updated   func(childComplexity int) int
+		Created       func(childComplexity int) int
+		Failed        func(childComplexity int) int
+		Relationships func(childComplexity int) int
+		Results       func(childComplexity int) int
+		Unchanged     func(childComplexity int) int
+		Updated       func(childComplexity int) int
 	}
 
 	UpsertGroupResult struct {
@@ -9046,6 +9047,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UpsertCIsPayload.Failed(childComplexity), true
+	case "UpsertCIsPayload.relationships":
+		if e.ComplexityRoot.UpsertCIsPayload.Relationships == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpsertCIsPayload.Relationships(childComplexity), true
 	case "UpsertCIsPayload.results":
 		if e.ComplexityRoot.UpsertCIsPayload.Results == nil {
 			break
@@ -9363,7 +9370,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AssignAssetInput", ec.unmarshalInputAssignAssetInput),
 			graphql.NewInputUnmarshaler("AttributeDefinitionInput", ec.unmarshalInputAttributeDefinitionInput),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
+			graphql.NewInputUnmarshaler("BatchRelationshipInput", ec.unmarshalInputBatchRelationshipInput),
 			graphql.NewInputUnmarshaler("CICloseCodeInput", ec.unmarshalInputCICloseCodeInput),
+			graphql.NewInputUnmarshaler("CIEndInput", ec.unmarshalInputCIEndInput),
 			graphql.NewInputUnmarshaler("CIFilter", ec.unmarshalInputCIFilter),
 			graphql.NewInputUnmarshaler("CIOrder", ec.unmarshalInputCIOrder),
 			graphql.NewInputUnmarshaler("CIWhere", ec.unmarshalInputCIWhere),
@@ -11336,14 +11345,49 @@ input UpsertCIsInput {
   its own sources (` + "`" + `viewer { sources }` + "`" + `).
   """
   source: String
-  "The CIs, 1 to 10,000."
+  "The CIs, up to 10,000 (none when the batch only reports relationships)."
   items: [UpsertCIItem!]!
-  "All or nothing: if any item fails, nothing is written."
+  """
+  Relationships between the batch's CIs (by ` + "`" + `ref` + "`" + `) or CIs named by identity, up to 10,000, written
+  in the same transaction as the CIs: a relationship never points at a CI the batch failed to write.
+  """
+  relationships: [BatchRelationshipInput!]
+  "All or nothing: if any item or relationship fails, nothing is written."
   atomic: Boolean = false
+}
+
+"A relationship of an upsert batch: ` + "`" + `from` + "`" + ` TYPE ` + "`" + `to` + "`" + `."
+input BatchRelationshipInput {
+  "Relationship type, e.g. ` + "`" + `RUNS_ON` + "`" + `. See ` + "`" + `relationshipTypes` + "`" + `."
+  type: String!
+  "The source end."
+  from: CIEndInput!
+  "The target end."
+  to: CIEndInput!
+  "Attributes of the relationship; omitted reports a sighting only."
+  attributes: JSON
+}
+
+"""
+One end of a batch relationship; give one way of naming it: ` + "`" + `ref` + "`" + ` (a CI of the batch), ` + "`" + `class` + "`" + ` with
+` + "`" + `identity` + "`" + ` (a CI found as an upsert would find it, by the class's identification rules; never
+created), or ` + "`" + `id` + "`" + `.
+"""
+input CIEndInput {
+  "The ` + "`" + `ref` + "`" + ` of an item of the batch."
+  ref: String
+  "The class (or an ancestor, e.g. ` + "`" + `Server` + "`" + `) whose identification rules read ` + "`" + `identity` + "`" + `."
+  class: String
+  "Identifying attributes, e.g. ` + "`" + `{serial_number: \"SN-1\"}` + "`" + `."
+  identity: JSON
+  "The ID of a CI (or a person or group, where the type allows)."
+  id: ID
 }
 
 "One CI as a source reports it."
 input UpsertCIItem {
+  "A name for the item within the batch, that ` + "`" + `relationships` + "`" + ` use to point at it."
+  ref: String
   "Class name, e.g. ` + "`" + `LinuxServer` + "`" + `. See ` + "`" + `ciClasses` + "`" + `."
   class: String!
   "Attribute values; must include what the class's identification rules need."
@@ -11368,6 +11412,8 @@ enum UpsertStatus {
 type UpsertCIsPayload {
   "One result per input item, in input order."
   results: [UpsertCIResult!]!
+  "One result per input relationship, in input order (empty when none were given)."
+  relationships: [RelationshipResult!]!
   "How many items were created."
   created: Int!
   "How many items were updated."
@@ -17949,6 +17995,8 @@ func (ec *executionContext) childFields_UpsertCIsPayload(ctx context.Context, fi
 	switch field.Name {
 	case "results":
 		return ec.fieldContext_UpsertCIsPayload_results(ctx, field)
+	case "relationships":
+		return ec.fieldContext_UpsertCIsPayload_relationships(ctx, field)
 	case "created":
 		return ec.fieldContext_UpsertCIsPayload_created(ctx, field)
 	case "updated":

@@ -329,6 +329,18 @@ func (AuditRecord) IsNode() {}
 // The object's opaque global ID; send it back exactly as returned (it has one form).
 func (this AuditRecord) GetID() string { return this.ID }
 
+// A relationship of an upsert batch: `from` TYPE `to`.
+type BatchRelationshipInput struct {
+	// Relationship type, e.g. `RUNS_ON`. See `relationshipTypes`.
+	Type string `json:"type"`
+	// The source end.
+	From *CIEndInput `json:"from"`
+	// The target end.
+	To *CIEndInput `json:"to"`
+	// Attributes of the relationship; omitted reports a sighting only.
+	Attributes any `json:"attributes,omitempty"`
+}
+
 // A class of configuration items, with its attributes and identification rules.
 type CIClass struct {
 	// Class name, e.g. `LinuxServer`.
@@ -375,6 +387,20 @@ type CIEdge struct {
 	Cursor string `json:"cursor"`
 	// The CI.
 	Node *CI `json:"node"`
+}
+
+// One end of a batch relationship; give one way of naming it: `ref` (a CI of the batch), `class` with
+// `identity` (a CI found as an upsert would find it, by the class's identification rules; never
+// created), or `id`.
+type CIEndInput struct {
+	// The `ref` of an item of the batch.
+	Ref *string `json:"ref,omitempty"`
+	// The class (or an ancestor, e.g. `Server`) whose identification rules read `identity`.
+	Class *string `json:"class,omitempty"`
+	// Identifying attributes, e.g. `{serial_number: "SN-1"}`.
+	Identity any `json:"identity,omitempty"`
+	// The ID of a CI (or a person or group, where the type allows).
+	ID *string `json:"id,omitempty"`
 }
 
 // Selects CIs; every field given must match. Text filters (`name`, `namePrefix`, `owner`,
@@ -2379,6 +2405,8 @@ type UpdateWebhookInput struct {
 
 // One CI as a source reports it.
 type UpsertCIItem struct {
+	// A name for the item within the batch, that `relationships` use to point at it.
+	Ref *string `json:"ref,omitempty"`
 	// Class name, e.g. `LinuxServer`. See `ciClasses`.
 	Class string `json:"class"`
 	// Attribute values; must include what the class's identification rules need.
@@ -2405,9 +2433,12 @@ type UpsertCIsInput struct {
 	// `api`, or for an agent token to the first source it is bound to; an agent token may name only
 	// its own sources (`viewer { sources }`).
 	Source *string `json:"source,omitempty"`
-	// The CIs, 1 to 10,000.
+	// The CIs, up to 10,000 (none when the batch only reports relationships).
 	Items []UpsertCIItem `json:"items"`
-	// All or nothing: if any item fails, nothing is written.
+	// Relationships between the batch's CIs (by `ref`) or CIs named by identity, up to 10,000, written
+	// in the same transaction as the CIs: a relationship never points at a CI the batch failed to write.
+	Relationships []BatchRelationshipInput `json:"relationships,omitempty"`
+	// All or nothing: if any item or relationship fails, nothing is written.
 	Atomic *bool `json:"atomic,omitempty"`
 }
 
@@ -2415,6 +2446,8 @@ type UpsertCIsInput struct {
 type UpsertCIsPayload struct {
 	// One result per input item, in input order.
 	Results []UpsertCIResult `json:"results"`
+	// One result per input relationship, in input order (empty when none were given).
+	Relationships []RelationshipResult `json:"relationships"`
 	// How many items were created.
 	Created int `json:"created"`
 	// How many items were updated.
