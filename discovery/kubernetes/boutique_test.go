@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skein-cmdb/skein/discovery"
-	"github.com/skein-cmdb/skein/discovery/internal/testenv"
+	"github.com/skein-cmdb/skein/internal/testenv"
 )
 
 // The edges a person draws from reading online-boutique.yaml: the *_ADDR

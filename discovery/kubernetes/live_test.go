@@ -24,7 +24,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/skein-cmdb/skein/discovery"
-	"github.com/skein-cmdb/skein/discovery/internal/testenv"
+	"github.com/skein-cmdb/skein/internal/testenv"
 )
 
 // liveCluster is a fake API server holding Online Boutique in namespace

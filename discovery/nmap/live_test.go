@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/skein-cmdb/skein/discovery/internal/testenv"
+	"github.com/skein-cmdb/skein/internal/testenv"
 )
 
 // TestRealScan scans, with the real nmap (tools/discovery/ensure-nmap.sh),

@@ -154,7 +154,8 @@ func TestAttributePrecedence(t *testing.T) {
 	}{
 		{"Server", "cpu_count", "vcenter", 90},
 		{"VirtualMachine", "memory_mb", "aws", 90},     // inherited from the Server rule
-		{"VirtualMachine", "cpu_count", "ansible", 50}, // unlisted source: global default
+		{"VirtualMachine", "cpu_count", "ansible", 54}, // unlisted source: its global rank
+		{"VirtualMachine", "cpu_count", "puppet", 50},  // unknown source: the default
 		{"VirtualMachine", "cpu_count", "api", 100},    // unlisted source: global rank
 		{"VirtualMachine", "name", "vcenter", 50},      // unlisted attribute
 		{"Application", "cpu_count", "vcenter", 50},    // not a Server

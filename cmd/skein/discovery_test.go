@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/discovery"
+	"github.com/skein-cmdb/skein/discovery/ansible"
+	"github.com/skein-cmdb/skein/discovery/host"
+	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/testenv"
+)
+
+// ansibleFacts runs the real `ansible localhost -m setup --tree` (from
+// tools/discovery/ensure-ansible.sh) and returns its batches.
+func ansibleFacts(t *testing.T) []discovery.Batch {
+	t.Helper()
+	cache := os.Getenv("SKEIN_CACHE_DIR")
+	if cache == "" {
+		cache = filepath.Join(testenv.RepoRoot(t), ".cache")
+	}
+	bin := testenv.Tool(t, "SKEIN_TEST_ANSIBLE", "tools/discovery/ensure-ansible.sh", filepath.Join(cache, "ansible", "bin", "ansible"), "ansible")
+	work := t.TempDir()
+	tree := filepath.Join(work, "tree")
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "localhost", "-c", "local", "-m", "setup", "--tree", tree)
+	cmd.Env = append(os.Environ(), "ANSIBLE_HOME="+filepath.Join(work, "home"), "ANSIBLE_LOCAL_TEMP="+filepath.Join(work, "tmp"),
+		"ANSIBLE_LOCALHOST_WARNING=False", "ANSIBLE_INVENTORY_UNPARSED_WARNING=False", "ANSIBLE_NOCOLOR=True")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "ansible: %s", out)
+	batches, err := ansible.New(tree, ansible.Options{}).Collect(ctx)
+	require.NoError(t, err)
+	require.Len(t, batches, 1)
+	return batches
+}
+
+// TestRealSourcesOneMachine: this machine, reported by two sources that
+// nobody here wrote the input of (a real Ansible fact run, and the host
+// agent reading the running system), on both backends: one CI, identified
+// by different keys from each side; each attribute settled by source
+// precedence (host outranks ansible), so that running either source again
+// changes nothing; the host's listening services are application
+// instances that RUN_ON that one CI.
+func TestRealSourcesOneMachine(t *testing.T) {
+	facts := ansibleFacts(t)
+	hostBatches, err := host.New(host.Options{}).Collect(t.Context())
+	require.NoError(t, err)
+	require.Len(t, hostBatches, 1)
+	machine := hostBatches[0].CIs[0]
+	mac, _ := machine.Attributes["mac_address"].(string)
+	require.NotEmpty(t, mac, "the host source reports the primary interface's MAC")
+
+	for name, mk := range backendConfigs(t) {
+		t.Run(name, func(t *testing.T) {
+			srv, a := apiServer(t, mk(t))
+			url := srv.URL
+			agent := issueToken(t, a, "machine-agent", auth.Agent, "host", "ansible")
+			post := func(b discovery.Batch) batchAnswer {
+				ans := postBatch(t, url, agent, b)
+				require.Equal(t, http.StatusOK, ans.status, "%+v", ans.Errors)
+				for _, o := range ans.CIs {
+					require.Nil(t, o.Error, "%s ci %d: %+v", b.Source, o.Index, o.Error)
+				}
+				return ans
+			}
+			first := post(hostBatches[0])
+			second := post(facts[0])
+			assert.Equal(t, first.CIs[0].ID, second.CIs[0].ID, "ansible's report of this machine is the host's CI")
+			assert.NotEqual(t, "created", second.CIs[0].Status)
+			d := ok(t, url, `query($m: JSON!) { cis(filter: {class: "Server", attributes: {mac_address: $m}}) { totalCount edges { node { id class attributes } } } }`,
+				map[string]any{"m": mac})
+			require.Equal(t, 1.0, get(d, "cis", "totalCount"), "one CI for this machine")
+			attrs := get(d, "cis", "edges", 0, "node", "attributes").(map[string]any)
+			assert.Equal(t, machine.Attributes["os_name"], attrs["os_name"], "the host source outranks ansible")
+			assert.Equal(t, machine.Attributes["kernel_version"], attrs["kernel_version"])
+
+			// Again, in either order: nothing changes.
+			for _, b := range []discovery.Batch{facts[0], hostBatches[0], facts[0]} {
+				ans := post(b)
+				assert.Equal(t, "unchanged", ans.CIs[0].Status, "%s again", b.Source)
+				for _, o := range ans.Relationships {
+					assert.Contains(t, []string{"unchanged", "not_found"}, o.Status, "%s again: %+v", b.Source, o.Error)
+				}
+			}
+
+			// The listening services run on this machine.
+			var services int
+			for _, ci := range hostBatches[0].CIs {
+				if ci.Class == "ApplicationInstance" {
+					services++
+				}
+			}
+			d = ok(t, url, `query($id: ID!) { ci(id: $id) { dependents(depth: 1, follow: RELATIONSHIP, types: ["RUNS_ON"]) { nodes { ci { class } } } } }`,
+				map[string]any{"id": first.CIs[0].ID})
+			var instances int
+			for _, n := range get(d, "ci", "dependents", "nodes").([]any) {
+				if get(n, "ci", "class") == "ApplicationInstance" {
+					instances++
+				}
+			}
+			assert.Equal(t, services, instances, "every listening service the host reported runs on it")
+		})
+	}
+}
+
+// TestConcurrentAgents: sixteen agents report overlapping parts of one
+// estate at once (each the servers it sees, by serial number or by name
+// and domain, their services identified by name and host, RUNS_ON the
+// server by identity), several times over, on both backends: every server
+// and service is one CI, every RUNS_ON one relationship.
+func TestConcurrentAgents(t *testing.T) {
+	const agents, servers, rounds = 16, 24, 3
+	for name, mk := range backendConfigs(t) {
+		t.Run(name, func(t *testing.T) {
+			srv, a := apiServer(t, mk(t))
+			url := srv.URL
+			tok := issueToken(t, a, "fleet", auth.Agent, "host")
+			batch := func(agent int) discovery.Batch {
+				b := discovery.Batch{Source: "host"}
+				for k := range 6 { // six servers each, overlapping the next agents'
+					s := (agent*3 + k) % servers
+					fqdn := fmt.Sprintf("srv%02d.fleet.example", s)
+					attrs := map[string]any{"name": fmt.Sprintf("srv%02d", s), "dns_domain": "fleet.example", "fqdn": fqdn}
+					if agent%2 == 0 { // half the agents also see the serial number: a stronger key
+						attrs["serial_number"] = fmt.Sprintf("FLEET-%02d", s)
+					}
+					ref := b.AddCI(discovery.CI{Ref: fmt.Sprintf("s%d", s), Class: "LinuxServer", Attributes: attrs})
+					svc := b.AddCI(discovery.CI{Ref: fmt.Sprintf("svc%d", s), Class: "ApplicationInstance",
+						Attributes: map[string]any{"name": "sshd:22", "host": fqdn, "port": 22}})
+					to := discovery.ByRef(ref)
+					if agent%3 == 0 { // some name the server by identity instead
+						to = discovery.ByIdentity("Server", map[string]any{"name": attrs["name"], "dns_domain": "fleet.example"})
+					}
+					b.Relate("RUNS_ON", discovery.ByRef(svc), to)
+				}
+				return b
+			}
+			var wg sync.WaitGroup
+			errs := make(chan string, agents*rounds)
+			for agent := range agents {
+				wg.Go(func() {
+					for range rounds {
+						ans := postBatch(t, url, tok, batch(agent))
+						if ans.status != http.StatusOK {
+							errs <- fmt.Sprintf("agent %d: %d %+v", agent, ans.status, ans.Errors)
+							continue
+						}
+						for _, o := range append(ans.CIs, ans.Relationships...) {
+							if o.Error != nil {
+								errs <- fmt.Sprintf("agent %d: %s %+v", agent, o.Status, *o.Error)
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			var failures []string
+			for e := range errs {
+				failures = append(failures, e)
+			}
+			require.Empty(t, failures)
+
+			count := func(class, attr string, value any) (int, string) {
+				d := ok(t, url, `query($c: String!, $a: JSON!) { cis(first: 2, filter: {class: $c, attributes: $a}) { totalCount edges { node { id } } } }`,
+					map[string]any{"c": class, "a": map[string]any{attr: value}})
+				edges := get(d, "cis", "edges").([]any)
+				id := ""
+				if len(edges) > 0 {
+					id = get(edges[0], "node", "id").(string)
+				}
+				return int(get(d, "cis", "totalCount").(float64)), id
+			}
+			for s := range servers {
+				fqdn := fmt.Sprintf("srv%02d.fleet.example", s)
+				n, _ := count("Server", "fqdn", fqdn)
+				require.Equal(t, 1, n, "server %d is one CI", s)
+				n, svc := count("ApplicationInstance", "host", fqdn)
+				require.Equal(t, 1, n, "its sshd is one CI")
+				d := ok(t, url, `query($id: ID!) { ci(id: $id) { relationships(direction: OUT, types: ["RUNS_ON"], first: 5) { totalCount edges { node { target { ... on CI { attributes } } } } } } }`,
+					map[string]any{"id": svc})
+				require.Equal(t, 1.0, get(d, "ci", "relationships", "totalCount"), "one RUNS_ON for the sshd of server %d", s)
+				assert.Equal(t, fqdn, get(d, "ci", "relationships", "edges", 0, "node", "target", "attributes", "fqdn"))
+			}
+			d := ok(t, url, `{ cis(first: 1, filter: {class: "Server"}) { totalCount } }`, nil)
+			assert.Equal(t, float64(servers), get(d, "cis", "totalCount"))
+			d = ok(t, url, `{ cis(first: 1, filter: {class: "Server", attributes: {serial_number: "FLEET-01"}}) { edges { node { attributes } } } }`, nil)
+			assert.True(t, strings.HasPrefix(get(d, "cis", "edges", 0, "node", "attributes", "fqdn").(string), "srv01"), "the serial found the server first seen by name")
+		})
+	}
+}
