@@ -202,7 +202,7 @@ func LoadConfig(path string) (Config, error) {
 		top, _, _ := strings.Cut(k, ".")
 		if !slices.Contains(topKeys, top) {
 			d.bad(k, "unknown key (the keys are %s)", strings.Join(topKeys, ", "))
-		} else if top != k {
+		} else if top != k && top != "sources" {
 			d.bad(top, "must be a single value, not a mapping")
 		}
 	}
