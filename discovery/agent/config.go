@@ -169,16 +169,74 @@ func Types() []string {
 	return types
 }
 
+// Purpose says what a configuration is loaded for, and so what it must hold.
+type Purpose int
+
+const (
+	// ForPush: runs that post to the server need everything (Validate).
+	ForPush Purpose = iota
+	// ForDryRun: a dry run posts nothing and needs only the interval and
+	// the sources (ValidateSources).
+	ForDryRun
+)
+
 // LoadConfig reads the YAML configuration file at path through viper,
 // then the SKEIN_AGENT_* environment variables, which override the file's
 // top-level keys (SKEIN_AGENT_TOKEN the token, whichever key gave it). A
 // token_file is read here, its content trimmed. Keys left out take their
-// defaults.
+// defaults. It then validates the result for purpose.
 //
-// LoadConfig reports what it cannot decode (an unknown key, a value of the
-// wrong type) as *FieldError values joined with errors.Join, every one at
-// once; it does not Validate. A file that cannot be read is a plain error.
-func LoadConfig(path string) (Config, error) {
+// Its error lists every problem at once, as *FieldError values joined with
+// errors.Join: what cannot be decoded (an unknown key, a value of the
+// wrong type) and what Validate finds. A file that cannot be read is a
+// plain error. On error the returned Config is the zero value.
+func LoadConfig(path string, purpose Purpose) (Config, error) {
+	c, err := decodeFile(path)
+	var fe *FieldError
+	if err != nil && !errors.As(err, &fe) {
+		return Config{}, err
+	}
+	validate := c.Validate
+	if purpose == ForDryRun {
+		validate = c.ValidateSources
+	}
+	errs := fieldErrors(err)
+	undecodable := map[string]bool{}
+	for _, e := range errs {
+		if errors.As(e, &fe) {
+			undecodable[fe.Key] = true
+		}
+	}
+	for _, e := range fieldErrors(validate()) {
+		// A key that could not be decoded has its zero value, which says
+		// nothing more.
+		if !errors.As(e, &fe) || !undecodable[fe.Key] {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// fieldErrors returns the errors err joins (err itself when it joins none).
+func fieldErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range multi.Unwrap() {
+			out = append(out, fieldErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// decodeFile reads the file and the environment into a Config.
+func decodeFile(path string) (Config, error) {
 	v := viper.New()
 	v.SetConfigFile(path)
 	v.SetConfigType("yaml")
@@ -456,7 +514,7 @@ func (c Config) ValidateSources() error {
 		at := fmt.Sprintf("sources[%d]", i)
 		required := func(key, value string) {
 			if value == "" {
-				bad(at+"."+key, "is required for a %s source", s.Type)
+				bad(at+"."+key, "is required for type %s", s.Type)
 			}
 		}
 		if _, ok := sourceKeys[s.Type]; !ok {
@@ -485,7 +543,7 @@ func (c Config) ValidateSources() error {
 			required("report", s.Report)
 		case TypeNmapScan:
 			if len(s.Targets) == 0 {
-				bad(at+".targets", "is required for a nmap_scan source: addresses, names or CIDR ranges")
+				bad(at+".targets", "is required for type nmap_scan: addresses, names or CIDR ranges")
 			}
 			for j, t := range s.Targets {
 				if strings.TrimSpace(t) == "" || strings.HasPrefix(t, "-") {
@@ -498,7 +556,7 @@ func (c Config) ValidateSources() error {
 		case TypeKubernetes:
 			required("cluster", s.Cluster)
 			if len(s.Paths) == 0 {
-				bad(at+".paths", "is required for a kubernetes source: manifest files, directories or glob patterns")
+				bad(at+".paths", "is required for type kubernetes: manifest files, directories or glob patterns")
 			}
 		case TypeKubernetesLive:
 			required("cluster", s.Cluster)

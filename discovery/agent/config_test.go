@@ -16,7 +16,7 @@ func loadYAML(t *testing.T, text string) (Config, error) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "agent.yaml")
 	require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
-	return LoadConfig(p)
+	return decodeFile(p)
 }
 
 // fieldKeys returns the keys of the *FieldErrors err joins.
@@ -85,9 +85,8 @@ sources:
 func TestExampleConfigLoads(t *testing.T) {
 	t.Setenv(TokenEnv, "from-env") // the example names a token_file this machine lacks
 	_, file, _, _ := runtime.Caller(0)
-	cfg, err := LoadConfig(filepath.Join(filepath.Dir(file), "..", "..", "cmd", "skein-agent", "agent.example.yaml"))
+	cfg, err := LoadConfig(filepath.Join(filepath.Dir(file), "..", "..", "cmd", "skein-agent", "agent.example.yaml"), ForPush)
 	require.NoError(t, err)
-	assert.NoError(t, cfg.Validate())
 	assert.NotEmpty(t, cfg.Sources)
 }
 
@@ -161,6 +160,19 @@ func TestConfigErrors(t *testing.T) {
 			assert.Equal(t, tc.keys, keys, "load: %v\nvalidate: %v", err, cfg.Validate())
 		})
 	}
+}
+
+func TestLoadConfigReportsEverything(t *testing.T) {
+	t.Setenv(TokenEnv, "")
+	p := filepath.Join(t.TempDir(), "agent.yaml")
+	require.NoError(t, os.WriteFile(p, []byte("server: localhost\ntimeout: soon\nsources: [{type: ansible}, {type: nmpa}, {type: host, report: x}]\n"), 0o600))
+	_, err := LoadConfig(p, ForPush)
+	assert.Equal(t, []string{"timeout", "sources[2].report", "server", "token", "sources[0].dir", "sources[1].type"}, fieldKeys(err), "%v", err)
+	_, err = LoadConfig(p, ForDryRun)
+	assert.Equal(t, []string{"timeout", "sources[2].report", "sources[0].dir", "sources[1].type"}, fieldKeys(err), "%v", err)
+	_, err = LoadConfig(filepath.Join(t.TempDir(), "none.yaml"), ForPush)
+	var fe *FieldError
+	assert.False(t, errors.As(err, &fe), "an unreadable file is no field error: %v", err)
 }
 
 func TestDryRunNeedsNoServer(t *testing.T) {

@@ -41,7 +41,7 @@ func TestRunOnceHostAndKubernetes(t *testing.T) {
     cluster: boutique
     paths: [%q]
 `, manifests))
-	cfg, err := LoadConfig(path)
+	cfg, err := LoadConfig(path, ForPush)
 	require.NoError(t, err)
 	log, logs := testLogger()
 	r, err := New(cfg, RunnerOptions{Logger: log})
@@ -207,7 +207,7 @@ func TestRunOnceReports(t *testing.T) {
 			},
 		},
 		{
-			name: "retries are counted",
+			name:    "retries are counted",
 			sources: []discovery.Source{source{name: "host", batches: []discovery.Batch{scoped}}},
 			fail: func(w http.ResponseWriter, n int) bool {
 				if n > 2 {
