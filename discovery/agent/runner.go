@@ -320,7 +320,7 @@ func (r *Runner) log(sr SourceReport) {
 	if len(sr.ScopesNotApplied) > 0 {
 		log.Info("scopes not applied: CIs no longer seen are not retired", "scopes", len(sr.ScopesNotApplied))
 	}
-	log.Info("source done", "batches", sr.Sent.Batches, "of", sr.Collected.Batches,
+	log.Info("source done", "batches_sent", sr.Sent.Batches, "batches_collected", sr.Collected.Batches,
 		"cis", sr.Sent.CIs, "relationships", sr.Sent.Relationships,
 		"ci_status", statusText(sr.CIStatus), "relationship_status", statusText(sr.RelationshipStatus),
 		"refused", len(sr.Refused), "requests", sr.Requests, "retries", sr.Retries, "duration", sr.Duration)
