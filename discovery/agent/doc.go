@@ -1,0 +1,10 @@
+// Package agent owns skein-agent, the discovery agent: it reads the
+// agent's configuration (Config, LoadConfig), runs the configured
+// discovery sources (Runner) and pushes what they report to a Skein server
+// through POST /api/v1/batches (Pusher), splitting batches too large for
+// one request and retrying what a retry may cure.
+//
+// The sources themselves live in discovery's sub-packages; this package
+// only builds them from the configuration, so that a source stays usable
+// without an agent (in a test, or through an NDJSON file).
+package agent

@@ -1,0 +1,191 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/discovery"
+)
+
+func smallBatch() discovery.Batch {
+	b := discovery.Batch{Source: "host", Scope: &discovery.Scope{Name: "host:web01.example.com"}}
+	b.AddCI(discovery.CI{Ref: "server", Class: "LinuxServer", Attributes: map[string]any{"name": "web01", "dns_domain": "example.com"}})
+	b.AddCI(discovery.CI{Ref: "nginx", Class: "ApplicationInstance", Attributes: map[string]any{"name": "nginx:80", "host": "web01.example.com", "port": int64(80)}})
+	b.Relate("RUNS_ON", discovery.ByRef("nginx"), discovery.ByRef("server"))
+	return b
+}
+
+func errorBody(code, field, message string) string {
+	data, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "field": field, "message": message}})
+	return string(data)
+}
+
+func TestPushAnswers(t *testing.T) {
+	answer := func(status int, body string, header ...string) func(w http.ResponseWriter, n int) bool {
+		return func(w http.ResponseWriter, n int) bool {
+			for i := 0; i+1 < len(header); i += 2 {
+				w.Header().Set(header[i], header[i+1])
+			}
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+			return true
+		}
+	}
+	// firstThen answers the first n requests with f, the rest normally.
+	firstThen := func(n int, f func(http.ResponseWriter, int) bool) func(http.ResponseWriter, int) bool {
+		return func(w http.ResponseWriter, i int) bool { return i <= n && f(w, i) }
+	}
+	for _, tc := range []struct {
+		name     string
+		fail     func(http.ResponseWriter, int) bool
+		requests int   // the stub saw
+		retries  int   // the Result counts
+		is       error // the error wraps
+		rejected *RejectedError
+		noRetry  bool // MaxRetryTime 0
+	}{
+		{name: "ok", requests: 1},
+		{name: "503 twice then ok", fail: firstThen(2, answer(503, "busy")), requests: 3, retries: 2},
+		{name: "429, 502, 504 then ok", fail: firstThen(3, func(w http.ResponseWriter, n int) bool {
+			w.WriteHeader([]int{429, 502, 504}[n-1])
+			return true
+		}), requests: 4, retries: 3},
+		{name: "400 not retried", fail: answer(400, errorBody("INVALID", "cis[0].class", "unknown class")), requests: 1,
+			rejected: &RejectedError{StatusCode: 400, Code: "INVALID", Field: "cis[0].class", Message: "unknown class"}},
+		{name: "401 not retried", fail: answer(401, errorBody("UNAUTHENTICATED", "", "bad token")), requests: 1,
+			is: ErrUnauthorized, rejected: &RejectedError{StatusCode: 401, Code: "UNAUTHENTICATED", Message: "bad token"}},
+		{name: "403 not retried", fail: answer(403, ""), requests: 1, is: ErrUnauthorized, rejected: &RejectedError{StatusCode: 403}},
+		{name: "413 not retried", fail: answer(413, "too large"), requests: 1, is: ErrTooLarge, rejected: &RejectedError{StatusCode: 413}},
+		{name: "500 not retried", fail: answer(500, "boom"), requests: 1},
+		{name: "503 for ever gives up", fail: answer(503, "busy"), is: ErrUnavailable},
+		{name: "no retries when max_retry_time is 0", fail: answer(503, "busy"), requests: 1, is: ErrUnavailable, noRetry: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStub(t)
+			s.fail = tc.fail
+			log, _ := testLogger()
+			p := testPusher(t, s, log, func(o *PusherOptions) {
+				o.MaxRetryTime = 200 * time.Millisecond
+				if tc.noRetry {
+					o.MaxRetryTime = 0
+				}
+			})
+			res, err := p.Push(context.Background(), smallBatch())
+			if tc.requests > 0 {
+				assert.Equal(t, tc.requests, s.count(), "requests the server saw")
+			} else {
+				assert.Greater(t, s.count(), 2, "requests the server saw")
+			}
+			if tc.fail == nil || tc.retries > 0 {
+				require.NoError(t, err)
+				assert.Equal(t, tc.retries, res.Retries)
+				assert.Len(t, res.CIs, 2)
+				assert.Len(t, res.Relationships, 1)
+				return
+			}
+			require.Error(t, err)
+			if tc.is != nil {
+				assert.ErrorIs(t, err, tc.is)
+			}
+			var rej *RejectedError
+			if tc.rejected != nil {
+				require.ErrorAs(t, err, &rej)
+				assert.Equal(t, tc.rejected, rej)
+			} else {
+				assert.False(t, errors.As(err, &rej), "not a *RejectedError: %v", err)
+			}
+		})
+	}
+}
+
+func TestPushHonoursRetryAfter(t *testing.T) {
+	s := newStub(t)
+	s.fail = func(w http.ResponseWriter, n int) bool {
+		if n > 1 {
+			return false
+		}
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	}
+	log, logs := testLogger()
+	p := testPusher(t, s, log)
+	res, err := p.Push(context.Background(), smallBatch())
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Retries)
+	assert.Equal(t, 2, s.count())
+	// The wait is the server's, not the back-off's millisecond.
+	assert.Contains(t, logs.String(), "wait=1s")
+}
+
+func TestRetryAfterHeader(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		header string
+		want   time.Duration
+		ok     bool
+	}{
+		{"", 0, false},
+		{"7", 7 * time.Second, true},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
+		{"soon", 0, false},
+	} {
+		t.Run(tc.header, func(t *testing.T) {
+			got, ok := retryAfter(tc.header, now)
+			assert.Equal(t, tc.ok, ok)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestPushSendsTokenAndNeverLogsIt(t *testing.T) {
+	s := newStub(t)
+	s.fail = func(w http.ResponseWriter, n int) bool {
+		if n == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return true
+		}
+		return false
+	}
+	log, logs := testLogger()
+	p := testPusher(t, s, log)
+	_, err := p.Push(context.Background(), smallBatch())
+	require.NoError(t, err)
+	require.Len(t, s.headers, 2)
+	for _, h := range s.headers {
+		assert.Equal(t, "Bearer "+testToken, h.Get("Authorization"))
+		assert.Equal(t, "application/json", h.Get("Content-Type"))
+	}
+	log.Info("configuration", "token", Secret(testToken))
+	assert.NotContains(t, logs.String(), testToken)
+	assert.Contains(t, logs.String(), "token=[redacted]")
+	for _, verb := range []string{"%v", "%s", "%#v", "%q"} {
+		assert.NotContains(t, fmt.Sprintf(verb, Secret(testToken)), testToken, verb)
+	}
+	data, err := json.Marshal(struct{ Token Secret }{testToken})
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), testToken)
+}
+
+func TestPushMapsScope(t *testing.T) {
+	for _, applied := range []bool{false, true} {
+		t.Run(fmt.Sprint("applied=", applied), func(t *testing.T) {
+			s := newStub(t)
+			s.applied = applied
+			log, _ := testLogger()
+			res, err := testPusher(t, s, log).Push(context.Background(), smallBatch())
+			require.NoError(t, err)
+			require.NotNil(t, res.Scope)
+			assert.Equal(t, ScopeResult{Name: "host:web01.example.com", Applied: applied}, *res.Scope)
+		})
+	}
+}

@@ -1,0 +1,195 @@
+package agent
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/skein-cmdb/skein/discovery"
+)
+
+// Limits of one POST /api/v1/batches.
+const (
+	// MaxCIs is the most CIs one request carries.
+	MaxCIs = 1000
+	// MaxRelationships is the most relationships one request carries.
+	MaxRelationships = 5000
+)
+
+// identityRules are the identification rules of the CI classes of
+// internal/cmdb/model.yaml and discovery/model-proposal.yaml, strongest
+// first, as the server applies them (a subclass inherits its family's).
+// Splitting a batch names a CI of another chunk by these attributes; a
+// test keeps the table in step with the model.
+var identityRules = map[string][][]string{
+	"BusinessService":     {{"name"}},
+	"Application":         {{"name"}},
+	"ApplicationInstance": {{"name", "host"}},
+	"Database":            {{"name", "db_instance"}},
+	"DatabaseInstance":    {{"name", "host"}},
+	"Server":              serverRules,
+	"LinuxServer":         serverRules,
+	"WindowsServer":       serverRules,
+	"Hypervisor":          serverRules,
+	"VirtualMachine":      append(slices.Clone(serverRules), []string{"vm_uuid"}),
+	"Container":           {{"container_id"}, {"name", "host"}},
+	"KubernetesCluster":   {{"cluster_uid"}, {"name"}},
+	"KubernetesNode":      {{"node_uid"}, {"name", "cluster"}},
+	"KubernetesWorkload":  {{"workload_uid"}, {"cluster", "namespace", "kind", "name"}},
+	"KubernetesNamespace": {{"namespace_uid"}, {"name", "cluster"}},
+	"LoadBalancer":        {{"serial_number"}, {"name", "dns_domain"}},
+	"NetworkDevice":       networkRules,
+	"Switch":              networkRules,
+	"Router":              networkRules,
+	"Firewall":            networkRules,
+	"StorageArray":        {{"serial_number"}, {"name"}},
+	"Cluster":             {{"name"}},
+	"Location":            {{"name"}},
+	"Datacenter":          {{"name"}},
+	"Endpoint":            {{"url"}, {"host", "port", "protocol"}},
+	"NetworkInterface":    {{"name", "host"}},
+	"Disk":                {{"serial_number"}, {"name", "host"}},
+}
+
+var (
+	serverRules  = [][]string{{"serial_number"}, {"cloud_instance_id"}, {"mac_address"}, {"name", "dns_domain"}}
+	networkRules = [][]string{{"serial_number"}, {"mac_address"}, {"name", "dns_domain"}}
+)
+
+// identityEnd names ci by identity: its class and every attribute of its
+// class's rules that it has. It fails for a class the table lacks, or a CI
+// no rule identifies.
+func identityEnd(ci discovery.CI) (discovery.End, error) {
+	rules, ok := identityRules[ci.Class]
+	if !ok {
+		return discovery.End{}, fmt.Errorf("class %s has no identification rules the agent knows", ci.Class)
+	}
+	var keys []string
+	identified := false
+	for _, rule := range rules {
+		all := true
+		for _, k := range rule {
+			if _, has := ci.Attributes[k]; has {
+				if !slices.Contains(keys, k) {
+					keys = append(keys, k)
+				}
+			} else {
+				all = false
+			}
+		}
+		identified = identified || all
+	}
+	if !identified {
+		return discovery.End{}, fmt.Errorf("no identification rule of %s applies (rules %v)", ci.Class, rules)
+	}
+	return discovery.IdentityOf(ci, ci.Class, keys), nil
+}
+
+// chunk is one request's worth of a batch, with the index in the original
+// batch of each of its CIs and relationships.
+type chunk struct {
+	batch discovery.Batch
+	cis   []int
+	rels  []int
+}
+
+// split cuts b into chunks of at most maxCIs CIs and maxRels relationships.
+// CIs keep their order; a relationship goes into the last chunk holding one
+// of its ref ends (the chunk sent after the other end's), or the last CI
+// chunk when both ends are identities, and an end whose CI lives in an
+// earlier chunk is rewritten to name it by identity. Relationships beyond
+// maxRels in a chunk go into relationship-only chunks sent last, every ref
+// end rewritten. When a batch is cut, no chunk carries its scope: a scope
+// claims the complete view, and each chunk is only a part.
+//
+// split returns why a batch that is too large cannot be cut (a CI another
+// chunk must name has no identity the agent can spell); the caller then
+// sends it whole.
+func split(b discovery.Batch, maxCIs, maxRels int) ([]chunk, error) {
+	if len(b.CIs) <= maxCIs && len(b.Relationships) <= maxRels {
+		return []chunk{{batch: b, cis: indexes(len(b.CIs)), rels: indexes(len(b.Relationships))}}, nil
+	}
+	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("the batch is invalid: %w", err)
+	}
+	nCI := max(1, (len(b.CIs)+maxCIs-1)/maxCIs)
+	chunks := make([]chunk, nCI)
+	where := make(map[string]int, len(b.CIs)) // ref -> index of its CI
+	for i, ci := range b.CIs {
+		c := &chunks[i/maxCIs]
+		c.batch.CIs = append(c.batch.CIs, ci)
+		c.cis = append(c.cis, i)
+		if ci.Ref != "" {
+			where[ci.Ref] = i
+		}
+	}
+	// rewrite names by identity each ref end whose CI is not in chunk at
+	// (-1: in no chunk, as in a relationship-only chunk).
+	rewrite := func(r discovery.Relationship, at int) (discovery.Relationship, error) {
+		for _, e := range []*discovery.End{&r.From, &r.To} {
+			if e.Ref == "" || (at >= 0 && where[e.Ref]/maxCIs == at) {
+				continue
+			}
+			id, err := identityEnd(b.CIs[where[e.Ref]])
+			if err != nil {
+				return r, fmt.Errorf("cis[%d] (ref %q), which a relationship names from another chunk: %w", where[e.Ref], e.Ref, err)
+			}
+			*e = id
+		}
+		return r, nil
+	}
+	type placed struct {
+		rel   discovery.Relationship
+		index int
+	}
+	var overflow []placed
+	for j, r := range b.Relationships {
+		at := -1
+		for _, e := range []discovery.End{r.From, r.To} {
+			if e.Ref != "" {
+				at = max(at, where[e.Ref]/maxCIs)
+			}
+		}
+		if at < 0 {
+			at = nCI - 1
+		}
+		if len(chunks[at].rels) >= maxRels {
+			overflow = append(overflow, placed{r, j})
+			continue
+		}
+		r, err := rewrite(r, at)
+		if err != nil {
+			return nil, err
+		}
+		chunks[at].batch.Relationships = append(chunks[at].batch.Relationships, r)
+		chunks[at].rels = append(chunks[at].rels, j)
+	}
+	for len(overflow) > 0 {
+		n := min(maxRels, len(overflow))
+		c := chunk{batch: discovery.Batch{CIs: []discovery.CI{}}}
+		for _, p := range overflow[:n] {
+			r, err := rewrite(p.rel, -1)
+			if err != nil {
+				return nil, err
+			}
+			c.batch.Relationships = append(c.batch.Relationships, r)
+			c.rels = append(c.rels, p.index)
+		}
+		chunks = append(chunks, c)
+		overflow = overflow[n:]
+	}
+	for i := range chunks {
+		chunks[i].batch.Source = b.Source
+		if chunks[i].batch.CIs == nil {
+			chunks[i].batch.CIs = []discovery.CI{}
+		}
+	}
+	return chunks, nil
+}
+
+func indexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
