@@ -16,8 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skein-cmdb/skein/discovery"
+	"github.com/skein-cmdb/skein/discovery/agent"
 	"github.com/skein-cmdb/skein/discovery/ansible"
 	"github.com/skein-cmdb/skein/discovery/host"
+	"github.com/skein-cmdb/skein/discovery/kubernetes"
 	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/testenv"
 )
@@ -198,6 +200,48 @@ func TestConcurrentAgents(t *testing.T) {
 			assert.Equal(t, float64(servers), get(d, "cis", "totalCount"))
 			d = ok(t, url, `{ cis(first: 1, filter: {class: "Server", attributes: {serial_number: "FLEET-01"}}) { edges { node { attributes } } } }`, nil)
 			assert.True(t, strings.HasPrefix(get(d, "cis", "edges", 0, "node", "attributes", "fqdn").(string), "srv01"), "the serial found the server first seen by name")
+		})
+	}
+}
+
+// TestAgentAgainstServer: skein-agent's runner and pusher, as the agent
+// binary runs them, against the real server on both backends: the
+// kubernetes source's Online Boutique batches cut into requests of five
+// CIs (relationships across requests named by identity) land as one
+// estate; the agent reports every item taken, the scope of none applied
+// (manifest batches have none); a token of another source is refused
+// without retries.
+func TestAgentAgainstServer(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "shared", "testdata", "kubernetes", "online-boutique.yaml")
+	boutique(t) // skips (or fails under CI) without the shared test data
+	for name, mk := range backendConfigs(t) {
+		t.Run(name, func(t *testing.T) {
+			srv, a := apiServer(t, mk(t))
+			url := srv.URL
+			pusher, err := agent.NewPusher(agent.PusherOptions{Server: url, Token: agent.Secret(issueToken(t, a, "k8s", auth.Agent, "kubernetes")), MaxCIs: 5})
+			require.NoError(t, err)
+			src := kubernetes.NewManifests(kubernetes.Options{Cluster: "boutique"}, path)
+			rep, err := agent.NewRunner(pusher, agent.RunnerOptions{}, src).RunOnce(t.Context())
+			require.NoError(t, err)
+			require.Len(t, rep.Sources, 1)
+			s := rep.Sources[0]
+			require.NoError(t, s.Err)
+			assert.True(t, rep.OK(), "%+v", s.Refused)
+			assert.Equal(t, s.Collected.CIs, s.Sent.CIs)
+			assert.Equal(t, s.Collected.Relationships, s.Sent.Relationships)
+			assert.Greater(t, s.Requests, s.Collected.Batches, "cut into requests of five CIs")
+			d := ok(t, url, `{ cis(first: 1, filter: {class: "KubernetesWorkload"}) { totalCount } }`, nil)
+			assert.Equal(t, 12.0, get(d, "cis", "totalCount"))
+
+			other, err := agent.NewPusher(agent.PusherOptions{Server: url, Token: agent.Secret(issueToken(t, a, "nmap", auth.Agent, "nmap")), MaxRetryTime: time.Minute})
+			require.NoError(t, err)
+			rep, err = agent.NewRunner(other, agent.RunnerOptions{}, src).RunOnce(t.Context())
+			require.Error(t, err)
+			var rej *agent.RejectedError
+			require.ErrorAs(t, err, &rej)
+			assert.Equal(t, "source", rej.Field)
+			assert.False(t, rep.OK())
+			assert.Zero(t, rep.Sources[0].Retries, "a refusal is not retried")
 		})
 	}
 }

@@ -43,10 +43,38 @@ func (s Status) Refused() bool {
 
 // APIError is an error as the server spells it: a code such as INVALID,
 // the field it concerns, such as "cis[0].attributes.port", and a message.
+// On the wire it is shaped as GraphQL's errors are: {"message": ...,
+// "extensions": {"code": ..., "field": ...}}.
 type APIError struct {
-	Code    string `json:"code"`
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
+	Code    string
+	Field   string
+	Message string
+}
+
+// apiErrorJSON is APIError on the wire.
+type apiErrorJSON struct {
+	Message    string `json:"message"`
+	Extensions struct {
+		Code  string `json:"code"`
+		Field string `json:"field,omitempty"`
+	} `json:"extensions"`
+}
+
+// UnmarshalJSON reads the server's error shape.
+func (e *APIError) UnmarshalJSON(data []byte) error {
+	var w apiErrorJSON
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	e.Code, e.Field, e.Message = w.Extensions.Code, w.Extensions.Field, w.Message
+	return nil
+}
+
+// MarshalJSON writes the server's error shape.
+func (e APIError) MarshalJSON() ([]byte, error) {
+	var w apiErrorJSON
+	w.Message, w.Extensions.Code, w.Extensions.Field = e.Message, e.Code, e.Field
+	return json.Marshal(w)
 }
 
 // Error returns "CODE field: message".
@@ -373,10 +401,10 @@ func (p *Pusher) once(ctx context.Context, body []byte) (answer, error) {
 	case code >= 400 && code < 500:
 		rej := &RejectedError{StatusCode: code}
 		var e struct {
-			Error *APIError `json:"error"`
+			Errors []APIError `json:"errors"`
 		}
-		if json.Unmarshal(data, &e) == nil && e.Error != nil {
-			rej.Code, rej.Field, rej.Message = e.Error.Code, e.Error.Field, e.Error.Message
+		if json.Unmarshal(data, &e) == nil && len(e.Errors) > 0 {
+			rej.Code, rej.Field, rej.Message = e.Errors[0].Code, e.Errors[0].Field, e.Errors[0].Message
 		}
 		return answer{}, backoff.Permanent(rej)
 	default:

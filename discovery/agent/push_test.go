@@ -24,7 +24,7 @@ func smallBatch() discovery.Batch {
 }
 
 func errorBody(code, field, message string) string {
-	data, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "field": field, "message": message}})
+	data, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": message, "extensions": map[string]any{"code": code, "field": field}}}})
 	return string(data)
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skein-cmdb/skein/discovery"
-	"github.com/skein-cmdb/skein/discovery/internal/testenv"
+	"github.com/skein-cmdb/skein/internal/testenv"
 )
 
 // writeConfig writes a configuration file for the stub and returns its path.
@@ -189,8 +189,8 @@ func TestRunOnceReports(t *testing.T) {
 			sources: []discovery.Source{source{name: "host", batches: []discovery.Batch{scoped}}},
 			fail: func(w http.ResponseWriter, n int) bool {
 				_, _ = w.Write([]byte(`{"source":"host","cis":[{"index":0,"ref":"server","status":"created","id":"1"},` +
-					`{"index":1,"ref":"nginx","status":"invalid","error":{"code":"INVALID","field":"cis[1].attributes.port","message":"out of range"}}],` +
-					`"relationships":[{"index":0,"status":"not_found","error":{"code":"NOT_FOUND","field":"relationships[0].to","message":"no such CI"}}]}`))
+					`{"index":1,"ref":"nginx","status":"invalid","error":{"message":"out of range","extensions":{"code":"INVALID","field":"cis[1].attributes.port"}}}],` +
+					`"relationships":[{"index":0,"status":"not_found","error":{"message":"no such CI","extensions":{"code":"NOT_FOUND","field":"relationships[0].to"}}}]}`))
 				return true
 			},
 			check: func(t *testing.T, rep Report, err error) {

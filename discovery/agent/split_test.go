@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skein-cmdb/skein/discovery"
-	"github.com/skein-cmdb/skein/discovery/internal/testenv"
+	"github.com/skein-cmdb/skein/internal/testenv"
 )
 
 // bigBatch is a scoped batch of n servers, each running an instance, the

@@ -60,7 +60,7 @@ func (s *stub) serve(w http.ResponseWriter, r *http.Request) {
 	bs, err := discovery.ReadNDJSON(bytes.NewReader(data))
 	if err != nil || len(bs) != 1 {
 		w.WriteHeader(http.StatusBadRequest)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": "INVALID", "message": "not one batch"}})
+		_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": "not one batch", "extensions": map[string]any{"code": "INVALID"}}}})
 		return
 	}
 	b := bs[0]

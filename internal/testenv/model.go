@@ -25,7 +25,7 @@ func Model(t testing.TB) *cmdb.Model {
 		t.Fatalf("default model: %v", err)
 	}
 	_, file, _, _ := runtime.Caller(0)
-	data, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "model-proposal.yaml"))
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "discovery", "model-proposal.yaml"))
 	if err != nil {
 		t.Fatalf("read the model proposal: %v", err)
 	}
