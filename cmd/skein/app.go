@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -41,8 +42,8 @@ type app struct {
 	Hooks     *webhooks.Dispatcher
 	stopHooks context.CancelFunc
 	hooksDone chan struct{}
-	// stopChecks ends the SLA breach checks (runBreachChecks); checksDone
-	// is closed once they have ended.
+	// stopChecks ends the periodic checks (SLA breaches, stale CIs);
+	// checksDone is closed once they have all ended.
 	stopChecks context.CancelFunc
 	checksDone chan struct{}
 }
@@ -149,33 +150,74 @@ func newAppWith(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	done := make(chan struct{})
 	go func() { defer close(done); hooks.Run(hctx) }()
 	a := &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger, Hooks: hooks, stopHooks: stop, hooksDone: done, ITSM: desk}
+	var checks []periodic
 	if every := cfg.ITSM.BreachCheckInterval; every > 0 {
+		checks = append(checks, breachCheck(desk, every))
+	}
+	if every := cfg.Discovery.StaleCheckInterval; every > 0 {
+		byClass, err := cfg.Discovery.ByClass()
+		if err != nil {
+			return nil, err // Validate refused it already
+		}
+		policy := cmdb.StalePolicy{After: cfg.Discovery.StaleAfter, ByClass: byClass, Retire: cfg.Discovery.StaleAction == config.StaleRetire}
+		checks = append(checks, periodic{name: "discovery: staleness check", every: every, run: func(ctx context.Context) ([]any, error) {
+			sw, err := svc.SweepStale(ctx, cmdb.StaleActor, policy, time.Now())
+			if sw == (cmdb.StaleSweep{}) && err == nil {
+				return nil, nil
+			}
+			return []any{"marked", sw.Marked, "retired", sw.Retired, "cleared", sw.Cleared}, err
+		}})
+	}
+	if len(checks) > 0 {
 		cctx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
 		checksDone := make(chan struct{})
-		go func() { defer close(checksDone); runBreachChecks(cctx, desk, every, logger) }()
+		var wg sync.WaitGroup
+		for _, c := range checks {
+			wg.Go(func() { c.loop(cctx, logger) })
+		}
+		go func() { wg.Wait(); close(checksDone) }()
 		a.stopChecks, a.checksDone = stopChecks, checksDone
 	}
 	return a, nil
 }
 
-// runBreachChecks looks for SLA breaches (itsm.Service.SweepBreaches)
-// every interval until ctx ends. A check that fails, or panics, is logged
-// and the next one runs as planned.
-func runBreachChecks(ctx context.Context, desk *itsm.Service, every time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(every)
+// breachCheck looks for SLA breaches (itsm.Service.SweepBreaches).
+func breachCheck(desk *itsm.Service, every time.Duration) periodic {
+	return periodic{name: "sla: breach check", every: every, run: func(ctx context.Context) ([]any, error) {
+		n, err := desk.SweepBreaches(ctx, itsm.BreachActor)
+		if n == 0 && err == nil {
+			return nil, nil
+		}
+		return []any{"breaches_sent", n}, err
+	}}
+}
+
+// periodic is a check skein serve runs every so often.
+type periodic struct {
+	name  string
+	every time.Duration
+	// run runs the check once; what it returns is logged (nothing when
+	// both are nil).
+	run func(ctx context.Context) ([]any, error)
+}
+
+// loop runs the check every interval until ctx ends. A check that fails,
+// or panics, is logged and the next one runs as planned.
+func (p periodic) loop(ctx context.Context, logger *slog.Logger) {
+	t := time.NewTicker(p.every)
 	defer t.Stop()
 	check := func() {
 		defer func() {
 			if r := recover(); r != nil {
-				logger.Error("sla: breach check panicked", "panic", r)
+				logger.Error(p.name+" panicked", "panic", r)
 			}
 		}()
-		n, err := desk.SweepBreaches(ctx, itsm.BreachActor)
+		attrs, err := p.run(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			logger.Error("sla: breach check failed", "err", err, "breaches_sent", n)
-		case n > 0:
-			logger.Info("sla: targets breached", "breaches_sent", n)
+			logger.Error(p.name+" failed", append(attrs, "err", err)...)
+		case len(attrs) > 0:
+			logger.Info(p.name, attrs...)
 		}
 	}
 	for {
@@ -198,7 +240,7 @@ func anonymousRead(cfg config.Config) bool {
 	return cfg.Auth.AnonymousRead && server.IsLoopback(cfg.Server.Addr)
 }
 
-// Close stops the SLA breach checks (waiting for one under way), stops
+// Close stops the periodic checks (waiting for one under way), stops
 // sending webhooks (deliveries under way end; queued events are dropped)
 // and closes the store.
 func (a *app) Close() error {

@@ -164,6 +164,7 @@ func TestWebhooksBreached(t *testing.T) {
 func TestBreachChecksLogFailures(t *testing.T) {
 	cfg := backendConfigs(t)["embedded"](t)
 	cfg.ITSM.BreachCheckInterval = 0 // no loop of the app's own
+	cfg.Discovery.StaleCheckInterval = 0
 	_, a := apiServer(t, cfg)
 	require.Nil(t, a.stopChecks, "0 turns the checks off")
 	require.NoError(t, a.Store.Close()) // every check now fails
@@ -171,7 +172,7 @@ func TestBreachChecksLogFailures(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan struct{})
-	go func() { defer close(done); runBreachChecks(ctx, a.ITSM, 5*time.Millisecond, logger) }()
+	go func() { defer close(done); breachCheck(a.ITSM, 5*time.Millisecond).loop(ctx, logger) }()
 	eventually(t, "two failures logged", func() bool { return bytes.Count(buf.Bytes(), []byte("breach check failed")) >= 2 })
 	stop()
 	<-done

@@ -21,6 +21,7 @@ import (
 	"github.com/skein-cmdb/skein/discovery/host"
 	"github.com/skein-cmdb/skein/discovery/kubernetes"
 	"github.com/skein-cmdb/skein/internal/auth"
+	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/testenv"
 )
 
@@ -242,6 +243,81 @@ func TestAgentAgainstServer(t *testing.T) {
 			assert.Equal(t, "source", rej.Field)
 			assert.False(t, rep.OK())
 			assert.Zero(t, rep.Sources[0].Retries, "a refusal is not retried")
+		})
+	}
+}
+
+// TestStaleness: the staleness check on both backends, its clock moved
+// ahead by hand (sightings keep the store's time): discovered CIs no
+// source has reported for their class's period are marked with when a
+// source last reported them, listed by a query with who that was, and
+// retired when the policy says so, each write audited under
+// skein-staleness; a CI kept by hand is never stale; a CI a source
+// reports again is unmarked.
+func TestStaleness(t *testing.T) {
+	for name, mk := range backendConfigs(t) {
+		t.Run(name, func(t *testing.T) {
+			srv, a := apiServer(t, mk(t))
+			url := srv.URL
+			agent := issueToken(t, a, "fleet", auth.Agent, "host")
+			seen := discovery.Batch{Source: "host", CIs: []discovery.CI{
+				{Class: "LinuxServer", Attributes: map[string]any{"name": "old-web", "serial_number": "OLD-WEB"}},
+				{Class: "Switch", Attributes: map[string]any{"name": "old-switch", "serial_number": "OLD-SW"}},
+			}}
+			ans := postBatch(t, url, agent, seen)
+			require.Equal(t, http.StatusOK, ans.status, "%+v", ans.Errors)
+			sw := ans.CIs[1].ID
+			d := ok(t, url, upsertMutation, map[string]any{"in": map[string]any{"items": []any{item("BusinessService", map[string]any{"name": "payroll service"})}}})
+			hand := get(d, "upsertCIs", "results", 0, "ci", "id").(string) // kept by hand: source api
+			sweep := func(p cmdb.StalePolicy, ahead time.Duration) cmdb.StaleSweep {
+				res, err := a.CMDB.SweepStale(t.Context(), cmdb.StaleActor, p, time.Now().Add(ahead))
+				require.NoError(t, err)
+				return res
+			}
+			stale := func() map[string]string { // name -> last source seen
+				d := ok(t, url, `{ cis(first: 10, where: {attribute: "stale_since", exists: true}) { edges { node { name status attributes seenBy { source lastSeenAt } } } } }`, nil)
+				out := map[string]string{}
+				for _, e := range get(d, "cis", "edges").([]any) {
+					n := get(e, "node").(map[string]any)
+					var last string
+					for _, s := range n["seenBy"].([]any) {
+						if get(s, "source") != "api" {
+							last = get(s, "source").(string)
+						}
+					}
+					out[n["name"].(string)] = last + " " + n["status"].(string)
+				}
+				return out
+			}
+
+			assert.Equal(t, cmdb.StaleSweep{}, sweep(cmdb.StalePolicy{After: time.Hour}, 30*time.Minute), "nothing is an hour old yet")
+			assert.Equal(t, cmdb.StaleSweep{Marked: 2}, sweep(cmdb.StalePolicy{After: time.Hour}, 2*time.Hour))
+			assert.Equal(t, map[string]string{"old-web": "host live", "old-switch": "host live"}, stale(), "marked, with who saw them last; the service kept by hand is not")
+			assert.Equal(t, cmdb.StaleSweep{}, sweep(cmdb.StalePolicy{After: time.Hour}, 2*time.Hour), "marked once")
+
+			// Reported again, the server is unmarked by the next check.
+			ans = postBatch(t, url, agent, discovery.Batch{Source: "host", CIs: seen.CIs[:1]})
+			require.Equal(t, "unchanged", ans.CIs[0].Status)
+			assert.Equal(t, cmdb.StaleSweep{Cleared: 1}, sweep(cmdb.StalePolicy{After: time.Hour}, 0))
+			assert.Equal(t, map[string]string{"old-switch": "host live"}, stale())
+
+			// Switches go stale in an hour and are retired; servers in a
+			// month (the default here), so the server stays.
+			retire := cmdb.StalePolicy{After: 720 * time.Hour, ByClass: map[string]time.Duration{"NetworkDevice": time.Hour}, Retire: true}
+			assert.Equal(t, cmdb.StaleSweep{Retired: 1}, sweep(retire, 2*time.Hour))
+			assert.Equal(t, map[string]string{"old-switch": "host retired"}, stale())
+			d = ok(t, url, `query($id: ID!) { ci(id: $id) { history(first: 5) { edges { node { actor changes { field after } } } } } }`, map[string]any{"id": sw})
+			var byCheck []string
+			for _, e := range get(d, "ci", "history", "edges").([]any) {
+				if strings.HasPrefix(get(e, "node", "actor").(string), "skein-staleness") {
+					for _, c := range get(e, "node", "changes").([]any) {
+						byCheck = append(byCheck, get(c, "field").(string))
+					}
+				}
+			}
+			assert.ElementsMatch(t, []string{"stale_since", "status"}, byCheck, "marked, then retired, by the check")
+			d = ok(t, url, `query($id: ID!) { ci(id: $id) { status attributes } }`, map[string]any{"id": hand})
+			assert.Equal(t, "live", get(d, "ci", "status"), "a CI no source reported is never stale")
 		})
 	}
 }

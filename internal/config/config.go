@@ -18,6 +18,7 @@ type Config struct {
 	Neo4j     Neo4j
 	Traversal Traversal
 	ITSM      ITSM
+	Discovery Discovery
 	Log       Log
 	// Demo loads the bundled demo estate into an empty store at start-up, so
 	// a first `skein serve --demo` has something to explore.
@@ -188,6 +189,45 @@ func (i ITSM) Matrix() ([3][3]int, error) {
 		}
 	}
 	return m, nil
+}
+
+// Discovery configures what Skein does with what discovery sources report.
+type Discovery struct {
+	// StaleAfter is how long a CI may go without any discovery source
+	// reporting it before it is stale.
+	StaleAfter time.Duration
+	// StaleAfterByClass overrides StaleAfter for classes and their
+	// subclasses: "Class=duration" entries.
+	StaleAfterByClass []string
+	// StaleAction is what the check does with a stale CI: mark (set its
+	// stale_since) or retire (mark and retire it).
+	StaleAction string
+	// StaleCheckInterval is how often the check runs; 0 never.
+	StaleCheckInterval time.Duration
+}
+
+// Stale actions.
+const (
+	StaleMark   = "mark"
+	StaleRetire = "retire"
+)
+
+// ByClass returns StaleAfterByClass as a map, or an error naming the
+// first bad entry.
+func (d Discovery) ByClass() (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	for _, e := range d.StaleAfterByClass {
+		class, dur, ok := strings.Cut(strings.TrimSpace(e), "=")
+		if !ok || strings.TrimSpace(class) == "" {
+			return nil, fmt.Errorf("%q: each entry is Class=duration (e.g. KubernetesWorkload=24h)", e)
+		}
+		v, err := time.ParseDuration(strings.TrimSpace(dur))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%q: the duration must be positive (e.g. 24h, 720h)", e)
+		}
+		out[strings.TrimSpace(class)] = v
+	}
+	return out, nil
 }
 
 // Log levels and formats.

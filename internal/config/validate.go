@@ -147,6 +147,17 @@ func (c Config) Validate() error {
 		add("itsm.cab_group", "must name a group")
 	}
 
+	positive("discovery.stale_after", c.Discovery.StaleAfter)
+	if _, err := c.Discovery.ByClass(); err != nil {
+		add("discovery.stale_after_by_class", "%v", err)
+	}
+	if a := c.Discovery.StaleAction; a != StaleMark && a != StaleRetire {
+		add("discovery.stale_action", "must be mark or retire, got %q", a)
+	}
+	if b := c.Discovery.StaleCheckInterval; b != 0 && (b < time.Second || b > 24*time.Hour) {
+		add("discovery.stale_check_interval", "must be 0 (no staleness checks) or between 1s and 24h, got %v", b)
+	}
+
 	if !slices.Contains(logLevels, strings.ToLower(c.Log.Level)) {
 		add("log.level", "must be one of %s, got %q", strings.Join(logLevels, ", "), c.Log.Level)
 	}
