@@ -77,6 +77,9 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Query.auditRecords":   {auditRead},
 
 	"Query.identityConflicts": {conflictRead},
+	// CMDB health reads CIs, whether they have relationships, and the
+	// open conflicts.
+	"Query.cmdbHealth": {ciRead, relRead, conflictRead},
 	"Mutation.mergeCIs":       {{Kind: auth.KindCI, Verb: auth.Merge}},
 
 	"Query.apiTokens":         {tokenRead},

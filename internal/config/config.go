@@ -18,6 +18,7 @@ type Config struct {
 	Neo4j     Neo4j
 	Traversal Traversal
 	ITSM      ITSM
+	Health    Health
 	Log       Log
 	// Demo loads the bundled demo estate into an empty store at start-up, so
 	// a first `skein serve --demo` has something to explore.
@@ -195,6 +196,17 @@ const (
 	FormatText = "text"
 	FormatJSON = "json"
 )
+
+// Log configures the process's structured log.
+// Health configures the CMDB health figures (internal/health).
+type Health struct {
+	// StaleAfter is how long a CI may go without any source reporting it
+	// before it counts as stale.
+	StaleAfter time.Duration
+	// RefreshInterval is how often serve recomputes the figures for the
+	// skein_cmdb_* metrics; 0 never.
+	RefreshInterval time.Duration
+}
 
 // Log configures the process's structured log.
 type Log struct {

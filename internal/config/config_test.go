@@ -342,6 +342,12 @@ func TestValidate(t *testing.T) {
 		{"breach checks disabled", func(c *Config) { c.ITSM.BreachCheckInterval = 0 }, nil},
 		{"breach checks too rare", func(c *Config) { c.ITSM.BreachCheckInterval = 48 * time.Hour }, []string{"itsm.breach_check_interval"}},
 		{"breach checks negative", func(c *Config) { c.ITSM.BreachCheckInterval = -time.Minute }, []string{"itsm.breach_check_interval"}},
+		{"health settings", func(c *Config) { c.Health.StaleAfter, c.Health.RefreshInterval = 7*24*time.Hour, time.Minute }, nil},
+		{"health metrics off", func(c *Config) { c.Health.RefreshInterval = 0 }, nil},
+		{"health threshold too short", func(c *Config) { c.Health.StaleAfter = time.Second }, []string{"health.stale_after"}},
+		{"health threshold negative", func(c *Config) { c.Health.StaleAfter = -time.Hour }, []string{"health.stale_after"}},
+		{"health refresh too frequent", func(c *Config) { c.Health.RefreshInterval = time.Millisecond }, []string{"health.refresh_interval"}},
+		{"health refresh too rare", func(c *Config) { c.Health.RefreshInterval = 48 * time.Hour }, []string{"health.refresh_interval"}},
 		{"itsm holidays and a time zone", func(c *Config) { c.ITSM.Holidays, c.ITSM.TimeZone = []string{"2026-12-25"}, "Europe/Paris" }, nil},
 		{"unknown time zone", func(c *Config) { c.ITSM.TimeZone = "Mars/Olympus" }, []string{"itsm.time_zone"}},
 		{

@@ -155,6 +155,13 @@ var fields = []field{
 		usage: "how the approvals of an emergency change combine: all, any or quorum:N",
 		ref:   func(c *Config) any { return &c.ITSM.CABRuleEmergency }},
 
+	{key: "health.stale_after", def: 30 * 24 * time.Hour,
+		usage: "how long a CI may go without any source reporting it before CMDB health counts it stale",
+		ref:   func(c *Config) any { return &c.Health.StaleAfter }},
+	{key: "health.refresh_interval", def: 5 * time.Minute,
+		usage: "how often serve recomputes the CMDB health figures for the skein_cmdb_* metrics; 0 disables the metrics",
+		ref:   func(c *Config) any { return &c.Health.RefreshInterval }},
+
 	{key: "log.level", def: "info", flag: "log-level",
 		usage: "log level: debug, info, warn or error",
 		ref:   func(c *Config) any { return &c.Log.Level }},

@@ -147,6 +147,13 @@ func (c Config) Validate() error {
 		add("itsm.cab_group", "must name a group")
 	}
 
+	if s := c.Health.StaleAfter; s < time.Minute || s > 3650*24*time.Hour {
+		add("health.stale_after", "must be between 1m and 87600h (ten years), got %v", s)
+	}
+	if r := c.Health.RefreshInterval; r != 0 && (r < time.Second || r > 24*time.Hour) {
+		add("health.refresh_interval", "must be 0 (no health metrics) or between 1s and 24h, got %v", r)
+	}
+
 	if !slices.Contains(logLevels, strings.ToLower(c.Log.Level)) {
 		add("log.level", "must be one of %s, got %q", strings.Join(logLevels, ", "), c.Log.Level)
 	}
