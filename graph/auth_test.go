@@ -82,7 +82,7 @@ var legacyRules = func() map[string][]auth.Role {
 		"Query.identityConflicts": readers, "Mutation.mergeCIs": editors,
 		// Added with CMDB health (issue 14, item 4): readers.
 		"Query.cmdbHealth": readers,
-		"Query.apiTokens": admins, "Mutation.createAPIToken": admins, "Mutation.revokeAPIToken": admins,
+		"Query.apiTokens":  admins, "Mutation.createAPIToken": admins, "Mutation.revokeAPIToken": admins,
 		"Mutation.ping":      tokens,
 		"Mutation.upsertCIs": loaders, "Mutation.createRelationships": loaders,
 		"Mutation.updateCI": editors, "Mutation.deleteCI": editors, "Mutation.deleteRelationships": editors,

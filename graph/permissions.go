@@ -79,8 +79,8 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Query.identityConflicts": {conflictRead},
 	// CMDB health reads CIs, whether they have relationships, and the
 	// open conflicts.
-	"Query.cmdbHealth": {ciRead, relRead, conflictRead},
-	"Mutation.mergeCIs":       {{Kind: auth.KindCI, Verb: auth.Merge}},
+	"Query.cmdbHealth":  {ciRead, relRead, conflictRead},
+	"Mutation.mergeCIs": {{Kind: auth.KindCI, Verb: auth.Merge}},
 
 	"Query.apiTokens":         {tokenRead},
 	"Mutation.createAPIToken": {{Kind: auth.KindToken, Verb: auth.Create}},

@@ -24,7 +24,7 @@ type HealthFigures struct {
 	DuplicatePairs int
 	// DuplicatesCapped says the duplicate scan stopped at its budget, so
 	// DuplicatePairs is a lower bound.
-	DuplicatesCapped   bool
+	DuplicatesCapped  bool
 	IdentityConflicts int
 	// At is when the figures were computed; RefreshDuration how long
 	// that took.
