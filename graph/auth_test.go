@@ -80,7 +80,9 @@ var legacyRules = func() map[string][]auth.Role {
 		"Query.node":              readers, "Query.ci": readers, "Query.cis": readers, "Query.search": readers,
 		"Query.impactAnalysis": readers, "Query.shortestPath": readers, "Query.auditRecords": readers,
 		"Query.identityConflicts": readers, "Mutation.mergeCIs": editors,
-		"Query.apiTokens": admins, "Mutation.createAPIToken": admins, "Mutation.revokeAPIToken": admins,
+		// Added with CMDB health (issue 14, item 4): readers.
+		"Query.cmdbHealth": readers,
+		"Query.apiTokens":  admins, "Mutation.createAPIToken": admins, "Mutation.revokeAPIToken": admins,
 		"Mutation.ping":      tokens,
 		"Mutation.upsertCIs": loaders, "Mutation.createRelationships": loaders,
 		"Mutation.updateCI": editors, "Mutation.deleteCI": editors, "Mutation.deleteRelationships": editors,

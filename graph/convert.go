@@ -162,7 +162,7 @@ func classView(m *cmdb.Model, c *cmdb.Class) *model.CIClass {
 }
 
 func attrDefView(a *cmdb.AttributeDef) *model.AttributeDefinition {
-	v := &model.AttributeDefinition{Name: a.Name, Type: string(a.Type), Required: a.Required, Values: a.Values, Min: a.Min, Max: a.Max, Multiline: a.Multiline}
+	v := &model.AttributeDefinition{Name: a.Name, Type: string(a.Type), Required: a.Required, Recommended: a.Recommended, Values: a.Values, Min: a.Min, Max: a.Max, Multiline: a.Multiline}
 	if a.MaxLength > 0 {
 		v.MaxLength = &a.MaxLength
 	}
@@ -220,6 +220,9 @@ func attrDefsIn(in []model.AttributeDefinitionInput) []cmdb.AttributeDef {
 		d := cmdb.AttributeDef{Name: a.Name, Type: cmdb.AttrType(a.Type), Values: a.Values, Min: a.Min, Max: a.Max}
 		if a.Required != nil {
 			d.Required = *a.Required
+		}
+		if a.Recommended != nil {
+			d.Recommended = *a.Recommended
 		}
 		if a.MaxLength != nil {
 			d.MaxLength = *a.MaxLength

@@ -340,7 +340,10 @@ func selectsIntrospection(set ast.SelectionSet, visiting map[string]bool) bool {
 //     are selected, its page size (first, or the schema's default) times
 //     what one edge costs (at least 1): a count is not a page;
 //   - a traversal (dependencies, dependents, impactAnalysis) costs 1 plus
-//     100 times what one reached item costs (at least 1).
+//     100 times what one reached item costs (at least 1);
+//   - cmdbHealth costs 1 plus its first (offenders per figure, default 20)
+//     times what its selection costs (at least 1): each figure lists up to
+//     first CIs.
 //
 // Fragments count each time they are spread. shapeLimit runs first and
 // bounds the expanded operation, so this walk is bounded too.
@@ -371,6 +374,9 @@ func (c complexityLimit) MutateOperationContext(_ context.Context, oc *graphql.O
 
 // traversalFields return what a traversal reaches, up to its node budget.
 var traversalFields = map[string]bool{"CI.dependencies": true, "CI.dependents": true, "Query.impactAnalysis": true}
+
+// healthDefaultFirst is cmdbHealth's default first.
+const healthDefaultFirst = 20
 
 // traversalCost is what a traversal costs per reached item.
 const traversalCost = 100
@@ -437,6 +443,12 @@ func (w costWalker) field(f *ast.Field) int {
 		return cost
 	case traversalFields[name]:
 		return w.add(1, w.mul(traversalCost, max(1, w.set(f.SelectionSet))))
+	case name == "Query.cmdbHealth":
+		n := pageSize(f.ArgumentMap(w.vars)["first"])
+		if n <= 0 {
+			n = healthDefaultFirst
+		}
+		return w.add(1, w.mul(n, max(1, w.set(f.SelectionSet))))
 	}
 	return w.add(1, w.set(f.SelectionSet))
 }

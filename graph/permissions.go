@@ -77,7 +77,10 @@ var fieldPermissions = map[string][]auth.Permission{
 	"Query.auditRecords":   {auditRead},
 
 	"Query.identityConflicts": {conflictRead},
-	"Mutation.mergeCIs":       {{Kind: auth.KindCI, Verb: auth.Merge}},
+	// CMDB health reads CIs, whether they have relationships, and the
+	// open conflicts.
+	"Query.cmdbHealth":  {ciRead, relRead, conflictRead},
+	"Mutation.mergeCIs": {{Kind: auth.KindCI, Verb: auth.Merge}},
 
 	"Query.apiTokens":         {tokenRead},
 	"Mutation.createAPIToken": {{Kind: auth.KindToken, Verb: auth.Create}},

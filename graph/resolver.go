@@ -16,6 +16,7 @@ import (
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/health"
 	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -31,6 +32,8 @@ type Resolver struct {
 	ITSM *itsm.Service
 	// Webhooks keeps the outbound webhooks and sends them record events.
 	Hooks *webhooks.Dispatcher
+	// Health computes the CMDB health figures (cmdbHealth).
+	Health *health.Checker
 	// Tokens keeps API token records; nil means Store. Give it the
 	// authenticator's cache, so that revocations take effect at once.
 	Tokens  store.TokenStore

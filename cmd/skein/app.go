@@ -18,6 +18,7 @@ import (
 	"github.com/skein-cmdb/skein/internal/batches"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/config"
+	"github.com/skein-cmdb/skein/internal/health"
 	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/itsm"
 	"github.com/skein-cmdb/skein/internal/metrics"
@@ -46,11 +47,20 @@ type app struct {
 	// checksDone is closed once they have all ended.
 	stopChecks context.CancelFunc
 	checksDone chan struct{}
+	// Health computes the CMDB health figures; healthGauges exports them
+	// (nil when health.refresh_interval is 0). stopHealth ends the
+	// refreshes (runHealthRefresh); healthDone is closed once they have.
+	Health       *health.Checker
+	healthGauges *metrics.CMDBHealth
+	healthMu     sync.Mutex // one refresh at a time: the last to start sets the gauges last
+	stopHealth   context.CancelFunc
+	healthDone   chan struct{}
 }
 
 // appOptions are what tests change in the wiring.
 type appOptions struct {
-	// now is the clock the service desk reads SLAs at (time.Now when nil).
+	// now is the clock the service desk reads SLAs at, and CMDB health
+	// staleness (time.Now when nil).
 	now func() time.Time
 }
 
@@ -133,8 +143,22 @@ func newAppWith(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 		raw.Close()
 		return nil, fmt.Errorf("itsm.priority_matrix: %w", err)
 	}
+	byClass, err := cfg.Discovery.ByClass()
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("discovery.stale_after_by_class: %w", err) // Validate refused it already
+	}
+	policy := cmdb.StalePolicy{After: cfg.Discovery.StaleAfter, ByClass: byClass, Retire: cfg.Discovery.StaleAction == config.StaleRetire}
+	checker := health.New(svc, st, health.Options{Stale: policy, Now: opts.now})
+	var gauges *metrics.CMDBHealth
+	if cfg.Health.RefreshInterval > 0 {
+		if gauges, err = metrics.NewCMDBHealth(reg); err != nil {
+			raw.Close()
+			return nil, err
+		}
+	}
 	tokens := auth.NewTokenCache(st, tokenCacheTTL)
-	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Tokens: tokens, Impact: an, ITSM: desk, Hooks: hooks, Version: versionString()}, graph.Options{
+	gql := graph.NewHandler(&graph.Resolver{CMDB: svc, Store: st, Tokens: tokens, Impact: an, ITSM: desk, Hooks: hooks, Health: checker, Version: versionString()}, graph.Options{
 		MaxDepth: cfg.GraphQL.MaxDepth, MaxComplexity: cfg.GraphQL.MaxComplexity, Introspection: cfg.GraphQL.Introspection,
 		MaxAliases: cfg.GraphQL.MaxAliases, MaxOperations: cfg.GraphQL.MaxOperations,
 		MaxSelections: cfg.GraphQL.MaxSelections,
@@ -149,17 +173,13 @@ func newAppWith(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { defer close(done); hooks.Run(hctx) }()
-	a := &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger, Hooks: hooks, stopHooks: stop, hooksDone: done, ITSM: desk}
+	a := &app{Store: st, CMDB: svc, Impact: an, Handler: h, Logger: logger, Hooks: hooks, stopHooks: stop, hooksDone: done, ITSM: desk,
+		Health: checker, healthGauges: gauges}
 	var checks []periodic
 	if every := cfg.ITSM.BreachCheckInterval; every > 0 {
 		checks = append(checks, breachCheck(desk, every))
 	}
 	if every := cfg.Discovery.StaleCheckInterval; every > 0 {
-		byClass, err := cfg.Discovery.ByClass()
-		if err != nil {
-			return nil, err // Validate refused it already
-		}
-		policy := cmdb.StalePolicy{After: cfg.Discovery.StaleAfter, ByClass: byClass, Retire: cfg.Discovery.StaleAction == config.StaleRetire}
 		checks = append(checks, periodic{name: "discovery: staleness check", every: every, run: func(ctx context.Context) ([]any, error) {
 			sw, err := svc.SweepStale(ctx, cmdb.StaleActor, policy, time.Now())
 			if sw == (cmdb.StaleSweep{}) && err == nil {
@@ -177,6 +197,12 @@ func newAppWith(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 		}
 		go func() { wg.Wait(); close(checksDone) }()
 		a.stopChecks, a.checksDone = stopChecks, checksDone
+	}
+	if every := cfg.Health.RefreshInterval; every > 0 {
+		hctx, stopHealth := context.WithCancel(context.WithoutCancel(ctx))
+		healthDone := make(chan struct{})
+		go func() { defer close(healthDone); a.runHealthRefresh(hctx, every) }()
+		a.stopHealth, a.healthDone = stopHealth, healthDone
 	}
 	return a, nil
 }
@@ -230,6 +256,53 @@ func (p periodic) loop(ctx context.Context, logger *slog.Logger) {
 	}
 }
 
+// runHealthRefresh computes the CMDB health figures for the metrics at
+// once, then every interval until ctx ends: a scrape reads the last
+// figures, never a scan of every CI. A refresh that fails, or panics, is
+// logged and counted, and the next one runs as planned.
+func (a *app) runHealthRefresh(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := a.refreshHealth(ctx); err != nil && ctx.Err() == nil {
+			a.Logger.Error("health: refresh failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// refreshHealth computes the CMDB health figures, as the process, and
+// sets the metrics to them.
+func (a *app) refreshHealth(ctx context.Context) (err error) {
+	a.healthMu.Lock()
+	defer a.healthMu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("health refresh panicked: %v", r)
+		}
+		if err != nil {
+			a.healthGauges.Failed()
+		}
+	}()
+	start := time.Now()
+	r, err := a.Health.Report(ctx, "", 1)
+	if err != nil {
+		return err
+	}
+	f := metrics.HealthFigures{DuplicatePairs: r.Duplicates.Total, DuplicatesCapped: r.Duplicates.Capped,
+		IdentityConflicts: r.Conflicts.Total, At: r.At, RefreshDuration: time.Since(start)}
+	for _, c := range r.Classes {
+		f.Classes = append(f.Classes, metrics.ClassHealth{Class: c.Class, CIs: c.CIs, Completeness: c.Completeness(),
+			Incomplete: c.Incomplete.Total, Orphans: c.Orphans.Total, Stale: c.Stale.Total})
+	}
+	a.healthGauges.Set(f)
+	return nil
+}
+
 // tokenCacheTTL is how long a token record read for authentication is
 // reused: a revocation made by another process takes effect within it.
 const tokenCacheTTL = time.Second
@@ -241,9 +314,15 @@ func anonymousRead(cfg config.Config) bool {
 }
 
 // Close stops the periodic checks (waiting for one under way), stops
+// Close stops the CMDB health refreshes and the SLA breach checks
+// (waiting for one under way), stops
 // sending webhooks (deliveries under way end; queued events are dropped)
 // and closes the store.
 func (a *app) Close() error {
+	if a.stopHealth != nil {
+		a.stopHealth()
+		<-a.healthDone
+	}
 	if a.stopChecks != nil {
 		a.stopChecks()
 		<-a.checksDone

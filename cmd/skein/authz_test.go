@@ -526,6 +526,7 @@ var matrixOps = map[string]matrixOp{
 			return map[string]any{"in": map[string]any{"ids": []any{m.rel(t)}}}
 		}},
 	"Query.identityConflicts": {query: `{ identityConflicts(first: 1) { totalCount } }`},
+	"Query.cmdbHealth":        {query: `{ cmdbHealth(first: 1) { ciCount classes { class orphans { totalCount cis { id } } } } }`},
 	"Query.person": {query: `query($id: ID!) { person(id: $id) { name email groups { totalCount } } }`,
 		prepare: func(t *testing.T, m *matrixEnv) map[string]any { return map[string]any{"id": m.person(t)} }},
 	"Query.group": {query: `query($id: ID!) { group(id: $id) { name members { totalCount } } }`,

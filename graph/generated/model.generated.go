@@ -92,6 +92,29 @@ func (ec *executionContext) fieldContext_AttributeDefinition_required(_ context.
 	return graphql.NewScalarFieldContext("AttributeDefinition", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _AttributeDefinition_recommended(ctx context.Context, field graphql.CollectedField, obj *model.AttributeDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttributeDefinition_recommended(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Recommended, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttributeDefinition_recommended(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttributeDefinition", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _AttributeDefinition_values(ctx context.Context, field graphql.CollectedField, obj *model.AttributeDefinition) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -813,6 +836,9 @@ func (ec *executionContext) unmarshalInputAttributeDefinitionInput(ctx context.C
 	if _, present := asMap["required"]; !present {
 		asMap["required"] = false
 	}
+	if _, present := asMap["recommended"]; !present {
+		asMap["recommended"] = false
+	}
 	if _, present := asMap["multiline"]; !present {
 		asMap["multiline"] = false
 	}
@@ -820,7 +846,7 @@ func (ec *executionContext) unmarshalInputAttributeDefinitionInput(ctx context.C
 		asMap["searchable"] = false
 	}
 
-	fieldsInOrder := [...]string{"name", "type", "required", "values", "min", "max", "maxLength", "normalize", "multiline", "searchable", "searchWeight", "description"}
+	fieldsInOrder := [...]string{"name", "type", "required", "recommended", "values", "min", "max", "maxLength", "normalize", "multiline", "searchable", "searchWeight", "description"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -848,6 +874,13 @@ func (ec *executionContext) unmarshalInputAttributeDefinitionInput(ctx context.C
 				return it, err
 			}
 			it.Required = data
+		case "recommended":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recommended"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Recommended = data
 		case "values":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("values"))
 			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
@@ -1219,6 +1252,11 @@ func (ec *executionContext) _AttributeDefinition(ctx context.Context, sel ast.Se
 			}
 		case "required":
 			out.Values[i] = ec._AttributeDefinition_required(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recommended":
+			out.Values[i] = ec._AttributeDefinition_recommended(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -39,11 +39,14 @@ type ResolverRoot interface {
 	ClassChangeOutcomes() ClassChangeOutcomesResolver
 	CommonCause() CommonCauseResolver
 	Group() GroupResolver
+	HealthCIList() HealthCIListResolver
+	HealthCIPair() HealthCIPairResolver
 	IdentityConflict() IdentityConflictResolver
 	ImpactAnalysis() ImpactAnalysisResolver
 	ImpactSnapshot() ImpactSnapshotResolver
 	ImpactedCI() ImpactedCIResolver
 	Incident() IncidentResolver
+	IncompleteCI() IncompleteCIResolver
 	KnowledgeArticle() KnowledgeArticleResolver
 	KnowledgeArticleForCI() KnowledgeArticleForCIResolver
 	Mutation() MutationResolver
@@ -211,6 +214,7 @@ type ComplexityRoot struct {
 		Min          func(childComplexity int) int
 		Multiline    func(childComplexity int) int
 		Name         func(childComplexity int) int
+		Recommended  func(childComplexity int) int
 		Required     func(childComplexity int) int
 		SearchWeight func(childComplexity int) int
 		Searchable   func(childComplexity int) int
@@ -304,6 +308,21 @@ type ComplexityRoot struct {
 	CIEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CMDBHealth struct {
+		CiCount           func(childComplexity int) int
+		Class             func(childComplexity int) int
+		Classes           func(childComplexity int) int
+		CompleteCount     func(childComplexity int) int
+		Completeness      func(childComplexity int) int
+		ComputedAt        func(childComplexity int) int
+		Duplicates        func(childComplexity int) int
+		IdentityConflicts func(childComplexity int) int
+		IncompleteCount   func(childComplexity int) int
+		OrphanCount       func(childComplexity int) int
+		StaleAfterSeconds func(childComplexity int) int
+		StaleCount        func(childComplexity int) int
 	}
 
 	CatalogItem struct {
@@ -605,6 +624,19 @@ type ComplexityRoot struct {
 		Count func(childComplexity int) int
 	}
 
+	ClassHealth struct {
+		CiCount               func(childComplexity int) int
+		Class                 func(childComplexity int) int
+		CompleteCount         func(childComplexity int) int
+		Completeness          func(childComplexity int) int
+		ExpectsRelationships  func(childComplexity int) int
+		Incomplete            func(childComplexity int) int
+		Orphans               func(childComplexity int) int
+		RecommendedAttributes func(childComplexity int) int
+		RequiredAttributes    func(childComplexity int) int
+		Stale                 func(childComplexity int) int
+	}
+
 	CommonCause struct {
 		Ci        func(childComplexity int) int
 		Distance  func(childComplexity int) int
@@ -711,6 +743,25 @@ type ComplexityRoot struct {
 		Group         func(childComplexity int) int
 		MembersNeeded func(childComplexity int) int
 		MembersUp     func(childComplexity int) int
+	}
+
+	HealthCIList struct {
+		Cis        func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+		Truncated  func(childComplexity int) int
+	}
+
+	HealthCIPair struct {
+		Cis              func(childComplexity int) int
+		NameDistance     func(childComplexity int) int
+		SharedAttributes func(childComplexity int) int
+	}
+
+	HealthCIPairList struct {
+		Capped     func(childComplexity int) int
+		Pairs      func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+		Truncated  func(childComplexity int) int
 	}
 
 	IdentityConflict struct {
@@ -860,6 +911,17 @@ type ComplexityRoot struct {
 		ResponseDueAt            func(childComplexity int) int
 		ResponseTargetSeconds    func(childComplexity int) int
 		Stopped                  func(childComplexity int) int
+	}
+
+	IncompleteCI struct {
+		Ci                func(childComplexity int) int
+		MissingAttributes func(childComplexity int) int
+	}
+
+	IncompleteCIList struct {
+		Items      func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+		Truncated  func(childComplexity int) int
 	}
 
 	JournalConnection struct {
@@ -1261,6 +1323,7 @@ type ComplexityRoot struct {
 		CiClass               func(childComplexity int, name string) int
 		CiClasses             func(childComplexity int) int
 		Cis                   func(childComplexity int, filter *model.CIFilter, where *model.CIWhere, orderBy *model.CIOrder, first *int, after *string, offset *int) int
+		CmdbHealth            func(childComplexity int, class *string, first *int) int
 		Group                 func(childComplexity int, id string) int
 		Groups                func(childComplexity int, search *string, where *model.CIWhere, orderBy *model.NodeOrder, first *int, after *string, offset *int) int
 		IdentityConflicts     func(childComplexity int, first *int, after *string) int
@@ -2211,6 +2274,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AttributeDefinition.Name(childComplexity), true
+	case "AttributeDefinition.recommended":
+		if e.ComplexityRoot.AttributeDefinition.Recommended == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttributeDefinition.Recommended(childComplexity), true
 	case "AttributeDefinition.required":
 		if e.ComplexityRoot.AttributeDefinition.Required == nil {
 			break
@@ -2666,6 +2735,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CIEdge.Node(childComplexity), true
+
+	case "CMDBHealth.ciCount":
+		if e.ComplexityRoot.CMDBHealth.CiCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.CiCount(childComplexity), true
+	case "CMDBHealth.class":
+		if e.ComplexityRoot.CMDBHealth.Class == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.Class(childComplexity), true
+	case "CMDBHealth.classes":
+		if e.ComplexityRoot.CMDBHealth.Classes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.Classes(childComplexity), true
+	case "CMDBHealth.completeCount":
+		if e.ComplexityRoot.CMDBHealth.CompleteCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.CompleteCount(childComplexity), true
+	case "CMDBHealth.completeness":
+		if e.ComplexityRoot.CMDBHealth.Completeness == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.Completeness(childComplexity), true
+	case "CMDBHealth.computedAt":
+		if e.ComplexityRoot.CMDBHealth.ComputedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.ComputedAt(childComplexity), true
+	case "CMDBHealth.duplicates":
+		if e.ComplexityRoot.CMDBHealth.Duplicates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.Duplicates(childComplexity), true
+	case "CMDBHealth.identityConflicts":
+		if e.ComplexityRoot.CMDBHealth.IdentityConflicts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.IdentityConflicts(childComplexity), true
+	case "CMDBHealth.incompleteCount":
+		if e.ComplexityRoot.CMDBHealth.IncompleteCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.IncompleteCount(childComplexity), true
+	case "CMDBHealth.orphanCount":
+		if e.ComplexityRoot.CMDBHealth.OrphanCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.OrphanCount(childComplexity), true
+	case "CMDBHealth.staleAfterSeconds":
+		if e.ComplexityRoot.CMDBHealth.StaleAfterSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.StaleAfterSeconds(childComplexity), true
+	case "CMDBHealth.staleCount":
+		if e.ComplexityRoot.CMDBHealth.StaleCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CMDBHealth.StaleCount(childComplexity), true
 
 	case "CatalogItem.active":
 		if e.ComplexityRoot.CatalogItem.Active == nil {
@@ -4041,6 +4183,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ClassCount.Count(childComplexity), true
 
+	case "ClassHealth.ciCount":
+		if e.ComplexityRoot.ClassHealth.CiCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassHealth.CiCount(childComplexity), true
+	case "ClassHealth.class":
+		if e.ComplexityRoot.ClassHealth.Class == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassHealth.Class(childComplexity), true
+	case "ClassHealth.completeCount":
+		if e.ComplexityRoot.ClassHealth.CompleteCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassHealth.CompleteCount(childComplexity), true
+	case "ClassHealth.completeness":
+		if e.ComplexityRoot.ClassHealth.Completeness == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassHealth.Completeness(childComplexity), true
+	case "ClassHealth.expectsRelationships":
+		if e.ComplexityRoot.ClassHealth.ExpectsRelationships == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassHealth.ExpectsRelationships(childComplexity), true
+	case "ClassHealth.incomplete":
+		if e.ComplexityRoot.ClassHealth.Incomplete == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassHealth.Incomplete(childComplexity), true
+	case "ClassHealth.orphans":
+		if e.ComplexityRoot.ClassHealth.Orphans == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassHealth.Orphans(childComplexity), true
+	case "ClassHealth.recommendedAttributes":
+		if e.ComplexityRoot.ClassHealth.RecommendedAttributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassHealth.RecommendedAttributes(childComplexity), true
+	case "ClassHealth.requiredAttributes":
+		if e.ComplexityRoot.ClassHealth.RequiredAttributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassHealth.RequiredAttributes(childComplexity), true
+	case "ClassHealth.stale":
+		if e.ComplexityRoot.ClassHealth.Stale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassHealth.Stale(childComplexity), true
+
 	case "CommonCause.ci":
 		if e.ComplexityRoot.CommonCause.Ci == nil {
 			break
@@ -4402,6 +4605,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Headroom.MembersUp(childComplexity), true
+
+	case "HealthCIList.cis":
+		if e.ComplexityRoot.HealthCIList.Cis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCIList.Cis(childComplexity), true
+	case "HealthCIList.totalCount":
+		if e.ComplexityRoot.HealthCIList.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCIList.TotalCount(childComplexity), true
+	case "HealthCIList.truncated":
+		if e.ComplexityRoot.HealthCIList.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCIList.Truncated(childComplexity), true
+
+	case "HealthCIPair.cis":
+		if e.ComplexityRoot.HealthCIPair.Cis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCIPair.Cis(childComplexity), true
+	case "HealthCIPair.nameDistance":
+		if e.ComplexityRoot.HealthCIPair.NameDistance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCIPair.NameDistance(childComplexity), true
+	case "HealthCIPair.sharedAttributes":
+		if e.ComplexityRoot.HealthCIPair.SharedAttributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCIPair.SharedAttributes(childComplexity), true
+
+	case "HealthCIPairList.capped":
+		if e.ComplexityRoot.HealthCIPairList.Capped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCIPairList.Capped(childComplexity), true
+	case "HealthCIPairList.pairs":
+		if e.ComplexityRoot.HealthCIPairList.Pairs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCIPairList.Pairs(childComplexity), true
+	case "HealthCIPairList.totalCount":
+		if e.ComplexityRoot.HealthCIPairList.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCIPairList.TotalCount(childComplexity), true
+	case "HealthCIPairList.truncated":
+		if e.ComplexityRoot.HealthCIPairList.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCIPairList.Truncated(childComplexity), true
 
 	case "IdentityConflict.cis":
 		if e.ComplexityRoot.IdentityConflict.Cis == nil {
@@ -5103,6 +5369,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IncidentSLA.Stopped(childComplexity), true
+
+	case "IncompleteCI.ci":
+		if e.ComplexityRoot.IncompleteCI.Ci == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncompleteCI.Ci(childComplexity), true
+	case "IncompleteCI.missingAttributes":
+		if e.ComplexityRoot.IncompleteCI.MissingAttributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncompleteCI.MissingAttributes(childComplexity), true
+
+	case "IncompleteCIList.items":
+		if e.ComplexityRoot.IncompleteCIList.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncompleteCIList.Items(childComplexity), true
+	case "IncompleteCIList.totalCount":
+		if e.ComplexityRoot.IncompleteCIList.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncompleteCIList.TotalCount(childComplexity), true
+	case "IncompleteCIList.truncated":
+		if e.ComplexityRoot.IncompleteCIList.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncompleteCIList.Truncated(childComplexity), true
 
 	case "JournalConnection.edges":
 		if e.ComplexityRoot.JournalConnection.Edges == nil {
@@ -7801,6 +8099,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Cis(childComplexity, args["filter"].(*model.CIFilter), args["where"].(*model.CIWhere), args["orderBy"].(*model.CIOrder), args["first"].(*int), args["after"].(*string), args["offset"].(*int)), true
+	case "Query.cmdbHealth":
+		if e.ComplexityRoot.Query.CmdbHealth == nil {
+			break
+		}
+
+		args, err := ec.field_Query_cmdbHealth_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CmdbHealth(childComplexity, args["class"].(*string), args["first"].(*int)), true
 	case "Query.group":
 		if e.ComplexityRoot.Query.Group == nil {
 			break
@@ -11503,6 +11812,127 @@ enum Follow {
   RELATIONSHIP
 }
 `, BuiltIn: false},
+	{Name: "../../schema/health.graphqls", Input: `extend type Query {
+  """
+  CMDB health: how complete, correct and fresh the CIs are, per class, with the offending CIs
+  listed (docs/HEALTH.md). Completeness is the share of a class's CIs with every required and
+  recommended attribute; orphans are CIs of a class that relationships are expected of (a
+  relationship type between CIs names it) with no relationship to another CI; suspected
+  duplicates are CIs of one family with nearly the same name and a shared identifying value
+  (address, serial, host...); identity conflicts are the open ones; stale CIs are those no discovery source
+  reported for its class's staleness period (` + "`" + `discovery.stale_after` + "`" + `). Retired CIs count nowhere. Computed when asked, reading
+  every CI of the class: it runs under the traversal limit (` + "`" + `traversal.max_concurrent` + "`" + `). Readers.
+  """
+  cmdbHealth(
+    "Only this class and its subclasses; every CI when omitted."
+    class: String
+    "How many offenders each figure lists, 1 to 100; every figure gives its total count too."
+    first: Int = 20
+  ): CMDBHealth!
+}
+
+"The health figures of the CMDB, or of one class and its subclasses."
+type CMDBHealth {
+  "When the figures were computed."
+  computedAt: Time!
+  "The class asked for; null for every CI."
+  class: String
+  "How long a CI may go unreported before it is stale, in seconds (` + "`" + `discovery.stale_after` + "`" + `, the default period)."
+  staleAfterSeconds: Int!
+  "CIs measured (retired ones aside)."
+  ciCount: Int!
+  "CIs with every required and recommended attribute."
+  completeCount: Int!
+  "completeCount / ciCount (1 without CIs)."
+  completeness: Float!
+  "CIs missing a required or recommended attribute."
+  incompleteCount: Int!
+  "Orphan CIs, over every class."
+  orphanCount: Int!
+  "Stale CIs, over every class."
+  staleCount: Int!
+  "The figures of each class that has CIs (exactly that class; subclasses have their own), in model order."
+  classes: [ClassHealth!]!
+  "Pairs of CIs suspected to be one thing."
+  duplicates: HealthCIPairList!
+  "Open identity conflicts (` + "`" + `identityConflicts` + "`" + `): of the class asked for, or involving its CIs."
+  identityConflicts: HealthCIPairList!
+}
+
+"The health figures of one class."
+type ClassHealth {
+  "The class."
+  class: String!
+  "Attributes every CI of the class must have."
+  requiredAttributes: [String!]!
+  "Attributes every CI of the class should have (` + "`" + `recommended` + "`" + ` in the model)."
+  recommendedAttributes: [String!]!
+  "Whether a relationship type between CIs names the class or an ancestor, so that a CI of it without relationships is an orphan."
+  expectsRelationships: Boolean!
+  "CIs of the class (retired ones aside)."
+  ciCount: Int!
+  "CIs with every required and recommended attribute."
+  completeCount: Int!
+  "completeCount / ciCount."
+  completeness: Float!
+  "CIs missing a required or recommended attribute, with what each lacks."
+  incomplete: IncompleteCIList!
+  "CIs without any relationship to another CI (only when expectsRelationships)."
+  orphans: HealthCIList!
+  "CIs no discovery source reported for their class's staleness period (` + "`" + `discovery.stale_after` + "`" + `)."
+  stale: HealthCIList!
+}
+
+"CIs a health figure lists: its total, and the first of them by ID."
+type HealthCIList {
+  "How many CIs the figure counts."
+  totalCount: Int!
+  "Whether cis lists fewer than totalCount (ask for a larger first, up to 100, or one class)."
+  truncated: Boolean!
+  "The first CIs (a CI deleted since the figures were computed is left out)."
+  cis: [CI!]!
+}
+
+"Incomplete CIs: the total, and the first of them by ID with what each lacks."
+type IncompleteCIList {
+  "How many CIs are incomplete."
+  totalCount: Int!
+  "Whether items lists fewer than totalCount."
+  truncated: Boolean!
+  "The first incomplete CIs."
+  items: [IncompleteCI!]!
+}
+
+"An incomplete CI."
+type IncompleteCI {
+  "The CI; null when deleted since the figures were computed."
+  ci: CI
+  "The required and recommended attributes it lacks."
+  missingAttributes: [String!]!
+}
+
+"Pairs of CIs a health figure lists: its total, and the first pairs by their lower CI ID."
+type HealthCIPairList {
+  "How many pairs the figure counts."
+  totalCount: Int!
+  "Whether pairs lists fewer than totalCount."
+  truncated: Boolean!
+  "Whether the duplicate scan stopped at its comparison budget, so that totalCount is a lower bound (always false for identity conflicts)."
+  capped: Boolean!
+  "The first pairs."
+  pairs: [HealthCIPair!]!
+}
+
+"Two CIs that may be one thing."
+type HealthCIPair {
+  "The two CIs, the lower ID first (a CI deleted since is left out)."
+  cis: [CI!]!
+  "Attributes whose values the two share (suspected duplicates; empty for identity conflicts)."
+  sharedAttributes: [String!]!
+  "Edit distance between the normalised names (suspected duplicates; 0 for identity conflicts)."
+  nameDistance: Int!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/identity.graphqls", Input: `extend type Query {
   """
   Open identity conflicts: pairs of CIs that a source reported as one thing (the report's
@@ -12717,6 +13147,8 @@ type AttributeDefinition {
   type: String!
   "Whether every CI must have it."
   required: Boolean!
+  "Whether every CI should have it: a CI without it is accepted, and counted incomplete by ` + "`" + `cmdbHealth` + "`" + `."
+  recommended: Boolean!
   "Allowed values of an enum."
   values: [String!]
   "Smallest allowed number."
@@ -12789,6 +13221,8 @@ input AttributeDefinitionInput {
   type: String!
   "Whether every CI must have it."
   required: Boolean = false
+  "Whether every CI should have it (` + "`" + `cmdbHealth` + "`" + ` counts a CI without it incomplete); not with required."
+  recommended: Boolean = false
   "Allowed values, for an enum."
   values: [String!]
   "Smallest allowed number."
@@ -15655,6 +16089,8 @@ func (ec *executionContext) childFields_AttributeDefinition(ctx context.Context,
 		return ec.fieldContext_AttributeDefinition_type(ctx, field)
 	case "required":
 		return ec.fieldContext_AttributeDefinition_required(ctx, field)
+	case "recommended":
+		return ec.fieldContext_AttributeDefinition_recommended(ctx, field)
 	case "values":
 		return ec.fieldContext_AttributeDefinition_values(ctx, field)
 	case "min":
@@ -15849,6 +16285,36 @@ func (ec *executionContext) childFields_CIEdge(ctx context.Context, field graphq
 		return ec.fieldContext_CIEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CIEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CMDBHealth(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "computedAt":
+		return ec.fieldContext_CMDBHealth_computedAt(ctx, field)
+	case "class":
+		return ec.fieldContext_CMDBHealth_class(ctx, field)
+	case "staleAfterSeconds":
+		return ec.fieldContext_CMDBHealth_staleAfterSeconds(ctx, field)
+	case "ciCount":
+		return ec.fieldContext_CMDBHealth_ciCount(ctx, field)
+	case "completeCount":
+		return ec.fieldContext_CMDBHealth_completeCount(ctx, field)
+	case "completeness":
+		return ec.fieldContext_CMDBHealth_completeness(ctx, field)
+	case "incompleteCount":
+		return ec.fieldContext_CMDBHealth_incompleteCount(ctx, field)
+	case "orphanCount":
+		return ec.fieldContext_CMDBHealth_orphanCount(ctx, field)
+	case "staleCount":
+		return ec.fieldContext_CMDBHealth_staleCount(ctx, field)
+	case "classes":
+		return ec.fieldContext_CMDBHealth_classes(ctx, field)
+	case "duplicates":
+		return ec.fieldContext_CMDBHealth_duplicates(ctx, field)
+	case "identityConflicts":
+		return ec.fieldContext_CMDBHealth_identityConflicts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CMDBHealth", field.Name)
 }
 
 func (ec *executionContext) childFields_CatalogItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -16449,6 +16915,32 @@ func (ec *executionContext) childFields_ClassCount(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type ClassCount", field.Name)
 }
 
+func (ec *executionContext) childFields_ClassHealth(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "class":
+		return ec.fieldContext_ClassHealth_class(ctx, field)
+	case "requiredAttributes":
+		return ec.fieldContext_ClassHealth_requiredAttributes(ctx, field)
+	case "recommendedAttributes":
+		return ec.fieldContext_ClassHealth_recommendedAttributes(ctx, field)
+	case "expectsRelationships":
+		return ec.fieldContext_ClassHealth_expectsRelationships(ctx, field)
+	case "ciCount":
+		return ec.fieldContext_ClassHealth_ciCount(ctx, field)
+	case "completeCount":
+		return ec.fieldContext_ClassHealth_completeCount(ctx, field)
+	case "completeness":
+		return ec.fieldContext_ClassHealth_completeness(ctx, field)
+	case "incomplete":
+		return ec.fieldContext_ClassHealth_incomplete(ctx, field)
+	case "orphans":
+		return ec.fieldContext_ClassHealth_orphans(ctx, field)
+	case "stale":
+		return ec.fieldContext_ClassHealth_stale(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClassHealth", field.Name)
+}
+
 func (ec *executionContext) childFields_CommonCause(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ci":
@@ -16663,6 +17155,44 @@ func (ec *executionContext) childFields_Headroom(ctx context.Context, field grap
 		return ec.fieldContext_Headroom_membersNeeded(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Headroom", field.Name)
+}
+
+func (ec *executionContext) childFields_HealthCIList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_HealthCIList_totalCount(ctx, field)
+	case "truncated":
+		return ec.fieldContext_HealthCIList_truncated(ctx, field)
+	case "cis":
+		return ec.fieldContext_HealthCIList_cis(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HealthCIList", field.Name)
+}
+
+func (ec *executionContext) childFields_HealthCIPair(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cis":
+		return ec.fieldContext_HealthCIPair_cis(ctx, field)
+	case "sharedAttributes":
+		return ec.fieldContext_HealthCIPair_sharedAttributes(ctx, field)
+	case "nameDistance":
+		return ec.fieldContext_HealthCIPair_nameDistance(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HealthCIPair", field.Name)
+}
+
+func (ec *executionContext) childFields_HealthCIPairList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_HealthCIPairList_totalCount(ctx, field)
+	case "truncated":
+		return ec.fieldContext_HealthCIPairList_truncated(ctx, field)
+	case "capped":
+		return ec.fieldContext_HealthCIPairList_capped(ctx, field)
+	case "pairs":
+		return ec.fieldContext_HealthCIPairList_pairs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HealthCIPairList", field.Name)
 }
 
 func (ec *executionContext) childFields_IdentityConflict(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -16961,6 +17491,28 @@ func (ec *executionContext) childFields_IncidentSLA(ctx context.Context, field g
 		return ec.fieldContext_IncidentSLA_stopped(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IncidentSLA", field.Name)
+}
+
+func (ec *executionContext) childFields_IncompleteCI(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ci":
+		return ec.fieldContext_IncompleteCI_ci(ctx, field)
+	case "missingAttributes":
+		return ec.fieldContext_IncompleteCI_missingAttributes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncompleteCI", field.Name)
+}
+
+func (ec *executionContext) childFields_IncompleteCIList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_IncompleteCIList_totalCount(ctx, field)
+	case "truncated":
+		return ec.fieldContext_IncompleteCIList_truncated(ctx, field)
+	case "items":
+		return ec.fieldContext_IncompleteCIList_items(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncompleteCIList", field.Name)
 }
 
 func (ec *executionContext) childFields_JournalConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -126,6 +126,28 @@ type IdentityConflict struct {
 	Count     int
 }
 
+// HealthCIList is the CIs a CMDB health figure lists, by ID; its cis
+// field loads them.
+type HealthCIList struct {
+	TotalCount int
+	Truncated  bool
+	CIIDs      []store.ID
+}
+
+// IncompleteCI is an incomplete CI of a CMDB health figure, by ID.
+type IncompleteCI struct {
+	CIID              store.ID
+	MissingAttributes []string
+}
+
+// HealthCIPair is two CIs a CMDB health figure says may be one thing, by
+// ID.
+type HealthCIPair struct {
+	CIIDs            [2]store.ID
+	SharedAttributes []string
+	NameDistance     int
+}
+
 // Person is the API's view of a node of kind person. Its relations
 // (groups, owned CIs, history) have resolvers.
 type Person struct {

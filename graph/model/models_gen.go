@@ -209,6 +209,8 @@ type AttributeDefinition struct {
 	Type string `json:"type"`
 	// Whether every CI must have it.
 	Required bool `json:"required"`
+	// Whether every CI should have it: a CI without it is accepted, and counted incomplete by `cmdbHealth`.
+	Recommended bool `json:"recommended"`
 	// Allowed values of an enum.
 	Values []string `json:"values,omitempty"`
 	// Smallest allowed number.
@@ -235,6 +237,8 @@ type AttributeDefinitionInput struct {
 	Type string `json:"type"`
 	// Whether every CI must have it.
 	Required *bool `json:"required,omitempty"`
+	// Whether every CI should have it (`cmdbHealth` counts a CI without it incomplete); not with required.
+	Recommended *bool `json:"recommended,omitempty"`
 	// Allowed values, for an enum.
 	Values []string `json:"values,omitempty"`
 	// Smallest allowed number.
@@ -484,6 +488,34 @@ type CIWhere struct {
 	Exists *bool `json:"exists,omitempty"`
 	// Compare text exactly, case included, in this object's comparisons.
 	CaseSensitive *bool `json:"caseSensitive,omitempty"`
+}
+
+// The health figures of the CMDB, or of one class and its subclasses.
+type CMDBHealth struct {
+	// When the figures were computed.
+	ComputedAt time.Time `json:"computedAt"`
+	// The class asked for; null for every CI.
+	Class *string `json:"class,omitempty"`
+	// How long a CI may go unreported before it is stale, in seconds (`discovery.stale_after`, the default period).
+	StaleAfterSeconds int `json:"staleAfterSeconds"`
+	// CIs measured (retired ones aside).
+	CiCount int `json:"ciCount"`
+	// CIs with every required and recommended attribute.
+	CompleteCount int `json:"completeCount"`
+	// completeCount / ciCount (1 without CIs).
+	Completeness float64 `json:"completeness"`
+	// CIs missing a required or recommended attribute.
+	IncompleteCount int `json:"incompleteCount"`
+	// Orphan CIs, over every class.
+	OrphanCount int `json:"orphanCount"`
+	// Stale CIs, over every class.
+	StaleCount int `json:"staleCount"`
+	// The figures of each class that has CIs (exactly that class; subclasses have their own), in model order.
+	Classes []ClassHealth `json:"classes"`
+	// Pairs of CIs suspected to be one thing.
+	Duplicates *HealthCIPairList `json:"duplicates"`
+	// Open identity conflicts (`identityConflicts`): of the class asked for, or involving its CIs.
+	IdentityConflicts *HealthCIPairList `json:"identityConflicts"`
 }
 
 // Canceling a change.
@@ -752,6 +784,30 @@ type ClassCount struct {
 	Class string `json:"class"`
 	// How many.
 	Count int `json:"count"`
+}
+
+// The health figures of one class.
+type ClassHealth struct {
+	// The class.
+	Class string `json:"class"`
+	// Attributes every CI of the class must have.
+	RequiredAttributes []string `json:"requiredAttributes"`
+	// Attributes every CI of the class should have (`recommended` in the model).
+	RecommendedAttributes []string `json:"recommendedAttributes"`
+	// Whether a relationship type between CIs names the class or an ancestor, so that a CI of it without relationships is an orphan.
+	ExpectsRelationships bool `json:"expectsRelationships"`
+	// CIs of the class (retired ones aside).
+	CiCount int `json:"ciCount"`
+	// CIs with every required and recommended attribute.
+	CompleteCount int `json:"completeCount"`
+	// completeCount / ciCount.
+	Completeness float64 `json:"completeness"`
+	// CIs missing a required or recommended attribute, with what each lacks.
+	Incomplete *IncompleteCIList `json:"incomplete"`
+	// CIs without any relationship to another CI (only when expectsRelationships).
+	Orphans *HealthCIList `json:"orphans"`
+	// CIs no discovery source reported for their class's staleness period (`discovery.stale_after`).
+	Stale *HealthCIList `json:"stale"`
 }
 
 // Closing a change.
@@ -1275,6 +1331,18 @@ type Headroom struct {
 	MembersNeeded int `json:"membersNeeded"`
 }
 
+// Pairs of CIs a health figure lists: its total, and the first pairs by their lower CI ID.
+type HealthCIPairList struct {
+	// How many pairs the figure counts.
+	TotalCount int `json:"totalCount"`
+	// Whether pairs lists fewer than totalCount.
+	Truncated bool `json:"truncated"`
+	// Whether the duplicate scan stopped at its comparison budget, so that totalCount is a lower bound (always false for identity conflicts).
+	Capped bool `json:"capped"`
+	// The first pairs.
+	Pairs []HealthCIPair `json:"pairs"`
+}
+
 // Putting a catalog task on hold.
 type HoldCatalogTaskInput struct {
 	// ID of the task.
@@ -1416,6 +1484,16 @@ type IncidentSLA struct {
 	Paused bool `json:"paused"`
 	// Whether the clock has stopped (RESOLVED, CLOSED or CANCELED).
 	Stopped bool `json:"stopped"`
+}
+
+// Incomplete CIs: the total, and the first of them by ID with what each lacks.
+type IncompleteCIList struct {
+	// How many CIs are incomplete.
+	TotalCount int `json:"totalCount"`
+	// Whether items lists fewer than totalCount.
+	Truncated bool `json:"truncated"`
+	// The first incomplete CIs.
+	Items []IncompleteCI `json:"items"`
 }
 
 // A page of journal entries.

@@ -47,15 +47,20 @@ var normalizers = []string{NormText, NormSerial, NormMAC, NormFQDN, NormExact, N
 
 // AttributeDef declares one attribute of a class or relationship type.
 type AttributeDef struct {
-	Name      string   `yaml:"name" json:"name"`
-	Type      AttrType `yaml:"type" json:"type"`
-	Required  bool     `yaml:"required,omitempty" json:"required,omitempty"`
-	Values    []string `yaml:"values,omitempty" json:"values,omitempty"`
-	Min       *float64 `yaml:"min,omitempty" json:"min,omitempty"`
-	Max       *float64 `yaml:"max,omitempty" json:"max,omitempty"`
-	MaxLength int      `yaml:"max_length,omitempty" json:"max_length,omitempty"`
-	Default   any      `yaml:"default,omitempty" json:"default,omitempty"`
-	Normalize string   `yaml:"normalize,omitempty" json:"normalize,omitempty"`
+	Name     string   `yaml:"name" json:"name"`
+	Type     AttrType `yaml:"type" json:"type"`
+	Required bool     `yaml:"required,omitempty" json:"required,omitempty"`
+	// Recommended marks an attribute a CI of the class should have, though
+	// a CI without it is accepted: CMDB health (internal/health) counts a
+	// CI missing one as incomplete. Class attributes only; an attribute is
+	// required or recommended, not both.
+	Recommended bool     `yaml:"recommended,omitempty" json:"recommended,omitempty"`
+	Values      []string `yaml:"values,omitempty" json:"values,omitempty"`
+	Min         *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	Max         *float64 `yaml:"max,omitempty" json:"max,omitempty"`
+	MaxLength   int      `yaml:"max_length,omitempty" json:"max_length,omitempty"`
+	Default     any      `yaml:"default,omitempty" json:"default,omitempty"`
+	Normalize   string   `yaml:"normalize,omitempty" json:"normalize,omitempty"`
 	// Multiline marks free text (descriptions), which may hold line breaks
 	// and tabs; other strings are one line (see store.CleanText).
 	Multiline bool `yaml:"multiline,omitempty" json:"multiline,omitempty"`
@@ -176,6 +181,20 @@ func (c *Class) Attribute(name string) (*AttributeDef, bool) {
 
 // AttributeNames returns every attribute name of the class, sorted.
 func (c *Class) AttributeNames() []string { return c.names }
+
+// Expected returns the class's required and recommended attributes, own
+// and inherited, each sorted by name: what a complete CI of the class has.
+func (c *Class) Expected() (required, recommended []string) {
+	for _, k := range c.names {
+		switch a := c.attrs[k]; {
+		case a.Required:
+			required = append(required, k)
+		case a.Recommended:
+			recommended = append(recommended, k)
+		}
+	}
+	return required, recommended
+}
 
 // RelType is a resolved relationship type.
 type RelType struct {
@@ -531,6 +550,9 @@ func checkAttrDef(a *AttributeDef) *store.InvalidError {
 	if a.MaxLength < 0 || a.MaxLength > maxStringLen {
 		return store.Invalid("max_length", "must be between 0 and %d", maxStringLen)
 	}
+	if a.Recommended && a.Required {
+		return store.Invalid("recommended", "attribute %q is required, which says more than recommended; declare one of them", a.Name)
+	}
 	if a.Searchable && a.Type != TypeString && a.Type != TypeList {
 		return store.Invalid("searchable", "only string and list attributes are searchable, not %s", a.Type)
 	}
@@ -596,6 +618,9 @@ func (m *Model) addRelType(def RelTypeDef, strict bool) error {
 		}
 		if a.Searchable {
 			return store.Invalid(field+".searchable", "relationship attributes are not searchable")
+		}
+		if a.Recommended {
+			return store.Invalid(field+".recommended", "relationship attributes are not recommended: only a class's attributes count in CMDB health")
 		}
 		if _, dup := rt.attrs[a.Name]; dup {
 			return store.Invalid(field+".name", "attribute %q is defined twice", a.Name)

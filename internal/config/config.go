@@ -19,6 +19,7 @@ type Config struct {
 	Traversal Traversal
 	ITSM      ITSM
 	Discovery Discovery
+	Health    Health
 	Log       Log
 	// Demo loads the bundled demo estate into an empty store at start-up, so
 	// a first `skein serve --demo` has something to explore.
@@ -235,6 +236,14 @@ const (
 	FormatText = "text"
 	FormatJSON = "json"
 )
+
+// Log configures the process's structured log.
+// Health configures the CMDB health figures (internal/health).
+type Health struct {
+	// RefreshInterval is how often serve recomputes the figures for the
+	// skein_cmdb_* metrics; 0 never.
+	RefreshInterval time.Duration
+}
 
 // Log configures the process's structured log.
 type Log struct {

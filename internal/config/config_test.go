@@ -342,6 +342,13 @@ func TestValidate(t *testing.T) {
 		{"breach checks disabled", func(c *Config) { c.ITSM.BreachCheckInterval = 0 }, nil},
 		{"breach checks too rare", func(c *Config) { c.ITSM.BreachCheckInterval = 48 * time.Hour }, []string{"itsm.breach_check_interval"}},
 		{"breach checks negative", func(c *Config) { c.ITSM.BreachCheckInterval = -time.Minute }, []string{"itsm.breach_check_interval"}},
+		{"health settings", func(c *Config) { c.Health.RefreshInterval = time.Minute }, nil},
+		{"health metrics off", func(c *Config) { c.Health.RefreshInterval = 0 }, nil},
+		{"stale threshold negative", func(c *Config) { c.Discovery.StaleAfter = -time.Hour }, []string{"discovery.stale_after"}},
+		{"stale action unknown", func(c *Config) { c.Discovery.StaleAction = "delete" }, []string{"discovery.stale_action"}},
+		{"stale classes malformed", func(c *Config) { c.Discovery.StaleAfterByClass = []string{"Switch"} }, []string{"discovery.stale_after_by_class"}},
+		{"health refresh too frequent", func(c *Config) { c.Health.RefreshInterval = time.Millisecond }, []string{"health.refresh_interval"}},
+		{"health refresh too rare", func(c *Config) { c.Health.RefreshInterval = 48 * time.Hour }, []string{"health.refresh_interval"}},
 		{"itsm holidays and a time zone", func(c *Config) { c.ITSM.Holidays, c.ITSM.TimeZone = []string{"2026-12-25"}, "Europe/Paris" }, nil},
 		{"unknown time zone", func(c *Config) { c.ITSM.TimeZone = "Mars/Olympus" }, []string{"itsm.time_zone"}},
 		{

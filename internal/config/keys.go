@@ -167,6 +167,9 @@ var fields = []field{
 	{key: "discovery.stale_check_interval", def: time.Hour,
 		usage: "how often skein serve looks for stale CIs; 0 disables the check",
 		ref:   func(c *Config) any { return &c.Discovery.StaleCheckInterval }},
+	{key: "health.refresh_interval", def: 5 * time.Minute,
+		usage: "how often serve recomputes the CMDB health figures for the skein_cmdb_* metrics; 0 disables the metrics",
+		ref:   func(c *Config) any { return &c.Health.RefreshInterval }},
 
 	{key: "log.level", def: "info", flag: "log-level",
 		usage: "log level: debug, info, warn or error",

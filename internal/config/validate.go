@@ -157,6 +157,9 @@ func (c Config) Validate() error {
 	if b := c.Discovery.StaleCheckInterval; b != 0 && (b < time.Second || b > 24*time.Hour) {
 		add("discovery.stale_check_interval", "must be 0 (no staleness checks) or between 1s and 24h, got %v", b)
 	}
+	if r := c.Health.RefreshInterval; r != 0 && (r < time.Second || r > 24*time.Hour) {
+		add("health.refresh_interval", "must be 0 (no health metrics) or between 1s and 24h, got %v", r)
+	}
 
 	if !slices.Contains(logLevels, strings.ToLower(c.Log.Level)) {
 		add("log.level", "must be one of %s, got %q", strings.Join(logLevels, ", "), c.Log.Level)

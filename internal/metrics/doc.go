@@ -1,5 +1,6 @@
 // Package metrics owns Skein's Prometheus metrics: GraphQL operations and
-// errors, HTTP requests, store call latency and traversal sizes. Collectors
+// errors, HTTP requests, store call latency, traversal sizes, and the CMDB
+// health figures a periodic refresh sets (CMDBHealth). Collectors
 // live on a registry the caller provides (never the global one), so tests
 // and several servers in one process do not collide.
 //
