@@ -11,8 +11,9 @@ TESTFLAGS ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-build: playground ## build bin/skein (with the Playground)
+build: playground ## build bin/skein (with the Playground) and bin/skein-agent
 	$(GO) build -o $(BIN) ./cmd/skein
+	$(GO) build -o bin/skein-agent ./cmd/skein-agent
 
 # ARGS overrides what `make run` passes to skein.
 ARGS ?= serve --demo --open

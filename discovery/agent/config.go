@@ -201,6 +201,17 @@ func LoadConfig(path string, purpose Purpose) (Config, error) {
 		validate = c.ValidateSources
 	}
 	errs := fieldErrors(err)
+	if purpose == ForDryRun {
+		// A dry run sends nothing: where and how it would (a token file
+		// readable only on the agent's host) does not stop it.
+		kept := errs[:0]
+		for _, e := range errs {
+			if !errors.As(e, &fe) || !slices.Contains([]string{"server", "token", "token_file"}, fe.Key) {
+				kept = append(kept, e)
+			}
+		}
+		errs = kept
+	}
 	undecodable := map[string]bool{}
 	for _, e := range errs {
 		if errors.As(e, &fe) {
