@@ -202,3 +202,16 @@ func TestExpandPaths(t *testing.T) {
 	_, err = expandPaths([]string{filepath.Join(dir, "gone")})
 	assert.Error(t, err)
 }
+
+// TestDryRunNeedsNoTokenFile: a configuration whose token file is
+// readable only on the agent's host (absent here) still dry-runs; a push
+// refuses it, naming token_file.
+func TestDryRunNeedsNoTokenFile(t *testing.T) {
+	t.Setenv(TokenEnv, "")
+	p := filepath.Join(t.TempDir(), "agent.yaml")
+	require.NoError(t, os.WriteFile(p, []byte("server: https://skein.example.com\ntoken_file: /nonexistent/token\nsources: [{type: host}]\n"), 0o600))
+	_, err := LoadConfig(p, ForDryRun)
+	require.NoError(t, err)
+	_, err = LoadConfig(p, ForPush)
+	assert.Contains(t, fieldKeys(err), "token_file")
+}
