@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	nmapxml "github.com/Ullaakut/nmap/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/skein-cmdb/skein/discovery/ansible"
 	"github.com/skein-cmdb/skein/discovery/host"
 	"github.com/skein-cmdb/skein/discovery/kubernetes"
+	"github.com/skein-cmdb/skein/discovery/nmap"
 	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/testenv"
@@ -318,6 +322,61 @@ func TestStaleness(t *testing.T) {
 			assert.ElementsMatch(t, []string{"stale_since", "status"}, byCheck, "marked, then retired, by the check")
 			d = ok(t, url, `query($id: ID!) { ci(id: $id) { status attributes } }`, map[string]any{"id": hand})
 			assert.Equal(t, "live", get(d, "ci", "status"), "a CI no source reported is never stale")
+		})
+	}
+}
+
+// TestRealNmapScan: a real nmap connect scan (tools/discovery/ensure-nmap.sh)
+// of two loopback ports the test opens, read by the nmap source and posted
+// to the server, on both backends: the scanned host is one server, each
+// open port an application instance that RUNS_ON it; scanning again
+// changes nothing.
+func TestRealNmapScan(t *testing.T) {
+	bin := testenv.Tool(t, "SKEIN_TEST_NMAP", "tools/discovery/ensure-nmap.sh", "nmap")
+	var ports []string
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				_ = c.Close()
+			}
+		}()
+		ports = append(ports, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	src := nmap.NewScan(nmap.Options{Domain: "skein.test"}, nmapxml.WithBinaryPath(bin), nmapxml.WithTargets("localhost"),
+		nmapxml.WithConnectScan(), nmapxml.WithSkipHostDiscovery(), nmapxml.WithPorts(strings.Join(ports, ",")))
+	batches, err := src.Collect(ctx)
+	require.NoError(t, err)
+	require.Len(t, batches, 1)
+	for name, mk := range backendConfigs(t) {
+		t.Run(name, func(t *testing.T) {
+			srv, a := apiServer(t, mk(t))
+			url := srv.URL
+			tok := issueToken(t, a, "scanner", auth.Agent, "nmap")
+			for pass, want := range []string{"created", "unchanged"} {
+				ans := postBatch(t, url, tok, batches[0])
+				require.Equal(t, http.StatusOK, ans.status, "%+v", ans.Errors)
+				assert.Equal(t, map[string]int{want: 3}, statuses(ans.CIs), "pass %d: the host and its two open ports", pass)
+				assert.Equal(t, map[string]int{want: 2}, statuses(ans.Relationships), "pass %d", pass)
+			}
+			d := ok(t, url, `{ cis(first: 5, filter: {class: "Server", name: "localhost"}) { totalCount edges { node { id attributes } } } }`, nil)
+			require.Equal(t, 1.0, get(d, "cis", "totalCount"))
+			assert.Equal(t, "127.0.0.1", get(d, "cis", "edges", 0, "node", "attributes", "ip_address"))
+			d = ok(t, url, `query($id: ID!) { ci(id: $id) { relationships(direction: IN, types: ["RUNS_ON"], first: 5) { edges { node { source { attributes } } } } } }`,
+				map[string]any{"id": get(d, "cis", "edges", 0, "node", "id")})
+			var got []string
+			for _, e := range get(d, "ci", "relationships", "edges").([]any) {
+				got = append(got, fmt.Sprint(get(e, "node", "source", "attributes", "port")))
+			}
+			assert.ElementsMatch(t, ports, got, "each open port runs on the scanned host")
 		})
 	}
 }
