@@ -22,7 +22,7 @@ embedded store that needs no set-up) and answers impact and dependency questions
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newSeedCmd(), newTokenCmd(), newVersionCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newSeedCmd(), newTokenCmd(), newVersionCmd(), newBenchCmd(), newImportCmd())
 	return root
 }
 

@@ -52,6 +52,30 @@ type Deps struct {
 	// Batches serves discovery batches at POST /api/v1/batches
 	// (internal/batches); nil leaves it out.
 	Batches http.Handler
+	// Import serves the streaming import at POST ImportPath
+	// (internal/batches): it bounds each chunk of its stream itself, so
+	// server.max_body_bytes and server.request_timeout do not apply to it
+	// as a whole. Nil leaves it out.
+	Import http.Handler
+}
+
+// ImportPath is the streaming import's endpoint.
+const ImportPath = "/api/v1/import"
+
+// exceptStream applies mw to every request but the streaming import's,
+// which bounds each chunk of its stream itself (a whole import takes as
+// long and as many bytes as its input).
+func exceptStream(mw func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		wrapped := mw(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == ImportPath && r.Method == http.MethodPost {
+				next.ServeHTTP(w, r)
+				return
+			}
+			wrapped.ServeHTTP(w, r)
+		})
+	}
 }
 
 // readyTimeout bounds one readiness check, so a hung backend makes /readyz
@@ -77,8 +101,8 @@ func New(cfg config.Config, d Deps) http.Handler {
 		r.Use(c)
 	}
 	r.Use(
-		limitBody(cfg.Server.MaxBodyBytes),
-		timeout(cfg.Server.RequestTimeout), // before authentication, which reads the store
+		exceptStream(limitBody(cfg.Server.MaxBodyBytes)),
+		exceptStream(timeout(cfg.Server.RequestTimeout)), // before authentication, which reads the store
 	)
 	if d.Authenticate != nil {
 		r.Use(authenticate(d.Authenticate))
@@ -124,6 +148,9 @@ func New(cfg config.Config, d Deps) http.Handler {
 	}
 	if d.Batches != nil {
 		api.Post("/api/v1/batches", d.Batches.ServeHTTP)
+	}
+	if d.Import != nil {
+		api.Post(ImportPath, d.Import.ServeHTTP)
 	}
 
 	r.Get("/healthz", healthz)

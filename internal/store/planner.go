@@ -79,8 +79,15 @@ type UpsertPlan struct {
 // call with an *ItemError when the batch is atomic, else it becomes an
 // invalid result when the plan runs.
 func PlanUpsert(actor Actor, b UpsertBatch) (*UpsertPlan, error) {
-	if err := CheckBatch("items", len(b.Items)); err != nil {
-		return nil, err
+	if len(b.Items) > 0 || len(b.Edges) == 0 { // a graph batch may hold only relationships
+		if err := CheckBatch("items", len(b.Items)); err != nil {
+			return nil, err
+		}
+	}
+	if len(b.Edges) > 0 {
+		if err := CheckBatch("relationships", len(b.Edges)); err != nil {
+			return nil, err
+		}
 	}
 	if b.Reconcile == nil {
 		return nil, Invalid("reconcile", "a reconcile function is required")
