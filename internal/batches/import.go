@@ -87,6 +87,13 @@ func ImportHandler(svc *cmdb.Service, refs apierr.Refs, requestTimeout time.Dura
 		}
 		source := r.URL.Query().Get("source")
 		rc := http.NewResponseController(w)
+		// Answers stream while the input still arrives: an HTTP/1 handler
+		// must ask for that, or the rest of the body may be cut off once
+		// the first answers are flushed.
+		if err := rc.EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			apierr.WriteProblem(w, apierr.From(err, refs))
+			return
+		}
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Header().Set("Cache-Control", "no-store")
 		im := &importer{svc: svc, refs: refs, source: source, remembered: map[string]store.ID{},
