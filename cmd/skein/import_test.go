@@ -72,8 +72,8 @@ func TestImportAPI(t *testing.T) {
 	}
 	in.WriteString("\n") // blank lines are not lines
 	bad := []string{
-		`{"ci": {"class": "LinuxServer", "attributes": {"name": "x"`,                     // 3001: not JSON
-		`{"ci": {"class": "NoSuchClass", "attributes": {"name": "x"}}}`,                   // 3002
+		`{"ci": {"class": "LinuxServer", "attributes": {"name": "x"`,                        // 3001: not JSON
+		`{"ci": {"class": "NoSuchClass", "attributes": {"name": "x"}}}`,                     // 3002
 		`{"relationship": {"type": "RUNS_ON", "from": {"ref": "zz"}, "to": {"ref": "s1"}}}`, // 3003
 		`{"ci": {"class": "Application", "attributes": {"name": "y"}}, "relationship": {}}`, // 3004: both
 	}
