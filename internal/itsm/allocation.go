@@ -89,6 +89,11 @@ func (s *Service) allocate(ctx context.Context, actor store.Actor, t store.Node)
 				return t, err
 			}
 			res, err := s.act(ctx, actor, KindCatalogTask, s.catalogTask, t.ID, 0, ActionAllocate, map[string]any{"allocated_asset": a.Attributes["asset_tag"]}, Facts{}, nil)
+			if errors.Is(err, store.ErrConflict) {
+				// The task was closed or canceled while its asset was being
+				// allocated: the asset goes back to stock.
+				return t, s.releaseAsset(ctx, actor, fmt.Sprint(a.Attributes["asset_tag"]), t)
+			}
 			return res.Node, err
 		}
 		if !fresh {
