@@ -35,18 +35,21 @@ func ReadNDJSON(r io.Reader) ([]Batch, error) {
 			return out, fmt.Errorf("read batch %d: %w", len(out), err)
 		}
 		for i := range b.CIs {
-			b.CIs[i].Attributes = fromJSON(b.CIs[i].Attributes)
+			b.CIs[i].Attributes = FromJSON(b.CIs[i].Attributes)
 		}
 		for i := range b.Relationships {
-			b.Relationships[i].From.Identity = fromJSON(b.Relationships[i].From.Identity)
-			b.Relationships[i].To.Identity = fromJSON(b.Relationships[i].To.Identity)
+			b.Relationships[i].From.Identity = FromJSON(b.Relationships[i].From.Identity)
+			b.Relationships[i].To.Identity = FromJSON(b.Relationships[i].To.Identity)
 		}
 		out = append(out, b)
 	}
 }
 
-// fromJSON turns decoded values back into the types Validate accepts.
-func fromJSON(attrs map[string]any) map[string]any {
+// FromJSON turns the values of attributes decoded from JSON with
+// UseNumber back into the types Validate accepts (and a server reads):
+// whole numbers as int64, others as float64, lists of strings as
+// []string. It changes attrs in place and returns it.
+func FromJSON(attrs map[string]any) map[string]any {
 	if attrs == nil {
 		return nil
 	}

@@ -130,7 +130,7 @@ func (r *mutationResolver) UpsertCIs(ctx context.Context, input model.UpsertCIsI
 		res, err = r.CMDB.UpsertGraph(ctx, who, b)
 	}
 	if err != nil {
-		return nil, upsertPaths(err)
+		return nil, prefixInput(err)
 	}
 	out := &model.UpsertCIsPayload{Results: make([]model.UpsertCIResult, len(res.Items)), Relationships: make([]model.RelationshipResult, len(res.Edges))}
 	for i, u := range res.Items {
@@ -155,7 +155,7 @@ func (r *mutationResolver) UpsertCIs(ctx context.Context, input model.UpsertCIsI
 		out.Results[i] = item
 	}
 	for i, rr := range res.Edges {
-		rr.Err = upsertPaths(rr.Err)
+		rr.Err = prefixInput(rr.Err)
 		if out.Relationships[i], err = relResult(i, rr); err != nil {
 			return nil, err
 		}

@@ -257,8 +257,3 @@ func upsertItemsOf(items []cmdb.GraphItem) []cmdb.UpsertItem {
 	}
 	return out
 }
-
-// upsertPaths roots the field paths of upsertCIs' errors at input
-// (items[2].class becomes input.items[2].class, relationships[0].to
-// input.relationships[0].to).
-func upsertPaths(err error) error { return prefixInput(err) }

@@ -72,10 +72,12 @@ func TestImportAPI(t *testing.T) {
 	}
 	in.WriteString("\n") // blank lines are not lines
 	bad := []string{
-		`{"ci": {"class": "LinuxServer", "attributes": {"name": "x"`,                        // 3001: not JSON
-		`{"ci": {"class": "NoSuchClass", "attributes": {"name": "x"}}}`,                     // 3002
-		`{"relationship": {"type": "RUNS_ON", "from": {"ref": "zz"}, "to": {"ref": "s1"}}}`, // 3003
-		`{"ci": {"class": "Application", "attributes": {"name": "y"}}, "relationship": {}}`, // 3004: both
+		`{"ci": {"class": "LinuxServer", "attributes": {"name": "x"`,                               // 3001: not JSON
+		`{"ci": {"class": "NoSuchClass", "attributes": {"name": "x"}}}`,                            // 3002
+		`{"relationship": {"type": "RUNS_ON", "from": {"ref": "zz"}, "to": {"ref": "s1"}}}`,        // 3003
+		`{"ci": {"class": "Application", "attributes": {"name": "y"}}, "relationship": {}}`,        // 3004: both
+		`{"ci": {"ref": "twice", "class": "Application", "attributes": {"name": "import-twice"}}}`, // 3005: taken
+		`{"ci": {"ref": "twice", "class": "Application", "attributes": {"name": "import-again"}}}`, // 3006: ref defined close by
 	}
 	for _, b := range bad {
 		in.WriteString(b + "\n")
@@ -96,7 +98,8 @@ func TestImportAPI(t *testing.T) {
 				for i := 1; i <= 3*n; i++ {
 					require.Equal(t, want, lines[i]["status"], "pass %d line %d: %v", pass, i, lines[i]["error"])
 				}
-				for i, code := range map[int]string{3001: "INVALID", 3002: "INVALID", 3003: "INVALID", 3004: "INVALID"} {
+				require.Equal(t, want, lines[3005]["status"], "pass %d line 3005: %v", pass, lines[3005]["error"])
+				for i, code := range map[int]string{3001: "INVALID", 3002: "INVALID", 3003: "INVALID", 3004: "INVALID", 3006: "INVALID"} {
 					e := lines[i]["error"].(map[string]any)
 					assert.Equal(t, code, get(e, "extensions", "code"), "line %d: %v", i, e)
 					assert.True(t, strings.HasPrefix(get(e, "extensions", "field").(string), fmt.Sprintf("line %d", i)), "line %d names itself: %v", i, e)

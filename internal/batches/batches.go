@@ -107,30 +107,15 @@ func Handler(svc *cmdb.Service, refs apierr.Refs) http.Handler {
 func GraphBatch(b discovery.Batch) cmdb.GraphBatch {
 	out := cmdb.GraphBatch{Items: make([]cmdb.GraphItem, len(b.CIs)), Relationships: make([]cmdb.GraphRelationship, len(b.Relationships))}
 	for i, c := range b.CIs {
-		out.Items[i] = cmdb.GraphItem{Ref: c.Ref, UpsertItem: cmdb.UpsertItem{Class: c.Class, Attributes: numbers(c.Attributes)}}
+		out.Items[i] = cmdb.GraphItem{Ref: c.Ref, UpsertItem: cmdb.UpsertItem{Class: c.Class, Attributes: discovery.FromJSON(c.Attributes)}}
 	}
 	end := func(e discovery.End) cmdb.EdgeEndpoint {
-		return cmdb.EdgeEndpoint{Ref: e.Ref, Class: e.Class, Identity: numbers(e.Identity)}
+		return cmdb.EdgeEndpoint{Ref: e.Ref, Class: e.Class, Identity: discovery.FromJSON(e.Identity)}
 	}
 	for i, r := range b.Relationships {
 		out.Relationships[i] = cmdb.GraphRelationship{Type: r.Type, From: end(r.From), To: end(r.To)}
 	}
 	return out
-}
-
-// numbers turns the JSON numbers of attrs into int64 (whole) or float64,
-// as the CMDB's validation takes them.
-func numbers(attrs map[string]any) map[string]any {
-	for k, v := range attrs {
-		if n, ok := v.(json.Number); ok {
-			if i, err := n.Int64(); err == nil {
-				attrs[k] = i
-			} else if f, err := n.Float64(); err == nil {
-				attrs[k] = f
-			}
-		}
-	}
-	return attrs
 }
 
 // named names p's field as the batch does: its CIs are "cis", which the

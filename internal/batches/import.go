@@ -200,7 +200,8 @@ type importer struct {
 func (im *importer) write(r *http.Request, lines []rawLine) error {
 	results := make([]LineResult, len(lines))
 	var b cmdb.GraphBatch
-	var items, rels []int // positions in lines
+	var items, rels []int         // positions in lines
+	chunkRefs := map[string]int{} // ref -> the line of this chunk defining it
 	for i, l := range lines {
 		results[i].Line = l.n
 		var parsed ImportLine
@@ -216,13 +217,20 @@ func (im *importer) write(r *http.Request, lines []rawLine) error {
 			results[i].Status, results[i].Error = string(store.StatusInvalid), invalidLine(l.n, "not a line of the import: "+clip(err.Error()))
 		case (parsed.CI == nil) == (parsed.Relationship == nil):
 			results[i].Status, results[i].Error = string(store.StatusInvalid), invalidLine(l.n, `one of "ci" or "relationship" a line`)
+		case parsed.CI != nil && parsed.CI.Ref != "" && chunkRefs[parsed.CI.Ref] > 0:
+			results[i].Kind, results[i].Status = "ci", string(store.StatusInvalid)
+			results[i].Error = invalidLine(l.n, fmt.Sprintf("ref %q is defined on line %d too, close by: use another ref, or name the CI by identity",
+				clip(parsed.CI.Ref), chunkRefs[parsed.CI.Ref]))
 		case parsed.CI != nil:
 			results[i].Kind, results[i].Ref = "ci", parsed.CI.Ref
+			if parsed.CI.Ref != "" {
+				chunkRefs[parsed.CI.Ref] = l.n
+			}
 			if _, dup := im.remembered[parsed.CI.Ref]; parsed.CI.Ref != "" && dup {
 				im.forget(parsed.CI.Ref) // defined again: this line's CI from now on
 			}
 			items = append(items, i)
-			b.Items = append(b.Items, cmdb.GraphItem{Ref: parsed.CI.Ref, UpsertItem: cmdb.UpsertItem{Class: parsed.CI.Class, Attributes: numbers(parsed.CI.Attributes)}})
+			b.Items = append(b.Items, cmdb.GraphItem{Ref: parsed.CI.Ref, UpsertItem: cmdb.UpsertItem{Class: parsed.CI.Class, Attributes: discovery.FromJSON(parsed.CI.Attributes)}})
 		default:
 			results[i].Kind = "relationship"
 			rel := parsed.Relationship
@@ -282,7 +290,7 @@ func (im *importer) end(e discovery.End, chunk []cmdb.GraphItem) cmdb.EdgeEndpoi
 			return cmdb.EdgeEndpoint{ID: id}
 		}
 	}
-	return cmdb.EdgeEndpoint{Ref: e.Ref, Class: e.Class, Identity: numbers(e.Identity)}
+	return cmdb.EdgeEndpoint{Ref: e.Ref, Class: e.Class, Identity: discovery.FromJSON(e.Identity)}
 }
 
 // remember keeps ref's CI for later chunks, forgetting the oldest beyond

@@ -186,6 +186,9 @@ func (s *Service) UpsertGraph(ctx context.Context, actor store.Actor, b GraphBat
 	}
 	s.recordConflicts(ctx, actor, errs, cls)
 	for j, r := range res.Edges {
+		if r.Status == store.StatusInvalid && errors.Is(r.Err, store.ErrNotFound) {
+			r.Status = store.StatusNotFound // an end naming nothing, as the backends hand it back
+		}
 		r.Err = reprefixRel(r.Err, j, edgeIndex[j])
 		out.Edges[edgeIndex[j]] = r
 	}

@@ -96,6 +96,7 @@ func (s *Service) SweepStale(ctx context.Context, actor store.Actor, policy Stal
 		if err != nil {
 			return out, errors.Join(append(errs, fmt.Errorf("list CIs: %w", err))...)
 		}
+		var retire []store.ID
 		for _, n := range page.Items {
 			last, _ := DiscoveryLastSeen(n)
 			marked, isMarked := n.Attributes[AttrStaleSince].(time.Time)
@@ -118,15 +119,18 @@ func (s *Service) SweepStale(ctx context.Context, actor store.Actor, policy Stal
 				out.Marked++
 				fallthrough
 			default:
-				if !policy.Retire {
-					continue
+				if policy.Retire {
+					retire = append(retire, n.ID)
 				}
-				res, err := s.RetireCIs(ctx, actor, []store.ID{n.ID})
-				if err != nil {
-					errs = append(errs, fmt.Errorf("retire stale CI %s: %w", n.ID, err))
-					continue
-				}
-				if res[0].Status == store.StatusUpdated {
+			}
+		}
+		if len(retire) > 0 { // one write for the page's stale CIs
+			res, err := s.RetireCIs(ctx, actor, retire)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("retire %d stale CIs: %w", len(retire), err))
+			}
+			for _, r := range res {
+				if r.Status == store.StatusUpdated {
 					out.Retired++
 				}
 			}

@@ -151,26 +151,8 @@ func (r *planRun) resolveEdges(results []UpsertResult) ([]RelationshipInput, []e
 	edges := r.p.batch.Edges
 	ins := make([]RelationshipInput, len(edges))
 	errs := make([]error, len(edges))
-	var keys []string
-	for _, e := range edges {
-		for _, end := range []EdgeEnd{e.From, e.To} {
-			if end.Item < 0 {
-				keys = append(keys, end.Keys...)
-			}
-		}
-	}
-	if err := r.claim(keys); err != nil {
-		return nil, nil, err
-	}
-	var owners []ID
-	for _, k := range keys {
-		if o := r.owner(k); o != "" {
-			owners = append(owners, o)
-		}
-	}
-	if err := r.load(owners); err != nil {
-		return nil, nil, err
-	}
+	// The identity ends' keys were claimed, and their owners loaded, with
+	// the items' (run): the run knows every owner as the items left it.
 	resolve := func(i int, field string, end EdgeEnd) (ID, error) {
 		at := fmt.Sprintf("relationships[%d].%s", i, field)
 		switch {
@@ -279,13 +261,9 @@ func (r *planRun) run() ([]UpsertResult, []RelationshipInput, []error, error) {
 		}
 	}
 	// The identity ends of the edges are claimed with the items' keys: one
-	// claim, in one (sorted) order.
+	// claim, in one (sorted) order; their owners are loaded with the items'.
 	for _, e := range r.p.batch.Edges {
-		for _, end := range []EdgeEnd{e.From, e.To} {
-			if end.Item < 0 {
-				keys = append(keys, end.Keys...)
-			}
-		}
+		keys = append(append(keys, e.From.Keys...), e.To.Keys...)
 	}
 	if err := r.claim(keys); err != nil {
 		return nil, nil, nil, err

@@ -93,8 +93,8 @@ type GraphWriter interface {
 	// UpsertGraph runs b's items as UpsertNodes does, then writes b.Edges
 	// between the nodes they name as CreateRelationships does, in the
 	// same write transaction: a failure writes nothing. An edge whose end
-	// names an item that failed, or an identity no node owns, fails with
-	// status not_found (the whole batch when it is atomic).
+	// names an item that failed, or an identity no node owns, fails with an
+	// error wrapping ErrNotFound (the whole batch when it is atomic).
 	UpsertGraph(ctx context.Context, actor Actor, b UpsertBatch) (GraphResult, error)
 }
 

@@ -72,11 +72,6 @@ func (s *Store) UpsertGraph(ctx context.Context, actor store.Actor, b store.Upse
 			}
 			return err
 		}
-		for i, e := range edgeErrs {
-			if e != nil && errors.Is(e, store.ErrNotFound) {
-				rels[i].Status = store.StatusNotFound
-			}
-		}
 		out = store.GraphResult{Items: items, Edges: rels}
 		return nil
 	})

@@ -122,11 +122,6 @@ func (s *Store) UpsertGraph(ctx context.Context, actor store.Actor, b store.Upse
 			}
 			return nil, err
 		}
-		for i, e := range edgeErrs {
-			if e != nil && errors.Is(e, store.ErrNotFound) {
-				rels[i].Status = store.StatusNotFound
-			}
-		}
 		return store.GraphResult{Items: items, Edges: rels}, nil
 	})
 	if err != nil {
