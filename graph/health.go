@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"github.com/vikstrous/dataloadgen"
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/health"
@@ -22,18 +23,26 @@ func healthFirst(first *int, max int) (int, error) {
 // loadCIsPresent loads CIs through the request's loader, leaving out those
 // deleted since a health report named them.
 func (r *Resolver) loadCIsPresent(ctx context.Context, ids ...[]store.ID) ([]model.CI, error) {
-	out := []model.CI{}
+	var all []store.ID
 	for _, part := range ids {
-		for _, id := range part {
-			c, err := r.loadCI(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
+		all = append(all, part...)
+	}
+	// One batched read for the whole list (the loader's), each ID's own
+	// error in an ErrorSlice.
+	cis, err := loadersFor(ctx, r.Store).CI.LoadAll(ctx, all)
+	var each dataloadgen.ErrorSlice
+	if err != nil && !errors.As(err, &each) {
+		return nil, err
+	}
+	out := []model.CI{}
+	for i, c := range cis {
+		if i < len(each) && each[i] != nil {
+			if errors.Is(each[i], store.ErrNotFound) {
 				continue
 			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, *c)
+			return nil, each[i]
 		}
+		out = append(out, *ciView(c))
 	}
 	return out, nil
 }

@@ -314,10 +314,8 @@ func anonymousRead(cfg config.Config) bool {
 	return cfg.Auth.AnonymousRead && server.IsLoopback(cfg.Server.Addr)
 }
 
-// Close stops the periodic checks (waiting for one under way), stops
-// Close stops the CMDB health refreshes and the SLA breach checks
-// (waiting for one under way), stops
-// sending webhooks (deliveries under way end; queued events are dropped)
+// Close stops the periodic checks and the CMDB health refreshes (waiting
+// for one under way), stops sending webhooks (deliveries under way end; queued events are dropped)
 // and closes the store.
 func (a *app) Close() error {
 	if a.stopHealth != nil {

@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -377,6 +379,9 @@ func (p *Pusher) once(ctx context.Context, body []byte) (answer, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := p.opts.Client.Do(req)
 	if err != nil {
+		if untrusted(err) {
+			return answer{}, backoff.Permanent(fmt.Errorf("the server's certificate is not trusted: %w", err)) // retrying cannot mend it
+		}
 		return answer{}, fmt.Errorf("%w: %w", ErrUnavailable, err) // a network error or a timeout: transient
 	}
 	defer func() { _ = resp.Body.Close() }()
@@ -410,6 +415,17 @@ func (p *Pusher) once(ctx context.Context, body []byte) (answer, error) {
 	default:
 		return answer{}, backoff.Permanent(fmt.Errorf("unexpected answer %d %s: %.200s", code, http.StatusText(code), data))
 	}
+}
+
+// untrusted reports whether err is a TLS verification failure: a
+// certificate of an unknown authority, for another host, or otherwise
+// invalid.
+func untrusted(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid) || errors.As(err, &verify)
 }
 
 // retryAfterError is backoff's RetryAfterError that also says which

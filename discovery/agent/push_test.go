@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -188,4 +189,23 @@ func TestPushMapsScope(t *testing.T) {
 			assert.Equal(t, ScopeResult{Name: "host:web01.example.com", Applied: applied}, *res.Scope)
 		})
 	}
+}
+
+// TestPushDoesNotRetryAnUntrustedServer: a certificate the agent does not
+// trust cannot heal by waiting: the push fails at once, without retries,
+// and never as ErrUnavailable.
+func TestPushDoesNotRetryAnUntrustedServer(t *testing.T) {
+	calls := 0
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++ }))
+	t.Cleanup(srv.Close)
+	p, err := NewPusher(PusherOptions{Server: srv.URL, Token: "t", MaxRetryTime: time.Minute, InitialInterval: time.Millisecond})
+	require.NoError(t, err)
+	start := time.Now()
+	res, err := p.Push(context.Background(), smallBatch())
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrUnavailable)
+	assert.Contains(t, err.Error(), "not trusted")
+	assert.Zero(t, res.Retries)
+	assert.Zero(t, calls, "the handshake failed: no request reached the handler")
+	assert.Less(t, time.Since(start), 10*time.Second)
 }

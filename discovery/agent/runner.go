@@ -253,14 +253,8 @@ func (r *Runner) runSource(ctx context.Context, e entry) SourceReport {
 		res, err := r.sender.Push(ctx, b)
 		sr.Requests += res.Requests
 		sr.Retries += res.Retries
-		if err != nil {
-			sr.Failed = append(sr.Failed, Failure{Batch: i, Scope: scope, Err: err})
-			if errors.Is(err, ErrUnauthorized) || ctx.Err() != nil {
-				break
-			}
-			continue
-		}
-		sr.Sent.add(b)
+		// What the server answered counts even when a later part of a cut
+		// batch failed: those items were taken (or refused) all the same.
 		for _, it := range res.CIs {
 			sr.CIStatus[it.Status]++
 			if it.Status.Refused() {
@@ -273,6 +267,14 @@ func (r *Runner) runSource(ctx context.Context, e entry) SourceReport {
 				sr.Refused = append(sr.Refused, Refusal{Batch: i, Scope: scope, Kind: "relationship", ItemResult: it})
 			}
 		}
+		if err != nil {
+			sr.Failed = append(sr.Failed, Failure{Batch: i, Scope: scope, Err: err})
+			if errors.Is(err, ErrUnauthorized) || ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		sr.Sent.add(b)
 		if res.Scope != nil && !res.Scope.Applied {
 			sr.ScopesNotApplied = append(sr.ScopesNotApplied, res.Scope.Name)
 		}

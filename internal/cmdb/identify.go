@@ -29,6 +29,12 @@ func placeholders(list ...string) map[string]bool {
 	return m
 }
 
+// NormalizeValue returns the canonical form of a value under the
+// normalisation kind (NormSerial, NormMAC, NormFQDN, ...), as identity keys
+// compare it, and false when the value cannot identify anything (a
+// placeholder serial such as "To be filled by O.E.M.", an unparsable MAC).
+func NormalizeValue(kind string, v any) (string, bool) { return normalize(kind, v) }
+
 // normalize returns the canonical form of an identification value, and
 // false when the value cannot identify anything (a placeholder serial, an
 // unparsable MAC address).

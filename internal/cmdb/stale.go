@@ -23,6 +23,10 @@ import (
 // with.
 const AttrStaleSince = "stale_since"
 
+// NotRetired are the statuses of CIs the organisation still has: a filter
+// of every CI but the retired ones.
+var NotRetired = []string{"planned", "live", "maintenance"}
+
 // StaleActor is who the staleness check writes as.
 var StaleActor = store.Actor{Name: "skein-staleness", Source: "api"}
 
@@ -86,7 +90,7 @@ func (s *Service) SweepStale(ctx context.Context, actor store.Actor, policy Stal
 	m := s.Model()
 	var out StaleSweep
 	var errs []error
-	f := Filter{Status: []string{"planned", "live", "maintenance"}}
+	f := Filter{Status: NotRetired}
 	p := store.PageRequest{First: store.MaxPageSize}
 	for {
 		if err := ctx.Err(); err != nil {

@@ -49,7 +49,8 @@ func newDuplicateScan(m *cmdb.Model, budget int) *duplicateScan {
 // may be one thing: attributes that point at one thing, that is string
 // attributes searchable with a weight of 2 or more (addresses, serial
 // numbers, host names: the model ranks them so because they find one CI)
-// or normalised as serial, mac or exact (identifiers), the name aside.
+// or normalised as serial, mac or exact (identifiers), the name aside, and
+// host names aside (shared by every CI on a host).
 func (d *duplicateScan) evidenceOf(cls *cmdb.Class) []string {
 	if ev, ok := d.evidence[cls.Def.Name]; ok {
 		return ev
@@ -61,6 +62,10 @@ func (d *duplicateScan) evidenceOf(cls *cmdb.Class) []string {
 			continue
 		}
 		switch {
+		case a.Normalize == cmdb.NormFQDN:
+			// A host name is shared by every CI on that host: it points
+			// at the host, not at one of them (an instance is identified
+			// by its name and its host).
 		case a.Searchable && a.SearchWeight >= 2,
 			a.Normalize == cmdb.NormSerial, a.Normalize == cmdb.NormMAC, a.Normalize == cmdb.NormExact:
 			ev = append(ev, n)
@@ -80,10 +85,11 @@ func (d *duplicateScan) add(cls *cmdb.Class, n store.Node, o Offender) {
 	}
 	values := map[string]string{}
 	for _, a := range ev {
-		if s, ok := n.Attributes[a].(string); ok {
-			if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
-				values[a] = s
-			}
+		def, _ := cls.Attribute(a)
+		// Compared as identity keys compare them: placeholder serials and
+		// unparsable MACs are no evidence; one MAC in two spellings is.
+		if v, ok := cmdb.NormalizeValue(def.Normalize, n.Attributes[a]); ok && v != "" {
+			values[a] = strings.ToLower(v)
 		}
 	}
 	if len(values) == 0 {

@@ -226,14 +226,11 @@ func (c *Checker) Report(ctx context.Context, class string, first int) (Report, 
 
 	p := store.PageRequest{First: store.MaxPageSize}
 	for {
-		page, err := c.cmdb.ListNodes(ctx, cmdb.KindCI, cmdb.Filter{Class: class}, p)
+		page, err := c.cmdb.ListNodes(ctx, cmdb.KindCI, cmdb.Filter{Class: class, Status: cmdb.NotRetired}, p) // retired CIs count nowhere
 		if err != nil {
 			return Report{}, fmt.Errorf("health: list CIs: %w", err)
 		}
 		for _, n := range page.Items {
-			if s, _ := n.Attributes["status"].(string); s == cmdb.Retired {
-				continue
-			}
 			cls, ok := m.Class(n.Class)
 			if !ok {
 				continue // a class retired while its CIs remain: nothing to measure against

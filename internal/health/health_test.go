@@ -296,3 +296,36 @@ func TestDuplicateBudget(t *testing.T) {
 	assert.Len(t, all.Items, 2)
 	assert.True(t, all.Truncated())
 }
+
+// TestDuplicateEvidence: what counts as a shared value is compared as
+// identity keys compare it: one MAC in two spellings is shared; a
+// placeholder serial is no evidence; a host name, shared by every CI on
+// the host, is none either.
+func TestDuplicateEvidence(t *testing.T) {
+	m, err := cmdb.DefaultModel()
+	require.NoError(t, err)
+	tests := []struct {
+		name, class string
+		a, b        store.Attributes
+		pairs       int
+	}{
+		{"one MAC, two spellings", "Server",
+			store.Attributes{"name": "lab-a", "mac_address": "AA:BB:CC:00:11:22"}, store.Attributes{"name": "lab-b", "mac_address": "aa-bb-cc-00-11-22"}, 1},
+		{"placeholder serials", "Server",
+			store.Attributes{"name": "lab-a", "serial_number": "To be filled by O.E.M."}, store.Attributes{"name": "lab-b", "serial_number": "To be filled by O.E.M."}, 0},
+		{"two instances on one host", "ApplicationInstance",
+			store.Attributes{"name": "api-a", "host": "web1.example.com"}, store.Attributes{"name": "api-b", "host": "web1.example.com"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cls, ok := m.Class(tt.class)
+			require.True(t, ok)
+			d := newDuplicateScan(m, DefaultMaxComparisons)
+			for i, a := range []store.Attributes{tt.a, tt.b} {
+				id := store.ID(string(rune('a' + i)))
+				d.add(cls, store.Node{ID: id, Class: tt.class, Attributes: a}, Offender{ID: id, Name: a["name"].(string), Class: tt.class})
+			}
+			assert.Equal(t, tt.pairs, d.pairs(10).Total)
+		})
+	}
+}
