@@ -38,6 +38,10 @@ type Batch struct {
 type Scope struct {
 	// Name identifies the scope within its source.
 	Name string `json:"name"`
+	// Run is the server's number of the run the batch is part of (POST
+	// /api/v1/runs); 0 makes the batch a run of its own: the server
+	// synchronises the scope once the batch is written.
+	Run int64 `json:"run,omitempty"`
 }
 
 // CI is one configuration item as a source sees it.

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -31,6 +32,11 @@ func server(t *testing.T, status int) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
 	var posts atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/runs") && status == http.StatusOK { // one run, completed as asked
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"run": 1, "state": "completed", "scopes": []}`))
+			return
+		}
 		posts.Add(1)
 		var b discovery.Batch
 		if err := json.NewDecoder(r.Body).Decode(&b); err != nil || status != http.StatusOK {

@@ -169,6 +169,7 @@ func newAppWith(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 		GraphQL: gql, Ready: st.Ping, Logger: logger, Registry: reg, Metrics: m, Authenticate: authn.Request,
 		Alerts:  alerts.Handler(desk, alerts.IDs{Incident: graph.IncidentGlobalID, CI: graph.CIGlobalID}),
 		Batches: batches.Handler(svc, graph.Refs()),
+		Runs:    batches.RunsHandler(svc),
 		Import:  batches.ImportHandler(svc, graph.Refs(), cfg.Server.RequestTimeout),
 	})
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))

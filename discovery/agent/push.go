@@ -23,6 +23,9 @@ import (
 // BatchesPath is the server's endpoint for discovery batches.
 const BatchesPath = "/api/v1/batches"
 
+// RunsPath is the server's endpoint for discovery runs (scoped sync).
+const RunsPath = "/api/v1/runs"
+
 // Status is the outcome of one CI or relationship of a batch, as the
 // server reports it.
 type Status string
@@ -103,16 +106,62 @@ type ItemResult struct {
 	Error *APIError `json:"error,omitempty"`
 }
 
-// ScopeResult says what became of a batch's scope.
+// ScopeResult says what became of a batch's scope, or of a scope of a
+// completed run.
 type ScopeResult struct {
-	// Name is the scope's name.
+	// Name is the scope's name, Run the run it was part of.
 	Name string `json:"name"`
-	// Applied is true once the server retired what the source no longer
-	// reports in the scope. Servers without scoped sync answer false.
+	Run  int64  `json:"run,omitempty"`
+	// Applied is true once the server synchronised the scope: what the
+	// source no longer reports there lost its sighting. A batch of an open
+	// run is recorded, not applied yet.
 	Applied bool `json:"applied"`
-	// Dropped is set by the agent when it cut the batch into several
-	// requests: each is only a part of the scope, so none carried it.
+	// Reason says why a scope is not applied (yet).
+	Reason string `json:"reason,omitempty"`
+	// What synchronising the scope did (see the server's docs/DISCOVERY.md).
+	ForgottenCIs           int `json:"forgottenCIs,omitempty"`
+	StaleCIs               int `json:"staleCIs,omitempty"`
+	ForgottenRelationships int `json:"forgottenRelationships,omitempty"`
+	RetiredRelationships   int `json:"retiredRelationships,omitempty"`
+	// Dropped is set by the agent when it cut a batch that was not part
+	// of a run into several requests: each is only a part of the scope,
+	// so none carried it.
 	Dropped bool `json:"dropped,omitempty"`
+}
+
+// RunResult is a discovery run as the server answers it.
+type RunResult struct {
+	Run    int64         `json:"run"`
+	Source string        `json:"source"`
+	State  string        `json:"state"`
+	Scopes []ScopeResult `json:"scopes"`
+}
+
+// StartRun opens a run of source on the server (POST /api/v1/runs): its
+// batches then name it in their scope, and CompleteRun synchronises the
+// scopes it covered.
+func (p *Pusher) StartRun(ctx context.Context, source string) (RunResult, error) {
+	return p.runCall(ctx, source, p.runs, map[string]any{"source": source})
+}
+
+// CompleteRun completes run n: each of scopes is synchronised.
+func (p *Pusher) CompleteRun(ctx context.Context, source string, n int64, scopes []string) (RunResult, error) {
+	return p.runCall(ctx, source, fmt.Sprintf("%s/%d/complete", p.runs, n), map[string]any{"source": source, "scopes": scopes})
+}
+
+// AbandonRun ends run n without synchronising anything.
+func (p *Pusher) AbandonRun(ctx context.Context, source string, n int64) (RunResult, error) {
+	return p.runCall(ctx, source, fmt.Sprintf("%s/%d/abandon", p.runs, n), map[string]any{"source": source})
+}
+
+func (p *Pusher) runCall(ctx context.Context, source, url string, in any) (RunResult, error) {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return RunResult{}, err
+	}
+	var out RunResult
+	_, err = p.call(ctx, p.opts.Logger.With("source", source), url, body, &out)
+	return out, err
 }
 
 // Result is the server's answer to one batch, gathered over the requests
@@ -234,7 +283,8 @@ type PusherOptions struct {
 
 // Pusher posts batches to a Skein server.
 type Pusher struct {
-	url  string
+	url  string // of batches
+	runs string // of runs
 	opts PusherOptions
 }
 
@@ -264,12 +314,14 @@ func NewPusher(opts PusherOptions) (*Pusher, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Pusher{url: strings.TrimSuffix(opts.Server, "/") + BatchesPath, opts: opts}, nil
+	base := strings.TrimSuffix(opts.Server, "/")
+	return &Pusher{url: base + BatchesPath, runs: base + RunsPath, opts: opts}, nil
 }
 
 // Push sends the batch, cut into requests of at most MaxCIs CIs and
 // MaxRelationships relationships (see split: refs across requests become
-// identities, and the scope is dropped), retrying each request on 429,
+// identities; each request carries the scope of a batch of a run, none
+// that of a batch that is a run of its own), retrying each request on 429,
 // 502, 503, 504 and network errors with exponential back-off and jitter,
 // honouring Retry-After, for at most MaxRetryTime.
 //
@@ -293,7 +345,17 @@ func (p *Pusher) Push(ctx context.Context, b discovery.Batch) (Result, error) {
 		log.Info("batch cut into requests", "requests", len(chunks), "cis", len(b.CIs), "relationships", len(b.Relationships))
 	}
 	if b.Scope != nil {
-		res.Scope = &ScopeResult{Name: b.Scope.Name, Dropped: len(chunks) > 1}
+		// Chunks of a batch of a run each carry its scope (the run
+		// gathers them); a batch that is a run of its own is the
+		// complete view, which no chunk of it is.
+		inRun := b.Scope.Run != 0
+		res.Scope = &ScopeResult{Name: b.Scope.Name, Run: b.Scope.Run, Dropped: len(chunks) > 1 && !inRun}
+		if inRun && len(chunks) > 1 {
+			for i := range chunks {
+				sc := *b.Scope
+				chunks[i].batch.Scope = &sc
+			}
+		}
 	}
 	for i, c := range chunks {
 		ans, retries, err := p.post(ctx, log, c.batch)
@@ -303,7 +365,9 @@ func (p *Pusher) Push(ctx context.Context, b discovery.Batch) (Result, error) {
 			return res, fmt.Errorf("push %s batch (request %d of %d): %w", b.Source, i+1, len(chunks), err)
 		}
 		if ans.Scope != nil && res.Scope != nil && !res.Scope.Dropped {
-			res.Scope.Applied = ans.Scope.Applied
+			dropped := res.Scope.Dropped
+			*res.Scope = *ans.Scope
+			res.Scope.Dropped = dropped
 		}
 		res.CIs = append(res.CIs, remap(ans.CIs, c.cis)...)
 		res.Relationships = append(res.Relationships, remap(ans.Relationships, c.rels)...)
@@ -336,6 +400,14 @@ func (p *Pusher) post(ctx context.Context, log *slog.Logger, b discovery.Batch) 
 	if err != nil {
 		return answer{}, 0, fmt.Errorf("encode the batch: %w", err)
 	}
+	var ans answer
+	retries, err := p.call(ctx, log, p.url, body, &ans)
+	return ans, retries, err
+}
+
+// call POSTs body to url, retrying what may be transient, and decodes a
+// 200 or 201 answer into out.
+func (p *Pusher) call(ctx context.Context, log *slog.Logger, url string, body []byte, out any) (int, error) {
 	eb := backoff.NewExponentialBackOff()
 	eb.InitialInterval = p.opts.InitialInterval
 	eb.MaxInterval = p.opts.MaxInterval
@@ -352,7 +424,7 @@ func (p *Pusher) post(ctx context.Context, log *slog.Logger, b discovery.Batch) 
 	} else {
 		opts = append(opts, backoff.WithMaxTries(1))
 	}
-	ans, err := backoff.Retry(ctx, func() (answer, error) { return p.once(ctx, body) }, opts...)
+	_, err := backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, p.once(ctx, url, body, out) }, opts...)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
@@ -361,18 +433,18 @@ func (p *Pusher) post(ctx context.Context, log *slog.Logger, b discovery.Batch) 
 			err = fmt.Errorf("gave up after %d retries: %w", retries, err)
 		}
 	}
-	return ans, retries, err
+	return retries, err
 }
 
 // once sends one request. It returns a permanent error (not retried) for
 // answers a retry cannot change, and a *backoff.RetryAfterError when the
 // server said when to come back.
-func (p *Pusher) once(ctx context.Context, body []byte) (answer, error) {
+func (p *Pusher) once(ctx context.Context, url string, body []byte, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return answer{}, backoff.Permanent(fmt.Errorf("build the request: %w", err))
+		return backoff.Permanent(fmt.Errorf("build the request: %w", err))
 	}
 	req.Header.Set("Authorization", "Bearer "+p.opts.Token.Reveal())
 	req.Header.Set("Content-Type", "application/json")
@@ -380,29 +452,28 @@ func (p *Pusher) once(ctx context.Context, body []byte) (answer, error) {
 	resp, err := p.opts.Client.Do(req)
 	if err != nil {
 		if untrusted(err) {
-			return answer{}, backoff.Permanent(fmt.Errorf("the server's certificate is not trusted: %w", err)) // retrying cannot mend it
+			return backoff.Permanent(fmt.Errorf("the server's certificate is not trusted: %w", err)) // retrying cannot mend it
 		}
-		return answer{}, fmt.Errorf("%w: %w", ErrUnavailable, err) // a network error or a timeout: transient
+		return fmt.Errorf("%w: %w", ErrUnavailable, err) // a network error or a timeout: transient
 	}
 	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return answer{}, fmt.Errorf("%w: read the answer: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: read the answer: %w", ErrUnavailable, err)
 	}
 	switch code := resp.StatusCode; {
-	case code == http.StatusOK:
-		var ans answer
-		if err := json.Unmarshal(data, &ans); err != nil {
-			return answer{}, backoff.Permanent(fmt.Errorf("decode the answer: %w", err))
+	case code == http.StatusOK || code == http.StatusCreated:
+		if err := json.Unmarshal(data, out); err != nil {
+			return backoff.Permanent(fmt.Errorf("decode the answer: %w", err))
 		}
-		return ans, nil
+		return nil
 	case code == http.StatusTooManyRequests || code == http.StatusBadGateway ||
 		code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout:
 		err := fmt.Errorf("%w: %d %s", ErrUnavailable, code, http.StatusText(code))
 		if wait, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return answer{}, &retryAfterError{RetryAfterError: backoff.RetryAfterError{Duration: wait}, status: err}
+			return &retryAfterError{RetryAfterError: backoff.RetryAfterError{Duration: wait}, status: err}
 		}
-		return answer{}, err
+		return err
 	case code >= 400 && code < 500:
 		rej := &RejectedError{StatusCode: code}
 		var e struct {
@@ -411,9 +482,9 @@ func (p *Pusher) once(ctx context.Context, body []byte) (answer, error) {
 		if json.Unmarshal(data, &e) == nil && len(e.Errors) > 0 {
 			rej.Code, rej.Field, rej.Message = e.Errors[0].Code, e.Errors[0].Field, e.Errors[0].Message
 		}
-		return answer{}, backoff.Permanent(rej)
+		return backoff.Permanent(rej)
 	default:
-		return answer{}, backoff.Permanent(fmt.Errorf("unexpected answer %d %s: %.200s", code, http.StatusText(code), data))
+		return backoff.Permanent(fmt.Errorf("unexpected answer %d %s: %.200s", code, http.StatusText(code), data))
 	}
 }
 

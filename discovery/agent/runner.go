@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/skein-cmdb/skein/discovery"
@@ -14,6 +15,17 @@ import (
 // Sender sends one batch to the server: a *Pusher, or a stand-in.
 type Sender interface {
 	Push(ctx context.Context, b discovery.Batch) (Result, error)
+}
+
+// RunSender is a Sender that also runs discovery runs on the server (a
+// *Pusher): the scoped batches of one source's collection are sent in one
+// run, completed only when every batch was taken, so that the server
+// synchronises their scopes once, and never after a failure.
+type RunSender interface {
+	Sender
+	StartRun(ctx context.Context, source string) (RunResult, error)
+	CompleteRun(ctx context.Context, source string, run int64, scopes []string) (RunResult, error)
+	AbandonRun(ctx context.Context, source string, run int64) (RunResult, error)
 }
 
 // RunnerOptions tune a Runner.
@@ -148,9 +160,17 @@ type SourceReport struct {
 	Refused []Refusal
 	// Failed lists the batches the server did not take.
 	Failed []Failure
-	// ScopesNotApplied names the scopes sent that the server did not apply
-	// (scoped sync is not there yet, or the batch was cut): CIs the source
-	// no longer sees in them are not retired.
+	// Run is the server's run the scoped batches were sent in (0: none),
+	// RunState what became of it: completed, or abandoned after a failure
+	// (nothing removed).
+	Run      int64
+	RunState string
+	// Scopes are what the server did with each scope the source sent:
+	// synchronised (Applied) or not, and why.
+	Scopes []ScopeResult
+	// ScopesNotApplied names the scopes sent that the server did not
+	// synchronise: what the source no longer sees in them keeps its
+	// sighting.
 	ScopesNotApplied []string
 	// Skipped names what the source passed over (see Skipped).
 	Skipped []string
@@ -245,10 +265,30 @@ func (r *Runner) runSource(ctx context.Context, e entry) SourceReport {
 		}
 		return sr
 	}
+	rs, runs := r.sender.(RunSender)
+	var scopes []string // in the order first sent
+	for _, b := range batches {
+		if b.Scope != nil && !slices.Contains(scopes, b.Scope.Name) {
+			scopes = append(scopes, b.Scope.Name)
+		}
+	}
+	if runs && len(scopes) > 0 {
+		run, err := rs.StartRun(ctx, e.name)
+		if err != nil {
+			sr.Failed = append(sr.Failed, Failure{Batch: -1, Err: fmt.Errorf("start a run: %w", err)})
+			return sr
+		}
+		sr.Run, sr.RunState = run.Run, run.State
+	}
 	for i, b := range batches {
 		scope := ""
 		if b.Scope != nil {
 			scope = b.Scope.Name
+			if sr.Run != 0 {
+				sc := *b.Scope
+				sc.Run = sr.Run
+				b.Scope = &sc
+			}
 		}
 		res, err := r.sender.Push(ctx, b)
 		sr.Requests += res.Requests
@@ -275,11 +315,46 @@ func (r *Runner) runSource(ctx context.Context, e entry) SourceReport {
 			continue
 		}
 		sr.Sent.add(b)
-		if res.Scope != nil && !res.Scope.Applied {
-			sr.ScopesNotApplied = append(sr.ScopesNotApplied, res.Scope.Name)
+		if sr.Run == 0 && res.Scope != nil { // a batch that is a run of its own
+			sr.Scopes = append(sr.Scopes, *res.Scope)
+		}
+	}
+	if sr.Run != 0 {
+		r.endRun(ctx, rs, &sr, scopes)
+	}
+	for _, sc := range sr.Scopes {
+		if !sc.Applied {
+			sr.ScopesNotApplied = append(sr.ScopesNotApplied, sc.Name)
 		}
 	}
 	return sr
+}
+
+// abandonTimeout bounds abandoning a run once the agent is stopping.
+const abandonTimeout = 10 * time.Second
+
+// endRun completes the source's run when every batch was taken, and
+// abandons it otherwise: a run that failed halfway removes nothing.
+func (r *Runner) endRun(ctx context.Context, rs RunSender, sr *SourceReport, scopes []string) {
+	if len(sr.Failed) > 0 || ctx.Err() != nil {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
+		defer cancel()
+		sr.RunState = "abandoned"
+		if _, err := rs.AbandonRun(actx, sr.Name, sr.Run); err != nil {
+			// The run stays open until it expires; it removes nothing either way.
+			r.opts.Logger.Warn("run not abandoned; it will expire", "source", sr.Name, "run", sr.Run, "error", err)
+		}
+		for _, sc := range scopes {
+			sr.Scopes = append(sr.Scopes, ScopeResult{Name: sc, Run: sr.Run, Reason: "the run failed: nothing removed"})
+		}
+		return
+	}
+	done, err := rs.CompleteRun(ctx, sr.Name, sr.Run, scopes)
+	if err != nil {
+		sr.Failed = append(sr.Failed, Failure{Batch: -1, Err: fmt.Errorf("complete run %d: %w", sr.Run, err)})
+		return
+	}
+	sr.RunState, sr.Scopes = done.State, done.Scopes
 }
 
 // maxLoggedRefusals bounds the refused items logged one by one per source.
@@ -319,8 +394,17 @@ func (r *Runner) log(sr SourceReport) {
 	for _, f := range sr.Failed {
 		log.Error("batch not taken", "batch", f.Batch, "scope", f.Scope, "error", f.Err)
 	}
-	if len(sr.ScopesNotApplied) > 0 {
-		log.Info("scopes not applied: CIs no longer seen are not retired", "scopes", len(sr.ScopesNotApplied))
+	if sr.Run != 0 {
+		var forgot, stale, retired int
+		for _, sc := range sr.Scopes {
+			forgot += sc.ForgottenCIs + sc.ForgottenRelationships
+			stale += sc.StaleCIs
+			retired += sc.RetiredRelationships
+		}
+		log.Info("run "+sr.RunState, "run", sr.Run, "scopes", len(sr.Scopes), "scopes_not_applied", len(sr.ScopesNotApplied),
+			"sightings_dropped", forgot, "cis_marked_stale", stale, "relationships_retired", retired)
+	} else if len(sr.ScopesNotApplied) > 0 {
+		log.Info("scopes not applied: what the source no longer sees there keeps its sighting", "scopes", len(sr.ScopesNotApplied))
 	}
 	log.Info("source done", "batches_sent", sr.Sent.Batches, "batches_collected", sr.Collected.Batches,
 		"cis", sr.Sent.CIs, "relationships", sr.Sent.Relationships,

@@ -127,6 +127,8 @@ func TestRunOnceReports(t *testing.T) {
 		fail    func(http.ResponseWriter, int) bool
 		applied bool
 		check   func(t *testing.T, rep Report, err error)
+		// runs are the runs endpoints the agent must have called.
+		runs []string
 	}{
 		{
 			name:    "a failing source does not stop the others",
@@ -147,7 +149,11 @@ func TestRunOnceReports(t *testing.T) {
 			check: func(t *testing.T, rep Report, err error) {
 				require.NoError(t, err)
 				assert.Empty(t, rep.Sources[0].ScopesNotApplied)
+				assert.Equal(t, int64(1), rep.Sources[0].Run)
+				assert.Equal(t, "completed", rep.Sources[0].RunState)
+				assert.Equal(t, []ScopeResult{{Name: "host:web01.example.com", Run: 1, Applied: true}}, rep.Sources[0].Scopes)
 			},
+			runs: []string{RunsPath, RunsPath + "/1/complete"},
 		},
 		{
 			name:    "a refused batch is reported, the next one sent",
@@ -168,7 +174,10 @@ func TestRunOnceReports(t *testing.T) {
 				require.Len(t, sr.Failed, 1)
 				assert.Equal(t, 0, sr.Failed[0].Batch)
 				assert.Equal(t, 1, sr.Sent.Batches)
+				assert.Equal(t, "abandoned", sr.RunState, "a run with a batch not taken removes nothing")
+				assert.Equal(t, []string{"host:web01.example.com"}, sr.ScopesNotApplied)
 			},
+			runs: []string{RunsPath, RunsPath + "/1/abandon"},
 		},
 		{
 			name: "a refused token stops the run",
@@ -231,6 +240,16 @@ func TestRunOnceReports(t *testing.T) {
 			r := NewRunner(testPusher(t, s, log), RunnerOptions{Logger: log}, tc.sources...)
 			rep, err := r.RunOnce(context.Background())
 			tc.check(t, rep, err)
+			if tc.runs != nil {
+				s.mu.Lock()
+				assert.Equal(t, tc.runs, s.runCalls)
+				s.mu.Unlock()
+				for _, b := range s.received() {
+					if b.Scope != nil {
+						assert.Equal(t, int64(1), b.Scope.Run, "each scoped batch names its run")
+					}
+				}
+			}
 		})
 	}
 }

@@ -98,8 +98,8 @@ type chunk struct {
 // chunk when both ends are identities, and an end whose CI lives in an
 // earlier chunk is rewritten to name it by identity. Relationships beyond
 // maxRels in a chunk go into relationship-only chunks sent last, every ref
-// end rewritten. When a batch is cut, no chunk carries its scope: a scope
-// claims the complete view, and each chunk is only a part.
+// end rewritten. No chunk carries the batch's scope: Push gives each chunk
+// the scope of a batch of a run (the run gathers the parts).
 //
 // split returns why a batch that is too large cannot be cut (a CI another
 // chunk must name has no identity the agent can spell); the caller then

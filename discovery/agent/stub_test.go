@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,8 @@ type stub struct {
 	fail func(w http.ResponseWriter, n int) bool
 	// applied is the scope's "applied" in answers.
 	applied bool
+	// runCalls are the paths of the runs endpoints called.
+	runCalls []string
 }
 
 func newStub(t testing.TB) *stub {
@@ -42,7 +45,40 @@ func newStub(t testing.TB) *stub {
 	return s
 }
 
+// serveRuns stands in for the runs endpoints: one run, number 1, whose
+// completion applies each scope named as applied says.
+func (s *stub) serveRuns(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Source string   `json:"source"`
+		Scopes []string `json:"scopes"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&in)
+	s.mu.Lock()
+	s.runCalls = append(s.runCalls, r.URL.Path)
+	s.mu.Unlock()
+	out := RunResult{Run: 1, Source: in.Source, State: "open", Scopes: []ScopeResult{}}
+	switch r.URL.Path {
+	case RunsPath:
+		w.WriteHeader(http.StatusCreated)
+	case RunsPath + "/1/complete":
+		out.State = "completed"
+		for _, sc := range in.Scopes {
+			out.Scopes = append(out.Scopes, ScopeResult{Name: sc, Run: 1, Applied: s.applied})
+		}
+	case RunsPath + "/1/abandon":
+		out.State = "abandoned"
+	default:
+		http.Error(w, "wrong endpoint", http.StatusNotFound)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(out)
+}
+
 func (s *stub) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, RunsPath) {
+		s.serveRuns(w, r)
+		return
+	}
 	s.mu.Lock()
 	s.requests++
 	n := s.requests
@@ -69,7 +105,7 @@ func (s *stub) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	ans := answer{Source: b.Source, CIs: []ItemResult{}, Relationships: []ItemResult{}}
 	if b.Scope != nil {
-		ans.Scope = &ScopeResult{Name: b.Scope.Name, Applied: s.applied}
+		ans.Scope = &ScopeResult{Name: b.Scope.Name, Run: b.Scope.Run, Applied: s.applied && b.Scope.Run == 0}
 	}
 	for i, ci := range b.CIs {
 		ans.CIs = append(ans.CIs, ItemResult{Index: i, Ref: ci.Ref, Status: StatusCreated, ID: "ci-" + ci.Ref})

@@ -23,17 +23,11 @@ import (
 // the batch's order.
 type Result struct {
 	Source string `json:"source"`
-	// Scope echoes the batch's scope; Applied is false while the server
-	// does not yet remove what a complete view no longer reports.
-	Scope         *ScopeResult `json:"scope,omitempty"`
-	CIs           []Outcome    `json:"cis"`
-	Relationships []Outcome    `json:"relationships"`
-}
-
-// ScopeResult says what became of a batch's scope.
-type ScopeResult struct {
-	Name    string `json:"name"`
-	Applied bool   `json:"applied"`
+	// Scope says what became of the batch's scope: recorded in its run,
+	// or (for a batch that is a run of its own) synchronised.
+	Scope         *cmdb.ScopeOutcome `json:"scope,omitempty"`
+	CIs           []Outcome          `json:"cis"`
+	Relationships []Outcome          `json:"relationships"`
 }
 
 // Outcome is what one CI or relationship of a batch did.
@@ -69,15 +63,22 @@ func Handler(svc *cmdb.Service, refs apierr.Refs) http.Handler {
 			return
 		}
 		gb := GraphBatch(b)
-		res, err := svc.UpsertGraph(r.Context(), store.Actor{Source: b.Source}, gb)
+		actor := store.Actor{Source: b.Source}
+		var res store.GraphResult
+		var scope *cmdb.ScopeOutcome
+		var err error
+		if b.Scope != nil {
+			var o cmdb.ScopeOutcome
+			res, o, err = svc.UpsertScoped(r.Context(), actor, gb, cmdb.BatchScope{Name: b.Scope.Name, Run: b.Scope.Run})
+			scope = &o
+		} else {
+			res, err = svc.UpsertGraph(r.Context(), actor, gb)
+		}
 		if err != nil {
 			apierr.WriteProblem(w, named(apierr.From(err, refs)))
 			return
 		}
-		out := Result{Source: b.Source, CIs: make([]Outcome, len(res.Items)), Relationships: make([]Outcome, len(res.Edges))}
-		if b.Scope != nil {
-			out.Scope = &ScopeResult{Name: b.Scope.Name}
-		}
+		out := Result{Source: b.Source, Scope: scope, CIs: make([]Outcome, len(res.Items)), Relationships: make([]Outcome, len(res.Edges))}
 		for i, it := range res.Items {
 			o := Outcome{Index: i, Ref: gb.Items[i].Ref, Status: string(it.Status), ChangedFields: changed(it.Changes)}
 			if it.Err != nil {

@@ -25,6 +25,8 @@ type Store interface {
 	store.ModelStore
 	store.AuditReader
 	store.ConflictStore
+	store.SequenceStore
+	store.SyncStore
 }
 
 // Service applies the model's rules to every CMDB read and write. It is

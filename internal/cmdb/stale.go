@@ -104,9 +104,15 @@ func (s *Service) SweepStale(ctx context.Context, actor store.Actor, policy Stal
 		for _, n := range page.Items {
 			last, _ := DiscoveryLastSeen(n)
 			marked, isMarked := n.Attributes[AttrStaleSince].(time.Time)
+			if last.IsZero() {
+				if !isMarked {
+					continue // never discovered
+				}
+				// Every source that reported it stopped (scoped sync
+				// marked it when the last one did): stale since then.
+				last = marked
+			}
 			switch {
-			case last.IsZero():
-				continue // never discovered
 			case isMarked && last.After(marked):
 				if _, err := s.UpdateNode(ctx, actor, KindCI, n.ID, map[string]any{AttrStaleSince: nil}, 0); err != nil {
 					errs = append(errs, fmt.Errorf("unmark CI %s: %w", n.ID, err))

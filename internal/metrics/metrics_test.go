@@ -209,6 +209,22 @@ func (f *fakeStore) RevokeToken(context.Context, store.Actor, string) (store.API
 func (f *fakeStore) NextSequence(context.Context, string, int) (int64, error) {
 	return 0, f.called("NextSequence")
 }
+func (f *fakeStore) ForgetRelationships(context.Context, store.Actor, []store.ID, store.Forget) ([]store.RelationshipResult, error) {
+	return nil, f.called("ForgetRelationships")
+}
+func (f *fakeStore) SaveRun(context.Context, store.SyncRun) error { return f.called("SaveRun") }
+func (f *fakeStore) LoadRun(context.Context, int64) (store.SyncRun, error) {
+	return store.SyncRun{}, f.called("LoadRun")
+}
+func (f *fakeStore) MarkScope(context.Context, store.ScopeRef, int64, []string) error {
+	return f.called("MarkScope")
+}
+func (f *fakeStore) ScopeMembers(context.Context, store.ScopeRef, string, int) ([]store.ScopeMember, error) {
+	return nil, f.called("ScopeMembers")
+}
+func (f *fakeStore) ForgetScope(context.Context, store.ScopeRef, []string, int64) error {
+	return f.called("ForgetScope")
+}
 func (f *fakeStore) Ping(context.Context) error { return f.called("Ping") }
 func (f *fakeStore) Close() error               { return f.called("Close") }
 
@@ -246,7 +262,7 @@ func TestInstrumentStoreTimesEveryMethod(t *testing.T) {
 	s := InstrumentStore(inner, m)
 
 	names := callEveryMethod(t, s)
-	require.Len(t, names, 29, "store.Store changed: check the decorator")
+	require.Len(t, names, 35, "store.Store changed: check the decorator")
 	assert.Equal(t, names, inner.calls, "every call is forwarded, once")
 	for _, name := range names {
 		assert.Equal(t, uint64(1), observations(t, reg, "skein_store_call_duration_seconds",

@@ -234,3 +234,33 @@ func (s *instrumentedStore) NextSequence(ctx context.Context, name string, n int
 	defer s.done("NextSequence", time.Now(), &err)
 	return s.next.NextSequence(ctx, name, n)
 }
+
+func (s *instrumentedStore) ForgetRelationships(ctx context.Context, actor store.Actor, ids []store.ID, f store.Forget) (_ []store.RelationshipResult, err error) {
+	defer s.done("ForgetRelationships", time.Now(), &err)
+	return s.next.ForgetRelationships(ctx, actor, ids, f)
+}
+
+func (s *instrumentedStore) SaveRun(ctx context.Context, r store.SyncRun) (err error) {
+	defer s.done("SaveRun", time.Now(), &err)
+	return s.next.SaveRun(ctx, r)
+}
+
+func (s *instrumentedStore) LoadRun(ctx context.Context, n int64) (_ store.SyncRun, err error) {
+	defer s.done("LoadRun", time.Now(), &err)
+	return s.next.LoadRun(ctx, n)
+}
+
+func (s *instrumentedStore) MarkScope(ctx context.Context, scope store.ScopeRef, run int64, members []string) (err error) {
+	defer s.done("MarkScope", time.Now(), &err)
+	return s.next.MarkScope(ctx, scope, run, members)
+}
+
+func (s *instrumentedStore) ScopeMembers(ctx context.Context, scope store.ScopeRef, after string, limit int) (_ []store.ScopeMember, err error) {
+	defer s.done("ScopeMembers", time.Now(), &err)
+	return s.next.ScopeMembers(ctx, scope, after, limit)
+}
+
+func (s *instrumentedStore) ForgetScope(ctx context.Context, scope store.ScopeRef, members []string, before int64) (err error) {
+	defer s.done("ForgetScope", time.Now(), &err)
+	return s.next.ForgetScope(ctx, scope, members, before)
+}

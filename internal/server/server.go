@@ -52,6 +52,9 @@ type Deps struct {
 	// Batches serves discovery batches at POST /api/v1/batches
 	// (internal/batches); nil leaves it out.
 	Batches http.Handler
+	// Runs serves discovery runs under /api/v1/runs (internal/batches,
+	// scoped sync); nil leaves them out.
+	Runs http.Handler
 	// Import serves the streaming import at POST ImportPath
 	// (internal/batches): it bounds each chunk of its stream itself, so
 	// server.max_body_bytes and server.request_timeout do not apply to it
@@ -151,6 +154,9 @@ func New(cfg config.Config, d Deps) http.Handler {
 	}
 	if d.Import != nil {
 		api.Post(ImportPath, d.Import.ServeHTTP)
+	}
+	if d.Runs != nil {
+		api.Mount("/api/v1/runs", d.Runs)
 	}
 
 	r.Get("/healthz", healthz)

@@ -97,6 +97,9 @@ func PlanUpsert(actor Actor, b UpsertBatch) (*UpsertPlan, error) {
 	}
 	p := &UpsertPlan{actor: actor, batch: b, invalid: make([]error, len(b.Items))}
 	for i, it := range b.Items {
+		if b.Forget != nil && it.ID == "" {
+			return nil, Invalid(fmt.Sprintf("items[%d]", i), "a write that forgets sightings names each node by ID")
+		}
 		if ie := it.Check(); ie != nil {
 			ie = ie.WithPrefix(fmt.Sprintf("items[%d]", i))
 			if b.Atomic {
@@ -528,7 +531,19 @@ func (r *planRun) item(i int, it NodeUpsert) (UpsertResult, error) {
 		n.SetAt = NextSetAt(n.SetAt, d.Changes, r.now)
 	}
 	n.Keys = keys
-	n.SeenBy, n.LastSeenAt = seen(n.SeenBy, source, r.now)
+	if f := r.p.batch.Forget; f != nil {
+		// Scoped sync: drop the source's sighting instead of recording one.
+		if s, dropped := f.Drop(n.SeenBy); dropped {
+			n.SeenBy, n.LastSeenAt = s, LastSeen(s)
+			if n.LastSeenAt.IsZero() {
+				n.LastSeenAt = n.CreatedAt
+			}
+		} else if level == dirtySeen {
+			level = dirtyNone // nothing to write
+		}
+	} else {
+		n.SeenBy, n.LastSeenAt = seen(n.SeenBy, source, r.now)
+	}
 	ex.node = n
 	ex.dirty = max(ex.dirty, level)
 	if status == StatusUpdated {

@@ -60,6 +60,13 @@ type UpsertBatch struct {
 	// batch, nodes identified by keys, or nodes by ID. Their types and end
 	// classes are the caller's to check.
 	Edges []GraphEdge
+	// Forget, when set, makes the batch drop a sighting instead of
+	// recording one: each item names a node by ID, Reconcile decides it
+	// as usual (Changes written and audited), and the node's sighting by
+	// Forget.Source is dropped when older than Forget.Before (scoped
+	// sync; see Forget). A node whose sightings and attributes stay as
+	// they were is not written.
+	Forget *Forget
 }
 
 // EdgeEnd names one end of a GraphEdge: the node item Item of the batch
@@ -480,6 +487,11 @@ type RelationshipStore interface {
 	CreateRelationships(ctx context.Context, actor Actor, rels []RelationshipInput, atomic bool) ([]RelationshipResult, error)
 	// DeleteRelationships deletes relationships by id: deleted or not_found.
 	DeleteRelationships(ctx context.Context, actor Actor, ids []ID) ([]RelationshipResult, error)
+	// ForgetRelationships drops f's sighting from the relationships with
+	// the given ids, as ForgetEdge decides, in one transaction: deleted
+	// (no sighting left; audited), updated (its sightings rewritten),
+	// unchanged, or not_found.
+	ForgetRelationships(ctx context.Context, actor Actor, ids []ID, f Forget) ([]RelationshipResult, error)
 	// Relationships returns the relationships with the given ids.
 	Relationships(ctx context.Context, ids []ID) (map[ID]Relationship, error)
 	// RelationshipsOf returns, for each node in nodes, its relationships in
@@ -607,6 +619,7 @@ type Store interface {
 	TokenStore
 	ConflictStore
 	SequenceStore
+	SyncStore
 	// Ping reports whether the backend is reachable (ErrUnavailable if not).
 	Ping(ctx context.Context) error
 	io.Closer

@@ -26,6 +26,7 @@ var undo = map[int][]string{
 	9:  {"ALTER TABLE relationships DROP COLUMN version", "ALTER TABLE relationships DROP COLUMN seen_by"},
 	10: {"DROP INDEX cis_kind", "ALTER TABLE cis DROP COLUMN kind", "ALTER TABLE cis DROP COLUMN version"},
 	11: {"DROP TABLE sequences"},
+	12: {"DROP TABLE sync_runs", "DROP TABLE scope_members"},
 }
 
 // downgrade takes the closed store in dir back to schema version to.

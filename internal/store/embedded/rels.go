@@ -676,3 +676,102 @@ func dedupeRels(rs []store.Relationship) []store.Relationship {
 	}
 	return out
 }
+
+// ForgetRelationships drops a source's sighting from relationships, and
+// deletes those left with none (store.ForgetEdge decides).
+func (s *Store) ForgetRelationships(ctx context.Context, actor store.Actor, ids []store.ID, f store.Forget) ([]store.RelationshipResult, error) {
+	if err := store.CheckBatch("ids", len(ids)); err != nil {
+		return nil, err
+	}
+	var results []store.RelationshipResult
+	err := s.write(ctx, func(w *wtx, p *patch) error {
+		res, err := w.forgetRels(actor, ids, f, p)
+		if err == nil {
+			results = res
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func (w *wtx) forgetRels(actor store.Actor, ids []store.ID, f store.Forget, p *patch) ([]store.RelationshipResult, error) {
+	results := make([]store.RelationshipResult, len(ids))
+	keys := make([]store.RelationshipKey, len(ids))
+	var uids []store.ID
+	for i, id := range ids {
+		k, err := store.ParseRelationshipID(id)
+		if err != nil {
+			var ie *store.InvalidError
+			errors.As(err, &ie)
+			results[i] = store.RelationshipResult{Status: store.StatusInvalid, Err: store.Invalid(fmt.Sprintf("ids[%d]", i), "%s", ie.Reason)}
+			continue
+		}
+		keys[i] = k
+		uids = append(uids, k.Source, k.Target)
+	}
+	rowOf, err := w.rowsByUID(uids)
+	if err != nil {
+		return nil, err
+	}
+	edges := make([]edge, len(ids))
+	found := make([]bool, len(ids))
+	var probe []int64
+	for i, k := range keys {
+		if results[i].Status != "" {
+			continue
+		}
+		src, okS := rowOf[k.Source]
+		dst, okT := rowOf[k.Target]
+		typ, okY, err := w.findType(w.graph, k.Type)
+		if err != nil {
+			return nil, err
+		}
+		if okS && okT && okY {
+			edges[i], found[i] = edge{src: int32(src), dst: int32(dst), typ: typ}, true
+			probe = append(probe, src, int64(typ), dst)
+		}
+	}
+	state, err := w.existingRels(probe)
+	if err != nil {
+		return nil, err
+	}
+	var audit []any
+	for i, k := range keys {
+		if results[i].Status != "" {
+			continue
+		}
+		var existing *store.Relationship
+		st := state[edges[i]]
+		if found[i] && st != nil {
+			st.rel.ID, st.rel.Type, st.rel.Source, st.rel.Target = k.ID(), k.Type, k.Source, k.Target
+			existing = &st.rel
+		}
+		d := store.ForgetEdge(existing, f)
+		switch d.Write {
+		case store.EdgeSighting:
+			w.buf = store.AppendSeen(w.buf[:0], d.Relationship.SeenBy)
+			if _, err := w.st.relSight.Exec(string(w.buf), st.row); err != nil {
+				return nil, dbErr("forget relationship", err)
+			}
+			st.rel = d.Relationship
+		case store.EdgeDelete:
+			if _, err := w.st.relDelete.Exec(st.row); err != nil {
+				return nil, dbErr("forget relationship", err)
+			}
+			audit = w.auditRow(audit, actor, store.KindRelationship, string(d.Relationship.ID), store.ActionDelete, d.Changes)
+			p.delEdges = append(p.delEdges, edges[i])
+			delete(state, edges[i])
+		}
+		if d.Err != nil {
+			d.Err = store.AtField(fmt.Sprintf("ids[%d]", i), d.Err)
+		}
+		results[i] = store.RelationshipResult{Status: d.Status, Relationship: d.Relationship, Err: d.Err}
+	}
+	if err := w.insert(bulkAudit, audit); err != nil {
+		return nil, dbErr("forget relationship", err)
+	}
+	return results, nil
+}

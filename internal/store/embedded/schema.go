@@ -8,7 +8,7 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Version 0 is an empty
 // file; migrations[v] upgrades version v to v+1.
-const schemaVersion = 11
+const schemaVersion = 12
 
 var migrations = []string{
 	// 0 → 1: initial schema.
@@ -213,6 +213,22 @@ CREATE INDEX cis_kind ON cis(kind, uid);
 CREATE TABLE sequences (
 	name  TEXT    PRIMARY KEY,
 	value INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+	// 11 → 12: scoped sync (store.SyncStore): discovery runs (their
+	// state as JSON), and which run last reported each member of a
+	// source's scope.
+	`
+CREATE TABLE sync_runs (
+	number INTEGER PRIMARY KEY,
+	data   TEXT    NOT NULL
+);
+CREATE TABLE scope_members (
+	source TEXT    NOT NULL,
+	scope  TEXT    NOT NULL,
+	member TEXT    NOT NULL,
+	run    INTEGER NOT NULL,
+	PRIMARY KEY (source, scope, member)
 ) WITHOUT ROWID;
 `,
 }

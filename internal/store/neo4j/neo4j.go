@@ -198,6 +198,10 @@ var schemaStatements = []string{
 	"CREATE CONSTRAINT skein_node_id IF NOT EXISTS FOR (n:Node) REQUIRE n.id IS UNIQUE",
 	// Counters of record numbers (store.SequenceStore).
 	"CREATE CONSTRAINT skein_sequence IF NOT EXISTS FOR (s:SkeinSequence) REQUIRE s.name IS UNIQUE",
+	// Scoped sync (store.SyncStore): discovery runs, and which run last
+	// reported each member of a source's scope.
+	"CREATE CONSTRAINT skein_sync_run IF NOT EXISTS FOR (r:SkeinSyncRun) REQUIRE r.number IS UNIQUE",
+	"CREATE CONSTRAINT skein_scope_member IF NOT EXISTS FOR (m:SkeinScopeMember) REQUIRE (m.source, m.scope, m.member) IS UNIQUE",
 }
 
 // ensureSchema creates the schema idempotently. Another process creating
@@ -407,7 +411,7 @@ func (s *Store) Reset(ctx context.Context) error {
 	// with all its relationships at once.
 	for _, q := range []string{
 		"MATCH (:CI)-[r]->(:CI) CALL { WITH r DELETE r } IN TRANSACTIONS OF 10000 ROWS",
-		"MATCH (n) WHERE n:CI OR n:Node OR n:IdentityKey OR n:AuditRecord OR n:ModelExtension OR n:APIToken OR n:IdentityConflict OR n:SkeinSequence " +
+		"MATCH (n) WHERE n:CI OR n:Node OR n:IdentityKey OR n:AuditRecord OR n:ModelExtension OR n:APIToken OR n:IdentityConflict OR n:SkeinSequence OR n:SkeinSyncRun OR n:SkeinScopeMember " +
 			"CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
 	} {
 		res, err := sess.Run(ctx, q, nil, s.txTimeout(ctx))

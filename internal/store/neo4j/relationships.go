@@ -349,6 +349,33 @@ func applyRel(i int, in store.RelationshipInput, invalid error, found map[store.
 // DeleteRelationships deletes relationships by id in one transaction. See
 // store.RelationshipStore.
 func (s *Store) DeleteRelationships(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.RelationshipResult, error) {
+	return s.changeRels(ctx, actor, "delete relationships", ids, func(i int, st *relState) store.EdgeDecision {
+		if st == nil {
+			return store.EdgeDecision{Status: store.StatusNotFound, Err: fmt.Errorf("no relationship has this ID: %w", store.ErrNotFound)}
+		}
+		return store.EdgeDecision{Status: store.StatusDeleted, Relationship: st.rel, Write: store.EdgeDelete,
+			Changes: store.RelationshipIdentityChanges(st.rel.Key(), true)}
+	})
+}
+
+// ForgetRelationships drops a source's sighting from relationships, and
+// deletes those left with none (store.ForgetEdge decides).
+func (s *Store) ForgetRelationships(ctx context.Context, actor store.Actor, ids []store.ID, f store.Forget) ([]store.RelationshipResult, error) {
+	return s.changeRels(ctx, actor, "forget relationships", ids, func(_ int, st *relState) store.EdgeDecision {
+		var existing *store.Relationship
+		if st != nil {
+			existing = &st.rel
+		}
+		return store.ForgetEdge(existing, f)
+	})
+}
+
+// changeRels runs decide over the relationship each of ids names (nil when
+// none is stored, or an earlier id of the call deleted it) in one write
+// transaction, with the ends locked, and writes what it decided: deletions
+// (EdgeDelete, audited with the decision's changes) and sightings
+// (EdgeSighting). Malformed ids are invalid items on ids[i].
+func (s *Store) changeRels(ctx context.Context, actor store.Actor, op string, ids []store.ID, decide func(i int, st *relState) store.EdgeDecision) ([]store.RelationshipResult, error) {
 	if err := store.CheckBatch("ids", len(ids)); err != nil {
 		return nil, err
 	}
@@ -371,7 +398,7 @@ func (s *Store) DeleteRelationships(ctx context.Context, actor store.Actor, ids 
 		valid = append(valid, k)
 		endpoints = append(endpoints, string(k.Source), string(k.Target))
 	}
-	out, err := s.write(ctx, "delete relationships", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+	out, err := s.write(ctx, op, func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
 		audit := &auditLog{actor: actor, now: time.Now().UTC()}
 		found, err := lockEndpoints(ctx, tx, slices.Clone(endpoints))
 		if err != nil {
@@ -388,24 +415,39 @@ func (s *Store) DeleteRelationships(ctx context.Context, actor store.Actor, ids 
 			return nil, err
 		}
 		results := make([]store.RelationshipResult, len(ids))
-		var dels []*relState
+		var dels, sightings []*relState
 		for i := range ids {
 			if invalid[i] != nil {
 				results[i] = store.RelationshipResult{Status: store.StatusInvalid, Err: invalid[i]}
 				continue
 			}
 			st := state[keys[i].ID()]
-			if st == nil || st.deleted {
-				results[i] = store.RelationshipResult{Status: store.StatusNotFound,
-					Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no relationship has this ID: %w", store.ErrNotFound))}
-				continue
+			if st != nil && st.deleted {
+				st = nil
 			}
-			st.deleted = true
-			dels = append(dels, st)
-			if err := audit.add(store.KindRelationship, string(st.rel.ID), store.ActionDelete, store.RelationshipIdentityChanges(keys[i], true)); err != nil {
-				return nil, &appError{err}
+			d := decide(i, st)
+			switch d.Write {
+			case store.EdgeDelete:
+				st.deleted = true
+				dels = append(dels, st)
+				if err := audit.add(store.KindRelationship, string(st.rel.ID), store.ActionDelete, d.Changes); err != nil {
+					return nil, &appError{err}
+				}
+			case store.EdgeSighting:
+				st.rel = d.Relationship
+				if !st.sighted {
+					st.sighted = true
+					sightings = append(sightings, st)
+				}
 			}
-			results[i] = store.RelationshipResult{Status: store.StatusDeleted, Relationship: cloneRel(st.rel)}
+			if d.Err != nil {
+				d.Err = store.AtField(fmt.Sprintf("ids[%d]", i), d.Err)
+			}
+			results[i] = store.RelationshipResult{Status: d.Status, Relationship: cloneRel(d.Relationship), Err: d.Err}
+		}
+		sightings = slices.DeleteFunc(sightings, func(st *relState) bool { return st.deleted })
+		if err := writeRels(ctx, tx, qSightRels, sightings, relSeen); err != nil {
+			return nil, err
 		}
 		if err := writeRels(ctx, tx, qDeleteRels, dels, relKey); err != nil {
 			return nil, err

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore Factory) {
 	cases = append(cases, plannerCases...)
 	cases = append(cases, kindCases...)
 	cases = append(cases, sequenceCases...)
+	cases = append(cases, syncCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
 	}
