@@ -315,6 +315,16 @@ func testScopedSync(t *testing.T, st store.Store) {
 	assert.Equal(t, 1, o.RetiredRelationships)
 	assert.NotContains(t, ciNamed(t, st, "b-eth0").SeenBy, "host")
 
+	// The staleness policy retires a CI no discovery source reports, after
+	// its class's period counted from its last sighting.
+	policy := cmdb.StalePolicy{After: time.Hour, Retire: true}
+	_, err = svc.SweepStale(ctx, cmdb.StaleActor, policy, time.Now().Add(30*time.Minute))
+	require.NoError(t, err)
+	assert.NotEqual(t, cmdb.Retired, ciNamed(t, st, "a-eth2").Attributes["status"], "within its period")
+	_, err = svc.SweepStale(ctx, cmdb.StaleActor, policy, time.Now().Add(2*time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, cmdb.Retired, ciNamed(t, st, "a-eth2").Attributes["status"], "past its period")
+
 	// Errors name the field as the client wrote it.
 	for _, c := range []struct {
 		err   error
