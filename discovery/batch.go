@@ -23,8 +23,10 @@ type Source interface {
 type Batch struct {
 	// Source is the discovery source name (Source.Name).
 	Source string `json:"source"`
-	// Scope, when set, says the batch is the source's complete view of that
-	// scope: a CI the source reported in the scope before and not now is gone.
+	// Scope, when set, says the batch is (part of) the source's complete
+	// view of that scope: once the run it belongs to completes, what the
+	// source reported in the scope before and not in the run loses the
+	// source's sighting (docs/DISCOVERY.md, "Scopes and runs").
 	Scope *Scope `json:"scope,omitempty"`
 	// CIs are the configuration items found.
 	CIs []CI `json:"cis"`
