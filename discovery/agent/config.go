@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/viper"
+
+	"github.com/skein-cmdb/skein/internal/auth"
 )
 
 // Defaults of the keys a configuration file may leave out.
@@ -474,9 +476,9 @@ func kindOf(v any) string {
 // for an agent token (store.CheckSourceName).
 var sourceName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
 
-// reservedSources are the names Skein's own channels write as; no agent
-// may report as one of them (auth.ReservedSources).
-var reservedSources = []string{"api", "import", "demo", "cli", "attribute_link"}
+// reservedSources are the names Skein's own channels write as, which no
+// agent token may report as: the server's list.
+var reservedSources = auth.ReservedSources
 
 // Validate checks everything a run that pushes needs: the server and
 // token, the timings and the sources (ValidateSources). It returns every

@@ -15,51 +15,28 @@ const (
 	MaxRelationships = 5000
 )
 
-// identityRules are the identification rules of the CI classes of
-// internal/cmdb/model.yaml and discovery/model-proposal.yaml, strongest
-// first, as the server applies them (a subclass inherits its family's).
-// Splitting a batch names a CI of another chunk by these attributes; a
-// test keeps the table in step with the model.
-var identityRules = map[string][][]string{
-	"BusinessService":     {{"name"}},
-	"Application":         {{"name"}},
-	"ApplicationInstance": {{"name", "host"}},
-	"Database":            {{"name", "db_instance"}},
-	"DatabaseInstance":    {{"name", "host"}},
-	"Server":              serverRules,
-	"LinuxServer":         serverRules,
-	"WindowsServer":       serverRules,
-	"Hypervisor":          serverRules,
-	"VirtualMachine":      append(slices.Clone(serverRules), []string{"vm_uuid"}),
-	"Container":           {{"container_id"}, {"name", "host"}},
-	"KubernetesCluster":   {{"cluster_uid"}, {"name"}},
-	"KubernetesNode":      {{"node_uid"}, {"name", "cluster"}},
-	"KubernetesWorkload":  {{"workload_uid"}, {"cluster", "namespace", "kind", "name"}},
-	"KubernetesNamespace": {{"namespace_uid"}, {"name", "cluster"}},
-	"LoadBalancer":        {{"serial_number"}, {"name", "dns_domain"}},
-	"NetworkDevice":       networkRules,
-	"Switch":              networkRules,
-	"Router":              networkRules,
-	"Firewall":            networkRules,
-	"StorageArray":        {{"serial_number"}, {"name"}},
-	"Cluster":             {{"name"}},
-	"Location":            {{"name"}},
-	"Datacenter":          {{"name"}},
-	"Endpoint":            {{"url"}, {"host", "port", "protocol"}},
-	"NetworkInterface":    {{"name", "host"}},
-	"Disk":                {{"serial_number"}, {"name", "host"}},
+// identityRules returns the identification rules of class, strongest
+// first, as the server applies them (a subclass inherits its family's):
+// those of discovery.Model, the server's default model with the proposed
+// classes. A class registered on a server at run time is not known here,
+// and a batch naming one across chunks is sent whole.
+func identityRules(class string) ([][]string, bool) {
+	m, err := discovery.Model()
+	if err != nil {
+		return nil, false
+	}
+	c, ok := m.Class(class)
+	if !ok || len(c.Rules) == 0 {
+		return nil, false
+	}
+	return c.Rules, true
 }
 
-var (
-	serverRules  = [][]string{{"serial_number"}, {"cloud_instance_id"}, {"mac_address"}, {"name", "dns_domain"}}
-	networkRules = [][]string{{"serial_number"}, {"mac_address"}, {"name", "dns_domain"}}
-)
-
 // identityEnd names ci by identity: its class and every attribute of its
-// class's rules that it has. It fails for a class the table lacks, or a CI
+// class's rules that it has. It fails for a class the model lacks, or a CI
 // no rule identifies.
 func identityEnd(ci discovery.CI) (discovery.End, error) {
-	rules, ok := identityRules[ci.Class]
+	rules, ok := identityRules(ci.Class)
 	if !ok {
 		return discovery.End{}, fmt.Errorf("class %s has no identification rules the agent knows", ci.Class)
 	}

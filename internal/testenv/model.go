@@ -2,13 +2,8 @@ package testenv
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/skein-cmdb/skein/discovery"
 	"github.com/skein-cmdb/skein/internal/cmdb"
@@ -16,29 +11,13 @@ import (
 )
 
 // Model returns the server's default class model extended with the classes
-// of discovery/model-proposal.yaml, failing the test when either does not
-// load: the proposal must stay registrable.
+// of discovery/model-proposal.yaml (discovery.Model), failing the test when
+// either does not load: the proposal must stay registrable.
 func Model(t testing.TB) *cmdb.Model {
 	t.Helper()
-	m, err := cmdb.DefaultModel()
+	m, err := discovery.Model()
 	if err != nil {
-		t.Fatalf("default model: %v", err)
-	}
-	_, file, _, _ := runtime.Caller(0)
-	data, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "discovery", "model-proposal.yaml"))
-	if err != nil {
-		t.Fatalf("read the model proposal: %v", err)
-	}
-	var proposal struct {
-		Classes []cmdb.ClassDef `yaml:"classes"`
-	}
-	if err := yaml.Unmarshal(data, &proposal); err != nil {
-		t.Fatalf("parse the model proposal: %v", err)
-	}
-	for _, def := range proposal.Classes {
-		if m, err = m.WithClass(def); err != nil {
-			t.Fatalf("proposed class %s: %v", def.Name, err)
-		}
+		t.Fatalf("model: %v", err)
 	}
 	return m
 }
