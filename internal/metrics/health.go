@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,9 @@ type CMDBHealth struct {
 	refreshed    prometheus.Gauge
 	duration     prometheus.Gauge
 	failures     prometheus.Counter
+
+	mu      sync.Mutex
+	classes map[string]bool // the classes of the last Set
 }
 
 // NewCMDBHealth creates the CMDB health gauges and registers them on reg:
@@ -97,14 +101,27 @@ func NewCMDBHealth(reg prometheus.Registerer) (*CMDBHealth, error) {
 }
 
 // Set replaces the figures with those of one refresh: a class without CIs
-// any more loses its series.
+// any more loses its series. A series is set in place, never dropped and
+// recreated, so a scrape during Set sees each class's last figures or its
+// new ones, never none.
 func (h *CMDBHealth) Set(f HealthFigures) {
 	if h == nil {
 		return
 	}
-	for _, v := range []*prometheus.GaugeVec{h.cis, h.completeness, h.incomplete, h.orphans, h.stale} {
-		v.Reset()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := make(map[string]bool, len(f.Classes))
+	for _, c := range f.Classes {
+		now[c.Class] = true
 	}
+	for class := range h.classes {
+		if !now[class] {
+			for _, v := range []*prometheus.GaugeVec{h.cis, h.completeness, h.incomplete, h.orphans, h.stale} {
+				v.DeleteLabelValues(class)
+			}
+		}
+	}
+	h.classes = now
 	for _, c := range f.Classes {
 		h.cis.WithLabelValues(c.Class).Set(float64(c.CIs))
 		h.completeness.WithLabelValues(c.Class).Set(c.Completeness)
