@@ -283,7 +283,7 @@ func (s *Service) CompleteRun(ctx context.Context, actor store.Actor, n int64, s
 	if err == nil && r.Source == actor.Source && r.State == store.RunCompleted {
 		return outcome(r) // completed before: what it did
 	}
-	if err == nil && r.State == store.RunClosing {
+	if err == nil && r.Source == actor.Source && r.State == store.RunClosing {
 		r.State = store.RunOpen // a completion cut short: run it again (it is idempotent)
 	} else {
 		r, err = s.openRun(ctx, actor, "run", n)
