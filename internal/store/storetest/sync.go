@@ -411,4 +411,23 @@ func testScopedSyncIncomplete(t *testing.T, st store.Store) {
 	assert.True(t, done.Scopes[0].Applied, fmt.Sprintf("%+v", done.Scopes[0]))
 	assert.Equal(t, 2, done.Scopes[0].RetiredRelationships)
 	assert.Equal(t, 2, done.Scopes[0].StaleCIs)
+
+	// A completion cut short (the process stopped while closing the run)
+	// is finished by completing again, by the run's source only.
+	r6, err := svc.StartRun(ctx, host)
+	require.NoError(t, err)
+	_, _, err = svc.UpsertScoped(ctx, host, syncHost("c"), cmdb.BatchScope{Name: "host:c", Run: r6.Run})
+	require.NoError(t, err)
+	stored, err := st.LoadRun(ctx, r6.Run)
+	require.NoError(t, err)
+	stored.State = store.RunClosing
+	require.NoError(t, st.SaveRun(ctx, stored))
+	_, _, err = svc.UpsertScoped(ctx, host, syncHost("c"), cmdb.BatchScope{Name: "host:c", Run: r6.Run})
+	require.ErrorIs(t, err, store.ErrConflict, "a closing run takes no batch")
+	_, err = svc.CompleteRun(ctx, store.Actor{Name: "n", Source: "nmap"}, r6.Run, []string{"host:c"})
+	require.Error(t, err, "another source cannot finish it")
+	done, err = svc.CompleteRun(ctx, host, r6.Run, []string{"host:c"})
+	require.NoError(t, err)
+	assert.Equal(t, store.RunCompleted, done.State)
+	assert.True(t, done.Scopes[0].Applied)
 }
