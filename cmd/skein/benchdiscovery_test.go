@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -66,8 +68,15 @@ func TestBenchUpsert(t *testing.T) {
 				} {
 					assert.Contains(t, rep, row)
 				}
-				assert.Contains(t, rep, "- "+b+" afterwards: 496 CIs and 496 relationships (496 and 496 distinct ones sent); duplicates: 0 CIs, 0 relationships;")
+				assert.Contains(t, rep, "- "+b+" afterwards: 496 CIs and 496 relationships (496 and 496 distinct ones sent); duplicates: 0 CIs, 0 relationships; the overlapping writers' CIs were answered ")
 				assert.Equal(t, 5, strings.Count(rep, "\n| "+b+" |"), "one row a phase")
+				m := regexp.MustCompile("- " + b + ` afterwards: .* answered (\d+) created, (\d+) unchanged, (\d+) updated;`).FindStringSubmatch(rep)
+				require.Len(t, m, 4, rep)
+				created, _ := strconv.Atoi(m[1])
+				unchanged, _ := strconv.Atoi(m[2])
+				updated, _ := strconv.Atoi(m[3])
+				assert.Equal(t, 96, created, "each CI of the 24 new hosts created once")
+				assert.Equal(t, 96, unchanged+updated, "and found the other time")
 			}
 			written, err := os.ReadFile(out)
 			require.NoError(t, err)

@@ -58,6 +58,8 @@ type UpsertRow struct {
 	// Batches is the number of batches sent, Retries how many requests the
 	// agents sent again (the server was busy).
 	Batches, Retries int
+	// CIStatuses counts the CIs the server answered with each status.
+	CIStatuses map[agent.Status]int
 }
 
 // RelationshipRate returns relationships per second.
@@ -250,7 +252,7 @@ func overlapping(from, to, perBatch int) []discovery.Batch {
 // push sends the batches with that many concurrent writers and checks that
 // every CI and relationship got one of the wanted statuses.
 func push(ctx context.Context, p *agent.Pusher, backend, phase string, batches []discovery.Batch, writers int, want []agent.Status) (UpsertRow, error) {
-	row := UpsertRow{LoadRow: LoadRow{Backend: backend, Phase: phase, Writers: writers}, Batches: len(batches)}
+	row := UpsertRow{LoadRow: LoadRow{Backend: backend, Phase: phase, Writers: writers}, Batches: len(batches), CIStatuses: map[agent.Status]int{}}
 	for _, b := range batches {
 		row.Items += len(b.CIs)
 		row.Relationships += len(b.Relationships)
@@ -261,6 +263,9 @@ func push(ctx context.Context, p *agent.Pusher, backend, phase string, batches [
 		res, err := p.Push(ctx, batches[lo])
 		mu.Lock()
 		row.Retries += res.Retries
+		for _, it := range res.CIs {
+			row.CIStatuses[it.Status]++
+		}
 		mu.Unlock()
 		if err != nil {
 			return err
@@ -377,10 +382,15 @@ func UpsertMarkdown(w io.Writer, reps []*UpsertReport) {
 	fmt.Fprintln(w)
 	for _, r := range reps {
 		retries := 0
+		overlap := ""
 		for _, l := range r.Rows {
 			retries += l.Retries
+			if l.Phase == PhaseOverlap {
+				overlap = fmt.Sprintf("; the overlapping writers' CIs were answered %d created, %d unchanged, %d updated",
+					l.CIStatuses[agent.StatusCreated], l.CIStatuses[agent.StatusUnchanged], l.CIStatuses[agent.StatusUpdated])
+			}
 		}
-		fmt.Fprintf(w, "- %s afterwards: %d CIs and %d relationships (%d and %d distinct ones sent); duplicates: %d CIs, %d relationships; requests sent again (server busy): %d.\n",
-			r.Backend, r.Census.CIs, r.Census.Relationships, r.WantCIs, r.WantRelationships, r.Census.DuplicateCIs, r.Census.DuplicateRelationships, retries)
+		fmt.Fprintf(w, "- %s afterwards: %d CIs and %d relationships (%d and %d distinct ones sent); duplicates: %d CIs, %d relationships%s; requests sent again (server busy): %d.\n",
+			r.Backend, r.Census.CIs, r.Census.Relationships, r.WantCIs, r.WantRelationships, r.Census.DuplicateCIs, r.Census.DuplicateRelationships, overlap, retries)
 	}
 }
