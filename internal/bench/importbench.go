@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -217,9 +218,11 @@ func stream(ctx context.Context, t Target, path string, chunk int) error {
 // returns stops and returns the resident memory at the start, the peak
 // resident memory and the peak Go heap in use. The peak resident memory
 // is the kernel's high-water mark (VmHWM), reset at the start, where that
-// works (Linux, /proc/self/clear_refs), the highest sample otherwise.
+// works (Linux, /proc/self/clear_refs), the highest sample otherwise. It
+// first returns the memory Go has freed to the system, so that the start
+// is what is in use.
 func watchMemory() func() (startRSS, peakRSS, peakHeap int64) {
-	runtime.GC()
+	debug.FreeOSMemory() // what an earlier phase freed is not counted at the start
 	start := ResidentBytes()
 	hwmReset := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 	var mu sync.Mutex
