@@ -6,7 +6,7 @@ BIN := bin/skein
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Conformance -v'
 TESTFLAGS ?=
 
-.PHONY: help build run test test-short lint schema-lint generate generate-check bench bench-go neo4j-shell playground browser-deps discovery-deps clean
+.PHONY: help build run test test-short lint schema-lint generate generate-check bench bench-ingest bench-go neo4j-shell playground browser-deps discovery-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -50,6 +50,9 @@ generate-check: generate ## fail when the committed generated code is stale
 
 bench: build ## graph benchmark, embedded store and a throwaway Neo4j side by side (CIS=50000)
 	tools/neo4j/with-neo4j.sh ./$(BIN) bench graph --cis $(or $(CIS),50000)
+
+bench-ingest: build ## discovery batches and streaming import, 1 and 16 writers, embedded and a throwaway Neo4j (CIS=100000)
+	tools/neo4j/with-neo4j.sh bash -c './$(BIN) bench upsert --cis $(or $(CIS),100000) && ./$(BIN) bench import --cis $(or $(CIS),100000) --reset'
 
 bench-go: ## go test benchmarks (with a throwaway Neo4j)
 	tools/neo4j/with-neo4j.sh $(GO) test -p 1 -run '^$$' -bench . -benchmem ./...

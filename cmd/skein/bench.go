@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/skein-cmdb/skein/internal/bench"
 	neo4jstore "github.com/skein-cmdb/skein/internal/store/neo4j"
@@ -22,18 +24,15 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure Skein's speed",
 	}
-	cmd.AddCommand(newBenchGraphCmd(), newBenchAPICmd(), newBenchOpenProbeCmd(), newBenchBenchfmtCmd())
+	cmd.AddCommand(newBenchGraphCmd(), newBenchAPICmd(), newBenchOpenProbeCmd(), newBenchBenchfmtCmd(),
+		newBenchUpsertCmd(), newBenchImportCmd())
 	return cmd
 }
 
 func newBenchGraphCmd() *cobra.Command {
 	var (
 		cfg     bench.Config
-		neoURI  string
-		neoUser string
-		neoPass string
-		neoDB   string
-		noNeo4j bool
+		neo     neo4jFlags
 		outFile string
 	)
 	cmd := &cobra.Command{
@@ -58,16 +57,7 @@ database must be empty unless --reset is given, which deletes everything in it.
 			if cfg.CIs < 100 || cfg.CIs > 5_000_000 {
 				return fmt.Errorf("--cis must be between 100 and 5000000, got %d", cfg.CIs)
 			}
-			if neoURI == "" {
-				neoURI = os.Getenv("NEO4J_URI")
-			}
-			if neoURI != "" && !noNeo4j {
-				cfg.Neo4j = &neo4jstore.Config{URI: neoURI, User: firstNonEmpty(neoUser, os.Getenv("NEO4J_USER")),
-					Password: firstNonEmpty(neoPass, os.Getenv("NEO4J_PASSWORD")), Database: firstNonEmpty(neoDB, os.Getenv("NEO4J_DATABASE")),
-					QueryTimeout: 10 * time.Minute}
-			} else {
-				fmt.Fprintln(cmd.ErrOrStderr(), "bench: no Neo4j (set NEO4J_URI or --neo4j-uri); measuring the embedded store only")
-			}
+			cfg.Neo4j = neo.config(cmd.ErrOrStderr())
 			cfg.Log = cmd.ErrOrStderr()
 			cfg.OpenProbe = openProbeSubprocess
 			rep, err := bench.Run(cmd.Context(), cfg)
@@ -93,11 +83,7 @@ database must be empty unless --reset is given, which deletes everything in it.
 	f.IntVar(&cfg.BatchSize, "batch", 1000, "CIs per upsert batch")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the embedded store (default: a temporary directory, removed afterwards)")
 	f.DurationVar(&cfg.NaiveTimeout, "naive-timeout", time.Minute, "time limit of each naive Cypher query")
-	f.StringVar(&neoURI, "neo4j-uri", "", "Neo4j Bolt URI (default $NEO4J_URI)")
-	f.StringVar(&neoUser, "neo4j-user", "", "Neo4j user (default $NEO4J_USER)")
-	f.StringVar(&neoPass, "neo4j-password", "", "Neo4j password (default $NEO4J_PASSWORD; prefer the variable)")
-	f.StringVar(&neoDB, "neo4j-database", "", "Neo4j database (default $NEO4J_DATABASE or the server's default)")
-	f.BoolVar(&noNeo4j, "no-neo4j", false, "measure the embedded store only, even if NEO4J_URI is set")
+	neo.register(f)
 	f.BoolVar(&cfg.Reset, "reset", false, "delete everything in the Neo4j database before loading")
 	f.StringVar(&outFile, "out", "", "also write the report (Markdown) to this file")
 	return cmd
@@ -167,6 +153,34 @@ comparison. A report it cannot read is an error naming the line.`,
 			return bench.Benchfmt(f, cmd.OutOrStdout())
 		},
 	}
+}
+
+// neo4jFlags are the benchmarks' flags naming the Neo4j server to
+// measure, each defaulting to its environment variable.
+type neo4jFlags struct {
+	uri, user, password, database string
+	none                          bool
+}
+
+func (n *neo4jFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&n.uri, "neo4j-uri", "", "Neo4j Bolt URI (default $NEO4J_URI)")
+	f.StringVar(&n.user, "neo4j-user", "", "Neo4j user (default $NEO4J_USER)")
+	f.StringVar(&n.password, "neo4j-password", "", "Neo4j password (default $NEO4J_PASSWORD; prefer the variable)")
+	f.StringVar(&n.database, "neo4j-database", "", "Neo4j database (default $NEO4J_DATABASE or the server's default)")
+	f.BoolVar(&n.none, "no-neo4j", false, "measure the embedded store only, even if NEO4J_URI is set")
+}
+
+// config returns the Neo4j server to measure, or nil (saying so on
+// stderr) when there is none or --no-neo4j is given.
+func (n *neo4jFlags) config(stderr io.Writer) *neo4jstore.Config {
+	uri := firstNonEmpty(n.uri, os.Getenv("NEO4J_URI"))
+	if uri == "" || n.none {
+		fmt.Fprintln(stderr, "bench: no Neo4j (set NEO4J_URI or --neo4j-uri); measuring the embedded store only")
+		return nil
+	}
+	return &neo4jstore.Config{URI: uri, User: firstNonEmpty(n.user, os.Getenv("NEO4J_USER")),
+		Password: firstNonEmpty(n.password, os.Getenv("NEO4J_PASSWORD")), Database: firstNonEmpty(n.database, os.Getenv("NEO4J_DATABASE")),
+		QueryTimeout: 10 * time.Minute}
 }
 
 func firstNonEmpty(vals ...string) string {

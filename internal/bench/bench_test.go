@@ -181,3 +181,63 @@ func TestCheckReached(t *testing.T) {
 	orphan := store.TraversalResult{Nodes: []store.Reached{step("s", "", 0), step("c", "x", 2)}}
 	assert.Contains(t, checkReached(orphan, []int{1, 0, 1}), "not reported one level nearer")
 }
+
+// TestHostBatches: a discovery batch holds whole hosts (four CIs and four
+// relationships each), every DEPENDS_ON names a host of its own batch,
+// and the overlapping phase reports every host exactly twice, once by
+// each source.
+func TestHostBatches(t *testing.T) {
+	bs := hostBatches(UpsertSources[0], 0, 100, 10, 0)
+	require.Len(t, bs, 10)
+	for _, b := range bs {
+		assert.Len(t, b.CIs, 40)
+		assert.Len(t, b.Relationships, 40)
+		hosts := map[string]bool{}
+		for _, c := range b.CIs {
+			if c.Class == "ApplicationInstance" {
+				hosts[c.Attributes["host"].(string)] = true
+			}
+		}
+		for _, r := range b.Relationships {
+			if r.Type == "DEPENDS_ON" {
+				assert.True(t, hosts[r.To.Identity["host"].(string)], "%v names a host of the batch", r.To.Identity)
+			}
+		}
+	}
+	seen := map[string]map[string]int{}
+	for _, b := range overlapping(100, 150, 10) {
+		for _, c := range b.CIs {
+			if c.Class == "LinuxServer" {
+				n := c.Attributes["name"].(string)
+				if seen[n] == nil {
+					seen[n] = map[string]int{}
+				}
+				seen[n][b.Source]++
+			}
+		}
+	}
+	require.Len(t, seen, 50)
+	for n, by := range seen {
+		assert.Equal(t, map[string]int{"host": 1, "ansible": 1}, by, n)
+	}
+}
+
+// TestCountFindsDuplicates: two servers of one name (in two DNS domains,
+// so identification keeps them apart) are a duplicate to Count.
+func TestCountFindsDuplicates(t *testing.T) {
+	st, err := embedded.Open(t.Context(), t.TempDir(), embedded.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	m, err := cmdb.DefaultModel()
+	require.NoError(t, err)
+	svc, err := cmdb.NewService(t.Context(), st, m)
+	require.NoError(t, err)
+	srv := func(domain string) cmdb.UpsertItem {
+		return cmdb.UpsertItem{Class: "LinuxServer", Attributes: map[string]any{"name": "h0000001", "dns_domain": domain}}
+	}
+	_, err = svc.Upsert(t.Context(), store.Actor{Name: "test", Source: "import"}, []cmdb.UpsertItem{srv("a.example"), srv("b.example")}, false)
+	require.NoError(t, err)
+	c, err := Count(t.Context(), st)
+	require.NoError(t, err)
+	assert.Equal(t, Census{CIs: 2, DuplicateCIs: 1}, c)
+}

@@ -143,14 +143,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		defer neo.Close()
-		if cfg.Reset {
-			if err := neo.Reset(ctx); err != nil {
-				return nil, err
-			}
-		} else if p, err := neo.ListNodes(ctx, store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: 1}); err != nil {
+		if err := emptyOrReset(ctx, neo, cfg.Reset); err != nil {
 			return nil, err
-		} else if p.Total > 0 {
-			return nil, fmt.Errorf("the Neo4j database holds %d CIs; benchmark an empty database or pass --reset", p.Total)
 		}
 		if neoIDs, rows, err = load(ctx, "neo4j", neo, model, est, cfg, logf); err != nil {
 			return nil, err
@@ -225,6 +219,40 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Open = &st
 	logf("embedded open: %v, resident %d MiB", st.OpenTime, st.RSSBytes>>20)
 	return rep, nil
+}
+
+// emptyOrReset empties the Neo4j database with reset, and otherwise
+// refuses one that holds CIs: a benchmark never deletes data unasked.
+func emptyOrReset(ctx context.Context, neo *neo4jstore.Store, reset bool) error {
+	if reset {
+		if err := neo.Reset(ctx); err != nil {
+			return fmt.Errorf("reset Neo4j: %w", err)
+		}
+		return nil
+	}
+	p, err := neo.ListNodes(ctx, store.NodeFilter{Kind: store.KindCI}, store.PageRequest{First: 1})
+	if err != nil {
+		return err
+	}
+	if p.Total > 0 {
+		return fmt.Errorf("the Neo4j database holds %d CIs; benchmark an empty database or pass --reset", p.Total)
+	}
+	return nil
+}
+
+// PrepareNeo4j makes sure the Neo4j database of cfg is empty before a
+// benchmark writes to it: with reset it deletes everything in it,
+// otherwise a database holding CIs is an error.
+func PrepareNeo4j(ctx context.Context, cfg neo4jstore.Config, reset bool) error {
+	neo, err := neo4jstore.Open(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open Neo4j: %w", err)
+	}
+	if err := emptyOrReset(ctx, neo, reset); err != nil {
+		neo.Close()
+		return err
+	}
+	return neo.Close()
 }
 
 // load upserts the estate's CIs (first half with one writer, second half
@@ -491,13 +519,17 @@ func OpenInProcess(ctx context.Context, dir string) (OpenStats, error) {
 }
 
 // ResidentBytes returns this process's resident memory in bytes (Linux), or -1.
-func ResidentBytes() int64 {
+func ResidentBytes() int64 { return procStatus("VmRSS:") }
+
+// procStatus returns the memory figure of /proc/self/status named by key
+// (such as "VmRSS:"), in bytes, or -1.
+func procStatus(key string) int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return -1
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, key); ok {
 			var kb int64
 			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
 			return kb << 10
@@ -505,6 +537,10 @@ func ResidentBytes() int64 {
 	}
 	return -1
 }
+
+// Machine describes where a benchmark ran: the Go version and the
+// processor, with the number of CPUs.
+func Machine() string { return runtime.Version() + ", " + cpuModel() }
 
 func cpuModel() string {
 	data, err := os.ReadFile("/proc/cpuinfo")
