@@ -28,6 +28,11 @@ type stmtCache struct {
 	m       map[string]*sql.Stmt
 	pending map[string]bool // being prepared in the background
 	closed  bool
+	// preparing counts the background prepares, which close waits for: a
+	// prepare holds (or opens) a connection of the pool, which closing the
+	// pool does not wait for, and a connection opened as the store closes
+	// would touch the database's files after Close returned.
+	preparing sync.WaitGroup
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
@@ -49,7 +54,11 @@ func (c *stmtCache) get(q string) *sql.Stmt {
 		return nil
 	}
 	c.pending[q] = true
-	go c.prepare(q)
+	c.preparing.Add(1)
+	go func() {
+		defer c.preparing.Done()
+		c.prepare(q)
+	}()
 	return nil
 }
 
@@ -69,11 +78,11 @@ func (c *stmtCache) prepare(q string) {
 	c.m[q] = st
 }
 
-// close closes every kept statement; statements being prepared are closed
-// when they are ready.
+// close closes every kept statement, and waits for the statements being
+// prepared, which are closed when they are ready: after it, the cache
+// holds no connection of the pool.
 func (c *stmtCache) close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
 	var first error
 	for q, st := range c.m {
@@ -82,6 +91,8 @@ func (c *stmtCache) close() error {
 		}
 		delete(c.m, q)
 	}
+	c.mu.Unlock()
+	c.preparing.Wait()
 	return first
 }
 

@@ -3,6 +3,8 @@ package embedded
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -42,4 +44,26 @@ func TestStatementCacheInsideAFullPool(t *testing.T) {
 	require.NoError(t, rows.Scan(&n))
 	require.NoError(t, rows.Close())
 	require.Equal(t, 0, n, "outside a transaction, with other arguments")
+}
+
+// TestCloseWaitsForBackgroundPrepares: statements being prepared in the
+// background when the store closes hold no connection once Close returns,
+// so the store's directory can be removed at once (a prepare that opened
+// a connection as the store closed left the database's files touched
+// after Close, and a test's TempDir cleanup failed "directory not empty").
+func TestCloseWaitsForBackgroundPrepares(t *testing.T) {
+	for i := range 20 {
+		dir := t.TempDir()
+		s, err := Open(t.Context(), dir, Options{})
+		require.NoError(t, err)
+		for j := range maxCachedStmts / 4 { // distinct texts: each starts a prepare
+			_ = s.stmts.get(fmt.Sprintf("SELECT count(*) FROM cis WHERE kind = ? AND %d = %d", i, j))
+		}
+		require.NoError(t, s.Close())
+		s.stmts.mu.Lock()
+		pending := len(s.stmts.pending)
+		s.stmts.mu.Unlock()
+		require.Zero(t, pending, "no prepare left running after Close")
+		require.NoError(t, os.RemoveAll(dir))
+	}
 }
