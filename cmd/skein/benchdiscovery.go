@@ -67,7 +67,9 @@ ends by batch ref and by identity, DEPENDS_ON to another host's instance by iden
 
 Phases, each with one writer (half the hosts) and --writers (the other half): a first load
 (every CI and relationship created), the same batches again (every one unchanged: discovery's
-steady state), then --writers agents reporting a quarter as many new hosts, each host by two
+steady state), the same batches once more as scoped sync sends them (each batch a scope, in a
+run completed at the end: the scopes' membership recorded and each scope synchronised), then
+--writers agents reporting a quarter as many new hosts, each host by two
 sources in batches cut differently and sent side by side. Prints CIs and relationships per
 second, and the CIs, relationships and duplicates in each store afterwards; a duplicate, or a
 CI or relationship not answered as the phase expects, is an error.

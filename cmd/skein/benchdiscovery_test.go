@@ -64,12 +64,14 @@ func TestBenchUpsert(t *testing.T) {
 					"| " + b + " | first load (creates) | 4 | 5 | 200 | 200 |",
 					"| " + b + " | same batches again (unchanged) | 1 | 5 | 200 | 200 |",
 					"| " + b + " | same batches again (unchanged) | 4 | 5 | 200 | 200 |",
+					"| " + b + " | same batches, scoped, in a completed run | 1 | 5 | 200 | 200 |",
+					"| " + b + " | same batches, scoped, in a completed run | 4 | 5 | 200 | 200 |",
 					"| " + b + " | overlapping writers (each host reported twice) | 4 | 6 | 192 | 192 |",
 				} {
 					assert.Contains(t, rep, row)
 				}
 				assert.Contains(t, rep, "- "+b+" afterwards: 496 CIs and 496 relationships (496 and 496 distinct ones sent); duplicates: 0 CIs, 0 relationships; the overlapping writers' CIs were answered ")
-				assert.Equal(t, 5, strings.Count(rep, "\n| "+b+" |"), "one row a phase")
+				assert.Equal(t, 7, strings.Count(rep, "\n| "+b+" |"), "one row a phase")
 				m := regexp.MustCompile("- " + b + ` afterwards: .* answered (\d+) created, (\d+) unchanged, (\d+) updated;`).FindStringSubmatch(rep)
 				require.Len(t, m, 4, rep)
 				created, _ := strconv.Atoi(m[1])

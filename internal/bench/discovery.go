@@ -90,6 +90,10 @@ const (
 	PhaseCreate    = "first load (creates)"
 	PhaseUnchanged = "same batches again (unchanged)"
 	PhaseOverlap   = "overlapping writers (each host reported twice)"
+	// PhaseScoped sends the same batches once more, each the complete
+	// view of a scope, in one run completed at the end (scoped sync: the
+	// scopes' membership recorded, then each scope synchronised).
+	PhaseScoped = "same batches, scoped, in a completed run"
 )
 
 // appsPerHost are the application instances of every generated host.
@@ -159,6 +163,8 @@ func hostBatches(source string, from, to, perBatch, offset int) []discovery.Batc
 // one writer (half the hosts) and cfg.Writers (the other half): a first
 // load that creates every CI and relationship, the same batches again
 // (every CI and relationship unchanged: discovery's steady state), and
+// the same batches again as scoped sync sends them (each the complete view
+// of a scope, in a run completed at the end; see pushScoped), and
 // cfg.Writers agents reporting a quarter as many new hosts, each host by
 // two sources in differently cut batches sent side by side. Any status
 // but the one a phase expects (created; unchanged; created or unchanged
@@ -187,6 +193,7 @@ func RunUpsert(ctx context.Context, t Target, cfg UpsertConfig) (*UpsertReport, 
 	}
 	rep := &UpsertReport{Backend: t.Backend}
 	first, second := hostBatches(UpsertSources[0], 0, half, perBatch, 0), hostBatches(UpsertSources[0], half, hosts, perBatch, 0)
+	unchanged := []agent.Status{agent.StatusUnchanged}
 	for _, p := range []struct {
 		phase   string
 		batches []discovery.Batch
@@ -195,11 +202,19 @@ func RunUpsert(ctx context.Context, t Target, cfg UpsertConfig) (*UpsertReport, 
 	}{
 		{PhaseCreate, first, 1, []agent.Status{agent.StatusCreated}},
 		{PhaseCreate, second, cfg.Writers, []agent.Status{agent.StatusCreated}},
-		{PhaseUnchanged, first, 1, []agent.Status{agent.StatusUnchanged}},
-		{PhaseUnchanged, second, cfg.Writers, []agent.Status{agent.StatusUnchanged}},
+		{PhaseUnchanged, first, 1, unchanged},
+		{PhaseUnchanged, second, cfg.Writers, unchanged},
+		{PhaseScoped, first, 1, unchanged},
+		{PhaseScoped, second, cfg.Writers, unchanged},
 		{PhaseOverlap, overlapping(hosts, hosts+max(2, hosts/4&^1), perBatch), cfg.Writers, []agent.Status{agent.StatusCreated, agent.StatusUnchanged, agent.StatusUpdated}},
 	} {
-		row, err := push(ctx, pusher, t.Backend, p.phase, p.batches, p.writers, p.want)
+		var row UpsertRow
+		var err error
+		if p.phase == PhaseScoped {
+			row, err = pushScoped(ctx, pusher, t.Backend, p.batches, p.writers, p.want)
+		} else {
+			row, err = push(ctx, pusher, t.Backend, p.phase, p.batches, p.writers, p.want)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s, %s, %d writer(s): %w", t.Backend, p.phase, p.writers, err)
 		}
@@ -281,6 +296,45 @@ func push(ctx context.Context, p *agent.Pusher, backend, phase string, batches [
 	})
 	row.Duration = time.Since(start)
 	return row, err
+}
+
+// pushScoped is push with each batch the complete view of a scope of its
+// own, in one run of the batches' source, completed once every batch was
+// taken: the time includes starting and completing the run. Nothing
+// disappears from a scope, so the completion must apply every scope and
+// remove nothing.
+func pushScoped(ctx context.Context, p *agent.Pusher, backend string, batches []discovery.Batch, writers int, want []agent.Status) (UpsertRow, error) {
+	start := time.Now()
+	source := batches[0].Source
+	run, err := p.StartRun(ctx, source)
+	if err != nil {
+		return UpsertRow{}, fmt.Errorf("start a run: %w", err)
+	}
+	scoped := make([]discovery.Batch, len(batches))
+	scopes := make([]string, len(batches))
+	for i, b := range batches {
+		scopes[i] = fmt.Sprintf("bench:%v", b.CIs[0].Attributes["name"]) // a batch's hosts are its own
+		b.Scope = &discovery.Scope{Name: scopes[i], Run: run.Run}
+		scoped[i] = b
+	}
+	row, err := push(ctx, p, backend, PhaseScoped, scoped, writers, want)
+	if err != nil {
+		return row, err
+	}
+	done, err := p.CompleteRun(ctx, source, run.Run, scopes)
+	if err != nil {
+		return row, fmt.Errorf("complete run %d: %w", run.Run, err)
+	}
+	if len(done.Scopes) != len(scopes) {
+		return row, fmt.Errorf("run %d: %d scopes answered for %d", run.Run, len(done.Scopes), len(scopes))
+	}
+	for _, sc := range done.Scopes {
+		if !sc.Applied || sc.ForgottenCIs+sc.ForgottenRelationships+sc.RetiredRelationships+sc.StaleCIs > 0 {
+			return row, fmt.Errorf("run %d, scope %s: %+v; want applied, nothing removed", run.Run, sc.Name, sc)
+		}
+	}
+	row.Duration = time.Since(start)
+	return row, nil
 }
 
 // expect returns an error naming the first item whose status is not
