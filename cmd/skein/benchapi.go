@@ -100,11 +100,13 @@ func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overl
 	if err := waitReady(ctx, base+"readyz"); err != nil {
 		return err
 	}
-	var hv string
+	var hv, vm string // the first of each: a mid and a typical start
 	for _, t := range est.Typical {
-		if t.Label == "hypervisor" {
+		switch {
+		case t.Label == "hypervisor" && hv == "":
 			hv = string(ids[t.Index])
-			break
+		case t.Label == "vm" && vm == "":
+			vm = string(ids[t.Index])
 		}
 	}
 	// Clients authenticate as a viewer, as they would in production; the
@@ -118,7 +120,9 @@ func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overl
 	read := bench.APIQuery{Name: "simple read", Query: `query($id: ID!) { ci(id: $id) { id name class status owner } }`, Variables: map[string]any{"id": gid(string(ids[len(ids)/2]))}, Token: tok}
 	anonRead := read
 	anonRead.Name, anonRead.Token = "simple read, no token", ""
-	imp := bench.APIQuery{Name: "impact", Query: `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount degradedCount businessServices { ci { name } effect } } }`, Variables: map[string]any{"ids": []any{gid(hv)}}, Token: tok}
+	const impactQuery = `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount degradedCount businessServices { ci { name } effect } } }`
+	imp := bench.APIQuery{Name: "impact", Query: impactQuery, Variables: map[string]any{"ids": []any{gid(hv)}}, Token: tok}
+	typical := bench.APIQuery{Name: "impact, typical CI (a VM)", Query: impactQuery, Variables: map[string]any{"ids": []any{gid(vm)}}, Token: tok}
 	var b strings.Builder
 	flags := ""
 	if overload {
@@ -136,7 +140,7 @@ func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overl
 		}
 		bench.OverloadMarkdown(&b, rows)
 	} else {
-		rows, err := bench.RunAPI(ctx, bench.APIConfig{URL: url, Clients: levels, Duration: d, Log: stderr, Queries: []bench.APIQuery{anonRead, read, imp}})
+		rows, err := bench.RunAPI(ctx, bench.APIConfig{URL: url, Clients: levels, Duration: d, Log: stderr, Queries: []bench.APIQuery{anonRead, read, typical, imp}})
 		stop()
 		<-done
 		if err != nil {
