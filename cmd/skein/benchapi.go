@@ -122,7 +122,7 @@ func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overl
 	anonRead.Name, anonRead.Token = "simple read, no token", ""
 	const impactQuery = `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount degradedCount businessServices { ci { name } effect } } }`
 	imp := bench.APIQuery{Name: "impact", Query: impactQuery, Variables: map[string]any{"ids": []any{gid(hv)}}, Token: tok}
-	typical := bench.APIQuery{Name: "impact, typical CI (a VM)", Query: impactQuery, Variables: map[string]any{"ids": []any{gid(vm)}}, Token: tok}
+	typical := bench.APIQuery{Name: "impact from a VM", Query: impactQuery, Variables: map[string]any{"ids": []any{gid(vm)}}, Token: tok}
 	var b strings.Builder
 	flags := ""
 	if overload {

@@ -18,7 +18,7 @@ func TestBenchAPI(t *testing.T) {
 	var out strings.Builder
 	require.NoError(t, benchAPI(t.Context(), 500, []int{1, 2}, 300*time.Millisecond, false, "", &out, io.Discard))
 	rep := out.String()
-	for _, q := range []string{"simple read, no token", "simple read", "impact, typical CI (a VM)", "impact"} {
+	for _, q := range []string{"simple read, no token", "simple read", "impact from a VM", "impact"} {
 		for _, clients := range []string{"1", "2"} {
 			m := regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(q) + ` \| ` + clients + ` \| (\d+) \| (\d+) \|`).FindStringSubmatch(rep)
 			if assert.Len(t, m, 3, "%s at %s clients: %s", q, clients, rep) {
