@@ -350,19 +350,17 @@ func (s *Service) syncScope(ctx context.Context, actor store.Actor, r store.Sync
 	out := ScopeOutcome{Name: name, Run: r.Number}
 	ref := store.ScopeRef{Source: r.Source, Name: name}
 	forget := store.Forget{Source: r.Source, Before: r.StartedAt}
-	page, err := s.st.ScopeMembers(ctx, ref, "", 1)
-	if err != nil {
-		return out, err
-	}
-	if len(page) == 1 && page[0].Member == store.ScopeFailed && page[0].Run == r.Number {
-		out.Reason = "part of this scope could not be written in this run (an invalid or conflicting item): nothing was removed"
-		return out, nil
-	}
 	after := ""
-	for {
+	for first := true; ; first = false {
 		page, err := s.st.ScopeMembers(ctx, ref, after, store.MaxPageSize)
 		if err != nil {
 			return out, err
+		}
+		// The failure mark sorts first: the first page says whether this
+		// run's view of the scope is complete, before anything is removed.
+		if first && len(page) > 0 && page[0].Member == store.ScopeFailed && page[0].Run == r.Number {
+			out.Reason = "part of this scope could not be written in this run (an invalid or conflicting item): nothing was removed"
+			return out, nil
 		}
 		var gone []string
 		var cis, rels []store.ID
