@@ -365,9 +365,7 @@ func (p *Pusher) Push(ctx context.Context, b discovery.Batch) (Result, error) {
 			return res, fmt.Errorf("push %s batch (request %d of %d): %w", b.Source, i+1, len(chunks), err)
 		}
 		if ans.Scope != nil && res.Scope != nil && !res.Scope.Dropped {
-			dropped := res.Scope.Dropped
 			*res.Scope = *ans.Scope
-			res.Scope.Dropped = dropped
 		}
 		res.CIs = append(res.CIs, remap(ans.CIs, c.cis)...)
 		res.Relationships = append(res.Relationships, remap(ans.Relationships, c.rels)...)

@@ -327,88 +327,13 @@ func (w *wtx) rowsByUID(uids []store.ID) (map[store.ID]int64, error) {
 
 // DeleteRelationships deletes relationships by id.
 func (s *Store) DeleteRelationships(ctx context.Context, actor store.Actor, ids []store.ID) ([]store.RelationshipResult, error) {
-	if err := store.CheckBatch("ids", len(ids)); err != nil {
-		return nil, err
-	}
-	var results []store.RelationshipResult
-	err := s.write(ctx, func(w *wtx, p *patch) error {
-		res, err := w.deleteRels(actor, ids, p)
-		if err == nil {
-			results = res
+	return s.changeRels(ctx, actor, ids, func(existing *store.Relationship) store.EdgeDecision {
+		if existing == nil {
+			return store.EdgeDecision{Status: store.StatusNotFound, Err: fmt.Errorf("no relationship has this ID: %w", store.ErrNotFound)}
 		}
-		return err
+		return store.EdgeDecision{Status: store.StatusDeleted, Relationship: *existing, Write: store.EdgeDelete,
+			Changes: store.RelationshipIdentityChanges(existing.Key(), true)}
 	})
-	if err != nil {
-		return nil, err
-	}
-	return results, nil
-}
-
-func (w *wtx) deleteRels(actor store.Actor, ids []store.ID, p *patch) ([]store.RelationshipResult, error) {
-	results := make([]store.RelationshipResult, len(ids))
-	keys := make([]store.RelationshipKey, len(ids))
-	var uids []store.ID
-	for i, id := range ids {
-		k, err := store.ParseRelationshipID(id)
-		if err != nil {
-			var ie *store.InvalidError
-			errors.As(err, &ie)
-			results[i] = store.RelationshipResult{Status: store.StatusInvalid, Err: store.Invalid(fmt.Sprintf("ids[%d]", i), "%s", ie.Reason)}
-			continue
-		}
-		keys[i] = k
-		uids = append(uids, k.Source, k.Target)
-	}
-	rowOf, err := w.rowsByUID(uids)
-	if err != nil {
-		return nil, err
-	}
-	g := w.graph
-	var audit []any
-	for i, id := range ids {
-		if results[i].Status == store.StatusInvalid {
-			continue
-		}
-		k := keys[i]
-		notFound := store.RelationshipResult{Status: store.StatusNotFound, Err: store.AtField(fmt.Sprintf("ids[%d]", i), fmt.Errorf("no relationship has this ID: %w", store.ErrNotFound))}
-		src, okS := rowOf[k.Source]
-		dst, okT := rowOf[k.Target]
-		typ, okY, err := w.findType(g, k.Type)
-		if err != nil {
-			return nil, err
-		}
-		if !okS || !okT || !okY {
-			results[i] = notFound
-			continue
-		}
-		var relRow, created, updated int64
-		var attrs []byte
-		err = w.st.relGet.QueryRow(src, typ, dst).Scan(&relRow, &attrs, &created, &updated)
-		if errors.Is(err, sql.ErrNoRows) {
-			results[i] = notFound
-			continue
-		}
-		if err != nil {
-			return nil, dbErr("delete relationship", err)
-		}
-		a, err := store.DecodeAttributes(attrs)
-		if err != nil {
-			return nil, corrupt("attributes of relationship "+string(id), err)
-		}
-		if _, err := w.st.relDelete.Exec(relRow); err != nil {
-			return nil, dbErr("delete relationship", err)
-		}
-		audit = w.auditRow(audit, actor, store.KindRelationship, string(id), store.ActionDelete, store.RelationshipIdentityChanges(k, true))
-		p.delEdges = append(p.delEdges, edge{src: int32(src), dst: int32(dst), typ: typ})
-		results[i] = store.RelationshipResult{Status: store.StatusDeleted, Relationship: store.Relationship{
-			ID: id, Type: k.Type, Source: k.Source, Target: k.Target, Attributes: a,
-			CreatedAt: fromNanos(created), UpdatedAt: fromNanos(updated),
-		}}
-	}
-	if err := w.insert(bulkAudit, audit); err != nil {
-		return nil, dbErr("delete relationship", err)
-	}
-	return results, nil
 }
 
 // relTailCols are the columns every read of whole relationships ends with;
@@ -680,12 +605,23 @@ func dedupeRels(rs []store.Relationship) []store.Relationship {
 // ForgetRelationships drops a source's sighting from relationships, and
 // deletes those left with none (store.ForgetEdge decides).
 func (s *Store) ForgetRelationships(ctx context.Context, actor store.Actor, ids []store.ID, f store.Forget) ([]store.RelationshipResult, error) {
+	return s.changeRels(ctx, actor, ids, func(existing *store.Relationship) store.EdgeDecision {
+		return store.ForgetEdge(existing, f)
+	})
+}
+
+// changeRels runs decide over the relationship each of ids names (nil when
+// none is stored, or an earlier id of the call deleted it) in one write,
+// and writes what it decided: deletions (EdgeDelete, audited with the
+// decision's changes) and sightings (EdgeSighting). Malformed ids are
+// invalid items on ids[i].
+func (s *Store) changeRels(ctx context.Context, actor store.Actor, ids []store.ID, decide func(*store.Relationship) store.EdgeDecision) ([]store.RelationshipResult, error) {
 	if err := store.CheckBatch("ids", len(ids)); err != nil {
 		return nil, err
 	}
 	var results []store.RelationshipResult
 	err := s.write(ctx, func(w *wtx, p *patch) error {
-		res, err := w.forgetRels(actor, ids, f, p)
+		res, err := w.changeRels(actor, ids, decide, p)
 		if err == nil {
 			results = res
 		}
@@ -697,7 +633,7 @@ func (s *Store) ForgetRelationships(ctx context.Context, actor store.Actor, ids 
 	return results, nil
 }
 
-func (w *wtx) forgetRels(actor store.Actor, ids []store.ID, f store.Forget, p *patch) ([]store.RelationshipResult, error) {
+func (w *wtx) changeRels(actor store.Actor, ids []store.ID, decide func(*store.Relationship) store.EdgeDecision, p *patch) ([]store.RelationshipResult, error) {
 	results := make([]store.RelationshipResult, len(ids))
 	keys := make([]store.RelationshipKey, len(ids))
 	var uids []store.ID
@@ -749,17 +685,17 @@ func (w *wtx) forgetRels(actor store.Actor, ids []store.ID, f store.Forget, p *p
 			st.rel.ID, st.rel.Type, st.rel.Source, st.rel.Target = k.ID(), k.Type, k.Source, k.Target
 			existing = &st.rel
 		}
-		d := store.ForgetEdge(existing, f)
+		d := decide(existing)
 		switch d.Write {
 		case store.EdgeSighting:
 			w.buf = store.AppendSeen(w.buf[:0], d.Relationship.SeenBy)
 			if _, err := w.st.relSight.Exec(string(w.buf), st.row); err != nil {
-				return nil, dbErr("forget relationship", err)
+				return nil, dbErr("update relationship", err)
 			}
 			st.rel = d.Relationship
 		case store.EdgeDelete:
 			if _, err := w.st.relDelete.Exec(st.row); err != nil {
-				return nil, dbErr("forget relationship", err)
+				return nil, dbErr("delete relationship", err)
 			}
 			audit = w.auditRow(audit, actor, store.KindRelationship, string(d.Relationship.ID), store.ActionDelete, d.Changes)
 			p.delEdges = append(p.delEdges, edges[i])
@@ -771,7 +707,7 @@ func (w *wtx) forgetRels(actor store.Actor, ids []store.ID, f store.Forget, p *p
 		results[i] = store.RelationshipResult{Status: d.Status, Relationship: d.Relationship, Err: d.Err}
 	}
 	if err := w.insert(bulkAudit, audit); err != nil {
-		return nil, dbErr("forget relationship", err)
+		return nil, dbErr("change relationships", err)
 	}
 	return results, nil
 }

@@ -47,6 +47,15 @@ func (s *Store) LoadRun(ctx context.Context, n int64) (store.SyncRun, error) {
 
 // MarkScope records the run that last reported members of a scope.
 func (s *Store) MarkScope(ctx context.Context, scope store.ScopeRef, run int64, members []string) error {
+	// "WHERE true": ON CONFLICT belongs to the INSERT (see RecordConflicts).
+	return s.scopeWrite(ctx, "mark scope", scope, run, members, `INSERT INTO scope_members(source, scope, member, run)
+SELECT ?1, ?2, value, ?3 FROM json_each(?4) WHERE true
+ON CONFLICT (source, scope, member) DO UPDATE SET run = max(run, excluded.run)`)
+}
+
+// scopeWrite runs one statement over members of scope in the writer: q
+// takes the source, the scope's name, run and the members as a JSON list.
+func (s *Store) scopeWrite(ctx context.Context, op string, scope store.ScopeRef, run int64, members []string, q string) error {
 	if err := store.CheckScopeMembers(scope, members); err != nil {
 		return err
 	}
@@ -55,15 +64,11 @@ func (s *Store) MarkScope(ctx context.Context, scope store.ScopeRef, run int64, 
 	}
 	arg, err := json.Marshal(members)
 	if err != nil {
-		return fmt.Errorf("embedded: mark scope: %w", err)
+		return fmt.Errorf("embedded: %s: %w", op, err)
 	}
 	return s.write(ctx, func(w *wtx, _ *patch) error {
-		// "WHERE true": ON CONFLICT belongs to the INSERT (see
-		// RecordConflicts).
-		if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), `INSERT INTO scope_members(source, scope, member, run)
-SELECT ?1, ?2, value, ?3 FROM json_each(?4) WHERE true
-ON CONFLICT (source, scope, member) DO UPDATE SET run = max(run, excluded.run)`, scope.Source, scope.Name, run, string(arg)); err != nil {
-			return dbErr("mark scope", err)
+		if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), q, scope.Source, scope.Name, run, string(arg)); err != nil {
+			return dbErr(op, err)
 		}
 		return nil
 	})
@@ -99,21 +104,6 @@ WHERE source = ? AND scope = ? AND member > ? ORDER BY member LIMIT ?`, scope.So
 
 // ForgetScope deletes members a later run did not mark again.
 func (s *Store) ForgetScope(ctx context.Context, scope store.ScopeRef, members []string, before int64) error {
-	if err := store.CheckScopeMembers(scope, members); err != nil {
-		return err
-	}
-	if len(members) == 0 {
-		return nil
-	}
-	arg, err := json.Marshal(members)
-	if err != nil {
-		return fmt.Errorf("embedded: forget scope: %w", err)
-	}
-	return s.write(ctx, func(w *wtx, _ *patch) error {
-		if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), `DELETE FROM scope_members
-WHERE source = ?1 AND scope = ?2 AND run < ?3 AND member IN (SELECT value FROM json_each(?4))`, scope.Source, scope.Name, before, string(arg)); err != nil {
-			return dbErr("forget scope", err)
-		}
-		return nil
-	})
+	return s.scopeWrite(ctx, "forget scope", scope, before, members, `DELETE FROM scope_members
+WHERE source = ?1 AND scope = ?2 AND run < ?3 AND member IN (SELECT value FROM json_each(?4))`)
 }

@@ -275,11 +275,11 @@ type wtx struct {
 type stmts struct {
 	begin, commit, rollback, totalChanges *sql.Stmt
 
-	maxCIRow, keyOwners, cisByRow, cisByUID                         *sql.Stmt
-	deleteKeys, deleteTags, deleteCI                                *sql.Stmt
-	deleteCIKeys, deleteCITags                                      *sql.Stmt
-	relsOfCI, typeByName, insertType, rowsByUID                     *sql.Stmt
-	relGet, relsByTriple, relUpdate, relSight, relDelete, insertExt *sql.Stmt
+	maxCIRow, keyOwners, cisByRow, cisByUID                 *sql.Stmt
+	deleteKeys, deleteTags, deleteCI                        *sql.Stmt
+	deleteCIKeys, deleteCITags                              *sql.Stmt
+	relsOfCI, typeByName, insertType, rowsByUID             *sql.Stmt
+	relsByTriple, relUpdate, relSight, relDelete, insertExt *sql.Stmt
 }
 
 func newWtx(ctx context.Context, conn *sql.Conn) (*wtx, error) {
@@ -309,7 +309,6 @@ func newWtx(ctx context.Context, conn *sql.Conn) (*wtx, error) {
 		{&w.st.typeByName, "SELECT id FROM rel_types WHERE name = ?"},
 		{&w.st.insertType, "INSERT INTO rel_types(name) VALUES (?)"},
 		{&w.st.rowsByUID, "SELECT id, uid FROM cis WHERE uid IN (SELECT value FROM json_each(?))"},
-		{&w.st.relGet, "SELECT id, attrs, created_at, updated_at FROM relationships WHERE src = ? AND type = ? AND dst = ?"},
 		{&w.st.relsByTriple, `SELECT r.id, r.src, r.type, r.dst, ` + relTailCols + ` FROM json_each(?) j
 			JOIN relationships r ON r.src = j.value->>0 AND r.type = j.value->>1 AND r.dst = j.value->>2`},
 		{&w.st.relUpdate, "UPDATE relationships SET attrs = ?, updated_at = ?, version = ?, seen_by = ? WHERE id = ?"},
@@ -340,7 +339,7 @@ func (w *wtx) close() error {
 		w.st.deleteKeys, w.st.deleteTags, w.st.deleteCI,
 		w.st.deleteCIKeys, w.st.deleteCITags,
 		w.st.relsOfCI, w.st.typeByName, w.st.insertType, w.st.rowsByUID,
-		w.st.relGet, w.st.relsByTriple, w.st.relUpdate, w.st.relSight, w.st.relDelete, w.st.insertExt,
+		w.st.relsByTriple, w.st.relUpdate, w.st.relSight, w.st.relDelete, w.st.insertExt,
 	} {
 		if st != nil {
 			_ = st.Close()

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -165,7 +167,7 @@ func testForgetRelationshipSightings(t *testing.T, st store.Store) {
 	require.NoError(t, err)
 	assert.NotContains(t, got, onlyID)
 	kept := got[sharedID]
-	assert.Equal(t, []string{"api"}, sortedSources(kept.SeenBy))
+	assert.Equal(t, []string{"api"}, slices.Sorted(maps.Keys(kept.SeenBy)))
 	assert.Equal(t, int64(1), kept.Version)
 	h := history(t, st, string(onlyID))
 	require.Len(t, h, 2, "created, then removed")
@@ -177,19 +179,6 @@ func testForgetRelationshipSightings(t *testing.T, st store.Store) {
 	steps, err := st.Edges(ctx, []store.ID{ids[0]}, store.Out, nil)
 	require.NoError(t, err)
 	assert.Len(t, steps[ids[0]], 1, "traversals no longer see the removed relationship")
-}
-
-func sortedSources(m map[string]time.Time) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 // syncHost is a graph batch of one server with the named interfaces, each
