@@ -260,7 +260,7 @@ type label struct {
 	depth     int
 	via       store.ID
 	viaEffect Effect
-	step      store.Step
+	step      hop
 	head      *Headroom
 }
 
@@ -275,7 +275,7 @@ type group struct {
 // member is one member of a group and the hop from it to the group.
 type member struct {
 	id   store.ID
-	step store.Step
+	step hop
 }
 
 // propagateDown runs phase 1: it spreads "down" level by level from the
@@ -321,7 +321,7 @@ func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error 
 				an.truncated = true
 				return false
 			}
-			an.down[h.to] = pred{depth: level + 1, via: via, step: cleanStep(h.step)}
+			an.down[h.to] = pred{depth: level + 1, via: via, step: h.step}
 			an.count++
 			next = append(next, h.to)
 			return true
@@ -332,7 +332,7 @@ func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error 
 		// CIs that a CI down at this level degrades.
 		each(hopDegrades, func(via store.ID, h hopTo) bool {
 			if _, ok := an.degradedBy[h.to]; !ok {
-				an.degradedBy[h.to] = pred{depth: level + 1, via: via, step: cleanStep(h.step)}
+				an.degradedBy[h.to] = pred{depth: level + 1, via: via, step: h.step}
 			}
 			return true
 		})
@@ -344,7 +344,7 @@ func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error 
 				seen[h.to] = true
 				touched = append(touched, h.to)
 				if _, ok := an.touched[h.to]; !ok {
-					an.touched[h.to] = pred{depth: level + 1, via: via, step: cleanStep(h.step)}
+					an.touched[h.to] = pred{depth: level + 1, via: via, step: h.step}
 				}
 			}
 			return true
@@ -396,7 +396,7 @@ func (an *analysis) loadGroups(ctx context.Context, ids []store.ID) error {
 					if rule.dir == store.In {
 						mid = e.Rel.Target
 					}
-					g.members[i] = append(g.members[i], member{id: mid, step: cleanStep(store.Step{Rel: e.Rel, Forward: rule.dir == store.Out})})
+					g.members[i] = append(g.members[i], member{id: mid, step: hop{typ: e.Rel.Type, src: e.Rel.Source, dst: e.Rel.Target, id: e.Rel.ID, fwd: rule.dir == store.Out}})
 				}
 			}
 		}
@@ -661,7 +661,7 @@ const (
 // hopTo is one relationship from a CI along which failure travels.
 type hopTo struct {
 	to   store.ID
-	step store.Step
+	step hop
 	kind hopKind
 }
 
@@ -688,7 +688,7 @@ func (an *analysis) hopsOf(ctx context.Context, ids []store.ID) (map[store.ID][]
 					if side.dir == store.In {
 						to = e.Rel.Source
 					}
-					hops[id] = append(hops[id], hopTo{to: to, kind: an.r.kinds[e.Rel.Type], step: e})
+					hops[id] = append(hops[id], hopTo{to: to, kind: an.r.kinds[e.Rel.Type], step: hopOf(e)})
 				}
 			}
 		}
@@ -697,7 +697,7 @@ func (an *analysis) hopsOf(ctx context.Context, ids []store.ID) (map[store.ID][]
 	// end, so that ties break the same way on every store.
 	for _, hs := range hops {
 		slices.SortFunc(hs, func(x, y hopTo) int {
-			return cmp.Or(cmp.Compare(x.step.Rel.Type, y.step.Rel.Type), cmp.Compare(x.to, y.to), cmp.Compare(x.step.Rel.Source, y.step.Rel.Source))
+			return cmp.Or(cmp.Compare(x.step.typ, y.step.typ), cmp.Compare(x.to, y.to), cmp.Compare(x.step.src, y.step.src))
 		})
 	}
 	return hops, nil
@@ -761,7 +761,7 @@ func (an *analysis) path(id store.ID, e Effect) []store.Step {
 		if l == nil || l.depth == 0 {
 			break
 		}
-		back = append(back, cleanStep(l.step)) // labels keep the step as read
+		back = append(back, l.step.step())
 		id, e = l.via, l.viaEffect
 	}
 	return reversed(back)

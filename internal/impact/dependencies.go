@@ -86,6 +86,16 @@ type pathFinder struct {
 	preds map[store.ID]pred // known predecessors, completed by find
 }
 
+// before reports whether reaching a CI from via over step comes before old
+// in the order that picks one path of equal length: by predecessor, then
+// relationship type, then relationship ID (derived only on a tie).
+func before(via store.ID, step hop, old pred) bool {
+	if c := cmp.Or(cmp.Compare(via, old.via), cmp.Compare(step.typ, old.step.typ)); c != 0 {
+		return c < 0
+	}
+	return step.relID() < old.step.relID()
+}
+
 // find reads, depth by depth, the relationships of the CIs with no known
 // predecessor the way back towards the root (the rules reversed), and
 // keeps for each the smallest (predecessor, type, relationship) one level
@@ -119,8 +129,8 @@ func (pf *pathFinder) find(ctx context.Context) error {
 						if vd, ok := pf.depth[via]; !ok || vd != d-1 {
 							continue
 						}
-						step := cleanStep(store.Step{Rel: e.Rel, Forward: !e.Forward})
-						if old, ok := pf.preds[id]; !ok || cmp.Or(cmp.Compare(via, old.via), cmp.Compare(step.Rel.Type, old.step.Rel.Type), cmp.Compare(step.Rel.ID, old.step.Rel.ID)) < 0 {
+						step := hop{typ: e.Rel.Type, src: e.Rel.Source, dst: e.Rel.Target, id: e.Rel.ID, fwd: !e.Forward}
+						if old, ok := pf.preds[id]; !ok || before(via, step, old) {
 							pf.preds[id] = pred{depth: d, via: via, step: step}
 						}
 					}
@@ -333,7 +343,7 @@ func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules
 		ids[i] = n.ID
 		pf.depth[n.ID] = n.Depth
 		if n.Depth > 0 && n.Via != "" {
-			pf.preds[n.ID] = pred{depth: n.Depth, via: n.Via, step: cleanStep(n.Step)}
+			pf.preds[n.ID] = pred{depth: n.Depth, via: n.Via, step: hopOf(n.Step)}
 		}
 	}
 	// The root is read whole; the CIs reached, which a hub has by tens of
@@ -434,7 +444,7 @@ func (a *Analyzer) path(ctx context.Context, from, to store.ID, depth int, rules
 	}
 	ids := []store.ID{from}
 	for i := range steps {
-		steps[i] = cleanStep(steps[i])
+		steps[i] = hopOf(steps[i]).step()
 		next := steps[i].Rel.Target
 		if !steps[i].Forward {
 			next = steps[i].Rel.Source

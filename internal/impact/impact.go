@@ -297,7 +297,7 @@ func (a *Analyzer) loadCIs(ctx context.Context, ids []store.ID) (map[store.ID]st
 // reads (Impacted.CI holds only these): its name for the order, what the
 // roll-ups count (owner, support group, criticality of business services)
 // and what a reader of a long list scans (status, environment).
-var SummaryFields = []string{"name", "status", "environment", "owner", "support_group", "criticality"}
+var SummaryFields = store.SummaryAttributes
 
 // loadSummaries reads the SummaryFields of CIs: an analysis reaching tens
 // of thousands of CIs reads their summaries, not the CIs (their identity
@@ -314,11 +314,43 @@ func (a *Analyzer) loadSummaries(ctx context.Context, ids []store.ID) (map[store
 	return out, nil
 }
 
-// pred is how a CI was reached: from Via over Step, at Depth.
+// pred is how a CI was reached: from via over step, at depth.
 type pred struct {
 	depth int
 	via   store.ID
-	step  store.Step
+	step  hop
+}
+
+// hop is a step of a path as an analysis keeps it: the relationship's type
+// and ends, and its ID only when the store gave one. A store.Step holds a
+// whole store.Relationship (about 150 bytes) and its ID costs an encoding;
+// an analysis keeps a hop for every CI it reaches and every relationship
+// it reads, and builds steps only for the paths it returns.
+type hop struct {
+	typ      string
+	src, dst store.ID
+	id       store.ID
+	fwd      bool
+}
+
+// hopOf keeps the parts of s that name its relationship.
+func hopOf(s store.Step) hop {
+	return hop{typ: s.Rel.Type, src: s.Rel.Source, dst: s.Rel.Target, id: s.Rel.ID, fwd: s.Forward}
+}
+
+// relID returns the relationship's ID, derived from its key when the store
+// gave none.
+func (h hop) relID() store.ID {
+	if h.id != "" {
+		return h.id
+	}
+	return store.RelationshipKey{Type: h.typ, Source: h.src, Target: h.dst}.ID()
+}
+
+// step returns h as a path step: the relationship's type, ends and ID, so
+// paths look the same whichever call found them.
+func (h hop) step() store.Step {
+	return store.Step{Rel: store.Relationship{ID: h.relID(), Type: h.typ, Source: h.src, Target: h.dst}, Forward: h.fwd}
 }
 
 // pathTo returns the explaining path to id by following preds back to a
@@ -330,20 +362,10 @@ func pathTo(preds map[store.ID]pred, id store.ID) []store.Step {
 	}
 	path := make([]store.Step, p.depth)
 	for i := len(path) - 1; i >= 0 && ok; i-- {
-		path[i] = p.step
+		path[i] = p.step.step()
 		p, ok = preds[p.via]
 	}
 	return path
-}
-
-// cleanStep keeps the parts of a step that name the relationship, with its
-// ID filled in, so paths look the same whichever call found them.
-func cleanStep(s store.Step) store.Step {
-	r := store.Relationship{ID: s.Rel.ID, Type: s.Rel.Type, Source: s.Rel.Source, Target: s.Rel.Target}
-	if r.ID == "" {
-		r.ID = r.Key().ID()
-	}
-	return store.Step{Rel: r, Forward: s.Forward}
 }
 
 // ciName is the name attribute of a CI ("" when unset).

@@ -68,6 +68,18 @@ func TestCodecMatchesStore(t *testing.T) {
 			}
 		}
 		assert.Equal(t, wantPart, part, "DecodeAttributesOf(%s, %v)", mine, pick)
+		vals := make([]any, len(pick))
+		present, err := DecodeAttributesInto(mine, pick, vals)
+		require.NoError(t, err)
+		into := Attributes{}
+		for i, k := range pick {
+			if present&(1<<i) != 0 {
+				into[k] = vals[i]
+			} else {
+				assert.Nil(t, vals[i], "an absent member has no value")
+			}
+		}
+		assert.Equal(t, wantPart, into, "DecodeAttributesInto(%s, %v)", mine, pick)
 
 		keys := []string{tricky[rng.IntN(len(tricky))], "k"}
 		ks, err := DecodeStrings(AppendStrings(nil, keys))
@@ -103,6 +115,15 @@ func TestCodecMatchesStore(t *testing.T) {
 		_, got := DecodeAttributes([]byte(in))
 		assert.Equal(t, want == nil, got == nil, in)
 	}
+	// DecodeAttributesInto falls back the same way: what neither decoder
+	// reads is an error, not a partial answer.
+	vals := make([]any, 2)
+	_, err := DecodeAttributesInto([]byte(`{"b":"x","a":1e400}`), []string{"a", "b"}, vals)
+	assert.Error(t, err)
+	_, err = DecodeAttributesInto([]byte(`{"a":`), []string{"a"}, vals)
+	assert.Error(t, err)
+	_, err = DecodeAttributesInto(nil, make([]string, 65), make([]any, 65))
+	assert.Error(t, err, "at most 64 fields")
 	v, err := DecodeAttributes([]byte(`{ "a" : "\u00fc" , "b":[ ] }`))
 	require.NoError(t, err)
 	assert.Equal(t, Attributes{"a": "ü", "b": []string{}}, v)

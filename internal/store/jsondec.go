@@ -330,6 +330,46 @@ func DecodeAttributesOf(b []byte, fields []string) (Attributes, error) {
 	return out, nil
 }
 
+// DecodeAttributesInto decodes the members of the attribute object b that
+// fields name into vals (vals[i] for fields[i], len(vals) >= len(fields)),
+// as DecodeAttributesOf would but without a map, for readers of many nodes.
+// It returns a bit set (bit i for fields[i]) of the members present;
+// fields may name at most 64 attributes.
+func DecodeAttributesInto(b []byte, fields []string, vals []any) (present uint64, err error) {
+	if len(fields) > 64 || len(vals) < len(fields) {
+		return 0, fmt.Errorf("store: decode attributes: %d fields into %d values (at most 64)", len(fields), len(vals))
+	}
+	clear(vals[:len(fields)])
+	if len(b) == 0 {
+		return 0, nil
+	}
+	r := &jreader{b: b}
+	err = r.object(func(k string) error {
+		i := slices.Index(fields, k)
+		if i < 0 {
+			return r.skip()
+		}
+		v, err := r.value()
+		vals[i], present = v, present|1<<i
+		return err
+	})
+	if err == nil && r.end() {
+		return present, nil
+	}
+	all, err := decodeAttributesStd(b)
+	if err != nil {
+		return 0, err
+	}
+	clear(vals[:len(fields)])
+	present = 0
+	for i, f := range fields {
+		if v, ok := all[f]; ok {
+			vals[i], present = v, present|1<<i
+		}
+	}
+	return present, nil
+}
+
 // skip steps over one attribute value without keeping it: a string, a
 // number, true or false, a list of strings or a time.
 func (r *jreader) skip() error {

@@ -460,6 +460,13 @@ type NodeReader interface {
 	NodeFields(ctx context.Context, kind ObjectKind, ids []ID, fields []string) (map[ID]Node, error)
 }
 
+// SummaryAttributes are the attributes that show a node in a long list: an
+// impact analysis reads them for every CI it reaches (its name for the
+// order, what the roll-ups count, what a reader scans). A backend may keep
+// them in memory: the embedded store answers NodeFields naming only these
+// without reading its database.
+var SummaryAttributes = []string{"name", "status", "environment", "owner", "support_group", "criticality"}
+
 // NodeWriter writes the nodes of the graph, of every kind.
 type NodeWriter interface {
 	// UpsertNodes identifies each item (of kind b.Kind) by its ID or keys,

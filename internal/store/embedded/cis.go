@@ -394,8 +394,10 @@ func sortRels(rs []store.Relationship) {
 	slices.SortFunc(rs, func(a, b store.Relationship) int { return strings.Compare(string(a.ID), string(b.ID)) })
 }
 
-// NodeFields returns partial nodes: see store.NodeReader. It reads the
-// attribute column only, decoding just the named members.
+// NodeFields returns partial nodes: see store.NodeReader. Fields that are
+// all summary attributes are answered from the node summary cache
+// (summary.go); others read the attribute column only, decoding just the
+// named members.
 func (s *Store) NodeFields(ctx context.Context, kind store.ObjectKind, ids []store.ID, fields []string) (map[store.ID]store.Node, error) {
 	if len(ids) == 0 {
 		return map[store.ID]store.Node{}, nil
@@ -406,6 +408,19 @@ func (s *Store) NodeFields(ctx context.Context, kind store.ObjectKind, ids []sto
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
+	if !summaryServes(fields) {
+		return s.nodeFieldsFromDB(ctx, kind, ids, fields, make(map[store.ID]store.Node, len(ids)))
+	}
+	out := make(map[store.ID]store.Node, len(ids))
+	if miss := s.g.cachedFields(ids, kind, fields, out); len(miss) > 0 {
+		return s.nodeFieldsFromDB(ctx, kind, miss, fields, out)
+	}
+	return out, nil
+}
+
+// nodeFieldsFromDB reads NodeFields' answer for ids from the database
+// into out.
+func (s *Store) nodeFieldsFromDB(ctx context.Context, kind store.ObjectKind, ids []store.ID, fields []string, out map[store.ID]store.Node) (map[store.ID]store.Node, error) {
 	cols := "uid, kind, class, version, attrs"
 	if len(fields) == 0 {
 		cols = "uid, kind, class, version, NULL" // nor its attributes copied out
@@ -419,7 +434,6 @@ func (s *Store) NodeFields(ctx context.Context, kind store.ObjectKind, ids []sto
 		return nil, dbErr("read node fields", err)
 	}
 	defer rows.Close()
-	out := make(map[store.ID]store.Node, len(ids))
 	var uid, kindb, attrs sql.RawBytes
 	for rows.Next() {
 		var n store.Node

@@ -110,6 +110,14 @@ type graph struct {
 	typeID  map[string]uint32  // relationship type id by name
 	visits  sync.Pool          // *visitSet
 
+	// The node summary cache (summary.go).
+	sums     []sumSlot            // by slot
+	uncached []uint64             // bit per slot whose summary is read from the database
+	kcs      []kindClass          // kind and class by id (0 unused)
+	kcID     map[kindClass]uint32 // id by kind and class
+	vals     []any                // summary value by id (0 unused)
+	valID    map[any]uint32       // id by summary value
+
 	minCompact  int // the writer compacts past max(minCompact, base edges/8)
 	compactions int // how many times it did
 }
@@ -123,38 +131,95 @@ func newGraph() *graph {
 		byUID:   map[[16]byte]int32{},
 		types:   []string{""},
 		typeID:  map[string]uint32{},
+		kcs:     []kindClass{{}},
+		kcID:    map[kindClass]uint32{},
+		vals:    []any{nil},
+		valID:   map[any]uint32{},
 
 		minCompact: defaultMinCompact,
 	}
 }
 
-// loadGraph builds the index from the database.
+// loadGraph builds the index from the database. The node summaries are
+// read and decoded on a second connection while the nodes' uids and the
+// edges are read: they touch other fields of the graph, and on two cores
+// this hides most of their cost.
 func loadGraph(ctx context.Context, db *sql.DB) (*graph, error) {
 	g := newGraph()
-	rows, err := db.QueryContext(ctx, "SELECT id, name FROM rel_types")
+	sums := make(chan error, 1)
+	go func() { sums <- g.loadSums(ctx, db) }()
+	err := g.loadShape(ctx, db)
+	if serr := <-sums; err == nil && serr != nil {
+		err = fmt.Errorf("node summaries: %w", serr)
+	}
 	if err != nil {
 		return nil, err
+	}
+	return g, nil
+}
+
+// loadSums reads every node's summary (summary.go).
+func (g *graph) loadSums(ctx context.Context, db *sql.DB) error {
+	var maxRow int64
+	if err := db.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) FROM cis").Scan(&maxRow); err != nil {
+		return err
+	}
+	if maxRow > math.MaxInt32 {
+		return fmt.Errorf("CI row %d out of range", maxRow)
+	}
+	g.sums = make([]sumSlot, maxRow+1)
+	rows, err := db.QueryContext(ctx, "SELECT id, kind, class, version, attrs FROM cis")
+	if err != nil {
+		return err
+	}
+	var kind, attrs sql.RawBytes
+	var class string
+	for rows.Next() {
+		var id, version int64
+		if err := rows.Scan(&id, &kind, &class, &version, &attrs); err != nil {
+			rows.Close()
+			return err
+		}
+		if id <= 0 || id > maxRow {
+			rows.Close()
+			return fmt.Errorf("CI row %d out of range", id)
+		}
+		sum, err := sumOf(internKind(kind), class, version, attrs)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("CI row %d: attributes: %w", id, err)
+		}
+		g.setSum(int32(id), sum)
+	}
+	return closeRows(rows)
+}
+
+// loadShape reads the relationship types, the nodes' slots and the edges.
+func (g *graph) loadShape(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, "SELECT id, name FROM rel_types")
+	if err != nil {
+		return err
 	}
 	for rows.Next() {
 		var id int64
 		var name string
 		if err := rows.Scan(&id, &name); err != nil {
 			rows.Close()
-			return nil, err
+			return err
 		}
 		if id <= 0 || id > math.MaxUint32 {
 			rows.Close()
-			return nil, fmt.Errorf("relationship type id %d out of range", id)
+			return fmt.Errorf("relationship type id %d out of range", id)
 		}
 		g.setType(uint32(id), name)
 	}
 	if err := closeRows(rows); err != nil {
-		return nil, err
+		return err
 	}
 
 	rows, err = db.QueryContext(ctx, "SELECT id, uid, kind = 'ci' FROM cis")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var uid sql.RawBytes
 	for rows.Next() {
@@ -162,42 +227,42 @@ func loadGraph(ctx context.Context, db *sql.DB) (*graph, error) {
 		var ci bool
 		if err := rows.Scan(&id, &uid, &ci); err != nil {
 			rows.Close()
-			return nil, err
+			return err
 		}
 		u, ok := parseUID(string(uid))
 		if id <= 0 || id > math.MaxInt32 || !ok {
 			rows.Close()
-			return nil, fmt.Errorf("CI row %d has an invalid id or uid", id)
+			return fmt.Errorf("CI row %d has an invalid id or uid", id)
 		}
 		g.addNode(int32(id), u, ci)
 	}
 	if err := closeRows(rows); err != nil {
-		return nil, err
+		return err
 	}
 
 	rows, err = db.QueryContext(ctx, "SELECT src, type, dst FROM relationships")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var edges []edge
 	for rows.Next() {
 		var src, typ, dst int64
 		if err := rows.Scan(&src, &typ, &dst); err != nil {
 			rows.Close()
-			return nil, err
+			return err
 		}
 		if src <= 0 || dst <= 0 || int(src) >= len(g.uids) || int(dst) >= len(g.uids) || typ <= 0 || int(typ) >= len(g.types) {
 			rows.Close()
-			return nil, fmt.Errorf("relationship %d-%d-%d refers to an unknown CI or type", src, typ, dst)
+			return fmt.Errorf("relationship %d-%d-%d refers to an unknown CI or type", src, typ, dst)
 		}
 		edges = append(edges, edge{src: int32(src), dst: int32(dst), typ: uint32(typ)})
 	}
 	if err := closeRows(rows); err != nil {
-		return nil, err
+		return err
 	}
 	g.base = buildCSR(len(g.uids), edges)
 	g.nedges = len(edges)
-	return g, nil
+	return nil
 }
 
 func closeRows(rows *sql.Rows) error {
@@ -248,6 +313,7 @@ func (g *graph) delNode(slot int32) {
 	}
 	delete(g.byUID, g.uids[slot])
 	g.notCI = setBit(g.notCI, slot, false)
+	g.clearSum(slot)
 	g.uids[slot] = [16]byte{}
 	g.ids[slot] = ""
 	g.nodes--
@@ -360,6 +426,7 @@ func removeHalf(m map[int32][]half, k int32, h half) bool {
 type patch struct {
 	types    []typeDef
 	addNodes []nodeDef
+	sums     []sumDef // summaries of created and rewritten nodes, in write order
 	delNodes []int32
 	addEdges []edge
 	delEdges []edge
@@ -376,6 +443,11 @@ type nodeDef struct {
 	ci   bool
 }
 
+type sumDef struct {
+	slot int32
+	sum  nodeSum
+}
+
 // applyLocked applies a committed call's patch; the caller holds mu.
 func (g *graph) applyLocked(p *patch) {
 	for _, t := range p.types {
@@ -383,6 +455,9 @@ func (g *graph) applyLocked(p *patch) {
 	}
 	for _, n := range p.addNodes {
 		g.addNode(n.slot, n.uid, n.ci)
+	}
+	for _, d := range p.sums {
+		g.setSum(d.slot, d.sum)
 	}
 	for _, e := range p.delEdges {
 		g.delEdge(e)

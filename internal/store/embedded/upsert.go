@@ -263,6 +263,9 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 			return fmt.Errorf("embedded: encode attributes: %w", err)
 		}
 		attrs := string(buf)
+		if err := t.p.addSum(row, n, buf); err != nil {
+			return err
+		}
 		buf = store.AppendStrings(buf[:0], n.Keys)
 		keys := string(buf)
 		buf = store.AppendProvenance(buf[:0], n.Attributes, n.Sources, n.SetAt)
@@ -309,6 +312,9 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 			return fmt.Errorf("embedded: encode attributes: %w", err)
 		}
 		attrs := string(buf)
+		if err := t.p.addSum(rs.row, n, buf); err != nil {
+			return err
+		}
 		buf = store.AppendProvenance(buf[:0], n.Attributes, n.Sources, n.SetAt)
 		sources := string(buf)
 		buf = store.AppendSeen(buf[:0], n.SeenBy)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -260,29 +261,43 @@ func testNodeFields(t *testing.T, st store.Store) {
 		cmdb.UpsertItem{Class: "Certificate", Attributes: map[string]any{"name": "cert-1", "expires_on": "2027-03-01T10:00:00.5Z", "owner": "payments"}})
 	_, err := svc.UpdateNode(t.Context(), api, cmdb.KindCI, res[0].Node.ID, map[string]any{"status": "maintenance"}, 0)
 	require.NoError(t, err)
+	// A node deleted, one whose owner was cleared and environment set: the
+	// answers follow the writes.
+	gone := upsertOK(t, svc, api, app("gone-soon"))[0].Node.ID
+	_, err = st.DeleteNodes(t.Context(), api, store.KindCI, []store.ID{gone})
+	require.NoError(t, err)
+	_, err = svc.UpdateNode(t.Context(), api, cmdb.KindCI, res[1].Node.ID, map[string]any{"owner": nil, "environment": "production"}, 0)
+	require.NoError(t, err)
 	cis = append(cis, res[0].Node.ID, res[1].Node.ID)
-	all := slices.Concat(people, groups, cis, []store.ID{"00000000-0000-7000-8000-000000000000"})
-	fields := []string{"name", "criticality", "tags", "expires_on", "owner", "status", "user_name", "no_such_attribute"}
-	for _, kind := range []store.ObjectKind{store.KindCI, "person", store.AnyKind, "incident"} {
-		full, err := st.Nodes(t.Context(), kind, all)
-		require.NoError(t, err)
-		got, err := st.NodeFields(t.Context(), kind, all, fields)
-		require.NoError(t, err)
-		want := map[store.ID]store.Node{}
-		for id, n := range full {
-			part := store.Node{ID: n.ID, Kind: n.Kind, Class: n.Class, Version: n.Version, Attributes: store.Attributes{}}
-			for _, f := range fields {
-				if v, ok := n.Attributes[f]; ok {
-					part.Attributes[f] = v
+	// Unknown, deleted and non-canonical ids name no node.
+	all := slices.Concat(people, groups, cis, []store.ID{"00000000-0000-7000-8000-000000000000", gone, store.ID(strings.ToUpper(string(cis[0])))})
+	fieldSets := [][]string{
+		{"name", "criticality", "tags", "expires_on", "owner", "status", "user_name", "no_such_attribute"},
+		store.SummaryAttributes, // all of them: a backend may answer these from memory
+		{"status", "name", "status"},
+	}
+	for _, fields := range fieldSets {
+		for _, kind := range []store.ObjectKind{store.KindCI, "person", store.AnyKind, "incident"} {
+			full, err := st.Nodes(t.Context(), kind, all)
+			require.NoError(t, err)
+			got, err := st.NodeFields(t.Context(), kind, all, fields)
+			require.NoError(t, err)
+			want := map[store.ID]store.Node{}
+			for id, n := range full {
+				part := store.Node{ID: n.ID, Kind: n.Kind, Class: n.Class, Version: n.Version, Attributes: store.Attributes{}}
+				for _, f := range fields {
+					if v, ok := n.Attributes[f]; ok {
+						part.Attributes[f] = v
+					}
 				}
+				want[id] = part
 			}
-			want[id] = part
+			assert.Equal(t, want, got, "kind %q, fields %q", kind, fields)
 		}
-		assert.Equal(t, want, got, "kind %q", kind)
 	}
 	bare, err := st.NodeFields(t.Context(), store.AnyKind, all, nil)
 	require.NoError(t, err)
-	require.Len(t, bare, len(all)-1, "every node but the unknown id")
+	require.Len(t, bare, len(all)-3, "every node but the unknown, deleted and non-canonical ids")
 	for id, n := range bare {
 		assert.Empty(t, n.Attributes, "no fields asked: no attributes (%s)", id)
 		assert.NotEmpty(t, n.Class, id)

@@ -1,0 +1,215 @@
+package embedded
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// The node summary cache.
+//
+// Readers of many nodes need a few attributes of each: an impact analysis
+// reaching 20,000 CIs reads their store.SummaryAttributes, which through
+// SQLite cost about 7 µs a node (a B-tree lookup, a row and a JSON decode),
+// 40 to 70 times the traversal that found them. The adjacency index
+// already keeps a slot per node, so it keeps the summary there too: kind,
+// class, version and the summary attributes, as decoded from the stored
+// attributes, so that NodeFields naming only summary attributes answers
+// from memory exactly what the database would.
+//
+// It is compact: the kind and class share one small table, the other
+// values one table of distinct values (statuses, environments, owners,
+// support groups and criticalities repeat across nodes), so a slot costs
+// 32 bytes and its name. Values of the table are never dropped: it grows
+// with the distinct values ever written, not with the nodes. A node whose
+// summary holds a value that cannot be a map key (a list), or a name that
+// is not a string, is marked uncached and read from the database.
+//
+// Like the edges, a summary is set by the writer goroutine under the
+// index's lock once the write call that made it has committed, so it
+// changes with the committed state of the database, and a write call
+// answers its caller only after its patch is applied.
+
+// sumSlot is the cached summary of one node slot.
+type sumSlot struct {
+	name    string
+	version int64
+	kc      uint32                   // index into graph.kcs; 0 = no summary
+	hasName bool                     // name is set (it may be "")
+	vals    [nSummary - 1]uint32 // index into graph.vals; 0 = absent
+}
+
+// nSummary is the number of store.SummaryAttributes, the first of which
+// is "name" (TestSummaryAttributesFitTheSlot checks both).
+const nSummary = 6
+
+// summaryRest are the summary attributes after "name", in the order of
+// sumSlot.vals.
+var summaryRest = store.SummaryAttributes[1:]
+
+// kindClass is a node's kind and class.
+type kindClass struct {
+	kind  store.ObjectKind
+	class string
+}
+
+// nodeSum is a node's summary as the writer computes it: the attributes
+// are decoded from the stored encoding, so they are what a read returns.
+type nodeSum struct {
+	kind    store.ObjectKind
+	class   string
+	version int64
+	present uint64         // bit i: the node has store.SummaryAttributes[i]
+	vals    [nSummary]any // the value of store.SummaryAttributes[i]
+}
+
+// sumOf returns the summary of the node of kind, class and version whose
+// stored attribute encoding is encoded.
+func sumOf(kind store.ObjectKind, class string, version int64, encoded []byte) (nodeSum, error) {
+	s := nodeSum{kind: kind, class: class, version: version}
+	var err error
+	s.present, err = store.DecodeAttributesInto(encoded, store.SummaryAttributes, s.vals[:])
+	return s, err
+}
+
+// addSum records the summary of the node n written at row, encoded its
+// stored attribute encoding, for the index.
+func (p *patch) addSum(row int64, n *store.Node, encoded []byte) error {
+	sum, err := sumOf(n.Kind, n.Class, n.Version, encoded)
+	if err != nil {
+		return fmt.Errorf("embedded: decode attributes of %s: %w", n.ID, err)
+	}
+	p.sums = append(p.sums, sumDef{slot: int32(row), sum: sum})
+	return nil
+}
+
+// setSum caches the summary of the node at slot; the caller holds mu (or
+// is building the index).
+func (g *graph) setSum(slot int32, s nodeSum) {
+	if int(slot) >= len(g.sums) {
+		g.sums = slices.Grow(g.sums, int(slot)+1-len(g.sums))[:slot+1]
+	}
+	kc := kindClass{s.kind, s.class}
+	k, ok := g.kcID[kc]
+	if !ok {
+		k = uint32(len(g.kcs))
+		g.kcs = append(g.kcs, kc)
+		g.kcID[kc] = k
+	}
+	slotSum := sumSlot{version: s.version, kc: k}
+	cacheable := true
+	if s.present&1 != 0 {
+		name, isString := s.vals[0].(string)
+		slotSum.name, slotSum.hasName, cacheable = name, true, isString
+	}
+	for i := 1; i < nSummary && cacheable; i++ {
+		if s.present&(1<<i) != 0 {
+			slotSum.vals[i-1], cacheable = g.valueID(s.vals[i])
+		}
+	}
+	if !cacheable {
+		slotSum = sumSlot{}
+	}
+	g.sums[slot] = slotSum
+	g.uncached = setBit(g.uncached, slot, !cacheable)
+}
+
+// valueID interns v; false when v cannot be a map key.
+func (g *graph) valueID(v any) (uint32, bool) {
+	switch x := v.(type) {
+	case string, int64, bool:
+	case float64:
+		if x != x { // NaN is never equal to itself: no map finds it
+			return 0, false
+		}
+	default:
+		// Lists (and anything else a codec may add) are read from the
+		// database; times are too, since equal instants may differ in
+		// representation.
+		return 0, false
+	}
+	if id, ok := g.valID[v]; ok {
+		return id, true
+	}
+	id := uint32(len(g.vals))
+	g.vals = append(g.vals, v)
+	g.valID[v] = id
+	return id, true
+}
+
+// clearSum forgets the summary of slot; the caller holds mu.
+func (g *graph) clearSum(slot int32) {
+	if int(slot) < len(g.sums) {
+		g.sums[slot] = sumSlot{}
+	}
+	g.uncached = setBit(g.uncached, slot, false)
+}
+
+// summaryServes reports whether the cache holds every attribute of fields.
+func summaryServes(fields []string) bool {
+	for _, f := range fields {
+		if f != "name" && !isSummaryRest(f) {
+			return false
+		}
+	}
+	return true
+}
+
+func isSummaryRest(f string) bool {
+	for _, s := range summaryRest {
+		if s == f {
+			return true
+		}
+	}
+	return false
+}
+
+// cachedFields answers NodeFields from the cache for the ids it holds; it
+// returns the ids whose node it cannot answer for (uncached summaries),
+// which the caller reads from the database. Ids of no node are absent.
+func (g *graph) cachedFields(ids []store.ID, kind store.ObjectKind, fields []string, out map[store.ID]store.Node) []store.ID {
+	idx := make([]int, len(fields)) // position in summaryRest of each field; -1 for name
+	for i, f := range fields {
+		idx[i] = -1
+		for j, s := range summaryRest {
+			if s == f {
+				idx[i] = j
+			}
+		}
+	}
+	var miss []store.ID
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for _, id := range ids {
+		u, ok := parseUID(string(id))
+		if !ok {
+			continue
+		}
+		slot, ok := g.byUID[u]
+		if !ok || g.ids[slot] != id { // only the canonical form names a node
+			continue
+		}
+		if hasBit(g.uncached, slot) || int(slot) >= len(g.sums) || g.sums[slot].kc == 0 {
+			miss = append(miss, id)
+			continue
+		}
+		sum := &g.sums[slot]
+		kc := g.kcs[sum.kc]
+		if kind != store.AnyKind && kc.kind != kind {
+			continue
+		}
+		attrs := make(store.Attributes, len(fields))
+		for i, f := range fields {
+			if idx[i] < 0 {
+				if sum.hasName {
+					attrs[f] = sum.name
+				}
+			} else if v := sum.vals[idx[i]]; v != 0 {
+				attrs[f] = g.vals[v]
+			}
+		}
+		out[g.ids[slot]] = store.Node{ID: g.ids[slot], Kind: kc.kind, Class: kc.class, Version: sum.version, Attributes: attrs}
+	}
+	return miss
+}

@@ -1,0 +1,101 @@
+package embedded
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// TestSummaryCacheMatchesDatabase: NodeFields naming summary attributes,
+// answered from the cache, equals the database's answer for every value
+// type a summary attribute may hold (those the cache cannot hold are read
+// from the database), after creates, updates and deletes, and after the
+// store is reopened and the cache rebuilt.
+func TestSummaryCacheMatchesDatabase(t *testing.T) {
+	dir := t.TempDir()
+	s := openAt(t, dir)
+	when := time.Date(2026, 12, 3, 10, 0, 0, 500, time.UTC)
+	items := []store.CIUpsert{
+		item("Server", []string{"k|plain"}, "name", "web-01", "status", "live", "environment", "prod", "owner", "ops", "support_group", "sre", "criticality", int64(1), "other", "x"),
+		item("Server", []string{"k|same"}, "name", "web-02", "status", "live", "environment", "prod", "owner", "ops", "criticality", int64(1)),
+		item("Server", []string{"k|empty"}, "name", "", "status", ""),
+		item("Server", []string{"k|bare"}),
+		item("Server", []string{"k|odd-name"}, "name", int64(42), "status", "live"),
+		item("Server", []string{"k|list"}, "name", "multi", "owner", []string{"ops", "dba"}),
+		item("Server", []string{"k|time"}, "name", "timed", "criticality", when),
+		item("Server", []string{"k|float"}, "name", "f", "criticality", 2.5, "status", true),
+	}
+	res := upsertOK(t, s, items...)
+	ids := make([]store.ID, len(res))
+	for i, r := range res {
+		ids[i] = r.Node.ID
+	}
+	check := func(s *Store, when string) {
+		t.Helper()
+		for _, fields := range [][]string{store.SummaryAttributes, {"owner", "name"}, {"criticality"}} {
+			got, err := s.NodeFields(t.Context(), store.AnyKind, ids, fields)
+			require.NoError(t, err)
+			want, err := s.nodeFieldsFromDB(t.Context(), store.AnyKind, ids, fields, map[store.ID]store.Node{})
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "%s, fields %q", when, fields)
+		}
+		s.g.mu.RLock()
+		defer s.g.mu.RUnlock()
+		for i, id := range ids {
+			slot, ok := s.g.byUID[mustUID(t, id)]
+			if !ok {
+				continue
+			}
+			odd := i == 4 || i == 5 || i == 6 // a name not a string, a list, a time
+			assert.Equal(t, odd, hasBit(s.g.uncached, slot), "%s: item %d read from the database", when, i)
+		}
+	}
+	check(s, "after creates")
+
+	upsertOK(t, s,
+		item("Server", []string{"k|plain"}, "name", "web-01b", "owner", nil, "criticality", int64(3)),
+		item("Server", []string{"k|list"}, "owner", "ops"), // now cacheable
+		item("Server", []string{"k|bare"}, "name", "named"),
+	)
+	_, err := s.DeleteNodes(t.Context(), tester, store.KindCI, []store.ID{ids[1]})
+	require.NoError(t, err)
+	check2 := func(s *Store, when string) {
+		t.Helper()
+		got, err := s.NodeFields(t.Context(), store.AnyKind, ids, store.SummaryAttributes)
+		require.NoError(t, err)
+		want, err := s.nodeFieldsFromDB(t.Context(), store.AnyKind, ids, store.SummaryAttributes, map[store.ID]store.Node{})
+		require.NoError(t, err)
+		assert.Equal(t, want, got, when)
+		assert.NotContains(t, got, ids[1], "%s: a deleted node is gone", when)
+		assert.Equal(t, "web-01b", got[ids[0]].Attributes["name"], when)
+		assert.NotContains(t, got[ids[0]].Attributes, "owner", when)
+		assert.Equal(t, int64(2), got[ids[0]].Version, when)
+		assert.Equal(t, "ops", got[ids[5]].Attributes["owner"], when)
+		s.g.mu.RLock()
+		defer s.g.mu.RUnlock()
+		assert.False(t, hasBit(s.g.uncached, s.g.byUID[mustUID(t, ids[5])]), "%s: a list no more, item 5 is cached", when)
+	}
+	check2(s, "after updates")
+	require.NoError(t, s.Close())
+	check2(openAt(t, dir), "reopened")
+}
+
+func mustUID(t *testing.T, id store.ID) [16]byte {
+	t.Helper()
+	u, ok := parseUID(string(id))
+	require.True(t, ok, id)
+	return u
+}
+
+// TestSummaryAttributesFitTheSlot: the cache's slot is sized for
+// store.SummaryAttributes, name first.
+func TestSummaryAttributesFitTheSlot(t *testing.T) {
+	require.Len(t, store.SummaryAttributes, nSummary)
+	assert.Equal(t, "name", store.SummaryAttributes[0])
+	assert.True(t, summaryServes(store.SummaryAttributes))
+	assert.False(t, summaryServes([]string{"name", "tags"}))
+}
