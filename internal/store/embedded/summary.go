@@ -35,8 +35,8 @@ import (
 type sumSlot struct {
 	name    string
 	version int64
-	kc      uint32                   // index into graph.kcs; 0 = no summary
-	hasName bool                     // name is set (it may be "")
+	kc      uint32               // index into graph.kcs; 0 = no summary
+	hasName bool                 // name is set (it may be "")
 	vals    [nSummary - 1]uint32 // index into graph.vals; 0 = absent
 }
 
@@ -60,7 +60,7 @@ type nodeSum struct {
 	kind    store.ObjectKind
 	class   string
 	version int64
-	present uint64         // bit i: the node has store.SummaryAttributes[i]
+	present uint64        // bit i: the node has store.SummaryAttributes[i]
 	vals    [nSummary]any // the value of store.SummaryAttributes[i]
 }
 
