@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ func newBenchAPICmd() *cobra.Command {
 		duration time.Duration
 		outFile  string
 		overload bool
+		profile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -52,7 +54,7 @@ in the same process as the server, so both share the machine's cores.`,
 			if cis < 100 || cis > 1_000_000 {
 				return fmt.Errorf("--cis must be between 100 and 1000000, got %d", cis)
 			}
-			return benchAPI(cmd.Context(), cis, levels, duration, overload, outFile, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return benchAPI(cmd.Context(), cis, levels, duration, overload, outFile, profile, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -60,11 +62,12 @@ in the same process as the server, so both share the machine's cores.`,
 	f.StringVar(&clients, "clients", "1,8,32", "comma-separated concurrency levels")
 	f.DurationVar(&duration, "duration", 5*time.Second, "how long each query is driven at each level")
 	f.StringVar(&outFile, "out", "", "also write the report (Markdown) to this file")
+	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the measured requests (server and load generator, not the estate's loading) to this file, for go tool pprof")
 	f.BoolVar(&overload, "overload", false, "drive a mix (9 cheap reads to 1 impact query) at rising concurrency (default 1,8,32,128,512) and report shed rates and memory")
 	return cmd
 }
 
-func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overload bool, outFile string, stdout, stderr io.Writer) error {
+func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overload bool, outFile, profile string, stdout, stderr io.Writer) error {
 	dir, err := os.MkdirTemp("", "skein-bench-api-")
 	if err != nil {
 		return err
@@ -115,6 +118,17 @@ func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overl
 	tok, _, err := auth.Issue(ctx, a.Store, store.Actor{Name: "bench", Source: "api"}, "bench api", auth.Viewer, time.Now().Add(time.Hour))
 	if err != nil {
 		return err
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	gid := func(id string) string { return graph.CIGlobalID(store.ID(id)) }
 	read := bench.APIQuery{Name: "simple read", Query: `query($id: ID!) { ci(id: $id) { id name class status owner } }`, Variables: map[string]any{"id": gid(string(ids[len(ids)/2]))}, Token: tok}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,7 +18,12 @@ import (
 // impact query on a CI the estate lacks would be all errors).
 func TestBenchAPI(t *testing.T) {
 	var out strings.Builder
-	require.NoError(t, benchAPI(t.Context(), 500, []int{1, 2}, 300*time.Millisecond, false, "", &out, io.Discard))
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	require.NoError(t, benchAPI(t.Context(), 500, []int{1, 2}, 300*time.Millisecond, false, "", prof, &out, io.Discard))
+	data, err := os.ReadFile(prof)
+	require.NoError(t, err)
+	require.Greater(t, len(data), 2)
+	assert.Equal(t, []byte{0x1f, 0x8b}, data[:2], "--cpuprofile writes a profile (gzipped, as pprof writes them)")
 	rep := out.String()
 	for _, q := range []string{"simple read, no token", "simple read", "impact from a VM", "impact"} {
 		for _, clients := range []string{"1", "2"} {
