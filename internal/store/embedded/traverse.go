@@ -317,18 +317,21 @@ func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	out := map[store.ID][]store.Step{}
+	out := make(map[store.ID][]store.Step, len(nodes))
 	g := s.g
 	g.mu.RLock()
-	var want map[uint32]bool
+	defer g.mu.RUnlock()
+	var want []bool // by type id; nil: every type
 	if len(types) > 0 {
-		want = make(map[uint32]bool, len(types))
+		want = make([]bool, len(g.types))
 		for _, t := range types {
 			if id, ok := g.typeID[t]; ok {
 				want[id] = true
 			}
 		}
 	}
+	keep := func(typ uint32) bool { return want == nil || int(typ) < len(want) && want[typ] }
+	dirs := [2]bool{dir != store.In, dir != store.Out} // outgoing, incoming
 	for _, id := range nodes {
 		u, ok := parseUID(string(id))
 		if !ok {
@@ -338,13 +341,27 @@ func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction
 		if _, done := out[id]; !ok || done {
 			continue
 		}
-		var steps []store.Step
-		for _, fwd := range []bool{true, false} {
-			if fwd && dir == store.In || !fwd && dir == store.Out {
+		// Count first, so that each node's steps are one allocation.
+		n := 0
+		for i, fwd := range [2]bool{true, false} {
+			if dirs[i] {
+				g.eachEdge(slot, fwd, func(_ int32, typ uint32) {
+					if keep(typ) {
+						n++
+					}
+				})
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		steps := make([]store.Step, 0, n)
+		for i, fwd := range [2]bool{true, false} {
+			if !dirs[i] {
 				continue
 			}
 			g.eachEdge(slot, fwd, func(nbr int32, typ uint32) {
-				if want != nil && !want[typ] {
+				if !keep(typ) {
 					return
 				}
 				r := store.Relationship{Type: g.types[typ], Source: g.ids[slot], Target: g.ids[nbr]}
@@ -354,10 +371,7 @@ func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction
 				steps = append(steps, store.Step{Rel: r, Forward: fwd})
 			})
 		}
-		if len(steps) > 0 {
-			out[id] = steps
-		}
+		out[id] = steps
 	}
-	g.mu.RUnlock()
 	return out, nil
 }
