@@ -186,8 +186,10 @@ func (g *graph) loadSums(ctx context.Context, db *sql.DB) error {
 		}
 		sum, err := sumOf(internKind(kind), class, version, attrs)
 		if err != nil {
-			rows.Close()
-			return fmt.Errorf("CI row %d: attributes: %w", id, err)
+			// A row that does not decode is read from the database, which
+			// says so when it is read: it does not stop the store opening.
+			g.uncached = setBit(g.uncached, int32(id), true)
+			continue
 		}
 		g.setSum(int32(id), sum)
 	}

@@ -310,7 +310,8 @@ func walkCIs(t *testing.T, s *Store, f store.NodeFilter, size int) []store.CI {
 // error that names the CI, not "store unavailable; try again later", which
 // retrying could never mend.
 func TestCorruptRowIsNotUnavailable(t *testing.T) {
-	s := newStore(t)
+	dir := t.TempDir()
+	s := openAt(t, dir)
 	res := upsertOK(t, s, item("App", []string{"c1"}, "name", "corrupted"))
 	id := res[0].Node.ID
 	require.NoError(t, s.write(t.Context(), func(w *wtx, _ *patch) error {
@@ -324,4 +325,16 @@ func TestCorruptRowIsNotUnavailable(t *testing.T) {
 	assert.Contains(t, err.Error(), string(id), "the message names the CI")
 	_, err = s.ListNodes(t.Context(), store.NodeFilter{Kind: store.KindCI}, store.PageRequest{})
 	assert.NotErrorIs(t, err, store.ErrUnavailable)
+
+	// Reopened, the store opens (its node summaries skip the row) and a
+	// summary read says what is wrong instead of answering from memory.
+	require.NoError(t, s.Close())
+	s = openAt(t, dir)
+	_, err = s.NodeFields(t.Context(), store.KindCI, []store.ID{id}, store.SummaryAttributes)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), string(id), "the message names the CI")
+	other := upsertOK(t, s, item("App", []string{"c2"}, "name", "fine"))[0].Node.ID
+	got, err := s.NodeFields(t.Context(), store.KindCI, []store.ID{other}, store.SummaryAttributes)
+	require.NoError(t, err)
+	assert.Equal(t, "fine", got[other].Attributes["name"])
 }

@@ -21,10 +21,10 @@ import (
 // It is compact: the kind and class share one small table, the other
 // values one table of distinct values (statuses, environments, owners,
 // support groups and criticalities repeat across nodes), so a slot costs
-// 32 bytes and its name. Values of the table are never dropped: it grows
+// 56 bytes and its name. Values of the table are never dropped: it grows
 // with the distinct values ever written, not with the nodes. A node whose
-// summary holds a value that cannot be a map key (a list), or a name that
-// is not a string, is marked uncached and read from the database.
+// summary holds a value the table does not key (a list, a time, NaN), or a
+// name that is not a string, is marked uncached and read from the database.
 //
 // Like the edges, a summary is set by the writer goroutine under the
 // index's lock once the write call that made it has committed, so it
@@ -149,20 +149,11 @@ func (g *graph) clearSum(slot int32) {
 // summaryServes reports whether the cache holds every attribute of fields.
 func summaryServes(fields []string) bool {
 	for _, f := range fields {
-		if f != "name" && !isSummaryRest(f) {
+		if !slices.Contains(store.SummaryAttributes, f) {
 			return false
 		}
 	}
 	return true
-}
-
-func isSummaryRest(f string) bool {
-	for _, s := range summaryRest {
-		if s == f {
-			return true
-		}
-	}
-	return false
 }
 
 // cachedFields answers NodeFields from the cache for the ids it holds; it
@@ -171,12 +162,7 @@ func isSummaryRest(f string) bool {
 func (g *graph) cachedFields(ids []store.ID, kind store.ObjectKind, fields []string, out map[store.ID]store.Node) []store.ID {
 	idx := make([]int, len(fields)) // position in summaryRest of each field; -1 for name
 	for i, f := range fields {
-		idx[i] = -1
-		for j, s := range summaryRest {
-			if s == f {
-				idx[i] = j
-			}
-		}
+		idx[i] = slices.Index(summaryRest, f)
 	}
 	var miss []store.ID
 	g.mu.RLock()
