@@ -396,7 +396,7 @@ func (an *analysis) loadGroups(ctx context.Context, ids []store.ID) error {
 					if rule.dir == store.In {
 						mid = e.Rel.Target
 					}
-					g.members[i] = append(g.members[i], member{id: mid, step: hop{typ: e.Rel.Type, src: e.Rel.Source, dst: e.Rel.Target, id: e.Rel.ID, fwd: rule.dir == store.Out}})
+					g.members[i] = append(g.members[i], member{id: mid, step: hopAlong(e.Rel, rule.dir == store.Out)})
 				}
 			}
 		}

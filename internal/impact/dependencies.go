@@ -129,7 +129,7 @@ func (pf *pathFinder) find(ctx context.Context) error {
 						if vd, ok := pf.depth[via]; !ok || vd != d-1 {
 							continue
 						}
-						step := hop{typ: e.Rel.Type, src: e.Rel.Source, dst: e.Rel.Target, id: e.Rel.ID, fwd: !e.Forward}
+						step := hopAlong(e.Rel, !e.Forward)
 						if old, ok := pf.preds[id]; !ok || before(via, step, old) {
 							pf.preds[id] = pred{depth: d, via: via, step: step}
 						}

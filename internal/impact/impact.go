@@ -334,8 +334,12 @@ type hop struct {
 }
 
 // hopOf keeps the parts of s that name its relationship.
-func hopOf(s store.Step) hop {
-	return hop{typ: s.Rel.Type, src: s.Rel.Source, dst: s.Rel.Target, id: s.Rel.ID, fwd: s.Forward}
+func hopOf(s store.Step) hop { return hopAlong(s.Rel, s.Forward) }
+
+// hopAlong is the hop over r, forward (from its source to its target) or
+// not.
+func hopAlong(r store.Relationship, forward bool) hop {
+	return hop{typ: r.Type, src: r.Source, dst: r.Target, id: r.ID, fwd: forward}
 }
 
 // relID returns the relationship's ID, derived from its key when the store
