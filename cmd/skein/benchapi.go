@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime/pprof"
@@ -18,7 +16,6 @@ import (
 	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/bench"
 	"github.com/skein-cmdb/skein/internal/config"
-	"github.com/skein-cmdb/skein/internal/server"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -75,100 +72,75 @@ func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overl
 	defer os.RemoveAll(dir)
 	cfg := config.Default()
 	cfg.Store.DataDir = dir
-	cfg.Log.Level = "error"
-	cfg.Server.RateLimit = 0         // a load generator on one address is the abuse the limit stops
-	cfg.ITSM.BreachCheckInterval = 0 // no SLA checks in the measurements (the estate has no incidents)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := newApp(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	est := bench.Generate(cis, 1)
-	ids, err := bench.LoadEstate(ctx, a.Store, est)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "bench api: estate of %d CIs, %d relationships loaded\n", len(est.CIs), len(est.Edges))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srvCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- server.Serve(srvCtx, ln, a.Handler, cfg.Server, logger) }()
-	base := server.URL(ln.Addr())
-	url := base + "graphql"
-	if err := waitReady(ctx, base+"readyz"); err != nil {
-		return err
-	}
-	var hv, vm string // the first of each: a mid and a typical start
-	for _, t := range est.Typical {
-		switch {
-		case t.Label == "hypervisor" && hv == "":
-			hv = string(ids[t.Index])
-		case t.Label == "vm" && vm == "":
-			vm = string(ids[t.Index])
-		}
-	}
-	// Clients authenticate as a viewer, as they would in production; the
-	// anonymous read (allowed on loopback) is the baseline that shows
-	// what checking the token costs.
-	tok, _, err := auth.Issue(ctx, a.Store, store.Actor{Name: "bench", Source: "api"}, "bench api", auth.Viewer, time.Now().Add(time.Hour))
-	if err != nil {
-		return err
-	}
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	gid := func(id string) string { return graph.CIGlobalID(store.ID(id)) }
-	read := bench.APIQuery{Name: "simple read", Query: `query($id: ID!) { ci(id: $id) { id name class status owner } }`, Variables: map[string]any{"id": gid(string(ids[len(ids)/2]))}, Token: tok}
-	anonRead := read
-	anonRead.Name, anonRead.Token = "simple read, no token", ""
-	const impactQuery = `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount degradedCount businessServices { ci { name } effect } } }`
-	imp := bench.APIQuery{Name: "impact", Query: impactQuery, Variables: map[string]any{"ids": []any{gid(hv)}}, Token: tok}
-	typical := bench.APIQuery{Name: "impact from a VM", Query: impactQuery, Variables: map[string]any{"ids": []any{gid(vm)}}, Token: tok}
 	var b strings.Builder
-	flags := ""
-	if overload {
-		flags = " --overload"
-	}
-	fmt.Fprintf(&b, "Command: `skein bench api%s --cis %d --clients %s --duration %s`, %s. Estate: %d CIs, %d relationships; embedded store; client and server in one process on loopback.\n\n",
-		flags, cis, joinInts(levels), d, time.Now().UTC().Format("2006-01-02"), len(est.CIs), len(est.Edges))
-	if overload {
-		rows, err := bench.RunOverload(ctx, bench.OverloadConfig{URL: url, Clients: levels, Duration: d, Cheap: read, Expensive: imp,
-			ExpensiveShare: 0.1, RSS: bench.ResidentBytes, Log: stderr})
-		stop()
-		<-done
+	err = runBenchServer(ctx, "embedded", cfg, nil, func(t bench.Target) error {
+		est := bench.Generate(cis, 1)
+		ids, err := bench.LoadEstate(ctx, t.Store, est)
 		if err != nil {
 			return err
 		}
-		bench.OverloadMarkdown(&b, rows)
-	} else {
+		fmt.Fprintf(stderr, "bench api: estate of %d CIs, %d relationships loaded\n", len(est.CIs), len(est.Edges))
+		var hv, vm string // the first of each: a mid and a typical start
+		for _, c := range est.Typical {
+			switch {
+			case c.Label == "hypervisor" && hv == "":
+				hv = string(ids[c.Index])
+			case c.Label == "vm" && vm == "":
+				vm = string(ids[c.Index])
+			}
+		}
+		// Clients authenticate as a viewer, as they would in production;
+		// the anonymous read (allowed on loopback) is the baseline that
+		// shows what checking the token costs.
+		tok, _, err := auth.Issue(ctx, t.Store, store.Actor{Name: "bench", Source: "api"}, "bench api", auth.Viewer, time.Now().Add(time.Hour))
+		if err != nil {
+			return err
+		}
+		if profile != "" {
+			f, err := os.Create(profile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
+		gid := func(id string) string { return graph.CIGlobalID(store.ID(id)) }
+		read := bench.APIQuery{Name: "simple read", Query: `query($id: ID!) { ci(id: $id) { id name class status owner } }`, Variables: map[string]any{"id": gid(string(ids[len(ids)/2]))}, Token: tok}
+		anonRead := read
+		anonRead.Name, anonRead.Token = "simple read, no token", ""
+		const impactQuery = `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount degradedCount businessServices { ci { name } effect } } }`
+		imp := bench.APIQuery{Name: "impact", Query: impactQuery, Variables: map[string]any{"ids": []any{gid(hv)}}, Token: tok}
+		typical := bench.APIQuery{Name: "impact from a VM", Query: impactQuery, Variables: map[string]any{"ids": []any{gid(vm)}}, Token: tok}
+		flags := ""
+		if overload {
+			flags = " --overload"
+		}
+		fmt.Fprintf(&b, "Command: `skein bench api%s --cis %d --clients %s --duration %s`, %s. Estate: %d CIs, %d relationships; embedded store; client and server in one process on loopback.\n\n",
+			flags, cis, joinInts(levels), d, time.Now().UTC().Format("2006-01-02"), len(est.CIs), len(est.Edges))
+		url := t.URL + "graphql"
+		if overload {
+			rows, err := bench.RunOverload(ctx, bench.OverloadConfig{URL: url, Clients: levels, Duration: d, Cheap: read, Expensive: imp,
+				ExpensiveShare: 0.1, RSS: bench.ResidentBytes, Log: stderr})
+			if err != nil {
+				return err
+			}
+			bench.OverloadMarkdown(&b, rows)
+			return nil
+		}
 		rows, err := bench.RunAPI(ctx, bench.APIConfig{URL: url, Clients: levels, Duration: d, Log: stderr, Queries: []bench.APIQuery{anonRead, read, typical, imp}})
-		stop()
-		<-done
 		if err != nil {
 			return err
 		}
 		bench.APIMarkdown(&b, rows)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if outFile != "" {
-		if err := os.WriteFile(outFile, []byte(b.String()), 0o644); err != nil {
-			return err
-		}
-	}
-	_, err = fmt.Fprint(stdout, b.String())
-	return err
+	return report(stdout, outFile, b.String())
 }
 
 func waitReady(ctx context.Context, url string) error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,16 +39,23 @@ func (d *discoveryFlags) register(cmd *cobra.Command, defaultCIs int) {
 	f.StringVar(&d.outFile, "out", "", "also write the report (Markdown) to this file")
 }
 
-// validate returns every problem of the shared flags at once.
-func (d *discoveryFlags) validate() []string {
-	var bad []string
-	if d.cis < 100 || d.cis > 5_000_000 {
-		bad = append(bad, fmt.Sprintf("--cis must be between 100 and 5000000, got %d", d.cis))
+// check returns every problem of the shared flags and of the command's
+// own (from outside), at once, as one error of the command named.
+func (d *discoveryFlags) check(command string, own ...string) error {
+	bad := slices.Concat(outside("cis", d.cis, 100, 5_000_000, ""), outside("writers", d.writers, 1, 256, ""), own)
+	if len(bad) > 0 {
+		return fmt.Errorf("bench %s: %s", command, strings.Join(bad, "; "))
 	}
-	if d.writers < 1 || d.writers > 256 {
-		bad = append(bad, fmt.Sprintf("--writers must be between 1 and 256, got %d", d.writers))
+	return nil
+}
+
+// outside names the problem of flag's value v when it is not between lo
+// and hi (unit follows hi in the message), or nothing.
+func outside(flag string, v, lo, hi int, unit string) []string {
+	if v < lo || v > hi {
+		return []string{fmt.Sprintf("--%s must be between %d and %d%s, got %d", flag, lo, hi, unit, v)}
 	}
-	return bad
+	return nil
 }
 
 func newBenchUpsertCmd() *cobra.Command {
@@ -80,12 +88,8 @@ database must hold no CI unless --reset is given, which deletes everything in it
   tools/neo4j/with-neo4j.sh skein bench upsert --cis 20000 --out upsert.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			bad := d.validate()
-			if batchCIs < 4 || batchCIs > 1000 {
-				bad = append(bad, fmt.Sprintf("--batch must be between 4 and 1000 CIs, got %d", batchCIs))
-			}
-			if len(bad) > 0 {
-				return fmt.Errorf("bench upsert: %s", strings.Join(bad, "; "))
+			if err := d.check("upsert", outside("batch", batchCIs, 4, 1000, " CIs")...); err != nil {
+				return err
 			}
 			return runDiscoveryBench(cmd, &d, fmt.Sprintf("upsert --cis %d --batch %d --writers %d", d.cis, batchCIs, d.writers), bench.UpsertSources,
 				func(t bench.Target) (*bench.UpsertReport, error) {
@@ -121,12 +125,8 @@ database must hold no CI unless --reset is given, which deletes everything in it
   tools/neo4j/with-neo4j.sh skein bench import --cis 20000 --out import.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			bad := d.validate()
-			if chunk < 1 || chunk > 5000 {
-				bad = append(bad, fmt.Sprintf("--chunk must be between 1 and 5000 lines, got %d", chunk))
-			}
-			if len(bad) > 0 {
-				return fmt.Errorf("bench import: %s", strings.Join(bad, "; "))
+			if err := d.check("import", outside("chunk", chunk, 1, 5000, " lines")...); err != nil {
+				return err
 			}
 			dir, err := os.MkdirTemp("", "skein-bench-import-")
 			if err != nil {
@@ -212,7 +212,7 @@ func eachBenchServer(ctx context.Context, neo *neo4jstore.Config, reset bool, so
 
 // runBenchServer starts Skein (newApp, server.Serve on a loopback port)
 // with cfg, quiet and without periodic work, runs fn against it and stops
-// it.
+// it. With sources, the target carries an agent token bound to them.
 func runBenchServer(ctx context.Context, backend string, cfg config.Config, sources []string, fn func(bench.Target) error) error {
 	cfg.Log.Level = "error"
 	cfg.Server.RateLimit = 0 // a load generator on one address is the abuse the limit stops
@@ -225,9 +225,11 @@ func runBenchServer(ctx context.Context, backend string, cfg config.Config, sour
 		return err
 	}
 	defer a.Close()
-	tok, _, err := auth.IssueBound(ctx, a.Store, store.Actor{Name: "bench", Source: "api"}, "bench "+backend, auth.Agent, time.Now().Add(24*time.Hour), sources)
-	if err != nil {
-		return fmt.Errorf("issue the agent token: %w", err)
+	var tok string
+	if len(sources) > 0 {
+		if tok, _, err = auth.IssueBound(ctx, a.Store, store.Actor{Name: "bench", Source: "api"}, "bench "+backend, auth.Agent, time.Now().Add(24*time.Hour), sources); err != nil {
+			return fmt.Errorf("issue the agent token: %w", err)
+		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

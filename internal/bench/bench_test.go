@@ -120,17 +120,25 @@ func BenchmarkTraversal(b *testing.B) {
 	})
 }
 
+// embeddedService is a cmdb.Service with the default model over an
+// embedded store in a fresh directory, closed at cleanup.
+func embeddedService(tb testing.TB) (*embedded.Store, *cmdb.Service) {
+	tb.Helper()
+	st, err := embedded.Open(context.Background(), tb.TempDir(), embedded.Options{})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = st.Close() })
+	m, err := cmdb.DefaultModel()
+	require.NoError(tb, err)
+	svc, err := cmdb.NewService(context.Background(), st, m)
+	require.NoError(tb, err)
+	return st, svc
+}
+
 // BenchmarkUpsert measures identified upserts in batches of 1,000 on the
 // embedded store: creates while the 200,000-CI estate lasts (the first 200
 // iterations), unchanged re-upserts after that.
 func BenchmarkUpsert(b *testing.B) {
-	st, err := embedded.Open(context.Background(), b.TempDir(), embedded.Options{})
-	require.NoError(b, err)
-	defer st.Close()
-	m, err := cmdb.DefaultModel()
-	require.NoError(b, err)
-	svc, err := cmdb.NewService(context.Background(), st, m)
-	require.NoError(b, err)
+	_, svc := embeddedService(b)
 	e := Generate(200000, 2)
 	b.ReportAllocs()
 	i := 0
@@ -225,17 +233,11 @@ func TestHostBatches(t *testing.T) {
 // TestCountFindsDuplicates: two servers of one name (in two DNS domains,
 // so identification keeps them apart) are a duplicate to Count.
 func TestCountFindsDuplicates(t *testing.T) {
-	st, err := embedded.Open(t.Context(), t.TempDir(), embedded.Options{})
-	require.NoError(t, err)
-	defer st.Close()
-	m, err := cmdb.DefaultModel()
-	require.NoError(t, err)
-	svc, err := cmdb.NewService(t.Context(), st, m)
-	require.NoError(t, err)
+	st, svc := embeddedService(t)
 	srv := func(domain string) cmdb.UpsertItem {
 		return cmdb.UpsertItem{Class: "LinuxServer", Attributes: map[string]any{"name": "h0000001", "dns_domain": domain}}
 	}
-	_, err = svc.Upsert(t.Context(), store.Actor{Name: "test", Source: "import"}, []cmdb.UpsertItem{srv("a.example"), srv("b.example")}, false)
+	_, err := svc.Upsert(t.Context(), store.Actor{Name: "test", Source: "import"}, []cmdb.UpsertItem{srv("a.example"), srv("b.example")}, false)
 	require.NoError(t, err)
 	c, err := Count(t.Context(), st)
 	require.NoError(t, err)
