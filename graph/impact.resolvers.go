@@ -16,6 +16,11 @@ import (
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
+// Group is the resolver for the group field.
+func (r *headroomResolver) Group(ctx context.Context, obj *model.Headroom) (*model.CI, error) {
+	return r.loadCI(ctx, obj.GroupID)
+}
+
 // Impacted is the resolver for the impacted field.
 func (r *impactAnalysisResolver) Impacted(ctx context.Context, obj *model.ImpactAnalysis) ([]model.ImpactedCI, error) {
 	return impactedView(obj.Result, obj.Kept), nil
@@ -153,6 +158,9 @@ func (r *reachedCIResolver) Path(ctx context.Context, obj *model.ReachedCI) ([]m
 	return stepsView(obj.Reach.Nodes[obj.Index].Path, obj.Reach.Root.ID), nil
 }
 
+// Headroom returns generated.HeadroomResolver implementation.
+func (r *Resolver) Headroom() generated.HeadroomResolver { return &headroomResolver{r} }
+
 // ImpactAnalysis returns generated.ImpactAnalysisResolver implementation.
 func (r *Resolver) ImpactAnalysis() generated.ImpactAnalysisResolver {
 	return &impactAnalysisResolver{r}
@@ -171,6 +179,7 @@ func (r *Resolver) PathStep() generated.PathStepResolver { return &pathStepResol
 func (r *Resolver) ReachedCI() generated.ReachedCIResolver { return &reachedCIResolver{r} }
 
 type (
+	headroomResolver       struct{ *Resolver }
 	impactAnalysisResolver struct{ *Resolver }
 	impactedCIResolver     struct{ *Resolver }
 	pathResolver           struct{ *Resolver }

@@ -120,7 +120,7 @@ func impactedCIView(res *impact.Result, it impact.Impacted) model.ImpactedCI {
 	}
 	v := model.ImpactedCI{CIID: it.CI.ID, Depth: it.Depth, Effect: outcomes[it.Effect], Path: stepsView(path, from)}
 	if h := it.Headroom; h != nil {
-		v.Headroom = &model.Headroom{Group: ciView(h.Group), MembersUp: h.Up, MembersNeeded: h.Needed}
+		v.Headroom = &model.Headroom{GroupID: h.Group.ID, MembersUp: h.Up, MembersNeeded: h.Needed}
 	}
 	return v
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -208,6 +209,30 @@ func TestDemoImpactHeadroom(t *testing.T) {
 			assert.Zero(t, a.DownCount)
 			assert.Zero(t, a.AtRiskCount)
 			assert.Positive(t, a.RedundancyReducedCount)
+
+			// The group is the whole CI, not the summary the analysis
+			// kept: a field outside the summary is the stored one.
+			var whole struct {
+				ImpactAnalysis struct {
+					Impacted []struct {
+						Headroom *struct {
+							Group struct {
+								Name      string
+								CreatedAt time.Time
+							}
+						}
+					}
+				}
+			}
+			s.data(t, `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { impacted { headroom { group { name createdAt } } } } }`, map[string]any{"ids": start}, &whole)
+			groups := 0
+			for _, im := range whole.ImpactAnalysis.Impacted {
+				if h := im.Headroom; h != nil {
+					groups++
+					assert.Less(t, time.Since(h.Group.CreatedAt), time.Hour, "%s: createdAt is the stored one", h.Group.Name)
+				}
+			}
+			assert.Positive(t, groups)
 
 			var filtered answer
 			s.data(t, q, map[string]any{"ids": start, "effects": []string{"DOWN", "AT_RISK"}}, &filtered)

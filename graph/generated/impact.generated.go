@@ -16,6 +16,9 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
+type HeadroomResolver interface {
+	Group(ctx context.Context, obj *model.Headroom) (*model.CI, error)
+}
 type ImpactAnalysisResolver interface {
 	Impacted(ctx context.Context, obj *model.ImpactAnalysis) ([]model.ImpactedCI, error)
 	BusinessServices(ctx context.Context, obj *model.ImpactAnalysis) ([]model.ImpactedCI, error)
@@ -335,7 +338,7 @@ func (ec *executionContext) _Headroom_group(ctx context.Context, field graphql.C
 			return ec.fieldContext_Headroom_group(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Group, nil
+			return ec.Resolvers.Headroom().Group(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CI) graphql.Marshaler {
@@ -349,8 +352,8 @@ func (ec *executionContext) fieldContext_Headroom_group(_ context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Headroom",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CI(ctx, field)
 		},
@@ -1763,19 +1766,20 @@ func (ec *executionContext) _Headroom(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Headroom")
 		case "group":
-			out.Values[i] = ec._Headroom_group(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Headroom_group(ctx, field, obj)
+				})
 		case "membersUp":
 			out.Values[i] = ec._Headroom_membersUp(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "membersNeeded":
 			out.Values[i] = ec._Headroom_membersNeeded(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -39,6 +39,7 @@ type ResolverRoot interface {
 	ClassChangeOutcomes() ClassChangeOutcomesResolver
 	CommonCause() CommonCauseResolver
 	Group() GroupResolver
+	Headroom() HeadroomResolver
 	HealthCIList() HealthCIListResolver
 	HealthCIPair() HealthCIPairResolver
 	IdentityConflict() IdentityConflictResolver

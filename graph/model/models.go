@@ -115,6 +115,14 @@ type ImpactedCI struct {
 	Headroom *Headroom
 }
 
+// Headroom is how much redundancy is left to an impacted CI; its group is
+// resolved through the loader (an analysis keeps the group's summary).
+type Headroom struct {
+	GroupID       store.ID
+	MembersUp     int
+	MembersNeeded int
+}
+
 // IdentityConflict is the API's view of an open identity conflict; its
 // CIs are loaded by a resolver.
 type IdentityConflict struct {

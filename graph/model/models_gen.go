@@ -1321,16 +1321,6 @@ type GroupMembersPayload struct {
 	Changed int `json:"changed"`
 }
 
-// How much redundancy is left to a CI that stays up.
-type Headroom struct {
-	// The group whose redundancy explains the effect (a cluster, a load-balancer pool).
-	Group *CI `json:"group"`
-	// Its members up after the failure: members down or not in service (status not live) are not up.
-	MembersUp int `json:"membersUp"`
-	// The members it needs up (its min_members_up, 1 when unset).
-	MembersNeeded int `json:"membersNeeded"`
-}
-
 // Pairs of CIs a health figure lists: its total, and the first pairs by their lower CI ID.
 type HealthCIPairList struct {
 	// How many pairs the figure counts.

@@ -35,10 +35,10 @@ type Request struct {
 // Impacted is one CI an analysis reached, reported once, with its worst
 // effect.
 type Impacted struct {
-	// CI is the CI: whole in Result.Starts and Headroom.Group; in
-	// Result.Impacted and BusinessServices its ID, kind, class, version
-	// and SummaryFields attributes only (read the rest by ID for the CIs
-	// a reader shows).
+	// CI is the CI: whole in Result.Starts; in Result.Impacted and
+	// BusinessServices its ID, kind, class, version and SummaryFields
+	// attributes only, and a group's k attribute (read the rest by ID for
+	// the CIs a reader shows).
 	CI store.CI
 	// Depth is the number of hops at which the CI reached Effect (the
 	// minimum over every explanation); 0 for a start CI.
@@ -172,25 +172,26 @@ func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume
 
 	an := &analysis{
 		a: a, r: compileRules(m), maxDepth: depth, useStatus: useStatus,
-		down: map[store.ID]pred{}, groups: map[store.ID]*group{}, cis: map[store.ID]store.CI{},
-		unavailable: map[store.ID]bool{}, labels: map[store.ID]*[nEffects]*label{}, starts: map[store.ID]bool{},
+		of: map[store.ID]handle{}, cis: map[handle]store.CI{},
 	}
-	for _, id := range starts {
-		an.starts[id] = true
+	hs := make([]handle, len(starts))
+	for i, id := range starts {
+		hs[i] = an.intern(id)
+		an.st[hs[i]].flags |= isStart
 		if useStatus && !cmdb.Operational(startCIs[id].Attributes) {
-			an.unavailable[id] = true
+			an.st[hs[i]].flags |= isUnavailable
 		}
 	}
 	if assume == Down {
-		if err := an.propagateDown(ctx, starts); err != nil {
+		if err := an.propagateDown(ctx, hs); err != nil {
 			return nil, err
 		}
 		if err := an.seedFromDown(ctx); err != nil {
 			return nil, err
 		}
 	} else {
-		for _, id := range starts {
-			an.offer(id, Degraded, label{})
+		for _, h := range hs {
+			an.offer(h, Degraded, label{})
 		}
 	}
 	if err := an.propagateUp(ctx); err != nil {
@@ -221,33 +222,134 @@ func (a *Analyzer) checkStarts(ids []store.ID) ([]store.ID, error) {
 	return out, nil
 }
 
-// analysis is the state of one Analyze call.
+// analysis is the state of one Analyze call. It numbers the CIs it meets
+// (handles, in the order it meets them) and keeps what it knows of each in
+// a slice by handle: a CI's ID is hashed once, when a relationship first
+// names it, and every later question (is it down, its labels, its group)
+// is an index, not a lookup by a 36-byte string.
 type analysis struct {
 	a        *Analyzer
 	r        impactRules
 	maxDepth int
-	// down holds every CI known to be down (the starts at depth 0 when they
-	// are assumed down) with how it went down.
-	down      map[store.ID]pred
-	count     int // CIs in down beyond the starts
-	groups    map[store.ID]*group
-	cis       map[store.ID]store.CI // CIs already loaded: groups whole, their members' summaries
+	// ids and st are the CIs met, by handle; of finds a CI's handle.
+	ids []store.ID
+	st  []node
+	of  map[store.ID]handle
+	// count is the number of CIs down beyond the starts.
+	count     int
+	cis       map[handle]store.CI // CIs already loaded: groups whole, their members' summaries
 	truncated bool
 	useStatus bool
-	// unavailable holds the CIs known not to be operational (starts and
-	// group members), which count as down when redundancy is evaluated.
-	unavailable map[store.ID]bool
 	// touched holds the groups a down CI is a member of, with how they were
 	// first reached (phase 1), and degradedBy the CIs a down CI reaches
 	// over a "degrades" type.
-	touched, degradedBy map[store.ID]pred
-	// labels holds, for each CI reached in phase 2, the best label of each
-	// effect (by depth) that no worse effect at a smaller or equal depth
-	// dominates.
-	labels map[store.ID]*[nEffects]*label
+	touched, degradedBy map[handle]apred
 	// reached counts the CIs labelled (down or not) beyond the starts.
 	reached int
-	starts  map[store.ID]bool
+	// epoch numbers the passes that mark the CIs they have seen (node.mark).
+	epoch uint32
+}
+
+// handle numbers a CI within one analysis: its index in analysis.st.
+type handle int32
+
+// node is what an analysis knows of one CI.
+type node struct {
+	// down is how the CI went down, when flags has isDown (the starts at
+	// depth 0 when they are assumed down).
+	down apred
+	// labels holds, for a CI reached in phase 2, the best label of each
+	// effect (by depth) that no worse effect at a smaller or equal depth
+	// dominates.
+	labels *[nEffects]*label
+	// group is the CI's members and k, once read (groups only).
+	group *group
+	// mark is the epoch of the last pass that saw the CI.
+	mark  uint32
+	flags uint8
+}
+
+// Flags of a node.
+const (
+	isStart uint8 = 1 << iota
+	isDown
+	// isUnavailable: the CI is not operational (a start or a group member),
+	// so it counts as down when redundancy is evaluated.
+	isUnavailable
+	// inFrontier: the CI is in phase 1's current frontier.
+	inFrontier
+)
+
+// apred is how the analysis reached a CI: from via over step, at depth.
+type apred struct {
+	depth int
+	via   handle
+	step  hop
+}
+
+// intern returns the handle of id, numbering it if it is new. It may grow
+// an.st: pointers into it do not survive a call.
+func (an *analysis) intern(id store.ID) handle {
+	if h, ok := an.of[id]; ok {
+		return h
+	}
+	h := handle(len(an.ids))
+	an.ids = append(an.ids, id)
+	an.st = append(an.st, node{})
+	an.of[id] = h
+	return h
+}
+
+// is reports whether the CI has flag f.
+func (an *analysis) is(h handle, f uint8) bool { return an.st[h].flags&f != 0 }
+
+// setDown records that the CI went down as p says.
+func (an *analysis) setDown(h handle, p apred) {
+	an.st[h].down = p
+	an.st[h].flags |= isDown
+}
+
+// downBy reports whether the CI is down at depth d or less.
+func (an *analysis) downBy(h handle, d int) bool {
+	return an.is(h, isDown) && an.st[h].down.depth <= d
+}
+
+// newEpoch starts a pass that marks the CIs it sees.
+func (an *analysis) newEpoch() uint32 {
+	an.epoch++
+	return an.epoch
+}
+
+// seen marks the CI for the pass ep, reporting whether it was marked
+// already.
+func (an *analysis) seen(h handle, ep uint32) bool {
+	if an.st[h].mark == ep {
+		return true
+	}
+	an.st[h].mark = ep
+	return false
+}
+
+// sortByID sorts handles by their CIs' IDs: every order an analysis
+// depends on is the IDs', so both stores give the same answer.
+func (an *analysis) sortByID(hs []handle) {
+	slices.SortFunc(hs, func(x, y handle) int { return cmp.Compare(an.ids[x], an.ids[y]) })
+}
+
+// sortedKeys returns the handles of m by their CIs' IDs.
+func (an *analysis) sortedKeys(m map[handle]apred) []handle {
+	hs := slices.Collect(maps.Keys(m))
+	an.sortByID(hs)
+	return hs
+}
+
+// idsOf returns the IDs of the CIs.
+func (an *analysis) idsOf(hs []handle) []store.ID {
+	ids := make([]store.ID, len(hs))
+	for i, h := range hs {
+		ids[i] = an.ids[h]
+	}
+	return ids
 }
 
 // nEffects sizes arrays indexed by Effect.
@@ -258,7 +360,7 @@ const nEffects = int(Degraded) + 1
 // explains the effect.
 type label struct {
 	depth     int
-	via       store.ID
+	via       handle
 	viaEffect Effect
 	step      hop
 	head      *Headroom
@@ -274,54 +376,53 @@ type group struct {
 
 // member is one member of a group and the hop from it to the group.
 type member struct {
-	id   store.ID
+	h    handle
 	step hop
 }
 
 // propagateDown runs phase 1: it spreads "down" level by level from the
 // starts, re-counting groups whose members go down.
-func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error {
-	an.touched, an.degradedBy = map[store.ID]pred{}, map[store.ID]pred{}
-	for _, id := range starts {
-		an.down[id] = pred{}
+func (an *analysis) propagateDown(ctx context.Context, starts []handle) error {
+	an.touched, an.degradedBy = map[handle]apred{}, map[handle]apred{}
+	for _, h := range starts {
+		an.setDown(h, apred{})
 	}
 	budget := an.a.opts.NodeBudget
-	frontier := starts
+	frontier := slices.Clone(starts)
 	for level := 0; level < an.maxDepth && len(frontier) > 0 && !an.truncated; level++ {
 		// One read of the frontier's relationships along which failure
 		// travels (two Edges calls per batch), then three passes over
 		// them in a fixed order (frontier by ID, each CI's hops by type
 		// and far end), so that every CI reached keeps the smallest
 		// (predecessor, type): the same answer from both stores.
-		frontier = slices.Sorted(slices.Values(frontier))
+		an.sortByID(frontier)
 		hops, err := an.hopsOf(ctx, frontier)
 		if err != nil {
 			return fmt.Errorf("impact: level %d: %w", level+1, err)
 		}
-		inFrontier := make(map[store.ID]bool, len(frontier))
-		for _, id := range frontier {
-			inFrontier[id] = true
+		for _, h := range frontier {
+			an.st[h].flags |= inFrontier
 		}
-		each := func(kind hopKind, visit func(via store.ID, h hopTo) bool) {
-			for _, id := range frontier {
-				for _, h := range hops[id] {
-					if h.kind == kind && !inFrontier[h.to] && !visit(id, h) {
+		each := func(kind hopKind, visit func(via handle, h hopTo) bool) {
+			for i, via := range frontier {
+				for _, h := range hops[i] {
+					if h.kind == kind && !an.is(h.to, inFrontier) && !visit(via, h) {
 						return
 					}
 				}
 			}
 		}
-		var next []store.ID
+		var next []handle
 		// Direct hops over "down" types.
-		each(hopDown, func(via store.ID, h hopTo) bool {
-			if _, ok := an.down[h.to]; ok {
+		each(hopDown, func(via handle, h hopTo) bool {
+			if an.is(h.to, isDown) {
 				return true
 			}
 			if an.count == budget {
 				an.truncated = true
 				return false
 			}
-			an.down[h.to] = pred{depth: level + 1, via: via, step: h.step}
+			an.setDown(h.to, apred{depth: level + 1, via: via, step: h.step})
 			an.count++
 			next = append(next, h.to)
 			return true
@@ -330,30 +431,32 @@ func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error 
 			break
 		}
 		// CIs that a CI down at this level degrades.
-		each(hopDegrades, func(via store.ID, h hopTo) bool {
+		each(hopDegrades, func(via handle, h hopTo) bool {
 			if _, ok := an.degradedBy[h.to]; !ok {
-				an.degradedBy[h.to] = pred{depth: level + 1, via: via, step: h.step}
+				an.degradedBy[h.to] = apred{depth: level + 1, via: via, step: h.step}
 			}
 			return true
 		})
 		// Groups that a CI down at this level is a member of.
-		var touched []store.ID
-		seen := map[store.ID]bool{}
-		each(hopGroup, func(via store.ID, h hopTo) bool {
-			if _, ok := an.down[h.to]; !ok && !seen[h.to] {
-				seen[h.to] = true
+		var touched []handle
+		ep := an.newEpoch()
+		each(hopGroup, func(via handle, h hopTo) bool {
+			if !an.is(h.to, isDown) && !an.seen(h.to, ep) {
 				touched = append(touched, h.to)
 				if _, ok := an.touched[h.to]; !ok {
-					an.touched[h.to] = pred{depth: level + 1, via: via, step: h.step}
+					an.touched[h.to] = apred{depth: level + 1, via: via, step: h.step}
 				}
 			}
 			return true
 		})
+		for _, h := range frontier {
+			an.st[h].flags &^= inFrontier
+		}
 		if err := an.loadGroups(ctx, touched); err != nil {
 			return err
 		}
-		for _, id := range touched {
-			via, ok := an.broken(an.groups[id], level)
+		for _, h := range touched {
+			via, ok := an.broken(an.st[h].group, level)
 			if !ok {
 				continue
 			}
@@ -361,9 +464,9 @@ func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error 
 				an.truncated = true
 				break
 			}
-			an.down[id] = pred{depth: level + 1, via: via.id, step: via.step}
+			an.setDown(h, apred{depth: level + 1, via: via.h, step: via.step})
 			an.count++
-			next = append(next, id)
+			next = append(next, h)
 		}
 		frontier = next
 	}
@@ -371,47 +474,48 @@ func (an *analysis) propagateDown(ctx context.Context, starts []store.ID) error 
 }
 
 // loadGroups reads the members and the k of the groups not seen before:
-// one Edges call per redundancy type and one CIs call per batch.
-func (an *analysis) loadGroups(ctx context.Context, ids []store.ID) error {
-	var fresh []store.ID
-	for _, id := range ids {
-		if _, ok := an.groups[id]; !ok {
-			fresh = append(fresh, id)
-			an.groups[id] = &group{members: make([][]member, len(an.r.groups)), k: make([]int64, len(an.r.groups))}
+// one Edges call per redundancy type and one NodeFields call per batch
+// (the groups' summaries and k attributes, which the embedded store keeps
+// in memory for the default model).
+func (an *analysis) loadGroups(ctx context.Context, hs []handle) error {
+	var fresh []handle
+	for _, h := range hs {
+		if an.st[h].group == nil {
+			fresh = append(fresh, h)
+			an.st[h].group = &group{members: make([][]member, len(an.r.groups)), k: make([]int64, len(an.r.groups))}
 		}
 	}
 	for chunk := range slices.Chunk(fresh, store.MaxBatch) {
+		ids := an.idsOf(chunk)
 		for i, rule := range an.r.groups {
-			edges, err := an.a.g.Edges(ctx, chunk, reverse(rule.dir), []string{rule.typ})
+			edges, err := an.a.g.Edges(ctx, ids, reverse(rule.dir), []string{rule.typ})
 			if err != nil {
 				return fmt.Errorf("impact: group members: %w", err)
 			}
-			for gid, es := range edges {
-				g := an.groups[gid]
-				if g == nil {
-					continue
-				}
-				for _, e := range es {
+			for j, gid := range ids {
+				g := an.st[chunk[j]].group
+				for _, e := range edges[gid] {
 					mid := e.Rel.Source
 					if rule.dir == store.In {
 						mid = e.Rel.Target
 					}
-					g.members[i] = append(g.members[i], member{id: mid, step: hopAlong(e.Rel, rule.dir == store.Out)})
+					g.members[i] = append(g.members[i], member{h: an.intern(mid), step: hopAlong(e.Rel, rule.dir == store.Out)})
 				}
 			}
 		}
-		cis, err := an.a.g.Nodes(ctx, store.KindCI, chunk)
+		cis, err := an.a.g.NodeFields(ctx, store.KindCI, ids, an.r.groupFields)
 		if err != nil {
 			return fmt.Errorf("impact: groups: %w", err)
 		}
-		for _, gid := range chunk {
-			g := an.groups[gid]
-			if ci, ok := cis[gid]; ok {
-				an.cis[gid] = ci
+		for j, gid := range ids {
+			g := an.st[chunk[j]].group
+			ci, ok := cis[gid]
+			if ok {
+				an.cis[chunk[j]] = ci
 				g.ci = ci
 			}
 			for i, rule := range an.r.groups {
-				k, ok := intAttr(cis[gid], rule.attr)
+				k, ok := intAttr(ci, rule.attr)
 				if !ok {
 					k = 1
 				}
@@ -430,31 +534,32 @@ func (an *analysis) loadGroups(ctx context.Context, ids []store.ID) error {
 // loadMembers reads the summaries of the members of groups not read
 // before, to learn which are not operational (their status); they are
 // kept for the result.
-func (an *analysis) loadMembers(ctx context.Context, groups []store.ID) error {
-	var ids []store.ID
-	seen := map[store.ID]bool{}
-	for _, gid := range groups {
-		for _, ms := range an.groups[gid].members {
+func (an *analysis) loadMembers(ctx context.Context, groups []handle) error {
+	var hs []handle
+	ep := an.newEpoch()
+	for _, gh := range groups {
+		for _, ms := range an.st[gh].group.members {
 			for _, m := range ms {
-				if _, ok := an.cis[m.id]; !ok && !seen[m.id] {
-					seen[m.id] = true
-					ids = append(ids, m.id)
+				if _, ok := an.cis[m.h]; !ok && !an.seen(m.h, ep) {
+					hs = append(hs, m.h)
 				}
 			}
 		}
 	}
-	cis, err := an.a.loadSummaries(ctx, ids)
+	cis, err := an.a.loadSummaries(ctx, an.idsOf(hs))
 	if err != nil {
 		return fmt.Errorf("impact: group members: %w", err)
 	}
-	for id, ci := range cis {
-		an.cis[id] = ci
+	for _, h := range hs {
+		if ci, ok := cis[an.ids[h]]; ok {
+			an.cis[h] = ci
+		}
 	}
-	for _, gid := range groups {
-		for _, ms := range an.groups[gid].members {
+	for _, gh := range groups {
+		for _, ms := range an.st[gh].group.members {
 			for _, m := range ms {
-				if ci, ok := an.cis[m.id]; ok && !cmdb.Operational(ci.Attributes) {
-					an.unavailable[m.id] = true
+				if ci, ok := an.cis[m.h]; ok && !cmdb.Operational(ci.Attributes) {
+					an.st[m.h].flags |= isUnavailable
 				}
 			}
 		}
@@ -474,13 +579,14 @@ func (an *analysis) broken(g *group, level int) (member, bool) {
 		failed := 0
 		var via *member
 		for j := range ms {
-			p, ok := an.down[ms[j].id]
-			downNow := ok && p.depth <= level
-			if downNow || an.unavailable[ms[j].id] {
+			n := &an.st[ms[j].h]
+			downNow := n.flags&isDown != 0 && n.down.depth <= level
+			unavailable := n.flags&isUnavailable != 0
+			if downNow || unavailable {
 				failed++
 			}
 			// A member that was not in service changes nothing by failing.
-			if downNow && p.depth == level && via == nil && !an.unavailable[ms[j].id] {
+			if downNow && n.down.depth == level && via == nil && !unavailable {
 				via = &ms[j]
 			}
 		}
@@ -502,7 +608,7 @@ func (an *analysis) spare(g *group) (spare, up, needed int, ok bool) {
 		}
 		n := 0
 		for _, m := range ms {
-			if _, down := an.down[m.id]; !down && !an.unavailable[m.id] {
+			if an.st[m.h].flags&(isDown|isUnavailable) == 0 {
 				n++
 			}
 		}
@@ -516,8 +622,8 @@ func (an *analysis) spare(g *group) (spare, up, needed int, ok bool) {
 
 // headroom returns the group's headroom and whether no member is spare
 // (one more failure takes it down).
-func (an *analysis) headroom(gid store.ID) (*Headroom, bool) {
-	g := an.groups[gid]
+func (an *analysis) headroom(h handle) (*Headroom, bool) {
+	g := an.st[h].group
 	s, up, needed, ok := an.spare(g)
 	if !ok {
 		return nil, false
@@ -526,19 +632,20 @@ func (an *analysis) headroom(gid store.ID) (*Headroom, bool) {
 	return &Headroom{Group: g.ci, Up: up, Needed: needed}, s <= 0 && needed > 0
 }
 
-// offer records that CI id can be reached with effect e as l says, unless
+// offer records that CI h can be reached with effect e as l says, unless
 // it is a start, or a worse or equal effect reaches it at a smaller or
 // equal depth, or the node budget is spent on other CIs.
-func (an *analysis) offer(id store.ID, e Effect, l label) {
-	if an.starts[id] && l.depth > 0 {
+func (an *analysis) offer(h handle, e Effect, l label) {
+	n := &an.st[h]
+	if n.flags&isStart != 0 && l.depth > 0 {
 		return
 	}
-	if p, ok := an.down[id]; ok && p.depth <= l.depth {
+	if n.flags&isDown != 0 && n.down.depth <= l.depth {
 		return
 	}
-	ls := an.labels[id]
+	ls := n.labels
 	if ls == nil {
-		if _, down := an.down[id]; !down && !an.starts[id] {
+		if n.flags&(isDown|isStart) == 0 {
 			if an.count+an.reached >= an.a.opts.NodeBudget {
 				an.truncated = true
 				return
@@ -546,7 +653,7 @@ func (an *analysis) offer(id store.ID, e Effect, l label) {
 			an.reached++
 		}
 		ls = &[nEffects]*label{}
-		an.labels[id] = ls
+		n.labels = ls
 	}
 	for worse := Down + 1; worse <= e; worse++ {
 		if o := ls[worse]; o != nil && o.depth <= l.depth {
@@ -561,27 +668,22 @@ func (an *analysis) offer(id store.ID, e Effect, l label) {
 // reduced redundancy, and CIs a down CI reaches over a "degrades" type
 // are degraded.
 func (an *analysis) seedFromDown(ctx context.Context) error {
-	var fresh []store.ID
-	for id := range an.touched {
-		if _, ok := an.groups[id]; !ok {
-			fresh = append(fresh, id)
-		}
-	}
-	if err := an.loadGroups(ctx, fresh); err != nil {
+	touched := an.sortedKeys(an.touched)
+	if err := an.loadGroups(ctx, touched); err != nil {
 		return err
 	}
-	for _, id := range sortedIDs(an.touched) {
-		p := an.touched[id]
-		head, atRisk := an.headroom(id)
+	for _, h := range touched {
+		p := an.touched[h]
+		head, atRisk := an.headroom(h)
 		e := RedundancyReduced
 		if atRisk {
 			e = AtRisk
 		}
-		an.offer(id, e, label{depth: p.depth, via: p.via, viaEffect: Down, step: p.step, head: head})
+		an.offer(h, e, label{depth: p.depth, via: p.via, viaEffect: Down, step: p.step, head: head})
 	}
-	for _, id := range sortedIDs(an.degradedBy) {
-		p := an.degradedBy[id]
-		an.offer(id, Degraded, label{depth: p.depth, via: p.via, viaEffect: Down, step: p.step})
+	for _, h := range an.sortedKeys(an.degradedBy) {
+		p := an.degradedBy[h]
+		an.offer(h, Degraded, label{depth: p.depth, via: p.via, viaEffect: Down, step: p.step})
 	}
 	return nil
 }
@@ -602,11 +704,16 @@ func (an *analysis) seedFromDown(ctx context.Context) error {
 // loads the groups it meets for the first time.
 func (an *analysis) propagateUp(ctx context.Context) error {
 	for d := 0; d < an.maxDepth && !an.truncated; d++ {
-		var frontier []store.ID
-		for id, ls := range an.labels {
+		var frontier []handle
+		for i := range an.st {
+			h := handle(i)
+			ls := an.st[h].labels
+			if ls == nil {
+				continue
+			}
 			for e := AtRisk; e <= Degraded; e++ {
-				if l := ls[e]; l != nil && l.depth == d && !an.dominated(id, e, d) {
-					frontier = append(frontier, id)
+				if l := ls[e]; l != nil && l.depth == d && !an.dominated(h, e, d) {
+					frontier = append(frontier, h)
 					break
 				}
 			}
@@ -614,20 +721,21 @@ func (an *analysis) propagateUp(ctx context.Context) error {
 		if len(frontier) == 0 {
 			continue // seeds may start deeper
 		}
-		slices.Sort(frontier)
+		an.sortByID(frontier)
 		hops, err := an.hopsOf(ctx, frontier)
 		if err != nil {
 			return err
 		}
 		// Only an AtRisk member needs its group's count.
-		var fresh []store.ID
-		for _, id := range frontier {
-			if l := an.labels[id][AtRisk]; l == nil || l.depth != d {
+		var fresh []handle
+		ep := an.newEpoch()
+		for i, h := range frontier {
+			if l := an.st[h].labels[AtRisk]; l == nil || l.depth != d {
 				continue
 			}
-			for _, h := range hops[id] {
-				if _, ok := an.groups[h.to]; h.kind == hopGroup && !ok && !slices.Contains(fresh, h.to) {
-					fresh = append(fresh, h.to)
+			for _, x := range hops[i] {
+				if x.kind == hopGroup && an.st[x.to].group == nil && !an.seen(x.to, ep) {
+					fresh = append(fresh, x.to)
 				}
 			}
 		}
@@ -635,13 +743,13 @@ func (an *analysis) propagateUp(ctx context.Context) error {
 			return err
 		}
 		for e := AtRisk; e <= Degraded; e++ {
-			for _, id := range frontier {
-				l := an.labels[id][e]
-				if l == nil || l.depth != d || an.dominated(id, e, d) {
+			for i, h := range frontier {
+				l := an.st[h].labels[e]
+				if l == nil || l.depth != d || an.dominated(h, e, d) {
 					continue
 				}
-				for _, h := range hops[id] {
-					an.offerHop(id, e, d, l.head, h)
+				for _, x := range hops[i] {
+					an.offerHop(h, e, d, l.head, x)
 				}
 			}
 		}
@@ -660,7 +768,7 @@ const (
 
 // hopTo is one relationship from a CI along which failure travels.
 type hopTo struct {
-	to   store.ID
+	to   handle
 	step hop
 	kind hopKind
 }
@@ -668,9 +776,11 @@ type hopTo struct {
 // hopsOf reads, for each CI, the relationships along which its failure
 // travels: incoming ones of the types that carry it from target to source
 // (in), outgoing ones of those that carry it from source to target (out).
-func (an *analysis) hopsOf(ctx context.Context, ids []store.ID) (map[store.ID][]hopTo, error) {
-	hops := make(map[store.ID][]hopTo, len(ids))
-	for chunk := range slices.Chunk(ids, store.MaxBatch) {
+// hops[i] are those of hs[i].
+func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) {
+	hops := make([][]hopTo, len(hs))
+	for lo := 0; lo < len(hs); lo += store.MaxBatch {
+		ids := an.idsOf(hs[lo:min(lo+store.MaxBatch, len(hs))])
 		for _, side := range []struct {
 			dir   store.Direction
 			types []string
@@ -678,17 +788,17 @@ func (an *analysis) hopsOf(ctx context.Context, ids []store.ID) (map[store.ID][]
 			if len(side.types) == 0 {
 				continue
 			}
-			edges, err := an.a.g.Edges(ctx, chunk, side.dir, side.types)
+			edges, err := an.a.g.Edges(ctx, ids, side.dir, side.types)
 			if err != nil {
 				return nil, fmt.Errorf("impact: relationships: %w", err)
 			}
-			for _, id := range chunk {
+			for j, id := range ids {
 				for _, e := range edges[id] {
 					to := e.Rel.Target
 					if side.dir == store.In {
 						to = e.Rel.Source
 					}
-					hops[id] = append(hops[id], hopTo{to: to, kind: an.r.kinds[e.Rel.Type], step: hopOf(e)})
+					hops[lo+j] = append(hops[lo+j], hopTo{to: an.intern(to), kind: an.r.kinds[e.Rel.Type], step: hopOf(e)})
 				}
 			}
 		}
@@ -697,7 +807,7 @@ func (an *analysis) hopsOf(ctx context.Context, ids []store.ID) (map[store.ID][]
 	// end, so that ties break the same way on every store.
 	for _, hs := range hops {
 		slices.SortFunc(hs, func(x, y hopTo) int {
-			return cmp.Or(cmp.Compare(x.step.typ, y.step.typ), cmp.Compare(x.to, y.to), cmp.Compare(x.step.src, y.step.src))
+			return cmp.Or(cmp.Compare(x.step.typ, y.step.typ), cmp.Compare(an.ids[x.to], an.ids[y.to]), cmp.Compare(x.step.src, y.step.src))
 		})
 	}
 	return hops, nil
@@ -705,7 +815,7 @@ func (an *analysis) hopsOf(ctx context.Context, ids []store.ID) (map[store.ID][]
 
 // offerHop offers the CI at the end of h the effect that e at depth d of
 // CI via (with headroom head) gives it.
-func (an *analysis) offerHop(via store.ID, e Effect, d int, head *Headroom, h hopTo) {
+func (an *analysis) offerHop(via handle, e Effect, d int, head *Headroom, h hopTo) {
 	l := label{depth: d + 1, via: via, viaEffect: e, step: h.step, head: head}
 	ge := e
 	switch {
@@ -721,12 +831,12 @@ func (an *analysis) offerHop(via store.ID, e Effect, d int, head *Headroom, h ho
 	an.offer(h.to, ge, l)
 }
 
-// dominated reports whether a worse effect reaches id at depth d or less.
-func (an *analysis) dominated(id store.ID, e Effect, d int) bool {
-	if p, ok := an.down[id]; ok && p.depth <= d {
+// dominated reports whether a worse effect reaches h at depth d or less.
+func (an *analysis) dominated(h handle, e Effect, d int) bool {
+	if an.downBy(h, d) {
 		return true
 	}
-	ls := an.labels[id]
+	ls := an.st[h].labels
 	for worse := AtRisk; worse < e; worse++ {
 		if o := ls[worse]; o != nil && o.depth <= d {
 			return true
@@ -735,9 +845,9 @@ func (an *analysis) dominated(id store.ID, e Effect, d int) bool {
 	return false
 }
 
-// worst returns the worst effect a phase 2 label gives id, and the label.
-func (an *analysis) worst(id store.ID) (Effect, *label) {
-	ls := an.labels[id]
+// worst returns the worst effect a phase 2 label gives h, and the label.
+func (an *analysis) worst(h handle) (Effect, *label) {
+	ls := an.st[h].labels
 	if ls == nil {
 		return 0, nil
 	}
@@ -749,22 +859,44 @@ func (an *analysis) worst(id store.ID) (Effect, *label) {
 	return 0, nil
 }
 
-// path returns the explaining path of id reached with effect e, following
-// preds back across effects to a start.
+// path returns the explaining path of the CI id reached with effect e,
+// following labels back across effects to a start.
 func (an *analysis) path(id store.ID, e Effect) []store.Step {
-	var back []store.Step // from id backwards
+	h, ok := an.of[id]
+	if !ok {
+		return nil
+	}
+	var back []store.Step // from h backwards
 	for len(back) <= store.MaxDepth {
 		if e == Down {
-			return append(pathTo(an.down, id), reversed(back)...)
+			return append(an.pathDown(h), reversed(back)...)
 		}
-		l := an.labels[id][e]
-		if l == nil || l.depth == 0 {
+		ls := an.st[h].labels
+		if ls == nil || ls[e] == nil || ls[e].depth == 0 {
 			break
 		}
+		l := ls[e]
 		back = append(back, l.step.step())
-		id, e = l.via, l.viaEffect
+		h, e = l.via, l.viaEffect
 	}
 	return reversed(back)
+}
+
+// pathDown returns the path by which phase 1 took the CI down.
+func (an *analysis) pathDown(h handle) []store.Step {
+	if !an.is(h, isDown) || an.st[h].down.depth == 0 {
+		return nil
+	}
+	p := an.st[h].down
+	path := make([]store.Step, p.depth)
+	for i := len(path) - 1; i >= 0; i-- {
+		path[i] = p.step.step()
+		if !an.is(p.via, isDown) {
+			break
+		}
+		p = an.st[p.via].down
+	}
+	return path
 }
 
 // reversed returns the steps in reverse order.
@@ -774,15 +906,9 @@ func reversed(steps []store.Step) []store.Step {
 	return out
 }
 
-func sortedIDs[V any](m map[store.ID]V) []store.ID {
-	ids := slices.Collect(maps.Keys(m))
-	slices.Sort(ids)
-	return ids
-}
-
 // entry is one impacted CI before its CI is loaded.
 type entry struct {
-	id     store.ID
+	h      handle
 	effect Effect
 	depth  int
 }
@@ -790,18 +916,19 @@ type entry struct {
 // result merges both phases, applies the budget, loads the CIs'
 // summaries and rolls up.
 func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, startCIs map[store.ID]store.CI, starts []store.ID) (*Result, error) {
-	entries := make([]entry, 0, len(an.down)+len(an.labels))
-	for id, p := range an.down {
-		if p.depth > 0 {
-			entries = append(entries, entry{id: id, effect: Down, depth: p.depth})
-		}
-	}
-	for id := range an.labels {
-		if _, down := an.down[id]; down || an.starts[id] {
-			continue
-		}
-		if e, l := an.worst(id); l != nil {
-			entries = append(entries, entry{id: id, effect: e, depth: l.depth})
+	entries := make([]entry, 0, an.count+an.reached)
+	for i := range an.st {
+		h := handle(i)
+		switch n := &an.st[h]; {
+		case n.flags&isDown != 0:
+			if n.down.depth > 0 {
+				entries = append(entries, entry{h: h, effect: Down, depth: n.down.depth})
+			}
+		case n.flags&isStart != 0:
+		default:
+			if e, l := an.worst(h); l != nil {
+				entries = append(entries, entry{h: h, effect: e, depth: l.depth})
+			}
 		}
 	}
 	budget := an.a.opts.NodeBudget
@@ -809,22 +936,21 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 		// Both phases stayed within the budget but together exceed it:
 		// keep the nearest CIs.
 		slices.SortFunc(entries, func(x, y entry) int {
-			return cmp.Or(cmp.Compare(x.depth, y.depth), cmp.Compare(x.effect, y.effect), cmp.Compare(x.id, y.id))
+			return cmp.Or(cmp.Compare(x.depth, y.depth), cmp.Compare(x.effect, y.effect), cmp.Compare(an.ids[x.h], an.ids[y.h]))
 		})
 		entries = entries[:budget]
 		an.truncated = true
 	}
 	ids := make([]store.ID, 0, len(entries))
 	for _, e := range entries {
-		if _, ok := an.cis[e.id]; !ok {
-			ids = append(ids, e.id)
+		if _, ok := an.cis[e.h]; !ok {
+			ids = append(ids, an.ids[e.h])
 		}
 	}
 	cis, err := an.a.loadSummaries(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	maps.Copy(cis, an.cis)
 
 	res := &Result{MaxDepth: an.maxDepth, Truncated: an.truncated, an: an}
 	for _, id := range starts {
@@ -839,13 +965,15 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 	})
 	res.Impacted = make([]Impacted, 0, len(entries))
 	for _, e := range entries {
-		ci, ok := cis[e.id]
+		ci, ok := an.cis[e.h]
 		if !ok {
-			continue // deleted while the analysis ran
+			if ci, ok = cis[an.ids[e.h]]; !ok {
+				continue // deleted while the analysis ran
+			}
 		}
 		im := Impacted{CI: ci, Depth: e.depth, Effect: e.effect}
 		if e.effect == AtRisk || e.effect == RedundancyReduced {
-			im.Headroom = an.labels[e.id][e.effect].head
+			im.Headroom = an.st[e.h].labels[e.effect].head
 		}
 		res.Impacted = append(res.Impacted, im)
 	}
@@ -854,27 +982,9 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 	return res, nil
 }
 
-// sortImpacted sorts by depth, then name, then id. It sorts small keys
-// and permutes once: CIs are large and their names sit in maps.
+// sortImpacted sorts by depth, then name, then id.
 func sortImpacted(list []Impacted) {
-	type key struct {
-		depth int
-		name  string
-		id    store.ID
-		i     int
-	}
-	keys := make([]key, len(list))
-	for i, im := range list {
-		keys[i] = key{im.Depth, ciName(im.CI), im.CI.ID, i}
-	}
-	slices.SortFunc(keys, func(x, y key) int {
-		return cmp.Or(cmp.Compare(x.depth, y.depth), cmp.Compare(x.name, y.name), cmp.Compare(x.id, y.id))
-	})
-	sorted := make([]Impacted, len(list))
-	for i, k := range keys {
-		sorted[i] = list[k.i]
-	}
-	copy(list, sorted)
+	permute(list, byDepthNameID(len(list), func(i int) (int, store.CI) { return list[i].Depth, list[i].CI }))
 }
 
 // rollUp fills the business services, contacts, class counts and effect

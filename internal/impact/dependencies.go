@@ -367,9 +367,7 @@ func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules
 			out.Nodes = append(out.Nodes, Node{CI: ci, Depth: n.Depth})
 		}
 	}
-	slices.SortFunc(out.Nodes, func(x, y Node) int {
-		return cmp.Or(cmp.Compare(x.Depth, y.Depth), cmp.Compare(ciName(x.CI), ciName(y.CI)), cmp.Compare(x.CI.ID, y.CI.ID))
-	})
+	permute(out.Nodes, byDepthNameID(len(out.Nodes), func(i int) (int, store.CI) { return out.Nodes[i].Depth, out.Nodes[i].CI }))
 	return out, nil
 }
 

@@ -1,6 +1,7 @@
 package impact
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -162,6 +163,8 @@ func ParseEffect(field, s string) (Effect, error) {
 // cluster) that explains its effect, with the group's members up and
 // needed. Members that are down or not operational are not up.
 type Headroom struct {
+	// Group is the group's ID, kind, class, version and SummaryFields
+	// attributes, and its k attribute (read the rest by ID).
 	Group  store.CI
 	Up     int
 	Needed int
@@ -224,6 +227,9 @@ type impactRules struct {
 	// (in: from target to source, read as a CI's incoming relationships).
 	kinds   map[string]hopKind
 	in, out []string
+	// groupFields are the attributes a group is read with: SummaryFields
+	// and the groups' k attributes.
+	groupFields []string
 }
 
 func compileRules(m *cmdb.Model) impactRules {
@@ -251,6 +257,12 @@ func compileRules(m *cmdb.Model) impactRules {
 			r.kinds[name] = hopDown
 		default:
 			r.kinds[name] = hopDegrades
+		}
+	}
+	r.groupFields = slices.Clone(SummaryFields)
+	for _, g := range r.groups {
+		if !slices.Contains(r.groupFields, g.attr) {
+			r.groupFields = append(r.groupFields, g.attr)
 		}
 	}
 	return r
@@ -303,15 +315,51 @@ var SummaryFields = store.SummaryAttributes
 // of thousands of CIs reads their summaries, not the CIs (their identity
 // keys, provenance and sightings, most of the cost of a node read).
 func (a *Analyzer) loadSummaries(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
-	out := make(map[store.ID]store.CI, len(ids))
+	var out map[store.ID]store.CI
 	for chunk := range slices.Chunk(ids, store.MaxBatch) {
 		got, err := a.g.NodeFields(ctx, store.KindCI, chunk, SummaryFields)
 		if err != nil {
 			return nil, fmt.Errorf("impact: load CIs: %w", err)
 		}
+		if out == nil {
+			out = got // most analyses read one batch: no copy
+			continue
+		}
 		maps.Copy(out, got)
 	}
+	if out == nil {
+		out = map[store.ID]store.CI{}
+	}
 	return out, nil
+}
+
+// byDepthNameID returns the order of n CIs (at returns the depth and CI of
+// the i-th) by depth, then name, then ID. It sorts indexes, not the CIs:
+// they are large, and moving them (or keys holding strings) while the
+// garbage collector runs costs a write barrier a pointer, which profiles
+// of busy servers show.
+func byDepthNameID(n int, at func(i int) (int, store.CI)) []int32 {
+	depths := make([]int, n)
+	names := make([]string, n)
+	ids := make([]store.ID, n)
+	idx := make([]int32, n)
+	for i := range n {
+		d, ci := at(i)
+		depths[i], names[i], ids[i], idx[i] = d, ciName(ci), ci.ID, int32(i)
+	}
+	slices.SortFunc(idx, func(x, y int32) int {
+		return cmp.Or(cmp.Compare(depths[x], depths[y]), strings.Compare(names[x], names[y]), strings.Compare(string(ids[x]), string(ids[y])))
+	})
+	return idx
+}
+
+// permute puts list in the order given (a permutation of its indexes).
+func permute[T any](list []T, order []int32) {
+	sorted := make([]T, len(list))
+	for i, k := range order {
+		sorted[i] = list[k]
+	}
+	copy(list, sorted)
 }
 
 // pred is how a CI was reached: from via over step, at depth.

@@ -345,11 +345,11 @@ func (c *countingGraph) Edges(ctx context.Context, cis []store.ID, dir store.Dir
 
 // TestAnalyzeStoreCalls pins the cost model: per level of phase 1 two
 // Edges calls (one per direction failure travels, down, degrades and group
-// types at once), plus one Edges and a Nodes call (groups) and a
-// NodeFields call (their members' status) when new groups appear; per
+// types at once), plus one Edges and two NodeFields calls (the groups'
+// summaries and k, their members' status) when new groups appear; per
 // level of phase 2 two Edges calls likewise, plus the loads of groups met
 // from a CI at risk; then one NodeFields call for the summaries of the
-// result: no CI it reports is read whole, and no traversal runs.
+// result: only the starts are read whole, and no traversal runs.
 func TestAnalyzeStoreCalls(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		tests := []struct {
@@ -361,10 +361,10 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 			// bs-archive (degraded at 2) spreads: 2 Edges; the starts read
 			// whole, the result's summaries.
 			{"no groups", []string{"hv1"}, 0, 1, 12, 1},
-			// Level 0 meets c3 (its members by one Edges call, c3 read
-			// whole for its k, its members' status from their summaries),
+			// Level 0 meets c3 (its members by one Edges call, c3's
+			// summary and k, its members' status from their summaries),
 			// level 1 finds c3-app, level 2 nothing: 3 x 2 + 1 Edges.
-			{"one group", []string{"n1", "n2"}, 0, 2, 7, 2},
+			{"one group", []string{"n1", "n2"}, 0, 1, 7, 3},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -373,8 +373,8 @@ func TestAnalyzeStoreCalls(t *testing.T) {
 				_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, tt.starts...), MaxDepth: 8})
 				require.NoError(t, err)
 				assert.Equal(t, tt.expand, g.expand.Load(), "Expand calls")
-				assert.Equal(t, tt.cis, g.cis.Load(), "Nodes calls: starts and groups, read whole")
-				assert.Equal(t, tt.fields, g.fields.Load(), "NodeFields calls: summaries of group members and of the CIs reported")
+				assert.Equal(t, tt.cis, g.cis.Load(), "Nodes calls: the starts, read whole")
+				assert.Equal(t, tt.fields, g.fields.Load(), "NodeFields calls: summaries of groups, of their members and of the CIs reported")
 				assert.Equal(t, tt.relsOf, g.edges.Load(), "Edges calls")
 				assert.Zero(t, g.relsOf.Load(), "RelationshipsOf calls: the analysis reads the graph's shape only")
 			})

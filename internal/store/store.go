@@ -462,10 +462,11 @@ type NodeReader interface {
 
 // SummaryAttributes are the attributes that show a node in a long list: an
 // impact analysis reads them for every CI it reaches (its name for the
-// order, what the roll-ups count, what a reader scans). A backend may keep
-// them in memory: the embedded store answers NodeFields naming only these
-// without reading its database.
-var SummaryAttributes = []string{"name", "status", "environment", "owner", "support_group", "criticality"}
+// order, what the roll-ups count, what a reader scans), and for every
+// redundancy group it meets (min_members_up, the members the default
+// model's groups need up). A backend may keep them in memory: the embedded
+// store answers NodeFields naming only these without reading its database.
+var SummaryAttributes = []string{"name", "status", "environment", "owner", "support_group", "criticality", "min_members_up"}
 
 // NodeWriter writes the nodes of the graph, of every kind.
 type NodeWriter interface {

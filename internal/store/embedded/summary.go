@@ -20,7 +20,7 @@ import (
 //
 // It is compact: the kind and class share one small table, the other
 // values one table of distinct values (statuses, environments, owners,
-// support groups and criticalities repeat across nodes), so a slot costs
+// support groups, criticalities and group sizes repeat across nodes), so a slot costs
 // 56 bytes and its name. Values of the table are never dropped: it grows
 // with the distinct values ever written, not with the nodes. A node whose
 // summary holds a value the table does not key (a list, a time, NaN), or a
@@ -42,7 +42,7 @@ type sumSlot struct {
 
 // nSummary is the number of store.SummaryAttributes, the first of which
 // is "name" (TestSummaryAttributesFitTheSlot checks both).
-const nSummary = 6
+const nSummary = 7
 
 // summaryRest are the summary attributes after "name", in the order of
 // sumSlot.vals.
