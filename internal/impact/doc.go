@@ -45,8 +45,8 @@
 //     frontier CI was looked up six times a level on Neo4j.) Groups seen
 //     for the first time
 //     have their members listed (one Edges call per redundancy
-//     type), their k read (one CIs call) and their members' status read
-//     (one CIs call), batched for the level. A group whose up members fall
+//     type), their summary and k read (one NodeFields call) and their
+//     members' status read (one NodeFields call), batched for the level. A group whose up members fall
 //     below k goes down at depth d+1, explained through an operational
 //     member that went down at depth d. Because each group is re-counted
 //     whenever one of its members goes down, a group first seen up goes
@@ -67,8 +67,8 @@
 //     with this dominance rule is exact.
 //
 // Finally one batched NodeFields call reads the summary (SummaryFields) of
-// every CI reported, which the order and the roll-ups need; groups and
-// members read whole in phase 1 are reused. A CI is read whole only by a
+// every CI reported, which the order and the roll-ups need; the summaries
+// of groups and members read before are reused. A CI is read whole only by a
 // reader that shows it, and its explaining path is built only when asked
 // (Result.PathOf); Page pages the reported CIs in several orders (ADR 19).
 // With Request.Assume set to Degraded, phase 1 is skipped: the starts are
@@ -94,4 +94,9 @@
 //     travels (FollowImpact), or the stored direction (FollowRelationships).
 //   - No call has a default depth: every depth is checked by CheckDepth
 //     (1 to Options.MaxDepth); defaults belong to the API schema.
+//   - An analysis keys its state by handles it numbers itself (ADR 27):
+//     a CI's ID is hashed once, when a relationship first names it, and
+//     every later question is an index into one slice. The handles are the
+//     analysis's, not a store's, so one algorithm serves both backends; every
+//     order the answer depends on is still the IDs'.
 package impact
