@@ -153,6 +153,21 @@ func wantsPaths(ctx context.Context) bool {
 	return selects(ctx, []string{"nodes"}, []string{"path"})
 }
 
+// selectsField reports whether the current field selects one of fields
+// (through fragments too); true when it cannot tell.
+func selectsField(ctx context.Context, fields ...string) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return true
+	}
+	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, nil) {
+		if slices.Contains(fields, f.Name) {
+			return true
+		}
+	}
+	return false
+}
+
 // selects reports whether the current field selects one of subs under
 // one of fields (through fragments too); true when it cannot tell.
 func selects(ctx context.Context, fields, subs []string) bool {
@@ -258,6 +273,9 @@ func (r *Resolver) analysis(ctx context.Context, req impact.Request, effects []m
 		return nil, err
 	}
 	defer done()
+	// Only the impacted list needs the CIs in order: counts, roll-ups and
+	// impactedPage (which orders by itself) do not.
+	req.Unordered = !selectsField(ctx, "impacted")
 	res, err := r.Impact.Analyze(ctx, req)
 	if err != nil {
 		return nil, err

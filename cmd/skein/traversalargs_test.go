@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -164,6 +166,50 @@ func TestDemoDependentsFollowImpact(t *testing.T) {
 			assert.Equal(t, 1.0, needs["sw-fra1-core-01"], "a group needs its members")
 			assert.Equal(t, 1.0, names(get(core, "ci", "rawDependents", "nodes"))["sw-fra1-core-01"], "raw: members point at the group")
 
+		})
+	}
+}
+
+// TestImpactedOrderWhateverIsSelected: the server leaves an analysis's
+// CIs unordered when the query does not list them (impact.Request.Unordered),
+// so the list, whether selected directly or through a fragment, and the
+// default page must still come by depth, then name, and agree.
+func TestImpactedOrderWhateverIsSelected(t *testing.T) {
+	type item struct {
+		CI    struct{ Name string }
+		Depth int
+	}
+	queries := map[string]string{
+		"direct":   `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { impacted { ci { name } depth } } }`,
+		"fragment": `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount ...list } } fragment list on ImpactAnalysis { impacted { ci { name } depth } }`,
+		"page":     `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount impactedPage(first: 20) { edges { node { ci { name } depth } } } } }`,
+	}
+	for _, b := range demoBackends(false) {
+		t.Run(b.name, func(t *testing.T) {
+			s := startDemo(t, b)
+			vars := map[string]any{"ids": []string{s.id(t, "esx-fra1-03")}}
+			lists := map[string][]item{}
+			for name, q := range queries {
+				var out struct {
+					ImpactAnalysis struct {
+						Impacted     []item
+						ImpactedPage struct{ Edges []struct{ Node item } }
+					}
+				}
+				s.data(t, q, vars, &out)
+				list := out.ImpactAnalysis.Impacted
+				for _, e := range out.ImpactAnalysis.ImpactedPage.Edges {
+					list = append(list, e.Node)
+				}
+				require.Greater(t, len(list), 5, name)
+				assert.True(t, slices.IsSortedFunc(list, func(x, y item) int {
+					return cmp.Or(cmp.Compare(x.Depth, y.Depth), cmp.Compare(x.CI.Name, y.CI.Name))
+				}), "%s: by depth, then name: %v", name, list)
+				lists[name] = list
+			}
+			assert.Equal(t, lists["direct"], lists["fragment"])
+			// A page of 20 (the complexity limit allows no more here).
+			assert.Equal(t, lists["direct"][:min(20, len(lists["direct"]))], lists["page"])
 		})
 	}
 }

@@ -15,7 +15,9 @@ import (
 // support_group attributes (cmdb.FromAttribute): one RelationshipsOf call
 // for the impacted CIs (per store.MaxBatch of them) and one Nodes call for
 // the people and groups they lead to, whatever the number of CIs. A name
-// no edge resolves stays a name only. It is separate from Analyze so that
+// no edge resolves stays a name only; a name the edges of several CIs
+// resolve differently (two people of one name) takes the node of the CI
+// with the smallest ID, whatever the order of res.Impacted. It is separate from Analyze so that
 // an analysis that does not show contacts does not pay for it. The caller
 // must be allowed to read people and groups.
 func (a *Analyzer) ResolveContacts(ctx context.Context, res *Result) error {
@@ -37,8 +39,10 @@ func (a *Analyzer) ResolveContacts(ctx context.Context, res *Result) error {
 			attrs[im.CI.ID] = im.CI.Attributes
 		}
 	}
-	// name -> node, per attribute, from the first CI whose edge resolves it
+	// name -> node, per attribute, from the CI with the smallest ID whose
+	// edge resolves it (whatever the order of res.Impacted)
 	byName := map[[2]string]store.ID{}
+	from := map[[2]string]store.ID{}
 	for start := 0; start < len(ids); start += store.MaxBatch {
 		part := ids[start:min(start+store.MaxBatch, len(ids))]
 		edges, err := a.g.RelationshipsOf(ctx, part, store.Out, []string{cmdb.RelOwnedBy, cmdb.RelSupportedBy})
@@ -55,8 +59,9 @@ func (a *Analyzer) ResolveContacts(ctx context.Context, res *Result) error {
 					attr = "support_group"
 				}
 				name, _ := attrs[id][attr].(string)
-				if _, ok := byName[[2]string{attr, name}]; !ok && name != "" {
-					byName[[2]string{attr, name}] = e.Target
+				key := [2]string{attr, name}
+				if prev, ok := from[key]; name != "" && (!ok || id < prev || id == prev && e.Target < byName[key]) {
+					byName[key], from[key] = e.Target, id
 				}
 			}
 		}

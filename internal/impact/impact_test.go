@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -274,6 +275,45 @@ func TestAnalyzeRollUps(t *testing.T) {
 		assert.Equal(t, 8, res.MaxDepth)
 		require.Len(t, res.Starts, 1)
 		assert.Equal(t, "hv1", res.Starts[0].CI.Attributes["name"])
+	})
+}
+
+// TestAnalyzeUnordered: Request.Unordered changes nothing but the order
+// of Result.Impacted, from every CI of the fixture, and paths still
+// explain each CI.
+func TestAnalyzeUnordered(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		a := impact.New(f.st, f.svc.Model, impact.Options{})
+		for id, name := range f.names {
+			req := impact.Request{CIs: []store.ID{id}, MaxDepth: 8}
+			ordered, err := a.Analyze(t.Context(), req)
+			require.NoError(t, err)
+			req.Unordered = true
+			unordered, err := a.Analyze(t.Context(), req)
+			require.NoError(t, err)
+			byID := func(res *impact.Result) []string {
+				out := make([]string, len(res.Impacted))
+				for i, im := range res.Impacted {
+					head := ""
+					if h := im.Headroom; h != nil {
+						head = fmt.Sprintf(" %s %d/%d", f.names[h.Group.ID], h.Up, h.Needed)
+					}
+					out[i] = fmt.Sprintf("%s %s %d%s via %v", f.names[im.CI.ID], im.Effect, im.Depth, head, res.PathOf(im))
+				}
+				slices.Sort(out)
+				return out
+			}
+			assert.Equal(t, byID(ordered), byID(unordered), name)
+			assert.Equal(t, ordered.BusinessServices, unordered.BusinessServices, name)
+			assert.Equal(t, ordered.Owners, unordered.Owners, name)
+			assert.Equal(t, ordered.SupportGroups, unordered.SupportGroups, name)
+			assert.Equal(t, ordered.Classes, unordered.Classes, name)
+			assert.Equal(t, [4]int{ordered.Down, ordered.AtRisk, ordered.RedundancyReduced, ordered.Degraded},
+				[4]int{unordered.Down, unordered.AtRisk, unordered.RedundancyReduced, unordered.Degraded}, name)
+			for _, im := range unordered.Impacted {
+				assert.Len(t, unordered.PathOf(im), im.Depth, "%s: path to %s", name, f.names[im.CI.ID])
+			}
+		}
 	})
 }
 
