@@ -242,7 +242,7 @@ type analysis struct {
 	of  map[store.ID]handle
 	// count is the number of CIs down beyond the starts.
 	count     int
-	cis       map[handle]store.CI // CIs already loaded: groups whole, their members' summaries
+	cis       map[handle]store.CI // summaries already read: groups (with their k) and their members
 	truncated bool
 	useStatus bool
 	// touched holds the groups a down CI is a member of, with how they were
@@ -433,6 +433,7 @@ func (an *analysis) propagateDown(ctx context.Context, starts []handle) error {
 			return true
 		})
 		if an.truncated {
+			an.clearFrontier(frontier)
 			break
 		}
 		// CIs that a CI down at this level degrades.
@@ -454,9 +455,7 @@ func (an *analysis) propagateDown(ctx context.Context, starts []handle) error {
 			}
 			return true
 		})
-		for _, h := range frontier {
-			an.st[h].flags &^= inFrontier
-		}
+		an.clearFrontier(frontier)
 		if err := an.loadGroups(ctx, touched); err != nil {
 			return err
 		}
@@ -476,6 +475,13 @@ func (an *analysis) propagateDown(ctx context.Context, starts []handle) error {
 		frontier = next
 	}
 	return nil
+}
+
+// clearFrontier takes the CIs out of phase 1's current frontier.
+func (an *analysis) clearFrontier(hs []handle) {
+	for _, h := range hs {
+		an.st[h].flags &^= inFrontier
+	}
 }
 
 // loadGroups reads the members and the k of the groups not seen before:
