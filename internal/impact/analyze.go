@@ -790,28 +790,40 @@ type hopTo struct {
 // hops[i] are those of hs[i].
 func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) {
 	hops := make([][]hopTo, len(hs))
+	sides := []struct {
+		dir   store.Direction
+		types []string
+	}{{store.In, an.r.in}, {store.Out, an.r.out}}
 	for lo := 0; lo < len(hs); lo += store.MaxBatch {
 		ids := an.idsOf(hs[lo:min(lo+store.MaxBatch, len(hs))])
-		for _, side := range []struct {
-			dir   store.Direction
-			types []string
-		}{{store.In, an.r.in}, {store.Out, an.r.out}} {
+		var edges [2]map[store.ID][]store.Step
+		total := 0
+		for i, side := range sides {
 			if len(side.types) == 0 {
 				continue
 			}
-			edges, err := an.a.g.Edges(ctx, ids, side.dir, side.types)
-			if err != nil {
+			var err error
+			if edges[i], err = an.a.g.Edges(ctx, ids, side.dir, side.types); err != nil {
 				return nil, fmt.Errorf("impact: relationships: %w", err)
 			}
-			for j, id := range ids {
-				for _, e := range edges[id] {
+			for _, es := range edges[i] {
+				total += len(es)
+			}
+		}
+		// One array for the batch's hops, each CI's a part of it.
+		flat := make([]hopTo, 0, total)
+		for j, id := range ids {
+			start := len(flat)
+			for i, side := range sides {
+				for _, e := range edges[i][id] {
 					to := e.Rel.Target
 					if side.dir == store.In {
 						to = e.Rel.Source
 					}
-					hops[lo+j] = append(hops[lo+j], hopTo{to: an.intern(to), kind: an.r.kinds[e.Rel.Type], step: hopOf(e)})
+					flat = append(flat, hopTo{to: an.intern(to), kind: an.r.kinds[e.Rel.Type], step: hopOf(e)})
 				}
 			}
+			hops[lo+j] = flat[start:len(flat):len(flat)]
 		}
 	}
 	// Edges come in no particular order: each CI's hops by type and far
