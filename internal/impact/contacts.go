@@ -17,9 +17,9 @@ import (
 // the people and groups they lead to, whatever the number of CIs. A name
 // no edge resolves stays a name only; a name the edges of several CIs
 // resolve differently (two people of one name) takes the node of the CI
-// with the smallest ID, whatever the order of res.Impacted. It is separate from Analyze so that
-// an analysis that does not show contacts does not pay for it. The caller
-// must be allowed to read people and groups.
+// with the smallest ID, whatever the order of res.Impacted. It is separate
+// from Analyze so that an analysis that does not show contacts does not
+// pay for it. The caller must be allowed to read people and groups.
 func (a *Analyzer) ResolveContacts(ctx context.Context, res *Result) error {
 	for _, k := range []auth.Kind{auth.KindPerson, auth.KindGroup} {
 		if err := auth.Check(ctx, k, auth.Read); err != nil {
