@@ -33,12 +33,7 @@ func (r *impactAnalysisResolver) BusinessServices(ctx context.Context, obj *mode
 
 // CountsByDepth is the resolver for the countsByDepth field.
 func (r *impactAnalysisResolver) CountsByDepth(ctx context.Context, obj *model.ImpactAnalysis) ([]model.DepthCount, error) {
-	counts := impact.CountsByDepth(obj.Kept)
-	out := make([]model.DepthCount, len(counts))
-	for i, c := range counts {
-		out[i] = model.DepthCount{Depth: c.Depth, Count: c.CIs}
-	}
-	return out, nil
+	return depthCountsView(impact.CountsByDepth(obj.Kept)), nil
 }
 
 // ImpactedPage is the resolver for the impactedPage field.
@@ -145,6 +140,45 @@ func (r *queryResolver) ShortestPath(ctx context.Context, from string, to string
 	return r.shortestPath(ctx, pathEnd{"from", from, f}, pathEnd{"to", to, t}, depth, types)
 }
 
+// Nodes is the resolver for the nodes field.
+func (r *reachabilityResolver) Nodes(ctx context.Context, obj *model.Reachability) ([]model.ReachedCI, error) {
+	out := make([]model.ReachedCI, len(obj.Reach.Nodes))
+	for i, n := range obj.Reach.Nodes {
+		out[i] = model.ReachedCI{CIID: n.CI.ID, Depth: n.Depth, Reach: obj.Reach, Index: i}
+	}
+	return out, nil
+}
+
+// CountsByDepth is the resolver for the countsByDepth field.
+func (r *reachabilityResolver) CountsByDepth(ctx context.Context, obj *model.Reachability) ([]model.DepthCount, error) {
+	byDepth, _ := obj.Reach.Counts()
+	return depthCountsView(byDepth), nil
+}
+
+// CountsByClass is the resolver for the countsByClass field.
+func (r *reachabilityResolver) CountsByClass(ctx context.Context, obj *model.Reachability) ([]model.ClassCount, error) {
+	_, byClass := obj.Reach.Counts()
+	out := make([]model.ClassCount, len(byClass))
+	for i, c := range byClass {
+		out[i] = model.ClassCount{Class: c.Class, Count: c.CIs}
+	}
+	return out, nil
+}
+
+// NodesPage is the resolver for the nodesPage field.
+func (r *reachabilityResolver) NodesPage(ctx context.Context, obj *model.Reachability, first *int, after *string) (*model.ReachedCIConnection, error) {
+	page, err := impact.PageNodes(obj.Reach.Nodes, deref(after, ""), deref(first, 50))
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.ReachedCIConnection{TotalCount: page.Total, Edges: make([]model.ReachedCIEdge, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
+	for i, n := range page.Items {
+		conn.Edges[i] = model.ReachedCIEdge{Cursor: page.Cursors[i], Node: &model.ReachedCI{CIID: n.CI.ID, Depth: n.Depth, Reach: obj.Reach, Index: page.Indexes[i]}}
+	}
+	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
+	return conn, nil
+}
+
 // Ci is the resolver for the ci field.
 func (r *reachedCIResolver) Ci(ctx context.Context, obj *model.ReachedCI) (*model.CI, error) {
 	return r.loadCI(ctx, obj.CIID)
@@ -175,6 +209,9 @@ func (r *Resolver) Path() generated.PathResolver { return &pathResolver{r} }
 // PathStep returns generated.PathStepResolver implementation.
 func (r *Resolver) PathStep() generated.PathStepResolver { return &pathStepResolver{r} }
 
+// Reachability returns generated.ReachabilityResolver implementation.
+func (r *Resolver) Reachability() generated.ReachabilityResolver { return &reachabilityResolver{r} }
+
 // ReachedCI returns generated.ReachedCIResolver implementation.
 func (r *Resolver) ReachedCI() generated.ReachedCIResolver { return &reachedCIResolver{r} }
 
@@ -184,5 +221,6 @@ type (
 	impactedCIResolver     struct{ *Resolver }
 	pathResolver           struct{ *Resolver }
 	pathStepResolver       struct{ *Resolver }
+	reachabilityResolver   struct{ *Resolver }
 	reachedCIResolver      struct{ *Resolver }
 )

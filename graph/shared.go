@@ -125,6 +125,15 @@ func impactedCIView(res *impact.Result, it impact.Impacted) model.ImpactedCI {
 	return v
 }
 
+// depthCountsView converts counts by depth.
+func depthCountsView(counts []impact.DepthCount) []model.DepthCount {
+	out := make([]model.DepthCount, len(counts))
+	for i, c := range counts {
+		out[i] = model.DepthCount{Depth: c.Depth, Count: c.CIs}
+	}
+	return out
+}
+
 func contactsView(list []impact.Contact) []model.Contact {
 	out := make([]model.Contact, len(list))
 	for i, c := range list {
@@ -234,11 +243,7 @@ func (r *Resolver) reachView(ctx context.Context, reach *impact.Reach) *model.Re
 }
 
 func reachView(r *impact.Reach) *model.Reachability {
-	out := &model.Reachability{Nodes: make([]model.ReachedCI, len(r.Nodes)), Truncated: r.Truncated}
-	for i, n := range r.Nodes {
-		out.Nodes[i] = model.ReachedCI{CIID: n.CI.ID, Depth: n.Depth, Reach: r, Index: i}
-	}
-	return out
+	return &model.Reachability{Reach: r, Truncated: r.Truncated, TotalCount: len(r.Nodes)}
 }
 
 func relResult(i int, rr store.RelationshipResult) (model.RelationshipResult, error) {

@@ -170,6 +170,113 @@ func TestDemoDependentsFollowImpact(t *testing.T) {
 	}
 }
 
+// TestDependentsSummaryAndPages: a CI's dependents as counts and as pages.
+// The pages, followed by their cursors, hold the nodes list in its order,
+// paths included; the counts agree with the list; a bad cursor or page
+// size is a typed error on the argument.
+func TestDependentsSummaryAndPages(t *testing.T) {
+	type node struct {
+		CI    struct{ Name string }
+		Depth int
+		Path  []struct{ Type string }
+	}
+	type count struct {
+		Depth int
+		Class string
+		Count int
+	}
+	const whole = `query($id: ID!) { ci(id: $id) { dependents(depth: 8) {
+  totalCount truncated countsByDepth { depth count } countsByClass { class count }
+  nodes { ci { name } depth path { type } } } } }`
+	const paged = `query($id: ID!, $first: Int, $after: String) { ci(id: $id) { dependents(depth: 8) {
+  nodesPage(first: $first, after: $after) { totalCount edges { cursor node { ci { name } depth path { type } } }
+  pageInfo { hasNextPage endCursor } } } } }`
+	for _, b := range demoBackends(false) {
+		t.Run(b.name, func(t *testing.T) {
+			s := startDemo(t, b)
+			id := s.id(t, "esx-fra1-03")
+			var all struct {
+				CI struct {
+					Dependents struct {
+						TotalCount    int
+						Truncated     bool
+						CountsByDepth []count
+						CountsByClass []count
+						Nodes         []node
+					}
+				}
+			}
+			s.data(t, whole, map[string]any{"id": id}, &all)
+			d := all.CI.Dependents
+			require.Greater(t, len(d.Nodes), 5)
+			assert.Equal(t, len(d.Nodes), d.TotalCount)
+			byDepth, byClass := map[int]int{}, 0
+			for _, n := range d.Nodes {
+				byDepth[n.Depth]++
+			}
+			for i, c := range d.CountsByDepth {
+				assert.Equal(t, byDepth[c.Depth], c.Count, "depth %d", c.Depth)
+				if i > 0 {
+					assert.Less(t, d.CountsByDepth[i-1].Depth, c.Depth, "nearest first")
+				}
+			}
+			assert.Len(t, d.CountsByDepth, len(byDepth))
+			for _, c := range d.CountsByClass {
+				byClass += c.Count
+			}
+			assert.Equal(t, d.TotalCount, byClass)
+
+			var pages []node
+			after := any(nil)
+			for range 100 {
+				var p struct {
+					CI struct {
+						Dependents struct {
+							NodesPage struct {
+								TotalCount int
+								Edges      []struct{ Node node }
+								PageInfo   struct {
+									HasNextPage bool
+									EndCursor   *string
+								}
+							}
+						}
+					}
+				}
+				s.data(t, paged, map[string]any{"id": id, "first": 4, "after": after}, &p)
+				page := p.CI.Dependents.NodesPage
+				assert.Equal(t, d.TotalCount, page.TotalCount)
+				for _, e := range page.Edges {
+					pages = append(pages, e.Node)
+				}
+				if !page.PageInfo.HasNextPage {
+					break
+				}
+				require.NotNil(t, page.PageInfo.EndCursor)
+				after = *page.PageInfo.EndCursor
+			}
+			assert.Equal(t, d.Nodes, pages, "the pages hold the list, paths included")
+
+			for _, bad := range []struct {
+				vars  map[string]any
+				field string
+			}{
+				{map[string]any{"id": id, "first": 0}, "first"},
+				{map[string]any{"id": id, "first": 1001}, "first"},
+				{map[string]any{"id": id, "first": 4, "after": "not-a-cursor"}, "after"},
+			} {
+				// Without edges, so that the complexity limit (which counts
+				// an out-of-range first as the default) lets it through.
+				r := s.post(t, `query($id: ID!, $first: Int, $after: String) { ci(id: $id) { dependents(depth: 8) {
+  nodesPage(first: $first, after: $after) { totalCount } } } }`, bad.vars)
+				require.NotEmpty(t, r.Errors, "%v", bad.vars)
+				assert.Equal(t, "INVALID", r.Errors[0].code(), "%v", bad.vars)
+				assert.Equal(t, bad.field, r.Errors[0].Extensions["field"], "%v", bad.vars)
+			}
+		})
+	}
+}
+
 // TestImpactedOrderWhateverIsSelected: the server leaves an analysis's
 // CIs unordered when the query does not list them (impact.Request.Unordered),
 // so the list, whether selected directly or through a fragment, and the

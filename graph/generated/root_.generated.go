@@ -57,6 +57,7 @@ type ResolverRoot interface {
 	Problem() ProblemResolver
 	ProblemTask() ProblemTaskResolver
 	Query() QueryResolver
+	Reachability() ReachabilityResolver
 	ReachedCI() ReachedCIResolver
 	RecordNearCI() RecordNearCIResolver
 	Relationship() RelationshipResolver
@@ -1356,14 +1357,29 @@ type ComplexityRoot struct {
 	}
 
 	Reachability struct {
-		Nodes     func(childComplexity int) int
-		Truncated func(childComplexity int) int
+		CountsByClass func(childComplexity int) int
+		CountsByDepth func(childComplexity int) int
+		Nodes         func(childComplexity int) int
+		NodesPage     func(childComplexity int, first *int, after *string) int
+		TotalCount    func(childComplexity int) int
+		Truncated     func(childComplexity int) int
 	}
 
 	ReachedCI struct {
 		Ci    func(childComplexity int) int
 		Depth func(childComplexity int) int
 		Path  func(childComplexity int) int
+	}
+
+	ReachedCIConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ReachedCIEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	RecordNearCI struct {
@@ -8401,12 +8417,41 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Webhooks(childComplexity), true
 
+	case "Reachability.countsByClass":
+		if e.ComplexityRoot.Reachability.CountsByClass == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reachability.CountsByClass(childComplexity), true
+	case "Reachability.countsByDepth":
+		if e.ComplexityRoot.Reachability.CountsByDepth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reachability.CountsByDepth(childComplexity), true
 	case "Reachability.nodes":
 		if e.ComplexityRoot.Reachability.Nodes == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Reachability.Nodes(childComplexity), true
+	case "Reachability.nodesPage":
+		if e.ComplexityRoot.Reachability.NodesPage == nil {
+			break
+		}
+
+		args, err := ec.field_Reachability_nodesPage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Reachability.NodesPage(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Reachability.totalCount":
+		if e.ComplexityRoot.Reachability.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reachability.TotalCount(childComplexity), true
 	case "Reachability.truncated":
 		if e.ComplexityRoot.Reachability.Truncated == nil {
 			break
@@ -8432,6 +8477,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReachedCI.Path(childComplexity), true
+
+	case "ReachedCIConnection.edges":
+		if e.ComplexityRoot.ReachedCIConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReachedCIConnection.Edges(childComplexity), true
+	case "ReachedCIConnection.pageInfo":
+		if e.ComplexityRoot.ReachedCIConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReachedCIConnection.PageInfo(childComplexity), true
+	case "ReachedCIConnection.totalCount":
+		if e.ComplexityRoot.ReachedCIConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReachedCIConnection.TotalCount(childComplexity), true
+
+	case "ReachedCIEdge.cursor":
+		if e.ComplexityRoot.ReachedCIEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReachedCIEdge.Cursor(childComplexity), true
+	case "ReachedCIEdge.node":
+		if e.ComplexityRoot.ReachedCIEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReachedCIEdge.Node(childComplexity), true
 
 	case "RecordNearCI.ci":
 		if e.ComplexityRoot.RecordNearCI.Ci == nil {
@@ -12135,9 +12212,9 @@ type ImpactAnalysis {
 
 "The number of impacted CIs at one depth."
 type DepthCount {
-  "Hops from the nearest failing CI."
+  "Hops from the nearest failing CI (from the start CI, for a traversal)."
   depth: Int!
-  "How many impacted CIs."
+  "How many CIs."
   count: Int!
 }
 
@@ -12225,10 +12302,45 @@ type ClassCount {
 
 "CIs reached from one CI, each once, at its minimum depth."
 type Reachability {
-  "The reached CIs, by depth then name."
+  "The reached CIs, by depth then name. A hub reaches tens of thousands: nodesPage shows them a page at a time."
   nodes: [ReachedCI!]!
   "True when the node budget stopped the traversal early."
   truncated: Boolean!
+  "How many CIs were reached (the length of nodes)."
+  totalCount: Int!
+  "The reached CIs by depth, nearest first."
+  countsByDepth: [DepthCount!]!
+  "The reached CIs by class, most frequent first, then by class name."
+  countsByClass: [ClassCount!]!
+  """
+  A page of the reached CIs, by depth then name (the order of nodes). Only the CIs and paths of
+  the page are read whole. Cursors hold the position in the order, so the next page follows on
+  even if the graph changed in between.
+  """
+  nodesPage(
+    "Page size, 1 to 1000."
+    first: Int = 50
+    "Cursor after which the page starts (a previous page's pageInfo.endCursor or an edge's cursor)."
+    after: String
+  ): ReachedCIConnection!
+}
+
+"A page of the CIs a traversal reached."
+type ReachedCIConnection {
+  "The reached CIs of this page, with their cursors."
+  edges: [ReachedCIEdge!]!
+  "Where this page starts and ends."
+  pageInfo: PageInfo!
+  "How many CIs were reached, across all pages."
+  totalCount: Int!
+}
+
+"A reached CI with its cursor."
+type ReachedCIEdge {
+  "Cursor of this item."
+  cursor: String!
+  "The reached CI."
+  node: ReachedCI!
 }
 
 "A CI reached by a traversal."
@@ -18030,6 +18142,14 @@ func (ec *executionContext) childFields_Reachability(ctx context.Context, field 
 		return ec.fieldContext_Reachability_nodes(ctx, field)
 	case "truncated":
 		return ec.fieldContext_Reachability_truncated(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_Reachability_totalCount(ctx, field)
+	case "countsByDepth":
+		return ec.fieldContext_Reachability_countsByDepth(ctx, field)
+	case "countsByClass":
+		return ec.fieldContext_Reachability_countsByClass(ctx, field)
+	case "nodesPage":
+		return ec.fieldContext_Reachability_nodesPage(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Reachability", field.Name)
 }
@@ -18044,6 +18164,28 @@ func (ec *executionContext) childFields_ReachedCI(ctx context.Context, field gra
 		return ec.fieldContext_ReachedCI_path(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReachedCI", field.Name)
+}
+
+func (ec *executionContext) childFields_ReachedCIConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ReachedCIConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ReachedCIConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ReachedCIConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReachedCIConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ReachedCIEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ReachedCIEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ReachedCIEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReachedCIEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_RecordNearCI(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

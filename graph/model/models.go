@@ -74,6 +74,14 @@ type Path struct {
 	IDs []store.ID
 }
 
+// Reachability is a traversal's answer; its lists are built by resolvers
+// for the fields a query selects (a page converts only its CIs).
+type Reachability struct {
+	Reach      *impact.Reach
+	Truncated  bool
+	TotalCount int
+}
+
 // ReachedCI is a CI reached by a traversal; the CI is resolved through the
 // loader, the path from Reach (impact.Reach.Paths) when a query asks.
 type ReachedCI struct {

@@ -1250,9 +1250,9 @@ type DeleteRelationshipsPayload struct {
 
 // The number of impacted CIs at one depth.
 type DepthCount struct {
-	// Hops from the nearest failing CI.
+	// Hops from the nearest failing CI (from the start CI, for a traversal).
 	Depth int `json:"depth"`
-	// How many impacted CIs.
+	// How many CIs.
 	Count int `json:"count"`
 }
 
@@ -1703,12 +1703,22 @@ type PurgeCIPayload struct {
 type Query struct {
 }
 
-// CIs reached from one CI, each once, at its minimum depth.
-type Reachability struct {
-	// The reached CIs, by depth then name.
-	Nodes []ReachedCI `json:"nodes"`
-	// True when the node budget stopped the traversal early.
-	Truncated bool `json:"truncated"`
+// A page of the CIs a traversal reached.
+type ReachedCIConnection struct {
+	// The reached CIs of this page, with their cursors.
+	Edges []ReachedCIEdge `json:"edges"`
+	// Where this page starts and ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many CIs were reached, across all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A reached CI with its cursor.
+type ReachedCIEdge struct {
+	// Cursor of this item.
+	Cursor string `json:"cursor"`
+	// The reached CI.
+	Node *ReachedCI `json:"node"`
 }
 
 // Some records near a CI, and how many there are in all.

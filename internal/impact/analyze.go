@@ -1044,10 +1044,17 @@ func (r *Result) rollUp(m *cmdb.Model, bsClass string) {
 	})
 	r.Owners = contacts(owners)
 	r.SupportGroups = contacts(groups)
+	r.Classes = classCounts(classes)
+}
+
+// classCounts lists counts by class, most frequent first, then by class.
+func classCounts(classes map[string]int) []ClassCount {
+	out := make([]ClassCount, 0, len(classes))
 	for c, n := range classes {
-		r.Classes = append(r.Classes, ClassCount{Class: c, CIs: n})
+		out = append(out, ClassCount{Class: c, CIs: n})
 	}
-	slices.SortFunc(r.Classes, func(x, y ClassCount) int { return cmp.Or(cmp.Compare(y.CIs, x.CIs), cmp.Compare(x.Class, y.Class)) })
+	slices.SortFunc(out, func(x, y ClassCount) int { return cmp.Or(cmp.Compare(y.CIs, x.CIs), cmp.Compare(x.Class, y.Class)) })
+	return out
 }
 
 // criticality orders a CI by its criticality attribute, unset last.

@@ -85,43 +85,91 @@ func compareKeys(x, y pageKey) int {
 // ("first"), and the order one of the OrderField constants ("orderBy").
 func Page(list []Impacted, o Order, after string, first int) (ImpactedPage, error) {
 	var page ImpactedPage
-	if first < 1 || first > store.MaxPageSize {
-		return page, store.Invalid("first", "must be between 1 and %d, got %d", store.MaxPageSize, first)
-	}
 	switch o.Field {
 	case ByDepth, ByName, ByEffect, ByClass, ByCriticality:
 	default:
 		return page, store.Invalid("orderBy", "unknown order %q", o.Field)
 	}
 	keys := make([]pageKey, len(list))
-	idx := make([]int, len(list))
 	for i, im := range list {
-		keys[i], idx[i] = keyOf(o, im), i
+		keys[i] = keyOf(o, im)
 	}
-	slices.SortFunc(idx, func(a, b int) int { return compareKeys(keys[a], keys[b]) })
+	idx, cursors, hasNext, err := pageOf(keys, o, after, first)
+	if err != nil {
+		return page, err
+	}
+	page.Total, page.HasNext, page.Cursors = len(list), hasNext, cursors
+	for _, i := range idx {
+		page.Items = append(page.Items, list[i])
+	}
+	return page, nil
+}
+
+// ReachPage is one page of the CIs a traversal reached.
+type ReachPage struct {
+	Items []Node
+	// Indexes are the items' places in the nodes paged.
+	Indexes []int
+	// Cursors holds one cursor per item, for PageNodes's after.
+	Cursors []string
+	HasNext bool
+	// Total is the number of CIs paged over.
+	Total int
+}
+
+// PageNodes returns up to first CIs of nodes (Reach.Nodes) by depth, then
+// name, then ID, starting after the CI whose cursor is after (from the
+// start when empty). Bad input is an *store.InvalidError on "first" or
+// "after", as for Page; a cursor of Page's depth order is one of these.
+func PageNodes(nodes []Node, after string, first int) (ReachPage, error) {
+	o := Order{Field: ByDepth}
+	keys := make([]pageKey, len(nodes))
+	for i, n := range nodes {
+		keys[i] = keyOf(o, Impacted{CI: n.CI, Depth: n.Depth})
+	}
+	idx, cursors, hasNext, err := pageOf(keys, o, after, first)
+	if err != nil {
+		return ReachPage{}, err
+	}
+	page := ReachPage{Total: len(nodes), HasNext: hasNext, Cursors: cursors, Indexes: idx}
+	for _, i := range idx {
+		page.Items = append(page.Items, nodes[i])
+	}
+	return page, nil
+}
+
+// pageOf returns the indexes (into keys) of up to first items in order o
+// after the cursor after, their cursors, and whether more follow.
+func pageOf(keys []pageKey, o Order, after string, first int) (idx []int, cursors []string, hasNext bool, err error) {
+	if first < 1 || first > store.MaxPageSize {
+		return nil, nil, false, store.Invalid("first", "must be between 1 and %d, got %d", store.MaxPageSize, first)
+	}
+	order := make([]int, len(keys))
+	for i := range keys {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return compareKeys(keys[a], keys[b]) })
 	start := 0
 	if after != "" {
 		if len(after) > maxCursor {
-			return page, store.Invalid("after", "not a cursor of this order of impacted CIs")
+			return nil, nil, false, store.Invalid("after", "not a cursor of this order of CIs")
 		}
 		k, err := decodeCursor(after)
 		if err != nil || k.Order != o.Field || k.Desc != o.Desc {
-			return page, store.Invalid("after", "not a cursor of this order of impacted CIs")
+			return nil, nil, false, store.Invalid("after", "not a cursor of this order of CIs")
 		}
-		start, _ = slices.BinarySearchFunc(idx, k, func(i int, k pageKey) int {
+		start, _ = slices.BinarySearchFunc(order, k, func(i int, k pageKey) int {
 			if c := compareKeys(keys[i], k); c != 0 {
 				return c
 			}
 			return -1 // the cursor's own CI comes before the page
 		})
 	}
-	end := min(start+first, len(idx))
-	page.Total, page.HasNext = len(list), end < len(idx)
-	for _, i := range idx[start:end] {
-		page.Items = append(page.Items, list[i])
-		page.Cursors = append(page.Cursors, encodeCursor(keys[i]))
+	end := min(start+first, len(order))
+	for _, i := range order[start:end] {
+		cursors = append(cursors, encodeCursor(keys[i]))
 	}
-	return page, nil
+	return order[start:end], cursors, end < len(order), nil
 }
 
 // maxCursor bounds the cursors Page decodes (names are at most a few
@@ -149,13 +197,29 @@ type DepthCount struct {
 
 // CountsByDepth counts list by depth, nearest first.
 func CountsByDepth(list []Impacted) []DepthCount {
+	return countsByDepth(len(list), func(i int) int { return list[i].Depth })
+}
+
+// Counts counts the CIs reached by depth (nearest first) and by class
+// (most frequent first, then by class).
+func (r *Reach) Counts() ([]DepthCount, []ClassCount) {
+	classes := map[string]int{}
+	for _, n := range r.Nodes {
+		classes[n.CI.Class]++
+	}
+	return countsByDepth(len(r.Nodes), func(i int) int { return r.Nodes[i].Depth }), classCounts(classes)
+}
+
+// countsByDepth counts n items by the depth of each, nearest first.
+func countsByDepth(n int, depth func(i int) int) []DepthCount {
 	var out []DepthCount
-	for _, im := range list {
-		i, found := slices.BinarySearchFunc(out, im.Depth, func(d DepthCount, depth int) int { return cmp.Compare(d.Depth, depth) })
+	for i := range n {
+		d := depth(i)
+		j, found := slices.BinarySearchFunc(out, d, func(c DepthCount, depth int) int { return cmp.Compare(c.Depth, depth) })
 		if !found {
-			out = slices.Insert(out, i, DepthCount{Depth: im.Depth})
+			out = slices.Insert(out, j, DepthCount{Depth: d})
 		}
-		out[i].CIs++
+		out[j].CIs++
 	}
 	return out
 }
