@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/skein-cmdb/skein/graph/model"
 	"github.com/skein-cmdb/skein/internal/cmdb"
@@ -153,49 +154,39 @@ func contactsView(list []impact.Contact) []model.Contact {
 // or group of its owners or support groups, which costs two more store
 // reads (impact.Analyzer.ResolveContacts).
 func wantsContactNodes(ctx context.Context) bool {
-	return selects(ctx, []string{"owners", "supportGroups"}, []string{"person", "group"})
-}
-
-// wantsPaths reports whether a dependents or dependencies field selects
-// its nodes' paths (impact.ReachOptions.Paths).
-func wantsPaths(ctx context.Context) bool {
-	return selects(ctx, []string{"nodes"}, []string{"path"})
-}
-
-// selectsField reports whether the current field selects one of fields
-// (through fragments too); true when it cannot tell.
-func selectsField(ctx context.Context, fields ...string) bool {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Field == nil {
-		return true
-	}
-	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, nil) {
-		if slices.Contains(fields, f.Name) {
+	for _, list := range []string{"owners", "supportGroups"} {
+		if selectsDown(ctx, list, "person") || selectsDown(ctx, list, "group") {
 			return true
 		}
 	}
 	return false
 }
 
-// selects reports whether the current field selects one of subs under
-// one of fields (through fragments too); true when it cannot tell.
-func selects(ctx context.Context, fields, subs []string) bool {
+// wantsPaths reports whether a dependents or dependencies field selects
+// its nodes' paths (impact.ReachOptions.Paths), in the list or in a page.
+func wantsPaths(ctx context.Context) bool {
+	return selectsDown(ctx, "nodes", "path") || selectsDown(ctx, "nodesPage", "edges", "node", "path")
+}
+
+// selectsDown reports whether the current field selects the chain of
+// fields given, each under the one before (through fragments too); true
+// when it cannot tell.
+func selectsDown(ctx context.Context, chain ...string) bool {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || fc.Field.Field == nil {
 		return true
 	}
 	oc := graphql.GetOperationContext(ctx)
-	for _, f := range graphql.CollectFields(oc, fc.Field.Selections, nil) {
-		if !slices.Contains(fields, f.Name) {
-			continue
-		}
-		for _, sub := range graphql.CollectFields(oc, f.Selections, nil) {
-			if slices.Contains(subs, sub.Name) {
+	var down func(set ast.SelectionSet, chain []string) bool
+	down = func(set ast.SelectionSet, chain []string) bool {
+		for _, f := range graphql.CollectFields(oc, set, nil) {
+			if f.Name == chain[0] && (len(chain) == 1 || down(f.Selections, chain[1:])) {
 				return true
 			}
 		}
+		return false
 	}
-	return false
+	return down(fc.Field.Selections, chain)
 }
 
 // unknownStarts names the unknown start CIs of an impact analysis by the
@@ -280,7 +271,7 @@ func (r *Resolver) analysis(ctx context.Context, req impact.Request, effects []m
 	defer done()
 	// Only the impacted list needs the CIs in order: counts, roll-ups and
 	// impactedPage (which orders by itself) do not.
-	req.Unordered = !selectsField(ctx, "impacted")
+	req.Unordered = !selectsDown(ctx, "impacted")
 	res, err := r.Impact.Analyze(ctx, req)
 	if err != nil {
 		return nil, err
