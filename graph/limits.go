@@ -340,7 +340,8 @@ func selectsIntrospection(set ast.SelectionSet, visiting map[string]bool) bool {
 //     are selected, its page size (first, or the schema's default) times
 //     what one edge costs (at least 1): a count is not a page;
 //   - a traversal (dependencies, dependents, impactAnalysis) costs 1 plus
-//     100 times what one reached item costs (at least 1);
+//     100 times what one reached item costs (at least 1), plus its pages
+//     (impactedPage, nodesPage) at a page's cost;
 //   - cmdbHealth costs 1 plus its first (offenders per figure, default 20)
 //     times what its selection costs (at least 1): each figure lists up to
 //     first CIs.
@@ -425,7 +426,7 @@ func (w costWalker) field(f *ast.Field) int {
 		name = f.ObjectDefinition.Name + "." + f.Name
 	}
 	switch {
-	case strings.HasSuffix(f.Definition.Type.Name(), "Connection") && f.Definition.Arguments.ForName("first") != nil:
+	case isConnection(f):
 		perPage, perItem, items := w.page(f.SelectionSet)
 		cost := w.add(1, perPage)
 		if items {
@@ -442,7 +443,8 @@ func (w costWalker) field(f *ast.Field) int {
 		}
 		return cost
 	case traversalFields[name]:
-		return w.add(1, w.mul(traversalCost, max(1, w.set(f.SelectionSet))))
+		perItem, pages := w.traversal(f.SelectionSet)
+		return w.add(w.add(1, w.mul(traversalCost, max(1, perItem))), pages)
 	case name == "Query.cmdbHealth":
 		n := pageSize(f.ArgumentMap(w.vars)["first"])
 		if n <= 0 {
@@ -451,6 +453,38 @@ func (w costWalker) field(f *ast.Field) int {
 		return w.add(1, w.mul(n, max(1, w.set(f.SelectionSet))))
 	}
 	return w.add(1, w.set(f.SelectionSet))
+}
+
+// traversal splits a traversal's selections into what is paid for every
+// CI it may reach (lists, roll-ups) and its pages (impactedPage,
+// nodesPage), which cost their own size: a page of a hub's answer is the
+// cheap way to show it, not a hundred times its size.
+func (w costWalker) traversal(set ast.SelectionSet) (perItem, pages int) {
+	for _, sel := range set {
+		var pi, pg int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if isConnection(s) {
+				pg = w.field(s)
+			} else {
+				pi = w.field(s)
+			}
+		case *ast.InlineFragment:
+			pi, pg = w.traversal(s.SelectionSet)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				pi, pg = w.traversal(s.Definition.SelectionSet)
+			}
+		}
+		perItem, pages = w.add(perItem, pi), w.add(pages, pg)
+	}
+	return perItem, pages
+}
+
+// isConnection reports whether f returns a page: a *Connection with a
+// first argument.
+func isConnection(f *ast.Field) bool {
+	return f.Definition != nil && strings.HasSuffix(f.Definition.Type.Name(), "Connection") && f.Definition.Arguments.ForName("first") != nil
 }
 
 // page splits a connection's selections into what is paid once per page

@@ -185,6 +185,19 @@ func TestLimitsGraphQL(t *testing.T) {
 		r = gql(t, u, `query($n: Int) { cis(first: $n) { edges { node { relationships(first: 10) { edges { node { target { id } } } } } } } }`, map[string]any{"n": 300})
 		refused(t, r, "COMPLEXITY_LIMIT_EXCEEDED", "graphql.max_complexity")
 		ok(t, u, `{ cis { edges { node { relationships(first: 10) { edges { node { target { id } } } } } } } }`, nil)
+		// A page of a traversal's answer costs a page, not a hundred
+		// times one (15,100 and more before): the default pages of an
+		// impact analysis and of a CI's dependents pass the limit (and
+		// run: the unknown CI is the only error).
+		for _, q := range []string{
+			`{ impactAnalysis(ciIds: ["Q0k6bm9uZQ"]) { impactedPage { totalCount edges { cursor node { depth effect ci { name class } } } } } }`,
+			`{ ci(id: "Q0k6bm9uZQ") { dependents(depth: 8) { totalCount nodesPage { edges { cursor node { depth ci { name class } } } } } } }`,
+		} {
+			r := gql(t, u, q, nil)
+			for _, e := range r.Errors {
+				assert.NotEqual(t, "COMPLEXITY_LIMIT_EXCEEDED", e.Extensions["code"], r.raw)
+			}
+		}
 	})
 
 	t.Run("batched request", func(t *testing.T) {
