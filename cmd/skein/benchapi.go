@@ -33,8 +33,9 @@ func newBenchAPICmd() *cobra.Command {
 		Short: "Benchmark the GraphQL API over loopback: a simple read and an impact query at rising concurrency",
 		Long: `Starts Skein in this process on the embedded store (in a temporary directory), loads a
 generated estate of about --cis CIs, listens on a loopback port, and drives /graphql with many
-concurrent clients over keep-alive connections: first a simple read (one CI by id with a few
-fields), then an impact analysis of a hypervisor (its VMs, applications and business services).
+concurrent clients over keep-alive connections: a simple read (one CI by id with a few fields,
+with and without a token), impact analyses from a VM and from a hypervisor (counts and business
+services), and a hub's dependents as the whole list and as counts with a page of 50.
 Prints requests per second, p50 and p99 latency per concurrency level. The load generator runs
 in the same process as the server, so both share the machine's cores.`,
 		Example: `  skein bench api
@@ -130,7 +131,12 @@ func benchAPI(ctx context.Context, cis int, levels []int, d time.Duration, overl
 			bench.OverloadMarkdown(&b, rows)
 			return nil
 		}
-		rows, err := bench.RunAPI(ctx, bench.APIConfig{URL: url, Clients: levels, Duration: d, Log: stderr, Queries: []bench.APIQuery{anonRead, read, typical, imp}})
+		// A hub's dependents, as the whole list and as a summary with a
+		// page: what the page saves a client that shows a hub.
+		hub := map[string]any{"id": gid(string(ids[est.Hubs[0].Index]))}
+		hubList := bench.APIQuery{Name: "hub dependents, list", Query: `query($id: ID!) { ci(id: $id) { dependents(depth: 8) { nodes { depth ci { name class } } } } }`, Variables: hub, Token: tok}
+		hubPage := bench.APIQuery{Name: "hub dependents, page", Query: `query($id: ID!) { ci(id: $id) { dependents(depth: 8) { totalCount countsByDepth { depth count } countsByClass { class count } nodesPage(first: 50) { edges { node { depth ci { name class } } } } } } }`, Variables: hub, Token: tok}
+		rows, err := bench.RunAPI(ctx, bench.APIConfig{URL: url, Clients: levels, Duration: d, Log: stderr, Queries: []bench.APIQuery{anonRead, read, typical, imp, hubList, hubPage}})
 		if err != nil {
 			return err
 		}

@@ -25,7 +25,7 @@ func TestBenchAPI(t *testing.T) {
 	require.Greater(t, len(data), 2)
 	assert.Equal(t, []byte{0x1f, 0x8b}, data[:2], "--cpuprofile writes a profile (gzipped, as pprof writes them)")
 	rep := out.String()
-	for _, q := range []string{"simple read, no token", "simple read", "impact from a VM", "impact"} {
+	for _, q := range []string{"simple read, no token", "simple read", "impact from a VM", "impact", "hub dependents, list", "hub dependents, page"} {
 		for _, clients := range []string{"1", "2"} {
 			m := regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(q) + ` \| ` + clients + ` \| (\d+) \| (\d+) \|`).FindStringSubmatch(rep)
 			if assert.Len(t, m, 3, "%s at %s clients: %s", q, clients, rep) {
