@@ -151,13 +151,12 @@ func (r *reachabilityResolver) Nodes(ctx context.Context, obj *model.Reachabilit
 
 // CountsByDepth is the resolver for the countsByDepth field.
 func (r *reachabilityResolver) CountsByDepth(ctx context.Context, obj *model.Reachability) ([]model.DepthCount, error) {
-	byDepth, _ := obj.Reach.Counts()
-	return depthCountsView(byDepth), nil
+	return depthCountsView(obj.Reach.CountsByDepth()), nil
 }
 
 // CountsByClass is the resolver for the countsByClass field.
 func (r *reachabilityResolver) CountsByClass(ctx context.Context, obj *model.Reachability) ([]model.ClassCount, error) {
-	_, byClass := obj.Reach.Counts()
+	byClass := obj.Reach.CountsByClass()
 	out := make([]model.ClassCount, len(byClass))
 	for i, c := range byClass {
 		out[i] = model.ClassCount{Class: c.Class, Count: c.CIs}

@@ -30,7 +30,7 @@ func newBenchAPICmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
-		Short: "Benchmark the GraphQL API over loopback: a simple read and an impact query at rising concurrency",
+		Short: "Benchmark the GraphQL API over loopback: simple reads, impact analyses and a hub's dependents at rising concurrency",
 		Long: `Starts Skein in this process on the embedded store (in a temporary directory), loads a
 generated estate of about --cis CIs, listens on a loopback port, and drives /graphql with many
 concurrent clients over keep-alive connections: a simple read (one CI by id with a few fields,

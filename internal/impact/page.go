@@ -200,14 +200,19 @@ func CountsByDepth(list []Impacted) []DepthCount {
 	return countsByDepth(len(list), func(i int) int { return list[i].Depth })
 }
 
-// Counts counts the CIs reached by depth (nearest first) and by class
-// (most frequent first, then by class).
-func (r *Reach) Counts() ([]DepthCount, []ClassCount) {
+// CountsByDepth counts the CIs reached by depth, nearest first.
+func (r *Reach) CountsByDepth() []DepthCount {
+	return countsByDepth(len(r.Nodes), func(i int) int { return r.Nodes[i].Depth })
+}
+
+// CountsByClass counts the CIs reached by class, most frequent first,
+// then by class.
+func (r *Reach) CountsByClass() []ClassCount {
 	classes := map[string]int{}
 	for _, n := range r.Nodes {
 		classes[n.CI.Class]++
 	}
-	return countsByDepth(len(r.Nodes), func(i int) int { return r.Nodes[i].Depth }), classCounts(classes)
+	return classCounts(classes)
 }
 
 // countsByDepth counts n items by the depth of each, nearest first.
