@@ -40,7 +40,7 @@ func (b *blockingStore) Expand(ctx context.Context, t store.Traversal) (store.Tr
 	return b.Store.Expand(ctx, t)
 }
 
-func (b *blockingStore) Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Step, error) {
+func (b *blockingStore) Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (store.Hops, error) {
 	b.gate()
 	return b.Store.Edges(ctx, nodes, dir, types)
 }

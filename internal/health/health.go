@@ -23,7 +23,7 @@ type CMDB interface {
 // Edges reads the shape of the graph around CIs (store.Traverser has it):
 // enough to tell a CI with relationships from one without.
 type Edges interface {
-	Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Step, error)
+	Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (store.Hops, error)
 }
 
 // Defaults of Options.
@@ -315,8 +315,8 @@ func (c *Checker) orphans(ctx context.Context, m *cmdb.Model, cands []Offender, 
 		if err != nil {
 			return fmt.Errorf("health: read relationships: %w", err)
 		}
-		for _, o := range part {
-			if len(edges[o.ID]) == 0 {
+		for i, o := range part {
+			if lo, hi := edges.Of(i); lo == hi {
 				byClass[o.Class].Orphans.add(o, first)
 			}
 		}

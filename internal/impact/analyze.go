@@ -505,12 +505,9 @@ func (an *analysis) loadGroups(ctx context.Context, hs []handle) error {
 			}
 			for j, gid := range ids {
 				g := an.st[chunk[j]].group
-				for _, e := range edges[gid] {
-					mid := e.Rel.Source
-					if rule.dir == store.In {
-						mid = e.Rel.Target
-					}
-					g.members[i] = append(g.members[i], member{h: an.intern(mid), step: hopAlong(e.Rel, rule.dir == store.Out)})
+				lo, hi := edges.Of(j)
+				for k := lo; k < hi; k++ {
+					g.members[i] = append(g.members[i], member{h: an.intern(edges.Other[k]), step: hopAlong(edges.Rel(k, gid), rule.dir == store.Out)})
 				}
 			}
 		}
@@ -796,7 +793,7 @@ func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) 
 	}{{store.In, an.r.in}, {store.Out, an.r.out}}
 	for lo := 0; lo < len(hs); lo += store.MaxBatch {
 		ids := an.idsOf(hs[lo:min(lo+store.MaxBatch, len(hs))])
-		var edges [2]map[store.ID][]store.Step
+		var edges [2]store.Hops
 		total := 0
 		for i, side := range sides {
 			if len(side.types) == 0 {
@@ -806,21 +803,20 @@ func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) 
 			if edges[i], err = an.a.g.Edges(ctx, ids, side.dir, side.types); err != nil {
 				return nil, fmt.Errorf("impact: relationships: %w", err)
 			}
-			for _, es := range edges[i] {
-				total += len(es)
-			}
+			total += len(edges[i].Other)
 		}
 		// One array for the batch's hops, each CI's a part of it.
 		flat := make([]hopTo, 0, total)
 		for j, id := range ids {
 			start := len(flat)
-			for i, side := range sides {
-				for _, e := range edges[i][id] {
-					to := e.Rel.Target
-					if side.dir == store.In {
-						to = e.Rel.Source
-					}
-					flat = append(flat, hopTo{to: an.intern(to), kind: an.r.kinds[e.Rel.Type], step: hopOf(e)})
+			for i := range sides {
+				e := &edges[i]
+				if e.Nodes() == 0 {
+					continue
+				}
+				lo, hi := e.Of(j)
+				for k := lo; k < hi; k++ {
+					flat = append(flat, hopTo{to: an.intern(e.Other[k]), kind: an.r.kinds[e.Type[k]], step: hopAlong(e.Rel(k, id), e.Forward[k])})
 				}
 			}
 			hops[lo+j] = flat[start:len(flat):len(flat)]

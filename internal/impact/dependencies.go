@@ -120,16 +120,14 @@ func (pf *pathFinder) find(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("impact: paths: %w", err)
 				}
-				for _, id := range chunk {
-					for _, e := range edges[id] {
-						via := e.Rel.Target
-						if !e.Forward {
-							via = e.Rel.Source
-						}
+				for j, id := range chunk {
+					lo, hi := edges.Of(j)
+					for k := lo; k < hi; k++ {
+						via := edges.Other[k]
 						if vd, ok := pf.depth[via]; !ok || vd != d-1 {
 							continue
 						}
-						step := hopAlong(e.Rel, !e.Forward)
+						step := hopAlong(edges.Rel(k, id), !edges.Forward[k])
 						if old, ok := pf.preds[id]; !ok || before(via, step, old) {
 							pf.preds[id] = pred{depth: d, via: via, step: step}
 						}

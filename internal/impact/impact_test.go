@@ -378,7 +378,7 @@ func (c *countingGraph) RelationshipsOf(ctx context.Context, cis []store.ID, dir
 	return c.Graph.RelationshipsOf(ctx, cis, dir, types)
 }
 
-func (c *countingGraph) Edges(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Step, error) {
+func (c *countingGraph) Edges(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (store.Hops, error) {
 	c.edges.Add(1)
 	return c.Graph.Edges(ctx, cis, dir, types)
 }

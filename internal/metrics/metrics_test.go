@@ -163,8 +163,8 @@ func (f *fakeStore) RelationshipPages(context.Context, []store.RelationshipPageR
 func (f *fakeStore) NodeFields(context.Context, store.ObjectKind, []store.ID, []string) (map[store.ID]store.Node, error) {
 	return nil, f.called("NodeFields")
 }
-func (f *fakeStore) Edges(context.Context, []store.ID, store.Direction, []string) (map[store.ID][]store.Step, error) {
-	return nil, f.called("Edges")
+func (f *fakeStore) Edges(context.Context, []store.ID, store.Direction, []string) (store.Hops, error) {
+	return store.Hops{}, f.called("Edges")
 }
 func (f *fakeStore) Expand(context.Context, store.Traversal) (store.TraversalResult, error) {
 	return f.expand, f.called("Expand")

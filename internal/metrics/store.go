@@ -92,7 +92,7 @@ func (s *instrumentedStore) NodeFields(ctx context.Context, kind store.ObjectKin
 	return s.next.NodeFields(ctx, kind, ids, fields)
 }
 
-func (s *instrumentedStore) Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (_ map[store.ID][]store.Step, err error) {
+func (s *instrumentedStore) Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (_ store.Hops, err error) {
 	defer s.done("Edges", time.Now(), &err)
 	return s.next.Edges(ctx, nodes, dir, types)
 }

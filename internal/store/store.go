@@ -538,14 +538,14 @@ type Traverser interface {
 	ShortestPath(ctx context.Context, from, to ID, rules []EdgeRule, maxDepth int) ([]Step, error)
 	// Edges returns, for each of nodes, its relationships in direction
 	// dir whose type is in types (all when empty), as RelationshipsOf
-	// does, but as steps that carry only what the graph's shape says:
-	// Rel's Type, Source and Target (no ID, attributes, version,
-	// sightings or times: Rel.Key().ID() is the ID), Forward true when the
-	// node is the source; in no particular order. For readers of the shape
-	// only (impact analysis), at a fraction of the cost: a hub's tens of
-	// thousands of relationships are neither named nor sorted. Unknown
-	// nodes are absent from the map.
-	Edges(ctx context.Context, nodes []ID, dir Direction, types []string) (map[ID][]Step, error)
+	// does, but only what the graph's shape says, in flat lists (Hops):
+	// each relationship's type, the node at its other end and whether the
+	// node asked for is its source; no ID (Relationship.Key().ID() is it),
+	// attributes, version, sightings or times; in no particular order. For
+	// readers of the shape (impact analysis), at a fraction of the cost: a
+	// hub's tens of thousands of relationships are neither named nor
+	// sorted, and cost no allocation each.
+	Edges(ctx context.Context, nodes []ID, dir Direction, types []string) (Hops, error)
 }
 
 // AuditReader reads the audit trail.

@@ -187,8 +187,9 @@ func TestEdgesOverCompactedIndex(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, s.g.removed, "deleted base edges are set apart")
 
-	got, err := s.Edges(t.Context(), ids[:1], store.Both, nil)
+	hops, err := s.Edges(t.Context(), ids[:1], store.Both, nil)
 	require.NoError(t, err)
+	got := hops.Map(ids[:1])
 	rels, err := s.RelationshipsOf(t.Context(), ids[:1], store.Both, nil)
 	require.NoError(t, err)
 	require.Len(t, got[ids[0]], 5)

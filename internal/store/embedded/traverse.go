@@ -310,14 +310,13 @@ func (g *graph) lookup(id store.ID) (int32, bool) {
 // to decode, which is what makes it cheaper than RelationshipsOf (the
 // index is patched right after each commit, as for Expand). See
 // store.Traverser.
-func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (map[store.ID][]store.Step, error) {
+func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction, types []string) (store.Hops, error) {
 	if err := store.CheckEdgesOf("nodes", len(nodes), dir, types); err != nil {
-		return nil, err
+		return store.Hops{}, err
 	}
 	if err := s.usable(ctx); err != nil {
-		return nil, err
+		return store.Hops{}, err
 	}
-	out := make(map[store.ID][]store.Step, len(nodes))
 	g := s.g
 	g.mu.RLock()
 	defer g.mu.RUnlock()
@@ -332,19 +331,19 @@ func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction
 	}
 	keep := func(typ uint32) bool { return want == nil || int(typ) < len(want) && want[typ] }
 	dirs := [2]bool{dir != store.In, dir != store.Out} // outgoing, incoming
-	for _, id := range nodes {
-		u, ok := parseUID(string(id))
+	// Slots first, and the hops counted, so that the answer is four
+	// allocations.
+	slots := make([]int32, len(nodes))
+	n := 0
+	for i, id := range nodes {
+		slots[i] = -1
+		slot, ok := g.lookup(id)
 		if !ok {
 			continue
 		}
-		slot, ok := g.byUID[u]
-		if _, done := out[id]; !ok || done {
-			continue
-		}
-		// Count first, so that each node's steps are one allocation.
-		n := 0
-		for i, fwd := range [2]bool{true, false} {
-			if dirs[i] {
+		slots[i] = slot
+		for d, fwd := range [2]bool{true, false} {
+			if dirs[d] {
 				g.eachEdge(slot, fwd, func(_ int32, typ uint32) {
 					if keep(typ) {
 						n++
@@ -352,26 +351,21 @@ func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction
 				})
 			}
 		}
-		if n == 0 {
-			continue
-		}
-		steps := make([]store.Step, 0, n)
-		for i, fwd := range [2]bool{true, false} {
-			if !dirs[i] {
-				continue
-			}
-			g.eachEdge(slot, fwd, func(nbr int32, typ uint32) {
-				if !keep(typ) {
-					return
-				}
-				r := store.Relationship{Type: g.types[typ], Source: g.ids[slot], Target: g.ids[nbr]}
-				if !fwd {
-					r.Source, r.Target = r.Target, r.Source
-				}
-				steps = append(steps, store.Step{Rel: r, Forward: fwd})
-			})
-		}
-		out[id] = steps
 	}
-	return out, nil
+	h := store.NewHops(len(nodes), n)
+	for _, slot := range slots {
+		if slot >= 0 {
+			for d, fwd := range [2]bool{true, false} {
+				if dirs[d] {
+					g.eachEdge(slot, fwd, func(nbr int32, typ uint32) {
+						if keep(typ) {
+							h.Add(g.types[typ], g.ids[nbr], fwd)
+						}
+					})
+				}
+			}
+		}
+		h.End()
+	}
+	return h, nil
 }

@@ -176,9 +176,9 @@ func testForgetRelationshipSightings(t *testing.T, st store.Store) {
 	assert.Contains(t, h[0].Changes, store.FieldChange{Field: "description", Before: "tcp 5432"})
 	assert.Contains(t, h[0].Changes, store.FieldChange{Field: "source", Before: string(ids[0])})
 	assert.Len(t, history(t, st, string(sharedID)), 1, "no audit record for a lost sighting")
-	steps, err := st.Edges(ctx, []store.ID{ids[0]}, store.Out, nil)
+	hops, err := st.Edges(ctx, []store.ID{ids[0]}, store.Out, nil)
 	require.NoError(t, err)
-	assert.Len(t, steps[ids[0]], 1, "traversals no longer see the removed relationship")
+	assert.Len(t, hops.Steps(0, ids[0]), 1, "traversals no longer see the removed relationship")
 }
 
 // syncHost is a graph batch of one server with the named interfaces, each

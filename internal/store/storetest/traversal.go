@@ -562,8 +562,15 @@ func testEdgesShape(t *testing.T, st store.Store) {
 		for _, ts := range [][]string{nil, {"RUNS_ON"}, {"DEPENDS_ON", "HOSTED_ON"}, {"NOT_A_TYPE_HERE"}} {
 			rels, err := st.RelationshipsOf(t.Context(), ask, dir, ts)
 			require.NoError(t, err)
-			got, err := st.Edges(t.Context(), ask, dir, ts)
+			hops, err := st.Edges(t.Context(), ask, dir, ts)
 			require.NoError(t, err)
+			require.Equal(t, len(ask), hops.Nodes(), "one entry per node asked for, duplicates and unknown ones included")
+			// A node asked for twice has its hops at each place.
+			first, again := hops.Steps(0, ask[0]), hops.Steps(8, ask[8])
+			store.SortSteps(first)
+			store.SortSteps(again)
+			require.Equal(t, first, again, "dir %v, types %v", dir, ts)
+			got := hops.Map(ask)
 			for id, steps := range got {
 				for _, s := range steps {
 					assert.Empty(t, s.Rel.ID, "%s: Edges leaves IDs to Key().ID()", id)
