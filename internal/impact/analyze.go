@@ -289,7 +289,7 @@ const (
 type apred struct {
 	depth int
 	via   handle
-	step  hop
+	step  link
 }
 
 // intern returns the handle of id, numbering it if it is new. It may grow
@@ -367,7 +367,7 @@ type label struct {
 	depth     int
 	via       handle
 	viaEffect Effect
-	step      hop
+	step      link
 	head      *Headroom
 }
 
@@ -382,7 +382,7 @@ type group struct {
 // member is one member of a group and the hop from it to the group.
 type member struct {
 	h    handle
-	step hop
+	step link
 }
 
 // propagateDown runs phase 1: it spreads "down" level by level from the
@@ -503,11 +503,11 @@ func (an *analysis) loadGroups(ctx context.Context, hs []handle) error {
 			if err != nil {
 				return fmt.Errorf("impact: group members: %w", err)
 			}
-			for j, gid := range ids {
+			for j := range ids {
 				g := an.st[chunk[j]].group
 				lo, hi := edges.Of(j)
 				for k := lo; k < hi; k++ {
-					g.members[i] = append(g.members[i], member{h: an.intern(edges.Other[k]), step: hopAlong(edges.Rel(k, gid), rule.dir == store.Out)})
+					g.members[i] = append(g.members[i], member{h: an.intern(edges.Other[k]), step: link{typ: edges.Type[k], fwd: rule.dir == store.Out}})
 				}
 			}
 		}
@@ -765,6 +765,35 @@ func (an *analysis) propagateUp(ctx context.Context) error {
 	return nil
 }
 
+// link is a hop as an analysis keeps it: its relationship's type and
+// whether the relationship runs from the CI the hop leaves to the one it
+// reaches (forward). The two CIs are those the link sits between (a CI
+// and the CI it was reached from, a member and its group), so a link is
+// 24 bytes where a hop naming both ends is 72, and an analysis keeps one
+// for every CI it reaches and every relationship it reads.
+type link struct {
+	typ string
+	fwd bool
+}
+
+// source returns the ID of the relationship's source, from and to being
+// the CIs the link leads from and to.
+func (l link) source(from, to store.ID) store.ID {
+	if l.fwd {
+		return from
+	}
+	return to
+}
+
+// stepOf returns the link from CI from to CI to as a path step.
+func (an *analysis) stepOf(from, to handle, l link) store.Step {
+	src, dst := an.ids[from], an.ids[to]
+	if !l.fwd {
+		src, dst = dst, src
+	}
+	return hop{typ: l.typ, src: src, dst: dst, fwd: l.fwd}.step()
+}
+
 // hopKind is how a relationship type carries an effect.
 type hopKind int
 
@@ -777,7 +806,7 @@ const (
 // hopTo is one relationship from a CI along which failure travels.
 type hopTo struct {
 	to   handle
-	step hop
+	step link
 	kind hopKind
 }
 
@@ -807,7 +836,7 @@ func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) 
 		}
 		// One array for the batch's hops, each CI's a part of it.
 		flat := make([]hopTo, 0, total)
-		for j, id := range ids {
+		for j := range ids {
 			start := len(flat)
 			for i := range sides {
 				e := &edges[i]
@@ -816,7 +845,7 @@ func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) 
 				}
 				lo, hi := e.Of(j)
 				for k := lo; k < hi; k++ {
-					flat = append(flat, hopTo{to: an.intern(e.Other[k]), kind: an.r.kinds[e.Type[k]], step: hopAlong(e.Rel(k, id), e.Forward[k])})
+					flat = append(flat, hopTo{to: an.intern(e.Other[k]), kind: an.r.kinds[e.Type[k]], step: link{typ: e.Type[k], fwd: e.Forward[k]}})
 				}
 			}
 			hops[lo+j] = flat[start:len(flat):len(flat)]
@@ -824,9 +853,11 @@ func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) 
 	}
 	// Edges come in no particular order: each CI's hops by type and far
 	// end, so that ties break the same way on every store.
-	for _, hs := range hops {
-		slices.SortFunc(hs, func(x, y hopTo) int {
-			return cmp.Or(cmp.Compare(x.step.typ, y.step.typ), cmp.Compare(an.ids[x.to], an.ids[y.to]), cmp.Compare(x.step.src, y.step.src))
+	for i, list := range hops {
+		via := an.ids[hs[i]]
+		slices.SortFunc(list, func(x, y hopTo) int {
+			return cmp.Or(cmp.Compare(x.step.typ, y.step.typ), cmp.Compare(an.ids[x.to], an.ids[y.to]),
+				cmp.Compare(x.step.source(via, an.ids[x.to]), y.step.source(via, an.ids[y.to])))
 		})
 	}
 	return hops, nil
@@ -895,7 +926,7 @@ func (an *analysis) path(id store.ID, e Effect) []store.Step {
 			break
 		}
 		l := ls[e]
-		back = append(back, l.step.step())
+		back = append(back, an.stepOf(l.via, h, l.step))
 		h, e = l.via, l.viaEffect
 	}
 	return reversed(back)
@@ -909,11 +940,11 @@ func (an *analysis) pathDown(h handle) []store.Step {
 	p := an.st[h].down
 	path := make([]store.Step, p.depth)
 	for i := len(path) - 1; i >= 0; i-- {
-		path[i] = p.step.step()
+		path[i] = an.stepOf(p.via, h, p.step)
 		if !an.is(p.via, isDown) {
 			break
 		}
-		p = an.st[p.via].down
+		h, p = p.via, an.st[p.via].down
 	}
 	return path
 }
