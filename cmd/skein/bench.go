@@ -43,9 +43,12 @@ applications, load balancers, instances, databases, VMs, hypervisors, clusters, 
 shared DNS, directory and storage hubs; about 4.6 relationships per CI), loads it into the
 embedded store and into Neo4j, and prints, for hub and typical CIs, the time of one
 dependents traversal on a plain in-memory CSR (the floor), on the embedded store, on
-Neo4j level by level, and as two naive variable-length Cypher queries, each as a ratio to
-the floor; plus identified upserts per second with 1 and 16 writers, and the embedded
-store's open time and resident memory.
+Neo4j level by level and in one statement, and as two naive variable-length Cypher
+queries, each as a ratio to the floor; the time of an impact analysis from the same CI on
+each backend (summary and a first page of 50), as a ratio to the embedded traversal and to
+the naive DISTINCT query, the two backends' counts by effect checked against each other;
+plus identified upserts per second with 1 and 16 writers, and the embedded store's open
+time and resident memory.
 
 Neo4j comes from --neo4j-uri or NEO4J_URI (with NEO4J_USER, NEO4J_PASSWORD). The Neo4j
 database must be empty unless --reset is given, which deletes everything in it.

@@ -42,6 +42,7 @@ func TestRunEmbedded(t *testing.T) {
 	for _, r := range rep.Traversals {
 		assert.Empty(t, r.Mismatch, r.Label)
 		assert.Positive(t, r.Embedded, r.Label)
+		assert.Positive(t, r.EmbeddedImpact, r.Label, "the impact analysis ran")
 	}
 	assert.Len(t, rep.Load, 4)
 	require.NotNil(t, rep.Open)
@@ -165,8 +166,11 @@ func TestRunNeo4j(t *testing.T) {
 	require.NotEmpty(t, rep.Traversals)
 	hubs := 0
 	for _, r := range rep.Traversals {
+		// Mismatch also holds any difference between the two backends'
+		// impact counts by effect.
 		assert.Empty(t, r.Mismatch, r.Label)
 		assert.Positive(t, r.Neo4j, r.Label)
+		assert.Positive(t, r.Neo4jImpact, r.Label, "the impact analysis ran on Neo4j")
 		assert.Positive(t, r.Neo4jDepthOnly, r.Label, "the one-statement traversal ran and agreed with the floor")
 		assert.Positive(t, r.NaiveDistinct, r.Label)
 		if r.Reached > 500 {

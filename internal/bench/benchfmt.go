@@ -116,6 +116,9 @@ var traversalEngines = map[string]string{
 	"Neo4j one statement, depth only": "neo4j_depth_only",
 	"naive Cypher DISTINCT":           "naive_distinct",
 	"naive Cypher depth+path":         "naive_paths",
+	"embedded impact, summary + page": "embedded_impact",
+	"Neo4j impact, summary + page":    "neo4j_impact",
+	"impacted":                        "", // a count of CIs, not a time
 }
 
 func traversalHeader(cells []string) ([]string, error) {
@@ -171,7 +174,7 @@ func traversalLine(w io.Writer, c []string, engines []string, starts map[string]
 	}
 	for i, engine := range engines {
 		cell := c[2+i]
-		if cell == "–" || strings.HasPrefix(cell, "timeout") {
+		if engine == "" || cell == "–" || strings.HasPrefix(cell, "timeout") {
 			continue // not measured, or no figure to compare
 		}
 		m := durRe.FindStringSubmatch(cell)

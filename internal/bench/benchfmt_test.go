@@ -45,7 +45,8 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 		},
 		Traversals: []TraversalRow{
 			{Label: "core switch", Reached: 42218, Floor: 1100 * time.Microsecond, Embedded: 4200 * time.Microsecond, Neo4j: 836500 * time.Microsecond,
-				Neo4jDepthOnly: 402 * time.Millisecond, NaiveDistinct: 268800 * time.Microsecond, NaivePaths: 1290 * time.Millisecond},
+				Neo4jDepthOnly: 402 * time.Millisecond, NaiveDistinct: 268800 * time.Microsecond, NaivePaths: 1290 * time.Millisecond,
+				Impacted: 42300, EmbeddedImpact: 61 * time.Millisecond, Neo4jImpact: 905 * time.Millisecond},
 			{Label: "vm", Reached: 1, Floor: 100, Embedded: 2 * time.Microsecond, Neo4j: 2800 * time.Microsecond, NaiveDistinct: -time.Minute},
 			{Label: "vm", Reached: 1, Floor: 100, Embedded: 3 * time.Microsecond},
 		},
@@ -65,6 +66,8 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j_depth_only":     {"sec/op": 0.402},
 		"GraphTraversal/start=core_switch/reached=42218/engine=naive_distinct":       {"sec/op": 0.2688},
 		"GraphTraversal/start=core_switch/reached=42218/engine=naive_paths":          {"sec/op": 1.29},
+		"GraphTraversal/start=core_switch/reached=42218/engine=embedded_impact":      {"sec/op": 0.061},
+		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j_impact":         {"sec/op": 0.905},
 		"GraphTraversal/start=vm/reached=1/engine=embedded":                          {"sec/op": 0.000002},
 		"GraphTraversal/start=vm/reached=1/engine=neo4j":                             {"sec/op": 0.0028},
 		"GraphTraversal/start=vm/reached=1#2/engine=embedded":                        {"sec/op": 0.000003},

@@ -16,6 +16,7 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/skein-cmdb/skein/internal/cmdb"
+	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
 	"github.com/skein-cmdb/skein/internal/store/embedded"
 	neo4jstore "github.com/skein-cmdb/skein/internal/store/neo4j"
@@ -83,7 +84,14 @@ type TraversalRow struct {
 	// Times by column; a negative duration means the query timed out, zero
 	// that the column was not measured.
 	Floor, Embedded, Neo4j, Neo4jDepthOnly, NaiveDistinct, NaivePaths time.Duration
-	Mismatch                                                          string
+	// EmbeddedImpact and Neo4jImpact time an impact analysis from the
+	// start CI (assumed down, to the same depth) as a CAB's summary asks
+	// it: the analysis unordered, then the first page of 50 impacted CIs
+	// (impactAnalysis with counts, roll-ups and impactedPage(first: 50)).
+	EmbeddedImpact, Neo4jImpact time.Duration
+	// Impacted is how many CIs that analysis reports (beyond the start).
+	Impacted int
+	Mismatch string
 }
 
 func (c *Config) defaults() {
@@ -186,12 +194,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if row.Embedded, err = expand(emb, embIDs[s.Index], false); err != nil {
 			return nil, fmt.Errorf("embedded %s: %w", s.Label, err)
 		}
+		var embCounts [4]int
+		if row.EmbeddedImpact, embCounts, err = analyze(ctx, emb, model, embIDs[s.Index], cfg.Depth); err != nil {
+			return nil, fmt.Errorf("embedded %s, impact: %w", s.Label, err)
+		}
+		row.Impacted = embCounts[0] + embCounts[1] + embCounts[2] + embCounts[3]
 		if neo != nil {
 			if row.Neo4j, err = expand(neo, neoIDs[s.Index], false); err != nil {
 				return nil, fmt.Errorf("neo4j %s: %w", s.Label, err)
 			}
 			if row.Neo4jDepthOnly, err = expand(neo, neoIDs[s.Index], true); err != nil {
 				return nil, fmt.Errorf("neo4j %s, depth only: %w", s.Label, err)
+			}
+			var neoCounts [4]int
+			if row.Neo4jImpact, neoCounts, err = analyze(ctx, neo, model, neoIDs[s.Index], cfg.Depth); err != nil {
+				return nil, fmt.Errorf("neo4j %s, impact: %w", s.Label, err)
+			}
+			if neoCounts != embCounts {
+				row.Mismatch += fmt.Sprintf(" impact (down, at risk, reduced, degraded) %v on Neo4j, %v embedded;", neoCounts, embCounts)
 			}
 			if row.NaiveDistinct, err = naive(ctx, drv, cfg, naiveDistinct(cfg.Depth), neoIDs[s.Index], row.Reached, &row.Mismatch); err != nil {
 				return nil, fmt.Errorf("neo4j %s: %w", s.Label, err)
@@ -200,8 +220,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				return nil, fmt.Errorf("neo4j %s: %w", s.Label, err)
 			}
 		}
-		logf("traversal %-14s reached %7d  floor %v  embedded %v  neo4j %v  neo4j-depth-only %v  naive-distinct %v  naive-paths %v",
-			s.Label, row.Reached, row.Floor, row.Embedded, row.Neo4j, row.Neo4jDepthOnly, row.NaiveDistinct, row.NaivePaths)
+		logf("traversal %-14s reached %7d  floor %v  embedded %v  neo4j %v  neo4j-depth-only %v  naive-distinct %v  naive-paths %v  impact (%d CIs) embedded %v  neo4j %v",
+			s.Label, row.Reached, row.Floor, row.Embedded, row.Neo4j, row.Neo4jDepthOnly, row.NaiveDistinct, row.NaivePaths, row.Impacted, row.EmbeddedImpact, row.Neo4jImpact)
 		rep.Traversals = append(rep.Traversals, row)
 	}
 
@@ -405,6 +425,27 @@ loop:
 // timeIt returns the median duration of fn over repeated runs (a warm-up
 // run first, then until a second has passed or ten runs), or the single
 // run's duration when one run is slow; or fn's first error.
+// analyze times an impact analysis from id as the API runs one for a
+// query that selects counts, roll-ups and the first page of impacted CIs
+// (not the whole ordered list), and returns its counts by effect (down,
+// at risk, redundancy reduced, degraded) so that backends can be compared.
+func analyze(ctx context.Context, st store.Store, model *cmdb.Model, id store.ID, depth int) (time.Duration, [4]int, error) {
+	an := impact.New(st, func() *cmdb.Model { return model }, impact.Options{NodeBudget: store.MaxNodes})
+	var counts [4]int
+	d, err := timeIt(func() error {
+		res, err := an.Analyze(ctx, impact.Request{CIs: []store.ID{id}, MaxDepth: depth, Unordered: true})
+		if err != nil {
+			return err
+		}
+		if _, err := impact.Page(res.Impacted, impact.Order{Field: impact.ByDepth}, "", 50); err != nil {
+			return err
+		}
+		counts = [4]int{res.Down, res.AtRisk, res.RedundancyReduced, res.Degraded}
+		return nil
+	})
+	return d, counts, err
+}
+
 func timeIt(fn func() error) (time.Duration, error) {
 	t0 := time.Now()
 	if err := fn(); err != nil {
@@ -567,12 +608,13 @@ func (r *Report) Markdown(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %.0f |\n", l.Backend, l.Phase, l.Writers, l.Items, l.Duration.Round(time.Millisecond), l.Rate())
 	}
 	fmt.Fprintf(w, "\nTraversal: everything that depends on the start CI, transitively (%s, incoming, depth 8); median time per query, and its ratio to the floor.\n\n", strings.Join(DependentTypes, ", "))
-	fmt.Fprintf(w, "| start CI | reached | floor (CSR BFS) | embedded Expand | Neo4j level-by-level | Neo4j one statement, depth only | naive Cypher DISTINCT | naive Cypher depth+path |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| start CI | reached | floor (CSR BFS) | embedded Expand | Neo4j level-by-level | Neo4j one statement, depth only | naive Cypher DISTINCT | naive Cypher depth+path | impacted | embedded impact, summary + page | Neo4j impact, summary + page |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rows := append([]TraversalRow(nil), r.Traversals...)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Reached > rows[j].Reached })
 	for _, t := range rows {
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", t.Label, t.Reached, dur(t.Floor),
-			ratio(t.Embedded, t.Floor), ratio(t.Neo4j, t.Floor), ratio(t.Neo4jDepthOnly, t.Floor), ratio(t.NaiveDistinct, t.Floor), ratio(t.NaivePaths, t.Floor))
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %d | %s | %s |\n", t.Label, t.Reached, dur(t.Floor),
+			ratio(t.Embedded, t.Floor), ratio(t.Neo4j, t.Floor), ratio(t.Neo4jDepthOnly, t.Floor), ratio(t.NaiveDistinct, t.Floor), ratio(t.NaivePaths, t.Floor),
+			t.Impacted, ratioTo(t.EmbeddedImpact, t.Embedded, "Expand"), ratioTo(t.Neo4jImpact, t.NaiveDistinct, "DISTINCT"))
 	}
 	var mism []string
 	for _, t := range rows {
@@ -601,6 +643,14 @@ func dur(d time.Duration) string {
 		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
 	}
 	return fmt.Sprintf("%.2f s", d.Seconds())
+}
+
+// ratioTo writes d with its ratio to another column's time (named).
+func ratioTo(d, base time.Duration, name string) string {
+	if d <= 0 || base <= 0 {
+		return dur(d)
+	}
+	return fmt.Sprintf("%s (%.1f× %s)", dur(d), float64(d)/float64(base), name)
 }
 
 func ratio(d, floor time.Duration) string {
