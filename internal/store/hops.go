@@ -22,8 +22,7 @@ type Hops struct {
 // NewHops returns an empty answer with room for n hops, to be filled one
 // node at a time with Add and End.
 func NewHops(nodes, n int) Hops {
-	h := Hops{Start: make([]int32, 1, nodes+1), Type: make([]string, 0, n), Other: make([]ID, 0, n), Forward: make([]bool, 0, n)}
-	return h
+	return Hops{Start: make([]int32, 1, nodes+1), Type: make([]string, 0, n), Other: make([]ID, 0, n), Forward: make([]bool, 0, n)}
 }
 
 // Add appends a hop of the node being filled.
