@@ -46,7 +46,7 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 		Traversals: []TraversalRow{
 			{Label: "core switch", Reached: 42218, Floor: 1100 * time.Microsecond, Embedded: 4200 * time.Microsecond, Neo4j: 836500 * time.Microsecond,
 				Neo4jDepthOnly: 402 * time.Millisecond, NaiveDistinct: 268800 * time.Microsecond, NaivePaths: 1290 * time.Millisecond,
-				Impacted: 42300, EmbeddedImpact: 61 * time.Millisecond, Neo4jImpact: 905 * time.Millisecond},
+				Impacted: 42300, ImpactTruncated: true, EmbeddedImpact: 61 * time.Millisecond, Neo4jImpact: 905 * time.Millisecond},
 			{Label: "vm", Reached: 1, Floor: 100, Embedded: 2 * time.Microsecond, Neo4j: 2800 * time.Microsecond, NaiveDistinct: -time.Minute},
 			{Label: "vm", Reached: 1, Floor: 100, Embedded: 3 * time.Microsecond},
 		},
@@ -54,6 +54,7 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 	}
 	var md, out bytes.Buffer
 	rep.Markdown(&md)
+	assert.Contains(t, md.String(), "| 42300 (cut at the node budget) |", "a cut analysis says so beside its count")
 	require.NoError(t, Benchfmt(&md, &out))
 	got := readBenchfmt(t, out.String())
 

@@ -89,9 +89,12 @@ type TraversalRow struct {
 	// it: the analysis unordered, then the first page of 50 impacted CIs
 	// (impactAnalysis with counts, roll-ups and impactedPage(first: 50)).
 	EmbeddedImpact, Neo4jImpact time.Duration
-	// Impacted is how many CIs that analysis reports (beyond the start).
-	Impacted int
-	Mismatch string
+	// Impacted is how many CIs that analysis reports (beyond the start);
+	// ImpactTruncated that the node budget (store.MaxNodes) stopped it, so
+	// that more are impacted. The table says so beside the count.
+	Impacted        int
+	ImpactTruncated bool
+	Mismatch        string
 }
 
 func (c *Config) defaults() {
@@ -194,11 +197,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if row.Embedded, err = expand(emb, embIDs[s.Index], false); err != nil {
 			return nil, fmt.Errorf("embedded %s: %w", s.Label, err)
 		}
-		var embCounts [4]int
+		var embCounts impactCounts
 		if row.EmbeddedImpact, embCounts, err = analyze(ctx, emb, model, embIDs[s.Index], cfg.Depth); err != nil {
 			return nil, fmt.Errorf("embedded %s, impact: %w", s.Label, err)
 		}
-		row.Impacted = embCounts[0] + embCounts[1] + embCounts[2] + embCounts[3]
+		row.Impacted, row.ImpactTruncated = embCounts.total(), embCounts.truncated
 		if neo != nil {
 			if row.Neo4j, err = expand(neo, neoIDs[s.Index], false); err != nil {
 				return nil, fmt.Errorf("neo4j %s: %w", s.Label, err)
@@ -206,12 +209,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if row.Neo4jDepthOnly, err = expand(neo, neoIDs[s.Index], true); err != nil {
 				return nil, fmt.Errorf("neo4j %s, depth only: %w", s.Label, err)
 			}
-			var neoCounts [4]int
+			var neoCounts impactCounts
 			if row.Neo4jImpact, neoCounts, err = analyze(ctx, neo, model, neoIDs[s.Index], cfg.Depth); err != nil {
 				return nil, fmt.Errorf("neo4j %s, impact: %w", s.Label, err)
 			}
 			if neoCounts != embCounts {
-				row.Mismatch += fmt.Sprintf(" impact (down, at risk, reduced, degraded) %v on Neo4j, %v embedded;", neoCounts, embCounts)
+				row.Mismatch += fmt.Sprintf(" impact (down, at risk, reduced, degraded, truncated) %v on Neo4j, %v embedded;", neoCounts, embCounts)
 			}
 			if row.NaiveDistinct, err = naive(ctx, drv, cfg, naiveDistinct(cfg.Depth), neoIDs[s.Index], row.Reached, &row.Mismatch); err != nil {
 				return nil, fmt.Errorf("neo4j %s: %w", s.Label, err)
@@ -422,16 +425,24 @@ loop:
 	return first
 }
 
-// timeIt returns the median duration of fn over repeated runs (a warm-up
-// run first, then until a second has passed or ten runs), or the single
-// run's duration when one run is slow; or fn's first error.
+// impactCounts is an analysis's counts by effect (down, at risk,
+// redundancy reduced, degraded) and whether the node budget cut it.
+type impactCounts struct {
+	byEffect  [4]int
+	truncated bool
+}
+
+func (c impactCounts) total() int {
+	return c.byEffect[0] + c.byEffect[1] + c.byEffect[2] + c.byEffect[3]
+}
+
 // analyze times an impact analysis from id as the API runs one for a
 // query that selects counts, roll-ups and the first page of impacted CIs
-// (not the whole ordered list), and returns its counts by effect (down,
-// at risk, redundancy reduced, degraded) so that backends can be compared.
-func analyze(ctx context.Context, st store.Store, model *cmdb.Model, id store.ID, depth int) (time.Duration, [4]int, error) {
+// (not the whole ordered list), and returns its counts so that backends
+// can be compared.
+func analyze(ctx context.Context, st store.Store, model *cmdb.Model, id store.ID, depth int) (time.Duration, impactCounts, error) {
 	an := impact.New(st, func() *cmdb.Model { return model }, impact.Options{NodeBudget: store.MaxNodes})
-	var counts [4]int
+	var counts impactCounts
 	d, err := timeIt(func() error {
 		res, err := an.Analyze(ctx, impact.Request{CIs: []store.ID{id}, MaxDepth: depth, Unordered: true})
 		if err != nil {
@@ -440,12 +451,15 @@ func analyze(ctx context.Context, st store.Store, model *cmdb.Model, id store.ID
 		if _, err := impact.Page(res.Impacted, impact.Order{Field: impact.ByDepth}, "", 50); err != nil {
 			return err
 		}
-		counts = [4]int{res.Down, res.AtRisk, res.RedundancyReduced, res.Degraded}
+		counts = impactCounts{[4]int{res.Down, res.AtRisk, res.RedundancyReduced, res.Degraded}, res.Truncated}
 		return nil
 	})
 	return d, counts, err
 }
 
+// timeIt returns the median duration of fn over repeated runs (a warm-up
+// run first, then until a second has passed or ten runs), or the single
+// run's duration when one run is slow; or fn's first error.
 func timeIt(fn func() error) (time.Duration, error) {
 	t0 := time.Now()
 	if err := fn(); err != nil {
@@ -612,9 +626,13 @@ func (r *Report) Markdown(w io.Writer) {
 	rows := append([]TraversalRow(nil), r.Traversals...)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Reached > rows[j].Reached })
 	for _, t := range rows {
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %d | %s | %s |\n", t.Label, t.Reached, dur(t.Floor),
+		impacted := fmt.Sprint(t.Impacted)
+		if t.ImpactTruncated {
+			impacted += " (cut at the node budget)"
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t.Label, t.Reached, dur(t.Floor),
 			ratio(t.Embedded, t.Floor), ratio(t.Neo4j, t.Floor), ratio(t.Neo4jDepthOnly, t.Floor), ratio(t.NaiveDistinct, t.Floor), ratio(t.NaivePaths, t.Floor),
-			t.Impacted, ratioTo(t.EmbeddedImpact, t.Embedded, "Expand"), ratioTo(t.Neo4jImpact, t.NaiveDistinct, "DISTINCT"))
+			impacted, ratioTo(t.EmbeddedImpact, t.Embedded, "Expand"), ratioTo(t.Neo4jImpact, t.NaiveDistinct, "DISTINCT"))
 	}
 	var mism []string
 	for _, t := range rows {
