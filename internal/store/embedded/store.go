@@ -126,6 +126,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// loadCacheKiB is the page cache, in KiB, of each connection that reads
+// the adjacency index and the summaries on open.
+const loadCacheKiB = 2048
+
 func (s *Store) open(ctx context.Context, path string) error {
 	if err := registerFold(); err != nil {
 		return fmt.Errorf("embedded: register %s: %w", foldFunc, err)
@@ -186,7 +190,18 @@ func (s *Store) open(ctx context.Context, path string) error {
 	}
 	s.cdb.SetMaxOpenConns(1)
 
-	s.g, err = loadGraph(ctx, s.rdb)
+	// The adjacency index and the summaries are read once, by whole-table
+	// scans that a page cache does not help, on connections of their own
+	// with a small cache, closed afterwards: on the reader pool they would
+	// keep a full cache each for the life of the process.
+	ldb, err := sql.Open("sqlite", fmt.Sprintf("%s&_pragma=cache_size(%d)&_query_only=1", common, -loadCacheKiB))
+	if err != nil {
+		return fmt.Errorf("embedded: open database: %w", err)
+	}
+	s.g, err = loadGraph(ctx, ldb)
+	if cerr := ldb.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
 	if err != nil {
 		return fmt.Errorf("embedded: build adjacency index: %w", err)
 	}
