@@ -341,7 +341,7 @@ func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules
 		ids[i] = n.ID
 		pf.depth[n.ID] = n.Depth
 		if n.Depth > 0 && n.Via != "" {
-			pf.preds[n.ID] = pred{depth: n.Depth, via: n.Via, step: hopOf(n.Step)}
+			pf.preds[n.ID] = pred{depth: n.Depth, via: n.Via, step: hopOf(n.Step())}
 		}
 	}
 	// The root is read whole; the CIs reached, which a hub has by tens of

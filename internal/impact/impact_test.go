@@ -516,7 +516,7 @@ func (d depthsOnly) Expand(ctx context.Context, t store.Traversal) (store.Traver
 	res, err := d.Graph.Expand(ctx, t)
 	if t.DepthOnly {
 		for i := range res.Nodes {
-			res.Nodes[i].Via, res.Nodes[i].Step = "", store.Step{}
+			res.Nodes[i].Via, res.Nodes[i].Type, res.Nodes[i].Forward = "", "", false
 		}
 	}
 	return res, err

@@ -323,8 +323,7 @@ func BenchmarkExpand(b *testing.B) {
 						seen[v] = epoch
 						queue = append(queue, v)
 						typ := typeOf[edgeAt[p]]
-						out = append(out, store.Reached{ID: bg.ids[v], Depth: out[qi].Depth + 1, Via: bg.ids[u], Step: store.Step{Forward: true,
-							Rel: store.Relationship{ID: store.RelationshipKey{Source: bg.ids[u], Type: typ, Target: bg.ids[v]}.ID(), Type: typ, Source: bg.ids[u], Target: bg.ids[v]}}})
+						out = append(out, store.Reached{ID: bg.ids[v], Depth: out[qi].Depth + 1, Via: bg.ids[u], Type: typ, Forward: true})
 					}
 				}
 				reached += len(out)

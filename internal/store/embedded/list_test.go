@@ -205,7 +205,7 @@ func TestReopenKeepsDataAndIndex(t *testing.T) {
 		got = append(got, n.ID)
 	}
 	assert.Equal(t, []store.ID{ids[4], ids[0], ids[1], ids[2]}, got)
-	assert.Equal(t, "RUNS_ON", tr.Nodes[3].Step.Rel.Type)
+	assert.Equal(t, "RUNS_ON", tr.Nodes[3].Type)
 	exts, err := s.ModelExtensions(t.Context())
 	require.NoError(t, err)
 	assert.Len(t, exts, 1)

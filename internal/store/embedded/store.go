@@ -192,8 +192,9 @@ func (s *Store) open(ctx context.Context, path string) error {
 
 	// The adjacency index and the summaries are read once, by whole-table
 	// scans that a page cache does not help, on connections of their own
-	// with a small cache, closed afterwards: on the reader pool they would
-	// keep a full cache each for the life of the process.
+	// with a small cache, closed afterwards: on two of the reader pool's
+	// connections, what the scans brought into memory stayed resident for
+	// the life of the process (about 75 MiB at 200,000 CIs).
 	ldb, err := sql.Open("sqlite", fmt.Sprintf("%s&_pragma=cache_size(%d)&_query_only=1", common, -loadCacheKiB))
 	if err != nil {
 		return fmt.Errorf("embedded: open database: %w", err)

@@ -202,8 +202,8 @@ func (s *Store) Expand(ctx context.Context, t store.Traversal) (store.TraversalR
 
 // materialize turns resolved hits into Reached nodes. Node IDs are the
 // index's own strings, so a traversal allocates little beyond its result.
-// Steps carry the relationship's natural key; its ID is left to be derived
-// where needed (store.Step).
+// Each names its hop by type and direction (store.Reached.Step derives
+// the rest).
 func materialize(res []resolved, types []string) []store.Reached {
 	nodes := make([]store.Reached, len(res))
 	for i, r := range res {
@@ -214,11 +214,7 @@ func materialize(res []resolved, types []string) []store.Reached {
 			continue
 		}
 		n.Via = nodes[r.parent].ID
-		src, dst := n.Via, n.ID
-		if !r.fwd {
-			src, dst = dst, src
-		}
-		n.Step = store.Step{Rel: store.Relationship{Type: types[r.typ], Source: src, Target: dst}, Forward: r.fwd}
+		n.Type, n.Forward = types[r.typ], r.fwd
 	}
 	return nodes
 }
@@ -291,7 +287,7 @@ func (s *Store) ShortestPath(ctx context.Context, from, to store.ID, rules []sto
 	nodes := materialize(path, types)
 	steps := make([]store.Step, len(nodes)-1)
 	for i, n := range nodes[1:] {
-		steps[i] = n.Step
+		steps[i] = n.Step()
 	}
 	return steps, nil
 }

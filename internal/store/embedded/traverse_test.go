@@ -91,16 +91,11 @@ func checkExpand(t *testing.T, s *Store, ids []store.ID, edges []tedge, tv store
 		via, ok := got[r.Via]
 		require.True(t, ok)
 		require.Equal(t, r.Depth-1, via.Depth)
-		rel := r.Step.Rel
-		if r.Step.Forward {
-			require.Equal(t, [2]store.ID{r.Via, r.ID}, [2]store.ID{rel.Source, rel.Target})
-		} else {
-			require.Equal(t, [2]store.ID{r.ID, r.Via}, [2]store.ID{rel.Source, rel.Target})
-		}
+		rel := r.Step().Rel
 		require.True(t, real[fmt.Sprint(index[rel.Source], rel.Type, index[rel.Target])], "hop over a real edge")
 		allowed := false
 		for _, rule := range tv.Rules {
-			if (rule.Type == "" || rule.Type == rel.Type) && (rule.Dir == store.Both || (rule.Dir == store.Out) == r.Step.Forward) {
+			if (rule.Type == "" || rule.Type == rel.Type) && (rule.Dir == store.Both || (rule.Dir == store.Out) == r.Forward) {
 				allowed = true
 			}
 		}
@@ -336,8 +331,8 @@ func TestMaterialize(t *testing.T) {
 	nodes := materialize([]resolved{{id: store.ID(formatUID(a)), parent: -1}, {id: store.ID(formatUID(b)), parent: 0, typ: 1, depth: 1, fwd: true}, {id: store.ID(formatUID(b)), parent: 0, typ: 2, depth: 1}}, types)
 	require.Len(t, nodes, 3)
 	assert.Equal(t, store.ID(formatUID(a)), nodes[0].ID)
-	assert.Equal(t, store.Reached{ID: store.ID(formatUID(b)), Depth: 1, Via: nodes[0].ID, Step: store.Step{Forward: true, Rel: store.Relationship{
-		Type: "DEPENDS_ON", Source: nodes[0].ID, Target: nodes[1].ID}}}, nodes[1])
-	assert.Equal(t, store.RelationshipKey{Source: nodes[1].ID, Type: "X", Target: nodes[0].ID}, nodes[2].Step.Rel.Key())
-	assert.False(t, nodes[2].Step.Forward)
+	assert.Equal(t, store.Reached{ID: store.ID(formatUID(b)), Depth: 1, Via: nodes[0].ID, Type: "DEPENDS_ON", Forward: true}, nodes[1])
+	assert.Equal(t, store.Step{Forward: true, Rel: store.Relationship{Type: "DEPENDS_ON", Source: nodes[0].ID, Target: nodes[1].ID}}, nodes[1].Step())
+	assert.Equal(t, store.RelationshipKey{Source: nodes[1].ID, Type: "X", Target: nodes[0].ID}, nodes[2].Step().Rel.Key())
+	assert.False(t, nodes[2].Forward)
 }

@@ -292,12 +292,10 @@ func TestExpand(t *testing.T) {
 				}
 				last = r.Depth
 				if r.Depth > 0 {
-					st := r.Step
-					if (st.Forward && (st.Rel.Source != r.Via || st.Rel.Target != r.ID)) || (!st.Forward && (st.Rel.Target != r.Via || st.Rel.Source != r.ID)) {
-						t.Errorf("%s: bad step %+v via %s", n, st, byID[r.Via])
-					}
-					if st.Rel.ID != "" && st.Rel.ID != st.Rel.Key().ID() {
-						t.Errorf("%s: bad rel id", n)
+					// That the hop is a real relationship is checked by the
+					// conformance suite (storetest, checkTraversal).
+					if r.Type == "" {
+						t.Errorf("%s: hop from %s has no type", n, byID[r.Via])
 					}
 					if d, ok := got[byID[r.Via]]; !ok || d != r.Depth-1 {
 						t.Errorf("%s: via %s not at depth %d", n, byID[r.Via], r.Depth-1)

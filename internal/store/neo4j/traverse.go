@@ -243,7 +243,7 @@ func (s *Store) Expand(ctx context.Context, t store.Traversal) (store.TraversalR
 				}
 				seen[h.to] = true
 				reached++
-				res.Nodes = append(res.Nodes, store.Reached{ID: h.to, Depth: depth, Via: h.from, Step: h.step})
+				res.Nodes = append(res.Nodes, store.Reached{ID: h.to, Depth: depth, Via: h.from, Type: h.step.Rel.Type, Forward: h.step.Forward})
 				next = append(next, h.to)
 				return false
 			})
