@@ -196,6 +196,10 @@ func (g *graph) loadSums(ctx context.Context, db *sql.DB) error {
 	return closeRows(rows)
 }
 
+// maxEdgePresize caps the edges loadShape reserves room for up front
+// (64M edges, 768 MiB).
+const maxEdgePresize = 1 << 26
+
 // loadShape reads the relationship types, the nodes' slots and the edges.
 func (g *graph) loadShape(ctx context.Context, db *sql.DB) error {
 	rows, err := db.QueryContext(ctx, "SELECT id, name FROM rel_types")
@@ -264,7 +268,10 @@ func (g *graph) loadShape(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	edges := make([]edge, 0, maxEdge)
+	// Row ids only bound the count (deleted rows leave gaps): the
+	// presize is capped so that a database with a stray huge id does not
+	// make open reserve gigabytes; past the cap the slice grows.
+	edges := make([]edge, 0, min(maxEdge, maxEdgePresize))
 	var src, typ, dst int64
 	for rows.Next() {
 		if err := rows.Scan(&src, &typ, &dst); err != nil {
