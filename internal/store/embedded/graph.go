@@ -144,11 +144,23 @@ func newGraph() *graph {
 // read and decoded on a second connection while the nodes' uids and the
 // edges are read: they touch other fields of the graph, and on two cores
 // this hides most of their cost.
+//
+// Both size what they fill from the largest row ids, read once here:
+// grown by appends, the slices and maps would leave about as much garbage
+// as they hold, and the heap keeps the peak (a quarter more resident
+// memory at 200,000 CIs).
 func loadGraph(ctx context.Context, db *sql.DB) (*graph, error) {
+	var maxNode, maxEdge int64
+	if err := db.QueryRowContext(ctx, "SELECT (SELECT coalesce(max(id), 0) FROM cis), (SELECT coalesce(max(id), 0) FROM relationships)").Scan(&maxNode, &maxEdge); err != nil {
+		return nil, err
+	}
+	if maxNode > math.MaxInt32 || maxEdge > math.MaxInt32 {
+		return nil, fmt.Errorf("row ids %d, %d out of range", maxNode, maxEdge)
+	}
 	g := newGraph()
 	sums := make(chan error, 1)
-	go func() { sums <- g.loadSums(ctx, db) }()
-	err := g.loadShape(ctx, db)
+	go func() { sums <- g.loadSums(ctx, db, maxNode) }()
+	err := g.loadShape(ctx, db, maxNode, maxEdge)
 	if serr := <-sums; err == nil && serr != nil {
 		err = fmt.Errorf("node summaries: %w", serr)
 	}
@@ -158,24 +170,20 @@ func loadGraph(ctx context.Context, db *sql.DB) (*graph, error) {
 	return g, nil
 }
 
-// loadSums reads every node's summary (summary.go).
-func (g *graph) loadSums(ctx context.Context, db *sql.DB) error {
-	var maxRow int64
-	if err := db.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) FROM cis").Scan(&maxRow); err != nil {
-		return err
-	}
-	if maxRow > math.MaxInt32 {
-		return fmt.Errorf("CI row %d out of range", maxRow)
-	}
+// loadSums reads every node's summary (summary.go); maxRow is the largest
+// node row id.
+func (g *graph) loadSums(ctx context.Context, db *sql.DB, maxRow int64) error {
 	g.sums = make([]sumSlot, maxRow+1)
 	rows, err := db.QueryContext(ctx, "SELECT id, kind, class, version, attrs FROM cis")
 	if err != nil {
 		return err
 	}
-	var kind, attrs sql.RawBytes
-	var class string
+	var (
+		kind, attrs sql.RawBytes
+		class       string
+		id, version int64
+	)
 	for rows.Next() {
-		var id, version int64
 		if err := rows.Scan(&id, &kind, &class, &version, &attrs); err != nil {
 			rows.Close()
 			return err
@@ -200,8 +208,9 @@ func (g *graph) loadSums(ctx context.Context, db *sql.DB) error {
 // (64M edges, 768 MiB).
 const maxEdgePresize = 1 << 26
 
-// loadShape reads the relationship types, the nodes' slots and the edges.
-func (g *graph) loadShape(ctx context.Context, db *sql.DB) error {
+// loadShape reads the relationship types, the nodes' slots and the edges;
+// maxNode and maxEdge are the largest node and relationship row ids.
+func (g *graph) loadShape(ctx context.Context, db *sql.DB, maxNode, maxEdge int64) error {
 	rows, err := db.QueryContext(ctx, "SELECT id, name FROM rel_types")
 	if err != nil {
 		return err
@@ -223,18 +232,8 @@ func (g *graph) loadShape(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 
-	// The slices and maps are sized from the largest row ids first: grown
-	// by appends they would leave about as much garbage as they hold, and
-	// the heap keeps the peak (a quarter more resident memory at 200,000
-	// CIs). The scanned values are declared once, outside the loops, for
-	// the same reason: Scan's pointers make them escape.
-	var maxNode, maxEdge int64
-	if err := db.QueryRowContext(ctx, "SELECT (SELECT coalesce(max(id), 0) FROM cis), (SELECT coalesce(max(id), 0) FROM relationships)").Scan(&maxNode, &maxEdge); err != nil {
-		return err
-	}
-	if maxNode > math.MaxInt32 || maxEdge > math.MaxInt32 {
-		return fmt.Errorf("row ids %d, %d out of range", maxNode, maxEdge)
-	}
+	// The scanned values are declared once, outside the loops: Scan's
+	// pointers make them escape, one allocation a row otherwise.
 	g.uids = make([][16]byte, 0, maxNode+1)
 	g.ids = make([]store.ID, 0, maxNode+1)
 	g.byUID = make(map[[16]byte]int32, maxNode)

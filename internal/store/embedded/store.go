@@ -174,7 +174,10 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return fmt.Errorf("embedded: prepare statements: %w", err)
 	}
 
-	s.rdb, err = sql.Open("sqlite", fmt.Sprintf("%s&_pragma=cache_size(%d)&_query_only=1", common, -256*s.opts.CacheMiB))
+	readOnly := func(cacheKiB int) string {
+		return fmt.Sprintf("%s&_pragma=cache_size(%d)&_query_only=1", common, -cacheKiB)
+	}
+	s.rdb, err = sql.Open("sqlite", readOnly(256*s.opts.CacheMiB))
 	if err != nil {
 		return fmt.Errorf("embedded: open database: %w", err)
 	}
@@ -195,7 +198,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 	// with a small cache, closed afterwards: on two of the reader pool's
 	// connections, what the scans brought into memory stayed resident for
 	// the life of the process (about 75 MiB at 200,000 CIs).
-	ldb, err := sql.Open("sqlite", fmt.Sprintf("%s&_pragma=cache_size(%d)&_query_only=1", common, -loadCacheKiB))
+	ldb, err := sql.Open("sqlite", readOnly(loadCacheKiB))
 	if err != nil {
 		return fmt.Errorf("embedded: open database: %w", err)
 	}
