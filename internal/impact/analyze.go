@@ -156,11 +156,19 @@ func (a *Analyzer) Analyze(ctx context.Context, req Request) (*Result, error) {
 	}
 	bounded, cancel := a.withTimeout(ctx)
 	defer cancel()
-	res, err := a.analyze(bounded, m, depth, assume, starts, !req.IgnoreStatus, !req.Unordered)
+	res, err := a.analyze(bounded, m, depth, assume, starts, !req.IgnoreStatus, !req.Unordered, true)
+	if errors.Is(err, errViewChanged) {
+		// A node the analysis had met was purged and its number reused
+		// while it ran: again through the store's calls, which name CIs by
+		// ID.
+		res, err = a.analyze(bounded, m, depth, assume, starts, !req.IgnoreStatus, !req.Unordered, false)
+	}
 	return res, a.failed(ctx, bounded, err)
 }
 
-func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume Effect, starts []store.ID, useStatus, ordered bool) (*Result, error) {
+// analyze runs an analysis; views says whether it may read through graph
+// views (reader.go).
+func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume Effect, starts []store.ID, useStatus, ordered, views bool) (*Result, error) {
 	startCIs, err := a.loadCIs(ctx, starts)
 	if err != nil {
 		return nil, err
@@ -187,6 +195,12 @@ func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume
 			an.st[hs[i]].flags |= isUnavailable
 		}
 	}
+	rd, done, err := a.readerFor(ctx, an, views)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	an.rd = rd
 	if assume == Down {
 		if err := an.propagateDown(ctx, hs); err != nil {
 			return nil, err
@@ -234,9 +248,11 @@ func (a *Analyzer) checkStarts(ids []store.ID) ([]store.ID, error) {
 // is an index, not a lookup by a 36-byte string.
 type analysis struct {
 	a        *Analyzer
+	rd       reader
 	r        impactRules
 	maxDepth int
-	// ids and st are the CIs met, by handle; of finds a CI's handle.
+	// ids and st are the CIs met, by handle; of finds a CI's handle (the
+	// handles a viewReader numbers are added to it when a path asks).
 	ids []store.ID
 	st  []node
 	of  map[store.ID]handle
@@ -497,28 +513,27 @@ func (an *analysis) loadGroups(ctx context.Context, hs []handle) error {
 		}
 	}
 	for chunk := range slices.Chunk(fresh, store.MaxBatch) {
-		ids := an.idsOf(chunk)
 		for i, rule := range an.r.groups {
-			edges, err := an.a.g.Edges(ctx, ids, reverse(rule.dir), []string{rule.typ})
+			edges, err := an.rd.edges(ctx, chunk, reverse(rule.dir), []string{rule.typ})
 			if err != nil {
 				return fmt.Errorf("impact: group members: %w", err)
 			}
-			for j := range ids {
-				g := an.st[chunk[j]].group
-				lo, hi := edges.Of(j)
+			for j, gh := range chunk {
+				g := an.st[gh].group
+				lo, hi := edges.of(j)
 				for k := lo; k < hi; k++ {
-					g.members[i] = append(g.members[i], member{h: an.intern(edges.Other[k]), step: link{typ: edges.Type[k], fwd: rule.dir == store.Out}})
+					g.members[i] = append(g.members[i], member{h: edges.other[k], step: link{typ: edges.typ[k], fwd: rule.dir == store.Out}})
 				}
 			}
 		}
-		cis, err := an.a.g.NodeFields(ctx, store.KindCI, ids, an.r.groupFields)
+		cis, err := an.rd.fields(ctx, chunk, an.r.groupFields)
 		if err != nil {
 			return fmt.Errorf("impact: groups: %w", err)
 		}
-		for j, gid := range ids {
+		for j := range chunk {
 			g := an.st[chunk[j]].group
-			ci, ok := cis[gid]
-			if ok {
+			ci := cis[j]
+			if ci.ID != "" {
 				an.cis[chunk[j]] = ci
 				g.ci = ci
 			}
@@ -554,13 +569,13 @@ func (an *analysis) loadMembers(ctx context.Context, groups []handle) error {
 			}
 		}
 	}
-	cis, err := an.a.loadSummaries(ctx, an.idsOf(hs))
+	cis, err := an.rd.fields(ctx, hs, SummaryFields)
 	if err != nil {
 		return fmt.Errorf("impact: group members: %w", err)
 	}
-	for _, h := range hs {
-		if ci, ok := cis[an.ids[h]]; ok {
-			an.cis[h] = ci
+	for i, h := range hs {
+		if cis[i].ID != "" {
+			an.cis[h] = cis[i]
 		}
 	}
 	for _, gh := range groups {
@@ -821,31 +836,31 @@ func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) 
 		types []string
 	}{{store.In, an.r.in}, {store.Out, an.r.out}}
 	for lo := 0; lo < len(hs); lo += store.MaxBatch {
-		ids := an.idsOf(hs[lo:min(lo+store.MaxBatch, len(hs))])
-		var edges [2]store.Hops
+		chunk := hs[lo:min(lo+store.MaxBatch, len(hs))]
+		var edges [2]hopList
 		total := 0
 		for i, side := range sides {
 			if len(side.types) == 0 {
 				continue
 			}
 			var err error
-			if edges[i], err = an.a.g.Edges(ctx, ids, side.dir, side.types); err != nil {
+			if edges[i], err = an.rd.edges(ctx, chunk, side.dir, side.types); err != nil {
 				return nil, fmt.Errorf("impact: relationships: %w", err)
 			}
-			total += len(edges[i].Other)
+			total += len(edges[i].other)
 		}
 		// One array for the batch's hops, each CI's a part of it.
 		flat := make([]hopTo, 0, total)
-		for j := range ids {
+		for j := range chunk {
 			start := len(flat)
 			for i := range sides {
 				e := &edges[i]
-				if e.Nodes() == 0 {
+				if e.nodes() == 0 {
 					continue
 				}
-				lo, hi := e.Of(j)
+				lo, hi := e.of(j)
 				for k := lo; k < hi; k++ {
-					flat = append(flat, hopTo{to: an.intern(e.Other[k]), kind: an.r.kinds[e.Type[k]], step: link{typ: e.Type[k], fwd: e.Forward[k]}})
+					flat = append(flat, hopTo{to: e.other[k], kind: an.r.kinds[e.typ[k]], step: link{typ: e.typ[k], fwd: e.fwd[k]}})
 				}
 			}
 			hops[lo+j] = flat[start:len(flat):len(flat)]
@@ -912,6 +927,11 @@ func (an *analysis) worst(h handle) (Effect, *label) {
 // path returns the explaining path of the CI id reached with effect e,
 // following labels back across effects to a start.
 func (an *analysis) path(id store.ID, e Effect) []store.Step {
+	if len(an.of) < len(an.ids) {
+		for h, id := range an.ids {
+			an.of[id] = handle(h)
+		}
+	}
 	h, ok := an.of[id]
 	if !ok {
 		return nil
@@ -991,15 +1011,15 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 		entries = entries[:budget]
 		an.truncated = true
 	}
-	ids := make([]store.ID, 0, len(entries))
+	var hs []handle // the entries not read yet
 	for _, e := range entries {
 		if _, ok := an.cis[e.h]; !ok {
-			ids = append(ids, an.ids[e.h])
+			hs = append(hs, e.h)
 		}
 	}
-	cis, err := an.a.loadSummaries(ctx, ids)
+	cis, err := an.rd.fields(ctx, hs, SummaryFields)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("impact: load CIs: %w", err)
 	}
 
 	res := &Result{MaxDepth: an.maxDepth, Truncated: an.truncated, an: an}
@@ -1014,10 +1034,12 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 		return cmp.Or(cmp.Compare(ciName(x), ciName(y)), cmp.Compare(x.ID, y.ID))
 	})
 	res.Impacted = make([]Impacted, 0, len(entries))
+	read := 0 // the next of cis
 	for _, e := range entries {
 		ci, ok := an.cis[e.h]
 		if !ok {
-			if ci, ok = cis[an.ids[e.h]]; !ok {
+			ci, read = cis[read], read+1
+			if ci.ID == "" {
 				continue // deleted while the analysis ran
 			}
 		}

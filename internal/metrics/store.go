@@ -36,6 +36,7 @@ var (
 	// The decorator keeps the optional powers it forwards (found by type
 	// assertion, so only this line makes a renamed method fail to build).
 	_ store.TextSearcher = (*instrumentedStore)(nil)
+	_ store.GraphViewer  = (*instrumentedStore)(nil)
 )
 
 // Unwrap returns the instrumented store.
@@ -263,4 +264,16 @@ func (s *instrumentedStore) ScopeMembers(ctx context.Context, scope store.ScopeR
 func (s *instrumentedStore) ForgetScope(ctx context.Context, scope store.ScopeRef, members []string, before int64) (err error) {
 	defer s.done("ForgetScope", time.Now(), &err)
 	return s.next.ForgetScope(ctx, scope, members, before)
+}
+
+// ViewGraph forwards store.GraphViewer, uninstrumented: a view is read in
+// many small calls (a hop, a node), too fine to time one by one; the
+// reader that takes it is timed as a whole (an impact analysis). It
+// answers errors.ErrUnsupported when the store it wraps serves no views.
+func (s *instrumentedStore) ViewGraph(ctx context.Context, fn func(store.GraphView) error) error {
+	v, ok := s.next.(store.GraphViewer)
+	if !ok {
+		return fmt.Errorf("metrics: %w: the store serves no graph views", errors.ErrUnsupported)
+	}
+	return v.ViewGraph(ctx, fn)
 }

@@ -160,10 +160,7 @@ func summaryServes(fields []string) bool {
 // returns the ids whose node it cannot answer for (uncached summaries),
 // which the caller reads from the database. Ids of no node are absent.
 func (g *graph) cachedFields(ids []store.ID, kind store.ObjectKind, fields []string, out map[store.ID]store.Node) []store.ID {
-	idx := make([]int, len(fields)) // position in summaryRest of each field; -1 for name
-	for i, f := range fields {
-		idx[i] = slices.Index(summaryRest, f)
-	}
+	idx := fieldIndexes(fields)
 	var miss []store.ID
 	g.mu.RLock()
 	defer g.mu.RUnlock()
@@ -176,26 +173,59 @@ func (g *graph) cachedFields(ids []store.ID, kind store.ObjectKind, fields []str
 		if !ok || g.ids[slot] != id { // only the canonical form names a node
 			continue
 		}
-		if hasBit(g.uncached, slot) || int(slot) >= len(g.sums) || g.sums[slot].kc == 0 {
+		switch n, st := g.slotFields(slot, kind, fields, idx); st {
+		case fromCache:
+			out[n.ID] = n
+		case fromDB:
 			miss = append(miss, id)
-			continue
 		}
-		sum := &g.sums[slot]
-		kc := g.kcs[sum.kc]
-		if kind != store.AnyKind && kc.kind != kind {
-			continue
-		}
-		attrs := make(store.Attributes, len(fields))
-		for i, f := range fields {
-			if idx[i] < 0 {
-				if sum.hasName {
-					attrs[f] = sum.name
-				}
-			} else if v := sum.vals[idx[i]]; v != 0 {
-				attrs[f] = g.vals[v]
-			}
-		}
-		out[g.ids[slot]] = store.Node{ID: g.ids[slot], Kind: kc.kind, Class: kc.class, Version: sum.version, Attributes: attrs}
 	}
 	return miss
+}
+
+// fieldIndexes returns the position in summaryRest of each of fields, -1
+// for "name"; fields are summary attributes (summaryServes).
+func fieldIndexes(fields []string) []int {
+	idx := make([]int, len(fields))
+	for i, f := range fields {
+		idx[i] = slices.Index(summaryRest, f)
+	}
+	return idx
+}
+
+// fieldsFrom is where slotFields found a node's fields.
+type fieldsFrom int
+
+const (
+	notOfKind fieldsFrom = iota // no node of the kind asked for
+	fromCache                   // the summary cache: the node is answered
+	fromDB                      // the node's summary is not cached: read it from the database
+)
+
+// slotFields answers NodeFields for the node at slot from the cache:
+// fields are summary attributes and idx their fieldIndexes. The caller
+// holds mu.
+func (g *graph) slotFields(slot int32, kind store.ObjectKind, fields []string, idx []int) (store.Node, fieldsFrom) {
+	if slot < 0 || int(slot) >= len(g.ids) || g.ids[slot] == "" {
+		return store.Node{}, notOfKind
+	}
+	if hasBit(g.uncached, slot) || int(slot) >= len(g.sums) || g.sums[slot].kc == 0 {
+		return store.Node{}, fromDB
+	}
+	sum := &g.sums[slot]
+	kc := g.kcs[sum.kc]
+	if kind != store.AnyKind && kc.kind != kind {
+		return store.Node{}, notOfKind
+	}
+	attrs := make(store.Attributes, len(fields))
+	for i, f := range fields {
+		if idx[i] < 0 {
+			if sum.hasName {
+				attrs[f] = sum.name
+			}
+		} else if v := sum.vals[idx[i]]; v != 0 {
+			attrs[f] = g.vals[v]
+		}
+	}
+	return store.Node{ID: g.ids[slot], Kind: kc.kind, Class: kc.class, Version: sum.version, Attributes: attrs}, fromCache
 }

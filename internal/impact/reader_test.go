@@ -1,0 +1,172 @@
+package impact_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/skein-cmdb/skein/internal/bench"
+	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/store"
+)
+
+// callsOnly hides the store's graph views: the analysis reads through the
+// store's calls (Edges, NodeFields), as on Neo4j.
+type callsOnly struct{ impact.Graph }
+
+// viewing forwards the store's graph views and counts the calls of both
+// kinds; with rename set, every view from the third on names each node
+// by another ID, as if the nodes an analysis had met were purged and their
+// numbers reused while it ran.
+type viewing struct {
+	impact.Graph
+	v            store.GraphViewer
+	views, edges atomic.Int32
+	rename       bool
+	renamedViews atomic.Int32
+}
+
+func (w *viewing) Edges(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (store.Hops, error) {
+	w.edges.Add(1)
+	return w.Graph.Edges(ctx, cis, dir, types)
+}
+
+func (w *viewing) ViewGraph(ctx context.Context, fn func(store.GraphView) error) error {
+	n := w.views.Add(1)
+	return w.v.ViewGraph(ctx, func(gv store.GraphView) error {
+		if w.rename && n > 2 {
+			w.renamedViews.Add(1)
+			return fn(renamed{gv})
+		}
+		return fn(gv)
+	})
+}
+
+// renamed is a view whose nodes carry other IDs than the store's.
+type renamed struct{ store.GraphView }
+
+func (r renamed) ID(n int32) store.ID {
+	if id := r.GraphView.ID(n); id != "" {
+		return "x" + id
+	}
+	return ""
+}
+
+// outcome is everything an analysis answers, paths included, as
+// comparable values.
+type outcome struct {
+	Starts, Impacted, Services []string
+	Owners, Groups, Classes    []string
+	Counts                     [4]int
+	Truncated                  bool
+	NotOperational             []store.ID
+}
+
+func outcomeOf(res *impact.Result) outcome {
+	o := outcome{Counts: [4]int{res.Down, res.AtRisk, res.RedundancyReduced, res.Degraded}, Truncated: res.Truncated}
+	line := func(im impact.Impacted) string {
+		s := fmt.Sprintf("%s %s %d %s %v v%d", im.CI.ID, im.CI.Class, im.Depth, im.Effect, im.CI.Attributes, im.CI.Version)
+		if h := im.Headroom; h != nil {
+			s += fmt.Sprintf(" headroom %s %d/%d", h.Group.ID, h.Up, h.Needed)
+		}
+		for _, st := range res.PathOf(im) {
+			s += fmt.Sprintf(" %s(%s->%s)", st.Rel.Type, st.Rel.Source, st.Rel.Target)
+		}
+		return s
+	}
+	for _, im := range res.Starts {
+		o.Starts = append(o.Starts, line(im))
+	}
+	for _, im := range res.Impacted {
+		o.Impacted = append(o.Impacted, line(im))
+	}
+	for _, im := range res.BusinessServices {
+		o.Services = append(o.Services, line(im))
+	}
+	for _, c := range res.Owners {
+		o.Owners = append(o.Owners, fmt.Sprintf("%s %d", c.Name, c.CIs))
+	}
+	for _, c := range res.SupportGroups {
+		o.Groups = append(o.Groups, fmt.Sprintf("%s %d", c.Name, c.CIs))
+	}
+	for _, c := range res.Classes {
+		o.Classes = append(o.Classes, fmt.Sprintf("%s %d", c.Class, c.CIs))
+	}
+	for _, ci := range res.NotOperationalStarts {
+		o.NotOperational = append(o.NotOperational, ci.ID)
+	}
+	return o
+}
+
+// TestViewsAndCallsAgree runs every analysis twice over one embedded
+// store, through its graph views and through its calls (the reads Neo4j
+// serves), on a generated estate where one CI in seven is in maintenance
+// (so redundancy counts members out of service): the answers, paths and
+// headrooms included, are the same. A view whose nodes change while an
+// analysis runs makes the analysis start again through the calls, with
+// the same answer.
+func TestViewsAndCallsAgree(t *testing.T) {
+	ctx := t.Context()
+	st, err := openEmbedded(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	e := bench.Generate(3000, 7)
+	for i := range e.CIs {
+		if i%7 == 3 {
+			e.CIs[i].Attributes["status"] = "maintenance"
+		}
+	}
+	svc, ids := loadEstate(t, st, e)
+	v, ok := st.(store.GraphViewer)
+	require.True(t, ok, "the embedded store serves graph views")
+
+	starts := append(append([]bench.Named{}, e.Hubs...), e.Typical[:8]...)
+	requests := []struct {
+		name string
+		req  func(id store.ID) impact.Request
+	}{
+		{"down", func(id store.ID) impact.Request { return impact.Request{CIs: []store.ID{id}, MaxDepth: 8} }},
+		{"degraded", func(id store.ID) impact.Request {
+			return impact.Request{CIs: []store.ID{id}, MaxDepth: 6, Assume: impact.Degraded}
+		}},
+		{"ignoring status, depth 3", func(id store.ID) impact.Request {
+			return impact.Request{CIs: []store.ID{id}, MaxDepth: 3, IgnoreStatus: true}
+		}},
+		{"two starts, unordered", func(id store.ID) impact.Request {
+			return impact.Request{CIs: []store.ID{id, ids[e.Typical[0].Index]}, MaxDepth: 8, Unordered: true}
+		}},
+	}
+	calls := impact.New(callsOnly{st}, svc.Model, impact.Options{NodeBudget: store.MaxNodes})
+	var restarted atomic.Int32
+	for _, rq := range requests {
+		for _, s := range starts {
+			t.Run(rq.name+"/"+s.Label, func(t *testing.T) {
+				req := rq.req(ids[s.Index])
+				want, err := calls.Analyze(ctx, req)
+				require.NoError(t, err)
+				require.NotEmpty(t, want.Impacted, "an analysis that reaches nothing compares nothing")
+
+				views := &viewing{Graph: st, v: v}
+				got, err := impact.New(views, svc.Model, impact.Options{NodeBudget: store.MaxNodes}).Analyze(ctx, req)
+				require.NoError(t, err)
+				assert.Positive(t, views.views.Load(), "graph views read")
+				assert.Zero(t, views.edges.Load(), "Edges calls beside the views")
+				assert.Equal(t, outcomeOf(want), outcomeOf(got))
+
+				changing := &viewing{Graph: st, v: v, rename: true}
+				again, err := impact.New(changing, svc.Model, impact.Options{NodeBudget: store.MaxNodes}).Analyze(ctx, req)
+				require.NoError(t, err)
+				if changing.renamedViews.Load() > 0 {
+					restarted.Add(1)
+					assert.Positive(t, changing.edges.Load(), "a changed view sends the analysis to the calls")
+				}
+				assert.Equal(t, outcomeOf(want), outcomeOf(again))
+			})
+		}
+	}
+	assert.Positive(t, restarted.Load(), "analyses that met a changed view")
+}
