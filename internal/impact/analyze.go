@@ -512,44 +512,35 @@ func (an *analysis) loadGroups(ctx context.Context, hs []handle) error {
 			an.st[h].group = &group{members: make([][]member, len(an.r.groups)), k: make([]int64, len(an.r.groups))}
 		}
 	}
-	for chunk := range slices.Chunk(fresh, store.MaxBatch) {
+	if len(fresh) == 0 {
+		return nil
+	}
+	err := an.rd.hops(ctx, fresh, an.r.groupSides, func(j, i, t int, to handle) {
+		g := an.st[fresh[j]].group
+		g.members[i] = append(g.members[i], member{h: to, step: link{typ: an.r.groups[i].typ, fwd: an.r.groups[i].dir == store.Out}})
+	})
+	if err != nil {
+		return fmt.Errorf("impact: group members: %w", err)
+	}
+	err = an.rd.fields(ctx, fresh, an.r.groupFields, func(j int, ci store.CI) {
+		an.cis[fresh[j]] = ci
+		an.st[fresh[j]].group.ci = ci
+	})
+	if err != nil {
+		return fmt.Errorf("impact: groups: %w", err)
+	}
+	for _, h := range fresh {
+		g := an.st[h].group
 		for i, rule := range an.r.groups {
-			edges, err := an.rd.edges(ctx, chunk, reverse(rule.dir), []string{rule.typ})
-			if err != nil {
-				return fmt.Errorf("impact: group members: %w", err)
+			k, ok := intAttr(g.ci, rule.attr)
+			if !ok {
+				k = 1
 			}
-			for j, gh := range chunk {
-				g := an.st[gh].group
-				lo, hi := edges.of(j)
-				for k := lo; k < hi; k++ {
-					g.members[i] = append(g.members[i], member{h: edges.other[k], step: link{typ: edges.typ[k], fwd: rule.dir == store.Out}})
-				}
-			}
+			g.k[i] = max(k, 0)
 		}
-		cis, err := an.rd.fields(ctx, chunk, an.r.groupFields)
-		if err != nil {
-			return fmt.Errorf("impact: groups: %w", err)
-		}
-		for j := range chunk {
-			g := an.st[chunk[j]].group
-			ci := cis[j]
-			if ci.ID != "" {
-				an.cis[chunk[j]] = ci
-				g.ci = ci
-			}
-			for i, rule := range an.r.groups {
-				k, ok := intAttr(ci, rule.attr)
-				if !ok {
-					k = 1
-				}
-				g.k[i] = max(k, 0)
-			}
-		}
-		if an.useStatus {
-			if err := an.loadMembers(ctx, chunk); err != nil {
-				return err
-			}
-		}
+	}
+	if an.useStatus {
+		return an.loadMembers(ctx, fresh)
 	}
 	return nil
 }
@@ -569,14 +560,9 @@ func (an *analysis) loadMembers(ctx context.Context, groups []handle) error {
 			}
 		}
 	}
-	cis, err := an.rd.fields(ctx, hs, SummaryFields)
+	err := an.rd.fields(ctx, hs, SummaryFields, func(j int, ci store.CI) { an.cis[hs[j]] = ci })
 	if err != nil {
 		return fmt.Errorf("impact: group members: %w", err)
-	}
-	for i, h := range hs {
-		if cis[i].ID != "" {
-			an.cis[h] = cis[i]
-		}
 	}
 	for _, gh := range groups {
 		for _, ms := range an.st[gh].group.members {
@@ -830,41 +816,27 @@ type hopTo struct {
 // (in), outgoing ones of those that carry it from source to target (out).
 // hops[i] are those of hs[i].
 func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) {
+	// One array for the hops, each CI's a part of it: starts[j] is where
+	// hs[j]'s begin (the reader gives them CI by CI).
+	var flat []hopTo
+	starts := make([]int, len(hs)+1)
+	next := 0 // the next CI whose start is not set
+	err := an.rd.hops(ctx, hs, an.r.sides, func(j, s, t int, to handle) {
+		for ; next <= j; next++ {
+			starts[next] = len(flat)
+		}
+		sd := &an.r.sides[s]
+		flat = append(flat, hopTo{to: to, kind: sd.kinds[t], step: link{typ: sd.types[t], fwd: sd.dir == store.Out}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("impact: relationships: %w", err)
+	}
+	for ; next <= len(hs); next++ {
+		starts[next] = len(flat)
+	}
 	hops := make([][]hopTo, len(hs))
-	sides := []struct {
-		dir   store.Direction
-		types []string
-	}{{store.In, an.r.in}, {store.Out, an.r.out}}
-	for lo := 0; lo < len(hs); lo += store.MaxBatch {
-		chunk := hs[lo:min(lo+store.MaxBatch, len(hs))]
-		var edges [2]hopList
-		total := 0
-		for i, side := range sides {
-			if len(side.types) == 0 {
-				continue
-			}
-			var err error
-			if edges[i], err = an.rd.edges(ctx, chunk, side.dir, side.types); err != nil {
-				return nil, fmt.Errorf("impact: relationships: %w", err)
-			}
-			total += len(edges[i].other)
-		}
-		// One array for the batch's hops, each CI's a part of it.
-		flat := make([]hopTo, 0, total)
-		for j := range chunk {
-			start := len(flat)
-			for i := range sides {
-				e := &edges[i]
-				if e.nodes() == 0 {
-					continue
-				}
-				lo, hi := e.of(j)
-				for k := lo; k < hi; k++ {
-					flat = append(flat, hopTo{to: e.other[k], kind: an.r.kinds[e.typ[k]], step: link{typ: e.typ[k], fwd: e.fwd[k]}})
-				}
-			}
-			hops[lo+j] = flat[start:len(flat):len(flat)]
-		}
+	for j := range hs {
+		hops[j] = flat[starts[j]:starts[j+1]:starts[j+1]]
 	}
 	// Edges come in no particular order: each CI's hops by type and far
 	// end, so that ties break the same way on every store.
@@ -1011,17 +983,6 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 		entries = entries[:budget]
 		an.truncated = true
 	}
-	var hs []handle // the entries not read yet
-	for _, e := range entries {
-		if _, ok := an.cis[e.h]; !ok {
-			hs = append(hs, e.h)
-		}
-	}
-	cis, err := an.rd.fields(ctx, hs, SummaryFields)
-	if err != nil {
-		return nil, fmt.Errorf("impact: load CIs: %w", err)
-	}
-
 	res := &Result{MaxDepth: an.maxDepth, Truncated: an.truncated, an: an}
 	for _, id := range starts {
 		res.Starts = append(res.Starts, Impacted{CI: startCIs[id], Effect: assume})
@@ -1033,22 +994,29 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 	slices.SortFunc(res.NotOperationalStarts, func(x, y store.CI) int {
 		return cmp.Or(cmp.Compare(ciName(x), ciName(y)), cmp.Compare(x.ID, y.ID))
 	})
-	res.Impacted = make([]Impacted, 0, len(entries))
-	read := 0 // the next of cis
-	for _, e := range entries {
-		ci, ok := an.cis[e.h]
-		if !ok {
-			ci, read = cis[read], read+1
-			if ci.ID == "" {
-				continue // deleted while the analysis ran
-			}
-		}
-		im := Impacted{CI: ci, Depth: e.depth, Effect: e.effect}
+	// The CIs whose summary was read (groups and their members) are set
+	// at once, the others read into their places.
+	res.Impacted = make([]Impacted, len(entries))
+	var hs []handle
+	var at []int // hs[j] is res.Impacted[at[j]]
+	for i, e := range entries {
+		im := &res.Impacted[i]
+		im.Depth, im.Effect = e.depth, e.effect
 		if e.effect == AtRisk || e.effect == RedundancyReduced {
 			im.Headroom = an.st[e.h].labels[e.effect].head
 		}
-		res.Impacted = append(res.Impacted, im)
+		if ci, ok := an.cis[e.h]; ok {
+			im.CI = ci
+		} else {
+			hs, at = append(hs, e.h), append(at, i)
+		}
 	}
+	err := an.rd.fields(ctx, hs, SummaryFields, func(j int, ci store.CI) { res.Impacted[at[j]].CI = ci })
+	if err != nil {
+		return nil, fmt.Errorf("impact: load CIs: %w", err)
+	}
+	// Drop the CIs deleted while the analysis ran.
+	res.Impacted = slices.DeleteFunc(res.Impacted, func(im Impacted) bool { return im.CI.ID == "" })
 	if ordered {
 		sortImpacted(res.Impacted)
 	}

@@ -222,41 +222,59 @@ type groupRule struct {
 // the direction failure travels.
 type impactRules struct {
 	groups []groupRule
-	// kinds says how each type that propagates carries an effect; in and
-	// out are those types by the direction failure travels along them
-	// (in: from target to source, read as a CI's incoming relationships).
-	kinds   map[string]hopKind
-	in, out []string
+	// sides are the types that propagate an effect by the direction
+	// failure travels along them (In: from target to source, read as a
+	// CI's incoming relationships), each with how it carries the effect.
+	sides []side
+	// groupSides are the sides along which each of groups is read from
+	// the group: its members, one type each.
+	groupSides []side
 	// groupFields are the attributes a group is read with: SummaryFields
 	// and the groups' k attributes.
 	groupFields []string
 }
 
+// side is one direction in which an analysis reads relationships (In or
+// Out) and the types it reads that way.
+type side struct {
+	dir   store.Direction
+	types []string
+	// kinds says how each of types carries an effect.
+	kinds []hopKind
+}
+
 func compileRules(m *cmdb.Model) impactRules {
-	r := impactRules{kinds: map[string]hopKind{}}
+	var r impactRules
+	in, out := side{dir: store.In}, side{dir: store.Out}
 	for _, rt := range m.RelTypes() {
 		imp := rt.Def.Impact
 		name := rt.Def.Name
+		var sd *side
 		switch imp.Propagates {
 		case cmdb.TargetToSource:
-			r.in = append(r.in, name)
+			sd = &in
 		case cmdb.SourceToTarget:
-			r.out = append(r.out, name)
+			sd = &out
 		default:
 			continue
 		}
+		kind := hopDegrades
 		switch {
 		case imp.Redundancy != "":
-			dir := store.In
-			if imp.Propagates == cmdb.SourceToTarget {
-				dir = store.Out
-			}
-			r.groups = append(r.groups, groupRule{typ: name, dir: dir, attr: imp.Redundancy})
-			r.kinds[name] = hopGroup
+			r.groups = append(r.groups, groupRule{typ: name, dir: sd.dir, attr: imp.Redundancy})
+			kind = hopGroup
 		case imp.Effect == cmdb.EffectDown:
-			r.kinds[name] = hopDown
-		default:
-			r.kinds[name] = hopDegrades
+			kind = hopDown
+		}
+		sd.types = append(sd.types, name)
+		sd.kinds = append(sd.kinds, kind)
+	}
+	for _, g := range r.groups {
+		r.groupSides = append(r.groupSides, side{dir: reverse(g.dir), types: []string{g.typ}})
+	}
+	for _, sd := range []side{in, out} {
+		if len(sd.types) > 0 {
+			r.sides = append(r.sides, sd)
 		}
 	}
 	r.groupFields = slices.Clone(SummaryFields)

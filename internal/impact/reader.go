@@ -16,59 +16,67 @@ import (
 // numbers; the analysis above them is one, so both stores give one
 // answer by one set of rules.
 type reader interface {
-	// edges reads, for each of hs, its relationships in direction dir
-	// whose type is in types (every type when empty), the far ends
-	// numbered as handles.
-	edges(ctx context.Context, hs []handle, dir store.Direction, types []string) (hopList, error)
-	// fields reads the named attributes of hs: out[i] is hs[i]'s CI (ID,
-	// kind, class, version and those attributes), or the zero CI when it
-	// is not, or no longer, a CI.
-	fields(ctx context.Context, hs []handle, fields []string) ([]store.CI, error)
+	// hops calls add for each relationship of each of hs along each of
+	// sides, CI by CI (every hop of hs[0], side after side, then hs[1]'s):
+	// j is the CI's index in hs, s the side's in sides, t the index of the
+	// relationship's type in the side's types, and to the CI at its other
+	// end. A relationship followed In has the CI as its target, Out as its
+	// source.
+	hops(ctx context.Context, hs []handle, sides []side, add func(j, s, t int, to handle)) error
+	// fields calls set with the named attributes of each of hs that is a
+	// CI (ID, kind, class, version and those attributes); j is its index
+	// in hs. A handle that is not, or no longer, a CI is left out.
+	fields(ctx context.Context, hs []handle, fields []string, set func(j int, ci store.CI)) error
 }
 
-// hopList is what reader.edges answers: store.Hops with each far end as a
-// handle. CI i's hops are at start[i] to start[i+1] (excluded).
-type hopList struct {
-	start []int32
-	typ   []string
-	other []handle
-	fwd   []bool
-}
-
-// nodes returns the number of CIs the list is for.
-func (l hopList) nodes() int { return max(0, len(l.start)-1) }
-
-// of returns the range of CI i's hops.
-func (l hopList) of(i int) (lo, hi int) { return int(l.start[i]), int(l.start[i+1]) }
-
-// storeReader reads through the store's calls.
+// storeReader reads through the store's calls: one Edges call per side
+// and one NodeFields call per batch of store.MaxBatch CIs.
 type storeReader struct{ an *analysis }
 
-func (r storeReader) edges(ctx context.Context, hs []handle, dir store.Direction, types []string) (hopList, error) {
-	e, err := r.an.a.g.Edges(ctx, r.an.idsOf(hs), dir, types)
-	if err != nil {
-		return hopList{}, err
+func (r storeReader) hops(ctx context.Context, hs []handle, sides []side, add func(j, s, t int, to handle)) error {
+	edges := make([]store.Hops, len(sides))
+	index := make([]map[string]int, len(sides)) // type index by name, by side
+	for s, sd := range sides {
+		index[s] = make(map[string]int, len(sd.types))
+		for t, typ := range sd.types {
+			index[s][typ] = t
+		}
 	}
-	other := make([]handle, len(e.Other))
-	for k, id := range e.Other {
-		other[k] = r.an.intern(id)
+	for lo := 0; lo < len(hs); lo += store.MaxBatch {
+		ids := r.an.idsOf(hs[lo:min(lo+store.MaxBatch, len(hs))])
+		for s, sd := range sides {
+			var err error
+			if edges[s], err = r.an.a.g.Edges(ctx, ids, sd.dir, sd.types); err != nil {
+				return err
+			}
+		}
+		for j := range ids {
+			for s := range sides {
+				e := &edges[s]
+				from, to := e.Of(j)
+				for k := from; k < to; k++ {
+					add(lo+j, s, index[s][e.Type[k]], r.an.intern(e.Other[k]))
+				}
+			}
+		}
 	}
-	return hopList{start: e.Start, typ: e.Type, other: other, fwd: e.Forward}, nil
+	return nil
 }
 
-func (r storeReader) fields(ctx context.Context, hs []handle, fields []string) ([]store.CI, error) {
-	out := make([]store.CI, len(hs))
+func (r storeReader) fields(ctx context.Context, hs []handle, fields []string, set func(j int, ci store.CI)) error {
 	for lo := 0; lo < len(hs); lo += store.MaxBatch {
 		chunk := hs[lo:min(lo+store.MaxBatch, len(hs))]
 		got, err := r.an.a.g.NodeFields(ctx, store.KindCI, r.an.idsOf(chunk), fields)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for j, h := range chunk {
-			out[lo+j] = got[r.an.ids[h]]
+			if ci, ok := got[r.an.ids[h]]; ok {
+				set(lo+j, ci)
+			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // errViewChanged reports that a node number a viewReader kept names
@@ -177,58 +185,69 @@ func (r *viewReader) intern(gv store.GraphView, n int32) (handle, bool) {
 	return h, true
 }
 
-func (r *viewReader) edges(ctx context.Context, hs []handle, dir store.Direction, types []string) (hopList, error) {
-	var out hopList
-	err := r.view(ctx, func(gv store.GraphView) error {
-		var want []bool // by type number; nil: every type
-		if len(types) > 0 {
-			for _, t := range types {
-				if n, ok := gv.Type(t); ok {
-					if int(n) >= len(want) {
-						want = append(want, make([]bool, int(n)+1-len(want))...)
-					}
-					want[n] = true
-				}
-			}
-			if want == nil {
-				want = []bool{} // no such type: no hop
-			}
-		}
-		out.start = make([]int32, 1, len(hs)+1)
-		changed := false
-		for _, h := range hs {
-			if n := r.slots[h]; n >= 0 && r.an.ids[h] == gv.ID(n) {
-				for _, fwd := range [2]bool{true, false} {
-					if fwd && dir == store.In || !fwd && dir == store.Out {
-						continue
-					}
-					gv.Edges(n, fwd, func(o int32, t uint32) {
-						if want != nil && (int(t) >= len(want) || !want[t]) {
-							return
+// hops reads a view a batch of store.MaxBatch CIs, as storeReader calls
+// Edges, so that writes wait no longer than for one of its calls.
+func (r *viewReader) hops(ctx context.Context, hs []handle, sides []side, add func(j, s, t int, to handle)) error {
+	for lo := 0; lo < len(hs); lo += store.MaxBatch {
+		chunk := hs[lo:min(lo+store.MaxBatch, len(hs))]
+		err := r.view(ctx, func(gv store.GraphView) error {
+			// index[s][n] is 1 + the index in sides[s].types of the type
+			// numbered n; 0 for a type the side does not follow.
+			index := make([][]int, len(sides))
+			for s, sd := range sides {
+				for t, typ := range sd.types {
+					if n, ok := gv.Type(typ); ok {
+						if int(n) >= len(index[s]) {
+							index[s] = append(index[s], make([]int, int(n)+1-len(index[s]))...)
 						}
-						oh, ok := r.intern(gv, o)
-						changed = changed || !ok
-						out.typ = append(out.typ, gv.TypeName(t))
-						out.other = append(out.other, oh)
-						out.fwd = append(out.fwd, fwd)
-					})
+						index[s][n] = t + 1
+					}
 				}
-			} else if n >= 0 {
-				changed = true
 			}
-			out.start = append(out.start, int32(len(out.other)))
+			// One visitor for every CI and side (a closure made per call
+			// would be allocated per call: Edges is an interface method).
+			var (
+				changed bool
+				j, s    int
+				want    []int
+			)
+			visit := func(o int32, typ uint32) {
+				if int(typ) >= len(want) || want[typ] == 0 {
+					return
+				}
+				to, ok := r.intern(gv, o)
+				changed = changed || !ok
+				add(lo+j, s, want[typ]-1, to)
+			}
+			for j = range chunk {
+				h := chunk[j]
+				n := r.slots[h]
+				if n < 0 {
+					continue
+				}
+				if r.an.ids[h] != gv.ID(n) {
+					return errViewChanged
+				}
+				for s = range sides {
+					want = index[s]
+					gv.Edges(n, sides[s].dir == store.Out, visit)
+				}
+				if changed {
+					return errViewChanged
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		if changed {
-			return errViewChanged
-		}
-		return nil
-	})
-	return out, err
+	}
+	return nil
 }
 
-func (r *viewReader) fields(ctx context.Context, hs []handle, fields []string) ([]store.CI, error) {
-	out := make([]store.CI, len(hs))
+func (r *viewReader) fields(ctx context.Context, hs []handle, fields []string, set func(j int, ci store.CI)) error {
 	ns := make([]int32, 0, min(len(hs), store.MaxBatch))
+	out := make([]store.CI, min(len(hs), store.MaxBatch))
 	for lo := 0; lo < len(hs); lo += store.MaxBatch {
 		chunk := hs[lo:min(lo+store.MaxBatch, len(hs))]
 		err := r.view(ctx, func(gv store.GraphView) error {
@@ -236,22 +255,26 @@ func (r *viewReader) fields(ctx context.Context, hs []handle, fields []string) (
 			for _, h := range chunk {
 				ns = append(ns, r.slots[h])
 			}
-			got := out[lo : lo+len(chunk)]
+			got := out[:len(chunk)]
 			if err := gv.Fields(ctx, store.KindCI, ns, fields, got); err != nil {
 				return err
 			}
 			for j, h := range chunk {
-				if got[j].ID != "" && got[j].ID != r.an.ids[h] {
+				if got[j].ID == "" {
+					continue
+				}
+				if got[j].ID != r.an.ids[h] {
 					return errViewChanged
 				}
+				set(lo+j, got[j])
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // readerFor returns the reader an analysis over a's graph uses: views when
