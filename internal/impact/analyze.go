@@ -393,6 +393,10 @@ type group struct {
 	members [][]member
 	k       []int64
 	ci      store.CI
+	// head and atRisk are the group's headroom once headSet.
+	head    *Headroom
+	atRisk  bool
+	headSet bool
 }
 
 // member is one member of a group and the hop from it to the group.
@@ -631,14 +635,23 @@ func (an *analysis) spare(g *group) (spare, up, needed int, ok bool) {
 
 // headroom returns the group's headroom and whether no member is spare
 // (one more failure takes it down).
+//
+// It is asked once phase 1 is over (which CIs are down no longer changes)
+// and of groups whose members were read, so it is computed once a group
+// and shared by every label that names it.
 func (an *analysis) headroom(h handle) (*Headroom, bool) {
 	g := an.st[h].group
+	if g.headSet {
+		return g.head, g.atRisk
+	}
+	g.headSet = true
 	s, up, needed, ok := an.spare(g)
 	if !ok {
 		return nil, false
 	}
 	// A group that needs no member (min_members_up 0) never goes down.
-	return &Headroom{Group: g.ci, Up: up, Needed: needed}, s <= 0 && needed > 0
+	g.head, g.atRisk = &Headroom{Group: g.ci, Up: up, Needed: needed}, s <= 0 && needed > 0
+	return g.head, g.atRisk
 }
 
 // offer records that CI h can be reached with effect e as l says, unless

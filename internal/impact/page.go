@@ -66,7 +66,7 @@ func keyOf(o Order, im Impacted) pageKey {
 	return k
 }
 
-func compareKeys(x, y pageKey) int {
+func compareKeys(x, y *pageKey) int {
 	c := cmp.Or(cmp.Compare(x.Effect, y.Effect), cmp.Compare(x.Class, y.Class), cmp.Compare(x.Crit, y.Crit))
 	if x.Order == ByName {
 		c = cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Depth, y.Depth))
@@ -140,16 +140,17 @@ func PageNodes(nodes []Node, after string, first int) (ReachPage, error) {
 
 // pageOf returns the indexes (into keys) of up to first items in order o
 // after the cursor after, their cursors, and whether more follow.
+//
+// It selects the page instead of sorting every key: a hub's analysis
+// pages tens of thousands of CIs to show fifty, and sorting them all
+// (keys of strings, compared field by field) cost more than the analysis's
+// own reads. The items after the cursor are kept in a bounded max-heap of
+// first+1 (the extra one tells whether more follow), O(n log first).
 func pageOf(keys []pageKey, o Order, after string, first int) (idx []int, cursors []string, hasNext bool, err error) {
 	if first < 1 || first > store.MaxPageSize {
 		return nil, nil, false, store.Invalid("first", "must be between 1 and %d, got %d", store.MaxPageSize, first)
 	}
-	order := make([]int, len(keys))
-	for i := range keys {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return compareKeys(keys[a], keys[b]) })
-	start := 0
+	var cursor *pageKey
 	if after != "" {
 		if len(after) > maxCursor {
 			return nil, nil, false, store.Invalid("after", "not a cursor of this order of CIs")
@@ -158,18 +159,73 @@ func pageOf(keys []pageKey, o Order, after string, first int) (idx []int, cursor
 		if err != nil || k.Order != o.Field || k.Desc != o.Desc {
 			return nil, nil, false, store.Invalid("after", "not a cursor of this order of CIs")
 		}
-		start, _ = slices.BinarySearchFunc(order, k, func(i int, k pageKey) int {
-			if c := compareKeys(keys[i], k); c != 0 {
-				return c
-			}
-			return -1 // the cursor's own CI comes before the page
-		})
+		cursor = &k
 	}
-	end := min(start+first, len(order))
-	for _, i := range order[start:end] {
+	// The cursor's own CI, and every CI equal to its key, came before.
+	h := &topKeys{keys: keys, max: first + 1}
+	for i := range keys {
+		if cursor == nil || compareKeys(&keys[i], cursor) > 0 {
+			h.offer(i)
+		}
+	}
+	idx = h.sorted()
+	if len(idx) > first {
+		idx, hasNext = idx[:first], true
+	}
+	for _, i := range idx {
 		cursors = append(cursors, encodeCursor(keys[i]))
 	}
-	return order[start:end], cursors, end < len(order), nil
+	return idx, cursors, hasNext, nil
+}
+
+// topKeys keeps the indexes of the max smallest keys offered, as a
+// max-heap (the largest kept at the root, to be replaced first).
+type topKeys struct {
+	keys []pageKey
+	max  int
+	heap []int
+}
+
+func (t *topKeys) less(a, b int) bool { return compareKeys(&t.keys[a], &t.keys[b]) < 0 }
+
+// offer keeps key i if it is among the max smallest offered so far.
+func (t *topKeys) offer(i int) {
+	if len(t.heap) < t.max {
+		t.heap = append(t.heap, i)
+		for c := len(t.heap) - 1; c > 0; { // sift up
+			p := (c - 1) / 2
+			if !t.less(t.heap[p], t.heap[c]) {
+				break
+			}
+			t.heap[p], t.heap[c] = t.heap[c], t.heap[p]
+			c = p
+		}
+		return
+	}
+	if !t.less(i, t.heap[0]) {
+		return
+	}
+	t.heap[0] = i
+	for p := 0; ; { // sift down
+		c := 2*p + 1
+		if c >= len(t.heap) {
+			break
+		}
+		if c+1 < len(t.heap) && t.less(t.heap[c], t.heap[c+1]) {
+			c++
+		}
+		if !t.less(t.heap[p], t.heap[c]) {
+			break
+		}
+		t.heap[p], t.heap[c] = t.heap[c], t.heap[p]
+		p = c
+	}
+}
+
+// sorted returns the kept indexes by key.
+func (t *topKeys) sorted() []int {
+	slices.SortFunc(t.heap, func(a, b int) int { return compareKeys(&t.keys[a], &t.keys[b]) })
+	return t.heap
 }
 
 // maxCursor bounds the cursors Page decodes (names are at most a few

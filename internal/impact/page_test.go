@@ -70,30 +70,36 @@ func reference(list []impact.Impacted, o impact.Order) []store.ID {
 }
 
 // TestPageWalksEveryOrder: paging by cursor through impacted CIs gives
-// each once, in the order asked, for every order and direction.
+// each once, in the order asked, for every order and direction and for
+// pages of one, of a few, and of more than there are (Page selects each
+// page from the CIs after the cursor, it does not sort them all).
 func TestPageWalksEveryOrder(t *testing.T) {
-	list := pageList(40)
+	list := pageList(300)
 	for _, field := range []impact.OrderField{impact.ByDepth, impact.ByName, impact.ByEffect, impact.ByClass, impact.ByCriticality} {
 		for _, desc := range []bool{false, true} {
-			o := impact.Order{Field: field, Desc: desc}
-			t.Run(fmt.Sprintf("%s desc=%v", field, desc), func(t *testing.T) {
-				var got []store.ID
-				after := ""
-				for range len(list) {
-					page, err := impact.Page(list, o, after, 7)
-					require.NoError(t, err)
-					assert.Equal(t, len(list), page.Total)
-					require.Len(t, page.Cursors, len(page.Items))
-					for _, im := range page.Items {
-						got = append(got, im.CI.ID)
+			for _, size := range []int{1, 7, 64, 1000} {
+				o := impact.Order{Field: field, Desc: desc}
+				t.Run(fmt.Sprintf("%s desc=%v first=%d", field, desc, size), func(t *testing.T) {
+					var got []store.ID
+					after := ""
+					for range len(list) {
+						page, err := impact.Page(list, o, after, size)
+						require.NoError(t, err)
+						assert.Equal(t, len(list), page.Total)
+						require.Len(t, page.Cursors, len(page.Items))
+						assert.LessOrEqual(t, len(page.Items), size)
+						for _, im := range page.Items {
+							got = append(got, im.CI.ID)
+						}
+						if !page.HasNext {
+							break
+						}
+						require.Len(t, page.Items, size, "a page before the last is full")
+						after = page.Cursors[len(page.Cursors)-1]
 					}
-					if !page.HasNext {
-						break
-					}
-					after = page.Cursors[len(page.Cursors)-1]
-				}
-				assert.Equal(t, reference(list, o), got)
-			})
+					assert.Equal(t, reference(list, o), got)
+				})
+			}
 		}
 	}
 }
