@@ -3,6 +3,7 @@ package impact
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -254,6 +255,7 @@ type analysis struct {
 	// ids and st are the CIs met, by handle; of finds a CI's handle (the
 	// handles a viewReader numbers are added to it when a path asks).
 	ids []store.ID
+	pre []uint64 // idPrefix of ids, by handle
 	st  []node
 	of  map[store.ID]handle
 	// count is the number of CIs down beyond the starts.
@@ -269,6 +271,13 @@ type analysis struct {
 	reached int
 	// epoch numbers the passes that mark the CIs they have seen (node.mark).
 	epoch uint32
+	// labelArena and labelsArena hold phase 2's labels and label arrays
+	// (newLabel, newLabels); filled, each is replaced, not grown, so that
+	// pointers into them stay valid.
+	labelArena  []label
+	labelsArena [][nEffects]*label
+	// hopBuf holds the hops of the level being read (hopsOf).
+	hopBuf []hopTo
 }
 
 // handle numbers a CI within one analysis: its index in analysis.st.
@@ -314,11 +323,37 @@ func (an *analysis) intern(id store.ID) handle {
 	if h, ok := an.of[id]; ok {
 		return h
 	}
-	h := handle(len(an.ids))
-	an.ids = append(an.ids, id)
-	an.st = append(an.st, node{})
+	h := an.add(id)
 	an.of[id] = h
 	return h
+}
+
+// add numbers a CI met for the first time.
+func (an *analysis) add(id store.ID) handle {
+	h := handle(len(an.ids))
+	an.ids = append(an.ids, id)
+	an.pre = append(an.pre, idPrefix(id))
+	an.st = append(an.st, node{})
+	return h
+}
+
+// idPrefix is the first 8 bytes of id as a big-endian number (zeros past
+// its end): comparing two prefixes orders two IDs as comparing the IDs
+// does, unless the prefixes are equal.
+func idPrefix(id store.ID) uint64 {
+	var b [8]byte
+	copy(b[:], id)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// cmpID compares the IDs of two CIs: by their prefixes, then whole only
+// when those are equal (the analysis orders by ID wherever both stores
+// must agree, and IDs differ in their first bytes).
+func (an *analysis) cmpID(x, y handle) int {
+	if a, b := an.pre[x], an.pre[y]; a != b {
+		return cmp.Compare(a, b)
+	}
+	return cmp.Compare(an.ids[x], an.ids[y])
 }
 
 // is reports whether the CI has flag f.
@@ -354,7 +389,7 @@ func (an *analysis) seen(h handle, ep uint32) bool {
 // sortByID sorts handles by their CIs' IDs: every order an analysis
 // depends on is the IDs', so both stores give the same answer.
 func (an *analysis) sortByID(hs []handle) {
-	slices.SortFunc(hs, func(x, y handle) int { return cmp.Compare(an.ids[x], an.ids[y]) })
+	slices.SortFunc(hs, an.cmpID)
 }
 
 // sortedKeys returns the handles of m by their CIs' IDs.
@@ -674,7 +709,7 @@ func (an *analysis) offer(h handle, e Effect, l label) {
 			}
 			an.reached++
 		}
-		ls = &[nEffects]*label{}
+		ls = an.newLabels()
 		n.labels = ls
 	}
 	for worse := Down + 1; worse <= e; worse++ {
@@ -682,7 +717,30 @@ func (an *analysis) offer(h handle, e Effect, l label) {
 			return
 		}
 	}
-	ls[e] = &l
+	ls[e] = an.newLabel(l)
+}
+
+// arenaSize is the number of labels (and label arrays) allocated at once:
+// phase 2 labels thousands of CIs, each with one array and a label or two,
+// and one allocation each was most of an analysis's allocations.
+const arenaSize = 512
+
+// newLabel returns l, placed in the analysis's label arena.
+func (an *analysis) newLabel(l label) *label {
+	if len(an.labelArena) == cap(an.labelArena) {
+		an.labelArena = make([]label, 0, arenaSize)
+	}
+	an.labelArena = append(an.labelArena, l)
+	return &an.labelArena[len(an.labelArena)-1]
+}
+
+// newLabels returns an empty array of labels from the analysis's arena.
+func (an *analysis) newLabels() *[nEffects]*label {
+	if len(an.labelsArena) == cap(an.labelsArena) {
+		an.labelsArena = make([][nEffects]*label, 0, arenaSize)
+	}
+	an.labelsArena = append(an.labelsArena, [nEffects]*label{})
+	return &an.labelsArena[len(an.labelsArena)-1]
 }
 
 // seedFromDown starts phase 2 from phase 1: groups that a down member
@@ -790,15 +848,6 @@ type link struct {
 	fwd bool
 }
 
-// source returns the ID of the relationship's source, from and to being
-// the CIs the link leads from and to.
-func (l link) source(from, to store.ID) store.ID {
-	if l.fwd {
-		return from
-	}
-	return to
-}
-
 // stepOf returns the link from CI from to CI to as a path step.
 func (an *analysis) stepOf(from, to handle, l link) store.Step {
 	src, dst := an.ids[from], an.ids[to]
@@ -827,11 +876,14 @@ type hopTo struct {
 // hopsOf reads, for each CI, the relationships along which its failure
 // travels: incoming ones of the types that carry it from target to source
 // (in), outgoing ones of those that carry it from source to target (out).
-// hops[i] are those of hs[i].
+// hops[i] are those of hs[i], valid until the next call.
 func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) {
 	// One array for the hops, each CI's a part of it: starts[j] is where
-	// hs[j]'s begin (the reader gives them CI by CI).
-	var flat []hopTo
+	// hs[j]'s begin (the reader gives them CI by CI). A level's hops are
+	// used up before the next level reads its own, so the array is the
+	// analysis's, reused from level to level.
+	flat := an.hopBuf[:0]
+	defer func() { an.hopBuf = flat[:0] }()
 	starts := make([]int, len(hs)+1)
 	next := 0 // the next CI whose start is not set
 	err := an.rd.hops(ctx, hs, an.r.sides, func(j, s, t int, to handle) {
@@ -853,11 +905,24 @@ func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) 
 	}
 	// Edges come in no particular order: each CI's hops by type and far
 	// end, so that ties break the same way on every store.
+	// (Each comparison returns at its first difference: cmp.Or would
+	// compare all three first.)
 	for i, list := range hops {
-		via := an.ids[hs[i]]
+		via := hs[i]
+		source := func(h hopTo) handle {
+			if h.step.fwd {
+				return via
+			}
+			return h.to
+		}
 		slices.SortFunc(list, func(x, y hopTo) int {
-			return cmp.Or(cmp.Compare(x.step.typ, y.step.typ), cmp.Compare(an.ids[x.to], an.ids[y.to]),
-				cmp.Compare(x.step.source(via, an.ids[x.to]), y.step.source(via, an.ids[y.to])))
+			if c := cmp.Compare(x.step.typ, y.step.typ); c != 0 {
+				return c
+			}
+			if c := an.cmpID(x.to, y.to); c != 0 {
+				return c
+			}
+			return an.cmpID(source(x), source(y))
 		})
 	}
 	return hops, nil

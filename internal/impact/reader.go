@@ -177,9 +177,7 @@ func (r *viewReader) intern(gv store.GraphView, n int32) (handle, bool) {
 		h := r.m.h[n]
 		return h, r.an.ids[h] == id
 	}
-	h := handle(len(r.an.ids))
-	r.an.ids = append(r.an.ids, id)
-	r.an.st = append(r.an.st, node{})
+	h := r.an.add(id)
 	r.slots = append(r.slots, n)
 	r.m.stamp[n], r.m.h[n] = r.m.epoch, h
 	return h, true

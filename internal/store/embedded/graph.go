@@ -409,11 +409,21 @@ func (g *graph) delEdge(e edge) {
 // incoming, with the neighbour's slot and the edge's type. The caller
 // holds mu for reading.
 func (g *graph) eachEdge(u int32, out bool, fn func(nbr int32, typ uint32)) {
-	base, added := g.base.inOf(u), g.addIn[u]
+	base := g.base.inOf(u)
 	if out {
-		base, added = g.base.outOf(u), g.addOut[u]
+		base = g.base.outOf(u)
 	}
-	check := len(g.removed) > 0 && g.isDirty(u)
+	// Only a node marked dirty has delta entries: the others cost no map
+	// lookup (an analysis reads every node it reaches this way).
+	dirty := g.isDirty(u)
+	var added []half
+	if dirty {
+		added = g.addIn[u]
+		if out {
+			added = g.addOut[u]
+		}
+	}
+	check := dirty && len(g.removed) > 0
 	for _, h := range base {
 		if check {
 			e := edge{src: h.nbr, dst: u, typ: h.typ}
