@@ -53,6 +53,7 @@ func (r *Reach) Paths(ctx context.Context) error {
 		return nil // nothing reached
 	}
 	r.paths.once.Do(func() {
+		r.paths.index()
 		r.paths.err = r.paths.find(ctx)
 		if r.paths.err == nil {
 			for i := range r.Nodes {
@@ -82,8 +83,25 @@ type pathFinder struct {
 	err   error
 	g     Graph
 	rules []store.EdgeRule
-	depth map[store.ID]int  // every CI reached, the root at 0
-	preds map[store.ID]pred // known predecessors, completed by find
+	// reached is what the traversal answered; index turns it into depth
+	// and preds when paths are first asked for (a hub's tens of thousands
+	// of map entries are not built for an answer that shows no path).
+	reached []store.Reached
+	depth   map[store.ID]int  // every CI reached, the root at 0
+	preds   map[store.ID]pred // known predecessors, completed by find
+}
+
+// index builds depth and preds from the traversal's answer.
+func (pf *pathFinder) index() {
+	pf.depth = make(map[store.ID]int, len(pf.reached))
+	pf.preds = make(map[store.ID]pred, len(pf.reached))
+	for _, n := range pf.reached {
+		pf.depth[n.ID] = n.Depth
+		if n.Depth > 0 && n.Via != "" {
+			pf.preds[n.ID] = pred{depth: n.Depth, via: n.Via, step: hopOf(n.Step())}
+		}
+	}
+	pf.reached = nil
 }
 
 // before reports whether reaching a CI from via over step comes before old
@@ -335,14 +353,10 @@ func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules
 	if len(res.Nodes) == 0 || res.Nodes[0].ID != id {
 		return nil, fmt.Errorf("CI %q: %w", clipID(id), store.ErrNotFound)
 	}
-	pf := &pathFinder{g: a.g, rules: rules, depth: make(map[store.ID]int, len(res.Nodes)), preds: make(map[store.ID]pred, len(res.Nodes))}
+	pf := &pathFinder{g: a.g, rules: rules, reached: res.Nodes}
 	ids := make([]store.ID, len(res.Nodes))
 	for i, n := range res.Nodes {
 		ids[i] = n.ID
-		pf.depth[n.ID] = n.Depth
-		if n.Depth > 0 && n.Via != "" {
-			pf.preds[n.ID] = pred{depth: n.Depth, via: n.Via, step: hopOf(n.Step())}
-		}
 	}
 	// The root is read whole; the CIs reached, which a hub has by tens of
 	// thousands, as summaries (their order needs the name): a reader
@@ -355,16 +369,13 @@ func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules
 	if !ok {
 		return nil, fmt.Errorf("CI %q: %w", clipID(id), store.ErrNotFound)
 	}
-	cis, err := a.loadSummaries(ctx, ids[1:])
+	out := &Reach{Root: root, MaxDepth: depth, Truncated: res.Truncated, Nodes: make([]Node, len(res.Nodes)-1), paths: pf}
+	err = a.summaries(ctx, ids[1:], func(i int, ci store.CI) { out.Nodes[i] = Node{CI: ci, Depth: res.Nodes[i+1].Depth} })
 	if err != nil {
 		return nil, err
 	}
-	out := &Reach{Root: root, MaxDepth: depth, Truncated: res.Truncated, Nodes: make([]Node, 0, len(res.Nodes)-1), paths: pf}
-	for _, n := range res.Nodes[1:] {
-		if ci, ok := cis[n.ID]; ok {
-			out.Nodes = append(out.Nodes, Node{CI: ci, Depth: n.Depth})
-		}
-	}
+	// Drop the CIs deleted since the traversal.
+	out.Nodes = slices.DeleteFunc(out.Nodes, func(n Node) bool { return n.CI.ID == "" })
 	permute(out.Nodes, byDepthNameID(len(out.Nodes), func(i int) (int, store.CI) { return out.Nodes[i].Depth, out.Nodes[i].CI }))
 	return out, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -329,26 +328,64 @@ func (a *Analyzer) loadCIs(ctx context.Context, ids []store.ID) (map[store.ID]st
 // and what a reader of a long list scans (status, environment).
 var SummaryFields = store.SummaryAttributes
 
-// loadSummaries reads the SummaryFields of CIs: an analysis reaching tens
-// of thousands of CIs reads their summaries, not the CIs (their identity
-// keys, provenance and sightings, most of the cost of a node read).
-func (a *Analyzer) loadSummaries(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {
-	var out map[store.ID]store.CI
-	for chunk := range slices.Chunk(ids, store.MaxBatch) {
+// summaries reads the SummaryFields of CIs: a traversal reaching tens of
+// thousands of CIs reads their summaries, not the CIs (their identity
+// keys, provenance and sightings, most of the cost of a node read). It
+// calls set with each that is a CI and its index in ids. A store that
+// serves graph views answers from one view a batch, without a map of the
+// batch; any other through NodeFields.
+func (a *Analyzer) summaries(ctx context.Context, ids []store.ID, set func(i int, ci store.CI)) error {
+	if v, ok := a.g.(store.GraphViewer); ok {
+		err := summariesByView(ctx, v, ids, set)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+	}
+	for lo := 0; lo < len(ids); lo += store.MaxBatch {
+		chunk := ids[lo:min(lo+store.MaxBatch, len(ids))]
 		got, err := a.g.NodeFields(ctx, store.KindCI, chunk, SummaryFields)
 		if err != nil {
-			return nil, fmt.Errorf("impact: load CIs: %w", err)
+			return fmt.Errorf("impact: load CIs: %w", err)
 		}
-		if out == nil {
-			out = got // most analyses read one batch: no copy
-			continue
+		for j, id := range chunk {
+			if ci, ok := got[id]; ok {
+				set(lo+j, ci)
+			}
 		}
-		maps.Copy(out, got)
 	}
-	if out == nil {
-		out = map[store.ID]store.CI{}
+	return nil
+}
+
+// summariesByView is summaries through views of v, one a batch.
+func summariesByView(ctx context.Context, v store.GraphViewer, ids []store.ID, set func(i int, ci store.CI)) error {
+	ns := make([]int32, 0, min(len(ids), store.MaxBatch))
+	at := make([]int, 0, cap(ns))
+	out := make([]store.CI, cap(ns))
+	for lo := 0; lo < len(ids); lo += store.MaxBatch {
+		chunk := ids[lo:min(lo+store.MaxBatch, len(ids))]
+		err := v.ViewGraph(ctx, func(gv store.GraphView) error {
+			ns, at = ns[:0], at[:0]
+			for j, id := range chunk {
+				if n, ok := gv.Node(id); ok {
+					ns, at = append(ns, n), append(at, lo+j)
+				}
+			}
+			got := out[:len(ns)]
+			if err := gv.Fields(ctx, store.KindCI, ns, SummaryFields, got); err != nil {
+				return err
+			}
+			for k := range got {
+				if got[k].ID != "" {
+					set(at[k], got[k])
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // byDepthNameID returns the order of n CIs (at returns the depth and CI of
