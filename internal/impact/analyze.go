@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -253,7 +254,8 @@ type analysis struct {
 	r        impactRules
 	maxDepth int
 	// ids and st are the CIs met, by handle; of finds a CI's handle (the
-	// handles a viewReader numbers are added to it when a path asks).
+	// handles a viewReader numbers are added to it when a path is first
+	// asked for, by ofAll).
 	ids []store.ID
 	pre []uint64 // idPrefix of ids, by handle
 	st  []node
@@ -278,6 +280,8 @@ type analysis struct {
 	labelsArena [][nEffects]*label
 	// hopBuf holds the hops of the level being read (hopsOf).
 	hopBuf []hopTo
+	// ofAll completes of, once, for the paths of a finished analysis.
+	ofAll sync.Once
 }
 
 // handle numbers a CI within one analysis: its index in analysis.st.
@@ -977,11 +981,16 @@ func (an *analysis) worst(h handle) (Effect, *label) {
 // path returns the explaining path of the CI id reached with effect e,
 // following labels back across effects to a start.
 func (an *analysis) path(id store.ID, e Effect) []store.Step {
-	if len(an.of) < len(an.ids) {
+	an.ofAll.Do(func() {
+		// Readers of a finished analysis may ask concurrently (a
+		// GraphQL list resolves its items in parallel).
+		if len(an.of) == len(an.ids) {
+			return // numbered by ID: every handle is in it
+		}
 		for h, id := range an.ids {
 			an.of[id] = handle(h)
 		}
-	}
+	})
 	h, ok := an.of[id]
 	if !ok {
 		return nil

@@ -98,5 +98,15 @@
 //     a CI's ID is hashed once, when a relationship first names it, and
 //     every later question is an index into one slice. The handles are the
 //     analysis's, not a store's, so one algorithm serves both backends; every
-//     order the answer depends on is still the IDs'.
+//     order the answer depends on is still the IDs' (compared by an 8-byte
+//     prefix first, whole only on a tie).
+//   - It reads the graph through a reader (ADR 29): the store's calls
+//     above (Edges, NodeFields; Neo4j's way), or, when the store serves
+//     graph views (store.GraphViewer: the embedded store), views of its
+//     in-memory index that name CIs by the store's own numbers, so that a
+//     hop costs no parse, lookup or hash of an ID. "One Edges call" above
+//     is then one view per batch of CIs. Both readers hand the analysis
+//     each hop and each CI's fields as they read them; the answer is the
+//     same either way (TestViewsAndCallsAgree), and a view whose nodes
+//     changed under a running analysis sends it back to the calls.
 package impact
