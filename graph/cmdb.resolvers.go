@@ -12,7 +12,6 @@ import (
 
 	"github.com/skein-cmdb/skein/graph/generated"
 	"github.com/skein-cmdb/skein/graph/model"
-	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -65,7 +64,7 @@ func (r *cIResolver) Dependencies(ctx context.Context, obj *model.CI, depth *int
 		return nil, err
 	}
 	defer done()
-	reach, err := r.Impact.Dependencies(ctx, obj.Raw.ID, d, types, impact.ReachOptions{Follow: followIn(follow), Paths: wantsPaths(ctx)})
+	reach, err := r.Impact.Dependencies(ctx, obj.Raw.ID, d, types, reachOptions(ctx, follow))
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +82,7 @@ func (r *cIResolver) Dependents(ctx context.Context, obj *model.CI, depth *int, 
 		return nil, err
 	}
 	defer done()
-	reach, err := r.Impact.Dependents(ctx, obj.Raw.ID, d, types, impact.ReachOptions{Follow: followIn(follow), Paths: wantsPaths(ctx)})
+	reach, err := r.Impact.Dependents(ctx, obj.Raw.ID, d, types, reachOptions(ctx, follow))
 	if err != nil {
 		return nil, err
 	}

@@ -162,6 +162,13 @@ func wantsContactNodes(ctx context.Context) bool {
 	return false
 }
 
+// reachOptions are the options of a dependents or dependencies query: the
+// paths when it shows them, the CIs in order only when it lists them
+// (counts and nodesPage, which orders by itself, need no order).
+func reachOptions(ctx context.Context, follow *model.Follow) impact.ReachOptions {
+	return impact.ReachOptions{Follow: followIn(follow), Paths: wantsPaths(ctx), Unordered: !selectsDown(ctx, "nodes")}
+}
+
 // wantsPaths reports whether a dependents or dependencies field selects
 // its nodes' paths (impact.ReachOptions.Paths), in the list or in a page.
 func wantsPaths(ctx context.Context) bool {

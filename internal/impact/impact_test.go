@@ -317,6 +317,61 @@ func TestAnalyzeUnordered(t *testing.T) {
 	})
 }
 
+// TestReachUnordered: dependents and dependencies asked for in no order
+// reach the same CIs at the same depths with the same paths, count the
+// same, and page the same, page after page (PageNodes orders by itself).
+func TestReachUnordered(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		a := impact.New(f.st, f.svc.Model, impact.Options{})
+		for _, call := range []struct {
+			name string
+			fn   func(context.Context, store.ID, int, []string, impact.ReachOptions) (*impact.Reach, error)
+		}{{"dependents", a.Dependents}, {"dependencies", a.Dependencies}} {
+			for id, name := range f.names {
+				ordered, err := call.fn(t.Context(), id, 8, nil, impact.ReachOptions{})
+				require.NoError(t, err)
+				unordered, err := call.fn(t.Context(), id, 8, nil, impact.ReachOptions{Unordered: true})
+				require.NoError(t, err)
+				require.NoError(t, ordered.Paths(t.Context()))
+				require.NoError(t, unordered.Paths(t.Context()))
+				nodes := func(r *impact.Reach) []string {
+					out := make([]string, len(r.Nodes))
+					for i, n := range r.Nodes {
+						out[i] = fmt.Sprintf("%s %d %v", f.names[n.CI.ID], n.Depth, n.Path)
+					}
+					slices.Sort(out)
+					return out
+				}
+				pages := func(r *impact.Reach) []store.ID {
+					var out []store.ID
+					after := ""
+					for range len(r.Nodes) + 1 {
+						page, err := impact.PageNodes(r.Nodes, after, 2)
+						require.NoError(t, err)
+						for _, n := range page.Items {
+							out = append(out, n.CI.ID)
+						}
+						if !page.HasNext {
+							break
+						}
+						after = page.Cursors[len(page.Cursors)-1]
+					}
+					return out
+				}
+				what := call.name + " of " + name
+				assert.Equal(t, nodes(ordered), nodes(unordered), what)
+				assert.Equal(t, ordered.CountsByDepth(), unordered.CountsByDepth(), what)
+				assert.Equal(t, ordered.CountsByClass(), unordered.CountsByClass(), what)
+				var want []store.ID
+				for _, n := range ordered.Nodes {
+					want = append(want, n.CI.ID)
+				}
+				assert.Equal(t, want, pages(unordered), "%s: pages in the order of the ordered list", what)
+			}
+		}
+	})
+}
+
 func TestAnalyzeInvalid(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		a := impact.New(f.st, f.svc.Model, impact.Options{})
