@@ -560,7 +560,7 @@ func (an *analysis) loadGroups(ctx context.Context, hs []handle) error {
 	}
 	err := an.rd.hops(ctx, fresh, an.r.groupSides, func(j, i, t int, to handle) {
 		g := an.st[fresh[j]].group
-		g.members[i] = append(g.members[i], member{h: to, step: link{typ: an.r.groups[i].typ, fwd: an.r.groups[i].dir == store.Out}})
+		g.members[i] = append(g.members[i], member{h: to, step: link{typ: an.r.groupSides[i].idx[0], fwd: an.r.groups[i].dir == store.Out}})
 	})
 	if err != nil {
 		return fmt.Errorf("impact: group members: %w", err)
@@ -841,14 +841,15 @@ func (an *analysis) propagateUp(ctx context.Context) error {
 	return nil
 }
 
-// link is a hop as an analysis keeps it: its relationship's type and
-// whether the relationship runs from the CI the hop leaves to the one it
-// reaches (forward). The two CIs are those the link sits between (a CI
-// and the CI it was reached from, a member and its group), so a link is
-// 24 bytes where a hop naming both ends is 72, and an analysis keeps one
-// for every CI it reaches and every relationship it reads.
+// link is a hop as an analysis keeps it: its relationship's type (by its
+// place in impactRules.types, whose order is the names') and whether the
+// relationship runs from the CI the hop leaves to the one it reaches
+// (forward). The two CIs are those the link sits between (a CI and the CI
+// it was reached from, a member and its group), so a link is 8 bytes where
+// a hop naming both ends is 72, and an analysis keeps one for every CI it
+// reaches and every relationship it reads.
 type link struct {
-	typ string
+	typ uint32
 	fwd bool
 }
 
@@ -858,11 +859,11 @@ func (an *analysis) stepOf(from, to handle, l link) store.Step {
 	if !l.fwd {
 		src, dst = dst, src
 	}
-	return hop{typ: l.typ, src: src, dst: dst, fwd: l.fwd}.step()
+	return hop{typ: an.r.types[l.typ], src: src, dst: dst, fwd: l.fwd}.step()
 }
 
 // hopKind is how a relationship type carries an effect.
-type hopKind int
+type hopKind uint8
 
 const (
 	hopDown     hopKind = iota // unchanged
@@ -895,7 +896,7 @@ func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) 
 			starts[next] = len(flat)
 		}
 		sd := &an.r.sides[s]
-		flat = append(flat, hopTo{to: to, kind: sd.kinds[t], step: link{typ: sd.types[t], fwd: sd.dir == store.Out}})
+		flat = append(flat, hopTo{to: to, kind: sd.kinds[t], step: link{typ: sd.idx[t], fwd: sd.dir == store.Out}})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("impact: relationships: %w", err)

@@ -228,6 +228,10 @@ type impactRules struct {
 	// groupSides are the sides along which each of groups is read from
 	// the group: its members, one type each.
 	groupSides []side
+	// types are the names of the types of sides and groupSides, sorted:
+	// a link names its type by its place here, so that comparing two
+	// places compares the names.
+	types []string
 	// groupFields are the attributes a group is read with: SummaryFields
 	// and the groups' k attributes.
 	groupFields []string
@@ -238,8 +242,10 @@ type impactRules struct {
 type side struct {
 	dir   store.Direction
 	types []string
-	// kinds says how each of types carries an effect.
+	// kinds says how each of types carries an effect, and idx is the place
+	// of each in impactRules.types.
 	kinds []hopKind
+	idx   []uint32
 }
 
 func compileRules(m *cmdb.Model) impactRules {
@@ -275,6 +281,24 @@ func compileRules(m *cmdb.Model) impactRules {
 		if len(sd.types) > 0 {
 			r.sides = append(r.sides, sd)
 		}
+	}
+	for _, sd := range r.sides {
+		r.types = append(r.types, sd.types...)
+	}
+	slices.Sort(r.types)
+	r.types = slices.Compact(r.types)
+	place := func(sd *side) {
+		sd.idx = make([]uint32, len(sd.types))
+		for t, typ := range sd.types {
+			i, _ := slices.BinarySearch(r.types, typ)
+			sd.idx[t] = uint32(i)
+		}
+	}
+	for i := range r.sides {
+		place(&r.sides[i])
+	}
+	for i := range r.groupSides {
+		place(&r.groupSides[i])
 	}
 	r.groupFields = slices.Clone(SummaryFields)
 	for _, g := range r.groups {
