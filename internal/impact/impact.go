@@ -365,17 +365,8 @@ func (a *Analyzer) summaries(ctx context.Context, ids []store.ID, set func(i int
 			return err
 		}
 	}
-	for lo := 0; lo < len(ids); lo += store.MaxBatch {
-		chunk := ids[lo:min(lo+store.MaxBatch, len(ids))]
-		got, err := a.g.NodeFields(ctx, store.KindCI, chunk, SummaryFields)
-		if err != nil {
-			return fmt.Errorf("impact: load CIs: %w", err)
-		}
-		for j, id := range chunk {
-			if ci, ok := got[id]; ok {
-				set(lo+j, ci)
-			}
-		}
+	if err := fieldsByCalls(ctx, a.g, ids, SummaryFields, set); err != nil {
+		return fmt.Errorf("impact: load CIs: %w", err)
 	}
 	return nil
 }

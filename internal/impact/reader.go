@@ -64,14 +64,20 @@ func (r storeReader) hops(ctx context.Context, hs []handle, sides []side, add fu
 }
 
 func (r storeReader) fields(ctx context.Context, hs []handle, fields []string, set func(j int, ci store.CI)) error {
-	for lo := 0; lo < len(hs); lo += store.MaxBatch {
-		chunk := hs[lo:min(lo+store.MaxBatch, len(hs))]
-		got, err := r.an.a.g.NodeFields(ctx, store.KindCI, r.an.idsOf(chunk), fields)
+	return fieldsByCalls(ctx, r.an.a.g, r.an.idsOf(hs), fields, set)
+}
+
+// fieldsByCalls calls set with the named attributes of each of ids that is
+// a CI, and its index in ids: one NodeFields call a batch.
+func fieldsByCalls(ctx context.Context, g Graph, ids []store.ID, fields []string, set func(i int, ci store.CI)) error {
+	for lo := 0; lo < len(ids); lo += store.MaxBatch {
+		chunk := ids[lo:min(lo+store.MaxBatch, len(ids))]
+		got, err := g.NodeFields(ctx, store.KindCI, chunk, fields)
 		if err != nil {
 			return err
 		}
-		for j, h := range chunk {
-			if ci, ok := got[r.an.ids[h]]; ok {
+		for j, id := range chunk {
+			if ci, ok := got[id]; ok {
 				set(lo+j, ci)
 			}
 		}
@@ -110,9 +116,8 @@ type slotMap struct {
 // slotMaps pools the slot maps of analyses: at a million nodes one is 8 MB.
 var slotMaps = sync.Pool{New: func() any { return &slotMap{} }}
 
-// reset empties the map for nodes numbered below bound.
-func (m *slotMap) reset(bound int32) {
-	m.grow(bound)
+// reset empties the map.
+func (m *slotMap) reset() {
 	m.epoch++
 	if m.epoch == 0 {
 		clear(m.stamp)
@@ -136,7 +141,9 @@ func (m *slotMap) grow(bound int32) {
 // newViewReader returns a reader over v for an; release returns its slot
 // map to the pool.
 func newViewReader(an *analysis, v store.GraphViewer) *viewReader {
-	return &viewReader{an: an, v: v, m: slotMaps.Get().(*slotMap)}
+	m := slotMaps.Get().(*slotMap)
+	m.reset()
+	return &viewReader{an: an, v: v, m: m}
 }
 
 func (r *viewReader) release() {
@@ -147,12 +154,7 @@ func (r *viewReader) release() {
 // view runs fn over a view in which every handle has its node number.
 func (r *viewReader) view(ctx context.Context, fn func(gv store.GraphView) error) error {
 	return r.v.ViewGraph(ctx, func(gv store.GraphView) error {
-		bound := gv.Bound()
-		if len(r.slots) == 0 {
-			r.m.reset(bound)
-		} else {
-			r.m.grow(bound)
-		}
+		r.m.grow(gv.Bound())
 		for h := len(r.slots); h < len(r.an.ids); h++ {
 			n, ok := gv.Node(r.an.ids[h])
 			if !ok {

@@ -165,12 +165,8 @@ func (g *graph) cachedFields(ids []store.ID, kind store.ObjectKind, fields []str
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	for _, id := range ids {
-		u, ok := parseUID(string(id))
+		slot, ok := g.canonical(id)
 		if !ok {
-			continue
-		}
-		slot, ok := g.byUID[u]
-		if !ok || g.ids[slot] != id { // only the canonical form names a node
 			continue
 		}
 		switch n, st := g.slotFields(slot, kind, fields, idx); st {

@@ -292,6 +292,18 @@ func (s *Store) ShortestPath(ctx context.Context, from, to store.ID, rules []sto
 	return steps, nil
 }
 
+// canonical returns the node slot of id when id is the node's ID as the
+// store answers it (lookup also accepts other spellings of its uid, which
+// readers answering by ID must not: NodeFields, graph views); the caller
+// holds g.mu.
+func (g *graph) canonical(id store.ID) (int32, bool) {
+	slot, ok := g.lookup(id)
+	if !ok || g.ids[slot] != id {
+		return 0, false
+	}
+	return slot, true
+}
+
 // lookup returns the node slot of a CI id; the caller holds g.mu.
 func (g *graph) lookup(id store.ID) (int32, bool) {
 	u, ok := parseUID(string(id))

@@ -29,13 +29,7 @@ type view struct {
 	g *graph
 }
 
-func (v view) Node(id store.ID) (int32, bool) {
-	slot, ok := v.g.lookup(id)
-	if !ok || v.g.ids[slot] != id { // only the canonical form names a node
-		return 0, false
-	}
-	return slot, true
-}
+func (v view) Node(id store.ID) (int32, bool) { return v.g.canonical(id) }
 
 func (v view) ID(n int32) store.ID {
 	if n < 0 || int(n) >= len(v.g.ids) {
