@@ -9,7 +9,11 @@ const StatusLive = "live"
 // retired, or one a model extension adds) is not operational, and impact
 // analysis counts such a CI as already unavailable when it evaluates
 // redundancy.
-func Operational(attrs map[string]any) bool {
-	s, ok := attrs["status"].(string)
+func Operational(attrs map[string]any) bool { return OperationalStatus(attrs["status"]) }
+
+// OperationalStatus is Operational for a CI whose status attribute is
+// status (nil when unset).
+func OperationalStatus(status any) bool {
+	s, ok := status.(string)
 	return !ok || s == "" || s == StatusLive
 }

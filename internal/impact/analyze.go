@@ -42,11 +42,10 @@ type Request struct {
 // Impacted is one CI an analysis reached, reported once, with its worst
 // effect.
 type Impacted struct {
-	// CI is the CI: whole in Result.Starts; in Result.Impacted and
-	// BusinessServices its ID, kind, class, version and SummaryFields
-	// attributes only, and a group's k attribute (read the rest by ID for
-	// the CIs a reader shows).
-	CI store.CI
+	// CI is the CI's summary: its ID, kind, class, version and
+	// SummaryFields attributes (read the rest by ID for the CIs a reader
+	// shows).
+	CI store.Summary
 	// Depth is the number of hops at which the CI reached Effect (the
 	// minimum over every explanation); 0 for a start CI.
 	Depth int
@@ -56,6 +55,12 @@ type Impacted struct {
 	// CI's path (Result.PathOf) whose redundancy explains the effect; nil
 	// otherwise.
 	Headroom *Headroom
+}
+
+// Start is a start CI of an analysis, whole, with the effect assumed.
+type Start struct {
+	CI     store.CI
+	Effect Effect
 }
 
 // Contact is an owner or support group with the number of impacted CIs it
@@ -79,8 +84,9 @@ type ClassCount struct {
 
 // Result is the outcome of Analyze.
 type Result struct {
-	// Starts are the start CIs with the assumed effect, sorted by name.
-	Starts []Impacted
+	// Starts are the start CIs with the assumed effect, sorted by name,
+	// then ID.
+	Starts []Start
 	// Impacted are the CIs reached beyond the starts, sorted by depth, then
 	// name, then id (in no set order with Request.Unordered).
 	Impacted []Impacted
@@ -187,7 +193,7 @@ func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume
 
 	an := &analysis{
 		a: a, r: compileRules(m), maxDepth: depth, useStatus: useStatus,
-		of: map[store.ID]handle{}, cis: map[handle]store.CI{},
+		of: map[store.ID]handle{}, cis: map[handle]store.Summary{},
 	}
 	hs := make([]handle, len(starts))
 	for i, id := range starts {
@@ -262,7 +268,7 @@ type analysis struct {
 	of  map[store.ID]handle
 	// count is the number of CIs down beyond the starts.
 	count     int
-	cis       map[handle]store.CI // summaries already read: groups (with their k) and their members
+	cis       map[handle]store.Summary // summaries already read: groups and their members
 	truncated bool
 	useStatus bool
 	// touched holds the groups a down CI is a member of, with how they were
@@ -566,7 +572,7 @@ func (an *analysis) loadGroups(ctx context.Context, hs []handle) error {
 		return fmt.Errorf("impact: group members: %w", err)
 	}
 	err = an.rd.fields(ctx, fresh, an.r.groupFields, func(j int, ci store.CI) {
-		an.cis[fresh[j]] = ci
+		an.cis[fresh[j]] = store.SummaryOf(ci)
 		an.st[fresh[j]].group.ci = ci
 	})
 	if err != nil {
@@ -575,7 +581,7 @@ func (an *analysis) loadGroups(ctx context.Context, hs []handle) error {
 	for _, h := range fresh {
 		g := an.st[h].group
 		for i, rule := range an.r.groups {
-			k, ok := intAttr(g.ci, rule.attr)
+			k, ok := intValue(g.ci.Attributes[rule.attr])
 			if !ok {
 				k = 1
 			}
@@ -603,14 +609,14 @@ func (an *analysis) loadMembers(ctx context.Context, groups []handle) error {
 			}
 		}
 	}
-	err := an.rd.fields(ctx, hs, SummaryFields, func(j int, ci store.CI) { an.cis[hs[j]] = ci })
+	err := an.rd.summaries(ctx, hs, func(j int, s *store.Summary) { an.cis[hs[j]] = *s })
 	if err != nil {
 		return fmt.Errorf("impact: group members: %w", err)
 	}
 	for _, gh := range groups {
 		for _, ms := range an.st[gh].group.members {
 			for _, m := range ms {
-				if ci, ok := an.cis[m.h]; ok && !cmdb.Operational(ci.Attributes) {
+				if ci, ok := an.cis[m.h]; ok && !cmdb.OperationalStatus(ci.Attr("status")) {
 					an.st[m.h].flags |= isUnavailable
 				}
 			}
@@ -1073,15 +1079,14 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 	}
 	res := &Result{MaxDepth: an.maxDepth, Truncated: an.truncated, an: an}
 	for _, id := range starts {
-		res.Starts = append(res.Starts, Impacted{CI: startCIs[id], Effect: assume})
+		res.Starts = append(res.Starts, Start{CI: startCIs[id], Effect: assume})
 		if !cmdb.Operational(startCIs[id].Attributes) {
 			res.NotOperationalStarts = append(res.NotOperationalStarts, startCIs[id])
 		}
 	}
-	sortImpacted(res.Starts)
-	slices.SortFunc(res.NotOperationalStarts, func(x, y store.CI) int {
-		return cmp.Or(cmp.Compare(ciName(x), ciName(y)), cmp.Compare(x.ID, y.ID))
-	})
+	byNameID := func(x, y store.CI) int { return cmp.Or(cmp.Compare(ciName(x), ciName(y)), cmp.Compare(x.ID, y.ID)) }
+	slices.SortFunc(res.Starts, func(x, y Start) int { return byNameID(x.CI, y.CI) })
+	slices.SortFunc(res.NotOperationalStarts, byNameID)
 	// The CIs whose summary was read (groups and their members) are set
 	// at once, the others read into their places.
 	res.Impacted = make([]Impacted, len(entries))
@@ -1099,7 +1104,7 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 			hs, at = append(hs, e.h), append(at, i)
 		}
 	}
-	err := an.rd.fields(ctx, hs, SummaryFields, func(j int, ci store.CI) { res.Impacted[at[j]].CI = ci })
+	err := an.rd.summaries(ctx, hs, func(j int, s *store.Summary) { res.Impacted[at[j]].CI = *s })
 	if err != nil {
 		return nil, fmt.Errorf("impact: load CIs: %w", err)
 	}
@@ -1114,14 +1119,16 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 
 // sortImpacted sorts by depth, then name, then id.
 func sortImpacted(list []Impacted) {
-	permute(list, byDepthNameID(len(list), func(i int) (int, store.CI) { return list[i].Depth, list[i].CI }))
+	permute(list, byDepthNameID(len(list), func(i int) (int, string, store.ID) { return list[i].Depth, list[i].CI.Name, list[i].CI.ID }))
 }
 
 // rollUp fills the business services, contacts, class counts and effect
 // counts from Impacted.
 func (r *Result) rollUp(m *cmdb.Model, bsClass string) {
 	owners, groups, classes := map[string]int{}, map[string]int{}, map[string]int{}
-	for _, im := range r.Impacted {
+	owner, supportGroup := store.SummaryIndex("owner"), store.SummaryIndex("support_group")
+	for i := range r.Impacted {
+		im := &r.Impacted[i]
 		switch im.Effect {
 		case Down:
 			r.Down++
@@ -1133,19 +1140,19 @@ func (r *Result) rollUp(m *cmdb.Model, bsClass string) {
 			r.Degraded++
 		}
 		if m.IsA(im.CI.Class, bsClass) {
-			r.BusinessServices = append(r.BusinessServices, im)
+			r.BusinessServices = append(r.BusinessServices, *im)
 		}
-		if s, _ := im.CI.Attributes["owner"].(string); s != "" {
+		if s, _ := im.CI.Values[owner].(string); s != "" {
 			owners[s]++
 		}
-		if s, _ := im.CI.Attributes["support_group"].(string); s != "" {
+		if s, _ := im.CI.Values[supportGroup].(string); s != "" {
 			groups[s]++
 		}
 		classes[im.CI.Class]++
 	}
 	slices.SortStableFunc(r.BusinessServices, func(x, y Impacted) int {
-		return cmp.Or(cmp.Compare(x.Effect, y.Effect), cmp.Compare(criticality(x.CI), criticality(y.CI)),
-			cmp.Compare(ciName(x.CI), ciName(y.CI)), cmp.Compare(x.CI.ID, y.CI.ID))
+		return cmp.Or(cmp.Compare(x.Effect, y.Effect), cmp.Compare(criticality(&x.CI), criticality(&y.CI)),
+			cmp.Compare(x.CI.Name, y.CI.Name), cmp.Compare(x.CI.ID, y.CI.ID))
 	})
 	r.Owners = contacts(owners)
 	r.SupportGroups = contacts(groups)
@@ -1163,8 +1170,8 @@ func classCounts(classes map[string]int) []ClassCount {
 }
 
 // criticality orders a CI by its criticality attribute, unset last.
-func criticality(ci store.CI) int64 {
-	if c, ok := intAttr(ci, "criticality"); ok {
+func criticality(ci *store.Summary) int64 {
+	if c, ok := intValue(ci.Attr("criticality")); ok {
 		return c
 	}
 	return 1 << 62

@@ -176,7 +176,7 @@ func ExampleAnalyzer_Analyze() {
 		panic(err)
 	}
 	for _, im := range res.Impacted {
-		fmt.Printf("%d %-8s %s\n", im.Depth, im.Effect, im.CI.Attributes["name"])
+		fmt.Printf("%d %-8s %s\n", im.Depth, im.Effect, im.CI.Name)
 	}
 	for _, o := range res.Owners {
 		fmt.Printf("owner %s: %d\n", o.Name, o.CIs)

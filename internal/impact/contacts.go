@@ -30,13 +30,13 @@ func (a *Analyzer) ResolveContacts(ctx context.Context, res *Result) error {
 		return nil
 	}
 	var ids []store.ID
-	attrs := map[store.ID]store.Attributes{}
-	for _, im := range res.Impacted {
-		_, o := im.CI.Attributes["owner"].(string)
-		_, g := im.CI.Attributes["support_group"].(string)
-		if o || g {
-			ids = append(ids, im.CI.ID)
-			attrs[im.CI.ID] = im.CI.Attributes
+	names := map[store.ID]map[string]string{} // the CI's owner and support group
+	for i := range res.Impacted {
+		ci := &res.Impacted[i].CI
+		o, g := ci.Text("owner"), ci.Text("support_group")
+		if o != "" || g != "" {
+			ids = append(ids, ci.ID)
+			names[ci.ID] = map[string]string{"owner": o, "support_group": g}
 		}
 	}
 	// name -> node, per attribute, from the CI with the smallest ID whose
@@ -58,7 +58,7 @@ func (a *Analyzer) ResolveContacts(ctx context.Context, res *Result) error {
 				if e.Type == cmdb.RelSupportedBy {
 					attr = "support_group"
 				}
-				name, _ := attrs[id][attr].(string)
+				name := names[id][attr]
 				key := [2]string{attr, name}
 				if prev, ok := from[key]; name != "" && (!ok || id < prev || id == prev && e.Target < byName[key]) {
 					byName[key], from[key] = e.Target, id

@@ -14,9 +14,9 @@ import (
 
 // Node is one CI reached by Dependencies or Dependents.
 type Node struct {
-	// CI is the CI reached: its ID, kind, class, version and
-	// SummaryFields attributes (read it by ID for the rest).
-	CI store.CI
+	// CI is the summary of the CI reached: its ID, kind, class, version
+	// and SummaryFields attributes (read it by ID for the rest).
+	CI store.Summary
 	// Depth is the number of hops from the root (the minimum).
 	Depth int
 	// Path is one shortest chain of hops from the root to CI, set by
@@ -375,14 +375,16 @@ func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules
 		return nil, fmt.Errorf("CI %q: %w", clipID(id), store.ErrNotFound)
 	}
 	out := &Reach{Root: root, MaxDepth: depth, Truncated: res.Truncated, Nodes: make([]Node, len(res.Nodes)-1), paths: pf}
-	err = a.summaries(ctx, ids[1:], func(i int, ci store.CI) { out.Nodes[i] = Node{CI: ci, Depth: res.Nodes[i+1].Depth} })
+	err = a.summaries(ctx, ids[1:], func(i int, s *store.Summary) { out.Nodes[i] = Node{CI: *s, Depth: res.Nodes[i+1].Depth} })
 	if err != nil {
 		return nil, err
 	}
 	// Drop the CIs deleted since the traversal.
 	out.Nodes = slices.DeleteFunc(out.Nodes, func(n Node) bool { return n.CI.ID == "" })
 	if !opts.Unordered {
-		permute(out.Nodes, byDepthNameID(len(out.Nodes), func(i int) (int, store.CI) { return out.Nodes[i].Depth, out.Nodes[i].CI }))
+		permute(out.Nodes, byDepthNameID(len(out.Nodes), func(i int) (int, string, store.ID) {
+			return out.Nodes[i].Depth, out.Nodes[i].CI.Name, out.Nodes[i].CI.ID
+		}))
 	}
 	return out, nil
 }

@@ -352,30 +352,34 @@ func (a *Analyzer) loadCIs(ctx context.Context, ids []store.ID) (map[store.ID]st
 // and what a reader of a long list scans (status, environment).
 var SummaryFields = store.SummaryAttributes
 
-// summaries reads the SummaryFields of CIs: a traversal reaching tens of
+// summaries reads the summaries of CIs: a traversal reaching tens of
 // thousands of CIs reads their summaries, not the CIs (their identity
 // keys, provenance and sightings, most of the cost of a node read). It
-// calls set with each that is a CI and its index in ids. A store that
-// serves graph views answers from one view a batch, without a map of the
-// batch; any other through NodeFields.
-func (a *Analyzer) summaries(ctx context.Context, ids []store.ID, set func(i int, ci store.CI)) error {
+// calls set with each that is a CI and its index in ids (s is set's to
+// copy). A store that serves graph views answers from one view a batch;
+// any other through NodeFields.
+func (a *Analyzer) summaries(ctx context.Context, ids []store.ID, set func(i int, s *store.Summary)) error {
 	if v, ok := a.g.(store.GraphViewer); ok {
 		err := summariesByView(ctx, v, ids, set)
 		if !errors.Is(err, errors.ErrUnsupported) {
 			return err
 		}
 	}
-	if err := fieldsByCalls(ctx, a.g, ids, SummaryFields, set); err != nil {
+	err := fieldsByCalls(ctx, a.g, ids, SummaryFields, func(i int, ci store.CI) {
+		s := store.SummaryOf(ci)
+		set(i, &s)
+	})
+	if err != nil {
 		return fmt.Errorf("impact: load CIs: %w", err)
 	}
 	return nil
 }
 
 // summariesByView is summaries through views of v, one a batch.
-func summariesByView(ctx context.Context, v store.GraphViewer, ids []store.ID, set func(i int, ci store.CI)) error {
+func summariesByView(ctx context.Context, v store.GraphViewer, ids []store.ID, set func(i int, s *store.Summary)) error {
 	ns := make([]int32, 0, min(len(ids), store.MaxBatch))
 	at := make([]int, 0, cap(ns))
-	out := make([]store.CI, cap(ns))
+	out := make([]store.Summary, cap(ns))
 	for lo := 0; lo < len(ids); lo += store.MaxBatch {
 		chunk := ids[lo:min(lo+store.MaxBatch, len(ids))]
 		err := v.ViewGraph(ctx, func(gv store.GraphView) error {
@@ -386,12 +390,12 @@ func summariesByView(ctx context.Context, v store.GraphViewer, ids []store.ID, s
 				}
 			}
 			got := out[:len(ns)]
-			if err := gv.Fields(ctx, store.KindCI, ns, SummaryFields, got); err != nil {
+			if err := gv.Summaries(ctx, store.KindCI, ns, got); err != nil {
 				return err
 			}
 			for k := range got {
 				if got[k].ID != "" {
-					set(at[k], got[k])
+					set(at[k], &got[k])
 				}
 			}
 			return nil
@@ -408,14 +412,14 @@ func summariesByView(ctx context.Context, v store.GraphViewer, ids []store.ID, s
 // they are large, and moving them (or keys holding strings) while the
 // garbage collector runs costs a write barrier a pointer, which profiles
 // of busy servers show.
-func byDepthNameID(n int, at func(i int) (int, store.CI)) []int32 {
+func byDepthNameID(n int, at func(i int) (depth int, name string, id store.ID)) []int32 {
 	depths := make([]int, n)
 	names := make([]string, n)
 	ids := make([]store.ID, n)
 	idx := make([]int32, n)
 	for i := range n {
-		d, ci := at(i)
-		depths[i], names[i], ids[i], idx[i] = d, ciName(ci), ci.ID, int32(i)
+		depths[i], names[i], ids[i] = at(i)
+		idx[i] = int32(i)
 	}
 	slices.SortFunc(idx, func(x, y int32) int {
 		return cmp.Or(cmp.Compare(depths[x], depths[y]), strings.Compare(names[x], names[y]), strings.Compare(string(ids[x]), string(ids[y])))
@@ -496,9 +500,9 @@ func ciName(ci store.CI) string {
 	return s
 }
 
-// intAttr reads an int attribute, reporting whether it is set.
-func intAttr(ci store.CI, name string) (int64, bool) {
-	switch v := ci.Attributes[name].(type) {
+// intValue reads an int attribute's value, reporting whether it is one.
+func intValue(v any) (int64, bool) {
+	switch v := v.(type) {
 	case int64:
 		return v, true
 	case int:

@@ -226,8 +226,7 @@ func TestAnalyze(t *testing.T) {
 				seen := map[string]bool{}
 				for _, s := range res.Starts {
 					assert.Equal(t, assume, s.Effect)
-					assert.Zero(t, s.Depth)
-					assert.Empty(t, res.PathOf(s))
+					assert.NotEmpty(t, s.CI.Keys, "a start is read whole")
 					seen[f.names[s.CI.ID]] = true
 				}
 				assert.Len(t, seen, len(res.Starts), "each start once")
@@ -237,7 +236,7 @@ func TestAnalyze(t *testing.T) {
 				// Sorted by depth, then name.
 				for i := 1; i < len(res.Impacted); i++ {
 					p, c := res.Impacted[i-1], res.Impacted[i]
-					assert.True(t, p.Depth < c.Depth || p.Depth == c.Depth && p.CI.Attributes["name"].(string) <= c.CI.Attributes["name"].(string), "sorted at %d", i)
+					assert.True(t, p.Depth < c.Depth || p.Depth == c.Depth && p.CI.Name <= c.CI.Name, "sorted at %d", i)
 				}
 				counts := map[impact.Effect]int{}
 				for _, im := range res.Impacted {
@@ -260,7 +259,7 @@ func TestAnalyzeRollUps(t *testing.T) {
 
 		var services []string
 		for _, bs := range res.BusinessServices {
-			services = append(services, fmt.Sprintf("%s %s crit=%v", f.names[bs.CI.ID], bs.Effect, bs.CI.Attributes["criticality"]))
+			services = append(services, fmt.Sprintf("%s %s crit=%v", f.names[bs.CI.ID], bs.Effect, bs.CI.Attr("criticality")))
 		}
 		assert.Equal(t, []string{"bs-shop down crit=1", "bs-report down crit=3", "bs-archive degraded crit=2"}, services,
 			"down first, then by criticality")
@@ -734,9 +733,8 @@ func TestReachReadsSummaries(t *testing.T) {
 		assert.Equal(t, "hv1", reach.Root.Attributes["name"])
 		assert.NotEmpty(t, reach.Root.Keys, "the root is read whole")
 		for _, n := range reach.Nodes {
-			assert.Equal(t, f.names[n.CI.ID], n.CI.Attributes["name"])
+			assert.Equal(t, f.names[n.CI.ID], n.CI.Name)
 			assert.NotEmpty(t, n.CI.Class)
-			assert.Empty(t, n.CI.Keys, "a summary, not the whole CI")
 		}
 	})
 }

@@ -54,14 +54,14 @@ type pageKey struct {
 }
 
 func keyOf(o Order, im Impacted) pageKey {
-	k := pageKey{Order: o.Field, Desc: o.Desc, Depth: im.Depth, Name: ciName(im.CI), ID: im.CI.ID}
+	k := pageKey{Order: o.Field, Desc: o.Desc, Depth: im.Depth, Name: im.CI.Name, ID: im.CI.ID}
 	switch o.Field {
 	case ByEffect:
 		k.Effect = int(im.Effect)
 	case ByClass:
 		k.Class = im.CI.Class
 	case ByCriticality:
-		k.Crit = criticality(im.CI)
+		k.Crit = criticality(&im.CI)
 	}
 	return k
 }

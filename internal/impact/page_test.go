@@ -26,7 +26,7 @@ func pageList(n int) []impact.Impacted {
 			attrs["criticality"] = int64(1 + rng.IntN(4))
 		}
 		list[i] = impact.Impacted{
-			CI:     store.CI{ID: store.ID(fmt.Sprintf("id-%03d", i)), Class: classes[rng.IntN(len(classes))], Attributes: attrs},
+			CI:     store.SummaryOf(store.CI{ID: store.ID(fmt.Sprintf("id-%03d", i)), Class: classes[rng.IntN(len(classes))], Attributes: attrs}),
 			Depth:  1 + rng.IntN(4),
 			Effect: impact.Effect(1 + rng.IntN(4)),
 		}
@@ -37,12 +37,12 @@ func pageList(n int) []impact.Impacted {
 // reference sorts list in order o, written apart from Page's keys.
 func reference(list []impact.Impacted, o impact.Order) []store.ID {
 	crit := func(im impact.Impacted) int64 {
-		if c, ok := im.CI.Attributes["criticality"].(int64); ok {
+		if c, ok := im.CI.Attr("criticality").(int64); ok {
 			return c
 		}
 		return 1 << 62
 	}
-	name := func(im impact.Impacted) string { return im.CI.Attributes["name"].(string) }
+	name := func(im impact.Impacted) string { return im.CI.Attr("name").(string) }
 	sorted := slices.Clone(list)
 	slices.SortFunc(sorted, func(x, y impact.Impacted) int {
 		var c int

@@ -27,6 +27,10 @@ type reader interface {
 	// CI (ID, kind, class, version and those attributes); j is its index
 	// in hs. A handle that is not, or no longer, a CI is left out.
 	fields(ctx context.Context, hs []handle, fields []string, set func(j int, ci store.CI)) error
+	// summaries calls set with the summary of each of hs that is a CI; j
+	// is its index in hs, and s is set's to copy, not to keep. A handle
+	// that is not, or no longer, a CI is left out.
+	summaries(ctx context.Context, hs []handle, set func(j int, s *store.Summary)) error
 }
 
 // storeReader reads through the store's calls: one Edges call per side
@@ -65,6 +69,13 @@ func (r storeReader) hops(ctx context.Context, hs []handle, sides []side, add fu
 
 func (r storeReader) fields(ctx context.Context, hs []handle, fields []string, set func(j int, ci store.CI)) error {
 	return fieldsByCalls(ctx, r.an.a.g, r.an.idsOf(hs), fields, set)
+}
+
+func (r storeReader) summaries(ctx context.Context, hs []handle, set func(j int, s *store.Summary)) error {
+	return fieldsByCalls(ctx, r.an.a.g, r.an.idsOf(hs), SummaryFields, func(j int, ci store.CI) {
+		s := store.SummaryOf(ci)
+		set(j, &s)
+	})
 }
 
 // fieldsByCalls calls set with the named attributes of each of ids that is
@@ -246,8 +257,23 @@ func (r *viewReader) hops(ctx context.Context, hs []handle, sides []side, add fu
 }
 
 func (r *viewReader) fields(ctx context.Context, hs []handle, fields []string, set func(j int, ci store.CI)) error {
+	return readByView(ctx, r, hs, func(gv store.GraphView, ns []int32, out []store.CI) error {
+		return gv.Fields(ctx, store.KindCI, ns, fields, out)
+	}, func(ci *store.CI) store.ID { return ci.ID }, func(j int, ci *store.CI) { set(j, *ci) })
+}
+
+func (r *viewReader) summaries(ctx context.Context, hs []handle, set func(j int, s *store.Summary)) error {
+	return readByView(ctx, r, hs, func(gv store.GraphView, ns []int32, out []store.Summary) error {
+		return gv.Summaries(ctx, store.KindCI, ns, out)
+	}, func(s *store.Summary) store.ID { return s.ID }, set)
+}
+
+// readByView reads what read answers (a T for each node number) for hs,
+// one view a batch of store.MaxBatch, and calls set with each of them that
+// idOf names (a CI) and its index in hs.
+func readByView[T any](ctx context.Context, r *viewReader, hs []handle, read func(gv store.GraphView, ns []int32, out []T) error, idOf func(*T) store.ID, set func(j int, v *T)) error {
 	ns := make([]int32, 0, min(len(hs), store.MaxBatch))
-	out := make([]store.CI, min(len(hs), store.MaxBatch))
+	out := make([]T, min(len(hs), store.MaxBatch))
 	for lo := 0; lo < len(hs); lo += store.MaxBatch {
 		chunk := hs[lo:min(lo+store.MaxBatch, len(hs))]
 		err := r.view(ctx, func(gv store.GraphView) error {
@@ -256,17 +282,17 @@ func (r *viewReader) fields(ctx context.Context, hs []handle, fields []string, s
 				ns = append(ns, r.slots[h])
 			}
 			got := out[:len(chunk)]
-			if err := gv.Fields(ctx, store.KindCI, ns, fields, got); err != nil {
+			if err := read(gv, ns, got); err != nil {
 				return err
 			}
 			for j, h := range chunk {
-				if got[j].ID == "" {
-					continue
-				}
-				if got[j].ID != r.an.ids[h] {
+				switch id := idOf(&got[j]); id {
+				case "":
+				case r.an.ids[h]:
+					set(lo+j, &got[j])
+				default:
 					return errViewChanged
 				}
-				set(lo+j, got[j])
 			}
 			return nil
 		})

@@ -70,7 +70,7 @@ type outcome struct {
 func outcomeOf(res *impact.Result) outcome {
 	o := outcome{Counts: [4]int{res.Down, res.AtRisk, res.RedundancyReduced, res.Degraded}, Truncated: res.Truncated}
 	line := func(im impact.Impacted) string {
-		s := fmt.Sprintf("%s %s %d %s %v v%d", im.CI.ID, im.CI.Class, im.Depth, im.Effect, im.CI.Attributes, im.CI.Version)
+		s := fmt.Sprintf("%s %s %d %s %v v%d", im.CI.ID, im.CI.Class, im.Depth, im.Effect, im.CI.Attributes(), im.CI.Version)
 		if h := im.Headroom; h != nil {
 			s += fmt.Sprintf(" headroom %s %d/%d", h.Group.ID, h.Up, h.Needed)
 		}
@@ -79,8 +79,8 @@ func outcomeOf(res *impact.Result) outcome {
 		}
 		return s
 	}
-	for _, im := range res.Starts {
-		o.Starts = append(o.Starts, line(im))
+	for _, s := range res.Starts {
+		o.Starts = append(o.Starts, fmt.Sprintf("%s %s %v %s", s.CI.ID, s.Effect, s.CI.Attributes, s.CI.Keys))
 	}
 	for _, im := range res.Impacted {
 		o.Impacted = append(o.Impacted, line(im))

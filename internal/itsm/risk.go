@@ -78,8 +78,7 @@ func (s *Service) TakeSnapshot(ctx context.Context, c store.Node, now time.Time)
 	for i, b := range res.BusinessServices {
 		downService = downService || b.Effect == impact.Down
 		if i < maxSnapshotServices { // worst first: the ones that matter
-			name, _ := b.CI.Attributes["name"].(string)
-			snap.BusinessServices = append(snap.BusinessServices, ServiceEffect{Name: name, Effect: b.Effect.String()})
+			snap.BusinessServices = append(snap.BusinessServices, ServiceEffect{Name: b.CI.Name, Effect: b.Effect.String()})
 		}
 	}
 	snap.BusinessServiceCount = len(res.BusinessServices)

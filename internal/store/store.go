@@ -486,7 +486,11 @@ type NodeReader interface {
 // redundancy group it meets (min_members_up, the members the default
 // model's groups need up). A backend may keep them in memory: the embedded
 // store answers NodeFields naming only these without reading its database.
-var SummaryAttributes = []string{"name", "status", "environment", "owner", "support_group", "criticality", "min_members_up"}
+var SummaryAttributes = summaryAttributes[:]
+
+// summaryAttributes is SummaryAttributes as an array, whose length is a
+// constant (Summary.Values).
+var summaryAttributes = [...]string{"name", "status", "environment", "owner", "support_group", "criticality", "min_members_up"}
 
 // NodeWriter writes the nodes of the graph, of every kind.
 type NodeWriter interface {

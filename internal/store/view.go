@@ -51,4 +51,9 @@ type GraphView interface {
 	// zero Node when ns[i] holds no node of kind (any kind for AnyKind).
 	// out is as long as ns.
 	Fields(ctx context.Context, kind ObjectKind, ns []int32, fields []string, out []Node) error
+	// Summaries sets out[i] to the summary of node ns[i] (what
+	// SummaryOf answers for its SummaryAttributes), or to the zero
+	// Summary when ns[i] holds no node of kind (any kind for AnyKind).
+	// out is as long as ns.
+	Summaries(ctx context.Context, kind ObjectKind, ns []int32, out []Summary) error
 }

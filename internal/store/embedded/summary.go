@@ -198,20 +198,31 @@ const (
 	fromDB                      // the node's summary is not cached: read it from the database
 )
 
-// slotFields answers NodeFields for the node at slot from the cache:
-// fields are summary attributes and idx their fieldIndexes. The caller
-// holds mu.
-func (g *graph) slotFields(slot int32, kind store.ObjectKind, fields []string, idx []int) (store.Node, fieldsFrom) {
+// cachedSum returns the cached summary of the node at slot, with its kind
+// and class, when the node is of kind (any kind for store.AnyKind) and its
+// summary is cached. The caller holds mu.
+func (g *graph) cachedSum(slot int32, kind store.ObjectKind) (*sumSlot, kindClass, fieldsFrom) {
 	if slot < 0 || int(slot) >= len(g.ids) || g.ids[slot] == "" {
-		return store.Node{}, notOfKind
+		return nil, kindClass{}, notOfKind
 	}
 	if hasBit(g.uncached, slot) || int(slot) >= len(g.sums) || g.sums[slot].kc == 0 {
-		return store.Node{}, fromDB
+		return nil, kindClass{}, fromDB
 	}
 	sum := &g.sums[slot]
 	kc := g.kcs[sum.kc]
 	if kind != store.AnyKind && kc.kind != kind {
-		return store.Node{}, notOfKind
+		return nil, kindClass{}, notOfKind
+	}
+	return sum, kc, fromCache
+}
+
+// slotFields answers NodeFields for the node at slot from the cache:
+// fields are summary attributes and idx their fieldIndexes. The caller
+// holds mu.
+func (g *graph) slotFields(slot int32, kind store.ObjectKind, fields []string, idx []int) (store.Node, fieldsFrom) {
+	sum, kc, from := g.cachedSum(slot, kind)
+	if from != fromCache {
+		return store.Node{}, from
 	}
 	attrs := make(store.Attributes, len(fields))
 	for i, f := range fields {
@@ -224,4 +235,21 @@ func (g *graph) slotFields(slot int32, kind store.ObjectKind, fields []string, i
 		}
 	}
 	return store.Node{ID: g.ids[slot], Kind: kc.kind, Class: kc.class, Version: sum.version, Attributes: attrs}, fromCache
+}
+
+// slotSummary answers GraphView.Summaries for the node at slot from the
+// cache, into out (which it sets whole when it answers). The caller holds
+// mu.
+func (g *graph) slotSummary(slot int32, kind store.ObjectKind, out *store.Summary) fieldsFrom {
+	sum, kc, from := g.cachedSum(slot, kind)
+	if from != fromCache {
+		return from
+	}
+	*out = store.Summary{ID: g.ids[slot], Kind: kc.kind, Class: kc.class, Version: sum.version, Name: sum.name}
+	for i, v := range sum.vals {
+		if v != 0 {
+			out.Values[i] = g.vals[v]
+		}
+	}
+	return fromCache
 }

@@ -86,6 +86,12 @@ func (v view) Fields(ctx context.Context, kind store.ObjectKind, ns []int32, fie
 			}
 		}
 	}
+	return v.fromDB(ctx, kind, miss, at, fields, func(i int, n store.Node) { out[i] = n })
+}
+
+// fromDB reads the fields of the nodes of kind miss names from the
+// database, and calls set with each node read and each of its places (at).
+func (v view) fromDB(ctx context.Context, kind store.ObjectKind, miss []store.ID, at map[store.ID][]int, fields []string, set func(i int, n store.Node)) error {
 	if len(miss) == 0 {
 		return nil
 	}
@@ -95,10 +101,29 @@ func (v view) Fields(ctx context.Context, kind store.ObjectKind, ns []int32, fie
 	}
 	for id, n := range got {
 		for _, i := range at[id] {
-			out[i] = n
+			set(i, n)
 		}
 	}
 	return nil
+}
+
+// Summaries answers from the summary cache; the nodes whose summary is not
+// cached are read from the database (under the index's lock, as Fields).
+func (v view) Summaries(ctx context.Context, kind store.ObjectKind, ns []int32, out []store.Summary) error {
+	if err := store.CheckNodeFields(len(ns), store.SummaryAttributes); err != nil {
+		return err
+	}
+	var miss []store.ID
+	var at map[store.ID][]int // miss's places in ns
+	for i, n := range ns {
+		if from := v.g.slotSummary(n, kind, &out[i]); from != fromCache {
+			out[i] = store.Summary{}
+			if from == fromDB {
+				miss, at = addMiss(miss, at, v.g.ids[n], i)
+			}
+		}
+	}
+	return v.fromDB(ctx, kind, miss, at, store.SummaryAttributes, func(i int, n store.Node) { out[i] = store.SummaryOf(n) })
 }
 
 // addMiss records that node id, at place i of a Fields call, is read from
