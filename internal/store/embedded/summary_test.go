@@ -43,6 +43,7 @@ func TestSummaryCacheMatchesDatabase(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, want, got, "%s, fields %q", when, fields)
 		}
+		checkViewSummaries(t, s, ids, when)
 		s.g.mu.RLock()
 		defer s.g.mu.RUnlock()
 		for i, id := range ids {
@@ -80,8 +81,43 @@ func TestSummaryCacheMatchesDatabase(t *testing.T) {
 		assert.False(t, hasBit(s.g.uncached, s.g.byUID[mustUID(t, ids[5])]), "%s: a list no more, item 5 is cached", when)
 	}
 	check2(s, "after updates")
+	checkViewSummaries(t, s, ids, "after updates")
 	require.NoError(t, s.Close())
-	check2(openAt(t, dir), "reopened")
+	reopened := openAt(t, dir)
+	check2(reopened, "reopened")
+	checkViewSummaries(t, reopened, ids, "reopened")
+}
+
+// checkViewSummaries: a view's Summaries of the nodes of ids (and of a
+// number no node holds) equal store.SummaryOf of the database's answer,
+// cached or not, and are zero for a kind the nodes are not of.
+func checkViewSummaries(t *testing.T, s *Store, ids []store.ID, when string) {
+	t.Helper()
+	want, err := s.nodeFieldsFromDB(t.Context(), store.AnyKind, ids, store.SummaryAttributes, map[store.ID]store.Node{})
+	require.NoError(t, err)
+	err = s.ViewGraph(t.Context(), func(gv store.GraphView) error {
+		var ns []int32
+		var at []store.ID
+		for _, id := range ids {
+			if n, ok := gv.Node(id); ok {
+				ns, at = append(ns, n), append(at, id)
+			}
+		}
+		ns, at = append(ns, gv.Bound()+5), append(at, "")
+		for _, kind := range []store.ObjectKind{store.KindCI, store.AnyKind, store.ObjectKind("person")} {
+			got := make([]store.Summary, len(ns))
+			require.NoError(t, gv.Summaries(t.Context(), kind, ns, got))
+			for i, id := range at {
+				if n, ok := want[id]; ok && kind != store.ObjectKind("person") {
+					assert.Equal(t, store.SummaryOf(n), got[i], "%s, kind %s, node %s", when, kind, id)
+				} else {
+					assert.Zero(t, got[i], "%s, kind %s, node %q", when, kind, id)
+				}
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
 }
 
 func mustUID(t *testing.T, id store.ID) [16]byte {
