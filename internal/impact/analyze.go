@@ -167,7 +167,8 @@ func (a *Analyzer) Analyze(ctx context.Context, req Request) (*Result, error) {
 	res, err := a.analyze(bounded, m, depth, assume, starts, !req.IgnoreStatus, !req.Unordered, true)
 	if errors.Is(err, errViewChanged) {
 		// A node the analysis had met was purged and its number reused
-		// while it ran: again through the store's calls, which name CIs by
+		// while it ran, or a subgraph read at its start did not hold what
+		// it asked for: again through the store's calls, which name CIs by
 		// ID.
 		res, err = a.analyze(bounded, m, depth, assume, starts, !req.IgnoreStatus, !req.Unordered, false)
 	}
@@ -203,7 +204,7 @@ func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume
 			an.st[hs[i]].flags |= isUnavailable
 		}
 	}
-	rd, done, err := a.readerFor(ctx, an, views)
+	rd, done, err := a.readerFor(ctx, an, starts, views)
 	if err != nil {
 		return nil, err
 	}

@@ -303,17 +303,31 @@ func readByView[T any](ctx context.Context, r *viewReader, hs []handle, read fun
 	return nil
 }
 
-// readerFor returns the reader an analysis over a's graph uses: views when
-// the store serves them, its calls otherwise; done releases it.
-func (a *Analyzer) readerFor(ctx context.Context, an *analysis, views bool) (rd reader, done func(), err error) {
-	v, ok := a.g.(store.GraphViewer)
-	if views && ok {
+// readerFor returns the reader an analysis from starts over a's graph
+// uses: views when the store serves them, a subgraph read in one call when
+// the store reads them and it is within the node budget, the store's calls
+// otherwise (views false: the calls only); done releases it.
+func (a *Analyzer) readerFor(ctx context.Context, an *analysis, starts []store.ID, views bool) (rd reader, done func(), err error) {
+	if !views {
+		return storeReader{an}, func() {}, nil
+	}
+	if v, ok := a.g.(store.GraphViewer); ok {
 		err := v.ViewGraph(ctx, func(store.GraphView) error { return nil })
 		switch {
 		case err == nil:
 			vr := newViewReader(an, v)
 			return vr, vr.release, nil
 		case !errors.Is(err, errors.ErrUnsupported):
+			return nil, nil, fmt.Errorf("impact: %w", err)
+		}
+	}
+	if sr, ok := a.g.(store.SubgraphReader); ok {
+		snap, err := a.readSnapshot(ctx, sr, &an.r, starts, an.maxDepth)
+		switch {
+		case err == nil:
+			vr := newViewReader(an, snap)
+			return vr, vr.release, nil
+		case !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, store.ErrSubgraphTooLarge):
 			return nil, nil, fmt.Errorf("impact: %w", err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/skein-cmdb/skein/internal/bench"
 	"github.com/skein-cmdb/skein/internal/impact"
+	"github.com/skein-cmdb/skein/internal/neo4jtest"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -103,6 +104,29 @@ func outcomeOf(res *impact.Result) outcome {
 	return o
 }
 
+// agreementRequest is a shape of request two readers answer alike.
+type agreementRequest struct {
+	name string
+	req  func(id store.ID) impact.Request
+}
+
+// agreementRequests are the shapes of request the reader tests compare,
+// from one start (and other, the second start of one of them).
+func agreementRequests(other store.ID) []agreementRequest {
+	return []agreementRequest{
+		{"down", func(id store.ID) impact.Request { return impact.Request{CIs: []store.ID{id}, MaxDepth: 8} }},
+		{"degraded", func(id store.ID) impact.Request {
+			return impact.Request{CIs: []store.ID{id}, MaxDepth: 6, Assume: impact.Degraded}
+		}},
+		{"ignoring status, depth 3", func(id store.ID) impact.Request {
+			return impact.Request{CIs: []store.ID{id}, MaxDepth: 3, IgnoreStatus: true}
+		}},
+		{"two starts, unordered", func(id store.ID) impact.Request {
+			return impact.Request{CIs: []store.ID{id, other}, MaxDepth: 8, Unordered: true}
+		}},
+	}
+}
+
 // TestViewsAndCallsAgree runs every analysis twice over one embedded
 // store, through its graph views and through its calls (the reads Neo4j
 // serves), on a generated estate where one CI in seven is in maintenance
@@ -126,21 +150,7 @@ func TestViewsAndCallsAgree(t *testing.T) {
 	require.True(t, ok, "the embedded store serves graph views")
 
 	starts := append(append([]bench.Named{}, e.Hubs...), e.Typical[:8]...)
-	requests := []struct {
-		name string
-		req  func(id store.ID) impact.Request
-	}{
-		{"down", func(id store.ID) impact.Request { return impact.Request{CIs: []store.ID{id}, MaxDepth: 8} }},
-		{"degraded", func(id store.ID) impact.Request {
-			return impact.Request{CIs: []store.ID{id}, MaxDepth: 6, Assume: impact.Degraded}
-		}},
-		{"ignoring status, depth 3", func(id store.ID) impact.Request {
-			return impact.Request{CIs: []store.ID{id}, MaxDepth: 3, IgnoreStatus: true}
-		}},
-		{"two starts, unordered", func(id store.ID) impact.Request {
-			return impact.Request{CIs: []store.ID{id, ids[e.Typical[0].Index]}, MaxDepth: 8, Unordered: true}
-		}},
-	}
+	requests := agreementRequests(ids[e.Typical[0].Index])
 	calls := impact.New(callsOnly{st}, svc.Model, impact.Options{NodeBudget: store.MaxNodes})
 	var restarted atomic.Int32
 	for _, rq := range requests {
@@ -181,4 +191,81 @@ func TestViewsAndCallsAgree(t *testing.T) {
 		}
 	}
 	assert.Positive(t, restarted.Load(), "analyses that met a changed view")
+}
+
+// subgraphs forwards the store's subgraph reads and counts the calls of
+// both kinds.
+type subgraphs struct {
+	impact.Graph
+	r            store.SubgraphReader
+	reads, edges atomic.Int32
+}
+
+func (w *subgraphs) ReadSubgraph(ctx context.Context, q store.SubgraphQuery) (store.Subgraph, error) {
+	w.reads.Add(1)
+	return w.r.ReadSubgraph(ctx, q)
+}
+
+func (w *subgraphs) Edges(ctx context.Context, cis []store.ID, dir store.Direction, types []string) (store.Hops, error) {
+	w.edges.Add(1)
+	return w.Graph.Edges(ctx, cis, dir, types)
+}
+
+// TestSubgraphAndCallsAgree runs every analysis twice over Neo4j, through
+// one subgraph read (store.SubgraphReader) and through its calls level by
+// level, on a generated estate where one CI in seven is in maintenance:
+// the answers, paths and headrooms included, are the same. With a node
+// budget smaller than what is within reach, the analysis reads level by
+// level (where the budget applies as it goes) and answers as the calls do.
+func TestSubgraphAndCallsAgree(t *testing.T) {
+	neo4jtest.Require(t)
+	ctx := t.Context()
+	f := neo4jFixtureOf(t)
+	e := bench.Generate(3000, 11)
+	for i := range e.CIs {
+		e.CIs[i].Attributes["name"] = fmt.Sprintf("sub-%s", e.CIs[i].Attributes["name"])
+		for _, k := range []string{"serial_number", "vm_uuid", "url"} {
+			if v, ok := e.CIs[i].Attributes[k]; ok {
+				e.CIs[i].Attributes[k] = fmt.Sprintf("SUB%v", v)
+			}
+		}
+		if i%7 == 3 {
+			e.CIs[i].Attributes["status"] = "maintenance"
+		}
+	}
+	svc, ids := loadEstate(t, f.st, e)
+	r, ok := f.st.(store.SubgraphReader)
+	require.True(t, ok, "Neo4j reads subgraphs")
+
+	starts := append(append([]bench.Named{}, e.Hubs...), e.Typical[:8]...)
+	requests := agreementRequests(ids[e.Typical[0].Index])
+	for _, budget := range []int{store.MaxNodes, 40} {
+		calls := impact.New(callsOnly{f.st}, svc.Model, impact.Options{NodeBudget: budget})
+		requests, starts := requests, starts
+		if budget < store.MaxNodes {
+			requests, starts = requests[:1], starts[:3] // a hub, the down request
+		}
+		for _, rq := range requests {
+			for _, s := range starts {
+				t.Run(fmt.Sprintf("budget %d/%s/%s", budget, rq.name, s.Label), func(t *testing.T) {
+					req := rq.req(ids[s.Index])
+					want, err := calls.Analyze(ctx, req)
+					require.NoError(t, err)
+					require.NotEmpty(t, want.Impacted, "an analysis that reaches nothing compares nothing")
+
+					sub := &subgraphs{Graph: f.st, r: r}
+					got, err := impact.New(sub, svc.Model, impact.Options{NodeBudget: budget}).Analyze(ctx, req)
+					require.NoError(t, err)
+					assert.Equal(t, int32(1), sub.reads.Load(), "one subgraph read")
+					if budget == store.MaxNodes {
+						assert.Zero(t, sub.edges.Load(), "Edges calls beside the subgraph")
+					} else {
+						require.True(t, want.Truncated, "a hub reaches more than the budget")
+						assert.Positive(t, sub.edges.Load(), "more than the budget within reach: level by level")
+					}
+					assert.Equal(t, outcomeOf(want), outcomeOf(got))
+				})
+			}
+		}
+	}
 }

@@ -266,6 +266,18 @@ func (s *instrumentedStore) ForgetScope(ctx context.Context, scope store.ScopeRe
 	return s.next.ForgetScope(ctx, scope, members, before)
 }
 
+// ReadSubgraph forwards store.SubgraphReader, timed as one store call. It
+// answers errors.ErrUnsupported when the store it wraps reads no
+// subgraphs.
+func (s *instrumentedStore) ReadSubgraph(ctx context.Context, q store.SubgraphQuery) (_ store.Subgraph, err error) {
+	r, ok := s.next.(store.SubgraphReader)
+	if !ok {
+		return store.Subgraph{}, fmt.Errorf("metrics: %w: the store reads no subgraphs", errors.ErrUnsupported)
+	}
+	defer s.done("ReadSubgraph", time.Now(), &err)
+	return r.ReadSubgraph(ctx, q)
+}
+
 // ViewGraph forwards store.GraphViewer, uninstrumented: a view is read in
 // many small calls (a hop, a node), too fine to time one by one; the
 // reader that takes it is timed as a whole (an impact analysis). It

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // GraphViewer is implemented by a store that keeps the graph's shape and
 // its nodes' summaries in memory (the embedded store) for readers that
@@ -56,4 +59,74 @@ type GraphView interface {
 	// Summary when ns[i] holds no node of kind (any kind for AnyKind).
 	// out is as long as ns.
 	Summaries(ctx context.Context, kind ObjectKind, ns []int32, out []Summary) error
+}
+
+// SubgraphReader is implemented by a store whose graph is not in this
+// process (Neo4j): it reads, in one transaction and two statements, the
+// part of the graph within a few hops of some nodes, with the
+// relationships of each node of that part and the attributes of every node
+// they lead to. A reader that would otherwise ask for the graph level by
+// level (an impact analysis: one round trip per level and direction, and
+// per batch of summaries) asks once and walks the answer in memory: the
+// reachability is computed where the graph is, the rules stay with the
+// reader.
+//
+// It is optional, like GraphViewer; a store wrapper forwards it, answering
+// an error that matches errors.ErrUnsupported when the store it wraps has
+// none.
+type SubgraphReader interface {
+	// ReadSubgraph answers q. More than q.MaxNodes nodes reached is
+	// ErrSubgraphTooLarge (the reader then asks level by level, where its
+	// own budget applies); bad input is an *InvalidError.
+	ReadSubgraph(ctx context.Context, q SubgraphQuery) (Subgraph, error)
+}
+
+// ErrSubgraphTooLarge is ReadSubgraph's answer when more nodes than the
+// query's MaxNodes are reached.
+var ErrSubgraphTooLarge = errors.New("store: the subgraph holds more nodes than asked for")
+
+// SubgraphQuery asks for the CIs within MaxDepth hops of Start along
+// Reach (the starts included), each with its relationships along Edges,
+// and Fields of every CI reached or at the far end of one of those
+// relationships.
+type SubgraphQuery struct {
+	Start    []ID
+	Reach    []EdgeRule
+	MaxDepth int
+	// Edges are the relationships read of each CI reached; at least one
+	// rule, types named (no wildcard).
+	Edges []EdgeRule
+	// MaxNodes bounds the CIs reached (1 to MaxNodes).
+	MaxNodes int
+	// Fields are the attributes read of each CI (as NodeFields).
+	Fields []string
+}
+
+// Check validates q.
+func (q SubgraphQuery) Check() error {
+	t := Traversal{Start: q.Start, Rules: q.Reach, MaxDepth: q.MaxDepth, MaxNodes: q.MaxNodes}
+	if err := t.Check(); err != nil {
+		return err
+	}
+	if err := CheckRules(q.Edges); err != nil {
+		return err
+	}
+	for i, r := range q.Edges {
+		if r.Type == "" {
+			return Invalid("edges", "rule %d: name a type", i)
+		}
+	}
+	return CheckNodeFields(1, q.Fields) // the fields only: the nodes are the starts, checked above
+}
+
+// Subgraph is ReadSubgraph's answer.
+type Subgraph struct {
+	// Nodes are the CIs reached, starts included (Nodes[:Reached]), then
+	// the CIs at the far end of their relationships that were not reached;
+	// each with its ID, kind, class, version and the query's Fields.
+	Nodes   []Node
+	Reached int
+	// Hops holds the relationships of each CI reached, along the query's
+	// Edges: Hops.Of(i) for Nodes[i], i < Reached.
+	Hops Hops
 }

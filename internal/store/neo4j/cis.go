@@ -307,6 +307,27 @@ const qNodeFields = `UNWIND $ids AS id
 {MATCH}
 RETURN collect([c.id, c._kind, c.class, c._version, [f IN $fields | c[f]]])`
 
+// fieldsNode reads a row of qNodeFields: [id, kind, class, version,
+// [the values of fields]].
+func fieldsNode(row []any, fields []string) (store.Node, error) {
+	n := store.Node{ID: store.ID(asString(row[0])), Kind: kindOrCI(store.ObjectKind(asString(row[1]))),
+		Class: asString(row[2]), Attributes: make(store.Attributes, len(fields))}
+	v, _ := row[3].(int64)
+	n.Version = max(v, 1)
+	vals, _ := row[4].([]any)
+	for i, f := range fields {
+		if i >= len(vals) || vals[i] == nil {
+			continue
+		}
+		av, err := fromProperty(vals[i])
+		if err != nil {
+			return store.Node{}, &appError{fmt.Errorf("neo4j: node %s, attribute %q: %w", n.ID, f, err)}
+		}
+		n.Attributes[f] = av
+	}
+	return n, nil
+}
+
 // NodeFields returns partial nodes: see store.NodeReader. Only the named
 // properties cross the wire.
 func (s *Store) NodeFields(ctx context.Context, kind store.ObjectKind, ids []store.ID, fields []string) (map[store.ID]store.Node, error) {
@@ -328,20 +349,9 @@ func (s *Store) NodeFields(ctx context.Context, kind store.ObjectKind, ids []sto
 		}
 		out := make(map[store.ID]store.Node, len(rows))
 		for _, row := range rows {
-			n := store.Node{ID: store.ID(asString(row[0])), Kind: kindOrCI(store.ObjectKind(asString(row[1]))),
-				Class: asString(row[2]), Attributes: make(store.Attributes, len(fields))}
-			v, _ := row[3].(int64)
-			n.Version = max(v, 1)
-			vals, _ := row[4].([]any)
-			for i, f := range fields {
-				if i >= len(vals) || vals[i] == nil {
-					continue
-				}
-				av, err := fromProperty(vals[i])
-				if err != nil {
-					return nil, &appError{fmt.Errorf("neo4j: node %s, attribute %q: %w", n.ID, f, err)}
-				}
-				n.Attributes[f] = av
+			n, err := fieldsNode(row, fields)
+			if err != nil {
+				return nil, err
 			}
 			out[n.ID] = n
 		}
