@@ -109,4 +109,16 @@
 //     each hop and each CI's fields as they read them; the answer is the
 //     same either way (TestViewsAndCallsAgree), and a view whose nodes
 //     changed under a running analysis sends it back to the calls.
+//   - On a store that reads subgraphs (store.SubgraphReader: Neo4j) the
+//     analysis first reads, in one transaction, every CI within its depth
+//     of the starts along the types that carry an effect, with those
+//     relationships, its groups' members and their summaries, and walks
+//     that snapshot through the view reader (ADR 30): two statements
+//     instead of a round trip per level, side and batch. A snapshot is
+//     read only within the node budget; beyond it, and should the snapshot
+//     lack what the analysis asks for, the analysis reads level by level
+//     (TestSubgraphAndCallsAgree compares both on Neo4j).
+//   - Reported CIs carry a store.Summary (their SummaryFields as fields,
+//     not a map): from the embedded store's summary cache it costs no
+//     allocation (ADR 30).
 package impact

@@ -19,11 +19,16 @@ import (
 // (ADR 30).
 //
 // Every CI whose relationships the analysis reads is within its depth of a
-// start along those types (a CI is read only when it is reached at a depth
-// below the limit), so the snapshot holds them all. Should a reader ask
-// for the relationships of a CI the snapshot holds without them, the view
-// says so (errViewChanged) and the analysis runs again through the store's
-// calls.
+// start along those types, so the snapshot holds them all: the analysis
+// reads the relationships that carry an effect of a CI only when it
+// reached the CI below its depth (a label's depth is never below the CI's
+// distance from the starts), and those of a group to its members when a
+// member went down, which puts the group within the depth. So the CIs
+// reached at the depth are read with their members only, and the CIs at
+// the far end of what is read are those members (TestSubgraphAndCallsAgree
+// compares every answer with the calls'). Should a reader ask for the
+// relationships of a CI the snapshot holds without any, the view says so
+// (errViewChanged) and the analysis runs again through the store's calls.
 type snapshot struct {
 	nodes   []store.Node
 	reached int32
@@ -54,12 +59,12 @@ func (a *Analyzer) readSnapshot(ctx context.Context, r store.SubgraphReader, rul
 			q.Reach = append(q.Reach, store.EdgeRule{Type: t, Dir: sd.dir})
 		}
 	}
-	q.Edges = slices.Clone(q.Reach)
 	for _, sd := range rules.groupSides {
 		for _, t := range sd.types {
-			q.Edges = append(q.Edges, store.EdgeRule{Type: t, Dir: sd.dir})
+			q.EdgesAtMaxDepth = append(q.EdgesAtMaxDepth, store.EdgeRule{Type: t, Dir: sd.dir})
 		}
 	}
+	q.Edges = append(slices.Clone(q.Reach), q.EdgesAtMaxDepth...)
 	if len(q.Reach) == 0 {
 		return nil, errors.ErrUnsupported // nothing carries an effect: no subgraph to read
 	}

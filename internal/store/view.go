@@ -86,16 +86,22 @@ type SubgraphReader interface {
 var ErrSubgraphTooLarge = errors.New("store: the subgraph holds more nodes than asked for")
 
 // SubgraphQuery asks for the CIs within MaxDepth hops of Start along
-// Reach (the starts included), each with its relationships along Edges,
-// and Fields of every CI reached or at the far end of one of those
-// relationships.
+// Reach (the starts included), each with its relationships along Edges
+// (EdgesAtMaxDepth for the CIs reached at MaxDepth), and Fields of every CI
+// reached or at the far end of one of those relationships.
 type SubgraphQuery struct {
 	Start    []ID
 	Reach    []EdgeRule
 	MaxDepth int
-	// Edges are the relationships read of each CI reached; at least one
-	// rule, types named (no wildcard).
+	// Edges are the relationships read of each CI reached below MaxDepth;
+	// at least one rule, types named (no wildcard).
 	Edges []EdgeRule
+	// EdgesAtMaxDepth are those read of each CI reached at MaxDepth: a
+	// reader that walks no further than MaxDepth needs fewer of them (an
+	// impact analysis: a group's members only), and every relationship
+	// read there may lead out of the subgraph, to a CI whose fields are
+	// read. Types named; none is allowed.
+	EdgesAtMaxDepth []EdgeRule
 	// MaxNodes bounds the CIs reached (1 to MaxNodes).
 	MaxNodes int
 	// Fields are the attributes read of each CI (as NodeFields).
@@ -116,6 +122,16 @@ func (q SubgraphQuery) Check() error {
 			return Invalid("edges", "rule %d: name a type", i)
 		}
 	}
+	if len(q.EdgesAtMaxDepth) > 0 {
+		if err := CheckRules(q.EdgesAtMaxDepth); err != nil {
+			return err
+		}
+	}
+	for i, r := range q.EdgesAtMaxDepth {
+		if r.Type == "" {
+			return Invalid("edgesAtMaxDepth", "rule %d: name a type", i)
+		}
+	}
 	return CheckNodeFields(1, q.Fields) // the fields only: the nodes are the starts, checked above
 }
 
@@ -127,6 +143,7 @@ type Subgraph struct {
 	Nodes   []Node
 	Reached int
 	// Hops holds the relationships of each CI reached, along the query's
-	// Edges: Hops.Of(i) for Nodes[i], i < Reached.
+	// Edges (EdgesAtMaxDepth for those at MaxDepth): Hops.Of(i) for
+	// Nodes[i], i < Reached.
 	Hops Hops
 }

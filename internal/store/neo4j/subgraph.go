@@ -15,19 +15,34 @@ var _ store.SubgraphReader = (*Store)(nil)
 
 // qSubgraph reads the CIs within reach of the starts (the pruning
 // breadth-first expand of reachStatement, the starts included by the
-// lower bound 0) and, for each, its relationships along the query's edge
-// rules (one undirected pattern with a per-relationship direction check,
-// as reachStep) and its fields: one list of rows in one record, as
-// NodeFields answers (collectRows). {STEP}, {DEPTH} and {EDGES} are built
-// from checked names and numbers; everything else is a parameter.
+// lower bound 0) and, for each, its fields and its relationships along the
+// query's edge rules for its depth, outgoing and incoming ({OUT} and {IN},
+// subgraphHops: directed pattern comprehensions, which measured 15-25 %
+// faster than one undirected pattern with a direction check per
+// relationship): one list of rows in one record, as NodeFields answers
+// (collectRows). {STEP}, {DEPTH}, {OUT} and {IN} are built from checked
+// names and numbers; everything else is a parameter.
 const qSubgraph = `UNWIND $ids AS id
 MATCH p = (s:CI {id: id}){STEP}{0,{DEPTH}}(x)
 WITH x, min(length(p)) AS depth
 LIMIT $limit
-OPTIONAL MATCH (x)-[r{EDGES}]-(y:CI)
-WHERE startNode(r) = x AND type(r) IN $eout OR endNode(r) = x AND type(r) IN $ein
-WITH x, collect(type(r)) AS ts, collect(startNode(r) = x) AS fw, collect(y.id) AS ys
-RETURN collect([x.id, x._kind, x.class, x._version, [f IN $fields | x[f]], ts, fw, ys])`
+RETURN collect([x.id, x._kind, x.class, x._version, [f IN $fields | x[f]], {OUT}, {IN}])`
+
+// subgraphHops is the pattern comprehension of one direction of
+// qSubgraph: the relationships of x of the types of below (for a CI
+// reached below the depth) or at (at the depth), as [type, far end's id]
+// pairs; [] when neither has a type.
+func subgraphHops(dir string, below, at []string) (string, error) {
+	texpr, err := typeExpr(slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(below), at...)))))
+	if err != nil || texpr == "" {
+		return "[]", err
+	}
+	pattern := "(x)-[h" + texpr + "]->(y:CI)"
+	if dir == "in" {
+		pattern = "(x)<-[h" + texpr + "]-(y:CI)"
+	}
+	return "[" + pattern + " WHERE type(h) IN CASE WHEN depth < $depth THEN $below" + dir + " ELSE $at" + dir + " END | [type(h), y.id]]", nil
+}
 
 // ReadSubgraph answers store.SubgraphReader in one read transaction: the
 // CIs reached with their relationships and fields (qSubgraph), then the
@@ -42,7 +57,7 @@ func (s *Store) ReadSubgraph(ctx context.Context, q store.SubgraphQuery) (store.
 		return store.Subgraph{}, err
 	}
 	out, err := s.read(ctx, "read subgraph", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		rows, err := collectRows(ctx, tx, query, params, 8)
+		rows, err := collectRows(ctx, tx, query, params, 7)
 		if err != nil {
 			return nil, err
 		}
@@ -59,17 +74,19 @@ func (s *Store) ReadSubgraph(ctx context.Context, q store.SubgraphQuery) (store.
 		}
 		var far []string
 		for _, row := range rows {
-			ts, fw, ys, err := parallelLists(row[5:])
-			if err != nil {
-				return nil, err
-			}
-			for k := range ts {
-				fwd, _ := fw[k].(bool)
-				y := store.ID(asString(ys[k]))
-				sub.Hops.Add(asString(ts[k]), y, fwd)
-				if !known[y] {
-					known[y] = true
-					far = append(far, string(y))
+			for k, fwd := range []bool{true, false} {
+				hops, _ := row[5+k].([]any)
+				for _, h := range hops {
+					pair, ok := h.([]any)
+					if !ok || len(pair) != 2 {
+						return nil, fmt.Errorf("neo4j: read subgraph: a relationship as %T", h)
+					}
+					y := store.ID(asString(pair[1]))
+					sub.Hops.Add(asString(pair[0]), y, fwd)
+					if !known[y] {
+						known[y] = true
+						far = append(far, string(y))
+					}
 				}
 			}
 			sub.Hops.End()
@@ -103,12 +120,16 @@ func subgraphStatement(q store.SubgraphQuery) (string, map[string]any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	edges := splitRules(q.Edges)
-	texpr, err := typeExpr(append(slices.Clone(edges.out.types), edges.in.types...))
+	edges, last := splitRules(q.Edges), splitRules(q.EdgesAtMaxDepth)
+	outs, err := subgraphHops("out", edges.out.types, last.out.types)
 	if err != nil {
 		return "", nil, err
 	}
-	query := strings.NewReplacer("{STEP}", step, "{DEPTH}", fmt.Sprint(q.MaxDepth), "{EDGES}", texpr).Replace(qSubgraph)
+	ins, err := subgraphHops("in", edges.in.types, last.in.types)
+	if err != nil {
+		return "", nil, err
+	}
+	query := strings.NewReplacer("{STEP}", step, "{DEPTH}", fmt.Sprint(q.MaxDepth), "{OUT}", outs, "{IN}", ins).Replace(qSubgraph)
 	if params == nil {
 		params = map[string]any{}
 	}
@@ -117,7 +138,8 @@ func subgraphStatement(q store.SubgraphQuery) (string, map[string]any, error) {
 		ids[i] = string(id)
 	}
 	params["ids"], params["limit"], params["fields"] = ids, q.MaxNodes+1, q.Fields
-	params["eout"], params["ein"] = nonNil(edges.out.types), nonNil(edges.in.types)
+	params["belowout"], params["belowin"] = nonNil(edges.out.types), nonNil(edges.in.types)
+	params["atout"], params["atin"], params["depth"] = nonNil(last.out.types), nonNil(last.in.types), q.MaxDepth
 	return query, params, nil
 }
 
