@@ -36,5 +36,8 @@
 // that, and on a hub's tens of thousands of rows that is the difference
 // between 400 and 150 ms (collectRows). A depth-only traversal from one
 // start is one statement that Neo4j plans as a pruning breadth-first
-// expand (reachStatement, ADR 4); the others expand level by level.
+// expand (reachStatement, ADR 4); the others expand level by level. An
+// impact analysis reads the part of the graph it walks in one transaction
+// instead (store.SubgraphReader, ReadSubgraph: the same expand, then each
+// CI's relationships and fields, ADR 30) and applies its rules in Go.
 package neo4j
