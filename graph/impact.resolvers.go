@@ -61,6 +61,11 @@ func (r *impactedCIResolver) Ci(ctx context.Context, obj *model.ImpactedCI) (*mo
 	return r.loadCI(ctx, obj.CIID)
 }
 
+// Path is the resolver for the path field.
+func (r *impactedCIResolver) Path(ctx context.Context, obj *model.ImpactedCI) ([]model.PathStep, error) {
+	return impactedPathView(obj), nil
+}
+
 // Cis is the resolver for the cis field.
 func (r *pathResolver) Cis(ctx context.Context, obj *model.Path) ([]model.CI, error) {
 	cis, err := loadersFor(ctx, r.Store).CI.LoadAll(ctx, obj.IDs)

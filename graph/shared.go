@@ -100,7 +100,8 @@ func keepEffects(list []impact.Impacted, keep []model.ImpactOutcome) []impact.Im
 	return out
 }
 
-// impactedView converts impacted CIs of res, building their paths.
+// impactedView converts impacted CIs of res (their paths are built when
+// a query selects them).
 func impactedView(res *impact.Result, list []impact.Impacted) []model.ImpactedCI {
 	out := make([]model.ImpactedCI, len(list))
 	for i, it := range list {
@@ -110,8 +111,18 @@ func impactedView(res *impact.Result, list []impact.Impacted) []model.ImpactedCI
 }
 
 func impactedCIView(res *impact.Result, it impact.Impacted) model.ImpactedCI {
-	path := res.PathOf(it)
-	from := it.CI.ID
+	v := model.ImpactedCI{CIID: it.CI.ID, Depth: it.Depth, Effect: outcomes[it.Effect], Result: res, Item: it}
+	if h := it.Headroom; h != nil {
+		v.Headroom = &model.Headroom{GroupID: h.Group.ID, MembersUp: h.Up, MembersNeeded: h.Needed}
+	}
+	return v
+}
+
+// impactedPathView is the path of an impacted CI, built when a query
+// selects it: an analysis keeps how each CI was reached, not every path.
+func impactedPathView(v *model.ImpactedCI) []model.PathStep {
+	path := v.Result.PathOf(v.Item)
+	from := v.Item.CI.ID
 	if len(path) > 0 {
 		first := path[0]
 		from = first.Rel.Source
@@ -119,11 +130,7 @@ func impactedCIView(res *impact.Result, it impact.Impacted) model.ImpactedCI {
 			from = first.Rel.Target
 		}
 	}
-	v := model.ImpactedCI{CIID: it.CI.ID, Depth: it.Depth, Effect: outcomes[it.Effect], Path: stepsView(path, from)}
-	if h := it.Headroom; h != nil {
-		v.Headroom = &model.Headroom{GroupID: h.Group.ID, MembersUp: h.Up, MembersNeeded: h.Needed}
-	}
-	return v
+	return stepsView(path, from)
 }
 
 // depthCountsView converts counts by depth.

@@ -30,6 +30,8 @@ type ImpactAnalysisResolver interface {
 }
 type ImpactedCIResolver interface {
 	Ci(ctx context.Context, obj *model.ImpactedCI) (*model.CI, error)
+
+	Path(ctx context.Context, obj *model.ImpactedCI) ([]model.PathStep, error)
 }
 type PathResolver interface {
 	Cis(ctx context.Context, obj *model.Path) ([]model.CI, error)
@@ -1026,7 +1028,7 @@ func (ec *executionContext) _ImpactedCI_path(ctx context.Context, field graphql.
 			return ec.fieldContext_ImpactedCI_path(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Path, nil
+			return ec.Resolvers.ImpactedCI().Path(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.PathStep) graphql.Marshaler {
@@ -1040,8 +1042,8 @@ func (ec *executionContext) fieldContext_ImpactedCI_path(_ context.Context, fiel
 	fc = &graphql.FieldContext{
 		Object:     "ImpactedCI",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PathStep(ctx, field)
 		},
@@ -2242,10 +2244,11 @@ func (ec *executionContext) _ImpactedCI(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "path":
-			out.Values[i] = ec._ImpactedCI_path(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImpactedCI_path(ctx, field, obj)
+				})
 		case "headroom":
 			out.Values[i] = ec._ImpactedCI_headroom(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {

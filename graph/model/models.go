@@ -114,13 +114,17 @@ type ImpactAnalysis struct {
 }
 
 // ImpactedCI is a CI reached by an impact analysis; the CI is resolved
-// through the loader, for the CIs a query shows.
+// through the loader, and the path from the analysis, for the CIs a query
+// shows and only when it selects them.
 type ImpactedCI struct {
 	CIID     store.ID
 	Depth    int
 	Effect   ImpactOutcome
-	Path     []PathStep
 	Headroom *Headroom
+	// Result and Item are the analysis and the CI's place in it, which the
+	// path is read from.
+	Result *impact.Result
+	Item   impact.Impacted
 }
 
 // Headroom is how much redundancy is left to an impacted CI; its group is
