@@ -30,13 +30,13 @@ func (a *Analyzer) ResolveContacts(ctx context.Context, res *Result) error {
 		return nil
 	}
 	var ids []store.ID
-	names := map[store.ID]map[string]string{} // the CI's owner and support group
+	names := map[store.ID][2]string{} // the CI's owner and support group
 	for i := range res.Impacted {
 		ci := &res.Impacted[i].CI
 		o, g := ci.Text("owner"), ci.Text("support_group")
 		if o != "" || g != "" {
 			ids = append(ids, ci.ID)
-			names[ci.ID] = map[string]string{"owner": o, "support_group": g}
+			names[ci.ID] = [2]string{o, g}
 		}
 	}
 	// name -> node, per attribute, from the CI with the smallest ID whose
@@ -54,11 +54,10 @@ func (a *Analyzer) ResolveContacts(ctx context.Context, res *Result) error {
 				if !cmdb.FromAttribute(e) {
 					continue
 				}
-				attr := "owner"
+				attr, name := "owner", names[id][0]
 				if e.Type == cmdb.RelSupportedBy {
-					attr = "support_group"
+					attr, name = "support_group", names[id][1]
 				}
-				name := names[id][attr]
 				key := [2]string{attr, name}
 				if prev, ok := from[key]; name != "" && (!ok || id < prev || id == prev && e.Target < byName[key]) {
 					byName[key], from[key] = e.Target, id

@@ -90,7 +90,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"route", "method"}),
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Subsystem: "store", Name: "call_duration_seconds",
-			Help:    "Time of a Store method call, by method and result (ok, not_found, conflict, invalid, unavailable, canceled, timeout, error).",
+			Help:    "Time of a Store method call, by method and result (ok, not_found, conflict, too_large, invalid, unavailable, canceled, timeout, error).",
 			Buckets: latencyBuckets,
 		}, []string{"method", "result"}),
 		traversalNodes: prometheus.NewHistogram(prometheus.HistogramOpts{

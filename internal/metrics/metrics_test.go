@@ -306,6 +306,7 @@ func TestInstrumentStoreResults(t *testing.T) {
 		{nil, "ok"},
 		{fmt.Errorf("ci 7: %w", store.ErrNotFound), "not_found"},
 		{fmt.Errorf("key taken: %w", store.ErrConflict), "conflict"},
+		{fmt.Errorf("neo4j: %w: more than 50000 CIs", store.ErrSubgraphTooLarge), "too_large"},
 		{&store.ItemError{Index: 3, Err: store.Invalid("name", "required")}, "invalid"},
 		{fmt.Errorf("dial: %w", store.ErrUnavailable), "unavailable"},
 		{context.Canceled, "canceled"},

@@ -183,6 +183,9 @@ func result(err error) string {
 		return "not_found"
 	case errors.Is(err, store.ErrConflict):
 		return "conflict"
+	case errors.Is(err, store.ErrSubgraphTooLarge):
+		// An answer, not a failure: the reader asks level by level.
+		return "too_large"
 	case errors.As(err, &invalid):
 		return "invalid"
 	case errors.Is(err, store.ErrUnavailable):
