@@ -351,9 +351,9 @@ func impactTypeRules(m *cmdb.Model, types []string, dependents bool) ([]store.Ed
 }
 
 func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules []store.EdgeRule, opts ReachOptions) (*Reach, error) {
-	res, err := a.g.Expand(ctx, store.Traversal{Start: []store.ID{id}, Rules: rules, MaxDepth: depth, MaxNodes: a.opts.NodeBudget, DepthOnly: !opts.Paths})
+	res, sums, err := a.reachFrom(ctx, id, depth, rules, opts)
 	if err != nil {
-		return nil, fmt.Errorf("impact: expand: %w", err)
+		return nil, err
 	}
 	if len(res.Nodes) == 0 || res.Nodes[0].ID != id {
 		return nil, fmt.Errorf("CI %q: %w", clipID(id), store.ErrNotFound)
@@ -375,7 +375,13 @@ func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules
 		return nil, fmt.Errorf("CI %q: %w", clipID(id), store.ErrNotFound)
 	}
 	out := &Reach{Root: root, MaxDepth: depth, Truncated: res.Truncated, Nodes: make([]Node, len(res.Nodes)-1), paths: pf}
-	err = a.summaries(ctx, ids[1:], func(i int, s *store.Summary) { out.Nodes[i] = Node{CI: *s, Depth: res.Nodes[i+1].Depth} })
+	if sums != nil {
+		for i := range out.Nodes {
+			out.Nodes[i] = Node{CI: sums[i+1], Depth: res.Nodes[i+1].Depth}
+		}
+	} else {
+		err = a.summaries(ctx, ids[1:], func(i int, s *store.Summary) { out.Nodes[i] = Node{CI: *s, Depth: res.Nodes[i+1].Depth} })
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -387,6 +393,50 @@ func (a *Analyzer) expandFrom(ctx context.Context, id store.ID, depth int, rules
 		}))
 	}
 	return out, nil
+}
+
+// reachFrom is the traversal of expandFrom: the CIs reached, the root
+// first, by depth. On a store that reads subgraphs and serves no views
+// (Neo4j), a traversal that needs no paths is one subgraph read of the CIs
+// and their summaries (sums, by the place of each in the answer), instead
+// of a traversal and a summaries call per batch of them; more CIs within
+// reach than the node budget, and it is the store's traversal, which keeps
+// the nearest and says it was truncated.
+func (a *Analyzer) reachFrom(ctx context.Context, id store.ID, depth int, rules []store.EdgeRule, opts ReachOptions) (store.TraversalResult, []store.Summary, error) {
+	_, views := a.g.(store.GraphViewer)
+	if sr, ok := a.g.(store.SubgraphReader); ok && !views && !opts.Paths {
+		sub, err := sr.ReadSubgraph(ctx, store.SubgraphQuery{Start: []store.ID{id}, Reach: rules, MaxDepth: depth,
+			MaxNodes: min(a.opts.NodeBudget+1, store.MaxNodes), Fields: SummaryFields})
+		switch {
+		case err == nil:
+			res, sums := reachOf(sub)
+			return res, sums, nil
+		case !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, store.ErrSubgraphTooLarge):
+			return store.TraversalResult{}, nil, fmt.Errorf("impact: expand: %w", err)
+		}
+	}
+	res, err := a.g.Expand(ctx, store.Traversal{Start: []store.ID{id}, Rules: rules, MaxDepth: depth, MaxNodes: a.opts.NodeBudget, DepthOnly: !opts.Paths})
+	if err != nil {
+		return store.TraversalResult{}, nil, fmt.Errorf("impact: expand: %w", err)
+	}
+	return res, nil, nil
+}
+
+// reachOf is a subgraph's CIs as a traversal's answer, by depth, and
+// their summaries in the same order.
+func reachOf(sub store.Subgraph) (store.TraversalResult, []store.Summary) {
+	order := make([]int, sub.Reached)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(sub.Depth[x], sub.Depth[y]) })
+	res := store.TraversalResult{Nodes: make([]store.Reached, len(order))}
+	sums := make([]store.Summary, len(order))
+	for k, i := range order {
+		res.Nodes[k] = store.Reached{ID: sub.Nodes[i].ID, Depth: sub.Depth[i]}
+		sums[k] = store.SummaryOf(sub.Nodes[i])
+	}
+	return res, sums
 }
 
 // Path is how two CIs are connected.

@@ -117,7 +117,9 @@
 //     instead of a round trip per level, side and batch. A snapshot is
 //     read only within the node budget; beyond it, and should the snapshot
 //     lack what the analysis asks for, the analysis reads level by level
-//     (TestSubgraphAndCallsAgree compares both on Neo4j).
+//     (TestSubgraphAndCallsAgree compares both on Neo4j). Dependents and
+//     dependencies that need no paths read their CIs and summaries there
+//     the same way, in one subgraph read without relationships.
 //   - Reported CIs carry a store.Summary (their SummaryFields as fields,
 //     not a map): from the embedded store's summary cache it costs no
 //     allocation (ADR 30).

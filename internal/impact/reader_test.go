@@ -268,4 +268,33 @@ func TestSubgraphAndCallsAgree(t *testing.T) {
 			}
 		}
 	}
+	// Dependents: one subgraph read of the CIs and their summaries, the
+	// same CIs, depths and order as the traversal and summaries calls.
+	var truncated atomic.Int32
+	for _, budget := range []int{store.MaxNodes, 40} {
+		calls := impact.New(callsOnly{f.st}, svc.Model, impact.Options{NodeBudget: budget})
+		for _, s := range starts {
+			t.Run(fmt.Sprintf("dependents, budget %d/%s", budget, s.Label), func(t *testing.T) {
+				want, err := calls.Dependents(ctx, ids[s.Index], 6, nil, impact.ReachOptions{})
+				require.NoError(t, err)
+				require.NotEmpty(t, want.Nodes)
+				sub := &subgraphs{Graph: f.st, r: r}
+				got, err := impact.New(sub, svc.Model, impact.Options{NodeBudget: budget}).Dependents(ctx, ids[s.Index], 6, nil, impact.ReachOptions{})
+				require.NoError(t, err)
+				assert.Equal(t, int32(1), sub.reads.Load(), "one subgraph read")
+				line := func(r *impact.Reach) []string {
+					out := []string{fmt.Sprintf("root %s truncated %v", r.Root.ID, r.Truncated)}
+					for _, n := range r.Nodes {
+						out = append(out, fmt.Sprintf("%s %d %s %s %v", n.CI.ID, n.Depth, n.CI.Class, n.CI.Name, n.CI.Attributes()))
+					}
+					return out
+				}
+				assert.Equal(t, line(want), line(got), "the same CIs, depths, order and truncation")
+				if want.Truncated {
+					truncated.Add(1)
+				}
+			})
+		}
+	}
+	assert.Positive(t, truncated.Load(), "dependents past the budget (the subgraph too large, the traversal truncates)")
 }

@@ -94,7 +94,7 @@ type SubgraphQuery struct {
 	Reach    []EdgeRule
 	MaxDepth int
 	// Edges are the relationships read of each CI reached below MaxDepth;
-	// at least one rule, types named (no wildcard).
+	// types named (no wildcard); none reads the CIs only.
 	Edges []EdgeRule
 	// EdgesAtMaxDepth are those read of each CI reached at MaxDepth: a
 	// reader that walks no further than MaxDepth needs fewer of them (an
@@ -114,8 +114,10 @@ func (q SubgraphQuery) Check() error {
 	if err := t.Check(); err != nil {
 		return err
 	}
-	if err := CheckRules(q.Edges); err != nil {
-		return err
+	if len(q.Edges) > 0 {
+		if err := CheckRules(q.Edges); err != nil {
+			return err
+		}
 	}
 	for i, r := range q.Edges {
 		if r.Type == "" {
@@ -142,6 +144,9 @@ type Subgraph struct {
 	// each with its ID, kind, class, version and the query's Fields.
 	Nodes   []Node
 	Reached int
+	// Depth is the distance of each CI reached from the nearest start
+	// (0 for a start), by its place in Nodes.
+	Depth []int
 	// Hops holds the relationships of each CI reached, along the query's
 	// Edges (EdgesAtMaxDepth for those at MaxDepth): Hops.Of(i) for
 	// Nodes[i], i < Reached.

@@ -26,7 +26,7 @@ const qSubgraph = `UNWIND $ids AS id
 MATCH p = (s:CI {id: id}){STEP}{0,{DEPTH}}(x)
 WITH x, min(length(p)) AS depth
 LIMIT $limit
-RETURN collect([x.id, x._kind, x.class, x._version, [f IN $fields | x[f]], {OUT}, {IN}])`
+RETURN collect([x.id, x._kind, x.class, x._version, [f IN $fields | x[f]], {OUT}, {IN}, depth])`
 
 // subgraphHops is the pattern comprehension of one direction of
 // qSubgraph: the relationships of x of the types of below (for a CI
@@ -57,19 +57,22 @@ func (s *Store) ReadSubgraph(ctx context.Context, q store.SubgraphQuery) (store.
 		return store.Subgraph{}, err
 	}
 	out, err := s.read(ctx, "read subgraph", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		rows, err := collectRows(ctx, tx, query, params, 7)
+		rows, err := collectRows(ctx, tx, query, params, 8)
 		if err != nil {
 			return nil, err
 		}
 		if len(rows) > q.MaxNodes {
 			return nil, &appError{fmt.Errorf("neo4j: %w: more than %d CIs within %d hops", store.ErrSubgraphTooLarge, q.MaxNodes, q.MaxDepth)}
 		}
-		sub := store.Subgraph{Nodes: make([]store.Node, len(rows)), Reached: len(rows), Hops: store.NewHops(len(rows), 4*len(rows))}
+		sub := store.Subgraph{Nodes: make([]store.Node, len(rows)), Reached: len(rows), Depth: make([]int, len(rows)),
+			Hops: store.NewHops(len(rows), 4*len(rows))}
 		known := make(map[store.ID]bool, len(rows))
 		for i, row := range rows {
 			if sub.Nodes[i], err = fieldsNode(row[:5], q.Fields); err != nil {
 				return nil, err
 			}
+			d, _ := row[7].(int64)
+			sub.Depth[i] = int(d)
 			known[sub.Nodes[i].ID] = true
 		}
 		var far []string

@@ -31,11 +31,13 @@ func TestReadSubgraph(t *testing.T) {
 	sub, err := s.ReadSubgraph(ctx, q)
 	require.NoError(t, err)
 	var reached, far []string
+	depths := map[string]int{}
 	for i, n := range sub.Nodes {
 		assert.Equal(t, name[n.ID], n.Attributes["name"], "fields of %s", name[n.ID])
 		assert.Equal(t, store.KindCI, n.Kind)
 		if i < sub.Reached {
 			reached = append(reached, name[n.ID])
+			depths[name[n.ID]] = sub.Depth[i]
 		} else {
 			far = append(far, name[n.ID])
 		}
@@ -44,6 +46,7 @@ func TestReadSubgraph(t *testing.T) {
 	slices.Sort(far)
 	assert.Equal(t, []string{"a", "b", "c", "d"}, reached, "within 2 hops, the start included")
 	assert.Equal(t, []string{"h"}, far, "far ends not reached")
+	assert.Equal(t, map[string]int{"b": 0, "a": 1, "c": 1, "d": 2}, depths)
 	hops := map[string][]string{}
 	for i := range sub.Reached {
 		lo, hi := sub.Hops.Of(i)
@@ -81,6 +84,14 @@ func TestReadSubgraph(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []any{"e", "h"}, farNames)
 
+	nodesOnly := q
+	nodesOnly.Edges = nil
+	sub, err = s.ReadSubgraph(ctx, nodesOnly)
+	require.NoError(t, err)
+	assert.Equal(t, 4, sub.Reached)
+	assert.Len(t, sub.Nodes, 4, "no relationships read, no far ends")
+	assert.Empty(t, sub.Hops.Other)
+
 	small := q
 	small.MaxNodes = 3
 	_, err = s.ReadSubgraph(ctx, small)
@@ -96,6 +107,7 @@ func TestReadSubgraph(t *testing.T) {
 		{"maxDepth", func(q *store.SubgraphQuery) { q.MaxDepth = 0 }},
 		{"start", func(q *store.SubgraphQuery) { q.Start = nil }},
 		{"edges", func(q *store.SubgraphQuery) { q.Edges = []store.EdgeRule{{Dir: store.In}} }},
+		{"rules", func(q *store.SubgraphQuery) { q.Edges = []store.EdgeRule{{Type: "DEPENDS_ON", Dir: store.Direction(9)}} }},
 		{"fields[0]", func(q *store.SubgraphQuery) { q.Fields = []string{"x y"} }},
 		{"maxNodes", func(q *store.SubgraphQuery) { q.MaxNodes = store.MaxNodes + 1 }},
 	} {
