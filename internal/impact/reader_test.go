@@ -71,7 +71,7 @@ type outcome struct {
 func outcomeOf(res *impact.Result) outcome {
 	o := outcome{Counts: [4]int{res.Down, res.AtRisk, res.RedundancyReduced, res.Degraded}, Truncated: res.Truncated}
 	line := func(im impact.Impacted) string {
-		s := fmt.Sprintf("%s %s %d %s %v v%d", im.CI.ID, im.CI.Class, im.Depth, im.Effect, im.CI.Attributes(), im.CI.Version)
+		s := fmt.Sprintf("%s %s %d %s %q %v v%d", im.CI.ID, im.CI.Class, im.Depth, im.Effect, im.CI.Name, im.CI.Values, im.CI.Version)
 		if h := im.Headroom; h != nil {
 			s += fmt.Sprintf(" headroom %s %d/%d", h.Group.ID, h.Up, h.Needed)
 		}
@@ -285,7 +285,7 @@ func TestSubgraphAndCallsAgree(t *testing.T) {
 				line := func(r *impact.Reach) []string {
 					out := []string{fmt.Sprintf("root %s truncated %v", r.Root.ID, r.Truncated)}
 					for _, n := range r.Nodes {
-						out = append(out, fmt.Sprintf("%s %d %s %s %v", n.CI.ID, n.Depth, n.CI.Class, n.CI.Name, n.CI.Attributes()))
+						out = append(out, fmt.Sprintf("%s %d %s %s %v", n.CI.ID, n.Depth, n.CI.Class, n.CI.Name, n.CI.Values))
 					}
 					return out
 				}

@@ -52,21 +52,6 @@ func (s *Summary) Text(name string) string {
 	return t
 }
 
-// Attributes returns the summary's attributes as a map (name only when it
-// is a non-empty string), as NodeFields answers them.
-func (s *Summary) Attributes() Attributes {
-	a := Attributes{}
-	if s.Name != "" {
-		a["name"] = s.Name
-	}
-	for i, v := range s.Values {
-		if v != nil {
-			a[summaryAttributes[i+1]] = v
-		}
-	}
-	return a
-}
-
 // SummaryIndex returns the place of the summary attribute name in
 // Summary.Values; -1 for "name" (Summary.Name) and for an attribute that
 // is not a summary attribute.

@@ -114,27 +114,27 @@ func (q SubgraphQuery) Check() error {
 	if err := t.Check(); err != nil {
 		return err
 	}
-	if len(q.Edges) > 0 {
-		if err := CheckRules(q.Edges); err != nil {
-			return err
-		}
+	if err := checkNamedRules("edges", q.Edges); err != nil {
+		return err
 	}
-	for i, r := range q.Edges {
-		if r.Type == "" {
-			return Invalid("edges", "rule %d: name a type", i)
-		}
-	}
-	if len(q.EdgesAtMaxDepth) > 0 {
-		if err := CheckRules(q.EdgesAtMaxDepth); err != nil {
-			return err
-		}
-	}
-	for i, r := range q.EdgesAtMaxDepth {
-		if r.Type == "" {
-			return Invalid("edgesAtMaxDepth", "rule %d: name a type", i)
-		}
+	if err := checkNamedRules("edgesAtMaxDepth", q.EdgesAtMaxDepth); err != nil {
+		return err
 	}
 	return CheckNodeFields(1, q.Fields) // the fields only: the nodes are the starts, checked above
+}
+
+// checkNamedRules validates edge rules that may be none, each with a
+// direction and a named type; errors name field.
+func checkNamedRules(field string, rules []EdgeRule) error {
+	for i, r := range rules {
+		switch {
+		case r.Dir != Out && r.Dir != In && r.Dir != Both:
+			return Invalid(field, "rule %d: direction must be out, in or both", i)
+		case !ValidIdentifier(r.Type):
+			return Invalid(field, "rule %d: %q is not a relationship type name (a type is required)", i, clip(r.Type, 80))
+		}
+	}
+	return nil
 }
 
 // Subgraph is ReadSubgraph's answer.

@@ -107,8 +107,11 @@ func TestReadSubgraph(t *testing.T) {
 		{"maxDepth", func(q *store.SubgraphQuery) { q.MaxDepth = 0 }},
 		{"start", func(q *store.SubgraphQuery) { q.Start = nil }},
 		{"edges", func(q *store.SubgraphQuery) { q.Edges = []store.EdgeRule{{Dir: store.In}} }},
-		{"rules", func(q *store.SubgraphQuery) {
+		{"edges", func(q *store.SubgraphQuery) {
 			q.Edges = []store.EdgeRule{{Type: "DEPENDS_ON", Dir: store.Direction(9)}}
+		}},
+		{"edgesAtMaxDepth", func(q *store.SubgraphQuery) {
+			q.EdgesAtMaxDepth = []store.EdgeRule{{Type: "MEMBER OF", Dir: store.In}}
 		}},
 		{"fields[0]", func(q *store.SubgraphQuery) { q.Fields = []string{"x y"} }},
 		{"maxNodes", func(q *store.SubgraphQuery) { q.MaxNodes = store.MaxNodes + 1 }},
