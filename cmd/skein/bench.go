@@ -47,8 +47,9 @@ Neo4j level by level and in one statement, and as two naive variable-length Cyph
 queries, each as a ratio to the floor; the time of an impact analysis from the same CI on
 each backend (summary and a first page of 50), as a ratio to the embedded traversal and to
 the naive DISTINCT query, the two backends' counts by effect checked against each other;
-plus identified upserts per second with 1 and 16 writers, and the embedded store's open
-time and resident memory.
+plus identified upserts per second with 1 and 16 writers (on Neo4j beside a plain Cypher
+MERGE of the same CIs on one key, whose nodes and constraint it deletes afterwards), and
+the embedded store's open time and resident memory.
 
 Neo4j comes from --neo4j-uri or NEO4J_URI (with NEO4J_USER, NEO4J_PASSWORD). The Neo4j
 database must be empty unless --reset is given, which deletes everything in it.

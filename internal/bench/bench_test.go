@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -178,6 +179,30 @@ func TestRunNeo4j(t *testing.T) {
 		}
 	}
 	assert.Positive(t, hubs, "some starts reach a large part of the estate")
+
+	// The plain write baseline ran beside the identified upserts, with one
+	// writer then with several, over every CI (it checks itself that each
+	// made a node), and left neither nodes nor its constraint behind.
+	var plain []LoadRow
+	for _, l := range rep.Load {
+		if l.Phase == PhasePlain {
+			plain = append(plain, l)
+		}
+	}
+	require.Len(t, plain, 2)
+	assert.Equal(t, []int{1, 4}, []int{plain[0].Writers, plain[1].Writers})
+	assert.Equal(t, rep.CIs, plain[0].Items+plain[1].Items)
+	drv, err := neo4j.NewDriverWithContext(env.URI, neo4j.BasicAuth(env.User, env.Password, ""))
+	require.NoError(t, err)
+	defer drv.Close(t.Context())
+	for _, q := range []string{"MATCH (c:SkeinBenchPlain) RETURN count(c)", "SHOW CONSTRAINTS YIELD name WHERE name = 'skein_bench_plain_key' RETURN count(*)"} {
+		res, err := neo4j.ExecuteQuery(t.Context(), drv, q, nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(env.Database))
+		require.NoError(t, err, q)
+		assert.Equal(t, int64(0), res.Records[0].Values[0], q)
+	}
+	var md strings.Builder
+	rep.Markdown(&md)
+	assert.Contains(t, md.String(), "| neo4j | "+PhasePlain+" | 4 |")
 }
 
 // TestCheckReached: the depth-by-depth check finds a node at the wrong

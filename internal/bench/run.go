@@ -166,6 +166,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		defer drv.Close(ctx)
 		rep.Neo4jVersion = serverVersion(ctx, drv, cfg.Neo4j.Database)
+		if rows, err = plainWrites(ctx, drv, cfg, est, logf); err != nil {
+			return nil, err
+		}
+		rep.Load = append(rep.Load, rows...)
 	}
 
 	floor := NewCSR(len(est.CIs), est.Edges)

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/skein-cmdb/skein/internal/store"
 	"github.com/skein-cmdb/skein/internal/store/storetest"
@@ -109,6 +112,132 @@ func BenchmarkUpsert(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "cis/s")
 	})
+}
+
+// BenchmarkUpsertParts splits what creating identified CIs costs Neo4j:
+// batches of 1,000 new CIs (benchItems: two identity keys each) planned as
+// UpsertNodes plans them (outside the timer), then written in one
+// transaction each by the store's own statements with parts left out:
+// "nodes" creates the CI nodes only (qCreateCIs, no keys), "+audit" adds
+// their audit records (qAudit), "+keys" claims their identity keys first
+// and links them (qClaimKeys, qCreateCIs with keys), "+keys+audit" writes
+// all of it, as an identified create does; "upsert" is UpsertNodes itself
+// (planning and key-owner reads included). What a part costs is the
+// difference between two rows: what a change of the data model (fewer
+// nodes per identified CI) would save. Run with:
+// go test ./internal/store/neo4j -run '^$' -bench UpsertParts (NEO4J_URI set)
+func BenchmarkUpsertParts(b *testing.B) {
+	s := newTestStore(b)
+	ctx := context.Background()
+	off := 0
+	next := func() int { off += benchBatch; return off }
+	// Warm the server up (query planning, JIT) before measuring.
+	for range 5 {
+		if _, err := s.UpsertNodes(ctx, testActor, store.UpsertBatch{Items: benchItems(next(), benchBatch), Reconcile: reconcile}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	parts := []struct {
+		name        string
+		keys, audit bool
+	}{{"nodes", false, false}, {"nodes+audit", false, true}, {"nodes+keys", true, false}, {"nodes+keys+audit", true, true}}
+	for _, p := range parts {
+		b.Run(p.name, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				b.StopTimer()
+				creates, keys, audit := plannedCreates(b, next(), p.keys)
+				b.StartTimer()
+				_, err := s.write(ctx, "bench", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+					if p.keys {
+						if _, err := collect(ctx, tx, qClaimKeys, map[string]any{"keys": keys}); err != nil {
+							return nil, err
+						}
+					}
+					if _, err := run(ctx, tx, qCreateCIs, map[string]any{"rows": creates}); err != nil {
+						return nil, err
+					}
+					if p.audit {
+						return nil, audit.flush(ctx, tx)
+					}
+					return nil, nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += benchBatch
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "cis/s")
+		})
+	}
+	b.Run("upsert", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			if _, err := s.UpsertNodes(ctx, testActor, store.UpsertBatch{Items: benchItems(next(), benchBatch), Reconcile: reconcile}); err != nil {
+				b.Fatal(err)
+			}
+			n += benchBatch
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "cis/s")
+	})
+}
+
+// plannedCreates plans a batch of new CIs from offset off as UpsertNodes
+// would and returns the rows of qCreateCIs (with their keys, or none), the
+// batch's keys sorted (for qClaimKeys) and its audit records.
+func plannedCreates(b *testing.B, off int, withKeys bool) ([]any, []string, *auditLog) {
+	b.Helper()
+	plan, err := store.PlanUpsert(testActor, store.UpsertBatch{Items: benchItems(off, benchBatch), Reconcile: reconcile})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tx := &planOnly{now: time.Now().UTC()}
+	if _, err := plan.Upsert(context.Background(), tx); err != nil {
+		b.Fatal(err)
+	}
+	var creates []any
+	var keys []string
+	for i := range tx.cs.Created {
+		c := &tx.cs.Created[i]
+		props, err := ciProperties(c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ks := []string{}
+		if withKeys {
+			ks = c.Keys
+			keys = append(keys, c.Keys...)
+		}
+		creates = append(creates, map[string]any{"props": props, "keys": ks, "label": kindLabel(kindOrCI(c.Kind))})
+	}
+	slices.Sort(keys)
+	audit := &auditLog{actor: testActor, now: tx.now}
+	for _, r := range tx.cs.Audit {
+		if err := audit.addRecord(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return creates, keys, audit
+}
+
+// planOnly is a store.WriteTx that writes nothing: no key has an owner, no
+// node is stored, and the change set is kept.
+type planOnly struct {
+	now time.Time
+	cs  store.ChangeSet
+}
+
+func (p *planOnly) Now() time.Time { return p.now }
+
+func (p *planOnly) KeyOwners(_ context.Context, keys []string) ([]store.ID, error) {
+	return make([]store.ID, len(keys)), nil
+}
+
+func (p *planOnly) LoadNodes(context.Context, []store.ID) ([]store.Node, error) { return nil, nil }
+
+func (p *planOnly) Apply(_ context.Context, cs store.ChangeSet) error {
+	p.cs = cs
+	return nil
 }
 
 // BenchmarkExpand measures traversals on a random graph of 20,000 CIs and
