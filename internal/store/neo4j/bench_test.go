@@ -195,20 +195,17 @@ func plannedCreates(b *testing.B, off int, withKeys bool) ([]any, []string, *aud
 	if _, err := plan.Upsert(context.Background(), tx); err != nil {
 		b.Fatal(err)
 	}
-	var creates []any
+	creates, err := createRows(tx.cs.Created)
+	if err != nil {
+		b.Fatal(err)
+	}
 	var keys []string
-	for i := range tx.cs.Created {
-		c := &tx.cs.Created[i]
-		props, err := ciProperties(c)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ks := []string{}
+	for i, c := range tx.cs.Created {
 		if withKeys {
-			ks = c.Keys
 			keys = append(keys, c.Keys...)
+		} else {
+			creates[i].(map[string]any)["keys"] = []string{}
 		}
-		creates = append(creates, map[string]any{"props": props, "keys": ks, "label": kindLabel(kindOrCI(c.Kind))})
 	}
 	slices.Sort(keys)
 	audit := &auditLog{actor: testActor, now: tx.now}

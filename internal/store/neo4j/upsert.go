@@ -227,15 +227,11 @@ func (t *writeTx) Apply(ctx context.Context, cs store.ChangeSet) error {
 		}
 	}
 	slices.Sort(del)
-	var creates, updates, sightings []any
-	for i := range cs.Created {
-		n := &cs.Created[i]
-		props, err := ciProperties(n)
-		if err != nil {
-			return fmt.Errorf("neo4j: upsert CIs: CI %s: %w", n.ID, err)
-		}
-		creates = append(creates, map[string]any{"props": props, "keys": n.Keys, "label": kindLabel(kindOrCI(n.Kind))})
+	creates, err := createRows(cs.Created)
+	if err != nil {
+		return err
 	}
+	var updates, sightings []any
 	for i := range cs.Updated { // sorted by id
 		u := &cs.Updated[i]
 		n := &u.Node
@@ -283,6 +279,21 @@ func (t *writeTx) Apply(ctx context.Context, cs store.ChangeSet) error {
 		return t.fail(err)
 	}
 	return nil
+}
+
+// createRows returns the rows of qCreateCIs for new nodes: properties,
+// identity keys and kind label.
+func createRows(nodes []store.Node) ([]any, error) {
+	rows := make([]any, len(nodes))
+	for i := range nodes {
+		n := &nodes[i]
+		props, err := ciProperties(n)
+		if err != nil {
+			return nil, fmt.Errorf("neo4j: upsert CIs: CI %s: %w", n.ID, err)
+		}
+		rows[i] = map[string]any{"props": props, "keys": n.Keys, "label": kindLabel(kindOrCI(n.Kind))}
+	}
+	return rows, nil
 }
 
 func clip(s string) string {
