@@ -78,6 +78,15 @@ var outcomes = map[impact.Effect]model.ImpactOutcome{
 	impact.RedundancyReduced: model.ImpactOutcomeRedundancyReduced, impact.Degraded: model.ImpactOutcomeDegraded,
 }
 
+// effects maps the API's outcomes back to the analyzer's effects.
+var effects = func() map[model.ImpactOutcome]impact.Effect {
+	m := make(map[model.ImpactOutcome]impact.Effect, len(outcomes))
+	for e, o := range outcomes {
+		m[o] = e
+	}
+	return m
+}()
+
 // impactOrders maps the API's orders of impacted CIs to the analyzer's.
 var impactOrders = map[model.ImpactOrderField]impact.OrderField{
 	model.ImpactOrderFieldDepth: impact.ByDepth, model.ImpactOrderFieldName: impact.ByName,
@@ -111,7 +120,7 @@ func impactedView(res *impact.Result, list []impact.Impacted) []model.ImpactedCI
 }
 
 func impactedCIView(res *impact.Result, it impact.Impacted) model.ImpactedCI {
-	v := model.ImpactedCI{CIID: it.CI.ID, Depth: it.Depth, Effect: outcomes[it.Effect], Result: res, Item: it}
+	v := model.ImpactedCI{CIID: it.CI.ID, Depth: it.Depth, Effect: outcomes[it.Effect], Result: res}
 	if h := it.Headroom; h != nil {
 		v.Headroom = &model.Headroom{GroupID: h.Group.ID, MembersUp: h.Up, MembersNeeded: h.Needed}
 	}
@@ -121,8 +130,8 @@ func impactedCIView(res *impact.Result, it impact.Impacted) model.ImpactedCI {
 // impactedPathView is the path of an impacted CI, built when a query
 // selects it: an analysis keeps how each CI was reached, not every path.
 func impactedPathView(v *model.ImpactedCI) []model.PathStep {
-	path := v.Result.PathOf(v.Item)
-	from := v.Item.CI.ID
+	path := v.Result.PathOf(impact.Impacted{CI: store.Summary{ID: v.CIID}, Depth: v.Depth, Effect: effects[v.Effect]})
+	from := v.CIID
 	if len(path) > 0 {
 		first := path[0]
 		from = first.Rel.Source

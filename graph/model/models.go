@@ -121,10 +121,8 @@ type ImpactedCI struct {
 	Depth    int
 	Effect   ImpactOutcome
 	Headroom *Headroom
-	// Result and Item are the analysis and the CI's place in it, which the
-	// path is read from.
+	// Result is the analysis, which the path is read from.
 	Result *impact.Result
-	Item   impact.Impacted
 }
 
 // Headroom is how much redundancy is left to an impacted CI; its group is
