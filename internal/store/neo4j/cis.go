@@ -50,21 +50,11 @@ func (s *Store) Nodes(ctx context.Context, kind store.ObjectKind, ids []store.ID
 }
 
 func (s *Store) readNodes(ctx context.Context, kind store.ObjectKind, ids []store.ID) (map[store.ID]store.Node, error) {
-	out, err := s.read(ctx, "get nodes", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		return loadNodes(ctx, tx, kind, uniqueIDs(ids))
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out.(map[store.ID]store.CI), nil
-}
-
-func loadNodes(ctx context.Context, tx neo4j.ManagedTransaction, kind store.ObjectKind, ids []string) (map[store.ID]store.CI, error) {
 	q := qGetNodes
 	if kind == store.KindCI {
 		q = qGetCIs
 	}
-	recs, err := collect(ctx, tx, q, map[string]any{"ids": ids, "kind": string(kind)})
+	recs, err := s.readOne(ctx, "get nodes", q, map[string]any{"ids": uniqueIDs(ids), "kind": string(kind)})
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +62,7 @@ func loadNodes(ctx context.Context, tx neo4j.ManagedTransaction, kind store.Obje
 	for _, rec := range recs {
 		c, err := ciFromNode(rec.Values[0])
 		if err != nil {
-			return nil, &appError{fmt.Errorf("neo4j: decode CI: %w", err)}
+			return nil, fmt.Errorf("neo4j: decode CI: %w", err)
 		}
 		out[c.ID] = c
 	}
@@ -342,23 +332,21 @@ func (s *Store) NodeFields(ctx context.Context, kind store.ObjectKind, ids []sto
 		match = "MATCH (c:CI {id: id})"
 	}
 	q := strings.Replace(qNodeFields, "{MATCH}", match, 1)
-	out, err := s.read(ctx, "get node fields", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		rows, err := collectRows(ctx, tx, q, map[string]any{"ids": uniqueIDs(ids), "kind": string(kind), "fields": fields}, 5)
-		if err != nil {
-			return nil, err
-		}
-		out := make(map[store.ID]store.Node, len(rows))
-		for _, row := range rows {
-			n, err := fieldsNode(row, fields)
-			if err != nil {
-				return nil, err
-			}
-			out[n.ID] = n
-		}
-		return out, nil
-	})
+	recs, err := s.readOne(ctx, "get node fields", q, map[string]any{"ids": uniqueIDs(ids), "kind": string(kind), "fields": fields})
 	if err != nil {
 		return nil, err
 	}
-	return out.(map[store.ID]store.Node), nil
+	rows, err := listRows(recs, 5)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[store.ID]store.Node, len(rows))
+	for _, row := range rows {
+		n, err := fieldsNode(row, fields)
+		if err != nil {
+			return nil, err
+		}
+		out[n.ID] = n
+	}
+	return out, nil
 }

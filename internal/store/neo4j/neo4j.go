@@ -474,6 +474,31 @@ func (s *Store) read(ctx context.Context, op string, work func(ctx context.Conte
 	return out, nil
 }
 
+// readOne runs one read-only statement as a transaction of its own under
+// the call's deadline, retried and translated as read's are, and returns
+// its records. It sends the transaction's BEGIN with the statement, as the
+// driver's ExecuteQuery does, where ExecuteRead waits for BEGIN's answer
+// before it sends the statement: one round trip fewer, 20-50 µs of the
+// 0.4-0.6 ms a small traversal takes on loopback (the rest is Neo4j's).
+// A read of more than one statement that must see one state of the
+// graph takes read.
+func (s *Store) readOne(ctx context.Context, op, query string, params map[string]any) ([]*neo4j.Record, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	out, err := retry(ctx, false, func() (any, error) {
+		return neo4j.ExecuteQuery(ctx, s.driver, query, params, neo4j.EagerResultTransformer,
+			neo4j.ExecuteQueryWithDatabase(s.cfg.Database), neo4j.ExecuteQueryWithReadersRouting(),
+			neo4j.ExecuteQueryWithoutBookmarkManager(), neo4j.ExecuteQueryWithTransactionConfig(s.txTimeout(ctx)))
+	})
+	if err != nil {
+		return nil, translate(op, err)
+	}
+	return out.(*neo4j.EagerResult).Records, nil
+}
+
 // write runs work in a write transaction under the call's deadline,
 // retried as retry says (races with concurrent writers included), and
 // translates errors. work must be re-runnable from scratch.
@@ -580,6 +605,12 @@ func collectRows(ctx context.Context, tx neo4j.ManagedTransaction, query string,
 	if err != nil {
 		return nil, err
 	}
+	return listRows(recs, width)
+}
+
+// listRows returns the rows of the records of a query that returns them as
+// one list in one record (collectRows).
+func listRows(recs []*neo4j.Record, width int) ([][]any, error) {
 	var rows [][]any
 	for _, rec := range recs {
 		if len(rec.Values) != 1 {

@@ -48,6 +48,8 @@ func subgraphHops(dir string, below, at []string) (string, error) {
 // CIs reached with their relationships and fields (qSubgraph), then the
 // fields of the far ends that were not reached (qNodeFields), so that the
 // answer is one state of the graph as far as Neo4j's isolation gives one.
+// A query that asks for no relationships (dependents) has no far ends: its
+// one statement is sent with its transaction's BEGIN (Store.readOne).
 func (s *Store) ReadSubgraph(ctx context.Context, q store.SubgraphQuery) (store.Subgraph, error) {
 	if err := q.Check(); err != nil {
 		return store.Subgraph{}, err
@@ -56,43 +58,26 @@ func (s *Store) ReadSubgraph(ctx context.Context, q store.SubgraphQuery) (store.
 	if err != nil {
 		return store.Subgraph{}, err
 	}
+	if len(q.Edges) == 0 && len(q.EdgesAtMaxDepth) == 0 {
+		recs, err := s.readOne(ctx, "read subgraph", query, params)
+		if err != nil {
+			return store.Subgraph{}, err
+		}
+		rows, err := listRows(recs, 8)
+		if err != nil {
+			return store.Subgraph{}, err
+		}
+		sub, _, err := subgraphOf(rows, q)
+		return sub, err
+	}
 	out, err := s.read(ctx, "read subgraph", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
 		rows, err := collectRows(ctx, tx, query, params, 8)
 		if err != nil {
 			return nil, err
 		}
-		if len(rows) > q.MaxNodes {
-			return nil, &appError{fmt.Errorf("neo4j: %w: more than %d CIs within %d hops", store.ErrSubgraphTooLarge, q.MaxNodes, q.MaxDepth)}
-		}
-		sub := store.Subgraph{Nodes: make([]store.Node, len(rows)), Reached: len(rows), Depth: make([]int, len(rows)),
-			Hops: store.NewHops(len(rows), 4*len(rows))}
-		known := make(map[store.ID]bool, len(rows))
-		for i, row := range rows {
-			if sub.Nodes[i], err = fieldsNode(row[:5], q.Fields); err != nil {
-				return nil, err
-			}
-			d, _ := row[7].(int64)
-			sub.Depth[i] = int(d)
-			known[sub.Nodes[i].ID] = true
-		}
-		var far []string
-		for _, row := range rows {
-			for k, fwd := range []bool{true, false} {
-				hops, _ := row[5+k].([]any)
-				for _, h := range hops {
-					pair, ok := h.([]any)
-					if !ok || len(pair) != 2 {
-						return nil, fmt.Errorf("neo4j: read subgraph: a relationship as %T", h)
-					}
-					y := store.ID(asString(pair[1]))
-					sub.Hops.Add(asString(pair[0]), y, fwd)
-					if !known[y] {
-						known[y] = true
-						far = append(far, string(y))
-					}
-				}
-			}
-			sub.Hops.End()
+		sub, far, err := subgraphOf(rows, q)
+		if err != nil {
+			return nil, &appError{err} // not the driver's: no retry, as it is
 		}
 		if len(far) == 0 {
 			return sub, nil
@@ -115,6 +100,47 @@ func (s *Store) ReadSubgraph(ctx context.Context, q store.SubgraphQuery) (store.
 		return store.Subgraph{}, err
 	}
 	return out.(store.Subgraph), nil
+}
+
+// subgraphOf is the subgraph qSubgraph's rows hold, and the IDs of the far
+// ends of its relationships that it does not hold (whose fields are read
+// next).
+func subgraphOf(rows [][]any, q store.SubgraphQuery) (store.Subgraph, []string, error) {
+	if len(rows) > q.MaxNodes {
+		return store.Subgraph{}, nil, fmt.Errorf("neo4j: %w: more than %d CIs within %d hops", store.ErrSubgraphTooLarge, q.MaxNodes, q.MaxDepth)
+	}
+	sub := store.Subgraph{Nodes: make([]store.Node, len(rows)), Reached: len(rows), Depth: make([]int, len(rows)),
+		Hops: store.NewHops(len(rows), 4*len(rows))}
+	known := make(map[store.ID]bool, len(rows))
+	for i, row := range rows {
+		var err error
+		if sub.Nodes[i], err = fieldsNode(row[:5], q.Fields); err != nil {
+			return store.Subgraph{}, nil, err
+		}
+		d, _ := row[7].(int64)
+		sub.Depth[i] = int(d)
+		known[sub.Nodes[i].ID] = true
+	}
+	var far []string
+	for _, row := range rows {
+		for k, fwd := range []bool{true, false} {
+			hops, _ := row[5+k].([]any)
+			for _, h := range hops {
+				pair, ok := h.([]any)
+				if !ok || len(pair) != 2 {
+					return store.Subgraph{}, nil, fmt.Errorf("neo4j: read subgraph: a relationship as %T", h)
+				}
+				y := store.ID(asString(pair[1]))
+				sub.Hops.Add(asString(pair[0]), y, fwd)
+				if !known[y] {
+					known[y] = true
+					far = append(far, string(y))
+				}
+			}
+		}
+		sub.Hops.End()
+	}
+	return sub, far, nil
 }
 
 // subgraphStatement returns qSubgraph for q (checked) and its parameters.

@@ -65,20 +65,14 @@ func (s *Store) CreateToken(ctx context.Context, actor store.Actor, t store.APIT
 
 // Token returns the record with the given ID.
 func (s *Store) Token(ctx context.Context, id string) (store.APIToken, error) {
-	out, err := s.read(ctx, "read token", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		recs, err := collect(ctx, tx, qToken, map[string]any{"id": id})
-		if err != nil {
-			return nil, err
-		}
-		if len(recs) == 0 {
-			return nil, &appError{fmt.Errorf("token %q: %w", clip(id), store.ErrNotFound)}
-		}
-		return decodeToken(recs[0].Values[0])
-	})
+	recs, err := s.readOne(ctx, "read token", qToken, map[string]any{"id": id})
 	if err != nil {
 		return store.APIToken{}, err
 	}
-	return out.(store.APIToken), nil
+	if len(recs) == 0 {
+		return store.APIToken{}, fmt.Errorf("token %q: %w", clip(id), store.ErrNotFound)
+	}
+	return decodeToken(recs[0].Values[0])
 }
 
 // Tokens returns every record, oldest first.

@@ -208,17 +208,14 @@ func (s *Store) Expand(ctx context.Context, t store.Traversal) (store.TraversalR
 	if err != nil {
 		return store.TraversalResult{}, err
 	}
-	var one *reachStatement
 	if t.DepthOnly && oneStart(t.Start) {
-		one, err = newReachStatement(sets, t.MaxDepth)
+		one, err := newReachStatement(sets, t.MaxDepth)
 		if err != nil {
 			return store.TraversalResult{}, err
 		}
+		return one.run(ctx, s, t.Start[0], t.MaxNodes)
 	}
 	out, err := s.read(ctx, "expand", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		if one != nil {
-			return one.run(ctx, tx, t.Start[0], t.MaxNodes)
-		}
 		starts, err := existing(ctx, tx, t.Start)
 		if err != nil {
 			return nil, err
