@@ -39,6 +39,18 @@ func ciView(c store.CI) *model.CI {
 	return v
 }
 
+// ciSummaryView is ciView of a CI of which only the summary is known: the
+// fields of summaryCIFields are as ciView makes them of the whole CI.
+func ciSummaryView(s *store.Summary) *model.CI {
+	attrs := make(store.Attributes, len(store.SummaryAttributes))
+	for _, a := range store.SummaryAttributes {
+		if v := s.Attr(a); v != nil {
+			attrs[a] = v
+		}
+	}
+	return ciView(store.CI{ID: s.ID, Kind: s.Kind, Class: s.Class, Version: s.Version, Attributes: attrs})
+}
+
 func strAttr(a store.Attributes, k string) *string {
 	if s, ok := a[k].(string); ok {
 		return &s

@@ -48,8 +48,8 @@ func (r *impactAnalysisResolver) ImpactedPage(ctx context.Context, obj *model.Im
 		return nil, err
 	}
 	conn := &model.ImpactedCIConnection{TotalCount: page.Total, Edges: make([]model.ImpactedCIEdge, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
-	for i, it := range page.Items {
-		v := impactedCIView(obj.Result, it)
+	for i := range page.Items {
+		v := impactedCIView(obj.Result, &page.Items[i])
 		conn.Edges[i] = model.ImpactedCIEdge{Cursor: page.Cursors[i], Node: &v}
 	}
 	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
@@ -58,7 +58,7 @@ func (r *impactAnalysisResolver) ImpactedPage(ctx context.Context, obj *model.Im
 
 // Ci is the resolver for the ci field.
 func (r *impactedCIResolver) Ci(ctx context.Context, obj *model.ImpactedCI) (*model.CI, error) {
-	return r.loadCI(ctx, obj.CIID)
+	return r.summaryCI(ctx, obj.CI)
 }
 
 // Path is the resolver for the path field.
@@ -149,7 +149,7 @@ func (r *queryResolver) ShortestPath(ctx context.Context, from string, to string
 func (r *reachabilityResolver) Nodes(ctx context.Context, obj *model.Reachability) ([]model.ReachedCI, error) {
 	out := make([]model.ReachedCI, len(obj.Reach.Nodes))
 	for i, n := range obj.Reach.Nodes {
-		out[i] = model.ReachedCI{CIID: n.CI.ID, Depth: n.Depth, Reach: obj.Reach, Index: i}
+		out[i] = model.ReachedCI{Depth: n.Depth, Reach: obj.Reach, Index: i}
 	}
 	return out, nil
 }
@@ -177,7 +177,7 @@ func (r *reachabilityResolver) NodesPage(ctx context.Context, obj *model.Reachab
 	}
 	conn := &model.ReachedCIConnection{TotalCount: page.Total, Edges: make([]model.ReachedCIEdge, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
 	for i, n := range page.Items {
-		conn.Edges[i] = model.ReachedCIEdge{Cursor: page.Cursors[i], Node: &model.ReachedCI{CIID: n.CI.ID, Depth: n.Depth, Reach: obj.Reach, Index: page.Indexes[i]}}
+		conn.Edges[i] = model.ReachedCIEdge{Cursor: page.Cursors[i], Node: &model.ReachedCI{Depth: n.Depth, Reach: obj.Reach, Index: page.Indexes[i]}}
 	}
 	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
 	return conn, nil
@@ -185,7 +185,7 @@ func (r *reachabilityResolver) NodesPage(ctx context.Context, obj *model.Reachab
 
 // Ci is the resolver for the ci field.
 func (r *reachedCIResolver) Ci(ctx context.Context, obj *model.ReachedCI) (*model.CI, error) {
-	return r.loadCI(ctx, obj.CIID)
+	return r.summaryCI(ctx, &obj.Reach.Nodes[obj.Index].CI)
 }
 
 // Path is the resolver for the path field.

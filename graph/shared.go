@@ -28,6 +28,40 @@ func (r *Resolver) loadCI(ctx context.Context, id store.ID) (*model.CI, error) {
 	return ciView(c), nil
 }
 
+// summaryCIFields are the fields of the CI type that a store.Summary
+// answers: what ciView makes of the summary attributes, the ID, the class
+// and the version.
+var summaryCIFields = map[string]bool{"__typename": true, "id": true, "name": true, "class": true, "status": true,
+	"environment": true, "owner": true, "supportGroup": true, "criticality": true, "version": true}
+
+// summaryCI returns the CI of an answer that holds its summary (an impact
+// analysis, dependents): made from the summary when the query selects
+// only fields the summary answers (a CAB's list of names and classes, a
+// page of impacted CIs), loaded otherwise. The summary is what the answer
+// was computed from, read in the same view of the graph as its
+// traversal; a load reads the CI again, later.
+func (r *Resolver) summaryCI(ctx context.Context, s *store.Summary) (*model.CI, error) {
+	if selectsOnly(ctx, summaryCIFields) {
+		return ciSummaryView(s), nil
+	}
+	return r.loadCI(ctx, s.ID)
+}
+
+// selectsOnly reports whether every field the current field selects
+// (through fragments too) is one of fields; false when it cannot tell.
+func selectsOnly(ctx context.Context, fields map[string]bool) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return false
+	}
+	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, nil) {
+		if !fields[f.Name] {
+			return false
+		}
+	}
+	return true
+}
+
 // followIn converts the follow argument of dependencies and dependents.
 func followIn(f *model.Follow) impact.Follow {
 	if f != nil && *f == model.FollowRelationship {
@@ -113,14 +147,14 @@ func keepEffects(list []impact.Impacted, keep []model.ImpactOutcome) []impact.Im
 // a query selects them).
 func impactedView(res *impact.Result, list []impact.Impacted) []model.ImpactedCI {
 	out := make([]model.ImpactedCI, len(list))
-	for i, it := range list {
-		out[i] = impactedCIView(res, it)
+	for i := range list {
+		out[i] = impactedCIView(res, &list[i])
 	}
 	return out
 }
 
-func impactedCIView(res *impact.Result, it impact.Impacted) model.ImpactedCI {
-	v := model.ImpactedCI{CIID: it.CI.ID, Depth: it.Depth, Effect: outcomes[it.Effect], Result: res}
+func impactedCIView(res *impact.Result, it *impact.Impacted) model.ImpactedCI {
+	v := model.ImpactedCI{CI: &it.CI, Depth: it.Depth, Effect: outcomes[it.Effect], Result: res}
 	if h := it.Headroom; h != nil {
 		v.Headroom = &model.Headroom{GroupID: h.Group.ID, MembersUp: h.Up, MembersNeeded: h.Needed}
 	}
@@ -130,8 +164,8 @@ func impactedCIView(res *impact.Result, it impact.Impacted) model.ImpactedCI {
 // impactedPathView is the path of an impacted CI, built when a query
 // selects it: an analysis keeps how each CI was reached, not every path.
 func impactedPathView(v *model.ImpactedCI) []model.PathStep {
-	path := v.Result.PathOf(impact.Impacted{CI: store.Summary{ID: v.CIID}, Depth: v.Depth, Effect: effects[v.Effect]})
-	from := v.CIID
+	path := v.Result.PathOf(impact.Impacted{CI: store.Summary{ID: v.CI.ID}, Depth: v.Depth, Effect: effects[v.Effect]})
+	from := v.CI.ID
 	if len(path) > 0 {
 		first := path[0]
 		from = first.Rel.Source

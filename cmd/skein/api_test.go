@@ -250,7 +250,7 @@ func TestAPI(t *testing.T) {
 func testAPIQueriesAndMutations(t *testing.T, url string) {
 	ids := upsertIDs(t, url,
 		item("BusinessService", map[string]any{"name": "Shop", "criticality": 1, "owner": "sales"}),
-		item("Application", map[string]any{"name": "shop-web", "owner": "web-team", "support_group": "web-ops"}),
+		item("Application", map[string]any{"name": "shop-web", "owner": "web-team", "support_group": "web-ops", "environment": "production", "status": "live"}),
 		item("VirtualMachine", map[string]any{"name": "vm-1", "vm_uuid": "VM-1"}),
 		item("Hypervisor", map[string]any{"name": "esx-1", "serial_number": "HV-1"}),
 		item("ApplicationInstance", map[string]any{"name": "shop-web-1", "host": "vm-1"}),
@@ -363,6 +363,34 @@ func testAPIQueriesAndMutations(t *testing.T, url string) {
 	}
 	assert.Equal(t, 4.0, total)
 	assert.Equal(t, 1.0, get(d, "impactAnalysis", "countsByDepth", 0, "depth"))
+	// CIs in impact and dependents answers that select only what a
+	// summary holds are made from the summaries the answer was computed
+	// from: the same fields as the CI read whole.
+	const summary = `fragment S on CI { __typename id name class status environment owner supportGroup criticality version }`
+	d = ok(t, url, upsertMutation, map[string]any{"in": map[string]any{"source": "test", "items": []any{
+		item("Application", map[string]any{"name": "shop-web", "environment": "staging"}),
+	}}})
+	require.Equal(t, "UPDATED", get(d, "upsertCIs", "results", 0, "status"), "a CI of version 2 among those compared")
+	d = ok(t, url, `query($ids: [ID!]!, $id: ID!) {
+		impactAnalysis(ciIds: $ids) { impacted { ci { ...S } } businessServices { ci { ...S } } impactedPage(first: 10) { edges { node { ci { ...S } } } } }
+		ci(id: $id) { dependents(depth: 5) { nodes { ci { ...S } } nodesPage(first: 10) { edges { node { ci { ...S } } } } } } } `+summary,
+		map[string]any{"ids": []any{hv}, "id": hv})
+	var shown []any
+	for _, list := range [][]any{get(d, "impactAnalysis", "impacted").([]any), get(d, "impactAnalysis", "businessServices").([]any), get(d, "ci", "dependents", "nodes").([]any)} {
+		for _, it := range list {
+			shown = append(shown, it.(map[string]any)["ci"])
+		}
+	}
+	for _, list := range [][]any{get(d, "impactAnalysis", "impactedPage", "edges").([]any), get(d, "ci", "dependents", "nodesPage", "edges").([]any)} {
+		for _, e := range list {
+			shown = append(shown, e.(map[string]any)["node"].(map[string]any)["ci"])
+		}
+	}
+	require.Len(t, shown, 4+1+4+4+4)
+	for _, c := range shown {
+		whole := ok(t, url, `query($id: ID!) { ci(id: $id) { ...S } } `+summary, map[string]any{"id": c.(map[string]any)["id"]})
+		assert.Equal(t, whole["ci"], c)
+	}
 	d = ok(t, url, `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids, assume: DEGRADED) { downCount degradedCount } }`, map[string]any{"ids": []any{hv}})
 	assert.Equal(t, 0.0, get(d, "impactAnalysis", "downCount"))
 	assert.Equal(t, 4.0, get(d, "impactAnalysis", "degradedCount"))
@@ -604,9 +632,10 @@ func TestLoadersBatch(t *testing.T) {
 	assert.Equal(t, float64(1), get(r.Data, "good", "edges", 99, "node", "relationships", "totalCount"))
 	assert.Equal(t, int64(2), st.rels.Load(), "the refused batch, then the 100 good requests together")
 
-	// A traversal reads the CIs it reaches as summaries; showing them
-	// reads them whole in one batch, whatever their number. A path's CIs,
-	// loaded with it, are not read again.
+	// A traversal reads the CIs it reaches as summaries; showing fields
+	// they hold reads nothing more, showing others reads the CIs whole in
+	// one batch, whatever their number. A path's CIs, loaded with it, are
+	// not read again.
 	calls := func(q string) int64 {
 		st.cis.Store(0)
 		b, err := json.Marshal(map[string]any{"query": q})
@@ -624,8 +653,12 @@ func TestLoadersBatch(t *testing.T) {
 	srv0 := graph.CIGlobalID(res[1].Node.ID)
 	assert.Equal(t,
 		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth } } } }`)+1,
-		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth ci { name class } } } } }`),
-		"showing the dependents' CIs costs one batched read")
+		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth ci { name tags } } } } }`),
+		"showing the dependents' CIs whole costs one batched read")
+	assert.Equal(t,
+		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth } } } }`),
+		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth ci { id name class owner } } } } }`),
+		"and nothing when the summaries the traversal read hold what is shown")
 	assert.Equal(t,
 		calls(`{ ci(id: "`+srv0+`") { pathTo(ci: "`+core+`") { length } } }`),
 		calls(`{ ci(id: "`+srv0+`") { pathTo(ci: "`+core+`") { length cis { name } steps { from { name } to { name } } } } }`),

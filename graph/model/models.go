@@ -82,10 +82,10 @@ type Reachability struct {
 	TotalCount int
 }
 
-// ReachedCI is a CI reached by a traversal; the CI is resolved through the
-// loader, the path from Reach (impact.Reach.Paths) when a query asks.
+// ReachedCI is a CI reached by a traversal; the CI is made from the summary
+// the traversal read, or loaded when a query asks for more (summaryCI), the
+// path from Reach (impact.Reach.Paths) when a query asks.
 type ReachedCI struct {
-	CIID  store.ID
 	Depth int
 	// Reach is the traversal's answer and Index this CI's place in its
 	// Nodes.
@@ -117,7 +117,9 @@ type ImpactAnalysis struct {
 // through the loader, and the path from the analysis, for the CIs a query
 // shows and only when it selects them.
 type ImpactedCI struct {
-	CIID     store.ID
+	// CI is the impacted CI's summary as the analysis read it (an element
+	// of Result's lists, not a copy).
+	CI       *store.Summary
 	Depth    int
 	Effect   ImpactOutcome
 	Headroom *Headroom
