@@ -23,7 +23,7 @@ func assetView(n store.Node) *model.Asset {
 	a := n.Attributes
 	v := &model.Asset{
 		ID: globalID(typeAsset, n.ID), Attributes: attributesOut(a),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 		SerialNumber: strAttr(a, "serial_number"), Currency: strAttr(a, "currency"), Vendor: strAttr(a, "vendor"),
 		Location: strAttr(a, "location"), Notes: strAttr(a, "notes"), DisposalReason: strAttr(a, "disposal_reason"),
 		PurchaseDate: timeAttr(a, "purchase_date"), WarrantyEnd: timeAttr(a, "warranty_end"), ReceivedAt: timeAttr(a, "received_at"),
@@ -52,7 +52,7 @@ func assetModelView(n store.Node) *model.AssetModel {
 	a := n.Attributes
 	v := &model.AssetModel{
 		ID: globalID(typeAssetModel, n.ID), Attributes: attributesOut(a),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 		Manufacturer: strAttr(a, "manufacturer"), Category: strAttr(a, "category"), Description: strAttr(a, "description"),
 		ReorderThreshold: intAttr(a, "reorder_threshold", 0), Active: a["active"] != false,
 	}

@@ -19,7 +19,7 @@ func catalogItemView(n store.Node) *model.CatalogItem {
 	a := n.Attributes
 	v := &model.CatalogItem{
 		ID: globalID(typeCatalogItem, n.ID), Attributes: attributesOut(a),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 		ShortDescription: strAttr(a, "short_description"), Description: strAttr(a, "description"), Category: strAttr(a, "category"),
 		Approval: model.CatalogApproval(strings.ToUpper(strOr(a, "approval", itsm.ApprovalNone))), Active: a["active"] != false,
 		Variables: []model.CatalogVariable{},

@@ -26,7 +26,7 @@ func changeView(n store.Node) *model.Change {
 	a := n.Attributes
 	v := &model.Change{
 		ID: globalID(typeChange, n.ID), Attributes: attributesOut(a),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 		Description: strAttr(a, "description"), Category: strAttr(a, "category"),
 		PlannedStartAt: timeAttr(a, "planned_start_at"), PlannedEndAt: timeAttr(a, "planned_end_at"),
 		ImplementationPlan: strAttr(a, "implementation_plan"), BackoutPlan: strAttr(a, "backout_plan"), TestPlan: strAttr(a, "test_plan"),

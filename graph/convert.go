@@ -19,19 +19,11 @@ func ciView(c store.CI) *model.CI {
 		CreatedAt:  c.CreatedAt,
 		UpdatedAt:  c.UpdatedAt,
 		LastSeenAt: c.LastSeenAt,
-		Version:    int(max(c.Version, 1)),
+		Version:    versionOut(c.Version),
 		Tags:       []string{},
 		Raw:        c,
 	}
-	v.Name, _ = c.Attributes["name"].(string)
-	v.Status = strAttr(c.Attributes, "status")
-	v.Environment = strAttr(c.Attributes, "environment")
-	v.Owner = strAttr(c.Attributes, "owner")
-	v.SupportGroup = strAttr(c.Attributes, "support_group")
-	if n, ok := c.Attributes["criticality"].(int64); ok {
-		i := int(n)
-		v.Criticality = &i
-	}
+	setSummaryFields(v, func(k string) any { return c.Attributes[k] })
 	if t, ok := c.Attributes["tags"].([]string); ok {
 		v.Tags = t
 	}
@@ -42,21 +34,38 @@ func ciView(c store.CI) *model.CI {
 // ciSummaryView is ciView of a CI of which only the summary is known: the
 // fields of summaryCIFields are as ciView makes them of the whole CI.
 func ciSummaryView(s *store.Summary) *model.CI {
-	attrs := make(store.Attributes, len(store.SummaryAttributes))
-	for _, a := range store.SummaryAttributes {
-		if v := s.Attr(a); v != nil {
-			attrs[a] = v
-		}
-	}
-	return ciView(store.CI{ID: s.ID, Kind: s.Kind, Class: s.Class, Version: s.Version, Attributes: attrs})
+	v := &model.CI{ID: globalID(typeCI, s.ID), Class: s.Class, Version: versionOut(s.Version), Tags: []string{},
+		Raw: store.CI{ID: s.ID, Kind: s.Kind, Class: s.Class, Version: s.Version}}
+	setSummaryFields(v, s.Attr)
+	return v
 }
 
-func strAttr(a store.Attributes, k string) *string {
-	if s, ok := a[k].(string); ok {
+// setSummaryFields sets the fields of v that a CI's summary attributes
+// answer, from attr.
+func setSummaryFields(v *model.CI, attr func(string) any) {
+	v.Name, _ = attr("name").(string)
+	v.Status = strOut(attr("status"))
+	v.Environment = strOut(attr("environment"))
+	v.Owner = strOut(attr("owner"))
+	v.SupportGroup = strOut(attr("support_group"))
+	if n, ok := attr("criticality").(int64); ok {
+		i := int(n)
+		v.Criticality = &i
+	}
+}
+
+// versionOut is a stored version as the API shows it: at least 1.
+func versionOut(v int64) int { return int(max(v, 1)) }
+
+// strOut is a string value, nil for any other.
+func strOut(v any) *string {
+	if s, ok := v.(string); ok {
 		return &s
 	}
 	return nil
 }
+
+func strAttr(a store.Attributes, k string) *string { return strOut(a[k]) }
 
 // attributesOut makes attribute values JSON-friendly: times as RFC 3339.
 func attributesOut(a store.Attributes) map[string]any {
@@ -87,7 +96,7 @@ func relView(r store.Relationship) *model.Relationship {
 	if !r.UpdatedAt.IsZero() {
 		v.UpdatedAt = &r.UpdatedAt
 	}
-	v.Version = int(max(r.Version, 1))
+	v.Version = versionOut(r.Version)
 	v.SeenBy = sightings(r.SeenBy)
 	if last := store.LastSeen(r.SeenBy); !last.IsZero() {
 		v.LastSeenAt = &last

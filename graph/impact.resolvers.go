@@ -23,12 +23,12 @@ func (r *headroomResolver) Group(ctx context.Context, obj *model.Headroom) (*mod
 
 // Impacted is the resolver for the impacted field.
 func (r *impactAnalysisResolver) Impacted(ctx context.Context, obj *model.ImpactAnalysis) ([]model.ImpactedCI, error) {
-	return impactedView(obj.Result, obj.Kept), nil
+	return impactedView(obj.Result, obj.Kept, showsOnlySummary(ctx)), nil
 }
 
 // BusinessServices is the resolver for the businessServices field.
 func (r *impactAnalysisResolver) BusinessServices(ctx context.Context, obj *model.ImpactAnalysis) ([]model.ImpactedCI, error) {
-	return impactedView(obj.Result, obj.BusinessServices), nil
+	return impactedView(obj.Result, obj.BusinessServices, showsOnlySummary(ctx)), nil
 }
 
 // CountsByDepth is the resolver for the countsByDepth field.
@@ -48,8 +48,9 @@ func (r *impactAnalysisResolver) ImpactedPage(ctx context.Context, obj *model.Im
 		return nil, err
 	}
 	conn := &model.ImpactedCIConnection{TotalCount: page.Total, Edges: make([]model.ImpactedCIEdge, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
+	fromSummary := showsOnlySummary(ctx, "edges", "node")
 	for i := range page.Items {
-		v := impactedCIView(obj.Result, &page.Items[i])
+		v := impactedCIView(obj.Result, &page.Items[i], fromSummary)
 		conn.Edges[i] = model.ImpactedCIEdge{Cursor: page.Cursors[i], Node: &v}
 	}
 	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
@@ -58,7 +59,7 @@ func (r *impactAnalysisResolver) ImpactedPage(ctx context.Context, obj *model.Im
 
 // Ci is the resolver for the ci field.
 func (r *impactedCIResolver) Ci(ctx context.Context, obj *model.ImpactedCI) (*model.CI, error) {
-	return r.summaryCI(ctx, obj.CI)
+	return r.summaryCI(ctx, obj.CI, obj.FromSummary)
 }
 
 // Path is the resolver for the path field.
@@ -148,8 +149,9 @@ func (r *queryResolver) ShortestPath(ctx context.Context, from string, to string
 // Nodes is the resolver for the nodes field.
 func (r *reachabilityResolver) Nodes(ctx context.Context, obj *model.Reachability) ([]model.ReachedCI, error) {
 	out := make([]model.ReachedCI, len(obj.Reach.Nodes))
+	fromSummary := showsOnlySummary(ctx)
 	for i, n := range obj.Reach.Nodes {
-		out[i] = model.ReachedCI{Depth: n.Depth, Reach: obj.Reach, Index: i}
+		out[i] = model.ReachedCI{Depth: n.Depth, Reach: obj.Reach, Index: i, FromSummary: fromSummary}
 	}
 	return out, nil
 }
@@ -176,8 +178,9 @@ func (r *reachabilityResolver) NodesPage(ctx context.Context, obj *model.Reachab
 		return nil, err
 	}
 	conn := &model.ReachedCIConnection{TotalCount: page.Total, Edges: make([]model.ReachedCIEdge, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
+	fromSummary := showsOnlySummary(ctx, "edges", "node")
 	for i, n := range page.Items {
-		conn.Edges[i] = model.ReachedCIEdge{Cursor: page.Cursors[i], Node: &model.ReachedCI{Depth: n.Depth, Reach: obj.Reach, Index: page.Indexes[i]}}
+		conn.Edges[i] = model.ReachedCIEdge{Cursor: page.Cursors[i], Node: &model.ReachedCI{Depth: n.Depth, Reach: obj.Reach, Index: page.Indexes[i], FromSummary: fromSummary}}
 	}
 	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
 	return conn, nil
@@ -185,7 +188,7 @@ func (r *reachabilityResolver) NodesPage(ctx context.Context, obj *model.Reachab
 
 // Ci is the resolver for the ci field.
 func (r *reachedCIResolver) Ci(ctx context.Context, obj *model.ReachedCI) (*model.CI, error) {
-	return r.summaryCI(ctx, &obj.Reach.Nodes[obj.Index].CI)
+	return r.summaryCI(ctx, &obj.Reach.Nodes[obj.Index].CI, obj.FromSummary)
 }
 
 // Path is the resolver for the path field.

@@ -27,7 +27,7 @@ func incidentView(n store.Node) *model.Incident {
 	a := n.Attributes
 	v := &model.Incident{
 		ID: globalID(typeIncident, n.ID), Attributes: attributesOut(a),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 		Description: strAttr(a, "description"), Category: strAttr(a, "category"), Subcategory: strAttr(a, "subcategory"),
 		ResolutionNotes: strAttr(a, "resolution_notes"), CloseNotes: strAttr(a, "close_notes"), ReopenReason: strAttr(a, "reopen_reason"),
 		Impact: intAttr(a, "impact", 3), Urgency: intAttr(a, "urgency", 3), Priority: intAttr(a, "priority", 5),

@@ -27,7 +27,7 @@ func articleView(wf *itsm.Workflow) func(n store.Node) *model.KnowledgeArticle {
 		st := strOr(a, "state", itsm.ArticleDraft)
 		v := &model.KnowledgeArticle{
 			ID: globalID(typeKnowledge, n.ID), Attributes: attributesOut(a),
-			Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+			Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 			Body: strAttr(a, "body"), Category: strAttr(a, "category"), ReviewNotes: strAttr(a, "review_notes"),
 			State: model.KnowledgeState(strings.ToUpper(st)), AllowedActions: []model.KnowledgeAction{}, Keywords: []string{},
 			CurrentVersion: intAttr(a, "published_version", 0), OpenedAt: timeAttr(a, "opened_at"),

@@ -21,7 +21,7 @@ import (
 func personView(n store.Node) *model.Person {
 	v := &model.Person{
 		ID: globalID(typePerson, n.ID), Class: n.Class, Attributes: attributesOut(n.Attributes),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 		Email: strAttr(n.Attributes, "email"), Title: strAttr(n.Attributes, "title"),
 		Department: strAttr(n.Attributes, "department"), Location: strAttr(n.Attributes, "location"),
 		Phone: strAttr(n.Attributes, "phone"), Mobile: strAttr(n.Attributes, "mobile"),
@@ -36,7 +36,7 @@ func personView(n store.Node) *model.Person {
 func groupView(n store.Node) *model.Group {
 	v := &model.Group{
 		ID: globalID(typeGroup, n.ID), Class: n.Class, Attributes: attributesOut(n.Attributes),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 		Type: strAttr(n.Attributes, "type"), Email: strAttr(n.Attributes, "email"),
 		Phone: strAttr(n.Attributes, "phone"), Description: strAttr(n.Attributes, "description"),
 	}

@@ -24,7 +24,7 @@ func problemView(n store.Node) *model.Problem {
 	a := n.Attributes
 	v := &model.Problem{
 		ID: globalID(typeProblem, n.ID), Attributes: attributesOut(a),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 		Description: strAttr(a, "description"), Category: strAttr(a, "category"), RootCause: strAttr(a, "root_cause"),
 		Workaround: strAttr(a, "workaround"), FixNotes: strAttr(a, "fix_notes"),
 		Impact: intAttr(a, "impact", 3), Urgency: intAttr(a, "urgency", 3), Priority: intAttr(a, "priority", 5),

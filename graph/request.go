@@ -39,7 +39,7 @@ func requestView(n store.Node) *model.Request {
 	v := &model.Request{ID: globalID(typeRequest, n.ID), State: model.RequestState(strings.ToUpper(state)), StateCode: stateCode(requestStates, state),
 		Description: strAttr(a, "description"), RequestedBy: strAttr(a, "requested_by"), CloseNotes: strAttr(a, "close_notes"),
 		ClosedAt: timeAttr(a, "closed_at"), Attributes: attributesOut(a),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n}
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n}
 	v.Number, _ = a["number"].(string)
 	v.ShortDescription, _ = a["short_description"].(string)
 	v.Priority = int(intOr(a, "priority", 4))
@@ -57,7 +57,7 @@ func requestedItemView(n store.Node) *model.RequestedItem {
 		Approval:   model.ApprovalState(strings.ToUpper(strOr(a, "approval", itsm.ApprovalRequested))),
 		Variables:  itsm.ItemAnswers(n),
 		CloseNotes: strAttr(a, "close_notes"), ApprovedAt: timeAttr(a, "approved_at"), ClosedAt: timeAttr(a, "closed_at"),
-		Attributes: attributesOut(a), Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n}
+		Attributes: attributesOut(a), Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n}
 	v.Number, _ = a["number"].(string)
 	v.ShortDescription, _ = a["short_description"].(string)
 	v.Quantity = int(intOr(a, "quantity", 1))

@@ -35,31 +35,47 @@ var summaryCIFields = map[string]bool{"__typename": true, "id": true, "name": tr
 	"environment": true, "owner": true, "supportGroup": true, "criticality": true, "version": true}
 
 // summaryCI returns the CI of an answer that holds its summary (an impact
-// analysis, dependents): made from the summary when the query selects
-// only fields the summary answers (a CAB's list of names and classes, a
-// page of impacted CIs), loaded otherwise. The summary is what the answer
-// was computed from, read in the same view of the graph as its
-// traversal; a load reads the CI again, later.
-func (r *Resolver) summaryCI(ctx context.Context, s *store.Summary) (*model.CI, error) {
-	if selectsOnly(ctx, summaryCIFields) {
+// analysis, dependents): made from the summary when the list it is in
+// shows only fields the summary answers (fromSummary, showsOnlySummary: a
+// CAB's list of names and classes, a page of impacted CIs), loaded
+// otherwise. The summary is what the answer was computed from, read in the
+// same view of the graph as its traversal; a load reads the CI again,
+// later.
+func (r *Resolver) summaryCI(ctx context.Context, s *store.Summary, fromSummary bool) (*model.CI, error) {
+	if fromSummary {
 		return ciSummaryView(s), nil
 	}
 	return r.loadCI(ctx, s.ID)
 }
 
-// selectsOnly reports whether every field the current field selects
-// (through fragments too) is one of fields; false when it cannot tell.
-func selectsOnly(ctx context.Context, fields map[string]bool) bool {
+// showsOnlySummary reports whether every "ci" field under the chain of
+// fields given (each under the one before, from the current field, through
+// fragments too) selects only fields a summary answers (summaryCIFields);
+// false when it cannot tell. A list resolver asks it once for all its
+// items, which summaryCI then serves.
+func showsOnlySummary(ctx context.Context, chain ...string) bool {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || fc.Field.Field == nil {
 		return false
 	}
-	for _, f := range graphql.CollectFields(graphql.GetOperationContext(ctx), fc.Field.Selections, nil) {
-		if !fields[f.Name] {
-			return false
+	oc := graphql.GetOperationContext(ctx)
+	var only func(set ast.SelectionSet, chain []string) bool
+	only = func(set ast.SelectionSet, chain []string) bool {
+		for _, f := range graphql.CollectFields(oc, set, nil) {
+			switch {
+			case len(chain) == 0:
+				if !summaryCIFields[f.Name] {
+					return false
+				}
+			case f.Name == chain[0]:
+				if !only(f.Selections, chain[1:]) {
+					return false
+				}
+			}
 		}
+		return true
 	}
-	return true
+	return only(fc.Field.Selections, append(chain, "ci"))
 }
 
 // followIn converts the follow argument of dependencies and dependents.
@@ -145,16 +161,16 @@ func keepEffects(list []impact.Impacted, keep []model.ImpactOutcome) []impact.Im
 
 // impactedView converts impacted CIs of res (their paths are built when
 // a query selects them).
-func impactedView(res *impact.Result, list []impact.Impacted) []model.ImpactedCI {
+func impactedView(res *impact.Result, list []impact.Impacted, fromSummary bool) []model.ImpactedCI {
 	out := make([]model.ImpactedCI, len(list))
 	for i := range list {
-		out[i] = impactedCIView(res, &list[i])
+		out[i] = impactedCIView(res, &list[i], fromSummary)
 	}
 	return out
 }
 
-func impactedCIView(res *impact.Result, it *impact.Impacted) model.ImpactedCI {
-	v := model.ImpactedCI{CI: &it.CI, Depth: it.Depth, Effect: outcomes[it.Effect], Result: res}
+func impactedCIView(res *impact.Result, it *impact.Impacted, fromSummary bool) model.ImpactedCI {
+	v := model.ImpactedCI{CI: &it.CI, FromSummary: fromSummary, Depth: it.Depth, Effect: outcomes[it.Effect], Result: res}
 	if h := it.Headroom; h != nil {
 		v.Headroom = &model.Headroom{GroupID: h.Group.ID, MembersUp: h.Up, MembersNeeded: h.Needed}
 	}

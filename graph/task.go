@@ -31,7 +31,7 @@ func taskFields(n store.Node, typ string, w *itsm.Workflow) model.TaskFields {
 	a := n.Attributes
 	v := model.TaskFields{
 		ID: globalID(typ, n.ID), Attributes: attributesOut(a),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 		Description: strAttr(a, "description"), CloseNotes: strAttr(a, "close_notes"),
 		PlannedStartAt: timeAttr(a, "planned_start_at"), PlannedEndAt: timeAttr(a, "planned_end_at"),
 		StartedAt: timeAttr(a, "started_at"), ClosedAt: timeAttr(a, "closed_at"),

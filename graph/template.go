@@ -17,7 +17,7 @@ func templateView(n store.Node) *model.ChangeTemplate {
 	a := n.Attributes
 	v := &model.ChangeTemplate{
 		ID: globalID(typeTemplate, n.ID), Attributes: attributesOut(a),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 		ShortDescription: strAttr(a, "short_description"), Description: strAttr(a, "description"), Category: strAttr(a, "category"),
 		ImplementationPlan: strAttr(a, "implementation_plan"), BackoutPlan: strAttr(a, "backout_plan"), TestPlan: strAttr(a, "test_plan"),
 		Risk: model.ChangeRisk(strings.ToUpper(strOr(a, "risk", "low"))), Active: a["active"] != false,

@@ -23,7 +23,7 @@ func windowView(n store.Node) *model.ChangeWindow {
 	w := itsm.WindowOf(n)
 	v := &model.ChangeWindow{
 		ID: globalID(typeChangeWindow, n.ID), Attributes: attributesOut(a),
-		Version: int(max(n.Version, 1)), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
+		Version: versionOut(n.Version), CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt, Raw: n,
 		Name: w.Name, Type: model.ChangeWindowType(strings.ToUpper(w.Type)), Description: strAttr(a, "description"),
 		StartAt: w.Start, EndAt: w.End, Recurrence: model.Recurrence(strings.ToUpper(w.Repeat)), Until: timeAttr(a, "until"),
 		TimeZone: strOr(a, "time_zone", "UTC"), Active: a["active"] != false,

@@ -660,6 +660,10 @@ func TestLoadersBatch(t *testing.T) {
 		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth ci { id name class owner } } } } }`),
 		"and nothing when the summaries the traversal read hold what is shown")
 	assert.Equal(t,
+		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth } } } }`)+1,
+		calls(`{ ci(id: "`+core+`") { dependents { nodes { depth a: ci { name } b: ci { tags } } } } }`),
+		"but one batched read when another selection of the same CIs asks for more")
+	assert.Equal(t,
 		calls(`{ ci(id: "`+srv0+`") { pathTo(ci: "`+core+`") { length } } }`),
 		calls(`{ ci(id: "`+srv0+`") { pathTo(ci: "`+core+`") { length cis { name } steps { from { name } to { name } } } } }`),
 		"nor showing a path's CIs")

@@ -91,6 +91,9 @@ type ReachedCI struct {
 	// Nodes.
 	Reach *impact.Reach
 	Index int
+	// FromSummary: the query shows only what the CI's summary holds, so
+	// that the ci field is made from it.
+	FromSummary bool
 }
 
 // ImpactAnalysis is the answer of an impact analysis. Its counts and
@@ -118,11 +121,13 @@ type ImpactAnalysis struct {
 // shows and only when it selects them.
 type ImpactedCI struct {
 	// CI is the impacted CI's summary as the analysis read it (an element
-	// of Result's lists, not a copy).
-	CI       *store.Summary
-	Depth    int
-	Effect   ImpactOutcome
-	Headroom *Headroom
+	// of Result's lists, not a copy); FromSummary that the query shows
+	// only what it holds, so that the ci field is made from it.
+	CI          *store.Summary
+	FromSummary bool
+	Depth       int
+	Effect      ImpactOutcome
+	Headroom    *Headroom
 	// Result is the analysis, which the path is read from.
 	Result *impact.Result
 }
