@@ -121,19 +121,24 @@ func (rs *reachStatement) run(ctx context.Context, s *Store, start store.ID, bud
 		return store.TraversalResult{}, err
 	}
 	out := store.TraversalResult{Nodes: []store.Reached{}}
-	found := false
+	if len(recs) == 0 {
+		// No such start (one that exists is at least the walk of length
+		// 0): nothing is reached (store.Traverser ignores unknown starts).
+		return out, nil
+	}
+	withStart := false
 	for _, rec := range recs {
 		depth, _ := rec.Values[0].(int64)
 		ids, _ := rec.Values[1].([]any)
-		found = found || depth == 0
+		withStart = withStart || depth == 0
 		for _, id := range ids {
 			out.Nodes = append(out.Nodes, store.Reached{ID: store.ID(asString(id)), Depth: int(depth)})
 		}
 	}
-	if !found {
-		// No such start: nothing is reached (store.Traverser ignores
-		// unknown starts).
-		return store.TraversalResult{Nodes: []store.Reached{}}, nil
+	if !withStart {
+		// LIMIT cut the start, which a breadth-first plan never does (it
+		// is the first node the expand meets): it is still the start.
+		out.Nodes = append([]store.Reached{{ID: start, Depth: 0}}, out.Nodes...)
 	}
 	// Records come in depth order (ORDER BY); a plan that did not keep
 	// it would still give depths in order.
