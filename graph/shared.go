@@ -54,28 +54,16 @@ func (r *Resolver) summaryCI(ctx context.Context, s *store.Summary, fromSummary 
 // false when it cannot tell. A list resolver asks it once for all its
 // items, which summaryCI then serves.
 func showsOnlySummary(ctx context.Context, chain ...string) bool {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Field == nil {
+	fields, ok := fieldsDown(ctx, append(chain, "ci")...)
+	if !ok {
 		return false
 	}
-	oc := graphql.GetOperationContext(ctx)
-	var only func(set ast.SelectionSet, chain []string) bool
-	only = func(set ast.SelectionSet, chain []string) bool {
-		for _, f := range graphql.CollectFields(oc, set, nil) {
-			switch {
-			case len(chain) == 0:
-				if !summaryCIFields[f.Name] {
-					return false
-				}
-			case f.Name == chain[0]:
-				if !only(f.Selections, chain[1:]) {
-					return false
-				}
-			}
+	for _, f := range fields {
+		if !summaryCIFields[f.Name] {
+			return false
 		}
-		return true
 	}
-	return only(fc.Field.Selections, append(chain, "ci"))
+	return true
 }
 
 // followIn converts the follow argument of dependencies and dependents.
@@ -245,21 +233,37 @@ func wantsPaths(ctx context.Context) bool {
 // fields given, each under the one before (through fragments too); true
 // when it cannot tell.
 func selectsDown(ctx context.Context, chain ...string) bool {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Field == nil {
+	fields, ok := fieldsDown(ctx, chain[:len(chain)-1]...)
+	if !ok {
 		return true
 	}
+	return slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return f.Name == chain[len(chain)-1] })
+}
+
+// fieldsDown returns the fields selected under the chain of fields given,
+// each under the one before, from the current field (through fragments,
+// along every branch the chain names: two aliases of one field are two
+// branches); false when there is no field to tell.
+func fieldsDown(ctx context.Context, chain ...string) ([]graphql.CollectedField, bool) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return nil, false
+	}
 	oc := graphql.GetOperationContext(ctx)
-	var down func(set ast.SelectionSet, chain []string) bool
-	down = func(set ast.SelectionSet, chain []string) bool {
+	var out []graphql.CollectedField
+	var down func(set ast.SelectionSet, chain []string)
+	down = func(set ast.SelectionSet, chain []string) {
 		for _, f := range graphql.CollectFields(oc, set, nil) {
-			if f.Name == chain[0] && (len(chain) == 1 || down(f.Selections, chain[1:])) {
-				return true
+			switch {
+			case len(chain) == 0:
+				out = append(out, f)
+			case f.Name == chain[0]:
+				down(f.Selections, chain[1:])
 			}
 		}
-		return false
 	}
-	return down(fc.Field.Selections, chain)
+	down(fc.Field.Selections, chain)
+	return out, true
 }
 
 // unknownStarts names the unknown start CIs of an impact analysis by the

@@ -456,22 +456,13 @@ func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.Sessio
 // read runs work in a read transaction under the call's deadline, retried
 // as retry says, and translates errors.
 func (s *Store) read(ctx context.Context, op string, work func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error)) (any, error) {
-	if s.closed.Load() {
-		return nil, errClosed
-	}
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	sess := s.session(ctx, neo4j.AccessModeRead)
-	defer sess.Close(context.Background())
-	out, err := retry(ctx, false, func() (any, error) {
+	return s.attempt(ctx, op, false, func(ctx context.Context) (any, error) {
+		sess := s.session(ctx, neo4j.AccessModeRead)
+		defer sess.Close(context.Background())
 		return sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 			return work(ctx, tx)
 		}, s.txTimeout(ctx))
 	})
-	if err != nil {
-		return nil, translate(op, err)
-	}
-	return out, nil
 }
 
 // readOne runs one read-only statement as a transaction of its own under
@@ -483,18 +474,13 @@ func (s *Store) read(ctx context.Context, op string, work func(ctx context.Conte
 // A read of more than one statement that must see one state of the
 // graph takes read.
 func (s *Store) readOne(ctx context.Context, op, query string, params map[string]any) ([]*neo4j.Record, error) {
-	if s.closed.Load() {
-		return nil, errClosed
-	}
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	out, err := retry(ctx, false, func() (any, error) {
+	out, err := s.attempt(ctx, op, false, func(ctx context.Context) (any, error) {
 		return neo4j.ExecuteQuery(ctx, s.driver, query, params, neo4j.EagerResultTransformer,
 			neo4j.ExecuteQueryWithDatabase(s.cfg.Database), neo4j.ExecuteQueryWithReadersRouting(),
 			neo4j.ExecuteQueryWithoutBookmarkManager(), neo4j.ExecuteQueryWithTransactionConfig(s.txTimeout(ctx)))
 	})
 	if err != nil {
-		return nil, translate(op, err)
+		return nil, err
 	}
 	return out.(*neo4j.EagerResult).Records, nil
 }
@@ -503,18 +489,26 @@ func (s *Store) readOne(ctx context.Context, op, query string, params map[string
 // retried as retry says (races with concurrent writers included), and
 // translates errors. work must be re-runnable from scratch.
 func (s *Store) write(ctx context.Context, op string, work func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error)) (any, error) {
+	return s.attempt(ctx, op, true, func(ctx context.Context) (any, error) {
+		sess := s.session(ctx, neo4j.AccessModeWrite)
+		defer sess.Close(context.Background())
+		return sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+			return work(ctx, tx)
+		}, s.txTimeout(ctx))
+	})
+}
+
+// attempt runs one call to Neo4j (a transaction in a session of its own)
+// under the call's deadline (the store's query timeout when ctx has
+// none), retried as retry says (races too when races is set), and
+// translates its error.
+func (s *Store) attempt(ctx context.Context, op string, races bool, run func(ctx context.Context) (any, error)) (any, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	sess := s.session(ctx, neo4j.AccessModeWrite)
-	defer sess.Close(context.Background())
-	out, err := retry(ctx, true, func() (any, error) {
-		return sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
-			return work(ctx, tx)
-		}, s.txTimeout(ctx))
-	})
+	out, err := retry(ctx, races, func() (any, error) { return run(ctx) })
 	if err != nil {
 		return nil, translate(op, err)
 	}
