@@ -42,9 +42,9 @@
 // CI's relationships and fields, ADR 30) and applies its rules in Go.
 //
 // Reads of one statement (the depth-only traversal, subgraphs without
-// relationships, Nodes, NodeFields, tokens) run through readOne, which
-// sends the transaction's BEGIN with the statement (ADR 31); reads of
-// several statements that must see one state of the graph run in read's
-// transaction, writes in write's; attempt gives each the call's deadline,
-// the retries and the error translation.
+// relationships, Nodes, NodeFields, tokens, free-text search) run through
+// readOne, which sends the transaction's BEGIN with the statement (ADR
+// 31); reads of several statements that must see one state of the graph
+// run in read's transaction, writes in write's; attempt gives each the
+// call's deadline, the retries and the error translation.
 package neo4j

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
-
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -29,29 +27,22 @@ func (s *Store) SearchNodes(ctx context.Context, q store.TextQuery) ([]store.Nod
 	if len(q.Status) > 0 {
 		params["status"] = q.Status
 	}
-	out, err := s.read(ctx, "search", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-		recs, err := collect(ctx, tx, qSearch, params)
-		if err != nil {
-			return nil, err
-		}
-		cis := make([]store.CI, 0, len(recs))
-		for _, r := range recs {
-			c, err := ciFromNode(r.Values[0])
-			if err != nil {
-				return nil, &appError{fmt.Errorf("neo4j: decode CI: %w", err)}
-			}
-			cis = append(cis, c)
-		}
-		return cis, nil
-	})
+	recs, err := s.readOne(ctx, "search", qSearch, params)
 	if err != nil {
 		return nil, false, err
 	}
-	ids := out.([]store.CI)
-	if len(ids) > q.Limit {
-		return ids[:q.Limit], true, nil
+	cis := make([]store.CI, 0, len(recs))
+	for _, r := range recs {
+		c, err := ciFromNode(r.Values[0])
+		if err != nil {
+			return nil, false, fmt.Errorf("neo4j: decode CI: %w", err)
+		}
+		cis = append(cis, c)
 	}
-	return ids, false, nil
+	if len(cis) > q.Limit {
+		return cis[:q.Limit], true, nil
+	}
+	return cis, false, nil
 }
 
 // luceneQuery renders q in Lucene syntax: every token required (+), a
