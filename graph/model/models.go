@@ -116,9 +116,10 @@ type ImpactAnalysis struct {
 	Truncated              bool
 }
 
-// ImpactedCI is a CI reached by an impact analysis; the CI is resolved
-// through the loader, and the path from the analysis, for the CIs a query
-// shows and only when it selects them.
+// ImpactedCI is a CI reached by an impact analysis; the CI is made from
+// the summary the analysis read, or loaded when a query asks for more
+// (summaryCI), and the path is built from the analysis, for the CIs a
+// query shows and only when it selects them.
 type ImpactedCI struct {
 	// CI is the impacted CI's summary as the analysis read it (an element
 	// of Result's lists, not a copy); FromSummary that the query shows

@@ -204,16 +204,16 @@ func (s *Store) Expand(ctx context.Context, t store.Traversal) (store.TraversalR
 		return store.TraversalResult{}, err
 	}
 	sets := splitRules(t.Rules)
-	exp, err := newExpander(sets)
-	if err != nil {
-		return store.TraversalResult{}, err
-	}
 	if t.DepthOnly && oneStart(t.Start) {
 		one, err := newReachStatement(sets, t.MaxDepth)
 		if err != nil {
 			return store.TraversalResult{}, err
 		}
 		return one.run(ctx, s, t.Start[0], t.MaxNodes)
+	}
+	exp, err := newExpander(sets)
+	if err != nil {
+		return store.TraversalResult{}, err
 	}
 	out, err := s.read(ctx, "expand", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
 		starts, err := existing(ctx, tx, t.Start)
