@@ -103,7 +103,7 @@ type graph struct {
 	nedges  int                // live edges
 	uids    [][16]byte         // node uid by slot; zero = no node
 	notCI   []uint64           // bit per slot holding a node of another kind than CI
-	ids     []store.ID         // the same, formatted: traversal results share these strings
+	ids     idText             // the same, formatted: traversal results share these strings
 	byUID   map[[16]byte]int32 // node slot by CI uid
 	nodes   int                // live CIs
 	types   []string           // relationship type name by id (0 unused)
@@ -112,6 +112,7 @@ type graph struct {
 
 	// The node summary cache (summary.go).
 	sums     []sumSlot            // by slot
+	names    nameText             // the names sums refer to
 	uncached []uint64             // bit per slot whose summary is read from the database
 	kcs      []kindClass          // kind and class by id (0 unused)
 	kcID     map[kindClass]uint32 // id by kind and class
@@ -235,7 +236,7 @@ func (g *graph) loadShape(ctx context.Context, db *sql.DB, maxNode, maxEdge int6
 	// The scanned values are declared once, outside the loops: Scan's
 	// pointers make them escape, one allocation a row otherwise.
 	g.uids = make([][16]byte, 0, maxNode+1)
-	g.ids = make([]store.ID, 0, maxNode+1)
+	g.ids.grow(int(maxNode) + 1)
 	g.byUID = make(map[[16]byte]int32, maxNode)
 
 	rows, err = db.QueryContext(ctx, "SELECT id, uid, kind = 'ci' FROM cis")
@@ -317,18 +318,15 @@ func (g *graph) addNode(slot int32, uid [16]byte, ci bool) {
 			grown := make([][16]byte, len(g.uids), max(int(slot)+1, cap(g.uids)+cap(g.uids)/4+1024))
 			copy(grown, g.uids)
 			g.uids = grown
-			grownIDs := make([]store.ID, len(g.ids), cap(grown))
-			copy(grownIDs, g.ids)
-			g.ids = grownIDs
+			g.ids.grow(cap(grown))
 		}
 		g.uids = g.uids[:slot+1] // slots past the old length are zero
-		g.ids = g.ids[:slot+1]
 	}
 	if g.uids[slot] == ([16]byte{}) {
 		g.nodes++
 	}
 	g.uids[slot] = uid
-	g.ids[slot] = store.ID(formatUID(uid))
+	g.ids.set(slot, uid)
 	g.byUID[uid] = slot
 	g.notCI = setBit(g.notCI, slot, !ci)
 }
@@ -341,13 +339,27 @@ func (g *graph) delNode(slot int32) {
 	g.notCI = setBit(g.notCI, slot, false)
 	g.clearSum(slot)
 	g.uids[slot] = [16]byte{}
-	g.ids[slot] = ""
 	g.nodes--
 }
 
 func (g *graph) markDirty(slot int32) { g.dirty = setBit(g.dirty, slot, true) }
 
 func (g *graph) isDirty(slot int32) bool { return hasBit(g.dirty, slot) }
+
+// has reports whether slot holds a node; the caller holds g.mu.
+func (g *graph) has(slot int32) bool {
+	return slot >= 0 && int(slot) < len(g.uids) && g.uids[slot] != ([16]byte{})
+}
+
+// id returns the ID of the node at slot, "" when there is none; the
+// caller holds g.mu. The string stays valid, and unchanged, after the
+// lock is released.
+func (g *graph) id(slot int32) store.ID {
+	if !g.has(slot) {
+		return ""
+	}
+	return g.ids.at(slot)
+}
 
 // isCI reports whether slot holds a CI; the caller holds g.mu.
 func (g *graph) isCI(slot int32) bool {

@@ -20,11 +20,15 @@ import (
 //
 // It is compact: the kind and class share one small table, the other
 // values one table of distinct values (statuses, environments, owners,
-// support groups, criticalities and group sizes repeat across nodes), so a slot costs
-// 56 bytes and its name. Values of the table are never dropped: it grows
-// with the distinct values ever written, not with the nodes. A node whose
-// summary holds a value the table does not key (a list, a time, NaN), or a
-// name that is not a string, is marked uncached and read from the database.
+// support groups, criticalities and group sizes repeat across nodes), and
+// the names one array of text (names), so a slot costs 48 bytes and its
+// name's bytes, and holds no pointer: the garbage collector neither marks
+// a million names nor scans the slots (a string a name, at a million nodes,
+// was 24 more bytes a node and a million objects). Values of the table are
+// never dropped: it grows with the distinct values ever written, not with
+// the nodes. A node whose summary holds a value the table does not key (a
+// list, a time, NaN), or a name that is not a string, is marked uncached
+// and read from the database.
 //
 // Like the edges, a summary is set by the writer goroutine under the
 // index's lock once the write call that made it has committed, so it
@@ -33,11 +37,11 @@ import (
 
 // sumSlot is the cached summary of one node slot.
 type sumSlot struct {
-	name    string
 	version int64
+	name    nameRef              // the name's bytes in graph.names
 	kc      uint32               // index into graph.kcs; 0 = no summary
-	hasName bool                 // name is set (it may be "")
 	vals    [nSummary - 1]uint32 // index into graph.vals; 0 = absent
+	hasName bool                 // name is set (it may be "")
 }
 
 // nSummary is the number of store.SummaryAttributes, the first of which
@@ -99,20 +103,27 @@ func (g *graph) setSum(slot int32, s nodeSum) {
 	}
 	slotSum := sumSlot{version: s.version, kc: k}
 	cacheable := true
+	var name string
 	if s.present&1 != 0 {
-		name, isString := s.vals[0].(string)
-		slotSum.name, slotSum.hasName, cacheable = name, true, isString
+		name, cacheable = s.vals[0].(string)
+		slotSum.hasName = true
 	}
 	for i := 1; i < nSummary && cacheable; i++ {
 		if s.present&(1<<i) != 0 {
 			slotSum.vals[i-1], cacheable = g.valueID(s.vals[i])
 		}
 	}
+	if old := g.sums[slot].name; cacheable {
+		slotSum.name, cacheable = g.names.put(old, name)
+	} else {
+		g.names.drop(old)
+	}
 	if !cacheable {
 		slotSum = sumSlot{}
 	}
 	g.sums[slot] = slotSum
 	g.uncached = setBit(g.uncached, slot, !cacheable)
+	g.compactNames()
 }
 
 // valueID interns v; false when v cannot be a map key.
@@ -141,6 +152,7 @@ func (g *graph) valueID(v any) (uint32, bool) {
 // clearSum forgets the summary of slot; the caller holds mu.
 func (g *graph) clearSum(slot int32) {
 	if int(slot) < len(g.sums) {
+		g.names.drop(g.sums[slot].name)
 		g.sums[slot] = sumSlot{}
 	}
 	g.uncached = setBit(g.uncached, slot, false)
@@ -202,7 +214,7 @@ const (
 // and class, when the node is of kind (any kind for store.AnyKind) and its
 // summary is cached. The caller holds mu.
 func (g *graph) cachedSum(slot int32, kind store.ObjectKind) (*sumSlot, kindClass, fieldsFrom) {
-	if slot < 0 || int(slot) >= len(g.ids) || g.ids[slot] == "" {
+	if !g.has(slot) {
 		return nil, kindClass{}, notOfKind
 	}
 	if hasBit(g.uncached, slot) || int(slot) >= len(g.sums) || g.sums[slot].kc == 0 {
@@ -228,13 +240,13 @@ func (g *graph) slotFields(slot int32, kind store.ObjectKind, fields []string, i
 	for i, f := range fields {
 		if idx[i] < 0 {
 			if sum.hasName {
-				attrs[f] = sum.name
+				attrs[f] = g.names.at(sum.name)
 			}
 		} else if v := sum.vals[idx[i]]; v != 0 {
 			attrs[f] = g.vals[v]
 		}
 	}
-	return store.Node{ID: g.ids[slot], Kind: kc.kind, Class: kc.class, Version: sum.version, Attributes: attrs}, fromCache
+	return store.Node{ID: g.id(slot), Kind: kc.kind, Class: kc.class, Version: sum.version, Attributes: attrs}, fromCache
 }
 
 // slotSummary answers GraphView.Summaries for the node at slot from the
@@ -245,7 +257,7 @@ func (g *graph) slotSummary(slot int32, kind store.ObjectKind, out *store.Summar
 	if from != fromCache {
 		return from
 	}
-	*out = store.Summary{ID: g.ids[slot], Kind: kc.kind, Class: kc.class, Version: sum.version, Name: sum.name}
+	*out = store.Summary{ID: g.id(slot), Kind: kc.kind, Class: kc.class, Version: sum.version, Name: g.names.at(sum.name)}
 	for i, v := range sum.vals {
 		if v != 0 {
 			out.Values[i] = g.vals[v]

@@ -1,8 +1,11 @@
 package embedded
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -134,4 +137,62 @@ func TestSummaryAttributesFitTheSlot(t *testing.T) {
 	assert.Equal(t, "name", store.SummaryAttributes[0])
 	assert.True(t, summaryServes(store.SummaryAttributes))
 	assert.False(t, summaryServes([]string{"name", "tags"}))
+}
+
+// TestSummaryNamesCompact: names live in one array of text. Renaming
+// nodes over and over leaves dead bytes that a compaction reclaims, every
+// slot still answers its current name, and a name handed out earlier keeps
+// its value; a name that stops being cacheable (not a string) or a node
+// forgotten gives its bytes up too.
+func TestSummaryNamesCompact(t *testing.T) {
+	g := newGraph()
+	sum := func(name any) nodeSum {
+		s := nodeSum{kind: store.KindCI, class: "Server", version: 1, present: 1}
+		s.vals[0] = name
+		return s
+	}
+	nameOf := func(slot int32) string {
+		var out store.Summary
+		require.Equal(t, fromCache, g.slotSummary(slot, store.KindCI, &out), "slot %d", slot)
+		return out.Name
+	}
+	const slots = 64
+	for i := range int32(slots) {
+		g.addNode(i, [16]byte{1, byte(i)}, true)
+		g.setSum(i, sum(fmt.Sprintf("host-%d", i)))
+	}
+	held := nameOf(7)
+	unchanged := g.sums[9].name
+	g.setSum(9, sum("host-9")) // the same name again: the same bytes
+	assert.Equal(t, unchanged, g.sums[9].name)
+	assert.Zero(t, g.names.dead)
+
+	long := strings.Repeat("x", 4096)
+	arrays := map[*byte]bool{}
+	for round := range 600 { // 600 × 64 renames of 4 KiB: compactions happen
+		for i := range int32(slots) {
+			g.setSum(i, sum(fmt.Sprintf("%s-%d-%d", long, round, i)))
+		}
+		arrays[unsafe.SliceData(g.names.b)] = true
+	}
+	assert.Equal(t, "host-7", held, "a name handed out before the renames")
+	for i := range int32(slots) {
+		assert.Equal(t, fmt.Sprintf("%s-%d-%d", long, 599, i), nameOf(i))
+	}
+	live := 0
+	for i := range g.sums {
+		live += int(g.sums[i].name.n)
+	}
+	assert.Equal(t, live, len(g.names.b)-g.names.dead, "dead bytes are counted exactly")
+	assert.Less(t, len(g.names.b), 3*live+minNameCompact, "compactions keep the array near its live names")
+	assert.Greater(t, len(arrays), 2, "the array was compacted (and grown) more than once")
+
+	g.setSum(3, sum(int64(42))) // not a string: read from the database
+	assert.Equal(t, nameRef{}, g.sums[3].name)
+	g.clearSum(4)
+	live = 0
+	for i := range g.sums {
+		live += int(g.sums[i].name.n)
+	}
+	assert.Equal(t, live, len(g.names.b)-g.names.dead, "an uncached and a forgotten name are dead")
 }

@@ -223,7 +223,7 @@ func materialize(res []resolved, types []string) []store.Reached {
 func (g *graph) resolveHits(hits []hit) ([]resolved, []string) {
 	res := make([]resolved, len(hits))
 	for i, h := range hits {
-		res[i] = resolved{id: g.ids[h.node], parent: h.parent, typ: h.typ, depth: h.depth, fwd: h.fwd}
+		res[i] = resolved{id: g.id(h.node), parent: h.parent, typ: h.typ, depth: h.depth, fwd: h.fwd}
 	}
 	return res, g.types
 }
@@ -298,7 +298,7 @@ func (s *Store) ShortestPath(ctx context.Context, from, to store.ID, rules []sto
 // holds g.mu.
 func (g *graph) canonical(id store.ID) (int32, bool) {
 	slot, ok := g.lookup(id)
-	if !ok || g.ids[slot] != id {
+	if !ok || g.id(slot) != id {
 		return 0, false
 	}
 	return slot, true
@@ -367,7 +367,7 @@ func (s *Store) Edges(ctx context.Context, nodes []store.ID, dir store.Direction
 				if dirs[d] {
 					g.eachEdge(slot, fwd, func(nbr int32, typ uint32) {
 						if keep(typ) {
-							h.Add(g.types[typ], g.ids[nbr], fwd)
+							h.Add(g.types[typ], g.id(nbr), fwd)
 						}
 					})
 				}

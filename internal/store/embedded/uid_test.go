@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/skein-cmdb/skein/internal/store"
 )
 
 // TestParseUID: the canonical form of any UID parses back to it, and
@@ -49,4 +51,57 @@ func BenchmarkParseUID(b *testing.B) {
 		_, ok = parseUID(s)
 	}
 	assert.True(b, ok)
+}
+
+// TestIDTextStringsNeverChange: the graph's ID strings are views of one
+// array; a string once handed out keeps its value when the array grows,
+// when its node is deleted, and when its slot gets another node (a purged
+// node's row id reused), while the graph answers the slot's new ID, and
+// the old one again if the first node comes back.
+func TestIDTextStringsNeverChange(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	uid := func() [16]byte {
+		var u [16]byte
+		for i := range u {
+			u[i] = byte(rng.Uint32())
+		}
+		return u
+	}
+	g := newGraph()
+	first := map[int32][16]byte{}
+	held := map[int32]string{}
+	// Slots out of order and with gaps, past several growths.
+	for _, slot := range []int32{5, 1, 3000, 2, 70000, 4} {
+		u := uid()
+		g.addNode(slot, u, true)
+		first[slot] = u
+		held[slot] = string(g.id(slot))
+		assert.Equal(t, formatUID(u), held[slot])
+	}
+	for slot, s := range held {
+		assert.Equal(t, formatUID(first[slot]), s, "slot %d after growth", slot)
+		held[slot] = string(g.id(slot)) // now over the array that is current
+	}
+	assert.Empty(t, g.id(3), "a slot with no node")
+	assert.Empty(t, g.id(-1))
+	assert.Empty(t, g.id(1<<30))
+
+	g.delNode(3000)
+	assert.Empty(t, g.id(3000), "a deleted node")
+	other := uid()
+	g.addNode(3000, other, true)
+	assert.Equal(t, formatUID(other), string(g.id(3000)), "the slot's new node")
+	assert.Equal(t, formatUID(first[3000]), held[3000], "a string handed out before the slot was reused")
+	slot, ok := g.canonical(store.ID(formatUID(other)))
+	assert.True(t, ok)
+	assert.Equal(t, int32(3000), slot)
+
+	g.delNode(3000)
+	g.addNode(3000, first[3000], true)
+	assert.Equal(t, held[3000], string(g.id(3000)), "the first node back in its slot")
+	assert.Empty(t, g.ids.moved)
+	for slot, s := range held {
+		assert.Equal(t, formatUID(first[slot]), s)
+		assert.Equal(t, s, string(g.id(slot)))
+	}
 }

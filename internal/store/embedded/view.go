@@ -32,13 +32,10 @@ type view struct {
 func (v view) Node(id store.ID) (int32, bool) { return v.g.canonical(id) }
 
 func (v view) ID(n int32) store.ID {
-	if n < 0 || int(n) >= len(v.g.ids) {
-		return ""
-	}
-	return v.g.ids[n]
+	return v.g.id(n)
 }
 
-func (v view) Bound() int32 { return int32(len(v.g.ids)) }
+func (v view) Bound() int32 { return int32(len(v.g.uids)) }
 
 func (v view) Type(name string) (uint32, bool) {
 	t, ok := v.g.typeID[name]
@@ -53,7 +50,7 @@ func (v view) TypeName(t uint32) string {
 }
 
 func (v view) Edges(n int32, out bool, fn func(other int32, typ uint32)) {
-	if n < 0 || int(n) >= len(v.g.ids) || v.g.ids[n] == "" {
+	if !v.g.has(n) {
 		return
 	}
 	v.g.eachEdge(n, out, fn)
@@ -75,7 +72,7 @@ func (v view) Fields(ctx context.Context, kind store.ObjectKind, ns []int32, fie
 			var from fieldsFrom
 			out[i], from = v.g.slotFields(n, kind, fields, idx)
 			if from == fromDB {
-				miss, at = addMiss(miss, at, v.g.ids[n], i)
+				miss, at = addMiss(miss, at, v.g.id(n), i)
 			}
 		}
 	} else {
@@ -119,7 +116,7 @@ func (v view) Summaries(ctx context.Context, kind store.ObjectKind, ns []int32, 
 		if from := v.g.slotSummary(n, kind, &out[i]); from != fromCache {
 			out[i] = store.Summary{}
 			if from == fromDB {
-				miss, at = addMiss(miss, at, v.g.ids[n], i)
+				miss, at = addMiss(miss, at, v.g.id(n), i)
 			}
 		}
 	}
