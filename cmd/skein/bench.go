@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/skein-cmdb/skein/internal/bench"
+	"github.com/skein-cmdb/skein/internal/impact"
 	neo4jstore "github.com/skein-cmdb/skein/internal/store/neo4j"
 )
 
@@ -87,6 +88,7 @@ database must be empty unless --reset is given, which deletes everything in it.
 	f.IntVar(&cfg.BatchSize, "batch", 1000, "CIs per upsert batch")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the embedded store (default: a temporary directory, removed afterwards)")
 	f.DurationVar(&cfg.NaiveTimeout, "naive-timeout", time.Minute, "time limit of each naive Cypher query")
+	f.DurationVar(&cfg.ImpactTimeout, "impact-timeout", impact.DefaultTimeout, "time limit of each impact analysis (an analysis past it is reported as a timeout, as the API answers one)")
 	neo.register(f)
 	f.BoolVar(&cfg.Reset, "reset", false, "delete everything in the Neo4j database before loading")
 	f.StringVar(&outFile, "out", "", "also write the report (Markdown) to this file")

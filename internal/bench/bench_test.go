@@ -51,6 +51,20 @@ func TestRunEmbedded(t *testing.T) {
 	var md strings.Builder
 	rep.Markdown(&md)
 	assert.Contains(t, md.String(), "| dns service |")
+
+	// An analysis past its time limit is a timeout in the table, not the
+	// end of the run.
+	log.Reset()
+	rep, err = Run(t.Context(), Config{CIs: 300, Seed: 3, Writers: 2, BatchSize: 100, Log: &log, ImpactTimeout: time.Nanosecond})
+	require.NoError(t, err, log.String())
+	require.NotEmpty(t, rep.Traversals)
+	for _, r := range rep.Traversals {
+		assert.Negative(t, r.EmbeddedImpact, r.Label, "timed out")
+		assert.Positive(t, r.Embedded, r.Label, "the rest was measured")
+	}
+	md.Reset()
+	rep.Markdown(&md)
+	assert.Contains(t, md.String(), "timeout (> 0s)")
 }
 
 // loaded builds an estate of n CIs in a store and returns the store IDs by

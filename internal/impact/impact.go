@@ -326,10 +326,26 @@ func (a *Analyzer) withTimeout(ctx context.Context) (context.Context, context.Ca
 // running out (ctx is the bounded context, parent the caller's).
 func (a *Analyzer) failed(parent, ctx context.Context, err error) error {
 	if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("impact: gave up after the time limit of %s: %w", a.opts.Timeout, err)
+		return &TimeLimitError{Limit: a.opts.Timeout, Err: err}
 	}
 	return err
 }
+
+// TimeLimitError is a call that ran past Options.Timeout. It matches
+// context.DeadlineExceeded whatever the store made of the deadline (Neo4j's
+// driver may report a read cut short as a failed connection), so that
+// every API says "took too long" for it, on both stores.
+type TimeLimitError struct {
+	Limit time.Duration
+	Err   error // what the store answered when the time ran out
+}
+
+func (e *TimeLimitError) Error() string {
+	return fmt.Sprintf("impact: gave up after the time limit of %s: %v", e.Limit, e.Err)
+}
+
+// Unwrap gives context.DeadlineExceeded and the store's error.
+func (e *TimeLimitError) Unwrap() []error { return []error{context.DeadlineExceeded, e.Err} }
 
 // loadCIs reads CIs in batches of store.MaxBatch.
 func (a *Analyzer) loadCIs(ctx context.Context, ids []store.ID) (map[store.ID]store.CI, error) {

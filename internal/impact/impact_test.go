@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/skein-cmdb/skein/internal/apierr"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/impact"
 	"github.com/skein-cmdb/skein/internal/store"
@@ -696,9 +697,23 @@ func TestTimeLimit(t *testing.T) {
 		a := impact.New(f.st, f.svc.Model, impact.Options{Timeout: time.Nanosecond})
 		_, err := a.Analyze(t.Context(), impact.Request{CIs: f.idsOf(t, "hv1"), MaxDepth: 8})
 		require.Error(t, err)
+		var tl *impact.TimeLimitError
+		require.ErrorAs(t, err, &tl)
+		assert.Equal(t, time.Nanosecond, tl.Limit)
 		assert.Contains(t, err.Error(), "time limit")
+		// One answer from both stores: the API's TIMEOUT, never "store
+		// unavailable" (how Neo4j's driver may report a cut read).
+		assert.Equal(t, apierr.Timeout, apierr.From(err, apierr.Refs{}).Code, "%v", err)
 		_, err = a.Dependents(t.Context(), f.id(t, "hv1"), 8, nil, impact.ReachOptions{})
 		assert.Contains(t, err.Error(), "time limit")
+		assert.Equal(t, apierr.Timeout, apierr.From(err, apierr.Refs{}).Code, "%v", err)
+		// The caller's own deadline is the caller's: no time limit of ours.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Nanosecond)
+		defer cancel()
+		<-ctx.Done()
+		_, err = impact.New(f.st, f.svc.Model, impact.Options{}).Analyze(ctx, impact.Request{CIs: f.idsOf(t, "hv1"), MaxDepth: 8})
+		require.Error(t, err)
+		assert.False(t, errors.As(err, &tl), "%v", err)
 	})
 }
 
