@@ -225,7 +225,22 @@ func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume
 	if err := an.propagateUp(ctx); err != nil {
 		return nil, err
 	}
+	an.releaseHops()
 	return an.result(ctx, m, assume, startCIs, starts, ordered)
+}
+
+// hopBufs pools the hop arrays of analyses (hopsOf): an analysis's
+// lasts as long as its phases, its result as long as its caller keeps it.
+var hopBufs = sync.Pool{New: func() any { return new([]hopTo) }}
+
+// releaseHops returns the analysis's hop array to hopBufs once its phases
+// are over.
+func (an *analysis) releaseHops() {
+	if an.hopBuf != nil {
+		b := an.hopBuf[:0]
+		hopBufs.Put(&b)
+		an.hopBuf = nil
+	}
 }
 
 // checkStarts validates and deduplicates the start CIs.
@@ -894,6 +909,9 @@ func (an *analysis) hopsOf(ctx context.Context, hs []handle) ([][]hopTo, error) 
 	// hs[j]'s begin (the reader gives them CI by CI). A level's hops are
 	// used up before the next level reads its own, so the array is the
 	// analysis's, reused from level to level.
+	if an.hopBuf == nil {
+		an.hopBuf = *hopBufs.Get().(*[]hopTo)
+	}
 	flat := an.hopBuf[:0]
 	defer func() { an.hopBuf = flat[:0] }()
 	starts := make([]int, len(hs)+1)
@@ -1050,10 +1068,19 @@ type entry struct {
 	depth  int
 }
 
+// entryBufs pools result's list of entries, which it drops once the
+// result is made.
+var entryBufs = sync.Pool{New: func() any { return new([]entry) }}
+
 // result merges both phases, applies the budget, loads the CIs'
 // summaries and rolls up.
 func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, startCIs map[store.ID]store.CI, starts []store.ID, ordered bool) (*Result, error) {
-	entries := make([]entry, 0, an.count+an.reached)
+	pooled := entryBufs.Get().(*[]entry)
+	entries := slices.Grow((*pooled)[:0], an.count+an.reached)
+	defer func() {
+		*pooled = entries[:0]
+		entryBufs.Put(pooled)
+	}()
 	for i := range an.st {
 		h := handle(i)
 		switch n := &an.st[h]; {

@@ -113,6 +113,13 @@ type viewReader struct {
 	// next view.
 	slots []int32
 	m     *slotMap
+	// purges is GraphView.Purges at the last view, and recheck says
+	// whether it changed since the view before (viewed: there was one):
+	// only then may a number kept name another node, and intern compares
+	// IDs on every hop.
+	purges  uint64
+	viewed  bool
+	recheck bool
 }
 
 // slotMap numbers node numbers as handles: h[n] is node n's handle when
@@ -165,6 +172,9 @@ func (r *viewReader) release() {
 // view runs fn over a view in which every handle has its node number.
 func (r *viewReader) view(ctx context.Context, fn func(gv store.GraphView) error) error {
 	return r.v.ViewGraph(ctx, func(gv store.GraphView) error {
+		p := gv.Purges()
+		r.recheck = r.viewed && p != r.purges
+		r.purges, r.viewed = p, true
 		r.m.grow(gv.Bound())
 		for h := len(r.slots); h < len(r.an.ids); h++ {
 			n, ok := gv.Node(r.an.ids[h])
@@ -183,14 +193,14 @@ func (r *viewReader) view(ctx context.Context, fn func(gv store.GraphView) error
 }
 
 // intern returns the handle of node n, numbering it if it is new; false
-// when the handle n had names another node now.
+// when the handle n had names another node now (which only a purge since
+// the last view can make so).
 func (r *viewReader) intern(gv store.GraphView, n int32) (handle, bool) {
-	id := gv.ID(n)
 	if r.m.stamp[n] == r.m.epoch {
 		h := r.m.h[n]
-		return h, r.an.ids[h] == id
+		return h, !r.recheck || r.an.ids[h] == gv.ID(n)
 	}
-	h := r.an.add(id)
+	h := r.an.add(gv.ID(n))
 	r.slots = append(r.slots, n)
 	r.m.stamp[n], r.m.h[n] = r.m.epoch, h
 	return h, true
@@ -257,23 +267,47 @@ func (r *viewReader) hops(ctx context.Context, hs []handle, sides []side, add fu
 }
 
 func (r *viewReader) fields(ctx context.Context, hs []handle, fields []string, set func(j int, ci store.CI)) error {
-	return readByView(ctx, r, hs, func(gv store.GraphView, ns []int32, out []store.CI) error {
+	return readByView(ctx, r, hs, &ciBatches, func(gv store.GraphView, ns []int32, out []store.CI) error {
 		return gv.Fields(ctx, store.KindCI, ns, fields, out)
 	}, func(ci *store.CI) store.ID { return ci.ID }, func(j int, ci *store.CI) { set(j, *ci) })
 }
 
 func (r *viewReader) summaries(ctx context.Context, hs []handle, set func(j int, s *store.Summary)) error {
-	return readByView(ctx, r, hs, func(gv store.GraphView, ns []int32, out []store.Summary) error {
+	return readByView(ctx, r, hs, &summaryBatches, func(gv store.GraphView, ns []int32, out []store.Summary) error {
 		return gv.Summaries(ctx, store.KindCI, ns, out)
 	}, func(s *store.Summary) store.ID { return s.ID }, set)
 }
 
+// batch is what readByView reads a batch into: node numbers and their
+// answers. Pooled (a batch of summaries is 170 KB, and an analysis reads
+// several), each pool holding one T.
+type batch[T any] struct {
+	ns  []int32
+	out []T
+}
+
+var (
+	summaryBatches = sync.Pool{New: func() any { return new(batch[store.Summary]) }}
+	ciBatches      = sync.Pool{New: func() any { return new(batch[store.CI]) }}
+)
+
 // readByView reads what read answers (a T for each node number) for hs,
 // one view a batch of store.MaxBatch, and calls set with each of them that
-// idOf names (a CI) and its index in hs.
-func readByView[T any](ctx context.Context, r *viewReader, hs []handle, read func(gv store.GraphView, ns []int32, out []T) error, idOf func(*T) store.ID, set func(j int, v *T)) error {
-	ns := make([]int32, 0, min(len(hs), store.MaxBatch))
-	out := make([]T, min(len(hs), store.MaxBatch))
+// idOf names (a CI) and its index in hs; its buffers come from pool, a
+// pool of *batch[T].
+func readByView[T any](ctx context.Context, r *viewReader, hs []handle, pool *sync.Pool, read func(gv store.GraphView, ns []int32, out []T) error, idOf func(*T) store.ID, set func(j int, v *T)) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	b := pool.Get().(*batch[T])
+	if n := min(len(hs), store.MaxBatch); len(b.out) < n {
+		b.ns, b.out = make([]int32, 0, n), make([]T, n)
+	}
+	defer func() {
+		clear(b.out) // keeps no node's strings alive
+		pool.Put(b)
+	}()
+	ns, out := b.ns, b.out
 	for lo := 0; lo < len(hs); lo += store.MaxBatch {
 		chunk := hs[lo:min(lo+store.MaxBatch, len(hs))]
 		err := r.view(ctx, func(gv store.GraphView) error {

@@ -48,8 +48,11 @@ func (w *viewing) ViewGraph(ctx context.Context, fn func(store.GraphView) error)
 	})
 }
 
-// renamed is a view whose nodes carry other IDs than the store's.
+// renamed is a view whose nodes carry other IDs than the store's, as
+// after purges (which it counts).
 type renamed struct{ store.GraphView }
+
+func (r renamed) Purges() uint64 { return r.GraphView.Purges() + 1 }
 
 func (r renamed) ID(n int32) store.ID {
 	if id := r.GraphView.ID(n); id != "" {

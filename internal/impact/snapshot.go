@@ -134,6 +134,9 @@ func (s *snapshot) ID(n int32) store.ID {
 	return s.nodes[n].ID
 }
 
+// Purges is 0: a snapshot never changes.
+func (s *snapshot) Purges() uint64 { return 0 }
+
 func (s *snapshot) Bound() int32 { return int32(len(s.nodes)) }
 
 func (s *snapshot) Type(name string) (uint32, bool) {

@@ -31,8 +31,13 @@ type GraphViewer interface {
 // named by numbers. A node keeps its number for its life, so a reader may
 // keep numbers from one view to the next; a number may name another node
 // after the first is purged, which a reader that keeps numbers detects by
-// comparing ID(n) with the ID it knew.
+// comparing ID(n) with the ID it knew, or, for every number at once, by
+// Purges.
 type GraphView interface {
+	// Purges counts the nodes ever purged from the graph (since the store
+	// opened): while it is unchanged from one view to the next, every
+	// number names the node it named.
+	Purges() uint64
 	// Node returns the number of the node id names (in its canonical
 	// form, as the store answers it).
 	Node(id ID) (int32, bool)

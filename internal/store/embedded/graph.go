@@ -106,6 +106,7 @@ type graph struct {
 	ids     idText             // the same, formatted: traversal results share these strings
 	byUID   map[[16]byte]int32 // node slot by CI uid
 	nodes   int                // live CIs
+	purges  uint64             // nodes deleted from the index (GraphView.Purges)
 	types   []string           // relationship type name by id (0 unused)
 	typeID  map[string]uint32  // relationship type id by name
 	visits  sync.Pool          // *visitSet
@@ -340,6 +341,7 @@ func (g *graph) delNode(slot int32) {
 	g.clearSum(slot)
 	g.uids[slot] = [16]byte{}
 	g.nodes--
+	g.purges++
 }
 
 func (g *graph) markDirty(slot int32) { g.dirty = setBit(g.dirty, slot, true) }

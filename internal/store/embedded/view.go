@@ -35,6 +35,8 @@ func (v view) ID(n int32) store.ID {
 	return v.g.id(n)
 }
 
+func (v view) Purges() uint64 { return v.g.purges }
+
 func (v view) Bound() int32 { return int32(len(v.g.uids)) }
 
 func (v view) Type(name string) (uint32, bool) {
