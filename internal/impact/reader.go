@@ -300,11 +300,12 @@ func readByView[T any](ctx context.Context, r *viewReader, hs []handle, pool *sy
 		return nil
 	}
 	b := pool.Get().(*batch[T])
-	if n := min(len(hs), store.MaxBatch); len(b.out) < n {
+	n := min(len(hs), store.MaxBatch)
+	if len(b.out) < n {
 		b.ns, b.out = make([]int32, 0, n), make([]T, n)
 	}
 	defer func() {
-		clear(b.out) // keeps no node's strings alive
+		clear(b.out[:n]) // what was used: it keeps no node's strings alive
 		pool.Put(b)
 	}()
 	ns, out := b.ns, b.out
