@@ -114,9 +114,10 @@ type viewReader struct {
 	slots []int32
 	m     *slotMap
 	// purges is GraphView.Purges at the last view, and recheck says
-	// whether it changed since the view before (viewed: there was one):
-	// only then may a number kept name another node, and intern compares
-	// IDs on every hop.
+	// whether it changed from one view to a later one (viewed: there was
+	// one) while this reader ran: only then may a number kept name another
+	// node, and intern compares IDs on every hop from then on (a number
+	// reused between two views may be met only views later).
 	purges  uint64
 	viewed  bool
 	recheck bool
@@ -173,7 +174,7 @@ func (r *viewReader) release() {
 func (r *viewReader) view(ctx context.Context, fn func(gv store.GraphView) error) error {
 	return r.v.ViewGraph(ctx, func(gv store.GraphView) error {
 		p := gv.Purges()
-		r.recheck = r.viewed && p != r.purges
+		r.recheck = r.recheck || (r.viewed && p != r.purges)
 		r.purges, r.viewed = p, true
 		r.m.grow(gv.Bound())
 		for h := len(r.slots); h < len(r.an.ids); h++ {
