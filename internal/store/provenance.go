@@ -66,6 +66,16 @@ func setByOf(sources map[string]string, setAt map[string]time.Time, k string) (s
 // from it or names no attribute of attrs. It is read back with the same
 // attributes.
 func AppendProvenance(b []byte, attrs Attributes, sources map[string]string, setAt map[string]time.Time) []byte {
+	if p, ok := uniformSetBy(attrs, sources, setAt); ok {
+		// What the general case writes when every attribute has one
+		// provenance and nothing else has any (a node one source wrote in
+		// one write, as most are): the "*" entry alone.
+		b = append(b, '{')
+		b = AppendJSONString(b, provenanceDefault)
+		b = append(b, ':')
+		b = p.append(b)
+		return append(b, '}')
+	}
 	def, ok := commonSetBy(attrs, sources, setAt)
 	keys := make([]string, 0, len(sources))
 	for k := range sources {
@@ -95,6 +105,34 @@ func AppendProvenance(b []byte, attrs Attributes, sources map[string]string, set
 		b = p.append(b)
 	}
 	return append(b, '}')
+}
+
+// uniformSetBy returns the provenance every attribute of attrs has, when
+// there are two or more, sources names exactly attrs' keys and they all
+// share one provenance (then commonSetBy would answer it and no entry
+// would differ).
+func uniformSetBy(attrs Attributes, sources map[string]string, setAt map[string]time.Time) (setBy, bool) {
+	if len(attrs) < 2 || len(sources) != len(attrs) {
+		return setBy{}, false
+	}
+	var p setBy
+	first := true
+	for k, src := range sources {
+		if _, isAttr := attrs[k]; !isAttr || k == provenanceDefault {
+			return setBy{}, false
+		}
+		t, timed := setAt[k]
+		q := setBy{source: src, timed: timed}
+		if timed {
+			q.ns = t.UnixNano()
+		}
+		if first {
+			p, first = q, false
+		} else if q != p {
+			return setBy{}, false
+		}
+	}
+	return p, true
 }
 
 // commonSetBy returns the provenance most attributes of attrs share, if
