@@ -241,7 +241,9 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 		}
 	}
 
-	var insCIs []any
+	// The bulk statements' arguments, sized up front (grown by appends,
+	// they were a tenth of a create batch's allocations).
+	insCIs := make([]any, 0, len(cs.Created)*bulkCIs.cols)
 	if len(cs.Created) > 0 && t.nextRow == 0 {
 		if err := w.st.maxCIRow.QueryRow().Scan(&t.nextRow); err != nil {
 			return dbErr("upsert", err)
@@ -278,7 +280,7 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 	}
 
 	var dropKeys []string
-	var claim []any
+	claim := make([]any, 0, bulkKeys.cols*len(cs.Keys))
 	for _, m := range cs.Keys {
 		if m.From != "" {
 			dropKeys = append(dropKeys, m.Key)
@@ -354,7 +356,7 @@ func (t *writeTx) Apply(_ context.Context, cs store.ChangeSet) error {
 	if err := w.insert(bulkTags, tagIns); err != nil {
 		return dbErr("upsert", err)
 	}
-	var audit []any
+	audit := make([]any, 0, bulkAudit.cols*len(cs.Audit))
 	for _, r := range cs.Audit {
 		audit = w.auditRecordRow(audit, r)
 	}
