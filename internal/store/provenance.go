@@ -117,15 +117,11 @@ func uniformSetBy(attrs Attributes, sources map[string]string, setAt map[string]
 	}
 	var p setBy
 	first := true
-	for k, src := range sources {
+	for k := range sources {
 		if _, isAttr := attrs[k]; !isAttr || k == provenanceDefault {
 			return setBy{}, false
 		}
-		t, timed := setAt[k]
-		q := setBy{source: src, timed: timed}
-		if timed {
-			q.ns = t.UnixNano()
-		}
+		q, _ := setByOf(sources, setAt, k)
 		if first {
 			p, first = q, false
 		} else if q != p {
