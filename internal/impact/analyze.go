@@ -279,9 +279,12 @@ type analysis struct {
 	// handles a viewReader numbers are added to it when a path is first
 	// asked for, by ofAll).
 	ids []store.ID
-	pre []uint64 // idPrefix of ids, by handle
-	st  []node
-	of  map[store.ID]handle
+	// keys order ids (idKeyOf), by handle; textKeys: not every ID met is
+	// shaped like a UUID, so keys are the IDs' first bytes.
+	keys     []idKey
+	textKeys bool
+	st       []node
+	of       map[store.ID]handle
 	// count is the number of CIs down beyond the starts.
 	count     int
 	cis       map[handle]store.Summary // summaries already read: groups and their members
@@ -358,26 +361,57 @@ func (an *analysis) intern(id store.ID) handle {
 func (an *analysis) add(id store.ID) handle {
 	h := handle(len(an.ids))
 	an.ids = append(an.ids, id)
-	an.pre = append(an.pre, idPrefix(id))
+	if !an.textKeys && !uuidShaped(id) {
+		// The first ID not shaped like a UUID: every key becomes the
+		// ID's first 16 bytes.
+		an.textKeys = true
+		for i, id := range an.ids[:h] {
+			an.keys[i] = idKeyOf(id, false)
+		}
+	}
+	an.keys = append(an.keys, idKeyOf(id, !an.textKeys))
 	an.st = append(an.st, node{})
 	return h
 }
 
-// idPrefix is the first 8 bytes of id as a big-endian number (zeros past
-// its end): comparing two prefixes orders two IDs as comparing the IDs
-// does, unless the prefixes are equal.
-func idPrefix(id store.ID) uint64 {
-	var b [8]byte
-	copy(b[:], id)
-	return binary.BigEndian.Uint64(b[:])
+// idKey is two numbers that order IDs as comparing them does, unless they
+// are equal.
+type idKey [2]uint64
+
+// uuidShaped reports whether id is shaped like a UUID as Skein writes them
+// (store.NewID): 36 bytes, dashes at 8, 13, 18 and 23.
+func uuidShaped(id store.ID) bool {
+	return len(id) == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-' && id[23] == '-'
 }
 
-// cmpID compares the IDs of two CIs: by their prefixes, then whole only
-// when those are equal (the analysis orders by ID wherever both stores
-// must agree, and IDs differ in their first bytes).
+// idKeyOf returns the key of id: its first 16 bytes, big-endian (zeros past
+// its end), or, if uuid (id is uuidShaped), its first 16 bytes that are
+// not dashes. Keys of one form order their IDs as comparing the IDs does
+// unless they are equal. Node IDs are version 7 UUIDs, whose first 12
+// digits are the millisecond they were made in, then the version, then a
+// counter: the CIs of one batch share their first 14 bytes, and the second
+// form still tells them apart.
+func idKeyOf(id store.ID, uuid bool) idKey {
+	var b [16]byte
+	if uuid {
+		copy(b[:8], id[:8])
+		copy(b[8:12], id[9:13])
+		copy(b[12:], id[14:18])
+	} else {
+		copy(b[:], id)
+	}
+	return idKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+// cmpID compares the IDs of two CIs (the analysis orders by ID wherever
+// both stores must agree): by their keys, then, if those are equal, whole.
 func (an *analysis) cmpID(x, y handle) int {
-	if a, b := an.pre[x], an.pre[y]; a != b {
-		return cmp.Compare(a, b)
+	a, b := &an.keys[x], &an.keys[y]
+	if a[0] != b[0] {
+		return cmp.Compare(a[0], b[0])
+	}
+	if a[1] != b[1] {
+		return cmp.Compare(a[1], b[1])
 	}
 	return cmp.Compare(an.ids[x], an.ids[y])
 }
