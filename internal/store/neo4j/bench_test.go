@@ -118,9 +118,9 @@ func BenchmarkUpsert(b *testing.B) {
 // batches of 1,000 new CIs (benchItems: two identity keys each) planned as
 // UpsertNodes plans them (outside the timer), then written in one
 // transaction each by the store's own statements with parts left out:
-// "nodes" creates the CI nodes only (qCreateCIs, no keys), "+audit" adds
+// "nodes" creates the CI nodes only (qCreateNodes, no keys), "+audit" adds
 // their audit records (qAudit), "+keys" claims their identity keys first
-// and links them (qClaimKeys, qCreateCIs with keys), "+keys+audit" writes
+// and links them (qClaimKeys, qCreateNodes with keys), "+keys+audit" writes
 // all of it, as an identified create does; "upsert" is UpsertNodes itself
 // (planning and key-owner reads included). What a part costs is the
 // difference between two rows: what a change of the data model (fewer
@@ -154,7 +154,7 @@ func BenchmarkUpsertParts(b *testing.B) {
 							return nil, err
 						}
 					}
-					if _, err := run(ctx, tx, qCreateCIs, map[string]any{"rows": creates}); err != nil {
+					if _, err := run(ctx, tx, creates.q, map[string]any{"rows": creates.rows}); err != nil {
 						return nil, err
 					}
 					if p.audit {
@@ -183,9 +183,10 @@ func BenchmarkUpsertParts(b *testing.B) {
 }
 
 // plannedCreates plans a batch of new CIs from offset off as UpsertNodes
-// would and returns the rows of qCreateCIs (with their keys, or none), the
+// would and returns the statement creating them (qCreateNodes, with their
+// keys or none), the
 // batch's keys sorted (for qClaimKeys) and its audit records.
-func plannedCreates(b *testing.B, off int, withKeys bool) ([]any, []string, *auditLog) {
+func plannedCreates(b *testing.B, off int, withKeys bool) (creates, []string, *auditLog) {
 	b.Helper()
 	plan, err := store.PlanUpsert(testActor, store.UpsertBatch{Items: benchItems(off, benchBatch), Reconcile: reconcile})
 	if err != nil {
@@ -195,16 +196,19 @@ func plannedCreates(b *testing.B, off int, withKeys bool) ([]any, []string, *aud
 	if _, err := plan.Upsert(context.Background(), tx); err != nil {
 		b.Fatal(err)
 	}
-	creates, err := createRows(tx.cs.Created)
+	stmts, err := createStatements(tx.cs.Created)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if len(stmts) != 1 {
+		b.Fatalf("%d create statements for one kind", len(stmts))
 	}
 	var keys []string
 	for i, c := range tx.cs.Created {
 		if withKeys {
 			keys = append(keys, c.Keys...)
 		} else {
-			creates[i].(map[string]any)["keys"] = []string{}
+			stmts[0].rows[i].(map[string]any)["keys"] = []string{}
 		}
 	}
 	slices.Sort(keys)
@@ -214,7 +218,7 @@ func plannedCreates(b *testing.B, off int, withKeys bool) ([]any, []string, *aud
 			b.Fatal(err)
 		}
 	}
-	return creates, keys, audit
+	return stmts[0], keys, audit
 }
 
 // planOnly is a store.WriteTx that writes nothing: no key has an owner, no
