@@ -64,27 +64,35 @@ for v in base head; do
 done
 
 : >"$out/base.txt"; : >"$out/head.txt"
+# report appends a skein bench report to a benchmark file under a package
+# line of its own: benchstat groups results by their configuration lines,
+# and a report that followed a Go benchmark's "pkg:" (or machine) lines
+# would make every run a group of its own, one sample each. The Go
+# benchmarks keep only their "pkg:" lines for the same reason.
+report() {
+  { echo "pkg: skein-bench-reports"; "$work/skein-head" bench benchfmt "$1"; } >>"$2"
+}
 for i in $(seq 1 "$runs"); do
   for v in base head; do
     if [[ $graph == 1 ]]; then
       echo "compare: run $i/$runs, $v: skein bench graph" >&2
       # A throwaway Neo4j per run: both binaries get a fresh database.
       tools/neo4j/with-neo4j.sh "$work/skein-$v" bench graph --cis "$cis" --seed 1 --out "$out/$v-$i.md" >/dev/null
-      "$work/skein-head" bench benchfmt "$out/$v-$i.md" >>"$out/$v.txt"
+      report "$out/$v-$i.md" "$out/$v.txt"
     fi
     if [[ $api == 1 ]]; then
       echo "compare: run $i/$runs, $v: skein bench api (plain, --overload)" >&2
       "$work/skein-$v" bench api --cis 5000 --clients 1,8,32 --duration 5s --out "$out/$v-api-$i.md" >/dev/null
       "$work/skein-$v" bench api --overload --cis 5000 --clients 1,8,32,128,512 --duration 5s --out "$out/$v-overload-$i.md" >/dev/null
-      "$work/skein-head" bench benchfmt "$out/$v-api-$i.md" >>"$out/$v.txt"
-      "$work/skein-head" bench benchfmt "$out/$v-overload-$i.md" >>"$out/$v.txt"
+      report "$out/$v-api-$i.md" "$out/$v.txt"
+      report "$out/$v-overload-$i.md" "$out/$v.txt"
     fi
     if [[ -n $gobench ]]; then
       echo "compare: run $i/$runs, $v: go test -bench '$gobench'" >&2
       # A benchmark that fails is an error, never a comparison with fewer figures.
       (cd "$work/$v" && tools/neo4j/with-neo4j.sh go test -p 1 -run '^$' -bench "$gobench" -benchtime "$benchtime" -count 1 ./internal/...) >"$out/$v-go-$i.log" 2>&1 ||
         die "go test -bench failed for $v (run $i): see $out/$v-go-$i.log"
-      grep -E '^(Benchmark|goos|goarch|pkg|cpu)' "$out/$v-go-$i.log" >>"$out/$v.txt" ||
+      grep -E '^(Benchmark|pkg)' "$out/$v-go-$i.log" >>"$out/$v.txt" ||
         die "no benchmark matched '$gobench' for $v: see $out/$v-go-$i.log"
     fi
   done
