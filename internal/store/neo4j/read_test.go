@@ -350,3 +350,25 @@ func TestQueryErrorsDoNotLeakCypher(t *testing.T) {
 		t.Errorf("error %v does not carry the status code", err)
 	}
 }
+
+// TestFieldsMap: the projection a node's fields are read from names the
+// node's own fields and each attribute once, quoted, in one order whatever
+// the order asked (one statement text a set of fields).
+func TestFieldsMap(t *testing.T) {
+	for _, tc := range []struct {
+		fields []string
+		want   string
+	}{
+		{nil, "x{.id, ._kind, .class, ._version}"},
+		{[]string{"name"}, "x{.id, ._kind, .class, ._version, .`name`}"},
+		{[]string{"status", "name", "status", "owner"}, "x{.id, ._kind, .class, ._version, .`name`, .`owner`, .`status`}"},
+	} {
+		if got := fieldsMap("x", tc.fields); got != tc.want {
+			t.Errorf("fieldsMap(%q) = %s, want %s", tc.fields, got, tc.want)
+		}
+	}
+	q := nodeFieldsStatement("MATCH (c:CI {id: id})", []string{"owner", "name"})
+	if want := "MATCH (c:CI {id: id})\nWITH c{.id, ._kind, .class, ._version, .`name`, .`owner`} AS m"; !strings.Contains(q, want) || strings.Contains(q, "{MATCH}") {
+		t.Errorf("statement:\n%s\nwant it to contain:\n%s", q, want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -287,4 +288,42 @@ func TestConcurrentOverlappingBatches(t *testing.T) {
 		}
 	}
 	assertNoOrphanKeys(t, s)
+}
+
+// TestCreateStatements: new nodes are created one statement a kind, with
+// the kind's label written into it, in the order the kinds first come; a
+// kind that is no identifier never reaches query text.
+func TestCreateStatements(t *testing.T) {
+	node := func(kind store.ObjectKind, id string) store.Node {
+		return store.Node{ID: store.ID(id), Kind: kind, Class: "Server", Keys: []string{"k" + id}}
+	}
+	got, err := createStatements([]store.Node{node("", "1"), node("person", "2"), node(store.KindCI, "3"), node("person", "4")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d statements, want 2", len(got))
+	}
+	for i, want := range []struct {
+		label string
+		ids   []string
+	}{{"CREATE (c:Node:`CI`)", []string{"1", "3"}}, {"CREATE (c:Node:`Person`)", []string{"2", "4"}}} {
+		if !strings.Contains(got[i].q, want.label) || strings.Contains(got[i].q, "{LABEL}") {
+			t.Errorf("statement %d: %s; want %s", i, got[i].q, want.label)
+		}
+		var ids []string
+		for _, r := range got[i].rows {
+			row := r.(map[string]any)
+			ids = append(ids, row["props"].(map[string]any)[propID].(string))
+			if keys := row["keys"].([]string); len(keys) != 1 || keys[0] != "k"+ids[len(ids)-1] {
+				t.Errorf("statement %d: keys %v", i, keys)
+			}
+		}
+		if !slices.Equal(ids, want.ids) {
+			t.Errorf("statement %d: nodes %v, want %v", i, ids, want.ids)
+		}
+	}
+	if _, err := createStatements([]store.Node{node("x`) DETACH DELETE (c", "5")}); err == nil {
+		t.Error("a kind that is no identifier was accepted")
+	}
 }
