@@ -365,8 +365,8 @@ func (an *analysis) add(id store.ID) handle {
 		// The first ID not shaped like a UUID: every key becomes the
 		// ID's first 16 bytes.
 		an.textKeys = true
-		for i, id := range an.ids[:h] {
-			an.keys[i] = idKeyOf(id, false)
+		for i, met := range an.ids[:h] {
+			an.keys[i] = idKeyOf(met, false)
 		}
 	}
 	an.keys = append(an.keys, idKeyOf(id, !an.textKeys))

@@ -184,8 +184,8 @@ func BenchmarkUpsertParts(b *testing.B) {
 
 // plannedCreates plans a batch of new CIs from offset off as UpsertNodes
 // would and returns the statement creating them (qCreateNodes, with their
-// keys or none), the
-// batch's keys sorted (for qClaimKeys) and its audit records.
+// keys or none), the batch's keys sorted (for qClaimKeys) and its audit
+// records.
 func plannedCreates(b *testing.B, off int, withKeys bool) (creates, []string, *auditLog) {
 	b.Helper()
 	plan, err := store.PlanUpsert(testActor, store.UpsertBatch{Items: benchItems(off, benchBatch), Reconcile: reconcile})
