@@ -292,12 +292,12 @@ func joinAnd(a, b string) string {
 
 // qNodeFields reads partial nodes: {MATCH} is the MATCH clause of qGetNodes
 // or qGetCIs, {PROJECT} the node's fields projected as a map (fieldsMap of
-// c), whose values are read by name ($fields). The rows come as one list in
-// one record (see collectRows).
+// c), whose values are read by name ($fields). The rows come as lists of a
+// thousand, one a record (see rowRecords).
 const qNodeFields = `UNWIND $ids AS id
 {MATCH}
 WITH {PROJECT} AS m
-RETURN collect([m.id, m._kind, m.class, m._version, [f IN $fields | m[f]]])`
+WITH collect([m.id, m._kind, m.class, m._version, [f IN $fields | m[f]]]) AS rows` + rowRecords
 
 // fieldsMap returns the map projection of node v that qNodeFields and
 // qSubgraph read a node's fields from: its id, kind, class, version and the

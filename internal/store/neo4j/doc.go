@@ -30,11 +30,13 @@
 // query text, except relationship types and kind labels, which are checked
 // with store.ValidIdentifier right before the query is built.
 //
-// Reads of many rows (traversals, Edges, node summaries) return them as
-// lists in one record, or one record per depth: a Bolt record costs
-// several microseconds to send and read, a list element a fraction of
-// that, and on a hub's tens of thousands of rows that is the difference
-// between 400 and 150 ms (collectRows). A depth-only traversal from one
+// Reads of many rows (traversals, Edges, node summaries, subgraphs) return
+// them as lists: a Bolt record costs several microseconds to send and
+// read, a list element a fraction of that, and on a hub's tens of
+// thousands of rows that is the difference between 400 and 150 ms. Rows
+// of unbounded number come a thousand to a record, not all in one: the
+// driver holds a connection's largest message for the connection's life
+// and copies it as it grows (rowRecords). A depth-only traversal from one
 // start is one statement that Neo4j plans as a pruning breadth-first
 // expand (reachStatement, ADR 4); the others expand level by level. An
 // impact analysis reads the part of the graph it walks in one transaction

@@ -19,8 +19,8 @@ var _ store.SubgraphReader = (*Store)(nil)
 // {PROJECT}, fieldsMap) and its relationships along the query's edge rules
 // for its depth, outgoing and incoming ({OUT} and {IN}, subgraphHops:
 // directed pattern comprehensions, which measured 15-25 % faster than one
-// undirected pattern with a direction check per relationship): one list of
-// rows in one record, as NodeFields answers (collectRows). {STEP},
+// undirected pattern with a direction check per relationship): lists of a
+// thousand rows, one a record, as NodeFields answers (rowRecords). {STEP},
 // {DEPTH}, {PROJECT}, {OUT} and {IN} are built from checked names and
 // numbers; everything else is a parameter.
 const qSubgraph = `UNWIND $ids AS id
@@ -28,7 +28,7 @@ MATCH p = (s:CI {id: id}){STEP}{0,{DEPTH}}(x)
 WITH x, min(length(p)) AS depth
 LIMIT $limit
 WITH x, depth, {PROJECT} AS m
-RETURN collect([m.id, m._kind, m.class, m._version, [f IN $fields | m[f]], {OUT}, {IN}, depth])`
+WITH collect([m.id, m._kind, m.class, m._version, [f IN $fields | m[f]], {OUT}, {IN}, depth]) AS rows` + rowRecords
 
 // subgraphHops is the pattern comprehension of one direction of
 // qSubgraph: the relationships of x of the types of below (for a CI

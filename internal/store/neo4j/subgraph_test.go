@@ -129,7 +129,7 @@ func TestReadSubgraph(t *testing.T) {
 	// one child twice).
 	query, params, err := subgraphStatement(q)
 	require.NoError(t, err)
-	reach, _, ok := strings.Cut(query, "\nRETURN collect(")
+	reach, _, ok := strings.Cut(query, "\nWITH collect(")
 	require.True(t, ok, query)
 	query = reach + "\nRETURN x.id, depth"
 	ops := planOperators(t, s, query, params)
