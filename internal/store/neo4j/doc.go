@@ -33,10 +33,11 @@
 // Reads of many rows (traversals, Edges, node summaries, subgraphs) return
 // them as lists: a Bolt record costs several microseconds to send and
 // read, a list element a fraction of that, and on a hub's tens of
-// thousands of rows that is the difference between 400 and 150 ms. Rows
-// of unbounded number come a thousand to a record, not all in one: the
-// driver holds a connection's largest message for the connection's life
-// and copies it as it grows (rowRecords). A depth-only traversal from one
+// thousands of rows that is the difference between 400 and 150 ms. They
+// come a thousand to a record, not all in one: the driver holds a
+// connection's largest message for the connection's life and copies it as
+// it grows (rowRecords, listRecords); the depth-only traversal sends a
+// record a depth, at most the node budget of IDs in all. A depth-only traversal from one
 // start is one statement that Neo4j plans as a pruning breadth-first
 // expand (reachStatement, ADR 4); the others expand level by level. An
 // impact analysis reads the part of the graph it walks in one transaction

@@ -612,6 +612,15 @@ UNWIND range(0, size(rows) - 1, 1000) AS i
 WITH rows, i WHERE i < size(rows)
 RETURN rows[i..i + 1000]`
 
+// listRecords ends a statement that has collected three parallel lists,
+// l1, l2 and l3 (WITH collect(a) AS l1, collect(b) AS l2, collect(c) AS
+// l3): it returns them a thousand elements of each to a record, which
+// parallelLists reads, for the reasons of rowRecords.
+const listRecords = `
+UNWIND range(0, size(l1) - 1, 1000) AS i
+WITH l1, l2, l3, i WHERE i < size(l1)
+RETURN l1[i..i + 1000], l2[i..i + 1000], l3[i..i + 1000]`
+
 // collectRows runs a query that returns its rows as lists, each in a
 // record of its own (rowRecords), each row a list of width values, and
 // returns the rows in order.

@@ -376,34 +376,55 @@ func TestFieldsMap(t *testing.T) {
 // TestRowRecords: a statement ending in rowRecords returns its rows a
 // thousand to a record, and collectRows gives every row back once, in
 // order, whatever their number (none, fewer than a record's, exactly a
-// record's, one more, several records' and a part).
+// record's, one more, several records' and a part); so does one ending in
+// listRecords its three parallel lists, read with parallelLists.
 func TestRowRecords(t *testing.T) {
 	s := openShared(t)
-	q := "UNWIND range(1, $n) AS x\nWITH collect([x, 'row ' + toString(x)]) AS rows" + rowRecords
+	rowsQ := "UNWIND range(1, $n) AS x\nWITH collect([x, 'row ' + toString(x)]) AS rows" + rowRecords
+	listsQ := "UNWIND range(1, $n) AS x\nWITH collect(x) AS l1, collect('row ' + toString(x)) AS l2, collect(-x) AS l3" + listRecords
 	for _, tc := range []struct{ n, records int }{{0, 0}, {1, 1}, {999, 1}, {1000, 1}, {1001, 2}, {2500, 3}} {
 		t.Run(fmt.Sprint(tc.n), func(t *testing.T) {
 			out, err := s.read(context.Background(), "probe", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
-				recs, err := collect(ctx, tx, q, map[string]any{"n": tc.n})
+				recs, err := collect(ctx, tx, rowsQ, map[string]any{"n": tc.n})
 				if err != nil {
 					return nil, err
 				}
 				rows, err := listRows(recs, 2)
-				return [2]any{len(recs), rows}, err
+				if err != nil {
+					return nil, err
+				}
+				lrecs, err := collect(ctx, tx, listsQ, map[string]any{"n": tc.n})
+				if err != nil {
+					return nil, err
+				}
+				var lists [][]any
+				for _, rec := range lrecs {
+					a, b, c, err := parallelLists(rec.Values)
+					if err != nil {
+						return nil, err
+					}
+					for k := range a {
+						lists = append(lists, []any{a[k], b[k], c[k]})
+					}
+				}
+				return [4]any{len(recs), rows, len(lrecs), lists}, nil
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := out.([2]any)
-			if got[0].(int) != tc.records {
-				t.Errorf("%d records, want %d", got[0], tc.records)
-			}
-			rows := got[1].([][]any)
-			if len(rows) != tc.n {
-				t.Fatalf("%d rows, want %d", len(rows), tc.n)
-			}
-			for i, row := range rows {
-				if row[0] != int64(i+1) || row[1] != fmt.Sprintf("row %d", i+1) {
-					t.Fatalf("row %d is %v", i, row)
+			got := out.([4]any)
+			for k, form := range []string{"rowRecords", "listRecords"} {
+				if got[2*k].(int) != tc.records {
+					t.Errorf("%s: %d records, want %d", form, got[2*k], tc.records)
+				}
+				rows := got[2*k+1].([][]any)
+				if len(rows) != tc.n {
+					t.Fatalf("%s: %d rows, want %d", form, len(rows), tc.n)
+				}
+				for i, row := range rows {
+					if row[0] != int64(i+1) || row[1] != fmt.Sprintf("row %d", i+1) || k == 1 && row[2] != int64(-i-1) {
+						t.Fatalf("%s: row %d is %v", form, i, row)
+					}
 				}
 			}
 		})

@@ -22,16 +22,17 @@ const (
 	// One row per distinct neighbour of the frontier, with one (the
 	// smallest) predecessor and type: a hub's level is returned as the CIs
 	// it reaches, not as every edge into them.
-	// The rows come as one record of three parallel lists: a record costs
-	// several microseconds to send and read, a list element a fraction.
+	// The rows come as three parallel lists, a thousand elements to a
+	// record (listRecords): a record costs several microseconds to send
+	// and read, a list element a fraction.
 	qExpandOut = `UNWIND $frontier AS fid
 MATCH (n:CI {id: fid})-[r{TYPES}]->(m:CI)
 WITH m.id AS mid, min([fid, type(r)]) AS via
-RETURN collect(via[0]), collect(via[1]), collect(mid)`
+WITH collect(via[0]) AS l1, collect(via[1]) AS l2, collect(mid) AS l3` + listRecords
 	qExpandIn = `UNWIND $frontier AS fid
 MATCH (n:CI {id: fid})<-[r{TYPES}]-(m:CI)
 WITH m.id AS mid, min([fid, type(r)]) AS via
-RETURN collect(via[0]), collect(via[1]), collect(mid)`
+WITH collect(via[0]) AS l1, collect(via[1]) AS l2, collect(mid) AS l3` + listRecords
 	qExisting = `UNWIND $ids AS id
 MATCH (c:CI {id: id})
 RETURN id`
