@@ -24,6 +24,7 @@ import (
 	"github.com/skein-cmdb/skein/discovery/host"
 	"github.com/skein-cmdb/skein/discovery/kubernetes"
 	"github.com/skein-cmdb/skein/discovery/nmap"
+	"github.com/skein-cmdb/skein/discovery/push"
 	"github.com/skein-cmdb/skein/internal/auth"
 	"github.com/skein-cmdb/skein/internal/cmdb"
 	"github.com/skein-cmdb/skein/internal/testenv"
@@ -223,7 +224,7 @@ func TestAgentAgainstServer(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv, a := apiServer(t, mk(t))
 			url := srv.URL
-			pusher, err := agent.NewPusher(agent.PusherOptions{Server: url, Token: agent.Secret(issueToken(t, a, "k8s", auth.Agent, "kubernetes")), MaxCIs: 5})
+			pusher, err := push.NewPusher(push.PusherOptions{Server: url, Token: push.Secret(issueToken(t, a, "k8s", auth.Agent, "kubernetes")), MaxCIs: 5})
 			require.NoError(t, err)
 			src := kubernetes.NewManifests(kubernetes.Options{Cluster: "boutique"}, path)
 			rep, err := agent.NewRunner(pusher, agent.RunnerOptions{}, src).RunOnce(t.Context())
@@ -238,11 +239,11 @@ func TestAgentAgainstServer(t *testing.T) {
 			d := ok(t, url, `{ cis(first: 1, filter: {class: "KubernetesWorkload"}) { totalCount } }`, nil)
 			assert.Equal(t, 12.0, get(d, "cis", "totalCount"))
 
-			other, err := agent.NewPusher(agent.PusherOptions{Server: url, Token: agent.Secret(issueToken(t, a, "nmap", auth.Agent, "nmap")), MaxRetryTime: time.Minute})
+			other, err := push.NewPusher(push.PusherOptions{Server: url, Token: push.Secret(issueToken(t, a, "nmap", auth.Agent, "nmap")), MaxRetryTime: time.Minute})
 			require.NoError(t, err)
 			rep, err = agent.NewRunner(other, agent.RunnerOptions{}, src).RunOnce(t.Context())
 			require.Error(t, err)
-			var rej *agent.RejectedError
+			var rej *push.RejectedError
 			require.ErrorAs(t, err, &rej)
 			assert.Equal(t, "source", rej.Field)
 			assert.False(t, rep.OK())

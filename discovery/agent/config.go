@@ -3,7 +3,6 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"regexp"
@@ -13,13 +12,14 @@ import (
 
 	"github.com/spf13/viper"
 
+	"github.com/skein-cmdb/skein/discovery/push"
 	"github.com/skein-cmdb/skein/internal/auth"
 )
 
 // Defaults of the keys a configuration file may leave out.
 const (
-	// DefaultTimeout is how long one HTTP request may take.
-	DefaultTimeout = 30 * time.Second
+	// push.DefaultTimeout is how long one HTTP request may take.
+	DefaultTimeout = push.DefaultTimeout
 	// DefaultMaxRetryTime bounds the retries of one POST.
 	DefaultMaxRetryTime = 2 * time.Minute
 	// TokenEnv names the environment variable that holds the agent token;
@@ -112,29 +112,9 @@ type SourceConfig struct {
 	FQDN string
 }
 
-// Secret is a value that must not be printed or logged: it formats as
-// "[redacted]" (or "" when empty) whatever the verb; Reveal returns it.
-type Secret string
-
-// Reveal returns the secret itself, for the Authorization header.
-func (s Secret) Reveal() string { return string(s) }
-
-// String returns "[redacted]", or "" for an empty secret.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-// GoString redacts the secret under %#v as well.
-func (s Secret) GoString() string { return s.String() }
-
-// LogValue redacts the secret in log/slog records.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText redacts the secret in JSON and YAML output.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+// Secret is push.Secret (the agent's token is the pusher's): a value that
+// formats as "[redacted]" whatever the verb.
+type Secret = push.Secret
 
 // FieldError is one problem with one configuration key.
 type FieldError struct {
@@ -262,7 +242,7 @@ func decodeFile(path string) (Config, error) {
 			return Config{}, fmt.Errorf("config: bind %s: %w", k, err)
 		}
 	}
-	v.SetDefault("timeout", DefaultTimeout)
+	v.SetDefault("timeout", push.DefaultTimeout)
 	v.SetDefault("max_retry_time", DefaultMaxRetryTime)
 	if err := v.ReadInConfig(); err != nil {
 		return Config{}, fmt.Errorf("config: read %s: %w", path, err)

@@ -1,8 +1,8 @@
 // Package agent owns skein-agent, the discovery agent: it reads the
 // agent's configuration (Config, LoadConfig), runs the configured
 // discovery sources (Runner) and pushes what they report to a Skein server
-// through POST /api/v1/batches (Pusher), splitting batches too large for
-// one request and retrying what a retry may cure. A source's scoped
+// through POST /api/v1/batches (push.Pusher, which splits batches too large
+// for one request and retries what a retry may cure). A source's scoped
 // batches go in one discovery run (POST /api/v1/runs), completed only when
 // every batch was taken, so that the server removes what the source no
 // longer reports in those scopes after a complete pass, and never after a

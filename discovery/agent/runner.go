@@ -10,22 +10,23 @@ import (
 	"time"
 
 	"github.com/skein-cmdb/skein/discovery"
+	"github.com/skein-cmdb/skein/discovery/push"
 )
 
-// Sender sends one batch to the server: a *Pusher, or a stand-in.
+// Sender sends one batch to the server: a *push.Pusher, or a stand-in.
 type Sender interface {
-	Push(ctx context.Context, b discovery.Batch) (Result, error)
+	Push(ctx context.Context, b discovery.Batch) (push.Result, error)
 }
 
 // RunSender is a Sender that also runs discovery runs on the server (a
-// *Pusher): the scoped batches of one source's collection are sent in one
+// *push.Pusher): the scoped batches of one source's collection are sent in one
 // run, completed only when every batch was taken, so that the server
 // synchronises their scopes once, and never after a failure.
 type RunSender interface {
 	Sender
-	StartRun(ctx context.Context, source string) (RunResult, error)
-	CompleteRun(ctx context.Context, source string, run int64, scopes []string) (RunResult, error)
-	AbandonRun(ctx context.Context, source string, run int64) (RunResult, error)
+	StartRun(ctx context.Context, source string) (push.RunResult, error)
+	CompleteRun(ctx context.Context, source string, run int64, scopes []string) (push.RunResult, error)
+	AbandonRun(ctx context.Context, source string, run int64) (push.RunResult, error)
 }
 
 // RunnerOptions tune a Runner.
@@ -65,7 +66,7 @@ func NewRunner(sender Sender, opts RunnerOptions, sources ...discovery.Source) *
 }
 
 // New returns the Runner cfg describes: its sources, pushed through a
-// Pusher to cfg.Server (none with opts.DryRun). It validates cfg first
+// push.Pusher to cfg.Server (none with opts.DryRun). It validates cfg first
 // (only its interval and sources for a dry run) and returns the
 // *FieldError values it finds. A source that cannot be built (a
 // kubeconfig that does not load) does not stop the others: each run
@@ -82,7 +83,7 @@ func New(cfg Config, opts RunnerOptions) (*Runner, error) {
 	r := &Runner{opts: opts}
 	r.init()
 	if opts.DryRun == nil {
-		p, err := NewPusher(PusherOptions{Server: cfg.Server, Token: cfg.Token, Timeout: cfg.Timeout,
+		p, err := push.NewPusher(push.PusherOptions{Server: cfg.Server, Token: cfg.Token, Timeout: cfg.Timeout,
 			MaxRetryTime: cfg.MaxRetryTime, Logger: r.opts.Logger})
 		if err != nil {
 			return nil, err
@@ -130,7 +131,7 @@ type Refusal struct {
 	Scope string
 	// Kind is "ci" or "relationship".
 	Kind string
-	ItemResult
+	push.ItemResult
 }
 
 // Failure is a batch that was not taken: refused whole by the server, or
@@ -155,7 +156,7 @@ type SourceReport struct {
 	// Requests is the number of POSTs, Retries how many were sent again.
 	Requests, Retries int
 	// CIStatus and RelationshipStatus count the items by status.
-	CIStatus, RelationshipStatus map[Status]int
+	CIStatus, RelationshipStatus map[push.Status]int
 	// Refused lists the items the server refused, with its errors.
 	Refused []Refusal
 	// Failed lists the batches the server did not take.
@@ -167,7 +168,7 @@ type SourceReport struct {
 	RunState string
 	// Scopes are what the server did with each scope the source sent:
 	// synchronised (Applied) or not, and why.
-	Scopes []ScopeResult
+	Scopes []push.ScopeResult
 	// ScopesNotApplied names the scopes sent that the server did not
 	// synchronise: what the source no longer sees in them keeps its
 	// sighting.
@@ -206,7 +207,7 @@ var ErrRefused = errors.New("the server refused items")
 
 // RunOnce runs every source once, in order, and pushes each batch (or, in
 // a dry run, writes it). A source that fails does not stop the others; a
-// refused token (ErrUnauthorized) stops the run, since every later push
+// refused token (push.ErrUnauthorized) stops the run, since every later push
 // would be refused too. The error joins the failures of the run (nil when
 // Report.OK).
 func (r *Runner) RunOnce(ctx context.Context) (Report, error) {
@@ -235,7 +236,7 @@ func (r *Runner) RunOnce(ctx context.Context) (Report, error) {
 
 func hasUnauthorized(sr SourceReport) bool {
 	for _, f := range sr.Failed {
-		if errors.Is(f.Err, ErrUnauthorized) {
+		if errors.Is(f.Err, push.ErrUnauthorized) {
 			return true
 		}
 	}
@@ -244,7 +245,7 @@ func hasUnauthorized(sr SourceReport) bool {
 
 func (r *Runner) runSource(ctx context.Context, e entry) SourceReport {
 	start := time.Now()
-	sr := SourceReport{Name: e.name, Type: e.typ, CIStatus: map[Status]int{}, RelationshipStatus: map[Status]int{}}
+	sr := SourceReport{Name: e.name, Type: e.typ, CIStatus: map[push.Status]int{}, RelationshipStatus: map[push.Status]int{}}
 	defer func() { sr.Duration = time.Since(start) }()
 	if e.err != nil {
 		sr.Err = e.err
@@ -309,7 +310,7 @@ func (r *Runner) runSource(ctx context.Context, e entry) SourceReport {
 		}
 		if err != nil {
 			sr.Failed = append(sr.Failed, Failure{Batch: i, Scope: scope, Err: err})
-			if errors.Is(err, ErrUnauthorized) || ctx.Err() != nil {
+			if errors.Is(err, push.ErrUnauthorized) || ctx.Err() != nil {
 				break
 			}
 			continue
@@ -345,7 +346,7 @@ func (r *Runner) endRun(ctx context.Context, rs RunSender, sr *SourceReport, sco
 			r.opts.Logger.Warn("run not abandoned; it will expire", "source", sr.Name, "run", sr.Run, "error", err)
 		}
 		for _, sc := range scopes {
-			sr.Scopes = append(sr.Scopes, ScopeResult{Name: sc, Run: sr.Run, Reason: "the run failed: nothing removed"})
+			sr.Scopes = append(sr.Scopes, push.ScopeResult{Name: sc, Run: sr.Run, Reason: "the run failed: nothing removed"})
 		}
 		return
 	}
@@ -413,16 +414,16 @@ func (r *Runner) log(sr SourceReport) {
 }
 
 // statusText formats counts by status in a stable order.
-func statusText(m map[Status]int) string {
+func statusText(m map[push.Status]int) string {
 	s := ""
-	for _, st := range []Status{StatusCreated, StatusUpdated, StatusUnchanged, StatusInvalid, StatusConflict, StatusNotFound} {
+	for _, st := range []push.Status{push.StatusCreated, push.StatusUpdated, push.StatusUnchanged, push.StatusInvalid, push.StatusConflict, push.StatusNotFound} {
 		if n := m[st]; n > 0 {
 			s += fmt.Sprintf("%s=%d ", st, n)
 		}
 	}
 	for st, n := range m {
 		switch st {
-		case StatusCreated, StatusUpdated, StatusUnchanged, StatusInvalid, StatusConflict, StatusNotFound:
+		case push.StatusCreated, push.StatusUpdated, push.StatusUnchanged, push.StatusInvalid, push.StatusConflict, push.StatusNotFound:
 		default:
 			s += fmt.Sprintf("%s=%d ", st, n)
 		}
@@ -446,7 +447,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	for {
 		rep, err := r.RunOnce(ctx)
-		if errors.Is(err, ErrUnauthorized) {
+		if errors.Is(err, push.ErrUnauthorized) {
 			return err
 		}
 		if ctx.Err() != nil {

@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skein-cmdb/skein/discovery"
+	"github.com/skein-cmdb/skein/discovery/push"
+	"github.com/skein-cmdb/skein/discovery/push/pushtest"
 	"github.com/skein-cmdb/skein/internal/testenv"
 )
 
@@ -22,7 +24,7 @@ import (
 func writeConfig(t testing.TB, server, sources string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "agent.yaml")
-	data := fmt.Sprintf("server: %s\ntoken: %s\nmax_retry_time: 5s\nsources:\n%s", server, testToken, sources)
+	data := fmt.Sprintf("server: %s\ntoken: %s\nmax_retry_time: 5s\nsources:\n%s", server, pushtest.Token, sources)
 	require.NoError(t, os.WriteFile(p, []byte(data), 0o600))
 	return p
 }
@@ -32,7 +34,7 @@ func writeConfig(t testing.TB, server, sources string) string {
 // checks what the stub server was sent.
 func TestRunOnceHostAndKubernetes(t *testing.T) {
 	manifests := testenv.SharedTestdata(t, "kubernetes/online-boutique.yaml")
-	s := newStub(t)
+	s := pushtest.New(t)
 	path := writeConfig(t, s.URL, fmt.Sprintf(`
   - type: host
     fqdn: agent-test.example.com
@@ -43,7 +45,7 @@ func TestRunOnceHostAndKubernetes(t *testing.T) {
 `, manifests))
 	cfg, err := LoadConfig(path, ForPush)
 	require.NoError(t, err)
-	log, logs := testLogger()
+	log, logs := pushtest.Logger()
 	r, err := New(cfg, RunnerOptions{Logger: log})
 	require.NoError(t, err)
 
@@ -52,7 +54,7 @@ func TestRunOnceHostAndKubernetes(t *testing.T) {
 	assert.True(t, rep.OK())
 	require.Len(t, rep.Sources, 2)
 
-	got := s.received()
+	got := s.Received()
 	bySource := map[string][]discovery.Batch{}
 	for _, b := range got {
 		bySource[b.Source] = append(bySource[b.Source], b)
@@ -67,7 +69,7 @@ func TestRunOnceHostAndKubernetes(t *testing.T) {
 	assert.Equal(t, "LinuxServer", hb.CIs[0].Class)
 	assert.Equal(t, "agent-test.example.com", hb.CIs[0].Attributes["fqdn"])
 	assert.Equal(t, Counts{Batches: 1, CIs: len(hb.CIs), Relationships: len(hb.Relationships)}, hostRep.Sent)
-	assert.Equal(t, len(hb.CIs), hostRep.CIStatus[StatusCreated])
+	assert.Equal(t, len(hb.CIs), hostRep.CIStatus[push.StatusCreated])
 
 	k8sRep := rep.Sources[1]
 	assert.Equal(t, "k8s-manifests", k8sRep.Name, "the configured name")
@@ -86,13 +88,13 @@ func TestRunOnceHostAndKubernetes(t *testing.T) {
 	}
 	assert.Equal(t, sent, k8sRep.Sent)
 	assert.Equal(t, k8sRep.Collected, k8sRep.Sent)
-	assert.Equal(t, sent.CIs, k8sRep.CIStatus[StatusCreated])
-	assert.Equal(t, sent.Relationships, k8sRep.RelationshipStatus[StatusCreated])
+	assert.Equal(t, sent.CIs, k8sRep.CIStatus[push.StatusCreated])
+	assert.Equal(t, sent.Relationships, k8sRep.RelationshipStatus[push.StatusCreated])
 	for _, w := range []string{"frontend", "cartservice", "checkoutservice", "redis-cart"} {
 		assert.True(t, workloads[w], "workload %s posted", w)
 	}
 	testenv.CheckModel(t, got...)
-	assert.NotContains(t, logs.String(), testToken)
+	assert.NotContains(t, logs.String(), pushtest.Token)
 	assert.Contains(t, logs.String(), "source done")
 }
 
@@ -117,8 +119,8 @@ func (s source) Collect(context.Context) ([]discovery.Batch, error) {
 }
 
 func TestRunOnceReports(t *testing.T) {
-	scoped := smallBatch()
-	bad := smallBatch()
+	scoped := pushtest.SmallBatch()
+	bad := pushtest.SmallBatch()
 	bad.Source = "refused"
 	bad.Scope = nil
 	for _, tc := range []struct {
@@ -151,9 +153,9 @@ func TestRunOnceReports(t *testing.T) {
 				assert.Empty(t, rep.Sources[0].ScopesNotApplied)
 				assert.Equal(t, int64(1), rep.Sources[0].Run)
 				assert.Equal(t, "completed", rep.Sources[0].RunState)
-				assert.Equal(t, []ScopeResult{{Name: "host:web01.example.com", Run: 1, Applied: true}}, rep.Sources[0].Scopes)
+				assert.Equal(t, []push.ScopeResult{{Name: "host:web01.example.com", Run: 1, Applied: true}}, rep.Sources[0].Scopes)
 			},
-			runs: []string{RunsPath, RunsPath + "/1/complete"},
+			runs: []string{push.RunsPath, push.RunsPath + "/1/complete"},
 		},
 		{
 			name:    "a refused batch is reported, the next one sent",
@@ -163,11 +165,11 @@ func TestRunOnceReports(t *testing.T) {
 					return false
 				}
 				w.WriteHeader(http.StatusBadRequest)
-				_, _ = w.Write([]byte(errorBody("INVALID", "relationships[0].type", "unknown type")))
+				_, _ = w.Write([]byte(pushtest.ErrorBody("INVALID", "relationships[0].type", "unknown type")))
 				return true
 			},
 			check: func(t *testing.T, rep Report, err error) {
-				var rej *RejectedError
+				var rej *push.RejectedError
 				require.ErrorAs(t, err, &rej)
 				assert.Equal(t, "relationships[0].type", rej.Field)
 				sr := rep.Sources[0]
@@ -177,7 +179,7 @@ func TestRunOnceReports(t *testing.T) {
 				assert.Equal(t, "abandoned", sr.RunState, "a run with a batch not taken removes nothing")
 				assert.Equal(t, []string{"host:web01.example.com"}, sr.ScopesNotApplied)
 			},
-			runs: []string{RunsPath, RunsPath + "/1/abandon"},
+			runs: []string{push.RunsPath, push.RunsPath + "/1/abandon"},
 		},
 		{
 			name: "a refused token stops the run",
@@ -188,7 +190,7 @@ func TestRunOnceReports(t *testing.T) {
 				return true
 			},
 			check: func(t *testing.T, rep Report, err error) {
-				assert.ErrorIs(t, err, ErrUnauthorized)
+				assert.ErrorIs(t, err, push.ErrUnauthorized)
 				require.Len(t, rep.Sources, 1, "no later source runs")
 				assert.Len(t, rep.Sources[0].Failed, 1, "no later batch is sent")
 			},
@@ -205,14 +207,14 @@ func TestRunOnceReports(t *testing.T) {
 			check: func(t *testing.T, rep Report, err error) {
 				assert.ErrorIs(t, err, ErrRefused)
 				sr := rep.Sources[0]
-				assert.Equal(t, map[Status]int{StatusCreated: 1, StatusInvalid: 1}, sr.CIStatus)
-				assert.Equal(t, map[Status]int{StatusNotFound: 1}, sr.RelationshipStatus)
+				assert.Equal(t, map[push.Status]int{push.StatusCreated: 1, push.StatusInvalid: 1}, sr.CIStatus)
+				assert.Equal(t, map[push.Status]int{push.StatusNotFound: 1}, sr.RelationshipStatus)
 				require.Len(t, sr.Refused, 2)
 				assert.Equal(t, "ci", sr.Refused[0].Kind)
 				assert.Equal(t, "nginx", sr.Refused[0].Ref)
 				assert.Equal(t, "cis[1].attributes.port", sr.Refused[0].Error.Field)
 				assert.Equal(t, "relationship", sr.Refused[1].Kind)
-				assert.Equal(t, StatusNotFound, sr.Refused[1].Status)
+				assert.Equal(t, push.StatusNotFound, sr.Refused[1].Status)
 			},
 		},
 		{
@@ -233,18 +235,16 @@ func TestRunOnceReports(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStub(t)
-			s.fail = tc.fail
-			s.applied = tc.applied
-			log, _ := testLogger()
-			r := NewRunner(testPusher(t, s, log), RunnerOptions{Logger: log}, tc.sources...)
+			s := pushtest.New(t)
+			s.Fail = tc.fail
+			s.Applied = tc.applied
+			log, _ := pushtest.Logger()
+			r := NewRunner(pushtest.Pusher(t, s, log), RunnerOptions{Logger: log}, tc.sources...)
 			rep, err := r.RunOnce(context.Background())
 			tc.check(t, rep, err)
 			if tc.runs != nil {
-				s.mu.Lock()
-				assert.Equal(t, tc.runs, s.runCalls)
-				s.mu.Unlock()
-				for _, b := range s.received() {
+				assert.Equal(t, tc.runs, s.RunCalls())
+				for _, b := range s.Received() {
 					if b.Scope != nil {
 						assert.Equal(t, int64(1), b.Scope.Run, "each scoped batch names its run")
 					}
@@ -256,26 +256,26 @@ func TestRunOnceReports(t *testing.T) {
 
 func TestDryRunPostsNothing(t *testing.T) {
 	var out bytes.Buffer
-	log, _ := testLogger()
-	r := NewRunner(nil, RunnerOptions{Logger: log, DryRun: &out}, source{name: "host", batches: []discovery.Batch{smallBatch(), smallBatch()}})
+	log, _ := pushtest.Logger()
+	r := NewRunner(nil, RunnerOptions{Logger: log, DryRun: &out}, source{name: "host", batches: []discovery.Batch{pushtest.SmallBatch(), pushtest.SmallBatch()}})
 	rep, err := r.RunOnce(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, Counts{Batches: 2, CIs: 4, Relationships: 2}, rep.Sources[0].Collected)
 	assert.Equal(t, Counts{}, rep.Sources[0].Sent)
 	back, err := discovery.ReadNDJSON(&out)
 	require.NoError(t, err)
-	assert.Equal(t, []discovery.Batch{smallBatch(), smallBatch()}, back)
+	assert.Equal(t, []discovery.Batch{pushtest.SmallBatch(), pushtest.SmallBatch()}, back)
 }
 
 func TestRunRepeatsUntilCancelled(t *testing.T) {
-	s := newStub(t)
-	log, _ := testLogger()
-	r := NewRunner(testPusher(t, s, log), RunnerOptions{Logger: log, Interval: 10 * time.Millisecond},
-		source{name: "host", batches: []discovery.Batch{smallBatch()}})
+	s := pushtest.New(t)
+	log, _ := pushtest.Logger()
+	r := NewRunner(pushtest.Pusher(t, s, log), RunnerOptions{Logger: log, Interval: 10 * time.Millisecond},
+		source{name: "host", batches: []discovery.Batch{pushtest.SmallBatch()}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	require.Eventually(t, func() bool { return s.count() >= 3 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return s.Count() >= 3 }, 10*time.Second, 5*time.Millisecond)
 	cancel()
 	assert.NoError(t, <-done)
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/skein-cmdb/skein/discovery"
-	"github.com/skein-cmdb/skein/discovery/agent"
+	"github.com/skein-cmdb/skein/discovery/push"
 	"github.com/skein-cmdb/skein/internal/store"
 )
 
@@ -59,7 +59,7 @@ type UpsertRow struct {
 	// agents sent again (the server was busy).
 	Batches, Retries int
 	// CIStatuses counts the CIs the server answered with each status.
-	CIStatuses map[agent.Status]int
+	CIStatuses map[push.Status]int
 }
 
 // RelationshipRate returns relationships per second.
@@ -185,7 +185,7 @@ func RunUpsert(ctx context.Context, t Target, cfg UpsertConfig) (*UpsertReport, 
 	half := hosts / 2
 	tr := &http.Transport{MaxIdleConns: cfg.Writers, MaxIdleConnsPerHost: cfg.Writers, IdleConnTimeout: time.Minute}
 	defer tr.CloseIdleConnections()
-	pusher, err := agent.NewPusher(agent.PusherOptions{Server: t.URL, Token: agent.Secret(t.Token), Timeout: 10 * time.Minute,
+	pusher, err := push.NewPusher(push.PusherOptions{Server: t.URL, Token: push.Secret(t.Token), Timeout: 10 * time.Minute,
 		MaxRetryTime: 5 * time.Minute, Client: &http.Client{Transport: tr},
 		Logger: slog.New(slog.NewTextHandler(cfg.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
@@ -193,27 +193,27 @@ func RunUpsert(ctx context.Context, t Target, cfg UpsertConfig) (*UpsertReport, 
 	}
 	rep := &UpsertReport{Backend: t.Backend}
 	first, second := hostBatches(UpsertSources[0], 0, half, perBatch, 0), hostBatches(UpsertSources[0], half, hosts, perBatch, 0)
-	unchanged := []agent.Status{agent.StatusUnchanged}
+	unchanged := []push.Status{push.StatusUnchanged}
 	for _, p := range []struct {
 		phase   string
 		batches []discovery.Batch
 		writers int
-		want    []agent.Status
+		want    []push.Status
 	}{
-		{PhaseCreate, first, 1, []agent.Status{agent.StatusCreated}},
-		{PhaseCreate, second, cfg.Writers, []agent.Status{agent.StatusCreated}},
+		{PhaseCreate, first, 1, []push.Status{push.StatusCreated}},
+		{PhaseCreate, second, cfg.Writers, []push.Status{push.StatusCreated}},
 		{PhaseUnchanged, first, 1, unchanged},
 		{PhaseUnchanged, second, cfg.Writers, unchanged},
 		{PhaseScoped, first, 1, unchanged},
 		{PhaseScoped, second, cfg.Writers, unchanged},
-		{PhaseOverlap, overlapping(hosts, hosts+max(2, hosts/4&^1), perBatch), cfg.Writers, []agent.Status{agent.StatusCreated, agent.StatusUnchanged, agent.StatusUpdated}},
+		{PhaseOverlap, overlapping(hosts, hosts+max(2, hosts/4&^1), perBatch), cfg.Writers, []push.Status{push.StatusCreated, push.StatusUnchanged, push.StatusUpdated}},
 	} {
 		var row UpsertRow
 		var err error
 		if p.phase == PhaseScoped {
 			row, err = pushScoped(ctx, pusher, t.Backend, p.batches, p.writers, p.want)
 		} else {
-			row, err = push(ctx, pusher, t.Backend, p.phase, p.batches, p.writers, p.want)
+			row, err = pushBatches(ctx, pusher, t.Backend, p.phase, p.batches, p.writers, p.want)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s, %s, %d writer(s): %w", t.Backend, p.phase, p.writers, err)
@@ -264,10 +264,10 @@ func overlapping(from, to, perBatch int) []discovery.Batch {
 	return out
 }
 
-// push sends the batches with that many concurrent writers and checks that
+// pushBatches sends the batches with that many concurrent writers and checks that
 // every CI and relationship got one of the wanted statuses.
-func push(ctx context.Context, p *agent.Pusher, backend, phase string, batches []discovery.Batch, writers int, want []agent.Status) (UpsertRow, error) {
-	row := UpsertRow{LoadRow: LoadRow{Backend: backend, Phase: phase, Writers: writers}, Batches: len(batches), CIStatuses: map[agent.Status]int{}}
+func pushBatches(ctx context.Context, p *push.Pusher, backend, phase string, batches []discovery.Batch, writers int, want []push.Status) (UpsertRow, error) {
+	row := UpsertRow{LoadRow: LoadRow{Backend: backend, Phase: phase, Writers: writers}, Batches: len(batches), CIStatuses: map[push.Status]int{}}
 	for _, b := range batches {
 		row.Items += len(b.CIs)
 		row.Relationships += len(b.Relationships)
@@ -303,7 +303,7 @@ func push(ctx context.Context, p *agent.Pusher, backend, phase string, batches [
 // taken: the time includes starting and completing the run. Nothing
 // disappears from a scope, so the completion must apply every scope and
 // remove nothing.
-func pushScoped(ctx context.Context, p *agent.Pusher, backend string, batches []discovery.Batch, writers int, want []agent.Status) (UpsertRow, error) {
+func pushScoped(ctx context.Context, p *push.Pusher, backend string, batches []discovery.Batch, writers int, want []push.Status) (UpsertRow, error) {
 	start := time.Now()
 	source := batches[0].Source
 	run, err := p.StartRun(ctx, source)
@@ -317,7 +317,7 @@ func pushScoped(ctx context.Context, p *agent.Pusher, backend string, batches []
 		b.Scope = &discovery.Scope{Name: scopes[i], Run: run.Run}
 		scoped[i] = b
 	}
-	row, err := push(ctx, p, backend, PhaseScoped, scoped, writers, want)
+	row, err := pushBatches(ctx, p, backend, PhaseScoped, scoped, writers, want)
 	if err != nil {
 		return row, err
 	}
@@ -339,7 +339,7 @@ func pushScoped(ctx context.Context, p *agent.Pusher, backend string, batches []
 
 // expect returns an error naming the first item whose status is not
 // wanted.
-func expect(what string, batch int, items []agent.ItemResult, want []agent.Status) error {
+func expect(what string, batch int, items []push.ItemResult, want []push.Status) error {
 	for _, it := range items {
 		ok := false
 		for _, w := range want {
@@ -441,7 +441,7 @@ func UpsertMarkdown(w io.Writer, reps []*UpsertReport) {
 			retries += l.Retries
 			if l.Phase == PhaseOverlap {
 				overlap = fmt.Sprintf("; the overlapping writers' CIs were answered %d created, %d unchanged, %d updated",
-					l.CIStatuses[agent.StatusCreated], l.CIStatuses[agent.StatusUnchanged], l.CIStatuses[agent.StatusUpdated])
+					l.CIStatuses[push.StatusCreated], l.CIStatuses[push.StatusUnchanged], l.CIStatuses[push.StatusUpdated])
 			}
 		}
 		fmt.Fprintf(w, "- %s afterwards: %d CIs and %d relationships (%d and %d distinct ones sent); duplicates: %d CIs, %d relationships%s; requests sent again (server busy): %d.\n",

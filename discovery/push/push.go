@@ -1,4 +1,4 @@
-package agent
+package push
 
 import (
 	"bytes"
@@ -19,6 +19,10 @@ import (
 
 	"github.com/skein-cmdb/skein/discovery"
 )
+
+// DefaultTimeout is how long one HTTP request may take when
+// PusherOptions.Timeout is 0.
+const DefaultTimeout = 30 * time.Second
 
 // BatchesPath is the server's endpoint for discovery batches.
 const BatchesPath = "/api/v1/batches"
@@ -384,8 +388,9 @@ func remap(items []ItemResult, index []int) []ItemResult {
 	return items
 }
 
-// answer is the body of a 200.
-type answer struct {
+// Answer is the body of the server's 200 answer to one batch (POST
+// /api/v1/batches): each CI's and relationship's outcome, and the scope's.
+type Answer struct {
 	Source        string       `json:"source"`
 	Scope         *ScopeResult `json:"scope"`
 	CIs           []ItemResult `json:"cis"`
@@ -393,12 +398,12 @@ type answer struct {
 }
 
 // post sends one request, retrying what may be transient.
-func (p *Pusher) post(ctx context.Context, log *slog.Logger, b discovery.Batch) (answer, int, error) {
+func (p *Pusher) post(ctx context.Context, log *slog.Logger, b discovery.Batch) (Answer, int, error) {
 	body, err := json.Marshal(b)
 	if err != nil {
-		return answer{}, 0, fmt.Errorf("encode the batch: %w", err)
+		return Answer{}, 0, fmt.Errorf("encode the batch: %w", err)
 	}
-	var ans answer
+	var ans Answer
 	retries, err := p.call(ctx, log, p.url, body, &ans)
 	return ans, retries, err
 }

@@ -1,7 +1,6 @@
-package agent
+package push
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -121,53 +120,6 @@ func TestSplitKeepsWholeWhatItCannotName(t *testing.T) {
 	_, err = split(b, 2, 100)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no identification rule")
-}
-
-// TestPushSplitsBigBatch posts a batch over the limits: the server sees
-// requests within them, and the Result answers for every item, indexed as
-// in the batch given.
-func TestPushSplitsBigBatch(t *testing.T) {
-	s := newStub(t)
-	log, logs := testLogger()
-	b := bigBatch(1250)
-	res, err := testPusher(t, s, log).Push(context.Background(), b)
-	require.NoError(t, err)
-	got := s.received()
-	require.Len(t, got, 3)
-	for _, r := range got {
-		assert.LessOrEqual(t, len(r.CIs), MaxCIs)
-		assert.LessOrEqual(t, len(r.Relationships), MaxRelationships)
-		assert.Nil(t, r.Scope)
-	}
-	assert.Equal(t, 3, res.Requests)
-	require.Len(t, res.CIs, len(b.CIs))
-	for i, it := range res.CIs {
-		assert.Equal(t, i, it.Index)
-		assert.Equal(t, b.CIs[i].Ref, it.Ref)
-	}
-	require.Len(t, res.Relationships, len(b.Relationships))
-	idx := map[int]bool{}
-	for _, it := range res.Relationships {
-		idx[it.Index] = true
-	}
-	assert.Len(t, idx, len(b.Relationships))
-	require.NotNil(t, res.Scope)
-	assert.True(t, res.Scope.Dropped)
-	assert.False(t, res.Scope.Applied)
-	assert.Contains(t, logs.String(), "batch cut into requests")
-}
-
-func TestPushSendsWholeWhatItCannotCut(t *testing.T) {
-	s := newStub(t)
-	log, logs := testLogger()
-	b := bigBatch(3)
-	b.CIs[1].Class = "Gadget"
-	res, err := testPusher(t, s, log, func(o *PusherOptions) { o.MaxCIs = 2 }).Push(context.Background(), b)
-	require.NoError(t, err)
-	require.Len(t, s.received(), 1)
-	assert.Len(t, s.received()[0].CIs, 6)
-	assert.Contains(t, res.Whole, "Gadget")
-	assert.Contains(t, logs.String(), "sent whole")
 }
 
 // TestIdentityRulesFollowModel: the agent names CIs by the rules of the
