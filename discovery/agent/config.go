@@ -18,7 +18,7 @@ import (
 
 // Defaults of the keys a configuration file may leave out.
 const (
-	// push.DefaultTimeout is how long one HTTP request may take.
+	// DefaultTimeout is how long one HTTP request may take (the pusher's).
 	DefaultTimeout = push.DefaultTimeout
 	// DefaultMaxRetryTime bounds the retries of one POST.
 	DefaultMaxRetryTime = 2 * time.Minute
@@ -242,7 +242,7 @@ func decodeFile(path string) (Config, error) {
 			return Config{}, fmt.Errorf("config: bind %s: %w", k, err)
 		}
 	}
-	v.SetDefault("timeout", push.DefaultTimeout)
+	v.SetDefault("timeout", DefaultTimeout)
 	v.SetDefault("max_retry_time", DefaultMaxRetryTime)
 	if err := v.ReadInConfig(); err != nil {
 		return Config{}, fmt.Errorf("config: read %s: %w", path, err)
