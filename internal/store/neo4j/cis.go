@@ -106,8 +106,12 @@ func (s *Store) ListNodes(ctx context.Context, f store.NodeFilter, p store.PageR
 		return store.Page[store.CI]{}, err
 	}
 	match := "MATCH (c:Node)"
-	if f.Kind != store.AnyKind { // a valid identifier: f.Expr checked it
-		match = "MATCH (c:`" + kindLabel(f.Kind) + "`)"
+	if f.Kind != store.AnyKind {
+		label, err := labelExpr(f.Kind)
+		if err != nil {
+			return store.Page[store.CI]{}, err
+		}
+		match = "MATCH (c:" + label + ")"
 		if f.Kind != store.KindCI {
 			// Two kinds whose names differ only in case or underscores
 			// share a label: the kind property tells them apart.

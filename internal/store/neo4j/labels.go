@@ -23,9 +23,18 @@ var storeLabels = map[string]bool{
 	"APIToken": true, "IdentityConflict": true, "SkeinMigration": true,
 }
 
-// kindLabel returns the label of nodes of kind, a valid identifier (see
-// store.ValidIdentifier; callers check it before the label reaches query
-// text).
+// labelExpr returns the label of nodes of kind quoted for query text, after
+// checking kind with store.ValidIdentifier: the one way a kind's label
+// reaches a statement.
+func labelExpr(kind store.ObjectKind) (string, error) {
+	if !store.ValidIdentifier(string(kind)) {
+		return "", store.Invalid("kind", "%q is not a kind name", clip(string(kind)))
+	}
+	return "`" + kindLabel(kind) + "`", nil
+}
+
+// kindLabel returns the label of nodes of kind (unquoted; labelExpr checks
+// and quotes it for query text).
 func kindLabel(kind store.ObjectKind) string {
 	if kind == store.KindCI {
 		return "CI"

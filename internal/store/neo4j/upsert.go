@@ -307,12 +307,13 @@ func createStatements(nodes []store.Node) ([]creates, error) {
 		kind := kindOrCI(n.Kind)
 		j, ok := at[kind]
 		if !ok {
-			if !store.ValidIdentifier(string(kind)) { // the model's kinds are; checked before it reaches query text
-				return nil, fmt.Errorf("neo4j: upsert CIs: invalid kind %q", clip(string(kind)))
+			label, err := labelExpr(kind) // the model's kinds are valid
+			if err != nil {
+				return nil, fmt.Errorf("neo4j: upsert CIs: %w", err)
 			}
 			j = len(out)
 			at[kind] = j
-			out = append(out, creates{q: strings.Replace(qCreateNodes, "{LABEL}", "`"+kindLabel(kind)+"`", 1), rows: make([]any, 0, len(nodes)-i)})
+			out = append(out, creates{q: strings.Replace(qCreateNodes, "{LABEL}", label, 1), rows: make([]any, 0, len(nodes)-i)})
 		}
 		props, err := ciProperties(n)
 		if err != nil {

@@ -327,3 +327,29 @@ func TestCreateStatements(t *testing.T) {
 		t.Error("a kind that is no identifier was accepted")
 	}
 }
+
+// TestLabelExpr: a kind's label reaches query text quoted, CamelCase,
+// prefixed when it would take a store label, and only for a kind that is a
+// valid identifier.
+func TestLabelExpr(t *testing.T) {
+	for _, tc := range []struct {
+		kind store.ObjectKind
+		want string
+	}{
+		{store.KindCI, "`CI`"},
+		{"person", "`Person`"},
+		{"change_request", "`ChangeRequest`"},
+		{"identity_key", "`KindIdentityKey`"},
+	} {
+		got, err := labelExpr(tc.kind)
+		if err != nil || got != tc.want {
+			t.Errorf("labelExpr(%q) = %q, %v; want %q", tc.kind, got, err, tc.want)
+		}
+	}
+	for _, bad := range []store.ObjectKind{"", "a`b", "a b", "x) DETACH DELETE (n"} {
+		var inv *store.InvalidError
+		if _, err := labelExpr(bad); !errors.As(err, &inv) || inv.Field != "kind" {
+			t.Errorf("labelExpr(%q): %v, want an InvalidError on kind", bad, err)
+		}
+	}
+}
