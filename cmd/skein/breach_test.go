@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/skein-cmdb/skein/internal/itsm"
+	"github.com/skein-cmdb/skein/internal/testenv"
 	"github.com/skein-cmdb/skein/internal/webhooks"
 )
 
@@ -168,7 +169,7 @@ func TestBreachChecksLogFailures(t *testing.T) {
 	_, a := apiServer(t, cfg)
 	require.Nil(t, a.stopChecks, "0 turns the checks off")
 	require.NoError(t, a.Store.Close()) // every check now fails
-	var buf syncBuffer
+	var buf testenv.LogBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan struct{})
@@ -176,22 +177,4 @@ func TestBreachChecksLogFailures(t *testing.T) {
 	eventually(t, "two failures logged", func() bool { return bytes.Count(buf.Bytes(), []byte("breach check failed")) >= 2 })
 	stop()
 	<-done
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/skein-cmdb/skein/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -455,21 +456,6 @@ func (b *browser) trySave(rel string) (string, error) {
 	return path, os.WriteFile(path, png, 0o644)
 }
 
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
-// subprocess's stdout and stderr.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// lockedBuffer is safe for the concurrent writes of a subprocess's stdout
+// and stderr.
+type lockedBuffer = testenv.LogBuffer

@@ -1,4 +1,5 @@
-// Package testenv holds what the discovery sources' tests share: skipping
+// Package testenv holds what tests share: a log buffer safe for concurrent
+// writers (LogBuffer); for the discovery sources' tests, skipping
 // (or, under CI=true, failing) when an outside tool or file is missing, and
 // finding the shared test data beside the project root.
 package testenv

@@ -20,6 +20,7 @@ import (
 
 	"github.com/skein-cmdb/skein/discovery"
 	"github.com/skein-cmdb/skein/discovery/push"
+	"github.com/skein-cmdb/skein/internal/testenv"
 )
 
 // Token is the token Pusher sends.
@@ -138,29 +139,9 @@ func (s *Server) Count() int {
 	return s.requests
 }
 
-// LogBuffer is a concurrency-safe buffer for a text logger.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// String returns what was written.
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // Logger returns a debug-level text logger writing to the buffer returned.
-func Logger() (*slog.Logger, *LogBuffer) {
-	buf := &LogBuffer{}
+func Logger() (*slog.Logger, *testenv.LogBuffer) {
+	buf := &testenv.LogBuffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
