@@ -44,7 +44,7 @@ func TestIDKeyOf(t *testing.T) {
 func TestCmpIDOrdersAsText(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	var ids []store.ID
-	for range 300 {
+	for range 300 { // more than radixMin in all
 		ids = append(ids, store.NewID())
 		ids = append(ids, store.ID(uuid.New().String()))
 	}
@@ -61,12 +61,15 @@ func TestCmpIDOrdersAsText(t *testing.T) {
 			hs[i] = handle(i)
 		}
 		rnd.Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
-		an.sortByID(hs)
-		got := make([]store.ID, len(hs))
-		for i, h := range hs {
-			got[i] = an.ids[h]
+		// A short list (sorted by comparisons) and the whole (by radix).
+		for _, list := range [][]handle{slices.Clone(hs[:radixMin-1]), hs} {
+			an.sortByID(list)
+			got := make([]store.ID, len(list))
+			for i, h := range list {
+				got[i] = an.ids[h]
+			}
+			require.True(t, slices.IsSortedFunc(got, cmp.Compare[store.ID]), "%d handles not in ID order", len(list))
 		}
-		require.True(t, slices.IsSortedFunc(got, cmp.Compare[store.ID]), "not in ID order")
 		for i := range hs {
 			for _, j := range []int{0, len(hs) / 2, len(hs) - 1} {
 				assert.Equal(t, cmp.Compare(an.ids[hs[i]], an.ids[hs[j]]), an.cmpID(hs[i], hs[j]))

@@ -180,14 +180,14 @@ func (r *viewReader) view(ctx context.Context, fn func(gv store.GraphView) error
 		for h := len(r.slots); h < len(r.an.ids); h++ {
 			n, ok := gv.Node(r.an.ids[h])
 			if !ok {
-				r.slots = append(r.slots, -1)
+				r.slots = push(r.slots, -1)
 				continue
 			}
 			if r.m.stamp[n] == r.m.epoch {
 				return errViewChanged // cannot happen: a CI numbered twice
 			}
 			r.m.stamp[n], r.m.h[n] = r.m.epoch, handle(h)
-			r.slots = append(r.slots, n)
+			r.slots = push(r.slots, n)
 		}
 		return fn(gv)
 	})
@@ -202,7 +202,7 @@ func (r *viewReader) intern(gv store.GraphView, n int32) (handle, bool) {
 		return h, !r.recheck || r.an.ids[h] == gv.ID(n)
 	}
 	h := r.an.add(gv.ID(n))
-	r.slots = append(r.slots, n)
+	r.slots = push(r.slots, n)
 	r.m.stamp[n], r.m.h[n] = r.m.epoch, h
 	return h, true
 }

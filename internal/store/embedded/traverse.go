@@ -122,7 +122,7 @@ func (b *bfs) run(ctx context.Context, maxDepth int) error {
 				}
 			}
 			if dirty {
-				for _, e := range g.addOut[u] {
+				for _, e := range g.addOut.of(u) {
 					if int(e.typ) < len(mOut) && mOut[e.typ] && b.reach(e.nbr, qi, e.typ, true) {
 						return nil
 					}
@@ -144,7 +144,7 @@ func (b *bfs) run(ctx context.Context, maxDepth int) error {
 				}
 			}
 			if dirty {
-				for _, e := range g.addIn[u] {
+				for _, e := range g.addIn.of(u) {
 					if int(e.typ) < len(mIn) && mIn[e.typ] && b.reach(e.nbr, qi, e.typ, false) {
 						return nil
 					}
