@@ -776,10 +776,10 @@ func (an *analysis) loadMembers(ctx context.Context, groups []handle) error {
 // broken reports whether a group's redundancy is broken at level: for some
 // redundancy type, an operational member went down at this level and fewer
 // than k of the type's members are up counting every member down so far
-// and every member not operational. It returns that
-// member, which explains the group going down at level+1. A group whose
-// threshold was already broken at an earlier level was found then, so
-// requiring a member down at this level loses nothing.
+// and every member not operational. It returns that member (the one with
+// the smallest ID, if several), which explains the group going down at
+// level+1. A group whose threshold was already broken at an earlier level
+// was found then, so requiring a member down at this level loses nothing.
 func (an *analysis) broken(g *group, level int) (member, bool) {
 	for i, ms := range g.members {
 		failed := 0
@@ -792,7 +792,10 @@ func (an *analysis) broken(g *group, level int) (member, bool) {
 				failed++
 			}
 			// A member that was not in service changes nothing by failing.
-			if downNow && n.down.depth == level && via == nil && !unavailable {
+			// Of those that went down at this level, the one with the
+			// smallest ID explains the group: the store lists members in
+			// no particular order.
+			if downNow && n.down.depth == level && !unavailable && (via == nil || an.cmpID(ms[j].h, via.h) < 0) {
 				via = &ms[j]
 			}
 		}

@@ -48,7 +48,10 @@
 //     type), their summary and k read (one NodeFields call) and their
 //     members' status read (one NodeFields call), batched for the level. A group whose up members fall
 //     below k goes down at depth d+1, explained through an operational
-//     member that went down at depth d. Because each group is re-counted
+//     member that went down at depth d (of several, the one with the
+//     smallest ID: stores list members in no particular order, and the
+//     order relationships were created in must not change the answer).
+//     Because each group is re-counted
 //     whenever one of its members goes down, a group first seen up goes
 //     down as soon as a later failure crosses its threshold.
 //  2. The rest, level by level. Groups phase 1 touched but did not take
