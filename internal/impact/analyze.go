@@ -241,6 +241,7 @@ func (an *analysis) releaseHops() {
 		hopBufs.Put(&b)
 		an.hopBuf = nil
 	}
+	an.sortBuf = nil // a result keeps its analysis: not its sorting room
 }
 
 // checkStarts validates and deduplicates the start CIs.

@@ -44,7 +44,7 @@ func TestGroupPathNamesSmallestMember(t *testing.T) {
 				require.Equal(t, store.StatusCreated, res[0].Status, "%s: %v", n, res[0].Err)
 				ids[i] = res[0].Node.ID
 			}
-			require.Negative(t, compareIDs(ids[2], ids[3]))
+			require.Less(t, string(ids[2]), string(ids[3]))
 			app, cluster, n1, n2, n3 := ids[0], ids[1], ids[2], ids[3], ids[4]
 			rels := []cmdb.RelationshipItem{
 				{Source: n1, Type: "MEMBER_OF", Target: cluster},
@@ -78,14 +78,4 @@ func TestGroupPathNamesSmallestMember(t *testing.T) {
 			require.True(t, found, "the cluster is down")
 		}
 	})
-}
-
-func compareIDs(a, b store.ID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
