@@ -66,12 +66,31 @@ func keyOf(o Order, im Impacted) pageKey {
 	return k
 }
 
+// compareKeys compares two keys of one order: by the order's field, then
+// depth, then name, then ID. Each comparison is made only when those
+// before it tie (cmp.Or would make them all: a page of a hub's CIs
+// compares tens of thousands of keys).
 func compareKeys(x, y *pageKey) int {
-	c := cmp.Or(cmp.Compare(x.Effect, y.Effect), cmp.Compare(x.Class, y.Class), cmp.Compare(x.Crit, y.Crit))
-	if x.Order == ByName {
-		c = cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Depth, y.Depth))
+	var c int
+	switch x.Order {
+	case ByName:
+		c = cmp.Compare(x.Name, y.Name)
+	case ByEffect:
+		c = cmp.Compare(x.Effect, y.Effect)
+	case ByClass:
+		c = cmp.Compare(x.Class, y.Class)
+	case ByCriticality:
+		c = cmp.Compare(x.Crit, y.Crit)
 	}
-	c = cmp.Or(c, cmp.Compare(x.Depth, y.Depth), cmp.Compare(x.Name, y.Name), cmp.Compare(x.ID, y.ID))
+	if c == 0 {
+		c = cmp.Compare(x.Depth, y.Depth)
+	}
+	if c == 0 && x.Order != ByName {
+		c = cmp.Compare(x.Name, y.Name)
+	}
+	if c == 0 {
+		c = cmp.Compare(x.ID, y.ID)
+	}
 	if x.Desc {
 		return -c
 	}
@@ -90,11 +109,7 @@ func Page(list []Impacted, o Order, after string, first int) (ImpactedPage, erro
 	default:
 		return page, store.Invalid("orderBy", "unknown order %q", o.Field)
 	}
-	keys := make([]pageKey, len(list))
-	for i, im := range list {
-		keys[i] = keyOf(o, im)
-	}
-	idx, cursors, hasNext, err := pageOf(keys, o, after, first)
+	idx, cursors, hasNext, err := pageOf(len(list), func(i int) pageKey { return keyOf(o, list[i]) }, o, after, first)
 	if err != nil {
 		return page, err
 	}
@@ -123,11 +138,10 @@ type ReachPage struct {
 // "after", as for Page; a cursor of Page's depth order is one of these.
 func PageNodes(nodes []Node, after string, first int) (ReachPage, error) {
 	o := Order{Field: ByDepth}
-	keys := make([]pageKey, len(nodes))
-	for i, n := range nodes {
-		keys[i] = keyOf(o, Impacted{CI: n.CI, Depth: n.Depth})
+	keyAt := func(i int) pageKey {
+		return pageKey{Order: o.Field, Depth: nodes[i].Depth, Name: nodes[i].CI.Name, ID: nodes[i].CI.ID}
 	}
-	idx, cursors, hasNext, err := pageOf(keys, o, after, first)
+	idx, cursors, hasNext, err := pageOf(len(nodes), keyAt, o, after, first)
 	if err != nil {
 		return ReachPage{}, err
 	}
@@ -138,15 +152,18 @@ func PageNodes(nodes []Node, after string, first int) (ReachPage, error) {
 	return page, nil
 }
 
-// pageOf returns the indexes (into keys) of up to first items in order o
-// after the cursor after, their cursors, and whether more follow.
+// pageOf returns the indexes (0 to n-1) of up to first items in order o
+// after the cursor after, their cursors, and whether more follow; keyAt
+// is an item's key.
 //
 // It selects the page instead of sorting every key: a hub's analysis
 // pages tens of thousands of CIs to show fifty, and sorting them all
 // (keys of strings, compared field by field) cost more than the analysis's
 // own reads. The items after the cursor are kept in a bounded max-heap of
-// first+1 (the extra one tells whether more follow), O(n log first).
-func pageOf(keys []pageKey, o Order, after string, first int) (idx []int, cursors []string, hasNext bool, err error) {
+// first+1 (the extra one tells whether more follow), O(n log first); only
+// the kept items' keys are kept (an array of every key was 5 MB for a
+// hub's 50,000 CIs).
+func pageOf(n int, keyAt func(i int) pageKey, o Order, after string, first int) (idx []int, cursors []string, hasNext bool, err error) {
 	if first < 1 || first > store.MaxPageSize {
 		return nil, nil, false, store.Invalid("first", "must be between 1 and %d, got %d", store.MaxPageSize, first)
 	}
@@ -162,39 +179,48 @@ func pageOf(keys []pageKey, o Order, after string, first int) (idx []int, cursor
 		cursor = &k
 	}
 	// The cursor's own CI, and every CI equal to its key, came before.
-	h := &topKeys{keys: keys, max: first + 1}
-	for i := range keys {
-		if cursor == nil || compareKeys(&keys[i], cursor) > 0 {
-			h.offer(i)
+	h := &topKeys{max: first + 1}
+	for i := range n {
+		k := keyAt(i)
+		if cursor == nil || compareKeys(&k, cursor) > 0 {
+			h.offer(i, &k)
 		}
 	}
-	idx = h.sorted()
-	if len(idx) > first {
-		idx, hasNext = idx[:first], true
+	kept := h.sorted()
+	if len(kept) > first {
+		kept, hasNext = kept[:first], true
 	}
-	for _, i := range idx {
-		cursors = append(cursors, encodeCursor(keys[i]))
+	for _, e := range kept {
+		idx = append(idx, e.i)
+		cursors = append(cursors, encodeCursor(e.k))
 	}
 	return idx, cursors, hasNext, nil
 }
 
-// topKeys keeps the indexes of the max smallest keys offered, as a
-// max-heap (the largest kept at the root, to be replaced first).
+// topKeys keeps the max smallest keys offered, with their items'
+// indexes, as a max-heap (the largest kept at the root, to be replaced
+// first).
 type topKeys struct {
-	keys []pageKey
 	max  int
-	heap []int
+	heap []keptKey
 }
 
-func (t *topKeys) less(a, b int) bool { return compareKeys(&t.keys[a], &t.keys[b]) < 0 }
+// keptKey is an item kept by topKeys: its index and key.
+type keptKey struct {
+	i int
+	k pageKey
+}
 
-// offer keeps key i if it is among the max smallest offered so far.
-func (t *topKeys) offer(i int) {
+func (t *topKeys) less(a, b int) bool { return compareKeys(&t.heap[a].k, &t.heap[b].k) < 0 }
+
+// offer keeps item i, of key k, if it is among the max smallest offered
+// so far.
+func (t *topKeys) offer(i int, k *pageKey) {
 	if len(t.heap) < t.max {
-		t.heap = append(t.heap, i)
+		t.heap = append(t.heap, keptKey{i, *k})
 		for c := len(t.heap) - 1; c > 0; { // sift up
 			p := (c - 1) / 2
-			if !t.less(t.heap[p], t.heap[c]) {
+			if !t.less(p, c) {
 				break
 			}
 			t.heap[p], t.heap[c] = t.heap[c], t.heap[p]
@@ -202,19 +228,19 @@ func (t *topKeys) offer(i int) {
 		}
 		return
 	}
-	if !t.less(i, t.heap[0]) {
+	if compareKeys(k, &t.heap[0].k) >= 0 {
 		return
 	}
-	t.heap[0] = i
+	t.heap[0] = keptKey{i, *k}
 	for p := 0; ; { // sift down
 		c := 2*p + 1
 		if c >= len(t.heap) {
 			break
 		}
-		if c+1 < len(t.heap) && t.less(t.heap[c], t.heap[c+1]) {
+		if c+1 < len(t.heap) && t.less(c, c+1) {
 			c++
 		}
-		if !t.less(t.heap[p], t.heap[c]) {
+		if !t.less(p, c) {
 			break
 		}
 		t.heap[p], t.heap[c] = t.heap[c], t.heap[p]
@@ -222,9 +248,9 @@ func (t *topKeys) offer(i int) {
 	}
 }
 
-// sorted returns the kept indexes by key.
-func (t *topKeys) sorted() []int {
-	slices.SortFunc(t.heap, func(a, b int) int { return compareKeys(&t.keys[a], &t.keys[b]) })
+// sorted returns the kept items by key.
+func (t *topKeys) sorted() []keptKey {
+	slices.SortFunc(t.heap, func(a, b keptKey) int { return compareKeys(&a.k, &b.k) })
 	return t.heap
 }
 
