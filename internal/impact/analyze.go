@@ -1289,7 +1289,13 @@ func sortImpacted(list []Impacted) {
 // rollUp fills the business services, contacts, class counts and effect
 // counts from Impacted.
 func (r *Result) rollUp(m *cmdb.Model, bsClass string) {
-	owners, groups, classes := map[string]int{}, map[string]int{}, map[string]int{}
+	// A class's count and whether it is a business service, in one entry:
+	// the class tree is asked once a class, not once a CI.
+	type classTally struct {
+		n  int
+		bs bool
+	}
+	owners, groups, classes := map[string]int{}, map[string]int{}, map[string]*classTally{}
 	owner, supportGroup := store.SummaryIndex("owner"), store.SummaryIndex("support_group")
 	for i := range r.Impacted {
 		im := &r.Impacted[i]
@@ -1303,7 +1309,13 @@ func (r *Result) rollUp(m *cmdb.Model, bsClass string) {
 		case Degraded:
 			r.Degraded++
 		}
-		if m.IsA(im.CI.Class, bsClass) {
+		c := classes[im.CI.Class]
+		if c == nil {
+			c = &classTally{bs: m.IsA(im.CI.Class, bsClass)}
+			classes[im.CI.Class] = c
+		}
+		c.n++
+		if c.bs {
 			r.BusinessServices = append(r.BusinessServices, *im)
 		}
 		if s, _ := im.CI.Values[owner].(string); s != "" {
@@ -1312,15 +1324,19 @@ func (r *Result) rollUp(m *cmdb.Model, bsClass string) {
 		if s, _ := im.CI.Values[supportGroup].(string); s != "" {
 			groups[s]++
 		}
-		classes[im.CI.Class]++
 	}
-	slices.SortStableFunc(r.BusinessServices, func(x, y Impacted) int {
+	// The order is total (IDs last): no stable sort needed.
+	slices.SortFunc(r.BusinessServices, func(x, y Impacted) int {
 		return cmp.Or(cmp.Compare(x.Effect, y.Effect), cmp.Compare(criticality(&x.CI), criticality(&y.CI)),
 			cmp.Compare(x.CI.Name, y.CI.Name), cmp.Compare(x.CI.ID, y.CI.ID))
 	})
 	r.Owners = contacts(owners)
 	r.SupportGroups = contacts(groups)
-	r.Classes = classCounts(classes)
+	counts := make(map[string]int, len(classes))
+	for c, t := range classes {
+		counts[c] = t.n
+	}
+	r.Classes = classCounts(counts)
 }
 
 // classCounts lists counts by class, most frequent first, then by class.
