@@ -496,17 +496,14 @@ func (s *Store) Relationships(ctx context.Context, ids []store.ID) (map[store.ID
 }
 
 // qRelsOut and qRelsIn read each node's relationships in one direction,
-// of the types {TYPES} (typeExpr), with their properties, a thousand rows
-// to a record (rowRecords): a hub's 20,000 relationships as a record each
-// took 176 ms to read with a page of them, as rows in lists 78 ms
-// (BenchmarkHubPage, held Neo4j 5.26.30).
+// of the types {TYPES} (typeExpr), with their properties.
 const (
 	qRelsOut = `UNWIND $ids AS id
 MATCH (c:Node {id: id})-[r{TYPES}]->(m:Node)
-WITH collect([id, type(r), m.id, properties(r)]) AS rows` + rowRecords
+RETURN id, type(r), m.id, properties(r)`
 	qRelsIn = `UNWIND $ids AS id
 MATCH (c:Node {id: id})<-[r{TYPES}]-(m:Node)
-WITH collect([id, type(r), m.id, properties(r)]) AS rows` + rowRecords
+RETURN id, type(r), m.id, properties(r)`
 )
 
 // qEdgesOut and qEdgesIn read what Edges returns: the same relationships
@@ -630,18 +627,18 @@ func (s *Store) RelationshipsOf(ctx context.Context, cis []store.ID, dir store.D
 	out, err := s.read(ctx, "get relationships of CIs", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
 		m := map[store.ID][]store.Relationship{}
 		for _, q := range queries {
-			rows, err := collectRows(ctx, tx, q.q, map[string]any{"ids": ids}, 4)
+			recs, err := collect(ctx, tx, q.q, map[string]any{"ids": ids})
 			if err != nil {
 				return nil, err
 			}
-			for _, row := range rows {
-				ci := store.ID(asString(row[0]))
-				other := store.ID(asString(row[2]))
-				k := store.RelationshipKey{Source: ci, Type: asString(row[1]), Target: other}
+			for _, rec := range recs {
+				ci := store.ID(asString(rec.Values[0]))
+				other := store.ID(asString(rec.Values[2]))
+				k := store.RelationshipKey{Source: ci, Type: asString(rec.Values[1]), Target: other}
 				if !q.out {
 					k.Source, k.Target = other, ci
 				}
-				r, err := relFromProperties(k, row[3])
+				r, err := relFromProperties(k, rec.Values[3])
 				if err != nil {
 					return nil, &appError{fmt.Errorf("neo4j: decode relationship: %w", err)}
 				}
