@@ -295,7 +295,7 @@ type Pusher struct {
 // NewPusher returns a Pusher posting to opts.Server.
 func NewPusher(opts PusherOptions) (*Pusher, error) {
 	if opts.Server == "" {
-		return nil, errors.New("agent: no server URL")
+		return nil, errors.New("push: no server URL (PusherOptions.Server)")
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout

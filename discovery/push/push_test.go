@@ -244,3 +244,11 @@ func TestPushSendsWholeWhatItCannotCut(t *testing.T) {
 	assert.Contains(t, res.Whole, "Gadget")
 	assert.Contains(t, logs.String(), "sent whole")
 }
+
+// TestNewPusherNeedsServer: a pusher without a server URL is refused at
+// once, with an error naming the option.
+func TestNewPusherNeedsServer(t *testing.T) {
+	_, err := push.NewPusher(push.PusherOptions{Token: pushtest.Token})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "PusherOptions.Server")
+}

@@ -104,7 +104,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	bs, err := discovery.ReadNDJSON(bytes.NewReader(data))
 	if err != nil || len(bs) != 1 {
 		w.WriteHeader(http.StatusBadRequest)
-		_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": "not one batch", "extensions": map[string]any{"code": "INVALID"}}}})
+		_, _ = io.WriteString(w, ErrorBody("INVALID", "", "not one batch"))
 		return
 	}
 	b := bs[0]
