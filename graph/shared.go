@@ -240,6 +240,22 @@ func selectsDown(ctx context.Context, chain ...string) bool {
 	return slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return f.Name == chain[len(chain)-1] })
 }
 
+// summaryFields are the fields of ImpactAnalysis that a summary-only
+// analysis (impact.Request.SummaryOnly) answers: a query selecting no
+// other (impacted, impactedPage, countsByDepth, openIncidents,
+// changesInWindow, or a field added later) does not need every impacted
+// CI kept.
+var summaryFields = map[string]bool{"__typename": true, "starts": true, "notOperationalStarts": true, "businessServices": true,
+	"owners": true, "supportGroups": true, "countsByClass": true, "downCount": true, "atRiskCount": true,
+	"redundancyReducedCount": true, "degradedCount": true, "truncated": true}
+
+// selectsOnly reports whether every field selected under the current one
+// is one of allowed; false when there is no field to tell.
+func selectsOnly(ctx context.Context, allowed map[string]bool) bool {
+	fields, ok := fieldsDown(ctx)
+	return ok && !slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return !allowed[f.Name] })
+}
+
 // fieldsDown returns the fields selected under the chain of fields given,
 // each under the one before, from the current field (through fragments,
 // along every branch the chain names: two aliases of one field are two
@@ -347,8 +363,10 @@ func (r *Resolver) analysis(ctx context.Context, req impact.Request, effects []m
 	}
 	defer done()
 	// Only the impacted list needs the CIs in order: counts, roll-ups and
-	// impactedPage (which orders by itself) do not.
+	// impactedPage (which orders by itself) do not; and a query asking
+	// for the summary only does not need them kept at all.
 	req.Unordered = !selectsDown(ctx, "impacted")
+	req.SummaryOnly = selectsOnly(ctx, summaryFields)
 	res, err := r.Impact.Analyze(ctx, req)
 	if err != nil {
 		return nil, err

@@ -321,6 +321,74 @@ func TestImpactedOrderWhateverIsSelected(t *testing.T) {
 	}
 }
 
+// TestImpactSummaryWhateverIsSelected: a query selecting only counts and
+// roll-ups gets a summary-only analysis (impact.Request.SummaryOnly), one
+// that also lists the CIs (directly, through a fragment spread or an
+// inline fragment) gets them all; the counts and roll-ups are the same
+// either way, and the lists hold as many CIs as the counts say.
+func TestImpactSummaryWhateverIsSelected(t *testing.T) {
+	const summary = `downCount atRiskCount redundancyReducedCount degradedCount truncated
+  businessServices { ci { name } effect depth } owners { name ciCount } supportGroups { name ciCount } countsByClass { class count }`
+	queries := map[string]string{
+		"summary":  `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { __typename ` + summary + ` } }`,
+		"direct":   `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { ` + summary + ` impacted { ci { name } } } }`,
+		"fragment": `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { ...s ...l } } fragment s on ImpactAnalysis { ` + summary + ` } fragment l on ImpactAnalysis { impacted { ci { name } } }`,
+		"inline":   `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { ` + summary + ` ... on ImpactAnalysis { countsByDepth { depth count } } } }`,
+	}
+	type rollUps struct {
+		DownCount, AtRiskCount, RedundancyReducedCount, DegradedCount int
+		Truncated                                                     bool
+		BusinessServices                                              []struct {
+			CI     struct{ Name string }
+			Effect string
+			Depth  int
+		}
+		Owners, SupportGroups []struct {
+			Name    string
+			CICount int
+		}
+		CountsByClass []struct {
+			Class string
+			Count int
+		}
+	}
+	for _, b := range demoBackends(false) {
+		t.Run(b.name, func(t *testing.T) {
+			s := startDemo(t, b)
+			vars := map[string]any{"ids": []string{s.id(t, "esx-fra1-03")}}
+			got := map[string]rollUps{}
+			for name, q := range queries {
+				var out struct {
+					ImpactAnalysis struct {
+						rollUps
+						Impacted      []struct{ CI struct{ Name string } }
+						CountsByDepth []struct{ Depth, Count int }
+					}
+				}
+				s.data(t, q, vars, &out)
+				a := out.ImpactAnalysis
+				total := a.DownCount + a.AtRiskCount + a.RedundancyReducedCount + a.DegradedCount
+				require.Greater(t, total, 5, name)
+				require.NotEmpty(t, a.BusinessServices, name)
+				switch name {
+				case "direct", "fragment":
+					assert.Len(t, a.Impacted, total, name)
+				case "inline":
+					n := 0
+					for _, d := range a.CountsByDepth {
+						n += d.Count
+					}
+					assert.Equal(t, total, n, name)
+				}
+				got[name] = a.rollUps
+			}
+			for name, r := range got {
+				assert.Equal(t, got["summary"], r, name)
+			}
+		})
+	}
+}
+
 // TestDemoImpactHeadroom checks on the demo estate that losing one of the
 // four DNS resolvers (one needed) reduces redundancy without putting
 // anything at risk, that the effects filter lists what matters, and that

@@ -37,6 +37,12 @@ type Request struct {
 	// (Page orders by itself) but does not list them in order. Every other
 	// part of the result is the same.
 	Unordered bool
+	// SummaryOnly asks for the counts, roll-ups and business services
+	// only: Result.Impacted is left nil, and the CIs reached are rolled
+	// up as their summaries are read, a batch at a time, not kept (on a
+	// hub, tens of thousands of summaries the caller would not read).
+	// Every other part of the result is the same.
+	SummaryOnly bool
 }
 
 // Impacted is one CI an analysis reached, reported once, with its worst
@@ -88,7 +94,8 @@ type Result struct {
 	// then ID.
 	Starts []Start
 	// Impacted are the CIs reached beyond the starts, sorted by depth, then
-	// name, then id (in no set order with Request.Unordered).
+	// name, then id (in no set order with Request.Unordered; nil with
+	// Request.SummaryOnly: Count says how many there are).
 	Impacted []Impacted
 	// BusinessServices are the impacted CIs of Options.BusinessServiceClass
 	// or a subclass (start CIs excluded): by effect, worst first (down, at
@@ -105,8 +112,8 @@ type Result struct {
 	// Classes counts the impacted CIs by class, most frequent first, then
 	// by class name.
 	Classes []ClassCount
-	// Down, AtRisk, RedundancyReduced and Degraded count Impacted by
-	// effect.
+	// Down, AtRisk, RedundancyReduced and Degraded count the impacted CIs
+	// by effect.
 	Down, AtRisk, RedundancyReduced, Degraded int
 	// NotOperationalStarts are the start CIs whose status is not
 	// operational (planned, maintenance, retired): assuming they fail
@@ -120,6 +127,10 @@ type Result struct {
 	// an is the finished analysis, which PathOf reads.
 	an *analysis
 }
+
+// Count is the number of impacted CIs (start CIs excluded): the length
+// of Impacted, whether or not the analysis listed them.
+func (r *Result) Count() int { return r.Down + r.AtRisk + r.RedundancyReduced + r.Degraded }
 
 // PathOf returns what explains im's effect: the hops from a start CI to
 // im's CI, im.Depth of them, each over a relationship type that carries
@@ -164,20 +175,36 @@ func (a *Analyzer) Analyze(ctx context.Context, req Request) (*Result, error) {
 	}
 	bounded, cancel := a.withTimeout(ctx)
 	defer cancel()
-	res, err := a.analyze(bounded, m, depth, assume, starts, !req.IgnoreStatus, !req.Unordered, true)
+	list := listOrdered
+	switch {
+	case req.SummaryOnly:
+		list = listNone
+	case req.Unordered:
+		list = listUnordered
+	}
+	res, err := a.analyze(bounded, m, depth, assume, starts, !req.IgnoreStatus, list, true)
 	if errors.Is(err, errViewChanged) {
 		// A node the analysis had met was purged and its number reused
 		// while it ran, or a subgraph read at its start did not hold what
 		// it asked for: again through the store's calls, which name CIs by
 		// ID.
-		res, err = a.analyze(bounded, m, depth, assume, starts, !req.IgnoreStatus, !req.Unordered, false)
+		res, err = a.analyze(bounded, m, depth, assume, starts, !req.IgnoreStatus, list, false)
 	}
 	return res, a.failed(ctx, bounded, err)
 }
 
+// listing is how a result lists the impacted CIs (Result.Impacted).
+type listing uint8
+
+const (
+	listOrdered   listing = iota // sorted by depth, name, id
+	listUnordered                // in no set order (Request.Unordered)
+	listNone                     // not at all (Request.SummaryOnly)
+)
+
 // analyze runs an analysis; views says whether it may read through graph
 // views (reader.go).
-func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume Effect, starts []store.ID, useStatus, ordered, views bool) (*Result, error) {
+func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume Effect, starts []store.ID, useStatus bool, list listing, views bool) (*Result, error) {
 	startCIs, err := a.loadCIs(ctx, starts)
 	if err != nil {
 		return nil, err
@@ -226,7 +253,7 @@ func (a *Analyzer) analyze(ctx context.Context, m *cmdb.Model, depth int, assume
 		return nil, err
 	}
 	an.releaseHops()
-	return an.result(ctx, m, assume, startCIs, starts, ordered)
+	return an.result(ctx, m, assume, startCIs, starts, list)
 }
 
 // hopBufs pools the hop arrays of analyses (hopsOf): an analysis's
@@ -1209,8 +1236,9 @@ type entry struct {
 var entryBufs = sync.Pool{New: func() any { return new([]entry) }}
 
 // result merges both phases, applies the budget, loads the CIs'
-// summaries and rolls up.
-func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, startCIs map[store.ID]store.CI, starts []store.ID, ordered bool) (*Result, error) {
+// summaries and rolls up; list says whether the CIs are kept in
+// Result.Impacted (and in which order) or only rolled up.
+func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, startCIs map[store.ID]store.CI, starts []store.ID, list listing) (*Result, error) {
 	pooled := entryBufs.Get().(*[]entry)
 	entries := slices.Grow((*pooled)[:0], an.count+an.reached)
 	defer func() {
@@ -1251,14 +1279,39 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 	byNameID := func(x, y store.CI) int { return cmp.Or(cmp.Compare(ciName(x), ciName(y)), cmp.Compare(x.ID, y.ID)) }
 	slices.SortFunc(res.Starts, func(x, y Start) int { return byNameID(x.CI, y.CI) })
 	slices.SortFunc(res.NotOperationalStarts, byNameID)
-	// The CIs whose summary was read (groups and their members) are set
-	// at once, the others read into their places.
+	t := newTally(m, an.a.opts.BusinessServiceClass)
+	if list == listNone {
+		if err := an.rollUpOnly(ctx, entries, res, t); err != nil {
+			return nil, err
+		}
+		t.finish(res)
+		return res, nil
+	}
 	res.Impacted = make([]Impacted, len(entries))
+	if err := an.fill(ctx, entries, res.Impacted); err != nil {
+		return nil, err
+	}
+	// Drop the CIs deleted while the analysis ran.
+	res.Impacted = slices.DeleteFunc(res.Impacted, func(im Impacted) bool { return im.CI.ID == "" })
+	if list == listOrdered {
+		sortImpacted(res.Impacted)
+	}
+	for i := range res.Impacted {
+		t.add(res, &res.Impacted[i])
+	}
+	t.finish(res)
+	return res, nil
+}
+
+// fill sets out[i] to entries[i] with its CI's summary: those read before
+// (groups and their members) at once, the others read. A CI deleted while
+// the analysis ran is left with an empty ID.
+func (an *analysis) fill(ctx context.Context, entries []entry, out []Impacted) error {
 	var hs []handle
-	var at []int // hs[j] is res.Impacted[at[j]]
+	var at []int // hs[j] is out[at[j]]
 	for i, e := range entries {
-		im := &res.Impacted[i]
-		im.Depth, im.Effect = e.depth, e.effect
+		im := &out[i]
+		*im = Impacted{Depth: e.depth, Effect: e.effect}
 		if e.effect == AtRisk || e.effect == RedundancyReduced {
 			im.Headroom = an.st[e.h].labels[e.effect].head
 		}
@@ -1268,17 +1321,43 @@ func (an *analysis) result(ctx context.Context, m *cmdb.Model, assume Effect, st
 			hs, at = append(hs, e.h), append(at, i)
 		}
 	}
-	err := an.rd.summaries(ctx, hs, func(j int, s *store.Summary) { res.Impacted[at[j]].CI = *s })
-	if err != nil {
-		return nil, fmt.Errorf("impact: load CIs: %w", err)
+	if err := an.rd.summaries(ctx, hs, func(j int, s *store.Summary) { out[at[j]].CI = *s }); err != nil {
+		return fmt.Errorf("impact: load CIs: %w", err)
 	}
-	// Drop the CIs deleted while the analysis ran.
-	res.Impacted = slices.DeleteFunc(res.Impacted, func(im Impacted) bool { return im.CI.ID == "" })
-	if ordered {
-		sortImpacted(res.Impacted)
+	return nil
+}
+
+// rollUpBatch is how many impacted CIs rollUpOnly reads at a time: as
+// many as the store's calls read in one (a variable for the tests).
+var rollUpBatch = store.MaxBatch
+
+// impactedBufs pools rollUpOnly's batch of impacted CIs.
+var impactedBufs = sync.Pool{New: func() any { return new([]Impacted) }}
+
+// rollUpOnly rolls entries up into res through t without keeping them
+// (Request.SummaryOnly): their summaries are read a batch at a time
+// (rollUpBatch) into one buffer.
+func (an *analysis) rollUpOnly(ctx context.Context, entries []entry, res *Result, t *tally) error {
+	pooled := impactedBufs.Get().(*[]Impacted)
+	buf := slices.Grow((*pooled)[:0], min(len(entries), rollUpBatch))
+	defer func() {
+		clear(buf[:cap(buf)]) // no summaries or headrooms kept alive by the pool
+		*pooled = buf[:0]
+		impactedBufs.Put(pooled)
+	}()
+	for lo := 0; lo < len(entries); lo += rollUpBatch {
+		part := entries[lo:min(lo+rollUpBatch, len(entries))]
+		buf = buf[:len(part)]
+		if err := an.fill(ctx, part, buf); err != nil {
+			return err
+		}
+		for i := range buf {
+			if buf[i].CI.ID != "" {
+				t.add(res, &buf[i])
+			}
+		}
 	}
-	res.rollUp(m, an.a.opts.BusinessServiceClass)
-	return res, nil
+	return nil
 }
 
 // sortImpacted sorts by depth, then name, then id.
@@ -1286,55 +1365,72 @@ func sortImpacted(list []Impacted) {
 	permute(list, byDepthNameID(len(list), func(i int) (int, string, store.ID) { return list[i].Depth, list[i].CI.Name, list[i].CI.ID }))
 }
 
-// rollUp fills the business services, contacts, class counts and effect
-// counts from Impacted.
-func (r *Result) rollUp(m *cmdb.Model, bsClass string) {
-	// A class's count and whether it is a business service, in one entry:
-	// the class tree is asked once a class, not once a CI.
-	type classTally struct {
-		n  int
-		bs bool
+// tally rolls impacted CIs up, one at a time (add), into a Result's
+// business services, contacts, class counts and effect counts (finish).
+type tally struct {
+	m       *cmdb.Model
+	bsClass string
+	// owners and groups count CIs by owner and by support group; classes
+	// holds a class's count and whether it is a business service, in one
+	// entry: the class tree is asked once a class, not once a CI.
+	owners, groups      map[string]int
+	classes             map[string]*classTally
+	owner, supportGroup int
+}
+
+type classTally struct {
+	n  int
+	bs bool
+}
+
+func newTally(m *cmdb.Model, bsClass string) *tally {
+	return &tally{m: m, bsClass: bsClass, owners: map[string]int{}, groups: map[string]int{}, classes: map[string]*classTally{},
+		owner: store.SummaryIndex("owner"), supportGroup: store.SummaryIndex("support_group")}
+}
+
+// add counts im into r's effect counts and t, and appends it to r's
+// business services when it is one (a copy: im may be reused).
+func (t *tally) add(r *Result, im *Impacted) {
+	switch im.Effect {
+	case Down:
+		r.Down++
+	case AtRisk:
+		r.AtRisk++
+	case RedundancyReduced:
+		r.RedundancyReduced++
+	case Degraded:
+		r.Degraded++
 	}
-	owners, groups, classes := map[string]int{}, map[string]int{}, map[string]*classTally{}
-	owner, supportGroup := store.SummaryIndex("owner"), store.SummaryIndex("support_group")
-	for i := range r.Impacted {
-		im := &r.Impacted[i]
-		switch im.Effect {
-		case Down:
-			r.Down++
-		case AtRisk:
-			r.AtRisk++
-		case RedundancyReduced:
-			r.RedundancyReduced++
-		case Degraded:
-			r.Degraded++
-		}
-		c := classes[im.CI.Class]
-		if c == nil {
-			c = &classTally{bs: m.IsA(im.CI.Class, bsClass)}
-			classes[im.CI.Class] = c
-		}
-		c.n++
-		if c.bs {
-			r.BusinessServices = append(r.BusinessServices, *im)
-		}
-		if s, _ := im.CI.Values[owner].(string); s != "" {
-			owners[s]++
-		}
-		if s, _ := im.CI.Values[supportGroup].(string); s != "" {
-			groups[s]++
-		}
+	c := t.classes[im.CI.Class]
+	if c == nil {
+		c = &classTally{bs: t.m.IsA(im.CI.Class, t.bsClass)}
+		t.classes[im.CI.Class] = c
 	}
+	c.n++
+	if c.bs {
+		r.BusinessServices = append(r.BusinessServices, *im)
+	}
+	if s, _ := im.CI.Values[t.owner].(string); s != "" {
+		t.owners[s]++
+	}
+	if s, _ := im.CI.Values[t.supportGroup].(string); s != "" {
+		t.groups[s]++
+	}
+}
+
+// finish sorts r's business services and sets its contacts and class
+// counts.
+func (t *tally) finish(r *Result) {
 	// The order is total (IDs last): no stable sort needed.
 	slices.SortFunc(r.BusinessServices, func(x, y Impacted) int {
 		return cmp.Or(cmp.Compare(x.Effect, y.Effect), cmp.Compare(criticality(&x.CI), criticality(&y.CI)),
 			cmp.Compare(x.CI.Name, y.CI.Name), cmp.Compare(x.CI.ID, y.CI.ID))
 	})
-	r.Owners = contacts(owners)
-	r.SupportGroups = contacts(groups)
-	counts := make(map[string]int, len(classes))
-	for c, t := range classes {
-		counts[c] = t.n
+	r.Owners = contacts(t.owners)
+	r.SupportGroups = contacts(t.groups)
+	counts := make(map[string]int, len(t.classes))
+	for c, n := range t.classes {
+		counts[c] = n.n
 	}
 	r.Classes = classCounts(counts)
 }

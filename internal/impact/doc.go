@@ -71,7 +71,10 @@
 //
 // Finally one batched NodeFields call reads the summary (SummaryFields) of
 // every CI reported, which the order and the roll-ups need; the summaries
-// of groups and members read before are reused. A CI is read whole only by a
+// of groups and members read before are reused. A caller that wants the
+// counts and roll-ups only (Request.SummaryOnly: the API, when a query
+// lists no impacted CI) has them read a batch at a time into one buffer
+// and rolled up, not kept. A CI is read whole only by a
 // reader that shows it, and its explaining path is built only when asked
 // (Result.PathOf); Page pages the reported CIs in several orders (ADR 19).
 // With Request.Assume set to Degraded, phase 1 is skipped: the starts are

@@ -279,8 +279,8 @@ func TestAnalyzeRollUps(t *testing.T) {
 }
 
 // TestAnalyzeUnordered: Request.Unordered changes nothing but the order
-// of Result.Impacted, from every CI of the fixture, and paths still
-// explain each CI.
+// of Result.Impacted, and Request.SummaryOnly nothing but leaving it out,
+// from every CI of the fixture, and paths still explain each CI.
 func TestAnalyzeUnordered(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		a := impact.New(f.st, f.svc.Model, impact.Options{})
@@ -313,8 +313,28 @@ func TestAnalyzeUnordered(t *testing.T) {
 			for _, im := range unordered.Impacted {
 				assert.Len(t, unordered.PathOf(im), im.Depth, "%s: path to %s", name, f.names[im.CI.ID])
 			}
+			req.SummaryOnly = true
+			for _, batch := range []int{store.MaxBatch, 3} {
+				impact.SetRollUpBatch(t, batch)
+				summary, err := a.Analyze(t.Context(), req)
+				require.NoError(t, err)
+				assert.Nil(t, summary.Impacted, name)
+				assert.Equal(t, len(ordered.Impacted), summary.Count(), name)
+				assert.Equal(t, rolledUp(ordered), rolledUp(summary), "%s, batches of %d", name, batch)
+				for _, im := range summary.BusinessServices {
+					assert.Len(t, summary.PathOf(im), im.Depth, "%s: path to %s", name, f.names[im.CI.ID])
+				}
+			}
 		}
 	})
+}
+
+// rolledUp is res without its list of impacted CIs: what a summary-only
+// analysis answers.
+func rolledUp(res *impact.Result) impact.Result {
+	return impact.Result{Starts: res.Starts, BusinessServices: res.BusinessServices, Owners: res.Owners, SupportGroups: res.SupportGroups,
+		Classes: res.Classes, Down: res.Down, AtRisk: res.AtRisk, RedundancyReduced: res.RedundancyReduced, Degraded: res.Degraded,
+		NotOperationalStarts: res.NotOperationalStarts, MaxDepth: res.MaxDepth, Truncated: res.Truncated}
 }
 
 // TestReachUnordered: dependents and dependencies asked for in no order
