@@ -44,6 +44,8 @@ func TestRunEmbedded(t *testing.T) {
 		assert.Empty(t, r.Mismatch, r.Label)
 		assert.Positive(t, r.Embedded, r.Label)
 		assert.Positive(t, r.EmbeddedImpact, r.Label, "the impact analysis ran")
+		assert.Positive(t, r.EmbeddedSummary, r.Label, "the summary-only analysis ran")
+		assert.Positive(t, r.EmbeddedRules, r.Label, "the traversal along the impact rules ran")
 	}
 	assert.Len(t, rep.Load, 4)
 	require.NotNil(t, rep.Open)

@@ -116,6 +116,8 @@ var traversalEngines = map[string]string{
 	"Neo4j one statement, depth only": "neo4j_depth_only",
 	"naive Cypher DISTINCT":           "naive_distinct",
 	"naive Cypher depth+path":         "naive_paths",
+	"embedded Expand, impact rules":   "embedded_impact_rules",
+	"embedded impact, summary only":   "embedded_impact_summary",
 	"embedded impact, summary + page": "embedded_impact",
 	"Neo4j impact, summary + page":    "neo4j_impact",
 	"impacted":                        "", // a count of CIs, not a time

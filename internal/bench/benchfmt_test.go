@@ -46,7 +46,8 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 		Traversals: []TraversalRow{
 			{Label: "core switch", Reached: 42218, Floor: 1100 * time.Microsecond, Embedded: 4200 * time.Microsecond, Neo4j: 836500 * time.Microsecond,
 				Neo4jDepthOnly: 402 * time.Millisecond, NaiveDistinct: 268800 * time.Microsecond, NaivePaths: 1290 * time.Millisecond,
-				Impacted: 42300, ImpactTruncated: true, EmbeddedImpact: 61 * time.Millisecond, Neo4jImpact: 905 * time.Millisecond},
+				Impacted: 42300, ImpactTruncated: true, EmbeddedImpact: 61 * time.Millisecond, Neo4jImpact: 905 * time.Millisecond,
+				EmbeddedRules: 5300 * time.Microsecond, EmbeddedSummary: 27 * time.Millisecond},
 			{Label: "vm", Reached: 1, Floor: 100, Embedded: 2 * time.Microsecond, Neo4j: 2800 * time.Microsecond, NaiveDistinct: -time.Minute},
 			{Label: "vm", Reached: 1, Floor: 100, Embedded: 3 * time.Microsecond},
 		},
@@ -59,20 +60,22 @@ func TestBenchfmtRoundTrip(t *testing.T) {
 	got := readBenchfmt(t, out.String())
 
 	want := map[string]map[string]float64{
-		"GraphLoad/backend=embedded/phase=identified_CI_upserts_(creates)/writers=1": {"sec/op": 0.736, "items/s": 34296},
-		"GraphLoad/backend=neo4j/phase=relationships_(validated_creates)/writers=4":  {"sec/op": 26.102, "items/s": 8995},
-		"GraphTraversal/start=core_switch/reached=42218/engine=floor":                {"sec/op": 0.0011},
-		"GraphTraversal/start=core_switch/reached=42218/engine=embedded":             {"sec/op": 0.0042},
-		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j":                {"sec/op": 0.8365},
-		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j_depth_only":     {"sec/op": 0.402},
-		"GraphTraversal/start=core_switch/reached=42218/engine=naive_distinct":       {"sec/op": 0.2688},
-		"GraphTraversal/start=core_switch/reached=42218/engine=naive_paths":          {"sec/op": 1.29},
-		"GraphTraversal/start=core_switch/reached=42218/engine=embedded_impact":      {"sec/op": 0.061},
-		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j_impact":         {"sec/op": 0.905},
-		"GraphTraversal/start=vm/reached=1/engine=embedded":                          {"sec/op": 0.000002},
-		"GraphTraversal/start=vm/reached=1/engine=neo4j":                             {"sec/op": 0.0028},
-		"GraphTraversal/start=vm/reached=1#2/engine=embedded":                        {"sec/op": 0.000003},
-		"GraphOpen/backend=embedded":                                                 {"sec/op": 0.167, "rss-B": 50 << 20},
+		"GraphLoad/backend=embedded/phase=identified_CI_upserts_(creates)/writers=1":    {"sec/op": 0.736, "items/s": 34296},
+		"GraphLoad/backend=neo4j/phase=relationships_(validated_creates)/writers=4":     {"sec/op": 26.102, "items/s": 8995},
+		"GraphTraversal/start=core_switch/reached=42218/engine=floor":                   {"sec/op": 0.0011},
+		"GraphTraversal/start=core_switch/reached=42218/engine=embedded":                {"sec/op": 0.0042},
+		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j":                   {"sec/op": 0.8365},
+		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j_depth_only":        {"sec/op": 0.402},
+		"GraphTraversal/start=core_switch/reached=42218/engine=naive_distinct":          {"sec/op": 0.2688},
+		"GraphTraversal/start=core_switch/reached=42218/engine=naive_paths":             {"sec/op": 1.29},
+		"GraphTraversal/start=core_switch/reached=42218/engine=embedded_impact":         {"sec/op": 0.061},
+		"GraphTraversal/start=core_switch/reached=42218/engine=embedded_impact_rules":   {"sec/op": 0.0053},
+		"GraphTraversal/start=core_switch/reached=42218/engine=embedded_impact_summary": {"sec/op": 0.027},
+		"GraphTraversal/start=core_switch/reached=42218/engine=neo4j_impact":            {"sec/op": 0.905},
+		"GraphTraversal/start=vm/reached=1/engine=embedded":                             {"sec/op": 0.000002},
+		"GraphTraversal/start=vm/reached=1/engine=neo4j":                                {"sec/op": 0.0028},
+		"GraphTraversal/start=vm/reached=1#2/engine=embedded":                           {"sec/op": 0.000003},
+		"GraphOpen/backend=embedded":                                                    {"sec/op": 0.167, "rss-B": 50 << 20},
 	}
 	require.Len(t, got, len(want), out.String())
 	for name, units := range want {

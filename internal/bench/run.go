@@ -88,11 +88,19 @@ type TraversalRow struct {
 	// Times by column; a negative duration means the query timed out, zero
 	// that the column was not measured.
 	Floor, Embedded, Neo4j, Neo4jDepthOnly, NaiveDistinct, NaivePaths time.Duration
+	// EmbeddedRules times the embedded store's Expand along the impact
+	// rules (impact.FailureRules, every type that carries impact, the way
+	// it travels): the store-level traversal that reaches what an impact
+	// analysis reaches, its groups' members aside.
+	EmbeddedRules time.Duration
 	// EmbeddedImpact and Neo4jImpact time an impact analysis from the
 	// start CI (assumed down, to the same depth) as a CAB's summary asks
 	// it: the analysis unordered, then the first page of 50 impacted CIs
 	// (impactAnalysis with counts, roll-ups and impactedPage(first: 50)).
-	EmbeddedImpact, Neo4jImpact time.Duration
+	// EmbeddedSummary times it asked for counts and roll-ups only
+	// (impact.Request.SummaryOnly: impactAnalysis without impacted,
+	// impactedPage or countsByDepth).
+	EmbeddedImpact, Neo4jImpact, EmbeddedSummary time.Duration
 	// Impacted is how many CIs that analysis reports (beyond the start);
 	// ImpactTruncated that the node budget (store.MaxNodes) stopped it, so
 	// that more are impacted. The table says so beside the count.
@@ -184,6 +192,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for i, t := range DependentTypes {
 		rules[i] = store.EdgeRule{Type: t, Dir: store.In}
 	}
+	failureRules := impact.FailureRules(model)
 	starts := append(append([]Named(nil), est.Hubs...), est.Typical...)
 	for _, s := range starts {
 		row := TraversalRow{Label: s.Label}
@@ -208,9 +217,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if row.Embedded, err = expand(emb, embIDs[s.Index], false); err != nil {
 			return nil, fmt.Errorf("embedded %s: %w", s.Label, err)
 		}
-		var embCounts impactCounts
-		if row.EmbeddedImpact, embCounts, err = analyze(ctx, emb, model, embIDs[s.Index], cfg.Depth, cfg.ImpactTimeout); err != nil {
+		if row.EmbeddedRules, err = timeIt(func() error {
+			_, err := emb.Expand(ctx, store.Traversal{Start: []store.ID{embIDs[s.Index]}, Rules: failureRules, MaxDepth: cfg.Depth, MaxNodes: store.MaxNodes})
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("embedded %s, expand along the impact rules: %w", s.Label, err)
+		}
+		var embCounts, sumCounts impactCounts
+		if row.EmbeddedImpact, embCounts, err = analyze(ctx, emb, model, embIDs[s.Index], cfg.Depth, cfg.ImpactTimeout, false); err != nil {
 			return nil, fmt.Errorf("embedded %s, impact: %w", s.Label, err)
+		}
+		if row.EmbeddedSummary, sumCounts, err = analyze(ctx, emb, model, embIDs[s.Index], cfg.Depth, cfg.ImpactTimeout, true); err != nil {
+			return nil, fmt.Errorf("embedded %s, impact summary: %w", s.Label, err)
+		}
+		if sumCounts != embCounts && row.EmbeddedSummary > 0 && row.EmbeddedImpact > 0 {
+			row.Mismatch += fmt.Sprintf(" impact (down, at risk, reduced, degraded, truncated) %v summary only, %v listed;", sumCounts, embCounts)
 		}
 		row.Impacted, row.ImpactTruncated = embCounts.total(), embCounts.truncated
 		if row.EmbeddedImpact < 0 {
@@ -224,7 +245,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				return nil, fmt.Errorf("neo4j %s, depth only: %w", s.Label, err)
 			}
 			var neoCounts impactCounts
-			if row.Neo4jImpact, neoCounts, err = analyze(ctx, neo, model, neoIDs[s.Index], cfg.Depth, cfg.ImpactTimeout); err != nil {
+			if row.Neo4jImpact, neoCounts, err = analyze(ctx, neo, model, neoIDs[s.Index], cfg.Depth, cfg.ImpactTimeout, false); err != nil {
 				return nil, fmt.Errorf("neo4j %s, impact: %w", s.Label, err)
 			}
 			if neoCounts != embCounts && row.Neo4jImpact > 0 && row.EmbeddedImpact > 0 {
@@ -237,8 +258,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				return nil, fmt.Errorf("neo4j %s: %w", s.Label, err)
 			}
 		}
-		logf("traversal %-14s reached %7d  floor %v  embedded %v  neo4j %v  neo4j-depth-only %v  naive-distinct %v  naive-paths %v  impact (%d CIs) embedded %v  neo4j %v",
-			s.Label, row.Reached, row.Floor, row.Embedded, row.Neo4j, row.Neo4jDepthOnly, row.NaiveDistinct, row.NaivePaths, row.Impacted, row.EmbeddedImpact, row.Neo4jImpact)
+		logf("traversal %-14s reached %7d  floor %v  embedded %v  neo4j %v  neo4j-depth-only %v  naive-distinct %v  naive-paths %v  impact (%d CIs) embedded rules %v summary %v page %v  neo4j %v",
+			s.Label, row.Reached, row.Floor, row.Embedded, row.Neo4j, row.Neo4jDepthOnly, row.NaiveDistinct, row.NaivePaths, row.Impacted, row.EmbeddedRules, row.EmbeddedSummary, row.EmbeddedImpact, row.Neo4jImpact)
 		rep.Traversals = append(rep.Traversals, row)
 	}
 
@@ -452,18 +473,20 @@ func (c impactCounts) total() int {
 
 // analyze times an impact analysis from id as the API runs one for a
 // query that selects counts, roll-ups and the first page of impacted CIs
-// (not the whole ordered list), and returns its counts so that backends
-// can be compared.
-func analyze(ctx context.Context, st store.Store, model *cmdb.Model, id store.ID, depth int, limit time.Duration) (time.Duration, impactCounts, error) {
+// (not the whole ordered list), or counts and roll-ups only (summary),
+// and returns its counts so that backends can be compared.
+func analyze(ctx context.Context, st store.Store, model *cmdb.Model, id store.ID, depth int, limit time.Duration, summary bool) (time.Duration, impactCounts, error) {
 	an := impact.New(st, func() *cmdb.Model { return model }, impact.Options{NodeBudget: store.MaxNodes, Timeout: limit})
 	var counts impactCounts
 	d, err := timeIt(func() error {
-		res, err := an.Analyze(ctx, impact.Request{CIs: []store.ID{id}, MaxDepth: depth, Unordered: true})
+		res, err := an.Analyze(ctx, impact.Request{CIs: []store.ID{id}, MaxDepth: depth, Unordered: true, SummaryOnly: summary})
 		if err != nil {
 			return err
 		}
-		if _, err := impact.Page(res.Impacted, impact.Order{Field: impact.ByDepth}, "", 50); err != nil {
-			return err
+		if !summary {
+			if _, err := impact.Page(res.Impacted, impact.Order{Field: impact.ByDepth}, "", 50); err != nil {
+				return err
+			}
 		}
 		counts = impactCounts{[4]int{res.Down, res.AtRisk, res.RedundancyReduced, res.Degraded}, res.Truncated}
 		return nil
@@ -649,7 +672,7 @@ func (r *Report) Markdown(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %.0f |\n", l.Backend, l.Phase, l.Writers, l.Items, l.Duration.Round(time.Millisecond), l.Rate())
 	}
 	fmt.Fprintf(w, "\nTraversal: everything that depends on the start CI, transitively (%s, incoming, depth 8); median time per query, and its ratio to the floor.\n\n", strings.Join(DependentTypes, ", "))
-	fmt.Fprintf(w, "| start CI | reached | floor (CSR BFS) | embedded Expand | Neo4j level-by-level | Neo4j one statement, depth only | naive Cypher DISTINCT | naive Cypher depth+path | impacted | embedded impact, summary + page | Neo4j impact, summary + page |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| start CI | reached | floor (CSR BFS) | embedded Expand | Neo4j level-by-level | Neo4j one statement, depth only | naive Cypher DISTINCT | naive Cypher depth+path | impacted | embedded Expand, impact rules | embedded impact, summary only | embedded impact, summary + page | Neo4j impact, summary + page |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rows := append([]TraversalRow(nil), r.Traversals...)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Reached > rows[j].Reached })
 	for _, t := range rows {
@@ -660,9 +683,10 @@ func (r *Report) Markdown(w io.Writer) {
 		if t.ImpactTruncated {
 			impacted += " (cut at the node budget)"
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t.Label, t.Reached, dur(t.Floor),
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t.Label, t.Reached, dur(t.Floor),
 			ratio(t.Embedded, t.Floor), ratio(t.Neo4j, t.Floor), ratio(t.Neo4jDepthOnly, t.Floor), ratio(t.NaiveDistinct, t.Floor), ratio(t.NaivePaths, t.Floor),
-			impacted, ratioTo(t.EmbeddedImpact, t.Embedded, "Expand"), ratioTo(t.Neo4jImpact, t.NaiveDistinct, "DISTINCT"))
+			impacted, dur(t.EmbeddedRules), ratioTo(t.EmbeddedSummary, t.EmbeddedRules, "rules"),
+			ratioTo(t.EmbeddedImpact, t.Embedded, "Expand"), ratioTo(t.Neo4jImpact, t.NaiveDistinct, "DISTINCT"))
 	}
 	var mism []string
 	for _, t := range rows {

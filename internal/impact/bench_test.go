@@ -73,7 +73,7 @@ func BenchmarkAnalyze(b *testing.B) {
 	run := func(b *testing.B, st store.Store) {
 		svc, ids := loadEstate(b, st, e)
 		a := impact.New(st, svc.Model, impact.Options{NodeBudget: store.MaxNodes})
-		rules := dependentRules(svc.Model())
+		rules := impact.FailureRules(svc.Model())
 		for _, s := range starts {
 			// The baseline: the store's own traversal the way failure
 			// travels, to the same depth, reading nothing but the shape.
@@ -142,21 +142,6 @@ func BenchmarkAnalyze(b *testing.B) {
 		require.NoError(b, err)
 		run(b, st)
 	})
-}
-
-// dependentRules follows every type that carries impact the way failure
-// travels.
-func dependentRules(m *cmdb.Model) []store.EdgeRule {
-	var rules []store.EdgeRule
-	for _, rt := range m.RelTypes() {
-		switch rt.Def.Impact.Propagates {
-		case cmdb.TargetToSource:
-			rules = append(rules, store.EdgeRule{Type: rt.Def.Name, Dir: store.In})
-		case cmdb.SourceToTarget:
-			rules = append(rules, store.EdgeRule{Type: rt.Def.Name, Dir: store.Out})
-		}
-	}
-	return rules
 }
 
 // ExampleAnalyzer_Analyze shows the shape of a result.

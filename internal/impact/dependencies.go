@@ -304,6 +304,16 @@ func (a *Analyzer) reach(ctx context.Context, id store.ID, depth int, types []st
 	return out, a.failed(ctx, bounded, err)
 }
 
+// FailureRules are the rules along which failure travels from a CI to
+// what depends on it: each relationship type that carries impact,
+// followed In (target_to_source) or Out (source_to_target). A traversal
+// along them reaches what an impact analysis reaches (groups and their
+// members aside); the benchmarks time one beside the analysis.
+func FailureRules(m *cmdb.Model) []store.EdgeRule {
+	rules, _ := impactTypeRules(m, nil, true) // no types named: nothing to refuse
+	return rules
+}
+
 // impactTypeRules returns, for each named type (every type that carries
 // impact when types is empty), the rule that follows it the way failure
 // travels (dependents) or against it (dependencies), or an
