@@ -244,7 +244,8 @@ func selectsDown(ctx context.Context, chain ...string) bool {
 // analysis (impact.Request.SummaryOnly) answers: a query selecting no
 // other (impacted, impactedPage, countsByDepth, openIncidents,
 // changesInWindow, or a field added later) does not need every impacted
-// CI kept.
+// CI kept, unless it asks for the person or group behind an owner or
+// support group (wantsContactNodes), which the impacted CIs' edges name.
 var summaryFields = map[string]bool{"__typename": true, "starts": true, "notOperationalStarts": true, "businessServices": true,
 	"owners": true, "supportGroups": true, "countsByClass": true, "downCount": true, "atRiskCount": true,
 	"redundancyReducedCount": true, "degradedCount": true, "truncated": true}
@@ -366,12 +367,13 @@ func (r *Resolver) analysis(ctx context.Context, req impact.Request, effects []m
 	// impactedPage (which orders by itself) do not; and a query asking
 	// for the summary only does not need them kept at all.
 	req.Unordered = !selectsDown(ctx, "impacted")
-	req.SummaryOnly = selectsOnly(ctx, summaryFields)
+	contactNodes := wantsContactNodes(ctx)
+	req.SummaryOnly = selectsOnly(ctx, summaryFields) && !contactNodes // contacts resolve from the impacted CIs' edges
 	res, err := r.Impact.Analyze(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	if wantsContactNodes(ctx) {
+	if contactNodes {
 		if err := r.Impact.ResolveContacts(ctx, res); err != nil {
 			return nil, err
 		}

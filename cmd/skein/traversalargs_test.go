@@ -385,6 +385,25 @@ func TestImpactSummaryWhateverIsSelected(t *testing.T) {
 			for name, r := range got {
 				assert.Equal(t, got["summary"], r, name)
 			}
+			// The people and groups behind owners and support groups are
+			// resolved from the impacted CIs' edges: a query asking for them
+			// gets the full analysis, and them.
+			var contacts struct {
+				ImpactAnalysis struct {
+					SupportGroups []struct {
+						Name  string
+						Group *struct{ Name string }
+					}
+				}
+			}
+			s.data(t, `query($ids: [ID!]!) { impactAnalysis(ciIds: $ids) { downCount supportGroups { name group { name } } } }`, vars, &contacts)
+			resolved := 0
+			for _, g := range contacts.ImpactAnalysis.SupportGroups {
+				if g.Group != nil {
+					resolved++
+				}
+			}
+			assert.Positive(t, resolved, "support groups resolved to groups: %+v", contacts.ImpactAnalysis.SupportGroups)
 		})
 	}
 }

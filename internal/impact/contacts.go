@@ -2,6 +2,7 @@ package impact
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/skein-cmdb/skein/internal/auth"
@@ -19,7 +20,9 @@ import (
 // resolve differently (two people of one name) takes the node of the CI
 // with the smallest ID, whatever the order of res.Impacted. It is separate
 // from Analyze so that an analysis that does not show contacts does not
-// pay for it. The caller must be allowed to read people and groups.
+// pay for it, and needs a result that lists the impacted CIs (not
+// Request.SummaryOnly). The caller must be allowed to read people and
+// groups.
 func (a *Analyzer) ResolveContacts(ctx context.Context, res *Result) error {
 	for _, k := range []auth.Kind{auth.KindPerson, auth.KindGroup} {
 		if err := auth.Check(ctx, k, auth.Read); err != nil {
@@ -28,6 +31,12 @@ func (a *Analyzer) ResolveContacts(ctx context.Context, res *Result) error {
 	}
 	if len(res.Owners) == 0 && len(res.SupportGroups) == 0 {
 		return nil
+	}
+	if res.Impacted == nil && res.Count() > 0 {
+		// A summary-only result: the names are counted, the CIs whose edges
+		// resolve them are not kept. Resolving none would answer less than
+		// was asked without saying so.
+		return errors.New("impact contacts: the result lists no impacted CIs (Request.SummaryOnly)")
 	}
 	var ids []store.ID
 	names := map[store.ID][2]string{} // the CI's owner and support group

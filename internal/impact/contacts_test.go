@@ -75,5 +75,12 @@ func TestResolveContacts(t *testing.T) {
 		assert.Equal(t, []contact{{"Contacts-SG", 5, "contacts-sg"}}, view(out.SupportGroups))
 		require.NotNil(t, out.Owners[0].Node)
 		assert.Equal(t, "+1 555 0100", out.Owners[0].Node.Attributes["mobile"], "the person's contact attributes")
+
+		// A summary-only result counts the names but keeps no CI whose
+		// edges resolve them: an error, not contacts silently unresolved.
+		summary, err := a.Analyze(ctx, impact.Request{CIs: []store.ID{res[0].Node.ID}, MaxDepth: 2, Assume: impact.Down, SummaryOnly: true})
+		require.NoError(t, err)
+		assert.Equal(t, view(out.Owners)[0].n, view(summary.Owners)[0].n)
+		assert.Error(t, a.ResolveContacts(ctx, summary))
 	})
 }
