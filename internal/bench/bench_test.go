@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -287,4 +288,28 @@ func TestCountFindsDuplicates(t *testing.T) {
 	c, err := Count(t.Context(), st)
 	require.NoError(t, err)
 	assert.Equal(t, Census{CIs: 2, DuplicateCIs: 1}, c)
+}
+
+// TestTimeRunsAlternates: timed side by side, two figures' runs take
+// turns (each round runs every one once, the warm-up included), and an
+// error of either ends the measurement.
+func TestTimeRunsAlternates(t *testing.T) {
+	var order []byte
+	a := func() error { order = append(order, 'a'); return nil }
+	b := func() error { order = append(order, 'b'); time.Sleep(50 * time.Microsecond); return nil }
+	d, err := timeRuns(a, b)
+	require.NoError(t, err)
+	require.Len(t, d, 2)
+	assert.Less(t, d[0], d[1], "the medians are each fn's own")
+	require.GreaterOrEqual(t, len(order), 2*4, "a warm-up round and at least three more")
+	assert.Equal(t, strings.Repeat("ab", len(order)/2), string(order))
+
+	calls := 0
+	_, _, err = timePair(a, func() error {
+		if calls++; calls == 3 {
+			return errors.New("boom")
+		}
+		return nil
+	})
+	assert.EqualError(t, err, "boom")
 }

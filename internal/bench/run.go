@@ -520,63 +520,63 @@ func analyze(ctx context.Context, st store.Store, model *cmdb.Model, id store.ID
 // before (a hub's impact analysis at 1M CIs leaves gigabytes, which made
 // the next start's Expand up to five times slower).
 func timeIt(fn func() error) (time.Duration, error) {
-	runtime.GC()
-	t0 := time.Now()
-	if err := fn(); err != nil {
+	d, err := timeRuns(fn)
+	if err != nil {
 		return 0, err
 	}
-	if first := time.Since(t0); first > 2*time.Second {
-		return first, nil
-	}
-	var samples []time.Duration
-	var total time.Duration
-	for len(samples) < 10 && (total < time.Second || len(samples) < 3) || len(samples) < 200 && total < 200*time.Millisecond {
-		t := time.Now()
-		if err := fn(); err != nil {
-			return 0, err
-		}
-		d := time.Since(t)
-		samples = append(samples, d)
-		total += d
-	}
-	slices.Sort(samples)
-	return samples[len(samples)/2], nil
+	return d[0], nil
 }
 
 // timePair times a and b as timeIt times one, their runs alternating (a,
 // b, a, b, …), and returns both medians: for two figures whose ratio is
 // the question, a drift of the machine's speed during the measurement
-// weighs on both alike. A first run of either over 2 s is its figure.
+// weighs on both alike.
 func timePair(a, b func() error) (time.Duration, time.Duration, error) {
+	d, err := timeRuns(a, b)
+	if err != nil {
+		return 0, 0, err
+	}
+	return d[0], d[1], nil
+}
+
+// timeRuns times each of fns as timeIt says, their runs in turn (a round
+// runs each once), with the time budgets of timeIt for each: the median
+// of each, or every first run when one of them is slow.
+func timeRuns(fns ...func() error) ([]time.Duration, error) {
 	runtime.GC()
-	var first [2]time.Duration
-	for i, fn := range []func() error{a, b} {
+	first := make([]time.Duration, len(fns))
+	slow := false
+	for i, fn := range fns {
 		t0 := time.Now()
 		if err := fn(); err != nil {
-			return 0, 0, err
+			return nil, err
 		}
 		first[i] = time.Since(t0)
+		slow = slow || first[i] > 2*time.Second
 	}
-	if first[0] > 2*time.Second || first[1] > 2*time.Second {
-		return first[0], first[1], nil
+	if slow {
+		return first, nil
 	}
-	var samples [2][]time.Duration
+	n := time.Duration(len(fns))
+	samples := make([][]time.Duration, len(fns))
 	var total time.Duration
-	for len(samples[0]) < 10 && (total < 2*time.Second || len(samples[0]) < 3) || len(samples[0]) < 200 && total < 400*time.Millisecond {
-		for i, fn := range []func() error{a, b} {
+	for rounds := 0; rounds < 10 && (total < n*time.Second || rounds < 3) || rounds < 200 && total < n*200*time.Millisecond; rounds++ {
+		for i, fn := range fns {
 			t := time.Now()
 			if err := fn(); err != nil {
-				return 0, 0, err
+				return nil, err
 			}
 			d := time.Since(t)
 			samples[i] = append(samples[i], d)
 			total += d
 		}
 	}
+	out := make([]time.Duration, len(fns))
 	for i := range samples {
 		slices.Sort(samples[i])
+		out[i] = samples[i][len(samples[i])/2]
 	}
-	return samples[0][len(samples[0])/2], samples[1][len(samples[1])/2], nil
+	return out, nil
 }
 
 func typeAlternation() string { return strings.Join(DependentTypes, "|") }
