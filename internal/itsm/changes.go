@@ -504,7 +504,7 @@ func (s *Service) impactConflicts(ctx context.Context, cis []store.ID, start, en
 		own[c] = true
 	}
 	reach := map[store.ID]bool{}
-	res, err := s.impact.Analyze(ctx, impact.Request{CIs: starts, MaxDepth: depth})
+	res, err := s.impact.Analyze(ctx, impact.Request{CIs: starts, MaxDepth: depth, Unordered: true}) // a set: no order
 	if err != nil {
 		return nil, err
 	}

@@ -68,11 +68,12 @@ func (s *Service) TakeSnapshot(ctx context.Context, c store.Node, now time.Time)
 	}
 	depth := min(snapshotDepth, s.impact.Options().MaxDepth)
 	starts := cis[:min(len(cis), s.impact.Options().MaxStarts)] // the analysis takes at most MaxStarts: say so below
-	res, err := s.impact.Analyze(ctx, impact.Request{CIs: starts, MaxDepth: depth})
+	// Counts and business services only: the impacted CIs are not kept.
+	res, err := s.impact.Analyze(ctx, impact.Request{CIs: starts, MaxDepth: depth, SummaryOnly: true})
 	if err != nil {
 		return snap, err
 	}
-	snap.Impacted, snap.Down, snap.AtRisk, snap.Degraded = len(res.Impacted), res.Down, res.AtRisk, res.Degraded
+	snap.Impacted, snap.Down, snap.AtRisk, snap.Degraded = res.Count(), res.Down, res.AtRisk, res.Degraded
 	snap.Truncated = res.Truncated || len(starts) < len(cis)
 	downService := false
 	for i, b := range res.BusinessServices {
