@@ -1370,22 +1370,17 @@ func sortImpacted(list []Impacted) {
 type tally struct {
 	m       *cmdb.Model
 	bsClass string
-	// owners and groups count CIs by owner and by support group; classes
-	// holds a class's count and whether it is a business service, in one
-	// entry: the class tree is asked once a class, not once a CI.
-	owners, groups      map[string]int
-	classes             map[string]*classTally
-	owner, supportGroup int
-}
-
-type classTally struct {
-	n  int
-	bs bool
+	// owners, groups and classes count CIs by owner, support group and
+	// class; bs says whether a class is a business service (the class tree
+	// is asked once a class, not once a CI).
+	owners, groups, classes map[string]int
+	bs                      map[string]bool
+	owner, supportGroup     int
 }
 
 func newTally(m *cmdb.Model, bsClass string) *tally {
-	return &tally{m: m, bsClass: bsClass, owners: map[string]int{}, groups: map[string]int{}, classes: map[string]*classTally{},
-		owner: store.SummaryIndex("owner"), supportGroup: store.SummaryIndex("support_group")}
+	return &tally{m: m, bsClass: bsClass, owners: map[string]int{}, groups: map[string]int{}, classes: map[string]int{},
+		bs: map[string]bool{}, owner: store.SummaryIndex("owner"), supportGroup: store.SummaryIndex("support_group")}
 }
 
 // add counts im into r's effect counts and t, and appends it to r's
@@ -1401,13 +1396,13 @@ func (t *tally) add(r *Result, im *Impacted) {
 	case Degraded:
 		r.Degraded++
 	}
-	c := t.classes[im.CI.Class]
-	if c == nil {
-		c = &classTally{bs: t.m.IsA(im.CI.Class, t.bsClass)}
-		t.classes[im.CI.Class] = c
+	t.classes[im.CI.Class]++
+	bs, known := t.bs[im.CI.Class]
+	if !known {
+		bs = t.m.IsA(im.CI.Class, t.bsClass)
+		t.bs[im.CI.Class] = bs
 	}
-	c.n++
-	if c.bs {
+	if bs {
 		r.BusinessServices = append(r.BusinessServices, *im)
 	}
 	if s, _ := im.CI.Values[t.owner].(string); s != "" {
@@ -1428,11 +1423,7 @@ func (t *tally) finish(r *Result) {
 	})
 	r.Owners = contacts(t.owners)
 	r.SupportGroups = contacts(t.groups)
-	counts := make(map[string]int, len(t.classes))
-	for c, n := range t.classes {
-		counts[c] = n.n
-	}
-	r.Classes = classCounts(counts)
+	r.Classes = classCounts(t.classes)
 }
 
 // classCounts lists counts by class, most frequent first, then by class.
