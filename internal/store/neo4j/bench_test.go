@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,7 +125,13 @@ func BenchmarkUpsert(b *testing.B) {
 // all of it, as an identified create does; "upsert" is UpsertNodes itself
 // (planning and key-owner reads included). What a part costs is the
 // difference between two rows: what a change of the data model (fewer
-// nodes per identified CI) would save. Run with:
+// nodes per identified CI) would save. "nodes+keyprops+audit" measures
+// that change for creates: no IdentityKey nodes, each key a property of
+// its CI under a uniqueness constraint of its own (one per identification
+// rule), looked up before the CIs are created (keyPropsPart). It is not the
+// store's design: a constraint cannot lock a key no CI holds yet, so
+// concurrent writers of one new CI would fail and start over where they
+// now wait for each other (ADR 2). Run with:
 // go test ./internal/store/neo4j -run '^$' -bench UpsertParts (NEO4J_URI set)
 func BenchmarkUpsertParts(b *testing.B) {
 	s := newTestStore(b)
@@ -138,17 +145,25 @@ func BenchmarkUpsertParts(b *testing.B) {
 		}
 	}
 	parts := []struct {
-		name        string
-		keys, audit bool
-	}{{"nodes", false, false}, {"nodes+audit", false, true}, {"nodes+keys", true, false}, {"nodes+keys+audit", true, true}}
+		name                  string
+		keys, audit, keyProps bool
+	}{{"nodes", false, false, false}, {"nodes+audit", false, true, false}, {"nodes+keys", true, false, false},
+		{"nodes+keys+audit", true, true, false}, {"nodes+keyprops+audit", false, true, true}}
+	kp := newKeyPropsPart(b, s)
 	for _, p := range parts {
 		b.Run(p.name, func(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				b.StopTimer()
-				creates, keys, audit := plannedCreates(b, next(), p.keys)
+				creates, keys, audit := plannedCreates(b, next(), p.keys || p.keyProps)
 				b.StartTimer()
 				_, err := s.write(ctx, "bench", func(ctx context.Context, tx neo4j.ManagedTransaction) (any, error) {
+					if p.keyProps {
+						if err := kp.create(ctx, tx, creates); err != nil {
+							return nil, err
+						}
+						return nil, audit.flush(ctx, tx)
+					}
 					if p.keys {
 						if _, err := collect(ctx, tx, qClaimKeys, map[string]any{"keys": keys}); err != nil {
 							return nil, err
@@ -180,6 +195,76 @@ func BenchmarkUpsertParts(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "cis/s")
 	})
+}
+
+// keyPropsPart is BenchmarkUpsertParts' "nodes+keyprops+audit": the
+// identity keys of benchItems (a serial number and a name with its domain)
+// as two properties of the CI, each under a uniqueness constraint, which
+// the benchmark creates and drops.
+type keyPropsPart struct {
+	create func(ctx context.Context, tx neo4j.ManagedTransaction, c creates) error
+}
+
+func newKeyPropsPart(b *testing.B, s *Store) keyPropsPart {
+	b.Helper()
+	ctx := context.Background()
+	schema := func(qs ...string) {
+		for _, q := range qs {
+			if _, err := neo4j.ExecuteQuery(ctx, s.driver, q, nil, neo4j.EagerResultTransformer); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	schema("CREATE CONSTRAINT bench_key_serial IF NOT EXISTS FOR (n:Node) REQUIRE n._key_serial IS UNIQUE",
+		"CREATE CONSTRAINT bench_key_name IF NOT EXISTS FOR (n:Node) REQUIRE n._key_name IS UNIQUE",
+		"CALL db.awaitIndexes(300)")
+	b.Cleanup(func() {
+		schema("DROP CONSTRAINT bench_key_serial IF EXISTS", "DROP CONSTRAINT bench_key_name IF EXISTS")
+	})
+	label, err := labelExpr(store.KindCI)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The owners of the keys (none: every CI is new), then the CIs with
+	// their keys, as an identified create would read and write them.
+	const qOwners = `CALL {
+  UNWIND $serials AS key MATCH (c:Node {_key_serial: key}) RETURN key, c.id AS id
+  UNION ALL
+  UNWIND $names AS key MATCH (c:Node {_key_name: key}) RETURN key, c.id AS id
+}
+RETURN key, id`
+	qCreate := "UNWIND $rows AS row CREATE (c:Node:" + label + ") SET c = row.props, c._key_serial = row.serial, c._key_name = row.name"
+	return keyPropsPart{create: func(ctx context.Context, tx neo4j.ManagedTransaction, c creates) error {
+		rows := make([]any, len(c.rows))
+		var serials, names []string
+		for i, r := range c.rows {
+			row := r.(map[string]any)
+			var serial, name string
+			for _, k := range row["keys"].([]string) {
+				if strings.HasPrefix(k, "Server|serial_number|") {
+					serial = k
+				} else {
+					name = k
+				}
+			}
+			if serial == "" || name == "" {
+				return fmt.Errorf("keys %v: want a serial number and a name", row["keys"])
+			}
+			serials, names = append(serials, serial), append(names, name)
+			rows[i] = map[string]any{"props": row["props"], "serial": serial, "name": name}
+		}
+		slices.Sort(serials)
+		slices.Sort(names)
+		recs, err := collect(ctx, tx, qOwners, map[string]any{"serials": serials, "names": names})
+		if err != nil {
+			return err
+		}
+		if len(recs) != 0 {
+			return fmt.Errorf("%d keys already owned in a batch of new CIs", len(recs))
+		}
+		_, err = run(ctx, tx, qCreate, map[string]any{"rows": rows})
+		return err
+	}}
 }
 
 // plannedCreates plans a batch of new CIs from offset off as UpsertNodes
