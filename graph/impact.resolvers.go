@@ -23,12 +23,12 @@ func (r *headroomResolver) Group(ctx context.Context, obj *model.Headroom) (*mod
 
 // Impacted is the resolver for the impacted field.
 func (r *impactAnalysisResolver) Impacted(ctx context.Context, obj *model.ImpactAnalysis) ([]model.ImpactedCI, error) {
-	return impactedView(obj.Result, obj.Kept, showsOnlySummary(ctx)), nil
+	return r.impactedView(ctx, obj.Result, obj.Kept)
 }
 
 // BusinessServices is the resolver for the businessServices field.
 func (r *impactAnalysisResolver) BusinessServices(ctx context.Context, obj *model.ImpactAnalysis) ([]model.ImpactedCI, error) {
-	return impactedView(obj.Result, obj.BusinessServices, showsOnlySummary(ctx)), nil
+	return r.impactedView(ctx, obj.Result, obj.BusinessServices)
 }
 
 // CountsByDepth is the resolver for the countsByDepth field.
@@ -48,18 +48,16 @@ func (r *impactAnalysisResolver) ImpactedPage(ctx context.Context, obj *model.Im
 		return nil, err
 	}
 	conn := &model.ImpactedCIConnection{TotalCount: page.Total, Edges: make([]model.ImpactedCIEdge, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
-	fromSummary := showsOnlySummary(ctx, "edges", "node")
+	cis, err := r.listCIs(ctx, len(page.Items), func(i int) *store.Summary { return &page.Items[i].CI }, "edges", "node")
+	if err != nil {
+		return nil, err
+	}
 	for i := range page.Items {
-		v := impactedCIView(obj.Result, &page.Items[i], fromSummary)
+		v := impactedCIView(obj.Result, &page.Items[i], at(cis, i))
 		conn.Edges[i] = model.ImpactedCIEdge{Cursor: page.Cursors[i], Node: &v}
 	}
 	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
 	return conn, nil
-}
-
-// Ci is the resolver for the ci field.
-func (r *impactedCIResolver) Ci(ctx context.Context, obj *model.ImpactedCI) (*model.CI, error) {
-	return r.summaryCI(ctx, obj.CI, obj.FromSummary)
 }
 
 // Path is the resolver for the path field.
@@ -148,10 +146,14 @@ func (r *queryResolver) ShortestPath(ctx context.Context, from string, to string
 
 // Nodes is the resolver for the nodes field.
 func (r *reachabilityResolver) Nodes(ctx context.Context, obj *model.Reachability) ([]model.ReachedCI, error) {
-	out := make([]model.ReachedCI, len(obj.Reach.Nodes))
-	fromSummary := showsOnlySummary(ctx)
-	for i, n := range obj.Reach.Nodes {
-		out[i] = model.ReachedCI{Depth: n.Depth, Reach: obj.Reach, Index: i, FromSummary: fromSummary}
+	nodes := obj.Reach.Nodes
+	cis, err := r.listCIs(ctx, len(nodes), func(i int) *store.Summary { return &nodes[i].CI })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.ReachedCI, len(nodes))
+	for i, n := range nodes {
+		out[i] = model.ReachedCI{Depth: n.Depth, Ci: at(cis, i), Reach: obj.Reach, Index: i}
 	}
 	return out, nil
 }
@@ -178,17 +180,15 @@ func (r *reachabilityResolver) NodesPage(ctx context.Context, obj *model.Reachab
 		return nil, err
 	}
 	conn := &model.ReachedCIConnection{TotalCount: page.Total, Edges: make([]model.ReachedCIEdge, len(page.Items)), PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
-	fromSummary := showsOnlySummary(ctx, "edges", "node")
+	cis, err := r.listCIs(ctx, len(page.Items), func(i int) *store.Summary { return &page.Items[i].CI }, "edges", "node")
+	if err != nil {
+		return nil, err
+	}
 	for i, n := range page.Items {
-		conn.Edges[i] = model.ReachedCIEdge{Cursor: page.Cursors[i], Node: &model.ReachedCI{Depth: n.Depth, Reach: obj.Reach, Index: page.Indexes[i], FromSummary: fromSummary}}
+		conn.Edges[i] = model.ReachedCIEdge{Cursor: page.Cursors[i], Node: &model.ReachedCI{Depth: n.Depth, Ci: at(cis, i), Reach: obj.Reach, Index: page.Indexes[i]}}
 	}
 	setPageInfo(conn.PageInfo, len(conn.Edges), func(i int) string { return conn.Edges[i].Cursor })
 	return conn, nil
-}
-
-// Ci is the resolver for the ci field.
-func (r *reachedCIResolver) Ci(ctx context.Context, obj *model.ReachedCI) (*model.CI, error) {
-	return r.summaryCI(ctx, &obj.Reach.Nodes[obj.Index].CI, obj.FromSummary)
 }
 
 // Path is the resolver for the path field.

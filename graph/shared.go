@@ -34,36 +34,43 @@ func (r *Resolver) loadCI(ctx context.Context, id store.ID) (*model.CI, error) {
 var summaryCIFields = map[string]bool{"__typename": true, "id": true, "name": true, "class": true, "status": true,
 	"environment": true, "owner": true, "supportGroup": true, "criticality": true, "version": true}
 
-// summaryCI returns the CI of an answer that holds its summary (an impact
-// analysis, dependents): made from the summary when the list it is in
-// shows only fields the summary answers (fromSummary, showsOnlySummary: a
-// CAB's list of names and classes, a page of impacted CIs), loaded
-// otherwise. The summary is what the answer was computed from, read in the
-// same view of the graph as its traversal; a load reads the CI again,
-// later.
-func (r *Resolver) summaryCI(ctx context.Context, s *store.Summary, fromSummary bool) (*model.CI, error) {
-	if fromSummary {
-		return ciSummaryView(s), nil
-	}
-	return r.loadCI(ctx, s.ID)
-}
-
-// showsOnlySummary reports whether every "ci" field under the chain of
-// fields given (each under the one before, from the current field, through
-// fragments too) selects only fields a summary answers (summaryCIFields);
-// false when it cannot tell. A list resolver asks it once for all its
-// items, which summaryCI then serves.
-func showsOnlySummary(ctx context.Context, chain ...string) bool {
+// listCIs returns the CIs of a list's n items (summary(i) is item i's, from
+// an answer that holds them: an impact analysis, dependents) for the "ci"
+// field under chain (from the current field, through fragments), which the
+// list's resolver sets on its items: nil when the query selects no ci; made
+// from the summaries when every field selected under ci is one a summary
+// answers (summaryCIFields: a CAB's list of names and classes, a page of
+// impacted CIs); loaded otherwise, in one batch of the CI loader. The
+// summary is what the answer was computed from, read in the same view of
+// the graph as its traversal; a load reads the CI again, later.
+//
+// The items' ci is a plain field, not a resolver: gqlgen runs each
+// resolver of a list's items in a goroutine of its own, whose stack grew
+// while it built the CI (a third of a hub's list of dependents went there).
+func (r *Resolver) listCIs(ctx context.Context, n int, summary func(i int) *store.Summary, chain ...string) ([]*model.CI, error) {
 	fields, ok := fieldsDown(ctx, append(chain, "ci")...)
-	if !ok {
-		return false
+	if ok && len(fields) == 0 || n == 0 {
+		return nil, nil
 	}
-	for _, f := range fields {
-		if !summaryCIFields[f.Name] {
-			return false
+	out := make([]*model.CI, n)
+	if ok && !slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return !summaryCIFields[f.Name] }) {
+		for i := range out {
+			out[i] = ciSummaryView(summary(i))
 		}
+		return out, nil
 	}
-	return true
+	ids := make([]store.ID, n)
+	for i := range ids {
+		ids[i] = summary(i).ID
+	}
+	cis, err := loadersFor(ctx, r.Store).CI.LoadAll(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cis {
+		out[i] = ciView(cis[i])
+	}
+	return out, nil
 }
 
 // followIn converts the follow argument of dependencies and dependents.
@@ -149,16 +156,30 @@ func keepEffects(list []impact.Impacted, keep []model.ImpactOutcome) []impact.Im
 
 // impactedView converts impacted CIs of res (their paths are built when
 // a query selects them).
-func impactedView(res *impact.Result, list []impact.Impacted, fromSummary bool) []model.ImpactedCI {
+// impactedView converts a list of impacted CIs, with their CIs as the
+// query selects them (listCIs).
+func (r *Resolver) impactedView(ctx context.Context, res *impact.Result, list []impact.Impacted) ([]model.ImpactedCI, error) {
+	cis, err := r.listCIs(ctx, len(list), func(i int) *store.Summary { return &list[i].CI })
+	if err != nil {
+		return nil, err
+	}
 	out := make([]model.ImpactedCI, len(list))
 	for i := range list {
-		out[i] = impactedCIView(res, &list[i], fromSummary)
+		out[i] = impactedCIView(res, &list[i], at(cis, i))
 	}
-	return out
+	return out, nil
 }
 
-func impactedCIView(res *impact.Result, it *impact.Impacted, fromSummary bool) model.ImpactedCI {
-	v := model.ImpactedCI{CI: &it.CI, FromSummary: fromSummary, Depth: it.Depth, Effect: outcomes[it.Effect], Result: res}
+// at returns cis[i], or nil when cis is nil (the query selects no CI).
+func at(cis []*model.CI, i int) *model.CI {
+	if cis == nil {
+		return nil
+	}
+	return cis[i]
+}
+
+func impactedCIView(res *impact.Result, it *impact.Impacted, ci *model.CI) model.ImpactedCI {
+	v := model.ImpactedCI{Summary: &it.CI, Ci: ci, Depth: it.Depth, Effect: outcomes[it.Effect], Result: res}
 	if h := it.Headroom; h != nil {
 		v.Headroom = &model.Headroom{GroupID: h.Group.ID, MembersUp: h.Up, MembersNeeded: h.Needed}
 	}
@@ -168,8 +189,8 @@ func impactedCIView(res *impact.Result, it *impact.Impacted, fromSummary bool) m
 // impactedPathView is the path of an impacted CI, built when a query
 // selects it: an analysis keeps how each CI was reached, not every path.
 func impactedPathView(v *model.ImpactedCI) []model.PathStep {
-	path := v.Result.PathOf(impact.Impacted{CI: store.Summary{ID: v.CI.ID}, Depth: v.Depth, Effect: effects[v.Effect]})
-	from := v.CI.ID
+	path := v.Result.PathOf(impact.Impacted{CI: store.Summary{ID: v.Summary.ID}, Depth: v.Depth, Effect: effects[v.Effect]})
+	from := v.Summary.ID
 	if len(path) > 0 {
 		first := path[0]
 		from = first.Rel.Source

@@ -508,3 +508,65 @@ func TestDemoImpactHeadroom(t *testing.T) {
 		})
 	}
 }
+
+// TestListedCIsAsSelected: the CIs of a traversal's lists (dependents'
+// nodes and pages, an impact analysis's impacted CIs, their page and its
+// business services) come whole when the query asks for a field their
+// summary does not hold (attributes), as ci(id:) answers them, and
+// with the same names when it asks only for summary fields; a list that
+// selects no CI is as long. On both backends.
+func TestListedCIsAsSelected(t *testing.T) {
+	lists := []struct {
+		name, query string
+		items       []any // the path to the list's items in the answer
+	}{
+		{"dependents", `query($id: ID!) { ci(id: $id) { dependents(depth: 8) { nodes { depth %s } } } }`, []any{"ci", "dependents", "nodes"}},
+		{"dependents page", `query($id: ID!) { ci(id: $id) { dependents(depth: 8) { nodesPage(first: 8) { edges { node { depth %s } } } } } }`, []any{"ci", "dependents", "nodesPage", "edges"}},
+		{"impacted", `query($id: ID!) { impactAnalysis(ciIds: [$id]) { impacted { depth %s } } }`, []any{"impactAnalysis", "impacted"}},
+		{"impacted page", `query($id: ID!) { impactAnalysis(ciIds: [$id]) { impactedPage(first: 8) { edges { node { depth %s } } } } }`, []any{"impactAnalysis", "impactedPage", "edges"}},
+		{"business services", `query($id: ID!) { impactAnalysis(ciIds: [$id]) { businessServices { depth %s } } }`, []any{"impactAnalysis", "businessServices"}},
+	}
+	for _, b := range demoBackends(false) {
+		t.Run(b.name, func(t *testing.T) {
+			s := startDemo(t, b)
+			vars := map[string]any{"id": s.id(t, "esx-fra1-03")}
+			items := func(query string, path []any) []map[string]any {
+				var d map[string]any
+				s.data(t, query, vars, &d)
+				var out []map[string]any
+				for _, it := range get(d, path...).([]any) {
+					m := it.(map[string]any)
+					if n, ok := m["node"]; ok {
+						m = n.(map[string]any)
+					}
+					out = append(out, m)
+				}
+				return out
+			}
+			beyondSummary := 0
+			for _, l := range lists {
+				bare := items(fmt.Sprintf(l.query, ""), l.items)
+				names := items(fmt.Sprintf(l.query, "ci { id name }"), l.items)
+				whole := items(fmt.Sprintf(l.query, "ci { id name attributes }"), l.items)
+				require.NotEmpty(t, bare, l.name)
+				require.Len(t, names, len(bare), l.name)
+				require.Len(t, whole, len(bare), l.name)
+				for i := range whole {
+					ci, named := whole[i]["ci"].(map[string]any), names[i]["ci"].(map[string]any)
+					assert.Equal(t, named["name"], ci["name"], "%s %d", l.name, i)
+					var one map[string]any
+					s.data(t, `query($id: ID!) { ci(id: $id) { attributes } }`, map[string]any{"id": ci["id"]}, &one)
+					want := get(one, "ci", "attributes").(map[string]any)
+					assert.Equal(t, want, ci["attributes"], "%s %d: %s", l.name, i, ci["name"])
+					for k := range want {
+						if k != "name" && k != "status" && k != "environment" && k != "owner" && k != "support_group" && k != "criticality" {
+							beyondSummary++
+							break
+						}
+					}
+				}
+			}
+			assert.Positive(t, beyondSummary, "some listed CI has an attribute its summary does not hold")
+		})
+	}
+}

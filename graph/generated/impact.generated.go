@@ -29,8 +29,6 @@ type ImpactAnalysisResolver interface {
 	ChangesInWindow(ctx context.Context, obj *model.ImpactAnalysis, from *time.Time, to *time.Time, first *int) (*model.ChangeList, error)
 }
 type ImpactedCIResolver interface {
-	Ci(ctx context.Context, obj *model.ImpactedCI) (*model.CI, error)
-
 	Path(ctx context.Context, obj *model.ImpactedCI) ([]model.PathStep, error)
 }
 type PathResolver interface {
@@ -49,8 +47,6 @@ type ReachabilityResolver interface {
 	NodesPage(ctx context.Context, obj *model.Reachability, first *int, after *string) (*model.ReachedCIConnection, error)
 }
 type ReachedCIResolver interface {
-	Ci(ctx context.Context, obj *model.ReachedCI) (*model.CI, error)
-
 	Path(ctx context.Context, obj *model.ReachedCI) ([]model.PathStep, error)
 }
 
@@ -950,7 +946,7 @@ func (ec *executionContext) _ImpactedCI_ci(ctx context.Context, field graphql.Co
 			return ec.fieldContext_ImpactedCI_ci(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ImpactedCI().Ci(ctx, obj)
+			return obj.Ci, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CI) graphql.Marshaler {
@@ -964,8 +960,8 @@ func (ec *executionContext) fieldContext_ImpactedCI_ci(_ context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "ImpactedCI",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CI(ctx, field)
 		},
@@ -1649,7 +1645,7 @@ func (ec *executionContext) _ReachedCI_ci(ctx context.Context, field graphql.Col
 			return ec.fieldContext_ReachedCI_ci(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ReachedCI().Ci(ctx, obj)
+			return obj.Ci, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CI) graphql.Marshaler {
@@ -1663,8 +1659,8 @@ func (ec *executionContext) fieldContext_ReachedCI_ci(_ context.Context, field g
 	fc = &graphql.FieldContext{
 		Object:     "ReachedCI",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CI(ctx, field)
 		},
@@ -2228,11 +2224,10 @@ func (ec *executionContext) _ImpactedCI(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ImpactedCI")
 		case "ci":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ImpactedCI_ci(ctx, field, obj)
-				})
+			out.Values[i] = ec._ImpactedCI_ci(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "depth":
 			out.Values[i] = ec._ImpactedCI_depth(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -2526,11 +2521,10 @@ func (ec *executionContext) _ReachedCI(ctx context.Context, sel ast.SelectionSet
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ReachedCI")
 		case "ci":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ReachedCI_ci(ctx, field, obj)
-				})
+			out.Values[i] = ec._ReachedCI_ci(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "depth":
 			out.Values[i] = ec._ReachedCI_depth(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -87,13 +87,14 @@ type Reachability struct {
 // path from Reach (impact.Reach.Paths) when a query asks.
 type ReachedCI struct {
 	Depth int
+	// Ci is the CI, set by the resolver of the list it is in when the
+	// query selects it (a plain field: gqlgen resolves one with a
+	// resolver in a goroutine of its own, a CI each).
+	Ci *CI
 	// Reach is the traversal's answer and Index this CI's place in its
 	// Nodes.
 	Reach *impact.Reach
 	Index int
-	// FromSummary: the query shows only what the CI's summary holds, so
-	// that the ci field is made from it.
-	FromSummary bool
 }
 
 // ImpactAnalysis is the answer of an impact analysis. Its counts and
@@ -121,14 +122,15 @@ type ImpactAnalysis struct {
 // (summaryCI), and the path is built from the analysis, for the CIs a
 // query shows and only when it selects them.
 type ImpactedCI struct {
-	// CI is the impacted CI's summary as the analysis read it (an element
-	// of Result's lists, not a copy); FromSummary that the query shows
-	// only what it holds, so that the ci field is made from it.
-	CI          *store.Summary
-	FromSummary bool
-	Depth       int
-	Effect      ImpactOutcome
-	Headroom    *Headroom
+	// Summary is the impacted CI's summary as the analysis read it (an
+	// element of Result's lists, not a copy).
+	Summary *store.Summary
+	// Ci is the CI, set by the resolver of the list it is in when the
+	// query selects it (as ReachedCI.Ci).
+	Ci       *CI
+	Depth    int
+	Effect   ImpactOutcome
+	Headroom *Headroom
 	// Result is the analysis, which the path is read from.
 	Result *impact.Result
 }
