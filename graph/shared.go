@@ -49,7 +49,7 @@ var summaryCIFields = map[string]bool{"__typename": true, "id": true, "name": tr
 // while it built the CI (a third of a hub's list of dependents went there).
 func (r *Resolver) listCIs(ctx context.Context, n int, summary func(i int) *store.Summary, chain ...string) ([]*model.CI, error) {
 	fields, ok := fieldsDown(ctx, append(chain, "ci")...)
-	if ok && len(fields) == 0 || n == 0 {
+	if (ok && len(fields) == 0) || n == 0 {
 		return nil, nil
 	}
 	out := make([]*model.CI, n)
@@ -154,10 +154,8 @@ func keepEffects(list []impact.Impacted, keep []model.ImpactOutcome) []impact.Im
 	return out
 }
 
-// impactedView converts impacted CIs of res (their paths are built when
-// a query selects them).
-// impactedView converts a list of impacted CIs, with their CIs as the
-// query selects them (listCIs).
+// impactedView converts impacted CIs of res, with their CIs as the query
+// selects them (listCIs); their paths are built when a query selects them.
 func (r *Resolver) impactedView(ctx context.Context, res *impact.Result, list []impact.Impacted) ([]model.ImpactedCI, error) {
 	cis, err := r.listCIs(ctx, len(list), func(i int) *store.Summary { return &list[i].CI })
 	if err != nil {
