@@ -53,7 +53,7 @@ func (r *Resolver) listCIs(ctx context.Context, n int, summary func(i int) *stor
 		return nil, nil
 	}
 	out := make([]*model.CI, n)
-	if ok && !slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return !summaryCIFields[f.Name] }) {
+	if ok && onlyAllowed(fields, summaryCIFields) {
 		for i := range out {
 			out[i] = ciSummaryView(summary(i))
 		}
@@ -273,7 +273,12 @@ var summaryFields = map[string]bool{"__typename": true, "starts": true, "notOper
 // is one of allowed; false when there is no field to tell.
 func selectsOnly(ctx context.Context, allowed map[string]bool) bool {
 	fields, ok := fieldsDown(ctx)
-	return ok && !slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return !allowed[f.Name] })
+	return ok && onlyAllowed(fields, allowed)
+}
+
+// onlyAllowed reports whether every one of fields is one of allowed.
+func onlyAllowed(fields []graphql.CollectedField, allowed map[string]bool) bool {
+	return !slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return !allowed[f.Name] })
 }
 
 // fieldsDown returns the fields selected under the chain of fields given,
